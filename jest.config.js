@@ -1,0 +1,12 @@
+/** Jest runs the TypeScript sources directly through ts-jest. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true }],
+  },
+  testTimeout: 120000,
+  // Interop tests start real peers on their own ports; two workers fit the 2-core CI machine.
+  maxWorkers: 2,
+};

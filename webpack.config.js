@@ -1,0 +1,26 @@
+/**
+ * Bundles the `loader` command into dist/loader.js.
+ * Packages from node_modules stay external: better-sqlite3 is a native addon and
+ * the rest load faster from node_modules than from a re-bundled copy.
+ */
+const path = require('path');
+
+const packageJson = require('./package.json');
+const externals = Object.keys(packageJson.dependencies || {});
+
+module.exports = {
+  target: 'node20',
+  entry: { loader: './src/cli/main.ts' },
+  output: {
+    path: path.resolve(__dirname, 'dist'),
+    filename: '[name].js',
+  },
+  resolve: { extensions: ['.ts', '.js'] },
+  module: {
+    rules: [{ test: /\.ts$/, loader: 'ts-loader', options: { transpileOnly: true } }],
+  },
+  externals: externals.map((name) => ({ [name]: `commonjs ${name}` })),
+  externalsPresets: { node: true },
+  devtool: 'source-map',
+  optimization: { minimize: false },
+};
