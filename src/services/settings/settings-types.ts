@@ -1,0 +1,105 @@
+/**
+ * Shape of the persisted settings. Bump SETTINGS_SCHEMA_VERSION and add a
+ * migration in settings-store.ts whenever a stored field changes meaning.
+ */
+
+export const SETTINGS_SCHEMA_VERSION = 1;
+
+/** The loader's own DICOM identity and its server options. */
+export interface PacsSettings {
+  /** AE title the server answers to and the client calls from. */
+  aeTitle: string;
+  /** Address the server listens on; 0.0.0.0 means every interface. */
+  host: string;
+  /** TCP port of the server (the DICOM registered port is 11112; 104 needs root). */
+  port: number;
+  /** Local port for outgoing associations; 0 lets the system choose. */
+  scuPort: number;
+  /** Port where C-STORE sub-operations of our own C-MOVE requests arrive. */
+  moveScuPort: number;
+  /** Accept associations from calling AE titles that are not in the node registry. */
+  acceptAnyCallingAeTitle: boolean;
+  /** Reject associations whose called AE title is not ours. */
+  checkCalledAeTitle: boolean;
+  /** Concurrent associations the server accepts before rejecting with "local limit exceeded". */
+  maxAssociations: number;
+}
+
+export type Language = 'ru' | 'en';
+export type Theme = 'dark' | 'light';
+
+export interface InterfaceSettings {
+  language: Language;
+  theme: Theme;
+  trayIcon: boolean;
+}
+
+/** Timeouts in seconds for associations with one node. */
+export interface NodeTimeouts {
+  connectSeconds: number;
+  associationSeconds: number;
+  dimseSeconds: number;
+  idleSeconds: number;
+}
+
+/** A registered DICOM node: a PACS, a modality or a viewer. */
+export interface PacsNode {
+  name: string;
+  aeTitle: string;
+  host: string;
+  port: number;
+  /** Login for user identity negotiation; its password lives in the OS keychain, never here. */
+  login?: string;
+  /** Specific Character Set used in queries to this node, e.g. ISO_IR 192 or ISO_IR 144. */
+  characterSet: string;
+  timeouts?: Partial<NodeTimeouts>;
+  /** Known deviations of this node, e.g. no '*' in date fields. */
+  quirks?: string[];
+}
+
+export interface SshNode {
+  name: string;
+  host: string;
+  port: number;
+  login: string;
+  /** Private key file; a password or passphrase lives in the OS keychain. */
+  keyFile?: string;
+  defaultFolder?: string;
+}
+
+export interface Settings {
+  schemaVersion: number;
+  pacs: PacsSettings;
+  interface: InterfaceSettings;
+  locations: { pacs: PacsNode[]; ssh: SshNode[] };
+}
+
+export const DEFAULT_NODE_TIMEOUTS: NodeTimeouts = {
+  connectSeconds: 10,
+  associationSeconds: 30,
+  dimseSeconds: 60,
+  idleSeconds: 300,
+};
+
+function systemLanguage(): Language {
+  const locale = process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG || '';
+  return locale.toLowerCase().startsWith('ru') ? 'ru' : 'en';
+}
+
+export function defaultSettings(): Settings {
+  return {
+    schemaVersion: SETTINGS_SCHEMA_VERSION,
+    pacs: {
+      aeTitle: 'LOADER',
+      host: '0.0.0.0',
+      port: 11112,
+      scuPort: 0,
+      moveScuPort: 11113,
+      acceptAnyCallingAeTitle: false,
+      checkCalledAeTitle: true,
+      maxAssociations: 32,
+    },
+    interface: { language: systemLanguage(), theme: 'light', trayIcon: true },
+    locations: { pacs: [], ssh: [] },
+  };
+}
