@@ -1,0 +1,25 @@
+/**
+ * `loader reindex`: rebuilds the SQLite index from the archive's folder tree.
+ */
+import type { Command } from 'commander';
+
+import { reindexArchive } from '../../services/archive';
+import { ExitCode, resolveArchiveRoot } from '../context';
+import type { GlobalOptions } from '../context';
+
+export function registerReindex(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('reindex')
+    .description('rebuild the archive index from the files in the archive folder')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const report = await reindexArchive(resolveArchiveRoot(globals()));
+      if (options.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      } else {
+        process.stdout.write(`indexed ${report.indexed} instances\n`);
+        for (const failure of report.unreadable) process.stdout.write(`unreadable: ${failure.path}: ${failure.reason}\n`);
+      }
+      if (report.unreadable.length > 0) process.exitCode = ExitCode.PartialSuccess;
+    });
+}

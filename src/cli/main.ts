@@ -1,0 +1,56 @@
+/**
+ * Entry point of the `loader` command for administrators and scripts.
+ * Exit codes: 0 success, 1 failure, 2 wrong usage, 3 partial success.
+ */
+import { Command, CommanderError } from 'commander';
+
+import { SettingsValidationError } from '../services/settings/validation';
+import { ExitCode, UsageError } from './context';
+import type { GlobalOptions } from './context';
+import { registerNodes } from './commands/nodes';
+import { registerReindex } from './commands/reindex';
+import { registerScan } from './commands/scan';
+import { registerServe } from './commands/serve';
+import { registerStart } from './commands/start';
+import { registerStudies } from './commands/studies';
+
+function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('loader')
+    .description('Sciberia Loader: DICOM archive, PACS server and client')
+    .option('--archive <dir>', 'archive folder (default: the user data folder; env LOADER_ARCHIVE)')
+    .option('--config-dir <dir>', 'settings folder (default: the user config folder; env LOADER_CONFIG_DIR)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  registerStart(program, globals);
+  registerServe(program, globals);
+  registerNodes(program, globals);
+  registerScan(program, globals);
+  registerReindex(program, globals);
+  registerStudies(program, globals);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return process.exitCode === undefined ? ExitCode.Success : Number(process.exitCode);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? ExitCode.Success : ExitCode.Usage;
+    }
+    if (error instanceof UsageError || error instanceof SettingsValidationError) {
+      process.stderr.write(`loader: ${error.message}\n`);
+      return ExitCode.Usage;
+    }
+    process.stderr.write(`loader: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (process.env.LOADER_LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return ExitCode.Failure;
+  }
+}
+
+main(process.argv).then((code) => process.exit(code));

@@ -1,0 +1,124 @@
+/**
+ * Decides which associations and presentation contexts the PACS server accepts.
+ *
+ * Calling AE titles must be registered nodes unless accept-any is set. Every
+ * storage SOP class is accepted, private ones included, in the first transfer
+ * syntax the caller proposes that the loader can read, so that the data set is
+ * stored exactly as the caller holds it.
+ */
+import type { AssociateRequest, AssociationDecision, RoleSelection } from '../../dicom/network';
+import { describeTransferSyntax, isStorageSopClass, SopClass, TransferSyntax } from '../../dicom/uid';
+
+/** PS3.8 table 9-18: results of a presentation context negotiation. */
+const ACCEPTANCE = 0;
+const ABSTRACT_SYNTAX_NOT_SUPPORTED = 3;
+const TRANSFER_SYNTAXES_NOT_SUPPORTED = 4;
+
+/** PS3.8 table 9-21: A-ASSOCIATE-RJ result, source and reason values used here. */
+const REJECTED_PERMANENT = 1;
+const SOURCE_SERVICE_USER = 1;
+const REASON_CALLING_AE_NOT_RECOGNIZED = 3;
+const REASON_CALLED_AE_NOT_RECOGNIZED = 7;
+
+const DICOM_UID_ROOT = '1.2.840.10008.';
+const STORAGE_UID_PREFIX = '1.2.840.10008.5.1.4.1.1.';
+
+/** Query/retrieve and verification SOP classes the server implements. */
+export const SERVICE_SOP_CLASSES = new Set<string>([
+  SopClass.Verification,
+  SopClass.PatientRootQueryRetrieveFind,
+  SopClass.PatientRootQueryRetrieveMove,
+  SopClass.PatientRootQueryRetrieveGet,
+  SopClass.StudyRootQueryRetrieveFind,
+  SopClass.StudyRootQueryRetrieveMove,
+  SopClass.StudyRootQueryRetrieveGet,
+]);
+
+/** Uncompressed syntaxes for commands' data sets, in order of preference. */
+const SERVICE_TRANSFER_SYNTAXES = [
+  TransferSyntax.ExplicitVRLittleEndian,
+  TransferSyntax.ImplicitVRLittleEndian,
+  TransferSyntax.ExplicitVRBigEndian,
+];
+
+export interface AssociationPolicyOptions {
+  aeTitle: string;
+  acceptAnyCallingAeTitle: boolean;
+  checkCalledAeTitle: boolean;
+  isRegisteredAeTitle(aeTitle: string): boolean;
+}
+
+/**
+ * Returns true for abstract syntaxes handled as storage: the standard storage
+ * SOP classes, standard UIDs under the storage root that are newer than our
+ * table, and any private (non-DICOM-root) UID, which vendors use for their own
+ * storage classes.
+ */
+export function isAcceptedAsStorage(uid: string): boolean {
+  return isStorageSopClass(uid) || uid.startsWith(STORAGE_UID_PREFIX) || !uid.startsWith(DICOM_UID_ROOT);
+}
+
+export function decideAssociation(request: AssociateRequest, options: AssociationPolicyOptions): AssociationDecision {
+  const calling = request.callingAeTitle.trim();
+  const called = request.calledAeTitle.trim();
+
+  if (calling === '') {
+    return reject(REASON_CALLING_AE_NOT_RECOGNIZED, `blank calling AE title from ${request.remoteAddress}`);
+  }
+  if (!options.acceptAnyCallingAeTitle && !options.isRegisteredAeTitle(calling)) {
+    return reject(
+      REASON_CALLING_AE_NOT_RECOGNIZED,
+      `calling AE title not recognized: ${calling} from ${request.remoteAddress}; ` +
+        `register it with "loader nodes add" or enable accept-any`,
+    );
+  }
+  if (options.checkCalledAeTitle && called !== options.aeTitle) {
+    return reject(
+      REASON_CALLED_AE_NOT_RECOGNIZED,
+      `called AE title not recognized: ${called} (this server is ${options.aeTitle}), caller ${calling}`,
+    );
+  }
+
+  const contexts = request.contexts.map((context) => {
+    const transferSyntax = chooseTransferSyntax(context.abstractSyntax, context.transferSyntaxes);
+    if (transferSyntax === null) return { id: context.id, result: ABSTRACT_SYNTAX_NOT_SUPPORTED as 3 };
+    if (transferSyntax === undefined) return { id: context.id, result: TRANSFER_SYNTAXES_NOT_SUPPORTED as 4 };
+    return { id: context.id, result: ACCEPTANCE as 0, transferSyntax };
+  });
+
+  return { accept: true, contexts, roleSelections: acceptRoleSelections(request.roleSelections) };
+}
+
+/**
+ * Picks the transfer syntax for one proposed context: null when the abstract
+ * syntax is not served, undefined when no proposed syntax is usable.
+ */
+function chooseTransferSyntax(abstractSyntax: string, proposed: string[]): string | null | undefined {
+  if (SERVICE_SOP_CLASSES.has(abstractSyntax)) {
+    return SERVICE_TRANSFER_SYNTAXES.find((syntax) => proposed.includes(syntax));
+  }
+  if (!isAcceptedAsStorage(abstractSyntax)) return null;
+
+  // The caller lists its preferred syntax first; storing it keeps the data set unchanged.
+  return proposed.find((syntax) => describeTransferSyntax(syntax) !== undefined);
+}
+
+/**
+ * Grants the SCP role to a C-GET requester for every storage SOP class it
+ * proposes, which lets this server send C-STORE sub-operations (PS3.7 D.3.3.4).
+ */
+function acceptRoleSelections(proposed: RoleSelection[]): RoleSelection[] {
+  return proposed
+    .filter((selection) => isAcceptedAsStorage(selection.sopClassUid))
+    .map((selection) => ({ sopClassUid: selection.sopClassUid, scuRole: selection.scuRole, scpRole: selection.scpRole }));
+}
+
+function reject(reason: number, logMessage: string): AssociationDecision {
+  return {
+    accept: false,
+    result: REJECTED_PERMANENT,
+    source: SOURCE_SERVICE_USER,
+    reason,
+    logMessage,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * C-FIND SCP for the Patient Root and Study Root information models
+ * (PS3.4 annex C), answered from the archive's index.
+ */
+import type { QueryRequestContext } from '../../dicom/network';
+import { DimseStatusError } from '../../dicom/network';
+import { SopClass } from '../../dicom/uid';
+import type { LocalArchive } from '../archive';
+import { QueryError } from '../archive';
+import type { Logger } from '../logger';
+import {
+  decodeIdentifier,
+  encodeMatch,
+  IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+  UNABLE_TO_PROCESS,
+} from './identifier-codec';
+
+const LEVELS = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'] as const;
+export type QueryLevel = (typeof LEVELS)[number];
+
+export type InformationModel = 'PATIENT' | 'STUDY';
+
+/** Returns the information model of a Q/R abstract syntax (FIND, MOVE or GET). */
+export function informationModelOf(abstractSyntax: string): InformationModel {
+  const patientRoot: string[] = [
+    SopClass.PatientRootQueryRetrieveFind,
+    SopClass.PatientRootQueryRetrieveMove,
+    SopClass.PatientRootQueryRetrieveGet,
+  ];
+  return patientRoot.includes(abstractSyntax) ? 'PATIENT' : 'STUDY';
+}
+
+/** Validates Query/Retrieve Level (0008,0052) against the information model (PS3.4 C.6). */
+export function checkLevel(level: string, model: InformationModel): QueryLevel {
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new DimseStatusError(
+      IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+      `invalid Query/Retrieve Level "${level}"`,
+    );
+  }
+  if (model === 'STUDY' && level === 'PATIENT') {
+    throw new DimseStatusError(
+      IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+      'PATIENT level is not part of the Study Root model',
+    );
+  }
+  return level as QueryLevel;
+}
+
+export function createFindHandler(archive: LocalArchive, aeTitle: string, log: Logger) {
+  return async function* handleFind(context: QueryRequestContext): AsyncIterable<Buffer> {
+    const transferSyntax = context.presentationContext.transferSyntax;
+    const request = decodeIdentifier(context.identifier, transferSyntax);
+    const model = informationModelOf(context.presentationContext.abstractSyntax);
+    const level = checkLevel(request.level, model);
+    const fields = {
+      callingAeTitle: context.association.callingAeTitle,
+      level,
+      model,
+      keys: request.keys.filter((key) => key.value !== '').map((key) => key.keyword).join(','),
+    };
+
+    let matches = 0;
+    try {
+      const records = archive.query(
+        level,
+        request.keys.map((key) => ({ keyword: key.keyword, value: key.value })),
+        { model, caseInsensitivePersonNames: true },
+      );
+      for (const record of records) {
+        if (context.signal.aborted) break;
+        matches += 1;
+        yield encodeMatch(request, record, transferSyntax, aeTitle);
+      }
+    } catch (error) {
+      if (error instanceof QueryError) {
+        const status = error.code === 'missing-unique-key' || error.code === 'invalid-level'
+          ? IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS
+          : UNABLE_TO_PROCESS;
+        log.warn('C-FIND rejected', { ...fields, error: error.message });
+        throw new DimseStatusError(status, error.message.slice(0, 64));
+      }
+      throw error;
+    }
+
+    log.info(context.signal.aborted ? 'C-FIND cancelled' : 'C-FIND completed', { ...fields, matches });
+  };
+}

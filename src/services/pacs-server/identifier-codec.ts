@@ -1,0 +1,108 @@
+/**
+ * Decoding of C-FIND/C-MOVE/C-GET request identifiers and encoding of C-FIND
+ * responses, in the presentation context's transfer syntax (PS3.4 C.4).
+ */
+import { canEncode } from '../../dicom/charset';
+import type { Dataset, DatasetEncoding, Tag } from '../../dicom/dataset';
+import { parseDataset } from '../../dicom/parser';
+import { lookupKeyword, lookupVr, Tags } from '../../dicom/tags';
+import { describeTransferSyntax } from '../../dicom/uid';
+import { encodeElements } from '../../dicom/writer';
+import type { ElementSpec } from '../../dicom/writer';
+import { DimseStatusError } from '../../dicom/network';
+
+/** C-FIND failure "Identifier does not match SOP Class" (PS3.4 table C.4-1). */
+export const IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS = 0xa900;
+/** C-FIND failure "Unable to process" (PS3.4 table C.4-1). */
+export const UNABLE_TO_PROCESS = 0xc000;
+
+const UTF8 = 'ISO_IR 192';
+
+/** Attributes a request carries that are not matching keys. */
+const NON_KEY_TAGS = new Set<Tag>([Tags.SpecificCharacterSet, Tags.QueryRetrieveLevel]);
+
+export interface RequestedKey {
+  tag: Tag;
+  keyword: string;
+  vr: string;
+  /** Decoded value from the request; '' asks for the attribute to be returned. */
+  value: string;
+}
+
+export interface DecodedIdentifier {
+  dataset: Dataset;
+  level: string;
+  keys: RequestedKey[];
+  characterSets: string[];
+}
+
+export function encodingOf(transferSyntaxUid: string): DatasetEncoding {
+  const syntax = describeTransferSyntax(transferSyntaxUid);
+  if (!syntax) {
+    throw new DimseStatusError(UNABLE_TO_PROCESS, `unknown transfer syntax ${transferSyntaxUid}`);
+  }
+  return { explicitVr: syntax.explicitVr, littleEndian: syntax.littleEndian };
+}
+
+export function decodeIdentifier(bytes: Buffer, transferSyntaxUid: string): DecodedIdentifier {
+  let dataset: Dataset;
+  try {
+    dataset = parseDataset(bytes, encodingOf(transferSyntaxUid), { stopAtTag: 0xffffffff });
+  } catch (error) {
+    throw new DimseStatusError(UNABLE_TO_PROCESS, `identifier cannot be parsed: ${(error as Error).message}`);
+  }
+
+  const level = (dataset.getString(Tags.QueryRetrieveLevel) ?? '').toUpperCase();
+  const keys: RequestedKey[] = [];
+  for (const element of dataset.elements.values()) {
+    if (NON_KEY_TAGS.has(element.tag) || element.tag >>> 16 === 0x0002) continue;
+    const keyword = lookupKeyword(element.tag);
+    // Sequence keys and private attributes are not indexed; they are not returned either.
+    if (!keyword || element.vr === 'SQ' || element.items) continue;
+    keys.push({ tag: element.tag, keyword, vr: element.vr === 'UN' ? lookupVr(element.tag) : element.vr, value: dataset.getString(element.tag) ?? '' });
+  }
+  return { dataset, level, keys, characterSets: dataset.characterSets };
+}
+
+/**
+ * Chooses the Specific Character Set of a response: none for plain ASCII, the
+ * requester's own when it can carry every value, otherwise UTF-8 (ISO_IR 192).
+ */
+export function chooseResponseCharacterSets(values: string[], requested: string[]): string[] {
+  const text = values.join('');
+  if (!/[^\x00-\x7f]/.test(text)) return requested.length > 0 ? requested : [];
+  if (requested.length > 0 && canEncode(text, requested)) return requested;
+  return [UTF8];
+}
+
+const BINARY_VRS = new Set(['US', 'SS', 'UL', 'SL', 'FL', 'FD']);
+
+/** Encodes one C-FIND match: the requested keys with the record's values. */
+export function encodeMatch(
+  request: DecodedIdentifier,
+  record: Record<string, string>,
+  transferSyntaxUid: string,
+  retrieveAeTitle: string,
+): Buffer {
+  const values = request.keys.map((key) => record[key.keyword] ?? '');
+  const characterSets = chooseResponseCharacterSets(values, request.characterSets);
+
+  const elements: ElementSpec[] = [];
+  if (characterSets.length > 0) {
+    elements.push({ tag: Tags.SpecificCharacterSet, vr: 'CS', value: characterSets });
+  }
+  elements.push({ tag: Tags.QueryRetrieveLevel, vr: 'CS', value: request.level });
+  elements.push({ tag: Tags.RetrieveAETitle, vr: 'AE', value: retrieveAeTitle });
+
+  request.keys.forEach((key, index) => {
+    if (key.tag === Tags.RetrieveAETitle) return;
+    const value = values[index];
+    if (BINARY_VRS.has(key.vr)) {
+      elements.push({ tag: key.tag, vr: key.vr, value: value === '' ? [] : value.split('\\').map(Number) });
+    } else {
+      elements.push({ tag: key.tag, vr: key.vr, value: value === '' ? '' : value.split('\\') });
+    }
+  });
+
+  return encodeElements(elements, encodingOf(transferSyntaxUid), characterSets);
+}

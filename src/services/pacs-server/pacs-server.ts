@@ -1,0 +1,80 @@
+/**
+ * The loader's PACS server: a DICOM SCP for Verification, Storage and
+ * Query/Retrieve (FIND, MOVE, GET) backed by the local archive.
+ */
+import { DicomServer } from '../../dicom/network';
+import type { RequestContext } from '../../dicom/network';
+import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
+import type { LocalArchive } from '../archive';
+import { createLogger } from '../logger';
+import type { PacsNode, PacsSettings } from '../settings/settings-types';
+import { decideAssociation } from './association-policy';
+import { createFindHandler } from './find-service';
+import { createGetHandler, createMoveHandler } from './retrieve-service';
+import { createStoreHandler } from './store-service';
+
+const log = createLogger('loader.server');
+
+export interface PacsServerOptions {
+  settings: PacsSettings;
+  archive: LocalArchive;
+  /** Registered nodes; read on every association so that registry edits apply at once. */
+  listNodes(): PacsNode[];
+}
+
+export class PacsServer {
+  private readonly server: DicomServer;
+
+  constructor(private readonly options: PacsServerOptions) {
+    const { settings, archive } = options;
+    const findNodeByAeTitle = (aeTitle: string) => options.listNodes().find((node) => node.aeTitle === aeTitle);
+
+    this.server = new DicomServer({
+      aeTitle: settings.aeTitle,
+      implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
+      implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
+      maxAssociations: settings.maxAssociations,
+      decide: (request) => {
+        const decision = decideAssociation(request, {
+          aeTitle: settings.aeTitle,
+          acceptAnyCallingAeTitle: settings.acceptAnyCallingAeTitle,
+          checkCalledAeTitle: settings.checkCalledAeTitle,
+          isRegisteredAeTitle: (aeTitle) => findNodeByAeTitle(aeTitle) !== undefined,
+        });
+        if (!decision.accept) {
+          log.warn('association rejected', {
+            callingAeTitle: request.callingAeTitle,
+            calledAeTitle: request.calledAeTitle,
+            peer: `${request.remoteAddress}:${request.remotePort}`,
+            reason: decision.logMessage,
+          });
+        }
+        return decision;
+      },
+      handlers: {
+        echo: async (context: RequestContext) => {
+          log.info('C-ECHO', { callingAeTitle: context.association.callingAeTitle });
+          return { status: 0x0000 };
+        },
+        store: createStoreHandler(archive, log.child('store')),
+        find: createFindHandler(archive, settings.aeTitle, log.child('find')),
+        move: createMoveHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('move') }),
+        get: createGetHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('get') }),
+      },
+    });
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    const { host, port, aeTitle } = this.options.settings;
+    const address = await this.server.listen(port, host);
+    log.info('listening', { aeTitle, host: address.host, port: address.port });
+    return address;
+  }
+
+  /** Stops accepting associations, lets in-flight operations finish, then closes. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    log.info('stopping: no new associations; waiting for in-flight operations', { timeoutMs });
+    await this.server.close({ timeoutMs });
+    log.info('stopped');
+  }
+}

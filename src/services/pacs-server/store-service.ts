@@ -1,0 +1,68 @@
+/**
+ * C-STORE SCP (PS3.4 annex B): streams each received data set into the local
+ * archive exactly as received, and maps archive outcomes to DIMSE statuses.
+ */
+import type { DimseResult, StoreRequestContext } from '../../dicom/network';
+import { ArchiveError } from '../archive';
+import type { LocalArchive } from '../archive';
+import type { Logger } from '../logger';
+import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
+
+/** C-STORE statuses from PS3.4 table B.2-1 and PS3.7 annex C. */
+export const StoreStatus = {
+  Success: 0x0000,
+  OutOfResources: 0xa700,
+  DataSetDoesNotMatchSopClass: 0xa900,
+  CannotUnderstand: 0xc000,
+} as const;
+
+export function createStoreHandler(archive: LocalArchive, log: Logger) {
+  return async function handleStore(context: StoreRequestContext): Promise<DimseResult> {
+    const fields = {
+      callingAeTitle: context.association.callingAeTitle,
+      sopClassUid: context.sopClassUid,
+      sopInstanceUid: context.sopInstanceUid,
+      transferSyntax: context.presentationContext.transferSyntax,
+    };
+
+    try {
+      const outcome = await archive.receive({
+        sopClassUid: context.sopClassUid,
+        sopInstanceUid: context.sopInstanceUid,
+        transferSyntaxUid: context.presentationContext.transferSyntax,
+        sourceAeTitle: context.association.callingAeTitle,
+        implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
+        implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
+        data: context.data,
+      });
+
+      if (outcome.outcome === 'conflict') {
+        // The stored instance stays; the different copy is kept aside for review.
+        log.warn('received a different instance under a stored SOP Instance UID; kept it aside', {
+          ...fields,
+          keptAt: outcome.path,
+        });
+      } else {
+        log.debug(`instance ${outcome.outcome}`, { ...fields, studyInstanceUid: outcome.studyInstanceUid });
+      }
+      return { status: StoreStatus.Success };
+    } catch (error) {
+      const status = statusForError(error);
+      const message = error instanceof Error ? error.message : String(error);
+      log.error('C-STORE failed', { ...fields, status: `0x${status.toString(16)}`, error: message });
+      return { status, errorComment: message.slice(0, 64) };
+    }
+  };
+}
+
+function statusForError(error: unknown): number {
+  if (!(error instanceof ArchiveError)) return StoreStatus.CannotUnderstand;
+  switch (error.code) {
+    case 'uid-mismatch':
+      return StoreStatus.DataSetDoesNotMatchSopClass;
+    case 'io':
+      return StoreStatus.OutOfResources;
+    default:
+      return StoreStatus.CannotUnderstand;
+  }
+}
