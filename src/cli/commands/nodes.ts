@@ -1,6 +1,6 @@
 /**
  * `loader nodes add|list|remove`: the registry of DICOM nodes. Registered AE
- * titles may call the server and are the C-MOVE destinations it knows.
+ * titles may call the server and are the C-MOVE destinations it accepts.
  */
 import type { Command } from 'commander';
 
