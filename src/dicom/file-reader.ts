@@ -1,0 +1,397 @@
+/**
+ * Reads the header of a DICOM file: the file meta information (PS3.10 section
+ * 7.1) and the data set up to Pixel Data, from the first bytes of the file only.
+ *
+ * Besides standard Part 10 files (128-byte preamble, 'DICM', group 0002 in
+ * explicit VR little endian), it reads files that start directly with group
+ * 0002 and raw data sets without file meta information (ACR-NEMA style), whose
+ * encoding is guessed from the first elements.
+ */
+import * as fs from 'fs';
+import * as zlib from 'zlib';
+
+import { decodeText } from './charset';
+import { Dataset, DatasetEncoding, Element, Tag, tagGroup } from './dataset';
+import { DatasetParseResult, DicomParseError, parseDatasetDetailed } from './parser';
+import { KNOWN_VRS, lookupVr, Tags } from './tags';
+import { describeTransferSyntax, isValidUid, TransferSyntax } from './uid';
+
+export interface DicomFileHeader {
+  path: string;
+  fileSize: number;
+  /** The file starts with the 128-byte preamble and 'DICM'. */
+  hasPreamble: boolean;
+  /** File meta information, group 0002; empty when the file has none. */
+  meta: Dataset;
+  /** From (0002,0010), or the guessed transfer syntax when the file has no meta information. */
+  transferSyntaxUid: string;
+  /** The data set up to Pixel Data (7FE0,0010) or the options.stopAtTag element. */
+  dataset: Dataset;
+  /**
+   * Byte offset of the first data set byte after the file meta group. For a
+   * deflated transfer syntax, element offsets inside `dataset` count from the
+   * start of the inflated data set instead of the file.
+   */
+  datasetOffset: number;
+  /** Parsing stopped before a top-level element of group 7FE0 (Pixel Data and related). */
+  hasPixelData: boolean;
+  /** File offset of the tag of that pixel data element; undefined for deflated files or when absent. */
+  pixelDataOffset?: number;
+  /** Tolerated faults, each naming the fact a user could fix. */
+  warnings: string[];
+}
+
+export interface ReadHeaderOptions {
+  /** Top-level tag to stop before (default: the pixel data group, see parser.DEFAULT_STOP_TAG); null reads everything. */
+  stopAtTag?: Tag | null;
+  /** Return the elements parsed before damage, with the damage as a warning, instead of throwing. */
+  partial?: boolean;
+}
+
+/** The file is clearly not DICOM. */
+export class NotDicomError extends Error {
+  override name = 'NotDicomError';
+
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: not a DICOM file: ${reason}`);
+  }
+}
+
+/**
+ * Bytes read first. A typical CT or MR header is 2-10 KiB, so one read is
+ * enough for nearly every file; larger headers (enhanced multi-frame objects)
+ * are read again with 4 times the size until they fit.
+ */
+export const INITIAL_CHUNK_SIZE = 64 * 1024;
+const CHUNK_GROWTH_FACTOR = 4;
+
+const EXPLICIT_LITTLE_ENDIAN: DatasetEncoding = { littleEndian: true, explicitVr: true };
+const IMPLICIT_LITTLE_ENDIAN: DatasetEncoding = { littleEndian: true, explicitVr: false };
+const EXPLICIT_BIG_ENDIAN: DatasetEncoding = { littleEndian: false, explicitVr: true };
+
+/** Returned by parseHeader when the chunk ended before the header did and the file has more bytes. */
+const NEED_MORE_BYTES = Symbol('need more bytes');
+
+/** Reads the header of a DICOM file. Throws NotDicomError or DicomParseError. */
+export async function readDicomFileHeader(path: string, options: ReadHeaderOptions = {}): Promise<DicomFileHeader> {
+  const handle = await fs.promises.open(path, 'r');
+  try {
+    const fileSize = (await handle.stat()).size;
+    let chunkSize = Math.min(fileSize, INITIAL_CHUNK_SIZE);
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(chunkSize);
+      const { bytesRead } = await handle.read(chunk, 0, chunkSize, 0);
+      const header = parseHeader(path, chunk.subarray(0, bytesRead), fileSize, options);
+      if (header !== NEED_MORE_BYTES) return header;
+      chunkSize = Math.min(fileSize, chunkSize * CHUNK_GROWTH_FACTOR);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Buffer reused by readDicomFileHeaderSync for the first read, so a folder scan allocates little. */
+let scratchBuffer: Buffer | undefined;
+
+/**
+ * Synchronous twin of readDicomFileHeader for folder scans. It reuses one read
+ * buffer, and the returned data sets refer to a copy of just the header bytes.
+ */
+export function readDicomFileHeaderSync(path: string, options: ReadHeaderOptions = {}): DicomFileHeader {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const fileSize = fs.fstatSync(fd).size;
+    let chunkSize = Math.min(fileSize, INITIAL_CHUNK_SIZE);
+    for (;;) {
+      let chunk: Buffer;
+      if (chunkSize <= INITIAL_CHUNK_SIZE) {
+        scratchBuffer ??= Buffer.allocUnsafeSlow(INITIAL_CHUNK_SIZE);
+        chunk = scratchBuffer;
+      } else {
+        chunk = Buffer.allocUnsafe(chunkSize);
+      }
+      const bytesRead = fs.readSync(fd, chunk, 0, chunkSize, 0);
+      const header = parseHeader(path, chunk.subarray(0, bytesRead), fileSize, options);
+      if (header !== NEED_MORE_BYTES) return header;
+      chunkSize = Math.min(fileSize, chunkSize * CHUNK_GROWTH_FACTOR);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+interface MetaLayout {
+  hasPreamble: boolean;
+  /** Offset of the first group 0002 element, or undefined when the file has no meta information. */
+  metaOffset?: number;
+}
+
+function detectLayout(chunk: Buffer): MetaLayout {
+  if (chunk.length >= 132 && chunk.toString('latin1', 128, 132) === 'DICM') return { hasPreamble: true, metaOffset: 132 };
+  // Some writers drop the preamble but keep the prefix.
+  if (chunk.length >= 4 && chunk.toString('latin1', 0, 4) === 'DICM') return { hasPreamble: false, metaOffset: 4 };
+  if (startsWithMetaGroup(chunk, 0)) return { hasPreamble: false, metaOffset: 0 };
+  return { hasPreamble: false };
+}
+
+function startsWithMetaGroup(chunk: Buffer, offset: number): boolean {
+  return chunk.length >= offset + 8 && chunk.readUInt16LE(offset) === 0x0002 && chunk.readUInt16LE(offset + 2) <= 0x0102;
+}
+
+function hasExplicitVrAt(chunk: Buffer, offset: number): boolean {
+  return offset + 6 <= chunk.length && KNOWN_VRS.has(chunk.toString('latin1', offset + 4, offset + 6));
+}
+
+/**
+ * Parses the header from the first `chunk.length` bytes of a file of
+ * `fileSize` bytes, or returns NEED_MORE_BYTES when the header continues past
+ * the chunk and the file has more bytes.
+ */
+function parseHeader(
+  path: string,
+  chunk: Buffer,
+  fileSize: number,
+  options: ReadHeaderOptions,
+): DicomFileHeader | typeof NEED_MORE_BYTES {
+  const wholeFile = chunk.length >= fileSize;
+  if (fileSize === 0) throw new NotDicomError(path, 'the file is empty');
+
+  const warnings: string[] = [];
+  const layout = detectLayout(chunk);
+
+  let meta: Dataset;
+  let datasetOffset: number;
+  let transferSyntaxUid: string;
+  let encoding: DatasetEncoding;
+  let deflated = false;
+
+  if (layout.metaOffset !== undefined) {
+    const metaEncoding = hasExplicitVrAt(chunk, layout.metaOffset) ? EXPLICIT_LITTLE_ENDIAN : IMPLICIT_LITTLE_ENDIAN;
+    if (!metaEncoding.explicitVr) {
+      warnings.push('The file meta information is encoded in implicit VR; PS3.10 section 7.1 requires explicit VR little endian.');
+    }
+    let metaResult: DatasetParseResult;
+    try {
+      metaResult = parseDatasetDetailed(chunk, metaEncoding, {
+        offset: layout.metaOffset,
+        stopAtTag: null,
+        stopWhen: (tag) => tagGroup(tag) !== 0x0002,
+      });
+    } catch (error) {
+      if (error instanceof DicomParseError && error.truncated && !wholeFile) return NEED_MORE_BYTES;
+      throw describeParseError(error, path, fileSize, 'file meta information');
+    }
+    meta = metaResult.dataset;
+    datasetOffset = metaResult.endOffset;
+    warnings.push(...metaResult.warnings);
+    checkGroupLength(meta, datasetOffset, warnings);
+
+    const declared = meta.getString(Tags.TransferSyntaxUID);
+    const guessed = datasetOffset < chunk.length ? guessEncoding(chunk, datasetOffset, fileSize) : undefined;
+    if (!declared) {
+      const fallback = guessed ?? IMPLICIT_LITTLE_ENDIAN;
+      transferSyntaxUid = transferSyntaxFor(fallback);
+      encoding = fallback;
+      warnings.push(
+        `The file meta information has no Transfer Syntax UID (0002,0010); the data set was read as ${describeEncoding(fallback)}.`,
+      );
+    } else {
+      transferSyntaxUid = declared;
+      const info = describeTransferSyntax(declared);
+      if (!info) {
+        if (!isValidUid(declared)) warnings.push(`Transfer Syntax UID (0002,0010) "${declared}" is not a valid UID.`);
+        warnings.push(`Transfer syntax ${declared} is unknown; the data set was read as explicit VR little endian, as every compressed transfer syntax is.`);
+        encoding = EXPLICIT_LITTLE_ENDIAN;
+      } else {
+        encoding = { littleEndian: info.littleEndian, explicitVr: info.explicitVr };
+        deflated = info.deflated;
+      }
+      if (!deflated && guessed && guessed.explicitVr !== encoding.explicitVr && guessed.littleEndian === encoding.littleEndian) {
+        warnings.push(
+          `Transfer syntax ${declared} declares ${describeEncoding(encoding)} but the data set is ${describeEncoding(guessed)}; it was read as ${describeEncoding(guessed)}.`,
+        );
+        encoding = guessed;
+      }
+    }
+  } else {
+    const guessed = guessEncoding(chunk, 0, fileSize);
+    if (!guessed) throw new NotDicomError(path, describeWhyNotDicom(chunk));
+    meta = new Dataset(EXPLICIT_LITTLE_ENDIAN, decodeText);
+    datasetOffset = 0;
+    encoding = guessed;
+    transferSyntaxUid = transferSyntaxFor(guessed);
+    warnings.push(
+      `The file has no DICM prefix and no file meta information (PS3.10 section 7.1); the data set was read as ${describeEncoding(guessed)}, guessed from its first elements.`,
+    );
+  }
+
+  let source = chunk;
+  let parseOffset = datasetOffset;
+  if (deflated) {
+    const inflated = inflateDataset(chunk.subarray(datasetOffset), warnings);
+    if (inflated === undefined) {
+      if (!wholeFile) return NEED_MORE_BYTES;
+      throw new DicomParseError('The deflated data set could not be inflated', datasetOffset, false, path);
+    }
+    source = inflated;
+    parseOffset = 0;
+  }
+
+  let result: DatasetParseResult;
+  try {
+    result = parseDatasetDetailed(source, encoding, {
+      offset: parseOffset,
+      stopAtTag: options.stopAtTag,
+      partial: options.partial,
+    });
+  } catch (error) {
+    if (error instanceof DicomParseError && error.truncated && !wholeFile) return NEED_MORE_BYTES;
+    throw describeParseError(error, path, fileSize, 'data set', deflated);
+  }
+  if (result.error) {
+    if (result.error.truncated && !wholeFile) return NEED_MORE_BYTES;
+    warnings.push(describeParseError(result.error, path, fileSize, 'data set', deflated).message);
+  }
+  warnings.push(...result.warnings);
+
+  const hasPixelData = result.stoppedAtTag !== undefined && tagGroup(result.stoppedAtTag) === 0x7fe0;
+  const endOffset = result.endOffset;
+
+  // Copy only the header bytes, so the returned data sets neither pin the read buffer nor change when it is reused.
+  rebaseValues(meta, chunk, layout.metaOffset ?? 0, datasetOffset);
+  const dataset = result.dataset;
+  rebaseValues(dataset, source, parseOffset, endOffset);
+
+  return {
+    path,
+    fileSize,
+    hasPreamble: layout.hasPreamble,
+    meta,
+    transferSyntaxUid,
+    dataset,
+    datasetOffset,
+    hasPixelData,
+    pixelDataOffset: hasPixelData && !deflated ? endOffset : undefined,
+    warnings,
+  };
+}
+
+function checkGroupLength(meta: Dataset, datasetOffset: number, warnings: string[]): void {
+  const groupLength = meta.getNumber(Tags.FileMetaInformationGroupLength);
+  const lengthElement = meta.get(Tags.FileMetaInformationGroupLength);
+  if (groupLength === undefined || !lengthElement) {
+    warnings.push('The file meta information has no File Meta Information Group Length (0002,0000).');
+    return;
+  }
+  const groupStart = lengthElement.offset + 4;
+  if (groupStart + groupLength !== datasetOffset) {
+    warnings.push(
+      `File Meta Information Group Length (0002,0000) is ${groupLength} but group 0002 is ${datasetOffset - groupStart} bytes long; the actual length was used.`,
+    );
+  }
+}
+
+function transferSyntaxFor(encoding: DatasetEncoding): string {
+  if (!encoding.littleEndian) return TransferSyntax.ExplicitVRBigEndian;
+  return encoding.explicitVr ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian;
+}
+
+function describeEncoding(encoding: DatasetEncoding): string {
+  return `${encoding.explicitVr ? 'explicit' : 'implicit'} VR ${encoding.littleEndian ? 'little' : 'big'} endian`;
+}
+
+/**
+ * Guesses the encoding of a data set from its first elements: explicit VR
+ * when the bytes after the first tag are a known VR, big endian when the tag
+ * group only makes sense byte-swapped. Returns undefined when no encoding
+ * yields at least two plausible elements (or one that ends the file).
+ */
+function guessEncoding(chunk: Buffer, offset: number, fileSize: number): DatasetEncoding | undefined {
+  const candidates: DatasetEncoding[] = [];
+  if (hasExplicitVrAt(chunk, offset)) candidates.push(EXPLICIT_LITTLE_ENDIAN, EXPLICIT_BIG_ENDIAN);
+  candidates.push(IMPLICIT_LITTLE_ENDIAN);
+
+  for (const encoding of candidates) {
+    if (isPlausibleStart(chunk, offset, fileSize, encoding)) return encoding;
+  }
+  return undefined;
+}
+
+function isPlausibleStart(chunk: Buffer, offset: number, fileSize: number, encoding: DatasetEncoding): boolean {
+  if (offset + 8 > chunk.length) return false;
+  const group = encoding.littleEndian ? chunk.readUInt16LE(offset) : chunk.readUInt16BE(offset);
+  // Data sets start with a low even group: 0000 (legacy command group), 0002, 0008 or at most the patient group.
+  if (group % 2 !== 0 || group > 0x0010) return false;
+  if (!encoding.explicitVr) {
+    const tag = ((group << 16) | (encoding.littleEndian ? chunk.readUInt16LE(offset + 2) : chunk.readUInt16BE(offset + 2))) >>> 0;
+    const length = chunk.readUInt32LE(offset + 4);
+    if (length !== 0xffffffff && offset + 8 + length > fileSize) return false;
+    if (lookupVr(tag) === 'UN' && tagGroup(tag) !== 0) return false;
+  }
+
+  const result = parseDatasetDetailed(chunk, encoding, { offset, partial: true });
+  const count = result.dataset.elements.size;
+  if (!result.error) return count >= 1;
+  if (result.error.truncated && chunk.length < fileSize) return count >= 1;
+  return count >= 2;
+}
+
+function describeWhyNotDicom(chunk: Buffer): string {
+  if (chunk.length < 132) {
+    return `no DICM prefix (the file has only ${chunk.length} bytes) and no plausible data set at its start`;
+  }
+  return 'no DICM prefix at byte offset 128 and no plausible data set at its start';
+}
+
+/**
+ * Inflates a deflated data set (PS3.5 section A.5: raw deflate, RFC 1951).
+ * With part of the file only, Z_SYNC_FLUSH returns the bytes decodable so far.
+ * Returns undefined when the bytes cannot be inflated.
+ */
+function inflateDataset(compressed: Buffer, warnings: string[]): Buffer | undefined {
+  const flushOptions = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  try {
+    return zlib.inflateRawSync(compressed, flushOptions);
+  } catch {
+    // Some writers add a zlib header (RFC 1950); accept it but say so.
+  }
+  try {
+    const inflated = zlib.inflateSync(compressed, flushOptions);
+    warnings.push('The deflated data set has a zlib header; PS3.5 section A.5 requires raw deflate without one.');
+    return inflated;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeParseError(error: unknown, path: string, fileSize: number, part: string, deflated = false): Error {
+  if (!(error instanceof DicomParseError)) return error as Error;
+  const offsetNote = deflated ? ' (offsets count from the start of the inflated data set)' : '';
+  const reason = error.truncated
+    ? `The ${part} is truncated, the file ends after ${fileSize} bytes: ${error.reason}${offsetNote}`
+    : `The ${part} is damaged: ${error.reason}${offsetNote}`;
+  return error.withPath(path, reason);
+}
+
+/**
+ * Copies bytes [start, end) of `source` and points every element value of
+ * `dataset` (including items) at the copy, so the data set keeps only the
+ * header bytes alive.
+ */
+function rebaseValues(dataset: Dataset, source: Buffer, start: number, end: number): void {
+  const copy = Buffer.from(source.subarray(start, end));
+  const visit = (current: Dataset) => {
+    for (const element of current.elements.values()) rebaseElement(element, copy, start);
+  };
+  const rebaseElement = (element: Element, target: Buffer, base: number) => {
+    if (element.value) {
+      const from = element.offset - base;
+      element.value = target.subarray(from, from + element.value.length);
+    }
+    if (element.items) for (const item of element.items) visit(item);
+  };
+  visit(dataset);
+}
