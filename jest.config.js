@@ -6,6 +6,8 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { isolatedModules: true }],
   },
+  // Builds test/.corpus/ when it is missing.
+  globalSetup: '<rootDir>/test/globalSetup.ts',
   testTimeout: 120000,
   // Interop tests start real peers on their own ports; two workers fit the 2-core CI machine.
   maxWorkers: 2,
