@@ -1,0 +1,393 @@
+/**
+ * The local archive: DICOM files in a folder tree plus a SQLite index.
+ * See layout.ts for the tree and schema.ts for the index.
+ */
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Database from 'better-sqlite3';
+import { NotDicomError, readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
+import { DicomParseError } from '../../dicom/parser';
+import { Tags } from '../../dicom/tags';
+import { buildFileMetaInformation } from '../../dicom/writer';
+import { createLogger, type Logger } from '../logger';
+import {
+  ArchiveCatalog,
+  type InstanceFilter,
+  type StoredInstance,
+  type StudyConflict,
+  type StudySummary,
+} from './catalog';
+import { ArchiveError, describeError } from './errors';
+import { fsyncFile, removeFileQuietly, exists } from './file-ops';
+import { readInstanceRecord, type InstanceRecord } from './instance-record';
+import {
+  FILE_MODE,
+  FOLDER_MODE,
+  conflictsFolder,
+  incomingFolder,
+  indexPath,
+  requireValidUid,
+} from './layout';
+import {
+  fileInfo,
+  placeTemporaryFile,
+  sameDatasetBytes,
+  uidsOf,
+  type FileSource,
+  type PlacementContext,
+  type StoreOutcome,
+} from './placement';
+import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
+import { reindexArchive, type ReindexReport } from './reindex';
+import { scanPaths, type ScanOptions, type ScanReport } from './scan';
+import { openIndexDatabase } from './schema';
+
+export type { StoreOutcome } from './placement';
+
+/** One instance received by the C-STORE SCP. */
+export interface ReceiveRequest {
+  /** Affected SOP Class UID of the C-STORE request. */
+  sopClassUid: string;
+  /** Affected SOP Instance UID of the C-STORE request. */
+  sopInstanceUid: string;
+  /** Transfer syntax the data set is encoded in (the presentation context's). */
+  transferSyntaxUid: string;
+  /** Calling AE title of the association. */
+  sourceAeTitle: string;
+  /**
+   * The data set bytes as received, without file meta information. They are
+   * not read when a command UID is invalid; the caller drains or destroys the stream then.
+   */
+  data: Readable;
+  implementationClassUid: string;
+  implementationVersionName: string;
+}
+
+export interface ImportOptions {
+  /** Copy the file into the archive layout; false indexes it where it is. */
+  copy: boolean;
+}
+
+export interface OpenArchiveOptions {
+  logger?: Logger;
+}
+
+export class LocalArchive {
+  readonly root: string;
+  private db: Database.Database;
+  private catalogInstance: ArchiveCatalog;
+  private queryEngine: QueryEngine;
+  private readonly logger: Logger;
+  private closed = false;
+  /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
+  private readonly uidLocks = new Map<string, Promise<unknown>>();
+
+  /**
+   * Opens the archive at `root`, creating the folders and the index when
+   * missing, and deletes temporary files a crash left in .incoming.
+   */
+  static open(root: string, options: OpenArchiveOptions = {}): LocalArchive {
+    return new LocalArchive(path.resolve(root), options.logger ?? createLogger('loader.archive'));
+  }
+
+  private constructor(root: string, logger: Logger) {
+    this.root = root;
+    this.logger = logger;
+    try {
+      fs.mkdirSync(root, { recursive: true, mode: FOLDER_MODE });
+      fs.mkdirSync(incomingFolder(root), { recursive: true, mode: FOLDER_MODE });
+      fs.mkdirSync(conflictsFolder(root), { recursive: true, mode: FOLDER_MODE });
+    } catch (error) {
+      throw new ArchiveError('io', `Failed to create the archive folders in ${root}: ${describeError(error)}`, {
+        cause: error,
+      });
+    }
+    this.removeIncomingLeftovers();
+    this.db = openIndexDatabase(indexPath(root));
+    this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
+    this.queryEngine = new QueryEngine(this.db);
+    logger.info('Opened archive', { root });
+  }
+
+  /** The index, for the scan and for callers that read it directly. */
+  get catalog(): ArchiveCatalog {
+    this.assertOpen();
+    return this.catalogInstance;
+  }
+
+  /**
+   * Stores one instance received over the network; see placement.ts for the
+   * stored, duplicate and conflict outcomes. On any error the temporary file
+   * is deleted and no stored file or index row changes.
+   *
+   * @throws ArchiveError with code 'invalid-uid', 'missing-attribute',
+   *   'uid-mismatch', 'unreadable', 'io' or 'index'.
+   */
+  async receive(request: ReceiveRequest): Promise<StoreOutcome> {
+    this.assertOpen();
+    const sopInstanceUid = requireValidUid(request.sopInstanceUid, 'Affected SOP Instance UID (0000,1000)');
+    requireValidUid(request.sopClassUid, 'Affected SOP Class UID (0000,0002)');
+    requireValidUid(request.transferSyntaxUid, 'Transfer Syntax UID (0002,0010)');
+
+    const tempPath = this.temporaryPath(sopInstanceUid);
+    try {
+      const meta = buildFileMetaInformation({
+        mediaStorageSopClassUid: request.sopClassUid,
+        mediaStorageSopInstanceUid: sopInstanceUid,
+        transferSyntaxUid: request.transferSyntaxUid,
+        implementationClassUid: request.implementationClassUid,
+        implementationVersionName: request.implementationVersionName,
+        sourceApplicationEntityTitle: request.sourceAeTitle || undefined,
+      });
+      await writeStreamToFile(tempPath, meta, request.data);
+
+      const header = await readHeader(tempPath);
+      const record = readInstanceRecord(header);
+      checkCommandMatchesDataset(request, header, record);
+
+      const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };
+      return await this.withUidLock(sopInstanceUid, () =>
+        placeTemporaryFile(this.placementContext(), tempPath, header, record, source),
+      );
+    } catch (error) {
+      await removeFileQuietly(tempPath);
+      const archiveError = toArchiveError(error, `Failed to store ${sopInstanceUid}`);
+      this.logger.error('Failed to store received instance', {
+        sopInstanceUid,
+        sourceAeTitle: request.sourceAeTitle,
+        code: archiveError.code,
+        error: archiveError.message,
+      });
+      throw archiveError;
+    }
+  }
+
+  /**
+   * Indexes a DICOM file from disk. With `copy` the bytes are copied verbatim
+   * into the archive layout (temporary file, then link), with the duplicate
+   * and conflict rules of receive(). Without `copy` the file is indexed where
+   * it is (in_place = 1); a different file with an indexed UID is a conflict
+   * and is not indexed.
+   */
+  async importFile(file: string, options: ImportOptions): Promise<StoreOutcome> {
+    this.assertOpen();
+    const absolutePath = path.resolve(file);
+    const header = await readHeader(absolutePath);
+    const record = readInstanceRecord(header);
+    return options.copy ? this.importCopy(absolutePath, header, record) : this.importInPlace(absolutePath, header, record);
+  }
+
+  /** Returns the absolute path of an indexed instance, or undefined. The file may be gone from disk. */
+  getInstancePath(sopInstanceUid: string): string | undefined {
+    return this.catalog.findInstance(sopInstanceUid)?.path;
+  }
+
+  /** Lists indexed instances matching every given filter, for C-MOVE and C-GET. */
+  listInstances(filter: InstanceFilter = {}): StoredInstance[] {
+    return this.catalog.listInstances(filter);
+  }
+
+  /**
+   * Removes an instance from the index and, unless it was indexed in place,
+   * deletes its file. Returns false when the UID is not indexed.
+   */
+  async removeInstance(sopInstanceUid: string): Promise<boolean> {
+    this.assertOpen();
+    return this.withUidLock(sopInstanceUid, async () => {
+      const indexed = this.catalog.findInstance(sopInstanceUid);
+      if (!indexed) return false;
+      this.catalog.removeInstance(sopInstanceUid);
+      if (!indexed.inPlace) await removeFileQuietly(indexed.path);
+      this.logger.info('Removed instance', { sopInstanceUid, path: indexed.path, inPlace: indexed.inPlace });
+      return true;
+    });
+  }
+
+  listStudyConflicts(studyInstanceUid?: string): StudyConflict[] {
+    return this.catalog.listStudyConflicts(studyInstanceUid);
+  }
+
+  summarizeStudies(studyInstanceUids: Iterable<string>): StudySummary[] {
+    return this.catalog.summarizeStudies(studyInstanceUids);
+  }
+
+  /** C-FIND matching; see QueryEngine.findRecords in query.ts. */
+  findRecords(level: QueryLevel, keys: QueryKey[], options: QueryOptions): IterableIterator<Record<string, string>> {
+    this.assertOpen();
+    return this.queryEngine.findRecords(level, keys, options);
+  }
+
+  /** Same as findRecords; the name the C-FIND service calls. */
+  query(level: QueryLevel, keys: QueryKey[], options: QueryOptions): IterableIterator<Record<string, string>> {
+    return this.findRecords(level, keys, options);
+  }
+
+  /** Study search of `loader studies`; see query.ts. */
+  searchStudies(filters: StudySearchFilters): StudySummary[] {
+    this.assertOpen();
+    return this.queryEngine.searchStudies(filters);
+  }
+
+  /** Walks folders and indexes or imports the DICOM files found; see scan.ts. */
+  scanPaths(paths: string[], options: ScanOptions): Promise<ScanReport> {
+    this.assertOpen();
+    return scanPaths(this, paths, options);
+  }
+
+  /**
+   * Rebuilds the index from the folder tree; see reindex.ts. The database is
+   * closed during the rebuild, so no other call may run meanwhile.
+   */
+  async reindex(): Promise<ReindexReport> {
+    this.assertOpen();
+    this.db.close();
+    try {
+      return await reindexArchive(this.root, { logger: this.logger });
+    } finally {
+      this.db = openIndexDatabase(indexPath(this.root));
+      this.catalogInstance = new ArchiveCatalog(this.db, this.root, this.logger);
+      this.queryEngine = new QueryEngine(this.db);
+    }
+  }
+
+  /** Runs `operation` after every earlier operation on the same SOP Instance UID has settled. */
+  withUidLock<T>(sopInstanceUid: string, operation: () => Promise<T>): Promise<T> {
+    const previous = this.uidLocks.get(sopInstanceUid) ?? Promise.resolve();
+    const result = previous.then(operation, operation);
+    const tail = result.catch(() => undefined);
+    this.uidLocks.set(sopInstanceUid, tail);
+    void tail.then(() => {
+      if (this.uidLocks.get(sopInstanceUid) === tail) this.uidLocks.delete(sopInstanceUid);
+    });
+    return result;
+  }
+
+  /** Returns a fresh path in .incoming for a transfer of this UID. */
+  temporaryPath(sopInstanceUid: string): string {
+    return path.join(incomingFolder(this.root), `${sopInstanceUid}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+  }
+
+  placementContext(): PlacementContext {
+    return { root: this.root, catalog: this.catalog, logger: this.logger };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+    this.logger.info('Closed archive', { root: this.root });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ArchiveError('closed', `The archive ${this.root} is closed`);
+  }
+
+  /** Copies a file whose header the caller has already read; used by importFile and the scan. */
+  async importCopy(absolutePath: string, header: DicomFileHeader, record: InstanceRecord): Promise<StoreOutcome> {
+    const source: FileSource = { sourceAeTitle: '', description: absolutePath };
+    const sopInstanceUid = record.instance.sopInstanceUid;
+    const tempPath = this.temporaryPath(sopInstanceUid);
+    try {
+      await fsp.copyFile(absolutePath, tempPath, fs.constants.COPYFILE_EXCL);
+      await fsp.chmod(tempPath, FILE_MODE);
+      await fsyncFile(tempPath);
+      return await this.withUidLock(sopInstanceUid, () =>
+        placeTemporaryFile(this.placementContext(), tempPath, header, record, source),
+      );
+    } catch (error) {
+      await removeFileQuietly(tempPath);
+      throw toArchiveError(error, `Failed to import ${absolutePath}`);
+    }
+  }
+
+  private importInPlace(absolutePath: string, header: DicomFileHeader, record: InstanceRecord): Promise<StoreOutcome> {
+    const uids = uidsOf(record);
+    const source: FileSource = { sourceAeTitle: '', description: absolutePath };
+    return this.withUidLock(uids.sopInstanceUid, async () => {
+      const size = (await fsp.stat(absolutePath)).size;
+      const indexed = this.catalog.findInstance(uids.sopInstanceUid);
+      if (indexed?.path === absolutePath) return { outcome: 'duplicate', path: absolutePath, size, ...uids };
+
+      const existing = indexed && (await exists(indexed.path)) ? indexed.path : undefined;
+      if (existing !== undefined) {
+        if (await sameDatasetBytes(existing, absolutePath, header.datasetOffset)) {
+          return { outcome: 'duplicate', path: existing, size: indexed!.size, ...uids };
+        }
+        this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
+          sopInstanceUid: uids.sopInstanceUid,
+          path: absolutePath,
+          storedPath: existing,
+        });
+        return { outcome: 'conflict', path: absolutePath, size, ...uids };
+      }
+
+      this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description);
+      return { outcome: 'stored', path: absolutePath, size, ...uids };
+    });
+  }
+
+  private removeIncomingLeftovers(): void {
+    const folder = incomingFolder(this.root);
+    let removed = 0;
+    for (const name of fs.readdirSync(folder)) {
+      try {
+        fs.rmSync(path.join(folder, name), { force: true, recursive: true });
+        removed++;
+      } catch (error) {
+        this.logger.error('Failed to remove a leftover temporary file', { path: path.join(folder, name), error: describeError(error) });
+      }
+    }
+    if (removed > 0) {
+      this.logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: removed });
+    }
+  }
+}
+
+/** Writes `meta` and then the stream's bytes, with back-pressure, and flushes the file to disk. */
+async function writeStreamToFile(file: string, meta: Buffer, data: Readable): Promise<void> {
+  const output = fs.createWriteStream(file, { flags: 'wx', mode: FILE_MODE });
+  await pipeline(async function* () {
+    yield meta;
+    for await (const chunk of data) yield chunk as Buffer;
+  }, output);
+  await fsyncFile(file);
+}
+
+/** Reads a file header, mapping parse failures to 'unreadable' and file system failures to 'io'. */
+export async function readHeader(file: string): Promise<DicomFileHeader> {
+  try {
+    return await readDicomFileHeader(file);
+  } catch (error) {
+    throw toArchiveError(error, `Failed to read ${file}`);
+  }
+}
+
+function checkCommandMatchesDataset(request: ReceiveRequest, header: DicomFileHeader, record: InstanceRecord): void {
+  if (record.instance.sopInstanceUid !== request.sopInstanceUid) {
+    throw new ArchiveError(
+      'uid-mismatch',
+      `The data set's SOP Instance UID ${record.instance.sopInstanceUid} differs from the command's ${request.sopInstanceUid}`,
+    );
+  }
+  const datasetSopClass = header.dataset.getString(Tags.SOPClassUID);
+  if (datasetSopClass && datasetSopClass !== request.sopClassUid) {
+    throw new ArchiveError(
+      'uid-mismatch',
+      `The data set's SOP Class UID ${datasetSopClass} differs from the command's ${request.sopClassUid}`,
+    );
+  }
+}
+
+/** Wraps any failure into an ArchiveError, keeping codes of ArchiveErrors. */
+export function toArchiveError(error: unknown, context: string): ArchiveError {
+  if (error instanceof ArchiveError) return error;
+  if (error instanceof NotDicomError || error instanceof DicomParseError) {
+    return new ArchiveError('unreadable', `${context}: ${error.message}`, { cause: error });
+  }
+  return new ArchiveError('io', `${context}: ${describeError(error)}`, { cause: error });
+}

@@ -1,0 +1,402 @@
+/**
+ * Writes and reads the archive index: patients, studies, series and instances.
+ * Each added or removed instance is one transaction, and the schema's triggers
+ * keep the study and series counts right.
+ */
+
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import type { Logger } from '../logger';
+import type { InstanceRecord, PatientAttributes } from './instance-record';
+
+/** Where an indexed file lives and how it arrived. */
+export interface StoredFile {
+  /** Absolute path. Files inside the archive root are stored relative to it. */
+  path: string;
+  /** True when the file was indexed where it is, outside the archive layout. */
+  inPlace: boolean;
+  size: number;
+  /** ISO 8601 time the archive received or indexed the file. */
+  receivedAt: string;
+  /** Calling AE title of the C-STORE, '' for files imported from disk. */
+  sourceAeTitle: string;
+}
+
+export interface IndexedInstance {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  seriesInstanceUid: string;
+  studyInstanceUid: string;
+  path: string;
+  inPlace: boolean;
+  size: number;
+}
+
+export interface InstanceFilter {
+  studyInstanceUid?: string;
+  seriesInstanceUid?: string;
+  sopInstanceUids?: string[];
+  patientId?: string;
+}
+
+export interface StoredInstance {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  /** Absolute path; the file may have been removed from disk since it was indexed. */
+  path: string;
+  size: number;
+}
+
+export interface StudyConflict {
+  studyInstanceUid: string;
+  storedPatientId: string;
+  storedIssuerOfPatientId: string;
+  receivedPatientId: string;
+  receivedIssuerOfPatientId: string;
+  sopInstanceUid: string;
+  /** Calling AE title or file path the conflicting instance came from. */
+  source: string;
+  detectedAt: string;
+}
+
+export interface StudySummary {
+  studyInstanceUid: string;
+  patientId: string;
+  patientName: string;
+  patientBirthDate: string;
+  studyDate: string;
+  studyTime: string;
+  studyDescription: string;
+  accessionNumber: string;
+  modalitiesInStudy: string[];
+  numberOfSeries: number;
+  numberOfInstances: number;
+}
+
+export const STUDY_SUMMARY_COLUMNS = `
+  st.study_instance_uid AS studyInstanceUid, p.patient_id AS patientId,
+  p.patient_name AS patientName, p.birth_date AS patientBirthDate,
+  st.study_date AS studyDate, st.study_time AS studyTime,
+  st.study_description AS studyDescription, st.accession_number AS accessionNumber,
+  st.modalities_in_study AS modalitiesInStudy, st.number_of_series AS numberOfSeries,
+  st.number_of_instances AS numberOfInstances`;
+
+type StudySummaryRow = Omit<StudySummary, 'modalitiesInStudy'> & { modalitiesInStudy: string };
+
+export function toStudySummary(row: StudySummaryRow): StudySummary {
+  return { ...row, modalitiesInStudy: row.modalitiesInStudy === '' ? [] : row.modalitiesInStudy.split('\\') };
+}
+
+interface InstanceRow {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  seriesInstanceUid: string;
+  studyInstanceUid: string;
+  path: string;
+  inPlace: number;
+  size: number;
+}
+
+const INSTANCE_COLUMNS = `
+  i.sop_instance_uid AS sopInstanceUid, i.sop_class_uid AS sopClassUid,
+  i.transfer_syntax_uid AS transferSyntaxUid, se.series_instance_uid AS seriesInstanceUid,
+  st.study_instance_uid AS studyInstanceUid, i.path AS path, i.in_place AS inPlace, i.size AS size`;
+
+const INSTANCE_JOINS = `
+  FROM instances i
+  JOIN series se ON se.id = i.series_ref
+  JOIN studies st ON st.id = se.study_ref
+  JOIN patients p ON p.id = st.patient_ref`;
+
+/** Returns the key that identifies a patient: Patient ID and issuer, or name and birth date without an ID. */
+export function patientIdentityKey(patient: PatientAttributes): string {
+  if (patient.patientId !== '') return `id:${patient.patientId}\u0000${patient.issuerOfPatientId}`;
+  // NOTE: without a Patient ID, records with the same name and birth date are one patient.
+  return `name:${patient.patientName}\u0000${patient.birthDate}`;
+}
+
+export class ArchiveCatalog {
+  private readonly statements;
+  private readonly addTransaction: (record: InstanceRecord, file: StoredFile, source: string) => void;
+  private readonly removeTransaction: (sopInstanceUid: string) => boolean;
+
+  constructor(
+    readonly db: Database.Database,
+    /** Absolute archive root; paths of files below it are stored relative to it. */
+    readonly root: string,
+    private readonly logger: Logger,
+  ) {
+    this.statements = {
+      findInstance: db.prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOINS} WHERE i.sop_instance_uid = ?`),
+      findInstancesByPath: db.prepare(`SELECT sop_instance_uid AS sopInstanceUid FROM instances WHERE path = ?`),
+      findPatient: db.prepare(`SELECT id FROM patients WHERE identity_key = ?`),
+      insertPatient: db.prepare(`
+        INSERT INTO patients (identity_key, patient_id, issuer_of_patient_id, patient_name, birth_date, sex, specific_character_set)
+        VALUES (@identityKey, @patientId, @issuerOfPatientId, @patientName, @birthDate, @sex, @specificCharacterSet)`),
+      // The first instance's values win; later instances only fill values that are still empty.
+      fillPatient: db.prepare(`
+        UPDATE patients SET
+          patient_name = CASE WHEN patient_name = '' THEN @patientName ELSE patient_name END,
+          birth_date = CASE WHEN birth_date = '' THEN @birthDate ELSE birth_date END,
+          sex = CASE WHEN sex = '' THEN @sex ELSE sex END
+        WHERE id = @id AND (patient_name = '' OR birth_date = '' OR sex = '')`),
+      findStudy: db.prepare(`
+        SELECT st.id AS id, p.identity_key AS identityKey, p.patient_id AS patientId, p.issuer_of_patient_id AS issuer
+        FROM studies st JOIN patients p ON p.id = st.patient_ref WHERE st.study_instance_uid = ?`),
+      insertStudy: db.prepare(`
+        INSERT INTO studies (study_instance_uid, patient_ref, study_date, study_time, study_description,
+          accession_number, referring_physician_name, study_id, specific_character_set)
+        VALUES (@studyInstanceUid, @patientRef, @studyDate, @studyTime, @studyDescription,
+          @accessionNumber, @referringPhysicianName, @studyId, @specificCharacterSet)`),
+      findSeries: db.prepare(`
+        SELECT se.id AS id, st.study_instance_uid AS studyInstanceUid
+        FROM series se JOIN studies st ON st.id = se.study_ref WHERE se.series_instance_uid = ?`),
+      insertSeries: db.prepare(`
+        INSERT INTO series (series_instance_uid, study_ref, modality, series_number, series_description,
+          body_part_examined, series_date, series_time)
+        VALUES (@seriesInstanceUid, @studyRef, @modality, @seriesNumber, @seriesDescription,
+          @bodyPartExamined, @seriesDate, @seriesTime)`),
+      deleteInstance: db.prepare(`DELETE FROM instances WHERE sop_instance_uid = ? RETURNING series_ref AS seriesRef`),
+      insertInstance: db.prepare(`
+        INSERT INTO instances (sop_instance_uid, series_ref, sop_class_uid, instance_number, transfer_syntax_uid,
+          size, path, in_place, specific_character_set, received_at, source_ae_title)
+        VALUES (@sopInstanceUid, @seriesRef, @sopClassUid, @instanceNumber, @transferSyntaxUid,
+          @size, @path, @inPlace, @specificCharacterSet, @receivedAt, @sourceAeTitle)`),
+      insertConflict: db.prepare(`
+        INSERT INTO study_conflicts (study_instance_uid, stored_patient_id, stored_issuer_of_patient_id,
+          received_patient_id, received_issuer_of_patient_id, sop_instance_uid, source, detected_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      pruneSeries: db.prepare(`DELETE FROM series WHERE id = ? AND instance_count <= 0 RETURNING study_ref AS studyRef`),
+      pruneStudy: db.prepare(`DELETE FROM studies WHERE id = ? AND number_of_series <= 0 RETURNING patient_ref AS patientRef`),
+      prunePatient: db.prepare(`DELETE FROM patients WHERE id = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_ref = ?)`),
+    };
+    this.addTransaction = db.transaction((record, file, source) => this.addInstanceRows(record, file, source));
+    this.removeTransaction = db.transaction((sopInstanceUid) => this.removeInstanceRows(sopInstanceUid));
+  }
+
+  /** Returns the indexed instance with this SOP Instance UID, with an absolute path. */
+  findInstance(sopInstanceUid: string): IndexedInstance | undefined {
+    const row = this.statements.findInstance.get(sopInstanceUid) as InstanceRow | undefined;
+    return row ? this.toIndexedInstance(row) : undefined;
+  }
+
+  /** Returns true when a file at this absolute path is indexed. */
+  hasPath(absolutePath: string): boolean {
+    return this.statements.findInstancesByPath.get(this.toStoredPath(absolutePath)) !== undefined;
+  }
+
+  /**
+   * Indexes one instance in one transaction, replacing the row of an instance
+   * with the same SOP Instance UID. `source` (AE title or path) is recorded
+   * with a study conflict.
+   */
+  addInstance(record: InstanceRecord, file: StoredFile, source: string): void {
+    this.addTransaction(record, file, source);
+  }
+
+  /** Removes an instance row, and its series, study and patient when they become empty. */
+  removeInstance(sopInstanceUid: string): boolean {
+    return this.removeTransaction(sopInstanceUid);
+  }
+
+  listInstances(filter: InstanceFilter = {}): StoredInstance[] {
+    const conditions: string[] = [];
+    const parameters: string[] = [];
+    if (filter.studyInstanceUid !== undefined) {
+      conditions.push('st.study_instance_uid = ?');
+      parameters.push(filter.studyInstanceUid);
+    }
+    if (filter.seriesInstanceUid !== undefined) {
+      conditions.push('se.series_instance_uid = ?');
+      parameters.push(filter.seriesInstanceUid);
+    }
+    if (filter.sopInstanceUids !== undefined) {
+      if (filter.sopInstanceUids.length === 0) return [];
+      // json_each keeps one bound parameter however long the list is.
+      conditions.push('i.sop_instance_uid IN (SELECT value FROM json_each(?))');
+      parameters.push(JSON.stringify(filter.sopInstanceUids));
+    }
+    if (filter.patientId !== undefined) {
+      conditions.push('p.patient_id = ?');
+      parameters.push(filter.patientId);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const rows = this.db
+      .prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOINS} ${where}
+        ORDER BY st.study_instance_uid, se.series_number, se.series_instance_uid, i.instance_number, i.sop_instance_uid`)
+      .all(...parameters) as InstanceRow[];
+    return rows.map((row) => {
+      const instance = this.toIndexedInstance(row);
+      return {
+        sopInstanceUid: instance.sopInstanceUid,
+        sopClassUid: instance.sopClassUid,
+        transferSyntaxUid: instance.transferSyntaxUid,
+        path: instance.path,
+        size: instance.size,
+      };
+    });
+  }
+
+  listStudyConflicts(studyInstanceUid?: string): StudyConflict[] {
+    const where = studyInstanceUid === undefined ? '' : 'WHERE study_instance_uid = ?';
+    return this.db
+      .prepare(`
+        SELECT study_instance_uid AS studyInstanceUid, stored_patient_id AS storedPatientId,
+          stored_issuer_of_patient_id AS storedIssuerOfPatientId, received_patient_id AS receivedPatientId,
+          received_issuer_of_patient_id AS receivedIssuerOfPatientId, sop_instance_uid AS sopInstanceUid,
+          source, detected_at AS detectedAt
+        FROM study_conflicts ${where} ORDER BY id`)
+      .all(...(studyInstanceUid === undefined ? [] : [studyInstanceUid])) as StudyConflict[];
+  }
+
+  /** Returns summaries of the given studies, skipping UIDs that are not indexed. */
+  summarizeStudies(studyInstanceUids: Iterable<string>): StudySummary[] {
+    const uids = [...new Set(studyInstanceUids)];
+    if (uids.length === 0) return [];
+    const rows = this.db
+      .prepare(`
+        SELECT ${STUDY_SUMMARY_COLUMNS}
+        FROM studies st JOIN patients p ON p.id = st.patient_ref
+        WHERE st.study_instance_uid IN (SELECT value FROM json_each(?))
+        ORDER BY st.study_date, st.study_time, st.study_instance_uid`)
+      .all(JSON.stringify(uids)) as StudySummaryRow[];
+    return rows.map(toStudySummary);
+  }
+
+  /** Converts an absolute path to its stored form: relative inside the root, absolute outside. */
+  toStoredPath(absolutePath: string): string {
+    const relative = path.relative(this.root, absolutePath);
+    const inside = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+    return inside ? relative : absolutePath;
+  }
+
+  private toIndexedInstance(row: InstanceRow): IndexedInstance {
+    return {
+      ...row,
+      path: path.isAbsolute(row.path) ? row.path : path.join(this.root, row.path),
+      inPlace: row.inPlace === 1,
+    };
+  }
+
+  private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string): void {
+    const { patient, study, series, instance } = record;
+    const studyRef = this.resolveStudy(record, source);
+    const seriesRef = this.resolveSeries(record, studyRef);
+
+    this.removeInstanceRows(instance.sopInstanceUid, seriesRef);
+    this.statements.insertInstance.run({
+      sopInstanceUid: instance.sopInstanceUid,
+      seriesRef,
+      sopClassUid: instance.sopClassUid,
+      instanceNumber: instance.instanceNumber,
+      transferSyntaxUid: instance.transferSyntaxUid,
+      size: file.size,
+      path: this.toStoredPath(file.path),
+      inPlace: file.inPlace ? 1 : 0,
+      specificCharacterSet: instance.specificCharacterSet,
+      receivedAt: file.receivedAt,
+      sourceAeTitle: file.sourceAeTitle,
+    });
+    this.logger.debug('Indexed instance', {
+      sopInstanceUid: instance.sopInstanceUid,
+      studyInstanceUid: study.studyInstanceUid,
+      seriesInstanceUid: series.seriesInstanceUid,
+      patientId: patient.patientId,
+      path: file.path,
+    });
+  }
+
+  /** Returns the study row id, inserting the patient and study when they are new. */
+  private resolveStudy(record: InstanceRecord, source: string): number {
+    const { patient, study, instance } = record;
+    const identityKey = patientIdentityKey(patient);
+    const existing = this.statements.findStudy.get(study.studyInstanceUid) as
+      | { id: number; identityKey: string; patientId: string; issuer: string }
+      | undefined;
+
+    if (existing) {
+      if (existing.identityKey !== identityKey) {
+        this.logger.warn('Study Instance UID received under another patient; keeping the first patient', {
+          studyInstanceUid: study.studyInstanceUid,
+          storedPatientId: existing.patientId,
+          receivedPatientId: patient.patientId,
+          sopInstanceUid: instance.sopInstanceUid,
+          source,
+        });
+        this.statements.insertConflict.run(
+          study.studyInstanceUid,
+          existing.patientId,
+          existing.issuer,
+          patient.patientId,
+          patient.issuerOfPatientId,
+          instance.sopInstanceUid,
+          source,
+          new Date().toISOString(),
+        );
+      }
+      return existing.id;
+    }
+
+    const patientRef = this.resolvePatient(record, identityKey);
+    const result = this.statements.insertStudy.run({
+      ...study,
+      patientRef,
+      specificCharacterSet: instance.specificCharacterSet,
+    });
+    return Number(result.lastInsertRowid);
+  }
+
+  private resolvePatient(record: InstanceRecord, identityKey: string): number {
+    const { patient, instance } = record;
+    const existing = this.statements.findPatient.get(identityKey) as { id: number } | undefined;
+    if (existing) {
+      this.statements.fillPatient.run({ ...patient, id: existing.id });
+      return existing.id;
+    }
+    const result = this.statements.insertPatient.run({
+      ...patient,
+      identityKey,
+      specificCharacterSet: instance.specificCharacterSet,
+    });
+    return Number(result.lastInsertRowid);
+  }
+
+  private resolveSeries(record: InstanceRecord, studyRef: number): number {
+    const { study, series, instance } = record;
+    const existing = this.statements.findSeries.get(series.seriesInstanceUid) as
+      | { id: number; studyInstanceUid: string }
+      | undefined;
+    if (existing) {
+      if (existing.studyInstanceUid !== study.studyInstanceUid) {
+        this.logger.warn('Series Instance UID received in another study; keeping the first study', {
+          seriesInstanceUid: series.seriesInstanceUid,
+          storedStudyInstanceUid: existing.studyInstanceUid,
+          receivedStudyInstanceUid: study.studyInstanceUid,
+          sopInstanceUid: instance.sopInstanceUid,
+        });
+      }
+      return existing.id;
+    }
+    const result = this.statements.insertSeries.run({ ...series, studyRef });
+    return Number(result.lastInsertRowid);
+  }
+
+  /**
+   * Deletes the instance row and prunes its series, study and patient when
+   * they become empty; `keepSeriesRef` is the series about to receive the
+   * replacement row and is never pruned.
+   */
+  private removeInstanceRows(sopInstanceUid: string, keepSeriesRef?: number): boolean {
+    const deleted = this.statements.deleteInstance.get(sopInstanceUid) as { seriesRef: number } | undefined;
+    if (!deleted || deleted.seriesRef === keepSeriesRef) return deleted !== undefined;
+
+    const series = this.statements.pruneSeries.get(deleted.seriesRef) as { studyRef: number } | undefined;
+    if (!series) return true;
+    const study = this.statements.pruneStudy.get(series.studyRef) as { patientRef: number } | undefined;
+    if (study) this.statements.prunePatient.run(study.patientRef, study.patientRef);
+    return true;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Typed errors of the local archive. The C-STORE and C-FIND providers map
+ * `code` to a DICOM status, so each code names one cause.
+ */
+
+export type ArchiveErrorCode =
+  /** A UID is malformed or unsafe to use in a path. */
+  | 'invalid-uid'
+  /** A required attribute (Study, Series or SOP Instance UID) is absent or empty. */
+  | 'missing-attribute'
+  /** The data set's SOP Instance or SOP Class UID differs from the command's. */
+  | 'uid-mismatch'
+  /** The bytes are not DICOM or the header cannot be parsed. */
+  | 'unreadable'
+  /** Reading or writing the file system failed. */
+  | 'io'
+  /** The SQLite index failed or has a schema this version cannot use. */
+  | 'index'
+  /** The archive was closed before the call. */
+  | 'closed';
+
+export class ArchiveError extends Error {
+  override readonly name = 'ArchiveError';
+
+  constructor(
+    readonly code: ArchiveErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Thrown by the query engine; a C-FIND provider answers it with status A900 or C000. */
+export type QueryErrorCode =
+  /** A unique key of a level above the query level is missing (hierarchical query). */
+  | 'missing-unique-key'
+  /** The query level does not exist in the information model. */
+  | 'invalid-level'
+  /** A key value cannot be matched, for example a malformed date range. */
+  | 'invalid-key';
+
+export class QueryError extends Error {
+  override readonly name = 'QueryError';
+
+  constructor(
+    readonly code: QueryErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Returns the message of any thrown value, for logs and scan reports. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

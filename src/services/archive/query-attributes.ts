@@ -1,0 +1,124 @@
+/**
+ * The C-FIND keys the index can match and return, with the SQL expression
+ * that yields each one. Table aliases: p = patients, st = studies,
+ * se = series, i = instances.
+ */
+
+export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
+
+export const LEVEL_DEPTH: Record<QueryLevel, number> = { PATIENT: 0, STUDY: 1, SERIES: 2, IMAGE: 3 };
+
+/** How a key value is matched (PS3.4 section C.2.2.2). */
+export type MatchKind =
+  /** Single value and wildcard matching, case-sensitive. */
+  | 'text'
+  /** Like 'text', case-insensitive by default, against the whole value and each component group. */
+  | 'person-name'
+  /** Single value or list of UIDs, no wildcards. */
+  | 'uid'
+  /** Single value or range, YYYYMMDD. */
+  | 'date'
+  /** Single value or range, HHMMSS[.FFFFFF]. */
+  | 'time'
+  /** A study-level set (ModalitiesInStudy, SOPClassesInStudy): matches when any member matches any listed value. */
+  | 'member';
+
+export interface QueryAttribute {
+  level: QueryLevel;
+  match: MatchKind;
+  /** SQL expression returning the value as text, '' when absent. */
+  column: string;
+  /**
+   * For 'member' keys: SQL returning the rows of the set, with the member
+   * column named `member`, correlated to the current study `st`.
+   */
+  members?: string;
+}
+
+const countAsText = (expression: string) => `COALESCE(CAST((${expression}) AS TEXT), '')`;
+
+export const QUERY_ATTRIBUTES: Record<string, QueryAttribute> = {
+  PatientName: { level: 'PATIENT', match: 'person-name', column: 'p.patient_name' },
+  PatientID: { level: 'PATIENT', match: 'text', column: 'p.patient_id' },
+  IssuerOfPatientID: { level: 'PATIENT', match: 'text', column: 'p.issuer_of_patient_id' },
+  PatientBirthDate: { level: 'PATIENT', match: 'date', column: 'p.birth_date' },
+  PatientSex: { level: 'PATIENT', match: 'text', column: 'p.sex' },
+  NumberOfPatientRelatedStudies: {
+    level: 'PATIENT',
+    match: 'text',
+    column: countAsText('SELECT COUNT(*) FROM studies s2 WHERE s2.patient_ref = p.id'),
+  },
+  NumberOfPatientRelatedSeries: {
+    level: 'PATIENT',
+    match: 'text',
+    column: countAsText('SELECT COALESCE(SUM(s2.number_of_series), 0) FROM studies s2 WHERE s2.patient_ref = p.id'),
+  },
+  NumberOfPatientRelatedInstances: {
+    level: 'PATIENT',
+    match: 'text',
+    column: countAsText('SELECT COALESCE(SUM(s2.number_of_instances), 0) FROM studies s2 WHERE s2.patient_ref = p.id'),
+  },
+
+  StudyInstanceUID: { level: 'STUDY', match: 'uid', column: 'st.study_instance_uid' },
+  StudyDate: { level: 'STUDY', match: 'date', column: 'st.study_date' },
+  StudyTime: { level: 'STUDY', match: 'time', column: 'st.study_time' },
+  AccessionNumber: { level: 'STUDY', match: 'text', column: 'st.accession_number' },
+  StudyID: { level: 'STUDY', match: 'text', column: 'st.study_id' },
+  StudyDescription: { level: 'STUDY', match: 'text', column: 'st.study_description' },
+  ReferringPhysicianName: { level: 'STUDY', match: 'person-name', column: 'st.referring_physician_name' },
+  ModalitiesInStudy: {
+    level: 'STUDY',
+    match: 'member',
+    column: 'st.modalities_in_study',
+    members: `SELECT m.modality AS member FROM series m WHERE m.study_ref = st.id AND m.modality <> ''`,
+  },
+  SOPClassesInStudy: {
+    level: 'STUDY',
+    match: 'member',
+    column: `(SELECT COALESCE(group_concat(c, '\\'), '') FROM (
+      SELECT DISTINCT i2.sop_class_uid AS c FROM instances i2 JOIN series s2 ON s2.id = i2.series_ref
+      WHERE s2.study_ref = st.id AND i2.sop_class_uid <> '' ORDER BY c))`,
+    members: `SELECT i2.sop_class_uid AS member FROM instances i2 JOIN series s2 ON s2.id = i2.series_ref
+      WHERE s2.study_ref = st.id AND i2.sop_class_uid <> ''`,
+  },
+  NumberOfStudyRelatedSeries: { level: 'STUDY', match: 'text', column: countAsText('st.number_of_series') },
+  NumberOfStudyRelatedInstances: { level: 'STUDY', match: 'text', column: countAsText('st.number_of_instances') },
+
+  SeriesInstanceUID: { level: 'SERIES', match: 'uid', column: 'se.series_instance_uid' },
+  Modality: { level: 'SERIES', match: 'text', column: 'se.modality' },
+  SeriesNumber: { level: 'SERIES', match: 'text', column: countAsText('se.series_number') },
+  SeriesDescription: { level: 'SERIES', match: 'text', column: 'se.series_description' },
+  BodyPartExamined: { level: 'SERIES', match: 'text', column: 'se.body_part_examined' },
+  SeriesDate: { level: 'SERIES', match: 'date', column: 'se.series_date' },
+  SeriesTime: { level: 'SERIES', match: 'time', column: 'se.series_time' },
+  NumberOfSeriesRelatedInstances: { level: 'SERIES', match: 'text', column: countAsText('se.instance_count') },
+
+  SOPInstanceUID: { level: 'IMAGE', match: 'uid', column: 'i.sop_instance_uid' },
+  SOPClassUID: { level: 'IMAGE', match: 'uid', column: 'i.sop_class_uid' },
+  InstanceNumber: { level: 'IMAGE', match: 'text', column: countAsText('i.instance_number') },
+  AvailableTransferSyntaxUID: { level: 'IMAGE', match: 'uid', column: 'i.transfer_syntax_uid' },
+};
+
+/** Unique key of each level (PS3.4 section C.6). */
+export const UNIQUE_KEY: Record<QueryLevel, string> = {
+  PATIENT: 'PatientID',
+  STUDY: 'StudyInstanceUID',
+  SERIES: 'SeriesInstanceUID',
+  IMAGE: 'SOPInstanceUID',
+};
+
+/** FROM clause of each level, joining the levels above so their keys can be matched. */
+export const LEVEL_FROM: Record<QueryLevel, string> = {
+  PATIENT: 'FROM patients p',
+  STUDY: 'FROM studies st JOIN patients p ON p.id = st.patient_ref',
+  SERIES: `FROM series se JOIN studies st ON st.id = se.study_ref JOIN patients p ON p.id = st.patient_ref`,
+  IMAGE: `FROM instances i JOIN series se ON se.id = i.series_ref
+    JOIN studies st ON st.id = se.study_ref JOIN patients p ON p.id = st.patient_ref`,
+};
+
+export const LEVEL_ORDER: Record<QueryLevel, string> = {
+  PATIENT: 'p.patient_id, p.patient_name, p.id',
+  STUDY: 'st.study_date, st.study_time, st.study_instance_uid',
+  SERIES: 'se.series_number, se.series_instance_uid',
+  IMAGE: 'i.instance_number, i.sop_instance_uid',
+};

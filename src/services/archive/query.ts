@@ -1,0 +1,178 @@
+/**
+ * C-FIND query engine over the archive index (PS3.4 annex C), used by the
+ * C-FIND SCP, and the study search of `loader studies`.
+ */
+
+import type Database from 'better-sqlite3';
+import { STUDY_SUMMARY_COLUMNS, toStudySummary, type StudySummary } from './catalog';
+import { QueryError } from './errors';
+import {
+  LEVEL_DEPTH,
+  LEVEL_FROM,
+  LEVEL_ORDER,
+  QUERY_ATTRIBUTES,
+  UNIQUE_KEY,
+  type QueryLevel,
+} from './query-attributes';
+import { buildCondition, registerMatchFunctions, type SqlCondition } from './query-matching';
+
+export type { QueryLevel } from './query-attributes';
+
+/** One key of a C-FIND identifier. */
+export interface QueryKey {
+  /** DICOM keyword, for example 'PatientName' or 'ModalitiesInStudy'. */
+  keyword: string;
+  /** Decoded value as in the request; '' means universal matching (a return key). */
+  value: string;
+}
+
+export interface QueryOptions {
+  /** Information model of the C-FIND SOP class: Patient Root or Study Root. */
+  model: 'PATIENT' | 'STUDY';
+  /** Match person names without regard to case (Unicode). Default true. */
+  caseInsensitivePersonNames?: boolean;
+}
+
+export interface StudySearchFilters {
+  /** Part of the patient name, case-insensitive; may contain * and ?. */
+  name?: string;
+  /** Patient ID, exact unless it contains * or ?. */
+  patientId?: string;
+  /** 'YYYYMMDD' or a range 'A-B', 'A-', '-B'. */
+  date?: string;
+  /** The study matches when it has a series of any of these modalities. */
+  modalities?: string[];
+  /** Part of the study description, case-insensitive. */
+  description?: string;
+}
+
+/** Keyword and value plus an override of case folding, for internal callers such as searchStudies. */
+interface MatchKey extends QueryKey {
+  caseInsensitive?: boolean;
+}
+
+export class QueryEngine {
+  constructor(private readonly db: Database.Database) {
+    registerMatchFunctions(db);
+  }
+
+  /**
+   * Returns the records at `level` matching every key. Each record has every
+   * requested keyword ('' when unknown or not stored at this level) and the
+   * unique key of the level. SpecificCharacterSet is left to the caller.
+   *
+   * In a hierarchical query the unique keys of the levels above must be
+   * present with a value: StudyInstanceUID for SERIES and IMAGE, SeriesInstanceUID
+   * for IMAGE, and PatientID below PATIENT in the Patient Root model. Keys of
+   * the levels above may also be matched; keys of lower levels are returned empty.
+   *
+   * @throws QueryError 'invalid-level', 'missing-unique-key' or 'invalid-key'.
+   */
+  findRecords(level: QueryLevel, keys: QueryKey[], options: QueryOptions): IterableIterator<Record<string, string>> {
+    checkHierarchy(level, keys, options.model);
+    const caseInsensitivePersonNames = options.caseInsensitivePersonNames ?? true;
+
+    const returned = keys.map((key) => key.keyword);
+    if (!returned.includes(UNIQUE_KEY[level])) returned.push(UNIQUE_KEY[level]);
+    const uniqueReturned = [...new Set(returned)];
+
+    const selectable = uniqueReturned.filter((keyword) => isAvailable(keyword, level));
+    const columns = selectable.map((keyword, index) => `${QUERY_ATTRIBUTES[keyword].column} AS c${index}`);
+    const conditions = this.conditionsFor(level, keys, caseInsensitivePersonNames);
+
+    const sql = `SELECT ${columns.length > 0 ? columns.join(', ') : '1'} ${LEVEL_FROM[level]}
+      ${whereClause(conditions)} ORDER BY ${LEVEL_ORDER[level]}`;
+    // NOTE: rows are read at once rather than with iterate(), because an open
+    // iterator keeps the connection busy and a C-STORE arriving while the
+    // responses are sent would fail.
+    const rows = this.db
+      .prepare(sql)
+      .raw()
+      .all(...conditions.flatMap((condition) => condition.parameters)) as unknown[][];
+
+    return (function* () {
+      for (const row of rows) {
+        const record: Record<string, string> = {};
+        for (const keyword of uniqueReturned) record[keyword] = '';
+        selectable.forEach((keyword, index) => {
+          record[keyword] = row[index] === null || row[index] === undefined ? '' : String(row[index]);
+        });
+        yield record;
+      }
+    })();
+  }
+
+  /**
+   * Finds studies for `loader studies`. Name and description match anywhere in
+   * the value and without regard to case; date accepts the forms of StudyDate.
+   */
+  searchStudies(filters: StudySearchFilters): StudySummary[] {
+    const keys: MatchKey[] = [];
+    if (filters.name) keys.push({ keyword: 'PatientName', value: surroundWithWildcards(filters.name), caseInsensitive: true });
+    if (filters.patientId) keys.push({ keyword: 'PatientID', value: filters.patientId });
+    if (filters.date) keys.push({ keyword: 'StudyDate', value: filters.date });
+    if (filters.modalities && filters.modalities.length > 0) {
+      keys.push({ keyword: 'ModalitiesInStudy', value: filters.modalities.join('\\') });
+    }
+    if (filters.description) {
+      keys.push({ keyword: 'StudyDescription', value: surroundWithWildcards(filters.description), caseInsensitive: true });
+    }
+
+    const conditions = this.conditionsFor('STUDY', keys, true);
+    const rows = this.db
+      .prepare(`SELECT ${STUDY_SUMMARY_COLUMNS} ${LEVEL_FROM.STUDY} ${whereClause(conditions)} ORDER BY ${LEVEL_ORDER.STUDY}`)
+      .all(...conditions.flatMap((condition) => condition.parameters)) as Parameters<typeof toStudySummary>[0][];
+    return rows.map(toStudySummary);
+  }
+
+  private conditionsFor(level: QueryLevel, keys: MatchKey[], caseInsensitivePersonNames: boolean): SqlCondition[] {
+    const conditions: SqlCondition[] = [];
+    for (const key of keys) {
+      if (!isAvailable(key.keyword, level)) continue;
+      const attribute = QUERY_ATTRIBUTES[key.keyword];
+      const caseInsensitive = key.caseInsensitive ?? (attribute.match === 'person-name' && caseInsensitivePersonNames);
+      const condition = buildCondition(key.keyword, attribute, key.value, { caseInsensitive });
+      if (condition) conditions.push(condition);
+    }
+    return conditions;
+  }
+}
+
+/** True when the index stores `keyword` at `level` or a level above it. */
+function isAvailable(keyword: string, level: QueryLevel): boolean {
+  const attribute = Object.prototype.hasOwnProperty.call(QUERY_ATTRIBUTES, keyword) ? QUERY_ATTRIBUTES[keyword] : undefined;
+  return attribute !== undefined && LEVEL_DEPTH[attribute.level] <= LEVEL_DEPTH[level];
+}
+
+/** Checks the level against the model and the unique keys of the levels above it. */
+function checkHierarchy(level: QueryLevel, keys: QueryKey[], model: 'PATIENT' | 'STUDY'): void {
+  if (!(level in LEVEL_DEPTH)) {
+    throw new QueryError('invalid-level', `Invalid Query/Retrieve Level "${String(level)}"; expected PATIENT, STUDY, SERIES or IMAGE`);
+  }
+  if (model === 'STUDY' && level === 'PATIENT') {
+    throw new QueryError('invalid-level', 'The Study Root information model has no PATIENT level; use STUDY, SERIES or IMAGE');
+  }
+
+  const required: string[] = [];
+  if (model === 'PATIENT' && LEVEL_DEPTH[level] > LEVEL_DEPTH.PATIENT) required.push('PatientID');
+  if (LEVEL_DEPTH[level] > LEVEL_DEPTH.STUDY) required.push('StudyInstanceUID');
+  if (LEVEL_DEPTH[level] > LEVEL_DEPTH.SERIES) required.push('SeriesInstanceUID');
+
+  for (const keyword of required) {
+    const key = keys.find((candidate) => candidate.keyword === keyword);
+    if (!key || key.value === '') {
+      throw new QueryError(
+        'missing-unique-key',
+        `A ${level} level query in the ${model === 'STUDY' ? 'Study' : 'Patient'} Root model requires ${keyword} with a value`,
+      );
+    }
+  }
+}
+
+function whereClause(conditions: SqlCondition[]): string {
+  return conditions.length > 0 ? `WHERE ${conditions.map((condition) => `(${condition.sql})`).join(' AND ')}` : '';
+}
+
+function surroundWithWildcards(text: string): string {
+  return `*${text.trim()}*`;
+}

@@ -1,0 +1,283 @@
+/**
+ * Scan of local folders and media: finds DICOM files (also through DICOMDIR
+ * files), reads their headers only, and indexes them in place or imports
+ * copies. One bad file never stops the scan.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { setImmediate as nextTick } from 'node:timers/promises';
+import { listDicomdirReferencedFiles } from '../../dicom/dicomdir';
+import { NotDicomError, readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
+import { Tags } from '../../dicom/tags';
+import { SopClass } from '../../dicom/uid';
+import type { LocalArchive } from './archive';
+import type { StudySummary } from './catalog';
+import { ArchiveError, describeError } from './errors';
+import { datasetBytesEqualSync } from './file-ops';
+import { readInstanceRecord, type InstanceRecord } from './instance-record';
+import type { StoreOutcomeKind } from './placement';
+import { FileWalker } from './walk';
+import { createLogger } from '../logger';
+
+export interface ScanOptions {
+  /** Copy files into the archive; false indexes them where they are. */
+  import: boolean;
+  /** Called every PROGRESS_INTERVAL files and once at the end. */
+  onProgress?: (progress: ScanProgress) => void;
+  /** Files indexed per SQLite transaction (default 500). */
+  batchSize?: number;
+}
+
+export interface ScanProgress {
+  scanned: number;
+  indexed: number;
+  imported: number;
+  duplicates: number;
+  conflicts: number;
+  failed: number;
+  /** The file examined last. */
+  currentPath: string;
+}
+
+export interface FileProblem {
+  path: string;
+  reason: string;
+}
+
+export interface ScanReport {
+  /** Files examined, counted once however often the walk and DICOMDIR files reach them; DICOMDIR files excluded. */
+  scanned: number;
+  /** Files indexed in place. */
+  indexed: number;
+  /** Files copied into the archive. */
+  imported: number;
+  /** Files whose SOP Instance UID was already indexed with the same data set bytes. */
+  duplicates: number;
+  /** Files whose SOP Instance UID was already indexed with different bytes; not indexed. */
+  conflicts: number;
+  /** DICOMDIR files whose references were followed. */
+  dicomdirs: number;
+  notDicom: FileProblem[];
+  /** DICOM files that could not be parsed or lack a valid Study, Series or SOP Instance UID, and unreadable folders. */
+  damaged: FileProblem[];
+  /** The studies that indexed, imported or duplicate files belong to. */
+  studies: StudySummary[];
+}
+
+const DEFAULT_BATCH_SIZE = 500;
+const PROGRESS_INTERVAL = 100;
+
+/**
+ * Walks `paths` and indexes or imports every DICOM file. In-place indexing runs
+ * synchronously in transactions of `batchSize` files and yields to the event
+ * loop between transactions, so a server in the same process keeps answering.
+ */
+export async function scanPaths(archive: LocalArchive, paths: string[], options: ScanOptions): Promise<ScanReport> {
+  const scan = new Scan(archive, options);
+  await scan.run(paths);
+  return scan.report();
+}
+
+class Scan {
+  private readonly counts = { scanned: 0, indexed: 0, imported: 0, duplicates: 0, conflicts: 0, dicomdirs: 0 };
+  private readonly notDicom: FileProblem[] = [];
+  private readonly damaged: FileProblem[] = [];
+  private readonly studyUids = new Set<string>();
+  private readonly seenFiles = new Set<string>();
+  private readonly batchSize: number;
+  private inBatch = 0;
+  private lastPath = '';
+  private readonly logger;
+
+  constructor(
+    private readonly archive: LocalArchive,
+    private readonly options: ScanOptions,
+  ) {
+    this.batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
+    this.logger = createScanLogger();
+  }
+
+  async run(paths: string[]): Promise<void> {
+    const walker = new FileWalker(paths, { skipFolders: [fs.realpathSync.native(this.archive.root)] });
+    this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
+    try {
+      for (let file = walker.next(); file !== undefined; file = walker.next()) {
+        await this.visit(file, walker);
+      }
+    } finally {
+      this.commitBatch();
+    }
+    for (const problem of walker.problems) this.damaged.push(problem);
+    this.reportProgress();
+    this.logger.info('Scan finished', { ...this.counts, notDicom: this.notDicom.length, damaged: this.damaged.length });
+  }
+
+  report(): ScanReport {
+    return {
+      ...this.counts,
+      notDicom: this.notDicom,
+      damaged: this.damaged,
+      studies: this.archive.summarizeStudies(this.studyUids),
+    };
+  }
+
+  private async visit(file: string, walker: FileWalker): Promise<void> {
+    let realPath: string;
+    try {
+      realPath = fs.realpathSync.native(file);
+    } catch (error) {
+      this.damaged.push({ path: file, reason: describeError(error) });
+      return;
+    }
+    if (this.seenFiles.has(realPath)) return;
+    this.seenFiles.add(realPath);
+    this.lastPath = realPath;
+
+    if (path.basename(realPath).toUpperCase() === 'DICOMDIR') {
+      await this.followDicomdir(realPath, walker);
+      return;
+    }
+
+    let header: DicomFileHeader;
+    let record: InstanceRecord;
+    try {
+      header = readDicomFileHeaderSync(realPath);
+      if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) {
+        await this.followDicomdir(realPath, walker);
+        return;
+      }
+      this.counts.scanned++;
+      record = readInstanceRecord(header);
+    } catch (error) {
+      this.counts.scanned++;
+      this.recordFailure(realPath, error);
+      if (this.counts.scanned % PROGRESS_INTERVAL === 0) this.reportProgress();
+      return;
+    }
+
+    try {
+      const outcome = this.options.import ? await this.importCopy(realPath, header, record) : this.indexInPlace(realPath, header, record);
+      this.count(outcome);
+      this.studyUids.add(record.study.studyInstanceUid);
+    } catch (error) {
+      this.recordFailure(realPath, error);
+    }
+
+    if (this.counts.scanned % PROGRESS_INTERVAL === 0) this.reportProgress();
+    if (this.inBatch >= this.batchSize) {
+      this.commitBatch();
+      await nextTick();
+    }
+  }
+
+  private async followDicomdir(file: string, walker: FileWalker): Promise<void> {
+    this.commitBatch();
+    this.counts.dicomdirs++;
+    try {
+      const { files, warnings } = await listDicomdirReferencedFiles(file);
+      for (const warning of warnings) this.logger.warn('DICOMDIR problem', { path: file, warning });
+      // Reversed so the references are visited in DICOMDIR order.
+      for (const referenced of [...files].reverse()) walker.push(referenced);
+    } catch (error) {
+      this.damaged.push({ path: file, reason: describeError(error) });
+      this.logger.warn('Failed to read a DICOMDIR; its folder is still walked', { path: file, error: describeError(error) });
+    }
+  }
+
+  /** Indexes one file where it is, inside the open batch transaction. */
+  private indexInPlace(file: string, header: DicomFileHeader, record: InstanceRecord): StoreOutcomeKind {
+    const catalog = this.archive.catalog;
+    const sopInstanceUid = record.instance.sopInstanceUid;
+    const indexed = catalog.findInstance(sopInstanceUid);
+    if (indexed?.path === file) return 'duplicate';
+
+    if (indexed && fs.existsSync(indexed.path)) {
+      if (sameDatasetBytesSync(indexed.path, file, header.datasetOffset)) return 'duplicate';
+      this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
+        sopInstanceUid,
+        path: file,
+        storedPath: indexed.path,
+      });
+      return 'conflict';
+    }
+
+    this.beginBatch();
+    catalog.addInstance(
+      record,
+      { path: file, inPlace: true, size: header.fileSize, receivedAt: new Date().toISOString(), sourceAeTitle: '' },
+      file,
+    );
+    this.inBatch++;
+    return 'stored';
+  }
+
+  private async importCopy(file: string, header: DicomFileHeader, record: InstanceRecord): Promise<StoreOutcomeKind> {
+    this.commitBatch();
+    const outcome = await this.archive.importCopy(file, header, record);
+    this.inBatch++;
+    return outcome.outcome;
+  }
+
+  private count(outcome: StoreOutcomeKind): void {
+    if (outcome === 'stored') {
+      if (this.options.import) this.counts.imported++;
+      else this.counts.indexed++;
+    } else if (outcome === 'duplicate') {
+      this.counts.duplicates++;
+    } else {
+      this.counts.conflicts++;
+    }
+  }
+
+  private recordFailure(file: string, error: unknown): void {
+    const reason = describeError(error);
+    if (error instanceof NotDicomError) {
+      this.notDicom.push({ path: file, reason });
+      return;
+    }
+    this.damaged.push({ path: file, reason });
+    const code = error instanceof ArchiveError ? error.code : undefined;
+    this.logger.warn('Skipped a damaged file', { path: file, code, error: reason });
+  }
+
+  private failedCount(): number {
+    return this.notDicom.length + this.damaged.length;
+  }
+
+  private beginBatch(): void {
+    const db = this.archive.catalog.db;
+    if (!db.inTransaction) {
+      db.exec('BEGIN');
+      this.inBatch = 0;
+    }
+  }
+
+  private commitBatch(): void {
+    const db = this.archive.catalog.db;
+    if (db.inTransaction) db.exec('COMMIT');
+    this.inBatch = 0;
+  }
+
+  private reportProgress(): void {
+    this.options.onProgress?.({
+      ...this.counts,
+      failed: this.failedCount(),
+      currentPath: this.lastPath,
+    });
+  }
+}
+
+function sameDatasetBytesSync(storedPath: string, candidatePath: string, candidateOffset: number): boolean {
+  let storedOffset: number;
+  try {
+    storedOffset = readDicomFileHeaderSync(storedPath).datasetOffset;
+  } catch {
+    return false;
+  }
+  return datasetBytesEqualSync({ path: storedPath, datasetOffset: storedOffset }, { path: candidatePath, datasetOffset: candidateOffset });
+}
+
+function createScanLogger() {
+  return createLogger('loader.archive').child('scan');
+}

@@ -1,0 +1,196 @@
+/**
+ * SQLite schema of the archive index and its migrations.
+ *
+ * The schema version is PRAGMA user_version: version N means MIGRATIONS[0..N-1]
+ * have run. Add a migration at the end, never edit a released one.
+ *
+ * Text columns hold decoded UTF-8 with '' for absent or empty values, so that
+ * matching treats "absent" and "empty" alike. Dates are YYYYMMDD and times
+ * HHMMSS[.FFFFFF]. Counts on studies and series are kept by triggers.
+ */
+
+import Database from 'better-sqlite3';
+import { ArchiveError } from './errors';
+
+type Migration = (db: Database.Database) => void;
+
+/** Recomputes ModalitiesInStudy of the study `ref`: distinct non-empty modalities, sorted, backslash-separated. */
+const modalitiesOfStudy = (ref: string) => `(
+  SELECT COALESCE(group_concat(modality, '\\'), '')
+  FROM (SELECT DISTINCT modality FROM series WHERE study_ref = ${ref} AND modality <> '' ORDER BY modality)
+)`;
+
+const MIGRATIONS: Migration[] = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE patients (
+        id INTEGER PRIMARY KEY,
+        -- Patient ID + issuer, or name + birth date when the Patient ID is empty.
+        identity_key TEXT NOT NULL UNIQUE,
+        patient_id TEXT NOT NULL DEFAULT '',
+        issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+        patient_name TEXT NOT NULL DEFAULT '',
+        birth_date TEXT NOT NULL DEFAULT '',
+        sex TEXT NOT NULL DEFAULT '',
+        specific_character_set TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX patients_patient_id ON patients(patient_id);
+      CREATE INDEX patients_patient_name ON patients(patient_name);
+      CREATE INDEX patients_birth_date ON patients(birth_date);
+
+      CREATE TABLE studies (
+        id INTEGER PRIMARY KEY,
+        study_instance_uid TEXT NOT NULL UNIQUE,
+        patient_ref INTEGER NOT NULL REFERENCES patients(id),
+        study_date TEXT NOT NULL DEFAULT '',
+        study_time TEXT NOT NULL DEFAULT '',
+        study_description TEXT NOT NULL DEFAULT '',
+        accession_number TEXT NOT NULL DEFAULT '',
+        referring_physician_name TEXT NOT NULL DEFAULT '',
+        study_id TEXT NOT NULL DEFAULT '',
+        modalities_in_study TEXT NOT NULL DEFAULT '',
+        number_of_series INTEGER NOT NULL DEFAULT 0,
+        number_of_instances INTEGER NOT NULL DEFAULT 0,
+        specific_character_set TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX studies_patient_ref ON studies(patient_ref);
+      CREATE INDEX studies_study_date ON studies(study_date);
+      CREATE INDEX studies_accession_number ON studies(accession_number);
+
+      CREATE TABLE series (
+        id INTEGER PRIMARY KEY,
+        series_instance_uid TEXT NOT NULL UNIQUE,
+        study_ref INTEGER NOT NULL REFERENCES studies(id),
+        modality TEXT NOT NULL DEFAULT '',
+        series_number INTEGER,
+        series_description TEXT NOT NULL DEFAULT '',
+        body_part_examined TEXT NOT NULL DEFAULT '',
+        series_date TEXT NOT NULL DEFAULT '',
+        series_time TEXT NOT NULL DEFAULT '',
+        instance_count INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX series_study_ref_modality ON series(study_ref, modality);
+      CREATE INDEX series_modality ON series(modality);
+
+      CREATE TABLE instances (
+        id INTEGER PRIMARY KEY,
+        sop_instance_uid TEXT NOT NULL UNIQUE,
+        series_ref INTEGER NOT NULL REFERENCES series(id),
+        sop_class_uid TEXT NOT NULL DEFAULT '',
+        instance_number INTEGER,
+        transfer_syntax_uid TEXT NOT NULL DEFAULT '',
+        size INTEGER NOT NULL,
+        -- Relative to the archive root when in_place = 0, absolute when in_place = 1.
+        path TEXT NOT NULL,
+        in_place INTEGER NOT NULL DEFAULT 0 CHECK (in_place IN (0, 1)),
+        specific_character_set TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        source_ae_title TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX instances_series_ref ON instances(series_ref);
+      CREATE INDEX instances_sop_class_uid ON instances(sop_class_uid);
+      CREATE INDEX instances_path ON instances(path);
+
+      -- The same Study Instance UID received under another patient; the first patient is kept.
+      CREATE TABLE study_conflicts (
+        id INTEGER PRIMARY KEY,
+        study_instance_uid TEXT NOT NULL,
+        stored_patient_id TEXT NOT NULL,
+        stored_issuer_of_patient_id TEXT NOT NULL,
+        received_patient_id TEXT NOT NULL,
+        received_issuer_of_patient_id TEXT NOT NULL,
+        sop_instance_uid TEXT NOT NULL,
+        -- Calling AE title or file path the conflicting instance came from.
+        source TEXT NOT NULL,
+        detected_at TEXT NOT NULL
+      );
+      CREATE INDEX study_conflicts_study ON study_conflicts(study_instance_uid);
+
+      CREATE TRIGGER instances_after_insert AFTER INSERT ON instances BEGIN
+        UPDATE series SET instance_count = instance_count + 1 WHERE id = NEW.series_ref;
+        UPDATE studies SET number_of_instances = number_of_instances + 1
+          WHERE id = (SELECT study_ref FROM series WHERE id = NEW.series_ref);
+      END;
+      CREATE TRIGGER instances_after_delete AFTER DELETE ON instances BEGIN
+        UPDATE series SET instance_count = instance_count - 1 WHERE id = OLD.series_ref;
+        UPDATE studies SET number_of_instances = number_of_instances - 1
+          WHERE id = (SELECT study_ref FROM series WHERE id = OLD.series_ref);
+      END;
+      CREATE TRIGGER instances_after_update_series AFTER UPDATE OF series_ref ON instances
+      WHEN OLD.series_ref <> NEW.series_ref BEGIN
+        UPDATE series SET instance_count = instance_count - 1 WHERE id = OLD.series_ref;
+        UPDATE studies SET number_of_instances = number_of_instances - 1
+          WHERE id = (SELECT study_ref FROM series WHERE id = OLD.series_ref);
+        UPDATE series SET instance_count = instance_count + 1 WHERE id = NEW.series_ref;
+        UPDATE studies SET number_of_instances = number_of_instances + 1
+          WHERE id = (SELECT study_ref FROM series WHERE id = NEW.series_ref);
+      END;
+
+      CREATE TRIGGER series_after_insert AFTER INSERT ON series BEGIN
+        UPDATE studies SET number_of_series = number_of_series + 1,
+          modalities_in_study = ${modalitiesOfStudy('NEW.study_ref')}
+          WHERE id = NEW.study_ref;
+      END;
+      CREATE TRIGGER series_after_delete AFTER DELETE ON series BEGIN
+        UPDATE studies SET number_of_series = number_of_series - 1,
+          modalities_in_study = ${modalitiesOfStudy('OLD.study_ref')}
+          WHERE id = OLD.study_ref;
+      END;
+      CREATE TRIGGER series_after_update_modality AFTER UPDATE OF modality ON series BEGIN
+        UPDATE studies SET modalities_in_study = ${modalitiesOfStudy('NEW.study_ref')}
+          WHERE id = NEW.study_ref;
+      END;
+    `);
+  },
+];
+
+/** Schema version this code writes; a database with a higher user_version is rejected. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface OpenIndexOptions {
+  /** WAL for the live index; DELETE while reindex builds a replacement file. */
+  journalMode?: 'WAL' | 'DELETE';
+}
+
+/**
+ * Opens (or creates) an index database, sets the pragmas and runs pending
+ * migrations, each in its own transaction.
+ */
+export function openIndexDatabase(file: string, options: OpenIndexOptions = {}): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (error) {
+    throw new ArchiveError('index', `Failed to open the archive index ${file}: ${String(error)}`, { cause: error });
+  }
+  try {
+    db.pragma(`journal_mode = ${options.journalMode ?? 'WAL'}`);
+    // NORMAL is durable across application crashes in WAL mode; a power loss
+    // may lose the last transactions, which reindex can rebuild from the files.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, file);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function migrate(db: Database.Database, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new ArchiveError(
+      'index',
+      `The archive index ${file} has schema version ${current}, newer than ${SCHEMA_VERSION} ` +
+        'supported by this version of the loader; upgrade the loader or run reindex',
+    );
+  }
+  for (let version = current; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      MIGRATIONS[version](db);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}
