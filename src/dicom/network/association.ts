@@ -1,0 +1,738 @@
+/**
+ * One DICOM association over one TCP connection, for either role (PS3.8 section 9.2).
+ *
+ * This module runs the upper layer state machine in a simplified form that keeps
+ * its rules: association establishment guarded by the ARTIM timer, release with
+ * collision handling (PS3.8 section 9.2.3 and table 9-10 states Sta9 to Sta12), and
+ * A-ABORT for any PDU that is unexpected in the current state. It also assembles
+ * DIMSE messages from PDV fragments (PS3.7 annex E and PS3.8 annex E): command
+ * fragments are collected (commands are small), data set fragments are streamed to
+ * a Readable whose back-pressure pauses the socket. Outgoing messages are cut into
+ * P-DATA-TF PDUs no larger than the peer's maximum PDU length, and a source stream
+ * is read only as fast as the socket drains.
+ */
+
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+
+import type { Logger } from '../../services/logger';
+import { CommandDecodeError, CommandFields, DecodedCommand, decodeCommand, encodeCommand } from './dimse';
+import {
+  ABORT_REASON,
+  ABORT_SOURCE,
+  AssociateAcPdu,
+  AssociateRjPdu,
+  AssociateRqPdu,
+  ControlPdu,
+  PDU_TYPE,
+  PduError,
+  describeAbort,
+  describeRejection,
+  encodeAbort,
+  encodeAssociateAc,
+  encodeAssociateRj,
+  encodeAssociateRq,
+  encodePDataHeader,
+  encodeReleaseRp,
+  encodeReleaseRq,
+} from './pdu';
+import { PduReader, PdvHeader } from './pdu-reader';
+
+export interface AcceptedContext {
+  id: number;
+  abstractSyntax: string;
+  transferSyntax: string;
+}
+
+export type AssociationRole = 'requestor' | 'acceptor';
+
+export type AssociationState =
+  | 'awaiting-request'
+  | 'awaiting-local-decision'
+  | 'awaiting-accept'
+  | 'established'
+  | 'releasing'
+  | 'peer-releasing'
+  | 'closed';
+
+export type EndReason = 'released' | 'aborted' | 'peer-aborted' | 'rejected' | 'connection-closed' | 'timeout' | 'protocol-error';
+
+export interface AssociationEnd {
+  reason: EndReason;
+  /** Describes why the association ended; pending operations are rejected with it. */
+  error: Error;
+}
+
+export interface IncomingMessage {
+  contextId: number;
+  command: DecodedCommand;
+  /** The data set bytes as received, present when the command announces a data set. */
+  data?: Readable;
+  /** Settles when the message's last fragment has arrived; rejects if the association ends first. */
+  received: Promise<void>;
+}
+
+export interface AssociationTimeouts {
+  /** ARTIM timer: limit on association establishment and release (PS3.8 section 9.1.5). */
+  associationMs: number;
+  /** Limit on waiting for the peer to take our data (socket drain); responses are timed in exchange.ts. */
+  dimseMs: number;
+  /** Abort an established association after this long without traffic or running operations; 0 disables. */
+  idleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: AssociationTimeouts = { associationMs: 30_000, dimseMs: 60_000, idleMs: 300_000 };
+
+/** Upper bound on the PDU size we send even when the peer announces 0 (unlimited) or a larger value. */
+export const MAX_SEND_PDU_LENGTH = 1024 * 1024;
+
+/** Largest command set accepted; real command sets are under 1 KiB. */
+const MAX_COMMAND_LENGTH = 64 * 1024;
+
+/** Buffer of each incoming data set stream; when full, the socket is paused. */
+const DATA_STREAM_HIGH_WATER_MARK = 256 * 1024;
+
+/** A-ASSOCIATE-RJ received from the peer. The message spells out result, source and reason. */
+export class AssociationRejectedError extends Error {
+  constructor(
+    readonly result: number,
+    readonly source: number,
+    readonly reason: number,
+    peer: string,
+  ) {
+    super(`${describeRejection(result, source, reason)} (peer ${peer})`);
+    this.name = 'AssociationRejectedError';
+  }
+}
+
+/** The association ended (abort, release, lost connection, timeout) while an operation needed it. */
+export class AssociationClosedError extends Error {
+  constructor(
+    message: string,
+    readonly reason: EndReason,
+  ) {
+    super(message);
+    this.name = 'AssociationClosedError';
+  }
+}
+
+interface IncomingAssembly {
+  contextId: number;
+  phase: 'command' | 'data';
+  commandChunks: Buffer[];
+  commandLength: number;
+  data?: Readable;
+  /** Set when the consumer destroyed the data stream early; the remaining fragments are dropped. */
+  discard: boolean;
+  received?: { promise: Promise<void>; resolve(): void; reject(error: Error): void };
+}
+
+export interface AssociationOptions {
+  role: AssociationRole;
+  socket: Socket;
+  /** Maximum P-DATA-TF PDU length we advertise and accept. */
+  maxPduLength: number;
+  timeouts: AssociationTimeouts;
+  logger: Logger;
+  /** Names the peer in error messages, for example "STORESCP at 127.0.0.1:11112". */
+  peerDescription: string;
+}
+
+export class Association extends EventEmitter {
+  readonly role: AssociationRole;
+  readonly socket: Socket;
+  readonly maxPduLength: number;
+  readonly timeouts: AssociationTimeouts;
+  peerDescription: string;
+  state: AssociationState;
+  acceptedContexts = new Map<number, AcceptedContext>();
+  peerMaxPduLength = 0;
+  /** Time of the last bytes received from the peer (ms since epoch); the DIMSE timeout counts from here. */
+  lastReceiveAt = Date.now();
+  /** Operations in progress (requests being served or awaiting responses); set by exchange.ts. */
+  activeOperations = 0;
+  endInfo?: AssociationEnd;
+
+  private readonly logger: Logger;
+  private readonly reader: PduReader;
+  private incoming?: IncomingAssembly;
+  private currentPdv?: PdvHeader;
+  private sendChain: Promise<void> = Promise.resolve();
+  private pendingSends = 0;
+  private artimTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private pausedForBackPressure = false;
+  private releaseCollision = false;
+  private pendingAssociate?: { resolve(pdu: AssociateAcPdu): void; reject(error: Error): void };
+  private pendingRelease?: { resolve(): void; reject(error: Error): void };
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(options: AssociationOptions) {
+    super();
+    this.role = options.role;
+    this.socket = options.socket;
+    this.maxPduLength = options.maxPduLength;
+    this.timeouts = options.timeouts;
+    this.logger = options.logger;
+    this.peerDescription = options.peerDescription;
+    this.state = this.role === 'acceptor' ? 'awaiting-request' : 'awaiting-accept';
+
+    this.reader = new PduReader(
+      {
+        onControlPdu: (pdu) => this.onControlPdu(pdu),
+        onPdvStart: (header) => this.onPdvStart(header),
+        onPdvData: (chunk) => this.onPdvData(chunk),
+        onPdvEnd: (header) => this.onPdvEnd(header),
+        onError: (error) => this.onProtocolError(error),
+      },
+      this.maxPduLength,
+    );
+
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => {
+      this.lastReceiveAt = Date.now();
+      this.reader.push(chunk);
+    });
+    this.socket.on('end', () => {
+      if (this.state !== 'closed') {
+        const truncated = this.reader.atPduBoundary ? '' : ' in the middle of a PDU';
+        this.finish('connection-closed', `Connection closed by ${this.peerDescription}${truncated} without release or abort`);
+      }
+    });
+    this.socket.on('error', (error) => {
+      if (this.state !== 'closed') this.finish('connection-closed', `Connection to ${this.peerDescription} failed: ${error.message}`);
+    });
+    this.socket.on('close', () => {
+      if (this.state !== 'closed') this.finish('connection-closed', `Connection to ${this.peerDescription} closed`);
+      this.clearTimers();
+    });
+
+    if (this.role === 'acceptor') {
+      this.startArtim(`${this.peerDescription} sent no A-ASSOCIATE-RQ within ${this.timeouts.associationMs} ms`);
+    }
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'established' || this.state === 'releasing' || this.state === 'peer-releasing';
+  }
+
+  // -------------------------------------------------------------------------
+  // Establishment
+
+  /** Sends an A-ASSOCIATE-RQ (requestor) and resolves with the A-ASSOCIATE-AC. Rejects with AssociationRejectedError on A-ASSOCIATE-RJ. */
+  requestAssociation(request: AssociateRqPdu): Promise<AssociateAcPdu> {
+    if (this.role !== 'requestor' || this.state !== 'awaiting-accept') throw new Error(`Cannot request an association in state ${this.state}`);
+    return new Promise<AssociateAcPdu>((resolve, reject) => {
+      this.pendingAssociate = { resolve, reject };
+      this.startArtim(`${this.peerDescription} did not answer the A-ASSOCIATE-RQ within ${this.timeouts.associationMs} ms`);
+      this.socket.write(encodeAssociateRq(request));
+    });
+  }
+
+  /**
+   * Sends the A-ASSOCIATE-AC (acceptor) and enters the established state.
+   * `accepted` lists the contexts with result 0, and `peerMaxPduLength` comes from the request.
+   */
+  accept(response: AssociateAcPdu, accepted: AcceptedContext[], peerMaxPduLength: number): void {
+    if (this.state !== 'awaiting-local-decision') throw new Error(`Cannot accept an association in state ${this.state}`);
+    this.stopArtim();
+    this.setNegotiated(accepted, peerMaxPduLength);
+    this.state = 'established';
+    this.socket.write(encodeAssociateAc(response));
+    this.armIdleTimer();
+  }
+
+  /** Sends an A-ASSOCIATE-RJ (acceptor) and closes the connection once it is written. */
+  reject(rejection: Omit<AssociateRjPdu, 'type'>): void {
+    if (this.state !== 'awaiting-local-decision') throw new Error(`Cannot reject an association in state ${this.state}`);
+    const error = new AssociationClosedError(`Association from ${this.peerDescription} rejected: ${describeRejection(rejection.result, rejection.source, rejection.reason)}`, 'rejected');
+    this.socket.write(encodeAssociateRj(rejection));
+    this.finish('rejected', error);
+  }
+
+  /** Records the negotiated contexts and maximum PDU length (requestor: from the A-ASSOCIATE-AC). */
+  setNegotiated(accepted: AcceptedContext[], peerMaxPduLength: number): void {
+    this.acceptedContexts = new Map(accepted.map((context) => [context.id, context]));
+    this.peerMaxPduLength = peerMaxPduLength;
+  }
+
+  // -------------------------------------------------------------------------
+  // Release and abort
+
+  /** Sends A-RELEASE-RQ after queued messages are written and resolves on A-RELEASE-RP (PS3.8 section 7.2). */
+  release(): Promise<void> {
+    if (this.state !== 'established') {
+      return Promise.reject(this.endInfo?.error ?? new Error(`Cannot release an association in state ${this.state}`));
+    }
+    this.state = 'releasing';
+    return new Promise<void>((resolve, reject) => {
+      this.pendingRelease = { resolve, reject };
+      this.sendChain = this.sendChain
+        .catch(() => undefined)
+        .then(() => {
+          if (this.state !== 'releasing') return;
+          this.startArtim(`${this.peerDescription} did not answer the A-RELEASE-RQ within ${this.timeouts.associationMs} ms`);
+          this.socket.write(encodeReleaseRq());
+        });
+    });
+  }
+
+  /** Sends A-ABORT and closes the connection. Source 0 is the service user, 2 the service provider. */
+  abort(source: number = ABORT_SOURCE.SERVICE_USER, reason: number = ABORT_REASON.NOT_SPECIFIED, message?: string): void {
+    if (this.state === 'closed') return;
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(encodeAbort(source, reason));
+    this.finish('aborted', message ?? `Association with ${this.peerDescription} aborted locally`);
+  }
+
+  // -------------------------------------------------------------------------
+  // Sending messages
+
+  /**
+   * Sends one DIMSE message: the command, then the data set if given. Messages are
+   * written one at a time, never interleaved. A Readable source is pulled only when
+   * the socket has drained. Its first chunk is read before anything is sent, so a
+   * source that fails to open rejects this call and leaves the association usable.
+   * A source that fails later aborts the association, because a partly sent data set
+   * cannot be withdrawn (PS3.8 has no such primitive).
+   */
+  sendMessage(contextId: number, fields: CommandFields, data?: Buffer | Readable): Promise<void> {
+    if (!this.isOpen) return Promise.reject(this.endInfo?.error ?? new Error(`Cannot send a message in state ${this.state}`));
+    if (!this.acceptedContexts.has(contextId)) return Promise.reject(new Error(`Presentation context ${contextId} was not accepted on the association with ${this.peerDescription}`));
+    this.pendingSends++;
+    const run = this.sendChain.catch(() => undefined).then(() => this.writeMessage(contextId, fields, data));
+    this.sendChain = run.catch(() => undefined);
+    return run.finally(() => {
+      this.pendingSends--;
+      this.checkIdle();
+    });
+  }
+
+  /** Largest PDV fragment we may send: the peer's maximum PDU length minus the 6-byte PDV header. */
+  private get maxFragmentLength(): number {
+    const limit = this.peerMaxPduLength === 0 ? MAX_SEND_PDU_LENGTH : Math.min(this.peerMaxPduLength, MAX_SEND_PDU_LENGTH);
+    return limit - 6;
+  }
+
+  private async writeMessage(contextId: number, fields: CommandFields, data?: Buffer | Readable): Promise<void> {
+    let iterator: AsyncIterator<Buffer> | undefined;
+    let first: IteratorResult<Buffer> | undefined;
+    if (data instanceof Readable) {
+      iterator = data[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      first = await iterator.next();
+    }
+    this.assertCanSend();
+
+    const command = encodeCommand({ ...fields, hasDataset: data !== undefined });
+    await this.writeFragments(contextId, true, [command]);
+    if (data === undefined) return;
+
+    if (Buffer.isBuffer(data)) {
+      await this.writeFragments(contextId, false, [data]);
+      return;
+    }
+    try {
+      await this.writeFragments(contextId, false, (async function* () {
+        if (first && !first.done) yield Buffer.isBuffer(first.value) ? first.value : Buffer.from(first.value);
+        if (first?.done) return;
+        for (;;) {
+          const next = await iterator!.next();
+          if (next.done) return;
+          yield Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+        }
+      })());
+    } catch (error) {
+      if (this.isOpen) {
+        this.abort(ABORT_SOURCE.SERVICE_USER, ABORT_REASON.NOT_SPECIFIED, `Association with ${this.peerDescription} aborted: data set source failed mid-message: ${(error as Error).message}`);
+      }
+      data.destroy();
+      throw error;
+    }
+  }
+
+  /** Cuts a byte sequence into PDVs of at most maxFragmentLength bytes; the last one carries the last-fragment flag. */
+  private async writeFragments(contextId: number, isCommand: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
+    const maxFragment = this.maxFragmentLength;
+    let pending: Buffer[] = [];
+    let pendingLength = 0;
+
+    const take = (length: number): Buffer => {
+      const whole = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
+      const fragment = whole.subarray(0, length);
+      const rest = whole.subarray(length);
+      pending = rest.length > 0 ? [rest] : [];
+      pendingLength = rest.length;
+      return fragment;
+    };
+
+    for await (const chunk of source) {
+      if (chunk.length === 0) continue;
+      pending.push(chunk);
+      pendingLength += chunk.length;
+      while (pendingLength > maxFragment) {
+        await this.writePdv(contextId, isCommand, false, take(maxFragment));
+      }
+    }
+    await this.writePdv(contextId, isCommand, true, take(pendingLength));
+  }
+
+  private async writePdv(contextId: number, isCommand: boolean, isLast: boolean, fragment: Buffer): Promise<void> {
+    this.assertCanSend();
+    this.socket.cork();
+    this.socket.write(encodePDataHeader(contextId, isCommand, isLast, fragment.length));
+    const flushed = this.socket.write(fragment);
+    this.socket.uncork();
+    this.armIdleTimer();
+    if (!flushed) await this.waitForDrain();
+  }
+
+  private assertCanSend(): void {
+    if (!this.isOpen || this.socket.destroyed) {
+      throw this.endInfo?.error ?? new AssociationClosedError(`Association with ${this.peerDescription} is not open (state ${this.state})`, 'connection-closed');
+    }
+  }
+
+  private waitForDrain(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.socket.off('drain', onDrain);
+        this.off('end', onEnd);
+      };
+      const onDrain = () => {
+        cleanup();
+        resolve();
+      };
+      const onEnd = (end: AssociationEnd) => {
+        cleanup();
+        reject(end.error);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        const message = `DIMSE timeout: ${this.peerDescription} did not read our data for ${this.timeouts.dimseMs} ms`;
+        this.abort(ABORT_SOURCE.SERVICE_USER, ABORT_REASON.NOT_SPECIFIED, message);
+        reject(this.endInfo?.error ?? new Error(message));
+      }, this.timeouts.dimseMs);
+      this.socket.on('drain', onDrain);
+      this.once('end', onEnd);
+    });
+  }
+
+  // -------------------------------------------------------------------------
+  // Operations bookkeeping, used by exchange.ts for idle detection and release
+
+  beginOperation(): void {
+    this.activeOperations++;
+  }
+
+  endOperation(): void {
+    this.activeOperations--;
+    this.armIdleTimer();
+    this.checkIdle();
+  }
+
+  /** Resolves once no operation is running and no message is being sent or received. */
+  whenIdle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private isIdle(): boolean {
+    return this.activeOperations === 0 && this.pendingSends === 0 && this.incoming === undefined;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle() || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  // -------------------------------------------------------------------------
+  // Receiving
+
+  private onControlPdu(pdu: ControlPdu): void {
+    if (pdu.type === PDU_TYPE.ABORT) {
+      this.finish('peer-aborted', `Association with ${this.peerDescription} ${describeAbort(pdu.source, pdu.reason)}`);
+      return;
+    }
+
+    switch (this.state) {
+      case 'awaiting-request':
+        if (pdu.type !== PDU_TYPE.ASSOCIATE_RQ) return this.unexpectedPdu(pdu.type);
+        this.stopArtim();
+        this.state = 'awaiting-local-decision';
+        this.emit('associateRequest', pdu);
+        return;
+
+      case 'awaiting-accept':
+        if (pdu.type === PDU_TYPE.ASSOCIATE_AC) {
+          this.stopArtim();
+          this.state = 'established';
+          this.pendingAssociate?.resolve(pdu);
+          this.pendingAssociate = undefined;
+          return;
+        }
+        if (pdu.type === PDU_TYPE.ASSOCIATE_RJ) {
+          const error = new AssociationRejectedError(pdu.result, pdu.source, pdu.reason, this.peerDescription);
+          this.pendingAssociate?.reject(error);
+          this.pendingAssociate = undefined;
+          this.finish('rejected', error);
+          return;
+        }
+        return this.unexpectedPdu(pdu.type);
+
+      case 'established':
+        if (pdu.type !== PDU_TYPE.RELEASE_RQ) return this.unexpectedPdu(pdu.type);
+        this.onPeerRelease();
+        return;
+
+      case 'releasing':
+        if (pdu.type === PDU_TYPE.RELEASE_RP) {
+          if (this.releaseCollision && this.role === 'acceptor') {
+            // Collision, acceptor side (PS3.8 Sta12): our RQ is answered, now answer theirs.
+            this.socket.write(encodeReleaseRp());
+          }
+          this.released();
+          return;
+        }
+        if (pdu.type === PDU_TYPE.RELEASE_RQ) {
+          // Release collision (PS3.8 section 9.2.3): the requestor answers first, the acceptor after its own RP arrives.
+          this.releaseCollision = true;
+          if (this.role === 'requestor') this.socket.write(encodeReleaseRp());
+          return;
+        }
+        return this.unexpectedPdu(pdu.type);
+
+      default:
+        return this.unexpectedPdu(pdu.type);
+    }
+  }
+
+  /** Answers a peer's A-RELEASE-RQ once our running operations have sent their responses (PS3.8 Sta8 allows P-DATA). */
+  private onPeerRelease(): void {
+    this.state = 'peer-releasing';
+    this.clearIdleTimer();
+    this.startArtim(`Operations still running ${this.timeouts.associationMs} ms after ${this.peerDescription} requested release`);
+    void this.whenIdle().then(() => {
+      if (this.state !== 'peer-releasing') return;
+      this.socket.write(encodeReleaseRp());
+      this.released();
+    });
+  }
+
+  private released(): void {
+    this.finish('released', new AssociationClosedError(`Association with ${this.peerDescription} released`, 'released'));
+  }
+
+  private unexpectedPdu(type: number): void {
+    const message = `Unexpected PDU type 0x${type.toString(16).padStart(2, '0')} from ${this.peerDescription} in state ${this.state}`;
+    this.logger.warn('Aborting association: unexpected PDU', { peer: this.peerDescription, pduType: type, state: this.state });
+    this.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.UNEXPECTED_PDU, message);
+  }
+
+  private onProtocolError(error: PduError | CommandDecodeError | Error): void {
+    const reason = error instanceof PduError ? error.abortReason : ABORT_REASON.INVALID_PDU_PARAMETER_VALUE;
+    this.logger.warn('Aborting association: invalid data received', { peer: this.peerDescription, error: error.message });
+    if (this.state === 'closed') return;
+    if (!this.socket.destroyed && this.socket.writable) this.socket.write(encodeAbort(ABORT_SOURCE.SERVICE_PROVIDER, reason));
+    this.finish('protocol-error', `Association with ${this.peerDescription} aborted: ${error.message}`);
+  }
+
+  private onPdvStart(header: PdvHeader): void {
+    if (!this.isOpen) return this.unexpectedPdu(PDU_TYPE.P_DATA_TF);
+    if (!this.acceptedContexts.has(header.contextId)) {
+      return this.onProtocolError(new PduError(`PDV on presentation context ${header.contextId}, which was not accepted`));
+    }
+    const incoming = this.incoming;
+    if (header.isCommand) {
+      if (incoming && incoming.phase === 'data') {
+        return this.onProtocolError(new PduError(`Command fragment on context ${header.contextId} before the data set of the previous message ended`, ABORT_REASON.UNEXPECTED_PDU_PARAMETER));
+      }
+      if (!incoming) {
+        this.incoming = { contextId: header.contextId, phase: 'command', commandChunks: [], commandLength: 0, discard: false };
+      }
+    } else if (!incoming || incoming.phase !== 'data') {
+      return this.onProtocolError(new PduError(`Data set fragment on context ${header.contextId} without a preceding command`, ABORT_REASON.UNEXPECTED_PDU_PARAMETER));
+    }
+    const current = this.incoming!;
+    if (current.contextId !== header.contextId) {
+      return this.onProtocolError(new PduError(`Fragment on context ${header.contextId} inside a message on context ${current.contextId}`, ABORT_REASON.UNEXPECTED_PDU_PARAMETER));
+    }
+    if (header.isCommand && current.commandLength + header.length > MAX_COMMAND_LENGTH) {
+      return this.onProtocolError(new PduError(`Command set longer than ${MAX_COMMAND_LENGTH} bytes`));
+    }
+    this.currentPdv = header;
+  }
+
+  private onPdvData(chunk: Buffer): void {
+    const incoming = this.incoming;
+    if (!incoming || !this.currentPdv) return;
+    if (this.currentPdv.isCommand) {
+      incoming.commandChunks.push(chunk);
+      incoming.commandLength += chunk.length;
+      return;
+    }
+    if (incoming.discard || !incoming.data) return;
+    if (!incoming.data.push(chunk)) this.pauseForBackPressure();
+  }
+
+  private onPdvEnd(header: PdvHeader): void {
+    const incoming = this.incoming;
+    this.currentPdv = undefined;
+    if (!incoming || !header.isLast) return;
+
+    if (header.isCommand) {
+      let command: DecodedCommand;
+      try {
+        command = decodeCommand(Buffer.concat(incoming.commandChunks, incoming.commandLength));
+      } catch (error) {
+        this.reader.stop();
+        return this.onProtocolError(error as Error);
+      }
+      incoming.commandChunks = [];
+      if (!command.fields.hasDataset) {
+        this.incoming = undefined;
+        this.deliver({ contextId: incoming.contextId, command, received: Promise.resolve() });
+        this.checkIdle();
+        return;
+      }
+      incoming.phase = 'data';
+      incoming.data = this.createDataStream(incoming);
+      let resolve!: () => void;
+      let reject!: (error: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(() => undefined);
+      incoming.received = { promise, resolve, reject };
+      this.deliver({ contextId: incoming.contextId, command, data: incoming.data, received: promise });
+      return;
+    }
+
+    this.incoming = undefined;
+    if (incoming.data && !incoming.discard) incoming.data.push(null);
+    incoming.received?.resolve();
+    this.resumeAfterBackPressure();
+    this.checkIdle();
+  }
+
+  private createDataStream(incoming: IncomingAssembly): Readable {
+    const stream = new Readable({
+      highWaterMark: DATA_STREAM_HIGH_WATER_MARK,
+      read: () => this.resumeAfterBackPressure(),
+    });
+    stream.on('close', () => {
+      // A consumer that destroys the stream early must not stall the association: drop the rest.
+      if (this.incoming === incoming) {
+        incoming.discard = true;
+        this.resumeAfterBackPressure();
+      }
+    });
+    return stream;
+  }
+
+  private deliver(message: IncomingMessage): void {
+    this.armIdleTimer();
+    try {
+      this.emit('message', message);
+    } catch (error) {
+      this.logger.error('Message listener threw', { peer: this.peerDescription, error: (error as Error).message });
+    }
+  }
+
+  private pauseForBackPressure(): void {
+    if (this.pausedForBackPressure) return;
+    this.pausedForBackPressure = true;
+    this.socket.pause();
+  }
+
+  private resumeAfterBackPressure(): void {
+    if (!this.pausedForBackPressure) return;
+    this.pausedForBackPressure = false;
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  // -------------------------------------------------------------------------
+  // Timers and teardown
+
+  private startArtim(message: string): void {
+    this.stopArtim();
+    this.artimTimer = setTimeout(() => {
+      this.logger.warn('Association timer expired', { peer: this.peerDescription, state: this.state });
+      if (!this.socket.destroyed && this.socket.writable && this.state !== 'awaiting-request') {
+        this.socket.write(encodeAbort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED));
+      }
+      this.finish('timeout', message);
+    }, this.timeouts.associationMs);
+  }
+
+  private stopArtim(): void {
+    if (this.artimTimer) clearTimeout(this.artimTimer);
+    this.artimTimer = undefined;
+  }
+
+  private armIdleTimer(): void {
+    if (this.timeouts.idleMs <= 0 || this.state !== 'established') return;
+    this.clearIdleTimer();
+    this.idleTimer = setTimeout(() => {
+      const quietFor = Date.now() - this.lastReceiveAt;
+      if (this.activeOperations > 0 || this.incoming || this.pendingSends > 0 || quietFor < this.timeouts.idleMs) {
+        this.armIdleTimer();
+        return;
+      }
+      const message = `Association with ${this.peerDescription} idle for ${this.timeouts.idleMs} ms`;
+      this.logger.info('Aborting idle association', { peer: this.peerDescription, idleMs: this.timeouts.idleMs });
+      this.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, message);
+    }, this.timeouts.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private clearTimers(): void {
+    this.stopArtim();
+    this.clearIdleTimer();
+  }
+
+  /** Moves to the closed state once: fails the pending work, ends the socket and emits 'end'. */
+  private finish(reason: EndReason, cause: string | Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.clearTimers();
+    this.reader.stop();
+    const error = typeof cause === 'string' ? new AssociationClosedError(cause, reason) : cause;
+    this.endInfo = { reason, error };
+
+    if (this.incoming?.data && !this.incoming.data.destroyed) {
+      this.incoming.data.destroy(new AssociationClosedError(`Association ended before the data set was complete: ${error.message}`, reason));
+    }
+    this.incoming?.received?.reject(error);
+    this.incoming = undefined;
+
+    this.pendingAssociate?.reject(error);
+    this.pendingAssociate = undefined;
+    if (this.pendingRelease) {
+      if (reason === 'released') this.pendingRelease.resolve();
+      else this.pendingRelease.reject(error);
+      this.pendingRelease = undefined;
+    }
+
+    // end() lets queued PDUs (RP, RJ, ABORT) reach the peer; destroy after the ARTIM period if it lingers.
+    if (!this.socket.destroyed) {
+      this.socket.end();
+      const socket = this.socket;
+      setTimeout(() => socket.destroy(), Math.min(this.timeouts.associationMs, 5_000)).unref();
+    }
+    if (this.pausedForBackPressure) this.resumeAfterBackPressure();
+
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+    this.emit('end', this.endInfo);
+  }
+}

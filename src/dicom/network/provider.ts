@@ -1,0 +1,430 @@
+/**
+ * Serves incoming DIMSE requests with application handlers and builds every response
+ * (PS3.7 section 9.3, PS3.4 annexes A, B and C). Each request gets an answer: a
+ * request without a handler, on a context of another SOP class, or whose handler
+ * throws, is answered with a failure status and the association goes on serving.
+ */
+
+import type { Readable } from 'node:stream';
+
+import type { Logger } from '../../services/logger';
+import { AcceptedContext, AssociationClosedError, IncomingMessage } from './association';
+import { COMMAND_FIELD, CommandFields, DimseStatusError, MAX_ERROR_COMMENT_LENGTH, RESPONSE_BIT, STATUS, commandName, formatStatus, isResponse, statusClass } from './dimse';
+import { DimseExchange, RequestHandler, collectDataset } from './exchange';
+import { encodeFailedSopInstanceUidList } from './failed-uid-list';
+import type { RoleSelection, UserIdentity } from './pdu';
+
+export interface AssociationInfo {
+  id: string;
+  callingAeTitle: string;
+  calledAeTitle: string;
+  remoteAddress: string;
+  remotePort: number;
+  acceptedContexts: AcceptedContext[];
+  roleSelections: RoleSelection[];
+  peerMaxPduLength: number;
+  userIdentity?: UserIdentity;
+}
+
+export interface RequestContext {
+  association: AssociationInfo;
+  presentationContext: AcceptedContext;
+  /** Raw command elements by tag. */
+  command: Map<number, Buffer>;
+  messageId: number;
+  affectedSopClassUid?: string;
+  /** Aborted by a C-CANCEL-RQ for this message ID, or when the association ends. */
+  signal: AbortSignal;
+}
+
+export interface StoreRequestContext extends RequestContext {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  priority: number;
+  moveOriginator?: { aeTitle: string; messageId: number };
+  /**
+   * Data set bytes exactly as received, in presentationContext.transferSyntax. While this
+   * stream's buffer is full the association stops reading the socket. The stream errors
+   * if the association ends before the last fragment.
+   */
+  data: Readable;
+}
+
+export interface DimseResult {
+  status: number;
+  errorComment?: string;
+  offendingElements?: number[];
+  dataset?: Buffer;
+}
+
+export interface QueryRequestContext extends RequestContext {
+  /** The complete identifier data set, in the context's transfer syntax. */
+  identifier: Buffer;
+}
+
+export interface RetrieveProgress {
+  remaining: number;
+  completed: number;
+  failed: number;
+  warning: number;
+}
+
+export interface MoveRequestContext extends QueryRequestContext {
+  moveDestination: string;
+  sendPending(progress: RetrieveProgress): void;
+}
+
+export interface StoreSubOperation {
+  contextId: number;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  data: Readable;
+  moveOriginator?: { aeTitle: string; messageId: number };
+}
+
+export interface GetRequestContext extends QueryRequestContext {
+  sendPending(progress: RetrieveProgress): void;
+  /**
+   * Sends a C-STORE-RQ on this association (C-GET sub-operation), streaming `data` with
+   * back-pressure, and resolves with the peer's C-STORE-RSP. The caller picks the
+   * context: one accepted for the SOP class, for which the requestor was granted the
+   * SCP role by role selection (PS3.4 C.4.3, PS3.7 D.3.3.4). Throws when it is not.
+   */
+  store(request: StoreSubOperation): Promise<DimseResult>;
+}
+
+export interface RetrieveResult extends RetrieveProgress {
+  status: number;
+  failedSopInstanceUids: string[];
+  errorComment?: string;
+}
+
+export interface DimseHandlers {
+  echo?(ctx: RequestContext): Promise<DimseResult>;
+  store?(ctx: StoreRequestContext): Promise<DimseResult>;
+  /**
+   * Yields one identifier per match (sent with status FF00); the end of iteration sends
+   * 0000. After a C-CANCEL-RQ the layer stops iterating and sends FE00. A thrown
+   * DimseStatusError sends its status and message; any other error sends C001.
+   */
+  find?(ctx: QueryRequestContext): AsyncIterable<Buffer>;
+  move?(ctx: MoveRequestContext): Promise<RetrieveResult>;
+  get?(ctx: GetRequestContext): Promise<RetrieveResult>;
+}
+
+/** Turns a handler error into a response status: DimseStatusError keeps its status, anything else becomes `fallback`. */
+export function resultFromError(error: unknown, fallback: number = STATUS.UNABLE_TO_PROCESS): DimseResult {
+  if (error instanceof DimseStatusError) return { status: error.status, errorComment: error.message, offendingElements: error.offendingElements };
+  return { status: fallback, errorComment: error instanceof Error ? error.message : String(error) };
+}
+
+/** Makes text fit Error Comment (0000,0902): LO, at most 64 characters, no backslash or control characters. */
+function toErrorComment(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  return text.replace(/[\\\x00-\x1f\x7f-\uffff]/g, ' ').slice(0, MAX_ERROR_COMMENT_LENGTH);
+}
+
+interface ProviderOptions {
+  exchange: DimseExchange;
+  info: AssociationInfo;
+  handlers: DimseHandlers;
+  logger: Logger;
+}
+
+/** Builds the request handler that serves one association with `handlers`. */
+export function createRequestHandler(options: ProviderOptions): RequestHandler {
+  return (message, signal) => new RequestServer(options, message, signal).serve();
+}
+
+/** Serves one request: validates it, runs its handler and sends the responses. */
+class RequestServer {
+  private readonly exchange: DimseExchange;
+  private readonly fields: CommandFields;
+  private readonly context: AcceptedContext;
+  private readonly messageId: number;
+  private readonly sopClassUid?: string;
+
+  constructor(
+    private readonly options: ProviderOptions,
+    private readonly message: IncomingMessage,
+    private readonly signal: AbortSignal,
+  ) {
+    this.exchange = options.exchange;
+    this.fields = message.command.fields;
+    this.context = options.exchange.context(message.contextId);
+    this.messageId = this.fields.messageId ?? 0;
+    this.sopClassUid = this.fields.affectedSopClassUid ?? this.fields.requestedSopClassUid;
+  }
+
+  async serve(): Promise<void> {
+    const { commandField } = this.fields;
+    if (this.fields.messageId === undefined) {
+      return this.fail(STATUS.MISTYPED_ARGUMENT, `${commandName(commandField)} lacks Message ID (0000,0110)`);
+    }
+    const handlers = this.options.handlers;
+    const supported: Record<number, unknown> = {
+      [COMMAND_FIELD.C_ECHO_RQ]: handlers.echo,
+      [COMMAND_FIELD.C_STORE_RQ]: handlers.store,
+      [COMMAND_FIELD.C_FIND_RQ]: handlers.find,
+      [COMMAND_FIELD.C_MOVE_RQ]: handlers.move,
+      [COMMAND_FIELD.C_GET_RQ]: handlers.get,
+    };
+    if (!supported[commandField]) {
+      return this.fail(STATUS.UNRECOGNIZED_OPERATION, `${commandName(commandField)} is not supported by this application entity`);
+    }
+    if (this.sopClassUid !== this.context.abstractSyntax) {
+      return this.fail(
+        STATUS.SOP_CLASS_NOT_SUPPORTED,
+        `SOP class ${this.sopClassUid ?? '(missing)'} does not match presentation context ${this.context.id} (${this.context.abstractSyntax})`,
+      );
+    }
+
+    switch (commandField) {
+      case COMMAND_FIELD.C_ECHO_RQ:
+        return this.serveEcho();
+      case COMMAND_FIELD.C_STORE_RQ:
+        return this.serveStore();
+      case COMMAND_FIELD.C_FIND_RQ:
+        return this.serveFind();
+      default:
+        return this.serveRetrieve(commandField === COMMAND_FIELD.C_MOVE_RQ ? 'move' : 'get');
+    }
+  }
+
+  private baseContext(): RequestContext {
+    return {
+      association: this.options.info,
+      presentationContext: this.context,
+      command: this.message.command.elements,
+      messageId: this.messageId,
+      affectedSopClassUid: this.fields.affectedSopClassUid,
+      signal: this.signal,
+    };
+  }
+
+  private responseFields(status: number, extra: Partial<CommandFields> = {}): CommandFields {
+    const { commandField } = this.fields;
+    return {
+      commandField: isResponse(commandField) ? commandField : commandField | RESPONSE_BIT,
+      messageIdBeingRespondedTo: this.messageId,
+      affectedSopClassUid: this.sopClassUid,
+      status,
+      hasDataset: false,
+      ...extra,
+    };
+  }
+
+  private logFailure(result: DimseResult, extra: Record<string, string | number | undefined> = {}): void {
+    const info = this.options.info;
+    this.options.logger.warn(`${commandName(this.fields.commandField)} failed`, {
+      association: info.id,
+      callingAe: info.callingAeTitle,
+      calledAe: info.calledAeTitle,
+      messageId: this.messageId,
+      status: formatStatus(result.status),
+      error: result.errorComment,
+      ...extra,
+    });
+  }
+
+  /** Drains any data set of the request, then sends a failure response. */
+  private async fail(status: number, errorComment: string): Promise<void> {
+    await this.drainRequest();
+    this.logFailure({ status, errorComment }, { sopClassUid: this.sopClassUid, sopInstanceUid: this.fields.affectedSopInstanceUid });
+    const extra: Partial<CommandFields> = { errorComment: toErrorComment(errorComment) };
+    if (this.fields.commandField === COMMAND_FIELD.C_STORE_RQ) extra.affectedSopInstanceUid = this.fields.affectedSopInstanceUid;
+    await this.exchange.respond(this.context.id, this.responseFields(status, extra));
+  }
+
+  /** Discards what the handler did not read and waits for the request's last fragment, so the response follows it. */
+  private async drainRequest(): Promise<void> {
+    const data = this.message.data;
+    if (data && !data.destroyed && !data.readableEnded) data.resume();
+    await this.message.received;
+  }
+
+  private async serveEcho(): Promise<void> {
+    let result: DimseResult;
+    try {
+      result = await this.options.handlers.echo!(this.baseContext());
+    } catch (error) {
+      result = resultFromError(error);
+    }
+    await this.sendFinal(result);
+  }
+
+  private async sendFinal(result: DimseResult, extra: Partial<CommandFields> = {}): Promise<void> {
+    if (statusClass(result.status) !== 'success') this.logFailure(result, { sopInstanceUid: extra.affectedSopInstanceUid });
+    await this.exchange.respond(
+      this.context.id,
+      this.responseFields(result.status, { errorComment: toErrorComment(result.errorComment), offendingElements: result.offendingElements, ...extra }),
+    );
+  }
+
+  private async serveStore(): Promise<void> {
+    const data = this.message.data;
+    const sopInstanceUid = this.fields.affectedSopInstanceUid;
+    if (!data || !sopInstanceUid) {
+      return this.fail(STATUS.CANNOT_UNDERSTAND, !data ? 'C-STORE-RQ carries no data set' : 'C-STORE-RQ lacks Affected SOP Instance UID (0000,1000)');
+    }
+    const moveOriginator =
+      this.fields.moveOriginatorAeTitle !== undefined && this.fields.moveOriginatorMessageId !== undefined
+        ? { aeTitle: this.fields.moveOriginatorAeTitle, messageId: this.fields.moveOriginatorMessageId }
+        : undefined;
+    const ctx: StoreRequestContext = {
+      ...this.baseContext(),
+      sopClassUid: this.sopClassUid!,
+      sopInstanceUid,
+      priority: this.fields.priority ?? 0,
+      moveOriginator,
+      data,
+    };
+
+    let result: DimseResult;
+    try {
+      result = await this.options.handlers.store!(ctx);
+    } catch (error) {
+      result = resultFromError(error);
+    }
+    try {
+      await this.drainRequest();
+    } catch (error) {
+      // The association ended mid-message, so no response can be sent.
+      this.logFailure(resultFromError(error), { sopInstanceUid });
+      return;
+    }
+    await this.sendFinal(result, { affectedSopInstanceUid: sopInstanceUid });
+  }
+
+  /** Reads the request identifier, or answers with a failure and returns undefined. */
+  private async readIdentifier(): Promise<Buffer | undefined> {
+    if (!this.message.data) {
+      await this.fail(STATUS.CANNOT_UNDERSTAND, `${commandName(this.fields.commandField)} carries no identifier`);
+      return undefined;
+    }
+    try {
+      return await collectDataset(this.message.data);
+    } catch (error) {
+      if (error instanceof AssociationClosedError) throw error;
+      await this.fail(STATUS.OUT_OF_RESOURCES, `Identifier rejected: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private async serveFind(): Promise<void> {
+    const identifier = await this.readIdentifier();
+    if (!identifier) return;
+    const ctx: QueryRequestContext = { ...this.baseContext(), identifier };
+    const cancelled = new Promise<'cancelled'>((resolve) => {
+      if (this.signal.aborted) resolve('cancelled');
+      else this.signal.addEventListener('abort', () => resolve('cancelled'), { once: true });
+    });
+
+    let iterator: AsyncIterator<Buffer> | undefined;
+    let matches = 0;
+    try {
+      iterator = this.options.handlers.find!(ctx)[Symbol.asyncIterator]();
+      for (;;) {
+        const next = iterator.next();
+        // A slow handler may settle after we stopped waiting for it; its result is then ignored.
+        next.catch(() => undefined);
+        const outcome = await Promise.race([next, cancelled]);
+        if (outcome === 'cancelled') {
+          void Promise.resolve(iterator.return?.()).catch(() => undefined);
+          return this.finishCancelled(matches);
+        }
+        if (outcome.done) break;
+        matches++;
+        await this.exchange.respond(this.context.id, this.responseFields(STATUS.PENDING, { hasDataset: true }), outcome.value);
+      }
+    } catch (error) {
+      if (!this.exchange.association.isOpen) throw error;
+      await this.sendFinal(resultFromError(error));
+      return;
+    }
+    await this.sendFinal({ status: STATUS.SUCCESS });
+  }
+
+  private async finishCancelled(matches: number): Promise<void> {
+    if (!this.exchange.association.isOpen) return;
+    this.options.logger.info('C-FIND cancelled', { association: this.options.info.id, messageId: this.messageId, matchesSent: matches });
+    await this.exchange.respond(this.context.id, this.responseFields(STATUS.CANCEL));
+  }
+
+  private sendPending = (progress: RetrieveProgress): void => {
+    if (!this.exchange.association.isOpen) return;
+    const fields = this.responseFields(STATUS.PENDING, {
+      remaining: progress.remaining,
+      completed: progress.completed,
+      failed: progress.failed,
+      warning: progress.warning,
+    });
+    this.exchange.respond(this.context.id, fields).catch((error: Error) => {
+      this.options.logger.warn('Failed to send a pending response', { association: this.options.info.id, messageId: this.messageId, error: error.message });
+    });
+  };
+
+  private storeSubOperation = async (request: StoreSubOperation): Promise<DimseResult> => {
+    const context = this.exchange.context(request.contextId);
+    if (context.abstractSyntax !== request.sopClassUid) {
+      throw new Error(`Presentation context ${request.contextId} is for ${context.abstractSyntax}, not ${request.sopClassUid}`);
+    }
+    const role = this.options.info.roleSelections.find((selection) => selection.sopClassUid === request.sopClassUid);
+    if (!role?.scpRole) {
+      throw new Error(`${this.options.info.callingAeTitle} was not granted the SCP role for ${request.sopClassUid}; a C-GET sub-operation needs SCP/SCU role selection`);
+    }
+    const response = await this.exchange.request(
+      request.contextId,
+      {
+        commandField: COMMAND_FIELD.C_STORE_RQ,
+        messageId: this.exchange.nextMessageId(),
+        affectedSopClassUid: request.sopClassUid,
+        affectedSopInstanceUid: request.sopInstanceUid,
+        priority: this.fields.priority ?? 0,
+        moveOriginatorAeTitle: request.moveOriginator?.aeTitle,
+        moveOriginatorMessageId: request.moveOriginator?.messageId,
+        hasDataset: true,
+      },
+      request.data,
+    );
+    const fields = response.command.fields;
+    return { status: fields.status ?? STATUS.CANNOT_UNDERSTAND, errorComment: fields.errorComment, offendingElements: fields.offendingElements };
+  };
+
+  private async serveRetrieve(kind: 'move' | 'get'): Promise<void> {
+    const identifier = await this.readIdentifier();
+    if (!identifier) return;
+
+    let result: RetrieveResult;
+    try {
+      if (kind === 'move') {
+        const moveDestination = this.fields.moveDestination;
+        if (!moveDestination) throw new DimseStatusError(STATUS.MOVE_DESTINATION_UNKNOWN, 'C-MOVE-RQ lacks Move Destination (0000,0600)');
+        result = await this.options.handlers.move!({ ...this.baseContext(), identifier, moveDestination, sendPending: this.sendPending });
+      } else {
+        result = await this.options.handlers.get!({ ...this.baseContext(), identifier, sendPending: this.sendPending, store: this.storeSubOperation });
+      }
+    } catch (error) {
+      if (!this.exchange.association.isOpen) throw error;
+      const failure = resultFromError(error);
+      result = { status: failure.status, errorComment: failure.errorComment, remaining: 0, completed: 0, failed: 0, warning: 0, failedSopInstanceUids: [] };
+    }
+    if (!this.exchange.association.isOpen) return;
+
+    // PS3.4 C.4.2.1.5: Number of Remaining Sub-operations appears in a final response only with status Cancel.
+    const extra: Partial<CommandFields> = {
+      completed: result.completed,
+      failed: result.failed,
+      warning: result.warning,
+      remaining: result.status === STATUS.CANCEL ? result.remaining : undefined,
+    };
+    if (result.failedSopInstanceUids.length > 0) {
+      extra.hasDataset = true;
+      if (statusClass(result.status) !== 'success') this.logFailure({ status: result.status, errorComment: result.errorComment }, { failedInstances: result.failedSopInstanceUids.length });
+      const dataset = encodeFailedSopInstanceUidList(result.failedSopInstanceUids, this.context.transferSyntax);
+      await this.exchange.respond(this.context.id, this.responseFields(result.status, { errorComment: toErrorComment(result.errorComment), ...extra }), dataset);
+      return;
+    }
+    await this.sendFinal({ status: result.status, errorComment: result.errorComment }, extra);
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * DicomServer: an application entity that accepts associations (the acceptor role of
+ * PS3.8 section 9.2) and serves DIMSE requests with the handlers it is given.
+ */
+
+import { EventEmitter } from 'node:events';
+import { Server, Socket, createServer } from 'node:net';
+
+import { createLogger } from '../../services/logger';
+import { AcceptedContext, Association, AssociationTimeouts, DEFAULT_TIMEOUTS } from './association';
+import { DimseExchange } from './exchange';
+import {
+  ABORT_REASON,
+  ABORT_SOURCE,
+  AssociateAcPdu,
+  AssociateRqPdu,
+  DICOM_APPLICATION_CONTEXT,
+  PDU_TYPE,
+  PresentationContextProposal,
+  PresentationContextResult,
+  RoleSelection,
+  UserIdentity,
+  describeRejection,
+} from './pdu';
+import { AssociationInfo, DimseHandlers, createRequestHandler } from './provider';
+
+const logger = createLogger('loader.network');
+
+export interface AssociateRequest {
+  /** AE titles with padding spaces removed. */
+  callingAeTitle: string;
+  calledAeTitle: string;
+  applicationContextName: string;
+  maxPduLength: number;
+  implementationClassUid: string;
+  implementationVersionName?: string;
+  contexts: PresentationContextProposal[];
+  roleSelections: RoleSelection[];
+  userIdentity?: UserIdentity;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export type AssociationDecision =
+  | {
+      accept: true;
+      /** Result per proposed context; proposed contexts missing here are rejected with result 2 (no reason). */
+      contexts: { id: number; result: 0 | 1 | 2 | 3 | 4; transferSyntax?: string }[];
+      /** Roles granted; only roles that were proposed are sent back (PS3.7 D.3.3.4). */
+      roleSelections?: RoleSelection[];
+      userIdentityServerResponse?: Buffer;
+    }
+  | { accept: false; result: 1 | 2; source: 1 | 2 | 3; reason: number; logMessage: string };
+
+export interface DicomServerOptions {
+  aeTitle: string;
+  /** Maximum PDU length we advertise and accept, in bytes; defaults to DEFAULT_MAX_PDU_LENGTH. */
+  maxPduLength?: number;
+  implementationClassUid: string;
+  implementationVersionName: string;
+  decide(request: AssociateRequest): AssociationDecision | Promise<AssociationDecision>;
+  handlers: DimseHandlers;
+  timeouts?: { associationMs?: number; dimseMs?: number; idleMs?: number };
+  /** Associations beyond this count are rejected with source 3, reason 2 (local limit exceeded). */
+  maxAssociations?: number;
+}
+
+/** Our default maximum PDU length: large enough for throughput, small enough to bound per-PDU memory. */
+export const DEFAULT_MAX_PDU_LENGTH = 256 * 1024;
+
+/** Accepted range for our maximum PDU length. 4096 is an arbitrary floor; PS3.8 sets none. */
+export const MIN_MAX_PDU_LENGTH = 4096;
+export const MAX_MAX_PDU_LENGTH = 16 * 1024 * 1024;
+
+/** Validates and returns our maximum PDU length setting. */
+export function checkMaxPduLength(value: number | undefined): number {
+  const length = value ?? DEFAULT_MAX_PDU_LENGTH;
+  if (!Number.isInteger(length) || length < MIN_MAX_PDU_LENGTH || length > MAX_MAX_PDU_LENGTH) {
+    throw new RangeError(`Invalid maxPduLength ${value}: expected an integer from ${MIN_MAX_PDU_LENGTH} to ${MAX_MAX_PDU_LENGTH}`);
+  }
+  return length;
+}
+
+/**
+ * Builds a decision that accepts each proposed context whose abstract syntax is in
+ * `supported`, with the first proposed transfer syntax that the map lists for it
+ * (an empty list accepts the requestor's first choice). Other contexts get result 3
+ * or 4. Convenient for servers that need no other policy.
+ */
+export function acceptSupportedContexts(request: AssociateRequest, supported: Map<string, string[]>): AssociationDecision {
+  const contexts = request.contexts.map((proposal) => {
+    const transferSyntaxes = supported.get(proposal.abstractSyntax);
+    if (!transferSyntaxes) return { id: proposal.id, result: 3 as const };
+    const chosen = transferSyntaxes.length === 0 ? proposal.transferSyntaxes[0] : proposal.transferSyntaxes.find((uid) => transferSyntaxes.includes(uid));
+    return chosen ? { id: proposal.id, result: 0 as const, transferSyntax: chosen } : { id: proposal.id, result: 4 as const };
+  });
+  return { accept: true, contexts };
+}
+
+export class DicomServer extends EventEmitter {
+  private readonly options: DicomServerOptions;
+  private readonly maxPduLength: number;
+  private readonly timeouts: AssociationTimeouts;
+  private readonly associations = new Set<Association>();
+  private server?: Server;
+  private nextAssociationNumber = 1;
+  private closing = false;
+
+  constructor(options: DicomServerOptions) {
+    super();
+    this.options = options;
+    this.maxPduLength = checkMaxPduLength(options.maxPduLength);
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  }
+
+  /** Number of open connections, including those still negotiating. */
+  get associationCount(): number {
+    return this.associations.size;
+  }
+
+  /** Starts listening; port 0 picks a free port. Resolves with the bound address. */
+  listen(port: number, host = '0.0.0.0'): Promise<{ port: number; host: string }> {
+    if (this.server) return Promise.reject(new Error('DicomServer is already listening'));
+    const server = createServer((socket) => this.onConnection(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        server.on('error', (error) => {
+          logger.error('Server socket error', { aeTitle: this.options.aeTitle, error: error.message });
+          this.emit('error', error);
+        });
+        const address = server.address();
+        const bound = typeof address === 'object' && address ? { port: address.port, host: address.address } : { port, host };
+        logger.info('DICOM server listening', { aeTitle: this.options.aeTitle, host: bound.host, port: bound.port, maxPduLength: this.maxPduLength });
+        resolve(bound);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting connections, waits until running DIMSE operations finish and the
+   * peers end their associations, then resolves. Associations still open after
+   * `timeoutMs` (default 10 s) are aborted.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.closing = true;
+    const server = this.server;
+    const stopped = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+
+    const allEnded = Promise.all([...this.associations].map((association) => new Promise<void>((resolve) => {
+      if (association.state === 'closed') resolve();
+      else association.once('end', () => resolve());
+    })));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([allEnded, timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      logger.warn('Aborting associations still open at server close', { aeTitle: this.options.aeTitle, count: this.associations.size, timeoutMs });
+      for (const association of this.associations) {
+        association.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, 'Server closed');
+      }
+    }
+    for (const association of this.associations) association.socket.destroy();
+    await stopped;
+    this.server = undefined;
+    logger.info('DICOM server closed', { aeTitle: this.options.aeTitle });
+  }
+
+  private onConnection(socket: Socket): void {
+    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const remotePort = socket.remotePort ?? 0;
+    const id = `${this.options.aeTitle}-${this.nextAssociationNumber++}`;
+    const association = new Association({
+      role: 'acceptor',
+      socket,
+      maxPduLength: this.maxPduLength,
+      timeouts: this.timeouts,
+      logger,
+      peerDescription: `${remoteAddress}:${remotePort}`,
+    });
+    this.associations.add(association);
+
+    association.once('associateRequest', (pdu: AssociateRqPdu) => {
+      this.onAssociateRequest(association, id, pdu, remoteAddress, remotePort).catch((error: Error) => {
+        logger.error('Association negotiation failed', { association: id, peer: association.peerDescription, error: error.message });
+        association.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, error.message);
+      });
+    });
+    association.once('end', (end) => {
+      this.associations.delete(association);
+      logger.info('Association ended', { association: id, peer: association.peerDescription, reason: end.reason, detail: end.reason === 'released' ? undefined : end.error.message });
+      this.emit('associationEnd', { id, reason: end.reason, error: end.error });
+    });
+  }
+
+  private async onAssociateRequest(association: Association, id: string, pdu: AssociateRqPdu, remoteAddress: string, remotePort: number): Promise<void> {
+    const request: AssociateRequest = {
+      callingAeTitle: pdu.callingAeTitle,
+      calledAeTitle: pdu.calledAeTitle,
+      applicationContextName: pdu.applicationContextName,
+      maxPduLength: pdu.userInformation.maxPduLength,
+      implementationClassUid: pdu.userInformation.implementationClassUid,
+      implementationVersionName: pdu.userInformation.implementationVersionName,
+      contexts: pdu.contexts,
+      roleSelections: pdu.userInformation.roleSelections,
+      userIdentity: pdu.userInformation.userIdentity,
+      remoteAddress,
+      remotePort,
+    };
+    association.peerDescription = `${request.callingAeTitle} at ${remoteAddress}:${remotePort}`;
+
+    const decision = await this.decide(request, pdu);
+    if (association.state !== 'awaiting-local-decision') return;
+    if (!decision.accept) {
+      logger.warn('Association rejected', {
+        association: id,
+        callingAe: request.callingAeTitle,
+        calledAe: request.calledAeTitle,
+        peer: `${remoteAddress}:${remotePort}`,
+        reason: decision.logMessage,
+        rejection: describeRejection(decision.result, decision.source, decision.reason),
+      });
+      association.reject({ result: decision.result, source: decision.source, reason: decision.reason });
+      return;
+    }
+
+    const { results, accepted } = this.checkContexts(pdu, decision.contexts);
+    const roleSelections = this.grantedRoles(request.roleSelections, decision.roleSelections ?? []);
+    const response: AssociateAcPdu = {
+      type: PDU_TYPE.ASSOCIATE_AC,
+      protocolVersion: 1,
+      calledAeTitle: pdu.calledAeTitle,
+      callingAeTitle: pdu.callingAeTitle,
+      applicationContextName: DICOM_APPLICATION_CONTEXT,
+      contexts: results,
+      userInformation: {
+        maxPduLength: this.maxPduLength,
+        implementationClassUid: this.options.implementationClassUid,
+        implementationVersionName: this.options.implementationVersionName,
+        // No asynchronous operations window is returned, so both sides default to one operation at a time (PS3.7 D.3.3.3).
+        roleSelections,
+        userIdentityServerResponse: request.userIdentity?.positiveResponseRequested ? decision.userIdentityServerResponse : undefined,
+      },
+    };
+
+    const info: AssociationInfo = {
+      id,
+      callingAeTitle: request.callingAeTitle,
+      calledAeTitle: request.calledAeTitle,
+      remoteAddress,
+      remotePort,
+      acceptedContexts: accepted,
+      roleSelections,
+      peerMaxPduLength: request.maxPduLength,
+      userIdentity: request.userIdentity,
+    };
+    const exchange = new DimseExchange(association, this.timeouts.dimseMs, logger);
+    exchange.requestHandler = createRequestHandler({ exchange, info, handlers: this.options.handlers, logger });
+    association.accept(response, accepted, request.maxPduLength);
+
+    logger.info('Association accepted', {
+      association: id,
+      callingAe: request.callingAeTitle,
+      calledAe: request.calledAeTitle,
+      peer: `${remoteAddress}:${remotePort}`,
+      acceptedContexts: accepted.length,
+      proposedContexts: request.contexts.length,
+      peerMaxPduLength: request.maxPduLength,
+    });
+    this.emit('association', info);
+  }
+
+  /** Applies the checks this layer owns, then asks the application. */
+  private async decide(request: AssociateRequest, pdu: AssociateRqPdu): Promise<AssociationDecision> {
+    if ((pdu.protocolVersion & 0x0001) === 0) {
+      return { accept: false, result: 1, source: 2, reason: 2, logMessage: `Protocol version 0x${pdu.protocolVersion.toString(16)} not supported` };
+    }
+    if (request.applicationContextName !== DICOM_APPLICATION_CONTEXT) {
+      return { accept: false, result: 1, source: 1, reason: 2, logMessage: `Application context ${request.applicationContextName} not supported` };
+    }
+    if (this.closing) {
+      return { accept: false, result: 2, source: 3, reason: 1, logMessage: 'Server is closing' };
+    }
+    const limit = this.options.maxAssociations;
+    if (limit !== undefined && this.associations.size > limit) {
+      return { accept: false, result: 2, source: 3, reason: 2, logMessage: `Limit of ${limit} simultaneous associations reached` };
+    }
+    if (request.maxPduLength !== 0 && request.maxPduLength < 7) {
+      return { accept: false, result: 1, source: 1, reason: 1, logMessage: `Maximum PDU length ${request.maxPduLength} is too small to carry data` };
+    }
+    try {
+      return await this.options.decide(request);
+    } catch (error) {
+      return { accept: false, result: 1, source: 1, reason: 1, logMessage: `decide() threw: ${(error as Error).message}` };
+    }
+  }
+
+  /** Validates the application's context results against the proposals; invalid or missing answers become rejections. */
+  private checkContexts(pdu: AssociateRqPdu, decided: { id: number; result: 0 | 1 | 2 | 3 | 4; transferSyntax?: string }[]): { results: PresentationContextResult[]; accepted: AcceptedContext[] } {
+    const results: PresentationContextResult[] = [];
+    const accepted: AcceptedContext[] = [];
+    for (const proposal of pdu.contexts) {
+      const decision = decided.find((entry) => entry.id === proposal.id);
+      if (!decision) {
+        results.push({ id: proposal.id, result: 2 });
+        continue;
+      }
+      if (decision.result !== 0) {
+        results.push({ id: proposal.id, result: decision.result });
+        continue;
+      }
+      if (!decision.transferSyntax || !proposal.transferSyntaxes.includes(decision.transferSyntax)) {
+        logger.error('decide() accepted a context with a transfer syntax that was not proposed; rejecting it', {
+          contextId: proposal.id,
+          transferSyntax: decision.transferSyntax,
+        });
+        results.push({ id: proposal.id, result: 4 });
+        continue;
+      }
+      results.push({ id: proposal.id, result: 0, transferSyntax: decision.transferSyntax });
+      accepted.push({ id: proposal.id, abstractSyntax: proposal.abstractSyntax, transferSyntax: decision.transferSyntax });
+    }
+    return { results, accepted };
+  }
+
+  /** Returns the granted roles, limited to what the requestor proposed. */
+  private grantedRoles(proposed: RoleSelection[], granted: RoleSelection[]): RoleSelection[] {
+    const result: RoleSelection[] = [];
+    for (const proposal of proposed) {
+      const grant = granted.find((entry) => entry.sopClassUid === proposal.sopClassUid);
+      if (!grant) continue;
+      result.push({ sopClassUid: proposal.sopClassUid, scuRole: proposal.scuRole && grant.scuRole, scpRole: proposal.scpRole && grant.scpRole });
+    }
+    return result;
+  }
+}
