@@ -13,6 +13,7 @@ import type Database from 'better-sqlite3';
 import { NotDicomError, readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
 import { DicomParseError } from '../../dicom/parser';
 import { Tags } from '../../dicom/tags';
+import { InvalidUidError } from '../../dicom/uid';
 import { buildFileMetaInformation } from '../../dicom/writer';
 import { createLogger, type Logger } from '../logger';
 import {
@@ -386,6 +387,9 @@ function checkCommandMatchesDataset(request: ReceiveRequest, header: DicomFileHe
 /** Wraps any failure into an ArchiveError, keeping codes of ArchiveErrors. */
 export function toArchiveError(error: unknown, context: string): ArchiveError {
   if (error instanceof ArchiveError) return error;
+  if (error instanceof InvalidUidError) {
+    return new ArchiveError('invalid-uid', `${context}: ${error.message}`, { cause: error });
+  }
   if (error instanceof NotDicomError || error instanceof DicomParseError) {
     return new ArchiveError('unreadable', `${context}: ${error.message}`, { cause: error });
   }

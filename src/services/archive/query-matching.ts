@@ -8,7 +8,7 @@
  */
 
 import type Database from 'better-sqlite3';
-import { normalizeDate } from '../../dicom/values';
+import { normalizeDate, normalizeTime } from '../../dicom/values';
 import { QueryError } from './errors';
 import type { QueryAttribute } from './query-attributes';
 
@@ -46,7 +46,7 @@ export function buildCondition(
     case 'date':
       return rangeCondition(keyword, attribute.column, value, (text) => normalizeDate(text), false);
     case 'time':
-      return rangeCondition(keyword, attribute.column, value, normalizeQueryTime, true);
+      return rangeCondition(keyword, attribute.column, value, (text) => normalizeTime(text), true);
     case 'member':
       return memberCondition(attribute, value);
     case 'person-name':
@@ -137,12 +137,6 @@ function rangeCondition(
     parameters.push(extendUpperBound ? parse(upper) + '\uffff' : parse(upper));
   }
   return { sql: conditions.join(' AND '), parameters };
-}
-
-/** Accepts HH, HHMM, HHMMSS and HHMMSS.F{1,6}, also with legacy colons; returns the digits without colons. */
-export function normalizeQueryTime(text: string): string | undefined {
-  const compact = text.replace(/:/g, '');
-  return /^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$/.test(compact) ? compact : undefined;
 }
 
 export function hasWildcard(value: string): boolean {
