@@ -94,8 +94,8 @@ command -v npm >/dev/null || fail "npm not found; it ships with Node.js, so rein
 
 # --- npm packages -----------------------------------------------------------
 
-# npm writes node_modules/.package-lock.json on every install, so its age tells
-# whether node_modules predates the current package-lock.json.
+# npm writes node_modules/.package-lock.json on every install, so comparing
+# its age with package-lock.json shows whether node_modules is outdated.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm: running npm ci (node_modules missing or older than package-lock.json)"
   npm ci --no-audit --no-fund

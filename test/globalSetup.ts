@@ -1,6 +1,6 @@
 /**
- * Builds the test corpus before the first test file runs, when it is missing
- * or outdated; build-corpus.sh returns at once when it is up to date.
+ * Builds the test corpus before the first test file runs when it is missing
+ * or outdated. build-corpus.sh returns at once when the corpus is up to date.
  */
 import { execFileSync } from 'child_process';
 import * as path from 'path';

@@ -2,10 +2,10 @@
  * Throwaway DICOM peers for interoperability tests: DCMTK storescp and
  * dcmqrscp, Orthanc, and DCMTK command-line clients.
  *
- * Each peer listens on 127.0.0.1 (Orthanc's DICOM port listens on all
- * interfaces, because Orthanc 1.10 has no bind-address setting) on a free
- * port, keeps its files and log in its own folder under os.tmpdir(), and is
- * stopped by PID in afterAll (see process.ts) unless the test stops it first.
+ * Each peer listens on a free port of 127.0.0.1 and keeps its files and log
+ * in its own folder under os.tmpdir(). Orthanc's DICOM port listens on all
+ * interfaces, because Orthanc 1.10 has no bind-address setting. afterAll
+ * stops every peer by PID (see process.ts) unless the test stops it first.
  *
  * The loader helpers (startLoader, runLoader) and the corpus helpers are
  * re-exported, so tests need only this module.
@@ -150,7 +150,7 @@ export interface DcmqrscpOptions {
 }
 
 export interface DcmqrscpHandle extends PeerHandle {
-  /** dcmqrscp's storage folder for its AE; it holds index.dat and the stored files. */
+  /** dcmqrscp's storage folder for its AE; it contains index.dat and the stored files. */
   storageDir: string;
   configFile: string;
 }
@@ -245,7 +245,7 @@ export interface OrthancHandle extends PeerHandle {
   /** Base URL of the REST API, http://127.0.0.1:PORT. */
   url: string;
   configFile: string;
-  /** Sends a REST request and returns the parsed JSON answer; throws on HTTP errors. A string or Buffer body is sent unchanged, other values as JSON. */
+  /** Sends a REST request and returns the parsed JSON response; throws on HTTP errors. A string or Buffer body is sent unchanged, other values as JSON. */
   rest<T = unknown>(method: string, resource: string, body?: unknown): Promise<T>;
   /** Stores one DICOM file through POST /instances and returns its Orthanc ID. */
   uploadFile(file: string): Promise<string>;
@@ -257,7 +257,7 @@ export interface OrthancHandle extends PeerHandle {
   instanceFile(orthancId: string): Promise<Buffer>;
   /** C-ECHO to a configured modality; resolves true on success. */
   echo(modality: string): Promise<boolean>;
-  /** C-FIND to a configured modality; returns the answers as tag-name/value objects. */
+  /** C-FIND to a configured modality; returns the matches as tag-name/value objects. */
   query(modality: string, level: 'Patient' | 'Study' | 'Series' | 'Instance', query: Record<string, string>): Promise<Record<string, string>[]>;
   /** C-MOVE from a configured modality to targetAet (default: this Orthanc). */
   move(modality: string, level: 'Patient' | 'Study' | 'Series' | 'Instance', identifiers: Record<string, string>[], targetAet?: string): Promise<void>;
@@ -285,7 +285,7 @@ export function orthancConfig(options: OrthancOptions, dicomPort: number, httpPo
     StorageDirectory: path.join(dir, 'storage'),
     IndexDirectory: path.join(dir, 'index'),
     StorageCompression: false,
-    // Without this, C-FIND answers are encoded as ISO_IR 100 and Cyrillic names are lost.
+    // Without this, C-FIND responses are encoded as ISO_IR 100 and Cyrillic names are lost.
     DefaultEncoding: 'Utf8',
     // GDCM lets Orthanc transcode, e.g. JPEG 2000 to uncompressed for C-GET.
     Plugins: fs.existsSync(ORTHANC_GDCM_PLUGIN) ? [ORTHANC_GDCM_PLUGIN] : [],

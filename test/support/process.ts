@@ -187,8 +187,8 @@ export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((handle) => handle.stop()));
 }
 
-// Processes must not outlive the jest worker, even when a test file forgets
-// to stop them or the worker is torn down early.
+// Processes must not outlive the jest worker, even when a test file does not
+// stop them or the worker is torn down early.
 process.once('exit', () => {
   for (const handle of running) signalGroup(handle, 'SIGKILL');
 });
@@ -237,7 +237,7 @@ const ADDRESS_IN_USE = /address already in use|EADDRINUSE|cannot listen|bind.*fa
  */
 export async function waitUntil(
   handle: ManagedProcess,
-  what: string,
+  condition: string,
   ready: () => Promise<boolean> | boolean,
   timeoutMs = DEFAULT_START_TIMEOUT_MS,
 ): Promise<void> {
@@ -247,7 +247,7 @@ export async function waitUntil(
       const log = tailOfFile(handle.logFile, 200);
       const status = handle.exitStatus;
       throw new StartError(
-        `${handle.name} (pid ${handle.pid}) exited with code ${status.code}, signal ${status.signal} before ${what}`,
+        `${handle.name} (pid ${handle.pid}) exited with code ${status.code}, signal ${status.signal} before ${condition}`,
         handle,
         ADDRESS_IN_USE.test(log),
       );
@@ -255,7 +255,7 @@ export async function waitUntil(
     if (await ready()) return;
     if (Date.now() > deadline) {
       await handle.stop();
-      throw new StartError(`${handle.name} (pid ${handle.pid}): timed out after ${timeoutMs} ms waiting for ${what}`, handle, false);
+      throw new StartError(`${handle.name} (pid ${handle.pid}): timed out after ${timeoutMs} ms waiting for ${condition}`, handle, false);
     }
     await sleep(100);
   }
