@@ -139,25 +139,25 @@ class Scan {
       return;
     }
 
-    let header: DicomFileHeader;
-    let record: InstanceRecord;
+    let header: DicomFileHeader | undefined;
+    let readError: unknown;
     try {
       header = readDicomFileHeaderSync(realPath);
-      if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) {
-        await this.followDicomdir(realPath, walker);
-        return;
-      }
-      this.counts.scanned++;
-      record = readInstanceRecord(header);
     } catch (error) {
-      this.counts.scanned++;
-      this.recordFailure(realPath, error);
-      if (this.counts.scanned % PROGRESS_INTERVAL === 0) this.reportProgress();
+      readError = error;
+    }
+    if (header?.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) {
+      await this.followDicomdir(realPath, walker);
       return;
     }
 
+    this.counts.scanned++;
     try {
-      const outcome = this.options.import ? await this.importCopy(realPath, header, record) : this.indexInPlace(realPath, header, record);
+      if (header === undefined) throw readError;
+      const record = readInstanceRecord(header);
+      const outcome = this.options.import
+        ? await this.importCopy(realPath, header, record)
+        : this.indexInPlace(realPath, header, record);
       this.count(outcome);
       this.studyUids.add(record.study.studyInstanceUid);
     } catch (error) {

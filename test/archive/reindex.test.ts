@@ -1,0 +1,148 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { LocalArchive, reindexArchive } from '../../src/services/archive';
+import { setLogSink } from '../../src/services/logger';
+import { CHR_RUSS, CT_SMALL, MR_SMALL, RT_PLAN, Tag, chunkedStream, datasetPartOf, freshCopy, makeTempDir, removeTempDir } from './fixtures';
+
+/** Every indexed row, with references replaced by UIDs so two databases compare equal. */
+function snapshot(archive: LocalArchive) {
+  const db = archive.catalog.db;
+  return {
+    patients: db
+      .prepare(`SELECT identity_key, patient_id, issuer_of_patient_id, patient_name, birth_date, sex, specific_character_set
+        FROM patients ORDER BY identity_key`)
+      .all(),
+    studies: db
+      .prepare(`SELECT st.study_instance_uid, p.identity_key, st.study_date, st.study_time, st.study_description,
+          st.accession_number, st.referring_physician_name, st.study_id, st.modalities_in_study,
+          st.number_of_series, st.number_of_instances, st.specific_character_set
+        FROM studies st JOIN patients p ON p.id = st.patient_ref ORDER BY st.study_instance_uid`)
+      .all(),
+    series: db
+      .prepare(`SELECT se.series_instance_uid, st.study_instance_uid, se.modality, se.series_number, se.series_description,
+          se.body_part_examined, se.series_date, se.series_time, se.instance_count
+        FROM series se JOIN studies st ON st.id = se.study_ref ORDER BY se.series_instance_uid`)
+      .all(),
+    instances: db
+      .prepare(`SELECT i.sop_instance_uid, se.series_instance_uid, i.sop_class_uid, i.instance_number, i.transfer_syntax_uid,
+          i.size, i.path, i.in_place, i.specific_character_set, i.received_at, i.source_ae_title
+        FROM instances i JOIN series se ON se.id = i.series_ref ORDER BY i.sop_instance_uid`)
+      .all(),
+  };
+}
+
+describe('archive import and reindex', () => {
+  let workDir: string;
+  let root: string;
+  let archive: LocalArchive;
+  let previousSink: (line: string) => void;
+
+  beforeEach(() => {
+    workDir = makeTempDir();
+    root = path.join(workDir, 'archive');
+    previousSink = setLogSink(() => undefined);
+    archive = LocalArchive.open(root);
+  });
+
+  afterEach(() => {
+    archive.close();
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  async function fillArchive() {
+    const received = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'in', 'ct.dcm')));
+    await archive.receive({
+      sopClassUid: received.sopClassUid,
+      sopInstanceUid: received.sopInstanceUid,
+      transferSyntaxUid: received.transferSyntaxUid,
+      sourceAeTitle: 'MODALITY1',
+      data: chunkedStream(received.bytes),
+      implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
+      implementationVersionName: 'TEST_SCU_1',
+    });
+    const copied = await archive.importFile(freshCopy(MR_SMALL, path.join(workDir, 'in', 'mr.dcm')), { copy: true });
+    const inPlace = await archive.importFile(freshCopy(RT_PLAN, path.join(workDir, 'in', 'plan.dcm')), { copy: false });
+    const cyrillic = await archive.importFile(CHR_RUSS, { copy: true });
+    return { received, copied, inPlace, cyrillic };
+  }
+
+  test('importFile copies verbatim or indexes in place', async () => {
+    const source = freshCopy(MR_SMALL, path.join(workDir, 'in', 'mr.dcm'));
+    const copied = await archive.importFile(source, { copy: true });
+
+    expect(copied.outcome).toBe('stored');
+    expect(copied.path.startsWith(root + path.sep)).toBe(true);
+    expect(fs.readFileSync(copied.path).equals(fs.readFileSync(source))).toBe(true);
+    expect((await archive.importFile(source, { copy: true })).outcome).toBe('duplicate');
+    expect((await archive.importFile(source, { copy: false })).outcome).toBe('duplicate');
+
+    const inPlaceSource = freshCopy(RT_PLAN, path.join(workDir, 'in', 'plan.dcm'));
+    const inPlace = await archive.importFile(inPlaceSource, { copy: false });
+    expect(inPlace).toEqual(expect.objectContaining({ outcome: 'stored', path: inPlaceSource }));
+    expect(archive.getInstancePath(inPlace.sopInstanceUid)).toBe(inPlaceSource);
+    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+  });
+
+  test('importFile of a text file is unreadable', async () => {
+    const text = path.join(workDir, 'notes.txt');
+    fs.writeFileSync(text, 'not DICOM\n');
+
+    await expect(archive.importFile(text, { copy: true })).rejects.toMatchObject({ code: 'unreadable' });
+    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+  });
+
+  test('reindex restores the same rows', async () => {
+    await fillArchive();
+    const before = snapshot(archive);
+    expect(before.instances).toHaveLength(4);
+
+    const report = await archive.reindex();
+
+    expect(report.indexed).toBe(3);
+    expect(report.inPlaceInstances).toBe(1);
+    expect(report.studies).toBe(4);
+    expect(report.unreadable).toEqual([]);
+    expect(snapshot(archive)).toEqual(before);
+  });
+
+  test('reindex without the old index', async () => {
+    const { inPlace } = await fillArchive();
+    const before = snapshot(archive);
+    archive.close();
+    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(path.join(root, 'index.sqlite' + suffix), { force: true });
+
+    const report = await reindexArchive(root);
+    archive = LocalArchive.open(root);
+
+    expect(report.indexed).toBe(3);
+    expect(report.inPlaceInstances).toBe(0);
+    const after = snapshot(archive);
+    expect(after.instances).toHaveLength(3);
+    expect(after.studies).toEqual(before.studies.filter((study) => (study as { study_instance_uid: string }).study_instance_uid !== inPlace.studyInstanceUid));
+  });
+
+  test('reindex reports unreadable files and skips dot folders', async () => {
+    const { received } = await fillArchive();
+    const seriesFolder = path.join(root, received.studyInstanceUid, received.seriesInstanceUid);
+    fs.writeFileSync(path.join(seriesFolder, 'garbage.dcm'), 'not a DICOM file');
+    fs.copyFileSync(path.join(seriesFolder, `${received.sopInstanceUid}.dcm`), path.join(root, '.conflicts', 'copy.dcm'));
+    fs.mkdirSync(path.join(root, '.trash'));
+    fs.writeFileSync(path.join(root, '.trash', 'junk'), 'junk');
+
+    const report = await archive.reindex();
+
+    expect(report.indexed).toBe(3);
+    expect(report.unreadable.map((item) => item.path)).toEqual([path.join(seriesFolder, 'garbage.dcm')]);
+    expect(report.unreadable[0].reason).toContain('not a DICOM file');
+    expect(archive.listInstances()).toHaveLength(4);
+  });
+
+  test('importFile rejects invalid Series UID', async () => {
+    const file = freshCopy(CT_SMALL, path.join(workDir, 'in', 'bad.dcm'), { [Tag.SeriesInstanceUID]: '1.2.3.' });
+
+    await expect(archive.importFile(file, { copy: true })).rejects.toMatchObject({ code: 'invalid-uid' });
+    await expect(archive.importFile(file, { copy: false })).rejects.toMatchObject({ code: 'invalid-uid' });
+    expect(archive.listInstances()).toEqual([]);
+  });
+});
