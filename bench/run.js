@@ -1,0 +1,547 @@
+#!/usr/bin/env node
+/**
+ * Benchmarks of the loader against DCMTK on this machine; appends the results
+ * with the machine facts to docs/benchmarks.md.
+ *
+ * Usage: npm run bench -- [--scenarios a,b,c] [--runs N] [--dry-run]
+ *   a  1000 CT instances (525 KB each) by storescu into storescp and into `loader serve`
+ *   b  resident memory of `loader serve` while it receives 10 files of 100 MB
+ *   c  `loader scan` of 10 000 small files vs dcmdump on the same files
+ * --runs sets the number of timed runs per measurement (median reported; default 3).
+ * --dry-run prints the report without appending it.
+ *
+ * Test data is generated once into bench/.work/ (gitignored, about 2.1 GB).
+ * Every server listens on 127.0.0.1, and DCMTK tools run with TCP_NODELAY=1,
+ * because Debian's DCMTK otherwise waits for a delayed ACK on every C-STORE.
+ * A scenario whose loader command is not implemented yet is skipped with a
+ * message, so the DCMTK baselines can be measured on their own.
+ */
+'use strict';
+
+const { spawn, spawnSync, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+const WORK_DIR = path.join(__dirname, '.work');
+const LOADER_BIN = path.join(REPO_ROOT, 'bin', 'loader');
+const LOADER_BUNDLE = path.join(REPO_ROOT, 'dist', 'loader.js');
+const CORPUS_DIR = path.join(REPO_ROOT, 'test', '.corpus');
+const REPORT_FILE = path.join(REPO_ROOT, 'docs', 'benchmarks.md');
+const PYTHON = '/usr/bin/python3';
+const LOOPBACK = '127.0.0.1';
+const DCMTK_ENV = { ...process.env, TCP_NODELAY: '1' };
+
+// Fixed UID prefix of generated bench data (a UUID-derived 2.25 root).
+const BENCH_UID_ROOT = '2.25.333967470741117958259441627269622020402.9';
+
+// --- helpers -----------------------------------------------------------------
+
+function log(message) {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function parseArguments(argv) {
+  const options = { scenarios: ['a', 'b', 'c'], runs: 3, dryRun: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--scenarios') options.scenarios = String(argv[++i] || '').split(',').filter(Boolean);
+    else if (arg === '--runs') options.runs = Number(argv[++i]);
+    else if (arg === '--dry-run') options.dryRun = true;
+    else {
+      process.stderr.write(`bench: unknown option '${arg}' (expected --scenarios a,b,c, --runs N or --dry-run)\n`);
+      process.exit(2);
+    }
+  }
+  if (!Number.isInteger(options.runs) || options.runs < 1) {
+    process.stderr.write('bench: --runs must be a positive integer\n');
+    process.exit(2);
+  }
+  return options;
+}
+
+function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function seconds(start) {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: LOOPBACK, port });
+    const done = (result) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function tail(file, lines = 30) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch (error) {
+    return `(cannot read ${file}: ${error.message})`;
+  }
+}
+
+/** Runs a command to completion; resolves with its exit code, output and wall time in seconds. */
+function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    // discardStdout sends stdout to /dev/null, so a pipe into this process does not slow the tool down.
+    const stdio = ['ignore', options.discardStdout ? 'ignore' : 'pipe', 'pipe'];
+    const child = spawn(command, args, { env: options.env || process.env, stdio });
+    let stdout = '';
+    let stderr = '';
+    if (child.stdout) child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('error', (error) => reject(new Error(`failed to run ${command}: ${error.message}`)));
+    child.once('close', (code) => resolve({ code, stdout, stderr, seconds: seconds(start) }));
+  });
+}
+
+/** Starts a server process with output in LOGFILE and waits until PORT accepts connections (and READY matches the log). */
+async function startServer(name, command, args, port, logFile, { env, ready } = {}) {
+  const logFd = fs.openSync(logFile, 'w');
+  const child = spawn(command, args, { env: env || process.env, stdio: ['ignore', logFd, logFd] });
+  fs.closeSync(logFd);
+  let exited = null;
+  const exitPromise = new Promise((resolve) => child.once('exit', (code, signal) => resolve((exited = { code, signal }))));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`${name} exited (code ${exited.code}) before listening\n${tail(logFile)}`);
+    const logReady = ready ? ready.test(fs.readFileSync(logFile, 'utf8')) : true;
+    if (logReady && (await canConnect(port))) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${name}: timed out waiting for port ${port}\n${tail(logFile)}`);
+    }
+    await sleep(50);
+  }
+  return {
+    pid: child.pid,
+    async stop() {
+      if (exited) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const status = await exitPromise;
+      clearTimeout(timer);
+      return status;
+    },
+  };
+}
+
+function countFiles(dir) {
+  let count = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) count += countFiles(path.join(dir, entry.name));
+    else if (entry.isFile()) count++;
+  }
+  return count;
+}
+
+function directoryBytes(dir) {
+  let bytes = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) bytes += directoryBytes(full);
+    else if (entry.isFile()) bytes += fs.statSync(full).size;
+  }
+  return bytes;
+}
+
+function freshDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function loaderDirs(label) {
+  const root = freshDir(path.join(WORK_DIR, 'runs', label));
+  const dirs = { root, archive: path.join(root, 'archive'), config: path.join(root, 'config'), home: path.join(root, 'home') };
+  for (const dir of [dirs.archive, dirs.config, dirs.home]) fs.mkdirSync(dir, { recursive: true });
+  return dirs;
+}
+
+function loaderEnv(dirs) {
+  return { ...process.env, HOME: dirs.home, XDG_CONFIG_HOME: path.join(dirs.home, '.config') };
+}
+
+/** Returns undefined when `loader COMMAND` exists, or the reason to skip. */
+function loaderCommandMissing(command) {
+  if (!fs.existsSync(LOADER_BUNDLE)) return `${path.relative(REPO_ROOT, LOADER_BUNDLE)} not found (run npm run build)`;
+  const result = spawnSync(LOADER_BIN, [command, '--help'], { encoding: 'utf8' });
+  if (result.status !== 0) return `\`loader ${command}\` is not implemented yet (\`loader ${command} --help\` exited with ${result.status})`;
+  return undefined;
+}
+
+async function startLoaderServe(dirs, port) {
+  const args = ['--archive', dirs.archive, '--config-dir', dirs.config, 'serve', '--aet', 'LOADER', '--host', LOOPBACK, '--port', String(port), '--accept-any'];
+  return startServer('loader serve', LOADER_BIN, args, port, path.join(dirs.root, 'loader.log'), { env: loaderEnv(dirs), ready: /listening/i });
+}
+
+/** Returns the number of instances in a loader archive according to `loader studies --json`. */
+async function archivedInstances(dirs) {
+  const result = await run(LOADER_BIN, ['--archive', dirs.archive, '--config-dir', dirs.config, 'studies', '--json'], { env: loaderEnv(dirs) });
+  if (result.code !== 0) throw new Error(`loader studies --json failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+  return JSON.parse(result.stdout).reduce((sum, study) => sum + Number(study.numberOfInstances), 0);
+}
+
+function storescuArgs(port, aeTitle, dir) {
+  return ['--scan-directories', '--recurse', '-aec', aeTitle, LOOPBACK, String(port), dir];
+}
+
+async function timedStore(port, aeTitle, dir, expectedFiles) {
+  const result = await run('storescu', storescuArgs(port, aeTitle, dir), { env: DCMTK_ENV });
+  if (result.code !== 0) throw new Error(`storescu to ${aeTitle} failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+  return { seconds: result.seconds, files: expectedFiles };
+}
+
+// --- machine facts -----------------------------------------------------------
+
+function machineFacts() {
+  const cpuInfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const model = (cpuInfo.match(/^model name\s*:\s*(.+)$/m) || [])[1] || os.cpus()[0]?.model || 'unknown';
+  const dcmtk = spawnSync('storescu', ['--version'], { encoding: 'utf8' });
+  const dcmtkVersion = ((dcmtk.stdout || '').match(/v(\d+\.\d+\.\d+)/) || [])[1] || 'not found';
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Not a git checkout.
+  }
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cpu: model.trim(),
+    cores: os.cpus().length,
+    ramGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    dcmtk: dcmtkVersion,
+    commit,
+  };
+}
+
+// --- test data ---------------------------------------------------------------
+
+function ensureCorpus() {
+  execFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'build-corpus.sh'), [], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Copies SOURCE COUNT times into DIR and gives every copy a new SOP Instance UID and the given study. */
+function buildCopies(dir, sources, count, studyUid) {
+  // The marker sits beside the folder, because storescu and dcmdump read every file inside it.
+  const marker = `${dir}.complete`;
+  if (fs.existsSync(marker)) return;
+  log(`building ${count} files in ${path.relative(REPO_ROOT, dir)}`);
+  freshDir(dir);
+  const files = [];
+  for (let i = 0; i < count; i++) {
+    const source = sources[i % sources.length];
+    // Folders of 1000 files keep directory listings fast.
+    const sub = path.join(dir, String(Math.floor(i / 1000)).padStart(3, '0'));
+    if (i % 1000 === 0) fs.mkdirSync(sub, { recursive: true });
+    const file = path.join(sub, `${String(i).padStart(5, '0')}.dcm`);
+    fs.copyFileSync(source, file);
+    files.push(file);
+  }
+  // dcmodify -gin gives each file its own new SOP Instance UID (also in the meta header).
+  const edits = ['-nb', '-q', '-gin'];
+  if (studyUid) edits.push('-i', `(0020,000d)=${studyUid}`, '-i', `(0020,000e)=${studyUid}.1`);
+  for (let i = 0; i < files.length; i += 500) {
+    execFileSync('dcmodify', [...edits, ...files.slice(i, i + 500)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  fs.writeFileSync(marker, '');
+}
+
+function buildLargeFiles(dir, count, megabytes) {
+  // The marker sits beside the folder, because storescu and dcmdump read every file inside it.
+  const marker = `${dir}.complete`;
+  if (fs.existsSync(marker)) return;
+  log(`generating ${count} multi-frame files of about ${megabytes} MB in ${path.relative(REPO_ROOT, dir)}`);
+  freshDir(dir);
+  const script = `
+import sys, numpy
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+out_dir, count, megabytes, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rows = columns = 512
+frames = megabytes * 2**20 // (rows * columns * 2)
+rng = numpy.random.default_rng(1)
+pixels = rng.integers(0, 4096, size=(frames, rows, columns), dtype=numpy.uint16)
+for index in range(count):
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.7.3'
+    meta.MediaStorageSOPInstanceUID = f'{root}.3.{index + 1}'
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.is_little_endian = True
+    ds.is_implicit_VR = False
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = f'{root}.1'
+    ds.SeriesInstanceUID = f'{root}.2'
+    ds.PatientName = 'Bench^Large'
+    ds.PatientID = 'BENCH-LARGE'
+    ds.StudyDate = '20240101'
+    ds.Modality = 'OT'
+    ds.InstanceNumber = index + 1
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = 'MONOCHROME2'
+    ds.NumberOfFrames = frames
+    ds.Rows = rows
+    ds.Columns = columns
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    pixels[0, 0, 0] = index
+    ds.PixelData = pixels.tobytes()
+    ds.save_as(f'{out_dir}/large-{index + 1:02d}.dcm', write_like_original=False)
+`;
+  execFileSync(PYTHON, ['-c', script, dir, String(count), String(megabytes), `${BENCH_UID_ROOT}.2`], { stdio: 'inherit' });
+  fs.writeFileSync(marker, '');
+}
+
+// --- scenarios ---------------------------------------------------------------
+
+async function scenarioStoreThroughput(runs) {
+  const ankle = path.join(CORPUS_DIR, 'samples', 'ct', 'ct-ankle-implicit-le.dcm');
+  const dataDir = path.join(WORK_DIR, 'ct1000');
+  buildCopies(dataDir, [ankle], 1000, `${BENCH_UID_ROOT}.1.1`);
+  const files = countFiles(dataDir);
+  const megabytes = (directoryBytes(dataDir) / 1e6).toFixed(0);
+  const lines = [
+    `Scenario a: storescu --scan-directories sends ${files} CT instances (CT-MONO2-16-ankle copies, implicit VR little endian, ${megabytes} MB in all, one association) to each SCP. Median of ${runs} runs; every run starts with an empty output folder or archive.`,
+    '',
+    '| receiver | median s | runs s | instances/s | MB/s |',
+    '|---|---|---|---|---|',
+  ];
+  const row = (name, times) => {
+    const m = median(times);
+    return `| ${name} | ${m.toFixed(2)} | ${times.map((t) => t.toFixed(2)).join(', ')} | ${(files / m).toFixed(0)} | ${(megabytes / m).toFixed(0)} |`;
+  };
+
+  const storescpTimes = [];
+  for (let i = 0; i < runs; i++) {
+    const outputDir = freshDir(path.join(WORK_DIR, 'runs', 'storescp-output'));
+    const port = await freePort();
+    const server = await startServer('storescp', 'storescp', ['--aetitle', 'STORESCP', '--output-directory', outputDir, String(port)], port, path.join(WORK_DIR, 'runs', 'storescp.log'), { env: DCMTK_ENV });
+    try {
+      const result = await timedStore(port, 'STORESCP', dataDir, files);
+      const received = countFiles(outputDir);
+      if (received !== files) throw new Error(`storescp received ${received} of ${files} files`);
+      storescpTimes.push(result.seconds);
+      log(`a: storescp run ${i + 1}: ${result.seconds.toFixed(2)} s`);
+    } finally {
+      await server.stop();
+    }
+  }
+  lines.push(row('DCMTK storescp (TCP_NODELAY=1)', storescpTimes));
+
+  const missing = loaderCommandMissing('serve');
+  if (missing) {
+    log(`a: skipping loader serve: ${missing}`);
+    lines.push('', `loader serve: skipped, ${missing}.`);
+    return lines;
+  }
+  const loaderTimes = [];
+  for (let i = 0; i < runs; i++) {
+    const dirs = loaderDirs('store-loader');
+    const port = await freePort();
+    const server = await startLoaderServe(dirs, port);
+    try {
+      const result = await timedStore(port, 'LOADER', dataDir, files);
+      loaderTimes.push(result.seconds);
+      log(`a: loader run ${i + 1}: ${result.seconds.toFixed(2)} s`);
+    } finally {
+      const status = await server.stop();
+      if (status.code !== 0) log(`a: loader serve exited with code ${status.code}, signal ${status.signal}; log: ${path.join(dirs.root, 'loader.log')}`);
+    }
+    const stored = await archivedInstances(dirs);
+    if (stored !== files) throw new Error(`loader archive contains ${stored} of ${files} instances after run ${i + 1}`);
+  }
+  lines.push(row('loader serve', loaderTimes));
+  lines.push('', `Ratio loader / storescp (median time): ${(median(loaderTimes) / median(storescpTimes)).toFixed(2)}.`);
+  return lines;
+}
+
+async function scenarioServeMemory() {
+  const missing = loaderCommandMissing('serve');
+  if (missing) {
+    log(`b: skipping: ${missing}`);
+    return [`Scenario b (memory of loader serve while receiving large files): skipped, ${missing}.`];
+  }
+  const dataDir = path.join(WORK_DIR, 'large');
+  buildLargeFiles(dataDir, 10, 100);
+  const files = countFiles(dataDir);
+  const megabytes = directoryBytes(dataDir) / 1e6;
+  const largest = Math.max(...fs.readdirSync(dataDir).filter((name) => name.endsWith('.dcm')).map((name) => fs.statSync(path.join(dataDir, name)).size)) / 1e6;
+
+  const dirs = loaderDirs('memory-loader');
+  const port = await freePort();
+  const server = await startLoaderServe(dirs, port);
+  const readRss = () => {
+    const status = fs.readFileSync(`/proc/${server.pid}/status`, 'utf8');
+    return Number((status.match(/^VmRSS:\s+(\d+) kB$/m) || [])[1]) / 1024;
+  };
+  try {
+    const idle = [];
+    for (let i = 0; i < 10; i++) {
+      idle.push(readRss());
+      await sleep(100);
+    }
+    const baseline = median(idle);
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      try {
+        peak = Math.max(peak, readRss());
+      } catch {
+        // The process may exit between samples.
+      }
+    }, 100);
+    const result = await timedStore(port, 'LOADER', dataDir, files);
+    clearInterval(sampler);
+    const stored = await archivedInstances(dirs);
+    if (stored !== files) throw new Error(`loader archive contains ${stored} of ${files} large instances`);
+    log(`b: sent ${megabytes.toFixed(0)} MB in ${result.seconds.toFixed(2)} s; RSS baseline ${baseline.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB`);
+    return [
+      `Scenario b: storescu sends ${files} uncompressed multi-frame files (Multi-frame Grayscale Word SC, 512x512x16 bit, largest ${largest.toFixed(0)} MB, ${megabytes.toFixed(0)} MB in all) to loader serve; VmRSS sampled every 100 ms from /proc/PID/status.`,
+      '',
+      '| baseline RSS MiB | peak RSS MiB | growth MiB | transfer s | MB/s |',
+      '|---|---|---|---|---|',
+      `| ${baseline.toFixed(0)} | ${peak.toFixed(0)} | ${(peak - baseline).toFixed(0)} | ${result.seconds.toFixed(2)} | ${(megabytes / result.seconds).toFixed(0)} |`,
+    ];
+  } finally {
+    await server.stop();
+  }
+}
+
+async function scenarioScan(runs) {
+  const sources = ['ct/ct-small.dcm', 'mr/mr-small-explicit-le.dcm', 'sc/sc-rgb-jpeg-baseline.dcm', 'rt/rt-plan.dcm', 'seg/seg-liver.dcm'].map((name) =>
+    path.join(CORPUS_DIR, 'samples', name),
+  );
+  const dataDir = path.join(WORK_DIR, 'scan10k');
+  buildCopies(dataDir, sources, 10_000);
+  const files = countFiles(dataDir);
+  const megabytes = (directoryBytes(dataDir) / 1e6).toFixed(0);
+  const lines = [
+    `Scenario c: header indexing of ${files} distinct small files (copies of 5 corpus files with new SOP Instance UIDs, ${megabytes} MB). Warm page cache (one untimed pass first); median of ${runs} runs.`,
+    '',
+    '| tool | median s | runs s | files/s |',
+    '|---|---|---|---|',
+  ];
+  const row = (name, times) => `| ${name} | ${median(times).toFixed(2)} | ${times.map((t) => t.toFixed(2)).join(', ')} | ${(files / median(times)).toFixed(0)} |`;
+
+  const dcmdumpArgs = ['-q', '--scan-directories', '--recurse', dataDir];
+  await run('dcmdump', dcmdumpArgs, { discardStdout: true });
+  const dcmdumpTimes = [];
+  for (let i = 0; i < runs; i++) {
+    const result = await run('dcmdump', dcmdumpArgs, { discardStdout: true });
+    if (result.code !== 0) throw new Error(`dcmdump failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+    dcmdumpTimes.push(result.seconds);
+    log(`c: dcmdump run ${i + 1}: ${result.seconds.toFixed(2)} s`);
+  }
+  // dcmdump prints every element of each file, but loads values over 4 KB (pixel data) only on demand.
+  lines.push(row('DCMTK dcmdump --scan-directories (full text dump to /dev/null)', dcmdumpTimes));
+
+  const missing = loaderCommandMissing('scan');
+  if (missing) {
+    log(`c: skipping loader scan: ${missing}`);
+    lines.push('', `loader scan: skipped, ${missing}.`);
+    return lines;
+  }
+  const loaderTimes = [];
+  for (let i = 0; i < runs; i++) {
+    // A fresh index every run, so no run can skip files indexed before.
+    const dirs = loaderDirs('scan-loader');
+    const result = await run(LOADER_BIN, ['--archive', dirs.archive, '--config-dir', dirs.config, 'scan', dataDir], { env: loaderEnv(dirs), discardStdout: true });
+    if (result.code !== 0) throw new Error(`loader scan failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+    const indexed = await archivedInstances(dirs);
+    if (indexed !== files) throw new Error(`loader scan indexed ${indexed} of ${files} files in run ${i + 1}`);
+    loaderTimes.push(result.seconds);
+    log(`c: loader scan run ${i + 1}: ${result.seconds.toFixed(2)} s`);
+  }
+  lines.push(row('loader scan (new index each run)', loaderTimes));
+  lines.push('', `Ratio loader / dcmdump (median time): ${(median(loaderTimes) / median(dcmdumpTimes)).toFixed(2)}.`);
+  return lines;
+}
+
+// --- report ------------------------------------------------------------------
+
+const REPORT_INTRO = `# Benchmarks
+
+Measurements of Sciberia Loader against DCMTK on loopback, appended by
+\`npm run bench\` (bench/run.js). Each section is one run on one machine; the
+numbers hold only for that machine and commit. DCMTK tools run with
+\`TCP_NODELAY=1\`, because Debian's DCMTK build otherwise leaves Nagle's
+algorithm on and each C-STORE waits for a delayed ACK (about 45 ms).
+Generated test data lives in bench/.work/.
+`;
+
+async function main() {
+  const options = parseArguments(process.argv.slice(2));
+  fs.mkdirSync(WORK_DIR, { recursive: true });
+  ensureCorpus();
+  const facts = machineFacts();
+  const sections = [];
+  const scenarios = { a: scenarioStoreThroughput, b: scenarioServeMemory, c: scenarioScan };
+  for (const name of options.scenarios) {
+    const scenario = scenarios[name];
+    if (!scenario) {
+      process.stderr.write(`bench: unknown scenario '${name}' (expected a, b or c)\n`);
+      process.exit(2);
+    }
+    log(`scenario ${name}`);
+    try {
+      sections.push(await scenario(options.runs));
+    } catch (error) {
+      log(`scenario ${name} failed: ${error.message}`);
+      sections.push([`Scenario ${name}: failed: ${error.message.split('\n')[0]}`]);
+    }
+  }
+
+  const report = [
+    `## ${facts.date} (commit ${facts.commit})`,
+    '',
+    `Machine: ${facts.cpu}, ${facts.cores} cores, ${facts.ramGiB} GiB RAM, ${facts.kernel}; Node ${facts.node}; DCMTK ${facts.dcmtk}.`,
+    '',
+    ...sections.flatMap((lines) => [...lines, '']),
+  ].join('\n');
+
+  process.stdout.write(`${report}\n`);
+  if (options.dryRun) return;
+  if (!fs.existsSync(REPORT_FILE)) fs.writeFileSync(REPORT_FILE, REPORT_INTRO);
+  fs.appendFileSync(REPORT_FILE, `\n${report}`);
+  log(`appended to ${path.relative(REPO_ROOT, REPORT_FILE)}`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench: ${error.stack || error.message}\n`);
+  process.exit(1);
+});
