@@ -10,7 +10,8 @@
  * --runs sets the number of timed runs per measurement (median reported; default 3).
  * --dry-run prints the report without appending it.
  *
- * Test data is generated once into bench/.work/ (gitignored, about 2.1 GB).
+ * Test data is generated once into bench/.work/ (gitignored, about 1.8 GB);
+ * received files go to bench/.work/runs/, which is removed after the run.
  * Every server listens on 127.0.0.1, and DCMTK tools run with TCP_NODELAY=1,
  * because Debian's DCMTK otherwise waits for a delayed ACK on every C-STORE.
  * A scenario whose loader command is not implemented yet is skipped with a
@@ -533,6 +534,9 @@ async function main() {
     '',
     ...sections.flatMap((lines) => [...lines, '']),
   ].join('\n');
+
+  // Received files and archives of the runs; the generated input data stays for the next run.
+  fs.rmSync(path.join(WORK_DIR, 'runs'), { recursive: true, force: true });
 
   process.stdout.write(`${report}\n`);
   if (options.dryRun) return;
