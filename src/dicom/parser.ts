@@ -248,18 +248,25 @@ function parseElements(
 
     requireBytes(context, elementOffset, 8, end, 'Element header');
     const tag = readTag(buffer, elementOffset, encoding.littleEndian);
+
+    if (tag === Tags.Item) {
+      throw new DicomParseError(`Unexpected item tag ${formatTag(tag)} outside a sequence`, elementOffset);
+    }
+    if (tag === Tags.ItemDelimitationItem && !topLevel) {
+      position.offset = elementOffset + 8;
+      return true;
+    }
+    if (tag === Tags.ItemDelimitationItem || tag === Tags.SequenceDelimitationItem) {
+      // Some writers leave a stray delimiter after a sequence; it carries no data, so it is skipped.
+      context.warnings.push(`Stray delimiter ${formatTag(tag)} at byte offset ${elementOffset} was skipped.`);
+      position.offset = elementOffset + 8;
+      continue;
+    }
+
     if (topLevel && shouldStop(context, tag)) {
       context.stoppedAtTag = tag;
       position.offset = elementOffset;
       return false;
-    }
-
-    if (tag === Tags.ItemDelimitationItem) {
-      position.offset = elementOffset + 8;
-      return true;
-    }
-    if (tag === Tags.Item || tag === Tags.SequenceDelimitationItem) {
-      throw new DicomParseError(`Unexpected ${formatTag(tag)} delimiter outside a sequence`, elementOffset);
     }
 
     const header = readElementHeader(context, elementOffset, end, encoding);
