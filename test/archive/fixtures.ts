@@ -90,7 +90,7 @@ export function datasetPartOf(file: string): DatasetPart {
   };
 }
 
-/** A stream of `bytes` in chunks of `chunkSize`, as the network layer delivers them. */
+/** Returns a stream of `bytes` in chunks of `chunkSize`, as the network layer delivers them. */
 export function chunkedStream(bytes: Buffer, chunkSize = 4096): Readable {
   const chunks: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += chunkSize) chunks.push(bytes.subarray(offset, offset + chunkSize));

@@ -4,7 +4,7 @@ import { LocalArchive, reindexArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { CHR_RUSS, CT_SMALL, MR_SMALL, RT_PLAN, Tag, chunkedStream, datasetPartOf, freshCopy, makeTempDir, removeTempDir } from './fixtures';
 
-/** Every indexed row, with references replaced by UIDs so two databases compare equal. */
+/** Reads every indexed row, with references replaced by UIDs so two databases compare equal. */
 function snapshot(archive: LocalArchive) {
   const db = archive.catalog.db;
   return {

@@ -285,7 +285,7 @@ export class LocalArchive {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ArchiveError('closed', `The archive ${this.root} is closed`);
+    if (this.closed) throw new ArchiveError('closed', `The archive ${this.root} is closed; open it again with LocalArchive.open()`);
   }
 
   /** Copies a file whose header the caller has already read; used by importFile and the scan. */

@@ -9,7 +9,7 @@ import type Database from 'better-sqlite3';
 import type { Logger } from '../logger';
 import type { InstanceRecord, PatientAttributes } from './instance-record';
 
-/** Where an indexed file lives and how it arrived. */
+/** Location and arrival details of an indexed file. */
 export interface StoredFile {
   /** Absolute path. Files inside the archive root are stored relative to it. */
   path: string;
@@ -131,7 +131,6 @@ export class ArchiveCatalog {
   ) {
     this.statements = {
       findInstance: db.prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOINS} WHERE i.sop_instance_uid = ?`),
-      findInstancesByPath: db.prepare(`SELECT sop_instance_uid AS sopInstanceUid FROM instances WHERE path = ?`),
       findPatient: db.prepare(`SELECT id FROM patients WHERE identity_key = ?`),
       insertPatient: db.prepare(`
         INSERT INTO patients (identity_key, patient_id, issuer_of_patient_id, patient_name, birth_date, sex, specific_character_set)
@@ -181,11 +180,6 @@ export class ArchiveCatalog {
   findInstance(sopInstanceUid: string): IndexedInstance | undefined {
     const row = this.statements.findInstance.get(sopInstanceUid) as InstanceRow | undefined;
     return row ? this.toIndexedInstance(row) : undefined;
-  }
-
-  /** Returns true when a file at this absolute path is indexed. */
-  hasPath(absolutePath: string): boolean {
-    return this.statements.findInstancesByPath.get(this.toStoredPath(absolutePath)) !== undefined;
   }
 
   /**
@@ -386,8 +380,8 @@ export class ArchiveCatalog {
 
   /**
    * Deletes the instance row and prunes its series, study and patient when
-   * they become empty; `keepSeriesRef` is the series about to receive the
-   * replacement row and is never pruned.
+   * they become empty. The series `keepSeriesRef` is about to receive the
+   * replacement row, so it is never pruned.
    */
   private removeInstanceRows(sopInstanceUid: string, keepSeriesRef?: number): boolean {
     const deleted = this.statements.deleteInstance.get(sopInstanceUid) as { seriesRef: number } | undefined;

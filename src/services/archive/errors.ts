@@ -31,7 +31,7 @@ export class ArchiveError extends Error {
   }
 }
 
-/** Thrown by the query engine; a C-FIND provider answers it with status A900 or C000. */
+/** Error of the query engine, which a C-FIND provider maps to status A900 or C000. */
 export type QueryErrorCode =
   /** A unique key of a level above the query level is missing (hierarchical query). */
   | 'missing-unique-key'

@@ -59,9 +59,9 @@ export function removeFileQuietlySync(file: string): void {
  * Moves `source` to `target` atomically unless `target` exists. Returns false
  * when `target` exists, and then leaves both files unchanged.
  *
- * A hard link fails with EEXIST instead of replacing the target, which a plain
- * rename would do; file systems without hard links fall back to rename after an
- * existence check, which is not atomic against another process.
+ * A hard link fails with EEXIST instead of replacing the target, as a plain
+ * rename would. On file systems without hard links this falls back to rename
+ * after an existence check, which is not atomic against another process.
  */
 export async function moveNoReplace(source: string, target: string): Promise<boolean> {
   try {

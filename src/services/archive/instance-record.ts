@@ -55,9 +55,9 @@ export interface InstanceRecord {
 
 /**
  * Reads the indexed attributes from a file header. Study, Series and SOP
- * Instance UIDs are validated (ArchiveError 'invalid-uid' or
- * 'missing-attribute'); other attributes are indexed as found, and legacy or
- * malformed dates and times are indexed as ''.
+ * Instance UIDs are validated (ArchiveError 'invalid-uid' or 'missing-attribute').
+ * Other attributes are indexed as found. Legacy dates such as 1999.05.24 are
+ * normalized, and dates or times that cannot be read are indexed as ''.
  */
 export function readInstanceRecord(header: DicomFileHeader): InstanceRecord {
   const dataset = header.dataset;

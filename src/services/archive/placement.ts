@@ -26,9 +26,9 @@ export type StoreOutcomeKind = 'stored' | 'duplicate' | 'conflict';
 export interface StoreOutcome {
   outcome: StoreOutcomeKind;
   /**
-   * Where the instance is: the archive file ('stored'), the file already
-   * stored ('duplicate'), or the file kept aside in .conflicts ('conflict').
-   * For files indexed in place it is the file's own path.
+   * Absolute path of the instance: the archive file ('stored'), the file
+   * already stored ('duplicate'), or the file kept aside in .conflicts
+   * ('conflict'). For files indexed in place it is the file's own path.
    */
   path: string;
   studyInstanceUid: string;
@@ -133,8 +133,8 @@ export async function keepConflict(root: string, tempPath: string, sopInstanceUi
 }
 
 /**
- * Returns the file that holds this SOP Instance UID: the indexed file when it
- * still exists on disk, else a file at the layout path that the index lacks.
+ * Returns the file that contains this SOP Instance UID: the indexed file when
+ * it still exists on disk, else a file at the layout path that the index lacks.
  */
 export async function findExistingFile(
   context: PlacementContext,

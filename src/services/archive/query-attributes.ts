@@ -8,7 +8,7 @@ export type QueryLevel = 'PATIENT' | 'STUDY' | 'SERIES' | 'IMAGE';
 
 export const LEVEL_DEPTH: Record<QueryLevel, number> = { PATIENT: 0, STUDY: 1, SERIES: 2, IMAGE: 3 };
 
-/** How a key value is matched (PS3.4 section C.2.2.2). */
+/** Matching type applied to a key value (PS3.4 section C.2.2.2). */
 export type MatchKind =
   /** Single value and wildcard matching, case-sensitive. */
   | 'text'

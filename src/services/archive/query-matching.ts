@@ -64,7 +64,7 @@ function textCondition(column: string, value: string, caseInsensitive: boolean):
   return { sql: `${MATCH_FUNCTION}(?, ${column}, ?, 0)`, parameters: [value, caseInsensitive ? 1 : 0] };
 }
 
-/** A backslash-separated list of UIDs matches any of them (PS3.4 section C.2.2.2.2). */
+/** Matches a single UID or any UID of a backslash-separated list (PS3.4 section C.2.2.2.2). */
 function uidCondition(column: string, value: string): SqlCondition {
   const uids = splitValues(value);
   if (uids.length === 1) return { sql: `${column} = ?`, parameters: [uids[0]] };

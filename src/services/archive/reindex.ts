@@ -35,7 +35,7 @@ export interface ReindexReport {
   unreadable: WalkProblem[];
 }
 
-/** Arrival details that only the old index knows; kept so rebuilt rows equal the old ones. */
+/** Arrival details stored only in the old index, carried over so rebuilt rows equal the old ones. */
 interface ArrivalInfo {
   receivedAt: string;
   sourceAeTitle: string;

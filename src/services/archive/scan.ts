@@ -11,6 +11,7 @@ import { listDicomdirReferencedFiles } from '../../dicom/dicomdir';
 import { NotDicomError, readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import { SopClass } from '../../dicom/uid';
+import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
 import type { StudySummary } from './catalog';
 import { ArchiveError, describeError } from './errors';
@@ -18,7 +19,6 @@ import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import type { StoreOutcomeKind } from './placement';
 import { FileWalker } from './walk';
-import { createLogger } from '../logger';
 
 export interface ScanOptions {
   /** Copy files into the archive; false indexes them where they are. */
@@ -71,7 +71,7 @@ const PROGRESS_INTERVAL = 100;
 /**
  * Walks `paths` and indexes or imports every DICOM file. In-place indexing runs
  * synchronously in transactions of `batchSize` files and yields to the event
- * loop between transactions, so a server in the same process keeps answering.
+ * loop between transactions, so a server in the same process keeps serving requests.
  */
 export async function scanPaths(archive: LocalArchive, paths: string[], options: ScanOptions): Promise<ScanReport> {
   const scan = new Scan(archive, options);
@@ -88,14 +88,14 @@ class Scan {
   private readonly batchSize: number;
   private inBatch = 0;
   private lastPath = '';
-  private readonly logger;
+  private readonly logger: Logger;
 
   constructor(
     private readonly archive: LocalArchive,
     private readonly options: ScanOptions,
   ) {
     this.batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
-    this.logger = createScanLogger();
+    this.logger = createLogger('loader.archive').child('scan');
   }
 
   async run(paths: string[]): Promise<void> {
@@ -103,7 +103,10 @@ class Scan {
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
     try {
       for (let file = walker.next(); file !== undefined; file = walker.next()) {
-        await this.visit(file, walker);
+        // Only steps that return a promise are awaited: awaiting every file would let other
+        // promise chains (a C-STORE) run their index writes inside the open batch transaction.
+        const pending = this.visit(file, walker);
+        if (pending) await pending;
       }
     } finally {
       this.commitBatch();
@@ -122,22 +125,24 @@ class Scan {
     };
   }
 
-  private async visit(file: string, walker: FileWalker): Promise<void> {
+  /**
+   * Examines one file. Returns a promise only for steps that wait (DICOMDIR
+   * reading, copying, yielding to the event loop), and commits the open
+   * batch transaction before any of them.
+   */
+  private visit(file: string, walker: FileWalker): Promise<void> | undefined {
     let realPath: string;
     try {
       realPath = fs.realpathSync.native(file);
     } catch (error) {
       this.damaged.push({ path: file, reason: describeError(error) });
-      return;
+      return undefined;
     }
-    if (this.seenFiles.has(realPath)) return;
+    if (this.seenFiles.has(realPath)) return undefined;
     this.seenFiles.add(realPath);
     this.lastPath = realPath;
 
-    if (path.basename(realPath).toUpperCase() === 'DICOMDIR') {
-      await this.followDicomdir(realPath, walker);
-      return;
-    }
+    if (path.basename(realPath).toUpperCase() === 'DICOMDIR') return this.followDicomdir(realPath, walker);
 
     let header: DicomFileHeader | undefined;
     let readError: unknown;
@@ -147,28 +152,35 @@ class Scan {
       readError = error;
     }
     if (header?.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) {
-      await this.followDicomdir(realPath, walker);
-      return;
+      return this.followDicomdir(realPath, walker);
     }
 
     this.counts.scanned++;
+    let record: InstanceRecord;
     try {
       if (header === undefined) throw readError;
-      const record = readInstanceRecord(header);
-      const outcome = this.options.import
-        ? await this.importCopy(realPath, header, record)
-        : this.indexInPlace(realPath, header, record);
-      this.count(outcome);
+      record = readInstanceRecord(header);
+    } catch (error) {
+      this.recordFailure(realPath, error);
+      return this.afterFile();
+    }
+
+    if (this.options.import) return this.importCopy(realPath, header, record).then(() => this.afterFile());
+    try {
+      this.count(this.indexInPlace(realPath, header, record));
       this.studyUids.add(record.study.studyInstanceUid);
     } catch (error) {
       this.recordFailure(realPath, error);
     }
+    return this.afterFile();
+  }
 
+  /** Reports progress and, after a full batch, commits it and yields to the event loop. */
+  private afterFile(): Promise<void> | undefined {
     if (this.counts.scanned % PROGRESS_INTERVAL === 0) this.reportProgress();
-    if (this.inBatch >= this.batchSize) {
-      this.commitBatch();
-      await nextTick();
-    }
+    if (this.inBatch < this.batchSize) return undefined;
+    this.commitBatch();
+    return nextTick().then(() => undefined);
   }
 
   private async followDicomdir(file: string, walker: FileWalker): Promise<void> {
@@ -212,11 +224,17 @@ class Scan {
     return 'stored';
   }
 
-  private async importCopy(file: string, header: DicomFileHeader, record: InstanceRecord): Promise<StoreOutcomeKind> {
+  /** Copies one file into the archive and counts the outcome; never rejects. */
+  private async importCopy(file: string, header: DicomFileHeader, record: InstanceRecord): Promise<void> {
     this.commitBatch();
-    const outcome = await this.archive.importCopy(file, header, record);
+    try {
+      const outcome = await this.archive.importCopy(file, header, record);
+      this.count(outcome.outcome);
+      this.studyUids.add(record.study.studyInstanceUid);
+    } catch (error) {
+      this.recordFailure(file, error);
+    }
     this.inBatch++;
-    return outcome.outcome;
   }
 
   private count(outcome: StoreOutcomeKind): void {
@@ -276,8 +294,4 @@ function sameDatasetBytesSync(storedPath: string, candidatePath: string, candida
     return false;
   }
   return datasetBytesEqualSync({ path: storedPath, datasetOffset: storedOffset }, { path: candidatePath, datasetOffset: candidateOffset });
-}
-
-function createScanLogger() {
-  return createLogger('loader.archive').child('scan');
 }

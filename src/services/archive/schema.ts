@@ -4,7 +4,7 @@
  * The schema version is PRAGMA user_version: version N means MIGRATIONS[0..N-1]
  * have run. Add a migration at the end, never edit a released one.
  *
- * Text columns hold decoded UTF-8 with '' for absent or empty values, so that
+ * Text columns contain decoded UTF-8 with '' for absent or empty values, so
  * matching treats "absent" and "empty" alike. Dates are YYYYMMDD and times
  * HHMMSS[.FFFFFF]. Counts on studies and series are kept by triggers.
  */

@@ -76,7 +76,8 @@ export class FileWalker {
       this.problems.push({ path: folder, reason: describeError(error) });
       return;
     }
-    entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+    // Pushed in reverse name order, so they are popped in name order.
+    entries.sort((a, b) => (a.name < b.name ? 1 : -1));
     for (const entry of entries) {
       if (this.options.skipName?.(entry.name, entry.isDirectory())) continue;
       this.pending.push(path.join(folder, entry.name));
