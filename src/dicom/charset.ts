@@ -62,8 +62,8 @@ const ASCII: CodeElement = {
 
 /**
  * JIS X 0201 Romaji, ISO-IR 14 (ESC ( J). It differs from ASCII only at 0x5C
- * (yen sign) and 0x7E (overline). Those bytes are decoded as in ASCII, as
- * pydicom does, because 0x5C is also the DICOM value delimiter.
+ * (yen sign) and 0x7E (overline). Those bytes are decoded as in ASCII, because
+ * 0x5C is also the DICOM value delimiter.
  */
 const JIS_X0201_ROMAJI: CodeElement = { ...ASCII, id: 'jis-x0201-romaji', escape: [0x28, 0x4a] };
 
@@ -148,7 +148,7 @@ const ALL_CODE_ELEMENTS: CodeElement[] = [
   LATIN1, LATIN2, LATIN3, LATIN4, CYRILLIC, ARABIC, GREEK, HEBREW, LATIN5, THAI,
 ];
 
-/** What one Defined Term of Specific Character Set selects (PS3.3 section C.12.1.1.2). */
+/** Code elements and codec selected by one Defined Term of Specific Character Set (PS3.3 section C.12.1.1.2). */
 interface CharacterSetDefinition {
   term: string;
   /** iconv-lite codec that decodes a whole value when this term is the only one and has no code extensions. */
@@ -249,10 +249,10 @@ function lookupDefinitions(characterSets: string[]): (CharacterSetDefinition | u
 }
 
 /**
- * Returns the codec for a value that needs no code extension handling: a
- * single term that is not an ISO 2022 term, or a first term of ISO_IR 192,
- * GB18030 or GBK, which PS3.5 section 6.1.2.5.3 forbids to combine with code
- * extensions. Returns undefined when the ISO 2022 decoder is needed.
+ * Returns the codec for a value that needs no code extension handling. That is
+ * a single term that is not an ISO 2022 term, or a first term of ISO_IR 192,
+ * GB18030 or GBK, because PS3.5 section 6.1.2.5.3 does not allow code
+ * extensions with those. Returns undefined when the ISO 2022 decoder is needed.
  */
 function wholeValueCodec(definitions: (CharacterSetDefinition | undefined)[]): string | undefined {
   if (definitions.length === 0) return 'latin1';
@@ -483,8 +483,8 @@ export function encodeText(text: string, characterSets: string[], vr: string): B
 
 /**
  * Returns true when `text` survives encoding with `characterSets` and decoding
- * back unchanged, so a server can answer in the requester's character set and
- * fall back to ISO_IR 192 otherwise.
+ * back unchanged. A server uses it to choose between the requester's character
+ * set and ISO_IR 192 for a response.
  */
 export function canEncode(text: string, characterSets: string[], vr = 'PN'): boolean {
   if (findUnknownCharacterSets(characterSets).length > 0) return false;

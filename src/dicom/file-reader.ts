@@ -4,8 +4,8 @@
  *
  * Besides standard Part 10 files (128-byte preamble, 'DICM', group 0002 in
  * explicit VR little endian), it reads files that start directly with group
- * 0002 and raw data sets without file meta information (ACR-NEMA style), whose
- * encoding is guessed from the first elements.
+ * 0002. It also reads raw data sets without file meta information (ACR-NEMA
+ * style) and guesses their encoding from the first elements.
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
@@ -61,9 +61,9 @@ export class NotDicomError extends Error {
 }
 
 /**
- * Bytes read first. A typical CT or MR header is 2-10 KiB, so one read is
- * enough for nearly every file; larger headers (enhanced multi-frame objects)
- * are read again with 4 times the size until they fit.
+ * Bytes read first. The headers of the CT and MR sample files are a few KiB,
+ * so one read is expected to be enough for most files. A larger header, as in
+ * enhanced multi-frame objects, is read again with 4 times the size until it fits.
  */
 export const INITIAL_CHUNK_SIZE = 64 * 1024;
 const CHUNK_GROWTH_FACTOR = 4;
@@ -356,7 +356,7 @@ function inflateDataset(compressed: Buffer, warnings: string[]): Buffer | undefi
   try {
     return zlib.inflateRawSync(compressed, flushOptions);
   } catch {
-    // Some writers add a zlib header (RFC 1950); accept it but say so.
+    // Some writers add a zlib header (RFC 1950). It is accepted with a warning.
   }
   try {
     const inflated = zlib.inflateSync(compressed, flushOptions);

@@ -21,7 +21,7 @@ export class DicomParseError extends Error {
   override name = 'DicomParseError';
 
   constructor(
-    /** What is wrong, without the offset. */
+    /** Description of the damage, without the offset. */
     readonly reason: string,
     /** Byte offset in the parsed buffer where the damage was detected. */
     readonly offset: number,
@@ -157,9 +157,9 @@ interface ElementHeader {
 
 /**
  * Reads a tag, VR and length. In an explicit VR data set, an element whose VR
- * bytes are not a known VR is read as implicit VR when its 32-bit length fits
- * in the remaining bytes: some writers mix implicit elements into explicit
- * data sets, and PS3.5 section 7.1.2 forbids exactly this, so it is a warning.
+ * bytes are not letters is read as implicit VR when its 32-bit length fits in
+ * the remaining bytes. Some writers mix implicit elements into explicit data
+ * sets, which PS3.5 section 7.1.2 does not allow, so this adds a warning.
  */
 function readElementHeader(
   context: ParseContext,
@@ -201,7 +201,8 @@ function readElementHeader(
     return { tag, vr: lookupVr(tag), length: implicitLength, headerLength: 8 };
   }
 
-  // An unknown VR of two upper-case letters: PS3.5 section 7.1.2 (2019 and later) has new VRs use the 32-bit length form.
+  // NOTE: an unknown VR of two upper-case letters is read with the 32-bit length form of OB and UN.
+  // This is a guess for VRs newer than this parser, and it fails for a new VR with a 16-bit length.
   if (isUpperCaseLetter(vrByte0) && isUpperCaseLetter(vrByte1)) {
     requireBytes(context, offset, 12, end, `Element ${formatTag(tag)} header`);
     context.warnings.push(`Element ${formatTag(tag)} at byte offset ${offset} has the unknown VR '${vr}'; it was read as UN.`);
@@ -342,7 +343,8 @@ function parseValue(
 
   if (vr === 'UN' && length > 0) {
     const dictionaryVr = lookupVr(tag);
-    // PS3.5 section 6.2.2: a UN value holds the bytes in the transfer syntax's byte order; a sequence inside is implicit VR little endian.
+    // A UN value contains the bytes in the transfer syntax's byte order, but a sequence inside is
+    // implicit VR little endian (PS3.5 section 6.2.2).
     if (dictionaryVr === 'SQ' && looksLikeItem(buffer, valueOffset)) {
       vr = 'SQ';
     } else if (dictionaryVr !== 'UN') {

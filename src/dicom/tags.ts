@@ -177,7 +177,7 @@ export const Tags = {
 
 export type TagName = keyof typeof Tags;
 
-/** Every VR defined in PS3.5 table 6.2-1 (2024 edition). */
+/** The VRs of PS3.5 table 6.2-1. */
 export const KNOWN_VRS: ReadonlySet<string> = new Set([
   'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW',
   'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',

@@ -52,7 +52,7 @@ export function assertValidUid(text: string, attributeName: string): void {
   if (problem !== undefined) throw new InvalidUidError(attributeName, text, problem);
 }
 
-/** Escapes control and non-ASCII characters so a value can be quoted in a message. */
+/** Escapes C0 and C1 control characters, quotes and backslashes so a value can be quoted in a message. */
 export function escapeForMessage(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f"\\]/g, (character) => {
     if (character === '"') return '\\"';
@@ -217,7 +217,7 @@ export function describeTransferSyntax(uid: string): TransferSyntaxInfo | undefi
   return info ? { ...info } : undefined;
 }
 
-/** Returns the UIDs of every transfer syntax describeTransferSyntax knows. */
+/** Returns the UIDs of every transfer syntax that describeTransferSyntax describes. */
 export function knownTransferSyntaxUids(): string[] {
   return [...TRANSFER_SYNTAXES.keys()];
 }
@@ -269,7 +269,7 @@ export interface SopClassInfo {
   name: string;
   /** Keyword as in PS3.6 table A-1. */
   keyword: string;
-  /** The class is retired from the standard; archives still accept it for old data. */
+  /** The class is retired from the standard, but archives still accept it for old data. */
   retired?: boolean;
 }
 

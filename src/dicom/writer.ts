@@ -35,8 +35,8 @@ const BINARY_SIZES: Record<string, number> = {
  * Encodes elements in ascending tag order (PS3.5 section 7.1) with values
  * padded to even length: a space for text, NUL for UI and binary values
  * (PS3.5 section 6.2). Text of SH, LO, UC, ST, LT, UT and PN is encoded with
- * `characterSets`; an item that contains its own Specific Character Set uses that
- * for its elements. Throws DicomEncodeError when a value does not fit its VR.
+ * `characterSets`. An item that contains its own Specific Character Set uses
+ * that for its elements. Throws DicomEncodeError when a value does not fit its VR.
  */
 export function encodeElements(elements: ElementSpec[], encoding: DatasetEncoding, characterSets: string[] = []): Buffer {
   const sorted = [...elements].sort((a, b) => a.tag - b.tag);

@@ -18,7 +18,7 @@ function uint32(value: number): Buffer {
   return bytes;
 }
 
-/** An explicit VR LE element with a 16-bit length. */
+/** Builds an explicit VR little endian element with a 16-bit length. */
 function shortElement(group: number, element: number, vr: string, value: string): Buffer {
   const length = Buffer.alloc(2);
   length.writeUInt16LE(value.length, 0);
