@@ -1,0 +1,244 @@
+/**
+ * Helpers for the end-to-end tests: Part 10 file splitting, archive
+ * snapshots, pydicom calls (test/e2e/pydicom-tool.py) and DCMTK findscu runs.
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import {
+  CorpusFile,
+  DicomNode,
+  LoaderDirs,
+  RunResult,
+  associationArgs,
+  corpusSamples,
+  listFiles,
+  makeTempDir,
+  runCommand,
+  runDcmtk,
+  runLoader,
+} from '../support/peers';
+
+/** The system Python, which has pydicom 2.3 and numpy; a pyenv python3 on PATH may lack them. */
+export const PYTHON = '/usr/bin/python3';
+export const PYDICOM_TOOL = path.join(__dirname, 'pydicom-tool.py');
+
+/** One `loader studies --json` row. */
+export interface StudyRow {
+  studyInstanceUid: string;
+  patientId: string;
+  patientName: string;
+  studyDate: string;
+  modalitiesInStudy: string[];
+  numberOfSeries: number;
+  numberOfInstances: number;
+}
+
+/** Main attributes of one DICOM file as decoded by pydicom; absent attributes are missing keys. */
+export interface DicomAttributes {
+  file: string;
+  TransferSyntaxUID: string | null;
+  SpecificCharacterSet?: string;
+  QueryRetrieveLevel?: string;
+  PatientName?: string;
+  PatientID?: string;
+  StudyInstanceUID?: string;
+  SeriesInstanceUID?: string;
+  SOPInstanceUID?: string;
+  StudyDate?: string;
+  ModalitiesInStudy?: string;
+  Modality?: string;
+  NumberOfStudyRelatedInstances?: string;
+  NumberOfSeriesRelatedInstances?: string;
+  RetrieveAETitle?: string;
+}
+
+export interface Part10 {
+  transferSyntax: string;
+  sopClassUid: string;
+  sopInstanceUid: string;
+  /** The bytes after the File Meta Information group. */
+  dataset: Buffer;
+}
+
+/** Splits a Part 10 file into its meta group values and its data set bytes. */
+export function readPart10(file: string): Part10 {
+  const bytes = fs.readFileSync(file);
+  if (bytes.toString('latin1', 128, 132) !== 'DICM') throw new Error(`${file} has no DICM prefix at offset 128`);
+  let offset = 132;
+  const meta = new Map<number, string>();
+  // The meta group is always Explicit VR Little Endian (PS3.10 7.1).
+  while (offset + 8 <= bytes.length && bytes.readUInt16LE(offset) === 0x0002) {
+    const element = bytes.readUInt16LE(offset + 2);
+    const vr = bytes.toString('latin1', offset + 4, offset + 6);
+    const longHeader = ['OB', 'OW', 'UN', 'SQ', 'UT', 'UC', 'UR'].includes(vr);
+    const length = longHeader ? bytes.readUInt32LE(offset + 8) : bytes.readUInt16LE(offset + 6);
+    const headerLength = longHeader ? 12 : 8;
+    meta.set(element, bytes.toString('latin1', offset + headerLength, offset + headerLength + length).replace(/[\0 ]+$/, ''));
+    offset += headerLength + length;
+  }
+  return {
+    transferSyntax: meta.get(0x0010) ?? '',
+    sopClassUid: meta.get(0x0002) ?? '',
+    sopInstanceUid: meta.get(0x0003) ?? '',
+    dataset: bytes.subarray(offset),
+  };
+}
+
+/** Returns where the archive stores a corpus file: <archive>/<Study>/<Series>/<SOP>.dcm. */
+export function archivePathOf(archiveDir: string, file: CorpusFile): string {
+  return path.join(archiveDir, file.studyInstanceUid!, file.seriesInstanceUid!, `${file.sopInstanceUid}.dcm`);
+}
+
+export function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+export interface FileState {
+  sha256: string;
+  mtimeMs: number;
+  size: number;
+}
+
+/**
+ * Records checksum, mtime and size of every file below an archive, keyed by
+ * relative path. The SQLite index files are left out because reads may touch them.
+ */
+export function snapshotArchive(archiveDir: string): Map<string, FileState> {
+  const snapshot = new Map<string, FileState>();
+  for (const file of listFiles(archiveDir)) {
+    const relative = path.relative(archiveDir, file);
+    if (relative.startsWith('index.sqlite')) continue;
+    const stat = fs.statSync(file);
+    snapshot.set(relative, { sha256: sha256(file), mtimeMs: stat.mtimeMs, size: stat.size });
+  }
+  return snapshot;
+}
+
+/** Converts a snapshot to a plain object, so that jest prints a readable diff. */
+export function snapshotObject(snapshot: Map<string, FileState>): Record<string, FileState> {
+  return Object.fromEntries([...snapshot.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Runs pydicom-tool.py and returns its stdout; throws with stderr when it fails. */
+export async function runPydicom(args: string[], timeoutMs = 60_000): Promise<string> {
+  const result = await runCommand(PYTHON, [PYDICOM_TOOL, ...args], { timeoutMs });
+  if (result.code !== 0) {
+    throw new Error(`pydicom-tool.py ${args.slice(0, 2).join(' ')} failed with code ${result.code}: ${result.stderr.slice(-2000)}`);
+  }
+  return result.stdout;
+}
+
+/** Reads files with pydicom and returns their main attributes, decoded with their character sets. */
+export async function readAttributes(files: string[]): Promise<DicomAttributes[]> {
+  if (files.length === 0) return [];
+  return JSON.parse(await runPydicom(['read', ...files])) as DicomAttributes[];
+}
+
+/**
+ * Writes a C-FIND identifier file with pydicom, which encodes the values in
+ * `characterSet` ('' for the default repertoire). findscu sends -k values as
+ * given bytes, so non-ASCII keys need such a file.
+ */
+export async function writeQueryFile(
+  dir: string,
+  characterSet: string,
+  level: string,
+  keys: Record<string, string>,
+): Promise<string> {
+  const file = path.join(dir, `query-${fs.readdirSync(dir).length + 1}.dcm`);
+  await runPydicom(['query', file, characterSet, level, JSON.stringify(keys)]);
+  return file;
+}
+
+export interface FindResult {
+  run: RunResult;
+  responses: DicomAttributes[];
+}
+
+/**
+ * Runs findscu against `called` with the given model flag ('-S' or '-P'),
+ * matching keys (-k) and an optional query file, extracts every response
+ * with -X and decodes it with pydicom.
+ */
+export async function find(
+  called: DicomNode,
+  model: '-S' | '-P',
+  keys: string[],
+  queryFile?: string,
+): Promise<FindResult> {
+  const outputDir = makeTempDir('findscu');
+  const args = [model, '-X', '-od', outputDir];
+  for (const key of keys) args.push('-k', key);
+  args.push(...associationArgs(called, 'FINDSCU'));
+  if (queryFile) args.push(queryFile);
+  const run = await runDcmtk('findscu', args);
+  const files = fs.readdirSync(outputDir).filter((name) => name.startsWith('rsp')).sort().map((name) => path.join(outputDir, name));
+  return { run, responses: await readAttributes(files) };
+}
+
+/** Returns the sorted distinct values of one attribute. */
+export function distinct(values: (string | null | undefined)[]): string[] {
+  return [...new Set(values.filter((value): value is string => value !== null && value !== undefined))].sort();
+}
+
+/** Returns the sorted Study Instance UIDs of corpus samples that pass a filter. */
+export function expectedStudies(filter: (file: CorpusFile) => boolean): string[] {
+  return distinct(corpusSamples(filter).map((file) => file.studyInstanceUid));
+}
+
+/** Runs `loader studies --json` with extra filters and returns the rows. */
+export async function listStudies(dirs: LoaderDirs, filters: string[] = []): Promise<StudyRow[]> {
+  const result = await runLoader(['studies', '--json', ...filters], { dirs });
+  if (result.code !== 0) throw new Error(`loader studies failed with code ${result.code}: ${result.stderr.slice(-2000)}`);
+  return result.json<StudyRow[]>();
+}
+
+/** Runs echoscu against a node and returns its exit code and output. */
+export function echo(called: DicomNode, callingAeTitle = 'ECHOSCU'): Promise<RunResult> {
+  return runDcmtk('echoscu', associationArgs(called, callingAeTitle));
+}
+
+/** Returns the files below a folder whose data set is byte-identical to `source`'s, with their transfer syntax. */
+export function matchingFiles(files: string[], source: string): { file: string; transferSyntax: string }[] {
+  const wanted = readPart10(source).dataset;
+  return files
+    .map((file) => ({ file, part: readPart10(file) }))
+    .filter(({ part }) => part.dataset.equals(wanted))
+    .map(({ file, part }) => ({ file, transferSyntax: part.transferSyntax }));
+}
+
+/**
+ * Writes a storescu association profile ("Own", for -xf FILE Own) with one
+ * presentation context per SOP class and transfer syntax of the given files.
+ * Each file then has a context in its own syntax, so storescu sends it
+ * unchanged; with several syntaxes in one context, storescu converts
+ * uncompressed files to the syntax the SCP accepts.
+ */
+export function writeStoreProfile(dir: string, files: CorpusFile[]): string {
+  const pairs = distinct(files.map((file) => `${file.sopClassUid}\\${file.transferSyntaxUid}`));
+  const syntaxes = distinct(files.map((file) => file.transferSyntaxUid));
+  const syntaxName = (uid: string) => `TS${syntaxes.indexOf(uid) + 1}`;
+  const lines = ['[[TransferSyntaxes]]'];
+  for (const uid of syntaxes) lines.push(`[${syntaxName(uid)}]`, `TransferSyntax1 = ${uid}`);
+  lines.push('[[PresentationContexts]]', '[Own]');
+  pairs.forEach((pair, index) => {
+    const [sopClass, syntax] = pair.split('\\');
+    lines.push(`PresentationContext${index + 1} = ${sopClass}\\${syntaxName(syntax)}`);
+  });
+  lines.push('[[Profiles]]', '[Own]', 'PresentationContexts = Own');
+  const file = path.join(dir, 'storescu-own.cfg');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/** Sends files with storescu --no-halt and a profile from writeStoreProfile. */
+export function storeWithOwnSyntax(called: DicomNode, files: CorpusFile[], callingAeTitle = 'STORESCU'): Promise<RunResult> {
+  const profile = writeStoreProfile(makeTempDir('storescu-profile'), files);
+  return runDcmtk(
+    'storescu',
+    ['--no-halt', '-xf', profile, 'Own', ...associationArgs(called, callingAeTitle), ...files.map((file) => file.absolutePath)],
+    { timeoutMs: 90_000 },
+  );
+}
