@@ -154,6 +154,8 @@ export async function writeQueryFile(
 
 export interface FindResult {
   run: RunResult;
+  /** Status text of the final C-FIND response as findscu -v prints it, e.g. "Success"; '' when none arrived. */
+  finalStatus: string;
   responses: DicomAttributes[];
 }
 
@@ -169,13 +171,14 @@ export async function find(
   queryFile?: string,
 ): Promise<FindResult> {
   const outputDir = makeTempDir('findscu');
-  const args = [model, '-X', '-od', outputDir];
+  const args = ['-v', model, '-X', '-od', outputDir];
   for (const key of keys) args.push('-k', key);
   args.push(...associationArgs(called, 'FINDSCU'));
   if (queryFile) args.push(queryFile);
   const run = await runDcmtk('findscu', args);
   const files = fs.readdirSync(outputDir).filter((name) => name.startsWith('rsp')).sort().map((name) => path.join(outputDir, name));
-  return { run, responses: await readAttributes(files) };
+  const finalStatus = /Received Final Find Response \(([^)]*)\)/.exec(run.stderr)?.[1] ?? '';
+  return { run, finalStatus, responses: await readAttributes(files) };
 }
 
 /** Returns the sorted distinct values of one attribute. */
