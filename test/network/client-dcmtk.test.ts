@@ -83,11 +83,11 @@ describe('client against storescp', () => {
   });
 
   test('rejection raises AssociationRejectedError', async () => {
-    const refusing = await startStorescp({ aeTitle: 'REFUSER', extraArgs: ['--refuse'] });
-    const attempt = connect(connectOptions(refusing, [{ abstractSyntax: VERIFICATION, transferSyntaxes: ['1.2.840.10008.1.2'] }]));
+    const rejectingPeer = await startStorescp({ aeTitle: 'REFUSER', extraArgs: ['--refuse'] });
+    const attempt = connect(connectOptions(rejectingPeer, [{ abstractSyntax: VERIFICATION, transferSyntaxes: ['1.2.840.10008.1.2'] }]));
     await expect(attempt).rejects.toBeInstanceOf(AssociationRejectedError);
     await expect(attempt).rejects.toThrow(/rejected/);
-    await refusing.stop();
+    await rejectingPeer.stop();
   });
 
   test('vanished peer error names the peer', async () => {

@@ -76,7 +76,7 @@ async function open(port: number, overrides: Partial<ConnectOptions> = {}): Prom
 
 const QUERY = encodeDataset([[0x00080052, 'CS', 'STUDY']], EXPLICIT_LE);
 
-/** A readable of `total` bytes generated on demand; `produced` counts bytes handed out so far. */
+/** Creates a readable of `total` bytes generated on demand; `produced()` returns the bytes handed out so far. */
 function generatedSource(total: number, chunk = 64 * 1024): { stream: Readable; produced: () => number } {
   let produced = 0;
   const stream = new Readable({

@@ -85,7 +85,7 @@ describe('A-ASSOCIATE PDUs', () => {
     expect(() => decodeControlPdu(PDU_TYPE.ASSOCIATE_RQ, bytes)).toThrow(/Invalid presentation context ID 2/);
   });
 
-  test('invalid AE title is refused on encode', () => {
+  test('invalid AE title fails to encode', () => {
     expect(() => encodeAssociateRq({ ...REQUEST, callingAeTitle: 'FAR_TOO_LONG_AE_TITLE' })).toThrow(/Invalid AE title/);
   });
 
@@ -144,20 +144,20 @@ describe('PduReader', () => {
     expect(events).toEqual(['start 1 true false 3', 'end', 'start 1 true true 4', 'end']);
   });
 
-  test('P-DATA-TF over our maximum is refused', () => {
+  test('P-DATA-TF over our maximum is rejected', () => {
     const { reader, errors } = collect(1000);
     reader.push(encodePDataHeader(1, false, true, 2000));
     expect(errors[0]?.message).toMatch(/exceeds the maximum PDU length of 1000/);
   });
 
-  test('PDV overrunning its PDU is refused', () => {
+  test('PDV overrunning its PDU is rejected', () => {
     const header = Buffer.from([0x04, 0, 0, 0, 0, 8, 0, 0, 0, 50, 1, 0]);
     const { reader, errors } = collect();
     reader.push(header);
     expect(errors[0]?.message).toMatch(/overruns its P-DATA-TF PDU/);
   });
 
-  test('unknown PDU type is refused', () => {
+  test('unknown PDU type is rejected', () => {
     const { reader, errors } = collect();
     reader.push(Buffer.from([0x42, 0, 0, 0, 0, 0]));
     expect(errors[0]?.abortReason).toBe(1);
@@ -191,7 +191,7 @@ describe('command sets', () => {
     expect(elements.get(0x00000002)?.length).toBe(28);
   });
 
-  test('truncated command is refused', () => {
+  test('truncated command is rejected', () => {
     const bytes = encodeCommand({ commandField: COMMAND_FIELD.C_ECHO_RQ, messageId: 1, hasDataset: false });
     expect(() => decodeCommand(bytes.subarray(0, bytes.length - 3))).toThrow(/overruns|trailing/);
   });

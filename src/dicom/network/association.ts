@@ -1,10 +1,10 @@
 /**
  * One DICOM association over one TCP connection, for either role (PS3.8 section 9.2).
  *
- * This module runs the upper layer state machine in a simplified form that keeps
- * its rules: association establishment guarded by the ARTIM timer, release with
- * collision handling (PS3.8 section 9.2.3 and table 9-10 states Sta9 to Sta12), and
- * A-ABORT for any PDU that is unexpected in the current state. It also assembles
+ * This module runs a simplified upper layer state machine that keeps its rules.
+ * The ARTIM timer guards association establishment and release. Release collisions
+ * are handled as in PS3.8 section 9.2.3 (states Sta9 to Sta12 of table 9-10). Any PDU
+ * that is unexpected in the current state gets an A-ABORT. The module also assembles
  * DIMSE messages from PDV fragments (PS3.7 annex E and PS3.8 annex E): command
  * fragments are collected (commands are small), data set fragments are streamed to
  * a Readable whose back-pressure pauses the socket. Outgoing messages are cut into
@@ -490,14 +490,14 @@ export class Association extends EventEmitter {
       case 'releasing':
         if (pdu.type === PDU_TYPE.RELEASE_RP) {
           if (this.releaseCollision && this.role === 'acceptor') {
-            // Collision, acceptor side (PS3.8 Sta12): our RQ is answered, now answer theirs.
+            // Collision, acceptor side (PS3.8 Sta12): the peer has confirmed our release, so now we confirm theirs.
             this.socket.write(encodeReleaseRp());
           }
           this.released();
           return;
         }
         if (pdu.type === PDU_TYPE.RELEASE_RQ) {
-          // Release collision (PS3.8 section 9.2.3): the requestor answers first, the acceptor after its own RP arrives.
+          // Release collision (PS3.8 section 9.2.3): the requestor sends its RP first, the acceptor after its own RP arrives.
           this.releaseCollision = true;
           if (this.role === 'requestor') this.socket.write(encodeReleaseRp());
           return;
@@ -509,7 +509,7 @@ export class Association extends EventEmitter {
     }
   }
 
-  /** Answers a peer's A-RELEASE-RQ once our running operations have sent their responses (PS3.8 Sta8 allows P-DATA). */
+  /** Sends A-RELEASE-RP for a peer's A-RELEASE-RQ once our running operations have sent their responses (PS3.8 Sta8 allows P-DATA). */
   private onPeerRelease(): void {
     this.state = 'peer-releasing';
     this.clearIdleTimer();

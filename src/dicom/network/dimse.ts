@@ -217,7 +217,7 @@ export function encodeCommand(fields: CommandFields): Buffer {
   return Buffer.concat([elementBytes(COMMAND_TAG.COMMAND_GROUP_LENGTH, groupLength), body]);
 }
 
-/** A command set that cannot be decoded; the association aborts, because the message cannot be answered. */
+/** A command set that cannot be decoded. The association aborts, because no response can be addressed to the message. */
 export class CommandDecodeError extends Error {
   override name = 'CommandDecodeError';
 }

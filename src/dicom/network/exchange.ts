@@ -1,10 +1,10 @@
 /**
  * DIMSE message exchange on an established association (PS3.7 sections 9.1 and 9.3).
  *
- * Allocates message IDs, sends requests and collects their responses with the DIMSE
- * timeout (reset by any traffic from the peer, so pending responses count as
- * activity), routes C-CANCEL-RQ to the AbortSignal of the request it names, and
- * passes every other incoming request to one request handler (provider.ts).
+ * Allocates message IDs, sends requests and collects their responses. The DIMSE
+ * timeout restarts on any traffic from the peer, so pending responses count as
+ * activity. A C-CANCEL-RQ aborts the AbortSignal of the request it names, and every
+ * other incoming request goes to one request handler (provider.ts).
  */
 
 import type { Readable } from 'node:stream';
@@ -30,8 +30,7 @@ export async function collectDataset(stream: Readable, limit = MAX_COLLECTED_DAT
   for await (const chunk of stream) {
     length += (chunk as Buffer).length;
     if (length > limit) {
-      // Keep draining so that the association can read the rest of the message and answer it.
-      stream.resume();
+      // Leaving the loop destroys the stream, and the association then drops the rest of the message.
       throw new Error(`Data set longer than ${limit} bytes`);
     }
     chunks.push(chunk as Buffer);
@@ -174,8 +173,8 @@ export class DimseExchange {
       if (!this.requestHandler) throw new Error('No request handler on this association');
       await this.requestHandler(message, controller.signal);
     } catch (error) {
-      // provider.ts answers handler failures itself; reaching here means the response could not be sent.
-      this.logger.error('Failed to answer a DIMSE request', {
+      // provider.ts turns handler failures into responses itself, so reaching here means a response could not be sent.
+      this.logger.error('Failed to send the response to a DIMSE request', {
         peer: this.association.peerDescription,
         command: commandName(message.command.fields.commandField),
         messageId,

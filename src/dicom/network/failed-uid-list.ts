@@ -1,6 +1,6 @@
 /**
  * The one data set this layer builds and reads itself: the final C-MOVE/C-GET response
- * identifier holding Failed SOP Instance UID List (0008,0058) (PS3.4 C.4.2.1.4 and C.4.3.1.3).
+ * identifier holding Failed SOP Instance UID List (0008,0058) (PS3.4 annex C, C-MOVE and C-GET).
  * Every other data set passes through the network layer as opaque bytes.
  */
 

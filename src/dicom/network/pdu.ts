@@ -1,9 +1,9 @@
 /**
  * Encoding and decoding of the upper layer protocol data units (PS3.8 section 9.3).
  *
- * Every decoder validates lengths before reading, so a truncated or hostile PDU
- * raises a PduError that names the problem and the A-ABORT reason to send; it never
- * reads past the buffer. P-DATA-TF bodies are framed by pdu-reader.ts and never
+ * Every decoder validates lengths before reading, so it never reads past the buffer.
+ * A truncated or hostile PDU raises a PduError that names the problem and the
+ * A-ABORT reason to send. P-DATA-TF bodies are framed by pdu-reader.ts and never
  * pass through here as a whole, because they can carry data sets of any size.
  */
 
@@ -110,7 +110,7 @@ export interface PresentationContextResult {
 export interface AssociateAcPdu {
   type: typeof PDU_TYPE.ASSOCIATE_AC;
   protocolVersion: number;
-  /** Echo of the request's called AE title; PS3.8 says not to test it on receipt. */
+  /** Copy of the called AE title of the request. */
   calledAeTitle: string;
   callingAeTitle: string;
   applicationContextName: string;
@@ -556,7 +556,8 @@ export function decodeControlPdu(type: number, body: Buffer): ControlPdu {
 
 /** Describes an A-ASSOCIATE-RJ in words (PS3.8 table 9-21). */
 export function describeRejection(result: number, source: number, reason: number): string {
-  const kind = result === 1 ? 'rejected permanently' : result === 2 ? 'rejected transiently' : `rejected (result ${result})`;
+  const kinds: Record<number, string> = { 1: 'rejected permanently', 2: 'rejected transiently' };
+  const kind = kinds[result] ?? `rejected (result ${result})`;
   const reasons: Record<number, Record<number, string>> = {
     1: { 1: 'no reason given', 2: 'application context name not supported', 3: 'calling AE title not recognized', 7: 'called AE title not recognized' },
     2: { 1: 'no reason given', 2: 'protocol version not supported' },
@@ -579,5 +580,6 @@ export function describeAbort(source: number, reason: number): string {
     5: 'unexpected PDU parameter',
     6: 'invalid PDU parameter value',
   };
-  return `aborted by the service provider: ${reasons[reason] ?? `reason ${reason}`}`;
+  const reasonText = reasons[reason] ?? `reason ${reason}`;
+  return `aborted by the service provider: ${reasonText}`;
 }

@@ -1,8 +1,8 @@
 /**
  * Serves incoming DIMSE requests with application handlers and builds every response
- * (PS3.7 section 9.3, PS3.4 annexes A, B and C). Each request gets an answer: a
+ * (PS3.7 section 9.3, PS3.4 annexes A, B and C). Each request gets a response. A
  * request without a handler, on a context of another SOP class, or whose handler
- * throws, is answered with a failure status and the association goes on serving.
+ * throws, gets a failure status, and the association goes on serving.
  */
 
 import type { Readable } from 'node:stream';
@@ -108,7 +108,9 @@ export interface DimseHandlers {
    * DimseStatusError sends its status and message; any other error sends C001.
    */
   find?(ctx: QueryRequestContext): AsyncIterable<Buffer>;
+  /** Runs the sub-operations. After ctx.signal aborts (C-CANCEL), stop and return status FE00 with the counts so far. */
   move?(ctx: MoveRequestContext): Promise<RetrieveResult>;
+  /** As move(), with the sub-operations sent through ctx.store() on the same association. */
   get?(ctx: GetRequestContext): Promise<RetrieveResult>;
 }
 
@@ -143,6 +145,8 @@ class RequestServer {
   private readonly context: AcceptedContext;
   private readonly messageId: number;
   private readonly sopClassUid?: string;
+  /** Set once the final response is on its way; later pending responses are dropped. */
+  private finalSent = false;
 
   constructor(
     private readonly options: ProviderOptions,
@@ -254,6 +258,7 @@ class RequestServer {
   }
 
   private async sendFinal(result: DimseResult, extra: Partial<CommandFields> = {}): Promise<void> {
+    this.finalSent = true;
     if (statusClass(result.status) !== 'success') this.logFailure(result, { sopInstanceUid: extra.affectedSopInstanceUid });
     await this.exchange.respond(
       this.context.id,
@@ -296,7 +301,7 @@ class RequestServer {
     await this.sendFinal(result, { affectedSopInstanceUid: sopInstanceUid });
   }
 
-  /** Reads the request identifier, or answers with a failure and returns undefined. */
+  /** Reads the request identifier, or sends a failure response and returns undefined. */
   private async readIdentifier(): Promise<Buffer | undefined> {
     if (!this.message.data) {
       await this.fail(STATUS.CANNOT_UNDERSTAND, `${commandName(this.fields.commandField)} carries no identifier`);
@@ -352,7 +357,7 @@ class RequestServer {
   }
 
   private sendPending = (progress: RetrieveProgress): void => {
-    if (!this.exchange.association.isOpen) return;
+    if (!this.exchange.association.isOpen || this.finalSent) return;
     const fields = this.responseFields(STATUS.PENDING, {
       remaining: progress.remaining,
       completed: progress.completed,
@@ -411,7 +416,7 @@ class RequestServer {
     }
     if (!this.exchange.association.isOpen) return;
 
-    // PS3.4 C.4.2.1.5: Number of Remaining Sub-operations appears in a final response only with status Cancel.
+    // PS3.4 annex C: Number of Remaining Sub-operations goes in pending responses, and in a final response only with status Cancel.
     const extra: Partial<CommandFields> = {
       completed: result.completed,
       failed: result.failed,
@@ -419,6 +424,7 @@ class RequestServer {
       remaining: result.status === STATUS.CANCEL ? result.remaining : undefined,
     };
     if (result.failedSopInstanceUids.length > 0) {
+      this.finalSent = true;
       extra.hasDataset = true;
       if (statusClass(result.status) !== 'success') this.logFailure({ status: result.status, errorComment: result.errorComment }, { failedInstances: result.failedSopInstanceUids.length });
       const dataset = encodeFailedSopInstanceUidList(result.failedSopInstanceUids, this.context.transferSyntax);

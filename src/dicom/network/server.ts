@@ -21,6 +21,7 @@ import {
   RoleSelection,
   UserIdentity,
   describeRejection,
+  encodeAeTitle,
 } from './pdu';
 import { AssociationInfo, DimseHandlers, createRequestHandler } from './provider';
 
@@ -97,6 +98,16 @@ export function acceptSupportedContexts(request: AssociateRequest, supported: Ma
   return { accept: true, contexts };
 }
 
+/** True when an AE title received from a peer can be sent back in the A-ASSOCIATE-AC. */
+function isEncodableAeTitle(aeTitle: string): boolean {
+  try {
+    encodeAeTitle(aeTitle);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class DicomServer extends EventEmitter {
   private readonly options: DicomServerOptions;
   private readonly maxPduLength: number;
@@ -129,7 +140,8 @@ export class DicomServer extends EventEmitter {
         server.off('error', reject);
         server.on('error', (error) => {
           logger.error('Server socket error', { aeTitle: this.options.aeTitle, error: error.message });
-          this.emit('error', error);
+          // EventEmitter throws when an 'error' event has no listener, so emit it only when one exists.
+          if (this.listenerCount('error') > 0) this.emit('error', error);
         });
         const address = server.address();
         const bound = typeof address === 'object' && address ? { port: address.port, host: address.address } : { port, host };
@@ -276,13 +288,19 @@ export class DicomServer extends EventEmitter {
     this.emit('association', info);
   }
 
-  /** Applies the checks this layer owns, then asks the application. */
+  /** Applies the checks this layer owns, then calls the application's decide(). */
   private async decide(request: AssociateRequest, pdu: AssociateRqPdu): Promise<AssociationDecision> {
     if ((pdu.protocolVersion & 0x0001) === 0) {
       return { accept: false, result: 1, source: 2, reason: 2, logMessage: `Protocol version 0x${pdu.protocolVersion.toString(16)} not supported` };
     }
     if (request.applicationContextName !== DICOM_APPLICATION_CONTEXT) {
       return { accept: false, result: 1, source: 1, reason: 2, logMessage: `Application context ${request.applicationContextName} not supported` };
+    }
+    if (!isEncodableAeTitle(request.callingAeTitle)) {
+      return { accept: false, result: 1, source: 1, reason: 3, logMessage: `Invalid calling AE title ${JSON.stringify(request.callingAeTitle)}` };
+    }
+    if (!isEncodableAeTitle(request.calledAeTitle)) {
+      return { accept: false, result: 1, source: 1, reason: 7, logMessage: `Invalid called AE title ${JSON.stringify(request.calledAeTitle)}` };
     }
     if (this.closing) {
       return { accept: false, result: 2, source: 3, reason: 1, logMessage: 'Server is closing' };
@@ -301,7 +319,7 @@ export class DicomServer extends EventEmitter {
     }
   }
 
-  /** Validates the application's context results against the proposals; invalid or missing answers become rejections. */
+  /** Validates the application's context results against the proposals. Invalid or missing results become rejections. */
   private checkContexts(pdu: AssociateRqPdu, decided: { id: number; result: 0 | 1 | 2 | 3 | 4; transferSyntax?: string }[]): { results: PresentationContextResult[]; accepted: AcceptedContext[] } {
     const results: PresentationContextResult[] = [];
     const accepted: AcceptedContext[] = [];
