@@ -6,10 +6,10 @@ import * as net from 'net';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 
-import { DicomServer, QueryRequestContext, StoreRequestContext } from '../../src/dicom/network';
+import { DicomServer, QueryRequestContext, StoreRequestContext, acceptSupportedContexts } from '../../src/dicom/network';
 import { setLogSink } from '../../src/services/logger';
-import { LOOPBACK, corpusFile, listFiles, makeTempDir, runDcmtk, storeFiles } from '../support/peers';
-import { EXPLICIT_LE, IMPLICIT_LE, acceptEverything, encodeDataset, readPart10, sleep, startServer } from './helpers';
+import { LOOPBACK, STORESCU_ALL_TS_PROFILE, corpusFile, listFiles, makeTempDir, runDcmtk, storeFiles } from '../support/peers';
+import { CT_IMAGE_STORAGE, EXPLICIT_LE, IMPLICIT_LE, MR_IMAGE_STORAGE, acceptEverything, encodeDataset, readAll, readPart10, sleep, startServer } from './helpers';
 
 const logLines: string[] = [];
 let previousSink: (line: string) => void;
@@ -190,6 +190,60 @@ describe('DicomServer with DCMTK clients', () => {
     });
     const echo = await runDcmtk('echoscu', ['-aec', 'LOADER', LOOPBACK, String(port)]);
     expect(echo.code).toBe(0);
+  });
+});
+
+describe('DicomServer context policy with storescu', () => {
+  let server: DicomServer;
+  let port: number;
+  const received: string[] = [];
+  const ct = corpusFile('ct');
+  const mrFiles = [corpusFile('mr'), corpusFile('mr-implicit-le')];
+
+  beforeAll(async () => {
+    const supported = new Map([
+      [MR_IMAGE_STORAGE, [EXPLICIT_LE, IMPLICIT_LE]],
+      [CT_IMAGE_STORAGE, [EXPLICIT_LE]],
+    ]);
+    ({ server, port } = await startServer(
+      {
+        store: async (ctx) => {
+          await readAll(ctx.data);
+          // The first MR instance fails, to show that later instances on the association are still served.
+          if (ctx.sopInstanceUid === readPart10(mrFiles[0].absolutePath).sopInstanceUid) throw new Error('simulated disk failure');
+          received.push(ctx.sopInstanceUid);
+          return { status: 0 };
+        },
+      },
+      { decide: (request) => acceptSupportedContexts(request, supported) },
+    ));
+  });
+
+  afterAll(async () => {
+    await server.close({ timeoutMs: 2000 });
+  });
+
+  test('failed store does not stop later ones', async () => {
+    const files = [mrFiles[0], ct, mrFiles[1]].map((file) => file.absolutePath);
+    const result = await runDcmtk('storescu', ['-v', '--no-halt', '-xf', STORESCU_ALL_TS_PROFILE, 'AllTS', '-aec', 'LOADER', LOOPBACK, String(port), ...files]);
+    const output = result.stdout + result.stderr;
+    expect(output).toMatch(/Received Store Response \(Error: CannotUnderstand\)/);
+    expect(received).toContain(readPart10(ct.absolutePath).sopInstanceUid);
+    expect(received).toContain(readPart10(mrFiles[1].absolutePath).sopInstanceUid);
+    expect(received).toHaveLength(2);
+    const failureLog = logLines.find((line) => line.includes('simulated disk failure'));
+    expect(failureLog).toContain('callingAe=STORESCU');
+    expect(failureLog).toContain(`sopInstanceUid=${readPart10(mrFiles[0].absolutePath).sopInstanceUid}`);
+  });
+
+  test('unsupported transfer syntax is not accepted', async () => {
+    const jpeg2000 = corpusFile('jpeg2000');
+    const result = await runDcmtk('storescu', ['-v', '-xf', STORESCU_ALL_TS_PROFILE, 'AllTS', '-aec', 'LOADER', LOOPBACK, String(port), jpeg2000.absolutePath]);
+    const output = result.stdout + result.stderr;
+    // The JPEG 2000 contexts were rejected, so storescu tries the accepted Explicit VR Little Endian one and cannot convert.
+    expect(output).toMatch(/Association Accepted/);
+    expect(output).toMatch(/unable to convert dataset from 'JPEG 2000/);
+    expect(received).not.toContain(jpeg2000.sopInstanceUid);
   });
 });
 
