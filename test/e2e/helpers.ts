@@ -64,8 +64,12 @@ export interface Part10 {
 
 /** Splits a Part 10 file into its meta group values and its data set bytes. */
 export function readPart10(file: string): Part10 {
-  const bytes = fs.readFileSync(file);
-  if (bytes.toString('latin1', 128, 132) !== 'DICM') throw new Error(`${file} has no DICM prefix at offset 128`);
+  return splitPart10(fs.readFileSync(file), file);
+}
+
+/** Splits the bytes of a Part 10 file; `name` is for the error message. */
+export function splitPart10(bytes: Buffer, name = 'file'): Part10 {
+  if (bytes.toString('latin1', 128, 132) !== 'DICM') throw new Error(`${name} has no DICM prefix at offset 128`);
   let offset = 132;
   const meta = new Map<number, string>();
   // The meta group is always Explicit VR Little Endian (PS3.10 7.1).
