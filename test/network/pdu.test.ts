@@ -208,10 +208,13 @@ describe('command sets', () => {
 });
 
 describe('failed SOP instance UID list', () => {
-  test.each([IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.4.50'])('round-trips in %s', (transferSyntax) => {
+  const DEFLATED = '1.2.840.10008.1.2.1.99';
+  const JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
+
+  test.each([IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, DEFLATED, JPEG_BASELINE])('round-trips in %s', (transferSyntax) => {
     const uids = ['1.2.3.4', '1.2.3.45'];
     const dataset = encodeFailedSopInstanceUidList(uids, transferSyntax);
-    expect(dataset.length % 2 === 0 || transferSyntax.endsWith('.99')).toBe(true);
+    if (transferSyntax !== DEFLATED) expect(dataset.length % 2).toBe(0);
     expect(readFailedSopInstanceUidList(dataset, transferSyntax)).toEqual(uids);
   });
 

@@ -8,7 +8,7 @@ import { pipeline } from 'stream/promises';
 
 import { DicomServer, QueryRequestContext, StoreRequestContext, acceptSupportedContexts } from '../../src/dicom/network';
 import { setLogSink } from '../../src/services/logger';
-import { LOOPBACK, STORESCU_ALL_TS_PROFILE, corpusFile, listFiles, makeTempDir, runDcmtk, storeFiles } from '../support/peers';
+import { LOOPBACK, STORESCU_ALL_TS_PROFILE, corpusFile, corpusPath, listFiles, makeTempDir, runDcmtk, storeFiles } from '../support/peers';
 import { CT_IMAGE_STORAGE, EXPLICIT_LE, IMPLICIT_LE, MR_IMAGE_STORAGE, acceptEverything, encodeDataset, readAll, readPart10, sleep, startServer } from './helpers';
 
 const logLines: string[] = [];
@@ -105,7 +105,7 @@ describe('DicomServer with DCMTK clients', () => {
   });
 
   test('large file streams through', async () => {
-    const file = corpusPathOf('mr-explicit-le-1mb.dcm');
+    const file = corpusPath('samples/mr/mr-explicit-le-1mb.dcm').absolutePath;
     const result = await storeFiles(node(), [file]);
     expect(result.code).toBe(0);
     const source = readPart10(file);
@@ -199,6 +199,7 @@ describe('DicomServer context policy with storescu', () => {
   const received: string[] = [];
   const ct = corpusFile('ct');
   const mrFiles = [corpusFile('mr'), corpusFile('mr-implicit-le')];
+  const failingUid = readPart10(mrFiles[0].absolutePath).sopInstanceUid;
 
   beforeAll(async () => {
     const supported = new Map([
@@ -210,7 +211,9 @@ describe('DicomServer context policy with storescu', () => {
         store: async (ctx) => {
           await readAll(ctx.data);
           // The first MR instance fails, to show that later instances on the association are still served.
-          if (ctx.sopInstanceUid === readPart10(mrFiles[0].absolutePath).sopInstanceUid) throw new Error('simulated disk failure');
+          if (ctx.sopInstanceUid === failingUid) {
+            throw new Error('simulated disk failure');
+          }
           received.push(ctx.sopInstanceUid);
           return { status: 0 };
         },
@@ -233,7 +236,7 @@ describe('DicomServer context policy with storescu', () => {
     expect(received).toHaveLength(2);
     const failureLog = logLines.find((line) => line.includes('simulated disk failure'));
     expect(failureLog).toContain('callingAe=STORESCU');
-    expect(failureLog).toContain(`sopInstanceUid=${readPart10(mrFiles[0].absolutePath).sopInstanceUid}`);
+    expect(failureLog).toContain(`sopInstanceUid=${failingUid}`);
   });
 
   test('unsupported transfer syntax is not accepted', async () => {
@@ -246,12 +249,6 @@ describe('DicomServer context policy with storescu', () => {
     expect(received).not.toContain(jpeg2000.sopInstanceUid);
   });
 });
-
-function corpusPathOf(name: string): string {
-  const file = listFiles(path.join(__dirname, '..', '.corpus', 'samples')).find((candidate) => candidate.endsWith(name));
-  if (!file) throw new Error(`${name} not found in the test corpus`);
-  return file;
-}
 
 /** Sends bytes on a fresh connection and returns everything received until the server closes it. */
 function sendRaw(port: number, bytes: Buffer): Promise<Buffer> {
