@@ -6,6 +6,7 @@ import * as net from 'net';
 import { Readable } from 'stream';
 
 import {
+  AssociateRqPdu,
   AssociationRejectedError,
   ClientAssociation,
   ConnectOptions,
@@ -15,8 +16,11 @@ import {
   DimseStatusError,
   FindResponse,
   RetrieveProgress,
+  PDU_TYPE,
   StoreRequestContext,
   connect,
+  decodeControlPdu,
+  encodeAssociateAc,
 } from '../../src/dicom/network';
 import { setLogSink } from '../../src/services/logger';
 import { LOOPBACK } from '../support/peers';
@@ -307,6 +311,27 @@ describe('store', () => {
 });
 
 describe('retrieve', () => {
+  test('move cancel reaches the handler', async () => {
+    const port = await serve({
+      move: async (ctx) => {
+        ctx.sendPending({ remaining: 5, completed: 0, failed: 0, warning: 0 });
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        return { status: 0xfe00, remaining: 5, completed: 0, failed: 0, warning: 0, failedSopInstanceUids: [] };
+      },
+    });
+    const client = await open(port);
+    const controller = new AbortController();
+    const result = await client.move({
+      contextId: client.findContext(STUDY_ROOT_MOVE)!.id,
+      destination: 'ARCHIVE',
+      identifier: encodeDataset([[0x00080052, 'CS', 'STUDY']], IMPLICIT_LE),
+      onPending: () => controller.abort(),
+      signal: controller.signal,
+    });
+    expect(result.status).toBe(0xfe00);
+    expect(result.remaining).toBe(5);
+  });
+
   test('move reports progress and failures', async () => {
     let destination: string | undefined;
     const port = await serve({
@@ -380,6 +405,38 @@ describe('retrieve', () => {
 });
 
 describe('timeouts and shutdown', () => {
+  test('vanished peer rejects pending echo', async () => {
+    // A fake acceptor that accepts the association, then drops the connection on the first request.
+    const fake = net.createServer((socket) => {
+      let negotiated = false;
+      socket.on('data', (bytes) => {
+        if (negotiated) {
+          socket.destroy();
+          return;
+        }
+        negotiated = true;
+        const request = decodeControlPdu(bytes[0], bytes.subarray(6)) as AssociateRqPdu;
+        socket.write(
+          encodeAssociateAc({
+            type: PDU_TYPE.ASSOCIATE_AC,
+            protocolVersion: 1,
+            calledAeTitle: request.calledAeTitle,
+            callingAeTitle: request.callingAeTitle,
+            applicationContextName: request.applicationContextName,
+            contexts: request.contexts.map((context) => ({ id: context.id, result: 0 as const, transferSyntax: context.transferSyntaxes[0] })),
+            userInformation: { maxPduLength: 16384, implementationClassUid: '1.2.3', roleSelections: [] },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, LOOPBACK, resolve));
+    const port = (fake.address() as net.AddressInfo).port;
+    const client = await open(port);
+    await expect(client.echo()).rejects.toThrow(`LOADER at ${LOOPBACK}:${port}`);
+    expect(client.isOpen).toBe(false);
+    await new Promise((resolve) => fake.close(resolve));
+  });
+
   test('DIMSE timeout names the peer', async () => {
     const port = await serve({ echo: () => new Promise(() => undefined) });
     const client = await open(port, { timeouts: { dimseMs: 300 } });
