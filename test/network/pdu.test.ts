@@ -5,6 +5,7 @@ import {
   AssociateAcPdu,
   AssociateRqPdu,
   COMMAND_FIELD,
+  CommandDecodeError,
   ControlPdu,
   PDU_TYPE,
   PduError,
@@ -221,5 +222,48 @@ describe('failed SOP instance UID list', () => {
   test('big endian header bytes', () => {
     const dataset = encodeFailedSopInstanceUidList(['1.2'], EXPLICIT_BE);
     expect(dataset.subarray(0, 8)).toEqual(Buffer.from([0x00, 0x08, 0x00, 0x58, 0x55, 0x49, 0x00, 0x04]));
+  });
+});
+
+describe('mutated input', () => {
+  /** Deterministic pseudo-random numbers (mulberry32), so a failure can be reproduced. */
+  function random(seed: number): () => number {
+    let state = seed;
+    return () => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  function mutate(bytes: Buffer, next: () => number): Buffer {
+    const copy = Buffer.from(bytes);
+    const flips = 1 + Math.floor(next() * 4);
+    for (let i = 0; i < flips; i++) copy[Math.floor(next() * copy.length)] = Math.floor(next() * 256);
+    return copy.subarray(0, Math.floor(next() * (copy.length + 1)));
+  }
+
+  test('PDU reader never throws', () => {
+    const next = random(12345);
+    const command = encodeCommand({ commandField: COMMAND_FIELD.C_ECHO_RQ, messageId: 1, affectedSopClassUid: '1.2.840.10008.1.1', hasDataset: false });
+    const samples = [encodeAssociateRq(REQUEST), Buffer.concat([encodePDataHeader(1, true, true, command.length), command]), encodeAbort(0, 0)];
+    for (let round = 0; round < 3000; round++) {
+      const input = mutate(samples[round % samples.length], next);
+      const reader = new PduReader({ onControlPdu: () => undefined, onPdvStart: () => undefined, onPdvData: () => undefined, onPdvEnd: () => undefined, onError: () => undefined }, 16384);
+      expect(() => reader.push(input)).not.toThrow();
+    }
+  });
+
+  test('command decoder throws only CommandDecodeError', () => {
+    const next = random(67890);
+    const command = encodeCommand({ commandField: COMMAND_FIELD.C_STORE_RQ, messageId: 9, affectedSopClassUid: '1.2.3', affectedSopInstanceUid: '1.2.3.4', priority: 0, hasDataset: true });
+    for (let round = 0; round < 3000; round++) {
+      try {
+        decodeCommand(mutate(command, next));
+      } catch (error) {
+        expect(error).toBeInstanceOf(CommandDecodeError);
+      }
+    }
   });
 });

@@ -321,7 +321,12 @@ export class Association extends EventEmitter {
       iterator = data[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       first = await iterator.next();
     }
-    this.assertCanSend();
+    try {
+      this.assertCanSend();
+    } catch (error) {
+      if (data instanceof Readable) data.destroy();
+      throw error;
+    }
 
     const command = encodeCommand({ ...fields, hasDataset: data !== undefined });
     await this.writeFragments(contextId, true, [command]);
