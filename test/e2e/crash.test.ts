@@ -1,7 +1,7 @@
 /**
- * kill -9 of `loader serve` while it receives a ~300 MB multi-frame instance:
- * after a restart on the same archive no partial file remains, every stored
- * file parses and has an index row, the index has no row for the lost
+ * kill -9 of `loader serve` while it receives a ~300 MB multi-frame instance.
+ * After a restart on the same archive, no partial file remains and every
+ * stored file parses and has an index row. The index has no row for the lost
  * instance, and sending it again stores it completely.
  */
 import Database from 'better-sqlite3';

@@ -1,7 +1,7 @@
 /**
- * DCMTK findscu queries `loader serve` holding the whole corpus, in the Study
- * Root and Patient Root models: each query returns exactly the studies,
- * series or instances the corpus manifest predicts, and Cyrillic names match
+ * DCMTK findscu queries `loader serve` with the whole corpus stored, in the
+ * Study Root and Patient Root models. Each query returns exactly the studies,
+ * series or instances the corpus manifest predicts. Cyrillic names match
  * case-insensitively and come back in a character set that decodes.
  */
 import { CorpusFile, LoaderServer, corpusFile, corpusSamples, makeTempDir, startLoader } from '../support/peers';
@@ -95,14 +95,14 @@ describe('C-FIND study matching', () => {
   });
 
   test('UID list', async () => {
-    const wanted = [corpusFile('rle').studyInstanceUid!, corpusFile('seg').studyInstanceUid!, iso144.studyInstanceUid!];
+    const expected = [corpusFile('rle').studyInstanceUid!, corpusFile('seg').studyInstanceUid!, iso144.studyInstanceUid!];
     const { responses } = await find(loader, '-S', [
       'QueryRetrieveLevel=STUDY',
-      `StudyInstanceUID=${wanted.join('\\')}`,
+      `StudyInstanceUID=${expected.join('\\')}`,
       'NumberOfStudyRelatedInstances',
     ]);
 
-    expect(studyUids(responses)).toEqual([...wanted].sort());
+    expect(studyUids(responses)).toEqual([...expected].sort());
   });
 
   test('related instance count', async () => {

@@ -207,21 +207,12 @@ export function echo(called: DicomNode, callingAeTitle = 'ECHOSCU'): Promise<Run
   return runDcmtk('echoscu', associationArgs(called, callingAeTitle));
 }
 
-/** Returns the files below a folder whose data set is byte-identical to `source`'s, with their transfer syntax. */
-export function matchingFiles(files: string[], source: string): { file: string; transferSyntax: string }[] {
-  const wanted = readPart10(source).dataset;
-  return files
-    .map((file) => ({ file, part: readPart10(file) }))
-    .filter(({ part }) => part.dataset.equals(wanted))
-    .map(({ file, part }) => ({ file, transferSyntax: part.transferSyntax }));
-}
-
 /**
  * Writes a storescu association profile ("Own", for -xf FILE Own) with one
  * presentation context per SOP class and transfer syntax of the given files.
  * Each file then has a context in its own syntax, so storescu sends it
- * unchanged; with several syntaxes in one context, storescu converts
- * uncompressed files to the syntax the SCP accepts.
+ * unchanged. When one context lists several syntaxes, storescu 3.6.7
+ * converts uncompressed files to the syntax the SCP accepted.
  */
 export function writeStoreProfile(dir: string, files: CorpusFile[]): string {
   const pairs = distinct(files.map((file) => `${file.sopClassUid}\\${file.transferSyntaxUid}`));

@@ -2,9 +2,9 @@
  * Hostile input to `loader serve`, which accepts registered AE titles only:
  * a SOP Instance UID with '../', a 65-character Study Instance UID, a
  * truncated data set, a blank calling AE title and an unregistered one.
- * Each gets a failure status or an association rejection, the log names the
- * AE titles and the UID, the server keeps answering C-ECHO, and the files
- * already stored do not change.
+ * Each gets a failure status or an association rejection, and the log names
+ * the AE titles and the UID. The server still accepts C-ECHO afterwards, and
+ * the files already stored do not change.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,7 +13,6 @@ import { Readable } from 'stream';
 import { connect } from '../../src/dicom/network';
 import { setLogSink } from '../../src/services/logger';
 import {
-  FileState,
   LoaderServer,
   associationArgs,
   corpusFile,
@@ -24,7 +23,7 @@ import {
   startLoader,
   storeFiles,
 } from '../support/peers';
-import { echo, readPart10, snapshotArchive, snapshotObject, storeWithOwnSyntax } from './helpers';
+import { FileState, echo, readPart10, snapshotArchive, snapshotObject, storeWithOwnSyntax } from './helpers';
 
 const stored = corpusSamples((file) => file.kind === 'mr-volume' || file.kind === 'ct');
 

@@ -1,7 +1,7 @@
 /**
- * Orthanc 1.10 and `loader serve` as peers: Orthanc knows the loader as the
- * modality "loader", and the loader, which accepts registered AE titles only,
- * knows Orthanc as a node. Orthanc queries the loader (C-FIND), retrieves a
+ * Orthanc 1.10 and `loader serve` as peers. Orthanc has the loader configured
+ * as the modality "loader". The loader accepts registered AE titles only and
+ * has Orthanc registered as a node. Orthanc queries the loader (C-FIND), retrieves a
  * study from it to itself (C-MOVE), and pushes a study to it (C-STORE).
  */
 import {
@@ -18,11 +18,11 @@ import { archivePathOf, listStudies, readPart10, splitPart10, storeWithOwnSyntax
 
 const samples = corpusSamples();
 const studyOf = (kind: string) => samples.filter((file) => file.studyInstanceUid === corpusFile(kind).studyInstanceUid);
-/** Studies the loader holds before Orthanc connects. */
+/** Studies stored in the loader before Orthanc connects. */
 const mixedStudy = studyOf('jpeg-ls-lossless');
 const brainStudy = studyOf('mr-volume');
 const cyrillicStudy = studyOf('charset-utf8-cyrillic');
-/** Studies Orthanc holds and pushes to the loader. */
+/** Studies uploaded to Orthanc, which pushes them to the loader. */
 const pushedStudy = studyOf('us-multiframe-rle');
 const pushedCompressed = studyOf('jpeg-baseline');
 

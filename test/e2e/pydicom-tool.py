@@ -1,9 +1,9 @@
 """DICOM file helpers for the end-to-end tests, run with /usr/bin/python3 (pydicom 2.3).
 
 Commands:
-  read FILE...                  print a JSON list with the main attributes of each file, decoded
-  query OUT CHARSET LEVEL JSON  write a C-FIND identifier file whose values are encoded in CHARSET
-  big OUT MEGABYTES UIDROOT     write an uncompressed multi-frame MR file of about MEGABYTES
+  read FILE...                  Print a JSON list with the decoded main attributes of each file.
+  query OUT CHARSET LEVEL JSON  Write a C-FIND identifier file with values encoded in CHARSET.
+  big OUT MEGABYTES UIDROOT     Write an uncompressed multi-frame MR file of about MEGABYTES.
 """
 import json
 import sys
