@@ -166,7 +166,7 @@ export function compilePattern(pattern: string, caseInsensitive: boolean): RegEx
     for (const character of pattern) {
       if (character === '*') source += '.*';
       else if (character === '?') source += '.';
-      else source += character.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+      else source += character.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     }
     expression = new RegExp(`^${source}$`, caseInsensitive ? 'isu' : 'su');
     if (patternCache.size >= PATTERN_CACHE_LIMIT) patternCache.clear();
