@@ -3,13 +3,12 @@
  *
  * This module runs a simplified upper layer state machine that keeps its rules.
  * The ARTIM timer guards association establishment and release. Release collisions
- * are handled as in PS3.8 section 9.2.3 (states Sta9 to Sta12 of table 9-10). Any PDU
- * that is unexpected in the current state gets an A-ABORT. The module also assembles
- * DIMSE messages from PDV fragments (PS3.7 annex E and PS3.8 annex E): command
- * fragments are collected (commands are small), data set fragments are streamed to
- * a Readable whose back-pressure pauses the socket. Outgoing messages are cut into
- * P-DATA-TF PDUs no larger than the peer's maximum PDU length, and a source stream
- * is read only as fast as the socket drains.
+ * are handled as in PS3.8 section 9.2.3 (states Sta9 to Sta12). Any PDU
+ * that is unexpected in the current state gets an A-ABORT. Incoming messages are
+ * assembled by message-assembler.ts, which pauses the socket while a data set
+ * stream is full. Outgoing messages are cut into P-DATA-TF PDUs no larger than the
+ * peer's maximum PDU length, and a source stream is read only as fast as the socket
+ * drains.
  */
 
 import { EventEmitter } from 'node:events';
@@ -17,7 +16,8 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 
 import type { Logger } from '../../services/logger';
-import { CommandDecodeError, CommandFields, DecodedCommand, decodeCommand, encodeCommand } from './dimse';
+import { CommandDecodeError, CommandFields, encodeCommand } from './dimse';
+import { IncomingMessage, MessageAssembler } from './message-assembler';
 import {
   ABORT_REASON,
   ABORT_SOURCE,
@@ -37,7 +37,7 @@ import {
   encodeReleaseRp,
   encodeReleaseRq,
 } from './pdu';
-import { PduReader, PdvHeader } from './pdu-reader';
+import { PduReader } from './pdu-reader';
 
 export interface AcceptedContext {
   id: number;
@@ -64,21 +64,12 @@ export interface AssociationEnd {
   error: Error;
 }
 
-export interface IncomingMessage {
-  contextId: number;
-  command: DecodedCommand;
-  /** The data set bytes as received, present when the command announces a data set. */
-  data?: Readable;
-  /** Settles when the message's last fragment has arrived; rejects if the association ends first. */
-  received: Promise<void>;
-}
-
 export interface AssociationTimeouts {
-  /** ARTIM timer: limit on association establishment and release (PS3.8 section 9.1.5). */
+  /** ARTIM timer of PS3.8: time limit on association establishment and release. */
   associationMs: number;
   /** Limit on waiting for the peer to take our data (socket drain); responses are timed in exchange.ts. */
   dimseMs: number;
-  /** Abort an established association after this long without traffic or running operations; 0 disables. */
+  /** Time without traffic or running operations after which an established association is aborted; 0 disables it. */
   idleMs: number;
 }
 
@@ -86,12 +77,6 @@ export const DEFAULT_TIMEOUTS: AssociationTimeouts = { associationMs: 30_000, di
 
 /** Upper bound on the PDU size we send even when the peer announces 0 (unlimited) or a larger value. */
 export const MAX_SEND_PDU_LENGTH = 1024 * 1024;
-
-/** Largest command set accepted; real command sets are under 1 KiB. */
-const MAX_COMMAND_LENGTH = 64 * 1024;
-
-/** Buffer of each incoming data set stream; when full, the socket is paused. */
-const DATA_STREAM_HIGH_WATER_MARK = 256 * 1024;
 
 /** A-ASSOCIATE-RJ received from the peer. The message spells out result, source and reason. */
 export class AssociationRejectedError extends Error {
@@ -115,17 +100,6 @@ export class AssociationClosedError extends Error {
     super(message);
     this.name = 'AssociationClosedError';
   }
-}
-
-interface IncomingAssembly {
-  contextId: number;
-  phase: 'command' | 'data';
-  commandChunks: Buffer[];
-  commandLength: number;
-  data?: Readable;
-  /** Set when the consumer destroyed the data stream early; the remaining fragments are dropped. */
-  discard: boolean;
-  received?: { promise: Promise<void>; resolve(): void; reject(error: Error): void };
 }
 
 export interface AssociationOptions {
@@ -156,8 +130,7 @@ export class Association extends EventEmitter {
 
   private readonly logger: Logger;
   private readonly reader: PduReader;
-  private incoming?: IncomingAssembly;
-  private currentPdv?: PdvHeader;
+  private readonly assembler: MessageAssembler;
   private sendChain: Promise<void> = Promise.resolve();
   private pendingSends = 0;
   private artimTimer?: NodeJS.Timeout;
@@ -178,12 +151,28 @@ export class Association extends EventEmitter {
     this.peerDescription = options.peerDescription;
     this.state = this.role === 'acceptor' ? 'awaiting-request' : 'awaiting-accept';
 
+    this.assembler = new MessageAssembler((contextId) => this.acceptedContexts.has(contextId), {
+      deliver: (message) => this.deliver(message),
+      messageEnd: () => {
+        this.resumeAfterBackPressure();
+        this.checkIdle();
+      },
+      protocolError: (error) => {
+        this.reader.stop();
+        this.onProtocolError(error);
+      },
+      pause: () => this.pauseForBackPressure(),
+      resume: () => this.resumeAfterBackPressure(),
+    });
     this.reader = new PduReader(
       {
         onControlPdu: (pdu) => this.onControlPdu(pdu),
-        onPdvStart: (header) => this.onPdvStart(header),
-        onPdvData: (chunk) => this.onPdvData(chunk),
-        onPdvEnd: (header) => this.onPdvEnd(header),
+        onPdvStart: (header) => {
+          if (this.isOpen) this.assembler.onPdvStart(header);
+          else this.unexpectedPdu(PDU_TYPE.P_DATA_TF);
+        },
+        onPdvData: (chunk) => this.assembler.onPdvData(chunk),
+        onPdvEnd: (header) => this.assembler.onPdvEnd(header),
         onError: (error) => this.onProtocolError(error),
       },
       this.maxPduLength,
@@ -443,7 +432,7 @@ export class Association extends EventEmitter {
   }
 
   private isIdle(): boolean {
-    return this.activeOperations === 0 && this.pendingSends === 0 && this.incoming === undefined;
+    return this.activeOperations === 0 && this.pendingSends === 0 && !this.assembler.busy;
   }
 
   private checkIdle(): void {
@@ -544,100 +533,6 @@ export class Association extends EventEmitter {
     this.finish('protocol-error', `Association with ${this.peerDescription} aborted: ${error.message}`);
   }
 
-  private onPdvStart(header: PdvHeader): void {
-    if (!this.isOpen) return this.unexpectedPdu(PDU_TYPE.P_DATA_TF);
-    if (!this.acceptedContexts.has(header.contextId)) {
-      return this.onProtocolError(new PduError(`PDV on presentation context ${header.contextId}, which was not accepted`));
-    }
-    const incoming = this.incoming;
-    if (header.isCommand) {
-      if (incoming && incoming.phase === 'data') {
-        return this.onProtocolError(new PduError(`Command fragment on context ${header.contextId} before the data set of the previous message ended`, ABORT_REASON.UNEXPECTED_PDU_PARAMETER));
-      }
-      if (!incoming) {
-        this.incoming = { contextId: header.contextId, phase: 'command', commandChunks: [], commandLength: 0, discard: false };
-      }
-    } else if (!incoming || incoming.phase !== 'data') {
-      return this.onProtocolError(new PduError(`Data set fragment on context ${header.contextId} without a preceding command`, ABORT_REASON.UNEXPECTED_PDU_PARAMETER));
-    }
-    const current = this.incoming!;
-    if (current.contextId !== header.contextId) {
-      return this.onProtocolError(new PduError(`Fragment on context ${header.contextId} inside a message on context ${current.contextId}`, ABORT_REASON.UNEXPECTED_PDU_PARAMETER));
-    }
-    if (header.isCommand && current.commandLength + header.length > MAX_COMMAND_LENGTH) {
-      return this.onProtocolError(new PduError(`Command set longer than ${MAX_COMMAND_LENGTH} bytes`));
-    }
-    this.currentPdv = header;
-  }
-
-  private onPdvData(chunk: Buffer): void {
-    const incoming = this.incoming;
-    if (!incoming || !this.currentPdv) return;
-    if (this.currentPdv.isCommand) {
-      incoming.commandChunks.push(chunk);
-      incoming.commandLength += chunk.length;
-      return;
-    }
-    if (incoming.discard || !incoming.data) return;
-    if (!incoming.data.push(chunk)) this.pauseForBackPressure();
-  }
-
-  private onPdvEnd(header: PdvHeader): void {
-    const incoming = this.incoming;
-    this.currentPdv = undefined;
-    if (!incoming || !header.isLast) return;
-
-    if (header.isCommand) {
-      let command: DecodedCommand;
-      try {
-        command = decodeCommand(Buffer.concat(incoming.commandChunks, incoming.commandLength));
-      } catch (error) {
-        this.reader.stop();
-        return this.onProtocolError(error as Error);
-      }
-      incoming.commandChunks = [];
-      if (!command.fields.hasDataset) {
-        this.incoming = undefined;
-        this.deliver({ contextId: incoming.contextId, command, received: Promise.resolve() });
-        this.checkIdle();
-        return;
-      }
-      incoming.phase = 'data';
-      incoming.data = this.createDataStream(incoming);
-      let resolve!: () => void;
-      let reject!: (error: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      promise.catch(() => undefined);
-      incoming.received = { promise, resolve, reject };
-      this.deliver({ contextId: incoming.contextId, command, data: incoming.data, received: promise });
-      return;
-    }
-
-    this.incoming = undefined;
-    if (incoming.data && !incoming.discard) incoming.data.push(null);
-    incoming.received?.resolve();
-    this.resumeAfterBackPressure();
-    this.checkIdle();
-  }
-
-  private createDataStream(incoming: IncomingAssembly): Readable {
-    const stream = new Readable({
-      highWaterMark: DATA_STREAM_HIGH_WATER_MARK,
-      read: () => this.resumeAfterBackPressure(),
-    });
-    stream.on('close', () => {
-      // A consumer that destroys the stream early must not stall the association: drop the rest.
-      if (this.incoming === incoming) {
-        incoming.discard = true;
-        this.resumeAfterBackPressure();
-      }
-    });
-    return stream;
-  }
-
   private deliver(message: IncomingMessage): void {
     this.armIdleTimer();
     try {
@@ -683,7 +578,7 @@ export class Association extends EventEmitter {
     this.clearIdleTimer();
     this.idleTimer = setTimeout(() => {
       const quietFor = Date.now() - this.lastReceiveAt;
-      if (this.activeOperations > 0 || this.incoming || this.pendingSends > 0 || quietFor < this.timeouts.idleMs) {
+      if (this.activeOperations > 0 || this.assembler.busy || this.pendingSends > 0 || quietFor < this.timeouts.idleMs) {
         this.armIdleTimer();
         return;
       }
@@ -713,11 +608,7 @@ export class Association extends EventEmitter {
     const error = typeof cause === 'string' ? new AssociationClosedError(cause, reason) : cause;
     this.endInfo = { reason, error };
 
-    if (this.incoming?.data && !this.incoming.data.destroyed) {
-      this.incoming.data.destroy(new AssociationClosedError(`Association ended before the data set was complete: ${error.message}`, reason));
-    }
-    this.incoming?.received?.reject(error);
-    this.incoming = undefined;
+    this.assembler.fail(new AssociationClosedError(`Association ended before the data set was complete: ${error.message}`, reason));
 
     this.pendingAssociate?.reject(error);
     this.pendingAssociate = undefined;

@@ -10,7 +10,8 @@
 import type { Readable } from 'node:stream';
 
 import type { Logger } from '../../services/logger';
-import { AcceptedContext, Association, AssociationClosedError, IncomingMessage } from './association';
+import { AcceptedContext, Association, AssociationClosedError } from './association';
+import type { IncomingMessage } from './message-assembler';
 import { COMMAND_FIELD, CommandFields, DecodedCommand, commandName, isResponse, statusClass } from './dimse';
 
 export interface ResponseMessage {

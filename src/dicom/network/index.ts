@@ -6,6 +6,7 @@ export type { PdvHeader, PduReaderEvents } from './pdu-reader';
 export * from './dimse';
 export * from './failed-uid-list';
 export * from './association';
+export * from './message-assembler';
 export * from './exchange';
 export * from './provider';
 export * from './server';

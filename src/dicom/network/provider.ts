@@ -8,7 +8,8 @@
 import type { Readable } from 'node:stream';
 
 import type { Logger } from '../../services/logger';
-import { AcceptedContext, AssociationClosedError, IncomingMessage } from './association';
+import { AcceptedContext, AssociationClosedError } from './association';
+import type { IncomingMessage } from './message-assembler';
 import { COMMAND_FIELD, CommandFields, DimseStatusError, MAX_ERROR_COMMENT_LENGTH, RESPONSE_BIT, STATUS, commandName, formatStatus, isResponse, statusClass } from './dimse';
 import { DimseExchange, RequestHandler, collectDataset } from './exchange';
 import { encodeFailedSopInstanceUidList } from './failed-uid-list';
