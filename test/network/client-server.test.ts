@@ -20,7 +20,10 @@ import {
   StoreRequestContext,
   connect,
   decodeControlPdu,
+  encodeAbort,
   encodeAssociateAc,
+  encodeAssociateRq,
+  encodePDataHeader,
 } from '../../src/dicom/network';
 import { setLogSink } from '../../src/services/logger';
 import { LOOPBACK } from '../support/peers';
@@ -451,6 +454,35 @@ describe('timeouts and shutdown', () => {
     await sleep(700);
     expect(client.isOpen).toBe(false);
     await expect(client.echo()).rejects.toThrow(/aborted/);
+  });
+
+  test('stalled message is aborted', async () => {
+    const port = await serve({ echo: async () => ({ status: 0 }) }, { timeouts: { dimseMs: 300 } });
+    const request = encodeAssociateRq({
+      type: PDU_TYPE.ASSOCIATE_RQ,
+      protocolVersion: 1,
+      calledAeTitle: 'LOADER',
+      callingAeTitle: 'STALLER',
+      applicationContextName: '1.2.840.10008.3.1.1.1',
+      contexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }],
+      userInformation: { maxPduLength: 16384, implementationClassUid: '1.2.3', roleSelections: [] },
+    });
+    // The first command fragment of a C-ECHO-RQ, without the last-fragment flag, and then nothing.
+    const partial = Buffer.concat([encodePDataHeader(1, true, false, 8), Buffer.alloc(8)]);
+    const started = Date.now();
+    const received = await new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = net.connect(port, LOOPBACK, () => socket.write(request));
+      socket.on('data', (chunk) => {
+        if (chunks.length === 0) socket.write(partial);
+        chunks.push(chunk);
+      });
+      socket.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(received[0]).toBe(PDU_TYPE.ASSOCIATE_AC);
+    expect(received.subarray(received.length - 10)).toEqual(encodeAbort(2, 0));
+    expect(logLines.some((line) => line.includes('message stalled') && line.includes('STALLER'))).toBe(true);
   });
 
   test('silent connection is closed', async () => {

@@ -135,6 +135,8 @@ export class Association extends EventEmitter {
   private pendingSends = 0;
   private artimTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
+  /** Runs while a message is partly received, to abort when the peer stops sending in the middle of it. */
+  private stallTimer?: NodeJS.Timeout;
   private pausedForBackPressure = false;
   private releaseCollision = false;
   private pendingAssociate?: { resolve(pdu: AssociateAcPdu): void; reject(error: Error): void };
@@ -168,8 +170,9 @@ export class Association extends EventEmitter {
       {
         onControlPdu: (pdu) => this.onControlPdu(pdu),
         onPdvStart: (header) => {
-          if (this.isOpen) this.assembler.onPdvStart(header);
-          else this.unexpectedPdu(PDU_TYPE.P_DATA_TF);
+          if (!this.isOpen) return this.unexpectedPdu(PDU_TYPE.P_DATA_TF);
+          this.assembler.onPdvStart(header);
+          if (this.assembler.busy && !this.stallTimer) this.armStallTimer(this.timeouts.dimseMs);
         },
         onPdvData: (chunk) => this.assembler.onPdvData(chunk),
         onPdvEnd: (header) => this.assembler.onPdvEnd(header),
@@ -589,6 +592,24 @@ export class Association extends EventEmitter {
     this.idleTimer.unref();
   }
 
+  /**
+   * Aborts when a message stays incomplete with no bytes from the peer for dimseMs.
+   * Time spent paused because our own consumer is slow does not count.
+   */
+  private armStallTimer(delayMs: number): void {
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (!this.assembler.busy || this.state === 'closed') return;
+      if (this.pausedForBackPressure) return this.armStallTimer(this.timeouts.dimseMs);
+      const remaining = this.lastReceiveAt + this.timeouts.dimseMs - Date.now();
+      if (remaining > 0) return this.armStallTimer(remaining);
+      const message = `DIMSE timeout: ${this.peerDescription} sent nothing for ${this.timeouts.dimseMs} ms in the middle of a message`;
+      this.logger.warn('Aborting association: message stalled', { peer: this.peerDescription, dimseMs: this.timeouts.dimseMs });
+      this.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, message);
+    }, delayMs);
+    this.stallTimer.unref();
+  }
+
   private clearIdleTimer(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
@@ -597,6 +618,8 @@ export class Association extends EventEmitter {
   private clearTimers(): void {
     this.stopArtim();
     this.clearIdleTimer();
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
   }
 
   /** Moves to the closed state once: fails the pending work, ends the socket and emits 'end'. */
