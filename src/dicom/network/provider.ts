@@ -127,6 +127,15 @@ function toErrorComment(text: string | undefined): string | undefined {
   return text.replace(/[\\\x00-\x1f\x7f-\uffff]/g, ' ').slice(0, MAX_ERROR_COMMENT_LENGTH);
 }
 
+/** Asks a find handler's iterator to finish, without waiting: a hung handler must not delay the FE00 response. */
+function stopIterator(iterator: AsyncIterator<Buffer>): void {
+  try {
+    void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  } catch {
+    // An iterator whose return() throws has nothing left to clean up that we could reach.
+  }
+}
+
 interface ProviderOptions {
   exchange: DimseExchange;
   info: AssociationInfo;
@@ -336,7 +345,7 @@ class RequestServer {
         next.catch(() => undefined);
         const outcome = await Promise.race([next, cancelled]);
         if (outcome === 'cancelled') {
-          void Promise.resolve(iterator.return?.()).catch(() => undefined);
+          stopIterator(iterator);
           return this.finishCancelled(matches);
         }
         if (outcome.done) break;
