@@ -7,9 +7,12 @@ import { Command, CommanderError } from 'commander';
 import { SettingsValidationError } from '../services/settings/validation';
 import { ExitCode, UsageError } from './context';
 import type { GlobalOptions } from './context';
+import { registerConfig } from './commands/config';
+import { registerLicense, warnWhenUnlicensed } from './commands/license';
 import { registerNodes } from './commands/nodes';
 import { registerReindex } from './commands/reindex';
 import { registerScan } from './commands/scan';
+import { registerSecrets } from './commands/secrets';
 import { registerServe } from './commands/serve';
 import { registerStart } from './commands/start';
 import { registerStudies } from './commands/studies';
@@ -31,6 +34,13 @@ function buildProgram(): Command {
   registerScan(program, globals);
   registerReindex(program, globals);
   registerStudies(program, globals);
+  registerConfig(program, globals);
+  registerSecrets(program, globals);
+  registerLicense(program, globals);
+
+  program.hook('preAction', (_program, actionCommand) => {
+    if (actionCommand.name() === 'serve' || actionCommand.name() === 'start') warnWhenUnlicensed(globals());
+  });
   return program;
 }
 

@@ -1,62 +1,206 @@
 /**
- * `loader nodes add|list|remove`: the registry of DICOM nodes. Registered AE
- * titles may call the server and are the C-MOVE destinations it accepts.
+ * `loader nodes add|add-ssh|list|remove|export|import`: the registry of
+ * locations. PACS nodes are DICOM peers: registered AE titles may call the
+ * server and are the C-MOVE destinations it accepts. SSH nodes are file
+ * sources reached over SSH. Passwords go to the OS keychain, never to the settings file.
  */
+import fs from 'node:fs';
+
 import type { Command } from 'commander';
 
-import { openSettings, UsageError } from '../context';
+import { KeychainSecretStore } from '../../services/secrets';
+import type { LocationKind } from '../../services/secrets';
+import { exportLocations, importLocations, parseLocationsFile } from '../../services/settings/locations-transfer';
+import { DEFAULT_NODE_TIMEOUTS } from '../../services/settings/settings-types';
+import type { NodeTimeouts, PacsNode, SshNode } from '../../services/settings/settings-types';
+import { validatePacsNode, validateSshNode } from '../../services/settings/validation';
+import { ExitCode, openSettings, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
+import { deleteNodeSecret, readPasswordOption, storeNodeSecret } from './secrets';
+import type { PasswordOptions } from './secrets';
 
-interface AddOptions {
+interface AddOptions extends PasswordOptions {
   aet: string;
   host: string;
   port: string;
   charset?: string;
+  login?: string;
+  quirks?: string[];
+  timeout?: string[];
+}
+
+interface AddSshOptions extends PasswordOptions {
+  host: string;
+  port: string;
+  login: string;
+  keyFile?: string;
+  folder?: string;
+}
+
+/** Parses `--timeout connect=5 dimse=120` into NodeTimeouts fields. */
+function parseTimeouts(values: string[] | undefined): Partial<NodeTimeouts> | undefined {
+  if (values === undefined) return undefined;
+  const timeouts: Record<string, number> = {};
+  for (const value of values) {
+    const match = /^([a-z]+)=(\d+)$/.exec(value.trim());
+    const field = match ? `${match[1]}Seconds` : '';
+    if (!match || !(field in DEFAULT_NODE_TIMEOUTS)) {
+      const names = Object.keys(DEFAULT_NODE_TIMEOUTS).map((key) => key.replace(/Seconds$/, ''));
+      throw new UsageError(`--timeout "${value}" is invalid: use NAME=SECONDS with NAME one of ${names.join(', ')}`);
+    }
+    timeouts[field] = Number(match[2]);
+  }
+  return timeouts;
+}
+
+/**
+ * Validates a new entry, then stores its password, then saves the entry, so
+ * that neither a rejected entry leaves a password behind nor an unreachable
+ * keychain leaves an entry without the password the user gave.
+ */
+async function addWithSecret<T extends PacsNode | SshNode>(
+  globals: GlobalOptions,
+  kind: LocationKind,
+  node: T,
+  options: PasswordOptions,
+): Promise<T> {
+  const settings = openSettings(globals);
+  const others = [...settings.listPacsNodes(), ...settings.listSshNodes()];
+  const valid = (kind === 'pacs' ? validatePacsNode(node as PacsNode, others) : validateSshNode(node as SshNode, others)) as T;
+  const what = kind === 'ssh' && (node as SshNode).keyFile !== undefined ? 'Key passphrase' : 'Password';
+  const secret = await readPasswordOption(options, `${what} for ${valid.name}`);
+  if (secret !== undefined) await storeNodeSecret(new KeychainSecretStore(), kind, valid.name, secret);
+  return (kind === 'pacs' ? settings.addPacsNode(valid as PacsNode) : settings.addSshNode(valid as SshNode)) as T;
 }
 
 export function registerNodes(program: Command, globals: () => GlobalOptions): void {
-  const nodes = program.command('nodes').description('manage registered DICOM nodes (PACS servers, modalities, viewers)');
+  const nodes = program
+    .command('nodes')
+    .description('manage registered locations: DICOM nodes (PACS servers, modalities, viewers) and SSH sources');
 
   nodes
     .command('add <name>')
-    .description('register a node')
+    .description('register a DICOM node')
     .requiredOption('--aet <title>', 'AE title of the node')
     .requiredOption('--host <address>', 'IP address or host name of the node')
     .requiredOption('--port <number>', 'TCP port of the node')
     .option('--charset <term>', 'Specific Character Set for queries to this node', 'ISO_IR 192')
-    .action((name: string, options: AddOptions) => {
-      const node = openSettings(globals()).addPacsNode({
+    .option('--login <name>', 'login for user identity negotiation')
+    .option('--password-prompt', 'ask for the password on the terminal and store it in the OS keychain')
+    .option('--password-stdin', 'read the password from standard input and store it in the OS keychain')
+    .option('--quirks <words...>', 'known deviations of the node, e.g. no-date-wildcard')
+    .option('--timeout <name=seconds...>', 'timeouts in seconds: connect, association, dimse, idle')
+    .action(async (name: string, options: AddOptions) => {
+      const node: PacsNode = {
         name,
         aeTitle: options.aet,
         host: options.host,
         port: Number(options.port),
         characterSet: options.charset ?? 'ISO_IR 192',
-      });
-      process.stdout.write(`registered ${node.name}: ${node.aeTitle} at ${node.host}:${node.port}\n`);
+      };
+      if (options.login !== undefined) node.login = options.login;
+      if (options.quirks !== undefined) node.quirks = options.quirks;
+      const timeouts = parseTimeouts(options.timeout);
+      if (timeouts !== undefined) node.timeouts = timeouts;
+      const added = await addWithSecret(globals(), 'pacs', node, options);
+      process.stdout.write(`registered ${added.name}: ${added.aeTitle} at ${added.host}:${added.port}\n`);
+    });
+
+  nodes
+    .command('add-ssh <name>')
+    .description('register an SSH source')
+    .requiredOption('--host <address>', 'IP address or host name of the SSH server')
+    .option('--port <number>', 'TCP port of the SSH server', '22')
+    .requiredOption('--login <name>', 'user name on the SSH server')
+    .option('--key-file <path>', 'absolute path of the private key; the password options then set its passphrase')
+    .option('--folder <path>', 'absolute path of the folder to open first')
+    .option('--password-prompt', 'ask for the password (or key passphrase) on the terminal and store it in the OS keychain')
+    .option('--password-stdin', 'read the password (or key passphrase) from standard input and store it in the OS keychain')
+    .action(async (name: string, options: AddSshOptions) => {
+      const node: SshNode = { name, host: options.host, port: Number(options.port), login: options.login };
+      if (options.keyFile !== undefined) node.keyFile = options.keyFile;
+      if (options.folder !== undefined) node.defaultFolder = options.folder;
+      const added = await addWithSecret(globals(), 'ssh', node, options);
+      process.stdout.write(`registered SSH node ${added.name}: ${added.login}@${added.host}:${added.port}\n`);
     });
 
   nodes
     .command('list')
-    .description('list registered nodes')
-    .option('--json', 'print JSON')
+    .description('list registered locations')
+    .option('--json', 'print JSON: {"pacs": [...], "ssh": [...]}')
     .action((options: { json?: boolean }) => {
-      const list = openSettings(globals()).listPacsNodes();
+      const settings = openSettings(globals());
+      const pacs = settings.listPacsNodes();
+      const ssh = settings.listSshNodes();
       if (options.json) {
-        process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ pacs, ssh }, null, 2) + '\n');
         return;
       }
-      const rows = list.map((node) => [node.name, node.aeTitle, node.host, String(node.port), node.characterSet]);
-      process.stdout.write(formatTable(['NAME', 'AE TITLE', 'HOST', 'PORT', 'CHARSET'], rows) + '\n');
+      const rows = pacs.map((node) => [node.name, node.aeTitle, node.host, String(node.port), node.characterSet, node.login ?? '']);
+      process.stdout.write(formatTable(['NAME', 'AE TITLE', 'HOST', 'PORT', 'CHARSET', 'LOGIN'], rows) + '\n');
+      if (ssh.length > 0) {
+        const sshRows = ssh.map((node) => [node.name, node.host, String(node.port), node.login, node.keyFile ?? '', node.defaultFolder ?? '']);
+        process.stdout.write('\nSSH\n' + formatTable(['NAME', 'HOST', 'PORT', 'LOGIN', 'KEY FILE', 'FOLDER'], sshRows) + '\n');
+      }
     });
 
   nodes
     .command('remove <name>')
-    .description('remove a registered node')
-    .action((name: string) => {
-      if (!openSettings(globals()).removePacsNode(name)) {
+    .description('remove a registered location and its stored password')
+    .action(async (name: string) => {
+      const settings = openSettings(globals());
+      const kind: LocationKind | undefined = settings.findPacsNode(name) ? 'pacs' : settings.findSshNode(name) ? 'ssh' : undefined;
+      if (kind === undefined) {
         throw new UsageError(`node "${name}" is not registered; "loader nodes list" shows the registered names`);
       }
-      process.stdout.write(`removed ${name}\n`);
+      const registeredName = (kind === 'pacs' ? settings.findPacsNode(name) : settings.findSshNode(name))!.name;
+      if (kind === 'pacs') settings.removePacsNode(name);
+      else settings.removeSshNode(name);
+      await deleteNodeSecret(new KeychainSecretStore(), kind, registeredName);
+      process.stdout.write(`removed ${registeredName}\n`);
+    });
+
+  nodes
+    .command('export <file>')
+    .description('write the registered locations to a JSON file (passwords are not exported); "-" writes to standard output')
+    .action((file: string) => {
+      const text = JSON.stringify(exportLocations(openSettings(globals())), null, 2) + '\n';
+      if (file === '-') {
+        process.stdout.write(text);
+        return;
+      }
+      fs.writeFileSync(file, text, { mode: 0o600 });
+      process.stdout.write(`exported the locations to ${file}\n`);
+    });
+
+  nodes
+    .command('import <file>')
+    .description('add the locations of a JSON file written by "nodes export"; invalid entries are reported and skipped')
+    .option('--replace', 'let an imported entry replace a registered entry of the same name instead of rejecting it')
+    .option('--json', 'print the report as JSON')
+    .action((file: string, options: { replace?: boolean; json?: boolean }) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (error) {
+        throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+      }
+      const report = importLocations(openSettings(globals()), parseLocationsFile(text, file), { replace: options.replace });
+      if (options.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      } else {
+        const out = (line: string) => process.stdout.write(line + '\n');
+        out(`imported ${report.imported.length} locations, rejected ${report.rejected.length}`);
+        for (const entry of report.imported) out(`imported: ${entry.name} (${entry.kind})`);
+        for (const name of report.replaced) out(`replaced: ${name}`);
+        for (const entry of report.rejected) out(`rejected: ${entry.name} (${entry.kind}): ${entry.reason}`);
+        for (const name of report.passwordsIgnored) {
+          out(`password of ${name} not imported: passwords stay out of files; store it with "loader secrets set ${name}"`);
+        }
+      }
+      if (report.rejected.length > 0) {
+        process.exitCode = report.imported.length > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
+      }
     });
 }

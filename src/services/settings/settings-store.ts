@@ -14,8 +14,18 @@ import envPaths from 'env-paths';
 
 import { createLogger } from '../logger';
 import { defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
-import type { PacsNode, PacsSettings, Settings } from './settings-types';
-import { SettingsValidationError, validatePacsNode, validatePacsSettings } from './validation';
+import type { InterfaceSettings, PacsNode, PacsSettings, Settings, SshNode } from './settings-types';
+import {
+  SettingsValidationError,
+  validateInterfaceSettings,
+  validateLanguage,
+  validatePacsNode,
+  validatePacsSettings,
+  validateSshNode,
+  validateSwitch,
+  validateTheme,
+} from './validation';
+import type { NamedLocation } from './validation';
 
 const log = createLogger('loader.settings');
 
@@ -31,10 +41,13 @@ export class SettingsStore {
   private readonly conf: Conf<Record<string, unknown>>;
   private current: Settings;
   readonly warnings: string[] = [];
+  /** Set by load() when invalid values fell back to defaults, so the constructor writes the repaired file once. */
+  private repairOnOpen = false;
 
   constructor(options: { configDir?: string } = {}) {
     this.conf = createConf(resolveConfigDir(options.configDir), this.warnings);
     this.current = this.load();
+    if (this.repairOnOpen) this.save();
   }
 
   get path(): string {
@@ -52,6 +65,13 @@ export class SettingsStore {
     return pacs;
   }
 
+  updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
+    const settings = validateInterfaceSettings({ ...this.current.interface, ...changes });
+    this.current.interface = settings;
+    this.save();
+    return settings;
+  }
+
   listPacsNodes(): PacsNode[] {
     return structuredClone(this.current.locations.pacs);
   }
@@ -67,7 +87,7 @@ export class SettingsStore {
   }
 
   addPacsNode(node: PacsNode): PacsNode {
-    const valid = validatePacsNode(node, this.current.locations.pacs);
+    const valid = validatePacsNode(node, this.allLocations());
     this.current.locations.pacs.push(valid);
     this.save();
     log.info('registered node', { name: valid.name, aeTitle: valid.aeTitle, host: valid.host, port: valid.port });
@@ -83,6 +103,51 @@ export class SettingsStore {
     this.save();
     log.info('removed node', { name });
     return true;
+  }
+
+  listSshNodes(): SshNode[] {
+    return structuredClone(this.current.locations.ssh);
+  }
+
+  findSshNode(name: string): SshNode | undefined {
+    const wanted = name.toLowerCase();
+    return this.current.locations.ssh.find((node) => node.name.toLowerCase() === wanted);
+  }
+
+  addSshNode(node: SshNode): SshNode {
+    const valid = validateSshNode(node, this.allLocations());
+    this.current.locations.ssh.push(valid);
+    this.save();
+    log.info('registered SSH node', { name: valid.name, host: valid.host, port: valid.port });
+    return valid;
+  }
+
+  removeSshNode(name: string): boolean {
+    const before = this.current.locations.ssh.length;
+    this.current.locations.ssh = this.current.locations.ssh.filter(
+      (node) => node.name.toLowerCase() !== name.toLowerCase(),
+    );
+    if (this.current.locations.ssh.length === before) return false;
+    this.save();
+    log.info('removed SSH node', { name });
+    return true;
+  }
+
+  /**
+   * Replaces both location lists at once, for imports. Every entry is
+   * validated against the ones before it, and nothing is saved when one fails.
+   */
+  replaceLocations(locations: Settings['locations']): void {
+    const valid: Settings['locations'] = { pacs: [], ssh: [] };
+    for (const node of locations.pacs) valid.pacs.push(validatePacsNode(node, valid.pacs));
+    for (const node of locations.ssh) valid.ssh.push(validateSshNode(node, [...valid.pacs, ...valid.ssh]));
+    this.current.locations = valid;
+    this.save();
+    log.info('replaced locations', { pacs: valid.pacs.length, ssh: valid.ssh.length });
+  }
+
+  private allLocations(): NamedLocation[] {
+    return [...this.current.locations.pacs, ...this.current.locations.ssh];
   }
 
   private save(): void {
@@ -107,8 +172,13 @@ export class SettingsStore {
       version += 1;
     }
 
+    const warningsBefore = this.warnings.length;
     const settings = this.recoverFields(stored, defaults);
     settings.schemaVersion = SETTINGS_SCHEMA_VERSION;
+    if (this.warnings.length > warningsBefore) {
+      this.keepCopyOfInvalidFile();
+      this.repairOnOpen = true;
+    }
     return settings;
   }
 
@@ -126,14 +196,20 @@ export class SettingsStore {
       }
     }
 
-    const storedInterface = stored.interface as Partial<Settings['interface']> | undefined;
-    if (storedInterface?.language === 'ru' || storedInterface?.language === 'en') {
-      settings.interface.language = storedInterface.language;
+    const storedInterface = (stored.interface ?? {}) as Partial<Record<keyof InterfaceSettings, unknown>>;
+    const interfaceFields = {
+      language: (value: unknown) => (settings.interface.language = validateLanguage('interface.language', value)),
+      theme: (value: unknown) => (settings.interface.theme = validateTheme('interface.theme', value)),
+      trayIcon: (value: unknown) => (settings.interface.trayIcon = validateSwitch('interface.trayIcon', value)),
+    };
+    for (const [key, apply] of Object.entries(interfaceFields) as [keyof InterfaceSettings, (value: unknown) => void][]) {
+      if (storedInterface[key] === undefined) continue;
+      try {
+        apply(storedInterface[key]);
+      } catch (error) {
+        this.warn(`${describeError(error)}; using the default ${JSON.stringify(defaults.interface[key])}`);
+      }
     }
-    if (storedInterface?.theme === 'dark' || storedInterface?.theme === 'light') {
-      settings.interface.theme = storedInterface.theme;
-    }
-    if (typeof storedInterface?.trayIcon === 'boolean') settings.interface.trayIcon = storedInterface.trayIcon;
 
     const locations = stored.locations as Partial<Settings['locations']> | undefined;
     for (const node of Array.isArray(locations?.pacs) ? locations.pacs : []) {
@@ -143,8 +219,28 @@ export class SettingsStore {
         this.warn(`${describeError(error)}; this node entry was skipped`);
       }
     }
-    settings.locations.ssh = Array.isArray(locations?.ssh) ? locations.ssh : [];
+    for (const node of Array.isArray(locations?.ssh) ? locations.ssh : []) {
+      try {
+        settings.locations.ssh.push(validateSshNode(node, [...settings.locations.pacs, ...settings.locations.ssh]));
+      } catch (error) {
+        this.warn(`${describeError(error)}; this SSH entry was skipped`);
+      }
+    }
     return settings;
+  }
+
+  /**
+   * Copies the file as loaded, because the next save drops the entries that
+   * failed validation and the user may want to repair them by hand.
+   */
+  private keepCopyOfInvalidFile(): void {
+    const copy = `${this.conf.path}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      fs.copyFileSync(this.conf.path, copy);
+      this.warn(`kept a copy of the settings file with its invalid values at ${copy}`);
+    } catch (error) {
+      this.warn(`could not copy the settings file to ${copy}: ${(error as Error).message}`);
+    }
   }
 
   private warn(message: string): void {

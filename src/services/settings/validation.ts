@@ -4,7 +4,9 @@
  */
 import { isIP } from 'node:net';
 
-import type { PacsNode, PacsSettings } from './settings-types';
+import { findUnknownCharacterSets, parseSpecificCharacterSet } from '../../dicom/charset';
+import { DEFAULT_NODE_TIMEOUTS } from './settings-types';
+import type { InterfaceSettings, NodeTimeouts, PacsNode, PacsSettings, SshNode } from './settings-types';
 
 export class SettingsValidationError extends Error {
   constructor(
@@ -90,7 +92,16 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     scuPort: validatePort('pacs.scuPort', pacs.scuPort, { allowZero: true }),
     moveScuPort: validatePort('pacs.moveScuPort', pacs.moveScuPort),
     maxAssociations: validatePositiveInteger('pacs.maxAssociations', pacs.maxAssociations),
+    acceptAnyCallingAeTitle: validateBoolean('pacs.acceptAnyCallingAeTitle', pacs.acceptAnyCallingAeTitle),
+    checkCalledAeTitle: validateBoolean('pacs.checkCalledAeTitle', pacs.checkCalledAeTitle),
   };
+}
+
+export function validateBoolean(field: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: use true or false`);
+  }
+  return value;
 }
 
 export function validatePositiveInteger(field: string, value: unknown): number {
@@ -100,22 +111,171 @@ export function validatePositiveInteger(field: string, value: unknown): number {
   return value;
 }
 
-/** Validates one registry entry; `others` are the entries it must not duplicate. */
-export function validatePacsNode(node: PacsNode, others: PacsNode[]): PacsNode {
-  const field = `locations.pacs[${quoteValue(node.name)}]`;
-  const name = validateName(`${field}.name`, node.name);
+/** A registered location of either kind; names are unique across both kinds. */
+export type NamedLocation = Pick<PacsNode | SshNode, 'name'>;
+
+function checkUniqueName(field: string, name: string, others: NamedLocation[]): void {
   if (others.some((other) => other.name.toLowerCase() === name.toLowerCase())) {
     throw new SettingsValidationError(
-      `${field}.name`,
+      field,
       `node name ${quoteValue(name)} is already registered: choose another name or remove the existing node first`,
     );
   }
-  return {
-    ...node,
+}
+
+/** Checks an optional login: 1 to 128 characters without control characters. */
+export function validateLogin(field: string, value: unknown): string {
+  const login = typeof value === 'string' ? value.trim() : '';
+  if (login.length === 0 || login.length > 128 || /[\x00-\x1f\x7f]/.test(login)) {
+    throw new SettingsValidationError(
+      field,
+      `${field} ${quoteValue(value)} is invalid: a login has 1 to 128 characters without control characters`,
+    );
+  }
+  return login;
+}
+
+/**
+ * Checks a Specific Character Set value (one Defined Term, or several joined
+ * with backslashes for ISO 2022) and returns it in the standard spelling.
+ */
+export function validateCharacterSet(field: string, value: unknown): string {
+  const terms = typeof value === 'string' ? parseSpecificCharacterSet(value) : [];
+  const unknown = findUnknownCharacterSets(terms);
+  if (terms.length === 0 || unknown.length > 0) {
+    throw new SettingsValidationError(
+      field,
+      `${field} ${quoteValue(value)} is invalid: use Specific Character Set Defined Terms such as ` +
+        `ISO_IR 192 (UTF-8), ISO_IR 144 (Cyrillic) or ISO_IR 100 (Latin-1)`,
+    );
+  }
+  return terms.join('\\');
+}
+
+/** Checks the optional per-node timeouts: each a whole number of seconds from 1 to 86400. */
+export function validateTimeouts(field: string, value: unknown): Partial<NodeTimeouts> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SettingsValidationError(field, `${field} ${quoteValue(JSON.stringify(value))} is invalid: use an object of seconds`);
+  }
+  const timeouts: Partial<NodeTimeouts> = {};
+  for (const [key, seconds] of Object.entries(value)) {
+    if (!(key in DEFAULT_NODE_TIMEOUTS)) {
+      throw new SettingsValidationError(
+        `${field}.${key}`,
+        `${field}.${key} is not a known timeout: use ${Object.keys(DEFAULT_NODE_TIMEOUTS).join(', ')}`,
+      );
+    }
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > 86400) {
+      throw new SettingsValidationError(
+        `${field}.${key}`,
+        `${field}.${key} ${quoteValue(seconds)} is invalid: a timeout is a whole number of seconds from 1 to 86400`,
+      );
+    }
+    timeouts[key as keyof NodeTimeouts] = seconds;
+  }
+  return timeouts;
+}
+
+/** Checks the optional quirk list: short words without control characters, duplicates removed. */
+export function validateQuirks(field: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  const valid =
+    Array.isArray(value) &&
+    value.every((quirk) => typeof quirk === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(quirk));
+  if (!valid) {
+    throw new SettingsValidationError(
+      field,
+      `${field} ${quoteValue(JSON.stringify(value))} is invalid: use a list of words of letters, digits, '-', '_' or '.'`,
+    );
+  }
+  return [...new Set(value as string[])];
+}
+
+/**
+ * Validates one PACS entry; `others` are the entries of both kinds it must not
+ * duplicate. Returns only the known fields, so that a stray field such as a
+ * password in an imported file never reaches the settings file.
+ */
+export function validatePacsNode(node: PacsNode, others: NamedLocation[]): PacsNode {
+  const field = `locations.pacs[${quoteValue(node.name)}]`;
+  const name = validateName(`${field}.name`, node.name);
+  checkUniqueName(`${field}.name`, name, others);
+  const valid: PacsNode = {
     name,
     aeTitle: validateAeTitle(`${field}.aeTitle`, node.aeTitle),
     host: validateHost(`${field}.host`, node.host),
     port: validatePort(`${field}.port`, node.port),
-    characterSet: node.characterSet || 'ISO_IR 192',
+    characterSet:
+      node.characterSet === undefined || node.characterSet === ''
+        ? 'ISO_IR 192'
+        : validateCharacterSet(`${field}.characterSet`, node.characterSet),
+  };
+  if (node.login !== undefined) valid.login = validateLogin(`${field}.login`, node.login);
+  const timeouts = validateTimeouts(`${field}.timeouts`, node.timeouts);
+  if (timeouts !== undefined) valid.timeouts = timeouts;
+  const quirks = validateQuirks(`${field}.quirks`, node.quirks);
+  if (quirks !== undefined) valid.quirks = quirks;
+  return valid;
+}
+
+/** Checks a path field: an absolute path without control characters. */
+export function validateAbsolutePath(field: string, value: unknown): string {
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (!text.startsWith('/') || /[\x00-\x1f\x7f]/.test(text)) {
+    throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: give an absolute path`);
+  }
+  return text;
+}
+
+/**
+ * Validates one SSH entry like validatePacsNode. A key file is checked for its
+ * form only, because settings may be edited on another machine than the one that uses them.
+ */
+export function validateSshNode(node: SshNode, others: NamedLocation[]): SshNode {
+  const field = `locations.ssh[${quoteValue(node.name)}]`;
+  const name = validateName(`${field}.name`, node.name);
+  checkUniqueName(`${field}.name`, name, others);
+  const valid: SshNode = {
+    name,
+    host: validateHost(`${field}.host`, node.host),
+    port: validatePort(`${field}.port`, node.port ?? 22),
+    login: validateLogin(`${field}.login`, node.login),
+  };
+  if (node.keyFile !== undefined) valid.keyFile = validateAbsolutePath(`${field}.keyFile`, node.keyFile);
+  if (node.defaultFolder !== undefined) {
+    valid.defaultFolder = validateAbsolutePath(`${field}.defaultFolder`, node.defaultFolder);
+  }
+  return valid;
+}
+
+export function validateLanguage(field: string, value: unknown): InterfaceSettings['language'] {
+  if (value !== 'ru' && value !== 'en') {
+    throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: use ru or en`);
+  }
+  return value;
+}
+
+export function validateTheme(field: string, value: unknown): InterfaceSettings['theme'] {
+  if (value !== 'dark' && value !== 'light') {
+    throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: use dark or light`);
+  }
+  return value;
+}
+
+/** Accepts a boolean, or on/off, true/false, yes/no, 1/0 typed on a command line. */
+export function validateSwitch(field: string, value: unknown): boolean {
+  if (typeof value === 'boolean') return value;
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  if (['on', 'true', 'yes', '1'].includes(text)) return true;
+  if (['off', 'false', 'no', '0'].includes(text)) return false;
+  throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: use on or off`);
+}
+
+export function validateInterfaceSettings(settings: InterfaceSettings): InterfaceSettings {
+  return {
+    language: validateLanguage('interface.language', settings.language),
+    theme: validateTheme('interface.theme', settings.theme),
+    trayIcon: validateSwitch('interface.trayIcon', settings.trayIcon),
   };
 }

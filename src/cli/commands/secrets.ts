@@ -1,0 +1,158 @@
+/**
+ * `loader secrets set|delete|status|env-name`: passwords of registered nodes
+ * in the OS keychain. Secrets are read from a terminal without echo or from
+ * standard input, and are never printed, logged or written to the settings file.
+ */
+import readline from 'node:readline';
+import { Writable } from 'node:stream';
+
+import type { Command } from 'commander';
+
+import { createLogger } from '../../services/logger';
+import {
+  KeychainSecretStore,
+  readSecretFromEnv,
+  secretAccount,
+  secretEnvVarName,
+  SecretStoreUnavailableError,
+} from '../../services/secrets';
+import type { LocationKind, SecretStore } from '../../services/secrets';
+import type { SettingsStore } from '../../services/settings/settings-store';
+import { openSettings, UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+
+const log = createLogger('loader.secrets');
+
+/** Options shared by commands that take a password. */
+export interface PasswordOptions {
+  passwordPrompt?: boolean;
+  passwordStdin?: boolean;
+}
+
+/** Reads a line from the terminal without echoing it; rejects when standard input is not a terminal. */
+export async function promptHidden(question: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new UsageError('standard input is not a terminal, so the loader cannot ask for a password: use --password-stdin');
+  }
+  process.stderr.write(question);
+  const silent = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  const prompt = readline.createInterface({ input: process.stdin, output: silent, terminal: true });
+  try {
+    return await new Promise<string>((resolve) => prompt.question('', resolve));
+  } finally {
+    prompt.close();
+    process.stderr.write('\n');
+  }
+}
+
+/** Reads the whole of standard input as the secret, without its final line break. */
+export async function readSecretFromStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Returns the password the options ask for, or undefined when they ask for none. */
+export async function readPasswordOption(options: PasswordOptions, what: string): Promise<string | undefined> {
+  if (options.passwordPrompt && options.passwordStdin) {
+    throw new UsageError('use either --password-prompt or --password-stdin, not both');
+  }
+  let secret: string | undefined;
+  if (options.passwordStdin) secret = await readSecretFromStdin();
+  else if (options.passwordPrompt) secret = await promptHidden(`${what}: `);
+  if (secret !== undefined && secret === '') throw new UsageError(`the ${what.toLowerCase()} is empty`);
+  return secret;
+}
+
+/** Returns the kind of a registered location, or throws a UsageError naming `loader nodes list`. */
+export function findLocationKind(settings: SettingsStore, name: string): { kind: LocationKind; name: string } {
+  const pacs = settings.findPacsNode(name);
+  if (pacs) return { kind: 'pacs', name: pacs.name };
+  const ssh = settings.findSshNode(name);
+  if (ssh) return { kind: 'ssh', name: ssh.name };
+  throw new UsageError(`node "${name}" is not registered; "loader nodes list" shows the registered names`);
+}
+
+/** Stores a node's secret, logging the account but never the secret. */
+export async function storeNodeSecret(store: SecretStore, kind: LocationKind, name: string, secret: string): Promise<void> {
+  const account = secretAccount(kind, name);
+  await store.set(account, secret);
+  log.info('stored secret in the keychain', { account });
+}
+
+/**
+ * Deletes a node's secret after the node was removed. An unreachable keychain
+ * is reported on standard error and does not fail the removal.
+ */
+export async function deleteNodeSecret(store: SecretStore, kind: LocationKind, name: string): Promise<void> {
+  try {
+    if (await store.delete(secretAccount(kind, name))) log.info('deleted secret from the keychain', { account: secretAccount(kind, name) });
+  } catch (error) {
+    if (!(error instanceof SecretStoreUnavailableError)) throw error;
+    process.stderr.write(`loader: the node was removed, but a password stored for it may remain: ${error.reason}\n`);
+  }
+}
+
+export function registerSecrets(program: Command, globals: () => GlobalOptions): void {
+  const secrets = program
+    .command('secrets')
+    .description('passwords of registered nodes in the OS keychain (never in the settings file)');
+
+  secrets
+    .command('set <node>')
+    .description('store the password of a PACS node, or the password or key passphrase of an SSH node')
+    .option('--password-stdin', 'read the password from standard input instead of asking on the terminal')
+    .action(async (nodeName: string, options: { passwordStdin?: boolean }) => {
+      const node = findLocationKind(openSettings(globals()), nodeName);
+      const secret = await readPasswordOption(
+        { passwordStdin: options.passwordStdin, passwordPrompt: !options.passwordStdin },
+        `Password for ${node.name}`,
+      );
+      await storeNodeSecret(new KeychainSecretStore(), node.kind, node.name, secret as string);
+      process.stdout.write(`stored the password of ${node.name} in the keychain\n`);
+    });
+
+  secrets
+    .command('delete <node>')
+    .description('delete the stored password of a node')
+    .action(async (nodeName: string) => {
+      const node = findLocationKind(openSettings(globals()), nodeName);
+      const deleted = await new KeychainSecretStore().delete(secretAccount(node.kind, node.name));
+      process.stdout.write(deleted ? `deleted the password of ${node.name}\n` : `no password was stored for ${node.name}\n`);
+    });
+
+  secrets
+    .command('status <node>')
+    .description('show where the password of a node comes from, without printing it')
+    .option('--json', 'print JSON')
+    .action(async (nodeName: string, options: { json?: boolean }) => {
+      const node = findLocationKind(openSettings(globals()), nodeName);
+      const variable = secretEnvVarName(node.name);
+      const status: Record<string, string | boolean> = { node: node.name, account: secretAccount(node.kind, node.name), environmentVariable: variable };
+      status.inEnvironment = readSecretFromEnv(node.name) !== undefined;
+      try {
+        status.inKeychain = (await new KeychainSecretStore().get(secretAccount(node.kind, node.name))) !== null;
+      } catch (error) {
+        if (!(error instanceof SecretStoreUnavailableError)) throw error;
+        status.keychainError = error.message;
+      }
+      if (options.json) {
+        process.stdout.write(JSON.stringify(status, null, 2) + '\n');
+        return;
+      }
+      const keychain =
+        status.keychainError !== undefined ? `not reachable: ${status.keychainError}` : status.inKeychain ? 'stored' : 'none stored';
+      process.stdout.write(
+        `node: ${node.name}\nenvironment variable ${variable}: ${status.inEnvironment ? 'set (overrides the keychain)' : 'not set'}\n` +
+          `keychain account ${status.account}: ${keychain}\n`,
+      );
+    });
+
+  secrets
+    .command('env-name <node>')
+    .description('print the environment variable that can hold the password of a node instead of the keychain')
+    .action((nodeName: string) => {
+      const node = findLocationKind(openSettings(globals()), nodeName);
+      process.stdout.write(`${secretEnvVarName(node.name)}\n`);
+    });
+}

@@ -1,0 +1,3 @@
+export * from './license-format';
+export * from './license-service';
+export * from './verifier';

@@ -1,0 +1,34 @@
+/**
+ * Secrets given through environment variables, for machines without a
+ * keychain (a headless server without a Secret Service on D-Bus) and for scripts.
+ *
+ * The variable for a node is LOADER_SECRET_ followed by the node name in upper
+ * case, with Cyrillic letters transliterated and every other run of characters
+ * outside A-Z and 0-9 replaced by one underscore: node "Main PACS" reads
+ * LOADER_SECRET_MAIN_PACS, node "Клиника-2" reads LOADER_SECRET_KLINIKA_2.
+ */
+
+export const SECRET_ENV_PREFIX = 'LOADER_SECRET_';
+
+/** Russian letters to Latin, after the passport transliteration (ICAO Doc 9303). */
+const CYRILLIC_TO_LATIN: Record<string, string> = {
+  а: 'a', б: 'b', в: 'v', г: 'g', д: 'd', е: 'e', ё: 'e', ж: 'zh', з: 'z', и: 'i', й: 'i',
+  к: 'k', л: 'l', м: 'm', н: 'n', о: 'o', п: 'p', р: 'r', с: 's', т: 't', у: 'u', ф: 'f',
+  х: 'kh', ц: 'ts', ч: 'ch', ш: 'sh', щ: 'shch', ъ: 'ie', ы: 'y', ь: '', э: 'e', ю: 'iu', я: 'ia',
+};
+
+/** Returns the environment variable name that holds the secret of a node. */
+export function secretEnvVarName(nodeName: string): string {
+  const latin = [...nodeName.toLowerCase()].map((char) => CYRILLIC_TO_LATIN[char] ?? char).join('');
+  // NFKD splits accented Latin letters, so "é" keeps its "e".
+  const ascii = latin.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
+  const body = ascii.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  // NOTE: names that differ only in punctuation ("PACS-1", "PACS 1") share one variable.
+  return SECRET_ENV_PREFIX + (body === '' ? 'NODE' : body);
+}
+
+/** Returns the secret from the environment, or undefined when the variable is unset or empty. */
+export function readSecretFromEnv(nodeName: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[secretEnvVarName(nodeName)];
+  return value === undefined || value === '' ? undefined : value;
+}

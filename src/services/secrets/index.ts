@@ -1,0 +1,4 @@
+export * from './env-secrets';
+export * from './keychain-store';
+export * from './resolve';
+export * from './secret-store';

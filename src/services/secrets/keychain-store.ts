@@ -1,0 +1,87 @@
+/**
+ * SecretStore backed by the OS keychain through @napi-rs/keyring: the Secret
+ * Service on D-Bus on Linux (GNOME Keyring, KWallet), the Keychain on macOS
+ * and the Credential Manager on Windows.
+ *
+ * On Linux the entry is pinned to the Secret Service. The library's default
+ * would fall back to the kernel keyring, which forgets secrets at logout and
+ * reboot, and a silent fallback would hide that the keychain is missing.
+ */
+import { AsyncEntry } from '@napi-rs/keyring';
+
+import { secretEnvVarName } from './env-secrets';
+import { SecretStoreUnavailableError } from './secret-store';
+import type { SecretStore } from './secret-store';
+
+export const KEYCHAIN_SERVICE = 'sciberia-loader';
+
+/**
+ * Time allowed for one keychain call. A locked keyring waits for an unlock
+ * prompt that a headless session never shows, so calls must not wait forever.
+ */
+export const KEYCHAIN_TIMEOUT_MS = 15_000;
+
+/** Returns the text telling the user what to use instead of the keychain for one node. */
+export function describeSecretAlternatives(nodeName?: string): string {
+  const variable = nodeName === undefined ? 'LOADER_SECRET_<NODE NAME>' : secretEnvVarName(nodeName);
+  return (
+    `set the password in the environment variable ${variable} for the loader process ` +
+    `(commands that connect to the node ask for it instead when run in a terminal), ` +
+    `or, to use the keychain on Linux, run a Secret Service such as gnome-keyring-daemon in the D-Bus session`
+  );
+}
+
+/** Adds what a terse keyring library error means for the user, where that is known. */
+export function explainKeychainError(message: string): string {
+  if (/failed to connect to socket|DBUS_SESSION_BUS_ADDRESS|org\.freedesktop\.DBus\.Error|no such file or directory/i.test(message)) {
+    return `${message} (no D-Bus session bus is reachable, as on a headless server)`;
+  }
+  if (/no result found|ServiceUnknown|org\.freedesktop\.secrets/i.test(message)) {
+    return `${message} (no Secret Service with an unlocked default keyring answers on the D-Bus session bus)`;
+  }
+  return message;
+}
+
+export class KeychainSecretStore implements SecretStore {
+  readonly description =
+    process.platform === 'linux' ? 'OS keychain (Secret Service on D-Bus)' : 'OS keychain';
+
+  constructor(
+    private readonly service = KEYCHAIN_SERVICE,
+    private readonly timeoutMs = KEYCHAIN_TIMEOUT_MS,
+  ) {}
+
+  async get(account: string): Promise<string | null> {
+    return this.call(account, 'read', (entry, signal) => entry.getPassword(signal));
+  }
+
+  async set(account: string, secret: string): Promise<void> {
+    await this.call(account, 'store', (entry, signal) => entry.setPassword(secret, signal));
+  }
+
+  async delete(account: string): Promise<boolean> {
+    return this.call(account, 'delete', (entry, signal) => entry.deleteCredential(signal));
+  }
+
+  private async call<T>(
+    account: string,
+    action: string,
+    run: (entry: AsyncEntry, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    try {
+      const entry = new AsyncEntry(this.service, account, { linux: { store: 'secret-service' } });
+      return await run(entry, signal);
+    } catch (error) {
+      const cause = signal.aborted
+        ? `no answer within ${this.timeoutMs / 1000} s; the keyring may be locked and waiting for an unlock prompt`
+        : explainKeychainError(error instanceof Error ? error.message : String(error));
+      const nodeName = account.includes(':') ? account.slice(account.indexOf(':') + 1) : undefined;
+      throw new SecretStoreUnavailableError(
+        `could not ${action} the secret of ${account} in the ${this.description}: ${cause}. ` +
+          `Instead, ${describeSecretAlternatives(nodeName)}`,
+        cause,
+      );
+    }
+  }
+}

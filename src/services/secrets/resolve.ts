@@ -1,0 +1,54 @@
+/**
+ * Finds the secret of a node for code that connects to it. An environment
+ * variable overrides the keychain, so a headless server works without one.
+ */
+import { readSecretFromEnv, secretEnvVarName } from './env-secrets';
+import { secretAccount, SecretStoreUnavailableError } from './secret-store';
+import type { LocationKind, SecretStore } from './secret-store';
+
+export type SecretSource = 'environment' | 'keychain' | 'prompt';
+
+export interface ResolvedSecret {
+  secret: string;
+  source: SecretSource;
+  /** The environment variable or keychain account the secret came from. */
+  origin: string;
+}
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Asks the user, e.g. on a terminal without echo. Called only when the
+   * store cannot be reached; the answer is used once and not stored.
+   * NOTE: commands that connect to a node should pass one when standard input
+   * is a terminal, because the keychain error message promises that prompt.
+   */
+  prompt?: (question: string) => Promise<string>;
+}
+
+/**
+ * Returns the secret of a node from the environment, the store or the prompt,
+ * in that order, or undefined when the store has none. Throws
+ * SecretStoreUnavailableError when no variable is set, the store cannot be
+ * reached and no prompt is given. It never reads the settings file or any other source.
+ */
+export async function resolveNodeSecret(
+  kind: LocationKind,
+  nodeName: string,
+  store: SecretStore,
+  options: ResolveOptions = {},
+): Promise<ResolvedSecret | undefined> {
+  const fromEnv = readSecretFromEnv(nodeName, options.env ?? process.env);
+  if (fromEnv !== undefined) return { secret: fromEnv, source: 'environment', origin: secretEnvVarName(nodeName) };
+
+  const account = secretAccount(kind, nodeName);
+  let stored: string | null;
+  try {
+    stored = await store.get(account);
+  } catch (error) {
+    if (!(error instanceof SecretStoreUnavailableError) || options.prompt === undefined) throw error;
+    const answer = await options.prompt(`Password for ${kind} node ${nodeName} (the keychain is not reachable): `);
+    return { secret: answer, source: 'prompt', origin: 'prompt' };
+  }
+  return stored === null ? undefined : { secret: stored, source: 'keychain', origin: account };
+}

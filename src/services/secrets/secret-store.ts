@@ -1,0 +1,35 @@
+/**
+ * Storage of node passwords and SSH passphrases outside the settings file.
+ *
+ * A secret is addressed by an account name: "pacs:<node name>" for a PACS
+ * node's password, "ssh:<node name>" for an SSH node's password or key passphrase.
+ */
+
+export type LocationKind = 'pacs' | 'ssh';
+
+export interface SecretStore {
+  /** Human-readable name of the backing store for messages, e.g. "OS keychain (Secret Service)". */
+  readonly description: string;
+  /** Returns the stored secret, or null when none is stored for the account. */
+  get(account: string): Promise<string | null>;
+  set(account: string, secret: string): Promise<void>;
+  /** Returns true when a secret was deleted, false when none was stored. */
+  delete(account: string): Promise<boolean>;
+}
+
+/** Returns the account name under which a node's secret is stored. */
+export function secretAccount(kind: LocationKind, nodeName: string): string {
+  return `${kind}:${nodeName}`;
+}
+
+/** Raised when the secret store cannot be used; the message names the cause and the alternatives. */
+export class SecretStoreUnavailableError extends Error {
+  constructor(
+    message: string,
+    /** The store's own error text, without the alternatives. */
+    readonly reason: string,
+  ) {
+    super(message);
+    this.name = 'SecretStoreUnavailableError';
+  }
+}
