@@ -230,7 +230,8 @@ class RequestServer {
 
   private logFailure(result: DimseResult, extra: Record<string, string | number | undefined> = {}): void {
     const info = this.options.info;
-    this.options.logger.warn(`${commandName(this.fields.commandField)} failed`, {
+    const outcome = statusClass(result.status) === 'warning' ? 'completed with a warning' : 'failed';
+    this.options.logger.warn(`${commandName(this.fields.commandField)} ${outcome}`, {
       association: info.id,
       callingAe: info.callingAeTitle,
       calledAe: info.calledAeTitle,
