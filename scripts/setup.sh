@@ -35,9 +35,12 @@ fail() { echo "setup: error: $*" >&2; exit 1; }
 # The loader itself needs nothing from apt beyond Node.js.
 runtime_packages=()
 # Test peers (DCMTK, Orthanc with its GDCM transcoding plugin), the corpus
-# builder (pydicom and numpy for /usr/bin/python3) and gdcmconv.
+# builder (pydicom and numpy for /usr/bin/python3) and gdcmconv. The keychain
+# tests run a throwaway Secret Service: gnome-keyring-daemon in a private
+# D-Bus session (dbus-run-session is in dbus-daemon), read with secret-tool.
 # TODO: add xvfb once the desktop UI has tests.
-test_packages=(dcmtk orthanc orthanc-gdcm python3-pydicom python3-numpy libgdcm-tools)
+test_packages=(dcmtk orthanc orthanc-gdcm python3-pydicom python3-numpy libgdcm-tools
+  gnome-keyring dbus-daemon libsecret-tools)
 
 packages=("${runtime_packages[@]}")
 if [ "$mode" = test ]; then

@@ -1,0 +1,224 @@
+/**
+ * Node secrets: environment variable names, the lookup order, and the OS
+ * keychain through a real Secret Service. The keychain tests run bin/loader
+ * inside `dbus-run-session` with gnome-keyring-daemon unlocked by a throwaway
+ * password, with HOME in a temp folder so the keyring file is thrown away too.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { resolveNodeSecret, secretEnvVarName, SecretStoreUnavailableError } from '../../src/services/secrets';
+import type { SecretStore } from '../../src/services/secrets';
+import { createLoaderDirs, LOADER_BIN, loaderIsBuilt } from '../support/loader';
+import { runCommand } from '../support/process';
+
+const SECRET = 'kT9#throwaway secret ü';
+
+class MemoryStore implements SecretStore {
+  readonly description = 'memory';
+  readonly values = new Map<string, string>();
+  async get(account: string) {
+    return this.values.get(account) ?? null;
+  }
+  async set(account: string, secret: string) {
+    this.values.set(account, secret);
+  }
+  async delete(account: string) {
+    return this.values.delete(account);
+  }
+}
+
+class UnreachableStore implements SecretStore {
+  readonly description = 'unreachable';
+  private fail(): never {
+    throw new SecretStoreUnavailableError('keychain is not reachable', 'no bus');
+  }
+  async get(): Promise<string | null> {
+    this.fail();
+  }
+  async set(): Promise<void> {
+    this.fail();
+  }
+  async delete(): Promise<boolean> {
+    this.fail();
+  }
+}
+
+describe('secret environment variables', () => {
+  test.each([
+    ['Main PACS', 'LOADER_SECRET_MAIN_PACS'],
+    ['orthanc-2', 'LOADER_SECRET_ORTHANC_2'],
+    ['Клиника-2', 'LOADER_SECRET_KLINIKA_2'],
+    ['Клиника №1', 'LOADER_SECRET_KLINIKA_NO1'],
+    ['Щука ёж', 'LOADER_SECRET_SHCHUKA_EZH'],
+    ['Café', 'LOADER_SECRET_CAFE'],
+    ['***', 'LOADER_SECRET_NODE'],
+  ])('name %s maps to %s', (name, variable) => {
+    expect(secretEnvVarName(name)).toBe(variable);
+  });
+});
+
+describe('secret lookup order', () => {
+  test('environment overrides the store', async () => {
+    const store = new MemoryStore();
+    await store.set('pacs:main', 'from-store');
+    const resolved = await resolveNodeSecret('pacs', 'main', store, { env: { LOADER_SECRET_MAIN: 'from-env' } });
+    expect(resolved).toEqual({ secret: 'from-env', source: 'environment', origin: 'LOADER_SECRET_MAIN' });
+  });
+
+  test('store used without variable', async () => {
+    const store = new MemoryStore();
+    await store.set('ssh:nas', 'from-store');
+    expect(await resolveNodeSecret('ssh', 'nas', store, { env: {} })).toEqual({ secret: 'from-store', source: 'keychain', origin: 'ssh:nas' });
+    expect(await resolveNodeSecret('pacs', 'nas', store, { env: {} })).toBeUndefined();
+  });
+
+  test('unreachable store raises without prompt', async () => {
+    await expect(resolveNodeSecret('pacs', 'main', new UnreachableStore(), { env: {} })).rejects.toThrow(SecretStoreUnavailableError);
+  });
+
+  test('unreachable store falls back to prompt', async () => {
+    const questions: string[] = [];
+    const prompt = async (question: string) => {
+      questions.push(question);
+      return 'typed';
+    };
+    const resolved = await resolveNodeSecret('pacs', 'main', new UnreachableStore(), { env: {}, prompt });
+    expect(resolved).toEqual({ secret: 'typed', source: 'prompt', origin: 'prompt' });
+    expect(questions).toEqual(['Password for pacs node main (the keychain is not reachable): ']);
+  });
+});
+
+function commandExists(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const keychainTools = ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'];
+const missingTools = keychainTools.filter((command) => !commandExists(command));
+if (missingTools.length > 0) {
+  // scripts/setup.sh --test installs them; a plain `npx jest` on another machine may lack them.
+  process.stderr.write(`secrets.test.ts: ${missingTools.join(', ')} not found; run scripts/setup.sh --test\n`);
+}
+
+/**
+ * Runs a shell script inside a private D-Bus session with an unlocked
+ * throwaway keyring. The script sees $LOADER (bin/loader with the temp
+ * folders), and $SECRET on its environment.
+ */
+async function runWithKeyring(script: string, dirs = createLoaderDirs('keychain')) {
+  const loader = `${LOADER_BIN} --config-dir ${dirs.configDir} --archive ${dirs.archiveDir}`;
+  const wrapped = `echo keyring-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n${script}`;
+  const result = await runCommand('dbus-run-session', ['--', 'sh', '-c', wrapped], {
+    env: {
+      HOME: dirs.homeDir,
+      XDG_DATA_HOME: path.join(dirs.homeDir, '.local', 'share'),
+      XDG_CONFIG_HOME: path.join(dirs.homeDir, '.config'),
+      XDG_RUNTIME_DIR: '',
+      LOADER: loader,
+      SECRET,
+    },
+    timeoutMs: 60_000,
+  });
+  return { ...result, dirs };
+}
+
+const describeKeychain = missingTools.length === 0 && loaderIsBuilt() ? describe : describe.skip;
+
+describeKeychain('keychain with a real Secret Service', () => {
+  test('nodes add stores password in keychain', async () => {
+    const result = await runWithKeyring(`
+      set -e
+      printf '%s\\n' "$SECRET" | $LOADER nodes add main --aet MAIN --host 127.0.0.1 --port 104 --login bob --password-stdin
+      echo "lookup=$(secret-tool lookup service sciberia-loader username pacs:main)"
+      $LOADER secrets status main --json
+    `);
+
+    expect(result.stderr).not.toContain(SECRET);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('registered main: MAIN at 127.0.0.1:104');
+    expect(result.stdout).toContain(`lookup=${SECRET}\n`);
+    expect(result.stdout).toMatch(/"inKeychain": true/);
+    const settingsText = fs.readFileSync(path.join(result.dirs.configDir, 'settings.json'), 'utf8');
+    expect(settingsText).not.toContain(SECRET);
+    expect(JSON.parse(settingsText).locations.pacs[0]).toMatchObject({ name: 'main', login: 'bob' });
+  });
+
+  test('SSH passphrase and removal', async () => {
+    const result = await runWithKeyring(`
+      set -e
+      printf '%s' "$SECRET" | $LOADER nodes add-ssh nas --host nas.local --login backup --key-file /root/.ssh/id_ed25519 --password-stdin
+      echo "before=$(secret-tool lookup service sciberia-loader username ssh:nas)"
+      $LOADER nodes remove nas
+      echo "after=$(secret-tool lookup service sciberia-loader username ssh:nas || true)"
+    `);
+
+    expect(result.stderr).not.toContain(SECRET);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`before=${SECRET}\n`);
+    expect(result.stdout).toContain('removed nas');
+    expect(result.stdout).toContain('after=\n');
+  });
+
+  test('secrets set replaces the password', async () => {
+    const result = await runWithKeyring(`
+      set -e
+      $LOADER nodes add main --aet MAIN --host 127.0.0.1 --port 104
+      printf '%s' "first" | $LOADER secrets set main --password-stdin
+      printf '%s' "$SECRET" | $LOADER secrets set main --password-stdin
+      echo "lookup=$(secret-tool lookup service sciberia-loader username pacs:main)"
+      $LOADER secrets delete main
+      $LOADER secrets delete main
+    `);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('stored the password of main in the keychain');
+    expect(result.stdout).toContain(`lookup=${SECRET}\n`);
+    expect(result.stdout).toContain('deleted the password of main');
+    expect(result.stdout).toContain('no password was stored for main');
+  });
+});
+
+const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
+
+describeBuilt('keychain not reachable', () => {
+  test('password rejected with alternatives', async () => {
+    const dirs = createLoaderDirs('no-keychain');
+    const result = await runCommand(
+      LOADER_BIN,
+      ['--config-dir', dirs.configDir, 'nodes', 'add', 'Main PACS', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104', '--password-stdin'],
+      { input: SECRET, env: { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus` } },
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('could not store the secret of pacs:Main PACS in the OS keychain');
+    expect(result.stderr).toContain('no D-Bus session bus is reachable');
+    expect(result.stderr).toContain('environment variable LOADER_SECRET_MAIN_PACS');
+    expect(result.stderr).not.toContain(SECRET);
+    const settingsFile = path.join(dirs.configDir, 'settings.json');
+    const settingsText = fs.existsSync(settingsFile) ? fs.readFileSync(settingsFile, 'utf8') : '';
+    expect(settingsText).not.toContain(SECRET);
+    expect(settingsText).not.toContain('Main PACS');
+  });
+
+  test('status reports environment variable', async () => {
+    const dirs = createLoaderDirs('no-keychain');
+    const env = { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus`, LOADER_SECRET_MAIN: SECRET };
+    const args = ['--config-dir', dirs.configDir];
+    await runCommand(LOADER_BIN, [...args, 'nodes', 'add', 'main', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104'], { env });
+
+    const result = await runCommand(LOADER_BIN, [...args, 'secrets', 'status', 'main', '--json'], { env });
+
+    expect(result.code).toBe(0);
+    const status = JSON.parse(result.stdout);
+    expect(status.inEnvironment).toBe(true);
+    expect(status.environmentVariable).toBe('LOADER_SECRET_MAIN');
+    expect(status.keychainError).toMatch(/no D-Bus session bus is reachable/);
+    expect(result.stdout + result.stderr).not.toContain(SECRET);
+  });
+});
