@@ -108,8 +108,8 @@ if (missingTools.length > 0) {
 
 /**
  * Runs a shell script inside a private D-Bus session with an unlocked
- * throwaway keyring. The script sees $LOADER (bin/loader with the temp
- * folders), and $SECRET on its environment.
+ * throwaway keyring. The script gets $LOADER (bin/loader with the temp
+ * folders) and $SECRET in its environment.
  */
 async function runWithKeyring(script: string, dirs = createLoaderDirs('keychain')) {
   const loader = `${LOADER_BIN} --config-dir ${dirs.configDir} --archive ${dirs.archiveDir}`;

@@ -10,7 +10,8 @@ import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
 
 function formatValue(value: unknown): string {
-  return typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value);
+  if (typeof value !== 'boolean') return String(value);
+  return value ? 'on' : 'off';
 }
 
 export function registerConfig(program: Command, globals: () => GlobalOptions): void {

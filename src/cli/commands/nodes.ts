@@ -68,8 +68,8 @@ async function addWithSecret<T extends PacsNode | SshNode>(
   const settings = openSettings(globals);
   const others = [...settings.listPacsNodes(), ...settings.listSshNodes()];
   const valid = (kind === 'pacs' ? validatePacsNode(node as PacsNode, others) : validateSshNode(node as SshNode, others)) as T;
-  const what = kind === 'ssh' && (node as SshNode).keyFile !== undefined ? 'Key passphrase' : 'Password';
-  const secret = await readPasswordOption(options, `${what} for ${valid.name}`);
+  const label = kind === 'ssh' && (node as SshNode).keyFile !== undefined ? 'Key passphrase' : 'Password';
+  const secret = await readPasswordOption(options, `${label} for ${valid.name}`);
   if (secret !== undefined) await storeNodeSecret(new KeychainSecretStore(), kind, valid.name, secret);
   return (kind === 'pacs' ? settings.addPacsNode(valid as PacsNode) : settings.addSshNode(valid as SshNode)) as T;
 }

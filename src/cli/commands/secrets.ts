@@ -53,14 +53,14 @@ export async function readSecretFromStdin(): Promise<string> {
 }
 
 /** Returns the password the options ask for, or undefined when they ask for none. */
-export async function readPasswordOption(options: PasswordOptions, what: string): Promise<string | undefined> {
+export async function readPasswordOption(options: PasswordOptions, label: string): Promise<string | undefined> {
   if (options.passwordPrompt && options.passwordStdin) {
     throw new UsageError('use either --password-prompt or --password-stdin, not both');
   }
   let secret: string | undefined;
   if (options.passwordStdin) secret = await readSecretFromStdin();
-  else if (options.passwordPrompt) secret = await promptHidden(`${what}: `);
-  if (secret !== undefined && secret === '') throw new UsageError(`the ${what.toLowerCase()} is empty`);
+  else if (options.passwordPrompt) secret = await promptHidden(`${label}: `);
+  if (secret === '') throw new UsageError(`${label} is empty`);
   return secret;
 }
 

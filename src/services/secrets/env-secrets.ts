@@ -3,9 +3,9 @@
  * keychain (a headless server without a Secret Service on D-Bus) and for scripts.
  *
  * The variable for a node is LOADER_SECRET_ followed by the node name in upper
- * case, with Cyrillic letters transliterated and every other run of characters
- * outside A-Z and 0-9 replaced by one underscore: node "Main PACS" reads
- * LOADER_SECRET_MAIN_PACS, node "Клиника-2" reads LOADER_SECRET_KLINIKA_2.
+ * case. Cyrillic letters are transliterated, and every other run of characters
+ * outside A-Z and 0-9 becomes one underscore. So node "Main PACS" reads
+ * LOADER_SECRET_MAIN_PACS, and node "Клиника-2" reads LOADER_SECRET_KLINIKA_2.
  */
 
 export const SECRET_ENV_PREFIX = 'LOADER_SECRET_';
@@ -17,7 +17,7 @@ const CYRILLIC_TO_LATIN: Record<string, string> = {
   х: 'kh', ц: 'ts', ч: 'ch', ш: 'sh', щ: 'shch', ъ: 'ie', ы: 'y', ь: '', э: 'e', ю: 'iu', я: 'ia',
 };
 
-/** Returns the environment variable name that holds the secret of a node. */
+/** Returns the name of the environment variable that contains the secret of a node. */
 export function secretEnvVarName(nodeName: string): string {
   const latin = [...nodeName.toLowerCase()].map((char) => CYRILLIC_TO_LATIN[char] ?? char).join('');
   // NFKD splits accented Latin letters, so "é" keeps its "e".

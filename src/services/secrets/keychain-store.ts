@@ -4,8 +4,8 @@
  * and the Credential Manager on Windows.
  *
  * On Linux the entry is pinned to the Secret Service. The library's default
- * would fall back to the kernel keyring, which forgets secrets at logout and
- * reboot, and a silent fallback would hide that the keychain is missing.
+ * would fall back to the kernel keyring, which keeps secrets only until the
+ * next reboot, and a silent fallback would hide that the keychain is missing.
  */
 import { AsyncEntry } from '@napi-rs/keyring';
 

@@ -51,9 +51,9 @@ function parseValue(key: string, kind: ValueKind, text: string): unknown {
 
 /** Returns the canonical key for a key or alias, ignoring case; throws for an unknown key. */
 export function resolveConfigKey(key: string): string {
-  const wanted = key.toLowerCase();
+  const lowerKey = key.toLowerCase();
   const all = [...Object.keys(CONFIG_KEYS), ...Object.keys(KEY_ALIASES)];
-  const match = all.find((candidate) => candidate.toLowerCase() === wanted);
+  const match = all.find((candidate) => candidate.toLowerCase() === lowerKey);
   if (match === undefined) {
     throw new SettingsValidationError(
       key,

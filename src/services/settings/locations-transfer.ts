@@ -137,12 +137,12 @@ export function importLocations(
 
   // A replaced entry whose replacement was rejected stays registered.
   for (const rejected of report.rejected) {
-    const wanted = rejected.name.toLowerCase();
-    const previous = [...current.pacs, ...current.ssh].find((node) => node.name.toLowerCase() === wanted);
-    if (previous === undefined || [...next.pacs, ...next.ssh].some((node) => node.name.toLowerCase() === wanted)) continue;
+    const lowerName = rejected.name.toLowerCase();
+    const previous = [...current.pacs, ...current.ssh].find((node) => node.name.toLowerCase() === lowerName);
+    if (previous === undefined || [...next.pacs, ...next.ssh].some((node) => node.name.toLowerCase() === lowerName)) continue;
     if (current.pacs.includes(previous as PacsNode)) next.pacs.push(previous as PacsNode);
     else next.ssh.push(previous as SshNode);
-    report.replaced = report.replaced.filter((name) => name.toLowerCase() !== wanted);
+    report.replaced = report.replaced.filter((name) => name.toLowerCase() !== lowerName);
   }
 
   if (report.imported.length > 0 || report.replaced.length > 0) store.replaceLocations(next);
