@@ -2,11 +2,15 @@
  * Decides which associations and presentation contexts the PACS server accepts.
  *
  * Calling AE titles must be registered nodes unless accept-any is set. Every
- * storage SOP class is accepted, private ones included, in the first transfer
- * syntax the caller proposes that the loader can read, so that the data set is
- * stored exactly as the caller holds it.
+ * storage SOP class is accepted, private ones included. A context for incoming
+ * C-STORE gets the first transfer syntax the caller proposes that the loader
+ * can read, so that the data set is stored exactly as the caller holds it. A
+ * context for C-GET sub-operations, one whose SOP class the requester asks the
+ * SCP role for, gets an uncompressed syntax the loader can convert stored
+ * instances to (see chooseRetrievalSyntax).
  */
 import type { AssociateRequest, AssociationDecision, RoleSelection } from '../../dicom/network';
+import { TRANSCODE_TARGET_SYNTAXES } from '../../dicom/transcode';
 import { describeTransferSyntax, isStorageSopClass, SopClass, TransferSyntax } from '../../dicom/uid';
 
 /** PS3.8 table 9-18: results of a presentation context negotiation. */
@@ -79,8 +83,15 @@ export function decideAssociation(request: AssociateRequest, options: Associatio
     );
   }
 
+  const retrievalSopClasses = new Set(
+    request.roleSelections.filter((selection) => selection.scpRole).map((selection) => selection.sopClassUid),
+  );
   const contexts = request.contexts.map((context) => {
-    const transferSyntax = chooseTransferSyntax(context.abstractSyntax, context.transferSyntaxes);
+    const transferSyntax = chooseTransferSyntax(
+      context.abstractSyntax,
+      context.transferSyntaxes,
+      retrievalSopClasses.has(context.abstractSyntax),
+    );
     if (transferSyntax === null) return { id: context.id, result: ABSTRACT_SYNTAX_NOT_SUPPORTED as 3 };
     if (transferSyntax === undefined) return { id: context.id, result: TRANSFER_SYNTAXES_NOT_SUPPORTED as 4 };
     return { id: context.id, result: ACCEPTANCE as 0, transferSyntax };
@@ -92,15 +103,33 @@ export function decideAssociation(request: AssociateRequest, options: Associatio
 /**
  * Picks the transfer syntax for one proposed context: null when the abstract
  * syntax is not served, undefined when no proposed syntax is usable.
+ * `forRetrieval` marks a storage context for C-GET sub-operations.
  */
-function chooseTransferSyntax(abstractSyntax: string, proposed: string[]): string | null | undefined {
+function chooseTransferSyntax(abstractSyntax: string, proposed: string[], forRetrieval: boolean): string | null | undefined {
   if (SERVICE_SOP_CLASSES.has(abstractSyntax)) {
     return SERVICE_TRANSFER_SYNTAXES.find((syntax) => proposed.includes(syntax));
   }
   if (!isAcceptedAsStorage(abstractSyntax)) return null;
 
+  const readable = proposed.filter((syntax) => describeTransferSyntax(syntax) !== undefined);
+  if (forRetrieval) return chooseRetrievalSyntax(readable);
   // The caller lists its preferred syntax first; storing it keeps the data set unchanged.
-  return proposed.find((syntax) => describeTransferSyntax(syntax) !== undefined);
+  return readable[0];
+}
+
+/**
+ * Picks the syntax of a C-GET storage context. The converter produces
+ * Explicit VR Little Endian, Implicit VR Little Endian and Explicit VR Big
+ * Endian from any uncompressed or deflated stored syntax but cannot compress,
+ * so one of those, in that order, lets the most instances through.
+ * An exception: when the requester lists a compressed (encapsulated) syntax
+ * first, it gets that syntax, so that instances stored in it arrive unchanged
+ * instead of failing for want of a decompressor. Other instances then fail.
+ */
+function chooseRetrievalSyntax(proposed: string[]): string | undefined {
+  const first = proposed[0];
+  if (first !== undefined && describeTransferSyntax(first)?.encapsulated) return first;
+  return TRANSCODE_TARGET_SYNTAXES.find((syntax) => proposed.includes(syntax)) ?? first;
 }
 
 /**

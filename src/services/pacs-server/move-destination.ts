@@ -4,35 +4,62 @@
  */
 import { connect } from '../../dicom/network';
 import type { ClientAssociation, DimseResult } from '../../dicom/network';
-import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
+import { canTranscode } from '../../dicom/transcode';
+import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, TransferSyntax } from '../../dicom/uid';
 import type { StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { DEFAULT_NODE_TIMEOUTS } from '../settings/settings-types';
 import type { PacsNode } from '../settings/settings-types';
-import { openStoredDataset } from './stored-dataset';
+import { chooseContext, openStoredDataset } from './stored-dataset';
 
 /** PS3.8 section 9.3.2.2: at most 128 presentation contexts (odd IDs 1-255) per association. */
 const MAX_PRESENTATION_CONTEXTS = 128;
 
+/** Uncompressed syntaxes proposed for each SOP class, for instances the destination does not accept as stored. */
+const FALLBACK_TRANSFER_SYNTAXES = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
+
+interface ContextProposal {
+  abstractSyntax: string;
+  transferSyntaxes: string[];
+}
+
 /**
- * Proposes one context per SOP class and stored transfer syntax, so that each
- * instance can go verbatim. Uncompressed fallbacks are not proposed because
- * nothing here can transcode yet.
+ * Proposes, for each SOP class, one context per stored transfer syntax, so
+ * that each instance can go verbatim, and one context with the uncompressed
+ * syntaxes that the converter produces. Beyond 128 contexts, stored-syntax
+ * contexts that the fallback covers are dropped first.
  */
-export function proposeStorageContexts(instances: StoredInstance[]) {
-  const seen = new Set<string>();
-  const contexts: { abstractSyntax: string; transferSyntaxes: string[] }[] = [];
+export function proposeStorageContexts(instances: StoredInstance[]): ContextProposal[] {
+  const syntaxesBySopClass = new Map<string, Set<string>>();
   for (const instance of instances) {
-    const key = `${instance.sopClassUid}|${instance.transferSyntaxUid}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    contexts.push({ abstractSyntax: instance.sopClassUid, transferSyntaxes: [instance.transferSyntaxUid] });
+    const syntaxes = syntaxesBySopClass.get(instance.sopClassUid) ?? new Set<string>();
+    syntaxes.add(instance.transferSyntaxUid);
+    syntaxesBySopClass.set(instance.sopClassUid, syntaxes);
   }
-  if (contexts.length > MAX_PRESENTATION_CONTEXTS) {
-    // NOTE: a study mixing more than 128 SOP class and syntax pairs needs several associations.
-    return contexts.slice(0, MAX_PRESENTATION_CONTEXTS);
+
+  const contexts: (ContextProposal & { coveredByFallback: boolean })[] = [];
+  for (const [sopClassUid, syntaxes] of syntaxesBySopClass) {
+    for (const syntax of syntaxes) {
+      const coveredByFallback = FALLBACK_TRANSFER_SYNTAXES.some((target) => canTranscode(syntax, target));
+      contexts.push({ abstractSyntax: sopClassUid, transferSyntaxes: [syntax], coveredByFallback });
+    }
+    contexts.push({ abstractSyntax: sopClassUid, transferSyntaxes: [...FALLBACK_TRANSFER_SYNTAXES], coveredByFallback: false });
   }
-  return contexts;
+
+  let kept = contexts;
+  if (kept.length > MAX_PRESENTATION_CONTEXTS) {
+    let excess = kept.length - MAX_PRESENTATION_CONTEXTS;
+    kept = kept.filter((context) => {
+      if (excess > 0 && context.coveredByFallback) {
+        excess -= 1;
+        return false;
+      }
+      return true;
+    });
+  }
+  // NOTE: a study that still needs more than 128 contexts needs several associations; the instances
+  // of the contexts cut here fail with a reason that names their transfer syntax.
+  return kept.slice(0, MAX_PRESENTATION_CONTEXTS).map(({ abstractSyntax, transferSyntaxes }) => ({ abstractSyntax, transferSyntaxes }));
 }
 
 export class MoveDestinationSender {
@@ -67,19 +94,15 @@ export class MoveDestinationSender {
     const association = this.association;
     if (!association) throw new Error('association to the move destination is not open');
 
-    const context = association.findContext(instance.sopClassUid, instance.transferSyntaxUid);
-    if (!context) {
-      // NOTE: transcoding to a syntax the destination accepts is not implemented yet.
-      return {
-        status: 0xa702,
-        errorComment: `${this.destination.aeTitle} rejected ${instance.transferSyntaxUid}`.slice(0, 64),
-      };
+    const choice = chooseContext(instance, association.acceptedContexts);
+    if ('failure' in choice) {
+      return { status: 0xa702, errorComment: `${this.destination.aeTitle}: ${choice.failure}` };
     }
     return association.store({
-      contextId: context.id,
+      contextId: choice.context.id,
       sopClassUid: instance.sopClassUid,
       sopInstanceUid: instance.sopInstanceUid,
-      data: openStoredDataset(instance),
+      data: openStoredDataset(instance, choice.context.transferSyntax, this.log),
       moveOriginator,
     });
   }

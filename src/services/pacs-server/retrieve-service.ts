@@ -1,7 +1,8 @@
 /**
  * C-MOVE and C-GET SCP (PS3.4 annex C.4.2 and C.4.3): resolves the request
- * identifier to stored instances and sends each one as a C-STORE sub-operation,
- * with the stored bytes sent verbatim in their original transfer syntax.
+ * identifier to stored instances and sends each one as a C-STORE sub-operation:
+ * the stored bytes verbatim when the peer accepted their transfer syntax,
+ * otherwise converted to an uncompressed syntax it accepted.
  */
 import type {
   DimseResult,
@@ -16,7 +17,7 @@ import type { LocalArchive, StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { checkLevel, informationModelOf } from './find-service';
 import { decodeIdentifier, IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS } from './identifier-codec';
-import { openStoredDataset } from './stored-dataset';
+import { chooseContext, openStoredDataset } from './stored-dataset';
 import { MoveDestinationSender } from './move-destination';
 import type { PacsNode } from '../settings/settings-types';
 
@@ -174,20 +175,13 @@ export function createGetHandler(deps: RetrieveDependencies) {
     deps.log.info('C-GET started', { ...fields, instances: instances.length });
 
     const sendOne = async (instance: StoredInstance): Promise<DimseResult> => {
-      const accepted = context.association.acceptedContexts.find(
-        (candidate) =>
-          candidate.abstractSyntax === instance.sopClassUid && candidate.transferSyntax === instance.transferSyntaxUid,
-      );
-      if (!accepted) {
-        // NOTE: transcoding to a syntax the requester accepted is not implemented yet.
-        return {
-          status: 0xa702,
-          errorComment: `no accepted context for ${instance.sopClassUid} in ${instance.transferSyntaxUid}`.slice(0, 64),
-        };
+      const choice = chooseContext(instance, context.association.acceptedContexts);
+      if ('failure' in choice) {
+        return { status: RetrieveStatus.UnableToPerformSubOperations, errorComment: choice.failure };
       }
-      const data = openStoredDataset(instance);
+      const data = openStoredDataset(instance, choice.context.transferSyntax, deps.log);
       return context.store({
-        contextId: accepted.id,
+        contextId: choice.context.id,
         sopClassUid: instance.sopClassUid,
         sopInstanceUid: instance.sopInstanceUid,
         data,
