@@ -1,0 +1,51 @@
+/**
+ * One association for C-FIND requests (Study Root information model, PS3.4
+ * C.6.2) that runs queries one after another, plus C-ECHO.
+ */
+import { connect, statusClass } from '../../dicom/network';
+import type { ClientAssociation } from '../../dicom/network';
+import { SopClass } from '../../dicom/uid';
+import { decodeResponseIdentifier, encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers';
+import type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
+import { connectOptionsFor } from './remote-node';
+import type { LocalIdentity, RemoteNode } from './remote-node';
+
+export class FindSession {
+  private constructor(
+    private readonly association: ClientAssociation,
+    private readonly node: RemoteNode,
+    private readonly contextId: number,
+    private readonly transferSyntax: string,
+  ) {}
+
+  /** Opens an association that proposes Study Root Query/Retrieve - FIND; throws when the node rejects it. */
+  static async open(node: RemoteNode, local: LocalIdentity): Promise<FindSession> {
+    const association = await connect(
+      connectOptionsFor(node, local, [{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]),
+    );
+    const context = association.findContext(SopClass.StudyRootQueryRetrieveFind);
+    if (!context) {
+      await association.release();
+      throw new Error(`${node.name} did not accept Study Root Query/Retrieve - FIND`);
+    }
+    return new FindSession(association, node, context.id, context.transferSyntax);
+  }
+
+  /**
+   * Sends one C-FIND request and yields each match as it arrives. Throws
+   * DimseStatusError on a failure status. Aborting `signal`, or leaving the
+   * loop early, sends C-CANCEL-RQ and ends the iteration.
+   */
+  async *find(level: QueryLevel, keys: RequestKey[], signal?: AbortSignal): AsyncGenerator<DecodedIdentifier> {
+    const identifier = encodeRequestIdentifier(level, keys, this.node.characterSets, this.transferSyntax);
+    for await (const response of this.association.find({ contextId: this.contextId, identifier, signal })) {
+      if (statusClass(response.status) !== 'pending' || !response.identifier) continue;
+      yield decodeResponseIdentifier(response.identifier, this.transferSyntax, this.node.characterSets);
+    }
+  }
+
+  /** Releases the association unless it has already ended. */
+  async close(): Promise<void> {
+    if (this.association.isOpen) await this.association.release();
+  }
+}

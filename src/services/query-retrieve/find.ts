@@ -1,0 +1,314 @@
+/**
+ * C-ECHO and C-FIND as SCU: study search with filters, automatic splitting of
+ * queries the node truncates or rejects as too broad, and series and image
+ * level queries for study details (PS3.4 annexes A and C).
+ */
+import { connect, DimseStatusError, formatStatus, statusClass } from '../../dicom/network';
+import { SopClass, TransferSyntax } from '../../dicom/uid';
+import { normalizeDate } from '../../dicom/values';
+import { createLogger } from '../logger';
+import { FindSession } from './find-session';
+import type { DecodedIdentifier, RequestKey } from './identifiers';
+import { connectOptionsFor, hasQuirk, QUIRK } from './remote-node';
+import type { LocalIdentity, RemoteNode } from './remote-node';
+import { formatDateRange, normalizeModalities, parseDateFilter, splitDateRange, surroundWithWildcards } from './study-filters';
+import type { DateRange, StudyFilters } from './study-filters';
+
+const logger = createLogger('loader.query');
+
+export interface StudyMatch {
+  studyInstanceUid: string;
+  patientName: string;
+  patientId: string;
+  patientBirthDate: string;
+  patientSex: string;
+  /** YYYYMMDD; legacy forms such as 1999.05.24 are normalized. */
+  studyDate: string;
+  studyTime: string;
+  accessionNumber: string;
+  studyDescription: string;
+  modalitiesInStudy: string[];
+  numberOfStudyRelatedSeries?: number;
+  numberOfStudyRelatedInstances?: number;
+  retrieveAeTitle: string;
+  /** Specific Character Set the node declared for this match. */
+  characterSets: string[];
+}
+
+export interface SeriesMatch {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  modality: string;
+  seriesNumber: string;
+  seriesDescription: string;
+  numberOfSeriesRelatedInstances?: number;
+}
+
+export interface InstanceMatch {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  instanceNumber: string;
+  /** Transfer syntaxes the node can return the instance in, when it reports them (0008,3002). */
+  availableTransferSyntaxes: string[];
+}
+
+/** Something the caller should know about a query that still produced results. */
+export interface QueryNotice {
+  kind: 'split' | 'incomplete' | 'client-filter' | 'undeclared-charset';
+  message: string;
+}
+
+export interface FindOptions {
+  /** Aborting sends C-CANCEL-RQ and ends the iteration. */
+  signal?: AbortSignal;
+  onNotice?: (notice: QueryNotice) => void;
+  /** Overrides the node's max-results quirk. */
+  maxResults?: number;
+  /** Clock for date presets; tests set it. */
+  now?: Date;
+}
+
+/**
+ * Failure statuses that mean the query was too broad for the node: A7xx "out
+ * of resources" and C001 "unable to process" (PS3.4 table C.4-1), which PACS
+ * servers return when a query would exceed their limits.
+ */
+function isTooBroadStatus(status: number): boolean {
+  return (status & 0xff00) === 0xa700 || status === 0xc001;
+}
+
+/** Upper bound on the sub-queries of one split search, so a node that rejects every query is not asked forever. */
+const MAX_SUB_QUERIES = 256;
+
+export interface EchoResult {
+  status: number;
+  /** Round trip of association, C-ECHO and release, in milliseconds. */
+  durationMs: number;
+}
+
+/** Sends C-ECHO to the node. Throws when the association fails or the status is not success. */
+export async function echoNode(node: RemoteNode, local: LocalIdentity): Promise<EchoResult> {
+  const started = Date.now();
+  const association = await connect(
+    connectOptionsFor(node, local, [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] }]),
+  );
+  try {
+    const result = await association.echo();
+    if (statusClass(result.status) !== 'success') {
+      throw new DimseStatusError(result.status, `C-ECHO to ${node.name} returned status ${formatStatus(result.status)}`);
+    }
+    return { status: result.status, durationMs: Date.now() - started };
+  } finally {
+    if (association.isOpen) await association.release();
+  }
+}
+
+/** Returns the Study level keys for the filters, with the date limited to `range`. */
+export function buildStudyKeys(node: RemoteNode, filters: StudyFilters, range: DateRange | undefined, now?: Date): RequestKey[] {
+  const modalities = normalizeModalities(filters.modalities);
+  const keys: RequestKey[] = [
+    { keyword: 'StudyInstanceUID', value: filters.studyInstanceUids ?? '' },
+    { keyword: 'PatientName', value: filters.patientName ? surroundWithWildcards(filters.patientName) : '' },
+    { keyword: 'PatientID', value: filters.patientId ?? '' },
+    { keyword: 'PatientBirthDate', value: '' },
+    { keyword: 'PatientSex', value: '' },
+    { keyword: 'StudyDate', value: range ? formatDateRange(range, hasQuirk(node, QUIRK.noWildcardInDates), now) : '' },
+    { keyword: 'StudyTime', value: '' },
+    { keyword: 'AccessionNumber', value: filters.accessionNumber ?? '' },
+    { keyword: 'StudyDescription', value: filters.studyDescription ? surroundWithWildcards(filters.studyDescription) : '' },
+    { keyword: 'NumberOfStudyRelatedSeries', value: '' },
+    { keyword: 'NumberOfStudyRelatedInstances', value: '' },
+  ];
+  if (!hasQuirk(node, QUIRK.noModalitiesInStudy)) keys.push({ keyword: 'ModalitiesInStudy', value: modalities });
+  return keys;
+}
+
+function optionalNumber(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+export function toStudyMatch(identifier: DecodedIdentifier): StudyMatch {
+  const values = identifier.values;
+  const rawDate = values.StudyDate ?? '';
+  return {
+    studyInstanceUid: values.StudyInstanceUID ?? '',
+    patientName: values.PatientName ?? '',
+    patientId: values.PatientID ?? '',
+    patientBirthDate: values.PatientBirthDate ?? '',
+    patientSex: values.PatientSex ?? '',
+    studyDate: normalizeDate(rawDate) ?? rawDate,
+    studyTime: values.StudyTime ?? '',
+    accessionNumber: values.AccessionNumber ?? '',
+    studyDescription: values.StudyDescription ?? '',
+    modalitiesInStudy: (values.ModalitiesInStudy ?? '').split('\\').filter((code) => code !== ''),
+    numberOfStudyRelatedSeries: optionalNumber(values.NumberOfStudyRelatedSeries),
+    numberOfStudyRelatedInstances: optionalNumber(values.NumberOfStudyRelatedInstances),
+    retrieveAeTitle: values.RetrieveAETitle ?? '',
+    characterSets: identifier.characterSets,
+  };
+}
+
+/**
+ * Searches studies and yields each match as it arrives, each Study Instance
+ * UID once. A query that the node rejects as too broad (A7xx, C001) or that
+ * returns exactly the node's maximum number of matches is repeated for the two
+ * halves of its date range, recursively; an absent date filter counts as
+ * 19000101 to today. Modalities are checked again on the client when the node
+ * returns Modalities in Study, and are matched per series for nodes with the
+ * 'no-modalities-in-study' quirk.
+ */
+export async function* findStudies(node: RemoteNode, local: LocalIdentity, filters: StudyFilters, options: FindOptions = {}): AsyncGenerator<StudyMatch> {
+  const notify = (notice: QueryNotice) => {
+    logger.info(notice.message, { node: node.name, kind: notice.kind });
+    options.onNotice?.(notice);
+  };
+  const modalities = normalizeModalities(filters.modalities);
+  const maxResults = options.maxResults ?? node.maxResults;
+  const baseRange = filters.date ? parseDateFilter(filters.date, options.now) : undefined;
+  const seriesModalities = modalities.length > 0 && hasQuirk(node, QUIRK.noModalitiesInStudy);
+  if (seriesModalities) notify({ kind: 'client-filter', message: `${node.name} does not support Modalities in Study; matching modalities per series` });
+
+  const session = await FindSession.open(node, local);
+  let seriesSession: FindSession | undefined;
+  const seen = new Set<string>();
+  const pending: (DateRange | undefined)[] = [baseRange];
+  let subQueries = 0;
+  let undeclaredCharsetNoticed = false;
+  try {
+    while (pending.length > 0) {
+      if (options.signal?.aborted) return;
+      const range = pending.shift();
+      subQueries++;
+      let count = 0;
+      let tooBroad: string | undefined;
+      try {
+        for await (const identifier of session.find('STUDY', buildStudyKeys(node, filters, range, options.now), options.signal)) {
+          count++;
+          if (identifier.assumedCharacterSet && !undeclaredCharsetNoticed) {
+            undeclaredCharsetNoticed = true;
+            notify({ kind: 'undeclared-charset', message: `${node.name} sent non-ASCII text without Specific Character Set; decoded it as ${node.characterSets.join('\\')}` });
+          }
+          const match = toStudyMatch(identifier);
+          if (match.studyInstanceUid === '' || seen.has(match.studyInstanceUid)) continue;
+          seen.add(match.studyInstanceUid);
+          if (modalities.length > 0) {
+            if (seriesModalities) {
+              seriesSession ??= await FindSession.open(node, local);
+              match.modalitiesInStudy = await collectSeriesModalities(seriesSession, match.studyInstanceUid, options.signal);
+            }
+            if (match.modalitiesInStudy.length > 0 && !match.modalitiesInStudy.some((code) => modalities.includes(code.toUpperCase()))) continue;
+          }
+          yield match;
+        }
+        if (maxResults !== undefined && count >= maxResults) tooBroad = `returned ${count} matches, the node's maximum`;
+      } catch (error) {
+        if (!(error instanceof DimseStatusError) || !isTooBroadStatus(error.status)) throw error;
+        tooBroad = `rejected the query with status ${formatStatus(error.status)}`;
+      }
+      if (tooBroad === undefined || options.signal?.aborted) continue;
+
+      const described = range ? formatDateRange(range) : 'without a date';
+      const halves = splitDateRange(range ?? {}, options.now);
+      if (!halves) {
+        notify({ kind: 'incomplete', message: `${node.name} ${tooBroad} for study date ${described}, which is one day and cannot be split; results for that day may be incomplete` });
+        continue;
+      }
+      if (subQueries + pending.length + 2 > MAX_SUB_QUERIES) {
+        throw new Error(`${node.name} ${tooBroad} for study date ${described} after ${subQueries} split queries; narrow the filters`);
+      }
+      notify({ kind: 'split', message: `${node.name} ${tooBroad} for study date ${described}; querying ${formatDateRange(halves[0])} and ${formatDateRange(halves[1])} separately` });
+      pending.unshift(...halves);
+    }
+  } finally {
+    await seriesSession?.close().catch(() => undefined);
+    await session.close();
+  }
+}
+
+async function collectSeriesModalities(session: FindSession, studyInstanceUid: string, signal?: AbortSignal): Promise<string[]> {
+  const found = new Set<string>();
+  for await (const identifier of session.find('SERIES', [{ keyword: 'StudyInstanceUID', value: studyInstanceUid }, { keyword: 'SeriesInstanceUID', value: '' }, { keyword: 'Modality', value: '' }], signal)) {
+    const modality = identifier.values.Modality;
+    if (modality) found.add(modality);
+  }
+  return [...found];
+}
+
+/** Lists the series of a study. */
+export async function* findSeries(node: RemoteNode, local: LocalIdentity, studyInstanceUid: string, options: FindOptions = {}): AsyncGenerator<SeriesMatch> {
+  const session = await FindSession.open(node, local);
+  try {
+    yield* findSeriesOn(session, studyInstanceUid, options.signal);
+  } finally {
+    await session.close();
+  }
+}
+
+export async function* findSeriesOn(session: FindSession, studyInstanceUid: string, signal?: AbortSignal): AsyncGenerator<SeriesMatch> {
+  const keys: RequestKey[] = [
+    { keyword: 'StudyInstanceUID', value: studyInstanceUid },
+    { keyword: 'SeriesInstanceUID', value: '' },
+    { keyword: 'Modality', value: '' },
+    { keyword: 'SeriesNumber', value: '' },
+    { keyword: 'SeriesDescription', value: '' },
+    { keyword: 'NumberOfSeriesRelatedInstances', value: '' },
+  ];
+  for await (const identifier of session.find('SERIES', keys, signal)) {
+    const values = identifier.values;
+    yield {
+      studyInstanceUid: values.StudyInstanceUID || studyInstanceUid,
+      seriesInstanceUid: values.SeriesInstanceUID ?? '',
+      modality: values.Modality ?? '',
+      seriesNumber: values.SeriesNumber ?? '',
+      seriesDescription: values.SeriesDescription ?? '',
+      numberOfSeriesRelatedInstances: optionalNumber(values.NumberOfSeriesRelatedInstances),
+    };
+  }
+}
+
+/** Lists the instances of one series, or of every series of the study when `seriesInstanceUid` is undefined. */
+export async function* findInstances(
+  node: RemoteNode,
+  local: LocalIdentity,
+  studyInstanceUid: string,
+  seriesInstanceUid: string | undefined,
+  options: FindOptions = {},
+): AsyncGenerator<InstanceMatch> {
+  const session = await FindSession.open(node, local);
+  try {
+    const seriesUids: string[] = [];
+    if (seriesInstanceUid !== undefined) seriesUids.push(seriesInstanceUid);
+    else for await (const series of findSeriesOn(session, studyInstanceUid, options.signal)) seriesUids.push(series.seriesInstanceUid);
+    for (const uid of seriesUids) {
+      if (options.signal?.aborted) return;
+      yield* findInstancesOn(session, studyInstanceUid, uid, options.signal);
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+export async function* findInstancesOn(session: FindSession, studyInstanceUid: string, seriesInstanceUid: string, signal?: AbortSignal): AsyncGenerator<InstanceMatch> {
+  const keys: RequestKey[] = [
+    { keyword: 'StudyInstanceUID', value: studyInstanceUid },
+    { keyword: 'SeriesInstanceUID', value: seriesInstanceUid },
+    { keyword: 'SOPInstanceUID', value: '' },
+    { keyword: 'SOPClassUID', value: '' },
+    { keyword: 'InstanceNumber', value: '' },
+  ];
+  for await (const identifier of session.find('IMAGE', keys, signal)) {
+    const values = identifier.values;
+    yield {
+      studyInstanceUid,
+      seriesInstanceUid,
+      sopInstanceUid: values.SOPInstanceUID ?? '',
+      sopClassUid: values.SOPClassUID ?? '',
+      instanceNumber: values.InstanceNumber ?? '',
+      availableTransferSyntaxes: (values.AvailableTransferSyntaxUID ?? '').split('\\').filter((uid) => uid !== ''),
+    };
+  }
+}

@@ -1,0 +1,8 @@
+/** Query/retrieve client (SCU): C-ECHO, C-FIND, C-GET and C-MOVE against remote nodes. */
+
+export * from './remote-node';
+export * from './study-filters';
+export { decodeResponseIdentifier, encodeRequestIdentifier } from './identifiers';
+export type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
+export { FindSession } from './find-session';
+export * from './find';

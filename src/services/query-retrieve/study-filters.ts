@@ -1,0 +1,153 @@
+/**
+ * Study filters of `loader find` and the retrieve commands, turned into C-FIND
+ * matching keys (PS3.4 C.2.2.2): patient name, study date, modalities and
+ * study description.
+ */
+
+export interface StudyFilters {
+  /** Patient name; free text gets '*' on both sides unless it already has a wildcard. */
+  patientName?: string;
+  patientId?: string;
+  /** 'YYYYMMDD', a range 'A-B' ('A-' and '-B' are open), or a preset: today, yesterday, last-7-days, last-30-days. */
+  date?: string;
+  /** Matches studies with any of these modalities. */
+  modalities?: string[];
+  /** Study description; free text gets '*' on both sides unless it already has a wildcard. */
+  studyDescription?: string;
+  accessionNumber?: string;
+  studyInstanceUids?: string[];
+}
+
+/** An inclusive date range; an undefined end is open. Dates are YYYYMMDD. */
+export interface DateRange {
+  from?: string;
+  to?: string;
+}
+
+export class FilterError extends Error {
+  override readonly name = 'FilterError';
+}
+
+const DATE = /^\d{8}$/;
+
+/** Preset names accepted for the date filter, with the number of days back from today that they start. */
+const DATE_PRESETS: Record<string, number> = {
+  today: 0,
+  yesterday: 1,
+  'last-7-days': 6,
+  'last-30-days': 29,
+};
+
+/** Formats a local calendar date as YYYYMMDD. */
+export function formatDicomDate(date: Date): string {
+  const month = String(date.getMonth() + 1).padStart(2, '0');
+  const day = String(date.getDate()).padStart(2, '0');
+  return `${date.getFullYear()}${month}${day}`;
+}
+
+function parseDicomDate(text: string): Date {
+  return new Date(Number(text.slice(0, 4)), Number(text.slice(4, 6)) - 1, Number(text.slice(6, 8)));
+}
+
+function isValidCalendarDate(text: string): boolean {
+  return DATE.test(text) && formatDicomDate(parseDicomDate(text)) === text;
+}
+
+function addDays(text: string, days: number): string {
+  const date = parseDicomDate(text);
+  date.setDate(date.getDate() + days);
+  return formatDicomDate(date);
+}
+
+/**
+ * Parses the date filter into a range. Accepts YYYYMMDD or YYYY-MM-DD for one
+ * day, A-B with YYYYMMDD ends (either may be missing), and the presets today,
+ * yesterday, last-7-days and last-30-days (local time; both ends included).
+ */
+export function parseDateFilter(text: string, now: Date = new Date()): DateRange {
+  const value = text.trim().toLowerCase();
+  if (value in DATE_PRESETS) {
+    const today = formatDicomDate(now);
+    const from = addDays(today, -DATE_PRESETS[value]);
+    return { from, to: value === 'yesterday' ? from : today };
+  }
+  const isoDay = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  const single = isoDay ? `${isoDay[1]}${isoDay[2]}${isoDay[3]}` : value;
+  if (DATE.test(single)) {
+    if (!isValidCalendarDate(single)) throw new FilterError(`Date "${text}" is not a calendar date`);
+    return { from: single, to: single };
+  }
+  const range = /^(\d{8})?-(\d{8})?$/.exec(value);
+  if (!range || (range[1] === undefined && range[2] === undefined)) {
+    throw new FilterError(
+      `Date "${text}" is invalid: use YYYYMMDD, YYYYMMDD-YYYYMMDD (either end may be left out), today, yesterday, last-7-days or last-30-days`,
+    );
+  }
+  for (const end of [range[1], range[2]]) {
+    if (end !== undefined && !isValidCalendarDate(end)) throw new FilterError(`Date "${end}" in "${text}" is not a calendar date`);
+  }
+  if (range[1] !== undefined && range[2] !== undefined && range[1] > range[2]) {
+    throw new FilterError(`Date range "${text}" ends before it starts`);
+  }
+  return { from: range[1], to: range[2] };
+}
+
+/**
+ * Formats a range as a DA matching key (PS3.4 C.2.2.2.5). With `closeOpenEnds`
+ * an open start becomes 19000101 and an open end becomes today, for nodes that
+ * mishandle open ranges.
+ */
+export function formatDateRange(range: DateRange, closeOpenEnds = false, now: Date = new Date()): string {
+  const from = range.from ?? (closeOpenEnds ? '19000101' : '');
+  const to = range.to ?? (closeOpenEnds ? formatDicomDate(now) : '');
+  if (from !== '' && from === to) return from;
+  return `${from}-${to}`;
+}
+
+/**
+ * Splits a range into two halves that share no day, for a query the node
+ * truncated or rejected. Open ends are closed first (19000101, today).
+ * Returns undefined for a single day, which cannot be split.
+ */
+export function splitDateRange(range: DateRange, now: Date = new Date()): [DateRange, DateRange] | undefined {
+  const from = range.from ?? '19000101';
+  const to = range.to ?? formatDicomDate(now);
+  const days = Math.round((parseDicomDate(to).getTime() - parseDicomDate(from).getTime()) / 86_400_000);
+  if (days < 1) return undefined;
+  const middle = addDays(from, Math.floor(days / 2));
+  return [
+    { from, to: middle },
+    { from: addDays(middle, 1), to },
+  ];
+}
+
+/** True when the text has a C-FIND wildcard (* or ?). */
+export function hasWildcard(text: string): boolean {
+  return /[*?]/.test(text);
+}
+
+/** Adds '*' on both sides of free text ('иван' becomes '*иван*'); text with a wildcard is used as given. */
+export function surroundWithWildcards(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed === '' || hasWildcard(trimmed)) return trimmed;
+  return `*${trimmed}*`;
+}
+
+/** Splits modality arguments given as "CT MR", "CT,MR" or "CT\\MR" into upper-case codes without duplicates. */
+export function normalizeModalities(values: string[] | undefined): string[] {
+  const codes = (values ?? []).flatMap((value) => value.split(/[\s,\\]+/)).map((code) => code.trim().toUpperCase());
+  const unique = [...new Set(codes.filter((code) => code !== ''))];
+  for (const code of unique) {
+    if (!/^[A-Z0-9_ ]{1,16}$/.test(code)) throw new FilterError(`Modality "${code}" is invalid: use codes such as CT, MR, US`);
+  }
+  return unique;
+}
+
+/**
+ * Matches a value against a C-FIND pattern with * and ? (case-insensitive), for
+ * filters the node cannot apply itself.
+ */
+export function matchesWildcard(pattern: string, value: string): boolean {
+  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`, 'iu').test(value);
+}
