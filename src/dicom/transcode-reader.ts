@@ -48,12 +48,12 @@ export class ChunkReader {
   /**
    * Returns the next `count` bytes. The result may share memory with the
    * source chunks, so copy it before changing it. Throws a truncated
-   * DicomParseError when the stream ends first; `what` names the bytes in it.
+   * DicomParseError, which names the bytes by `description`, when the stream ends first.
    */
-  async read(count: number, what: string): Promise<Buffer> {
+  async read(count: number, description: string): Promise<Buffer> {
     const available = await this.fill(count);
     if (available < count) {
-      throw new DicomParseError(`${what} needs ${count} bytes but only ${available} remain`, this.position, true);
+      throw new DicomParseError(`${description} needs ${count} bytes but only ${available} remain`, this.position, true);
     }
     return this.take(count);
   }

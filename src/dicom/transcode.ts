@@ -73,8 +73,8 @@ export function transcodeFile(path: string, datasetOffset: number, from: string,
 
 /**
  * Converts a data set held in memory and returns the converted bytes. Throws
- * TranscodeError for an unsupported pair of syntaxes and DicomParseError for
- * a damaged data set.
+ * TranscodeError for an unsupported pair of syntaxes or an invalid structure,
+ * and DicomParseError when the bytes end inside an element.
  */
 export async function transcodeBuffer(dataset: Buffer, from: string, to: string): Promise<Buffer> {
   assertConvertible(from, to);
@@ -254,7 +254,7 @@ class Converter {
         throw new TranscodeError(`${formatTag(tag)} has undefined length, so it is encapsulated, which an uncompressed transfer syntax does not allow`);
       }
       if (vr === 'SQ' || !input.explicitVr) {
-        // In implicit VR only a sequence can have undefined length, whatever the dictionary says.
+        // In implicit VR only a sequence can have undefined length, whatever VR the dictionary lists.
         yield* this.convertSequence(tag, 'SQ', input, output, undefined, depth);
         return;
       }
@@ -281,11 +281,15 @@ class Converter {
       }
     }
 
-    // The VR that decides the byte swap: a UN value is in the transfer syntax's byte order, like the known VR.
-    const valueVr = vr === 'UN' ? lookupVr(tag) : vr;
-    const outputVr = this.chooseOutputVr(tag, vr, input, length, pixel);
-    const swapUnit = input.littleEndian === output.littleEndian ? 0 : (SWAP_UNIT_BYTES[valueVr === 'UN' ? '' : valueVr] ?? 0);
-    // NOTE: a UN value of a private or unknown tag keeps its bytes, so a multi-byte binary private value keeps its byte order.
+    const resolvedVr = input.explicitVr ? vr : resolveImplicitVr(tag, vr, pixel);
+    // A value too long for a 16-bit length field is written as UN (PS3.5 section 6.2.2).
+    const outputVr = !LONG_LENGTH_VRS.has(resolvedVr) && length > 0xffff ? 'UN' : resolvedVr;
+    // A UN value is in the transfer syntax's byte order, so the dictionary VR decides its swap.
+    // NOTE: a UN value of a private or unknown tag keeps its bytes, so a binary private value keeps its byte order.
+    // NOTE: OW is swapped per 16-bit word even for 32-bit pixels, as DCMTK 3.6.7 dcmconv +tb does.
+    // pydicom 2.3 reads such big endian Pixel Data as 32-bit words instead.
+    const valueVr = resolvedVr === 'UN' ? lookupVr(tag) : resolvedVr;
+    const swapUnit = input.littleEndian === output.littleEndian ? 0 : (SWAP_UNIT_BYTES[valueVr] ?? 0);
 
     yield encodeHeader(tag, outputVr, length, output);
     if (length <= WHOLE_VALUE_MAX_BYTES) {
@@ -305,18 +309,6 @@ class Converter {
   private notePixelAttribute(tag: Tag, value: Buffer, littleEndian: boolean, pixel: PixelAttributes): void {
     if (tag === BITS_ALLOCATED) pixel.bitsAllocated = readUint16(value, 0, littleEndian);
     if (tag === PIXEL_REPRESENTATION) pixel.pixelRepresentation = readUint16(value, 0, littleEndian);
-  }
-
-  /** Returns the VR to write: the input's in explicit VR, else the dictionary's with the ambiguous cases of PS3.5 annex A.1 resolved. */
-  private chooseOutputVr(tag: Tag, vr: string, input: DatasetEncoding, length: number, pixel: PixelAttributes): string {
-    let outputVr = vr;
-    if (!input.explicitVr) {
-      if (tag === Tags.PixelData) outputVr = pixel.bitsAllocated !== undefined && pixel.bitsAllocated <= 8 ? 'OB' : 'OW';
-      else if (PIXEL_VALUE_TAGS.has(tag)) outputVr = pixel.pixelRepresentation === 1 ? 'SS' : 'US';
-    }
-    // A value too long for a 16-bit length field is written as UN (PS3.5 section 6.2.2).
-    if (!LONG_LENGTH_VRS.has(outputVr) && length > 0xffff) outputVr = 'UN';
-    return outputVr;
   }
 
   /**
@@ -366,6 +358,13 @@ class Converter {
     }
     yield encodeDelimiter(Tags.SequenceDelimitationItem, 0, output);
   }
+}
+
+/** Returns the VR of an element read in implicit VR, with the ambiguous cases of PS3.5 annex A.1 resolved. */
+function resolveImplicitVr(tag: Tag, dictionaryVr: string, pixel: PixelAttributes): string {
+  if (tag === Tags.PixelData) return pixel.bitsAllocated !== undefined && pixel.bitsAllocated <= 8 ? 'OB' : 'OW';
+  if (PIXEL_VALUE_TAGS.has(tag)) return pixel.pixelRepresentation === 1 ? 'SS' : 'US';
+  return dictionaryVr;
 }
 
 function readUint16(buffer: Buffer, offset: number, littleEndian: boolean): number {

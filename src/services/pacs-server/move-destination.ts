@@ -46,10 +46,10 @@ export function proposeStorageContexts(instances: StoredInstance[]): ContextProp
     contexts.push({ abstractSyntax: sopClassUid, transferSyntaxes: [...FALLBACK_TRANSFER_SYNTAXES], coveredByFallback: false });
   }
 
-  let kept = contexts;
-  if (kept.length > MAX_PRESENTATION_CONTEXTS) {
-    let excess = kept.length - MAX_PRESENTATION_CONTEXTS;
-    kept = kept.filter((context) => {
+  let proposals = contexts;
+  if (proposals.length > MAX_PRESENTATION_CONTEXTS) {
+    let excess = proposals.length - MAX_PRESENTATION_CONTEXTS;
+    proposals = proposals.filter((context) => {
       if (excess > 0 && context.coveredByFallback) {
         excess -= 1;
         return false;
@@ -57,9 +57,9 @@ export function proposeStorageContexts(instances: StoredInstance[]): ContextProp
       return true;
     });
   }
-  // NOTE: a study that still needs more than 128 contexts needs several associations; the instances
-  // of the contexts cut here fail with a reason that names their transfer syntax.
-  return kept.slice(0, MAX_PRESENTATION_CONTEXTS).map(({ abstractSyntax, transferSyntaxes }) => ({ abstractSyntax, transferSyntaxes }));
+  // NOTE: a study that still needs more than 128 contexts needs several associations.
+  // The instances of the contexts cut here fail with a reason that names their transfer syntax.
+  return proposals.slice(0, MAX_PRESENTATION_CONTEXTS).map(({ abstractSyntax, transferSyntaxes }) => ({ abstractSyntax, transferSyntaxes }));
 }
 
 export class MoveDestinationSender {

@@ -1,8 +1,8 @@
 /**
  * C-MOVE and C-GET SCP (PS3.4 annex C.4.2 and C.4.3): resolves the request
- * identifier to stored instances and sends each one as a C-STORE sub-operation:
- * the stored bytes verbatim when the peer accepted their transfer syntax,
- * otherwise converted to an uncompressed syntax it accepted.
+ * identifier to stored instances and sends each one as a C-STORE sub-operation.
+ * The stored bytes go verbatim when the peer accepted their transfer syntax,
+ * otherwise they are converted to an uncompressed syntax it accepted.
  */
 import type {
   DimseResult,

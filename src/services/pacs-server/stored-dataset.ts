@@ -19,9 +19,11 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 export type ContextChoice = { context: AcceptedContext; converted: boolean } | { failure: string };
 
 /**
- * Chooses the accepted context for sending an instance: one in the stored
- * transfer syntax, so the bytes go verbatim; else one whose syntax the
- * converter can produce from it, Explicit VR Little Endian first.
+ * Chooses the accepted context for sending an instance. A context in the
+ * stored transfer syntax comes first, because the bytes then go verbatim.
+ * Next comes one whose syntax the converter can produce from the stored one,
+ * in the order Explicit VR Little Endian, Implicit VR Little Endian, Explicit
+ * VR Big Endian.
  */
 export function chooseContext(instance: StoredInstance, accepted: readonly AcceptedContext[]): ContextChoice {
   const forSopClass = accepted.filter((context) => context.abstractSyntax === instance.sopClassUid);
