@@ -6,3 +6,7 @@ export { decodeResponseIdentifier, encodeRequestIdentifier } from './identifiers
 export type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
 export { FindSession } from './find-session';
 export * from './find';
+export { ArchiveReceiver } from './archive-receiver';
+export type { StudyCounters } from './archive-receiver';
+export { planGetContexts, MAX_PRESENTATION_CONTEXTS } from './storage-contexts';
+export * from './retrieve';

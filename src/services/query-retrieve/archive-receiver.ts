@@ -1,0 +1,76 @@
+/**
+ * Stores the C-STORE sub-operations of our C-GET and C-MOVE requests in the
+ * local archive and counts them per study.
+ */
+import type { DimseResult, StoreRequestContext } from '../../dicom/network';
+import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
+import { ArchiveError } from '../archive';
+import type { LocalArchive } from '../archive';
+import type { InstanceProblem } from '../transfers/report';
+
+/** C-STORE failure statuses (PS3.4 table B.2-1). */
+const OUT_OF_RESOURCES = 0xa700;
+const DATASET_DOES_NOT_MATCH_SOP_CLASS = 0xa900;
+const CANNOT_UNDERSTAND = 0xc000;
+
+export interface StudyCounters {
+  /** Instances written to the archive for the first time. */
+  stored: number;
+  /** Instances whose identical copy the archive already had. */
+  duplicates: number;
+  /** Instances whose UID the archive already had with other content; kept aside, not indexed. */
+  conflicts: number;
+}
+
+export class ArchiveReceiver {
+  readonly counters = new Map<string, StudyCounters>();
+  readonly failures: InstanceProblem[] = [];
+  /** Called after each sub-operation with the total received so far. */
+  onReceived?: (total: number, studyInstanceUid: string) => void;
+  private total = 0;
+
+  constructor(
+    private readonly archive: LocalArchive,
+    private readonly sourceAeTitle: string,
+  ) {}
+
+  countersFor(studyInstanceUid: string): StudyCounters {
+    let counters = this.counters.get(studyInstanceUid);
+    if (!counters) {
+      counters = { stored: 0, duplicates: 0, conflicts: 0 };
+      this.counters.set(studyInstanceUid, counters);
+    }
+    return counters;
+  }
+
+  /** The C-STORE handler: streams the data set into LocalArchive.receive and maps archive errors to statuses. */
+  readonly store = async (ctx: StoreRequestContext): Promise<DimseResult> => {
+    try {
+      const outcome = await this.archive.receive({
+        sopClassUid: ctx.sopClassUid,
+        sopInstanceUid: ctx.sopInstanceUid,
+        transferSyntaxUid: ctx.presentationContext.transferSyntax,
+        sourceAeTitle: ctx.association.callingAeTitle || this.sourceAeTitle,
+        data: ctx.data,
+        implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
+        implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
+      });
+      const counters = this.countersFor(outcome.studyInstanceUid);
+      if (outcome.outcome === 'stored') counters.stored++;
+      else if (outcome.outcome === 'duplicate') counters.duplicates++;
+      else counters.conflicts++;
+      this.total++;
+      this.onReceived?.(this.total, outcome.studyInstanceUid);
+      if (outcome.outcome === 'conflict') {
+        this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, reason: `the archive has other content for this SOP Instance UID; the received copy is kept at ${outcome.path}` });
+      }
+      return { status: 0 };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, reason: `not stored in the archive: ${message}` });
+      const code = error instanceof ArchiveError ? error.code : 'io';
+      const status = code === 'uid-mismatch' || code === 'missing-attribute' ? DATASET_DOES_NOT_MATCH_SOP_CLASS : code === 'unreadable' || code === 'invalid-uid' ? CANNOT_UNDERSTAND : OUT_OF_RESOURCES;
+      return { status, errorComment: message };
+    }
+  };
+}

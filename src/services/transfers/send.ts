@@ -1,0 +1,192 @@
+/**
+ * C-STORE SCU: sends stored instances from the local archive to a node.
+ *
+ * For each SOP class the association proposes the stored transfer syntaxes
+ * first, each in its own presentation context, plus Explicit and Implicit VR
+ * Little Endian in two more contexts. An instance goes verbatim (the file's
+ * bytes from the end of its meta information) when the peer accepted its
+ * stored syntax. Otherwise an uncompressed or deflated instance is converted
+ * to an accepted uncompressed syntax by the transcoder, and a compressed one
+ * fails, because decompression is not available. A failing instance never
+ * stops the others.
+ */
+import fs from 'node:fs';
+import type { Readable } from 'node:stream';
+
+import { readDicomFileHeader } from '../../dicom/file-reader';
+import { AssociationClosedError, connect, formatStatus, statusClass } from '../../dicom/network';
+import type { ClientAssociation } from '../../dicom/network';
+import { canTranscode, syntaxName, transcodeFile } from '../../dicom/transcode';
+import { describeStorageSopClass, describeTransferSyntax, TransferSyntax } from '../../dicom/uid';
+import type { StoredInstance } from '../archive';
+import { createLogger } from '../logger';
+import { connectOptionsFor } from '../query-retrieve/remote-node';
+import type { LocalIdentity, RemoteNode } from '../query-retrieve/remote-node';
+import { emptyReport } from './report';
+import type { TransferReport } from './report';
+
+const logger = createLogger('loader.send');
+
+/** PS3.8 allows at most 128 presentation contexts per association (IDs 1 to 255, odd). */
+const MAX_CONTEXTS = 128;
+
+/** Read size for stored files; several maximum-length PDUs per read. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+const UNCOMPRESSED_FALLBACKS = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
+
+export interface SendProgress {
+  /** Instances finished, successfully or not. */
+  done: number;
+  total: number;
+  sopInstanceUid: string;
+}
+
+export interface SendOptions {
+  /** Aborting stops after the instance in flight; the rest are reported as failed. */
+  signal?: AbortSignal;
+  onProgress?: (progress: SendProgress) => void;
+}
+
+interface ContextProposal {
+  abstractSyntax: string;
+  transferSyntaxes: string[];
+}
+
+/** Proposals for one SOP class: each stored syntax, then the two uncompressed fallbacks. */
+function proposalsFor(sopClassUid: string, storedSyntaxes: Set<string>): ContextProposal[] {
+  const syntaxes = [...storedSyntaxes].filter((uid) => !UNCOMPRESSED_FALLBACKS.includes(uid as (typeof UNCOMPRESSED_FALLBACKS)[number]));
+  return [...syntaxes, ...UNCOMPRESSED_FALLBACKS].map((uid) => ({ abstractSyntax: sopClassUid, transferSyntaxes: [uid] }));
+}
+
+/** Groups instances into batches whose proposals fit into one association each. */
+export function planSendBatches(instances: StoredInstance[]): { proposals: ContextProposal[]; instances: StoredInstance[] }[] {
+  const byClass = new Map<string, StoredInstance[]>();
+  for (const instance of instances) {
+    const list = byClass.get(instance.sopClassUid) ?? [];
+    list.push(instance);
+    byClass.set(instance.sopClassUid, list);
+  }
+  const batches: { proposals: ContextProposal[]; instances: StoredInstance[] }[] = [];
+  let current: { proposals: ContextProposal[]; instances: StoredInstance[] } = { proposals: [], instances: [] };
+  for (const [sopClassUid, members] of byClass) {
+    const proposals = proposalsFor(sopClassUid, new Set(members.map((member) => member.transferSyntaxUid)));
+    if (current.proposals.length + proposals.length > MAX_CONTEXTS && current.proposals.length > 0) {
+      batches.push(current);
+      current = { proposals: [], instances: [] };
+    }
+    // NOTE: a single SOP class with more than 125 stored syntaxes would exceed the limit; no real archive has that many.
+    current.proposals.push(...proposals.slice(0, MAX_CONTEXTS));
+    current.instances.push(...members);
+  }
+  if (current.instances.length > 0) batches.push(current);
+  return batches;
+}
+
+function describeClass(sopClassUid: string): string {
+  return describeStorageSopClass(sopClassUid)?.name ?? sopClassUid;
+}
+
+/** Chooses how to send one instance on the association: verbatim, converted, or not at all (with the reason). */
+function chooseEncoding(association: ClientAssociation, instance: StoredInstance, peer: string): { contextId: number; convertTo?: string } | { reason: string } {
+  const verbatim = association.findContext(instance.sopClassUid, instance.transferSyntaxUid);
+  if (verbatim) return { contextId: verbatim.id };
+  const accepted = association.acceptedContexts.filter((context) => context.abstractSyntax === instance.sopClassUid);
+  if (accepted.length === 0) return { reason: `${peer} rejected SOP class ${describeClass(instance.sopClassUid)}` };
+  for (const context of accepted) {
+    if (canTranscode(instance.transferSyntaxUid, context.transferSyntax)) return { contextId: context.id, convertTo: context.transferSyntax };
+  }
+  const stored = syntaxName(instance.transferSyntaxUid);
+  const offered = accepted.map((context) => syntaxName(context.transferSyntax)).join(', ');
+  if (describeTransferSyntax(instance.transferSyntaxUid)?.encapsulated) {
+    return { reason: `stored as ${stored}, which ${peer} does not accept (it accepts ${offered}), and decompression is not available` };
+  }
+  return { reason: `stored as ${stored}, which cannot be converted to ${offered}` };
+}
+
+async function openDataset(instance: StoredInstance, convertTo: string | undefined): Promise<Readable> {
+  const header = await readDicomFileHeader(instance.path);
+  if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
+    throw new Error(`${instance.path} has transfer syntax ${header.transferSyntaxUid} but the index says ${instance.transferSyntaxUid}; run "loader reindex"`);
+  }
+  if (convertTo !== undefined) return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
+  return fs.createReadStream(instance.path, { start: header.datasetOffset, highWaterMark: READ_CHUNK_BYTES });
+}
+
+/**
+ * Sends the instances to the node and reports each failure with its reason.
+ * Associations are released at the end; a lost association is reopened once
+ * per batch for the instances still to send.
+ */
+export async function sendInstances(node: RemoteNode, local: LocalIdentity, instances: StoredInstance[], options: SendOptions = {}): Promise<TransferReport> {
+  const report = emptyReport(instances.length);
+  let done = 0;
+  const finish = (instance: StoredInstance) => {
+    done++;
+    options.onProgress?.({ done, total: instances.length, sopInstanceUid: instance.sopInstanceUid });
+  };
+
+  for (const batch of planSendBatches(instances)) {
+    const remaining = [...batch.instances];
+    let reconnects = 0;
+    while (remaining.length > 0) {
+      if (options.signal?.aborted) break;
+      let association: ClientAssociation;
+      try {
+        association = await connect(connectOptionsFor(node, local, batch.proposals));
+      } catch (error) {
+        const reason = `association with ${node.name} failed: ${(error as Error).message}`;
+        for (const instance of remaining.splice(0)) {
+          report.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason });
+          finish(instance);
+        }
+        break;
+      }
+
+      let lost = false;
+      while (remaining.length > 0 && !options.signal?.aborted) {
+        const instance = remaining.shift()!;
+        const choice = chooseEncoding(association, instance, node.name);
+        if ('reason' in choice) {
+          report.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason: choice.reason });
+          finish(instance);
+          continue;
+        }
+        try {
+          const data = await openDataset(instance, choice.convertTo);
+          const result = await association.store({ contextId: choice.contextId, sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid, data });
+          const kind = statusClass(result.status);
+          const comment = result.errorComment ? `: ${result.errorComment}` : '';
+          if (kind === 'success' || kind === 'warning') report.completed++;
+          if (kind === 'warning') report.warnings.push({ sopInstanceUid: instance.sopInstanceUid, status: result.status, reason: `warning status ${formatStatus(result.status)}${comment}` });
+          if (kind === 'failure') report.failures.push({ sopInstanceUid: instance.sopInstanceUid, status: result.status, reason: `${node.name} returned status ${formatStatus(result.status)}${comment}` });
+        } catch (error) {
+          report.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason: (error as Error).message });
+          if (error instanceof AssociationClosedError || !association.isOpen) lost = true;
+        }
+        finish(instance);
+        if (lost) break;
+      }
+
+      if (!lost) {
+        await association.release().catch((error: Error) => logger.warn('Release failed after sending', { node: node.name, error: error.message }));
+        continue;
+      }
+      reconnects++;
+      if (reconnects > 1) {
+        for (const instance of remaining.splice(0)) {
+          report.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason: `not sent: the association with ${node.name} ended twice` });
+          finish(instance);
+        }
+      } else {
+        logger.warn('Association lost while sending; reconnecting', { node: node.name, remaining: remaining.length });
+      }
+    }
+  }
+
+  if (options.signal?.aborted && done < instances.length) {
+    report.notes.push(`cancelled: ${instances.length - done} instances were not sent`);
+  }
+  logger.info('Send finished', { node: node.name, total: report.total, completed: report.completed, failed: report.failures.length, warnings: report.warnings.length });
+  return report;
+}

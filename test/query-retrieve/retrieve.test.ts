@@ -1,0 +1,130 @@
+/**
+ * Retrieve into a temporary archive by C-GET and C-MOVE from Orthanc and
+ * dcmqrscp, and fallback between them when the node rejects one.
+ */
+import * as path from 'path';
+
+import { LocalArchive } from '../../src/services/archive';
+import { setLogSink } from '../../src/services/logger';
+import { retrieveStudies } from '../../src/services/query-retrieve';
+import { LOOPBACK, corpusFile, corpusSamples, freePort, makeTempDir, startDcmqrscp, startOrthanc, storeFiles } from '../support/peers';
+import type { DcmqrscpHandle, OrthancHandle } from '../support/peers';
+import { LOADER_AE, localIdentity, nodeFor } from './helpers';
+
+let previousSink: (line: string) => void;
+beforeAll(() => {
+  previousSink = setLogSink(() => undefined);
+});
+afterAll(() => {
+  setLogSink(previousSink);
+});
+
+function openArchive(): LocalArchive {
+  return LocalArchive.open(path.join(makeTempDir('qr-archive'), 'archive'));
+}
+
+function orthancModality(port: number, allowGet: boolean): Record<string, unknown> {
+  return { AET: LOADER_AE, Host: LOOPBACK, Port: port, AllowEcho: true, AllowFind: true, AllowMove: true, AllowGet: allowGet, AllowStore: true };
+}
+
+describe('retrieve from Orthanc', () => {
+  let orthanc: OrthancHandle;
+  let noGetOrthanc: OrthancHandle;
+  let movePort: number;
+  const brain = corpusSamples((file) => file.kind === 'mr-volume');
+  const legacy = corpusFile('legacy-date');
+
+  beforeAll(async () => {
+    movePort = await freePort();
+    orthanc = await startOrthanc({ aeTitle: 'ORTHANCQR', extraConfig: { DicomModalities: { loader: orthancModality(movePort, true) } } });
+    noGetOrthanc = await startOrthanc({ aeTitle: 'ORTHANCNOGET', extraConfig: { DicomModalities: { loader: orthancModality(movePort, false) } } });
+    for (const file of [legacy, ...brain]) {
+      await orthanc.uploadFile(file.absolutePath);
+      await noGetOrthanc.uploadFile(file.absolutePath);
+    }
+  });
+
+  afterAll(async () => {
+    await orthanc.stop();
+    await noGetOrthanc.stop();
+  });
+
+  test('C-GET stores every instance', async () => {
+    const archive = openArchive();
+    try {
+      const report = await retrieveStudies(nodeFor(orthanc), localIdentity(movePort), archive, [brain[0].studyInstanceUid!, legacy.studyInstanceUid!]);
+      expect(report.outcome).toBe('success');
+      expect(report.studies.map((study) => study.method)).toEqual(['get', 'get']);
+      expect(report.studies[0].total).toBe(brain.length);
+      expect(report.studies[0].expectedFrom).toBe('image-query');
+      expect(report.studies[0].stored).toBe(brain.length);
+      expect(archive.listInstances({ studyInstanceUid: brain[0].studyInstanceUid! })).toHaveLength(brain.length);
+      const stored = archive.listInstances({ studyInstanceUid: legacy.studyInstanceUid! });
+      expect(stored).toHaveLength(1);
+      // The JPEG Lossless instance arrives in its own transfer syntax, because its SOP class was proposed with the common compressed syntaxes.
+      expect(stored[0].transferSyntaxUid).toBe(legacy.transferSyntaxUid);
+    } finally {
+      archive.close();
+    }
+  });
+
+  test('C-MOVE stores every instance', async () => {
+    const archive = openArchive();
+    try {
+      const report = await retrieveStudies(nodeFor(orthanc), localIdentity(movePort), archive, [brain[0].studyInstanceUid!], { method: 'move' });
+      expect(report.outcome).toBe('success');
+      expect(report.studies[0].method).toBe('move');
+      expect(report.studies[0].stored).toBe(brain.length);
+      expect(archive.listInstances({ studyInstanceUid: brain[0].studyInstanceUid! })).toHaveLength(brain.length);
+    } finally {
+      archive.close();
+    }
+  });
+
+  test('rejected C-GET falls back to C-MOVE', async () => {
+    const archive = openArchive();
+    const notices: string[] = [];
+    try {
+      const report = await retrieveStudies(nodeFor(noGetOrthanc), localIdentity(movePort), archive, [brain[0].studyInstanceUid!], { onNotice: (message) => notices.push(message) });
+      expect(report.outcome).toBe('success');
+      expect(report.studies[0].method).toBe('move');
+      expect(report.studies[0].notes.join('\n')).toMatch(/C-GET not used: ORTHANCNOGET ended the association during C-GET/);
+      expect(notices.join('\n')).toMatch(/retrying with C-MOVE/);
+      expect(archive.listInstances({ studyInstanceUid: brain[0].studyInstanceUid! })).toHaveLength(brain.length);
+    } finally {
+      archive.close();
+    }
+  });
+});
+
+describe('retrieve from dcmqrscp', () => {
+  let dcmqrscp: DcmqrscpHandle;
+  const mr = corpusFile('mr');
+  const koi8 = corpusFile('charset-iso-ir-144');
+
+  beforeAll(async () => {
+    // No host table: dcmqrscp does not know our AE title as a C-MOVE destination.
+    dcmqrscp = await startDcmqrscp({ aeTitle: 'DCMQRSCP' });
+    const stored = await storeFiles(dcmqrscp, [mr.absolutePath, koi8.absolutePath]);
+    expect(stored.code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await dcmqrscp.stop();
+  });
+
+  test('unknown move destination falls back to C-GET', async () => {
+    const archive = openArchive();
+    try {
+      const node = nodeFor(dcmqrscp, { characterSet: ['ISO_IR 144'] });
+      const report = await retrieveStudies(node, localIdentity(await freePort()), archive, [mr.studyInstanceUid!, koi8.studyInstanceUid!], { method: 'move' });
+      expect(report.outcome).toBe('success');
+      expect(report.studies.map((study) => study.method)).toEqual(['get', 'get']);
+      expect(report.studies[0].notes.join('\n')).toMatch(/C-MOVE not used: C-MOVE failed with status 0xA801: .* does not know LOADERQR as a move destination/);
+      expect(archive.listInstances({ studyInstanceUid: mr.studyInstanceUid! })).toHaveLength(1);
+      expect(archive.listInstances({ studyInstanceUid: koi8.studyInstanceUid! })).toHaveLength(1);
+    } finally {
+      archive.close();
+    }
+  });
+});
