@@ -8,13 +8,18 @@ import { SettingsValidationError } from '../services/settings/validation';
 import { ExitCode, UsageError } from './context';
 import type { GlobalOptions } from './context';
 import { registerConfig } from './commands/config';
+import { normalizeDcmtkFlags, registerEcho } from './commands/echo';
+import { registerFind } from './commands/find';
+import { registerGet } from './commands/get';
 import { registerLicense, warnWhenUnlicensed } from './commands/license';
+import { registerMove } from './commands/move';
 import { registerNodes } from './commands/nodes';
 import { registerReindex } from './commands/reindex';
 import { registerScan } from './commands/scan';
 import { registerSecrets } from './commands/secrets';
 import { registerServe } from './commands/serve';
 import { registerStart } from './commands/start';
+import { registerSend } from './commands/send';
 import { registerStudies } from './commands/studies';
 
 function buildProgram(): Command {
@@ -34,6 +39,11 @@ function buildProgram(): Command {
   registerScan(program, globals);
   registerReindex(program, globals);
   registerStudies(program, globals);
+  registerEcho(program, globals);
+  registerFind(program, globals);
+  registerGet(program, globals);
+  registerMove(program, globals);
+  registerSend(program, globals);
   registerConfig(program, globals);
   registerSecrets(program, globals);
   registerLicense(program, globals);
@@ -47,7 +57,7 @@ function buildProgram(): Command {
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(normalizeDcmtkFlags(argv));
     return process.exitCode === undefined ? ExitCode.Success : Number(process.exitCode);
   } catch (error) {
     if (error instanceof CommanderError) {

@@ -1,0 +1,135 @@
+/**
+ * `loader find`: C-FIND on a node. Study matches are printed as they arrive;
+ * --level SERIES and IMAGE list the series and instances of one study. Also
+ * the study filter options shared with get, move and send.
+ */
+import type { Command } from 'commander';
+
+import { FilterError, findInstances, findSeries, findStudies, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
+import type { StudyFilters, StudyMatch } from '../../services/query-retrieve';
+import { UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
+import type { NodeOptions } from './echo';
+
+export interface FilterOptions {
+  name?: string;
+  patientId?: string;
+  date?: string;
+  modality?: string[];
+  description?: string;
+  accession?: string;
+  studyUid?: string[];
+}
+
+/** Adds the study filter options. */
+export function addFilterOptions(command: Command): Command {
+  return command
+    .option('--name <text>', "patient name; free text matches any part ('иван' is sent as '*иван*'), * and ? are wildcards")
+    .option('--patient-id <id>', 'patient ID; * and ? are wildcards')
+    .option('--date <date>', 'study date: YYYYMMDD, YYYYMMDD-YYYYMMDD (either end may be left out), today, yesterday, last-7-days or last-30-days')
+    .option('--modality <codes...>', 'modalities in study, e.g. CT MR; a study matches when it has any of them')
+    .option('--description <text>', 'study description; free text matches any part')
+    .option('--accession <number>', 'accession number')
+    .option('--study-uid <uids...>', 'Study Instance UIDs');
+}
+
+/** Converts filter options into StudyFilters, checking the date and modalities; throws UsageError on bad values. */
+export function filtersFrom(options: FilterOptions): StudyFilters {
+  try {
+    if (options.date !== undefined) parseDateFilter(options.date);
+    const modalities = normalizeModalities(options.modality);
+    return {
+      patientName: options.name,
+      patientId: options.patientId,
+      date: options.date,
+      modalities: modalities.length > 0 ? modalities : undefined,
+      studyDescription: options.description,
+      accessionNumber: options.accession,
+      studyInstanceUids: options.studyUid,
+    };
+  } catch (error) {
+    if (error instanceof FilterError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** True when any filter is set, so a retrieve or send does not silently take everything. */
+export function hasAnyFilter(filters: StudyFilters): boolean {
+  return Object.values(filters).some((value) => value !== undefined && value !== '' && !(Array.isArray(value) && value.length === 0));
+}
+
+interface FindOptions extends NodeOptions, FilterOptions {
+  level: string;
+  seriesUid?: string;
+  maxResults?: string;
+}
+
+function studyLine(match: StudyMatch): string {
+  const cells = [
+    match.patientName.padEnd(28).slice(0, 28),
+    match.patientId.padEnd(14).slice(0, 14),
+    match.studyDate.padEnd(8),
+    match.modalitiesInStudy.join('\\').padEnd(8).slice(0, 8),
+    match.studyDescription.padEnd(28).slice(0, 28),
+    String(match.numberOfStudyRelatedInstances ?? '').padStart(6),
+    match.studyInstanceUid,
+  ];
+  return cells.join('  ').trimEnd();
+}
+
+export function registerFind(program: Command, globals: () => GlobalOptions): void {
+  const command = program
+    .command('find [node]')
+    .description('query a node with C-FIND: studies by filters, or the series and instances of one study')
+    .option('--level <level>', 'STUDY, SERIES or IMAGE; SERIES and IMAGE need one --study-uid', 'STUDY')
+    .option('--series-uid <uid>', 'Series Instance UID for --level IMAGE (default: every series of the study)')
+    .option('--max-results <count>', "matches at which the node truncates a query; such queries are split by date (default: the node's max-results-N quirk)");
+  addNodeOptions(addFilterOptions(command)).action(async (name: string | undefined, options: FindOptions) => {
+    const { node, local } = resolveTarget(globals(), name, options);
+    const filters = filtersFrom(options);
+    const level = options.level.toUpperCase();
+    let maxResults: number | undefined;
+    if (options.maxResults !== undefined) {
+      if (!/^\d+$/.test(options.maxResults) || Number(options.maxResults) < 1) throw new UsageError(`--max-results "${options.maxResults}" is invalid: give a whole number, 1 or more`);
+      maxResults = Number(options.maxResults);
+    }
+    const interrupt = abortOnInterrupt();
+    const signal = interrupt.signal;
+    const json: unknown[] = [];
+    const emit = (item: unknown, line: string) => {
+      if (options.json) json.push(item);
+      else process.stdout.write(line + '\n');
+    };
+    let count = 0;
+    try {
+      if (level === 'STUDY') {
+        const onNotice = (notice: { message: string }) => process.stderr.write(`loader: ${notice.message}\n`);
+        for await (const match of findStudies(node, local, filters, { signal, onNotice, maxResults })) {
+          count++;
+          emit(match, studyLine(match));
+        }
+      } else if (level === 'SERIES' || level === 'IMAGE') {
+        if (filters.studyInstanceUids?.length !== 1) throw new UsageError(`--level ${level} needs exactly one --study-uid`);
+        const studyUid = filters.studyInstanceUids[0];
+        if (level === 'SERIES') {
+          for await (const series of findSeries(node, local, studyUid, { signal })) {
+            count++;
+            emit(series, [series.seriesNumber.padStart(5), series.modality.padEnd(6), series.seriesDescription.padEnd(32).slice(0, 32), String(series.numberOfSeriesRelatedInstances ?? '').padStart(6), series.seriesInstanceUid].join('  '));
+          }
+        } else {
+          for await (const instance of findInstances(node, local, studyUid, options.seriesUid, { signal })) {
+            count++;
+            emit(instance, [instance.instanceNumber.padStart(5), instance.sopClassUid.padEnd(30), instance.sopInstanceUid].join('  '));
+          }
+        }
+      } else {
+        throw new UsageError(`--level "${options.level}" is invalid: use STUDY, SERIES or IMAGE`);
+      }
+    } finally {
+      interrupt.dispose();
+    }
+    if (options.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+    else process.stderr.write(`${count} ${level === 'STUDY' ? 'studies' : level === 'SERIES' ? 'series' : 'instances'}${signal.aborted ? ' (cancelled)' : ''}\n`);
+  });
+}

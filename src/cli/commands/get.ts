@@ -1,0 +1,104 @@
+/**
+ * `loader get`: retrieves studies from a node into the local archive, by
+ * C-GET first (or --method move), falling back to the other service when the
+ * node rejects the first. Studies come from --study-uid or from the filters.
+ */
+import type { Command } from 'commander';
+
+import { LocalArchive } from '../../services/archive';
+import { findStudies, retrieveStudies } from '../../services/query-retrieve';
+import type { RetrieveMethod, RetrieveReport } from '../../services/query-retrieve';
+import { ExitCode, resolveArchiveRoot, UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+import { ProgressLine } from '../terminal';
+import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
+import type { NodeOptions } from './echo';
+import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
+import type { FilterOptions } from './find';
+
+interface RetrieveCommandOptions extends NodeOptions, FilterOptions {
+  method: string;
+  fallback: boolean;
+}
+
+/** Exit code for a transfer outcome: 0 success, 3 partial success, 1 failure. */
+export function exitCodeOf(outcome: 'success' | 'partial' | 'failure'): number {
+  return outcome === 'success' ? ExitCode.Success : outcome === 'partial' ? ExitCode.PartialSuccess : ExitCode.Failure;
+}
+
+function printReport(report: RetrieveReport): void {
+  for (const study of report.studies) {
+    const method = study.method === 'get' ? 'C-GET' : 'C-MOVE';
+    const expected = study.expectedFrom ? ` of ${study.total}` : '';
+    process.stdout.write(`${study.studyInstanceUid}: ${study.outcome}, ${study.completed}${expected} instances by ${method} (${study.stored} new, ${study.duplicates} already archived)\n`);
+    for (const note of study.notes) process.stdout.write(`  note: ${note}\n`);
+    for (const warning of study.warnings) process.stdout.write(`  warning: ${warning.reason}\n`);
+    for (const failure of study.failures) process.stdout.write(`  failed: ${failure.sopInstanceUid}: ${failure.reason}\n`);
+  }
+}
+
+async function runRetrieve(globals: GlobalOptions, name: string | undefined, options: RetrieveCommandOptions, defaultMethod: RetrieveMethod): Promise<void> {
+  const method = (options.method ?? defaultMethod).toLowerCase();
+  if (method !== 'get' && method !== 'move') throw new UsageError(`--method "${options.method}" is invalid: use get or move`);
+  const { node, local } = resolveTarget(globals, name, options);
+  const filters = filtersFrom(options);
+  if (!hasAnyFilter(filters)) throw new UsageError('give --study-uid or at least one filter (--name, --date, --modality, ...)');
+
+  const interrupt = abortOnInterrupt();
+  const progress = new ProgressLine();
+  const archive = LocalArchive.open(resolveArchiveRoot(globals));
+  try {
+    let studyUids = filters.studyInstanceUids ?? [];
+    const onlyUids = Object.entries(filters).every(([key, value]) => key === 'studyInstanceUids' || value === undefined);
+    if (!onlyUids) {
+      studyUids = [];
+      for await (const match of findStudies(node, local, filters, { signal: interrupt.signal, onNotice: (notice) => process.stderr.write(`loader: ${notice.message}\n`) })) {
+        studyUids.push(match.studyInstanceUid);
+        progress.update(`found ${studyUids.length} studies`);
+      }
+      progress.done();
+      if (studyUids.length === 0) {
+        process.stderr.write('loader: no studies match the filters\n');
+        return;
+      }
+    }
+    const received = new Map<string, number>();
+    const report = await retrieveStudies(node, local, archive, studyUids, {
+      method,
+      fallback: options.fallback,
+      signal: interrupt.signal,
+      onNotice: (message) => {
+        progress.done();
+        process.stderr.write(`loader: ${message}\n`);
+      },
+      onProgress: (event) => {
+        received.set(event.studyInstanceUid, event.received);
+        const total = [...received.values()].reduce((sum, count) => sum + count, 0);
+        progress.update(`received ${total} instances; study ${received.size} of ${studyUids.length}: ${event.received}${event.expected !== undefined ? ` of ${event.expected}` : ''}`);
+      },
+    });
+    progress.done();
+    if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else printReport(report);
+    process.exitCode = exitCodeOf(report.outcome);
+  } finally {
+    progress.done();
+    interrupt.dispose();
+    archive.close();
+  }
+}
+
+/** Registers `get` or `move`; they differ only in the service tried first. */
+export function registerRetrieveCommand(program: Command, globals: () => GlobalOptions, commandName: 'get' | 'move'): void {
+  const service = commandName === 'get' ? 'C-GET' : 'C-MOVE';
+  const command = program
+    .command(`${commandName} [node]`)
+    .description(`retrieve studies from a node into the local archive by ${service}, falling back to the other service when the node rejects it`)
+    .option('--method <method>', 'service to try first: get or move', commandName)
+    .option('--no-fallback', 'do not try the other service when the first is rejected');
+  addNodeOptions(addFilterOptions(command)).action((name: string | undefined, options: RetrieveCommandOptions) => runRetrieve(globals(), name, options, commandName));
+}
+
+export function registerGet(program: Command, globals: () => GlobalOptions): void {
+  registerRetrieveCommand(program, globals, 'get');
+}

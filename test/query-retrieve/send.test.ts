@@ -1,0 +1,87 @@
+/**
+ * C-STORE from the archive to DCMTK storescp: stored bytes arrive unchanged,
+ * and an instance the peer cannot take fails alone, with its reason.
+ */
+import * as path from 'path';
+
+import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
+import { LocalArchive } from '../../src/services/archive';
+import type { StoredInstance } from '../../src/services/archive';
+import { setLogSink } from '../../src/services/logger';
+import { outcomeOf, sendInstances } from '../../src/services/transfers';
+import { corpusFile, makeTempDir, startStorescp } from '../support/peers';
+import type { CorpusFile, StorescpHandle } from '../support/peers';
+import { localIdentity, nodeFor } from './helpers';
+import * as fs from 'fs';
+
+let previousSink: (line: string) => void;
+beforeAll(() => {
+  previousSink = setLogSink(() => undefined);
+});
+afterAll(() => {
+  setLogSink(previousSink);
+});
+
+/** The bytes after the file meta information. */
+function datasetBytes(file: string): Buffer {
+  const header = readDicomFileHeaderSync(file);
+  return fs.readFileSync(file).subarray(header.datasetOffset);
+}
+
+/** Finds the received file of an instance; storescp names files after the modality and SOP Instance UID. */
+function receivedFile(storescp: StorescpHandle, sopInstanceUid: string): string | undefined {
+  return storescp.receivedFiles().find((file) => path.basename(file).includes(sopInstanceUid));
+}
+
+describe('send to storescp', () => {
+  let archive: LocalArchive;
+  let acceptAll: StorescpHandle;
+  let uncompressedOnly: StorescpHandle;
+  const csa = corpusFile('siemens-csa');
+  const legacy = corpusFile('legacy-date');
+  const jpeg2000 = corpusFile('jpeg2000');
+  const ct = corpusFile('ct');
+  const bigEndian = corpusFile('big-endian');
+
+  const stored = (file: CorpusFile): StoredInstance => archive.listInstances({ sopInstanceUids: [file.sopInstanceUid!] })[0];
+
+  beforeAll(async () => {
+    archive = LocalArchive.open(path.join(makeTempDir('send-archive'), 'archive'));
+    for (const file of [csa, legacy, jpeg2000, ct, bigEndian]) await archive.importFile(file.absolutePath, { copy: true });
+    acceptAll = await startStorescp({ aeTitle: 'STOREALL', acceptAll: true });
+    uncompressedOnly = await startStorescp({ aeTitle: 'STOREPLAIN' });
+  });
+
+  afterAll(async () => {
+    archive.close();
+    await acceptAll.stop();
+    await uncompressedOnly.stop();
+  });
+
+  test('CSA and legacy-date files arrive byte-identical', async () => {
+    const report = await sendInstances(nodeFor(acceptAll), localIdentity(), [stored(csa), stored(legacy)]);
+    expect(report.failures).toEqual([]);
+    expect(report.completed).toBe(2);
+    for (const file of [csa, legacy]) {
+      const received = receivedFile(acceptAll, file.sopInstanceUid!);
+      expect(received).toBeDefined();
+      expect(readDicomFileHeaderSync(received!).transferSyntaxUid).toBe(file.transferSyntaxUid);
+      expect(datasetBytes(received!).equals(datasetBytes(file.absolutePath))).toBe(true);
+    }
+  });
+
+  test('compressed instance fails alone on uncompressed peer', async () => {
+    const progress: number[] = [];
+    const report = await sendInstances(nodeFor(uncompressedOnly), localIdentity(), [stored(jpeg2000), stored(ct), stored(bigEndian), stored(csa)], {
+      onProgress: (event) => progress.push(event.done),
+    });
+    expect(report.completed).toBe(3);
+    expect(report.failures).toHaveLength(1);
+    expect(report.failures[0].sopInstanceUid).toBe(jpeg2000.sopInstanceUid);
+    expect(report.failures[0].reason).toMatch(/JPEG 2000 .*decompression is not available/);
+    expect(outcomeOf(report)).toBe('partial');
+    expect(progress).toEqual([1, 2, 3, 4]);
+    for (const file of [ct, bigEndian, csa]) expect(receivedFile(uncompressedOnly, file.sopInstanceUid!)).toBeDefined();
+    expect(receivedFile(uncompressedOnly, jpeg2000.sopInstanceUid!)).toBeUndefined();
+  });
+});
