@@ -19,6 +19,7 @@ interface ServeOptions {
   host?: string;
   port?: string;
   acceptAny?: boolean;
+  durability?: string;
 }
 
 export async function runServer(globals: GlobalOptions, options: ServeOptions): Promise<void> {
@@ -30,11 +31,12 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
     host: options.host ?? stored.host,
     port: options.port !== undefined ? Number(options.port) : stored.port,
     acceptAnyCallingAeTitle: options.acceptAny ?? stored.acceptAnyCallingAeTitle,
+    storeDurability: (options.durability ?? stored.storeDurability) as PacsSettings['storeDurability'],
   });
 
   const archiveRoot = resolveArchiveRoot(globals);
-  const archive = LocalArchive.open(archiveRoot);
-  log.info('archive opened', { root: archiveRoot, settings: settingsStore.path });
+  const archive = LocalArchive.open(archiveRoot, { durability: pacs.storeDurability });
+  log.info('archive opened', { root: archiveRoot, settings: settingsStore.path, durability: pacs.storeDurability });
 
   const server = new PacsServer({
     settings: pacs,
@@ -73,5 +75,9 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--host <address>', 'address to listen on, 0.0.0.0 for all interfaces (default from settings)')
     .option('--port <number>', 'TCP port to listen on (default from settings)')
     .option('--accept-any', 'accept calling AE titles that are not registered nodes')
+    .option(
+      '--durability <mode>',
+      'what is flushed to disk before a C-STORE is answered: full (fsync, survives power loss) or process-crash (no fsync, survives a crash of the loader); default from settings',
+    )
     .action((options: ServeOptions) => runServer(globals(), options));
 }

@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type Database from 'better-sqlite3';
 import { NotDicomError, readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
 import { DicomParseError } from '../../dicom/parser';
@@ -23,8 +22,10 @@ import {
   type StudyConflict,
   type StudySummary,
 } from './catalog';
+import { DEFAULT_ARCHIVE_DURABILITY, type ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import { fsyncFile, removeFileQuietly, exists } from './file-ops';
+import { IndexWriteQueue } from './index-writer';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import {
   FILE_MODE,
@@ -43,6 +44,7 @@ import {
   type PlacementContext,
   type StoreOutcome,
 } from './placement';
+import { parseReceivedHeader, writeReceivedFile } from './received-file';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
@@ -76,6 +78,8 @@ export interface ImportOptions {
 
 export interface OpenArchiveOptions {
   logger?: Logger;
+  /** When a stored file and its index row are flushed to disk; see durability.ts. Default 'full'. */
+  durability?: ArchiveDurability;
 }
 
 export class LocalArchive {
@@ -84,6 +88,9 @@ export class LocalArchive {
   private catalogInstance: ArchiveCatalog;
   private queryEngine: QueryEngine;
   private readonly logger: Logger;
+  readonly durability: ArchiveDurability;
+  private readonly indexQueue = new IndexWriteQueue(() => this.catalogInstance);
+  private readonly knownFolders = new Set<string>();
   private closed = false;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
   private readonly uidLocks = new Map<string, Promise<unknown>>();
@@ -93,12 +100,17 @@ export class LocalArchive {
    * missing, and deletes temporary files a crash left in .incoming.
    */
   static open(root: string, options: OpenArchiveOptions = {}): LocalArchive {
-    return new LocalArchive(path.resolve(root), options.logger ?? createLogger('loader.archive'));
+    return new LocalArchive(
+      path.resolve(root),
+      options.logger ?? createLogger('loader.archive'),
+      options.durability ?? DEFAULT_ARCHIVE_DURABILITY,
+    );
   }
 
-  private constructor(root: string, logger: Logger) {
+  private constructor(root: string, logger: Logger, durability: ArchiveDurability) {
     this.root = root;
     this.logger = logger;
+    this.durability = durability;
     try {
       fs.mkdirSync(root, { recursive: true, mode: FOLDER_MODE });
       fs.mkdirSync(incomingFolder(root), { recursive: true, mode: FOLDER_MODE });
@@ -109,10 +121,10 @@ export class LocalArchive {
       });
     }
     this.removeIncomingLeftovers();
-    this.db = openIndexDatabase(indexPath(root));
+    this.db = this.openIndex();
     this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
     this.queryEngine = new QueryEngine(this.db);
-    logger.info('Opened archive', { root });
+    logger.info('Opened archive', { root, durability });
   }
 
   /** The index, for the scan and for callers that read it directly. */
@@ -123,8 +135,9 @@ export class LocalArchive {
 
   /**
    * Stores one instance received over the network; see placement.ts for the
-   * stored, duplicate and conflict outcomes. On any error the temporary file
-   * is deleted and no stored file or index row changes.
+   * stored, duplicate and conflict outcomes. When this resolves, the file and
+   * its index row have the durability set by `durability`. On any error the
+   * temporary file is deleted and no stored file or index row changes.
    *
    * @throws ArchiveError with code 'invalid-uid', 'missing-attribute',
    *   'uid-mismatch', 'unreadable', 'io' or 'index'.
@@ -145,15 +158,17 @@ export class LocalArchive {
         implementationVersionName: request.implementationVersionName,
         sourceApplicationEntityTitle: request.sourceAeTitle || undefined,
       });
-      await writeStreamToFile(tempPath, meta, request.data);
+      const written = await writeReceivedFile(tempPath, meta, request.data, { fsync: this.durability === 'full' });
 
-      const header = await readHeader(tempPath);
+      const header =
+        parseReceivedHeader(tempPath, written.head, meta.length, written.size, request.transferSyntaxUid) ??
+        (await readHeader(tempPath));
       const record = readInstanceRecord(header);
       checkCommandMatchesDataset(request, header, record);
 
       const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };
       return await this.withUidLock(sopInstanceUid, () =>
-        placeTemporaryFile(this.placementContext(), tempPath, header, record, source),
+        placeTemporaryFile(this.placementContext(), tempPath, header, record, source, written.size),
       );
     } catch (error) {
       await removeFileQuietly(tempPath);
@@ -246,11 +261,12 @@ export class LocalArchive {
    */
   async reindex(): Promise<ReindexReport> {
     this.assertOpen();
+    this.indexQueue.flush();
     this.db.close();
     try {
       return await reindexArchive(this.root, { logger: this.logger });
     } finally {
-      this.db = openIndexDatabase(indexPath(this.root));
+      this.db = this.openIndex();
       this.catalogInstance = new ArchiveCatalog(this.db, this.root, this.logger);
       this.queryEngine = new QueryEngine(this.db);
     }
@@ -274,14 +290,35 @@ export class LocalArchive {
   }
 
   placementContext(): PlacementContext {
-    return { root: this.root, catalog: this.catalog, logger: this.logger };
+    return {
+      root: this.root,
+      catalog: this.catalog,
+      logger: this.logger,
+      durability: this.durability,
+      indexQueue: this.indexQueue,
+      knownFolders: this.knownFolders,
+    };
   }
 
+  /** Closes the index after committing queued index rows. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.indexQueue.flush();
     this.db.close();
     this.logger.info('Closed archive', { root: this.root });
+  }
+
+  /**
+   * Opens the index. In 'full' durability every commit also flushes the
+   * write-ahead log (synchronous = FULL). 'process-crash' keeps the schema's
+   * synchronous = NORMAL, where a commit survives a crash of this process but
+   * not a power loss.
+   */
+  private openIndex(): Database.Database {
+    const db = openIndexDatabase(indexPath(this.root));
+    if (this.durability === 'full') db.pragma('synchronous = FULL');
+    return db;
   }
 
   private assertOpen(): void {
@@ -296,7 +333,7 @@ export class LocalArchive {
     try {
       await fsp.copyFile(absolutePath, tempPath, fs.constants.COPYFILE_EXCL);
       await fsp.chmod(tempPath, FILE_MODE);
-      await fsyncFile(tempPath);
+      if (this.durability === 'full') await fsyncFile(tempPath);
       return await this.withUidLock(sopInstanceUid, () =>
         placeTemporaryFile(this.placementContext(), tempPath, header, record, source),
       );
@@ -347,16 +384,6 @@ export class LocalArchive {
       this.logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: removed });
     }
   }
-}
-
-/** Writes `meta` and then the stream's bytes, with back-pressure, and flushes the file to disk. */
-async function writeStreamToFile(file: string, meta: Buffer, data: Readable): Promise<void> {
-  const output = fs.createWriteStream(file, { flags: 'wx', mode: FILE_MODE });
-  await pipeline(async function* () {
-    yield meta;
-    for await (const chunk of data) yield chunk as Buffer;
-  }, output);
-  await fsyncFile(file);
 }
 
 /** Reads a file header, mapping parse failures to 'unreadable' and file system failures to 'io'. */

@@ -22,6 +22,13 @@ export interface StoredFile {
   sourceAeTitle: string;
 }
 
+/** Arguments of one addInstance call. */
+export interface IndexEntry {
+  record: InstanceRecord;
+  file: StoredFile;
+  source: string;
+}
+
 export interface IndexedInstance {
   sopInstanceUid: string;
   sopClassUid: string;
@@ -189,6 +196,25 @@ export class ArchiveCatalog {
    */
   addInstance(record: InstanceRecord, file: StoredFile, source: string): void {
     this.addTransaction(record, file, source);
+  }
+
+  /**
+   * Indexes several instances in one transaction, each in its own savepoint,
+   * and returns each entry's error or undefined. An entry that fails leaves
+   * no rows, and the others are still committed. An error of the commit
+   * itself is thrown, and then no entry is indexed.
+   */
+  addInstances(entries: readonly IndexEntry[]): unknown[] {
+    return this.db.transaction(() =>
+      entries.map((entry) => {
+        try {
+          this.addTransaction(entry.record, entry.file, entry.source);
+          return undefined;
+        } catch (error) {
+          return error;
+        }
+      }),
+    )();
   }
 
   /** Removes an instance row, and its series, study and patient when they become empty. */

@@ -3,12 +3,14 @@
  * stored, duplicate and conflict:
  *
  * - no file with the SOP Instance UID yet: move it into place (hard link, so an
- *   existing file is never replaced), fsync the folder, index it;
+ *   existing file is never replaced), fsync the folder in 'full' durability,
+ *   then index it;
  * - the stored file has the same data set bytes: delete the temporary file;
  * - the stored file differs: move the temporary file to .conflicts and keep the
  *   stored file.
  *
- * The caller holds the per-UID lock and deletes the temporary file on error.
+ * The caller holds the per-UID lock, has flushed the temporary file's data
+ * when durability is 'full', and deletes the temporary file on error.
  */
 
 import fsp from 'node:fs/promises';
@@ -16,8 +18,10 @@ import path from 'node:path';
 import { readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
 import type { Logger } from '../logger';
 import type { ArchiveCatalog, StoredFile } from './catalog';
+import type { ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import { datasetBytesEqual, exists, fsyncDirectory, moveNoReplace, removeFileQuietly } from './file-ops';
+import type { IndexWriteQueue } from './index-writer';
 import type { InstanceRecord } from './instance-record';
 import { FOLDER_MODE, conflictFileName, conflictsFolder, relativeInstancePath } from './layout';
 
@@ -42,6 +46,15 @@ export interface PlacementContext {
   root: string;
   catalog: ArchiveCatalog;
   logger: Logger;
+  durability: ArchiveDurability;
+  /** Queue that commits index rows of placed files in groups. */
+  indexQueue: IndexWriteQueue;
+  /**
+   * Series folders this archive created or found, so a store into a known
+   * folder skips mkdir. A folder removed behind the archive's back is created
+   * again when the link into it fails with ENOENT.
+   */
+  knownFolders: Set<string>;
 }
 
 /** The file's origin, recorded in the index and in logs. */
@@ -58,37 +71,32 @@ interface ExistingFile {
   indexed: boolean;
 }
 
-/** Places `tempPath` (whose header is `header`) into the layout; see the file comment. */
+/**
+ * Places `tempPath` (whose header is `header`) into the layout; see the file
+ * comment. `size` is the temporary file's size when the caller knows it.
+ */
 export async function placeTemporaryFile(
   context: PlacementContext,
   tempPath: string,
   header: DicomFileHeader,
   record: InstanceRecord,
   source: FileSource,
+  size?: number,
 ): Promise<StoreOutcome> {
-  const { root, catalog, logger } = context;
+  const { root, logger } = context;
   const uids = uidsOf(record);
   const finalPath = path.join(root, relativeInstancePath(uids));
-  const size = (await fsp.stat(tempPath)).size;
+  const fileSize = size ?? (await fsp.stat(tempPath)).size;
 
-  let existing = await findExistingFile(context, uids.sopInstanceUid, finalPath);
+  // A file at the layout path that the index lacks is found by the link's EEXIST, not by a check first.
+  let existing = await findIndexedFile(context, uids.sopInstanceUid);
   if (!existing) {
-    await fsp.mkdir(path.dirname(finalPath), { recursive: true, mode: FOLDER_MODE });
-    if (await moveNoReplace(tempPath, finalPath)) {
-      await fsyncDirectory(path.dirname(finalPath));
-      try {
-        catalog.addInstance(record, fileInfo(finalPath, false, size, source), source.description);
-      } catch (error) {
-        // Keep the tree and the index consistent: a file that is not indexed is removed again.
-        await removeFileQuietly(finalPath);
-        throw new ArchiveError('index', `Failed to index ${uids.sopInstanceUid}: ${describeError(error)}`, {
-          cause: error,
-        });
-      }
-      logger.info('Stored instance', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size });
-      return { outcome: 'stored', path: finalPath, size, ...uids };
+    if (await linkIntoLayout(context, tempPath, finalPath)) {
+      await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
+      logger.debug('Stored instance', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
+      return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
     }
-    // Another writer placed the file after the check above.
+    // A file from an interrupted earlier store, or another writer placed the file after the index lookup.
     existing = { path: finalPath, indexed: false };
   }
 
@@ -97,9 +105,9 @@ export async function placeTemporaryFile(
     const existingSize = (await fsp.stat(existing.path)).size;
     if (!existing.indexed) {
       // A file from an interrupted earlier store: it is complete (it was placed by link), so index it.
-      catalog.addInstance(record, fileInfo(existing.path, false, existingSize, source), source.description);
+      await context.indexQueue.add({ record, file: fileInfo(existing.path, false, existingSize, source), source: source.description });
     }
-    logger.info('Received duplicate instance; kept the stored file', {
+    logger.debug('Received duplicate instance; kept the stored file', {
       sopInstanceUid: uids.sopInstanceUid,
       sourceAeTitle: source.sourceAeTitle,
       path: existing.path,
@@ -107,7 +115,7 @@ export async function placeTemporaryFile(
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
-  const conflictPath = await keepConflict(root, tempPath, uids.sopInstanceUid);
+  const conflictPath = await keepConflict(root, tempPath, uids.sopInstanceUid, context.durability);
   logger.warn('Received different content for a stored SOP Instance UID; kept it aside', {
     sopInstanceUid: uids.sopInstanceUid,
     sourceAeTitle: source.sourceAeTitle,
@@ -115,39 +123,85 @@ export async function placeTemporaryFile(
     storedPath: existing.path,
     conflictPath,
   });
-  return { outcome: 'conflict', path: conflictPath, size, ...uids };
+  return { outcome: 'conflict', path: conflictPath, size: fileSize, ...uids };
+}
+
+/**
+ * Moves `tempPath` to `finalPath` without replacing a file, creating the
+ * folders when they are new, and flushes the folder in 'full' durability.
+ * Returns false when `finalPath` exists.
+ */
+async function linkIntoLayout(context: PlacementContext, tempPath: string, finalPath: string): Promise<boolean> {
+  const folder = path.dirname(finalPath);
+  if (!context.knownFolders.has(folder)) await createFolders(context, folder);
+  let placed: boolean;
+  try {
+    placed = await moveNoReplace(tempPath, finalPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    context.knownFolders.delete(folder);
+    await createFolders(context, folder);
+    placed = await moveNoReplace(tempPath, finalPath);
+  }
+  if (placed && context.durability === 'full') await fsyncDirectory(folder);
+  return placed;
+}
+
+/**
+ * Creates the series folder and its study folder. In 'full' durability it
+ * flushes the parent of each folder it created, because a file's folder entry
+ * survives a power loss only when the entries of its folders do too.
+ */
+async function createFolders(context: PlacementContext, folder: string): Promise<void> {
+  const firstCreated = await fsp.mkdir(folder, { recursive: true, mode: FOLDER_MODE });
+  if (firstCreated !== undefined && context.durability === 'full') {
+    for (let created = folder; ; created = path.dirname(created)) {
+      await fsyncDirectory(path.dirname(created));
+      if (created === firstCreated || path.dirname(created) === created) break;
+    }
+  }
+  context.knownFolders.add(folder);
+}
+
+/** Indexes a file just placed into the layout; removes the file again when indexing fails. */
+async function indexPlacedFile(context: PlacementContext, record: InstanceRecord, file: StoredFile, source: FileSource): Promise<void> {
+  try {
+    await context.indexQueue.add({ record, file, source: source.description });
+  } catch (error) {
+    // Keep the tree and the index consistent: a file that is not indexed is removed again.
+    await removeFileQuietly(file.path);
+    throw new ArchiveError('index', `Failed to index ${record.instance.sopInstanceUid}: ${describeError(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Returns the indexed file of this SOP Instance UID when it still exists on disk. */
+async function findIndexedFile(context: PlacementContext, sopInstanceUid: string): Promise<ExistingFile | undefined> {
+  const indexed = context.catalog.findInstance(sopInstanceUid);
+  if (!indexed) return undefined;
+  if (await exists(indexed.path)) return { path: indexed.path, indexed: true };
+  context.logger.warn('Indexed file is missing on disk; it will be replaced', { sopInstanceUid, path: indexed.path });
+  return undefined;
 }
 
 /** Moves a temporary file to .conflicts/<SOPInstanceUID>.<timestamp>.dcm and returns its path. */
-export async function keepConflict(root: string, tempPath: string, sopInstanceUid: string): Promise<string> {
+export async function keepConflict(
+  root: string,
+  tempPath: string,
+  sopInstanceUid: string,
+  durability: ArchiveDurability = 'full',
+): Promise<string> {
   const folder = conflictsFolder(root);
   await fsp.mkdir(folder, { recursive: true, mode: FOLDER_MODE });
   for (let attempt = 0; ; attempt++) {
     const name = conflictFileName(sopInstanceUid, new Date());
     const target = path.join(folder, attempt === 0 ? name : name.replace(/\.dcm$/, `.${attempt}.dcm`));
     if (await moveNoReplace(tempPath, target)) {
-      await fsyncDirectory(folder);
+      if (durability === 'full') await fsyncDirectory(folder);
       return target;
     }
   }
-}
-
-/**
- * Returns the file that contains this SOP Instance UID: the indexed file when
- * it still exists on disk, else a file at the layout path that the index lacks.
- */
-export async function findExistingFile(
-  context: PlacementContext,
-  sopInstanceUid: string,
-  layoutPath: string,
-): Promise<ExistingFile | undefined> {
-  const indexed = context.catalog.findInstance(sopInstanceUid);
-  if (indexed && (await exists(indexed.path))) return { path: indexed.path, indexed: true };
-  if (indexed) {
-    context.logger.warn('Indexed file is missing on disk; it will be replaced', { sopInstanceUid, path: indexed.path });
-  }
-  if (await exists(layoutPath)) return { path: layoutPath, indexed: false };
-  return undefined;
 }
 
 /** Compares the data set bytes of a stored file with those of `candidatePath`. An unreadable stored file differs. */

@@ -25,6 +25,12 @@ export const CONFIG_KEYS: Record<string, ConfigKey> = {
   'pacs.acceptAnyCallingAeTitle': { section: 'pacs', field: 'acceptAnyCallingAeTitle', kind: 'switch', description: 'accept calling AE titles that are not registered (on|off)' },
   'pacs.checkCalledAeTitle': { section: 'pacs', field: 'checkCalledAeTitle', kind: 'switch', description: 'reject associations called with another AE title (on|off)' },
   'pacs.maxAssociations': { section: 'pacs', field: 'maxAssociations', kind: 'count', description: 'concurrent associations the server accepts' },
+  'pacs.storeDurability': {
+    section: 'pacs',
+    field: 'storeDurability',
+    kind: 'text',
+    description: 'what is flushed to disk before a C-STORE is answered: full (survives power loss) or process-crash (no fsync)',
+  },
   'interface.language': { section: 'interface', field: 'language', kind: 'text', description: 'language of the interface: ru or en' },
   'interface.theme': { section: 'interface', field: 'theme', kind: 'text', description: 'color theme: dark or light' },
   'interface.trayIcon': { section: 'interface', field: 'trayIcon', kind: 'switch', description: 'show the tray icon (on|off)' },

@@ -3,6 +3,8 @@
  * migration in settings-store.ts whenever a stored field changes meaning.
  */
 
+import type { ArchiveDurability } from '../archive/durability';
+
 export const SETTINGS_SCHEMA_VERSION = 1;
 
 /** The loader's own DICOM identity and its server options. */
@@ -23,6 +25,12 @@ export interface PacsSettings {
   checkCalledAeTitle: boolean;
   /** Concurrent associations the server accepts before rejecting with "local limit exceeded". */
   maxAssociations: number;
+  /**
+   * What the archive flushes to disk before the server answers a C-STORE:
+   * 'full' survives a power loss, 'process-crash' only a crash of the loader.
+   * See src/services/archive/durability.ts.
+   */
+  storeDurability: ArchiveDurability;
 }
 
 export type Language = 'ru' | 'en';
@@ -98,6 +106,7 @@ export function defaultSettings(): Settings {
       acceptAnyCallingAeTitle: false,
       checkCalledAeTitle: true,
       maxAssociations: 32,
+      storeDurability: 'full',
     },
     interface: { language: systemLanguage(), theme: 'light', trayIcon: true },
     locations: { pacs: [], ssh: [] },

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 
 import { findUnknownCharacterSets, parseSpecificCharacterSet } from '../../dicom/charset';
+import { ARCHIVE_DURABILITY_MODES, isArchiveDurability, type ArchiveDurability } from '../archive/durability';
 import { DEFAULT_NODE_TIMEOUTS } from './settings-types';
 import type { InterfaceSettings, NodeTimeouts, PacsNode, PacsSettings, SshNode } from './settings-types';
 
@@ -94,7 +95,18 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     maxAssociations: validatePositiveInteger('pacs.maxAssociations', pacs.maxAssociations),
     acceptAnyCallingAeTitle: validateBoolean('pacs.acceptAnyCallingAeTitle', pacs.acceptAnyCallingAeTitle),
     checkCalledAeTitle: validateBoolean('pacs.checkCalledAeTitle', pacs.checkCalledAeTitle),
+    storeDurability: validateDurability('pacs.storeDurability', pacs.storeDurability),
   };
+}
+
+export function validateDurability(field: string, value: unknown): ArchiveDurability {
+  if (!isArchiveDurability(value)) {
+    throw new SettingsValidationError(
+      field,
+      `${field} ${quoteValue(value)} is invalid: use ${ARCHIVE_DURABILITY_MODES.join(' or ')}`,
+    );
+  }
+  return value;
 }
 
 export function validateBoolean(field: string, value: unknown): boolean {
