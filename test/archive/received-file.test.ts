@@ -1,0 +1,285 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import * as fileReader from '../../src/dicom/file-reader';
+import { buildFileMetaInformation } from '../../src/dicom/writer';
+import { LocalArchive, type ReceiveRequest } from '../../src/services/archive';
+import { readInstanceRecord } from '../../src/services/archive/instance-record';
+import { HEAD_BYTES, parseReceivedHeader, writeReceivedFile } from '../../src/services/archive/received-file';
+import { setLogSink } from '../../src/services/logger';
+import {
+  CHR_RUSS,
+  CHR_X1,
+  CT_SMALL,
+  MR_SMALL,
+  RT_PLAN,
+  chunkedStream,
+  datasetPartOf,
+  freshCopy,
+  makeTempDir,
+  modifiedCopy,
+  removeTempDir,
+  type DatasetPart,
+} from './fixtures';
+
+const IMPLEMENTATION = { implementationClassUid: '1.2.826.0.1.3680043.9.7433.1', implementationVersionName: 'TEST_SCU_1' };
+
+function metaFor(part: DatasetPart): Buffer {
+  return buildFileMetaInformation({
+    mediaStorageSopClassUid: part.sopClassUid,
+    mediaStorageSopInstanceUid: part.sopInstanceUid,
+    transferSyntaxUid: part.transferSyntaxUid,
+    sourceApplicationEntityTitle: 'MODALITY1',
+    ...IMPLEMENTATION,
+  });
+}
+
+function requestFor(part: DatasetPart, data: Readable = chunkedStream(part.bytes)): ReceiveRequest {
+  return {
+    sopClassUid: part.sopClassUid,
+    sopInstanceUid: part.sopInstanceUid,
+    transferSyntaxUid: part.transferSyntaxUid,
+    sourceAeTitle: 'MODALITY1',
+    data,
+    ...IMPLEMENTATION,
+  };
+}
+
+/** Adds a 100 000-character Text Value (0040,A160), so the header is longer than HEAD_BYTES. */
+function longHeaderCopy(workDir: string): string {
+  return freshCopy(CT_SMALL, path.join(workDir, 'long-header.dcm'), { '(0040,a160)': 'x'.repeat(100_000) });
+}
+
+describe('writeReceivedFile', () => {
+  let workDir: string;
+
+  beforeEach(() => {
+    workDir = makeTempDir();
+  });
+
+  afterEach(() => {
+    removeTempDir(workDir);
+  });
+
+  test.each([
+    ['one-byte chunks', 1],
+    ['4 KiB chunks', 4096],
+    ['chunks over the batch size', 300 * 1024],
+  ])('writes meta and bytes with %s', async (_case, chunkSize) => {
+    const bytes = Buffer.alloc(700 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 251;
+    const meta = Buffer.from('meta information');
+    const file = path.join(workDir, 'out.part');
+
+    const written = await writeReceivedFile(file, meta, chunkedStream(bytes, chunkSize), { fsync: false });
+
+    const stored = fs.readFileSync(file);
+    expect(stored.equals(Buffer.concat([meta, bytes]))).toBe(true);
+    expect(written.size).toBe(stored.length);
+    expect(written.head.equals(stored.subarray(0, meta.length + HEAD_BYTES))).toBe(true);
+  });
+
+  test('keeps all of a short file in head', async () => {
+    const file = path.join(workDir, 'short.part');
+
+    const written = await writeReceivedFile(file, Buffer.from('M'), chunkedStream(Buffer.from('data')), { fsync: true });
+
+    expect(written.head.toString()).toBe('Mdata');
+    expect(written.size).toBe(5);
+    expect(fs.readFileSync(file).toString()).toBe('Mdata');
+  });
+
+  test('rejects an existing file', async () => {
+    const file = path.join(workDir, 'exists.part');
+    fs.writeFileSync(file, 'old');
+
+    await expect(writeReceivedFile(file, Buffer.from('M'), chunkedStream(Buffer.from('new')), { fsync: false })).rejects.toMatchObject({
+      code: 'EEXIST',
+    });
+    expect(fs.readFileSync(file).toString()).toBe('old');
+  });
+
+  test('stream error rejects after writes settle', async () => {
+    const file = path.join(workDir, 'broken.part');
+    const data = new Readable({ read() {} });
+    data.push(Buffer.alloc(600 * 1024));
+    setTimeout(() => data.destroy(new Error('association aborted')), 10);
+
+    await expect(writeReceivedFile(file, Buffer.from('M'), data, { fsync: false })).rejects.toThrow('association aborted');
+  });
+});
+
+describe('parseReceivedHeader', () => {
+  let workDir: string;
+
+  beforeEach(() => {
+    workDir = makeTempDir();
+  });
+
+  afterEach(() => {
+    removeTempDir(workDir);
+  });
+
+  test.each([
+    ['CT_small', CT_SMALL],
+    ['MR_small', MR_SMALL],
+    ['rtplan', RT_PLAN],
+    ['chrRuss', CHR_RUSS],
+    ['chrX1', CHR_X1],
+  ])('matches the file reader for %s', (_name, source) => {
+    const part = datasetPartOf(source);
+    const meta = metaFor(part);
+    const file = path.join(workDir, 'received.dcm');
+    const bytes = Buffer.concat([meta, part.bytes]);
+    fs.writeFileSync(file, bytes);
+
+    const fromMemory = parseReceivedHeader(file, bytes.subarray(0, meta.length + HEAD_BYTES), meta.length, bytes.length, part.transferSyntaxUid);
+    const fromFile = fileReader.readDicomFileHeaderSync(file);
+
+    expect(fromMemory).toBeDefined();
+    expect(fromMemory!.datasetOffset).toBe(fromFile.datasetOffset);
+    expect(fromMemory!.transferSyntaxUid).toBe(fromFile.transferSyntaxUid);
+    expect(fromMemory!.hasPixelData).toBe(fromFile.hasPixelData);
+    expect(fromMemory!.pixelDataOffset).toBe(fromFile.pixelDataOffset);
+    expect(readInstanceRecord(fromMemory!)).toEqual(readInstanceRecord(fromFile));
+    expect([...fromMemory!.dataset.elements.keys()]).toEqual([...fromFile.dataset.elements.keys()]);
+  });
+
+  test('returns undefined for a header past head', () => {
+    const part = datasetPartOf(longHeaderCopy(workDir));
+    const meta = metaFor(part);
+    const bytes = Buffer.concat([meta, part.bytes]);
+
+    const header = parseReceivedHeader('x', bytes.subarray(0, meta.length + HEAD_BYTES), meta.length, bytes.length, part.transferSyntaxUid);
+
+    expect(header).toBeUndefined();
+  });
+
+  test('returns undefined for a deflated transfer syntax', () => {
+    const part = datasetPartOf(CT_SMALL);
+    const meta = metaFor(part);
+    const bytes = Buffer.concat([meta, part.bytes]);
+
+    expect(parseReceivedHeader('x', bytes, meta.length, bytes.length, '1.2.840.10008.1.2.1.99')).toBeUndefined();
+  });
+
+  test('returns undefined when the VR encoding disagrees', () => {
+    const part = datasetPartOf(CT_SMALL);
+    const meta = metaFor(part);
+    const bytes = Buffer.concat([meta, part.bytes]);
+    const otherSyntax = part.transferSyntaxUid === '1.2.840.10008.1.2' ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2';
+
+    expect(parseReceivedHeader('x', bytes, meta.length, bytes.length, otherSyntax)).toBeUndefined();
+  });
+});
+
+describe('LocalArchive.receive header and durability', () => {
+  let workDir: string;
+  let root: string;
+  let previousSink: (line: string) => void;
+
+  beforeEach(() => {
+    workDir = makeTempDir();
+    root = path.join(workDir, 'archive');
+    previousSink = setLogSink(() => undefined);
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  test('parses a short header in memory', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const readSpy = jest.spyOn(fileReader, 'readDicomFileHeader');
+    const part = datasetPartOf(CT_SMALL);
+
+    const outcome = await archive.receive(requestFor(part));
+    archive.close();
+
+    expect(outcome.outcome).toBe('stored');
+    expect(readSpy).not.toHaveBeenCalled();
+  });
+
+  test('reads a long header from the file', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const readSpy = jest.spyOn(fileReader, 'readDicomFileHeader');
+    const part = datasetPartOf(longHeaderCopy(workDir));
+
+    const outcome = await archive.receive(requestFor(part));
+    const indexed = archive.listInstances({ studyInstanceUid: part.studyInstanceUid });
+    archive.close();
+
+    expect(outcome.outcome).toBe('stored');
+    expect(readSpy).toHaveBeenCalledTimes(1);
+    expect(indexed.map((instance) => instance.sopInstanceUid)).toEqual([part.sopInstanceUid]);
+    expect(fs.readFileSync(outcome.path).subarray(-part.bytes.length).equals(part.bytes)).toBe(true);
+  });
+
+  test.each([
+    ['full', 2],
+    ['process-crash', 1],
+  ] as const)('%s sets SQLite synchronous', (durability, level) => {
+    const archive = LocalArchive.open(root, { durability });
+
+    expect(archive.durability).toBe(durability);
+    expect(archive.catalog.db.pragma('synchronous', { simple: true })).toBe(level);
+    archive.close();
+  });
+
+  test('default durability is full', () => {
+    const archive = LocalArchive.open(root);
+
+    expect(archive.durability).toBe('full');
+    archive.close();
+  });
+
+  test.each(['full', 'process-crash'] as const)('%s keeps duplicate and conflict rules', async (durability) => {
+    const archive = LocalArchive.open(root, { durability });
+    const part = datasetPartOf(CT_SMALL);
+    const changed = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'changed.dcm'), { '(0008,1030)': 'changed' }));
+
+    const first = await archive.receive(requestFor(part));
+    const second = await archive.receive(requestFor(part));
+    const third = await archive.receive(requestFor(changed));
+    const count = archive.catalog.db.prepare('SELECT COUNT(*) AS n FROM instances').get();
+    archive.close();
+
+    expect(first.outcome).toBe('stored');
+    expect(second.outcome).toBe('duplicate');
+    expect(third.outcome).toBe('conflict');
+    expect(path.dirname(third.path)).toBe(path.join(root, '.conflicts'));
+    expect(count).toEqual({ n: 1 });
+    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+  });
+
+  test('recreates a series folder removed meanwhile', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const studyUid = '1.2.826.0.1.3680043.9.7433.3.7';
+    const seriesUid = '1.2.826.0.1.3680043.9.7433.3.7.1';
+    const uids = { '(0020,000d)': studyUid, '(0020,000e)': seriesUid };
+    const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), uids));
+    const second = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'b.dcm'), uids));
+
+    await archive.receive(requestFor(first));
+    fs.rmSync(path.join(root, studyUid), { recursive: true });
+    const outcome = await archive.receive(requestFor(second));
+    archive.close();
+
+    expect(outcome.outcome).toBe('stored');
+    expect(fs.existsSync(path.join(root, studyUid, seriesUid, `${second.sopInstanceUid}.dcm`))).toBe(true);
+  });
+
+  test('concurrent stores of distinct UIDs are all indexed', async () => {
+    const archive = LocalArchive.open(root, { durability: 'full' });
+    const parts = [1, 2, 3, 4].map((n) => datasetPartOf(freshCopy(MR_SMALL, path.join(workDir, `${n}.dcm`))));
+
+    const outcomes = await Promise.all(parts.map((part) => archive.receive(requestFor(part))));
+    const indexed = parts.map((part) => archive.getInstancePath(part.sopInstanceUid));
+    archive.close();
+
+    expect(outcomes.map((outcome) => outcome.outcome)).toEqual(['stored', 'stored', 'stored', 'stored']);
+    expect(indexed).toEqual(outcomes.map((outcome) => outcome.path));
+  });
+});
