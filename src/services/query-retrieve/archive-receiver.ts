@@ -13,6 +13,14 @@ const OUT_OF_RESOURCES = 0xa700;
 const DATASET_DOES_NOT_MATCH_SOP_CLASS = 0xa900;
 const CANNOT_UNDERSTAND = 0xc000;
 
+/** Maps an archive error to the C-STORE status the node receives; file system and index errors are out of resources. */
+function storeFailureStatus(error: unknown): number {
+  const code = error instanceof ArchiveError ? error.code : 'io';
+  if (code === 'uid-mismatch' || code === 'missing-attribute') return DATASET_DOES_NOT_MATCH_SOP_CLASS;
+  if (code === 'unreadable' || code === 'invalid-uid') return CANNOT_UNDERSTAND;
+  return OUT_OF_RESOURCES;
+}
+
 export interface StudyCounters {
   /** Instances written to the archive for the first time. */
   stored: number;
@@ -68,9 +76,7 @@ export class ArchiveReceiver {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, reason: `not stored in the archive: ${message}` });
-      const code = error instanceof ArchiveError ? error.code : 'io';
-      const status = code === 'uid-mismatch' || code === 'missing-attribute' ? DATASET_DOES_NOT_MATCH_SOP_CLASS : code === 'unreadable' || code === 'invalid-uid' ? CANNOT_UNDERSTAND : OUT_OF_RESOURCES;
-      return { status, errorComment: message };
+      return { status: storeFailureStatus(error), errorComment: message };
     }
   };
 }

@@ -1,6 +1,6 @@
 /**
  * One association for C-FIND requests (Study Root information model, PS3.4
- * C.6.2) that runs queries one after another, plus C-ECHO.
+ * C.6.2) that runs queries one after another.
  */
 import { connect, statusClass } from '../../dicom/network';
 import type { ClientAssociation } from '../../dicom/network';

@@ -46,7 +46,7 @@ export const QUERY_TAGS = {
 
 export type QueryKeyword = keyof typeof QUERY_TAGS;
 
-/** One key of a request identifier; '' asks the node to return the attribute (universal matching). */
+/** One key of a request identifier; the value '' requests the attribute without matching on it (universal matching). */
 export interface RequestKey {
   keyword: QueryKeyword;
   value: string | string[];

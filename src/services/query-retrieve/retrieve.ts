@@ -28,7 +28,7 @@ export interface StudyRetrieveReport extends TransferReport {
   method: RetrieveMethod;
   /** Status of the final C-GET or C-MOVE response. */
   status?: number;
-  /** Where `total` comes from: the number of instances an IMAGE level C-FIND listed, or NumberOfStudyRelatedInstances. */
+  /** Source of `total`: the instances an IMAGE level C-FIND listed, or NumberOfStudyRelatedInstances. */
   expectedFrom?: 'image-query' | 'study-query';
   stored: number;
   duplicates: number;
@@ -333,9 +333,9 @@ function failedStudy(run: RunContext, studyUid: string, method: RetrieveMethod, 
 }
 
 /**
- * Retrieves studies into the archive. The first service is options.method
- * (default C-GET); studies it cannot retrieve because the node rejects the
- * service go to the other service, and the reason is in the study's notes.
+ * Retrieves studies into the archive. The first service is options.method,
+ * C-GET by default. When the node rejects it, the study goes to the other
+ * service, and the study's notes give the reason.
  */
 export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, archive: LocalArchive, studyUids: string[], options: RetrieveOptions = {}): Promise<RetrieveReport> {
   const notes: string[] = [];
@@ -367,7 +367,7 @@ export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, ar
     const reasons = new Map(fallbacks.map((fallback) => [fallback.studyUid, fallback.reason]));
     fallbacks = (await runMethod(second, [...reasons.keys()])).map((fallback) => ({ ...fallback, reason: `${reasons.get(fallback.studyUid)}; then ${fallback.reason}` }));
   }
-  for (const fallback of fallbacks) run.reports.set(fallback.studyUid, failedStudy(run, fallback.studyUid, first, [fallback.reason]));
+  for (const fallback of fallbacks) run.reports.set(fallback.studyUid, failedStudy(run, fallback.studyUid, options.fallback === false ? first : second, [fallback.reason]));
 
   const studies = uniqueUids.map((uid) => run.reports.get(uid) ?? failedStudy(run, uid, first, ['not retrieved: cancelled']));
   const outcomes = new Set(studies.map((study) => study.outcome));

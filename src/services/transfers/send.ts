@@ -43,7 +43,7 @@ export interface SendProgress {
 }
 
 export interface SendOptions {
-  /** Aborting stops after the instance in flight; the rest are reported as failed. */
+  /** Aborting stops after the instance in flight; the report's notes count the instances not sent. */
   signal?: AbortSignal;
   onProgress?: (progress: SendProgress) => void;
 }
