@@ -154,16 +154,22 @@ describe('C-GET with getscu', () => {
     expectSameInstances(result.files, [file]);
   });
 
-  test('mixed study arrives whole', async () => {
-    // getscu proposes one context per SOP class: JPEG 2000 lossless first, then the uncompressed syntaxes.
+  test('mixed study reports unsent instances', async () => {
+    // getscu proposes one context per SOP class, JPEG 2000 lossless first. The server honours
+    // that preference, so only the JPEG 2000 instance can go; the others cannot be compressed
+    // to it and must be reported as failed sub-operations, never dropped silently.
+    const jpeg2000 = mixedStudy.filter((file) => file.transferSyntaxUid === '1.2.840.10008.1.2.4.90');
+    const others = mixedStudy.filter((file) => !jpeg2000.includes(file));
+    const logBefore = loader.readLog().length;
+
     const result = await get(['QueryRetrieveLevel=STUDY', `StudyInstanceUID=${mixedStudy[0].studyInstanceUid}`], ['+xv']);
 
-    expect([...receivedBySop(result.files).keys()].sort()).toEqual(
-      mixedStudy
-        .filter((file) => !['1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.80'].includes(file.transferSyntaxUid!))
-        .map((file) => file.sopInstanceUid!)
-        .sort(),
-    );
+    expectSameInstances(result.files, jpeg2000);
+    const log = loader.readLog().slice(logBefore);
+    for (const file of others) {
+      expect(log).toMatch(new RegExp(`sub-operation failed.*sopInstanceUid=${file.sopInstanceUid!.replace(/\./g, '\\.')}\\b`));
+    }
+    expect(log).toMatch(new RegExp(`C-GET finished.*completed=${jpeg2000.length} failed=${others.length}`));
   });
 
   test('server still answers', async () => {
