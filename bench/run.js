@@ -4,7 +4,8 @@
  * with the machine facts to docs/benchmarks.md.
  *
  * Usage: npm run bench -- [--scenarios a,b,c] [--runs N] [--dry-run]
- *   a  1000 CT instances (525 KB each) by storescu into storescp and into `loader serve`
+ *   a  1000 CT instances (525 KB each) by storescu into storescp and into `loader serve`,
+ *      once per durability mode (full, process-crash)
  *   b  resident memory of `loader serve` while it receives 10 files of 100 MB
  *   c  `loader scan` of 10 000 small files vs dcmdump on the same files
  * --runs sets the number of timed runs per measurement (median reported; default 3).
@@ -200,8 +201,10 @@ function loaderCommandMissing(command) {
   return undefined;
 }
 
-async function startLoaderServe(dirs, port) {
+/** Starts `loader serve`; `durability` ('full' or 'process-crash') is passed as --durability when given. */
+async function startLoaderServe(dirs, port, durability) {
   const args = ['--archive', dirs.archive, '--config-dir', dirs.config, 'serve', '--aet', 'LOADER', '--host', LOOPBACK, '--port', String(port), '--accept-any'];
+  if (durability) args.push('--durability', durability);
   return startServer('loader serve', LOADER_BIN, args, port, path.join(dirs.root, 'loader.log'), { env: loaderEnv(dirs), ready: /listening/i });
 }
 
@@ -371,25 +374,39 @@ async function scenarioStoreThroughput(runs) {
     lines.push('', `loader serve: skipped, ${missing}.`);
     return lines;
   }
-  const loaderTimes = [];
+  // The modes alternate within each round, so a change in machine load affects both alike.
+  const modes = ['full', 'process-crash'];
+  const loaderTimes = { full: [], 'process-crash': [] };
   for (let i = 0; i < runs; i++) {
-    const dirs = loaderDirs('store-loader');
-    const port = await freePort();
-    const server = await startLoaderServe(dirs, port);
-    try {
-      const result = await timedStore(port, 'LOADER', dataDir, files);
-      loaderTimes.push(result.seconds);
-      log(`a: loader run ${i + 1}: ${result.seconds.toFixed(2)} s`);
-    } finally {
-      const status = await server.stop();
-      if (status.code !== 0) log(`a: loader serve exited with code ${status.code}, signal ${status.signal}; log: ${path.join(dirs.root, 'loader.log')}`);
+    for (const durability of modes) {
+      loaderTimes[durability].push(await timedLoaderStore(dataDir, files, durability, i + 1));
     }
-    const stored = await archivedInstances(dirs);
-    if (stored !== files) throw new Error(`loader archive contains ${stored} of ${files} instances after run ${i + 1}`);
   }
-  lines.push(row('loader serve', loaderTimes));
-  lines.push('', `Ratio loader / storescp (median time): ${(median(loaderTimes) / median(storescpTimes)).toFixed(2)}.`);
+  for (const durability of modes) lines.push(row(`loader serve --durability ${durability}`, loaderTimes[durability]));
+  lines.push('');
+  for (const durability of modes) {
+    lines.push(`Ratio loader (${durability}) / storescp (median time): ${(median(loaderTimes[durability]) / median(storescpTimes)).toFixed(2)}.`);
+  }
   return lines;
+}
+
+/** Sends the CT instances to a fresh `loader serve` archive and returns the storescu time in seconds. */
+async function timedLoaderStore(dataDir, files, durability, runNumber) {
+  // Removing the previous archive first frees its page cache, as freshDir does for storescp's output folder.
+  const dirs = loaderDirs('store-loader');
+  const port = await freePort();
+  const server = await startLoaderServe(dirs, port, durability);
+  let result;
+  try {
+    result = await timedStore(port, 'LOADER', dataDir, files);
+    log(`a: loader (${durability}) run ${runNumber}: ${result.seconds.toFixed(2)} s`);
+  } finally {
+    const status = await server.stop();
+    if (status.code !== 0) log(`a: loader serve exited with code ${status.code}, signal ${status.signal}; log: ${path.join(dirs.root, 'loader.log')}`);
+  }
+  const stored = await archivedInstances(dirs);
+  if (stored !== files) throw new Error(`loader archive (${durability}) contains ${stored} of ${files} instances after run ${runNumber}`);
+  return result.seconds;
 }
 
 async function scenarioServeMemory() {

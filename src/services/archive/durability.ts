@@ -13,8 +13,8 @@
  *   must then be sent again.
  *
  * The default is 'full'. Many modalities delete or overwrite their copy of an
- * image once the archive answered its C-STORE with success, so for a clinical
- * archive an instance lost after that answer may be lost for good.
+ * image once the archive returned a success status for its C-STORE, so for a
+ * clinical archive an instance lost after that status may be lost for good.
  * 'process-crash' suits a receiver that is not the only copy, such as a
  * cache, a migration target or a research import, where the sender can send again.
  */

@@ -41,7 +41,7 @@ export interface ReceivedFile {
 
 /**
  * Creates `file` (it must not exist), writes `meta` and then the stream's
- * bytes, and closes it; with `fsync` the data is flushed to disk before the
+ * bytes, and closes it. With `fsync` the data is flushed to disk before the
  * file is closed. Reading the stream pauses while two write batches are
  * pending, so a slow disk slows the sender down instead of filling memory.
  */
@@ -118,10 +118,10 @@ function dropBytes(buffers: Buffer[], count: number): Buffer[] {
  * group 0002 in explicit VR little endian).
  *
  * Returns undefined when the caller must read the header from the file with
- * readDicomFileHeader instead, which handles every case this one leaves out:
- * a header longer than `head`, a deflated or unknown transfer syntax, and a
- * data set whose first element does not match the declared explicit or
- * implicit VR. Element offsets are file offsets, as readDicomFileHeader returns them.
+ * readDicomFileHeader instead. That covers a header longer than `head`, a
+ * deflated or unknown transfer syntax, and a data set whose first element
+ * does not match the declared explicit or implicit VR. Element offsets are
+ * file offsets, as readDicomFileHeader returns them.
  *
  * @throws DicomParseError when the data set bytes are damaged.
  */
@@ -180,8 +180,8 @@ export function parseReceivedHeader(
  * encoding, so those go to the file read.
  *
  * NOTE: readDicomFileHeader also switches to implicit VR when an explicit VR
- * data set starts with a known VR but implausible elements; such a data set
- * is parsed here as declared and is then usually rejected as unreadable.
+ * data set starts with a known VR but implausible elements. Such a data set
+ * is parsed here as declared, and it is then usually rejected as unreadable.
  */
 function startsWithEncoding(head: Buffer, offset: number, encoding: DatasetEncoding): boolean {
   if (offset + 6 > head.length) return false;
