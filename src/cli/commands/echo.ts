@@ -4,10 +4,12 @@
  */
 import type { Command } from 'commander';
 
+import { resolveNodeCredentials } from '../../services/pacs-server/user-identity';
 import { echoNode, findRemoteNode, localIdentityFromSettings, remoteNodeFromAddress } from '../../services/query-retrieve';
 import type { LocalIdentity, RemoteNode } from '../../services/query-retrieve';
 import { openSettings, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
+import { promptHidden } from './secrets';
 
 export interface NodeOptions {
   host?: string;
@@ -49,8 +51,13 @@ function parseSeconds(flag: string, text: string | undefined): number | undefine
   return Number(text);
 }
 
-/** Resolves the called node and our identity from a node name or --host/--port/--aec. */
-export function resolveTarget(globals: GlobalOptions, name: string | undefined, options: NodeOptions): { node: RemoteNode; local: LocalIdentity } {
+/**
+ * Resolves the called node and our identity from a node name or --host/--port/--aec.
+ * For a registered node with a login, it also reads the node's password: from
+ * LOADER_SECRET_<NAME>, the keychain, or a prompt when standard input is a
+ * terminal and the keychain is unreachable.
+ */
+export async function resolveTarget(globals: GlobalOptions, name: string | undefined, options: NodeOptions): Promise<{ node: RemoteNode; local: LocalIdentity }> {
   const settings = openSettings(globals);
   const adHoc = options.host !== undefined || options.port !== undefined || options.aec !== undefined;
   let node: RemoteNode;
@@ -66,6 +73,10 @@ export function resolveTarget(globals: GlobalOptions, name: string | undefined, 
   node.timeouts.connectSeconds = parseSeconds('--timeout', options.timeout) ?? node.timeouts.connectSeconds;
   node.timeouts.associationSeconds = parseSeconds('--acse-timeout', options.acseTimeout) ?? node.timeouts.associationSeconds;
   node.timeouts.dimseSeconds = parseSeconds('--dimse-timeout', options.dimseTimeout) ?? node.timeouts.dimseSeconds;
+  node.credentials = await resolveNodeCredentials(node, {
+    prompt: process.stdin.isTTY ? promptHidden : undefined,
+    warn: (message) => process.stderr.write(`loader: ${message}\n`),
+  });
   return { node, local: localIdentityFromSettings(settings, options.aet) };
 }
 
@@ -84,7 +95,7 @@ export function abortOnInterrupt(): { signal: AbortSignal; dispose: () => void }
 export function registerEcho(program: Command, globals: () => GlobalOptions): void {
   addNodeOptions(program.command('echo [node]').description('send C-ECHO to a node (registered name, or --host --port --aec)')).action(
     async (name: string | undefined, options: NodeOptions) => {
-      const { node, local } = resolveTarget(globals(), name, options);
+      const { node, local } = await resolveTarget(globals(), name, options);
       const result = await echoNode(node, local);
       if (options.json) {
         process.stdout.write(JSON.stringify({ node: node.name, aeTitle: node.aeTitle, host: node.host, port: node.port, status: result.status, durationMs: result.durationMs }) + '\n');

@@ -86,7 +86,7 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
     .option('--series-uid <uid>', 'Series Instance UID for --level IMAGE (default: every series of the study)')
     .option('--max-results <count>', "matches at which the node truncates a query; such queries are split by date (default: the node's max-results-N quirk)");
   addNodeOptions(addFilterOptions(command)).action(async (name: string | undefined, options: FindOptions) => {
-    const { node, local } = resolveTarget(globals(), name, options);
+    const { node, local } = await resolveTarget(globals(), name, options);
     const filters = filtersFrom(options);
     const level = options.level.toUpperCase();
     let maxResults: number | undefined;

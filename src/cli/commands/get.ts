@@ -40,7 +40,7 @@ function printReport(report: RetrieveReport): void {
 async function runRetrieve(globals: GlobalOptions, name: string | undefined, options: RetrieveCommandOptions, defaultMethod: RetrieveMethod): Promise<void> {
   const method = (options.method ?? defaultMethod).toLowerCase();
   if (method !== 'get' && method !== 'move') throw new UsageError(`--method "${options.method}" is invalid: use get or move`);
-  const { node, local } = resolveTarget(globals, name, options);
+  const { node, local } = await resolveTarget(globals, name, options);
   const filters = filtersFrom(options);
   if (!hasAnyFilter(filters)) throw new UsageError('give --study-uid or at least one filter (--name, --date, --modality, ...)');
 

@@ -28,7 +28,7 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
     .description('send archived studies to a node with C-STORE: --study-uid UID..., or --all-matching with filters')
     .option('--all-matching', 'send every archived study that matches the filters');
   addNodeOptions(addFilterOptions(command)).action(async (name: string | undefined, options: SendOptions) => {
-    const { node, local } = resolveTarget(globals(), name, options);
+    const { node, local } = await resolveTarget(globals(), name, options);
     const filters = filtersFrom(options);
     const archive = LocalArchive.open(resolveArchiveRoot(globals()));
     const interrupt = abortOnInterrupt();

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { LocalArchive } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import { PacsServer } from '../../services/pacs-server/pacs-server';
+import { ServerAccounts } from '../../services/pacs-server/user-identity';
 import type { PacsSettings } from '../../services/settings/settings-types';
 import { validatePacsSettings } from '../../services/settings/validation';
 import { openSettings, resolveArchiveRoot } from '../context';
@@ -34,6 +35,10 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
     storeDurability: (options.durability ?? stored.storeDurability) as PacsSettings['storeDurability'],
   });
 
+  // Passwords are read once here, so a server that requires user identity fails at start, not at the first association.
+  const accounts = pacs.requireUserIdentity ? await ServerAccounts.load(settingsStore.listServerAccounts()) : undefined;
+  if (accounts) log.info('server accounts loaded', { accounts: accounts.size });
+
   const archiveRoot = resolveArchiveRoot(globals);
   const archive = LocalArchive.open(archiveRoot, { durability: pacs.storeDurability });
   log.info('archive opened', { root: archiveRoot, settings: settingsStore.path, durability: pacs.storeDurability });
@@ -42,6 +47,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
     settings: pacs,
     archive,
     listNodes: () => openSettings(globals).listPacsNodes(),
+    accounts,
   });
   await server.start();
 

@@ -7,9 +7,10 @@
  * can read, so that the data set is stored exactly as the caller holds it. A
  * context for C-GET sub-operations, one whose SOP class the requester asks the
  * SCP role for, gets an uncompressed syntax the loader can convert stored
- * instances to (see chooseRetrievalSyntax).
+ * instances to (see chooseRetrievalSyntax). When a user identity check is
+ * given, an association that fails it is rejected (see user-identity.ts).
  */
-import type { AssociateRequest, AssociationDecision, RoleSelection } from '../../dicom/network';
+import type { AssociateRequest, AssociationDecision, RoleSelection, UserIdentity } from '../../dicom/network';
 import { TRANSCODE_TARGET_SYNTAXES } from '../../dicom/transcode';
 import { describeTransferSyntax, isStorageSopClass, SopClass, TransferSyntax } from '../../dicom/uid';
 
@@ -21,6 +22,7 @@ const TRANSFER_SYNTAXES_NOT_SUPPORTED = 4;
 /** PS3.8 table 9-21: A-ASSOCIATE-RJ result, source and reason values used here. */
 const REJECTED_PERMANENT = 1;
 const SOURCE_SERVICE_USER = 1;
+const REASON_NO_REASON_GIVEN = 1;
 const REASON_CALLING_AE_NOT_RECOGNIZED = 3;
 const REASON_CALLED_AE_NOT_RECOGNIZED = 7;
 
@@ -50,6 +52,8 @@ export interface AssociationPolicyOptions {
   acceptAnyCallingAeTitle: boolean;
   checkCalledAeTitle: boolean;
   isRegisteredAeTitle(aeTitle: string): boolean;
+  /** Checks the user identity of every association; absent when pacs.requireUserIdentity is off. */
+  checkUserIdentity?(identity: UserIdentity | undefined): { accepted: true } | { accepted: false; reason: string };
 }
 
 /**
@@ -83,6 +87,17 @@ export function decideAssociation(request: AssociateRequest, options: Associatio
     );
   }
 
+  let userIdentityServerResponse: Buffer | undefined;
+  if (options.checkUserIdentity) {
+    const check = options.checkUserIdentity(request.userIdentity);
+    if (!check.accepted) {
+      // PS3.7 D.3.3.7: a failed user identity is rejected-permanent, service user, no reason given.
+      return reject(REASON_NO_REASON_GIVEN, `user identity rejected for calling AE title ${calling}: ${check.reason}`);
+    }
+    // Types 1 and 2 define no server response value, so a requested positive response is empty.
+    userIdentityServerResponse = Buffer.alloc(0);
+  }
+
   const retrievalSopClasses = new Set(
     request.roleSelections.filter((selection) => selection.scpRole).map((selection) => selection.sopClassUid),
   );
@@ -97,7 +112,7 @@ export function decideAssociation(request: AssociateRequest, options: Associatio
     return { id: context.id, result: ACCEPTANCE as 0, transferSyntax };
   });
 
-  return { accept: true, contexts, roleSelections: acceptRoleSelections(request.roleSelections) };
+  return { accept: true, contexts, roleSelections: acceptRoleSelections(request.roleSelections), userIdentityServerResponse };
 }
 
 /**

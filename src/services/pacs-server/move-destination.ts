@@ -2,7 +2,7 @@
  * The outgoing association of a C-MOVE: this server acts as a Storage SCU
  * towards the move destination registered in settings.
  */
-import { connect } from '../../dicom/network';
+import { AssociationRejectedError, connect } from '../../dicom/network';
 import type { ClientAssociation, DimseResult } from '../../dicom/network';
 import { canTranscode } from '../../dicom/transcode';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, TransferSyntax } from '../../dicom/uid';
@@ -11,6 +11,7 @@ import type { Logger } from '../logger';
 import { DEFAULT_NODE_TIMEOUTS } from '../settings/settings-types';
 import type { PacsNode } from '../settings/settings-types';
 import { chooseContext, openStoredDataset } from './stored-dataset';
+import { explainRejection, userIdentityForNode } from './user-identity';
 
 /** PS3.8 section 9.3.2.2: at most 128 presentation contexts (odd IDs 1-255) per association. */
 const MAX_PRESENTATION_CONTEXTS = 128;
@@ -74,7 +75,10 @@ export class MoveDestinationSender {
 
   async open(): Promise<void> {
     const timeouts = { ...DEFAULT_NODE_TIMEOUTS, ...this.destination.timeouts };
-    this.association = await connect({
+    // Read on every C-MOVE, so a password changed in the keychain applies without a restart.
+    // NOTE: a locked keyring delays the C-MOVE by up to KEYCHAIN_TIMEOUT_MS; LOADER_SECRET_<NAME> avoids the keychain.
+    const userIdentity = await userIdentityForNode(this.destination, this.log);
+    const options = {
       host: this.destination.host,
       port: this.destination.port,
       callingAeTitle: this.callingAeTitle,
@@ -82,12 +86,19 @@ export class MoveDestinationSender {
       contexts: proposeStorageContexts(this.instances),
       implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
       implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
+      userIdentity,
       timeouts: {
         connectMs: timeouts.connectSeconds * 1000,
         associationMs: timeouts.associationSeconds * 1000,
         dimseMs: timeouts.dimseSeconds * 1000,
       },
-    });
+    };
+    try {
+      this.association = await connect(options);
+    } catch (error) {
+      if (error instanceof AssociationRejectedError) throw explainRejection(error, this.destination.name, userIdentity);
+      throw error;
+    }
   }
 
   async send(instance: StoredInstance, moveOriginator: { aeTitle: string; messageId: number }): Promise<DimseResult> {

@@ -12,6 +12,7 @@ import { decideAssociation } from './association-policy';
 import { createFindHandler } from './find-service';
 import { createGetHandler, createMoveHandler } from './retrieve-service';
 import { createStoreHandler } from './store-service';
+import type { ServerAccounts } from './user-identity';
 
 const log = createLogger('loader.server');
 
@@ -20,6 +21,8 @@ export interface PacsServerOptions {
   archive: LocalArchive;
   /** Registered nodes; read on every association so that registry edits apply at once. */
   listNodes(): PacsNode[];
+  /** Accounts checked against the user identity of each association; required when settings.requireUserIdentity is on. */
+  accounts?: ServerAccounts;
 }
 
 export class PacsServer {
@@ -28,6 +31,10 @@ export class PacsServer {
   constructor(private readonly options: PacsServerOptions) {
     const { settings, archive } = options;
     const findNodeByAeTitle = (aeTitle: string) => options.listNodes().find((node) => node.aeTitle === aeTitle);
+    const accounts = settings.requireUserIdentity ? options.accounts : undefined;
+    if (settings.requireUserIdentity && accounts === undefined) {
+      throw new Error('pacs.requireUserIdentity is on, but no server accounts were loaded');
+    }
 
     this.server = new DicomServer({
       aeTitle: settings.aeTitle,
@@ -40,6 +47,13 @@ export class PacsServer {
           acceptAnyCallingAeTitle: settings.acceptAnyCallingAeTitle,
           checkCalledAeTitle: settings.checkCalledAeTitle,
           isRegisteredAeTitle: (aeTitle) => findNodeByAeTitle(aeTitle) !== undefined,
+          checkUserIdentity: accounts
+            ? (identity) => {
+                const check = accounts.check(identity);
+                if (check.accepted) log.info('user identity accepted', { callingAeTitle: request.callingAeTitle, username: check.username });
+                return check;
+              }
+            : undefined,
         });
         if (!decision.accept) {
           log.warn('association rejected', {
@@ -67,7 +81,12 @@ export class PacsServer {
   async start(): Promise<{ host: string; port: number }> {
     const { host, port, aeTitle } = this.options.settings;
     const address = await this.server.listen(port, host);
-    log.info('listening', { aeTitle, host: address.host, port: address.port });
+    log.info('listening', {
+      aeTitle,
+      host: address.host,
+      port: address.port,
+      userIdentity: this.options.settings.requireUserIdentity ? `required (${this.options.accounts?.size ?? 0} accounts)` : 'not required',
+    });
     return address;
   }
 

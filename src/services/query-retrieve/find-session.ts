@@ -2,12 +2,12 @@
  * One association for C-FIND requests (Study Root information model, PS3.4
  * C.6.2) that runs queries one after another.
  */
-import { connect, statusClass } from '../../dicom/network';
+import { statusClass } from '../../dicom/network';
 import type { ClientAssociation } from '../../dicom/network';
 import { SopClass } from '../../dicom/uid';
 import { decodeResponseIdentifier, encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers';
 import type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
-import { connectOptionsFor } from './remote-node';
+import { connectToNode } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 
 export class FindSession {
@@ -20,9 +20,7 @@ export class FindSession {
 
   /** Opens an association that proposes Study Root Query/Retrieve - FIND; throws when the node rejects it. */
   static async open(node: RemoteNode, local: LocalIdentity): Promise<FindSession> {
-    const association = await connect(
-      connectOptionsFor(node, local, [{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]),
-    );
+    const association = await connectToNode(node, local, [{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]);
     const context = association.findContext(SopClass.StudyRootQueryRetrieveFind);
     if (!context) {
       await association.release();

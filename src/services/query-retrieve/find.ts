@@ -3,13 +3,13 @@
  * queries the node truncates or rejects as too broad, and series and image
  * level queries for study details (PS3.4 annexes A and C).
  */
-import { connect, DimseStatusError, formatStatus, statusClass } from '../../dicom/network';
+import { DimseStatusError, formatStatus, statusClass } from '../../dicom/network';
 import { SopClass, TransferSyntax } from '../../dicom/uid';
 import { normalizeDate } from '../../dicom/values';
 import { createLogger } from '../logger';
 import { FindSession } from './find-session';
 import type { DecodedIdentifier, RequestKey } from './identifiers';
-import { connectOptionsFor, hasQuirk, QUIRK } from './remote-node';
+import { connectToNode, hasQuirk, QUIRK } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { formatDateRange, normalizeModalities, parseDateFilter, splitDateRange, surroundWithWildcards } from './study-filters';
 import type { DateRange, StudyFilters } from './study-filters';
@@ -91,9 +91,9 @@ export interface EchoResult {
 /** Sends C-ECHO to the node. Throws when the association fails or the status is not success. */
 export async function echoNode(node: RemoteNode, local: LocalIdentity): Promise<EchoResult> {
   const started = Date.now();
-  const association = await connect(
-    connectOptionsFor(node, local, [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] }]),
-  );
+  const association = await connectToNode(node, local, [
+    { abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] },
+  ]);
   try {
     const result = await association.echo();
     if (statusClass(result.status) !== 'success') {

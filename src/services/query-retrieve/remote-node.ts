@@ -1,15 +1,21 @@
 /**
  * The remote application entity of a query, retrieve or send: a node from the
  * registry or one given by host, port and AE title, with its character set,
- * timeouts and quirks, and the loader's own identity as the calling AE.
+ * timeouts, quirks and credentials, and the loader's own identity as the calling AE.
  */
-import type { ConnectOptions } from '../../dicom/network';
+import { AssociationRejectedError, connect } from '../../dicom/network';
+import type { ClientAssociation, ConnectOptions } from '../../dicom/network';
 import { parseSpecificCharacterSet } from '../../dicom/charset';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
 import type { SettingsStore } from '../settings/settings-store';
 import { DEFAULT_NODE_TIMEOUTS } from '../settings/settings-types';
 import type { NodeTimeouts, PacsNode } from '../settings/settings-types';
 import { validateAeTitle, validateCharacterSet, validateHost, validatePort } from '../settings/validation';
+import { createLogger } from '../logger';
+import { explainRejection, USER_IDENTITY_RESPONSE_QUIRK, wantsPositiveResponse } from '../pacs-server/user-identity';
+import type { NodeCredentials } from '../pacs-server/user-identity';
+
+const logger = createLogger('loader.query');
 
 /** Quirk words understood by the query and retrieve services. */
 export const QUIRK = {
@@ -19,6 +25,8 @@ export const QUIRK = {
   noModalitiesInStudy: 'no-modalities-in-study',
   /** Prefix of "max-results-N": the node returns at most N matches per C-FIND. */
   maxResultsPrefix: 'max-results-',
+  /** The node is asked to confirm the user identity (positive response requested, PS3.7 D.3.3.7). */
+  userIdentityResponse: USER_IDENTITY_RESPONSE_QUIRK,
 } as const;
 
 /** Spellings of the date quirk used elsewhere in the project (the `nodes add` help names the second). */
@@ -36,6 +44,13 @@ export interface RemoteNode {
   quirks: string[];
   /** Number of matches at which the node truncates a C-FIND; undefined when unknown. */
   maxResults?: number;
+  /** Login for user identity negotiation, from the registry. */
+  login?: string;
+  /**
+   * The login with its password, set by the caller after reading the password
+   * (see resolveNodeCredentials). Without it, a node with a login gets the login only.
+   */
+  credentials?: NodeCredentials;
 }
 
 /** The loader as the calling application entity. */
@@ -59,6 +74,7 @@ export function remoteNodeFromSettings(node: PacsNode): RemoteNode {
     timeouts: { ...DEFAULT_NODE_TIMEOUTS, ...node.timeouts },
     quirks,
     maxResults: maxResultsFromQuirks(quirks),
+    ...(node.login !== undefined ? { login: node.login } : {}),
   };
 }
 
@@ -138,6 +154,7 @@ export function connectOptionsFor(
     calledAeTitle: node.aeTitle,
     contexts,
     roleSelections: extra.roleSelections,
+    userIdentity: userIdentityOf(node),
     implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
     implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
     timeouts: {
@@ -146,4 +163,38 @@ export function connectOptionsFor(
       dimseMs: node.timeouts.dimseSeconds * 1000,
     },
   };
+}
+
+/** Returns the user identity item for the node: its credentials, or its login alone, or none. */
+function userIdentityOf(node: RemoteNode): ConnectOptions['userIdentity'] {
+  const positiveResponseRequested = wantsPositiveResponse(node.quirks);
+  if (node.credentials) return node.credentials.toUserIdentity(positiveResponseRequested);
+  if (node.login === undefined) return undefined;
+  return { type: 1, primaryField: Buffer.from(node.login, 'utf8'), positiveResponseRequested };
+}
+
+/**
+ * Opens an association to the node with connectOptionsFor(). An A-ASSOCIATE-RJ
+ * is rethrown as AssociationRejectedError whose message names the node and,
+ * when a user identity was sent, says that the credentials may be wrong.
+ */
+export async function connectToNode(
+  node: RemoteNode,
+  local: LocalIdentity,
+  contexts: ConnectOptions['contexts'],
+  extra: Pick<ConnectOptions, 'roleSelections'> = {},
+): Promise<ClientAssociation> {
+  const options = connectOptionsFor(node, local, contexts, extra);
+  let association: ClientAssociation;
+  try {
+    association = await connect(options);
+  } catch (error) {
+    if (error instanceof AssociationRejectedError) throw explainRejection(error, node.name, options.userIdentity);
+    throw error;
+  }
+  if (options.userIdentity?.positiveResponseRequested && association.userIdentityServerResponse === undefined) {
+    // NOTE: PS3.7 leaves the reaction to a missing response to the requestor; the loader only warns.
+    logger.warn('node did not confirm the user identity it was asked to confirm', { node: node.name });
+  }
+  return association;
 }

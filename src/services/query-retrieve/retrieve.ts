@@ -3,7 +3,7 @@
  * and C.4.3), with fallback to the other service when the node rejects the
  * chosen one, and a check of the counts received against C-FIND's.
  */
-import { acceptSupportedContexts, AssociationClosedError, AssociationRejectedError, connect, DicomServer, formatStatus, statusClass } from '../../dicom/network';
+import { acceptSupportedContexts, AssociationClosedError, AssociationRejectedError, DicomServer, formatStatus, statusClass } from '../../dicom/network';
 import type { ClientAssociation, RetrieveResult } from '../../dicom/network';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, SopClass, STORAGE_SOP_CLASSES } from '../../dicom/uid';
 import type { LocalArchive } from '../archive';
@@ -14,7 +14,7 @@ import { ArchiveReceiver } from './archive-receiver';
 import { findInstancesOn, findSeriesOn } from './find';
 import { FindSession } from './find-session';
 import { encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers';
-import { connectOptionsFor } from './remote-node';
+import { connectToNode } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { planGetContexts } from './storage-contexts';
 
@@ -183,7 +183,7 @@ async function runGet(run: RunContext, studyUids: string[]): Promise<Fallback[]>
 
   let association: ClientAssociation;
   try {
-    association = await connect(connectOptionsFor(run.node, run.local, plan.contexts, { roleSelections: plan.roleSelections }));
+    association = await connectToNode(run.node, run.local, plan.contexts, { roleSelections: plan.roleSelections });
   } catch (error) {
     if (!(error instanceof AssociationRejectedError) && !/accepted none/.test((error as Error).message)) throw error;
     return studyUids.map((studyUid) => ({ studyUid, reason: `${run.node.name} rejected the C-GET association: ${(error as Error).message}` }));
@@ -257,7 +257,7 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
     const moveClass = SopClass.StudyRootQueryRetrieveMove;
     let association: ClientAssociation;
     try {
-      association = await connect(connectOptionsFor(node, local, [{ abstractSyntax: moveClass, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]));
+      association = await connectToNode(node, local, [{ abstractSyntax: moveClass, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]);
     } catch (error) {
       if (!(error instanceof AssociationRejectedError) && !/accepted none/.test((error as Error).message)) throw error;
       return studyUids.map((studyUid) => ({ studyUid, reason: `${node.name} rejected the C-MOVE association: ${(error as Error).message}` }));

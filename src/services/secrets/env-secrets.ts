@@ -6,9 +6,14 @@
  * case. Cyrillic letters are transliterated, and every other run of characters
  * outside A-Z and 0-9 becomes one underscore. So node "Main PACS" reads
  * LOADER_SECRET_MAIN_PACS, and node "Клиника-2" reads LOADER_SECRET_KLINIKA_2.
+ *
+ * The password of a server account (`loader users add`) reads
+ * LOADER_USER_SECRET_ followed by the account name in the same form, so an
+ * account and a node with the same name never share a variable.
  */
 
 export const SECRET_ENV_PREFIX = 'LOADER_SECRET_';
+export const USER_SECRET_ENV_PREFIX = 'LOADER_USER_SECRET_';
 
 /** Russian letters to Latin, after the passport transliteration (ICAO Doc 9303). */
 const CYRILLIC_TO_LATIN: Record<string, string> = {
@@ -19,12 +24,21 @@ const CYRILLIC_TO_LATIN: Record<string, string> = {
 
 /** Returns the name of the environment variable that contains the secret of a node. */
 export function secretEnvVarName(nodeName: string): string {
-  const latin = [...nodeName.toLowerCase()].map((char) => CYRILLIC_TO_LATIN[char] ?? char).join('');
+  return envVarName(SECRET_ENV_PREFIX, nodeName, 'NODE');
+}
+
+/** Returns the name of the environment variable that contains the password of a server account. */
+export function userSecretEnvVarName(userName: string): string {
+  return envVarName(USER_SECRET_ENV_PREFIX, userName, 'USER');
+}
+
+function envVarName(prefix: string, name: string, fallback: string): string {
+  const latin = [...name.toLowerCase()].map((char) => CYRILLIC_TO_LATIN[char] ?? char).join('');
   // NFKD splits accented Latin letters, so "é" keeps its "e".
   const ascii = latin.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
   const body = ascii.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
   // NOTE: names that differ only in punctuation ("PACS-1", "PACS 1") share one variable.
-  return SECRET_ENV_PREFIX + (body === '' ? 'NODE' : body);
+  return prefix + (body === '' ? fallback : body);
 }
 
 /** Returns the secret from the environment, or undefined when the variable is unset or empty. */

@@ -9,7 +9,7 @@
  */
 import { AsyncEntry } from '@napi-rs/keyring';
 
-import { secretEnvVarName } from './env-secrets';
+import { secretEnvVarName, userSecretEnvVarName } from './env-secrets';
 import { SecretStoreUnavailableError } from './secret-store';
 import type { SecretStore } from './secret-store';
 
@@ -21,8 +21,15 @@ export const KEYCHAIN_SERVICE = 'sciberia-loader';
  */
 export const KEYCHAIN_TIMEOUT_MS = 15_000;
 
-/** Returns the text telling the user what to use instead of the keychain for one node. */
-export function describeSecretAlternatives(nodeName?: string): string {
+/** Returns the text telling the user what to use instead of the keychain for one node or server account. */
+export function describeSecretAlternatives(nodeName?: string, kind?: string): string {
+  if (kind === 'user') {
+    const variable = nodeName === undefined ? 'LOADER_USER_SECRET_<ACCOUNT NAME>' : userSecretEnvVarName(nodeName);
+    return (
+      `set the password in the environment variable ${variable} for the loader process, ` +
+      `or, to use the keychain on Linux, run a Secret Service such as gnome-keyring-daemon in the D-Bus session`
+    );
+  }
   const variable = nodeName === undefined ? 'LOADER_SECRET_<NODE NAME>' : secretEnvVarName(nodeName);
   return (
     `set the password in the environment variable ${variable} for the loader process ` +
@@ -76,10 +83,12 @@ export class KeychainSecretStore implements SecretStore {
       const cause = signal.aborted
         ? `no answer within ${this.timeoutMs / 1000} s; the keyring may be locked and waiting for an unlock prompt`
         : explainKeychainError(error instanceof Error ? error.message : String(error));
-      const nodeName = account.includes(':') ? account.slice(account.indexOf(':') + 1) : undefined;
+      const separator = account.indexOf(':');
+      const nodeName = separator >= 0 ? account.slice(separator + 1) : undefined;
+      const kind = separator >= 0 ? account.slice(0, separator) : undefined;
       throw new SecretStoreUnavailableError(
         `could not ${action} the secret of ${account} in the ${this.description}: ${cause}. ` +
-          `Instead, ${describeSecretAlternatives(nodeName)}`,
+          `Instead, ${describeSecretAlternatives(nodeName, kind)}`,
         cause,
       );
     }

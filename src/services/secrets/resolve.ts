@@ -2,9 +2,9 @@
  * Finds the secret of a node for code that connects to it. An environment
  * variable overrides the keychain, so a headless server works without one.
  */
-import { readSecretFromEnv, secretEnvVarName } from './env-secrets';
+import { secretEnvVarName, userSecretEnvVarName } from './env-secrets';
 import { secretAccount, SecretStoreUnavailableError } from './secret-store';
-import type { LocationKind, SecretStore } from './secret-store';
+import type { SecretKind, SecretStore } from './secret-store';
 
 export type SecretSource = 'environment' | 'keychain' | 'prompt';
 
@@ -33,13 +33,14 @@ export interface ResolveOptions {
  * reached and no prompt is given. It never reads the settings file or any other source.
  */
 export async function resolveNodeSecret(
-  kind: LocationKind,
+  kind: SecretKind,
   nodeName: string,
   store: SecretStore,
   options: ResolveOptions = {},
 ): Promise<ResolvedSecret | undefined> {
-  const fromEnv = readSecretFromEnv(nodeName, options.env ?? process.env);
-  if (fromEnv !== undefined) return { secret: fromEnv, source: 'environment', origin: secretEnvVarName(nodeName) };
+  const variable = kind === 'user' ? userSecretEnvVarName(nodeName) : secretEnvVarName(nodeName);
+  const fromEnv = (options.env ?? process.env)[variable];
+  if (fromEnv !== undefined && fromEnv !== '') return { secret: fromEnv, source: 'environment', origin: variable };
 
   const account = secretAccount(kind, nodeName);
   let stored: string | null;
@@ -47,7 +48,8 @@ export async function resolveNodeSecret(
     stored = await store.get(account);
   } catch (error) {
     if (!(error instanceof SecretStoreUnavailableError) || options.prompt === undefined) throw error;
-    const answer = await options.prompt(`Password for ${kind} node ${nodeName} (the keychain is not reachable): `);
+    const owner = kind === 'user' ? `server account ${nodeName}` : `${kind} node ${nodeName}`;
+    const answer = await options.prompt(`Password for ${owner} (the keychain is not reachable): `);
     return { secret: answer, source: 'prompt', origin: 'prompt' };
   }
   return stored === null ? undefined : { secret: stored, source: 'keychain', origin: account };

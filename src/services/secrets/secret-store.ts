@@ -2,10 +2,13 @@
  * Storage of node passwords and SSH passphrases outside the settings file.
  *
  * A secret is addressed by an account name: "pacs:<node name>" for a PACS
- * node's password, "ssh:<node name>" for an SSH node's password or key passphrase.
+ * node's password, "ssh:<node name>" for an SSH node's password or key passphrase,
+ * "user:<account name>" for the password of an account of the loader's own PACS server.
  */
 
 export type LocationKind = 'pacs' | 'ssh';
+/** Kind of a secret: a registered node's, or 'user' for a server account. */
+export type SecretKind = LocationKind | 'user';
 
 export interface SecretStore {
   /** Human-readable name of the backing store for messages, e.g. "OS keychain (Secret Service)". */
@@ -17,8 +20,8 @@ export interface SecretStore {
   delete(account: string): Promise<boolean>;
 }
 
-/** Returns the account name under which a node's secret is stored. */
-export function secretAccount(kind: LocationKind, nodeName: string): string {
+/** Returns the account name under which a node's or server account's secret is stored. */
+export function secretAccount(kind: SecretKind, nodeName: string): string {
   return `${kind}:${nodeName}`;
 }
 

@@ -31,6 +31,12 @@ export const CONFIG_KEYS: Record<string, ConfigKey> = {
     kind: 'text',
     description: 'what is flushed to disk before a C-STORE is answered: full (survives power loss) or process-crash (no fsync)',
   },
+  'pacs.requireUserIdentity': {
+    section: 'pacs',
+    field: 'requireUserIdentity',
+    kind: 'switch',
+    description: 'reject associations without the username and password of a server account, see "loader users" (on|off)',
+  },
   'interface.language': { section: 'interface', field: 'language', kind: 'text', description: 'language of the interface: ru or en' },
   'interface.theme': { section: 'interface', field: 'theme', kind: 'text', description: 'color theme: dark or light' },
   'interface.trayIcon': { section: 'interface', field: 'trayIcon', kind: 'switch', description: 'show the tray icon (on|off)' },

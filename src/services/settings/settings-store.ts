@@ -14,13 +14,14 @@ import envPaths from 'env-paths';
 
 import { createLogger } from '../logger';
 import { defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
-import type { InterfaceSettings, PacsNode, PacsSettings, Settings, SshNode } from './settings-types';
+import type { InterfaceSettings, PacsNode, PacsSettings, ServerAccount, Settings, SshNode } from './settings-types';
 import {
   SettingsValidationError,
   validateInterfaceSettings,
   validateLanguage,
   validatePacsNode,
   validatePacsSettings,
+  validateServerAccount,
   validateSshNode,
   validateSwitch,
   validateTheme,
@@ -133,6 +134,33 @@ export class SettingsStore {
     return true;
   }
 
+  listServerAccounts(): ServerAccount[] {
+    return structuredClone(this.current.serverAccounts);
+  }
+
+  /** Returns the server account with this name; the lookup ignores case, as for node names. */
+  findServerAccount(name: string): ServerAccount | undefined {
+    const wanted = name.toLowerCase();
+    return this.current.serverAccounts.find((account) => account.name.toLowerCase() === wanted);
+  }
+
+  addServerAccount(account: ServerAccount): ServerAccount {
+    const valid = validateServerAccount(account, this.current.serverAccounts);
+    this.current.serverAccounts.push(valid);
+    this.save();
+    log.info('added server account', { name: valid.name });
+    return valid;
+  }
+
+  removeServerAccount(name: string): boolean {
+    const before = this.current.serverAccounts.length;
+    this.current.serverAccounts = this.current.serverAccounts.filter((account) => account.name.toLowerCase() !== name.toLowerCase());
+    if (this.current.serverAccounts.length === before) return false;
+    this.save();
+    log.info('removed server account', { name });
+    return true;
+  }
+
   /**
    * Replaces both location lists at once, for imports. Every entry is
    * validated against the ones before it, and nothing is saved when one fails.
@@ -224,6 +252,13 @@ export class SettingsStore {
         settings.locations.ssh.push(validateSshNode(node, [...settings.locations.pacs, ...settings.locations.ssh]));
       } catch (error) {
         this.warn(`${describeError(error)}; this SSH entry was skipped`);
+      }
+    }
+    for (const account of Array.isArray(stored.serverAccounts) ? stored.serverAccounts : []) {
+      try {
+        settings.serverAccounts.push(validateServerAccount(account as ServerAccount, settings.serverAccounts));
+      } catch (error) {
+        this.warn(`${describeError(error)}; this server account was skipped`);
       }
     }
     return settings;

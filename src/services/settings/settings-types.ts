@@ -31,6 +31,11 @@ export interface PacsSettings {
    * See src/services/archive/durability.ts.
    */
   storeDurability: ArchiveDurability;
+  /**
+   * Reject associations without a valid user identity (username and passcode
+   * of a server account, PS3.7 annex D.3.3.7).
+   */
+  requireUserIdentity: boolean;
 }
 
 export type Language = 'ru' | 'en';
@@ -75,11 +80,17 @@ export interface SshNode {
   defaultFolder?: string;
 }
 
+/** An account of the loader's PACS server for user identity negotiation; its password lives in the OS keychain. */
+export interface ServerAccount {
+  name: string;
+}
+
 export interface Settings {
   schemaVersion: number;
   pacs: PacsSettings;
   interface: InterfaceSettings;
   locations: { pacs: PacsNode[]; ssh: SshNode[] };
+  serverAccounts: ServerAccount[];
 }
 
 export const DEFAULT_NODE_TIMEOUTS: NodeTimeouts = {
@@ -107,8 +118,10 @@ export function defaultSettings(): Settings {
       checkCalledAeTitle: true,
       maxAssociations: 32,
       storeDurability: 'full',
+      requireUserIdentity: false,
     },
     interface: { language: systemLanguage(), theme: 'light', trayIcon: true },
     locations: { pacs: [], ssh: [] },
+    serverAccounts: [],
   };
 }

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { findUnknownCharacterSets, parseSpecificCharacterSet } from '../../dicom/charset';
 import { ARCHIVE_DURABILITY_MODES, isArchiveDurability, type ArchiveDurability } from '../archive/durability';
 import { DEFAULT_NODE_TIMEOUTS } from './settings-types';
-import type { InterfaceSettings, NodeTimeouts, PacsNode, PacsSettings, SshNode } from './settings-types';
+import type { InterfaceSettings, NodeTimeouts, PacsNode, PacsSettings, ServerAccount, SshNode } from './settings-types';
 
 export class SettingsValidationError extends Error {
   constructor(
@@ -96,6 +96,7 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     acceptAnyCallingAeTitle: validateBoolean('pacs.acceptAnyCallingAeTitle', pacs.acceptAnyCallingAeTitle),
     checkCalledAeTitle: validateBoolean('pacs.checkCalledAeTitle', pacs.checkCalledAeTitle),
     storeDurability: validateDurability('pacs.storeDurability', pacs.storeDurability),
+    requireUserIdentity: validateBoolean('pacs.requireUserIdentity', pacs.requireUserIdentity),
   };
 }
 
@@ -145,6 +146,22 @@ export function validateLogin(field: string, value: unknown): string {
     );
   }
   return login;
+}
+
+/**
+ * Validates a server account name against the existing accounts. Names are
+ * unique ignoring case, but a username received in an association must match exactly.
+ */
+export function validateServerAccount(account: ServerAccount, others: ServerAccount[]): ServerAccount {
+  const field = `serverAccounts[${quoteValue(account?.name)}]`;
+  const name = validateLogin(`${field}.name`, account?.name);
+  if (others.some((other) => other.name.toLowerCase() === name.toLowerCase())) {
+    throw new SettingsValidationError(
+      `${field}.name`,
+      `server account ${quoteValue(name)} already exists: choose another name or remove the existing account first`,
+    );
+  }
+  return { name };
 }
 
 /**

@@ -14,13 +14,13 @@ import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 
 import { readDicomFileHeader } from '../../dicom/file-reader';
-import { AssociationClosedError, connect, formatStatus, statusClass } from '../../dicom/network';
+import { AssociationClosedError, formatStatus, statusClass } from '../../dicom/network';
 import type { ClientAssociation } from '../../dicom/network';
 import { canTranscode, syntaxName, transcodeFile } from '../../dicom/transcode';
 import { describeStorageSopClass, describeTransferSyntax, TransferSyntax } from '../../dicom/uid';
 import type { StoredInstance } from '../archive';
 import { createLogger } from '../logger';
-import { connectOptionsFor } from '../query-retrieve/remote-node';
+import { connectToNode } from '../query-retrieve/remote-node';
 import type { LocalIdentity, RemoteNode } from '../query-retrieve/remote-node';
 import { emptyReport } from './report';
 import type { TransferReport } from './report';
@@ -133,7 +133,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
       if (options.signal?.aborted) break;
       let association: ClientAssociation;
       try {
-        association = await connect(connectOptionsFor(node, local, batch.proposals));
+        association = await connectToNode(node, local, batch.proposals);
       } catch (error) {
         const reason = `association with ${node.name} failed: ${(error as Error).message}`;
         for (const instance of remaining.splice(0)) {
