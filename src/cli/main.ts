@@ -21,6 +21,7 @@ import { registerServe } from './commands/serve';
 import { registerStart } from './commands/start';
 import { registerSend } from './commands/send';
 import { registerStudies } from './commands/studies';
+import { registerUsers } from './commands/users';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -46,6 +47,7 @@ function buildProgram(): Command {
   registerSend(program, globals);
   registerConfig(program, globals);
   registerSecrets(program, globals);
+  registerUsers(program, globals);
   registerLicense(program, globals);
 
   program.hook('preAction', (_program, actionCommand) => {

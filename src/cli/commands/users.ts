@@ -1,0 +1,106 @@
+/**
+ * `loader users add|list|remove`: accounts of the loader's PACS server for
+ * user identity negotiation. Names are kept in the settings file and
+ * passwords in the OS keychain under "user:<name>". The variable
+ * LOADER_USER_SECRET_<NAME> overrides the keychain when the server starts.
+ */
+import type { Command } from 'commander';
+
+import { KeychainSecretStore, secretAccount, SecretStoreUnavailableError, userSecretEnvVarName } from '../../services/secrets';
+import { validateServerAccount } from '../../services/settings/validation';
+import { openSettings, UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+import { readPasswordOption } from './secrets';
+import type { PasswordOptions } from './secrets';
+
+export function registerUsers(program: Command, globals: () => GlobalOptions): void {
+  const users = program
+    .command('users')
+    .description('accounts that may log in to the PACS server when pacs.requireUserIdentity is on');
+
+  users
+    .command('add <name>')
+    .description(
+      'add a server account; its password goes to the OS keychain, never to the settings file. ' +
+        'Without a password option only the name is added, for a password given in LOADER_USER_SECRET_<NAME>',
+    )
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--password-prompt', 'ask for the password on the terminal without echo')
+    .action(async (name: string, options: PasswordOptions) => {
+      const settings = openSettings(globals());
+      const existing = settings.findServerAccount(name);
+      if (existing) {
+        throw new UsageError(`server account ${existing.name} already exists: change its password with "loader users set-password ${existing.name}"`);
+      }
+      const valid = validateServerAccount({ name }, settings.listServerAccounts());
+      const password = await readPasswordOption(options, `Password for server account ${valid.name}`);
+      // The password is stored before the name, so an unreachable keychain leaves no account behind.
+      if (password !== undefined) await new KeychainSecretStore().set(secretAccount('user', valid.name), password);
+      const added = settings.addServerAccount(valid);
+      if (password !== undefined) {
+        process.stdout.write(`added server account ${added.name}; its password is in the keychain as ${secretAccount('user', added.name)}\n`);
+      } else {
+        process.stdout.write(
+          `added server account ${added.name} without a password: set ${userSecretEnvVarName(added.name)} for the server, ` +
+            `or store one with "loader users set-password ${added.name}"\n`,
+        );
+      }
+      if (!settings.settings.pacs.requireUserIdentity) {
+        process.stdout.write('note: the server checks accounts only after "loader config set pacs.requireUserIdentity on"\n');
+      }
+    });
+
+  users
+    .command('set-password <name>')
+    .description('store or replace the password of a server account in the OS keychain')
+    .option('--password-stdin', 'read the password from standard input instead of asking on the terminal')
+    .action(async (name: string, options: { passwordStdin?: boolean }) => {
+      const account = openSettings(globals()).findServerAccount(name);
+      if (!account) throw new UsageError(`server account "${name}" does not exist; "loader users list" shows the accounts`);
+      const password = await readPasswordOption(
+        { passwordStdin: options.passwordStdin, passwordPrompt: !options.passwordStdin },
+        `Password for server account ${account.name}`,
+      );
+      await new KeychainSecretStore().set(secretAccount('user', account.name), password as string);
+      process.stdout.write(`stored the password of server account ${account.name} in the keychain; restart the server to use it\n`);
+    });
+
+  users
+    .command('list')
+    .description('list the server accounts, without passwords')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      const settings = openSettings(globals());
+      const accounts = settings.listServerAccounts().map((account) => ({
+        name: account.name,
+        keychainAccount: secretAccount('user', account.name),
+        environmentVariable: userSecretEnvVarName(account.name),
+      }));
+      if (options.json) {
+        process.stdout.write(JSON.stringify({ requireUserIdentity: settings.settings.pacs.requireUserIdentity, accounts }, null, 2) + '\n');
+        return;
+      }
+      if (accounts.length === 0) {
+        process.stdout.write('no server accounts; add one with "loader users add NAME --password-prompt"\n');
+        return;
+      }
+      for (const account of accounts) process.stdout.write(`${account.name}\t(env ${account.environmentVariable})\n`);
+    });
+
+  users
+    .command('remove <name>')
+    .description('remove a server account and its password from the keychain')
+    .action(async (name: string) => {
+      const settings = openSettings(globals());
+      const account = settings.findServerAccount(name);
+      if (!account) throw new UsageError(`server account "${name}" does not exist; "loader users list" shows the accounts`);
+      settings.removeServerAccount(account.name);
+      process.stdout.write(`removed server account ${account.name}\n`);
+      try {
+        await new KeychainSecretStore().delete(secretAccount('user', account.name));
+      } catch (error) {
+        if (!(error instanceof SecretStoreUnavailableError)) throw error;
+        process.stderr.write(`loader: the account was removed, but its password may remain in the keychain: ${error.reason}\n`);
+      }
+    });
+}
