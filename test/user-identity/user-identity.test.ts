@@ -264,7 +264,7 @@ describeBuilt('server requiring user identity', () => {
 
     expect(result.code).toBe(0);
     expect(result.json<{ status: number }>().status).toBe(0);
-    // The quirk asks for a positive response, and the server sends one.
+    // The quirk requests a positive response, and the server sends one.
     expect(result.stderr).not.toContain('did not confirm the user identity');
     expect(result.stderr).not.toContain(PASSWORD);
   });
@@ -304,6 +304,26 @@ describeBuilt('server requiring user identity', () => {
     expect(result.stderr).not.toContain(PASSWORD);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('success: 1 of 1 instances sent');
+  });
+
+  test('C-MOVE sub-operations send the login', async () => {
+    const sourceDirs = createLoaderDirs('uid-move-source');
+    await loaderOk(['scan', sample(), '--import'], sourceDirs);
+    await loaderOk(['nodes', 'add', 'dest', '--aet', server.aeTitle, '--host', LOOPBACK, '--port', String(server.port), '--login', 'alice'], sourceDirs);
+    const source = await startLoader([], { aeTitle: 'MOVESOURCE', dirs: sourceDirs, env: noKeychainEnv(sourceDirs, { LOADER_SECRET_DEST: PASSWORD }) });
+    try {
+      const study = corpusPath('samples/ct/ct-small.dcm').studyInstanceUid!;
+      const result = await runDcmtk('movescu', [
+        '-S', '-k', 'QueryRetrieveLevel=STUDY', '-k', `StudyInstanceUID=${study}`, '--move', server.aeTitle,
+        ...associationArgs(source, 'MOVESCU'),
+      ]);
+
+      expect(result.code).toBe(0);
+      expect(server.readLog()).toMatch(/user identity accepted callingAeTitle=MOVESOURCE username=alice/);
+      expect(source.readLog()).not.toContain(PASSWORD);
+    } finally {
+      await source.stop();
+    }
   });
 
   test('server without accounts does not start', async () => {

@@ -1,5 +1,5 @@
 /**
- * `loader users add|list|remove`: accounts of the loader's PACS server for
+ * `loader users add|set-password|list|remove`: accounts of the loader's PACS server for
  * user identity negotiation. Names are kept in the settings file and
  * passwords in the OS keychain under "user:<name>". The variable
  * LOADER_USER_SECRET_<NAME> overrides the keychain when the server starts.

@@ -26,7 +26,7 @@ import {
 import type { SecretStore } from '../secrets';
 import type { ServerAccount } from '../settings/settings-types';
 
-/** User identity types of PS3.7 table D.3-14 that the loader sends or checks. */
+/** User identity types (PS3.7 annex D.3.3.7) that the loader sends or checks. */
 const USERNAME_ONLY = 1;
 const USERNAME_AND_PASSCODE = 2;
 
@@ -44,7 +44,7 @@ export class NodeCredentials {
   constructor(
     readonly login: string,
     password: string | undefined,
-    /** Where the password came from: an environment variable name, a keychain account or "prompt". */
+    /** Source of the password: an environment variable name, a keychain account or "prompt". */
     readonly passwordOrigin?: string,
   ) {
     this.#password = password;
@@ -115,7 +115,7 @@ export async function userIdentityForNode(
   return credentials?.toUserIdentity(wantsPositiveResponse(node.quirks ?? []));
 }
 
-/** Node quirk that asks the peer to confirm the user identity (positive response requested). */
+/** Node quirk that requests a positive response to the user identity from the peer. */
 export const USER_IDENTITY_RESPONSE_QUIRK = 'user-identity-response';
 
 export function wantsPositiveResponse(quirks: string[]): boolean {
@@ -124,7 +124,7 @@ export function wantsPositiveResponse(quirks: string[]): boolean {
 
 /**
  * Rewrites the message of an A-ASSOCIATE-RJ so that it names the node and,
- * when a user identity was sent, says that the login or password may be
+ * when a user identity was sent, adds that the login or password may be
  * wrong. The error keeps its class, so callers that test for
  * AssociationRejectedError still match it.
  */
@@ -143,7 +143,7 @@ export function explainRejection(error: AssociationRejectedError, nodeName: stri
 
 export type UserIdentityCheck = { accepted: true; username: string } | { accepted: false; username?: string; reason: string };
 
-/** Raised at server start when the accounts cannot be loaded; the message says what to do. */
+/** Raised at server start when the accounts cannot be loaded. The message names the fix. */
 export class ServerAccountsError extends Error {
   override readonly name = 'ServerAccountsError';
 }
@@ -197,9 +197,9 @@ export class ServerAccounts {
   check(identity: UserIdentity | undefined): UserIdentityCheck {
     if (identity === undefined) return { accepted: false, reason: 'no user identity was sent' };
     const username = identity.primaryField.toString('utf8');
-    const shown = displayUsername(username);
+    const quotedName = displayUsername(username);
     if (identity.type === USERNAME_ONLY) {
-      return { accepted: false, username, reason: `user ${shown} sent no passcode (user identity type 1, username only)` };
+      return { accepted: false, username, reason: `user ${quotedName} sent no passcode (user identity type 1, username only)` };
     }
     if (identity.type !== USERNAME_AND_PASSCODE) {
       return { accepted: false, username, reason: `user identity type ${identity.type} is not supported: use type 2, username and passcode` };
@@ -209,8 +209,8 @@ export class ServerAccounts {
     const received = digest(identity.secondaryField ?? Buffer.alloc(0));
     // An unknown user is compared against a digest of nothing, so both failures take the same time.
     const matches = timingSafeEqual(received, expected ?? EMPTY_DIGEST) && expected !== undefined;
-    if (expected === undefined) return { accepted: false, username, reason: `unknown user ${shown}` };
-    if (!matches) return { accepted: false, username, reason: `wrong passcode for user ${shown}` };
+    if (expected === undefined) return { accepted: false, username, reason: `unknown user ${quotedName}` };
+    if (!matches) return { accepted: false, username, reason: `wrong passcode for user ${quotedName}` };
     return { accepted: true, username };
   }
 }

@@ -176,7 +176,7 @@ function userIdentityOf(node: RemoteNode): ConnectOptions['userIdentity'] {
 /**
  * Opens an association to the node with connectOptionsFor(). An A-ASSOCIATE-RJ
  * is rethrown as AssociationRejectedError whose message names the node and,
- * when a user identity was sent, says that the credentials may be wrong.
+ * when a user identity was sent, adds that the credentials may be wrong.
  */
 export async function connectToNode(
   node: RemoteNode,
