@@ -1,0 +1,116 @@
+/**
+ * Reference decodes made at test time by DCMTK (dcmdrle, dcmdjpeg, dcmdjpls)
+ * and GDCM (gdcmconv --raw, for JPEG 2000), and helpers that compare pixels.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Readable } from 'stream';
+
+import type { Dataset } from '../../src/dicom/dataset';
+import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
+import { parseDataset } from '../../src/dicom/parser';
+import { Tags } from '../../src/dicom/tags';
+import { TransferSyntax } from '../../src/dicom/uid';
+import { makeTempDir, runCommand } from '../support/peers';
+
+/** The tool that decodes each encapsulated syntax of the corpus, with its arguments before the two file names. */
+const REFERENCE_TOOLS: Record<string, [string, ...string[]]> = {
+  [TransferSyntax.RLELossless]: ['dcmdrle', '+te'],
+  [TransferSyntax.JPEGBaseline8Bit]: ['dcmdjpeg', '+te'],
+  [TransferSyntax.JPEGExtended12Bit]: ['dcmdjpeg', '+te'],
+  [TransferSyntax.JPEGLossless]: ['dcmdjpeg', '+te'],
+  [TransferSyntax.JPEGLosslessSV1]: ['dcmdjpeg', '+te'],
+  [TransferSyntax.JPEGLSLossless]: ['dcmdjpls', '+te'],
+  [TransferSyntax.JPEGLSNearLossless]: ['dcmdjpls', '+te'],
+  [TransferSyntax.JPEG2000Lossless]: ['gdcmconv', '--raw'],
+  [TransferSyntax.JPEG2000]: ['gdcmconv', '--raw'],
+};
+
+/** Pixel Data and the attributes that say how to read it. */
+export interface PixelImage {
+  pixels: Buffer;
+  photometricInterpretation: string;
+  planarConfiguration: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  pixelRepresentation: number;
+  dataset: Dataset;
+}
+
+const EXPLICIT_LITTLE_ENDIAN = { explicitVr: true, littleEndian: true };
+
+/** Reads the native Pixel Data of an explicit VR little endian data set. */
+export function readPixelImage(dataset: Dataset): PixelImage {
+  const pixelData = dataset.get(Tags.PixelData);
+  if (!pixelData?.value) throw new Error('data set has no native Pixel Data');
+  return {
+    pixels: pixelData.value,
+    photometricInterpretation: dataset.getString(0x00280004) ?? '',
+    planarConfiguration: dataset.getNumber(0x00280006) ?? 0,
+    samplesPerPixel: dataset.getNumber(Tags.SamplesPerPixel) ?? 1,
+    bitsAllocated: dataset.getNumber(Tags.BitsAllocated)!,
+    bitsStored: dataset.getNumber(Tags.BitsStored)!,
+    pixelRepresentation: dataset.getNumber(Tags.PixelRepresentation) ?? 0,
+    dataset,
+  };
+}
+
+/** Parses data set bytes in explicit VR little endian, Pixel Data included. */
+export function parseExplicit(bytes: Buffer): Dataset {
+  return parseDataset(bytes, EXPLICIT_LITTLE_ENDIAN, { stopAtTag: null });
+}
+
+/** Decodes a file with the DCMTK or GDCM tool for its syntax and returns the uncompressed image. */
+export async function referenceDecode(file: string): Promise<PixelImage> {
+  const syntax = readDicomFileHeaderSync(file).transferSyntaxUid;
+  const tool = REFERENCE_TOOLS[syntax];
+  if (!tool) throw new Error(`no reference decoder for transfer syntax ${syntax}`);
+  const output = path.join(makeTempDir('reference'), 'decoded.dcm');
+  const [command, ...options] = tool;
+  const result = await runCommand(command, [...options, file, output]);
+  if (result.code !== 0) throw new Error(`${command} failed on ${file} with exit code ${result.code}: ${result.stderr}`);
+
+  const header = readDicomFileHeaderSync(output);
+  if (header.transferSyntaxUid !== TransferSyntax.ExplicitVRLittleEndian) {
+    throw new Error(`${command} wrote ${header.transferSyntaxUid}, not Explicit VR Little Endian`);
+  }
+  return readPixelImage(parseExplicit(fs.readFileSync(output).subarray(header.datasetOffset)));
+}
+
+/** Collects a stream into one buffer. */
+export async function collect(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** Returns the samples of an image as numbers, colour-by-pixel, with the sign applied for signed images. */
+export function samplesOf(image: PixelImage, frameCount: number, rows: number, columns: number): Int32Array {
+  const bytes = image.bitsAllocated / 8;
+  const perFrame = rows * columns * image.samplesPerPixel;
+  const samples = new Int32Array(perFrame * frameCount);
+  const shift = 32 - image.bitsStored;
+  for (let frame = 0; frame < frameCount; frame++) {
+    for (let index = 0; index < perFrame; index++) {
+      // Colour-by-plane frames store sample s of pixel p at s × pixels + p.
+      const pixel = Math.floor(index / image.samplesPerPixel);
+      const sample = index % image.samplesPerPixel;
+      const planar = image.samplesPerPixel > 1 && image.planarConfiguration === 1;
+      const sourceIndex = frame * perFrame + (planar ? sample * rows * columns + pixel : index);
+      let value = bytes === 1 ? image.pixels[sourceIndex] : bytes === 2 ? image.pixels.readUInt16LE(sourceIndex * 2) : image.pixels.readUInt32LE(sourceIndex * 4);
+      // Bits above Bits Stored carry no value (PS3.5 section 8.1.1), so they are cleared, or sign-extended for signed images.
+      value = image.pixelRepresentation === 1 ? (value << shift) >> shift : shift > 0 ? ((value << shift) >>> shift) : value;
+      samples[frame * perFrame + index] = value;
+    }
+  }
+  return samples;
+}
+
+/** Returns the largest absolute difference between two equally long sample arrays. */
+export function maxAbsoluteDifference(a: Int32Array, b: Int32Array): number {
+  if (a.length !== b.length) throw new Error(`sample counts differ: ${a.length} and ${b.length}`);
+  let max = 0;
+  for (let index = 0; index < a.length; index++) max = Math.max(max, Math.abs(a[index] - b[index]));
+  return max;
+}
