@@ -72,6 +72,21 @@ export function chooseDecompressionTarget(storedSyntax: string, acceptedSyntaxes
   return DECOMPRESSION_TARGET_SYNTAXES.find((syntax) => acceptedSyntaxes.includes(syntax));
 }
 
+/**
+ * Returns the accepted presentation context for `sopClassUid` to send an
+ * instance stored in `storedSyntax` on after decompressing it, chosen as
+ * chooseDecompressionTarget does, or undefined when there is none.
+ */
+export function chooseDecompressionContext<C extends { abstractSyntax: string; transferSyntax: string }>(
+  sopClassUid: string,
+  storedSyntax: string,
+  accepted: readonly C[],
+): C | undefined {
+  const forSopClass = accepted.filter((context) => context.abstractSyntax === sopClassUid);
+  const target = chooseDecompressionTarget(storedSyntax, forSopClass.map((context) => context.transferSyntax));
+  return target === undefined ? undefined : forSopClass.find((context) => context.transferSyntax === target);
+}
+
 /** Reads the Image Pixel attributes that the decoders need. Throws DecompressionError when one is missing. */
 export function readImageInfo(dataset: Dataset): ImageInfo {
   const required = (tag: Tag, name: string): number => {

@@ -1,6 +1,7 @@
 /**
  * C-STORE from the archive to DCMTK storescp: stored bytes arrive unchanged,
- * and an instance the peer cannot take fails alone, with its reason.
+ * a compressed instance arrives decompressed at a peer that accepts only
+ * uncompressed syntaxes, and an instance that cannot be sent fails alone, with its reason.
  */
 import * as path from 'path';
 
@@ -9,6 +10,9 @@ import { LocalArchive } from '../../src/services/archive';
 import type { StoredInstance } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { outcomeOf, sendInstances } from '../../src/services/transfers';
+import { Tags } from '../../src/dicom/tags';
+import { TransferSyntax } from '../../src/dicom/uid';
+import { parseExplicit, readPixelImage, referenceDecode } from '../codecs/reference';
 import { corpusFile, makeTempDir, startStorescp } from '../support/peers';
 import type { CorpusFile, StorescpHandle } from '../support/peers';
 import { localIdentity, nodeFor } from './helpers';
@@ -70,18 +74,64 @@ describe('send to storescp', () => {
     }
   });
 
-  test('compressed instance fails alone on uncompressed peer', async () => {
+  test('JPEG 2000 arrives decompressed on uncompressed peer', async () => {
     const progress: number[] = [];
     const report = await sendInstances(nodeFor(uncompressedOnly), localIdentity(), [stored(jpeg2000), stored(ct), stored(bigEndian), stored(csa)], {
       onProgress: (event) => progress.push(event.done),
     });
-    expect(report.completed).toBe(3);
-    expect(report.failures).toHaveLength(1);
-    expect(report.failures[0].sopInstanceUid).toBe(jpeg2000.sopInstanceUid);
-    expect(report.failures[0].reason).toMatch(/JPEG 2000 .*decompression is not available/);
-    expect(outcomeOf(report)).toBe('partial');
+    expect(report.failures).toEqual([]);
+    expect(report.completed).toBe(4);
     expect(progress).toEqual([1, 2, 3, 4]);
     for (const file of [ct, bigEndian, csa]) expect(receivedFile(uncompressedOnly, file.sopInstanceUid!)).toBeDefined();
-    expect(receivedFile(uncompressedOnly, jpeg2000.sopInstanceUid!)).toBeUndefined();
+
+    const received = receivedFile(uncompressedOnly, jpeg2000.sopInstanceUid!);
+    expect(received).toBeDefined();
+    const header = readDicomFileHeaderSync(received!);
+    expect(header.transferSyntaxUid).toBe(TransferSyntax.ExplicitVRLittleEndian);
+    const arrived = readPixelImage(parseExplicit(datasetBytes(received!)));
+    const reference = await referenceDecode(jpeg2000.absolutePath);
+    expect(arrived.pixels.equals(reference.pixels)).toBe(true);
+    expect(arrived.dataset.getString(Tags.SOPInstanceUID)).toBe(jpeg2000.sopInstanceUid);
+  });
+
+  test('damaged JPEG 2000 fails alone on uncompressed peer', async () => {
+    const damaged = damagedCopy(jpeg2000.absolutePath, DAMAGED_SOP_INSTANCE_UID);
+    await archive.importFile(damaged, { copy: true });
+    const damagedInstance = archive.listInstances({ sopInstanceUids: [DAMAGED_SOP_INSTANCE_UID] })[0];
+
+    const report = await sendInstances(nodeFor(uncompressedOnly), localIdentity(), [damagedInstance, stored(ct)]);
+    expect(report.completed).toBe(1);
+    expect(report.failures).toHaveLength(1);
+    expect(report.failures[0].sopInstanceUid).toBe(DAMAGED_SOP_INSTANCE_UID);
+    expect(report.failures[0].reason).toMatch(/OpenJPEG failed to decode/);
+    expect(outcomeOf(report)).toBe('partial');
+    expect(receivedFile(uncompressedOnly, DAMAGED_SOP_INSTANCE_UID)).toBeUndefined();
   });
 });
+
+const DAMAGED_SOP_INSTANCE_UID = '2.25.90417263591237865409871263581234';
+
+/**
+ * Writes a copy of a JPEG 2000 file with a new SOP Instance UID and a
+ * damaged codestream: the image size (SIZ) marker segment after the start of
+ * codestream marker is overwritten, so no decoder can read the frame header.
+ */
+function damagedCopy(file: string, sopInstanceUid: string): string {
+  const copy = path.join(makeTempDir('damaged'), 'damaged.dcm');
+  const bytes = Buffer.from(fs.readFileSync(file));
+  const startOfCodestream = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+  expect(startOfCodestream).toBeGreaterThan(0);
+  bytes.fill(0xee, startOfCodestream + 4, startOfCodestream + 40);
+  // The SOP Instance UIDs of the data set and of the file meta information are both replaced, with the same length.
+  const original = jpeg2000Uid(bytes);
+  const replacement = Buffer.from(sopInstanceUid.padEnd(original.length, '\0'), 'latin1');
+  for (let at = bytes.indexOf(original); at >= 0; at = bytes.indexOf(original, at + 1)) replacement.copy(bytes, at);
+  fs.writeFileSync(copy, bytes);
+  return copy;
+}
+
+function jpeg2000Uid(bytes: Buffer): Buffer {
+  const uid = readDicomFileHeaderSync(corpusFile('jpeg2000').absolutePath).meta.getString(0x00020003)!;
+  expect(bytes.includes(Buffer.from(uid, 'latin1'))).toBe(true);
+  return Buffer.from(uid, 'latin1');
+}

@@ -2,10 +2,13 @@
  * The outgoing association of a C-MOVE: this server acts as a Storage SCU
  * towards the move destination registered in settings.
  */
+import type { Readable } from 'node:stream';
+
+import { canDecompress, chooseDecompressionContext, decompressFile } from '../../dicom/decompress';
 import { AssociationRejectedError, connect } from '../../dicom/network';
-import type { ClientAssociation, DimseResult } from '../../dicom/network';
+import type { AcceptedContext, ClientAssociation, DimseResult } from '../../dicom/network';
 import { canTranscode } from '../../dicom/transcode';
-import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, TransferSyntax } from '../../dicom/uid';
+import { describeTransferSyntax, LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, TransferSyntax } from '../../dicom/uid';
 import type { StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { DEFAULT_NODE_TIMEOUTS } from '../settings/settings-types';
@@ -63,6 +66,35 @@ export function proposeStorageContexts(instances: StoredInstance[]): ContextProp
   return proposals.slice(0, MAX_PRESENTATION_CONTEXTS).map(({ abstractSyntax, transferSyntaxes }) => ({ abstractSyntax, transferSyntaxes }));
 }
 
+/** The context and data set of one C-STORE sub-operation, or the reason it cannot be sent. */
+export type SubOperationData = { contextId: number; data: Readable } | { failure: string };
+
+/**
+ * Chooses the accepted context for a C-STORE sub-operation of C-MOVE or C-GET
+ * and opens the data set for it: verbatim or converted as chooseContext
+ * decides, else decompressed when the instance is stored compressed and the
+ * peer accepted Explicit or Implicit VR Little Endian for its SOP class.
+ * Rejects when the file cannot be read or its first frame cannot be decoded.
+ */
+export async function openSubOperationData(instance: StoredInstance, accepted: readonly AcceptedContext[], log: Logger): Promise<SubOperationData> {
+  const choice = chooseContext(instance, accepted);
+  if (!('failure' in choice)) {
+    return { contextId: choice.context.id, data: openStoredDataset(instance, choice.context.transferSyntax, log) };
+  }
+  const decompressContext = chooseDecompressionContext(instance.sopClassUid, instance.transferSyntaxUid, accepted);
+  if (!decompressContext) {
+    const noDecoder = describeTransferSyntax(instance.transferSyntaxUid)?.encapsulated && !canDecompress(instance.transferSyntaxUid);
+    return { failure: noDecoder ? `${choice.failure}, and the loader has no decoder for it` : choice.failure };
+  }
+  log.debug('decompressing instance for sending', {
+    sopInstanceUid: instance.sopInstanceUid,
+    storedTransferSyntax: instance.transferSyntaxUid,
+    sentTransferSyntax: decompressContext.transferSyntax,
+  });
+  const data = await decompressFile(instance.path, decompressContext.transferSyntax, instance.transferSyntaxUid);
+  return { contextId: decompressContext.id, data };
+}
+
 export class MoveDestinationSender {
   private association?: ClientAssociation;
 
@@ -105,15 +137,15 @@ export class MoveDestinationSender {
     const association = this.association;
     if (!association) throw new Error('association to the move destination is not open');
 
-    const choice = chooseContext(instance, association.acceptedContexts);
-    if ('failure' in choice) {
-      return { status: 0xa702, errorComment: `${this.destination.aeTitle}: ${choice.failure}` };
+    const prepared = await openSubOperationData(instance, association.acceptedContexts, this.log);
+    if ('failure' in prepared) {
+      return { status: 0xa702, errorComment: `${this.destination.aeTitle}: ${prepared.failure}` };
     }
     return association.store({
-      contextId: choice.context.id,
+      contextId: prepared.contextId,
       sopClassUid: instance.sopClassUid,
       sopInstanceUid: instance.sopInstanceUid,
-      data: openStoredDataset(instance, choice.context.transferSyntax, this.log),
+      data: prepared.data,
       moveOriginator,
     });
   }

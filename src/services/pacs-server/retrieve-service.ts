@@ -2,7 +2,8 @@
  * C-MOVE and C-GET SCP (PS3.4 annex C.4.2 and C.4.3): resolves the request
  * identifier to stored instances and sends each one as a C-STORE sub-operation.
  * The stored bytes go verbatim when the peer accepted their transfer syntax,
- * otherwise they are converted to an uncompressed syntax it accepted.
+ * otherwise they are converted, or decompressed, to an uncompressed syntax it
+ * accepted (see openSubOperationData).
  */
 import type {
   DimseResult,
@@ -17,8 +18,7 @@ import type { LocalArchive, StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { checkLevel, informationModelOf } from './find-service';
 import { decodeIdentifier, IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS } from './identifier-codec';
-import { chooseContext, openStoredDataset } from './stored-dataset';
-import { MoveDestinationSender } from './move-destination';
+import { MoveDestinationSender, openSubOperationData } from './move-destination';
 import type { PacsNode } from '../settings/settings-types';
 
 /** Statuses of PS3.4 tables C.4-2 and C.4-3. */
@@ -175,16 +175,15 @@ export function createGetHandler(deps: RetrieveDependencies) {
     deps.log.info('C-GET started', { ...fields, instances: instances.length });
 
     const sendOne = async (instance: StoredInstance): Promise<DimseResult> => {
-      const choice = chooseContext(instance, context.association.acceptedContexts);
-      if ('failure' in choice) {
-        return { status: RetrieveStatus.UnableToPerformSubOperations, errorComment: choice.failure };
+      const prepared = await openSubOperationData(instance, context.association.acceptedContexts, deps.log);
+      if ('failure' in prepared) {
+        return { status: RetrieveStatus.UnableToPerformSubOperations, errorComment: prepared.failure };
       }
-      const data = openStoredDataset(instance, choice.context.transferSyntax, deps.log);
       return context.store({
-        contextId: choice.context.id,
+        contextId: prepared.contextId,
         sopClassUid: instance.sopClassUid,
         sopInstanceUid: instance.sopInstanceUid,
-        data,
+        data: prepared.data,
       });
     };
 

@@ -7,8 +7,9 @@
  * bytes from the end of its meta information) when the peer accepted its
  * stored syntax. Otherwise an uncompressed or deflated instance is converted
  * to an accepted uncompressed syntax by the transcoder, and a compressed one
- * fails, because decompression is not available. A failing instance never
- * stops the others.
+ * is decompressed to Explicit VR Little Endian, or Implicit VR Little Endian
+ * when the peer accepted only that. A compressed instance without a decoder
+ * fails. A failing instance never stops the others.
  */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -16,6 +17,7 @@ import type { Readable } from 'node:stream';
 import { readDicomFileHeader } from '../../dicom/file-reader';
 import { AssociationClosedError, formatStatus, statusClass } from '../../dicom/network';
 import type { ClientAssociation } from '../../dicom/network';
+import { chooseDecompressionContext, decompressFile } from '../../dicom/decompress';
 import { canTranscode, syntaxName, transcodeFile } from '../../dicom/transcode';
 import { describeStorageSopClass, describeTransferSyntax, TransferSyntax } from '../../dicom/uid';
 import type { StoredInstance } from '../archive';
@@ -87,8 +89,11 @@ function describeClass(sopClassUid: string): string {
   return describeStorageSopClass(sopClassUid)?.name ?? sopClassUid;
 }
 
-/** Chooses how to send one instance on the association: verbatim, converted, or not at all (with the reason). */
-function chooseEncoding(association: ClientAssociation, instance: StoredInstance, peer: string): { contextId: number; convertTo?: string } | { reason: string } {
+/** How to send one instance: verbatim, converted to `convertTo` (by decompressing it when `decompress` is set), or not at all. */
+type Encoding = { contextId: number; convertTo?: string; decompress?: boolean } | { reason: string };
+
+/** Chooses how to send one instance on the association: verbatim, converted, decompressed, or not at all (with the reason). */
+function chooseEncoding(association: ClientAssociation, instance: StoredInstance, peer: string): Encoding {
   const verbatim = association.findContext(instance.sopClassUid, instance.transferSyntaxUid);
   if (verbatim) return { contextId: verbatim.id };
   const accepted = association.acceptedContexts.filter((context) => context.abstractSyntax === instance.sopClassUid);
@@ -96,15 +101,18 @@ function chooseEncoding(association: ClientAssociation, instance: StoredInstance
   for (const context of accepted) {
     if (canTranscode(instance.transferSyntaxUid, context.transferSyntax)) return { contextId: context.id, convertTo: context.transferSyntax };
   }
+  const decompressContext = chooseDecompressionContext(instance.sopClassUid, instance.transferSyntaxUid, accepted);
+  if (decompressContext) return { contextId: decompressContext.id, convertTo: decompressContext.transferSyntax, decompress: true };
   const stored = syntaxName(instance.transferSyntaxUid);
   const offered = accepted.map((context) => syntaxName(context.transferSyntax)).join(', ');
   if (describeTransferSyntax(instance.transferSyntaxUid)?.encapsulated) {
-    return { reason: `stored as ${stored}, which ${peer} does not accept (it accepts ${offered}), and decompression is not available` };
+    return { reason: `stored as ${stored}, which ${peer} does not accept (it accepts ${offered}), and the loader has no decoder for it` };
   }
   return { reason: `stored as ${stored}, which cannot be converted to ${offered}` };
 }
 
-async function openDataset(instance: StoredInstance, convertTo: string | undefined): Promise<Readable> {
+async function openDataset(instance: StoredInstance, convertTo: string | undefined, decompress = false): Promise<Readable> {
+  if (decompress && convertTo !== undefined) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
   const header = await readDicomFileHeader(instance.path);
   if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
     throw new Error(`${instance.path} has transfer syntax ${header.transferSyntaxUid} but the index says ${instance.transferSyntaxUid}; run "loader reindex"`);
@@ -153,7 +161,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
           continue;
         }
         try {
-          const data = await openDataset(instance, choice.convertTo);
+          const data = await openDataset(instance, choice.convertTo, choice.decompress);
           const result = await association.store({ contextId: choice.contextId, sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid, data });
           const kind = statusClass(result.status);
           const comment = result.errorComment ? `: ${result.errorComment}` : '';
