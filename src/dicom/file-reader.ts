@@ -11,9 +11,9 @@ import * as fs from 'fs';
 import * as zlib from 'zlib';
 
 import { decodeText } from './charset';
-import { Dataset, DatasetEncoding, Element, Tag, tagGroup } from './dataset';
+import { Dataset, DatasetEncoding, Element, formatTag, Tag, tagGroup, UNDEFINED_LENGTH } from './dataset';
 import { DatasetParseResult, DicomParseError, parseDatasetDetailed } from './parser';
-import { KNOWN_VRS, lookupVr, Tags } from './tags';
+import { KNOWN_VRS, LONG_LENGTH_VRS, lookupVr, Tags } from './tags';
 import { describeTransferSyntax, isValidUid, TransferSyntax } from './uid';
 
 export interface DicomFileHeader {
@@ -75,7 +75,11 @@ const EXPLICIT_BIG_ENDIAN: DatasetEncoding = { littleEndian: false, explicitVr: 
 /** Returned by parseHeader when the chunk ended before the header did and the file has more bytes. */
 const NEED_MORE_BYTES = Symbol('need more bytes');
 
-/** Reads the header of a DICOM file. Throws NotDicomError or DicomParseError. */
+/**
+ * Reads the header of a DICOM file. Throws NotDicomError or DicomParseError,
+ * including when the element it stops before (usually Pixel Data) has a
+ * defined length that runs past the end of the file.
+ */
 export async function readDicomFileHeader(path: string, options: ReadHeaderOptions = {}): Promise<DicomFileHeader> {
   const handle = await fs.promises.open(path, 'r');
   try {
@@ -260,6 +264,18 @@ function parseHeader(
   const hasPixelData = result.stoppedAtTag !== undefined && tagGroup(result.stoppedAtTag) === 0x7fe0;
   const endOffset = result.endOffset;
 
+  // The data set offsets of a deflated file count in inflated bytes, so they cannot be compared with the file size.
+  if (result.stoppedAtTag !== undefined && !deflated) {
+    const stopElement = readStopElementHeader(source, endOffset, encoding);
+    if (stopElement === undefined && !wholeFile) return NEED_MORE_BYTES;
+    const truncation = describeStopElementTruncation(stopElement, result.stoppedAtTag, endOffset, fileSize);
+    if (truncation !== undefined) {
+      const error = new DicomParseError(truncation, endOffset, true, path);
+      if (!options.partial) throw error;
+      warnings.push(error.message);
+    }
+  }
+
   // Copy only the header bytes, so the returned data sets neither pin the read buffer nor change when it is reused.
   rebaseValues(meta, chunk, layout.metaOffset ?? 0, datasetOffset);
   const dataset = result.dataset;
@@ -277,6 +293,60 @@ function parseHeader(
     pixelDataOffset: hasPixelData && !deflated ? endOffset : undefined,
     warnings,
   };
+}
+
+interface StopElementHeader {
+  headerLength: number;
+  /** Value length as encoded, or UNDEFINED_LENGTH. */
+  length: number;
+}
+
+/**
+ * Reads the header of the element that parsing stopped before, or returns
+ * undefined when `chunk` ends before the header does.
+ */
+function readStopElementHeader(chunk: Buffer, offset: number, encoding: DatasetEncoding): StopElementHeader | undefined {
+  const readLength32 = (at: number) => (encoding.littleEndian ? chunk.readUInt32LE(at) : chunk.readUInt32BE(at));
+  if (offset + 8 > chunk.length) return undefined;
+
+  const vr = chunk.toString('latin1', offset + 4, offset + 6);
+  // An element without VR bytes inside an explicit VR data set is read as implicit VR, as the parser does.
+  if (!encoding.explicitVr || !/^[A-Z]{2}$/.test(vr)) return { headerLength: 8, length: readLength32(offset + 4) };
+
+  // Unknown VRs of two upper-case letters are read with the 32-bit length form, as the parser does.
+  if (LONG_LENGTH_VRS.has(vr) || !KNOWN_VRS.has(vr)) {
+    if (offset + 12 > chunk.length) return undefined;
+    return { headerLength: 12, length: readLength32(offset + 8) };
+  }
+  const length = encoding.littleEndian ? chunk.readUInt16LE(offset + 6) : chunk.readUInt16BE(offset + 6);
+  return { headerLength: 8, length };
+}
+
+/**
+ * Returns why the element that parsing stopped before (usually Pixel Data)
+ * does not fit in the file, or undefined when it fits. Reading stops before
+ * the value, so without this check a file cut inside its pixel data would
+ * pass as complete.
+ *
+ * NOTE: an undefined-length value (encapsulated pixel data) is not followed to
+ * its Sequence Delimitation Item, so a file cut inside its fragments passes here.
+ */
+function describeStopElementTruncation(
+  element: StopElementHeader | undefined,
+  tag: Tag,
+  offset: number,
+  fileSize: number,
+): string | undefined {
+  if (element === undefined) {
+    return `The file is truncated: it ends after ${fileSize} bytes, inside the header of element ${formatTag(tag)} at byte offset ${offset}`;
+  }
+  if (element.length === UNDEFINED_LENGTH) return undefined;
+  const valueEnd = offset + element.headerLength + element.length;
+  if (valueEnd <= fileSize) return undefined;
+  return (
+    `The file is truncated: element ${formatTag(tag)} declares a value of ${element.length} bytes ending at byte offset ` +
+    `${valueEnd}, but the file ends after ${fileSize} bytes`
+  );
 }
 
 function checkGroupLength(meta: Dataset, datasetOffset: number, warnings: string[]): void {

@@ -334,3 +334,89 @@ describeWithDcmtk('legacy files made with DCMTK', () => {
     expect(header.warnings.length).toBeGreaterThan(0);
   });
 });
+
+describeWithSamples('pixel data past the end of the file', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = makeTempDir();
+  });
+  afterAll(() => removeTempDir(dir));
+
+  /** Writes CT_small.dcm with its Pixel Data length set to `length`. */
+  function writeCtWithPixelDataLength(name: string, length: number): string {
+    const bytes = Buffer.from(fs.readFileSync(testFile('CT_small.dcm')));
+    const { pixelDataOffset } = readDicomFileHeaderSync(testFile('CT_small.dcm'));
+    // Explicit VR OW: tag (4 bytes), VR (2), reserved (2), 32-bit length.
+    bytes.writeUInt32LE(length, pixelDataOffset! + 8);
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, bytes);
+    return file;
+  }
+
+  test('pydicom MR_truncated is rejected', async () => {
+    const file = testFile('MR_truncated.dcm');
+    await expect(readDicomFileHeader(file)).rejects.toThrow(DicomParseError);
+    expect(() => readDicomFileHeaderSync(file)).toThrow(/truncated: element \(7FE0,0010\) declares a value of \d+ bytes/i);
+  });
+
+  test('huge pixel data length names the numbers', async () => {
+    const file = writeCtWithPixelDataLength('ct_huge_length.dcm', 0xfffffff0);
+    const fileSize = fs.statSync(file).size;
+    let caught: unknown;
+    try {
+      await readDicomFileHeader(file);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(DicomParseError);
+    const error = caught as DicomParseError;
+    expect(error.truncated).toBe(true);
+    expect(error.path).toBe(file);
+    expect(error.message).toContain(`declares a value of ${0xfffffff0} bytes`);
+    expect(error.message).toContain(`the file ends after ${fileSize} bytes`);
+  });
+
+  test('file cut inside pixel data is rejected', () => {
+    const bytes = fs.readFileSync(testFile('CT_small.dcm'));
+    const { pixelDataOffset } = readDicomFileHeaderSync(testFile('CT_small.dcm'));
+    const file = path.join(dir, 'ct_cut.dcm');
+    // CT_small.dcm has elements after Pixel Data, so the cut falls 100 bytes into the pixel values.
+    fs.writeFileSync(file, bytes.subarray(0, pixelDataOffset! + 12 + 100));
+    expect(() => readDicomFileHeaderSync(file)).toThrow(/truncated/);
+  });
+
+  test('file cut inside pixel data header is rejected', () => {
+    const bytes = fs.readFileSync(testFile('CT_small.dcm'));
+    const { pixelDataOffset } = readDicomFileHeaderSync(testFile('CT_small.dcm'));
+    const file = path.join(dir, 'ct_cut_header.dcm');
+    fs.writeFileSync(file, bytes.subarray(0, pixelDataOffset! + 10));
+    expect(() => readDicomFileHeaderSync(file)).toThrow(/inside the header of element \(7FE0,0010\)/);
+  });
+
+  test('partial option turns truncation into warning', () => {
+    const file = writeCtWithPixelDataLength('ct_partial.dcm', 0xfffffff0);
+    const header = readDicomFileHeaderSync(file, { partial: true });
+    expect(header.dataset.getString(Tags.PatientName)).toBe('CompressedSamples^CT1');
+    expect(header.warnings.join(' ')).toMatch(/truncated/);
+  });
+
+  test('exact pixel data length is accepted', () => {
+    const size = fs.statSync(testFile('CT_small.dcm')).size;
+    const { pixelDataOffset } = readDicomFileHeaderSync(testFile('CT_small.dcm'));
+    const exact = writeCtWithPixelDataLength('ct_exact.dcm', size - pixelDataOffset! - 12);
+    expect(readDicomFileHeaderSync(exact).hasPixelData).toBe(true);
+  });
+
+  test('encapsulated pixel data is accepted', async () => {
+    const header = await readDicomFileHeader(testFile('JPEG2000.dcm'));
+    expect(header.hasPixelData).toBe(true);
+  });
+
+  test('big endian pixel data length is checked', () => {
+    const bytes = Buffer.from(fs.readFileSync(testFile('MR_small_bigendian.dcm')));
+    const { pixelDataOffset } = readDicomFileHeaderSync(testFile('MR_small_bigendian.dcm'));
+    const file = path.join(dir, 'mr_bigendian_cut.dcm');
+    fs.writeFileSync(file, bytes.subarray(0, pixelDataOffset! + 100));
+    expect(() => readDicomFileHeaderSync(file)).toThrow(/the file ends after/);
+  });
+});
