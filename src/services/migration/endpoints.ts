@@ -1,0 +1,66 @@
+/**
+ * The two ends of a migration: a remote node, or the local archive. Lists
+ * the studies a selection matches and the instances of one study on either.
+ */
+import type { LocalArchive } from '../archive';
+import { findInstances, findStudies, formatDateRange, parseDateFilter } from '../query-retrieve';
+import type { LocalIdentity, QueryNotice, RemoteNode, StudyFilters } from '../query-retrieve';
+import type { JobSelection } from './job-store';
+
+/** Name that stands for the local archive in place of a node name. */
+export const LOCAL_ENDPOINT = 'local';
+
+export type Endpoint = { kind: 'local'; name: typeof LOCAL_ENDPOINT; archive: LocalArchive } | { kind: 'node'; name: string; node: RemoteNode };
+
+/** Returns a label for messages: the node name and AE title, or "the local archive". */
+export function describeEndpoint(endpoint: Endpoint): string {
+  return endpoint.kind === 'local' ? 'the local archive' : `${endpoint.node.name} (${endpoint.node.aeTitle})`;
+}
+
+/** True when the selection has filters besides Study Instance UIDs, so the source must be searched. */
+function needsSearch(selection: JobSelection): boolean {
+  return Object.entries(selection).some(([key, value]) => key !== 'studyInstanceUids' && value !== undefined);
+}
+
+/**
+ * Lists the Study Instance UIDs the selection matches on the endpoint. With
+ * Study Instance UIDs alone the UIDs are taken as given; a UID missing on the
+ * source fails later, when its instances are counted.
+ */
+export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, selection: JobSelection, options: { signal?: AbortSignal; onNotice?: (notice: QueryNotice) => void } = {}): Promise<string[]> {
+  const explicit = selection.studyInstanceUids ?? [];
+  if (!needsSearch(selection)) return [...new Set(explicit)];
+
+  if (endpoint.kind === 'node') {
+    const found: string[] = [];
+    const filters: StudyFilters = { ...selection };
+    for await (const match of findStudies(endpoint.node, local, filters, { signal: options.signal, onNotice: options.onNotice })) found.push(match.studyInstanceUid);
+    return found;
+  }
+
+  const date = selection.date === undefined ? undefined : formatDateRange(parseDateFilter(selection.date));
+  const studies = endpoint.archive.searchStudies({
+    name: selection.patientName,
+    patientId: selection.patientId,
+    date,
+    modalities: selection.modalities,
+    description: selection.studyDescription,
+  });
+  return studies
+    .filter((study) => selection.accessionNumber === undefined || study.accessionNumber === selection.accessionNumber)
+    .filter((study) => explicit.length === 0 || explicit.includes(study.studyInstanceUid))
+    .map((study) => study.studyInstanceUid);
+}
+
+/**
+ * Lists the SOP Instance UIDs of a study on the endpoint: an IMAGE level
+ * C-FIND of every series on a node, the index on the local archive. A node
+ * that stores one instance twice lists it twice, so the length is the count
+ * the node reports.
+ */
+export async function listStudyInstances(endpoint: Endpoint, local: LocalIdentity, studyInstanceUid: string, signal?: AbortSignal): Promise<string[]> {
+  if (endpoint.kind === 'local') return endpoint.archive.listInstances({ studyInstanceUid }).map((instance) => instance.sopInstanceUid);
+  const uids: string[] = [];
+  for await (const instance of findInstances(endpoint.node, local, studyInstanceUid, undefined, { signal })) uids.push(instance.sopInstanceUid);
+  return uids;
+}

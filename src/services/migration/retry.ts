@@ -1,0 +1,70 @@
+/**
+ * Transient and permanent failures of a study migration, and the back-off
+ * between attempts.
+ */
+import { AssociationClosedError, AssociationRejectedError, DimseStatusError } from '../../dicom/network';
+
+/** A failure with a known kind; `transient` failures are retried. */
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Text of failures that a later attempt may not have: out of resources, transient rejection, timeouts, refused or reset connections. */
+const TRANSIENT_TEXT = /0xA7[0-9A-F]{2}|rejected transiently|timed out|ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|Failed to connect|connection closed|connection-closed/i;
+
+/** True for a DIMSE status in the A7xx "out of resources" range (PS3.4 annex C), such as A702 for C-MOVE. */
+export function isOutOfResourcesStatus(status: number): boolean {
+  return (status & 0xff00) === 0xa700;
+}
+
+/**
+ * Classifies an error: out of resources (A7xx), transient association
+ * rejection (result 2), timeouts, refused, reset or lost connections are
+ * transient. Everything else is permanent.
+ */
+export function isTransientError(error: unknown): boolean {
+  if (error instanceof MigrationError) return error.transient;
+  if (error instanceof AssociationRejectedError) return error.result === 2;
+  if (error instanceof DimseStatusError) return isOutOfResourcesStatus(error.status);
+  if (error instanceof AssociationClosedError) return error.reason === 'timeout' || error.reason === 'connection-closed' || error.reason === 'peer-aborted';
+  return TRANSIENT_TEXT.test(error instanceof Error ? error.message : String(error));
+}
+
+/** True when a reason given as text (a report note or failure reason) describes a transient failure. */
+export function isTransientText(text: string): boolean {
+  return TRANSIENT_TEXT.test(text);
+}
+
+export interface BackoffOptions {
+  /** Delay before the first retry, in milliseconds. */
+  baseDelayMs: number;
+  /** Upper bound of one delay, in milliseconds. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseDelayMs: 1_000, maxDelayMs: 60_000 };
+
+/** Returns the delay before retry number `retry` (1 for the first): base × 2^(retry−1), capped at the maximum. */
+export function backoffDelay(retry: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
+  return Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, retry - 1));
+}
+
+/** Waits `ms` milliseconds; resolves early when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * The transfers of one study: C-MOVE from the source straight to the
+ * destination, retrieve into the local archive, and send from the archive.
+ * A relay is a retrieve followed by a send.
+ */
+import { AssociationRejectedError, formatStatus, statusClass } from '../../dicom/network';
+import type { ClientAssociation, RetrieveResult } from '../../dicom/network';
+import { SopClass } from '../../dicom/uid';
+import type { LocalArchive, StoredInstance } from '../archive';
+import { connectToNode, encodeRequestIdentifier, retrieveStudies } from '../query-retrieve';
+import type { LocalIdentity, RemoteNode } from '../query-retrieve';
+import { QUERY_TRANSFER_SYNTAXES } from '../query-retrieve/identifiers';
+import { sendInstances } from '../transfers';
+import type { TransferReport } from '../transfers';
+import { isOutOfResourcesStatus, isTransientText, MigrationError } from './retry';
+
+/**
+ * Transforms one archived instance before it is sent in relay or send mode
+ * and returns the instance to send instead, for example an anonymized copy
+ * in the archive.
+ */
+export type InstanceTransform = (instance: StoredInstance) => Promise<StoredInstance>;
+
+/** C-MOVE failure statuses after which a relay may still work: SOP class not supported, not authorized, move destination unknown. */
+const MOVE_UNAVAILABLE_STATUSES = new Set([0x0122, 0x0124, 0xa801]);
+
+/** The source cannot C-MOVE to the destination; a relay through the archive may still work. */
+export class MoveUnavailableError extends Error {
+  override readonly name = 'MoveUnavailableError';
+}
+
+export interface DirectMoveResult {
+  result: RetrieveResult;
+}
+
+/**
+ * Asks `source` to C-MOVE the study to `destinationAeTitle` on one
+ * association. Throws MoveUnavailableError when the source rejects the
+ * C-MOVE association or context or answers 0122, 0124 or A801 without
+ * moving anything, MigrationError for other failure statuses (transient for
+ * A7xx), and connection errors as they are.
+ */
+export async function moveStudyDirect(source: RemoteNode, local: LocalIdentity, destinationAeTitle: string, studyInstanceUid: string, signal?: AbortSignal): Promise<RetrieveResult> {
+  const moveClass = SopClass.StudyRootQueryRetrieveMove;
+  let association: ClientAssociation;
+  try {
+    association = await connectToNode(source, local, [{ abstractSyntax: moveClass, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]);
+  } catch (error) {
+    if (error instanceof AssociationRejectedError && error.result !== 2) throw new MoveUnavailableError(`${source.name} rejected the C-MOVE association: ${error.message}`);
+    if (/accepted none/.test((error as Error).message)) throw new MoveUnavailableError(`${source.name} rejected Study Root Query/Retrieve - MOVE`);
+    throw error;
+  }
+  try {
+    const context = association.findContext(moveClass);
+    if (!context) throw new MoveUnavailableError(`${source.name} rejected Study Root Query/Retrieve - MOVE`);
+    const identifier = encodeRequestIdentifier('STUDY', [{ keyword: 'StudyInstanceUID', value: studyInstanceUid }], source.characterSets, context.transferSyntax);
+    const result = await association.move({ contextId: context.id, destination: destinationAeTitle, identifier, signal });
+    const comment = result.errorComment ? ` (${result.errorComment})` : '';
+    if (MOVE_UNAVAILABLE_STATUSES.has(result.status) && result.completed === 0) {
+      const unknown = result.status === 0xa801 ? `: ${source.name} does not know ${destinationAeTitle} as a move destination` : '';
+      throw new MoveUnavailableError(`C-MOVE failed with status ${formatStatus(result.status)}${unknown}${comment}`);
+    }
+    const kind = statusClass(result.status);
+    if (kind === 'failure' || kind === 'cancel') {
+      throw new MigrationError(
+        `C-MOVE from ${source.name} to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment}: ${result.completed} completed, ${result.failed} failed`,
+        isOutOfResourcesStatus(result.status),
+      );
+    }
+    return result;
+  } finally {
+    if (association.isOpen) await association.release().catch(() => undefined);
+  }
+}
+
+/** Joins the reasons of a transfer's failures, at most `limit` of them, for one message. */
+function summarizeFailures(report: TransferReport, limit = 3): string {
+  const reasons = [...new Set(report.failures.map((failure) => failure.reason))];
+  const shown = reasons.slice(0, limit).join('; ');
+  return reasons.length > limit ? `${shown}; and ${reasons.length - limit} more reasons` : shown;
+}
+
+/**
+ * Retrieves the study from `source` into the archive (C-GET first, C-MOVE to
+ * our own AE title when the source rejects C-GET). Throws MigrationError when
+ * any instance did not arrive, transient when the reasons are.
+ */
+export async function retrieveStudy(source: RemoteNode, local: LocalIdentity, archive: LocalArchive, studyInstanceUid: string, signal?: AbortSignal, onProgress?: (received: number, expected?: number) => void): Promise<void> {
+  const report = await retrieveStudies(source, local, archive, [studyInstanceUid], {
+    signal,
+    onProgress: (event) => onProgress?.(event.received, event.expected),
+  });
+  const study = report.studies[0];
+  if (study.outcome === 'success') return;
+  const reasons = [...study.notes, ...study.failures.map((failure) => `${failure.sopInstanceUid}: ${failure.reason}`)];
+  const text = reasons.length > 0 ? reasons.join('; ') : 'no reason given';
+  throw new MigrationError(`retrieve from ${source.name} into the archive: ${study.outcome}, ${study.completed} of ${study.total} instances (${text})`, isTransientText(text));
+}
+
+/**
+ * Sends the archived instances of the study that the destination does not
+ * list yet, each through `transform` when given. Throws MigrationError when
+ * the archive has none of the missing instances or any send fails.
+ */
+export async function sendMissingInstances(
+  destination: RemoteNode,
+  local: LocalIdentity,
+  archive: LocalArchive,
+  studyInstanceUid: string,
+  presentOnDestination: Set<string>,
+  options: { transform?: InstanceTransform; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<number> {
+  const archived = archive.listInstances({ studyInstanceUid });
+  if (archived.length === 0) throw new MigrationError(`the local archive has no instances of study ${studyInstanceUid}`, false);
+  const missing = archived.filter((instance) => !presentOnDestination.has(instance.sopInstanceUid));
+  if (missing.length === 0) return 0;
+
+  const instances: StoredInstance[] = [];
+  for (const instance of missing) instances.push(options.transform ? await options.transform(instance) : instance);
+  const report = await sendInstances(destination, local, instances, {
+    signal: options.signal,
+    onProgress: (progress) => options.onProgress?.(progress.done, progress.total),
+  });
+  if (report.failures.length > 0) {
+    const text = summarizeFailures(report);
+    throw new MigrationError(`sent ${report.completed} of ${report.total} instances to ${destination.name}; ${report.failures.length} failed: ${text}`, isTransientText(text));
+  }
+  if (options.signal?.aborted && report.completed < report.total) throw new MigrationError('cancelled', false);
+  return report.completed;
+}
