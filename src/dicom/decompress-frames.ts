@@ -3,7 +3,7 @@
  * without reading the compressed bytes: the item headers are read one by one,
  * and the frames are then read one at a time.
  *
- * Pixel Data of undefined length holds a Basic Offset Table item, then one
+ * Pixel Data of undefined length contains a Basic Offset Table item, then one
  * fragment item per stretch of compressed bytes, then a Sequence Delimitation
  * Item. A frame spans one or more whole fragments. Frame boundaries come from,
  * in this order: the Basic Offset Table when it is not empty, else the
@@ -19,7 +19,7 @@ import { formatTag, Tag, UNDEFINED_LENGTH } from './dataset';
 import { Tags } from './tags';
 import { TransferSyntax } from './uid';
 
-/** The Pixel Data layout is invalid, or its frames cannot be told apart. */
+/** The Pixel Data layout is invalid, or its frame boundaries cannot be found. */
 export class EncapsulationError extends Error {
   override name = 'EncapsulationError';
 }
@@ -244,7 +244,7 @@ function startsCodestream(head: Buffer): boolean {
 
 function splitByStartMarkers(fragments: Item[]): Fragment[][] {
   if (!startsCodestream(fragments[0].head)) {
-    throw new EncapsulationError('the first fragment does not start with a JPEG or JPEG 2000 codestream, so the frames cannot be told apart');
+    throw new EncapsulationError('the first fragment does not start with a JPEG or JPEG 2000 codestream, so the frame boundaries cannot be found');
   }
   const frames: Fragment[][] = [];
   for (const fragment of fragments) {

@@ -12,8 +12,10 @@
  * - Lossy Image Compression (0028,2110), set to '01' when the codestream was
  *   lossy and the data set did not already say so. Lossy Image Compression
  *   Ratio (0028,2112) and Method (0028,2114) then get this compression's
- *   values appended after any earlier ones (PS3.3 C.7.6.1.1.5).
- *   A data set that already says '01' keeps all three as they are;
+ *   values appended after any earlier ones (PS3.3 C.7.6.1.1.5). A data set
+ *   that already records '01' keeps its values, and gets this compression's ratio
+ *   or method only where that attribute is missing. The ratio is the native
+ *   Pixel Data size over the bytes of all fragments;
  * - group length elements of a group that one of those edits changes, because
  *   their value would be wrong (group lengths are retired, so they are dropped).
  *
@@ -123,7 +125,7 @@ export async function decompressFile(path: string, targetSyntax: string = Transf
   const header = await readDicomFileHeader(path);
   const syntax = header.transferSyntaxUid;
   if (expectedSyntax !== undefined && syntax !== expectedSyntax) {
-    throw new DecompressionError(`${path} has transfer syntax ${syntax} but the index says ${expectedSyntax}; run "loader reindex"`);
+    throw new DecompressionError(`${path} has transfer syntax ${syntax} but the archive index lists ${expectedSyntax}; run "loader reindex"`);
   }
   if (!canDecompress(syntax)) throw new DecompressionError(`no decoder for pixel data in ${syntaxName(syntax)}`);
   if (!header.hasPixelData || header.pixelDataOffset === undefined) throw new DecompressionError(`${path} has no Pixel Data to decompress`);
@@ -137,7 +139,7 @@ export async function decompressFile(path: string, targetSyntax: string = Transf
     const pixelData = group.pixelData;
     for (const warning of group.warnings) logger.warn('Decompressing despite a fault in Pixel Data', { path, warning });
     if (pixelData.frames.length !== numberOfFrames) {
-      throw new DecompressionError(`Pixel Data holds ${pixelData.frames.length} frames but Number of Frames is ${numberOfFrames}`);
+      throw new DecompressionError(`Pixel Data contains ${pixelData.frames.length} frames but Number of Frames is ${numberOfFrames}`);
     }
     const totalBytes = frameByteLength(info) * numberOfFrames;
     if (totalBytes + (totalBytes % 2) > MAX_VALUE_LENGTH) {
@@ -180,16 +182,18 @@ interface DatasetParts {
 async function* writeDataset(parts: DatasetParts): AsyncGenerator<Buffer> {
   const { file, syntax, info, pixelData } = parts;
   const implicit = parts.targetSyntax === TransferSyntax.ImplicitVRLittleEndian;
-  // NOTE: converting to Implicit VR holds the elements before and after Pixel Data in memory twice; frames still stream.
+  // NOTE: converting to Implicit VR keeps the elements before and after Pixel Data in memory twice; frames still stream.
   yield implicit ? await transcodeBuffer(parts.elementsBefore, TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian) : parts.elementsBefore;
 
   const totalBytes = frameByteLength(info) * pixelData.frames.length;
   yield encodePixelDataHeader(info, totalBytes + (totalBytes % 2), implicit);
   yield parts.first.pixels;
+  // NOTE: one frame at a time is held whole: its compressed bytes, the decoder's copy in WebAssembly
+  // memory and the decoded frame. The WebAssembly heap keeps its largest size until the process exits.
   for (let index = 1; index < pixelData.frames.length; index++) {
     const decoded = await decodeFrame(syntax, await readFrame(file, pixelData.frames[index]), info);
     if (decoded.lossy && !parts.lossy) {
-      // The header, already sent, says the image is lossless; a lossy later frame would make that false.
+      // The header, already sent, states that the image is lossless, and a lossy later frame would make that false.
       throw new DecompressionError(`frame ${index + 1} is lossy but frame 1 is not, so Lossy Image Compression cannot be set correctly`);
     }
     yield decoded.pixels;
@@ -239,16 +243,21 @@ function planEdits(dataset: Dataset, syntax: string, info: ImageInfo, lossy: boo
     edits.set(PLANAR_CONFIGURATION, encodeUnsignedShort(PLANAR_CONFIGURATION, layout.planarConfiguration));
   }
 
-  if (lossy && dataset.getString(LOSSY_IMAGE_COMPRESSION) !== '01') {
+  if (!lossy) return edits;
+  const ratio = formatDecimal(compressionRatio);
+  const method = describeLossiness(syntax).method;
+  const ratios = dataset.getStrings(LOSSY_IMAGE_COMPRESSION_RATIO);
+  const methods = dataset.getStrings(LOSSY_IMAGE_COMPRESSION_METHOD);
+  if (dataset.getString(LOSSY_IMAGE_COMPRESSION) !== '01') {
+    // This compression is not recorded yet: its ratio and method follow any earlier ones.
     edits.set(LOSSY_IMAGE_COMPRESSION, encodeText(LOSSY_IMAGE_COMPRESSION, 'CS', '01'));
-    const ratios = [...dataset.getStrings(LOSSY_IMAGE_COMPRESSION_RATIO), formatDecimal(compressionRatio)];
-    edits.set(LOSSY_IMAGE_COMPRESSION_RATIO, encodeText(LOSSY_IMAGE_COMPRESSION_RATIO, 'DS', ratios.join('\\')));
-    const method = describeLossiness(syntax).method;
-    if (method !== undefined) {
-      const methods = [...dataset.getStrings(LOSSY_IMAGE_COMPRESSION_METHOD), method];
-      edits.set(LOSSY_IMAGE_COMPRESSION_METHOD, encodeText(LOSSY_IMAGE_COMPRESSION_METHOD, 'CS', methods.join('\\')));
-    }
+    edits.set(LOSSY_IMAGE_COMPRESSION_RATIO, encodeText(LOSSY_IMAGE_COMPRESSION_RATIO, 'DS', [...ratios, ratio].join('\\')));
+    if (method !== undefined) edits.set(LOSSY_IMAGE_COMPRESSION_METHOD, encodeText(LOSSY_IMAGE_COMPRESSION_METHOD, 'CS', [...methods, method].join('\\')));
+    return edits;
   }
+  // The data set already records lossy compression: existing values stay, and only a missing ratio or method is filled in.
+  if (ratios.length === 0) edits.set(LOSSY_IMAGE_COMPRESSION_RATIO, encodeText(LOSSY_IMAGE_COMPRESSION_RATIO, 'DS', ratio));
+  if (methods.length === 0 && method !== undefined) edits.set(LOSSY_IMAGE_COMPRESSION_METHOD, encodeText(LOSSY_IMAGE_COMPRESSION_METHOD, 'CS', method));
   return edits;
 }
 

@@ -26,7 +26,7 @@ const REFERENCE_TOOLS: Record<string, [string, ...string[]]> = {
   [TransferSyntax.JPEG2000]: ['gdcmconv', '--raw'],
 };
 
-/** Pixel Data and the attributes that say how to read it. */
+/** Pixel Data and the attributes that describe its layout. */
 export interface PixelImage {
   pixels: Buffer;
   photometricInterpretation: string;
@@ -98,9 +98,13 @@ export function samplesOf(image: PixelImage, frameCount: number, rows: number, c
       const sample = index % image.samplesPerPixel;
       const planar = image.samplesPerPixel > 1 && image.planarConfiguration === 1;
       const sourceIndex = frame * perFrame + (planar ? sample * rows * columns + pixel : index);
-      let value = bytes === 1 ? image.pixels[sourceIndex] : bytes === 2 ? image.pixels.readUInt16LE(sourceIndex * 2) : image.pixels.readUInt32LE(sourceIndex * 4);
+      let value: number;
+      if (bytes === 1) value = image.pixels[sourceIndex];
+      else if (bytes === 2) value = image.pixels.readUInt16LE(sourceIndex * 2);
+      else value = image.pixels.readUInt32LE(sourceIndex * 4);
       // Bits above Bits Stored carry no value (PS3.5 section 8.1.1), so they are cleared, or sign-extended for signed images.
-      value = image.pixelRepresentation === 1 ? (value << shift) >> shift : shift > 0 ? ((value << shift) >>> shift) : value;
+      if (image.pixelRepresentation === 1) value = (value << shift) >> shift;
+      else if (shift > 0) value = (value << shift) >>> shift;
       samples[frame * perFrame + index] = value;
     }
   }

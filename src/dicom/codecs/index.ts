@@ -23,7 +23,7 @@ import { decodeJpegBaselineFrame } from './jpeg-baseline';
 import { decodeJpegLosslessFrame } from './jpeg-lossless';
 import { decodeJpegLsFrame } from './jpeg-ls';
 import { decodeRleFrame } from './rle';
-import { UnsupportedCodecError } from './types';
+import { CodecError, UnsupportedCodecError } from './types';
 import type { DecodedFrame, ImageInfo } from './types';
 
 export { CodecError, UnsupportedCodecError, frameByteLength } from './types';
@@ -40,7 +40,7 @@ interface SyntaxCodec {
    * variant of this syntax (PS3.3 C.7.6.1.1.5.1); absent for lossless-only syntaxes.
    */
   lossyMethod?: string;
-  /** Every frame of this syntax is lossy, whatever the codestream says. */
+  /** Every frame of this syntax is lossy, whatever the codestream declares. */
   alwaysLossy: boolean;
 }
 
@@ -106,7 +106,7 @@ export async function decodeFrame(syntaxUid: string, frame: Buffer, info: ImageI
   const decoded = await codec.decode(frame, info);
   const predicted = codec.outputPhotometric(info);
   if (decoded.photometricInterpretation !== predicted) {
-    throw new Error(`decoder returned Photometric Interpretation ${decoded.photometricInterpretation} where ${predicted} was predicted`);
+    throw new CodecError(`decoder returned Photometric Interpretation ${decoded.photometricInterpretation} where ${predicted} was predicted`);
   }
   return decoded;
 }

@@ -4,8 +4,8 @@
  *
  * Colour rule: three-component frames come out as RGB, colour-by-pixel.
  * libjpeg-turbo converts from YCbCr unless the codestream marks its colour
- * space as RGB (Adobe marker with transform 0, or component IDs 'R', 'G', 'B'),
- * so YBR_FULL_422 and YBR_FULL data sets become RGB with Planar Configuration 0,
+ * space as RGB (Adobe marker with transform 0, or component IDs 'R', 'G', 'B').
+ * So YBR_FULL_422 and YBR_FULL data sets become RGB with Planar Configuration 0,
  * as PS3.5 section 8.2.1 expects after decompression.
  */
 import { readJpegHeader } from './jpeg-header';

@@ -23,7 +23,7 @@ export interface JpegHeader {
 const START_OF_IMAGE = 0xffd8;
 const START_OF_SCAN = 0xffda;
 
-/** Returns true for SOF0 to SOF15 except DHT (C4), JPG (C8) and DAC (CC). */
+/** Returns true for the start of frame markers FFC0 to FFCF, except FFC4 (DHT), FFC8 (JPG) and FFCC (DAC), which share that range. */
 function isStartOfFrame(marker: number): boolean {
   return marker >= 0xffc0 && marker <= 0xffcf && marker !== 0xffc4 && marker !== 0xffc8 && marker !== 0xffcc;
 }

@@ -55,7 +55,7 @@ export function assertDimensions(
 
 /**
  * Widens 8-bit decoder output to 16-bit samples where Bits Allocated is 16
- * but the codestream holds at most 8 bits: OpenJPEG and CharLS size their
+ * but the codestream has at most 8 bits: OpenJPEG and CharLS size their
  * output by the codestream's precision, not by Bits Allocated. Other buffers
  * are returned unchanged.
  */

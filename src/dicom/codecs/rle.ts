@@ -3,7 +3,7 @@
  *
  * A frame starts with a 64-byte header: the number of segments and the byte
  * offset of each of up to 15 segments, all unsigned 32-bit little endian.
- * Each segment holds one byte of one sample for every pixel, PackBits coded
+ * Each segment contains one byte of one sample for every pixel, PackBits coded
  * (annex G.3.1). Segments come per sample in sample order, and within a sample
  * the most significant byte comes first (annex G.2).
  */
@@ -20,7 +20,7 @@ export function decodeRleFrame(frame: Buffer, info: ImageInfo): DecodedFrame {
   const segmentCount = info.samplesPerPixel * sampleBytes;
   if (segmentCount > MAX_SEGMENTS) {
     throw new UnsupportedCodecError(
-      `RLE Lossless holds at most ${MAX_SEGMENTS} segments, but ${info.samplesPerPixel} samples of ${info.bitsAllocated} bits need ${segmentCount}`,
+      `RLE Lossless allows at most ${MAX_SEGMENTS} segments, but ${info.samplesPerPixel} samples of ${info.bitsAllocated} bits need ${segmentCount}`,
     );
   }
   if (frame.length < HEADER_BYTES) throw new CodecError(`RLE frame of ${frame.length} bytes is shorter than its 64-byte header`);

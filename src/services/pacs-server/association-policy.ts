@@ -135,9 +135,9 @@ function chooseTransferSyntax(abstractSyntax: string, proposed: string[], forRet
 /**
  * Picks the syntax of a C-GET storage context. The converter produces
  * Explicit VR Little Endian, Implicit VR Little Endian and Explicit VR Big
- * Endian from any uncompressed or deflated stored syntax, and the decompressor
- * produces the two little endian ones from most compressed syntaxes, but
- * nothing compresses, so one of those, in that order, lets the most instances through.
+ * Endian from any uncompressed or deflated stored syntax. The decompressor
+ * produces the two little endian ones from most compressed syntaxes. Nothing
+ * compresses, so one of those, in that order, lets the most instances through.
  * An exception: when the requester lists a compressed (encapsulated) syntax
  * first, it gets that syntax, so that instances stored in it arrive unchanged
  * instead of decompressed. Instances stored in any other syntax then fail.

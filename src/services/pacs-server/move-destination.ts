@@ -71,10 +71,10 @@ export type SubOperationData = { contextId: number; data: Readable } | { failure
 
 /**
  * Chooses the accepted context for a C-STORE sub-operation of C-MOVE or C-GET
- * and opens the data set for it: verbatim or converted as chooseContext
- * decides, else decompressed when the instance is stored compressed and the
- * peer accepted Explicit or Implicit VR Little Endian for its SOP class.
- * Rejects when the file cannot be read or its first frame cannot be decoded.
+ * and opens the data set for it, verbatim or converted as chooseContext decides.
+ * Failing that, a compressed instance is decompressed when the peer accepted
+ * Explicit or Implicit VR Little Endian for its SOP class. Rejects when the
+ * file cannot be read or its first frame cannot be decoded.
  */
 export async function openSubOperationData(instance: StoredInstance, accepted: readonly AcceptedContext[], log: Logger): Promise<SubOperationData> {
   const choice = chooseContext(instance, accepted);
