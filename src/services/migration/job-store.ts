@@ -17,7 +17,8 @@ export const JOB_DATABASE_FILE = 'jobs.sqlite';
 
 const SCHEMA_VERSION = 1;
 
-export type JobState = 'running' | 'done' | 'partial' | 'failed';
+/** 'interrupted': the run was cancelled and studies remain pending. */
+export type JobState = 'running' | 'done' | 'partial' | 'failed' | 'interrupted';
 
 export type StudyState = 'pending' | 'running' | 'done' | 'already-present' | 'failed';
 

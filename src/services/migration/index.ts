@@ -1,0 +1,10 @@
+/** Migration of studies between DICOM nodes and the local archive, as resumable jobs. */
+
+export * from './endpoints';
+export * from './job-store';
+export * from './migrate';
+export { NodeLimiter } from './node-limiter';
+export { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError } from './retry';
+export type { BackoffOptions } from './retry';
+export { moveStudyDirect, MoveUnavailableError } from './transfer';
+export type { InstanceTransform } from './transfer';

@@ -1,0 +1,369 @@
+/**
+ * Migration of studies from one endpoint to another as a resumable job.
+ *
+ * Each study goes through: count its instances on the source, count them on
+ * the destination (equal counts mean already present, and nothing is sent),
+ * transfer, and count again on the destination to verify. A node-to-node
+ * study goes by C-MOVE straight from the source to the destination when the
+ * source can do that, and otherwise through the local archive. Transient
+ * failures are retried with exponential back-off. Every state change is
+ * written to the job store first, so a killed run resumes where it stopped.
+ */
+import type { LocalArchive } from '../archive';
+import { createLogger } from '../logger';
+import type { LocalIdentity } from '../query-retrieve';
+import { describeEndpoint, listStudyInstances, selectStudies } from './endpoints';
+import type { Endpoint } from './endpoints';
+import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
+import { NodeLimiter } from './node-limiter';
+import { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, sleep } from './retry';
+import type { BackoffOptions } from './retry';
+import { moveStudyDirect, MoveUnavailableError, retrieveStudy, sendMissingInstances } from './transfer';
+import type { InstanceTransform } from './transfer';
+
+const logger = createLogger('loader.migrate');
+
+export interface MigrationProgress {
+  /** Studies finished in this run, in any final state. */
+  finished: number;
+  /** Studies this run works on. */
+  total: number;
+  /** What the most recent step is doing, e.g. "study 1.2.3: sending 4 of 20". */
+  detail: string;
+}
+
+export interface MigrationRequest {
+  jobId: string;
+  source: Endpoint;
+  destination: Endpoint;
+  selection: JobSelection;
+  options: JobOptions;
+  local: LocalIdentity;
+  /** The archive of relays; also the source or destination when either is 'local'. */
+  archive: LocalArchive;
+  /** Where the job is persisted; a dry run reads nothing from it and writes nothing. */
+  store: JobStore;
+  /** Count on both ends and report what would be transferred, without transferring or persisting anything. */
+  dryRun?: boolean;
+  backoff?: BackoffOptions;
+  /**
+   * Transforms each instance before it is sent from the archive. When set,
+   * node-to-node studies always go through the archive, because a direct
+   * C-MOVE cannot change the instances.
+   */
+  anonymize?: InstanceTransform;
+  signal?: AbortSignal;
+  onProgress?: (progress: MigrationProgress) => void;
+  onNotice?: (message: string) => void;
+}
+
+export interface StudyReport extends StudyRecord {
+  /** True when this run checked or transferred the study; false for a study a previous run finished. */
+  processedThisRun: boolean;
+  /** In a dry run: how a pending study would be transferred. */
+  plannedMethod?: TransferMethod;
+}
+
+export type MigrationOutcome = 'success' | 'partial' | 'failure';
+
+export interface MigrationReport {
+  jobId: string;
+  source: string;
+  destination: string;
+  dryRun: boolean;
+  studies: StudyReport[];
+  summary: { migrated: number; alreadyPresent: number; failed: number; pending: number };
+  /** success: every study is migrated or already present; failure: none is; partial otherwise. */
+  outcome: MigrationOutcome;
+  notes: string[];
+}
+
+interface RunContext {
+  request: MigrationRequest;
+  limiter: NodeLimiter;
+  /** One retrieve into the archive at a time, because a C-MOVE retrieve listens on the single pacs.moveScuPort. */
+  retrieveLock: NodeLimiter;
+  /** Reason the source cannot C-MOVE to the destination, once seen; later studies relay at once. */
+  moveUnavailable?: string;
+  notes: string[];
+  processed: Set<string>;
+  finished: number;
+  total: number;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function notify(run: RunContext, message: string): void {
+  run.notes.push(message);
+  logger.info(message, { job: run.request.jobId });
+  run.request.onNotice?.(message);
+}
+
+function progress(run: RunContext, detail: string): void {
+  run.request.onProgress?.({ finished: run.finished, total: run.total, detail });
+}
+
+/** Runs `operation` holding a slot of each node endpoint among `endpoints`; the local archive has no limit. */
+function withNodes<T>(run: RunContext, endpoints: Endpoint[], operation: () => Promise<T>): Promise<T> {
+  const names = endpoints.filter((endpoint) => endpoint.kind === 'node').map((endpoint) => endpoint.name);
+  return run.limiter.run(names, operation);
+}
+
+function countOn(run: RunContext, endpoint: Endpoint, studyInstanceUid: string): Promise<string[]> {
+  return withNodes(run, [endpoint], () => listStudyInstances(endpoint, run.request.local, studyInstanceUid, run.request.signal));
+}
+
+/** Retrieves the study into the archive unless the archive already has as many instances as the source. */
+async function retrieveIntoArchive(run: RunContext, studyInstanceUid: string, sourceCount: number): Promise<void> {
+  const { source, archive, local, signal } = run.request;
+  if (source.kind !== 'node') return;
+  if (archive.listInstances({ studyInstanceUid }).length === sourceCount) return;
+  await run.retrieveLock.run(['move-scp'], () =>
+    withNodes(run, [source], () =>
+      retrieveStudy(source.node, local, archive, studyInstanceUid, signal, (received, expected) =>
+        progress(run, `study ${studyInstanceUid}: retrieved ${received}${expected === undefined ? '' : ` of ${expected}`} from ${source.name}`),
+      ),
+    ),
+  );
+}
+
+async function sendFromArchive(run: RunContext, studyInstanceUid: string, present: Set<string>): Promise<void> {
+  const { destination, archive, local, signal, anonymize } = run.request;
+  if (destination.kind !== 'node') return;
+  await withNodes(run, [destination], () =>
+    sendMissingInstances(destination.node, local, archive, studyInstanceUid, present, {
+      transform: anonymize,
+      signal,
+      onProgress: (done, total) => progress(run, `study ${studyInstanceUid}: sent ${done} of ${total} to ${destination.name}`),
+    }),
+  );
+}
+
+/** Returns how a study would go: send, retrieve, C-MOVE or relay. */
+function plannedMethod(run: RunContext): TransferMethod {
+  const { source, destination, options, anonymize } = run.request;
+  if (source.kind === 'local') return 'send';
+  if (destination.kind === 'local') return 'retrieve';
+  if (options.method === 'relay' || anonymize !== undefined || (options.method === 'auto' && run.moveUnavailable !== undefined)) return 'relay';
+  return 'move';
+}
+
+/** Transfers one study and returns the method used. `present` contains the SOP Instance UIDs the destination listed before. */
+async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCount: number, present: Set<string>): Promise<TransferMethod> {
+  const { source, destination, local, signal, options } = run.request;
+  const method = plannedMethod(run);
+  if (method === 'send') {
+    await sendFromArchive(run, studyInstanceUid, present);
+    return method;
+  }
+  if (method === 'retrieve') {
+    await retrieveIntoArchive(run, studyInstanceUid, sourceCount);
+    return method;
+  }
+  if (method === 'move' && source.kind === 'node' && destination.kind === 'node') {
+    try {
+      progress(run, `study ${studyInstanceUid}: C-MOVE from ${source.name} to ${destination.node.aeTitle}`);
+      await withNodes(run, [source, destination], () => moveStudyDirect(source.node, local, destination.node.aeTitle, studyInstanceUid, signal));
+      return 'move';
+    } catch (error) {
+      if (!(error instanceof MoveUnavailableError)) throw error;
+      if (options.method === 'move') throw new MigrationError(`${error.message}; use --method auto or relay to go through the local archive`, false);
+      if (run.moveUnavailable === undefined) {
+        run.moveUnavailable = error.message;
+        notify(run, `${source.name} cannot C-MOVE to ${destination.name} (${error.message}); relaying studies through the local archive`);
+      }
+    }
+  }
+  await retrieveIntoArchive(run, studyInstanceUid, sourceCount);
+  await sendFromArchive(run, studyInstanceUid, present);
+  return 'relay';
+}
+
+/** One attempt: count, skip or transfer, verify. Writes counts to the store as they become known. */
+async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<{ state: StudyState; method?: TransferMethod }> {
+  const { source, destination, store, jobId } = run.request;
+  progress(run, `study ${studyInstanceUid}: counting instances`);
+  const sourceUids = await countOn(run, source, studyInstanceUid);
+  if (sourceUids.length === 0) throw new MigrationError(`study not found on ${describeEndpoint(source)}: an IMAGE level query lists no instances`, false);
+  store.updateStudy(jobId, studyInstanceUid, { sourceCount: sourceUids.length });
+
+  const before = await countOn(run, destination, studyInstanceUid);
+  store.updateStudy(jobId, studyInstanceUid, { destinationCount: before.length });
+  if (before.length === sourceUids.length) return { state: 'already-present' };
+
+  const method = await transferStudy(run, studyInstanceUid, sourceUids.length, new Set(before));
+  store.updateStudy(jobId, studyInstanceUid, { method });
+  if (run.request.signal?.aborted) throw new MigrationError('cancelled', false);
+
+  const after = await countOn(run, destination, studyInstanceUid);
+  store.updateStudy(jobId, studyInstanceUid, { destinationCount: after.length });
+  if (after.length !== sourceUids.length) {
+    throw new MigrationError(`verification failed: ${describeEndpoint(destination)} has ${after.length} instances, ${describeEndpoint(source)} has ${sourceUids.length}`, false);
+  }
+  return { state: 'done', method };
+}
+
+/** Migrates one study with retries; records the final state, or leaves it pending when the run is cancelled. */
+async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<void> {
+  const { store, jobId, options, signal } = run.request;
+  run.processed.add(studyInstanceUid);
+  for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) {
+      store.updateStudy(jobId, studyInstanceUid, { state: 'pending', lastError: 'cancelled before it finished' });
+      return;
+    }
+    store.startAttempt(jobId, studyInstanceUid);
+    try {
+      const outcome = await attemptStudy(run, studyInstanceUid);
+      store.updateStudy(jobId, studyInstanceUid, { state: outcome.state, method: outcome.method, lastError: null });
+      logger.info('Study finished', { job: jobId, study: studyInstanceUid, state: outcome.state, method: outcome.method, attempt });
+      break;
+    } catch (error) {
+      const message = errorMessage(error);
+      if (signal?.aborted) {
+        store.updateStudy(jobId, studyInstanceUid, { state: 'pending', lastError: `cancelled: ${message}` });
+        return;
+      }
+      const transient = isTransientError(error);
+      if (transient && attempt <= options.retries) {
+        const delayMs = backoffDelay(attempt, run.request.backoff ?? DEFAULT_BACKOFF);
+        logger.warn('Study attempt failed; retrying', { job: jobId, study: studyInstanceUid, attempt, delayMs, error: message });
+        store.updateStudy(jobId, studyInstanceUid, { lastError: message });
+        progress(run, `study ${studyInstanceUid}: retrying in ${Math.round(delayMs / 1000)} s after: ${message}`);
+        await sleep(delayMs, signal);
+        continue;
+      }
+      const reason = transient ? `${message} (gave up after ${attempt} attempts)` : message;
+      store.updateStudy(jobId, studyInstanceUid, { state: 'failed', lastError: reason });
+      logger.error('Study failed', { job: jobId, study: studyInstanceUid, attempt, transient, error: message });
+      break;
+    }
+  }
+  run.finished++;
+  progress(run, `study ${studyInstanceUid}: finished`);
+}
+
+/**
+ * Counts the destination again for studies a previous run finished, so the
+ * report shows that they are still complete; a mismatch marks the study failed.
+ */
+async function verifyEarlierStudies(run: RunContext): Promise<void> {
+  const { store, jobId, destination, source } = run.request;
+  for (const study of store.listStudies(jobId)) {
+    if (run.processed.has(study.studyInstanceUid) || (study.state !== 'done' && study.state !== 'already-present')) continue;
+    if (run.request.signal?.aborted) return;
+    progress(run, `study ${study.studyInstanceUid}: verifying on ${destination.name}`);
+    try {
+      const sourceCount = study.sourceCount ?? (await countOn(run, source, study.studyInstanceUid)).length;
+      const count = (await countOn(run, destination, study.studyInstanceUid)).length;
+      if (count === sourceCount) {
+        store.updateStudy(jobId, study.studyInstanceUid, { destinationCount: count, sourceCount });
+      } else {
+        const reason = `verification failed: ${describeEndpoint(destination)} has ${count} instances, ${describeEndpoint(source)} had ${sourceCount}`;
+        store.updateStudy(jobId, study.studyInstanceUid, { state: 'failed', destinationCount: count, sourceCount, lastError: reason });
+      }
+    } catch (error) {
+      notify(run, `study ${study.studyInstanceUid} was not verified again: ${errorMessage(error)}`);
+    }
+  }
+}
+
+function summarize(studies: StudyReport[]): MigrationReport['summary'] {
+  const count = (states: StudyState[]) => studies.filter((study) => states.includes(study.state)).length;
+  return { migrated: count(['done']), alreadyPresent: count(['already-present']), failed: count(['failed']), pending: count(['pending', 'running']) };
+}
+
+function outcomeOf(summary: MigrationReport['summary']): MigrationOutcome {
+  if (summary.failed === 0 && summary.pending === 0) return 'success';
+  if (summary.migrated + summary.alreadyPresent === 0) return 'failure';
+  return 'partial';
+}
+
+/** Counts both ends of each study without transferring or persisting anything. */
+async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport[]> {
+  const now = new Date().toISOString();
+  const reports: StudyReport[] = [];
+  for (const studyInstanceUid of studyUids) {
+    const report: StudyReport = { studyInstanceUid, state: 'pending', attempts: 0, createdAt: now, updatedAt: now, processedThisRun: true };
+    try {
+      report.sourceCount = (await countOn(run, run.request.source, studyInstanceUid)).length;
+      report.destinationCount = (await countOn(run, run.request.destination, studyInstanceUid)).length;
+      if (report.sourceCount === 0) {
+        report.state = 'failed';
+        report.lastError = `study not found on ${describeEndpoint(run.request.source)}`;
+      } else if (report.destinationCount === report.sourceCount) {
+        report.state = 'already-present';
+      } else {
+        report.plannedMethod = plannedMethod(run);
+      }
+    } catch (error) {
+      report.state = 'failed';
+      report.lastError = errorMessage(error);
+    }
+    reports.push(report);
+    run.finished++;
+    progress(run, `study ${studyInstanceUid}: counted`);
+  }
+  return reports;
+}
+
+/**
+ * Runs or resumes the migration job: selects the studies on the source, adds
+ * new ones to the job as pending, migrates every study that is pending,
+ * running (left by a killed run) or failed, and verifies studies finished
+ * earlier. Studies that are done or already present are not transferred again.
+ */
+export async function runMigration(request: MigrationRequest): Promise<MigrationReport> {
+  const { source, destination, store, jobId, options } = request;
+  const run: RunContext = {
+    request,
+    limiter: new NodeLimiter(options.concurrency),
+    retrieveLock: new NodeLimiter(1),
+    notes: [],
+    processed: new Set(),
+    finished: 0,
+    total: 0,
+  };
+  if (request.anonymize !== undefined && source.kind === 'node' && destination.kind === 'node') {
+    run.moveUnavailable = 'instances are transformed before sending';
+  }
+
+  progress(run, `selecting studies on ${source.name}`);
+  const selected = await selectStudies(source, request.local, request.selection, {
+    signal: request.signal,
+    onNotice: (notice) => notify(run, notice.message),
+  });
+
+  if (request.dryRun) {
+    run.total = selected.length;
+    const studies = await dryRun(run, selected);
+    const summary = summarize(studies.filter((study) => study.state !== 'pending'));
+    summary.pending = studies.filter((study) => study.state === 'pending').length;
+    return { jobId, source: source.name, destination: destination.name, dryRun: true, studies, summary, outcome: summary.failed > 0 ? (summary.failed === studies.length ? 'failure' : 'partial') : 'success', notes: run.notes };
+  }
+
+  store.openJob(jobId, source.name, destination.name, request.selection, options);
+  store.addStudies(jobId, selected);
+  const todo = store.listStudies(jobId).filter((study) => study.state === 'pending' || study.state === 'running' || study.state === 'failed');
+  const leftRunning = todo.filter((study) => study.state === 'running').length;
+  if (leftRunning > 0) notify(run, `${leftRunning} studies were left running by an interrupted run; migrating them again`);
+  run.total = todo.length;
+  logger.info('Migration started', { job: jobId, source: source.name, destination: destination.name, selected: selected.length, todo: todo.length, method: options.method, concurrency: options.concurrency });
+
+  const queue = todo.map((study) => study.studyInstanceUid);
+  const worker = async () => {
+    while (queue.length > 0 && !request.signal?.aborted) await migrateStudy(run, queue.shift()!);
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, queue.length) }, worker));
+  await verifyEarlierStudies(run);
+
+  const studies: StudyReport[] = store.listStudies(jobId).map((study) => ({ ...study, processedThisRun: run.processed.has(study.studyInstanceUid) }));
+  const summary = summarize(studies);
+  const outcome = outcomeOf(summary);
+  const jobState: JobState = request.signal?.aborted ? 'interrupted' : outcome === 'success' ? 'done' : outcome === 'partial' ? 'partial' : 'failed';
+  store.setJobState(jobId, jobState);
+  logger.info('Migration finished', { job: jobId, state: jobState, ...summary });
+  return { jobId, source: source.name, destination: destination.name, dryRun: false, studies, summary, outcome, notes: run.notes };
+}
