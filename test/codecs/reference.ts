@@ -89,32 +89,44 @@ export async function collect(stream: Readable): Promise<Buffer> {
 export function samplesOf(image: PixelImage, frameCount: number, rows: number, columns: number): Int32Array {
   const bytes = image.bitsAllocated / 8;
   const perFrame = rows * columns * image.samplesPerPixel;
-  const samples = new Int32Array(perFrame * frameCount);
+  const count = perFrame * frameCount;
+  const samples = new Int32Array(count);
+  // Copying out of the Buffer first aligns the bytes for the typed array views (x86-64 and arm64 are little endian).
+  const raw = new Uint8Array(image.pixels.subarray(0, count * bytes));
+  if (bytes === 1) samples.set(raw);
+  else if (bytes === 2) samples.set(new Uint16Array(raw.buffer));
+  else samples.set(new Uint32Array(raw.buffer));
+
+  // Bits above Bits Stored carry no value (PS3.5 section 8.1.1), so they are cleared, or sign-extended for signed images.
   const shift = 32 - image.bitsStored;
-  for (let frame = 0; frame < frameCount; frame++) {
-    for (let index = 0; index < perFrame; index++) {
-      // Colour-by-plane frames store sample s of pixel p at s × pixels + p.
-      const pixel = Math.floor(index / image.samplesPerPixel);
-      const sample = index % image.samplesPerPixel;
-      const planar = image.samplesPerPixel > 1 && image.planarConfiguration === 1;
-      const sourceIndex = frame * perFrame + (planar ? sample * rows * columns + pixel : index);
-      let value: number;
-      if (bytes === 1) value = image.pixels[sourceIndex];
-      else if (bytes === 2) value = image.pixels.readUInt16LE(sourceIndex * 2);
-      else value = image.pixels.readUInt32LE(sourceIndex * 4);
-      // Bits above Bits Stored carry no value (PS3.5 section 8.1.1), so they are cleared, or sign-extended for signed images.
-      if (image.pixelRepresentation === 1) value = (value << shift) >> shift;
-      else if (shift > 0) value = (value << shift) >>> shift;
-      samples[frame * perFrame + index] = value;
+  if (shift > 0) {
+    for (let index = 0; index < count; index++) {
+      samples[index] = image.pixelRepresentation === 1 ? (samples[index] << shift) >> shift : (samples[index] << shift) >>> shift;
     }
   }
-  return samples;
+  if (image.samplesPerPixel === 1 || image.planarConfiguration === 0) return samples;
+
+  // Colour-by-plane frames store sample s of pixel p at s × pixels + p; reorder them colour-by-pixel.
+  const interleaved = new Int32Array(count);
+  const pixels = rows * columns;
+  for (let frame = 0; frame < frameCount; frame++) {
+    const base = frame * perFrame;
+    for (let sample = 0; sample < image.samplesPerPixel; sample++) {
+      for (let pixel = 0; pixel < pixels; pixel++) {
+        interleaved[base + pixel * image.samplesPerPixel + sample] = samples[base + sample * pixels + pixel];
+      }
+    }
+  }
+  return interleaved;
 }
 
 /** Returns the largest absolute difference between two equally long sample arrays. */
 export function maxAbsoluteDifference(a: Int32Array, b: Int32Array): number {
   if (a.length !== b.length) throw new Error(`sample counts differ: ${a.length} and ${b.length}`);
   let max = 0;
-  for (let index = 0; index < a.length; index++) max = Math.max(max, Math.abs(a[index] - b[index]));
+  for (let index = 0; index < a.length; index++) {
+    const difference = a[index] > b[index] ? a[index] - b[index] : b[index] - a[index];
+    if (difference > max) max = difference;
+  }
   return max;
 }
