@@ -12,6 +12,7 @@ import { normalizeDcmtkFlags, registerEcho } from './commands/echo';
 import { registerFind } from './commands/find';
 import { registerGet } from './commands/get';
 import { registerLicense, warnWhenUnlicensed } from './commands/license';
+import { registerMigrate } from './commands/migrate';
 import { registerMove } from './commands/move';
 import { registerNodes } from './commands/nodes';
 import { registerReindex } from './commands/reindex';
@@ -45,6 +46,7 @@ function buildProgram(): Command {
   registerGet(program, globals);
   registerMove(program, globals);
   registerSend(program, globals);
+  registerMigrate(program, globals);
   registerConfig(program, globals);
   registerSecrets(program, globals);
   registerUsers(program, globals);

@@ -1,0 +1,167 @@
+/**
+ * `loader migrate A B`: copies the selected studies from node or archive A
+ * to node or archive B as a resumable job kept in <config folder>/jobs.sqlite.
+ */
+import path from 'node:path';
+
+import type { Command } from 'commander';
+
+import { LocalArchive } from '../../services/archive';
+import {
+  deriveJobId,
+  JOB_DATABASE_FILE,
+  JobStore,
+  JobStoreError,
+  LOCAL_ENDPOINT,
+  runMigration,
+  validateJobName,
+} from '../../services/migration';
+import type { Endpoint, JobOptions, JobSelection, MigrationReport, StudyReport } from '../../services/migration';
+import type { LocalIdentity } from '../../services/query-retrieve';
+import { localIdentityFromSettings } from '../../services/query-retrieve';
+import { resolveConfigDir } from '../../services/settings/settings-store';
+import { ExitCode, openSettings, resolveArchiveRoot, UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+import { formatTable, ProgressLine } from '../terminal';
+import { abortOnInterrupt, resolveTarget } from './echo';
+import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
+import type { FilterOptions } from './find';
+
+interface MigrateOptions extends FilterOptions {
+  method: string;
+  concurrency: string;
+  retries: string;
+  job?: string;
+  json?: boolean;
+  dryRun?: boolean;
+  aet?: string;
+  anonymize?: boolean;
+}
+
+const METHODS = ['auto', 'move', 'relay'] as const;
+
+function parseWholeNumber(flag: string, text: string, minimum: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < minimum) throw new UsageError(`${flag} "${text}" is invalid: give a whole number, ${minimum} or more`);
+  return Number(text);
+}
+
+/** Resolves 'local' to the archive and any other name to a registered node, with its password when it has a login. */
+async function resolveEndpoint(globals: GlobalOptions, name: string, archive: LocalArchive, aet: string | undefined): Promise<Endpoint> {
+  if (name.toLowerCase() === LOCAL_ENDPOINT) return { kind: 'local', name: LOCAL_ENDPOINT, archive };
+  const { node } = await resolveTarget(globals, name, { aet });
+  return { kind: 'node', name: node.name, node };
+}
+
+/** Maps a study's state to the word the report shows. */
+function describeState(study: StudyReport, dryRun: boolean): string {
+  if (dryRun && study.state === 'pending') return `would ${study.plannedMethod === 'move' ? 'C-MOVE' : study.plannedMethod}`;
+  if (study.state === 'done') return study.processedThisRun ? 'migrated' : 'migrated earlier';
+  return study.state;
+}
+
+function printReport(report: MigrationReport): void {
+  const rows = report.studies.map((study) => [
+    study.studyInstanceUid,
+    describeState(study, report.dryRun),
+    study.method === 'move' ? 'C-MOVE' : (study.method ?? ''),
+    study.sourceCount === undefined ? '' : String(study.sourceCount),
+    study.destinationCount === undefined ? '' : String(study.destinationCount),
+    String(study.attempts),
+  ]);
+  process.stdout.write(`${report.dryRun ? 'dry run of ' : ''}job ${report.jobId}: ${report.source} to ${report.destination}\n`);
+  if (rows.length > 0) process.stdout.write(formatTable(['STUDY INSTANCE UID', 'STATE', 'METHOD', 'SOURCE', 'DESTINATION', 'ATTEMPTS'], rows, 64) + '\n');
+  for (const study of report.studies) {
+    if (study.state === 'failed' || study.state === 'pending') process.stdout.write(`  ${study.state}: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}\n`);
+  }
+  for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
+  const { migrated, alreadyPresent, failed, pending } = report.summary;
+  process.stdout.write(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : ''}\n`);
+}
+
+function exitCodeOf(report: MigrationReport): number {
+  if (report.outcome === 'success') return ExitCode.Success;
+  return report.outcome === 'partial' ? ExitCode.PartialSuccess : ExitCode.Failure;
+}
+
+export function registerMigrate(program: Command, globals: () => GlobalOptions): void {
+  const command = program
+    .command('migrate <source> <destination>')
+    .description(
+      "copy studies from one node to another as a resumable job; either end may be 'local' (the local archive). " +
+        'Running the same command again resumes the job and skips studies already done',
+    )
+    .option('--method <method>', 'auto: C-MOVE from source to destination, through the local archive when the source cannot; move: C-MOVE only; relay: always through the local archive', 'auto')
+    .option('--concurrency <count>', 'maximum associations open at once to each node, and studies in flight', '2')
+    .option('--retries <count>', 'retries of a study after a transient failure (A7xx status, transient rejection, timeout, refused or reset connection), with back-off doubling from 1 s', '3')
+    .option('--job <name>', 'job name; default: derived from source, destination and selection, so the same command resumes the same job')
+    .option('--dry-run', 'count the instances on both ends and show what would be transferred; nothing is sent or recorded')
+    .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)')
+    .option('--anonymize', 'anonymize instances before sending (not available yet)')
+    .option('--json', 'print the report as JSON');
+  addFilterOptions(command).action(async (sourceName: string, destinationName: string, options: MigrateOptions) => {
+    if (options.anonymize) throw new UsageError('--anonymize is not available yet: the anonymizer is not part of this version of the loader');
+    const method = options.method.toLowerCase();
+    if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method "${options.method}" is invalid: use auto, move or relay`);
+    const jobOptions: JobOptions = {
+      method: method as JobOptions['method'],
+      concurrency: parseWholeNumber('--concurrency', options.concurrency, 1),
+      retries: parseWholeNumber('--retries', options.retries, 0),
+    };
+    if (sourceName.toLowerCase() === destinationName.toLowerCase()) throw new UsageError(`source and destination are both "${sourceName}": give two different ends`);
+    const filters = filtersFrom(options);
+    if (!hasAnyFilter(filters)) throw new UsageError('give --study-uid or at least one filter (--name, --date, --modality, --description, ...)');
+    const selection: JobSelection = { ...filters };
+    let jobId: string;
+    try {
+      jobId = options.job === undefined ? deriveJobId(sourceName, destinationName, selection) : validateJobName(options.job);
+    } catch (error) {
+      if (error instanceof JobStoreError) throw new UsageError(error.message);
+      throw error;
+    }
+
+    const global = globals();
+    const archive = LocalArchive.open(resolveArchiveRoot(global));
+    const store = JobStore.open(path.join(resolveConfigDir(global.configDir), JOB_DATABASE_FILE));
+    const interrupt = abortOnInterrupt();
+    const progressLine = new ProgressLine();
+    try {
+      const source = await resolveEndpoint(global, sourceName, archive, options.aet);
+      const destination = await resolveEndpoint(global, destinationName, archive, options.aet);
+      if (source.kind === 'local' && destination.kind === 'local') throw new UsageError('source and destination are both the local archive');
+      const local: LocalIdentity = localIdentityFromSettings(openSettings(global), options.aet);
+
+      let report: MigrationReport;
+      try {
+        report = await runMigration({
+          jobId,
+          source,
+          destination,
+          selection,
+          options: jobOptions,
+          local,
+          archive,
+          store,
+          dryRun: options.dryRun,
+          signal: interrupt.signal,
+          onProgress: (event) => progressLine.update(`${event.finished} of ${event.total} studies; ${event.detail}`),
+          onNotice: (message) => {
+            progressLine.done();
+            process.stderr.write(`loader: ${message}\n`);
+          },
+        });
+      } catch (error) {
+        if (error instanceof JobStoreError) throw new UsageError(error.message);
+        throw error;
+      }
+      progressLine.done();
+      if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else printReport(report);
+      process.exitCode = exitCodeOf(report);
+    } finally {
+      progressLine.done();
+      interrupt.dispose();
+      store.close();
+      archive.close();
+    }
+  });
+}
