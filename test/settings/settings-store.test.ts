@@ -53,6 +53,18 @@ describe('settings validation', () => {
     expect(store.settings.pacs.aeTitle).toBe('KEEP_ME');
   });
 
+  test('duplicate AE title rejected', () => {
+    const { store } = openStore();
+    store.addPacsNode(pacsNode('SCU3', { aeTitle: 'SCU', port: 104 }));
+
+    expect(() => store.addPacsNode(pacsNode('SCU', { port: 12021 }))).toThrow(
+      'AE title SCU is already used by node SCU3: an AE title must identify one node, because it is the C-MOVE destination',
+    );
+    expect(() => store.addPacsNode(pacsNode('scu-lower', { aeTitle: 'SCU ' }))).toThrow(/AE title SCU is already used/);
+    expect(store.addPacsNode(pacsNode('other', { aeTitle: 'scu' })).aeTitle).toBe('scu');
+    expect(store.listPacsNodes().map((node) => node.name)).toEqual(['SCU3', 'other']);
+  });
+
   test('duplicate name rejected across kinds', () => {
     const { store } = openStore();
     store.addPacsNode(pacsNode('Main'));
@@ -150,21 +162,85 @@ describe('settings file recovery', () => {
 
     expect(store.warnings.join('\n')).toMatch(/pacs\.aeTitle "ABCDEFGHIJKLMNOPQ" is invalid: an AE title has 1 to 16 characters; using the default "LOADER"/);
     expect(store.warnings.join('\n')).toMatch(/interface\.theme "purple" is invalid: use dark or light; using the default "light"/);
-    expect(store.warnings.join('\n')).toMatch(/locations\.pacs\["bad"\]\.port "70000" is invalid.*this node entry was skipped/);
-    const copies = fs.readdirSync(dir).filter((name) => name.startsWith('settings.json.invalid-'));
-    expect(copies).toHaveLength(1);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, copies[0]), 'utf8'))).toEqual(stored);
+    expect(store.warnings.join('\n')).toMatch(
+      /locations\.pacs\["bad"\]\.port "70000" is invalid.*; node bad is ignored until its entry in .*settings\.json is fixed or removed with "loader nodes remove bad"/,
+    );
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(stored);
   });
 
-  test('repaired file loads without warnings', () => {
+  test('opening never rewrites the file', () => {
     const dir = makeTempDir('settings');
-    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ schemaVersion: 1, pacs: { port: 'eleven' } }));
-    // One warning for the port, one for the copy of the file.
+    const file = path.join(dir, 'settings.json');
+    const text = JSON.stringify({ schemaVersion: 1, pacs: { port: 'eleven' }, locations: { pacs: [pacsNode('far', { port: 70000 })] } });
+    fs.writeFileSync(file, text);
+
     expect(openStore(dir).store.warnings).toHaveLength(2);
+    const reopened = openStore(dir).store;
+
+    expect(reopened.warnings).toHaveLength(2);
+    expect(reopened.settings.pacs.port).toBe(11112);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+    expect(fs.readdirSync(dir)).toEqual(['settings.json']);
+  });
+
+  test('invalid values survive a save', () => {
+    const dir = makeTempDir('settings');
+    const file = path.join(dir, 'settings.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ schemaVersion: 1, pacs: { port: 'eleven' }, locations: { pacs: [pacsNode('far', { port: 70000 })] } }),
+    );
+
+    const { store } = openStore(dir);
+    store.updatePacs({ aeTitle: 'CHANGED' });
+    store.addPacsNode(pacsNode('near'));
+
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(saved.pacs.port).toBe('eleven');
+    expect(saved.pacs.aeTitle).toBe('CHANGED');
+    expect(saved.locations.pacs.map((node: PacsNode) => node.name)).toEqual(['near', 'far']);
+    expect(openStore(dir).store.warnings).toHaveLength(2);
+  });
+
+  test('invalid values cleared by fixes', () => {
+    const dir = makeTempDir('settings');
+    fs.writeFileSync(
+      path.join(dir, 'settings.json'),
+      JSON.stringify({ schemaVersion: 1, pacs: { port: 'eleven' }, locations: { pacs: [pacsNode('far', { port: 70000 })] } }),
+    );
+
+    const { store } = openStore(dir);
+    store.updatePacs({ port: 4242 });
+    expect(store.removePacsNode('far')).toBe(true);
 
     const reopened = openStore(dir).store;
     expect(reopened.warnings).toEqual([]);
-    expect(reopened.settings.pacs.port).toBe(11112);
+    expect(reopened.settings.pacs.port).toBe(4242);
+    expect(reopened.listPacsNodes()).toEqual([]);
+  });
+
+  test('duplicate AE title in file keeps first', () => {
+    const dir = makeTempDir('settings');
+    fs.writeFileSync(
+      path.join(dir, 'settings.json'),
+      JSON.stringify({ schemaVersion: 1, locations: { pacs: [pacsNode('SCU', { port: 12021 }), pacsNode('SCU3', { aeTitle: 'SCU' })] } }),
+    );
+
+    const { store } = openStore(dir);
+
+    expect(store.listPacsNodes().map((node) => node.name)).toEqual(['SCU']);
+    expect(store.findPacsNodesByAeTitle('SCU').map((node) => node.port)).toEqual([12021]);
+    expect(store.warnings).toHaveLength(1);
+    expect(store.warnings[0]).toMatch(/^AE title SCU is already used by node SCU: .*; node SCU3 is ignored until its entry/);
+  });
+
+  test('settings folder that is a file', () => {
+    const file = path.join(makeTempDir('settings'), 'not-a-folder');
+    fs.writeFileSync(file, '');
+    expect(() => new SettingsStore({ configDir: file })).toThrow(
+      `settings folder ${file} is not a folder: a file has that name or is part of its path; ` +
+        'rename or remove that file, or choose another settings folder with --config-dir or LOADER_CONFIG_DIR',
+    );
   });
 });
 
@@ -223,6 +299,7 @@ describe('location import and export', () => {
         pacsNode('far', { port: 70000 }),
         pacsNode('EXISTING', { aeTitle: 'DUP' }),
         'not an object',
+        pacsNode('same-aet', { aeTitle: 'EXISTING' }),
       ],
       ssh: [{ name: 'nas', host: 'nas.local', port: 22, login: 'backup', passphrase: SECRET }, { name: 'nologin', host: 'h', port: 22 }],
     });
@@ -235,6 +312,9 @@ describe('location import and export', () => {
     expect(reasons.far).toMatch(/port "70000" is invalid/);
     expect(reasons.EXISTING).toMatch(/node name "EXISTING" is already registered/);
     expect(reasons['#5']).toMatch(/is not an object/);
+    expect(reasons['same-aet']).toBe(
+      'AE title EXISTING is already used by node existing: an AE title must identify one node, because it is the C-MOVE destination',
+    );
     expect(reasons.nologin).toMatch(/login .* is invalid/);
     expect(report.passwordsIgnored).toEqual(['fine', 'nas']);
     expect(fs.readFileSync(file, 'utf8')).not.toContain(SECRET);

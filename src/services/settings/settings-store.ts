@@ -2,9 +2,11 @@
  * Persisted settings, stored as JSON by `conf` in the user's configuration
  * folder (or the folder given with --config-dir / LOADER_CONFIG_DIR).
  *
- * Loading never loses valid settings: a file that is not valid JSON is moved
- * aside and replaced by defaults, and a single invalid field falls back to its
- * default while the rest of the file is kept. Each recovery is logged.
+ * Loading never loses settings: a file that is not valid JSON is moved aside
+ * and replaced by defaults. An invalid field falls back to its default and an
+ * invalid entry is ignored, with a warning on every run, but both stay in the
+ * file as they are until the user fixes or replaces them. Apart from moving a
+ * corrupt file aside, opening the store never writes; only a change does.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,17 +40,40 @@ type Migration = (stored: Record<string, unknown>) => Record<string, unknown>;
 /** Migrations keyed by the schema version they upgrade from. */
 const MIGRATIONS: Record<number, Migration> = {};
 
+/**
+ * Stored values that failed validation at load, kept so that saving writes
+ * them back unchanged instead of dropping them.
+ */
+interface InvalidStoredValues {
+  pacs: Partial<Record<keyof PacsSettings, unknown>>;
+  interface: Partial<Record<keyof InterfaceSettings, unknown>>;
+  pacsNodes: unknown[];
+  sshNodes: unknown[];
+  serverAccounts: unknown[];
+}
+
 export class SettingsStore {
   private readonly conf: Conf<Record<string, unknown>>;
   private current: Settings;
   readonly warnings: string[] = [];
-  /** Set by load() when invalid values fell back to defaults, so the constructor writes the repaired file once. */
-  private repairOnOpen = false;
+  private readonly invalid: InvalidStoredValues = { pacs: {}, interface: {}, pacsNodes: [], sshNodes: [], serverAccounts: [] };
 
-  constructor(options: { configDir?: string } = {}) {
-    this.conf = createConf(resolveConfigDir(options.configDir), this.warnings);
-    this.current = this.load();
-    if (this.repairOnOpen) this.save();
+  private readonly logWarnings: boolean;
+
+  /**
+   * Opens the settings file. With `logWarnings: false` the warnings about
+   * invalid values are only collected in `warnings`, for a caller that reopens
+   * the file often and logs each warning once.
+   */
+  constructor(options: { configDir?: string; logWarnings?: boolean } = {}) {
+    this.logWarnings = options.logWarnings ?? true;
+    const configDir = resolveConfigDir(options.configDir);
+    try {
+      this.conf = createConf(configDir, this.warnings);
+      this.current = this.load();
+    } catch (error) {
+      throw describeFolderError(error, configDir);
+    }
   }
 
   get path(): string {
@@ -62,6 +87,7 @@ export class SettingsStore {
   updatePacs(changes: Partial<PacsSettings>): PacsSettings {
     const pacs = validatePacsSettings({ ...this.current.pacs, ...changes });
     this.current.pacs = pacs;
+    for (const key of Object.keys(changes) as (keyof PacsSettings)[]) delete this.invalid.pacs[key];
     this.save();
     return pacs;
   }
@@ -69,6 +95,7 @@ export class SettingsStore {
   updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
     const settings = validateInterfaceSettings({ ...this.current.interface, ...changes });
     this.current.interface = settings;
+    for (const key of Object.keys(changes) as (keyof InterfaceSettings)[]) delete this.invalid.interface[key];
     this.save();
     return settings;
   }
@@ -90,17 +117,21 @@ export class SettingsStore {
   addPacsNode(node: PacsNode): PacsNode {
     const valid = validatePacsNode(node, this.allLocations());
     this.current.locations.pacs.push(valid);
+    // A valid entry replaces an invalid stored entry of the same name, which is how a user repairs one.
+    this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, valid.name);
     this.save();
     log.info('registered node', { name: valid.name, aeTitle: valid.aeTitle, host: valid.host, port: valid.port });
     return valid;
   }
 
+  /** Removes the node of this name, and any invalid stored entry of that name. */
   removePacsNode(name: string): boolean {
-    const before = this.current.locations.pacs.length;
+    const before = this.current.locations.pacs.length + this.invalid.pacsNodes.length;
     this.current.locations.pacs = this.current.locations.pacs.filter(
       (node) => node.name.toLowerCase() !== name.toLowerCase(),
     );
-    if (this.current.locations.pacs.length === before) return false;
+    this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, name);
+    if (this.current.locations.pacs.length + this.invalid.pacsNodes.length === before) return false;
     this.save();
     log.info('removed node', { name });
     return true;
@@ -118,17 +149,20 @@ export class SettingsStore {
   addSshNode(node: SshNode): SshNode {
     const valid = validateSshNode(node, this.allLocations());
     this.current.locations.ssh.push(valid);
+    this.invalid.sshNodes = withoutName(this.invalid.sshNodes, valid.name);
     this.save();
     log.info('registered SSH node', { name: valid.name, host: valid.host, port: valid.port });
     return valid;
   }
 
+  /** Removes the SSH node of this name, and any invalid stored entry of that name. */
   removeSshNode(name: string): boolean {
-    const before = this.current.locations.ssh.length;
+    const before = this.current.locations.ssh.length + this.invalid.sshNodes.length;
     this.current.locations.ssh = this.current.locations.ssh.filter(
       (node) => node.name.toLowerCase() !== name.toLowerCase(),
     );
-    if (this.current.locations.ssh.length === before) return false;
+    this.invalid.sshNodes = withoutName(this.invalid.sshNodes, name);
+    if (this.current.locations.ssh.length + this.invalid.sshNodes.length === before) return false;
     this.save();
     log.info('removed SSH node', { name });
     return true;
@@ -147,15 +181,17 @@ export class SettingsStore {
   addServerAccount(account: ServerAccount): ServerAccount {
     const valid = validateServerAccount(account, this.current.serverAccounts);
     this.current.serverAccounts.push(valid);
+    this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, valid.name);
     this.save();
     log.info('added server account', { name: valid.name });
     return valid;
   }
 
   removeServerAccount(name: string): boolean {
-    const before = this.current.serverAccounts.length;
+    const before = this.current.serverAccounts.length + this.invalid.serverAccounts.length;
     this.current.serverAccounts = this.current.serverAccounts.filter((account) => account.name.toLowerCase() !== name.toLowerCase());
-    if (this.current.serverAccounts.length === before) return false;
+    this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, name);
+    if (this.current.serverAccounts.length + this.invalid.serverAccounts.length === before) return false;
     this.save();
     log.info('removed server account', { name });
     return true;
@@ -170,6 +206,10 @@ export class SettingsStore {
     for (const node of locations.pacs) valid.pacs.push(validatePacsNode(node, valid.pacs));
     for (const node of locations.ssh) valid.ssh.push(validateSshNode(node, [...valid.pacs, ...valid.ssh]));
     this.current.locations = valid;
+    for (const node of [...valid.pacs, ...valid.ssh]) {
+      this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, node.name);
+      this.invalid.sshNodes = withoutName(this.invalid.sshNodes, node.name);
+    }
     this.save();
     log.info('replaced locations', { pacs: valid.pacs.length, ssh: valid.ssh.length });
   }
@@ -178,8 +218,15 @@ export class SettingsStore {
     return [...this.current.locations.pacs, ...this.current.locations.ssh];
   }
 
+  /** Writes the settings, with the invalid stored values and entries put back as they were loaded. */
   private save(): void {
-    this.conf.store = structuredClone(this.current) as unknown as Record<string, unknown>;
+    const stored = structuredClone(this.current) as unknown as Record<string, unknown> & Settings;
+    Object.assign(stored.pacs, structuredClone(this.invalid.pacs));
+    Object.assign(stored.interface, structuredClone(this.invalid.interface));
+    (stored.locations.pacs as unknown[]).push(...structuredClone(this.invalid.pacsNodes));
+    (stored.locations.ssh as unknown[]).push(...structuredClone(this.invalid.sshNodes));
+    (stored.serverAccounts as unknown[]).push(...structuredClone(this.invalid.serverAccounts));
+    this.conf.store = stored;
   }
 
   private load(): Settings {
@@ -200,17 +247,16 @@ export class SettingsStore {
       version += 1;
     }
 
-    const warningsBefore = this.warnings.length;
     const settings = this.recoverFields(stored, defaults);
     settings.schemaVersion = SETTINGS_SCHEMA_VERSION;
-    if (this.warnings.length > warningsBefore) {
-      this.keepCopyOfInvalidFile();
-      this.repairOnOpen = true;
-    }
     return settings;
   }
 
-  /** Keeps each valid section and node; replaces invalid ones with defaults and records a warning. */
+  /**
+   * Keeps each valid field and entry. An invalid field falls back to its
+   * default and an invalid entry is left out, each with a warning, and both
+   * are remembered so that save() writes them back unchanged.
+   */
   private recoverFields(stored: Record<string, unknown>, defaults: Settings): Settings {
     const settings = structuredClone(defaults);
 
@@ -220,7 +266,8 @@ export class SettingsStore {
         validatePacsSettings({ ...defaults.pacs, [key]: pacs[key] });
         (settings.pacs as unknown as Record<string, unknown>)[key] = pacs[key];
       } catch (error) {
-        this.warn(`${describeError(error)}; using the default ${JSON.stringify(defaults.pacs[key])}`);
+        this.invalid.pacs[key] = pacs[key];
+        this.warnInvalidField(error, `pacs.${key}`, defaults.pacs[key]);
       }
     }
 
@@ -235,57 +282,99 @@ export class SettingsStore {
       try {
         apply(storedInterface[key]);
       } catch (error) {
-        this.warn(`${describeError(error)}; using the default ${JSON.stringify(defaults.interface[key])}`);
+        this.invalid.interface[key] = storedInterface[key];
+        this.warnInvalidField(error, `interface.${key}`, defaults.interface[key]);
       }
     }
 
     const locations = stored.locations as Partial<Settings['locations']> | undefined;
-    for (const node of Array.isArray(locations?.pacs) ? locations.pacs : []) {
+    // Entries are checked in file order, so of two nodes with one name or AE title the first is kept.
+    const pacsNodes = Array.isArray(locations?.pacs) ? locations.pacs : [];
+    pacsNodes.forEach((node, index) => {
       try {
         settings.locations.pacs.push(validatePacsNode(node, settings.locations.pacs));
       } catch (error) {
-        this.warn(`${describeError(error)}; this node entry was skipped`);
+        this.invalid.pacsNodes.push(node);
+        this.warnInvalidEntry(error, 'node', node, index, 'loader nodes remove');
       }
-    }
-    for (const node of Array.isArray(locations?.ssh) ? locations.ssh : []) {
+    });
+    const sshNodes = Array.isArray(locations?.ssh) ? locations.ssh : [];
+    sshNodes.forEach((node, index) => {
       try {
         settings.locations.ssh.push(validateSshNode(node, [...settings.locations.pacs, ...settings.locations.ssh]));
       } catch (error) {
-        this.warn(`${describeError(error)}; this SSH entry was skipped`);
+        this.invalid.sshNodes.push(node);
+        this.warnInvalidEntry(error, 'SSH node', node, index, 'loader nodes remove');
       }
-    }
-    for (const account of Array.isArray(stored.serverAccounts) ? stored.serverAccounts : []) {
+    });
+    const accounts = Array.isArray(stored.serverAccounts) ? stored.serverAccounts : [];
+    accounts.forEach((account, index) => {
       try {
         settings.serverAccounts.push(validateServerAccount(account as ServerAccount, settings.serverAccounts));
       } catch (error) {
-        this.warn(`${describeError(error)}; this server account was skipped`);
+        this.invalid.serverAccounts.push(account);
+        this.warnInvalidEntry(error, 'server account', account, index, 'loader users remove');
       }
-    }
+    });
     return settings;
   }
 
-  /**
-   * Copies the file as loaded, because the next save drops the entries that
-   * failed validation and the user may want to repair them by hand.
-   */
-  private keepCopyOfInvalidFile(): void {
-    const copy = `${this.conf.path}.invalid-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    try {
-      fs.copyFileSync(this.conf.path, copy);
-      this.warn(`kept a copy of the settings file with its invalid values at ${copy}`);
-    } catch (error) {
-      this.warn(`could not copy the settings file to ${copy}: ${(error as Error).message}`);
-    }
+  private warnInvalidField(error: unknown, key: string, defaultValue: unknown): void {
+    this.warn(
+      `${describeError(error)}; using the default ${JSON.stringify(defaultValue)} until the value in ${this.conf.path} ` +
+        `is fixed or replaced with "loader config set ${key} VALUE"`,
+    );
+  }
+
+  private warnInvalidEntry(error: unknown, kind: string, entry: unknown, index: number, removeCommand: string): void {
+    const name = entryName(entry);
+    const label = name === undefined ? `${kind} entry #${index + 1}` : `${kind} ${name}`;
+    const fix = name === undefined ? 'is fixed' : `is fixed or removed with "${removeCommand} ${name}"`;
+    this.warn(`${describeError(error)}; ${label} is ignored until its entry in ${this.conf.path} ${fix}`);
   }
 
   private warn(message: string): void {
     this.warnings.push(message);
-    log.warn(message);
+    if (this.logWarnings) log.warn(message);
   }
 }
 
 function describeError(error: unknown): string {
   return error instanceof SettingsValidationError || error instanceof Error ? error.message : String(error);
+}
+
+/** Returns the trimmed name of a stored entry, or undefined when it has none. */
+function entryName(entry: unknown): string | undefined {
+  const name = (entry as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && name.trim() !== '' ? name.trim() : undefined;
+}
+
+function withoutName(entries: unknown[], name: string): unknown[] {
+  return entries.filter((entry) => entryName(entry)?.toLowerCase() !== name.trim().toLowerCase());
+}
+
+/**
+ * Turns a file system error on the settings folder into a message that names
+ * the folder and the fix; other errors are returned unchanged.
+ */
+function describeFolderError(error: unknown, configDir: string): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const elsewhere = 'or choose another settings folder with --config-dir or LOADER_CONFIG_DIR';
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    return new Error(
+      `settings folder ${configDir} is not a folder: a file has that name or is part of its path; ` +
+        `rename or remove that file, ${elsewhere}`,
+      { cause: error },
+    );
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new Error(
+      `settings folder ${configDir} cannot be read or created: permission denied; ` +
+        `give this user access to it, ${elsewhere}`,
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 /** Returns the folder of the settings file: the one given, or the user's configuration folder. */
