@@ -58,6 +58,23 @@ function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Replaces the raw resolver and socket errors that Node puts in connection
+ * failures ("getaddrinfo ENOTFOUND host") with what they mean for a DICOM node.
+ */
+function explainNetworkErrors(message: string): string {
+  return message
+    .replace(/getaddrinfo ENOTFOUND (\S+)/g, "host $1 not found: check the node's host name or IP address")
+    .replace(
+      /getaddrinfo EAI_AGAIN (\S+)/g,
+      'host $1 could not be resolved because the name server did not answer: check the network and DNS settings',
+    )
+    .replace(
+      /connect ECONNREFUSED (\S+)/g,
+      "connection to $1 refused: nothing listens on that port; check the node's port and that its DICOM service runs",
+    );
+}
+
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -71,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`loader: ${error.message}\n`);
       return ExitCode.Usage;
     }
-    process.stderr.write(`loader: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`loader: ${explainNetworkErrors(error instanceof Error ? error.message : String(error))}\n`);
     if (process.env.LOADER_LOG_LEVEL === 'debug' && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     return ExitCode.Failure;
   }

@@ -13,7 +13,18 @@ import type { LocationKind } from '../../services/secrets';
 import { exportLocations, importLocations, parseLocationsFile } from '../../services/settings/locations-transfer';
 import { DEFAULT_NODE_TIMEOUTS } from '../../services/settings/settings-types';
 import type { NodeTimeouts, PacsNode, SshNode } from '../../services/settings/settings-types';
-import { validatePacsNode, validateSshNode } from '../../services/settings/validation';
+import {
+  validateAbsolutePath,
+  validateAeTitle,
+  validateCharacterSet,
+  validateHost,
+  validateLogin,
+  validateName,
+  validatePacsNode,
+  validatePort,
+  validateQuirks,
+  validateSshNode,
+} from '../../services/settings/validation';
 import { ExitCode, openSettings, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
@@ -92,15 +103,16 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
     .option('--quirks <words...>', 'known deviations of the node, e.g. no-date-wildcard')
     .option('--timeout <name=seconds...>', 'timeouts in seconds: connect, association, dimse, idle')
     .action(async (name: string, options: AddOptions) => {
+      // Each option is checked under its own name first, so an error names the option and quotes what was typed.
       const node: PacsNode = {
-        name,
-        aeTitle: options.aet,
-        host: options.host,
-        port: Number(options.port),
-        characterSet: options.charset ?? 'ISO_IR 192',
+        name: validateName('node name', name),
+        aeTitle: validateAeTitle('--aet', options.aet),
+        host: validateHost('--host', options.host),
+        port: validatePort('--port', options.port),
+        characterSet: validateCharacterSet('--charset', options.charset ?? 'ISO_IR 192'),
       };
-      if (options.login !== undefined) node.login = options.login;
-      if (options.quirks !== undefined) node.quirks = options.quirks;
+      if (options.login !== undefined) node.login = validateLogin('--login', options.login);
+      if (options.quirks !== undefined) node.quirks = validateQuirks('--quirks', options.quirks);
       const timeouts = parseTimeouts(options.timeout);
       if (timeouts !== undefined) node.timeouts = timeouts;
       const added = await addWithSecret(globals(), 'pacs', node, options);
@@ -118,9 +130,14 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
     .option('--password-prompt', 'ask for the password (or key passphrase) on the terminal and store it in the OS keychain')
     .option('--password-stdin', 'read the password (or key passphrase) from standard input and store it in the OS keychain')
     .action(async (name: string, options: AddSshOptions) => {
-      const node: SshNode = { name, host: options.host, port: Number(options.port), login: options.login };
-      if (options.keyFile !== undefined) node.keyFile = options.keyFile;
-      if (options.folder !== undefined) node.defaultFolder = options.folder;
+      const node: SshNode = {
+        name: validateName('node name', name),
+        host: validateHost('--host', options.host),
+        port: validatePort('--port', options.port),
+        login: validateLogin('--login', options.login),
+      };
+      if (options.keyFile !== undefined) node.keyFile = validateAbsolutePath('--key-file', options.keyFile);
+      if (options.folder !== undefined) node.defaultFolder = validateAbsolutePath('--folder', options.folder);
       const added = await addWithSecret(globals(), 'ssh', node, options);
       process.stdout.write(`registered SSH node ${added.name}: ${added.login}@${added.host}:${added.port}\n`);
     });
@@ -152,7 +169,14 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
       const settings = openSettings(globals());
       const kind: LocationKind | undefined = settings.findPacsNode(name) ? 'pacs' : settings.findSshNode(name) ? 'ssh' : undefined;
       if (kind === undefined) {
-        throw new UsageError(`node "${name}" is not registered; "loader nodes list" shows the registered names`);
+        // An entry that failed validation is not listed, but the settings warning tells the user to remove it here.
+        const invalidKind: LocationKind | undefined = settings.removePacsNode(name) ? 'pacs' : settings.removeSshNode(name) ? 'ssh' : undefined;
+        if (invalidKind === undefined) {
+          throw new UsageError(`node "${name}" is not registered; "loader nodes list" shows the registered names`);
+        }
+        await deleteNodeSecret(new KeychainSecretStore(), invalidKind, name);
+        process.stdout.write(`removed the invalid entry ${name}\n`);
+        return;
       }
       const registeredName = (kind === 'pacs' ? settings.findPacsNode(name) : settings.findSshNode(name))!.name;
       if (kind === 'pacs') settings.removePacsNode(name);

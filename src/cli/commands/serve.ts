@@ -8,8 +8,15 @@ import { LocalArchive } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import { PacsServer } from '../../services/pacs-server/pacs-server';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
-import type { PacsSettings } from '../../services/settings/settings-types';
-import { validatePacsSettings } from '../../services/settings/validation';
+import { SettingsStore } from '../../services/settings/settings-store';
+import type { PacsNode, PacsSettings } from '../../services/settings/settings-types';
+import {
+  validateAeTitle,
+  validateDurability,
+  validateHost,
+  validatePacsSettings,
+  validatePort,
+} from '../../services/settings/validation';
 import { openSettings, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
 
@@ -23,17 +30,48 @@ interface ServeOptions {
   durability?: string;
 }
 
+/** Hints appended to listen errors, naming the options that change the address. */
+const LISTEN_ERROR_HINTS: Record<string, string> = {
+  EADDRINUSE: ' with --port or "loader config set pacs.port PORT"',
+  EACCES: ' with --port or "loader config set pacs.port PORT"',
+  EADDRNOTAVAIL: ' with --host or "loader config set pacs.host ADDRESS"',
+  ENOTFOUND: ' with --host or "loader config set pacs.host ADDRESS"',
+};
+
+/** Merges the command-line options into the stored settings; errors name the option and quote what was typed. */
+function serverSettings(stored: PacsSettings, options: ServeOptions): PacsSettings {
+  return validatePacsSettings({
+    ...stored,
+    aeTitle: options.aet !== undefined ? validateAeTitle('--aet', options.aet) : stored.aeTitle,
+    host: options.host !== undefined ? validateHost('--host', options.host) : stored.host,
+    port: options.port !== undefined ? validatePort('--port', options.port) : stored.port,
+    acceptAnyCallingAeTitle: options.acceptAny ?? stored.acceptAnyCallingAeTitle,
+    storeDurability:
+      options.durability !== undefined ? validateDurability('--durability', options.durability) : stored.storeDurability,
+  });
+}
+
+/**
+ * Returns a reader of the registered nodes for the server, which rereads the
+ * settings file on every association so that registry edits apply at once.
+ * Each warning about the file is logged once, not on every association.
+ */
+function nodeRegistryReader(globals: GlobalOptions, alreadyLogged: string[]): () => PacsNode[] {
+  const logged = new Set(alreadyLogged);
+  return () => {
+    const store = new SettingsStore({ configDir: globals.configDir, logWarnings: false });
+    for (const warning of store.warnings) {
+      if (logged.has(warning)) continue;
+      logged.add(warning);
+      log.warn(warning);
+    }
+    return store.listPacsNodes();
+  };
+}
+
 export async function runServer(globals: GlobalOptions, options: ServeOptions): Promise<void> {
   const settingsStore = openSettings(globals);
-  const stored = settingsStore.settings.pacs;
-  const pacs: PacsSettings = validatePacsSettings({
-    ...stored,
-    aeTitle: options.aet ?? stored.aeTitle,
-    host: options.host ?? stored.host,
-    port: options.port !== undefined ? Number(options.port) : stored.port,
-    acceptAnyCallingAeTitle: options.acceptAny ?? stored.acceptAnyCallingAeTitle,
-    storeDurability: (options.durability ?? stored.storeDurability) as PacsSettings['storeDurability'],
-  });
+  const pacs = serverSettings(settingsStore.settings.pacs, options);
 
   // Passwords are read once here, so a server that requires user identity fails at start, not at the first association.
   const accounts = pacs.requireUserIdentity ? await ServerAccounts.load(settingsStore.listServerAccounts()) : undefined;
@@ -46,10 +84,23 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
   const server = new PacsServer({
     settings: pacs,
     archive,
-    listNodes: () => openSettings(globals).listPacsNodes(),
+    listNodes: nodeRegistryReader(globals, settingsStore.warnings),
     accounts,
   });
-  await server.start();
+  try {
+    await server.start();
+  } catch (error) {
+    archive.close();
+    const hint = LISTEN_ERROR_HINTS[(error as NodeJS.ErrnoException).code ?? ''];
+    if (hint !== undefined && error instanceof Error) throw new Error(error.message + hint, { cause: error });
+    throw error;
+  }
+  if (!pacs.acceptAnyCallingAeTitle && settingsStore.listPacsNodes().length === 0) {
+    log.warn(
+      'no calling AE titles are registered and accept-any is off, so every association will be rejected: ' +
+        'add nodes with "loader nodes add" or start with --accept-any',
+    );
+  }
 
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -93,7 +93,14 @@ export function registerUsers(program: Command, globals: () => GlobalOptions): v
     .action(async (name: string) => {
       const settings = openSettings(globals());
       const account = settings.findServerAccount(name);
-      if (!account) throw new UsageError(`server account "${name}" does not exist; "loader users list" shows the accounts`);
+      if (!account) {
+        // An entry that failed validation is not listed, but the settings warning tells the user to remove it here.
+        if (settings.removeServerAccount(name)) {
+          process.stdout.write(`removed the invalid server account entry ${name}\n`);
+          return;
+        }
+        throw new UsageError(`server account "${name}" does not exist; "loader users list" shows the accounts`);
+      }
       settings.removeServerAccount(account.name);
       process.stdout.write(`removed server account ${account.name}\n`);
       try {

@@ -108,6 +108,28 @@ function isEncodableAeTitle(aeTitle: string): boolean {
   }
 }
 
+/**
+ * Rewrites the listen() errors that users meet most into messages that name
+ * the port or address and the fix. The result keeps the errno code in `code`
+ * and in the text; other errors are returned unchanged.
+ */
+export function describeListenError(error: NodeJS.ErrnoException, port: number, host: string): Error {
+  let message: string | undefined;
+  if (error.code === 'EADDRINUSE') {
+    message = `port ${port} on ${host} is already in use (EADDRINUSE): stop the program using it or choose another port`;
+  } else if (error.code === 'EACCES' && port < 1024) {
+    message =
+      `binding port ${port} needs root or the CAP_NET_BIND_SERVICE capability (EACCES): run as root, ` +
+      'grant the capability with "setcap cap_net_bind_service=+ep" on the node binary, or choose a port from 1024 up';
+  } else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    message =
+      `cannot listen on ${host} (${error.code}): it is not an address of this machine; ` +
+      'choose one of its addresses or 0.0.0.0 (every interface)';
+  }
+  if (message === undefined) return error;
+  return Object.assign(new Error(message, { cause: error }), { code: error.code });
+}
+
 export class DicomServer extends EventEmitter {
   private readonly options: DicomServerOptions;
   private readonly maxPduLength: number;
@@ -135,9 +157,10 @@ export class DicomServer extends EventEmitter {
     const server = createServer((socket) => this.onConnection(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const onListenError = (error: NodeJS.ErrnoException) => reject(describeListenError(error, port, host));
+      server.once('error', onListenError);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', onListenError);
         server.on('error', (error) => {
           logger.error('Server socket error', { aeTitle: this.options.aeTitle, error: error.message });
           // EventEmitter throws when an 'error' event has no listener, so emit it only when one exists.
