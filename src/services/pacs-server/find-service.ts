@@ -78,7 +78,8 @@ export function createFindHandler(archive: LocalArchive, aeTitle: string, log: L
           ? IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS
           : UNABLE_TO_PROCESS;
         log.warn('C-FIND rejected', { ...fields, error: error.message });
-        throw new DimseStatusError(status, error.message.slice(0, 64));
+        // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902); logs keep all of it.
+        throw new DimseStatusError(status, error.message);
       }
       throw error;
     }

@@ -2,6 +2,7 @@
  * C-STORE SCP (PS3.4 annex B): streams each received data set into the local
  * archive exactly as received, and maps archive outcomes to DIMSE statuses.
  */
+import { AssociationClosedError } from '../../dicom/network';
 import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { ArchiveError } from '../archive';
 import type { LocalArchive } from '../archive';
@@ -20,6 +21,7 @@ export function createStoreHandler(archive: LocalArchive, log: Logger) {
   return async function handleStore(context: StoreRequestContext): Promise<DimseResult> {
     const fields = {
       callingAeTitle: context.association.callingAeTitle,
+      calledAeTitle: context.association.calledAeTitle,
       sopClassUid: context.sopClassUid,
       sopInstanceUid: context.sopInstanceUid,
       transferSyntax: context.presentationContext.transferSyntax,
@@ -47,12 +49,27 @@ export function createStoreHandler(archive: LocalArchive, log: Logger) {
       }
       return { status: StoreStatus.Success };
     } catch (error) {
-      const status = statusForError(error);
       const message = error instanceof Error ? error.message : String(error);
+      const status = statusForError(error);
+      const ended = findAssociationEnd(error);
+      if (ended !== undefined) {
+        // The peer released or aborted mid-transfer, so the response is never sent, and the archive kept nothing.
+        log.warn('association ended before the data set was complete; nothing stored', { ...fields, reason: ended.message });
+        return { status, errorComment: message };
+      }
       log.error('C-STORE failed', { ...fields, status: `0x${status.toString(16)}`, error: message });
-      return { status, errorComment: message.slice(0, 64) };
+      // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902); the log keeps all of it.
+      return { status, errorComment: message };
     }
   };
+}
+
+/** Returns the AssociationClosedError in the cause chain of `error`, when the association ended during the transfer. */
+function findAssociationEnd(error: unknown): AssociationClosedError | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (current instanceof AssociationClosedError) return current;
+  }
+  return undefined;
 }
 
 function statusForError(error: unknown): number {
