@@ -87,7 +87,7 @@ command -v node >/dev/null || fail "node not found; install Node.js 20 (https://
 node_version=$(node -p 'process.versions.node')
 node_major=${node_version%%.*}
 if [ "$node_major" -lt 20 ]; then
-  fail "Node.js $node_version found, but the loader needs Node.js 20; install Node 20 (https://nodejs.org or NodeSource) and rerun"
+  fail "Node.js $node_version found, but the loader needs Node.js 20 or newer; install Node 20 (https://nodejs.org or NodeSource) and rerun"
 elif [ "$node_major" -gt 20 ]; then
   step "node: v$node_version found (tested with Node 20; continuing)"
 else
