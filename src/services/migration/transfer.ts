@@ -36,9 +36,9 @@ export interface DirectMoveResult {
 /**
  * Asks `source` to C-MOVE the study to `destinationAeTitle` on one
  * association. Throws MoveUnavailableError when the source rejects the
- * C-MOVE association or context or answers 0122, 0124 or A801 without
- * moving anything, MigrationError for other failure statuses (transient for
- * A7xx), and connection errors as they are.
+ * C-MOVE association or context, or answers a failure status other than A7xx
+ * without moving anything. Throws MigrationError for the other failures
+ * (transient for A7xx), and connection errors as they are.
  */
 export async function moveStudyDirect(source: RemoteNode, local: LocalIdentity, destinationAeTitle: string, studyInstanceUid: string, signal?: AbortSignal): Promise<RetrieveResult> {
   const moveClass = SopClass.StudyRootQueryRetrieveMove;
@@ -61,6 +61,11 @@ export async function moveStudyDirect(source: RemoteNode, local: LocalIdentity, 
       throw new MoveUnavailableError(`C-MOVE failed with status ${formatStatus(result.status)}${unknown}${comment}`);
     }
     const kind = statusClass(result.status);
+    // Orthanc 1.10 answers C000 rather than A801 for a destination it does not know, so any
+    // failure other than A7xx that moved nothing may still leave the relay open.
+    if (kind === 'failure' && result.completed === 0 && !isOutOfResourcesStatus(result.status)) {
+      throw new MoveUnavailableError(`C-MOVE to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment} and moved nothing`);
+    }
     if (kind === 'failure' || kind === 'cancel') {
       throw new MigrationError(
         `C-MOVE from ${source.name} to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment}: ${result.completed} completed, ${result.failed} failed`,

@@ -1,0 +1,244 @@
+/**
+ * `loader migrate` as a subprocess between Orthanc, dcmqrscp and the local
+ * archive: a run killed with SIGKILL and resumed, a repeated run, relay when
+ * the source cannot C-MOVE to the destination, a node that is down, and the
+ * local archive on either end.
+ */
+import * as path from 'path';
+
+import { LocalArchive } from '../../src/services/archive';
+import { setLogSink } from '../../src/services/logger';
+import { findInstances } from '../../src/services/query-retrieve';
+import {
+  LOADER_BIN,
+  LOOPBACK,
+  corpusFile,
+  createLoaderDirs,
+  freePort,
+  loaderIsBuilt,
+  runLoader,
+  sleep,
+  startDcmqrscp,
+  startOrthanc,
+  startProcess,
+} from '../support/peers';
+import type { CorpusFile, DcmqrscpHandle, OrthancHandle } from '../support/peers';
+import { collect, localIdentity, nodeFor } from '../query-retrieve/helpers';
+import { LOADER_AE, configure, orthancModality, readStudyStates, registerNode, storedFiles, uncompressedStudies } from './helpers';
+
+const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
+
+let previousSink: (line: string) => void;
+beforeAll(() => {
+  previousSink = setLogSink(() => undefined);
+});
+afterAll(() => {
+  setLogSink(previousSink);
+});
+
+interface StudyEntry {
+  studyInstanceUid: string;
+  state: string;
+  method?: string;
+  attempts: number;
+  lastError?: string;
+  sourceCount?: number;
+  destinationCount?: number;
+  processedThisRun: boolean;
+  plannedMethod?: string;
+}
+
+interface Report {
+  jobId: string;
+  studies: StudyEntry[];
+  summary: { migrated: number; alreadyPresent: number; failed: number; pending: number };
+  outcome: string;
+  notes: string[];
+}
+
+describeBuilt('loader migrate', () => {
+  const dirs = createLoaderDirs('migrate');
+  const studies = uncompressedStudies();
+  const studyUids = [...studies.keys()];
+  let orthanc: OrthancHandle;
+  let destination: DcmqrscpHandle;
+  let unknownToOrthanc: DcmqrscpHandle;
+
+  /** Lists the SOP Instance UIDs dcmqrscp returns for the study at IMAGE level. */
+  const listOn = async (peer: DcmqrscpHandle, studyInstanceUid: string): Promise<string[]> =>
+    (await collect(findInstances(nodeFor(peer), localIdentity(0, 'CHECKER'), studyInstanceUid, undefined))).map((instance) => instance.sopInstanceUid);
+
+  const expectedUids = (files: CorpusFile[]) => files.map((file) => file.sopInstanceUid!).sort();
+
+  beforeAll(async () => {
+    const movePort = await freePort();
+    destination = await startDcmqrscp({ aeTitle: 'DCMQRB' });
+    unknownToOrthanc = await startDcmqrscp({ aeTitle: 'DCMQRC' });
+    orthanc = await startOrthanc({
+      aeTitle: 'ORTHANCA',
+      modalities: { loader: orthancModality(LOADER_AE, movePort), destination: orthancModality('DCMQRB', destination.port) },
+    });
+    for (const files of studies.values()) for (const file of files) await orthanc.uploadFile(file.absolutePath);
+
+    await registerNode(dirs, 'orthanc', orthanc);
+    await registerNode(dirs, 'dcmqrb', destination);
+    await registerNode(dirs, 'dcmqrc', unknownToOrthanc);
+    await registerNode(dirs, 'down', { aeTitle: 'DOWN', host: LOOPBACK, port: await freePort() });
+    await configure(dirs, 'pacs.aeTitle', LOADER_AE);
+    await configure(dirs, 'pacs.moveScuPort', String(movePort));
+  });
+
+  afterAll(async () => {
+    await orthanc.stop();
+    await destination.stop();
+    await unknownToOrthanc.stop();
+  });
+
+  const killArgs = () => ['migrate', 'orthanc', 'dcmqrb', '--study-uid', ...studyUids, '--concurrency', '1', '--job', 'kill-test'];
+
+  test('killed run resumes without loss or duplicates', async () => {
+    expect(studyUids.length).toBeGreaterThanOrEqual(5);
+    const migration = startProcess({
+      name: 'loader-migrate',
+      command: LOADER_BIN,
+      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, ...killArgs()],
+      dir: dirs.root,
+      env: { HOME: dirs.homeDir, XDG_CONFIG_HOME: path.join(dirs.homeDir, '.config'), XDG_DATA_HOME: path.join(dirs.homeDir, '.local', 'share') },
+    });
+    let doneAtKill = 0;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && migration.exitStatus === undefined) {
+      doneAtKill = [...readStudyStates(dirs, 'kill-test').values()].filter((state) => state === 'done').length;
+      if (doneAtKill >= 1) break;
+      await sleep(20);
+    }
+    process.kill(-migration.pid, 'SIGKILL');
+    const status = await migration.exited;
+    expect(status.signal).toBe('SIGKILL');
+    const statesAtKill = readStudyStates(dirs, 'kill-test');
+    const finishedAtKill = [...statesAtKill.values()].filter((state) => state === 'done').length;
+    expect(finishedAtKill).toBeGreaterThanOrEqual(1);
+    expect(finishedAtKill).toBeLessThan(studyUids.length);
+
+    const resumed = await runLoader([...killArgs(), '--json'], { dirs });
+    expect(resumed.code).toBe(0);
+    const report = resumed.json<Report>();
+    expect(report.outcome).toBe('success');
+    expect(report.summary).toEqual({ migrated: studyUids.length, alreadyPresent: 0, failed: 0, pending: 0 });
+    const earlier = report.studies.filter((study) => !study.processedThisRun).map((study) => study.studyInstanceUid);
+    expect(earlier.sort()).toEqual([...statesAtKill].filter(([, state]) => state === 'done').map(([uid]) => uid).sort());
+
+    for (const [studyInstanceUid, files] of studies) {
+      const listed = await listOn(destination, studyInstanceUid);
+      expect({ studyInstanceUid, uids: listed.sort() }).toEqual({ studyInstanceUid, uids: expectedUids(files) });
+      const entry = report.studies.find((study) => study.studyInstanceUid === studyInstanceUid)!;
+      expect(entry.state).toBe('done');
+      expect(entry.sourceCount).toBe(files.length);
+      expect(entry.destinationCount).toBe(files.length);
+      expect(entry.method).toBe('move');
+    }
+    const instanceCount = [...studies.values()].reduce((sum, files) => sum + files.length, 0);
+    expect(storedFiles(destination)).toHaveLength(instanceCount);
+  });
+
+  test('repeated run transfers nothing', async () => {
+    const filesBefore = storedFiles(destination).sort();
+
+    const again = await runLoader([...killArgs(), '--json'], { dirs });
+    expect(again.code).toBe(0);
+    const resumed = again.json<Report>();
+    expect(resumed.studies.every((study) => study.state === 'done' && !study.processedThisRun)).toBe(true);
+    expect(resumed.summary.migrated).toBe(studyUids.length);
+
+    const fresh = await runLoader(['migrate', 'orthanc', 'dcmqrb', '--study-uid', ...studyUids, '--job', 'second-job', '--json'], { dirs });
+    expect(fresh.code).toBe(0);
+    const report = fresh.json<Report>();
+    expect(report.summary).toEqual({ migrated: 0, alreadyPresent: studyUids.length, failed: 0, pending: 0 });
+    expect(report.studies.every((study) => study.method === undefined)).toBe(true);
+    expect(storedFiles(destination).sort()).toEqual(filesBefore);
+  });
+
+  test('unknown destination relays through archive', async () => {
+    const chosen = studyUids.slice(0, 2);
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', ...chosen, '--json'], { dirs });
+    expect(result.code).toBe(0);
+    const report = result.json<Report>();
+    expect(report.studies.map((study) => study.method)).toEqual(['relay', 'relay']);
+    expect(report.notes.join('\n')).toMatch(/orthanc cannot C-MOVE to dcmqrc .*relaying studies through the local archive/);
+    for (const uid of chosen) expect((await listOn(unknownToOrthanc, uid)).sort()).toEqual(expectedUids(studies.get(uid)!));
+  });
+
+  test('method move without relay fails', async () => {
+    const uid = studyUids[2];
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', uid, '--method', 'move', '--json'], { dirs });
+    expect(result.code).toBe(1);
+    const study = result.json<Report>().studies[0];
+    expect(study.state).toBe('failed');
+    expect(study.lastError).toMatch(/C-MOVE to DCMQRC failed with status 0x[0-9A-F]{4}.*use --method auto or relay/);
+    expect(await listOn(unknownToOrthanc, uid)).toEqual([]);
+  });
+
+  test('node down fails after retries', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'down', '--study-uid', studyUids[0], '--retries', '1', '--json'], { dirs });
+    expect(result.code).toBe(1);
+    const report = result.json<Report>();
+    expect(report.outcome).toBe('failure');
+    const study = report.studies[0];
+    expect(study.state).toBe('failed');
+    expect(study.attempts).toBe(2);
+    expect(study.lastError).toMatch(/ECONNREFUSED/);
+    expect(study.lastError).toMatch(/gave up after 2 attempts/);
+  });
+
+  test('missing study gives exit code 3', async () => {
+    const missing = '2.25.1234567890123456789';
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', studyUids[3], missing, '--json'], { dirs });
+    expect(result.code).toBe(3);
+    const report = result.json<Report>();
+    expect(report.outcome).toBe('partial');
+    const failed = report.studies.find((study) => study.studyInstanceUid === missing)!;
+    expect(failed.state).toBe('failed');
+    expect(failed.lastError).toMatch(/study not found on orthanc/);
+  });
+
+  test('local to node sends archived study', async () => {
+    const file = corpusFile('charset-iso-ir-100');
+    const archive = LocalArchive.open(dirs.archiveDir);
+    try {
+      expect((await archive.importFile(file.absolutePath, { copy: true })).outcome).toBe('stored');
+    } finally {
+      archive.close();
+    }
+    const result = await runLoader(['migrate', 'local', 'dcmqrc', '--study-uid', file.studyInstanceUid!, '--json'], { dirs });
+    expect(result.code).toBe(0);
+    const study = result.json<Report>().studies[0];
+    expect(study).toEqual(expect.objectContaining({ state: 'done', method: 'send', sourceCount: 1, destinationCount: 1 }));
+    expect(await listOn(unknownToOrthanc, file.studyInstanceUid!)).toEqual([file.sopInstanceUid]);
+  });
+
+  test('node to local retrieves study', async () => {
+    const uid = studyUids[4];
+    const result = await runLoader(['migrate', 'orthanc', 'local', '--study-uid', uid, '--json'], { dirs });
+    expect(result.code).toBe(0);
+    const study = result.json<Report>().studies[0];
+    expect(study).toEqual(expect.objectContaining({ state: 'done', method: 'retrieve', sourceCount: studies.get(uid)!.length, destinationCount: studies.get(uid)!.length }));
+    const listed = await runLoader(['studies', '--json'], { dirs });
+    expect(listed.stdout).toContain(uid);
+  });
+
+  test('dry run transfers and records nothing', async () => {
+    const uid = studyUids[5];
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', uid, '--job', 'dry', '--dry-run', '--json'], { dirs });
+    expect(result.code).toBe(0);
+    const study = result.json<Report>().studies[0];
+    expect(study).toEqual(expect.objectContaining({ state: 'pending', plannedMethod: 'move', destinationCount: 0 }));
+    expect(readStudyStates(dirs, 'dry').size).toBe(0);
+    expect(await listOn(unknownToOrthanc, uid)).toEqual([]);
+  });
+
+  test('anonymize option is rejected', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', studyUids[0], '--anonymize'], { dirs });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--anonymize is not available yet');
+  });
+});
