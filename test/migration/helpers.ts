@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { LOOPBACK, corpusSamples, runLoader } from '../support/peers';
 import type { CorpusFile, DcmqrscpHandle, DicomNode, LoaderDirs } from '../support/peers';
 
-/** Calling AE title of the loader in these tests; Orthanc knows it as modality "loader". */
+/** Calling AE title of the loader in these tests; Orthanc has it registered as modality "loader". */
 export const LOADER_AE = 'LOADERMIG';
 
 /** Uncompressed sample studies, because dcmqrscp accepts only uncompressed syntaxes by default. */
@@ -65,7 +65,7 @@ export function storedFiles(dcmqrscp: DcmqrscpHandle): string[] {
   return fs.readdirSync(dcmqrscp.storageDir).filter((name) => name !== 'index.dat');
 }
 
-/** An Orthanc modality entry that may use every DICOM service. */
+/** Returns an Orthanc modality entry on 127.0.0.1; startOrthanc lets it use every DICOM service. */
 export function orthancModality(aeTitle: string, port: number): { aet: string; host: string; port: number } {
   return { aet: aeTitle, host: LOOPBACK, port };
 }

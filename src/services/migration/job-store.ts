@@ -25,7 +25,7 @@ export type StudyState = 'pending' | 'running' | 'done' | 'already-present' | 'f
 /** The way a study reached the destination. */
 export type TransferMethod = 'move' | 'relay' | 'send' | 'retrieve';
 
-/** What a job selects on the source: the filters of `loader find` and explicit Study Instance UIDs. */
+/** Selection of studies on the source: the filters of `loader find` and explicit Study Instance UIDs. */
 export interface JobSelection {
   patientName?: string;
   patientId?: string;

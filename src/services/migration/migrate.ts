@@ -28,7 +28,7 @@ export interface MigrationProgress {
   finished: number;
   /** Studies this run works on. */
   total: number;
-  /** What the most recent step is doing, e.g. "study 1.2.3: sending 4 of 20". */
+  /** Description of the most recent step, e.g. "study 1.2.3: sent 4 of 20 to pacs". */
   detail: string;
 }
 
@@ -41,7 +41,7 @@ export interface MigrationRequest {
   local: LocalIdentity;
   /** The archive of relays; also the source or destination when either is 'local'. */
   archive: LocalArchive;
-  /** Where the job is persisted; a dry run reads nothing from it and writes nothing. */
+  /** Persistent store of the job; a dry run reads nothing from it and writes nothing. */
   store: JobStore;
   /** Count on both ends and report what would be transferred, without transferring or persisting anything. */
   dryRun?: boolean;
@@ -81,7 +81,10 @@ export interface MigrationReport {
 interface RunContext {
   request: MigrationRequest;
   limiter: NodeLimiter;
-  /** One retrieve into the archive at a time, because a C-MOVE retrieve listens on the single pacs.moveScuPort. */
+  /**
+   * One retrieve into the archive at a time, because a C-MOVE retrieve listens on the single
+   * pacs.moveScuPort. Relays and node-to-local jobs therefore retrieve one study at a time.
+   */
   retrieveLock: NodeLimiter;
   /** Reason the source cannot C-MOVE to the destination, once seen; later studies relay at once. */
   moveUnavailable?: string;
@@ -163,6 +166,8 @@ async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCo
     return method;
   }
   if (method === 'move' && source.kind === 'node' && destination.kind === 'node') {
+    // NOTE: C-MOVE sends the whole study, also the instances the destination already lists.
+    // dcmqrscp 3.6.7 keeps one copy per SOP Instance UID; a destination that stores copies twice would list them twice.
     try {
       progress(run, `study ${studyInstanceUid}: C-MOVE from ${source.name} to ${destination.node.aeTitle}`);
       await withNodes(run, [source, destination], () => moveStudyDirect(source.node, local, destination.node.aeTitle, studyInstanceUid, signal));
@@ -181,7 +186,7 @@ async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCo
   return 'relay';
 }
 
-/** One attempt: count, skip or transfer, verify. Writes counts to the store as they become known. */
+/** Makes one attempt (count, skip or transfer, verify) and writes the counts to the store as they become known. */
 async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<{ state: StudyState; method?: TransferMethod }> {
   const { source, destination, store, jobId } = run.request;
   progress(run, `study ${studyInstanceUid}: counting instances`);
@@ -339,9 +344,11 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
   if (request.dryRun) {
     run.total = selected.length;
     const studies = await dryRun(run, selected);
-    const summary = summarize(studies.filter((study) => study.state !== 'pending'));
-    summary.pending = studies.filter((study) => study.state === 'pending').length;
-    return { jobId, source: source.name, destination: destination.name, dryRun: true, studies, summary, outcome: summary.failed > 0 ? (summary.failed === studies.length ? 'failure' : 'partial') : 'success', notes: run.notes };
+    const summary = summarize(studies);
+    // Pending studies are the ones a real run would transfer, so only failures count against a dry run.
+    let outcome: MigrationOutcome = 'success';
+    if (summary.failed > 0) outcome = summary.failed === studies.length ? 'failure' : 'partial';
+    return { jobId, source: source.name, destination: destination.name, dryRun: true, studies, summary, outcome, notes: run.notes };
   }
 
   store.openJob(jobId, source.name, destination.name, request.selection, options);

@@ -36,7 +36,7 @@ export class NodeLimiter {
    */
   async run<T>(nodeNames: string[], operation: () => Promise<T>): Promise<T> {
     const names = [...new Set(nodeNames.map((name) => name.toLowerCase()))].sort();
-    const held: Semaphore[] = [];
+    const acquired: Semaphore[] = [];
     try {
       for (const name of names) {
         let semaphore = this.semaphores.get(name);
@@ -45,11 +45,11 @@ export class NodeLimiter {
           this.semaphores.set(name, semaphore);
         }
         await semaphore.acquire();
-        held.push(semaphore);
+        acquired.push(semaphore);
       }
       return await operation();
     } finally {
-      for (const semaphore of held.reverse()) semaphore.release();
+      for (const semaphore of acquired.reverse()) semaphore.release();
     }
   }
 }

@@ -18,6 +18,7 @@ import { isOutOfResourcesStatus, isTransientText, MigrationError } from './retry
  * Transforms one archived instance before it is sent in relay or send mode
  * and returns the instance to send instead, for example an anonymized copy
  * in the archive.
+ * NOTE: no anonymizer implements this hook yet; the anonymizer is separate work.
  */
 export type InstanceTransform = (instance: StoredInstance) => Promise<StoredInstance>;
 
@@ -29,14 +30,10 @@ export class MoveUnavailableError extends Error {
   override readonly name = 'MoveUnavailableError';
 }
 
-export interface DirectMoveResult {
-  result: RetrieveResult;
-}
-
 /**
  * Asks `source` to C-MOVE the study to `destinationAeTitle` on one
  * association. Throws MoveUnavailableError when the source rejects the
- * C-MOVE association or context, or answers a failure status other than A7xx
+ * C-MOVE association or context, or returns a failure status other than A7xx
  * without moving anything. Throws MigrationError for the other failures
  * (transient for A7xx), and connection errors as they are.
  */
@@ -61,7 +58,7 @@ export async function moveStudyDirect(source: RemoteNode, local: LocalIdentity, 
       throw new MoveUnavailableError(`C-MOVE failed with status ${formatStatus(result.status)}${unknown}${comment}`);
     }
     const kind = statusClass(result.status);
-    // Orthanc 1.10 answers C000 rather than A801 for a destination it does not know, so any
+    // Orthanc 1.10 returns C000 rather than A801 for a destination it does not know, so any
     // failure other than A7xx that moved nothing may still leave the relay open.
     if (kind === 'failure' && result.completed === 0 && !isOutOfResourcesStatus(result.status)) {
       throw new MoveUnavailableError(`C-MOVE to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment} and moved nothing`);
@@ -81,8 +78,8 @@ export async function moveStudyDirect(source: RemoteNode, local: LocalIdentity, 
 /** Joins the reasons of a transfer's failures, at most `limit` of them, for one message. */
 function summarizeFailures(report: TransferReport, limit = 3): string {
   const reasons = [...new Set(report.failures.map((failure) => failure.reason))];
-  const shown = reasons.slice(0, limit).join('; ');
-  return reasons.length > limit ? `${shown}; and ${reasons.length - limit} more reasons` : shown;
+  const listed = reasons.slice(0, limit).join('; ');
+  return reasons.length > limit ? `${listed}; and ${reasons.length - limit} more reasons` : listed;
 }
 
 /**
