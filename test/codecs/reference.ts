@@ -130,3 +130,29 @@ export function maxAbsoluteDifference(a: Int32Array, b: Int32Array): number {
   }
   return max;
 }
+
+/** SOP Instance UID of the copy that damagedJpeg2000Copy writes. */
+export const DAMAGED_SOP_INSTANCE_UID = '2.25.90417263591237865409871263581234';
+
+/**
+ * Writes a copy of a JPEG 2000 file with SOP Instance UID
+ * DAMAGED_SOP_INSTANCE_UID and a damaged codestream: the image size (SIZ)
+ * marker segment after the start of codestream marker is overwritten, so
+ * OpenJPEG cannot read the frame header. Returns the copy's path.
+ */
+export function damagedJpeg2000Copy(file: string): string {
+  const copy = path.join(makeTempDir('damaged'), 'damaged.dcm');
+  const bytes = Buffer.from(fs.readFileSync(file));
+  const startOfCodestream = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+  if (startOfCodestream < 0) throw new Error(`${file} has no JPEG 2000 start of codestream marker`);
+  bytes.fill(0xee, startOfCodestream + 4, startOfCodestream + 40);
+
+  // The UID in the data set and in the file meta information is replaced in place, NUL-padded to the same length.
+  const uid = readDicomFileHeaderSync(file).meta.getString(0x00020003);
+  if (!uid || uid.length < DAMAGED_SOP_INSTANCE_UID.length) throw new Error(`${file} has no SOP Instance UID long enough to replace`);
+  const original = Buffer.from(uid, 'latin1');
+  const replacement = Buffer.from(DAMAGED_SOP_INSTANCE_UID.padEnd(uid.length, '\0'), 'latin1');
+  for (let at = bytes.indexOf(original); at >= 0; at = bytes.indexOf(original, at + 1)) replacement.copy(bytes, at);
+  fs.writeFileSync(copy, bytes);
+  return copy;
+}

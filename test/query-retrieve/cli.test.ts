@@ -4,6 +4,7 @@
  */
 import { corpusFile, createLoaderDirs, loaderIsBuilt, runLoader, startDcmqrscp, startStorescp, storeFiles } from '../support/peers';
 import type { DcmqrscpHandle, StorescpHandle } from '../support/peers';
+import { DAMAGED_SOP_INSTANCE_UID, damagedJpeg2000Copy } from '../codecs/reference';
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
 
@@ -50,10 +51,14 @@ describeBuilt('query/retrieve commands', () => {
   });
 
   test('send with one rejected instance exits 3', async () => {
-    expect((await runLoader(['scan', jpeg2000.absolutePath, '--import'], { dirs })).code).toBe(0);
+    // The JPEG 2000 instance arrives decompressed; its damaged copy, in the same study, cannot be decoded.
+    const damaged = damagedJpeg2000Copy(jpeg2000.absolutePath);
+    expect((await runLoader(['scan', jpeg2000.absolutePath, damaged, '--import'], { dirs })).code).toBe(0);
     const result = await runLoader(['send', ...peerArgs(storescp), '--study-uid', ct.studyInstanceUid!, jpeg2000.studyInstanceUid!], { dirs });
     expect(result.code).toBe(3);
-    expect(result.stdout).toContain(`failed: ${jpeg2000.sopInstanceUid}: stored as JPEG 2000`);
+    expect(result.stdout).toContain(`failed: ${DAMAGED_SOP_INSTANCE_UID}: OpenJPEG failed to decode`);
+    expect(result.stdout).not.toContain(`failed: ${jpeg2000.sopInstanceUid}`);
+    expect(storescp.receivedFiles().some((file) => file.includes(jpeg2000.sopInstanceUid!))).toBe(true);
   });
 
   test('missing node is a usage error', async () => {

@@ -12,7 +12,7 @@ import { setLogSink } from '../../src/services/logger';
 import { outcomeOf, sendInstances } from '../../src/services/transfers';
 import { Tags } from '../../src/dicom/tags';
 import { TransferSyntax } from '../../src/dicom/uid';
-import { parseExplicit, readPixelImage, referenceDecode } from '../codecs/reference';
+import { DAMAGED_SOP_INSTANCE_UID, damagedJpeg2000Copy, parseExplicit, readPixelImage, referenceDecode } from '../codecs/reference';
 import { corpusFile, makeTempDir, startStorescp } from '../support/peers';
 import type { CorpusFile, StorescpHandle } from '../support/peers';
 import { localIdentity, nodeFor } from './helpers';
@@ -95,7 +95,7 @@ describe('send to storescp', () => {
   });
 
   test('damaged JPEG 2000 fails alone on uncompressed peer', async () => {
-    const damaged = damagedCopy(jpeg2000.absolutePath, DAMAGED_SOP_INSTANCE_UID);
+    const damaged = damagedJpeg2000Copy(jpeg2000.absolutePath);
     await archive.importFile(damaged, { copy: true });
     const damagedInstance = archive.listInstances({ sopInstanceUids: [DAMAGED_SOP_INSTANCE_UID] })[0];
 
@@ -108,30 +108,3 @@ describe('send to storescp', () => {
     expect(receivedFile(uncompressedOnly, DAMAGED_SOP_INSTANCE_UID)).toBeUndefined();
   });
 });
-
-const DAMAGED_SOP_INSTANCE_UID = '2.25.90417263591237865409871263581234';
-
-/**
- * Writes a copy of a JPEG 2000 file with a new SOP Instance UID and a
- * damaged codestream: the image size (SIZ) marker segment after the start of
- * codestream marker is overwritten, so no decoder can read the frame header.
- */
-function damagedCopy(file: string, sopInstanceUid: string): string {
-  const copy = path.join(makeTempDir('damaged'), 'damaged.dcm');
-  const bytes = Buffer.from(fs.readFileSync(file));
-  const startOfCodestream = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
-  expect(startOfCodestream).toBeGreaterThan(0);
-  bytes.fill(0xee, startOfCodestream + 4, startOfCodestream + 40);
-  // The SOP Instance UIDs of the data set and of the file meta information are both replaced, with the same length.
-  const original = jpeg2000Uid(bytes);
-  const replacement = Buffer.from(sopInstanceUid.padEnd(original.length, '\0'), 'latin1');
-  for (let at = bytes.indexOf(original); at >= 0; at = bytes.indexOf(original, at + 1)) replacement.copy(bytes, at);
-  fs.writeFileSync(copy, bytes);
-  return copy;
-}
-
-function jpeg2000Uid(bytes: Buffer): Buffer {
-  const uid = readDicomFileHeaderSync(corpusFile('jpeg2000').absolutePath).meta.getString(0x00020003)!;
-  expect(bytes.includes(Buffer.from(uid, 'latin1'))).toBe(true);
-  return Buffer.from(uid, 'latin1');
-}
