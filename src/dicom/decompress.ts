@@ -97,11 +97,12 @@ export function readImageInfo(dataset: Dataset): ImageInfo {
     return value;
   };
   const samplesPerPixel = dataset.getNumber(Tags.SamplesPerPixel) ?? 1;
+  const bitsAllocated = required(Tags.BitsAllocated, 'Bits Allocated');
   return {
     rows: required(Tags.Rows, 'Rows'),
     columns: required(Tags.Columns, 'Columns'),
-    bitsAllocated: required(Tags.BitsAllocated, 'Bits Allocated'),
-    bitsStored: dataset.getNumber(Tags.BitsStored) ?? required(Tags.BitsAllocated, 'Bits Allocated'),
+    bitsAllocated,
+    bitsStored: dataset.getNumber(Tags.BitsStored) ?? bitsAllocated,
     pixelRepresentation: dataset.getNumber(Tags.PixelRepresentation) ?? 0,
     samplesPerPixel,
     planarConfiguration: dataset.getNumber(PLANAR_CONFIGURATION) ?? 0,
@@ -147,8 +148,7 @@ export async function decompressFile(path: string, targetSyntax: string = Transf
     }
     const first = await decodeFrame(syntax, await readFrame(file, pixelData.frames[0]), info);
 
-    const head = Buffer.alloc(pixelDataOffset - header.datasetOffset);
-    await file.read(head, 0, head.length, header.datasetOffset);
+    const head = await readRange(file, header.datasetOffset, pixelDataOffset);
     const lossy = first.lossy || describeLossiness(syntax).alwaysLossy;
     const edits = planEdits(header.dataset, syntax, info, lossy, totalBytes / Math.max(pixelData.compressedBytes, 1));
     const kept = await Promise.all(group.keptRanges.map((range) => readRange(file, range.start, range.end)));
