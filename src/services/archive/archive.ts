@@ -52,6 +52,10 @@ import { openIndexDatabase } from './schema';
 
 export type { StoreOutcome } from './placement';
 
+/** Random part of temporary file names, drawn once because randomBytes per name costs tens of microseconds. */
+const PROCESS_TAG = randomBytes(6).toString('hex');
+let temporaryFileCount = 0;
+
 /** One instance received by the C-STORE SCP. */
 export interface ReceiveRequest {
   /** Affected SOP Class UID of the C-STORE request. */
@@ -89,7 +93,7 @@ export class LocalArchive {
   private queryEngine: QueryEngine;
   private readonly logger: Logger;
   readonly durability: ArchiveDurability;
-  private readonly indexQueue = new IndexWriteQueue(() => this.catalogInstance);
+  private readonly indexQueue: IndexWriteQueue;
   private readonly knownFolders = new Set<string>();
   private closed = false;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
@@ -111,6 +115,8 @@ export class LocalArchive {
     this.root = root;
     this.logger = logger;
     this.durability = durability;
+    // A commit with synchronous = NORMAL takes microseconds, so 'process-crash' commits each row at once.
+    this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, { groupCommits: durability === 'full' });
     try {
       fs.mkdirSync(root, { recursive: true, mode: FOLDER_MODE });
       fs.mkdirSync(incomingFolder(root), { recursive: true, mode: FOLDER_MODE });
@@ -284,9 +290,14 @@ export class LocalArchive {
     return result;
   }
 
-  /** Returns a fresh path in .incoming for a transfer of this UID. */
+  /**
+   * Returns a fresh path in .incoming for a transfer of this UID. The process
+   * ID, a random tag drawn once per process and a counter keep names of
+   * concurrent transfers apart, also across processes sharing the archive.
+   */
   temporaryPath(sopInstanceUid: string): string {
-    return path.join(incomingFolder(this.root), `${sopInstanceUid}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+    temporaryFileCount += 1;
+    return path.join(incomingFolder(this.root), `${sopInstanceUid}.${process.pid}.${PROCESS_TAG}.${temporaryFileCount}.part`);
   }
 
   placementContext(): PlacementContext {

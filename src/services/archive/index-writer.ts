@@ -1,9 +1,13 @@
 /**
- * Group commit of index rows. Rows added during one turn of the event loop
- * are written in one SQLite transaction, so stores that finish together on
- * several associations share one commit (and, with synchronous = FULL, one
- * fsync of the write-ahead log). A row waits at most until the next
- * setImmediate phase, and add() resolves only after its transaction committed.
+ * Commits of index rows. add() resolves only after its row's transaction
+ * committed.
+ *
+ * With group commits, rows added during one turn of the event loop are written
+ * in one SQLite transaction, so stores that finish together on several
+ * associations share one commit (and, with synchronous = FULL, one fsync of
+ * the write-ahead log). A row waits at most until the next setImmediate phase.
+ * Without them, add() commits its row at once, which suits synchronous =
+ * NORMAL, where a commit does not wait for the disk.
  */
 
 import type { ArchiveCatalog, IndexEntry } from './catalog';
@@ -18,10 +22,21 @@ export class IndexWriteQueue {
   private scheduled: NodeJS.Immediate | undefined;
 
   /** `catalog` is a getter because reindex replaces the archive's catalog. */
-  constructor(private readonly catalog: () => ArchiveCatalog) {}
+  constructor(
+    private readonly catalog: () => ArchiveCatalog,
+    private readonly options: { groupCommits: boolean } = { groupCommits: true },
+  ) {}
 
-  /** Queues one row; resolves after it is committed, rejects with the error of its insert or of the commit. */
+  /** Commits or queues one row; resolves after it is committed, rejects with the error of its insert or of the commit. */
   add(entry: IndexEntry): Promise<void> {
+    if (!this.options.groupCommits && this.pending.length === 0 && !this.catalog().db.inTransaction) {
+      try {
+        this.catalog().addInstance(entry.record, entry.file, entry.source);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ ...entry, resolve, reject });
       this.scheduled ??= setImmediate(() => this.flushScheduled());

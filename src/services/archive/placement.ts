@@ -3,8 +3,8 @@
  * stored, duplicate and conflict:
  *
  * - no file with the SOP Instance UID yet: move it into place (hard link, so an
- *   existing file is never replaced), fsync the folder in 'full' durability,
- *   then index it;
+ *   existing file is never replaced), then index it while the folder fsync of
+ *   'full' durability runs;
  * - the stored file has the same data set bytes: delete the temporary file;
  * - the stored file differs: move the temporary file to .conflicts and keep the
  *   stored file.
@@ -20,7 +20,7 @@ import type { Logger } from '../logger';
 import type { ArchiveCatalog, StoredFile } from './catalog';
 import type { ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
-import { datasetBytesEqual, exists, fsyncDirectory, moveNoReplace, removeFileQuietly } from './file-ops';
+import { datasetBytesEqual, exists, fsyncDirectory, moveNoReplace, moveNoReplaceSync, removeFileQuietly } from './file-ops';
 import type { IndexWriteQueue } from './index-writer';
 import type { InstanceRecord } from './instance-record';
 import { FOLDER_MODE, conflictFileName, conflictsFolder, relativeInstancePath } from './layout';
@@ -92,7 +92,13 @@ export async function placeTemporaryFile(
   let existing = await findIndexedFile(context, uids.sopInstanceUid);
   if (!existing) {
     if (await linkIntoLayout(context, tempPath, finalPath)) {
+      // In 'full' durability the folder flush and the index commit (which flushes the write-ahead log) run
+      // at once. A power loss between them leaves a row without its file, which the next store of the UID
+      // replaces, or a file without its row, which the next store of the UID indexes as a duplicate.
+      const folderFlushed = context.durability === 'full' ? fsyncDirectory(path.dirname(finalPath)) : undefined;
+      folderFlushed?.catch(() => undefined);
       await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
+      await folderFlushed;
       logger.debug('Stored instance', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
       return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
     }
@@ -128,23 +134,23 @@ export async function placeTemporaryFile(
 
 /**
  * Moves `tempPath` to `finalPath` without replacing a file, creating the
- * folders when they are new, and flushes the folder in 'full' durability.
- * Returns false when `finalPath` exists.
+ * folders when they are new. Returns false when `finalPath` exists.
+ *
+ * link and unlink are synchronous calls: each takes microseconds, while a
+ * thread pool round trip adds to the time the sender waits for the C-STORE
+ * response. The folder fsync of 'full' durability is left to the caller.
  */
 async function linkIntoLayout(context: PlacementContext, tempPath: string, finalPath: string): Promise<boolean> {
   const folder = path.dirname(finalPath);
   if (!context.knownFolders.has(folder)) await createFolders(context, folder);
-  let placed: boolean;
   try {
-    placed = await moveNoReplace(tempPath, finalPath);
+    return moveNoReplaceSync(tempPath, finalPath);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     context.knownFolders.delete(folder);
     await createFolders(context, folder);
-    placed = await moveNoReplace(tempPath, finalPath);
+    return moveNoReplaceSync(tempPath, finalPath);
   }
-  if (placed && context.durability === 'full') await fsyncDirectory(folder);
-  return placed;
 }
 
 /**
