@@ -151,8 +151,8 @@ export async function decompressFile(path: string, targetSyntax: string = Transf
     const head = await readRange(file, header.datasetOffset, pixelDataOffset);
     const lossy = first.lossy || describeLossiness(syntax).alwaysLossy;
     const edits = planEdits(header.dataset, syntax, info, lossy, totalBytes / Math.max(pixelData.compressedBytes, 1));
-    const kept = await Promise.all(group.keptRanges.map((range) => readRange(file, range.start, range.end)));
-    const elementsBefore = Buffer.concat([applyEdits(head, header.dataset, header.datasetOffset, edits), ...kept]);
+    const keptElements = await Promise.all(group.keptRanges.map((range) => readRange(file, range.start, range.end)));
+    const elementsBefore = Buffer.concat([applyEdits(head, header.dataset, header.datasetOffset, edits), ...keptElements]);
 
     const output = Readable.from(
       writeDataset({ file, syntax, info, targetSyntax, elementsBefore, pixelData, first, lossy, fileSize: header.fileSize }),
