@@ -44,7 +44,8 @@ describeBuilt('duplicate AE titles', () => {
 
     expect(second.code).toBe(2);
     expect(second.stderr).toContain(
-      'loader: AE title SCU is already used by node SCU: an AE title must identify one node, because it is the C-MOVE destination',
+      'loader: AE title SCU is already used by node SCU at 127.0.0.1:12021: ' +
+        'an AE title must identify one node, because it is the C-MOVE destination',
     );
     const listed = (await runLoader(['nodes', 'list', '--json'], { dirs })).json<{ pacs: { name: string }[] }>();
     expect(listed.pacs.map((node) => node.name)).toEqual(['SCU']);
@@ -83,7 +84,7 @@ describeBuilt('settings file problems', () => {
       const listed = await runLoader(['nodes', 'list', '--json'], { dirs });
       expect(listed.code).toBe(0);
       expect(listed.json<{ pacs: { name: string }[] }>().pacs.map((node) => node.name)).toEqual(['SCU']);
-      expect(listed.stderr).toContain('AE title SCU is already used by node SCU');
+      expect(listed.stderr).toContain('AE title SCU is already used by node SCU at 127.0.0.1:12021');
       expect(listed.stderr).toContain('node SCU3 is ignored until its entry in');
       expect(fs.readFileSync(file, 'utf8')).toBe(text);
     }

@@ -58,11 +58,13 @@ describe('settings validation', () => {
     store.addPacsNode(pacsNode('SCU3', { aeTitle: 'SCU', port: 104 }));
 
     expect(() => store.addPacsNode(pacsNode('SCU', { port: 12021 }))).toThrow(
-      'AE title SCU is already used by node SCU3: an AE title must identify one node, because it is the C-MOVE destination',
+      'AE title SCU is already used by node SCU3 at 127.0.0.1:104: ' +
+        'an AE title must identify one node, because it is the C-MOVE destination',
     );
-    expect(() => store.addPacsNode(pacsNode('scu-lower', { aeTitle: 'SCU ' }))).toThrow(/AE title SCU is already used/);
-    expect(store.addPacsNode(pacsNode('other', { aeTitle: 'scu' })).aeTitle).toBe('scu');
-    expect(store.listPacsNodes().map((node) => node.name)).toEqual(['SCU3', 'other']);
+    expect(() => store.addPacsNode(pacsNode('other-host', { aeTitle: 'SCU ', host: '127.0.0.2' }))).toThrow(/AE title SCU is already used/);
+    expect(store.addPacsNode(pacsNode('lower-case', { aeTitle: 'scu', port: 12021 })).aeTitle).toBe('scu');
+    expect(store.addPacsNode(pacsNode('second-login', { aeTitle: 'SCU', login: 'bob' })).aeTitle).toBe('SCU');
+    expect(store.listPacsNodes().map((node) => node.name)).toEqual(['SCU3', 'lower-case', 'second-login']);
   });
 
   test('duplicate name rejected across kinds', () => {
@@ -231,7 +233,7 @@ describe('settings file recovery', () => {
     expect(store.listPacsNodes().map((node) => node.name)).toEqual(['SCU']);
     expect(store.findPacsNodesByAeTitle('SCU').map((node) => node.port)).toEqual([12021]);
     expect(store.warnings).toHaveLength(1);
-    expect(store.warnings[0]).toMatch(/^AE title SCU is already used by node SCU: .*; node SCU3 is ignored until its entry/);
+    expect(store.warnings[0]).toMatch(/^AE title SCU is already used by node SCU at 127\.0\.0\.1:12021: .*; node SCU3 is ignored until its entry/);
   });
 
   test('settings folder that is a file', () => {
@@ -299,7 +301,7 @@ describe('location import and export', () => {
         pacsNode('far', { port: 70000 }),
         pacsNode('EXISTING', { aeTitle: 'DUP' }),
         'not an object',
-        pacsNode('same-aet', { aeTitle: 'EXISTING' }),
+        pacsNode('same-aet', { aeTitle: 'EXISTING', port: 11112 }),
       ],
       ssh: [{ name: 'nas', host: 'nas.local', port: 22, login: 'backup', passphrase: SECRET }, { name: 'nologin', host: 'h', port: 22 }],
     });
@@ -313,7 +315,8 @@ describe('location import and export', () => {
     expect(reasons.EXISTING).toMatch(/node name "EXISTING" is already registered/);
     expect(reasons['#5']).toMatch(/is not an object/);
     expect(reasons['same-aet']).toBe(
-      'AE title EXISTING is already used by node existing: an AE title must identify one node, because it is the C-MOVE destination',
+      'AE title EXISTING is already used by node existing at 127.0.0.1:104: ' +
+        'an AE title must identify one node, because it is the C-MOVE destination',
     );
     expect(reasons.nologin).toMatch(/login .* is invalid/);
     expect(report.passwordsIgnored).toEqual(['fine', 'nas']);

@@ -137,17 +137,23 @@ function checkUniqueName(field: string, name: string, others: NamedLocation[]): 
 }
 
 /**
- * Rejects an AE title that another registered PACS node uses. The server
- * looks nodes up by AE title to find a C-MOVE destination and to recognize a
- * caller, so two nodes with one AE title would send data to whichever is listed first.
- * AE titles compare case-sensitively, as the server's lookup does.
+ * Rejects an AE title that another registered PACS node uses at another
+ * address. The server looks nodes up by AE title to find a C-MOVE
+ * destination and to recognize a caller, so such a pair would send data to
+ * whichever node is listed first. Entries for one peer at one address (for
+ * example with two logins) may share its AE title. AE titles compare
+ * case-sensitively, as the server's lookup does.
  */
-function checkUniqueAeTitle(field: string, aeTitle: string, others: NamedLocation[]): void {
-  const owner = others.find((other) => (other as Partial<PacsNode>).aeTitle === aeTitle);
+function checkUniqueAeTitle(field: string, node: Pick<PacsNode, 'aeTitle' | 'host' | 'port'>, others: NamedLocation[]): void {
+  const owner = (others as Partial<PacsNode>[]).find(
+    (other) =>
+      other.aeTitle === node.aeTitle &&
+      (other.host?.toLowerCase() !== node.host.toLowerCase() || other.port !== node.port),
+  );
   if (owner !== undefined) {
     throw new SettingsValidationError(
       field,
-      `AE title ${aeTitle} is already used by node ${owner.name}: ` +
+      `AE title ${node.aeTitle} is already used by node ${owner.name} at ${owner.host}:${owner.port}: ` +
         'an AE title must identify one node, because it is the C-MOVE destination',
     );
   }
@@ -241,7 +247,7 @@ export function validateQuirks(field: string, value: unknown): string[] | undefi
 /**
  * Validates one PACS entry. `others` are the entries of both kinds whose
  * names it must not repeat, and no PACS entry among them may have its AE
- * title. Returns only the known fields, so that a stray field such as a
+ * title at another address. Returns only the known fields, so that a stray field such as a
  * password in an imported file never reaches the settings file.
  */
 export function validatePacsNode(node: PacsNode, others: NamedLocation[]): PacsNode {
@@ -258,7 +264,7 @@ export function validatePacsNode(node: PacsNode, others: NamedLocation[]): PacsN
         ? 'ISO_IR 192'
         : validateCharacterSet(`${field}.characterSet`, node.characterSet),
   };
-  checkUniqueAeTitle(`${field}.aeTitle`, valid.aeTitle, others);
+  checkUniqueAeTitle(`${field}.aeTitle`, valid, others);
   if (node.login !== undefined) valid.login = validateLogin(`${field}.login`, node.login);
   const timeouts = validateTimeouts(`${field}.timeouts`, node.timeouts);
   if (timeouts !== undefined) valid.timeouts = timeouts;
