@@ -191,7 +191,7 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
   const { source, destination, store, jobId } = run.request;
   progress(run, `study ${studyInstanceUid}: counting instances`);
   const sourceUids = await countOn(run, source, studyInstanceUid);
-  if (sourceUids.length === 0) throw new MigrationError(`study not found on ${describeEndpoint(source)}: an IMAGE level query lists no instances`, false);
+  if (sourceUids.length === 0) throw new MigrationError(`study not found on ${describeEndpoint(source)}: it lists no instances of the study`, false);
   store.updateStudy(jobId, studyInstanceUid, { sourceCount: sourceUids.length });
 
   const before = await countOn(run, destination, studyInstanceUid);
