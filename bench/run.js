@@ -341,7 +341,7 @@ async function scenarioStoreThroughput(runs) {
   const files = countFiles(dataDir);
   const megabytes = (directoryBytes(dataDir) / 1e6).toFixed(0);
   const lines = [
-    `Scenario a: storescu --scan-directories sends ${files} CT instances (CT-MONO2-16-ankle copies, implicit VR little endian, ${megabytes} MB in all, one association) to each SCP. Median of ${runs} runs; every run starts with an empty output folder or archive.`,
+    `Scenario a: storescu --scan-directories sends ${files} CT instances (CT-MONO2-16-ankle copies, implicit VR little endian, ${megabytes} MB in all, one association) to each SCP. Median of ${runs} runs; each round runs storescp and then the loader in both modes, and every run starts with an empty output folder or archive.`,
     '',
     '| receiver | median s | runs s | instances/s | MB/s |',
     '|---|---|---|---|---|',
@@ -351,36 +351,23 @@ async function scenarioStoreThroughput(runs) {
     return `| ${name} | ${m.toFixed(2)} | ${times.map((t) => t.toFixed(2)).join(', ')} | ${(files / m).toFixed(0)} | ${(megabytes / m).toFixed(0)} |`;
   };
 
-  const storescpTimes = [];
-  for (let i = 0; i < runs; i++) {
-    const outputDir = freshDir(path.join(WORK_DIR, 'runs', 'storescp-output'));
-    const port = await freePort();
-    const server = await startServer('storescp', 'storescp', ['--aetitle', 'STORESCP', '--output-directory', outputDir, String(port)], port, path.join(WORK_DIR, 'runs', 'storescp.log'), { env: DCMTK_ENV });
-    try {
-      const result = await timedStore(port, 'STORESCP', dataDir, files);
-      const received = countFiles(outputDir);
-      if (received !== files) throw new Error(`storescp received ${received} of ${files} files`);
-      storescpTimes.push(result.seconds);
-      log(`a: storescp run ${i + 1}: ${result.seconds.toFixed(2)} s`);
-    } finally {
-      await server.stop();
-    }
-  }
-  lines.push(row('DCMTK storescp (TCP_NODELAY=1)', storescpTimes));
-
   const missing = loaderCommandMissing('serve');
-  if (missing) {
-    log(`a: skipping loader serve: ${missing}`);
-    lines.push('', `loader serve: skipped, ${missing}.`);
-    return lines;
-  }
-  // The modes alternate within each round, so a change in machine load affects both alike.
+  if (missing) log(`a: skipping loader serve: ${missing}`);
+  // storescp and the loader modes alternate within each round, so a change in machine load affects all alike.
   const modes = ['full', 'process-crash'];
+  const storescpTimes = [];
   const loaderTimes = { full: [], 'process-crash': [] };
   for (let i = 0; i < runs; i++) {
+    storescpTimes.push(await timedStorescpStore(dataDir, files, i + 1));
+    if (missing) continue;
     for (const durability of modes) {
       loaderTimes[durability].push(await timedLoaderStore(dataDir, files, durability, i + 1));
     }
+  }
+  lines.push(row('DCMTK storescp (TCP_NODELAY=1)', storescpTimes));
+  if (missing) {
+    lines.push('', `loader serve: skipped, ${missing}.`);
+    return lines;
   }
   for (const durability of modes) lines.push(row(`loader serve --durability ${durability}`, loaderTimes[durability]));
   lines.push('');
@@ -388,6 +375,22 @@ async function scenarioStoreThroughput(runs) {
     lines.push(`Ratio loader (${durability}) / storescp (median time): ${(median(loaderTimes[durability]) / median(storescpTimes)).toFixed(2)}.`);
   }
   return lines;
+}
+
+/** Sends the CT instances to a fresh storescp output folder and returns the storescu time in seconds. */
+async function timedStorescpStore(dataDir, files, runNumber) {
+  const outputDir = freshDir(path.join(WORK_DIR, 'runs', 'storescp-output'));
+  const port = await freePort();
+  const server = await startServer('storescp', 'storescp', ['--aetitle', 'STORESCP', '--output-directory', outputDir, String(port)], port, path.join(WORK_DIR, 'runs', 'storescp.log'), { env: DCMTK_ENV });
+  try {
+    const result = await timedStore(port, 'STORESCP', dataDir, files);
+    const received = countFiles(outputDir);
+    if (received !== files) throw new Error(`storescp received ${received} of ${files} files`);
+    log(`a: storescp run ${runNumber}: ${result.seconds.toFixed(2)} s`);
+    return result.seconds;
+  } finally {
+    await server.stop();
+  }
 }
 
 /** Sends the CT instances to a fresh `loader serve` archive and returns the storescu time in seconds. */
