@@ -1,0 +1,10 @@
+/** DICOM PS3.15 annex E anonymizer: see job.ts. */
+export {
+  BUILT_IN_SAFE_PRIVATE_CREATORS,
+  burnedInReason,
+  createAnonymizationJob,
+} from './job';
+export type { AnonymizationJob, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids } from './job';
+export type { DateMode } from './profile';
+export { AnonymizationError } from './rules';
+export { MAX_HEADER_BYTES } from './part10';

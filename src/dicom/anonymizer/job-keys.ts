@@ -1,0 +1,115 @@
+/**
+ * Values derived from the per-job secret: replacement UIDs, patient
+ * pseudonyms and date offsets. Each is a function of the secret and the
+ * original value, so it is the same for every file and study of a job.
+ */
+import { createHmac, randomBytes } from 'crypto';
+
+/** Bytes of a generated job secret. */
+export const JOB_SECRET_BYTES = 32;
+
+/** Returns a new random job secret. */
+export function generateJobSecret(): Buffer {
+  return randomBytes(JOB_SECRET_BYTES);
+}
+
+function hmac(secret: Buffer, purpose: string, value: string): Buffer {
+  return createHmac('sha256', secret).update(`${purpose}\0${value}`, 'utf8').digest();
+}
+
+/**
+ * Maps original UIDs to '2.25.<decimal>' UIDs (PS3.5 section B.2). The number
+ * is the first 128 bits of HMAC-SHA256(secret, UID) with the version and
+ * variant bits of an RFC 9562 version 8 UUID set, so the result is at most
+ * 44 characters long.
+ */
+export class UidMapper {
+  private readonly map = new Map<string, string>();
+
+  constructor(private readonly secret: Buffer) {}
+
+  /** Returns the replacement of `uid`; padding is ignored, so 'x' and 'x\0' map alike. */
+  replace(uid: string): string {
+    const original = uid.replace(/[\0 ]+$/, '').trim();
+    const known = this.map.get(original);
+    if (known !== undefined) return known;
+    const bytes = hmac(this.secret, 'uid', original).subarray(0, 16);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const replacement = `2.25.${BigInt(`0x${bytes.toString('hex')}`).toString(10)}`;
+    this.map.set(original, replacement);
+    return replacement;
+  }
+
+  /** Number of distinct original UIDs replaced so far. */
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+/** How Patient's Name and Patient ID are replaced. */
+export type PseudonymScheme = 'counter' | 'hash';
+
+export interface Pseudonym {
+  patientName: string;
+  patientId: string;
+}
+
+/** Maximum length of Patient ID (VR LO is 64 characters, but SH-sized IDs travel best; 16 is the limit used here). */
+const MAX_PATIENT_ID_LENGTH = 16;
+
+/**
+ * Assigns each patient of a job one pseudonym: with the counter scheme
+ * 'ANON^0001' and 'ANON0001' in the order patients are first seen, with the
+ * hash scheme 10 hex digits of HMAC-SHA256(secret, patient key), which stay
+ * the same in every job that uses the same secret.
+ */
+export class PseudonymTable {
+  private readonly byPatient = new Map<string, Pseudonym>();
+
+  constructor(
+    private readonly secret: Buffer,
+    private readonly prefix: string,
+    private readonly scheme: PseudonymScheme,
+  ) {
+    if (!/^[A-Za-z0-9_-]*$/.test(prefix)) {
+      throw new Error(`invalid pseudonym prefix "${prefix}": use letters, digits, '_' and '-' only`);
+    }
+    const suffixLength = scheme === 'hash' ? 10 : 4;
+    if (prefix.length + suffixLength > MAX_PATIENT_ID_LENGTH) {
+      throw new Error(
+        `pseudonym prefix "${prefix}" is too long: at most ${MAX_PATIENT_ID_LENGTH - suffixLength} characters fit the ${scheme} scheme`,
+      );
+    }
+  }
+
+  /** Returns the pseudonym of the patient identified by `patientKey`. */
+  pseudonymFor(patientKey: string): Pseudonym {
+    const known = this.byPatient.get(patientKey);
+    if (known) return known;
+    const suffix =
+      this.scheme === 'hash'
+        ? hmac(this.secret, 'patient', patientKey).toString('hex').slice(0, 10).toUpperCase()
+        : String(this.byPatient.size + 1).padStart(4, '0');
+    const pseudonym = { patientName: `${this.prefix}^${suffix}`, patientId: `${this.prefix}${suffix}` };
+    this.byPatient.set(patientKey, pseudonym);
+    return pseudonym;
+  }
+
+  /** Number of distinct patients seen so far. */
+  get size(): number {
+    return this.byPatient.size;
+  }
+}
+
+/** Days a date may move back at most when dates are shifted. */
+export const MAX_DATE_SHIFT_DAYS = 3650;
+
+/**
+ * Returns the number of days (1 to MAX_DATE_SHIFT_DAYS, always backwards, so
+ * negative) that the dates of the patient identified by `patientKey` move.
+ * Intervals between the dates of one patient are preserved.
+ */
+export function dateOffsetDays(secret: Buffer, patientKey: string): number {
+  return -(1 + (hmac(secret, 'date-shift', patientKey).readUInt32BE(0) % MAX_DATE_SHIFT_DAYS));
+}

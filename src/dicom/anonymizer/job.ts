@@ -1,0 +1,275 @@
+/**
+ * Anonymization jobs: DICOM PS3.15 annex E, Basic Application Level
+ * Confidentiality Profile with the Retain Longitudinal Temporal Information,
+ * Retain Patient Characteristics, Retain Device Identity, Retain Institution
+ * Identity, Clean Descriptors and Retain Safe Private options.
+ *
+ * One job holds the secret and the tables that keep replacement UIDs,
+ * pseudonyms and date offsets the same across all the files it writes.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Readable, Writable } from 'stream';
+import { pipeline } from 'stream/promises';
+import * as zlib from 'zlib';
+
+import { Dataset } from '../dataset';
+import { Tags } from '../tags';
+import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../uid';
+import { buildFileMetaInformation, ElementSpec, encodeElements } from '../writer';
+import { dateOffsetDays, generateJobSecret, PseudonymScheme, PseudonymTable, UidMapper } from './job-keys';
+import { copyPixelGroup, openInstance, OpenedInstance } from './part10';
+import type { DateMode, ProfileOptions } from './profile';
+import { applyRules, RuleContext } from './rules';
+
+/**
+ * Private creators kept by --keep-private when no creator is named.
+ * NOTE: PS3.15 table E.3.10-1 lists safe private attributes one by one; this
+ * list keeps the whole block of each creator, which is wider than the table.
+ */
+export const BUILT_IN_SAFE_PRIVATE_CREATORS: readonly string[] = ['GEMS_ACQU_01', 'GEMS_PARM_01', 'SIEMENS MR HEADER'];
+
+export interface AnonymizationOptions {
+  /** remove (default), keep full dates, or shift them by a per-patient offset. */
+  dates?: DateMode;
+  keepPatientCharacteristics?: boolean;
+  keepDeviceIdentity?: boolean;
+  keepInstitutionIdentity?: boolean;
+  /** Keep descriptors cleaned: replaced with descriptorReplacement, or zero-length without it. */
+  cleanDescriptors?: boolean;
+  descriptorReplacement?: string;
+  /** Private creators whose blocks are kept (Retain Safe Private option); absent or empty removes all private elements. */
+  keepPrivateCreators?: readonly string[];
+  /** Write images that may contain burned-in text instead of holding them back. */
+  allowBurnedIn?: boolean;
+  /** Start of pseudonyms, default 'ANON'. */
+  pseudonymPrefix?: string;
+  pseudonymScheme?: PseudonymScheme;
+  /** Secret for UIDs, pseudonyms and date offsets; a random one is generated when absent. */
+  jobSecret?: Buffer;
+}
+
+/** Outcome of one instance. */
+export type InstanceResult =
+  | { status: 'written'; outPath?: string; sopInstanceUid: string; studyInstanceUid: string; seriesInstanceUid: string }
+  | { status: 'held'; reason: string };
+
+export interface HeldBackInstance {
+  /** Input path, or the label given to anonymizeStream. */
+  source: string;
+  reason: string;
+}
+
+export interface AnonymizationReport {
+  written: number;
+  heldBack: HeldBackInstance[];
+  /** Distinct original UIDs replaced in this job. */
+  uidMapSize: number;
+  /** Distinct patients given a pseudonym. */
+  patients: number;
+}
+
+export interface AnonymizationJob {
+  /**
+   * Anonymizes one Part 10 file. `out` is the output path, or a function of
+   * the new UIDs that returns it. A file held back is not written.
+   */
+  anonymizeFile(inPath: string, out: string | ((uids: NewUids) => string)): Promise<InstanceResult>;
+  /** Anonymizes a Part 10 stream into `output`; nothing is written to `output` for an instance held back. */
+  anonymizeStream(input: AsyncIterable<Buffer | string>, output: Writable, label?: string): Promise<InstanceResult>;
+  report(): AnonymizationReport;
+}
+
+export interface NewUids {
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+}
+
+const SECONDARY_CAPTURE_PREFIX = '1.2.840.10008.5.1.4.1.1.7';
+const ULTRASOUND_SOP_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.6.1', '1.2.840.10008.5.1.4.1.1.6.2', '1.2.840.10008.5.1.4.1.1.3.1']);
+
+const PATIENT_IDENTITY_REMOVED = 0x00120062;
+const DEIDENTIFICATION_METHOD = 0x00120063;
+const DEIDENTIFICATION_METHOD_CODE_SEQUENCE = 0x00120064;
+const BURNED_IN_ANNOTATION = 0x00280301;
+const LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED = 0x00280303;
+const ISSUER_OF_PATIENT_ID = 0x00100021;
+const CODE_VALUE = 0x00080100;
+const CODING_SCHEME_DESIGNATOR = 0x00080102;
+const CODE_MEANING = 0x00080104;
+
+/** Returns why an instance may show burned-in text, or undefined when it is taken to have none. */
+export function burnedInReason(dataset: Dataset): string | undefined {
+  const burnedIn = (dataset.getString(BURNED_IN_ANNOTATION) ?? '').toUpperCase();
+  if (burnedIn === 'YES') return 'Burned In Annotation (0028,0301) is YES';
+  if (burnedIn === 'NO') return undefined;
+  const modality = (dataset.getString(Tags.Modality) ?? '').toUpperCase();
+  const sopClass = dataset.getString(Tags.SOPClassUID) ?? '';
+  if (modality === 'US' || ULTRASOUND_SOP_CLASSES.has(sopClass)) {
+    return 'ultrasound image without Burned In Annotation (0028,0301) NO';
+  }
+  if (sopClass === SECONDARY_CAPTURE_PREFIX || sopClass.startsWith(`${SECONDARY_CAPTURE_PREFIX}.`)) {
+    return 'Secondary Capture image without Burned In Annotation (0028,0301) NO';
+  }
+  return undefined;
+}
+
+/** CID 7050 codes of the profile and the options in use, with their meanings. */
+function methodCodes(options: ProfileOptions, keepsPrivate: boolean): Array<[string, string]> {
+  const codes: Array<[string, string]> = [['113100', 'Basic Application Confidentiality Profile']];
+  if (options.cleanDescriptors) codes.push(['113105', 'Clean Descriptors Option']);
+  if (options.dates === 'keep') codes.push(['113106', 'Retain Longitudinal Temporal Information Full Dates Option']);
+  if (options.dates === 'shift') codes.push(['113107', 'Retain Longitudinal Temporal Information Modified Dates Option']);
+  if (options.keepPatientCharacteristics) codes.push(['113108', 'Retain Patient Characteristics Option']);
+  if (options.keepDeviceIdentity) codes.push(['113109', 'Retain Device Identity Option']);
+  if (keepsPrivate) codes.push(['113111', 'Retain Safe Private Option']);
+  if (options.keepInstitutionIdentity) codes.push(['113112', 'Retain Institution Identity Option']);
+  return codes;
+}
+
+/** Returns the key that identifies a patient within a job: Patient ID with its issuer, or the name when the ID is empty. */
+function patientKey(dataset: Dataset): string {
+  const id = dataset.getString(Tags.PatientID) ?? '';
+  if (id !== '') return `id:${id}\\${dataset.getString(ISSUER_OF_PATIENT_ID) ?? ''}`;
+  return `name:${dataset.getString(Tags.PatientName) ?? ''}`;
+}
+
+/** Creates a job. Throws for an invalid pseudonym prefix. */
+export function createAnonymizationJob(options: AnonymizationOptions = {}): AnonymizationJob {
+  const secret = options.jobSecret ?? generateJobSecret();
+  const uids = new UidMapper(secret);
+  const pseudonyms = new PseudonymTable(secret, options.pseudonymPrefix ?? 'ANON', options.pseudonymScheme ?? 'counter');
+  const profile: ProfileOptions = {
+    dates: options.dates ?? 'remove',
+    keepPatientCharacteristics: options.keepPatientCharacteristics === true,
+    keepDeviceIdentity: options.keepDeviceIdentity === true,
+    keepInstitutionIdentity: options.keepInstitutionIdentity === true,
+    cleanDescriptors: options.cleanDescriptors === true,
+  };
+  const keptPrivateCreators = new Set((options.keepPrivateCreators ?? []).map((creator) => creator.trim()).filter(Boolean));
+  const codes = methodCodes(profile, keptPrivateCreators.size > 0);
+  const heldBack: HeldBackInstance[] = [];
+  let written = 0;
+
+  /** Returns the anonymized header data set and file meta information, or the reason to hold the instance back. */
+  function anonymizeHeader(instance: OpenedInstance): { held: string } | { meta: Buffer; specs: ElementSpec[]; newUids: NewUids } {
+    const dataset = instance.dataset;
+    const reason = options.allowBurnedIn ? undefined : burnedInReason(dataset);
+    if (reason) return { held: reason };
+
+    const key = patientKey(dataset);
+    const context: RuleContext = {
+      profile,
+      uids,
+      pseudonym: pseudonyms.pseudonymFor(key),
+      dateOffsetDays: profile.dates === 'shift' ? dateOffsetDays(secret, key) : 0,
+      keptPrivateCreators,
+      descriptorReplacement: options.descriptorReplacement,
+    };
+    const specs = applyRules(dataset, context).filter(
+      (spec) => ![PATIENT_IDENTITY_REMOVED, DEIDENTIFICATION_METHOD, DEIDENTIFICATION_METHOD_CODE_SEQUENCE, LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED].includes(spec.tag),
+    );
+    specs.push(
+      { tag: PATIENT_IDENTITY_REMOVED, vr: 'CS', value: 'YES' },
+      { tag: DEIDENTIFICATION_METHOD, vr: 'LO', value: codes.map(([, meaning]) => meaning) },
+      {
+        tag: DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+        vr: 'SQ',
+        value: codes.map(([value, meaning]) => [
+          { tag: CODE_VALUE, vr: 'SH', value },
+          { tag: CODING_SCHEME_DESIGNATOR, vr: 'SH', value: 'DCM' },
+          { tag: CODE_MEANING, vr: 'LO', value: meaning },
+        ]),
+      },
+      {
+        tag: LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+        vr: 'CS',
+        value: profile.dates === 'keep' ? 'UNMODIFIED' : profile.dates === 'shift' ? 'MODIFIED' : 'REMOVED',
+      },
+    );
+
+    const originalSopInstance = dataset.getString(Tags.SOPInstanceUID) || instance.meta.getString(Tags.MediaStorageSOPInstanceUID) || '';
+    const newUids: NewUids = {
+      sopInstanceUid: uids.replace(originalSopInstance),
+      studyInstanceUid: uids.replace(dataset.getString(Tags.StudyInstanceUID) ?? ''),
+      seriesInstanceUid: uids.replace(dataset.getString(Tags.SeriesInstanceUID) ?? ''),
+    };
+    const meta = buildFileMetaInformation({
+      mediaStorageSopClassUid: dataset.getString(Tags.SOPClassUID) || (instance.meta.getString(Tags.MediaStorageSOPClassUID) ?? ''),
+      mediaStorageSopInstanceUid: newUids.sopInstanceUid,
+      transferSyntaxUid: instance.transferSyntaxUid,
+      implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
+      implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
+    });
+    return { meta, specs, newUids };
+  }
+
+  /** Yields the data set bytes: the anonymized header, the copied pixel data group and the anonymized elements after it. */
+  async function* datasetBytes(instance: OpenedInstance, specs: ElementSpec[], context: () => RuleContext): AsyncGenerator<Buffer> {
+    yield encodeElements(specs, instance.encoding, instance.dataset.characterSets);
+    const tail: { dataset?: Dataset } = {};
+    yield* copyPixelGroup(instance, tail);
+    if (tail.dataset) yield encodeElements(applyRules(tail.dataset, context()), instance.encoding, instance.dataset.characterSets);
+  }
+
+  async function anonymizeTo(
+    input: AsyncIterable<Buffer | string>,
+    label: string,
+    openOutput: (uids: NewUids) => { output: Writable; outPath?: string },
+  ): Promise<InstanceResult> {
+    const instance = await openInstance(input);
+    const header = anonymizeHeader(instance);
+    if ('held' in header) {
+      heldBack.push({ source: label, reason: header.held });
+      return { status: 'held', reason: header.held };
+    }
+    const key = patientKey(instance.dataset);
+    const tailContext = (): RuleContext => ({
+      profile,
+      uids,
+      pseudonym: pseudonyms.pseudonymFor(key),
+      dateOffsetDays: profile.dates === 'shift' ? dateOffsetDays(secret, key) : 0,
+      keptPrivateCreators,
+      descriptorReplacement: options.descriptorReplacement,
+    });
+    const { output, outPath } = openOutput(header.newUids);
+    const body = Readable.from(datasetBytes(instance, header.specs, tailContext), { objectMode: false });
+    const metaStream = Readable.from([header.meta], { objectMode: false });
+    await pipeline(metaStream, output, { end: false });
+    if (instance.deflated) await pipeline(body, zlib.createDeflateRaw(), output);
+    else await pipeline(body, output);
+    written++;
+    return { status: 'written', outPath, ...header.newUids };
+  }
+
+  return {
+    async anonymizeFile(inPath, out) {
+      const source = fs.createReadStream(inPath, { highWaterMark: 1024 * 1024 });
+      let partialPath: string | undefined;
+      try {
+        const result = await anonymizeTo(source, inPath, (newUids) => {
+          const outPath = typeof out === 'string' ? out : out(newUids);
+          fs.mkdirSync(path.dirname(outPath), { recursive: true });
+          partialPath = `${outPath}.partial-${process.pid}`;
+          return { output: fs.createWriteStream(partialPath), outPath };
+        });
+        if (result.status === 'written' && partialPath && result.outPath) fs.renameSync(partialPath, result.outPath);
+        return result;
+      } catch (error) {
+        if (partialPath) fs.rmSync(partialPath, { force: true });
+        throw error;
+      } finally {
+        source.destroy();
+      }
+    },
+
+    anonymizeStream(input, output, label = 'stream') {
+      return anonymizeTo(input, label, () => ({ output }));
+    },
+
+    report() {
+      return { written, heldBack: [...heldBack], uidMapSize: uids.size, patients: pseudonyms.size };
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * Application of the table E.1-1 rules to a parsed data set, at every level
+ * of sequence nesting. The result is a list of writer.ts element specs.
+ */
+import { Dataset, Element, formatTag, Tag, tagElement, tagGroup, UNDEFINED_LENGTH } from '../dataset';
+import { isPrivateTag, lookupKeyword } from '../tags';
+import type { ElementSpec } from '../writer';
+import { findRule, ProfileOptions, resolveAction } from './profile';
+import type { ResolvedAction } from './profile-types';
+import { Pseudonym, UidMapper } from './job-keys';
+
+/** The data set has a structure the anonymizer cannot rewrite. */
+export class AnonymizationError extends Error {
+  override name = 'AnonymizationError';
+}
+
+/** Everything the rules need besides the element itself. */
+export interface RuleContext {
+  profile: ProfileOptions;
+  uids: UidMapper;
+  pseudonym: Pseudonym;
+  /** Days dates move with the SHIFT action; 0 when dates are not shifted. */
+  dateOffsetDays: number;
+  /** Private creators whose blocks are kept; empty removes every private element. */
+  keptPrivateCreators: ReadonlySet<string>;
+  /** Text that CLEAN writes into descriptors; undefined makes them zero-length. */
+  descriptorReplacement?: string;
+}
+
+const PATIENT_NAME: Tag = 0x00100010;
+const PATIENT_ID: Tag = 0x00100020;
+
+/** VRs whose value is free text that CLEAN may replace with the fixed text. */
+const FREE_TEXT_VRS = new Set(['LO', 'SH', 'LT', 'ST', 'UT', 'UC', 'PN']);
+/** Binary VRs whose dummy value is zeros of the original length. */
+const BINARY_VRS = new Set(['US', 'SS', 'UL', 'SL', 'FL', 'FD', 'AT', 'SV', 'UV', 'OB', 'OW', 'OF', 'OD', 'OL', 'OV', 'UN']);
+
+/** Dummy values for the D action, chosen to be valid for their VR. */
+const DUMMY_TEXT: Record<string, string> = {
+  AE: 'ANONYMIZED',
+  AS: '000D',
+  CS: 'ANONYMIZED',
+  DA: '19000101',
+  DS: '0',
+  DT: '19000101000000',
+  IS: '0',
+  LO: 'ANONYMIZED',
+  LT: 'ANONYMIZED',
+  PN: 'ANONYMIZED',
+  SH: 'ANONYMIZED',
+  ST: 'ANONYMIZED',
+  TM: '000000',
+  UC: 'ANONYMIZED',
+  UR: 'urn:anonymized',
+  UT: 'ANONYMIZED',
+};
+
+/**
+ * Returns the element specs of `dataset` after the rules, in tag order.
+ * Group length elements (gggg,0000) are dropped because the writer does not
+ * recompute them.
+ */
+export function applyRules(dataset: Dataset, context: RuleContext): ElementSpec[] {
+  const specs: ElementSpec[] = [];
+  for (const element of dataset.elements.values()) {
+    if (tagElement(element.tag) === 0x0000) continue;
+    const spec = isPrivateTag(element.tag) ? applyPrivateRule(dataset, element, context) : applyStandardRule(dataset, element, context);
+    if (spec) specs.push(spec);
+  }
+  return specs;
+}
+
+function applyStandardRule(dataset: Dataset, element: Element, context: RuleContext): ElementSpec | undefined {
+  const rule = findRule(element.tag);
+  if (!rule) return keepElement(dataset, element, context, isReplaceableUid(element) ? 'U' : 'K');
+  const action = resolveAction(rule, context.profile);
+  if (element.tag === PATIENT_NAME && action !== 'K') {
+    return { tag: element.tag, vr: element.vr, value: context.pseudonym.patientName };
+  }
+  if (element.tag === PATIENT_ID && action !== 'K') {
+    return { tag: element.tag, vr: element.vr, value: context.pseudonym.patientId };
+  }
+  return keepElement(dataset, element, context, action);
+}
+
+/**
+ * Keeps a private element only when its block's private creator is on the
+ * kept list. A kept sequence has the rules applied to its items. Private
+ * creator elements themselves are kept when their value is on the list.
+ */
+function applyPrivateRule(dataset: Dataset, element: Element, context: RuleContext): ElementSpec | undefined {
+  if (context.keptPrivateCreators.size === 0) return undefined;
+  const element16 = tagElement(element.tag);
+  if (element16 < 0x0010) return undefined;
+  const creatorTag = element16 <= 0x00ff ? element.tag : ((tagGroup(element.tag) << 16) | (element16 >>> 8)) >>> 0;
+  const creator = dataset.getString(creatorTag)?.trim();
+  if (creator === undefined || !context.keptPrivateCreators.has(creator)) return undefined;
+  return keepElement(dataset, element, context, 'K');
+}
+
+/**
+ * Returns true for a UID outside the table that still identifies an instance
+ * or an entity: every UI value except well-known DICOM UIDs (root
+ * 1.2.840.10008), SOP class UIDs, transfer syntaxes and coding schemes. Such
+ * UIDs appear in private-free standard attributes newer than the table.
+ */
+function isReplaceableUid(element: Element): boolean {
+  if (element.vr !== 'UI' || !element.value || element.value.length === 0) return false;
+  const keyword = lookupKeyword(element.tag) ?? '';
+  if (/ClassUID$|TransferSyntax|CodingSchemeUID|MappingResourceUID|ContextGroupExtensionCreatorUID/.test(keyword)) return false;
+  const values = element.value.toString('latin1').replace(/[\0 ]+$/, '').split('\\');
+  return values.some((value) => !value.trim().startsWith('1.2.840.10008.'));
+}
+
+function keepElement(dataset: Dataset, element: Element, context: RuleContext, action: ResolvedAction): ElementSpec | undefined {
+  const { tag, vr } = element;
+  if (action === 'X') return undefined;
+
+  if (element.items) {
+    // NOTE: D on a sequence writes an empty sequence: a dummy item fit for every IOD cannot be built.
+    if (action === 'Z' || action === 'D') return { tag, vr: 'SQ', value: [] };
+    return { tag, vr: 'SQ', value: element.items.map((item) => applyRules(item, context)) };
+  }
+  if (element.value === undefined && element.length === UNDEFINED_LENGTH) {
+    throw new AnonymizationError(
+      `element ${formatTag(tag)} inside a sequence has encapsulated (compressed) data, which the anonymizer cannot copy; remove it or decompress the file first`,
+    );
+  }
+
+  switch (action) {
+    case 'Z':
+      return { tag, vr, value: null };
+    case 'D':
+      return dummyElement(element, context);
+    case 'U':
+      return vr === 'UI' ? replaceUids(element, context) : dummyElement(element, context);
+    case 'SHIFT':
+      return shiftElement(dataset, element, context);
+    case 'CLEAN':
+      return cleanElement(element, context);
+    case 'K':
+      return { tag, vr, value: element.value ?? Buffer.alloc(0) };
+  }
+}
+
+function dummyElement(element: Element, context: RuleContext): ElementSpec {
+  const { tag, vr } = element;
+  if (vr === 'UI') return replaceUids(element, context);
+  if (BINARY_VRS.has(vr)) return { tag, vr, value: Buffer.alloc(element.value?.length ?? 0) };
+  return { tag, vr, value: DUMMY_TEXT[vr] ?? 'ANONYMIZED' };
+}
+
+function replaceUids(element: Element, context: RuleContext): ElementSpec {
+  const text = (element.value ?? Buffer.alloc(0)).toString('latin1').replace(/[\0 ]+$/, '');
+  if (text === '') return { tag: element.tag, vr: element.vr, value: null };
+  const replaced = text.split('\\').map((uid) => (uid.trim() === '' ? '' : context.uids.replace(uid)));
+  return { tag: element.tag, vr: 'UI', value: replaced };
+}
+
+function cleanElement(element: Element, context: RuleContext): ElementSpec {
+  const { tag, vr } = element;
+  if (context.descriptorReplacement !== undefined && FREE_TEXT_VRS.has(vr)) {
+    return { tag, vr, value: context.descriptorReplacement };
+  }
+  return { tag, vr, value: null };
+}
+
+/**
+ * Moves the dates of a DA or DT value by the patient's offset. Times (TM) and
+ * the time part of DT are kept, because whole days keep them valid. A value
+ * that is not a full date is emptied, as it cannot be shifted.
+ */
+function shiftElement(dataset: Dataset, element: Element, context: RuleContext): ElementSpec {
+  const { tag, vr } = element;
+  if (vr === 'TM') return { tag, vr, value: element.value ?? Buffer.alloc(0) };
+  if (vr !== 'DA' && vr !== 'DT') return cleanElement(element, context);
+  const text = dataset.getString(tag) ?? '';
+  const shifted: string[] = [];
+  for (const value of text.split('\\')) {
+    const moved = shiftDate(value.trim(), context.dateOffsetDays);
+    if (moved === undefined) return { tag, vr, value: null };
+    shifted.push(moved);
+  }
+  return { tag, vr, value: shifted };
+}
+
+/** Returns `value` (YYYYMMDD, optionally followed by a DT time part) moved by `days`, or undefined when it does not start with a valid date. */
+export function shiftDate(value: string, days: number): string | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})(.*)$/.exec(value);
+  if (!match) return undefined;
+  const [, year, month, day, rest] = match;
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) return undefined;
+  date.setUTCDate(date.getUTCDate() + days);
+  const formatted = `${String(date.getUTCFullYear()).padStart(4, '0')}${String(date.getUTCMonth() + 1).padStart(2, '0')}${String(
+    date.getUTCDate(),
+  ).padStart(2, '0')}`;
+  return `${formatted}${rest}`;
+}
