@@ -2,10 +2,12 @@
  * Resolves the folders every command works with: the settings folder and the
  * archive root, from flags, environment variables or the user's data folder.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 
 import envPaths from 'env-paths';
 
+import { LocalArchive } from '../services/archive';
 import { SettingsStore } from '../services/settings/settings-store';
 
 export interface GlobalOptions {
@@ -16,6 +18,27 @@ export interface GlobalOptions {
 export function resolveArchiveRoot(options: GlobalOptions): string {
   const root = options.archive ?? process.env.LOADER_ARCHIVE ?? path.join(envPaths('sciberia-loader', { suffix: '' }).data, 'archive');
   return path.resolve(root);
+}
+
+/**
+ * Raises a UsageError when the archive folder does not exist. Commands that
+ * only read the archive call this first, so a mistyped --archive does not
+ * create an empty archive.
+ */
+export function requireExistingArchive(root: string): void {
+  if (fs.existsSync(root)) return;
+  throw new UsageError(`archive folder ${root} does not exist; check --archive or LOADER_ARCHIVE`);
+}
+
+/** Opens the archive at `root` for a command that only reads it; see requireExistingArchive. */
+export function openExistingArchive(root: string): LocalArchive {
+  requireExistingArchive(root);
+  return LocalArchive.open(root);
+}
+
+/** Returns "1 study" or "2 studies": the count and the noun in the matching number. */
+export function countOf(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`;
 }
 
 export function openSettings(options: GlobalOptions): SettingsStore {

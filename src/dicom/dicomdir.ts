@@ -13,6 +13,11 @@ import { Tags } from './tags';
 export interface DicomdirFileList {
   /** Absolute paths of existing referenced files, in directory record order, without duplicates. */
   files: string[];
+  /**
+   * Paths of referenced files that do not exist, each the Referenced File ID
+   * joined to the DICOMDIR folder as written. They are also in `warnings`.
+   */
+  missing: string[];
   /** Records that were skipped, each with the reason. */
   warnings: string[];
 }
@@ -34,6 +39,7 @@ export async function listDicomdirReferencedFiles(dicomdirPath: string): Promise
   const root = path.dirname(path.resolve(dicomdirPath));
   const resolver = new CaseInsensitiveResolver();
   const files: string[] = [];
+  const missing: string[] = [];
   const seen = new Set<string>();
   const warnings = [...header.warnings];
 
@@ -56,6 +62,7 @@ export async function listDicomdirReferencedFiles(dicomdirPath: string): Promise
 
     const resolved = resolver.resolve(root, components);
     if (!resolved) {
+      missing.push(path.join(root, ...components));
       warnings.push(`${label}: referenced file "${components.join('\\')}" was not found under ${root}.`);
       return;
     }
@@ -65,7 +72,7 @@ export async function listDicomdirReferencedFiles(dicomdirPath: string): Promise
     }
   });
 
-  return { files, warnings };
+  return { files, missing, warnings };
 }
 
 function findUnsafeComponent(components: string[]): string | undefined {

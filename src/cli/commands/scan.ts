@@ -3,23 +3,48 @@
  * archive index, reading headers only. Bad files are counted and reported;
  * they never stop the scan.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+
 import type { Command } from 'commander';
 
 import { LocalArchive, scanPaths } from '../../services/archive';
-import type { ScanReport } from '../../services/archive';
-import { ExitCode, resolveArchiveRoot } from '../context';
+import type { FileProblem, ScanReport } from '../../services/archive';
+import { ExitCode, countOf, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable, ProgressLine } from '../terminal';
 
-function printReport(report: ScanReport): void {
+/** Problem lines printed per list; --json lists them all. */
+const MAX_LISTED_PROBLEMS = 20;
+
+function describeConflicts(report: ScanReport, imported: boolean): string {
+  if (imported) return `${countOf(report.conflicts, 'conflict')} kept aside in the archive's .conflicts folder`;
+  return `${report.conflicts} not indexed (another file with the same SOP Instance UID is indexed)`;
+}
+
+function printProblems(out: (line: string) => void, label: string, problems: FileProblem[]): void {
+  for (const item of problems.slice(0, MAX_LISTED_PROBLEMS)) out(`${label}: ${item.path}: ${item.reason}`);
+  const more = problems.length - MAX_LISTED_PROBLEMS;
+  if (more > 0) out(`${label}: … and ${more} more (use --json for all)`);
+}
+
+function printReport(report: ScanReport, imported: boolean): void {
   const out = (line: string) => process.stdout.write(line + '\n');
-  out(
-    `scanned ${report.scanned} files: ${report.indexed} indexed, ${report.imported} imported, ` +
-      `${report.duplicates} already stored, ${report.conflicts} conflicts kept aside, ` +
-      `${report.notDicom.length} not DICOM, ${report.damaged.length} damaged`,
-  );
-  for (const item of report.notDicom) out(`not DICOM: ${item.path}: ${item.reason}`);
-  for (const item of report.damaged) out(`damaged: ${item.path}: ${item.reason}`);
+  const counts = [
+    `${report.indexed} indexed`,
+    `${report.imported} imported`,
+    `${report.duplicates} already stored`,
+    describeConflicts(report, imported),
+    `${report.notDicom.length} not DICOM`,
+    `${report.damaged.length} damaged`,
+    `${report.missing.length} missing`,
+  ];
+  out(`scanned ${countOf(report.scanned, 'file')}: ${counts.join(', ')}`);
+  if (report.skippedLinks.length > 0) out(`${countOf(report.skippedLinks.length, 'symbolic link')} not followed`);
+  printProblems(out, 'not DICOM', report.notDicom);
+  printProblems(out, 'damaged', report.damaged);
+  printProblems(out, 'missing', report.missing);
+  printProblems(out, 'link not followed', report.skippedLinks);
   if (report.studies.length > 0) {
     out('');
     out(
@@ -39,13 +64,24 @@ function printReport(report: ScanReport): void {
   }
 }
 
+/** Raises a UsageError when none of the given paths exist; the scan reports the missing ones when some do. */
+function requireAnyPathExists(paths: string[]): void {
+  if (paths.some((given) => fs.existsSync(given))) return;
+  const names = paths.map((given) => path.resolve(given)).join(', ');
+  throw new UsageError(`nothing to scan: ${paths.length === 1 ? 'the given path does not' : 'none of the given paths'} exist: ${names}`);
+}
+
 export function registerScan(program: Command, globals: () => GlobalOptions): void {
   program
     .command('scan <paths...>')
-    .description('index DICOM files in folders and DICOMDIRs (headers only); --import copies them into the archive')
+    .description(
+      'index DICOM files in folders and DICOMDIRs (headers only); --import copies them into the archive. ' +
+        'Symbolic links to folders are followed only when they lead to a folder inside the given paths that the scan has not entered yet.',
+    )
     .option('--import', 'copy files into the archive instead of indexing them where they are')
     .option('--json', 'print the report as JSON')
     .action(async (paths: string[], options: { import?: boolean; json?: boolean }) => {
+      requireAnyPathExists(paths);
       const archive = LocalArchive.open(resolveArchiveRoot(globals()));
       const progress = new ProgressLine();
       try {
@@ -56,8 +92,8 @@ export function registerScan(program: Command, globals: () => GlobalOptions): vo
         });
         progress.done();
         if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-        else printReport(report);
-        if (report.notDicom.length + report.damaged.length > 0) process.exitCode = ExitCode.PartialSuccess;
+        else printReport(report, Boolean(options.import));
+        if (report.notDicom.length + report.damaged.length + report.missing.length > 0) process.exitCode = ExitCode.PartialSuccess;
       } finally {
         archive.close();
       }

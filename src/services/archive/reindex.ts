@@ -123,6 +123,7 @@ export async function reindexArchive(root: string, options: ReindexOptions = {})
     }
     db.exec('COMMIT');
     failed.push(...walker.problems);
+    for (const link of walker.skippedLinks) logger.warn('Reindex did not follow a symbolic link', { path: link.path, reason: link.reason });
 
     const counts = db
       .prepare(`SELECT (SELECT COUNT(*) FROM studies) AS studies, (SELECT COUNT(*) FROM series) AS series,

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { setImmediate as nextTick } from 'node:timers/promises';
 import { listDicomdirReferencedFiles } from '../../dicom/dicomdir';
 import { NotDicomError, readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
+import { DicomParseError } from '../../dicom/parser';
 import { Tags } from '../../dicom/tags';
-import { SopClass } from '../../dicom/uid';
+import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
 import type { StudySummary } from './catalog';
@@ -54,13 +55,21 @@ export interface ScanReport {
   imported: number;
   /** Files whose SOP Instance UID was already indexed with the same data set bytes. */
   duplicates: number;
-  /** Files whose SOP Instance UID was already indexed with different bytes; not indexed. */
+  /**
+   * Files whose SOP Instance UID was already indexed with different bytes. An
+   * import keeps them in the archive's .conflicts folder, and an in-place scan
+   * leaves them unindexed.
+   */
   conflicts: number;
   /** DICOMDIR files whose references were followed. */
   dicomdirs: number;
   notDicom: FileProblem[];
   /** DICOM files that could not be parsed or lack a valid Study, Series or SOP Instance UID, and unreadable folders. */
   damaged: FileProblem[];
+  /** Given paths that do not exist, and files a DICOMDIR references that do not exist. */
+  missing: FileProblem[];
+  /** Symbolic links that were not followed (see walk.ts for the rule); they do not count as failures. */
+  skippedLinks: FileProblem[];
   /** The studies that indexed, imported or duplicate files belong to. */
   studies: StudySummary[];
 }
@@ -83,6 +92,8 @@ class Scan {
   private readonly counts = { scanned: 0, indexed: 0, imported: 0, duplicates: 0, conflicts: 0, dicomdirs: 0 };
   private readonly notDicom: FileProblem[] = [];
   private readonly damaged: FileProblem[] = [];
+  private readonly missing: FileProblem[] = [];
+  private skippedLinks: FileProblem[] = [];
   private readonly studyUids = new Set<string>();
   private readonly seenFiles = new Set<string>();
   private readonly batchSize: number;
@@ -99,7 +110,8 @@ class Scan {
   }
 
   async run(paths: string[]): Promise<void> {
-    const walker = new FileWalker(paths, { skipFolders: [fs.realpathSync.native(this.archive.root)] });
+    const existingPaths = paths.filter((given) => this.checkGivenPathExists(given));
+    const walker = new FileWalker(existingPaths, { skipFolders: [fs.realpathSync.native(this.archive.root)] });
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
     try {
       for (let file = walker.next(); file !== undefined; file = walker.next()) {
@@ -112,8 +124,16 @@ class Scan {
       this.commitBatch();
     }
     for (const problem of walker.problems) this.damaged.push(problem);
+    this.skippedLinks = walker.skippedLinks;
+    for (const link of this.skippedLinks) this.logger.info('Skipped a symbolic link', { path: link.path, reason: link.reason });
     this.reportProgress();
-    this.logger.info('Scan finished', { ...this.counts, notDicom: this.notDicom.length, damaged: this.damaged.length });
+    this.logger.info('Scan finished', {
+      ...this.counts,
+      notDicom: this.notDicom.length,
+      damaged: this.damaged.length,
+      missing: this.missing.length,
+      skippedLinks: this.skippedLinks.length,
+    });
   }
 
   report(): ScanReport {
@@ -121,8 +141,26 @@ class Scan {
       ...this.counts,
       notDicom: this.notDicom,
       damaged: this.damaged,
+      missing: this.missing,
+      skippedLinks: this.skippedLinks,
       studies: this.archive.summarizeStudies(this.studyUids),
     };
+  }
+
+  /** Returns true when a given path exists, and lists it as missing otherwise. */
+  private checkGivenPathExists(given: string): boolean {
+    const absolutePath = path.resolve(given);
+    try {
+      fs.statSync(absolutePath);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Other failures, such as EACCES or ELOOP, are reported by the walk.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return true;
+      this.missing.push({ path: absolutePath, reason: `the given path does not exist (${code})` });
+      this.logger.warn('A given path does not exist', { path: absolutePath });
+      return false;
+    }
   }
 
   /**
@@ -187,12 +225,15 @@ class Scan {
     this.commitBatch();
     this.counts.dicomdirs++;
     try {
-      const { files, warnings } = await listDicomdirReferencedFiles(file);
+      const { files, missing, warnings } = await listDicomdirReferencedFiles(file);
       for (const warning of warnings) this.logger.warn('DICOMDIR problem', { path: file, warning });
+      for (const referenced of missing) {
+        this.missing.push({ path: referenced, reason: `referenced by DICOMDIR ${file} but not found` });
+      }
       // Reversed so the references are visited in DICOMDIR order.
       for (const referenced of [...files].reverse()) walker.push(referenced);
     } catch (error) {
-      this.damaged.push({ path: file, reason: describeError(error) });
+      this.damaged.push({ path: file, reason: describeFileProblem(file, error) });
       this.logger.warn('Failed to read a DICOMDIR; its folder is still walked', { path: file, error: describeError(error) });
     }
   }
@@ -249,18 +290,18 @@ class Scan {
   }
 
   private recordFailure(file: string, error: unknown): void {
-    const reason = describeError(error);
-    if (error instanceof NotDicomError) {
+    const reason = describeFileProblem(file, error);
+    if (unwrapFileError(error) instanceof NotDicomError) {
       this.notDicom.push({ path: file, reason });
       return;
     }
     this.damaged.push({ path: file, reason });
     const code = error instanceof ArchiveError ? error.code : undefined;
-    this.logger.warn('Skipped a damaged file', { path: file, code, error: reason });
+    this.logger.warn('Skipped a damaged file', { path: file, code, error: describeError(error) });
   }
 
   private failedCount(): number {
-    return this.notDicom.length + this.damaged.length;
+    return this.notDicom.length + this.damaged.length + this.missing.length;
   }
 
   private beginBatch(): void {
@@ -284,6 +325,31 @@ class Scan {
       currentPath: this.lastPath,
     });
   }
+}
+
+/** Returns the parse or UID error that an 'unreadable' or 'invalid-uid' ArchiveError wraps, or `error` itself. */
+function unwrapFileError(error: unknown): unknown {
+  let cause = error;
+  while (cause instanceof ArchiveError && (cause.code === 'unreadable' || cause.code === 'invalid-uid') && cause.cause) {
+    cause = cause.cause;
+  }
+  return cause;
+}
+
+/**
+ * Describes why a file failed without repeating its path, because the report
+ * prints the path next to the reason. A NotDicomError yields only its reason,
+ * because the report lists those files under "not DICOM".
+ */
+function describeFileProblem(file: string, error: unknown): string {
+  const cause = unwrapFileError(error);
+  if (cause instanceof NotDicomError) return cause.reason;
+  if (cause instanceof DicomParseError) return `${cause.reason} (at byte offset ${cause.offset})`;
+  if (cause instanceof InvalidUidError) return cause.message;
+
+  const message = describeError(error);
+  const prefix = `${file}: `;
+  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
 
 function sameDatasetBytesSync(storedPath: string, candidatePath: string, candidateOffset: number): boolean {

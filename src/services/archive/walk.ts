@@ -1,6 +1,12 @@
 /**
- * Iterative folder walk shared by the scan and reindex. Each real folder is
- * entered once (keyed by device and inode), so symbolic link loops end.
+ * Iterative folder walk shared by the scan and reindex.
+ *
+ * Symbolic links to files are followed. A symbolic link to a folder is
+ * followed only when the folder's real path is inside one of the roots and
+ * the walk has not entered that folder yet. Each real folder is entered once
+ * (keyed by device and inode), so link loops end, and links that lead out of
+ * the roots, back to a folder already walked, or nowhere are listed in
+ * `skippedLinks` instead of being walked.
  */
 
 import fs from 'node:fs';
@@ -22,13 +28,24 @@ export interface FileWalkerOptions {
 export class FileWalker {
   private readonly pending: string[] = [];
   private readonly visitedFolders = new Set<string>();
+  /** Real paths of the roots that exist; a folder link is followed only into these. */
+  private readonly realRoots: string[] = [];
   /** Folders or files that could not be read, with the reason. */
   readonly problems: WalkProblem[] = [];
+  /** Symbolic links that were not followed, with the reason. */
+  readonly skippedLinks: WalkProblem[] = [];
 
   constructor(
     roots: string[],
     private readonly options: FileWalkerOptions = {},
   ) {
+    for (const root of roots) {
+      try {
+        this.realRoots.push(fs.realpathSync.native(root));
+      } catch {
+        // next() reports a root that cannot be resolved when it stats it.
+      }
+    }
     // Reversed so the roots are visited in the given order.
     for (const root of [...roots].reverse()) this.pending.push(path.resolve(root));
   }
@@ -44,20 +61,63 @@ export class FileWalker {
       const entry = this.pending.pop();
       if (entry === undefined) return undefined;
 
+      let linkStats: fs.Stats;
       let stats: fs.Stats;
       try {
-        stats = fs.statSync(entry);
+        linkStats = fs.lstatSync(entry);
+        stats = linkStats.isSymbolicLink() ? fs.statSync(entry) : linkStats;
       } catch (error) {
-        this.problems.push({ path: entry, reason: describeError(error) });
+        this.recordStatFailure(entry, error);
         continue;
       }
       if (stats.isFile()) return entry;
-      if (stats.isDirectory()) this.enterFolder(entry, stats);
+      if (!stats.isDirectory()) continue;
+      if (linkStats.isSymbolicLink() && !this.mayFollowFolderLink(entry, stats)) continue;
+      this.enterFolder(entry, stats);
     }
   }
 
+  private recordStatFailure(entry: string, error: unknown): void {
+    const code = (error as NodeJS.ErrnoException).code;
+    let isLink = false;
+    try {
+      isLink = fs.lstatSync(entry).isSymbolicLink();
+    } catch {
+      // The entry itself is gone or unreadable; that is reported below as a problem.
+    }
+    if (!isLink) {
+      this.problems.push({ path: entry, reason: describeError(error) });
+    } else if (code === 'ELOOP') {
+      this.skippedLinks.push({ path: entry, reason: 'symbolic link loop (ELOOP): following the links never reaches a file or folder' });
+    } else if (code === 'ENOENT') {
+      this.skippedLinks.push({ path: entry, reason: `broken symbolic link: its target ${readLinkTarget(entry)} does not exist` });
+    } else {
+      this.skippedLinks.push({ path: entry, reason: `symbolic link cannot be followed: ${describeError(error)}` });
+    }
+  }
+
+  /** Returns true when a symbolic link to a folder may be walked, and records why not otherwise. */
+  private mayFollowFolderLink(link: string, stats: fs.Stats): boolean {
+    let target: string;
+    try {
+      target = fs.realpathSync.native(link);
+    } catch (error) {
+      this.skippedLinks.push({ path: link, reason: `symbolic link cannot be resolved: ${describeError(error)}` });
+      return false;
+    }
+    if (!this.realRoots.some((root) => isInsideFolder(target, root))) {
+      this.skippedLinks.push({ path: link, reason: `symbolic link to ${target}, which is outside the scanned folders` });
+      return false;
+    }
+    if (this.visitedFolders.has(folderKey(stats))) {
+      this.skippedLinks.push({ path: link, reason: `symbolic link to ${target}, a folder the walk has already entered` });
+      return false;
+    }
+    return true;
+  }
+
   private enterFolder(folder: string, stats: fs.Stats): void {
-    const key = `${stats.dev}:${stats.ino}`;
+    const key = folderKey(stats);
     if (this.visitedFolders.has(key)) return;
     this.visitedFolders.add(key);
     if (this.options.skipFolders?.length) {
@@ -82,5 +142,23 @@ export class FileWalker {
       if (this.options.skipName?.(entry.name, entry.isDirectory())) continue;
       this.pending.push(path.join(folder, entry.name));
     }
+  }
+}
+
+function folderKey(stats: fs.Stats): string {
+  return `${stats.dev}:${stats.ino}`;
+}
+
+function isInsideFolder(candidate: string, folder: string): boolean {
+  const relative = path.relative(folder, candidate);
+  if (relative === '..' || relative.startsWith(`..${path.sep}`)) return false;
+  return !path.isAbsolute(relative);
+}
+
+function readLinkTarget(link: string): string {
+  try {
+    return fs.readlinkSync(link);
+  } catch {
+    return '(unreadable)';
   }
 }
