@@ -9,8 +9,9 @@
  * HHMMSS[.FFFFFF]. Counts on studies and series are kept by triggers.
  */
 
+import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ArchiveError } from './errors';
+import { ArchiveError, describeError } from './errors';
 
 type Migration = (db: Database.Database) => void;
 
@@ -152,9 +153,15 @@ export interface OpenIndexOptions {
   journalMode?: 'WAL' | 'DELETE';
 }
 
+/** SQLite result codes of a file that is not a database or whose pages are damaged. */
+const DAMAGED_DATABASE_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
+
 /**
- * Opens (or creates) an index database, sets the pragmas and runs pending
- * migrations, each in its own transaction.
+ * Opens (or creates) an index database, checks it with PRAGMA quick_check,
+ * sets the pragmas and runs pending migrations, each in its own transaction.
+ *
+ * @throws ArchiveError with code 'index' that names the file and the reindex
+ *   command when the file is not a database or is damaged.
  */
 export function openIndexDatabase(file: string, options: OpenIndexOptions = {}): Database.Database {
   let db: Database.Database;
@@ -165,6 +172,7 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
   }
   try {
     db.pragma(`journal_mode = ${options.journalMode ?? 'WAL'}`);
+    checkIndexIntegrity(db, file);
     // NORMAL is durable across application crashes in WAL mode; a power loss
     // may lose the last transactions, which reindex can rebuild from the files.
     db.pragma('synchronous = NORMAL');
@@ -174,8 +182,39 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
     return db;
   } catch (error) {
     db.close();
+    if (isDamagedDatabaseError(error)) throw damagedIndexError(file, describeError(error), error);
     throw error;
   }
+}
+
+/**
+ * Runs PRAGMA quick_check, so a damaged index fails when the archive opens
+ * instead of failing every later store and query.
+ *
+ * NOTE: quick_check reads every page, so opening takes longer as the index
+ * grows. A synthetic table of 500 000 instance rows (185 MB) in the page
+ * cache took about 0.2 s, and a cold read from a slow disk takes longer.
+ */
+function checkIndexIntegrity(db: Database.Database, file: string): void {
+  const rows = db.pragma('quick_check') as { quick_check: string }[];
+  const problems = rows.map((row) => row.quick_check).filter((result) => result !== 'ok');
+  if (problems.length === 0) return;
+  const listed = problems.slice(0, 3).join('; ');
+  const more = problems.length > 3 ? ` and ${problems.length - 3} more problems` : '';
+  throw damagedIndexError(file, `quick_check found: ${listed}${more}`);
+}
+
+function isDamagedDatabaseError(error: unknown): boolean {
+  return error instanceof Database.SqliteError && DAMAGED_DATABASE_CODES.has(error.code);
+}
+
+function damagedIndexError(file: string, detail: string, cause?: unknown): ArchiveError {
+  const root = path.dirname(file);
+  return new ArchiveError(
+    'index',
+    `The archive index ${file} is damaged (${detail}). Run "loader reindex --archive ${root}" to rebuild it from the files.`,
+    { cause },
+  );
 }
 
 function migrate(db: Database.Database, file: string): void {
