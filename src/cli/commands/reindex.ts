@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 
 import { reindexArchive } from '../../services/archive';
-import { ExitCode, resolveArchiveRoot } from '../context';
+import { countOf, ExitCode, requireExistingArchive, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
 
 export function registerReindex(program: Command, globals: () => GlobalOptions): void {
@@ -13,11 +13,13 @@ export function registerReindex(program: Command, globals: () => GlobalOptions):
     .description('rebuild the archive index from the files in the archive folder')
     .option('--json', 'print the report as JSON')
     .action(async (options: { json?: boolean }) => {
-      const report = await reindexArchive(resolveArchiveRoot(globals()));
+      const root = resolveArchiveRoot(globals());
+      requireExistingArchive(root);
+      const report = await reindexArchive(root);
       if (options.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {
-        process.stdout.write(`indexed ${report.indexed} instances\n`);
+        process.stdout.write(`indexed ${countOf(report.indexed, 'instance')}\n`);
         for (const failure of report.unreadable) process.stdout.write(`unreadable: ${failure.path}: ${failure.reason}\n`);
       }
       if (report.unreadable.length > 0) process.exitCode = ExitCode.PartialSuccess;

@@ -3,8 +3,7 @@
  */
 import type { Command } from 'commander';
 
-import { LocalArchive } from '../../services/archive';
-import { resolveArchiveRoot, UsageError } from '../context';
+import { countOf, openExistingArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
 
@@ -19,6 +18,31 @@ interface StudiesOptions {
 
 const DATE_FILTER = /^(\d{8})?(-(\d{8})?)?$/;
 
+function isCalendarDate(text: string): boolean {
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(4, 6));
+  const day = Number(text.slice(6, 8));
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/** Raises a UsageError naming --date when the value is malformed, names an impossible date or is a reversed range. */
+function checkDateFilter(value: string): void {
+  const match = DATE_FILTER.exec(value);
+  if (value === '' || !match) {
+    throw new UsageError(`--date "${value}" is invalid: use YYYYMMDD, YYYYMMDD-YYYYMMDD, YYYYMMDD- or -YYYYMMDD`);
+  }
+  const [, start, , end] = match;
+  for (const date of [start, end]) {
+    if (date !== undefined && !isCalendarDate(date)) {
+      throw new UsageError(`--date "${value}" is invalid: ${date} is not a calendar date`);
+    }
+  }
+  if (start !== undefined && end !== undefined && start > end) {
+    throw new UsageError(`--date "${value}" is invalid: the range starts after it ends; write it as ${end}-${start}`);
+  }
+}
+
 export function registerStudies(program: Command, globals: () => GlobalOptions): void {
   program
     .command('studies')
@@ -30,10 +54,8 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
     .option('--description <text>', 'study description, any part, case-insensitive')
     .option('--json', 'print JSON')
     .action((options: StudiesOptions) => {
-      if (options.date !== undefined && (options.date === '' || !DATE_FILTER.test(options.date))) {
-        throw new UsageError(`--date "${options.date}" is invalid: use YYYYMMDD, YYYYMMDD-YYYYMMDD, YYYYMMDD- or -YYYYMMDD`);
-      }
-      const archive = LocalArchive.open(resolveArchiveRoot(globals()));
+      if (options.date !== undefined) checkDateFilter(options.date);
+      const archive = openExistingArchive(resolveArchiveRoot(globals()));
       try {
         const studies = archive.searchStudies({
           name: options.name,
@@ -57,7 +79,7 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
         ]);
         process.stdout.write(
           formatTable(['PATIENT NAME', 'PATIENT ID', 'BIRTH DATE', 'MODALITY', 'STUDY DATE', 'DESCRIPTION', 'INSTANCES'], rows) +
-            `\n${studies.length} studies\n`,
+            `\n${countOf(studies.length, 'study', 'studies')}\n`,
         );
       } finally {
         archive.close();

@@ -117,15 +117,7 @@ export class LocalArchive {
     this.durability = durability;
     // A commit with synchronous = NORMAL takes microseconds, so 'process-crash' commits each row at once.
     this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, { groupCommits: durability === 'full' });
-    try {
-      fs.mkdirSync(root, { recursive: true, mode: FOLDER_MODE });
-      fs.mkdirSync(incomingFolder(root), { recursive: true, mode: FOLDER_MODE });
-      fs.mkdirSync(conflictsFolder(root), { recursive: true, mode: FOLDER_MODE });
-    } catch (error) {
-      throw new ArchiveError('io', `Failed to create the archive folders in ${root}: ${describeError(error)}`, {
-        cause: error,
-      });
-    }
+    createArchiveFolders(root, logger);
     this.removeIncomingLeftovers();
     this.db = this.openIndex();
     this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
@@ -394,6 +386,59 @@ export class LocalArchive {
     if (removed > 0) {
       this.logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: removed });
     }
+  }
+}
+
+/**
+ * Creates the archive root and its internal folders where missing, and logs
+ * when the root itself is new.
+ */
+function createArchiveFolders(root: string, logger: Logger): void {
+  const isNew = !fs.existsSync(root);
+  for (const folder of [root, incomingFolder(root), conflictsFolder(root)]) createFolder(folder, root);
+  if (isNew) logger.info('Created a new archive', { root });
+}
+
+/**
+ * Creates `folder` and its missing parents one level at a time. Node's
+ * recursive mkdirSync reports ENOENT when a parent is on a read-only file
+ * system (seen with Node 20), so each level is created alone to surface the
+ * real EROFS or EACCES.
+ */
+function createFolder(folder: string, root: string): void {
+  try {
+    if (fs.statSync(folder).isDirectory()) return;
+  } catch {
+    // Missing, so created below. Other stat failures show up in mkdirSync's error.
+  }
+  const parent = path.dirname(folder);
+  if (parent !== folder) createFolder(parent, root);
+  try {
+    fs.mkdirSync(folder, { mode: FOLDER_MODE });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw new ArchiveError(
+      'io',
+      `Failed to create the archive folder ${folder}: ${describeMkdirError(error)}. ` +
+        `Choose a writable archive folder with --archive or LOADER_ARCHIVE instead of ${root}, or make ${path.dirname(folder)} writable.`,
+      { cause: error },
+    );
+  }
+}
+
+function describeMkdirError(error: unknown): string {
+  switch ((error as NodeJS.ErrnoException).code) {
+    case 'EROFS':
+      return 'EROFS, the file system is read-only';
+    case 'EACCES':
+    case 'EPERM':
+      return `${(error as NodeJS.ErrnoException).code}, permission denied`;
+    case 'ENOSPC':
+      return 'ENOSPC, no space left on the device';
+    case 'ENOTDIR':
+      return 'ENOTDIR, a part of the path is a file, not a folder';
+    default:
+      return describeError(error);
   }
 }
 
