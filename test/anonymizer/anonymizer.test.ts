@@ -1,0 +1,295 @@
+/**
+ * Anonymizer tests on a corpus with a marker in every attribute of PS3.15
+ * table E.1-1, written at test time by make-marked-corpus.py with Debian's
+ * python3 and pydicom.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { PassThrough } from 'stream';
+
+import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
+import { Tags } from '../../src/dicom/tags';
+import { createAnonymizationJob } from '../../src/dicom/anonymizer';
+import { shiftDate } from '../../src/dicom/anonymizer/rules';
+import { corpusFile, makeTempDir, REPO_ROOT, startOrthanc, stopAll } from '../support/peers';
+
+const PYTHON = '/usr/bin/python3';
+const TABLE = path.join(REPO_ROOT, 'scripts', 'anonymizer', 'table-e1-1.tsv');
+
+interface MarkedCorpus {
+  files: Array<{ path: string; sop: string; series: string; study: string; reference: string | null }>;
+  markers: string[];
+  originalUids: string[];
+  frameOfReference: string;
+}
+
+let dir: string;
+let corpus: MarkedCorpus;
+
+beforeAll(() => {
+  dir = makeTempDir('anonymizer');
+  fs.mkdirSync(path.join(dir, 'in', 'study'), { recursive: true });
+  const source = path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path);
+  const output = execFileSync(PYTHON, [path.join(__dirname, 'make-marked-corpus.py'), TABLE, source, path.join(dir, 'in')], {
+    encoding: 'utf8',
+  });
+  corpus = JSON.parse(output) as MarkedCorpus;
+});
+
+afterAll(async () => {
+  await stopAll();
+});
+
+function occurrences(bytes: Buffer, text: string): number {
+  let count = 0;
+  for (let at = bytes.indexOf(text, 0, 'latin1'); at >= 0; at = bytes.indexOf(text, at + 1, 'latin1')) count++;
+  return count;
+}
+
+/** Returns the Pixel Data element bytes: header, value or encapsulated fragments, and delimiter. */
+function pixelDataBytes(file: string): Buffer {
+  const header = readDicomFileHeaderSync(file);
+  const bytes = fs.readFileSync(file);
+  expect(header.pixelDataOffset).toBeDefined();
+  const start = header.pixelDataOffset as number;
+  const explicitVr = header.transferSyntaxUid !== '1.2.840.10008.1.2';
+  const headerLength = explicitVr ? 12 : 8;
+  const length = bytes.readUInt32LE(start + headerLength - 4);
+  if (length !== 0xffffffff) return bytes.subarray(start, start + headerLength + length);
+  const delimiter = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+  return bytes.subarray(start, bytes.indexOf(delimiter, start) + 8);
+}
+
+describe('marked corpus', () => {
+  let outDir: string;
+  let results: Awaited<ReturnType<ReturnType<typeof createAnonymizationJob>['anonymizeFile']>>[];
+  let job: ReturnType<typeof createAnonymizationJob>;
+
+  beforeAll(async () => {
+    outDir = path.join(dir, 'out-default');
+    job = createAnonymizationJob({ jobSecret: Buffer.from('test secret') });
+    results = [];
+    for (const file of corpus.files) {
+      results.push(await job.anonymizeFile(file.path, path.join(outDir, `${path.basename(file.path)}`)));
+    }
+  });
+
+  test('input files carry the markers', () => {
+    const bytes = fs.readFileSync(corpus.files[0].path);
+    expect(corpus.markers.length).toBeGreaterThan(400);
+    expect(occurrences(bytes, 'MRK')).toBeGreaterThan(4 * 400);
+  });
+
+  test('no marker remains in any output byte', () => {
+    for (const result of results) {
+      expect(result.status).toBe('written');
+      if (result.status !== 'written') continue;
+      const bytes = fs.readFileSync(result.outPath as string);
+      const found = bytes.toString('latin1').match(/MRK[0-9A-Z_]*/g) ?? [];
+      expect(found).toEqual([]);
+      expect(occurrences(bytes, 'SAFEVALUE')).toBe(0);
+    }
+  });
+
+  test('original UIDs are gone from output bytes', () => {
+    for (const result of results) {
+      if (result.status !== 'written') continue;
+      const bytes = fs.readFileSync(result.outPath as string);
+      for (const uid of corpus.originalUids) expect(occurrences(bytes, uid)).toBe(0);
+    }
+  });
+
+  test('UIDs are replaced consistently across the study', () => {
+    const headers = results.map((result) => readDicomFileHeaderSync((result as { outPath: string }).outPath));
+    const studies = new Set(headers.map((header) => header.dataset.getString(Tags.StudyInstanceUID)));
+    const frames = new Set(headers.map((header) => header.dataset.getString(Tags.FrameOfReferenceUID)));
+    expect(studies.size).toBe(1);
+    expect(frames.size).toBe(1);
+    expect([...frames][0]).toMatch(/^2\.25\.\d+$/);
+    expect(headers[0].dataset.getString(Tags.SeriesInstanceUID)).toBe(headers[1].dataset.getString(Tags.SeriesInstanceUID));
+    expect(headers[0].dataset.getString(Tags.SeriesInstanceUID)).not.toBe(headers[2].dataset.getString(Tags.SeriesInstanceUID));
+    for (const header of headers) {
+      expect(header.meta.getString(Tags.MediaStorageSOPInstanceUID)).toBe(header.dataset.getString(Tags.SOPInstanceUID));
+      expect(header.dataset.getString(Tags.SOPClassUID)).toBe('1.2.840.10008.5.1.4.1.1.2');
+    }
+  });
+
+  test('Referenced Image Sequence resolves to the new SOP Instance UID', () => {
+    const referring = readDicomFileHeaderSync((results[2] as { outPath: string }).outPath).dataset;
+    const referenced = readDicomFileHeaderSync((results[0] as { outPath: string }).outPath).dataset;
+    const items = referring.getItems(Tags.ReferencedImageSequence);
+    expect(items).toHaveLength(1);
+    expect(items[0].getString(Tags.ReferencedSOPInstanceUID)).toBe(referenced.getString(Tags.SOPInstanceUID));
+    expect(items[0].getString(Tags.ReferencedSOPClassUID)).toBe('1.2.840.10008.5.1.4.1.1.2');
+  });
+
+  test('de-identification attributes are added', () => {
+    const dataset = readDicomFileHeaderSync((results[0] as { outPath: string }).outPath).dataset;
+    expect(dataset.getString(0x00120062)).toBe('YES');
+    expect(dataset.getStrings(0x00120063)).toEqual(['Basic Application Confidentiality Profile']);
+    const codes = dataset.getItems(0x00120064);
+    expect(codes.map((item) => item.getString(0x00080100))).toEqual(['113100']);
+    expect(codes[0].getString(0x00080102)).toBe('DCM');
+    expect(dataset.getString(0x00280303)).toBe('REMOVED');
+  });
+
+  test('patient gets one pseudonym for the whole job', () => {
+    const names = results.map((result) => readDicomFileHeaderSync((result as { outPath: string }).outPath).dataset.getString(Tags.PatientName));
+    const ids = results.map((result) => readDicomFileHeaderSync((result as { outPath: string }).outPath).dataset.getString(Tags.PatientID));
+    expect(new Set(names)).toEqual(new Set(['ANON^0001']));
+    expect(new Set(ids)).toEqual(new Set(['ANON0001']));
+  });
+
+  test('report counts written files and UIDs', () => {
+    const report = job.report();
+    expect(report.written).toBe(3);
+    expect(report.heldBack).toEqual([]);
+    expect(report.patients).toBe(1);
+    expect(report.uidMapSize).toBeGreaterThan(7);
+  });
+
+  test('pixel data bytes are unchanged', () => {
+    expect(pixelDataBytes((results[0] as { outPath: string }).outPath)).toEqual(pixelDataBytes(corpus.files[0].path));
+  });
+});
+
+describe('options', () => {
+  test('safe private creator keeps its block only', async () => {
+    const job = createAnonymizationJob({ keepPrivateCreators: ['SAFE CREATOR'] });
+    const out = path.join(dir, 'out-private', 'a.dcm');
+    await job.anonymizeFile(corpus.files[0].path, out);
+    const bytes = fs.readFileSync(out);
+    expect(occurrences(bytes, 'SAFEVALUE_L0')).toBe(1);
+    expect(occurrences(bytes, 'SAFEVALUE_L3')).toBe(1);
+    expect(occurrences(bytes, 'MRK')).toBe(0);
+    const codes = readDicomFileHeaderSync(out).dataset.getItems(0x00120064).map((item) => item.getString(0x00080100));
+    expect(codes).toEqual(['113100', '113111']);
+  });
+
+  test('retain options keep their attributes and list their codes', async () => {
+    const job = createAnonymizationJob({
+      dates: 'keep',
+      keepPatientCharacteristics: true,
+      keepDeviceIdentity: true,
+      keepInstitutionIdentity: true,
+      cleanDescriptors: true,
+      descriptorReplacement: 'CLEANED',
+    });
+    const out = path.join(dir, 'out-retain', 'a.dcm');
+    await job.anonymizeFile(corpus.files[0].path, out);
+    const bytes = fs.readFileSync(out);
+    expect(occurrences(bytes, 'MRK0008_0020_L0')).toBe(1); // Study Date, full dates kept
+    expect(occurrences(bytes, 'MRK0010_1010_L0')).toBe(1); // Patient's Age
+    expect(occurrences(bytes, 'MRK0018_1000_L0')).toBe(1); // Device Serial Number
+    expect(occurrences(bytes, 'MRK0008_0080_L0')).toBe(1); // Institution Name
+    expect(occurrences(bytes, 'MRK0008_1030')).toBe(0); // Study Description, cleaned
+    expect(occurrences(bytes, 'MRK0010_0010')).toBe(0);
+    const dataset = readDicomFileHeaderSync(out).dataset;
+    expect(dataset.getString(0x00081030)).toBe('CLEANED');
+    expect(dataset.getItems(0x00120064).map((item) => item.getString(0x00080100))).toEqual([
+      '113100', '113105', '113106', '113108', '113109', '113112',
+    ]);
+    expect(dataset.getString(0x00280303)).toBe('UNMODIFIED');
+  });
+
+  test('shifted dates keep intervals per patient', async () => {
+    const source = path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path);
+    const job = createAnonymizationJob({ dates: 'shift', jobSecret: Buffer.from('shift secret') });
+    const out = path.join(dir, 'out-shift', 'a.dcm');
+    await job.anonymizeFile(source, out);
+    const before = readDicomFileHeaderSync(source).dataset;
+    const after = readDicomFileHeaderSync(out).dataset;
+    const original = before.getString(Tags.StudyDate) as string;
+    const shifted = after.getString(Tags.StudyDate) as string;
+    expect(shifted).toMatch(/^\d{8}$/);
+    expect(shifted).not.toBe(original);
+    const days = (Date.parse(`${shifted.slice(0, 4)}-${shifted.slice(4, 6)}-${shifted.slice(6)}`) -
+      Date.parse(`${original.slice(0, 4)}-${original.slice(4, 6)}-${original.slice(6)}`)) / 86_400_000;
+    expect(days).toBeLessThan(0);
+    expect(after.getString(0x00280303)).toBe('MODIFIED');
+    expect(after.getString(Tags.PatientName)).toBe('ANON^0001');
+  });
+
+  test('shiftDate moves across months and rejects invalid dates', () => {
+    expect(shiftDate('20240301', -1)).toBe('20240229');
+    expect(shiftDate('20240301120000.5+0100', -366)).toBe('20230301120000.5+0100');
+    expect(shiftDate('20240230', -1)).toBeUndefined();
+    expect(shiftDate('MRK', -1)).toBeUndefined();
+  });
+});
+
+describe('burned-in annotation', () => {
+  test('held back and listed unless allowed', async () => {
+    const job = createAnonymizationJob();
+    const yes = await job.anonymizeFile(path.join(dir, 'in', 'burned-yes.dcm'), path.join(dir, 'out-burned', 'yes.dcm'));
+    const ultrasound = await job.anonymizeFile(path.join(dir, 'in', 'us-unset.dcm'), path.join(dir, 'out-burned', 'us.dcm'));
+    expect(yes).toEqual({ status: 'held', reason: 'Burned In Annotation (0028,0301) is YES' });
+    expect(ultrasound.status).toBe('held');
+    expect(fs.existsSync(path.join(dir, 'out-burned', 'yes.dcm'))).toBe(false);
+    expect(job.report().heldBack.map((entry) => path.basename(entry.source))).toEqual(['burned-yes.dcm', 'us-unset.dcm']);
+
+    const allowing = createAnonymizationJob({ allowBurnedIn: true });
+    expect((await allowing.anonymizeFile(path.join(dir, 'in', 'burned-yes.dcm'), path.join(dir, 'out-burned', 'yes.dcm'))).status).toBe('written');
+  });
+});
+
+describe('transfer syntaxes', () => {
+  test.each(['jpeg2000', 'rle', 'ct-implicit-le'])('%s keeps syntax and pixel bytes', async (kind) => {
+    const source = path.join(REPO_ROOT, 'test', '.corpus', corpusFile(kind).path);
+    const out = path.join(dir, 'out-syntax', `${kind}.dcm`);
+    // The implicit VR sample is a Secondary Capture image, which is held back unless allowed.
+    const job = createAnonymizationJob({ allowBurnedIn: true });
+    await job.anonymizeFile(source, out);
+    const before = readDicomFileHeaderSync(source);
+    const after = readDicomFileHeaderSync(out);
+    expect(after.transferSyntaxUid).toBe(before.transferSyntaxUid);
+    expect(pixelDataBytes(out)).toEqual(pixelDataBytes(source));
+  });
+
+  test('deflated file is re-deflated and readable', async () => {
+    const source = path.join(REPO_ROOT, 'test', '.corpus', 'samples', 'sc', 'sc-deflated.dcm');
+    const out = path.join(dir, 'out-syntax', 'deflated.dcm');
+    const result = await createAnonymizationJob({ allowBurnedIn: true }).anonymizeFile(source, out);
+    expect(result.status).toBe('written');
+    const after = readDicomFileHeaderSync(out);
+    expect(after.transferSyntaxUid).toBe('1.2.840.10008.1.2.1.99');
+    expect(after.dataset.getString(0x00120062)).toBe('YES');
+  });
+
+  test('anonymizeStream writes to a stream', async () => {
+    const job = createAnonymizationJob();
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const result = await job.anonymizeStream(fs.createReadStream(corpus.files[0].path), sink, 'stream-1');
+    expect(result.status).toBe('written');
+    const bytes = Buffer.concat(chunks);
+    expect(bytes.toString('latin1', 128, 132)).toBe('DICM');
+    expect(occurrences(bytes, 'MRK')).toBe(0);
+  });
+});
+
+describe('Orthanc', () => {
+  test('accepts the output and groups it as the input', async () => {
+    const job = createAnonymizationJob();
+    const outputs: string[] = [];
+    for (const file of corpus.files) {
+      const result = await job.anonymizeFile(file.path, path.join(dir, 'out-orthanc', path.basename(file.path)));
+      outputs.push((result as { outPath: string }).outPath);
+    }
+    const original = await startOrthanc({ aeTitle: 'ORIGINAL' });
+    const anonymized = await startOrthanc({ aeTitle: 'ANONYMIZED' });
+    for (const file of corpus.files) await original.uploadFile(file.path);
+    for (const file of outputs) await anonymized.uploadFile(file);
+
+    const count = async (handle: typeof original) => {
+      const studies = await handle.listStudies();
+      const series = studies.reduce((sum, study) => sum + study.Series.length, 0);
+      return { studies: studies.length, series, instances: (await handle.listInstances()).length };
+    };
+    const expected = await count(original);
+    expect(expected).toEqual({ studies: 1, series: 2, instances: 3 });
+    expect(await count(anonymized)).toEqual(expected);
+  });
+});

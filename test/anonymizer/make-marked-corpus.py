@@ -1,0 +1,172 @@
+"""Writes a test corpus with a unique marker in every attribute of PS3.15 table E.1-1.
+
+Usage: make-marked-corpus.py TABLE_TSV SOURCE_DCM OUT_DIR
+
+Every non-private row of the table becomes an element with its dictionary VR
+and the raw value 'MRK<group>_<element>' (padded to 16 bytes), at the top
+level and inside sequence items three levels deep. Sequences get an item
+that carries a marked Person Name (0040,A123). Private blocks carry markers
+under the creator 'MRK CREATOR'; the block of 'SAFE CREATOR' carries no
+marker, for the Retain Safe Private test. Values are written raw, so a marker
+need not be valid for its VR. Prints a JSON summary to standard output.
+"""
+import copy
+import warnings
+import json
+import sys
+
+import pydicom
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.tag import Tag
+
+TABLE, SOURCE, OUT_DIR = sys.argv[1:4]
+
+# UIDs that keep real values so that studies, series and references stay valid.
+STRUCTURAL_UIDS = {0x00080018, 0x0020000D, 0x0020000E, 0x00200052, 0x00020003}
+# Items of this sequence (not in table E.1-1, so the anonymizer keeps it and
+# applies the rules inside) carry the nested markers.
+NESTING_SEQUENCE = 0x00400260
+PERSON_NAME = 0x0040A123
+UID_ROOT = "2.25.9876543210"
+
+
+def marker(tag):
+    return "MRK%04X_%04X" % (tag >> 16, tag & 0xFFFF)
+
+
+def raw(tag, vr, text):
+    value = text.encode("ascii")
+    if len(value) % 2:
+        value += b"_"
+    return RawDataElement(Tag(tag), vr, len(value), value, 0, False, True)
+
+
+def table_tags():
+    tags = []
+    for line in open(TABLE, encoding="utf-8"):
+        if line.startswith("#") or not line.strip():
+            continue
+        text = line.split("\t")[0].strip("()").replace(",", "")
+        if "X" in text:
+            text = {"50XXXXXX": "50003000", "60XX3000": "60003000", "60XX4000": "60004000"}[text]
+        tags.append(int(text, 16))
+    return tags
+
+
+def dictionary_vr(tag):
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return None
+    return vr.split(" or ")[0]
+
+
+def add_markers(dataset, tags, level):
+    """Adds a marked element for every table tag; returns the markers written."""
+    written = []
+    for tag in tags:
+        if tag in STRUCTURAL_UIDS or tag >> 16 in (0x0002, 0xFFFA, 0xFFFC):
+            continue
+        vr = dictionary_vr(tag)
+        if vr is None:
+            continue
+        text = "%s_L%d" % (marker(tag), level)
+        if vr == "SQ":
+            item = Dataset()
+            item._dict[Tag(PERSON_NAME)] = raw(PERSON_NAME, "PN", text)
+            dataset.add_new(tag, "SQ", Sequence([item]))
+        else:
+            dataset._dict[Tag(tag)] = raw(tag, vr, text)
+        written.append(text)
+    add_private(dataset, level)
+    return written
+
+
+def add_private(dataset, level):
+    dataset._dict[Tag(0x00090010)] = raw(0x00090010, "LO", "MRK CREATOR")
+    dataset._dict[Tag(0x00091001)] = raw(0x00091001, "LO", "MRKPRIV_0009_1001_L%d" % level)
+    item = Dataset()
+    item._dict[Tag(0x00091001)] = raw(0x00091001, "LO", "MRKPRIV_ITEM_L%d" % level)
+    dataset.add_new(0x00091002, "SQ", Sequence([item]))
+    dataset._dict[Tag(0x00110010)] = raw(0x00110010, "LO", "SAFE CREATOR")
+    dataset._dict[Tag(0x00111001)] = raw(0x00111001, "LO", "SAFEVALUE_L%d" % level)
+
+
+def nested(tags, depth, level=1):
+    item = Dataset()
+    add_markers(item, tags, level)
+    if depth > 1:
+        item.add_new(NESTING_SEQUENCE, "SQ", Sequence([nested(tags, depth - 1, level + 1)]))
+    return item
+
+
+def build(source, tags, index, series, sop_uid, study_uid, series_uid, frame_uid, reference=None):
+    ds = copy.deepcopy(source)
+    markers = add_markers(ds, tags, 0)
+    ds.add_new(NESTING_SEQUENCE, "SQ", Sequence([nested(tags, 3)]))
+    ds.SOPInstanceUID = sop_uid
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.FrameOfReferenceUID = frame_uid
+    ds.InstanceNumber = index
+    ds.SeriesNumber = series
+    ds.BurnedInAnnotation = "NO"
+    ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    if reference is not None:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = source.SOPClassUID
+        ref.ReferencedSOPInstanceUID = reference
+        ds.ReferencedImageSequence = Sequence([ref])
+    # Elements after Pixel Data: a signature sequence and trailing padding.
+    sig = Dataset()
+    sig._dict[Tag(PERSON_NAME)] = raw(PERSON_NAME, "PN", marker(0xFFFAFFFA))
+    ds.add_new(0xFFFAFFFA, "SQ", Sequence([sig]))
+    ds._dict[Tag(0xFFFCFFFC)] = raw(0xFFFCFFFC, "OB", marker(0xFFFCFFFC))
+    return ds, markers + [marker(0xFFFAFFFA), marker(0xFFFCFFFC)]
+
+
+def main():
+    # pydicom warns about every marker that is not valid for its VR; that is intended here.
+    warnings.simplefilter("ignore")
+    source = pydicom.dcmread(SOURCE)
+    tags = table_tags()
+    study = UID_ROOT + ".1"
+    frame = UID_ROOT + ".4"
+    files = []
+    plan = [
+        (1, 1, UID_ROOT + ".3.1", UID_ROOT + ".2.1", None),
+        (2, 1, UID_ROOT + ".3.2", UID_ROOT + ".2.1", None),
+        (3, 2, UID_ROOT + ".3.3", UID_ROOT + ".2.2", UID_ROOT + ".3.1"),
+    ]
+    markers = []
+    for index, series, sop, series_uid, reference in plan:
+        ds, markers = build(source, tags, index, series, sop, study, series_uid, frame, reference)
+        path = "%s/study/marked-%d.dcm" % (OUT_DIR, index)
+        ds.save_as(path, write_like_original=False)
+        files.append({"path": path, "sop": sop, "series": series_uid, "study": study, "reference": reference})
+
+    burned = copy.deepcopy(source)
+    burned.BurnedInAnnotation = "YES"
+    burned.save_as("%s/burned-yes.dcm" % OUT_DIR, write_like_original=False)
+    ultrasound = copy.deepcopy(source)
+    ultrasound.Modality = "US"
+    if "BurnedInAnnotation" in ultrasound:
+        del ultrasound.BurnedInAnnotation
+    ultrasound.save_as("%s/us-unset.dcm" % OUT_DIR, write_like_original=False)
+
+    json.dump(
+        {
+            "files": files,
+            "markers": markers,
+            "originalUids": [study, frame] + [f["sop"] for f in files] + [f["series"] for f in files],
+            "frameOfReference": frame,
+        },
+        sys.stdout,
+    )
+
+
+if __name__ == "__main__":
+    main()
