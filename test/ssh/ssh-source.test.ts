@@ -1,0 +1,314 @@
+/**
+ * The SSH source against a real OpenSSH server (test/support/sshd.ts) on
+ * 127.0.0.1: logins, host key checks, listings, downloads with import,
+ * resume after a cut connection, hostile names and the error messages.
+ */
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+
+import { LocalArchive } from '../../src/services/archive';
+import {
+  connect,
+  downloadPaths,
+  fetchIntoArchive,
+  HostKeyError,
+  KnownHostsFile,
+  listFolder,
+  SshError,
+} from '../../src/services/ssh';
+import type { SshCredentials, SshSession, SshTarget } from '../../src/services/ssh';
+import { loadCorpus } from '../support/corpus';
+import { freePort, LOOPBACK, makeTempDir } from '../support/process';
+import { chownTree, ensureTestUser, generateKey, keygenFingerprint, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
+import type { TestUser } from '../support/sshd';
+
+const unavailable = sshdUnavailableReason();
+const describeWithSshd = unavailable === undefined ? describe : describe.skip;
+if (unavailable !== undefined) console.warn(`skipping the SSH source tests: ${unavailable}`);
+
+const INSTANCE_COUNT = 1000;
+const LARGE_FILE_BYTES = 50 * 1024 * 1024;
+
+function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** Writes `count` copies of a corpus file, each with its own SOP Instance UID of the same length patched in place. */
+function writeDistinctInstances(folder: string, count: number): string[] {
+  const source = loadCorpus().files.find((file) => file.path === 'samples/mr/mr-small-explicit-le.dcm');
+  if (!source?.sopInstanceUid) throw new Error('corpus file samples/mr/mr-small-explicit-le.dcm with a SOP Instance UID not found');
+  const original = Buffer.from(source.sopInstanceUid, 'latin1');
+  const bytes = fs.readFileSync(source.absolutePath);
+  const prefix = '1.2.826.0.1.3680043.9.7.';
+  const uids: string[] = [];
+  for (let index = 0; index < count; index++) {
+    const uid = prefix + '1' + String(index).padStart(original.length - prefix.length - 1, '0');
+    const copy = Buffer.from(bytes);
+    // The UID appears in the file meta (0002,0003) and in the data set (0008,0018).
+    for (let at = copy.indexOf(original); at !== -1; at = copy.indexOf(original, at + 1)) copy.write(uid, at, 'latin1');
+    fs.writeFileSync(path.join(folder, `IM${String(index).padStart(4, '0')}.dcm`), copy);
+    uids.push(uid);
+  }
+  return uids;
+}
+
+describeWithSshd('SSH source against OpenSSH', () => {
+  let user: TestUser;
+  let server: SshdServer;
+  let remoteRoot: string;
+  let keyDir: string;
+  let knownHosts: KnownHostsFile;
+
+  beforeAll(async () => {
+    user = await ensureTestUser();
+    server = await SshdServer.start(user);
+    keyDir = makeTempDir('ssh-keys');
+    remoteRoot = makeRemoteDir(user, 'loader-test');
+    knownHosts = new KnownHostsFile(path.join(makeTempDir('ssh-config'), 'known_hosts'));
+    knownHosts.add(LOOPBACK, server.port, publicKeyBlob(`${server.hostKeyFile}.pub`));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    if (remoteRoot) fs.rmSync(remoteRoot, { recursive: true, force: true });
+  });
+
+  function publicKeyBlob(publicKeyFile: string): Buffer {
+    return Buffer.from(fs.readFileSync(publicKeyFile, 'utf8').split(' ')[1], 'base64');
+  }
+
+  function target(credentials: SshCredentials = { password: user.password }, port = server.port): SshTarget {
+    return { host: LOOPBACK, port, login: user.login, credentials };
+  }
+
+  function open(credentials?: SshCredentials): Promise<SshSession> {
+    return connect(target(credentials), { hostKeys: { knownHosts }, timeoutMs: 10_000 });
+  }
+
+  /** Creates a remote folder owned by the test user with the given files (name to contents). */
+  function remoteFolder(label: string, files: Record<string, string | Buffer> = {}): string {
+    const folder = fs.mkdtempSync(path.join(remoteRoot, `${label}-`));
+    for (const [name, contents] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(folder, name)), { recursive: true });
+      fs.writeFileSync(path.join(folder, name), contents);
+    }
+    chownTree(folder, user);
+    return folder;
+  }
+
+  describe('login', () => {
+    test('password login lists a folder', async () => {
+      const folder = remoteFolder('list', { 'b.dcm': 'bb', 'a.dcm': 'a', 'zeta/x.dcm': 'x' });
+      fs.utimesSync(path.join(folder, 'a.dcm'), new Date('2024-03-01T10:00:00Z'), new Date('2024-03-01T10:00:00Z'));
+      const session = await open();
+      try {
+        const listing = await listFolder(session, folder);
+        expect(listing.path).toBe(folder);
+        expect(listing.entries.map((entry) => entry.name)).toEqual(['zeta', 'a.dcm', 'b.dcm']);
+        expect(listing.entries[0].type).toBe('folder');
+        expect(listing.entries[1]).toMatchObject({ type: 'file', size: 1, modified: '2024-03-01T10:00:00.000Z' });
+        expect(listing.entries[2].size).toBe(2);
+      } finally {
+        session.close();
+      }
+    });
+
+    test('key login without passphrase', async () => {
+      const key = await generateKey(keyDir, 'plain');
+      server.authorize(`${key}.pub`);
+      const session = await open({ privateKey: fs.readFileSync(key) });
+      expect(await session.realpath('.')).toBe(user.home);
+      session.close();
+    });
+
+    test('key login with passphrase', async () => {
+      const key = await generateKey(keyDir, 'encrypted', 'correct horse');
+      server.authorize(`${key}.pub`);
+      const session = await open({ privateKey: fs.readFileSync(key), passphrase: 'correct horse' });
+      expect(await session.realpath('.')).toBe(user.home);
+      session.close();
+
+      const missing = await open({ privateKey: fs.readFileSync(key) }).catch((error: unknown) => error);
+      expect(missing).toBeInstanceOf(SshError);
+      expect((missing as SshError).code).toBe('key-file');
+    });
+
+    test('wrong password names endpoint, not password', async () => {
+      const wrong = 'not-the-password-42';
+      const error = await open({ password: wrong }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SshError);
+      expect((error as SshError).code).toBe('authentication-failed');
+      expect((error as SshError).message).toContain(`${user.login}@${LOOPBACK} port ${server.port}`);
+      expect((error as SshError).message).not.toContain(wrong);
+    });
+
+    test('refused connection names endpoint', async () => {
+      const closedPort = await freePort();
+      const error = await connect(target(undefined, closedPort), { hostKeys: { knownHosts } }).catch((caught: unknown) => caught);
+      expect((error as SshError).code).toBe('connection-refused');
+      expect((error as SshError).message).toContain(`port ${closedPort}`);
+    });
+
+    test('silent server times out', async () => {
+      const silent = net.createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, LOOPBACK, resolve));
+      const port = (silent.address() as net.AddressInfo).port;
+      try {
+        const started = Date.now();
+        const error = await connect(target(undefined, port), { hostKeys: { knownHosts }, timeoutMs: 1000 }).catch((caught: unknown) => caught);
+        expect((error as SshError).code).toBe('timeout');
+        expect((error as SshError).message).toContain(`${user.login}@${LOOPBACK} port ${port}`);
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        silent.close();
+      }
+    });
+  });
+
+  describe('permissions', () => {
+    test('unreadable folder reports permission denied', async () => {
+      const folder = remoteFolder('locked', { 'inner/a.dcm': 'a' });
+      fs.chownSync(path.join(folder, 'inner'), 0, 0);
+      fs.chmodSync(path.join(folder, 'inner'), 0o700);
+      const session = await open();
+      try {
+        const error = await listFolder(session, path.join(folder, 'inner')).catch((caught: unknown) => caught);
+        expect((error as SshError).code).toBe('permission-denied');
+        expect((error as SshError).message).toContain(path.join(folder, 'inner'));
+        expect((error as SshError).message).toContain(user.login);
+      } finally {
+        session.close();
+      }
+    });
+
+    test('unreadable file is listed as failed', async () => {
+      const folder = remoteFolder('secret', { 'open.dcm': 'open', 'closed.dcm': 'closed' });
+      fs.chownSync(path.join(folder, 'closed.dcm'), 0, 0);
+      fs.chmodSync(path.join(folder, 'closed.dcm'), 0o600);
+      const staging = makeTempDir('ssh-staging');
+      const report = await downloadPaths(() => open(), [folder], { stagingDir: staging });
+      expect(report.files.map((file) => path.basename(file.localPath))).toEqual(['open.dcm']);
+      expect(report.failed).toHaveLength(1);
+      expect(report.failed[0].remotePath).toBe(path.join(folder, 'closed.dcm'));
+      expect(report.failed[0].reason).toMatch(/permission denied/);
+    });
+  });
+
+  test('1000 DICOM files fetched and indexed', async () => {
+    const folder = remoteFolder('study');
+    const uids = writeDistinctInstances(folder, INSTANCE_COUNT);
+    chownTree(folder, user);
+    const staging = makeTempDir('ssh-staging');
+    const archive = LocalArchive.open(path.join(makeTempDir('ssh-archive'), 'archive'), { durability: 'process-crash' });
+    try {
+      const report = await fetchIntoArchive(() => open(), [folder], archive, { stagingDir: staging });
+      expect(report.download.files).toHaveLength(INSTANCE_COUNT);
+      expect(report.download.rejected).toEqual([]);
+      expect(report.download.failed).toEqual([]);
+      expect(report.scan.imported).toBe(INSTANCE_COUNT);
+      expect(report.scan.damaged).toEqual([]);
+      expect(report.scan.studies).toHaveLength(1);
+      expect(report.scan.studies[0].numberOfInstances).toBe(INSTANCE_COUNT);
+      expect(new Set(uids).size).toBe(INSTANCE_COUNT);
+      // The staged copies are removed after the import.
+      expect(fs.existsSync(path.join(staging, 'files', ...folder.split('/').filter(Boolean), 'IM0000.dcm'))).toBe(false);
+    } finally {
+      archive.close();
+    }
+  });
+
+  test('cut connection resumes byte-identical', async () => {
+    const large = randomBytes(LARGE_FILE_BYTES);
+    const folder = remoteFolder('large', { 'large.bin': large, 'small.bin': 'small' });
+    const staging = makeTempDir('ssh-staging');
+    let cut = false;
+    let sessionsKilled = 0;
+    const report = await downloadPaths(() => open(), [folder], {
+      stagingDir: staging,
+      initialBackoffMs: 200,
+      onProgress: (progress) => {
+        if (cut || progress.currentPath !== path.join(folder, 'large.bin') || progress.bytesDone < 8 * 1024 * 1024) return;
+        cut = true;
+        for (const pid of server.sessionPids()) {
+          process.kill(pid, 'SIGKILL');
+          sessionsKilled += 1;
+        }
+      },
+    });
+    expect(sessionsKilled).toBeGreaterThan(0);
+    expect(report.reconnects).toBeGreaterThanOrEqual(1);
+    const largeFile = report.files.find((file) => file.remotePath.endsWith('large.bin'));
+    expect(largeFile).toBeDefined();
+    expect(largeFile!.resumedFrom).toBeGreaterThan(0);
+    expect(largeFile!.resumedFrom).toBeLessThan(LARGE_FILE_BYTES);
+    expect(fs.statSync(largeFile!.localPath).size).toBe(LARGE_FILE_BYTES);
+    expect(sha256(largeFile!.localPath)).toBe(createHash('sha256').update(large).digest('hex'));
+    expect(report.failed).toEqual([]);
+    expect(fs.readdirSync(path.join(staging, 'partial'), { recursive: true }).filter((name) => String(name).endsWith('.part'))).toEqual([]);
+  });
+
+  test('hostile names and links rejected', async () => {
+    const folder = remoteFolder('hostile', { 'good.dcm': 'good', '..\\x': 'dots', 'new\nline.dcm': 'newline', 'inside/real.dcm': 'real' });
+    fs.symlinkSync('/etc', path.join(folder, 'etc-link'));
+    fs.symlinkSync('/etc/passwd', path.join(folder, 'passwd.dcm'));
+    fs.symlinkSync('inside/real.dcm', path.join(folder, 'alias.dcm'));
+    chownTree(folder, user);
+    const staging = makeTempDir('ssh-staging');
+
+    const report = await downloadPaths(() => open(), [folder], { stagingDir: staging });
+
+    const downloaded = report.files.map((file) => path.relative(path.join(staging, 'files', folder), file.localPath)).sort();
+    expect(downloaded).toEqual(['alias.dcm', 'good.dcm', 'inside/real.dcm']);
+    const rejectedText = report.rejected.map((item) => `${item.remotePath}: ${item.reason}`).join('\n');
+    expect(rejectedText).toContain('"..\\\\x"');
+    expect(rejectedText).toContain('"new\\nline.dcm"');
+    expect(rejectedText).toMatch(/etc-link: symbolic link to "\/etc", outside/);
+    expect(rejectedText).toMatch(/passwd\.dcm: symbolic link to "\/etc\/passwd", outside/);
+    expect(report.rejected).toHaveLength(4);
+    // Only files/ and partial/ were created, and nothing from /etc arrived.
+    expect(fs.readdirSync(staging).sort()).toEqual(['files', 'partial']);
+    const everything = fs.readdirSync(staging, { recursive: true }).map(String);
+    expect(everything.some((name) => name.includes('passwd') || name.includes('etc-link'))).toBe(false);
+  });
+
+  // Runs last, because it replaces the server's host key.
+  describe('host key', () => {
+    test('first contact then changed key', async () => {
+      const fresh = new KnownHostsFile(path.join(makeTempDir('ssh-config'), 'known_hosts'));
+      const expected = await server.hostKeyFingerprint();
+
+      const unknown = await connect(target(), { hostKeys: { knownHosts: fresh } }).catch((caught: unknown) => caught);
+      expect(unknown).toBeInstanceOf(HostKeyError);
+      expect((unknown as HostKeyError).code).toBe('host-key-unknown');
+      expect((unknown as HostKeyError).fingerprint).toBe(expected);
+      expect((unknown as HostKeyError).message).toContain(expected);
+      expect(fs.existsSync(fresh.file)).toBe(false);
+
+      const wrongFingerprint = 'SHA256:' + 'A'.repeat(43);
+      const mismatch = await connect(target(), { hostKeys: { knownHosts: fresh, acceptFingerprint: wrongFingerprint } }).catch(
+        (caught: unknown) => caught,
+      );
+      expect((mismatch as HostKeyError).code).toBe('host-key-unknown');
+      expect(fs.existsSync(fresh.file)).toBe(false);
+
+      const accepted = await connect(target(), { hostKeys: { knownHosts: fresh, acceptFingerprint: expected } });
+      accepted.close();
+      expect(fs.readFileSync(fresh.file, 'utf8')).toMatch(new RegExp(`^\\[127\\.0\\.0\\.1\\]:${server.port} ssh-ed25519 AAAA\\S+\\n$`));
+      const again = await connect(target(), { hostKeys: { knownHosts: fresh } });
+      again.close();
+
+      await server.restartWithNewHostKey();
+      const replaced = await keygenFingerprint(`${server.hostKeyFile}.pub`);
+      const changed = await connect(target(), { hostKeys: { knownHosts: fresh, acceptFingerprint: replaced } }).catch(
+        (caught: unknown) => caught,
+      );
+      expect((changed as HostKeyError).code).toBe('host-key-changed');
+      expect((changed as HostKeyError).message).toContain(expected);
+      expect((changed as HostKeyError).message).toContain(replaced);
+      expect((changed as HostKeyError).message).toContain(`loader ssh forget ${LOOPBACK} --port ${server.port}`);
+      expect(fresh.entriesFor(LOOPBACK, server.port).map((entry) => entry.fingerprint)).toEqual([expected]);
+    });
+  });
+});
