@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { SettingsValidationError } from '../services/settings/validation';
 import { ExitCode, UsageError } from './context';
 import type { GlobalOptions } from './context';
+import { registerAnonymize } from './commands/anonymize';
 import { registerConfig } from './commands/config';
 import { normalizeDcmtkFlags, registerEcho } from './commands/echo';
 import { registerFind } from './commands/find';
@@ -47,6 +48,7 @@ function buildProgram(): Command {
   registerMove(program, globals);
   registerSend(program, globals);
   registerMigrate(program, globals);
+  registerAnonymize(program, globals);
   registerConfig(program, globals);
   registerSecrets(program, globals);
   registerUsers(program, globals);

@@ -1,0 +1,133 @@
+/**
+ * `loader anonymize IN OUT`: writes de-identified copies of DICOM files
+ * following the Basic Application Level Confidentiality Profile of PS3.15
+ * annex E. IN and OUT are files or folders; a folder is walked recursively
+ * and its subfolders are mirrored under OUT, with each output file named by
+ * its new SOP Instance UID.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { Command } from 'commander';
+
+import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob } from '../../dicom/anonymizer';
+import type { AnonymizationOptions, DateMode } from '../../dicom/anonymizer';
+import { countOf, ExitCode, UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+
+interface AnonymizeFlags {
+  keepDates?: boolean;
+  shiftDates?: boolean;
+  keepPatientCharacteristics?: boolean;
+  keepDevice?: boolean;
+  keepInstitution?: boolean;
+  cleanDescriptors?: string | boolean;
+  keepPrivate?: string[] | boolean;
+  allowBurnedIn?: boolean;
+  pseudonymPrefix?: string;
+  pseudonymHash?: boolean;
+  jobSecretFile?: string;
+}
+
+/** Returns the regular files under `dir`, sorted, without following symbolic links. */
+function listFiles(dir: string): string[] {
+  const files: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...listFiles(full));
+    else if (entry.isFile()) files.push(full);
+  }
+  return files;
+}
+
+function readJobSecret(file: string): Buffer {
+  let secret: Buffer;
+  try {
+    secret = fs.readFileSync(file);
+  } catch (error) {
+    throw new UsageError(`cannot read the job secret file ${file}: ${(error as Error).message}`);
+  }
+  if (secret.length < 16) throw new UsageError(`job secret file ${file} holds ${secret.length} bytes; use at least 16 random bytes`);
+  return secret;
+}
+
+function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
+  if (flags.keepDates && flags.shiftDates) throw new UsageError('--keep-dates and --shift-dates exclude each other; choose one');
+  const dates: DateMode = flags.keepDates ? 'keep' : flags.shiftDates ? 'shift' : 'remove';
+  const keepPrivate = flags.keepPrivate === true ? [...BUILT_IN_SAFE_PRIVATE_CREATORS] : flags.keepPrivate || [];
+  return {
+    dates,
+    keepPatientCharacteristics: flags.keepPatientCharacteristics,
+    keepDeviceIdentity: flags.keepDevice,
+    keepInstitutionIdentity: flags.keepInstitution,
+    cleanDescriptors: flags.cleanDescriptors !== undefined,
+    descriptorReplacement: typeof flags.cleanDescriptors === 'string' ? flags.cleanDescriptors : undefined,
+    keepPrivateCreators: keepPrivate,
+    allowBurnedIn: flags.allowBurnedIn,
+    pseudonymPrefix: flags.pseudonymPrefix,
+    pseudonymScheme: flags.pseudonymHash ? 'hash' : 'counter',
+    jobSecret: flags.jobSecretFile ? readJobSecret(flags.jobSecretFile) : undefined,
+  };
+}
+
+async function runAnonymize(input: string, output: string, flags: AnonymizeFlags): Promise<void> {
+  let job;
+  try {
+    job = createAnonymizationJob(toOptions(flags));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError((error as Error).message);
+  }
+  if (!fs.existsSync(input)) throw new UsageError(`input ${input} not found; check the path`);
+
+  const inputIsFolder = fs.statSync(input).isDirectory();
+  const files = inputIsFolder ? listFiles(input) : [input];
+  const failed: Array<{ path: string; reason: string }> = [];
+  for (const file of files) {
+    const target = inputIsFolder
+      ? (uids: { sopInstanceUid: string }) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`)
+      : output;
+    try {
+      await job.anonymizeFile(file, target);
+    } catch (error) {
+      failed.push({ path: file, reason: (error as Error).message });
+    }
+  }
+
+  const report = job.report();
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  out(
+    `anonymized ${countOf(report.written, 'file')} of ${files.length}: ${report.heldBack.length} held back, ${failed.length} failed; ` +
+      `${countOf(report.patients, 'patient')}, ${countOf(report.uidMapSize, 'UID')} replaced`,
+  );
+  for (const held of report.heldBack) out(`held back: ${held.source}: ${held.reason} (use --allow-burned-in to write it)`);
+  for (const problem of failed) out(`failed: ${problem.path}: ${problem.reason}`);
+  if (failed.length > 0 || report.heldBack.length > 0) {
+    process.exitCode = report.written > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
+  }
+}
+
+export function registerAnonymize(program: Command, _globals: () => GlobalOptions): void {
+  program
+    .command('anonymize')
+    .description(
+      'write de-identified copies of DICOM files (PS3.15 annex E Basic Application Level Confidentiality Profile); ' +
+        'IN and OUT are files or folders, and a folder is mirrored with files named by their new SOP Instance UID',
+    )
+    .argument('<in>', 'input file or folder')
+    .argument('<out>', 'output file, or folder for a folder input')
+    .option('--keep-dates', 'keep dates and times unchanged (Retain Longitudinal Temporal Information with Full Dates)')
+    .option('--shift-dates', 'move dates back by a per-patient number of days, 1 to 3650 (... with Modified Dates)')
+    .option('--keep-patient-characteristics', "keep sex, age, size, weight and similar (Retain Patient Characteristics)")
+    .option('--keep-device', 'keep device names and serial numbers (Retain Device Identity)')
+    .option('--keep-institution', 'keep institution names and addresses (Retain Institution Identity)')
+    .option('--clean-descriptors [text]', 'keep descriptions, replaced with TEXT, or emptied without it (Clean Descriptors)')
+    .option('--keep-private [creators...]', `keep private blocks of these private creators; without names: ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')}`)
+    .option('--allow-burned-in', 'also write images that may show burned-in text (US, Secondary Capture, Burned In Annotation YES)')
+    .option('--pseudonym-prefix <text>', "start of Patient's Name and Patient ID pseudonyms", 'ANON')
+    .option('--pseudonym-hash', 'derive pseudonyms from the job secret instead of counting patients')
+    .option('--job-secret-file <file>', 'file with the secret (at least 16 bytes) that fixes UIDs, pseudonyms and date shifts across runs; default: a random secret')
+    .action(async (input: string, output: string, flags: AnonymizeFlags) => {
+      await runAnonymize(input, output, flags);
+    });
+}
