@@ -1,9 +1,9 @@
 /**
  * `loader anonymize IN OUT`: writes de-identified copies of DICOM files
  * following the Basic Application Level Confidentiality Profile of PS3.15
- * annex E. IN and OUT are files or folders; a folder is walked recursively
- * and its subfolders are mirrored under OUT, with each output file named by
- * its new SOP Instance UID.
+ * annex E. IN and OUT are files or folders. A folder is walked recursively
+ * and its subfolders are mirrored under OUT, where each output file is named
+ * by its new SOP Instance UID.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,14 +47,21 @@ function readJobSecret(file: string): Buffer {
   } catch (error) {
     throw new UsageError(`cannot read the job secret file ${file}: ${(error as Error).message}`);
   }
-  if (secret.length < 16) throw new UsageError(`job secret file ${file} holds ${secret.length} bytes; use at least 16 random bytes`);
+  if (secret.length < 16) throw new UsageError(`job secret file ${file} contains ${secret.length} bytes; use at least 16 random bytes`);
   return secret;
 }
 
 function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
   if (flags.keepDates && flags.shiftDates) throw new UsageError('--keep-dates and --shift-dates exclude each other; choose one');
-  const dates: DateMode = flags.keepDates ? 'keep' : flags.shiftDates ? 'shift' : 'remove';
-  const keepPrivate = flags.keepPrivate === true ? [...BUILT_IN_SAFE_PRIVATE_CREATORS] : flags.keepPrivate || [];
+  let dates: DateMode = 'remove';
+  if (flags.keepDates) dates = 'keep';
+  if (flags.shiftDates) dates = 'shift';
+
+  // --keep-private alone keeps the built-in list, and names given after it are added to that list.
+  let keepPrivate: string[] = [];
+  if (flags.keepPrivate === true) keepPrivate = [...BUILT_IN_SAFE_PRIVATE_CREATORS];
+  if (Array.isArray(flags.keepPrivate)) keepPrivate = [...BUILT_IN_SAFE_PRIVATE_CREATORS, ...flags.keepPrivate];
+
   return {
     dates,
     keepPatientCharacteristics: flags.keepPatientCharacteristics,
@@ -122,7 +129,7 @@ export function registerAnonymize(program: Command, _globals: () => GlobalOption
     .option('--keep-device', 'keep device names and serial numbers (Retain Device Identity)')
     .option('--keep-institution', 'keep institution names and addresses (Retain Institution Identity)')
     .option('--clean-descriptors [text]', 'keep descriptions, replaced with TEXT, or emptied without it (Clean Descriptors)')
-    .option('--keep-private [creators...]', `keep private blocks of these private creators; without names: ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')}`)
+    .option('--keep-private [creators...]', `keep the private blocks of ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')} and of the private creators named here`)
     .option('--allow-burned-in', 'also write images that may show burned-in text (US, Secondary Capture, Burned In Annotation YES)')
     .option('--pseudonym-prefix <text>', "start of Patient's Name and Patient ID pseudonyms", 'ANON')
     .option('--pseudonym-hash', 'derive pseudonyms from the job secret instead of counting patients')

@@ -47,7 +47,7 @@ export class UidMapper {
   }
 }
 
-/** How Patient's Name and Patient ID are replaced. */
+/** Scheme of the pseudonyms that replace Patient's Name and Patient ID. */
 export type PseudonymScheme = 'counter' | 'hash';
 
 export interface Pseudonym {
@@ -55,14 +55,14 @@ export interface Pseudonym {
   patientId: string;
 }
 
-/** Maximum length of Patient ID (VR LO is 64 characters, but SH-sized IDs travel best; 16 is the limit used here). */
+/** Maximum pseudonym length. Patient ID (LO) allows 64 characters, but 16 also fits SH attributes. */
 const MAX_PATIENT_ID_LENGTH = 16;
 
 /**
- * Assigns each patient of a job one pseudonym: with the counter scheme
- * 'ANON^0001' and 'ANON0001' in the order patients are first seen, with the
- * hash scheme 10 hex digits of HMAC-SHA256(secret, patient key), which stay
- * the same in every job that uses the same secret.
+ * Assigns each patient of a job one pseudonym. The counter scheme numbers
+ * patients in the order they are first seen ('ANON^0001' and 'ANON0001').
+ * The hash scheme uses 10 hex digits of HMAC-SHA256(secret, patient key), so
+ * it gives the same pseudonym in every job that uses the same secret.
  */
 export class PseudonymTable {
   private readonly byPatient = new Map<string, Pseudonym>();

@@ -4,7 +4,7 @@
  * Retain Patient Characteristics, Retain Device Identity, Retain Institution
  * Identity, Clean Descriptors and Retain Safe Private options.
  *
- * One job holds the secret and the tables that keep replacement UIDs,
+ * One job contains the secret and the tables that keep replacement UIDs,
  * pseudonyms and date offsets the same across all the files it writes.
  */
 import * as fs from 'fs';
@@ -23,8 +23,8 @@ import type { DateMode, ProfileOptions } from './profile';
 import { applyRules, RuleContext } from './rules';
 
 /**
- * Private creators kept by --keep-private when no creator is named.
- * NOTE: PS3.15 table E.3.10-1 lists safe private attributes one by one; this
+ * Private creators whose blocks --keep-private always keeps.
+ * NOTE: PS3.15 table E.3.10-1 lists safe private attributes one by one. This
  * list keeps the whole block of each creator, which is wider than the table.
  */
 export const BUILT_IN_SAFE_PRIVATE_CREATORS: readonly string[] = ['GEMS_ACQU_01', 'GEMS_PARM_01', 'SIEMENS MR HEADER'];
@@ -98,6 +98,9 @@ const ISSUER_OF_PATIENT_ID = 0x00100021;
 const CODE_VALUE = 0x00080100;
 const CODING_SCHEME_DESIGNATOR = 0x00080102;
 const CODE_MEANING = 0x00080104;
+
+/** Longitudinal Temporal Information Modified (0028,0303) for each date mode. */
+const LONGITUDINAL_VALUES: Record<DateMode, string> = { keep: 'UNMODIFIED', shift: 'MODIFIED', remove: 'REMOVED' };
 
 /** Returns why an instance may show burned-in text, or undefined when it is taken to have none. */
 export function burnedInReason(dataset: Dataset): string | undefined {
@@ -185,7 +188,7 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
       {
         tag: LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
         vr: 'CS',
-        value: profile.dates === 'keep' ? 'UNMODIFIED' : profile.dates === 'shift' ? 'MODIFIED' : 'REMOVED',
+        value: LONGITUDINAL_VALUES[profile.dates],
       },
     );
 

@@ -1,8 +1,8 @@
 /**
- * Streaming access to a Part 10 file for the anonymizer: the file meta
+ * Streaming access to a Part 10 file for the anonymizer. The file meta
  * information and the data set up to the pixel data group are read into
- * memory, then group 7FE0 (Pixel Data and its offset tables) is copied in
- * chunks without being held whole.
+ * memory. Group 7FE0 (Pixel Data and its offset tables) is then copied in
+ * chunks, never whole.
  */
 import * as zlib from 'zlib';
 

@@ -31,9 +31,9 @@ export interface ProfileRule {
 }
 
 /**
- * Action applied to one element once the options are taken into account:
- * the single actions of the standard, SHIFT for a date moved by the patient's
- * offset (Retain Longitudinal Temporal Information with Modified Dates) and
- * CLEAN for a descriptor that is removed or replaced with a fixed text.
+ * Action applied to one element once the options are taken into account.
+ * Besides the single actions of the standard, SHIFT moves a date by the
+ * patient's offset (Retain Longitudinal Temporal Information with Modified
+ * Dates), and CLEAN empties a descriptor or replaces it with a fixed text.
  */
 export type ResolvedAction = 'D' | 'Z' | 'X' | 'K' | 'U' | 'SHIFT' | 'CLEAN';

@@ -6,7 +6,7 @@ import { makeTag, Tag, tagElement, tagGroup } from '../dataset';
 import { PROFILE_RULES } from './profile-table';
 import type { OptionKey, ProfileRule, ResolvedAction } from './profile-types';
 
-/** How dates and times are treated (PS3.15 E.3.6). */
+/** Treatment of dates and times (PS3.15 E.3.6). */
 export type DateMode = 'remove' | 'keep' | 'shift';
 
 /** Options of PS3.15 annex E that change the actions of table E.1-1. */
@@ -43,8 +43,9 @@ function enabledOptions(options: ProfileOptions): OptionKey[] {
 /**
  * Returns the action for an element under `rule`. An option's entry replaces
  * the Basic Profile action. Of a combined action the part that keeps the file
- * valid for every IOD is chosen: Z for X/Z (a Type 2 or 3 attribute may be
- * empty) and D for X/D, X/Z/D and Z/D (a Type 1 attribute needs a value).
+ * valid for every IOD is chosen. That is Z for X/Z, because a Type 2 or 3
+ * attribute may be empty, and D for X/D, X/Z/D and Z/D, because a Type 1
+ * attribute needs a value.
  * X/Z/U* keeps the sequence so that the UIDs inside it are replaced.
  */
 export function resolveAction(rule: ProfileRule, options: ProfileOptions): ResolvedAction {
