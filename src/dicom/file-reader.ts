@@ -331,6 +331,22 @@ function readStopElementHeader(chunk: Buffer, offset: number, encoding: DatasetE
  * NOTE: an undefined-length value (encapsulated pixel data) is not followed to
  * its Sequence Delimitation Item, so a file cut inside its fragments passes here.
  */
+/**
+ * Returns why the element a header read stopped before (usually Pixel Data)
+ * runs past the end of the file, or undefined when its value fits. `chunk`
+ * must contain the element's header; callers holding only the start of a file
+ * fall back to readDicomFileHeader when it does not.
+ */
+export function describeStopElementOverrun(
+  chunk: Buffer,
+  offset: number,
+  encoding: DatasetEncoding,
+  tag: Tag,
+  fileSize: number,
+): string | undefined {
+  return describeStopElementTruncation(readStopElementHeader(chunk, offset, encoding), tag, offset, fileSize);
+}
+
 function describeStopElementTruncation(
   element: StopElementHeader | undefined,
   tag: Tag,

@@ -122,7 +122,7 @@ export class LocalArchive {
     this.db = this.openIndex();
     this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
     this.queryEngine = new QueryEngine(this.db);
-    logger.info('Opened archive', { root, durability });
+    logger.debug('Opened archive', { root, durability });
   }
 
   /** The index, for the scan and for callers that read it directly. */
@@ -171,7 +171,8 @@ export class LocalArchive {
     } catch (error) {
       await removeFileQuietly(tempPath);
       const archiveError = toArchiveError(error, `Failed to store ${sopInstanceUid}`);
-      this.logger.error('Failed to store received instance', {
+      // The C-STORE provider logs the failure with the association's AE titles.
+      this.logger.debug('Failed to store received instance', {
         sopInstanceUid,
         sourceAeTitle: request.sourceAeTitle,
         code: archiveError.code,
@@ -309,7 +310,7 @@ export class LocalArchive {
     this.closed = true;
     this.indexQueue.flush();
     this.db.close();
-    this.logger.info('Closed archive', { root: this.root });
+    this.logger.debug('Closed archive', { root: this.root });
   }
 
   /**

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { finished, type Readable } from 'node:stream';
 import type { DatasetEncoding } from '../../dicom/dataset';
 import { tagGroup } from '../../dicom/dataset';
+import { describeStopElementOverrun } from '../../dicom/file-reader';
 import type { DicomFileHeader } from '../../dicom/file-reader';
 import { DicomParseError, parseDatasetDetailed } from '../../dicom/parser';
 import { KNOWN_VRS, Tags } from '../../dicom/tags';
@@ -245,6 +246,13 @@ export function parseReceivedHeader(
   }
   // Without a stop tag the parse ended at the end of `head`, and the file may have more header elements.
   if (result.stoppedAtTag === undefined && !wholeFile) return undefined;
+
+  if (result.stoppedAtTag !== undefined) {
+    // The longest element header is 12 bytes; without it in `head`, the file read does this check.
+    if (result.endOffset + 12 > head.length && !wholeFile) return undefined;
+    const overrun = describeStopElementOverrun(head, result.endOffset, encoding, result.stoppedAtTag, fileSize);
+    if (overrun !== undefined) throw new DicomParseError(overrun, result.endOffset, true, path);
+  }
 
   const hasPixelData = result.stoppedAtTag !== undefined && tagGroup(result.stoppedAtTag) === 0x7fe0;
   return {

@@ -105,7 +105,7 @@ async function runSubOperations(
     } else {
       progress.failed += 1;
       failedSopInstanceUids.push(instance.sopInstanceUid);
-      firstFailure ??= result.errorComment ?? `status 0x${result.status.toString(16)}`;
+      firstFailure ??= result.errorComment ?? `the peer answered C-STORE with status 0x${result.status.toString(16).padStart(4, '0')} and no error comment`;
       log.warn('C-STORE sub-operation failed', {
         callingAeTitle: context.association.callingAeTitle,
         sopInstanceUid: instance.sopInstanceUid,
@@ -124,7 +124,7 @@ async function runSubOperations(
   } else if (progress.warning > 0) {
     status = RetrieveStatus.SubOperationsCompleteWithFailures;
   }
-  return { status, ...progress, failedSopInstanceUids, errorComment: firstFailure?.slice(0, 64) };
+  return { status, ...progress, failedSopInstanceUids, errorComment: firstFailure };
 }
 
 export interface RetrieveDependencies {
@@ -154,7 +154,7 @@ export function createMoveHandler(deps: RetrieveDependencies) {
     } catch (error) {
       const message = (error as Error).message;
       deps.log.error('C-MOVE cannot reach its destination', { ...fields, error: message });
-      throw new DimseStatusError(RetrieveStatus.UnableToPerformSubOperations, message.slice(0, 64));
+      throw new DimseStatusError(RetrieveStatus.UnableToPerformSubOperations, message);
     }
 
     try {
