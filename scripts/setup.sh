@@ -32,15 +32,18 @@ done
 step() { echo "setup: $*"; }
 fail() { echo "setup: error: $*" >&2; exit 1; }
 
-# The loader itself needs nothing from apt beyond Node.js.
-runtime_packages=()
+# The desktop window needs Qt 6 and a toolchain, because scripts/build-gui.sh
+# compiles NodeGui's addon against the system Qt (NodeGui's own install
+# script downloads Qt, which is not used). ccache makes rebuilds fast.
+runtime_packages=(qt6-base-dev qt6-svg-dev cmake ninja-build g++ make ccache fonts-dejavu-core)
 # Test peers (DCMTK, Orthanc with its GDCM transcoding plugin), the corpus
 # builder (pydicom and numpy for /usr/bin/python3) and gdcmconv. The keychain
 # tests run a throwaway Secret Service: gnome-keyring-daemon in a private
 # D-Bus session (dbus-run-session is in dbus-daemon), read with secret-tool.
-# TODO: add xvfb once the desktop UI has tests.
+# The window tests run under Xvfb (xauth, trayer as a tray host), click with
+# xdotool and take screenshots with ImageMagick's import.
 test_packages=(dcmtk orthanc orthanc-gdcm python3-pydicom python3-numpy libgdcm-tools
-  gnome-keyring dbus-daemon libsecret-tools)
+  gnome-keyring dbus-daemon libsecret-tools xvfb xauth trayer xdotool imagemagick)
 
 packages=("${runtime_packages[@]}")
 if [ "$mode" = test ]; then
@@ -117,6 +120,14 @@ else
   npm rebuild better-sqlite3
   node -e "$sqlite_check" || fail "better-sqlite3 still fails to load after npm rebuild; check that python3, make and a C++ compiler are installed (apt-get install build-essential)"
   step "npm: better-sqlite3 loads after rebuild"
+fi
+
+# --- desktop window ---------------------------------------------------------
+
+# Builds the NodeGui addon and the qode shim when missing or outdated; a
+# failure leaves `loader start` on the headless server, so it only warns.
+if ! scripts/build-gui.sh; then
+  step "gui: warning: scripts/build-gui.sh failed, so loader start runs the headless server; see the errors above"
 fi
 
 # --- build ------------------------------------------------------------------

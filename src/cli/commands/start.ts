@@ -1,10 +1,12 @@
 /**
  * `loader start`: the main job. Opens the desktop window when a display is
- * available and runs the headless PACS server otherwise.
+ * available and the GUI is built, and runs the headless PACS server otherwise.
  */
 import type { Command } from 'commander';
 
 import { createLogger } from '../../services/logger';
+import { checkGuiAvailability } from '../../ui/qt-runtime';
+import { resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
 import { runServer } from './serve';
 
@@ -16,11 +18,21 @@ export function registerStart(program: Command, globals: () => GlobalOptions): v
     .description('start the loader: the desktop window on a display, otherwise the headless PACS server')
     .option('--headless', 'run the PACS server even when a display is available')
     .action(async (options: { headless?: boolean }) => {
-      const hasDisplay = Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
-      if (hasDisplay && !options.headless) {
-        // NOTE: the desktop window is not built yet, so a display also gets the headless server.
-        log.warn('the desktop window is not available in this version; starting the headless PACS server');
+      if (options.headless) {
+        log.info('starting the headless PACS server (--headless given)');
+        await runServer(globals(), {});
+        return;
       }
-      await runServer(globals(), {});
+      const gui = checkGuiAvailability();
+      if (!gui.available) {
+        log.info(`starting the headless PACS server: the desktop window is unavailable (${gui.reason})`);
+        await runServer(globals(), {});
+        return;
+      }
+      // Loaded only here, because it loads the NodeGui addon.
+      const { openWindow } = await import('../../ui/app');
+      await openWindow({ paths: gui.paths, configDir: globals().configDir, archiveRoot: resolveArchiveRoot(globals()) });
+      // Qt widgets still exist after the window closes, and a natural exit then aborts the process.
+      process.exit(0);
     });
 }

@@ -1,0 +1,41 @@
+/**
+ * Opens the desktop window. Call checkGuiAvailability() first: this module
+ * loads the qode shim and then NodeGui, which fails without a display or
+ * without the native parts built by scripts/build-gui.sh.
+ */
+import type { GuiPaths } from './qt-runtime';
+import { loadQodeShim, startEventPump } from './qt-runtime';
+import { createLogger } from '../services/logger';
+import { AppController } from './controllers/app-controller';
+
+const log = createLogger('loader.ui');
+
+export interface OpenWindowOptions {
+  paths: GuiPaths;
+  configDir?: string;
+  archiveRoot: string;
+}
+
+/** Opens the main window; resolves when the user closes it and the server and archives are closed. */
+export async function openWindow(options: OpenWindowOptions): Promise<void> {
+  loadQodeShim(options.paths);
+  // Required only now: these modules load the NodeGui addon, which needs the shim above.
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const { QApplication } = require('@nodegui/nodegui') as typeof import('@nodegui/nodegui');
+  const { Renderer } = require('@nodegui/react-nodegui') as typeof import('@nodegui/react-nodegui');
+  const React = require('react') as typeof import('react');
+  const { MainWindow } = require('./components/main-window') as typeof import('./components/main-window');
+  /* eslint-enable @typescript-eslint/no-var-requires */
+
+  const application = QApplication.instance();
+  application.setQuitOnLastWindowClosed(false);
+  const stopPump = startEventPump(() => application.processEvents());
+  const controller = new AppController({ configDir: options.configDir, archiveRoot: options.archiveRoot });
+  log.info('desktop window opening', { archive: options.archiveRoot, settings: controller.settings.path });
+
+  await new Promise<void>((resolve) => {
+    Renderer.render(React.createElement(MainWindow, { controller, onClosed: resolve }));
+  });
+  stopPump();
+  log.info('desktop window closed');
+}

@@ -1,0 +1,131 @@
+/**
+ * Non-blocking dialogs of the main window, each a separate top-level window
+ * rendered while its state is set: send, registered locations (Fill) and the
+ * scan confirmation. None of them calls QDialog.exec(), which would stop
+ * Node's event loop.
+ */
+import { Button, ComboBox, Text, View, Window } from '@nodegui/react-nodegui';
+import React, { useState } from 'react';
+
+import type { LocationEntry } from '../controllers/app-controller';
+import type { Translate } from '../i18n';
+
+const h = React.createElement;
+
+/**
+ * Initial place and size of a dialog. Without a window manager (under Xvfb)
+ * every window would open at the top left corner, over the main window.
+ */
+export const DIALOG_GEOMETRY = { x: 320, y: 180, width: 480, height: 180 };
+
+export interface SendDialogProps {
+  t: Translate;
+  styleSheet: string;
+  count: number;
+  source: string;
+  target: string;
+  /** True for a retrieve from a PACS, where GET or MOVE is chosen. */
+  chooseMethod: boolean;
+  onSend: (method: 'get' | 'move') => void;
+  onExit: () => void;
+}
+
+export function SendDialog(props: SendDialogProps): React.ReactElement {
+  const { t } = props;
+  const [method, setMethod] = useState<'get' | 'move'>('get');
+  return h(
+    Window,
+    { id: 'send-dialog', windowTitle: t('transfer.title'), minSize: { width: 460, height: 170 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    h(
+      View,
+      { style: 'flex-direction: column; padding: 10px;' },
+      h(Text, { id: 'send-summary', wordWrap: true }, t('transfer.summary', { count: props.count, source: props.source, target: props.target })),
+      props.chooseMethod
+        ? h(
+            View,
+            { style: 'flex-direction: row;' },
+            h(Text, {}, t('transfer.method')),
+            h(ComboBox, {
+              id: 'send-method',
+              items: [{ text: t('transfer.get') }, { text: t('transfer.move') }],
+              currentIndex: method === 'get' ? 0 : 1,
+              on: { currentIndexChanged: (index: number) => setMethod(index === 1 ? 'move' : 'get') },
+            }),
+          )
+        : h(View, {}),
+      h(
+        View,
+        { style: 'flex-direction: row;' },
+        h(View, { style: 'flex: 1;' }),
+        h(Button, { id: 'send-confirm', text: t('transfer.send'), on: { clicked: () => props.onSend(method) } }),
+        h(Button, { id: 'send-exit', text: t('transfer.exit'), on: { clicked: props.onExit } }),
+      ),
+    ),
+  );
+}
+
+export interface FillDialogProps {
+  t: Translate;
+  styleSheet: string;
+  locations: LocationEntry[];
+  onChoose: (location: LocationEntry) => void;
+  onCancel: () => void;
+}
+
+export function FillDialog(props: FillDialogProps): React.ReactElement {
+  const { t, locations } = props;
+  const [index, setIndex] = useState(0);
+  return h(
+    Window,
+    { id: 'fill-dialog', windowTitle: t('fill.title'), minSize: { width: 420, height: 140 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    h(
+      View,
+      { style: 'flex-direction: column; padding: 10px;' },
+      locations.length === 0
+        ? h(Text, { wordWrap: true }, t('fill.empty'))
+        : h(ComboBox, {
+            id: 'fill-locations',
+            items: locations.map((location) => ({ text: `${location.name} — ${location.description}` })),
+            currentIndex: index,
+            on: { currentIndexChanged: (next: number) => setIndex(next) },
+          }),
+      h(
+        View,
+        { style: 'flex-direction: row;' },
+        h(View, { style: 'flex: 1;' }),
+        h(Button, { id: 'fill-ok', text: t('button.ok'), enabled: locations.length > 0, on: { clicked: () => locations[index] && props.onChoose(locations[index]) } }),
+        h(Button, { id: 'fill-cancel', text: t('button.cancel'), on: { clicked: props.onCancel } }),
+      ),
+    ),
+  );
+}
+
+export interface ConfirmDialogProps {
+  id: string;
+  title: string;
+  text: string;
+  t: Translate;
+  styleSheet: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+}
+
+export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
+  const { t } = props;
+  return h(
+    Window,
+    { id: props.id, windowTitle: props.title, minSize: { width: 420, height: 120 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    h(
+      View,
+      { style: 'flex-direction: column; padding: 10px;' },
+      h(Text, { wordWrap: true }, props.text),
+      h(
+        View,
+        { style: 'flex-direction: row;' },
+        h(View, { style: 'flex: 1;' }),
+        h(Button, { id: `${props.id}-ok`, text: t('button.ok'), on: { clicked: props.onConfirm } }),
+        h(Button, { id: `${props.id}-cancel`, text: t('button.cancel'), on: { clicked: props.onCancel } }),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,376 @@
+/**
+ * The dual-panel main window: two panels, the transfer buttons between them,
+ * the status bar with the PACS On switch, and the dialogs it opens. Service
+ * calls go through AppController and run asynchronously, so the window keeps
+ * processing events while they work.
+ */
+import { QApplication, QKeySequence, QLineEdit, QMainWindow, QShortcut, QTableWidget, WidgetEventTypes } from '@nodegui/nodegui';
+import { Button, CheckBox, ProgressBar, Text, View, Window } from '@nodegui/react-nodegui';
+import React, { useEffect, useRef, useState } from 'react';
+
+import { createLogger } from '../../services/logger';
+import type { InterfaceSettings } from '../../services/settings/settings-types';
+import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
+import { translator } from '../i18n';
+import type { Translate } from '../i18n';
+import { styleSheetFor } from '../themes';
+import { ConfirmDialog, FillDialog, SendDialog } from './dialogs';
+import { dateFilterOf, initialPanelState, Panel } from './panel';
+import type { PanelState } from './panel';
+import { LicenseWindow, SettingsWindow } from './settings-window';
+
+const h = React.createElement;
+const log = createLogger('loader.ui');
+
+type Side = 'left' | 'right';
+
+/** Keys of the transfer shortcuts: F5 sends from the left panel to the right one, Shift+F5 back. */
+export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F' } as const;
+
+type Dialog =
+  | { type: 'none' }
+  | { type: 'send'; from: Side }
+  | { type: 'fill'; side: Side }
+  | { type: 'scan'; side: Side }
+  | { type: 'settings' }
+  | { type: 'license'; problem: string };
+
+interface StatusState {
+  text: string;
+  percent: number;
+  failures: TransferFailure[];
+}
+
+export interface MainWindowProps {
+  controller: AppController;
+  /** Called after the main window closed and the controller released its resources. */
+  onClosed: () => void;
+}
+
+function other(side: Side): Side {
+  return side === 'left' ? 'right' : 'left';
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function progressText(t: Translate, progress: TransferProgress): { text: string; percent: number } {
+  const percent = progress.instancesTotal ? Math.min(100, Math.round((progress.instancesDone / progress.instancesTotal) * 100)) : Math.round((progress.studiesDone / Math.max(1, progress.studiesTotal)) * 100);
+  return { text: t('status.progress', { studies: `${progress.studiesDone}/${progress.studiesTotal}`, instances: progress.instancesDone, percent }), percent };
+}
+
+export function MainWindow(props: MainWindowProps): React.ReactElement {
+  const { controller } = props;
+  const [ui, setUi] = useState<InterfaceSettings>(controller.settings.settings.interface);
+  const t = translator(ui.language);
+  const styleSheet = styleSheetFor(ui.theme);
+  const [panels, setPanels] = useState<Record<Side, PanelState>>({
+    left: initialPanelState('pacs', controller.options.archiveRoot),
+    right: initialPanelState('local', controller.options.archiveRoot),
+  });
+  const [dialog, setDialog] = useState<Dialog>(() => {
+    const status = controller.licenseStatus();
+    return status.state === 'active' ? { type: 'none' } : { type: 'license', problem: status.message };
+  });
+  const [status, setStatus] = useState<StatusState>({ text: t('status.ready'), percent: 0, failures: [] });
+  const [server, setServer] = useState<ServerState>(controller.serverState());
+  const [serverBusy, setServerBusy] = useState(false);
+  const [serverMessage, setServerMessage] = useState('');
+  const [settingsVersion, setSettingsVersion] = useState(0);
+  const windowRef = useRef<QMainWindow>(null);
+  const widgets = useRef<Record<Side, { filter?: QLineEdit | null; table?: QTableWidget | null }>>({ left: {}, right: {} });
+  const panelsRef = useRef(panels);
+  panelsRef.current = panels;
+
+  useEffect(() => {
+    QApplication.instance().setStyleSheet(styleSheet);
+  }, [styleSheet]);
+
+  const update = (side: Side, changes: Partial<PanelState>) => setPanels((current) => ({ ...current, [side]: { ...current[side], ...changes } }));
+
+  const refreshLocal = (side: Side, state: PanelState = panelsRef.current[side]) => {
+    if (state.connection?.kind !== 'local') return;
+    try {
+      update(side, { rows: controller.searchLocal(state.connection.archive, state.filterText) });
+    } catch (error) {
+      update(side, { message: describeError(error) });
+    }
+  };
+
+  // The local filter applies as the user types: the archive index answers from SQLite in milliseconds.
+  useEffect(() => refreshLocal('left'), [panels.left.connection, panels.left.filterText]);
+  useEffect(() => refreshLocal('right'), [panels.right.connection, panels.right.filterText]);
+
+  const search = async (side: Side) => {
+    const state = panelsRef.current[side];
+    if (state.connection?.kind !== 'pacs') return;
+    setStatus((current) => ({ ...current, text: t('status.searching'), percent: 0 }));
+    try {
+      const rows = await controller.searchPacs(state.connection.node, { date: dateFilterOf(state), modalities: state.modalities });
+      update(side, { rows, message: '' });
+      setStatus({ text: t('status.found', { count: rows.length }), percent: 0, failures: [] });
+    } catch (error) {
+      update(side, { message: describeError(error) });
+      setStatus({ text: t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+    }
+  };
+
+  const connect = async (side: Side) => {
+    const state = panelsRef.current[side];
+    update(side, { connecting: true, message: '' });
+    try {
+      const connection = state.kind === 'pacs' ? await controller.connectPacs(state) : controller.connectLocal(state.path.trim());
+      update(side, { connection, connecting: false, rows: [], selectedUids: [] });
+      if (connection.kind === 'pacs') await search(side);
+    } catch (error) {
+      log.warn('panel connection failed', { side, error: describeError(error) });
+      update(side, { connection: undefined, connecting: false, message: describeError(error) });
+    }
+  };
+
+  const fill = (side: Side, location: LocationEntry) => {
+    if (location.kind === 'pacs' && location.node) {
+      const node = location.node;
+      update(side, { kind: 'pacs', host: node.host, port: String(node.port), aeTitle: node.aeTitle, login: node.login ?? '', connection: undefined, rows: [] });
+    } else {
+      update(side, { kind: 'local', path: location.description, connection: undefined, rows: [] });
+    }
+    setDialog({ type: 'none' });
+  };
+
+  const scan = async (side: Side) => {
+    setDialog({ type: 'none' });
+    const state = panelsRef.current[side];
+    if (state.connection?.kind !== 'local') return;
+    try {
+      const report = await controller.scanLocal(state.connection.archive, state.connection.root, (scanned, indexed) => setStatus((current) => ({ ...current, text: t('scan.progress', { scanned, indexed }) })));
+      setStatus({ text: t('scan.done', report), percent: 100, failures: [] });
+      refreshLocal(side);
+    } catch (error) {
+      setStatus({ text: t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+    }
+  };
+
+  const requestTransfer = (from: Side) => {
+    const source = panelsRef.current[from];
+    const target = panelsRef.current[other(from)];
+    if (!source.connection || !target.connection) {
+      setStatus({ text: t('transfer.needConnection'), percent: 0, failures: [] });
+    } else if (source.connection.kind === target.connection.kind) {
+      setStatus({ text: t('transfer.samePanelType'), percent: 0, failures: [] });
+    } else if (source.selectedUids.length === 0) {
+      setStatus({ text: t('transfer.needSelection'), percent: 0, failures: [] });
+    } else {
+      setDialog({ type: 'send', from });
+    }
+  };
+
+  const runTransfer = async (from: Side, method: 'get' | 'move') => {
+    setDialog({ type: 'none' });
+    const source = panelsRef.current[from];
+    const targetSide = other(from);
+    const target = panelsRef.current[targetSide];
+    const onProgress = (progress: TransferProgress) => setStatus({ ...progressText(t, progress), failures: [] });
+    onProgress({ studiesDone: 0, studiesTotal: source.selectedUids.length, instancesDone: 0 });
+    try {
+      let result;
+      if (source.connection?.kind === 'pacs' && target.connection?.kind === 'local') {
+        result = await controller.retrieveToLocal(source.connection.node, target.connection.archive, source.selectedUids, method, onProgress);
+        refreshLocal(targetSide);
+      } else if (source.connection?.kind === 'local' && target.connection?.kind === 'pacs') {
+        result = await controller.sendToPacs(source.connection.archive, target.connection.node, source.selectedUids, onProgress);
+      } else {
+        return;
+      }
+      setStatus({ text: t('status.done', { instances: result.instances, failures: result.failures.length }), percent: 100, failures: result.failures });
+    } catch (error) {
+      log.error('transfer failed', { from, error: describeError(error) });
+      setStatus({ text: t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+    }
+  };
+
+  const toggleServer = async (on: boolean) => {
+    setServerBusy(true);
+    setServerMessage(on ? t('server.starting') : '');
+    try {
+      setServer(on ? await controller.startServer() : await controller.stopServer());
+      setServerMessage('');
+    } catch (error) {
+      log.error('PACS server switch failed', { on, error: describeError(error) });
+      setServer(controller.serverState());
+      setServerMessage(t('server.failed', { message: describeError(error) }));
+    } finally {
+      setServerBusy(false);
+    }
+  };
+
+  // Shortcuts call the latest closures through this ref, because they are created once.
+  const actions = useRef({ requestTransfer, focusFilter: () => undefined as void });
+  actions.current = {
+    requestTransfer,
+    focusFilter: () => {
+      const side: Side = panelsRef.current.right.kind === 'local' ? 'right' : 'left';
+      widgets.current[side].filter?.setFocus();
+    },
+  };
+  const shortcuts = useRef<QShortcut[]>([]);
+  useEffect(() => {
+    const window = windowRef.current;
+    if (!window) return;
+    const bind = (key: string, action: () => void) => {
+      const shortcut = new QShortcut(window);
+      shortcut.setKey(new QKeySequence(key));
+      shortcut.addEventListener('activated', action);
+      shortcuts.current.push(shortcut);
+    };
+    bind(SHORTCUTS.sendRight, () => actions.current.requestTransfer('left'));
+    bind(SHORTCUTS.sendLeft, () => actions.current.requestTransfer('right'));
+    bind(SHORTCUTS.focusFilter, () => actions.current.focusFilter());
+  }, []);
+
+  const changeInterface = (changes: Partial<InterfaceSettings>) => {
+    try {
+      setUi(controller.updateInterface(changes));
+    } catch (error) {
+      log.warn('interface setting rejected', { error: describeError(error) });
+    }
+  };
+
+  const panelProps = (side: Side) => ({
+    side,
+    state: panels[side],
+    t,
+    update: (changes: Partial<PanelState>) => update(side, changes),
+    onConnect: () => void connect(side),
+    onSearch: () => void search(side),
+    onFill: () => setDialog({ type: 'fill', side }),
+    onScan: () => setDialog({ type: 'scan', side }),
+    widgetRefs: (refs: { filter?: QLineEdit | null; table?: QTableWidget | null }) => {
+      widgets.current[side] = refs;
+    },
+  });
+
+  const serverText = server.running ? t('server.on', { host: server.host ?? '', port: server.port ?? '', aeTitle: server.aeTitle ?? '' }) : t('server.off');
+  const main = h(
+    Window,
+    {
+      key: 'main',
+      id: 'main-window',
+      ref: windowRef,
+      windowTitle: t('app.title'),
+      minSize: { width: 1300, height: 680 },
+      visible: true,
+      on: {
+        [WidgetEventTypes.Close]: () => {
+          void controller.close().finally(props.onClosed);
+        },
+      },
+    },
+    h(
+      View,
+      { style: 'flex-direction: column; flex: 1; padding: 6px;' },
+      h(
+        View,
+        { style: 'flex-direction: row; flex: 1;' },
+        h(Panel, { key: 'left', ...panelProps('left') }),
+        h(
+          View,
+          { style: 'flex-direction: column; padding: 4px;' },
+          h(Button, { id: 'transfer-right', text: t('transfer.toRight'), on: { clicked: () => requestTransfer('left') } }),
+          h(Button, { id: 'transfer-left', text: t('transfer.toLeft'), on: { clicked: () => requestTransfer('right') } }),
+        ),
+        h(Panel, { key: 'right', ...panelProps('right') }),
+      ),
+      h(
+        View,
+        { id: 'status-bar', style: 'flex-direction: row; padding-top: 4px;' },
+        h(CheckBox, { id: 'server-switch', text: t('server.switch'), checked: server.running, enabled: !serverBusy, on: { clicked: (checked: boolean) => void toggleServer(checked) } }),
+        h(Text, { id: 'server-state' }, serverMessage === '' ? serverText : serverMessage),
+        h(View, { style: 'flex: 1;' }),
+        h(Text, { id: 'status-text' }, status.text),
+        h(ProgressBar, { id: 'status-progress', minimum: 0, maximum: 100, value: status.percent, style: 'width: 160px;' }),
+        h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: () => setDialog({ type: 'settings' }) } }),
+      ),
+      status.failures.length === 0
+        ? h(View, {})
+        : h(Text, { id: 'status-failures', wordWrap: true }, `${t('failures.title')}:\n` + status.failures.slice(0, 10).map((failure) => `${failure.uid}: ${failure.reason}`).join('\n')),
+    ),
+  );
+
+  return h(React.Fragment, {}, main, renderDialog());
+
+  function renderDialog(): React.ReactElement | null {
+    switch (dialog.type) {
+      case 'none':
+        return null;
+      case 'send': {
+        const source = panels[dialog.from];
+        const target = panels[other(dialog.from)];
+        return h(SendDialog, {
+          key: 'send',
+          t,
+          styleSheet,
+          count: source.selectedUids.length,
+          source: source.connection?.label ?? '',
+          target: target.connection?.label ?? '',
+          chooseMethod: source.connection?.kind === 'pacs',
+          onSend: (method) => void runTransfer(dialog.from, method),
+          onExit: () => setDialog({ type: 'none' }),
+        });
+      }
+      case 'fill':
+        return h(FillDialog, { key: 'fill', t, styleSheet, locations: controller.listLocations(), onChoose: (location) => fill(dialog.side, location), onCancel: () => setDialog({ type: 'none' }) });
+      case 'scan': {
+        const state = panels[dialog.side];
+        const root = state.connection?.kind === 'local' ? state.connection.root : state.path;
+        return h(ConfirmDialog, { key: 'scan', id: 'scan-dialog', title: t('scan.title'), text: t('scan.confirm', { path: root }), t, styleSheet, onConfirm: () => void scan(dialog.side), onCancel: () => setDialog({ type: 'none' }) });
+      }
+      case 'settings':
+        return h(SettingsWindow, {
+          key: `settings-${settingsVersion}`,
+          t,
+          styleSheet,
+          pacs: controller.settings.settings.pacs,
+          interfaceSettings: ui,
+          nodes: controller.settings.listPacsNodes(),
+          onSavePacs: (changes) => {
+            try {
+              controller.updatePacs(changes);
+              return undefined;
+            } catch (error) {
+              return describeError(error);
+            }
+          },
+          onInterfaceChange: changeInterface,
+          onAddNode: (node) => {
+            try {
+              controller.settings.addPacsNode(node);
+              setSettingsVersion((version) => version + 1);
+              return undefined;
+            } catch (error) {
+              return describeError(error);
+            }
+          },
+          onRemoveNode: (name) => {
+            controller.settings.removePacsNode(name);
+            setSettingsVersion((version) => version + 1);
+          },
+          onClose: () => setDialog({ type: 'none' }),
+        });
+      case 'license':
+        return h(LicenseWindow, {
+          key: 'license',
+          t,
+          styleSheet,
+          problem: dialog.problem,
+          onActivate: (file) => {
+            const result = controller.activateLicense(file);
+            return result.ok ? { active: true, message: t('license.active', { licensee: result.licensee, expires: result.expires }) } : { active: false, message: t('license.rejected', { message: result.message }) };
+          },
+          onCancel: () => setDialog({ type: 'none' }),
+          onContinue: () => setDialog({ type: 'none' }),
+        });
+    }
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * One side of the main window: the connection type, its fields, the filters
+ * and the study table. The panel renders the state it is given and reports
+ * every change through `update`; the main window runs the services.
+ */
+import { FileMode, QFileDialog, QLineEdit, QTableWidget } from '@nodegui/nodegui';
+import { Button, CheckBox, ComboBox, LineEdit, Text, View } from '@nodegui/react-nodegui';
+import React, { useRef } from 'react';
+
+import type { PanelConnection, StudyRow } from '../controllers/app-controller';
+import type { Translate } from '../i18n';
+import { StudyTable } from './study-table';
+
+const h = React.createElement;
+
+export type PanelKind = 'pacs' | 'local';
+
+/** Date filter choices of a PACS panel; 'day' and 'range' read the date text. */
+export const DATE_CHOICES = ['any', 'today', 'yesterday', 'last-7-days', 'last-30-days', 'day', 'range'] as const;
+export type DateChoice = (typeof DATE_CHOICES)[number];
+
+/** Modalities offered by the modality filter. */
+export const MODALITY_CHOICES = ['CT', 'MR', 'US', 'CR', 'DX', 'MG', 'PT', 'NM', 'XA', 'OT'];
+
+export interface PanelState {
+  kind: PanelKind;
+  host: string;
+  port: string;
+  aeTitle: string;
+  login: string;
+  password: string;
+  path: string;
+  connection?: PanelConnection;
+  connecting: boolean;
+  rows: StudyRow[];
+  selectedUids: string[];
+  filterText: string;
+  dateChoice: DateChoice;
+  dateText: string;
+  modalities: string[];
+  message: string;
+}
+
+export function initialPanelState(kind: PanelKind, path: string): PanelState {
+  return {
+    kind,
+    host: '127.0.0.1',
+    port: '4242',
+    aeTitle: 'ORTHANC',
+    login: '',
+    password: '',
+    path,
+    connecting: false,
+    rows: [],
+    selectedUids: [],
+    filterText: '',
+    dateChoice: 'any',
+    dateText: '',
+    modalities: [],
+    message: '',
+  };
+}
+
+/** Turns the date choice and text into the `date` of StudyFilters; undefined means any date. */
+export function dateFilterOf(state: Pick<PanelState, 'dateChoice' | 'dateText'>): string | undefined {
+  if (state.dateChoice === 'any') return undefined;
+  if (state.dateChoice === 'day' || state.dateChoice === 'range') return state.dateText.trim() === '' ? undefined : state.dateText.trim();
+  return state.dateChoice;
+}
+
+export interface PanelProps {
+  side: 'left' | 'right';
+  state: PanelState;
+  t: Translate;
+  update: (changes: Partial<PanelState>) => void;
+  onConnect: () => void;
+  onSearch: () => void;
+  onFill: () => void;
+  onScan: () => void;
+  /** Receives the filter box and the table, for keyboard shortcuts. */
+  widgetRefs: (refs: { filter?: QLineEdit | null; table?: QTableWidget | null }) => void;
+}
+
+const DATE_LABELS: Record<DateChoice, Parameters<Translate>[0]> = {
+  any: 'panel.date.any',
+  today: 'panel.date.today',
+  yesterday: 'panel.date.yesterday',
+  'last-7-days': 'panel.date.last7',
+  'last-30-days': 'panel.date.last30',
+  day: 'panel.date.day',
+  range: 'panel.date.range',
+};
+
+function labeledField(label: string, field: React.ReactElement, width = ''): React.ReactElement {
+  return h(View, { style: `flex-direction: column; ${width}` }, h(Text, { id: 'muted' }, label), field);
+}
+
+function pacsFields(props: PanelProps): React.ReactElement {
+  const { state, t, update, side } = props;
+  return h(
+    View,
+    { style: 'flex-direction: row;' },
+    labeledField(t('panel.host'), h(LineEdit, { id: `${side}-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), 'flex: 3;'),
+    labeledField(t('panel.port'), h(LineEdit, { id: `${side}-port`, text: state.port, on: { textChanged: (port: string) => update({ port }) } }), 'flex: 1;'),
+    labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }) } }), 'flex: 2;'),
+    labeledField(t('panel.login'), h(LineEdit, { id: `${side}-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), 'flex: 2;'),
+    labeledField(
+      t('panel.password'),
+      // EchoMode.Password is 2 in Qt.
+      h(LineEdit, { id: `${side}-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }) } }),
+      'flex: 2;',
+    ),
+  );
+}
+
+function localFields(props: PanelProps, openBrowser: () => void): React.ReactElement {
+  const { state, t, update, side } = props;
+  return h(
+    View,
+    { style: 'flex-direction: row;' },
+    labeledField(t('panel.path'), h(LineEdit, { id: `${side}-path`, text: state.path, on: { textChanged: (path: string) => update({ path }) } }), 'flex: 1;'),
+    h(Button, { id: `${side}-browse`, text: t('panel.browse'), on: { clicked: openBrowser } }),
+  );
+}
+
+function pacsFilters(props: PanelProps): React.ReactElement {
+  const { state, t, update, side } = props;
+  const needsText = state.dateChoice === 'day' || state.dateChoice === 'range';
+  return h(
+    View,
+    { style: 'flex-direction: column;' },
+    h(
+      View,
+      { style: 'flex-direction: row;' },
+      h(Text, {}, t('panel.date')),
+      h(ComboBox, {
+        id: `${side}-date`,
+        items: DATE_CHOICES.map((choice) => ({ text: t(DATE_LABELS[choice]) })),
+        currentIndex: DATE_CHOICES.indexOf(state.dateChoice),
+        on: { currentIndexChanged: (index: number) => update({ dateChoice: DATE_CHOICES[index] ?? 'any' }) },
+      }),
+      h(LineEdit, {
+        id: `${side}-date-text`,
+        text: state.dateText,
+        enabled: needsText,
+        placeholderText: t('panel.date.placeholder'),
+        style: 'flex: 1;',
+        on: { textChanged: (dateText: string) => update({ dateText }) },
+      }),
+      h(Button, { id: `${side}-search`, text: t('panel.search'), enabled: state.connection !== undefined, on: { clicked: props.onSearch } }),
+    ),
+    h(
+      View,
+      { style: 'flex-direction: row;' },
+      h(Text, {}, t('panel.modalities')),
+      ...MODALITY_CHOICES.map((modality) =>
+        h(CheckBox, {
+          key: modality,
+          id: `${side}-modality-${modality}`,
+          text: modality,
+          checked: state.modalities.includes(modality),
+          on: {
+            toggled: (checked: boolean) =>
+              update({ modalities: checked ? [...state.modalities.filter((entry) => entry !== modality), modality] : state.modalities.filter((entry) => entry !== modality) }),
+          },
+        }),
+      ),
+    ),
+  );
+}
+
+function localFilters(props: PanelProps, filterRef: React.RefObject<QLineEdit>): React.ReactElement {
+  const { state, t, update, side } = props;
+  return h(
+    View,
+    { style: 'flex-direction: row;' },
+    h(LineEdit, {
+      id: `${side}-filter`,
+      ref: filterRef,
+      text: state.filterText,
+      placeholderText: t('panel.filter'),
+      style: 'flex: 1;',
+      on: { textChanged: (filterText: string) => update({ filterText }) },
+    }),
+    h(Button, { id: `${side}-clear`, text: t('panel.clear'), on: { clicked: () => update({ filterText: '' }) } }),
+    h(Button, { id: `${side}-scan`, text: t('panel.scan'), enabled: state.connection !== undefined, on: { clicked: props.onScan } }),
+  );
+}
+
+export function Panel(props: PanelProps): React.ReactElement {
+  const { state, t, update, side } = props;
+  const filterRef = useRef<QLineEdit>(null);
+  const dialogRef = useRef<QFileDialog | null>(null);
+
+  const openBrowser = () => {
+    // A QFileDialog opened with open() keeps Node's event loop running, unlike exec().
+    const dialog = new QFileDialog();
+    dialog.setFileMode(FileMode.Directory);
+    dialog.setWindowTitle(t('panel.path'));
+    dialog.addEventListener('fileSelected', (folder: string) => update({ path: folder }));
+    dialogRef.current = dialog;
+    dialog.open();
+  };
+
+  const kinds: PanelKind[] = ['pacs', 'local'];
+  const status = state.connection ? t('panel.connected', { name: state.connection.label }) : t('panel.notConnected');
+  return h(
+    View,
+    { id: `${side}-panel`, style: 'flex-grow: 1; flex-shrink: 1; flex-basis: 0; flex-direction: column; padding: 4px;' },
+    h(
+      View,
+      { style: 'flex-direction: row;' },
+      h(Text, {}, t('panel.type')),
+      h(ComboBox, {
+        id: `${side}-kind`,
+        items: [{ text: t('panel.type.pacs') }, { text: t('panel.type.local') }, { text: t('panel.type.ssh') }],
+        currentIndex: kinds.indexOf(state.kind),
+        on: {
+          currentIndexChanged: (index: number) => {
+            // NOTE: SSH is listed but not selectable: the loader has no SSH service yet.
+            const kind = kinds[index];
+            if (kind === undefined) update({ kind: state.kind });
+            else if (kind !== state.kind) update({ kind, connection: undefined, rows: [], selectedUids: [], message: '' });
+          },
+        },
+      }),
+      h(View, { style: 'flex: 1;' }),
+      h(Button, { id: `${side}-fill`, text: t('panel.fill'), on: { clicked: props.onFill } }),
+      h(Button, { id: `${side}-connect`, text: t('panel.connect'), enabled: !state.connecting, on: { clicked: props.onConnect } }),
+    ),
+    state.kind === 'pacs' ? pacsFields(props) : localFields(props, openBrowser),
+    h(Text, { id: `${side}-connection` }, state.message === '' ? status : `${status} — ${state.message}`),
+    state.kind === 'pacs' ? pacsFilters(props) : localFilters(props, filterRef),
+    h(StudyTable, {
+      id: `${side}-table`,
+      rows: state.rows,
+      t,
+      onSelectionChange: (selectedUids) => update({ selectedUids }),
+      tableRef: (table) => props.widgetRefs({ table, filter: filterRef.current }),
+    }),
+    h(Text, { id: 'muted' }, t('panel.studies', { count: state.rows.length, selected: state.selectedUids.length })),
+  );
+}

@@ -1,0 +1,313 @@
+/**
+ * Glue between the window and the services: connects panels to PACS nodes
+ * and local archives, searches them, runs transfers and the loader's own
+ * PACS server. It imports nothing from Qt, so tests drive it without a display.
+ */
+import { LocalArchive } from '../../services/archive';
+import type { StudySummary } from '../../services/archive';
+import { LicenseError, LicenseService } from '../../services/license';
+import type { LicenseStatus } from '../../services/license';
+import { createLogger } from '../../services/logger';
+import { PacsServer } from '../../services/pacs-server/pacs-server';
+import { NodeCredentials } from '../../services/pacs-server/user-identity';
+import { echoNode, findStudies, localIdentityFromSettings, remoteNodeFromAddress, remoteNodeFromSettings, retrieveStudies } from '../../services/query-retrieve';
+import type { LocalIdentity, RemoteNode, RetrieveMethod, StudyFilters } from '../../services/query-retrieve';
+import { ServerAccounts } from '../../services/pacs-server/user-identity';
+import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
+import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
+import { sendInstances } from '../../services/transfers';
+
+const log = createLogger('loader.ui');
+
+/** One row of a panel's study table, from a C-FIND match or the archive index. */
+export interface StudyRow {
+  studyInstanceUid: string;
+  patientName: string;
+  patientBirthDate: string;
+  modalities: string;
+  studyDate: string;
+  studyDescription: string;
+}
+
+export interface PacsConnectionInput {
+  host: string;
+  port: string;
+  aeTitle: string;
+  login: string;
+  password: string;
+}
+
+export type PanelConnection =
+  | { kind: 'pacs'; node: RemoteNode; label: string }
+  | { kind: 'local'; archive: LocalArchive; root: string; label: string };
+
+export interface TransferProgress {
+  studiesDone: number;
+  studiesTotal: number;
+  instancesDone: number;
+  /** Instances expected in total; undefined while unknown. */
+  instancesTotal?: number;
+}
+
+export interface TransferFailure {
+  /** Study Instance UID, or SOP Instance UID for an instance that failed. */
+  uid: string;
+  reason: string;
+}
+
+export interface TransferResult {
+  instances: number;
+  failures: TransferFailure[];
+  outcome: 'success' | 'partial' | 'failure';
+}
+
+export interface ServerState {
+  running: boolean;
+  host?: string;
+  port?: number;
+  aeTitle?: string;
+  error?: string;
+}
+
+/** A registered location shown by the Fill dialog. */
+export interface LocationEntry {
+  kind: 'pacs' | 'local';
+  name: string;
+  description: string;
+  node?: PacsNode;
+}
+
+export interface AppControllerOptions {
+  configDir?: string;
+  /** Archive root of a new Local panel and of the PACS server. */
+  archiveRoot: string;
+}
+
+export class AppController {
+  readonly settings: SettingsStore;
+  readonly license: LicenseService;
+  private server?: PacsServer;
+  private serverArchive?: LocalArchive;
+  private readonly openArchives = new Map<string, LocalArchive>();
+
+  constructor(readonly options: AppControllerOptions) {
+    this.settings = new SettingsStore({ configDir: options.configDir });
+    this.license = new LicenseService(resolveConfigDir(options.configDir));
+  }
+
+  get localIdentity(): LocalIdentity {
+    return localIdentityFromSettings(this.settings);
+  }
+
+  licenseStatus(): LicenseStatus {
+    return this.license.status();
+  }
+
+  /** Activates a license file; returns an error message instead of throwing when the file is rejected. */
+  activateLicense(file: string): { ok: true; licensee: string; expires: string } | { ok: false; message: string } {
+    try {
+      const license = this.license.activate(file);
+      return { ok: true, licensee: license.licensee, expires: license.expires };
+    } catch (error) {
+      if (!(error instanceof LicenseError)) throw error;
+      return { ok: false, message: error.message };
+    }
+  }
+
+  listLocations(): LocationEntry[] {
+    const entries: LocationEntry[] = this.settings.listPacsNodes().map((node) => ({
+      kind: 'pacs',
+      name: node.name,
+      description: `${node.aeTitle}@${node.host}:${node.port}`,
+      node,
+    }));
+    entries.push({ kind: 'local', name: 'archive', description: this.options.archiveRoot });
+    return entries;
+  }
+
+  /** Builds the node from the typed fields and checks it with C-ECHO; throws with the reason on failure. */
+  async connectPacs(input: PacsConnectionInput): Promise<PanelConnection> {
+    const registered = this.settings.listPacsNodes().find(
+      (node) => node.host === input.host.trim() && String(node.port) === input.port.trim() && node.aeTitle === input.aeTitle.trim(),
+    );
+    const node = registered ? remoteNodeFromSettings(registered) : remoteNodeFromAddress({ host: input.host, port: input.port, aeTitle: input.aeTitle });
+    if (input.login.trim() !== '') node.credentials = new NodeCredentials(input.login.trim(), input.password === '' ? undefined : input.password, 'window');
+    await echoNode(node, this.localIdentity);
+    log.info('panel connected to node', { node: node.name });
+    return { kind: 'pacs', node, label: `${node.aeTitle}@${node.host}:${node.port}` };
+  }
+
+  /** Opens the archive at `root`, reusing an archive that another panel or the server already opened. */
+  connectLocal(root: string): PanelConnection {
+    const archive = this.openArchive(root);
+    return { kind: 'local', archive, root, label: root };
+  }
+
+  private openArchive(root: string): LocalArchive {
+    let archive = this.openArchives.get(root);
+    if (!archive) {
+      archive = LocalArchive.open(root);
+      this.openArchives.set(root, archive);
+      log.info('archive opened for the window', { root });
+    }
+    return archive;
+  }
+
+  async searchPacs(node: RemoteNode, filters: StudyFilters, signal?: AbortSignal): Promise<StudyRow[]> {
+    const rows: StudyRow[] = [];
+    for await (const match of findStudies(node, this.localIdentity, filters, { signal })) {
+      rows.push({
+        studyInstanceUid: match.studyInstanceUid,
+        patientName: formatPersonName(match.patientName),
+        patientBirthDate: formatDate(match.patientBirthDate),
+        modalities: match.modalitiesInStudy.join(', '),
+        studyDate: formatDate(match.studyDate),
+        studyDescription: match.studyDescription,
+      });
+    }
+    return rows;
+  }
+
+  /** Lists the archive's studies; `text` matches the patient name or the study description. */
+  searchLocal(archive: LocalArchive, text = ''): StudyRow[] {
+    const all = archive.searchStudies({});
+    const wanted = text.trim().toLowerCase();
+    const matching = wanted === '' ? all : all.filter((study) => study.patientName.toLowerCase().includes(wanted) || study.studyDescription.toLowerCase().includes(wanted));
+    return matching.map(rowFromSummary);
+  }
+
+  /** Indexes the DICOM files under the archive root in place. */
+  async scanLocal(archive: LocalArchive, root: string, onProgress: (scanned: number, indexed: number) => void): Promise<{ scanned: number; indexed: number; failed: number }> {
+    const report = await archive.scanPaths([root], { import: false, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
+    return { scanned: report.scanned, indexed: report.indexed + report.duplicates, failed: report.damaged.length };
+  }
+
+  /** Retrieves studies from a node into an archive with C-GET or C-MOVE. */
+  async retrieveToLocal(node: RemoteNode, archive: LocalArchive, studyUids: string[], method: RetrieveMethod, onProgress: (progress: TransferProgress) => void): Promise<TransferResult> {
+    const received = new Map<string, number>();
+    const expected = new Map<string, number>();
+    const report = await retrieveStudies(node, this.localIdentity, archive, studyUids, {
+      method,
+      onProgress: (event) => {
+        received.set(event.studyInstanceUid, event.received);
+        if (event.expected !== undefined) expected.set(event.studyInstanceUid, event.expected);
+        onProgress({
+          studiesDone: Math.max(0, received.size - 1),
+          studiesTotal: studyUids.length,
+          instancesDone: sum(received.values()),
+          instancesTotal: expected.size === studyUids.length ? sum(expected.values()) : undefined,
+        });
+      },
+    });
+    const failures: TransferFailure[] = [];
+    for (const study of report.studies) {
+      for (const failure of study.failures) failures.push({ uid: failure.sopInstanceUid || study.studyInstanceUid, reason: failure.reason });
+      if (study.outcome === 'failure' && study.failures.length === 0) failures.push({ uid: study.studyInstanceUid, reason: study.notes.join('; ') || 'retrieve failed' });
+    }
+    for (const note of report.notes) failures.push({ uid: '', reason: note });
+    const instances = report.studies.reduce((total, study) => total + study.completed, 0);
+    onProgress({ studiesDone: studyUids.length, studiesTotal: studyUids.length, instancesDone: instances, instancesTotal: instances });
+    return { instances, failures, outcome: report.outcome };
+  }
+
+  /** Sends archived studies to a node with C-STORE. */
+  async sendToPacs(archive: LocalArchive, node: RemoteNode, studyUids: string[], onProgress: (progress: TransferProgress) => void): Promise<TransferResult> {
+    const perStudy = studyUids.map((studyInstanceUid) => ({ studyInstanceUid, instances: archive.listInstances({ studyInstanceUid }) }));
+    const instances = perStudy.flatMap((study) => study.instances);
+    // NOTE: sendInstances regroups instances by SOP class, so with several classes per study this count is an estimate until the end.
+    const studyEnds: number[] = [];
+    let offset = 0;
+    for (const study of perStudy) {
+      offset += study.instances.length;
+      studyEnds.push(offset);
+    }
+    const report = await sendInstances(node, this.localIdentity, instances, {
+      onProgress: (event) => {
+        const studiesDone = studyEnds.filter((end) => end <= event.done).length;
+        onProgress({ studiesDone, studiesTotal: studyUids.length, instancesDone: event.done, instancesTotal: event.total });
+      },
+    });
+    const failures = report.failures.map((failure) => ({ uid: failure.sopInstanceUid, reason: failure.reason }));
+    for (const note of report.notes) failures.push({ uid: '', reason: note });
+    const outcome = report.failures.length === 0 ? 'success' : report.completed > 0 ? 'partial' : 'failure';
+    return { instances: report.completed, failures, outcome };
+  }
+
+  /** Starts the loader's PACS server on the archive at archiveRoot with the stored settings. */
+  async startServer(): Promise<ServerState> {
+    if (this.server) return this.serverState();
+    const pacs: PacsSettings = this.settings.settings.pacs;
+    const accounts = pacs.requireUserIdentity ? await ServerAccounts.load(this.settings.listServerAccounts()) : undefined;
+    const archive = this.openArchive(this.options.archiveRoot);
+    const server = new PacsServer({
+      settings: pacs,
+      archive,
+      listNodes: () => new SettingsStore({ configDir: this.options.configDir, logWarnings: false }).listPacsNodes(),
+      accounts,
+    });
+    const address = await server.start();
+    this.server = server;
+    this.serverArchive = archive;
+    this.state = { running: true, host: address.host, port: address.port, aeTitle: pacs.aeTitle };
+    return this.serverState();
+  }
+
+  private state: ServerState = { running: false };
+
+  serverState(): ServerState {
+    return { ...this.state };
+  }
+
+  async stopServer(): Promise<ServerState> {
+    const server = this.server;
+    this.server = undefined;
+    this.serverArchive = undefined;
+    if (server) await server.stop(5_000);
+    this.state = { running: false };
+    return this.serverState();
+  }
+
+  updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
+    return this.settings.updateInterface(changes);
+  }
+
+  updatePacs(changes: Partial<PacsSettings>): PacsSettings {
+    return this.settings.updatePacs(changes);
+  }
+
+  async close(): Promise<void> {
+    await this.stopServer().catch((error: Error) => log.error('server stop failed while closing the window', { error: error.message }));
+    for (const [root, archive] of this.openArchives) {
+      archive.close();
+      log.info('archive closed', { root });
+    }
+    this.openArchives.clear();
+  }
+}
+
+function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
+}
+
+/** Formats YYYYMMDD as YYYY-MM-DD; other text is returned unchanged. */
+export function formatDate(value: string): string {
+  return /^\d{8}$/.test(value) ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}` : value;
+}
+
+/** Shows a DICOM person name (Family^Given^Middle) as "Family Given Middle". */
+export function formatPersonName(value: string): string {
+  return value.split('=')[0].split('^').filter((part) => part !== '').join(' ');
+}
+
+function rowFromSummary(study: StudySummary): StudyRow {
+  return {
+    studyInstanceUid: study.studyInstanceUid,
+    patientName: formatPersonName(study.patientName),
+    patientBirthDate: formatDate(study.patientBirthDate),
+    modalities: study.modalitiesInStudy.join(', '),
+    studyDate: formatDate(study.studyDate),
+    studyDescription: study.studyDescription,
+  };
+}
