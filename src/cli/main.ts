@@ -22,6 +22,7 @@ import { registerSecrets } from './commands/secrets';
 import { registerServe } from './commands/serve';
 import { registerStart } from './commands/start';
 import { registerSend } from './commands/send';
+import { registerSsh } from './commands/ssh';
 import { registerStudies } from './commands/studies';
 import { registerUsers } from './commands/users';
 
@@ -47,6 +48,7 @@ function buildProgram(): Command {
   registerGet(program, globals);
   registerMove(program, globals);
   registerSend(program, globals);
+  registerSsh(program, globals);
   registerMigrate(program, globals);
   registerAnonymize(program, globals);
   registerConfig(program, globals);

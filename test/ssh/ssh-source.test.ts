@@ -20,6 +20,7 @@ import {
 } from '../../src/services/ssh';
 import type { SshCredentials, SshSession, SshTarget } from '../../src/services/ssh';
 import { loadCorpus } from '../support/corpus';
+import { createLoaderDirs, loaderIsBuilt, runLoader } from '../support/loader';
 import { freePort, LOOPBACK, makeTempDir } from '../support/process';
 import { chownTree, ensureTestUser, generateKey, keygenFingerprint, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
 import type { TestUser } from '../support/sshd';
@@ -271,6 +272,63 @@ describeWithSshd('SSH source against OpenSSH', () => {
     expect(fs.readdirSync(staging).sort()).toEqual(['files', 'partial']);
     const everything = fs.readdirSync(staging, { recursive: true }).map(String);
     expect(everything.some((name) => name.includes('passwd') || name.includes('etc-link'))).toBe(false);
+  });
+
+  describe('command line', () => {
+    const testWithBundle = loaderIsBuilt() ? test : test.skip;
+
+    testWithBundle('ls, trust, get and forget', async () => {
+      const folder = remoteFolder('cli', { 'notes.txt': 'not DICOM' });
+      fs.mkdirSync(path.join(folder, 'series'));
+      writeDistinctInstances(path.join(folder, 'series'), 3);
+      chownTree(folder, user);
+      const dirs = createLoaderDirs('ssh-cli');
+      const env = { LOADER_SECRET_WORKSTATION: user.password };
+      const fingerprint = await server.hostKeyFingerprint();
+      const add = await runLoader(
+        ['nodes', 'add-ssh', 'workstation', '--host', LOOPBACK, '--port', String(server.port), '--login', user.login, '--folder', folder],
+        { dirs },
+      );
+      expect(add.code).toBe(0);
+
+      const unknown = await runLoader(['ssh', 'ls', 'workstation'], { dirs, env });
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain(fingerprint);
+      expect(unknown.stderr).toContain('--accept-host-key');
+      expect(fs.existsSync(path.join(dirs.configDir, 'known_hosts'))).toBe(false);
+
+      const trust = await runLoader(['ssh', 'trust', 'workstation', '--accept-host-key', fingerprint], { dirs });
+      expect(trust.code).toBe(0);
+      expect(fs.readFileSync(path.join(dirs.configDir, 'known_hosts'), 'utf8')).toContain(`[127.0.0.1]:${server.port} ssh-ed25519 AAAA`);
+
+      const list = await runLoader(['ssh', 'ls', 'workstation', '--json'], { dirs, env });
+      expect(list.code).toBe(0);
+      const listing = list.json<{ path: string; entries: Array<{ name: string; type: string }> }>();
+      expect(listing.path).toBe(folder);
+      expect(listing.entries.map((entry) => `${entry.type} ${entry.name}`)).toEqual(['folder series', 'file notes.txt']);
+
+      const staging = path.join(dirs.root, 'staging');
+      const table = await runLoader(['ssh', 'ls', 'workstation'], { dirs, env });
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/^series\/\s+folder/m);
+      expect(table.stdout).toMatch(/^notes\.txt\s+file\s+9 B/m);
+      const get = await runLoader(['ssh', 'get', 'workstation', 'series', '--staging', staging], { dirs, env });
+      expect(get.stderr.split('\n').filter((line) => line.includes('ERROR'))).toEqual([]);
+      expect(get.code).toBe(0);
+      expect(get.stdout).toContain('downloaded 3 files');
+      expect(get.stdout).toContain('imported 3 files into the archive');
+      expect(get.stdout).toContain('STUDY INSTANCE UID');
+
+      const wrong = await runLoader(['ssh', 'ls', 'workstation'], { dirs, env: { LOADER_SECRET_WORKSTATION: 'wrong-password-7' } });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain(`authentication failed for ${user.login}@${LOOPBACK} port ${server.port}`);
+      expect(wrong.stderr).not.toContain('wrong-password-7');
+
+      const forget = await runLoader(['ssh', 'forget', LOOPBACK, '--port', String(server.port)], { dirs });
+      expect(forget.code).toBe(0);
+      expect(forget.stdout).toContain('removed 1 host key');
+      expect(fs.readFileSync(path.join(dirs.configDir, 'known_hosts'), 'utf8')).toBe('');
+    });
   });
 
   // Runs last, because it replaces the server's host key.
