@@ -41,9 +41,12 @@ runtime_packages=(qt6-base-dev qt6-svg-dev cmake ninja-build g++ make ccache fon
 # tests run a throwaway Secret Service: gnome-keyring-daemon in a private
 # D-Bus session (dbus-run-session is in dbus-daemon), read with secret-tool.
 # The window tests run under Xvfb (xauth, trayer as a tray host), click with
-# xdotool and take screenshots with ImageMagick's import.
+# xdotool and take screenshots with ImageMagick's import. The SSH source
+# tests start their own sshd (openssh-server) with keys from ssh-keygen
+# (openssh-client).
 test_packages=(dcmtk orthanc orthanc-gdcm python3-pydicom python3-numpy libgdcm-tools
-  gnome-keyring dbus-daemon libsecret-tools xvfb xauth trayer xdotool imagemagick)
+  gnome-keyring dbus-daemon libsecret-tools xvfb xauth trayer xdotool imagemagick
+  openssh-server openssh-client)
 
 packages=("${runtime_packages[@]}")
 if [ "$mode" = test ]; then
