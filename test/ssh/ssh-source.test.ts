@@ -22,7 +22,16 @@ import type { SshCredentials, SshSession, SshTarget } from '../../src/services/s
 import { loadCorpus } from '../support/corpus';
 import { createLoaderDirs, loaderIsBuilt, runLoader } from '../support/loader';
 import { freePort, LOOPBACK, makeTempDir } from '../support/process';
-import { chownTree, ensureTestUser, generateKey, keygenFingerprint, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
+import {
+  chownTree,
+  ensureTestUser,
+  generateKey,
+  keygenFingerprint,
+  lockTestUser,
+  makeRemoteDir,
+  sshdUnavailableReason,
+  SshdServer,
+} from '../support/sshd';
 import type { TestUser } from '../support/sshd';
 
 const unavailable = sshdUnavailableReason();
@@ -73,6 +82,7 @@ describeWithSshd('SSH source against OpenSSH', () => {
 
   afterAll(async () => {
     await server?.stop();
+    if (user) await lockTestUser();
     if (remoteRoot) fs.rmSync(remoteRoot, { recursive: true, force: true });
   });
 

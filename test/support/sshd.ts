@@ -38,7 +38,7 @@ async function run(command: string, args: string[], input?: string): Promise<str
   return result.stdout;
 }
 
-/** Creates the test user when it is missing and sets a new random password. */
+/** Creates the test user when it is missing and sets a new random password; lockTestUser() locks it again. */
 export async function ensureTestUser(): Promise<TestUser> {
   const exists = (await runCommand('id', ['-u', TEST_LOGIN])).code === 0;
   if (!exists) await run('useradd', ['-m', '-s', '/bin/sh', TEST_LOGIN]);
@@ -48,6 +48,11 @@ export async function ensureTestUser(): Promise<TestUser> {
   const gid = Number((await run('id', ['-g', TEST_LOGIN])).trim());
   const home = (await run('getent', ['passwd', TEST_LOGIN])).trim().split(':')[5];
   return { login: TEST_LOGIN, password, home, uid, gid };
+}
+
+/** Locks the test user's password again, so it works only while a test runs. */
+export async function lockTestUser(): Promise<void> {
+  await run('usermod', ['-L', TEST_LOGIN]);
 }
 
 /** Generates an ed25519 key pair without a passphrase (or with one) and returns the private key path. */
