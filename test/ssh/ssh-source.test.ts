@@ -260,6 +260,33 @@ describeWithSshd('SSH source against OpenSSH', () => {
     expect(fs.readdirSync(path.join(staging, 'partial'), { recursive: true }).filter((name) => String(name).endsWith('.part'))).toEqual([]);
   });
 
+  test('next run resumes partial file', async () => {
+    const large = randomBytes(LARGE_FILE_BYTES / 2);
+    const folder = remoteFolder('rerun', { 'large.bin': large });
+    const staging = makeTempDir('ssh-staging');
+    let cut = false;
+    const cutAfter8MiB = (progress: { bytesDone: number }) => {
+      if (cut || progress.bytesDone < 8 * 1024 * 1024) return;
+      cut = true;
+      for (const pid of server.sessionPids()) process.kill(pid, 'SIGKILL');
+    };
+
+    const first = await downloadPaths(() => open(), [folder], { stagingDir: staging, reconnectAttempts: 0, onProgress: cutAfter8MiB }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(first).toBeInstanceOf(SshError);
+    expect((first as SshError).code).toBe('connection-lost');
+    const partFile = path.join(staging, 'partial', ...folder.split('/').filter(Boolean), 'large.bin.part');
+    const partSize = fs.statSync(partFile).size;
+    expect(partSize).toBeGreaterThan(0);
+
+    const second = await downloadPaths(() => open(), [folder], { stagingDir: staging });
+    expect(second.files).toHaveLength(1);
+    expect(second.files[0].resumedFrom).toBe(partSize);
+    expect(sha256(second.files[0].localPath)).toBe(createHash('sha256').update(large).digest('hex'));
+    expect(fs.existsSync(partFile)).toBe(false);
+  });
+
   test('hostile names and links rejected', async () => {
     const folder = remoteFolder('hostile', { 'good.dcm': 'good', '..\\x': 'dots', 'new\nline.dcm': 'newline', 'inside/real.dcm': 'real' });
     fs.symlinkSync('/etc', path.join(folder, 'etc-link'));
