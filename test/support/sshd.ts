@@ -121,7 +121,7 @@ export class SshdServer {
   /**
    * PIDs of the per-connection sshd processes: every descendant of the
    * listener. After authentication a connection has a privileged monitor and
-   * an unprivileged child that holds the socket, so cutting a connection takes both.
+   * an unprivileged child that owns the socket, so cutting a connection takes both.
    */
   sessionPids(): number[] {
     const listener = this.process?.pid;

@@ -3,7 +3,7 @@
  * against the loader's known-hosts file before any credential is sent.
  */
 import { Client } from 'ssh2';
-import type { ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { ConnectConfig, ServerHostKeyAlgorithm, SFTPWrapper } from 'ssh2';
 
 import { createLogger } from '../logger';
 import { describeConnectError, describeEndpoint, errorText, SshError } from './errors';
@@ -126,11 +126,11 @@ function shortKeyName(keyType: string): string {
 }
 
 /** Host key algorithms that produce keys of the stored key types, to offer first in the handshake. */
-function preferredHostKeyAlgorithms(keyTypes: string[]): string[] {
-  const algorithms: string[] = [];
+function preferredHostKeyAlgorithms(keyTypes: string[]): ServerHostKeyAlgorithm[] {
+  const algorithms: ServerHostKeyAlgorithm[] = [];
   for (const keyType of keyTypes) {
     if (keyType === 'ssh-rsa') algorithms.push('rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa');
-    else algorithms.push(keyType);
+    else algorithms.push(keyType as ServerHostKeyAlgorithm);
   }
   return algorithms;
 }
@@ -199,7 +199,7 @@ export async function connect(target: SshTarget, options: ConnectOptions): Promi
   };
   const preferred = preferredHostKeyAlgorithms(options.hostKeys.knownHosts.keyTypesFor(target.host, target.port));
   if (preferred.length > 0) {
-    config.algorithms = { serverHostKey: { prepend: preferred, append: [], remove: [] } as never };
+    config.algorithms = { serverHostKey: { prepend: preferred, append: [], remove: [] } };
   }
   if (target.credentials.privateKey !== undefined) {
     config.privateKey = target.credentials.privateKey;
@@ -237,7 +237,7 @@ export async function connect(target: SshTarget, options: ConnectOptions): Promi
     client.sftp((error, session) => {
       if (error) {
         client.end();
-        reject(new SshError('failed', `${describeEndpoint(endpoint)} refused to open an SFTP session: ${error.message}; check that its SSH server has the sftp subsystem enabled`));
+        reject(new SshError('failed', `${describeEndpoint(endpoint)} failed to open an SFTP session: ${error.message}; check that its SSH server has the sftp subsystem enabled`));
       } else {
         resolve(session);
       }

@@ -5,7 +5,7 @@
  * every downloaded file, and partial/ keeps "NAME.part" with the bytes received
  * so far and "NAME.part.json" with the remote size and date modified they
  * belong to. After a dropped connection the job reconnects with back-off and
- * continues each .part file from its size; a .part file whose remote file has
+ * continues each .part file from its size. A .part file whose remote file has
  * changed in the meantime starts again from zero.
  */
 import fs from 'node:fs';
@@ -410,7 +410,7 @@ class Transfer {
  * Downloads `remotePaths` (files or folders; relative paths start at the
  * login's home folder) into options.stagingDir. Raises SshError when no
  * connection can be opened, or when the connection is lost and the reconnect
- * attempts run out; items that fail one by one are listed in the report.
+ * attempts run out. Items that fail one by one are listed in the report.
  */
 export async function downloadPaths(openSession: SessionFactory, remotePaths: string[], options: DownloadOptions): Promise<DownloadReport> {
   fs.mkdirSync(options.stagingDir, { recursive: true });

@@ -102,11 +102,13 @@ export function describeConnectError(error: unknown, endpoint: SshEndpoint, time
       { cause: error },
     );
   }
+
   if (code === 'ENOTFOUND' || code === 'EAI_NONAME') {
     return new SshError('host-not-found', `host ${endpoint.host} not found (${target}): check the host name or IP address`, {
       cause: error,
     });
   }
+
   if (code === 'EAI_AGAIN') {
     return new SshError(
       'host-not-found',
@@ -114,6 +116,7 @@ export function describeConnectError(error: unknown, endpoint: SshEndpoint, time
       { cause: error },
     );
   }
+
   if (code === 'ECONNREFUSED') {
     return new SshError(
       'connection-refused',
@@ -121,6 +124,7 @@ export function describeConnectError(error: unknown, endpoint: SshEndpoint, time
       { cause: error },
     );
   }
+
   if (details.level === 'client-timeout' || code === 'ETIMEDOUT') {
     return new SshError(
       'timeout',
@@ -129,11 +133,13 @@ export function describeConnectError(error: unknown, endpoint: SshEndpoint, time
       { cause: error },
     );
   }
+
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new SshError('timeout', `host ${endpoint.host} is unreachable (${target}): check the network route to the workstation`, {
       cause: error,
     });
   }
+
   if (code === 'ECONNRESET' || code === 'EPIPE') {
     return new SshError('connection-lost', `connection to ${target} was closed by the remote side: ${errorText(error)}`, {
       cause: error,

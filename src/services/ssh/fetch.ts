@@ -41,7 +41,7 @@ function removeStagedFiles(root: string, files: string[]): void {
 
 /**
  * Downloads `remotePaths` and imports the received files into `archive`. The
- * staged copies are removed after the import unless keepStaging is set; when
+ * staged copies are removed after the import unless keepStaging is set. When
  * the download or the import raises, they stay so that a retry can reuse them.
  */
 export async function fetchIntoArchive(

@@ -19,7 +19,7 @@ export interface RemoteEntry {
   size: number;
   /** Date modified, ISO 8601 in UTC. */
   modified: string;
-  /** Why `loader ssh get` rejects this name, when it does. */
+  /** Reason why `loader ssh get` rejects this name, if it does. */
   unsafeName?: string;
 }
 

@@ -6,10 +6,11 @@ import path from 'node:path';
 
 /**
  * Returns why a remote file or folder name cannot be downloaded, or undefined
- * when it is safe as one local path component. Rejected: empty names, "." and
- * "..", names containing "..", "/", "\", NUL or other control characters, and
- * names that were not valid UTF-8 (ssh2 decodes them with U+FFFD in place of
- * the bad bytes, so the server would not find the file under that name anyway).
+ * when it is safe as one local path component. Rejected are empty names, "."
+ * and "..", and names containing "..", "/", "\", NUL or other control
+ * characters. Names that were not valid UTF-8 are rejected too, because ssh2
+ * decodes them with U+FFFD in place of the bad bytes and the server would not
+ * find the file under that name.
  */
 export function checkRemoteName(name: string): string | undefined {
   if (name === '') return 'the name is empty';
