@@ -20,8 +20,8 @@ import {
 } from '../../src/services/ssh';
 import type { SshCredentials, SshSession, SshTarget } from '../../src/services/ssh';
 import { loadCorpus } from '../support/corpus';
-import { createLoaderDirs, loaderIsBuilt, runLoader } from '../support/loader';
-import { freePort, LOOPBACK, makeTempDir } from '../support/process';
+import { createLoaderDirs, LOADER_BIN, loaderIsBuilt, runLoader } from '../support/loader';
+import { freePort, LOOPBACK, makeTempDir, runCommand } from '../support/process';
 import {
   chownTree,
   ensureTestUser,
@@ -365,6 +365,37 @@ describeWithSshd('SSH source against OpenSSH', () => {
       expect(forget.code).toBe(0);
       expect(forget.stdout).toContain('removed 1 host key');
       expect(fs.readFileSync(path.join(dirs.configDir, 'known_hosts'), 'utf8')).toBe('');
+    });
+  });
+
+  describe('terminal prompt', () => {
+    const testWithTerminal = loaderIsBuilt() && fs.existsSync('/usr/bin/script') ? test : test.skip;
+
+    /** Runs the loader under script(1), so that its standard input and error are a terminal, and types `input`. */
+    async function runOnTerminal(args: string[], input: string, dirs: ReturnType<typeof createLoaderDirs>, env: NodeJS.ProcessEnv) {
+      const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
+      const commandLine = [LOADER_BIN, '--archive', dirs.archiveDir, '--config-dir', dirs.configDir, ...args].map(quote).join(' ');
+      return runCommand('/usr/bin/script', ['-qec', commandLine, '/dev/null'], { input, env: { HOME: dirs.homeDir, ...env } });
+    }
+
+    testWithTerminal('host key accepted only on yes', async () => {
+      const dirs = createLoaderDirs('ssh-tty');
+      const env = { LOADER_SECRET_TTY: user.password };
+      const fingerprint = await server.hostKeyFingerprint();
+      const knownHostsPath = path.join(dirs.configDir, 'known_hosts');
+      const add = await runLoader(['nodes', 'add-ssh', 'tty', '--host', LOOPBACK, '--port', String(server.port), '--login', user.login], { dirs });
+      expect(add.code).toBe(0);
+
+      const declined = await runOnTerminal(['ssh', 'ls', 'tty', remoteRoot], 'n\n', dirs, env);
+      expect(declined.stdout).toContain(fingerprint);
+      expect(declined.stdout).toContain('[y/N]');
+      expect(declined.code).toBe(1);
+      expect(fs.existsSync(knownHostsPath)).toBe(false);
+
+      const accepted = await runOnTerminal(['ssh', 'ls', 'tty', remoteRoot], 'y\n', dirs, env);
+      expect(accepted.stdout).toContain(fingerprint);
+      expect(accepted.code).toBe(0);
+      expect(new KnownHostsFile(knownHostsPath).entriesFor(LOOPBACK, server.port).map((entry) => entry.fingerprint)).toEqual([fingerprint]);
     });
   });
 
