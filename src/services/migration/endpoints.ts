@@ -2,7 +2,7 @@
  * The two ends of a migration: a remote node, or the local archive. Lists
  * the studies a selection matches and the instances of one study on either.
  */
-import type { LocalArchive } from '../archive';
+import type { LocalArchive, StudySummary } from '../archive';
 import { findInstances, findStudies, formatDateRange, parseDateFilter } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, RemoteNode, StudyFilters } from '../query-retrieve';
 import type { JobSelection } from './job-store';
@@ -38,8 +38,14 @@ export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, se
     return found;
   }
 
+  return searchArchiveStudies(endpoint.archive, selection).map((study) => study.studyInstanceUid);
+}
+
+/** Lists the archived studies that match every filter of the selection, with their patient and instance counts. */
+export function searchArchiveStudies(archive: LocalArchive, selection: JobSelection): StudySummary[] {
+  const explicit = selection.studyInstanceUids ?? [];
   const date = selection.date === undefined ? undefined : formatDateRange(parseDateFilter(selection.date));
-  const studies = endpoint.archive.searchStudies({
+  const studies = archive.searchStudies({
     name: selection.patientName,
     patientId: selection.patientId,
     date,
@@ -48,8 +54,7 @@ export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, se
   });
   return studies
     .filter((study) => selection.accessionNumber === undefined || study.accessionNumber === selection.accessionNumber)
-    .filter((study) => explicit.length === 0 || explicit.includes(study.studyInstanceUid))
-    .map((study) => study.studyInstanceUid);
+    .filter((study) => explicit.length === 0 || explicit.includes(study.studyInstanceUid));
 }
 
 /**

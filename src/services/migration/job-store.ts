@@ -272,6 +272,22 @@ export class JobStore {
     })();
   }
 
+  /**
+   * Adds studies as pending and sets those the job already has back to
+   * pending, also done and failed ones, so a sync run transfers a study again
+   * when the source has gained instances since an earlier run. Attempts are kept.
+   */
+  requeueStudies(jobId: string, studyInstanceUids: string[]): void {
+    this.addStudies(jobId, studyInstanceUids);
+    const now = new Date().toISOString();
+    const reset = this.db.prepare(
+      "UPDATE job_studies SET state = 'pending', method = NULL, finished_at = NULL, updated_at = ? WHERE job_id = ? AND study_instance_uid = ? AND state <> 'pending'",
+    );
+    this.db.transaction(() => {
+      for (const uid of studyInstanceUids) reset.run(now, jobId, uid);
+    })();
+  }
+
   listStudies(jobId: string): StudyRecord[] {
     const rows = this.db.prepare('SELECT * FROM job_studies WHERE job_id = ? ORDER BY rowid').all(jobId) as StudyRow[];
     return rows.map(toStudyRecord);

@@ -37,6 +37,13 @@ export interface MigrationRequest {
   source: Endpoint;
   destination: Endpoint;
   selection: JobSelection;
+  /**
+   * Studies to work on in this run, chosen by the caller (as `loader sync`
+   * does) in place of searching the source with `selection`. They are queued
+   * again even when an earlier run finished them, and the other studies of
+   * the job are neither retried nor verified again nor reported.
+   */
+  studyInstanceUids?: string[];
   options: JobOptions;
   local: LocalIdentity;
   /** The archive of relays; also the source or destination when either is 'local'. */
@@ -186,6 +193,16 @@ async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCo
   return 'relay';
 }
 
+/**
+ * Returns how many SOP Instance UIDs of the source the destination does not
+ * list. A study is complete when this is 0, so a destination that also has
+ * instances the source lacks (a two-way sync) still counts as complete.
+ */
+function countMissing(sourceUids: string[], destinationUids: string[]): number {
+  const present = new Set(destinationUids);
+  return new Set(sourceUids.filter((uid) => !present.has(uid))).size;
+}
+
 /** Makes one attempt (count, skip or transfer, verify) and writes the counts to the store as they become known. */
 async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<{ state: StudyState; method?: TransferMethod }> {
   const { source, destination, store, jobId } = run.request;
@@ -196,7 +213,7 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
 
   const before = await countOn(run, destination, studyInstanceUid);
   store.updateStudy(jobId, studyInstanceUid, { destinationCount: before.length });
-  if (before.length === sourceUids.length) return { state: 'already-present' };
+  if (countMissing(sourceUids, before) === 0) return { state: 'already-present' };
 
   const method = await transferStudy(run, studyInstanceUid, sourceUids.length, new Set(before));
   store.updateStudy(jobId, studyInstanceUid, { method });
@@ -204,8 +221,12 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
 
   const after = await countOn(run, destination, studyInstanceUid);
   store.updateStudy(jobId, studyInstanceUid, { destinationCount: after.length });
-  if (after.length !== sourceUids.length) {
-    throw new MigrationError(`verification failed: ${describeEndpoint(destination)} has ${after.length} instances, ${describeEndpoint(source)} has ${sourceUids.length}`, false);
+  const missing = countMissing(sourceUids, after);
+  if (missing > 0) {
+    throw new MigrationError(
+      `verification failed: ${describeEndpoint(destination)} has ${after.length} instances and lacks ${missing} of the ${sourceUids.length} on ${describeEndpoint(source)}`,
+      false,
+    );
   }
   return { state: 'done', method };
 }
@@ -263,7 +284,8 @@ async function verifyEarlierStudies(run: RunContext): Promise<void> {
     try {
       const sourceCount = study.sourceCount ?? (await countOn(run, source, study.studyInstanceUid)).length;
       const count = (await countOn(run, destination, study.studyInstanceUid)).length;
-      if (count === sourceCount) {
+      // Only counts are stored, so a destination with more instances than the source passes.
+      if (count >= sourceCount) {
         store.updateStudy(jobId, study.studyInstanceUid, { destinationCount: count, sourceCount });
       } else {
         const reason = `verification failed: ${describeEndpoint(destination)} has ${count} instances, ${describeEndpoint(source)} had ${sourceCount}`;
@@ -293,12 +315,14 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
   for (const studyInstanceUid of studyUids) {
     const report: StudyReport = { studyInstanceUid, state: 'pending', attempts: 0, createdAt: now, updatedAt: now, processedThisRun: true };
     try {
-      report.sourceCount = (await countOn(run, run.request.source, studyInstanceUid)).length;
-      report.destinationCount = (await countOn(run, run.request.destination, studyInstanceUid)).length;
+      const sourceUids = await countOn(run, run.request.source, studyInstanceUid);
+      const destinationUids = await countOn(run, run.request.destination, studyInstanceUid);
+      report.sourceCount = sourceUids.length;
+      report.destinationCount = destinationUids.length;
       if (report.sourceCount === 0) {
         report.state = 'failed';
         report.lastError = `study not found on ${describeEndpoint(run.request.source)}`;
-      } else if (report.destinationCount === report.sourceCount) {
+      } else if (countMissing(sourceUids, destinationUids) === 0) {
         report.state = 'already-present';
       } else {
         report.plannedMethod = plannedMethod(run);
@@ -335,11 +359,18 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
     run.moveUnavailable = 'instances are transformed before sending';
   }
 
-  progress(run, `selecting studies on ${source.name}`);
-  const selected = await selectStudies(source, request.local, request.selection, {
-    signal: request.signal,
-    onNotice: (notice) => notify(run, notice.message),
-  });
+  const chosen = request.studyInstanceUids === undefined ? undefined : new Set(request.studyInstanceUids);
+  let selected: string[];
+  if (request.studyInstanceUids !== undefined) {
+    selected = [...new Set(request.studyInstanceUids)];
+  } else {
+    progress(run, `selecting studies on ${source.name}`);
+    selected = await selectStudies(source, request.local, request.selection, {
+      signal: request.signal,
+      onNotice: (notice) => notify(run, notice.message),
+    });
+  }
+  const inThisRun = (study: StudyRecord) => chosen === undefined || chosen.has(study.studyInstanceUid);
 
   if (request.dryRun) {
     run.total = selected.length;
@@ -352,8 +383,12 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
   }
 
   store.openJob(jobId, source.name, destination.name, request.selection, options);
-  store.addStudies(jobId, selected);
-  const todo = store.listStudies(jobId).filter((study) => study.state === 'pending' || study.state === 'running' || study.state === 'failed');
+  if (chosen === undefined) store.addStudies(jobId, selected);
+  else store.requeueStudies(jobId, selected);
+  const todo = store
+    .listStudies(jobId)
+    .filter(inThisRun)
+    .filter((study) => study.state === 'pending' || study.state === 'running' || study.state === 'failed');
   const leftRunning = todo.filter((study) => study.state === 'running').length;
   if (leftRunning > 0) notify(run, `${leftRunning} studies were left running by an interrupted run; migrating them again`);
   run.total = todo.length;
@@ -364,9 +399,9 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
     while (queue.length > 0 && !request.signal?.aborted) await migrateStudy(run, queue.shift()!);
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, queue.length) }, worker));
-  await verifyEarlierStudies(run);
+  if (chosen === undefined) await verifyEarlierStudies(run);
 
-  const studies: StudyReport[] = store.listStudies(jobId).map((study) => ({ ...study, processedThisRun: run.processed.has(study.studyInstanceUid) }));
+  const studies: StudyReport[] = store.listStudies(jobId).filter(inThisRun).map((study) => ({ ...study, processedThisRun: run.processed.has(study.studyInstanceUid) }));
   const summary = summarize(studies);
   const outcome = outcomeOf(summary);
   const jobState: JobState = request.signal?.aborted ? 'interrupted' : outcome === 'success' ? 'done' : outcome === 'partial' ? 'partial' : 'failed';

@@ -1,0 +1,201 @@
+/**
+ * Synchronization of two endpoints: compare them over a selection, then copy
+ * what either end lacks through the migration job engine, one job per
+ * direction, so transfers get the engine's retries, verification and
+ * persisted state. Studies under different Patient IDs on the two ends are
+ * reported as conflicts and never transferred.
+ */
+import { createHash } from 'node:crypto';
+
+import type { LocalArchive } from '../archive';
+import { createLogger } from '../logger';
+import { canonicalSelection, runMigration, validateJobName } from '../migration';
+import type { BackoffOptions, Endpoint, InstanceTransform, JobOptions, JobSelection, JobStore, MigrationOutcome, MigrationReport } from '../migration';
+import type { LocalIdentity } from '../query-retrieve';
+import { compareEndpoints } from './compare';
+import type { SyncComparison } from './compare';
+
+const logger = createLogger('loader.sync');
+
+export type SyncDirection = 'a-to-b' | 'b-to-a' | 'both';
+
+export const SYNC_DIRECTIONS: readonly SyncDirection[] = ['a-to-b', 'b-to-a', 'both'];
+
+export interface SyncRequest {
+  a: Endpoint;
+  b: Endpoint;
+  selection: JobSelection;
+  direction: SyncDirection;
+  /** Compare and print the plan only: nothing is transferred or recorded. */
+  dryRun?: boolean;
+  /** Base of the job names, given with --job; default: derived from the ends and the selection. */
+  jobName?: string;
+  options: JobOptions;
+  local: LocalIdentity;
+  archive: LocalArchive;
+  store: JobStore;
+  anonymize?: InstanceTransform;
+  backoff?: BackoffOptions;
+  signal?: AbortSignal;
+  onProgress?: (detail: string) => void;
+  onNotice?: (message: string) => void;
+}
+
+/** The transfer of one direction: the studies the comparison found lacking on the destination, and the job's report. */
+export interface SyncTransfer {
+  direction: 'a-to-b' | 'b-to-a';
+  jobId: string;
+  source: string;
+  destination: string;
+  /** Studies to copy: those only on the source and those on both where the destination lacks instances. */
+  studyInstanceUids: string[];
+  /** Instances the destination lacks, from the comparison; studies whose count the source does not report add nothing. */
+  missingInstances: number;
+  /** Absent in a dry run and when there is nothing to copy. */
+  report?: MigrationReport;
+}
+
+/** 'nothing-to-do': both ends already hold the same studies, apart from conflicts. */
+export type SyncOutcome = MigrationOutcome | 'nothing-to-do';
+
+export interface SyncReport {
+  a: string;
+  b: string;
+  direction: SyncDirection;
+  dryRun: boolean;
+  comparison: SyncComparison;
+  transfers: SyncTransfer[];
+  summary: {
+    /** Studies copied in this run, in either direction. */
+    transferred: number;
+    /** Studies a job found complete on the destination when it checked again. */
+    alreadyPresent: number;
+    failed: number;
+    pending: number;
+    conflicts: number;
+  };
+  /**
+   * Outcome of the transfers; conflicts are in summary.conflicts and leave
+   * it unchanged, and a dry run is 'success' or 'nothing-to-do'.
+   */
+  outcome: SyncOutcome;
+  notes: string[];
+}
+
+/**
+ * Returns the job id of one direction: `<job>-a-to-b` with --job, otherwise
+ * derived from both ends and the selection, so the same command reuses the
+ * same jobs. Throws JobStoreError when the result is not a valid job name.
+ */
+export function syncJobId(a: string, b: string, selection: JobSelection, direction: 'a-to-b' | 'b-to-a', jobName?: string): string {
+  if (jobName !== undefined) return validateJobName(`${jobName}-${direction}`);
+  const key = JSON.stringify([a.toLowerCase(), b.toLowerCase(), canonicalSelection(selection)]);
+  return `sync-${createHash('sha256').update(key).digest('hex').slice(0, 12)}-${direction}`;
+}
+
+/** Lists what one direction copies, from the comparison. */
+function planTransfer(request: SyncRequest, comparison: SyncComparison, direction: 'a-to-b' | 'b-to-a'): SyncTransfer {
+  const toB = direction === 'a-to-b';
+  const onlyOnSource = toB ? comparison.missingOnB : comparison.missingOnA;
+  const partial = comparison.mismatched.filter((study) => (toB ? study.missingOnB : study.missingOnA) > 0);
+  const source = toB ? request.a : request.b;
+  const destination = toB ? request.b : request.a;
+  return {
+    direction,
+    jobId: syncJobId(request.a.name, request.b.name, request.selection, direction, request.jobName),
+    source: source.name,
+    destination: destination.name,
+    studyInstanceUids: [...onlyOnSource.map((study) => study.studyInstanceUid), ...partial.map((study) => study.studyInstanceUid)],
+    missingInstances:
+      onlyOnSource.reduce((sum, study) => sum + (study.instances ?? 0), 0) + partial.reduce((sum, study) => sum + (toB ? study.missingOnB : study.missingOnA), 0),
+  };
+}
+
+function summarize(comparison: SyncComparison, transfers: SyncTransfer[]): SyncReport['summary'] {
+  const summary = { transferred: 0, alreadyPresent: 0, failed: 0, pending: 0, conflicts: comparison.conflicts.length };
+  for (const transfer of transfers) {
+    if (!transfer.report) continue;
+    summary.transferred += transfer.report.summary.migrated;
+    summary.alreadyPresent += transfer.report.summary.alreadyPresent;
+    summary.failed += transfer.report.summary.failed;
+    summary.pending += transfer.report.summary.pending;
+  }
+  return summary;
+}
+
+function outcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary']): SyncOutcome {
+  if (transfers.every((transfer) => transfer.studyInstanceUids.length === 0)) return 'nothing-to-do';
+  if (summary.failed === 0 && summary.pending === 0) return 'success';
+  return summary.transferred + summary.alreadyPresent === 0 ? 'failure' : 'partial';
+}
+
+/**
+ * Compares A and B over the selection and, unless this is a dry run, copies
+ * the missing studies in the requested directions: A to B first, then B to A.
+ * Only the studies the comparison lists are handed to the engine, so a run
+ * with nothing new transfers nothing.
+ */
+export async function runSync(request: SyncRequest): Promise<SyncReport> {
+  const { a, b, direction } = request;
+  if (a.name.toLowerCase() === b.name.toLowerCase()) throw new Error(`both ends are "${a.name}": give two different ends`);
+  const notes: string[] = [];
+  const notice = (message: string) => {
+    notes.push(message);
+    request.onNotice?.(message);
+  };
+
+  const started = Date.now();
+  const comparison = await compareEndpoints(a, b, request.local, request.selection, {
+    signal: request.signal,
+    onNotice: (queryNotice) => notice(queryNotice.message),
+    onProgress: request.onProgress,
+  });
+  // Patient IDs stay out of the log; the report returned to the caller contains them.
+  for (const conflict of comparison.conflicts) {
+    logger.warn('Study has different Patient IDs on the two ends; not transferred', { study: conflict.studyInstanceUid, a: a.name, b: b.name });
+  }
+
+  const directions: Array<'a-to-b' | 'b-to-a'> = direction === 'both' ? ['a-to-b', 'b-to-a'] : [direction];
+  const transfers = directions.map((way) => planTransfer(request, comparison, way));
+
+  if (!request.dryRun) {
+    for (const transfer of transfers) {
+      if (transfer.studyInstanceUids.length === 0 || request.signal?.aborted) continue;
+      const toB = transfer.direction === 'a-to-b';
+      transfer.report = await runMigration({
+        jobId: transfer.jobId,
+        source: toB ? a : b,
+        destination: toB ? b : a,
+        selection: request.selection,
+        studyInstanceUids: transfer.studyInstanceUids,
+        options: request.options,
+        local: request.local,
+        archive: request.archive,
+        store: request.store,
+        anonymize: request.anonymize,
+        backoff: request.backoff,
+        signal: request.signal,
+        onProgress: (progress) => request.onProgress?.(`${transfer.source} to ${transfer.destination}: ${progress.finished} of ${progress.total} studies; ${progress.detail}`),
+        onNotice: notice,
+      });
+    }
+  }
+
+  const summary = summarize(comparison, transfers);
+  const outcome = request.dryRun && transfers.some((transfer) => transfer.studyInstanceUids.length > 0) ? 'success' : outcomeOf(transfers, summary);
+  logger.info('Sync finished', {
+    a: a.name,
+    b: b.name,
+    direction,
+    dryRun: request.dryRun === true,
+    studiesOnA: comparison.studiesOnA,
+    studiesOnB: comparison.studiesOnB,
+    missingOnA: comparison.missingOnA.length,
+    missingOnB: comparison.missingOnB.length,
+    mismatched: comparison.mismatched.length,
+    ...summary,
+    outcome,
+    durationMs: Date.now() - started,
+  });
+  return { a: a.name, b: b.name, direction, dryRun: request.dryRun === true, comparison, transfers, summary, outcome, notes };
+}
