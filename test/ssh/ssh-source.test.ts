@@ -207,6 +207,20 @@ describeWithSshd('SSH source against OpenSSH', () => {
     });
   });
 
+  test('missing path listed as failed', async () => {
+    const archive = LocalArchive.open(path.join(makeTempDir('ssh-archive'), 'archive'), { durability: 'process-crash' });
+    try {
+      const missing = path.join(remoteRoot, 'no-such-folder');
+      const report = await fetchIntoArchive(() => open(), [missing], archive, { stagingDir: makeTempDir('ssh-staging') });
+      expect(report.download.files).toEqual([]);
+      expect(report.download.failed).toHaveLength(1);
+      expect(report.download.failed[0].reason).toContain(`not found: ${missing}`);
+      expect(report.scan.scanned).toBe(0);
+    } finally {
+      archive.close();
+    }
+  });
+
   test('1000 DICOM files fetched and indexed', async () => {
     const folder = remoteFolder('study');
     const uids = writeDistinctInstances(folder, INSTANCE_COUNT);

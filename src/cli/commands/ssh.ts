@@ -383,7 +383,7 @@ export function registerSsh(program: Command, globals: () => GlobalOptions): voi
       else printFetchReport(report);
       const problems =
         report.download.rejected.length + report.download.failed.length + report.scan.notDicom.length + report.scan.damaged.length;
-      if (problems > 0) process.exitCode = ExitCode.PartialSuccess;
+      if (problems > 0) process.exitCode = report.download.files.length === 0 ? ExitCode.Failure : ExitCode.PartialSuccess;
     } finally {
       progress.done();
       archive.close();
