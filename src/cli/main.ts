@@ -23,6 +23,7 @@ import { registerServe } from './commands/serve';
 import { registerStart } from './commands/start';
 import { registerSend } from './commands/send';
 import { registerSsh } from './commands/ssh';
+import { registerSync } from './commands/sync';
 import { registerStudies } from './commands/studies';
 import { registerUsers } from './commands/users';
 
@@ -50,6 +51,7 @@ function buildProgram(): Command {
   registerSend(program, globals);
   registerSsh(program, globals);
   registerMigrate(program, globals);
+  registerSync(program, globals);
   registerAnonymize(program, globals);
   registerConfig(program, globals);
   registerSecrets(program, globals);

@@ -40,13 +40,13 @@ interface MigrateOptions extends FilterOptions {
 
 const METHODS = ['auto', 'move', 'relay'] as const;
 
-function parseWholeNumber(flag: string, text: string, minimum: number): number {
+export function parseWholeNumber(flag: string, text: string, minimum: number): number {
   if (!/^\d+$/.test(text) || Number(text) < minimum) throw new UsageError(`${flag} "${text}" is invalid: give a whole number, ${minimum} or more`);
   return Number(text);
 }
 
 /** Resolves 'local' to the archive and any other name to a registered node, with its password when it has a login. */
-async function resolveEndpoint(globals: GlobalOptions, name: string, archive: LocalArchive, aet: string | undefined): Promise<Endpoint> {
+export async function resolveEndpoint(globals: GlobalOptions, name: string, archive: LocalArchive, aet: string | undefined): Promise<Endpoint> {
   if (name.toLowerCase() === LOCAL_ENDPOINT) return { kind: 'local', name: LOCAL_ENDPOINT, archive };
   const { node } = await resolveTarget(globals, name, { aet });
   return { kind: 'node', name: node.name, node };

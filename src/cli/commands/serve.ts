@@ -2,13 +2,17 @@
  * `loader serve`: runs the headless PACS server until Ctrl-C or SIGTERM, then
  * stops accepting associations, lets in-flight stores finish and exits.
  */
+import path from 'node:path';
+
 import type { Command } from 'commander';
 
 import { LocalArchive } from '../../services/archive';
 import { createLogger } from '../../services/logger';
+import { JOB_DATABASE_FILE, JobStore } from '../../services/migration';
 import { PacsServer } from '../../services/pacs-server/pacs-server';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
-import { SettingsStore } from '../../services/settings/settings-store';
+import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
+import { SyncScheduler } from '../../services/sync';
 import type { PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import {
   validateAeTitle,
@@ -19,6 +23,8 @@ import {
 } from '../../services/settings/validation';
 import { openSettings, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
+import { parseSyncSchedule, runSyncSpec } from './sync';
+import type { SyncSchedule } from './sync';
 
 const log = createLogger('loader.cli');
 
@@ -28,6 +34,7 @@ interface ServeOptions {
   port?: string;
   acceptAny?: boolean;
   durability?: string;
+  sync?: string[];
 }
 
 /** Hints appended to listen errors, naming the options that change the address. */
@@ -69,9 +76,38 @@ function nodeRegistryReader(globals: GlobalOptions, alreadyLogged: string[]): ()
   };
 }
 
+/** Starts the schedules of --sync on the server's archive; returns undefined when none is given. */
+function startSyncSchedules(globals: GlobalOptions, schedules: SyncSchedule[], archive: LocalArchive): { stop: () => Promise<void> } | undefined {
+  if (schedules.length === 0) return undefined;
+  const store = JobStore.open(path.join(resolveConfigDir(globals.configDir), JOB_DATABASE_FILE));
+  const scheduler = new SyncScheduler(
+    schedules.map((schedule) => ({
+      label: schedule.text,
+      intervalMs: schedule.intervalMs,
+      run: (signal) =>
+        runSyncSpec(schedule, {
+          globals,
+          archive,
+          store,
+          signal,
+          onNotice: (message) => log.info(message, { schedule: schedule.text }),
+        }),
+    })),
+  );
+  scheduler.start();
+  return {
+    stop: async () => {
+      await scheduler.stop();
+      store.close();
+    },
+  };
+}
+
 export async function runServer(globals: GlobalOptions, options: ServeOptions): Promise<void> {
   const settingsStore = openSettings(globals);
   const pacs = serverSettings(settingsStore.settings.pacs, options);
+  // Schedules are checked before the server starts, so a typing error stops serve at once.
+  const schedules = (options.sync ?? []).map(parseSyncSchedule);
 
   // Passwords are read once here, so a server that requires user identity fails at start, not at the first association.
   const accounts = pacs.requireUserIdentity ? await ServerAccounts.load(settingsStore.listServerAccounts()) : undefined;
@@ -101,6 +137,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
         'add nodes with "loader nodes add" or start with --accept-any',
     );
   }
+  const syncSchedules = startSyncSchedules(globals, schedules, archive);
 
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -111,8 +148,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
       }
       stopping = true;
       log.info('stop requested', { signal });
-      server
-        .stop()
+      Promise.all([syncSchedules?.stop(), server.stop()])
         .catch((error: Error) => log.error('server stop failed', { error: error.message }))
         .finally(() => {
           archive.close();
@@ -135,6 +171,12 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option(
       '--durability <mode>',
       'what is flushed to disk before a C-STORE is answered: full (fsync, survives power loss) or process-crash (no fsync, survives a crash of the loader); default from settings',
+    )
+    .option(
+      '--sync <schedule>',
+      'repeat a sync while serving: "A B every 15m [options of loader sync]", interval in s, m or h (10s or more); ' +
+        'runs at start, then every interval, one run at a time; repeat the option for more schedules',
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .action((options: ServeOptions) => runServer(globals(), options));
 }

@@ -1,0 +1,284 @@
+/**
+ * `loader sync A B`: compares two nodes (or a node and the local archive)
+ * over a selection and copies what either lacks, through the resumable
+ * migration jobs in <config folder>/jobs.sqlite. Also parses the schedules
+ * of `loader serve --sync`.
+ */
+import path from 'node:path';
+
+import { Command, CommanderError } from 'commander';
+
+import { LocalArchive } from '../../services/archive';
+import { JOB_DATABASE_FILE, JobStore, JobStoreError } from '../../services/migration';
+import type { InstanceTransform, JobOptions, JobSelection } from '../../services/migration';
+import type { LocalIdentity } from '../../services/query-retrieve';
+import { localIdentityFromSettings } from '../../services/query-retrieve';
+import { resolveConfigDir } from '../../services/settings/settings-store';
+import { parseInterval, runSync, SYNC_DIRECTIONS, syncJobId } from '../../services/sync';
+import type { SyncDirection, SyncReport, SyncTransfer } from '../../services/sync';
+import type { StudyOnEndpoint } from '../../services/sync';
+import { countOf, ExitCode, openSettings, resolveArchiveRoot, UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+import { formatTable, ProgressLine } from '../terminal';
+import { abortOnInterrupt } from './echo';
+import { addFilterOptions, filtersFrom } from './find';
+import type { FilterOptions } from './find';
+import { parseWholeNumber, resolveEndpoint } from './migrate';
+
+interface SyncOptions extends FilterOptions {
+  direction: string;
+  method: string;
+  concurrency: string;
+  retries: string;
+  job?: string;
+  json?: boolean;
+  dryRun?: boolean;
+  aet?: string;
+}
+
+/** One sync as the command line or a `serve --sync` schedule gives it, checked. */
+export interface SyncSpec {
+  a: string;
+  b: string;
+  selection: JobSelection;
+  direction: SyncDirection;
+  jobName?: string;
+  options: JobOptions;
+  aet?: string;
+}
+
+const METHODS = ['auto', 'move', 'relay'] as const;
+
+/** Adds the options shared by `loader sync` and the schedules of `serve --sync`. */
+function addSyncOptions(command: Command): Command {
+  command
+    .option('--direction <direction>', 'a-to-b: copy what B lacks; b-to-a: copy what A lacks; both: copy both ways', 'both')
+    .option('--method <method>', 'auto: C-MOVE between the nodes, through the local archive when the source cannot; move: C-MOVE only; relay: always through the local archive', 'auto')
+    .option('--concurrency <count>', 'maximum associations open at once to each node, and studies in flight', '2')
+    .option('--retries <count>', 'retries of a study after a transient failure, with back-off doubling from 1 s', '3')
+    .option('--job <name>', 'base of the job names (NAME-a-to-b, NAME-b-to-a); default: derived from both ends and the filters')
+    .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)');
+  return addFilterOptions(command);
+}
+
+/** Checks the options and returns the sync they describe; throws UsageError naming the invalid value. */
+function toSyncSpec(a: string, b: string, options: SyncOptions): SyncSpec {
+  if (a.toLowerCase() === b.toLowerCase()) throw new UsageError(`both ends are "${a}": give two different ends`);
+  const direction = options.direction.toLowerCase();
+  if (!(SYNC_DIRECTIONS as readonly string[]).includes(direction)) throw new UsageError(`--direction "${options.direction}" is invalid: use a-to-b, b-to-a or both`);
+  const method = options.method.toLowerCase();
+  if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method "${options.method}" is invalid: use auto, move or relay`);
+  const selection: JobSelection = { ...filtersFrom(options) };
+  const spec: SyncSpec = {
+    a,
+    b,
+    selection,
+    direction: direction as SyncDirection,
+    jobName: options.job,
+    options: {
+      method: method as JobOptions['method'],
+      concurrency: parseWholeNumber('--concurrency', options.concurrency, 1),
+      retries: parseWholeNumber('--retries', options.retries, 0),
+    },
+    aet: options.aet,
+  };
+  try {
+    syncJobId(a, b, selection, 'a-to-b', spec.jobName);
+  } catch (error) {
+    if (error instanceof JobStoreError) throw new UsageError(`--job: ${error.message}`);
+    throw error;
+  }
+  return spec;
+}
+
+/** Splits a schedule into words; double or single quotes keep spaces inside one word. */
+function splitWords(text: string): string[] {
+  const words: string[] = [];
+  const pattern = /"([^"]*)"|'([^']*)'|(\S+)/g;
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) words.push(match[1] ?? match[2] ?? match[3]);
+  return words;
+}
+
+export interface SyncSchedule extends SyncSpec {
+  /** The schedule as given, for logs. */
+  text: string;
+  intervalMs: number;
+}
+
+/**
+ * Parses a schedule of `loader serve --sync`: "A B every INTERVAL [options]",
+ * where INTERVAL is e.g. 30s, 15m or 2h and the options are those of
+ * `loader sync` except --dry-run and --json. Throws UsageError.
+ */
+export function parseSyncSchedule(text: string): SyncSchedule {
+  const words = splitWords(text);
+  const usage = 'use "A B every 15m [--date D] [--modality M ...] [--direction both] ..."';
+  if (words.length < 4 || words[2].toLowerCase() !== 'every') throw new UsageError(`--sync "${text}" is invalid: ${usage}`);
+  let intervalMs: number;
+  try {
+    intervalMs = parseInterval(words[3]);
+  } catch (error) {
+    throw new UsageError(`--sync "${text}": ${(error as Error).message}`);
+  }
+
+  const parser = addSyncOptions(new Command('sync-schedule'))
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined, writeOut: () => undefined })
+    .allowExcessArguments(false);
+  try {
+    parser.parse(words.slice(4), { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) throw new UsageError(`--sync "${text}": ${error.message.replace(/^error: /, '')}`);
+    throw error;
+  }
+  try {
+    return { ...toSyncSpec(words[0], words[1], parser.opts<SyncOptions>()), text, intervalMs };
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`--sync "${text}": ${error.message}`);
+    throw error;
+  }
+}
+
+export interface SyncContext {
+  globals: GlobalOptions;
+  archive: LocalArchive;
+  store: JobStore;
+  anonymize?: InstanceTransform;
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (detail: string) => void;
+  onNotice?: (message: string) => void;
+}
+
+/** Resolves both ends of the spec and runs one sync; `loader sync` and `serve --sync` share it. */
+export async function runSyncSpec(spec: SyncSpec, context: SyncContext): Promise<SyncReport> {
+  const a = await resolveEndpoint(context.globals, spec.a, context.archive, spec.aet);
+  const b = await resolveEndpoint(context.globals, spec.b, context.archive, spec.aet);
+  const local: LocalIdentity = localIdentityFromSettings(openSettings(context.globals), spec.aet);
+  try {
+    return await runSync({
+      a,
+      b,
+      selection: spec.selection,
+      direction: spec.direction,
+      dryRun: context.dryRun,
+      jobName: spec.jobName,
+      options: spec.options,
+      local,
+      archive: context.archive,
+      store: context.store,
+      anonymize: context.anonymize,
+      signal: context.signal,
+      onProgress: context.onProgress,
+      onNotice: context.onNotice,
+    });
+  } catch (error) {
+    if (error instanceof JobStoreError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function formatCount(count: number | undefined): string {
+  return count === undefined ? '?' : String(count);
+}
+
+function studyRows(studies: StudyOnEndpoint[]): string[][] {
+  return studies.map((study) => [study.studyInstanceUid, study.patientId, study.studyDate, formatCount(study.instances)]);
+}
+
+function describeTransfer(transfer: SyncTransfer, dryRun: boolean): string {
+  const head = `${transfer.source} to ${transfer.destination}`;
+  if (transfer.studyInstanceUids.length === 0) return `${head}: nothing to transfer`;
+  const planned = `${countOf(transfer.studyInstanceUids.length, 'study', 'studies')}, ${countOf(transfer.missingInstances, 'instance')} missing`;
+  if (dryRun || !transfer.report) return `${head}: would transfer ${planned}`;
+  const { migrated, alreadyPresent, failed, pending } = transfer.report.summary;
+  const counts = `${migrated} copied, ${alreadyPresent} already present, ${failed} failed${pending > 0 ? `, ${pending} pending` : ''}`;
+  return `${head}: ${planned}; job ${transfer.jobId}: ${counts}`;
+}
+
+function printReport(report: SyncReport): void {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const { comparison, a, b } = report;
+  out(`${report.dryRun ? 'dry run: ' : ''}sync of ${a} and ${b}, direction ${report.direction}`);
+  out(`studies: ${comparison.studiesOnA} on ${a}, ${comparison.studiesOnB} on ${b}, ${comparison.inSync} on both with the same instance counts`);
+
+  const headers = ['STUDY INSTANCE UID', 'PATIENT ID', 'DATE', 'INSTANCES'];
+  if (comparison.missingOnB.length > 0) {
+    out(`missing on ${b} (only on ${a}): ${countOf(comparison.missingOnB.length, 'study', 'studies')}`);
+    out(formatTable(headers, studyRows(comparison.missingOnB), 64));
+  }
+  if (comparison.missingOnA.length > 0) {
+    out(`missing on ${a} (only on ${b}): ${countOf(comparison.missingOnA.length, 'study', 'studies')}`);
+    out(formatTable(headers, studyRows(comparison.missingOnA), 64));
+  }
+  if (comparison.mismatched.length > 0) {
+    out(`instance count mismatches: ${countOf(comparison.mismatched.length, 'study', 'studies')}`);
+    const rows = comparison.mismatched.map((study) => [study.studyInstanceUid, study.patientId, String(study.countA), String(study.countB), String(study.missingOnA), String(study.missingOnB)]);
+    out(formatTable(['STUDY INSTANCE UID', 'PATIENT ID', `ON ${a}`, `ON ${b}`, `MISSING ON ${a}`, `MISSING ON ${b}`], rows, 64));
+  }
+  if (comparison.conflicts.length > 0) {
+    out(`conflicts, not transferred: ${countOf(comparison.conflicts.length, 'study', 'studies')} with one Study Instance UID under different Patient IDs`);
+    const rows = comparison.conflicts.map((conflict) => [conflict.studyInstanceUid, conflict.patientIdA, conflict.patientIdB]);
+    out(formatTable(['STUDY INSTANCE UID', `PATIENT ID ON ${a}`, `PATIENT ID ON ${b}`], rows, 64));
+  }
+
+  for (const transfer of report.transfers) {
+    out(describeTransfer(transfer, report.dryRun));
+    for (const study of transfer.report?.studies ?? []) {
+      if (study.state === 'failed' || study.state === 'pending') out(`  ${study.state}: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}`);
+    }
+  }
+  for (const note of report.notes) out(`  note: ${note}`);
+  if (report.outcome === 'nothing-to-do') out(`nothing to transfer: ${a} and ${b} hold the same studies${comparison.conflicts.length > 0 ? ', apart from the conflicts' : ''}`);
+  else out(`${report.dryRun ? 'planned' : report.outcome}: ${report.summary.transferred} studies copied, ${report.summary.failed} failed, ${report.summary.conflicts} conflicts`);
+}
+
+/** Exit code: 1 when every transfer failed, 3 when some failed or a conflict was found, 0 otherwise. */
+function exitCodeOf(report: SyncReport): number {
+  if (report.outcome === 'failure') return ExitCode.Failure;
+  if (report.outcome === 'partial' || report.summary.conflicts > 0) return ExitCode.PartialSuccess;
+  return ExitCode.Success;
+}
+
+export function registerSync(program: Command, globals: () => GlobalOptions): void {
+  const command = program
+    .command('sync <a> <b>')
+    .description(
+      "compare two nodes over the filters and copy the studies and instances either one lacks; either end may be 'local' (the local archive). " +
+        'A study under different Patient IDs on the two ends is reported as a conflict and not copied. ' +
+        'Exit code 3 when some transfers failed or a conflict was found',
+    )
+    .option('--dry-run', 'compare and show what would be copied; nothing is sent or recorded')
+    .option('--json', 'print the report as JSON');
+  addSyncOptions(command).action(async (a: string, b: string, options: SyncOptions) => {
+    const spec = toSyncSpec(a, b, options);
+    const global = globals();
+    const archive = LocalArchive.open(resolveArchiveRoot(global));
+    const store = JobStore.open(path.join(resolveConfigDir(global.configDir), JOB_DATABASE_FILE));
+    const interrupt = abortOnInterrupt();
+    const progressLine = new ProgressLine();
+    try {
+      const report = await runSyncSpec(spec, {
+        globals: global,
+        archive,
+        store,
+        dryRun: options.dryRun,
+        signal: interrupt.signal,
+        onProgress: (detail) => progressLine.update(detail),
+        onNotice: (message) => {
+          progressLine.done();
+          process.stderr.write(`loader: ${message}\n`);
+        },
+      });
+      progressLine.done();
+      if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else printReport(report);
+      process.exitCode = exitCodeOf(report);
+    } finally {
+      progressLine.done();
+      interrupt.dispose();
+      store.close();
+      archive.close();
+    }
+  });
+}
