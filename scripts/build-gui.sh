@@ -5,8 +5,9 @@
 #   2. native/qode-shim/build/qode_shim.node, which defines the symbols that the
 #      addon expects from NodeGui's patched Node.js binary "qode".
 # Each part is skipped when it is newer than its sources, so running this again
-# is cheap. The addon build takes about 5 minutes on 2 cores and about 710 MB of
-# memory; ccache (when installed) makes a rebuild after `npm ci` take seconds.
+# is cheap. The addon build took 5 to 9 minutes on a 2-core machine, and about
+# 710 MB of memory. With ccache installed, a rebuild after `npm ci` reuses the
+# compiled objects.
 #
 # Usage: scripts/build-gui.sh [--force]
 set -euo pipefail

@@ -10,6 +10,8 @@ import React, { useState } from 'react';
 import type { LocationEntry } from '../controllers/app-controller';
 import type { Translate } from '../i18n';
 
+import { comboItems } from './combo-items';
+
 const h = React.createElement;
 
 /**
@@ -47,9 +49,9 @@ export function SendDialog(props: SendDialogProps): React.ReactElement {
             h(Text, {}, t('transfer.method')),
             h(ComboBox, {
               id: 'send-method',
-              items: [{ text: t('transfer.get') }, { text: t('transfer.move') }],
+              items: comboItems([t('transfer.get'), t('transfer.move')]),
               currentIndex: method === 'get' ? 0 : 1,
-              on: { currentIndexChanged: (index: number) => setMethod(index === 1 ? 'move' : 'get') },
+              on: { activated: (index: number) => index >= 0 && setMethod(index === 1 ? 'move' : 'get') },
             }),
           )
         : h(View, {}),
@@ -85,9 +87,9 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
         ? h(Text, { wordWrap: true }, t('fill.empty'))
         : h(ComboBox, {
             id: 'fill-locations',
-            items: locations.map((location) => ({ text: `${location.name} — ${location.description}` })),
+            items: comboItems(locations.map((location) => `${location.name} — ${location.description}`)),
             currentIndex: index,
-            on: { currentIndexChanged: (next: number) => setIndex(next) },
+            on: { activated: (next: number) => next >= 0 && setIndex(next) },
           }),
       h(
         View,

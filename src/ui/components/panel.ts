@@ -11,6 +11,8 @@ import type { PanelConnection, StudyRow } from '../controllers/app-controller';
 import type { Translate } from '../i18n';
 import { StudyTable } from './study-table';
 
+import { comboItems } from './combo-items';
+
 const h = React.createElement;
 
 export type PanelKind = 'pacs' | 'local';
@@ -135,9 +137,9 @@ function pacsFilters(props: PanelProps): React.ReactElement {
       h(Text, {}, t('panel.date')),
       h(ComboBox, {
         id: `${side}-date`,
-        items: DATE_CHOICES.map((choice) => ({ text: t(DATE_LABELS[choice]) })),
+        items: comboItems(DATE_CHOICES.map((choice) => t(DATE_LABELS[choice]))),
         currentIndex: DATE_CHOICES.indexOf(state.dateChoice),
-        on: { currentIndexChanged: (index: number) => update({ dateChoice: DATE_CHOICES[index] ?? 'any' }) },
+        on: { activated: (index: number) => index >= 0 && DATE_CHOICES[index] !== state.dateChoice && update({ dateChoice: DATE_CHOICES[index] }) },
       }),
       h(LineEdit, {
         id: `${side}-date-text`,
@@ -213,12 +215,13 @@ export function Panel(props: PanelProps): React.ReactElement {
       h(Text, {}, t('panel.type')),
       h(ComboBox, {
         id: `${side}-kind`,
-        items: [{ text: t('panel.type.pacs') }, { text: t('panel.type.local') }, { text: t('panel.type.ssh') }],
+        items: comboItems([t('panel.type.pacs'), t('panel.type.local'), t('panel.type.ssh')]),
         currentIndex: kinds.indexOf(state.kind),
         on: {
-          currentIndexChanged: (index: number) => {
+          activated: (index: number) => {
             // NOTE: SSH is listed but not selectable: the loader has no SSH service yet.
             const kind = kinds[index];
+            if (index < 0) return;
             if (kind === undefined) update({ kind: state.kind });
             else if (kind !== state.kind) update({ kind, connection: undefined, rows: [], selectedUids: [], message: '' });
           },

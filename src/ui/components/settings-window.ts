@@ -10,6 +10,8 @@ import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/s
 import type { Translate } from '../i18n';
 import { DIALOG_GEOMETRY } from './dialogs';
 
+import { comboItems } from './combo-items';
+
 const h = React.createElement;
 
 export interface SettingsWindowProps {
@@ -65,18 +67,18 @@ function InterfaceTab(props: SettingsWindowProps): React.ReactElement {
       t('settings.language'),
       h(ComboBox, {
         id: 'settings-language',
-        items: [{ text: 'English' }, { text: 'Русский' }],
+        items: comboItems(['English', 'Русский']),
         currentIndex: LANGUAGES.indexOf(interfaceSettings.language),
-        on: { currentIndexChanged: (index: number) => props.onInterfaceChange({ language: LANGUAGES[index] ?? 'en' }) },
+        on: { activated: (index: number) => index >= 0 && LANGUAGES[index] !== interfaceSettings.language && props.onInterfaceChange({ language: LANGUAGES[index] }) },
       }),
     ),
     row(
       t('settings.theme'),
       h(ComboBox, {
         id: 'settings-theme',
-        items: [{ text: t('settings.theme.light') }, { text: t('settings.theme.dark') }],
+        items: comboItems([t('settings.theme.light'), t('settings.theme.dark')]),
         currentIndex: THEMES.indexOf(interfaceSettings.theme),
-        on: { currentIndexChanged: (index: number) => props.onInterfaceChange({ theme: THEMES[index] ?? 'light' }) },
+        on: { activated: (index: number) => index >= 0 && THEMES[index] !== interfaceSettings.theme && props.onInterfaceChange({ theme: THEMES[index] }) },
       }),
     ),
   );

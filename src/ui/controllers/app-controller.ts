@@ -165,6 +165,7 @@ export class AppController {
         studyDescription: match.studyDescription,
       });
     }
+    log.info('PACS search finished', { node: node.name, studies: rows.length });
     return rows;
   }
 
@@ -207,6 +208,7 @@ export class AppController {
     for (const note of report.notes) failures.push({ uid: '', reason: note });
     const instances = report.studies.reduce((total, study) => total + study.completed, 0);
     onProgress({ studiesDone: studyUids.length, studiesTotal: studyUids.length, instancesDone: instances, instancesTotal: instances });
+    log.info('retrieve finished', { node: node.name, method, studies: studyUids.length, instances, failures: failures.length, outcome: report.outcome });
     return { instances, failures, outcome: report.outcome };
   }
 
@@ -230,6 +232,7 @@ export class AppController {
     const failures = report.failures.map((failure) => ({ uid: failure.sopInstanceUid, reason: failure.reason }));
     for (const note of report.notes) failures.push({ uid: '', reason: note });
     const outcome = report.failures.length === 0 ? 'success' : report.completed > 0 ? 'partial' : 'failure';
+    log.info('send finished', { node: node.name, studies: studyUids.length, instances: report.completed, failures: failures.length, outcome });
     return { instances: report.completed, failures, outcome };
   }
 
