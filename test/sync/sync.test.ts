@@ -29,7 +29,7 @@ import { configure, orthancModality, readStudyStates, registerNode, uncompressed
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
 
-/** Calling AE title of the loader; Orthanc knows it as modality "loader". */
+/** Calling AE title of the loader; Orthanc has it registered as modality "loader". */
 const LOADER_AE = 'LOADERSYNC';
 
 let previousSink: (line: string) => void;

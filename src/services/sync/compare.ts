@@ -1,8 +1,8 @@
 /**
- * Comparison of two endpoints over one selection, counts first: studies are
- * matched by Study Instance UID with their instance counts, series are listed
- * only for studies on both ends whose counts differ (or are not reported),
- * and SOP Instance UIDs only for series on both ends whose counts differ.
+ * Comparison of two endpoints over one selection, counts first. Studies are
+ * matched by Study Instance UID with their instance counts. Series are listed
+ * only for studies on both ends whose counts differ or are not reported, and
+ * SOP Instance UIDs only for series on both ends whose counts differ.
  *
  * NOTE: equal counts are taken as equal content, so two studies with the same
  * number of different instances are reported in sync.

@@ -1,8 +1,8 @@
 /**
  * Reads what one end of a sync holds, level by level: studies with their
  * instance counts, the series of one study with theirs, and the SOP Instance
- * UIDs of one series. A node is asked by C-FIND on one association; the local
- * archive answers from its index.
+ * UIDs of one series. A node is queried by C-FIND on one association, and the
+ * local archive is read from its index.
  */
 import { FindSession, findInstancesOn, findSeriesOn, findStudies } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, StudyFilters } from '../query-retrieve';

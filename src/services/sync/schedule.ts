@@ -2,7 +2,7 @@
  * Repeated sync runs for `loader serve --sync`. Every schedule runs once at
  * start and then every interval, measured from the start of its previous
  * run. Runs of all schedules go one at a time, because a relay retrieves
- * through the single pacs.moveScuPort; a run that is due while another runs
+ * through the single pacs.moveScuPort. A run that is due while another runs
  * waits for it.
  */
 import { createLogger } from '../logger';
