@@ -236,6 +236,9 @@ describeBuilt('loader sync', () => {
     const schedule = await runLoader(['serve', '--sync', 'orthanc dcmqrb every 5s'], { dirs });
     expect(schedule.code).toBe(2);
     expect(schedule.stderr).toContain('interval "5s" is too short');
+    const unknown = await runLoader(['serve', '--sync', 'orthanc nowhere every 1m'], { dirs });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('Node "nowhere" is not registered');
   });
 
   test('serve --sync copies a new study', async () => {

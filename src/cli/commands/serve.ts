@@ -23,7 +23,7 @@ import {
 } from '../../services/settings/validation';
 import { openSettings, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
-import { parseSyncSchedule, runSyncSpec } from './sync';
+import { checkScheduleNodes, parseSyncSchedule, runSyncSpec } from './sync';
 import type { SyncSchedule } from './sync';
 
 const log = createLogger('loader.cli');
@@ -108,6 +108,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
   const pacs = serverSettings(settingsStore.settings.pacs, options);
   // Schedules are checked before the server starts, so a typing error stops serve at once.
   const schedules = (options.sync ?? []).map(parseSyncSchedule);
+  for (const schedule of schedules) checkScheduleNodes(globals, schedule);
 
   // Passwords are read once here, so a server that requires user identity fails at start, not at the first association.
   const accounts = pacs.requireUserIdentity ? await ServerAccounts.load(settingsStore.listServerAccounts()) : undefined;

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 
 import { LocalArchive } from '../../services/archive';
-import { JOB_DATABASE_FILE, JobStore, JobStoreError } from '../../services/migration';
+import { JOB_DATABASE_FILE, JobStore, JobStoreError, LOCAL_ENDPOINT } from '../../services/migration';
 import type { InstanceTransform, JobOptions, JobSelection } from '../../services/migration';
 import type { LocalIdentity } from '../../services/query-retrieve';
-import { localIdentityFromSettings } from '../../services/query-retrieve';
+import { findRemoteNode, localIdentityFromSettings } from '../../services/query-retrieve';
 import { resolveConfigDir } from '../../services/settings/settings-store';
 import { parseInterval, runSync, SYNC_DIRECTIONS, syncJobId } from '../../services/sync';
 import type { SyncDirection, SyncReport, SyncTransfer } from '../../services/sync';
@@ -136,6 +136,19 @@ export function parseSyncSchedule(text: string): SyncSchedule {
   } catch (error) {
     if (error instanceof UsageError) throw new UsageError(`--sync "${text}": ${error.message}`);
     throw error;
+  }
+}
+
+/** Checks that both ends of the schedule are 'local' or registered nodes; throws UsageError naming the schedule. */
+export function checkScheduleNodes(globals: GlobalOptions, schedule: SyncSchedule): void {
+  const settings = openSettings(globals);
+  for (const name of [schedule.a, schedule.b]) {
+    if (name.toLowerCase() === LOCAL_ENDPOINT) continue;
+    try {
+      findRemoteNode(settings, name);
+    } catch (error) {
+      throw new UsageError(`--sync "${schedule.text}": ${(error as Error).message.replace(/, or give --host.*$/, '')}`);
+    }
   }
 }
 

@@ -18,7 +18,9 @@ import { isOutOfResourcesStatus, isTransientText, MigrationError } from './retry
  * Transforms one archived instance before it is sent in relay or send mode
  * and returns the instance to send instead, for example an anonymized copy
  * in the archive.
- * NOTE: no anonymizer implements this hook yet; the anonymizer is separate work.
+ * NOTE: the anonymizer of src/dicom/anonymizer is not wired to this hook yet.
+ * It replaces Study Instance UIDs, while the engine verifies the destination
+ * under the original UID, and it may hold instances back, which this type cannot return.
  */
 export type InstanceTransform = (instance: StoredInstance) => Promise<StoredInstance>;
 
