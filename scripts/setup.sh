@@ -107,14 +107,16 @@ command -v npm >/dev/null || fail "npm not found; it ships with Node.js, so rein
 # its age with package-lock.json shows whether node_modules is outdated.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm: running npm ci (node_modules missing or older than package-lock.json)"
-  npm ci --no-audit --no-fund
+  # Install scripts stay off: the one of @nodegui/nodegui downloads Qt from
+  # the internet, which scripts/build-gui.sh replaces with a build against
+  # Debian's Qt. The native addon that needs a build is rebuilt below.
+  npm ci --ignore-scripts --no-audit --no-fund
 else
   step "npm: node_modules up to date"
 fi
 
-# better-sqlite3 is a native addon. npm 11 skips install scripts that
-# package.json "allowScripts" does not approve, which leaves the addon
-# unbuilt, so load it once and rebuild on failure.
+# better-sqlite3 is a native addon, left unbuilt by the install above, so
+# load it once and rebuild on failure.
 sqlite_check="require('better-sqlite3')(':memory:').close()"
 if node -e "$sqlite_check" 2>/dev/null; then
   step "npm: better-sqlite3 loads"
