@@ -78,7 +78,8 @@ export class FrameSource {
   static async open(path: string): Promise<FrameSource> {
     let header: DicomFileHeader;
     try {
-      header = await readDicomFileHeader(path);
+      // A truncated file keeps its readable frames: the truncation becomes a header warning, and readFrame reports the missing frames.
+      header = await readDicomFileHeader(path, { partial: true });
     } catch (error) {
       throw new ImageDecodeError(path, undefined, reasonOf(error, path));
     }
@@ -88,7 +89,7 @@ export class FrameSource {
     if (syntaxInfo?.deflated) {
       // The inflated data set is read whole, Pixel Data included.
       try {
-        header = await readDicomFileHeader(path, { stopAtTag: null });
+        header = await readDicomFileHeader(path, { stopAtTag: null, partial: true });
       } catch (error) {
         throw fail(reasonOf(error, path));
       }
@@ -104,6 +105,11 @@ export class FrameSource {
       throw fail(reasonOf(error, path));
     }
     return new FrameSource(path, header, info, syntax);
+  }
+
+  /** Faults tolerated while reading the header, such as a truncated Pixel Data value. */
+  get warnings(): string[] {
+    return this.header.warnings;
   }
 
   get numberOfFrames(): number {
