@@ -51,7 +51,7 @@ function readJobSecret(file: string): Buffer {
   return secret;
 }
 
-function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
+export function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
   if (flags.keepDates && flags.shiftDates) throw new UsageError('--keep-dates and --shift-dates exclude each other; choose one');
   let dates: DateMode = 'remove';
   if (flags.keepDates) dates = 'keep';

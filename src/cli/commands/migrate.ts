@@ -6,6 +6,9 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
+import { BUILT_IN_SAFE_PRIVATE_CREATORS } from '../../dicom/anonymizer';
+import { PseudonymTable } from '../../dicom/anonymizer/job-keys';
+
 import { LocalArchive } from '../../services/archive';
 import {
   deriveJobId,
@@ -16,18 +19,34 @@ import {
   runMigration,
   validateJobName,
 } from '../../services/migration';
-import type { Endpoint, JobOptions, JobSelection, MigrationReport, StudyReport } from '../../services/migration';
+import type { Endpoint, JobOptions, JobSelection, MigrationAnonymization, MigrationReport, StudyReport } from '../../services/migration';
 import type { LocalIdentity } from '../../services/query-retrieve';
 import { localIdentityFromSettings } from '../../services/query-retrieve';
 import { resolveConfigDir } from '../../services/settings/settings-store';
 import { ExitCode, openSettings, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable, ProgressLine } from '../terminal';
+import { toOptions } from './anonymize';
 import { abortOnInterrupt, resolveTarget } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
 import type { FilterOptions } from './find';
 
-interface MigrateOptions extends FilterOptions {
+/** The --anonymize flag and the flags of `loader anonymize` that go with it. */
+export interface AnonymizeFlags {
+  anonymize?: boolean;
+  keepDates?: boolean;
+  shiftDates?: boolean;
+  keepPatientCharacteristics?: boolean;
+  keepDevice?: boolean;
+  keepInstitution?: boolean;
+  cleanDescriptors?: string | boolean;
+  keepPrivate?: string[] | boolean;
+  allowBurnedIn?: boolean;
+  pseudonymPrefix?: string;
+  jobSecretFile?: string;
+}
+
+interface MigrateOptions extends FilterOptions, AnonymizeFlags {
   method: string;
   concurrency: string;
   retries: string;
@@ -35,7 +54,82 @@ interface MigrateOptions extends FilterOptions {
   json?: boolean;
   dryRun?: boolean;
   aet?: string;
-  anonymize?: boolean;
+}
+
+/** Adds --anonymize and the anonymizer's options, with the names of `loader anonymize`. */
+export function addAnonymizeOptions(command: Command): Command {
+  return command
+    .option('--anonymize', 'send anonymized copies (PS3.15 annex E Basic Application Level Confidentiality Profile); the archive keeps the originals')
+    .option('--keep-dates', 'with --anonymize: keep dates and times unchanged')
+    .option('--shift-dates', 'with --anonymize: move dates back by a per-patient number of days, 1 to 3650')
+    .option('--keep-patient-characteristics', 'with --anonymize: keep sex, age, size, weight and similar')
+    .option('--keep-device', 'with --anonymize: keep device names and serial numbers')
+    .option('--keep-institution', 'with --anonymize: keep institution names and addresses')
+    .option('--clean-descriptors [text]', 'with --anonymize: keep descriptions, replaced with TEXT, or emptied without it')
+    .option('--keep-private [creators...]', `with --anonymize: keep the private blocks of ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')} and of the private creators named here`)
+    .option('--allow-burned-in', 'with --anonymize: also send images that may show burned-in text (US, Secondary Capture, Burned In Annotation YES); by default they are held back')
+    .option('--pseudonym-prefix <text>', "with --anonymize: start of Patient's Name and Patient ID pseudonyms (default: ANON)")
+    .option('--job-secret-file <file>', 'with --anonymize: file with the secret (at least 16 bytes) that fixes UIDs and pseudonyms; default: a random secret per job');
+}
+
+const ANONYMIZATION_FLAGS: Array<[keyof AnonymizeFlags, string]> = [
+  ['keepDates', '--keep-dates'],
+  ['shiftDates', '--shift-dates'],
+  ['keepPatientCharacteristics', '--keep-patient-characteristics'],
+  ['keepDevice', '--keep-device'],
+  ['keepInstitution', '--keep-institution'],
+  ['cleanDescriptors', '--clean-descriptors'],
+  ['keepPrivate', '--keep-private'],
+  ['allowBurnedIn', '--allow-burned-in'],
+  ['pseudonymPrefix', '--pseudonym-prefix'],
+  ['jobSecretFile', '--job-secret-file'],
+];
+
+/**
+ * Returns the anonymization the flags ask for, or undefined without
+ * --anonymize. Options are normalized, so that equal choices are recorded
+ * equally in a job. Throws UsageError for an anonymizer flag without
+ * --anonymize, an invalid value or an unreadable secret file.
+ */
+export function anonymizationFrom(flags: AnonymizeFlags): MigrationAnonymization | undefined {
+  if (!flags.anonymize) {
+    const given = ANONYMIZATION_FLAGS.find(([key]) => flags[key] !== undefined);
+    if (given) throw new UsageError(`${given[1]} needs --anonymize`);
+    return undefined;
+  }
+  const options = toOptions({ ...flags, pseudonymHash: true });
+  const pseudonymPrefix = options.pseudonymPrefix ?? 'ANON';
+  try {
+    new PseudonymTable(Buffer.alloc(16), pseudonymPrefix, 'hash');
+  } catch (error) {
+    throw new UsageError(`--pseudonym-prefix: ${(error as Error).message}`);
+  }
+  return {
+    options: {
+      dates: options.dates ?? 'remove',
+      keepPatientCharacteristics: options.keepPatientCharacteristics === true,
+      keepDeviceIdentity: options.keepDeviceIdentity === true,
+      keepInstitutionIdentity: options.keepInstitutionIdentity === true,
+      cleanDescriptors: options.cleanDescriptors === true,
+      descriptorReplacement: options.descriptorReplacement,
+      keepPrivateCreators: [...new Set(options.keepPrivateCreators ?? [])].sort(),
+      allowBurnedIn: options.allowBurnedIn === true,
+      pseudonymPrefix,
+    },
+    jobSecret: options.jobSecret,
+  };
+}
+
+/** Prints the instances held back by the anonymizer, which the destination lacks on purpose. */
+export function printHeldBack(report: Pick<MigrationReport, 'heldBack' | 'pseudonymizedPatients'>, anonymized: boolean): void {
+  if (!anonymized) return;
+  const studies = new Set(report.heldBack.map((held) => held.studyInstanceUid));
+  process.stdout.write(`anonymized: ${report.pseudonymizedPatients} patients with pseudonyms in this job\n`);
+  if (report.heldBack.length === 0) return;
+  process.stdout.write(
+    `held back: ${report.heldBack.length} instances in ${studies.size} studies were not sent, so these studies are incomplete on the destination on purpose (use --allow-burned-in to send them)\n`,
+  );
+  for (const held of report.heldBack) process.stdout.write(`  held back: ${held.studyInstanceUid}: ${held.sopInstanceUid}: ${held.reason}\n`);
 }
 
 const METHODS = ['auto', 'move', 'relay'] as const;
@@ -59,7 +153,7 @@ function describeState(study: StudyReport, dryRun: boolean): string {
   return study.state;
 }
 
-function printReport(report: MigrationReport): void {
+function printReport(report: MigrationReport, anonymized: boolean): void {
   const rows = report.studies.map((study) => [
     study.studyInstanceUid,
     describeState(study, report.dryRun),
@@ -74,6 +168,7 @@ function printReport(report: MigrationReport): void {
     if (study.state === 'failed' || study.state === 'pending') process.stdout.write(`  ${study.state}: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}\n`);
   }
   for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
+  if (!report.dryRun) printHeldBack(report, anonymized);
   const { migrated, alreadyPresent, failed, pending } = report.summary;
   process.stdout.write(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : ''}\n`);
 }
@@ -96,11 +191,11 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .option('--job <name>', 'job name; default: derived from source, destination and selection, so the same command resumes the same job')
     .option('--dry-run', 'count the instances on both ends and show what would be transferred; nothing is sent or recorded')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)')
-    .option('--anonymize', 'anonymize instances before sending (not available yet)')
     .option('--json', 'print the report as JSON');
-  addFilterOptions(command).action(async (sourceName: string, destinationName: string, options: MigrateOptions) => {
-    // NOTE: runMigration accepts an InstanceTransform for anonymization, but the anonymizer itself is separate work.
-    if (options.anonymize) throw new UsageError('--anonymize is not available yet: the anonymizer is not part of this version of the loader');
+  addAnonymizeOptions(addFilterOptions(command)).action(async (sourceName: string, destinationName: string, options: MigrateOptions) => {
+    const anonymize = anonymizationFrom(options);
+    if (anonymize && destinationName.toLowerCase() === LOCAL_ENDPOINT) throw new UsageError('--anonymize needs a node as destination: the local archive keeps the original instances');
+    if (anonymize && options.method.toLowerCase() === 'move') throw new UsageError('--anonymize cannot go with --method move: anonymized copies are sent from the local archive; use auto or relay');
     const method = options.method.toLowerCase();
     if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method "${options.method}" is invalid: use auto, move or relay`);
     const jobOptions: JobOptions = {
@@ -114,7 +209,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     const selection: JobSelection = { ...filters };
     let jobId: string;
     try {
-      jobId = options.job === undefined ? deriveJobId(sourceName, destinationName, selection) : validateJobName(options.job);
+      jobId = options.job === undefined ? deriveJobId(sourceName, destinationName, selection, anonymize !== undefined) : validateJobName(options.job);
     } catch (error) {
       if (error instanceof JobStoreError) throw new UsageError(error.message);
       throw error;
@@ -143,6 +238,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
           archive,
           store,
           dryRun: options.dryRun,
+          anonymize,
           signal: interrupt.signal,
           onProgress: (event) => progressLine.update(`${event.finished} of ${event.total} studies; ${event.detail}`),
           onNotice: (message) => {
@@ -156,7 +252,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
       }
       progressLine.done();
       if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      else printReport(report);
+      else printReport(report, anonymize !== undefined);
       process.exitCode = exitCodeOf(report);
     } finally {
       progressLine.done();

@@ -2,13 +2,17 @@
  * `loader send`: C-STORE of archived studies to a node. Stored bytes go
  * verbatim when the node accepts the stored transfer syntax; uncompressed data
  * is converted otherwise, and compressed instances the node cannot take are
- * reported as failed.
+ * reported as failed. With --anonymize, anonymized copies written to a
+ * temporary folder are sent in place of the stored files.
  */
 import type { Command } from 'commander';
 
 import { LocalArchive } from '../../services/archive';
 import type { StoredInstance } from '../../services/archive';
-import { outcomeOf, sendInstances } from '../../services/transfers';
+import { generateJobSecret } from '../../services/migration';
+import type { MigrationAnonymization } from '../../services/migration';
+import { AnonymizingTransform, outcomeOf, sendInstances } from '../../services/transfers';
+import type { InstanceProblem, TransformResult } from '../../services/transfers';
 import { resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { ProgressLine } from '../terminal';
@@ -17,9 +21,41 @@ import type { NodeOptions } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
 import type { FilterOptions } from './find';
 import { exitCodeOf } from './get';
+import { addAnonymizeOptions, anonymizationFrom } from './migrate';
+import type { AnonymizeFlags } from './migrate';
 
-interface SendOptions extends NodeOptions, FilterOptions {
+interface SendOptions extends NodeOptions, FilterOptions, AnonymizeFlags {
   allMatching?: boolean;
+}
+
+/** Anonymized copies of archived instances, the instances held back and those the anonymizer failed on. */
+interface AnonymizedBatch {
+  copies: StoredInstance[];
+  heldBack: InstanceProblem[];
+  failures: InstanceProblem[];
+  results: TransformResult[];
+}
+
+/** Anonymizes each instance into the transform's temporary folder; a failing instance never stops the others. */
+async function anonymizeAll(transform: AnonymizingTransform, instances: StoredInstance[], onProgress: (done: number) => void): Promise<AnonymizedBatch> {
+  const batch: AnonymizedBatch = { copies: [], heldBack: [], failures: [], results: [] };
+  for (const [index, instance] of instances.entries()) {
+    try {
+      const result = await transform.transform(instance);
+      batch.results.push(result);
+      if (result.status === 'held') batch.heldBack.push({ sopInstanceUid: instance.sopInstanceUid, reason: result.reason });
+      else batch.copies.push(result.instance);
+    } catch (error) {
+      batch.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason: `anonymizing ${instance.path} failed: ${(error as Error).message}` });
+    }
+    onProgress(index + 1);
+  }
+  return batch;
+}
+
+function createTransform(anonymize: MigrationAnonymization | undefined): AnonymizingTransform | undefined {
+  if (!anonymize) return undefined;
+  return new AnonymizingTransform({ ...anonymize.options, jobSecret: anonymize.jobSecret ?? generateJobSecret() });
 }
 
 export function registerSend(program: Command, globals: () => GlobalOptions): void {
@@ -27,12 +63,15 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
     .command('send [node]')
     .description('send archived studies to a node with C-STORE: --study-uid UID..., or --all-matching with filters')
     .option('--all-matching', 'send every archived study that matches the filters');
-  addNodeOptions(addFilterOptions(command)).action(async (name: string | undefined, options: SendOptions) => {
+  addAnonymizeOptions(addNodeOptions(addFilterOptions(command))).action(async (name: string | undefined, options: SendOptions) => {
+    const anonymize = anonymizationFrom(options);
     const { node, local } = await resolveTarget(globals(), name, options);
     const filters = filtersFrom(options);
     const archive = LocalArchive.open(resolveArchiveRoot(globals()));
     const interrupt = abortOnInterrupt();
     const progress = new ProgressLine();
+    const transform = createTransform(anonymize);
+    let batch: AnonymizedBatch | undefined;
     try {
       let studyUids: string[];
       if (options.allMatching) {
@@ -48,18 +87,32 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
       for (const uid of missing) process.stderr.write(`loader: study ${uid} is not in the archive\n`);
       if (instances.length === 0) throw new Error('nothing to send: no archived instances match');
 
-      const report = await sendInstances(node, local, instances, {
+      let toSend = instances;
+      if (transform) {
+        batch = await anonymizeAll(transform, instances, (done) => progress.update(`anonymized ${done} of ${instances.length} instances`));
+        toSend = batch.copies;
+      }
+      const report = await sendInstances(node, local, toSend, {
         signal: interrupt.signal,
         onProgress: (event) => progress.update(`sent ${event.done} of ${event.total} instances to ${node.aeTitle}`),
       });
       progress.done();
+      const heldBack = batch?.heldBack ?? [];
+      if (batch) {
+        // Held-back instances are neither sent nor failed; failed anonymizations count as failed sends.
+        report.total += batch.failures.length;
+        report.failures.push(...batch.failures);
+        if (heldBack.length > 0) report.notes.push(`${heldBack.length} instances were held back by the anonymizer, so the studies are incomplete on ${node.aeTitle} on purpose (use --allow-burned-in to send them)`);
+        if (!anonymize?.jobSecret) report.notes.push('anonymized with a new random secret: another run gives other UIDs and pseudonyms; use --job-secret-file, or `loader migrate local NODE --anonymize` for a resumable job');
+      }
       if (missing.length > 0) report.notes.push(`${missing.length} requested studies are not in the archive`);
       const outcome = missing.length > 0 && outcomeOf(report) === 'success' ? 'partial' : outcomeOf(report);
       if (options.json) {
-        process.stdout.write(JSON.stringify({ ...report, outcome }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ ...report, heldBack, outcome }, null, 2) + '\n');
       } else {
         process.stdout.write(`${outcome}: ${report.completed} of ${report.total} instances sent to ${node.aeTitle} at ${node.host}:${node.port}\n`);
         for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
+        for (const held of heldBack) process.stdout.write(`  held back: ${held.sopInstanceUid}: ${held.reason}\n`);
         for (const warning of report.warnings) process.stdout.write(`  warning: ${warning.sopInstanceUid}: ${warning.reason}\n`);
         for (const failure of report.failures) process.stdout.write(`  failed: ${failure.sopInstanceUid}: ${failure.reason}\n`);
       }
@@ -67,6 +120,8 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
     } finally {
       progress.done();
       interrupt.dispose();
+      for (const result of batch?.results ?? []) transform?.discard(result);
+      transform?.close();
       archive.close();
     }
   });

@@ -10,7 +10,7 @@ import { Command, CommanderError } from 'commander';
 
 import { LocalArchive } from '../../services/archive';
 import { JOB_DATABASE_FILE, JobStore, JobStoreError, LOCAL_ENDPOINT } from '../../services/migration';
-import type { InstanceTransform, JobOptions, JobSelection } from '../../services/migration';
+import type { JobOptions, JobSelection, MigrationAnonymization } from '../../services/migration';
 import type { LocalIdentity } from '../../services/query-retrieve';
 import { findRemoteNode, localIdentityFromSettings } from '../../services/query-retrieve';
 import { resolveConfigDir } from '../../services/settings/settings-store';
@@ -23,9 +23,10 @@ import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
 import { addFilterOptions, filtersFrom } from './find';
 import type { FilterOptions } from './find';
-import { parseWholeNumber, resolveEndpoint } from './migrate';
+import { addAnonymizeOptions, anonymizationFrom, parseWholeNumber, printHeldBack, resolveEndpoint } from './migrate';
+import type { AnonymizeFlags } from './migrate';
 
-interface SyncOptions extends FilterOptions {
+interface SyncOptions extends FilterOptions, AnonymizeFlags {
   direction: string;
   method: string;
   concurrency: string;
@@ -45,6 +46,8 @@ export interface SyncSpec {
   jobName?: string;
   options: JobOptions;
   aet?: string;
+  /** Anonymization of what goes from A to B, with --anonymize. */
+  anonymize?: MigrationAnonymization;
 }
 
 const METHODS = ['auto', 'move', 'relay'] as const;
@@ -58,7 +61,7 @@ function addSyncOptions(command: Command): Command {
     .option('--retries <count>', 'retries of a study after a transient failure, with back-off doubling from 1 s', '3')
     .option('--job <name>', 'base of the job names (NAME-a-to-b, NAME-b-to-a); default: derived from both ends and the filters')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)');
-  return addFilterOptions(command);
+  return addAnonymizeOptions(addFilterOptions(command));
 }
 
 /** Checks the options and returns the sync they describe; throws UsageError naming the invalid value. */
@@ -69,6 +72,10 @@ function toSyncSpec(a: string, b: string, options: SyncOptions): SyncSpec {
   const method = options.method.toLowerCase();
   if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method "${options.method}" is invalid: use auto, move or relay`);
   const selection: JobSelection = { ...filtersFrom(options) };
+  const anonymize = anonymizationFrom(options);
+  if (anonymize && direction !== 'a-to-b') throw new UsageError(`--anonymize copies from A to B only: give --direction a-to-b, not ${direction}`);
+  if (anonymize && b.toLowerCase() === LOCAL_ENDPOINT) throw new UsageError('--anonymize needs a node as B: the local archive keeps the original instances');
+  if (anonymize && method === 'move') throw new UsageError('--anonymize cannot go with --method move: anonymized copies are sent from the local archive; use auto or relay');
   const spec: SyncSpec = {
     a,
     b,
@@ -81,9 +88,10 @@ function toSyncSpec(a: string, b: string, options: SyncOptions): SyncSpec {
       retries: parseWholeNumber('--retries', options.retries, 0),
     },
     aet: options.aet,
+    anonymize,
   };
   try {
-    syncJobId(a, b, selection, 'a-to-b', spec.jobName);
+    syncJobId(a, b, selection, 'a-to-b', spec.jobName, anonymize !== undefined);
   } catch (error) {
     if (error instanceof JobStoreError) throw new UsageError(`--job: ${error.message}`);
     throw error;
@@ -156,7 +164,6 @@ export interface SyncContext {
   globals: GlobalOptions;
   archive: LocalArchive;
   store: JobStore;
-  anonymize?: InstanceTransform;
   dryRun?: boolean;
   signal?: AbortSignal;
   onProgress?: (detail: string) => void;
@@ -180,7 +187,7 @@ export async function runSyncSpec(spec: SyncSpec, context: SyncContext): Promise
       local,
       archive: context.archive,
       store: context.store,
-      anonymize: context.anonymize,
+      anonymize: spec.anonymize,
       signal: context.signal,
       onProgress: context.onProgress,
       onNotice: context.onNotice,
@@ -209,7 +216,7 @@ function describeTransfer(transfer: SyncTransfer, dryRun: boolean): string {
   return `${head}: ${planned}; job ${transfer.jobId}: ${counts}`;
 }
 
-function printReport(report: SyncReport): void {
+function printReport(report: SyncReport, anonymized: boolean): void {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const { comparison, a, b } = report;
   out(`${report.dryRun ? 'dry run: ' : ''}sync of ${a} and ${b}, direction ${report.direction}`);
@@ -240,6 +247,7 @@ function printReport(report: SyncReport): void {
     for (const study of transfer.report?.studies ?? []) {
       if (study.state === 'failed' || study.state === 'pending') out(`  ${study.state}: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}`);
     }
+    if (transfer.report) printHeldBack(transfer.report, anonymized);
   }
   for (const note of report.notes) out(`  note: ${note}`);
   if (report.outcome === 'nothing-to-do') out(`nothing to transfer: ${a} and ${b} hold the same studies${comparison.conflicts.length > 0 ? ', apart from the conflicts' : ''}`);
@@ -285,7 +293,7 @@ export function registerSync(program: Command, globals: () => GlobalOptions): vo
       });
       progressLine.done();
       if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      else printReport(report);
+      else printReport(report, spec.anonymize !== undefined);
       process.exitCode = exitCodeOf(report);
     } finally {
       progressLine.done();

@@ -7,4 +7,5 @@ export { NodeLimiter } from './node-limiter';
 export { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError } from './retry';
 export type { BackoffOptions } from './retry';
 export { moveStudyDirect, MoveUnavailableError } from './transfer';
-export type { InstanceTransform } from './transfer';
+export type { HeldBackInstance } from './transfer';
+export type { InstanceTransform, TransformResult } from '../transfers';

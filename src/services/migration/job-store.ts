@@ -5,8 +5,14 @@
  * The schema version is PRAGMA user_version. The file uses WAL mode, so
  * another process (a test, a status command) can read it while a migration
  * writes.
+ *
+ * An anonymizing job also keeps its secret, its anonymization options, the
+ * destination UIDs and held-back instances of its studies, and its
+ * pseudonym table. The secret lets a later run write the same UIDs and
+ * pseudonyms, so anyone who can read this file can link anonymized studies
+ * back to the originals in the local archive.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -15,7 +21,15 @@ import Database from 'better-sqlite3';
 /** File name of the job database inside the settings folder. */
 export const JOB_DATABASE_FILE = 'jobs.sqlite';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** Bytes of a job secret generated at job creation. */
+export const JOB_SECRET_BYTES = 32;
+
+/** Returns a new random job secret for an anonymizing job. */
+export function generateJobSecret(): Buffer {
+  return randomBytes(JOB_SECRET_BYTES);
+}
 
 /** 'interrupted': the run was cancelled and studies remain pending. */
 export type JobState = 'running' | 'done' | 'partial' | 'failed' | 'interrupted';
@@ -51,6 +65,8 @@ export interface JobRecord {
   /** Options of the latest run. */
   options: JobOptions;
   state: JobState;
+  /** Anonymization options of an anonymizing job, without the secret; undefined for a plain copy. */
+  anonymization?: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
 }
@@ -66,6 +82,10 @@ export interface StudyRecord {
   sourceCount?: number;
   /** Instances of the study on the destination at the last check. */
   destinationCount?: number;
+  /** Study Instance UID on the destination when the job anonymizes; undefined otherwise. */
+  destinationStudyUid?: string;
+  /** Instances the anonymizer held back, which the destination lacks on purpose. */
+  heldBack?: number;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -80,6 +100,8 @@ interface StudyRow {
   last_error: string | null;
   source_count: number | null;
   destination_count: number | null;
+  destination_study_uid: string | null;
+  held_back: number | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -93,6 +115,7 @@ interface JobRow {
   selection: string;
   options: string;
   state: JobState;
+  anonymization: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -135,10 +158,13 @@ export function canonicalSelection(selection: JobSelection): JobSelection {
 /**
  * Derives the job id of a migration without --job: the same source,
  * destination and selection give the same id, so re-running the command resumes it.
- * Node names are compared case-insensitively, as the registry does.
+ * Node names are compared case-insensitively, as the registry does. An
+ * anonymizing migration gets another id than a plain one of the same studies.
  */
-export function deriveJobId(source: string, destination: string, selection: JobSelection): string {
-  const key = JSON.stringify([source.toLowerCase(), destination.toLowerCase(), canonicalSelection(selection)]);
+export function deriveJobId(source: string, destination: string, selection: JobSelection, anonymized = false): string {
+  const parts: unknown[] = [source.toLowerCase(), destination.toLowerCase(), canonicalSelection(selection)];
+  if (anonymized) parts.push('anonymized');
+  const key = JSON.stringify(parts);
   return `migration-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
 }
 
@@ -151,6 +177,8 @@ function toStudyRecord(row: StudyRow): StudyRecord {
     lastError: row.last_error ?? undefined,
     sourceCount: row.source_count ?? undefined,
     destinationCount: row.destination_count ?? undefined,
+    destinationStudyUid: row.destination_study_uid ?? undefined,
+    heldBack: row.held_back ?? undefined,
     createdAt: row.created_at,
     startedAt: row.started_at ?? undefined,
     finishedAt: row.finished_at ?? undefined,
@@ -166,9 +194,29 @@ function toJobRecord(row: JobRow): JobRecord {
     selection: JSON.parse(row.selection) as JobSelection,
     options: JSON.parse(row.options) as JobOptions,
     state: row.state,
+    anonymization: row.anonymization === null ? undefined : (JSON.parse(row.anonymization) as Record<string, unknown>),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** An instance of an anonymizing job: its destination SOP Instance UID, or why it was held back. */
+export interface InstanceRecord {
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+  destinationSopInstanceUid?: string;
+  heldReason?: string;
+}
+
+/** Anonymization of a job as openJob records it: the options without the secret, and the secret. */
+export interface JobAnonymization {
+  settings: Record<string, unknown>;
+  secret: Buffer;
+}
+
+/** Returns the JSON of an object with its keys sorted, so equal settings compare equal. */
+function stableJson(value: Record<string, unknown>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined).sort(([a], [b]) => a.localeCompare(b))));
 }
 
 export interface StudyUpdate {
@@ -177,6 +225,8 @@ export interface StudyUpdate {
   lastError?: string | null;
   sourceCount?: number;
   destinationCount?: number;
+  destinationStudyUid?: string;
+  heldBack?: number;
 }
 
 export class JobStore {
@@ -221,6 +271,32 @@ export class JobStore {
           updated_at TEXT NOT NULL,
           PRIMARY KEY (job_id, study_instance_uid)
         );
+        PRAGMA user_version = 1;
+      `);
+    }
+    if (version < 2) {
+      db.exec(`
+        ALTER TABLE jobs ADD COLUMN anonymization TEXT;
+        ALTER TABLE jobs ADD COLUMN job_secret BLOB;
+        ALTER TABLE job_studies ADD COLUMN destination_study_uid TEXT;
+        ALTER TABLE job_studies ADD COLUMN held_back INTEGER;
+        CREATE TABLE IF NOT EXISTS job_instances (
+          job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+          study_instance_uid TEXT NOT NULL,
+          sop_instance_uid TEXT NOT NULL,
+          destination_sop_instance_uid TEXT,
+          held_reason TEXT,
+          updated_at TEXT NOT NULL,
+          PRIMARY KEY (job_id, sop_instance_uid)
+        );
+        CREATE TABLE IF NOT EXISTS job_pseudonyms (
+          job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+          patient_key_hash TEXT NOT NULL,
+          patient_name TEXT NOT NULL,
+          patient_id TEXT NOT NULL,
+          created_at TEXT NOT NULL,
+          PRIMARY KEY (job_id, patient_key_hash)
+        );
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
     }
@@ -232,12 +308,19 @@ export class JobStore {
     return row ? toJobRecord(row) : undefined;
   }
 
+  /** Returns the secret of an anonymizing job, or undefined for a plain job or a job that does not exist. */
+  getJobSecret(id: string): Buffer | undefined {
+    const row = this.db.prepare('SELECT job_secret FROM jobs WHERE id = ?').get(id) as { job_secret: Buffer | null } | undefined;
+    return row?.job_secret ?? undefined;
+  }
+
   /**
    * Returns the job with this id, creating it when missing. An existing job
-   * must have the same source, destination and selection; otherwise this
-   * throws JobStoreError, so one name never mixes two migrations.
+   * must have the same source, destination and selection, and the same
+   * anonymization options and secret (or none); otherwise this throws
+   * JobStoreError, so one name never mixes two migrations.
    */
-  openJob(id: string, source: string, destination: string, selection: JobSelection, options: JobOptions): JobRecord {
+  openJob(id: string, source: string, destination: string, selection: JobSelection, options: JobOptions, anonymization?: JobAnonymization): JobRecord {
     const canonical = canonicalSelection(selection);
     const now = new Date().toISOString();
     const existing = this.getJob(id);
@@ -252,13 +335,85 @@ export class JobStore {
             'give another --job name for a different migration',
         );
       }
+      this.checkAnonymization(existing, anonymization);
       this.db.prepare('UPDATE jobs SET options = ?, state = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(options), 'running', now, id);
     } else {
       this.db
-        .prepare('INSERT INTO jobs (id, source, destination, selection, options, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(id, source, destination, JSON.stringify(canonical), JSON.stringify(options), 'running', now, now);
+        .prepare('INSERT INTO jobs (id, source, destination, selection, options, state, anonymization, job_secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(
+          id,
+          source,
+          destination,
+          JSON.stringify(canonical),
+          JSON.stringify(options),
+          'running',
+          anonymization ? stableJson(anonymization.settings) : null,
+          anonymization ? anonymization.secret : null,
+          now,
+          now,
+        );
     }
     return this.getJob(id)!;
+  }
+
+  /** Throws JobStoreError when a run's anonymization differs from the one the job was created with. */
+  private checkAnonymization(existing: JobRecord, anonymization: JobAnonymization | undefined): void {
+    const id = existing.id;
+    if (existing.anonymization === undefined && anonymization === undefined) return;
+    if (existing.anonymization === undefined) throw new JobStoreError(`job "${id}" copies without anonymizing; give another --job name to anonymize`);
+    if (anonymization === undefined) throw new JobStoreError(`job "${id}" anonymizes; run it with --anonymize and the same options, or give another --job name`);
+    if (stableJson(existing.anonymization) !== stableJson(anonymization.settings)) {
+      throw new JobStoreError(
+        `job "${id}" anonymizes with options ${stableJson(existing.anonymization)}, not ${stableJson(anonymization.settings)}; ` +
+          'run it with the same options, or give another --job name',
+      );
+    }
+    const stored = this.getJobSecret(id);
+    if (stored === undefined || !stored.equals(anonymization.secret)) {
+      throw new JobStoreError(`job "${id}" has another job secret than the one given; drop --job-secret-file or give another --job name`);
+    }
+  }
+
+  /** Records the destination SOP Instance UID of an instance, or the reason it was held back. */
+  recordInstance(jobId: string, record: InstanceRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO job_instances (job_id, study_instance_uid, sop_instance_uid, destination_sop_instance_uid, held_reason, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (job_id, sop_instance_uid) DO UPDATE SET destination_sop_instance_uid = excluded.destination_sop_instance_uid,
+           held_reason = excluded.held_reason, updated_at = excluded.updated_at`,
+      )
+      .run(jobId, record.studyInstanceUid, record.sopInstanceUid, record.destinationSopInstanceUid ?? null, record.heldReason ?? null, new Date().toISOString());
+  }
+
+  /** Lists the recorded instances of one study of the job. */
+  listInstances(jobId: string, studyInstanceUid: string): InstanceRecord[] {
+    const rows = this.db
+      .prepare('SELECT study_instance_uid, sop_instance_uid, destination_sop_instance_uid, held_reason FROM job_instances WHERE job_id = ? AND study_instance_uid = ? ORDER BY rowid')
+      .all(jobId, studyInstanceUid) as { study_instance_uid: string; sop_instance_uid: string; destination_sop_instance_uid: string | null; held_reason: string | null }[];
+    return rows.map((row) => ({
+      studyInstanceUid: row.study_instance_uid,
+      sopInstanceUid: row.sop_instance_uid,
+      destinationSopInstanceUid: row.destination_sop_instance_uid ?? undefined,
+      heldReason: row.held_reason ?? undefined,
+    }));
+  }
+
+  /** Adds a patient's pseudonym to the job's table; a patient already in the table keeps the stored entry. */
+  recordPseudonym(jobId: string, patientKeyHash: string, patientName: string, patientId: string): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO job_pseudonyms (job_id, patient_key_hash, patient_name, patient_id, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(jobId, patientKeyHash, patientName, patientId, new Date().toISOString());
+  }
+
+  /** Returns the job's pseudonym table, keyed by the HMAC of the patient key. */
+  listPseudonyms(jobId: string): Map<string, { patientName: string; patientId: string }> {
+    const rows = this.db.prepare('SELECT patient_key_hash, patient_name, patient_id FROM job_pseudonyms WHERE job_id = ? ORDER BY rowid').all(jobId) as {
+      patient_key_hash: string;
+      patient_name: string;
+      patient_id: string;
+    }[];
+    return new Map(rows.map((row) => [row.patient_key_hash, { patientName: row.patient_name, patientId: row.patient_id }]));
   }
 
   /** Adds studies as pending; studies the job already has keep their state. */
@@ -317,7 +472,7 @@ export class JobStore {
     this.db
       .prepare(
         `UPDATE job_studies SET state = ?, method = ?, last_error = ?, source_count = ?, destination_count = ?,
-           finished_at = ?, updated_at = ? WHERE job_id = ? AND study_instance_uid = ?`,
+           destination_study_uid = ?, held_back = ?, finished_at = ?, updated_at = ? WHERE job_id = ? AND study_instance_uid = ?`,
       )
       .run(
         state,
@@ -325,6 +480,8 @@ export class JobStore {
         update.lastError === undefined ? (current.lastError ?? null) : update.lastError,
         update.sourceCount ?? current.sourceCount ?? null,
         update.destinationCount ?? current.destinationCount ?? null,
+        update.destinationStudyUid ?? current.destinationStudyUid ?? null,
+        update.heldBack ?? current.heldBack ?? null,
         final && update.state !== undefined ? now : (current.finishedAt ?? null),
         now,
         jobId,

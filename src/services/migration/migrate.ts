@@ -8,18 +8,28 @@
  * source can do that, and otherwise through the local archive. Transient
  * failures are retried with exponential back-off. Every state change is
  * written to the job store first, so a killed run resumes where it stopped.
+ *
+ * An anonymizing job sends anonymized copies from the archive (send or
+ * relay, never a direct C-MOVE) and checks the destination under the
+ * replacement UIDs, which follow from the job secret. Instances the
+ * anonymizer holds back are recorded with their reasons and left out of the
+ * checks, so such a study is done although the destination lacks them.
  */
+import type { AnonymizationOptions } from '../../dicom/anonymizer';
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
+import { AnonymizingTransform } from '../transfers';
+import type { TransformResult } from '../transfers';
 import type { LocalIdentity } from '../query-retrieve';
 import { describeEndpoint, listStudyInstances, selectStudies } from './endpoints';
 import type { Endpoint } from './endpoints';
+import { generateJobSecret } from './job-store';
 import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
 import { NodeLimiter } from './node-limiter';
 import { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, sleep } from './retry';
 import type { BackoffOptions } from './retry';
 import { moveStudyDirect, MoveUnavailableError, retrieveStudy, sendMissingInstances } from './transfer';
-import type { InstanceTransform } from './transfer';
+import type { StoredInstance } from '../archive';
 
 const logger = createLogger('loader.migrate');
 
@@ -54,14 +64,31 @@ export interface MigrationRequest {
   dryRun?: boolean;
   backoff?: BackoffOptions;
   /**
-   * Transforms each instance before it is sent from the archive. When set,
+   * Anonymizes each instance before it is sent from the archive. When set,
    * node-to-node studies always go through the archive, because a direct
-   * C-MOVE cannot change the instances.
+   * C-MOVE cannot change the instances, and the destination must be a node.
    */
-  anonymize?: InstanceTransform;
+  anonymize?: MigrationAnonymization;
   signal?: AbortSignal;
   onProgress?: (progress: MigrationProgress) => void;
   onNotice?: (message: string) => void;
+}
+
+/** Anonymization of a migration job. */
+export interface MigrationAnonymization {
+  /** Anonymizer options; the job records them, and every later run of the job must give the same ones. */
+  options: Omit<AnonymizationOptions, 'jobSecret' | 'pseudonymScheme'>;
+  /** Secret from --job-secret-file; default: the secret stored with the job, or a new random one for a new job. */
+  jobSecret?: Buffer;
+  /** Folder for the temporary anonymized copies; default: a new folder under the system's temporary folder. */
+  tempDir?: string;
+}
+
+/** An instance the anonymizer held back, so the destination lacks it on purpose. */
+export interface HeldBackReport {
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+  reason: string;
 }
 
 export interface StudyReport extends StudyRecord {
@@ -79,9 +106,13 @@ export interface MigrationReport {
   destination: string;
   dryRun: boolean;
   studies: StudyReport[];
-  summary: { migrated: number; alreadyPresent: number; failed: number; pending: number };
+  summary: { migrated: number; alreadyPresent: number; failed: number; pending: number; heldBack: number };
   /** success: every study is migrated or already present; failure: none is; partial otherwise. */
   outcome: MigrationOutcome;
+  /** Instances held back by the anonymizer in the studies of this report; such studies count as migrated but are incomplete on purpose. */
+  heldBack: HeldBackReport[];
+  /** Patients given a pseudonym by the job so far; 0 without anonymization. */
+  pseudonymizedPatients: number;
   notes: string[];
 }
 
@@ -95,6 +126,8 @@ interface RunContext {
   retrieveLock: NodeLimiter;
   /** Reason the source cannot C-MOVE to the destination, once seen; later studies relay at once. */
   moveUnavailable?: string;
+  /** The anonymizer of an anonymizing job. */
+  transform?: AnonymizingTransform;
   notes: string[];
   processed: Set<string>;
   finished: number;
@@ -139,12 +172,32 @@ async function retrieveIntoArchive(run: RunContext, studyInstanceUid: string, so
   );
 }
 
+/** Records what the anonymizer did with one instance, so later runs know its destination UID or that it is held back. */
+function recordTransformed(run: RunContext, studyInstanceUid: string, source: StoredInstance, result: TransformResult): void {
+  run.request.store.recordInstance(run.request.jobId, {
+    studyInstanceUid,
+    sopInstanceUid: source.sopInstanceUid,
+    destinationSopInstanceUid: result.status === 'transformed' ? result.sopInstanceUid : undefined,
+    heldReason: result.status === 'held' ? result.reason : undefined,
+  });
+  if (result.status === 'held') logger.info('Instance held back by the anonymizer', { job: run.request.jobId, study: studyInstanceUid, instance: source.sopInstanceUid, reason: result.reason });
+}
+
+/** Returns the source SOP Instance UIDs of the study that earlier attempts recorded as held back. */
+function heldInstances(run: RunContext, studyInstanceUid: string): Set<string> {
+  if (!run.transform) return new Set();
+  const records = run.request.store.listInstances(run.request.jobId, studyInstanceUid);
+  return new Set(records.filter((record) => record.heldReason !== undefined).map((record) => record.sopInstanceUid));
+}
+
 async function sendFromArchive(run: RunContext, studyInstanceUid: string, present: Set<string>): Promise<void> {
-  const { destination, archive, local, signal, anonymize } = run.request;
+  const { destination, archive, local, signal } = run.request;
   if (destination.kind !== 'node') return;
   await withNodes(run, [destination], () =>
     sendMissingInstances(destination.node, local, archive, studyInstanceUid, present, {
-      transform: anonymize,
+      transform: run.transform,
+      knownHeld: heldInstances(run, studyInstanceUid),
+      onTransformed: (source, result) => recordTransformed(run, studyInstanceUid, source, result),
       signal,
       onProgress: (done, total) => progress(run, `study ${studyInstanceUid}: sent ${done} of ${total} to ${destination.name}`),
     }),
@@ -153,14 +206,18 @@ async function sendFromArchive(run: RunContext, studyInstanceUid: string, presen
 
 /** Returns how a study would go: send, retrieve, C-MOVE or relay. */
 function plannedMethod(run: RunContext): TransferMethod {
-  const { source, destination, options, anonymize } = run.request;
+  const { source, destination, options } = run.request;
   if (source.kind === 'local') return 'send';
   if (destination.kind === 'local') return 'retrieve';
-  if (options.method === 'relay' || anonymize !== undefined || (options.method === 'auto' && run.moveUnavailable !== undefined)) return 'relay';
+  if (options.method === 'relay' || run.transform !== undefined || (options.method === 'auto' && run.moveUnavailable !== undefined)) return 'relay';
   return 'move';
 }
 
-/** Transfers one study and returns the method used. `present` contains the SOP Instance UIDs the destination listed before. */
+/**
+ * Transfers one study and returns the method used. `present` contains the
+ * SOP Instance UIDs the destination listed before, the anonymized ones when
+ * the job anonymizes.
+ */
 async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCount: number, present: Set<string>): Promise<TransferMethod> {
   const { source, destination, local, signal, options } = run.request;
   const method = plannedMethod(run);
@@ -203,28 +260,50 @@ function countMissing(sourceUids: string[], destinationUids: string[]): number {
   return new Set(sourceUids.filter((uid) => !present.has(uid))).size;
 }
 
+/** Returns the Study Instance UID of the study on the destination: the anonymized one when the job anonymizes. */
+function destinationStudyUid(run: RunContext, studyInstanceUid: string): string {
+  return run.transform ? run.transform.destinationUid(studyInstanceUid) : studyInstanceUid;
+}
+
+/**
+ * Returns the SOP Instance UIDs that the destination must list for the study
+ * to be complete: the source's, without held-back instances and mapped to
+ * their anonymized UIDs when the job anonymizes.
+ */
+function expectedOnDestination(run: RunContext, studyInstanceUid: string, sourceUids: string[]): { expected: string[]; held: number } {
+  if (!run.transform) return { expected: sourceUids, held: 0 };
+  const held = heldInstances(run, studyInstanceUid);
+  const transform = run.transform;
+  const expected = sourceUids.filter((uid) => !held.has(uid)).map((uid) => transform.destinationUid(uid));
+  return { expected, held: sourceUids.filter((uid) => held.has(uid)).length };
+}
+
 /** Makes one attempt (count, skip or transfer, verify) and writes the counts to the store as they become known. */
 async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<{ state: StudyState; method?: TransferMethod }> {
   const { source, destination, store, jobId } = run.request;
   progress(run, `study ${studyInstanceUid}: counting instances`);
   const sourceUids = await countOn(run, source, studyInstanceUid);
   if (sourceUids.length === 0) throw new MigrationError(`study not found on ${describeEndpoint(source)}: it lists no instances of the study`, false);
-  store.updateStudy(jobId, studyInstanceUid, { sourceCount: sourceUids.length });
+  const targetStudyUid = destinationStudyUid(run, studyInstanceUid);
+  store.updateStudy(jobId, studyInstanceUid, { sourceCount: sourceUids.length, destinationStudyUid: run.transform ? targetStudyUid : undefined });
 
-  const before = await countOn(run, destination, studyInstanceUid);
-  store.updateStudy(jobId, studyInstanceUid, { destinationCount: before.length });
-  if (countMissing(sourceUids, before) === 0) return { state: 'already-present' };
+  const before = await countOn(run, destination, targetStudyUid);
+  const planned = expectedOnDestination(run, studyInstanceUid, sourceUids);
+  store.updateStudy(jobId, studyInstanceUid, { destinationCount: before.length, heldBack: run.transform ? planned.held : undefined });
+  if (countMissing(planned.expected, before) === 0) return { state: 'already-present' };
 
   const method = await transferStudy(run, studyInstanceUid, sourceUids.length, new Set(before));
   store.updateStudy(jobId, studyInstanceUid, { method });
   if (run.request.signal?.aborted) throw new MigrationError('cancelled', false);
 
-  const after = await countOn(run, destination, studyInstanceUid);
-  store.updateStudy(jobId, studyInstanceUid, { destinationCount: after.length });
-  const missing = countMissing(sourceUids, after);
+  const after = await countOn(run, destination, targetStudyUid);
+  const { expected, held } = expectedOnDestination(run, studyInstanceUid, sourceUids);
+  store.updateStudy(jobId, studyInstanceUid, { destinationCount: after.length, heldBack: run.transform ? held : undefined });
+  const missing = countMissing(expected, after);
   if (missing > 0) {
+    const where = run.transform ? ` under anonymized Study Instance UID ${targetStudyUid}` : '';
     throw new MigrationError(
-      `verification failed: ${describeEndpoint(destination)} has ${after.length} instances and lacks ${missing} of the ${sourceUids.length} on ${describeEndpoint(source)}`,
+      `verification failed: ${describeEndpoint(destination)} has ${after.length} instances${where} and lacks ${missing} of the ${expected.length} expected from ${describeEndpoint(source)}`,
       false,
     );
   }
@@ -283,9 +362,9 @@ async function verifyEarlierStudies(run: RunContext): Promise<void> {
     progress(run, `study ${study.studyInstanceUid}: verifying on ${destination.name}`);
     try {
       const sourceCount = study.sourceCount ?? (await countOn(run, source, study.studyInstanceUid)).length;
-      const count = (await countOn(run, destination, study.studyInstanceUid)).length;
-      // Only counts are stored, so a destination with more instances than the source passes.
-      if (count >= sourceCount) {
+      const count = (await countOn(run, destination, destinationStudyUid(run, study.studyInstanceUid))).length;
+      // Only counts are stored, so a destination with more instances than the source passes. Held-back instances are missing on purpose.
+      if (count >= sourceCount - (study.heldBack ?? 0)) {
         store.updateStudy(jobId, study.studyInstanceUid, { destinationCount: count, sourceCount });
       } else {
         const reason = `verification failed: ${describeEndpoint(destination)} has ${count} instances, ${describeEndpoint(source)} had ${sourceCount}`;
@@ -299,7 +378,20 @@ async function verifyEarlierStudies(run: RunContext): Promise<void> {
 
 function summarize(studies: StudyReport[]): MigrationReport['summary'] {
   const count = (states: StudyState[]) => studies.filter((study) => states.includes(study.state)).length;
-  return { migrated: count(['done']), alreadyPresent: count(['already-present']), failed: count(['failed']), pending: count(['pending', 'running']) };
+  const heldBack = studies.reduce((sum, study) => sum + (study.heldBack ?? 0), 0);
+  return { migrated: count(['done']), alreadyPresent: count(['already-present']), failed: count(['failed']), pending: count(['pending', 'running']), heldBack };
+}
+
+/** Lists the held-back instances of the given studies with their reasons, from the job store. */
+function listHeldBack(run: RunContext, studies: StudyReport[]): HeldBackReport[] {
+  if (!run.transform) return [];
+  const held: HeldBackReport[] = [];
+  for (const study of studies) {
+    for (const record of run.request.store.listInstances(run.request.jobId, study.studyInstanceUid)) {
+      if (record.heldReason !== undefined) held.push({ studyInstanceUid: study.studyInstanceUid, sopInstanceUid: record.sopInstanceUid, reason: record.heldReason });
+    }
+  }
+  return held;
 }
 
 function outcomeOf(summary: MigrationReport['summary']): MigrationOutcome {
@@ -316,13 +408,13 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
     const report: StudyReport = { studyInstanceUid, state: 'pending', attempts: 0, createdAt: now, updatedAt: now, processedThisRun: true };
     try {
       const sourceUids = await countOn(run, run.request.source, studyInstanceUid);
-      const destinationUids = await countOn(run, run.request.destination, studyInstanceUid);
+      const destinationUids = await countOn(run, run.request.destination, destinationStudyUid(run, studyInstanceUid));
       report.sourceCount = sourceUids.length;
       report.destinationCount = destinationUids.length;
       if (report.sourceCount === 0) {
         report.state = 'failed';
         report.lastError = `study not found on ${describeEndpoint(run.request.source)}`;
-      } else if (countMissing(sourceUids, destinationUids) === 0) {
+      } else if (countMissing(run.transform ? sourceUids.map((uid) => run.transform!.destinationUid(uid)) : sourceUids, destinationUids) === 0) {
         report.state = 'already-present';
       } else {
         report.plannedMethod = plannedMethod(run);
@@ -345,19 +437,44 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
  * earlier. Studies that are done or already present are not transferred again.
  */
 export async function runMigration(request: MigrationRequest): Promise<MigrationReport> {
-  const { source, destination, store, jobId, options } = request;
   const run: RunContext = {
     request,
-    limiter: new NodeLimiter(options.concurrency),
+    limiter: new NodeLimiter(request.options.concurrency),
     retrieveLock: new NodeLimiter(1),
     notes: [],
     processed: new Set(),
     finished: 0,
     total: 0,
   };
-  if (request.anonymize !== undefined && source.kind === 'node' && destination.kind === 'node') {
-    run.moveUnavailable = 'instances are transformed before sending';
+  if (request.anonymize !== undefined && request.destination.kind !== 'node') {
+    throw new MigrationError('anonymization needs a node as destination: the local archive keeps the original instances', false);
   }
+  try {
+    return await runJob(run);
+  } finally {
+    run.transform?.close();
+  }
+}
+
+/** Creates the anonymizer of the run with the job's secret: the given one, the stored one, or a new one for a new job or a dry run. */
+function startAnonymizer(run: RunContext): Buffer | undefined {
+  const { anonymize, store, jobId } = run.request;
+  if (anonymize === undefined) return undefined;
+  const secret = anonymize.jobSecret ?? store.getJobSecret(jobId) ?? generateJobSecret();
+  run.transform = new AnonymizingTransform({
+    ...anonymize.options,
+    jobSecret: secret,
+    tempDir: anonymize.tempDir,
+    onPseudonym: run.request.dryRun ? undefined : (entry) => store.recordPseudonym(jobId, entry.patientKeyHash, entry.patientName, entry.patientId),
+  });
+  if (run.request.source.kind === 'node') run.moveUnavailable = 'instances are anonymized before sending';
+  return secret;
+}
+
+async function runJob(run: RunContext): Promise<MigrationReport> {
+  const request = run.request;
+  const { source, destination, store, jobId, options } = request;
+  const secret = startAnonymizer(run);
 
   const chosen = request.studyInstanceUids === undefined ? undefined : new Set(request.studyInstanceUids);
   let selected: string[];
@@ -371,6 +488,7 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
     });
   }
   const inThisRun = (study: StudyRecord) => chosen === undefined || chosen.has(study.studyInstanceUid);
+  const base = { jobId, source: source.name, destination: destination.name, notes: run.notes };
 
   if (request.dryRun) {
     run.total = selected.length;
@@ -379,10 +497,11 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
     // Pending studies are the ones a real run would transfer, so only failures count against a dry run.
     let outcome: MigrationOutcome = 'success';
     if (summary.failed > 0) outcome = summary.failed === studies.length ? 'failure' : 'partial';
-    return { jobId, source: source.name, destination: destination.name, dryRun: true, studies, summary, outcome, notes: run.notes };
+    return { ...base, dryRun: true, studies, summary, outcome, heldBack: [], pseudonymizedPatients: 0 };
   }
 
-  store.openJob(jobId, source.name, destination.name, request.selection, options);
+  const anonymization = request.anonymize && secret ? { settings: { ...request.anonymize.options }, secret } : undefined;
+  store.openJob(jobId, source.name, destination.name, request.selection, options, anonymization);
   if (chosen === undefined) store.addStudies(jobId, selected);
   else store.requeueStudies(jobId, selected);
   const todo = store
@@ -392,7 +511,16 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
   const leftRunning = todo.filter((study) => study.state === 'running').length;
   if (leftRunning > 0) notify(run, `${leftRunning} studies were left running by an interrupted run; migrating them again`);
   run.total = todo.length;
-  logger.info('Migration started', { job: jobId, source: source.name, destination: destination.name, selected: selected.length, todo: todo.length, method: options.method, concurrency: options.concurrency });
+  logger.info('Migration started', {
+    job: jobId,
+    source: source.name,
+    destination: destination.name,
+    selected: selected.length,
+    todo: todo.length,
+    method: options.method,
+    concurrency: options.concurrency,
+    anonymize: run.transform !== undefined,
+  });
 
   const queue = todo.map((study) => study.studyInstanceUid);
   const worker = async () => {
@@ -407,5 +535,7 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
   const jobState: JobState = request.signal?.aborted ? 'interrupted' : outcome === 'success' ? 'done' : outcome === 'partial' ? 'partial' : 'failed';
   store.setJobState(jobId, jobState);
   logger.info('Migration finished', { job: jobId, state: jobState, ...summary });
-  return { jobId, source: source.name, destination: destination.name, dryRun: false, studies, summary, outcome, notes: run.notes };
+  const heldBack = listHeldBack(run, studies);
+  const pseudonymizedPatients = run.transform ? store.listPseudonyms(jobId).size : 0;
+  return { ...base, dryRun: false, studies, summary, outcome, heldBack, pseudonymizedPatients };
 }

@@ -11,18 +11,8 @@ import { connectToNode, encodeRequestIdentifier, retrieveStudies } from '../quer
 import type { LocalIdentity, RemoteNode } from '../query-retrieve';
 import { QUERY_TRANSFER_SYNTAXES } from '../query-retrieve/identifiers';
 import { sendInstances } from '../transfers';
-import type { TransferReport } from '../transfers';
+import type { InstanceTransform, TransferReport, TransformResult } from '../transfers';
 import { isOutOfResourcesStatus, isTransientText, MigrationError } from './retry';
-
-/**
- * Transforms one archived instance before it is sent in relay or send mode
- * and returns the instance to send instead, for example an anonymized copy
- * in the archive.
- * NOTE: the anonymizer of src/dicom/anonymizer is not wired to this hook yet.
- * It replaces Study Instance UIDs, while the engine verifies the destination
- * under the original UID, and it may hold instances back, which this type cannot return.
- */
-export type InstanceTransform = (instance: StoredInstance) => Promise<StoredInstance>;
 
 /** C-MOVE failure statuses after which a relay may still work: SOP class not supported, not authorized, move destination unknown. */
 const MOVE_UNAVAILABLE_STATUSES = new Set([0x0122, 0x0124, 0xa801]);
@@ -101,10 +91,29 @@ export async function retrieveStudy(source: RemoteNode, local: LocalIdentity, ar
   throw new MigrationError(`retrieve from ${source.name} into the archive: ${study.outcome}, ${study.completed} of ${study.total} instances (${text})`, isTransientText(text));
 }
 
+/** An instance the transform held back, with the reason. */
+export interface HeldBackInstance {
+  sopInstanceUid: string;
+  reason: string;
+}
+
+export interface SendMissingOptions {
+  /** Changes each instance before it is sent; the destination is then checked under the transform's UIDs. */
+  transform?: InstanceTransform;
+  /** Source SOP Instance UIDs held back by an earlier run; they are not transformed again. */
+  knownHeld?: Set<string>;
+  /** Called for each instance the transform wrote or held back, before anything is sent. */
+  onTransformed?: (source: StoredInstance, result: TransformResult) => void;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
  * Sends the archived instances of the study that the destination does not
- * list yet, each through `transform` when given. Throws MigrationError when
- * the archive has none of the missing instances or any send fails.
+ * list yet. With a transform, `presentOnDestination` contains destination
+ * UIDs, each missing instance is transformed first, and instances the
+ * transform holds back are returned and not sent. Throws MigrationError when
+ * the archive has none of the study's instances, or any transform or send fails.
  */
 export async function sendMissingInstances(
   destination: RemoteNode,
@@ -112,15 +121,43 @@ export async function sendMissingInstances(
   archive: LocalArchive,
   studyInstanceUid: string,
   presentOnDestination: Set<string>,
-  options: { transform?: InstanceTransform; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
-): Promise<number> {
+  options: SendMissingOptions = {},
+): Promise<{ sent: number; heldBack: HeldBackInstance[] }> {
+  const { transform } = options;
   const archived = archive.listInstances({ studyInstanceUid });
   if (archived.length === 0) throw new MigrationError(`the local archive has no instances of study ${studyInstanceUid}`, false);
-  const missing = archived.filter((instance) => !presentOnDestination.has(instance.sopInstanceUid));
-  if (missing.length === 0) return 0;
+  const destinationUid = (uid: string) => (transform ? transform.destinationUid(uid) : uid);
+  const missing = archived.filter((instance) => !presentOnDestination.has(destinationUid(instance.sopInstanceUid)) && !options.knownHeld?.has(instance.sopInstanceUid));
+  if (missing.length === 0) return { sent: 0, heldBack: [] };
+  if (!transform) return { sent: await sendOrThrow(destination, local, missing, options), heldBack: [] };
 
-  const instances: StoredInstance[] = [];
-  for (const instance of missing) instances.push(options.transform ? await options.transform(instance) : instance);
+  // NOTE: the copies of the whole missing part of the study are written before sending, so the temporary folder needs room for them.
+  const results: TransformResult[] = [];
+  const heldBack: HeldBackInstance[] = [];
+  const copies: StoredInstance[] = [];
+  try {
+    for (const instance of missing) {
+      if (options.signal?.aborted) throw new MigrationError('cancelled', false);
+      let result: TransformResult;
+      try {
+        result = await transform.transform(instance);
+      } catch (error) {
+        throw new MigrationError(`anonymizing instance ${instance.sopInstanceUid} of ${instance.path} failed: ${(error as Error).message}`, false);
+      }
+      results.push(result);
+      options.onTransformed?.(instance, result);
+      if (result.status === 'held') heldBack.push({ sopInstanceUid: instance.sopInstanceUid, reason: result.reason });
+      else copies.push(result.instance);
+    }
+    const sent = copies.length === 0 ? 0 : await sendOrThrow(destination, local, copies, options);
+    return { sent, heldBack };
+  } finally {
+    for (const result of results) transform.discard(result);
+  }
+}
+
+/** Sends the instances; throws MigrationError when any send fails or the run is cancelled before all are sent. */
+async function sendOrThrow(destination: RemoteNode, local: LocalIdentity, instances: StoredInstance[], options: SendMissingOptions): Promise<number> {
   const report = await sendInstances(destination, local, instances, {
     signal: options.signal,
     onProgress: (progress) => options.onProgress?.(progress.done, progress.total),

@@ -4,15 +4,20 @@
  * direction, so transfers get the engine's retries, verification and
  * persisted state. Studies under different Patient IDs on the two ends are
  * reported as conflicts and never transferred.
+ *
+ * An anonymizing sync copies from A to B only. Its comparison looks up each
+ * study of A on B under the anonymized Study Instance UID, which follows
+ * from the job secret, and compares instance counts.
  */
 import { createHash } from 'node:crypto';
 
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
-import { canonicalSelection, runMigration, validateJobName } from '../migration';
-import type { BackoffOptions, Endpoint, InstanceTransform, JobOptions, JobSelection, JobStore, MigrationOutcome, MigrationReport } from '../migration';
+import { UidMapper } from '../../dicom/anonymizer/job-keys';
+import { canonicalSelection, generateJobSecret, runMigration, validateJobName } from '../migration';
+import type { BackoffOptions, Endpoint, JobOptions, JobSelection, JobStore, MigrationAnonymization, MigrationOutcome, MigrationReport } from '../migration';
 import type { LocalIdentity } from '../query-retrieve';
-import { compareEndpoints } from './compare';
+import { compareAnonymized, compareEndpoints } from './compare';
 import type { SyncComparison } from './compare';
 
 const logger = createLogger('loader.sync');
@@ -34,7 +39,8 @@ export interface SyncRequest {
   local: LocalIdentity;
   archive: LocalArchive;
   store: JobStore;
-  anonymize?: InstanceTransform;
+  /** Anonymize what goes from A to B; the direction must then be a-to-b. */
+  anonymize?: MigrationAnonymization;
   backoff?: BackoffOptions;
   signal?: AbortSignal;
   onProgress?: (detail: string) => void;
@@ -87,9 +93,11 @@ export interface SyncReport {
  * derived from both ends and the selection, so the same command reuses the
  * same jobs. Throws JobStoreError when the result is not a valid job name.
  */
-export function syncJobId(a: string, b: string, selection: JobSelection, direction: 'a-to-b' | 'b-to-a', jobName?: string): string {
+export function syncJobId(a: string, b: string, selection: JobSelection, direction: 'a-to-b' | 'b-to-a', jobName?: string, anonymized = false): string {
   if (jobName !== undefined) return validateJobName(`${jobName}-${direction}`);
-  const key = JSON.stringify([a.toLowerCase(), b.toLowerCase(), canonicalSelection(selection)]);
+  const parts: unknown[] = [a.toLowerCase(), b.toLowerCase(), canonicalSelection(selection)];
+  if (anonymized) parts.push('anonymized');
+  const key = JSON.stringify(parts);
   return `sync-${createHash('sha256').update(key).digest('hex').slice(0, 12)}-${direction}`;
 }
 
@@ -102,7 +110,7 @@ function planTransfer(request: SyncRequest, comparison: SyncComparison, directio
   const destination = toB ? request.b : request.a;
   return {
     direction,
-    jobId: syncJobId(request.a.name, request.b.name, request.selection, direction, request.jobName),
+    jobId: syncJobId(request.a.name, request.b.name, request.selection, direction, request.jobName, request.anonymize !== undefined),
     source: source.name,
     destination: destination.name,
     studyInstanceUids: [...onlyOnSource.map((study) => study.studyInstanceUid), ...partial.map((study) => study.studyInstanceUid)],
@@ -144,12 +152,19 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
     request.onNotice?.(message);
   };
 
+  let anonymize = request.anonymize;
+  if (anonymize !== undefined && direction !== 'a-to-b') throw new Error(`an anonymizing sync copies from A to B only: give --direction a-to-b, not ${direction}`);
+  if (anonymize !== undefined) {
+    // The comparison needs the anonymized UIDs before the job runs, so the secret is settled here and handed to the job.
+    const jobId = syncJobId(a.name, b.name, request.selection, 'a-to-b', request.jobName, true);
+    anonymize = { ...anonymize, jobSecret: anonymize.jobSecret ?? request.store.getJobSecret(jobId) ?? generateJobSecret() };
+  }
+
   const started = Date.now();
-  const comparison = await compareEndpoints(a, b, request.local, request.selection, {
-    signal: request.signal,
-    onNotice: (queryNotice) => notice(queryNotice.message),
-    onProgress: request.onProgress,
-  });
+  const compareOptions = { signal: request.signal, onNotice: (queryNotice: { message: string }) => notice(queryNotice.message), onProgress: request.onProgress };
+  const comparison = anonymize?.jobSecret
+    ? await compareAnonymized(a, b, request.local, request.selection, new UidMapper(anonymize.jobSecret), compareOptions)
+    : await compareEndpoints(a, b, request.local, request.selection, compareOptions);
   // Patient IDs stay out of the log; the report returned to the caller contains them.
   for (const conflict of comparison.conflicts) {
     logger.warn('Study has different Patient IDs on the two ends; not transferred', { study: conflict.studyInstanceUid, a: a.name, b: b.name });
@@ -172,7 +187,7 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
         local: request.local,
         archive: request.archive,
         store: request.store,
-        anonymize: request.anonymize,
+        anonymize,
         backoff: request.backoff,
         signal: request.signal,
         onProgress: (progress) => request.onProgress?.(`${transfer.source} to ${transfer.destination}: ${progress.finished} of ${progress.total} studies; ${progress.detail}`),

@@ -3,3 +3,5 @@
 export * from './report';
 export { planSendBatches, sendInstances } from './send';
 export type { SendOptions, SendProgress } from './send';
+export { AnonymizingTransform } from './anonymize';
+export type { AnonymizingTransformOptions, InstanceTransform, PseudonymEntry, TransformResult } from './anonymize';
