@@ -66,7 +66,7 @@ function reds(rgba: Uint8Array): number[] {
 
 describe('applyVoi', () => {
   test('LINEAR edges follow PS3.3 C.11.2.1.2.1', () => {
-    // Window 2048/4096: values at or below -0.5 + ... map to 0, above 4095 to 255.
+    // Window 2048/4096 has its lower edge at 0 and its upper edge at 4095.
     const window = { center: 2048, width: 4096 };
     expect(applyVoi(0, window, 'LINEAR')).toBe(0);
     expect(applyVoi(4096, window, 'LINEAR')).toBe(255);
@@ -120,7 +120,7 @@ describe('renderFrame greyscale', () => {
   });
 
   test('signed samples and high bits', () => {
-    // 12 bits stored in 16: bit 12 and above are garbage and must be ignored; 0xF800 is -2048 after sign extension.
+    // Bits 12 to 15 of a 12-bit sample carry no value and must be ignored, so 0xF800 is -2048 after sign extension.
     const info = greyInfo({ bitsStored: 12, highBit: 11 });
     const result = renderFrame(frame16([0xf800, 0x07ff, 0x1000, 0xf000], info), info, { window: { center: 0, width: 4096 } });
     expect(reds(result.rgba)).toEqual([0, 255, 128, 128]);

@@ -45,7 +45,7 @@ export interface NativeFrame {
   lossy: boolean;
 }
 
-/** Where the native Pixel Data value of a file is. */
+/** Location of the native Pixel Data value of a file. */
 interface NativeLayout {
   /** File offset of the first value byte; undefined for a deflated file, whose value is in `inflatedValue`. */
   valueOffset?: number;
@@ -207,7 +207,7 @@ export class FrameSource {
       );
     }
 
-    // A big endian word holds two bytes in swapped order, so reads start and end on word boundaries there.
+    // Big endian OW words store their two bytes swapped, so reads there start and end on word boundaries.
     const wordAligned = layout.swapWords ? startByte - (startByte % 2) : startByte;
     const endByte = startByte + byteCount;
     const readLength = (layout.swapWords ? endByte + (endByte % 2) : endByte) - wordAligned;

@@ -217,9 +217,9 @@ function readDescriptor(dataset: Dataset, tag: number): Omit<PaletteChannel, 'da
 }
 
 /**
- * Reads palette data of `entries` values. Eight-bit tables come either packed
- * two to a word (one byte per entry) or one entry per 16-bit word; writers use
- * both, so the layout is chosen by the data length.
+ * Reads palette data of `entries` values. Writers store eight-bit tables
+ * either packed two entries to a word or one entry per 16-bit word, so the
+ * layout is chosen by the data length.
  */
 function readPaletteData(dataset: Dataset, tag: number, value: Buffer, entries: number, bitsPerEntry: number): Uint16Array | undefined {
   if (bitsPerEntry === 8 && value.length === entries + (entries % 2) && value.length < entries * 2) {

@@ -33,13 +33,13 @@ export interface RenderOptions {
   /** Window to apply; takes precedence over `preset` and the file's values. */
   window?: VoiWindow;
   preset?: VoiPresetName;
-  /** Which of the file's Window Center/Width pairs to use by default (zero-based, default 0). */
+  /** Zero-based index of the file's Window Center/Width pair used when no window or preset is given; default 0. */
   fileWindowIndex?: number;
   /** Inverts greyscale output after the MONOCHROME1 inversion, for a user's invert command. */
   invert?: boolean;
 }
 
-/** Where the applied window came from: the request, a preset, the file, or the frame's minimum and maximum. */
+/** Origin of the applied window: the request, a preset, the file, or the frame's minimum and maximum. */
 export type WindowSource = 'request' | 'preset' | 'file' | 'min-max';
 
 export interface RenderedImage {
@@ -223,7 +223,7 @@ function renderPalette(frame: NativeFrame, info: ViewerImageInfo): Uint8Array {
 }
 
 function clampByte(value: number): number {
-  return value < 0 ? 0 : value > 255 ? 255 : Math.round(value);
+  return Math.min(255, Math.max(0, Math.round(value)));
 }
 
 /**
