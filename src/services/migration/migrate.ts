@@ -106,7 +106,7 @@ export interface MigrationReport {
   destination: string;
   dryRun: boolean;
   studies: StudyReport[];
-  summary: { migrated: number; alreadyPresent: number; failed: number; pending: number; heldBack: number };
+  summary: { migrated: number; alreadyPresent: number; failed: number; pending: number };
   /** success: every study is migrated or already present; failure: none is; partial otherwise. */
   outcome: MigrationOutcome;
   /** Instances held back by the anonymizer in the studies of this report; such studies count as migrated but are incomplete on purpose. */
@@ -378,8 +378,7 @@ async function verifyEarlierStudies(run: RunContext): Promise<void> {
 
 function summarize(studies: StudyReport[]): MigrationReport['summary'] {
   const count = (states: StudyState[]) => studies.filter((study) => states.includes(study.state)).length;
-  const heldBack = studies.reduce((sum, study) => sum + (study.heldBack ?? 0), 0);
-  return { migrated: count(['done']), alreadyPresent: count(['already-present']), failed: count(['failed']), pending: count(['pending', 'running']), heldBack };
+  return { migrated: count(['done']), alreadyPresent: count(['already-present']), failed: count(['failed']), pending: count(['pending', 'running']) };
 }
 
 /** Lists the held-back instances of the given studies with their reasons, from the job store. */
