@@ -64,9 +64,9 @@ export interface AnonymizingTransformOptions extends Omit<AnonymizationOptions, 
 
 /**
  * Anonymizes archived instances into temporary copies with the hash
- * pseudonym scheme. The counter scheme of `loader anonymize` numbers
- * patients in the order one run meets them, so a resumed run would give
- * other numbers; the hash scheme depends only on the secret.
+ * pseudonym scheme, which depends only on the secret. The counter scheme of
+ * `loader anonymize` numbers patients in the order one run meets them, so a
+ * resumed run would number them differently.
  */
 export class AnonymizingTransform implements InstanceTransform {
   private readonly job: AnonymizationJob;
