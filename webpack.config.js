@@ -10,7 +10,11 @@ const externals = Object.keys(packageJson.dependencies || {});
 
 module.exports = {
   target: 'node20',
-  entry: { loader: './src/cli/main.ts' },
+  entry: {
+    loader: './src/cli/main.ts',
+    // The viewer starts this file in worker threads; it must sit beside loader.js.
+    'render-worker': './src/services/viewer/render-worker.ts',
+  },
   output: {
     path: path.resolve(__dirname, 'dist'),
     filename: '[name].js',

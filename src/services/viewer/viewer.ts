@@ -65,8 +65,7 @@ if (workerData.entry.endsWith('.ts')) require(workerData.typescriptHook);
 require(workerData.entry);
 `;
 
-// NOTE: webpack.config.js bundles only src/cli/main.ts, so dist/ has no render-worker.js yet. A bundled
-// build needs a second entry for render-worker.ts, or workerScript pointing at its compiled file.
+// The bundle has dist/render-worker.js beside dist/loader.js (a webpack entry); jest runs the .ts source.
 function resolveWorkerEntry(explicit: string | undefined): string {
   if (explicit) return explicit;
   const compiled = path.join(__dirname, 'render-worker.js');
