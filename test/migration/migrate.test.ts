@@ -236,9 +236,18 @@ describeBuilt('loader migrate', () => {
     expect(await listOn(unknownToOrthanc, uid)).toEqual([]);
   });
 
-  test('anonymize option is rejected', async () => {
-    const result = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', studyUids[0], '--anonymize'], { dirs });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--anonymize is not available yet');
+  test('anonymize relays node to node', async () => {
+    const uid = studyUids[0];
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrb', '--study-uid', uid, '--anonymize', '--json'], { dirs });
+    expect(result.code).toBe(0);
+    const study = result.json<Report & { studies: (StudyEntry & { destinationStudyUid?: string })[] }>().studies[0];
+    expect(study.state).toBe('done');
+    expect(study.method).toBe('relay');
+    expect(study.destinationStudyUid).toMatch(/^2\.25\.\d+$/);
+    expect((await listOn(destination, study.destinationStudyUid!)).length).toBe(studies.get(uid)!.length);
+
+    const moveOnly = await runLoader(['migrate', 'orthanc', 'dcmqrb', '--study-uid', uid, '--anonymize', '--method', 'move'], { dirs });
+    expect(moveOnly.code).toBe(2);
+    expect(moveOnly.stderr).toContain('--anonymize cannot go with --method move');
   });
 });
