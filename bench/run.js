@@ -3,11 +3,14 @@
  * Benchmarks of the loader against DCMTK on this machine; appends the results
  * with the machine facts to docs/benchmarks.md.
  *
- * Usage: npm run bench -- [--scenarios a,b,c] [--runs N] [--dry-run]
+ * Usage: npm run bench -- [--scenarios a,b,c,d,e] [--runs N] [--dry-run]
  *   a  1000 CT instances (525 KB each) by storescu into storescp and into `loader serve`,
  *      once per durability mode (full, process-crash)
  *   b  resident memory of `loader serve` while it receives 10 files of 100 MB
  *   c  `loader scan` of 10 000 small files vs dcmdump on the same files
+ *   d  `loader send` of the scenario a files from an imported archive into storescp,
+ *      vs storescu +sd +r of the same files into storescp
+ *   e  resident memory of `loader send` while it sends the scenario b files to storescp
  * --runs sets the number of timed runs per measurement (median reported; default 3).
  * --dry-run prints the report without appending it.
  *
@@ -46,14 +49,14 @@ function log(message) {
 }
 
 function parseArguments(argv) {
-  const options = { scenarios: ['a', 'b', 'c'], runs: 3, dryRun: false };
+  const options = { scenarios: ['a', 'b', 'c', 'd', 'e'], runs: 3, dryRun: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--scenarios') options.scenarios = String(argv[++i] || '').split(',').filter(Boolean);
     else if (arg === '--runs') options.runs = Number(argv[++i]);
     else if (arg === '--dry-run') options.dryRun = true;
     else {
-      process.stderr.write(`bench: unknown option '${arg}' (expected --scenarios a,b,c, --runs N or --dry-run)\n`);
+      process.stderr.write(`bench: unknown option '${arg}' (expected --scenarios a,b,c,d,e, --runs N or --dry-run)\n`);
       process.exit(2);
     }
   }
@@ -248,6 +251,12 @@ function machineFacts() {
     dcmtk: dcmtkVersion,
     commit,
   };
+}
+
+/** Returns the output of `uptime`, whose load averages show whether other jobs shared the machine during the run. */
+function uptime() {
+  const result = spawnSync('uptime', [], { encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim().replace(/\s+/g, ' ') : `uptime failed (exit ${result.status})`;
 }
 
 // --- test data ---------------------------------------------------------------
@@ -513,6 +522,226 @@ async function scenarioScan(runs) {
   return lines;
 }
 
+// --- send scenarios (d, e) ---------------------------------------------------
+
+/** Runs `loader ARGS` on the bench archive DIRS and throws with its output when it fails. */
+async function runLoader(dirs, args, what) {
+  const result = await run(LOADER_BIN, ['--archive', dirs.archive, '--config-dir', dirs.config, ...args], { env: loaderEnv(dirs) });
+  if (result.code !== 0) throw new Error(`${what} failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+  return result;
+}
+
+/** Imports DATA_DIR into a new archive (`loader scan --import`) and returns the archive with its Study Instance UIDs and import time. */
+async function importedArchive(label, dataDir, expectedFiles) {
+  const dirs = loaderDirs(label);
+  const result = await runLoader(dirs, ['scan', '--import', dataDir], `loader scan --import ${dataDir}`);
+  const stored = await archivedInstances(dirs);
+  if (stored !== expectedFiles) throw new Error(`loader scan --import stored ${stored} of ${expectedFiles} instances from ${dataDir}`);
+  const studies = JSON.parse((await runLoader(dirs, ['studies', '--json'], 'loader studies --json')).stdout);
+  return { dirs, studyUids: studies.map((study) => study.studyInstanceUid), importSeconds: result.seconds };
+}
+
+/** Starts storescp on a free port with an empty output folder. */
+async function startStorescp(label) {
+  const outputDir = freshDir(path.join(WORK_DIR, 'runs', `${label}-output`));
+  const port = await freePort();
+  const args = ['--aetitle', 'STORESCP', '--output-directory', outputDir, String(port)];
+  const server = await startServer('storescp', 'storescp', args, port, path.join(WORK_DIR, 'runs', `${label}.log`), { env: DCMTK_ENV });
+  return { ...server, port, outputDir };
+}
+
+/** Registers storescp as node STORESCP of the archive, replacing the entry of an earlier run. */
+async function registerStorescp(dirs, port) {
+  const list = await runLoader(dirs, ['nodes', 'list', '--json'], 'loader nodes list');
+  const registered = JSON.parse(list.stdout).pacs.some((node) => node.name === 'STORESCP');
+  if (registered) await runLoader(dirs, ['nodes', 'remove', 'STORESCP'], 'loader nodes remove STORESCP');
+  await runLoader(dirs, ['nodes', 'add', 'STORESCP', '--aet', 'STORESCP', '--host', LOOPBACK, '--port', String(port)], 'loader nodes add STORESCP');
+}
+
+function sendArgs(dirs, studyUids) {
+  return ['--archive', dirs.archive, '--config-dir', dirs.config, 'send', 'STORESCP', '--study-uid', ...studyUids, '--json'];
+}
+
+/** Checks the JSON report of `loader send` and the number of files storescp wrote. */
+function checkSend(result, outputDir, expectedFiles, what) {
+  if (result.code !== 0) throw new Error(`${what}: loader send failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+  const report = JSON.parse(result.stdout);
+  if (report.completed !== expectedFiles) throw new Error(`${what}: loader send reports ${report.completed} of ${expectedFiles} instances completed (outcome ${report.outcome})`);
+  const received = countFiles(outputDir);
+  if (received !== expectedFiles) throw new Error(`${what}: storescp received ${received} of ${expectedFiles} files`);
+}
+
+/** Returns seconds from the loader's "Association established" log line to its "Send finished" line, or undefined when either is missing. */
+function associationSeconds(stderr) {
+  const stamp = (pattern) => {
+    const line = stderr.split('\n').find((text) => pattern.test(text));
+    const time = line && Date.parse(line.split(' ')[0]);
+    return Number.isFinite(time) ? time : undefined;
+  };
+  const start = stamp(/Association established/);
+  const end = stamp(/Send finished/);
+  return start !== undefined && end !== undefined ? (end - start) / 1000 : undefined;
+}
+
+async function scenarioSendThroughput(runs) {
+  const ankle = path.join(CORPUS_DIR, 'samples', 'ct', 'ct-ankle-implicit-le.dcm');
+  const dataDir = path.join(WORK_DIR, 'ct1000');
+  buildCopies(dataDir, [ankle], 1000, `${BENCH_UID_ROOT}.1.1`);
+  const files = countFiles(dataDir);
+  const megabytes = directoryBytes(dataDir) / 1e6;
+  const missing = loaderCommandMissing('send');
+  const storescuTimes = [];
+  const loaderTimes = [];
+  const loaderAssociationTimes = [];
+  let archive;
+  if (missing) log(`d: skipping loader send: ${missing}`);
+  else archive = await importedArchive('send-loader', dataDir, files);
+
+  // storescu and loader send alternate within each round, so a change in machine load affects both alike.
+  for (let i = 0; i < runs; i++) {
+    const dcmtkServer = await startStorescp('send-storescp');
+    try {
+      const result = await timedStore(dcmtkServer.port, 'STORESCP', dataDir, files);
+      const received = countFiles(dcmtkServer.outputDir);
+      if (received !== files) throw new Error(`storescu run ${i + 1}: storescp received ${received} of ${files} files`);
+      storescuTimes.push(result.seconds);
+      log(`d: storescu run ${i + 1}: ${result.seconds.toFixed(2)} s`);
+    } finally {
+      await dcmtkServer.stop();
+    }
+    if (missing) continue;
+
+    const loaderServer = await startStorescp('send-storescp');
+    try {
+      await registerStorescp(archive.dirs, loaderServer.port);
+      const result = await run(LOADER_BIN, sendArgs(archive.dirs, archive.studyUids), { env: loaderEnv(archive.dirs) });
+      checkSend(result, loaderServer.outputDir, files, `run ${i + 1}`);
+      loaderTimes.push(result.seconds);
+      loaderAssociationTimes.push(associationSeconds(result.stderr));
+      log(`d: loader send run ${i + 1}: ${result.seconds.toFixed(2)} s`);
+    } finally {
+      await loaderServer.stop();
+    }
+  }
+
+  const row = (name, times) => {
+    const m = median(times);
+    return `| ${name} | ${m.toFixed(2)} | ${times.map((t) => t.toFixed(2)).join(', ')} | ${(files / m).toFixed(0)} | ${(megabytes / m).toFixed(0)} |`;
+  };
+  const lines = [
+    `Scenario d: ${files} CT instances (the scenario a files, ${megabytes.toFixed(0)} MB) sent over one association to DCMTK storescp --output-directory (TCP_NODELAY=1), by DCMTK storescu +sd +r (TCP_NODELAY=1) and by \`loader send STORESCP --study-uid UID\` from an archive filled once by \`loader scan --import\`. Times are wall times of the whole sending process, so they include its start. Median of ${runs} runs; each round runs storescu and then the loader, each into a new storescp with an empty output folder that must hold ${files} files afterwards.`,
+    '',
+    '| sender | median s | runs s | instances/s | MB/s |',
+    '|---|---|---|---|---|',
+    row('DCMTK storescu +sd +r (TCP_NODELAY=1)', storescuTimes),
+  ];
+  if (missing) {
+    lines.push('', `loader send: skipped, ${missing}.`);
+    return lines;
+  }
+  lines.push(row('loader send (registered node, --study-uid)', loaderTimes));
+  lines.push('');
+  const ratio = median(loaderTimes) / median(storescuTimes);
+  lines.push(`Ratio loader / storescu (median time): ${ratio.toFixed(2)}; target 1.0 or less, ${ratio <= 1 ? 'met' : 'not met'}.`);
+  if (loaderAssociationTimes.every((t) => t !== undefined)) {
+    lines.push(`From the loader's "Association established" to its "Send finished" log line: median ${median(loaderAssociationTimes).toFixed(2)} s (runs ${loaderAssociationTimes.map((t) => t.toFixed(2)).join(', ')}).`);
+  }
+  lines.push(`The untimed \`loader scan --import\` of the ${files} files took ${archive.importSeconds.toFixed(2)} s.`);
+  return lines;
+}
+
+/** Reads VmRSS and VmHWM of PID in MiB from /proc/PID/status, or returns undefined once the process is gone. */
+function readMemory(pid) {
+  let status;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name) => Number((status.match(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm')) || [])[1]) / 1024;
+  const rss = field('VmRSS');
+  // A zombie has no VmRSS line, and its numbers are of no use.
+  return Number.isFinite(rss) ? { rss, hwm: field('VmHWM') } : undefined;
+}
+
+/** Runs one `loader send` and samples its VmRSS every 100 ms. The baseline is the RSS when the association is established. */
+function sendWithMemorySamples(dirs, studyUids) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(LOADER_BIN, sendArgs(dirs, studyUids), { env: loaderEnv(dirs), stdio: ['ignore', 'pipe', 'pipe'] });
+    const samples = { first: undefined, baseline: undefined, peak: 0, hwm: 0, count: 0 };
+    const sample = () => {
+      const memory = readMemory(child.pid);
+      if (!memory) return undefined;
+      samples.count++;
+      if (samples.first === undefined) samples.first = memory.rss;
+      samples.peak = Math.max(samples.peak, memory.rss);
+      samples.hwm = Math.max(samples.hwm, memory.hwm);
+      return memory;
+    };
+    const timer = setInterval(sample, 100);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (samples.baseline === undefined && /Association established/.test(stderr)) samples.baseline = sample()?.rss;
+    });
+    child.once('error', (error) => {
+      clearInterval(timer);
+      reject(new Error(`failed to run ${LOADER_BIN}: ${error.message}`));
+    });
+    child.once('close', (code) => {
+      clearInterval(timer);
+      resolve({ code, stdout, stderr, seconds: seconds(start), samples });
+    });
+  });
+}
+
+async function scenarioSendMemory(runs) {
+  const missing = loaderCommandMissing('send');
+  if (missing) {
+    log(`e: skipping: ${missing}`);
+    return [`Scenario e (memory of loader send while sending large files): skipped, ${missing}.`];
+  }
+  const dataDir = path.join(WORK_DIR, 'large');
+  buildLargeFiles(dataDir, 10, 100);
+  const files = countFiles(dataDir);
+  const megabytes = directoryBytes(dataDir) / 1e6;
+  const largest = Math.max(...fs.readdirSync(dataDir).filter((name) => name.endsWith('.dcm')).map((name) => fs.statSync(path.join(dataDir, name)).size)) / 1e6;
+  const archive = await importedArchive('send-memory-loader', dataDir, files);
+
+  const rows = [];
+  for (let i = 0; i < runs; i++) {
+    const server = await startStorescp('send-memory-storescp');
+    try {
+      await registerStorescp(archive.dirs, server.port);
+      const result = await sendWithMemorySamples(archive.dirs, archive.studyUids);
+      checkSend(result, server.outputDir, files, `run ${i + 1}`);
+      const { samples } = result;
+      if (samples.baseline === undefined) throw new Error(`run ${i + 1}: no RSS sample when the association was established`);
+      rows.push({ ...samples, seconds: result.seconds });
+      log(`e: run ${i + 1}: ${result.seconds.toFixed(2)} s; RSS at association ${samples.baseline.toFixed(0)} MiB, sampled peak ${samples.peak.toFixed(0)} MiB, VmHWM ${samples.hwm.toFixed(0)} MiB`);
+    } finally {
+      await server.stop();
+    }
+  }
+
+  const maxPeak = Math.max(...rows.map((row) => Math.max(row.peak, row.hwm)));
+  return [
+    `Scenario e: \`loader send STORESCP --study-uid UID\` sends ${files} uncompressed multi-frame files (the scenario b files, largest ${largest.toFixed(0)} MB, ${megabytes.toFixed(0)} MB in all) from an archive filled by \`loader scan --import\` to DCMTK storescp (TCP_NODELAY=1). VmRSS of the loader process is sampled every 100 ms from /proc/PID/status. The baseline is VmRSS when the loader logs "Association established", after its start and before the first C-STORE. VmHWM is the kernel's peak RSS, read at each sample. ${runs} runs, each into a new storescp with an empty output folder that must hold ${files} files afterwards.`,
+    '',
+    '| run | first sample MiB | baseline MiB | sampled peak MiB | VmHWM MiB | growth MiB | samples | transfer s | MB/s |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (row, index) =>
+        `| ${index + 1} | ${row.first.toFixed(0)} | ${row.baseline.toFixed(0)} | ${row.peak.toFixed(0)} | ${row.hwm.toFixed(0)} | ${(Math.max(row.peak, row.hwm) - row.baseline).toFixed(0)} | ${row.count} | ${row.seconds.toFixed(2)} | ${(megabytes / row.seconds).toFixed(0)} |`,
+    ),
+    '',
+    `Highest peak over the runs (sampled VmRSS or VmHWM): ${maxPeak.toFixed(0)} MiB = ${((maxPeak * 2 ** 20) / 1e6).toFixed(1)} MB; target under 150 MB, ${maxPeak * 2 ** 20 < 150e6 ? 'met' : 'not met'}.`,
+  ];
+}
+
 // --- report ------------------------------------------------------------------
 
 const REPORT_INTRO = `# Benchmarks
@@ -530,12 +759,13 @@ async function main() {
   fs.mkdirSync(WORK_DIR, { recursive: true });
   ensureCorpus();
   const facts = machineFacts();
+  const uptimeBefore = uptime();
   const sections = [];
-  const scenarios = { a: scenarioStoreThroughput, b: scenarioServeMemory, c: scenarioScan };
+  const scenarios = { a: scenarioStoreThroughput, b: scenarioServeMemory, c: scenarioScan, d: scenarioSendThroughput, e: scenarioSendMemory };
   for (const name of options.scenarios) {
     const scenario = scenarios[name];
     if (!scenario) {
-      process.stderr.write(`bench: unknown scenario '${name}' (expected a, b or c)\n`);
+      process.stderr.write(`bench: unknown scenario '${name}' (expected a, b, c, d or e)\n`);
       process.exit(2);
     }
     log(`scenario ${name}`);
@@ -551,6 +781,8 @@ async function main() {
     `## ${facts.date} (commit ${facts.commit})`,
     '',
     `Machine: ${facts.cpu}, ${facts.cores} cores, ${facts.ramGiB} GiB RAM, ${facts.kernel}; Node ${facts.node}; DCMTK ${facts.dcmtk}.`,
+    '',
+    `\`uptime\` before the run: \`${uptimeBefore}\`; after: \`${uptime()}\`.`,
     '',
     ...sections.flatMap((lines) => [...lines, '']),
   ].join('\n');
