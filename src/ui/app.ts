@@ -5,6 +5,7 @@
  */
 import type { GuiPaths } from './qt-runtime';
 import { loadQodeShim, startEventPump } from './qt-runtime';
+import { startWidgetDump, testHooksFile } from './test-hooks';
 import { createLogger } from '../services/logger';
 import { AppController } from './controllers/app-controller';
 
@@ -32,10 +33,14 @@ export async function openWindow(options: OpenWindowOptions): Promise<void> {
   const stopPump = startEventPump(() => application.processEvents());
   const controller = new AppController({ configDir: options.configDir, archiveRoot: options.archiveRoot });
   log.info('desktop window opening', { archive: options.archiveRoot, settings: controller.settings.path });
+  const hooksFile = testHooksFile();
+  const stopDump = hooksFile === undefined ? undefined : startWidgetDump(hooksFile);
+  if (hooksFile !== undefined) log.info('test hooks on: writing widget geometry', { file: hooksFile });
 
   await new Promise<void>((resolve) => {
     Renderer.render(React.createElement(MainWindow, { controller, onClosed: resolve }));
   });
+  stopDump?.();
   stopPump();
   log.info('desktop window closed');
 }

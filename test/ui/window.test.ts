@@ -1,11 +1,12 @@
 /**
  * The desktop window under Xvfb, driven by xdotool like a user: connect the
- * left panel to Orthanc, select two studies, retrieve them into the local
- * archive of the right panel, then switch PACS On and C-ECHO the loader.
+ * left panel to Orthanc, filter, select two studies, retrieve them into the
+ * local archive of the right panel with the mouse and then with the keyboard
+ * only, switch PACS On and Off under C-ECHO, and switch language and theme.
  *
- * The click positions assume the fixed 1400x900 Xvfb screen, no window
- * manager (windows open at their set geometry) and the DejaVu Sans font.
- * NOTE: a layout change moves the widgets, so the positions below need updating with it.
+ * The window writes the global geometry of its named widgets to a JSON file
+ * (LOADER_UI_TEST_HOOKS=1), and WindowDriver clicks by objectName. With
+ * LOADER_UI_SCREENSHOTS=DIR the tests also save the README screenshots there.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -27,6 +28,7 @@ import {
   waitUntil,
 } from '../support/peers';
 import type { ManagedProcess, OrthancHandle } from '../support/peers';
+import { sleep, WindowDriver } from './window-driver';
 
 const ADDON = path.join(REPO_ROOT, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
 const SHIM = path.join(REPO_ROOT, 'native', 'qode-shim', 'build', 'qode_shim.node');
@@ -44,7 +46,7 @@ function hasCommand(name: string): boolean {
 const missing = [
   ...(loaderIsBuilt() ? [] : ['dist/loader.js (npm run build)']),
   ...(fs.existsSync(ADDON) && fs.existsSync(SHIM) ? [] : ['the NodeGui addon and qode shim (scripts/build-gui.sh)']),
-  ...['Xvfb', 'xdotool', 'import'].filter((tool) => !hasCommand(tool)),
+  ...['Xvfb', 'xdotool', 'import', 'Orthanc', 'echoscu'].filter((tool) => !hasCommand(tool)),
 ];
 if (missing.length > 0) {
   // eslint-disable-next-line no-console
@@ -60,76 +62,88 @@ function freeDisplay(): number {
   throw new Error('no free X display number between 90 and 199');
 }
 
-/**
- * NOTE: the retrieve and PACS On flows fail at the first click on Connect
- * (the search never starts), so they run only with LOADER_UI_FLOW=1 until
- * the click positions or the focus handling without a window manager are fixed.
- */
-const flowTest = process.env.LOADER_UI_FLOW === '1' ? test : test.skip;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Corpus studies uploaded to Orthanc, by the last component of their Study Instance UID. */
+interface UploadedStudy {
+  uid: string;
+  modality: string;
+  studyDate: string;
 }
 
 describeWithGui('desktop window', () => {
   const dirs = createLoaderDirs('ui');
   const workDir = makeTempDir('ui-x');
   const display = `:${freeDisplay()}`;
+  const driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
   let xvfb: ManagedProcess;
   let orthanc: OrthancHandle;
   let loader: ManagedProcess;
   let serverPort: number;
-  const studyUids: string[] = [];
+  const uploaded: UploadedStudy[] = [];
 
-  const xdotool = (...args: string[]) => execFileSync('xdotool', args, { env: { ...process.env, DISPLAY: display } });
-  const click = async (x: number, y: number) => {
-    xdotool('mousemove', String(x), String(y), 'click', '1');
-    await sleep(400);
-  };
-  const typeInto = async (x: number, y: number, text: string) => {
-    await click(x, y);
-    xdotool('key', 'ctrl+a');
-    xdotool('type', '--delay', '20', text);
-    await sleep(300);
-  };
-  const screenshot = (name: string) => {
-    if (!SCREENSHOTS) return;
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
-    execFileSync('import', ['-window', 'root', path.join(SCREENSHOTS, name)], { env: { ...process.env, DISPLAY: display } });
-  };
   const waitForLog = (pattern: RegExp, timeoutMs = 60_000) => waitUntil(loader, `log line ${pattern}`, () => pattern.test(loader.readLog()), timeoutMs);
+  const screenshot = (name: string, windowId = 'main-window') => {
+    if (SCREENSHOTS) driver.screenshot(path.join(SCREENSHOTS, name), windowId);
+  };
+  const archivedStudies = (): string[] => {
+    const archive = LocalArchive.open(dirs.archiveDir);
+    try {
+      const uids = archive.searchStudies({}).map((study) => study.studyInstanceUid);
+      for (const studyInstanceUid of uids) {
+        for (const instance of archive.listInstances({ studyInstanceUid })) expect(fs.existsSync(instance.path)).toBe(true);
+      }
+      return uids.sort();
+    } finally {
+      archive.close();
+    }
+  };
+  const uidsWhere = (match: (study: UploadedStudy) => boolean) =>
+    uploaded
+      .filter(match)
+      .map((study) => study.uid)
+      .sort();
 
   beforeAll(async () => {
     xvfb = startProcess({ name: 'xvfb', command: 'Xvfb', args: [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], dir: workDir });
     await waitUntil(xvfb, `X socket of ${display}`, () => fs.existsSync(`/tmp/.X11-unix/X${display.slice(1)}`));
 
-    const byStudy = new Map<string, string[]>();
-    for (const file of corpusSamples((sample) => /^samples\/(ct|mr)\//.test(sample.path) && sample.studyInstanceUid !== null)) {
-      const files = byStudy.get(file.studyInstanceUid!) ?? [];
-      files.push(file.absolutePath);
-      byStudy.set(file.studyInstanceUid!, files);
+    // Five studies: two CT studies of 2003-2004 (the filter's target), a CT study of 1993 outside the
+    // date range, an MR study of 2004 outside the modality filter, and an MR study of 2001.
+    const wanted = ['ct-small.dcm', 'ct-rle.dcm', 'ct-ankle-implicit-le.dcm', 'mr-small-explicit-le.dcm', 'brain_002.dcm'];
+    const samples = corpusSamples((sample) => /^samples\/(ct|mr)\//.test(sample.path) && sample.studyInstanceUid !== null);
+    for (const name of wanted) {
+      const first = samples.find((sample) => sample.path.endsWith(`/${name}`));
+      if (!first) throw new Error(`corpus sample ${name} not found; rebuild test/.corpus with npm run corpus`);
+      uploaded.push({ uid: first.studyInstanceUid!, modality: first.modality!, studyDate: first.studyDate! });
     }
-    orthanc = await startOrthanc({ aeTitle: 'ORTHANCUI' });
-    for (const [uid, files] of [...byStudy].slice(0, 3)) {
-      studyUids.push(uid);
-      for (const file of files) await orthanc.uploadFile(file);
+    serverPort = await freePort();
+    orthanc = await startOrthanc({ aeTitle: 'ORTHANCUI', modalities: { LOADERUI: { aet: 'LOADERUI', host: '127.0.0.1', port: serverPort } } });
+    for (const study of uploaded) {
+      for (const sample of samples.filter((file) => file.studyInstanceUid === study.uid)) await orthanc.uploadFile(sample.absolutePath);
     }
 
-    serverPort = await freePort();
     await runLoader(['config', 'set', 'pacs.port', String(serverPort)], { dirs });
     await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
+    await runLoader(['config', 'set', 'pacs.aeTitle', 'LOADERUI'], { dirs });
     await runLoader(['config', 'set', 'pacs.acceptAnyCallingAeTitle', 'on'], { dirs });
     await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
+    await runLoader(['config', 'set', 'interface.theme', 'light'], { dirs });
 
     loader = startProcess({
       name: 'loader-window',
       command: LOADER_BIN,
       args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
       dir: workDir,
-      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8' },
+      env: {
+        DISPLAY: display,
+        HOME: dirs.homeDir,
+        XDG_RUNTIME_DIR: workDir,
+        LANG: 'C.UTF-8',
+        LOADER_UI_TEST_HOOKS: '1',
+        LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile,
+      },
     });
     await waitForLog(/desktop window opening/);
-    await sleep(2000);
+    await driver.waitFor('main-window');
   }, 180_000);
 
   afterAll(async () => {
@@ -138,46 +152,171 @@ describeWithGui('desktop window', () => {
     await xvfb?.stop();
   });
 
-  test('window opens with the license prompt', () => {
-    screenshot('license-en.png');
-    const windows = xdotool('search', '--name', 'Sciberia Loader').toString().trim();
+  test('window opens with the license prompt', async () => {
+    await driver.waitFor('license-window');
+    await driver.waitForActiveWindow('license-window');
+    screenshot('license-en-light.png');
+    const windows = driver.xdotool('search', '--name', 'Sciberia Loader').trim();
     expect(windows).not.toBe('');
   });
 
-  flowTest('retrieve two studies from Orthanc', async () => {
-    await click(660, 271); // license window: Cancel
-    await typeInto(245, 78, String(orthanc.port)); // left panel: Port
-    await typeInto(400, 78, 'ORTHANCUI'); // left panel: AE title
-    await click(751, 28); // left panel: Connect
-    await waitForLog(/PACS search finished .*studies=3/);
-    await click(1245, 28); // right panel: Connect (the archive folder is filled in)
-    await sleep(500);
+  test('mouse flow retrieves two filtered studies', async () => {
+    await driver.click('license-cancel');
+    await driver.waitForGone('license-window');
+    await driver.waitForActiveWindow('main-window');
 
-    await click(60, 215); // first row of the left table
-    xdotool('key', 'shift+Down');
-    await sleep(500);
+    await driver.typeInto('left-port', String(orthanc.port));
+    await driver.typeInto('left-aet', 'ORTHANCUI');
+    await driver.click('left-connect');
+    await driver.waitFor('left-table', (table) => table.rows === uploaded.length, 30_000, `${uploaded.length} rows`);
+    expect(driver.widget('left-connection')?.text).toContain('ORTHANCUI');
+
+    // Date: "Range" is the last choice of the combo box, chosen with the keyboard after a click opened it.
+    await driver.click('left-date');
+    driver.key('End', 'Return');
+    await driver.waitFor('left-date-text', (field) => field.enabled, 5_000, 'enabled');
+    await driver.typeInto('left-date-text', '20030101-20041231');
+    await driver.click('left-modality-CT');
+    await driver.waitFor('left-modality-CT', (box) => box.checked === true, 5_000, 'checked');
+    await driver.click('left-search');
+    const expected = uidsWhere((study) => study.modality === 'CT' && study.studyDate >= '20030101' && study.studyDate <= '20041231');
+    expect(expected).toHaveLength(2);
+    await driver.waitFor('left-table', (table) => table.rows === expected.length, 30_000, `${expected.length} rows`);
+
+    await driver.click('right-connect');
+    await driver.waitFor('right-connection', (label) => label.text !== 'Not connected', 10_000, 'connected');
+
+    const table = driver.widget('left-table')!;
+    // The first row lies below the 28-pixel header; Shift+Down extends the selection to the second row.
+    await driver.click('left-table', { x: 40, y: 45 });
+    driver.key('shift+Down');
+    await driver.waitFor('left-selection', (label) => /2 selected/.test(label.text ?? ''), 5_000, '2 selected');
+    expect(table.rows).toBe(2);
     screenshot('main-en-light.png');
-    xdotool('key', 'F5');
-    await sleep(800);
-    screenshot('send-dialog-en.png');
-    await click(687, 331); // send dialog: Send
-    await waitForLog(/retrieve finished .*studies=2 .*outcome=success/, 90_000);
-    await sleep(500);
-    screenshot('main-done-en.png');
 
-    const archive = LocalArchive.open(dirs.archiveDir);
-    const archived = archive.searchStudies({}).map((study) => study.studyInstanceUid);
-    const instances = archived.flatMap((studyInstanceUid) => archive.listInstances({ studyInstanceUid }));
-    archive.close();
-    expect(archived).toHaveLength(2);
-    for (const instance of instances) expect(fs.existsSync(instance.path)).toBe(true);
-    for (const uid of archived) expect(studyUids).toContain(uid);
+    await driver.click('transfer-right');
+    await driver.waitFor('send-confirm');
+    expect(driver.widget('send-summary')?.text).toMatch(/^2 studies from ORTHANCUI@127\.0\.0\.1:\d+ to /);
+    expect(driver.widget('send-method')?.text).toBe('C-GET');
+    screenshot('send-dialog-en-light.png');
+    await driver.click('send-confirm');
+    await driver.waitForGone('send-dialog');
+
+    await driver.waitFor('status-text', (label) => /^Done: \d+ instances, 0 failures$/.test(label.text ?? ''), 90_000, 'Done');
+    expect(archivedStudies()).toEqual(expected);
+    await driver.waitFor('right-table', (right) => right.rows === 2, 5_000, '2 rows');
+    expect(driver.widget('status-progress')).toBeDefined();
   }, 180_000);
 
-  flowTest('PACS On answers C-ECHO', async () => {
-    await click(13, 656); // status bar: PACS On
-    await waitForLog(/listening/);
-    const echo = await runDcmtk('echoscu', ['-aec', 'LOADER', '-aet', 'UITEST', '127.0.0.1', String(serverPort)]);
-    expect(echo.code).toBe(0);
+  test('keyboard flow retrieves the MR study', async () => {
+    // Only keys from here on: Tab moves the focus, Space toggles and presses, F5 transfers.
+    await driver.waitForActiveWindow('main-window');
+    await driver.focusByKey('left-modality-CT');
+    driver.key('space');
+    await driver.waitFor('left-modality-CT', (box) => box.checked === false, 5_000, 'unchecked');
+    await driver.focusByKey('left-modality-MR');
+    driver.key('space');
+    await driver.waitFor('left-modality-MR', (box) => box.checked === true, 5_000, 'checked');
+    await driver.focusByKey('left-search');
+    driver.key('space');
+    const expected = uidsWhere((study) => study.modality === 'MR' && study.studyDate >= '20030101' && study.studyDate <= '20041231');
+    expect(expected).toHaveLength(1);
+    await driver.waitFor('left-table', (table) => table.rows === 1, 30_000, '1 row');
+
+    await driver.focusByKey('left-table');
+    driver.key('ctrl+a');
+    await driver.waitFor('left-selection', (label) => /1 selected/.test(label.text ?? ''), 5_000, '1 selected');
+    driver.key('F5');
+    await driver.waitForActiveWindow('send-dialog');
+    await driver.focusByKey('send-confirm');
+    driver.key('space');
+    await driver.waitForGone('send-dialog');
+
+    await driver.waitFor('status-text', (label) => /^Done: 6 instances, 0 failures$/.test(label.text ?? ''), 90_000, 'Done with 6 instances');
+    expect(archivedStudies()).toEqual(uidsWhere((study) => study.studyDate >= '20030101' && study.studyDate <= '20041231'));
+    await driver.waitFor('right-table', (table) => table.rows === 3, 5_000, '3 rows');
+  }, 180_000);
+
+  test('Ctrl+F filters the local panel', async () => {
+    await driver.waitForActiveWindow('main-window');
+    driver.key('ctrl+f');
+    await driver.waitFor('right-filter', (field) => field.focused, 5_000, 'focused');
+    await driver.type('no such patient');
+    await driver.waitFor('right-table', (table) => table.rows === 0, 5_000, '0 rows');
+    driver.key('ctrl+a', 'BackSpace');
+    await driver.waitFor('right-table', (table) => table.rows === 3, 5_000, '3 rows');
   }, 60_000);
+
+  test('Shift+F5 opens the send dialog', async () => {
+    await driver.click('right-table', { x: 40, y: 45 });
+    driver.key('ctrl+a');
+    await driver.waitFor('right-selection', (label) => /3 selected/.test(label.text ?? ''), 5_000, '3 selected');
+    driver.key('shift+F5');
+    await driver.waitFor('send-confirm');
+    expect(driver.widget('send-summary')?.text).toMatch(/^3 studies from .* to ORTHANCUI@127\.0\.0\.1:\d+$/);
+    // C-STORE has no method to choose.
+    expect(driver.widget('send-method')).toBeUndefined();
+    await driver.click('send-exit');
+    await driver.waitForGone('send-dialog');
+  }, 60_000);
+
+  test('PACS On answers C-ECHO and Off stops it', async () => {
+    const echo = () => runDcmtk('echoscu', ['-to', '5', '-aec', 'LOADERUI', '-aet', 'UITEST', '127.0.0.1', String(serverPort)]);
+    expect((await echo()).code).not.toBe(0);
+
+    await driver.click('server-switch');
+    await driver.waitFor('server-state', (label) => /^Server listening on 127\.0\.0\.1:\d+ as LOADERUI$/.test(label.text ?? ''), 20_000, 'listening');
+    expect((await echo()).code).toBe(0);
+    expect(await orthanc.echo('LOADERUI')).toBe(true);
+
+    await driver.click('server-switch');
+    await driver.waitFor('server-state', (label) => label.text === 'Server stopped', 20_000, 'stopped');
+    expect((await echo()).code).not.toBe(0);
+  }, 90_000);
+
+  test('settings switch language and theme', async () => {
+    const variants = [
+      { language: 'en', theme: 'light', settingsButton: 'Settings' },
+      { language: 'en', theme: 'dark', settingsButton: 'Settings' },
+      { language: 'ru', theme: 'dark', settingsButton: 'Настройки' },
+      { language: 'ru', theme: 'light', settingsButton: 'Настройки' },
+    ] as const;
+    let current: { language: string; theme: string } = { language: 'en', theme: 'light' };
+    for (const variant of variants) {
+      await driver.click('open-settings');
+      await driver.waitFor('settings-window');
+      await driver.waitForActiveWindow('settings-window');
+      // Ctrl+Tab moves to the Interface tab; the combo boxes then change with Home and End.
+      await driver.focusByKey('settings-aet');
+      driver.key('ctrl+Tab');
+      await driver.waitFor('settings-language');
+      if (variant.language !== current.language) {
+        await driver.focusByKey('settings-language');
+        driver.key(variant.language === 'en' ? 'Home' : 'End');
+        await driver.waitFor('open-settings', (button) => button.text === variant.settingsButton, 5_000, `text ${variant.settingsButton}`);
+      }
+      if (variant.theme !== current.theme) {
+        await driver.focusByKey('settings-theme');
+        driver.key(variant.theme === 'light' ? 'Home' : 'End');
+      }
+      current = variant;
+      await sleep(500);
+      screenshot(`settings-${variant.language}-${variant.theme}.png`);
+      await driver.click('settings-close');
+      await driver.waitForGone('settings-window');
+      await sleep(300);
+      screenshot(`main-${variant.language}-${variant.theme}.png`);
+
+      await driver.click('left-table', { x: 40, y: 45 });
+      driver.key('F5');
+      await driver.waitFor('send-confirm');
+      await sleep(300);
+      screenshot(`send-dialog-${variant.language}-${variant.theme}.png`);
+      await driver.click('send-exit');
+      await driver.waitForGone('send-dialog');
+
+      const stored = JSON.parse(fs.readFileSync(path.join(dirs.configDir, 'settings.json'), 'utf8')) as { interface: { language: string; theme: string } };
+      expect(stored.interface).toMatchObject({ language: variant.language, theme: variant.theme });
+    }
+  }, 240_000);
 });

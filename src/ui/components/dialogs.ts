@@ -4,12 +4,14 @@
  * scan confirmation. None of them calls QDialog.exec(), which would stop
  * Node's event loop.
  */
+import type { QWidget } from '@nodegui/nodegui';
 import { Button, ComboBox, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useState } from 'react';
 
 import type { LocationEntry } from '../controllers/app-controller';
 import type { Translate } from '../i18n';
 
+import { trackWindow } from '../test-hooks';
 import { comboItems } from './combo-items';
 
 const h = React.createElement;
@@ -19,6 +21,39 @@ const h = React.createElement;
  * every window would open at the top left corner, over the main window.
  */
 export const DIALOG_GEOMETRY = { x: 320, y: 180, width: 480, height: 180 };
+
+/** Delay before a new dialog takes the keyboard focus, in milliseconds, so that Qt has shown it first. */
+const ACTIVATE_DELAY_MS = 50;
+
+const dialogRefs = new Map<string, (window: QWidget | null) => void>();
+
+/**
+ * Returns a stable ref callback for the top-level window `id`: it tracks the
+ * window for the test hooks and gives it the keyboard focus once shown.
+ * Without a window manager (under Xvfb) no window gets the focus by itself,
+ * so keys would go nowhere.
+ */
+export function dialogWindowRef(id: string): (window: QWidget | null) => void {
+  let ref = dialogRefs.get(id);
+  if (!ref) {
+    const track = trackWindow(id);
+    let mounted: QWidget | null = null;
+    ref = (window) => {
+      track(window);
+      mounted = window;
+      // The check skips a window that was unmounted before the timer fired, whose native object may be gone.
+      if (window) setTimeout(() => mounted === window && activate(window), ACTIVATE_DELAY_MS);
+    };
+    dialogRefs.set(id, ref);
+  }
+  return ref;
+}
+
+/** Raises the window and gives it the keyboard focus. */
+export function activate(window: QWidget): void {
+  window.raise();
+  window.activateWindow();
+}
 
 export interface SendDialogProps {
   t: Translate;
@@ -37,7 +72,7 @@ export function SendDialog(props: SendDialogProps): React.ReactElement {
   const [method, setMethod] = useState<'get' | 'move'>('get');
   return h(
     Window,
-    { id: 'send-dialog', windowTitle: t('transfer.title'), minSize: { width: 460, height: 170 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: 'send-dialog', ref: dialogWindowRef('send-dialog'), windowTitle: t('transfer.title'), minSize: { width: 460, height: 170 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
@@ -79,7 +114,7 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
   const [index, setIndex] = useState(0);
   return h(
     Window,
-    { id: 'fill-dialog', windowTitle: t('fill.title'), minSize: { width: 420, height: 140 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: 'fill-dialog', ref: dialogWindowRef('fill-dialog'), windowTitle: t('fill.title'), minSize: { width: 420, height: 140 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
@@ -116,7 +151,7 @@ export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
   const { t } = props;
   return h(
     Window,
-    { id: props.id, windowTitle: props.title, minSize: { width: 420, height: 120 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: props.id, ref: dialogWindowRef(props.id), windowTitle: props.title, minSize: { width: 420, height: 120 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },

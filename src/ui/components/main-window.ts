@@ -14,7 +14,8 @@ import type { AppController, LocationEntry, ServerState, TransferFailure, Transf
 import { translator } from '../i18n';
 import type { Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
-import { ConfirmDialog, FillDialog, SendDialog } from './dialogs';
+import { trackWindow } from '../test-hooks';
+import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
 import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { LicenseWindow, SettingsWindow } from './settings-window';
@@ -23,6 +24,9 @@ const h = React.createElement;
 const log = createLogger('loader.ui');
 
 type Side = 'left' | 'right';
+
+/** Delay before the main window takes the keyboard focus back from a closed dialog, in milliseconds. */
+const REACTIVATE_DELAY_MS = 150;
 
 /** Keys of the transfer shortcuts: F5 sends from the left panel to the right one, Shift+F5 back. */
 export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F' } as const;
@@ -227,7 +231,17 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     bind(SHORTCUTS.sendRight, () => actions.current.requestTransfer('left'));
     bind(SHORTCUTS.sendLeft, () => actions.current.requestTransfer('right'));
     bind(SHORTCUTS.focusFilter, () => actions.current.focusFilter());
+    trackWindow('main-window')(window);
+    return () => trackWindow('main-window')(null);
   }, []);
+
+  // A closed dialog leaves no window with the keyboard focus when no window manager hands it back.
+  // The delay lets Qt destroy the dialog first, because its destruction moves the X focus to the root window.
+  useEffect(() => {
+    if (dialog.type !== 'none') return;
+    const timer = setTimeout(() => windowRef.current && activate(windowRef.current), REACTIVATE_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [dialog.type]);
 
   const changeInterface = (changes: Partial<InterfaceSettings>) => {
     try {

@@ -241,6 +241,6 @@ export function Panel(props: PanelProps): React.ReactElement {
       onSelectionChange: (selectedUids) => update({ selectedUids }),
       tableRef: (table) => props.widgetRefs({ table, filter: filterRef.current }),
     }),
-    h(Text, { id: 'muted' }, t('panel.studies', { count: state.rows.length, selected: state.selectedUids.length })),
+    h(Text, { id: `${side}-selection` }, t('panel.studies', { count: state.rows.length, selected: state.selectedUids.length })),
   );
 }

@@ -8,7 +8,7 @@ import React, { useRef, useState } from 'react';
 
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import type { Translate } from '../i18n';
-import { DIALOG_GEOMETRY } from './dialogs';
+import { DIALOG_GEOMETRY, dialogWindowRef } from './dialogs';
 
 import { comboItems } from './combo-items';
 
@@ -129,7 +129,7 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
   const { t } = props;
   return h(
     Window,
-    { id: 'settings-window', windowTitle: t('settings.title'), minSize: { width: 560, height: 340 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
+    { id: 'settings-window', ref: dialogWindowRef('settings-window'), windowTitle: t('settings.title'), minSize: { width: 560, height: 340 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
     h(
       View,
       { style: 'flex-direction: column; padding: 8px; flex: 1;' },
@@ -175,7 +175,7 @@ export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
   };
   return h(
     Window,
-    { id: 'license-window', windowTitle: t('license.title'), minSize: { width: 480, height: 160 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: 'license-window', ref: dialogWindowRef('license-window'), windowTitle: t('license.title'), minSize: { width: 480, height: 160 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },

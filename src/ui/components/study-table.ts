@@ -50,6 +50,8 @@ export function StudyTable(props: StudyTableProps): React.ReactElement {
     table.setSelectionMode(SelectionMode.ExtendedSelection);
     table.setEditTriggers(EditTrigger.NoEditTriggers);
     table.setAlternatingRowColors(true);
+    // Tab leaves the table instead of walking its cells, so the keyboard reaches the widgets after it.
+    table.setTabKeyNavigation(false);
     table.horizontalHeader().setStretchLastSection(true);
     props.tableRef?.(table);
 

@@ -1,0 +1,176 @@
+/**
+ * Widget geometry for tests that drive the window with xdotool. With
+ * LOADER_UI_TEST_HOOKS=1 the window writes every visible widget that has an
+ * objectName (the `id` of a react-nodegui element) to a JSON file: its global
+ * position and size, whether it is enabled and focused, and its text. Tests
+ * read the file to find where to click instead of relying on fixed pixels.
+ *
+ * The file is LOADER_UI_TEST_HOOKS_FILE, or loader-ui-widgets-PID.json in the
+ * temporary folder. It is rewritten through a rename, so readers never see a
+ * partial file, and only when its content changes.
+ *
+ * This module must not import @nodegui/nodegui at the top level (see qt-runtime.ts).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import type { QWidget } from '@nodegui/nodegui';
+
+/** Interval of the geometry check, in milliseconds; NodeGui 0.74 exposes no layout signal to follow instead. */
+const DUMP_INTERVAL_MS = 200;
+
+/** One named widget in the geometry file; x and y are global screen coordinates in pixels. */
+export interface WidgetRecord {
+  /** objectName of the top-level window that contains the widget. */
+  window: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  enabled: boolean;
+  focused: boolean;
+  /** text() of labels, buttons, check boxes and line edits; currentText() of combo boxes. */
+  text?: string;
+  checked?: boolean;
+  /** rowCount() of tables. */
+  rows?: number;
+}
+
+export interface WidgetDump {
+  /** objectName of the window that has keyboard focus, if any of the tracked windows has it. */
+  activeWindow?: string;
+  /** Keys are objectNames; a repeated name gets a suffix: "muted#2". */
+  widgets: Record<string, WidgetRecord>;
+}
+
+const windows = new Map<string, QWidget>();
+const windowRefs = new Map<string, (window: QWidget | null) => void>();
+
+/**
+ * Returns a stable React ref callback that tracks the top-level window `id`
+ * while it is mounted. Only tracked windows appear in the geometry file.
+ */
+export function trackWindow(id: string): (window: QWidget | null) => void {
+  let ref = windowRefs.get(id);
+  if (!ref) {
+    ref = (window) => {
+      if (window) windows.set(id, window);
+      else windows.delete(id);
+    };
+    windowRefs.set(id, ref);
+  }
+  return ref;
+}
+
+/** Returns the geometry file path when LOADER_UI_TEST_HOOKS=1, otherwise undefined. */
+export function testHooksFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.LOADER_UI_TEST_HOOKS !== '1') return undefined;
+  return env.LOADER_UI_TEST_HOOKS_FILE || path.join(os.tmpdir(), `loader-ui-widgets-${process.pid}.json`);
+}
+
+type NodeGui = typeof import('@nodegui/nodegui');
+
+function isWidget(object: unknown): object is QWidget {
+  return object !== null && object !== undefined && typeof (object as Partial<QWidget>).mapToGlobal === 'function';
+}
+
+/**
+ * Returns every live widget that has a JavaScript wrapper, which includes
+ * every widget that react-nodegui created, in creation order. QObject's
+ * children() is not used because it throws "Invalid argument" for some
+ * children of a QMainWindow in NodeGui 0.74.2.
+ * NOTE: this reads WrapperCache's private maps of NodeGui 0.74.2; check them when upgrading NodeGui.
+ */
+function wrappedWidgets(wrapperCache: NodeGui['wrapperCache']): QWidget[] {
+  const cache = wrapperCache as unknown as { _strongCache: Map<number, unknown>; _weakCache: Map<number, WeakRef<object>> };
+  const wrappers: unknown[] = [...cache._strongCache.values()];
+  for (const ref of cache._weakCache.values()) wrappers.push(ref.deref());
+  return wrappers.filter(isWidget);
+}
+
+/** objectNames of Qt's internal widgets ("qt_scrollarea_viewport") and the random ones that react-nodegui gives its Views. */
+const UNNAMED = /^qt_|^[a-z0-9]{24}$/;
+
+/** Reads the text a user sees in the widget, by the method its class has. */
+function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'checked' | 'rows'> {
+  const probe = widget as unknown as {
+    text?: () => string;
+    currentText?: () => string;
+    isChecked?: () => boolean;
+    isCheckable?: () => boolean;
+    rowCount?: () => number;
+  };
+  const result: Pick<WidgetRecord, 'text' | 'checked' | 'rows'> = {};
+  if (typeof probe.currentText === 'function') result.text = probe.currentText();
+  else if (typeof probe.text === 'function') result.text = probe.text();
+  if (typeof probe.isChecked === 'function' && (typeof probe.isCheckable !== 'function' || probe.isCheckable())) result.checked = probe.isChecked();
+  if (typeof probe.rowCount === 'function') result.rows = probe.rowCount();
+  return result;
+}
+
+/** Records the visible named widgets of the tracked windows. */
+export function collectWidgets(nodegui: Pick<NodeGui, 'QPoint' | 'wrapperCache'>): WidgetDump {
+  const dump: WidgetDump = { widgets: {} };
+  const add = (name: string, record: WidgetRecord) => {
+    let key = name;
+    for (let copy = 2; key in dump.widgets; copy++) key = `${name}#${copy}`;
+    dump.widgets[key] = record;
+  };
+  const windowIds = new Map<number, string>();
+  for (const [id, window] of windows) {
+    try {
+      windowIds.set(window._id(), id);
+      if (window.isActiveWindow()) dump.activeWindow = id;
+    } catch {
+      // NodeGui throws "Invalid argument" once the native window is deleted; React may not have unmounted it yet.
+      windows.delete(id);
+    }
+  }
+  for (const widget of wrappedWidgets(nodegui.wrapperCache)) {
+    try {
+      const name = widget.objectName();
+      if (name === '' || UNNAMED.test(name) || !widget.isVisible()) continue;
+      const windowId = windowIds.get(widget.window()._id());
+      if (windowId === undefined) continue;
+      const origin = widget.mapToGlobal(new nodegui.QPoint(0, 0));
+      const size = widget.size();
+      add(name, {
+        window: windowId,
+        x: origin.x(),
+        y: origin.y(),
+        width: size.width(),
+        height: size.height(),
+        enabled: widget.isEnabled(),
+        focused: widget.hasFocus(),
+        ...readText(widget),
+      });
+    } catch {
+      // A widget whose native object was deleted a moment ago; it is no longer shown.
+    }
+  }
+  return dump;
+}
+
+/**
+ * Starts writing the geometry file every DUMP_INTERVAL_MS while it changes.
+ * Returns the function that stops it and removes the file.
+ */
+export function startWidgetDump(file: string): () => void {
+  // Loaded only here, because the shim must be loaded before the addon.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const nodegui = require('@nodegui/nodegui') as NodeGui;
+  let previous = '';
+  const timer = setInterval(() => {
+    const text = JSON.stringify(collectWidgets(nodegui), null, 1);
+    if (text === previous) return;
+    previous = text;
+    const partial = `${file}.partial`;
+    fs.writeFileSync(partial, text);
+    fs.renameSync(partial, file);
+  }, DUMP_INTERVAL_MS);
+  return () => {
+    clearInterval(timer);
+    fs.rmSync(file, { force: true });
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Drives the desktop window under Xvfb with xdotool, finding widgets by
+ * objectName in the geometry file that the window writes with
+ * LOADER_UI_TEST_HOOKS=1 (src/ui/test-hooks.ts).
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import type { WidgetDump, WidgetRecord } from '../../src/ui/test-hooks';
+
+/** Interval between reads of the geometry file, in milliseconds. */
+const POLL_MS = 100;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class WindowDriver {
+  constructor(
+    readonly display: string,
+    readonly widgetsFile: string,
+  ) {}
+
+  xdotool(...args: string[]): string {
+    return execFileSync('xdotool', args, { env: { ...process.env, DISPLAY: this.display } }).toString();
+  }
+
+  /** Returns the last geometry file, or an empty dump before the window wrote one. */
+  dump(): WidgetDump {
+    try {
+      return JSON.parse(fs.readFileSync(this.widgetsFile, 'utf8')) as WidgetDump;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { widgets: {} };
+      throw error;
+    }
+  }
+
+  widget(name: string): WidgetRecord | undefined {
+    return this.dump().widgets[name];
+  }
+
+  /** Waits until the widget exists and `ready` accepts it; the error shows the last record seen. */
+  async waitFor(name: string, ready: (widget: WidgetRecord) => boolean = () => true, timeoutMs = 15_000, what = ''): Promise<WidgetRecord> {
+    const deadline = Date.now() + timeoutMs;
+    let last: WidgetRecord | undefined;
+    while (Date.now() < deadline) {
+      last = this.widget(name);
+      if (last && ready(last)) return last;
+      await sleep(POLL_MS);
+    }
+    throw new Error(`widget "${name}" did not reach ${what || 'the expected state'} within ${timeoutMs} ms; last record: ${JSON.stringify(last)}`);
+  }
+
+  async waitForGone(name: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.widget(name)) return;
+      await sleep(POLL_MS);
+    }
+    throw new Error(`widget "${name}" is still shown after ${timeoutMs} ms`);
+  }
+
+  async waitForActiveWindow(id: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.dump().activeWindow === id) return;
+      await sleep(POLL_MS);
+    }
+    throw new Error(`window "${id}" did not get the keyboard focus within ${timeoutMs} ms; active: ${this.dump().activeWindow}`);
+  }
+
+  /** Clicks the centre of an enabled widget, or `offset` pixels from its top left corner. */
+  async click(name: string, offset?: { x: number; y: number }): Promise<void> {
+    const widget = await this.waitFor(name, (record) => record.enabled, 15_000, 'enabled');
+    const x = widget.x + (offset?.x ?? Math.floor(widget.width / 2));
+    const y = widget.y + (offset?.y ?? Math.floor(widget.height / 2));
+    this.xdotool('mousemove', String(x), String(y), 'click', '1');
+    await sleep(300);
+  }
+
+  /** Replaces the text of a line edit by clicking it, selecting all and typing. */
+  async typeInto(name: string, text: string): Promise<void> {
+    await this.click(name);
+    await this.waitFor(name, (record) => record.focused, 5_000, 'focused');
+    this.key('ctrl+a');
+    this.xdotool('type', '--delay', '15', text);
+    await this.waitFor(name, (record) => record.text === text, 5_000, `text "${text}"`);
+  }
+
+  key(...keys: string[]): void {
+    this.xdotool('key', '--delay', '60', ...keys);
+  }
+
+  /** Types text into whatever widget has the keyboard focus. */
+  async type(text: string): Promise<void> {
+    this.xdotool('type', '--delay', '15', text);
+    await sleep(200);
+  }
+
+  /** Presses `key` (Tab by default) until the widget has the keyboard focus; fails after `maxPresses`. */
+  async focusByKey(name: string, key = 'Tab', maxPresses = 60): Promise<void> {
+    for (let press = 0; press <= maxPresses; press++) {
+      await sleep(150);
+      if (this.widget(name)?.focused) return;
+      this.key(key);
+    }
+    throw new Error(`widget "${name}" did not get the focus after ${maxPresses} presses of ${key}`);
+  }
+
+  /** Saves a PNG of the screen area of `windowId`, or of the whole screen when it is not shown. */
+  screenshot(file: string, windowId = 'main-window'): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const window = this.widget(windowId);
+    const args = ['-window', 'root'];
+    if (window) args.push('-crop', `${window.width}x${window.height}+${window.x}+${window.y}`, '+repage');
+    execFileSync('import', [...args, file], { env: { ...process.env, DISPLAY: this.display } });
+  }
+}
