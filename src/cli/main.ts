@@ -26,6 +26,7 @@ import { registerSsh } from './commands/ssh';
 import { registerSync } from './commands/sync';
 import { registerStudies } from './commands/studies';
 import { registerUsers } from './commands/users';
+import { registerView } from './commands/view';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -44,6 +45,7 @@ function buildProgram(): Command {
   registerScan(program, globals);
   registerReindex(program, globals);
   registerStudies(program, globals);
+  registerView(program, globals);
   registerEcho(program, globals);
   registerFind(program, globals);
   registerGet(program, globals);
