@@ -49,6 +49,7 @@ export class WindowDriver {
       if (last && ready(last)) return last;
       await sleep(POLL_MS);
     }
+    this.saveFailureScreenshot(name);
     throw new Error(`widget "${name}" did not reach ${what || 'the expected state'} within ${timeoutMs} ms; last record: ${JSON.stringify(last)}`);
   }
 
@@ -98,14 +99,29 @@ export class WindowDriver {
     await sleep(200);
   }
 
+  /** Returns the name of the widget that has the keyboard focus, if a named widget has it. */
+  focusedWidget(): string | undefined {
+    return Object.entries(this.dump().widgets).find(([, widget]) => widget.focused)?.[0];
+  }
+
   /** Presses `key` (Tab by default) until the widget has the keyboard focus; fails after `maxPresses`. */
   async focusByKey(name: string, key = 'Tab', maxPresses = 60): Promise<void> {
     for (let press = 0; press <= maxPresses; press++) {
-      await sleep(150);
-      if (this.widget(name)?.focused) return;
+      const focused = this.focusedWidget();
+      if (focused === name) return;
       this.key(key);
+      // The geometry file lags behind the window, so wait until it shows the focus moved.
+      const deadline = Date.now() + 2_000;
+      while (this.focusedWidget() === focused && Date.now() < deadline) await sleep(POLL_MS);
     }
+    this.saveFailureScreenshot(name);
     throw new Error(`widget "${name}" did not get the focus after ${maxPresses} presses of ${key}`);
+  }
+
+  /** Saves the whole screen next to the geometry file, so that a failed wait can be looked at. */
+  saveFailureScreenshot(name: string): void {
+    const file = path.join(path.dirname(this.widgetsFile), `failure-${name}-${Date.now()}.png`);
+    execFileSync('import', ['-window', 'root', file], { env: { ...process.env, DISPLAY: this.display } });
   }
 
   /** Saves a PNG of the screen area of `windowId`, or of the whole screen when it is not shown. */

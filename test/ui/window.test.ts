@@ -54,14 +54,6 @@ if (missing.length > 0) {
 }
 const describeWithGui = missing.length > 0 ? describe.skip : describe;
 
-/** Returns the first display number from 90 up whose socket and lock file are free. */
-function freeDisplay(): number {
-  for (let display = 90; display < 200; display++) {
-    if (!fs.existsSync(`/tmp/.X11-unix/X${display}`) && !fs.existsSync(`/tmp/.X${display}-lock`)) return display;
-  }
-  throw new Error('no free X display number between 90 and 199');
-}
-
 /** Corpus studies uploaded to Orthanc, by the last component of their Study Instance UID. */
 interface UploadedStudy {
   uid: string;
@@ -72,8 +64,8 @@ interface UploadedStudy {
 describeWithGui('desktop window', () => {
   const dirs = createLoaderDirs('ui');
   const workDir = makeTempDir('ui-x');
-  const display = `:${freeDisplay()}`;
-  const driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+  let display = '';
+  let driver: WindowDriver;
   let xvfb: ManagedProcess;
   let orthanc: OrthancHandle;
   let loader: ManagedProcess;
@@ -103,8 +95,18 @@ describeWithGui('desktop window', () => {
       .sort();
 
   beforeAll(async () => {
-    xvfb = startProcess({ name: 'xvfb', command: 'Xvfb', args: [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], dir: workDir });
-    await waitUntil(xvfb, `X socket of ${display}`, () => fs.existsSync(`/tmp/.X11-unix/X${display.slice(1)}`));
+    // Xvfb picks a free display itself and writes its number to fd 3: a number chosen here from the
+    // free lock files could be taken at the same moment by another test run that starts an X server.
+    const displayFile = path.join(workDir, 'display');
+    xvfb = startProcess({
+      name: 'xvfb',
+      command: 'sh',
+      args: ['-c', 'exec Xvfb -displayfd 3 -screen 0 1400x900x24 -nolisten tcp 3>"$0"', displayFile],
+      dir: workDir,
+    });
+    await waitUntil(xvfb, 'the display number from Xvfb', () => fs.existsSync(displayFile) && /^\d+\n/.test(fs.readFileSync(displayFile, 'utf8')));
+    display = `:${fs.readFileSync(displayFile, 'utf8').trim()}`;
+    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
 
     // Five studies: two CT studies of 2003-2004 (the filter's target), a CT study of 1993 outside the
     // date range, an MR study of 2004 outside the modality filter, and an MR study of 2001.
