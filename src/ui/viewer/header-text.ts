@@ -8,7 +8,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Formats a DICOM DA value YYYYMMDD as YYYY-MM-DD; other values are returned unchanged. */
+/** Formats a DICOM DA value YYYYMMDD as YYYY-MM-DD and returns other values unchanged. */
 export function formatDicomDate(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value.trim());
@@ -23,10 +23,15 @@ export function formatPersonName(value: string | undefined): string | undefined 
 
 type Field = [label: string, value: string | number | undefined];
 
+/** Adds a zero-width space after each dot of a UID, so Qt can wrap a long UID in the narrow header panel. */
+function breakableUid(value: string): string {
+  return /^[0-9]+(\.[0-9]+)+$/.test(value) ? value.replace(/\./g, '.\u200b') : value;
+}
+
 function section(title: string, fields: Field[]): string {
   const rows = fields
     .filter(([, value]) => value !== undefined && value !== '')
-    .map(([label, value]) => `<tr><td style="padding-right:8px">${escapeHtml(label)}</td><td>${escapeHtml(String(value))}</td></tr>`)
+    .map(([label, value]) => `<tr><td style="padding-right:8px">${escapeHtml(label)}</td><td>${escapeHtml(breakableUid(String(value)))}</td></tr>`)
     .join('');
   return `<p style="margin:6px 0 2px 0"><b>${escapeHtml(title)}</b></p><table cellspacing="0" cellpadding="1">${rows}</table>`;
 }

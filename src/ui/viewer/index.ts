@@ -28,9 +28,9 @@ const VIEWER_WORKERS = 2;
 export type StudyViewerSource = { archiveRoot: string; studyInstanceUid: string } | { files: string[] };
 
 export type StudyViewerOptions = StudyViewerSource & {
-  /** Interface language; default English. */
+  /** Interface language, English by default. */
   language?: Language;
-  /** Interface theme; default light. */
+  /** Interface theme, light by default. */
   theme?: Theme;
 };
 

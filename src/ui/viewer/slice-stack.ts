@@ -12,7 +12,7 @@ export interface SlicePosition {
 
 export interface StackInstance {
   path: string;
-  /** Number of Frames (0028,0008); 1 until the instance's header has been read. */
+  /** Number of Frames (0028,0008), or 1 until the instance's header has been read. */
   frames: number;
 }
 
@@ -38,7 +38,7 @@ export class SliceStack {
     return this.instances[index];
   }
 
-  /** Stores the frame count read from an instance's header; counts below 1 are stored as 1. */
+  /** Stores the frame count read from an instance's header, raising counts below 1 to 1. */
   setFrameCount(instanceIndex: number, frames: number): void {
     this.instances[instanceIndex].frames = Math.max(1, Math.trunc(frames));
   }

@@ -68,6 +68,11 @@ const VIEWER_STYLE = `
   QPushButton:checked, QToolButton:checked { border: 2px solid #2563eb; }
 `;
 
+/** Doubles each & of a button text, which Qt would otherwise take as the mark of a keyboard mnemonic. */
+function buttonText(text: string): string {
+  return text.replace(/&/g, '&&');
+}
+
 export interface StudyViewerWindowOptions {
   series: ViewerSeries[];
   /** Render engine; the window closes it when it closes. */
@@ -187,7 +192,7 @@ export class StudyViewerWindow {
       button.setFixedWidth(THUMBNAIL_SIZE + 40);
       button.setCheckable(true);
       button.setFocusPolicy(FocusPolicy.NoFocus);
-      button.setText(seriesCaption(series, this.t));
+      button.setText(buttonText(seriesCaption(series, this.t)));
       if (series.error) button.setToolTip(series.error);
       button.addEventListener('clicked', () => this.selectSeries(index));
       layout.addWidget(button);
@@ -205,6 +210,7 @@ export class StudyViewerWindow {
     panel.setObjectName('viewer-header-panel');
     panel.setFixedWidth(320);
     panel.setFocusPolicy(FocusPolicy.NoFocus);
+    panel.setHorizontalScrollBarPolicy(ScrollBarPolicy.ScrollBarAlwaysOff);
     this.headerLabel.setObjectName('viewer-header');
     this.headerLabel.setTextFormat(TextFormat.RichText);
     this.headerLabel.setWordWrap(true);
@@ -334,6 +340,7 @@ export class StudyViewerWindow {
     if (this.framesCounted.has(series.key)) return;
     this.framesCounted.add(series.key);
     const stack = this.stackOf(index);
+    // NOTE: until this loop reaches an instance, it counts as one image, so the shown total can grow while a series of multi-frame instances is open.
     for (let instance = 0; instance < stack.instanceCount; instance++) {
       if (this.isClosed) return;
       try {
@@ -348,7 +355,7 @@ export class StudyViewerWindow {
     series.instances.forEach((entry, instance) => {
       entry.frames = stack.instance(instance).frames;
     });
-    this.seriesButtons[index].setText(seriesCaption(series, this.t));
+    this.seriesButtons[index].setText(buttonText(seriesCaption(series, this.t)));
     if (index === this.selected) {
       this.position = stack.clamp(this.position);
       this.updateStatus();
