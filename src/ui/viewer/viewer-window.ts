@@ -332,7 +332,7 @@ export class StudyViewerWindow {
 
   /**
    * Reads the Number of Frames of every instance of a series, one header at a
-   * time, so the engine's queue never holds more than one header request in
+   * time, so the engine's queue never contains more than one header request in
    * front of the viewport's render requests.
    */
   private async countFrames(index: number): Promise<void> {
