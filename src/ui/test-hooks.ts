@@ -17,10 +17,10 @@ import path from 'node:path';
 
 import type { QWidget } from '@nodegui/nodegui';
 
-/** Interval of the geometry check, in milliseconds; NodeGui 0.74 exposes no layout signal to follow instead. */
+/** Interval of the geometry check, in milliseconds. NodeGui 0.74 exposes no layout signal to follow instead. */
 const DUMP_INTERVAL_MS = 200;
 
-/** One named widget in the geometry file; x and y are global screen coordinates in pixels. */
+/** One named widget in the geometry file, with x and y in global screen coordinates (pixels). */
 export interface WidgetRecord {
   /** objectName of the top-level window that contains the widget. */
   window: string;
@@ -30,7 +30,7 @@ export interface WidgetRecord {
   height: number;
   enabled: boolean;
   focused: boolean;
-  /** text() of labels, buttons, check boxes and line edits; currentText() of combo boxes. */
+  /** text() of labels, buttons, check boxes and line edits, or currentText() of combo boxes. */
   text?: string;
   checked?: boolean;
   /** rowCount() of tables. */

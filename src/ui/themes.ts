@@ -56,9 +56,9 @@ export function styleSheetFor(theme: Theme): string {
     QPushButton:hover { background-color: ${p.buttonHover}; }
     QPushButton:disabled { color: ${p.mutedText}; }
     QPushButton#primary, QPushButton#transfer { background-color: ${p.accent}; color: ${p.accentText}; border-color: ${p.accent}; }
-    QCheckBox#serverSwitch { font-weight: bold; }
-    QLabel#muted { color: ${p.mutedText}; }
-    QLabel#statusText { padding: 2px; }
+    QCheckBox#server-switch { font-weight: bold; }
+    QLabel#muted, QLabel#left-selection, QLabel#right-selection { color: ${p.mutedText}; }
+    QLabel#status-text { padding: 2px; }
     QProgressBar { border: 1px solid ${p.border}; border-radius: 3px; text-align: center; background-color: ${p.base}; }
     QProgressBar::chunk { background-color: ${p.accent}; }
     QTabWidget::pane { border: 1px solid ${p.border}; }
