@@ -221,6 +221,14 @@ describeWithGui('desktop window', () => {
     expect(archivedStudies()).toEqual(expected);
     await driver.waitFor('right-table', (right) => right.rows === 2, 5_000, '2 rows');
     expect(driver.widget('status-progress')).toBeDefined();
+
+    // Ctrl+Return opens the selected local study in the viewer window; Esc closes it.
+    await driver.click('right-table', { x: 40, y: 45 });
+    await driver.waitFor('right-selection', (label) => /1 selected/.test(label.text ?? ''), 5_000, '1 selected');
+    driver.key('ctrl+Return');
+    await driver.waitForActiveWindow('viewer-window', 30_000);
+    driver.key('Escape');
+    await driver.waitForActiveWindow('main-window', 15_000);
   }, 180_000);
 
   flowTest('keyboard flow retrieves the MR study', async () => {

@@ -29,7 +29,7 @@ type Side = 'left' | 'right';
 const REACTIVATE_DELAY_MS = 150;
 
 /** Keys of the transfer shortcuts: F5 sends from the left panel to the right one, Shift+F5 back. */
-export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F' } as const;
+export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F', openStudy: 'Ctrl+Return' } as const;
 
 type Dialog =
   | { type: 'none' }
@@ -209,10 +209,37 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
   };
 
+  /** Opens the first selected study of a Local panel in the study viewer window. */
+  const openSelectedStudy = () => {
+    const side = (['left', 'right'] as Side[]).find((candidate) => {
+      const panel = panelsRef.current[candidate];
+      return panel.connection?.kind === 'local' && panel.selectedUids.length > 0;
+    });
+    const connection = side ? panelsRef.current[side].connection : undefined;
+    if (!side || connection?.kind !== 'local') {
+      setStatus({ text: t('viewer.needLocalSelection'), percent: 0, failures: [] });
+      return;
+    }
+    const studyInstanceUid = panelsRef.current[side].selectedUids[0];
+    // A lazy require: the viewer module must load after Qt runs (see src/ui/viewer/index.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const viewer = require('../viewer') as typeof import('../viewer');
+    viewer
+      .openStudyViewer({ archiveRoot: connection.root, studyInstanceUid, language: ui.language, theme: ui.theme })
+      // Without a window manager nothing hands the keyboard focus back after the viewer closes.
+      .then((handle) => handle.closed)
+      .then(() => setTimeout(() => windowRef.current && activate(windowRef.current), REACTIVATE_DELAY_MS))
+      .catch((error: unknown) => {
+        log.warn('study viewer failed to open', { studyInstanceUid, error: describeError(error) });
+        setStatus({ text: t('viewer.openFailed', { message: describeError(error) }), percent: 0, failures: [] });
+      });
+  };
+
   // Shortcuts call the latest closures through this ref, because they are created once.
-  const actions = useRef({ requestTransfer, focusFilter: () => undefined as void });
+  const actions = useRef({ requestTransfer, openSelectedStudy, focusFilter: () => undefined as void });
   actions.current = {
     requestTransfer,
+    openSelectedStudy,
     focusFilter: () => {
       const side: Side = panelsRef.current.right.kind === 'local' ? 'right' : 'left';
       widgets.current[side].filter?.setFocus();
@@ -231,6 +258,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     bind(SHORTCUTS.sendRight, () => actions.current.requestTransfer('left'));
     bind(SHORTCUTS.sendLeft, () => actions.current.requestTransfer('right'));
     bind(SHORTCUTS.focusFilter, () => actions.current.focusFilter());
+    bind(SHORTCUTS.openStudy, () => actions.current.openSelectedStudy());
     trackWindow('main-window')(window);
     return () => trackWindow('main-window')(null);
   }, []);
