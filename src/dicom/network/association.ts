@@ -290,8 +290,9 @@ export class Association extends EventEmitter {
   /**
    * Sends one DIMSE message: the command, then the data set if given. Messages are
    * written one at a time, never interleaved. A Readable source is pulled only while
-   * less than MAX_QUEUED_SEND_BYTES wait in the socket's write buffer. Its first chunk is read before anything is sent, so a
-   * source that fails to open rejects this call and leaves the association usable.
+   * less than MAX_QUEUED_SEND_BYTES wait in the socket's write buffer. Its first
+   * chunk is read before anything is sent, so a source that fails to open rejects
+   * this call and leaves the association usable.
    * A source that fails later aborts the association, because a partly sent data set
    * cannot be withdrawn (PS3.8 has no such primitive).
    */
