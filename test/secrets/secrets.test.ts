@@ -4,30 +4,16 @@
  * inside `dbus-run-session` with gnome-keyring-daemon unlocked by a throwaway
  * password, with HOME in a temp folder so the keyring file is thrown away too.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { resolveNodeSecret, secretEnvVarName, SecretStoreUnavailableError } from '../../src/services/secrets';
 import type { SecretStore } from '../../src/services/secrets';
+import { MemoryStore, missingKeychainTools, runInKeyringSession } from '../support/keyring';
 import { createLoaderDirs, LOADER_BIN, loaderIsBuilt } from '../support/loader';
 import { runCommand } from '../support/process';
 
 const SECRET = 'kT9#throwaway secret ü';
-
-class MemoryStore implements SecretStore {
-  readonly description = 'memory';
-  readonly values = new Map<string, string>();
-  async get(account: string) {
-    return this.values.get(account) ?? null;
-  }
-  async set(account: string, secret: string) {
-    this.values.set(account, secret);
-  }
-  async delete(account: string) {
-    return this.values.delete(account);
-  }
-}
 
 class UnreachableStore implements SecretStore {
   readonly description = 'unreachable';
@@ -90,17 +76,7 @@ describe('secret lookup order', () => {
   });
 });
 
-function commandExists(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const keychainTools = ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'];
-const missingTools = keychainTools.filter((command) => !commandExists(command));
+const missingTools = missingKeychainTools();
 if (missingTools.length > 0) {
   // scripts/setup.sh --test installs them; a plain `npx jest` on another machine may lack them.
   process.stderr.write(`secrets.test.ts: ${missingTools.join(', ')} not found; run scripts/setup.sh --test\n`);
@@ -113,18 +89,7 @@ if (missingTools.length > 0) {
  */
 async function runWithKeyring(script: string, dirs = createLoaderDirs('keychain')) {
   const loader = `${LOADER_BIN} --config-dir ${dirs.configDir} --archive ${dirs.archiveDir}`;
-  const wrapped = `echo keyring-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null\n${script}`;
-  const result = await runCommand('dbus-run-session', ['--', 'sh', '-c', wrapped], {
-    env: {
-      HOME: dirs.homeDir,
-      XDG_DATA_HOME: path.join(dirs.homeDir, '.local', 'share'),
-      XDG_CONFIG_HOME: path.join(dirs.homeDir, '.config'),
-      XDG_RUNTIME_DIR: '',
-      LOADER: loader,
-      SECRET,
-    },
-    timeoutMs: 60_000,
-  });
+  const result = await runInKeyringSession(script, dirs, { LOADER: loader, SECRET }, 60_000);
   return { ...result, dirs };
 }
 

@@ -7,7 +7,6 @@
  * except in the keychain test, and DBUS_SESSION_BUS_ADDRESS points at a
  * missing socket so that no test reaches the keychain of the machine.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { inspect } from 'node:util';
@@ -24,30 +23,16 @@ import {
   LOADER_BIN,
   loaderIsBuilt,
   LOOPBACK,
-  runCommand,
   runDcmtk,
   runLoader,
   startLoader,
   startOrthanc,
 } from '../support/peers';
+import { MemoryStore, missingKeychainTools, runInKeyringSession } from '../support/keyring';
 import type { LoaderDirs, LoaderServer, OrthancHandle } from '../support/peers';
 
 const PASSWORD = 'Pr0per pässword';
 const WRONG_PASSWORD = 'wrong-Guess-42';
-
-class MemoryStore implements SecretStore {
-  readonly description = 'memory';
-  readonly values = new Map<string, string>();
-  async get(account: string) {
-    return this.values.get(account) ?? null;
-  }
-  async set(account: string, secret: string) {
-    this.values.set(account, secret);
-  }
-  async delete(account: string) {
-    return this.values.delete(account);
-  }
-}
 
 class UnreachableStore implements SecretStore {
   readonly description = 'unreachable';
@@ -348,16 +333,7 @@ describeBuilt('server requiring user identity', () => {
   });
 });
 
-function commandExists(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const keychainReady = ['dbus-run-session', 'gnome-keyring-daemon', 'secret-tool'].every(commandExists) && loaderIsBuilt();
+const keychainReady = missingKeychainTools().length === 0 && loaderIsBuilt();
 const describeKeychain = keychainReady ? describe : describe.skip;
 
 describeKeychain('server account in a real keychain', () => {
@@ -368,7 +344,6 @@ describeKeychain('server account in a real keychain', () => {
     const serverLog = path.join(dirs.root, 'serve.log');
     // The server runs in the same private D-Bus session as `users add`, so it reads the keyring that received the password.
     const script = `
-      echo keyring-test-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null
       set -e
       printf '%s\\n' "$PASSWORD" | $LOADER users add alice --password-stdin
       echo "lookup=$(secret-tool lookup service sciberia-loader username user:alice)"
@@ -386,21 +361,15 @@ describeKeychain('server account in a real keychain', () => {
       wait $server
       echo "server=$?"
     `;
-    const result = await runCommand('dbus-run-session', ['--', 'sh', '-c', script], {
-      env: {
-        HOME: dirs.homeDir,
-        XDG_DATA_HOME: path.join(dirs.homeDir, '.local', 'share'),
-        XDG_CONFIG_HOME: path.join(dirs.homeDir, '.config'),
-        XDG_RUNTIME_DIR: '',
-        LOADER: loader,
-        PASSWORD,
-        PORT: String(port),
-        SERVER_LOG: serverLog,
-        SAMPLE: corpusPath('samples/ct/ct-small.dcm').absolutePath,
-        TCP_NODELAY: '1',
-      },
-      timeoutMs: 90_000,
-    });
+    const env = {
+      LOADER: loader,
+      PASSWORD,
+      PORT: String(port),
+      SERVER_LOG: serverLog,
+      SAMPLE: corpusPath('samples/ct/ct-small.dcm').absolutePath,
+      TCP_NODELAY: '1',
+    };
+    const result = await runInKeyringSession(script, dirs, env, 90_000);
     const log = fs.readFileSync(serverLog, 'utf8') as string;
 
     expect(result.stdout).toContain(`lookup=${PASSWORD}\n`);
