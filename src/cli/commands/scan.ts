@@ -9,23 +9,15 @@ import path from 'node:path';
 import type { Command } from 'commander';
 
 import { LocalArchive, scanPaths } from '../../services/archive';
-import type { FileProblem, ScanReport } from '../../services/archive';
+import type { ScanReport } from '../../services/archive';
 import { ExitCode, countOf, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
-import { formatTable, ProgressLine } from '../terminal';
-
-/** Problem lines printed per list; --json lists them all. */
-const MAX_LISTED_PROBLEMS = 20;
+import { printProblems, printStudies } from '../scan-report';
+import { ProgressLine } from '../terminal';
 
 function describeConflicts(report: ScanReport, imported: boolean): string {
   if (imported) return `${countOf(report.conflicts, 'conflict')} kept aside in the archive's .conflicts folder`;
   return `${report.conflicts} not indexed (another file with the same SOP Instance UID is indexed)`;
-}
-
-function printProblems(out: (line: string) => void, label: string, problems: FileProblem[]): void {
-  for (const item of problems.slice(0, MAX_LISTED_PROBLEMS)) out(`${label}: ${item.path}: ${item.reason}`);
-  const more = problems.length - MAX_LISTED_PROBLEMS;
-  if (more > 0) out(`${label}: … and ${more} more (use --json for all)`);
 }
 
 function printReport(report: ScanReport, imported: boolean): void {
@@ -45,23 +37,7 @@ function printReport(report: ScanReport, imported: boolean): void {
   printProblems(out, 'damaged', report.damaged);
   printProblems(out, 'missing', report.missing);
   printProblems(out, 'link not followed', report.skippedLinks);
-  if (report.studies.length > 0) {
-    out('');
-    out(
-      formatTable(
-        ['STUDY DATE', 'PATIENT ID', 'MODALITIES', 'DESCRIPTION', 'INSTANCES', 'STUDY INSTANCE UID'],
-        report.studies.map((study) => [
-          study.studyDate ?? '',
-          study.patientId ?? '',
-          (study.modalitiesInStudy ?? []).join('\\'),
-          study.studyDescription ?? '',
-          String(study.numberOfInstances ?? ''),
-          study.studyInstanceUid,
-        ]),
-        64,
-      ),
-    );
-  }
+  printStudies(out, report);
 }
 
 /** Raises a UsageError when none of the given paths exist; the scan reports the missing ones when some do. */

@@ -16,7 +16,6 @@ import envPaths from 'env-paths';
 import { utils as ssh2Utils } from 'ssh2';
 
 import { LocalArchive } from '../../services/archive';
-import type { FileProblem, ScanReport } from '../../services/archive';
 import { KeychainSecretStore, resolveNodeSecret, secretEnvVarName } from '../../services/secrets';
 import { resolveConfigDir } from '../../services/settings/settings-store';
 import type { SshNode } from '../../services/settings/settings-types';
@@ -38,14 +37,12 @@ import {
   quoteRemoteName,
   SshError,
 } from '../../services/ssh';
-import type { FetchReport, RemoteEntry, RemoteProblem, SshCredentials, SshSession, SshTarget } from '../../services/ssh';
+import type { FetchReport, RemoteEntry, SshCredentials, SshSession, SshTarget } from '../../services/ssh';
 import { countOf, ExitCode, openSettings, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
+import { printProblems, printStudies } from '../scan-report';
 import { formatTable, ProgressLine } from '../terminal';
 import { promptHidden, readSecretFromStdin } from './secrets';
-
-/** Problem lines printed per list; --json lists them all. */
-const MAX_LISTED_PROBLEMS = 20;
 
 interface ConnectionOptions {
   port?: string;
@@ -249,34 +246,6 @@ function printListing(listingPath: string, entries: RemoteEntry[]): void {
 function defaultStagingDir(target: ResolvedTarget): string {
   const account = `${target.login}@${target.host}_${target.port}`.replace(/[^A-Za-z0-9@._-]+/g, '_');
   return path.join(envPaths('sciberia-loader', { suffix: '' }).cache, 'ssh-staging', account);
-}
-
-function printProblems(out: (line: string) => void, label: string, problems: Array<RemoteProblem | FileProblem>): void {
-  for (const item of problems.slice(0, MAX_LISTED_PROBLEMS)) {
-    const where = 'remotePath' in item ? item.remotePath : item.path;
-    out(`${label}: ${where}: ${item.reason}`);
-  }
-  const more = problems.length - MAX_LISTED_PROBLEMS;
-  if (more > 0) out(`${label}: … and ${more} more (use --json for all)`);
-}
-
-function printStudies(out: (line: string) => void, scan: ScanReport): void {
-  if (scan.studies.length === 0) return;
-  out('');
-  out(
-    formatTable(
-      ['STUDY DATE', 'PATIENT ID', 'MODALITIES', 'DESCRIPTION', 'INSTANCES', 'STUDY INSTANCE UID'],
-      scan.studies.map((study) => [
-        study.studyDate ?? '',
-        study.patientId ?? '',
-        (study.modalitiesInStudy ?? []).join('\\'),
-        study.studyDescription ?? '',
-        String(study.numberOfInstances ?? ''),
-        study.studyInstanceUid,
-      ]),
-      64,
-    ),
-  );
 }
 
 function printFetchReport(report: FetchReport): void {
