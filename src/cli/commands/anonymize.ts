@@ -15,7 +15,8 @@ import type { AnonymizationOptions, DateMode } from '../../dicom/anonymizer';
 import { countOf, ExitCode, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 
-interface AnonymizeFlags {
+/** Flags of `loader anonymize`. `loader migrate`, `loader send` and `loader sync` take them too, except --pseudonym-hash. */
+export interface AnonymizeFlags {
   keepDates?: boolean;
   shiftDates?: boolean;
   keepPatientCharacteristics?: boolean;

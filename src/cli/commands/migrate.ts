@@ -27,26 +27,18 @@ import { ExitCode, openSettings, resolveArchiveRoot, UsageError } from '../conte
 import type { GlobalOptions } from '../context';
 import { formatTable, ProgressLine } from '../terminal';
 import { toOptions } from './anonymize';
+import type { AnonymizeFlags as AnonymizerFlags } from './anonymize';
 import { abortOnInterrupt, resolveTarget } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
 import type { FilterOptions } from './find';
 
 /** The --anonymize flag and the flags of `loader anonymize` that go with it. */
-export interface AnonymizeFlags {
+export interface AnonymizeFlags extends Omit<AnonymizerFlags, 'pseudonymHash'> {
   anonymize?: boolean;
-  keepDates?: boolean;
-  shiftDates?: boolean;
-  keepPatientCharacteristics?: boolean;
-  keepDevice?: boolean;
-  keepInstitution?: boolean;
-  cleanDescriptors?: string | boolean;
-  keepPrivate?: string[] | boolean;
-  allowBurnedIn?: boolean;
-  pseudonymPrefix?: string;
-  jobSecretFile?: string;
 }
 
-interface MigrateOptions extends FilterOptions, AnonymizeFlags {
+/** Options of the job commands `loader migrate` and `loader sync`. */
+export interface JobCommandOptions extends FilterOptions, AnonymizeFlags {
   method: string;
   concurrency: string;
   retries: string;
@@ -134,6 +126,22 @@ export function printHeldBack(report: Pick<MigrationReport, 'heldBack' | 'pseudo
 
 const METHODS = ['auto', 'move', 'relay'] as const;
 
+/** Returns --method in lower case, or throws UsageError unless it is auto, move or relay. */
+export function parseMethod(text: string): JobOptions['method'] {
+  const method = text.toLowerCase();
+  if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method "${text}" is invalid: use auto, move or relay`);
+  return method as JobOptions['method'];
+}
+
+/** Returns the job options of a checked method, --concurrency and --retries. Throws UsageError on an invalid count. */
+export function jobOptionsFrom(method: JobOptions['method'], options: Pick<JobCommandOptions, 'concurrency' | 'retries'>): JobOptions {
+  return {
+    method,
+    concurrency: parseWholeNumber('--concurrency', options.concurrency, 1),
+    retries: parseWholeNumber('--retries', options.retries, 0),
+  };
+}
+
 export function parseWholeNumber(flag: string, text: string, minimum: number): number {
   if (!/^\d+$/.test(text) || Number(text) < minimum) throw new UsageError(`${flag} "${text}" is invalid: give a whole number, ${minimum} or more`);
   return Number(text);
@@ -192,17 +200,12 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .option('--dry-run', 'count the instances on both ends and show what would be transferred; nothing is sent or recorded')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)')
     .option('--json', 'print the report as JSON');
-  addAnonymizeOptions(addFilterOptions(command)).action(async (sourceName: string, destinationName: string, options: MigrateOptions) => {
+  addAnonymizeOptions(addFilterOptions(command)).action(async (sourceName: string, destinationName: string, options: JobCommandOptions) => {
     const anonymize = anonymizationFrom(options);
     if (anonymize && destinationName.toLowerCase() === LOCAL_ENDPOINT) throw new UsageError('--anonymize needs a node as destination: the local archive keeps the original instances');
     if (anonymize && options.method.toLowerCase() === 'move') throw new UsageError('--anonymize cannot go with --method move: anonymized copies are sent from the local archive; use auto or relay');
-    const method = options.method.toLowerCase();
-    if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method "${options.method}" is invalid: use auto, move or relay`);
-    const jobOptions: JobOptions = {
-      method: method as JobOptions['method'],
-      concurrency: parseWholeNumber('--concurrency', options.concurrency, 1),
-      retries: parseWholeNumber('--retries', options.retries, 0),
-    };
+    const method = parseMethod(options.method);
+    const jobOptions = jobOptionsFrom(method, options);
     if (sourceName.toLowerCase() === destinationName.toLowerCase()) throw new UsageError(`source and destination are both "${sourceName}": give two different ends`);
     const filters = filtersFrom(options);
     if (!hasAnyFilter(filters)) throw new UsageError('give --study-uid or at least one filter (--name, --date, --modality, --description, ...)');

@@ -22,19 +22,11 @@ import type { GlobalOptions } from '../context';
 import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
 import { addFilterOptions, filtersFrom } from './find';
-import type { FilterOptions } from './find';
-import { addAnonymizeOptions, anonymizationFrom, parseWholeNumber, printHeldBack, resolveEndpoint } from './migrate';
-import type { AnonymizeFlags } from './migrate';
+import { addAnonymizeOptions, anonymizationFrom, jobOptionsFrom, parseMethod, printHeldBack, resolveEndpoint } from './migrate';
+import type { JobCommandOptions } from './migrate';
 
-interface SyncOptions extends FilterOptions, AnonymizeFlags {
+interface SyncOptions extends JobCommandOptions {
   direction: string;
-  method: string;
-  concurrency: string;
-  retries: string;
-  job?: string;
-  json?: boolean;
-  dryRun?: boolean;
-  aet?: string;
 }
 
 /** One sync as the command line or a `serve --sync` schedule gives it, checked. */
@@ -49,8 +41,6 @@ export interface SyncSpec {
   /** Anonymization of what goes from A to B, with --anonymize. */
   anonymize?: MigrationAnonymization;
 }
-
-const METHODS = ['auto', 'move', 'relay'] as const;
 
 /** Adds the options shared by `loader sync` and the schedules of `serve --sync`. */
 function addSyncOptions(command: Command): Command {
@@ -69,8 +59,7 @@ function toSyncSpec(a: string, b: string, options: SyncOptions): SyncSpec {
   if (a.toLowerCase() === b.toLowerCase()) throw new UsageError(`both ends are "${a}": give two different ends`);
   const direction = options.direction.toLowerCase();
   if (!(SYNC_DIRECTIONS as readonly string[]).includes(direction)) throw new UsageError(`--direction "${options.direction}" is invalid: use a-to-b, b-to-a or both`);
-  const method = options.method.toLowerCase();
-  if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method "${options.method}" is invalid: use auto, move or relay`);
+  const method = parseMethod(options.method);
   const selection: JobSelection = { ...filtersFrom(options) };
   const anonymize = anonymizationFrom(options);
   if (anonymize && direction !== 'a-to-b') throw new UsageError(`--anonymize copies from A to B only: give --direction a-to-b, not ${direction}`);
@@ -82,11 +71,7 @@ function toSyncSpec(a: string, b: string, options: SyncOptions): SyncSpec {
     selection,
     direction: direction as SyncDirection,
     jobName: options.job,
-    options: {
-      method: method as JobOptions['method'],
-      concurrency: parseWholeNumber('--concurrency', options.concurrency, 1),
-      retries: parseWholeNumber('--retries', options.retries, 0),
-    },
+    options: jobOptionsFrom(method, options),
     aet: options.aet,
     anonymize,
   };

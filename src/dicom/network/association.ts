@@ -78,6 +78,13 @@ export const DEFAULT_TIMEOUTS: AssociationTimeouts = { associationMs: 30_000, di
 /** Upper bound on the PDU size we send even when the peer announces 0 (unlimited) or a larger value. */
 export const MAX_SEND_PDU_LENGTH = 1024 * 1024;
 
+/**
+ * Bytes that may wait in the socket's write buffer before sending pauses until it drains. It bounds the
+ * memory of one association's outgoing data. Waiting for 'drain' whenever write() returns false (past the
+ * 16 KiB default high water mark) cost one event loop turn per PDU.
+ */
+const MAX_QUEUED_SEND_BYTES = 1024 * 1024;
+
 /** A-ASSOCIATE-RJ received from the peer. The message spells out result, source and reason. */
 export class AssociationRejectedError extends Error {
   constructor(
@@ -282,9 +289,10 @@ export class Association extends EventEmitter {
 
   /**
    * Sends one DIMSE message: the command, then the data set if given. Messages are
-   * written one at a time, never interleaved. A Readable source is pulled only when
-   * the socket has drained. Its first chunk is read before anything is sent, so a
-   * source that fails to open rejects this call and leaves the association usable.
+   * written one at a time, never interleaved. A Readable source is pulled only while
+   * less than MAX_QUEUED_SEND_BYTES wait in the socket's write buffer. Its first
+   * chunk is read before anything is sent, so a source that fails to open rejects
+   * this call and leaves the association usable.
    * A source that fails later aborts the association, because a partly sent data set
    * cannot be withdrawn (PS3.8 has no such primitive).
    */
@@ -347,40 +355,41 @@ export class Association extends EventEmitter {
     }
   }
 
-  /** Cuts a byte sequence into PDVs of at most maxFragmentLength bytes; the last one carries the last-fragment flag. */
+  /**
+   * Cuts a byte sequence into PDVs of at most maxFragmentLength bytes; the last one carries the last-fragment flag.
+   * Fragments are views of the source chunks, never copies. The PDUs cut from one chunk go to the socket in
+   * one corked batch, and the next chunk is read only while less than MAX_QUEUED_SEND_BYTES wait in the socket.
+   */
   private async writeFragments(contextId: number, isCommand: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
     const maxFragment = this.maxFragmentLength;
-    let pending: Buffer[] = [];
-    let pendingLength = 0;
-
-    const take = (length: number): Buffer => {
-      const whole = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLength);
-      const fragment = whole.subarray(0, length);
-      const rest = whole.subarray(length);
-      pending = rest.length > 0 ? [rest] : [];
-      pendingLength = rest.length;
-      return fragment;
-    };
+    const pending = new PendingBytes();
 
     for await (const chunk of source) {
       if (chunk.length === 0) continue;
       pending.push(chunk);
-      pendingLength += chunk.length;
-      while (pendingLength > maxFragment) {
-        await this.writePdv(contextId, isCommand, false, take(maxFragment));
-      }
+      if (pending.length <= maxFragment) continue;
+      this.assertCanSend();
+      this.socket.cork();
+      while (pending.length > maxFragment) this.writePdv(contextId, isCommand, false, pending.take(maxFragment));
+      this.socket.uncork();
+      this.armIdleTimer();
+      if (this.socket.writableLength > MAX_QUEUED_SEND_BYTES) await this.waitForDrain();
     }
-    await this.writePdv(contextId, isCommand, true, take(pendingLength));
-  }
 
-  private async writePdv(contextId: number, isCommand: boolean, isLast: boolean, fragment: Buffer): Promise<void> {
     this.assertCanSend();
     this.socket.cork();
-    this.socket.write(encodePDataHeader(contextId, isCommand, isLast, fragment.length));
-    const flushed = this.socket.write(fragment);
+    this.writePdv(contextId, isCommand, true, pending.take(pending.length));
     this.socket.uncork();
     this.armIdleTimer();
-    if (!flushed) await this.waitForDrain();
+    if (this.socket.writableLength > MAX_QUEUED_SEND_BYTES) await this.waitForDrain();
+  }
+
+  /** Queues one P-DATA-TF PDU holding one PDV whose fragment is the concatenation of `parts`. */
+  private writePdv(contextId: number, isCommand: boolean, isLast: boolean, parts: Buffer[]): void {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    this.socket.write(encodePDataHeader(contextId, isCommand, isLast, length));
+    for (const part of parts) this.socket.write(part);
   }
 
   private assertCanSend(): void {
@@ -578,7 +587,11 @@ export class Association extends EventEmitter {
 
   private armIdleTimer(): void {
     if (this.timeouts.idleMs <= 0 || this.state !== 'established') return;
-    this.clearIdleTimer();
+    // Restarting the timer in place is cheaper than a new one, and this runs for every PDU batch sent.
+    if (this.idleTimer) {
+      this.idleTimer.refresh();
+      return;
+    }
     this.idleTimer = setTimeout(() => {
       const quietFor = Date.now() - this.lastReceiveAt;
       if (this.activeOperations > 0 || this.assembler.busy || this.pendingSends > 0 || quietFor < this.timeouts.idleMs) {
@@ -653,5 +666,36 @@ export class Association extends EventEmitter {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
     this.emit('end', this.endInfo);
+  }
+}
+
+/** A byte queue of buffer views, from which fragments are taken without copying. */
+class PendingBytes {
+  private buffers: Buffer[] = [];
+  length = 0;
+
+  push(chunk: Buffer): void {
+    this.buffers.push(chunk);
+    this.length += chunk.length;
+  }
+
+  /** Removes the first `count` bytes (at most `length`) and returns them as views of the queued buffers. */
+  take(count: number): Buffer[] {
+    const parts: Buffer[] = [];
+    let needed = count;
+    while (needed > 0) {
+      const first = this.buffers[0];
+      if (first.length <= needed) {
+        parts.push(first);
+        this.buffers.shift();
+        needed -= first.length;
+      } else {
+        parts.push(first.subarray(0, needed));
+        this.buffers[0] = first.subarray(needed);
+        needed = 0;
+      }
+    }
+    this.length -= count;
+    return parts;
   }
 }

@@ -43,8 +43,8 @@ export interface StoreRequest {
   contextId: number;
   sopClassUid: string;
   sopInstanceUid: string;
-  /** Data set bytes in the context's transfer syntax, without File Meta Information. */
-  data: Readable;
+  /** Data set bytes in the context's transfer syntax, without File Meta Information, in memory or as a stream. */
+  data: Buffer | Readable;
   moveOriginator?: { aeTitle: string; messageId: number };
   /** 0 medium (default), 1 high, 2 low. */
   priority?: number;
@@ -196,7 +196,7 @@ export class ClientAssociation {
     return toResult(response);
   }
 
-  /** Sends C-STORE-RQ streaming `data`, and resolves with the C-STORE-RSP status whatever it is. */
+  /** Sends C-STORE-RQ with `data`, streamed when it is a Readable, and resolves with the C-STORE-RSP status whatever it is. */
   async store(request: StoreRequest): Promise<DimseResult> {
     this.requireContext(request.contextId);
     const response = await this.exchange.request(

@@ -39,6 +39,13 @@ const MAX_CONTEXTS = 128;
  */
 const READ_CHUNK_BYTES = 64 * 1024;
 
+/**
+ * Largest data set read into memory with one read instead of streamed. It fits
+ * single-frame images, whose reads in READ_CHUNK_BYTES steps cost one thread
+ * pool round trip each, and it bounds the memory of a prefetched instance.
+ */
+const MAX_WHOLE_READ_BYTES = 1024 * 1024;
+
 const UNCOMPRESSED_FALLBACKS = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
 
 export interface SendProgress {
@@ -115,14 +122,61 @@ function chooseEncoding(association: ClientAssociation, instance: StoredInstance
   return { reason: `stored as ${stored}, which cannot be converted to ${offered}` };
 }
 
-async function openDataset(instance: StoredInstance, convertTo: string | undefined, decompress = false): Promise<Readable> {
+/** Opens the data set to send: read whole when verbatim and at most MAX_WHOLE_READ_BYTES long, else as a stream. */
+async function openDataset(instance: StoredInstance, convertTo: string | undefined, decompress = false): Promise<Buffer | Readable> {
   if (decompress && convertTo !== undefined) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
   const header = await readDicomFileHeader(instance.path);
   if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
     throw new Error(`${instance.path} has transfer syntax ${header.transferSyntaxUid} but the index says ${instance.transferSyntaxUid}; run "loader reindex"`);
   }
   if (convertTo !== undefined) return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
+  const length = header.fileSize - header.datasetOffset;
+  if (length <= MAX_WHOLE_READ_BYTES) return readFileRange(instance.path, header.datasetOffset, length);
   return fs.createReadStream(instance.path, { start: header.datasetOffset, highWaterMark: READ_CHUNK_BYTES });
+}
+
+/** Reads `length` bytes of `path` from `offset`, failing when the file is shorter. */
+async function readFileRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const handle = await fs.promises.open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
+      if (bytesRead === 0) throw new Error(`${path} was truncated while being sent: it ends at byte ${offset + filled} but had ${offset + length} bytes when its header was read`);
+      filled += bytesRead;
+    }
+    return buffer;
+  } finally {
+    // The data is complete, so the close need not delay the send.
+    handle.close().catch((error: Error) => logger.warn('Closing a sent file failed', { path, error: error.message }));
+  }
+}
+
+/** An instance with its chosen encoding and, unless it cannot be sent, its data set being opened. */
+interface PreparedInstance {
+  instance: StoredInstance;
+  choice: Encoding;
+  data?: Promise<Buffer | Readable>;
+}
+
+function prepareInstance(association: ClientAssociation, instance: StoredInstance, peer: string): PreparedInstance {
+  const choice = chooseEncoding(association, instance, peer);
+  if ('reason' in choice) return { instance, choice };
+  const data = openDataset(instance, choice.convertTo, choice.decompress);
+  // The caller awaits it later, so a failure must not count as unhandled meanwhile.
+  data.catch(() => undefined);
+  return { instance, choice, data };
+}
+
+/** Releases the data set of a prepared instance that will not be sent on its association. */
+function discardPrepared(prepared: PreparedInstance | undefined): void {
+  void prepared?.data?.then(
+    (data) => {
+      if (!Buffer.isBuffer(data)) data.destroy();
+    },
+    () => undefined,
+  );
 }
 
 /**
@@ -156,17 +210,23 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
       }
 
       let lost = false;
+      // The next instance's data set is read while the peer stores the current one.
+      let prefetched: PreparedInstance | undefined;
       while (remaining.length > 0 && !options.signal?.aborted) {
         const instance = remaining.shift()!;
-        const choice = chooseEncoding(association, instance, node.name);
+        const prepared = prefetched?.instance === instance ? prefetched : prepareInstance(association, instance, node.name);
+        prefetched = undefined;
+        const choice = prepared.choice;
         if ('reason' in choice) {
           report.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason: choice.reason });
           finish(instance);
           continue;
         }
         try {
-          const data = await openDataset(instance, choice.convertTo, choice.decompress);
-          const result = await association.store({ contextId: choice.contextId, sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid, data });
+          const data = await prepared.data!;
+          const storing = association.store({ contextId: choice.contextId, sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid, data });
+          if (remaining.length > 0 && !options.signal?.aborted) prefetched = prepareInstance(association, remaining[0], node.name);
+          const result = await storing;
           const kind = statusClass(result.status);
           const comment = result.errorComment ? `: ${result.errorComment}` : '';
           if (kind === 'success' || kind === 'warning') report.completed++;
@@ -179,6 +239,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
         finish(instance);
         if (lost) break;
       }
+      discardPrepared(prefetched);
 
       if (!lost) {
         await association.release().catch((error: Error) => logger.warn('Release failed after sending', { node: node.name, error: error.message }));
