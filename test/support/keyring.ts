@@ -3,12 +3,11 @@
  * private D-Bus session with gnome-keyring-daemon unlocked by a throwaway
  * password, so tests reach a real Secret Service without the machine's keyring.
  */
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 import type { SecretStore } from '../../src/services/secrets';
 import type { LoaderDirs } from './loader';
-import { runCommand } from './process';
+import { commandExists, runCommand } from './process';
 import type { RunResult } from './process';
 
 /** SecretStore that keeps secrets in a Map, for tests that need no keychain. */
@@ -23,15 +22,6 @@ export class MemoryStore implements SecretStore {
   }
   async delete(account: string) {
     return this.values.delete(account);
-  }
-}
-
-function commandExists(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
   }
 }
 

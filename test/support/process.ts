@@ -6,7 +6,7 @@
  * module from a test file registers an afterAll hook that stops whatever is
  * still running and removes the temp folders.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -42,6 +42,16 @@ export interface ManagedProcess {
 
 const running = new Set<ManagedProcess>();
 const tempDirs = new Set<string>();
+
+/** Returns true when `sh -c 'command -v NAME'` finds the command. */
+export function commandExists(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Creates a fresh folder under os.tmpdir(). afterAll removes it unless the

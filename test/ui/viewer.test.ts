@@ -21,8 +21,9 @@ import { seriesFromArchive, seriesFromFiles, StudyNotFoundError } from '../../sr
 import { clampPan, displaySize, MAX_ZOOM, MIN_ZOOM, renderSize, visiblePart, windowAfterDrag, zoomBy } from '../../src/ui/viewer/view-geometry';
 import { damagedJpeg2000Copy } from '../codecs/reference';
 import { corpusFile, corpusPath, corpusSamples } from '../support/corpus';
-import { createLoaderDirs, LOADER_BIN, loaderIsBuilt, makeTempDir, REPO_ROOT, startProcess, waitUntil } from '../support/peers';
+import { createLoaderDirs, LOADER_BIN, makeTempDir, startProcess, waitUntil } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
+import { missingGuiPrerequisites } from './gui-prerequisites';
 import { sleep, WindowDriver } from './window-driver';
 
 const t = translator('en');
@@ -210,24 +211,9 @@ describe('loader view arguments', () => {
 // ---------------------------------------------------------------------------
 // The window under Xvfb.
 
-const ADDON = path.join(REPO_ROOT, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
-const SHIM = path.join(REPO_ROOT, 'native', 'qode-shim', 'build', 'qode_shim.node');
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const missing = [
-  ...(loaderIsBuilt() ? [] : ['dist/loader.js (npm run build)']),
-  ...(fs.existsSync(ADDON) && fs.existsSync(SHIM) ? [] : ['the NodeGui addon and qode shim (scripts/build-gui.sh)']),
-  ...['Xvfb', 'xdotool', 'import', 'convert'].filter((tool) => !hasCommand(tool)),
-];
+const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'convert']);
 if (missing.length > 0) {
   // eslint-disable-next-line no-console
   console.warn(`viewer window tests skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);

@@ -8,7 +8,6 @@
  * (LOADER_UI_TEST_HOOKS=1), and WindowDriver clicks by objectName. With
  * LOADER_UI_SCREENSHOTS=DIR the tests also save the README screenshots there.
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -18,9 +17,7 @@ import {
   createLoaderDirs,
   freePort,
   LOADER_BIN,
-  loaderIsBuilt,
   makeTempDir,
-  REPO_ROOT,
   runDcmtk,
   runLoader,
   startOrthanc,
@@ -28,26 +25,12 @@ import {
   waitUntil,
 } from '../support/peers';
 import type { ManagedProcess, OrthancHandle } from '../support/peers';
+import { missingGuiPrerequisites } from './gui-prerequisites';
 import { sleep, WindowDriver } from './window-driver';
 
-const ADDON = path.join(REPO_ROOT, 'node_modules', '@nodegui', 'nodegui', 'build', 'Release', 'nodegui_core.node');
-const SHIM = path.join(REPO_ROOT, 'native', 'qode-shim', 'build', 'qode_shim.node');
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const missing = [
-  ...(loaderIsBuilt() ? [] : ['dist/loader.js (npm run build)']),
-  ...(fs.existsSync(ADDON) && fs.existsSync(SHIM) ? [] : ['the NodeGui addon and qode shim (scripts/build-gui.sh)']),
-  ...['Xvfb', 'xdotool', 'import', 'Orthanc', 'echoscu'].filter((tool) => !hasCommand(tool)),
-];
+const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'Orthanc', 'echoscu']);
 if (missing.length > 0) {
   // eslint-disable-next-line no-console
   console.warn(`test/ui skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
