@@ -18,6 +18,8 @@ import path from 'node:path';
 
 import Database from 'better-sqlite3';
 
+import type { StudyFilters } from '../query-retrieve/study-filters';
+
 /** File name of the job database inside the settings folder. */
 export const JOB_DATABASE_FILE = 'jobs.sqlite';
 
@@ -40,15 +42,7 @@ export type StudyState = 'pending' | 'running' | 'done' | 'already-present' | 'f
 export type TransferMethod = 'move' | 'relay' | 'send' | 'retrieve';
 
 /** Selection of studies on the source: the filters of `loader find` and explicit Study Instance UIDs. */
-export interface JobSelection {
-  patientName?: string;
-  patientId?: string;
-  date?: string;
-  modalities?: string[];
-  studyDescription?: string;
-  accessionNumber?: string;
-  studyInstanceUids?: string[];
-}
+export type JobSelection = StudyFilters;
 
 export interface JobOptions {
   method: 'auto' | 'move' | 'relay';
