@@ -43,6 +43,11 @@ export function guiPaths(root = findPackageRoot(__dirname)): GuiPaths | undefine
   };
 }
 
+/** Returns the path of a file in the package's assets folder, or undefined when the package root is not found. */
+export function assetPath(name: string, root = findPackageRoot(__dirname)): string | undefined {
+  return root === undefined ? undefined : path.join(root, 'assets', name);
+}
+
 /** Tells whether a display is set and the native parts are built; the reason names the fix when not. */
 export function checkGuiAvailability(env: NodeJS.ProcessEnv = process.env): GuiAvailability {
   if (!env.DISPLAY && !env.WAYLAND_DISPLAY && env.QT_QPA_PLATFORM !== 'offscreen') {

@@ -118,6 +118,33 @@ export class WindowDriver {
     throw new Error(`widget "${name}" did not get the focus after ${maxPresses} presses of ${key}`);
   }
 
+  /** Returns the ids of the windows that `xdotool search` finds; xdotool exits with code 1 when it finds none. */
+  searchWindows(...args: string[]): string[] {
+    try {
+      return this.xdotool('search', ...args).trim().split('\n').filter((id) => id !== '');
+    } catch (error) {
+      if ((error as { status?: number }).status === 1) return [];
+      throw error;
+    }
+  }
+
+  /**
+   * Returns the screen centre of the icon that the tray host `trayClass` (a
+   * window class, such as "trayer") embeds, from the xwininfo tree of its windows.
+   */
+  trayIconCentre(trayClass: string): { x: number; y: number } | undefined {
+    const env = { ...process.env, DISPLAY: this.display };
+    for (const host of this.searchWindows('--class', trayClass)) {
+      const tree = execFileSync('xwininfo', ['-tree', '-id', host], { env }).toString();
+      // Child lines read "0x200026 (has no name): ()  22x30+97+1  +1377+1": size, offset in the parent, then the screen position.
+      for (const match of tree.matchAll(/^\s+0x[0-9a-f]+ .*?\s(\d+)x(\d+)[+-]-?\d+[+-]-?\d+\s+\+(-?\d+)\+(-?\d+)$/gm)) {
+        const [width, height, x, y] = match.slice(1).map(Number);
+        if (width > 1 && height > 1) return { x: x + Math.floor(width / 2), y: y + Math.floor(height / 2) };
+      }
+    }
+    return undefined;
+  }
+
   /** Saves the whole screen next to the geometry file, so that a failed wait can be looked at. */
   saveFailureScreenshot(name: string): void {
     const file = path.join(path.dirname(this.widgetsFile), `failure-${name}-${Date.now()}.png`);

@@ -3,6 +3,7 @@
  * left panel to Orthanc, filter, select two studies, retrieve them into the
  * local archive of the right panel with the mouse and then with the keyboard
  * only, switch PACS On and Off under C-ECHO, and switch language and theme.
+ * A second window runs with the tray host `trayer` and uses the tray menu.
  *
  * The window writes the global geometry of its named widgets to a JSON file
  * (LOADER_UI_TEST_HOOKS=1), and WindowDriver clicks by objectName. With
@@ -36,6 +37,33 @@ if (missing.length > 0) {
   console.warn(`test/ui skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
 }
 const describeWithGui = missing.length > 0 ? describe.skip : describe;
+
+const missingForTray = missingGuiPrerequisites(['Xvfb', 'xdotool', 'xwininfo', 'import', 'trayer', 'echoscu']);
+if (missingForTray.length > 0) {
+  // eslint-disable-next-line no-console
+  console.warn(`tray icon tests skipped: missing ${missingForTray.join(', ')}`);
+}
+const describeWithTray = missingForTray.length > 0 ? describe.skip : describe;
+
+/**
+ * Starts Xvfb on a random display number well above the ones that other tests and desktops start from
+ * (0, 90, 99): during this work another test's Xvfb took display :0 away in the middle of a flow. Xvfb
+ * rejects a display whose lock file exists, so a taken number costs one more try.
+ */
+async function startXvfb(workDir: string): Promise<{ display: string; xvfb: ManagedProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const number = 1000 + Math.floor(Math.random() * 30_000);
+    const display = `:${number}`;
+    const xvfb = startProcess({ name: `xvfb-${attempt}`, command: 'Xvfb', args: [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], dir: workDir });
+    try {
+      await waitUntil(xvfb, `X socket of ${display}`, () => fs.existsSync(`/tmp/.X11-unix/X${number}`), 10_000);
+      return { display, xvfb };
+    } catch (error) {
+      await xvfb.stop();
+      if (attempt === 3) throw error;
+    }
+  }
+}
 
 /**
  * NOTE: in 2 of 3 full runs on the 2-core machine, every window vanished from
@@ -87,21 +115,7 @@ describeWithGui('desktop window', () => {
       .sort();
 
   beforeAll(async () => {
-    // A random display number well above the ones that other tests and desktops start from (0, 90, 99):
-    // during this work another test's Xvfb took display :0 away in the middle of a flow. Xvfb refuses a
-    // display whose lock file exists, so a taken number costs one more try.
-    for (let attempt = 1; ; attempt++) {
-      const number = 1000 + Math.floor(Math.random() * 30_000);
-      display = `:${number}`;
-      xvfb = startProcess({ name: `xvfb-${attempt}`, command: 'Xvfb', args: [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], dir: workDir });
-      try {
-        await waitUntil(xvfb, `X socket of ${display}`, () => fs.existsSync(`/tmp/.X11-unix/X${number}`), 10_000);
-        break;
-      } catch (error) {
-        await xvfb.stop();
-        if (attempt === 3) throw error;
-      }
-    }
+    ({ display, xvfb } = await startXvfb(workDir));
     driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
 
     // Five studies: two CT studies of 2003-2004 (the filter's target), a CT study of 1993 outside the
@@ -325,4 +339,103 @@ describeWithGui('desktop window', () => {
       expect(stored.interface).toMatchObject({ language: variant.language, theme: variant.theme });
     }
   }, 240_000);
+});
+
+describeWithTray('tray icon', () => {
+  const dirs = createLoaderDirs('ui-tray');
+  const workDir = makeTempDir('ui-tray-x');
+  let driver: WindowDriver;
+  let xvfb: ManagedProcess;
+  let trayer: ManagedProcess;
+  let loader: ManagedProcess;
+  let serverPort: number;
+
+  const waitForLog = (pattern: RegExp, timeoutMs = 30_000) => waitUntil(loader, `log line ${pattern}`, () => pattern.test(loader.readLog()), timeoutMs);
+  const echo = () => runDcmtk('echoscu', ['-to', '5', '-aec', 'LOADERTRAY', '-aet', 'UITEST', '127.0.0.1', String(serverPort)]);
+
+  /** Opens the tray menu with a right click on the icon and triggers its item at `index` (0: PACS On) with the keyboard. */
+  const chooseTrayItem = async (index: number) => {
+    const icon = driver.trayIconCentre('trayer');
+    if (!icon) throw new Error('the tray icon is not embedded in trayer');
+    driver.xdotool('mousemove', String(icon.x), String(icon.y), 'click', '3');
+    await sleep(700);
+    // Down selects the first item, and every further Down the next one, skipping the separator.
+    driver.key(...Array<string>(index + 1).fill('Down'), 'Return');
+    await sleep(500);
+  };
+
+  beforeAll(async () => {
+    let display: string;
+    ({ display, xvfb } = await startXvfb(workDir));
+    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    trayer = startProcess({
+      name: 'trayer',
+      command: 'trayer',
+      args: ['--edge', 'top', '--align', 'right', '--widthtype', 'pixel', '--width', '120', '--height', '32'],
+      dir: workDir,
+      env: { DISPLAY: display },
+    });
+
+    serverPort = await freePort();
+    await runLoader(['config', 'set', 'pacs.port', String(serverPort)], { dirs });
+    await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
+    await runLoader(['config', 'set', 'pacs.aeTitle', 'LOADERTRAY'], { dirs });
+    await runLoader(['config', 'set', 'pacs.acceptAnyCallingAeTitle', 'on'], { dirs });
+    await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
+    await runLoader(['config', 'set', 'interface.trayIcon', 'on'], { dirs });
+    // trayer owns the tray selection once its window exists; the loader checks the selection only at start.
+    await waitUntil(trayer, 'trayer window', () => driver.searchWindows('--class', 'trayer').length > 0, 10_000);
+
+    loader = startProcess({
+      name: 'loader-tray',
+      command: LOADER_BIN,
+      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
+      dir: workDir,
+      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
+    });
+    await waitForLog(/tray icon shown/);
+    await driver.click('license-cancel');
+    await driver.waitForGone('license-window');
+    await driver.waitForActiveWindow('main-window');
+  }, 120_000);
+
+  afterAll(async () => {
+    await loader?.stop();
+    await trayer?.stop();
+    await xvfb?.stop();
+  });
+
+  test('tray menu starts the server', async () => {
+    expect((await echo()).code).not.toBe(0);
+    await chooseTrayItem(0);
+    await driver.waitFor('server-state', (label) => /^Server listening on 127\.0\.0\.1:\d+ as LOADERTRAY$/.test(label.text ?? ''), 20_000, 'listening');
+    expect(driver.widget('server-switch')?.checked).toBe(true);
+    expect((await echo()).code).toBe(0);
+  }, 60_000);
+
+  test('closed window hides to the tray', async () => {
+    driver.key('ctrl+w');
+    await driver.waitForGone('main-window');
+    await waitForLog(/main window hidden to the tray/);
+    expect(loader.exitStatus).toBeUndefined();
+    expect((await echo()).code).toBe(0);
+
+    await chooseTrayItem(1);
+    await driver.waitFor('main-window');
+    expect(driver.widget('server-switch')?.checked).toBe(true);
+  }, 60_000);
+
+  test('tray menu stops the server', async () => {
+    await chooseTrayItem(0);
+    await driver.waitFor('server-state', (label) => label.text === 'Server stopped', 20_000, 'stopped');
+    expect((await echo()).code).not.toBe(0);
+  }, 60_000);
+
+  test('tray menu Quit ends the loader', async () => {
+    await chooseTrayItem(2);
+    const deadline = Date.now() + 20_000;
+    while (loader.exitStatus === undefined && Date.now() < deadline) await sleep(200);
+    expect(loader.exitStatus?.code).toBe(0);
+    expect(loader.readLog()).toMatch(/desktop window closed/);
+  }, 60_000);
 });

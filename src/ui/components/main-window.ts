@@ -19,6 +19,8 @@ import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
 import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { LicenseWindow, SettingsWindow } from './settings-window';
+import { TrayIcon } from './tray-icon';
+import { x11SystemTrayAvailable } from '../x11-system-tray';
 
 const h = React.createElement;
 const log = createLogger('loader.ui');
@@ -28,8 +30,11 @@ type Side = 'left' | 'right';
 /** Delay before the main window takes the keyboard focus back from a closed dialog, in milliseconds. */
 const REACTIVATE_DELAY_MS = 150;
 
-/** Keys of the transfer shortcuts: F5 sends from the left panel to the right one, Shift+F5 back. */
-export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F', openStudy: 'Ctrl+Return' } as const;
+/**
+ * Keys of the window's shortcuts: F5 sends from the left panel to the right one, Shift+F5 back.
+ * Ctrl+W closes the window, which hides it when the tray icon is shown.
+ */
+export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F', openStudy: 'Ctrl+Return', closeWindow: 'Ctrl+W' } as const;
 
 type Dialog =
   | { type: 'none' }
@@ -82,10 +87,13 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const [serverBusy, setServerBusy] = useState(false);
   const [serverMessage, setServerMessage] = useState('');
   const [settingsVersion, setSettingsVersion] = useState(0);
+  // Only a change re-renders the window, so the tray menu gets its texts from the effect that runs after each render.
+  const [, setTrayShown] = useState(false);
   const windowRef = useRef<QMainWindow>(null);
   const widgets = useRef<Record<Side, { filter?: QLineEdit | null; table?: QTableWidget | null }>>({ left: {}, right: {} });
   const panelsRef = useRef(panels);
   panelsRef.current = panels;
+  const trayRef = useRef<TrayIcon>();
 
   useEffect(() => {
     QApplication.instance().setStyleSheet(styleSheet);
@@ -209,6 +217,21 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
   };
 
+  const showWindow = () => {
+    const window = windowRef.current;
+    if (!window) return;
+    window.show();
+    activate(window);
+  };
+
+  /** Stops the server, closes the archives and ends the window: the tray menu's Quit, or a close without the tray icon. */
+  const quit = () => {
+    trayRef.current?.hide();
+    trayRef.current = undefined;
+    windowRef.current?.hide();
+    void controller.close().finally(props.onClosed);
+  };
+
   /** Opens the first selected study of a Local panel in the study viewer window. */
   const openSelectedStudy = () => {
     const side = (['left', 'right'] as Side[]).find((candidate) => {
@@ -235,11 +258,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       });
   };
 
-  // Shortcuts call the latest closures through this ref, because they are created once.
-  const actions = useRef({ requestTransfer, openSelectedStudy, focusFilter: () => undefined as void });
+  // Shortcuts and the tray menu call the latest closures through this ref, because they are created once.
+  const actions = useRef({ requestTransfer, openSelectedStudy, toggleServer, showWindow, quit, focusFilter: () => undefined as void });
   actions.current = {
     requestTransfer,
     openSelectedStudy,
+    toggleServer,
+    showWindow,
+    quit,
     focusFilter: () => {
       const side: Side = panelsRef.current.right.kind === 'local' ? 'right' : 'left';
       widgets.current[side].filter?.setFocus();
@@ -259,6 +285,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     bind(SHORTCUTS.sendLeft, () => actions.current.requestTransfer('right'));
     bind(SHORTCUTS.focusFilter, () => actions.current.focusFilter());
     bind(SHORTCUTS.openStudy, () => actions.current.openSelectedStudy());
+    bind(SHORTCUTS.closeWindow, () => windowRef.current?.close());
     trackWindow('main-window')(window);
     return () => trackWindow('main-window')(null);
   }, []);
@@ -270,6 +297,39 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const timer = setTimeout(() => windowRef.current && activate(windowRef.current), REACTIVATE_DELAY_MS);
     return () => clearTimeout(timer);
   }, [dialog.type]);
+
+  // The tray icon is created when interface.trayIcon is on and a tray host runs. Both are checked when the window
+  // opens and when the setting changes, so a tray host that starts later gets no icon.
+  useEffect(() => {
+    if (!ui.trayIcon) return;
+    let cancelled = false;
+    void x11SystemTrayAvailable().then((available) => {
+      if (cancelled) return;
+      if (!available) {
+        log.info('tray icon not shown: no system tray host on the display', { display: process.env.DISPLAY ?? '' });
+        return;
+      }
+      const tray = new TrayIcon({
+        setServer: (on) => void actions.current.toggleServer(on),
+        showWindow: () => actions.current.showWindow(),
+        quit: () => actions.current.quit(),
+      });
+      trayRef.current = tray;
+      setTrayShown(true);
+      tray.show();
+    });
+    return () => {
+      cancelled = true;
+      trayRef.current?.hide();
+      trayRef.current = undefined;
+      setTrayShown(false);
+    };
+  }, [ui.trayIcon]);
+
+  useEffect(() => {
+    const toolTip = `${t('app.title')}: ${serverMessage === '' ? serverText : serverMessage}`;
+    trayRef.current?.update({ t, serverRunning: server.running, serverBusy, toolTip });
+  });
 
   const changeInterface = (changes: Partial<InterfaceSettings>) => {
     try {
@@ -304,8 +364,13 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       minSize: { width: 1300, height: 680 },
       visible: true,
       on: {
+        // Qt hides the window on Close. With the tray icon shown, the server and archives stay open.
         [WidgetEventTypes.Close]: () => {
-          void controller.close().finally(props.onClosed);
+          if (trayRef.current) {
+            log.info('main window hidden to the tray; the server keeps its state', { serverRunning: controller.serverState().running });
+            return;
+          }
+          quit();
         },
       },
     },
