@@ -204,8 +204,16 @@ function checkIndexIntegrity(db: Database.Database, file: string): void {
   throw damagedIndexError(file, `quick_check found: ${listed}${more}`);
 }
 
+/**
+ * Recognises SQLite's errors by name and code, not by instanceof: the native
+ * addon keeps the SqliteError class of the first module instance that loaded
+ * it, so under jest's per-file module registries instanceof can fail.
+ */
 function isDamagedDatabaseError(error: unknown): boolean {
-  return error instanceof Database.SqliteError && DAMAGED_DATABASE_CODES.has(error.code);
+  const candidate = error as { name?: unknown; code?: unknown } | null;
+  return (
+    candidate?.name === 'SqliteError' && typeof candidate.code === 'string' && DAMAGED_DATABASE_CODES.has(candidate.code)
+  );
 }
 
 function damagedIndexError(file: string, detail: string, cause?: unknown): ArchiveError {
