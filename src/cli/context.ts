@@ -58,3 +58,10 @@ export const ExitCode = {
   /** Some items succeeded and some failed (for example a scan with damaged files). */
   PartialSuccess: 3,
 } as const;
+
+/** Returns the exit code of a transfer outcome: 0 success, 3 partial success, 1 failure. */
+export function exitCodeForOutcome(outcome: 'success' | 'partial' | 'failure'): number {
+  if (outcome === 'success') return ExitCode.Success;
+  if (outcome === 'partial') return ExitCode.PartialSuccess;
+  return ExitCode.Failure;
+}

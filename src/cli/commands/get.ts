@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { LocalArchive } from '../../services/archive';
 import { findStudies, retrieveStudies } from '../../services/query-retrieve';
 import type { RetrieveMethod, RetrieveReport } from '../../services/query-retrieve';
-import { ExitCode, resolveArchiveRoot, UsageError } from '../context';
+import { exitCodeForOutcome, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { ProgressLine } from '../terminal';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
@@ -19,11 +19,6 @@ import type { FilterOptions } from './find';
 interface RetrieveCommandOptions extends NodeOptions, FilterOptions {
   method: string;
   fallback: boolean;
-}
-
-/** Exit code for a transfer outcome: 0 success, 3 partial success, 1 failure. */
-export function exitCodeOf(outcome: 'success' | 'partial' | 'failure'): number {
-  return outcome === 'success' ? ExitCode.Success : outcome === 'partial' ? ExitCode.PartialSuccess : ExitCode.Failure;
 }
 
 function printReport(report: RetrieveReport): void {
@@ -80,7 +75,7 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
     progress.done();
     if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else printReport(report);
-    process.exitCode = exitCodeOf(report.outcome);
+    process.exitCode = exitCodeForOutcome(report.outcome);
   } finally {
     progress.done();
     interrupt.dispose();

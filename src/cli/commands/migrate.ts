@@ -23,7 +23,7 @@ import type { Endpoint, JobOptions, JobSelection, MigrationAnonymization, Migrat
 import type { LocalIdentity } from '../../services/query-retrieve';
 import { localIdentityFromSettings } from '../../services/query-retrieve';
 import { resolveConfigDir } from '../../services/settings/settings-store';
-import { ExitCode, openSettings, resolveArchiveRoot, UsageError } from '../context';
+import { exitCodeForOutcome, openSettings, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable, ProgressLine } from '../terminal';
 import { toOptions } from './anonymize';
@@ -181,11 +181,6 @@ function printReport(report: MigrationReport, anonymized: boolean): void {
   process.stdout.write(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : ''}\n`);
 }
 
-function exitCodeOf(report: MigrationReport): number {
-  if (report.outcome === 'success') return ExitCode.Success;
-  return report.outcome === 'partial' ? ExitCode.PartialSuccess : ExitCode.Failure;
-}
-
 export function registerMigrate(program: Command, globals: () => GlobalOptions): void {
   const command = program
     .command('migrate <source> <destination>')
@@ -256,7 +251,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
       progressLine.done();
       if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else printReport(report, anonymize !== undefined);
-      process.exitCode = exitCodeOf(report);
+      process.exitCode = exitCodeForOutcome(report.outcome);
     } finally {
       progressLine.done();
       interrupt.dispose();

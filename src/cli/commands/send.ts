@@ -13,14 +13,13 @@ import { generateJobSecret } from '../../services/migration';
 import type { MigrationAnonymization } from '../../services/migration';
 import { AnonymizingTransform, outcomeOf, sendInstances } from '../../services/transfers';
 import type { InstanceProblem, TransformResult } from '../../services/transfers';
-import { resolveArchiveRoot, UsageError } from '../context';
+import { exitCodeForOutcome, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { ProgressLine } from '../terminal';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
 import type { FilterOptions } from './find';
-import { exitCodeOf } from './get';
 import { addAnonymizeOptions, anonymizationFrom } from './migrate';
 import type { AnonymizeFlags } from './migrate';
 
@@ -116,7 +115,7 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
         for (const warning of report.warnings) process.stdout.write(`  warning: ${warning.sopInstanceUid}: ${warning.reason}\n`);
         for (const failure of report.failures) process.stdout.write(`  failed: ${failure.sopInstanceUid}: ${failure.reason}\n`);
       }
-      process.exitCode = exitCodeOf(outcome);
+      process.exitCode = exitCodeForOutcome(outcome);
     } finally {
       progress.done();
       interrupt.dispose();
