@@ -169,7 +169,7 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
       const settings = openSettings(globals());
       const kind: LocationKind | undefined = settings.findPacsNode(name) ? 'pacs' : settings.findSshNode(name) ? 'ssh' : undefined;
       if (kind === undefined) {
-        // An entry that failed validation is not listed, but the settings warning tells the user to remove it here.
+        // An entry that failed validation is not listed, but the settings warning names this command for removing it.
         const invalidKind: LocationKind | undefined = settings.removePacsNode(name) ? 'pacs' : settings.removeSshNode(name) ? 'ssh' : undefined;
         if (invalidKind === undefined) {
           throw new UsageError(`node "${name}" is not registered; "loader nodes list" shows the registered names`);

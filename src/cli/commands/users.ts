@@ -94,7 +94,7 @@ export function registerUsers(program: Command, globals: () => GlobalOptions): v
       const settings = openSettings(globals());
       const account = settings.findServerAccount(name);
       if (!account) {
-        // An entry that failed validation is not listed, but the settings warning tells the user to remove it here.
+        // An entry that failed validation is not listed, but the settings warning names this command for removing it.
         if (settings.removeServerAccount(name)) {
           process.stdout.write(`removed the invalid server account entry ${name}\n`);
           return;

@@ -4,7 +4,7 @@
  * Calling AE titles must be registered nodes unless accept-any is set. Every
  * storage SOP class is accepted, private ones included. A context for incoming
  * C-STORE gets the first transfer syntax the caller proposes that the loader
- * can read, so that the data set is stored exactly as the caller holds it. A
+ * can read, so that the data set is stored exactly as the caller has it. A
  * context for C-GET sub-operations, one whose SOP class the requester asks the
  * SCP role for, gets an uncompressed syntax the loader can convert stored
  * instances to (see chooseRetrievalSyntax). When a user identity check is

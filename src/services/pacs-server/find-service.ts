@@ -1,6 +1,6 @@
 /**
  * C-FIND SCP for the Patient Root and Study Root information models
- * (PS3.4 annex C), answered from the archive's index.
+ * (PS3.4 annex C), served from the archive's index.
  */
 import type { QueryRequestContext } from '../../dicom/network';
 import { DimseStatusError } from '../../dicom/network';

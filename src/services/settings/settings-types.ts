@@ -9,7 +9,7 @@ export const SETTINGS_SCHEMA_VERSION = 1;
 
 /** The loader's own DICOM identity and its server options. */
 export interface PacsSettings {
-  /** AE title the server answers to and the client calls from. */
+  /** AE title of the loader: the called AE title of its server and the calling AE title of its client. */
   aeTitle: string;
   /** Address the server listens on; 0.0.0.0 means every interface. */
   host: string;

@@ -127,7 +127,7 @@ async function openDataset(instance: StoredInstance, convertTo: string | undefin
   if (decompress && convertTo !== undefined) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
   const header = await readDicomFileHeader(instance.path);
   if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
-    throw new Error(`${instance.path} has transfer syntax ${header.transferSyntaxUid} but the index says ${instance.transferSyntaxUid}; run "loader reindex"`);
+    throw new Error(`${instance.path} has transfer syntax ${header.transferSyntaxUid} but the index records ${instance.transferSyntaxUid}; run "loader reindex" to rebuild the index from the files`);
   }
   if (convertTo !== undefined) return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   const length = header.fileSize - header.datasetOffset;

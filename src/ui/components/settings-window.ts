@@ -148,7 +148,7 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
 export interface LicenseWindowProps {
   t: Translate;
   styleSheet: string;
-  /** Why no license is active, from LicenseService.status(). */
+  /** Reason no license is active, from LicenseService.status(). */
   problem: string;
   /** Activates the file; returns the message to show and whether a license is now active. */
   onActivate: (file: string) => { active: boolean; message: string };

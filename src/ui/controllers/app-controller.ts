@@ -231,7 +231,9 @@ export class AppController {
     });
     const failures = report.failures.map((failure) => ({ uid: failure.sopInstanceUid, reason: failure.reason }));
     for (const note of report.notes) failures.push({ uid: '', reason: note });
-    const outcome = report.failures.length === 0 ? 'success' : report.completed > 0 ? 'partial' : 'failure';
+    let outcome: 'success' | 'partial' | 'failure' = 'failure';
+    if (report.failures.length === 0) outcome = 'success';
+    else if (report.completed > 0) outcome = 'partial';
     log.info('send finished', { node: node.name, studies: studyUids.length, instances: report.completed, failures: failures.length, outcome });
     return { instances: report.completed, failures, outcome };
   }
