@@ -11,7 +11,7 @@
 
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ArchiveError, describeError } from './errors';
+import { ArchiveError } from './errors';
 
 type Migration = (db: Database.Database) => void;
 
@@ -182,7 +182,7 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
     return db;
   } catch (error) {
     db.close();
-    if (isDamagedDatabaseError(error)) throw damagedIndexError(file, describeError(error), error);
+    if (isDamagedDatabaseError(error)) throw damagedIndexError(file, String((error as { message?: unknown }).message), error);
     throw error;
   }
 }
