@@ -11,6 +11,9 @@ import React, { useEffect, useRef, useState } from 'react';
 import { createLogger } from '../../services/logger';
 import type { InterfaceSettings } from '../../services/settings/settings-types';
 import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
+import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
+import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
+import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import { translator } from '../i18n';
 import type { Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
@@ -41,6 +44,8 @@ type Dialog =
   | { type: 'send'; from: Side }
   | { type: 'fill'; side: Side }
   | { type: 'scan'; side: Side }
+  | { type: 'hostKey'; side: Side; prompt: HostKeyPrompt }
+  | { type: 'sshSend'; from: Side }
   | { type: 'settings' }
   | { type: 'license'; problem: string };
 
@@ -128,8 +133,45 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
   };
 
+  const listSsh = async (side: Side, folder: string) => {
+    const connection = panelsRef.current[side].connection;
+    if (connection?.kind !== 'ssh') return;
+    try {
+      const listing = await controller.ssh.list(connection.ssh, folder);
+      update(side, { sshFolder: listing.path, remoteRows: listing.rows, selectedPaths: [], message: '' });
+    } catch (error) {
+      update(side, { message: describeSshError(t, error) });
+    }
+  };
+
+  /** Connects an SSH panel, or lists its folder when it is already connected to the same account. */
+  const connectSsh = async (side: Side, acceptFingerprint?: string) => {
+    const state = panelsRef.current[side];
+    const current = state.connection?.kind === 'ssh' ? state.connection.ssh : undefined;
+    if (current && acceptFingerprint === undefined && current.endpoint.host === state.host.trim() && String(current.endpoint.port) === state.sshPort.trim() && current.endpoint.login === state.login.trim()) {
+      return listSsh(side, state.sshFolder);
+    }
+    if (current) controller.ssh.disconnect(current);
+    update(side, { connection: undefined, connecting: true, remoteRows: [], selectedPaths: [], message: t('ssh.connecting', { host: state.host }) });
+    try {
+      const input = { name: state.name, host: state.host, port: state.sshPort, login: state.login, password: state.password, folder: state.sshFolder };
+      const outcome = await controller.ssh.connect(input, acceptFingerprint);
+      if (outcome.status === 'host-key-unknown') {
+        update(side, { connecting: false, message: '' });
+        setDialog({ type: 'hostKey', side, prompt: outcome.prompt });
+        return;
+      }
+      const { connection, listing } = outcome;
+      update(side, { connection: { kind: 'ssh', ssh: connection, label: connection.label }, connecting: false, message: '', sshFolder: listing.path, remoteRows: listing.rows });
+    } catch (error) {
+      log.warn('SSH panel connection failed', { side, error: describeError(error) });
+      update(side, { connecting: false, message: describeSshError(t, error) });
+    }
+  };
+
   const connect = async (side: Side) => {
     const state = panelsRef.current[side];
+    if (state.kind === 'ssh') return connectSsh(side);
     update(side, { connecting: true, message: '' });
     try {
       const connection = state.kind === 'pacs' ? await controller.connectPacs(state) : controller.connectLocal(state.path.trim());
@@ -145,6 +187,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     if (location.kind === 'pacs' && location.node) {
       const node = location.node;
       update(side, { kind: 'pacs', host: node.host, port: String(node.port), aeTitle: node.aeTitle, login: node.login ?? '', connection: undefined, rows: [] });
+    } else if (location.kind === 'ssh' && location.sshNode) {
+      const node = location.sshNode;
+      const ssh = { name: node.name, host: node.host, sshPort: String(node.port), login: node.login, password: '', sshFolder: node.defaultFolder ?? '' };
+      update(side, { kind: 'ssh', ...ssh, connection: undefined, remoteRows: [], selectedPaths: [] });
     } else {
       update(side, { kind: 'local', path: location.description, connection: undefined, rows: [] });
     }
@@ -169,6 +215,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const target = panelsRef.current[other(from)];
     if (!source.connection || !target.connection) {
       setStatus({ text: t('transfer.needConnection'), percent: 0, failures: [] });
+    } else if (source.connection.kind === 'ssh' || target.connection.kind === 'ssh') {
+      if (source.connection.kind !== 'ssh' || target.connection.kind !== 'local') setStatus({ text: t('transfer.sshToLocalOnly'), percent: 0, failures: [] });
+      else if (source.selectedPaths.length === 0) setStatus({ text: t('ssh.needSelection'), percent: 0, failures: [] });
+      else setDialog({ type: 'sshSend', from });
     } else if (source.connection.kind === target.connection.kind) {
       setStatus({ text: t('transfer.samePanelType'), percent: 0, failures: [] });
     } else if (source.selectedUids.length === 0) {
@@ -192,13 +242,17 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         refreshLocal(targetSide);
       } else if (source.connection?.kind === 'local' && target.connection?.kind === 'pacs') {
         result = await controller.sendToPacs(source.connection.archive, target.connection.node, source.selectedUids, onProgress);
+      } else if (source.connection?.kind === 'ssh' && target.connection?.kind === 'local') {
+        const onSshProgress = (progress: SshFetchProgress) => setStatus({ ...sshProgressText(t, progress), failures: [] });
+        result = await controller.ssh.fetchIntoArchive(source.connection.ssh, source.selectedPaths, target.connection.archive, onSshProgress);
+        refreshLocal(targetSide);
       } else {
         return;
       }
       setStatus({ text: t('status.done', { instances: result.instances, failures: result.failures.length }), percent: 100, failures: result.failures });
     } catch (error) {
       log.error('transfer failed', { from, error: describeError(error) });
-      setStatus({ text: t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+      setStatus({ text: t('status.failed', { message: describeSshError(t, error) }), percent: 0, failures: [] });
     }
   };
 
@@ -232,23 +286,49 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     void controller.close().finally(props.onClosed);
   };
 
-  /** Opens the first selected study of a Local panel in the study viewer window. */
+  /** Opens the selected study in the study viewer, from a Local panel first; see openStudyFrom. */
   const openSelectedStudy = () => {
-    const side = (['left', 'right'] as Side[]).find((candidate) => {
-      const panel = panelsRef.current[candidate];
-      return panel.connection?.kind === 'local' && panel.selectedUids.length > 0;
-    });
-    const connection = side ? panelsRef.current[side].connection : undefined;
-    if (!side || connection?.kind !== 'local') {
-      setStatus({ text: t('viewer.needLocalSelection'), percent: 0, failures: [] });
+    const selected = (side: Side) => {
+      const panel = panelsRef.current[side];
+      return panel.connection !== undefined && (panel.kind === 'ssh' ? panel.selectedPaths : panel.selectedUids).length > 0;
+    };
+    const sides: Side[] = ['left', 'right'];
+    const side = sides.find((candidate) => selected(candidate) && panelsRef.current[candidate].kind === 'local') ?? sides.find(selected);
+    if (!side) {
+      setStatus({ text: t('viewer.needSelection'), percent: 0, failures: [] });
       return;
     }
-    const studyInstanceUid = panelsRef.current[side].selectedUids[0];
+    void openStudyFrom(side);
+  };
+
+  /**
+   * Opens the first selected study of a panel in the study viewer window. A
+   * PACS study is retrieved and SSH files are downloaded into the viewer's
+   * cache archive first; a failure is shown in the status bar.
+   */
+  const openStudyFrom = async (side: Side, remotePaths?: string[]) => {
+    const panel = panelsRef.current[side];
+    if (!panel.connection) return;
+    let opened;
+    try {
+      const selection = { studyInstanceUid: panel.selectedUids[0], remotePaths: remotePaths ?? panel.selectedPaths };
+      opened = await controller.studyOpener.open(panel.connection, selection, (event) => setStatus({ ...openProgressText(t, event), failures: [] }));
+    } catch (error) {
+      log.warn('study for the viewer not retrieved', { side, error: describeError(error) });
+      setStatus({ text: t('viewer.retrieveFailed', { message: describeSshError(t, error) }), percent: 0, failures: error instanceof StudyRetrieveError ? error.failures : [] });
+      return;
+    }
+    if (!opened) return;
+    const { archiveRoot, studyInstanceUid, failures } = opened.study;
+    if (panel.connection.kind !== 'local') {
+      const text = opened.studiesFound > 1 ? t('viewer.moreStudies', { count: opened.studiesFound }) : t('status.ready');
+      setStatus({ text, percent: 100, failures });
+    }
     // A lazy require: the viewer module must load after Qt runs (see src/ui/viewer/index.ts).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const viewer = require('../viewer') as typeof import('../viewer');
     viewer
-      .openStudyViewer({ archiveRoot: connection.root, studyInstanceUid, language: ui.language, theme: ui.theme })
+      .openStudyViewer({ archiveRoot, studyInstanceUid, language: ui.language, theme: ui.theme })
       // Without a window manager nothing hands the keyboard focus back after the viewer closes.
       .then((handle) => handle.closed)
       .then(() => setTimeout(() => windowRef.current && activate(windowRef.current), REACTIVATE_DELAY_MS))
@@ -348,6 +428,13 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     onSearch: () => void search(side),
     onFill: () => setDialog({ type: 'fill', side }),
     onScan: () => setDialog({ type: 'scan', side }),
+    // A folder is entered, a file opens in the viewer and the ".." row goes up.
+    onActivateEntry: (row: RemoteRow | undefined) => {
+      if (row === undefined) void listSsh(side, parentFolder(panelsRef.current[side].sshFolder));
+      else if (row.type === 'folder') void listSsh(side, row.path);
+      else void openStudyFrom(side, [row.path]);
+    },
+    onUp: () => void listSsh(side, parentFolder(panelsRef.current[side].sshFolder)),
     widgetRefs: (refs: { filter?: QLineEdit | null; table?: QTableWidget | null }) => {
       widgets.current[side] = refs;
     },
@@ -432,6 +519,31 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         const state = panels[dialog.side];
         const root = state.connection?.kind === 'local' ? state.connection.root : state.path;
         return h(ConfirmDialog, { key: 'scan', id: 'scan-dialog', title: t('scan.title'), text: t('scan.confirm', { path: root }), t, styleSheet, onConfirm: () => void scan(dialog.side), onCancel: () => setDialog({ type: 'none' }) });
+      }
+      case 'hostKey': {
+        const { side, prompt } = dialog;
+        return h(ConfirmDialog, {
+          key: 'host-key',
+          id: 'host-key-dialog',
+          title: t('ssh.hostKey.title'),
+          text: t('ssh.hostKey.text', { ...prompt }),
+          t,
+          styleSheet,
+          onConfirm: () => {
+            setDialog({ type: 'none' });
+            void connectSsh(side, prompt.fingerprint);
+          },
+          onCancel: () => {
+            setDialog({ type: 'none' });
+            update(side, { message: t('ssh.hostKey.declined') });
+          },
+        });
+      }
+      case 'sshSend': {
+        const source = panels[dialog.from];
+        const target = panels[other(dialog.from)];
+        const text = t('ssh.transfer.confirm', { count: source.selectedPaths.length, source: source.connection?.label ?? '', target: target.connection?.label ?? '' });
+        return h(ConfirmDialog, { key: 'ssh-send', id: 'ssh-send-dialog', title: t('ssh.transfer.title'), text, t, styleSheet, onConfirm: () => void runTransfer(dialog.from, 'get'), onCancel: () => setDialog({ type: 'none' }) });
       }
       case 'settings':
         return h(SettingsWindow, {

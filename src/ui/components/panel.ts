@@ -1,21 +1,24 @@
 /**
  * One side of the main window: the connection type, its fields, the filters
- * and the study table. The panel renders the state it is given and reports
- * every change through `update`; the main window runs the services.
+ * and the study table, or for SSH the remote folder's file table. The panel
+ * renders the state it is given and reports every change through `update`;
+ * the main window runs the services.
  */
 import { FileMode, QFileDialog, QLineEdit, QTableWidget } from '@nodegui/nodegui';
 import { Button, CheckBox, ComboBox, LineEdit, Text, View } from '@nodegui/react-nodegui';
 import React, { useRef } from 'react';
 
 import type { PanelConnection, StudyRow } from '../controllers/app-controller';
+import type { RemoteRow } from '../controllers/ssh-panel-controller';
 import type { Translate } from '../i18n';
+import { RemoteFileTable } from './remote-file-table';
 import { StudyTable } from './study-table';
 
 import { comboItems } from './combo-items';
 
 const h = React.createElement;
 
-export type PanelKind = 'pacs' | 'local';
+export type PanelKind = 'pacs' | 'local' | 'ssh';
 
 /** Date filter choices of a PACS panel; 'day' and 'range' read the date text. */
 export const DATE_CHOICES = ['any', 'today', 'yesterday', 'last-7-days', 'last-30-days', 'day', 'range'] as const;
@@ -32,6 +35,16 @@ export interface PanelState {
   login: string;
   password: string;
   path: string;
+  /** SSH: name of a registered location, which supplies its key file and stored password. */
+  name: string;
+  /** SSH: port of the workstation's SSH server. */
+  sshPort: string;
+  /** SSH: the folder to list, and after a listing the absolute path of the listed folder. */
+  sshFolder: string;
+  /** SSH: entries of the listed folder. */
+  remoteRows: RemoteRow[];
+  /** SSH: remote paths of the selected entries. */
+  selectedPaths: string[];
   connection?: PanelConnection;
   connecting: boolean;
   rows: StudyRow[];
@@ -52,6 +65,11 @@ export function initialPanelState(kind: PanelKind, path: string): PanelState {
     login: '',
     password: '',
     path,
+    name: '',
+    sshPort: '22',
+    sshFolder: '',
+    remoteRows: [],
+    selectedPaths: [],
     connecting: false,
     rows: [],
     selectedUids: [],
@@ -79,6 +97,10 @@ export interface PanelProps {
   onSearch: () => void;
   onFill: () => void;
   onScan: () => void;
+  /** SSH: a double-click or Enter on a row; undefined for the ".." row. */
+  onActivateEntry: (row: RemoteRow | undefined) => void;
+  /** SSH: go up to the parent folder. */
+  onUp: () => void;
   /** Receives the filter box and the table, for keyboard shortcuts. */
   widgetRefs: (refs: { filter?: QLineEdit | null; table?: QTableWidget | null }) => void;
 }
@@ -111,6 +133,38 @@ function pacsFields(props: PanelProps): React.ReactElement {
       // EchoMode.Password is 2 in Qt.
       h(LineEdit, { id: `${side}-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }) } }),
       'flex: 2;',
+    ),
+  );
+}
+
+function sshFields(props: PanelProps): React.ReactElement {
+  const { state, t, update, side } = props;
+  return h(
+    View,
+    { style: 'flex-direction: column;' },
+    h(
+      View,
+      { style: 'flex-direction: row;' },
+      labeledField(t('panel.name'), h(LineEdit, { id: `${side}-ssh-name`, text: state.name, on: { textChanged: (name: string) => update({ name }) } }), 'flex: 2;'),
+      labeledField(t('panel.host'), h(LineEdit, { id: `${side}-ssh-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), 'flex: 3;'),
+      labeledField(t('panel.port'), h(LineEdit, { id: `${side}-ssh-port`, text: state.sshPort, on: { textChanged: (sshPort: string) => update({ sshPort }) } }), 'flex: 1;'),
+      labeledField(t('panel.login'), h(LineEdit, { id: `${side}-ssh-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), 'flex: 2;'),
+      labeledField(
+        t('panel.password'),
+        // EchoMode.Password is 2 in Qt.
+        h(LineEdit, { id: `${side}-ssh-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }) } }),
+        'flex: 2;',
+      ),
+    ),
+    h(
+      View,
+      { style: 'flex-direction: row;' },
+      labeledField(
+        t('panel.remoteFolder'),
+        h(LineEdit, { id: `${side}-ssh-folder`, text: state.sshFolder, on: { textChanged: (sshFolder: string) => update({ sshFolder }), returnPressed: props.onConnect } }),
+        'flex: 1;',
+      ),
+      h(Button, { id: `${side}-ssh-up`, text: t('panel.up'), enabled: state.connection?.kind === 'ssh' && state.sshFolder !== '/', on: { clicked: props.onUp } }),
     ),
   );
 }
@@ -189,6 +243,19 @@ function localFilters(props: PanelProps, filterRef: React.RefObject<QLineEdit>):
   );
 }
 
+function fieldsOf(props: PanelProps, openBrowser: () => void): React.ReactElement {
+  if (props.state.kind === 'pacs') return pacsFields(props);
+  if (props.state.kind === 'ssh') return sshFields(props);
+  return localFields(props, openBrowser);
+}
+
+function filtersOf(props: PanelProps, filterRef: React.RefObject<QLineEdit>): React.ReactElement {
+  if (props.state.kind === 'pacs') return pacsFilters(props);
+  // The folder field and the Up button of an SSH panel take the place of filters.
+  if (props.state.kind === 'ssh') return h(View, {});
+  return localFilters(props, filterRef);
+}
+
 export function Panel(props: PanelProps): React.ReactElement {
   const { state, t, update, side } = props;
   const filterRef = useRef<QLineEdit>(null);
@@ -204,7 +271,7 @@ export function Panel(props: PanelProps): React.ReactElement {
     dialog.open();
   };
 
-  const kinds: PanelKind[] = ['pacs', 'local'];
+  const kinds: PanelKind[] = ['pacs', 'local', 'ssh'];
   const status = state.connection ? t('panel.connected', { name: state.connection.label }) : t('panel.notConnected');
   return h(
     View,
@@ -219,11 +286,9 @@ export function Panel(props: PanelProps): React.ReactElement {
         currentIndex: kinds.indexOf(state.kind),
         on: {
           activated: (index: number) => {
-            // NOTE: SSH is listed but not selectable: the loader has no SSH service yet.
             const kind = kinds[index];
-            if (index < 0) return;
-            if (kind === undefined) update({ kind: state.kind });
-            else if (kind !== state.kind) update({ kind, connection: undefined, rows: [], selectedUids: [], message: '' });
+            if (kind === undefined || kind === state.kind) return;
+            update({ kind, connection: undefined, rows: [], selectedUids: [], remoteRows: [], selectedPaths: [], message: '' });
           },
         },
       }),
@@ -231,16 +296,34 @@ export function Panel(props: PanelProps): React.ReactElement {
       h(Button, { id: `${side}-fill`, text: t('panel.fill'), on: { clicked: props.onFill } }),
       h(Button, { id: `${side}-connect`, text: t('panel.connect'), enabled: !state.connecting, on: { clicked: props.onConnect } }),
     ),
-    state.kind === 'pacs' ? pacsFields(props) : localFields(props, openBrowser),
-    h(Text, { id: `${side}-connection` }, state.message === '' ? status : `${status} — ${state.message}`),
-    state.kind === 'pacs' ? pacsFilters(props) : localFilters(props, filterRef),
-    h(StudyTable, {
-      id: `${side}-table`,
-      rows: state.rows,
-      t,
-      onSelectionChange: (selectedUids) => update({ selectedUids }),
-      tableRef: (table) => props.widgetRefs({ table, filter: filterRef.current }),
-    }),
-    h(Text, { id: `${side}-selection` }, t('panel.studies', { count: state.rows.length, selected: state.selectedUids.length })),
+    fieldsOf(props, openBrowser),
+    h(Text, { id: `${side}-connection`, wordWrap: true }, state.message === '' ? status : `${status} — ${state.message}`),
+    filtersOf(props, filterRef),
+    state.kind === 'ssh'
+      ? h(RemoteFileTable, {
+          key: 'files',
+          id: `${side}-files`,
+          rows: state.remoteRows,
+          canGoUp: state.connection?.kind === 'ssh' && state.sshFolder !== '/',
+          t,
+          onSelectionChange: (selectedPaths) => update({ selectedPaths }),
+          onActivate: props.onActivateEntry,
+          tableRef: (table) => props.widgetRefs({ table, filter: null }),
+        })
+      : h(StudyTable, {
+          key: 'studies',
+          id: `${side}-table`,
+          rows: state.rows,
+          t,
+          onSelectionChange: (selectedUids) => update({ selectedUids }),
+          tableRef: (table) => props.widgetRefs({ table, filter: filterRef.current }),
+        }),
+    h(
+      Text,
+      { id: `${side}-selection` },
+      state.kind === 'ssh'
+        ? t('panel.items', { count: state.remoteRows.length, selected: state.selectedPaths.length })
+        : t('panel.studies', { count: state.rows.length, selected: state.selectedUids.length }),
+    ),
   );
 }

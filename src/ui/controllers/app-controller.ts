@@ -1,8 +1,13 @@
 /**
- * Glue between the window and the services: connects panels to PACS nodes
- * and local archives, searches them, runs transfers and the loader's own
- * PACS server. It imports nothing from Qt, so tests drive it without a display.
+ * Glue between the window and the services: connects panels to PACS nodes,
+ * local archives and SSH workstations, searches them, runs transfers and the
+ * loader's own PACS server. It imports nothing from Qt, so tests drive it
+ * without a display.
  */
+import path from 'node:path';
+
+import envPaths from 'env-paths';
+
 import { LocalArchive } from '../../services/archive';
 import type { StudySummary } from '../../services/archive';
 import { LicenseError, LicenseService } from '../../services/license';
@@ -15,7 +20,14 @@ import type { LocalIdentity, RemoteNode, RetrieveMethod, StudyFilters } from '..
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
 import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
+import { KeychainSecretStore } from '../../services/secrets';
+import type { SecretStore } from '../../services/secrets';
+import type { SshNode } from '../../services/settings/settings-types';
+import { KnownHostsFile } from '../../services/ssh';
 import { sendInstances } from '../../services/transfers';
+import { SshPanelController } from './ssh-panel-controller';
+import type { SshConnection } from './ssh-panel-controller';
+import { StudyOpener } from './study-opener';
 
 const log = createLogger('loader.ui');
 
@@ -39,7 +51,8 @@ export interface PacsConnectionInput {
 
 export type PanelConnection =
   | { kind: 'pacs'; node: RemoteNode; label: string }
-  | { kind: 'local'; archive: LocalArchive; root: string; label: string };
+  | { kind: 'local'; archive: LocalArchive; root: string; label: string }
+  | { kind: 'ssh'; ssh: SshConnection; label: string };
 
 export interface TransferProgress {
   studiesDone: number;
@@ -71,16 +84,28 @@ export interface ServerState {
 
 /** A registered location shown by the Fill dialog. */
 export interface LocationEntry {
-  kind: 'pacs' | 'local';
+  kind: 'pacs' | 'local' | 'ssh';
   name: string;
   description: string;
   node?: PacsNode;
+  sshNode?: SshNode;
 }
 
 export interface AppControllerOptions {
   configDir?: string;
   /** Archive root of a new Local panel and of the PACS server. */
   archiveRoot: string;
+  /**
+   * The user's cache folder: SSH downloads are staged in its ssh-staging
+   * folder, as `loader ssh get` stages them, and studies opened from PACS or
+   * SSH panels go to the archive in its viewer-archive folder. Default: the
+   * cache folder of env-paths, ~/.cache/sciberia-loader on Linux.
+   */
+  cacheDir?: string;
+  /** Store of the passwords of registered SSH locations; default: the OS keychain. */
+  secretStore?: SecretStore;
+  /** Time to connect and log in over SSH, in milliseconds; default: the SSH service's default. */
+  sshTimeoutMs?: number;
 }
 
 export class AppController {
@@ -88,11 +113,27 @@ export class AppController {
   readonly license: LicenseService;
   private server?: PacsServer;
   private serverArchive?: LocalArchive;
+  readonly ssh: SshPanelController;
+  readonly studyOpener: StudyOpener;
   private readonly openArchives = new Map<string, LocalArchive>();
 
   constructor(readonly options: AppControllerOptions) {
     this.settings = new SettingsStore({ configDir: options.configDir });
     this.license = new LicenseService(resolveConfigDir(options.configDir));
+    const cacheDir = options.cacheDir ?? envPaths('sciberia-loader', { suffix: '' }).cache;
+    this.ssh = new SshPanelController({
+      settings: this.settings,
+      knownHosts: KnownHostsFile.inConfigDir(resolveConfigDir(options.configDir)),
+      secretStore: options.secretStore ?? new KeychainSecretStore(),
+      stagingRoot: path.join(cacheDir, 'ssh-staging'),
+      timeoutMs: options.sshTimeoutMs,
+    });
+    this.studyOpener = new StudyOpener({
+      cacheRoot: path.join(cacheDir, 'viewer-archive'),
+      openArchive: (root) => this.openArchive(root),
+      retrieveToLocal: (...args) => this.retrieveToLocal(...args),
+      fetchIntoArchive: (...args) => this.ssh.fetchIntoArchive(...args),
+    });
   }
 
   get localIdentity(): LocalIdentity {
@@ -121,6 +162,10 @@ export class AppController {
       description: `${node.aeTitle}@${node.host}:${node.port}`,
       node,
     }));
+    for (const sshNode of this.settings.listSshNodes()) {
+      const folder = sshNode.defaultFolder === undefined ? '' : ` ${sshNode.defaultFolder}`;
+      entries.push({ kind: 'ssh', name: sshNode.name, description: `SSH ${sshNode.login}@${sshNode.host}:${sshNode.port}${folder}`, sshNode });
+    }
     entries.push({ kind: 'local', name: 'archive', description: this.options.archiveRoot });
     return entries;
   }
@@ -143,7 +188,8 @@ export class AppController {
     return { kind: 'local', archive, root, label: root };
   }
 
-  private openArchive(root: string): LocalArchive {
+  /** Opens the archive at `root` once per controller; close() closes it. */
+  openArchive(root: string): LocalArchive {
     let archive = this.openArchives.get(root);
     if (!archive) {
       archive = LocalArchive.open(root);
@@ -281,6 +327,7 @@ export class AppController {
   }
 
   async close(): Promise<void> {
+    this.ssh.closeAll();
     await this.stopServer().catch((error: Error) => log.error('server stop failed while closing the window', { error: error.message }));
     for (const [root, archive] of this.openArchives) {
       archive.close();

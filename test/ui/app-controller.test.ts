@@ -1,0 +1,211 @@
+/**
+ * The window's controller without a display: Local panels over a real
+ * archive, a PACS panel against Orthanc, and opening a PACS study in the
+ * viewer, which retrieves it into the viewer's cache archive first.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { LocalArchive } from '../../src/services/archive';
+import { setLogSink } from '../../src/services/logger';
+import type { SecretStore } from '../../src/services/secrets';
+import { SettingsStore } from '../../src/services/settings/settings-store';
+import { AppController } from '../../src/ui/controllers/app-controller';
+import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
+import type { OpenProgress } from '../../src/ui/controllers/study-opener';
+import { messageKeys } from '../../src/ui/i18n';
+import { seriesFromArchive } from '../../src/ui/viewer/study-source';
+import { corpusSamples, freePort, LOOPBACK, makeTempDir, startOrthanc } from '../support/peers';
+import type { OrthancHandle } from '../support/peers';
+
+const LOADER_AE = 'LOADERCTL';
+
+/** A secret store that keeps secrets in memory, so the tests never reach the OS keychain. */
+export class MemorySecretStore implements SecretStore {
+  readonly description = 'memory';
+  readonly secrets = new Map<string, string>();
+
+  async get(account: string): Promise<string | null> {
+    return this.secrets.get(account) ?? null;
+  }
+
+  async set(account: string, secret: string): Promise<void> {
+    this.secrets.set(account, secret);
+  }
+
+  async delete(account: string): Promise<boolean> {
+    return this.secrets.delete(account);
+  }
+}
+
+/** Creates a controller whose settings, archive and cache folders are all new temporary folders. */
+function newController(label: string): { controller: AppController; configDir: string; archiveRoot: string; cacheDir: string } {
+  const root = makeTempDir(label);
+  const configDir = path.join(root, 'config');
+  const archiveRoot = path.join(root, 'archive');
+  const cacheDir = path.join(root, 'cache');
+  const settings = new SettingsStore({ configDir });
+  settings.updatePacs({ aeTitle: LOADER_AE });
+  const controller = new AppController({ configDir, archiveRoot, cacheDir, secretStore: new MemorySecretStore() });
+  return { controller, configDir, archiveRoot, cacheDir };
+}
+
+let previousSink: (line: string) => void;
+beforeAll(() => {
+  previousSink = setLogSink(() => undefined);
+});
+afterAll(() => {
+  setLogSink(previousSink);
+});
+
+test('i18n has every key in both languages', () => {
+  expect(messageKeys('ru').sort()).toEqual(messageKeys('en').sort());
+});
+
+describe('Local panel', () => {
+  const samples = corpusSamples((file) => /^samples\/(ct|mr)\//.test(file.path) && file.studyInstanceUid !== null);
+  let controller: AppController;
+  let archiveRoot: string;
+
+  beforeAll(async () => {
+    ({ controller, archiveRoot } = newController('ctl-local'));
+    const source = makeTempDir('ctl-local-files');
+    for (const sample of samples) fs.copyFileSync(sample.absolutePath, path.join(source, path.basename(sample.path)));
+    const archive = LocalArchive.open(archiveRoot);
+    try {
+      await archive.scanPaths([source], { import: true });
+    } finally {
+      archive.close();
+    }
+  });
+
+  afterAll(async () => {
+    await controller.close();
+  });
+
+  test('connectLocal reuses the open archive', () => {
+    const first = controller.connectLocal(archiveRoot);
+    const second = controller.connectLocal(archiveRoot);
+    expect(first.kind).toBe('local');
+    expect(second.kind).toBe('local');
+    if (first.kind !== 'local' || second.kind !== 'local') return;
+    expect(second.archive).toBe(first.archive);
+    expect(first.label).toBe(archiveRoot);
+  });
+
+  test('searchLocal lists and filters studies', () => {
+    const connection = controller.connectLocal(archiveRoot);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+    const studies = new Set(samples.map((sample) => sample.studyInstanceUid));
+    const all = controller.searchLocal(connection.archive);
+    expect(all.map((row) => row.studyInstanceUid).sort()).toEqual([...studies].sort());
+
+    const first = all[0];
+    const word = first.patientName.split(' ')[0];
+    const filtered = controller.searchLocal(connection.archive, `  ${word.toUpperCase()} `);
+    expect(filtered.map((row) => row.studyInstanceUid)).toContain(first.studyInstanceUid);
+    for (const row of filtered) expect(`${row.patientName} ${row.studyDescription}`.toLowerCase()).toContain(word.toLowerCase());
+
+    expect(controller.searchLocal(connection.archive, 'no such patient or study 5c1b')).toEqual([]);
+  });
+
+  test('searchLocal formats dates', () => {
+    const connection = controller.connectLocal(archiveRoot);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+    for (const row of controller.searchLocal(connection.archive)) {
+      if (row.studyDate !== '') expect(row.studyDate).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    }
+  });
+
+  test('opening a local study needs no transfer', async () => {
+    const connection = controller.connectLocal(archiveRoot);
+    const uid = samples[0].studyInstanceUid!;
+    const events: OpenProgress[] = [];
+    const opened = await controller.studyOpener.open(connection, { studyInstanceUid: uid }, (event) => events.push(event));
+    expect(opened?.study).toEqual({ archiveRoot, studyInstanceUid: uid, failures: [] });
+    expect(events).toEqual([]);
+  });
+});
+
+describe('PACS panel against Orthanc', () => {
+  const samples = corpusSamples((file) => file.kind === 'mr-volume');
+  const studyUid = samples[0]?.studyInstanceUid ?? '';
+  let orthanc: OrthancHandle;
+  let controller: AppController;
+  let cacheDir: string;
+  let archiveRoot: string;
+
+  beforeAll(async () => {
+    expect(samples.length).toBeGreaterThan(1);
+    orthanc = await startOrthanc({ aeTitle: 'ORTHANCCTL', modalities: { loader: { aet: LOADER_AE, host: LOOPBACK, port: await freePort() } } });
+    for (const sample of samples) await orthanc.uploadFile(sample.absolutePath);
+    ({ controller, cacheDir, archiveRoot } = newController('ctl-pacs'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await controller?.close();
+    await orthanc?.stop();
+  });
+
+  const input = () => ({ host: LOOPBACK, port: String(orthanc.port), aeTitle: 'ORTHANCCTL', login: '', password: '' });
+
+  test('connectPacs checks the node with C-ECHO', async () => {
+    const connection = await controller.connectPacs(input());
+    expect(connection.kind).toBe('pacs');
+    expect(connection.label).toBe(`ORTHANCCTL@${LOOPBACK}:${orthanc.port}`);
+  });
+
+  test('connectPacs to a closed port fails', async () => {
+    const port = await freePort();
+    await expect(controller.connectPacs({ ...input(), port: String(port) })).rejects.toThrow(new RegExp(String(port)));
+  });
+
+  test('searchPacs returns the uploaded study', async () => {
+    const connection = await controller.connectPacs(input());
+    if (connection.kind !== 'pacs') throw new Error('expected a PACS connection');
+    const rows = await controller.searchPacs(connection.node, {});
+    expect(rows.map((row) => row.studyInstanceUid)).toEqual([studyUid]);
+    expect(rows[0].modalities).toBe('MR');
+  });
+
+  test('remote open retrieves into the cache archive', async () => {
+    const connection = await controller.connectPacs(input());
+    const events: OpenProgress[] = [];
+    const opened = await controller.studyOpener.open(connection, { studyInstanceUid: studyUid }, (event) => events.push(event));
+    expect(opened).toBeDefined();
+    const study = opened!.study;
+    expect(study.archiveRoot).toBe(path.join(cacheDir, 'viewer-archive'));
+    expect(study.studyInstanceUid).toBe(studyUid);
+    expect(study.failures).toEqual([]);
+    expect(opened!.studiesFound).toBe(1);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((event) => event.source === 'pacs')).toBe(true);
+
+    // The viewer reads the study from the cache archive's index; the Local panels' archive stays empty.
+    const series = seriesFromArchive(study.archiveRoot, studyUid);
+    const instances = series.reduce((total, entry) => total + entry.instances.length, 0);
+    expect(instances).toBe(samples.length);
+    for (const entry of series) for (const instance of entry.instances) expect(fs.existsSync(instance.path)).toBe(true);
+    expect(fs.existsSync(archiveRoot)).toBe(false);
+  });
+
+  test('remote open of an unknown study fails', async () => {
+    const connection = await controller.connectPacs(input());
+    if (connection.kind !== 'pacs') throw new Error('expected a PACS connection');
+    const missing = '1.2.826.0.1.3680043.9.7.999.1';
+    const attempt = controller.studyOpener.open(connection, { studyInstanceUid: missing }, () => undefined);
+    await expect(attempt).rejects.toBeInstanceOf(StudyRetrieveError);
+    await expect(controller.studyOpener.open(connection, { studyInstanceUid: missing }, () => undefined)).rejects.toThrow(missing);
+    // The controller stays usable after the failure.
+    expect(await controller.searchPacs(connection.node, {})).toHaveLength(1);
+  });
+
+  test('remote open from a stopped node fails', async () => {
+    const connection = await controller.connectPacs(input());
+    const stopped = await startOrthanc({ aeTitle: 'ORTHANCGONE' });
+    const gone = await controller.connectPacs({ ...input(), port: String(stopped.port), aeTitle: 'ORTHANCGONE' });
+    await stopped.stop();
+    expect(connection.kind).toBe('pacs');
+    await expect(controller.studyOpener.open(gone, { studyInstanceUid: studyUid }, () => undefined)).rejects.toBeInstanceOf(StudyRetrieveError);
+  });
+});
