@@ -8,35 +8,17 @@ import * as path from 'path';
 
 import { LocalArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
-import type { SecretStore } from '../../src/services/secrets';
 import { SettingsStore } from '../../src/services/settings/settings-store';
 import { AppController } from '../../src/ui/controllers/app-controller';
 import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
 import { messageKeys } from '../../src/ui/i18n';
 import { seriesFromArchive } from '../../src/ui/viewer/study-source';
+import { MemoryStore } from '../support/keyring';
 import { corpusSamples, freePort, LOOPBACK, makeTempDir, startOrthanc } from '../support/peers';
 import type { OrthancHandle } from '../support/peers';
 
 const LOADER_AE = 'LOADERCTL';
-
-/** A secret store that keeps secrets in memory, so the tests never reach the OS keychain. */
-export class MemorySecretStore implements SecretStore {
-  readonly description = 'memory';
-  readonly secrets = new Map<string, string>();
-
-  async get(account: string): Promise<string | null> {
-    return this.secrets.get(account) ?? null;
-  }
-
-  async set(account: string, secret: string): Promise<void> {
-    this.secrets.set(account, secret);
-  }
-
-  async delete(account: string): Promise<boolean> {
-    return this.secrets.delete(account);
-  }
-}
 
 /** Creates a controller whose settings, archive and cache folders are all new temporary folders. */
 function newController(label: string): { controller: AppController; configDir: string; archiveRoot: string; cacheDir: string } {
@@ -46,7 +28,7 @@ function newController(label: string): { controller: AppController; configDir: s
   const cacheDir = path.join(root, 'cache');
   const settings = new SettingsStore({ configDir });
   settings.updatePacs({ aeTitle: LOADER_AE });
-  const controller = new AppController({ configDir, archiveRoot, cacheDir, secretStore: new MemorySecretStore() });
+  const controller = new AppController({ configDir, archiveRoot, cacheDir, secretStore: new MemoryStore() });
   return { controller, configDir, archiveRoot, cacheDir };
 }
 
