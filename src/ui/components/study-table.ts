@@ -3,12 +3,13 @@
  * QTableWidget directly whenever they change, because react-nodegui's Table
  * cannot change its row count after creation.
  */
-import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, QTableWidgetItem, SelectionMode } from '@nodegui/nodegui';
+import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, SelectionMode } from '@nodegui/nodegui';
 import { Table } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef } from 'react';
 
 import type { StudyRow } from '../controllers/app-controller';
 import type { Translate } from '../i18n';
+import { releaseTableItems, setTableTexts } from './table-items';
 
 const h = React.createElement;
 
@@ -39,7 +40,6 @@ export function selectedRowIndexes(table: QTableWidget): number[] {
 
 export function StudyTable(props: StudyTableProps): React.ReactElement {
   const tableRef = useRef<QTableWidget>(null);
-  const items = useRef<QTableWidgetItem[]>([]);
   const rowsRef = useRef<StudyRow[]>(props.rows);
   rowsRef.current = props.rows;
 
@@ -68,23 +68,14 @@ export function StudyTable(props: StudyTableProps): React.ReactElement {
     return () => {
       clearInterval(timer);
       props.tableRef?.(null);
+      releaseTableItems(table);
     };
   }, []);
 
   useEffect(() => {
     const table = tableRef.current;
     if (!table) return;
-    table.clearContents();
-    table.setRowCount(props.rows.length);
-    // The items are kept referenced here so that the JavaScript wrappers outlive the render.
-    items.current = [];
-    props.rows.forEach((row, rowIndex) => {
-      cellsOf(row).forEach((text, column) => {
-        const item = new QTableWidgetItem(text);
-        items.current.push(item);
-        table.setItem(rowIndex, column, item);
-      });
-    });
+    setTableTexts(table, props.rows.map(cellsOf));
     table.resizeColumnsToContents();
     table.horizontalHeader().setStretchLastSection(true);
   }, [props.rows]);
