@@ -156,19 +156,19 @@ describeBuilt('keychain not reachable', () => {
     const dirs = createLoaderDirs('no-keychain');
     const result = await runCommand(
       LOADER_BIN,
-      ['--config-dir', dirs.configDir, 'nodes', 'add', 'Main PACS', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104', '--password-stdin'],
+      ['--config-dir', dirs.configDir, 'nodes', 'add', 'Main-PACS', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104', '--password-stdin'],
       { input: SECRET, env: { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus` } },
     );
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('could not store the secret of pacs:Main PACS in the OS keychain');
+    expect(result.stderr).toContain('could not store the secret of pacs:Main-PACS in the OS keychain');
     expect(result.stderr).toContain('no D-Bus session bus is reachable');
     expect(result.stderr).toContain('environment variable LOADER_SECRET_MAIN_PACS');
     expect(result.stderr).not.toContain(SECRET);
     const settingsFile = path.join(dirs.configDir, 'settings.json');
     const settingsText = fs.existsSync(settingsFile) ? fs.readFileSync(settingsFile, 'utf8') : '';
     expect(settingsText).not.toContain(SECRET);
-    expect(settingsText).not.toContain('Main PACS');
+    expect(settingsText).not.toContain('Main-PACS');
   });
 
   test('status reports environment variable', async () => {

@@ -19,7 +19,7 @@ import {
   validateCharacterSet,
   validateHost,
   validateLogin,
-  validateName,
+  validateNodeName,
   validatePacsNode,
   validatePort,
   validateQuirks,
@@ -105,7 +105,7 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
     .action(async (name: string, options: AddOptions) => {
       // Each option is checked under its own name first, so an error names the option and quotes what was typed.
       const node: PacsNode = {
-        name: validateName('node name', name),
+        name: validateNodeName('node name', name),
         aeTitle: validateAeTitle('--aet', options.aet),
         host: validateHost('--host', options.host),
         port: validatePort('--port', options.port),
@@ -131,7 +131,7 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
     .option('--password-stdin', 'read the password (or key passphrase) from standard input and store it in the OS keychain')
     .action(async (name: string, options: AddSshOptions) => {
       const node: SshNode = {
-        name: validateName('node name', name),
+        name: validateNodeName('node name', name),
         host: validateHost('--host', options.host),
         port: validatePort('--port', options.port),
         login: validateLogin('--login', options.login),

@@ -10,7 +10,9 @@ import type { Command } from 'commander';
 
 import { createLogger } from '../../services/logger';
 import {
+  AmbiguousSecretVariableError,
   KeychainSecretStore,
+  nodesSharingSecretVariable,
   readSecretFromEnv,
   secretAccount,
   secretEnvVarName,
@@ -128,8 +130,10 @@ export function registerSecrets(program: Command, globals: () => GlobalOptions):
     .action(async (nodeName: string, options: { json?: boolean }) => {
       const node = findLocationKind(openSettings(globals()), nodeName);
       const variable = secretEnvVarName(node.name);
-      const status: Record<string, string | boolean> = { node: node.name, account: secretAccount(node.kind, node.name), environmentVariable: variable };
+      const sharing = nodesSharingSecretVariable(node.name);
+      const status: Record<string, string | boolean | string[]> = { node: node.name, account: secretAccount(node.kind, node.name), environmentVariable: variable };
       status.inEnvironment = readSecretFromEnv(node.name) !== undefined;
+      if (sharing.length > 1) status.environmentVariableSharedWith = sharing.filter((name) => name !== node.name);
       try {
         status.inKeychain = (await new KeychainSecretStore().get(secretAccount(node.kind, node.name))) !== null;
       } catch (error) {
@@ -142,10 +146,12 @@ export function registerSecrets(program: Command, globals: () => GlobalOptions):
       }
       const keychain =
         status.keychainError !== undefined ? `not reachable: ${status.keychainError}` : status.inKeychain ? 'stored' : 'none stored';
-      process.stdout.write(
-        `node: ${node.name}\nenvironment variable ${variable}: ${status.inEnvironment ? 'set (overrides the keychain)' : 'not set'}\n` +
-          `keychain account ${status.account}: ${keychain}\n`,
-      );
+      let environment = status.inEnvironment ? 'set (overrides the keychain)' : 'not set';
+      if (sharing.length > 1) {
+        const others = sharing.filter((name) => name !== node.name).join(', ');
+        environment = `${status.inEnvironment ? 'set' : 'not set'}, but not used: nodes ${others} map to it as well`;
+      }
+      process.stdout.write(`node: ${node.name}\nenvironment variable ${variable}: ${environment}\nkeychain account ${status.account}: ${keychain}\n`);
     });
 
   secrets
@@ -153,6 +159,8 @@ export function registerSecrets(program: Command, globals: () => GlobalOptions):
     .description('print the environment variable that can hold the password of a node instead of the keychain')
     .action((nodeName: string) => {
       const node = findLocationKind(openSettings(globals()), nodeName);
+      const sharing = nodesSharingSecretVariable(node.name);
+      if (sharing.length > 1) throw new AmbiguousSecretVariableError(secretEnvVarName(node.name), sharing);
       process.stdout.write(`${secretEnvVarName(node.name)}\n`);
     });
 }

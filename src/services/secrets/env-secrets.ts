@@ -37,8 +37,53 @@ function envVarName(prefix: string, name: string, fallback: string): string {
   // NFKD splits accented Latin letters, so "é" keeps its "e".
   const ascii = latin.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
   const body = ascii.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-  // NOTE: names that differ only in punctuation ("PACS-1", "PACS 1") share one variable.
+  // Names that differ only in case and punctuation ("PACS-1", "pacs_1") share one variable.
+  // The settings reject such a name for a new node, and resolveNodeSecret rejects a shared variable.
   return prefix + (body === '' ? fallback : body);
+}
+
+/**
+ * Node names by the secret variable that two or more of them map to, as the
+ * settings store found them when it last loaded or saved the settings.
+ * NOTE: this is process-wide state, which assumes one settings file per process.
+ */
+let sharedSecretVariables = new Map<string, string[]>();
+
+/** Groups node names by secret variable and returns the variables that more than one name maps to. */
+export function findSharedSecretVariables(nodeNames: string[]): Map<string, string[]> {
+  const byVariable = new Map<string, string[]>();
+  for (const name of nodeNames) {
+    const variable = secretEnvVarName(name);
+    byVariable.set(variable, [...(byVariable.get(variable) ?? []), name]);
+  }
+  return new Map([...byVariable].filter(([, names]) => names.length > 1));
+}
+
+/** Replaces the record of shared secret variables; called by the settings store. */
+export function recordSharedSecretVariables(shared: Map<string, string[]>): void {
+  sharedSecretVariables = new Map(shared);
+}
+
+/** Returns the registered node names that share this node's secret variable, the node included, or [] when it has the variable to itself. */
+export function nodesSharingSecretVariable(nodeName: string): string[] {
+  return sharedSecretVariables.get(secretEnvVarName(nodeName)) ?? [];
+}
+
+/** Several registered nodes map to one secret variable, so the node whose password it contains is unknown. */
+export class AmbiguousSecretVariableError extends Error {
+  override readonly name = 'AmbiguousSecretVariableError';
+
+  constructor(
+    readonly variable: string,
+    readonly nodeNames: string[],
+  ) {
+    super(
+      `nodes ${nodeNames.join(' and ')} all map to the environment variable ${variable}, so the loader cannot ` +
+        'tell whose password it contains and reads it for none of them: unset it and store each ' +
+        'password with "loader secrets set NODE", or remove all but one of these nodes and register them again ' +
+        "under names that differ in more than case, '-', '_' and '.'",
+    );
+  }
 }
 
 /** Returns the secret from the environment, or undefined when the variable is unset or empty. */

@@ -2,7 +2,7 @@
  * Finds the secret of a node for code that connects to it. An environment
  * variable overrides the keychain, so a headless server works without one.
  */
-import { secretEnvVarName, userSecretEnvVarName } from './env-secrets';
+import { AmbiguousSecretVariableError, nodesSharingSecretVariable, secretEnvVarName, userSecretEnvVarName } from './env-secrets';
 import { secretAccount, SecretStoreUnavailableError } from './secret-store';
 import type { SecretKind, SecretStore } from './secret-store';
 
@@ -30,7 +30,9 @@ export interface ResolveOptions {
  * Returns the secret of a node from the environment, the store or the prompt,
  * in that order, or undefined when the store has none. Throws
  * SecretStoreUnavailableError when no variable is set, the store cannot be
- * reached and no prompt is given. It never reads the settings file or any other source.
+ * reached and no prompt is given, and AmbiguousSecretVariableError when the
+ * variable is set but other registered nodes map to it as well. It never
+ * reads the settings file or any other source.
  */
 export async function resolveNodeSecret(
   kind: SecretKind,
@@ -40,6 +42,10 @@ export async function resolveNodeSecret(
 ): Promise<ResolvedSecret | undefined> {
   const variable = kind === 'user' ? userSecretEnvVarName(nodeName) : secretEnvVarName(nodeName);
   const fromEnv = (options.env ?? process.env)[variable];
+  if (fromEnv !== undefined && fromEnv !== '' && kind !== 'user') {
+    const sharing = nodesSharingSecretVariable(nodeName);
+    if (sharing.length > 1) throw new AmbiguousSecretVariableError(variable, sharing);
+  }
   if (fromEnv !== undefined && fromEnv !== '') return { secret: fromEnv, source: 'environment', origin: variable };
 
   const account = secretAccount(kind, nodeName);

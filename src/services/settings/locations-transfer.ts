@@ -44,9 +44,9 @@ export function exportLocations(store: SettingsStore): LocationsFile {
   const { locations } = store.settings;
   // Re-validating keeps only the known fields, so nothing else can leak into the export.
   const pacs: PacsNode[] = [];
-  for (const node of locations.pacs) pacs.push(validatePacsNode(node, pacs));
+  for (const node of locations.pacs) pacs.push(validatePacsNode(node, pacs, 'stored'));
   const ssh: SshNode[] = [];
-  for (const node of locations.ssh) ssh.push(validateSshNode(node, [...pacs, ...ssh]));
+  for (const node of locations.ssh) ssh.push(validateSshNode(node, [...pacs, ...ssh], 'stored'));
   return { format: LOCATIONS_FORMAT, version: LOCATIONS_FORMAT_VERSION, pacs, ssh };
 }
 

@@ -15,9 +15,11 @@ import Conf from 'conf';
 import envPaths from 'env-paths';
 
 import { createLogger } from '../logger';
+import { findSharedSecretVariables, recordSharedSecretVariables } from '../secrets/env-secrets';
 import { defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
 import type { InterfaceSettings, PacsNode, PacsSettings, ServerAccount, Settings, SshNode } from './settings-types';
 import {
+  followsNodeNameRule,
   SettingsValidationError,
   validateInterfaceSettings,
   validateLanguage,
@@ -71,6 +73,8 @@ export class SettingsStore {
     try {
       this.conf = createConf(configDir, this.warnings);
       this.current = this.load();
+      this.warnAboutNodeNames();
+      this.recordSharedSecretVariables();
     } catch (error) {
       throw describeFolderError(error, configDir);
     }
@@ -203,8 +207,9 @@ export class SettingsStore {
    */
   replaceLocations(locations: Settings['locations']): void {
     const valid: Settings['locations'] = { pacs: [], ssh: [] };
-    for (const node of locations.pacs) valid.pacs.push(validatePacsNode(node, valid.pacs));
-    for (const node of locations.ssh) valid.ssh.push(validateSshNode(node, [...valid.pacs, ...valid.ssh]));
+    // Registered entries may have names that only an earlier version accepted; importLocations checks the new ones.
+    for (const node of locations.pacs) valid.pacs.push(validatePacsNode(node, valid.pacs, 'stored'));
+    for (const node of locations.ssh) valid.ssh.push(validateSshNode(node, [...valid.pacs, ...valid.ssh], 'stored'));
     this.current.locations = valid;
     for (const node of [...valid.pacs, ...valid.ssh]) {
       this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, node.name);
@@ -227,6 +232,33 @@ export class SettingsStore {
     (stored.locations.ssh as unknown[]).push(...structuredClone(this.invalid.sshNodes));
     (stored.serverAccounts as unknown[]).push(...structuredClone(this.invalid.serverAccounts));
     this.conf.store = stored;
+    this.recordSharedSecretVariables();
+  }
+
+  /** Tells resolveNodeSecret which secret variables several registered nodes map to. */
+  private recordSharedSecretVariables(): void {
+    recordSharedSecretVariables(findSharedSecretVariables(this.allLocations().map((node) => node.name)));
+  }
+
+  /**
+   * Warns about stored node names that new entries may no longer have: names
+   * with other characters, and names that share a secret variable.
+   */
+  private warnAboutNodeNames(): void {
+    const names = this.allLocations().map((node) => node.name);
+    for (const name of names.filter((each) => !followsNodeNameRule(each))) {
+      this.warn(
+        `node name ${JSON.stringify(name)} has characters other than letters, digits, '-', '_' and '.': it still works, ` +
+          `but new names may not have them; to rename it, remove it with "loader nodes remove" and add it again`,
+      );
+    }
+    for (const [variable, sharing] of findSharedSecretVariables(names)) {
+      this.warn(
+        `nodes ${sharing.join(' and ')} map to the same password variable ${variable}, so no password is read from ` +
+          `that variable for them: use the keychain ("loader secrets set NODE"), or remove all but one with ` +
+          `"loader nodes remove NAME" and register them again under names that differ in more than case, '-', '_' and '.'`,
+      );
+    }
   }
 
   private load(): Settings {
@@ -292,7 +324,7 @@ export class SettingsStore {
     const pacsNodes = Array.isArray(locations?.pacs) ? locations.pacs : [];
     pacsNodes.forEach((node, index) => {
       try {
-        settings.locations.pacs.push(validatePacsNode(node, settings.locations.pacs));
+        settings.locations.pacs.push(validatePacsNode(node, settings.locations.pacs, 'stored'));
       } catch (error) {
         this.invalid.pacsNodes.push(node);
         this.warnInvalidEntry(error, 'node', node, index, 'loader nodes remove');
@@ -301,7 +333,7 @@ export class SettingsStore {
     const sshNodes = Array.isArray(locations?.ssh) ? locations.ssh : [];
     sshNodes.forEach((node, index) => {
       try {
-        settings.locations.ssh.push(validateSshNode(node, [...settings.locations.pacs, ...settings.locations.ssh]));
+        settings.locations.ssh.push(validateSshNode(node, [...settings.locations.pacs, ...settings.locations.ssh], 'stored'));
       } catch (error) {
         this.invalid.sshNodes.push(node);
         this.warnInvalidEntry(error, 'SSH node', node, index, 'loader nodes remove');

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 
 import { findUnknownCharacterSets, parseSpecificCharacterSet } from '../../dicom/charset';
+import { secretEnvVarName } from '../secrets/env-secrets';
 import { ARCHIVE_DURABILITY_MODES, isArchiveDurability, type ArchiveDurability } from '../archive/durability';
 import { DEFAULT_NODE_TIMEOUTS } from './settings-types';
 import type { InterfaceSettings, NodeTimeouts, PacsNode, PacsSettings, ServerAccount, SshNode } from './settings-types';
@@ -84,6 +85,28 @@ export function validateName(field: string, value: unknown): string {
   return name;
 }
 
+/**
+ * Letters of any script, digits, '-', '_' and '.', starting with a letter or
+ * digit, so names stay usable as command arguments. A name that also
+ * passes checkUniqueSecretVariable has a secret variable (LOADER_SECRET_<NAME>) of its own.
+ */
+const NODE_NAME_PATTERN = /^[\p{L}\p{Nd}][\p{L}\p{Nd}._-]{0,63}$/u;
+const NODE_NAME_RULE = "a node name has 1 to 64 letters, digits, '-', '_' or '.', and starts with a letter or digit";
+
+/** Checks the name of a node that is being added, imported or renamed. */
+export function validateNodeName(field: string, value: unknown): string {
+  const name = typeof value === 'string' ? value.trim() : '';
+  if (!NODE_NAME_PATTERN.test(name)) {
+    throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: ${NODE_NAME_RULE}`);
+  }
+  return name;
+}
+
+/** Returns true when a stored node name follows the rule for new names. */
+export function followsNodeNameRule(name: string): boolean {
+  return NODE_NAME_PATTERN.test(name);
+}
+
 export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
   return {
     ...pacs,
@@ -134,6 +157,37 @@ function checkUniqueName(field: string, name: string, others: NamedLocation[]): 
       `node name ${quoteValue(name)} is already registered: choose another name or remove the existing node first`,
     );
   }
+}
+
+/**
+ * Rejects a new name whose secret variable another node uses already, as
+ * "bad-name" and "bad_name" would both read LOADER_SECRET_BAD_NAME.
+ */
+function checkUniqueSecretVariable(field: string, name: string, others: NamedLocation[]): void {
+  const variable = secretEnvVarName(name);
+  const owner = others.find((other) => other.name.toLowerCase() !== name.toLowerCase() && secretEnvVarName(other.name) === variable);
+  if (owner !== undefined) {
+    throw new SettingsValidationError(
+      field,
+      `node name ${quoteValue(name)} maps to the password variable ${variable}, which node ${owner.name} uses already: ` +
+        `choose a name that differs from ${owner.name} in more than case, '-', '_' and '.', or remove ${owner.name} first`,
+    );
+  }
+}
+
+/**
+ * Rule set for a node name. A `new` name (added, imported or renamed)
+ * must follow NODE_NAME_PATTERN and have a secret variable of its own. A
+ * `stored` name was accepted by an earlier version and keeps loading with
+ * the looser rule of validateName; the settings store warns about it.
+ */
+export type NameCheck = 'new' | 'stored';
+
+function checkNodeName(field: string, value: unknown, others: NamedLocation[], check: NameCheck): string {
+  const name = check === 'new' ? validateNodeName(field, value) : validateName(field, value);
+  checkUniqueName(field, name, others);
+  if (check === 'new') checkUniqueSecretVariable(field, name, others);
+  return name;
 }
 
 /**
@@ -250,10 +304,9 @@ export function validateQuirks(field: string, value: unknown): string[] | undefi
  * title at another address. Returns only the known fields, so that a stray field such as a
  * password in an imported file never reaches the settings file.
  */
-export function validatePacsNode(node: PacsNode, others: NamedLocation[]): PacsNode {
+export function validatePacsNode(node: PacsNode, others: NamedLocation[], check: NameCheck = 'new'): PacsNode {
   const field = `locations.pacs[${quoteValue(node.name)}]`;
-  const name = validateName(`${field}.name`, node.name);
-  checkUniqueName(`${field}.name`, name, others);
+  const name = checkNodeName(`${field}.name`, node.name, others, check);
   const valid: PacsNode = {
     name,
     aeTitle: validateAeTitle(`${field}.aeTitle`, node.aeTitle),
@@ -286,10 +339,9 @@ export function validateAbsolutePath(field: string, value: unknown): string {
  * Validates one SSH entry like validatePacsNode. A key file is checked for its
  * form only, because settings may be edited on another machine than the one that uses them.
  */
-export function validateSshNode(node: SshNode, others: NamedLocation[]): SshNode {
+export function validateSshNode(node: SshNode, others: NamedLocation[], check: NameCheck = 'new'): SshNode {
   const field = `locations.ssh[${quoteValue(node.name)}]`;
-  const name = validateName(`${field}.name`, node.name);
-  checkUniqueName(`${field}.name`, name, others);
+  const name = checkNodeName(`${field}.name`, node.name, others, check);
   const valid: SshNode = {
     name,
     host: validateHost(`${field}.host`, node.host),

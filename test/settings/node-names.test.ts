@@ -1,0 +1,150 @@
+/**
+ * Node names and their password variables: the allowed characters, names that
+ * would share LOADER_SECRET_<NAME>, settings files that already contain such
+ * names, and the secret lookup that rejects a shared variable.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { AmbiguousSecretVariableError, resolveNodeSecret } from '../../src/services/secrets';
+import { importLocations } from '../../src/services/settings/locations-transfer';
+import { SettingsStore } from '../../src/services/settings/settings-store';
+import type { PacsNode } from '../../src/services/settings/settings-types';
+import { MemoryStore } from '../support/keyring';
+import { createLoaderDirs, loaderIsBuilt, runLoader } from '../support/loader';
+import { makeTempDir } from '../support/process';
+
+function pacsNode(name: string, aeTitle: string, changes: Partial<PacsNode> = {}): PacsNode {
+  return { name, aeTitle, host: '127.0.0.1', port: 104, characterSet: 'ISO_IR 192', ...changes };
+}
+
+/** Writes a settings file with two PACS nodes whose names map to LOADER_SECRET_BAD_NAME. */
+function writeCollidingSettings(dir: string): void {
+  fs.writeFileSync(
+    path.join(dir, 'settings.json'),
+    JSON.stringify({ schemaVersion: 1, locations: { pacs: [pacsNode('bad-name', 'BAD1'), pacsNode('bad_name', 'BAD2')], ssh: [] } }),
+  );
+}
+
+describe('node name rule', () => {
+  test('second name with same variable rejected', () => {
+    const store = new SettingsStore({ configDir: makeTempDir('node-names') });
+    store.addPacsNode(pacsNode('bad-name', 'BAD1'));
+
+    expect(() => store.addPacsNode(pacsNode('bad_name', 'BAD2'))).toThrow(
+      /node name "bad_name" maps to the password variable LOADER_SECRET_BAD_NAME, which node bad-name uses already/,
+    );
+    expect(() => store.addPacsNode(pacsNode('Bad.Name', 'BAD3'))).toThrow(/which node bad-name uses already/);
+    expect(() => store.addSshNode({ name: 'BAD_NAME', host: 'h', port: 22, login: 'u' })).toThrow(/which node bad-name uses already/);
+    expect(store.listPacsNodes().map((node) => node.name)).toEqual(['bad-name']);
+  });
+
+  test('characters outside the rule rejected', () => {
+    const store = new SettingsStore({ configDir: makeTempDir('node-names') });
+    const rule = /is invalid: a node name has 1 to 64 letters, digits, '-', '_' or '\.', and starts with a letter or digit/;
+
+    for (const name of ['bad name/x', 'a/b', 'two words', '-leading', '.hidden', 'x'.repeat(65), '']) {
+      expect(() => store.addPacsNode(pacsNode(name, 'AE'))).toThrow(rule);
+    }
+    expect(store.addPacsNode(pacsNode('Клиника-2', 'KLINIKA')).name).toBe('Клиника-2');
+    expect(store.addPacsNode(pacsNode('pacs_1.main', 'PACS1')).name).toBe('pacs_1.main');
+  });
+
+  test('import rejects shared variable', () => {
+    const store = new SettingsStore({ configDir: makeTempDir('node-names') });
+    store.addPacsNode(pacsNode('bad-name', 'BAD1'));
+
+    const report = importLocations(store, { pacs: [pacsNode('bad_name', 'BAD2'), pacsNode('good', 'GOOD')], ssh: [] });
+
+    expect(report.imported.map((entry) => entry.name)).toEqual(['good']);
+    expect(report.rejected).toHaveLength(1);
+    expect(report.rejected[0].reason).toMatch(/LOADER_SECRET_BAD_NAME, which node bad-name uses already/);
+  });
+});
+
+describe('settings file with shared variable', () => {
+  test('both nodes load with a warning', () => {
+    const dir = makeTempDir('node-names');
+    writeCollidingSettings(dir);
+
+    const store = new SettingsStore({ configDir: dir, logWarnings: false });
+
+    expect(store.listPacsNodes().map((node) => node.name)).toEqual(['bad-name', 'bad_name']);
+    expect(store.warnings).toHaveLength(1);
+    expect(store.warnings[0]).toMatch(/^nodes bad-name and bad_name map to the same password variable LOADER_SECRET_BAD_NAME/);
+  });
+
+  test('legacy name loads with a warning', () => {
+    const dir = makeTempDir('node-names');
+    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ schemaVersion: 1, locations: { pacs: [pacsNode('Main PACS', 'MAIN')] } }));
+
+    const store = new SettingsStore({ configDir: dir, logWarnings: false });
+
+    expect(store.listPacsNodes().map((node) => node.name)).toEqual(['Main PACS']);
+    expect(store.warnings).toHaveLength(1);
+    expect(store.warnings[0]).toMatch(/^node name "Main PACS" has characters other than letters, digits/);
+  });
+
+  test('lookup rejects the shared variable', async () => {
+    const dir = makeTempDir('node-names');
+    writeCollidingSettings(dir);
+    new SettingsStore({ configDir: dir, logWarnings: false });
+    const keychain = new MemoryStore();
+    await keychain.set('pacs:bad-name', 'from-keychain');
+    const env = { LOADER_SECRET_BAD_NAME: 'whose-password' };
+
+    await expect(resolveNodeSecret('pacs', 'bad-name', keychain, { env })).rejects.toThrow(AmbiguousSecretVariableError);
+    await expect(resolveNodeSecret('pacs', 'bad_name', keychain, { env })).rejects.toThrow(
+      /nodes bad-name and bad_name all map to the environment variable LOADER_SECRET_BAD_NAME/,
+    );
+    expect(await resolveNodeSecret('pacs', 'bad-name', keychain, { env: {} })).toEqual({
+      secret: 'from-keychain',
+      source: 'keychain',
+      origin: 'pacs:bad-name',
+    });
+  });
+
+  test('removing one node clears the ambiguity', async () => {
+    const dir = makeTempDir('node-names');
+    writeCollidingSettings(dir);
+    const store = new SettingsStore({ configDir: dir, logWarnings: false });
+
+    store.removePacsNode('bad_name');
+
+    const resolved = await resolveNodeSecret('pacs', 'bad-name', new MemoryStore(), { env: { LOADER_SECRET_BAD_NAME: 'mine' } });
+    expect(resolved?.secret).toBe('mine');
+  });
+});
+
+const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
+
+describeBuilt('node names on the command line', () => {
+  test('nodes add rejects shared variable', async () => {
+    const dirs = createLoaderDirs('node-names-cli');
+    const first = await runLoader(['nodes', 'add', 'bad-name', '--aet', 'BAD1', '--host', '127.0.0.1', '--port', '104'], { dirs });
+    expect(first.code).toBe(0);
+
+    const second = await runLoader(['nodes', 'add', 'bad_name', '--aet', 'BAD2', '--host', '127.0.0.1', '--port', '105'], { dirs });
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain('LOADER_SECRET_BAD_NAME, which node bad-name uses already');
+
+    const spaced = await runLoader(['nodes', 'add', 'bad name/x', '--aet', 'BAD3', '--host', '127.0.0.1', '--port', '106'], { dirs });
+    expect(spaced.code).toBe(2);
+    expect(spaced.stderr).toContain(`node name "bad name/x" is invalid: a node name has 1 to 64 letters, digits, '-', '_' or '.'`);
+
+    const names = (await runLoader(['nodes', 'list', '--json'], { dirs })).json<{ pacs: PacsNode[] }>().pacs.map((node) => node.name);
+    expect(names).toEqual(['bad-name']);
+  });
+
+  test('secrets env-name rejects shared variable', async () => {
+    const dirs = createLoaderDirs('node-names-cli');
+    writeCollidingSettings(dirs.configDir);
+
+    const result = await runLoader(['secrets', 'env-name', 'bad-name'], { dirs });
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('nodes bad-name and bad_name all map to the environment variable LOADER_SECRET_BAD_NAME');
+    expect(result.stderr).toContain('nodes bad-name and bad_name map to the same password variable LOADER_SECRET_BAD_NAME');
+  });
+});
