@@ -13,7 +13,6 @@
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
 
 import type { Logger } from '../../services/logger';
 import { CommandDecodeError, CommandFields, encodeCommand } from './dimse';
@@ -38,6 +37,8 @@ import {
   encodeReleaseRq,
 } from './pdu';
 import { PduReader } from './pdu-reader';
+import { isRecyclingSource } from './dataset-source';
+import type { DatasetSource, RecyclingChunkSource } from './dataset-source';
 
 export interface AcceptedContext {
   id: number;
@@ -289,14 +290,14 @@ export class Association extends EventEmitter {
 
   /**
    * Sends one DIMSE message: the command, then the data set if given. Messages are
-   * written one at a time, never interleaved. A Readable source is pulled only while
-   * less than MAX_QUEUED_SEND_BYTES wait in the socket's write buffer. Its first
-   * chunk is read before anything is sent, so a source that fails to open rejects
-   * this call and leaves the association usable.
+   * written one at a time, never interleaved. A stream or recycling source is pulled
+   * only while less than MAX_QUEUED_SEND_BYTES wait in the socket's write buffer. Its
+   * first chunk is read before anything is sent, so a source that fails to open
+   * rejects this call and leaves the association usable.
    * A source that fails later aborts the association, because a partly sent data set
    * cannot be withdrawn (PS3.8 has no such primitive).
    */
-  sendMessage(contextId: number, fields: CommandFields, data?: Buffer | Readable): Promise<void> {
+  sendMessage(contextId: number, fields: CommandFields, data?: DatasetSource): Promise<void> {
     if (!this.isOpen) return Promise.reject(this.endInfo?.error ?? new Error(`Cannot send a message in state ${this.state}`));
     if (!this.acceptedContexts.has(contextId)) return Promise.reject(new Error(`Presentation context ${contextId} was not accepted on the association with ${this.peerDescription}`));
     this.pendingSends++;
@@ -314,17 +315,18 @@ export class Association extends EventEmitter {
     return limit - 6;
   }
 
-  private async writeMessage(contextId: number, fields: CommandFields, data?: Buffer | Readable): Promise<void> {
+  private async writeMessage(contextId: number, fields: CommandFields, data?: DatasetSource): Promise<void> {
     let iterator: AsyncIterator<Buffer> | undefined;
     let first: IteratorResult<Buffer> | undefined;
-    if (data instanceof Readable) {
-      iterator = data[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const source = data === undefined || Buffer.isBuffer(data) ? undefined : data;
+    if (source) {
+      iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       first = await iterator.next();
     }
     try {
       this.assertCanSend();
     } catch (error) {
-      if (data instanceof Readable) data.destroy();
+      source?.destroy();
       throw error;
     }
 
@@ -332,12 +334,12 @@ export class Association extends EventEmitter {
     await this.writeFragments(contextId, true, [command]);
     if (data === undefined) return;
 
-    if (Buffer.isBuffer(data)) {
-      await this.writeFragments(contextId, false, [data]);
+    if (!source) {
+      await this.writeFragments(contextId, false, [data as Buffer]);
       return;
     }
     try {
-      await this.writeFragments(contextId, false, (async function* () {
+      const chunks = (async function* () {
         if (first && !first.done) yield Buffer.isBuffer(first.value) ? first.value : Buffer.from(first.value);
         if (first?.done) return;
         for (;;) {
@@ -345,12 +347,13 @@ export class Association extends EventEmitter {
           if (next.done) return;
           yield Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
         }
-      })());
+      })();
+      await this.writeFragments(contextId, false, chunks, isRecyclingSource(source) ? source : undefined);
     } catch (error) {
       if (this.isOpen) {
         this.abort(ABORT_SOURCE.SERVICE_USER, ABORT_REASON.NOT_SPECIFIED, `Association with ${this.peerDescription} aborted: data set source failed mid-message: ${(error as Error).message}`);
       }
-      data.destroy();
+      source.destroy();
       throw error;
     }
   }
@@ -359,18 +362,39 @@ export class Association extends EventEmitter {
    * Cuts a byte sequence into PDVs of at most maxFragmentLength bytes; the last one carries the last-fragment flag.
    * Fragments are views of the source chunks, never copies. The PDUs cut from one chunk go to the socket in
    * one corked batch, and the next chunk is read only while less than MAX_QUEUED_SEND_BYTES wait in the socket.
+   * With a `recycling` source, each chunk goes back to it once the write of its last byte has completed.
    */
-  private async writeFragments(contextId: number, isCommand: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>): Promise<void> {
+  private async writeFragments(contextId: number, isCommand: boolean, source: Iterable<Buffer> | AsyncIterable<Buffer>, recycling?: RecyclingChunkSource): Promise<void> {
     const maxFragment = this.maxFragmentLength;
     const pending = new PendingBytes();
+    // Chunks pushed into `pending`, oldest first; all but the last pending.count have been written whole.
+    const unreleased: Buffer[] = [];
+
+    /** Returns the write callback that recycles the chunks written whole, or undefined when there are none. */
+    const releaseWritten = (): ((error?: Error | null) => void) | undefined => {
+      if (!recycling || unreleased.length <= pending.count) return undefined;
+      const written = unreleased.splice(0, unreleased.length - pending.count);
+      return (error) => {
+        if (error) return;
+        for (const chunk of written) recycling.recycle(chunk);
+      };
+    };
 
     for await (const chunk of source) {
-      if (chunk.length === 0) continue;
+      if (chunk.length === 0) {
+        recycling?.recycle(chunk);
+        continue;
+      }
       pending.push(chunk);
+      if (recycling) unreleased.push(chunk);
       if (pending.length <= maxFragment) continue;
       this.assertCanSend();
       this.socket.cork();
-      while (pending.length > maxFragment) this.writePdv(contextId, isCommand, false, pending.take(maxFragment));
+      while (pending.length > maxFragment) {
+        const parts = pending.take(maxFragment);
+        const lastOfBatch = pending.length <= maxFragment;
+        this.writePdv(contextId, isCommand, false, parts, lastOfBatch ? releaseWritten() : undefined);
+      }
       this.socket.uncork();
       this.armIdleTimer();
       if (this.socket.writableLength > MAX_QUEUED_SEND_BYTES) await this.waitForDrain();
@@ -378,18 +402,21 @@ export class Association extends EventEmitter {
 
     this.assertCanSend();
     this.socket.cork();
-    this.writePdv(contextId, isCommand, true, pending.take(pending.length));
+    this.writePdv(contextId, isCommand, true, pending.take(pending.length), releaseWritten());
     this.socket.uncork();
     this.armIdleTimer();
     if (this.socket.writableLength > MAX_QUEUED_SEND_BYTES) await this.waitForDrain();
   }
 
-  /** Queues one P-DATA-TF PDU holding one PDV whose fragment is the concatenation of `parts`. */
-  private writePdv(contextId: number, isCommand: boolean, isLast: boolean, parts: Buffer[]): void {
+  /**
+   * Queues one P-DATA-TF PDU holding one PDV whose fragment is the concatenation of `parts`.
+   * `onWritten` runs when the socket has written the PDU's last byte, or failed to.
+   */
+  private writePdv(contextId: number, isCommand: boolean, isLast: boolean, parts: Buffer[], onWritten?: (error?: Error | null) => void): void {
     let length = 0;
     for (const part of parts) length += part.length;
-    this.socket.write(encodePDataHeader(contextId, isCommand, isLast, length));
-    for (const part of parts) this.socket.write(part);
+    this.socket.write(encodePDataHeader(contextId, isCommand, isLast, length), parts.length === 0 ? onWritten : undefined);
+    for (let i = 0; i < parts.length; i++) this.socket.write(parts[i], i === parts.length - 1 ? onWritten : undefined);
   }
 
   private assertCanSend(): void {
@@ -673,6 +700,11 @@ export class Association extends EventEmitter {
 class PendingBytes {
   private buffers: Buffer[] = [];
   length = 0;
+
+  /** Number of pushed chunks of which some bytes are still here. */
+  get count(): number {
+    return this.buffers.length;
+  }
 
   push(chunk: Buffer): void {
     this.buffers.push(chunk);

@@ -5,7 +5,6 @@
  */
 
 import { Socket, connect as netConnect } from 'node:net';
-import type { Readable } from 'node:stream';
 
 import { createLogger } from '../../services/logger';
 import { AcceptedContext, Association, AssociationClosedError, AssociationRejectedError, AssociationTimeouts, DEFAULT_TIMEOUTS } from './association';
@@ -15,6 +14,7 @@ import { readFailedSopInstanceUidList } from './failed-uid-list';
 import { ABORT_REASON, ABORT_SOURCE, AssociateRqPdu, DICOM_APPLICATION_CONTEXT, PDU_TYPE, RoleSelection, UserIdentity, encodeAssociateRq } from './pdu';
 import { AssociationInfo, DimseHandlers, DimseResult, RetrieveProgress, RetrieveResult, StoreRequestContext, createRequestHandler } from './provider';
 import { checkMaxPduLength } from './server';
+import type { DatasetSource } from './dataset-source';
 
 export { AssociationRejectedError };
 
@@ -43,8 +43,8 @@ export interface StoreRequest {
   contextId: number;
   sopClassUid: string;
   sopInstanceUid: string;
-  /** Data set bytes in the context's transfer syntax, without File Meta Information, in memory or as a stream. */
-  data: Buffer | Readable;
+  /** Data set bytes in the context's transfer syntax, without File Meta Information. */
+  data: DatasetSource;
   moveOriginator?: { aeTitle: string; messageId: number };
   /** 0 medium (default), 1 high, 2 low. */
   priority?: number;

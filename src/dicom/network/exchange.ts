@@ -10,6 +10,7 @@
 import type { Readable } from 'node:stream';
 
 import type { Logger } from '../../services/logger';
+import type { DatasetSource } from './dataset-source';
 import { AcceptedContext, Association, AssociationClosedError } from './association';
 import type { IncomingMessage } from './message-assembler';
 import { COMMAND_FIELD, CommandFields, DecodedCommand, commandName, isResponse, statusClass } from './dimse';
@@ -88,7 +89,7 @@ export class DimseExchange {
    * Sends a request and resolves with its final response. Pending responses (FF00, FF01)
    * go to `onPending`. Fields must include messageId (see nextMessageId()).
    */
-  async request(contextId: number, fields: CommandFields, data?: Buffer | Readable, onPending?: (response: ResponseMessage) => void): Promise<ResponseMessage> {
+  async request(contextId: number, fields: CommandFields, data?: DatasetSource, onPending?: (response: ResponseMessage) => void): Promise<ResponseMessage> {
     const messageId = fields.messageId;
     if (messageId === undefined) throw new Error('A DIMSE request needs a message ID');
     this.context(contextId);

@@ -11,3 +11,4 @@ export * from './exchange';
 export * from './provider';
 export * from './server';
 export * from './client';
+export * from './dataset-source';

@@ -11,12 +11,11 @@
  * when the peer accepted only that. A compressed instance without a decoder
  * fails. A failing instance never stops the others.
  */
-import fs from 'node:fs';
-import type { Readable } from 'node:stream';
 
 import { readDicomFileHeader } from '../../dicom/file-reader';
 import { AssociationClosedError, formatStatus, statusClass } from '../../dicom/network';
 import type { ClientAssociation } from '../../dicom/network';
+import type { DatasetSource } from '../../dicom/network/dataset-source';
 import { chooseDecompressionContext, decompressFile } from '../../dicom/decompress';
 import { canTranscode, syntaxName, transcodeFile } from '../../dicom/transcode';
 import { describeStorageSopClass, describeTransferSyntax, TransferSyntax } from '../../dicom/uid';
@@ -24,6 +23,7 @@ import type { StoredInstance } from '../archive';
 import { createLogger } from '../logger';
 import { connectToNode } from '../query-retrieve/remote-node';
 import type { LocalIdentity, RemoteNode } from '../query-retrieve/remote-node';
+import { PooledFileSource, ReadBufferPool } from './pooled-file-source';
 import { emptyReport } from './report';
 import type { TransferReport } from './report';
 
@@ -31,20 +31,6 @@ const logger = createLogger('loader.send');
 
 /** PS3.8 allows at most 128 presentation contexts per association (IDs 1 to 255, odd). */
 const MAX_CONTEXTS = 128;
-
-/**
- * Read size for stored files. 64 KiB matches Node's default file stream: 1 MiB
- * reads of files mostly smaller than that cost more in garbage collection of
- * external memory than they saved (bench scenario d, 2026-12-04).
- */
-const READ_CHUNK_BYTES = 64 * 1024;
-
-/**
- * Largest data set read into memory with one read instead of streamed. It fits
- * single-frame images, whose reads in READ_CHUNK_BYTES steps cost one thread
- * pool round trip each, and it bounds the memory of a prefetched instance.
- */
-const MAX_WHOLE_READ_BYTES = 1024 * 1024;
 
 const UNCOMPRESSED_FALLBACKS = [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian];
 
@@ -122,48 +108,28 @@ function chooseEncoding(association: ClientAssociation, instance: StoredInstance
   return { reason: `stored as ${stored}, which cannot be converted to ${offered}` };
 }
 
-/** Opens the data set to send: read whole when verbatim and at most MAX_WHOLE_READ_BYTES long, else as a stream. */
-async function openDataset(instance: StoredInstance, convertTo: string | undefined, decompress = false): Promise<Buffer | Readable> {
+/** Opens the data set to send: verbatim from the pool's buffers, converted, or decompressed. */
+async function openDataset(instance: StoredInstance, pool: ReadBufferPool, convertTo: string | undefined, decompress = false): Promise<DatasetSource> {
   if (decompress && convertTo !== undefined) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
   const header = await readDicomFileHeader(instance.path);
   if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
     throw new Error(`${instance.path} has transfer syntax ${header.transferSyntaxUid} but the index records ${instance.transferSyntaxUid}; run "loader reindex" to rebuild the index from the files`);
   }
   if (convertTo !== undefined) return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
-  const length = header.fileSize - header.datasetOffset;
-  if (length <= MAX_WHOLE_READ_BYTES) return readFileRange(instance.path, header.datasetOffset, length);
-  return fs.createReadStream(instance.path, { start: header.datasetOffset, highWaterMark: READ_CHUNK_BYTES });
-}
-
-/** Reads `length` bytes of `path` from `offset`, failing when the file is shorter. */
-async function readFileRange(path: string, offset: number, length: number): Promise<Buffer> {
-  const handle = await fs.promises.open(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
-      if (bytesRead === 0) throw new Error(`${path} was truncated while being sent: it ends at byte ${offset + filled} but had ${offset + length} bytes when its header was read`);
-      filled += bytesRead;
-    }
-    return buffer;
-  } finally {
-    // The data is complete, so the close need not delay the send.
-    handle.close().catch((error: Error) => logger.warn('Closing a sent file failed', { path, error: error.message }));
-  }
+  return PooledFileSource.open(instance.path, header.datasetOffset, header.fileSize - header.datasetOffset, pool);
 }
 
 /** An instance with its chosen encoding and, unless it cannot be sent, its data set being opened. */
 interface PreparedInstance {
   instance: StoredInstance;
   choice: Encoding;
-  data?: Promise<Buffer | Readable>;
+  data?: Promise<DatasetSource>;
 }
 
-function prepareInstance(association: ClientAssociation, instance: StoredInstance, peer: string): PreparedInstance {
+function prepareInstance(association: ClientAssociation, instance: StoredInstance, peer: string, pool: ReadBufferPool): PreparedInstance {
   const choice = chooseEncoding(association, instance, peer);
   if ('reason' in choice) return { instance, choice };
-  const data = openDataset(instance, choice.convertTo, choice.decompress);
+  const data = openDataset(instance, pool, choice.convertTo, choice.decompress);
   // The caller awaits it later, so a failure must not count as unhandled meanwhile.
   data.catch(() => undefined);
   return { instance, choice, data };
@@ -186,6 +152,7 @@ function discardPrepared(prepared: PreparedInstance | undefined): void {
  */
 export async function sendInstances(node: RemoteNode, local: LocalIdentity, instances: StoredInstance[], options: SendOptions = {}): Promise<TransferReport> {
   const report = emptyReport(instances.length);
+  const pool = new ReadBufferPool();
   let done = 0;
   const finish = (instance: StoredInstance) => {
     done++;
@@ -214,7 +181,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
       let prefetched: PreparedInstance | undefined;
       while (remaining.length > 0 && !options.signal?.aborted) {
         const instance = remaining.shift()!;
-        const prepared = prefetched?.instance === instance ? prefetched : prepareInstance(association, instance, node.name);
+        const prepared = prefetched?.instance === instance ? prefetched : prepareInstance(association, instance, node.name, pool);
         prefetched = undefined;
         const choice = prepared.choice;
         if ('reason' in choice) {
@@ -225,7 +192,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
         try {
           const data = await prepared.data!;
           const storing = association.store({ contextId: choice.contextId, sopClassUid: instance.sopClassUid, sopInstanceUid: instance.sopInstanceUid, data });
-          if (remaining.length > 0 && !options.signal?.aborted) prefetched = prepareInstance(association, remaining[0], node.name);
+          if (remaining.length > 0 && !options.signal?.aborted) prefetched = prepareInstance(association, remaining[0], node.name, pool);
           const result = await storing;
           const kind = statusClass(result.status);
           const comment = result.errorComment ? `: ${result.errorComment}` : '';
