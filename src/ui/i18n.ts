@@ -64,7 +64,7 @@ const en = {
   'panel.name': 'Name',
   'panel.remoteFolder': 'Folder on the workstation',
   'panel.up': 'Up',
-  'panel.items': '{count} items, {selected} selected',
+  'panel.items': 'Items: {count}, selected: {selected}',
   'column.name': 'Name',
   'column.size': 'Size',
   'column.modified': 'Date modified',

@@ -123,7 +123,7 @@ function pacsFields(props: PanelProps): React.ReactElement {
   const { state, t, update, side } = props;
   return h(
     View,
-    { style: 'flex-direction: row;' },
+    { key: 'pacs-fields', style: 'flex-direction: row;' },
     labeledField(t('panel.host'), h(LineEdit, { id: `${side}-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), 'flex: 3;'),
     labeledField(t('panel.port'), h(LineEdit, { id: `${side}-port`, text: state.port, on: { textChanged: (port: string) => update({ port }) } }), 'flex: 1;'),
     labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }) } }), 'flex: 2;'),
@@ -141,7 +141,7 @@ function sshFields(props: PanelProps): React.ReactElement {
   const { state, t, update, side } = props;
   return h(
     View,
-    { style: 'flex-direction: column;' },
+    { key: 'ssh-fields', style: 'flex-direction: column;' },
     h(
       View,
       { style: 'flex-direction: row;' },
@@ -173,7 +173,7 @@ function localFields(props: PanelProps, openBrowser: () => void): React.ReactEle
   const { state, t, update, side } = props;
   return h(
     View,
-    { style: 'flex-direction: row;' },
+    { key: 'local-fields', style: 'flex-direction: row;' },
     labeledField(t('panel.path'), h(LineEdit, { id: `${side}-path`, text: state.path, on: { textChanged: (path: string) => update({ path }) } }), 'flex: 1;'),
     h(Button, { id: `${side}-browse`, text: t('panel.browse'), on: { clicked: openBrowser } }),
   );
@@ -184,7 +184,7 @@ function pacsFilters(props: PanelProps): React.ReactElement {
   const needsText = state.dateChoice === 'day' || state.dateChoice === 'range';
   return h(
     View,
-    { style: 'flex-direction: column;' },
+    { key: 'pacs-filters', style: 'flex-direction: column;' },
     h(
       View,
       { style: 'flex-direction: row;' },
@@ -229,7 +229,7 @@ function localFilters(props: PanelProps, filterRef: React.RefObject<QLineEdit>):
   const { state, t, update, side } = props;
   return h(
     View,
-    { style: 'flex-direction: row;' },
+    { key: 'local-filters', style: 'flex-direction: row;' },
     h(LineEdit, {
       id: `${side}-filter`,
       ref: filterRef,
@@ -252,7 +252,7 @@ function fieldsOf(props: PanelProps, openBrowser: () => void): React.ReactElemen
 function filtersOf(props: PanelProps, filterRef: React.RefObject<QLineEdit>): React.ReactElement {
   if (props.state.kind === 'pacs') return pacsFilters(props);
   // The folder field and the Up button of an SSH panel take the place of filters.
-  if (props.state.kind === 'ssh') return h(View, {});
+  if (props.state.kind === 'ssh') return h(View, { key: 'ssh-filters' });
   return localFilters(props, filterRef);
 }
 

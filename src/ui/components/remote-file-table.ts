@@ -33,11 +33,18 @@ export interface RemoteFileTableProps {
   tableRef?: (table: QTableWidget | null) => void;
 }
 
+/** Formats an ISO 8601 time as YYYY-MM-DD HH:MM in this computer's time zone, to the minute. */
+function formatLocalTime(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const pad = (value: number) => String(value).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
 function cellsOf(row: RemoteRow): string[] {
   const name = row.type === 'folder' ? `${row.name}/` : row.name;
   const size = row.type === 'folder' ? '' : formatSize(row.size);
-  // Minutes are enough to tell files apart, and the UTC time matches `loader ssh ls`.
-  const modified = row.modified.replace('T', ' ').slice(0, 16);
+  const modified = formatLocalTime(row.modified);
   return [row.unsafeName === undefined ? name : `${JSON.stringify(row.name)} (${row.unsafeName})`, size, modified];
 }
 
