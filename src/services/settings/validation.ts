@@ -61,14 +61,21 @@ export function validatePort(field: string, value: unknown, options: { allowZero
   return port;
 }
 
-/** Accepts an IPv4/IPv6 address or a host name (RFC 1123 labels). */
+/**
+ * Accepts an IPv4 or IPv6 address or a host name of RFC 1123 labels. A name
+ * whose last label is all digits is rejected, because RFC 1123 section 2.1
+ * keeps the dotted-decimal form for addresses, so "999.1.1.1" is an invalid
+ * address and not a host name.
+ */
 export function validateHost(field: string, value: unknown): string {
   const host = typeof value === 'string' ? value.trim() : '';
   const hostName = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-  if (isIP(host) === 0 && !hostName.test(host)) {
+  const numericLastLabel = /(^|\.)\d+$/;
+  if (isIP(host) === 0 && (!hostName.test(host) || numericLastLabel.test(host))) {
     throw new SettingsValidationError(
       field,
-      `${field} ${quoteValue(value)} is invalid: give an IP address or a host name`,
+      `${field} ${quoteValue(value)} is invalid: give an IPv4 address (four numbers from 0 to 255, such as 10.0.0.5), ` +
+        "an IPv6 address, or a host name of letters, digits, '-' and '.' whose last part is not all digits",
     );
   }
   return host;
