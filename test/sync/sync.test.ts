@@ -148,6 +148,7 @@ describeBuilt('loader sync', () => {
     expect(result.code).toBe(3);
     const report = result.json<Report>();
     expect(report.dryRun).toBe(true);
+    expect(report.outcome).toBe('partial');
 
     const { comparison } = report;
     expect(uidsOf(comparison.missingOnB)).toEqual(onlyOnA.map(([uid]) => uid).sort());
@@ -184,13 +185,15 @@ describeBuilt('loader sync', () => {
     expect(result.stdout).toMatch(/conflicts, not transferred: 1 study/);
     expect(result.stdout).toContain('OTHER');
     expect(result.stdout).toMatch(/orthanc to dcmqrb: would transfer 3 studies/);
+    expect(result.stdout).toContain('partial (dry run): 0 studies copied, 0 failed, 1 conflict\n');
   });
 
   test('two-way sync copies the union', async () => {
     const result = await runLoader(['sync', 'orthanc', 'dcmqrb', '--job', 'pair', '--json'], { dirs });
     expect(result.code).toBe(3);
     const report = result.json<Report>();
-    expect(report.outcome).toBe('success');
+    // Every transfer succeeded, but the conflict study stays different on the two ends.
+    expect(report.outcome).toBe('partial');
     expect(report.summary).toEqual({ transferred: 6, alreadyPresent: 0, failed: 0, pending: 0, conflicts: 1 });
 
     const aToB = report.transfers.find((transfer) => transfer.direction === 'a-to-b')!;
@@ -216,14 +219,17 @@ describeBuilt('loader sync', () => {
     const result = await runLoader(['sync', 'orthanc', 'dcmqrb', '--job', 'pair', '--json'], { dirs });
     expect(result.code).toBe(3);
     const report = result.json<Report>();
-    expect(report.outcome).toBe('nothing-to-do');
+    expect(report.outcome).toBe('partial');
+    expect(report.summary.conflicts).toBe(1);
     expect(report.transfers.every((transfer) => transfer.studyInstanceUids.length === 0 && transfer.report === undefined)).toBe(true);
     expect(report.comparison.mismatched).toEqual([]);
     expect(report.comparison.inSync).toBe(all.slice(0, 6).length);
     expect(await snapshot()).toEqual(before);
 
     const text = await runLoader(['sync', 'orthanc', 'dcmqrb', '--job', 'pair'], { dirs });
-    expect(text.stdout).toContain('nothing to transfer: orthanc and dcmqrb hold the same studies, apart from the conflicts');
+    expect(text.code).toBe(3);
+    expect(text.stdout).toContain('nothing to transfer: orthanc and dcmqrb contain the same studies, apart from the conflicts\n');
+    expect(text.stdout).toContain('partial: 0 studies copied, 0 failed, 1 conflict\n');
   });
 
   test('invalid options are rejected', async () => {
@@ -257,7 +263,8 @@ describeBuilt('loader sync', () => {
       while (Date.now() < secondDeadline && (server.readLog().match(/Scheduled sync run finished/g) ?? []).length < 2) await sleep(200);
       const runs = server.readLog().match(/Scheduled sync run finished.*/g) ?? [];
       expect(runs).toHaveLength(2);
-      expect(runs[1]).toMatch(/outcome=nothing-to-do.*transferred=0/);
+      // The conflict study stays different on the two ends, so the run is partial.
+      expect(runs[1]).toMatch(/outcome=partial.*conflicts=1 transferred=0/);
     } finally {
       const status = await server.stop();
       expect(status.code).toBe(0);

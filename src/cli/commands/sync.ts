@@ -235,14 +235,25 @@ function printReport(report: SyncReport, anonymized: boolean): void {
     if (transfer.report) printHeldBack(transfer.report, anonymized);
   }
   for (const note of report.notes) out(`  note: ${note}`);
-  if (report.outcome === 'nothing-to-do') out(`nothing to transfer: ${a} and ${b} hold the same studies${comparison.conflicts.length > 0 ? ', apart from the conflicts' : ''}`);
-  else out(`${report.dryRun ? 'planned' : report.outcome}: ${report.summary.transferred} studies copied, ${report.summary.failed} failed, ${report.summary.conflicts} conflicts`);
+  const { summary } = report;
+  if (report.transfers.every((transfer) => transfer.studyInstanceUids.length === 0)) {
+    out(`nothing to transfer: ${a} and ${b} contain the same studies${summary.conflicts > 0 ? ', apart from the conflicts' : ''}`);
+  }
+  if (report.outcome === 'nothing-to-do') return;
+  const counts = `${countOf(summary.transferred, 'study', 'studies')} copied, ${summary.failed} failed, ${countOf(summary.conflicts, 'conflict')}`;
+  out(`${summaryWord(report)}: ${counts}`);
 }
 
-/** Exit code: 1 when every transfer failed, 3 when some failed or a conflict was found, 0 otherwise. */
+/** Returns the first word of the summary line: the outcome, which a dry run marks as planned. */
+function summaryWord(report: SyncReport): string {
+  if (!report.dryRun) return report.outcome;
+  return report.outcome === 'partial' ? 'partial (dry run)' : 'planned';
+}
+
+/** Exit code: 1 when every transfer failed, 3 for a partial outcome (some failed or a conflict was found), 0 otherwise. */
 function exitCodeOf(report: SyncReport): number {
   if (report.outcome === 'failure') return ExitCode.Failure;
-  if (report.outcome === 'partial' || report.summary.conflicts > 0) return ExitCode.PartialSuccess;
+  if (report.outcome === 'partial') return ExitCode.PartialSuccess;
   return ExitCode.Success;
 }
 

@@ -61,7 +61,7 @@ export interface SyncTransfer {
   report?: MigrationReport;
 }
 
-/** 'nothing-to-do': both ends already hold the same studies, apart from conflicts. */
+/** 'nothing-to-do': both ends already contain the same studies. A run that finds a conflict is 'partial' or 'failure'. */
 export type SyncOutcome = MigrationOutcome | 'nothing-to-do';
 
 export interface SyncReport {
@@ -81,8 +81,9 @@ export interface SyncReport {
     conflicts: number;
   };
   /**
-   * Outcome of the transfers; conflicts are in summary.conflicts and leave
-   * it unchanged, and a dry run is 'success' or 'nothing-to-do'.
+   * Outcome of the run. A conflict leaves a study different on the two ends,
+   * so it turns 'success' and 'nothing-to-do' into 'partial', which matches
+   * exit code 3. A dry run counts planned transfers as 'success'.
    */
   outcome: SyncOutcome;
   notes: string[];
@@ -131,9 +132,15 @@ function summarize(comparison: SyncComparison, transfers: SyncTransfer[]): SyncR
   return summary;
 }
 
-function outcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary']): SyncOutcome {
+function outcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary'], dryRun: boolean): SyncOutcome {
+  const transferOutcome = transferOutcomeOf(transfers, summary, dryRun);
+  if (summary.conflicts > 0 && transferOutcome !== 'failure') return 'partial';
+  return transferOutcome;
+}
+
+function transferOutcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary'], dryRun: boolean): SyncOutcome {
   if (transfers.every((transfer) => transfer.studyInstanceUids.length === 0)) return 'nothing-to-do';
-  if (summary.failed === 0 && summary.pending === 0) return 'success';
+  if (dryRun || (summary.failed === 0 && summary.pending === 0)) return 'success';
   return summary.transferred + summary.alreadyPresent === 0 ? 'failure' : 'partial';
 }
 
@@ -197,7 +204,7 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
   }
 
   const summary = summarize(comparison, transfers);
-  const outcome = request.dryRun && transfers.some((transfer) => transfer.studyInstanceUids.length > 0) ? 'success' : outcomeOf(transfers, summary);
+  const outcome = outcomeOf(transfers, summary, request.dryRun === true);
   logger.info('Sync finished', {
     a: a.name,
     b: b.name,
