@@ -38,21 +38,24 @@ async function run(command: string, args: string[], input?: string): Promise<str
   return result.stdout;
 }
 
-/** Creates the test user when it is missing and sets a new random password; lockTestUser() locks it again. */
-export async function ensureTestUser(): Promise<TestUser> {
-  const exists = (await runCommand('id', ['-u', TEST_LOGIN])).code === 0;
-  if (!exists) await run('useradd', ['-m', '-s', '/bin/sh', TEST_LOGIN]);
+/**
+ * Creates the test user when it is missing and sets a new random password; lockTestUser() locks it again.
+ * Test files that jest may run at the same time need different logins, because each run resets the password.
+ */
+export async function ensureTestUser(login = TEST_LOGIN): Promise<TestUser> {
+  const exists = (await runCommand('id', ['-u', login])).code === 0;
+  if (!exists) await run('useradd', ['-m', '-s', '/bin/sh', login]);
   const password = randomBytes(12).toString('base64url');
-  await run('chpasswd', [], `${TEST_LOGIN}:${password}\n`);
-  const uid = Number((await run('id', ['-u', TEST_LOGIN])).trim());
-  const gid = Number((await run('id', ['-g', TEST_LOGIN])).trim());
-  const home = (await run('getent', ['passwd', TEST_LOGIN])).trim().split(':')[5];
-  return { login: TEST_LOGIN, password, home, uid, gid };
+  await run('chpasswd', [], `${login}:${password}\n`);
+  const uid = Number((await run('id', ['-u', login])).trim());
+  const gid = Number((await run('id', ['-g', login])).trim());
+  const home = (await run('getent', ['passwd', login])).trim().split(':')[5];
+  return { login, password, home, uid, gid };
 }
 
 /** Locks the test user's password again, so it works only while a test runs. */
-export async function lockTestUser(): Promise<void> {
-  await run('usermod', ['-L', TEST_LOGIN]);
+export async function lockTestUser(login = TEST_LOGIN): Promise<void> {
+  await run('usermod', ['-L', login]);
 }
 
 /** Generates an ed25519 key pair without a passphrase (or with one) and returns the private key path. */

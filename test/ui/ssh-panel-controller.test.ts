@@ -22,6 +22,9 @@ import { LOOPBACK, makeTempDir } from '../support/process';
 import { chownTree, ensureTestUser, lockTestUser, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
 import type { TestUser } from '../support/sshd';
 
+/** A login of its own, because test/ssh changes the password of the default test user while this file runs. */
+const TEST_LOGIN = 'loader-ssh-ui';
+
 const unavailable = sshdUnavailableReason();
 const describeWithSshd = unavailable === undefined ? describe : describe.skip;
 if (unavailable !== undefined) console.warn(`skipping the SSH panel controller tests: ${unavailable}`);
@@ -42,7 +45,7 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
   let previousSink: (line: string) => void;
   beforeAll(async () => {
     previousSink = setLogSink(() => undefined);
-    user = await ensureTestUser();
+    user = await ensureTestUser(TEST_LOGIN);
     server = await SshdServer.start(user);
     remoteRoot = makeRemoteDir(user, 'loader-ui-test');
     const root = makeTempDir('ssh-panel');
@@ -56,7 +59,7 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
   afterAll(async () => {
     await controller?.close();
     await server?.stop();
-    if (user) await lockTestUser();
+    if (user) await lockTestUser(TEST_LOGIN);
     if (remoteRoot) fs.rmSync(remoteRoot, { recursive: true, force: true });
     setLogSink(previousSink);
   });

@@ -18,6 +18,9 @@ import { WindowDriver } from './window-driver';
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
+/** A login of its own, because test/ssh changes the password of the default test user while this file runs. */
+const TEST_LOGIN = 'loader-ssh-ui-window';
+
 const missing = missingGuiPrerequisites(['Xvfb', 'xdotool']);
 const sshdMissing = sshdUnavailableReason();
 if (missing.length > 0 || sshdMissing !== undefined) {
@@ -68,7 +71,7 @@ describeWithGui('SSH panel in the window', () => {
   let driver: WindowDriver;
 
   beforeAll(async () => {
-    user = await ensureTestUser();
+    user = await ensureTestUser(TEST_LOGIN);
     server = await SshdServer.start(user);
     remoteRoot = makeRemoteDir(user, 'loader-ui-window');
     folder = path.join(remoteRoot, 'exam');
@@ -96,7 +99,7 @@ describeWithGui('SSH panel in the window', () => {
     await loader?.stop();
     await xvfb?.stop();
     await server?.stop();
-    if (user) await lockTestUser();
+    if (user) await lockTestUser(TEST_LOGIN);
     if (remoteRoot) fs.rmSync(remoteRoot, { recursive: true, force: true });
   });
 
