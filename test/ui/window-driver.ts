@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { WidgetDump, WidgetRecord } from '../../src/ui/test-hooks';
+import type { ManagedProcess } from '../support/peers';
 
 /** Interval between reads of the geometry file, in milliseconds. */
 const POLL_MS = 100;
@@ -17,10 +18,25 @@ export function sleep(ms: number): Promise<void> {
 }
 
 export class WindowDriver {
+  /** The loader process that shows the window; failed waits report its exit status. */
+  app?: ManagedProcess;
+
   constructor(
     readonly display: string,
     readonly widgetsFile: string,
   ) {}
+
+  /**
+   * Ends a failed wait: saves a screenshot and throws `message`, with the
+   * loader's exit status when it has exited, because a window that vanished
+   * from the screen may belong to a loader that crashed.
+   */
+  private fail(name: string, message: string): never {
+    this.saveFailureScreenshot(name);
+    const status = this.app?.exitStatus;
+    const exit = status === undefined ? '' : `; the loader exited with code ${status.code}, signal ${status.signal} (log: ${this.app?.logFile})`;
+    throw new Error(message + exit);
+  }
 
   xdotool(...args: string[]): string {
     return execFileSync('xdotool', args, { env: { ...process.env, DISPLAY: this.display } }).toString();
@@ -49,8 +65,7 @@ export class WindowDriver {
       if (last && ready(last)) return last;
       await sleep(POLL_MS);
     }
-    this.saveFailureScreenshot(name);
-    throw new Error(`widget "${name}" did not reach ${what || 'the expected state'} within ${timeoutMs} ms; last record: ${JSON.stringify(last)}`);
+    this.fail(name, `widget "${name}" did not reach ${what || 'the expected state'} within ${timeoutMs} ms; last record: ${JSON.stringify(last)}`);
   }
 
   async waitForGone(name: string, timeoutMs = 10_000): Promise<void> {
@@ -59,7 +74,7 @@ export class WindowDriver {
       if (!this.widget(name)) return;
       await sleep(POLL_MS);
     }
-    throw new Error(`widget "${name}" is still shown after ${timeoutMs} ms`);
+    this.fail(name, `widget "${name}" is still shown after ${timeoutMs} ms`);
   }
 
   async waitForActiveWindow(id: string, timeoutMs = 10_000): Promise<void> {
@@ -68,12 +83,21 @@ export class WindowDriver {
       if (this.dump().activeWindow === id) return;
       await sleep(POLL_MS);
     }
-    throw new Error(`window "${id}" did not get the keyboard focus within ${timeoutMs} ms; active: ${this.dump().activeWindow}`);
+    this.fail(id, `window "${id}" did not get the keyboard focus within ${timeoutMs} ms; active: ${this.dump().activeWindow}`);
   }
 
-  /** Clicks the centre of an enabled widget, or `offset` pixels from its top left corner. */
+  /**
+   * Clicks the centre of an enabled widget, or `offset` pixels from its top
+   * left corner, once the widget's window is the active one. A new dialog
+   * raises itself 50 ms after React mounts it (ACTIVATE_DELAY_MS in
+   * dialogs.ts), and without a window manager a click before that can land in
+   * the window below.
+   */
   async click(name: string, offset?: { x: number; y: number }): Promise<void> {
-    const widget = await this.waitFor(name, (record) => record.enabled, 15_000, 'enabled');
+    const enabled = await this.waitFor(name, (record) => record.enabled, 15_000, 'enabled');
+    await this.waitForActiveWindow(enabled.window);
+    // Read the geometry again, because the window may have moved or changed its layout while it was activated.
+    const widget = await this.waitFor(name, (record) => record.enabled, 5_000, 'enabled');
     const x = widget.x + (offset?.x ?? Math.floor(widget.width / 2));
     const y = widget.y + (offset?.y ?? Math.floor(widget.height / 2));
     this.xdotool('mousemove', String(x), String(y), 'click', '1');
@@ -114,8 +138,7 @@ export class WindowDriver {
       const deadline = Date.now() + 2_000;
       while (this.focusedWidget() === focused && Date.now() < deadline) await sleep(POLL_MS);
     }
-    this.saveFailureScreenshot(name);
-    throw new Error(`widget "${name}" did not get the focus after ${maxPresses} presses of ${key}`);
+    this.fail(name, `widget "${name}" did not get the focus after ${maxPresses} presses of ${key}`);
   }
 
   /** Returns the ids of the windows that `xdotool search` finds; xdotool exits with code 1 when it finds none. */

@@ -65,15 +65,6 @@ async function startXvfb(workDir: string): Promise<{ display: string; xvfb: Mana
   }
 }
 
-/**
- * NOTE: in 2 of 3 full runs on the 2-core machine, every window vanished from
- * the X screen (an all-black screenshot, no children of the root window)
- * during the keyboard flow, while the loader kept running and logged no error.
- * The cause is not found, so the tests after the mouse flow run only with
- * LOADER_UI_FLOW=1. Failed waits save a screenshot next to widgets.json.
- */
-const flowTest = process.env.LOADER_UI_FLOW === '1' ? test : test.skip;
-
 /** Corpus studies uploaded to Orthanc, by the last component of their Study Instance UID. */
 interface UploadedStudy {
   uid: string;
@@ -154,6 +145,7 @@ describeWithGui('desktop window', () => {
         LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile,
       },
     });
+    driver.app = loader;
     await waitForLog(/desktop window opening/);
     await driver.waitFor('main-window');
   }, 180_000);
@@ -228,7 +220,7 @@ describeWithGui('desktop window', () => {
     await driver.waitForActiveWindow('main-window', 15_000);
   }, 180_000);
 
-  flowTest('keyboard flow retrieves the MR study', async () => {
+  test('keyboard flow retrieves the MR study', async () => {
     // Only keys from here on: Tab moves the focus, Space toggles and presses, F5 transfers.
     await driver.waitForActiveWindow('main-window');
     await driver.focusByKey('left-modality-CT');
@@ -257,7 +249,7 @@ describeWithGui('desktop window', () => {
     await driver.waitFor('right-table', (table) => table.rows === 3, 5_000, '3 rows');
   }, 180_000);
 
-  flowTest('Ctrl+F filters the local panel', async () => {
+  test('Ctrl+F filters the local panel', async () => {
     await driver.waitForActiveWindow('main-window');
     driver.key('ctrl+f');
     await driver.waitFor('right-filter', (field) => field.focused, 5_000, 'focused');
@@ -267,7 +259,7 @@ describeWithGui('desktop window', () => {
     await driver.waitFor('right-table', (table) => table.rows === 3, 5_000, '3 rows');
   }, 60_000);
 
-  flowTest('Shift+F5 opens the send dialog', async () => {
+  test('Shift+F5 opens the send dialog', async () => {
     await driver.click('right-table', { x: 40, y: 45 });
     driver.key('ctrl+a');
     await driver.waitFor('right-selection', (label) => /3 selected/.test(label.text ?? ''), 5_000, '3 selected');
@@ -280,7 +272,7 @@ describeWithGui('desktop window', () => {
     await driver.waitForGone('send-dialog');
   }, 60_000);
 
-  flowTest('PACS On answers C-ECHO and Off stops it', async () => {
+  test('PACS On answers C-ECHO and Off stops it', async () => {
     const echo = () => runDcmtk('echoscu', ['-to', '5', '-aec', 'LOADERUI', '-aet', 'UITEST', '127.0.0.1', String(serverPort)]);
     expect((await echo()).code).not.toBe(0);
 
@@ -294,7 +286,7 @@ describeWithGui('desktop window', () => {
     expect((await echo()).code).not.toBe(0);
   }, 90_000);
 
-  flowTest('settings switch language and theme', async () => {
+  test('settings switch language and theme', async () => {
     const variants = [
       { language: 'en', theme: 'light', settingsButton: 'Settings' },
       { language: 'en', theme: 'dark', settingsButton: 'Settings' },
@@ -393,6 +385,7 @@ describeWithTray('tray icon', () => {
       dir: workDir,
       env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
     });
+    driver.app = loader;
     await waitForLog(/tray icon shown/);
     await driver.click('license-cancel');
     await driver.waitForGone('license-window');
