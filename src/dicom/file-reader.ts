@@ -97,6 +97,17 @@ export async function readDicomFileHeader(path: string, options: ReadHeaderOptio
   }
 }
 
+/**
+ * Parses the header of a DICOM file of `fileSize` bytes from its first bytes
+ * in `chunk`, for callers that have read them already. Returns undefined when
+ * the header continues past `chunk`; the caller then reads more bytes or calls
+ * readDicomFileHeader. Throws like readDicomFileHeader.
+ */
+export function parseDicomFileHeader(path: string, chunk: Buffer, fileSize: number, options: ReadHeaderOptions = {}): DicomFileHeader | undefined {
+  const header = parseHeader(path, chunk, fileSize, options);
+  return header === NEED_MORE_BYTES ? undefined : header;
+}
+
 /** Buffer reused by readDicomFileHeaderSync for the first read, so a folder scan allocates little. */
 let scratchBuffer: Buffer | undefined;
 

@@ -9,9 +9,11 @@
 
 import fs from 'node:fs';
 
+import { parseDicomFileHeader, readDicomFileHeader } from '../../dicom/file-reader';
+import type { DicomFileHeader } from '../../dicom/file-reader';
 import type { RecyclingChunkSource } from '../../dicom/network/dataset-source';
 
-/** Size of each pooled buffer: one read of a file, and the largest data set read whole. */
+/** Size of each pooled buffer: one read of a file, and the most a first read covers. */
 export const POOL_CHUNK_BYTES = 1024 * 1024;
 
 /**
@@ -20,6 +22,29 @@ export const POOL_CHUNK_BYTES = 1024 * 1024;
  * prefetched next instance; more free buffers than this only hold memory.
  */
 const MAX_FREE_BUFFERS = 6;
+
+/**
+ * Longest synchronous read before reads go through the thread pool. A read
+ * from the page cache copies a 1 MiB chunk in well under a millisecond, while
+ * the thread pool costs a round trip and lock handoffs per call: with the
+ * thread pool, sending 1000 CT images spent about 0.2 s of main thread time
+ * waiting on its locks (strace -f, 2 cores). A slower read means the file
+ * came from the disk, and then every source in this process reads
+ * asynchronously for SLOW_READ_BACKOFF_MS, so the event loop (and a window
+ * that shares it) stalls for at most about one read per backoff period.
+ *
+ * NOTE: both values are estimates, and no test runs the asynchronous path
+ * that a slow read selects.
+ */
+const MAX_SYNC_READ_MS = 2;
+const SLOW_READ_BACKOFF_MS = 1000;
+
+/** performance.now() time from which reads are synchronous again. */
+let syncReadsResumeAt = 0;
+
+function syncReadsAllowed(): boolean {
+  return syncReadsResumeAt === 0 || performance.now() >= syncReadsResumeAt;
+}
 
 /** Reusable read buffers shared by the instances of one send. */
 export class ReadBufferPool {
@@ -39,38 +64,40 @@ export class ReadBufferPool {
 }
 
 /**
- * The bytes of `path` from `start` to `start + length`, read in chunks of up
- * to POOL_CHUNK_BYTES. open() reads the first chunk at once, so a source
- * prepared while another instance is being sent is ready when its turn comes.
+ * The data set of a stored file (the bytes after its file meta information),
+ * read in chunks of up to POOL_CHUNK_BYTES. open() reads the file's first
+ * chunk, parses the header from it and keeps the data set part for the first
+ * yield, so a source prepared while another instance is being sent is ready
+ * when its turn comes.
  */
 export class PooledFileSource implements RecyclingChunkSource {
-  private handle?: fs.promises.FileHandle;
   private first?: Buffer;
-  private position: number;
-  private readonly end: number;
+  private position = 0;
+  private end = 0;
   private destroyed = false;
 
   private constructor(
     readonly path: string,
-    start: number,
-    length: number,
+    private fd: number | undefined,
     private readonly pool: ReadBufferPool,
-  ) {
-    this.position = start;
-    this.end = start + length;
-  }
+  ) {}
 
-  /** Opens the file and reads the first chunk; rejects when the file cannot be read or is shorter than expected. */
-  static async open(path: string, start: number, length: number, pool: ReadBufferPool): Promise<PooledFileSource> {
-    const source = new PooledFileSource(path, start, length, pool);
-    source.handle = await fs.promises.open(path, 'r');
+  /**
+   * Opens the file, reads its header and the first data set bytes. Rejects
+   * when the file cannot be read, is damaged, or is shorter than its header
+   * says. The returned header has the file's transfer syntax, which the
+   * caller compares with the index.
+   */
+  static async open(path: string, pool: ReadBufferPool): Promise<{ source: PooledFileSource; header: DicomFileHeader }> {
+    const fd = syncReadsAllowed() ? fs.openSync(path, 'r') : await openAsync(path);
+    const source = new PooledFileSource(path, fd, pool);
     try {
-      source.first = await source.readChunk();
+      const header = await source.readHeaderAndFirstChunk();
+      return { source, header };
     } catch (error) {
       source.destroy();
       throw error;
     }
-    return source;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
@@ -95,27 +122,54 @@ export class PooledFileSource implements RecyclingChunkSource {
     this.destroyed = true;
     if (this.first) this.pool.give(this.first);
     this.first = undefined;
-    const handle = this.handle;
-    this.handle = undefined;
+    const fd = this.fd;
+    this.fd = undefined;
     // Every byte has been read or the send failed, so the close need not delay anything.
-    handle?.close().catch(() => undefined);
+    if (fd !== undefined) fs.close(fd, () => undefined);
+  }
+
+  private async readHeaderAndFirstChunk(): Promise<DicomFileHeader> {
+    const fileSize = (await this.stat()).size;
+    const buffer = this.pool.take();
+    let header: DicomFileHeader | undefined;
+    let firstLength = 0;
+    try {
+      firstLength = Math.min(fileSize, POOL_CHUNK_BYTES);
+      await this.readInto(buffer, firstLength, 0, fileSize);
+      header = parseDicomFileHeader(this.path, buffer.subarray(0, firstLength), fileSize);
+    } catch (error) {
+      this.pool.give(buffer);
+      throw error;
+    }
+
+    // A header longer than one buffer (rare: large enhanced multi-frame objects) is read on its own.
+    if (header === undefined) {
+      this.pool.give(buffer);
+      header = await readDicomFileHeader(this.path);
+      this.position = header.datasetOffset;
+      this.end = fileSize;
+      return header;
+    }
+
+    this.position = firstLength;
+    this.end = fileSize;
+    if (firstLength > header.datasetOffset) this.first = buffer.subarray(header.datasetOffset, firstLength);
+    else this.pool.give(buffer);
+    return header;
+  }
+
+  private stat(): Promise<fs.Stats> | fs.Stats {
+    const fd = this.openDescriptor();
+    if (syncReadsAllowed()) return fs.fstatSync(fd);
+    return new Promise((resolve, reject) => fs.fstat(fd, (error, stats) => (error ? reject(error) : resolve(stats))));
   }
 
   /** Reads the next chunk into a pooled buffer and returns a view of its filled part. */
   private async readChunk(): Promise<Buffer> {
-    const handle = this.handle;
-    if (!handle || this.destroyed) throw new Error(`${this.path}: reading stopped because the send was cancelled`);
     const buffer = this.pool.take();
     const length = Math.min(POOL_CHUNK_BYTES, this.end - this.position);
-    let filled = 0;
     try {
-      while (filled < length) {
-        const { bytesRead } = await handle.read(buffer, filled, length - filled, this.position + filled);
-        if (bytesRead === 0) {
-          throw new Error(`${this.path} was truncated while being sent: it ends at byte ${this.position + filled} but had ${this.end} bytes when its header was read`);
-        }
-        filled += bytesRead;
-      }
+      await this.readInto(buffer, length, this.position, this.end);
     } catch (error) {
       this.pool.give(buffer);
       throw error;
@@ -123,4 +177,39 @@ export class PooledFileSource implements RecyclingChunkSource {
     this.position += length;
     return buffer.subarray(0, length);
   }
+
+  /** Fills buffer[0, length) from file offset `position`; `fileEnd` is the size the file had when opened. */
+  private async readInto(buffer: Buffer, length: number, position: number, fileEnd: number): Promise<void> {
+    const fd = this.openDescriptor();
+    let filled = 0;
+    while (filled < length) {
+      const bytesRead = syncReadsAllowed() ? readSyncTimed(fd, buffer, filled, length - filled, position + filled) : await readAsync(fd, buffer, filled, length - filled, position + filled);
+      if (bytesRead === 0) {
+        throw new Error(`${this.path} was truncated while being sent: it ends at byte ${position + filled} but had ${fileEnd} bytes when it was opened`);
+      }
+      filled += bytesRead;
+    }
+  }
+
+  private openDescriptor(): number {
+    if (this.fd === undefined || this.destroyed) throw new Error(`${this.path}: reading stopped because the send was cancelled`);
+    return this.fd;
+  }
+}
+
+function openAsync(path: string): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(path, 'r', (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+function readAsync(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.read(fd, buffer, offset, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead))));
+}
+
+/** Reads like fs.readSync and switches to asynchronous reads for a while when the call was slow. */
+function readSyncTimed(fd: number, buffer: Buffer, offset: number, length: number, position: number): number {
+  const start = performance.now();
+  const bytesRead = fs.readSync(fd, buffer, offset, length, position);
+  const end = performance.now();
+  if (end - start > MAX_SYNC_READ_MS) syncReadsResumeAt = end + SLOW_READ_BACKOFF_MS;
+  return bytesRead;
 }

@@ -111,12 +111,25 @@ function chooseEncoding(association: ClientAssociation, instance: StoredInstance
 /** Opens the data set to send: verbatim from the pool's buffers, converted, or decompressed. */
 async function openDataset(instance: StoredInstance, pool: ReadBufferPool, convertTo: string | undefined, decompress = false): Promise<DatasetSource> {
   if (decompress && convertTo !== undefined) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
-  const header = await readDicomFileHeader(instance.path);
-  if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
-    throw new Error(`${instance.path} has transfer syntax ${header.transferSyntaxUid} but the index records ${instance.transferSyntaxUid}; run "loader reindex" to rebuild the index from the files`);
+  if (convertTo !== undefined) {
+    const header = await readDicomFileHeader(instance.path);
+    checkStoredSyntax(instance, header.transferSyntaxUid);
+    return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   }
-  if (convertTo !== undefined) return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
-  return PooledFileSource.open(instance.path, header.datasetOffset, header.fileSize - header.datasetOffset, pool);
+  const { source, header } = await PooledFileSource.open(instance.path, pool);
+  try {
+    checkStoredSyntax(instance, header.transferSyntaxUid);
+  } catch (error) {
+    source.destroy();
+    throw error;
+  }
+  return source;
+}
+
+function checkStoredSyntax(instance: StoredInstance, fileSyntax: string): void {
+  if (fileSyntax !== instance.transferSyntaxUid) {
+    throw new Error(`${instance.path} has transfer syntax ${fileSyntax} but the index records ${instance.transferSyntaxUid}; run "loader reindex" to rebuild the index from the files`);
+  }
 }
 
 /** An instance with its chosen encoding and, unless it cannot be sent, its data set being opened. */
