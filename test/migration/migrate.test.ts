@@ -232,6 +232,12 @@ describeBuilt('loader migrate', () => {
     expect(result.code).toBe(0);
     const study = result.json<Report>().studies[0];
     expect(study).toEqual(expect.objectContaining({ state: 'pending', plannedMethod: 'move', destinationCount: 0 }));
+
+    const text = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', uid, '--job', 'dry', '--dry-run'], { dirs });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`${uid.replace(/\./g, '\\.')}\\s+would move\\s`));
+    expect(text.stdout).not.toContain('no reason recorded');
+
     expect(readStudyStates(dirs, 'dry').size).toBe(0);
     expect(await listOn(unknownToOrthanc, uid)).toEqual([]);
   });

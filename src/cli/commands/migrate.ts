@@ -154,31 +154,57 @@ export async function resolveEndpoint(globals: GlobalOptions, name: string, arch
   return { kind: 'node', name: node.name, node };
 }
 
-/** Maps a study's state to the word the report shows. */
+/**
+ * Maps a study's state to the word the report shows. A dry run shows the
+ * planned method in the words of the METHOD column and of the JSON `method`
+ * field: move, relay, send or retrieve.
+ */
 function describeState(study: StudyReport, dryRun: boolean): string {
-  if (dryRun && study.state === 'pending') return `would ${study.plannedMethod === 'move' ? 'C-MOVE' : study.plannedMethod}`;
+  if (dryRun && study.state === 'pending' && study.plannedMethod !== undefined) return `would ${study.plannedMethod}`;
   if (study.state === 'done') return study.processedThisRun ? 'migrated' : 'migrated earlier';
   return study.state;
 }
 
-function printReport(report: MigrationReport, anonymized: boolean): void {
+/**
+ * Returns the line that explains a failed or pending study, or undefined for
+ * other studies. A dry run's pending studies need none, because their STATE
+ * column already shows what the run would do.
+ */
+export function describeUnfinishedStudy(study: StudyReport, dryRun: boolean): string | undefined {
+  if (study.state === 'failed') return `failed: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}`;
+  if (study.state !== 'pending' || (dryRun && study.plannedMethod !== undefined)) return undefined;
+  return `pending: ${study.studyInstanceUid}: ${study.lastError ?? 'not attempted yet; run the same command again to continue'}`;
+}
+
+/** Returns the lines of the text report of a migration job, without the held-back list. */
+export function formatMigrationReport(report: MigrationReport): string[] {
+  const lines = [`${report.dryRun ? 'dry run of ' : ''}job ${report.jobId}: ${report.source} to ${report.destination}`];
   const rows = report.studies.map((study) => [
     study.studyInstanceUid,
     describeState(study, report.dryRun),
-    study.method === 'move' ? 'C-MOVE' : (study.method ?? ''),
+    study.method ?? '',
     study.sourceCount === undefined ? '' : String(study.sourceCount),
     study.destinationCount === undefined ? '' : String(study.destinationCount),
     String(study.attempts),
   ]);
-  process.stdout.write(`${report.dryRun ? 'dry run of ' : ''}job ${report.jobId}: ${report.source} to ${report.destination}\n`);
-  if (rows.length > 0) process.stdout.write(formatTable(['STUDY INSTANCE UID', 'STATE', 'METHOD', 'SOURCE', 'DESTINATION', 'ATTEMPTS'], rows, 64) + '\n');
+  if (rows.length > 0) lines.push(formatTable(['STUDY INSTANCE UID', 'STATE', 'METHOD', 'SOURCE', 'DESTINATION', 'ATTEMPTS'], rows, 64));
   for (const study of report.studies) {
-    if (study.state === 'failed' || study.state === 'pending') process.stdout.write(`  ${study.state}: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}\n`);
+    const line = describeUnfinishedStudy(study, report.dryRun);
+    if (line !== undefined) lines.push(`  ${line}`);
   }
-  for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
-  if (!report.dryRun) printHeldBack(report, anonymized);
+  for (const note of report.notes) lines.push(`  note: ${note}`);
   const { migrated, alreadyPresent, failed, pending } = report.summary;
-  process.stdout.write(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : ''}\n`);
+  const pendingText = pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : '';
+  lines.push(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pendingText}`);
+  return lines;
+}
+
+function printReport(report: MigrationReport, anonymized: boolean): void {
+  const lines = formatMigrationReport(report);
+  const summary = lines.pop()!;
+  for (const line of lines) process.stdout.write(`${line}\n`);
+  if (!report.dryRun) printHeldBack(report, anonymized);
+  process.stdout.write(`${summary}\n`);
 }
 
 export function registerMigrate(program: Command, globals: () => GlobalOptions): void {

@@ -22,7 +22,7 @@ import type { GlobalOptions } from '../context';
 import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
 import { addFilterOptions, filtersFrom } from './find';
-import { addAnonymizeOptions, anonymizationFrom, jobOptionsFrom, parseMethod, printHeldBack, resolveEndpoint } from './migrate';
+import { addAnonymizeOptions, anonymizationFrom, describeUnfinishedStudy, jobOptionsFrom, parseMethod, printHeldBack, resolveEndpoint } from './migrate';
 import type { JobCommandOptions } from './migrate';
 
 interface SyncOptions extends JobCommandOptions {
@@ -230,7 +230,8 @@ function printReport(report: SyncReport, anonymized: boolean): void {
   for (const transfer of report.transfers) {
     out(describeTransfer(transfer, report.dryRun));
     for (const study of transfer.report?.studies ?? []) {
-      if (study.state === 'failed' || study.state === 'pending') out(`  ${study.state}: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}`);
+      const line = describeUnfinishedStudy(study, false);
+      if (line !== undefined) out(`  ${line}`);
     }
     if (transfer.report) printHeldBack(transfer.report, anonymized);
   }

@@ -38,7 +38,13 @@ export type JobState = 'running' | 'done' | 'partial' | 'failed' | 'interrupted'
 
 export type StudyState = 'pending' | 'running' | 'done' | 'already-present' | 'failed';
 
-/** The way a study reached the destination. */
+/**
+ * The way a study reached the destination, with the same words in the text
+ * report and in JSON. move: C-MOVE from the source node straight to the
+ * destination node. relay: retrieve into the local archive, then C-STORE to
+ * the destination. send: C-STORE from the local archive. retrieve: C-GET or
+ * C-MOVE from a node into the local archive.
+ */
 export type TransferMethod = 'move' | 'relay' | 'send' | 'retrieve';
 
 /** Selection of studies on the source: the filters of `loader find` and explicit Study Instance UIDs. */

@@ -1,0 +1,79 @@
+/**
+ * The text report of `loader migrate`: the METHOD column and a dry run's
+ * STATE use the words of the JSON `method` field, and every line under the
+ * table gives a reason or a planned action.
+ */
+import { describeUnfinishedStudy, formatMigrationReport } from '../../src/cli/commands/migrate';
+import type { MigrationReport, StudyReport } from '../../src/services/migration';
+
+const NOW = '2024-05-01T10:00:00.000Z';
+
+function study(uid: string, changes: Partial<StudyReport>): StudyReport {
+  return { studyInstanceUid: uid, state: 'pending', attempts: 0, createdAt: NOW, updatedAt: NOW, processedThisRun: true, ...changes };
+}
+
+function report(studies: StudyReport[], changes: Partial<MigrationReport>): MigrationReport {
+  return {
+    jobId: 'job-1',
+    source: 'orth',
+    destination: 'qr',
+    dryRun: false,
+    studies,
+    summary: { migrated: 0, alreadyPresent: 0, failed: 0, pending: 0 },
+    outcome: 'success',
+    heldBack: [],
+    pseudonymizedPatients: 0,
+    notes: [],
+    ...changes,
+  };
+}
+
+/** Returns the cells of the table row that starts with the Study Instance UID. */
+function rowOf(lines: string[], uid: string): string[] {
+  const row = lines.join('\n').split('\n').find((line) => line.startsWith(uid));
+  if (row === undefined) throw new Error(`no row for ${uid} in:\n${lines.join('\n')}`);
+  return row.trim().split(/\s{2,}/);
+}
+
+describe('migrate text report', () => {
+  test('dry run states planned methods', () => {
+    const studies = [
+      study('1.2.3.1', { plannedMethod: 'move', sourceCount: 4, destinationCount: 0 }),
+      study('1.2.3.2', { plannedMethod: 'relay', sourceCount: 2, destinationCount: 1 }),
+      study('1.2.3.3', { state: 'already-present', sourceCount: 3, destinationCount: 3 }),
+      study('1.2.3.4', { state: 'failed', lastError: 'study not found on orth' }),
+    ];
+    const lines = formatMigrationReport(report(studies, { dryRun: true, outcome: 'partial', summary: { migrated: 0, alreadyPresent: 1, failed: 1, pending: 2 } }));
+    const text = lines.join('\n');
+
+    expect(lines[0]).toBe('dry run of job job-1: orth to qr');
+    expect(rowOf(lines, '1.2.3.1')[1]).toBe('would move');
+    expect(rowOf(lines, '1.2.3.2')[1]).toBe('would relay');
+    expect(text).not.toContain('no reason recorded');
+    expect(text).not.toContain('pending:');
+    expect(text).not.toContain('C-MOVE');
+    expect(text).toContain('  failed: 1.2.3.4: study not found on orth');
+    expect(lines.at(-1)).toBe('partial: 0 migrated, 1 already present, 1 failed, 2 to transfer');
+  });
+
+  test('method column matches JSON words', () => {
+    const studies = [
+      study('1.2.3.1', { state: 'done', method: 'move', attempts: 1 }),
+      study('1.2.3.2', { state: 'done', method: 'relay', attempts: 1 }),
+      study('1.2.3.3', { state: 'done', method: 'send', attempts: 1 }),
+      study('1.2.3.4', { state: 'done', method: 'retrieve', attempts: 1 }),
+    ];
+
+    const lines = formatMigrationReport(report(studies, { summary: { migrated: 4, alreadyPresent: 0, failed: 0, pending: 0 } }));
+
+    for (const entry of studies) expect(rowOf(lines, entry.studyInstanceUid)[2]).toBe(entry.method);
+    expect(lines.join('\n')).not.toContain('C-MOVE');
+  });
+
+  test('pending study without error explained', () => {
+    expect(describeUnfinishedStudy(study('1.2.3.5', {}), false)).toBe('pending: 1.2.3.5: not attempted yet; run the same command again to continue');
+    expect(describeUnfinishedStudy(study('1.2.3.6', { lastError: 'timed out' }), false)).toBe('pending: 1.2.3.6: timed out');
+    expect(describeUnfinishedStudy(study('1.2.3.7', { plannedMethod: 'send' }), true)).toBeUndefined();
+    expect(describeUnfinishedStudy(study('1.2.3.8', { state: 'done', method: 'move' }), false)).toBeUndefined();
+  });
+});
