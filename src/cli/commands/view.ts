@@ -7,13 +7,24 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 
 import { checkGuiAvailability } from '../../ui/qt-runtime';
-import { openSettings, requireExistingArchive, resolveArchiveRoot, UsageError } from '../context';
+import { openExistingArchive, openSettings, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 
 /** A DICOM UID: dot-separated numbers, at most 64 characters (PS3.5 section 9.1). */
 const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
 
 type ViewTarget = { files: string[] } | { studyInstanceUid: string };
+
+/** Raises a UsageError unless the archive contains an instance of the study. */
+function requireArchivedStudy(archiveRoot: string, studyInstanceUid: string): void {
+  const archive = openExistingArchive(archiveRoot);
+  try {
+    if (archive.listInstances({ studyInstanceUid }).length > 0) return;
+  } finally {
+    archive.close();
+  }
+  throw new UsageError(`study ${studyInstanceUid} is not in the archive at ${archiveRoot}; list its studies with "loader studies"`);
+}
 
 /** Decides whether the arguments name files or one Study Instance UID; raises a UsageError for anything else. */
 export function parseViewTargets(targets: string[]): ViewTarget {
@@ -37,7 +48,8 @@ export function registerView(program: Command, globals: () => GlobalOptions): vo
     .action(async (targets: string[]) => {
       const target = parseViewTargets(targets);
       const archiveRoot = resolveArchiveRoot(globals());
-      if ('studyInstanceUid' in target) requireExistingArchive(archiveRoot);
+      // The input is checked before the display, so a wrong UID is reported on any machine.
+      if ('studyInstanceUid' in target) requireArchivedStudy(archiveRoot, target.studyInstanceUid);
       const gui = checkGuiAvailability();
       if (!gui.available) throw new Error(`cannot open the viewer window: ${gui.reason}`);
       const { language, theme } = openSettings(globals()).settings.interface;
