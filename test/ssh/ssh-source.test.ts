@@ -325,6 +325,36 @@ describeWithSshd('SSH source against OpenSSH', () => {
     expect(everything.some((name) => name.includes('passwd') || name.includes('etc-link'))).toBe(false);
   });
 
+  test('ls marks links get rejects', async () => {
+    const folder = remoteFolder('links', { 'inside/real.dcm': 'real' });
+    fs.symlinkSync('/etc', path.join(folder, 'etc-link'));
+    fs.symlinkSync('/etc/passwd', path.join(folder, 'passwd.dcm'));
+    fs.symlinkSync('inside/real.dcm', path.join(folder, 'alias.dcm'));
+    fs.symlinkSync('inside', path.join(folder, 'inside-link'));
+    chownTree(folder, user);
+
+    const session = await open();
+    let entries;
+    try {
+      entries = new Map((await listFolder(session, folder)).entries.map((entry) => [entry.name, entry]));
+    } finally {
+      session.close();
+    }
+
+    expect(entries.get('etc-link')).toMatchObject({ type: 'link', linkTarget: 'folder', linkTargetPath: '/etc', linkRejected: 'leads outside the folder' });
+    expect(entries.get('passwd.dcm')).toMatchObject({ type: 'link', linkTarget: 'file', linkRejected: 'leads outside the folder' });
+    expect(entries.get('alias.dcm')?.linkRejected).toBeUndefined();
+    expect(entries.get('inside-link')?.linkRejected).toBeUndefined();
+
+    // ssh get rejects exactly the links that ls marks, whether it meets them in the folder or is given them.
+    const staging = makeTempDir('ssh-staging');
+    const given = ['etc-link', 'passwd.dcm', 'alias.dcm', 'inside-link'].map((name) => path.join(folder, name));
+    const report = await downloadPaths(() => open(), given, { stagingDir: staging });
+    expect(report.rejected.map((item) => path.basename(item.remotePath)).sort()).toEqual(['etc-link', 'passwd.dcm']);
+    // alias.dcm and inside-link both lead to inside/real.dcm, which is downloaded once.
+    expect(report.files.map((file) => path.basename(file.localPath))).toEqual(['real.dcm']);
+  });
+
   describe('command line', () => {
     const testWithBundle = loaderIsBuilt() ? test : test.skip;
 

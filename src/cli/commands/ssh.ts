@@ -235,7 +235,8 @@ function printListing(listingPath: string, entries: RemoteEntry[]): void {
   const rows = entries.map((entry) => {
     const isFolder = entry.type === 'folder' || entry.linkTarget === 'folder';
     const name = entry.unsafeName !== undefined ? quoteRemoteName(entry.name) : entry.name + (isFolder ? '/' : '');
-    const note = entry.unsafeName !== undefined ? `not downloadable: ${entry.unsafeName}` : '';
+    const reason = entry.unsafeName ?? entry.linkRejected;
+    const note = reason === undefined ? '' : `not downloadable: ${reason}`;
     return [name, describeEntryType(entry), isFolder ? '' : formatSize(entry.size), entry.modified.replace('T', ' ').slice(0, 19), note];
   });
   process.stdout.write(`${listingPath}\n`);

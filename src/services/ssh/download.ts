@@ -17,7 +17,7 @@ import type { Stats } from 'ssh2';
 import { createLogger } from '../logger';
 import type { SshSession } from './connection';
 import { describeEndpoint, describeSftpError, errorText, isRemoteFileError, SshError } from './errors';
-import { checkRemoteName, isInsideRemoteFolder, localPathInside, quoteRemoteName } from './remote-names';
+import { checkLinkTarget, checkRemoteName, localPathInside, quoteRemoteName } from './remote-names';
 import { closeHandle, fstat, lstat, openForReading, readAt, readdir, realpath, stat } from './sftp';
 
 const log = createLogger('loader.ssh').child('download');
@@ -146,12 +146,14 @@ class Planner {
       return;
     }
     if (target.isDirectory()) {
+      // A given folder that is a symbolic link must lead inside the folder that contains the link, as `ssh ls` marks it.
+      if (await this.isLinkOutOfFolder(given, real)) return;
       this.roots.push(names);
       await this.planFolder(real, real, names);
     } else if (target.isFile()) {
       // A given file that is a symbolic link must lead to a file inside the folder that contains the link.
       const givenFolder = await realpath(sftp, path.posix.dirname(given)).catch(() => path.posix.dirname(real));
-      if (!isInsideRemoteFolder(givenFolder, real)) {
+      if (checkLinkTarget(givenFolder, real) !== undefined) {
         this.rejected.push({ remotePath: given, reason: `symbolic link to ${quoteRemoteName(real)}, outside ${quoteRemoteName(givenFolder)}` });
         return;
       }
@@ -160,6 +162,20 @@ class Planner {
     } else {
       this.rejected.push({ remotePath: given, reason: 'not a regular file or folder' });
     }
+  }
+
+  /**
+   * Returns true, and records the rejection, when the given path is itself a
+   * symbolic link that leads out of the folder containing it.
+   */
+  private async isLinkOutOfFolder(given: string, real: string): Promise<boolean> {
+    const sftp = this.session.sftp;
+    const isLink = await lstat(sftp, given).then((stats) => stats.isSymbolicLink(), () => false);
+    if (!isLink) return false;
+    const givenFolder = await realpath(sftp, path.posix.dirname(given)).catch(() => path.posix.dirname(real));
+    if (checkLinkTarget(givenFolder, real) === undefined) return false;
+    this.rejected.push({ remotePath: given, reason: `symbolic link to ${quoteRemoteName(real)}, outside ${quoteRemoteName(givenFolder)}` });
+    return true;
   }
 
   private addFile(remotePath: string, localNames: string[], size: number): void {
@@ -224,7 +240,7 @@ class Planner {
       this.rejected.push({ remotePath: link, reason: 'symbolic link whose target does not exist or cannot be read' });
       return;
     }
-    if (!isInsideRemoteFolder(root, real)) {
+    if (checkLinkTarget(root, real) !== undefined) {
       this.rejected.push({ remotePath: link, reason: `symbolic link to ${quoteRemoteName(real)}, outside the chosen folder ${quoteRemoteName(root)}` });
       log.warn('Did not follow a symbolic link out of the chosen folder', { link, target: real, root });
       return;

@@ -5,7 +5,7 @@ import type { Stats } from 'ssh2';
 
 import type { SshSession } from './connection';
 import { describeSftpError } from './errors';
-import { checkRemoteName } from './remote-names';
+import { checkLinkTarget, checkRemoteName } from './remote-names';
 import { readdir, realpath, stat } from './sftp';
 
 export type RemoteEntryType = 'folder' | 'file' | 'link' | 'other';
@@ -21,6 +21,13 @@ export interface RemoteEntry {
   modified: string;
   /** Reason why `loader ssh get` rejects this name, if it does. */
   unsafeName?: string;
+  /**
+   * For a symbolic link that `loader ssh get` does not follow: the reason,
+   * "leads outside the folder" (the listed folder).
+   */
+  linkRejected?: string;
+  /** For a symbolic link: its resolved absolute target path, when it can be resolved. */
+  linkTargetPath?: string;
 }
 
 export interface RemoteListing {
@@ -55,6 +62,25 @@ export function sortEntries(entries: RemoteEntry[]): RemoteEntry[] {
   return [...entries].sort((a, b) => Number(isFolder(b)) - Number(isFolder(a)) || a.name.localeCompare(b.name));
 }
 
+/**
+ * Adds the target type, size and resolved path of a symbolic link in the
+ * resolved folder `folder`, and marks a link that `ssh get` does not follow.
+ */
+async function describeLink(session: SshSession, folder: string, entry: RemoteEntry): Promise<void> {
+  const link = path.posix.join(folder, entry.name);
+  try {
+    const target = await stat(session.sftp, link);
+    entry.linkTarget = targetType(target);
+    entry.size = target.size;
+    entry.linkTargetPath = await realpath(session.sftp, link);
+  } catch {
+    entry.linkTarget = 'broken';
+    return;
+  }
+  const rejected = checkLinkTarget(folder, entry.linkTargetPath);
+  if (rejected !== undefined) entry.linkRejected = rejected;
+}
+
 /** Lists `remotePath`, resolved against the login's home folder when relative. */
 export async function listFolder(session: SshSession, remotePath: string): Promise<RemoteListing> {
   let absolute: string;
@@ -77,15 +103,7 @@ export async function listFolder(session: SshSession, remotePath: string): Promi
     };
     const unsafe = checkRemoteName(item.filename);
     if (unsafe !== undefined) entry.unsafeName = unsafe;
-    if (entry.type === 'link' && unsafe === undefined) {
-      try {
-        const target = await stat(session.sftp, path.posix.join(absolute, item.filename));
-        entry.linkTarget = targetType(target);
-        entry.size = target.size;
-      } catch {
-        entry.linkTarget = 'broken';
-      }
-    }
+    if (entry.type === 'link' && unsafe === undefined) await describeLink(session, absolute, entry);
     entries.push(entry);
   }
   return { path: absolute, entries: sortEntries(entries) };

@@ -39,6 +39,18 @@ export function isInsideRemoteFolder(root: string, candidate: string): boolean {
   return normalized.startsWith(prefix);
 }
 
+/** Reason why `ssh get` does not follow a symbolic link, as `ssh ls` shows it. */
+export const LINK_OUTSIDE_FOLDER = 'leads outside the folder';
+
+/**
+ * Returns LINK_OUTSIDE_FOLDER when a symbolic link resolved to `target` leads
+ * out of `folder`, or undefined when it stays inside. Both are resolved
+ * absolute POSIX paths. `ssh get` and `ssh ls` share this check.
+ */
+export function checkLinkTarget(folder: string, target: string): string | undefined {
+  return isInsideRemoteFolder(folder, target) ? undefined : LINK_OUTSIDE_FOLDER;
+}
+
 /**
  * Joins checked names below a local folder and asserts that the result stays
  * inside it, as a second guard behind checkRemoteName.
