@@ -3,6 +3,8 @@
  */
 import type { Command } from 'commander';
 
+import { QueryError } from '../../services/archive';
+import type { LocalArchive, StudySearchFilters, StudySummary } from '../../services/archive';
 import { countOf, openExistingArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
@@ -43,6 +45,27 @@ function checkDateFilter(value: string): void {
   }
 }
 
+/** The option of `loader studies` that sets each key of the study search. */
+const OPTION_OF_KEY: Record<string, string> = {
+  PatientName: '--name',
+  PatientID: '--patient-id',
+  StudyDate: '--date',
+  ModalitiesInStudy: '--modality',
+  StudyDescription: '--description',
+};
+
+/** Runs the search; a filter value the query engine rejects becomes a UsageError naming its option. */
+function searchOrExplain(archive: LocalArchive, filters: StudySearchFilters): StudySummary[] {
+  try {
+    return archive.searchStudies(filters);
+  } catch (error) {
+    if (!(error instanceof QueryError)) throw error;
+    const option = error.keyword === undefined ? undefined : OPTION_OF_KEY[error.keyword];
+    const problem = error.code === 'value-too-long' ? 'is too long' : 'is invalid';
+    throw new UsageError(option === undefined ? `invalid filter: ${error.message}` : `${option} ${problem}: ${error.message}`);
+  }
+}
+
 export function registerStudies(program: Command, globals: () => GlobalOptions): void {
   program
     .command('studies')
@@ -57,7 +80,7 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
       if (options.date !== undefined) checkDateFilter(options.date);
       const archive = openExistingArchive(resolveArchiveRoot(globals()));
       try {
-        const studies = archive.searchStudies({
+        const studies = searchOrExplain(archive, {
           name: options.name,
           patientId: options.patientId,
           date: options.date,

@@ -38,7 +38,9 @@ export type QueryErrorCode =
   /** The query level does not exist in the information model. */
   | 'invalid-level'
   /** A key value cannot be matched, for example a malformed date range. */
-  | 'invalid-key';
+  | 'invalid-key'
+  /** A key value is longer than the maximum of its VR. */
+  | 'value-too-long';
 
 export class QueryError extends Error {
   override readonly name = 'QueryError';
@@ -46,6 +48,8 @@ export class QueryError extends Error {
   constructor(
     readonly code: QueryErrorCode,
     message: string,
+    /** DICOM keyword of the key at fault, when one key is. */
+    readonly keyword?: string,
   ) {
     super(message);
   }

@@ -25,6 +25,8 @@ export type MatchKind =
 
 export interface QueryAttribute {
   level: QueryLevel;
+  /** Value representation of the attribute (PS3.6), which sets the maximum length of a key value. */
+  vr: string;
   match: MatchKind;
   /** SQL expression returning the value as text, '' when absent. */
   column: string;
@@ -38,42 +40,47 @@ export interface QueryAttribute {
 const countAsText = (expression: string) => `COALESCE(CAST((${expression}) AS TEXT), '')`;
 
 export const QUERY_ATTRIBUTES: Record<string, QueryAttribute> = {
-  PatientName: { level: 'PATIENT', match: 'person-name', column: 'p.patient_name' },
-  PatientID: { level: 'PATIENT', match: 'text', column: 'p.patient_id' },
-  IssuerOfPatientID: { level: 'PATIENT', match: 'text', column: 'p.issuer_of_patient_id' },
-  PatientBirthDate: { level: 'PATIENT', match: 'date', column: 'p.birth_date' },
-  PatientSex: { level: 'PATIENT', match: 'text', column: 'p.sex' },
+  PatientName: { level: 'PATIENT', vr: 'PN', match: 'person-name', column: 'p.patient_name' },
+  PatientID: { level: 'PATIENT', vr: 'LO', match: 'text', column: 'p.patient_id' },
+  IssuerOfPatientID: { level: 'PATIENT', vr: 'LO', match: 'text', column: 'p.issuer_of_patient_id' },
+  PatientBirthDate: { level: 'PATIENT', vr: 'DA', match: 'date', column: 'p.birth_date' },
+  PatientSex: { level: 'PATIENT', vr: 'CS', match: 'text', column: 'p.sex' },
   NumberOfPatientRelatedStudies: {
     level: 'PATIENT',
+    vr: 'IS',
     match: 'text',
     column: countAsText('SELECT COUNT(*) FROM studies s2 WHERE s2.patient_ref = p.id'),
   },
   NumberOfPatientRelatedSeries: {
     level: 'PATIENT',
+    vr: 'IS',
     match: 'text',
     column: countAsText('SELECT COALESCE(SUM(s2.number_of_series), 0) FROM studies s2 WHERE s2.patient_ref = p.id'),
   },
   NumberOfPatientRelatedInstances: {
     level: 'PATIENT',
+    vr: 'IS',
     match: 'text',
     column: countAsText('SELECT COALESCE(SUM(s2.number_of_instances), 0) FROM studies s2 WHERE s2.patient_ref = p.id'),
   },
 
-  StudyInstanceUID: { level: 'STUDY', match: 'uid', column: 'st.study_instance_uid' },
-  StudyDate: { level: 'STUDY', match: 'date', column: 'st.study_date' },
-  StudyTime: { level: 'STUDY', match: 'time', column: 'st.study_time' },
-  AccessionNumber: { level: 'STUDY', match: 'text', column: 'st.accession_number' },
-  StudyID: { level: 'STUDY', match: 'text', column: 'st.study_id' },
-  StudyDescription: { level: 'STUDY', match: 'text', column: 'st.study_description' },
-  ReferringPhysicianName: { level: 'STUDY', match: 'person-name', column: 'st.referring_physician_name' },
+  StudyInstanceUID: { level: 'STUDY', vr: 'UI', match: 'uid', column: 'st.study_instance_uid' },
+  StudyDate: { level: 'STUDY', vr: 'DA', match: 'date', column: 'st.study_date' },
+  StudyTime: { level: 'STUDY', vr: 'TM', match: 'time', column: 'st.study_time' },
+  AccessionNumber: { level: 'STUDY', vr: 'SH', match: 'text', column: 'st.accession_number' },
+  StudyID: { level: 'STUDY', vr: 'SH', match: 'text', column: 'st.study_id' },
+  StudyDescription: { level: 'STUDY', vr: 'LO', match: 'text', column: 'st.study_description' },
+  ReferringPhysicianName: { level: 'STUDY', vr: 'PN', match: 'person-name', column: 'st.referring_physician_name' },
   ModalitiesInStudy: {
     level: 'STUDY',
+    vr: 'CS',
     match: 'member',
     column: 'st.modalities_in_study',
     members: `SELECT m.modality AS member FROM series m WHERE m.study_ref = st.id AND m.modality <> ''`,
   },
   SOPClassesInStudy: {
     level: 'STUDY',
+    vr: 'UI',
     match: 'member',
     column: `(SELECT COALESCE(group_concat(c, '\\'), '') FROM (
       SELECT DISTINCT i2.sop_class_uid AS c FROM instances i2 JOIN series s2 ON s2.id = i2.series_ref
@@ -81,22 +88,22 @@ export const QUERY_ATTRIBUTES: Record<string, QueryAttribute> = {
     members: `SELECT i2.sop_class_uid AS member FROM instances i2 JOIN series s2 ON s2.id = i2.series_ref
       WHERE s2.study_ref = st.id AND i2.sop_class_uid <> ''`,
   },
-  NumberOfStudyRelatedSeries: { level: 'STUDY', match: 'text', column: countAsText('st.number_of_series') },
-  NumberOfStudyRelatedInstances: { level: 'STUDY', match: 'text', column: countAsText('st.number_of_instances') },
+  NumberOfStudyRelatedSeries: { level: 'STUDY', vr: 'IS', match: 'text', column: countAsText('st.number_of_series') },
+  NumberOfStudyRelatedInstances: { level: 'STUDY', vr: 'IS', match: 'text', column: countAsText('st.number_of_instances') },
 
-  SeriesInstanceUID: { level: 'SERIES', match: 'uid', column: 'se.series_instance_uid' },
-  Modality: { level: 'SERIES', match: 'text', column: 'se.modality' },
-  SeriesNumber: { level: 'SERIES', match: 'text', column: countAsText('se.series_number') },
-  SeriesDescription: { level: 'SERIES', match: 'text', column: 'se.series_description' },
-  BodyPartExamined: { level: 'SERIES', match: 'text', column: 'se.body_part_examined' },
-  SeriesDate: { level: 'SERIES', match: 'date', column: 'se.series_date' },
-  SeriesTime: { level: 'SERIES', match: 'time', column: 'se.series_time' },
-  NumberOfSeriesRelatedInstances: { level: 'SERIES', match: 'text', column: countAsText('se.instance_count') },
+  SeriesInstanceUID: { level: 'SERIES', vr: 'UI', match: 'uid', column: 'se.series_instance_uid' },
+  Modality: { level: 'SERIES', vr: 'CS', match: 'text', column: 'se.modality' },
+  SeriesNumber: { level: 'SERIES', vr: 'IS', match: 'text', column: countAsText('se.series_number') },
+  SeriesDescription: { level: 'SERIES', vr: 'LO', match: 'text', column: 'se.series_description' },
+  BodyPartExamined: { level: 'SERIES', vr: 'CS', match: 'text', column: 'se.body_part_examined' },
+  SeriesDate: { level: 'SERIES', vr: 'DA', match: 'date', column: 'se.series_date' },
+  SeriesTime: { level: 'SERIES', vr: 'TM', match: 'time', column: 'se.series_time' },
+  NumberOfSeriesRelatedInstances: { level: 'SERIES', vr: 'IS', match: 'text', column: countAsText('se.instance_count') },
 
-  SOPInstanceUID: { level: 'IMAGE', match: 'uid', column: 'i.sop_instance_uid' },
-  SOPClassUID: { level: 'IMAGE', match: 'uid', column: 'i.sop_class_uid' },
-  InstanceNumber: { level: 'IMAGE', match: 'text', column: countAsText('i.instance_number') },
-  AvailableTransferSyntaxUID: { level: 'IMAGE', match: 'uid', column: 'i.transfer_syntax_uid' },
+  SOPInstanceUID: { level: 'IMAGE', vr: 'UI', match: 'uid', column: 'i.sop_instance_uid' },
+  SOPClassUID: { level: 'IMAGE', vr: 'UI', match: 'uid', column: 'i.sop_class_uid' },
+  InstanceNumber: { level: 'IMAGE', vr: 'IS', match: 'text', column: countAsText('i.instance_number') },
+  AvailableTransferSyntaxUID: { level: 'IMAGE', vr: 'UI', match: 'uid', column: 'i.transfer_syntax_uid' },
 };
 
 /** Unique key of each level (PS3.4 section C.6). */

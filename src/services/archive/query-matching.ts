@@ -30,7 +30,8 @@ export interface MatchOptions {
  * record: an empty value (universal matching) or a value of only '*', which
  * also matches records whose value is empty.
  *
- * @throws QueryError 'invalid-key' for a malformed date or time range.
+ * @throws QueryError 'value-too-long' for a value longer than its VR allows,
+ * and 'invalid-key' for a malformed date or time range.
  */
 export function buildCondition(
   keyword: string,
@@ -38,6 +39,7 @@ export function buildCondition(
   value: string,
   options: MatchOptions,
 ): SqlCondition | undefined {
+  checkValueLength(keyword, attribute, value);
   if (value === '' || /^\*+$/.test(value)) return undefined;
 
   switch (attribute.match) {
@@ -56,6 +58,63 @@ export function buildCondition(
       };
     case 'text':
       return textCondition(attribute.column, value, options.caseInsensitive);
+  }
+}
+
+/**
+ * Maximum characters of one key value per VR (PS3.5 table 6.2-1). DA and TM
+ * have the lengths of a range query ("A-B"), widened for the dotted ACR-NEMA
+ * forms (YYYY.MM.DD, HH:MM:SS.FFFFFF) that the date and time parsers accept.
+ * PN is per component group.
+ */
+const MAX_VALUE_LENGTH: Record<string, number> = {
+  AE: 16,
+  CS: 16,
+  DA: 21,
+  IS: 12,
+  LO: 64,
+  PN: 64,
+  SH: 16,
+  TM: 31,
+  UI: 64,
+};
+
+/** A person name has at most three component groups: alphabetic, ideographic and phonetic (PS3.5 section 6.2.1). */
+const MAX_COMPONENT_GROUPS = 3;
+
+/**
+ * Rejects a key value longer than its VR allows, so a hostile query cannot
+ * make matching slow or a message huge. '*' is not counted, because free-text
+ * search surrounds a full-length value with '*' and runs of '*' are merged
+ * before matching, so a pattern is still at most twice the maximum plus one
+ * character. UID lists and ModalitiesInStudy are checked value by value.
+ *
+ * @throws QueryError 'value-too-long'
+ */
+export function checkValueLength(keyword: string, attribute: QueryAttribute, value: string): void {
+  const maximum = MAX_VALUE_LENGTH[attribute.vr] ?? MAX_VALUE_LENGTH.LO;
+  const counted = (text: string) => {
+    let count = 0;
+    for (const character of text) if (character !== '*') count += 1;
+    return count;
+  };
+
+  if (attribute.vr === 'PN') {
+    const groups = value.split('=');
+    if (groups.length > MAX_COMPONENT_GROUPS) {
+      throw new QueryError('value-too-long', `${keyword} has ${groups.length} component groups; PN allows ${MAX_COMPONENT_GROUPS}`, keyword);
+    }
+    for (const group of groups) {
+      const count = counted(group);
+      if (count > maximum) throw new QueryError('value-too-long', `${keyword} has ${count} characters in a group; PN allows ${maximum}`, keyword);
+    }
+    return;
+  }
+
+  const values = attribute.match === 'uid' || attribute.match === 'member' ? value.split('\\') : [value];
+  for (const item of values) {
+    const count = counted(item);
+    if (count > maximum) throw new QueryError('value-too-long', `${keyword} value has ${count} characters; ${attribute.vr} allows ${maximum}`, keyword);
   }
 }
 
@@ -151,28 +210,108 @@ function splitValues(value: string): string[] {
 }
 
 const PATTERN_CACHE_LIMIT = 256;
-const patternCache = new Map<string, RegExp>();
+const patternCache = new Map<string, CompiledPattern>();
+
+/** Pattern token for '*': any sequence of characters, including none. */
+const ANY_SEQUENCE = -1;
+/** Pattern token for '?': any single character. */
+const ANY_CHARACTER = -2;
+
+/**
+ * A C-FIND pattern as code points, with ANY_SEQUENCE and ANY_CHARACTER for
+ * the wildcards and each run of '*' merged into one ANY_SEQUENCE.
+ */
+type CompiledPattern = readonly number[];
 
 /**
  * Compiles a C-FIND pattern: '*' matches any sequence, '?' any single
- * character, and every other character itself. The 'u' and 'i' flags give
- * Unicode simple case folding, so 'иванов' matches 'Иванов'.
+ * character, and every other character itself (PS3.4 C.2.2.2.4). With
+ * `caseInsensitive` the characters are case-folded, so 'иванов' matches 'Иванов'.
  */
-export function compilePattern(pattern: string, caseInsensitive: boolean): RegExp {
+export function compilePattern(pattern: string, caseInsensitive: boolean): CompiledPattern {
   const cacheKey = (caseInsensitive ? 'i' : 's') + pattern;
-  let expression = patternCache.get(cacheKey);
-  if (!expression) {
-    let source = '';
+  let compiled = patternCache.get(cacheKey);
+  if (!compiled) {
+    const tokens: number[] = [];
     for (const character of pattern) {
-      if (character === '*') source += '.*';
-      else if (character === '?') source += '.';
-      else source += character.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      if (character === '*') {
+        if (tokens[tokens.length - 1] !== ANY_SEQUENCE) tokens.push(ANY_SEQUENCE);
+      } else if (character === '?') {
+        tokens.push(ANY_CHARACTER);
+      } else {
+        tokens.push(caseInsensitive ? foldCase(character) : character.codePointAt(0)!);
+      }
     }
-    expression = new RegExp(`^${source}$`, caseInsensitive ? 'isu' : 'su');
+    compiled = tokens;
     if (patternCache.size >= PATTERN_CACHE_LIMIT) patternCache.clear();
-    patternCache.set(cacheKey, expression);
+    patternCache.set(cacheKey, compiled);
   }
-  return expression;
+  return compiled;
+}
+
+/**
+ * Tests a value against a compiled pattern with the greedy two-pointer
+ * wildcard match. When a character does not match, it goes back to the last
+ * '*' and lets that '*' take one more character of the value. The time is
+ * therefore at most the product of the two lengths, and no input makes it
+ * backtrack exponentially as a regular expression can.
+ */
+function matchCompiled(pattern: CompiledPattern, value: string, caseInsensitive: boolean): boolean {
+  const characters = toCodePoints(value, caseInsensitive);
+  let patternIndex = 0;
+  let valueIndex = 0;
+  let starIndex = -1;
+  let starValueIndex = 0;
+
+  while (valueIndex < characters.length) {
+    const token = pattern[patternIndex];
+    if (patternIndex < pattern.length && token === ANY_SEQUENCE) {
+      starIndex = patternIndex;
+      starValueIndex = valueIndex;
+      patternIndex += 1;
+    } else if (patternIndex < pattern.length && (token === ANY_CHARACTER || token === characters[valueIndex])) {
+      patternIndex += 1;
+      valueIndex += 1;
+    } else if (starIndex >= 0) {
+      patternIndex = starIndex + 1;
+      starValueIndex += 1;
+      valueIndex = starValueIndex;
+    } else {
+      return false;
+    }
+  }
+  while (patternIndex < pattern.length && pattern[patternIndex] === ANY_SEQUENCE) patternIndex += 1;
+  return patternIndex === pattern.length;
+}
+
+function toCodePoints(value: string, caseInsensitive: boolean): number[] {
+  const codePoints: number[] = [];
+  for (const character of value) codePoints.push(caseInsensitive ? foldCase(character) : character.codePointAt(0)!);
+  return codePoints;
+}
+
+const FOLD_CACHE_LIMIT = 4096;
+const foldCache = new Map<string, number>();
+
+/**
+ * Returns the case-folded code point of one character: the lower case of its
+ * upper case, so that 'ς', 'σ' and 'Σ' fold alike. A character whose upper or
+ * lower case has more than one code point ('ß' becomes 'SS') stays as it is.
+ * NOTE: this differs from Unicode simple case folding for a few characters,
+ * for example dotless 'ı' folds to 'i' here.
+ */
+function foldCase(character: string): number {
+  const code = character.codePointAt(0)!;
+  if (code < 0x80) return code >= 0x41 && code <= 0x5a ? code + 0x20 : code;
+
+  const cached = foldCache.get(character);
+  if (cached !== undefined) return cached;
+  const upper = character.toUpperCase();
+  const base = [...upper].length === 1 ? upper : character;
+  const lower = base.toLowerCase();
+  const folded = [...lower].length === 1 ? lower.codePointAt(0)! : code;
+  if (foldCache.size < FOLD_CACHE_LIMIT) foldCache.set(character, folded);
+  return folded;
 }
 
 /**
@@ -182,10 +321,10 @@ export function compilePattern(pattern: string, caseInsensitive: boolean): RegEx
  */
 export function matchValue(pattern: string, value: string | null, caseInsensitive: boolean, personName: boolean): boolean {
   if (value === null || value === '') return false;
-  const expression = compilePattern(pattern, caseInsensitive);
-  if (expression.test(value)) return true;
+  const compiled = compilePattern(pattern, caseInsensitive);
+  if (matchCompiled(compiled, value, caseInsensitive)) return true;
   if (!personName || !value.includes('=')) return false;
-  return value.split('=').some((group) => group !== '' && expression.test(group));
+  return value.split('=').some((group) => group !== '' && matchCompiled(compiled, group, caseInsensitive));
 }
 
 /** Registers MATCH_FUNCTION on a connection. */

@@ -12,6 +12,7 @@ import {
   decodeIdentifier,
   encodeMatch,
   IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
+  abbreviateRequestValue,
   UNABLE_TO_PROCESS,
 } from './identifier-codec';
 
@@ -35,7 +36,7 @@ export function checkLevel(level: string, model: InformationModel): QueryLevel {
   if (!(LEVELS as readonly string[]).includes(level)) {
     throw new DimseStatusError(
       IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS,
-      `invalid Query/Retrieve Level "${level}"`,
+      `invalid Query/Retrieve Level "${abbreviateRequestValue(level)}"`,
     );
   }
   if (model === 'STUDY' && level === 'PATIENT') {
@@ -74,9 +75,7 @@ export function createFindHandler(archive: LocalArchive, aeTitle: string, log: L
       }
     } catch (error) {
       if (error instanceof QueryError) {
-        const status = error.code === 'missing-unique-key' || error.code === 'invalid-level'
-          ? IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS
-          : UNABLE_TO_PROCESS;
+        const status = error.code === 'invalid-key' ? UNABLE_TO_PROCESS : IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS;
         log.warn('C-FIND rejected', { ...fields, error: error.message });
         // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902); logs keep all of it.
         throw new DimseStatusError(status, error.message);

@@ -36,6 +36,20 @@ export interface DecodedIdentifier {
   characterSets: string[];
 }
 
+/** Characters of a request value that messages and log lines quote. */
+const QUOTED_VALUE_LENGTH = 64;
+
+/**
+ * Shortens a value from a request for a message or log line: whole when short,
+ * otherwise its first 64 characters and its length, so that a hostile request
+ * cannot write megabytes into the log.
+ */
+export function abbreviateRequestValue(value: string): string {
+  const characters = [...value];
+  if (characters.length <= QUOTED_VALUE_LENGTH) return value;
+  return `${characters.slice(0, QUOTED_VALUE_LENGTH).join('')}... (${characters.length} characters)`;
+}
+
 export function encodingOf(transferSyntaxUid: string): DatasetEncoding {
   const syntax = describeTransferSyntax(transferSyntaxUid);
   if (!syntax) {

@@ -17,7 +17,7 @@ import { Tags } from '../../dicom/tags';
 import type { LocalArchive, StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { checkLevel, informationModelOf } from './find-service';
-import { decodeIdentifier, IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS } from './identifier-codec';
+import { decodeIdentifier, IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, abbreviateRequestValue } from './identifier-codec';
 import { MoveDestinationSender, openSubOperationData } from './move-destination';
 import type { PacsNode } from '../settings/settings-types';
 
@@ -137,11 +137,11 @@ export interface RetrieveDependencies {
 export function createMoveHandler(deps: RetrieveDependencies) {
   return async function handleMove(context: MoveRequestContext): Promise<RetrieveResult> {
     const destinationAeTitle = context.moveDestination.trim();
-    const fields = { callingAeTitle: context.association.callingAeTitle, moveDestination: destinationAeTitle };
+    const fields = { callingAeTitle: context.association.callingAeTitle, moveDestination: abbreviateRequestValue(destinationAeTitle) };
     const destination = deps.findDestination(destinationAeTitle);
     if (!destination) {
       deps.log.warn('C-MOVE destination unknown; register it with "loader nodes add"', fields);
-      throw new DimseStatusError(RetrieveStatus.MoveDestinationUnknown, `Move destination unknown: ${destinationAeTitle}`);
+      throw new DimseStatusError(RetrieveStatus.MoveDestinationUnknown, `Move destination unknown: ${abbreviateRequestValue(destinationAeTitle)}`);
     }
 
     const instances = resolveInstances(deps.archive, context);

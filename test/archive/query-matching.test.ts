@@ -1,0 +1,151 @@
+/**
+ * Wildcard matching and key length limits of the C-FIND query engine. The
+ * hostile patterns take exponential time with a backtracking regular
+ * expression: with Node 20, twelve '*' and an 'X' against 60 letters took
+ * 158 s. A hang here fails the test by jest's timeout.
+ */
+import path from 'node:path';
+import { LocalArchive, QueryError } from '../../src/services/archive';
+import { checkValueLength, matchValue } from '../../src/services/archive/query-matching';
+import { QUERY_ATTRIBUTES } from '../../src/services/archive/query-attributes';
+import { setLogSink } from '../../src/services/logger';
+import { CT_SMALL, Tag, freshCopy, makeTempDir, removeTempDir } from './fixtures';
+
+/** Patterns that take exponential time with a backtracking matcher, against a value they do not match. */
+const HOSTILE_PATTERNS: [string, string][] = [
+  ['40 stars then X', '*'.repeat(40) + 'X'],
+  ['25 star-question pairs then X', '*?'.repeat(25) + 'X'],
+  ['20 star-letter pairs then X', '*n'.repeat(20) + 'X'],
+];
+const LONG_VALUE = 'n'.repeat(200);
+
+describe('matchValue wildcards', () => {
+  test.each([
+    ['exact', 'Doe^John', 'Doe^John', true],
+    ['exact differs', 'Doe^John', 'Doe^Joan', false],
+    ['star prefix', 'Doe*', 'Doe^John', true],
+    ['star suffix', '*John', 'Doe^John', true],
+    ['star inside', 'D*n', 'Doe^John', true],
+    ['star matches nothing', 'Doe*^John', 'Doe^John', true],
+    ['question one character', 'Do?^John', 'Doe^John', true],
+    ['question needs a character', 'Doe?^John', 'Doe^John', false],
+    ['star run merged', 'D***n', 'Doe^John', true],
+    ['star then question', '*?', '', false],
+    ['trailing literal missing', 'Doe*X', 'Doe^John', false],
+    ['literal star in value', 'a*', 'a*b', true],
+    ['question on astral character', 'a?b', 'a\u{1F600}b', true],
+    ['question on newline', 'a?b', 'a\nb', true],
+  ])('%s', (_case, pattern, value, expected) => {
+    expect(matchValue(pattern, value, false, false)).toBe(expected);
+  });
+
+  test('empty value never matches', () => {
+    expect(matchValue('*', '', false, false)).toBe(false);
+    expect(matchValue('*', null, false, false)).toBe(false);
+  });
+
+  test('case folding for Cyrillic', () => {
+    expect(matchValue('иванов*', 'Иванов^Иван', true, true)).toBe(true);
+    expect(matchValue('ИВАНОВ*', 'иванов^иван', true, true)).toBe(true);
+    expect(matchValue('иванов*', 'Иванов^Иван', false, true)).toBe(false);
+  });
+
+  test('case folding for Latin and Greek', () => {
+    expect(matchValue('doe^john', 'DOE^JOHN', true, false)).toBe(true);
+    expect(matchValue('ΟΔΥΣΣΕΥΣ', 'οδυσσευς', true, false)).toBe(true);
+    expect(matchValue('σ', 'ς', true, false)).toBe(true);
+    expect(matchValue('straße', 'STRASSE', true, false)).toBe(false);
+  });
+
+  test('person name component group', () => {
+    expect(matchValue('ivanov*', 'Ivanov^Ivan=Иванов^Иван', true, true)).toBe(true);
+    expect(matchValue('иванов*', 'Ivanov^Ivan=Иванов^Иван', true, true)).toBe(true);
+    expect(matchValue('иванов*', 'Ivanov^Ivan=Иванов^Иван', true, false)).toBe(false);
+  });
+
+  test.each(HOSTILE_PATTERNS)('hostile pattern %s', (_case, pattern) => {
+    expect(matchValue(pattern, LONG_VALUE, false, false)).toBe(false);
+    expect(matchValue(pattern, LONG_VALUE, true, true)).toBe(false);
+    expect(matchValue(pattern, LONG_VALUE + 'X', true, true)).toBe(true);
+  });
+});
+
+describe('checkValueLength', () => {
+  const check = (keyword: string, value: string) => () => checkValueLength(keyword, QUERY_ATTRIBUTES[keyword], value);
+
+  test('values within the limits pass', () => {
+    expect(check('PatientName', 'A'.repeat(64))).not.toThrow();
+    expect(check('PatientName', `*${'A'.repeat(64)}*`)).not.toThrow();
+    expect(check('PatientName', ['A'.repeat(64), 'B'.repeat(64), 'C'.repeat(64)].join('='))).not.toThrow();
+    expect(check('PatientName', '*'.repeat(70_000))).not.toThrow();
+    expect(check('AccessionNumber', 'A'.repeat(16))).not.toThrow();
+    expect(check('StudyDate', '1999.05.24-2000.01.01')).not.toThrow();
+    expect(check('StudyInstanceUID', Array.from({ length: 100 }, () => '1.2.'.padEnd(64, '3')).join('\\'))).not.toThrow();
+  });
+
+  test.each([
+    ['PatientName', 'A'.repeat(70_000), 'PatientName has 70000 characters in a group; PN allows 64'],
+    ['PatientName', 'A=B=C=D', 'PatientName has 4 component groups; PN allows 3'],
+    ['PatientID', 'A'.repeat(65), 'PatientID value has 65 characters; LO allows 64'],
+    ['AccessionNumber', 'A'.repeat(17), 'AccessionNumber value has 17 characters; SH allows 16'],
+    ['StudyInstanceUID', `1.2.3\\${'1'.repeat(65)}`, 'StudyInstanceUID value has 65 characters; UI allows 64'],
+    ['ModalitiesInStudy', `CT\\${'M'.repeat(17)}`, 'ModalitiesInStudy value has 17 characters; CS allows 16'],
+  ])('%s too long', (keyword, value, message) => {
+    let thrown: unknown;
+    try {
+      check(keyword, value)();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(QueryError);
+    expect((thrown as QueryError).code).toBe('value-too-long');
+    expect((thrown as QueryError).message).toBe(message);
+  });
+});
+
+describe('archive queries with hostile patterns', () => {
+  let workDir: string;
+  let archive: LocalArchive;
+  let previousSink: (line: string) => void;
+  const studyUid = '1.2.826.0.1.3680043.9.7433.4.90';
+
+  beforeAll(async () => {
+    workDir = makeTempDir();
+    previousSink = setLogSink(() => undefined);
+    archive = LocalArchive.open(path.join(workDir, 'archive'));
+    const file = freshCopy(CT_SMALL, path.join(workDir, 'files', 'long-name.dcm'), {
+      [Tag.StudyInstanceUID]: studyUid,
+      [Tag.PatientID]: 'P90',
+      [Tag.PatientName]: 'n'.repeat(60),
+      [Tag.StudyDescription]: 'n'.repeat(60),
+    });
+    await archive.importFile(file, { copy: true });
+  });
+
+  afterAll(() => {
+    archive.close();
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  test.each(HOSTILE_PATTERNS)('findRecords with %s', (_case, pattern) => {
+    const records = [...archive.findRecords('STUDY', [{ keyword: 'PatientName', value: pattern }, { keyword: 'StudyInstanceUID', value: '' }], { model: 'STUDY' })];
+    expect(records).toEqual([]);
+  });
+
+  test.each(HOSTILE_PATTERNS)('searchStudies with %s', (_case, pattern) => {
+    expect(archive.searchStudies({ name: pattern })).toEqual([]);
+    expect(archive.searchStudies({ description: pattern })).toEqual([]);
+  });
+
+  test('wildcard still finds the study', () => {
+    const records = [...archive.findRecords('STUDY', [{ keyword: 'PatientName', value: '*n*n' }, { keyword: 'StudyInstanceUID', value: '' }], { model: 'STUDY' })];
+    expect(records.map((record) => record.StudyInstanceUID)).toEqual([studyUid]);
+  });
+
+  test('too long name rejected', () => {
+    const query = () => [...archive.findRecords('STUDY', [{ keyword: 'PatientName', value: 'A'.repeat(70_000) }], { model: 'STUDY' })];
+    expect(query).toThrow(QueryError);
+    expect(query).toThrow('PatientName has 70000 characters in a group; PN allows 64');
+  });
+});
