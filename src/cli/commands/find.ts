@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 
-import { FilterError, findInstances, findSeries, findStudies, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
+import { FilterError, findInstances, findSeries, findStudies, normalizeModalities, parseDateFilter, validateUids } from '../../services/query-retrieve';
 import type { StudyFilters, StudyMatch } from '../../services/query-retrieve';
 import { UsageError } from '../context';
 import type { GlobalOptions } from '../context';
@@ -38,6 +38,7 @@ export function addFilterOptions(command: Command): Command {
 export function filtersFrom(options: FilterOptions): StudyFilters {
   try {
     if (options.date !== undefined) parseDateFilter(options.date);
+    if (options.studyUid !== undefined) validateUids('--study-uid', options.studyUid);
     const modalities = normalizeModalities(options.modality);
     return {
       patientName: options.name,
@@ -48,6 +49,15 @@ export function filtersFrom(options: FilterOptions): StudyFilters {
       accessionNumber: options.accession,
       studyInstanceUids: options.studyUid,
     };
+  } catch (error) {
+    if (error instanceof FilterError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function validateSeriesUid(uid: string): void {
+  try {
+    validateUids('--series-uid', [uid]);
   } catch (error) {
     if (error instanceof FilterError) throw new UsageError(error.message);
     throw error;
@@ -88,6 +98,7 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
   addNodeOptions(addFilterOptions(command)).action(async (name: string | undefined, options: FindOptions) => {
     const { node, local } = await resolveTarget(globals(), name, options);
     const filters = filtersFrom(options);
+    if (options.seriesUid !== undefined) validateSeriesUid(options.seriesUid);
     const level = options.level.toUpperCase();
     let maxResults: number | undefined;
     if (options.maxResults !== undefined) {

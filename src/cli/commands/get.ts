@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 
 import { LocalArchive } from '../../services/archive';
-import { findStudies, retrieveStudies } from '../../services/query-retrieve';
+import { describeNode, findStudies, retrieveStudies } from '../../services/query-retrieve';
 import type { RetrieveMethod, RetrieveReport } from '../../services/query-retrieve';
 import { exitCodeForOutcome, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
@@ -53,7 +53,10 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
       }
       progress.done();
       if (studyUids.length === 0) {
-        process.stderr.write('loader: no studies match the filters\n');
+        // Filters that match nothing leave nothing to do, so the exit code is 0.
+        const message = `no studies on ${describeNode(node)} match the filters`;
+        if (options.json) process.stdout.write(JSON.stringify({ studies: [], notes: [message], outcome: 'success' } satisfies RetrieveReport, null, 2) + '\n');
+        else process.stderr.write(`loader: ${message}\n`);
         return;
       }
     }

@@ -11,8 +11,9 @@ import { LocalArchive } from '../../services/archive';
 import type { StoredInstance } from '../../services/archive';
 import { generateJobSecret } from '../../services/migration';
 import type { MigrationAnonymization } from '../../services/migration';
-import { AnonymizingTransform, outcomeOf, sendInstances } from '../../services/transfers';
-import type { InstanceProblem, TransformResult } from '../../services/transfers';
+import type { RemoteNode } from '../../services/query-retrieve';
+import { AnonymizingTransform, emptyReport, outcomeOf, sendInstances } from '../../services/transfers';
+import type { InstanceProblem, TransferOutcome, TransferReport, TransformResult } from '../../services/transfers';
 import { exitCodeForOutcome, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { ProgressLine } from '../terminal';
@@ -57,6 +58,24 @@ function createTransform(anonymize: MigrationAnonymization | undefined): Anonymi
   return new AnonymizingTransform({ ...anonymize.options, jobSecret: anonymize.jobSecret ?? generateJobSecret() });
 }
 
+/** The report of `loader send`: the transfer report with the instances the anonymizer held back and the outcome. */
+interface SendReport extends TransferReport {
+  heldBack: InstanceProblem[];
+  outcome: TransferOutcome;
+}
+
+function printSendReport(node: RemoteNode, report: SendReport, json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`${report.outcome}: ${report.completed} of ${report.total} instances sent to ${node.aeTitle} at ${node.host}:${node.port}\n`);
+  for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
+  for (const held of report.heldBack) process.stdout.write(`  held back: ${held.sopInstanceUid}: ${held.reason}\n`);
+  for (const warning of report.warnings) process.stdout.write(`  warning: ${warning.sopInstanceUid}: ${warning.reason}\n`);
+  for (const failure of report.failures) process.stdout.write(`  failed: ${failure.sopInstanceUid}: ${failure.reason}\n`);
+}
+
 export function registerSend(program: Command, globals: () => GlobalOptions): void {
   const command = program
     .command('send [node]')
@@ -84,7 +103,15 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
       const instances: StoredInstance[] = studyUids.flatMap((studyInstanceUid) => archive.listInstances({ studyInstanceUid }));
       const missing = studyUids.filter((uid) => archive.listInstances({ studyInstanceUid: uid }).length === 0);
       for (const uid of missing) process.stderr.write(`loader: study ${uid} is not in the archive\n`);
-      if (instances.length === 0) throw new Error('nothing to send: no archived instances match');
+      if (instances.length === 0) {
+        // Filters that match nothing leave nothing to do; UIDs the user named that the archive lacks are a failure.
+        const report = emptyReport(0);
+        report.notes.push(options.allMatching ? 'no archived studies match the filters' : `nothing to send: none of the ${studyUids.length} requested studies is in the archive`);
+        const outcome = options.allMatching ? 'success' : 'failure';
+        printSendReport(node, { ...report, heldBack: [], outcome }, options.json);
+        process.exitCode = exitCodeForOutcome(outcome);
+        return;
+      }
 
       let toSend = instances;
       if (transform) {
@@ -106,15 +133,7 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
       }
       if (missing.length > 0) report.notes.push(`${missing.length} requested studies are not in the archive`);
       const outcome = missing.length > 0 && outcomeOf(report) === 'success' ? 'partial' : outcomeOf(report);
-      if (options.json) {
-        process.stdout.write(JSON.stringify({ ...report, heldBack, outcome }, null, 2) + '\n');
-      } else {
-        process.stdout.write(`${outcome}: ${report.completed} of ${report.total} instances sent to ${node.aeTitle} at ${node.host}:${node.port}\n`);
-        for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
-        for (const held of heldBack) process.stdout.write(`  held back: ${held.sopInstanceUid}: ${held.reason}\n`);
-        for (const warning of report.warnings) process.stdout.write(`  warning: ${warning.sopInstanceUid}: ${warning.reason}\n`);
-        for (const failure of report.failures) process.stdout.write(`  failed: ${failure.sopInstanceUid}: ${failure.reason}\n`);
-      }
+      printSendReport(node, { ...report, heldBack, outcome }, options.json);
       process.exitCode = exitCodeForOutcome(outcome);
     } finally {
       progress.done();

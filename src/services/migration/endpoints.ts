@@ -3,7 +3,7 @@
  * the studies a selection matches and the instances of one study on either.
  */
 import type { LocalArchive, StudySummary } from '../archive';
-import { findInstances, findStudies, formatDateRange, parseDateFilter } from '../query-retrieve';
+import { describeNode, findInstances, findStudies, formatDateRange, parseDateFilter } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, RemoteNode, StudyFilters } from '../query-retrieve';
 import type { JobSelection } from './job-store';
 
@@ -14,7 +14,7 @@ export type Endpoint = { kind: 'local'; name: typeof LOCAL_ENDPOINT; archive: Lo
 
 /** Returns a label for messages: the node name and AE title, or "the local archive". */
 export function describeEndpoint(endpoint: Endpoint): string {
-  return endpoint.kind === 'local' ? 'the local archive' : `${endpoint.node.name} (${endpoint.node.aeTitle})`;
+  return endpoint.kind === 'local' ? 'the local archive' : describeNode(endpoint.node);
 }
 
 /** True when the selection has filters besides Study Instance UIDs, so the source must be searched. */

@@ -20,6 +20,7 @@ import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import { AnonymizingTransform } from '../transfers';
 import type { TransformResult } from '../transfers';
+import { describeStudyNotFound } from '../query-retrieve';
 import type { LocalIdentity } from '../query-retrieve';
 import { describeEndpoint, listStudyInstances, selectStudies } from './endpoints';
 import type { Endpoint } from './endpoints';
@@ -283,7 +284,7 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
   const { source, destination, store, jobId } = run.request;
   progress(run, `study ${studyInstanceUid}: counting instances`);
   const sourceUids = await countOn(run, source, studyInstanceUid);
-  if (sourceUids.length === 0) throw new MigrationError(`study not found on ${describeEndpoint(source)}: it lists no instances of the study`, false);
+  if (sourceUids.length === 0) throw new MigrationError(`${describeStudyNotFound(describeEndpoint(source))}: it lists no instances of the study`, false);
   const targetStudyUid = destinationStudyUid(run, studyInstanceUid);
   store.updateStudy(jobId, studyInstanceUid, { sourceCount: sourceUids.length, destinationStudyUid: run.transform ? targetStudyUid : undefined });
 
@@ -412,7 +413,7 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
       report.destinationCount = destinationUids.length;
       if (report.sourceCount === 0) {
         report.state = 'failed';
-        report.lastError = `study not found on ${describeEndpoint(run.request.source)}`;
+        report.lastError = describeStudyNotFound(describeEndpoint(run.request.source));
       } else if (countMissing(run.transform ? sourceUids.map((uid) => run.transform!.destinationUid(uid)) : sourceUids, destinationUids) === 0) {
         report.state = 'already-present';
       } else {

@@ -2,13 +2,15 @@
  * One association for C-FIND requests (Study Root information model, PS3.4
  * C.6.2) that runs queries one after another.
  */
-import { statusClass } from '../../dicom/network';
+import { DimseStatusError, statusClass } from '../../dicom/network';
+import { lookupKeyword } from '../../dicom/tags';
 import type { ClientAssociation } from '../../dicom/network';
 import { SopClass } from '../../dicom/uid';
 import { decodeResponseIdentifier, encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers';
 import type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
 import { connectToNode } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
+import { describeStatusFailure } from './statuses';
 
 export class FindSession {
   private constructor(
@@ -36,9 +38,14 @@ export class FindSession {
    */
   async *find(level: QueryLevel, keys: RequestKey[], signal?: AbortSignal): AsyncGenerator<DecodedIdentifier> {
     const identifier = encodeRequestIdentifier(level, keys, this.node.characterSets, this.transferSyntax);
-    for await (const response of this.association.find({ contextId: this.contextId, identifier, signal })) {
-      if (statusClass(response.status) !== 'pending' || !response.identifier) continue;
-      yield decodeResponseIdentifier(response.identifier, this.transferSyntax, this.node.characterSets);
+    try {
+      for await (const response of this.association.find({ contextId: this.contextId, identifier, signal })) {
+        if (statusClass(response.status) !== 'pending' || !response.identifier) continue;
+        yield decodeResponseIdentifier(response.identifier, this.transferSyntax, this.node.characterSets);
+      }
+    } catch (error) {
+      if (error instanceof DimseStatusError) throw explainFindFailure(this.node, error);
+      throw error;
     }
   }
 
@@ -46,4 +53,18 @@ export class FindSession {
   async close(): Promise<void> {
     if (this.association.isOpen) await this.association.release();
   }
+}
+
+/**
+ * Rewrites a C-FIND failure from the association so that its message names the
+ * node, the status's meaning and the offending elements the node listed.
+ */
+function explainFindFailure(node: RemoteNode, error: DimseStatusError): DimseStatusError {
+  // NOTE: DimseStatusError does not carry the error comment, so it is taken from the
+  // association's message "C-FIND failed with status 0xNNNN[: <error comment>]".
+  const errorComment = /^C-FIND failed with status 0x[0-9A-F]{4}: (.*)$/s.exec(error.message)?.[1];
+  let message = describeStatusFailure('C-FIND', node, error.status, errorComment);
+  const offending = (error.offendingElements ?? []).map((tag) => lookupKeyword(tag) ?? `(${(tag >>> 16).toString(16).padStart(4, '0')},${(tag & 0xffff).toString(16).padStart(4, '0')})`);
+  if (offending.length > 0) message += ` (offending elements: ${offending.join(', ')})`;
+  return new DimseStatusError(error.status, message, error.offendingElements);
 }

@@ -10,3 +10,4 @@ export { ArchiveReceiver } from './archive-receiver';
 export type { StudyCounters } from './archive-receiver';
 export { planGetContexts, MAX_PRESENTATION_CONTEXTS } from './storage-contexts';
 export * from './retrieve';
+export * from './statuses';

@@ -17,6 +17,7 @@ import { encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers'
 import { connectToNode } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { planGetContexts } from './storage-contexts';
+import { describeNode, describeStatusFailure, describeStatusMeaning, describeStudyNotFound } from './statuses';
 
 const logger = createLogger('loader.retrieve');
 
@@ -64,13 +65,19 @@ const FALLBACK_STATUSES = new Set([0x0122, 0x0124, 0x0211, 0xa801]);
 
 interface RetrievePlan {
   expected: Map<string, { count: number; from: 'image-query' | 'study-query' }>;
+  /**
+   * Studies that both the STUDY and the IMAGE level C-FIND ran for and did not list.
+   * NOTE: it stays empty when C-FIND fails, so a retrieve of an unknown study that
+   * the node completes with success and no sub-operations then still reports success.
+   */
+  notFound: Set<string>;
   /** SOP classes seen in the studies, with the transfer syntaxes the node reported for them (often none). */
   seenClasses: Map<string, Set<string>>;
 }
 
 /** Lists the studies' instances with C-FIND, for the expected counts and the SOP classes to propose for C-GET. */
 async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: string[], notify: (message: string) => void, signal?: AbortSignal): Promise<RetrievePlan> {
-  const plan: RetrievePlan = { expected: new Map(), seenClasses: new Map() };
+  const plan: RetrievePlan = { expected: new Map(), notFound: new Set(), seenClasses: new Map() };
   let session: FindSession;
   try {
     session = await FindSession.open(node, local);
@@ -81,7 +88,9 @@ async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: s
   try {
     for (const studyUid of studyUids) {
       try {
+        let studyMatches = 0;
         for await (const match of session.find('STUDY', [{ keyword: 'StudyInstanceUID', value: studyUid }, { keyword: 'NumberOfStudyRelatedInstances', value: '' }], signal)) {
+          studyMatches++;
           const count = Number(match.values.NumberOfStudyRelatedInstances);
           if (match.values.NumberOfStudyRelatedInstances && Number.isInteger(count)) plan.expected.set(studyUid, { count, from: 'study-query' });
         }
@@ -98,6 +107,7 @@ async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: s
           }
         }
         if (images > 0) plan.expected.set(studyUid, { count: images, from: 'image-query' });
+        if (studyMatches === 0 && images === 0 && !signal?.aborted) plan.notFound.add(studyUid);
       } catch (error) {
         notify(`cannot list the instances of study ${studyUid} with C-FIND (${(error as Error).message})`);
       }
@@ -150,11 +160,15 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
   if (previous) report.notes.push(...previous.notes);
 
   const kind = statusClass(result.status);
-  const comment = result.errorComment ? ` (${result.errorComment})` : '';
+  const service = method === 'get' ? 'C-GET' : 'C-MOVE';
+  const notFound = received === 0 && run.plan.notFound.has(studyUid);
+  if (notFound) report.notes.unshift(`${describeStudyNotFound(describeNode(run.node))}: its C-FIND lists neither the study nor any instance of it`);
   if (kind === 'warning') {
-    report.notes.push(`${method === 'get' ? 'C-GET' : 'C-MOVE'} finished with warning status ${formatStatus(result.status)}${comment}: ${result.completed} completed, ${result.failed} failed, ${result.warning} with warnings`);
+    const meaning = describeStatusMeaning(result.status);
+    const comment = result.errorComment ? `: ${result.errorComment}` : '';
+    report.notes.push(`${service} on ${describeNode(run.node)} finished with warning status ${formatStatus(result.status)}${meaning ? ` (${meaning})` : ''}${comment}; ${result.completed} completed, ${result.failed} failed, ${result.warning} with warnings`);
   } else if (kind === 'failure') {
-    report.notes.push(`${method === 'get' ? 'C-GET' : 'C-MOVE'} failed with status ${formatStatus(result.status)}${comment}`);
+    report.notes.push(describeStatusFailure(service, run.node, result.status, result.errorComment));
   } else if (kind === 'cancel') {
     report.notes.push('cancelled');
   }
@@ -171,7 +185,7 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
     const source = expected.from === 'image-query' ? 'an IMAGE level C-FIND' : 'NumberOfStudyRelatedInstances';
     report.notes.push(`received ${received} of ${expected.count} instances listed by ${source}`);
   }
-  report.outcome = kind === 'failure' && received === 0 ? 'failure' : outcomeOf(report);
+  report.outcome = (kind === 'failure' || notFound) && received === 0 ? 'failure' : outcomeOf(report);
   run.reports.set(studyUid, report);
 }
 
@@ -213,7 +227,7 @@ async function runGet(run: RunContext, studyUids: string[]): Promise<Fallback[]>
         break;
       }
       if (FALLBACK_STATUSES.has(result.status) && result.completed === 0) {
-        fallbacks.push({ studyUid, reason: `C-GET failed with status ${formatStatus(result.status)}${result.errorComment ? ` (${result.errorComment})` : ''}` });
+        fallbacks.push({ studyUid, reason: describeStatusFailure('C-GET', run.node, result.status, result.errorComment) });
         continue;
       }
       recordResult(run, studyUid, 'get', result, failuresBefore);
@@ -281,8 +295,8 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
           break;
         }
         if (FALLBACK_STATUSES.has(result.status) && result.completed === 0) {
-          const unknown = result.status === 0xa801 ? `: ${node.name} does not know ${local.aeTitle} as a move destination; register ${local.aeTitle} with port ${local.moveScuPort} on the node` : '';
-          fallbacks.push({ studyUid, reason: `C-MOVE failed with status ${formatStatus(result.status)}${unknown}${result.errorComment ? ` (${result.errorComment})` : ''}` });
+          const unknown = result.status === 0xa801 ? `; ${node.name} does not know ${local.aeTitle} as a move destination, so register ${local.aeTitle} with port ${local.moveScuPort} on the node` : '';
+          fallbacks.push({ studyUid, reason: describeStatusFailure('C-MOVE', node, result.status, result.errorComment) + unknown });
           continue;
         }
         recordResult(run, studyUid, 'move', result, failuresBefore);

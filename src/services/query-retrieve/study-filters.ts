@@ -4,6 +4,8 @@
  * study description.
  */
 
+import { describeUidProblem } from '../../dicom/uid';
+
 export interface StudyFilters {
   /** Patient name; free text gets '*' on both sides unless it already has a wildcard. */
   patientName?: string;
@@ -144,10 +146,18 @@ export function normalizeModalities(values: string[] | undefined): string[] {
 }
 
 /**
- * Matches a value against a C-FIND pattern with * and ? (case-insensitive), for
- * filters the node cannot apply itself.
+ * Checks Study or Series Instance UIDs given by the user. UID matching has no
+ * wildcards (PS3.4 C.2.2.2.2), so a node would return nothing or a failure
+ * status for '1.2.*'.
+ *
+ * @throws FilterError naming the option and the value.
  */
-export function matchesWildcard(pattern: string, value: string): boolean {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, 'iu').test(value);
+export function validateUids(option: string, uids: string[]): void {
+  for (const uid of uids) {
+    if (hasWildcard(uid)) {
+      throw new FilterError(`${option} "${uid}" is invalid: UID matching allows no wildcards (* or ?); give whole UIDs`);
+    }
+    const problem = describeUidProblem(uid);
+    if (problem) throw new FilterError(`${option} "${uid}" is not a valid UID: it ${problem}`);
+  }
 }
