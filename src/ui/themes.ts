@@ -1,5 +1,9 @@
 /** Qt style sheets of the light and dark themes, applied to the whole application. */
 import type { Theme } from '../services/settings/settings-types';
+import { assetPath } from './qt-runtime';
+
+/** White check mark drawn on the accent colour of a checked box, 14 x 14 pixels like the box. */
+export const CHECK_MARK_FILE = 'checkbox-check.png';
 
 interface Palette {
   window: string;
@@ -12,6 +16,8 @@ interface Palette {
   buttonHover: string;
   accent: string;
   accentText: string;
+  /** Frame of an unchecked check box, with more contrast against the window than the frames of fields. */
+  indicatorBorder: string;
 }
 
 const PALETTES: Record<Theme, Palette> = {
@@ -26,6 +32,7 @@ const PALETTES: Record<Theme, Palette> = {
     buttonHover: '#d3d8de',
     accent: '#2563eb',
     accentText: '#ffffff',
+    indicatorBorder: '#7b8794',
   },
   dark: {
     window: '#1e2227',
@@ -38,11 +45,32 @@ const PALETTES: Record<Theme, Palette> = {
     buttonHover: '#414a54',
     accent: '#3b82f6',
     accentText: '#ffffff',
+    indicatorBorder: '#9aa5b1',
   },
 };
 
-/** Returns the application style sheet for the theme. */
-export function styleSheetFor(theme: Theme): string {
+/**
+ * Returns the style sheet of check box indicators. Qt's default indicator was
+ * nearly invisible on the dark theme's colours. Both themes therefore draw
+ * their own: a contrasting frame on the field colour, and the accent colour
+ * with a white check mark when checked.
+ */
+function checkBoxRules(p: Palette, checkMark: string | undefined): string {
+  const image = checkMark === undefined ? '' : `image: url("${checkMark}");`;
+  return `
+    QCheckBox::indicator { width: 14px; height: 14px; border: 1px solid ${p.indicatorBorder}; border-radius: 2px; background-color: ${p.base}; }
+    QCheckBox::indicator:hover, QCheckBox::indicator:focus { border-color: ${p.accent}; }
+    QCheckBox::indicator:checked { background-color: ${p.accent}; border-color: ${p.accent}; ${image} }
+    QCheckBox::indicator:disabled { border-color: ${p.border}; background-color: ${p.window}; }
+    QCheckBox::indicator:checked:disabled { background-color: ${p.mutedText}; border-color: ${p.mutedText}; }
+  `;
+}
+
+/**
+ * Returns the application style sheet for the theme. Without the package's
+ * assets folder, checked boxes show the accent colour without a check mark.
+ */
+export function styleSheetFor(theme: Theme, checkMark = assetPath(CHECK_MARK_FILE)): string {
   const p = PALETTES[theme];
   return `
     QWidget { background-color: ${p.window}; color: ${p.text}; font-family: "DejaVu Sans"; font-size: 13px; }
@@ -64,5 +92,5 @@ export function styleSheetFor(theme: Theme): string {
     QTabWidget::pane { border: 1px solid ${p.border}; }
     QTabBar::tab { background-color: ${p.button}; padding: 5px 12px; border: 1px solid ${p.border}; }
     QTabBar::tab:selected { background-color: ${p.base}; }
-  `;
+  ` + checkBoxRules(p, checkMark);
 }
