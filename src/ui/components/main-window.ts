@@ -21,6 +21,7 @@ import { trackWindow } from '../test-hooks';
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
 import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
+import { relayoutWindow } from './relayout';
 import { LicenseWindow, SettingsWindow } from './settings-window';
 import { TrayIcon } from './tray-icon';
 import { x11SystemTrayAvailable } from '../x11-system-tray';
@@ -32,6 +33,16 @@ type Side = 'left' | 'right';
 
 /** Delay before the main window takes the keyboard focus back from a closed dialog, in milliseconds. */
 const REACTIVATE_DELAY_MS = 150;
+
+/**
+ * Minimum and initial size of the main window, in pixels. 1360 is the
+ * narrowest width at which the Russian strings of a PACS and a Local panel
+ * fit without clipping (measured under Xvfb with DejaVu Sans 13 px, the font
+ * of the style sheet). English fits from 1200. It still fits a 1366 x 768 screen.
+ * NOTE: two PACS panels still clip in Russian at this width, because the
+ * panels share the width in proportion to their content, not equally.
+ */
+export const MAIN_WINDOW_MIN_SIZE = { width: 1360, height: 680 } as const;
 
 /**
  * Keys of the window's shortcuts: F5 sends from the left panel to the right one, Shift+F5 back.
@@ -103,6 +114,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   useEffect(() => {
     QApplication.instance().setStyleSheet(styleSheet);
   }, [styleSheet]);
+
+  // Texts of the other language have other widths, which NodeGui's layout notices only on a resize.
+  const shownLanguage = useRef(ui.language);
+  useEffect(() => {
+    if (ui.language === shownLanguage.current || !windowRef.current) return;
+    shownLanguage.current = ui.language;
+    relayoutWindow(windowRef.current);
+  }, [ui.language]);
 
   const update = (side: Side, changes: Partial<PanelState>) => setPanels((current) => ({ ...current, [side]: { ...current[side], ...changes } }));
 
@@ -448,7 +467,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       id: 'main-window',
       ref: windowRef,
       windowTitle: t('app.title'),
-      minSize: { width: 1300, height: 680 },
+      minSize: MAIN_WINDOW_MIN_SIZE,
       visible: true,
       on: {
         // Qt hides the window on Close. With the tray icon shown, the server and archives stay open.
