@@ -167,6 +167,7 @@ const en = {
   'viewer.field.sopClass': 'SOP class',
   'viewer.field.frames': 'Frames',
   'viewer.field.characterSet': 'Character set',
+  'settings.trayIcon': 'Show an icon in the system tray (closing the window keeps the server running)',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -334,6 +335,7 @@ const ru: Record<MessageKey, string> = {
   'viewer.field.sopClass': 'Класс SOP',
   'viewer.field.frames': 'Кадров',
   'viewer.field.characterSet': 'Кодировка',
+  'settings.trayIcon': 'Значок в области уведомлений (закрытие окна не останавливает сервер)',
 };
 
 const DICTIONARIES: Record<Language, Record<MessageKey, string>> = { en, ru };

@@ -3,12 +3,14 @@
  * license activation window shown at start when no valid license is active.
  */
 import { FileMode, QFileDialog } from '@nodegui/nodegui';
+import type { QMainWindow } from '@nodegui/nodegui';
 import { Button, CheckBox, ComboBox, LineEdit, TabItem, Tabs, Text, View, Window } from '@nodegui/react-nodegui';
-import React, { useRef, useState } from 'react';
+import React, { useCallback, useEffect, useRef, useState } from 'react';
 
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import type { Translate } from '../i18n';
 import { DIALOG_GEOMETRY, dialogWindowRef } from './dialogs';
+import { relayoutWindow } from './relayout';
 
 import { comboItems } from './combo-items';
 
@@ -22,7 +24,7 @@ export interface SettingsWindowProps {
   nodes: PacsNode[];
   /** Saves the PACS section; returns an error message for an invalid value. */
   onSavePacs: (changes: Partial<PacsSettings>) => string | undefined;
-  /** Applies and saves a language or theme at once. */
+  /** Applies and saves a language, a theme or the tray icon switch at once. */
   onInterfaceChange: (changes: Partial<InterfaceSettings>) => void;
   onAddNode: (node: PacsNode) => string | undefined;
   onRemoveNode: (name: string) => void;
@@ -81,6 +83,13 @@ function InterfaceTab(props: SettingsWindowProps): React.ReactElement {
         on: { activated: (index: number) => index >= 0 && THEMES[index] !== interfaceSettings.theme && props.onInterfaceChange({ theme: THEMES[index] }) },
       }),
     ),
+    // `clicked` fires only on a user's toggle, not when a new `checked` value comes from the settings.
+    h(CheckBox, {
+      id: 'settings-tray-icon',
+      text: t('settings.trayIcon'),
+      checked: interfaceSettings.trayIcon,
+      on: { clicked: (checked: boolean) => props.onInterfaceChange({ trayIcon: checked }) },
+    }),
   );
 }
 
@@ -127,9 +136,24 @@ function LocationsTab(props: SettingsWindowProps): React.ReactElement {
 
 export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
   const { t } = props;
+  const windowRef = useRef<QMainWindow | null>(null);
+  // A stable callback, because React calls a new ref callback on every render and the dialog ref activates the window.
+  const ref = useCallback((window: QMainWindow | null) => {
+    windowRef.current = window;
+    dialogWindowRef('settings-window')(window);
+  }, []);
+
+  // The window stays open while its own language setting changes its texts.
+  const shownLanguage = useRef(props.interfaceSettings.language);
+  useEffect(() => {
+    if (props.interfaceSettings.language === shownLanguage.current || !windowRef.current) return;
+    shownLanguage.current = props.interfaceSettings.language;
+    relayoutWindow(windowRef.current);
+  }, [props.interfaceSettings.language]);
+
   return h(
     Window,
-    { id: 'settings-window', ref: dialogWindowRef('settings-window'), windowTitle: t('settings.title'), minSize: { width: 560, height: 340 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
+    { id: 'settings-window', ref, windowTitle: t('settings.title'), minSize: { width: 560, height: 340 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
     h(
       View,
       { style: 'flex-direction: column; padding: 8px; flex: 1;' },
