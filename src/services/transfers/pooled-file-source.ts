@@ -31,12 +31,14 @@ const MAX_FREE_BUFFERS = 6;
  * waiting on its locks (strace -f, 2 cores). A slower read means the file
  * came from the disk, and then every source in this process reads
  * asynchronously for SLOW_READ_BACKOFF_MS, so the event loop (and a window
- * that shares it) stalls for at most about one read per backoff period.
+ * that shares it) stalls for at most about one read per backoff period. The
+ * limit is above a scheduler time slice, as for the receive path's writes
+ * (see received-file.ts), so that a read that was only preempted does not count.
  *
  * NOTE: both values are estimates, and no test runs the asynchronous path
  * that a slow read selects.
  */
-const MAX_SYNC_READ_MS = 2;
+const MAX_SYNC_READ_MS = 20;
 const SLOW_READ_BACKOFF_MS = 1000;
 
 /** performance.now() time from which reads are synchronous again. */
