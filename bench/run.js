@@ -388,7 +388,7 @@ async function scenarioStoreThroughput(runs) {
   const files = countFiles(dataDir);
   const megabytes = (directoryBytes(dataDir) / 1e6).toFixed(0);
   const lines = [
-    `Scenario a: storescu --scan-directories sends ${files} CT instances (CT-MONO2-16-ankle copies, implicit VR little endian, ${megabytes} MB in all, one association) to each SCP. Median of ${runs} runs; each round runs storescp and then the loader in both modes, and every run starts with an empty output folder or archive.`,
+    `Scenario a: storescu --scan-directories sends ${files} CT instances (CT-MONO2-16-ankle copies, implicit VR little endian, ${megabytes} MB in all, one association) to each SCP. Median of ${runs} runs; each round runs storescp, Orthanc and then the loader in both modes, and every run starts with an empty output folder or archive in a new folder.`,
     '',
     '| receiver | median s | runs s | instances/s | MB/s |',
     '|---|---|---|---|---|',
@@ -403,15 +403,18 @@ async function scenarioStoreThroughput(runs) {
   // storescp and the loader modes alternate within each round, so a change in machine load affects all alike.
   const modes = ['full', 'process-crash'];
   const storescpTimes = [];
+  const orthancTimes = [];
   const loaderTimes = { full: [], 'process-crash': [] };
   for (let i = 0; i < runs; i++) {
     storescpTimes.push(await timedStorescpStore(dataDir, files, i + 1));
+    orthancTimes.push(await timedOrthancStore(dataDir, files, i + 1));
     if (missing) continue;
     for (const durability of modes) {
       loaderTimes[durability].push(await timedLoaderStore(dataDir, files, durability, i + 1));
     }
   }
   lines.push(row('DCMTK storescp (TCP_NODELAY=1)', storescpTimes));
+  lines.push(row('Orthanc (SyncStorageArea true, its default)', orthancTimes));
   if (missing) {
     lines.push('', `loader serve: skipped, ${missing}.`);
     return lines;
@@ -421,6 +424,7 @@ async function scenarioStoreThroughput(runs) {
   for (const durability of modes) {
     lines.push(`Ratio loader (${durability}) / storescp (median time): ${(median(loaderTimes[durability]) / median(storescpTimes)).toFixed(2)}.`);
   }
+  lines.push(`Ratio loader (full) / Orthanc (median time): ${(median(loaderTimes.full) / median(orthancTimes)).toFixed(2)}.`);
   return lines;
 }
 
@@ -434,6 +438,52 @@ async function timedStorescpStore(dataDir, files, runNumber) {
     const received = countFiles(outputDir);
     if (received !== files) throw new Error(`storescp received ${received} of ${files} files`);
     log(`a: storescp run ${runNumber}: ${result.seconds.toFixed(2)} s`);
+    return result.seconds;
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Sends the CT instances to a new Orthanc and returns the storescu time in
+ * seconds. Orthanc runs with its default SyncStorageArea (true), so it
+ * flushes each stored file with fsync before answering, as the loader's
+ * 'full' durability does; storescp never calls fsync.
+ */
+async function timedOrthancStore(dataDir, files, runNumber) {
+  const dir = newRunDir('orthanc');
+  const dicomPort = await freePort();
+  let httpPort = await freePort();
+  while (httpPort === dicomPort) httpPort = await freePort();
+  const config = {
+    Name: 'BENCH',
+    StorageDirectory: path.join(dir, 'storage'),
+    IndexDirectory: path.join(dir, 'index'),
+    StorageCompression: false,
+    SyncStorageArea: true,
+    Plugins: [],
+    LuaScripts: [],
+    HttpServerEnabled: true,
+    HttpPort: httpPort,
+    RemoteAccessAllowed: false,
+    AuthenticationEnabled: false,
+    OrthancExplorerEnabled: false,
+    DicomServerEnabled: true,
+    DicomAet: 'ORTHANC',
+    DicomPort: dicomPort,
+    DicomCheckCalledAet: false,
+    DicomAlwaysAllowStore: true,
+    UnknownSopClassAccepted: true,
+  };
+  const configFile = path.join(dir, 'orthanc.json');
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  // Orthanc uses DCMTK's network code, which reads TCP_NODELAY like storescp does.
+  const server = await startServer('Orthanc', 'Orthanc', [configFile], dicomPort, `${dir}.log`, { env: DCMTK_ENV });
+  try {
+    const result = await timedStore(dicomPort, 'ORTHANC', dataDir, files);
+    const statistics = await (await fetch(`http://${LOOPBACK}:${httpPort}/statistics`)).json();
+    if (Number(statistics.CountInstances) !== files) throw new Error(`Orthanc stored ${statistics.CountInstances} of ${files} instances`);
+    log(`a: Orthanc run ${runNumber}: ${result.seconds.toFixed(2)} s`);
     return result.seconds;
   } finally {
     await server.stop();
