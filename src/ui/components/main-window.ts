@@ -76,6 +76,11 @@ function other(side: Side): Side {
   return side === 'left' ? 'right' : 'left';
 }
 
+/** Logs the row count of a connected PACS or Local panel at debug level; bench/window.js times the listing by this line. */
+function logStudyRowsShown(side: Side, state: PanelState): void {
+  if (state.connection !== undefined && state.kind !== 'ssh') log.debug('study rows shown', { side, rows: state.rows.length });
+}
+
 function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -137,6 +142,9 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   // The local filter applies as the user types: the archive index answers from SQLite in milliseconds.
   useEffect(() => refreshLocal('left'), [panels.left.connection, panels.left.filterText]);
   useEffect(() => refreshLocal('right'), [panels.right.connection, panels.right.filterText]);
+  // React runs the study tables' effects before these, so the rows are already in Qt when the line is logged.
+  useEffect(() => logStudyRowsShown('left', panels.left), [panels.left.rows]);
+  useEffect(() => logStudyRowsShown('right', panels.right), [panels.right.rows]);
 
   const search = async (side: Side) => {
     const state = panelsRef.current[side];
@@ -386,6 +394,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     bind(SHORTCUTS.openStudy, () => actions.current.openSelectedStudy());
     bind(SHORTCUTS.closeWindow, () => windowRef.current?.close());
     trackWindow('main-window')(window);
+    log.info('main window shown', { processUptimeMs: Math.round(process.uptime() * 1000) });
     return () => trackWindow('main-window')(null);
   }, []);
 
