@@ -7,6 +7,8 @@
 
 import type { Readable } from 'node:stream';
 
+import type { DatasetSource } from './dataset-source';
+
 import type { Logger } from '../../services/logger';
 import { AcceptedContext, AssociationClosedError } from './association';
 import type { IncomingMessage } from './message-assembler';
@@ -79,7 +81,7 @@ export interface StoreSubOperation {
   contextId: number;
   sopClassUid: string;
   sopInstanceUid: string;
-  data: Readable;
+  data: DatasetSource;
   moveOriginator?: { aeTitle: string; messageId: number };
 }
 

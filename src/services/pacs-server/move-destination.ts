@@ -2,11 +2,10 @@
  * The outgoing association of a C-MOVE: this server acts as a Storage SCU
  * towards the move destination registered in settings.
  */
-import type { Readable } from 'node:stream';
 
 import { canDecompress, chooseDecompressionContext, decompressFile } from '../../dicom/decompress';
 import { AssociationRejectedError, connect } from '../../dicom/network';
-import type { AcceptedContext, ClientAssociation, DimseResult } from '../../dicom/network';
+import type { AcceptedContext, ClientAssociation, DatasetSource, DimseResult } from '../../dicom/network';
 import { canTranscode } from '../../dicom/transcode';
 import { describeTransferSyntax, LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, TransferSyntax } from '../../dicom/uid';
 import type { StoredInstance } from '../archive';
@@ -67,7 +66,7 @@ export function proposeStorageContexts(instances: StoredInstance[]): ContextProp
 }
 
 /** The context and data set of one C-STORE sub-operation, or the reason it cannot be sent. */
-export type SubOperationData = { contextId: number; data: Readable } | { failure: string };
+export type SubOperationData = { contextId: number; data: DatasetSource } | { failure: string };
 
 /**
  * Chooses the accepted context for a C-STORE sub-operation of C-MOVE or C-GET
@@ -79,7 +78,7 @@ export type SubOperationData = { contextId: number; data: Readable } | { failure
 export async function openSubOperationData(instance: StoredInstance, accepted: readonly AcceptedContext[], log: Logger): Promise<SubOperationData> {
   const choice = chooseContext(instance, accepted);
   if (!('failure' in choice)) {
-    return { contextId: choice.context.id, data: openStoredDataset(instance, choice.context.transferSyntax, log) };
+    return { contextId: choice.context.id, data: await openStoredDataset(instance, choice.context.transferSyntax, log) };
   }
   const decompressContext = chooseDecompressionContext(instance.sopClassUid, instance.transferSyntaxUid, accepted);
   if (!decompressContext) {

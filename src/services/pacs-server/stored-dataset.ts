@@ -3,21 +3,15 @@
  * the bytes after its file meta information, unchanged when the peer accepted
  * the stored transfer syntax, otherwise converted to a syntax it accepted.
  */
-import fs from 'node:fs';
-import type { Readable } from 'node:stream';
-
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
-import type { AcceptedContext } from '../../dicom/network';
+import type { AcceptedContext, DatasetSource } from '../../dicom/network';
 import { canTranscode, syntaxName, TRANSCODE_TARGET_SYNTAXES, transcodeFile } from '../../dicom/transcode';
 import type { StoredInstance } from '../archive';
 import type { Logger } from '../logger';
+import { PooledFileSource, ReadBufferPool } from '../transfers/pooled-file-source';
 
-/**
- * Read size for stored files. 64 KiB matches Node's default file stream: 1 MiB
- * reads of files mostly smaller than that cost more in garbage collection of
- * external memory than they saved (bench scenario d, 2026-12-04).
- */
-const READ_CHUNK_BYTES = 64 * 1024;
+/** Read buffers shared by the C-STORE sub-operations of every association of this process. */
+const readBuffers = new ReadBufferPool();
 
 /** The context to send an instance on, or the reason no accepted context fits. */
 export type ContextChoice = { context: AcceptedContext; converted: boolean } | { failure: string };
@@ -52,26 +46,30 @@ export function chooseContext(instance: StoredInstance, accepted: readonly Accep
 
 /**
  * Opens the data set of a stored instance in `transferSyntaxUid`: the file's
- * bytes as they are when that is the stored syntax, otherwise converted. Throws
- * when the file's syntax differs from the index, or for a pair the converter
- * does not support.
+ * bytes as they are when that is the stored syntax, otherwise converted.
+ * Rejects when the file's syntax differs from the index, or for a pair the
+ * converter does not support.
  */
-export function openStoredDataset(instance: StoredInstance, transferSyntaxUid = instance.transferSyntaxUid, log?: Logger): Readable {
-  const header = readDicomFileHeaderSync(instance.path);
-  if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
-    throw new Error(
-      `stored file ${instance.path} has transfer syntax ${header.transferSyntaxUid}, ` +
-        `index says ${instance.transferSyntaxUid}; run "loader reindex"`,
-    );
-  }
+export async function openStoredDataset(instance: StoredInstance, transferSyntaxUid = instance.transferSyntaxUid, log?: Logger): Promise<DatasetSource> {
   if (transferSyntaxUid === instance.transferSyntaxUid) {
-    return fs.createReadStream(instance.path, { start: header.datasetOffset, highWaterMark: READ_CHUNK_BYTES });
+    const { source, header } = await PooledFileSource.open(instance.path, readBuffers);
+    if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
+      source.destroy();
+      throw new Error(describeSyntaxMismatch(instance, header.transferSyntaxUid));
+    }
+    return source;
   }
 
+  const header = readDicomFileHeaderSync(instance.path);
+  if (header.transferSyntaxUid !== instance.transferSyntaxUid) throw new Error(describeSyntaxMismatch(instance, header.transferSyntaxUid));
   log?.debug('converting instance for sending', {
     sopInstanceUid: instance.sopInstanceUid,
     storedTransferSyntax: instance.transferSyntaxUid,
     sentTransferSyntax: transferSyntaxUid,
   });
   return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, transferSyntaxUid);
+}
+
+function describeSyntaxMismatch(instance: StoredInstance, fileSyntax: string): string {
+  return `stored file ${instance.path} has transfer syntax ${fileSyntax}, index says ${instance.transferSyntaxUid}; run "loader reindex"`;
 }
