@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { WidgetDump, WidgetRecord } from '../../src/ui/test-hooks';
+import { startProcess, waitUntil } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 
 /** Interval between reads of the geometry file, in milliseconds. */
@@ -15,6 +16,27 @@ const POLL_MS = 100;
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Starts Xvfb on a random display number well above the ones that other tests and desktops start from
+ * (0, 90, 99), because another test's Xvfb once took display :0 away in the middle of a flow. Xvfb
+ * rejects a display whose lock file exists, so a taken number costs one more try. `name` prefixes the
+ * process name in logs.
+ */
+export async function startXvfb(workDir: string, name = 'xvfb'): Promise<{ display: string; xvfb: ManagedProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const number = 1000 + Math.floor(Math.random() * 30_000);
+    const display = `:${number}`;
+    const xvfb = startProcess({ name: `${name}-${attempt}`, command: 'Xvfb', args: [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], dir: workDir });
+    try {
+      await waitUntil(xvfb, `X socket of ${display}`, () => fs.existsSync(`/tmp/.X11-unix/X${number}`), 10_000);
+      return { display, xvfb };
+    } catch (error) {
+      await xvfb.stop();
+      if (attempt === 3) throw error;
+    }
+  }
 }
 
 export class WindowDriver {

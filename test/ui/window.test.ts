@@ -27,7 +27,7 @@ import {
 } from '../support/peers';
 import type { ManagedProcess, OrthancHandle } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { sleep, WindowDriver } from './window-driver';
+import { sleep, startXvfb, WindowDriver } from './window-driver';
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
@@ -44,26 +44,6 @@ if (missingForTray.length > 0) {
   console.warn(`tray icon tests skipped: missing ${missingForTray.join(', ')}`);
 }
 const describeWithTray = missingForTray.length > 0 ? describe.skip : describe;
-
-/**
- * Starts Xvfb on a random display number well above the ones that other tests and desktops start from
- * (0, 90, 99): during this work another test's Xvfb took display :0 away in the middle of a flow. Xvfb
- * rejects a display whose lock file exists, so a taken number costs one more try.
- */
-async function startXvfb(workDir: string): Promise<{ display: string; xvfb: ManagedProcess }> {
-  for (let attempt = 1; ; attempt++) {
-    const number = 1000 + Math.floor(Math.random() * 30_000);
-    const display = `:${number}`;
-    const xvfb = startProcess({ name: `xvfb-${attempt}`, command: 'Xvfb', args: [display, '-screen', '0', '1400x900x24', '-nolisten', 'tcp'], dir: workDir });
-    try {
-      await waitUntil(xvfb, `X socket of ${display}`, () => fs.existsSync(`/tmp/.X11-unix/X${number}`), 10_000);
-      return { display, xvfb };
-    } catch (error) {
-      await xvfb.stop();
-      if (attempt === 3) throw error;
-    }
-  }
-}
 
 /** Corpus studies uploaded to Orthanc, by the last component of their Study Instance UID. */
 interface UploadedStudy {

@@ -3,19 +3,15 @@
  * the remote folder, folders first, with a ".." row to go up. Double-click or
  * Enter on a row raises onActivate; the panel enters folders.
  */
-import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, QTableWidgetItem, SelectionMode } from '@nodegui/nodegui';
-import { Table } from '@nodegui/react-nodegui';
-import React, { useEffect, useRef } from 'react';
+import type { QTableWidget } from '@nodegui/nodegui';
+import React, { useMemo } from 'react';
 
 import type { RemoteRow } from '../controllers/ssh-panel-controller';
 import { formatSize } from '../controllers/ssh-panel-controller';
 import type { Translate } from '../i18n';
-import { selectedRowIndexes } from './study-table';
+import { RowTable } from './row-table';
 
 const h = React.createElement;
-
-/** Interval of the selection check, in milliseconds, as in the study table. */
-const SELECTION_POLL_MS = 150;
 
 /** Name of the row that goes up one folder. */
 export const PARENT_ROW_NAME = '..';
@@ -49,72 +45,21 @@ function cellsOf(row: RemoteRow): string[] {
 }
 
 export function RemoteFileTable(props: RemoteFileTableProps): React.ReactElement {
-  const tableRef = useRef<QTableWidget>(null);
-  const items = useRef<QTableWidgetItem[]>([]);
-  const propsRef = useRef(props);
-  propsRef.current = props;
+  const { rows, canGoUp, onActivate } = props;
+  const cells = useMemo(() => (canGoUp ? [[PARENT_ROW_NAME, '', ''], ...rows.map(cellsOf)] : rows.map(cellsOf)), [rows, canGoUp]);
+  // The ".." row has an empty key, so it is never part of the selection.
+  const rowKeys = useMemo(() => (canGoUp ? ['', ...rows.map((row) => row.path)] : rows.map((row) => row.path)), [rows, canGoUp]);
   /** Returns the row at a table index, or undefined for the ".." row. */
-  const rowAt = (index: number): RemoteRow | undefined => {
-    const current = propsRef.current;
-    return current.rows[current.canGoUp ? index - 1 : index];
-  };
-
-  useEffect(() => {
-    const table = tableRef.current;
-    if (!table) return;
-    table.setSelectionBehavior(QAbstractItemViewSelectionBehavior.SelectRows);
-    table.setSelectionMode(SelectionMode.ExtendedSelection);
-    table.setEditTriggers(EditTrigger.NoEditTriggers);
-    table.setAlternatingRowColors(true);
-    table.setTabKeyNavigation(false);
-    table.horizontalHeader().setStretchLastSection(true);
-    // Qt emits cellActivated for a double-click and for Enter on the current row.
-    table.addEventListener('cellActivated', (index: number) => propsRef.current.onActivate(rowAt(index)));
-    props.tableRef?.(table);
-
-    // NodeGui 0.74 exposes no selection signal of QTableWidget, so the selection is compared on a timer.
-    let previous = '';
-    const timer = setInterval(() => {
-      const paths = selectedRowIndexes(table)
-        .map(rowAt)
-        .filter((row): row is RemoteRow => row !== undefined)
-        .map((row) => row.path);
-      const key = paths.join('\n');
-      if (key === previous) return;
-      previous = key;
-      propsRef.current.onSelectionChange(paths);
-    }, SELECTION_POLL_MS);
-    return () => {
-      clearInterval(timer);
-      props.tableRef?.(null);
-    };
-  }, []);
-
-  useEffect(() => {
-    const table = tableRef.current;
-    if (!table) return;
-    table.clearContents();
-    const cells = props.rows.map(cellsOf);
-    if (props.canGoUp) cells.unshift([PARENT_ROW_NAME, '', '']);
-    table.setRowCount(cells.length);
-    items.current = [];
-    cells.forEach((texts, rowIndex) => {
-      texts.forEach((text, column) => {
-        const item = new QTableWidgetItem(text);
-        items.current.push(item);
-        table.setItem(rowIndex, column, item);
-      });
-    });
-    table.resizeColumnsToContents();
-    table.horizontalHeader().setStretchLastSection(true);
-  }, [props.rows, props.canGoUp]);
+  const rowAt = (index: number): RemoteRow | undefined => rows[canGoUp ? index - 1 : index];
 
   const headers = [props.t('column.name'), props.t('column.size'), props.t('column.modified')];
-  return h(Table, {
+  return h(RowTable, {
     id: props.id,
-    ref: tableRef,
-    cellRange: { row: 0, column: headers.length },
-    horizontalHeaderLabels: headers,
-    style: 'flex: 1; min-height: 200px;',
+    headers,
+    cells,
+    rowKeys,
+    onSelectionChange: props.onSelectionChange,
+    onActivate: (index: number) => onActivate(rowAt(index)),
+    tableRef: props.tableRef,
   });
 }
