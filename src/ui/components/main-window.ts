@@ -35,12 +35,10 @@ type Side = 'left' | 'right';
 const REACTIVATE_DELAY_MS = 150;
 
 /**
- * Minimum and initial size of the main window, in pixels. 1360 is the
- * narrowest width at which the Russian strings of a PACS and a Local panel
- * fit without clipping (measured under Xvfb with DejaVu Sans 13 px, the font
- * of the style sheet). English fits from 1200. It still fits a 1366 x 768 screen.
- * NOTE: two PACS panels still clip in Russian at this width, because the
- * panels share the width in proportion to their content, not equally.
+ * Minimum and initial size of the main window, in pixels. The two panels
+ * share the width equally, and at 1360 every panel kind fits its Russian
+ * strings without clipping (test/ui/window.test.ts checks it under Xvfb with
+ * DejaVu Sans 13 px, the font of the style sheet). It still fits a 1366 x 768 screen.
  */
 export const MAIN_WINDOW_MIN_SIZE = { width: 1360, height: 680 } as const;
 

@@ -18,6 +18,17 @@ import { comboItems } from './combo-items';
 
 const h = React.createElement;
 
+/**
+ * Returns a style that gives a widget `grow` shares of its row's width, whatever
+ * the width of its content. `flex-basis: 0` alone is not enough in NodeGui
+ * 0.74.2: its Yoga keeps the flex basis from the first layout pass, which runs
+ * for a size hint without a width and so measures the content. `width: 0`
+ * makes that pass use 0 as well.
+ */
+export function flexShare(grow: number): string {
+  return `flex-grow: ${grow}; flex-shrink: 1; flex-basis: 0; width: 0;`;
+}
+
 export type PanelKind = 'pacs' | 'local' | 'ssh';
 
 /** Date filter choices of a PACS panel; 'day' and 'range' read the date text. */
@@ -124,15 +135,15 @@ function pacsFields(props: PanelProps): React.ReactElement {
   return h(
     View,
     { key: 'pacs-fields', style: 'flex-direction: row;' },
-    labeledField(t('panel.host'), h(LineEdit, { id: `${side}-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), 'flex: 3;'),
-    labeledField(t('panel.port'), h(LineEdit, { id: `${side}-port`, text: state.port, on: { textChanged: (port: string) => update({ port }) } }), 'flex: 1;'),
-    labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }) } }), 'flex: 2;'),
-    labeledField(t('panel.login'), h(LineEdit, { id: `${side}-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), 'flex: 2;'),
+    labeledField(t('panel.host'), h(LineEdit, { id: `${side}-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), flexShare(3)),
+    labeledField(t('panel.port'), h(LineEdit, { id: `${side}-port`, text: state.port, on: { textChanged: (port: string) => update({ port }) } }), flexShare(1)),
+    labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }) } }), flexShare(2)),
+    labeledField(t('panel.login'), h(LineEdit, { id: `${side}-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), flexShare(2)),
     labeledField(
       t('panel.password'),
       // EchoMode.Password is 2 in Qt.
       h(LineEdit, { id: `${side}-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }) } }),
-      'flex: 2;',
+      flexShare(2),
     ),
   );
 }
@@ -145,15 +156,15 @@ function sshFields(props: PanelProps): React.ReactElement {
     h(
       View,
       { style: 'flex-direction: row;' },
-      labeledField(t('panel.name'), h(LineEdit, { id: `${side}-ssh-name`, text: state.name, on: { textChanged: (name: string) => update({ name }) } }), 'flex: 2;'),
-      labeledField(t('panel.host'), h(LineEdit, { id: `${side}-ssh-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), 'flex: 3;'),
-      labeledField(t('panel.port'), h(LineEdit, { id: `${side}-ssh-port`, text: state.sshPort, on: { textChanged: (sshPort: string) => update({ sshPort }) } }), 'flex: 1;'),
-      labeledField(t('panel.login'), h(LineEdit, { id: `${side}-ssh-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), 'flex: 2;'),
+      labeledField(t('panel.name'), h(LineEdit, { id: `${side}-ssh-name`, text: state.name, on: { textChanged: (name: string) => update({ name }) } }), flexShare(2)),
+      labeledField(t('panel.host'), h(LineEdit, { id: `${side}-ssh-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), flexShare(3)),
+      labeledField(t('panel.port'), h(LineEdit, { id: `${side}-ssh-port`, text: state.sshPort, on: { textChanged: (sshPort: string) => update({ sshPort }) } }), flexShare(1)),
+      labeledField(t('panel.login'), h(LineEdit, { id: `${side}-ssh-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), flexShare(2)),
       labeledField(
         t('panel.password'),
         // EchoMode.Password is 2 in Qt.
         h(LineEdit, { id: `${side}-ssh-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }) } }),
-        'flex: 2;',
+        flexShare(2),
       ),
     ),
     h(
@@ -162,7 +173,7 @@ function sshFields(props: PanelProps): React.ReactElement {
       labeledField(
         t('panel.remoteFolder'),
         h(LineEdit, { id: `${side}-ssh-folder`, text: state.sshFolder, on: { textChanged: (sshFolder: string) => update({ sshFolder }), returnPressed: props.onConnect } }),
-        'flex: 1;',
+        flexShare(1),
       ),
       h(Button, { id: `${side}-ssh-up`, text: t('panel.up'), enabled: state.connection?.kind === 'ssh' && state.sshFolder !== '/', on: { clicked: props.onUp } }),
     ),
@@ -174,7 +185,7 @@ function localFields(props: PanelProps, openBrowser: () => void): React.ReactEle
   return h(
     View,
     { key: 'local-fields', style: 'flex-direction: row;' },
-    labeledField(t('panel.path'), h(LineEdit, { id: `${side}-path`, text: state.path, on: { textChanged: (path: string) => update({ path }) } }), 'flex: 1;'),
+    labeledField(t('panel.path'), h(LineEdit, { id: `${side}-path`, text: state.path, on: { textChanged: (path: string) => update({ path }) } }), flexShare(1)),
     h(Button, { id: `${side}-browse`, text: t('panel.browse'), on: { clicked: openBrowser } }),
   );
 }
@@ -200,7 +211,7 @@ function pacsFilters(props: PanelProps): React.ReactElement {
         text: state.dateText,
         enabled: needsText,
         placeholderText: t('panel.date.placeholder'),
-        style: 'flex: 1;',
+        style: flexShare(1),
         on: { textChanged: (dateText: string) => update({ dateText }) },
       }),
       h(Button, { id: `${side}-search`, text: t('panel.search'), enabled: state.connection !== undefined, on: { clicked: props.onSearch } }),
@@ -235,7 +246,7 @@ function localFilters(props: PanelProps, filterRef: React.RefObject<QLineEdit>):
       ref: filterRef,
       text: state.filterText,
       placeholderText: t('panel.filter'),
-      style: 'flex: 1;',
+      style: flexShare(1),
       on: { textChanged: (filterText: string) => update({ filterText }) },
     }),
     h(Button, { id: `${side}-clear`, text: t('panel.clear'), on: { clicked: () => update({ filterText: '' }) } }),
@@ -275,7 +286,7 @@ export function Panel(props: PanelProps): React.ReactElement {
   const status = state.connection ? t('panel.connected', { name: state.connection.label }) : t('panel.notConnected');
   return h(
     View,
-    { id: `${side}-panel`, style: 'flex-grow: 1; flex-shrink: 1; flex-basis: 0; flex-direction: column; padding: 4px;' },
+    { id: `${side}-panel`, style: `${flexShare(1)} flex-direction: column; padding: 4px;` },
     h(
       View,
       { style: 'flex-direction: row;' },
