@@ -20,6 +20,11 @@ export interface OpenWindowOptions {
 /** Opens the main window; resolves when the user closes it and the server and archives are closed. */
 export async function openWindow(options: OpenWindowOptions): Promise<void> {
   loadQodeShim(options.paths);
+  // The window draws only widgets, so it needs no OpenGL. NodeGui 0.74 sets Qt::AA_ShareOpenGLContexts, so Qt
+  // creates a shared GL context at start, which loads the Mesa driver. Under Xvfb (llvmpipe) that mapped libLLVM
+  // and added 44 MiB of RSS (bench/window.js). A user's own QT_XCB_GL_INTEGRATION still applies.
+  // NOTE: Qt then logs "Cannot create platform OpenGL context, neither GLX nor EGL are enabled" once; it is harmless.
+  process.env.QT_XCB_GL_INTEGRATION ??= 'none';
   // Required only now: these modules load the NodeGui addon, which needs the shim above.
   /* eslint-disable @typescript-eslint/no-var-requires */
   const { QApplication } = require('@nodegui/nodegui') as typeof import('@nodegui/nodegui');
