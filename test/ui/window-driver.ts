@@ -90,6 +90,30 @@ export class WindowDriver {
     this.fail(name, `widget "${name}" did not reach ${what || 'the expected state'} within ${timeoutMs} ms; last record: ${JSON.stringify(last)}`);
   }
 
+  /**
+   * Waits until the widget's position and size stay the same for `stillMs`.
+   * NodeGui lays out a widget that React just mounted 10 ms later, so its first
+   * record can show a place that a click would then miss.
+   */
+  async waitForStill(name: string, stillMs = 500, timeoutMs = 10_000): Promise<WidgetRecord> {
+    const deadline = Date.now() + timeoutMs;
+    const geometryOf = (record: WidgetRecord | undefined) => (record ? `${record.x},${record.y} ${record.width}x${record.height}` : 'missing');
+    let last = geometryOf(this.widget(name));
+    let since = Date.now();
+    while (Date.now() < deadline) {
+      await sleep(POLL_MS);
+      const record = this.widget(name);
+      const geometry = geometryOf(record);
+      if (geometry !== last) {
+        last = geometry;
+        since = Date.now();
+      } else if (record && Date.now() - since >= stillMs) {
+        return record;
+      }
+    }
+    this.fail(name, `widget "${name}" did not keep its place for ${stillMs} ms within ${timeoutMs} ms; last geometry: ${last}`);
+  }
+
   async waitForGone(name: string, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
@@ -161,6 +185,28 @@ export class WindowDriver {
       while (this.focusedWidget() === focused && Date.now() < deadline) await sleep(POLL_MS);
     }
     this.fail(name, `widget "${name}" did not get the focus after ${maxPresses} presses of ${key}`);
+  }
+
+  /**
+   * Presses Tab until the keyboard focus comes back to the widget that had it
+   * first, and returns the named widgets that got the focus on the way, in
+   * order and starting with that widget. Fails after `maxPresses`.
+   */
+  async focusChain(maxPresses = 150): Promise<string[]> {
+    const start = this.focusedWidget();
+    if (start === undefined) this.fail('focus-chain', 'no named widget has the keyboard focus, so the Tab chain has no start');
+    const chain = [start];
+    for (let press = 0; press < maxPresses; press++) {
+      const previous = this.focusedWidget();
+      this.key('Tab');
+      // A widget without a name shows as undefined, and the wait then ends at the deadline.
+      const deadline = Date.now() + 2_000;
+      while (this.focusedWidget() === previous && Date.now() < deadline) await sleep(POLL_MS);
+      const focused = this.focusedWidget();
+      if (focused === start) return chain;
+      if (focused !== undefined && focused !== previous) chain.push(focused);
+    }
+    this.fail(start, `the focus did not come back to "${start}" after ${maxPresses} presses of Tab; it passed ${chain.join(', ')}`);
   }
 
   /** Returns the ids of the windows that `xdotool search` finds; xdotool exits with code 1 when it finds none. */

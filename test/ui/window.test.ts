@@ -221,6 +221,18 @@ describeWithGui('desktop window', () => {
   test('keyboard flow retrieves the MR study', async () => {
     // Only keys from here on: Tab moves the focus, Space toggles and presses, F5 transfers.
     await driver.waitForActiveWindow('main-window');
+
+    // Tab reaches every enabled control: with the left PACS panel and the right Local panel connected, that is
+    // every named widget except the labels, panels and the progress bar.
+    await driver.focusByKey('left-kind');
+    const chain = await driver.focusChain();
+    const notControls = /^(muted(#\d+)?|(left|right)-(panel|connection|selection)|server-state|status-(text|progress|failures|bar)|main-window)$/;
+    const controls = Object.entries(driver.dump().widgets)
+      .filter(([name, widget]) => widget.window === 'main-window' && widget.enabled && !notControls.test(name))
+      .map(([name]) => name);
+    expect(controls.length).toBeGreaterThan(30);
+    expect(controls.filter((name) => !chain.includes(name))).toEqual([]);
+
     await driver.focusByKey('left-modality-CT');
     driver.key('space');
     await driver.waitFor('left-modality-CT', (box) => box.checked === false, 5_000, 'unchecked');
@@ -245,6 +257,33 @@ describeWithGui('desktop window', () => {
     await driver.waitFor('status-text', (label) => /^Done: 6 instances, 0 failures$/.test(label.text ?? ''), 90_000, 'Done with 6 instances');
     expect(archivedStudies()).toEqual(uidsWhere((study) => study.studyDate >= '20030101' && study.studyDate <= '20041231'));
     await driver.waitFor('right-table', (table) => table.rows === 3, 5_000, '3 rows');
+
+    // Arrows select one row, Ctrl+arrows move without selecting, and Space adds the current row: rows 1 and 3.
+    await driver.focusByKey('right-table');
+    driver.key('ctrl+Home', 'Down', 'Up');
+    await driver.waitFor('right-selection', (label) => /1 selected/.test(label.text ?? ''), 5_000, '1 selected');
+    driver.key('ctrl+Down', 'ctrl+Down', 'space');
+    await driver.waitFor('right-selection', (label) => /2 selected/.test(label.text ?? ''), 5_000, '2 selected');
+
+    // Enter opens the study of the current row in the viewer, Ctrl+Return the first selected study; Esc closes it.
+    driver.key('Return');
+    await driver.waitForActiveWindow('viewer-window', 30_000);
+    driver.key('Escape');
+    await driver.waitForActiveWindow('main-window', 15_000);
+    await driver.waitFor('right-table', (table) => table.focused, 5_000, 'focused again');
+    driver.key('ctrl+Return');
+    await driver.waitForActiveWindow('viewer-window', 30_000);
+    driver.key('Escape');
+    await driver.waitForActiveWindow('main-window', 15_000);
+
+    // Shift+F5 sends the Local selection to the PACS panel; Exit leaves the dialog without sending.
+    driver.key('shift+F5');
+    await driver.waitForActiveWindow('send-dialog');
+    expect(driver.widget('send-summary')?.text).toMatch(/^2 studies from .* to ORTHANCUI@127\.0\.0\.1:\d+$/);
+    await driver.focusByKey('send-exit');
+    driver.key('space');
+    await driver.waitForGone('send-dialog');
+    await driver.waitForActiveWindow('main-window');
   }, 180_000);
 
   test('Ctrl+F filters the local panel', async () => {
@@ -258,7 +297,7 @@ describeWithGui('desktop window', () => {
   }, 60_000);
 
   test('Shift+F5 opens the send dialog', async () => {
-    await driver.click('right-table', { x: 40, y: 45 });
+    await driver.focusByKey('right-table');
     driver.key('ctrl+a');
     await driver.waitFor('right-selection', (label) => /3 selected/.test(label.text ?? ''), 5_000, '3 selected');
     driver.key('shift+F5');
@@ -349,7 +388,7 @@ describeWithGui('desktop window', () => {
       await driver.click(`${side}-kind`);
       driver.key('Home', ...Array<string>(kinds.indexOf(kind)).fill('Down'), 'Return');
       await driver.waitFor(`${side}-kind`, (combo) => combo.text === kindTexts[kind], 5_000, kindTexts[kind]);
-      await driver.waitFor(`${side}-${fieldOf[kind]}`);
+      await driver.waitForStill(`${side}-${fieldOf[kind]}`);
       shown[side] = kind;
       if (kind === 'ssh') return;
       if (kind === 'pacs') {

@@ -14,6 +14,7 @@ import type { AppController, LocationEntry, ServerState, TransferFailure, Transf
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
+import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
 import type { Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
@@ -327,16 +328,17 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   };
 
   /**
-   * Opens the first selected study of a panel in the study viewer window. A
-   * PACS study is retrieved and SSH files are downloaded into the viewer's
+   * Opens a study of a panel in the study viewer window: the one `chosen`
+   * names, or else the panel's first selected study or its selected SSH files.
+   * A PACS study is retrieved and SSH files are downloaded into the viewer's
    * cache archive first; a failure is shown in the status bar.
    */
-  const openStudyFrom = async (side: Side, remotePaths?: string[]) => {
+  const openStudyFrom = async (side: Side, chosen: PanelSelection = {}) => {
     const panel = panelsRef.current[side];
     if (!panel.connection) return;
     let opened;
     try {
-      const selection = { studyInstanceUid: panel.selectedUids[0], remotePaths: remotePaths ?? panel.selectedPaths };
+      const selection = { studyInstanceUid: chosen.studyInstanceUid ?? panel.selectedUids[0], remotePaths: chosen.remotePaths ?? panel.selectedPaths };
       opened = await controller.studyOpener.open(panel.connection, selection, (event) => setStatus({ ...openProgressText(t, event), failures: [] }));
     } catch (error) {
       log.warn('study for the viewer not retrieved', { side, error: describeError(error) });
@@ -458,9 +460,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     onActivateEntry: (row: RemoteRow | undefined) => {
       if (row === undefined) void listSsh(side, parentFolder(panelsRef.current[side].sshFolder));
       else if (row.type === 'folder') void listSsh(side, row.path);
-      else void openStudyFrom(side, [row.path]);
+      else void openStudyFrom(side, { remotePaths: [row.path] });
     },
     onUp: () => void listSsh(side, parentFolder(panelsRef.current[side].sshFolder)),
+    onOpenStudy: (studyInstanceUid: string) => void openStudyFrom(side, { studyInstanceUid }),
     widgetRefs: (refs: { filter?: QLineEdit | null; table?: QTableWidget | null }) => {
       widgets.current[side] = refs;
     },

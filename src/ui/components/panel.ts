@@ -112,6 +112,8 @@ export interface PanelProps {
   onActivateEntry: (row: RemoteRow | undefined) => void;
   /** SSH: go up to the parent folder. */
   onUp: () => void;
+  /** PACS and Local: a double-click or Enter on a study row. */
+  onOpenStudy: (studyInstanceUid: string) => void;
   /** Receives the filter box and the table, for keyboard shortcuts. */
   widgetRefs: (refs: { filter?: QLineEdit | null; table?: QTableWidget | null }) => void;
 }
@@ -327,6 +329,7 @@ export function Panel(props: PanelProps): React.ReactElement {
           rows: state.rows,
           t,
           onSelectionChange: (selectedUids) => update({ selectedUids }),
+          onActivate: props.onOpenStudy,
           tableRef: (table) => props.widgetRefs({ table, filter: filterRef.current }),
         }),
     h(

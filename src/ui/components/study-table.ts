@@ -13,6 +13,8 @@ export interface StudyTableProps {
   rows: StudyRow[];
   t: Translate;
   onSelectionChange: (studyUids: string[]) => void;
+  /** Receives the study of a double-click or of Enter on the current row. */
+  onActivate?: (studyInstanceUid: string) => void;
   /** Receives the widget, for focus and keyboard shortcuts. */
   tableRef?: (table: QTableWidget | null) => void;
 }
@@ -25,5 +27,16 @@ export function StudyTable(props: StudyTableProps): React.ReactElement {
   const cells = useMemo(() => props.rows.map(cellsOf), [props.rows]);
   const rowKeys = useMemo(() => props.rows.map((row) => row.studyInstanceUid), [props.rows]);
   const headers = [props.t('column.patientName'), props.t('column.birthDate'), props.t('column.modality'), props.t('column.studyDate'), props.t('column.description')];
-  return h(RowTable, { id: props.id, headers, cells, rowKeys, onSelectionChange: props.onSelectionChange, tableRef: props.tableRef });
+  return h(RowTable, {
+    id: props.id,
+    headers,
+    cells,
+    rowKeys,
+    onSelectionChange: props.onSelectionChange,
+    onActivate: (index: number) => {
+      const row = props.rows[index];
+      if (row) props.onActivate?.(row.studyInstanceUid);
+    },
+    tableRef: props.tableRef,
+  });
 }
