@@ -342,6 +342,9 @@ const DICTIONARIES: Record<Language, Record<MessageKey, string>> = { en, ru };
 
 export type Translate = (key: MessageKey, parameters?: Record<string, string | number>) => string;
 
+/** Text that is formatted when it is shown, in the language shown then, such as the status bar's. */
+export type LocalizedText = (t: Translate) => string;
+
 /** Returns a translator for the language; unknown `{name}` parameters stay as written. */
 export function translator(language: Language): Translate {
   const dictionary = DICTIONARIES[language];

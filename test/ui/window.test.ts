@@ -356,6 +356,10 @@ describeWithGui('desktop window', () => {
       await sleep(300);
       screenshot(`main-${variant.language}-${variant.theme}.png`);
       expect(clippedWidgets()).toEqual([]);
+      // The status bar shows the result of the keyboard flow's retrieve in the language just chosen.
+      const done = variant.language === 'en' ? /^Done: 6 instances, 0 failures$/ : /^Готово: снимков 6, ошибок 0$/;
+      expect(driver.widget('status-text')?.text).toMatch(done);
+      expect(driver.widget('server-state')?.text).toBe(variant.language === 'en' ? 'Server stopped' : 'Сервер остановлен');
 
       await driver.click('left-table', { x: 40, y: 45 });
       driver.key('F5');

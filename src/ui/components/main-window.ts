@@ -16,7 +16,7 @@ import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
-import type { Translate } from '../i18n';
+import type { LocalizedText, Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
 import { trackWindow } from '../test-hooks';
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
@@ -60,7 +60,8 @@ type Dialog =
   | { type: 'license'; problem: string };
 
 interface StatusState {
-  text: string;
+  /** Formats the text in the language shown when the status bar renders, so a language switch changes it too. */
+  text: LocalizedText;
   percent: number;
   failures: TransferFailure[];
 }
@@ -84,6 +85,11 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Returns the status fields of a progress event, with a text that follows the language shown. */
+function localizedProgress<P>(t: Translate, format: (t: Translate, progress: P) => { text: string; percent: number }, progress: P): Pick<StatusState, 'text' | 'percent'> {
+  return { text: (shown) => format(shown, progress).text, percent: format(t, progress).percent };
+}
+
 function progressText(t: Translate, progress: TransferProgress): { text: string; percent: number } {
   const percent = progress.instancesTotal ? Math.min(100, Math.round((progress.instancesDone / progress.instancesTotal) * 100)) : Math.round((progress.studiesDone / Math.max(1, progress.studiesTotal)) * 100);
   return { text: t('status.progress', { studies: `${progress.studiesDone}/${progress.studiesTotal}`, instances: progress.instancesDone, percent }), percent };
@@ -102,10 +108,11 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const status = controller.licenseStatus();
     return status.state === 'active' ? { type: 'none' } : { type: 'license', problem: status.message };
   });
-  const [status, setStatus] = useState<StatusState>({ text: t('status.ready'), percent: 0, failures: [] });
+  const [status, setStatus] = useState<StatusState>({ text: (t) => t('status.ready'), percent: 0, failures: [] });
   const [server, setServer] = useState<ServerState>(controller.serverState());
   const [serverBusy, setServerBusy] = useState(false);
-  const [serverMessage, setServerMessage] = useState('');
+  // An object, because React's setState would call a bare function as an updater.
+  const [serverMessage, setServerMessage] = useState<{ text: LocalizedText } | undefined>(undefined);
   const [settingsVersion, setSettingsVersion] = useState(0);
   // Only a change re-renders the window, so the tray menu gets its texts from the effect that runs after each render.
   const [, setTrayShown] = useState(false);
@@ -148,14 +155,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const search = async (side: Side) => {
     const state = panelsRef.current[side];
     if (state.connection?.kind !== 'pacs') return;
-    setStatus((current) => ({ ...current, text: t('status.searching'), percent: 0 }));
+    setStatus((current) => ({ ...current, text: (t) => t('status.searching'), percent: 0 }));
     try {
       const rows = await controller.searchPacs(state.connection.node, { date: dateFilterOf(state), modalities: state.modalities });
       update(side, { rows, message: '' });
-      setStatus({ text: t('status.found', { count: rows.length }), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('status.found', { count: rows.length }), percent: 0, failures: [] });
     } catch (error) {
       update(side, { message: describeError(error) });
-      setStatus({ text: t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
     }
   };
 
@@ -228,11 +235,11 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const state = panelsRef.current[side];
     if (state.connection?.kind !== 'local') return;
     try {
-      const report = await controller.scanLocal(state.connection.archive, state.connection.root, (scanned, indexed) => setStatus((current) => ({ ...current, text: t('scan.progress', { scanned, indexed }) })));
-      setStatus({ text: t('scan.done', report), percent: 100, failures: [] });
+      const report = await controller.scanLocal(state.connection.archive, state.connection.root, (scanned, indexed) => setStatus((current) => ({ ...current, text: (t) => t('scan.progress', { scanned, indexed }) })));
+      setStatus({ text: (t) => t('scan.done', report), percent: 100, failures: [] });
       refreshLocal(side);
     } catch (error) {
-      setStatus({ text: t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
     }
   };
 
@@ -240,15 +247,15 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const source = panelsRef.current[from];
     const target = panelsRef.current[other(from)];
     if (!source.connection || !target.connection) {
-      setStatus({ text: t('transfer.needConnection'), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('transfer.needConnection'), percent: 0, failures: [] });
     } else if (source.connection.kind === 'ssh' || target.connection.kind === 'ssh') {
-      if (source.connection.kind !== 'ssh' || target.connection.kind !== 'local') setStatus({ text: t('transfer.sshToLocalOnly'), percent: 0, failures: [] });
-      else if (source.selectedPaths.length === 0) setStatus({ text: t('ssh.needSelection'), percent: 0, failures: [] });
+      if (source.connection.kind !== 'ssh' || target.connection.kind !== 'local') setStatus({ text: (t) => t('transfer.sshToLocalOnly'), percent: 0, failures: [] });
+      else if (source.selectedPaths.length === 0) setStatus({ text: (t) => t('ssh.needSelection'), percent: 0, failures: [] });
       else setDialog({ type: 'sshSend', from });
     } else if (source.connection.kind === target.connection.kind) {
-      setStatus({ text: t('transfer.samePanelType'), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('transfer.samePanelType'), percent: 0, failures: [] });
     } else if (source.selectedUids.length === 0) {
-      setStatus({ text: t('transfer.needSelection'), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('transfer.needSelection'), percent: 0, failures: [] });
     } else {
       setDialog({ type: 'send', from });
     }
@@ -259,7 +266,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const source = panelsRef.current[from];
     const targetSide = other(from);
     const target = panelsRef.current[targetSide];
-    const onProgress = (progress: TransferProgress) => setStatus({ ...progressText(t, progress), failures: [] });
+    const onProgress = (progress: TransferProgress) => setStatus({ ...localizedProgress(t, progressText, progress), failures: [] });
     onProgress({ studiesDone: 0, studiesTotal: source.selectedUids.length, instancesDone: 0 });
     try {
       let result;
@@ -269,29 +276,29 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       } else if (source.connection?.kind === 'local' && target.connection?.kind === 'pacs') {
         result = await controller.sendToPacs(source.connection.archive, target.connection.node, source.selectedUids, onProgress);
       } else if (source.connection?.kind === 'ssh' && target.connection?.kind === 'local') {
-        const onSshProgress = (progress: SshFetchProgress) => setStatus({ ...sshProgressText(t, progress), failures: [] });
+        const onSshProgress = (progress: SshFetchProgress) => setStatus({ ...localizedProgress(t, sshProgressText, progress), failures: [] });
         result = await controller.ssh.fetchIntoArchive(source.connection.ssh, source.selectedPaths, target.connection.archive, onSshProgress);
         refreshLocal(targetSide);
       } else {
         return;
       }
-      setStatus({ text: t('status.done', { instances: result.instances, failures: result.failures.length }), percent: 100, failures: result.failures });
+      setStatus({ text: (t) => t('status.done', { instances: result.instances, failures: result.failures.length }), percent: 100, failures: result.failures });
     } catch (error) {
       log.error('transfer failed', { from, error: describeError(error) });
-      setStatus({ text: t('status.failed', { message: describeSshError(t, error) }), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('status.failed', { message: describeSshError(t, error) }), percent: 0, failures: [] });
     }
   };
 
   const toggleServer = async (on: boolean) => {
     setServerBusy(true);
-    setServerMessage(on ? t('server.starting') : '');
+    setServerMessage(on ? { text: (t) => t('server.starting') } : undefined);
     try {
       setServer(on ? await controller.startServer() : await controller.stopServer());
-      setServerMessage('');
+      setServerMessage(undefined);
     } catch (error) {
       log.error('PACS server switch failed', { on, error: describeError(error) });
       setServer(controller.serverState());
-      setServerMessage(t('server.failed', { message: describeError(error) }));
+      setServerMessage({ text: (t) => t('server.failed', { message: describeError(error) }) });
     } finally {
       setServerBusy(false);
     }
@@ -321,7 +328,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const sides: Side[] = ['left', 'right'];
     const side = sides.find((candidate) => selected(candidate) && panelsRef.current[candidate].kind === 'local') ?? sides.find(selected);
     if (!side) {
-      setStatus({ text: t('viewer.needSelection'), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('viewer.needSelection'), percent: 0, failures: [] });
       return;
     }
     void openStudyFrom(side);
@@ -339,17 +346,17 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     let opened;
     try {
       const selection = { studyInstanceUid: chosen.studyInstanceUid ?? panel.selectedUids[0], remotePaths: chosen.remotePaths ?? panel.selectedPaths };
-      opened = await controller.studyOpener.open(panel.connection, selection, (event) => setStatus({ ...openProgressText(t, event), failures: [] }));
+      opened = await controller.studyOpener.open(panel.connection, selection, (event) => setStatus({ ...localizedProgress(t, openProgressText, event), failures: [] }));
     } catch (error) {
       log.warn('study for the viewer not retrieved', { side, error: describeError(error) });
-      setStatus({ text: t('viewer.retrieveFailed', { message: describeSshError(t, error) }), percent: 0, failures: error instanceof StudyRetrieveError ? error.failures : [] });
+      setStatus({ text: (t) => t('viewer.retrieveFailed', { message: describeSshError(t, error) }), percent: 0, failures: error instanceof StudyRetrieveError ? error.failures : [] });
       return;
     }
     if (!opened) return;
     const { archiveRoot, studyInstanceUid, failures } = opened.study;
     if (panel.connection.kind !== 'local') {
-      const text = opened.studiesFound > 1 ? t('viewer.moreStudies', { count: opened.studiesFound }) : t('status.ready');
-      setStatus({ text, percent: 100, failures });
+      const { studiesFound } = opened;
+      setStatus({ text: (t) => (studiesFound > 1 ? t('viewer.moreStudies', { count: studiesFound }) : t('status.ready')), percent: 100, failures });
     }
     // A lazy require: the viewer module must load after Qt runs (see src/ui/viewer/index.ts).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -361,7 +368,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       .then(() => setTimeout(() => windowRef.current && activate(windowRef.current), REACTIVATE_DELAY_MS))
       .catch((error: unknown) => {
         log.warn('study viewer failed to open', { studyInstanceUid, error: describeError(error) });
-        setStatus({ text: t('viewer.openFailed', { message: describeError(error) }), percent: 0, failures: [] });
+        setStatus({ text: (t) => t('viewer.openFailed', { message: describeError(error) }), percent: 0, failures: [] });
       });
   };
 
@@ -435,7 +442,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   }, [ui.trayIcon]);
 
   useEffect(() => {
-    const toolTip = `${t('app.title')}: ${serverMessage === '' ? serverText : serverMessage}`;
+    const toolTip = `${t('app.title')}: ${serverMessage === undefined ? serverText : serverMessage.text(t)}`;
     trayRef.current?.update({ t, serverRunning: server.running, serverBusy, toolTip });
   });
 
@@ -509,9 +516,9 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         View,
         { id: 'status-bar', style: 'flex-direction: row; padding-top: 4px;' },
         h(CheckBox, { id: 'server-switch', text: t('server.switch'), checked: server.running, enabled: !serverBusy, on: { clicked: (checked: boolean) => void toggleServer(checked) } }),
-        h(Text, { id: 'server-state' }, serverMessage === '' ? serverText : serverMessage),
+        h(Text, { id: 'server-state' }, serverMessage === undefined ? serverText : serverMessage.text(t)),
         h(View, { style: 'flex: 1;' }),
-        h(Text, { id: 'status-text' }, status.text),
+        h(Text, { id: 'status-text' }, status.text(t)),
         h(ProgressBar, { id: 'status-progress', minimum: 0, maximum: 100, value: status.percent, style: 'width: 160px;' }),
         h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: () => setDialog({ type: 'settings' }) } }),
       ),
