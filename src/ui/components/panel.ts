@@ -4,7 +4,7 @@
  * renders the state it is given and reports every change through `update`;
  * the main window runs the services.
  */
-import { FileMode, QFileDialog, QLineEdit, QTableWidget } from '@nodegui/nodegui';
+import { FileMode, QFileDialog, QLineEdit, QTableWidget, SizeAdjustPolicy } from '@nodegui/nodegui';
 import { Button, CheckBox, ComboBox, LineEdit, Text, View } from '@nodegui/react-nodegui';
 import React, { useRef } from 'react';
 
@@ -34,6 +34,13 @@ export type PanelKind = 'pacs' | 'local' | 'ssh';
 /** Date filter choices of a PACS panel; 'day' and 'range' read the date text. */
 export const DATE_CHOICES = ['any', 'today', 'yesterday', 'last-7-days', 'last-30-days', 'day', 'range'] as const;
 export type DateChoice = (typeof DATE_CHOICES)[number];
+
+/**
+ * Size policy of the panels' combo boxes. Qt's default measures the items
+ * only when the box is first shown, so after a language switch a longer
+ * item, such as "Локально" for "Local", would be cut off.
+ */
+const COMBO_SIZE_POLICY = SizeAdjustPolicy.AdjustToContents;
 
 /** Modalities offered by the modality filter. */
 export const MODALITY_CHOICES = ['CT', 'MR', 'US', 'CR', 'DX', 'MG', 'PT', 'NM', 'XA', 'OT'];
@@ -204,6 +211,7 @@ function pacsFilters(props: PanelProps): React.ReactElement {
       h(Text, {}, t('panel.date')),
       h(ComboBox, {
         id: `${side}-date`,
+        sizeAdjustPolicy: COMBO_SIZE_POLICY,
         items: comboItems(DATE_CHOICES.map((choice) => t(DATE_LABELS[choice]))),
         currentIndex: DATE_CHOICES.indexOf(state.dateChoice),
         on: { activated: (index: number) => index >= 0 && DATE_CHOICES[index] !== state.dateChoice && update({ dateChoice: DATE_CHOICES[index] }) },
@@ -295,6 +303,7 @@ export function Panel(props: PanelProps): React.ReactElement {
       h(Text, {}, t('panel.type')),
       h(ComboBox, {
         id: `${side}-kind`,
+        sizeAdjustPolicy: COMBO_SIZE_POLICY,
         items: comboItems([t('panel.type.pacs'), t('panel.type.local'), t('panel.type.ssh')]),
         currentIndex: kinds.indexOf(state.kind),
         on: {
