@@ -87,9 +87,16 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     const table = tableRef.current;
     if (!table) return;
     setTableTexts(table, props.cells);
+  }, [props.cells]);
+
+  // Column widths follow the cells and the header texts, which change with the language.
+  const headerKey = props.headers.join('\n');
+  useEffect(() => {
+    const table = tableRef.current;
+    if (!table) return;
     table.resizeColumnsToContents();
     table.horizontalHeader().setStretchLastSection(true);
-  }, [props.cells]);
+  }, [props.cells, headerKey]);
 
   return h(Table, {
     id: props.id,
