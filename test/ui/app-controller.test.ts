@@ -10,6 +10,7 @@ import { LocalArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { SettingsStore } from '../../src/services/settings/settings-store';
 import { AppController } from '../../src/ui/controllers/app-controller';
+import { panelKindChange } from '../../src/ui/controllers/panel-state';
 import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
 import { messageKeys } from '../../src/ui/i18n';
@@ -135,6 +136,29 @@ describe('PACS panel against Orthanc', () => {
     const connection = await controller.connectPacs(input());
     expect(connection.kind).toBe('pacs');
     expect(connection.label).toBe(`ORTHANCCTL@${LOOPBACK}:${orthanc.port}`);
+  });
+
+  test('kind switch drops SSH credentials', async () => {
+    // The fields of an SSH panel after a Connect; panel.ts itself needs Qt, so the state is written out here.
+    const sshPanel = { kind: 'ssh' as const, host: LOOPBACK, port: '4242', aeTitle: 'ORTHANC', login: 'radiologist', password: 'ssh-secret', name: 'workstation' };
+    const pacsPanel = { ...sshPanel, ...panelKindChange(sshPanel, 'pacs') };
+    expect(pacsPanel.kind).toBe('pacs');
+    expect(pacsPanel.login).toBe('');
+    expect(pacsPanel.password).toBe('');
+    expect(pacsPanel.name).toBe('');
+    expect(pacsPanel).toHaveProperty('connection', undefined);
+
+    // Connect then sends no DICOM user identity to the PACS.
+    const connection = await controller.connectPacs({ ...pacsPanel, port: String(orthanc.port), aeTitle: 'ORTHANCCTL' });
+    if (connection.kind !== 'pacs') throw new Error('expected a PACS connection');
+    expect(connection.node.credentials).toBeUndefined();
+
+    // The PACS login and password do not reach an SSH panel either.
+    const withPacsLogin = { ...pacsPanel, login: 'pacs-user', password: 'pacs-secret' };
+    const backToSsh = panelKindChange(withPacsLogin, 'ssh');
+    expect(backToSsh.login).toBe('');
+    expect(backToSsh.password).toBe('');
+    expect(panelKindChange(withPacsLogin, 'pacs')).toEqual({});
   });
 
   test('connectPacs to a closed port fails', async () => {

@@ -13,6 +13,7 @@ import type { InterfaceSettings } from '../../services/settings/settings-types';
 import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
+import { panelKindChange } from '../controllers/panel-state';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
@@ -219,13 +220,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const fill = (side: Side, location: LocationEntry) => {
     if (location.kind === 'pacs' && location.node) {
       const node = location.node;
-      update(side, { kind: 'pacs', host: node.host, port: String(node.port), aeTitle: node.aeTitle, login: node.login ?? '', connection: undefined, rows: [] });
+      // The password field is cleared too, so a password typed for another location is never sent to this node.
+      update(side, { ...panelKindChange(panelsRef.current[side], 'pacs'), kind: 'pacs', host: node.host, port: String(node.port), aeTitle: node.aeTitle, login: node.login ?? '', password: '', connection: undefined, rows: [] });
     } else if (location.kind === 'ssh' && location.sshNode) {
       const node = location.sshNode;
       const ssh = { name: node.name, host: node.host, sshPort: String(node.port), login: node.login, password: '', sshFolder: node.defaultFolder ?? '' };
-      update(side, { kind: 'ssh', ...ssh, connection: undefined, remoteRows: [], selectedPaths: [] });
+      update(side, { ...panelKindChange(panelsRef.current[side], 'ssh'), kind: 'ssh', ...ssh, connection: undefined, remoteRows: [], selectedPaths: [] });
     } else {
-      update(side, { kind: 'local', path: location.description, connection: undefined, rows: [] });
+      update(side, { ...panelKindChange(panelsRef.current[side], 'local'), kind: 'local', path: location.description, connection: undefined, rows: [] });
     }
     setDialog({ type: 'none' });
   };

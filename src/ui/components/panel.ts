@@ -9,6 +9,7 @@ import { Button, CheckBox, ComboBox, LineEdit, Text, View } from '@nodegui/react
 import React, { useRef } from 'react';
 
 import type { PanelConnection, StudyRow } from '../controllers/app-controller';
+import { panelKindChange } from '../controllers/panel-state';
 import type { RemoteRow } from '../controllers/ssh-panel-controller';
 import type { Translate } from '../i18n';
 import { RemoteFileTable } from './remote-file-table';
@@ -310,7 +311,7 @@ export function Panel(props: PanelProps): React.ReactElement {
           activated: (index: number) => {
             const kind = kinds[index];
             if (kind === undefined || kind === state.kind) return;
-            update({ kind, connection: undefined, rows: [], selectedUids: [], remoteRows: [], selectedPaths: [], message: '' });
+            update(panelKindChange(state, kind));
           },
         },
       }),
