@@ -168,6 +168,10 @@ const en = {
   'viewer.field.frames': 'Frames',
   'viewer.field.characterSet': 'Character set',
   'settings.trayIcon': 'Show an icon in the system tray (closing the window keeps the server running)',
+  'status.partial': 'Incomplete: {instances} instances received, {failures} problems; see the list below',
+  'status.transferFailed': 'Transfer failed: {instances} instances received, {failures} problems; see the list below',
+  'close.title': 'Transfer in progress',
+  'close.confirm': 'A transfer is still running. Close the window and cancel it? Studies received so far stay in the archive, possibly incomplete.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -336,6 +340,10 @@ const ru: Record<MessageKey, string> = {
   'viewer.field.frames': 'Кадров',
   'viewer.field.characterSet': 'Кодировка',
   'settings.trayIcon': 'Значок в области уведомлений (закрытие окна не останавливает сервер)',
+  'status.partial': 'Не завершено: получено снимков {instances}, проблем {failures}; список ниже',
+  'status.transferFailed': 'Передача не удалась: получено снимков {instances}, проблем {failures}; список ниже',
+  'close.title': 'Идёт передача',
+  'close.confirm': 'Передача ещё идёт. Закрыть окно и прервать её? Уже полученные исследования останутся в архиве, возможно неполными.',
 };
 
 const DICTIONARIES: Record<Language, Record<MessageKey, string>> = { en, ru };

@@ -10,6 +10,7 @@ import { LocalArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { SettingsStore } from '../../src/services/settings/settings-store';
 import { AppController } from '../../src/ui/controllers/app-controller';
+import type { TransferProgress } from '../../src/ui/controllers/app-controller';
 import { panelKindChange } from '../../src/ui/controllers/panel-state';
 import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
@@ -214,4 +215,47 @@ describe('PACS panel against Orthanc', () => {
     expect(connection.kind).toBe('pacs');
     await expect(controller.studyOpener.open(gone, { studyInstanceUid: studyUid }, () => undefined)).rejects.toBeInstanceOf(StudyRetrieveError);
   });
+});
+
+describe('retrieve interrupted mid-way', () => {
+  const samples = corpusSamples((file) => file.kind === 'mr-volume');
+  const studyUid = samples[0]?.studyInstanceUid ?? '';
+
+  test.each(['get', 'move'] as const)('C-%s from a stopped node is partial', async (method) => {
+    const { controller, archiveRoot } = newController(`ctl-interrupt-${method}`);
+    // C-MOVE sends the instances to the loader's temporary C-STORE SCP.
+    const loaderPort = await freePort();
+    controller.updatePacs({ moveScuPort: loaderPort, host: LOOPBACK });
+    const orthanc = await startOrthanc({ aeTitle: 'ORTHANCCUT', modalities: { loader: { aet: LOADER_AE, host: LOOPBACK, port: loaderPort } } });
+    try {
+      for (const sample of samples) await orthanc.uploadFile(sample.absolutePath);
+      const connection = await controller.connectPacs({ host: LOOPBACK, port: String(orthanc.port), aeTitle: 'ORTHANCCUT', login: '', password: '' });
+      if (connection.kind !== 'pacs') throw new Error('expected a PACS connection');
+      const archive = controller.openArchive(archiveRoot);
+
+      // Orthanc is killed as soon as the first instance arrives; the kill is synchronous, so no later instance is sent.
+      let killed = false;
+      const events: TransferProgress[] = [];
+      const result = await controller.retrieveToLocal(connection.node, archive, [studyUid], method, (progress) => {
+        events.push(progress);
+        if (progress.instancesDone > 0 && !killed) {
+          killed = true;
+          process.kill(orthanc.process.pid, 'SIGKILL');
+        }
+      });
+
+      expect(result.instances).toBeGreaterThan(0);
+      expect(result.instances).toBeLessThan(samples.length);
+      expect(result.outcome).toBe('partial');
+      const studyEntry = result.failures.find((failure) => failure.uid === studyUid);
+      expect(studyEntry?.reason).toContain(`received ${result.instances} of ${samples.length} instances`);
+      const last = events[events.length - 1];
+      expect(last.studiesDone).toBe(0);
+      expect(last.instancesDone).toBe(result.instances);
+      expect(last.instancesTotal).toBe(samples.length);
+    } finally {
+      await orthanc.stop();
+      await controller.close();
+    }
+  }, 120_000);
 });

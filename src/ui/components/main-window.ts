@@ -284,7 +284,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       } else {
         return;
       }
-      setStatus({ text: (t) => t('status.done', { instances: result.instances, failures: result.failures.length }), percent: 100, failures: result.failures });
+      const counts = { instances: result.instances, failures: result.failures.length };
+      if (result.outcome === 'success') {
+        setStatus({ text: (t) => t('status.done', counts), percent: 100, failures: result.failures });
+      } else {
+        // The bar keeps the share of instances that arrived, which the last progress event set.
+        const key = result.outcome === 'partial' ? 'status.partial' : 'status.transferFailed';
+        setStatus((current) => ({ text: (t) => t(key, counts), percent: current.percent, failures: result.failures }));
+      }
     } catch (error) {
       log.error('transfer failed', { from, error: describeError(error) });
       setStatus({ text: (t) => t('status.failed', { message: describeSshError(t, error) }), percent: 0, failures: [] });

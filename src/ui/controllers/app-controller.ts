@@ -16,7 +16,7 @@ import { createLogger } from '../../services/logger';
 import { PacsServer } from '../../services/pacs-server/pacs-server';
 import { NodeCredentials } from '../../services/pacs-server/user-identity';
 import { echoNode, findStudies, localIdentityFromSettings, remoteNodeFromAddress, remoteNodeFromSettings, retrieveStudies } from '../../services/query-retrieve';
-import type { LocalIdentity, RemoteNode, RetrieveMethod, StudyFilters } from '../../services/query-retrieve';
+import type { LocalIdentity, RemoteNode, RetrieveMethod, StudyFilters, StudyRetrieveReport } from '../../services/query-retrieve';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
 import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
@@ -249,12 +249,23 @@ export class AppController {
     const failures: TransferFailure[] = [];
     for (const study of report.studies) {
       for (const failure of study.failures) failures.push({ uid: failure.sopInstanceUid || study.studyInstanceUid, reason: failure.reason });
-      if (study.outcome === 'failure' && study.failures.length === 0) failures.push({ uid: study.studyInstanceUid, reason: study.notes.join('; ') || 'retrieve failed' });
+      // A study that arrived only in part gets its own entry, so an interrupted retrieve is never shown as complete.
+      if (study.outcome !== 'success') failures.push({ uid: study.studyInstanceUid, reason: describeIncompleteStudy(study) });
     }
     for (const note of report.notes) failures.push({ uid: '', reason: note });
     const instances = report.studies.reduce((total, study) => total + study.completed, 0);
-    onProgress({ studiesDone: studyUids.length, studiesTotal: studyUids.length, instancesDone: instances, instancesTotal: instances });
-    log.info('retrieve finished', { node: node.name, method, studies: studyUids.length, instances, failures: failures.length, outcome: report.outcome });
+    const instancesTotal = report.studies.reduce((total, study) => total + Math.max(study.total, study.completed), 0);
+    const studiesDone = report.studies.filter((study) => study.outcome === 'success').length;
+    onProgress({ studiesDone, studiesTotal: studyUids.length, instancesDone: instances, instancesTotal });
+    if (report.outcome === 'success') {
+      log.info('retrieve finished', { node: node.name, method, studies: studyUids.length, instances, failures: failures.length, outcome: report.outcome });
+    } else {
+      const logFields = { node: node.name, method, outcome: report.outcome };
+      for (const study of report.studies.filter((entry) => entry.outcome !== 'success')) {
+        log.warn('study retrieve incomplete', { ...logFields, studyInstanceUid: study.studyInstanceUid, received: study.completed, expected: study.total });
+      }
+      log.warn('retrieve incomplete', { ...logFields, studies: studyUids.length, instances, failures: failures.length });
+    }
     return { instances, failures, outcome: report.outcome };
   }
 
@@ -335,6 +346,13 @@ export class AppController {
     }
     this.openArchives.clear();
   }
+}
+
+/** Describes a study that a retrieve did not complete: instances received against those expected, then the retrieve's notes. */
+function describeIncompleteStudy(study: StudyRetrieveReport): string {
+  const counts = study.total > 0 ? `received ${study.completed} of ${study.total} instances` : `received ${study.completed} instances`;
+  const notes = study.notes.filter((note) => !note.startsWith('received '));
+  return notes.length === 0 ? `incomplete: ${counts}` : `incomplete: ${counts}; ${notes.join('; ')}`;
 }
 
 function sum(values: Iterable<number>): number {
