@@ -422,6 +422,94 @@ describeWithGui('desktop window', () => {
   }, 240_000);
 });
 
+describeWithGui('closing during a transfer', () => {
+  const dirs = createLoaderDirs('ui-close');
+  const workDir = makeTempDir('ui-close-x');
+  let driver: WindowDriver;
+  let xvfb: ManagedProcess;
+  let orthanc: OrthancHandle;
+  let loader: ManagedProcess;
+  let orthancPaused = false;
+  const study = corpusSamples((sample) => sample.path.endsWith('/ct-small.dcm'))[0];
+
+  const waitForLog = (pattern: RegExp, timeoutMs = 30_000) => waitUntil(loader, `log line ${pattern}`, () => pattern.test(loader.readLog()), timeoutMs);
+
+  beforeAll(async () => {
+    let display: string;
+    ({ display, xvfb } = await startXvfb(workDir));
+    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    orthanc = await startOrthanc({ aeTitle: 'ORTHANCCLOSE', modalities: { LOADERCLOSE: { aet: 'LOADERCLOSE', host: '127.0.0.1', port: await freePort() } } });
+    await orthanc.uploadFile(study.absolutePath);
+    await runLoader(['config', 'set', 'pacs.aeTitle', 'LOADERCLOSE'], { dirs });
+    await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
+
+    loader = startProcess({
+      name: 'loader-close',
+      command: LOADER_BIN,
+      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
+      dir: workDir,
+      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
+    });
+    driver.app = loader;
+    await waitForLog(/desktop window opening/);
+    await driver.click('license-cancel');
+    await driver.waitForGone('license-window');
+    await driver.waitForActiveWindow('main-window');
+  }, 120_000);
+
+  afterAll(async () => {
+    if (orthancPaused) process.kill(orthanc.process.pid, 'SIGCONT');
+    await loader?.stop();
+    await orthanc?.stop();
+    await xvfb?.stop();
+  });
+
+  test('close asks and cancels the retrieve', async () => {
+    await driver.typeInto('left-port', String(orthanc.port));
+    await driver.typeInto('left-aet', 'ORTHANCCLOSE');
+    await driver.click('left-connect');
+    await driver.waitFor('left-table', (table) => table.rows === 1, 30_000, `1 row (${driver.widget('left-connection')?.text ?? ''})`);
+    await driver.click('right-connect');
+    await driver.waitFor('right-connection', (label) => label.text !== 'Not connected', 10_000, 'connected');
+    await driver.click('left-table', { x: 40, y: 45 });
+    await driver.waitFor('left-selection', (label) => /1 selected/.test(label.text ?? ''), 5_000, '1 selected');
+
+    // A stopped Orthanc still accepts TCP connections, so the retrieve waits for it and keeps running.
+    process.kill(orthanc.process.pid, 'SIGSTOP');
+    orthancPaused = true;
+    await driver.click('transfer-right');
+    await driver.click('send-confirm');
+    await driver.waitForGone('send-dialog');
+    await driver.waitFor('status-text', (label) => /^Studies 0\/1/.test(label.text ?? ''), 10_000, 'transfer running');
+
+    // Cancel keeps the window and the transfer. The buttons are pressed with Tab and Space.
+    // NOTE: with this two-line question the dialog's button row lies partly below its window, so a click at a button's centre can miss.
+    driver.key('ctrl+w');
+    await driver.waitForActiveWindow('close-transfer-dialog', 15_000);
+    await driver.focusByKey('close-transfer-dialog-cancel');
+    driver.key('space');
+    await driver.waitForGone('close-transfer-dialog');
+    expect(driver.widget('main-window')).toBeDefined();
+    expect(loader.exitStatus).toBeUndefined();
+    expect(loader.readLog()).not.toMatch(/transfer cancelled/);
+
+    // OK cancels the transfer, logs the study and the node, and ends the loader.
+    await driver.waitForActiveWindow('main-window');
+    driver.key('ctrl+w');
+    await driver.waitForActiveWindow('close-transfer-dialog', 15_000);
+    await driver.focusByKey('close-transfer-dialog-ok');
+    driver.key('space');
+    await waitForLog(/transfer cancelled because the window was closed/);
+    const line = loader.readLog().split('\n').find((entry) => /transfer cancelled because the window was closed/.test(entry)) ?? '';
+    expect(line).toContain(study.studyInstanceUid!);
+    expect(line).toContain('ORTHANCCLOSE');
+    const deadline = Date.now() + 30_000;
+    while (loader.exitStatus === undefined && Date.now() < deadline) await sleep(200);
+    expect(loader.exitStatus?.code).toBe(0);
+    expect(loader.readLog()).toMatch(/desktop window closed/);
+  }, 120_000);
+});
+
 describeWithTray('tray icon', () => {
   const dirs = createLoaderDirs('ui-tray');
   const workDir = makeTempDir('ui-tray-x');

@@ -4,7 +4,8 @@
  * calls go through AppController and run asynchronously, so the window keeps
  * processing events while they work.
  */
-import { QApplication, QKeySequence, QLineEdit, QMainWindow, QShortcut, QTableWidget, WidgetEventTypes } from '@nodegui/nodegui';
+import { QApplication, QKeySequence, QLineEdit, QMainWindow, QShortcut, QTableWidget, QTimerEvent, WidgetEventTypes } from '@nodegui/nodegui';
+import type { NativeRawPointer } from '@nodegui/nodegui/dist/lib/core/Component';
 import { Button, CheckBox, ProgressBar, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef, useState } from 'react';
 
@@ -58,6 +59,7 @@ type Dialog =
   | { type: 'hostKey'; side: Side; prompt: HostKeyPrompt }
   | { type: 'sshSend'; from: Side }
   | { type: 'settings' }
+  | { type: 'closeDuringTransfer' }
   | { type: 'license'; problem: string };
 
 interface StatusState {
@@ -66,6 +68,25 @@ interface StatusState {
   percent: number;
   failures: TransferFailure[];
 }
+
+/** A transfer that runs now, so that closing the window can cancel it and log what was cut off. */
+interface RunningTransfer {
+  from: Side;
+  source: string;
+  target: string;
+  /** Study Instance UIDs of a PACS or Local source, or the remote paths of an SSH source. */
+  items: string[];
+  abort: AbortController;
+  /** Settles when runTransfer has finished with the transfer, whatever its outcome. */
+  finished: Promise<void>;
+}
+
+/**
+ * Time that a cancelled transfer gets to stop before the window closes the
+ * archives anyway, in milliseconds. C-GET, C-MOVE and C-STORE stop at the
+ * next instance, but an SSH download does not watch the signal.
+ */
+const CLOSE_ABORT_WAIT_MS = 10_000;
 
 export interface MainWindowProps {
   controller: AppController;
@@ -80,6 +101,16 @@ function other(side: Side): Side {
 /** Logs the row count of a connected PACS or Local panel at debug level; bench/window.js times the listing by this line. */
 function logStudyRowsShown(side: Side, state: PanelState): void {
   if (state.connection !== undefined && state.kind !== 'ssh') log.debug('study rows shown', { side, rows: state.rows.length });
+}
+
+/**
+ * Clears the accept flag of a Qt event, so a Close event leaves the window
+ * open. NodeGui 0.74 exports no QEvent or QCloseEvent wrapper, so a
+ * QTimerEvent wrapper is put around the pointer: ignore() is QEvent's own
+ * non-virtual method and reads nothing of the subclass.
+ */
+function ignoreEvent(nativeEvent: NativeRawPointer<'QEvent'>): void {
+  new QTimerEvent(nativeEvent).ignore();
 }
 
 function describeError(error: unknown): string {
@@ -122,6 +153,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const panelsRef = useRef(panels);
   panelsRef.current = panels;
   const trayRef = useRef<TrayIcon>();
+  const transferRef = useRef<RunningTransfer>();
 
   useEffect(() => {
     QApplication.instance().setStyleSheet(styleSheet);
@@ -268,15 +300,26 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const source = panelsRef.current[from];
     const targetSide = other(from);
     const target = panelsRef.current[targetSide];
+    let finish = () => undefined as void;
+    const transfer: RunningTransfer = {
+      from,
+      source: source.connection?.label ?? '',
+      target: target.connection?.label ?? '',
+      items: source.kind === 'ssh' ? source.selectedPaths : source.selectedUids,
+      abort: new AbortController(),
+      finished: new Promise<void>((resolve) => (finish = resolve)),
+    };
+    transferRef.current = transfer;
+    const signal = transfer.abort.signal;
     const onProgress = (progress: TransferProgress) => setStatus({ ...localizedProgress(t, progressText, progress), failures: [] });
     onProgress({ studiesDone: 0, studiesTotal: source.selectedUids.length, instancesDone: 0 });
     try {
       let result;
       if (source.connection?.kind === 'pacs' && target.connection?.kind === 'local') {
-        result = await controller.retrieveToLocal(source.connection.node, target.connection.archive, source.selectedUids, method, onProgress);
+        result = await controller.retrieveToLocal(source.connection.node, target.connection.archive, source.selectedUids, method, onProgress, signal);
         refreshLocal(targetSide);
       } else if (source.connection?.kind === 'local' && target.connection?.kind === 'pacs') {
-        result = await controller.sendToPacs(source.connection.archive, target.connection.node, source.selectedUids, onProgress);
+        result = await controller.sendToPacs(source.connection.archive, target.connection.node, source.selectedUids, onProgress, signal);
       } else if (source.connection?.kind === 'ssh' && target.connection?.kind === 'local') {
         const onSshProgress = (progress: SshFetchProgress) => setStatus({ ...localizedProgress(t, sshProgressText, progress), failures: [] });
         result = await controller.ssh.fetchIntoArchive(source.connection.ssh, source.selectedPaths, target.connection.archive, onSshProgress);
@@ -295,7 +338,30 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     } catch (error) {
       log.error('transfer failed', { from, error: describeError(error) });
       setStatus({ text: (t) => t('status.failed', { message: describeSshError(t, error) }), percent: 0, failures: [] });
+    } finally {
+      if (transferRef.current === transfer) transferRef.current = undefined;
+      finish();
     }
+  };
+
+  /** Cancels the running transfer, logs what it was moving, and quits once it stopped or CLOSE_ABORT_WAIT_MS passed. */
+  const abortTransferAndQuit = () => {
+    setDialog({ type: 'none' });
+    const transfer = transferRef.current;
+    if (!transfer) {
+      quit();
+      return;
+    }
+    log.warn('transfer cancelled because the window was closed', { from: transfer.from, source: transfer.source, target: transfer.target, items: transfer.items.join(' ') });
+    transfer.abort.abort();
+    windowRef.current?.hide();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_ABORT_WAIT_MS)));
+    void Promise.race([transfer.finished, timeout]).then(() => {
+      clearTimeout(timer);
+      if (transferRef.current === transfer) log.warn('cancelled transfer still running; closing the archives anyway', { source: transfer.source, waitedMs: CLOSE_ABORT_WAIT_MS });
+      quit();
+    });
   };
 
   const toggleServer = async (on: boolean) => {
@@ -497,9 +563,15 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       visible: true,
       on: {
         // Qt hides the window on Close. With the tray icon shown, the server and archives stay open.
-        [WidgetEventTypes.Close]: () => {
+        [WidgetEventTypes.Close]: (nativeEvent?: NativeRawPointer<'QEvent'>) => {
           if (trayRef.current) {
             log.info('main window hidden to the tray; the server keeps its state', { serverRunning: controller.serverState().running });
+            return;
+          }
+          // A close during a transfer waits for the user's answer; ignoring the event keeps the window open.
+          if (transferRef.current && nativeEvent) {
+            ignoreEvent(nativeEvent);
+            setDialog({ type: 'closeDuringTransfer' });
             return;
           }
           quit();
@@ -590,6 +662,17 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         const text = t('ssh.transfer.confirm', { count: source.selectedPaths.length, source: source.connection?.label ?? '', target: target.connection?.label ?? '' });
         return h(ConfirmDialog, { key: 'ssh-send', id: 'ssh-send-dialog', title: t('ssh.transfer.title'), text, t, styleSheet, onConfirm: () => void runTransfer(dialog.from, 'get'), onCancel: () => setDialog({ type: 'none' }) });
       }
+      case 'closeDuringTransfer':
+        return h(ConfirmDialog, {
+          key: 'close-transfer',
+          id: 'close-transfer-dialog',
+          title: t('close.title'),
+          text: t('close.confirm'),
+          t,
+          styleSheet,
+          onConfirm: abortTransferAndQuit,
+          onCancel: () => setDialog({ type: 'none' }),
+        });
       case 'settings':
         return h(SettingsWindow, {
           key: `settings-${settingsVersion}`,

@@ -229,12 +229,20 @@ export class AppController {
     return { scanned: report.scanned, indexed: report.indexed + report.duplicates, failed: report.damaged.length };
   }
 
-  /** Retrieves studies from a node into an archive with C-GET or C-MOVE. */
-  async retrieveToLocal(node: RemoteNode, archive: LocalArchive, studyUids: string[], method: RetrieveMethod, onProgress: (progress: TransferProgress) => void): Promise<TransferResult> {
+  /** Retrieves studies from a node into an archive with C-GET or C-MOVE; `signal` cancels the retrieve. */
+  async retrieveToLocal(
+    node: RemoteNode,
+    archive: LocalArchive,
+    studyUids: string[],
+    method: RetrieveMethod,
+    onProgress: (progress: TransferProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<TransferResult> {
     const received = new Map<string, number>();
     const expected = new Map<string, number>();
     const report = await retrieveStudies(node, this.localIdentity, archive, studyUids, {
       method,
+      signal,
       onProgress: (event) => {
         received.set(event.studyInstanceUid, event.received);
         if (event.expected !== undefined) expected.set(event.studyInstanceUid, event.expected);
@@ -269,8 +277,8 @@ export class AppController {
     return { instances, failures, outcome: report.outcome };
   }
 
-  /** Sends archived studies to a node with C-STORE. */
-  async sendToPacs(archive: LocalArchive, node: RemoteNode, studyUids: string[], onProgress: (progress: TransferProgress) => void): Promise<TransferResult> {
+  /** Sends archived studies to a node with C-STORE; `signal` stops the send after the instance in flight. */
+  async sendToPacs(archive: LocalArchive, node: RemoteNode, studyUids: string[], onProgress: (progress: TransferProgress) => void, signal?: AbortSignal): Promise<TransferResult> {
     const perStudy = studyUids.map((studyInstanceUid) => ({ studyInstanceUid, instances: archive.listInstances({ studyInstanceUid }) }));
     const instances = perStudy.flatMap((study) => study.instances);
     // NOTE: sendInstances regroups instances by SOP class, so with several classes per study this count is an estimate until the end.
@@ -281,6 +289,7 @@ export class AppController {
       studyEnds.push(offset);
     }
     const report = await sendInstances(node, this.localIdentity, instances, {
+      signal,
       onProgress: (event) => {
         const studiesDone = studyEnds.filter((end) => end <= event.done).length;
         onProgress({ studiesDone, studiesTotal: studyUids.length, instancesDone: event.done, instancesTotal: event.total });
