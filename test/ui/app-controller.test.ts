@@ -10,8 +10,8 @@ import { LocalArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { SettingsStore } from '../../src/services/settings/settings-store';
 import { AppController } from '../../src/ui/controllers/app-controller';
-import type { TransferProgress } from '../../src/ui/controllers/app-controller';
-import { panelKindChange } from '../../src/ui/controllers/panel-state';
+import type { PanelConnection, TransferProgress } from '../../src/ui/controllers/app-controller';
+import { panelKindChange, sideToOpen } from '../../src/ui/controllers/panel-state';
 import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
 import { messageKeys } from '../../src/ui/i18n';
@@ -44,6 +44,33 @@ afterAll(() => {
 
 test('i18n has every key in both languages', () => {
   expect(messageKeys('ru').sort()).toEqual(messageKeys('en').sort());
+});
+
+describe('Ctrl+Enter panel choice', () => {
+  const pacs = { kind: 'pacs' as const, connection: { kind: 'pacs' } as PanelConnection, selectedUids: ['1.2.3'], selectedPaths: [] };
+  const local = { kind: 'local' as const, connection: { kind: 'local' } as PanelConnection, selectedUids: ['1.2.4'], selectedPaths: [] };
+  const panels = { left: pacs, right: local };
+
+  test('focused panel wins', () => {
+    expect(sideToOpen(panels, 'left', 'right')).toBe('left');
+    expect(sideToOpen(panels, 'right', 'left')).toBe('right');
+  });
+
+  test('last used panel without focus', () => {
+    expect(sideToOpen(panels, undefined, 'left')).toBe('left');
+  });
+
+  test('Local panel without preference', () => {
+    expect(sideToOpen(panels, undefined, undefined)).toBe('right');
+  });
+
+  test('preferred panel without selection skipped', () => {
+    const empty = { left: { ...pacs, selectedUids: [] }, right: local };
+    expect(sideToOpen(empty, 'left', 'left')).toBe('right');
+    const disconnected = { left: pacs, right: { ...local, connection: undefined } };
+    expect(sideToOpen(disconnected, 'right', undefined)).toBe('left');
+    expect(sideToOpen({ left: empty.left, right: disconnected.right }, 'left', 'right')).toBeUndefined();
+  });
 });
 
 describe('Local panel', () => {

@@ -14,7 +14,7 @@ import type { InterfaceSettings } from '../../services/settings/settings-types';
 import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
-import { panelKindChange } from '../controllers/panel-state';
+import { panelKindChange, sideToOpen } from '../controllers/panel-state';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
@@ -154,6 +154,8 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   panelsRef.current = panels;
   const trayRef = useRef<TrayIcon>();
   const transferRef = useRef<RunningTransfer>();
+  // The panel whose fields or selection the user changed last, for Ctrl+Enter.
+  const lastUsedSide = useRef<Side>();
 
   useEffect(() => {
     QApplication.instance().setStyleSheet(styleSheet);
@@ -394,14 +396,11 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     void controller.close().finally(props.onClosed);
   };
 
-  /** Opens the selected study in the study viewer, from a Local panel first; see openStudyFrom. */
+  /** Opens the selected study in the study viewer from the focused or last used panel; see sideToOpen and openStudyFrom. */
   const openSelectedStudy = () => {
-    const selected = (side: Side) => {
-      const panel = panelsRef.current[side];
-      return panel.connection !== undefined && (panel.kind === 'ssh' ? panel.selectedPaths : panel.selectedUids).length > 0;
-    };
     const sides: Side[] = ['left', 'right'];
-    const side = sides.find((candidate) => selected(candidate) && panelsRef.current[candidate].kind === 'local') ?? sides.find(selected);
+    const focusedSide = sides.find((candidate) => widgets.current[candidate].table?.hasFocus() === true);
+    const side = sideToOpen(panelsRef.current, focusedSide, lastUsedSide.current);
     if (!side) {
       setStatus({ text: (t) => t('viewer.needSelection'), percent: 0, failures: [] });
       return;
@@ -533,7 +532,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     side,
     state: panels[side],
     t,
-    update: (changes: Partial<PanelState>) => update(side, changes),
+    update: (changes: Partial<PanelState>) => {
+      lastUsedSide.current = side;
+      update(side, changes);
+    },
     onConnect: () => void connect(side),
     onSearch: () => void search(side),
     onFill: () => setDialog({ type: 'fill', side }),

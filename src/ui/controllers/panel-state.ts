@@ -27,3 +27,29 @@ export function panelKindChange(state: Pick<PanelState, 'kind'>, kind: PanelKind
     name: '',
   };
 }
+
+export type PanelSide = 'left' | 'right';
+
+/** True when the panel is connected and has a study or, for SSH, a file selected. */
+export function hasOpenableSelection(state: Pick<PanelState, 'kind' | 'connection' | 'selectedUids' | 'selectedPaths'>): boolean {
+  const selection = state.kind === 'ssh' ? state.selectedPaths : state.selectedUids;
+  return state.connection !== undefined && selection.length > 0;
+}
+
+/**
+ * Chooses the panel whose selection Ctrl+Enter opens: the panel whose table
+ * has the keyboard focus, else the panel the user changed last, else a Local
+ * panel with a selection, else any panel with one. A preferred panel without
+ * a selection is passed over.
+ */
+export function sideToOpen(
+  panels: Record<PanelSide, Pick<PanelState, 'kind' | 'connection' | 'selectedUids' | 'selectedPaths'>>,
+  focusedSide: PanelSide | undefined,
+  lastUsedSide: PanelSide | undefined,
+): PanelSide | undefined {
+  for (const preferred of [focusedSide, lastUsedSide]) {
+    if (preferred !== undefined && hasOpenableSelection(panels[preferred])) return preferred;
+  }
+  const sides: PanelSide[] = ['left', 'right'];
+  return sides.find((side) => hasOpenableSelection(panels[side]) && panels[side].kind === 'local') ?? sides.find((side) => hasOpenableSelection(panels[side]));
+}
