@@ -11,6 +11,7 @@ import { setLogSink } from '../../src/services/logger';
 import { HostKeyError, KnownHostsFile, SshError } from '../../src/services/ssh';
 import { AppController } from '../../src/ui/controllers/app-controller';
 import type { PanelConnection } from '../../src/ui/controllers/app-controller';
+import { sshListingFailure } from '../../src/ui/controllers/panel-state';
 import { describeSshError, parentFolder, SshInputError } from '../../src/ui/controllers/ssh-panel-controller';
 import type { SshConnection, SshConnectionInput, SshConnectOutcome, SshFetchProgress } from '../../src/ui/controllers/ssh-panel-controller';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
@@ -261,6 +262,8 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
   // Runs last: it replaces the server's host key.
   test('changed host key is an error', async () => {
     const oldFingerprint = await server.hostKeyFingerprint();
+    const folder = remoteFolder('changed', { 'a.dcm': 'a' });
+    const { connection: before } = await connected({ folder });
     await server.restartWithNewHostKey();
     const newFingerprint = await server.hostKeyFingerprint();
     expect(newFingerprint).not.toBe(oldFingerprint);
@@ -284,5 +287,38 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
     await expect(controller.ssh.connect(input(), newFingerprint)).rejects.toMatchObject({ code: 'host-key-changed' });
     const stored = KnownHostsFile.inConfigDir(configDir).entriesFor(LOOPBACK, server.port);
     expect(stored.map((entry) => entry.fingerprint)).toEqual([oldFingerprint]);
+
+    // A panel that was connected before the change reconnects to list, and ends up not connected with no list.
+    before.session.close();
+    const listError = await controller.ssh.list(before, folder).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(listError).toMatchObject({ code: 'host-key-changed' });
+    const changed = sshListingFailure(listError, describeSshError(translator('en'), listError));
+    expect(changed.changes).toHaveProperty('connection', undefined);
+    expect(changed.changes.remoteRows).toEqual([]);
+    expect(changed.changes.selectedPaths).toEqual([]);
+    expect(changed.changes.message).toContain('CHANGED');
+    expect(changed.disconnect).toBe(true);
+    expect(changed.reconnect).toBe(false);
+
+    // After `loader ssh forget` removed the key, the panel connects again, which shows the accept prompt.
+    expect(KnownHostsFile.inConfigDir(configDir).remove(LOOPBACK, server.port)).toBe(1);
+    const forgotten = await controller.ssh.list(before, folder).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(forgotten).toMatchObject({ code: 'host-key-unknown' });
+    const unknown = sshListingFailure(forgotten, describeSshError(translator('en'), forgotten));
+    expect(unknown.changes).toHaveProperty('connection', undefined);
+    expect(unknown.reconnect).toBe(true);
+    const again = await controller.ssh.connect(input({ folder }));
+    expect(again.status).toBe('host-key-unknown');
+    if (again.status === 'host-key-unknown') expect(again.prompt.fingerprint).toBe(newFingerprint);
+
+    // Other listing errors keep the connection and only show the message.
+    const other = sshListingFailure(new Error('permission denied'), 'permission denied');
+    expect(other).toEqual({ changes: { message: 'permission denied' }, disconnect: false, reconnect: false });
   });
 });

@@ -14,7 +14,7 @@ import type { InterfaceSettings } from '../../services/settings/settings-types';
 import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
-import { panelKindChange, sideToOpen } from '../controllers/panel-state';
+import { panelKindChange, sideToOpen, sshListingFailure } from '../controllers/panel-state';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
@@ -208,15 +208,24 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       const listing = await controller.ssh.list(connection.ssh, folder);
       update(side, { sshFolder: listing.path, remoteRows: listing.rows, selectedPaths: [], message: '' });
     } catch (error) {
-      update(side, { message: describeSshError(t, error) });
+      const failure = sshListingFailure(error, describeSshError(t, error));
+      if (failure.disconnect) {
+        log.warn('SSH panel disconnected: the host key is not trusted', { side, error: describeError(error) });
+        controller.ssh.disconnect(connection.ssh);
+      }
+      update(side, failure.changes);
+      if (failure.reconnect) await connectSsh(side, undefined, false);
     }
   };
 
-  /** Connects an SSH panel, or lists its folder when it is already connected to the same account. */
-  const connectSsh = async (side: Side, acceptFingerprint?: string) => {
+  /**
+   * Connects an SSH panel, or lists its folder when it is already connected to the same account.
+   * `reuse` false always opens a new connection, for a panel whose connection just ended before React re-rendered it.
+   */
+  const connectSsh = async (side: Side, acceptFingerprint?: string, reuse = true) => {
     const state = panelsRef.current[side];
     const current = state.connection?.kind === 'ssh' ? state.connection.ssh : undefined;
-    if (current && acceptFingerprint === undefined && current.endpoint.host === state.host.trim() && String(current.endpoint.port) === state.sshPort.trim() && current.endpoint.login === state.login.trim()) {
+    if (current && reuse && acceptFingerprint === undefined && current.endpoint.host === state.host.trim() && String(current.endpoint.port) === state.sshPort.trim() && current.endpoint.login === state.login.trim()) {
       return listSsh(side, state.sshFolder);
     }
     if (current) controller.ssh.disconnect(current);

@@ -2,6 +2,7 @@
  * Changes of a panel's state that the window applies without a display, kept
  * apart from the Qt components so tests can check them directly.
  */
+import { HostKeyError } from '../../services/ssh';
 import type { PanelKind, PanelState } from '../components/panel';
 
 /**
@@ -52,4 +53,27 @@ export function sideToOpen(
   }
   const sides: PanelSide[] = ['left', 'right'];
   return sides.find((side) => hasOpenableSelection(panels[side]) && panels[side].kind === 'local') ?? sides.find((side) => hasOpenableSelection(panels[side]));
+}
+
+/** What the window does after an SSH panel's listing failed. */
+export interface SshListingFailure {
+  changes: Partial<PanelState>;
+  /** Close the panel's SSH connection. */
+  disconnect: boolean;
+  /** Connect again from the start, which asks the user to accept the host key. */
+  reconnect: boolean;
+}
+
+/**
+ * Decides how an SSH panel handles a failed listing, which may have
+ * reconnected. A changed host key ends the connection and clears the list,
+ * because the panel must not look connected to a host it rejected. An
+ * unknown key, as after `loader ssh forget`, ends it too and connects again
+ * so the accept dialog is shown. Other errors only show `message`.
+ */
+export function sshListingFailure(error: unknown, message: string): SshListingFailure {
+  if (!(error instanceof HostKeyError)) return { changes: { message }, disconnect: false, reconnect: false };
+  const cleared: Partial<PanelState> = { connection: undefined, remoteRows: [], selectedPaths: [] };
+  if (error.code === 'host-key-unknown') return { changes: { ...cleared, message: '' }, disconnect: true, reconnect: true };
+  return { changes: { ...cleared, message }, disconnect: true, reconnect: false };
 }
