@@ -14,6 +14,9 @@ const log = createLogger('loader.license');
 
 export const LICENSE_FILE_NAME = 'license.json';
 
+/** Message of the `missing` status, which the license window replaces with its own text. */
+export const MISSING_LICENSE_MESSAGE = 'no license is activated';
+
 export type LicenseStatus =
   | { state: 'active'; path: string; license: Omit<License, 'signature'>; daysLeft: number }
   | { state: 'missing'; path: string; message: string }
@@ -54,7 +57,7 @@ export class LicenseService {
       text = fs.readFileSync(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        return { state: 'missing', path: this.path, message: 'no license is activated' };
+        return { state: 'missing', path: this.path, message: MISSING_LICENSE_MESSAGE };
       }
       return { state: 'invalid', path: this.path, problem: 'unreadable', message: `cannot read ${this.path}: ${(error as Error).message}` };
     }

@@ -9,10 +9,11 @@ import { Button, ComboBox, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useState } from 'react';
 
 import type { LocationEntry } from '../controllers/app-controller';
-import type { Translate } from '../i18n';
+import type { MessageKey, Translate } from '../i18n';
 
 import { trackWindow } from '../test-hooks';
 import { comboItems } from './combo-items';
+import { wrappedTextHeight } from './wrapped-text';
 
 const h = React.createElement;
 
@@ -137,30 +138,59 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
   );
 }
 
+/** Width of a confirmation dialog's text, in pixels. */
+const CONFIRM_TEXT_WIDTH = 460;
+
+/** Height of a dialog's button row and the padding around it, in pixels. */
+export const BUTTON_ROW_HEIGHT = 60;
+
+/** Confirm button text of each confirmation dialog, so that the button says what it does. */
+const CONFIRM_LABELS: Record<string, MessageKey> = {
+  'host-key-dialog': 'ssh.hostKey.accept',
+  'scan-dialog': 'scan.start',
+  'ssh-send-dialog': 'ssh.transfer.start',
+};
+
 export interface ConfirmDialogProps {
   id: string;
   title: string;
   text: string;
+  /** Text of the confirm button; by default the dialog id's entry in CONFIRM_LABELS, or OK. */
+  confirmText?: string;
   t: Translate;
   styleSheet: string;
   onConfirm: () => void;
   onCancel: () => void;
 }
 
+/** Dialog with a question and two buttons, sized to show all of the question. */
 export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
   const { t } = props;
+  const textHeight = wrappedTextHeight(props.text, CONFIRM_TEXT_WIDTH);
+  const width = CONFIRM_TEXT_WIDTH + 20;
+  const height = textHeight + BUTTON_ROW_HEIGHT;
+  const labelKey = CONFIRM_LABELS[props.id];
+  const confirmText = props.confirmText ?? (labelKey === undefined ? t('button.ok') : t(labelKey));
   return h(
     Window,
-    { id: props.id, ref: dialogWindowRef(props.id), windowTitle: props.title, minSize: { width: 420, height: 120 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    {
+      id: props.id,
+      ref: dialogWindowRef(props.id),
+      windowTitle: props.title,
+      minSize: { width, height },
+      styleSheet: props.styleSheet,
+      visible: true,
+      geometry: { x: DIALOG_GEOMETRY.x, y: DIALOG_GEOMETRY.y, width, height },
+    },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
-      h(Text, { wordWrap: true }, props.text),
+      h(Text, { id: `${props.id}-text`, wordWrap: true, style: `width: ${CONFIRM_TEXT_WIDTH}px; min-height: ${textHeight}px;` }, props.text),
       h(
         View,
-        { style: 'flex-direction: row;' },
+        { style: 'flex-direction: row; padding-top: 8px;' },
         h(View, { style: 'flex: 1;' }),
-        h(Button, { id: `${props.id}-ok`, text: t('button.ok'), on: { clicked: props.onConfirm } }),
+        h(Button, { id: `${props.id}-ok`, text: confirmText, on: { clicked: props.onConfirm } }),
         h(Button, { id: `${props.id}-cancel`, text: t('button.cancel'), on: { clicked: props.onCancel } }),
       ),
     ),

@@ -2,19 +2,46 @@
  * Settings window with three tabs (PACS, Interface, Locations) and the
  * license activation window shown at start when no valid license is active.
  */
-import { FileMode, QFileDialog } from '@nodegui/nodegui';
-import type { QMainWindow } from '@nodegui/nodegui';
+import { FileMode, QFileDialog, SizeAdjustPolicy } from '@nodegui/nodegui';
+import type { QLineEdit, QMainWindow, QTabWidget } from '@nodegui/nodegui';
 import { Button, CheckBox, ComboBox, LineEdit, TabItem, Tabs, Text, View, Window } from '@nodegui/react-nodegui';
-import React, { useCallback, useEffect, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
+import { MISSING_LICENSE_MESSAGE } from '../../services/license/license-service';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import type { Translate } from '../i18n';
-import { DIALOG_GEOMETRY, dialogWindowRef } from './dialogs';
+import { BUTTON_ROW_HEIGHT, DIALOG_GEOMETRY, dialogWindowRef } from './dialogs';
 import { relayoutWindow } from './relayout';
 
 import { comboItems } from './combo-items';
+import { aeTitleProblem, parseLocation, portProblem } from './settings-input';
+import { wrappedTextHeight, wrappedTextStyle } from './wrapped-text';
 
 const h = React.createElement;
+
+/** Width of the message labels in the tabs, in pixels: the tab's width at the window's minimum width. */
+const MESSAGE_WIDTH = 500;
+
+/** Width of the license window's texts, in pixels. */
+const LICENSE_TEXT_WIDTH = 460;
+
+/**
+ * Tab shown when the settings window opens. The main window mounts a new
+ * settings window after each change of the locations, so the tab the user
+ * worked in is kept here; Close resets it to the first tab.
+ */
+let shownTab = 0;
+
+/** True when a new settings window follows a change of the locations and should focus the name field. */
+let focusLocationName = false;
+
+/** Delay before the name field takes the focus, in milliseconds: after the dialog ref has activated the window. */
+const FOCUS_DELAY_MS = 150;
+
+/** Label for a message that wraps and is as high as the whole message. */
+function messageText(id: string, message: string): React.ReactElement {
+  return h(Text, { id, wordWrap: true, style: wrappedTextStyle(message, MESSAGE_WIDTH) }, message);
+}
 
 export interface SettingsWindowProps {
   t: Translate;
@@ -43,6 +70,11 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
   const [acceptAny, setAcceptAny] = useState(props.pacs.acceptAnyCallingAeTitle);
   const [message, setMessage] = useState('');
   const save = () => {
+    const problem = aeTitleProblem(t, aeTitle) ?? portProblem(t, port);
+    if (problem !== undefined) {
+      setMessage(problem);
+      return;
+    }
     const error = props.onSavePacs({ aeTitle: aeTitle.trim(), host: host.trim(), port: Number(port), acceptAnyCallingAeTitle: acceptAny });
     setMessage(error === undefined ? t('settings.saved') : t('error.invalid', { message: error }));
   };
@@ -53,7 +85,8 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
     row(t('settings.host'), h(LineEdit, { id: 'settings-host', text: host, on: { textChanged: setHost } })),
     row(t('settings.port'), h(LineEdit, { id: 'settings-port', text: port, on: { textChanged: setPort } })),
     h(CheckBox, { id: 'settings-accept-any', text: t('settings.acceptAny'), checked: acceptAny, on: { toggled: setAcceptAny } }),
-    h(View, { style: 'flex-direction: row;' }, h(Button, { id: 'settings-save', text: t('button.save'), on: { clicked: save } }), h(Text, {}, message)),
+    h(View, { style: 'flex-direction: row;' }, h(Button, { id: 'settings-save', text: t('button.save'), on: { clicked: save } })),
+    messageText('settings-message', message),
   );
 }
 
@@ -69,6 +102,7 @@ function InterfaceTab(props: SettingsWindowProps): React.ReactElement {
       t('settings.language'),
       h(ComboBox, {
         id: 'settings-language',
+        sizeAdjustPolicy: SizeAdjustPolicy.AdjustToContents,
         items: comboItems(['English', 'Русский']),
         currentIndex: LANGUAGES.indexOf(interfaceSettings.language),
         on: { activated: (index: number) => index >= 0 && LANGUAGES[index] !== interfaceSettings.language && props.onInterfaceChange({ language: LANGUAGES[index] }) },
@@ -78,6 +112,8 @@ function InterfaceTab(props: SettingsWindowProps): React.ReactElement {
       t('settings.theme'),
       h(ComboBox, {
         id: 'settings-theme',
+        // Qt measures the items only when the box is first shown unless told to measure them on every change.
+        sizeAdjustPolicy: SizeAdjustPolicy.AdjustToContents,
         items: comboItems([t('settings.theme.light'), t('settings.theme.dark')]),
         currentIndex: THEMES.indexOf(interfaceSettings.theme),
         on: { activated: (index: number) => index >= 0 && THEMES[index] !== interfaceSettings.theme && props.onInterfaceChange({ theme: THEMES[index] }) },
@@ -98,19 +134,34 @@ function LocationsTab(props: SettingsWindowProps): React.ReactElement {
   const [name, setName] = useState('');
   const [address, setAddress] = useState('');
   const [message, setMessage] = useState('');
+  const nameRef = useRef<QLineEdit | null>(null);
+  useEffect(() => {
+    if (!focusLocationName) return undefined;
+    focusLocationName = false;
+    const timer = setTimeout(() => nameRef.current?.setFocus(), FOCUS_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, []);
+
   const add = () => {
-    // The address is AE@host:port, as `loader nodes` prints it.
-    const match = /^([^@]+)@([^:]+):(\d+)$/.exec(address.trim());
-    if (!match) {
-      setMessage(t('error.invalid', { message: `"${address}": use AE@host:port` }));
+    const parsed = parseLocation(t, name, address);
+    if (typeof parsed === 'string') {
+      setMessage(parsed);
       return;
     }
-    const error = props.onAddNode({ name: name.trim(), aeTitle: match[1], host: match[2], port: Number(match[3]), characterSet: 'ISO_IR 192' });
-    setMessage(error === undefined ? t('settings.saved') : t('error.invalid', { message: error }));
-    if (error === undefined) {
-      setName('');
-      setAddress('');
+    focusLocationName = true;
+    const error = props.onAddNode(parsed);
+    if (error !== undefined) {
+      focusLocationName = false;
+      setMessage(t('settings.locations.rejected', { message: error }));
+      return;
     }
+    setMessage(t('settings.saved'));
+    setName('');
+    setAddress('');
+  };
+  const remove = (nodeName: string) => {
+    focusLocationName = true;
+    props.onRemoveNode(nodeName);
   };
   return h(
     View,
@@ -120,17 +171,17 @@ function LocationsTab(props: SettingsWindowProps): React.ReactElement {
         View,
         { key: node.name, style: 'flex-direction: row;' },
         h(Text, { style: 'flex: 1;' }, `${node.name} — ${node.aeTitle}@${node.host}:${node.port}`),
-        h(Button, { text: t('settings.locations.remove'), on: { clicked: () => props.onRemoveNode(node.name) } }),
+        h(Button, { text: t('settings.locations.remove'), on: { clicked: () => remove(node.name) } }),
       ),
     ),
     h(
       View,
       { style: 'flex-direction: row;' },
-      h(LineEdit, { id: 'location-name', text: name, placeholderText: t('settings.locations.name'), on: { textChanged: setName } }),
-      h(LineEdit, { id: 'location-address', text: address, placeholderText: 'AE@host:port', style: 'flex: 1;', on: { textChanged: setAddress } }),
+      h(LineEdit, { id: 'location-name', ref: nameRef, text: name, placeholderText: t('settings.locations.name'), on: { textChanged: setName } }),
+      h(LineEdit, { id: 'location-address', text: address, placeholderText: t('settings.locations.addressPlaceholder'), style: 'flex: 1;', on: { textChanged: setAddress } }),
       h(Button, { id: 'location-add', text: t('settings.locations.add'), on: { clicked: add } }),
     ),
-    h(Text, {}, message),
+    messageText('location-message', message),
   );
 }
 
@@ -151,6 +202,24 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
     relayoutWindow(windowRef.current);
   }, [props.interfaceSettings.language]);
 
+  const tabsRef = useRef<QTabWidget | null>(null);
+  // Qt also reports the tab changes of adding and removing the tabs, so only the changes between this restore and the unmount count.
+  const tabsRestored = useRef(false);
+  useLayoutEffect(() => {
+    tabsRef.current?.setCurrentIndex(shownTab);
+    tabsRestored.current = true;
+    return () => {
+      tabsRestored.current = false;
+    };
+  }, []);
+  const showTab = (index: number) => {
+    if (tabsRestored.current) shownTab = index;
+  };
+  const close = () => {
+    shownTab = 0;
+    props.onClose();
+  };
+
   return h(
     Window,
     { id: 'settings-window', ref, windowTitle: t('settings.title'), minSize: { width: 560, height: 340 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
@@ -159,12 +228,12 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
       { style: 'flex-direction: column; padding: 8px; flex: 1;' },
       h(
         Tabs,
-        { style: 'flex: 1;' },
+        { id: 'settings-tabs', ref: tabsRef, style: 'flex: 1;', on: { currentChanged: showTab } },
         h(TabItem, { title: t('settings.tab.pacs') }, h(PacsTab, props)),
         h(TabItem, { title: t('settings.tab.interface') }, h(InterfaceTab, props)),
         h(TabItem, { title: t('settings.tab.locations') }, h(LocationsTab, props)),
       ),
-      h(View, { style: 'flex-direction: row;' }, h(Button, { id: 'settings-close', text: t('button.close'), on: { clicked: props.onClose } })),
+      h(View, { style: 'flex-direction: row;' }, h(Button, { id: 'settings-close', text: t('button.close'), on: { clicked: close } })),
     ),
   );
 }
@@ -185,6 +254,8 @@ export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
   const [message, setMessage] = useState('');
   const [active, setActive] = useState(false);
   const dialogRef = useRef<QFileDialog | null>(null);
+  // The service's reason for a missing license repeats the sentence, so that case gets a text of its own.
+  const text = props.problem === MISSING_LICENSE_MESSAGE ? t('license.missing') : t('license.text', { message: props.problem });
   const choose = () => {
     const dialog = new QFileDialog();
     dialog.setFileMode(FileMode.ExistingFile);
@@ -197,14 +268,24 @@ export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
     dialogRef.current = dialog;
     dialog.open();
   };
+  const height = wrappedTextHeight(text, LICENSE_TEXT_WIDTH) + wrappedTextHeight(message, LICENSE_TEXT_WIDTH) + BUTTON_ROW_HEIGHT;
+  const width = LICENSE_TEXT_WIDTH + 20;
   return h(
     Window,
-    { id: 'license-window', ref: dialogWindowRef('license-window'), windowTitle: t('license.title'), minSize: { width: 480, height: 160 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    {
+      id: 'license-window',
+      ref: dialogWindowRef('license-window'),
+      windowTitle: t('license.title'),
+      minSize: { width, height },
+      styleSheet: props.styleSheet,
+      visible: true,
+      geometry: { x: DIALOG_GEOMETRY.x, y: DIALOG_GEOMETRY.y, width, height },
+    },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
-      h(Text, { wordWrap: true }, t('license.text', { message: props.problem })),
-      h(Text, { id: 'license-message', wordWrap: true }, message),
+      h(Text, { id: 'license-text', wordWrap: true, style: wrappedTextStyle(text, LICENSE_TEXT_WIDTH) }, text),
+      h(Text, { id: 'license-message', wordWrap: true, style: wrappedTextStyle(message, LICENSE_TEXT_WIDTH) }, message),
       h(
         View,
         { style: 'flex-direction: row;' },

@@ -1,0 +1,130 @@
+/**
+ * The settings and license windows under Xvfb, in Russian: messages show in
+ * full, the Locations tab stays shown after a location is added, and the
+ * Locations errors are translated. The window is driven with xdotool as in
+ * window.test.ts. With LOADER_UI_SCREENSHOTS=DIR the tests save screenshots there.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { createLoaderDirs, LOADER_BIN, makeTempDir, runLoader, startProcess } from '../support/peers';
+import type { ManagedProcess } from '../support/peers';
+import { translator } from '../../src/ui/i18n';
+import { missingGuiPrerequisites } from './gui-prerequisites';
+import { sleep, startXvfb, WindowDriver } from './window-driver';
+
+const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
+
+const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import']);
+const describeWithGui = missing.length > 0 ? describe.skip : describe;
+
+const ru = translator('ru');
+
+describeWithGui('settings window in Russian', () => {
+  const dirs = createLoaderDirs('ui-settings');
+  const workDir = makeTempDir('ui-settings-x');
+  let xvfb: ManagedProcess;
+  let loader: ManagedProcess;
+  let driver: WindowDriver;
+
+  const screenshot = (name: string, windowId: string) => {
+    if (SCREENSHOTS) driver.screenshot(path.join(SCREENSHOTS, name), windowId);
+  };
+  /** Checks that a label lies inside its window, so Qt cannot clip it at the window's edge. */
+  const expectInsideWindow = (name: string) => {
+    const widgets = driver.dump().widgets;
+    const label = widgets[name];
+    const window = widgets[label.window];
+    expect(label.x + label.width).toBeLessThanOrEqual(window.x + window.width);
+    expect(label.y + label.height).toBeLessThanOrEqual(window.y + window.height);
+  };
+
+  beforeAll(async () => {
+    let display: string;
+    ({ display, xvfb } = await startXvfb(workDir, 'xvfb-settings'));
+    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    await runLoader(['config', 'set', 'interface.language', 'ru'], { dirs });
+    await runLoader(['config', 'set', 'interface.trayIcon', 'off'], { dirs });
+    loader = startProcess({
+      name: 'loader-settings-window',
+      command: LOADER_BIN,
+      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
+      dir: workDir,
+      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
+    });
+    driver.app = loader;
+    await driver.waitFor('main-window', () => true, 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await loader?.stop();
+    await xvfb?.stop();
+  });
+
+  test('license text is translated', async () => {
+    const text = await driver.waitFor('license-text');
+    expect(text.text).toBe(ru('license.missing'));
+    expectInsideWindow('license-text');
+    screenshot('license-ru.png', 'license-window');
+    await driver.click('license-cancel');
+    await driver.waitForGone('license-window');
+  });
+
+  test('PACS tab messages show in full', async () => {
+    await driver.click('open-settings');
+    await driver.waitForActiveWindow('settings-window');
+    await driver.typeInto('settings-port', '0');
+    await driver.click('settings-save');
+    const invalid = await driver.waitFor('settings-message', (label) => label.text === ru('settings.invalidPort', { port: '0' }), 5_000, 'invalid port');
+    // NodeGui keeps the width a label had for its first text unless the label has a fixed width.
+    expect(invalid.width).toBe(500);
+    expectInsideWindow('settings-message');
+    screenshot('settings-invalid-port-ru.png', 'settings-window');
+
+    await driver.typeInto('settings-port', '11112');
+    await driver.click('settings-save');
+    const saved = await driver.waitFor('settings-message', (label) => label.text === ru('settings.saved'), 5_000, 'saved');
+    expect(saved.width).toBe(500);
+  });
+
+  test('Locations tab stays after add', async () => {
+    await driver.focusByKey('settings-aet');
+    driver.key('ctrl+Tab');
+    await driver.focusByKey('settings-tray-icon');
+    driver.key('ctrl+Tab');
+    await driver.waitFor('location-name');
+    expect(driver.widget('location-address')?.text).toBe('');
+
+    await driver.typeInto('location-name', 'bad name');
+    await driver.typeInto('location-address', 'X@999.1.1.1:0');
+    await driver.click('location-add');
+    const error = await driver.waitFor('location-message', (label) => label.text === ru('settings.locations.invalidName', { name: 'bad name' }), 5_000, 'invalid name');
+    expect(error.text).not.toMatch(/invalid|a node name/);
+    expectInsideWindow('location-message');
+    screenshot('settings-location-error-ru.png', 'settings-window');
+
+    await driver.typeInto('location-name', 'orthanc');
+    await driver.typeInto('location-address', 'ORTHANC@127.0.0.1:4242');
+    await driver.click('location-add');
+    // The main window mounts a new settings window; it must open on Locations with the name field focused.
+    await driver.waitFor('location-name', (field) => field.focused && field.text === '', 10_000, 'focused and empty');
+    await sleep(300);
+    expect(driver.widget('settings-aet')).toBeUndefined();
+    const stored = JSON.parse(fs.readFileSync(path.join(dirs.configDir, 'settings.json'), 'utf8')) as { locations: { pacs: { name: string }[] } };
+    expect(stored.locations.pacs.map((node) => node.name)).toContain('orthanc');
+
+    await driver.type('ignored');
+    expect(driver.widget('settings-aet')).toBeUndefined();
+    await driver.click('settings-close');
+    await driver.waitForGone('settings-window');
+  }, 60_000);
+
+  test('settings opens on PACS after Close', async () => {
+    await driver.click('open-settings');
+    await driver.waitForActiveWindow('settings-window');
+    const aeTitle = await driver.waitFor('settings-aet');
+    expect(aeTitle.text).not.toContain('ignored');
+    await driver.click('settings-close');
+    await driver.waitForGone('settings-window');
+  });
+});
