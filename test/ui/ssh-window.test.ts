@@ -99,6 +99,14 @@ describeWithGui('SSH panel in the window', () => {
     await driver.click('left-connect');
 
     await driver.waitForActiveWindow('host-key-dialog', 15_000);
+    // The question ends the text, so a label cut at the bottom would hide it.
+    const question = driver.widget('host-key-dialog-text')!;
+    expect(question.text).toMatch(/Accept this key and connect\?$/);
+    const accept = driver.widget('host-key-dialog-ok')!;
+    expect(accept.text).toBe('Accept key and connect');
+    expect(question.height).toBeGreaterThanOrEqual(4 * 15);
+    expect(question.y + question.height).toBeLessThanOrEqual(accept.y);
+    if (process.env.LOADER_UI_SCREENSHOTS) driver.screenshot(path.join(process.env.LOADER_UI_SCREENSHOTS, 'host-key-dialog.png'), 'host-key-dialog');
     await driver.click('host-key-dialog-ok');
     await driver.waitForGone('host-key-dialog');
     // The ".." row and the study folder.
