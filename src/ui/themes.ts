@@ -92,5 +92,19 @@ export function styleSheetFor(theme: Theme, checkMark = assetPath(CHECK_MARK_FIL
     QTabWidget::pane { border: 1px solid ${p.border}; }
     QTabBar::tab { background-color: ${p.button}; padding: 5px 12px; border: 1px solid ${p.border}; }
     QTabBar::tab:selected { background-color: ${p.base}; }
-  ` + checkBoxRules(p, checkMark);
+  ` + focusRules(p) + checkBoxRules(p, checkMark);
+}
+
+/**
+ * Returns the style sheet of the keyboard focus mark: a two-pixel frame in
+ * the accent colour. The padding shrinks by the pixel the frame grows, so a
+ * widget keeps its size when it takes the focus.
+ */
+function focusRules(p: Palette): string {
+  return `
+    QPushButton:focus { border: 2px solid ${p.accent}; padding: 3px 9px; outline: none; }
+    QPushButton#primary:focus, QPushButton#transfer:focus { border-color: ${p.text}; }
+    QLineEdit:focus, QComboBox:focus, QTableWidget:focus, QListWidget:focus, QPlainTextEdit:focus { border: 2px solid ${p.accent}; padding: 2px; }
+    QTabBar::tab:focus { border: 2px solid ${p.accent}; padding: 4px 11px; }
+  `;
 }

@@ -8,6 +8,8 @@
  * clips the new text until the window is resized.
  */
 import type { QMainWindow } from '@nodegui/nodegui';
+import { useEffect, useRef } from 'react';
+import type { RefObject } from 'react';
 
 /**
  * Makes NodeGui measure every widget of the window again. The central widget
@@ -19,4 +21,19 @@ export function relayoutWindow(window: QMainWindow): void {
   const size = central.size();
   central.resize(size.width(), size.height() - 1);
   central.resize(size.width(), size.height());
+}
+
+/**
+ * Lays the window out again after `text` changes, after React has applied
+ * the change. A label that NodeGui measured for a short text, such as the
+ * status bar's "Searching…", otherwise keeps that width and clips a longer
+ * text that replaces it. The first render does not trigger it.
+ */
+export function useRelayoutOnTextChange(window: RefObject<QMainWindow | null>, text: string): void {
+  const shown = useRef(text);
+  useEffect(() => {
+    if (text === shown.current || !window.current) return;
+    shown.current = text;
+    relayoutWindow(window.current);
+  }, [text, window]);
 }
