@@ -86,6 +86,16 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
     return { name: '', host: LOOPBACK, port: String(server.port), login: user.login, password: user.password, folder: '', ...changes };
   }
 
+  /** Lists a folder and returns the error it raised, or undefined when it succeeded. */
+  async function listingError(connection: SshConnection, folder: string): Promise<unknown> {
+    try {
+      await controller.ssh.list(connection, folder);
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  }
+
   /** Connects, accepting the host key when it is new, and returns the open connection. */
   async function connected(changes: Partial<SshConnectionInput> = {}): Promise<Extract<SshConnectOutcome, { status: 'connected' }>> {
     let outcome = await controller.ssh.connect(input(changes));
@@ -290,10 +300,7 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
 
     // A panel that was connected before the change reconnects to list, and ends up not connected with no list.
     before.session.close();
-    const listError = await controller.ssh.list(before, folder).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const listError = await listingError(before, folder);
     expect(listError).toMatchObject({ code: 'host-key-changed' });
     const changed = sshListingFailure(listError, describeSshError(translator('en'), listError));
     expect(changed.changes).toHaveProperty('connection', undefined);
@@ -305,10 +312,7 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
 
     // After `loader ssh forget` removed the key, the panel connects again, which shows the accept prompt.
     expect(KnownHostsFile.inConfigDir(configDir).remove(LOOPBACK, server.port)).toBe(1);
-    const forgotten = await controller.ssh.list(before, folder).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const forgotten = await listingError(before, folder);
     expect(forgotten).toMatchObject({ code: 'host-key-unknown' });
     const unknown = sshListingFailure(forgotten, describeSshError(translator('en'), forgotten));
     expect(unknown.changes).toHaveProperty('connection', undefined);

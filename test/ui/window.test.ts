@@ -464,6 +464,29 @@ describeWithGui('closing during a transfer', () => {
     await xvfb?.stop();
   });
 
+  test('long status error is elided', async () => {
+    // Opening a study of a node that stopped after the search fails with a long message in the status bar.
+    const gone = await startOrthanc({ aeTitle: 'ORTHANCGONE', modalities: { LOADERCLOSE: { aet: 'LOADERCLOSE', host: '127.0.0.1', port: await freePort() } } });
+    await gone.uploadFile(study.absolutePath);
+    await driver.typeInto('left-port', String(gone.port));
+    await driver.typeInto('left-aet', 'ORTHANCGONE');
+    await driver.click('left-connect');
+    await driver.waitFor('left-table', (table) => table.rows === 1, 30_000, '1 row');
+    await driver.click('left-table', { x: 40, y: 45 });
+    await driver.waitFor('left-selection', (label) => /1 selected/.test(label.text ?? ''), 5_000, '1 selected');
+    await gone.stop();
+    driver.key('ctrl+Return');
+    const status = await driver.waitFor('status-text', (label) => /^The study could not be retrieved/.test(label.text ?? ''), 30_000, 'retrieve failed');
+
+    const widgets = driver.dump().widgets;
+    const window = widgets['main-window'];
+    expect(status.text).toMatch(/…$/);
+    expect(status.x + status.width).toBeLessThanOrEqual(widgets['status-progress'].x);
+    for (const name of ['status-progress', 'open-settings']) {
+      expect({ name, right: widgets[name].x + widgets[name].width <= window.x + window.width }).toEqual({ name, right: true });
+    }
+  }, 90_000);
+
   test('close asks and cancels the retrieve', async () => {
     await driver.typeInto('left-port', String(orthanc.port));
     await driver.typeInto('left-aet', 'ORTHANCCLOSE');

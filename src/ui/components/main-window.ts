@@ -4,7 +4,7 @@
  * calls go through AppController and run asynchronously, so the window keeps
  * processing events while they work.
  */
-import { QApplication, QKeySequence, QLineEdit, QMainWindow, QShortcut, QTableWidget, QTimerEvent, WidgetEventTypes } from '@nodegui/nodegui';
+import { QApplication, QFontMetrics, QKeySequence, QLabel, QLineEdit, QMainWindow, QShortcut, QTableWidget, QTimerEvent, TextElideMode, WidgetEventTypes } from '@nodegui/nodegui';
 import type { NativeRawPointer } from '@nodegui/nodegui/dist/lib/core/Component';
 import { Button, CheckBox, ProgressBar, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef, useState } from 'react';
@@ -22,7 +22,7 @@ import type { LocalizedText, Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
 import { trackWindow } from '../test-hooks';
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
-import { dateFilterOf, initialPanelState, Panel } from './panel';
+import { dateFilterOf, flexShare, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { relayoutWindow } from './relayout';
 import { LicenseWindow, SettingsWindow } from './settings-window';
@@ -154,6 +154,9 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   panelsRef.current = panels;
   const trayRef = useRef<TrayIcon>();
   const transferRef = useRef<RunningTransfer>();
+  // The status label and the full text it shows elided; the full text is also the label's tooltip.
+  const statusTextRef = useRef<QLabel>(null);
+  const statusFullText = useRef('');
   // The panel whose fields or selection the user changed last, for Ctrl+Enter.
   const lastUsedSide = useRef<Side>();
 
@@ -168,6 +171,16 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     shownLanguage.current = ui.language;
     relayoutWindow(windowRef.current);
   }, [ui.language]);
+
+  /** Fits the status text to its label's width with an ellipsis, and shows the full text as the tooltip when it is cut. */
+  const elideStatusText = () => {
+    const label = statusTextRef.current;
+    const full = statusFullText.current;
+    if (!label) return;
+    const shown = new QFontMetrics(label.font()).elidedText(full, TextElideMode.ElideRight, label.width());
+    if (label.text() !== shown) label.setText(shown);
+    label.setToolTip(shown === full ? '' : full);
+  };
 
   const update = (side: Side, changes: Partial<PanelState>) => setPanels((current) => ({ ...current, [side]: { ...current[side], ...changes } }));
 
@@ -562,6 +575,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     },
   });
 
+  const statusText = status.text(t);
+  statusFullText.current = statusText;
+  useEffect(elideStatusText);
+
   const serverText = server.running ? t('server.on', { host: server.host ?? '', port: server.port ?? '', aeTitle: server.aeTitle ?? '' }) : t('server.off');
   const main = h(
     Window,
@@ -609,8 +626,8 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         { id: 'status-bar', style: 'flex-direction: row; padding-top: 4px;' },
         h(CheckBox, { id: 'server-switch', text: t('server.switch'), checked: server.running, enabled: !serverBusy, on: { clicked: (checked: boolean) => void toggleServer(checked) } }),
         h(Text, { id: 'server-state' }, serverMessage === undefined ? serverText : serverMessage.text(t)),
-        h(View, { style: 'flex: 1;' }),
-        h(Text, { id: 'status-text' }, status.text(t)),
+        // The status text takes the free width and is elided to it, so a long error never pushes the bar's controls out.
+        h(Text, { id: 'status-text', ref: statusTextRef, style: flexShare(1), on: { [WidgetEventTypes.Resize]: elideStatusText } }, statusText),
         h(ProgressBar, { id: 'status-progress', minimum: 0, maximum: 100, value: status.percent, style: 'width: 160px;' }),
         h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: () => setDialog({ type: 'settings' }) } }),
       ),

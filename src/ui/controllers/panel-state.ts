@@ -55,12 +55,12 @@ export function sideToOpen(
   return sides.find((side) => hasOpenableSelection(panels[side]) && panels[side].kind === 'local') ?? sides.find((side) => hasOpenableSelection(panels[side]));
 }
 
-/** What the window does after an SSH panel's listing failed. */
+/** Steps of the window after an SSH panel's listing failed. */
 export interface SshListingFailure {
   changes: Partial<PanelState>;
   /** Close the panel's SSH connection. */
   disconnect: boolean;
-  /** Connect again from the start, which asks the user to accept the host key. */
+  /** Connect again from the start, which shows the dialog to accept the host key. */
   reconnect: boolean;
 }
 
