@@ -127,4 +127,33 @@ describeWithGui('settings window in Russian', () => {
     await driver.click('settings-close');
     await driver.waitForGone('settings-window');
   });
+
+  test('theme box fits after language switch', async () => {
+    const openInterfaceTab = async () => {
+      await driver.click('open-settings');
+      await driver.waitForActiveWindow('settings-window');
+      await driver.focusByKey('settings-aet');
+      driver.key('ctrl+Tab');
+      await driver.focusByKey('settings-language');
+    };
+    await openInterfaceTab();
+    const russianWidth = (await driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'Светлая')).width;
+
+    // A box first shown in English was sized for "Light" and cut "Светлая" after the switch.
+    driver.key('Home');
+    await driver.waitFor('settings-theme', (box) => box.text === 'Light', 5_000, 'Light');
+    await driver.click('settings-close');
+    await driver.waitForGone('settings-window');
+    await openInterfaceTab();
+    const englishWidth = (await driver.waitFor('settings-theme', (box) => box.text === 'Light', 5_000, 'Light')).width;
+    driver.key('End');
+    await driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'Светлая');
+    await sleep(300);
+    screenshot('settings-interface-ru.png', 'settings-window');
+
+    expect(englishWidth).toBeLessThan(russianWidth);
+    expect(driver.widget('settings-theme')?.width).toBeGreaterThanOrEqual(russianWidth);
+    await driver.click('settings-close');
+    await driver.waitForGone('settings-window');
+  }, 60_000);
 });
