@@ -135,17 +135,22 @@ describeWithGui('settings window in Russian', () => {
       await driver.focusByKey('settings-aet');
       driver.key('ctrl+Tab');
       await driver.focusByKey('settings-language');
+      // The geometry record lags behind the window, so check the focus again once it has settled.
+      await sleep(500);
+      await driver.focusByKey('settings-language');
     };
     await openInterfaceTab();
     const russianWidth = (await driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'Светлая')).width;
 
     // A box first shown in English was sized for "Light" and cut "Светлая" after the switch.
+    await driver.focusByKey('settings-language');
     driver.key('Home');
     await driver.waitFor('settings-theme', (box) => box.text === 'Light', 5_000, 'Light');
     await driver.click('settings-close');
     await driver.waitForGone('settings-window');
     await openInterfaceTab();
     const englishWidth = (await driver.waitFor('settings-theme', (box) => box.text === 'Light', 5_000, 'Light')).width;
+    await driver.focusByKey('settings-language');
     driver.key('End');
     await driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'Светлая');
     await sleep(300);
