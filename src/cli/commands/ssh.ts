@@ -16,6 +16,7 @@ import envPaths from 'env-paths';
 import { utils as ssh2Utils } from 'ssh2';
 
 import { LocalArchive } from '../../services/archive';
+import { formatSize } from '../../services/format-size';
 import { KeychainSecretStore, resolveNodeSecret, secretEnvVarName } from '../../services/secrets';
 import { resolveConfigDir } from '../../services/settings/settings-store';
 import type { SshNode } from '../../services/settings/settings-types';
@@ -212,18 +213,6 @@ function remotePath(target: ResolvedTarget, given: string | undefined): string {
   if (given === undefined || given === '') return target.defaultFolder ?? '.';
   if (given.startsWith('/') || target.defaultFolder === undefined) return given;
   return path.posix.join(target.defaultFolder, given);
-}
-
-function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function describeEntryType(entry: RemoteEntry): string {

@@ -7,7 +7,7 @@ import type { QTableWidget } from '@nodegui/nodegui';
 import React, { useMemo } from 'react';
 
 import type { RemoteRow } from '../controllers/ssh-panel-controller';
-import { formatSize } from '../controllers/ssh-panel-controller';
+import { formatSize } from '../../services/format-size';
 import type { Translate } from '../i18n';
 import { RowTable } from './row-table';
 

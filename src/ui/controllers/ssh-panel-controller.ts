@@ -13,6 +13,7 @@ import path from 'node:path';
 
 import { utils as ssh2Utils } from 'ssh2';
 
+import { formatSize } from '../../services/format-size';
 import type { LocalArchive, ScanProgress } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import { resolveNodeSecret, SecretStoreUnavailableError } from '../../services/secrets';
@@ -291,19 +292,6 @@ function resultOf(report: FetchReport): SshFetchResult {
   else if (instances > 0) outcome = 'partial';
   else if (failures.length === 0) failures.push({ uid: '', reason: 'no DICOM files in the selection' });
   return { instances, failures, outcome, studyInstanceUids: scan.studies.map((study) => study.studyInstanceUid) };
-}
-
-/** Formats a size in bytes with binary units, as `loader ssh ls` does. */
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** Returns the status bar text and percentage of an SSH download and import. */
