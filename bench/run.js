@@ -29,6 +29,8 @@ const net = require('net');
 const os = require('os');
 const path = require('path');
 
+const { median, readProcStatus, sleep } = require('./common');
+
 const REPO_ROOT = path.resolve(__dirname, '..');
 const WORK_DIR = path.join(__dirname, '.work');
 const LOADER_BIN = path.join(REPO_ROOT, 'bin', 'loader');
@@ -67,18 +69,8 @@ function parseArguments(argv) {
   return options;
 }
 
-function median(values) {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 function seconds(start) {
   return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function freePort() {
@@ -447,8 +439,8 @@ async function timedStorescpStore(dataDir, files, runNumber) {
 /**
  * Sends the CT instances to a new Orthanc and returns the storescu time in
  * seconds. Orthanc runs with its default SyncStorageArea (true), so it
- * flushes each stored file with fsync before answering, as the loader's
- * 'full' durability does; storescp never calls fsync.
+ * flushes each stored file with fsync before it sends the C-STORE response,
+ * as the loader's 'full' durability does. storescp never calls fsync.
  */
 async function timedOrthancStore(dataDir, files, runNumber) {
   const dir = newRunDir('orthanc');
@@ -741,13 +733,8 @@ async function scenarioSendThroughput(runs) {
 
 /** Reads VmRSS and VmHWM of PID in MiB from /proc/PID/status, or returns undefined once the process is gone. */
 function readMemory(pid) {
-  let status;
-  try {
-    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const field = (name) => Number((status.match(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm')) || [])[1]) / 1024;
+  const field = readProcStatus(pid);
+  if (!field) return undefined;
   const rss = field('VmRSS');
   // A zombie has no VmRSS line, and its numbers are of no use.
   return Number.isFinite(rss) ? { rss, hwm: field('VmHWM') } : undefined;

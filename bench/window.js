@@ -42,6 +42,8 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
+const { median, readProcStatus, sleep } = require('./common');
+
 const REPO_ROOT = path.resolve(__dirname, '..');
 const WORK_DIR = path.join(__dirname, '.work', 'window');
 const ARCHIVE_DIR = path.join(WORK_DIR, 'archive');
@@ -96,16 +98,6 @@ function parseArguments(argv) {
     process.exit(2);
   }
   return options;
-}
-
-function median(values) {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function nowMs() {
@@ -291,13 +283,8 @@ async function stopWindow(window) {
 
 /** Reads the memory fields of /proc/PID/status in MiB, or returns undefined once the process is gone. */
 function readStatus(pid) {
-  let status;
-  try {
-    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const field = (name) => Number((status.match(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm')) || [])[1]) / 1024;
+  const field = readProcStatus(pid);
+  if (!field) return undefined;
   return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem'), hwm: field('VmHWM') };
 }
 
