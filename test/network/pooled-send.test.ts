@@ -1,9 +1,9 @@
 /**
- * Sending from pooled read buffers: the data set of a file several pool
- * buffers long arrives at DCMTK storescp byte for byte, every buffer goes
- * back to the pool after the socket wrote it, a few buffers serve the whole
- * file, and a file that shrinks while it is being sent fails that send with
- * the reason.
+ * Sending from pooled read buffers. The data set of a file several pool
+ * buffers long arrives at DCMTK storescp byte for byte. Every buffer goes
+ * back to the pool after the socket wrote it, so a few buffers serve the
+ * whole file. A file that shrinks while it is being sent fails that send
+ * with the reason.
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -15,8 +15,8 @@ export interface RecyclingChunkSource extends AsyncIterable<Buffer> {
   /**
    * Takes back a chunk that this source yielded, after the socket has passed
    * all of its bytes to the kernel. The association calls it at most once
-   * per chunk, in the order the chunks were yielded, and never after a
-   * socket error.
+   * per chunk, in the order the chunks were yielded, and not for a chunk
+   * whose write failed.
    */
   recycle(chunk: Buffer): void;
   /** Stops reading and releases the source's resources; called when sending fails or is cancelled. */

@@ -43,8 +43,8 @@ const MAX_SYNC_TAIL_BYTES = 64 * 1024;
  * slower write means the kernel throttles writers to a full page cache. Then
  * every transfer in this process writes asynchronously for
  * SLOW_WRITE_BACKOFF_MS, so a slow disk blocks the event loop for about one
- * write per backoff period. The limit is well above a scheduler time slice:
- * with 2 ms, writes that were only preempted by the sender on a busy 2-core
+ * write per backoff period. The limit is well above a scheduler time slice.
+ * With 2 ms, writes that were only preempted by the sender on a busy 2-core
  * machine switched the receive path to the thread pool, and receiving 1000
  * CT images took 10-15% longer (3 alternating runs each).
  *

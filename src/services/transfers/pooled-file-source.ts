@@ -19,7 +19,7 @@ export const POOL_CHUNK_BYTES = 1024 * 1024;
 /**
  * Free buffers kept for reuse. The association keeps at most 1 MiB queued in
  * the socket, so one send needs about three buffers plus one for the
- * prefetched next instance; more free buffers than this only hold memory.
+ * prefetched next instance. More free buffers than this only hold memory.
  */
 const MAX_FREE_BUFFERS = 6;
 
@@ -65,8 +65,8 @@ export class ReadBufferPool {
    * Returns a free buffer, first letting the event loop run once when none is
    * free. A socket write that completes at once reports it in a
    * process.nextTick callback, and synchronous reads chained by await never
-   * let those callbacks run: without this turn, every chunk of a 100 MB file
-   * took a new buffer and a send peaked 90-130 MiB above its start (bench
+   * let those callbacks run. Without this turn, every chunk of a 100 MB file
+   * took a new buffer, and a send peaked 90-130 MiB above its start (bench
    * scenario e).
    */
   async takeAfterReturns(): Promise<Buffer> {
@@ -104,7 +104,7 @@ export class PooledFileSource implements RecyclingChunkSource {
   /**
    * Opens the file, reads its header and the first data set bytes. Rejects
    * when the file cannot be read, is damaged, or is shorter than its header
-   * says. The returned header has the file's transfer syntax, which the
+   * declares. The returned header has the file's transfer syntax, which the
    * caller compares with the index.
    */
   static async open(path: string, pool: ReadBufferPool): Promise<{ source: PooledFileSource; header: DicomFileHeader }> {
