@@ -13,7 +13,6 @@ import readline from 'node:readline/promises';
 
 import type { Command } from 'commander';
 import envPaths from 'env-paths';
-import { utils as ssh2Utils } from 'ssh2';
 
 import { LocalArchive } from '../../services/archive';
 import { formatSize } from '../../services/format-size';
@@ -149,6 +148,8 @@ async function readCredentials(target: ResolvedTarget, options: ConnectionOption
   } catch (error) {
     throw new UsageError(`private key file ${target.keyFile} cannot be read: ${(error as Error).message}`);
   }
+  // ssh2 loads here, not at start, so that other commands do not pay for it.
+  const { utils: ssh2Utils } = require('ssh2') as typeof import('ssh2');
   const parsed = ssh2Utils.parseKey(privateKey);
   if (!(parsed instanceof Error)) return { privateKey };
   if (!/passphrase/i.test(parsed.message)) {
