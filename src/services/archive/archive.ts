@@ -3,7 +3,6 @@
  * See layout.ts for the tree and schema.ts for the index.
  */
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -25,6 +24,7 @@ import {
 import { DEFAULT_ARCHIVE_DURABILITY, type ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import { fsyncFile, removeFileQuietly, exists } from './file-ops';
+import { cleanUpIncoming, temporaryPath } from './incoming';
 import { IndexWriteQueue } from './index-writer';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import {
@@ -51,10 +51,6 @@ import { scanPaths, type ScanOptions, type ScanReport } from './scan';
 import { openIndexDatabase } from './schema';
 
 export type { StoreOutcome } from './placement';
-
-/** Random part of temporary file names, drawn once because randomBytes per name costs tens of microseconds. */
-const PROCESS_TAG = randomBytes(6).toString('hex');
-let temporaryFileCount = 0;
 
 /** One instance received by the C-STORE SCP. */
 export interface ReceiveRequest {
@@ -101,7 +97,7 @@ export class LocalArchive {
 
   /**
    * Opens the archive at `root`, creating the folders and the index when
-   * missing, and deletes temporary files a crash left in .incoming.
+   * missing, and cleans up .incoming after stopped processes (incoming.ts).
    */
   static open(root: string, options: OpenArchiveOptions = {}): LocalArchive {
     return new LocalArchive(
@@ -115,27 +111,30 @@ export class LocalArchive {
     this.root = root;
     this.logger = logger;
     this.durability = durability;
-    // A commit with synchronous = NORMAL takes microseconds, so 'process-crash' commits each row at once.
-    this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, { groupCommits: durability === 'full' });
+    // 'process-crash' defers the rows of received files (see index-writer.ts) and commits other rows at once.
+    this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, logger, { groupCommits: durability === 'full' });
     createArchiveFolders(root, logger);
-    this.removeIncomingLeftovers();
     this.db = this.openIndex();
     this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
     this.queryEngine = new QueryEngine(this.db);
+    cleanUpIncoming(root, this.catalogInstance, logger);
     logger.debug('Opened archive', { root, durability });
   }
 
-  /** The index, for the scan and for callers that read it directly. */
+  /** The index, for the scan and for callers that read it directly, with every queued row committed. */
   get catalog(): ArchiveCatalog {
     this.assertOpen();
+    this.commitQueuedRows();
     return this.catalogInstance;
   }
 
   /**
    * Stores one instance received over the network; see placement.ts for the
    * stored, duplicate and conflict outcomes. When this resolves, the file and
-   * its index row have the durability set by `durability`. On any error the
-   * temporary file is deleted and no stored file or index row changes.
+   * its index row have the durability set by `durability`. In
+   * 'process-crash' the row may still be queued (index-writer.ts), and this
+   * archive's readers commit it before they read. On any error the temporary
+   * file is deleted and no stored file or index row changes.
    *
    * @throws ArchiveError with code 'invalid-uid', 'missing-attribute',
    *   'uid-mismatch', 'unreadable', 'io' or 'index'.
@@ -146,7 +145,7 @@ export class LocalArchive {
     requireValidUid(request.sopClassUid, 'Affected SOP Class UID (0000,0002)');
     requireValidUid(request.transferSyntaxUid, 'Transfer Syntax UID (0002,0010)');
 
-    const tempPath = this.temporaryPath(sopInstanceUid);
+    const tempPath = temporaryPath(this.root, sopInstanceUid);
     try {
       const meta = buildFileMetaInformation({
         mediaStorageSopClassUid: request.sopClassUid,
@@ -166,7 +165,7 @@ export class LocalArchive {
 
       const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };
       return await this.withUidLock(sopInstanceUid, () =>
-        placeTemporaryFile(this.placementContext(), tempPath, header, record, source, written.size),
+        placeTemporaryFile(this.placementContext({ deferIndex: this.durability === 'process-crash' }), tempPath, header, record, source, written.size),
       );
     } catch (error) {
       await removeFileQuietly(tempPath);
@@ -234,6 +233,7 @@ export class LocalArchive {
   /** C-FIND matching; see QueryEngine.findRecords in query.ts. */
   findRecords(level: QueryLevel, keys: QueryKey[], options: QueryOptions): IterableIterator<Record<string, string>> {
     this.assertOpen();
+    this.commitQueuedRows();
     return this.queryEngine.findRecords(level, keys, options);
   }
 
@@ -245,6 +245,7 @@ export class LocalArchive {
   /** Study search of `loader studies`; see query.ts. */
   searchStudies(filters: StudySearchFilters): StudySummary[] {
     this.assertOpen();
+    this.commitQueuedRows();
     return this.queryEngine.searchStudies(filters);
   }
 
@@ -283,25 +284,28 @@ export class LocalArchive {
     return result;
   }
 
-  /**
-   * Returns a fresh path in .incoming for a transfer of this UID. The process
-   * ID, a random tag drawn once per process and a counter keep names of
-   * concurrent transfers apart, also across processes sharing the archive.
-   */
+  /** Returns a fresh path in .incoming for a transfer of this UID; see incoming.ts. */
   temporaryPath(sopInstanceUid: string): string {
-    temporaryFileCount += 1;
-    return path.join(incomingFolder(this.root), `${sopInstanceUid}.${process.pid}.${PROCESS_TAG}.${temporaryFileCount}.part`);
+    return temporaryPath(this.root, sopInstanceUid);
   }
 
-  placementContext(): PlacementContext {
+  /** Returns the context of placeTemporaryFile. Its catalog reads skip the commit of queued rows, because placement checks the queue itself. */
+  placementContext(options: { deferIndex: boolean } = { deferIndex: false }): PlacementContext {
+    this.assertOpen();
     return {
       root: this.root,
-      catalog: this.catalog,
+      catalog: this.catalogInstance,
       logger: this.logger,
       durability: this.durability,
       indexQueue: this.indexQueue,
       knownFolders: this.knownFolders,
+      deferIndex: options.deferIndex,
     };
+  }
+
+  /** Commits queued index rows, so that a read of the index returns every stored instance. */
+  private commitQueuedRows(): void {
+    if (this.indexQueue.hasQueuedRows && !this.catalogInstance.db.inTransaction) this.indexQueue.flush();
   }
 
   /** Closes the index after committing queued index rows. */
@@ -371,22 +375,6 @@ export class LocalArchive {
       this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description);
       return { outcome: 'stored', path: absolutePath, size, ...uids };
     });
-  }
-
-  private removeIncomingLeftovers(): void {
-    const folder = incomingFolder(this.root);
-    let removed = 0;
-    for (const name of fs.readdirSync(folder)) {
-      try {
-        fs.rmSync(path.join(folder, name), { force: true, recursive: true });
-        removed++;
-      } catch (error) {
-        this.logger.error('Failed to remove a leftover temporary file', { path: path.join(folder, name), error: describeError(error) });
-      }
-    }
-    if (removed > 0) {
-      this.logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: removed });
-    }
   }
 }
 

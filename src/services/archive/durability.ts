@@ -6,11 +6,13 @@
  *   the index commit is flushed too (SQLite synchronous = FULL), before the
  *   store returns. A stored instance survives a power loss or a kernel crash.
  * - 'process-crash': no fsync. The file is still written to .incoming and
- *   moved into place atomically, and the index row is committed to the
- *   write-ahead log, so a kill -9 or an application crash never leaves a
- *   half file or a lost row. A power loss may lose the instances received in
- *   the last seconds before it (until the kernel wrote them back), and those
- *   must then be sent again.
+ *   linked into place atomically. Its index row is committed with others up
+ *   to 20 ms after the store returns, and until then the file keeps a second
+ *   link in .incoming, from which the next archive open indexes it after a
+ *   crash (see index-writer.ts). So a kill -9 or an application crash never
+ *   leaves a half file or a lost row. A power loss may lose the instances
+ *   received in the last seconds before it (until the kernel wrote them
+ *   back), and those must then be sent again.
  *
  * The default is 'full'. Many modalities delete or overwrite their copy of an
  * image once the archive returned a success status for its C-STORE, so for a

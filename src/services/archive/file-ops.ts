@@ -78,19 +78,30 @@ export async function moveNoReplace(source: string, target: string): Promise<boo
   return true;
 }
 
-export function moveNoReplaceSync(source: string, target: string): boolean {
+/** Result of linkNoReplaceSync. */
+export type LinkOutcome = 'linked' | 'moved' | 'exists';
+
+/**
+ * Gives `source` the name `target` unless `target` exists, as moveNoReplace
+ * does, but synchronously. Returns 'exists' when `target` exists (nothing
+ * changed), 'moved' when `source` is gone, and 'linked' when `keepSource` was
+ * set and both names now refer to the file. Without hard links the file is
+ * renamed, so the result is then 'moved' even with `keepSource`.
+ */
+export function linkNoReplaceSync(source: string, target: string, options: { keepSource: boolean }): LinkOutcome {
   try {
     fs.linkSync(source, target);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
+    if (code === 'EEXIST') return 'exists';
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw error;
-    if (fs.existsSync(target)) return false;
+    if (fs.existsSync(target)) return 'exists';
     fs.renameSync(source, target);
-    return true;
+    return 'moved';
   }
+  if (options.keepSource) return 'linked';
   fs.unlinkSync(source);
-  return true;
+  return 'moved';
 }
 
 export async function exists(file: string): Promise<boolean> {

@@ -1,35 +1,58 @@
 /**
- * Commits of index rows. add() resolves only after its row's transaction
- * committed.
+ * Commits of index rows, in one of two ways:
  *
- * With group commits, rows added during one turn of the event loop are written
- * in one SQLite transaction, so stores that finish together on several
- * associations share one commit (and, with synchronous = FULL, one fsync of
- * the write-ahead log). A row waits at most until the next setImmediate phase.
- * Without them, add() commits its row at once, which suits synchronous =
- * NORMAL, where a commit does not wait for the disk.
+ * - add() resolves only after its row's transaction committed. With group
+ *   commits, rows added during one turn of the event loop are written in one
+ *   SQLite transaction, so stores that finish together on several
+ *   associations share one commit (and, with synchronous = FULL, one fsync of
+ *   the write-ahead log). Without them, add() commits its row at once.
+ * - defer() returns at once, and the row is committed with others within
+ *   DEFERRED_COMMIT_DELAY_MS. The caller keeps a second link of the stored
+ *   file in .incoming until then, and this queue deletes it after the commit.
+ *   When the process stops first, the next archive open indexes the file from
+ *   that link (see incoming.ts). 'process-crash' durability uses this, so the
+ *   C-STORE response does not wait for the commit, and one commit carries
+ *   many rows: each commit rewrites the index pages it touched, about seven
+ *   pages for a single row.
  */
 
+import fs from 'node:fs';
+import type { Logger } from '../logger';
 import type { ArchiveCatalog, IndexEntry } from './catalog';
+import { describeError } from './errors';
+
+/** Maximum time in milliseconds a deferred row waits for its commit. */
+export const DEFERRED_COMMIT_DELAY_MS = 20;
+
+/** Deferred rows that start a commit before the delay has passed. */
+const MAX_DEFERRED_ROWS = 200;
 
 interface PendingEntry extends IndexEntry {
   resolve: () => void;
   reject: (error: unknown) => void;
 }
 
+interface DeferredEntry extends IndexEntry {
+  /** The stored file's second link in .incoming, deleted after the commit. */
+  secondLink: string;
+}
+
 export class IndexWriteQueue {
   private pending: PendingEntry[] = [];
+  private deferred = new Map<string, DeferredEntry>();
   private scheduled: NodeJS.Immediate | undefined;
+  private deferredTimer: NodeJS.Timeout | undefined;
 
   /** `catalog` is a getter because reindex replaces the archive's catalog. */
   constructor(
     private readonly catalog: () => ArchiveCatalog,
+    private readonly logger: Logger,
     private readonly options: { groupCommits: boolean } = { groupCommits: true },
   ) {}
 
   /** Commits or queues one row; resolves after it is committed, rejects with the error of its insert or of the commit. */
   add(entry: IndexEntry): Promise<void> {
-    if (!this.options.groupCommits && this.pending.length === 0 && !this.catalog().db.inTransaction) {
+    if (!this.options.groupCommits && this.pending.length === 0 && this.deferred.size === 0 && !this.catalog().db.inTransaction) {
       try {
         this.catalog().addInstance(entry.record, entry.file, entry.source);
       } catch (error) {
@@ -43,24 +66,67 @@ export class IndexWriteQueue {
     });
   }
 
-  /** Commits every queued row now; the archive calls it before it closes or replaces the database. */
+  /**
+   * Queues one row of a file placed into the layout, whose second link
+   * `secondLink` the caller keeps in .incoming. A row that fails to commit
+   * is logged, and its second link stays for the next archive open.
+   */
+  defer(entry: IndexEntry, secondLink: string): void {
+    const sopInstanceUid = entry.record.instance.sopInstanceUid;
+    // A second store of the UID replaces the queued row, as addInstance replaces a committed one.
+    const replaced = this.deferred.get(sopInstanceUid);
+    if (replaced) this.deleteSecondLink(replaced);
+    this.deferred.set(sopInstanceUid, { ...entry, secondLink });
+
+    if (this.deferred.size >= MAX_DEFERRED_ROWS) {
+      this.scheduled ??= setImmediate(() => this.flushScheduled());
+    } else if (!this.deferredTimer) {
+      this.deferredTimer = setTimeout(() => {
+        this.deferredTimer = undefined;
+        this.scheduled ??= setImmediate(() => this.flushScheduled());
+      }, DEFERRED_COMMIT_DELAY_MS);
+      this.deferredTimer.unref();
+    }
+  }
+
+  /** Returns the path of a queued row's file with this SOP Instance UID, or undefined. */
+  queuedPath(sopInstanceUid: string): string | undefined {
+    return this.deferred.get(sopInstanceUid)?.file.path;
+  }
+
+  /** True when rows wait for a commit; readers call flush() first to see them. */
+  get hasQueuedRows(): boolean {
+    return this.pending.length > 0 || this.deferred.size > 0;
+  }
+
+  /** Commits every queued row now; the archive calls it before it reads, closes or replaces the database. */
   flush(): void {
     if (this.scheduled) clearImmediate(this.scheduled);
+    if (this.deferredTimer) clearTimeout(this.deferredTimer);
     this.scheduled = undefined;
-    const batch = this.pending;
+    this.deferredTimer = undefined;
+    const waiting = this.pending;
+    const deferred = [...this.deferred.values()];
     this.pending = [];
-    if (batch.length === 0) return;
+    this.deferred.clear();
+    if (waiting.length === 0 && deferred.length === 0) return;
 
     let errors: unknown[];
     try {
-      errors = this.catalog().addInstances(batch);
+      errors = this.catalog().addInstances([...waiting, ...deferred]);
     } catch (error) {
-      for (const entry of batch) entry.reject(error);
+      for (const entry of waiting) entry.reject(error);
+      for (const entry of deferred) this.reportDeferredFailure(entry, error);
       return;
     }
-    batch.forEach((entry, index) => {
+    waiting.forEach((entry, index) => {
       if (errors[index] === undefined) entry.resolve();
       else entry.reject(errors[index]);
+    });
+    deferred.forEach((entry, index) => {
+      const error = errors[waiting.length + index];
+      if (error === undefined) this.deleteSecondLink(entry);
+      else this.reportDeferredFailure(entry, error);
     });
   }
 
@@ -73,5 +139,27 @@ export class IndexWriteQueue {
       return;
     }
     this.flush();
+  }
+
+  private deleteSecondLink(entry: DeferredEntry): void {
+    try {
+      fs.unlinkSync(entry.secondLink);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.logger.warn('Failed to remove the second link of a stored file; the next archive open removes it', {
+        sopInstanceUid: entry.record.instance.sopInstanceUid,
+        path: entry.secondLink,
+        error: describeError(error),
+      });
+    }
+  }
+
+  private reportDeferredFailure(entry: DeferredEntry, error: unknown): void {
+    this.logger.error('Failed to index a stored instance; the next archive open indexes it again', {
+      sopInstanceUid: entry.record.instance.sopInstanceUid,
+      path: entry.file.path,
+      secondLink: entry.secondLink,
+      error: describeError(error),
+    });
   }
 }

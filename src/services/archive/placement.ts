@@ -4,7 +4,9 @@
  *
  * - no file with the SOP Instance UID yet: move it into place (hard link, so an
  *   existing file is never replaced), then index it while the folder fsync of
- *   'full' durability runs;
+ *   'full' durability runs. With `deferIndex` the temporary name stays as a
+ *   second link and the row is queued (IndexWriteQueue.defer), so the store
+ *   returns before the commit;
  * - the stored file has the same data set bytes: delete the temporary file;
  * - the stored file differs: move the temporary file to .conflicts and keep the
  *   stored file.
@@ -20,7 +22,7 @@ import type { Logger } from '../logger';
 import type { ArchiveCatalog, StoredFile } from './catalog';
 import type { ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
-import { datasetBytesEqual, exists, fsyncDirectory, moveNoReplace, moveNoReplaceSync, removeFileQuietly } from './file-ops';
+import { datasetBytesEqual, exists, fsyncDirectory, linkNoReplaceSync, moveNoReplace, removeFileQuietly, type LinkOutcome } from './file-ops';
 import type { IndexWriteQueue } from './index-writer';
 import type { InstanceRecord } from './instance-record';
 import { FOLDER_MODE, conflictFileName, conflictsFolder, relativeInstancePath } from './layout';
@@ -55,6 +57,13 @@ export interface PlacementContext {
    * again when the link into it fails with ENOENT.
    */
   knownFolders: Set<string>;
+  /**
+   * Queue the index row of a newly stored file instead of awaiting its
+   * commit, keeping the temporary name as a second link until the commit.
+   * Only without fsync ('process-crash'): the second link is the record that
+   * lets the next archive open index the file after a crash.
+   */
+  deferIndex: boolean;
 }
 
 /** The file's origin, recorded in the index and in logs. */
@@ -91,7 +100,14 @@ export async function placeTemporaryFile(
   // A file at the layout path that the index lacks is found by the link's EEXIST, not by a check first.
   let existing = await findIndexedFile(context, uids.sopInstanceUid);
   if (!existing) {
-    if (await linkIntoLayout(context, tempPath, finalPath)) {
+    const linked = await linkIntoLayout(context, tempPath, finalPath);
+    if (linked === 'linked') {
+      const file = fileInfo(finalPath, false, fileSize, source);
+      context.indexQueue.defer({ record, file, source: source.description }, tempPath);
+      logger.debug('Stored instance; index row queued', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
+      return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
+    }
+    if (linked === 'moved') {
       // In 'full' durability the folder flush and the index commit (which flushes the write-ahead log) run
       // at once. A power loss between them leaves a row without its file, which the next store of the UID
       // replaces, or a file without its row, which the next store of the UID indexes as a duplicate.
@@ -133,23 +149,26 @@ export async function placeTemporaryFile(
 }
 
 /**
- * Moves `tempPath` to `finalPath` without replacing a file, creating the
- * folders when they are new. Returns false when `finalPath` exists.
+ * Links `tempPath` to `finalPath` without replacing a file, creating the
+ * folders when they are new. Returns 'exists' when `finalPath` exists,
+ * 'linked' when both names remain (only with `deferIndex`), and 'moved' when
+ * only `finalPath` remains.
  *
  * link and unlink are synchronous calls: each takes microseconds, while a
  * thread pool round trip adds to the time the sender waits for the C-STORE
  * response. The folder fsync of 'full' durability is left to the caller.
  */
-async function linkIntoLayout(context: PlacementContext, tempPath: string, finalPath: string): Promise<boolean> {
+async function linkIntoLayout(context: PlacementContext, tempPath: string, finalPath: string): Promise<LinkOutcome> {
   const folder = path.dirname(finalPath);
   if (!context.knownFolders.has(folder)) await createFolders(context, folder);
+  const keepSource = context.deferIndex;
   try {
-    return moveNoReplaceSync(tempPath, finalPath);
+    return linkNoReplaceSync(tempPath, finalPath, { keepSource });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     context.knownFolders.delete(folder);
     await createFolders(context, folder);
-    return moveNoReplaceSync(tempPath, finalPath);
+    return linkNoReplaceSync(tempPath, finalPath, { keepSource });
   }
 }
 
@@ -184,6 +203,8 @@ async function indexPlacedFile(context: PlacementContext, record: InstanceRecord
 
 /** Returns the indexed file of this SOP Instance UID when it still exists on disk. */
 async function findIndexedFile(context: PlacementContext, sopInstanceUid: string): Promise<ExistingFile | undefined> {
+  const queued = context.indexQueue.queuedPath(sopInstanceUid);
+  if (queued !== undefined) return { path: queued, indexed: true };
   const indexed = context.catalog.findInstance(sopInstanceUid);
   if (!indexed) return undefined;
   if (await exists(indexed.path)) return { path: indexed.path, indexed: true };

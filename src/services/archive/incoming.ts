@@ -1,0 +1,155 @@
+/**
+ * The .incoming folder: temporary files of transfers in progress, and the
+ * second links of stored files whose index rows wait for a deferred commit.
+ *
+ * A temporary file is named <SOPInstanceUID>.<pid>.<tag>.<n>.part, where pid
+ * and tag identify the process that writes it. When an archive opens, it
+ * leaves the files of other running processes alone and cleans up after
+ * processes that stopped:
+ *
+ * - A file with one link is a transfer that never finished. It is deleted.
+ * - A file with more than one link was placed into the layout, and its index
+ *   commit was deferred (see IndexWriteQueue.defer). The process stopped
+ *   before it removed this second link, so the row may be missing. The file
+ *   is indexed when the index lacks its SOP Instance UID, and then the second
+ *   link is deleted.
+ *
+ * NOTE: a process is recognized by its ID only, so the files of a stopped
+ * process wait while an unrelated process runs with the same ID.
+ */
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readDicomFileHeaderSync } from '../../dicom/file-reader';
+import { Tags } from '../../dicom/tags';
+import type { Logger } from '../logger';
+import type { ArchiveCatalog } from './catalog';
+import { describeError } from './errors';
+import { readInstanceRecord } from './instance-record';
+import { incomingFolder, relativeInstancePath } from './layout';
+
+/** Random part of temporary file names, drawn once because randomBytes per name costs tens of microseconds. */
+const PROCESS_TAG = randomBytes(6).toString('hex');
+let temporaryFileCount = 0;
+
+const TEMPORARY_NAME = /^(?<uid>[0-9.]+)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})\.\d+\.part$/;
+
+/**
+ * Returns a fresh path in .incoming for a transfer of this UID. The process
+ * ID, a random tag drawn once per process and a counter keep names of
+ * concurrent transfers apart, also across processes sharing the archive.
+ */
+export function temporaryPath(root: string, sopInstanceUid: string): string {
+  temporaryFileCount += 1;
+  return path.join(incomingFolder(root), `${sopInstanceUid}.${process.pid}.${PROCESS_TAG}.${temporaryFileCount}.part`);
+}
+
+export interface IncomingCleanup {
+  /** Unfinished transfers and other leftovers deleted. */
+  removed: number;
+  /** Stored files whose missing index row was added. */
+  indexed: number;
+  /** Files of running processes left in place. */
+  inUse: number;
+}
+
+/** Cleans up .incoming after stopped processes; see the file comment. */
+export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: Logger): IncomingCleanup {
+  const folder = incomingFolder(root);
+  const cleanup: IncomingCleanup = { removed: 0, indexed: 0, inUse: 0 };
+  for (const name of fs.readdirSync(folder)) {
+    if (isOwnedByRunningProcess(name)) {
+      cleanup.inUse++;
+      continue;
+    }
+
+    const file = path.join(folder, name);
+    try {
+      if (indexSecondLink(root, file, catalog, logger)) cleanup.indexed++;
+    } catch (error) {
+      logger.error('Failed to index a stored file whose index commit was interrupted; run `loader reindex` to index it', {
+        path: file,
+        error: describeError(error),
+      });
+    }
+
+    try {
+      fs.rmSync(file, { force: true, recursive: true });
+      cleanup.removed++;
+    } catch (error) {
+      logger.error('Failed to remove a leftover temporary file', { path: file, error: describeError(error) });
+    }
+  }
+
+  if (cleanup.indexed > 0) {
+    logger.warn('Indexed stored files whose index commit was interrupted by a stopped process', { folder, count: cleanup.indexed });
+  }
+  if (cleanup.removed > cleanup.indexed) {
+    logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: cleanup.removed - cleanup.indexed });
+  }
+  return cleanup;
+}
+
+/**
+ * Returns true when `name` is a temporary file of a process that still runs:
+ * another process, or this one (same tag). A file with this process's ID and
+ * another tag is from an earlier process that had the same ID.
+ */
+function isOwnedByRunningProcess(name: string): boolean {
+  const owner = TEMPORARY_NAME.exec(name)?.groups;
+  if (!owner) return false;
+  const pid = Number(owner.pid);
+  if (pid === process.pid) return owner.tag === PROCESS_TAG;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Indexes the layout file that `file` is a second link of, when the index
+ * lacks its SOP Instance UID. Returns true when it added a row.
+ */
+function indexSecondLink(root: string, file: string, catalog: ArchiveCatalog, logger: Logger): boolean {
+  const stat = fs.lstatSync(file);
+  if (!stat.isFile() || stat.nlink < 2) return false;
+
+  const header = readDicomFileHeaderSync(file);
+  const record = readInstanceRecord(header);
+  const storedPath = path.join(
+    root,
+    relativeInstancePath({
+      studyInstanceUid: record.study.studyInstanceUid,
+      seriesInstanceUid: record.series.seriesInstanceUid,
+      sopInstanceUid: record.instance.sopInstanceUid,
+    }),
+  );
+  const stored = statOrUndefined(storedPath);
+  if (!stored || stored.ino !== stat.ino || stored.dev !== stat.dev) return false;
+  if (catalog.findInstance(record.instance.sopInstanceUid)) return false;
+
+  const sourceAeTitle = header.meta.getString(Tags.SourceApplicationEntityTitle)?.trim() ?? '';
+  catalog.addInstance(
+    record,
+    { path: storedPath, inPlace: false, size: stat.size, receivedAt: stat.mtime.toISOString(), sourceAeTitle },
+    sourceAeTitle ? `AE ${sourceAeTitle}` : storedPath,
+  );
+  logger.info('Indexed a stored instance after an interrupted index commit', {
+    sopInstanceUid: record.instance.sopInstanceUid,
+    sourceAeTitle,
+    path: storedPath,
+  });
+  return true;
+}
+
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+}

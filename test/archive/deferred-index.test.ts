@@ -1,0 +1,191 @@
+/**
+ * Deferred index commits of 'process-crash' durability (index-writer.ts) and
+ * the cleanup of .incoming when an archive opens (incoming.ts).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { LocalArchive, type ReceiveRequest } from '../../src/services/archive';
+import { ArchiveCatalog } from '../../src/services/archive/catalog';
+import { setLogSink } from '../../src/services/logger';
+import { CT_SMALL, MR_SMALL, chunkedStream, datasetPartOf, makeTempDir, removeTempDir, type DatasetPart } from './fixtures';
+
+const IMPLEMENTATION = { implementationClassUid: '1.2.826.0.1.3680043.9.7433.1', implementationVersionName: 'TEST_SCU_1' };
+
+function requestFor(part: DatasetPart): ReceiveRequest {
+  return {
+    sopClassUid: part.sopClassUid,
+    sopInstanceUid: part.sopInstanceUid,
+    transferSyntaxUid: part.transferSyntaxUid,
+    sourceAeTitle: 'MODALITY1',
+    data: chunkedStream(part.bytes),
+    ...IMPLEMENTATION,
+  };
+}
+
+/** SOP Instance UIDs in the index file, read through a separate connection, as another process would. */
+function committedUids(root: string): string[] {
+  const db = new Database(path.join(root, 'index.sqlite'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT sop_instance_uid AS uid FROM instances ORDER BY uid').all() as { uid: string }[]).map((row) => row.uid);
+  } finally {
+    db.close();
+  }
+}
+
+function incomingNames(root: string): string[] {
+  return fs.readdirSync(path.join(root, '.incoming'));
+}
+
+/** Returns the ID of a process that has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '']);
+  return child.pid!;
+}
+
+/** Renames every file in .incoming as if process `pid` had written it. */
+function handIncomingTo(root: string, pid: number): void {
+  for (const name of incomingNames(root)) {
+    const renamed = name.replace(/\.\d+\.([0-9a-f]{12})\.(\d+)\.part$/, `.${pid}.$1.$2.part`);
+    fs.renameSync(path.join(root, '.incoming', name), path.join(root, '.incoming', renamed));
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("deferred index commits of 'process-crash'", () => {
+  let workDir: string;
+  let root: string;
+  let logLines: string[];
+  let previousSink: (line: string) => void;
+  let sleeper: ChildProcess | undefined;
+
+  beforeEach(() => {
+    workDir = makeTempDir();
+    root = path.join(workDir, 'archive');
+    logLines = [];
+    previousSink = setLogSink((line) => logLines.push(line));
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+    sleeper?.kill();
+    sleeper = undefined;
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  test('second link kept until commit', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const part = datasetPartOf(CT_SMALL);
+
+    const outcome = await archive.receive(requestFor(part));
+    const links = incomingNames(root);
+    const uidsBeforeCommit = committedUids(root);
+    const secondLink = fs.statSync(path.join(root, '.incoming', links[0]));
+    const stored = fs.statSync(outcome.path);
+    await waitFor(() => incomingNames(root).length === 0);
+    const uidsAfterCommit = committedUids(root);
+    archive.close();
+
+    expect(outcome.outcome).toBe('stored');
+    expect(links).toHaveLength(1);
+    expect(secondLink.ino).toBe(stored.ino);
+    expect(stored.nlink).toBe(2);
+    expect(uidsBeforeCommit).toEqual([]);
+    expect(uidsAfterCommit).toEqual([part.sopInstanceUid]);
+    expect(fs.statSync(outcome.path).nlink).toBe(1);
+  });
+
+  test('own reads include queued rows', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const part = datasetPartOf(CT_SMALL);
+
+    await archive.receive(requestFor(part));
+    const listed = archive.listInstances().map((instance) => instance.sopInstanceUid);
+    const studies = archive.searchStudies({}).map((study) => study.studyInstanceUid);
+    archive.close();
+
+    expect(listed).toEqual([part.sopInstanceUid]);
+    expect(studies).toEqual([part.studyInstanceUid]);
+    expect(incomingNames(root)).toEqual([]);
+  });
+
+  test('queued UID stored again is duplicate', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const part = datasetPartOf(MR_SMALL);
+
+    const first = await archive.receive(requestFor(part));
+    const second = await archive.receive(requestFor(part));
+    archive.close();
+
+    expect(first.outcome).toBe('stored');
+    expect(second.outcome).toBe('duplicate');
+    expect(second.path).toBe(first.path);
+    expect(committedUids(root)).toEqual([part.sopInstanceUid]);
+  });
+
+  test('failed commit indexed at next open', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const part = datasetPartOf(CT_SMALL);
+    jest.spyOn(ArchiveCatalog.prototype, 'addInstances').mockImplementation(() => {
+      throw new Error('database or disk is full');
+    });
+
+    const outcome = await archive.receive(requestFor(part));
+    await waitFor(() => logLines.some((line) => line.includes('Failed to index a stored instance')));
+    jest.restoreAllMocks();
+    archive.close();
+    const uidsAfterFailure = committedUids(root);
+    const linksAfterFailure = incomingNames(root);
+
+    handIncomingTo(root, deadPid());
+    const reopened = LocalArchive.open(root, { durability: 'process-crash' });
+    const indexed = reopened.getInstancePath(part.sopInstanceUid);
+    reopened.close();
+
+    expect(outcome.outcome).toBe('stored');
+    expect(uidsAfterFailure).toEqual([]);
+    expect(linksAfterFailure).toHaveLength(1);
+    expect(indexed).toBe(outcome.path);
+    expect(committedUids(root)).toEqual([part.sopInstanceUid]);
+    expect(incomingNames(root)).toEqual([]);
+    expect(logLines.join('\n')).toMatch(/Indexed a stored instance after an interrupted index commit.*MODALITY1/);
+  });
+
+  test('open keeps running process files', async () => {
+    fs.mkdirSync(path.join(root, '.incoming'), { recursive: true });
+    sleeper = spawn('sleep', ['30']);
+    const name = `1.2.3.4.${sleeper.pid}.0123456789ab.1.part`;
+    fs.writeFileSync(path.join(root, '.incoming', name), 'transfer in progress');
+
+    LocalArchive.open(root).close();
+    const whileRunning = incomingNames(root);
+    const exited = new Promise((resolve) => sleeper!.once('exit', resolve));
+    sleeper.kill();
+    await exited;
+    LocalArchive.open(root).close();
+
+    expect(whileRunning).toEqual([name]);
+    expect(incomingNames(root)).toEqual([]);
+  });
+
+  test('open deletes stopped process transfer', () => {
+    fs.mkdirSync(path.join(root, '.incoming'), { recursive: true });
+    fs.writeFileSync(path.join(root, '.incoming', `1.2.3.4.${deadPid()}.0123456789ab.1.part`), 'half a file');
+
+    const archive = LocalArchive.open(root);
+    const instances = archive.listInstances();
+    archive.close();
+
+    expect(incomingNames(root)).toEqual([]);
+    expect(instances).toEqual([]);
+  });
+});
