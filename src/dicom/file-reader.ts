@@ -184,21 +184,8 @@ function parseHeader(
   let deflated = false;
 
   if (layout.metaOffset !== undefined) {
-    const metaEncoding = hasExplicitVrAt(chunk, layout.metaOffset) ? EXPLICIT_LITTLE_ENDIAN : IMPLICIT_LITTLE_ENDIAN;
-    if (!metaEncoding.explicitVr) {
-      warnings.push('The file meta information is encoded in implicit VR; PS3.10 section 7.1 requires explicit VR little endian.');
-    }
-    let metaResult: DatasetParseResult;
-    try {
-      metaResult = parseDatasetDetailed(chunk, metaEncoding, {
-        offset: layout.metaOffset,
-        stopAtTag: null,
-        stopWhen: (tag) => tagGroup(tag) !== 0x0002,
-      });
-    } catch (error) {
-      if (error instanceof DicomParseError && error.truncated && !wholeFile) return NEED_MORE_BYTES;
-      throw describeParseError(error, path, fileSize, 'file meta information');
-    }
+    const metaResult = parseMetaGroup(path, chunk, layout.metaOffset, fileSize, warnings);
+    if (metaResult === NEED_MORE_BYTES) return NEED_MORE_BYTES;
     meta = metaResult.dataset;
     datasetOffset = metaResult.endOffset;
     warnings.push(...metaResult.warnings);
@@ -304,6 +291,64 @@ function parseHeader(
     pixelDataOffset: hasPixelData && !deflated ? endOffset : undefined,
     warnings,
   };
+}
+
+/**
+ * Parses the file meta information group (0002,xxxx) that starts at
+ * `metaOffset`, or returns NEED_MORE_BYTES when it continues past `chunk` and
+ * the file has more bytes. Throws DicomParseError when the group is damaged.
+ */
+function parseMetaGroup(
+  path: string,
+  chunk: Buffer,
+  metaOffset: number,
+  fileSize: number,
+  warnings: string[],
+): DatasetParseResult | typeof NEED_MORE_BYTES {
+  const metaEncoding = hasExplicitVrAt(chunk, metaOffset) ? EXPLICIT_LITTLE_ENDIAN : IMPLICIT_LITTLE_ENDIAN;
+  if (!metaEncoding.explicitVr) {
+    warnings.push('The file meta information is encoded in implicit VR; PS3.10 section 7.1 requires explicit VR little endian.');
+  }
+  try {
+    return parseDatasetDetailed(chunk, metaEncoding, {
+      offset: metaOffset,
+      stopAtTag: null,
+      stopWhen: (tag) => tagGroup(tag) !== 0x0002,
+    });
+  } catch (error) {
+    if (error instanceof DicomParseError && error.truncated && chunk.length < fileSize) return NEED_MORE_BYTES;
+    throw describeParseError(error, path, fileSize, 'file meta information');
+  }
+}
+
+/** Start offset of the data set of a Part 10 file, and the transfer syntax its meta information declares. */
+export interface DatasetLocation {
+  transferSyntaxUid: string;
+  /** Byte offset of the first data set byte after the file meta group. */
+  datasetOffset: number;
+}
+
+/**
+ * Reads the Transfer Syntax UID (0002,0010) and the data set offset of a file
+ * of `fileSize` bytes from its first bytes in `chunk`, parsing only the file
+ * meta information. For a file with a declared transfer syntax, the two values
+ * equal those of parseDicomFileHeader. Returns undefined when the meta group
+ * continues past `chunk`, or when the file has no meta group or no Transfer
+ * Syntax UID, whose syntax only parseDicomFileHeader can guess. Throws
+ * DicomParseError for a damaged meta group.
+ *
+ * NOTE: the data set is not checked. A file damaged or cut after its meta
+ * group passes, so callers compare the file size with a recorded one.
+ */
+export function locateDataset(path: string, chunk: Buffer, fileSize: number): DatasetLocation | undefined {
+  if (fileSize === 0) throw new NotDicomError(path, 'the file is empty');
+  const layout = detectLayout(chunk);
+  if (layout.metaOffset === undefined) return undefined;
+  const metaResult = parseMetaGroup(path, chunk, layout.metaOffset, fileSize, []);
+  if (metaResult === NEED_MORE_BYTES) return undefined;
+  const transferSyntaxUid = metaResult.dataset.getString(Tags.TransferSyntaxUID);
+  if (!transferSyntaxUid) return undefined;
+  return { transferSyntaxUid, datasetOffset: metaResult.endOffset };
 }
 
 interface StopElementHeader {

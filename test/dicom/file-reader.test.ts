@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { DicomParseError } from '../../src/dicom/parser';
-import { NotDicomError, readDicomFileHeader, readDicomFileHeaderSync } from '../../src/dicom/file-reader';
+import { locateDataset, NotDicomError, readDicomFileHeader, readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
 import { TransferSyntax } from '../../src/dicom/uid';
 import { normalizeDate } from '../../src/dicom/values';
@@ -418,5 +418,44 @@ describeWithSamples('pixel data past the end of the file', () => {
     const file = path.join(dir, 'mr_bigendian_cut.dcm');
     fs.writeFileSync(file, bytes.subarray(0, pixelDataOffset! + 100));
     expect(() => readDicomFileHeaderSync(file)).toThrow(/the file ends after/);
+  });
+});
+
+describeWithSamples('locateDataset', () => {
+  const locate = (file: string, length?: number) => {
+    const bytes = fs.readFileSync(file);
+    return locateDataset(file, length === undefined ? bytes : bytes.subarray(0, length), bytes.length);
+  };
+
+  test.each(['CT_small.dcm', 'MR_small_implicit.dcm', 'MR_small_bigendian.dcm', 'image_dfl.dcm'])('%s matches the full header', (name) => {
+    const header = readDicomFileHeaderSync(testFile(name));
+    const location = locate(testFile(name));
+    expect(location).toBeDefined();
+    expect(location!.transferSyntaxUid).toBe(header.transferSyntaxUid);
+    expect(location!.datasetOffset).toBe(header.datasetOffset);
+  });
+
+  test('file without meta is left to the full header', () => {
+    expect(locate(testFile('rtstruct.dcm'))).toBeUndefined();
+  });
+
+  test('meta without transfer syntax is left to the full header', () => {
+    expect(locate(testFile('meta_missing_tsyntax.dcm'))).toBeUndefined();
+  });
+
+  test('chunk ending inside meta group', () => {
+    expect(locate(testFile('CT_small.dcm'), 160)).toBeUndefined();
+  });
+
+  test('data set after the meta group is not read', () => {
+    const bytes = fs.readFileSync(testFile('CT_small.dcm'));
+    const { datasetOffset } = readDicomFileHeaderSync(testFile('CT_small.dcm'));
+    const damaged = Buffer.from(bytes);
+    damaged.fill(0xff, datasetOffset, datasetOffset + 64);
+    expect(locateDataset('damaged.dcm', damaged, damaged.length)?.datasetOffset).toBe(datasetOffset);
+  });
+
+  test('empty file is not DICOM', () => {
+    expect(() => locateDataset('empty.dcm', Buffer.alloc(0), 0)).toThrow(NotDicomError);
   });
 });

@@ -107,4 +107,18 @@ describe('send to storescp', () => {
     expect(outcomeOf(report)).toBe('partial');
     expect(receivedFile(uncompressedOnly, DAMAGED_SOP_INSTANCE_UID)).toBeUndefined();
   });
+
+  test('file cut after indexing fails alone', async () => {
+    const cut = { ...stored(ct), path: path.join(makeTempDir('send-cut'), 'cut.dcm') };
+    const bytes = fs.readFileSync(stored(ct).path);
+    fs.writeFileSync(cut.path, bytes.subarray(0, bytes.length - 100));
+
+    const report = await sendInstances(nodeFor(acceptAll), localIdentity(), [cut, stored(csa)]);
+    expect(report.completed).toBe(1);
+    expect(report.failures).toHaveLength(1);
+    expect(report.failures[0].sopInstanceUid).toBe(ct.sopInstanceUid);
+    expect(report.failures[0].reason).toContain(`has ${bytes.length - 100} bytes but the index records ${bytes.length}`);
+    expect(report.failures[0].reason).toContain('loader reindex');
+    expect(receivedFile(acceptAll, ct.sopInstanceUid!)).toBeUndefined();
+  });
 });

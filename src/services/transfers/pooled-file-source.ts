@@ -9,8 +9,8 @@
 
 import fs from 'node:fs';
 
-import { parseDicomFileHeader, readDicomFileHeader } from '../../dicom/file-reader';
-import type { DicomFileHeader } from '../../dicom/file-reader';
+import { locateDataset, parseDicomFileHeader, readDicomFileHeader } from '../../dicom/file-reader';
+import type { DatasetLocation } from '../../dicom/file-reader';
 import type { RecyclingChunkSource } from '../../dicom/network/dataset-source';
 
 /** Size of each pooled buffer: one read of a file, and the most a first read covers. */
@@ -102,16 +102,21 @@ export class PooledFileSource implements RecyclingChunkSource {
   ) {}
 
   /**
-   * Opens the file, reads its header and the first data set bytes. Rejects
-   * when the file cannot be read, is damaged, or is shorter than its header
-   * declares. The returned header has the file's transfer syntax, which the
-   * caller compares with the index.
+   * Opens the file, reads its header and the first data set bytes. The
+   * returned header has the file's transfer syntax, which the caller compares
+   * with the index. Rejects when the file cannot be read, is damaged, or is
+   * shorter than its header declares.
+   *
+   * With `options.indexedSize`, the size the archive index recorded when it
+   * checked the file at storing or scanning, only the file meta information
+   * is parsed, which saves parsing the data set of every sent file. A file of
+   * another size is rejected in place of the data set checks.
    */
-  static async open(path: string, pool: ReadBufferPool): Promise<{ source: PooledFileSource; header: DicomFileHeader }> {
+  static async open(path: string, pool: ReadBufferPool, options: { indexedSize?: number } = {}): Promise<{ source: PooledFileSource; header: DatasetLocation }> {
     const fd = syncReadsAllowed() ? fs.openSync(path, 'r') : await openAsync(path);
     const source = new PooledFileSource(path, fd, pool);
     try {
-      const header = await source.readHeaderAndFirstChunk();
+      const header = await source.readHeaderAndFirstChunk(options.indexedSize);
       return { source, header };
     } catch (error) {
       source.destroy();
@@ -147,15 +152,20 @@ export class PooledFileSource implements RecyclingChunkSource {
     if (fd !== undefined) fs.close(fd, () => undefined);
   }
 
-  private async readHeaderAndFirstChunk(): Promise<DicomFileHeader> {
+  private async readHeaderAndFirstChunk(indexedSize: number | undefined): Promise<DatasetLocation> {
     const fileSize = (await this.stat()).size;
+    if (indexedSize !== undefined && fileSize !== indexedSize) {
+      throw new Error(`${this.path} has ${fileSize} bytes but the index records ${indexedSize}; the file changed after it was indexed, so run "loader reindex" to check it and rebuild the index from the files`);
+    }
     const buffer = await this.pool.takeAfterReturns();
-    let header: DicomFileHeader | undefined;
+    let header: DatasetLocation | undefined;
     let firstLength = 0;
     try {
       firstLength = Math.min(fileSize, POOL_CHUNK_BYTES);
       await this.readInto(buffer, firstLength, 0, fileSize);
-      header = parseDicomFileHeader(this.path, buffer.subarray(0, firstLength), fileSize);
+      const head = buffer.subarray(0, firstLength);
+      if (indexedSize !== undefined) header = locateDataset(this.path, head, fileSize);
+      header ??= parseDicomFileHeader(this.path, head, fileSize);
     } catch (error) {
       this.pool.give(buffer);
       throw error;

@@ -116,7 +116,7 @@ async function openDataset(instance: StoredInstance, pool: ReadBufferPool, conve
     checkStoredSyntax(instance, header.transferSyntaxUid);
     return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   }
-  const { source, header } = await PooledFileSource.open(instance.path, pool);
+  const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size });
   try {
     checkStoredSyntax(instance, header.transferSyntaxUid);
   } catch (error) {
