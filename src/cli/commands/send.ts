@@ -100,8 +100,9 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
         if (!filters.studyInstanceUids?.length) throw new UsageError('give --study-uid UID... or --all-matching with filters');
         studyUids = filters.studyInstanceUids;
       }
-      const instances: StoredInstance[] = studyUids.flatMap((studyInstanceUid) => archive.listInstances({ studyInstanceUid }));
-      const missing = studyUids.filter((uid) => archive.listInstances({ studyInstanceUid: uid }).length === 0);
+      const perStudy = studyUids.map((studyInstanceUid) => ({ studyInstanceUid, instances: archive.listInstances({ studyInstanceUid }) }));
+      const instances: StoredInstance[] = perStudy.flatMap((study) => study.instances);
+      const missing = perStudy.filter((study) => study.instances.length === 0).map((study) => study.studyInstanceUid);
       for (const uid of missing) process.stderr.write(`loader: study ${uid} is not in the archive\n`);
       if (instances.length === 0) {
         // Filters that match nothing leave nothing to do; UIDs the user named that the archive lacks are a failure.
