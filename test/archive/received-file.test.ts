@@ -5,13 +5,14 @@ import * as fileReader from '../../src/dicom/file-reader';
 import { buildFileMetaInformation } from '../../src/dicom/writer';
 import { LocalArchive, type ReceiveRequest } from '../../src/services/archive';
 import { readInstanceRecord } from '../../src/services/archive/instance-record';
-import { HEAD_BYTES, parseReceivedHeader, writeReceivedFile } from '../../src/services/archive/received-file';
+import { HEAD_BYTES, parseReceivedHeader, receiveFile, writeReceivedFile } from '../../src/services/archive/received-file';
 import { setLogSink } from '../../src/services/logger';
 import {
   CHR_RUSS,
   CHR_X1,
   CT_SMALL,
   MR_SMALL,
+  PYDICOM_TEST_FILES,
   RT_PLAN,
   chunkedStream,
   datasetPartOf,
@@ -170,6 +171,116 @@ describe('parseReceivedHeader', () => {
     const otherSyntax = part.transferSyntaxUid === '1.2.840.10008.1.2' ? '1.2.840.10008.1.2.1' : '1.2.840.10008.1.2';
 
     expect(parseReceivedHeader('x', bytes, meta.length, bytes.length, otherSyntax)).toBeUndefined();
+  });
+});
+
+describe('receiveFile', () => {
+  /** An uncompressed RGB image of 197 KB: its pixel data ends past HEAD_BYTES. */
+  const largeImage = path.join(PYDICOM_TEST_FILES, 'SC_rgb_jpeg_dcmd.dcm');
+  let workDir: string;
+
+  beforeEach(() => {
+    workDir = makeTempDir();
+  });
+
+  afterEach(() => {
+    removeTempDir(workDir);
+  });
+
+  /** Returns a stream that sends `first`, then waits for `release` before it sends `rest`. */
+  function heldStream(first: Buffer, rest: Buffer, release: Promise<void>): Readable {
+    return Readable.from(
+      (async function* () {
+        yield first;
+        await release;
+        yield rest;
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  test('parses before the data set ends', async () => {
+    const part = datasetPartOf(largeImage);
+    const meta = metaFor(part);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const interpretedBeforeEnd: boolean[] = [];
+    let ended = false;
+    const data = heldStream(part.bytes.subarray(0, HEAD_BYTES + 10), part.bytes.subarray(HEAD_BYTES + 10), released);
+    setTimeout(() => {
+      ended = true;
+      release();
+    }, 50);
+
+    const received = await receiveFile(path.join(workDir, 'a.part'), meta, data, {
+      fsync: false,
+      transferSyntaxUid: part.transferSyntaxUid,
+      interpret: (header) => {
+        interpretedBeforeEnd.push(!ended);
+        return readInstanceRecord(header);
+      },
+    });
+
+    expect(part.bytes.length).toBeGreaterThan(HEAD_BYTES + 10);
+    expect(interpretedBeforeEnd).toEqual([true]);
+    expect(received.header!.fileSize).toBe(meta.length + part.bytes.length);
+    expect(received.interpreted!.instance.sopInstanceUid).toBe(part.sopInstanceUid);
+  });
+
+  test('data set of exactly HEAD_BYTES', async () => {
+    const part = datasetPartOf(largeImage);
+    const meta = metaFor(part);
+    const bytes = part.bytes.subarray(0, HEAD_BYTES);
+    const file = path.join(workDir, 'b.part');
+
+    const received = await receiveFile(file, meta, chunkedStream(bytes), {
+      fsync: false,
+      transferSyntaxUid: part.transferSyntaxUid,
+      interpret: readInstanceRecord,
+    }).catch((error: unknown) => error);
+    const whole = Buffer.concat([meta, bytes]);
+    const expected = (() => {
+      try {
+        return parseReceivedHeader(file, whole, meta.length, whole.length, part.transferSyntaxUid);
+      } catch (error) {
+        return error;
+      }
+    })();
+
+    expect(bytes.length).toBe(HEAD_BYTES);
+    if (expected instanceof Error) expect((received as Error).message).toBe(expected.message);
+    else expect((received as { header: unknown }).header).toEqual(expected);
+  });
+
+  test('early error thrown after the write', async () => {
+    const part = datasetPartOf(CT_SMALL);
+    const meta = metaFor(part);
+    const file = path.join(workDir, 'c.part');
+
+    const outcome = receiveFile(file, meta, chunkedStream(part.bytes), {
+      fsync: false,
+      transferSyntaxUid: part.transferSyntaxUid,
+      interpret: () => {
+        throw new Error('missing Study Instance UID');
+      },
+    });
+
+    await expect(outcome).rejects.toThrow('missing Study Instance UID');
+    expect(fs.statSync(file).size).toBe(meta.length + part.bytes.length);
+  });
+
+  test('truncated pixel data rejected early', async () => {
+    const part = datasetPartOf(largeImage);
+    const meta = metaFor(part);
+    const truncated = part.bytes.subarray(0, part.bytes.length - 1000);
+
+    const outcome = receiveFile(path.join(workDir, 'd.part'), meta, chunkedStream(truncated), {
+      fsync: false,
+      transferSyntaxUid: part.transferSyntaxUid,
+      interpret: readInstanceRecord,
+    });
+
+    await expect(outcome).rejects.toThrow(/Pixel Data|exceeds|past the end|truncated/i);
   });
 });
 

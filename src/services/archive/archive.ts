@@ -44,7 +44,7 @@ import {
   type PlacementContext,
   type StoreOutcome,
 } from './placement';
-import { parseReceivedHeader, writeReceivedFile } from './received-file';
+import { receiveFile } from './received-file';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
@@ -155,12 +155,14 @@ export class LocalArchive {
         implementationVersionName: request.implementationVersionName,
         sourceApplicationEntityTitle: request.sourceAeTitle || undefined,
       });
-      const written = await writeReceivedFile(tempPath, meta, request.data, { fsync: this.durability === 'full' });
+      const written = await receiveFile(tempPath, meta, request.data, {
+        fsync: this.durability === 'full',
+        transferSyntaxUid: request.transferSyntaxUid,
+        interpret: readInstanceRecord,
+      });
 
-      const header =
-        parseReceivedHeader(tempPath, written.head, meta.length, written.size, request.transferSyntaxUid) ??
-        (await readHeader(tempPath));
-      const record = readInstanceRecord(header);
+      const header = written.header ?? (await readHeader(tempPath));
+      const record = written.interpreted ?? readInstanceRecord(header);
       checkCommandMatchesDataset(request, header, record);
 
       const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };

@@ -83,7 +83,12 @@ export interface ReceivedFile {
  * slow disk slows the sender down instead of filling memory. Open and close
  * are synchronous calls for the same reason as the writes.
  */
-export function writeReceivedFile(file: string, meta: Buffer, data: Readable, options: { fsync: boolean }): Promise<ReceivedFile> {
+export function writeReceivedFile(
+  file: string,
+  meta: Buffer,
+  data: Readable,
+  options: { fsync: boolean; onHeadFilled?: (head: Buffer) => void },
+): Promise<ReceivedFile> {
   let fd: number;
   try {
     fd = fs.openSync(file, 'wx', FILE_MODE);
@@ -164,7 +169,10 @@ export function writeReceivedFile(file: string, meta: Buffer, data: Readable, op
     };
 
     const onData = (chunk: Buffer) => {
-      if (headLength < head.length) headLength += chunk.copy(head, headLength);
+      if (headLength < head.length) {
+        headLength += chunk.copy(head, headLength);
+        if (headLength === head.length) options.onHeadFilled?.(head);
+      }
       size += chunk.length;
       queue.push(chunk);
       queuedBytes += chunk.length;
@@ -247,6 +255,62 @@ function dropBytes(buffers: Buffer[], count: number): Buffer[] {
   return rest;
 }
 
+/** A header and what the caller derived from it (see receiveFile). */
+export interface ParsedReceivedFile<T> extends ReceivedFile {
+  /** Undefined where parseReceivedHeader returns undefined: the caller reads the header from the file. */
+  header: DicomFileHeader | undefined;
+  /** The result of `interpret` for `header`, undefined without a header. */
+  interpreted: T | undefined;
+}
+
+/**
+ * Writes a received file like writeReceivedFile and parses its header like
+ * parseReceivedHeader, then calls `interpret` with the header. When the data
+ * set is longer than HEAD_BYTES, both run as soon as those bytes arrived,
+ * while the sender still sends the rest, so they do not add to the time the
+ * sender waits for the C-STORE response. An error of the parse or of
+ * `interpret` is thrown after the file is complete, as at the end.
+ */
+export async function receiveFile<T>(
+  file: string,
+  meta: Buffer,
+  data: Readable,
+  options: { fsync: boolean; transferSyntaxUid: string; interpret: (header: DicomFileHeader) => T },
+): Promise<ParsedReceivedFile<T>> {
+  let early: { partial: PartialHeader; interpreted: T } | { error: unknown } | undefined;
+  let noEarlyHeader = false;
+  const onHeadFilled = (head: Buffer) => {
+    try {
+      const partial = parseHead(file, head, meta.length, options.transferSyntaxUid, false);
+      if (partial === undefined) noEarlyHeader = true;
+      else early = { partial, interpreted: options.interpret(partial.header) };
+    } catch (error) {
+      early = { error };
+    }
+  };
+  const written = await writeReceivedFile(file, meta, data, { fsync: options.fsync, onHeadFilled });
+
+  // A data set of exactly HEAD_BYTES fills the head with its last chunk, and the early parse assumed more bytes.
+  const earlyApplies = written.size > written.head.length;
+  if (earlyApplies && early !== undefined) {
+    if ('error' in early) throw early.error;
+    return { ...written, header: completeHeader(file, written.head, early.partial, written.size), interpreted: early.interpreted };
+  }
+  if (earlyApplies && noEarlyHeader) return { ...written, header: undefined, interpreted: undefined };
+
+  const header = parseReceivedHeader(file, written.head, meta.length, written.size, options.transferSyntaxUid);
+  return { ...written, header, interpreted: header && options.interpret(header) };
+}
+
+/** A header parsed from the first bytes of a file whose size may not be known yet; completeHeader finishes it. */
+interface PartialHeader {
+  /** The header, with the head's length as a provisional file size. */
+  header: DicomFileHeader;
+  encoding: DatasetEncoding;
+  stoppedAtTag: number | undefined;
+  endOffset: number;
+}
+
 /**
  * Parses the header of a received file from its first bytes. `metaLength` is
  * the length of the meta information the archive wrote (preamble, 'DICM' and
@@ -267,11 +331,19 @@ export function parseReceivedHeader(
   fileSize: number,
   transferSyntaxUid: string,
 ): DicomFileHeader | undefined {
+  const partial = parseHead(path, head, metaLength, transferSyntaxUid, head.length >= fileSize);
+  return partial && completeHeader(path, head, partial, fileSize);
+}
+
+/**
+ * Parses `head` as parseReceivedHeader does, except the checks that need the
+ * file size. `wholeFile` is true when `head` is the whole file.
+ */
+function parseHead(path: string, head: Buffer, metaLength: number, transferSyntaxUid: string, wholeFile: boolean): PartialHeader | undefined {
   const syntax = describeTransferSyntax(transferSyntaxUid);
   if (!syntax || syntax.deflated) return undefined;
   const encoding: DatasetEncoding = { littleEndian: syntax.littleEndian, explicitVr: syntax.explicitVr };
   if (!startsWithEncoding(head, metaLength, encoding)) return undefined;
-  const wholeFile = head.length >= fileSize;
 
   const metaResult = parseDatasetDetailed(head, EXPLICIT_LITTLE_ENDIAN, {
     offset: PREAMBLE_AND_PREFIX_LENGTH,
@@ -292,18 +364,13 @@ export function parseReceivedHeader(
   }
   // Without a stop tag the parse ended at the end of `head`, and the file may have more header elements.
   if (result.stoppedAtTag === undefined && !wholeFile) return undefined;
-
-  if (result.stoppedAtTag !== undefined) {
-    // The longest element header is 12 bytes; without it in `head`, the file read does this check.
-    if (result.endOffset + 12 > head.length && !wholeFile) return undefined;
-    const overrun = describeStopElementOverrun(head, result.endOffset, encoding, result.stoppedAtTag, fileSize);
-    if (overrun !== undefined) throw new DicomParseError(overrun, result.endOffset, true, path);
-  }
+  // The longest element header is 12 bytes; without it in `head`, the file read does the stop element check.
+  if (result.stoppedAtTag !== undefined && result.endOffset + 12 > head.length && !wholeFile) return undefined;
 
   const hasPixelData = result.stoppedAtTag !== undefined && tagGroup(result.stoppedAtTag) === 0x7fe0;
-  return {
+  const header: DicomFileHeader = {
     path,
-    fileSize,
+    fileSize: head.length,
     hasPreamble: true,
     meta: metaResult.dataset,
     transferSyntaxUid: metaResult.dataset.getString(Tags.TransferSyntaxUID) ?? transferSyntaxUid,
@@ -313,6 +380,21 @@ export function parseReceivedHeader(
     pixelDataOffset: hasPixelData ? result.endOffset : undefined,
     warnings: [...metaResult.warnings, ...result.warnings],
   };
+  return { header, encoding, stoppedAtTag: result.stoppedAtTag, endOffset: result.endOffset };
+}
+
+/**
+ * Finishes a partial header once the file size is known: checks that the
+ * element the parse stopped at fits in the file.
+ *
+ * @throws DicomParseError when it does not.
+ */
+function completeHeader(path: string, head: Buffer, partial: PartialHeader, fileSize: number): DicomFileHeader {
+  if (partial.stoppedAtTag !== undefined) {
+    const overrun = describeStopElementOverrun(head, partial.endOffset, partial.encoding, partial.stoppedAtTag, fileSize);
+    if (overrun !== undefined) throw new DicomParseError(overrun, partial.endOffset, true, path);
+  }
+  return { ...partial.header, fileSize };
 }
 
 /**
