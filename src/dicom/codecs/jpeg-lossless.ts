@@ -6,8 +6,6 @@
  * the colour values stay as stored. Three-component frames come out
  * colour-by-pixel.
  */
-import { Decoder } from 'jpeg-lossless-decoder-js';
-
 import { readJpegHeader } from './jpeg-header';
 import { assertDimensions, assertFrameSize, copyOut } from './pixels';
 import { CodecError, UnsupportedCodecError } from './types';
@@ -22,6 +20,8 @@ export function decodeJpegLosslessFrame(frame: Buffer, info: ImageInfo): Decoded
 
   let decoded: Uint8Array | Uint16Array;
   try {
+    // jpeg-lossless-decoder-js loads here, so that commands that decode no JPEG lossless frame do not pay for it at start.
+    const { Decoder } = require('jpeg-lossless-decoder-js') as typeof import('jpeg-lossless-decoder-js');
     decoded = new Decoder().decode(frame.buffer, frame.byteOffset, frame.length, info.bitsAllocated / 8);
   } catch (error) {
     throw new CodecError(`jpeg-lossless-decoder-js failed to decode the JPEG lossless frame: ${(error as Error).message}`);

@@ -7,7 +7,7 @@
  * would fall back to the kernel keyring, which keeps secrets only until the
  * next reboot, and a silent fallback would hide that the keychain is missing.
  */
-import { AsyncEntry } from '@napi-rs/keyring';
+import type { AsyncEntry } from '@napi-rs/keyring';
 
 import { secretEnvVarName, userSecretEnvVarName } from './env-secrets';
 import { SecretStoreUnavailableError } from './secret-store';
@@ -77,7 +77,9 @@ export class KeychainSecretStore implements SecretStore {
   ): Promise<T> {
     const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      const entry = new AsyncEntry(this.service, account, { linux: { store: 'secret-service' } });
+      // The native addon loads on first use, so that commands that read no secret do not pay for it at start.
+      const { AsyncEntry: KeyringEntry } = require('@napi-rs/keyring') as typeof import('@napi-rs/keyring');
+      const entry = new KeyringEntry(this.service, account, { linux: { store: 'secret-service' } });
       return await run(entry, signal);
     } catch (error) {
       const cause = signal.aborted
