@@ -160,6 +160,27 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(logLines.join('\n')).toMatch(/Indexed a stored instance after an interrupted index commit.*MODALITY1/);
   });
 
+  test('locked index retried', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const part = datasetPartOf(CT_SMALL);
+    const original = ArchiveCatalog.prototype.addInstances;
+    let calls = 0;
+    jest.spyOn(ArchiveCatalog.prototype, 'addInstances').mockImplementation(function (this: ArchiveCatalog, entries) {
+      calls++;
+      if (calls === 1) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY_SNAPSHOT' });
+      return original.call(this, entries);
+    });
+
+    await archive.receive(requestFor(part));
+    await waitFor(() => calls >= 2 && incomingNames(root).length === 0);
+    archive.close();
+
+    expect(calls).toBe(2);
+    expect(committedUids(root)).toEqual([part.sopInstanceUid]);
+    expect(logLines.join('\n')).toMatch(/index is locked by another process; retrying/);
+    expect(logLines.join('\n')).not.toMatch(/Failed to index/);
+  });
+
   test('open keeps running process files', async () => {
     fs.mkdirSync(path.join(root, '.incoming'), { recursive: true });
     sleeper = spawn('sleep', ['30']);

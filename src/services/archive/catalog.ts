@@ -2,6 +2,11 @@
  * Writes and reads the archive index: patients, studies, series and instances.
  * Each added or removed instance is one transaction, and the schema's triggers
  * keep the study and series counts right.
+ *
+ * Write transactions start with BEGIN IMMEDIATE. A deferred BEGIN reads
+ * first and then upgrades to a write, and in WAL mode that upgrade fails at
+ * once with SQLITE_BUSY_SNAPSHOT when another process committed meanwhile,
+ * without waiting for busy_timeout.
  */
 
 import path from 'node:path';
@@ -127,8 +132,8 @@ export function patientIdentityKey(patient: PatientAttributes): string {
 
 export class ArchiveCatalog {
   private readonly statements;
-  private readonly addTransaction: (record: InstanceRecord, file: StoredFile, source: string) => void;
-  private readonly removeTransaction: (sopInstanceUid: string) => boolean;
+  private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string) => void>;
+  private readonly removeTransaction: Database.Transaction<(sopInstanceUid: string) => boolean>;
 
   constructor(
     readonly db: Database.Database,
@@ -195,7 +200,7 @@ export class ArchiveCatalog {
    * with a study conflict.
    */
   addInstance(record: InstanceRecord, file: StoredFile, source: string): void {
-    this.addTransaction(record, file, source);
+    this.addTransaction.immediate(record, file, source);
   }
 
   /**
@@ -214,12 +219,12 @@ export class ArchiveCatalog {
           return error;
         }
       }),
-    )();
+    ).immediate();
   }
 
   /** Removes an instance row, and its series, study and patient when they become empty. */
   removeInstance(sopInstanceUid: string): boolean {
-    return this.removeTransaction(sopInstanceUid);
+    return this.removeTransaction.immediate(sopInstanceUid);
   }
 
   listInstances(filter: InstanceFilter = {}): StoredInstance[] {

@@ -27,6 +27,14 @@ export const DEFERRED_COMMIT_DELAY_MS = 20;
 /** Deferred rows that start a commit before the delay has passed. */
 const MAX_DEFERRED_ROWS = 200;
 
+/**
+ * Wait before a deferred commit that found the index locked is tried again,
+ * and the number of tries. Each try already waits up to the index's
+ * busy_timeout (5 s) for the lock.
+ */
+const LOCKED_RETRY_DELAY_MS = 1000;
+const MAX_COMMIT_TRIES = 5;
+
 interface PendingEntry extends IndexEntry {
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -35,6 +43,8 @@ interface PendingEntry extends IndexEntry {
 interface DeferredEntry extends IndexEntry {
   /** The stored file's second link in .incoming, deleted after the commit. */
   secondLink: string;
+  /** Commits tried so far that found the index locked. */
+  lockedTries: number;
 }
 
 export class IndexWriteQueue {
@@ -76,7 +86,7 @@ export class IndexWriteQueue {
     // A second store of the UID replaces the queued row, as addInstance replaces a committed one.
     const replaced = this.deferred.get(sopInstanceUid);
     if (replaced) this.deleteSecondLink(replaced);
-    this.deferred.set(sopInstanceUid, { ...entry, secondLink });
+    this.deferred.set(sopInstanceUid, { ...entry, secondLink, lockedTries: 0 });
 
     if (this.deferred.size >= MAX_DEFERRED_ROWS) {
       this.scheduled ??= setImmediate(() => this.flushScheduled());
@@ -116,7 +126,7 @@ export class IndexWriteQueue {
       errors = this.catalog().addInstances([...waiting, ...deferred]);
     } catch (error) {
       for (const entry of waiting) entry.reject(error);
-      for (const entry of deferred) this.reportDeferredFailure(entry, error);
+      this.retryOrReport(deferred, error);
       return;
     }
     waiting.forEach((entry, index) => {
@@ -141,6 +151,31 @@ export class IndexWriteQueue {
     this.flush();
   }
 
+  /** Queues deferred rows again after a commit found the index locked by another process; reports other failures. */
+  private retryOrReport(entries: DeferredEntry[], error: unknown): void {
+    const retried = isLockedError(error) ? entries.filter((entry) => entry.lockedTries + 1 < MAX_COMMIT_TRIES) : [];
+    for (const entry of entries) {
+      if (!retried.includes(entry)) this.reportDeferredFailure(entry, error);
+    }
+    if (retried.length === 0) return;
+
+    for (const entry of retried) {
+      const sopInstanceUid = entry.record.instance.sopInstanceUid;
+      if (!this.deferred.has(sopInstanceUid)) this.deferred.set(sopInstanceUid, { ...entry, lockedTries: entry.lockedTries + 1 });
+    }
+    this.logger.warn('The archive index is locked by another process; retrying the commit of stored instances', {
+      count: retried.length,
+      retryInMs: LOCKED_RETRY_DELAY_MS,
+      error: describeError(error),
+    });
+    if (this.deferredTimer) clearTimeout(this.deferredTimer);
+    this.deferredTimer = setTimeout(() => {
+      this.deferredTimer = undefined;
+      this.scheduled ??= setImmediate(() => this.flushScheduled());
+    }, LOCKED_RETRY_DELAY_MS);
+    this.deferredTimer.unref();
+  }
+
   private deleteSecondLink(entry: DeferredEntry): void {
     try {
       fs.unlinkSync(entry.secondLink);
@@ -162,4 +197,10 @@ export class IndexWriteQueue {
       error: describeError(error),
     });
   }
+}
+
+/** True for SQLite's errors of a lock held by another connection (SQLITE_BUSY and SQLITE_LOCKED with their extended codes). */
+function isLockedError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }

@@ -307,7 +307,7 @@ class Scan {
   private beginBatch(): void {
     const db = this.archive.catalog.db;
     if (!db.inTransaction) {
-      db.exec('BEGIN');
+      db.exec('BEGIN IMMEDIATE');
       this.inBatch = 0;
     }
   }

@@ -171,13 +171,14 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
     throw new ArchiveError('index', `Failed to open the archive index ${file}: ${String(error)}`, { cause: error });
   }
   try {
+    // First, so that the journal mode switch and the migration of a new index wait for another process creating it.
+    db.pragma('busy_timeout = 5000');
     db.pragma(`journal_mode = ${options.journalMode ?? 'WAL'}`);
     checkIndexIntegrity(db, file);
     // NORMAL is durable across application crashes in WAL mode; a power loss
     // may lose the last transactions, which reindex can rebuild from the files.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     migrate(db, file);
     return db;
   } catch (error) {
@@ -225,8 +226,14 @@ function damagedIndexError(file: string, detail: string, cause?: unknown): Archi
   );
 }
 
+/**
+ * Brings the schema to SCHEMA_VERSION. The version is read again inside an
+ * exclusive transaction, so two processes opening a new archive at once do
+ * not both create its tables.
+ */
 function migrate(db: Database.Database, file: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
+  const schemaVersion = () => db.pragma('user_version', { simple: true }) as number;
+  const current = schemaVersion();
   if (current > SCHEMA_VERSION) {
     throw new ArchiveError(
       'index',
@@ -234,10 +241,12 @@ function migrate(db: Database.Database, file: string): void {
         'supported by this version of the loader; upgrade the loader or run reindex',
     );
   }
-  for (let version = current; version < SCHEMA_VERSION; version++) {
-    db.transaction(() => {
+  if (current === SCHEMA_VERSION) return;
+
+  db.transaction(() => {
+    for (let version = schemaVersion(); version < SCHEMA_VERSION; version++) {
       MIGRATIONS[version](db);
       db.pragma(`user_version = ${version + 1}`);
-    })();
-  }
+    }
+  }).exclusive();
 }

@@ -77,7 +77,10 @@ function statusForError(error: unknown): number {
   switch (error.code) {
     case 'uid-mismatch':
       return StoreStatus.DataSetDoesNotMatchSopClass;
+    // A failed write or index commit (a full disk, an index locked by another process) is the archive's
+    // problem, not the data set's, and the sender may try again later.
     case 'io':
+    case 'index':
       return StoreStatus.OutOfResources;
     default:
       return StoreStatus.CannotUnderstand;
