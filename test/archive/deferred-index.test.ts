@@ -1,6 +1,7 @@
 /**
- * Deferred index commits of 'process-crash' durability (index-writer.ts) and
- * the cleanup of .incoming when an archive opens (incoming.ts).
+ * Deferred index commits of 'process-crash' durability (index-writer.ts), the
+ * second link a placed file keeps until its commit, and the cleanup of
+ * .incoming when an archive opens (incoming.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -179,6 +180,26 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(committedUids(root)).toEqual([part.sopInstanceUid]);
     expect(logLines.join('\n')).toMatch(/index is locked by another process; retrying/);
     expect(logLines.join('\n')).not.toMatch(/Failed to index/);
+  });
+
+  test('full keeps second link during commit', async () => {
+    const archive = LocalArchive.open(root, { durability: 'full' });
+    const part = datasetPartOf(CT_SMALL);
+    const original = ArchiveCatalog.prototype.addInstances;
+    const linksDuringCommit: number[] = [];
+    jest.spyOn(ArchiveCatalog.prototype, 'addInstances').mockImplementation(function (this: ArchiveCatalog, entries) {
+      for (const name of incomingNames(root)) linksDuringCommit.push(fs.statSync(path.join(root, '.incoming', name)).nlink);
+      return original.call(this, entries);
+    });
+
+    const outcome = await archive.receive(requestFor(part));
+    const linksAfterStore = incomingNames(root);
+    archive.close();
+
+    expect(outcome.outcome).toBe('stored');
+    expect(linksDuringCommit).toEqual([2]);
+    expect(linksAfterStore).toEqual([]);
+    expect(fs.statSync(outcome.path).nlink).toBe(1);
   });
 
   test('open keeps running process files', async () => {

@@ -1,6 +1,6 @@
 /**
  * The .incoming folder: temporary files of transfers in progress, and the
- * second links of stored files whose index rows wait for a deferred commit.
+ * second links of stored files whose index rows wait for their commit.
  *
  * A temporary file is named <SOPInstanceUID>.<pid>.<tag>.<n>.part, where pid
  * and tag identify the process that writes it. When an archive opens, it
@@ -8,11 +8,10 @@
  * processes that stopped:
  *
  * - A file with one link is a transfer that never finished. It is deleted.
- * - A file with more than one link was placed into the layout, and its index
- *   commit was deferred (see IndexWriteQueue.defer). The process stopped
- *   before it removed this second link, so the row may be missing. The file
- *   is indexed when the index lacks its SOP Instance UID, and then the second
- *   link is deleted.
+ * - A file with more than one link was placed into the layout, and the
+ *   process stopped before its index commit removed this second link (see
+ *   placement.ts), so the row may be missing. The file is indexed when the
+ *   index lacks its SOP Instance UID, and then the second link is deleted.
  *
  * NOTE: a process is recognized by its ID only, so the files of a stopped
  * process wait while an unrelated process runs with the same ID.

@@ -2,11 +2,13 @@
  * Places a complete temporary file into the archive layout, deciding between
  * stored, duplicate and conflict:
  *
- * - no file with the SOP Instance UID yet: move it into place (hard link, so an
- *   existing file is never replaced), then index it while the folder fsync of
- *   'full' durability runs. With `deferIndex` the temporary name stays as a
- *   second link and the row is queued (IndexWriteQueue.defer), so the store
- *   returns before the commit;
+ * - no file with the SOP Instance UID yet: link it into place (a hard link, so
+ *   an existing file is never replaced), then index it while the folder fsync
+ *   of 'full' durability runs. The temporary name stays as a second link
+ *   until the row is committed, so the next archive open indexes a placed
+ *   file whose commit a crash prevented (incoming.ts). With `deferIndex` the
+ *   row is queued (IndexWriteQueue.defer), and the store returns before the
+ *   commit;
  * - the stored file has the same data set bytes: delete the temporary file;
  * - the stored file differs: move the temporary file to .conflicts and keep the
  *   stored file.
@@ -22,7 +24,16 @@ import type { Logger } from '../logger';
 import type { ArchiveCatalog, StoredFile } from './catalog';
 import type { ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
-import { datasetBytesEqual, exists, fsyncDirectory, linkNoReplaceSync, moveNoReplace, removeFileQuietly, type LinkOutcome } from './file-ops';
+import {
+  datasetBytesEqual,
+  exists,
+  fsyncDirectory,
+  linkNoReplaceSync,
+  moveNoReplace,
+  removeFileQuietly,
+  removeFileQuietlySync,
+  type LinkOutcome,
+} from './file-ops';
 import type { IndexWriteQueue } from './index-writer';
 import type { InstanceRecord } from './instance-record';
 import { FOLDER_MODE, conflictFileName, conflictsFolder, relativeInstancePath } from './layout';
@@ -58,10 +69,10 @@ export interface PlacementContext {
    */
   knownFolders: Set<string>;
   /**
-   * Queue the index row of a newly stored file instead of awaiting its
-   * commit, keeping the temporary name as a second link until the commit.
-   * Only without fsync ('process-crash'): the second link is the record that
-   * lets the next archive open index the file after a crash.
+   * True to queue the index row of a newly stored file instead of awaiting
+   * its commit. Only without fsync ('process-crash'), because the second
+   * link that lets the next archive open index the file after a crash is not
+   * flushed to disk.
    */
   deferIndex: boolean;
 }
@@ -101,13 +112,13 @@ export async function placeTemporaryFile(
   let existing = await findIndexedFile(context, uids.sopInstanceUid);
   if (!existing) {
     const linked = await linkIntoLayout(context, tempPath, finalPath);
-    if (linked === 'linked') {
+    if (linked === 'linked' && context.deferIndex) {
       const file = fileInfo(finalPath, false, fileSize, source);
       context.indexQueue.defer({ record, file, source: source.description }, tempPath);
       logger.debug('Stored instance; index row queued', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
       return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
     }
-    if (linked === 'moved') {
+    if (linked !== 'exists') {
       // In 'full' durability the folder flush and the index commit (which flushes the write-ahead log) run
       // at once. A power loss between them leaves a row without its file, which the next store of the UID
       // replaces, or a file without its row, which the next store of the UID indexes as a duplicate.
@@ -115,6 +126,7 @@ export async function placeTemporaryFile(
       folderFlushed?.catch(() => undefined);
       await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
       await folderFlushed;
+      if (linked === 'linked') removeFileQuietlySync(tempPath);
       logger.debug('Stored instance', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
       return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
     }
@@ -151,8 +163,8 @@ export async function placeTemporaryFile(
 /**
  * Links `tempPath` to `finalPath` without replacing a file, creating the
  * folders when they are new. Returns 'exists' when `finalPath` exists,
- * 'linked' when both names remain (only with `deferIndex`), and 'moved' when
- * only `finalPath` remains.
+ * 'linked' when both names remain, and 'moved' when only `finalPath` remains
+ * (on a file system without hard links).
  *
  * link and unlink are synchronous calls: each takes microseconds, while a
  * thread pool round trip adds to the time the sender waits for the C-STORE
@@ -161,14 +173,13 @@ export async function placeTemporaryFile(
 async function linkIntoLayout(context: PlacementContext, tempPath: string, finalPath: string): Promise<LinkOutcome> {
   const folder = path.dirname(finalPath);
   if (!context.knownFolders.has(folder)) await createFolders(context, folder);
-  const keepSource = context.deferIndex;
   try {
-    return linkNoReplaceSync(tempPath, finalPath, { keepSource });
+    return linkNoReplaceSync(tempPath, finalPath, { keepSource: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     context.knownFolders.delete(folder);
     await createFolders(context, folder);
-    return linkNoReplaceSync(tempPath, finalPath, { keepSource });
+    return linkNoReplaceSync(tempPath, finalPath, { keepSource: true });
   }
 }
 
