@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { LocalArchive, type ReceiveRequest } from '../../src/services/archive';
+import { LocalArchive, reindexArchive, type ReceiveRequest } from '../../src/services/archive';
 import { ArchiveCatalog } from '../../src/services/archive/catalog';
 import { setLogSink } from '../../src/services/logger';
 import { CT_SMALL, MR_SMALL, chunkedStream, datasetPartOf, makeTempDir, removeTempDir, type DatasetPart } from './fixtures';
@@ -229,5 +229,72 @@ describe("deferred index commits of 'process-crash'", () => {
 
     expect(incomingNames(root)).toEqual([]);
     expect(instances).toEqual([]);
+  });
+});
+
+describe('processes using one archive', () => {
+  let workDir: string;
+  let root: string;
+  let previousSink: (line: string) => void;
+  let sleeper: ChildProcess;
+
+  beforeEach(() => {
+    workDir = makeTempDir();
+    root = path.join(workDir, 'archive');
+    previousSink = setLogSink(() => undefined);
+    sleeper = spawn('sleep', ['30']);
+  });
+
+  afterEach(async () => {
+    const exited = new Promise((resolve) => sleeper.once('exit', resolve));
+    sleeper.kill();
+    await exited;
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  /** Writes a marker as if the running `sleep` process used the archive. */
+  function markAsSleeper(use: string): void {
+    fs.mkdirSync(path.join(root, '.processes'), { recursive: true });
+    fs.writeFileSync(path.join(root, '.processes', `${use}.${sleeper.pid}.0123456789ab`), '');
+  }
+
+  test('reindex refuses while another process has it open', async () => {
+    LocalArchive.open(root).close();
+    markAsSleeper('open');
+
+    await expect(reindexArchive(root)).rejects.toMatchObject({
+      code: 'in-use',
+      message: expect.stringContaining(`open in another loader process (PID ${sleeper.pid})`),
+    });
+    expect(fs.readdirSync(path.join(root, '.processes'))).toEqual([`open.${sleeper.pid}.0123456789ab`]);
+  });
+
+  test('reindex runs beside its own open archive', async () => {
+    const archive = LocalArchive.open(root);
+
+    const report = await archive.reindex();
+    archive.close();
+
+    expect(report.indexed).toBe(0);
+    expect(fs.readdirSync(path.join(root, '.processes'))).toEqual([]);
+  });
+
+  test('open refuses during another reindex', () => {
+    LocalArchive.open(root).close();
+    markAsSleeper('reindex');
+
+    expect(() => LocalArchive.open(root)).toThrow(`is being reindexed by process ${sleeper.pid}`);
+    expect(fs.readdirSync(path.join(root, '.processes'))).toEqual([`reindex.${sleeper.pid}.0123456789ab`]);
+  });
+
+  test('markers of stopped processes removed', async () => {
+    LocalArchive.open(root).close();
+    fs.writeFileSync(path.join(root, '.processes', `open.${deadPid()}.0123456789ab`), '');
+
+    const report = await reindexArchive(root);
+
+    expect(report.indexed).toBe(0);
+    expect(fs.readdirSync(path.join(root, '.processes'))).toEqual([]);
   });
 });

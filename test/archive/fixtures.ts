@@ -110,3 +110,8 @@ export function listFiles(folder: string): string[] {
   walk(folder);
   return files.sort();
 }
+
+/** Lists the files below an archive root that hold instances, leaving out the index and the process markers. */
+export function storedFiles(root: string): string[] {
+  return listFiles(root).filter((file) => !file.startsWith('index.sqlite') && !file.startsWith('.processes/'));
+}

@@ -11,7 +11,7 @@ import {
   chunkedStream,
   datasetPartOf,
   freshCopy,
-  listFiles,
+  storedFiles,
   makeTempDir,
   modifiedCopy,
   removeTempDir,
@@ -148,7 +148,7 @@ describe('LocalArchive.receive', () => {
     expect(error).toBeInstanceOf(ArchiveError);
     expect((error as ArchiveError).code).toBe('invalid-uid');
     expect((error as ArchiveError).message).toContain('SOP Instance UID');
-    expect(listFiles(root).filter((file) => !file.startsWith('index.sqlite'))).toEqual([]);
+    expect(storedFiles(root)).toEqual([]);
     expect(fs.existsSync(path.join(workDir, 'x'))).toBe(false);
     expect(countInstances(archive)).toBe(0);
   });
@@ -161,7 +161,7 @@ describe('LocalArchive.receive', () => {
 
     expect((error as ArchiveError).code).toBe('invalid-uid');
     expect((error as ArchiveError).message).toContain('Study Instance UID');
-    expect(listFiles(root).filter((entry) => !entry.startsWith('index.sqlite'))).toEqual([]);
+    expect(storedFiles(root)).toEqual([]);
     expect(countInstances(archive)).toBe(0);
   });
 
@@ -173,7 +173,7 @@ describe('LocalArchive.receive', () => {
 
     expect((error as ArchiveError).code).toBe('uid-mismatch');
     expect((error as ArchiveError).message).toContain('1.2.3.4.5');
-    expect(listFiles(root).filter((entry) => !entry.startsWith('index.sqlite'))).toEqual([]);
+    expect(storedFiles(root)).toEqual([]);
     expect(countInstances(archive)).toBe(0);
   });
 
@@ -185,7 +185,7 @@ describe('LocalArchive.receive', () => {
 
     expect(error).toBeInstanceOf(ArchiveError);
     expect(['unreadable', 'missing-attribute']).toContain((error as ArchiveError).code);
-    expect(listFiles(root).filter((entry) => !entry.startsWith('index.sqlite'))).toEqual([]);
+    expect(storedFiles(root)).toEqual([]);
   });
 
   test('stream error mid-way leaves nothing', async () => {
@@ -199,7 +199,7 @@ describe('LocalArchive.receive', () => {
     expect(error).toBeInstanceOf(ArchiveError);
     expect((error as ArchiveError).code).toBe('io');
     expect((error as ArchiveError).message).toContain('association aborted');
-    expect(listFiles(root).filter((entry) => !entry.startsWith('index.sqlite'))).toEqual([]);
+    expect(storedFiles(root)).toEqual([]);
     expect(countInstances(archive)).toBe(0);
   });
 

@@ -1,8 +1,9 @@
 /**
- * Several loader processes writing one archive at once: `loader serve`
+ * Several loader processes using one archive at once: `loader serve`
  * receiving from storescu while two `loader scan --import` run. SQLite lets
  * one writer in at a time, and each must wait for the lock instead of failing
- * with "database is locked".
+ * with "database is locked". `loader reindex`, which replaces the index
+ * file, must refuse while the server has the archive open.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -81,5 +82,21 @@ describe('three processes writing one archive', () => {
 
     expect(instances).toBe(3 * FILES_PER_WRITER);
     expect(loader.readLog()).not.toMatch(/database is locked|Failed to index/);
+  });
+});
+
+describe('loader reindex beside loader serve', () => {
+  test('refused with the server process named', async () => {
+    const result = await runLoader(['reindex'], { dirs: loader.dirs });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`is open in another loader process (PID ${loader.process.pid})`);
+    expect(result.stderr).toContain('Stop it, then run loader reindex again');
+  });
+
+  test('server keeps its index', async () => {
+    const studies = await listStudies(loader.dirs);
+
+    expect(studies.reduce((sum, study) => sum + Number(study.numberOfInstances), 0)).toBe(3 * FILES_PER_WRITER);
   });
 });

@@ -107,13 +107,14 @@ export interface FileState {
 
 /**
  * Records checksum, mtime and size of every file below an archive, keyed by
- * relative path. The SQLite index files are left out because reads may touch them.
+ * relative path. The SQLite index files are left out because reads may touch
+ * them, and so are the markers of the processes using the archive.
  */
 export function snapshotArchive(archiveDir: string): Map<string, FileState> {
   const snapshot = new Map<string, FileState>();
   for (const file of listFiles(archiveDir)) {
     const relative = path.relative(archiveDir, file);
-    if (relative.startsWith('index.sqlite')) continue;
+    if (relative.startsWith('index.sqlite') || relative.startsWith('.processes/')) continue;
     const stat = fs.statSync(file);
     snapshot.set(relative, { sha256: sha256(file), mtimeMs: stat.mtimeMs, size: stat.size });
   }

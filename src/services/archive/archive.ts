@@ -24,6 +24,7 @@ import {
 import { DEFAULT_ARCHIVE_DURABILITY, type ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import { fsyncFile, removeFileQuietly, exists } from './file-ops';
+import { markArchiveUse, otherArchiveUsers } from './archive-users';
 import { cleanUpIncoming, temporaryPath } from './incoming';
 import { IndexWriteQueue } from './index-writer';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
@@ -92,12 +93,16 @@ export class LocalArchive {
   private readonly indexQueue: IndexWriteQueue;
   private readonly knownFolders = new Set<string>();
   private closed = false;
+  /** Removes this process's 'open' marker (archive-users.ts). */
+  private readonly releaseUse: () => void;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
   private readonly uidLocks = new Map<string, Promise<unknown>>();
 
   /**
    * Opens the archive at `root`, creating the folders and the index when
    * missing, and cleans up .incoming after stopped processes (incoming.ts).
+   *
+   * @throws ArchiveError with code 'in-use' while `loader reindex` rebuilds its index.
    */
   static open(root: string, options: OpenArchiveOptions = {}): LocalArchive {
     return new LocalArchive(
@@ -114,7 +119,21 @@ export class LocalArchive {
     // 'process-crash' defers the rows of received files (see index-writer.ts) and commits other rows at once.
     this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, logger, { groupCommits: durability === 'full' });
     createArchiveFolders(root, logger);
-    this.db = this.openIndex();
+    // The marker comes first, so a reindex that starts meanwhile finds it and refuses.
+    this.releaseUse = markArchiveUse(root, 'open');
+    try {
+      const reindexing = otherArchiveUsers(root, 'reindex');
+      if (reindexing.length > 0) {
+        throw new ArchiveError(
+          'in-use',
+          `The archive ${root} is being reindexed by process ${reindexing.join(', ')}; wait until that loader reindex finishes, then try again`,
+        );
+      }
+      this.db = this.openIndex();
+    } catch (error) {
+      this.releaseUse();
+      throw error;
+    }
     this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
     this.queryEngine = new QueryEngine(this.db);
     cleanUpIncoming(root, this.catalogInstance, logger);
@@ -316,6 +335,7 @@ export class LocalArchive {
     this.closed = true;
     this.indexQueue.flush();
     this.db.close();
+    this.releaseUse();
     this.logger.debug('Closed archive', { root: this.root });
   }
 

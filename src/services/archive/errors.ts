@@ -17,7 +17,9 @@ export type ArchiveErrorCode =
   /** The SQLite index failed or has a schema this version cannot use. */
   | 'index'
   /** The archive was closed before the call. */
-  | 'closed';
+  | 'closed'
+  /** Another process uses the archive in a way that excludes the call: reindex and any other use. */
+  | 'in-use';
 
 export class ArchiveError extends Error {
   override readonly name = 'ArchiveError';

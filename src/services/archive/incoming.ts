@@ -14,22 +14,21 @@
  *   index lacks its SOP Instance UID, and then the second link is deleted.
  *
  * NOTE: a process is recognized by its ID only, so the files of a stopped
- * process wait while an unrelated process runs with the same ID.
+ * process wait while an unrelated process runs with the same ID. The same
+ * holds for the process markers of archive-users.ts.
  */
 
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import type { Logger } from '../logger';
+import { PROCESS_TAG, isRunningProcess } from './archive-users';
 import type { ArchiveCatalog } from './catalog';
 import { describeError } from './errors';
 import { readInstanceRecord } from './instance-record';
 import { incomingFolder, relativeInstancePath } from './layout';
 
-/** Random part of temporary file names, drawn once because randomBytes per name costs tens of microseconds. */
-const PROCESS_TAG = randomBytes(6).toString('hex');
 let temporaryFileCount = 0;
 
 const TEMPORARY_NAME = /^(?<uid>[0-9.]+)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})\.\d+\.part$/;
@@ -90,23 +89,10 @@ export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: L
   return cleanup;
 }
 
-/**
- * Returns true when `name` is a temporary file of a process that still runs:
- * another process, or this one (same tag). A file with this process's ID and
- * another tag is from an earlier process that had the same ID.
- */
+/** Returns true when `name` is a temporary file of a process that still runs. */
 function isOwnedByRunningProcess(name: string): boolean {
   const owner = TEMPORARY_NAME.exec(name)?.groups;
-  if (!owner) return false;
-  const pid = Number(owner.pid);
-  if (pid === process.pid) return owner.tag === PROCESS_TAG;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return owner !== undefined && isRunningProcess(Number(owner.pid), owner.tag);
 }
 
 /**

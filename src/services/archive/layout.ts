@@ -4,6 +4,7 @@
  *   <root>/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm
  *   <root>/.incoming/   temporary files of transfers in progress
  *   <root>/.conflicts/  received files whose UID is stored with other content
+ *   <root>/.processes/  markers of the processes using the archive (archive-users.ts)
  *   <root>/index.sqlite the SQLite index
  *
  * Folders whose name starts with a dot are internal and skipped by reindex.
@@ -15,6 +16,7 @@ import { ArchiveError, describeError } from './errors';
 
 export const INCOMING_FOLDER = '.incoming';
 export const CONFLICTS_FOLDER = '.conflicts';
+export const PROCESSES_FOLDER = '.processes';
 export const INDEX_FILE = 'index.sqlite';
 export const INSTANCE_EXTENSION = '.dcm';
 
@@ -58,6 +60,10 @@ export function incomingFolder(root: string): string {
 
 export function conflictsFolder(root: string): string {
   return path.join(root, CONFLICTS_FOLDER);
+}
+
+export function processesFolder(root: string): string {
+  return path.join(root, PROCESSES_FOLDER);
 }
 
 export function indexPath(root: string): string {

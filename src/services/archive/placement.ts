@@ -70,9 +70,8 @@ export interface PlacementContext {
   knownFolders: Set<string>;
   /**
    * True to queue the index row of a newly stored file instead of awaiting
-   * its commit. Only without fsync ('process-crash'), because the second
-   * link that lets the next archive open index the file after a crash is not
-   * flushed to disk.
+   * its commit. Only for 'process-crash': in 'full' the store must not
+   * return before its row is on disk.
    */
   deferIndex: boolean;
 }

@@ -9,8 +9,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { createLogger, type Logger } from '../logger';
+import { markArchiveUse, otherArchiveUsers } from './archive-users';
 import { ArchiveCatalog } from './catalog';
-import { describeError } from './errors';
+import { ArchiveError, describeError } from './errors';
 import { fsyncDirectorySync } from './file-ops';
 import { readInstanceRecord } from './instance-record';
 import { INDEX_FILE, indexPath, isInternalName } from './layout';
@@ -60,6 +61,25 @@ export async function reindexArchive(root: string, options: ReindexOptions = {})
   const livePath = indexPath(archiveRoot);
   const buildPath = `${livePath}.rebuild`;
   const batchSize = Math.max(1, options.batchSize ?? 500);
+
+  // Another process would keep writing into the replaced index file, so its rows would be lost.
+  const releaseUse = markArchiveUse(archiveRoot, 'reindex');
+  try {
+    const users = otherArchiveUsers(archiveRoot, 'open');
+    if (users.length > 0) {
+      throw new ArchiveError(
+        'in-use',
+        `The archive ${archiveRoot} is open in another loader process (PID ${users.join(', ')}), such as loader serve or the desktop window. ` +
+          'Stop it, then run loader reindex again.',
+      );
+    }
+    return await rebuildIndex(archiveRoot, livePath, buildPath, batchSize, logger);
+  } finally {
+    releaseUse();
+  }
+}
+
+async function rebuildIndex(archiveRoot: string, livePath: string, buildPath: string, batchSize: number, logger: Logger): Promise<ReindexReport> {
   logger.info('Reindex started', { root: archiveRoot });
 
   const arrivals = readArrivalInfo(livePath, logger);

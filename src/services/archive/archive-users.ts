@@ -1,0 +1,80 @@
+/**
+ * Which processes use an archive. Each process that opens an archive keeps a
+ * marker file <root>/.processes/open.<pid>.<tag> until it closes it, and
+ * `loader reindex` keeps reindex.<pid>.<tag> while it rebuilds the index.
+ * Reindex replaces the index file, and a process that has the old file open
+ * would go on writing rows into a deleted database. So reindex refuses to
+ * start while another process has the archive open, and opening an archive
+ * fails while a reindex runs.
+ *
+ * A marker whose process no longer runs is left by a crash and is deleted
+ * when it is found.
+ *
+ * NOTE: a process is recognized by its ID on this machine, so processes in
+ * another PID namespace (another container or machine sharing the archive
+ * folder) count as stopped. One archive must be used from one machine.
+ */
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FOLDER_MODE, processesFolder } from './layout';
+
+/** Random tag of this process, drawn once, that distinguishes it from an earlier process with the same ID. */
+export const PROCESS_TAG = randomBytes(6).toString('hex');
+
+export type ArchiveUse = 'open' | 'reindex';
+
+const MARKER_NAME = /^(?<use>open|reindex)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})$/;
+
+/**
+ * Returns true when the process `pid` runs: another process with that ID, or
+ * this process when `tag` is its tag. A file with this process's ID and
+ * another tag is from an earlier process that had the same ID.
+ */
+export function isRunningProcess(pid: number, tag: string): boolean {
+  if (pid === process.pid) return tag === PROCESS_TAG;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Creates this process's marker for `use` and returns a function that removes it. */
+export function markArchiveUse(root: string, use: ArchiveUse): () => void {
+  const folder = processesFolder(root);
+  fs.mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
+  const marker = path.join(folder, `${use}.${process.pid}.${PROCESS_TAG}`);
+  fs.writeFileSync(marker, '');
+  return () => fs.rmSync(marker, { force: true });
+}
+
+/**
+ * Returns the IDs of other running processes that use the archive for `use`,
+ * and deletes the markers of stopped processes on the way.
+ */
+export function otherArchiveUsers(root: string, use: ArchiveUse): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(processesFolder(root));
+  } catch {
+    return [];
+  }
+
+  const pids: number[] = [];
+  for (const name of names) {
+    const marker = MARKER_NAME.exec(name)?.groups;
+    if (!marker) continue;
+    const pid = Number(marker.pid);
+    if (!isRunningProcess(pid, marker.tag)) {
+      fs.rmSync(path.join(processesFolder(root), name), { force: true });
+      continue;
+    }
+    const self = pid === process.pid && marker.tag === PROCESS_TAG;
+    if (marker.use === use && !self) pids.push(pid);
+  }
+  return pids;
+}
