@@ -10,7 +10,18 @@ import Database from 'better-sqlite3';
 import { LocalArchive, reindexArchive, type ReceiveRequest } from '../../src/services/archive';
 import { ArchiveCatalog } from '../../src/services/archive/catalog';
 import { setLogSink } from '../../src/services/logger';
-import { CT_SMALL, MR_SMALL, chunkedStream, datasetPartOf, makeTempDir, removeTempDir, type DatasetPart } from './fixtures';
+import { generateUid } from '../../src/dicom/uid';
+import {
+  CT_SMALL,
+  MR_SMALL,
+  Tag,
+  chunkedStream,
+  datasetPartOf,
+  makeTempDir,
+  modifiedCopy,
+  removeTempDir,
+  type DatasetPart,
+} from './fixtures';
 
 const IMPLEMENTATION = { implementationClassUid: '1.2.826.0.1.3680043.9.7433.1', implementationVersionName: 'TEST_SCU_1' };
 
@@ -200,6 +211,53 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(linksDuringCommit).toEqual([2]);
     expect(linksAfterStore).toEqual([]);
     expect(fs.statSync(outcome.path).nlink).toBe(1);
+  });
+
+  test('late conflict from another process', async () => {
+    const first = LocalArchive.open(root, { durability: 'process-crash' });
+    const second = LocalArchive.open(root, { durability: 'process-crash' });
+    const part = datasetPartOf(CT_SMALL);
+    const otherStudy = { [Tag.StudyInstanceUID]: generateUid(), [Tag.SeriesInstanceUID]: generateUid() };
+    const moved = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'moved.dcm'), otherStudy));
+
+    const kept = await first.receive(requestFor(part));
+    const late = await second.receive(requestFor(moved));
+    first.close();
+    second.close();
+    const conflicts = fs.readdirSync(path.join(root, '.conflicts'));
+
+    expect(late.outcome).toBe('stored');
+    expect(fs.existsSync(late.path)).toBe(false);
+    expect(fs.existsSync(kept.path)).toBe(true);
+    expect(conflicts).toHaveLength(1);
+    expect(fs.readFileSync(path.join(root, '.conflicts', conflicts[0])).subarray(-moved.bytes.length).equals(moved.bytes)).toBe(true);
+    expect(incomingNames(root)).toEqual([]);
+    expect(committedUids(root)).toEqual([part.sopInstanceUid]);
+    expect(logLines.join('\n')).toMatch(/different content for a stored SOP Instance UID; kept it aside/);
+  });
+
+  test('full conflict found at commit', async () => {
+    const first = LocalArchive.open(root, { durability: 'full' });
+    const second = LocalArchive.open(root, { durability: 'full' });
+    const part = datasetPartOf(CT_SMALL);
+    const otherStudy = { [Tag.StudyInstanceUID]: generateUid(), [Tag.SeriesInstanceUID]: generateUid() };
+    const moved = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'moved.dcm'), otherStudy));
+
+    const kept = await first.receive(requestFor(part));
+    // The second archive's lookup runs before the first commit, as in another process.
+    jest.spyOn(ArchiveCatalog.prototype, 'findInstance').mockReturnValueOnce(undefined);
+    const late = await second.receive(requestFor(moved));
+    jest.restoreAllMocks();
+    const indexed = second.getInstancePath(part.sopInstanceUid);
+    first.close();
+    second.close();
+
+    expect(late.outcome).toBe('conflict');
+    expect(path.dirname(late.path)).toBe(path.join(root, '.conflicts'));
+    expect(indexed).toBe(kept.path);
+    expect(fs.existsSync(path.join(root, moved.studyInstanceUid))).toBe(true);
+    expect(fs.readdirSync(path.join(root, moved.studyInstanceUid, moved.seriesInstanceUid))).toEqual([]);
+    expect(incomingNames(root)).toEqual([]);
   });
 
   test('open keeps running process files', async () => {

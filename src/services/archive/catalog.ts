@@ -9,6 +9,7 @@
  * without waiting for busy_timeout.
  */
 
+import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger';
@@ -32,6 +33,25 @@ export interface IndexEntry {
   record: InstanceRecord;
   file: StoredFile;
   source: string;
+  /** Reject the row when the UID's indexed file is another file that still exists (see IndexConflictError). */
+  keepStoredFile?: boolean;
+}
+
+/**
+ * Thrown by addInstance with `keepStoredFile` when the SOP Instance UID is
+ * already indexed with another file that exists. The check runs inside the
+ * write transaction, so it also catches a row that another process committed
+ * after the caller looked the UID up.
+ */
+export class IndexConflictError extends Error {
+  override readonly name = 'IndexConflictError';
+
+  constructor(
+    readonly sopInstanceUid: string,
+    readonly storedPath: string,
+  ) {
+    super(`SOP Instance UID ${sopInstanceUid} is already indexed with the file ${storedPath}`);
+  }
 }
 
 export interface IndexedInstance {
@@ -132,7 +152,7 @@ export function patientIdentityKey(patient: PatientAttributes): string {
 
 export class ArchiveCatalog {
   private readonly statements;
-  private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string) => void>;
+  private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, keepStoredFile: boolean) => void>;
   private readonly removeTransaction: Database.Transaction<(sopInstanceUid: string) => boolean>;
 
   constructor(
@@ -184,7 +204,7 @@ export class ArchiveCatalog {
       pruneStudy: db.prepare(`DELETE FROM studies WHERE id = ? AND number_of_series <= 0 RETURNING patient_ref AS patientRef`),
       prunePatient: db.prepare(`DELETE FROM patients WHERE id = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_ref = ?)`),
     };
-    this.addTransaction = db.transaction((record, file, source) => this.addInstanceRows(record, file, source));
+    this.addTransaction = db.transaction((record, file, source, keepStoredFile) => this.addInstanceRows(record, file, source, keepStoredFile));
     this.removeTransaction = db.transaction((sopInstanceUid) => this.removeInstanceRows(sopInstanceUid));
   }
 
@@ -196,11 +216,13 @@ export class ArchiveCatalog {
 
   /**
    * Indexes one instance in one transaction, replacing the row of an instance
-   * with the same SOP Instance UID. `source` (AE title or path) is recorded
-   * with a study conflict.
+   * with the same SOP Instance UID unless `keepStoredFile` is set. `source`
+   * (AE title or path) is recorded with a study conflict.
+   *
+   * @throws IndexConflictError with `keepStoredFile`, see there.
    */
-  addInstance(record: InstanceRecord, file: StoredFile, source: string): void {
-    this.addTransaction.immediate(record, file, source);
+  addInstance(record: InstanceRecord, file: StoredFile, source: string, options: { keepStoredFile?: boolean } = {}): void {
+    this.addTransaction.immediate(record, file, source, options.keepStoredFile ?? false);
   }
 
   /**
@@ -213,7 +235,7 @@ export class ArchiveCatalog {
     return this.db.transaction(() =>
       entries.map((entry) => {
         try {
-          this.addTransaction(entry.record, entry.file, entry.source);
+          this.addTransaction(entry.record, entry.file, entry.source, entry.keepStoredFile ?? false);
           return undefined;
         } catch (error) {
           return error;
@@ -306,8 +328,12 @@ export class ArchiveCatalog {
     };
   }
 
-  private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string): void {
+  private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string, keepStoredFile: boolean): void {
     const { patient, study, series, instance } = record;
+    if (keepStoredFile) {
+      const stored = this.findInstance(instance.sopInstanceUid);
+      if (stored && stored.path !== file.path && fs.existsSync(stored.path)) throw new IndexConflictError(instance.sopInstanceUid, stored.path);
+    }
     const studyRef = this.resolveStudy(record, source);
     const seriesRef = this.resolveSeries(record, studyRef);
 

@@ -18,8 +18,9 @@
 
 import fs from 'node:fs';
 import type { Logger } from '../logger';
-import type { ArchiveCatalog, IndexEntry } from './catalog';
+import { IndexConflictError, type ArchiveCatalog, type IndexEntry } from './catalog';
 import { describeError } from './errors';
+import { keepConflictSync } from './placement';
 
 /** Maximum time in milliseconds a deferred row waits for its commit. */
 export const DEFERRED_COMMIT_DELAY_MS = 20;
@@ -136,6 +137,7 @@ export class IndexWriteQueue {
     deferred.forEach((entry, index) => {
       const error = errors[waiting.length + index];
       if (error === undefined) this.deleteSecondLink(entry);
+      else if (error instanceof IndexConflictError) this.keepLateConflict(entry, error);
       else this.reportDeferredFailure(entry, error);
     });
   }
@@ -174,6 +176,30 @@ export class IndexWriteQueue {
       this.scheduled ??= setImmediate(() => this.flushScheduled());
     }, LOCKED_RETRY_DELAY_MS);
     this.deferredTimer.unref();
+  }
+
+  /**
+   * Handles a deferred row whose UID another process indexed with another
+   * file after placement looked it up: the new file goes to .conflicts, as
+   * it would have without the race, and the stored file stays.
+   */
+  private keepLateConflict(entry: DeferredEntry, conflict: IndexConflictError): void {
+    const sopInstanceUid = entry.record.instance.sopInstanceUid;
+    try {
+      const placed = fs.statSync(entry.file.path);
+      const kept = fs.statSync(entry.secondLink);
+      if (placed.ino === kept.ino && placed.dev === kept.dev) fs.unlinkSync(entry.file.path);
+      const conflictPath = keepConflictSync(this.catalog().root, entry.secondLink, sopInstanceUid);
+      this.logger.warn('Received different content for a stored SOP Instance UID; kept it aside', {
+        sopInstanceUid,
+        sourceAeTitle: entry.file.sourceAeTitle,
+        source: entry.source,
+        storedPath: conflict.storedPath,
+        conflictPath,
+      });
+    } catch (error) {
+      this.reportDeferredFailure(entry, error);
+    }
   }
 
   private deleteSecondLink(entry: DeferredEntry): void {

@@ -17,11 +17,12 @@
  * when durability is 'full', and deletes the temporary file on error.
  */
 
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
 import type { Logger } from '../logger';
-import type { ArchiveCatalog, StoredFile } from './catalog';
+import { IndexConflictError, type ArchiveCatalog, type StoredFile } from './catalog';
 import type { ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import {
@@ -113,7 +114,7 @@ export async function placeTemporaryFile(
     const linked = await linkIntoLayout(context, tempPath, finalPath);
     if (linked === 'linked' && context.deferIndex) {
       const file = fileInfo(finalPath, false, fileSize, source);
-      context.indexQueue.defer({ record, file, source: source.description }, tempPath);
+      context.indexQueue.defer({ record, file, source: source.description, keepStoredFile: true }, tempPath);
       logger.debug('Stored instance; index row queued', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
       return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
     }
@@ -123,7 +124,15 @@ export async function placeTemporaryFile(
       // replaces, or a file without its row, which the next store of the UID indexes as a duplicate.
       const folderFlushed = context.durability === 'full' ? fsyncDirectory(path.dirname(finalPath)) : undefined;
       folderFlushed?.catch(() => undefined);
-      await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
+      try {
+        await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
+      } catch (error) {
+        if (!(error instanceof IndexConflictError)) throw error;
+        // Another process indexed the UID with another file after the lookup above.
+        if (linked === 'linked') removeFileQuietlySync(finalPath);
+        existing = { path: error.storedPath, indexed: true };
+        return await keepDifferentContent(context, linked === 'linked' ? tempPath : finalPath, existing, uids, source, fileSize);
+      }
       await folderFlushed;
       if (linked === 'linked') removeFileQuietlySync(tempPath);
       logger.debug('Stored instance', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
@@ -148,8 +157,20 @@ export async function placeTemporaryFile(
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
-  const conflictPath = await keepConflict(root, tempPath, uids.sopInstanceUid, context.durability);
-  logger.warn('Received different content for a stored SOP Instance UID; kept it aside', {
+  return keepDifferentContent(context, tempPath, existing, uids, source, fileSize);
+}
+
+/** Moves `file`, which differs from the stored file of its UID, to .conflicts and logs it. */
+async function keepDifferentContent(
+  context: PlacementContext,
+  file: string,
+  existing: ExistingFile,
+  uids: ReturnType<typeof uidsOf>,
+  source: FileSource,
+  fileSize: number,
+): Promise<StoreOutcome> {
+  const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
+  context.logger.warn('Received different content for a stored SOP Instance UID; kept it aside', {
     sopInstanceUid: uids.sopInstanceUid,
     sourceAeTitle: source.sourceAeTitle,
     source: source.description,
@@ -201,8 +222,9 @@ async function createFolders(context: PlacementContext, folder: string): Promise
 /** Indexes a file just placed into the layout; removes the file again when indexing fails. */
 async function indexPlacedFile(context: PlacementContext, record: InstanceRecord, file: StoredFile, source: FileSource): Promise<void> {
   try {
-    await context.indexQueue.add({ record, file, source: source.description });
+    await context.indexQueue.add({ record, file, source: source.description, keepStoredFile: true });
   } catch (error) {
+    if (error instanceof IndexConflictError) throw error;
     // Keep the tree and the index consistent: a file that is not indexed is removed again.
     await removeFileQuietly(file.path);
     throw new ArchiveError('index', `Failed to index ${record.instance.sopInstanceUid}: ${describeError(error)}`, {
@@ -238,6 +260,20 @@ export async function keepConflict(
       if (durability === 'full') await fsyncDirectory(folder);
       return target;
     }
+  }
+}
+
+/**
+ * Moves `file` to .conflicts as keepConflict does, synchronously and without
+ * fsync, for a deferred commit ('process-crash') that found the UID stored.
+ */
+export function keepConflictSync(root: string, file: string, sopInstanceUid: string): string {
+  const folder = conflictsFolder(root);
+  fs.mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
+  for (let attempt = 0; ; attempt++) {
+    const name = conflictFileName(sopInstanceUid, new Date());
+    const target = path.join(folder, attempt === 0 ? name : name.replace(/\.dcm$/, `.${attempt}.dcm`));
+    if (linkNoReplaceSync(file, target, { keepSource: false }) !== 'exists') return target;
   }
 }
 
