@@ -213,12 +213,22 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(fs.statSync(outcome.path).nlink).toBe(1);
   });
 
-  test('late conflict from another process', async () => {
-    const first = LocalArchive.open(root, { durability: 'process-crash' });
-    const second = LocalArchive.open(root, { durability: 'process-crash' });
-    const part = datasetPartOf(CT_SMALL);
+  /**
+   * Opens the archive twice, as two processes would, and returns CT_SMALL and
+   * a copy with its SOP Instance UID under another study and series.
+   */
+  function twoWritersOfOneUid(durability: 'full' | 'process-crash') {
     const otherStudy = { [Tag.StudyInstanceUID]: generateUid(), [Tag.SeriesInstanceUID]: generateUid() };
-    const moved = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'moved.dcm'), otherStudy));
+    return {
+      first: LocalArchive.open(root, { durability }),
+      second: LocalArchive.open(root, { durability }),
+      part: datasetPartOf(CT_SMALL),
+      moved: datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'moved.dcm'), otherStudy)),
+    };
+  }
+
+  test('late conflict from another process', async () => {
+    const { first, second, part, moved } = twoWritersOfOneUid('process-crash');
 
     const kept = await first.receive(requestFor(part));
     const late = await second.receive(requestFor(moved));
@@ -237,11 +247,7 @@ describe("deferred index commits of 'process-crash'", () => {
   });
 
   test('full conflict found at commit', async () => {
-    const first = LocalArchive.open(root, { durability: 'full' });
-    const second = LocalArchive.open(root, { durability: 'full' });
-    const part = datasetPartOf(CT_SMALL);
-    const otherStudy = { [Tag.StudyInstanceUID]: generateUid(), [Tag.SeriesInstanceUID]: generateUid() };
-    const moved = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'moved.dcm'), otherStudy));
+    const { first, second, part, moved } = twoWritersOfOneUid('full');
 
     const kept = await first.receive(requestFor(part));
     // The second archive's lookup runs before the first commit, as in another process.
