@@ -15,6 +15,11 @@ import { AcceptedContext, Association, AssociationClosedError } from './associat
 import type { IncomingMessage } from './message-assembler';
 import { COMMAND_FIELD, CommandFields, DecodedCommand, commandName, isResponse, statusClass } from './dimse';
 
+const CANCELLABLE_COMMANDS = new Set<number>([COMMAND_FIELD.C_FIND_RQ, COMMAND_FIELD.C_GET_RQ, COMMAND_FIELD.C_MOVE_RQ]);
+
+/** The controller of requests that cannot be cancelled; nothing calls abort() on it. */
+const NEVER_ABORTED = new AbortController();
+
 export interface ResponseMessage {
   contextId: number;
   command: DecodedCommand;
@@ -168,8 +173,10 @@ export class DimseExchange {
 
   private async onRequest(message: IncomingMessage): Promise<void> {
     const messageId = message.command.fields.messageId ?? -1;
-    const controller = new AbortController();
-    if (messageId >= 0) this.cancellations.set(messageId, controller);
+    // PS3.7 section 9.3 defines C-CANCEL only for C-FIND, C-GET and C-MOVE, so other requests share a signal that never aborts.
+    const cancellable = CANCELLABLE_COMMANDS.has(message.command.fields.commandField);
+    const controller = cancellable ? new AbortController() : NEVER_ABORTED;
+    if (cancellable && messageId >= 0) this.cancellations.set(messageId, controller);
     this.association.beginOperation();
     try {
       if (!this.requestHandler) throw new Error('No request handler on this association');
