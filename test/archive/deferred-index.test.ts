@@ -3,7 +3,7 @@
  * second link a placed file keeps until its commit, and the cleanup of
  * .incoming when an archive opens (incoming.ts).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -264,6 +264,24 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(fs.existsSync(path.join(root, moved.studyInstanceUid))).toBe(true);
     expect(fs.readdirSync(path.join(root, moved.studyInstanceUid, moved.seriesInstanceUid))).toEqual([]);
     expect(incomingNames(root)).toEqual([]);
+  });
+
+  test('conflict log names both transfer syntaxes', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const implicitCopy = path.join(workDir, 'implicit.dcm');
+    execFileSync('dcmconv', ['+ti', CT_SMALL, implicitCopy]);
+    const part = datasetPartOf(CT_SMALL);
+    const reencoded = datasetPartOf(implicitCopy);
+
+    await archive.receive(requestFor(part));
+    const second = await archive.receive(requestFor(reencoded));
+    archive.close();
+    const warning = logLines.find((line) => line.includes('kept it aside')) ?? '';
+
+    expect(part.transferSyntaxUid).toBe('1.2.840.10008.1.2.1');
+    expect(second.outcome).toBe('conflict');
+    expect(warning).toContain('storedTransferSyntaxUid=1.2.840.10008.1.2.1');
+    expect(warning).toMatch(/receivedTransferSyntaxUid=1\.2\.840\.10008\.1\.2(\s|$)/);
   });
 
   test('open keeps running process files', async () => {

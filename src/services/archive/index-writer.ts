@@ -100,9 +100,9 @@ export class IndexWriteQueue {
     }
   }
 
-  /** Returns the path of a queued row's file with this SOP Instance UID, or undefined. */
-  queuedPath(sopInstanceUid: string): string | undefined {
-    return this.deferred.get(sopInstanceUid)?.file.path;
+  /** Returns the queued row with this SOP Instance UID, or undefined. */
+  queuedEntry(sopInstanceUid: string): IndexEntry | undefined {
+    return this.deferred.get(sopInstanceUid);
   }
 
   /** True when rows wait for a commit; readers call flush() first to see them. */

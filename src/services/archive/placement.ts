@@ -131,7 +131,7 @@ export async function placeTemporaryFile(
         // Another process indexed the UID with another file after the lookup above.
         if (linked === 'linked') removeFileQuietlySync(finalPath);
         existing = { path: error.storedPath, indexed: true };
-        return await keepDifferentContent(context, linked === 'linked' ? tempPath : finalPath, existing, uids, source, fileSize);
+        return await keepDifferentContent(context, linked === 'linked' ? tempPath : finalPath, header, existing, uids, source, fileSize);
       }
       await folderFlushed;
       if (linked === 'linked') removeFileQuietlySync(tempPath);
@@ -157,25 +157,39 @@ export async function placeTemporaryFile(
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
-  return keepDifferentContent(context, tempPath, existing, uids, source, fileSize);
+  return keepDifferentContent(context, tempPath, header, existing, uids, source, fileSize);
 }
 
-/** Moves `file`, which differs from the stored file of its UID, to .conflicts and logs it. */
+/**
+ * Moves `file` (whose header is `header`), which differs from the stored file
+ * of its UID, to .conflicts and logs it. The log names both transfer
+ * syntaxes when they differ, because then the data set bytes differ even
+ * when the sender re-encoded the same content.
+ */
 async function keepDifferentContent(
   context: PlacementContext,
   file: string,
+  header: DicomFileHeader,
   existing: ExistingFile,
   uids: ReturnType<typeof uidsOf>,
   source: FileSource,
   fileSize: number,
 ): Promise<StoreOutcome> {
   const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
+  const storedSyntax =
+    context.indexQueue.queuedEntry(uids.sopInstanceUid)?.record.instance.transferSyntaxUid ??
+    context.catalog.findInstance(uids.sopInstanceUid)?.transferSyntaxUid;
+  const syntaxes =
+    storedSyntax !== undefined && storedSyntax !== header.transferSyntaxUid
+      ? { storedTransferSyntaxUid: storedSyntax, receivedTransferSyntaxUid: header.transferSyntaxUid }
+      : {};
   context.logger.warn('Received different content for a stored SOP Instance UID; kept it aside', {
     sopInstanceUid: uids.sopInstanceUid,
     sourceAeTitle: source.sourceAeTitle,
     source: source.description,
     storedPath: existing.path,
     conflictPath,
+    ...syntaxes,
   });
   return { outcome: 'conflict', path: conflictPath, size: fileSize, ...uids };
 }
@@ -235,8 +249,8 @@ async function indexPlacedFile(context: PlacementContext, record: InstanceRecord
 
 /** Returns the indexed file of this SOP Instance UID when it still exists on disk. */
 async function findIndexedFile(context: PlacementContext, sopInstanceUid: string): Promise<ExistingFile | undefined> {
-  const queued = context.indexQueue.queuedPath(sopInstanceUid);
-  if (queued !== undefined) return { path: queued, indexed: true };
+  const queued = context.indexQueue.queuedEntry(sopInstanceUid);
+  if (queued !== undefined) return { path: queued.file.path, indexed: true };
   const indexed = context.catalog.findInstance(sopInstanceUid);
   if (!indexed) return undefined;
   if (await exists(indexed.path)) return { path: indexed.path, indexed: true };
