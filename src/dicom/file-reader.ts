@@ -326,6 +326,8 @@ export interface DatasetLocation {
   transferSyntaxUid: string;
   /** Byte offset of the first data set byte after the file meta group. */
   datasetOffset: number;
+  /** Media Storage SOP Instance UID (0002,0003), undefined when the meta group lacks it. */
+  mediaStorageSopInstanceUid?: string;
 }
 
 /**
@@ -348,7 +350,11 @@ export function locateDataset(path: string, chunk: Buffer, fileSize: number): Da
   if (metaResult === NEED_MORE_BYTES) return undefined;
   const transferSyntaxUid = metaResult.dataset.getString(Tags.TransferSyntaxUID);
   if (!transferSyntaxUid) return undefined;
-  return { transferSyntaxUid, datasetOffset: metaResult.endOffset };
+  return {
+    transferSyntaxUid,
+    datasetOffset: metaResult.endOffset,
+    mediaStorageSopInstanceUid: metaResult.dataset.getString(Tags.MediaStorageSOPInstanceUID) || undefined,
+  };
 }
 
 interface StopElementHeader {

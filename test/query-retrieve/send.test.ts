@@ -121,4 +121,34 @@ describe('send to storescp', () => {
     expect(report.failures[0].reason).toContain('loader reindex');
     expect(receivedFile(acceptAll, ct.sopInstanceUid!)).toBeUndefined();
   });
+
+  test('grown file fails when converted', async () => {
+    const grown = { ...stored(jpeg2000), path: path.join(makeTempDir('send-grown'), 'grown.dcm') };
+    fs.writeFileSync(grown.path, Buffer.concat([fs.readFileSync(stored(jpeg2000).path), Buffer.alloc(100)]));
+
+    const report = await sendInstances(nodeFor(uncompressedOnly), localIdentity(), [grown, stored(ct)]);
+
+    expect(report.completed).toBe(1);
+    expect(report.failures.map((failure) => failure.sopInstanceUid)).toEqual([jpeg2000.sopInstanceUid]);
+    expect(report.failures[0].reason).toContain('bytes but the index records');
+    expect(report.failures[0].reason).toContain('loader reindex');
+  });
+
+  test('deleted file fails with hint', async () => {
+    const deleted = { ...stored(ct), path: path.join(makeTempDir('send-deleted'), 'gone.dcm') };
+
+    const report = await sendInstances(nodeFor(acceptAll), localIdentity(), [deleted]);
+
+    expect(report.failures[0].reason).toMatch(/gone\.dcm is missing; .*loader reindex/);
+  });
+
+  test('file replaced by another instance fails', async () => {
+    const replaced = { ...stored(legacy), path: stored(csa).path, size: stored(csa).size, transferSyntaxUid: stored(csa).transferSyntaxUid };
+
+    const report = await sendInstances(nodeFor(acceptAll), localIdentity(), [replaced]);
+
+    expect(report.completed).toBe(0);
+    expect(report.failures[0].reason).toContain(`contains SOP Instance UID ${csa.sopInstanceUid} but the index records ${legacy.sopInstanceUid}`);
+    expect(report.failures[0].reason).toContain('loader reindex');
+  });
 });

@@ -19,6 +19,7 @@ import type { AnonymizationJob, AnonymizationOptions } from '../../dicom/anonymi
 import { PseudonymTable, UidMapper } from '../../dicom/anonymizer/job-keys';
 import { Tags } from '../../dicom/tags';
 import type { StoredInstance } from '../archive';
+import { checkStoredFile } from './stored-file-check';
 
 /** Outcome of transforming one archived instance before it is sent. */
 export type TransformResult =
@@ -91,6 +92,7 @@ export class AnonymizingTransform implements InstanceTransform {
   }
 
   async transform(instance: StoredInstance): Promise<TransformResult> {
+    await checkStoredFile(instance);
     const result = await this.job.anonymizeFile(instance.path, (uids) => path.join(this.tempDir, `${uids.sopInstanceUid}.dcm`));
     if (result.status === 'held') return { status: 'held', reason: result.reason };
 

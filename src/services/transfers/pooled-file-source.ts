@@ -10,7 +10,8 @@
 import fs from 'node:fs';
 
 import { locateDataset, parseDicomFileHeader, readDicomFileHeader } from '../../dicom/file-reader';
-import type { DatasetLocation } from '../../dicom/file-reader';
+import type { DatasetLocation, DicomFileHeader } from '../../dicom/file-reader';
+import { Tags } from '../../dicom/tags';
 import type { RecyclingChunkSource } from '../../dicom/network/dataset-source';
 
 /** Size of each pooled buffer: one read of a file, and the most a first read covers. */
@@ -188,14 +189,14 @@ export class PooledFileSource implements RecyclingChunkSource {
       header = await readDicomFileHeader(this.path);
       this.position = header.datasetOffset;
       this.end = fileSize;
-      return header;
+      return toLocation(header);
     }
 
     this.position = firstLength;
     this.end = fileSize;
     if (firstLength > header.datasetOffset) this.first = buffer.subarray(header.datasetOffset, firstLength);
     else this.pool.give(buffer);
-    return header;
+    return toLocation(header);
   }
 
   private stat(): Promise<fs.Stats> | fs.Stats {
@@ -252,4 +253,11 @@ function readSyncTimed(fd: number, buffer: Buffer, offset: number, length: numbe
   const end = performance.now();
   if (end - start > MAX_SYNC_READ_MS) syncReadsResumeAt = end + SLOW_READ_BACKOFF_MS;
   return bytesRead;
+}
+
+/** Returns the location fields of a header, with the Media Storage SOP Instance UID of a full header's meta group. */
+function toLocation(header: DatasetLocation | DicomFileHeader): DatasetLocation {
+  if (!('meta' in header)) return header;
+  const mediaStorageSopInstanceUid = header.meta.getString(Tags.MediaStorageSOPInstanceUID) || undefined;
+  return { transferSyntaxUid: header.transferSyntaxUid, datasetOffset: header.datasetOffset, mediaStorageSopInstanceUid };
 }

@@ -24,6 +24,7 @@ import { createLogger } from '../logger';
 import { connectToNode } from '../query-retrieve/remote-node';
 import type { LocalIdentity, RemoteNode } from '../query-retrieve/remote-node';
 import { PooledFileSource, ReadBufferPool } from './pooled-file-source';
+import { checkStoredFile, checkStoredFileFacts, describeMissingFile } from './stored-file-check';
 import { emptyReport } from './report';
 import type { TransferReport } from './report';
 
@@ -110,26 +111,23 @@ function chooseEncoding(association: ClientAssociation, instance: StoredInstance
 
 /** Opens the data set to send: verbatim from the pool's buffers, converted, or decompressed. */
 async function openDataset(instance: StoredInstance, pool: ReadBufferPool, convertTo: string | undefined, decompress = false): Promise<DatasetSource> {
+  if (convertTo !== undefined) await checkStoredFile(instance);
   if (decompress && convertTo !== undefined) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
   if (convertTo !== undefined) {
     const header = await readDicomFileHeader(instance.path);
-    checkStoredSyntax(instance, header.transferSyntaxUid);
     return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   }
-  const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size });
+  // The pooled source checks the size against the index; the meta information gives the syntax and the UID.
+  const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size }).catch((error: unknown) => {
+    throw describeMissingFile(instance, error);
+  });
   try {
-    checkStoredSyntax(instance, header.transferSyntaxUid);
+    checkStoredFileFacts(instance, { transferSyntaxUid: header.transferSyntaxUid, sopInstanceUid: header.mediaStorageSopInstanceUid });
   } catch (error) {
     source.destroy();
     throw error;
   }
   return source;
-}
-
-function checkStoredSyntax(instance: StoredInstance, fileSyntax: string): void {
-  if (fileSyntax !== instance.transferSyntaxUid) {
-    throw new Error(`${instance.path} has transfer syntax ${fileSyntax} but the index records ${instance.transferSyntaxUid}; run "loader reindex" to rebuild the index from the files`);
-  }
 }
 
 /** An instance with its chosen encoding and, unless it cannot be sent, its data set being opened. */
