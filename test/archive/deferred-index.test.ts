@@ -266,6 +266,29 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(incomingNames(root)).toEqual([]);
   });
 
+  test.each(['full', 'process-crash'] as const)('%s keeps series of another study aside', async (durability) => {
+    const archive = LocalArchive.open(root, { durability });
+    const part = datasetPartOf(CT_SMALL);
+    const reused = { [Tag.StudyInstanceUID]: generateUid(), [Tag.SOPInstanceUID]: generateUid(), '(0010,0020)': 'OTHER-PATIENT' };
+    const intruder = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'intruder.dcm'), reused));
+
+    await archive.receive(requestFor(part));
+    const outcome = await archive.receive(requestFor(intruder));
+    const inFirstStudy = archive.listInstances({ studyInstanceUid: part.studyInstanceUid }).map((instance) => instance.sopInstanceUid);
+    const studies = archive.searchStudies({}).map((study) => study.studyInstanceUid);
+    archive.close();
+    const conflicts = fs.readdirSync(path.join(root, '.conflicts'));
+
+    expect(intruder.seriesInstanceUid).toBe(part.seriesInstanceUid);
+    expect(outcome.outcome).toBe(durability === 'full' ? 'conflict' : 'stored');
+    expect(inFirstStudy).toEqual([part.sopInstanceUid]);
+    expect(studies).toEqual([part.studyInstanceUid]);
+    expect(conflicts).toHaveLength(1);
+    expect(fs.existsSync(path.join(root, intruder.studyInstanceUid, intruder.seriesInstanceUid, `${intruder.sopInstanceUid}.dcm`))).toBe(false);
+    expect(incomingNames(root)).toEqual([]);
+    expect(logLines.join('\n')).toMatch(/conflicts with the index; kept it aside.*is indexed under study/);
+  });
+
   test('conflict log names both transfer syntaxes', async () => {
     const archive = LocalArchive.open(root, { durability: 'process-crash' });
     const implicitCopy = path.join(workDir, 'implicit.dcm');

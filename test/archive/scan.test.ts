@@ -157,4 +157,23 @@ describe('LocalArchive.scanPaths', () => {
       archive.close();
     }
   });
+
+  test.each([false, true])('series of another study conflicts (import %s)', async (importCopies) => {
+    const source = path.join(workDir, 'source');
+    const original = freshCopy(CT_SMALL, path.join(source, 'a', 'ct.dcm'));
+    const seriesInstanceUid = readDicomFileHeaderSync(original).dataset.getString(0x0020000e)!;
+    freshCopy(CT_SMALL, path.join(source, 'b', 'ct.dcm'), { [Tag.SeriesInstanceUID]: seriesInstanceUid });
+    const archive = LocalArchive.open(path.join(workDir, 'archive'));
+
+    try {
+      await archive.scanPaths([path.join(source, 'a')], { import: importCopies });
+      const report = await archive.scanPaths([path.join(source, 'b')], { import: importCopies });
+
+      expect(report.conflicts).toBe(1);
+      expect(report.indexed + report.imported).toBe(0);
+      expect(archive.searchStudies({})).toHaveLength(1);
+    } finally {
+      archive.close();
+    }
+  });
 });

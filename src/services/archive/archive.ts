@@ -16,6 +16,7 @@ import { buildFileMetaInformation } from '../../dicom/writer';
 import { createLogger, type Logger } from '../logger';
 import {
   ArchiveCatalog,
+  IndexConflictError,
   type InstanceFilter,
   type StoredInstance,
   type StudyConflict,
@@ -394,7 +395,13 @@ export class LocalArchive {
         return { outcome: 'conflict', path: absolutePath, size, ...uids };
       }
 
-      this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description);
+      try {
+        this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description, { rejectConflicts: true });
+      } catch (error) {
+        if (!(error instanceof IndexConflictError)) throw error;
+        this.logger.warn('File conflicts with the index; not indexed', { sopInstanceUid: uids.sopInstanceUid, path: absolutePath, reason: error.message });
+        return { outcome: 'conflict', path: absolutePath, size, ...uids };
+      }
       return { outcome: 'stored', path: absolutePath, size, ...uids };
     });
   }

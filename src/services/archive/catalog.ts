@@ -33,24 +33,26 @@ export interface IndexEntry {
   record: InstanceRecord;
   file: StoredFile;
   source: string;
-  /** Reject the row when the UID's indexed file is another file that still exists (see IndexConflictError). */
-  keepStoredFile?: boolean;
+  /** Reject a row that conflicts with the index instead of replacing or merging it (see IndexConflictError). */
+  rejectConflicts?: boolean;
 }
 
 /**
- * Thrown by addInstance with `keepStoredFile` when the SOP Instance UID is
- * already indexed with another file that exists. The check runs inside the
- * write transaction, so it also catches a row that another process committed
- * after the caller looked the UID up.
+ * Thrown by addInstance with `rejectConflicts` when the SOP Instance UID is
+ * already indexed with another file that exists (`storedPath` is that file),
+ * or when the Series Instance UID is indexed under another study. The checks
+ * run inside the write transaction, so they also catch a row that another
+ * process committed after the caller looked the UID up.
  */
 export class IndexConflictError extends Error {
   override readonly name = 'IndexConflictError';
 
   constructor(
     readonly sopInstanceUid: string,
-    readonly storedPath: string,
+    readonly storedPath: string | undefined,
+    message: string,
   ) {
-    super(`SOP Instance UID ${sopInstanceUid} is already indexed with the file ${storedPath}`);
+    super(message);
   }
 }
 
@@ -152,7 +154,7 @@ export function patientIdentityKey(patient: PatientAttributes): string {
 
 export class ArchiveCatalog {
   private readonly statements;
-  private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, keepStoredFile: boolean) => void>;
+  private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean) => void>;
   private readonly removeTransaction: Database.Transaction<(sopInstanceUid: string) => boolean>;
 
   constructor(
@@ -204,7 +206,7 @@ export class ArchiveCatalog {
       pruneStudy: db.prepare(`DELETE FROM studies WHERE id = ? AND number_of_series <= 0 RETURNING patient_ref AS patientRef`),
       prunePatient: db.prepare(`DELETE FROM patients WHERE id = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_ref = ?)`),
     };
-    this.addTransaction = db.transaction((record, file, source, keepStoredFile) => this.addInstanceRows(record, file, source, keepStoredFile));
+    this.addTransaction = db.transaction((record, file, source, rejectConflicts) => this.addInstanceRows(record, file, source, rejectConflicts));
     this.removeTransaction = db.transaction((sopInstanceUid) => this.removeInstanceRows(sopInstanceUid));
   }
 
@@ -216,13 +218,13 @@ export class ArchiveCatalog {
 
   /**
    * Indexes one instance in one transaction, replacing the row of an instance
-   * with the same SOP Instance UID unless `keepStoredFile` is set. `source`
+   * with the same SOP Instance UID unless `rejectConflicts` is set. `source`
    * (AE title or path) is recorded with a study conflict.
    *
-   * @throws IndexConflictError with `keepStoredFile`, see there.
+   * @throws IndexConflictError with `rejectConflicts`, see there.
    */
-  addInstance(record: InstanceRecord, file: StoredFile, source: string, options: { keepStoredFile?: boolean } = {}): void {
-    this.addTransaction.immediate(record, file, source, options.keepStoredFile ?? false);
+  addInstance(record: InstanceRecord, file: StoredFile, source: string, options: { rejectConflicts?: boolean } = {}): void {
+    this.addTransaction.immediate(record, file, source, options.rejectConflicts ?? false);
   }
 
   /**
@@ -235,7 +237,7 @@ export class ArchiveCatalog {
     return this.db.transaction(() =>
       entries.map((entry) => {
         try {
-          this.addTransaction(entry.record, entry.file, entry.source, entry.keepStoredFile ?? false);
+          this.addTransaction(entry.record, entry.file, entry.source, entry.rejectConflicts ?? false);
           return undefined;
         } catch (error) {
           return error;
@@ -328,14 +330,16 @@ export class ArchiveCatalog {
     };
   }
 
-  private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string, keepStoredFile: boolean): void {
+  private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean): void {
     const { patient, study, series, instance } = record;
-    if (keepStoredFile) {
+    if (rejectConflicts) {
       const stored = this.findInstance(instance.sopInstanceUid);
-      if (stored && stored.path !== file.path && fs.existsSync(stored.path)) throw new IndexConflictError(instance.sopInstanceUid, stored.path);
+      if (stored && stored.path !== file.path && fs.existsSync(stored.path)) {
+        throw new IndexConflictError(instance.sopInstanceUid, stored.path, `SOP Instance UID ${instance.sopInstanceUid} is already indexed with the file ${stored.path}`);
+      }
     }
     const studyRef = this.resolveStudy(record, source);
-    const seriesRef = this.resolveSeries(record, studyRef);
+    const seriesRef = this.resolveSeries(record, studyRef, rejectConflicts);
 
     this.removeInstanceRows(instance.sopInstanceUid, seriesRef);
     this.statements.insertInstance.run({
@@ -415,12 +419,25 @@ export class ArchiveCatalog {
     return Number(result.lastInsertRowid);
   }
 
-  private resolveSeries(record: InstanceRecord, studyRef: number): number {
+  /**
+   * Returns the row ID of the record's series, inserting the series when new.
+   * A Series Instance UID already indexed under another study is invalid
+   * DICOM: with `rejectConflicts` it throws IndexConflictError, otherwise the
+   * instance joins the series of the first study.
+   */
+  private resolveSeries(record: InstanceRecord, studyRef: number, rejectConflicts: boolean): number {
     const { study, series, instance } = record;
     const existing = this.statements.findSeries.get(series.seriesInstanceUid) as
       | { id: number; studyInstanceUid: string }
       | undefined;
     if (existing) {
+      if (existing.studyInstanceUid !== study.studyInstanceUid && rejectConflicts) {
+        throw new IndexConflictError(
+          instance.sopInstanceUid,
+          undefined,
+          `Series Instance UID ${series.seriesInstanceUid} is indexed under study ${existing.studyInstanceUid}, not under study ${study.studyInstanceUid}`,
+        );
+      }
       if (existing.studyInstanceUid !== study.studyInstanceUid) {
         this.logger.warn('Series Instance UID received in another study; keeping the first study', {
           seriesInstanceUid: series.seriesInstanceUid,

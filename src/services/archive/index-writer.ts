@@ -179,9 +179,10 @@ export class IndexWriteQueue {
   }
 
   /**
-   * Handles a deferred row whose UID another process indexed with another
-   * file after placement looked it up: the new file goes to .conflicts, as
-   * it would have without the race, and the stored file stays.
+   * Handles a deferred row that the index rejected: its UID was indexed by
+   * another process with another file after placement looked it up, or its
+   * series belongs to another study. The new file goes to .conflicts, and
+   * the stored file stays.
    */
   private keepLateConflict(entry: DeferredEntry, conflict: IndexConflictError): void {
     const sopInstanceUid = entry.record.instance.sopInstanceUid;
@@ -190,11 +191,16 @@ export class IndexWriteQueue {
       const kept = fs.statSync(entry.secondLink);
       if (placed.ino === kept.ino && placed.dev === kept.dev) fs.unlinkSync(entry.file.path);
       const conflictPath = keepConflictSync(this.catalog().root, entry.secondLink, sopInstanceUid);
-      this.logger.warn('Received different content for a stored SOP Instance UID; kept it aside', {
+      const message =
+        conflict.storedPath !== undefined
+          ? 'Received different content for a stored SOP Instance UID; kept it aside'
+          : 'Received an instance that conflicts with the index; kept it aside';
+      this.logger.warn(message, {
         sopInstanceUid,
         sourceAeTitle: entry.file.sourceAeTitle,
         source: entry.source,
         storedPath: conflict.storedPath,
+        reason: conflict.message,
         conflictPath,
       });
     } catch (error) {

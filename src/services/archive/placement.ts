@@ -114,7 +114,7 @@ export async function placeTemporaryFile(
     const linked = await linkIntoLayout(context, tempPath, finalPath);
     if (linked === 'linked' && context.deferIndex) {
       const file = fileInfo(finalPath, false, fileSize, source);
-      context.indexQueue.defer({ record, file, source: source.description, keepStoredFile: true }, tempPath);
+      context.indexQueue.defer({ record, file, source: source.description, rejectConflicts: true }, tempPath);
       logger.debug('Stored instance; index row queued', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
       return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
     }
@@ -128,10 +128,13 @@ export async function placeTemporaryFile(
         await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
       } catch (error) {
         if (!(error instanceof IndexConflictError)) throw error;
-        // Another process indexed the UID with another file after the lookup above.
+        // Another process indexed the UID with another file after the lookup above, or the series belongs to another study.
         if (linked === 'linked') removeFileQuietlySync(finalPath);
-        existing = { path: error.storedPath, indexed: true };
-        return await keepDifferentContent(context, linked === 'linked' ? tempPath : finalPath, header, existing, uids, source, fileSize);
+        const placed = linked === 'linked' ? tempPath : finalPath;
+        if (error.storedPath !== undefined) {
+          return await keepDifferentContent(context, placed, header, { path: error.storedPath, indexed: true }, uids, source, fileSize);
+        }
+        return await keepIndexConflict(context, placed, error, uids, source, fileSize);
       }
       await folderFlushed;
       if (linked === 'linked') removeFileQuietlySync(tempPath);
@@ -160,13 +163,26 @@ export async function placeTemporaryFile(
   return keepDifferentContent(context, tempPath, header, existing, uids, source, fileSize);
 }
 
+/** Moves `file`, which the index rejected for `conflict`, to .conflicts and logs why. */
+function keepIndexConflict(
+  context: PlacementContext,
+  file: string,
+  conflict: IndexConflictError,
+  uids: ReturnType<typeof uidsOf>,
+  source: FileSource,
+  fileSize: number,
+): Promise<StoreOutcome> {
+  const message = 'Received an instance that conflicts with the index; kept it aside';
+  return keepAside(context, file, uids, source, fileSize, message, { studyInstanceUid: uids.studyInstanceUid, reason: conflict.message });
+}
+
 /**
  * Moves `file` (whose header is `header`), which differs from the stored file
  * of its UID, to .conflicts and logs it. The log names both transfer
  * syntaxes when they differ, because then the data set bytes differ even
  * when the sender re-encoded the same content.
  */
-async function keepDifferentContent(
+function keepDifferentContent(
   context: PlacementContext,
   file: string,
   header: DicomFileHeader,
@@ -175,22 +191,29 @@ async function keepDifferentContent(
   source: FileSource,
   fileSize: number,
 ): Promise<StoreOutcome> {
-  const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
   const storedSyntax =
     context.indexQueue.queuedEntry(uids.sopInstanceUid)?.record.instance.transferSyntaxUid ??
     context.catalog.findInstance(uids.sopInstanceUid)?.transferSyntaxUid;
-  const syntaxes =
+  const syntaxes: Record<string, string> =
     storedSyntax !== undefined && storedSyntax !== header.transferSyntaxUid
       ? { storedTransferSyntaxUid: storedSyntax, receivedTransferSyntaxUid: header.transferSyntaxUid }
       : {};
-  context.logger.warn('Received different content for a stored SOP Instance UID; kept it aside', {
-    sopInstanceUid: uids.sopInstanceUid,
-    sourceAeTitle: source.sourceAeTitle,
-    source: source.description,
-    storedPath: existing.path,
-    conflictPath,
-    ...syntaxes,
-  });
+  const message = 'Received different content for a stored SOP Instance UID; kept it aside';
+  return keepAside(context, file, uids, source, fileSize, message, { storedPath: existing.path, ...syntaxes });
+}
+
+/** Moves `file` to .conflicts, logs `message` with `details`, and returns the 'conflict' outcome. */
+async function keepAside(
+  context: PlacementContext,
+  file: string,
+  uids: ReturnType<typeof uidsOf>,
+  source: FileSource,
+  fileSize: number,
+  message: string,
+  details: Record<string, string>,
+): Promise<StoreOutcome> {
+  const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
+  context.logger.warn(message, { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, source: source.description, ...details, conflictPath });
   return { outcome: 'conflict', path: conflictPath, size: fileSize, ...uids };
 }
 
@@ -236,7 +259,7 @@ async function createFolders(context: PlacementContext, folder: string): Promise
 /** Indexes a file just placed into the layout; removes the file again when indexing fails. */
 async function indexPlacedFile(context: PlacementContext, record: InstanceRecord, file: StoredFile, source: FileSource): Promise<void> {
   try {
-    await context.indexQueue.add({ record, file, source: source.description, keepStoredFile: true });
+    await context.indexQueue.add({ record, file, source: source.description, rejectConflicts: true });
   } catch (error) {
     if (error instanceof IndexConflictError) throw error;
     // Keep the tree and the index consistent: a file that is not indexed is removed again.

@@ -14,7 +14,7 @@ import { Tags } from '../../dicom/tags';
 import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
-import type { StudySummary } from './catalog';
+import { IndexConflictError, type StudySummary } from './catalog';
 import { ArchiveError, describeError } from './errors';
 import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
@@ -256,11 +256,18 @@ class Scan {
     }
 
     this.beginBatch();
-    catalog.addInstance(
-      record,
-      { path: file, inPlace: true, size: header.fileSize, receivedAt: new Date().toISOString(), sourceAeTitle: '' },
-      file,
-    );
+    try {
+      catalog.addInstance(
+        record,
+        { path: file, inPlace: true, size: header.fileSize, receivedAt: new Date().toISOString(), sourceAeTitle: '' },
+        file,
+        { rejectConflicts: true },
+      );
+    } catch (error) {
+      if (!(error instanceof IndexConflictError)) throw error;
+      this.logger.warn('File conflicts with the index; not indexed', { sopInstanceUid, path: file, reason: error.message });
+      return 'conflict';
+    }
     this.inBatch++;
     return 'stored';
   }
