@@ -135,6 +135,7 @@ describe('archive import and reindex', () => {
     expect(report.indexed).toBe(3);
     expect(report.unreadable.map((item) => item.path)).toEqual([path.join(seriesFolder, 'garbage.dcm')]);
     expect(report.unreadable[0].reason).toContain('not a DICOM file');
+    expect(report.unreadable[0].reason).not.toContain(seriesFolder);
     expect(archive.listInstances()).toHaveLength(4);
   });
 

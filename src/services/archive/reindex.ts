@@ -115,7 +115,9 @@ async function rebuildIndex(archiveRoot: string, livePath: string, buildPath: st
         );
         return true;
       } catch (error) {
-        failed.push({ path: file, reason: describeError(error) });
+        // The report prints the path next to the reason, and parse errors start with the path.
+        const reason = describeError(error);
+        failed.push({ path: file, reason: reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason });
         return false;
       }
     };
