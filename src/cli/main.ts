@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 
 import { SettingsValidationError } from '../services/settings/validation';
 import { ExitCode, UsageError } from './context';
+import { explainNetworkErrors } from './instance-problems';
 import type { GlobalOptions } from './context';
 import { registerAnonymize } from './commands/anonymize';
 import { registerConfig } from './commands/config';
@@ -64,23 +65,6 @@ function buildProgram(): Command {
     if (actionCommand.name() === 'serve' || actionCommand.name() === 'start') warnWhenUnlicensed(globals());
   });
   return program;
-}
-
-/**
- * Replaces the raw resolver and socket errors that Node puts in connection
- * failures ("getaddrinfo ENOTFOUND host") with what they mean for a DICOM node.
- */
-function explainNetworkErrors(message: string): string {
-  return message
-    .replace(/getaddrinfo ENOTFOUND (\S+)/g, "host $1 not found: check the node's host name or IP address")
-    .replace(
-      /getaddrinfo EAI_AGAIN (\S+)/g,
-      'host $1 could not be resolved because the name server did not answer: check the network and DNS settings',
-    )
-    .replace(
-      /connect ECONNREFUSED (\S+)/g,
-      "connection to $1 refused: nothing listens on that port; check the node's port and that its DICOM service runs",
-    );
 }
 
 async function main(argv: string[]): Promise<number> {

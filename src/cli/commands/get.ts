@@ -15,6 +15,7 @@ import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
 import type { FilterOptions } from './find';
+import { printInstanceProblems } from '../instance-problems';
 
 interface RetrieveCommandOptions extends NodeOptions, FilterOptions {
   method: string;
@@ -28,7 +29,7 @@ function printReport(report: RetrieveReport): void {
     process.stdout.write(`${study.studyInstanceUid}: ${study.outcome}, ${study.completed}${expected} instances by ${method} (${study.stored} new, ${study.duplicates} already archived)\n`);
     for (const note of study.notes) process.stdout.write(`  note: ${note}\n`);
     for (const warning of study.warnings) process.stdout.write(`  warning: ${warning.reason}\n`);
-    for (const failure of study.failures) process.stdout.write(`  failed: ${failure.sopInstanceUid}: ${failure.reason}\n`);
+    printInstanceProblems('failed', study.failures, (line) => process.stdout.write(line));
   }
 }
 

@@ -16,6 +16,7 @@ import { AnonymizingTransform, emptyReport, outcomeOf, sendInstances } from '../
 import type { InstanceProblem, TransferOutcome, TransferReport, TransformResult } from '../../services/transfers';
 import { exitCodeForOutcome, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
+import { printInstanceProblems } from '../instance-problems';
 import { ProgressLine } from '../terminal';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
@@ -71,9 +72,10 @@ function printSendReport(node: RemoteNode, report: SendReport, json: boolean | u
   }
   process.stdout.write(`${report.outcome}: ${report.completed} of ${report.total} instances sent to ${node.aeTitle} at ${node.host}:${node.port}\n`);
   for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
-  for (const held of report.heldBack) process.stdout.write(`  held back: ${held.sopInstanceUid}: ${held.reason}\n`);
-  for (const warning of report.warnings) process.stdout.write(`  warning: ${warning.sopInstanceUid}: ${warning.reason}\n`);
-  for (const failure of report.failures) process.stdout.write(`  failed: ${failure.sopInstanceUid}: ${failure.reason}\n`);
+  const write = (line: string) => process.stdout.write(line);
+  printInstanceProblems('held back', report.heldBack, write);
+  printInstanceProblems('warning', report.warnings, write);
+  printInstanceProblems('failed', report.failures, write);
 }
 
 export function registerSend(program: Command, globals: () => GlobalOptions): void {

@@ -1,0 +1,51 @@
+/**
+ * Prints lists of instances that failed, were held back or have warnings.
+ * Many instances often share one reason (a node that stopped answering fails
+ * every instance still to send), so a reason shared by more than
+ * MAX_LINES_PER_REASON instances is printed once, with the count and the
+ * first UIDs. --json output keeps every instance.
+ */
+
+const MAX_LINES_PER_REASON = 3;
+
+export interface InstanceProblemLine {
+  sopInstanceUid: string;
+  reason: string;
+}
+
+/** Writes `problems` under `label` ("failed", "held back", "warning"), two spaces in, one reason per group. */
+export function printInstanceProblems(label: string, problems: readonly InstanceProblemLine[], write: (line: string) => void): void {
+  const byReason = new Map<string, string[]>();
+  for (const problem of problems) {
+    const uids = byReason.get(problem.reason) ?? [];
+    uids.push(problem.sopInstanceUid);
+    byReason.set(problem.reason, uids);
+  }
+
+  for (const [reason, uids] of byReason) {
+    const shown = explainNetworkErrors(reason);
+    if (uids.length <= MAX_LINES_PER_REASON) {
+      for (const uid of uids) write(`  ${label}: ${uid}: ${shown}\n`);
+      continue;
+    }
+    write(`  ${label}: ${uids.length} instances: ${shown}\n`);
+    write(`    ${uids.slice(0, MAX_LINES_PER_REASON).join(', ')} and ${uids.length - MAX_LINES_PER_REASON} more (--json lists all)\n`);
+  }
+}
+
+/**
+ * Replaces the raw resolver and socket errors that Node puts in connection
+ * failures ("getaddrinfo ENOTFOUND host") with what they mean for a DICOM node.
+ */
+export function explainNetworkErrors(message: string): string {
+  return message
+    .replace(/getaddrinfo ENOTFOUND (\S+)/g, "host $1 not found: check the node's host name or IP address")
+    .replace(
+      /getaddrinfo EAI_AGAIN (\S+)/g,
+      'host $1 could not be resolved because the name server did not answer: check the network and DNS settings',
+    )
+    .replace(
+      /connect ECONNREFUSED (\S+)/g,
+      "connection to $1 refused: nothing listens on that port; check the node's port and that its DICOM service runs",
+    );
+}
