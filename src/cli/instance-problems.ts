@@ -1,6 +1,6 @@
 /**
  * Prints lists of instances that failed, were held back or have warnings.
- * Many instances often share one reason (a node that stopped answering fails
+ * Many instances often share one reason (a node that stopped responding fails
  * every instance still to send), so a reason shared by more than
  * MAX_LINES_PER_REASON instances is printed once, with the count and the
  * first UIDs. --json output keeps every instance.
