@@ -134,7 +134,7 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
         if (heldBack.length > 0) report.notes.push(`${heldBack.length} instances were held back by the anonymizer, so the studies are incomplete on ${node.aeTitle} on purpose (use --allow-burned-in to send them)`);
         if (!anonymize?.jobSecret) report.notes.push('anonymized with a new random secret: another run gives other UIDs and pseudonyms; use --job-secret-file, or `loader migrate local NODE --anonymize` for a resumable job');
       }
-      if (missing.length > 0) report.notes.push(`${missing.length} requested studies are not in the archive`);
+      for (const uid of missing) report.notes.push(`study ${uid} is not in the archive`);
       const outcome = missing.length > 0 && outcomeOf(report) === 'success' ? 'partial' : outcomeOf(report);
       printSendReport(node, { ...report, heldBack, outcome }, options.json);
       process.exitCode = exitCodeForOutcome(outcome);
