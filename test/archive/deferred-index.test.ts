@@ -375,6 +375,16 @@ describe('processes using one archive', () => {
     expect(fs.readdirSync(path.join(root, '.processes'))).toEqual([`open.${sleeper.pid}.0123456789ab`]);
   });
 
+  test('reindex refuses during another reindex', async () => {
+    LocalArchive.open(root).close();
+    markAsSleeper('reindex');
+
+    await expect(reindexArchive(root)).rejects.toMatchObject({
+      code: 'in-use',
+      message: expect.stringContaining(`is being reindexed by process ${sleeper.pid}`),
+    });
+  });
+
   test('reindex runs beside its own open archive', async () => {
     const archive = LocalArchive.open(root);
 

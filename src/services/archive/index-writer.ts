@@ -195,6 +195,12 @@ export class IndexWriteQueue {
         conflict.storedPath !== undefined
           ? 'Received different content for a stored SOP Instance UID; kept it aside'
           : 'Received an instance that conflicts with the index; kept it aside';
+      const storedSyntax = this.catalog().findInstance(sopInstanceUid)?.transferSyntaxUid;
+      const receivedSyntax = entry.record.instance.transferSyntaxUid;
+      const syntaxes =
+        storedSyntax !== undefined && storedSyntax !== receivedSyntax
+          ? { storedTransferSyntaxUid: storedSyntax, receivedTransferSyntaxUid: receivedSyntax }
+          : {};
       this.logger.warn(message, {
         sopInstanceUid,
         sourceAeTitle: entry.file.sourceAeTitle,
@@ -202,6 +208,7 @@ export class IndexWriteQueue {
         storedPath: conflict.storedPath,
         reason: conflict.message,
         conflictPath,
+        ...syntaxes,
       });
     } catch (error) {
       this.reportDeferredFailure(entry, error);

@@ -65,6 +65,13 @@ export async function reindexArchive(root: string, options: ReindexOptions = {})
   // Another process would keep writing into the replaced index file, so its rows would be lost.
   const releaseUse = markArchiveUse(archiveRoot, 'reindex');
   try {
+    const reindexing = otherArchiveUsers(archiveRoot, 'reindex');
+    if (reindexing.length > 0) {
+      throw new ArchiveError(
+        'in-use',
+        `The archive ${archiveRoot} is being reindexed by process ${reindexing.join(', ')}; wait until that loader reindex finishes`,
+      );
+    }
     const users = otherArchiveUsers(archiveRoot, 'open');
     if (users.length > 0) {
       throw new ArchiveError(

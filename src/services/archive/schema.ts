@@ -173,7 +173,7 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
   try {
     // First, so that the journal mode switch and the migration of a new index wait for another process creating it.
     db.pragma('busy_timeout = 5000');
-    db.pragma(`journal_mode = ${options.journalMode ?? 'WAL'}`);
+    setJournalMode(db, options.journalMode ?? 'WAL');
     checkIndexIntegrity(db, file);
     // NORMAL is durable across application crashes in WAL mode; a power loss
     // may lose the last transactions, which reindex can rebuild from the files.
@@ -185,6 +185,31 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
     db.close();
     if (isDamagedDatabaseError(error)) throw damagedIndexError(file, String((error as { message?: unknown }).message), error);
     throw error;
+  }
+}
+
+/** Longest wait for another connection that holds the lock a journal mode switch needs. */
+const JOURNAL_MODE_WAIT_MS = 5000;
+
+/**
+ * Sets the journal mode. Switching a new database to WAL needs an exclusive
+ * lock, and SQLite reports SQLITE_BUSY at once there instead of waiting for
+ * busy_timeout, so two processes creating one archive at once failed with
+ * "database is locked". The switch is tried again for up to
+ * JOURNAL_MODE_WAIT_MS.
+ */
+function setJournalMode(db: Database.Database, mode: 'WAL' | 'DELETE'): void {
+  const deadline = Date.now() + JOURNAL_MODE_WAIT_MS;
+  for (;;) {
+    try {
+      db.pragma(`journal_mode = ${mode}`);
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const busy = typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
   }
 }
 
