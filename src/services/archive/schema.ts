@@ -188,7 +188,7 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
   }
 }
 
-/** Longest wait for another connection that holds the lock a journal mode switch needs. */
+/** Maximum wait in milliseconds for another connection that holds the lock a journal mode switch needs. */
 const JOURNAL_MODE_WAIT_MS = 5000;
 
 /**
