@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { LocalArchive, reindexArchive, type ReceiveRequest } from '../../src/services/archive';
+import { LocalArchive, reindexArchive } from '../../src/services/archive';
 import { ArchiveCatalog } from '../../src/services/archive/catalog';
 import { setLogSink } from '../../src/services/logger';
 import { generateUid } from '../../src/dicom/uid';
@@ -15,26 +15,12 @@ import {
   CT_SMALL,
   MR_SMALL,
   Tag,
-  chunkedStream,
   datasetPartOf,
   makeTempDir,
   modifiedCopy,
   removeTempDir,
-  type DatasetPart,
+  requestFor,
 } from './fixtures';
-
-const IMPLEMENTATION = { implementationClassUid: '1.2.826.0.1.3680043.9.7433.1', implementationVersionName: 'TEST_SCU_1' };
-
-function requestFor(part: DatasetPart): ReceiveRequest {
-  return {
-    sopClassUid: part.sopClassUid,
-    sopInstanceUid: part.sopInstanceUid,
-    transferSyntaxUid: part.transferSyntaxUid,
-    sourceAeTitle: 'MODALITY1',
-    data: chunkedStream(part.bytes),
-    ...IMPLEMENTATION,
-  };
-}
 
 /** SOP Instance UIDs in the index file, read through a separate connection, as another process would. */
 function committedUids(root: string): string[] {

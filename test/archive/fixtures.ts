@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
+import type { ReceiveRequest } from '../../src/services/archive';
 import { generateUid } from '../../src/dicom/uid';
 
 export const PYDICOM_TEST_FILES = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
@@ -114,4 +115,19 @@ export function listFiles(folder: string): string[] {
 /** Lists the files below an archive root that hold instances, leaving out the index and the process markers. */
 export function storedFiles(root: string): string[] {
   return listFiles(root).filter((file) => !file.startsWith('index.sqlite') && !file.startsWith('.processes/'));
+}
+
+/** Implementation Class UID and Version Name of the test C-STORE SCU. */
+export const TEST_IMPLEMENTATION = { implementationClassUid: '1.2.826.0.1.3680043.9.7433.1', implementationVersionName: 'TEST_SCU_1' };
+
+/** Builds the receive request of a C-STORE from calling AE title MODALITY1 for `part`, with its bytes in 4 KiB chunks by default. */
+export function requestFor(part: DatasetPart, data: Readable = chunkedStream(part.bytes)): ReceiveRequest {
+  return {
+    sopClassUid: part.sopClassUid,
+    sopInstanceUid: part.sopInstanceUid,
+    transferSyntaxUid: part.transferSyntaxUid,
+    sourceAeTitle: 'MODALITY1',
+    data,
+    ...TEST_IMPLEMENTATION,
+  };
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buildFileMetaInformation } from '../../src/dicom/writer';
-import { ArchiveError, LocalArchive, type ReceiveRequest } from '../../src/services/archive';
+import { ArchiveError, LocalArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import {
   CT_SMALL,
@@ -15,21 +15,9 @@ import {
   makeTempDir,
   modifiedCopy,
   removeTempDir,
-  type DatasetPart,
+  TEST_IMPLEMENTATION,
+  requestFor,
 } from './fixtures';
-
-const IMPLEMENTATION = { implementationClassUid: '1.2.826.0.1.3680043.9.7433.1', implementationVersionName: 'TEST_SCU_1' };
-
-function requestFor(part: DatasetPart, data: Readable = chunkedStream(part.bytes)): ReceiveRequest {
-  return {
-    sopClassUid: part.sopClassUid,
-    sopInstanceUid: part.sopInstanceUid,
-    transferSyntaxUid: part.transferSyntaxUid,
-    sourceAeTitle: 'MODALITY1',
-    data,
-    ...IMPLEMENTATION,
-  };
-}
 
 function countInstances(archive: LocalArchive): number {
   return (archive.catalog.db.prepare('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n;
@@ -72,7 +60,7 @@ describe('LocalArchive.receive', () => {
       mediaStorageSopInstanceUid: part.sopInstanceUid,
       transferSyntaxUid: part.transferSyntaxUid,
       sourceApplicationEntityTitle: 'MODALITY1',
-      ...IMPLEMENTATION,
+      ...TEST_IMPLEMENTATION,
     });
     const stored = fs.readFileSync(expectedPath);
     expect(stored.subarray(0, meta.length).equals(meta)).toBe(true);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import * as fileReader from '../../src/dicom/file-reader';
 import { buildFileMetaInformation } from '../../src/dicom/writer';
-import { LocalArchive, type ReceiveRequest } from '../../src/services/archive';
+import { LocalArchive } from '../../src/services/archive';
 import { readInstanceRecord } from '../../src/services/archive/instance-record';
 import { HEAD_BYTES, parseReceivedHeader, receiveFile, writeReceivedFile } from '../../src/services/archive/received-file';
 import { setLogSink } from '../../src/services/logger';
@@ -21,9 +21,9 @@ import {
   modifiedCopy,
   removeTempDir,
   type DatasetPart,
+  TEST_IMPLEMENTATION,
+  requestFor,
 } from './fixtures';
-
-const IMPLEMENTATION = { implementationClassUid: '1.2.826.0.1.3680043.9.7433.1', implementationVersionName: 'TEST_SCU_1' };
 
 function metaFor(part: DatasetPart): Buffer {
   return buildFileMetaInformation({
@@ -31,19 +31,8 @@ function metaFor(part: DatasetPart): Buffer {
     mediaStorageSopInstanceUid: part.sopInstanceUid,
     transferSyntaxUid: part.transferSyntaxUid,
     sourceApplicationEntityTitle: 'MODALITY1',
-    ...IMPLEMENTATION,
+    ...TEST_IMPLEMENTATION,
   });
-}
-
-function requestFor(part: DatasetPart, data: Readable = chunkedStream(part.bytes)): ReceiveRequest {
-  return {
-    sopClassUid: part.sopClassUid,
-    sopInstanceUid: part.sopInstanceUid,
-    transferSyntaxUid: part.transferSyntaxUid,
-    sourceAeTitle: 'MODALITY1',
-    data,
-    ...IMPLEMENTATION,
-  };
 }
 
 /** Adds a 100 000-character Text Value (0040,A160), so the header is longer than HEAD_BYTES. */
