@@ -12,7 +12,6 @@
  * fails. A failing instance never stops the others.
  */
 
-import { readDicomFileHeader } from '../../dicom/file-reader';
 import { AssociationClosedError, formatStatus, statusClass } from '../../dicom/network';
 import type { ClientAssociation } from '../../dicom/network';
 import type { DatasetSource } from '../../dicom/network/dataset-source';
@@ -111,10 +110,9 @@ function chooseEncoding(association: ClientAssociation, instance: StoredInstance
 
 /** Opens the data set to send: verbatim from the pool's buffers, converted, or decompressed. */
 async function openDataset(instance: StoredInstance, pool: ReadBufferPool, convertTo: string | undefined, decompress = false): Promise<DatasetSource> {
-  if (convertTo !== undefined) await checkStoredFile(instance);
-  if (decompress && convertTo !== undefined) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
   if (convertTo !== undefined) {
-    const header = await readDicomFileHeader(instance.path);
+    const header = await checkStoredFile(instance);
+    if (decompress) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
     return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   }
   // The pooled source checks the size against the index; the meta information gives the syntax and the UID.

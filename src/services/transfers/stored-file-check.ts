@@ -9,7 +9,7 @@
  */
 
 import fs from 'node:fs';
-import { readDicomFileHeader } from '../../dicom/file-reader';
+import { readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import type { StoredInstance } from '../archive';
 
@@ -47,11 +47,12 @@ export function describeMissingFile(instance: StoredInstance, error: unknown): u
 }
 
 /**
- * Reads the size and header of the stored file of `instance` and checks them
- * against its index row. For files that are converted, decompressed or
- * anonymized before they go, which read the whole file anyway.
+ * Reads the size and header of the stored file of `instance`, checks them
+ * against its index row, and returns the header. For files that are
+ * converted, decompressed or anonymized before they go, which read the whole
+ * file anyway.
  */
-export async function checkStoredFile(instance: StoredInstance): Promise<void> {
+export async function checkStoredFile(instance: StoredInstance): Promise<DicomFileHeader> {
   let size: number;
   try {
     size = (await fs.promises.stat(instance.path)).size;
@@ -65,4 +66,5 @@ export async function checkStoredFile(instance: StoredInstance): Promise<void> {
     transferSyntaxUid: header.transferSyntaxUid,
     sopInstanceUid: header.dataset.getString(Tags.SOPInstanceUID) ?? header.meta.getString(Tags.MediaStorageSOPInstanceUID),
   });
+  return header;
 }
