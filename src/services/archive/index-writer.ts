@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import type { Logger } from '../logger';
 import { IndexConflictError, type ArchiveCatalog, type IndexEntry } from './catalog';
 import { describeError } from './errors';
-import { keepConflictSync } from './placement';
+import { keepConflictSync, transferSyntaxFields } from './placement';
 
 /** Maximum time in milliseconds a deferred row waits for its commit. */
 export const DEFERRED_COMMIT_DELAY_MS = 20;
@@ -187,20 +187,17 @@ export class IndexWriteQueue {
   private keepLateConflict(entry: DeferredEntry, conflict: IndexConflictError): void {
     const sopInstanceUid = entry.record.instance.sopInstanceUid;
     try {
-      const placed = fs.statSync(entry.file.path);
-      const kept = fs.statSync(entry.secondLink);
-      if (placed.ino === kept.ino && placed.dev === kept.dev) fs.unlinkSync(entry.file.path);
+      const layoutFile = fs.statSync(entry.file.path);
+      const secondLink = fs.statSync(entry.secondLink);
+      // Only this entry's own file leaves the layout, never one another writer placed under the same name.
+      if (layoutFile.ino === secondLink.ino && layoutFile.dev === secondLink.dev) fs.unlinkSync(entry.file.path);
       const conflictPath = keepConflictSync(this.catalog().root, entry.secondLink, sopInstanceUid);
       const message =
         conflict.storedPath !== undefined
           ? 'Received different content for a stored SOP Instance UID; kept it aside'
           : 'Received an instance that conflicts with the index; kept it aside';
       const storedSyntax = this.catalog().findInstance(sopInstanceUid)?.transferSyntaxUid;
-      const receivedSyntax = entry.record.instance.transferSyntaxUid;
-      const syntaxes =
-        storedSyntax !== undefined && storedSyntax !== receivedSyntax
-          ? { storedTransferSyntaxUid: storedSyntax, receivedTransferSyntaxUid: receivedSyntax }
-          : {};
+      const syntaxes = transferSyntaxFields(storedSyntax, entry.record.instance.transferSyntaxUid);
       this.logger.warn(message, {
         sopInstanceUid,
         sourceAeTitle: entry.file.sourceAeTitle,

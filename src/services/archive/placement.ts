@@ -194,12 +194,17 @@ function keepDifferentContent(
   const storedSyntax =
     context.indexQueue.queuedEntry(uids.sopInstanceUid)?.record.instance.transferSyntaxUid ??
     context.catalog.findInstance(uids.sopInstanceUid)?.transferSyntaxUid;
-  const syntaxes: Record<string, string> =
-    storedSyntax !== undefined && storedSyntax !== header.transferSyntaxUid
-      ? { storedTransferSyntaxUid: storedSyntax, receivedTransferSyntaxUid: header.transferSyntaxUid }
-      : {};
   const message = 'Received different content for a stored SOP Instance UID; kept it aside';
-  return keepAside(context, file, uids, source, fileSize, message, { storedPath: existing.path, ...syntaxes });
+  return keepAside(context, file, uids, source, fileSize, message, {
+    storedPath: existing.path,
+    ...transferSyntaxFields(storedSyntax, header.transferSyntaxUid),
+  });
+}
+
+/** Returns the log fields of both transfer syntaxes of a conflict when they differ, and no fields otherwise. */
+export function transferSyntaxFields(storedSyntax: string | undefined, receivedSyntax: string): Record<string, string> {
+  if (storedSyntax === undefined || storedSyntax === receivedSyntax) return {};
+  return { storedTransferSyntaxUid: storedSyntax, receivedTransferSyntaxUid: receivedSyntax };
 }
 
 /** Moves `file` to .conflicts, logs `message` with `details`, and returns the 'conflict' outcome. */
