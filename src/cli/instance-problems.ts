@@ -23,12 +23,12 @@ export function printInstanceProblems(label: string, problems: readonly Instance
   }
 
   for (const [reason, uids] of byReason) {
-    const shown = explainNetworkErrors(reason);
+    const explained = explainNetworkErrors(reason);
     if (uids.length <= MAX_LINES_PER_REASON) {
-      for (const uid of uids) write(`  ${label}: ${uid}: ${shown}\n`);
+      for (const uid of uids) write(`  ${label}: ${uid}: ${explained}\n`);
       continue;
     }
-    write(`  ${label}: ${uids.length} instances: ${shown}\n`);
+    write(`  ${label}: ${uids.length} instances: ${explained}\n`);
     write(`    ${uids.slice(0, MAX_LINES_PER_REASON).join(', ')} and ${uids.length - MAX_LINES_PER_REASON} more (--json lists all)\n`);
   }
 }

@@ -216,7 +216,7 @@ describe("deferred index commits of 'process-crash'", () => {
   test('late conflict from another process', async () => {
     const { first, second, part, moved } = twoWritersOfOneUid('process-crash');
 
-    const kept = await first.receive(requestFor(part));
+    const storedFirst = await first.receive(requestFor(part));
     const late = await second.receive(requestFor(moved));
     first.close();
     second.close();
@@ -224,7 +224,7 @@ describe("deferred index commits of 'process-crash'", () => {
 
     expect(late.outcome).toBe('stored');
     expect(fs.existsSync(late.path)).toBe(false);
-    expect(fs.existsSync(kept.path)).toBe(true);
+    expect(fs.existsSync(storedFirst.path)).toBe(true);
     expect(conflicts).toHaveLength(1);
     expect(fs.readFileSync(path.join(root, '.conflicts', conflicts[0])).subarray(-moved.bytes.length).equals(moved.bytes)).toBe(true);
     expect(incomingNames(root)).toEqual([]);
@@ -235,7 +235,7 @@ describe("deferred index commits of 'process-crash'", () => {
   test('full conflict found at commit', async () => {
     const { first, second, part, moved } = twoWritersOfOneUid('full');
 
-    const kept = await first.receive(requestFor(part));
+    const storedFirst = await first.receive(requestFor(part));
     // The second archive's lookup runs before the first commit, as in another process.
     jest.spyOn(ArchiveCatalog.prototype, 'findInstance').mockReturnValueOnce(undefined);
     const late = await second.receive(requestFor(moved));
@@ -246,7 +246,7 @@ describe("deferred index commits of 'process-crash'", () => {
 
     expect(late.outcome).toBe('conflict');
     expect(path.dirname(late.path)).toBe(path.join(root, '.conflicts'));
-    expect(indexed).toBe(kept.path);
+    expect(indexed).toBe(storedFirst.path);
     expect(fs.existsSync(path.join(root, moved.studyInstanceUid))).toBe(true);
     expect(fs.readdirSync(path.join(root, moved.studyInstanceUid, moved.seriesInstanceUid))).toEqual([]);
     expect(incomingNames(root)).toEqual([]);

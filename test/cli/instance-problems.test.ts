@@ -18,8 +18,8 @@ describe('printInstanceProblems', () => {
   });
 
   test('shared reason printed once', () => {
-    const refused = 'connect ECONNREFUSED 127.0.0.1:4242';
-    const problems = Array.from({ length: 90 }, (_, index) => ({ sopInstanceUid: `1.2.${index}`, reason: refused }));
+    const refusedReason = 'connect ECONNREFUSED 127.0.0.1:4242';
+    const problems = Array.from({ length: 90 }, (_, index) => ({ sopInstanceUid: `1.2.${index}`, reason: refusedReason }));
 
     const lines = printed([...problems, { sopInstanceUid: '1.3', reason: 'other' }]);
 

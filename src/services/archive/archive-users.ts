@@ -1,7 +1,8 @@
 /**
- * Which processes use an archive. Each process that opens an archive keeps a
- * marker file <root>/.processes/open.<pid>.<tag> until it closes it, and
- * `loader reindex` keeps reindex.<pid>.<tag> while it rebuilds the index.
+ * Markers of the processes that use an archive. Each process that opens an
+ * archive keeps a marker file <root>/.processes/open.<pid>.<tag> until it
+ * closes it, and `loader reindex` keeps reindex.<pid>.<tag> while it
+ * rebuilds the index.
  * Reindex replaces the index file, and a process that has the old file open
  * would go on writing rows into a deleted database. So reindex refuses to
  * start while another process has the archive open, and opening an archive
