@@ -25,6 +25,27 @@ import {
   requestFor,
 } from './fixtures';
 
+/**
+ * Emits `bytes` in chunks of one reused buffer, as the message assembler does
+ * with a socket's read buffer. A chunk left in the stream's own buffer gets a
+ * new read buffer. Any other chunk is overwritten with garbage right after its
+ * 'data' event.
+ */
+function sharedBufferStream(bytes: Buffer, chunkSize: number): { stream: Readable; start(): void } {
+  const stream = new Readable({ read() {} });
+  let shared = Buffer.alloc(chunkSize);
+  const start = () => {
+    for (let offset = 0; offset < bytes.length; offset += chunkSize) {
+      const chunk = shared.subarray(0, bytes.copy(shared, 0, offset, offset + chunkSize));
+      stream.push(chunk);
+      if (stream.readableLength > 0) shared = Buffer.alloc(chunkSize);
+      else shared.fill(0xee);
+    }
+    stream.push(null);
+  };
+  return { stream, start };
+}
+
 function metaFor(part: DatasetPart): Buffer {
   return buildFileMetaInformation({
     mediaStorageSopClassUid: part.sopClassUid,
@@ -87,6 +108,33 @@ describe('writeReceivedFile', () => {
       code: 'EEXIST',
     });
     expect(fs.readFileSync(file).toString()).toBe('old');
+  });
+
+  test.each([
+    ['synchronous writes', false],
+    ['writes through the thread pool after a slow write', true],
+  ])('stores shared read buffer chunks intact with %s', async (_case, slowFirstWrite) => {
+    const bytes = Buffer.alloc(900 * 1024);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 13) % 253;
+    const file = path.join(workDir, 'shared.part');
+    if (slowFirstWrite) {
+      // The first synchronous write seems to take 100 ms, and the clock then stops, so every later write is asynchronous.
+      let calls = 0;
+      jest.spyOn(performance, 'now').mockImplementation(() => (calls++ === 0 ? 0 : 100));
+    }
+
+    try {
+      const data = sharedBufferStream(bytes, 8 * 1024);
+      const written = writeReceivedFile(file, Buffer.from('M'), data.stream, { fsync: false });
+      // The stream flows from the next turn on, and only a flowing stream hands its chunks on at once.
+      await new Promise((resolve) => setImmediate(resolve));
+      data.start();
+      await written;
+    } finally {
+      jest.restoreAllMocks();
+    }
+
+    expect(fs.readFileSync(file).equals(Buffer.concat([Buffer.from('M'), bytes]))).toBe(true);
   });
 
   test('stream error rejects after writes settle', async () => {

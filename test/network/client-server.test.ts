@@ -40,6 +40,7 @@ import {
   VERIFICATION,
   encodeDataset,
   readAll,
+  closeAfterEach,
   sleep,
   startServer,
 } from './helpers';
@@ -53,12 +54,7 @@ afterAll(() => {
   setLogSink(previousSink);
 });
 
-const servers: DicomServer[] = [];
-const clients: ClientAssociation[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.abort();
-  await Promise.all(servers.splice(0).map((server) => server.close({ timeoutMs: 500 })));
-});
+const { servers, clients } = closeAfterEach();
 
 async function serve(handlers: DimseHandlers, overrides: Partial<DicomServerOptions> = {}): Promise<number> {
   const { server, port } = await startServer(handlers, overrides);

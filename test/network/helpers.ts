@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 
-import { AssociateRequest, AssociationDecision, DicomServer, DicomServerOptions, DimseHandlers } from '../../src/dicom/network';
+import { AssociateRequest, AssociationDecision, ClientAssociation, DicomServer, DicomServerOptions, DimseHandlers } from '../../src/dicom/network';
 import { LOOPBACK } from '../support/peers';
 
 export const IMPLICIT_LE = '1.2.840.10008.1.2';
@@ -97,4 +97,14 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Lists of the servers and clients a test opens; an afterEach aborts the clients and closes the servers. */
+export function closeAfterEach(): { servers: DicomServer[]; clients: ClientAssociation[] } {
+  const opened = { servers: [] as DicomServer[], clients: [] as ClientAssociation[] };
+  afterEach(async () => {
+    for (const client of opened.clients.splice(0)) client.abort();
+    await Promise.all(opened.servers.splice(0).map((server) => server.close({ timeoutMs: 500 })));
+  });
+  return opened;
 }

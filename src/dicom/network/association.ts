@@ -37,6 +37,7 @@ import {
   encodeReleaseRq,
 } from './pdu';
 import { PduReader } from './pdu-reader';
+import type { SocketReadBuffer } from './socket-read-buffer';
 import { isRecyclingSource } from './dataset-source';
 import type { DatasetSource, RecyclingChunkSource } from './dataset-source';
 
@@ -119,6 +120,8 @@ export interface AssociationOptions {
   logger: Logger;
   /** Names the peer in error messages, for example "STORESCP at 127.0.0.1:11112". */
   peerDescription: string;
+  /** The buffer that `socket` reads into through its `onread` option; without it, the socket's 'data' events are read. */
+  readBuffer?: SocketReadBuffer;
 }
 
 export class Association extends EventEmitter {
@@ -139,6 +142,7 @@ export class Association extends EventEmitter {
   private readonly logger: Logger;
   private readonly reader: PduReader;
   private readonly assembler: MessageAssembler;
+  private readonly readBuffer?: SocketReadBuffer;
   private sendChain: Promise<void> = Promise.resolve();
   private pendingSends = 0;
   private artimTimer?: NodeJS.Timeout;
@@ -159,6 +163,7 @@ export class Association extends EventEmitter {
     this.timeouts = options.timeouts;
     this.logger = options.logger;
     this.peerDescription = options.peerDescription;
+    this.readBuffer = options.readBuffer;
     this.state = this.role === 'acceptor' ? 'awaiting-request' : 'awaiting-accept';
 
     this.assembler = new MessageAssembler((contextId) => this.acceptedContexts.has(contextId), {
@@ -173,6 +178,7 @@ export class Association extends EventEmitter {
       },
       pause: () => this.pauseForBackPressure(),
       resume: () => this.resumeAfterBackPressure(),
+      keepChunk: () => this.readBuffer?.keep(),
     });
     this.reader = new PduReader(
       {
@@ -190,10 +196,17 @@ export class Association extends EventEmitter {
     );
 
     this.socket.setNoDelay(true);
-    this.socket.on('data', (chunk: Buffer) => {
+    const receive = (chunk: Buffer) => {
       this.lastReceiveAt = Date.now();
       this.reader.push(chunk);
-    });
+    };
+    if (this.readBuffer) {
+      this.readBuffer.setReceiver(receive);
+      // Flowing mode lets the socket emit 'end'; its data goes to the read buffer's receiver.
+      this.socket.resume();
+    } else {
+      this.socket.on('data', receive);
+    }
     this.socket.on('end', () => {
       if (this.state !== 'closed') {
         const truncated = this.reader.atPduBoundary ? '' : ' in the middle of a PDU';

@@ -15,6 +15,7 @@ import { ABORT_REASON, ABORT_SOURCE, AssociateRqPdu, DICOM_APPLICATION_CONTEXT, 
 import { AssociationInfo, DimseHandlers, DimseResult, RetrieveProgress, RetrieveResult, StoreRequestContext, createRequestHandler } from './provider';
 import { checkMaxPduLength } from './server';
 import type { DatasetSource } from './dataset-source';
+import { SocketReadBuffer } from './socket-read-buffer';
 
 export { AssociationRejectedError };
 
@@ -57,9 +58,9 @@ export interface FindResponse {
 
 const DEFAULT_CONNECT_MS = 10_000;
 
-function openSocket(host: string, port: number, timeoutMs: number, peer: string): Promise<Socket> {
+function openSocket(host: string, port: number, timeoutMs: number, peer: string, readBuffer: SocketReadBuffer): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host, port });
+    const socket = netConnect({ host, port, onread: readBuffer.onread });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`Timed out after ${timeoutMs} ms connecting to ${peer}`));
@@ -107,8 +108,9 @@ export async function connect(options: ConnectOptions): Promise<ClientAssociatio
   // Encoding errors (bad AE title, UID) surface before any connection is made.
   encodeAssociateRq(request);
 
-  const socket = await openSocket(options.host, options.port, options.timeouts?.connectMs ?? DEFAULT_CONNECT_MS, peer);
-  const association = new Association({ role: 'requestor', socket, maxPduLength, timeouts, logger, peerDescription: peer });
+  const readBuffer = new SocketReadBuffer();
+  const socket = await openSocket(options.host, options.port, options.timeouts?.connectMs ?? DEFAULT_CONNECT_MS, peer, readBuffer);
+  const association = new Association({ role: 'requestor', socket, maxPduLength, timeouts, logger, peerDescription: peer, readBuffer });
   const response = await association.requestAssociation(request);
 
   const accepted: AcceptedContext[] = [];

@@ -5,7 +5,8 @@
  * followed by a data set in data fragments, all on one presentation context.
  * Command fragments are collected, because command sets are small. Data set
  * fragments are pushed into a Readable as they arrive, and when its buffer is full
- * the owner is asked to pause the socket.
+ * the owner is asked to pause the socket. Fragments may share the socket's read
+ * buffer; socket-read-buffer.ts describes when they may stay referenced.
  */
 
 import { Readable } from 'node:stream';
@@ -13,6 +14,7 @@ import { Readable } from 'node:stream';
 import { CommandDecodeError, DecodedCommand, decodeCommand } from './dimse';
 import { ABORT_REASON, PduError } from './pdu';
 import type { PdvHeader } from './pdu-reader';
+import { sharesChunks } from './socket-read-buffer';
 
 export interface IncomingMessage {
   contextId: number;
@@ -34,6 +36,8 @@ export interface MessageAssemblerEvents {
   pause(): void;
   /** The data set stream wants more, or was dropped: read the socket again. */
   resume(): void;
+  /** A data set chunk stays referenced after onPdvData returns (see socket-read-buffer.ts). */
+  keepChunk(): void;
 }
 
 /** Largest command set accepted; real command sets are under 1 KiB. */
@@ -101,12 +105,18 @@ export class MessageAssembler {
     const assembly = this.current;
     if (!assembly || !this.currentPdv) return;
     if (this.currentPdv.isCommand) {
-      assembly.commandChunks.push(chunk);
+      // Copied, because a command set may span socket reads into one shared buffer.
+      assembly.commandChunks.push(Buffer.from(chunk));
       assembly.commandLength += chunk.length;
       return;
     }
     if (assembly.discard || !assembly.data) return;
-    if (!assembly.data.push(chunk)) this.events.pause();
+
+    const data = assembly.data;
+    const wantsMore = data.push(chunk);
+    // A chunk left in the stream's buffer, or passed to a listener that may keep it, must not be overwritten.
+    if (data.readableLength > 0 || !sharesChunks(data)) this.events.keepChunk();
+    if (!wantsMore) this.events.pause();
   }
 
   onPdvEnd(header: PdvHeader): void {

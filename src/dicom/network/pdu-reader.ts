@@ -28,7 +28,7 @@ export interface PdvHeader {
 export interface PduReaderEvents {
   onControlPdu(pdu: ControlPdu): void;
   onPdvStart(header: PdvHeader): void;
-  /** One slice of the current PDV fragment; the buffer may be shared with the socket chunk. */
+  /** One slice of the current PDV fragment, valid only during the call when the socket reads into a shared buffer. */
   onPdvData(chunk: Buffer): void;
   onPdvEnd(header: PdvHeader): void;
   onError(error: PduError): void;
@@ -86,10 +86,15 @@ export class PduReader {
   /** Collects exactly `length` bytes across chunks; returns them when complete. */
   private collect(chunk: Buffer, offset: number, length: number): { bytes?: Buffer; offset: number } {
     const take = Math.min(length - this.pendingLength, chunk.length - offset);
-    this.pending.push(chunk.subarray(offset, offset + take));
+    const part = chunk.subarray(offset, offset + take);
     this.pendingLength += take;
     offset += take;
-    if (this.pendingLength < length) return { offset };
+    if (this.pendingLength < length) {
+      // Copied, because the next socket read may reuse the chunk's memory (socket-read-buffer.ts).
+      this.pending.push(Buffer.from(part));
+      return { offset };
+    }
+    this.pending.push(part);
     const bytes = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, length);
     this.pending = [];
     this.pendingLength = 0;

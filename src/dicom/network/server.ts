@@ -24,6 +24,7 @@ import {
   encodeAeTitle,
 } from './pdu';
 import { AssociationInfo, DimseHandlers, createRequestHandler } from './provider';
+import { SocketReadBuffer, adoptAcceptedSocket } from './socket-read-buffer';
 
 const logger = createLogger('loader.network');
 
@@ -154,7 +155,8 @@ export class DicomServer extends EventEmitter {
   /** Starts listening; port 0 picks a free port. Resolves with the bound address. */
   listen(port: number, host = '0.0.0.0'): Promise<{ port: number; host: string }> {
     if (this.server) return Promise.reject(new Error('DicomServer is already listening'));
-    const server = createServer((socket) => this.onConnection(socket));
+    // Paused, so that onConnection can move each connection into a socket that reads into a reused buffer.
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.onConnection(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       const onListenError = (error: NodeJS.ErrnoException) => reject(describeListenError(error, port, host));
@@ -207,7 +209,10 @@ export class DicomServer extends EventEmitter {
     logger.info('DICOM server closed', { aeTitle: this.options.aeTitle });
   }
 
-  private onConnection(socket: Socket): void {
+  private onConnection(accepted: Socket): void {
+    const readBuffer = new SocketReadBuffer();
+    const adopted = adoptAcceptedSocket(accepted, readBuffer);
+    const socket = adopted ?? accepted;
     const remoteAddress = socket.remoteAddress ?? 'unknown';
     const remotePort = socket.remotePort ?? 0;
     const id = `${this.options.aeTitle}-${this.nextAssociationNumber++}`;
@@ -218,7 +223,10 @@ export class DicomServer extends EventEmitter {
       timeouts: this.timeouts,
       logger,
       peerDescription: `${remoteAddress}:${remotePort}`,
+      readBuffer: adopted ? readBuffer : undefined,
     });
+    // The accepted socket was created paused; an adopted one reads already.
+    if (!adopted) accepted.resume();
     this.associations.add(association);
 
     association.once('associateRequest', (pdu: AssociateRqPdu) => {

@@ -13,6 +13,7 @@ import type { DicomFileHeader } from '../../dicom/file-reader';
 import { DicomParseError, parseDatasetDetailed } from '../../dicom/parser';
 import { KNOWN_VRS, Tags } from '../../dicom/tags';
 import { describeTransferSyntax } from '../../dicom/uid';
+import { allowSharedChunks } from '../../dicom/network/socket-read-buffer';
 import { FILE_MODE } from './layout';
 
 /**
@@ -174,18 +175,24 @@ export function writeReceivedFile(
         if (headLength === head.length) options.onHeadFilled?.(head);
       }
       size += chunk.length;
-      queue.push(chunk);
       queuedBytes += chunk.length;
+      if (!writing && syncWritesAllowed()) {
+        queue.push(chunk);
+        writeQueuedSync();
+        return;
+      }
+
+      // The chunk outlives this call, and it may share the socket's read buffer (allowSharedChunks).
+      queue.push(Buffer.from(chunk));
       if (writing) {
         if (queuedBytes >= MAX_QUEUED_BYTES) data.pause();
-      } else if (syncWritesAllowed()) {
-        writeQueuedSync();
       } else {
         writeQueued();
       }
     };
 
     data.on('data', onData);
+    allowSharedChunks(data);
     finished(data, (error) => {
       ended = true;
       if (error) {
