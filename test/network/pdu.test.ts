@@ -162,6 +162,18 @@ describe('PduReader', () => {
     const { reader, errors } = collect();
     reader.push(Buffer.from([0x42, 0, 0, 0, 0, 0]));
     expect(errors[0]?.abortReason).toBe(1);
+    expect(errors[0]?.message).toBe('Unrecognized PDU type 0x42');
+  });
+
+  test.each([
+    ['an HTTP response', Buffer.from('HTTP/1.1 400 Bad Request\r\n'), /0x48: the peer speaks HTTP, not DICOM\. Check that the port is the peer's DICOM port/],
+    ['an HTTP request', Buffer.from('GET / HTTP/1.1\r\n'), /0x47: the peer speaks HTTP/],
+    ['a TLS handshake', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]), /0x16: the peer speaks TLS/],
+    ['a TLS alert', Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]), /0x15: the peer speaks TLS/],
+  ])('unknown PDU type from %s names the protocol', (_case, bytes, message) => {
+    const { reader, errors } = collect();
+    reader.push(bytes);
+    expect(errors[0]?.message).toMatch(message);
   });
 
   test('abort PDU decodes', () => {

@@ -15,6 +15,7 @@ import {
   PDU_TYPE,
   PduError,
   decodeControlPdu,
+  describeUnrecognizedPdu,
 } from './pdu';
 
 export interface PdvHeader {
@@ -106,7 +107,7 @@ export class PduReader {
     switch (state.kind) {
       case 'header': {
         const { bytes, offset: next } = this.collect(chunk, offset, PDU_HEADER_LENGTH);
-        if (bytes) this.startPdu(bytes.readUInt8(0), bytes.readUInt32BE(2));
+        if (bytes) this.startPdu(bytes);
         return next;
       }
       case 'control': {
@@ -136,7 +137,9 @@ export class PduReader {
     }
   }
 
-  private startPdu(type: number, length: number): void {
+  private startPdu(header: Buffer): void {
+    const type = header.readUInt8(0);
+    const length = header.readUInt32BE(2);
     if (type === PDU_TYPE.P_DATA_TF) {
       if (length > this.maxPDataLength) {
         throw new PduError(`P-DATA-TF PDU of ${length} bytes exceeds the maximum PDU length of ${this.maxPDataLength} bytes we advertised`);
@@ -146,7 +149,7 @@ export class PduReader {
       return;
     }
     if (type < PDU_TYPE.ASSOCIATE_RQ || type > PDU_TYPE.ABORT) {
-      throw new PduError(`Unrecognized PDU type 0x${type.toString(16).padStart(2, '0')}`, ABORT_REASON.UNRECOGNIZED_PDU);
+      throw new PduError(describeUnrecognizedPdu(header), ABORT_REASON.UNRECOGNIZED_PDU);
     }
     const limit = type === PDU_TYPE.ASSOCIATE_RQ || type === PDU_TYPE.ASSOCIATE_AC ? MAX_ASSOCIATE_PDU_LENGTH : 4;
     if (length > limit) throw new PduError(`PDU of type 0x${type.toString(16).padStart(2, '0')} has length ${length}; the maximum is ${limit}`);

@@ -554,6 +554,28 @@ export function decodeControlPdu(type: number, body: Buffer): ControlPdu {
   }
 }
 
+/** Starts of an HTTP request or response, as the first bytes of a PDU header show them. */
+const HTTP_STARTS = ['HTTP/', 'GET ', 'POST ', 'PUT ', 'HEAD ', 'DELETE', 'OPTION', 'PATCH '];
+
+/**
+ * Describes a PDU header whose type PS3.8 section 9.3 does not define. When
+ * the bytes start an HTTP message or a TLS record, the message names that
+ * protocol, because the peer's address then most likely names a web or TLS
+ * port instead of its DICOM port.
+ */
+export function describeUnrecognizedPdu(header: Buffer): string {
+  const unrecognized = `Unrecognized PDU type 0x${header[0].toString(16).padStart(2, '0')}`;
+  const text = header.toString('latin1');
+  if (HTTP_STARTS.some((start) => text.startsWith(start))) {
+    return `${unrecognized}: the peer speaks HTTP, not DICOM. Check that the port is the peer's DICOM port, not its web port (Orthanc, for example, serves HTTP on 8042 and DICOM on 4242)`;
+  }
+  // A TLS record starts with its content type, 21 (alert) or 22 (handshake), and the major version 3.
+  if ((header[0] === 0x15 || header[0] === 0x16) && header[1] === 0x03) {
+    return `${unrecognized}: the peer speaks TLS. This loader speaks DICOM without TLS; use a port of the peer that does the same`;
+  }
+  return unrecognized;
+}
+
 /** Describes an A-ASSOCIATE-RJ in words (PS3.8 table 9-21). */
 export function describeRejection(result: number, source: number, reason: number): string {
   const kinds: Record<number, string> = { 1: 'rejected permanently', 2: 'rejected transiently' };
