@@ -142,6 +142,31 @@ describe('send to storescp', () => {
     expect(report.failures[0].reason).toMatch(/gone\.dcm is missing; .*loader reindex/);
   });
 
+  test('overwritten DICM prefix fails with hint', async () => {
+    // Parsed without the prefix, the CSA and JPEG 2000 files look truncated and the CT file looks like no DICOM file.
+    // The JPEG 2000 file is decompressed for its peer, so it goes through the full header check.
+    const cases: [CorpusFile, StorescpHandle][] = [
+      [csa, acceptAll],
+      [ct, acceptAll],
+      [jpeg2000, uncompressedOnly],
+    ];
+    for (const [file, peer] of cases) {
+      const bytes = fs.readFileSync(stored(file).path);
+      bytes.write('XXXX', 128, 'latin1');
+      const overwritten = { ...stored(file), path: path.join(makeTempDir('send-no-prefix'), 'no-prefix.dcm') };
+      fs.writeFileSync(overwritten.path, bytes);
+
+      const report = await sendInstances(nodeFor(peer), localIdentity(), [overwritten]);
+
+      expect(report.completed).toBe(0);
+      expect(report.failures).toHaveLength(1);
+      const reason = report.failures[0].reason;
+      expect(reason).toContain(`${overwritten.path} is not a DICOM Part 10 file any more: the DICM prefix at byte offset 128 is missing (bytes 58 58 58 58 in its place`);
+      expect(reason).toContain('loader reindex');
+      expect(reason).not.toMatch(/truncated/);
+    }
+  });
+
   test('file replaced by another instance fails', async () => {
     const replaced = { ...stored(legacy), path: stored(csa).path, size: stored(csa).size, transferSyntaxUid: stored(csa).transferSyntaxUid };
 

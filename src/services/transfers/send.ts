@@ -23,7 +23,7 @@ import { createLogger } from '../logger';
 import { connectToNode } from '../query-retrieve/remote-node';
 import type { LocalIdentity, RemoteNode } from '../query-retrieve/remote-node';
 import { PooledFileSource, ReadBufferPool } from './pooled-file-source';
-import { checkStoredFile, checkStoredFileFacts, describeMissingFile } from './stored-file-check';
+import { checkPart10Prefix, checkStoredFile, checkStoredFileFacts, describeUnreadableFile } from './stored-file-check';
 import { emptyReport } from './report';
 import type { TransferReport } from './report';
 
@@ -116,10 +116,12 @@ async function openDataset(instance: StoredInstance, pool: ReadBufferPool, conve
     return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   }
   // The pooled source checks the size against the index; the meta information gives the syntax and the UID.
-  const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size }).catch((error: unknown) => {
-    throw describeMissingFile(instance, error);
+  const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size }).catch(async (error: unknown) => {
+    throw await describeUnreadableFile(instance, error);
   });
   try {
+    // A data set that starts at byte 0 has no file meta information, so the file may be a Part 10 file with its prefix overwritten.
+    if (header.datasetOffset === 0) await checkPart10Prefix(instance);
     checkStoredFileFacts(instance, { transferSyntaxUid: header.transferSyntaxUid, sopInstanceUid: header.mediaStorageSopInstanceUid });
   } catch (error) {
     source.destroy();
