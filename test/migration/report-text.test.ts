@@ -49,6 +49,7 @@ describe('migrate text report', () => {
     expect(lines[0]).toBe('dry run of job job-1: orth to qr');
     expect(rowOf(lines, '1.2.3.1')[1]).toBe('would move');
     expect(rowOf(lines, '1.2.3.2')[1]).toBe('would relay');
+    expect(rowOf(lines, '1.2.3.3')[1]).toBe('already present');
     expect(text).not.toContain('no reason recorded');
     expect(text).not.toContain('pending:');
     expect(text).not.toContain('C-MOVE');
@@ -68,6 +69,16 @@ describe('migrate text report', () => {
 
     for (const entry of studies) expect(rowOf(lines, entry.studyInstanceUid)[2]).toBe(entry.method);
     expect(lines.join('\n')).not.toContain('C-MOVE');
+  });
+
+  test('already present spelled as in summary', () => {
+    const studies = [study('1.2.3.1', { state: 'already-present', attempts: 1, sourceCount: 3, destinationCount: 3 })];
+
+    const lines = formatMigrationReport(report(studies, { summary: { migrated: 0, alreadyPresent: 1, failed: 0, pending: 0 } }));
+
+    expect(rowOf(lines, '1.2.3.1')[1]).toBe('already present');
+    expect(lines.at(-1)).toBe('success: 0 migrated, 1 already present, 0 failed');
+    expect(lines.join('\n')).not.toContain('already-present');
   });
 
   test('pending study without error explained', () => {

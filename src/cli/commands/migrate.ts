@@ -155,13 +155,16 @@ export async function resolveEndpoint(globals: GlobalOptions, name: string, arch
 }
 
 /**
- * Maps a study's state to the word the report shows. A dry run shows the
+ * Maps a study's state to the words the report shows. A dry run shows the
  * planned method in the words of the METHOD column and of the JSON `method`
- * field: move, relay, send or retrieve.
+ * field: move, relay, send or retrieve. The JSON `state` field keeps the
+ * job store's value, for example `already-present`.
  */
 function describeState(study: StudyReport, dryRun: boolean): string {
   if (dryRun && study.state === 'pending' && study.plannedMethod !== undefined) return `would ${study.plannedMethod}`;
   if (study.state === 'done') return study.processedThisRun ? 'migrated' : 'migrated earlier';
+  // Spelled as in the summary line, "N already present".
+  if (study.state === 'already-present') return 'already present';
   return study.state;
 }
 
