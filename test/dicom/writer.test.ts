@@ -5,7 +5,7 @@ import { readDicomFileHeader } from '../../src/dicom/file-reader';
 import { parseDataset } from '../../src/dicom/parser';
 import { Tags } from '../../src/dicom/tags';
 import { InvalidUidError, TransferSyntax } from '../../src/dicom/uid';
-import { buildFileMetaInformation, DicomEncodeError, encodeElements, ElementSpec } from '../../src/dicom/writer';
+import { buildFileMetaInformation, DicomEncodeError, encodeElements, ElementSpec, FileMetaInformationSpec, fileMetaElements } from '../../src/dicom/writer';
 import { makeTempDir, removeTempDir } from './fixtures';
 
 const EXPLICIT_LE = { littleEndian: true, explicitVr: true };
@@ -149,6 +149,22 @@ describe('buildFileMetaInformation', () => {
     expect(bytes.toString('latin1', 148, 150)).toBe('OB');
     expect(bytes.readUInt32LE(152)).toBe(2);
     expect([bytes[156], bytes[157]]).toEqual([0x00, 0x01]);
+  });
+
+  /** Encodes the meta information with the general element encoder. */
+  function encodedWithElements(fields: FileMetaInformationSpec): Buffer {
+    const group = encodeElements(fileMetaElements(fields), EXPLICIT_LE);
+    const groupLength = encodeElements([{ tag: Tags.FileMetaInformationGroupLength, vr: 'UL', value: group.length }], EXPLICIT_LE);
+    return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), groupLength, group]);
+  }
+
+  test.each([
+    ['even lengths', spec],
+    ['odd UIDs and texts', { ...spec, mediaStorageSopInstanceUid: '1.2.3.4.5', implementationClassUid: '1.2.3', implementationVersionName: 'SCIBERIA_TES', sourceApplicationEntityTitle: 'MODALITY1' }],
+    ['no optional texts', { ...spec, implementationVersionName: undefined, sourceApplicationEntityTitle: undefined }],
+    ['a Latin-1 AE title', { ...spec, sourceApplicationEntityTitle: 'STATIONÉ' }],
+  ])('matches the element encoder with %s', (_case, fields) => {
+    expect(buildFileMetaInformation(fields).equals(encodedWithElements(fields))).toBe(true);
   });
 
   test('rejects invalid UID', () => {
