@@ -175,7 +175,12 @@ describeBuilt('loader migrate', () => {
     const study = result.json<Report>().studies[0];
     expect(study.state).toBe('failed');
     expect(study.lastError).toMatch(/C-MOVE to DCMQRC failed with status 0x[0-9A-F]{4}.*use --method auto or relay/);
+    expect(study.method).toBe('move');
     expect(await listOn(unknownToOrthanc, uid)).toEqual([]);
+
+    const text = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', uid, '--method', 'move'], { dirs });
+    const row = text.stdout.split('\n').find((line) => line.startsWith(uid));
+    expect(row?.trim().split(/\s{2,}/).slice(1, 3)).toEqual(['failed', 'move']);
   });
 
   test('node down fails after retries', async () => {
@@ -188,6 +193,7 @@ describeBuilt('loader migrate', () => {
     expect(study.attempts).toBe(2);
     expect(study.lastError).toMatch(/ECONNREFUSED/);
     expect(study.lastError).toMatch(/gave up after 2 attempts/);
+    expect(study.method).toBeUndefined();
   });
 
   test('missing study gives exit code 3', async () => {

@@ -71,6 +71,22 @@ describe('migrate text report', () => {
     expect(lines.join('\n')).not.toContain('C-MOVE');
   });
 
+  test('failed study shows method or dash', () => {
+    const studies = [
+      study('1.2.3.1', { state: 'failed', method: 'move', attempts: 1, sourceCount: 4, destinationCount: 0, lastError: 'C-MOVE to DCMQRC failed with status 0xA801' }),
+      study('1.2.3.2', { state: 'failed', attempts: 2, lastError: 'study not found on orth' }),
+      study('1.2.3.3', { state: 'done', method: 'relay', attempts: 1, sourceCount: 2, destinationCount: 2 }),
+    ];
+
+    const lines = formatMigrationReport(report(studies, { outcome: 'partial', summary: { migrated: 1, alreadyPresent: 0, failed: 2, pending: 0 } }));
+
+    expect(rowOf(lines, '1.2.3.1')).toEqual(['1.2.3.1', 'failed', 'move', '4', '0', '1']);
+    expect(rowOf(lines, '1.2.3.2')).toEqual(['1.2.3.2', 'failed', '-', '-', '-', '2']);
+    expect(rowOf(lines, '1.2.3.3')).toEqual(['1.2.3.3', 'migrated', 'relay', '2', '2', '1']);
+    expect(lines).toContain('  failed: 1.2.3.1: C-MOVE to DCMQRC failed with status 0xA801');
+    expect(lines).toContain('  failed: 1.2.3.2: study not found on orth');
+  });
+
   test('already present spelled as in summary', () => {
     const studies = [study('1.2.3.1', { state: 'already-present', attempts: 1, sourceCount: 3, destinationCount: 3 })];
 

@@ -179,15 +179,22 @@ export function describeUnfinishedStudy(study: StudyReport, dryRun: boolean): st
   return `pending: ${study.studyInstanceUid}: ${study.lastError ?? 'not attempted yet; run the same command again to continue'}`;
 }
 
+/**
+ * Placeholder for a value the report lacks: the METHOD of a study that no
+ * transfer was started for (already present, pending, or failed before it),
+ * or a count that was never taken.
+ */
+const NO_VALUE = '-';
+
 /** Returns the lines of the text report of a migration job, without the held-back list. */
 export function formatMigrationReport(report: MigrationReport): string[] {
   const lines = [`${report.dryRun ? 'dry run of ' : ''}job ${report.jobId}: ${report.source} to ${report.destination}`];
   const rows = report.studies.map((study) => [
     study.studyInstanceUid,
     describeState(study, report.dryRun),
-    study.method ?? '',
-    study.sourceCount === undefined ? '' : String(study.sourceCount),
-    study.destinationCount === undefined ? '' : String(study.destinationCount),
+    study.method ?? NO_VALUE,
+    study.sourceCount === undefined ? NO_VALUE : String(study.sourceCount),
+    study.destinationCount === undefined ? NO_VALUE : String(study.destinationCount),
     String(study.attempts),
   ]);
   if (rows.length > 0) lines.push(formatTable(['STUDY INSTANCE UID', 'STATE', 'METHOD', 'SOURCE', 'DESTINATION', 'ATTEMPTS'], rows, 64));

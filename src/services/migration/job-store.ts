@@ -74,6 +74,7 @@ export interface JobRecord {
 export interface StudyRecord {
   studyInstanceUid: string;
   state: StudyState;
+  /** Method by which the study reached the destination, or for a failed study the method of the last transfer attempted. */
   method?: TransferMethod;
   /** Attempts over every run of the job. */
   attempts: number;

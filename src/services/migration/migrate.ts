@@ -214,6 +214,11 @@ function plannedMethod(run: RunContext): TransferMethod {
   return 'move';
 }
 
+/** Records the method a transfer starts with, so that a study whose transfer fails shows the method attempted. */
+function recordMethod(run: RunContext, studyInstanceUid: string, method: TransferMethod): void {
+  run.request.store.updateStudy(run.request.jobId, studyInstanceUid, { method });
+}
+
 /**
  * Transfers one study and returns the method used. `present` contains the
  * SOP Instance UIDs the destination listed before, the anonymized ones when
@@ -223,16 +228,19 @@ async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCo
   const { source, destination, local, signal, options } = run.request;
   const method = plannedMethod(run);
   if (method === 'send') {
+    recordMethod(run, studyInstanceUid, method);
     await sendFromArchive(run, studyInstanceUid, present);
     return method;
   }
   if (method === 'retrieve') {
+    recordMethod(run, studyInstanceUid, method);
     await retrieveIntoArchive(run, studyInstanceUid, sourceCount);
     return method;
   }
   if (method === 'move' && source.kind === 'node' && destination.kind === 'node') {
     // NOTE: C-MOVE sends the whole study, also the instances the destination already lists.
     // dcmqrscp 3.6.7 keeps one copy per SOP Instance UID; a destination that stores copies twice would list them twice.
+    recordMethod(run, studyInstanceUid, 'move');
     try {
       progress(run, `study ${studyInstanceUid}: C-MOVE from ${source.name} to ${destination.node.aeTitle}`);
       await withNodes(run, [source, destination], () => moveStudyDirect(source.node, local, destination.node.aeTitle, studyInstanceUid, signal));
@@ -246,6 +254,7 @@ async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCo
       }
     }
   }
+  recordMethod(run, studyInstanceUid, 'relay');
   await retrieveIntoArchive(run, studyInstanceUid, sourceCount);
   await sendFromArchive(run, studyInstanceUid, present);
   return 'relay';
@@ -294,7 +303,6 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
   if (countMissing(planned.expected, before) === 0) return { state: 'already-present' };
 
   const method = await transferStudy(run, studyInstanceUid, sourceUids.length, new Set(before));
-  store.updateStudy(jobId, studyInstanceUid, { method });
   if (run.request.signal?.aborted) throw new MigrationError('cancelled', false);
 
   const after = await countOn(run, destination, targetStudyUid);
