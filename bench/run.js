@@ -5,7 +5,7 @@
  *
  * Usage: npm run bench -- [--scenarios a,b,c,d,e] [--runs N] [--dry-run]
  *   a  1000 CT instances (525 KB each) by storescu into storescp and into `loader serve`,
- *      once per durability mode (full, process-crash)
+ *      once per durability mode (full, process-crash), then 1000 more into the same process
  *   b  resident memory of `loader serve` while it receives 10 files of 100 MB
  *   c  `loader scan` of 10 000 small files vs dcmdump on the same files
  *   d  `loader send` of the scenario a files from an imported archive into storescp,
@@ -14,7 +14,7 @@
  * --runs sets the number of timed runs per measurement (median reported; default 3).
  * --dry-run prints the report without appending it.
  *
- * Test data is generated once into bench/.work/ (gitignored, about 1.8 GB);
+ * Test data is generated once into bench/.work/ (gitignored, about 2.3 GB);
  * received files go to bench/.work/runs/, which is removed after the run.
  * Every server listens on 127.0.0.1, and DCMTK tools run with TCP_NODELAY=1,
  * because Debian's DCMTK otherwise waits for a delayed ACK on every C-STORE.
@@ -410,10 +410,15 @@ async function scenarioStoreThroughput(runs) {
   const ankle = path.join(CORPUS_DIR, 'samples', 'ct', 'ct-ankle-implicit-le.dcm');
   const dataDir = path.join(WORK_DIR, 'ct1000');
   buildCopies(dataDir, [ankle], 1000, `${BENCH_UID_ROOT}.1.1`);
+  // The same images under other UIDs, sent next into the same storescp or loader process.
+  const secondDir = path.join(WORK_DIR, 'ct1000-second');
+  buildCopies(secondDir, [ankle], 1000, `${BENCH_UID_ROOT}.1.2`);
   const files = countFiles(dataDir);
   const megabytes = (directoryBytes(dataDir) / 1e6).toFixed(0);
   const lines = [
     `Scenario a: storescu --scan-directories sends ${files} CT instances (CT-MONO2-16-ankle copies, implicit VR little endian, ${megabytes} MB in all, one association) to each SCP. Median of ${runs} runs; each round runs storescp, Orthanc and then the loader in both modes, and every run starts with an empty output folder or archive in a new folder.`,
+    '',
+    `The rows marked "second" time ${files} more instances (new UIDs) sent next to the same storescp or loader process, as a server that has been running meets them. The first send into a new Node process also pays for V8 compiling the receive path's hot functions.`,
     '',
     '| receiver | median s | runs s | instances/s | MB/s |',
     '|---|---|---|---|---|',
@@ -427,43 +432,62 @@ async function scenarioStoreThroughput(runs) {
   if (missing) log(`a: skipping loader serve: ${missing}`);
   // storescp and the loader modes alternate within each round, so a change in machine load affects all alike.
   const modes = ['full', 'process-crash'];
-  const storescpTimes = [];
+  const storescpTimes = { first: [], second: [] };
   const orthancTimes = [];
-  const loaderTimes = { full: [], 'process-crash': [] };
+  const loaderTimes = { full: { first: [], second: [] }, 'process-crash': { first: [], second: [] } };
+  const record = (times, result) => {
+    times.first.push(result.first);
+    times.second.push(result.second);
+  };
   for (let i = 0; i < runs; i++) {
-    storescpTimes.push(await timedStorescpStore(dataDir, files, i + 1));
+    record(storescpTimes, await timedStorescpStore([dataDir, secondDir], files, i + 1));
     orthancTimes.push(await timedOrthancStore(dataDir, files, i + 1));
     if (missing) continue;
     for (const durability of modes) {
-      loaderTimes[durability].push(await timedLoaderStore(dataDir, files, durability, i + 1));
+      record(loaderTimes[durability], await timedLoaderStore([dataDir, secondDir], files, durability, i + 1));
     }
   }
-  lines.push(row('DCMTK storescp (TCP_NODELAY=1)', storescpTimes));
+  lines.push(row('DCMTK storescp (TCP_NODELAY=1)', storescpTimes.first));
+  lines.push(row('DCMTK storescp, second', storescpTimes.second));
   lines.push(row('Orthanc (SyncStorageArea true, its default)', orthancTimes));
   if (missing) {
     lines.push('', `loader serve: skipped, ${missing}.`);
     return lines;
   }
-  for (const durability of modes) lines.push(row(`loader serve --durability ${durability}`, loaderTimes[durability]));
-  lines.push('');
   for (const durability of modes) {
-    lines.push(`Ratio loader (${durability}) / storescp (median time): ${(median(loaderTimes[durability]) / median(storescpTimes)).toFixed(2)}.`);
+    lines.push(row(`loader serve --durability ${durability}`, loaderTimes[durability].first));
+    lines.push(row(`loader serve --durability ${durability}, second`, loaderTimes[durability].second));
   }
-  lines.push(`Ratio loader (full) / Orthanc (median time): ${(median(loaderTimes.full) / median(orthancTimes)).toFixed(2)}.`);
+  lines.push('');
+  const ratio = (loader, reference) => (median(loader) / median(reference)).toFixed(2);
+  for (const durability of modes) {
+    lines.push(
+      `Ratio loader (${durability}) / storescp (median time): ${ratio(loaderTimes[durability].first, storescpTimes.first)}; ` +
+        `second: ${ratio(loaderTimes[durability].second, storescpTimes.second)}.`,
+    );
+  }
+  lines.push(`Ratio loader (full) / Orthanc (median time): ${ratio(loaderTimes.full.first, orthancTimes)}.`);
   return lines;
 }
 
-/** Sends the CT instances to a fresh storescp output folder and returns the storescu time in seconds. */
-async function timedStorescpStore(dataDir, files, runNumber) {
+/**
+ * Sends each folder of `dataDirs` (FILES instances each) in turn to one new
+ * storescp with a fresh output folder. Returns the storescu times in seconds
+ * of the first and the second folder.
+ */
+async function timedStorescpStore(dataDirs, files, runNumber) {
   const outputDir = newRunDir('storescp-output');
   const port = await freePort();
   const server = await startServer('storescp', 'storescp', ['--aetitle', 'STORESCP', '--output-directory', outputDir, String(port)], port, `${outputDir}.log`, { env: DCMTK_ENV });
   try {
-    const result = await timedStore(port, 'STORESCP', dataDir, files);
-    const received = countFiles(outputDir);
-    if (received !== files) throw new Error(`storescp received ${received} of ${files} files`);
-    log(`a: storescp run ${runNumber}: ${result.seconds.toFixed(2)} s`);
-    return result.seconds;
+    const seconds = [];
+    for (const [index, dataDir] of dataDirs.entries()) {
+      seconds.push((await timedStore(port, 'STORESCP', dataDir, files)).seconds);
+      const received = countFiles(outputDir);
+      if (received !== files * (index + 1)) throw new Error(`storescp received ${received} of ${files * (index + 1)} files`);
+    }
+    log(`a: storescp run ${runNumber}: ${seconds.map((value) => value.toFixed(2)).join(' s, then ')} s`);
+    return { first: seconds[0], second: seconds[1] };
   } finally {
     await server.stop();
   }
@@ -515,22 +539,27 @@ async function timedOrthancStore(dataDir, files, runNumber) {
   }
 }
 
-/** Sends the CT instances to a fresh `loader serve` archive and returns the storescu time in seconds. */
-async function timedLoaderStore(dataDir, files, durability, runNumber) {
+/**
+ * Sends each folder of `dataDirs` (FILES instances each) in turn to one new
+ * `loader serve` with a fresh archive. Returns the storescu times in seconds
+ * of the first and the second folder.
+ */
+async function timedLoaderStore(dataDirs, files, durability, runNumber) {
   const dirs = loaderDirs('store-loader');
   const port = await freePort();
   const server = await startLoaderServe(dirs, port, durability);
-  let result;
+  const seconds = [];
   try {
-    result = await timedStore(port, 'LOADER', dataDir, files);
-    log(`a: loader (${durability}) run ${runNumber}: ${result.seconds.toFixed(2)} s`);
+    for (const dataDir of dataDirs) seconds.push((await timedStore(port, 'LOADER', dataDir, files)).seconds);
+    log(`a: loader (${durability}) run ${runNumber}: ${seconds.map((value) => value.toFixed(2)).join(' s, then ')} s`);
   } finally {
     const status = await server.stop();
     if (status.code !== 0) log(`a: loader serve exited with code ${status.code}, signal ${status.signal}; log: ${path.join(dirs.root, 'loader.log')}`);
   }
   const stored = await archivedInstances(dirs);
-  if (stored !== files) throw new Error(`loader archive (${durability}) contains ${stored} of ${files} instances after run ${runNumber}`);
-  return result.seconds;
+  const expected = files * dataDirs.length;
+  if (stored !== expected) throw new Error(`loader archive (${durability}) contains ${stored} of ${expected} instances after run ${runNumber}`);
+  return { first: seconds[0], second: seconds[1] };
 }
 
 async function scenarioServeMemory() {
