@@ -213,6 +213,35 @@ describe("deferred index commits of 'process-crash'", () => {
     };
   }
 
+  test('interrupted commit of a reused series kept aside', async () => {
+    const part = datasetPartOf(CT_SMALL);
+    // Another instance in the same series, under another study: invalid DICOM, which a commit rejects.
+    const reused = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'reused.dcm'), { [Tag.StudyInstanceUID]: generateUid(), [Tag.SOPInstanceUID]: generateUid() }));
+    const interrupted = LocalArchive.open(root, { durability: 'process-crash' });
+    jest.spyOn(ArchiveCatalog.prototype, 'addInstances').mockImplementation(() => {
+      throw new Error('database or disk is full');
+    });
+    const placed = await interrupted.receive(requestFor(reused));
+    await waitFor(() => logLines.some((line) => line.includes('Failed to index a stored instance')));
+    jest.restoreAllMocks();
+    interrupted.close();
+    // The files of this test process count as in use, so this archive leaves the interrupted commit alone.
+    const other = LocalArchive.open(root, { durability: 'process-crash' });
+    await other.receive(requestFor(part));
+    other.close();
+
+    handIncomingTo(root, deadPid());
+    LocalArchive.open(root, { durability: 'process-crash' }).close();
+    const conflicts = fs.readdirSync(path.join(root, '.conflicts'));
+
+    expect(committedUids(root)).toEqual([part.sopInstanceUid]);
+    expect(fs.existsSync(placed.path)).toBe(false);
+    expect(conflicts).toHaveLength(1);
+    expect(fs.readFileSync(path.join(root, '.conflicts', conflicts[0])).subarray(-reused.bytes.length).equals(reused.bytes)).toBe(true);
+    expect(incomingNames(root)).toEqual([]);
+    expect(logLines.join('\n')).toMatch(/Kept aside a stored instance whose interrupted index commit conflicts.*is indexed under study/);
+  });
+
   test('late conflict from another process', async () => {
     const { first, second, part, moved } = twoWritersOfOneUid('process-crash');
 

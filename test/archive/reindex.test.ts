@@ -139,6 +139,22 @@ describe('archive import and reindex', () => {
     expect(archive.listInstances()).toHaveLength(4);
   });
 
+  test('reindex reports a series under two studies', async () => {
+    const { received } = await fillArchive();
+    // A layout file whose series is indexed under another study, as a crash between placement and index commit can leave one.
+    const otherStudy = `${received.studyInstanceUid}.9`;
+    const sopInstanceUid = `${received.sopInstanceUid}.9`;
+    const stray = path.join(root, otherStudy, received.seriesInstanceUid, `${sopInstanceUid}.dcm`);
+    freshCopy(CT_SMALL, stray, { [Tag.StudyInstanceUID]: otherStudy, [Tag.SeriesInstanceUID]: received.seriesInstanceUid, [Tag.SOPInstanceUID]: sopInstanceUid });
+
+    const report = await archive.reindex();
+
+    expect(report.indexed).toBe(3);
+    expect(report.unreadable.map((item) => item.path)).toEqual([stray]);
+    expect(report.unreadable[0].reason).toBe(`Series Instance UID ${received.seriesInstanceUid} is indexed under study ${received.studyInstanceUid}, not under study ${otherStudy}`);
+    expect(archive.getInstancePath(sopInstanceUid)).toBeUndefined();
+  });
+
   test('importFile rejects invalid Series UID', async () => {
     const file = freshCopy(CT_SMALL, path.join(workDir, 'in', 'bad.dcm'), { [Tag.SeriesInstanceUID]: '1.2.3.' });
 

@@ -12,6 +12,8 @@
  *   process stopped before its index commit removed this second link (see
  *   placement.ts), so the row may be missing. The file is indexed when the
  *   index lacks its SOP Instance UID, and then the second link is deleted.
+ *   When its Series Instance UID is indexed under another study, the commit
+ *   would have rejected it, so it moves to .conflicts instead.
  *
  * NOTE: a process is recognized by its ID only, so the files of a stopped
  * process wait while an unrelated process runs with the same ID. The same
@@ -24,10 +26,11 @@ import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import type { Logger } from '../logger';
 import { PROCESS_TAG, isRunningProcess } from './archive-users';
-import type { ArchiveCatalog } from './catalog';
+import { IndexConflictError, type ArchiveCatalog } from './catalog';
 import { describeError } from './errors';
 import { readInstanceRecord } from './instance-record';
 import { incomingFolder, relativeInstancePath } from './layout';
+import { keepConflictSync } from './placement';
 
 let temporaryFileCount = 0;
 
@@ -48,6 +51,8 @@ export interface IncomingCleanup {
   removed: number;
   /** Stored files whose missing index row was added. */
   indexed: number;
+  /** Stored files without an index row that conflicted with the index and moved to .conflicts. */
+  conflicts: number;
   /** Files of running processes left in place. */
   inUse: number;
 }
@@ -55,7 +60,7 @@ export interface IncomingCleanup {
 /** Cleans up .incoming after stopped processes; see the file comment. */
 export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: Logger): IncomingCleanup {
   const folder = incomingFolder(root);
-  const cleanup: IncomingCleanup = { removed: 0, indexed: 0, inUse: 0 };
+  const cleanup: IncomingCleanup = { removed: 0, indexed: 0, conflicts: 0, inUse: 0 };
   for (const name of fs.readdirSync(folder)) {
     if (isOwnedByRunningProcess(name)) {
       cleanup.inUse++;
@@ -64,7 +69,9 @@ export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: L
 
     const file = path.join(folder, name);
     try {
-      if (indexSecondLink(root, file, catalog, logger)) cleanup.indexed++;
+      const outcome = indexSecondLink(root, file, catalog, logger);
+      if (outcome === 'indexed') cleanup.indexed++;
+      if (outcome === 'conflict') cleanup.conflicts++;
     } catch (error) {
       logger.error('Failed to index a stored file whose index commit was interrupted; run `loader reindex` to index it', {
         path: file,
@@ -83,8 +90,9 @@ export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: L
   if (cleanup.indexed > 0) {
     logger.warn('Indexed stored files whose index commit was interrupted by a stopped process', { folder, count: cleanup.indexed });
   }
-  if (cleanup.removed > cleanup.indexed) {
-    logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: cleanup.removed - cleanup.indexed });
+  const leftovers = cleanup.removed - cleanup.indexed - cleanup.conflicts;
+  if (leftovers > 0) {
+    logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: leftovers });
   }
   return cleanup;
 }
@@ -97,11 +105,12 @@ function isOwnedByRunningProcess(name: string): boolean {
 
 /**
  * Indexes the layout file that `file` is a second link of, when the index
- * lacks its SOP Instance UID. Returns true when it added a row.
+ * lacks its SOP Instance UID, or moves it to .conflicts when the index
+ * rejects it. Returns what happened, or undefined when nothing needed doing.
  */
-function indexSecondLink(root: string, file: string, catalog: ArchiveCatalog, logger: Logger): boolean {
+function indexSecondLink(root: string, file: string, catalog: ArchiveCatalog, logger: Logger): 'indexed' | 'conflict' | undefined {
   const stat = fs.lstatSync(file);
-  if (!stat.isFile() || stat.nlink < 2) return false;
+  if (!stat.isFile() || stat.nlink < 2) return undefined;
 
   const header = readDicomFileHeaderSync(file);
   const record = readInstanceRecord(header);
@@ -114,21 +123,31 @@ function indexSecondLink(root: string, file: string, catalog: ArchiveCatalog, lo
     }),
   );
   const stored = statOrUndefined(storedPath);
-  if (!stored || stored.ino !== stat.ino || stored.dev !== stat.dev) return false;
-  if (catalog.findInstance(record.instance.sopInstanceUid)) return false;
+  if (!stored || stored.ino !== stat.ino || stored.dev !== stat.dev) return undefined;
+  const sopInstanceUid = record.instance.sopInstanceUid;
+  if (catalog.findInstance(sopInstanceUid)) return undefined;
 
   const sourceAeTitle = header.meta.getString(Tags.SourceApplicationEntityTitle)?.trim() ?? '';
-  catalog.addInstance(
-    record,
-    { path: storedPath, inPlace: false, size: stat.size, receivedAt: stat.mtime.toISOString(), sourceAeTitle },
-    sourceAeTitle ? `AE ${sourceAeTitle}` : storedPath,
-  );
-  logger.info('Indexed a stored instance after an interrupted index commit', {
-    sopInstanceUid: record.instance.sopInstanceUid,
-    sourceAeTitle,
-    path: storedPath,
-  });
-  return true;
+  try {
+    catalog.addInstance(
+      record,
+      { path: storedPath, inPlace: false, size: stat.size, receivedAt: stat.mtime.toISOString(), sourceAeTitle },
+      sourceAeTitle ? `AE ${sourceAeTitle}` : storedPath,
+      { rejectConflicts: true },
+    );
+  } catch (error) {
+    if (!(error instanceof IndexConflictError)) throw error;
+    const conflictPath = keepConflictSync(root, storedPath, sopInstanceUid);
+    logger.warn('Kept aside a stored instance whose interrupted index commit conflicts with the index', {
+      sopInstanceUid,
+      sourceAeTitle,
+      keptAt: conflictPath,
+      reason: error.message,
+    });
+    return 'conflict';
+  }
+  logger.info('Indexed a stored instance after an interrupted index commit', { sopInstanceUid, sourceAeTitle, path: storedPath });
+  return 'indexed';
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {

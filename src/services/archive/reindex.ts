@@ -119,6 +119,8 @@ async function rebuildIndex(archiveRoot: string, livePath: string, buildPath: st
             sourceAeTitle: arrival?.sourceAeTitle ?? '',
           },
           file,
+          // A series already indexed under another study is reported as a problem instead of merged into that study.
+          { rejectConflicts: true },
         );
         return true;
       } catch (error) {
