@@ -234,8 +234,10 @@ describeBuilt('anonymizing pipelines', () => {
     const secretFile = path.join(dirs.root, 'send.secret');
     fs.writeFileSync(secretFile, Buffer.from('0123456789abcdef0123456789abcdef'));
     const result = await runLoader(['send', 'storescp', '--anonymize', '--job-secret-file', secretFile, '--study-uid', ...studyUids], { dirs });
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`success: ${sendableCount} of ${sendableCount} instances sent to STOREANON`));
+    // Exit code 3, as `loader anonymize` gives for held-back files.
+    expect(result.code).toBe(3);
+    expect(result.stdout).toMatch(new RegExp(`^partial: ${sendableCount} of ${FILES.length} instances sent to STOREANON`));
+    expect(result.stdout).toContain(`\nheld back: 1 of ${FILES.length} instances were not sent because they may show burned-in text, so the studies are incomplete on STOREANON on purpose (use --allow-burned-in to send them)\n`);
     expect(result.stdout).toContain(`held back: ${ULTRASOUND.sopInstanceUid}: ultrasound image`);
 
     const mapper = new UidMapper(fs.readFileSync(secretFile));
@@ -245,6 +247,20 @@ describeBuilt('anonymizing pipelines', () => {
     for (const file of received) expect({ file, leaked: leakedIdentifiers(fs.readFileSync(file), originals) }).toEqual({ file, leaked: [] });
     const names = received.map((file) => path.basename(file)).join('\n');
     for (const file of FILES.filter((candidate) => candidate !== ULTRASOUND)) expect(names).toContain(mapper.replace(file.sopInstanceUid!));
+  });
+
+  test('send holding back everything fails', async () => {
+    const received = storescp.receivedFiles().length;
+
+    const result = await runLoader(['send', 'storescp', '--anonymize', '--study-uid', ULTRASOUND.studyInstanceUid!, '--json'], { dirs });
+
+    expect(result.code).toBe(1);
+    const report = result.json<{ outcome: string; total: number; completed: number; heldBack: { sopInstanceUid: string }[] }>();
+    expect(report.outcome).toBe('failure');
+    expect(report.total).toBe(1);
+    expect(report.completed).toBe(0);
+    expect(report.heldBack.map((held) => held.sopInstanceUid)).toEqual([ULTRASOUND.sopInstanceUid]);
+    expect(storescp.receivedFiles()).toHaveLength(received);
   });
 
   test('send flags need anonymize', async () => {

@@ -59,7 +59,11 @@ function createTransform(anonymize: MigrationAnonymization | undefined): Anonymi
   return new AnonymizingTransform({ ...anonymize.options, jobSecret: anonymize.jobSecret ?? generateJobSecret() });
 }
 
-/** The report of `loader send`: the transfer report with the instances the anonymizer held back and the outcome. */
+/**
+ * The report of `loader send`: the transfer report with the instances the
+ * anonymizer held back and the outcome. `total` counts the held-back
+ * instances, and `completed` does not.
+ */
 interface SendReport extends TransferReport {
   heldBack: InstanceProblem[];
   outcome: TransferOutcome;
@@ -71,6 +75,13 @@ function printSendReport(node: RemoteNode, report: SendReport, json: boolean | u
     return;
   }
   process.stdout.write(`${report.outcome}: ${report.completed} of ${report.total} instances sent to ${node.aeTitle} at ${node.host}:${node.port}\n`);
+  if (report.heldBack.length > 0) {
+    // The anonymizer holds an instance back only for possible burned-in text (burnedInReason in src/dicom/anonymizer/job.ts).
+    process.stdout.write(
+      `held back: ${report.heldBack.length} of ${report.total} instances were not sent because they may show burned-in text, ` +
+        `so the studies are incomplete on ${node.aeTitle} on purpose (use --allow-burned-in to send them)\n`,
+    );
+  }
   for (const note of report.notes) process.stdout.write(`  note: ${note}\n`);
   const write = (line: string) => process.stdout.write(line);
   printInstanceProblems('held back', report.heldBack, write);
@@ -128,10 +139,10 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
       progress.done();
       const heldBack = batch?.heldBack ?? [];
       if (batch) {
-        // Held-back instances are neither sent nor failed; failed anonymizations count as failed sends.
-        report.total += batch.failures.length;
+        // Failed anonymizations count as failed sends. Held-back instances count in the total but are not failures,
+        // so a send that held back some of them is partial (exit code 3) and one that held back all is a failure (1), as in `loader anonymize`.
+        report.total += batch.failures.length + heldBack.length;
         report.failures.push(...batch.failures);
-        if (heldBack.length > 0) report.notes.push(`${heldBack.length} instances were held back by the anonymizer, so the studies are incomplete on ${node.aeTitle} on purpose (use --allow-burned-in to send them)`);
         if (!anonymize?.jobSecret) report.notes.push('anonymized with a new random secret: another run gives other UIDs and pseudonyms; use --job-secret-file, or `loader migrate local NODE --anonymize` for a resumable job');
       }
       for (const uid of missing) report.notes.push(`study ${uid} is not in the archive`);
