@@ -130,16 +130,22 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(committedUids(root)).toEqual([part.sopInstanceUid]);
   });
 
-  test('failed commit indexed at next open', async () => {
-    const archive = LocalArchive.open(root, { durability: 'process-crash' });
-    const part = datasetPartOf(CT_SMALL);
+  /** Receives `part` while every index commit fails, and waits for the failure. */
+  async function receiveWithFailedCommit(archive: LocalArchive, part: ReturnType<typeof datasetPartOf>) {
     jest.spyOn(ArchiveCatalog.prototype, 'addInstances').mockImplementation(() => {
       throw new Error('database or disk is full');
     });
-
     const outcome = await archive.receive(requestFor(part));
     await waitFor(() => logLines.some((line) => line.includes('Failed to index a stored instance')));
     jest.restoreAllMocks();
+    return outcome;
+  }
+
+  test('failed commit indexed at next open', async () => {
+    const archive = LocalArchive.open(root, { durability: 'process-crash' });
+    const part = datasetPartOf(CT_SMALL);
+
+    const outcome = await receiveWithFailedCommit(archive, part);
     archive.close();
     const uidsAfterFailure = committedUids(root);
     const linksAfterFailure = incomingNames(root);
@@ -218,12 +224,7 @@ describe("deferred index commits of 'process-crash'", () => {
     // Another instance in the same series, under another study: invalid DICOM, which a commit rejects.
     const reused = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'reused.dcm'), { [Tag.StudyInstanceUID]: generateUid(), [Tag.SOPInstanceUID]: generateUid() }));
     const interrupted = LocalArchive.open(root, { durability: 'process-crash' });
-    jest.spyOn(ArchiveCatalog.prototype, 'addInstances').mockImplementation(() => {
-      throw new Error('database or disk is full');
-    });
-    const placed = await interrupted.receive(requestFor(reused));
-    await waitFor(() => logLines.some((line) => line.includes('Failed to index a stored instance')));
-    jest.restoreAllMocks();
+    const placed = await receiveWithFailedCommit(interrupted, reused);
     interrupted.close();
     // The files of this test process count as in use, so this archive leaves the interrupted commit alone.
     const other = LocalArchive.open(root, { durability: 'process-crash' });
