@@ -12,6 +12,7 @@ import { decideAssociation } from './association-policy';
 import { createFindHandler } from './find-service';
 import { createGetHandler, createMoveHandler } from './retrieve-service';
 import { createStoreHandler } from './store-service';
+import type { StoredInstance } from './store-service';
 import type { ServerAccounts } from './user-identity';
 
 const log = createLogger('loader.server');
@@ -23,6 +24,8 @@ export interface PacsServerOptions {
   listNodes(): PacsNode[];
   /** Accounts checked against the user identity of each association; required when settings.requireUserIdentity is on. */
   accounts?: ServerAccounts;
+  /** Called after each received instance that was added to the archive; see createStoreHandler. */
+  onInstanceStored?: (instance: StoredInstance) => void;
 }
 
 export class PacsServer {
@@ -70,7 +73,7 @@ export class PacsServer {
           log.info('C-ECHO', { callingAeTitle: context.association.callingAeTitle });
           return { status: 0x0000 };
         },
-        store: createStoreHandler(archive, log.child('store')),
+        store: createStoreHandler(archive, log.child('store'), options.onInstanceStored),
         find: createFindHandler(archive, settings.aeTitle, log.child('find')),
         move: createMoveHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('move') }),
         get: createGetHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('get') }),

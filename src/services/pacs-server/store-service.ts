@@ -5,7 +5,7 @@
 import { AssociationClosedError } from '../../dicom/network';
 import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { ArchiveError } from '../archive';
-import type { LocalArchive } from '../archive';
+import type { LocalArchive, StoreOutcome } from '../archive';
 import type { Logger } from '../logger';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
 
@@ -17,7 +17,21 @@ export const StoreStatus = {
   CannotUnderstand: 0xc000,
 } as const;
 
-export function createStoreHandler(archive: LocalArchive, log: Logger) {
+/** An instance that the C-STORE SCP added to the archive. */
+export interface StoredInstance {
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  callingAeTitle: string;
+}
+
+/**
+ * Returns the C-STORE handler. `onStored` is called after each instance that
+ * changed the archive ('stored'), before the response is sent. Duplicates and
+ * conflicts leave the archive's listing as it was, so they are not reported.
+ * An exception from `onStored` is logged and does not fail the C-STORE.
+ */
+export function createStoreHandler(archive: LocalArchive, log: Logger, onStored?: (instance: StoredInstance) => void) {
   return async function handleStore(context: StoreRequestContext): Promise<DimseResult> {
     const fields = {
       callingAeTitle: context.association.callingAeTitle,
@@ -47,6 +61,7 @@ export function createStoreHandler(archive: LocalArchive, log: Logger) {
       } else {
         log.debug(`instance ${outcome.outcome}`, { ...fields, studyInstanceUid: outcome.studyInstanceUid });
       }
+      if (outcome.outcome === 'stored' && onStored) reportStored(onStored, outcome, fields.callingAeTitle, log);
       return { status: StoreStatus.Success };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -62,6 +77,15 @@ export function createStoreHandler(archive: LocalArchive, log: Logger) {
       return { status, errorComment: message };
     }
   };
+}
+
+function reportStored(onStored: (instance: StoredInstance) => void, outcome: StoreOutcome, callingAeTitle: string, log: Logger): void {
+  const { studyInstanceUid, seriesInstanceUid, sopInstanceUid } = outcome;
+  try {
+    onStored({ studyInstanceUid, seriesInstanceUid, sopInstanceUid, callingAeTitle });
+  } catch (error) {
+    log.error('stored instance listener failed; the instance is stored', { sopInstanceUid, error: error instanceof Error ? error.message : String(error) });
+  }
 }
 
 /** Returns the AssociationClosedError in the cause chain of `error`, when the association ended during the transfer. */
