@@ -15,7 +15,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import type { QWidget } from '@nodegui/nodegui';
+import type { QTableWidget, QWidget } from '@nodegui/nodegui';
+
+import { selectedRowIndexes } from './components/selected-rows';
 
 /** Interval of the geometry check, in milliseconds. NodeGui 0.74 exposes no layout signal to follow instead. */
 const DUMP_INTERVAL_MS = 200;
@@ -35,6 +37,8 @@ export interface WidgetRecord {
   checked?: boolean;
   /** rowCount() of tables. */
   rows?: number;
+  /** Indexes of the selected rows of tables, in order. */
+  selectedRows?: number[];
 }
 
 export interface WidgetDump {
@@ -93,19 +97,21 @@ function wrappedWidgets(wrapperCache: NodeGui['wrapperCache']): QWidget[] {
 const UNNAMED = /^qt_|^[a-z0-9]{24}$/;
 
 /** Reads the text a user sees in the widget, by the method its class has. */
-function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'checked' | 'rows'> {
+function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'checked' | 'rows' | 'selectedRows'> {
   const probe = widget as unknown as {
     text?: () => string;
     currentText?: () => string;
     isChecked?: () => boolean;
     isCheckable?: () => boolean;
     rowCount?: () => number;
+    selectedRanges?: QTableWidget['selectedRanges'];
   };
-  const result: Pick<WidgetRecord, 'text' | 'checked' | 'rows'> = {};
+  const result: Pick<WidgetRecord, 'text' | 'checked' | 'rows' | 'selectedRows'> = {};
   if (typeof probe.currentText === 'function') result.text = probe.currentText();
   else if (typeof probe.text === 'function') result.text = probe.text();
   if (typeof probe.isChecked === 'function' && (typeof probe.isCheckable !== 'function' || probe.isCheckable())) result.checked = probe.isChecked();
   if (typeof probe.rowCount === 'function') result.rows = probe.rowCount();
+  if (typeof probe.selectedRanges === 'function') result.selectedRows = selectedRowIndexes(probe as Pick<QTableWidget, 'selectedRanges'>);
   return result;
 }
 

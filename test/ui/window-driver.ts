@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { WidgetDump, WidgetRecord } from '../../src/ui/test-hooks';
-import { startProcess, waitUntil } from '../support/peers';
-import type { ManagedProcess } from '../support/peers';
+import { LOADER_BIN, startProcess, waitUntil } from '../support/peers';
+import type { LoaderDirs, ManagedProcess } from '../support/peers';
 
 /** Interval between reads of the geometry file, in milliseconds. */
 const POLL_MS = 100;
@@ -37,6 +37,33 @@ export async function startXvfb(workDir: string, name = 'xvfb'): Promise<{ displ
       if (attempt === 3) throw error;
     }
   }
+}
+
+/**
+ * Starts `loader start` with the test hooks on the driver's display, with its
+ * archive, settings and home folder in `dirs`, makes it the driver's app and
+ * waits until the window is opening. `env` adds to or overrides the variables.
+ */
+export async function startLoaderWindow(driver: WindowDriver, options: { name: string; dirs: LoaderDirs; workDir: string; env?: Record<string, string> }): Promise<ManagedProcess> {
+  const { dirs, workDir } = options;
+  const loader = startProcess({
+    name: options.name,
+    command: LOADER_BIN,
+    args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
+    dir: workDir,
+    env: {
+      DISPLAY: driver.display,
+      HOME: dirs.homeDir,
+      XDG_RUNTIME_DIR: workDir,
+      LANG: 'C.UTF-8',
+      LOADER_UI_TEST_HOOKS: '1',
+      LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile,
+      ...options.env,
+    },
+  });
+  driver.app = loader;
+  await waitUntil(loader, 'log line "desktop window opening"', () => /desktop window opening/.test(loader.readLog()), 60_000);
+  return loader;
 }
 
 export class WindowDriver {

@@ -4,9 +4,10 @@
  * scan confirmation. None of them calls QDialog.exec(), which would stop
  * Node's event loop.
  */
+import { QKeySequence, QShortcut } from '@nodegui/nodegui';
 import type { QWidget } from '@nodegui/nodegui';
 import { Button, ComboBox, Text, View, Window } from '@nodegui/react-nodegui';
-import React, { useState } from 'react';
+import React, { useCallback, useRef, useState } from 'react';
 
 import type { LocationEntry } from '../controllers/app-controller';
 import type { MessageKey, Translate } from '../i18n';
@@ -50,6 +51,35 @@ export function dialogWindowRef(id: string): (window: QWidget | null) => void {
   return ref;
 }
 
+/**
+ * Returns a stable ref callback for the dialog window `id` that does what
+ * dialogWindowRef does and also binds Esc to the latest `onCancel`, the
+ * action of the dialog's Cancel, Exit or Close button. It is stable because
+ * React calls a new ref callback on every render, and the ref activates the
+ * window.
+ */
+export function useDialogWindowRef(id: string, onCancel: () => void): (window: QWidget | null) => void {
+  const cancel = useRef(onCancel);
+  cancel.current = onCancel;
+  // The shortcut's wrapper is kept while the window is mounted, so its signal handler stays alive.
+  const escape = useRef<QShortcut>();
+  return useCallback(
+    (window: QWidget | null) => {
+      dialogWindowRef(id)(window);
+      if (!window) {
+        escape.current = undefined;
+        return;
+      }
+      if (escape.current) return;
+      const shortcut = new QShortcut(window);
+      shortcut.setKey(new QKeySequence('Escape'));
+      shortcut.addEventListener('activated', () => cancel.current());
+      escape.current = shortcut;
+    },
+    [id],
+  );
+}
+
 /** Raises the window and gives it the keyboard focus. */
 export function activate(window: QWidget): void {
   window.raise();
@@ -71,9 +101,10 @@ export interface SendDialogProps {
 export function SendDialog(props: SendDialogProps): React.ReactElement {
   const { t } = props;
   const [method, setMethod] = useState<'get' | 'move'>('get');
+  const ref = useDialogWindowRef('send-dialog', props.onExit);
   return h(
     Window,
-    { id: 'send-dialog', ref: dialogWindowRef('send-dialog'), windowTitle: t('transfer.title'), minSize: { width: 460, height: 170 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: 'send-dialog', ref, windowTitle: t('transfer.title'), minSize: { width: 460, height: 170 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
@@ -113,9 +144,10 @@ export interface FillDialogProps {
 export function FillDialog(props: FillDialogProps): React.ReactElement {
   const { t, locations } = props;
   const [index, setIndex] = useState(0);
+  const ref = useDialogWindowRef('fill-dialog', props.onCancel);
   return h(
     Window,
-    { id: 'fill-dialog', ref: dialogWindowRef('fill-dialog'), windowTitle: t('fill.title'), minSize: { width: 420, height: 140 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: 'fill-dialog', ref, windowTitle: t('fill.title'), minSize: { width: 420, height: 140 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
@@ -163,7 +195,7 @@ export interface ConfirmDialogProps {
   onCancel: () => void;
 }
 
-/** Dialog with a question and two buttons, sized to show all of the question. */
+/** Dialog with a question and two buttons, sized to show all of the question; Esc cancels. */
 export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
   const { t } = props;
   const textHeight = wrappedTextHeight(props.text, CONFIRM_TEXT_WIDTH);
@@ -171,11 +203,12 @@ export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
   const height = textHeight + BUTTON_ROW_HEIGHT;
   const labelKey = CONFIRM_LABELS[props.id];
   const confirmText = props.confirmText ?? (labelKey === undefined ? t('button.ok') : t(labelKey));
+  const ref = useDialogWindowRef(props.id, props.onCancel);
   return h(
     Window,
     {
       id: props.id,
-      ref: dialogWindowRef(props.id),
+      ref,
       windowTitle: props.title,
       minSize: { width, height },
       styleSheet: props.styleSheet,

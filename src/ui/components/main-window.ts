@@ -14,7 +14,8 @@ import type { InterfaceSettings } from '../../services/settings/settings-types';
 import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
-import { panelKindChange, sideToOpen, sshListingFailure } from '../controllers/panel-state';
+import { describeNetworkError } from '../controllers/network-errors';
+import { panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
@@ -117,6 +118,11 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Returns the window's text for an error: a summary of a network error in the language of `t`, else the error's own message. */
+function errorText(t: Translate, error: unknown): string {
+  return describeNetworkError(t, error) ?? describeSshError(t, error);
+}
+
 /** Returns the status fields of a progress event, with a text that follows the language shown. */
 function localizedProgress<P>(t: Translate, format: (t: Translate, progress: P) => { text: string; percent: number }, progress: P): Pick<StatusState, 'text' | 'percent'> {
   return { text: (shown) => format(shown, progress).text, percent: format(t, progress).percent };
@@ -196,12 +202,26 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   // The local filter applies as the user types: the archive index answers from SQLite in milliseconds.
   useEffect(() => refreshLocal('left'), [panels.left.connection, panels.left.filterText]);
   useEffect(() => refreshLocal('right'), [panels.right.connection, panels.right.filterText]);
+  // A Local panel that shows the server's archive lists it again after the server stored instances, with its filter
+  // and selection. ArchiveChangeNotifier collects the instances, so a large study does not redraw the table per instance.
+  useEffect(
+    () =>
+      controller.archiveChanges.subscribe((change) => {
+        for (const side of sidesShowingArchive(panelsRef.current, change.root)) {
+          log.debug('local panel listed again after the server stored instances', { side, instances: change.instances, studies: change.studyInstanceUids.length });
+          refreshLocal(side);
+        }
+      }),
+    [],
+  );
   // React runs the study tables' effects before these, so the rows are already in Qt when the line is logged.
   useEffect(() => logStudyRowsShown('left', panels.left), [panels.left.rows]);
   useEffect(() => logStudyRowsShown('right', panels.right), [panels.right.rows]);
 
+  /** Searches a PACS panel's node with its filters, or lists a Local panel's archive again. */
   const search = async (side: Side) => {
     const state = panelsRef.current[side];
+    if (state.connection?.kind === 'local') refreshLocal(side);
     if (state.connection?.kind !== 'pacs') return;
     setStatus((current) => ({ ...current, text: (t) => t('status.searching'), percent: 0 }));
     try {
@@ -209,8 +229,9 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       update(side, { rows, message: '' });
       setStatus({ text: (t) => t('status.found', { count: rows.length }), percent: 0, failures: [] });
     } catch (error) {
-      update(side, { message: describeError(error) });
-      setStatus({ text: (t) => t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+      log.warn('PACS search failed', { side, error: describeError(error) });
+      update(side, { message: errorText(t, error) });
+      setStatus({ text: (t) => t('status.failed', { message: errorText(t, error) }), percent: 0, failures: [] });
     }
   };
 
@@ -269,7 +290,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       if (connection.kind === 'pacs') await search(side);
     } catch (error) {
       log.warn('panel connection failed', { side, error: describeError(error) });
-      update(side, { connection: undefined, connecting: false, message: describeError(error) });
+      update(side, { connection: undefined, connecting: false, message: errorText(t, error) });
     }
   };
 
@@ -361,7 +382,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       }
     } catch (error) {
       log.error('transfer failed', { from, error: describeError(error) });
-      setStatus({ text: (t) => t('status.failed', { message: describeSshError(t, error) }), percent: 0, failures: [] });
+      setStatus({ text: (t) => t('status.failed', { message: errorText(t, error) }), percent: 0, failures: [] });
     } finally {
       if (transferRef.current === transfer) transferRef.current = undefined;
       finish();
@@ -397,7 +418,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     } catch (error) {
       log.error('PACS server switch failed', { on, error: describeError(error) });
       setServer(controller.serverState());
-      setServerMessage({ text: (t) => t('server.failed', { message: describeError(error) }) });
+      setServerMessage({ text: (t) => t('server.failed', { message: errorText(t, error) }) });
     } finally {
       setServerBusy(false);
     }
@@ -445,7 +466,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       opened = await controller.studyOpener.open(panel.connection, selection, (event) => setStatus({ ...localizedProgress(t, openProgressText, event), failures: [] }));
     } catch (error) {
       log.warn('study for the viewer not retrieved', { side, error: describeError(error) });
-      setStatus({ text: (t) => t('viewer.retrieveFailed', { message: describeSshError(t, error) }), percent: 0, failures: error instanceof StudyRetrieveError ? error.failures : [] });
+      setStatus({ text: (t) => t('viewer.retrieveFailed', { message: errorText(t, error) }), percent: 0, failures: error instanceof StudyRetrieveError ? error.failures : [] });
       return;
     }
     if (!opened) return;

