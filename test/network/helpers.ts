@@ -3,6 +3,7 @@
  * Information and data set, building small identifiers, and permissive servers.
  */
 import * as fs from 'fs';
+import * as net from 'net';
 
 import { AssociateRequest, AssociationDecision, ClientAssociation, DicomServer, DicomServerOptions, DimseHandlers } from '../../src/dicom/network';
 import { LOOPBACK } from '../support/peers';
@@ -107,4 +108,36 @@ export function closeAfterEach(): { servers: DicomServer[]; clients: ClientAssoc
     await Promise.all(opened.servers.splice(0).map((server) => server.close({ timeoutMs: 500 })));
   });
   return opened;
+}
+
+/** Writes `bytes` in pieces of `size` bytes with a pause after each, so that the receiver reads each piece alone. */
+export async function trickle(socket: net.Socket, bytes: Buffer, size: number): Promise<void> {
+  for (let offset = 0; offset < bytes.length; offset += size) {
+    socket.write(bytes.subarray(offset, offset + size));
+    await sleep(1);
+  }
+}
+
+/** Collects whole PDUs from a raw socket. */
+export class PduCollector {
+  private bytes = Buffer.alloc(0);
+  private waiter?: () => void;
+
+  constructor(socket: net.Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.bytes = Buffer.concat([this.bytes, chunk]);
+      this.waiter?.();
+    });
+  }
+
+  async next(): Promise<{ type: number; body: Buffer }> {
+    while (this.bytes.length < 6 || this.bytes.length < 6 + this.bytes.readUInt32BE(2)) {
+      await new Promise<void>((resolve) => (this.waiter = resolve));
+    }
+    const length = 6 + this.bytes.readUInt32BE(2);
+    const pdu = { type: this.bytes[0], body: this.bytes.subarray(6, length) };
+    this.bytes = this.bytes.subarray(length);
+    return pdu;
+  }
 }

@@ -7,20 +7,11 @@ import * as path from 'path';
 import { pipeline } from 'stream/promises';
 
 import { DicomServer, QueryRequestContext, StoreRequestContext, acceptSupportedContexts } from '../../src/dicom/network';
-import { setLogSink } from '../../src/services/logger';
+import { captureLogLines } from '../support/log-capture';
 import { LOOPBACK, STORESCU_ALL_TS_PROFILE, corpusFile, corpusPath, listFiles, makeTempDir, runDcmtk, storeFiles } from '../support/peers';
 import { CT_IMAGE_STORAGE, EXPLICIT_LE, IMPLICIT_LE, MR_IMAGE_STORAGE, acceptEverything, encodeDataset, readAll, readPart10, sleep, startServer } from './helpers';
 
-const logLines: string[] = [];
-let previousSink: (line: string) => void;
-
-beforeAll(() => {
-  previousSink = setLogSink((line) => logLines.push(line));
-});
-
-afterAll(() => {
-  setLogSink(previousSink);
-});
+const logLines = captureLogLines();
 
 describe('DicomServer with DCMTK clients', () => {
   let server: DicomServer;

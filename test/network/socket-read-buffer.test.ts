@@ -22,7 +22,19 @@ import {
 import { SocketReadBuffer, adoptAcceptedSocket, allowSharedChunks } from '../../src/dicom/network/socket-read-buffer';
 import { setLogSink } from '../../src/services/logger';
 import { LOOPBACK } from '../support/peers';
-import { CT_IMAGE_STORAGE, EXPLICIT_LE, IMPLEMENTATION, STUDY_ROOT_FIND, closeAfterEach, encodeDataset, readAll, sleep, startServer } from './helpers';
+import {
+  CT_IMAGE_STORAGE,
+  EXPLICIT_LE,
+  IMPLEMENTATION,
+  PduCollector,
+  STUDY_ROOT_FIND,
+  closeAfterEach,
+  encodeDataset,
+  readAll,
+  sleep,
+  startServer,
+  trickle,
+} from './helpers';
 
 let previousSink: (line: string) => void;
 beforeAll(() => {
@@ -33,38 +45,6 @@ afterAll(() => {
 });
 
 const { servers, clients } = closeAfterEach();
-
-/** Writes `bytes` in pieces of `size` bytes with a pause after each, so that the receiver reads each piece alone. */
-async function trickle(socket: net.Socket, bytes: Buffer, size: number): Promise<void> {
-  for (let offset = 0; offset < bytes.length; offset += size) {
-    socket.write(bytes.subarray(offset, offset + size));
-    await sleep(1);
-  }
-}
-
-/** Collects whole PDUs from a raw socket. */
-class PduCollector {
-  private bytes = Buffer.alloc(0);
-  private waiter?: () => void;
-
-  constructor(socket: net.Socket) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.bytes = Buffer.concat([this.bytes, chunk]);
-      this.waiter?.();
-    });
-  }
-
-  async next(): Promise<{ type: number; body: Buffer }> {
-    while (this.bytes.length < 6 || this.bytes.length < 6 + this.bytes.readUInt32BE(2)) {
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-    }
-    const length = 6 + this.bytes.readUInt32BE(2);
-    const pdu = { type: this.bytes[0], body: this.bytes.subarray(6, length) };
-    this.bytes = this.bytes.subarray(length);
-    return pdu;
-  }
-}
 
 function sha256(bytes: Buffer): string {
   return crypto.createHash('sha256').update(bytes).digest('hex');

@@ -4,7 +4,9 @@
  * Allocates message IDs, sends requests and collects their responses. The DIMSE
  * timeout restarts on any traffic from the peer, so pending responses count as
  * activity. A C-CANCEL-RQ aborts the AbortSignal of the request it names, and every
- * other incoming request goes to one request handler (provider.ts).
+ * other incoming request goes to one request handler (provider.ts), one request at
+ * a time: no asynchronous operations window is negotiated, so a peer may have one
+ * operation outstanding (PS3.7 D.3.3.3).
  */
 
 import type { Readable } from 'node:stream';
@@ -19,6 +21,20 @@ const CANCELLABLE_COMMANDS = new Set<number>([COMMAND_FIELD.C_FIND_RQ, COMMAND_F
 
 /** The controller of requests that cannot be cancelled; nothing calls abort() on it. */
 const NEVER_ABORTED = new AbortController();
+
+/**
+ * Requests that may wait while another one is served before the association
+ * is aborted. A peer that keeps to the one outstanding operation both sides
+ * default to never has one waiting. A peer that sent thousands of C-FIND
+ * requests without reading the responses made the server start them all at
+ * once, and it ran out of memory.
+ */
+export const MAX_WAITING_REQUESTS = 8;
+
+interface WaitingRequest {
+  message: IncomingMessage;
+  controller: AbortController;
+}
 
 export interface ResponseMessage {
   contextId: number;
@@ -45,6 +61,12 @@ export async function collectDataset(stream: Readable, limit = MAX_COLLECTED_DAT
   return Buffer.concat(chunks, length);
 }
 
+/** Drops the data set of a message that is not served; the end of the association may still fail its stream. */
+function discardData(message: IncomingMessage): void {
+  message.data?.on('error', () => undefined);
+  message.data?.resume();
+}
+
 export type RequestHandler = (message: IncomingMessage, signal: AbortSignal) => Promise<void>;
 
 interface ResponseWaiter {
@@ -61,6 +83,9 @@ export class DimseExchange {
   private nextId = 1;
   private readonly waiters = new Map<number, ResponseWaiter>();
   private readonly cancellations = new Map<number, AbortController>();
+  /** Requests received while another is served, in arrival order. */
+  private readonly waitingRequests: WaitingRequest[] = [];
+  private serving = false;
   /** Responses are handled one after another, so a final response never overtakes a pending one whose data set is still being read. */
   private responseChain: Promise<void> = Promise.resolve();
   requestHandler?: RequestHandler;
@@ -168,15 +193,50 @@ export class DimseExchange {
       controller?.abort(new Error(`Cancelled by C-CANCEL-RQ from ${this.association.peerDescription}`));
       return;
     }
-    void this.onRequest(message);
+    this.enqueueRequest(message);
   }
 
-  private async onRequest(message: IncomingMessage): Promise<void> {
+  /** Queues a request, or aborts the association when too many wait; see MAX_WAITING_REQUESTS. */
+  private enqueueRequest(message: IncomingMessage): void {
     const messageId = message.command.fields.messageId ?? -1;
+    if (this.waitingRequests.length >= MAX_WAITING_REQUESTS) {
+      const text =
+        `${this.association.peerDescription} sent more than ${MAX_WAITING_REQUESTS} requests while one was served, ` +
+        'but this association allows one operation at a time';
+      this.logger.warn('Too many requests without waiting for responses, aborting association', {
+        peer: this.association.peerDescription,
+        command: commandName(message.command.fields.commandField),
+        messageId,
+        waiting: this.waitingRequests.length,
+      });
+      discardData(message);
+      this.association.abort(0, 0, text);
+      return;
+    }
+
     // PS3.7 section 9.3 defines C-CANCEL only for C-FIND, C-GET and C-MOVE, so other requests share a signal that never aborts.
+    // A waiting request can be cancelled too, so its controller is registered now.
     const cancellable = CANCELLABLE_COMMANDS.has(message.command.fields.commandField);
     const controller = cancellable ? new AbortController() : NEVER_ABORTED;
     if (cancellable && messageId >= 0) this.cancellations.set(messageId, controller);
+    this.waitingRequests.push({ message, controller });
+    void this.serveWaitingRequests();
+  }
+
+  private async serveWaitingRequests(): Promise<void> {
+    if (this.serving) return;
+    this.serving = true;
+    try {
+      for (let next = this.waitingRequests.shift(); next !== undefined; next = this.waitingRequests.shift()) {
+        await this.onRequest(next.message, next.controller);
+      }
+    } finally {
+      this.serving = false;
+    }
+  }
+
+  private async onRequest(message: IncomingMessage, controller: AbortController): Promise<void> {
+    const messageId = message.command.fields.messageId ?? -1;
     this.association.beginOperation();
     try {
       if (!this.requestHandler) throw new Error('No request handler on this association');
@@ -237,5 +297,7 @@ export class DimseExchange {
     }
     for (const controller of this.cancellations.values()) controller.abort(error);
     this.cancellations.clear();
+    // Handlers of waiting requests would only find the association closed.
+    for (const waiting of this.waitingRequests.splice(0)) discardData(waiting.message);
   }
 }
