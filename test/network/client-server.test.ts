@@ -14,6 +14,7 @@ import {
   DicomServerOptions,
   DimseHandlers,
   DimseStatusError,
+  MAX_CONNECTIONS_AWAITING_REQUEST,
   FindResponse,
   RetrieveProgress,
   PDU_TYPE,
@@ -25,7 +26,7 @@ import {
   encodeAssociateRq,
   encodePDataHeader,
 } from '../../src/dicom/network';
-import { setLogSink } from '../../src/services/logger';
+import { captureLogLines } from '../support/log-capture';
 import { LOOPBACK } from '../support/peers';
 import {
   CT_IMAGE_STORAGE,
@@ -45,14 +46,7 @@ import {
   startServer,
 } from './helpers';
 
-const logLines: string[] = [];
-let previousSink: (line: string) => void;
-beforeAll(() => {
-  previousSink = setLogSink((line) => logLines.push(line));
-});
-afterAll(() => {
-  setLogSink(previousSink);
-});
+const logLines = captureLogLines();
 
 const { servers, clients } = closeAfterEach();
 
@@ -80,6 +74,27 @@ async function open(port: number, overrides: Partial<ConnectOptions> = {}): Prom
 const QUERY = encodeDataset([[0x00080052, 'CS', 'STUDY']], EXPLICIT_LE);
 
 /** Creates a readable of `total` bytes generated on demand; `produced()` returns the bytes handed out so far. */
+/** Opens `count` TCP connections that send nothing, one after another, and tracks which the server closes. */
+async function openIdleConnections(port: number, count: number): Promise<{ socket: net.Socket; closed: boolean }[]> {
+  const connections: { socket: net.Socket; closed: boolean }[] = [];
+  for (let i = 0; i < count; i++) {
+    const connection = { socket: net.connect(port, LOOPBACK), closed: false };
+    connection.socket.on('close', () => (connection.closed = true));
+    connection.socket.on('error', () => undefined);
+    await new Promise((resolve) => connection.socket.once('connect', resolve));
+    connections.push(connection);
+    idleSockets.push(connection.socket);
+  }
+  // The server accepts in the order of connecting; give it a turn to take the last one.
+  await sleep(20);
+  return connections;
+}
+
+const idleSockets: net.Socket[] = [];
+afterEach(() => {
+  for (const socket of idleSockets.splice(0)) socket.destroy();
+});
+
 function generatedSource(total: number, chunk = 64 * 1024): { stream: Readable; produced: () => number } {
   let produced = 0;
   const stream = new Readable({
@@ -144,6 +159,28 @@ describe('negotiation', () => {
     await expect(second).rejects.toBeInstanceOf(AssociationRejectedError);
     await expect(second).rejects.toThrow(/local limit exceeded/);
     expect((await first.echo()).status).toBe(0);
+  });
+
+  test('idle connections leave association slots free', async () => {
+    const port = await serve({ echo: async () => ({ status: 0 }) }, { maxAssociations: 1 });
+    const idle = await openIdleConnections(port, 3);
+
+    const client = await open(port);
+
+    expect((await client.echo()).status).toBe(0);
+    expect(idle.every((connection) => !connection.closed)).toBe(true);
+  });
+
+  test('longest idle connection closed for a new one', async () => {
+    const port = await serve({ echo: async () => ({ status: 0 }) });
+    const idle = await openIdleConnections(port, MAX_CONNECTIONS_AWAITING_REQUEST);
+
+    const client = await open(port);
+    await sleep(50);
+
+    expect((await client.echo()).status).toBe(0);
+    expect(idle.filter((connection) => connection.closed)).toEqual([idle[0]]);
+    expect(logLines.some((line) => line.includes('waited longest without an A-ASSOCIATE-RQ'))).toBe(true);
   });
 
   test('server binds the requested host', async () => {

@@ -63,9 +63,20 @@ export interface DicomServerOptions {
   decide(request: AssociateRequest): AssociationDecision | Promise<AssociationDecision>;
   handlers: DimseHandlers;
   timeouts?: { associationMs?: number; dimseMs?: number; idleMs?: number };
-  /** Associations beyond this count are rejected with source 3, reason 2 (local limit exceeded). */
+  /**
+   * Associations beyond this count are rejected with source 3, reason 2 (local limit exceeded).
+   * Connections that have not sent their A-ASSOCIATE-RQ yet do not count (see MAX_CONNECTIONS_AWAITING_REQUEST).
+   */
   maxAssociations?: number;
 }
+
+/**
+ * Connections that may wait for their A-ASSOCIATE-RQ at once. A new connection
+ * beyond this closes the one that has waited longest. When idle connections
+ * counted against maxAssociations, 32 of them that sent nothing kept every
+ * caller out until the ARTIM timer closed them 30 s later.
+ */
+export const MAX_CONNECTIONS_AWAITING_REQUEST = 64;
 
 /** Our default maximum PDU length: large enough for throughput, small enough to bound per-PDU memory. */
 export const DEFAULT_MAX_PDU_LENGTH = 256 * 1024;
@@ -210,6 +221,7 @@ export class DicomServer extends EventEmitter {
   }
 
   private onConnection(accepted: Socket): void {
+    this.makeRoomForConnection();
     const readBuffer = new SocketReadBuffer();
     const adopted = adoptAcceptedSocket(accepted, readBuffer);
     const socket = adopted ?? accepted;
@@ -240,6 +252,19 @@ export class DicomServer extends EventEmitter {
       logger.info('Association ended', { association: id, peer: association.peerDescription, reason: end.reason, detail: end.reason === 'released' ? undefined : end.error.message });
       this.emit('associationEnd', { id, reason: end.reason, error: end.error });
     });
+  }
+
+  /** Closes the connection that has waited longest for its A-ASSOCIATE-RQ when MAX_CONNECTIONS_AWAITING_REQUEST wait. */
+  private makeRoomForConnection(): void {
+    const waiting = [...this.associations].filter((association) => association.state === 'awaiting-request');
+    if (waiting.length < MAX_CONNECTIONS_AWAITING_REQUEST) return;
+    const oldest = waiting[0];
+    logger.warn('Closing the connection that waited longest without an A-ASSOCIATE-RQ, to make room for a new one', {
+      aeTitle: this.options.aeTitle,
+      peer: oldest.peerDescription,
+      waiting: waiting.length,
+    });
+    oldest.socket.destroy();
   }
 
   private async onAssociateRequest(association: Association, id: string, pdu: AssociateRqPdu, remoteAddress: string, remotePort: number): Promise<void> {
@@ -337,7 +362,8 @@ export class DicomServer extends EventEmitter {
       return { accept: false, result: 2, source: 3, reason: 1, logMessage: 'Server is closing' };
     }
     const limit = this.options.maxAssociations;
-    if (limit !== undefined && this.associations.size > limit) {
+    const negotiating = [...this.associations].filter((association) => association.state !== 'awaiting-request').length;
+    if (limit !== undefined && negotiating > limit) {
       return { accept: false, result: 2, source: 3, reason: 2, logMessage: `Limit of ${limit} simultaneous associations reached` };
     }
     if (request.maxPduLength !== 0 && request.maxPduLength < 7) {
