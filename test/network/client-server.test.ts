@@ -25,6 +25,7 @@ import {
   encodeAssociateAc,
   encodeAssociateRq,
   encodePDataHeader,
+  encodeReleaseRq,
 } from '../../src/dicom/network';
 import { captureLogLines } from '../support/log-capture';
 import { LOOPBACK } from '../support/peers';
@@ -74,6 +75,32 @@ async function open(port: number, overrides: Partial<ConnectOptions> = {}): Prom
 const QUERY = encodeDataset([[0x00080052, 'CS', 'STUDY']], EXPLICIT_LE);
 
 /** Creates a readable of `total` bytes generated on demand; `produced()` returns the bytes handed out so far. */
+/**
+ * Proposes Verification as `callingAeTitle` over a raw socket, sends `bytes`
+ * after the A-ASSOCIATE-AC, and returns all bytes received until the server
+ * closes the connection.
+ */
+function sendAfterAccept(port: number, callingAeTitle: string, bytes: Buffer): Promise<Buffer> {
+  const request = encodeAssociateRq({
+    type: PDU_TYPE.ASSOCIATE_RQ,
+    protocolVersion: 1,
+    calledAeTitle: 'LOADER',
+    callingAeTitle,
+    applicationContextName: '1.2.840.10008.3.1.1.1',
+    contexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }],
+    userInformation: { maxPduLength: 16384, implementationClassUid: '1.2.3', roleSelections: [] },
+  });
+  return new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(port, LOOPBACK, () => socket.write(request));
+    socket.on('data', (chunk) => {
+      if (chunks.length === 0) socket.write(bytes);
+      chunks.push(chunk);
+    });
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
 /** Opens `count` TCP connections that send nothing, one after another, and tracks which the server closes. */
 async function openIdleConnections(port: number, count: number): Promise<{ socket: net.Socket; closed: boolean }[]> {
   const connections: { socket: net.Socket; closed: boolean }[] = [];
@@ -491,31 +518,29 @@ describe('timeouts and shutdown', () => {
 
   test('stalled message is aborted', async () => {
     const port = await serve({ echo: async () => ({ status: 0 }) }, { timeouts: { dimseMs: 300 } });
-    const request = encodeAssociateRq({
-      type: PDU_TYPE.ASSOCIATE_RQ,
-      protocolVersion: 1,
-      calledAeTitle: 'LOADER',
-      callingAeTitle: 'STALLER',
-      applicationContextName: '1.2.840.10008.3.1.1.1',
-      contexts: [{ id: 1, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] }],
-      userInformation: { maxPduLength: 16384, implementationClassUid: '1.2.3', roleSelections: [] },
-    });
     // The first command fragment of a C-ECHO-RQ, without the last-fragment flag, and then nothing.
     const partial = Buffer.concat([encodePDataHeader(1, true, false, 8), Buffer.alloc(8)]);
     const started = Date.now();
-    const received = await new Promise<Buffer>((resolve) => {
-      const chunks: Buffer[] = [];
-      const socket = net.connect(port, LOOPBACK, () => socket.write(request));
-      socket.on('data', (chunk) => {
-        if (chunks.length === 0) socket.write(partial);
-        chunks.push(chunk);
-      });
-      socket.on('close', () => resolve(Buffer.concat(chunks)));
-    });
+
+    const received = await sendAfterAccept(port, 'STALLER', partial);
+
     expect(Date.now() - started).toBeLessThan(3000);
     expect(received[0]).toBe(PDU_TYPE.ASSOCIATE_AC);
     expect(received.subarray(received.length - 10)).toEqual(encodeAbort(2, 0));
     expect(logLines.some((line) => line.includes('message stalled') && line.includes('STALLER'))).toBe(true);
+  });
+
+  test('release inside a message is aborted', async () => {
+    const port = await serve({ echo: async () => ({ status: 0 }) });
+    // The first command fragment of a C-ECHO-RQ, without the last-fragment flag, then A-RELEASE-RQ.
+    const partial = Buffer.concat([encodePDataHeader(1, true, false, 8), Buffer.alloc(8), encodeReleaseRq()]);
+    const started = Date.now();
+
+    const received = await sendAfterAccept(port, 'HALFWAY', partial);
+
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(received.subarray(received.length - 10)).toEqual(encodeAbort(2, 2));
+    expect(logLines.some((line) => line.includes('A-RELEASE-RQ inside a message') && line.includes('HALFWAY'))).toBe(true);
   });
 
   test('silent connection is closed', async () => {

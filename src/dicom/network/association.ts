@@ -530,6 +530,8 @@ export class Association extends EventEmitter {
 
       case 'established':
         if (pdu.type !== PDU_TYPE.RELEASE_RQ) return this.unexpectedPdu(pdu.type);
+        // A message whose last fragment never comes would hold the release until the ARTIM timer aborts it.
+        if (this.assembler.busy) return this.releaseInsideMessage();
         this.onPeerRelease();
         return;
 
@@ -569,6 +571,12 @@ export class Association extends EventEmitter {
 
   private released(): void {
     this.finish('released', new AssociationClosedError(`Association with ${this.peerDescription} released`, 'released'));
+  }
+
+  private releaseInsideMessage(): void {
+    const message = `${this.peerDescription} requested release in the middle of a message, before its last fragment`;
+    this.logger.warn('Aborting association: A-RELEASE-RQ inside a message', { peer: this.peerDescription });
+    this.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.UNEXPECTED_PDU, message);
   }
 
   private unexpectedPdu(type: number): void {
