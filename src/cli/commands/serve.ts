@@ -23,6 +23,7 @@ import {
 } from '../../services/settings/validation';
 import { openSettings, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
+import { lowerHelperThreadPriority } from '../helper-thread-priority';
 import { checkScheduleNodes, parseSyncSchedule, runSyncSpec } from './sync';
 import type { SyncSchedule } from './sync';
 
@@ -139,6 +140,8 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
     );
   }
   const syncSchedules = startSyncSchedules(globals, schedules, archive);
+  const loweredThreads = lowerHelperThreadPriority();
+  log.debug('helper threads set to the lowest priority', { threads: loweredThreads });
 
   await new Promise<void>((resolve) => {
     let stopping = false;
