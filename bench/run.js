@@ -178,6 +178,8 @@ function freshDir(dir) {
 }
 
 const RUNS_DIR = path.join(WORK_DIR, 'runs');
+/** Touched when a bench removes RUNS_DIR at its end; see clearEarlierRuns. */
+const RUNS_REMOVED_MARKER = path.join(WORK_DIR, 'runs.removed');
 let runDirCount = 0;
 
 /** Run folders that receivers wrote into; see flushEarlierRuns. */
@@ -236,15 +238,45 @@ function flushEarlierRuns() {
 /**
  * Removes the run folders of an interrupted earlier bench, then waits until
  * the file system no longer counts their inodes as recently deleted (see
- * newRunDir): dirty_expire_centisecs plus the kernel's 5 s margin.
+ * newRunDir): dirty_expire_centisecs plus the kernel's 5 s margin. Waits the
+ * rest of that time too when a finished bench removed its folders recently:
+ * a bench started 20 s after another one ended ran in the slow state.
  */
 async function clearEarlierRuns() {
-  if (!fs.existsSync(RUNS_DIR)) return;
-  fs.rmSync(RUNS_DIR, { recursive: true, force: true });
-  execFileSync('sync');
-  const expireSeconds = Number(fs.readFileSync('/proc/sys/vm/dirty_expire_centisecs', 'utf8')) / 100;
-  log(`removed the run folders of an earlier bench; waiting ${expireSeconds + 5} s before the first run`);
-  await sleep((expireSeconds + 5) * 1000);
+  const waitMs = (Number(fs.readFileSync('/proc/sys/vm/dirty_expire_centisecs', 'utf8')) / 100 + 5) * 1000;
+  if (fs.existsSync(RUNS_DIR)) {
+    fs.rmSync(RUNS_DIR, { recursive: true, force: true });
+  fs.writeFileSync(RUNS_REMOVED_MARKER, '');
+    execFileSync('sync');
+    log(`removed the run folders of an earlier bench; waiting ${waitMs / 1000} s before the first run`);
+    await sleep(waitMs);
+    return;
+  }
+  // A bench that finished moments ago removed its run folders just as well.
+  const removedAt = fs.existsSync(RUNS_REMOVED_MARKER) ? fs.statSync(RUNS_REMOVED_MARKER).mtimeMs : 0;
+  const remainingMs = removedAt + waitMs - Date.now();
+  if (remainingMs > 0) {
+    log(`an earlier bench removed its run folders ${((Date.now() - removedAt) / 1000).toFixed(0)} s ago; waiting ${(remainingMs / 1000).toFixed(0)} s before the first run`);
+    await sleep(remainingMs);
+  }
+}
+
+/**
+ * Fails when the file system of bench/.work has less free space than the
+ * receivers of the chosen scenarios write: every run's output stays until
+ * the bench ends (see newRunDir).
+ */
+function checkFreeSpace(options) {
+  const ctBytes = 1000 * 530e3;
+  const largeBytes = 10 * 105e6;
+  // Scenario a: storescp, Orthanc and both loader modes per round, storescp and the loader twice.
+  const perScenario = { a: ctBytes * 7, b: largeBytes, c: 0, d: ctBytes * 3, e: largeBytes * 2 };
+  const needed = options.scenarios.reduce((sum, name) => sum + (perScenario[name] ?? 0) * (name === 'b' || name === 'c' ? 1 : options.runs), 0) + 2e9;
+  const stats = fs.statfsSync(WORK_DIR);
+  const free = stats.bavail * stats.bsize;
+  if (free < needed) {
+    throw new Error(`${(free / 1e9).toFixed(1)} GB free in ${WORK_DIR}, but these scenarios write about ${(needed / 1e9).toFixed(1)} GB: free space, or pass fewer --runs or --scenarios`);
+  }
 }
 
 function loaderDirs(label, options) {
@@ -896,6 +928,7 @@ async function main() {
   const options = parseArguments(process.argv.slice(2));
   fs.mkdirSync(WORK_DIR, { recursive: true });
   ensureCorpus();
+  checkFreeSpace(options);
   await clearEarlierRuns();
   const facts = machineFacts();
   const uptimeBefore = uptime();
@@ -928,6 +961,7 @@ async function main() {
 
   // Received files and archives of the runs; the generated input data stays for the next run.
   fs.rmSync(RUNS_DIR, { recursive: true, force: true });
+  fs.writeFileSync(RUNS_REMOVED_MARKER, '');
 
   process.stdout.write(`${report}\n`);
   if (options.dryRun) return;
