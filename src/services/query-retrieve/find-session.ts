@@ -8,7 +8,7 @@ import type { ClientAssociation } from '../../dicom/network';
 import { SopClass } from '../../dicom/uid';
 import { decodeResponseIdentifier, encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers';
 import type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
-import { connectToNode } from './remote-node';
+import { connectToNode, explainPeerAbort } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { describeStatusFailure } from './statuses';
 
@@ -16,6 +16,7 @@ export class FindSession {
   private constructor(
     private readonly association: ClientAssociation,
     private readonly node: RemoteNode,
+    private readonly local: LocalIdentity,
     private readonly contextId: number,
     private readonly transferSyntax: string,
   ) {}
@@ -28,7 +29,7 @@ export class FindSession {
       await association.release();
       throw new Error(`${node.name} did not accept Study Root Query/Retrieve - FIND`);
     }
-    return new FindSession(association, node, context.id, context.transferSyntax);
+    return new FindSession(association, node, local, context.id, context.transferSyntax);
   }
 
   /**
@@ -45,7 +46,7 @@ export class FindSession {
       }
     } catch (error) {
       if (error instanceof DimseStatusError) throw explainFindFailure(this.node, error);
-      throw error;
+      throw explainPeerAbort(error, this.node, this.local, 'during C-FIND');
     }
   }
 

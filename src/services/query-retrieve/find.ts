@@ -9,7 +9,7 @@ import { normalizeDate } from '../../dicom/values';
 import { createLogger } from '../logger';
 import { FindSession } from './find-session';
 import type { DecodedIdentifier, RequestKey } from './identifiers';
-import { connectToNode, hasQuirk, QUIRK } from './remote-node';
+import { connectToNode, explainPeerAbort, hasQuirk, QUIRK } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { formatDateRange, normalizeModalities, parseDateFilter, splitDateRange, surroundWithWildcards } from './study-filters';
 import type { DateRange, StudyFilters } from './study-filters';
@@ -95,7 +95,9 @@ export async function echoNode(node: RemoteNode, local: LocalIdentity): Promise<
     { abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ExplicitVRLittleEndian, TransferSyntax.ImplicitVRLittleEndian] },
   ]);
   try {
-    const result = await association.echo();
+    const result = await association.echo().catch((error: unknown) => {
+      throw explainPeerAbort(error, node, local, 'during C-ECHO');
+    });
     if (statusClass(result.status) !== 'success') {
       throw new DimseStatusError(result.status, `C-ECHO to ${node.name} returned status ${formatStatus(result.status)}`);
     }

@@ -3,7 +3,7 @@
  * registry or one given by host, port and AE title, with its character set,
  * timeouts, quirks and credentials, and the loader's own identity as the calling AE.
  */
-import { AssociationRejectedError, connect } from '../../dicom/network';
+import { AssociationClosedError, AssociationRejectedError, connect } from '../../dicom/network';
 import type { ClientAssociation, ConnectOptions } from '../../dicom/network';
 import { parseSpecificCharacterSet } from '../../dicom/charset';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
@@ -190,11 +190,23 @@ export async function connectToNode(
     association = await connect(options);
   } catch (error) {
     if (error instanceof AssociationRejectedError) throw explainRejection(error, node.name, options.userIdentity);
-    throw error;
+    throw explainPeerAbort(error, node, local, 'before accepting it');
   }
   if (options.userIdentity?.positiveResponseRequested && association.userIdentityServerResponse === undefined) {
     // NOTE: PS3.7 leaves the reaction to a missing response to the requestor; the loader only warns.
     logger.warn('node did not confirm the user identity it was asked to confirm', { node: node.name });
   }
   return association;
+}
+
+/**
+ * Adds the likely cause to an A-ABORT from the node: nodes such as Orthanc 1.10
+ * abort, instead of rejecting, a calling AE title they do not know. Returns
+ * every other error unchanged. The result keeps the AssociationClosedError
+ * class and reason, so retry decisions do not change.
+ */
+export function explainPeerAbort(error: unknown, node: RemoteNode, local: LocalIdentity, when: string): unknown {
+  if (!(error instanceof AssociationClosedError) || error.reason !== 'peer-aborted') return error;
+  const message = `${node.name} aborted the association ${when} (${error.message}); the node may not know the calling AE title ${local.aeTitle}: register it on the node`;
+  return new AssociationClosedError(message, error.reason);
 }
