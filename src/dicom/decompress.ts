@@ -16,8 +16,9 @@
  *   that already records '01' keeps its values, and gets this compression's ratio
  *   or method only where that attribute is missing. The ratio is the native
  *   Pixel Data size over the bytes of all fragments;
- * - group length elements of a group that one of those edits changes, because
- *   their value would be wrong (group lengths are retired, so they are dropped).
+ * - group length elements of a group that one of those edits changes, and
+ *   (7FE0,0000), because their value would be wrong (group lengths are
+ *   retired, so they are dropped).
  *
  * Frames are read, decoded and written one at a time. The result is the data
  * set only: the caller writes file meta information where it needs one.
@@ -286,18 +287,23 @@ function encodeShortHeader(tag: Tag, vr: string, length: number): Buffer {
   return header;
 }
 
+/** Group of Pixel Data, whose length always changes. */
+const PIXEL_DATA_GROUP = 0x7fe0;
+
 /**
- * Returns the elements in `head` (the file bytes from `base` up to group 7FE0)
- * with the edits applied: an edited element present in the data set is
+ * Returns the elements in `head` (the file bytes from `base` up to Pixel
+ * Data) with the edits applied: an edited element present in the data set is
  * replaced where it is, a missing one is inserted in tag order. The group
- * length elements of edited groups are dropped.
+ * length elements of edited groups and of group 7FE0 are dropped.
  */
 function applyEdits(head: Buffer, dataset: Dataset, base: number, edits: Edits): Buffer {
-  if (edits.size === 0) return head;
+  const editedGroups = new Set([...edits.keys()].map((tag) => tag >>> 16));
+  editedGroups.add(PIXEL_DATA_GROUP);
+  const staleGroupLength = [...dataset.elements.keys()].some((tag) => (tag & 0xffff) === 0 && editedGroups.has(tag >>> 16));
+  if (edits.size === 0 && !staleGroupLength) return head;
   const starts = [...dataset.elements.values()]
     .map((element) => ({ tag: element.tag, start: elementStart(head, element.tag, element.vr, element.offset - base) }))
     .sort((a, b) => a.start - b.start);
-  const editedGroups = new Set([...edits.keys()].map((tag) => tag >>> 16));
   const pending = [...edits.entries()].sort((a, b) => a[0] - b[0]);
   const parts: Buffer[] = [];
 

@@ -13,7 +13,10 @@
  * - sequences and items are written with undefined length and delimitation
  *   items, so no enclosing length needs recomputing;
  * - a value longer than 0xFFFF bytes in a VR with a 16-bit length field is
- *   written as UN in explicit VR (PS3.5 section 6.2.2).
+ *   written as UN in explicit VR (PS3.5 section 6.2.2);
+ * - group length elements (gggg,0000) are dropped, because header sizes and
+ *   sequence lengths change and would make them wrong. Outside groups 0000
+ *   and 0002 they are retired (PS3.5 section 7.2).
  * Text values, Specific Character Set included, are never changed. Encapsulated
  * (compressed) pixel data is not converted: that needs a codec.
  */
@@ -204,6 +207,11 @@ class Converter {
         throw new TranscodeError(
           `value of ${formatTag(tag)} (${header.vr}) at byte offset ${start} has length ${header.length}, past the end of its item`,
         );
+      }
+      // A group length is a 4-byte UL; a longer value is copied like any unknown element.
+      if ((tag & 0xffff) === 0 && header.length <= 4) {
+        await reader.read(header.length, 'Group length');
+        continue;
       }
       yield* this.convertElement(header, input, output, pixel, level.depth);
     }

@@ -102,6 +102,17 @@ describe('decompressed attributes', () => {
     }
   });
 
+  test('stale group lengths dropped', async () => {
+    const file = corpusPath('samples/ct/ct-jpeg-lossless-legacy-date.dcm').absolutePath;
+    const pixelGroupLength = 0x7fe00000;
+
+    const dataset = await decompressToDataset(file);
+
+    expect(elementValues(file).has(pixelGroupLength)).toBe(true);
+    expect(dataset.elements.has(pixelGroupLength)).toBe(false);
+    expect(dataset.elements.get(Tags.PixelData)?.length).toBe(512 * 400 * 2);
+  });
+
   test('irreversible JPEG 2000 gets method', async () => {
     // The corpus JPEG 2000 (.91) file uses the irreversible 9-7 wavelet and records '01' with ratio 69 but no method.
     const dataset = await decompressToDataset(corpusFile('jpeg2000').absolutePath);

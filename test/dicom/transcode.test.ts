@@ -233,6 +233,23 @@ describe('transcodeBuffer on built data sets', () => {
     expect(sequence?.length).toBe(0xffffffff);
   });
 
+  test('group lengths dropped', async () => {
+    const withGroupLengths = encodeElements(
+      [
+        { tag: 0x00080000, vr: 'UL', value: 18 },
+        { tag: 0x00080060, vr: 'CS', value: 'CT' },
+        { tag: Tags.ReferencedSeriesSequence, vr: 'SQ', value: [[{ tag: 0x00200000, vr: 'UL', value: 13 }, { tag: Tags.SeriesInstanceUID, vr: 'UI', value: '1.2.3' }]] },
+      ],
+      encodingOf(EXPLICIT_LE),
+    );
+
+    const converted = await transcodeBuffer(withGroupLengths, EXPLICIT_LE, IMPLICIT_LE);
+
+    const result = parseDataset(converted, encodingOf(IMPLICIT_LE), { stopAtTag: null });
+    expect([...result.elements.keys()]).toEqual([0x00080060, Tags.ReferencedSeriesSequence]);
+    expect([...result.getItems(Tags.ReferencedSeriesSequence)[0].elements.keys()]).toEqual([Tags.SeriesInstanceUID]);
+  });
+
   test('UN sequence of undefined length', async () => {
     // A private sequence in explicit VR as UN with undefined length: its items are implicit VR (PS3.5 6.2.2).
     const item = encodeElements([{ tag: 0x00091002, vr: 'UN', value: Buffer.from('ab') }], encodingOf(IMPLICIT_LE));
