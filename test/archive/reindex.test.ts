@@ -84,6 +84,21 @@ describe('archive import and reindex', () => {
     expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
   });
 
+  test('importFile copies a file indexed in place', async () => {
+    const source = freshCopy(RT_PLAN, path.join(workDir, 'in', 'plan.dcm'));
+    await archive.importFile(source, { copy: false });
+
+    const copied = await archive.importFile(source, { copy: true });
+    fs.rmSync(source);
+
+    expect(copied.outcome).toBe('stored');
+    expect(copied.path.startsWith(root + path.sep)).toBe(true);
+    expect(archive.getInstancePath(copied.sopInstanceUid)).toBe(copied.path);
+    expect(archive.catalog.findInstance(copied.sopInstanceUid)?.inPlace).toBe(false);
+    expect(archive.listInstances()).toHaveLength(1);
+    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+  });
+
   test('importFile of a text file is unreadable', async () => {
     const text = path.join(workDir, 'notes.txt');
     fs.writeFileSync(text, 'not DICOM\n');

@@ -142,6 +142,15 @@ describe('send to storescp', () => {
     expect(report.failures[0].reason).toMatch(/gone\.dcm is missing; .*loader reindex/);
   });
 
+  test('missing file indexed in place names the medium', async () => {
+    const removed = { ...stored(ct), path: path.join(makeTempDir('send-removed'), 'on-disc.dcm'), inPlace: true };
+
+    const report = await sendInstances(nodeFor(acceptAll), localIdentity(), [removed]);
+
+    expect(report.failures[0].reason).toMatch(/on-disc\.dcm is missing; it was indexed where it was found, outside the archive.*loader scan --import/);
+    expect(report.failures[0].reason).not.toContain('reindex');
+  });
+
   test('overwritten DICM prefix fails with hint', async () => {
     // Parsed without the prefix, the CSA and JPEG 2000 files look truncated and the CT file looks like no DICOM file.
     // The JPEG 2000 file is decompressed for its peer, so it goes through the full header check.

@@ -81,6 +81,8 @@ export interface StoredInstance {
   /** Absolute path; the file may have been removed from disk since it was indexed. */
   path: string;
   size: number;
+  /** The file was indexed where it was found, outside the archive folder (loader scan without --import). */
+  inPlace?: boolean;
 }
 
 export interface StudyConflict {
@@ -285,6 +287,7 @@ export class ArchiveCatalog {
         transferSyntaxUid: instance.transferSyntaxUid,
         path: instance.path,
         size: instance.size,
+        inPlace: instance.inPlace,
       };
     });
   }

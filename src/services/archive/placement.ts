@@ -89,6 +89,8 @@ export interface FileSource {
 interface ExistingFile {
   path: string;
   indexed: boolean;
+  /** The index row lists the file in place, outside the archive folder. */
+  inPlace?: boolean;
 }
 
 /**
@@ -146,6 +148,7 @@ export async function placeTemporaryFile(
   }
 
   if (await sameDatasetBytes(existing.path, tempPath, header.datasetOffset)) {
+    if (existing.inPlace) return adoptInPlaceFile(context, tempPath, finalPath, record, source, fileSize, existing.path);
     await removeFileQuietly(tempPath);
     const existingSize = (await fsp.stat(existing.path)).size;
     if (!existing.indexed) {
@@ -161,6 +164,43 @@ export async function placeTemporaryFile(
   }
 
   return keepDifferentContent(context, tempPath, header, existing, uids, source, fileSize);
+}
+
+/**
+ * Places the copy `tempPath` of a file that the index lists in place (on a
+ * scanned CD, say) into the layout, and points the index row at it, so the
+ * instance no longer depends on that medium. Before, a scan with --import
+ * after a scan without it copied nothing, and removing the CD lost the study.
+ */
+async function adoptInPlaceFile(
+  context: PlacementContext,
+  tempPath: string,
+  finalPath: string,
+  record: InstanceRecord,
+  source: FileSource,
+  fileSize: number,
+  inPlacePath: string,
+): Promise<StoreOutcome> {
+  const uids = uidsOf(record);
+  const linked = await linkIntoLayout(context, tempPath, finalPath);
+  if (linked === 'exists') {
+    // An unindexed file already has the layout name; the in-place row stays as it is.
+    await removeFileQuietly(tempPath);
+    return { outcome: 'duplicate', path: inPlacePath, size: fileSize, ...uids };
+  }
+
+  if (context.durability === 'full') await fsyncDirectory(path.dirname(finalPath));
+  try {
+    // Without rejectConflicts the row of the in-place file is replaced.
+    await context.indexQueue.add({ record, file: fileInfo(finalPath, false, fileSize, source), source: source.description });
+  } catch (error) {
+    await removeFileQuietly(finalPath);
+    throw new ArchiveError('index', `Failed to index ${uids.sopInstanceUid}: ${describeError(error)}`, { cause: error });
+  } finally {
+    if (linked === 'linked') await removeFileQuietly(tempPath);
+  }
+  context.logger.debug('Copied an instance indexed in place into the archive', { sopInstanceUid: uids.sopInstanceUid, from: inPlacePath, path: finalPath });
+  return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
 }
 
 /** Moves `file`, which the index rejected for `conflict`, to .conflicts and logs why. */
@@ -278,10 +318,10 @@ async function indexPlacedFile(context: PlacementContext, record: InstanceRecord
 /** Returns the indexed file of this SOP Instance UID when it still exists on disk. */
 async function findIndexedFile(context: PlacementContext, sopInstanceUid: string): Promise<ExistingFile | undefined> {
   const queued = context.indexQueue.queuedEntry(sopInstanceUid);
-  if (queued !== undefined) return { path: queued.file.path, indexed: true };
+  if (queued !== undefined) return { path: queued.file.path, indexed: true, inPlace: queued.file.inPlace };
   const indexed = context.catalog.findInstance(sopInstanceUid);
   if (!indexed) return undefined;
-  if (await exists(indexed.path)) return { path: indexed.path, indexed: true };
+  if (await exists(indexed.path)) return { path: indexed.path, indexed: true, inPlace: indexed.inPlace };
   context.logger.warn('Indexed file is missing on disk; it will be replaced', { sopInstanceUid, path: indexed.path });
   return undefined;
 }

@@ -43,6 +43,13 @@ export function checkStoredFileFacts(instance: StoredInstance, facts: StoredFile
 /** Returns a clear error for a stored file that is gone (ENOENT), and `error` itself otherwise. */
 export function describeMissingFile(instance: StoredInstance, error: unknown): unknown {
   if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error;
+  if (instance.inPlace) {
+    // A reindex would drop such a file from the index, so that is not the first thing to suggest.
+    return new Error(
+      `${instance.path} is missing; it was indexed where it was found, outside the archive, and that disc or folder is no longer there. ` +
+        'Put it back, and run "loader scan --import" on it to keep a copy in the archive',
+    );
+  }
   return new Error(`${instance.path} is missing; it was deleted after it was indexed, so run "loader reindex" to rebuild the index from the files`);
 }
 
