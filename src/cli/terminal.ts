@@ -26,10 +26,14 @@ export class ProgressLine {
   }
 }
 
-/** Formats rows as aligned columns; cells longer than maxWidth are cut with an ellipsis. */
-export function formatTable(headers: string[], rows: string[][], maxWidth = 40): string {
-  const cut = (text: string) => (text.length > maxWidth ? text.slice(0, maxWidth - 1) + '…' : text);
-  const cells = [headers, ...rows].map((row) => row.map((cell) => cut(cell ?? '')));
+/**
+ * Formats rows as aligned columns. Cells longer than maxWidth are cut with an
+ * ellipsis, except in `wholeColumns` (indexes), whose values must stay whole
+ * for copying, such as UIDs.
+ */
+export function formatTable(headers: string[], rows: string[][], maxWidth = 40, wholeColumns: readonly number[] = []): string {
+  const cut = (text: string, column: number) => (text.length > maxWidth && !wholeColumns.includes(column) ? text.slice(0, maxWidth - 1) + '…' : text);
+  const cells = [headers, ...rows].map((row) => row.map((cell, column) => cut(cell ?? '', column)));
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => row[column].length)));
   const lines = cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
   lines.splice(1, 0, widths.map((width) => '-'.repeat(width)).join('  '));

@@ -12,6 +12,9 @@ import type { GlobalOptions } from '../context';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
 
+/** Help text of --date, shared by every command that filters studies by date. */
+export const DATE_OPTION_HELP = 'study date: YYYYMMDD, YYYYMMDD-YYYYMMDD (either end may be left out), today, yesterday, last-7-days or last-30-days';
+
 export interface FilterOptions {
   name?: string;
   patientId?: string;
@@ -27,7 +30,7 @@ export function addFilterOptions(command: Command): Command {
   return command
     .option('--name <text>', "patient name; free text matches any part ('иван' is sent as '*иван*'), * and ? are wildcards")
     .option('--patient-id <id>', 'patient ID; * and ? are wildcards')
-    .option('--date <date>', 'study date: YYYYMMDD, YYYYMMDD-YYYYMMDD (either end may be left out), today, yesterday, last-7-days or last-30-days')
+    .option('--date <date>', DATE_OPTION_HELP)
     .option('--modality <codes...>', 'modalities in study, e.g. CT MR; a study matches when it has any of them')
     .option('--description <text>', 'study description; free text matches any part')
     .option('--accession <number>', 'accession number')
@@ -37,7 +40,7 @@ export function addFilterOptions(command: Command): Command {
 /** Converts filter options into StudyFilters, checking the date and modalities; throws UsageError on bad values. */
 export function filtersFrom(options: FilterOptions): StudyFilters {
   try {
-    if (options.date !== undefined) parseDateFilter(options.date);
+    if (options.date !== undefined) parseDateFilter(options.date, new Date(), '--date');
     if (options.studyUid !== undefined) validateUids('--study-uid', options.studyUid);
     const modalities = normalizeModalities(options.modality);
     return {

@@ -5,9 +5,11 @@ import type { Command } from 'commander';
 
 import { QueryError } from '../../services/archive';
 import type { LocalArchive, StudySearchFilters, StudySummary } from '../../services/archive';
+import { FilterError, formatDateRange, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
 import { countOf, openExistingArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
+import { DATE_OPTION_HELP } from './find';
 
 interface StudiesOptions {
   name?: string;
@@ -18,31 +20,15 @@ interface StudiesOptions {
   json?: boolean;
 }
 
-const DATE_FILTER = /^(\d{8})?(-(\d{8})?)?$/;
-
-function isCalendarDate(text: string): boolean {
-  const year = Number(text.slice(0, 4));
-  const month = Number(text.slice(4, 6));
-  const day = Number(text.slice(6, 8));
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+/** Converts --date (a date, a range or a preset such as today) into the archive's DA range form. */
+function archiveDateRange(value: string): string {
+  return formatDateRange(parseDateFilter(value, new Date(), '--date'));
 }
 
-/** Raises a UsageError naming --date when the value is malformed, names an impossible date or is a reversed range. */
-function checkDateFilter(value: string): void {
-  const match = DATE_FILTER.exec(value);
-  if (value === '' || !match) {
-    throw new UsageError(`--date "${value}" is invalid: use YYYYMMDD, YYYYMMDD-YYYYMMDD, YYYYMMDD- or -YYYYMMDD`);
-  }
-  const [, start, , end] = match;
-  for (const date of [start, end]) {
-    if (date !== undefined && !isCalendarDate(date)) {
-      throw new UsageError(`--date "${value}" is invalid: ${date} is not a calendar date`);
-    }
-  }
-  if (start !== undefined && end !== undefined && start > end) {
-    throw new UsageError(`--date "${value}" is invalid: the range starts after it ends; write it as ${end}-${start}`);
-  }
+/** Splits and upper-cases --modality codes, as find does, so that "ct" matches CT. */
+function modalityCodes(values: string[] | undefined): string[] | undefined {
+  const codes = normalizeModalities(values);
+  return codes.length > 0 ? codes : undefined;
 }
 
 /** The option of `loader studies` that sets each key of the study search. */
@@ -72,19 +58,27 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
     .description('search studies in the archive')
     .option('--name <text>', 'patient name, any part, case-insensitive; * and ? are wildcards')
     .option('--patient-id <id>', 'patient ID; * and ? are wildcards')
-    .option('--date <date>', 'study date YYYYMMDD or range YYYYMMDD-YYYYMMDD (either end may be open)')
-    .option('--modality <codes...>', 'one or more modalities, e.g. CT MR')
+    .option('--date <date>', DATE_OPTION_HELP)
+    .option('--modality <codes...>', 'one or more modalities, e.g. CT MR, case-insensitive')
     .option('--description <text>', 'study description, any part, case-insensitive')
     .option('--json', 'print JSON')
     .action((options: StudiesOptions) => {
-      if (options.date !== undefined) checkDateFilter(options.date);
+      let date: string | undefined;
+      let modalities: string[] | undefined;
+      try {
+        date = options.date === undefined ? undefined : archiveDateRange(options.date);
+        modalities = modalityCodes(options.modality);
+      } catch (error) {
+        if (error instanceof FilterError) throw new UsageError(error.message);
+        throw error;
+      }
       const archive = openExistingArchive(resolveArchiveRoot(globals()));
       try {
         const studies = searchOrExplain(archive, {
           name: options.name,
           patientId: options.patientId,
-          date: options.date,
-          modalities: options.modality?.flatMap((value) => value.split(/[,\\]/)).filter(Boolean),
+          date,
+          modalities,
           description: options.description,
         });
         if (options.json) {
@@ -99,9 +93,10 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
           study.studyDate ?? '',
           study.studyDescription ?? '',
           String(study.numberOfInstances ?? ''),
+          study.studyInstanceUid,
         ]);
         process.stdout.write(
-          formatTable(['PATIENT NAME', 'PATIENT ID', 'BIRTH DATE', 'MODALITY', 'STUDY DATE', 'DESCRIPTION', 'INSTANCES'], rows) +
+          formatTable(['PATIENT NAME', 'PATIENT ID', 'BIRTH DATE', 'MODALITY', 'STUDY DATE', 'DESCRIPTION', 'INSTANCES', 'STUDY INSTANCE UID'], rows, undefined, [7]) +
             `\n${countOf(studies.length, 'study', 'studies')}\n`,
         );
       } finally {

@@ -65,8 +65,10 @@ function addDays(text: string, days: number): string {
  * Parses the date filter into a range. Accepts YYYYMMDD or YYYY-MM-DD for one
  * day, A-B with YYYYMMDD ends (either may be missing), and the presets today,
  * yesterday, last-7-days and last-30-days (local time; both ends included).
+ * `label` names the value in errors, e.g. the option "--date".
  */
-export function parseDateFilter(text: string, now: Date = new Date()): DateRange {
+export function parseDateFilter(text: string, now: Date = new Date(), label = 'Date'): DateRange {
+  const invalid = (problem: string) => new FilterError(`${label} "${text}" is invalid: ${problem}`);
   const value = text.trim().toLowerCase();
   if (value in DATE_PRESETS) {
     const today = formatDicomDate(now);
@@ -76,20 +78,18 @@ export function parseDateFilter(text: string, now: Date = new Date()): DateRange
   const isoDay = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const single = isoDay ? `${isoDay[1]}${isoDay[2]}${isoDay[3]}` : value;
   if (DATE.test(single)) {
-    if (!isValidCalendarDate(single)) throw new FilterError(`Date "${text}" is not a calendar date`);
+    if (!isValidCalendarDate(single)) throw invalid(`${single} is not a calendar date`);
     return { from: single, to: single };
   }
   const range = /^(\d{8})?-(\d{8})?$/.exec(value);
   if (!range || (range[1] === undefined && range[2] === undefined)) {
-    throw new FilterError(
-      `Date "${text}" is invalid: use YYYYMMDD, YYYYMMDD-YYYYMMDD (either end may be left out), today, yesterday, last-7-days or last-30-days`,
-    );
+    throw invalid('use YYYYMMDD, YYYYMMDD-YYYYMMDD (either end may be left out), today, yesterday, last-7-days or last-30-days');
   }
   for (const end of [range[1], range[2]]) {
-    if (end !== undefined && !isValidCalendarDate(end)) throw new FilterError(`Date "${end}" in "${text}" is not a calendar date`);
+    if (end !== undefined && !isValidCalendarDate(end)) throw invalid(`${end} is not a calendar date`);
   }
   if (range[1] !== undefined && range[2] !== undefined && range[1] > range[2]) {
-    throw new FilterError(`Date range "${text}" ends before it starts`);
+    throw invalid(`the range starts after it ends; write it as ${range[2]}-${range[1]}`);
   }
   return { from: range[1], to: range[2] };
 }
