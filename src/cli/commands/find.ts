@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { FilterError, findInstances, findSeries, findStudies, normalizeModalities, parseDateFilter, validateUids } from '../../services/query-retrieve';
 import type { StudyFilters, StudyMatch } from '../../services/query-retrieve';
 import { UsageError } from '../context';
+import { explainNetworkErrors } from '../instance-problems';
 import type { GlobalOptions } from '../context';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
@@ -118,7 +119,7 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
     let count = 0;
     try {
       if (level === 'STUDY') {
-        const onNotice = (notice: { message: string }) => process.stderr.write(`loader: ${notice.message}\n`);
+        const onNotice = (notice: { message: string }) => process.stderr.write(`loader: ${explainNetworkErrors(notice.message)}\n`);
         for await (const match of findStudies(node, local, filters, { signal, onNotice, maxResults })) {
           count++;
           emit(match, studyLine(match));

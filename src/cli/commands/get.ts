@@ -15,7 +15,7 @@ import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
 import type { FilterOptions } from './find';
-import { printInstanceProblems } from '../instance-problems';
+import { explainNetworkErrors, printInstanceProblems } from '../instance-problems';
 
 interface RetrieveCommandOptions extends NodeOptions, FilterOptions {
   method: string;
@@ -27,8 +27,8 @@ function printReport(report: RetrieveReport): void {
     const method = study.method === 'get' ? 'C-GET' : 'C-MOVE';
     const expected = study.expectedFrom ? ` of ${study.total}` : '';
     process.stdout.write(`${study.studyInstanceUid}: ${study.outcome}, ${study.completed}${expected} instances by ${method} (${study.stored} new, ${study.duplicates} already archived)\n`);
-    for (const note of study.notes) process.stdout.write(`  note: ${note}\n`);
-    for (const warning of study.warnings) process.stdout.write(`  warning: ${warning.reason}\n`);
+    for (const note of study.notes) process.stdout.write(`  note: ${explainNetworkErrors(note)}\n`);
+    for (const warning of study.warnings) process.stdout.write(`  warning: ${explainNetworkErrors(warning.reason)}\n`);
     printInstanceProblems('failed', study.failures, (line) => process.stdout.write(line));
   }
 }
@@ -48,7 +48,7 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
     const onlyUids = Object.entries(filters).every(([key, value]) => key === 'studyInstanceUids' || value === undefined);
     if (!onlyUids) {
       studyUids = [];
-      for await (const match of findStudies(node, local, filters, { signal: interrupt.signal, onNotice: (notice) => process.stderr.write(`loader: ${notice.message}\n`) })) {
+      for await (const match of findStudies(node, local, filters, { signal: interrupt.signal, onNotice: (notice) => process.stderr.write(`loader: ${explainNetworkErrors(notice.message)}\n`) })) {
         studyUids.push(match.studyInstanceUid);
         progress.update(`found ${studyUids.length} studies`);
       }
@@ -68,7 +68,7 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
       signal: interrupt.signal,
       onNotice: (message) => {
         progress.done();
-        process.stderr.write(`loader: ${message}\n`);
+        process.stderr.write(`loader: ${explainNetworkErrors(message)}\n`);
       },
       onProgress: (event) => {
         received.set(event.studyInstanceUid, event.received);

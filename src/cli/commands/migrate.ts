@@ -25,6 +25,7 @@ import { localIdentityFromSettings } from '../../services/query-retrieve';
 import { resolveConfigDir } from '../../services/settings/settings-store';
 import { exitCodeForOutcome, openSettings, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
+import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
 import { toOptions } from './anonymize';
 import type { AnonymizeFlags as AnonymizerFlags } from './anonymize';
@@ -174,9 +175,10 @@ function describeState(study: StudyReport, dryRun: boolean): string {
  * column already shows what the run would do.
  */
 export function describeUnfinishedStudy(study: StudyReport, dryRun: boolean): string | undefined {
-  if (study.state === 'failed') return `failed: ${study.studyInstanceUid}: ${study.lastError ?? 'no reason recorded'}`;
+  const lastError = study.lastError === undefined ? undefined : explainNetworkErrors(study.lastError);
+  if (study.state === 'failed') return `failed: ${study.studyInstanceUid}: ${lastError ?? 'no reason recorded'}`;
   if (study.state !== 'pending' || (dryRun && study.plannedMethod !== undefined)) return undefined;
-  return `pending: ${study.studyInstanceUid}: ${study.lastError ?? 'not attempted yet; run the same command again to continue'}`;
+  return `pending: ${study.studyInstanceUid}: ${lastError ?? 'not attempted yet; run the same command again to continue'}`;
 }
 
 /**
@@ -202,7 +204,7 @@ export function formatMigrationReport(report: MigrationReport): string[] {
     const line = describeUnfinishedStudy(study, report.dryRun);
     if (line !== undefined) lines.push(`  ${line}`);
   }
-  for (const note of report.notes) lines.push(`  note: ${note}`);
+  for (const note of report.notes) lines.push(`  note: ${explainNetworkErrors(note)}`);
   const { migrated, alreadyPresent, failed, pending } = report.summary;
   const pendingText = pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : '';
   lines.push(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pendingText}`);
@@ -277,7 +279,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
           onProgress: (event) => progressLine.update(`${event.finished} of ${event.total} studies; ${event.detail}`),
           onNotice: (message) => {
             progressLine.done();
-            process.stderr.write(`loader: ${message}\n`);
+            process.stderr.write(`loader: ${explainNetworkErrors(message)}\n`);
           },
         });
       } catch (error) {

@@ -19,6 +19,7 @@ import type { SyncDirection, SyncReport, SyncTransfer } from '../../services/syn
 import type { StudyOnEndpoint } from '../../services/sync';
 import { countOf, ExitCode, openSettings, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
+import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
 import { addFilterOptions, filtersFrom } from './find';
@@ -285,7 +286,7 @@ export function registerSync(program: Command, globals: () => GlobalOptions): vo
         onProgress: (detail) => progressLine.update(detail),
         onNotice: (message) => {
           progressLine.done();
-          process.stderr.write(`loader: ${message}\n`);
+          process.stderr.write(`loader: ${explainNetworkErrors(message)}\n`);
         },
       });
       progressLine.done();
