@@ -415,16 +415,14 @@ function describeStopElementTruncation(
   offset: number,
   fileSize: number,
 ): string | undefined {
+  // Callers wrap the result in a DicomParseError, whose message adds "(at byte offset <offset>)".
   if (element === undefined) {
-    return `The file is truncated: it ends after ${fileSize} bytes, inside the header of element ${formatTag(tag)} at byte offset ${offset}`;
+    return `The file is truncated: it has ${fileSize} bytes and ends inside the header of element ${formatTag(tag)}`;
   }
   if (element.length === UNDEFINED_LENGTH) return undefined;
   const valueEnd = offset + element.headerLength + element.length;
   if (valueEnd <= fileSize) return undefined;
-  return (
-    `The file is truncated: element ${formatTag(tag)} declares a value of ${element.length} bytes ending at byte offset ` +
-    `${valueEnd}, but the file ends after ${fileSize} bytes`
-  );
+  return `The file is truncated: it has ${fileSize} bytes, but element ${formatTag(tag)} declares a value of ${element.length} bytes and needs ${valueEnd - fileSize} more bytes`;
 }
 
 function checkGroupLength(meta: Dataset, datasetOffset: number, warnings: string[]): void {
@@ -515,11 +513,15 @@ function inflateDataset(compressed: Buffer, warnings: string[]): Buffer | undefi
   }
 }
 
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
 function describeParseError(error: unknown, path: string, fileSize: number, part: string, deflated = false): Error {
   if (!(error instanceof DicomParseError)) return error as Error;
   const offsetNote = deflated ? ' (offsets count from the start of the inflated data set)' : '';
   const reason = error.truncated
-    ? `The ${part} is truncated, the file ends after ${fileSize} bytes: ${error.reason}${offsetNote}`
+    ? `The ${part} is truncated: the file has ${fileSize} bytes, but ${lowerFirst(error.reason)}${offsetNote}`
     : `The ${part} is damaged: ${error.reason}${offsetNote}`;
   return error.withPath(path, reason);
 }

@@ -137,11 +137,10 @@ function readTag(buffer: Buffer, offset: number, littleEndian: boolean): Tag {
 function requireBytes(context: ParseContext, offset: number, count: number, end: number, what: string): void {
   if (offset + count <= end) return;
   const truncated = end >= context.buffer.length;
-  throw new DicomParseError(
-    `${what} needs ${count} bytes but only ${Math.max(0, end - offset)} remain`,
-    offset,
-    truncated,
-  );
+  const remaining = Math.max(0, end - offset);
+  // A truncated reason follows "the file has N bytes, but" in file errors, so it names the missing bytes.
+  const reason = truncated ? `${what} (${count} bytes) needs ${count - remaining} more bytes` : `${what} needs ${count} bytes but only ${remaining} remain`;
+  throw new DicomParseError(reason, offset, truncated);
 }
 
 function isUpperCaseLetter(byte: number): boolean {
@@ -334,11 +333,11 @@ function parseValue(
 
   if (valueOffset + length > end) {
     const truncated = end >= buffer.length;
-    throw new DicomParseError(
-      `Value of ${formatTag(tag)} (${vr}) has length ${length} but only ${Math.max(0, end - valueOffset)} bytes remain`,
-      valueOffset,
-      truncated,
-    );
+    const remaining = Math.max(0, end - valueOffset);
+    const reason = truncated
+      ? `The ${length}-byte value of ${formatTag(tag)} (${vr}) needs ${length - remaining} more bytes`
+      : `Value of ${formatTag(tag)} (${vr}) has length ${length} but only ${remaining} bytes remain`;
+    throw new DicomParseError(reason, valueOffset, truncated);
   }
 
   if (vr === 'UN' && length > 0) {
@@ -430,11 +429,12 @@ function parseSequence(
     } else {
       const itemEnd = itemOffset + 8 + length;
       if (itemEnd > end) {
-        throw new DicomParseError(
-          `Item in sequence ${formatTag(sequenceTag)} has length ${length} but only ${Math.max(0, end - itemOffset - 8)} bytes remain`,
-          itemOffset,
-          end >= buffer.length,
-        );
+        const truncated = end >= buffer.length;
+        const remaining = Math.max(0, end - itemOffset - 8);
+        const reason = truncated
+          ? `The ${length}-byte item in sequence ${formatTag(sequenceTag)} needs ${length - remaining} more bytes`
+          : `Item in sequence ${formatTag(sequenceTag)} has length ${length} but only ${remaining} bytes remain`;
+        throw new DicomParseError(reason, itemOffset, truncated);
       }
       parseElements(context, item, position, itemEnd, depth + 1, false);
       position.offset = itemEnd;

@@ -91,7 +91,7 @@ describe('scan findings', () => {
     expect(report.imported).toBe(0);
     expect(report.damaged).toHaveLength(1);
     expect(report.damaged[0].path).toBe(file);
-    expect(report.damaged[0].reason).toMatch(/truncated: element \(7FE0,0010\) declares a value of 8192 bytes/);
+    expect(report.damaged[0].reason).toMatch(/truncated: it has \d+ bytes, but element \(7FE0,0010\) declares a value of 8192 bytes/);
     expect(archive.listInstances()).toEqual([]);
   });
 
@@ -102,7 +102,7 @@ describe('scan findings', () => {
 
     expect(inPlace.indexed).toBe(0);
     expect(inPlace.damaged.map((item) => item.path)).toEqual([file]);
-    await expect(archive.importFile(file, { copy: true })).rejects.toThrow(/the file ends after/);
+    await expect(archive.importFile(file, { copy: true })).rejects.toThrow(/truncated: it has \d+ bytes, but element \(7FE0,0010\) declares a value of 4294967280 bytes/);
   });
 
   test('reasons do not repeat the path', async () => {

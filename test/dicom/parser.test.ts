@@ -120,7 +120,7 @@ describe('parseDataset', () => {
     expect(caught).toBeInstanceOf(DicomParseError);
     expect((caught as DicomParseError).truncated).toBe(true);
     expect((caught as DicomParseError).offset).toBe(24);
-    expect((caught as DicomParseError).message).toMatch(/\(0010,0020\) \(LO\) has length 40 but only 5 bytes remain/);
+    expect((caught as DicomParseError).message).toMatch(/The 40-byte value of \(0010,0020\) \(LO\) needs 35 more bytes/);
   });
 
   test('partial keeps elements before damage', () => {

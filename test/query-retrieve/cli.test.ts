@@ -42,6 +42,12 @@ describeBuilt('query/retrieve commands', () => {
     expect(matches.map((match) => match.patientName)).toEqual([koi8.patientName]);
   });
 
+  test('find counts one study', async () => {
+    const result = await runLoader(['find', ...peerArgs(dcmqrscp), '--charset', 'ISO_IR 144', '--name', 'Люк'], { dirs });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^1 study$/m);
+  });
+
   test('get by date stores into the archive', async () => {
     const result = await runLoader(['get', ...peerArgs(dcmqrscp), '--date', '20040119', '--json'], { dirs });
     expect(result.code).toBe(0);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 
 import { FilterError, findInstances, findSeries, findStudies, normalizeModalities, parseDateFilter, validateUids } from '../../services/query-retrieve';
 import type { StudyFilters, StudyMatch } from '../../services/query-retrieve';
-import { UsageError } from '../context';
+import { countOf, UsageError } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import type { GlobalOptions } from '../context';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
@@ -72,6 +72,13 @@ function validateSeriesUid(uid: string): void {
 export function hasAnyFilter(filters: StudyFilters): boolean {
   return Object.values(filters).some((value) => value !== undefined && value !== '' && !(Array.isArray(value) && value.length === 0));
 }
+
+/** Singular and plural of a match at each query level, for the closing count. */
+const MATCH_NOUNS: Record<string, [string, string]> = {
+  STUDY: ['study', 'studies'],
+  SERIES: ['series', 'series'],
+  IMAGE: ['instance', 'instances'],
+};
 
 interface FindOptions extends NodeOptions, FilterOptions {
   level: string;
@@ -145,6 +152,6 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
       interrupt.dispose();
     }
     if (options.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-    else process.stderr.write(`${count} ${level === 'STUDY' ? 'studies' : level === 'SERIES' ? 'series' : 'instances'}${signal.aborted ? ' (cancelled)' : ''}\n`);
+    else process.stderr.write(`${countOf(count, ...MATCH_NOUNS[level])}${signal.aborted ? ' (cancelled)' : ''}\n`);
   });
 }
