@@ -163,7 +163,7 @@ function checkHierarchy(level: QueryLevel, keys: QueryKey[], model: 'PATIENT' | 
     if (!key || key.value === '') {
       throw new QueryError(
         'missing-unique-key',
-        `A ${level} level query in the ${model === 'STUDY' ? 'Study' : 'Patient'} Root model requires ${keyword} with a value`,
+        `A query at ${level} level in the ${model === 'STUDY' ? 'Study' : 'Patient'} Root model requires ${keyword} with a value`,
       );
     }
   }
