@@ -161,8 +161,11 @@ describeWithGui('window with its own server', () => {
     await escape(() => driver.click('open-settings'), 'settings-window');
     await driver.click('left-table', { x: 40, y: 45 });
     await driver.waitFor('left-selection', (label) => /выбрано: 1$/.test(label.text ?? ''), 5_000, '1 selected');
-    await escape(async () => driver.key('F5'), 'send-dialog');
-    // Esc is the dialog's Exit, so nothing was retrieved.
+    await escape(async () => {
+      driver.key('F5');
+      await driver.waitFor('send-exit', (button) => button.text === 'Отмена', 15_000, 'text "Отмена"');
+    }, 'send-dialog');
+    // Esc is the dialog's Cancel, so nothing was retrieved.
     await sleep(500);
     expect(loader.readLog()).not.toMatch(/retrieve finished/);
   }, 120_000);

@@ -305,6 +305,7 @@ describeWithGui('desktop window', () => {
     expect(driver.widget('send-summary')?.text).toMatch(/^3 studies from .* to ORTHANCUI@127\.0\.0\.1:\d+$/);
     // C-STORE has no method to choose.
     expect(driver.widget('send-method')).toBeUndefined();
+    expect(driver.widget('send-exit')?.text).toBe('Cancel');
     await driver.click('send-exit');
     await driver.waitForGone('send-dialog');
   }, 60_000);
@@ -366,6 +367,7 @@ describeWithGui('desktop window', () => {
       await driver.waitFor('send-confirm');
       await sleep(300);
       screenshot(`send-dialog-${variant.language}-${variant.theme}.png`);
+      expect(driver.widget('send-exit')?.text).toBe(variant.language === 'en' ? 'Cancel' : 'Отмена');
       await driver.click('send-exit');
       await driver.waitForGone('send-dialog');
 

@@ -127,7 +127,7 @@ export function SendDialog(props: SendDialogProps): React.ReactElement {
         { style: 'flex-direction: row;' },
         h(View, { style: 'flex: 1;' }),
         h(Button, { id: 'send-confirm', text: t('transfer.send'), on: { clicked: () => props.onSend(method) } }),
-        h(Button, { id: 'send-exit', text: t('transfer.exit'), on: { clicked: props.onExit } }),
+        h(Button, { id: 'send-exit', text: t('button.cancel'), on: { clicked: props.onExit } }),
       ),
     ),
   );
