@@ -180,6 +180,7 @@ const en = {
   'settings.locations.invalidName': "Invalid name \"{name}\": use 1 to 64 letters, digits, '-', '_' or '.', starting with a letter or digit",
   'settings.invalidAeTitle': 'Invalid AE title "{aeTitle}": use 1 to 16 printable ASCII characters without a backslash',
   'settings.invalidPort': 'Invalid port "{port}": enter a number from 1 to 65535',
+  'panel.invalidHost': 'Invalid IP address "{host}": enter an IPv4 address such as 192.168.1.10, an IPv6 address or a host name',
   'settings.locations.rejected': 'Location not added: {message}',
   // Window texts of network errors; see controllers/network-errors.ts. {peer} is AE@host:port, {code} a socket error code.
   'network.connect.refused': 'Cannot connect to {peer}: the connection was refused ({code}). Check the IP address and port, and that the node is running.',
@@ -382,6 +383,7 @@ const ru: Record<MessageKey, string> = {
   'settings.locations.invalidName': "Неверное название «{name}»: от 1 до 64 букв, цифр, '-', '_' или '.', первой должна быть буква или цифра",
   'settings.invalidAeTitle': 'Неверное имя AE «{aeTitle}»: от 1 до 16 печатных символов ASCII без обратной косой черты',
   'settings.invalidPort': 'Неверный порт «{port}»: введите число от 1 до 65535',
+  'panel.invalidHost': 'Неверный IP-адрес «{host}»: введите адрес IPv4, например 192.168.1.10, адрес IPv6 или имя узла',
   'settings.locations.rejected': 'Расположение не добавлено: {message}',
   'network.connect.refused': 'Не удалось подключиться к {peer}: в соединении отказано ({code}). Проверьте IP-адрес и порт и что узел запущен.',
   'network.connect.hostNotFound': 'Не удалось подключиться к {peer}: имя хоста не найдено ({code}). Проверьте IP-адрес или имя хоста.',

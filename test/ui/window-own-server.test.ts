@@ -1,7 +1,9 @@
 /**
  * The desktop window in Russian under Xvfb, with the loader's own PACS server
  * as the only DICOM peer. A Local panel lists what storescu sends to the
- * server without a manual refresh. Return in connection and filter fields
+ * server without a manual refresh. AE title fields take at most 16
+ * characters, and invalid connection fields get Russian messages that name
+ * the field. Return in connection and filter fields
  * connects or searches, and Esc closes the dialogs. Network errors in a
  * panel's connection line are in Russian, while the log stays English.
  */
@@ -169,6 +171,45 @@ describeWithGui('window with its own server', () => {
     await sleep(500);
     expect(loader.readLog()).not.toMatch(/retrieve finished/);
   }, 120_000);
+
+  test('AE title field takes 16 characters', async () => {
+    await driver.click('left-aet');
+    await driver.waitFor('left-aet', (field) => field.focused, 5_000, 'focused');
+    driver.key('ctrl+a');
+    await driver.type('ABCDEFGHIJKLMNOPQRSTUVWX');
+    await driver.waitFor('left-aet', (field) => field.text === 'ABCDEFGHIJKLMNOP', 5_000, 'the first 16 characters');
+    await sleep(500);
+    expect(driver.widget('left-aet')?.text).toBe('ABCDEFGHIJKLMNOP');
+
+    await driver.click('open-settings');
+    await driver.waitForActiveWindow('settings-window', 15_000);
+    await driver.click('settings-aet');
+    await driver.waitFor('settings-aet', (field) => field.focused, 5_000, 'focused');
+    driver.key('ctrl+a');
+    await driver.type('ABCDEFGHIJKLMNOPQRSTUVWX');
+    await driver.waitFor('settings-aet', (field) => field.text === 'ABCDEFGHIJKLMNOP', 5_000, 'the first 16 characters');
+    driver.key('Escape');
+    await driver.waitForGone('settings-window');
+    await driver.waitForActiveWindow('main-window');
+  }, 60_000);
+
+  test('invalid PACS fields are named in Russian', async () => {
+    const cases = [
+      { field: 'left-aet', text: 'BAD\\AE', message: 'Неверное имя AE «BAD\\AE»: от 1 до 16 печатных символов ASCII без обратной косой черты' },
+      { field: 'left-port', text: '70000', message: 'Неверный порт «70000»: введите число от 1 до 65535' },
+      { field: 'left-host', text: '999.1.1.1', message: 'Неверный IP-адрес «999.1.1.1»: введите адрес IPv4, например 192.168.1.10, адрес IPv6 или имя узла' },
+    ];
+    const valid = { 'left-host': '127.0.0.1', 'left-port': String(serverPort), 'left-aet': AE_TITLE };
+    for (const { field, text, message } of cases) {
+      for (const [name, value] of Object.entries(valid)) await driver.typeInto(name, name === field ? text : value);
+      driver.key('Return');
+      const label = await driver.waitFor('left-connection', (connection) => (connection.text ?? '').includes(message), 10_000, `message "${message}"`);
+      expect(label.text).toBe(`Не подключено — ${message}`);
+      expect(label.text).not.toMatch(/--(aec|host|port)/);
+    }
+    expect(loader.readLog()).not.toMatch(/--aec|--port "70000"|--host "999/);
+    await driver.typeInto('left-host', '127.0.0.1');
+  }, 90_000);
 
   test('network errors are shown in Russian', async () => {
     // The server checks the called AE title, so it rejects the association.

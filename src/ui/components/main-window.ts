@@ -23,6 +23,7 @@ import type { LocalizedText, Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
 import { trackWindow } from '../test-hooks';
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
+import { pacsFieldsProblem } from './settings-input';
 import { dateFilterOf, flexShare, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { relayoutWindow } from './relayout';
@@ -283,6 +284,12 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const connect = async (side: Side) => {
     const state = panelsRef.current[side];
     if (state.kind === 'ssh') return connectSsh(side);
+    // The services' own checks name command-line options such as --aec, so the fields are checked here first.
+    const problem = state.kind === 'pacs' ? pacsFieldsProblem(t, state) : undefined;
+    if (problem !== undefined) {
+      update(side, { connection: undefined, message: problem });
+      return;
+    }
     update(side, { connecting: true, message: '' });
     try {
       const connection = state.kind === 'pacs' ? await controller.connectPacs(state) : controller.connectLocal(state.path.trim());

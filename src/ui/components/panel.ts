@@ -16,6 +16,7 @@ import { RemoteFileTable } from './remote-file-table';
 import { StudyTable } from './study-table';
 
 import { comboItems } from './combo-items';
+import { limitAeTitleLength } from './settings-input';
 
 const h = React.createElement;
 
@@ -154,7 +155,7 @@ function pacsFields(props: PanelProps): React.ReactElement {
     { key: 'pacs-fields', style: 'flex-direction: row;' },
     labeledField(t('panel.host'), h(LineEdit, { id: `${side}-host`, text: state.host, on: { textChanged: (host: string) => update({ host }), returnPressed: props.onConnect } }), flexShare(3)),
     labeledField(t('panel.port'), h(LineEdit, { id: `${side}-port`, text: state.port, on: { textChanged: (port: string) => update({ port }), returnPressed: props.onConnect } }), flexShare(1)),
-    labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }), returnPressed: props.onConnect } }), flexShare(2)),
+    labeledField(t('panel.aeTitle'), h(LineEdit, { id: `${side}-aet`, ref: limitAeTitleLength, text: state.aeTitle, on: { textChanged: (aeTitle: string) => update({ aeTitle }), returnPressed: props.onConnect } }), flexShare(2)),
     labeledField(t('panel.login'), h(LineEdit, { id: `${side}-login`, text: state.login, on: { textChanged: (login: string) => update({ login }), returnPressed: props.onConnect } }), flexShare(2)),
     labeledField(
       t('panel.password'),

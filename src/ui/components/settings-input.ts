@@ -1,11 +1,21 @@
 /**
- * Checks of values typed into the settings window, with messages in the
- * interface language. The settings service checks the values again when it
+ * Checks of values typed into the settings window and into a PACS panel's
+ * connection fields, with messages in the interface language. The settings service checks the values again when it
  * stores them, for example the host.
  */
+import type { QLineEdit } from '@nodegui/nodegui';
+
 import type { PacsNode } from '../../services/settings/settings-types';
-import { SettingsValidationError, validateAeTitle, validateNodeName } from '../../services/settings/validation';
+import { SettingsValidationError, validateAeTitle, validateHost, validateNodeName } from '../../services/settings/validation';
 import type { Translate } from '../i18n';
+
+/** Maximum length of an AE title: 16 characters (PS3.5 table 6.2-1, VR AE). */
+export const AE_TITLE_MAX_LENGTH = 16;
+
+/** Ref callback of an AE title field: the field then takes at most AE_TITLE_MAX_LENGTH characters. */
+export function limitAeTitleLength(field: QLineEdit | null): void {
+  field?.setMaxLength(AE_TITLE_MAX_LENGTH);
+}
 
 /** Returns the message for an invalid AE title, or undefined for a valid one. */
 export function aeTitleProblem(t: Translate, aeTitle: string): string | undefined {
@@ -23,6 +33,22 @@ export function portProblem(t: Translate, portText: string): string | undefined 
   const port = Number(portText.trim());
   const valid = /^\d+$/.test(portText.trim()) && port >= 1 && port <= 65535;
   return valid ? undefined : t('settings.invalidPort', { port: portText.trim() });
+}
+
+/** Returns the message for a host that is neither an IP address nor a host name, or undefined for a valid one. */
+export function hostProblem(t: Translate, host: string): string | undefined {
+  try {
+    validateHost('host', host);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof SettingsValidationError)) throw error;
+    return t('panel.invalidHost', { host: host.trim() });
+  }
+}
+
+/** Returns the message for the first invalid field of a PACS panel (IP address, port, AE title), or undefined when all are valid. */
+export function pacsFieldsProblem(t: Translate, fields: { host: string; port: string; aeTitle: string }): string | undefined {
+  return hostProblem(t, fields.host) ?? portProblem(t, fields.port) ?? aeTitleProblem(t, fields.aeTitle);
 }
 
 /** Parses a new location and returns its node, or the message that names the invalid value. */

@@ -14,7 +14,7 @@ import { BUTTON_ROW_HEIGHT, DIALOG_GEOMETRY, useDialogWindowRef } from './dialog
 import { relayoutWindow } from './relayout';
 
 import { comboItems } from './combo-items';
-import { aeTitleProblem, parseLocation, portProblem } from './settings-input';
+import { aeTitleProblem, limitAeTitleLength, parseLocation, portProblem } from './settings-input';
 import { wrappedTextHeight, wrappedTextStyle } from './wrapped-text';
 
 const h = React.createElement;
@@ -81,7 +81,7 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
   return h(
     View,
     { style: 'flex-direction: column; padding: 8px;' },
-    row(t('settings.aeTitle'), h(LineEdit, { id: 'settings-aet', text: aeTitle, on: { textChanged: setAeTitle } })),
+    row(t('settings.aeTitle'), h(LineEdit, { id: 'settings-aet', ref: limitAeTitleLength, text: aeTitle, on: { textChanged: setAeTitle } })),
     row(t('settings.host'), h(LineEdit, { id: 'settings-host', text: host, on: { textChanged: setHost } })),
     row(t('settings.port'), h(LineEdit, { id: 'settings-port', text: port, on: { textChanged: setPort } })),
     h(CheckBox, { id: 'settings-accept-any', text: t('settings.acceptAny'), checked: acceptAny, on: { toggled: setAcceptAny } }),
