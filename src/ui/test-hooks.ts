@@ -34,6 +34,10 @@ export interface WidgetRecord {
   focused: boolean;
   /** text() of labels, buttons, check boxes and line edits, or currentText() of combo boxes. */
   text?: string;
+  /** toolTip(), when it is not empty. */
+  toolTip?: string;
+  /** Width of a label's text in its font, in pixels. Qt cuts off a text that is wider than its label. */
+  textWidth?: number;
   checked?: boolean;
   /** rowCount() of tables. */
   rows?: number;
@@ -97,7 +101,7 @@ function wrappedWidgets(wrapperCache: NodeGui['wrapperCache']): QWidget[] {
 const UNNAMED = /^qt_|^[a-z0-9]{24}$/;
 
 /** Reads the text a user sees in the widget, by the method its class has. */
-function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'checked' | 'rows' | 'selectedRows'> {
+function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'toolTip' | 'checked' | 'rows' | 'selectedRows'> {
   const probe = widget as unknown as {
     text?: () => string;
     currentText?: () => string;
@@ -106,17 +110,25 @@ function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'checked' | 'row
     rowCount?: () => number;
     selectedRanges?: QTableWidget['selectedRanges'];
   };
-  const result: Pick<WidgetRecord, 'text' | 'checked' | 'rows' | 'selectedRows'> = {};
+  const result: Pick<WidgetRecord, 'text' | 'toolTip' | 'checked' | 'rows' | 'selectedRows'> = {};
   if (typeof probe.currentText === 'function') result.text = probe.currentText();
   else if (typeof probe.text === 'function') result.text = probe.text();
+  const toolTip = widget.toolTip();
+  if (toolTip !== '') result.toolTip = toolTip;
   if (typeof probe.isChecked === 'function' && (typeof probe.isCheckable !== 'function' || probe.isCheckable())) result.checked = probe.isChecked();
   if (typeof probe.rowCount === 'function') result.rows = probe.rowCount();
   if (typeof probe.selectedRanges === 'function') result.selectedRows = selectedRowIndexes(probe as Pick<QTableWidget, 'selectedRanges'>);
   return result;
 }
 
+/** Returns the width in pixels of a label's text in the label's font, or undefined for other widgets. */
+function labelTextWidth(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel'>, widget: QWidget, text: string | undefined): number | undefined {
+  if (!(widget instanceof nodegui.QLabel) || text === undefined) return undefined;
+  return new nodegui.QFontMetrics(widget.font()).horizontalAdvance(text);
+}
+
 /** Records the visible named widgets of the tracked windows. */
-export function collectWidgets(nodegui: Pick<NodeGui, 'QPoint' | 'wrapperCache'>): WidgetDump {
+export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' | 'QPoint' | 'wrapperCache'>): WidgetDump {
   const dump: WidgetDump = { widgets: {} };
   const add = (name: string, record: WidgetRecord) => {
     let key = name;
@@ -141,6 +153,8 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QPoint' | 'wrapperCache'>
       if (windowId === undefined) continue;
       const origin = widget.mapToGlobal(new nodegui.QPoint(0, 0));
       const size = widget.size();
+      const texts = readText(widget);
+      const textWidth = labelTextWidth(nodegui, widget, texts.text);
       add(name, {
         window: windowId,
         x: origin.x(),
@@ -149,7 +163,8 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QPoint' | 'wrapperCache'>
         height: size.height(),
         enabled: widget.isEnabled(),
         focused: widget.hasFocus(),
-        ...readText(widget),
+        ...texts,
+        ...(textWidth === undefined ? {} : { textWidth }),
       });
     } catch {
       // A widget whose native object was deleted a moment ago; it is no longer shown.

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { createLoaderDirs, LOADER_BIN, makeTempDir, runLoader, startProcess } from '../support/peers';
+import { createLoaderDirs, freePort, LOADER_BIN, makeTempDir, runLoader, startProcess } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { translator } from '../../src/ui/i18n';
 import { missingGuiPrerequisites } from './gui-prerequisites';
@@ -45,6 +45,9 @@ describeWithGui('settings window in Russian', () => {
     driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
     await runLoader(['config', 'set', 'interface.language', 'ru'], { dirs });
     await runLoader(['config', 'set', 'interface.trayIcon', 'off'], { dirs });
+    // The window starts the loader's PACS server, so it gets a free port on loopback instead of the default 11112.
+    await runLoader(['config', 'set', 'pacs.port', String(await freePort())], { dirs });
+    await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
     loader = startProcess({
       name: 'loader-settings-window',
       command: LOADER_BIN,

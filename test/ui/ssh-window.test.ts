@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { LocalArchive } from '../../src/services/archive';
-import { corpusSamples, createLoaderDirs, LOADER_BIN, makeTempDir, runLoader, startProcess } from '../support/peers';
+import { corpusSamples, createLoaderDirs, freePort, LOADER_BIN, makeTempDir, runLoader, startProcess } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { chownTree, ensureTestUser, lockTestUser, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
 import type { TestUser } from '../support/sshd';
@@ -59,6 +59,9 @@ describeWithGui('SSH panel in the window', () => {
     driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
     await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
     await runLoader(['config', 'set', 'interface.trayIcon', 'off'], { dirs });
+    // The window starts the loader's PACS server, so it gets a free port on loopback instead of the default 11112.
+    await runLoader(['config', 'set', 'pacs.port', String(await freePort())], { dirs });
+    await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
     await runLoader(['nodes', 'add-ssh', 'exam-ws', '--host', '127.0.0.1', '--port', String(server.port), '--login', user.login, '--folder', folder], { dirs });
     loader = startProcess({
       name: 'loader-ssh-window',

@@ -1,9 +1,9 @@
 /**
  * The desktop window in Russian under Xvfb, with the loader's own PACS server
- * as the only DICOM peer. A Local panel lists what storescu sends to the
- * server without a manual refresh. AE title fields take at most 16
- * characters, and invalid connection fields get Russian messages that name
- * the field. Return in connection and filter fields
+ * as the only DICOM peer. The server and the Local panel start with the
+ * window, and the Local panel lists what storescu sends to the server without
+ * a manual refresh. AE title fields take at most 16 characters, and invalid
+ * connection fields get Russian messages that name the field. Return in connection and filter fields
  * connects or searches, and Esc closes the dialogs. Network errors in a
  * panel's connection line are in Russian, while the log stays English.
  */
@@ -80,10 +80,17 @@ describeWithGui('window with its own server', () => {
     await driver.waitForActiveWindow('main-window');
   }, 60_000);
 
+  test('server and Local panel start with the window', async () => {
+    // No click: `loader start` starts the server and connects the right-hand Local panel to its archive.
+    const listening = await driver.waitFor('server-state', (label) => /^Сервер принимает на 127\.0\.0\.1:\d+ как LOADERSELF$/.test(label.text ?? ''), 20_000, 'listening');
+    expect(listening.text).toBe(`Сервер принимает на 127.0.0.1:${serverPort} как ${AE_TITLE}`);
+    expect(listening.textWidth).toBeLessThanOrEqual(listening.width);
+    expect(driver.widget('server-switch')?.checked).toBe(true);
+    const connected = await driver.waitFor('right-connection', (label) => /^Подключено/.test(label.text ?? ''), 10_000, 'connected');
+    expect(connected.text).toBe(`Подключено: ${dirs.archiveDir}`);
+  }, 60_000);
+
   test('Local panel lists received studies', async () => {
-    await driver.click('server-switch');
-    await driver.waitFor('server-state', (label) => /^Сервер принимает на 127\.0\.0\.1:\d+ как LOADERSELF$/.test(label.text ?? ''), 20_000, 'listening');
-    await driver.click('right-connect');
     await driver.waitFor('right-connection', (label) => /^Подключено/.test(label.text ?? ''), 10_000, 'connected');
     expect(driver.widget('right-table')?.rows).toBe(0);
 

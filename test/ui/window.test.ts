@@ -2,7 +2,8 @@
  * The desktop window under Xvfb, driven by xdotool like a user: connect the
  * left panel to Orthanc, filter, select two studies, retrieve them into the
  * local archive of the right panel with the mouse and then with the keyboard
- * only, switch PACS On and Off under C-ECHO, and switch language and theme.
+ * only, check that the PACS server started with the window and switch it Off
+ * and On under C-ECHO, and switch language and theme.
  * A second window runs with the tray host `trayer` and uses the tray menu.
  *
  * The window writes the global geometry of its named widgets to a JSON file
@@ -310,18 +311,26 @@ describeWithGui('desktop window', () => {
     await driver.waitForGone('send-dialog');
   }, 60_000);
 
-  test('PACS On answers C-ECHO and Off stops it', async () => {
+  test('PACS server starts with the window', async () => {
     const echo = () => runDcmtk('echoscu', ['-to', '5', '-aec', 'LOADERUI', '-aet', 'UITEST', '127.0.0.1', String(serverPort)]);
-    expect((await echo()).code).not.toBe(0);
-
-    await driver.click('server-switch');
-    await driver.waitFor('server-state', (label) => /^Server listening on 127\.0\.0\.1:\d+ as LOADERUI$/.test(label.text ?? ''), 20_000, 'listening');
+    const listening = (label: { text?: string }) => /^Server listening on 127\.0\.0\.1:\d+ as LOADERUI$/.test(label.text ?? '');
+    // The server started when the window opened.
+    expect(listening(driver.widget('server-state')!)).toBe(true);
+    expect(driver.widget('server-switch')?.checked).toBe(true);
     expect((await echo()).code).toBe(0);
     expect(await orthanc.echo('LOADERUI')).toBe(true);
 
     await driver.click('server-switch');
     await driver.waitFor('server-state', (label) => label.text === 'Server stopped', 20_000, 'stopped');
     expect((await echo()).code).not.toBe(0);
+
+    await driver.click('server-switch');
+    await driver.waitFor('server-state', listening, 20_000, 'listening');
+    expect((await echo()).code).toBe(0);
+
+    // The settings flow below expects the server stopped.
+    await driver.click('server-switch');
+    await driver.waitFor('server-state', (label) => label.text === 'Server stopped', 20_000, 'stopped');
   }, 90_000);
 
   test('settings switch language and theme', async () => {
@@ -600,10 +609,19 @@ describeWithTray('tray icon', () => {
     await xvfb?.stop();
   });
 
-  test('tray menu starts the server', async () => {
-    expect((await echo()).code).not.toBe(0);
+  test('tray menu stops and starts the server', async () => {
+    const listening = (label: { text?: string }) => /^Server listening on 127\.0\.0\.1:\d+ as LOADERTRAY$/.test(label.text ?? '');
+    // The server started with the window.
+    await driver.waitFor('server-state', listening, 20_000, 'listening');
+    expect((await echo()).code).toBe(0);
+
     await chooseTrayItem(0);
-    await driver.waitFor('server-state', (label) => /^Server listening on 127\.0\.0\.1:\d+ as LOADERTRAY$/.test(label.text ?? ''), 20_000, 'listening');
+    await driver.waitFor('server-state', (label) => label.text === 'Server stopped', 20_000, 'stopped');
+    expect(driver.widget('server-switch')?.checked).toBe(false);
+    expect((await echo()).code).not.toBe(0);
+
+    await chooseTrayItem(0);
+    await driver.waitFor('server-state', listening, 20_000, 'listening');
     expect(driver.widget('server-switch')?.checked).toBe(true);
     expect((await echo()).code).toBe(0);
   }, 60_000);

@@ -4,7 +4,7 @@
  * calls go through AppController and run asynchronously, so the window keeps
  * processing events while they work.
  */
-import { QApplication, QFontMetrics, QKeySequence, QLabel, QLineEdit, QMainWindow, QShortcut, QTableWidget, QTimerEvent, TextElideMode, WidgetEventTypes } from '@nodegui/nodegui';
+import { QApplication, QKeySequence, QLineEdit, QMainWindow, QShortcut, QTableWidget, QTimerEvent, WidgetEventTypes } from '@nodegui/nodegui';
 import type { NativeRawPointer } from '@nodegui/nodegui/dist/lib/core/Component';
 import { Button, CheckBox, ProgressBar, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef, useState } from 'react';
@@ -23,8 +23,9 @@ import type { LocalizedText, Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
 import { trackWindow } from '../test-hooks';
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
+import { ElidedText } from './elided-text';
 import { pacsFieldsProblem } from './settings-input';
-import { dateFilterOf, flexShare, initialPanelState, Panel } from './panel';
+import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { relayoutWindow } from './relayout';
 import { LicenseWindow, SettingsWindow } from './settings-window';
@@ -35,6 +36,9 @@ const h = React.createElement;
 const log = createLogger('loader.ui');
 
 type Side = 'left' | 'right';
+
+/** Width in pixels that each of the status bar's texts keeps when the other one is long. */
+const STATUS_TEXT_MIN_WIDTH = 120;
 
 /** Delay before the main window takes the keyboard focus back from a closed dialog, in milliseconds. */
 const REACTIVATE_DELAY_MS = 150;
@@ -161,9 +165,6 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   panelsRef.current = panels;
   const trayRef = useRef<TrayIcon>();
   const transferRef = useRef<RunningTransfer>();
-  // The status label and the full text it shows elided; the full text is also the label's tooltip.
-  const statusTextRef = useRef<QLabel>(null);
-  const statusFullText = useRef('');
   // The panel whose fields or selection the user changed last, for Ctrl+Enter.
   const lastUsedSide = useRef<Side>();
 
@@ -178,16 +179,6 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     shownLanguage.current = ui.language;
     relayoutWindow(windowRef.current);
   }, [ui.language]);
-
-  /** Fits the status text to its label's width with an ellipsis, and shows the full text as the tooltip when it is cut. */
-  const elideStatusText = () => {
-    const label = statusTextRef.current;
-    const full = statusFullText.current;
-    if (!label) return;
-    const shown = new QFontMetrics(label.font()).elidedText(full, TextElideMode.ElideRight, label.width());
-    if (label.text() !== shown) label.setText(shown);
-    label.setToolTip(shown === full ? '' : full);
-  };
 
   const update = (side: Side, changes: Partial<PanelState>) => setPanels((current) => ({ ...current, [side]: { ...current[side], ...changes } }));
 
@@ -529,6 +520,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     return () => trackWindow('main-window')(null);
   }, []);
 
+  // `loader start` opens the window with the loader's own archive and PACS server, so the server starts and the
+  // right-hand Local panel opens the archive at once. A server that cannot start shows why in the status bar.
+  useEffect(() => {
+    log.info('starting the PACS server and opening the archive with the window', { archive: controller.options.archiveRoot });
+    void connect('right');
+    void toggleServer(true);
+  }, []);
+
   // A closed dialog leaves no window with the keyboard focus when no window manager hands it back.
   // The delay lets Qt destroy the dialog first, because its destruction moves the X focus to the root window.
   useEffect(() => {
@@ -604,9 +603,6 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   });
 
   const statusText = status.text(t);
-  statusFullText.current = statusText;
-  useEffect(elideStatusText);
-
   const serverText = server.running ? t('server.on', { host: server.host ?? '', port: server.port ?? '', aeTitle: server.aeTitle ?? '' }) : t('server.off');
   const main = h(
     Window,
@@ -653,9 +649,9 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         View,
         { id: 'status-bar', style: 'flex-direction: row; padding-top: 4px;' },
         h(CheckBox, { id: 'server-switch', text: t('server.switch'), checked: server.running, enabled: !serverBusy, on: { clicked: (checked: boolean) => void toggleServer(checked) } }),
-        h(Text, { id: 'server-state' }, serverMessage === undefined ? serverText : serverMessage.text(t)),
-        // The status text takes the free width and is elided to it, so a long error never pushes the bar's controls out.
-        h(Text, { id: 'status-text', ref: statusTextRef, style: flexShare(1), on: { [WidgetEventTypes.Resize]: elideStatusText } }, statusText),
+        // Both texts share the free width and are elided to it, so a long error never pushes the bar's controls out.
+        h(ElidedText, { id: 'server-state', text: serverMessage === undefined ? serverText : serverMessage.text(t), grow: 0, minWidth: STATUS_TEXT_MIN_WIDTH }),
+        h(ElidedText, { id: 'status-text', text: statusText, grow: 1, minWidth: STATUS_TEXT_MIN_WIDTH }),
         h(ProgressBar, { id: 'status-progress', minimum: 0, maximum: 100, value: status.percent, style: 'width: 160px;' }),
         h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: () => setDialog({ type: 'settings' }) } }),
       ),

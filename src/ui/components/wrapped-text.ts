@@ -18,7 +18,8 @@ const LINE_SLACK_PX = 12;
 
 let metrics: QFontMetrics | undefined;
 
-function windowFontMetrics(): QFontMetrics {
+/** Returns the metrics of the window font, which the style sheet sets for every label. */
+export function windowFontMetrics(): QFontMetrics {
   if (!metrics) {
     const font = new QFont(FONT_FAMILY);
     font.setPixelSize(FONT_PIXEL_SIZE);
