@@ -75,6 +75,7 @@ describe('LocalArchive.receive', () => {
         transferSyntaxUid: part.transferSyntaxUid,
         path: expectedPath,
         size: stored.length,
+        inPlace: false,
       },
     ]);
     const row = archive.catalog.db
