@@ -20,7 +20,7 @@ import {
   encodePDataHeader,
 } from '../../src/dicom/network';
 import { SocketReadBuffer, adoptAcceptedSocket, allowSharedChunks } from '../../src/dicom/network/socket-read-buffer';
-import { setLogSink } from '../../src/services/logger';
+import { captureLogLines } from '../support/log-capture';
 import { LOOPBACK } from '../support/peers';
 import {
   CT_IMAGE_STORAGE,
@@ -36,13 +36,8 @@ import {
   trickle,
 } from './helpers';
 
-let previousSink: (line: string) => void;
-beforeAll(() => {
-  previousSink = setLogSink(() => undefined);
-});
-afterAll(() => {
-  setLogSink(previousSink);
-});
+// Keeps the test output free of the server's log lines.
+captureLogLines();
 
 const { servers, clients } = closeAfterEach();
 
