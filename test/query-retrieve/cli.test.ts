@@ -48,6 +48,17 @@ describeBuilt('query/retrieve commands', () => {
     expect(result.stderr).toMatch(/^1 study$/m);
   });
 
+  test('find prints column headings', async () => {
+    const result = await runLoader(['find', ...peerArgs(dcmqrscp), '--charset', 'ISO_IR 144', '--name', 'Люк'], { dirs });
+    const lines = result.stdout.trimEnd().split('\n');
+
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^PATIENT NAME +PATIENT ID +DATE +MODALITY +DESCRIPTION +IMAGES +STUDY INSTANCE UID$/);
+    expect(lines[1]).toContain(koi8.studyInstanceUid);
+    // Each heading starts where its column does.
+    expect(lines[1].indexOf(koi8.studyInstanceUid!)).toBe(lines[0].indexOf('STUDY INSTANCE UID'));
+  });
+
   test('get by date stores into the archive', async () => {
     const result = await runLoader(['get', ...peerArgs(dcmqrscp), '--date', '20040119', '--json'], { dirs });
     expect(result.code).toBe(0);

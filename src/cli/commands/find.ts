@@ -99,6 +99,21 @@ function studyLine(match: StudyMatch): string {
   return cells.join('  ').trimEnd();
 }
 
+function seriesLine(series: { seriesNumber: string; modality: string; seriesDescription: string; numberOfSeriesRelatedInstances?: number; seriesInstanceUid: string }): string {
+  return [series.seriesNumber.padStart(6), series.modality.padEnd(8), series.seriesDescription.padEnd(32).slice(0, 32), String(series.numberOfSeriesRelatedInstances ?? '').padStart(6), series.seriesInstanceUid].join('  ');
+}
+
+function instanceLine(instance: { instanceNumber: string; sopClassUid: string; sopInstanceUid: string }): string {
+  return [instance.instanceNumber.padStart(6), instance.sopClassUid.padEnd(30), instance.sopInstanceUid].join('  ');
+}
+
+/** Column headings of the text output, printed before the first match and padded to the widths of its columns. */
+const HEADINGS: Record<string, string> = {
+  STUDY: ['PATIENT NAME'.padEnd(28), 'PATIENT ID'.padEnd(14), 'DATE'.padEnd(8), 'MODALITY', 'DESCRIPTION'.padEnd(28), 'IMAGES', 'STUDY INSTANCE UID'].join('  '),
+  SERIES: ['NUMBER', 'MODALITY', 'DESCRIPTION'.padEnd(32), 'IMAGES', 'SERIES INSTANCE UID'].join('  '),
+  IMAGE: ['NUMBER', 'SOP CLASS UID'.padEnd(30), 'SOP INSTANCE UID'].join('  '),
+};
+
 export function registerFind(program: Command, globals: () => GlobalOptions): void {
   const command = program
     .command('find [node]')
@@ -121,7 +136,7 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
     const json: unknown[] = [];
     const emit = (item: unknown, line: string) => {
       if (options.json) json.push(item);
-      else process.stdout.write(line + '\n');
+      else process.stdout.write(`${count === 1 ? `${HEADINGS[level]}\n` : ''}${line}\n`);
     };
     let count = 0;
     try {
@@ -137,12 +152,12 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
         if (level === 'SERIES') {
           for await (const series of findSeries(node, local, studyUid, { signal })) {
             count++;
-            emit(series, [series.seriesNumber.padStart(5), series.modality.padEnd(6), series.seriesDescription.padEnd(32).slice(0, 32), String(series.numberOfSeriesRelatedInstances ?? '').padStart(6), series.seriesInstanceUid].join('  '));
+            emit(series, seriesLine(series));
           }
         } else {
           for await (const instance of findInstances(node, local, studyUid, options.seriesUid, { signal })) {
             count++;
-            emit(instance, [instance.instanceNumber.padStart(5), instance.sopClassUid.padEnd(30), instance.sopInstanceUid].join('  '));
+            emit(instance, instanceLine(instance));
           }
         }
       } else {
