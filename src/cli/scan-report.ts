@@ -25,9 +25,10 @@ export function printStudies(out: (line: string) => void, scan: ScanReport): voi
   out('');
   out(
     formatTable(
-      ['STUDY DATE', 'PATIENT ID', 'MODALITIES', 'DESCRIPTION', 'INSTANCES', 'STUDY INSTANCE UID'],
+      ['STUDY DATE', 'PATIENT NAME', 'PATIENT ID', 'MODALITIES', 'DESCRIPTION', 'INSTANCES', 'STUDY INSTANCE UID'],
       scan.studies.map((study) => [
         study.studyDate ?? '',
+        study.patientName ?? '',
         study.patientId ?? '',
         (study.modalitiesInStudy ?? []).join('\\'),
         study.studyDescription ?? '',
@@ -35,6 +36,8 @@ export function printStudies(out: (line: string) => void, scan: ScanReport): voi
         study.studyInstanceUid,
       ]),
       64,
+      // The UID is what later commands take, so it is never cut.
+      [6],
     ),
   );
 }
