@@ -27,15 +27,42 @@ export class ProgressLine {
 }
 
 /**
- * Formats rows as aligned columns. Cells longer than maxWidth are cut with an
- * ellipsis, except in `wholeColumns` (indexes), whose values must stay whole
- * for copying, such as UIDs.
+ * Characters that a terminal draws two columns wide: Hangul Jamo, CJK
+ * ideographs and syllables, and fullwidth forms (the Wide and Fullwidth
+ * blocks of Unicode's East Asian Width property, in outline).
+ */
+const WIDE_CHARACTER = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u;
+
+/** Returns the number of terminal columns that `text` takes. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const character of text) width += WIDE_CHARACTER.test(character) ? 2 : 1;
+  return width;
+}
+
+/** Cuts `text` to at most `width` columns, ending it with an ellipsis when it was cut. */
+function cutToWidth(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  let prefix = '';
+  for (const character of text) {
+    if (displayWidth(prefix + character) > width - 1) break;
+    prefix += character;
+  }
+  return `${prefix}…`;
+}
+
+/**
+ * Formats rows as aligned columns, measured in terminal columns, so that names
+ * in CJK characters keep the table aligned. Cells wider than maxWidth are cut
+ * with an ellipsis, except in `wholeColumns` (indexes), whose values must stay
+ * whole for copying, such as UIDs.
  */
 export function formatTable(headers: string[], rows: string[][], maxWidth = 40, wholeColumns: readonly number[] = []): string {
-  const cut = (text: string, column: number) => (text.length > maxWidth && !wholeColumns.includes(column) ? text.slice(0, maxWidth - 1) + '…' : text);
+  const cut = (text: string, column: number) => (wholeColumns.includes(column) ? text : cutToWidth(text, maxWidth));
   const cells = [headers, ...rows].map((row) => row.map((cell, column) => cut(cell ?? '', column)));
-  const widths = headers.map((_, column) => Math.max(...cells.map((row) => row[column].length)));
-  const lines = cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+  const widths = headers.map((_, column) => Math.max(...cells.map((row) => displayWidth(row[column]))));
+  const pad = (cell: string, column: number) => cell + ' '.repeat(widths[column] - displayWidth(cell));
+  const lines = cells.map((row) => row.map(pad).join('  ').trimEnd());
   lines.splice(1, 0, widths.map((width) => '-'.repeat(width)).join('  '));
   return lines.join('\n');
 }

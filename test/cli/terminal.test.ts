@@ -1,0 +1,39 @@
+/**
+ * Table formatting of the CLI: columns line up in terminal columns, also with
+ * CJK names, which a terminal draws two columns wide.
+ */
+import { displayWidth, formatTable } from '../../src/cli/terminal';
+
+describe('formatTable', () => {
+  test('aligns columns after CJK names', () => {
+    const table = formatTable(['NAME', 'ID'], [['Yamada^Tarou=山田^太郎', 'A1'], ['Wang^XiaoDong=王^小東', 'B2'], ['Hong^Gildong=홍^길동', 'C3']]);
+    const lines = table.split('\n');
+
+    const idColumns = lines.filter((_, index) => index !== 1).map((line) => displayWidth(line.slice(0, line.search(/(ID|[ABC]\d)$/))));
+
+    expect(new Set(idColumns).size).toBe(1);
+  });
+
+  test('cuts wide text to the column width', () => {
+    const table = formatTable(['NAME'], [['山田太郎山田太郎']], 7);
+
+    expect(table.split('\n')[2]).toBe('山田太…');
+  });
+
+  test('keeps whole columns uncut', () => {
+    const uid = '1.2.840.113619.2.55.3.604688119.969.1268071029.320';
+
+    const table = formatTable(['UID'], [[uid]], 10, [0]);
+
+    expect(table.split('\n')[2]).toBe(uid);
+  });
+});
+
+describe('displayWidth', () => {
+  test('counts wide characters twice', () => {
+    expect(displayWidth('Ivanov')).toBe(6);
+    expect(displayWidth('Иванов')).toBe(6);
+    expect(displayWidth('山田')).toBe(4);
+    expect(displayWidth('홍길동')).toBe(6);
+  });
+});
