@@ -201,6 +201,13 @@ const en = {
   'network.reason.localLimit': 'local limit exceeded: the node has too many associations open',
   'network.timedOut': '{peer} did not answer within {seconds} s (timeout).',
   'network.aborted': '{peer} aborted the association.',
+  'server.rejected': 'The PACS server rejected an association from calling AE title "{callingAeTitle}" at {address}: {reason}',
+  'server.rejected.times': 'The PACS server rejected {count} associations from calling AE title "{callingAeTitle}" at {address}, the last one: {reason}',
+  'server.rejected.callingAeTitle':
+    'this AE title is not registered. Add it as a location in Settings: Locations, or turn on "Accept any calling AE title" in Settings: PACS and switch PACS On off and on.',
+  'server.rejected.calledAeTitle': 'the sender called "{calledAeTitle}", but this server is "{aeTitle}". Set the called AE title on the sender to "{aeTitle}".',
+  'server.rejected.other': '{message}.',
+  'server.rejected.dismiss': 'Hide',
   'network.connectionLost': 'The connection to {peer} was lost.',
   'network.portInUse': 'Port {port} on {host} is already in use (EADDRINUSE): stop the program using it or choose another port in Settings.',
 } as const;
@@ -403,6 +410,13 @@ const ru: Record<MessageKey, string> = {
   'network.reason.localLimit': 'превышен предел: у узла открыто слишком много ассоциаций',
   'network.timedOut': '{peer} не ответил за {seconds} с (истекло время ожидания).',
   'network.aborted': '{peer} прервал ассоциацию.',
+  'server.rejected': 'Сервер PACS отклонил ассоциацию от вызывающего имени AE «{callingAeTitle}» с адреса {address}: {reason}',
+  'server.rejected.times': 'Сервер PACS отклонил ассоциации от вызывающего имени AE «{callingAeTitle}» с адреса {address} (раз: {count}), последнюю: {reason}',
+  'server.rejected.callingAeTitle':
+    'это имя AE не зарегистрировано. Добавьте его как расположение в «Настройки: Расположения» или включите «Принимать любое вызывающее имя AE» в «Настройки: PACS» и выключите и снова включите «PACS вкл.».',
+  'server.rejected.calledAeTitle': 'отправитель вызвал «{calledAeTitle}», а этот сервер называется «{aeTitle}». Укажите на отправителе вызываемое имя AE «{aeTitle}».',
+  'server.rejected.other': '{message}.',
+  'server.rejected.dismiss': 'Скрыть',
   'network.connectionLost': 'Соединение с {peer} разорвано.',
   'network.portInUse': 'Порт {port} на {host} уже занят (EADDRINUSE): остановите программу, которая его использует, или выберите другой порт в настройках.',
 };

@@ -72,4 +72,30 @@ describeWithGui('window at first start', () => {
     const listening = await driver.waitFor('server-state', (label) => /^Сервер принимает/.test(label.text ?? ''), 20_000, 'listening');
     expect(listening.text).toBe(`Сервер принимает на 127.0.0.1:${serverPort} как ${AE_TITLE}`);
   }, 60_000);
+
+  test('rejected caller gets one notice', async () => {
+    expect(driver.widget('server-notice')).toBeUndefined();
+
+    await storeFromUnknownCaller();
+    const first = await driver.waitFor('server-notice', (label) => (label.text ?? '').includes(UNKNOWN_CALLER), 10_000, `text with ${UNKNOWN_CALLER}`);
+    expect(first.text).toBe(
+      `Сервер PACS отклонил ассоциацию от вызывающего имени AE «${UNKNOWN_CALLER}» с адреса 127.0.0.1: ` +
+        'это имя AE не зарегистрировано. Добавьте его как расположение в «Настройки: Расположения» или включите ' +
+        '«Принимать любое вызывающее имя AE» в «Настройки: PACS» и выключите и снова включите «PACS вкл.».',
+    );
+
+    // Two more rejections within the repeat window update the same notice instead of adding lines.
+    await storeFromUnknownCaller();
+    await storeFromUnknownCaller();
+    const repeated = await driver.waitFor('server-notice', (label) => (label.text ?? '').includes('(раз: 3)'), 10_000, 'count 3');
+    expect(repeated.text).toMatch(new RegExp(`^Сервер PACS отклонил ассоциации от вызывающего имени AE «${UNKNOWN_CALLER}» с адреса 127\\.0\\.0\\.1 \\(раз: 3\\), последнюю: это имя AE не зарегистрировано`));
+    const notices = Object.keys(driver.dump().widgets).filter((name) => name.startsWith('server-notice'));
+    expect(notices.sort()).toEqual(['server-notice', 'server-notice-bar', 'server-notice-dismiss']);
+
+    await driver.click('server-notice-dismiss');
+    await driver.waitForGone('server-notice');
+    await sleep(300);
+    expect(driver.widget('server-notice-bar')).toBeUndefined();
+    expect(loader.readLog()).toContain(`calling AE title not recognized: ${UNKNOWN_CALLER} from 127.0.0.1`);
+  }, 90_000);
 });

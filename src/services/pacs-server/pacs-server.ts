@@ -26,6 +26,23 @@ export interface PacsServerOptions {
   accounts?: ServerAccounts;
   /** Called after each received instance that was added to the archive; see createStoreHandler. */
   onInstanceStored?: (instance: StoredInstance) => void;
+  /**
+   * Called after each association that the association policy rejected (calling or called AE title, user identity),
+   * once the rejection is logged. Rejections by the network layer, such as the association limit, are not reported.
+   */
+  onAssociationRejected?: (rejection: AssociationRejection) => void;
+}
+
+/** An association that the server rejected. */
+export interface AssociationRejection {
+  callingAeTitle: string;
+  calledAeTitle: string;
+  remoteAddress: string;
+  remotePort: number;
+  /** A-ASSOCIATE-RJ reason of the service user (PS3.8 9.3.4): 1 no reason given, 3 calling AE title not recognized, 7 called AE title not recognized. */
+  reason: number;
+  /** The English log message, with the reason in words. */
+  message: string;
 }
 
 export class PacsServer {
@@ -38,6 +55,15 @@ export class PacsServer {
     if (settings.requireUserIdentity && accounts === undefined) {
       throw new Error('pacs.requireUserIdentity is on, but no server accounts were loaded');
     }
+
+    // A failing listener must not change the server's answer to the association.
+    const notifyRejected = (rejection: AssociationRejection) => {
+      try {
+        options.onAssociationRejected?.(rejection);
+      } catch (error) {
+        log.error('association rejection listener failed', { callingAeTitle: rejection.callingAeTitle, error: error instanceof Error ? error.message : String(error) });
+      }
+    };
 
     this.server = new DicomServer({
       aeTitle: settings.aeTitle,
@@ -64,6 +90,14 @@ export class PacsServer {
             calledAeTitle: request.calledAeTitle,
             peer: `${request.remoteAddress}:${request.remotePort}`,
             reason: decision.logMessage,
+          });
+          notifyRejected({
+            callingAeTitle: request.callingAeTitle.trim(),
+            calledAeTitle: request.calledAeTitle.trim(),
+            remoteAddress: request.remoteAddress,
+            remotePort: request.remotePort,
+            reason: decision.reason,
+            message: decision.logMessage,
           });
         }
         return decision;

@@ -16,6 +16,8 @@ import { describeSshError, parentFolder, sshProgressText } from '../controllers/
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
 import { describeNetworkError } from '../controllers/network-errors';
 import { panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
+import { describeRejectedCaller } from '../controllers/rejected-callers';
+import type { RejectedCallerNotice } from '../controllers/rejected-callers';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
@@ -156,6 +158,8 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const [serverBusy, setServerBusy] = useState(false);
   // An object, because React's setState would call a bare function as an updater.
   const [serverMessage, setServerMessage] = useState<{ text: LocalizedText } | undefined>(undefined);
+  // The latest association that the server rejected; a repeat of the same calling AE title replaces it with a higher count.
+  const [rejectedCaller, setRejectedCaller] = useState<RejectedCallerNotice | undefined>(undefined);
   const [settingsVersion, setSettingsVersion] = useState(0);
   // Only a change re-renders the window, so the tray menu gets its texts from the effect that runs after each render.
   const [, setTrayShown] = useState(false);
@@ -206,6 +210,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       }),
     [],
   );
+  useEffect(() => controller.rejectedCallers.subscribe(setRejectedCaller), []);
   // React runs the study tables' effects before these, so the rows are already in Qt when the line is logged.
   useEffect(() => logStudyRowsShown('left', panels.left), [panels.left.rows]);
   useEffect(() => logStudyRowsShown('right', panels.right), [panels.right.rows]);
@@ -655,6 +660,15 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         h(ProgressBar, { id: 'status-progress', minimum: 0, maximum: 100, value: status.percent, style: 'width: 160px;' }),
         h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: () => setDialog({ type: 'settings' }) } }),
       ),
+      // null, not an empty View, so that React unmounts the bar and its id instead of reusing the widget.
+      rejectedCaller === undefined
+        ? null
+        : h(
+            View,
+            { id: 'server-notice-bar', style: 'flex-direction: row; padding-top: 4px;' },
+            h(Text, { id: 'server-notice', wordWrap: true, style: 'flex: 1;' }, describeRejectedCaller(t, rejectedCaller, server.aeTitle ?? '')),
+            h(Button, { id: 'server-notice-dismiss', text: t('server.rejected.dismiss'), on: { clicked: () => setRejectedCaller(undefined) } }),
+          ),
       status.failures.length === 0
         ? h(View, {})
         : h(Text, { id: 'status-failures', wordWrap: true }, `${t('failures.title')}:\n` + status.failures.slice(0, 10).map((failure) => `${failure.uid}: ${failure.reason}`).join('\n')),

@@ -26,6 +26,7 @@ import type { SshNode } from '../../services/settings/settings-types';
 import { KnownHostsFile } from '../../services/ssh';
 import { sendInstances } from '../../services/transfers';
 import { ArchiveChangeNotifier } from './archive-changes';
+import { RejectedCallers } from './rejected-callers';
 import { SshPanelController } from './ssh-panel-controller';
 import type { SshConnection } from './ssh-panel-controller';
 import { StudyOpener } from './study-opener';
@@ -118,6 +119,8 @@ export class AppController {
   readonly studyOpener: StudyOpener;
   /** Instances that the loader's PACS server stores, collected so Local panels list the archive again at most once per ARCHIVE_CHANGE_DELAY_MS. */
   readonly archiveChanges = new ArchiveChangeNotifier();
+  /** Associations that the loader's PACS server rejected, one notice per calling AE title. */
+  readonly rejectedCallers = new RejectedCallers();
   private readonly openArchives = new Map<string, LocalArchive>();
 
   constructor(readonly options: AppControllerOptions) {
@@ -319,6 +322,7 @@ export class AppController {
       listNodes: () => new SettingsStore({ configDir: this.options.configDir, logWarnings: false }).listPacsNodes(),
       accounts,
       onInstanceStored: (instance) => this.archiveChanges.instanceStored(this.options.archiveRoot, instance.studyInstanceUid),
+      onAssociationRejected: (rejection) => this.rejectedCallers.rejected(rejection),
     });
     const address = await server.start();
     this.server = server;
