@@ -44,6 +44,19 @@ export async function openWindow(options: OpenWindowOptions): Promise<void> {
 
   await new Promise<void>((resolve) => {
     Renderer.render(React.createElement(MainWindow, { controller, onClosed: resolve }));
+    // A stop signal closes as the window's close button does: the server finishes its stores, and the archive closes.
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn('second stop signal: exiting without waiting', { signal });
+        process.exit(130);
+      }
+      stopping = true;
+      log.info('stop requested', { signal });
+      void controller.close().finally(resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
   stopDump?.();
   stopPump();

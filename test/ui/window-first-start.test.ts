@@ -98,4 +98,13 @@ describeWithGui('window at first start', () => {
     expect(driver.widget('server-notice-bar')).toBeUndefined();
     expect(loader.readLog()).toContain(`calling AE title not recognized: ${UNKNOWN_CALLER} from 127.0.0.1`);
   }, 90_000);
+
+  test('SIGTERM closes the window cleanly', async () => {
+    const status = await loader.stop();
+    const log = loader.readLog();
+
+    expect(status).toEqual(expect.objectContaining({ code: 0 }));
+    expect(log).toMatch(/stop requested signal=SIGTERM/);
+    expect(log).toMatch(/desktop window closed/);
+  }, 60_000);
 });
