@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { WidgetDump, WidgetRecord } from '../../src/ui/test-hooks';
-import { LOADER_BIN, startProcess, waitUntil } from '../support/peers';
+import { LOADER_BIN, runLoader, startProcess, waitUntil } from '../support/peers';
 import type { LoaderDirs, ManagedProcess } from '../support/peers';
 
 /** Interval between reads of the geometry file, in milliseconds. */
@@ -44,6 +44,11 @@ export async function startXvfb(workDir: string, name = 'xvfb'): Promise<{ displ
  * archive, settings and home folder in `dirs`, makes it the driver's app and
  * waits until the window is opening. `env` adds to or overrides the variables.
  */
+/** Writes each setting with `loader config set` into the settings folder of `dirs`. */
+export async function setLoaderSettings(dirs: LoaderDirs, settings: Record<string, string>): Promise<void> {
+  for (const [key, value] of Object.entries(settings)) await runLoader(['config', 'set', key, value], { dirs });
+}
+
 export async function startLoaderWindow(driver: WindowDriver, options: { name: string; dirs: LoaderDirs; workDir: string; env?: Record<string, string> }): Promise<ManagedProcess> {
   const { dirs, workDir } = options;
   const loader = startProcess({

@@ -7,10 +7,10 @@
  */
 import * as path from 'path';
 
-import { corpusSamples, createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
+import { corpusSamples, createLoaderDirs, freePort, makeTempDir, storeFiles } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
 
 const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
 if (missing.length > 0) {
@@ -44,14 +44,13 @@ describeWithGui('window at first start', () => {
     ({ display, xvfb } = await startXvfb(workDir));
     driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
     serverPort = await freePort();
-    const settings = {
+    await setLoaderSettings(dirs, {
       'pacs.port': String(serverPort),
       'pacs.host': '127.0.0.1',
       'pacs.aeTitle': AE_TITLE,
       'pacs.acceptAnyCallingAeTitle': 'off',
       'interface.language': 'ru',
-    };
-    for (const [key, value] of Object.entries(settings)) await runLoader(['config', 'set', key, value], { dirs });
+    });
     loader = await startLoaderWindow(driver, { name: 'loader-first-start', dirs, workDir });
   }, 120_000);
 

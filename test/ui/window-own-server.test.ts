@@ -12,7 +12,7 @@ import * as path from 'path';
 import { corpusSamples, createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
 
 const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
 if (missing.length > 0) {
@@ -56,14 +56,13 @@ describeWithGui('window with its own server', () => {
     ({ display, xvfb } = await startXvfb(workDir));
     driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
     serverPort = await freePort();
-    const settings = {
+    await setLoaderSettings(dirs, {
       'pacs.port': String(serverPort),
       'pacs.host': '127.0.0.1',
       'pacs.aeTitle': AE_TITLE,
       'pacs.acceptAnyCallingAeTitle': 'on',
       'interface.language': 'ru',
-    };
-    for (const [key, value] of Object.entries(settings)) await runLoader(['config', 'set', key, value], { dirs });
+    });
     // Debug level logs each automatic listing of a Local panel, which the refresh test counts.
     loader = await startLoaderWindow(driver, { name: 'loader-own-server', dirs, workDir, env: { LOADER_LOG_LEVEL: 'debug' } });
   }, 120_000);

@@ -1,5 +1,5 @@
 /**
- * The desktop window in Russian under Xvfb when another program holds the
+ * The desktop window in Russian under Xvfb when another program listens on the
  * port of the loader's PACS server. `loader start` still opens the window,
  * connects the Local panel to its archive, and the status bar says that the
  * port is in use and what to do, with the whole message in the tooltip when
@@ -9,10 +9,10 @@ import * as net from 'net';
 import * as path from 'path';
 
 import { translator } from '../../src/ui/i18n';
-import { createLoaderDirs, freePort, makeTempDir, runLoader } from '../support/peers';
+import { createLoaderDirs, freePort, makeTempDir } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
 import type { WidgetRecord } from '../../src/ui/test-hooks';
 
 const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import']);
@@ -66,8 +66,7 @@ describeWithGui('window with its port in use', () => {
     serverPort = await freePort();
     blocker = await occupyPort(serverPort);
     portInUse = ru('server.failed', { message: ru('network.portInUse', { port: serverPort, host: '127.0.0.1' }) });
-    const settings = { 'pacs.port': String(serverPort), 'pacs.host': '127.0.0.1', 'pacs.aeTitle': 'LOADERPORT', 'interface.language': 'ru', 'interface.trayIcon': 'off' };
-    for (const [key, value] of Object.entries(settings)) await runLoader(['config', 'set', key, value], { dirs });
+    await setLoaderSettings(dirs, { 'pacs.port': String(serverPort), 'pacs.host': '127.0.0.1', 'pacs.aeTitle': 'LOADERPORT', 'interface.language': 'ru', 'interface.trayIcon': 'off' });
     loader = await startLoaderWindow(driver, { name: 'loader-port-in-use', dirs, workDir });
   }, 120_000);
 
