@@ -192,10 +192,7 @@ async function adoptInPlaceFile(
   if (context.durability === 'full') await fsyncDirectory(path.dirname(finalPath));
   try {
     // Without rejectConflicts the row of the in-place file is replaced.
-    await context.indexQueue.add({ record, file: fileInfo(finalPath, false, fileSize, source), source: source.description });
-  } catch (error) {
-    await removeFileQuietly(finalPath);
-    throw new ArchiveError('index', `Failed to index ${uids.sopInstanceUid}: ${describeError(error)}`, { cause: error });
+    await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source, false);
   } finally {
     if (linked === 'linked') await removeFileQuietly(tempPath);
   }
@@ -301,10 +298,13 @@ async function createFolders(context: PlacementContext, folder: string): Promise
   context.knownFolders.add(folder);
 }
 
-/** Indexes a file just placed into the layout; removes the file again when indexing fails. */
-async function indexPlacedFile(context: PlacementContext, record: InstanceRecord, file: StoredFile, source: FileSource): Promise<void> {
+/**
+ * Indexes a file just placed into the layout; removes the file again when indexing fails. Without
+ * `rejectConflicts` a row of the same SOP Instance UID is replaced instead of rejected.
+ */
+async function indexPlacedFile(context: PlacementContext, record: InstanceRecord, file: StoredFile, source: FileSource, rejectConflicts = true): Promise<void> {
   try {
-    await context.indexQueue.add({ record, file, source: source.description, rejectConflicts: true });
+    await context.indexQueue.add({ record, file, source: source.description, rejectConflicts });
   } catch (error) {
     if (error instanceof IndexConflictError) throw error;
     // Keep the tree and the index consistent: a file that is not indexed is removed again.
