@@ -9,10 +9,11 @@
  * reads into a buffer of ours instead.
  *
  * A chunk from this buffer is valid only during the call that receives it. The
- * consumers in this folder copy the few bytes they keep across reads (PDU
- * headers, control PDUs, command sets) and call keep() when a data set chunk
- * stays referenced, for example in a paused stream's queue: the next read then
- * goes to a new buffer and the kept one is left to its holders.
+ * PDU reader and the message assembler copy the few bytes they keep across
+ * reads: PDU headers, control PDUs and command sets. When a data set chunk
+ * stays referenced, for example in a paused stream's queue, the assembler
+ * calls keep(). The next read then goes to a new buffer, and the old one stays
+ * with the code that references it.
  */
 
 import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';

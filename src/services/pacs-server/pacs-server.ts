@@ -56,7 +56,7 @@ export class PacsServer {
       throw new Error('pacs.requireUserIdentity is on, but no server accounts were loaded');
     }
 
-    // A failing listener must not change the server's answer to the association.
+    // A failing listener must not change the server's response to the association request.
     const notifyRejected = (rejection: AssociationRejection) => {
       try {
         options.onAssociationRejected?.(rejection);

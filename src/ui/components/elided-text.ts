@@ -42,9 +42,9 @@ export function ElidedText(props: ElidedTextProps): React.ReactElement {
     const label = labelRef.current;
     if (!label) return;
     const full = fullText.current;
-    const shown = new QFontMetrics(label.font()).elidedText(full, TextElideMode.ElideRight, label.width());
-    if (label.text() !== shown) label.setText(shown);
-    label.setToolTip(shown === full ? '' : full);
+    const elided = new QFontMetrics(label.font()).elidedText(full, TextElideMode.ElideRight, label.width());
+    if (label.text() !== elided) label.setText(elided);
+    label.setToolTip(elided === full ? '' : full);
   };
 
   // The basis follows the text, so Yoga lays the bar out again on every change; the Resize event then elides.
