@@ -3,7 +3,8 @@
  * subprocesses against Orthanc and storescp: anonymized UIDs and pseudonyms
  * on the destination, no original patient name or ID in any stored file, a
  * repeated run that sends nothing, a run killed with SIGKILL and resumed
- * without duplicates, and an ultrasound image held back and listed.
+ * without duplicates, and an ultrasound image held back and listed, with
+ * exit code 3, or 1 when it is the only instance.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -148,9 +149,10 @@ describeBuilt('anonymizing pipelines', () => {
     expect(storedAtKill).toBeGreaterThanOrEqual(1);
 
     const resumed = await runLoader([...migrateArgs(), '--json'], { dirs });
-    expect(resumed.code).toBe(0);
+    // The ultrasound image is held back, so the outcome is partial, as for `loader send`.
+    expect(resumed.code).toBe(3);
     const report = resumed.json<MigrationJson>();
-    expect(report.outcome).toBe('success');
+    expect(report.outcome).toBe('partial');
     expect(report.summary.failed).toBe(0);
     expect(report.summary.migrated + report.summary.alreadyPresent).toBe(studyUids.length);
 
@@ -184,8 +186,9 @@ describeBuilt('anonymizing pipelines', () => {
 
   test('ultrasound is held back and listed', async () => {
     const result = await runLoader(migrateArgs(), { dirs });
-    expect(result.code).toBe(0);
+    expect(result.code).toBe(3);
     expect(result.stdout).toMatch(/held back: 1 instances in 1 studies were not sent, so these studies are incomplete on the destination on purpose/);
+    expect(result.stdout).toMatch(/\npartial: \d+ migrated, \d+ already present, 0 failed\n$/);
     expect(result.stdout).toContain(`held back: ${ULTRASOUND.studyInstanceUid}: ${ULTRASOUND.sopInstanceUid}: ultrasound image without Burned In Annotation (0028,0301) NO`);
 
     const json = (await runLoader([...migrateArgs(), '--json'], { dirs })).json<MigrationJson>();
@@ -201,7 +204,8 @@ describeBuilt('anonymizing pipelines', () => {
     fs.writeFileSync(secretFile, readJobSecret(dirs, 'anon'));
 
     const result = await runLoader(['migrate', 'local', 'orthanc', '--anonymize', '--study-uid', ...studyUids, '--job', 'anon-again', '--job-secret-file', secretFile, '--json'], { dirs });
-    expect(result.code).toBe(0);
+    expect(result.code).toBe(3);
+    expect(result.json<MigrationJson>().outcome).toBe('partial');
     const report = result.json<MigrationJson>();
     // The ultrasound study is sent once to learn that its only instance is held back; the other studies are found complete.
     const notHeld = report.studies.filter((study) => study.studyInstanceUid !== ULTRASOUND.studyInstanceUid);
@@ -210,6 +214,17 @@ describeBuilt('anonymizing pipelines', () => {
     // Orthanc also logs StableStudy and similar changes for earlier uploads, so only new instances count.
     const changes = await orthanc.rest<{ Changes: { ChangeType: string }[] }>('GET', `/changes?since=${changesBefore}&limit=1000`);
     expect(changes.Changes.filter((change) => change.ChangeType === 'NewInstance')).toEqual([]);
+  });
+
+  test('migrate holding back everything fails', async () => {
+    const result = await runLoader(['migrate', 'local', 'orthanc', '--anonymize', '--study-uid', ULTRASOUND.studyInstanceUid!, '--job', 'anon-ultrasound', '--json'], { dirs });
+
+    expect(result.code).toBe(1);
+    const report = result.json<MigrationJson>();
+    expect(report.outcome).toBe('failure');
+    expect(report.summary).toEqual({ migrated: 1, alreadyPresent: 0, failed: 0, pending: 0 });
+    expect(report.heldBack.map((held) => held.sopInstanceUid)).toEqual([ULTRASOUND.sopInstanceUid]);
+    expect(await orthancInstanceCount(orthanc)).toBe(sendableCount);
   });
 
   test('other options reuse rejected', async () => {
@@ -289,5 +304,32 @@ describeBuilt('anonymizing pipelines', () => {
     const both = await runLoader(['sync', 'local', 'synctarget', '--anonymize', '--study-uid', ...chosen], { dirs });
     expect(both.code).not.toBe(0);
     expect(both.stderr).toMatch(/--anonymize copies from A to B only: give --direction a-to-b, not both/);
+  });
+
+  test('sync holding back instances exits 3', async () => {
+    const siemens = corpusPath('samples/mr/siemens-csa.dcm');
+    const args = ['sync', 'local', 'synctarget', '--anonymize', '--direction', 'a-to-b', '--study-uid', siemens.studyInstanceUid!, ULTRASOUND.studyInstanceUid!];
+
+    const text = await runLoader([...args, '--job', 'held-text'], { dirs });
+    expect(text.code).toBe(3);
+    expect(text.stdout).toMatch(/held back: 1 instances in 1 studies were not sent/);
+    expect(text.stdout).toMatch(/\npartial: 2 studies copied, 0 failed, 0 conflicts\n$/);
+
+    // Another job name gives another secret, so the study of the Siemens MR goes to the target again under other UIDs.
+    const json = await runLoader([...args, '--job', 'held-json', '--json'], { dirs });
+    expect(json.code).toBe(3);
+    const report = json.json<{ outcome: string; transfers: { report?: { outcome: string; heldBack: { sopInstanceUid: string }[] } }[] }>();
+    expect(report.outcome).toBe('partial');
+    expect(report.transfers[0].report?.heldBack.map((held) => held.sopInstanceUid)).toEqual([ULTRASOUND.sopInstanceUid]);
+  });
+
+  test('sync holding back everything fails', async () => {
+    const result = await runLoader(['sync', 'local', 'synctarget', '--anonymize', '--direction', 'a-to-b', '--study-uid', ULTRASOUND.studyInstanceUid!, '--json'], { dirs });
+
+    expect(result.code).toBe(1);
+    const report = result.json<{ outcome: string; summary: { transferred: number; failed: number } }>();
+    expect(report.outcome).toBe('failure');
+    expect(report.summary.transferred).toBe(1);
+    expect(report.summary.failed).toBe(0);
   });
 });

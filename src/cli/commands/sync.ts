@@ -252,7 +252,7 @@ function summaryWord(report: SyncReport): string {
   return report.outcome === 'partial' ? 'partial (dry run)' : 'planned';
 }
 
-/** Exit code: 1 when every transfer failed, 3 for a partial outcome (some failed or a conflict was found), 0 otherwise. */
+/** Exit code: 1 when every transfer failed, 3 for a partial outcome (some failed, a conflict was found or instances were held back), 0 otherwise. */
 function exitCodeOf(report: SyncReport): number {
   if (report.outcome === 'failure') return ExitCode.Failure;
   if (report.outcome === 'partial') return ExitCode.PartialSuccess;
@@ -265,7 +265,7 @@ export function registerSync(program: Command, globals: () => GlobalOptions): vo
     .description(
       "compare two nodes over the filters and copy the studies and instances either one lacks; either end may be 'local' (the local archive). " +
         'A study under different Patient IDs on the two ends is reported as a conflict and not copied. ' +
-        'Exit code 3 when some transfers failed or a conflict was found',
+        'Exit code 3 when some transfers failed, a conflict was found or --anonymize held back instances',
     )
     .option('--dry-run', 'compare and show what would be copied; nothing is sent or recorded')
     .option('--json', 'print the report as JSON');

@@ -108,9 +108,13 @@ export interface MigrationReport {
   dryRun: boolean;
   studies: StudyReport[];
   summary: { migrated: number; alreadyPresent: number; failed: number; pending: number };
-  /** success: every study is migrated or already present; failure: none is; partial otherwise. */
+  /**
+   * success: every study is migrated or already present and no instance was
+   * held back. failure: no study reached the destination, where a study held
+   * back whole counts as not reached. partial otherwise.
+   */
   outcome: MigrationOutcome;
-  /** Instances held back by the anonymizer in the studies of this report; such studies count as migrated but are incomplete on purpose. */
+  /** Instances held back by the anonymizer in the studies of this report. Such studies count as migrated but are incomplete on purpose, so the outcome is not success. */
   heldBack: HeldBackReport[];
   /** Patients given a pseudonym by the job so far; 0 without anonymization. */
   pseudonymizedPatients: number;
@@ -402,10 +406,19 @@ function listHeldBack(run: RunContext, studies: StudyReport[]): HeldBackReport[]
   return held;
 }
 
-function outcomeOf(summary: MigrationReport['summary']): MigrationOutcome {
-  if (summary.failed === 0 && summary.pending === 0) return 'success';
-  if (summary.migrated + summary.alreadyPresent === 0) return 'failure';
-  return 'partial';
+/**
+ * Classifies a run as `loader send` does. Held-back instances are missing on
+ * the destination, so they make a run partial. A study held back whole counts
+ * as not reached, so a run in which no other study reached the destination is
+ * a failure.
+ */
+function outcomeOf(studies: StudyReport[], heldBack: HeldBackReport[]): MigrationOutcome {
+  const complete = studies.filter((study) => study.state === 'done' || study.state === 'already-present');
+  if (complete.length === studies.length && heldBack.length === 0) return 'success';
+  const heldPerStudy = new Map<string, number>();
+  for (const instance of heldBack) heldPerStudy.set(instance.studyInstanceUid, (heldPerStudy.get(instance.studyInstanceUid) ?? 0) + 1);
+  const reached = complete.filter((study) => study.sourceCount === undefined || (heldPerStudy.get(study.studyInstanceUid) ?? 0) < study.sourceCount);
+  return reached.length === 0 ? 'failure' : 'partial';
 }
 
 /** Counts both ends of each study without transferring or persisting anything. */
@@ -539,11 +552,11 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
 
   const studies: StudyReport[] = store.listStudies(jobId).filter(inThisRun).map((study) => ({ ...study, processedThisRun: run.processed.has(study.studyInstanceUid) }));
   const summary = summarize(studies);
-  const outcome = outcomeOf(summary);
+  const heldBack = listHeldBack(run, studies);
+  const outcome = outcomeOf(studies, heldBack);
   const jobState: JobState = request.signal?.aborted ? 'interrupted' : outcome === 'success' ? 'done' : outcome === 'partial' ? 'partial' : 'failed';
   store.setJobState(jobId, jobState);
-  logger.info('Migration finished', { job: jobId, state: jobState, ...summary });
-  const heldBack = listHeldBack(run, studies);
+  logger.info('Migration finished', { job: jobId, state: jobState, ...summary, heldBack: heldBack.length });
   const pseudonymizedPatients = run.transform ? store.listPseudonyms(jobId).size : 0;
   return { ...base, dryRun: false, studies, summary, outcome, heldBack, pseudonymizedPatients };
 }

@@ -83,7 +83,9 @@ export interface SyncReport {
   /**
    * Outcome of the run. A conflict leaves a study different on the two ends,
    * so it turns 'success' and 'nothing-to-do' into 'partial', which matches
-   * exit code 3. A dry run counts planned transfers as 'success'.
+   * exit code 3. Instances held back by --anonymize make a run 'partial' as
+   * well, or 'failure' when no study reached the destination. A dry run
+   * counts planned transfers as 'success'.
    */
   outcome: SyncOutcome;
   notes: string[];
@@ -138,10 +140,18 @@ function outcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary'], dr
   return transferOutcome;
 }
 
+/**
+ * Classifies the transfers. Instances held back by the anonymizer make a run
+ * partial, as failed studies do, and a run whose every migration report is a
+ * failure is a failure.
+ */
 function transferOutcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary'], dryRun: boolean): SyncOutcome {
   if (transfers.every((transfer) => transfer.studyInstanceUids.length === 0)) return 'nothing-to-do';
-  if (dryRun || (summary.failed === 0 && summary.pending === 0)) return 'success';
-  return summary.transferred + summary.alreadyPresent === 0 ? 'failure' : 'partial';
+  if (dryRun) return 'success';
+  const heldBack = transfers.some((transfer) => (transfer.report?.heldBack.length ?? 0) > 0);
+  if (summary.failed === 0 && summary.pending === 0 && !heldBack) return 'success';
+  const reached = transfers.some((transfer) => transfer.report !== undefined && transfer.report.outcome !== 'failure');
+  return reached ? 'partial' : 'failure';
 }
 
 /**
