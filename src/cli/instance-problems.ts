@@ -5,6 +5,9 @@
  * MAX_LINES_PER_REASON instances is printed once, with the count and the
  * first UIDs. --json output keeps every instance.
  */
+import { explainNetworkErrors } from '../services/network-errors';
+
+export { explainNetworkErrors };
 
 const MAX_LINES_PER_REASON = 3;
 
@@ -31,21 +34,4 @@ export function printInstanceProblems(label: string, problems: readonly Instance
     write(`  ${label}: ${uids.length} instances: ${explained}\n`);
     write(`    ${uids.slice(0, MAX_LINES_PER_REASON).join(', ')} and ${uids.length - MAX_LINES_PER_REASON} more (--json lists all)\n`);
   }
-}
-
-/**
- * Replaces the raw resolver and socket errors that Node puts in connection
- * failures ("getaddrinfo ENOTFOUND host") with what they mean for a DICOM node.
- */
-export function explainNetworkErrors(message: string): string {
-  return message
-    .replace(/getaddrinfo ENOTFOUND (\S+)/g, "host $1 not found: check the node's host name or IP address")
-    .replace(
-      /getaddrinfo EAI_AGAIN (\S+)/g,
-      'host $1 could not be resolved because the name server did not answer: check the network and DNS settings',
-    )
-    .replace(
-      /connect ECONNREFUSED (\S+)/g,
-      "connection to $1 refused: nothing listens on that port; check the node's port and that its DICOM service runs",
-    );
 }

@@ -8,6 +8,7 @@ import type { ClientAssociation, RetrieveResult } from '../../dicom/network';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, SopClass, STORAGE_SOP_CLASSES } from '../../dicom/uid';
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
+import { explainNetworkErrors } from '../network-errors';
 import { emptyReport, outcomeOf } from '../transfers/report';
 import type { TransferOutcome, TransferReport } from '../transfers/report';
 import { ArchiveReceiver } from './archive-receiver';
@@ -354,8 +355,9 @@ function failedStudy(run: RunContext, studyUid: string, method: RetrieveMethod, 
 export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, archive: LocalArchive, studyUids: string[], options: RetrieveOptions = {}): Promise<RetrieveReport> {
   const notes: string[] = [];
   const notify = (message: string) => {
+    // Only the log line is explained. The notes keep Node's error codes, as do the study notes that migration retries match.
     notes.push(message);
-    logger.info(message, { node: node.name });
+    logger.info(explainNetworkErrors(message), { node: node.name });
     options.onNotice?.(message);
   };
   const uniqueUids = [...new Set(studyUids)];
