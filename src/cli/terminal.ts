@@ -52,6 +52,16 @@ function cutToWidth(text: string, width: number): string {
 }
 
 /**
+ * Cuts `text` to `width` terminal columns with an ellipsis, as formatTable
+ * does, and pads it with spaces to exactly that width. Tables printed row by
+ * row use it, because their column widths are fixed before the first row.
+ */
+export function fitToWidth(text: string, width: number): string {
+  const cut = cutToWidth(text, width);
+  return cut + ' '.repeat(width - displayWidth(cut));
+}
+
+/**
  * Formats rows as aligned columns, measured in terminal columns, so that names
  * in CJK characters keep the table aligned. Cells wider than maxWidth are cut
  * with an ellipsis, except in `wholeColumns` (indexes), whose values must stay

@@ -10,6 +10,7 @@ import type { StudyFilters, StudyMatch } from '../../services/query-retrieve';
 import { countOf, UsageError } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import type { GlobalOptions } from '../context';
+import { fitToWidth } from '../terminal';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
 
@@ -86,13 +87,18 @@ interface FindOptions extends NodeOptions, FilterOptions {
   maxResults?: string;
 }
 
+/**
+ * Formats one match. Matches are printed as they arrive, so the columns have
+ * fixed widths, and a longer value is cut with an ellipsis. UIDs stay whole,
+ * and so does every value in --json output.
+ */
 function studyLine(match: StudyMatch): string {
   const cells = [
-    match.patientName.padEnd(28).slice(0, 28),
-    match.patientId.padEnd(14).slice(0, 14),
+    fitToWidth(match.patientName, 28),
+    fitToWidth(match.patientId, 14),
     match.studyDate.padEnd(8),
-    match.modalitiesInStudy.join('\\').padEnd(8).slice(0, 8),
-    match.studyDescription.padEnd(28).slice(0, 28),
+    fitToWidth(match.modalitiesInStudy.join('\\'), 8),
+    fitToWidth(match.studyDescription, 28),
     String(match.numberOfStudyRelatedInstances ?? '').padStart(6),
     match.studyInstanceUid,
   ];
@@ -100,7 +106,7 @@ function studyLine(match: StudyMatch): string {
 }
 
 function seriesLine(series: { seriesNumber: string; modality: string; seriesDescription: string; numberOfSeriesRelatedInstances?: number; seriesInstanceUid: string }): string {
-  return [series.seriesNumber.padStart(6), series.modality.padEnd(8), series.seriesDescription.padEnd(32).slice(0, 32), String(series.numberOfSeriesRelatedInstances ?? '').padStart(6), series.seriesInstanceUid].join('  ');
+  return [series.seriesNumber.padStart(6), series.modality.padEnd(8), fitToWidth(series.seriesDescription, 32), String(series.numberOfSeriesRelatedInstances ?? '').padStart(6), series.seriesInstanceUid].join('  ');
 }
 
 function instanceLine(instance: { instanceNumber: string; sopClassUid: string; sopInstanceUid: string }): string {
