@@ -7,11 +7,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { createLoaderDirs, freePort, LOADER_BIN, makeTempDir, runLoader, startProcess } from '../support/peers';
+import { createLoaderDirs, freePort, makeTempDir } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { translator } from '../../src/ui/i18n';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { sleep, startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
+import type { WindowDriver } from './window-driver';
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
@@ -31,7 +32,9 @@ describeWithGui('settings window in Russian', () => {
     if (SCREENSHOTS) driver.screenshot(path.join(SCREENSHOTS, name), windowId);
   };
   /** Checks that a label lies inside its window, so Qt cannot clip it at the window's edge. */
-  const expectInsideWindow = (name: string) => {
+  const expectInsideWindow = async (name: string) => {
+    // A label that was just mounted still has Qt's default geometry (640x480) until its window lays it out.
+    await driver.waitForStill(name);
     const widgets = driver.dump().widgets;
     const label = widgets[name];
     const window = widgets[label.window];
@@ -40,22 +43,15 @@ describeWithGui('settings window in Russian', () => {
   };
 
   beforeAll(async () => {
-    let display: string;
-    ({ display, xvfb } = await startXvfb(workDir, 'xvfb-settings'));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
-    await runLoader(['config', 'set', 'interface.language', 'ru'], { dirs });
-    await runLoader(['config', 'set', 'interface.trayIcon', 'off'], { dirs });
-    // The window starts the loader's PACS server, so it gets a free port on loopback instead of the default 11112.
-    await runLoader(['config', 'set', 'pacs.port', String(await freePort())], { dirs });
-    await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
-    loader = startProcess({
-      name: 'loader-settings-window',
-      command: LOADER_BIN,
-      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
-      dir: workDir,
-      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
+    ({ driver, xvfb } = await startWindowDisplay(workDir, 'xvfb-settings'));
+    await setLoaderSettings(dirs, {
+      'interface.language': 'ru',
+      'interface.trayIcon': 'off',
+      // The window starts the loader's PACS server, so it gets a free port on loopback instead of the default 11112.
+      'pacs.port': String(await freePort()),
+      'pacs.host': '127.0.0.1',
     });
-    driver.app = loader;
+    loader = await startLoaderWindow(driver, { name: 'loader-settings-window', dirs, workDir });
     await driver.waitFor('main-window', () => true, 60_000);
   }, 120_000);
 
@@ -67,7 +63,7 @@ describeWithGui('settings window in Russian', () => {
   test('license text is translated', async () => {
     const text = await driver.waitFor('license-text');
     expect(text.text).toBe(ru('license.missing'));
-    expectInsideWindow('license-text');
+    await expectInsideWindow('license-text');
     screenshot('license-ru.png', 'license-window');
     await driver.click('license-cancel');
     await driver.waitForGone('license-window');
@@ -81,7 +77,7 @@ describeWithGui('settings window in Russian', () => {
     const invalid = await driver.waitFor('settings-message', (label) => label.text === ru('settings.invalidPort', { port: '0' }), 5_000, 'invalid port');
     // NodeGui keeps the width a label had for its first text unless the label has a fixed width.
     expect(invalid.width).toBe(500);
-    expectInsideWindow('settings-message');
+    await expectInsideWindow('settings-message');
     screenshot('settings-invalid-port-ru.png', 'settings-window');
 
     await driver.typeInto('settings-port', '11112');
@@ -103,7 +99,7 @@ describeWithGui('settings window in Russian', () => {
     await driver.click('location-add');
     const error = await driver.waitFor('location-message', (label) => label.text === ru('settings.locations.invalidName', { name: 'bad name' }), 5_000, 'invalid name');
     expect(error.text).not.toMatch(/invalid|a node name/);
-    expectInsideWindow('location-message');
+    await expectInsideWindow('location-message');
     screenshot('settings-location-error-ru.png', 'settings-window');
 
     await driver.typeInto('location-name', 'orthanc');
