@@ -5,7 +5,7 @@ import * as fileReader from '../../src/dicom/file-reader';
 import { buildFileMetaInformation } from '../../src/dicom/writer';
 import { LocalArchive } from '../../src/services/archive';
 import { readInstanceRecord } from '../../src/services/archive/instance-record';
-import { HEAD_BYTES, parseReceivedHeader, receiveFile, writeReceivedFile } from '../../src/services/archive/received-file';
+import { FIRST_HEAD_BYTES, HEAD_BYTES, parseReceivedHeader, receiveFile, writeReceivedFile } from '../../src/services/archive/received-file';
 import { setLogSink } from '../../src/services/logger';
 import {
   CHR_RUSS,
@@ -264,10 +264,13 @@ describe('receiveFile', () => {
     expect(received.interpreted!.instance.sopInstanceUid).toBe(part.sopInstanceUid);
   });
 
-  test('data set of exactly HEAD_BYTES', async () => {
+  test.each([
+    ['HEAD_BYTES', HEAD_BYTES],
+    ['FIRST_HEAD_BYTES', FIRST_HEAD_BYTES],
+  ])('data set of exactly %s', async (_name, length) => {
     const part = datasetPartOf(largeImage);
     const meta = metaFor(part);
-    const bytes = part.bytes.subarray(0, HEAD_BYTES);
+    const bytes = part.bytes.subarray(0, length);
     const file = path.join(workDir, 'b.part');
 
     const received = await receiveFile(file, meta, chunkedStream(bytes), {
@@ -284,9 +287,73 @@ describe('receiveFile', () => {
       }
     })();
 
-    expect(bytes.length).toBe(HEAD_BYTES);
+    expect(bytes.length).toBe(length);
     if (expected instanceof Error) expect((received as Error).message).toBe(expected.message);
     else expect((received as { header: unknown }).header).toEqual(expected);
+  });
+
+  test('header parsed at FIRST_HEAD_BYTES', async () => {
+    const part = datasetPartOf(largeImage);
+    const meta = metaFor(part);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const interpretedBeforeEnd: boolean[] = [];
+    let ended = false;
+    const data = heldStream(part.bytes.subarray(0, FIRST_HEAD_BYTES + 10), part.bytes.subarray(FIRST_HEAD_BYTES + 10), released);
+    setTimeout(() => {
+      ended = true;
+      release();
+    }, 50);
+
+    const file = path.join(workDir, 'first.part');
+    const received = await receiveFile(file, meta, data, {
+      fsync: false,
+      transferSyntaxUid: part.transferSyntaxUid,
+      interpret: (header) => {
+        interpretedBeforeEnd.push(!ended);
+        return readInstanceRecord(header);
+      },
+    });
+
+    expect(interpretedBeforeEnd).toEqual([true]);
+    // The bytes after the header were not copied into the head.
+    expect(received.head.length).toBe(meta.length + FIRST_HEAD_BYTES);
+    expect(received.head.equals(fs.readFileSync(file).subarray(0, received.head.length))).toBe(true);
+    expect(received.header!.pixelDataOffset).toBe(fileReader.readDicomFileHeaderSync(file).pixelDataOffset);
+  });
+
+  test.each([
+    ['4 KiB chunks', 4096, true],
+    ['one chunk', Number.MAX_SAFE_INTEGER, false],
+  ])('header past FIRST_HEAD_BYTES with %s', async (_case, chunkSize, parsedBeforeEnd) => {
+    // A 20 000-character Text Value puts the end of the header between FIRST_HEAD_BYTES and HEAD_BYTES.
+    const source = freshCopy(largeImage, path.join(workDir, 'mid-header.dcm'), { '(0040,a160)': 'x'.repeat(20_000) });
+    const part = datasetPartOf(source);
+    const meta = metaFor(part);
+    const file = path.join(workDir, `mid-${chunkSize}.part`);
+    const interpretedAt: number[] = [];
+    let sent = 0;
+    const chunks = chunkedStream(part.bytes, Math.min(chunkSize, part.bytes.length));
+    chunks.on('data', (chunk: Buffer) => (sent += chunk.length));
+
+    const received = await receiveFile(file, meta, chunks, {
+      fsync: false,
+      transferSyntaxUid: part.transferSyntaxUid,
+      interpret: (header) => {
+        interpretedAt.push(sent);
+        return readInstanceRecord(header);
+      },
+    });
+    const fromFile = fileReader.readDicomFileHeaderSync(file);
+
+    expect(fromFile.pixelDataOffset! - meta.length).toBeGreaterThan(FIRST_HEAD_BYTES);
+    expect(fromFile.pixelDataOffset! - meta.length).toBeLessThan(HEAD_BYTES);
+    expect(interpretedAt).toHaveLength(1);
+    expect(interpretedAt[0] < part.bytes.length).toBe(parsedBeforeEnd);
+    expect(received.head.length).toBe(meta.length + HEAD_BYTES);
+    expect(received.head.equals(fs.readFileSync(file).subarray(0, received.head.length))).toBe(true);
+    expect(received.header!.pixelDataOffset).toBe(fromFile.pixelDataOffset);
+    expect(received.interpreted).toEqual(readInstanceRecord(fromFile));
   });
 
   test('early error thrown after the write', async () => {
