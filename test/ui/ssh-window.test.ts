@@ -9,12 +9,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { LocalArchive } from '../../src/services/archive';
-import { corpusSamples, createLoaderDirs, freePort, LOADER_BIN, makeTempDir, runLoader, startProcess } from '../support/peers';
+import { corpusSamples, createLoaderDirs, freePort, makeTempDir, runLoader } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { chownTree, ensureTestUser, lockTestUser, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
 import type { TestUser } from '../support/sshd';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, startLoaderWindow, startWindowDisplay } from './window-driver';
+import type { WindowDriver } from './window-driver';
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
@@ -54,23 +55,16 @@ describeWithGui('SSH panel in the window', () => {
     study.forEach((sample, index) => fs.copyFileSync(sample.absolutePath, path.join(folder, 'study', `IM${index}.dcm`)));
     chownTree(remoteRoot, user);
 
-    let display: string;
-    ({ display, xvfb } = await startXvfb(workDir, 'xvfb-ssh'));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
-    await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
-    await runLoader(['config', 'set', 'interface.trayIcon', 'off'], { dirs });
-    // The window starts the loader's PACS server, so it gets a free port on loopback instead of the default 11112.
-    await runLoader(['config', 'set', 'pacs.port', String(await freePort())], { dirs });
-    await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
-    await runLoader(['nodes', 'add-ssh', 'exam-ws', '--host', '127.0.0.1', '--port', String(server.port), '--login', user.login, '--folder', folder], { dirs });
-    loader = startProcess({
-      name: 'loader-ssh-window',
-      command: LOADER_BIN,
-      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
-      dir: workDir,
-      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_SECRET_EXAM_WS: user.password, LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
+    ({ driver, xvfb } = await startWindowDisplay(workDir, 'xvfb-ssh'));
+    await setLoaderSettings(dirs, {
+      'interface.language': 'en',
+      'interface.trayIcon': 'off',
+      // The window starts the loader's PACS server, so it gets a free port on loopback instead of the default 11112.
+      'pacs.port': String(await freePort()),
+      'pacs.host': '127.0.0.1',
     });
-    driver.app = loader;
+    await runLoader(['nodes', 'add-ssh', 'exam-ws', '--host', '127.0.0.1', '--port', String(server.port), '--login', user.login, '--folder', folder], { dirs });
+    loader = await startLoaderWindow(driver, { name: 'loader-ssh-window', dirs, workDir, env: { LOADER_SECRET_EXAM_WS: user.password } });
     await driver.waitFor('main-window', () => true, 60_000);
   }, 180_000);
 

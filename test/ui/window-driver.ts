@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { WidgetDump, WidgetRecord } from '../../src/ui/test-hooks';
-import { LOADER_BIN, runLoader, startProcess, waitUntil } from '../support/peers';
+import { corpusSamples, LOADER_BIN, runLoader, startProcess, waitUntil } from '../support/peers';
 import type { LoaderDirs, ManagedProcess } from '../support/peers';
 
 /** Interval between reads of the geometry file, in milliseconds. */
@@ -39,16 +39,32 @@ export async function startXvfb(workDir: string, name = 'xvfb'): Promise<{ displ
   }
 }
 
+/** Returns the absolute paths of the corpus files of the study whose first file ends with `/name`. */
+export function corpusStudyFiles(name: string): string[] {
+  const first = corpusSamples((sample) => sample.path.endsWith(`/${name}`))[0];
+  if (!first?.studyInstanceUid) throw new Error(`corpus sample ${name} not found; rebuild test/.corpus with npm run corpus`);
+  return corpusSamples((sample) => sample.studyInstanceUid === first.studyInstanceUid).map((sample) => sample.absolutePath);
+}
+
+/** Starts Xvfb as startXvfb does and returns it with a driver whose geometry file is widgets.json in `workDir`. */
+export async function startWindowDisplay(workDir: string, name?: string): Promise<{ driver: WindowDriver; xvfb: ManagedProcess }> {
+  const { display, xvfb } = await startXvfb(workDir, name);
+  return { driver: new WindowDriver(display, path.join(workDir, 'widgets.json')), xvfb };
+}
+
+/** Writes each setting with `loader config set` into the settings folder of `dirs`; throws when one is rejected. */
+export async function setLoaderSettings(dirs: LoaderDirs, settings: Record<string, string>): Promise<void> {
+  for (const [key, value] of Object.entries(settings)) {
+    const result = await runLoader(['config', 'set', key, value], { dirs });
+    if (result.code !== 0) throw new Error(`loader config set ${key} ${value} failed with code ${result.code}: ${result.stderr}`);
+  }
+}
+
 /**
  * Starts `loader start` with the test hooks on the driver's display, with its
  * archive, settings and home folder in `dirs`, makes it the driver's app and
  * waits until the window is opening. `env` adds to or overrides the variables.
  */
-/** Writes each setting with `loader config set` into the settings folder of `dirs`. */
-export async function setLoaderSettings(dirs: LoaderDirs, settings: Record<string, string>): Promise<void> {
-  for (const [key, value] of Object.entries(settings)) await runLoader(['config', 'set', key, value], { dirs });
-}
-
 export async function startLoaderWindow(driver: WindowDriver, options: { name: string; dirs: LoaderDirs; workDir: string; env?: Record<string, string> }): Promise<ManagedProcess> {
   const { dirs, workDir } = options;
   const loader = startProcess({

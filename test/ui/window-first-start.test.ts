@@ -5,12 +5,12 @@
  * association that the server rejects gets one notice in the window that
  * names the calling AE title, its address and the fix.
  */
-import * as path from 'path';
 
 import { corpusSamples, createLoaderDirs, freePort, makeTempDir, storeFiles } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { setLoaderSettings, sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
+import type { WindowDriver } from './window-driver';
 
 const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
 if (missing.length > 0) {
@@ -40,9 +40,7 @@ describeWithGui('window at first start', () => {
   };
 
   beforeAll(async () => {
-    let display: string;
-    ({ display, xvfb } = await startXvfb(workDir));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    ({ driver, xvfb } = await startWindowDisplay(workDir));
     serverPort = await freePort();
     await setLoaderSettings(dirs, {
       'pacs.port': String(serverPort),

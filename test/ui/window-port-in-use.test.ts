@@ -6,13 +6,13 @@
  * it does not fit. PACS On starts the server once the port is free.
  */
 import * as net from 'net';
-import * as path from 'path';
 
 import { translator } from '../../src/ui/i18n';
 import { createLoaderDirs, freePort, makeTempDir } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { setLoaderSettings, startLoaderWindow, startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, startLoaderWindow, startWindowDisplay } from './window-driver';
+import type { WindowDriver } from './window-driver';
 import type { WidgetRecord } from '../../src/ui/test-hooks';
 
 const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import']);
@@ -60,9 +60,7 @@ describeWithGui('window with its port in use', () => {
   let portInUse: string;
 
   beforeAll(async () => {
-    let display: string;
-    ({ display, xvfb } = await startXvfb(workDir, 'xvfb-port'));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    ({ driver, xvfb } = await startWindowDisplay(workDir, 'xvfb-port'));
     serverPort = await freePort();
     blocker = await occupyPort(serverPort);
     portInUse = ru('server.failed', { message: ru('network.portInUse', { port: serverPort, host: '127.0.0.1' }) });

@@ -18,17 +18,16 @@ import {
   corpusSamples,
   createLoaderDirs,
   freePort,
-  LOADER_BIN,
   makeTempDir,
   runDcmtk,
-  runLoader,
   startOrthanc,
   startProcess,
   waitUntil,
 } from '../support/peers';
 import type { ManagedProcess, OrthancHandle } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { sleep, startXvfb, WindowDriver } from './window-driver';
+import { setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
+import type { WindowDriver } from './window-driver';
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
@@ -56,7 +55,6 @@ interface UploadedStudy {
 describeWithGui('desktop window', () => {
   const dirs = createLoaderDirs('ui');
   const workDir = makeTempDir('ui-x');
-  let display = '';
   let driver: WindowDriver;
   let xvfb: ManagedProcess;
   let orthanc: OrthancHandle;
@@ -105,8 +103,7 @@ describeWithGui('desktop window', () => {
       .sort();
 
   beforeAll(async () => {
-    ({ display, xvfb } = await startXvfb(workDir));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    ({ driver, xvfb } = await startWindowDisplay(workDir));
 
     // Five studies: two CT studies of 2003-2004 (the filter's target), a CT study of 1993 outside the
     // date range, an MR study of 2004 outside the modality filter, and an MR study of 2001.
@@ -123,29 +120,15 @@ describeWithGui('desktop window', () => {
       for (const sample of samples.filter((file) => file.studyInstanceUid === study.uid)) await orthanc.uploadFile(sample.absolutePath);
     }
 
-    await runLoader(['config', 'set', 'pacs.port', String(serverPort)], { dirs });
-    await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
-    await runLoader(['config', 'set', 'pacs.aeTitle', 'LOADERUI'], { dirs });
-    await runLoader(['config', 'set', 'pacs.acceptAnyCallingAeTitle', 'on'], { dirs });
-    await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
-    await runLoader(['config', 'set', 'interface.theme', 'light'], { dirs });
-
-    loader = startProcess({
-      name: 'loader-window',
-      command: LOADER_BIN,
-      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
-      dir: workDir,
-      env: {
-        DISPLAY: display,
-        HOME: dirs.homeDir,
-        XDG_RUNTIME_DIR: workDir,
-        LANG: 'C.UTF-8',
-        LOADER_UI_TEST_HOOKS: '1',
-        LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile,
-      },
+    await setLoaderSettings(dirs, {
+      'pacs.port': String(serverPort),
+      'pacs.host': '127.0.0.1',
+      'pacs.aeTitle': 'LOADERUI',
+      'pacs.acceptAnyCallingAeTitle': 'on',
+      'interface.language': 'en',
+      'interface.theme': 'light',
     });
-    driver.app = loader;
-    await waitForLog(/desktop window opening/);
+    loader = await startLoaderWindow(driver, { name: 'loader-window', dirs, workDir });
     await driver.waitFor('main-window');
   }, 180_000);
 
@@ -446,23 +429,11 @@ describeWithGui('closing during a transfer', () => {
   const waitForLog = (pattern: RegExp, timeoutMs = 30_000) => waitUntil(loader, `log line ${pattern}`, () => pattern.test(loader.readLog()), timeoutMs);
 
   beforeAll(async () => {
-    let display: string;
-    ({ display, xvfb } = await startXvfb(workDir));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    ({ driver, xvfb } = await startWindowDisplay(workDir));
     orthanc = await startOrthanc({ aeTitle: 'ORTHANCCLOSE', modalities: { LOADERCLOSE: { aet: 'LOADERCLOSE', host: '127.0.0.1', port: await freePort() } } });
     await orthanc.uploadFile(study.absolutePath);
-    await runLoader(['config', 'set', 'pacs.aeTitle', 'LOADERCLOSE'], { dirs });
-    await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
-
-    loader = startProcess({
-      name: 'loader-close',
-      command: LOADER_BIN,
-      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
-      dir: workDir,
-      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
-    });
-    driver.app = loader;
-    await waitForLog(/desktop window opening/);
+    await setLoaderSettings(dirs, { 'pacs.aeTitle': 'LOADERCLOSE', 'interface.language': 'en' });
+    loader = await startLoaderWindow(driver, { name: 'loader-close', dirs, workDir });
     await driver.click('license-cancel');
     await driver.waitForGone('license-window');
     await driver.waitForActiveWindow('main-window');
@@ -568,35 +539,28 @@ describeWithTray('tray icon', () => {
   };
 
   beforeAll(async () => {
-    let display: string;
-    ({ display, xvfb } = await startXvfb(workDir));
-    driver = new WindowDriver(display, path.join(workDir, 'widgets.json'));
+    ({ driver, xvfb } = await startWindowDisplay(workDir));
     trayer = startProcess({
       name: 'trayer',
       command: 'trayer',
       args: ['--edge', 'top', '--align', 'right', '--widthtype', 'pixel', '--width', '120', '--height', '32'],
       dir: workDir,
-      env: { DISPLAY: display },
+      env: { DISPLAY: driver.display },
     });
 
     serverPort = await freePort();
-    await runLoader(['config', 'set', 'pacs.port', String(serverPort)], { dirs });
-    await runLoader(['config', 'set', 'pacs.host', '127.0.0.1'], { dirs });
-    await runLoader(['config', 'set', 'pacs.aeTitle', 'LOADERTRAY'], { dirs });
-    await runLoader(['config', 'set', 'pacs.acceptAnyCallingAeTitle', 'on'], { dirs });
-    await runLoader(['config', 'set', 'interface.language', 'en'], { dirs });
-    await runLoader(['config', 'set', 'interface.trayIcon', 'on'], { dirs });
+    await setLoaderSettings(dirs, {
+      'pacs.port': String(serverPort),
+      'pacs.host': '127.0.0.1',
+      'pacs.aeTitle': 'LOADERTRAY',
+      'pacs.acceptAnyCallingAeTitle': 'on',
+      'interface.language': 'en',
+      'interface.trayIcon': 'on',
+    });
     // trayer owns the tray selection once its window exists; the loader checks the selection only at start.
     await waitUntil(trayer, 'trayer window', () => driver.searchWindows('--class', 'trayer').length > 0, 10_000);
 
-    loader = startProcess({
-      name: 'loader-tray',
-      command: LOADER_BIN,
-      args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'start'],
-      dir: workDir,
-      env: { DISPLAY: display, HOME: dirs.homeDir, XDG_RUNTIME_DIR: workDir, LANG: 'C.UTF-8', LOADER_UI_TEST_HOOKS: '1', LOADER_UI_TEST_HOOKS_FILE: driver.widgetsFile },
-    });
-    driver.app = loader;
+    loader = await startLoaderWindow(driver, { name: 'loader-tray', dirs, workDir });
     await waitForLog(/tray icon shown/);
     await driver.click('license-cancel');
     await driver.waitForGone('license-window');
