@@ -432,7 +432,8 @@ describeWithGui('closing during a transfer', () => {
     ({ driver, xvfb } = await startWindowDisplay(workDir));
     orthanc = await startOrthanc({ aeTitle: 'ORTHANCCLOSE', modalities: { LOADERCLOSE: { aet: 'LOADERCLOSE', host: '127.0.0.1', port: await freePort() } } });
     await orthanc.uploadFile(study.absolutePath);
-    await setLoaderSettings(dirs, { 'pacs.aeTitle': 'LOADERCLOSE', 'interface.language': 'en' });
+    // The retrieves here use C-GET, so the window needs no server of its own, which would listen on 0.0.0.0:11112.
+    await setLoaderSettings(dirs, { 'pacs.aeTitle': 'LOADERCLOSE', 'pacs.startWithWindow': 'off', 'interface.language': 'en' });
     loader = await startLoaderWindow(driver, { name: 'loader-close', dirs, workDir });
     await driver.click('license-cancel');
     await driver.waitForGone('license-window');

@@ -37,6 +37,12 @@ export const CONFIG_KEYS: Record<string, ConfigKey> = {
     kind: 'switch',
     description: 'reject associations without the username and password of a server account, see "loader users" (on|off)',
   },
+  'pacs.startWithWindow': {
+    section: 'pacs',
+    field: 'startWithWindow',
+    kind: 'switch',
+    description: 'start the server when the desktop window opens; loader serve always starts it (on|off)',
+  },
   'interface.language': { section: 'interface', field: 'language', kind: 'text', description: 'language of the interface: ru or en' },
   'interface.theme': { section: 'interface', field: 'theme', kind: 'text', description: 'color theme: dark or light' },
   'interface.trayIcon': { section: 'interface', field: 'trayIcon', kind: 'switch', description: 'show the tray icon (on|off)' },

@@ -36,6 +36,11 @@ export interface PacsSettings {
    * of a server account, PS3.7 annex D.3.3.7).
    */
   requireUserIdentity: boolean;
+  /**
+   * Start the server when the desktop window opens. Only the window reads it:
+   * `loader serve` and a `loader start` without a display always start the server.
+   */
+  startWithWindow: boolean;
 }
 
 export type Language = 'ru' | 'en';
@@ -119,6 +124,7 @@ export function defaultSettings(): Settings {
       maxAssociations: 32,
       storeDurability: 'full',
       requireUserIdentity: false,
+      startWithWindow: true,
     },
     interface: { language: systemLanguage(), theme: 'light', trayIcon: true },
     locations: { pacs: [], ssh: [] },

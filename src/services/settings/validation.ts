@@ -127,6 +127,7 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     checkCalledAeTitle: validateBoolean('pacs.checkCalledAeTitle', pacs.checkCalledAeTitle),
     storeDurability: validateDurability('pacs.storeDurability', pacs.storeDurability),
     requireUserIdentity: validateBoolean('pacs.requireUserIdentity', pacs.requireUserIdentity),
+    startWithWindow: validateBoolean('pacs.startWithWindow', pacs.startWithWindow),
   };
 }
 

@@ -525,12 +525,18 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     return () => trackWindow('main-window')(null);
   }, []);
 
-  // `loader start` opens the window with the loader's own archive and PACS server, so the server starts and the
-  // right-hand Local panel opens the archive at once. A server that cannot start shows why in the status bar.
+  // `loader start` opens the window with the loader's own archive and PACS server, so the right-hand Local panel
+  // opens the archive at once, and the server starts unless pacs.startWithWindow is off. A server that cannot
+  // start, or that the setting keeps off, shows why in the status bar.
   useEffect(() => {
-    log.info('starting the PACS server and opening the archive with the window', { archive: controller.options.archiveRoot });
     void connect('right');
-    void toggleServer(true);
+    if (controller.startsServerWithWindow()) {
+      log.info('starting the PACS server and opening the archive with the window', { archive: controller.options.archiveRoot });
+      void toggleServer(true);
+    } else {
+      log.info('opening the archive with the window; the PACS server stays off because pacs.startWithWindow is off', { archive: controller.options.archiveRoot });
+      setServerMessage({ text: (t) => t('server.offAtStart') });
+    }
   }, []);
 
   // A closed dialog leaves no window with the keyboard focus when no window manager hands it back.

@@ -68,6 +68,7 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
   const [host, setHost] = useState(props.pacs.host);
   const [port, setPort] = useState(String(props.pacs.port));
   const [acceptAny, setAcceptAny] = useState(props.pacs.acceptAnyCallingAeTitle);
+  const [startWithWindow, setStartWithWindow] = useState(props.pacs.startWithWindow);
   const [message, setMessage] = useState('');
   const save = () => {
     const problem = aeTitleProblem(t, aeTitle) ?? portProblem(t, port);
@@ -75,7 +76,7 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
       setMessage(problem);
       return;
     }
-    const error = props.onSavePacs({ aeTitle: aeTitle.trim(), host: host.trim(), port: Number(port), acceptAnyCallingAeTitle: acceptAny });
+    const error = props.onSavePacs({ aeTitle: aeTitle.trim(), host: host.trim(), port: Number(port), acceptAnyCallingAeTitle: acceptAny, startWithWindow });
     setMessage(error === undefined ? t('settings.saved') : t('error.invalid', { message: error }));
   };
   return h(
@@ -85,6 +86,8 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
     row(t('settings.host'), h(LineEdit, { id: 'settings-host', text: host, on: { textChanged: setHost } })),
     row(t('settings.port'), h(LineEdit, { id: 'settings-port', text: port, on: { textChanged: setPort } })),
     h(CheckBox, { id: 'settings-accept-any', text: t('settings.acceptAny'), checked: acceptAny, on: { toggled: setAcceptAny } }),
+    // Only this box changes the setting; PACS On and the tray menu switch the running server and leave it as it is.
+    h(CheckBox, { id: 'settings-start-with-window', text: t('settings.startWithWindow'), checked: startWithWindow, on: { toggled: setStartWithWindow } }),
     h(View, { style: 'flex-direction: row;' }, h(Button, { id: 'settings-save', text: t('button.save'), on: { clicked: save } })),
     messageText('settings-message', message),
   );

@@ -310,6 +310,14 @@ export class AppController {
     return { instances: report.completed, failures, outcome };
   }
 
+  /**
+   * Returns whether the window starts the server when it opens (pacs.startWithWindow). PACS On and the tray
+   * menu never change that setting, so switching the server off for a while does not keep it off at the next start.
+   */
+  startsServerWithWindow(): boolean {
+    return this.settings.settings.pacs.startWithWindow;
+  }
+
   /** Starts the loader's PACS server on the archive at archiveRoot with the stored settings. */
   async startServer(): Promise<ServerState> {
     if (this.server) return this.serverState();
