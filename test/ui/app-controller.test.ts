@@ -17,8 +17,8 @@ import type { OpenProgress } from '../../src/ui/controllers/study-opener';
 import { messageKeys } from '../../src/ui/i18n';
 import { seriesFromArchive } from '../../src/ui/viewer/study-source';
 import { MemoryStore } from '../support/keyring';
-import { corpusSamples, freePort, LOOPBACK, makeTempDir, startOrthanc } from '../support/peers';
-import type { OrthancHandle } from '../support/peers';
+import { corpusSamples, freePort, LOOPBACK, makeTempDir, startDcmqrscp, startOrthanc, storeFiles } from '../support/peers';
+import type { OrthancHandle, PeerHandle } from '../support/peers';
 
 const LOADER_AE = 'LOADERCTL';
 
@@ -285,4 +285,112 @@ describe('retrieve interrupted mid-way', () => {
       await controller.close();
     }
   }, 120_000);
+});
+
+describe.each(['Orthanc', 'dcmqrscp'] as const)('C-MOVE to the window server from %s', (peerKind) => {
+  const samples = corpusSamples((file) => file.kind === 'mr-volume');
+  const studyUid = samples[0]?.studyInstanceUid ?? '';
+  let peer: PeerHandle;
+  let controller: AppController;
+  let archiveRoot: string;
+  let movePort: number;
+
+  const connect = async () => {
+    const connection = await controller.connectPacs({ host: LOOPBACK, port: String(peer.port), aeTitle: peer.aeTitle, login: '', password: '' });
+    if (connection.kind !== 'pacs') throw new Error('expected a PACS connection');
+    return connection.node;
+  };
+  /** Retrieves the study by C-MOVE only, so a failed C-MOVE is not hidden by a C-GET fallback. */
+  const retrieve = async (archive: LocalArchive) => {
+    const events: TransferProgress[] = [];
+    const node = await connect();
+    const result = await controller.retrieveToLocal(node, archive, [studyUid], 'move', (progress) => events.push(progress));
+    return { result, events };
+  };
+
+  beforeAll(async () => {
+    expect(samples.length).toBeGreaterThan(1);
+    ({ controller, archiveRoot } = newController(`ctl-move-${peerKind}`));
+    // The node's move destination for LOADER_AE is the server's port, not moveScuPort, where the retrieve listens.
+    const serverPort = await freePort();
+    movePort = await freePort();
+    controller.updatePacs({ host: LOOPBACK, port: serverPort, moveScuPort: movePort });
+    const destination = { aeTitle: LOADER_AE, host: LOOPBACK, port: serverPort };
+    if (peerKind === 'Orthanc') {
+      const orthanc = await startOrthanc({ aeTitle: 'ORTHANCMOVE', modalities: { loader: { aet: destination.aeTitle, host: destination.host, port: destination.port } } });
+      for (const sample of samples) await orthanc.uploadFile(sample.absolutePath);
+      peer = orthanc;
+    } else {
+      peer = await startDcmqrscp({ aeTitle: 'QRSCPMOVE', hostTable: [destination] });
+      expect((await storeFiles(peer, samples.map((sample) => sample.absolutePath))).code).toBe(0);
+    }
+    // The server accepts the node's sub-operations because the node is a registered location.
+    controller.settings.addPacsNode({ name: 'source', aeTitle: peer.aeTitle, host: LOOPBACK, port: peer.port, characterSet: 'ISO_IR 192' });
+    const state = await controller.startServer();
+    expect(state).toMatchObject({ running: true, port: serverPort });
+  }, 120_000);
+
+  afterAll(async () => {
+    await controller?.close();
+    await peer?.stop();
+  });
+
+  test('study lands in the server archive', async () => {
+    const archive = controller.openArchive(archiveRoot);
+    const listed: string[][] = [];
+    const unsubscribe = controller.archiveChanges.subscribe((change) => listed.push(change.studyInstanceUids));
+    try {
+      const { result, events } = await retrieve(archive);
+
+      expect(result.failures).toEqual([]);
+      expect(result.outcome).toBe('success');
+      expect(result.instances).toBe(samples.length);
+      expect(archive.listInstances({ studyInstanceUid: studyUid })).toHaveLength(samples.length);
+      const last = events[events.length - 1];
+      expect(last).toEqual({ studiesDone: 1, studiesTotal: 1, instancesDone: samples.length, instancesTotal: samples.length });
+      // Progress moved while the instances arrived at the server, not only at the end.
+      expect(events.filter((event) => event.instancesDone > 0 && event.instancesDone < samples.length).length).toBeGreaterThan(0);
+      // A Local panel that shows the server's archive lists it again.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(listed.flat()).toContain(studyUid);
+    } finally {
+      unsubscribe();
+    }
+  }, 60_000);
+
+  test('repeated retrieve counts duplicates', async () => {
+    const archive = controller.openArchive(archiveRoot);
+    const { result } = await retrieve(archive);
+
+    expect(result.failures).toEqual([]);
+    expect(result.outcome).toBe('success');
+    expect(result.instances).toBe(samples.length);
+  }, 60_000);
+
+  test('other target archive gets copies', async () => {
+    const otherRoot = path.join(makeTempDir(`ctl-move-${peerKind}-other`), 'archive');
+    const other = controller.openArchive(otherRoot);
+    const { result } = await retrieve(other);
+
+    expect(result.failures).toEqual([]);
+    expect(result.outcome).toBe('success');
+    expect(result.instances).toBe(samples.length);
+    const copies = other.listInstances({ studyInstanceUid: studyUid });
+    expect(copies).toHaveLength(samples.length);
+    for (const copy of copies) expect(copy.path.startsWith(otherRoot)).toBe(true);
+  }, 60_000);
+
+  test('stopped server leaves the retrieve failed', async () => {
+    await controller.stopServer();
+    try {
+      const otherRoot = path.join(makeTempDir(`ctl-move-${peerKind}-stopped`), 'archive');
+      const { result } = await retrieve(controller.openArchive(otherRoot));
+
+      expect(result.outcome).toBe('failure');
+      expect(result.instances).toBe(0);
+      expect(result.failures.map((failure) => failure.uid)).toContain(studyUid);
+    } finally {
+      await controller.startServer();
+    }
+  }, 60_000);
 });

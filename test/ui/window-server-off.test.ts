@@ -3,18 +3,22 @@
  * window opens with its PACS server stopped and gives the reason in the status bar,
  * PACS On starts the server without changing the setting, and the check box
  * in Settings: PACS turns the setting on, so the next window starts the server.
+ *
+ * Orthanc's move destination for the loader's AE title is the window server's
+ * port, not pacs.moveScuPort. A C-MOVE retrieve then fails while the server is
+ * off, and with the server on it reports the study as received.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 
 import { translator } from '../../src/ui/i18n';
-import { createLoaderDirs, freePort, makeTempDir, runDcmtk, runLoader } from '../support/peers';
-import type { ManagedProcess } from '../support/peers';
+import { createLoaderDirs, freePort, makeTempDir, runDcmtk, runLoader, startOrthanc } from '../support/peers';
+import type { ManagedProcess, OrthancHandle } from '../support/peers';
 import { missingGuiPrerequisites } from './gui-prerequisites';
-import { setLoaderSettings, startLoaderWindow, startWindowDisplay } from './window-driver';
+import { corpusStudyFiles, setLoaderSettings, startLoaderWindow, startWindowDisplay } from './window-driver';
 import type { WindowDriver } from './window-driver';
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'echoscu']);
+const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'echoscu', 'Orthanc']);
 if (missing.length > 0) {
   // eslint-disable-next-line no-console
   console.warn(`test/ui/window-server-off skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
@@ -22,6 +26,7 @@ if (missing.length > 0) {
 const describeWithGui = missing.length > 0 ? describe.skip : describe;
 
 const AE_TITLE = 'LOADEROFF';
+const ORTHANC_AE_TITLE = 'ORTHANCOFF';
 const ru = translator('ru');
 
 describeWithGui('window with the server off at start', () => {
@@ -31,6 +36,8 @@ describeWithGui('window with the server off at start', () => {
   let xvfb: ManagedProcess;
   let loader: ManagedProcess;
   let serverPort: number;
+  let orthanc: OrthancHandle;
+  const files = corpusStudyFiles('mr-small-explicit-le.dcm');
 
   const echo = () => runDcmtk('echoscu', ['-to', '5', '-aec', AE_TITLE, '-aet', 'UITEST', '127.0.0.1', String(serverPort)]);
   const storedStartWithWindow = () => (JSON.parse(fs.readFileSync(path.join(dirs.configDir, 'settings.json'), 'utf8')) as { pacs: { startWithWindow?: boolean } }).pacs.startWithWindow;
@@ -45,14 +52,36 @@ describeWithGui('window with the server off at start', () => {
     await driver.waitForActiveWindow('main-window');
   };
 
+  /** Connects the left panel to Orthanc, selects its study and retrieves it into the right Local panel by C-MOVE. */
+  const retrieveByMove = async () => {
+    await driver.typeInto('left-port', String(orthanc.port));
+    await driver.typeInto('left-aet', ORTHANC_AE_TITLE);
+    await driver.click('left-connect');
+    await driver.waitFor('left-table', (table) => table.rows === 1, 30_000, '1 row');
+    await driver.click('left-table', { x: 40, y: 45 });
+    await driver.waitFor('left-selection', (label) => /выбрано: 1$/.test(label.text ?? ''), 5_000, '1 selected');
+    await driver.click('transfer-right');
+    await driver.waitFor('send-confirm');
+    // "C-MOVE" is the second and last choice of the method box.
+    await driver.click('send-method');
+    driver.key('End', 'Return');
+    await driver.waitFor('send-method', (box) => box.text === 'C-MOVE', 5_000, 'C-MOVE');
+    await driver.click('send-confirm');
+    await driver.waitForGone('send-dialog');
+  };
+
   beforeAll(async () => {
     ({ driver, xvfb } = await startWindowDisplay(workDir, 'xvfb-off'));
     serverPort = await freePort();
+    // The move destination is the window server's port; the retrieve's own C-STORE SCP listens on pacs.moveScuPort.
+    orthanc = await startOrthanc({ aeTitle: ORTHANC_AE_TITLE, modalities: { loader: { aet: AE_TITLE, host: '127.0.0.1', port: serverPort } } });
+    for (const file of files) await orthanc.uploadFile(file);
     await setLoaderSettings(dirs, {
       'pacs.port': String(serverPort),
       'pacs.host': '127.0.0.1',
       'pacs.aeTitle': AE_TITLE,
       'pacs.acceptAnyCallingAeTitle': 'on',
+      'pacs.moveScuPort': String(await freePort()),
       'pacs.startWithWindow': 'off',
       'interface.language': 'ru',
       'interface.trayIcon': 'off',
@@ -62,6 +91,7 @@ describeWithGui('window with the server off at start', () => {
 
   afterAll(async () => {
     await loader?.stop();
+    await orthanc?.stop();
     await xvfb?.stop();
   });
 
@@ -93,6 +123,14 @@ describeWithGui('window with the server off at start', () => {
     expect(storedStartWithWindow()).toBe(false);
   }, 60_000);
 
+  test('C-MOVE fails with the server off', async () => {
+    await retrieveByMove();
+    const failed = await driver.waitFor('status-text', (label) => /^Передача не удалась/.test(label.toolTip ?? label.text ?? ''), 60_000, 'transfer failed');
+    expect(failed.toolTip ?? failed.text).toMatch(/^Передача не удалась: получено снимков 0, /);
+    expect(driver.widget('status-failures')?.text).toContain(`received 0 of ${files.length} instances`);
+    expect(driver.widget('right-table')?.rows).toBe(0);
+  }, 90_000);
+
   test('settings check box turns it on', async () => {
     await driver.click('open-settings');
     await driver.waitForActiveWindow('settings-window', 15_000);
@@ -123,5 +161,13 @@ describeWithGui('window with the server off at start', () => {
     await driver.waitFor('server-state', (label) => label.text === listening(), 20_000, 'listening');
     expect(driver.widget('server-switch')?.checked).toBe(true);
     expect((await echo()).code).toBe(0);
+  }, 90_000);
+
+  test('C-MOVE to the server port succeeds', async () => {
+    await retrieveByMove();
+    await driver.waitFor('status-text', (label) => label.text === ru('status.done', { instances: files.length, failures: 0 }), 60_000, 'done');
+    await driver.waitFor('right-table', (table) => table.rows === 1, 10_000, '1 row');
+    expect(driver.widget('status-failures')).toBeUndefined();
+    expect(loader.readLog()).toMatch(/C-MOVE instances arrived at the window's PACS server instead of the retrieve's port/);
   }, 90_000);
 });

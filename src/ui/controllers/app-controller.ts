@@ -16,7 +16,7 @@ import { createLogger } from '../../services/logger';
 import { PacsServer } from '../../services/pacs-server/pacs-server';
 import { NodeCredentials } from '../../services/pacs-server/user-identity';
 import { echoNode, findStudies, localIdentityFromSettings, remoteNodeFromAddress, remoteNodeFromSettings, retrieveStudies } from '../../services/query-retrieve';
-import type { LocalIdentity, RemoteNode, RetrieveMethod, StudyFilters, StudyRetrieveReport } from '../../services/query-retrieve';
+import type { LocalIdentity, RemoteNode, RetrieveMethod, RetrieveReport, StudyFilters, StudyRetrieveReport } from '../../services/query-retrieve';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
 import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
@@ -27,6 +27,7 @@ import { KnownHostsFile } from '../../services/ssh';
 import { sendInstances } from '../../services/transfers';
 import { ArchiveChangeNotifier } from './archive-changes';
 import { RejectedCallers } from './rejected-callers';
+import { addServerDeliveries, reportReceives, ServerDeliveries } from './server-deliveries';
 import { SshPanelController } from './ssh-panel-controller';
 import type { SshConnection } from './ssh-panel-controller';
 import { StudyOpener } from './study-opener';
@@ -121,6 +122,8 @@ export class AppController {
   readonly archiveChanges = new ArchiveChangeNotifier();
   /** Associations that the loader's PACS server rejected, one notice per calling AE title. */
   readonly rejectedCallers = new RejectedCallers();
+  /** Instances that the loader's PACS server receives, for a C-MOVE retrieve whose node sends them there. */
+  private readonly serverDeliveries = new ServerDeliveries();
   private readonly openArchives = new Map<string, LocalArchive>();
 
   constructor(readonly options: AppControllerOptions) {
@@ -244,22 +247,40 @@ export class AppController {
     onProgress: (progress: TransferProgress) => void,
     signal?: AbortSignal,
   ): Promise<TransferResult> {
+    const local = this.localIdentity;
     const received = new Map<string, number>();
     const expected = new Map<string, number>();
-    const report = await retrieveStudies(node, this.localIdentity, archive, studyUids, {
-      method,
-      signal,
-      onProgress: (event) => {
-        received.set(event.studyInstanceUid, event.received);
-        if (event.expected !== undefined) expected.set(event.studyInstanceUid, event.expected);
-        onProgress({
-          studiesDone: Math.max(0, received.size - 1),
-          studiesTotal: studyUids.length,
-          instancesDone: sum(received.values()),
-          instancesTotal: expected.size === studyUids.length ? sum(expected.values()) : undefined,
-        });
-      },
-    });
+    const reportProgress = () => {
+      const started = new Set([...received.keys(), ...(deliveries?.byStudy.keys() ?? [])]);
+      const delivered = deliveries === undefined ? 0 : sum(studyUids.map((uid) => deliveries.deliveredCount(uid)));
+      onProgress({
+        studiesDone: Math.max(0, started.size - 1),
+        studiesTotal: studyUids.length,
+        instancesDone: sum(received.values()) + delivered,
+        instancesTotal: expected.size === studyUids.length ? sum(expected.values()) : undefined,
+      });
+    };
+    // A node may send the C-MOVE sub-operations to the window's server instead; see server-deliveries.ts.
+    const serverArchive = this.serverArchive;
+    const serverPort = this.state.port;
+    const deliveries = serverArchive && this.state.aeTitle === local.aeTitle ? this.serverDeliveries.watch(studyUids, reportProgress) : undefined;
+    let report: RetrieveReport;
+    try {
+      report = await retrieveStudies(node, local, archive, studyUids, {
+        method,
+        signal,
+        onProgress: (event) => {
+          received.set(event.studyInstanceUid, event.received);
+          if (event.expected !== undefined) expected.set(event.studyInstanceUid, event.expected);
+          reportProgress();
+        },
+      });
+    } finally {
+      deliveries?.stop();
+    }
+    if (deliveries && serverArchive && serverPort !== undefined) {
+      report = await addServerDeliveries(report, deliveries, { serverArchive, target: archive, nodeName: node.name, aeTitle: local.aeTitle, serverPort, moveScuPort: local.moveScuPort });
+    }
     const failures: TransferFailure[] = [];
     for (const study of report.studies) {
       for (const failure of study.failures) failures.push({ uid: failure.sopInstanceUid || study.studyInstanceUid, reason: failure.reason });
@@ -326,7 +347,7 @@ export class AppController {
     const archive = this.openArchive(this.options.archiveRoot);
     const server = new PacsServer({
       settings: pacs,
-      archive,
+      archive: reportReceives(archive, (receipt) => this.serverDeliveries.received(receipt)),
       listNodes: () => new SettingsStore({ configDir: this.options.configDir, logWarnings: false }).listPacsNodes(),
       accounts,
       onInstanceStored: (instance) => this.archiveChanges.instanceStored(this.options.archiveRoot, instance.studyInstanceUid),
