@@ -8,6 +8,9 @@ import { randomBytes } from 'crypto';
 /** Maximum length of a UID value in characters (PS3.5 section 9.1). */
 export const MAX_UID_LENGTH = 64;
 
+/** Digits in components separated by single dots, as PS3.5 section 9.1 requires. */
+const VALID_UID = /^[0-9]+(?:\.[0-9]+)*$/;
+
 /**
  * Checks the UID syntax of PS3.5 section 9.1: 1-64 characters, only digits and
  * dots, no empty component. Trailing NUL or space padding must be removed first.
@@ -20,6 +23,8 @@ export function isValidUid(text: string): boolean {
 
 /** Returns why `text` is not a valid UID, or undefined when it is valid. */
 export function describeUidProblem(text: string): string | undefined {
+  // The receive path checks several UIDs per instance, so a valid UID takes one regular expression test.
+  if (text.length <= MAX_UID_LENGTH && VALID_UID.test(text)) return undefined;
   if (text.length === 0) return 'is empty';
   if (text.length > MAX_UID_LENGTH) {
     return `is ${text.length} characters long, more than the maximum of ${MAX_UID_LENGTH}`;

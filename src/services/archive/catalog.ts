@@ -335,16 +335,15 @@ export class ArchiveCatalog {
 
   private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean): void {
     const { patient, study, series, instance } = record;
-    if (rejectConflicts) {
-      const stored = this.findInstance(instance.sopInstanceUid);
-      if (stored && stored.path !== file.path && fs.existsSync(stored.path)) {
-        throw new IndexConflictError(instance.sopInstanceUid, stored.path, `SOP Instance UID ${instance.sopInstanceUid} is already indexed with the file ${stored.path}`);
-      }
+    const stored = this.findInstance(instance.sopInstanceUid);
+    if (rejectConflicts && stored && stored.path !== file.path && fs.existsSync(stored.path)) {
+      throw new IndexConflictError(instance.sopInstanceUid, stored.path, `SOP Instance UID ${instance.sopInstanceUid} is already indexed with the file ${stored.path}`);
     }
     const studyRef = this.resolveStudy(record, source);
     const seriesRef = this.resolveSeries(record, studyRef, rejectConflicts);
 
-    this.removeInstanceRows(instance.sopInstanceUid, seriesRef);
+    // A new UID, the common case, needs no delete.
+    if (stored) this.removeInstanceRows(instance.sopInstanceUid, seriesRef);
     this.statements.insertInstance.run({
       sopInstanceUid: instance.sopInstanceUid,
       seriesRef,

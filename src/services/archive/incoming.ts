@@ -34,6 +34,10 @@ import { keepConflictSync } from './placement';
 
 let temporaryFileCount = 0;
 
+/** The .incoming folder of the last root, with a separator: every C-STORE asks for one, so it is joined once. */
+let lastRoot: string | undefined;
+let lastFolderPrefix = '';
+
 const TEMPORARY_NAME = /^(?<uid>[0-9.]+)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})\.\d+\.part$/;
 
 /**
@@ -43,7 +47,11 @@ const TEMPORARY_NAME = /^(?<uid>[0-9.]+)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})\.\d+
  */
 export function temporaryPath(root: string, sopInstanceUid: string): string {
   temporaryFileCount += 1;
-  return path.join(incomingFolder(root), `${sopInstanceUid}.${process.pid}.${PROCESS_TAG}.${temporaryFileCount}.part`);
+  if (root !== lastRoot) {
+    lastRoot = root;
+    lastFolderPrefix = incomingFolder(root) + path.sep;
+  }
+  return `${lastFolderPrefix}${sopInstanceUid}.${process.pid}.${PROCESS_TAG}.${temporaryFileCount}.part`;
 }
 
 export interface IncomingCleanup {
