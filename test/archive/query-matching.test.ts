@@ -149,3 +149,60 @@ describe('archive queries with hostile patterns', () => {
     expect(query).toThrow('PatientName has 70000 characters in a group; PN allows 64');
   });
 });
+
+describe('archive queries on times', () => {
+  let workDir: string;
+  let archive: LocalArchive;
+  let previousSink: (line: string) => void;
+  /** Study Time of each study, keyed by the last component of its Study Instance UID. */
+  const STUDY_TIMES: Record<string, string> = {
+    '1': '08',
+    '2': '1030',
+    '3': '103000',
+    '4': '103045',
+    '5': '120000.123',
+    '6': '2359',
+  };
+  const uidOf = (suffix: string) => `1.2.826.0.1.3680043.9.7433.4.91.${suffix}`;
+
+  beforeAll(async () => {
+    workDir = makeTempDir();
+    previousSink = setLogSink(() => undefined);
+    archive = LocalArchive.open(path.join(workDir, 'archive'));
+    for (const [suffix, time] of Object.entries(STUDY_TIMES)) {
+      const file = freshCopy(CT_SMALL, path.join(workDir, 'files', `time-${suffix}.dcm`), {
+        [Tag.StudyInstanceUID]: uidOf(suffix),
+        [Tag.PatientID]: 'P91',
+        [Tag.StudyTime]: time,
+      });
+      await archive.importFile(file, { copy: true });
+    }
+  });
+
+  afterAll(() => {
+    archive.close();
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  const studiesAt = (value: string) =>
+    [...archive.findRecords('STUDY', [{ keyword: 'StudyTime', value }, { keyword: 'StudyInstanceUID', value: '' }], { model: 'STUDY' })]
+      .map((record) => record.StudyInstanceUID)
+      .sort();
+
+  test.each([
+    ['hour-only value in range', '0800-0900', ['1']],
+    ['hour-only value at lower bound', '0800-', ['1', '2', '3', '4', '5', '6']],
+    ['nothing before the first', '-0759', []],
+    ['single value with omitted seconds', '1030', ['2', '3']],
+    ['single value with seconds', '103000', ['2', '3']],
+    ['single value equals hour-only', '080000', ['1']],
+    ['single value with fraction', '120000.123000', ['5']],
+    ['fraction differs', '120000', []],
+    ['upper bound takes its whole minute', '1030-1030', ['2', '3', '4']],
+    ['lower bound with fraction', '120000.1-', ['5', '6']],
+    ['hour-only minutes value', '235900', ['6']],
+  ])('%s', (_case, value, expected) => {
+    expect(studiesAt(value)).toEqual(expected.map(uidOf).sort());
+  });
+});

@@ -4,7 +4,8 @@
  *
  * Wildcard and person name matching run in a JavaScript function registered
  * on the connection, because SQLite's LIKE folds case only for ASCII and
- * person names such as Cyrillic ones need Unicode case folding.
+ * person names such as Cyrillic ones need Unicode case folding. A second
+ * function pads stored times, so that times are compared as moments of the day.
  */
 
 import type Database from 'better-sqlite3';
@@ -14,6 +15,9 @@ import type { QueryAttribute } from './query-attributes';
 
 /** SQL function name: dicom_match(pattern, value, caseInsensitive, personName) → 0 or 1. */
 export const MATCH_FUNCTION = 'dicom_match';
+
+/** SQL function name: dicom_time_key(time) → the time as HHMMSS.FFFFFF, or '' for ''; see timeKey. */
+export const TIME_KEY_FUNCTION = 'dicom_time_key';
 
 export interface SqlCondition {
   sql: string;
@@ -48,7 +52,7 @@ export function buildCondition(
     case 'date':
       return rangeCondition(keyword, attribute.column, value, (text) => normalizeDate(text), false);
     case 'time':
-      return rangeCondition(keyword, attribute.column, value, (text) => normalizeTime(text), true);
+      return rangeCondition(keyword, `${TIME_KEY_FUNCTION}(${attribute.column})`, value, (text) => normalizeTime(text), true);
     case 'member':
       return memberCondition(attribute, value);
     case 'person-name':
@@ -158,15 +162,19 @@ function memberCondition(attribute: QueryAttribute, value: string): SqlCondition
 /**
  * Range matching "A-B", "A-" and "-B" (inclusive), or single value matching,
  * on normalized text compared lexically. An empty value never matches.
- * With `extendUpperBound` an upper bound such as the time "1030" also admits
- * every longer value it prefixes (103059.5), so the whole minute is inside.
+ *
+ * For times (`isTime`), `column` must yield timeKey of the stored value, so
+ * that "08", "0800" and "080000" are the same moment (PS3.4 C.2.2.2.5 compares
+ * times within a day directly). A single value and a lower bound are padded
+ * the same way. An upper bound such as "1030" also admits every time it
+ * prefixes (103059.5), so the whole minute is inside.
  */
 function rangeCondition(
   keyword: string,
   column: string,
   value: string,
   normalize: (text: string) => string | undefined,
-  extendUpperBound: boolean,
+  isTime: boolean,
 ): SqlCondition {
   const parse = (text: string): string => {
     const normalized = normalize(text.trim());
@@ -175,9 +183,10 @@ function rangeCondition(
     }
     return normalized;
   };
+  const parseBound = (text: string): string => (isTime ? timeKey(parse(text)) : parse(text));
 
   const dash = value.indexOf('-');
-  if (dash < 0) return { sql: `${column} = ?`, parameters: [parse(value)] };
+  if (dash < 0) return { sql: `${column} = ?`, parameters: [parseBound(value)] };
 
   const lower = value.slice(0, dash);
   const upper = value.slice(dash + 1);
@@ -188,14 +197,25 @@ function rangeCondition(
   const parameters: string[] = [];
   if (lower !== '') {
     conditions.push(`${column} >= ?`);
-    parameters.push(parse(lower));
+    parameters.push(parseBound(lower));
   }
   if (upper !== '') {
     conditions.push(`${column} <= ?`);
-    // U+FFFF sorts after every digit and '.', so "1030\uffff" is above "103059.5".
-    parameters.push(extendUpperBound ? parse(upper) + '\uffff' : parse(upper));
+    // U+FFFF sorts after every digit and '.', so "1030\uffff" is above "103059.500000".
+    parameters.push(isTime ? parse(upper) + '\uffff' : parse(upper));
   }
   return { sql: conditions.join(' AND '), parameters };
+}
+
+/**
+ * Returns a normalized time (HH[MM[SS[.F{1,6}]]]) padded with zeros to
+ * HHMMSS.FFFFFF, so that text order is time order and "08" equals "080000".
+ * Returns '' for ''.
+ */
+export function timeKey(time: string): string {
+  if (time === '') return '';
+  const [clock, fraction = ''] = time.split('.');
+  return `${clock.padEnd(6, '0')}.${fraction.padEnd(6, '0')}`;
 }
 
 export function hasWildcard(value: string): boolean {
@@ -327,9 +347,10 @@ export function matchValue(pattern: string, value: string | null, caseInsensitiv
   return value.split('=').some((group) => group !== '' && matchCompiled(compiled, group, caseInsensitive));
 }
 
-/** Registers MATCH_FUNCTION on a connection. */
+/** Registers MATCH_FUNCTION and TIME_KEY_FUNCTION on a connection. */
 export function registerMatchFunctions(db: Database.Database): void {
   db.function(MATCH_FUNCTION, { deterministic: true }, (pattern, value, caseInsensitive, personName) =>
     matchValue(String(pattern), value === null ? null : String(value), caseInsensitive === 1, personName === 1) ? 1 : 0,
   );
+  db.function(TIME_KEY_FUNCTION, { deterministic: true }, (time) => (time === null ? '' : timeKey(String(time))));
 }
