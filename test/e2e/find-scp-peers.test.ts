@@ -1,12 +1,24 @@
 /**
  * C-FIND of `loader serve` next to DCMTK dcmqrscp with the same studies:
  * findscu sends each query to both, and the loader must return what the
- * standard asks (PS3.4 C.2.2.2), which here is what dcmqrscp returns.
+ * standard asks (PS3.4 C.2.2.2), which here is what dcmqrscp returns. Also
+ * covers a C-CANCEL-RQ in the middle of many matches.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { CT_SMALL, Tag, freshCopy } from '../archive/fixtures';
-import { DcmqrscpHandle, LoaderServer, makeTempDir, startDcmqrscp, startLoader, storeFiles } from '../support/peers';
-import { distinct, find } from './helpers';
+import {
+  DcmqrscpHandle,
+  LoaderServer,
+  createLoaderDirs,
+  makeTempDir,
+  runCommand,
+  runLoader,
+  startDcmqrscp,
+  startLoader,
+  storeFiles,
+} from '../support/peers';
+import { PYTHON, distinct, find } from './helpers';
 
 const UID_ROOT = '1.2.826.0.1.3680043.9.7433.4.92';
 /** Study Time of each study, keyed by the last component of its Study Instance UID. */
@@ -19,6 +31,40 @@ const STUDY_TIMES: Record<string, string> = {
   '6': '2359',
 };
 const studyUid = (suffix: string) => `${UID_ROOT}.${suffix}`;
+
+/** Instances of the one series that the cancel test queries. */
+const MANY_INSTANCES = 600;
+const MANY_STUDY = `${UID_ROOT}.100`;
+const MANY_SERIES = `${UID_ROOT}.100.1`;
+
+/** Writes MANY_INSTANCES small Secondary Capture files of one series into `dir` with pydicom. */
+async function writeManyInstances(dir: string): Promise<void> {
+  const script = `
+import sys
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+out, count, study, series = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+for number in range(1, count + 1):
+    ds = Dataset()
+    ds.SOPClassUID = '1.2.840.10008.5.1.4.1.1.7'
+    ds.SOPInstanceUID = f'{series}.{number}'
+    ds.StudyInstanceUID = study
+    ds.SeriesInstanceUID = series
+    ds.PatientName = 'Many^Instances'
+    ds.PatientID = 'LDR-MANY'
+    ds.Modality = 'OT'
+    ds.InstanceNumber = number
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.is_little_endian = True
+    ds.is_implicit_VR = False
+    ds.save_as(f'{out}/{number:05d}.dcm', write_like_original=False)
+`;
+  const result = await runCommand(PYTHON, ['-c', script, dir, String(MANY_INSTANCES), MANY_STUDY, MANY_SERIES], { timeoutMs: 60_000 });
+  if (result.code !== 0) throw new Error(`writing the instances failed: ${result.stderr.slice(-2000)}`);
+}
 
 let loader: LoaderServer;
 let dcmqrscp: DcmqrscpHandle;
@@ -33,7 +79,15 @@ beforeAll(async () => {
     }),
   );
 
-  loader = await startLoader([], { aeTitle: 'LOADER' });
+  const manyDir = path.join(workDir, 'many');
+  fs.mkdirSync(manyDir);
+  await writeManyInstances(manyDir);
+  // Importing by scan before the server starts is far faster than C-STORE of each instance.
+  const dirs = createLoaderDirs('find-peers');
+  const scan = await runLoader(['scan', manyDir, '--import'], { dirs, timeoutMs: 120_000 });
+  if (scan.code !== 0) throw new Error(`scan --import failed: ${scan.stderr.slice(-2000)}`);
+
+  loader = await startLoader([], { aeTitle: 'LOADER', dirs });
   dcmqrscp = await startDcmqrscp({ aeTitle: 'DCMQRSCP' });
   for (const peer of [loader, dcmqrscp]) {
     const store = await storeFiles(peer, files);
@@ -61,10 +115,28 @@ describe('C-FIND times like dcmqrscp', () => {
     const fromLoader = await find(loader, '-S', keys);
     const fromDcmqrscp = await find(dcmqrscp, '-S', keys);
     const studies = (responses: { StudyInstanceUID?: string }[]) =>
-      distinct(responses.map((response) => response.StudyInstanceUID)).filter((uid) => uid.startsWith(`${UID_ROOT}.`));
+      distinct(responses.map((response) => response.StudyInstanceUID)).filter((uid) => uid.startsWith(`${UID_ROOT}.`) && uid !== MANY_STUDY);
 
     expect(fromLoader.finalStatus).toBe('Success');
     expect(studies(fromLoader.responses)).toEqual(expected.map(studyUid).sort());
     expect(studies(fromLoader.responses)).toEqual(studies(fromDcmqrscp.responses));
+  });
+});
+
+describe('C-FIND cancel', () => {
+  test('C-CANCEL-RQ stops many matches', async () => {
+    const outputDir = makeTempDir('findscu-cancel');
+    const run = await runCommand('findscu', [
+      '-v', '-S', '--cancel', '3', '-X', '-od', outputDir,
+      '-k', 'QueryRetrieveLevel=IMAGE', '-k', `StudyInstanceUID=${MANY_STUDY}`, '-k', `SeriesInstanceUID=${MANY_SERIES}`, '-k', 'SOPInstanceUID',
+      '-aet', 'FINDSCU', '-aec', loader.aeTitle, loader.host, String(loader.port),
+    ]);
+    const responses = fs.readdirSync(outputDir).filter((name) => name.startsWith('rsp'));
+
+    expect(run.stderr).toContain('Sending Cancel Request');
+    expect(/Received Final Find Response \(([^)]*)\)/.exec(run.stderr)?.[1]).toMatch(/^Cancel/);
+    expect(responses.length).toBeGreaterThanOrEqual(3);
+    expect(responses.length).toBeLessThan(MANY_INSTANCES);
+    expect(loader.readLog()).toContain('C-FIND cancelled');
   });
 });

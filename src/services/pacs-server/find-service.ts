@@ -21,6 +21,13 @@ export type QueryLevel = (typeof LEVELS)[number];
 
 export type InformationModel = 'PATIENT' | 'STUDY';
 
+/** Matches sent between two turns of the event loop, in which a C-CANCEL-RQ can arrive. */
+const CANCEL_CHECK_INTERVAL = 8;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Returns the information model of a Q/R abstract syntax (FIND, MOVE or GET). */
 export function informationModelOf(abstractSyntax: string): InformationModel {
   const patientRoot: string[] = [
@@ -69,6 +76,9 @@ export function createFindHandler(archive: LocalArchive, aeTitle: string, log: L
         { model, caseInsensitivePersonNames: true },
       );
       for (const record of records) {
+        // Sending waits only once 1 MiB of responses is queued (MAX_QUEUED_SEND_BYTES in association.ts),
+        // so without this pause a C-CANCEL-RQ would be read only after the last match.
+        if (matches % CANCEL_CHECK_INTERVAL === 0) await yieldToEventLoop();
         if (context.signal.aborted) break;
         matches += 1;
         yield encodeMatch(request, record, transferSyntax, aeTitle);
