@@ -2,10 +2,13 @@
  * C-FIND of `loader serve` next to DCMTK dcmqrscp with the same studies:
  * findscu sends each query to both, and the loader must return what the
  * standard asks (PS3.4 C.2.2.2), which here is what dcmqrscp returns. Also
- * covers a C-CANCEL-RQ in the middle of many matches.
+ * covers a C-CANCEL-RQ in the middle of many matches and a key that the
+ * requester sends as UN.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { connect } from '../../src/dicom/network';
+import { encodeElements } from '../../src/dicom/writer';
 import { CT_SMALL, Tag, freshCopy } from '../archive/fixtures';
 import {
   DcmqrscpHandle,
@@ -19,6 +22,9 @@ import {
   storeFiles,
 } from '../support/peers';
 import { PYTHON, distinct, find } from './helpers';
+
+const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 
 const UID_ROOT = '1.2.826.0.1.3680043.9.7433.4.92';
 /** Study Time of each study, keyed by the last component of its Study Instance UID. */
@@ -138,5 +144,39 @@ describe('C-FIND cancel', () => {
     expect(responses.length).toBeGreaterThanOrEqual(3);
     expect(responses.length).toBeLessThan(MANY_INSTANCES);
     expect(loader.readLog()).toContain('C-FIND cancelled');
+  });
+});
+
+describe('C-FIND request encodings', () => {
+  test('key sent as UN', async () => {
+    const association = await connect({
+      host: loader.host,
+      port: loader.port,
+      callingAeTitle: 'UNKEYSCU',
+      calledAeTitle: loader.aeTitle,
+      contexts: [{ abstractSyntax: STUDY_ROOT_FIND, transferSyntaxes: [EXPLICIT_LE] }],
+      implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
+      implementationVersionName: 'UNKEY_SCU',
+    });
+    // Referenced Study Sequence as UN, the way a requester without it in its dictionary sends it.
+    const identifier = encodeElements(
+      [
+        { tag: 0x00080052, vr: 'CS', value: 'STUDY' },
+        { tag: 0x00081110, vr: 'UN', value: Buffer.alloc(0) },
+        { tag: 0x0020000d, vr: 'UI', value: studyUid('2') },
+      ],
+      { explicitVr: true, littleEndian: true },
+      [],
+    );
+    const statuses: number[] = [];
+    try {
+      for await (const response of association.find({ contextId: association.acceptedContexts[0].id, identifier })) {
+        statuses.push(response.status);
+      }
+    } finally {
+      await association.release();
+    }
+
+    expect(statuses).toEqual([0xff00, 0x0000]);
   });
 });

@@ -71,9 +71,11 @@ export function decodeIdentifier(bytes: Buffer, transferSyntaxUid: string): Deco
   for (const element of dataset.elements.values()) {
     if (NON_KEY_TAGS.has(element.tag) || element.tag >>> 16 === 0x0002) continue;
     const keyword = lookupKeyword(element.tag);
+    // A requester that does not know an attribute sends it as UN, so its VR comes from the dictionary.
+    const vr = element.vr === 'UN' ? lookupVr(element.tag) : element.vr;
     // Sequence keys and private attributes are not indexed; they are not returned either.
-    if (!keyword || element.vr === 'SQ' || element.items) continue;
-    keys.push({ tag: element.tag, keyword, vr: element.vr === 'UN' ? lookupVr(element.tag) : element.vr, value: dataset.getString(element.tag) ?? '' });
+    if (!keyword || vr === 'SQ' || element.items) continue;
+    keys.push({ tag: element.tag, keyword, vr, value: dataset.getString(element.tag) ?? '' });
   }
   return { dataset, level, keys, characterSets: dataset.characterSets };
 }

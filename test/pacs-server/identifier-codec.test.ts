@@ -1,0 +1,45 @@
+/**
+ * Request identifiers and C-FIND responses of the PACS server: keys sent as
+ * UN by a requester that does not know them.
+ */
+import { parseDataset } from '../../src/dicom/parser';
+import { encodeElements } from '../../src/dicom/writer';
+import { decodeIdentifier, encodeMatch } from '../../src/services/pacs-server/identifier-codec';
+
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const EXPLICIT = { explicitVr: true, littleEndian: true };
+
+describe('decodeIdentifier with UN keys', () => {
+  const identifier = encodeElements(
+    [
+      { tag: 0x00080052, vr: 'CS', value: 'STUDY' },
+      // Referenced Study Sequence, zero-length, as a requester without it in its dictionary sends it.
+      { tag: 0x00081110, vr: 'UN', value: Buffer.alloc(0) },
+      { tag: 0x00100010, vr: 'UN', value: Buffer.from('Smith*') },
+      { tag: 0x0020000d, vr: 'UI', value: '' },
+    ],
+    EXPLICIT,
+    [],
+  );
+
+  test('UN sequence key left out', () => {
+    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+
+    expect(request.keys.map((key) => key.keyword)).toEqual(['PatientName', 'StudyInstanceUID']);
+  });
+
+  test('UN text key takes its dictionary VR', () => {
+    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+
+    expect(request.keys[0]).toMatchObject({ keyword: 'PatientName', vr: 'PN', value: 'Smith*' });
+  });
+
+  test('response to a UN sequence key encodes', () => {
+    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+    const response = encodeMatch(request, { PatientName: 'Smith^John', StudyInstanceUID: '1.2.3' }, EXPLICIT_LE, 'LOADER');
+    const dataset = parseDataset(response, EXPLICIT);
+
+    expect(dataset.getString(0x00100010)).toBe('Smith^John');
+    expect(dataset.get(0x00081110)).toBeUndefined();
+  });
+});
