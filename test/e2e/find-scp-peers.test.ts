@@ -2,8 +2,9 @@
  * C-FIND of `loader serve` next to DCMTK dcmqrscp with the same studies:
  * findscu sends each query to both, and the loader must return what the
  * standard asks (PS3.4 C.2.2.2), which here is what dcmqrscp returns. Also
- * covers a C-CANCEL-RQ in the middle of many matches and a key that the
- * requester sends as UN.
+ * covers a C-CANCEL-RQ in the middle of many matches, a key that the
+ * requester sends as UN, and a request in a character set the loader does
+ * not know.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -178,5 +179,18 @@ describe('C-FIND request encodings', () => {
     }
 
     expect(statuses).toEqual([0xff00, 0x0000]);
+  });
+
+  test('unknown character set not repeated', async () => {
+    const { finalStatus, responses } = await find(loader, '-S', [
+      'SpecificCharacterSet=ISO_IR 999',
+      'QueryRetrieveLevel=STUDY',
+      `StudyInstanceUID=${studyUid('1')}`,
+      'PatientID',
+    ]);
+
+    expect(finalStatus).toBe('Success');
+    expect(responses.map((response) => response.PatientID)).toEqual(['LDR-TIME-1']);
+    expect(responses[0].SpecificCharacterSet).toBeUndefined();
   });
 });

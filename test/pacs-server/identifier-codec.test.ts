@@ -1,10 +1,11 @@
 /**
  * Request identifiers and C-FIND responses of the PACS server: keys sent as
- * UN by a requester that does not know them.
+ * UN by a requester that does not know them, and the Specific Character Set
+ * of a response.
  */
 import { parseDataset } from '../../src/dicom/parser';
 import { encodeElements } from '../../src/dicom/writer';
-import { decodeIdentifier, encodeMatch } from '../../src/services/pacs-server/identifier-codec';
+import { chooseResponseCharacterSets, decodeIdentifier, encodeMatch } from '../../src/services/pacs-server/identifier-codec';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const EXPLICIT = { explicitVr: true, littleEndian: true };
@@ -41,5 +42,20 @@ describe('decodeIdentifier with UN keys', () => {
 
     expect(dataset.getString(0x00100010)).toBe('Smith^John');
     expect(dataset.get(0x00081110)).toBeUndefined();
+  });
+});
+
+describe('chooseResponseCharacterSets', () => {
+  test.each<[string, string[], string[], string[]]>([
+    ['ASCII without request', ['Smith'], [], []],
+    ['ASCII keeps the request', ['Smith'], ['ISO_IR 100'], ['ISO_IR 100']],
+    ['Latin-1 in the request', ['Müller'], ['ISO_IR 100'], ['ISO_IR 100']],
+    ['Cyrillic beyond the request', ['Иванов'], ['ISO_IR 100'], ['ISO_IR 192']],
+    ['ISO 2022 request', ['山田'], ['', 'ISO 2022 IR 87'], ['', 'ISO 2022 IR 87']],
+    ['unknown request, ASCII', ['Smith'], ['ISO_IR 999'], []],
+    ['unknown request, Cyrillic', ['Иванов'], ['ISO_IR 999'], ['ISO_IR 192']],
+    ['unknown second term, ASCII', ['Smith'], ['', 'ISO 2022 IR 999'], []],
+  ])('%s', (_case, values, requested, expected) => {
+    expect(chooseResponseCharacterSets(values, requested)).toEqual(expected);
   });
 });

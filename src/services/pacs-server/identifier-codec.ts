@@ -2,7 +2,7 @@
  * Decoding of C-FIND/C-MOVE/C-GET request identifiers and encoding of C-FIND
  * responses, in the presentation context's transfer syntax (PS3.4 C.4).
  */
-import { canEncode } from '../../dicom/charset';
+import { canEncode, findUnknownCharacterSets } from '../../dicom/charset';
 import type { Dataset, DatasetEncoding, Tag } from '../../dicom/dataset';
 import { parseDataset } from '../../dicom/parser';
 import { lookupKeyword, lookupVr, Tags } from '../../dicom/tags';
@@ -81,13 +81,16 @@ export function decodeIdentifier(bytes: Buffer, transferSyntaxUid: string): Deco
 }
 
 /**
- * Chooses the Specific Character Set of a response: none for plain ASCII, the
- * requester's own when it can carry every value, otherwise UTF-8 (ISO_IR 192).
+ * Chooses the Specific Character Set of a response: the requester's own when it
+ * can carry every value, none for plain ASCII, otherwise UTF-8 (ISO_IR 192).
+ * A requested set that the loader does not know is never repeated, because
+ * the response would then name an encoding it is not in.
  */
 export function chooseResponseCharacterSets(values: string[], requested: string[]): string[] {
+  const usable = findUnknownCharacterSets(requested).length === 0 ? requested : [];
   const text = values.join('');
-  if (!/[^\x00-\x7f]/.test(text)) return requested.length > 0 ? requested : [];
-  if (requested.length > 0 && canEncode(text, requested)) return requested;
+  if (!/[^\x00-\x7f]/.test(text)) return usable;
+  if (usable.length > 0 && canEncode(text, usable)) return usable;
   return [UTF8];
 }
 
