@@ -176,6 +176,63 @@ describe('data sets through a shared read buffer', () => {
     expect(received).toEqual(sent);
   });
 
+  test('copying consumer keeps no read buffer', async () => {
+    const keep = jest.spyOn(SocketReadBuffer.prototype, 'keep');
+    const received: string[] = [];
+    const port = await serve({
+      store: async (ctx) => {
+        const hash = crypto.createHash('sha256');
+        ctx.data.on('data', (chunk: Buffer) => hash.update(chunk));
+        allowSharedChunks(ctx.data);
+        await new Promise((resolve) => ctx.data.on('end', resolve));
+        received.push(hash.digest('hex'));
+        return { status: 0 };
+      },
+    });
+    const data = crypto.randomBytes(3000);
+    const command = encodeCommand({
+      commandField: COMMAND_FIELD.C_STORE_RQ,
+      hasDataset: true,
+      affectedSopClassUid: CT_IMAGE_STORAGE,
+      affectedSopInstanceUid: '1.2.3.98',
+      messageId: 1,
+      priority: 0,
+    });
+    const request = encodeAssociateRq({
+      type: PDU_TYPE.ASSOCIATE_RQ,
+      protocolVersion: 1,
+      calledAeTitle: 'LOADER',
+      callingAeTitle: 'ONEWRITE',
+      applicationContextName: DICOM_APPLICATION_CONTEXT,
+      contexts: [{ id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [EXPLICIT_LE] }],
+      userInformation: { maxPduLength: SMALL_PDU, implementationClassUid: IMPLEMENTATION.implementationClassUid, roleSelections: [] },
+    });
+    // The command and the whole data set in one write, so the server reads them in one chunk, as it does from storescu.
+    const message = Buffer.concat([
+      encodePDataHeader(1, true, true, command.length),
+      command,
+      encodePDataHeader(1, false, false, 2000),
+      data.subarray(0, 2000),
+      encodePDataHeader(1, false, true, 1000),
+      data.subarray(2000),
+    ]);
+
+    const socket = net.connect(port, LOOPBACK);
+    const replies = new PduCollector(socket);
+    socket.write(request);
+    expect((await replies.next()).type).toBe(PDU_TYPE.ASSOCIATE_AC);
+    socket.write(message);
+    const response = await replies.next();
+    socket.destroy();
+    const keepCalls = keep.mock.calls.length;
+    keep.mockRestore();
+
+    expect(decodeCommand(response.body.subarray(6)).fields.status).toBe(0);
+    expect(received).toEqual([sha256(data)]);
+    // The first data fragment reached the listener at once instead of waiting in the stream's queue.
+    expect(keepCalls).toBe(0);
+  });
+
   test('PDUs cut into pieces of a few bytes arrive intact', async () => {
     const received: string[] = [];
     const port = await serve({

@@ -180,6 +180,9 @@ export class MessageAssembler {
       highWaterMark: DATA_STREAM_HIGH_WATER_MARK,
       read: () => this.events.resume(),
     });
+    // A new Readable queues its first pushed chunk even for a flowing 'data' listener, until its first read() call.
+    // So the first data fragment of every C-STORE stayed referenced, and each message took a new socket read buffer.
+    stream.read(0);
     stream.on('close', () => {
       // A consumer that destroys the stream early must not stall the association, so the rest is dropped.
       if (this.current === assembly) {

@@ -34,7 +34,7 @@ import { keepConflictSync } from './placement';
 
 let temporaryFileCount = 0;
 
-/** The .incoming folder of the last root, with a separator: every C-STORE asks for one, so it is joined once. */
+/** The .incoming folder of the last root, with a separator: every C-STORE needs one, so it is joined once. */
 let lastRoot: string | undefined;
 let lastFolderPrefix = '';
 
