@@ -128,6 +128,34 @@ describe('data sets through a shared read buffer', () => {
     return port;
   }
 
+  /** Returns an A-ASSOCIATE-RQ for CT Image Storage with SMALL_PDU, to be written to a raw socket. */
+  function associateRequest(callingAeTitle: string): Buffer {
+    return encodeAssociateRq({
+      type: PDU_TYPE.ASSOCIATE_RQ,
+      protocolVersion: 1,
+      calledAeTitle: 'LOADER',
+      callingAeTitle,
+      applicationContextName: DICOM_APPLICATION_CONTEXT,
+      contexts: [{ id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [EXPLICIT_LE] }],
+      userInformation: { maxPduLength: SMALL_PDU, implementationClassUid: IMPLEMENTATION.implementationClassUid, roleSelections: [] },
+    });
+  }
+
+  /** Returns the P-DATA-TF PDUs of a C-STORE-RQ on context 1 whose data set is sent in `fragments`. */
+  function storeMessage(sopInstanceUid: string, fragments: Buffer[]): Buffer {
+    const command = encodeCommand({
+      commandField: COMMAND_FIELD.C_STORE_RQ,
+      hasDataset: true,
+      affectedSopClassUid: CT_IMAGE_STORAGE,
+      affectedSopInstanceUid: sopInstanceUid,
+      messageId: 1,
+      priority: 0,
+    });
+    const parts = [encodePDataHeader(1, true, true, command.length), command];
+    fragments.forEach((fragment, index) => parts.push(encodePDataHeader(1, false, index === fragments.length - 1, fragment.length), fragment));
+    return Buffer.concat(parts);
+  }
+
   test.each([
     ['a consumer that starts late and keeps every chunk', 'late'],
     ['a consumer that pauses the stream', 'pausing'],
@@ -190,32 +218,9 @@ describe('data sets through a shared read buffer', () => {
       },
     });
     const data = crypto.randomBytes(3000);
-    const command = encodeCommand({
-      commandField: COMMAND_FIELD.C_STORE_RQ,
-      hasDataset: true,
-      affectedSopClassUid: CT_IMAGE_STORAGE,
-      affectedSopInstanceUid: '1.2.3.98',
-      messageId: 1,
-      priority: 0,
-    });
-    const request = encodeAssociateRq({
-      type: PDU_TYPE.ASSOCIATE_RQ,
-      protocolVersion: 1,
-      calledAeTitle: 'LOADER',
-      callingAeTitle: 'ONEWRITE',
-      applicationContextName: DICOM_APPLICATION_CONTEXT,
-      contexts: [{ id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [EXPLICIT_LE] }],
-      userInformation: { maxPduLength: SMALL_PDU, implementationClassUid: IMPLEMENTATION.implementationClassUid, roleSelections: [] },
-    });
+    const request = associateRequest('ONEWRITE');
     // The command and the whole data set in one write, so the server reads them in one chunk, as it does from storescu.
-    const message = Buffer.concat([
-      encodePDataHeader(1, true, true, command.length),
-      command,
-      encodePDataHeader(1, false, false, 2000),
-      data.subarray(0, 2000),
-      encodePDataHeader(1, false, true, 1000),
-      data.subarray(2000),
-    ]);
+    const message = storeMessage('1.2.3.98', [data.subarray(0, 2000), data.subarray(2000)]);
 
     const socket = net.connect(port, LOOPBACK);
     const replies = new PduCollector(socket);
@@ -242,33 +247,8 @@ describe('data sets through a shared read buffer', () => {
       },
     });
     const data = crypto.randomBytes(1200);
-    const command = encodeCommand({
-      commandField: COMMAND_FIELD.C_STORE_RQ,
-      hasDataset: true,
-      affectedSopClassUid: CT_IMAGE_STORAGE,
-      affectedSopInstanceUid: '1.2.3.99',
-      messageId: 1,
-      priority: 0,
-    });
-    const request = encodeAssociateRq({
-      type: PDU_TYPE.ASSOCIATE_RQ,
-      protocolVersion: 1,
-      calledAeTitle: 'LOADER',
-      callingAeTitle: 'TRICKLER',
-      applicationContextName: DICOM_APPLICATION_CONTEXT,
-      contexts: [{ id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [EXPLICIT_LE] }],
-      userInformation: { maxPduLength: SMALL_PDU, implementationClassUid: IMPLEMENTATION.implementationClassUid, roleSelections: [] },
-    });
-    const message = Buffer.concat([
-      encodePDataHeader(1, true, true, command.length),
-      command,
-      encodePDataHeader(1, false, false, 400),
-      data.subarray(0, 400),
-      encodePDataHeader(1, false, false, 400),
-      data.subarray(400, 800),
-      encodePDataHeader(1, false, true, 400),
-      data.subarray(800),
-    ]);
+    const request = associateRequest('TRICKLER');
+    const message = storeMessage('1.2.3.99', [data.subarray(0, 400), data.subarray(400, 800), data.subarray(800)]);
 
     const socket = net.connect(port, LOOPBACK);
     const replies = new PduCollector(socket);
