@@ -3,6 +3,7 @@
  * Query/Retrieve (FIND, MOVE, GET) backed by the local archive.
  */
 import { DicomServer } from '../../dicom/network';
+import { loadDataDictionary } from '../../dicom/tags';
 import type { RequestContext } from '../../dicom/network';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
 import type { LocalArchive } from '../archive';
@@ -117,6 +118,8 @@ export class PacsServer {
 
   async start(): Promise<{ host: string; port: number }> {
     const { host, port, aeTitle } = this.options.settings;
+    // The first C-STORE of implicit VR data would otherwise wait for dcmjs to load (see loadDataDictionary).
+    loadDataDictionary();
     const address = await this.server.listen(port, host);
     log.info('listening', {
       aeTitle,
