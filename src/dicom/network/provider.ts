@@ -102,15 +102,23 @@ export interface RetrieveResult extends RetrieveProgress {
   errorComment?: string;
 }
 
+/** One C-FIND match with the pending status of its response (PS3.4 table C.4-1). */
+export interface FindMatch {
+  identifier: Buffer;
+  /** FF01 when one or more optional keys of the request were not supported for existence or matching; otherwise FF00. */
+  status: typeof STATUS.PENDING | typeof STATUS.PENDING_WITH_WARNINGS;
+}
+
 export interface DimseHandlers {
   echo?(ctx: RequestContext): Promise<DimseResult>;
   store?(ctx: StoreRequestContext): Promise<DimseResult>;
   /**
-   * Yields one identifier per match (sent with status FF00); the end of iteration sends
-   * 0000. After a C-CANCEL-RQ the layer stops iterating and sends FE00. A thrown
-   * DimseStatusError sends its status and message; any other error sends C001.
+   * Yields one identifier per match, sent with status FF00, or a FindMatch to choose
+   * FF00 or FF01. The end of iteration sends 0000. After a C-CANCEL-RQ the layer stops
+   * iterating and sends FE00. A thrown DimseStatusError sends its status and message;
+   * any other error sends C001.
    */
-  find?(ctx: QueryRequestContext): AsyncIterable<Buffer>;
+  find?(ctx: QueryRequestContext): AsyncIterable<Buffer | FindMatch>;
   /** Runs the sub-operations. After ctx.signal aborts (C-CANCEL), stop and return status FE00 with the counts so far. */
   move?(ctx: MoveRequestContext): Promise<RetrieveResult>;
   /** As move(), with the sub-operations sent through ctx.store() on the same association. */
@@ -130,7 +138,7 @@ function toErrorComment(text: string | undefined): string | undefined {
 }
 
 /** Asks a find handler's iterator to finish, without waiting: a hung handler must not delay the FE00 response. */
-function stopIterator(iterator: AsyncIterator<Buffer>): void {
+function stopIterator(iterator: AsyncIterator<unknown>): void {
   try {
     void Promise.resolve(iterator.return?.()).catch(() => undefined);
   } catch {
@@ -338,7 +346,7 @@ class RequestServer {
       else this.signal.addEventListener('abort', () => resolve('cancelled'), { once: true });
     });
 
-    let iterator: AsyncIterator<Buffer> | undefined;
+    let iterator: AsyncIterator<Buffer | FindMatch> | undefined;
     let matches = 0;
     try {
       iterator = this.options.handlers.find!(ctx)[Symbol.asyncIterator]();
@@ -353,7 +361,8 @@ class RequestServer {
         }
         if (outcome.done) break;
         matches++;
-        await this.exchange.respond(this.context.id, this.responseFields(STATUS.PENDING, { hasDataset: true }), outcome.value);
+        const match = Buffer.isBuffer(outcome.value) ? { identifier: outcome.value, status: STATUS.PENDING } : outcome.value;
+        await this.exchange.respond(this.context.id, this.responseFields(match.status, { hasDataset: true }), match.identifier);
       }
     } catch (error) {
       if (!this.exchange.association.isOpen) throw error;

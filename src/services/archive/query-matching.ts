@@ -44,7 +44,7 @@ export function buildCondition(
   options: MatchOptions,
 ): SqlCondition | undefined {
   checkValueLength(keyword, attribute, value);
-  if (value === '' || /^\*+$/.test(value)) return undefined;
+  if (isUniversalMatch(value)) return undefined;
 
   switch (attribute.match) {
     case 'uid':
@@ -216,6 +216,14 @@ export function timeKey(time: string): string {
   if (time === '') return '';
   const [clock, fraction = ''] = time.split('.');
   return `${clock.padEnd(6, '0')}.${fraction.padEnd(6, '0')}`;
+}
+
+/**
+ * True for a key value that matches every record: an empty value (universal
+ * matching, PS3.4 C.2.2.2.3) or a value of only '*' (C.2.2.2.4).
+ */
+export function isUniversalMatch(value: string): boolean {
+  return value === '' || /^\*+$/.test(value);
 }
 
 export function hasWildcard(value: string): boolean {

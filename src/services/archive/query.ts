@@ -14,7 +14,7 @@ import {
   UNIQUE_KEY,
   type QueryLevel,
 } from './query-attributes';
-import { buildCondition, registerMatchFunctions, type SqlCondition } from './query-matching';
+import { buildCondition, isUniversalMatch, registerMatchFunctions, type SqlCondition } from './query-matching';
 
 export type { QueryLevel } from './query-attributes';
 
@@ -136,6 +136,16 @@ export class QueryEngine {
     }
     return conditions;
   }
+}
+
+/**
+ * Returns the keywords of keys with a matching value that findRecords ignores
+ * at `level`: attributes the index does not store, and attributes of a level
+ * below `level`. Keys with universal matching (an empty value or only '*')
+ * are return keys and are not listed.
+ */
+export function findUnsupportedMatchingKeys(level: QueryLevel, keys: QueryKey[]): string[] {
+  return keys.filter((key) => !isUniversalMatch(key.value) && !isAvailable(key.keyword, level)).map((key) => key.keyword);
 }
 
 /** True when the index stores `keyword` at `level` or a level above it. */

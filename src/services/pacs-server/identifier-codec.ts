@@ -3,13 +3,15 @@
  * responses, in the presentation context's transfer syntax (PS3.4 C.4).
  */
 import { canEncode, findUnknownCharacterSets } from '../../dicom/charset';
-import type { Dataset, DatasetEncoding, Tag } from '../../dicom/dataset';
+import { formatTag, tagElement } from '../../dicom/dataset';
+import type { Dataset, DatasetEncoding, Element, Tag } from '../../dicom/dataset';
 import { parseDataset } from '../../dicom/parser';
-import { lookupKeyword, lookupVr, Tags } from '../../dicom/tags';
+import { isPrivateCreator, lookupKeyword, lookupVr, Tags } from '../../dicom/tags';
 import { describeTransferSyntax } from '../../dicom/uid';
 import { encodeElements } from '../../dicom/writer';
 import type { ElementSpec } from '../../dicom/writer';
 import { DimseStatusError } from '../../dicom/network';
+import { isUniversalMatch } from '../archive/query-matching';
 
 /** C-FIND failure "Identifier does not match SOP Class" (PS3.4 table C.4-1). */
 export const IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS = 0xa900;
@@ -34,6 +36,13 @@ export interface DecodedIdentifier {
   level: string;
   keys: RequestedKey[];
   characterSets: string[];
+  /**
+   * Matching keys left out of `keys` because the index cannot match them:
+   * sequences with an item that carries a value, and private or unknown
+   * attributes with a value. Each is named by its keyword, or by its tag as
+   * (gggg,eeee) when it has none.
+   */
+  unsupportedKeys: string[];
 }
 
 /** Characters of a request value that messages and log lines quote. */
@@ -68,16 +77,41 @@ export function decodeIdentifier(bytes: Buffer, transferSyntaxUid: string): Deco
 
   const level = (dataset.getString(Tags.QueryRetrieveLevel) ?? '').toUpperCase();
   const keys: RequestedKey[] = [];
+  const unsupportedKeys: string[] = [];
   for (const element of dataset.elements.values()) {
     if (NON_KEY_TAGS.has(element.tag) || element.tag >>> 16 === 0x0002) continue;
     const keyword = lookupKeyword(element.tag);
     // A requester that does not know an attribute sends it as UN, so its VR comes from the dictionary.
     const vr = element.vr === 'UN' ? lookupVr(element.tag) : element.vr;
     // Sequence keys and private attributes are not indexed; they are not returned either.
-    if (!keyword || vr === 'SQ' || element.items) continue;
+    if (!keyword || vr === 'SQ' || element.items) {
+      if (isMatchingKey(dataset, element)) unsupportedKeys.push(keyword ?? formatTag(element.tag));
+      continue;
+    }
     keys.push({ tag: element.tag, keyword, vr, value: dataset.getString(element.tag) ?? '' });
   }
-  return { dataset, level, keys, characterSets: dataset.characterSets };
+  return { dataset, level, keys, characterSets: dataset.characterSets, unsupportedKeys };
+}
+
+/** VRs whose values are binary, so a value of zero bytes is the only empty one. */
+const BINARY_VALUE_VRS = new Set(['AT', 'FD', 'FL', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SL', 'SS', 'SV', 'UL', 'UN', 'US', 'UV']);
+
+/**
+ * True when `element` is a matching key rather than a return key (PS3.4
+ * C.2.2.2.3 and C.2.2.2.6): a sequence with an item that carries a value at
+ * any depth, or another element whose value is neither empty nor only '*'.
+ * Group lengths and private creators are never keys.
+ */
+function isMatchingKey(dataset: Dataset, element: Element): boolean {
+  if (tagElement(element.tag) === 0x0000 || isPrivateCreator(element.tag)) return false;
+  if (element.items) {
+    return element.items.some((item) =>
+      [...item.elements.values()].some((inner) => inner.tag !== Tags.SpecificCharacterSet && isMatchingKey(item, inner)),
+    );
+  }
+  if (!element.value || element.value.length === 0) return false;
+  if (BINARY_VALUE_VRS.has(element.vr)) return true;
+  return !isUniversalMatch(dataset.getString(element.tag) ?? '');
 }
 
 /**
