@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 
 import { FilterError, findInstances, findSeries, findStudies, normalizeModalities, parseDateFilter, validateUids } from '../../services/query-retrieve';
-import type { StudyFilters, StudyMatch } from '../../services/query-retrieve';
+import type { QueryNotice, StudyFilters, StudyMatch } from '../../services/query-retrieve';
 import { countOf, UsageError } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import type { GlobalOptions } from '../context';
@@ -145,9 +145,12 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
       else process.stdout.write(`${count === 1 ? `${HEADINGS[level]}\n` : ''}${line}\n`);
     };
     let count = 0;
+    const onNotice = (notice: QueryNotice) => {
+      const prefix = notice.kind === 'unsupported-keys' ? 'warning: ' : '';
+      process.stderr.write(`loader: ${prefix}${explainNetworkErrors(notice.message)}\n`);
+    };
     try {
       if (level === 'STUDY') {
-        const onNotice = (notice: { message: string }) => process.stderr.write(`loader: ${explainNetworkErrors(notice.message)}\n`);
         for await (const match of findStudies(node, local, filters, { signal, onNotice, maxResults })) {
           count++;
           emit(match, studyLine(match));
@@ -156,12 +159,12 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
         if (filters.studyInstanceUids?.length !== 1) throw new UsageError(`--level ${level} needs exactly one --study-uid`);
         const studyUid = filters.studyInstanceUids[0];
         if (level === 'SERIES') {
-          for await (const series of findSeries(node, local, studyUid, { signal })) {
+          for await (const series of findSeries(node, local, studyUid, { signal, onNotice })) {
             count++;
             emit(series, seriesLine(series));
           }
         } else {
-          for await (const instance of findInstances(node, local, studyUid, options.seriesUid, { signal })) {
+          for await (const instance of findInstances(node, local, studyUid, options.seriesUid, { signal, onNotice })) {
             count++;
             emit(instance, instanceLine(instance));
           }

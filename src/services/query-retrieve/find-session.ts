@@ -2,7 +2,7 @@
  * One association for C-FIND requests (Study Root information model, PS3.4
  * C.6.2) that runs queries one after another.
  */
-import { DimseStatusError, statusClass } from '../../dicom/network';
+import { DimseStatusError, STATUS, statusClass } from '../../dicom/network';
 import { lookupKeyword } from '../../dicom/tags';
 import type { ClientAssociation } from '../../dicom/network';
 import { SopClass } from '../../dicom/uid';
@@ -12,36 +12,53 @@ import { connectToNode, explainPeerAbort } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { describeStatusFailure } from './statuses';
 
+export interface FindSessionOptions {
+  /**
+   * Called for the first match of the session that arrives with status FF01:
+   * the node did not support one or more optional keys for existence or
+   * matching (PS3.4 table C.4-1). The match itself is yielded as usual.
+   */
+  onUnsupportedKeys?: () => void;
+}
+
 export class FindSession {
+  private unsupportedKeysReported = false;
+
   private constructor(
     private readonly association: ClientAssociation,
     private readonly node: RemoteNode,
     private readonly local: LocalIdentity,
     private readonly contextId: number,
     private readonly transferSyntax: string,
+    private readonly options: FindSessionOptions,
   ) {}
 
   /** Opens an association that proposes Study Root Query/Retrieve - FIND; throws when the node rejects it. */
-  static async open(node: RemoteNode, local: LocalIdentity): Promise<FindSession> {
+  static async open(node: RemoteNode, local: LocalIdentity, options: FindSessionOptions = {}): Promise<FindSession> {
     const association = await connectToNode(node, local, [{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]);
     const context = association.findContext(SopClass.StudyRootQueryRetrieveFind);
     if (!context) {
       await association.release();
       throw new Error(`${node.name} did not accept Study Root Query/Retrieve - FIND`);
     }
-    return new FindSession(association, node, local, context.id, context.transferSyntax);
+    return new FindSession(association, node, local, context.id, context.transferSyntax, options);
   }
 
   /**
-   * Sends one C-FIND request and yields each match as it arrives. Throws
-   * DimseStatusError on a failure status. Aborting `signal`, or leaving the
-   * loop early, sends C-CANCEL-RQ and ends the iteration.
+   * Sends one C-FIND request and yields each match as it arrives, with
+   * status FF00 or FF01. Throws DimseStatusError on a failure status.
+   * Aborting `signal`, or leaving the loop early, sends C-CANCEL-RQ and ends
+   * the iteration.
    */
   async *find(level: QueryLevel, keys: RequestKey[], signal?: AbortSignal): AsyncGenerator<DecodedIdentifier> {
     const identifier = encodeRequestIdentifier(level, keys, this.node.characterSets, this.transferSyntax);
     try {
       for await (const response of this.association.find({ contextId: this.contextId, identifier, signal })) {
         if (statusClass(response.status) !== 'pending' || !response.identifier) continue;
+        if (response.status === STATUS.PENDING_WITH_WARNINGS && !this.unsupportedKeysReported) {
+          this.unsupportedKeysReported = true;
+          this.options.onUnsupportedKeys?.();
+        }
         yield decodeResponseIdentifier(response.identifier, this.transferSyntax, this.node.characterSets);
       }
     } catch (error) {

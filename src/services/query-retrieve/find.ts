@@ -8,9 +8,11 @@ import { SopClass, TransferSyntax } from '../../dicom/uid';
 import { normalizeDate } from '../../dicom/values';
 import { createLogger } from '../logger';
 import { FindSession } from './find-session';
+import type { FindSessionOptions } from './find-session';
 import type { DecodedIdentifier, RequestKey } from './identifiers';
 import { connectToNode, explainPeerAbort, hasQuirk, QUIRK } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
+import { describeNode } from './statuses';
 import { formatDateRange, normalizeModalities, parseDateFilter, splitDateRange, surroundWithWildcards } from './study-filters';
 import type { DateRange, StudyFilters } from './study-filters';
 
@@ -56,7 +58,8 @@ export interface InstanceMatch {
 
 /** Something the caller should know about a query that still produced results. */
 export interface QueryNotice {
-  kind: 'split' | 'incomplete' | 'client-filter' | 'undeclared-charset';
+  /** Kind of notice. 'unsupported-keys' comes once per search, when the node sent matches with status FF01. */
+  kind: 'split' | 'incomplete' | 'client-filter' | 'undeclared-charset' | 'unsupported-keys';
   message: string;
 }
 
@@ -105,6 +108,32 @@ export async function echoNode(node: RemoteNode, local: LocalIdentity): Promise<
   } finally {
     if (association.isOpen) await association.release();
   }
+}
+
+/** Returns a function that logs a notice at info level and passes it to options.onNotice. */
+function createNotifier(node: RemoteNode, options: FindOptions): (notice: QueryNotice) => void {
+  return (notice) => {
+    logger.info(notice.message, { node: node.name, kind: notice.kind });
+    options.onNotice?.(notice);
+  };
+}
+
+/**
+ * Returns the session options that report the first match with status FF01
+ * as an 'unsupported-keys' notice. Sessions that share the options report once in all.
+ */
+function reportUnsupportedKeys(node: RemoteNode, notify: (notice: QueryNotice) => void): FindSessionOptions {
+  let reported = false;
+  return {
+    onUnsupportedKeys: () => {
+      if (reported) return;
+      reported = true;
+      // FF01: the node did not support one or more optional keys for existence or matching (PS3.4 table C.4-1).
+      // NOTE: only Modalities in Study is checked again on the client, so other ignored filters stay unapplied.
+      const message = `${describeNode(node)} did not support one or more optional keys of the query (C-FIND status 0xFF01), so matches may ignore a filter or lack some values`;
+      notify({ kind: 'unsupported-keys', message });
+    },
+  };
 }
 
 /** Returns the Study level keys for the filters, with the date limited to `range`. */
@@ -164,17 +193,15 @@ export function toStudyMatch(identifier: DecodedIdentifier): StudyMatch {
  * 'no-modalities-in-study' quirk.
  */
 export async function* findStudies(node: RemoteNode, local: LocalIdentity, filters: StudyFilters, options: FindOptions = {}): AsyncGenerator<StudyMatch> {
-  const notify = (notice: QueryNotice) => {
-    logger.info(notice.message, { node: node.name, kind: notice.kind });
-    options.onNotice?.(notice);
-  };
+  const notify = createNotifier(node, options);
+  const sessionOptions = reportUnsupportedKeys(node, notify);
   const modalities = normalizeModalities(filters.modalities);
   const maxResults = options.maxResults ?? node.maxResults;
   const baseRange = filters.date ? parseDateFilter(filters.date, options.now) : undefined;
   const seriesModalities = modalities.length > 0 && hasQuirk(node, QUIRK.noModalitiesInStudy);
   if (seriesModalities) notify({ kind: 'client-filter', message: `${node.name} does not support Modalities in Study; matching modalities per series` });
 
-  const session = await FindSession.open(node, local);
+  const session = await FindSession.open(node, local, sessionOptions);
   let seriesSession: FindSession | undefined;
   const seen = new Set<string>();
   const pending: (DateRange | undefined)[] = [baseRange];
@@ -199,7 +226,7 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
           seen.add(match.studyInstanceUid);
           if (modalities.length > 0) {
             if (seriesModalities) {
-              seriesSession ??= await FindSession.open(node, local);
+              seriesSession ??= await FindSession.open(node, local, sessionOptions);
               match.modalitiesInStudy = await collectSeriesModalities(seriesSession, match.studyInstanceUid, options.signal);
             }
             if (match.modalitiesInStudy.length > 0 && !match.modalitiesInStudy.some((code) => modalities.includes(code.toUpperCase()))) continue;
@@ -242,7 +269,7 @@ async function collectSeriesModalities(session: FindSession, studyInstanceUid: s
 
 /** Lists the series of a study. */
 export async function* findSeries(node: RemoteNode, local: LocalIdentity, studyInstanceUid: string, options: FindOptions = {}): AsyncGenerator<SeriesMatch> {
-  const session = await FindSession.open(node, local);
+  const session = await FindSession.open(node, local, reportUnsupportedKeys(node, createNotifier(node, options)));
   try {
     yield* findSeriesOn(session, studyInstanceUid, options.signal);
   } finally {
@@ -280,7 +307,7 @@ export async function* findInstances(
   seriesInstanceUid: string | undefined,
   options: FindOptions = {},
 ): AsyncGenerator<InstanceMatch> {
-  const session = await FindSession.open(node, local);
+  const session = await FindSession.open(node, local, reportUnsupportedKeys(node, createNotifier(node, options)));
   try {
     const seriesUids: string[] = [];
     if (seriesInstanceUid !== undefined) seriesUids.push(seriesInstanceUid);
