@@ -128,3 +128,36 @@ describe('retrieve from dcmqrscp', () => {
     }
   });
 });
+
+describe('retrieve from dcmqrscp with a wrong move destination port', () => {
+  let dcmqrscp: DcmqrscpHandle;
+  const mr = corpusFile('mr');
+
+  beforeAll(async () => {
+    // dcmqrscp's host table lists our AE title, but nothing listens on the port it has for it.
+    const closedPort = await freePort();
+    dcmqrscp = await startDcmqrscp({ aeTitle: 'QRSCPBADPORT', hostTable: [{ aeTitle: LOADER_AE, host: LOOPBACK, port: closedPort }] });
+    expect((await storeFiles(dcmqrscp, [mr.absolutePath])).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await dcmqrscp.stop();
+  });
+
+  test('A702 names the move destination', async () => {
+    const archive = openArchive();
+    try {
+      const movePort = await freePort();
+      const report = await retrieveStudies(nodeFor(dcmqrscp), localIdentity(movePort), archive, [mr.studyInstanceUid!], { method: 'move', fallback: false });
+
+      expect(report.outcome).toBe('failure');
+      const notes = report.studies[0].notes.join('\n');
+      expect(notes).toContain('C-MOVE on QRSCPBADPORT (QRSCPBADPORT) failed with status 0xA702');
+      expect(notes).toContain('likely cause: the node cannot connect to the move destination, or it is busy, or the request is too broad');
+      expect(notes).toContain(`check the host and port that the node has for ${LOADER_AE}: they must be this computer's address and port ${movePort}`);
+      expect(report.studies[0].missedDelivery).toBeUndefined();
+    } finally {
+      archive.close();
+    }
+  });
+});

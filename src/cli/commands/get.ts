@@ -26,7 +26,8 @@ function printReport(report: RetrieveReport): void {
   for (const study of report.studies) {
     const method = study.method === 'get' ? 'C-GET' : 'C-MOVE';
     const expected = study.expectedFrom ? ` of ${study.total}` : '';
-    process.stdout.write(`${study.studyInstanceUid}: ${study.outcome}, ${study.completed}${expected} instances by ${method} (${study.stored} new, ${study.duplicates} already archived)\n`);
+    const foundElsewhere = study.missedDelivery ? `, ${study.missedDelivery.foundInArchive} found in the archive` : '';
+    process.stdout.write(`${study.studyInstanceUid}: ${study.outcome}, ${study.completed}${expected} instances by ${method} (${study.stored} new, ${study.duplicates} already archived${foundElsewhere})\n`);
     for (const note of study.notes) process.stdout.write(`  note: ${explainNetworkErrors(note)}\n`);
     for (const warning of study.warnings) process.stdout.write(`  warning: ${explainNetworkErrors(warning.reason)}\n`);
     printInstanceProblems('failed', study.failures, (line) => process.stdout.write(line));

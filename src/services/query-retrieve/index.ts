@@ -10,4 +10,6 @@ export { ArchiveReceiver } from './archive-receiver';
 export type { StudyCounters } from './archive-receiver';
 export { planGetContexts, MAX_PRESENTATION_CONTEXTS } from './storage-contexts';
 export * from './retrieve';
+export { isMissedDeliveryNote } from './move-deliveries';
+export type { MissedDelivery } from './move-deliveries';
 export * from './statuses';

@@ -60,6 +60,11 @@ export interface LocalIdentity {
   moveScuPort: number;
   /** Address that temporary SCP listens on. */
   moveScuHost: string;
+  /**
+   * Port of the loader's PACS server (pacs.port) when it has this AE title too. Used only in hints:
+   * a node whose move destination for the AE title names this port sends C-MOVE sub-operations there.
+   */
+  serverPort?: number;
 }
 
 /** Converts a registry entry into a RemoteNode. */
@@ -119,10 +124,12 @@ export function findRemoteNode(settings: SettingsStore, name: string): RemoteNod
 /** Returns the loader's calling identity from the settings, with an optional AE title override. */
 export function localIdentityFromSettings(settings: SettingsStore, callingAeTitle?: string): LocalIdentity {
   const pacs = settings.settings.pacs;
+  const aeTitle = callingAeTitle === undefined ? pacs.aeTitle : validateAeTitle('--aet', callingAeTitle);
   return {
-    aeTitle: callingAeTitle === undefined ? pacs.aeTitle : validateAeTitle('--aet', callingAeTitle),
+    aeTitle,
     moveScuPort: pacs.moveScuPort,
     moveScuHost: pacs.host,
+    ...(aeTitle === pacs.aeTitle ? { serverPort: pacs.port } : {}),
   };
 }
 

@@ -15,10 +15,13 @@ import { ArchiveReceiver } from './archive-receiver';
 import { findInstancesOn, findSeriesOn } from './find';
 import { FindSession } from './find-session';
 import { encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers';
+import { checkMissedDelivery, describeMissedDelivery } from './move-deliveries';
+import type { MissedDelivery } from './move-deliveries';
 import { connectToNode } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { planGetContexts } from './storage-contexts';
 import { describeNode, describeStatusFailure, describeStatusMeaning, describeStudyNotFound } from './statuses';
+import type { MoveDestination } from './statuses';
 
 const logger = createLogger('loader.retrieve');
 
@@ -35,6 +38,11 @@ export interface StudyRetrieveReport extends TransferReport {
   stored: number;
   duplicates: number;
   conflicts: number;
+  /**
+   * Set for a C-MOVE whose completed sub-operations did not reach this retrieve's C-STORE SCP,
+   * with the number of the study's instances that the archive lists (counted in `completed`).
+   */
+  missedDelivery?: MissedDelivery;
   outcome: TransferOutcome;
 }
 
@@ -74,11 +82,13 @@ interface RetrievePlan {
   notFound: Set<string>;
   /** SOP classes seen in the studies, with the transfer syntaxes the node reported for them (often none). */
   seenClasses: Map<string, Set<string>>;
+  /** SOP Instance UIDs that the IMAGE level C-FIND listed, by study. */
+  instanceUids: Map<string, Set<string>>;
 }
 
 /** Lists the studies' instances with C-FIND, for the expected counts and the SOP classes to propose for C-GET. */
 async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: string[], notify: (message: string) => void, signal?: AbortSignal): Promise<RetrievePlan> {
-  const plan: RetrievePlan = { expected: new Map(), notFound: new Set(), seenClasses: new Map() };
+  const plan: RetrievePlan = { expected: new Map(), notFound: new Set(), seenClasses: new Map(), instanceUids: new Map() };
   let session: FindSession;
   try {
     session = await FindSession.open(node, local);
@@ -98,9 +108,11 @@ async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: s
         const seriesUids: string[] = [];
         for await (const series of findSeriesOn(session, studyUid, signal)) seriesUids.push(series.seriesInstanceUid);
         let images = 0;
+        const instanceUids = new Set<string>();
         for (const seriesUid of seriesUids) {
           for await (const instance of findInstancesOn(session, studyUid, seriesUid, signal)) {
             images++;
+            if (instance.sopInstanceUid !== '') instanceUids.add(instance.sopInstanceUid);
             if (instance.sopClassUid === '') continue;
             const syntaxes = plan.seenClasses.get(instance.sopClassUid) ?? new Set<string>();
             for (const uid of instance.availableTransferSyntaxes) syntaxes.add(uid);
@@ -108,6 +120,7 @@ async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: s
           }
         }
         if (images > 0) plan.expected.set(studyUid, { count: images, from: 'image-query' });
+        if (instanceUids.size > 0) plan.instanceUids.set(studyUid, instanceUids);
         if (studyMatches === 0 && images === 0 && !signal?.aborted) plan.notFound.add(studyUid);
       } catch (error) {
         notify(`cannot list the instances of study ${studyUid} with C-FIND (${(error as Error).message})`);
@@ -140,11 +153,14 @@ function retrieveIdentifier(node: RemoteNode, studyUid: string, transferSyntax: 
   return encodeRequestIdentifier('STUDY', [{ keyword: 'StudyInstanceUID', value: studyUid }], node.characterSets, transferSyntax);
 }
 
-/** Fills the study's report from the final response and what the archive received. */
-function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod, result: RetrieveResult, failuresBefore: number): void {
+/**
+ * Fills the study's report from the final response and what the archive received. `missed` counts
+ * the instances of a C-MOVE that reached the archive without passing through this retrieve.
+ */
+function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod, result: RetrieveResult, failuresBefore: number, missed?: MissedDelivery): void {
   const counters = run.receiver.countersFor(studyUid);
   const expected = run.plan.expected.get(studyUid);
-  const received = counters.stored + counters.duplicates;
+  const received = counters.stored + counters.duplicates + (missed?.foundInArchive ?? 0);
   const report: StudyRetrieveReport = {
     ...emptyReport(expected?.count ?? result.completed + result.warning + result.failed),
     studyInstanceUid: studyUid,
@@ -155,10 +171,12 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
     duplicates: counters.duplicates,
     conflicts: counters.conflicts,
     completed: received,
+    ...(missed ? { missedDelivery: missed } : {}),
     outcome: 'success',
   };
   const previous = run.reports.get(studyUid);
   if (previous) report.notes.push(...previous.notes);
+  if (missed) report.notes.push(describeMissedDelivery(run.node, run.local, missed));
 
   const kind = statusClass(result.status);
   const service = method === 'get' ? 'C-GET' : 'C-MOVE';
@@ -169,7 +187,7 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
     const comment = result.errorComment ? `: ${result.errorComment}` : '';
     report.notes.push(`${service} on ${describeNode(run.node)} finished with warning status ${formatStatus(result.status)}${meaning ? ` (${meaning})` : ''}${comment}; ${result.completed} completed, ${result.failed} failed, ${result.warning} with warnings`);
   } else if (kind === 'failure') {
-    report.notes.push(describeStatusFailure(service, run.node, result.status, result.errorComment));
+    report.notes.push(describeStatusFailure(service, run.node, result.status, result.errorComment, method === 'move' ? moveDestinationOf(run.local) : undefined));
   } else if (kind === 'cancel') {
     report.notes.push('cancelled');
   }
@@ -300,7 +318,7 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
           fallbacks.push({ studyUid, reason: describeStatusFailure('C-MOVE', node, result.status, result.errorComment) + unknown });
           continue;
         }
-        recordResult(run, studyUid, 'move', result, failuresBefore);
+        recordResult(run, studyUid, 'move', result, failuresBefore, await findMissedDelivery(run, studyUid, result));
       }
     } finally {
       if (association.isOpen) await association.release();
@@ -309,6 +327,40 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
     await server.close({ timeoutMs: node.timeouts.dimseSeconds * 1000 });
   }
   return fallbacks;
+}
+
+function moveDestinationOf(local: LocalIdentity): MoveDestination {
+  return { aeTitle: local.aeTitle, port: local.moveScuPort };
+}
+
+/**
+ * Returns what the archive lists of a study whose C-MOVE the node reports as
+ * completed in part or in full, when none of it reached this retrieve's
+ * C-STORE SCP; otherwise undefined. A node whose move destination for our AE
+ * title is a `loader serve` on the same archive delivers the study that way.
+ */
+async function findMissedDelivery(run: RunContext, studyUid: string, result: RetrieveResult): Promise<MissedDelivery | undefined> {
+  const counters = run.receiver.countersFor(studyUid);
+  const reported = result.completed + result.warning;
+  if (reported === 0 || counters.stored + counters.duplicates + counters.conflicts > 0) return undefined;
+
+  const missed = await checkMissedDelivery({
+    node: run.node,
+    local: run.local,
+    archive: run.archive,
+    studyInstanceUid: studyUid,
+    reported,
+    expectedUids: run.plan.instanceUids.get(studyUid),
+    signal: run.options.signal,
+  });
+  logger.warn('C-MOVE sub-operations completed, but none reached this retrieve', {
+    node: run.node.name,
+    studyInstanceUid: studyUid,
+    reported,
+    foundInArchive: missed.foundInArchive,
+    moveScuPort: run.local.moveScuPort,
+  });
+  return missed;
 }
 
 /**

@@ -51,10 +51,24 @@ export function describeStatusMeaning(status: number): string | undefined {
   return undefined;
 }
 
+/** The AE title and port where a C-MOVE retrieve receives its sub-operations. */
+export interface MoveDestination {
+  aeTitle: string;
+  port: number;
+}
+
 /** Returns a likely cause of a status that the node's error comment may not give, or undefined. */
-function likelyCause(service: QueryRetrieveService, status: number): string | undefined {
+function likelyCause(service: QueryRetrieveService, status: number, destination?: MoveDestination): string | undefined {
   if (status === 0x0122) return `the node does not support Study Root ${service}`;
   if (status === 0x0124) return 'the node does not allow this calling AE title; register it on the node';
+  if (status === 0xa702 && service === 'C-MOVE') {
+    // dcmqrscp 3.6.7, for one, returns A702 when it cannot open the association to the move destination.
+    const check =
+      destination === undefined
+        ? 'check the host and port that the node has for our AE title'
+        : `check the host and port that the node has for ${destination.aeTitle}: they must be this computer's address and port ${destination.port}`;
+    return `the node cannot connect to the move destination, or it is busy, or the request is too broad; ${check}, or narrow the request or try later`;
+  }
   if ((status & 0xff00) === 0xa700) return 'the node is busy or the request is too broad; narrow it or try later';
   if (status === 0xa900) return 'the node rejected a key value, for example one that is too long or has a wildcard where none is allowed';
   return undefined;
@@ -62,13 +76,20 @@ function likelyCause(service: QueryRetrieveService, status: number): string | un
 
 /**
  * Returns a message such as "C-FIND on main (MAIN) failed with status 0xC000
- * (unable to process): <error comment>; likely cause: …".
+ * (unable to process): <error comment>; likely cause: …". `destination` is
+ * where a C-MOVE sends its sub-operations, named in the hint for status A702.
  */
-export function describeStatusFailure(service: QueryRetrieveService, node: Pick<RemoteNode, 'name' | 'aeTitle'>, status: number, errorComment?: string): string {
+export function describeStatusFailure(
+  service: QueryRetrieveService,
+  node: Pick<RemoteNode, 'name' | 'aeTitle'>,
+  status: number,
+  errorComment?: string,
+  destination?: MoveDestination,
+): string {
   const meaning = describeStatusMeaning(status);
   const parts = [`${service} on ${describeNode(node)} failed with status ${formatStatus(status)}${meaning ? ` (${meaning})` : ''}`];
   if (errorComment) parts.push(`: ${errorComment}`);
-  const cause = likelyCause(service, status);
+  const cause = likelyCause(service, status, destination);
   if (cause) parts.push(`; likely cause: ${cause}`);
   return parts.join('');
 }

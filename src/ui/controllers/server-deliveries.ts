@@ -3,11 +3,14 @@
  * server instead of the retrieve's own C-STORE SCP. Both listen with the
  * loader's AE title: the server on pacs.port and the retrieve on
  * pacs.moveScuPort. A node whose move destination for that AE title names
- * pacs.port delivers the study to the server, and the retrieve alone would
- * report it as not received. These helpers count such instances for the
- * retrieve and copy them into its target archive when that is another archive.
+ * pacs.port delivers the study to the server. The retrieve finds such
+ * instances when its target archive is the server's, but not in another
+ * archive, such as the viewer's cache. These helpers count the instances
+ * that the server received for the retrieve's progress, and copy them into
+ * the target archive when that is another archive.
  */
 import type { LocalArchive, ReceiveRequest, StoreOutcome } from '../../services/archive';
+import { isMissedDeliveryNote } from '../../services/query-retrieve';
 import type { RetrieveReport, StudyRetrieveReport } from '../../services/query-retrieve';
 import { createLogger } from '../../services/logger';
 import { outcomeOf } from '../../services/transfers';
@@ -100,15 +103,18 @@ export interface DeliveryContext {
 
 /**
  * Adds the instances that the server received to the C-MOVE studies of a
- * retrieve that did not complete, after copying them into the target archive
- * when it is not the server's. Returns the report with the new counts, notes
- * and outcomes; a study that the server received nothing of stays as it was.
+ * retrieve that did not complete, or that completed only because the
+ * retrieve found them in its target archive (missedDelivery). Instances are
+ * first copied into the target archive when it is not the server's. Returns
+ * the report with the new counts, notes and outcomes; a study that the
+ * server received nothing of stays as it was.
  */
 export async function addServerDeliveries(report: RetrieveReport, watch: ServerDeliveryWatch, context: DeliveryContext): Promise<RetrieveReport> {
   const studies: StudyRetrieveReport[] = [];
   for (const study of report.studies) {
     const received = watch.byStudy.get(study.studyInstanceUid);
-    if (study.method !== 'move' || study.outcome === 'success' || received === undefined) {
+    const receivedByRetrieve = study.outcome === 'success' && study.missedDelivery === undefined;
+    if (study.method !== 'move' || receivedByRetrieve || received === undefined) {
       studies.push(study);
       continue;
     }
@@ -144,10 +150,12 @@ async function withDeliveries(study: StudyRetrieveReport, received: Map<string, 
     }
   }
 
-  const completed = study.completed + arrived;
+  // The retrieve counted what its target archive listed after the node's response; the server's receipts replace that count.
+  const { missedDelivery, ...rest } = study;
+  const completed = study.completed - (missedDelivery?.foundInArchive ?? 0) + arrived;
   const where = copyNeeded ? ", and were copied from the server's archive" : '';
-  // The retrieve's own count ("received 0 of N instances listed by ...") no longer holds.
-  const notes = study.notes.filter((note) => !/^received \d+ of \d+ instances/.test(note));
+  // The retrieve's own count ("received 0 of N instances listed by ...") and its guess where the instances went no longer hold.
+  const notes = study.notes.filter((note) => !/^received \d+ of \d+ instances/.test(note) && !isMissedDeliveryNote(note));
   notes.push(
     `${received.size} instances arrived at the loader's PACS server on port ${context.serverPort} instead of port ${context.moveScuPort} of this retrieve${where}: ` +
       `the move destination of ${context.nodeName} for ${context.aeTitle} is the server's port`,
@@ -156,7 +164,7 @@ async function withDeliveries(study: StudyRetrieveReport, received: Map<string, 
     const source = study.expectedFrom === 'study-query' ? 'NumberOfStudyRelatedInstances' : 'an IMAGE level C-FIND';
     notes.push(`received ${completed} of ${study.total} instances listed by ${source}`);
   }
-  const updated = { ...study, completed, failures, notes };
+  const updated = { ...rest, completed, failures, notes };
   return { ...updated, outcome: outcomeOf(updated) };
 }
 
