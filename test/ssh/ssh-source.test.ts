@@ -355,6 +355,36 @@ describeWithSshd('SSH source against OpenSSH', () => {
     expect(report.files.map((file) => path.basename(file.localPath))).toEqual(['real.dcm']);
   });
 
+  test('links to included folders named', async () => {
+    const folder = remoteFolder('loops', { 'sub/a.dcm': 'a' });
+    fs.symlinkSync('..', path.join(folder, 'sub', 'loop'));
+    fs.symlinkSync('sub', path.join(folder, 'z-alias'));
+    chownTree(folder, user);
+
+    const report = await downloadPaths(() => open(), [folder], { stagingDir: makeTempDir('ssh-staging') });
+
+    expect(report.files.map((file) => path.relative(folder, file.remotePath))).toEqual(['sub/a.dcm']);
+    // Each link is listed once under its own path; the folders they lead to were downloaded.
+    expect(report.rejected.map((item) => item.remotePath).sort()).toEqual([path.join(folder, 'sub', 'loop'), path.join(folder, 'z-alias')]);
+    for (const item of report.rejected) expect(item.reason).toMatch(/^symbolic link to ".*", a folder that is already included$/);
+  });
+
+  test('import problems name remote paths', async () => {
+    const source = loadCorpus().files.find((file) => file.path === 'samples/mr/mr-small-explicit-le.dcm')!;
+    const bytes = fs.readFileSync(source.absolutePath);
+    const folder = remoteFolder('problems', { 'notes.txt': 'not DICOM', 'cut.dcm': bytes.subarray(0, bytes.length - 100) });
+    const archive = LocalArchive.open(path.join(makeTempDir('ssh-archive'), 'archive'), { durability: 'process-crash' });
+    try {
+      const report = await fetchIntoArchive(() => open(), [folder], archive, { stagingDir: makeTempDir('ssh-staging') });
+      expect(report.scan.notDicom.map((problem) => problem.remotePath)).toEqual([path.join(folder, 'notes.txt')]);
+      expect(report.scan.damaged.map((problem) => problem.remotePath)).toEqual([path.join(folder, 'cut.dcm')]);
+      // The staged copies named by `path` are gone after the import.
+      for (const problem of [...report.scan.notDicom, ...report.scan.damaged]) expect(fs.existsSync(problem.path)).toBe(false);
+    } finally {
+      archive.close();
+    }
+  });
+
   describe('command line', () => {
     const testWithBundle = loaderIsBuilt() ? test : test.skip;
 
@@ -403,6 +433,7 @@ describeWithSshd('SSH source against OpenSSH', () => {
       const wrong = await runLoader(['ssh', 'ls', 'workstation'], { dirs, env: { LOADER_SECRET_WORKSTATION: 'wrong-password-7' } });
       expect(wrong.code).toBe(1);
       expect(wrong.stderr).toContain(`authentication failed for ${user.login}@${LOOPBACK} port ${server.port}`);
+      expect(wrong.stderr).toContain('the password came from the environment variable LOADER_SECRET_WORKSTATION: correct it there');
       expect(wrong.stderr).not.toContain('wrong-password-7');
 
       const forget = await runLoader(['ssh', 'forget', LOOPBACK, '--port', String(server.port)], { dirs });

@@ -71,6 +71,8 @@ interface ResolvedTarget {
   defaultFolder?: string;
   /** Set for a registered node; its secret is looked up under this name. */
   nodeName?: string;
+  /** Where readCredentials took the password or key passphrase from, for the message of a failed login. */
+  secretOrigin?: 'stdin' | 'environment' | 'keychain' | 'prompt';
 }
 
 function isInteractive(): boolean {
@@ -126,13 +128,22 @@ function resolveTarget(globals: GlobalOptions, text: string, options: Connection
  * the keychain, then a prompt on a terminal.
  */
 async function readSecret(target: ResolvedTarget, options: ConnectionOptions, label: string): Promise<string> {
-  if (options.passwordStdin) return readSecretFromStdin();
+  if (options.passwordStdin) {
+    target.secretOrigin = 'stdin';
+    return readSecretFromStdin();
+  }
   const prompt = isInteractive() ? promptHidden : undefined;
   if (target.nodeName !== undefined) {
     const resolved = await resolveNodeSecret('ssh', target.nodeName, new KeychainSecretStore(), { prompt });
-    if (resolved !== undefined) return resolved.secret;
+    if (resolved !== undefined) {
+      target.secretOrigin = resolved.source;
+      return resolved.secret;
+    }
   }
-  if (prompt !== undefined) return prompt(`${label} for ${target.login}@${target.host}: `);
+  if (prompt !== undefined) {
+    target.secretOrigin = 'prompt';
+    return prompt(`${label} for ${target.login}@${target.host}: `);
+  }
   const stored =
     target.nodeName === undefined
       ? ''
@@ -192,20 +203,53 @@ async function confirmHostKey(knownHosts: KnownHostsFile, error: HostKeyError): 
  * shown and stored when the user accepts it, and the connection is opened
  * again against the stored key.
  */
+/**
+ * Returns what to check after a rejected login or an unusable key: the key
+ * file, where the password or passphrase came from and how to change it there.
+ */
+function describeLoginFix(target: ResolvedTarget, code: 'authentication-failed' | 'key-file'): string {
+  const secret = target.keyFile === undefined ? 'password' : 'key passphrase';
+  const parts: string[] = [];
+  if (target.keyFile !== undefined && code === 'authentication-failed') {
+    parts.push(`the key file is ${target.keyFile}, and its public key must be in the authorized_keys of ${target.login} on the workstation`);
+  }
+  const node = target.nodeName;
+  switch (target.secretOrigin) {
+    case 'environment':
+      parts.push(`the ${secret} came from the environment variable ${secretEnvVarName(node!)}: correct it there`);
+      break;
+    case 'keychain':
+      parts.push(`the ${secret} came from the keychain: change it with "loader secrets set ${node}"`);
+      break;
+    case 'stdin':
+      parts.push(`the ${secret} came from standard input (--password-stdin)`);
+      break;
+    case 'prompt':
+      parts.push(`the ${secret} was typed at the prompt`);
+      break;
+  }
+  return parts.length === 0 ? '' : `; ${parts.join('; ')}`;
+}
+
 async function openSession(globals: GlobalOptions, target: ResolvedTarget, credentials: SshCredentials, options: ConnectionOptions): Promise<SshSession> {
   const knownHosts = knownHostsOf(globals);
   const sshTarget: SshTarget = { host: target.host, port: target.port, login: target.login, credentials };
   const timeoutMs = parsePositiveInteger('--timeout', options.timeout, DEFAULT_CONNECT_TIMEOUT_MS / 1000) * 1000;
   const hostKeys = { knownHosts, acceptFingerprint: options.acceptHostKey };
   try {
-    return await connect(sshTarget, { hostKeys, timeoutMs });
-  } catch (error) {
-    if (!(error instanceof HostKeyError) || error.code !== 'host-key-unknown' || options.acceptHostKey !== undefined || !isInteractive()) {
-      throw error;
+    try {
+      return await connect(sshTarget, { hostKeys, timeoutMs });
+    } catch (error) {
+      if (!(error instanceof HostKeyError) || error.code !== 'host-key-unknown' || options.acceptHostKey !== undefined || !isInteractive()) {
+        throw error;
+      }
+      if (!(await confirmHostKey(knownHosts, error))) throw error;
+      knownHosts.add(target.host, target.port, error.key);
+      return await connect(sshTarget, { hostKeys: { knownHosts }, timeoutMs });
     }
-    if (!(await confirmHostKey(knownHosts, error))) throw error;
-    knownHosts.add(target.host, target.port, error.key);
-    return connect(sshTarget, { hostKeys: { knownHosts }, timeoutMs });
+  } catch (error) {
+    if (!(error instanceof SshError) || (error.code !== 'authentication-failed' && error.code !== 'key-file')) throw error;
+    throw new SshError(error.code, error.message + describeLoginFix(target, error.code), { cause: error });
   }
 }
 

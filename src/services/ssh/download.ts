@@ -245,6 +245,11 @@ class Planner {
       log.warn('Did not follow a symbolic link out of the chosen folder', { link, target: real, root });
       return;
     }
+    if (target.isDirectory() && this.visitedFolders.has(real)) {
+      // A link loop, or a second way to a folder already walked: name the link, because the folder itself is downloaded.
+      this.rejected.push({ remotePath: link, reason: `symbolic link to ${quoteRemoteName(real)}, a folder that is already included` });
+      return;
+    }
     if (target.isDirectory()) await this.planFolder(root, real, localNames);
     else if (target.isFile()) this.addFile(real, localNames, target.size);
     else this.rejected.push({ remotePath: link, reason: 'symbolic link to something that is not a regular file or folder' });

@@ -98,7 +98,7 @@ export function describeConnectError(error: unknown, endpoint: SshEndpoint, time
     return new SshError(
       'authentication-failed',
       `authentication failed for ${target}: the server rejected the password or key; ` +
-        `check the login and the password or key file (a stored password is changed with "loader secrets set NODE")`,
+        `check the login and the password or key file`,
       { cause: error },
     );
   }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { scanPaths } from '../archive';
-import type { LocalArchive, ScanProgress, ScanReport } from '../archive';
+import type { FileProblem, LocalArchive, ScanProgress, ScanReport } from '../archive';
 import { downloadPaths } from './download';
 import type { DownloadOptions, DownloadReport, SessionFactory } from './download';
 
@@ -16,10 +16,24 @@ export interface FetchOptions extends DownloadOptions {
   onScanProgress?: (progress: ScanProgress) => void;
 }
 
+/** A downloaded file the import skipped: `path` is the staged copy, which is removed after the import unless keepStaging is set. */
+export interface FetchedFileProblem extends FileProblem {
+  /** The file on the SSH server; absent for a file that the staging folder contained from an earlier run. */
+  remotePath?: string;
+}
+
 export interface FetchReport {
   download: DownloadReport;
   /** The import of the downloaded files; its studies are the ones the files contain. */
-  scan: ScanReport;
+  scan: Omit<ScanReport, 'notDicom' | 'damaged'> & { notDicom: FetchedFileProblem[]; damaged: FetchedFileProblem[] };
+}
+
+/** Adds the remote path of each problem whose staged copy this download wrote. */
+function withRemotePaths(problems: FileProblem[], remoteOf: Map<string, string>): FetchedFileProblem[] {
+  return problems.map((problem) => {
+    const remotePath = remoteOf.get(path.resolve(problem.path));
+    return remotePath === undefined ? problem : { ...problem, remotePath };
+  });
 }
 
 /** Removes the given files and then every folder below `root` that became empty. */
@@ -56,5 +70,6 @@ export async function fetchIntoArchive(
   // The scan imports them too, and those already in the archive count as duplicates.
   const scan = await scanPaths(archive, download.stagedPaths, { import: true, onProgress: options.onScanProgress });
   if (!options.keepStaging) removeStagedFiles(path.resolve(options.stagingDir), localFiles);
-  return { download, scan };
+  const remoteOf = new Map(download.files.map((file) => [path.resolve(file.localPath), file.remotePath]));
+  return { download, scan: { ...scan, notDicom: withRemotePaths(scan.notDicom, remoteOf), damaged: withRemotePaths(scan.damaged, remoteOf) } };
 }

@@ -24,7 +24,7 @@ export {
   type SessionFactory,
 } from './download';
 export { describeConnectError, describeEndpoint, SshError, type SshEndpoint, type SshErrorCode } from './errors';
-export { fetchIntoArchive, type FetchOptions, type FetchReport } from './fetch';
+export { fetchIntoArchive, type FetchedFileProblem, type FetchOptions, type FetchReport } from './fetch';
 export {
   fingerprintOf,
   hostField,
