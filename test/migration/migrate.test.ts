@@ -1,13 +1,15 @@
 /**
  * `loader migrate` as a subprocess between Orthanc, dcmqrscp and the local
  * archive: a run killed with SIGKILL and resumed, a repeated run, relay when
- * the source cannot C-MOVE to the destination, a node that is down, and the
- * local archive on either end.
+ * the source cannot C-MOVE to the destination, a node that is down or stops
+ * during the C-MOVE, a destination without C-FIND, and the local archive on
+ * either end.
  */
 import * as path from 'path';
 
 import { LocalArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
+import { JobStore, runMigration } from '../../src/services/migration';
 import { findInstances } from '../../src/services/query-retrieve';
 import {
   LOADER_BIN,
@@ -16,13 +18,15 @@ import {
   createLoaderDirs,
   freePort,
   loaderIsBuilt,
+  makeTempDir,
   runLoader,
   sleep,
   startDcmqrscp,
   startOrthanc,
   startProcess,
+  startStorescp,
 } from '../support/peers';
-import type { CorpusFile, DcmqrscpHandle, OrthancHandle } from '../support/peers';
+import type { CorpusFile, DcmqrscpHandle, OrthancHandle, StorescpHandle } from '../support/peers';
 import { collect, localIdentity, nodeFor } from '../query-retrieve/helpers';
 import { LOADER_AE, configure, orthancModality, readStudyStates, registerNode, storedFiles, uncompressedStudies } from './helpers';
 
@@ -63,6 +67,10 @@ describeBuilt('loader migrate', () => {
   let orthanc: OrthancHandle;
   let destination: DcmqrscpHandle;
   let unknownToOrthanc: DcmqrscpHandle;
+  /** A destination that Orthanc knows; one test kills it while Orthanc moves a study to it. */
+  let stopsDuringMove: DcmqrscpHandle;
+  let storageOnly: StorescpHandle;
+  let movePort: number;
 
   /** Lists the SOP Instance UIDs dcmqrscp returns for the study at IMAGE level. */
   const listOn = async (peer: DcmqrscpHandle, studyInstanceUid: string): Promise<string[]> =>
@@ -71,12 +79,18 @@ describeBuilt('loader migrate', () => {
   const expectedUids = (files: CorpusFile[]) => files.map((file) => file.sopInstanceUid!).sort();
 
   beforeAll(async () => {
-    const movePort = await freePort();
+    movePort = await freePort();
     destination = await startDcmqrscp({ aeTitle: 'DCMQRB' });
     unknownToOrthanc = await startDcmqrscp({ aeTitle: 'DCMQRC' });
+    stopsDuringMove = await startDcmqrscp({ aeTitle: 'DCMQRD' });
+    storageOnly = await startStorescp({ aeTitle: 'STOREONLY' });
     orthanc = await startOrthanc({
       aeTitle: 'ORTHANCA',
-      modalities: { loader: orthancModality(LOADER_AE, movePort), destination: orthancModality('DCMQRB', destination.port) },
+      modalities: {
+        loader: orthancModality(LOADER_AE, movePort),
+        destination: orthancModality('DCMQRB', destination.port),
+        stopping: orthancModality('DCMQRD', stopsDuringMove.port),
+      },
     });
     for (const files of studies.values()) for (const file of files) await orthanc.uploadFile(file.absolutePath);
 
@@ -84,6 +98,7 @@ describeBuilt('loader migrate', () => {
     await registerNode(dirs, 'dcmqrb', destination);
     await registerNode(dirs, 'dcmqrc', unknownToOrthanc);
     await registerNode(dirs, 'down', { aeTitle: 'DOWN', host: LOOPBACK, port: await freePort() });
+    await registerNode(dirs, 'storeonly', storageOnly);
     await configure(dirs, 'pacs.aeTitle', LOADER_AE);
     await configure(dirs, 'pacs.moveScuPort', String(movePort));
   });
@@ -92,6 +107,8 @@ describeBuilt('loader migrate', () => {
     await orthanc.stop();
     await destination.stop();
     await unknownToOrthanc.stop();
+    await stopsDuringMove.stop();
+    await storageOnly.stop();
   });
 
   const killArgs = () => ['migrate', 'orthanc', 'dcmqrb', '--study-uid', ...studyUids, '--concurrency', '1', '--job', 'kill-test'];
@@ -194,6 +211,53 @@ describeBuilt('loader migrate', () => {
     expect(study.lastError).toMatch(/ECONNREFUSED/);
     expect(study.lastError).toMatch(/gave up after 2 attempts/);
     expect(study.method).toBeUndefined();
+  });
+
+  test('destination stopped during C-MOVE is not relayed', async () => {
+    const uid = studyUids[1];
+    const dir = makeTempDir('migrate-stopped');
+    const archive = LocalArchive.open(path.join(dir, 'archive'));
+    const store = JobStore.open(path.join(dir, 'jobs.sqlite'));
+    let killed = false;
+    try {
+      const report = await runMigration({
+        jobId: 'stopped-destination',
+        source: { kind: 'node', name: 'orthanc', node: nodeFor(orthanc) },
+        destination: { kind: 'node', name: 'dcmqrd', node: nodeFor(stopsDuringMove) },
+        selection: { studyInstanceUids: [uid] },
+        options: { method: 'auto', concurrency: 1, retries: 0 },
+        local: localIdentity(movePort, LOADER_AE),
+        archive,
+        store,
+        onProgress: (progress) => {
+          // The destination has been counted; it goes away just before Orthanc connects to it for the C-MOVE.
+          if (killed || !progress.detail.includes('C-MOVE from')) return;
+          killed = true;
+          process.kill(-stopsDuringMove.process.pid, 'SIGKILL');
+        },
+      });
+      expect(killed).toBe(true);
+      const study = report.studies[0];
+      expect(study.state).toBe('failed');
+      expect(study.method).toBe('move');
+      expect(study.lastError).toMatch(/C-MOVE to DCMQRD failed .*dcmqrd did not respond to C-ECHO either .*ECONNREFUSED/);
+      expect(report.notes.join('\n')).not.toMatch(/relaying/);
+      // Nothing was retrieved for a relay that could not have been sent.
+      expect(archive.listInstances({ studyInstanceUid: uid })).toEqual([]);
+    } finally {
+      store.close();
+      archive.close();
+    }
+  });
+
+  test('destination without C-FIND is explained', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'storeonly', '--study-uid', studyUids[0], '--json'], { dirs });
+    expect(result.code).toBe(1);
+    const study = result.json<Report>().studies[0];
+    expect(study.state).toBe('failed');
+    expect(study.lastError).toContain('storeonly does not offer C-FIND');
+    expect(study.lastError).toContain('use "loader send"');
+    expect(storageOnly.receivedFiles()).toEqual([]);
   });
 
   test('missing study gives exit code 3', async () => {

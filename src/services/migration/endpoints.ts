@@ -12,6 +12,20 @@ export const LOCAL_ENDPOINT = 'local';
 
 export type Endpoint = { kind: 'local'; name: typeof LOCAL_ENDPOINT; archive: LocalArchive } | { kind: 'node'; name: string; node: RemoteNode };
 
+/**
+ * Returns the error to raise when a query of the endpoint failed. A node that
+ * accepts none of the C-FIND presentation contexts, such as a storage-only
+ * SCP, gets a message that explains why migrate and sync need C-FIND. Other
+ * errors are returned unchanged.
+ */
+export function explainQueryRejection(endpoint: Endpoint, error: unknown): unknown {
+  if (endpoint.kind !== 'node' || !(error instanceof Error) || !/accepted none/.test(error.message)) return error;
+  return new Error(
+    `${error.message}: ${endpoint.name} does not offer C-FIND (Study Root Query/Retrieve), which migrate and sync need to count the instances on both ends; ` +
+      `to store studies on a node without C-FIND, use "loader send"`,
+  );
+}
+
 /** Returns a label for messages: the node name and AE title, or "the local archive". */
 export function describeEndpoint(endpoint: Endpoint): string {
   return endpoint.kind === 'local' ? 'the local archive' : describeNode(endpoint.node);
@@ -34,7 +48,11 @@ export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, se
   if (endpoint.kind === 'node') {
     const found: string[] = [];
     const filters: StudyFilters = { ...selection };
-    for await (const match of findStudies(endpoint.node, local, filters, { signal: options.signal, onNotice: options.onNotice })) found.push(match.studyInstanceUid);
+    try {
+      for await (const match of findStudies(endpoint.node, local, filters, { signal: options.signal, onNotice: options.onNotice })) found.push(match.studyInstanceUid);
+    } catch (error) {
+      throw explainQueryRejection(endpoint, error);
+    }
     return found;
   }
 

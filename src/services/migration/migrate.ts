@@ -20,9 +20,9 @@ import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import { AnonymizingTransform } from '../transfers';
 import type { TransformResult } from '../transfers';
-import { describeStudyNotFound } from '../query-retrieve';
+import { describeStudyNotFound, echoNode } from '../query-retrieve';
 import type { LocalIdentity } from '../query-retrieve';
-import { describeEndpoint, listStudyInstances, selectStudies } from './endpoints';
+import { describeEndpoint, explainQueryRejection, listStudyInstances, selectStudies } from './endpoints';
 import type { Endpoint } from './endpoints';
 import { generateJobSecret } from './job-store';
 import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
@@ -159,8 +159,31 @@ function withNodes<T>(run: RunContext, endpoints: Endpoint[], operation: () => P
   return run.limiter.run(names, operation);
 }
 
-function countOn(run: RunContext, endpoint: Endpoint, studyInstanceUid: string): Promise<string[]> {
-  return withNodes(run, [endpoint], () => listStudyInstances(endpoint, run.request.local, studyInstanceUid, run.request.signal));
+async function countOn(run: RunContext, endpoint: Endpoint, studyInstanceUid: string): Promise<string[]> {
+  try {
+    return await withNodes(run, [endpoint], () => listStudyInstances(endpoint, run.request.local, studyInstanceUid, run.request.signal));
+  } catch (error) {
+    throw explainQueryRejection(endpoint, error);
+  }
+}
+
+/**
+ * Throws a transient MigrationError when the destination does not respond to
+ * C-ECHO after a C-MOVE to it failed. Orthanc 1.10 returns 0xC000 both for a
+ * destination it does not know and for one it cannot reach, so only a
+ * destination that responds shows that the source is the problem and a relay may work.
+ */
+async function requireReachableDestination(run: RunContext, destination: Endpoint, moveError: MoveUnavailableError): Promise<void> {
+  if (destination.kind !== 'node') return;
+  try {
+    await withNodes(run, [destination], () => echoNode(destination.node, run.request.local));
+  } catch (error) {
+    if (!isTransientError(error)) return;
+    throw new MigrationError(
+      `${moveError.message}, and ${destination.name} did not respond to C-ECHO either (${errorMessage(error)}), so the study was not relayed; check that ${describeEndpoint(destination)} runs`,
+      true,
+    );
+  }
 }
 
 /** Retrieves the study into the archive unless the archive already has as many instances as the source. */
@@ -251,6 +274,7 @@ async function transferStudy(run: RunContext, studyInstanceUid: string, sourceCo
       return 'move';
     } catch (error) {
       if (!(error instanceof MoveUnavailableError)) throw error;
+      await requireReachableDestination(run, destination, error);
       if (options.method === 'move') throw new MigrationError(`${error.message}; use --method auto or relay to go through the local archive`, false);
       if (run.moveUnavailable === undefined) {
         run.moveUnavailable = error.message;

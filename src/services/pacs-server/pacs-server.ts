@@ -13,7 +13,7 @@ import { decideAssociation } from './association-policy';
 import { createFindHandler } from './find-service';
 import { createGetHandler, createMoveHandler } from './retrieve-service';
 import { createStoreHandler } from './store-service';
-import type { StoredInstance } from './store-service';
+import type { ReceivedInstance } from './store-service';
 import type { ServerAccounts } from './user-identity';
 
 const log = createLogger('loader.server');
@@ -25,8 +25,11 @@ export interface PacsServerOptions {
   listNodes(): PacsNode[];
   /** Accounts checked against the user identity of each association; required when settings.requireUserIdentity is on. */
   accounts?: ServerAccounts;
-  /** Called after each received instance that was added to the archive; see createStoreHandler. */
-  onInstanceStored?: (instance: StoredInstance) => void;
+  /**
+   * Called after each received instance that the archive stored, already had or kept aside as a conflict, with that
+   * outcome in the event; see createStoreHandler. A listener that reacts to changes of the archive's listing checks for 'stored'.
+   */
+  onInstanceReceived?: (instance: ReceivedInstance) => void;
   /**
    * Called after each association that the association policy rejected (calling or called AE title, user identity),
    * once the rejection is logged. Rejections by the network layer, such as the association limit, are not reported.
@@ -108,7 +111,7 @@ export class PacsServer {
           log.info('C-ECHO', { callingAeTitle: context.association.callingAeTitle });
           return { status: 0x0000 };
         },
-        store: createStoreHandler(archive, log.child('store'), options.onInstanceStored),
+        store: createStoreHandler(archive, log.child('store'), options.onInstanceReceived),
         find: createFindHandler(archive, settings.aeTitle, log.child('find')),
         move: createMoveHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('move') }),
         get: createGetHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('get') }),

@@ -5,7 +5,7 @@
 import { AssociationClosedError } from '../../dicom/network';
 import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { ArchiveError } from '../archive';
-import type { LocalArchive, StoreOutcome } from '../archive';
+import type { LocalArchive, StoreOutcome, StoreOutcomeKind } from '../archive';
 import type { Logger } from '../logger';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
 
@@ -17,21 +17,29 @@ export const StoreStatus = {
   CannotUnderstand: 0xc000,
 } as const;
 
-/** An instance that the C-STORE SCP added to the archive. */
-export interface StoredInstance {
+/** An instance that the C-STORE SCP received, with what the archive did with it. */
+export interface ReceivedInstance {
   studyInstanceUid: string;
   seriesInstanceUid: string;
   sopInstanceUid: string;
   callingAeTitle: string;
+  /**
+   * 'stored': added to the archive. 'duplicate': the archive already had an identical copy.
+   * 'conflict': the archive has other content under this SOP Instance UID, so the received copy is kept aside.
+   * Only 'stored' changes what the archive lists.
+   */
+  outcome: StoreOutcomeKind;
+  /** Absolute path of the archive's copy, or of the copy kept aside for a conflict. */
+  path: string;
 }
 
 /**
- * Returns the C-STORE handler. `onStored` is called after each instance that
- * changed the archive ('stored'), before the response is sent. Duplicates and
- * conflicts leave the archive's listing as it was, so they are not reported.
- * An exception from `onStored` is logged and does not fail the C-STORE.
+ * Returns the C-STORE handler. `onReceived` is called after each instance that
+ * the archive stored, already had or kept aside, before the response is sent,
+ * and not for an instance that failed. An exception from `onReceived` is
+ * logged and does not fail the C-STORE.
  */
-export function createStoreHandler(archive: LocalArchive, log: Logger, onStored?: (instance: StoredInstance) => void) {
+export function createStoreHandler(archive: LocalArchive, log: Logger, onReceived?: (instance: ReceivedInstance) => void) {
   return async function handleStore(context: StoreRequestContext): Promise<DimseResult> {
     const fields = {
       callingAeTitle: context.association.callingAeTitle,
@@ -61,7 +69,7 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onStored?
       } else {
         log.debug(`instance ${outcome.outcome}`, { ...fields, studyInstanceUid: outcome.studyInstanceUid });
       }
-      if (outcome.outcome === 'stored' && onStored) reportStored(onStored, outcome, fields.callingAeTitle, log);
+      if (onReceived) reportReceived(onReceived, outcome, fields.callingAeTitle, log);
       return { status: StoreStatus.Success };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -79,12 +87,16 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onStored?
   };
 }
 
-function reportStored(onStored: (instance: StoredInstance) => void, outcome: StoreOutcome, callingAeTitle: string, log: Logger): void {
-  const { studyInstanceUid, seriesInstanceUid, sopInstanceUid } = outcome;
+function reportReceived(onReceived: (instance: ReceivedInstance) => void, outcome: StoreOutcome, callingAeTitle: string, log: Logger): void {
+  const { studyInstanceUid, seriesInstanceUid, sopInstanceUid, path } = outcome;
   try {
-    onStored({ studyInstanceUid, seriesInstanceUid, sopInstanceUid, callingAeTitle });
+    onReceived({ studyInstanceUid, seriesInstanceUid, sopInstanceUid, callingAeTitle, outcome: outcome.outcome, path });
   } catch (error) {
-    log.error('stored instance listener failed; the instance is stored', { sopInstanceUid, error: error instanceof Error ? error.message : String(error) });
+    log.error('received instance listener failed; the C-STORE still succeeds', {
+      sopInstanceUid,
+      outcome: outcome.outcome,
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 }
 

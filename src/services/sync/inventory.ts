@@ -6,7 +6,7 @@
  */
 import { FindSession, findInstancesOn, findSeriesOn, findStudies } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, StudyFilters } from '../query-retrieve';
-import { searchArchiveStudies } from '../migration';
+import { explainQueryRejection, searchArchiveStudies } from '../migration';
 import type { Endpoint, JobSelection } from '../migration';
 
 export interface StudyOnEndpoint {
@@ -58,14 +58,18 @@ export class EndpointInventory {
 
     const filters: StudyFilters = { ...selection };
     const matches = findStudies(this.endpoint.node, this.local, filters, { signal: this.options.signal, onNotice: this.options.onNotice });
-    for await (const match of matches) {
-      studies.set(match.studyInstanceUid, {
-        studyInstanceUid: match.studyInstanceUid,
-        patientId: match.patientId,
-        patientName: match.patientName,
-        studyDate: match.studyDate,
-        instances: match.numberOfStudyRelatedInstances,
-      });
+    try {
+      for await (const match of matches) {
+        studies.set(match.studyInstanceUid, {
+          studyInstanceUid: match.studyInstanceUid,
+          patientId: match.patientId,
+          patientName: match.patientName,
+          studyDate: match.studyDate,
+          instances: match.numberOfStudyRelatedInstances,
+        });
+      }
+    } catch (error) {
+      throw explainQueryRejection(this.endpoint, error);
     }
     return studies;
   }

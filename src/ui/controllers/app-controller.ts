@@ -27,7 +27,7 @@ import { KnownHostsFile } from '../../services/ssh';
 import { sendInstances } from '../../services/transfers';
 import { ArchiveChangeNotifier } from './archive-changes';
 import { RejectedCallers } from './rejected-callers';
-import { addServerDeliveries, reportReceives, ServerDeliveries } from './server-deliveries';
+import { addServerDeliveries, ServerDeliveries } from './server-deliveries';
 import { SshPanelController } from './ssh-panel-controller';
 import type { SshConnection } from './ssh-panel-controller';
 import { StudyOpener } from './study-opener';
@@ -347,10 +347,14 @@ export class AppController {
     const archive = this.openArchive(this.options.archiveRoot);
     const server = new PacsServer({
       settings: pacs,
-      archive: reportReceives(archive, (receipt) => this.serverDeliveries.received(receipt)),
+      archive,
       listNodes: () => new SettingsStore({ configDir: this.options.configDir, logWarnings: false }).listPacsNodes(),
       accounts,
-      onInstanceStored: (instance) => this.archiveChanges.instanceStored(this.options.archiveRoot, instance.studyInstanceUid),
+      onInstanceReceived: (instance) => {
+        this.serverDeliveries.received(instance);
+        // Duplicates and conflicts leave the archive's listing as it was, so Local panels need not list it again.
+        if (instance.outcome === 'stored') this.archiveChanges.instanceStored(this.options.archiveRoot, instance.studyInstanceUid);
+      },
       onAssociationRejected: (rejection) => this.rejectedCallers.rejected(rejection),
     });
     const address = await server.start();

@@ -9,42 +9,21 @@
  * that the server received for the retrieve's progress, and copy them into
  * the target archive when that is another archive.
  */
-import type { LocalArchive, ReceiveRequest, StoreOutcome } from '../../services/archive';
+import type { LocalArchive } from '../../services/archive';
 import { isMissedDeliveryNote } from '../../services/query-retrieve';
 import type { RetrieveReport, StudyRetrieveReport } from '../../services/query-retrieve';
 import { createLogger } from '../../services/logger';
+import type { ReceivedInstance } from '../../services/pacs-server/store-service';
 import { outcomeOf } from '../../services/transfers';
 import type { InstanceProblem, TransferOutcome } from '../../services/transfers';
 
 const log = createLogger('loader.ui');
 
-/** An instance that the server's archive received: stored, already stored, or kept aside as a conflict. */
-export interface ServerReceipt {
-  studyInstanceUid: string;
-  sopInstanceUid: string;
-  outcome: StoreOutcome['outcome'];
-}
-
 /**
- * Returns `archive` for the PACS server, with a receive() that also reports
- * each outcome. PacsServer's onInstanceStored reports only newly stored
- * instances, but a study retrieved again arrives as duplicates, and they
- * count as received too.
+ * An instance that the server's archive received: stored, already stored, or kept aside as a conflict.
+ * A study retrieved again arrives as duplicates, and they count as received too.
  */
-export function reportReceives(archive: LocalArchive, onReceived: (receipt: ServerReceipt) => void): LocalArchive {
-  const receive = async (request: ReceiveRequest): Promise<StoreOutcome> => {
-    const outcome = await archive.receive(request);
-    onReceived({ studyInstanceUid: outcome.studyInstanceUid, sopInstanceUid: outcome.sopInstanceUid, outcome: outcome.outcome });
-    return outcome;
-  };
-  return new Proxy(archive, {
-    get(target, property) {
-      if (property === 'receive') return receive;
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
+export type ServerReceipt = Pick<ReceivedInstance, 'studyInstanceUid' | 'sopInstanceUid' | 'outcome'>;
 
 /** The instances of some studies that the server received while a retrieve ran, by Study Instance UID. */
 export class ServerDeliveryWatch {
