@@ -57,7 +57,7 @@ interface Report {
     mismatched: Array<{ studyInstanceUid: string; countA: number; countB: number; missingOnA: number; missingOnB: number; series: unknown[] }>;
     conflicts: Array<{ studyInstanceUid: string; patientIdA: string; patientIdB: string }>;
   };
-  transfers: Array<{ direction: string; jobId: string; studyInstanceUids: string[]; missingInstances: number; report?: { outcome: string; studies: Array<{ studyInstanceUid: string; state: string; method?: string }> } }>;
+  transfers: Array<{ direction: string; jobId: string; studyInstanceUids: string[]; missingInstances: number; uncountedStudies: number; report?: { outcome: string; studies: Array<{ studyInstanceUid: string; state: string; method?: string }> } }>;
   summary: { transferred: number; alreadyPresent: number; failed: number; pending: number; conflicts: number };
   outcome: string;
 }
@@ -171,6 +171,10 @@ describeBuilt('loader sync', () => {
     expect(aToB.studyInstanceUids.sort()).toEqual([...onlyOnA.map(([uid]) => uid), splitUid].sort());
     expect(bToA.studyInstanceUids.sort()).toEqual([...onlyOnB.map(([uid]) => uid), splitUid].sort());
     expect(aToB.report).toBeUndefined();
+    // Orthanc reports Number of Study Related Instances and dcmqrscp does not, so only B's studies are uncounted.
+    expect(aToB.uncountedStudies).toBe(0);
+    expect(bToA.uncountedStudies).toBe(onlyOnB.length);
+    expect(bToA.missingInstances).toBe(secondSeries.length - secondHalf.length);
 
     expect(await snapshot()).toEqual(before);
     expect(readStudyStates(dirs, 'pair-a-to-b').size).toBe(0);
@@ -184,7 +188,11 @@ describeBuilt('loader sync', () => {
     expect(result.stdout).toMatch(/instance count mismatches: 1 study/);
     expect(result.stdout).toMatch(/conflicts, not transferred: 1 study/);
     expect(result.stdout).toContain('OTHER');
-    expect(result.stdout).toMatch(/orthanc to dcmqrb: would transfer 3 studies/);
+    expect(result.stdout).toMatch(/orthanc to dcmqrb: would transfer 3 studies, \d+ instances missing\n/);
+    const missingOnA = secondSeries.length - secondHalf.length;
+    expect(result.stdout).toContain(
+      `dcmqrb to orthanc: would transfer 3 studies, ${missingOnA} or more instances missing (dcmqrb does not report the instance count of 2 studies)\n`,
+    );
     expect(result.stdout).toContain('partial (dry run): 0 studies copied, 0 failed, 1 conflict\n');
   });
 

@@ -195,7 +195,11 @@ function studyRows(studies: StudyOnEndpoint[]): string[][] {
 function describeTransfer(transfer: SyncTransfer, dryRun: boolean): string {
   const head = `${transfer.source} to ${transfer.destination}`;
   if (transfer.studyInstanceUids.length === 0) return `${head}: nothing to transfer`;
-  const planned = `${countOf(transfer.studyInstanceUids.length, 'study', 'studies')}, ${countOf(transfer.missingInstances, 'instance')} missing`;
+  const missing =
+    transfer.uncountedStudies === 0
+      ? `${countOf(transfer.missingInstances, 'instance')} missing`
+      : `${transfer.missingInstances} or more instances missing (${transfer.source} does not report the instance count of ${countOf(transfer.uncountedStudies, 'study', 'studies')})`;
+  const planned = `${countOf(transfer.studyInstanceUids.length, 'study', 'studies')}, ${missing}`;
   if (dryRun || !transfer.report) return `${head}: would transfer ${planned}`;
   const { migrated, alreadyPresent, failed, pending } = transfer.report.summary;
   const counts = `${migrated} copied, ${alreadyPresent} already present, ${failed} failed${pending > 0 ? `, ${pending} pending` : ''}`;

@@ -57,6 +57,8 @@ export interface SyncTransfer {
   studyInstanceUids: string[];
   /** Instances the destination lacks, from the comparison; studies whose count the source does not report add nothing. */
   missingInstances: number;
+  /** Studies only on the source whose instance count the source does not report, so `missingInstances` leaves them out. */
+  uncountedStudies: number;
   /** Absent in a dry run and when there is nothing to copy. */
   report?: MigrationReport;
 }
@@ -119,6 +121,7 @@ function planTransfer(request: SyncRequest, comparison: SyncComparison, directio
     studyInstanceUids: [...onlyOnSource.map((study) => study.studyInstanceUid), ...partial.map((study) => study.studyInstanceUid)],
     missingInstances:
       onlyOnSource.reduce((sum, study) => sum + (study.instances ?? 0), 0) + partial.reduce((sum, study) => sum + (toB ? study.missingOnB : study.missingOnA), 0),
+    uncountedStudies: onlyOnSource.filter((study) => study.instances === undefined).length,
   };
 }
 
