@@ -136,6 +136,42 @@ describeBuilt('node names on the command line', () => {
     expect(names).toEqual(['bad-name']);
   });
 
+  test('reserved name local rejected', async () => {
+    const dirs = createLoaderDirs('node-names-cli');
+    const pacs = await runLoader(['nodes', 'add', 'Local', '--aet', 'LOCAL1', '--host', '127.0.0.1', '--port', '104'], { dirs });
+    expect(pacs.code).toBe(2);
+    expect(pacs.stderr).toContain('node name "Local" is reserved: migrate and sync take "local" for the local archive');
+    const ssh = await runLoader(['nodes', 'add-ssh', 'local', '--host', '127.0.0.1', '--login', 'doctor'], { dirs });
+    expect(ssh.code).toBe(2);
+    expect(ssh.stderr).toContain('node name "local" is reserved');
+
+    const file = path.join(dirs.root, 'locations.json');
+    const entries = { pacs: [pacsNode('LOCAL', 'LOCAL2'), pacsNode('main', 'MAIN')], ssh: [{ name: 'local', host: '127.0.0.1', port: 22, login: 'doctor' }] };
+    fs.writeFileSync(file, JSON.stringify({ format: 'sciberia-loader-locations', version: 1, ...entries }));
+    const imported = await runLoader(['nodes', 'import', file], { dirs });
+    expect(imported.code).toBe(3);
+    expect(imported.stdout).toContain('imported 1 locations, rejected 2');
+    expect(imported.stdout).toContain('rejected: LOCAL (pacs): the name is reserved');
+    expect(imported.stdout).toContain('rejected: local (ssh): the name is reserved');
+
+    const listed = (await runLoader(['nodes', 'list', '--json'], { dirs })).json<{ pacs: PacsNode[]; ssh: unknown[] }>();
+    expect(listed.pacs.map((node) => node.name)).toEqual(['main']);
+    expect(listed.ssh).toEqual([]);
+  });
+
+  test('unknown quirk rejected', async () => {
+    const dirs = createLoaderDirs('node-names-cli');
+    const typo = await runLoader(['nodes', 'add', 'old', '--aet', 'OLD', '--host', '127.0.0.1', '--port', '104', '--quirks', 'no-wildcards-in-dates'], { dirs });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('--quirks "no-wildcards-in-dates" is not a known quirk: use no-wildcard-in-dates, no-modalities-in-study');
+
+    const known = ['no-wildcard-in-dates', 'no-date-wildcard', 'no-modalities-in-study', 'max-results-500', 'user-identity-response'];
+    const added = await runLoader(['nodes', 'add', 'old', '--aet', 'OLD', '--host', '127.0.0.1', '--port', '104', '--quirks', ...known], { dirs });
+    expect(added.code).toBe(0);
+    const listed = (await runLoader(['nodes', 'list', '--json'], { dirs })).json<{ pacs: PacsNode[] }>();
+    expect(listed.pacs[0].quirks).toEqual(known);
+  });
+
   test('secrets env-name rejects shared variable', async () => {
     const dirs = createLoaderDirs('node-names-cli');
     writeCollidingSettings(dirs.configDir);

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 
 import type { Command } from 'commander';
 
+import { QUIRK } from '../../services/query-retrieve';
 import { KeychainSecretStore } from '../../services/secrets';
 import type { LocationKind } from '../../services/secrets';
 import { exportLocations, importLocations, parseLocationsFile } from '../../services/settings/locations-transfer';
@@ -47,6 +48,41 @@ interface AddSshOptions extends PasswordOptions {
   login: string;
   keyFile?: string;
   folder?: string;
+}
+
+/** Name that migrate and sync read as the local archive, so a node under it could never be chosen there. */
+const RESERVED_NODE_NAME = 'local';
+
+function isReservedNodeName(name: unknown): boolean {
+  return typeof name === 'string' && name.trim().toLowerCase() === RESERVED_NODE_NAME;
+}
+
+/** Validates a new node name and rejects the reserved name "local" in any case. */
+function validateNewNodeName(name: string): string {
+  const valid = validateNodeName('node name', name);
+  if (isReservedNodeName(valid)) {
+    throw new UsageError(`node name "${valid}" is reserved: migrate and sync take "${RESERVED_NODE_NAME}" for the local archive; choose another name`);
+  }
+  return valid;
+}
+
+/** Older spelling of QUIRK.noWildcardInDates that the query service still reads. */
+const OLD_DATE_QUIRK = 'no-date-wildcard';
+
+/**
+ * Checks `--quirks` and rejects words that no service reads, because a
+ * misspelt quirk would be stored and silently change nothing.
+ */
+function validateQuirkWords(words: string[]): string[] | undefined {
+  const valid = validateQuirks('--quirks', words);
+  const known = new Set<string>([QUIRK.noWildcardInDates, OLD_DATE_QUIRK, QUIRK.noModalitiesInStudy, QUIRK.userIdentityResponse]);
+  const maxResults = new RegExp(`^${QUIRK.maxResultsPrefix}[1-9][0-9]*$`);
+  const unknown = (valid ?? []).filter((word) => !known.has(word) && !maxResults.test(word));
+  if (unknown.length > 0) {
+    const list = [QUIRK.noWildcardInDates, QUIRK.noModalitiesInStudy, `${QUIRK.maxResultsPrefix}N`, QUIRK.userIdentityResponse].join(', ');
+    throw new UsageError(`--quirks ${unknown.map((word) => `"${word}"`).join(', ')} is not a known quirk: use ${list}`);
+  }
+  return valid;
 }
 
 /** Parses `--timeout connect=5 dimse=120` into NodeTimeouts fields. */
@@ -100,19 +136,19 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
     .option('--login <name>', 'login for user identity negotiation')
     .option('--password-prompt', 'ask for the password on the terminal and store it in the OS keychain')
     .option('--password-stdin', 'read the password from standard input and store it in the OS keychain')
-    .option('--quirks <words...>', 'known deviations of the node, e.g. no-date-wildcard')
+    .option('--quirks <words...>', 'known deviations of the node: no-wildcard-in-dates, no-modalities-in-study, max-results-N, user-identity-response')
     .option('--timeout <name=seconds...>', 'timeouts in seconds: connect, association, dimse, idle')
     .action(async (name: string, options: AddOptions) => {
       // Each option is checked under its own name first, so an error names the option and quotes what was typed.
       const node: PacsNode = {
-        name: validateNodeName('node name', name),
+        name: validateNewNodeName(name),
         aeTitle: validateAeTitle('--aet', options.aet),
         host: validateHost('--host', options.host),
         port: validatePort('--port', options.port),
         characterSet: validateCharacterSet('--charset', options.charset ?? 'ISO_IR 192'),
       };
       if (options.login !== undefined) node.login = validateLogin('--login', options.login);
-      if (options.quirks !== undefined) node.quirks = validateQuirks('--quirks', options.quirks);
+      if (options.quirks !== undefined) node.quirks = validateQuirkWords(options.quirks);
       const timeouts = parseTimeouts(options.timeout);
       if (timeouts !== undefined) node.timeouts = timeouts;
       const added = await addWithSecret(globals(), 'pacs', node, options);
@@ -131,7 +167,7 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
     .option('--password-stdin', 'read the password (or key passphrase) from standard input and store it in the OS keychain')
     .action(async (name: string, options: AddSshOptions) => {
       const node: SshNode = {
-        name: validateNodeName('node name', name),
+        name: validateNewNodeName(name),
         host: validateHost('--host', options.host),
         port: validatePort('--port', options.port),
         login: validateLogin('--login', options.login),
@@ -210,7 +246,18 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
       } catch (error) {
         throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
       }
-      const report = importLocations(openSettings(globals()), parseLocationsFile(text, file), { replace: options.replace });
+      const parsed = parseLocationsFile(text, file);
+      const reserved = (kind: 'pacs' | 'ssh') =>
+        parsed[kind]
+          .filter((entry) => isReservedNodeName((entry as { name?: unknown }).name))
+          .map((entry) => ({ kind, name: String((entry as { name: unknown }).name), reason: `the name is reserved: migrate and sync take "${RESERVED_NODE_NAME}" for the local archive` }));
+      const rejectedReserved = [...reserved('pacs'), ...reserved('ssh')];
+      const allowed = {
+        pacs: parsed.pacs.filter((entry) => !isReservedNodeName((entry as { name?: unknown }).name)),
+        ssh: parsed.ssh.filter((entry) => !isReservedNodeName((entry as { name?: unknown }).name)),
+      };
+      const report = importLocations(openSettings(globals()), allowed, { replace: options.replace });
+      report.rejected.unshift(...rejectedReserved);
       if (options.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {
