@@ -10,9 +10,9 @@ import { PassThrough } from 'stream';
 
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
-import { createAnonymizationJob } from '../../src/dicom/anonymizer';
+import { createAnonymizationJob, DicomdirNotAnonymizedError } from '../../src/dicom/anonymizer';
 import { shiftDate } from '../../src/dicom/anonymizer/rules';
-import { corpusFile, makeTempDir, REPO_ROOT, startOrthanc, stopAll } from '../support/peers';
+import { corpusFile, makeTempDir, REPO_ROOT, runDcmtk, startOrthanc, stopAll } from '../support/peers';
 
 const PYTHON = '/usr/bin/python3';
 const TABLE = path.join(REPO_ROOT, 'scripts', 'anonymizer', 'table-e1-1.tsv');
@@ -209,6 +209,46 @@ describe('options', () => {
     expect(days).toBeLessThan(0);
     expect(after.getString(0x00280303)).toBe('MODIFIED');
     expect(after.getString(Tags.PatientName)).toBe('ANON^0001');
+  });
+
+  test('dates outside the table follow the option', async () => {
+    // Instance Creation Date and Time (0008,0012-0013) are not in table E.1-1; this sample sets them to its study day.
+    const source = path.join(REPO_ROOT, 'test', '.corpus', 'samples', 'mr', 'mr-small-explicit-le.dcm');
+    const before = readDicomFileHeaderSync(source).dataset;
+    expect(before.getString(0x00080012)).toBe('20040826');
+    expect(before.getString(Tags.StudyDate)).toBe('20040826');
+
+    const removed = path.join(dir, 'out-unlisted', 'removed.dcm');
+    await createAnonymizationJob().anonymizeFile(source, removed);
+    const afterRemove = readDicomFileHeaderSync(removed).dataset;
+    expect(afterRemove.getString(0x00080012)).toBe('19000101');
+    expect(afterRemove.getString(0x00080013)).toBe('000000');
+    expect(occurrences(fs.readFileSync(removed), '20040826')).toBe(0);
+
+    const shifted = path.join(dir, 'out-unlisted', 'shifted.dcm');
+    await createAnonymizationJob({ dates: 'shift', jobSecret: Buffer.from('unlisted secret') }).anonymizeFile(source, shifted);
+    const afterShift = readDicomFileHeaderSync(shifted).dataset;
+    expect(afterShift.getString(Tags.StudyDate)).not.toBe('20040826');
+    expect(afterShift.getString(0x00080012)).toBe(afterShift.getString(Tags.StudyDate));
+    expect(afterShift.getString(0x00080013)).toBe('185434');
+
+    const kept = path.join(dir, 'out-unlisted', 'kept.dcm');
+    await createAnonymizationJob({ dates: 'keep' }).anonymizeFile(source, kept);
+    expect(readDicomFileHeaderSync(kept).dataset.getString(0x00080012)).toBe('20040826');
+  });
+
+  test('DICOMDIR rejected, not copied', async () => {
+    const media = path.join(dir, 'media');
+    fs.mkdirSync(path.join(media, 'DICOM'), { recursive: true });
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', 'samples', 'mr', 'mr-small-explicit-le.dcm'), path.join(media, 'DICOM', 'IM1'));
+    const made = await runDcmtk('dcmmkdir', ['--recurse', '--input-directory', media, '--output-file', path.join(media, 'DICOMDIR'), 'DICOM']);
+    expect(made.code).toBe(0);
+
+    const job = createAnonymizationJob();
+    const out = path.join(dir, 'out-media', 'DICOMDIR');
+    await expect(job.anonymizeFile(path.join(media, 'DICOMDIR'), out)).rejects.toThrow(DicomdirNotAnonymizedError);
+    expect(fs.existsSync(path.dirname(out))).toBe(false);
+    expect(job.report().patients).toBe(0);
   });
 
   test('shiftDate moves across months and rejects invalid dates', () => {

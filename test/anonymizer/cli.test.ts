@@ -8,7 +8,7 @@ import * as path from 'path';
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
 import { loaderIsBuilt, runLoader } from '../support/loader';
-import { corpusFile, makeTempDir, REPO_ROOT } from '../support/peers';
+import { corpusFile, makeTempDir, REPO_ROOT, runDcmtk } from '../support/peers';
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
 
@@ -39,6 +39,25 @@ describeBuilt('loader anonymize', () => {
     const repeated = readDicomFileHeaderSync(path.join(dir, 'again.dcm')).dataset;
     expect(repeated.getString(Tags.SOPInstanceUID)).toBe(dataset.getString(Tags.SOPInstanceUID));
     expect(repeated.getString(Tags.StudyDate)).toBe(dataset.getString(Tags.StudyDate));
+  });
+
+  test('DICOMDIR in the input is skipped and listed', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'cd');
+    fs.mkdirSync(path.join(input, 'DICOM'), { recursive: true });
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'DICOM', 'IM1'));
+    const made = await runDcmtk('dcmmkdir', ['--recurse', '--input-directory', input, '--output-file', path.join(input, 'DICOMDIR'), 'DICOM']);
+    expect(made.code).toBe(0);
+
+    const output = path.join(dir, 'out');
+    const result = await runLoader(['anonymize', input, output]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('anonymized 1 file of 2: 0 held back, 0 failed, 1 skipped; 1 patient');
+    expect(result.stdout).toContain(`skipped: ${path.join(input, 'DICOMDIR')}: a DICOMDIR is not anonymized`);
+    // Only the image was written, under its new SOP Instance UID; nothing was written for the DICOMDIR.
+    expect(fs.readdirSync(output)).toEqual(['DICOM']);
+    expect(fs.readdirSync(path.join(output, 'DICOM'))).toHaveLength(1);
   });
 
   test('conflicting date options are a usage error', async () => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
-import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob } from '../../dicom/anonymizer';
+import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError } from '../../dicom/anonymizer';
 import type { AnonymizationOptions, DateMode } from '../../dicom/anonymizer';
 import { countOf, ExitCode, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
@@ -91,6 +91,8 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeFlags
   const inputIsFolder = fs.statSync(input).isDirectory();
   const files = inputIsFolder ? listFiles(input) : [input];
   const failed: Array<{ path: string; reason: string }> = [];
+  // A DICOMDIR is left out on purpose, so it is listed but does not make the run partial.
+  const skipped: Array<{ path: string; reason: string }> = [];
   for (const file of files) {
     const target = inputIsFolder
       ? (uids: { sopInstanceUid: string }) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`)
@@ -98,18 +100,21 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeFlags
     try {
       await job.anonymizeFile(file, target);
     } catch (error) {
-      failed.push({ path: file, reason: (error as Error).message });
+      if (error instanceof DicomdirNotAnonymizedError) skipped.push({ path: file, reason: error.message });
+      else failed.push({ path: file, reason: (error as Error).message });
     }
   }
 
   const report = job.report();
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(
-    `anonymized ${countOf(report.written, 'file')} of ${files.length}: ${report.heldBack.length} held back, ${failed.length} failed; ` +
+    `anonymized ${countOf(report.written, 'file')} of ${files.length}: ${report.heldBack.length} held back, ${failed.length} failed` +
+      `${skipped.length > 0 ? `, ${skipped.length} skipped` : ''}; ` +
       `${countOf(report.patients, 'patient')}, ${countOf(report.uidMapSize, 'UID')} replaced`,
   );
   for (const held of report.heldBack) out(`held back: ${held.source}: ${held.reason} (use --allow-burned-in to write it)`);
   for (const problem of failed) out(`failed: ${problem.path}: ${problem.reason}`);
+  for (const problem of skipped) out(`skipped: ${problem.path}: ${problem.reason}`);
   if (failed.length > 0 || report.heldBack.length > 0) {
     process.exitCode = report.written > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
   }

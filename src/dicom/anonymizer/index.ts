@@ -3,6 +3,7 @@ export {
   BUILT_IN_SAFE_PRIVATE_CREATORS,
   burnedInReason,
   createAnonymizationJob,
+  DicomdirNotAnonymizedError,
 } from './job';
 export type { AnonymizationJob, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids } from './job';
 export type { DateMode } from './profile';

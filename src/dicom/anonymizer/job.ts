@@ -86,6 +86,18 @@ export interface NewUids {
   seriesInstanceUid: string;
 }
 
+/** Media Storage Directory Storage, the SOP class of a DICOMDIR. */
+const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10';
+
+/**
+ * Raised for a DICOMDIR, which is not anonymized: its directory records
+ * repeat patient data and name the original files, which the anonymized
+ * copies replace under new names, so a copy would both leak and point nowhere.
+ */
+export class DicomdirNotAnonymizedError extends Error {
+  override readonly name = 'DicomdirNotAnonymizedError';
+}
+
 const SECONDARY_CAPTURE_PREFIX = '1.2.840.10008.5.1.4.1.1.7';
 const ULTRASOUND_SOP_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.6.1', '1.2.840.10008.5.1.4.1.1.6.2', '1.2.840.10008.5.1.4.1.1.3.1']);
 
@@ -222,6 +234,11 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     openOutput: (uids: NewUids) => { output: Writable; outPath?: string },
   ): Promise<InstanceResult> {
     const instance = await openInstance(input);
+    if (instance.meta.getString(Tags.MediaStorageSOPClassUID) === MEDIA_STORAGE_DIRECTORY) {
+      throw new DicomdirNotAnonymizedError(
+        'a DICOMDIR is not anonymized, because its records repeat patient data and name the original files; create a new one for the output, for example with dcmmkdir',
+      );
+    }
     const header = anonymizeHeader(instance);
     if ('held' in header) {
       heldBack.push({ source: label, reason: header.held });

@@ -6,6 +6,7 @@ import { Dataset, Element, formatTag, Tag, tagElement, tagGroup, UNDEFINED_LENGT
 import { isPrivateTag, lookupKeyword } from '../tags';
 import type { ElementSpec } from '../writer';
 import { findRule, ProfileOptions, resolveAction } from './profile';
+import type { DateMode } from './profile';
 import type { ResolvedAction } from './profile-types';
 import { Pseudonym, UidMapper } from './job-keys';
 
@@ -29,6 +30,9 @@ export interface RuleContext {
 
 const PATIENT_NAME: Tag = 0x00100010;
 const PATIENT_ID: Tag = 0x00100020;
+
+/** VRs of dates and times, which follow the date option also where table E.1-1 does not list the attribute. */
+const DATE_TIME_VRS = new Set(['DA', 'DT', 'TM']);
 
 /** VRs whose value is free text that CLEAN may replace with the fixed text. */
 const FREE_TEXT_VRS = new Set(['LO', 'SH', 'LT', 'ST', 'UT', 'UC', 'PN']);
@@ -70,8 +74,21 @@ export function applyRules(dataset: Dataset, context: RuleContext): ElementSpec[
   return specs;
 }
 
+/**
+ * Returns the action for a date or time attribute that table E.1-1 does not
+ * list, such as Instance Creation Date (0008,0012), which modalities set to
+ * the day of the scan. Left as it is, it would show the real date beside
+ * removed or shifted ones. PS3.15 E.1.1 note 4 suggests handling every DA, DT
+ * and TM value by its VR. D writes a dummy value, so a Type 1 attribute stays valid.
+ */
+function unlistedDateTimeAction(element: Element, dates: DateMode): ResolvedAction {
+  if (dates === 'keep' || !element.value || element.value.length === 0) return 'K';
+  return dates === 'shift' ? 'SHIFT' : 'D';
+}
+
 function applyStandardRule(dataset: Dataset, element: Element, context: RuleContext): ElementSpec | undefined {
   const rule = findRule(element.tag);
+  if (!rule && DATE_TIME_VRS.has(element.vr)) return keepElement(dataset, element, context, unlistedDateTimeAction(element, context.profile.dates));
   if (!rule) return keepElement(dataset, element, context, isReplaceableUid(element) ? 'U' : 'K');
   const action = resolveAction(rule, context.profile);
   if (element.tag === PATIENT_NAME && action !== 'K') {
