@@ -60,6 +60,29 @@ describeBuilt('loader anonymize', () => {
     expect(fs.readdirSync(path.join(output, 'DICOM'))).toHaveLength(1);
   });
 
+  test('output onto the input rejected', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'in');
+    fs.mkdirSync(input);
+    const file = path.join(input, 'a.dcm');
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), file);
+    const original = fs.readFileSync(file);
+    fs.symlinkSync(input, path.join(dir, 'link'));
+
+    const sameFile = await runLoader(['anonymize', file, path.join(dir, 'link', 'a.dcm')]);
+    expect(sameFile.code).toBe(2);
+    expect(sameFile.stderr).toContain('is the input file itself, which the anonymized copy would replace');
+    expect(fs.readFileSync(file).equals(original)).toBe(true);
+
+    for (const output of [input, path.join(input, 'anon'), path.join(dir, 'link', 'anon')]) {
+      const nested = await runLoader(['anonymize', input, output]);
+      expect({ output, code: nested.code }).toEqual({ output, code: 2 });
+      expect(nested.stderr).toContain(`is inside the input folder ${input}`);
+    }
+    expect(fs.readdirSync(input)).toEqual(['a.dcm']);
+    expect(fs.readFileSync(file).equals(original)).toBe(true);
+  });
+
   test('conflicting date options are a usage error', async () => {
     const result = await runLoader(['anonymize', 'in', 'out', '--keep-dates', '--shift-dates']);
     expect(result.code).toBe(2);

@@ -41,6 +41,36 @@ function listFiles(dir: string): string[] {
   return files;
 }
 
+/** Returns the absolute path of `file` with the links of its nearest existing ancestor resolved; the file need not exist. */
+function resolveThroughLinks(file: string): string {
+  const absolute = path.resolve(file);
+  const rest: string[] = [];
+  for (let current = absolute; ; current = path.dirname(current)) {
+    try {
+      return path.join(fs.realpathSync(current), ...rest);
+    } catch {
+      if (path.dirname(current) === current) return absolute;
+      rest.unshift(path.basename(current));
+    }
+  }
+}
+
+/**
+ * Rejects an OUT that is the input file itself, because the anonymized copy
+ * would replace the original. Also rejects an OUT in the input folder, where
+ * the copies would mix with the originals and a later run would read them as input.
+ */
+function checkOutputPath(input: string, output: string, inputIsFolder: boolean): void {
+  const realInput = fs.realpathSync(input);
+  const realOutput = resolveThroughLinks(output);
+  if (!inputIsFolder && realOutput === realInput) {
+    throw new UsageError(`OUT ${output} is the input file itself, which the anonymized copy would replace; give another output path`);
+  }
+  if (inputIsFolder && (realOutput === realInput || realOutput.startsWith(realInput + path.sep))) {
+    throw new UsageError(`OUT ${output} is inside the input folder ${input}, so the anonymized copies would mix with the originals; choose a folder outside it`);
+  }
+}
+
 function readJobSecret(file: string): Buffer {
   let secret: Buffer;
   try {
@@ -89,6 +119,7 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeFlags
   if (!fs.existsSync(input)) throw new UsageError(`input ${input} not found; check the path`);
 
   const inputIsFolder = fs.statSync(input).isDirectory();
+  checkOutputPath(input, output, inputIsFolder);
   const files = inputIsFolder ? listFiles(input) : [input];
   const failed: Array<{ path: string; reason: string }> = [];
   // A DICOMDIR is left out on purpose, so it is listed but does not make the run partial.
