@@ -516,6 +516,21 @@ describe('timeouts and shutdown', () => {
     await expect(client.echo()).rejects.toThrow(/aborted/);
   });
 
+  test('active association outlives idle time', async () => {
+    const port = await serve({ echo: async () => ({ status: 0 }) }, { timeouts: { idleMs: 300 } });
+    const client = await open(port);
+
+    // Five echoes 100 ms apart span 500 ms, longer than the idle time, but no gap reaches it.
+    for (let i = 0; i < 5; i++) {
+      expect((await client.echo()).status).toBe(0);
+      await sleep(100);
+    }
+
+    expect(client.isOpen).toBe(true);
+    await sleep(700);
+    expect(client.isOpen).toBe(false);
+  });
+
   test('stalled message is aborted', async () => {
     const port = await serve({ echo: async () => ({ status: 0 }) }, { timeouts: { dimseMs: 300 } });
     // The first command fragment of a C-ECHO-RQ, without the last-fragment flag, and then nothing.

@@ -147,6 +147,8 @@ export class Association extends EventEmitter {
   private pendingSends = 0;
   private artimTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
+  /** Date.now() of the last message sent or delivered, for the idle timeout. */
+  private lastActivityAt = 0;
   /** Runs while a message is partly received, to abort when the peer stops sending in the middle of it. */
   private stallTimer?: NodeJS.Timeout;
   private pausedForBackPressure = false;
@@ -633,23 +635,29 @@ export class Association extends EventEmitter {
     this.artimTimer = undefined;
   }
 
+  /**
+   * Notes activity for the idle timeout. The timer is not restarted for each
+   * activity, which happens several times per C-STORE: when it fires, it
+   * waits again for the rest of the idle time since the last activity.
+   */
   private armIdleTimer(): void {
     if (this.timeouts.idleMs <= 0 || this.state !== 'established') return;
-    // Restarting the timer in place is cheaper than a new one, and this runs for every PDU batch sent.
-    if (this.idleTimer) {
-      this.idleTimer.refresh();
-      return;
-    }
+    this.lastActivityAt = Date.now();
+    if (!this.idleTimer) this.startIdleTimer(this.timeouts.idleMs);
+  }
+
+  private startIdleTimer(delayMs: number): void {
     this.idleTimer = setTimeout(() => {
-      const quietFor = Date.now() - this.lastReceiveAt;
-      if (this.activeOperations > 0 || this.assembler.busy || this.pendingSends > 0 || quietFor < this.timeouts.idleMs) {
-        this.armIdleTimer();
-        return;
-      }
+      this.idleTimer = undefined;
+      if (this.state !== 'established') return;
+      if (this.activeOperations > 0 || this.assembler.busy || this.pendingSends > 0) return this.startIdleTimer(this.timeouts.idleMs);
+      const quietFor = Date.now() - Math.max(this.lastReceiveAt, this.lastActivityAt);
+      if (quietFor < this.timeouts.idleMs) return this.startIdleTimer(this.timeouts.idleMs - quietFor);
+
       const message = `Association with ${this.peerDescription} idle for ${this.timeouts.idleMs} ms`;
       this.logger.info('Aborting idle association', { peer: this.peerDescription, idleMs: this.timeouts.idleMs });
       this.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, message);
-    }, this.timeouts.idleMs);
+    }, delayMs);
     this.idleTimer.unref();
   }
 
