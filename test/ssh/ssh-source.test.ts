@@ -369,6 +369,30 @@ describeWithSshd('SSH source against OpenSSH', () => {
     for (const item of report.rejected) expect(item.reason).toMatch(/^symbolic link to ".*", a folder that is already included$/);
   });
 
+  test('staging folder without space or write access', async () => {
+    const folder = remoteFolder('space', { 'big.bin': randomBytes(3 * 1024 * 1024), 'small.dcm': 'small' });
+    // A 1 MiB tmpfs as the staging folder, read-only in the second half.
+    const staging = makeTempDir('ssh-staging-small');
+    const mounted = await runCommand('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', staging]);
+    expect(mounted.code).toBe(0);
+    try {
+      const full = await downloadPaths(() => open(), [folder], { stagingDir: staging }).catch((caught: unknown) => caught);
+      expect(full).toBeInstanceOf(SshError);
+      expect((full as SshError).message).toMatch(
+        new RegExp(`^the files need 3\\.0 MiB in the staging folder ${staging}, but only [0-9.]+ (KiB|MiB) is free there; free space`),
+      );
+      // Nothing was transferred: the check runs before the first file.
+      expect(fs.readdirSync(staging, { recursive: true })).toEqual([]);
+
+      expect((await runCommand('mount', ['-o', 'remount,ro', staging])).code).toBe(0);
+      const readOnly = await downloadPaths(() => open(), [path.join(folder, 'small.dcm')], { stagingDir: staging }).catch((caught: unknown) => caught);
+      expect((readOnly as Error).message).toContain(`writing to the staging folder ${staging} failed: `);
+      expect((readOnly as Error).message).toContain('choose a staging folder that this user can write to');
+    } finally {
+      await runCommand('umount', [staging]);
+    }
+  });
+
   test('import problems name remote paths', async () => {
     const source = loadCorpus().files.find((file) => file.path === 'samples/mr/mr-small-explicit-le.dcm')!;
     const bytes = fs.readFileSync(source.absolutePath);

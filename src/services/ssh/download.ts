@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Stats } from 'ssh2';
 
+import { formatSize } from '../format-size';
 import { createLogger } from '../logger';
 import type { SshSession } from './connection';
 import { describeEndpoint, describeSftpError, errorText, isRemoteFileError, SshError } from './errors';
@@ -277,11 +278,65 @@ function openLocalForWriting(file: string, truncate: boolean): number {
   return fs.openSync(file, O_WRONLY | O_CREAT | O_NOFOLLOW | (truncate ? O_TRUNC : 0), 0o600);
 }
 
-function localStep<T>(action: () => T): T {
+function isWritable(folder: string): boolean {
+  try {
+    fs.accessSync(folder, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a write below the staging folder. A failure names the folder and, for
+ * a full disk or a folder this user cannot write to, what to do. A recursive
+ * mkdir on a read-only tmpfs fails with ENOENT (seen with Node 20.20), so the
+ * folder's write access is checked instead of the error code.
+ */
+function stagingStep<T>(stagingDir: string, action: () => T): T {
   try {
     return action();
   } catch (error) {
-    throw new LocalWriteError(`writing the staging folder failed: ${errorText(error)}`, { cause: error });
+    const code = (error as NodeJS.ErrnoException).code;
+    let hint = '';
+    if (code === 'ENOSPC' || code === 'EDQUOT') hint = '; free space there or choose another staging folder';
+    else if (!isWritable(stagingDir)) hint = '; choose a staging folder that this user can write to';
+    throw new LocalWriteError(`writing to the staging folder ${stagingDir} failed: ${errorText(error)}${hint}`, { cause: error });
+  }
+}
+
+/** Returns the path of the partial copy of a planned file below `partialRoot`. */
+function partialPathOf(partialRoot: string, localNames: string[]): string {
+  return localPathInside(partialRoot, [...localNames.slice(0, -1), `${localNames[localNames.length - 1]}.part`]);
+}
+
+/**
+ * Throws before any transfer when the staging folder's file system has less
+ * free space than the planned files still need, counting complete staged
+ * copies and partial files as received. When the free space cannot be read, nothing is checked.
+ */
+function checkFreeSpace(stagingDir: string, files: PlannedFile[]): void {
+  let available: number;
+  try {
+    const stats = fs.statfsSync(stagingDir);
+    available = stats.bavail * stats.bsize;
+  } catch {
+    return;
+  }
+  const filesRoot = path.join(stagingDir, 'files');
+  const partialRoot = path.join(stagingDir, 'partial');
+  let needed = 0;
+  for (const file of files) {
+    if (fs.lstatSync(localPathInside(filesRoot, file.localNames), { throwIfNoEntry: false })?.size === file.size) continue;
+    const partial = fs.lstatSync(partialPathOf(partialRoot, file.localNames), { throwIfNoEntry: false })?.size ?? 0;
+    needed += Math.max(0, file.size - partial);
+  }
+  if (needed > available) {
+    throw new SshError(
+      'failed',
+      `the files need ${formatSize(needed)} in the staging folder ${stagingDir}, but only ${formatSize(available)} is free there; ` +
+        'free space or choose another staging folder, or download fewer files at a time',
+    );
   }
 }
 
@@ -347,7 +402,8 @@ class Transfer {
 
   private async transferFile(session: SshSession, file: PlannedFile): Promise<DownloadedFile> {
     const finalPath = localPathInside(this.filesRoot, file.localNames);
-    const partPath = localPathInside(this.partialRoot, [...file.localNames.slice(0, -1), `${file.localNames[file.localNames.length - 1]}.part`]);
+    const partPath = partialPathOf(this.partialRoot, file.localNames);
+    const localStep = <T>(action: () => T): T => stagingStep(this.options.stagingDir, action);
     const statePath = `${partPath}.json`;
     const sftp = session.sftp;
 
@@ -415,7 +471,7 @@ class Transfer {
         if (chunk.length === 0) {
           throw new SshError('failed', `${remotePath} on ${describeEndpoint(session.endpoint)} became shorter during the download (${position} of ${size} bytes)`);
         }
-        localStep(() => fs.writeSync(fd, chunk, 0, chunk.length, position));
+        stagingStep(this.options.stagingDir, () => fs.writeSync(fd, chunk, 0, chunk.length, position));
         position += chunk.length;
         this.bytesDone += chunk.length;
         this.bytesTransferred += chunk.length;
@@ -434,7 +490,7 @@ class Transfer {
  * attempts run out. Items that fail one by one are listed in the report.
  */
 export async function downloadPaths(openSession: SessionFactory, remotePaths: string[], options: DownloadOptions): Promise<DownloadReport> {
-  fs.mkdirSync(options.stagingDir, { recursive: true });
+  stagingStep(options.stagingDir, () => fs.mkdirSync(options.stagingDir, { recursive: true }));
   const attempts = options.reconnectAttempts ?? DEFAULT_RECONNECT_ATTEMPTS;
   const initialBackoff = options.initialBackoffMs ?? 1000;
   const maxBackoff = options.maxBackoffMs ?? 30_000;
@@ -483,6 +539,7 @@ export async function downloadPaths(openSession: SessionFactory, remotePaths: st
     }
 
     const files = [...planner.files.values()];
+    checkFreeSpace(options.stagingDir, files);
     const transfer = new Transfer(files, options);
     let queue = [...files];
     for (;;) {
