@@ -464,6 +464,13 @@ describeWithSshd('SSH source against OpenSSH', () => {
       expect(forget.code).toBe(0);
       expect(forget.stdout).toContain('removed 1 host key');
       expect(fs.readFileSync(path.join(dirs.configDir, 'known_hosts'), 'utf8')).toBe('');
+
+      // A registered node name works for forget as it does for trust, with the node's host and port.
+      expect((await runLoader(['ssh', 'trust', 'workstation', '--accept-host-key', fingerprint], { dirs })).code).toBe(0);
+      const forgetNode = await runLoader(['ssh', 'forget', 'workstation'], { dirs });
+      expect(forgetNode.code).toBe(0);
+      expect(forgetNode.stdout).toContain(`removed 1 host key of [127.0.0.1]:${server.port}`);
+      expect(fs.readFileSync(path.join(dirs.configDir, 'known_hosts'), 'utf8')).toBe('');
     });
   });
 

@@ -455,11 +455,12 @@ export function registerSsh(program: Command, globals: () => GlobalOptions): voi
 
   ssh
     .command('forget <host>')
-    .description('remove the stored host keys of an SSH server, e.g. after its owner confirmed a new key')
-    .option('--port <number>', 'TCP port of the SSH server', '22')
-    .action((hostText: string, options: { port: string }) => {
-      const host = validateHost('host', hostText);
-      const port = validatePort('--port', Number(options.port));
+    .description('remove the stored host keys of an SSH server (a host or a registered SSH node), e.g. after its owner confirmed a new key')
+    .option('--port <number>', 'TCP port of the SSH server (default: the node\'s port, or 22)')
+    .action((hostText: string, options: { port?: string }) => {
+      const node = openSettings(globals()).findSshNode(hostText);
+      const host = node?.host ?? validateHost('host', hostText);
+      const port = options.port !== undefined ? validatePort('--port', Number(options.port)) : (node?.port ?? 22);
       const knownHosts = knownHostsOf(globals());
       const removed = knownHosts.remove(host, port);
       if (removed === 0) {
