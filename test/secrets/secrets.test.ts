@@ -171,6 +171,22 @@ describeBuilt('keychain not reachable', () => {
     expect(settingsText).not.toContain('Main-PACS');
   });
 
+  test('delete explains the unreachable keychain', async () => {
+    const dirs = createLoaderDirs('no-keychain');
+    const env = { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus` };
+    const args = ['--config-dir', dirs.configDir];
+    await runCommand(LOADER_BIN, [...args, 'nodes', 'add', 'main', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104'], { env });
+
+    const result = await runCommand(LOADER_BIN, [...args, 'secrets', 'delete', 'main'], { env });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('could not delete the password of main: the OS keychain is not reachable');
+    expect(result.stderr).toContain('Run the command again in a session where the keychain runs');
+    expect(result.stderr).toContain('LOADER_SECRET_MAIN is removed by unsetting that variable');
+    // The generic advice to keep the password in the environment does not fit a deletion.
+    expect(result.stderr).not.toContain('Instead, set the password');
+  });
+
   test('status reports environment variable', async () => {
     const dirs = createLoaderDirs('no-keychain');
     const env = { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus`, LOADER_SECRET_MAIN: SECRET };

@@ -119,7 +119,18 @@ export function registerSecrets(program: Command, globals: () => GlobalOptions):
     .description('delete the stored password of a node')
     .action(async (nodeName: string) => {
       const node = findLocationKind(openSettings(globals()), nodeName);
-      const deleted = await new KeychainSecretStore().delete(secretAccount(node.kind, node.name));
+      let deleted: boolean;
+      try {
+        deleted = await new KeychainSecretStore().delete(secretAccount(node.kind, node.name));
+      } catch (error) {
+        if (!(error instanceof SecretStoreUnavailableError)) throw error;
+        // The generic text of an unreachable keychain suggests storing the password elsewhere, which does not fit a deletion.
+        throw new Error(
+          `could not delete the password of ${node.name}: the OS keychain is not reachable (${error.reason}). ` +
+            `Run the command again in a session where the keychain runs, such as the desktop session that stored it; ` +
+            `a password in the environment variable ${secretEnvVarName(node.name)} is removed by unsetting that variable`,
+        );
+      }
       process.stdout.write(deleted ? `deleted the password of ${node.name}\n` : `no password was stored for ${node.name}\n`);
     });
 
