@@ -260,6 +260,14 @@ describeBuilt('loader migrate', () => {
     expect(storageOnly.receivedFiles()).toEqual([]);
   });
 
+  test('unregistered node is a usage error', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'nowhere', '--study-uid', studyUids[0]], { dirs });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Node "nowhere" is not registered');
+    expect(result.stderr).toContain('give a registered node name, or "local" for the local archive');
+    expect(result.stderr).not.toContain('--host');
+  });
+
   test('missing study gives exit code 3', async () => {
     const missing = '2.25.1234567890123456789';
     const result = await runLoader(['migrate', 'orthanc', 'dcmqrc', '--study-uid', studyUids[3], missing, '--json'], { dirs });

@@ -151,8 +151,15 @@ export function parseWholeNumber(flag: string, text: string, minimum: number): n
 /** Resolves 'local' to the archive and any other name to a registered node, with its password when it has a login. */
 export async function resolveEndpoint(globals: GlobalOptions, name: string, archive: LocalArchive, aet: string | undefined): Promise<Endpoint> {
   if (name.toLowerCase() === LOCAL_ENDPOINT) return { kind: 'local', name: LOCAL_ENDPOINT, archive };
-  const { node } = await resolveTarget(globals, name, { aet });
-  return { kind: 'node', name: node.name, node };
+  try {
+    const { node } = await resolveTarget(globals, name, { aet });
+    return { kind: 'node', name: node.name, node };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (!/is not registered/.test(message)) throw error;
+    // migrate and sync take no --host, --port or --aec, so the hint of the other commands is replaced.
+    throw new UsageError(`${message.replace(/, or give --host.*$/, '')}; give a registered node name, or "${LOCAL_ENDPOINT}" for the local archive`);
+  }
 }
 
 /**
