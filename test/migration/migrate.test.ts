@@ -2,7 +2,8 @@
  * `loader migrate` as a subprocess between Orthanc, dcmqrscp and the local
  * archive: a run killed with SIGKILL and resumed, a repeated run, relay when
  * the source cannot C-MOVE to the destination, a node that is down or stops
- * during the C-MOVE, a destination without C-FIND, and the local archive on
+ * during the C-MOVE, a destination that deletes a migrated study, a
+ * destination without C-FIND, and the local archive on
  * either end.
  */
 import * as path from 'path';
@@ -15,6 +16,7 @@ import {
   LOADER_BIN,
   LOOPBACK,
   corpusFile,
+  corpusPath,
   createLoaderDirs,
   freePort,
   loaderIsBuilt,
@@ -67,7 +69,7 @@ describeBuilt('loader migrate', () => {
   let orthanc: OrthancHandle;
   let destination: DcmqrscpHandle;
   let unknownToOrthanc: DcmqrscpHandle;
-  /** A destination that Orthanc knows; one test kills it while Orthanc moves a study to it. */
+  /** A destination in Orthanc's modality list; one test kills it while Orthanc moves a study to it. */
   let stopsDuringMove: DcmqrscpHandle;
   let storageOnly: StorescpHandle;
   let movePort: number;
@@ -247,6 +249,47 @@ describeBuilt('loader migrate', () => {
     } finally {
       store.close();
       archive.close();
+    }
+  });
+
+  test('study recycled by the destination fails', async () => {
+    // This Orthanc keeps one patient and deletes the oldest one when another arrives.
+    const recycling = await startOrthanc({
+      aeTitle: 'ORTHANCONE',
+      modalities: { loader: orthancModality(LOADER_AE, movePort) },
+      extraConfig: { MaximumPatientCount: 1 },
+    });
+    const dir = makeTempDir('migrate-recycled');
+    const archive = LocalArchive.open(path.join(dir, 'archive'));
+    const store = JobStore.open(path.join(dir, 'jobs.sqlite'));
+    try {
+      const first = corpusPath('samples/mr/mr-small-explicit-le.dcm');
+      const second = corpusFile('charset-iso-ir-100');
+      expect(first.patientId).not.toBe(second.patientId);
+      for (const file of [first, second]) expect((await archive.importFile(file.absolutePath, { copy: true })).outcome).toBe('stored');
+
+      const report = await runMigration({
+        jobId: 'recycled',
+        source: { kind: 'local', name: 'local', archive },
+        destination: { kind: 'node', name: 'one-patient', node: nodeFor(recycling) },
+        selection: { studyInstanceUids: [first.studyInstanceUid!, second.studyInstanceUid!] },
+        options: { method: 'auto', concurrency: 1, retries: 0 },
+        local: localIdentity(0, LOADER_AE),
+        archive,
+        store,
+      });
+
+      // The first study was complete when it was sent, but Orthanc deleted it for the second patient.
+      expect((await recycling.listStudies()).length).toBe(1);
+      const states = new Map(report.studies.map((study) => [study.studyInstanceUid, study]));
+      expect(states.get(first.studyInstanceUid!)?.state).toBe('failed');
+      expect(states.get(first.studyInstanceUid!)?.lastError).toBe('verification failed: ORTHANCONE (ORTHANCONE) has 0 instances, the local archive had 1');
+      expect(states.get(second.studyInstanceUid!)?.state).toBe('done');
+      expect(report.outcome).toBe('partial');
+    } finally {
+      store.close();
+      archive.close();
+      await recycling.stop();
     }
   });
 

@@ -388,13 +388,14 @@ async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<
 }
 
 /**
- * Counts the destination again for studies a previous run finished, so the
- * report shows that they are still complete; a mismatch marks the study failed.
+ * Counts the destination again for the finished studies that `include`
+ * selects, so the report shows that they are still complete; a mismatch marks
+ * the study failed.
  */
-async function verifyEarlierStudies(run: RunContext): Promise<void> {
+async function verifyFinishedStudies(run: RunContext, include: (study: StudyRecord) => boolean): Promise<void> {
   const { store, jobId, destination, source } = run.request;
   for (const study of store.listStudies(jobId)) {
-    if (run.processed.has(study.studyInstanceUid) || (study.state !== 'done' && study.state !== 'already-present')) continue;
+    if (!include(study) || (study.state !== 'done' && study.state !== 'already-present')) continue;
     if (run.request.signal?.aborted) return;
     progress(run, `study ${study.studyInstanceUid}: verifying on ${destination.name}`);
     try {
@@ -406,6 +407,7 @@ async function verifyEarlierStudies(run: RunContext): Promise<void> {
       } else {
         const reason = `verification failed: ${describeEndpoint(destination)} has ${count} instances, ${describeEndpoint(source)} had ${sourceCount}`;
         store.updateStudy(jobId, study.studyInstanceUid, { state: 'failed', destinationCount: count, sourceCount, lastError: reason });
+        logger.warn('Finished study is no longer complete on the destination', { job: jobId, study: study.studyInstanceUid, destinationCount: count, sourceCount });
       }
     } catch (error) {
       notify(run, `study ${study.studyInstanceUid} was not verified again: ${errorMessage(error)}`);
@@ -478,8 +480,9 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
 /**
  * Runs or resumes the migration job: selects the studies on the source, adds
  * new ones to the job as pending, migrates every study that is pending,
- * running (left by a killed run) or failed, and verifies studies finished
- * earlier. Studies that are done or already present are not transferred again.
+ * running (left by a killed run) or failed, and at the end counts every
+ * finished study on the destination again. Studies that are done or already
+ * present are not transferred again.
  */
 export async function runMigration(request: MigrationRequest): Promise<MigrationReport> {
   const run: RunContext = {
@@ -572,7 +575,10 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
     while (queue.length > 0 && !request.signal?.aborted) await migrateStudy(run, queue.shift()!);
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, queue.length) }, worker));
-  if (chosen === undefined) await verifyEarlierStudies(run);
+  // Studies of this run are counted once more too: a destination may delete them while later ones arrive,
+  // as Orthanc does when it recycles its oldest patients to stay within MaximumStorageSize or MaximumPatientCount.
+  // NOTE: this repeats the IMAGE level C-FIND of every study the run finished.
+  await verifyFinishedStudies(run, (study) => chosen === undefined || run.processed.has(study.studyInstanceUid));
 
   const studies: StudyReport[] = store.listStudies(jobId).filter(inThisRun).map((study) => ({ ...study, processedThisRun: run.processed.has(study.studyInstanceUid) }));
   const summary = summarize(studies);
