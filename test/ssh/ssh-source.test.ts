@@ -426,6 +426,10 @@ describeWithSshd('SSH source against OpenSSH', () => {
       );
       expect(add.code).toBe(0);
 
+      const misspelt = await runLoader(['ssh', 'ls', 'workstaton'], { dirs, env });
+      expect(misspelt.code).toBe(2);
+      expect(misspelt.stderr).toContain('no login for workstaton: no SSH node named workstaton is registered (registered: workstation)');
+
       const unknown = await runLoader(['ssh', 'ls', 'workstation'], { dirs, env });
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toContain(fingerprint);

@@ -87,13 +87,15 @@ function parsePositiveInteger(option: string, text: string | undefined, fallback
 }
 
 /** Parses [LOGIN@]HOST[:PORT]; an IPv6 address with a port is written [ADDRESS]:PORT. */
-function parseAddress(text: string, options: ConnectionOptions): ResolvedTarget {
+function parseAddress(text: string, options: ConnectionOptions, sshNodeNames: string[] = []): ResolvedTarget {
   const match = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:@]+|[0-9a-fA-F:]+)(?::(\d+))?$/.exec(text);
   if (!match) throw new UsageError(`target ${JSON.stringify(text)} is invalid: give a registered SSH node name or [LOGIN@]HOST[:PORT]`);
   const [, loginPart, hostPart, portPart] = match;
   const login = loginPart ?? options.login;
   if (login === undefined) {
-    throw new UsageError(`no login for ${text}: write LOGIN@${text} or add --login, or register the node with "loader nodes add-ssh"`);
+    // A bare word without a login is most often a misspelt node name, so the registered names are listed.
+    const registered = sshNodeNames.length > 0 ? `no SSH node named ${text} is registered (registered: ${sshNodeNames.join(', ')}); for a host, ` : '';
+    throw new UsageError(`no login for ${text}: ${registered}write LOGIN@${text} or add --login, or register the node with "loader nodes add-ssh"`);
   }
   if (portPart !== undefined && options.port !== undefined && portPart !== options.port) {
     throw new UsageError(`two different ports given for ${text}: ${portPart} and --port ${options.port}`);
@@ -108,8 +110,9 @@ function parseAddress(text: string, options: ConnectionOptions): ResolvedTarget 
 }
 
 function resolveTarget(globals: GlobalOptions, text: string, options: ConnectionOptions): ResolvedTarget {
-  const node: SshNode | undefined = openSettings(globals).findSshNode(text);
-  if (node === undefined) return parseAddress(text, options);
+  const settings = openSettings(globals);
+  const node: SshNode | undefined = settings.findSshNode(text);
+  if (node === undefined) return parseAddress(text, options, settings.listSshNodes().map((sshNode) => sshNode.name));
   const result: ResolvedTarget = {
     host: node.host,
     port: options.port !== undefined ? validatePort('--port', Number(options.port)) : node.port,
