@@ -393,7 +393,8 @@ const LATIN1_FALLBACK: CodeElement = { ...ASCII, id: 'latin1-fallback' };
  */
 export function decodeText(bytes: Buffer, characterSets: string[], vr: string): string {
   if (bytes.length === 0) return '';
-  if (!CHARACTER_SET_VRS.has(vr)) return bytes.toString('latin1');
+  // Without Specific Character Set (0008,0005), the common case, the default repertoire needs no lookup.
+  if (characterSets.length === 0 || !CHARACTER_SET_VRS.has(vr)) return bytes.toString('latin1');
 
   const definitions = lookupDefinitions(characterSets);
   const codec = wholeValueCodec(definitions);

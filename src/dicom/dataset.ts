@@ -132,7 +132,13 @@ export class Dataset {
  * a trailing NUL for UI, and leading spaces for VRs where they are insignificant.
  */
 export function trimPadding(text: string, vr: string): string {
-  if (vr === 'UI') return text.replace(/[\0 ]+$/, '');
-  if (vr === 'LT' || vr === 'ST' || vr === 'UT') return text.replace(/[\0 ]+$/, '');
-  return text.replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  // Character loops instead of regular expressions: the receive path trims about 25 values per instance.
+  let end = text.length;
+  while (end > 0 && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0)) end--;
+  let start = 0;
+  const keepsLeadingSpaces = vr === 'UI' || vr === 'LT' || vr === 'ST' || vr === 'UT';
+  if (!keepsLeadingSpaces) {
+    while (start < end && text.charCodeAt(start) === 0x20) start++;
+  }
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }

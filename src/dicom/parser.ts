@@ -130,8 +130,10 @@ function readUint32(buffer: Buffer, offset: number, littleEndian: boolean): numb
   return littleEndian ? buffer.readUInt32LE(offset) : buffer.readUInt32BE(offset);
 }
 
+/** Reads a tag; the caller has checked that 4 bytes are there. */
 function readTag(buffer: Buffer, offset: number, littleEndian: boolean): Tag {
-  return ((readUint16(buffer, offset, littleEndian) << 16) | readUint16(buffer, offset + 2, littleEndian)) >>> 0;
+  if (littleEndian) return ((buffer[offset + 1] << 24) | (buffer[offset] << 16) | (buffer[offset + 3] << 8) | buffer[offset + 2]) >>> 0;
+  return ((buffer[offset] << 24) | (buffer[offset + 1] << 16) | (buffer[offset + 2] << 8) | buffer[offset + 3]) >>> 0;
 }
 
 function requireBytes(context: ParseContext, offset: number, count: number, end: number, what: string): void {
@@ -155,21 +157,22 @@ interface ElementHeader {
 }
 
 /**
- * Reads a tag, VR and length. In an explicit VR data set, an element whose VR
- * bytes are not letters is read as implicit VR when its 32-bit length fits in
- * the remaining bytes. Some writers mix implicit elements into explicit data
- * sets, which PS3.5 section 7.1.2 does not allow, so this adds a warning.
+ * Reads the VR and length of the element at `offset`, whose tag the caller
+ * read after checking that 8 bytes are there. In an explicit VR data set, an
+ * element whose VR bytes are not letters is read as implicit VR when its
+ * 32-bit length fits in the remaining bytes. Some writers mix implicit
+ * elements into explicit data sets, which PS3.5 section 7.1.2 does not allow,
+ * so this adds a warning.
  */
 function readElementHeader(
   context: ParseContext,
+  tag: Tag,
   offset: number,
   end: number,
   encoding: DatasetEncoding,
 ): ElementHeader {
   const { buffer } = context;
   const littleEndian = encoding.littleEndian;
-  requireBytes(context, offset, 8, end, 'Element header');
-  const tag = readTag(buffer, offset, littleEndian);
 
   // Item and delimitation tags have no VR in any transfer syntax (PS3.5 section 7.5).
   if (tagGroup(tag) === 0xfffe) {
@@ -269,7 +272,7 @@ function parseElements(
       return false;
     }
 
-    const header = readElementHeader(context, elementOffset, end, encoding);
+    const header = readElementHeader(context, tag, elementOffset, end, encoding);
     if (tag <= previousTag) {
       context.warnings.push(
         `Element ${formatTag(tag)} at byte offset ${elementOffset} is out of ascending tag order (PS3.5 section 7.1).`,
