@@ -29,7 +29,7 @@ export const QUIRK = {
   userIdentityResponse: USER_IDENTITY_RESPONSE_QUIRK,
 } as const;
 
-/** Spellings of the date quirk used elsewhere in the project (the `nodes add` help names the second). */
+/** Both spellings of the date quirk: the `nodes add` help names the first, and it still accepts the older second one. */
 const NO_DATE_WILDCARD_QUIRKS = new Set([QUIRK.noWildcardInDates, 'no-date-wildcard']);
 
 export interface RemoteNode {
