@@ -80,16 +80,34 @@ export async function resolveTarget(globals: GlobalOptions, name: string | undef
   return { node, local: localIdentityFromSettings(settings, options.aet) };
 }
 
-/** Returns a signal that aborts on the first Ctrl-C; a second Ctrl-C exits at once. */
+/** Signals that cancel a running command, with the exit code of a second one (128 plus the signal number). */
+const CANCEL_SIGNALS: ReadonlyArray<[NodeJS.Signals, number]> = [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+];
+
+/**
+ * Returns a signal that aborts on the first Ctrl-C (SIGINT) or SIGTERM, so the
+ * command stops and cleans up. A second SIGINT or SIGTERM exits at once with
+ * 130 or 143; process 'exit' handlers, such as the one that removes the
+ * temporary folders of anonymized copies, still run then.
+ */
 export function abortOnInterrupt(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\ncancelling; press Ctrl-C again to exit at once\n');
-    controller.abort();
+  const handlers = CANCEL_SIGNALS.map(([name, exitCode]) => {
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(exitCode);
+      const notice = name === 'SIGINT' ? 'cancelling; press Ctrl-C again' : 'cancelling on SIGTERM; send SIGTERM again or press Ctrl-C';
+      process.stderr.write(`\n${notice} to exit at once\n`);
+      controller.abort();
+    };
+    process.on(name, onSignal);
+    return [name, onSignal] as const;
+  });
+  const dispose = () => {
+    for (const [name, onSignal] of handlers) process.off(name, onSignal);
   };
-  process.on('SIGINT', onSignal);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSignal) };
+  return { signal: controller.signal, dispose };
 }
 
 export function registerEcho(program: Command, globals: () => GlobalOptions): void {

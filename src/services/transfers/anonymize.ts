@@ -21,6 +21,27 @@ import { Tags } from '../../dicom/tags';
 import type { StoredInstance } from '../archive';
 import { checkStoredFile } from './stored-file-check';
 
+/**
+ * Temporary folders that transforms created and have not yet removed. A
+ * process 'exit' handler removes them, because process.exit() (a second
+ * Ctrl-C or SIGTERM) and an uncaught error skip the close() of the
+ * command's finally block. A SIGKILL still leaves them behind.
+ */
+const openTempDirs = new Set<string>();
+let exitHandlerInstalled = false;
+
+function removeOpenTempDirs(): void {
+  for (const dir of openTempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  openTempDirs.clear();
+}
+
+function trackTempDir(dir: string): void {
+  openTempDirs.add(dir);
+  if (exitHandlerInstalled) return;
+  process.on('exit', removeOpenTempDirs);
+  exitHandlerInstalled = true;
+}
+
 /** Outcome of transforming one archived instance before it is sent. */
 export type TransformResult =
   | {
@@ -84,6 +105,7 @@ export class AnonymizingTransform implements InstanceTransform {
     this.pseudonyms = new PseudonymTable(options.jobSecret, options.pseudonymPrefix ?? 'ANON', 'hash');
     this.ownsTempDir = tempDir === undefined;
     this.tempDir = tempDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'loader-anonymized-'));
+    if (this.ownsTempDir) trackTempDir(this.tempDir);
     fs.mkdirSync(this.tempDir, { recursive: true });
   }
 
@@ -115,7 +137,9 @@ export class AnonymizingTransform implements InstanceTransform {
 
   /** Deletes the temporary folder when this transform created it. */
   close(): void {
-    if (this.ownsTempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });
+    if (!this.ownsTempDir) return;
+    fs.rmSync(this.tempDir, { recursive: true, force: true });
+    openTempDirs.delete(this.tempDir);
   }
 
   /** Reports the pseudonym of the instance's patient the first time the patient is met. */
