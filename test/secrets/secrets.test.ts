@@ -115,13 +115,17 @@ describeKeychain('keychain with a real Secret Service', () => {
   });
 
   test('SSH passphrase and removal', async () => {
+    const dirs = createLoaderDirs('keychain');
+    // nodes add-ssh rejects a key file that does not exist. It reads the key only when it connects, so an empty file will do.
+    const keyFile = path.join(dirs.root, 'id_ed25519');
+    fs.writeFileSync(keyFile, '', { mode: 0o600 });
     const result = await runWithKeyring(`
       set -e
-      printf '%s' "$SECRET" | $LOADER nodes add-ssh nas --host nas.local --login backup --key-file /root/.ssh/id_ed25519 --password-stdin
+      printf '%s' "$SECRET" | $LOADER nodes add-ssh nas --host nas.local --login backup --key-file ${keyFile} --password-stdin
       echo "before=$(secret-tool lookup service sciberia-loader username ssh:nas)"
       $LOADER nodes remove nas
       echo "after=$(secret-tool lookup service sciberia-loader username ssh:nas || true)"
-    `);
+    `, dirs);
 
     expect(result.stderr).not.toContain(SECRET);
     expect(result.code).toBe(0);

@@ -25,6 +25,7 @@ import {
   validatePort,
   validateQuirks,
   validateSshNode,
+  SettingsValidationError,
 } from '../../services/settings/validation';
 import { ExitCode, openSettings, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
@@ -102,6 +103,50 @@ function parseTimeouts(values: string[] | undefined): Partial<NodeTimeouts> | un
 }
 
 /**
+ * Checks that --key-file names a readable file on this machine, so a typo is
+ * reported at add time instead of at the first connection. Settings
+ * validation checks only the form, because a settings file may be edited on
+ * another machine. So `nodes import` does not run this check.
+ */
+function validateKeyFile(value: string): string {
+  const keyFile = validateAbsolutePath('--key-file', value);
+  const fix = 'give the absolute path of an existing private key, or leave --key-file out to log in with a password';
+  let stats: fs.Stats;
+  try {
+    stats = fs.statSync(keyFile);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UsageError(`--key-file ${keyFile} not found: ${fix}`);
+    throw new UsageError(`--key-file ${keyFile} cannot be read (${(error as Error).message}): ${fix}`);
+  }
+  if (!stats.isFile()) throw new UsageError(`--key-file ${keyFile} is not a file: ${fix}`);
+  try {
+    fs.accessSync(keyFile, fs.constants.R_OK);
+  } catch (error) {
+    throw new UsageError(`--key-file ${keyFile} cannot be read (${(error as Error).message}): check its permissions, or ${fix}`);
+  }
+  return keyFile;
+}
+
+/**
+ * Adds the ways out to the rejection of an AE title that another node uses
+ * (the message of checkUniqueAeTitle already names that node). Returns other
+ * errors unchanged.
+ */
+function explainTakenAeTitle(error: unknown, node: PacsNode, others: readonly PacsNode[]): unknown {
+  if (!(error instanceof SettingsValidationError) || !error.field.endsWith('.aeTitle')) return error;
+  // The same rule as the check it explains: an entry for the same host and port may share the AE title.
+  const owner = others.find(
+    (other) => other.aeTitle === node.aeTitle && (other.host.toLowerCase() !== node.host.toLowerCase() || other.port !== node.port),
+  );
+  if (owner === undefined) return error;
+  return new UsageError(
+    `${error.message}. If ${owner.name} is an old entry for this peer, remove it with "loader nodes remove ${owner.name}" and add ${node.name} again. ` +
+      `To rename ${owner.name}, remove it and add it again under the new name. Otherwise give ${node.name} another AE title with --aet`,
+  );
+}
+
+/**
  * Validates a new entry, then stores its password, then saves the entry, so
  * that neither a rejected entry leaves a password behind nor an unreachable
  * keychain leaves an entry without the password the user gave.
@@ -114,7 +159,12 @@ async function addWithSecret<T extends PacsNode | SshNode>(
 ): Promise<T> {
   const settings = openSettings(globals);
   const others = [...settings.listPacsNodes(), ...settings.listSshNodes()];
-  const valid = (kind === 'pacs' ? validatePacsNode(node as PacsNode, others) : validateSshNode(node as SshNode, others)) as T;
+  let valid: T;
+  try {
+    valid = (kind === 'pacs' ? validatePacsNode(node as PacsNode, others) : validateSshNode(node as SshNode, others)) as T;
+  } catch (error) {
+    throw kind === 'pacs' ? explainTakenAeTitle(error, node as PacsNode, settings.listPacsNodes()) : error;
+  }
   const label = kind === 'ssh' && (node as SshNode).keyFile !== undefined ? 'Key passphrase' : 'Password';
   const secret = await readPasswordOption(options, `${label} for ${valid.name}`);
   if (secret !== undefined) await storeNodeSecret(new KeychainSecretStore(), kind, valid.name, secret);
@@ -172,7 +222,7 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
         port: validatePort('--port', options.port),
         login: validateLogin('--login', options.login),
       };
-      if (options.keyFile !== undefined) node.keyFile = validateAbsolutePath('--key-file', options.keyFile);
+      if (options.keyFile !== undefined) node.keyFile = validateKeyFile(options.keyFile);
       if (options.folder !== undefined) node.defaultFolder = validateAbsolutePath('--folder', options.folder);
       const added = await addWithSecret(globals(), 'ssh', node, options);
       process.stdout.write(`registered SSH node ${added.name}: ${added.login}@${added.host}:${added.port}\n`);

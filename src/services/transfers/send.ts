@@ -146,6 +146,17 @@ function prepareInstance(association: ClientAssociation, instance: StoredInstanc
   return { instance, choice, data };
 }
 
+/**
+ * Describes a C-STORE failure status. Statuses A700 to A7FF mean "Refused: Out
+ * of Resources" (PS3.4 table B.2-1). DCMTK storescp 3.6.7, for one, returns
+ * A700 when it cannot write the file, so the message names what to check.
+ */
+function describeStoreFailure(peer: string, status: number, comment: string): string {
+  const failure = `${peer} returned status ${formatStatus(status)}`;
+  if ((status & 0xff00) !== 0xa700) return `${failure}${comment}`;
+  return `${failure} (out of resources)${comment}. The destination is out of resources, for example a full disk: check its storage and try again`;
+}
+
 /** Releases the data set of a prepared instance that will not be sent on its association. */
 function discardPrepared(prepared: PreparedInstance | undefined): void {
   void prepared?.data?.then(
@@ -209,7 +220,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
           const comment = result.errorComment ? `: ${result.errorComment}` : '';
           if (kind === 'success' || kind === 'warning') report.completed++;
           if (kind === 'warning') report.warnings.push({ sopInstanceUid: instance.sopInstanceUid, status: result.status, reason: `warning status ${formatStatus(result.status)}${comment}` });
-          if (kind === 'failure') report.failures.push({ sopInstanceUid: instance.sopInstanceUid, status: result.status, reason: `${node.name} returned status ${formatStatus(result.status)}${comment}` });
+          if (kind === 'failure') report.failures.push({ sopInstanceUid: instance.sopInstanceUid, status: result.status, reason: describeStoreFailure(node.name, result.status, comment) });
         } catch (error) {
           report.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason: (error as Error).message });
           if (error instanceof AssociationClosedError || !association.isOpen) lost = true;
