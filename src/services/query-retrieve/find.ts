@@ -309,15 +309,32 @@ export async function* findInstances(
 ): AsyncGenerator<InstanceMatch> {
   const session = await FindSession.open(node, local, reportUnsupportedKeys(node, createNotifier(node, options)));
   try {
-    const seriesUids: string[] = [];
-    if (seriesInstanceUid !== undefined) seriesUids.push(seriesInstanceUid);
-    else for await (const series of findSeriesOn(session, studyInstanceUid, options.signal)) seriesUids.push(series.seriesInstanceUid);
-    for (const uid of seriesUids) {
-      if (options.signal?.aborted) return;
-      yield* findInstancesOn(session, studyInstanceUid, uid, options.signal);
-    }
+    if (seriesInstanceUid !== undefined) yield* findInstancesOn(session, studyInstanceUid, seriesInstanceUid, options.signal);
+    else yield* findStudyInstancesOn(session, studyInstanceUid, options.signal);
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * Lists the instances of every series of a study, each SOP Instance UID once. Orthanc
+ * stores a study whose instances came with different Patient IDs as several studies
+ * with one Study Instance UID, so its C-FIND lists such a series, and each of its
+ * instances, once per Patient ID. A match without a SOP Instance UID is yielded as it is.
+ */
+export async function* findStudyInstancesOn(session: FindSession, studyInstanceUid: string, signal?: AbortSignal): AsyncGenerator<InstanceMatch> {
+  const seriesUids = new Set<string>();
+  for await (const series of findSeriesOn(session, studyInstanceUid, signal)) seriesUids.add(series.seriesInstanceUid);
+  const seenInstances = new Set<string>();
+  for (const seriesUid of seriesUids) {
+    if (signal?.aborted) return;
+    for await (const instance of findInstancesOn(session, studyInstanceUid, seriesUid, signal)) {
+      if (instance.sopInstanceUid !== '') {
+        if (seenInstances.has(instance.sopInstanceUid)) continue;
+        seenInstances.add(instance.sopInstanceUid);
+      }
+      yield instance;
+    }
   }
 }
 

@@ -4,7 +4,7 @@
  * chosen one, and a check of the counts received against C-FIND's.
  */
 import { acceptSupportedContexts, AssociationClosedError, AssociationRejectedError, DicomServer, formatStatus, statusClass } from '../../dicom/network';
-import type { ClientAssociation, RetrieveResult } from '../../dicom/network';
+import type { ClientAssociation, RetrieveProgress, RetrieveResult } from '../../dicom/network';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME, SopClass, STORAGE_SOP_CLASSES } from '../../dicom/uid';
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
@@ -12,7 +12,7 @@ import { explainNetworkErrors } from '../network-errors';
 import { emptyReport, outcomeOf } from '../transfers/report';
 import type { TransferOutcome, TransferReport } from '../transfers/report';
 import { ArchiveReceiver } from './archive-receiver';
-import { findInstancesOn, findSeriesOn } from './find';
+import { findStudyInstancesOn } from './find';
 import { FindSession } from './find-session';
 import { encodeRequestIdentifier, QUERY_TRANSFER_SYNTAXES } from './identifiers';
 import { checkMissedDelivery, describeMissedDelivery } from './move-deliveries';
@@ -99,29 +99,7 @@ async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: s
   try {
     for (const studyUid of studyUids) {
       try {
-        let studyMatches = 0;
-        for await (const match of session.find('STUDY', [{ keyword: 'StudyInstanceUID', value: studyUid }, { keyword: 'NumberOfStudyRelatedInstances', value: '' }], signal)) {
-          studyMatches++;
-          const count = Number(match.values.NumberOfStudyRelatedInstances);
-          if (match.values.NumberOfStudyRelatedInstances && Number.isInteger(count)) plan.expected.set(studyUid, { count, from: 'study-query' });
-        }
-        const seriesUids: string[] = [];
-        for await (const series of findSeriesOn(session, studyUid, signal)) seriesUids.push(series.seriesInstanceUid);
-        let images = 0;
-        const instanceUids = new Set<string>();
-        for (const seriesUid of seriesUids) {
-          for await (const instance of findInstancesOn(session, studyUid, seriesUid, signal)) {
-            images++;
-            if (instance.sopInstanceUid !== '') instanceUids.add(instance.sopInstanceUid);
-            if (instance.sopClassUid === '') continue;
-            const syntaxes = plan.seenClasses.get(instance.sopClassUid) ?? new Set<string>();
-            for (const uid of instance.availableTransferSyntaxes) syntaxes.add(uid);
-            plan.seenClasses.set(instance.sopClassUid, syntaxes);
-          }
-        }
-        if (images > 0) plan.expected.set(studyUid, { count: images, from: 'image-query' });
-        if (instanceUids.size > 0) plan.instanceUids.set(studyUid, instanceUids);
-        if (studyMatches === 0 && images === 0 && !signal?.aborted) plan.notFound.add(studyUid);
+        await listStudy(session, plan, studyUid, signal);
       } catch (error) {
         notify(`cannot list the instances of study ${studyUid} with C-FIND (${(error as Error).message})`);
       }
@@ -130,6 +108,37 @@ async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: s
     await session.close().catch(() => undefined);
   }
   return plan;
+}
+
+/**
+ * Adds one study's expected count, SOP classes and SOP Instance UIDs to the plan. A listing
+ * that the signal cut short adds no IMAGE level count, because it would be too low.
+ */
+async function listStudy(session: FindSession, plan: RetrievePlan, studyUid: string, signal?: AbortSignal): Promise<void> {
+  let studyMatches = 0;
+  let studyCount: number | undefined;
+  for await (const match of session.find('STUDY', [{ keyword: 'StudyInstanceUID', value: studyUid }, { keyword: 'NumberOfStudyRelatedInstances', value: '' }], signal)) {
+    studyMatches++;
+    const count = Number(match.values.NumberOfStudyRelatedInstances);
+    // Orthanc lists a study that it split by Patient ID once per part, each with the part's count.
+    if (match.values.NumberOfStudyRelatedInstances && Number.isInteger(count)) studyCount = (studyCount ?? 0) + count;
+  }
+  if (studyCount !== undefined) plan.expected.set(studyUid, { count: studyCount, from: 'study-query' });
+
+  let images = 0;
+  const instanceUids = new Set<string>();
+  for await (const instance of findStudyInstancesOn(session, studyUid, signal)) {
+    images++;
+    if (instance.sopInstanceUid !== '') instanceUids.add(instance.sopInstanceUid);
+    if (instance.sopClassUid === '') continue;
+    const syntaxes = plan.seenClasses.get(instance.sopClassUid) ?? new Set<string>();
+    for (const uid of instance.availableTransferSyntaxes) syntaxes.add(uid);
+    plan.seenClasses.set(instance.sopClassUid, syntaxes);
+  }
+  if (signal?.aborted) return;
+  if (images > 0) plan.expected.set(studyUid, { count: images, from: 'image-query' });
+  if (instanceUids.size > 0) plan.instanceUids.set(studyUid, instanceUids);
+  if (studyMatches === 0 && images === 0) plan.notFound.add(studyUid);
 }
 
 /** A study the first service could not retrieve, with the reason to show. */
@@ -147,6 +156,32 @@ interface RunContext {
   reports: Map<string, StudyRetrieveReport>;
   options: RetrieveOptions;
   notify: (message: string) => void;
+  /** The largest number of sub-operations that a C-GET or C-MOVE response reported per study (remaining, completed, failed and warning). */
+  responseTotals: Map<string, number>;
+}
+
+function subOperationTotal(progress: RetrieveProgress): number {
+  return progress.remaining + progress.completed + progress.failed + progress.warning;
+}
+
+/** Records the sub-operation total of one C-GET or C-MOVE response. */
+function noteResponseTotal(run: RunContext, studyUid: string, progress: RetrieveProgress): void {
+  run.responseTotals.set(studyUid, Math.max(run.responseTotals.get(studyUid) ?? 0, subOperationTotal(progress)));
+}
+
+/** Returns the study's expected instance count: the C-FIND listing's, else the largest total a retrieve response reported, else undefined. */
+function expectedCount(run: RunContext, studyUid: string): number | undefined {
+  return run.plan.expected.get(studyUid)?.count ?? run.responseTotals.get(studyUid);
+}
+
+/** Returns "N of M" when M is known, else "N". */
+function countOf(received: number, expected: number | undefined): string {
+  return expected === undefined ? `${received}` : `${received} of ${expected}`;
+}
+
+function describeUserCancel(received: number, expected: number | undefined): string {
+  if (received === 0) return 'cancelled by the user before any instance arrived';
+  return `cancelled by the user after ${countOf(received, expected)} instances arrived`;
 }
 
 function retrieveIdentifier(node: RemoteNode, studyUid: string, transferSyntax: string): Buffer {
@@ -159,10 +194,14 @@ function retrieveIdentifier(node: RemoteNode, studyUid: string, transferSyntax: 
  */
 function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod, result: RetrieveResult, failuresBefore: number, missed?: MissedDelivery): void {
   const counters = run.receiver.countersFor(studyUid);
+  noteResponseTotal(run, studyUid, result);
   const expected = run.plan.expected.get(studyUid);
   const received = counters.stored + counters.duplicates + (missed?.foundInArchive ?? 0);
+  const kind = statusClass(result.status);
+  // A node that ignores C-CANCEL and sends everything finishes with success, which needs no note.
+  const cancelledByUser = run.options.signal?.aborted === true && kind !== 'success';
   const report: StudyRetrieveReport = {
-    ...emptyReport(expected?.count ?? result.completed + result.warning + result.failed),
+    ...emptyReport(expectedCount(run, studyUid) ?? 0),
     studyInstanceUid: studyUid,
     method,
     status: result.status,
@@ -178,7 +217,6 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
   if (previous) report.notes.push(...previous.notes);
   if (missed) report.notes.push(describeMissedDelivery(run.node, run.local, missed));
 
-  const kind = statusClass(result.status);
   const service = method === 'get' ? 'C-GET' : 'C-MOVE';
   const notFound = received === 0 && run.plan.notFound.has(studyUid);
   if (notFound) report.notes.unshift(`${describeStudyNotFound(describeNode(run.node))}: its C-FIND lists neither the study nor any instance of it`);
@@ -188,8 +226,11 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
     report.notes.push(`${service} on ${describeNode(run.node)} finished with warning status ${formatStatus(result.status)}${meaning ? ` (${meaning})` : ''}${comment}; ${result.completed} completed, ${result.failed} failed, ${result.warning} with warnings`);
   } else if (kind === 'failure') {
     report.notes.push(describeStatusFailure(service, run.node, result.status, result.errorComment, method === 'move' ? moveDestinationOf(run.local) : undefined));
+  }
+  if (cancelledByUser) {
+    report.notes.push(describeUserCancel(received, expectedCount(run, studyUid)));
   } else if (kind === 'cancel') {
-    report.notes.push('cancelled');
+    report.notes.push(`${service} on ${describeNode(run.node)} ended with status ${formatStatus(result.status)} (cancelled) after ${countOf(received, expectedCount(run, studyUid))} instances arrived`);
   }
   if (result.warning > 0) report.warnings.push({ sopInstanceUid: '', status: result.status, reason: `${result.warning} sub-operations completed with warnings at ${run.node.name}` });
   for (const uid of result.failedSopInstanceUids) {
@@ -200,11 +241,13 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
     report.notes.push(`${run.node.name} reported ${result.failed} failed sub-operations without naming them`);
   }
   if (counters.conflicts > 0) report.notes.push(`${counters.conflicts} received instances differ from the archive's copies and were kept aside`);
-  if (expected !== undefined && received !== expected.count) {
+  if (expected !== undefined && received !== expected.count && !cancelledByUser) {
     const source = expected.from === 'image-query' ? 'an IMAGE level C-FIND' : 'NumberOfStudyRelatedInstances';
     report.notes.push(`received ${received} of ${expected.count} instances listed by ${source}`);
   }
-  report.outcome = (kind === 'failure' || notFound) && received === 0 ? 'failure' : outcomeOf(report);
+  if ((kind === 'failure' || notFound || cancelledByUser) && received === 0) report.outcome = 'failure';
+  else if (cancelledByUser && expectedCount(run, studyUid) === undefined) report.outcome = 'partial';
+  else report.outcome = outcomeOf(report);
   run.reports.set(studyUid, report);
 }
 
@@ -228,6 +271,8 @@ async function runGet(run: RunContext, studyUids: string[]): Promise<Fallback[]>
   }
 
   const fallbacks: Fallback[] = [];
+  // Set once the node has completed a C-GET request on this association, which shows that it allows C-GET.
+  let responded = false;
   try {
     for (const [index, studyUid] of studyUids.entries()) {
       if (run.options.signal?.aborted) break;
@@ -238,17 +283,19 @@ async function runGet(run: RunContext, studyUids: string[]): Promise<Fallback[]>
           contextId: context.id,
           identifier: retrieveIdentifier(run.node, studyUid, context.transferSyntax),
           onStore: run.receiver.store,
+          onPending: (progress) => noteResponseTotal(run, studyUid, progress),
           signal: run.options.signal,
         });
       } catch (error) {
         if (!(error instanceof AssociationClosedError)) throw error;
-        fallbacks.push(...abortedRetrieve(run, 'get', studyUids.slice(index), error));
+        fallbacks.push(...abortedRetrieve(run, 'get', studyUids.slice(index), error, responded));
         break;
       }
       if (FALLBACK_STATUSES.has(result.status) && result.completed === 0) {
         fallbacks.push({ studyUid, reason: describeStatusFailure('C-GET', run.node, result.status, result.errorComment) });
         continue;
       }
+      responded = true;
       recordResult(run, studyUid, 'get', result, failuresBefore);
     }
   } finally {
@@ -296,6 +343,8 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
       return studyUids.map((studyUid) => ({ studyUid, reason: `${node.name} rejected the C-MOVE association: ${(error as Error).message}` }));
     }
     const context = association.findContext(moveClass)!;
+    // Set once the node has completed a C-MOVE request on this association, which shows that it allows C-MOVE.
+    let responded = false;
     try {
       for (const [index, studyUid] of studyUids.entries()) {
         if (run.options.signal?.aborted) break;
@@ -306,11 +355,12 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
             contextId: context.id,
             destination: local.aeTitle,
             identifier: retrieveIdentifier(node, studyUid, context.transferSyntax),
+            onPending: (progress) => noteResponseTotal(run, studyUid, progress),
             signal: run.options.signal,
           });
         } catch (error) {
           if (!(error instanceof AssociationClosedError)) throw error;
-          fallbacks.push(...abortedRetrieve(run, 'move', studyUids.slice(index), error));
+          fallbacks.push(...abortedRetrieve(run, 'move', studyUids.slice(index), error, responded));
           break;
         }
         if (FALLBACK_STATUSES.has(result.status) && result.completed === 0) {
@@ -318,6 +368,7 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
           fallbacks.push({ studyUid, reason: describeStatusFailure('C-MOVE', node, result.status, result.errorComment) + unknown });
           continue;
         }
+        responded = true;
         recordResult(run, studyUid, 'move', result, failuresBefore, await findMissedDelivery(run, studyUid, result));
       }
     } finally {
@@ -364,30 +415,49 @@ async function findMissedDelivery(run: RunContext, studyUid: string, result: Ret
 }
 
 /**
- * Handles an association that ended during a retrieve request. Orthanc 1.10,
- * for one, aborts the association when the calling AE may not use C-GET or
- * C-MOVE. The studies that received nothing yet go to the other service; a
- * study that was partly received is reported as failed.
+ * Handles an association that ended during a retrieve request; `studyUids` starts with the
+ * study whose request was running. Orthanc 1.10, for one, aborts the association (A-ABORT)
+ * when the calling AE may not use C-GET or C-MOVE. So the studies go to the other service after
+ * a peer abort that came before any instance or any final response other than a rejection. Any
+ * other end, such as a node that stops or loses the connection, fails the studies with what
+ * arrived so far.
  */
-function abortedRetrieve(run: RunContext, method: RetrieveMethod, studyUids: string[], error: AssociationClosedError): Fallback[] {
+function abortedRetrieve(run: RunContext, method: RetrieveMethod, studyUids: string[], error: AssociationClosedError, responded: boolean): Fallback[] {
   const service = method === 'get' ? 'C-GET' : 'C-MOVE';
-  const reason = `${run.node.name} ended the association during ${service} (${error.message}); the node may not allow ${service} for ${run.local.aeTitle}`;
-  const fallbacks: Fallback[] = [];
-  for (const studyUid of studyUids) {
-    const counters = run.receiver.countersFor(studyUid);
-    if (counters.stored + counters.duplicates + counters.conflicts === 0) {
-      fallbacks.push({ studyUid, reason });
-    } else {
-      run.reports.set(studyUid, { ...failedStudy(run, studyUid, method, [reason]), ...counters, completed: counters.stored + counters.duplicates, outcome: 'partial' });
-    }
+  const [current, ...rest] = studyUids;
+  const counters = run.receiver.countersFor(current);
+  const received = counters.stored + counters.duplicates;
+  const arrivedAny = received + counters.conflicts > 0;
+  const previousNotes = (studyUid: string) => run.reports.get(studyUid)?.notes ?? [];
+
+  if (run.options.signal?.aborted) {
+    const note = describeUserCancel(received, expectedCount(run, current));
+    run.reports.set(current, { ...failedStudy(run, current, method, [...previousNotes(current), note]), ...counters, completed: received, outcome: received > 0 ? 'partial' : 'failure' });
+    return [];
   }
-  return fallbacks;
+  if (error.reason === 'peer-aborted' && !responded && !arrivedAny) {
+    const reason = `${run.node.name} aborted the association during ${service} before any instance arrived (${error.message}); the node may not allow ${service} for ${run.local.aeTitle}`;
+    return studyUids.map((studyUid) => ({ studyUid, reason }));
+  }
+
+  const advice = `check that ${describeNode(run.node)} is running and reachable, then run the same command again: the instances already stored are kept`;
+  const ended = `the association with ${run.node.name} ended during ${service} after ${countOf(received, expectedCount(run, current))} instances arrived (${error.message})`;
+  run.reports.set(current, {
+    ...failedStudy(run, current, method, [...previousNotes(current), `${ended}; ${advice}`]),
+    ...counters,
+    completed: received,
+    outcome: received > 0 ? 'partial' : 'failure',
+  });
+  for (const studyUid of rest) {
+    run.reports.set(studyUid, failedStudy(run, studyUid, method, [...previousNotes(studyUid), `not retrieved: the association with ${run.node.name} ended during ${service} of study ${current}; ${advice}`]));
+  }
+  return [];
 }
 
 function failedStudy(run: RunContext, studyUid: string, method: RetrieveMethod, notes: string[]): StudyRetrieveReport {
   const expected = run.plan.expected.get(studyUid);
   return {
-    ...emptyReport(expected?.count ?? 0),
+    ...emptyReport(expectedCount(run, studyUid) ?? 0),
     notes,
     studyInstanceUid: studyUid,
     method,
@@ -419,7 +489,7 @@ export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, ar
     const counters = receiver.countersFor(studyInstanceUid);
     options.onProgress?.({ studyInstanceUid, received: counters.stored + counters.duplicates + counters.conflicts, expected: plan.expected.get(studyInstanceUid)?.count });
   };
-  const run: RunContext = { node, local, archive, plan, receiver, reports: new Map(), options, notify };
+  const run: RunContext = { node, local, archive, plan, receiver, reports: new Map(), options, notify, responseTotals: new Map() };
 
   const first = options.method ?? 'get';
   const second: RetrieveMethod = first === 'get' ? 'move' : 'get';
@@ -437,7 +507,7 @@ export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, ar
   }
   for (const fallback of fallbacks) run.reports.set(fallback.studyUid, failedStudy(run, fallback.studyUid, options.fallback === false ? first : second, [fallback.reason]));
 
-  const studies = uniqueUids.map((uid) => run.reports.get(uid) ?? failedStudy(run, uid, first, ['not retrieved: cancelled']));
+  const studies = uniqueUids.map((uid) => run.reports.get(uid) ?? failedStudy(run, uid, first, [describeUserCancel(0, undefined)]));
   const outcomes = new Set(studies.map((study) => study.outcome));
   const outcome: TransferOutcome = outcomes.size === 1 ? [...outcomes][0] : 'partial';
   return { studies, notes, outcome };
