@@ -7,7 +7,7 @@ import path from 'node:path';
 
 import envPaths from 'env-paths';
 
-import { LocalArchive } from '../services/archive';
+import { LocalArchive, type OpenArchiveOptions } from '../services/archive';
 import { SettingsStore } from '../services/settings/settings-store';
 
 export interface GlobalOptions {
@@ -30,10 +30,23 @@ export function requireExistingArchive(root: string): void {
   throw new UsageError(`archive folder ${root} does not exist; check --archive or LOADER_ARCHIVE`);
 }
 
-/** Opens the archive at `root` for a command that only reads it; see requireExistingArchive. */
+/**
+ * Opens the archive at `root` for a command that only reads it; see
+ * requireExistingArchive. An archive that this user may not write (a DVD, a
+ * read-only mount) opens read-only.
+ */
 export function openExistingArchive(root: string): LocalArchive {
   requireExistingArchive(root);
-  return LocalArchive.open(root);
+  return LocalArchive.open(root, { access: 'read-if-not-writable' });
+}
+
+/**
+ * Opens the archive at `root` for a command that stores or indexes
+ * instances in it, so that a read-only archive fails before the command
+ * starts its work, with a message that names the folder and the next step.
+ */
+export function openWritableArchive(root: string, options: Omit<OpenArchiveOptions, 'access'> = {}): LocalArchive {
+  return LocalArchive.open(root, { ...options, access: 'read-write' });
 }
 
 /** Returns "1 study" or "2 studies": the count and the noun in the matching number. */

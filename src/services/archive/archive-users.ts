@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FOLDER_MODE, processesFolder } from './layout';
+import { ReadOnlyArchiveError, writeDenialReason } from './read-only';
 
 /** Random tag of this process, drawn once, that distinguishes it from an earlier process with the same ID. */
 export const PROCESS_TAG = randomBytes(6).toString('hex');
@@ -44,18 +45,30 @@ export function isRunningProcess(pid: number, tag: string): boolean {
   }
 }
 
-/** Creates this process's marker for `use` and returns a function that removes it. */
+/**
+ * Creates this process's marker for `use` and returns a function that removes it.
+ *
+ * @throws ReadOnlyArchiveError when the file system is read-only or this user
+ *   may not write to the .processes folder.
+ */
 export function markArchiveUse(root: string, use: ArchiveUse): () => void {
   const folder = processesFolder(root);
-  fs.mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
   const marker = path.join(folder, `${use}.${process.pid}.${PROCESS_TAG}`);
-  fs.writeFileSync(marker, '');
+  try {
+    fs.mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
+    fs.writeFileSync(marker, '');
+  } catch (error) {
+    const reason = writeDenialReason(error, folder);
+    if (reason === undefined) throw error;
+    throw new ReadOnlyArchiveError(root, reason, { cause: error });
+  }
   return () => fs.rmSync(marker, { force: true });
 }
 
 /**
  * Returns the IDs of other running processes that use the archive for `use`,
- * and deletes the markers of stopped processes on the way.
+ * and deletes the markers of stopped processes on the way, where this
+ * process may write to the archive.
  */
 export function otherArchiveUsers(root: string, use: ArchiveUse): number[] {
   let names: string[];
@@ -71,11 +84,20 @@ export function otherArchiveUsers(root: string, use: ArchiveUse): number[] {
     if (!marker) continue;
     const pid = Number(marker.pid);
     if (!isRunningProcess(pid, marker.tag)) {
-      fs.rmSync(path.join(processesFolder(root), name), { force: true });
+      removeStaleMarker(path.join(processesFolder(root), name));
       continue;
     }
     const self = pid === process.pid && marker.tag === PROCESS_TAG;
     if (marker.use === use && !self) pids.push(pid);
   }
   return pids;
+}
+
+/** Deletes the marker of a stopped process. On a read-only archive it stays, and a later writer deletes it. */
+function removeStaleMarker(marker: string): void {
+  try {
+    fs.rmSync(marker, { force: true });
+  } catch (error) {
+    if (writeDenialReason(error, marker) === undefined) throw error;
+  }
 }

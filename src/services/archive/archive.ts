@@ -50,7 +50,8 @@ import { receiveFile } from './received-file';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
-import { openIndexDatabase } from './schema';
+import { describeWriteError, findReadOnlyReason, ReadOnlyArchiveError } from './read-only';
+import { openIndexDatabase, openReadOnlyIndexDatabase } from './schema';
 
 export type { StoreOutcome } from './placement';
 
@@ -82,7 +83,16 @@ export interface OpenArchiveOptions {
   logger?: Logger;
   /** When a stored file and its index row are flushed to disk; see durability.ts. Default 'full'. */
   durability?: ArchiveDurability;
+  /**
+   * 'read-write' fails at once with ReadOnlyArchiveError when this process
+   * may not write to the archive, for callers that store instances.
+   * 'read-if-not-writable' (the default) opens such an archive read-only
+   * instead, and then every method that writes raises ReadOnlyArchiveError.
+   */
+  access?: ArchiveAccess;
 }
+
+export type ArchiveAccess = 'read-write' | 'read-if-not-writable';
 
 export class LocalArchive {
   readonly root: string;
@@ -94,7 +104,9 @@ export class LocalArchive {
   private readonly indexQueue: IndexWriteQueue;
   private readonly knownFolders = new Set<string>();
   private closed = false;
-  /** Removes this process's 'open' marker (archive-users.ts). */
+  /** Reason this process may only read the archive, or undefined when it may write. */
+  readonly readOnlyReason: string | undefined;
+  /** Removes this process's 'open' marker (archive-users.ts); a no-op for a read-only archive, which has no marker. */
   private readonly releaseUse: () => void;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
   private readonly uidLocks = new Map<string, Promise<unknown>>();
@@ -102,26 +114,32 @@ export class LocalArchive {
   /**
    * Opens the archive at `root`, creating the folders and the index when
    * missing, and cleans up .incoming after stopped processes (incoming.ts).
+   * An existing archive that this process may not write is opened read-only,
+   * unless `access` is 'read-write'. A read-only archive gets no process
+   * marker, its .incoming is not cleaned up and its index is not upgraded.
    *
    * @throws ArchiveError with code 'in-use' while `loader reindex` rebuilds its index.
+   * @throws ReadOnlyArchiveError when `access` is 'read-write' and the archive is read-only.
    */
   static open(root: string, options: OpenArchiveOptions = {}): LocalArchive {
     return new LocalArchive(
       path.resolve(root),
       options.logger ?? createLogger('loader.archive'),
       options.durability ?? DEFAULT_ARCHIVE_DURABILITY,
+      options.access ?? 'read-if-not-writable',
     );
   }
 
-  private constructor(root: string, logger: Logger, durability: ArchiveDurability) {
+  private constructor(root: string, logger: Logger, durability: ArchiveDurability, access: ArchiveAccess) {
     this.root = root;
     this.logger = logger;
     this.durability = durability;
     // 'process-crash' defers the rows of received files (see index-writer.ts) and commits other rows at once.
     this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, logger, { groupCommits: durability === 'full' });
-    createArchiveFolders(root, logger);
-    // The marker comes first, so a reindex that starts meanwhile finds it and refuses.
-    this.releaseUse = markArchiveUse(root, 'open');
+
+    const opened = openArchiveUse(root, logger, access);
+    this.readOnlyReason = opened.readOnlyReason;
+    this.releaseUse = opened.release;
     try {
       const reindexing = otherArchiveUsers(root, 'reindex');
       if (reindexing.length > 0) {
@@ -137,8 +155,12 @@ export class LocalArchive {
     }
     this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
     this.queryEngine = new QueryEngine(this.db);
-    cleanUpIncoming(root, this.catalogInstance, logger);
-    logger.debug('Opened archive', { root, durability });
+    if (this.readOnlyReason === undefined) {
+      cleanUpIncoming(root, this.catalogInstance, logger);
+    } else {
+      logger.warn('Opened the archive read-only, so storing or indexing instances in it fails', { root, reason: this.readOnlyReason });
+    }
+    logger.debug('Opened archive', { root, durability, readOnly: this.readOnlyReason !== undefined });
   }
 
   /** The index, for the scan and for callers that read it directly, with every queued row committed. */
@@ -160,7 +182,7 @@ export class LocalArchive {
    *   'uid-mismatch', 'unreadable', 'io' or 'index'.
    */
   async receive(request: ReceiveRequest): Promise<StoreOutcome> {
-    this.assertOpen();
+    this.assertWritable();
     const sopInstanceUid = requireValidUid(request.sopInstanceUid, 'Affected SOP Instance UID (0000,1000)');
     requireValidUid(request.sopClassUid, 'Affected SOP Class UID (0000,0002)');
     requireValidUid(request.transferSyntaxUid, 'Transfer Syntax UID (0002,0010)');
@@ -211,7 +233,7 @@ export class LocalArchive {
    * and is not indexed.
    */
   async importFile(file: string, options: ImportOptions): Promise<StoreOutcome> {
-    this.assertOpen();
+    this.assertWritable();
     const absolutePath = path.resolve(file);
     const header = await readHeader(absolutePath);
     const record = readInstanceRecord(header);
@@ -233,7 +255,7 @@ export class LocalArchive {
    * deletes its file. Returns false when the UID is not indexed.
    */
   async removeInstance(sopInstanceUid: string): Promise<boolean> {
-    this.assertOpen();
+    this.assertWritable();
     return this.withUidLock(sopInstanceUid, async () => {
       const indexed = this.catalog.findInstance(sopInstanceUid);
       if (!indexed) return false;
@@ -272,8 +294,8 @@ export class LocalArchive {
   }
 
   /** Walks folders and indexes or imports the DICOM files found; see scan.ts. */
-  scanPaths(paths: string[], options: ScanOptions): Promise<ScanReport> {
-    this.assertOpen();
+  async scanPaths(paths: string[], options: ScanOptions): Promise<ScanReport> {
+    this.assertWritable();
     return scanPaths(this, paths, options);
   }
 
@@ -282,7 +304,7 @@ export class LocalArchive {
    * closed during the rebuild, so no other call may run meanwhile.
    */
   async reindex(): Promise<ReindexReport> {
-    this.assertOpen();
+    this.assertWritable();
     this.indexQueue.flush();
     this.db.close();
     try {
@@ -308,12 +330,13 @@ export class LocalArchive {
 
   /** Returns a fresh path in .incoming for a transfer of this UID; see incoming.ts. */
   temporaryPath(sopInstanceUid: string): string {
+    this.assertWritable();
     return temporaryPath(this.root, sopInstanceUid);
   }
 
   /** Returns the context of placeTemporaryFile. Its catalog reads skip the commit of queued rows, because placement checks the queue itself. */
   placementContext(options: { deferIndex: boolean } = { deferIndex: false }): PlacementContext {
-    this.assertOpen();
+    this.assertWritable();
     return {
       root: this.root,
       catalog: this.catalogInstance,
@@ -347,6 +370,7 @@ export class LocalArchive {
    * not a power loss.
    */
   private openIndex(): Database.Database {
+    if (this.readOnlyReason !== undefined) return openReadOnlyIndexDatabase(indexPath(this.root));
     const db = openIndexDatabase(indexPath(this.root));
     if (this.durability === 'full') db.pragma('synchronous = FULL');
     return db;
@@ -354,6 +378,11 @@ export class LocalArchive {
 
   private assertOpen(): void {
     if (this.closed) throw new ArchiveError('closed', `The archive ${this.root} is closed; open it again with LocalArchive.open()`);
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.readOnlyReason !== undefined) throw new ReadOnlyArchiveError(this.root, this.readOnlyReason);
   }
 
   /** Copies a file whose header the caller has already read; used by importFile and the scan. */
@@ -408,6 +437,31 @@ export class LocalArchive {
 }
 
 /**
+ * Prepares the archive at `root` for use by this process. For writing, it
+ * creates the folders and this process's marker (archive-users.ts). An
+ * existing archive that this process may not write gets neither, and the
+ * returned reason explains it. With `access` 'read-write' such an archive
+ * raises ReadOnlyArchiveError instead.
+ */
+function openArchiveUse(root: string, logger: Logger, access: ArchiveAccess): { readOnlyReason?: string; release: () => void } {
+  let readOnlyReason = findReadOnlyReason(root);
+  if (readOnlyReason === undefined) {
+    const existed = fs.existsSync(root);
+    try {
+      createArchiveFolders(root, logger);
+      // The marker comes first, so a reindex that starts meanwhile finds it and refuses.
+      return { release: markArchiveUse(root, 'open') };
+    } catch (error) {
+      // access(2) in findReadOnlyReason can pass where the write itself is denied, so a denied write also means read-only.
+      if (!(error instanceof ReadOnlyArchiveError) || !existed) throw error;
+      readOnlyReason = error.reason;
+    }
+  }
+  if (access === 'read-write') throw new ReadOnlyArchiveError(root, readOnlyReason);
+  return { readOnlyReason, release: () => undefined };
+}
+
+/**
  * Creates the archive root and its internal folders where missing, and logs
  * when the root itself is new.
  */
@@ -437,26 +491,10 @@ function createFolder(folder: string, root: string): void {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
     throw new ArchiveError(
       'io',
-      `Failed to create the archive folder ${folder}: ${describeMkdirError(error)}. ` +
+      `Failed to create the archive folder ${folder}: ${describeWriteError(error)}. ` +
         `Choose a writable archive folder with --archive or LOADER_ARCHIVE instead of ${root}, or make ${path.dirname(folder)} writable.`,
       { cause: error },
     );
-  }
-}
-
-function describeMkdirError(error: unknown): string {
-  switch ((error as NodeJS.ErrnoException).code) {
-    case 'EROFS':
-      return 'EROFS, the file system is read-only';
-    case 'EACCES':
-    case 'EPERM':
-      return `${(error as NodeJS.ErrnoException).code}, permission denied`;
-    case 'ENOSPC':
-      return 'ENOSPC, no space left on the device';
-    case 'ENOTDIR':
-      return 'ENOTDIR, a part of the path is a file, not a folder';
-    default:
-      return describeError(error);
   }
 }
 

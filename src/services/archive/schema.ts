@@ -9,6 +9,7 @@
  * HHMMSS[.FFFFFF]. Counts on studies and series are kept by triggers.
  */
 
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ArchiveError } from './errors';
@@ -188,6 +189,110 @@ export function openIndexDatabase(file: string, options: OpenIndexOptions = {}):
   }
 }
 
+/**
+ * Opens an existing index for reading only, without creating files or
+ * changing the schema, for an archive folder that this process may not
+ * write. It checks the index with PRAGMA quick_check and its schema version.
+ *
+ * @throws ArchiveError with code 'index' that names the file and the next
+ *   step when the index is missing, damaged, needs a schema upgrade or has a
+ *   write-ahead log that cannot be read without write access.
+ */
+export function openReadOnlyIndexDatabase(file: string): Database.Database {
+  const root = path.dirname(file);
+  if (!fs.existsSync(file)) {
+    throw new ArchiveError(
+      'index',
+      `The archive folder ${root} has no index ${path.basename(file)}, and the folder is read-only, so the index cannot be created. ` +
+        `Check --archive or LOADER_ARCHIVE, or copy the folder to a writable place and run "loader reindex --archive COPY".`,
+    );
+  }
+
+  let db: Database.Database;
+  try {
+    db = openReadOnlyConnection(file);
+  } catch (error) {
+    if (isDamagedDatabaseError(error)) throw damagedIndexError(file, String((error as Error).message), error, { readOnly: true });
+    if (error instanceof ArchiveError) throw error;
+    throw new ArchiveError('index', `Failed to open the archive index ${file} read-only: ${String(error)}`, { cause: error });
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    checkIndexIntegrity(db, file, { readOnly: true });
+    checkReadOnlySchema(db, file);
+    return db;
+  } catch (error) {
+    db.close();
+    if (isDamagedDatabaseError(error)) throw damagedIndexError(file, String((error as Error).message), error, { readOnly: true });
+    throw error;
+  }
+}
+
+/**
+ * Opens `file` with SQLite's read-only flag. SQLite opens an index in WAL
+ * mode read-only only when its -shm file exists or can be created, which a
+ * read-only folder does not allow after the last writer closed the index.
+ * It then reports SQLITE_CANTOPEN (seen on a read-only file system) or
+ * SQLITE_READONLY_DIRECTORY (seen on a folder without write permission),
+ * and the index is read into memory instead.
+ */
+function openReadOnlyConnection(file: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    // SQLite opens the file lazily, so this read makes a failure show here.
+    db.pragma('user_version', { simple: true });
+    return db;
+  } catch (error) {
+    db?.close();
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'SQLITE_CANTOPEN' && code !== 'SQLITE_READONLY_DIRECTORY') throw error;
+    return openIndexCopyInMemory(file);
+  }
+}
+
+/**
+ * Reads the index file into memory and opens that copy read-only.
+ *
+ * NOTE: the whole index stays in memory while the archive is open, so an
+ * index of 500 000 instances takes about 185 MB (the size measured for checkIndexIntegrity).
+ */
+function openIndexCopyInMemory(file: string): Database.Database {
+  const walFile = `${file}-wal`;
+  if (fs.existsSync(walFile) && fs.statSync(walFile).size > 0) {
+    const root = path.dirname(file);
+    throw new ArchiveError(
+      'index',
+      `The archive index ${file} has a write-ahead log ${walFile} that SQLite can read only with write access to ${root}. ` +
+        `Open the archive once as a user who may write to it, so that the log is merged into the index, or copy the folder to a writable place and use the copy with --archive.`,
+    );
+  }
+  const bytes = fs.readFileSync(file);
+  // Bytes 18 and 19 of the header are the file format versions, 2 for WAL. An
+  // in-memory database cannot use WAL, so the copy is marked as a rollback journal database (1).
+  if (bytes.length >= 20 && bytes[18] === 2 && bytes[19] === 2) {
+    bytes[18] = 1;
+    bytes[19] = 1;
+  }
+  const db = new Database(bytes, { readonly: true });
+  db.pragma('user_version', { simple: true });
+  return db;
+}
+
+/** Raises an ArchiveError when the schema is not the one this version reads, because a read-only index cannot be upgraded. */
+function checkReadOnlySchema(db: Database.Database, file: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  checkSchemaNotNewer(current, file);
+  if (current === SCHEMA_VERSION) return;
+  const root = path.dirname(file);
+  throw new ArchiveError(
+    'index',
+    `The archive index ${file} has schema version ${current} and needs an upgrade to version ${SCHEMA_VERSION}, ` +
+      `which needs write access to ${root}. Open the archive once as a user who may write to it, ` +
+      `or copy the folder to a writable place and use the copy with --archive.`,
+  );
+}
+
 /** Maximum wait in milliseconds for another connection that holds the lock a journal mode switch needs. */
 const JOURNAL_MODE_WAIT_MS = 5000;
 
@@ -221,13 +326,13 @@ function setJournalMode(db: Database.Database, mode: 'WAL' | 'DELETE'): void {
  * grows. A synthetic table of 500 000 instance rows (185 MB) in the page
  * cache took about 0.2 s, and a cold read from a slow disk takes longer.
  */
-function checkIndexIntegrity(db: Database.Database, file: string): void {
+function checkIndexIntegrity(db: Database.Database, file: string, options: { readOnly?: boolean } = {}): void {
   const rows = db.pragma('quick_check') as { quick_check: string }[];
   const problems = rows.map((row) => row.quick_check).filter((result) => result !== 'ok');
   if (problems.length === 0) return;
   const listed = problems.slice(0, 3).join('; ');
   const more = problems.length > 3 ? ` and ${problems.length - 3} more problems` : '';
-  throw damagedIndexError(file, `quick_check found: ${listed}${more}`);
+  throw damagedIndexError(file, `quick_check found: ${listed}${more}`, undefined, options);
 }
 
 /**
@@ -242,13 +347,12 @@ function isDamagedDatabaseError(error: unknown): boolean {
   );
 }
 
-function damagedIndexError(file: string, detail: string, cause?: unknown): ArchiveError {
+function damagedIndexError(file: string, detail: string, cause?: unknown, options: { readOnly?: boolean } = {}): ArchiveError {
   const root = path.dirname(file);
-  return new ArchiveError(
-    'index',
-    `The archive index ${file} is damaged (${detail}). Run "loader reindex --archive ${root}" to rebuild it from the files.`,
-    { cause },
-  );
+  const nextStep = options.readOnly
+    ? `The folder is read-only, so copy it to a writable place and run "loader reindex --archive COPY" to rebuild the index from the files.`
+    : `Run "loader reindex --archive ${root}" to rebuild it from the files.`;
+  return new ArchiveError('index', `The archive index ${file} is damaged (${detail}). ${nextStep}`, { cause });
 }
 
 /**
@@ -259,13 +363,7 @@ function damagedIndexError(file: string, detail: string, cause?: unknown): Archi
 function migrate(db: Database.Database, file: string): void {
   const schemaVersion = () => db.pragma('user_version', { simple: true }) as number;
   const current = schemaVersion();
-  if (current > SCHEMA_VERSION) {
-    throw new ArchiveError(
-      'index',
-      `The archive index ${file} has schema version ${current}, newer than ${SCHEMA_VERSION} ` +
-        'supported by this version of the loader; upgrade the loader or run reindex',
-    );
-  }
+  checkSchemaNotNewer(current, file);
   if (current === SCHEMA_VERSION) return;
 
   db.transaction(() => {
@@ -274,4 +372,13 @@ function migrate(db: Database.Database, file: string): void {
       db.pragma(`user_version = ${version + 1}`);
     }
   }).exclusive();
+}
+
+function checkSchemaNotNewer(current: number, file: string): void {
+  if (current <= SCHEMA_VERSION) return;
+  throw new ArchiveError(
+    'index',
+    `The archive index ${file} has schema version ${current}, newer than ${SCHEMA_VERSION} ` +
+      'supported by this version of the loader; upgrade the loader or run reindex',
+  );
 }
