@@ -5,10 +5,9 @@
  */
 import type { Command } from 'commander';
 
-import { LocalArchive } from '../../services/archive';
 import { describeNode, findStudies, retrieveStudies } from '../../services/query-retrieve';
 import type { RetrieveMethod, RetrieveReport } from '../../services/query-retrieve';
-import { exitCodeForOutcome, resolveArchiveRoot, UsageError } from '../context';
+import { exitCodeForOutcome, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { ProgressLine } from '../terminal';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
@@ -43,7 +42,7 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
 
   const interrupt = abortOnInterrupt();
   const progress = new ProgressLine();
-  const archive = LocalArchive.open(resolveArchiveRoot(globals));
+  const archive = openWritableArchive(resolveArchiveRoot(globals));
   try {
     let studyUids = filters.studyInstanceUids ?? [];
     const onlyUids = Object.entries(filters).every(([key, value]) => key === 'studyInstanceUids' || value === undefined);

@@ -8,9 +8,9 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
-import { LocalArchive, scanPaths } from '../../services/archive';
+import { scanPaths } from '../../services/archive';
 import type { ScanReport } from '../../services/archive';
-import { ExitCode, countOf, resolveArchiveRoot, UsageError } from '../context';
+import { ExitCode, countOf, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printProblems, printStudies } from '../scan-report';
 import { ProgressLine } from '../terminal';
@@ -58,7 +58,7 @@ export function registerScan(program: Command, globals: () => GlobalOptions): vo
     .option('--json', 'print the report as JSON')
     .action(async (paths: string[], options: { import?: boolean; json?: boolean }) => {
       requireAnyPathExists(paths);
-      const archive = LocalArchive.open(resolveArchiveRoot(globals()));
+      const archive = openWritableArchive(resolveArchiveRoot(globals()));
       const progress = new ProgressLine();
       try {
         const report = await scanPaths(archive, paths, {

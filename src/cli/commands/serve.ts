@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
-import { LocalArchive } from '../../services/archive';
+import type { LocalArchive } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import { JOB_DATABASE_FILE, JobStore } from '../../services/migration';
 import { PacsServer } from '../../services/pacs-server/pacs-server';
@@ -21,7 +21,7 @@ import {
   validatePacsSettings,
   validatePort,
 } from '../../services/settings/validation';
-import { openSettings, resolveArchiveRoot } from '../context';
+import { openSettings, openWritableArchive, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
 import { lowerHelperThreadPriority } from '../helper-thread-priority';
 import { checkScheduleNodes, parseSyncSchedule, runSyncSpec } from './sync';
@@ -116,7 +116,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
   if (accounts) log.info('server accounts loaded', { accounts: accounts.size });
 
   const archiveRoot = resolveArchiveRoot(globals);
-  const archive = LocalArchive.open(archiveRoot, { durability: pacs.storeDurability });
+  const archive = openWritableArchive(archiveRoot, { durability: pacs.storeDurability });
   log.info('archive opened', { root: archiveRoot, settings: settingsStore.path, durability: pacs.storeDurability });
 
   const server = new PacsServer({
