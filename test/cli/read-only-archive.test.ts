@@ -130,6 +130,15 @@ describeReadOnlyMount('archive on a read-only file system', () => {
     expectReadOnlyFailure(result, dirs, readOnly);
   });
 
+  test('migrate into local fails first', async () => {
+    // The source is not registered, so a migrate that got past the archive would fail with a usage error instead.
+    expectReadOnlyFailure(await runOnReadOnlyMount(dirs, ['migrate', 'unregistered', 'local', '--date', '20040119']), dirs, readOnly);
+  });
+
+  test('sync with local fails first', async () => {
+    expectReadOnlyFailure(await runOnReadOnlyMount(dirs, ['sync', 'local', 'unregistered', '--date', '20040119']), dirs, readOnly);
+  });
+
   test('archive is unchanged', () => {
     expect(fs.readdirSync(path.join(dirs.archiveDir, '.processes'))).toEqual([]);
     expect(fs.readdirSync(path.join(dirs.archiveDir, '.incoming'))).toEqual([]);
