@@ -6,9 +6,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { randomBytes } from 'crypto';
+
 import Database from 'better-sqlite3';
 
-import { LOOPBACK, corpusSamples, runLoader } from '../support/peers';
+import { LOOPBACK, corpusSamples, makeTempDir, runDcmtk, runLoader } from '../support/peers';
 import type { CorpusFile, DcmqrscpHandle, DicomNode, LoaderDirs } from '../support/peers';
 
 /** Calling AE title of the loader in these tests; Orthanc has it registered as modality "loader". */
@@ -68,4 +70,34 @@ export function storedFiles(dcmqrscp: DcmqrscpHandle): string[] {
 /** Returns an Orthanc modality entry on 127.0.0.1; startOrthanc lets it use every DICOM service. */
 export function orthancModality(aeTitle: string, port: number): { aet: string; host: string; port: number } {
   return { aet: aeTitle, host: LOOPBACK, port };
+}
+
+/** A study of one instance written for a test, with the UIDs it got. */
+export interface MadeStudy {
+  file: string;
+  studyInstanceUid: string;
+  sopInstanceUid: string;
+}
+
+/** Returns a new UID under the 2.25 root (PS3.5 B.2), from 128 random bits. */
+export function randomUid(): string {
+  return `2.25.${BigInt(`0x${randomBytes(16).toString('hex')}`).toString()}`;
+}
+
+/**
+ * Copies a one-instance uncompressed sample under new Study, Series and SOP
+ * Instance UIDs and erases the given attributes, for example "(0008,0020)"
+ * for Study Date. dcmodify also updates the Media Storage SOP Instance UID.
+ */
+export async function makeStudyWithout(erased: string[], label: string): Promise<MadeStudy> {
+  const sample = [...uncompressedStudies().values()].find((files) => files.length === 1)![0];
+  const file = path.join(makeTempDir(`study-${label}`), `${label}.dcm`);
+  fs.copyFileSync(sample.absolutePath, file);
+  const studyInstanceUid = randomUid();
+  const sopInstanceUid = randomUid();
+  const edits = ['-i', `(0020,000D)=${studyInstanceUid}`, '-i', `(0020,000E)=${randomUid()}`, '-i', `(0008,0018)=${sopInstanceUid}`];
+  for (const tag of erased) edits.push('-ea', tag);
+  const result = await runDcmtk('dcmodify', ['-nb', ...edits, file]);
+  if (result.code !== 0) throw new Error(`dcmodify of ${label} failed: ${result.stderr}`);
+  return { file, studyInstanceUid, sopInstanceUid };
 }

@@ -2,7 +2,8 @@
 import * as path from 'path';
 
 import { AssociationRejectedError, DimseStatusError } from '../../src/dicom/network';
-import { backoffDelay, deriveJobId, isTransientError, JobStore, JobStoreError, MigrationError, NodeLimiter, validateJobName } from '../../src/services/migration';
+import { backoffDelay, canonicalSelection, deriveJobId, isTransientError, JobStore, JobStoreError, MigrationError, NodeLimiter, validateJobName } from '../../src/services/migration';
+import { syncJobId } from '../../src/services/sync';
 import { makeTempDir } from '../support/peers';
 
 const OPTIONS = { method: 'auto' as const, concurrency: 2, retries: 3 };
@@ -24,6 +25,30 @@ describe('job store', () => {
     expect(first).toBe(second);
     expect(first).toMatch(/^migration-[0-9a-f]{12}$/);
     expect(deriveJobId('pacs', 'local', { studyInstanceUids: ['1.1'] })).not.toBe(first);
+  });
+
+  test('all studies is a selection of its own', () => {
+    const all = deriveJobId('pacs', 'local', { all: true });
+    expect(all).toMatch(/^migration-[0-9a-f]{12}$/);
+    expect(all).not.toBe(deriveJobId('pacs', 'local', {}));
+    expect(all).not.toBe(deriveJobId('pacs', 'local', { patientName: '*' }));
+    expect(all).not.toBe(deriveJobId('pacs', 'local', { date: '19000101-' }));
+    expect(deriveJobId('PACS', 'LOCAL', { all: true })).toBe(all);
+    expect(canonicalSelection({ all: true })).toEqual({ all: true });
+    expect(syncJobId('a', 'b', { all: true }, 'a-to-b')).not.toBe(syncJobId('a', 'b', {}, 'a-to-b'));
+  });
+
+  test('all studies with a filter is rejected', () => {
+    expect(() => deriveJobId('pacs', 'local', { all: true, date: '20240101' })).toThrow(JobStoreError);
+    expect(() => syncJobId('a', 'b', { all: true, modalities: ['CT'] }, 'a-to-b')).toThrow(/cannot also have filters/);
+    expect(() => store.openJob('job', 'a', 'b', { all: true, studyInstanceUids: ['1.1'] }, OPTIONS)).toThrow(JobStoreError);
+  });
+
+  test('job of all studies rejects other selection', () => {
+    store.openJob('job', 'a', 'b', { all: true }, OPTIONS);
+    expect(store.openJob('job', 'a', 'b', { all: true }, OPTIONS).selection).toEqual({ all: true });
+    expect(() => store.openJob('job', 'a', 'b', {}, OPTIONS)).toThrow(/give another --job name/);
+    expect(() => store.openJob('job', 'a', 'b', { patientName: '*' }, OPTIONS)).toThrow(/give another --job name/);
   });
 
   test('job name is validated', () => {

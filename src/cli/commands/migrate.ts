@@ -40,6 +40,7 @@ export interface AnonymizeFlags extends Omit<AnonymizerFlags, 'pseudonymHash'> {
 
 /** Options of the job commands `loader migrate` and `loader sync`. */
 export interface JobCommandOptions extends FilterOptions, AnonymizeFlags {
+  all?: boolean;
   method: string;
   concurrency: string;
   retries: string;
@@ -123,6 +124,42 @@ export function printHeldBack(report: Pick<MigrationReport, 'heldBack' | 'pseudo
     `held back: ${report.heldBack.length} instances in ${studies.size} studies were not sent, so these studies are incomplete on the destination on purpose (use --allow-burned-in to send them)\n`,
   );
   for (const held of report.heldBack) process.stdout.write(`  held back: ${held.studyInstanceUid}: ${held.sopInstanceUid}: ${held.reason}\n`);
+}
+
+/** The filter options of `find` in the order of its help, with their flags. */
+const FILTER_FLAGS: Array<[keyof FilterOptions, string]> = [
+  ['name', '--name'],
+  ['patientId', '--patient-id'],
+  ['date', '--date'],
+  ['modality', '--modality'],
+  ['description', '--description'],
+  ['accession', '--accession'],
+  ['studyUid', '--study-uid'],
+];
+
+/** Adds --all, which selects every study; `scope` names the ends searched, for example "on the source". */
+export function addAllOption(command: Command, scope: string): Command {
+  return command.option(
+    '--all',
+    `every study ${scope}, also studies without Study Date, Patient Name or another optional attribute (universal matching); cannot go with filters`,
+  );
+}
+
+/**
+ * Returns the selection of --all or of the filters. Throws UsageError when
+ * --all goes with a filter, or, with `filterRequired`, when neither is given.
+ */
+export function selectionFrom(options: JobCommandOptions, filterRequired: boolean): JobSelection {
+  if (options.all === true) {
+    const conflicting = FILTER_FLAGS.filter(([key]) => options[key] !== undefined).map(([, flag]) => flag);
+    if (conflicting.length > 0) throw new UsageError(`--all selects every study and cannot go with ${conflicting.join(', ')}: give either --all or filters`);
+    return { all: true };
+  }
+  const filters = filtersFrom(options);
+  if (filterRequired && !hasAnyFilter(filters)) {
+    throw new UsageError('give --all for every study, or --study-uid, or at least one filter (--name, --date, --modality, --description, ...)');
+  }
+  return { ...filters };
 }
 
 const METHODS = ['auto', 'move', 'relay'] as const;
@@ -231,7 +268,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .command('migrate <source> <destination>')
     .description(
       "copy studies from one node to another as a resumable job; either end may be 'local' (the local archive). " +
-        'Running the same command again resumes the job and skips studies already done',
+        'Select the studies with --all or with filters. Running the same command again resumes the job and skips studies already done',
     )
     .option('--method <method>', 'auto: C-MOVE from source to destination, through the local archive when the source cannot; move: C-MOVE only; relay: always through the local archive', 'auto')
     .option('--concurrency <count>', 'maximum associations open at once to each node, and studies in flight', '2')
@@ -240,16 +277,14 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .option('--dry-run', 'count the instances on both ends and show what would be transferred; nothing is sent or recorded')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)')
     .option('--json', 'print the report as JSON');
-  addAnonymizeOptions(addFilterOptions(command)).action(async (sourceName: string, destinationName: string, options: JobCommandOptions) => {
+  addAnonymizeOptions(addAllOption(addFilterOptions(command), 'on the source')).action(async (sourceName: string, destinationName: string, options: JobCommandOptions) => {
     const anonymize = anonymizationFrom(options);
     if (anonymize && destinationName.toLowerCase() === LOCAL_ENDPOINT) throw new UsageError('--anonymize needs a node as destination: the local archive keeps the original instances');
     if (anonymize && options.method.toLowerCase() === 'move') throw new UsageError('--anonymize cannot go with --method move: anonymized copies are sent from the local archive; use auto or relay');
     const method = parseMethod(options.method);
     const jobOptions = jobOptionsFrom(method, options);
     if (sourceName.toLowerCase() === destinationName.toLowerCase()) throw new UsageError(`source and destination are both "${sourceName}": give two different ends`);
-    const filters = filtersFrom(options);
-    if (!hasAnyFilter(filters)) throw new UsageError('give --study-uid or at least one filter (--name, --date, --modality, --description, ...)');
-    const selection: JobSelection = { ...filters };
+    const selection = selectionFrom(options, true);
     let jobId: string;
     try {
       jobId = options.job === undefined ? deriveJobId(sourceName, destinationName, selection, anonymize !== undefined) : validateJobName(options.job);

@@ -22,8 +22,8 @@ import type { GlobalOptions } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
-import { addFilterOptions, filtersFrom } from './find';
-import { addAnonymizeOptions, anonymizationFrom, describeUnfinishedStudy, jobOptionsFrom, parseMethod, printHeldBack, resolveEndpoint } from './migrate';
+import { addFilterOptions } from './find';
+import { addAllOption, addAnonymizeOptions, anonymizationFrom, describeUnfinishedStudy, jobOptionsFrom, parseMethod, printHeldBack, resolveEndpoint, selectionFrom } from './migrate';
 import type { JobCommandOptions } from './migrate';
 
 interface SyncOptions extends JobCommandOptions {
@@ -52,7 +52,7 @@ function addSyncOptions(command: Command): Command {
     .option('--retries <count>', 'retries of a study after a transient failure, with back-off doubling from 1 s', '3')
     .option('--job <name>', 'base of the job names (NAME-a-to-b, NAME-b-to-a); default: derived from both ends and the filters')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)');
-  return addAnonymizeOptions(addFilterOptions(command));
+  return addAnonymizeOptions(addAllOption(addFilterOptions(command), 'on both ends'));
 }
 
 /** Checks the options and returns the sync they describe; throws UsageError naming the invalid value. */
@@ -61,7 +61,8 @@ function toSyncSpec(a: string, b: string, options: SyncOptions): SyncSpec {
   const direction = options.direction.toLowerCase();
   if (!(SYNC_DIRECTIONS as readonly string[]).includes(direction)) throw new UsageError(`--direction "${options.direction}" is invalid: use a-to-b, b-to-a or both`);
   const method = parseMethod(options.method);
-  const selection: JobSelection = { ...filtersFrom(options) };
+  // Without --all or a filter, sync compares every study too, as it did before --all; its jobs keep their names.
+  const selection = selectionFrom(options, false);
   const anonymize = anonymizationFrom(options);
   if (anonymize && direction !== 'a-to-b') throw new UsageError(`--anonymize copies from A to B only: give --direction a-to-b, not ${direction}`);
   if (anonymize && b.toLowerCase() === LOCAL_ENDPOINT) throw new UsageError('--anonymize needs a node as B: the local archive keeps the original instances');
@@ -106,7 +107,7 @@ export interface SyncSchedule extends SyncSpec {
  */
 export function parseSyncSchedule(text: string): SyncSchedule {
   const words = splitWords(text);
-  const usage = 'use "A B every 15m [--date D] [--modality M ...] [--direction both] ..."';
+  const usage = 'use "A B every 15m [--all, or filters such as --date D --modality M ...] [--direction both] ..."';
   if (words.length < 4 || words[2].toLowerCase() !== 'every') throw new UsageError(`--sync "${text}" is invalid: ${usage}`);
   let intervalMs: number;
   try {
@@ -267,7 +268,7 @@ export function registerSync(program: Command, globals: () => GlobalOptions): vo
   const command = program
     .command('sync <a> <b>')
     .description(
-      "compare two nodes over the filters and copy the studies and instances either one lacks; either end may be 'local' (the local archive). " +
+      "compare two nodes over the filters, or over every study with --all or without filters, and copy the studies and instances either one lacks; either end may be 'local' (the local archive). " +
         'A study under different Patient IDs on the two ends is reported as a conflict and not copied. ' +
         'Exit code 3 when some transfers failed, a conflict was found or --anonymize held back instances',
     )

@@ -5,6 +5,7 @@
 import type { LocalArchive, StudySummary } from '../archive';
 import { describeNode, findInstances, findStudies, formatDateRange, parseDateFilter } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, RemoteNode, StudyFilters } from '../query-retrieve';
+import { studyFiltersOf } from './job-store';
 import type { JobSelection } from './job-store';
 
 /** Name that stands for the local archive in place of a node name. */
@@ -31,15 +32,17 @@ export function describeEndpoint(endpoint: Endpoint): string {
   return endpoint.kind === 'local' ? 'the local archive' : describeNode(endpoint.node);
 }
 
-/** True when the selection has filters besides Study Instance UIDs, so the source must be searched. */
+/** True when the selection is all studies or has filters besides Study Instance UIDs, so the source must be searched. */
 function needsSearch(selection: JobSelection): boolean {
-  return Object.entries(selection).some(([key, value]) => key !== 'studyInstanceUids' && value !== undefined);
+  if (selection.all === true) return true;
+  return Object.entries(studyFiltersOf(selection)).some(([key, value]) => key !== 'studyInstanceUids' && value !== undefined);
 }
 
 /**
  * Lists the Study Instance UIDs the selection matches on the endpoint. With
  * Study Instance UIDs alone the UIDs are taken as given; a UID missing on the
- * source fails later, when its instances are counted.
+ * source fails later, when its instances are counted. All studies are found
+ * with a C-FIND whose keys all have universal matching, or the whole index.
  */
 export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, selection: JobSelection, options: { signal?: AbortSignal; onNotice?: (notice: QueryNotice) => void } = {}): Promise<string[]> {
   const explicit = selection.studyInstanceUids ?? [];
@@ -47,9 +50,10 @@ export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, se
 
   if (endpoint.kind === 'node') {
     const found: string[] = [];
-    const filters: StudyFilters = { ...selection };
+    const filters: StudyFilters = studyFiltersOf(selection);
+    const onNotice = warnOfDateSplits(endpoint, selection, options.onNotice);
     try {
-      for await (const match of findStudies(endpoint.node, local, filters, { signal: options.signal, onNotice: options.onNotice })) found.push(match.studyInstanceUid);
+      for await (const match of findStudies(endpoint.node, local, filters, { signal: options.signal, onNotice })) found.push(match.studyInstanceUid);
     } catch (error) {
       throw explainQueryRejection(endpoint, error);
     }
@@ -57,6 +61,26 @@ export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, se
   }
 
   return searchArchiveStudies(endpoint.archive, selection).map((study) => study.studyInstanceUid);
+}
+
+/**
+ * Returns a notice handler that passes every notice on and, for a selection of
+ * all studies, adds one warning at the first date split. findStudies splits a
+ * query the node rejects as too broad, or truncates, into Study Date ranges,
+ * and those ranges no longer match studies without Study Date.
+ */
+export function warnOfDateSplits(endpoint: Endpoint, selection: JobSelection, onNotice?: (notice: QueryNotice) => void): ((notice: QueryNotice) => void) | undefined {
+  if (selection.all !== true || onNotice === undefined) return onNotice;
+  let warned = false;
+  return (notice) => {
+    onNotice(notice);
+    if (notice.kind !== 'split' || warned) return;
+    warned = true;
+    onNotice({
+      kind: 'incomplete',
+      message: `${endpoint.name} rejected or truncated the query for all studies, so it is split into Study Date ranges, which do not match studies without Study Date; such studies on ${endpoint.name} may be missing from this run`,
+    });
+  };
 }
 
 /** Lists the archived studies that match every filter of the selection, with their patient and instance counts. */

@@ -47,8 +47,18 @@ export type StudyState = 'pending' | 'running' | 'done' | 'already-present' | 'f
  */
 export type TransferMethod = 'move' | 'relay' | 'send' | 'retrieve';
 
-/** Selection of studies on the source: the filters of `loader find` and explicit Study Instance UIDs. */
-export type JobSelection = StudyFilters;
+/**
+ * Selection of studies on the source: the filters of `loader find` and
+ * explicit Study Instance UIDs, or `all` for every study.
+ */
+export interface JobSelection extends StudyFilters {
+  /**
+   * Every study on the source, found with universal matching, so studies
+   * without Study Date, Patient Name or another optional attribute are
+   * included. It goes with no filter (see checkSelection).
+   */
+  all?: boolean;
+}
 
 export interface JobOptions {
   method: 'auto' | 'move' | 'relay';
@@ -136,8 +146,35 @@ export function validateJobName(name: string): string {
   return name;
 }
 
-/** Returns the selection with sorted lists and without empty fields, so equal selections serialize equally. */
+/** Returns the study filters of the selection, without `all`, for a C-FIND or an archive search. */
+export function studyFiltersOf(selection: JobSelection): StudyFilters {
+  const filters: JobSelection = { ...selection };
+  delete filters.all;
+  return filters;
+}
+
+/** True when the selection sets any study filter, Study Instance UIDs included. */
+export function hasStudyFilter(selection: JobSelection): boolean {
+  return Object.values(studyFiltersOf(selection)).some((value) => value !== undefined && value !== '' && !(Array.isArray(value) && value.length === 0));
+}
+
+/** Checks that `all` goes with no filter; throws JobStoreError otherwise. */
+export function checkSelection(selection: JobSelection): void {
+  if (selection.all === true && hasStudyFilter(selection)) {
+    throw new JobStoreError('a selection of all studies cannot also have filters: give either all studies or filters');
+  }
+}
+
+/**
+ * Returns the selection with sorted lists and without empty fields, so equal
+ * selections serialize equally. `all` is kept as `all: true`, so every study
+ * is a selection of its own, apart from no filter and from any filter.
+ */
 export function canonicalSelection(selection: JobSelection): JobSelection {
+  if (selection.all === true) {
+    checkSelection(selection);
+    return { all: true };
+  }
   const canonical: JobSelection = {};
   const text = (value: string | undefined) => (value === undefined || value.trim() === '' ? undefined : value.trim());
   const list = (values: string[] | undefined) => (values === undefined || values.length === 0 ? undefined : [...new Set(values)].sort());

@@ -24,7 +24,7 @@ import { describeStudyNotFound, echoNode } from '../query-retrieve';
 import type { LocalIdentity } from '../query-retrieve';
 import { describeEndpoint, explainQueryRejection, listStudyInstances, selectStudies } from './endpoints';
 import type { Endpoint } from './endpoints';
-import { generateJobSecret } from './job-store';
+import { checkSelection, generateJobSecret } from './job-store';
 import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
 import { NodeLimiter } from './node-limiter';
 import { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, sleep } from './retry';
@@ -482,7 +482,8 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
  * new ones to the job as pending, migrates every study that is pending,
  * running (left by a killed run) or failed, and at the end counts every
  * finished study on the destination again. Studies that are done or already
- * present are not transferred again.
+ * present are not transferred again. Throws JobStoreError when the
+ * selection is all studies together with filters.
  */
 export async function runMigration(request: MigrationRequest): Promise<MigrationReport> {
   const run: RunContext = {
@@ -494,6 +495,7 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
     finished: 0,
     total: 0,
   };
+  checkSelection(request.selection);
   if (request.anonymize !== undefined && request.destination.kind !== 'node') {
     throw new MigrationError('anonymization needs a node as destination: the local archive keeps the original instances', false);
   }

@@ -6,7 +6,7 @@
  */
 import { FindSession, findInstancesOn, findSeriesOn, findStudies } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, StudyFilters } from '../query-retrieve';
-import { explainQueryRejection, searchArchiveStudies } from '../migration';
+import { explainQueryRejection, searchArchiveStudies, studyFiltersOf, warnOfDateSplits } from '../migration';
 import type { Endpoint, JobSelection } from '../migration';
 
 export interface StudyOnEndpoint {
@@ -40,7 +40,7 @@ export class EndpointInventory {
     private readonly options: InventoryOptions = {},
   ) {}
 
-  /** Lists the studies that match the selection, by Study Instance UID. */
+  /** Lists the studies that match the selection, by Study Instance UID; a selection of all studies uses universal matching. */
   async listStudies(selection: JobSelection): Promise<Map<string, StudyOnEndpoint>> {
     const studies = new Map<string, StudyOnEndpoint>();
     if (this.endpoint.kind === 'local') {
@@ -56,8 +56,9 @@ export class EndpointInventory {
       return studies;
     }
 
-    const filters: StudyFilters = { ...selection };
-    const matches = findStudies(this.endpoint.node, this.local, filters, { signal: this.options.signal, onNotice: this.options.onNotice });
+    const filters: StudyFilters = studyFiltersOf(selection);
+    const onNotice = warnOfDateSplits(this.endpoint, selection, this.options.onNotice);
+    const matches = findStudies(this.endpoint.node, this.local, filters, { signal: this.options.signal, onNotice });
     try {
       for await (const match of matches) {
         studies.set(match.studyInstanceUid, {

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import { UidMapper } from '../../dicom/anonymizer/job-keys';
-import { canonicalSelection, generateJobSecret, runMigration, validateJobName } from '../migration';
+import { canonicalSelection, checkSelection, generateJobSecret, runMigration, validateJobName } from '../migration';
 import type { BackoffOptions, Endpoint, JobOptions, JobSelection, JobStore, MigrationAnonymization, MigrationOutcome, MigrationReport } from '../migration';
 import type { LocalIdentity } from '../query-retrieve';
 import { compareAnonymized, compareEndpoints } from './compare';
@@ -96,7 +96,8 @@ export interface SyncReport {
 /**
  * Returns the job id of one direction: `<job>-a-to-b` with --job, otherwise
  * derived from both ends and the selection, so the same command reuses the
- * same jobs. Throws JobStoreError when the result is not a valid job name.
+ * same jobs. A selection of all studies gets ids of its own, apart from the
+ * ids of a sync without filters. Throws JobStoreError when the result is not a valid job name.
  */
 export function syncJobId(a: string, b: string, selection: JobSelection, direction: 'a-to-b' | 'b-to-a', jobName?: string, anonymized = false): string {
   if (jobName !== undefined) return validateJobName(`${jobName}-${direction}`);
@@ -161,11 +162,13 @@ function transferOutcomeOf(transfers: SyncTransfer[], summary: SyncReport['summa
  * Compares A and B over the selection and, unless this is a dry run, copies
  * the missing studies in the requested directions: A to B first, then B to A.
  * Only the studies the comparison lists are handed to the engine, so a run
- * with nothing new transfers nothing.
+ * with nothing new transfers nothing. Throws JobStoreError when the selection
+ * is all studies together with filters.
  */
 export async function runSync(request: SyncRequest): Promise<SyncReport> {
   const { a, b, direction } = request;
   if (a.name.toLowerCase() === b.name.toLowerCase()) throw new Error(`both ends are "${a.name}": give two different ends`);
+  checkSelection(request.selection);
   const notes: string[] = [];
   const notice = (message: string) => {
     notes.push(message);
