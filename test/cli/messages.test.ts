@@ -26,6 +26,16 @@ describeBuilt('option errors', () => {
     expect(port.stderr).toContain('loader: --port "abc" is invalid: a port is a whole number from 1 to 65535');
   });
 
+  test('send --all-matching without filters', async () => {
+    const dirs = createLoaderDirs('messages-send-all');
+    const result = await runLoader(['send', '--host', LOOPBACK, '--port', '104', '-aec', 'NODE', '--all-matching'], { dirs });
+
+    expect(result.code).toBe(2);
+    // A date range would skip studies without Study Date, so the message points to migrate --all.
+    expect(result.stderr).toContain('loader migrate local NODE --all');
+    expect(result.stderr).not.toContain('19000101');
+  });
+
   test('serve --port names the option', async () => {
     const result = await runLoader(['serve', '--port', 'abc']);
 

@@ -106,7 +106,7 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
     try {
       let studyUids: string[];
       if (options.allMatching) {
-        if (!hasAnyFilter(filters)) throw new UsageError('--all-matching needs at least one filter; to send the whole archive use --date 19000101-');
+        if (!hasAnyFilter(filters)) throw new UsageError('--all-matching needs at least one filter; to send every archived study, also those without Study Date, use "loader migrate local NODE --all"');
         const studies = archive.searchStudies({ name: filters.patientName, patientId: filters.patientId, date: filters.date, modalities: filters.modalities, description: filters.studyDescription });
         studyUids = studies.map((study) => study.studyInstanceUid).filter((uid) => !filters.studyInstanceUids || filters.studyInstanceUids.includes(uid));
       } else {
