@@ -86,4 +86,24 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then((code) => process.exit(code));
+/**
+ * Resolves once everything written to `stream` so far has left the process.
+ * Writes to a pipe are asynchronous when the pipe is full, and process.exit()
+ * drops what is still queued: `loader studies --json | wc -c` printed 65536
+ * bytes, the pipe's capacity, of 423001. A closed reader (EPIPE) also ends
+ * the wait.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('error', () => resolve());
+    stream.write('', () => resolve());
+  });
+}
+
+main(process.argv)
+  .then(async (code) => {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    return code;
+  })
+  .then((code) => process.exit(code));
