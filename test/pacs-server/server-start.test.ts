@@ -9,7 +9,10 @@ import { captureLogLines } from '../support/log-capture';
 
 captureLogLines();
 
-test('start loads the data dictionary', async () => {
+test.each([
+  ['loads the data dictionary when asked', true],
+  ['leaves the data dictionary by default', false],
+])('start %s', async (_case, loadDictionaryAtStart) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'loader-test-server-start-'));
   try {
     // A module registry of its own, so that no earlier test has loaded the dictionary.
@@ -19,12 +22,13 @@ test('start loads the data dictionary', async () => {
       const { PacsServer } = await import('../../src/services/pacs-server/pacs-server');
       const { defaultSettings } = await import('../../src/services/settings/settings-types');
       const archive = LocalArchive.open(path.join(root, 'archive'));
-      const server = new PacsServer({ settings: { ...defaultSettings().pacs, host: '127.0.0.1', port: 0 }, archive, listNodes: () => [] });
+      const settings = { ...defaultSettings().pacs, host: '127.0.0.1', port: 0 };
+      const server = new PacsServer({ settings, archive, listNodes: () => [], ...(loadDictionaryAtStart ? { loadDictionaryAtStart } : {}) });
 
       expect(tags.isDataDictionaryLoaded()).toBe(false);
       await server.start();
       try {
-        expect(tags.isDataDictionaryLoaded()).toBe(true);
+        expect(tags.isDataDictionaryLoaded()).toBe(loadDictionaryAtStart);
       } finally {
         await server.stop();
         archive.close();

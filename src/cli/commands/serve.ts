@@ -124,6 +124,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
     archive,
     listNodes: nodeRegistryReader(globals, settingsStore.warnings),
     accounts,
+    loadDictionaryAtStart: true,
   });
   try {
     await server.start();
