@@ -236,20 +236,19 @@ describe('receiveFile', () => {
     );
   }
 
-  test('parses before the data set ends', async () => {
-    const part = datasetPartOf(largeImage);
-    const meta = metaFor(part);
+  /** Receives the data set of `part` in two pieces, the second 50 ms after the first, and records whether `interpret` ran before it. */
+  async function receiveInTwoPieces(part: DatasetPart, meta: Buffer, splitAt: number, file: string) {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     const interpretedBeforeEnd: boolean[] = [];
     let ended = false;
-    const data = heldStream(part.bytes.subarray(0, HEAD_BYTES + 10), part.bytes.subarray(HEAD_BYTES + 10), released);
+    const data = heldStream(part.bytes.subarray(0, splitAt), part.bytes.subarray(splitAt), released);
     setTimeout(() => {
       ended = true;
       release();
     }, 50);
 
-    const received = await receiveFile(path.join(workDir, 'a.part'), meta, data, {
+    const received = await receiveFile(file, meta, data, {
       fsync: false,
       transferSyntaxUid: part.transferSyntaxUid,
       interpret: (header) => {
@@ -257,6 +256,14 @@ describe('receiveFile', () => {
         return readInstanceRecord(header);
       },
     });
+    return { received, interpretedBeforeEnd };
+  }
+
+  test('parses before the data set ends', async () => {
+    const part = datasetPartOf(largeImage);
+    const meta = metaFor(part);
+
+    const { received, interpretedBeforeEnd } = await receiveInTwoPieces(part, meta, HEAD_BYTES + 10, path.join(workDir, 'a.part'));
 
     expect(part.bytes.length).toBeGreaterThan(HEAD_BYTES + 10);
     expect(interpretedBeforeEnd).toEqual([true]);
@@ -295,25 +302,9 @@ describe('receiveFile', () => {
   test('header parsed at FIRST_HEAD_BYTES', async () => {
     const part = datasetPartOf(largeImage);
     const meta = metaFor(part);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const interpretedBeforeEnd: boolean[] = [];
-    let ended = false;
-    const data = heldStream(part.bytes.subarray(0, FIRST_HEAD_BYTES + 10), part.bytes.subarray(FIRST_HEAD_BYTES + 10), released);
-    setTimeout(() => {
-      ended = true;
-      release();
-    }, 50);
-
     const file = path.join(workDir, 'first.part');
-    const received = await receiveFile(file, meta, data, {
-      fsync: false,
-      transferSyntaxUid: part.transferSyntaxUid,
-      interpret: (header) => {
-        interpretedBeforeEnd.push(!ended);
-        return readInstanceRecord(header);
-      },
-    });
+
+    const { received, interpretedBeforeEnd } = await receiveInTwoPieces(part, meta, FIRST_HEAD_BYTES + 10, file);
 
     expect(interpretedBeforeEnd).toEqual([true]);
     // The bytes after the header were not copied into the head.
