@@ -18,3 +18,16 @@ export function missingGuiPrerequisites(commands: string[]): string[] {
     ...commands.filter((tool) => !commandExists(tool)),
   ];
 }
+
+/**
+ * Returns `describe` when the window tests of `suite` can run with the given
+ * commands, and otherwise `describe.skip`, after a warning that names what is
+ * missing.
+ */
+export function describeWhenGuiAvailable(suite: string, commands: string[]): typeof describe | typeof describe.skip {
+  const missing = missingGuiPrerequisites(commands);
+  if (missing.length === 0) return describe;
+  // eslint-disable-next-line no-console
+  console.warn(`${suite} skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
+  return describe.skip;
+}

@@ -10,14 +10,13 @@ import * as path from 'path';
 import { createLoaderDirs, freePort, makeTempDir } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { translator } from '../../src/ui/i18n';
-import { missingGuiPrerequisites } from './gui-prerequisites';
+import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
 import type { WindowDriver } from './window-driver';
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import']);
-const describeWithGui = missing.length > 0 ? describe.skip : describe;
+const describeWithGui = describeWhenGuiAvailable('test/ui/settings-window', ['Xvfb', 'xdotool', 'import']);
 
 const ru = translator('ru');
 

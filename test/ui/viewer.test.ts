@@ -23,7 +23,7 @@ import { damagedJpeg2000Copy } from '../codecs/reference';
 import { corpusFile, corpusPath, corpusSamples } from '../support/corpus';
 import { createLoaderDirs, LOADER_BIN, makeTempDir, startProcess, waitUntil } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
-import { missingGuiPrerequisites } from './gui-prerequisites';
+import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { sleep, WindowDriver } from './window-driver';
 
 const t = translator('en');
@@ -213,12 +213,7 @@ describe('loader view arguments', () => {
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'convert']);
-if (missing.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`viewer window tests skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
-}
-const describeWithGui = missing.length > 0 ? describe.skip : describe;
+const describeWithGui = describeWhenGuiAvailable('viewer window tests', ['Xvfb', 'xdotool', 'import', 'convert']);
 
 describeWithGui('viewer window', () => {
   const dirs = createLoaderDirs('viewer-ui');

@@ -8,16 +8,11 @@
 
 import { corpusSamples, createLoaderDirs, freePort, makeTempDir, storeFiles } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
-import { missingGuiPrerequisites } from './gui-prerequisites';
+import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
 import type { WindowDriver } from './window-driver';
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
-if (missing.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`test/ui/window-first-start skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
-}
-const describeWithGui = missing.length > 0 ? describe.skip : describe;
+const describeWithGui = describeWhenGuiAvailable('test/ui/window-first-start', ['Xvfb', 'xdotool', 'import', 'storescu']);
 
 const AE_TITLE = 'LOADERNEW';
 const UNKNOWN_CALLER = 'UNKNOWNMOD';

@@ -10,16 +10,11 @@
 
 import { createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
-import { missingGuiPrerequisites } from './gui-prerequisites';
+import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { corpusStudyFiles, setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
 import type { WindowDriver } from './window-driver';
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'storescu']);
-if (missing.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`test/ui/window-own-server skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
-}
-const describeWithGui = missing.length > 0 ? describe.skip : describe;
+const describeWithGui = describeWhenGuiAvailable('test/ui/window-own-server', ['Xvfb', 'xdotool', 'import', 'storescu']);
 
 const AE_TITLE = 'LOADERSELF';
 const REFRESH_LOG = 'local panel listed again after the server stored instances';

@@ -10,17 +10,12 @@ import * as net from 'net';
 import { translator } from '../../src/ui/i18n';
 import { createLoaderDirs, freePort, makeTempDir } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
-import { missingGuiPrerequisites } from './gui-prerequisites';
+import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { setLoaderSettings, startLoaderWindow, startWindowDisplay } from './window-driver';
 import type { WindowDriver } from './window-driver';
 import type { WidgetRecord } from '../../src/ui/test-hooks';
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import']);
-if (missing.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`test/ui/window-port-in-use skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
-}
-const describeWithGui = missing.length > 0 ? describe.skip : describe;
+const describeWithGui = describeWhenGuiAvailable('test/ui/window-port-in-use', ['Xvfb', 'xdotool', 'import']);
 
 const ru = translator('ru');
 

@@ -14,16 +14,11 @@ import * as path from 'path';
 import { translator } from '../../src/ui/i18n';
 import { createLoaderDirs, freePort, makeTempDir, runDcmtk, runLoader, startOrthanc } from '../support/peers';
 import type { ManagedProcess, OrthancHandle } from '../support/peers';
-import { missingGuiPrerequisites } from './gui-prerequisites';
+import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { corpusStudyFiles, setLoaderSettings, startLoaderWindow, startWindowDisplay } from './window-driver';
 import type { WindowDriver } from './window-driver';
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'echoscu', 'Orthanc']);
-if (missing.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`test/ui/window-server-off skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
-}
-const describeWithGui = missing.length > 0 ? describe.skip : describe;
+const describeWithGui = describeWhenGuiAvailable('test/ui/window-server-off', ['Xvfb', 'xdotool', 'import', 'echoscu', 'Orthanc']);
 
 const AE_TITLE = 'LOADEROFF';
 const ORTHANC_AE_TITLE = 'ORTHANCOFF';

@@ -25,25 +25,15 @@ import {
   waitUntil,
 } from '../support/peers';
 import type { ManagedProcess, OrthancHandle } from '../support/peers';
-import { missingGuiPrerequisites } from './gui-prerequisites';
+import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
 import type { WindowDriver } from './window-driver';
 
 const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 
-const missing = missingGuiPrerequisites(['Xvfb', 'xdotool', 'import', 'Orthanc', 'echoscu']);
-if (missing.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`test/ui skipped: missing ${missing.join(', ')}; run scripts/setup.sh --test`);
-}
-const describeWithGui = missing.length > 0 ? describe.skip : describe;
+const describeWithGui = describeWhenGuiAvailable('test/ui', ['Xvfb', 'xdotool', 'import', 'Orthanc', 'echoscu']);
 
-const missingForTray = missingGuiPrerequisites(['Xvfb', 'xdotool', 'xwininfo', 'import', 'trayer', 'echoscu']);
-if (missingForTray.length > 0) {
-  // eslint-disable-next-line no-console
-  console.warn(`tray icon tests skipped: missing ${missingForTray.join(', ')}`);
-}
-const describeWithTray = missingForTray.length > 0 ? describe.skip : describe;
+const describeWithTray = describeWhenGuiAvailable('tray icon tests', ['Xvfb', 'xdotool', 'xwininfo', 'import', 'trayer', 'echoscu']);
 
 /** Corpus studies uploaded to Orthanc, by the last component of their Study Instance UID. */
 interface UploadedStudy {
