@@ -130,12 +130,15 @@ describeBuilt('anonymizing pipelines', () => {
   const migrateArgs = () => ['migrate', 'local', 'orthanc', '--anonymize', '--study-uid', ...studyUids, '--concurrency', '1', '--job', 'anon'];
 
   test('killed migration resumes without duplicates', async () => {
+    // SIGKILL leaves the folder of anonymized copies behind, so it goes into the test's own folder instead of /tmp.
+    const tmpDir = path.join(dirs.root, 'tmp');
+    fs.mkdirSync(tmpDir, { recursive: true });
     const migration = startProcess({
       name: 'loader-migrate-anon',
       command: LOADER_BIN,
       args: ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, ...migrateArgs()],
       dir: dirs.root,
-      env: { HOME: dirs.homeDir, XDG_CONFIG_HOME: path.join(dirs.homeDir, '.config'), XDG_DATA_HOME: path.join(dirs.homeDir, '.local', 'share') },
+      env: { HOME: dirs.homeDir, XDG_CONFIG_HOME: path.join(dirs.homeDir, '.config'), XDG_DATA_HOME: path.join(dirs.homeDir, '.local', 'share'), TMPDIR: tmpDir },
     });
     let storedAtKill = 0;
     const deadline = Date.now() + 60_000;
@@ -147,6 +150,7 @@ describeBuilt('anonymizing pipelines', () => {
     process.kill(-migration.pid, 'SIGKILL');
     expect((await migration.exited).signal).toBe('SIGKILL');
     expect(storedAtKill).toBeGreaterThanOrEqual(1);
+    expect(fs.readdirSync(tmpDir).filter((name) => name.startsWith('loader-anonymized-'))).toHaveLength(1);
 
     const resumed = await runLoader([...migrateArgs(), '--json'], { dirs });
     // The ultrasound image is held back, so the outcome is partial, as for `loader send`.
