@@ -71,7 +71,7 @@ interface ResolvedTarget {
   defaultFolder?: string;
   /** Set for a registered node; its secret is looked up under this name. */
   nodeName?: string;
-  /** Where readCredentials took the password or key passphrase from, for the message of a failed login. */
+  /** Source from which readCredentials took the password or key passphrase, named in the message of a failed login. */
   secretOrigin?: 'stdin' | 'environment' | 'keychain' | 'prompt';
 }
 

@@ -389,7 +389,7 @@ async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<
 
 /**
  * Counts the destination again for the finished studies that `include`
- * selects, so the report shows that they are still complete; a mismatch marks
+ * selects, so the report shows that they are still complete. A mismatch marks
  * the study failed.
  */
 async function verifyFinishedStudies(run: RunContext, include: (study: StudyRecord) => boolean): Promise<void> {

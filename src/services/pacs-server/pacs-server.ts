@@ -20,10 +20,10 @@ const log = createLogger('loader.server');
 
 export interface PacsServerOptions {
   /**
-   * Load the data dictionary in start(), before listening, so the first
-   * C-STORE of implicit VR data does not wait for it (40 to 70 ms; see
+   * Whether start() loads the data dictionary before listening, so the first
+   * C-STORE of implicit VR data does not wait 40 to 70 ms for it (see
    * loadDataDictionary). `loader serve` sets it. The desktop window leaves it
-   * off: there the load added about 55 ms and 12 MiB to the window's start.
+   * off, because there the load added about 55 ms and 12 MiB to its start.
    */
   loadDictionaryAtStart?: boolean;
   settings: PacsSettings;

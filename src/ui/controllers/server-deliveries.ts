@@ -70,7 +70,7 @@ export class ServerDeliveries {
   }
 }
 
-/** Where the retrieve ran and where the server listens, for the copies and the notes. */
+/** The retrieve's target archive, node and ports, and the running server's archive and port, for the copies and the notes. */
 export interface DeliveryContext {
   serverArchive: LocalArchive;
   target: LocalArchive;
@@ -160,7 +160,7 @@ async function copyFromServer(sopInstanceUid: string, context: DeliveryContext):
   }
 }
 
-/** The outcome of several studies, as retrieveStudies combines them: the common one, or partial. */
+/** Returns the outcome shared by all studies, or partial when they differ, as retrieveStudies combines them. */
 function combinedOutcome(studies: StudyRetrieveReport[]): TransferOutcome {
   const outcomes = new Set(studies.map((study) => study.outcome));
   return outcomes.size === 1 ? [...outcomes][0] : 'partial';
