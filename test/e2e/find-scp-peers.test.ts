@@ -8,8 +8,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect } from '../../src/dicom/network';
-import { encodeElements } from '../../src/dicom/writer';
 import { CT_SMALL, Tag, freshCopy } from '../archive/fixtures';
 import {
   DcmqrscpHandle,
@@ -22,10 +20,7 @@ import {
   startLoader,
   storeFiles,
 } from '../support/peers';
-import { PYTHON, distinct, find } from './helpers';
-
-const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+import { PYTHON, distinct, find, loaderClientFindStatuses } from './helpers';
 
 const UID_ROOT = '1.2.826.0.1.3680043.9.7433.4.92';
 /** Study Time of each study, keyed by the last component of its Study Instance UID. */
@@ -150,33 +145,12 @@ describe('C-FIND cancel', () => {
 
 describe('C-FIND request encodings', () => {
   test('key sent as UN', async () => {
-    const association = await connect({
-      host: loader.host,
-      port: loader.port,
-      callingAeTitle: 'UNKEYSCU',
-      calledAeTitle: loader.aeTitle,
-      contexts: [{ abstractSyntax: STUDY_ROOT_FIND, transferSyntaxes: [EXPLICIT_LE] }],
-      implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
-      implementationVersionName: 'UNKEY_SCU',
-    });
     // Referenced Study Sequence as UN, the way a requester without it in its dictionary sends it.
-    const identifier = encodeElements(
-      [
-        { tag: 0x00080052, vr: 'CS', value: 'STUDY' },
-        { tag: 0x00081110, vr: 'UN', value: Buffer.alloc(0) },
-        { tag: 0x0020000d, vr: 'UI', value: studyUid('2') },
-      ],
-      { explicitVr: true, littleEndian: true },
-      [],
-    );
-    const statuses: number[] = [];
-    try {
-      for await (const response of association.find({ contextId: association.acceptedContexts[0].id, identifier })) {
-        statuses.push(response.status);
-      }
-    } finally {
-      await association.release();
-    }
+    const statuses = await loaderClientFindStatuses(loader, 'UNKEYSCU', [
+      { tag: 0x00080052, vr: 'CS', value: 'STUDY' },
+      { tag: 0x00081110, vr: 'UN', value: Buffer.alloc(0) },
+      { tag: 0x0020000d, vr: 'UI', value: studyUid('2') },
+    ]);
 
     expect(statuses).toEqual([0xff00, 0x0000]);
   });

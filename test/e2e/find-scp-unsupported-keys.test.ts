@@ -5,14 +5,10 @@
  * the unsupported keys once, without their values.
  */
 import path from 'node:path';
-import { connect } from '../../src/dicom/network';
-import { encodeElements } from '../../src/dicom/writer';
 import { setLogSink } from '../../src/services/logger';
 import { CT_SMALL, Tag, freshCopy } from '../archive/fixtures';
 import { LoaderServer, associationArgs, makeTempDir, runDcmtk, sleep, startLoader, storeFiles } from '../support/peers';
-
-const STUDY_ROOT_FIND = '1.2.840.10008.5.1.4.1.2.2.1';
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+import { loaderClientFindStatuses } from './helpers';
 
 const UID_ROOT = '1.2.826.0.1.3680043.9.7433.4.93';
 const STUDY_UIDS = [`${UID_ROOT}.1`, `${UID_ROOT}.2`];
@@ -161,31 +157,9 @@ describe('C-FIND unsupported matching keys', () => {
 });
 
 describe('C-FIND private keys', () => {
-  /** Sends one Study Root C-FIND with the loader's own client and returns every response status. */
-  async function findStatuses(callingAeTitle: string, elements: Parameters<typeof encodeElements>[0]): Promise<number[]> {
-    const association = await connect({
-      host: loader.host,
-      port: loader.port,
-      callingAeTitle,
-      calledAeTitle: loader.aeTitle,
-      contexts: [{ abstractSyntax: STUDY_ROOT_FIND, transferSyntaxes: [EXPLICIT_LE] }],
-      implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
-      implementationVersionName: 'PRIVATE_SCU',
-    });
-    const identifier = encodeElements(
-      [{ tag: 0x00080052, vr: 'CS', value: 'STUDY' }, { tag: 0x0020000d, vr: 'UI', value: '' }, ...elements],
-      { explicitVr: true, littleEndian: true },
-      [],
-    );
-    const statuses: number[] = [];
-    try {
-      for await (const response of association.find({ contextId: association.acceptedContexts[0].id, identifier })) {
-        statuses.push(response.status);
-      }
-    } finally {
-      await association.release();
-    }
-    return statuses;
+  /** Sends one Study Root C-FIND at STUDY level with the loader's own client and returns every response status. */
+  function findStatuses(callingAeTitle: string, elements: Parameters<typeof loaderClientFindStatuses>[2]): Promise<number[]> {
+    return loaderClientFindStatuses(loader, callingAeTitle, [{ tag: 0x00080052, vr: 'CS', value: 'STUDY' }, { tag: 0x0020000d, vr: 'UI', value: '' }, ...elements]);
   }
 
   test('private value sends FF01', async () => {

@@ -6,6 +6,9 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { connect } from '../../src/dicom/network';
+import { encodeElements } from '../../src/dicom/writer';
+
 import {
   CorpusFile,
   DicomNode,
@@ -240,4 +243,32 @@ export function storeWithOwnSyntax(called: DicomNode, files: CorpusFile[], calli
     ['--no-halt', '-xf', profile, 'Own', ...associationArgs(called, callingAeTitle), ...files.map((file) => file.absolutePath)],
     { timeoutMs: 90_000 },
   );
+}
+
+/**
+ * Sends one Study Root C-FIND with the identifier `elements` (explicit VR
+ * little endian) from the loader's own client to `server`, and returns the
+ * status of every response. The loader's client can send encodings that
+ * findscu rewrites, such as a sequence key as UN.
+ */
+export async function loaderClientFindStatuses(server: DicomNode, callingAeTitle: string, elements: Parameters<typeof encodeElements>[0]): Promise<number[]> {
+  const association = await connect({
+    host: server.host,
+    port: server.port,
+    callingAeTitle,
+    calledAeTitle: server.aeTitle,
+    contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.2.2.1', transferSyntaxes: ['1.2.840.10008.1.2.1'] }],
+    implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
+    implementationVersionName: 'TEST_SCU',
+  });
+  const identifier = encodeElements(elements, { explicitVr: true, littleEndian: true }, []);
+  const statuses: number[] = [];
+  try {
+    for await (const response of association.find({ contextId: association.acceptedContexts[0].id, identifier })) {
+      statuses.push(response.status);
+    }
+  } finally {
+    await association.release();
+  }
+  return statuses;
 }
