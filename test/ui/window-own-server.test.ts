@@ -121,9 +121,13 @@ describeWithGui('window with its own server', () => {
     await driver.waitFor('left-table', (table) => table.rows === 4, 20_000, '4 rows');
     expect(driver.widget('left-connection')?.text).toContain(`${AE_TITLE}@127.0.0.1:${serverPort}`);
 
-    // "Range" is the last date choice; Return in the date field runs the search with it.
+    // "Range" is the last date choice; Return in the date field runs the search with it. A study that arrives
+    // while the date list is open renders the window again, and the list keeps the row that End moves to.
     await driver.click('left-date');
+    await store(corpusStudyFiles('ct-ankle-implicit-le.dcm'));
+    await driver.waitFor('right-table', (table) => table.rows === 5, 10_000, '5 rows');
     driver.key('End', 'Return');
+    await driver.waitFor('left-date', (combo) => combo.text === 'Диапазон', 5_000, 'text "Диапазон"');
     await driver.waitFor('left-date-text', (field) => field.enabled, 5_000, 'enabled');
     await driver.typeInto('left-date-text', '20040101-20041231');
     expect(driver.widget('left-table')?.rows).toBe(4);
@@ -134,11 +138,11 @@ describeWithGui('window with its own server', () => {
     const imported = await runLoader(['scan', corpusStudyFiles('siemens-csa.dcm')[0], '--import'], { dirs });
     expect(imported.code).toBe(0);
     await sleep(1_500);
-    expect(driver.widget('right-table')?.rows).toBe(4);
+    expect(driver.widget('right-table')?.rows).toBe(5);
     await driver.click('right-filter');
     await driver.waitFor('right-filter', (field) => field.focused, 5_000, 'focused');
     driver.key('Return');
-    await driver.waitFor('right-table', (table) => table.rows === 5, 5_000, '5 rows');
+    await driver.waitFor('right-table', (table) => table.rows === 6, 5_000, '6 rows');
   }, 120_000);
 
   test('Esc cancels the dialogs', async () => {

@@ -5,7 +5,7 @@
  * the main window runs the services.
  */
 import { FileMode, QFileDialog, QLineEdit, QTableWidget, SizeAdjustPolicy } from '@nodegui/nodegui';
-import { Button, CheckBox, ComboBox, LineEdit, Text, View } from '@nodegui/react-nodegui';
+import { Button, CheckBox, LineEdit, Text, View } from '@nodegui/react-nodegui';
 import React, { useRef } from 'react';
 
 import type { PanelConnection, StudyRow } from '../controllers/app-controller';
@@ -15,7 +15,7 @@ import type { Translate } from '../i18n';
 import { RemoteFileTable } from './remote-file-table';
 import { StudyTable } from './study-table';
 
-import { comboItems } from './combo-items';
+import { ChoiceComboBox } from './choice-combo-box';
 import { limitAeTitleLength } from './settings-input';
 
 const h = React.createElement;
@@ -218,12 +218,12 @@ function pacsFilters(props: PanelProps): React.ReactElement {
       View,
       { style: 'flex-direction: row;' },
       h(Text, {}, t('panel.date')),
-      h(ComboBox, {
+      h(ChoiceComboBox, {
         id: `${side}-date`,
         sizeAdjustPolicy: COMBO_SIZE_POLICY,
-        items: comboItems(DATE_CHOICES.map((choice) => t(DATE_LABELS[choice]))),
+        texts: DATE_CHOICES.map((choice) => t(DATE_LABELS[choice])),
         currentIndex: DATE_CHOICES.indexOf(state.dateChoice),
-        on: { activated: (index: number) => index >= 0 && DATE_CHOICES[index] !== state.dateChoice && update({ dateChoice: DATE_CHOICES[index] }) },
+        onActivated: (index: number) => index >= 0 && DATE_CHOICES[index] !== state.dateChoice && update({ dateChoice: DATE_CHOICES[index] }),
       }),
       h(LineEdit, {
         id: `${side}-date-text`,
@@ -310,17 +310,15 @@ export function Panel(props: PanelProps): React.ReactElement {
       View,
       { style: 'flex-direction: row;' },
       h(Text, {}, t('panel.type')),
-      h(ComboBox, {
+      h(ChoiceComboBox, {
         id: `${side}-kind`,
         sizeAdjustPolicy: COMBO_SIZE_POLICY,
-        items: comboItems([t('panel.type.pacs'), t('panel.type.local'), t('panel.type.ssh')]),
+        texts: [t('panel.type.pacs'), t('panel.type.local'), t('panel.type.ssh')],
         currentIndex: kinds.indexOf(state.kind),
-        on: {
-          activated: (index: number) => {
-            const kind = kinds[index];
-            if (kind === undefined || kind === state.kind) return;
-            update(panelKindChange(state, kind));
-          },
+        onActivated: (index: number) => {
+          const kind = kinds[index];
+          if (kind === undefined || kind === state.kind) return;
+          update(panelKindChange(state, kind));
         },
       }),
       h(View, { style: 'flex: 1;' }),
