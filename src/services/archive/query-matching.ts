@@ -61,9 +61,16 @@ export function buildCondition(
         parameters: [value, options.caseInsensitive ? 1 : 0],
       };
     case 'text':
-      return textCondition(attribute.column, value, options.caseInsensitive);
+      return textCondition(attribute.column, value, options.caseInsensitive, WILDCARD_VRS.has(attribute.vr));
   }
 }
+
+/**
+ * VRs on which '*' and '?' are wildcards (PS3.4 C.2.2.2.4). On other VRs,
+ * such as IS, a value with them is matched literally, so it matches nothing,
+ * and only a value of '*' alone is universal matching.
+ */
+const WILDCARD_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UR', 'UT']);
 
 /**
  * Maximum characters of one key value per VR (PS3.5 table 6.2-1). DA and TM
@@ -122,8 +129,8 @@ export function checkValueLength(keyword: string, attribute: QueryAttribute, val
   }
 }
 
-function textCondition(column: string, value: string, caseInsensitive: boolean): SqlCondition {
-  if (!caseInsensitive && !hasWildcard(value)) return { sql: `${column} = ?`, parameters: [value] };
+function textCondition(column: string, value: string, caseInsensitive: boolean, allowsWildcards: boolean): SqlCondition {
+  if (!allowsWildcards || (!caseInsensitive && !hasWildcard(value))) return { sql: `${column} = ?`, parameters: [value] };
   return { sql: `${MATCH_FUNCTION}(?, ${column}, ?, 0)`, parameters: [value, caseInsensitive ? 1 : 0] };
 }
 
@@ -136,12 +143,15 @@ function uidCondition(column: string, value: string): SqlCondition {
 
 /**
  * ModalitiesInStudy and SOPClassesInStudy: the record matches when any member
- * of the study's set matches any listed value; each listed value may contain wildcards.
+ * of the study's set matches any listed value. A listed value may contain
+ * wildcards where the VR allows them, so in ModalitiesInStudy (CS) but not in
+ * SOPClassesInStudy (UI).
  */
 function memberCondition(attribute: QueryAttribute, value: string): SqlCondition {
   const values = splitValues(value);
-  const exact = values.filter((item) => !hasWildcard(item));
-  const patterns = values.filter((item) => hasWildcard(item));
+  const isPattern = (item: string) => WILDCARD_VRS.has(attribute.vr) && hasWildcard(item);
+  const exact = values.filter((item) => !isPattern(item));
+  const patterns = values.filter(isPattern);
 
   const alternatives: string[] = [];
   const parameters: unknown[] = [];

@@ -1,0 +1,154 @@
+/**
+ * DCMTK findscu queries `loader serve` to check the C-FIND matching rules of
+ * PS3.4 section C.2.2.2 on a few small studies. The rules covered are time
+ * ranges, universal matching with '*', Modalities in Study with several
+ * values, and VRs on which wildcards are not allowed.
+ */
+import path from 'node:path';
+import { generateUid } from '../../src/dicom/uid';
+import { CT_SMALL, MR_SMALL, Tag, modifiedCopy } from '../archive/fixtures';
+import { find, distinct } from '../e2e/helpers';
+import { LoaderServer, makeTempDir, startLoader, storeFiles } from '../support/peers';
+
+const SeriesNumber = '(0020,0011)';
+const AccessionNumber = '(0008,0050)';
+
+/** One study of one or more series, each series one instance. */
+interface StudySpec {
+  name: string;
+  study: Record<string, string>;
+  series: Record<string, string>[];
+}
+
+const STUDIES: StudySpec[] = [
+  { name: 'at1030', study: { [Tag.StudyTime]: '103045', [Tag.StudyDescription]: 'Head' }, series: [{ [Tag.Modality]: 'CT', [SeriesNumber]: '1' }] },
+  { name: 'at1031', study: { [Tag.StudyTime]: '103100', [Tag.StudyDescription]: 'Head' }, series: [{ [Tag.Modality]: 'CT', [SeriesNumber]: '12' }] },
+  { name: 'at0900', study: { [Tag.StudyTime]: '0900', [Tag.StudyDescription]: '' }, series: [{ [Tag.Modality]: 'MR', [SeriesNumber]: '7' }] },
+  {
+    name: 'petCt',
+    study: { [Tag.StudyTime]: '120000.5', [Tag.StudyDescription]: 'PET-CT', [AccessionNumber]: '' },
+    series: [
+      { [Tag.Modality]: 'CT', [SeriesNumber]: '1' },
+      { [Tag.Modality]: 'PT', [SeriesNumber]: '2' },
+    ],
+  },
+];
+
+let loader: LoaderServer;
+const studyUid: Record<string, string> = {};
+const seriesUids: Record<string, string[]> = {};
+
+beforeAll(async () => {
+  loader = await startLoader([], { aeTitle: 'LOADER' });
+  const filesDir = makeTempDir('find-rules');
+  const files: string[] = [];
+  for (const spec of STUDIES) {
+    studyUid[spec.name] = generateUid();
+    seriesUids[spec.name] = [];
+    spec.series.forEach((series, index) => {
+      const seriesUid = generateUid();
+      seriesUids[spec.name].push(seriesUid);
+      const source = series[Tag.Modality] === 'MR' ? MR_SMALL : CT_SMALL;
+      const changes = {
+        [Tag.PatientID]: `RULES-${spec.name}`,
+        [Tag.StudyInstanceUID]: studyUid[spec.name],
+        [Tag.SeriesInstanceUID]: seriesUid,
+        [Tag.SOPInstanceUID]: generateUid(),
+        ...spec.study,
+        ...series,
+      };
+      files.push(modifiedCopy(source, path.join(filesDir, `${spec.name}-${index}.dcm`), changes));
+    });
+  }
+  const store = await storeFiles(loader, files, { callingAeTitle: 'STORESCU' });
+  if (store.code !== 0) throw new Error(`storing the test studies failed: ${store.stderr.slice(-2000)}`);
+});
+
+afterAll(async () => {
+  await loader?.stop();
+});
+
+/** Runs a Study Root query at STUDY level and returns the names of the matching studies. */
+async function findStudies(...keys: string[]): Promise<string[]> {
+  const { run, finalStatus, responses } = await find(loader, '-S', ['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', ...keys]);
+  expect(run.code).toBe(0);
+  expect(finalStatus).toBe('Success');
+  const names = Object.keys(studyUid);
+  return distinct(responses.map((response) => names.find((name) => studyUid[name] === response.StudyInstanceUID) ?? String(response.StudyInstanceUID)));
+}
+
+/** Runs a Study Root query at SERIES level within one study and returns the positions of the matching series in its StudySpec. */
+async function findSeries(study: string, ...keys: string[]): Promise<number[]> {
+  const { run, finalStatus, responses } = await find(loader, '-S', [
+    'QueryRetrieveLevel=SERIES',
+    `StudyInstanceUID=${studyUid[study]}`,
+    'SeriesInstanceUID',
+    'SeriesNumber',
+    ...keys,
+  ]);
+  expect(run.code).toBe(0);
+  expect(finalStatus).toBe('Success');
+  return responses.map((response) => seriesUids[study].indexOf(String(response.SeriesInstanceUID))).sort();
+}
+
+const ALL = ['at0900', 'at1030', 'at1031', 'petCt'];
+
+describe('C-FIND time range matching', () => {
+  test.each([
+    ['upper bound HHMM', 'StudyTime=-1030', ['at0900', 'at1030']],
+    ['range HHMM-HHMM', 'StudyTime=0900-1030', ['at0900', 'at1030']],
+    ['one-minute range', 'StudyTime=1030-1030', ['at1030']],
+    ['upper bound HH', 'StudyTime=-10', ['at0900', 'at1030', 'at1031']],
+    ['lower bound HHMM', 'StudyTime=1031-', ['at1031', 'petCt']],
+    ['upper bound with seconds', 'StudyTime=-103045', ['at0900', 'at1030']],
+    ['upper bound with colon', 'StudyTime=-10:30', ['at0900', 'at1030']],
+  ])('%s', async (_case, key, expected) => {
+    expect(await findStudies(key)).toEqual(expected);
+  });
+});
+
+describe('C-FIND universal matching with *', () => {
+  test.each([
+    ['empty description', 'StudyDescription=*'],
+    ['empty accession number', 'AccessionNumber=*'],
+    ['empty referring physician', 'ReferringPhysicianName=*'],
+    ['study date', 'StudyDate=*'],
+    ['study time', 'StudyTime=*'],
+    ['modalities in study', 'ModalitiesInStudy=*'],
+    ['run of stars', 'StudyDescription=**'],
+  ])('%s', async (_case, key) => {
+    expect(await findStudies(key)).toEqual(ALL);
+  });
+});
+
+describe('C-FIND Modalities in Study', () => {
+  test.each([
+    ['second modality', 'ModalitiesInStudy=PT', ['petCt']],
+    ['first modality', 'ModalitiesInStudy=CT', ['at1030', 'at1031', 'petCt']],
+    ['list of values', 'ModalitiesInStudy=MR\\PT', ['at0900', 'petCt']],
+    ['wildcard', 'ModalitiesInStudy=P?', ['petCt']],
+  ])('%s', async (_case, key, expected) => {
+    expect(await findStudies(key)).toEqual(expected);
+  });
+});
+
+describe('C-FIND VRs without wildcards', () => {
+  test('single value', async () => {
+    expect(await findSeries('petCt', 'SeriesNumber=2')).toEqual([1]);
+  });
+
+  // PS3.4 C.2.2.2.4 allows wildcards only for AE, CS, LO, LT, PN, SH, ST, UC, UR and UT.
+  test('no wildcard on IS', async () => {
+    expect(await findSeries('petCt', 'SeriesNumber=?')).toEqual([]);
+    expect(await findSeries('at1031', 'SeriesNumber=1*')).toEqual([]);
+  });
+
+  test('no wildcard on UI list members', async () => {
+    expect(await findStudies('SOPClassesInStudy=1.2.840.10008.5.1.4.1.1.*')).toEqual([]);
+    expect(await findStudies('SOPClassesInStudy=1.2.840.10008.5.1.4.1.1.2')).toEqual(['at1030', 'at1031', 'petCt']);
+  });
+
+  test('star alone is universal on IS', async () => {
+    expect(await findSeries('petCt', 'SeriesNumber=*')).toEqual([0, 1]);
+  });
+});
