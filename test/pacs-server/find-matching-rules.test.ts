@@ -152,3 +152,18 @@ describe('C-FIND VRs without wildcards', () => {
     expect(await findSeries('petCt', 'SeriesNumber=*')).toEqual([0, 1]);
   });
 });
+
+describe('C-FIND unique keys of higher levels', () => {
+  // A query below STUDY level names its study by single value or list of UID matching, so '*' is no study at all.
+  test('star as StudyInstanceUID rejected', async () => {
+    const { run, finalStatus, responses } = await find(loader, '-S', [
+      'QueryRetrieveLevel=SERIES',
+      'StudyInstanceUID=*',
+      'SeriesInstanceUID',
+    ]);
+
+    expect(run.code).toBe(0);
+    expect(responses).toEqual([]);
+    expect(finalStatus).toMatch(/DoesNotMatchSOPClass/);
+  });
+});

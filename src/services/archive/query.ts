@@ -62,8 +62,9 @@ export class QueryEngine {
    * unique key of the level. SpecificCharacterSet is left to the caller.
    *
    * In a hierarchical query the unique keys of the levels above must be
-   * present with a value: StudyInstanceUID for SERIES and IMAGE, SeriesInstanceUID
-   * for IMAGE, and PatientID below PATIENT in the Patient Root model. Keys of
+   * present with a value other than '' or '*': StudyInstanceUID for SERIES
+   * and IMAGE, SeriesInstanceUID for IMAGE, and PatientID below PATIENT in
+   * the Patient Root model. Keys of
    * the levels above may also be matched; keys of lower levels are returned empty.
    *
    * @throws QueryError 'invalid-level', 'missing-unique-key' or 'invalid-key'.
@@ -170,10 +171,11 @@ function checkHierarchy(level: QueryLevel, keys: QueryKey[], model: 'PATIENT' | 
 
   for (const keyword of required) {
     const key = keys.find((candidate) => candidate.keyword === keyword);
-    if (!key || key.value === '') {
+    // A key of a level above names one entity by single value or UID list, and '*' alone would be universal matching.
+    if (!key || isUniversalMatch(key.value)) {
       throw new QueryError(
         'missing-unique-key',
-        `A query at ${level} level in the ${model === 'STUDY' ? 'Study' : 'Patient'} Root model requires ${keyword} with a value`,
+        `A query at ${level} level in the ${model === 'STUDY' ? 'Study' : 'Patient'} Root model requires ${keyword} with a value other than '*'`,
       );
     }
   }
