@@ -61,3 +61,18 @@ export class QueryError extends Error {
 export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Describes a failure to read a file or list a folder. A permission error gets
+ * the remedy, because Node's message ("EACCES: permission denied, open ...")
+ * reads like damage and gives no remedy.
+ */
+export function describeReadError(error: unknown, kind: 'file' | 'folder'): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EACCES' && code !== 'EPERM') return describeError(error);
+  const verb = kind === 'file' ? 'read this file' : 'list this folder';
+  return (
+    `permission denied (${code}): the user running the loader may not ${verb}; ` +
+    `give that user read access (chmod, chown) or run the scan as a user who has it`
+  );
+}

@@ -15,7 +15,7 @@ import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
 import { IndexConflictError, type StudySummary } from './catalog';
-import { ArchiveError, describeError } from './errors';
+import { ArchiveError, describeError, describeReadError } from './errors';
 import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import type { StoreOutcomeKind } from './placement';
@@ -353,6 +353,9 @@ function describeFileProblem(file: string, error: unknown): string {
   if (cause instanceof NotDicomError) return cause.reason;
   if (cause instanceof DicomParseError) return `${cause.reason} (at byte offset ${cause.offset})`;
   if (cause instanceof InvalidUidError) return cause.message;
+
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return describeReadError(cause, 'file');
 
   const message = describeError(error);
   const prefix = `${file}: `;

@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeError } from './errors';
+import { describeError, describeReadError } from './errors';
 
 export interface WalkProblem {
   path: string;
@@ -133,7 +133,7 @@ export class FileWalker {
     try {
       entries = fs.readdirSync(folder, { withFileTypes: true });
     } catch (error) {
-      this.problems.push({ path: folder, reason: describeError(error) });
+      this.problems.push({ path: folder, reason: describeReadError(error, 'folder') });
       return;
     }
     // Pushed in reverse name order, so they are popped in name order.
