@@ -2,7 +2,8 @@
  * DCMTK findscu queries `loader serve` to check the C-FIND matching rules of
  * PS3.4 section C.2.2.2 on a few small studies. The rules covered are time
  * ranges, universal matching with '*', Modalities in Study with several
- * values, and VRs on which wildcards are not allowed.
+ * values, person names with trailing delimiters, and VRs on which
+ * wildcards are not allowed.
  */
 import path from 'node:path';
 import { generateUid } from '../../src/dicom/uid';
@@ -21,12 +22,12 @@ interface StudySpec {
 }
 
 const STUDIES: StudySpec[] = [
-  { name: 'at1030', study: { [Tag.StudyTime]: '103045', [Tag.StudyDescription]: 'Head' }, series: [{ [Tag.Modality]: 'CT', [SeriesNumber]: '1' }] },
-  { name: 'at1031', study: { [Tag.StudyTime]: '103100', [Tag.StudyDescription]: 'Head' }, series: [{ [Tag.Modality]: 'CT', [SeriesNumber]: '12' }] },
-  { name: 'at0900', study: { [Tag.StudyTime]: '0900', [Tag.StudyDescription]: '' }, series: [{ [Tag.Modality]: 'MR', [SeriesNumber]: '7' }] },
+  { name: 'at1030', study: { [Tag.StudyTime]: '103045', [Tag.StudyDescription]: 'Head', [Tag.PatientName]: 'Doe^John' }, series: [{ [Tag.Modality]: 'CT', [SeriesNumber]: '1' }] },
+  { name: 'at1031', study: { [Tag.StudyTime]: '103100', [Tag.StudyDescription]: 'Head', [Tag.PatientName]: 'Roe^Jane^^^' }, series: [{ [Tag.Modality]: 'CT', [SeriesNumber]: '12' }] },
+  { name: 'at0900', study: { [Tag.StudyTime]: '0900', [Tag.StudyDescription]: '', [Tag.PatientName]: 'Doe' }, series: [{ [Tag.Modality]: 'MR', [SeriesNumber]: '7' }] },
   {
     name: 'petCt',
-    study: { [Tag.StudyTime]: '120000.5', [Tag.StudyDescription]: 'PET-CT', [AccessionNumber]: '' },
+    study: { [Tag.StudyTime]: '120000.5', [Tag.StudyDescription]: 'PET-CT', [AccessionNumber]: '', [Tag.PatientName]: 'Doe^Johnny' },
     series: [
       { [Tag.Modality]: 'CT', [SeriesNumber]: '1' },
       { [Tag.Modality]: 'PT', [SeriesNumber]: '2' },
@@ -127,6 +128,19 @@ describe('C-FIND Modalities in Study', () => {
     ['first modality', 'ModalitiesInStudy=CT', ['at1030', 'at1031', 'petCt']],
     ['list of values', 'ModalitiesInStudy=MR\\PT', ['at0900', 'petCt']],
     ['wildcard', 'ModalitiesInStudy=P?', ['petCt']],
+  ])('%s', async (_case, key, expected) => {
+    expect(await findStudies(key)).toEqual(expected);
+  });
+});
+
+// PS3.5 6.2.1.1 lets writers omit trailing empty components, so 'Roe^Jane^^^' and 'Roe^Jane' are one name.
+describe('C-FIND person names', () => {
+  test.each([
+    ['trailing delimiters in the key', 'PatientName=Doe^John^^', ['at1030']],
+    ['trailing delimiters stored', 'PatientName=Roe^Jane', ['at1031']],
+    ['family name only', 'PatientName=Doe', ['at0900']],
+    ['wildcard after a delimiter', 'PatientName=Doe^*', ['at1030', 'petCt']],
+    ['only delimiters', 'PatientName=^^', ALL],
   ])('%s', async (_case, key, expected) => {
     expect(await findStudies(key)).toEqual(expected);
   });

@@ -9,7 +9,7 @@
  */
 
 import type Database from 'better-sqlite3';
-import { normalizeDate, normalizeTime } from '../../dicom/values';
+import { normalizeDate, normalizeTime, trimPersonName } from '../../dicom/values';
 import { QueryError } from './errors';
 import type { QueryAttribute } from './query-attributes';
 
@@ -55,11 +55,15 @@ export function buildCondition(
       return rangeCondition(keyword, `${TIME_KEY_FUNCTION}(${attribute.column})`, value, (text) => normalizeTime(text), true);
     case 'member':
       return memberCondition(attribute, value);
-    case 'person-name':
+    case 'person-name': {
+      // Trailing empty components may be omitted (PS3.5 6.2.1.1), so 'Doe^John^^' is 'Doe^John', and '^^' is empty.
+      const name = trimPersonName(value);
+      if (isUniversalMatch(name)) return undefined;
       return {
         sql: `${MATCH_FUNCTION}(?, ${attribute.column}, ?, 1)`,
-        parameters: [value, options.caseInsensitive ? 1 : 0],
+        parameters: [name, options.caseInsensitive ? 1 : 0],
       };
+    }
     case 'text':
       return textCondition(attribute.column, value, options.caseInsensitive, WILDCARD_VRS.has(attribute.vr));
   }
@@ -354,11 +358,13 @@ function foldCase(character: string): number {
 
 /**
  * Matches one value. An empty value never matches here, because buildCondition
- * has already turned '*' into "no condition". A person name also matches when
- * one of its component groups (alphabetic, ideographic, phonetic, separated by '=') matches.
+ * has already turned '*' into "no condition". A person name is compared
+ * without trailing empty components, and it also matches when one of its
+ * component groups (alphabetic, ideographic, phonetic, separated by '=') matches.
  */
 export function matchValue(pattern: string, value: string | null, caseInsensitive: boolean, personName: boolean): boolean {
   if (value === null || value === '') return false;
+  if (personName) value = trimPersonName(value);
   const compiled = compilePattern(pattern, caseInsensitive);
   if (matchCompiled(compiled, value, caseInsensitive)) return true;
   if (!personName || !value.includes('=')) return false;
