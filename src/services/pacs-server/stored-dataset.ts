@@ -3,12 +3,13 @@
  * the bytes after its file meta information, unchanged when the peer accepted
  * the stored transfer syntax, otherwise converted to a syntax it accepted.
  */
-import { readDicomFileHeaderSync } from '../../dicom/file-reader';
+import { readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
 import type { AcceptedContext, DatasetSource } from '../../dicom/network';
 import { canTranscode, syntaxName, TRANSCODE_TARGET_SYNTAXES, transcodeFile } from '../../dicom/transcode';
 import type { StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { PooledFileSource, ReadBufferPool } from '../transfers/pooled-file-source';
+import { describeMissingFile } from '../transfers/stored-file-check';
 
 /** Read buffers shared by the C-STORE sub-operations of every association of this process. */
 const readBuffers = new ReadBufferPool();
@@ -47,12 +48,14 @@ export function chooseContext(instance: StoredInstance, accepted: readonly Accep
 /**
  * Opens the data set of a stored instance in `transferSyntaxUid`: the file's
  * bytes as they are when that is the stored syntax, otherwise converted.
- * Rejects when the file's syntax differs from the index, or for a pair the
- * converter does not support.
+ * Rejects when the file is missing (with the next step to take), when its
+ * syntax differs from the index, or for a pair the converter does not support.
  */
 export async function openStoredDataset(instance: StoredInstance, transferSyntaxUid = instance.transferSyntaxUid, log?: Logger): Promise<DatasetSource> {
   if (transferSyntaxUid === instance.transferSyntaxUid) {
-    const { source, header } = await PooledFileSource.open(instance.path, readBuffers);
+    const { source, header } = await PooledFileSource.open(instance.path, readBuffers).catch((error: unknown) => {
+      throw describeMissingFile(instance, error);
+    });
     if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
       source.destroy();
       throw new Error(describeSyntaxMismatch(instance, header.transferSyntaxUid));
@@ -60,7 +63,12 @@ export async function openStoredDataset(instance: StoredInstance, transferSyntax
     return source;
   }
 
-  const header = readDicomFileHeaderSync(instance.path);
+  let header: DicomFileHeader;
+  try {
+    header = readDicomFileHeaderSync(instance.path);
+  } catch (error) {
+    throw describeMissingFile(instance, error);
+  }
   if (header.transferSyntaxUid !== instance.transferSyntaxUid) throw new Error(describeSyntaxMismatch(instance, header.transferSyntaxUid));
   log?.debug('converting instance for sending', {
     sopInstanceUid: instance.sopInstanceUid,
