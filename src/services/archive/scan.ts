@@ -111,7 +111,9 @@ class Scan {
 
   async run(paths: string[]): Promise<void> {
     const existingPaths = paths.filter((given) => this.checkGivenPathExists(given));
-    const walker = new FileWalker(existingPaths, { skipFolders: [fs.realpathSync.native(this.archive.root)] });
+    const archiveRoot = fs.realpathSync.native(this.archive.root);
+    this.warnAboutPathsInArchive(existingPaths, archiveRoot);
+    const walker = new FileWalker(existingPaths, { skipFolders: [archiveRoot] });
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
     try {
       for (let file = walker.next(); file !== undefined; file = walker.next()) {
@@ -145,6 +147,28 @@ class Scan {
       skippedLinks: this.skippedLinks,
       studies: this.archive.summarizeStudies(this.studyUids),
     };
+  }
+
+  /**
+   * Logs a warning for each given path inside the archive folder, because the
+   * walk skips that folder and the report would otherwise show 0 files with no reason.
+   */
+  private warnAboutPathsInArchive(paths: string[], archiveRoot: string): void {
+    for (const given of paths) {
+      let realPath: string;
+      try {
+        realPath = fs.realpathSync.native(given);
+      } catch {
+        continue;
+      }
+      const relative = path.relative(archiveRoot, realPath);
+      if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) continue;
+      this.logger.warn(
+        'A given path is inside the archive folder, which scan skips because its files are indexed already; ' +
+          'run "loader reindex" to rebuild the index from the archive\'s files',
+        { path: path.resolve(given), archive: archiveRoot },
+      );
+    }
   }
 
   /** Returns true when a given path exists, and lists it as missing otherwise. */
