@@ -111,6 +111,13 @@ describe.each([
     test('in-place scan copies nothing', () => {
       expect(listFiles(dirs.archiveDir).filter((file) => file.endsWith('.dcm'))).toEqual([]);
     });
+
+    test('reindex counts files indexed in place', async () => {
+      const reindex = await runLoader(['reindex'], { dirs, timeoutMs: 90_000 });
+
+      expect(reindex.code).toBe(0);
+      expect(reindex.stdout.trim()).toBe(`indexed 0 instances in the archive folder and kept ${report.indexed} instances indexed in place outside it`);
+    });
   }
 });
 

@@ -19,7 +19,9 @@ export function registerReindex(program: Command, globals: () => GlobalOptions):
       if (options.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {
-        process.stdout.write(`indexed ${countOf(report.indexed, 'instance')}\n`);
+        // Files indexed in place (scan without --import) are outside the archive folder, and the index keeps their rows.
+        const inPlace = report.inPlaceInstances > 0 ? ` in the archive folder and kept ${countOf(report.inPlaceInstances, 'instance')} indexed in place outside it` : '';
+        process.stdout.write(`indexed ${countOf(report.indexed, 'instance')}${inPlace}\n`);
         for (const failure of report.unreadable) process.stdout.write(`unreadable: ${failure.path}: ${failure.reason}\n`);
       }
       if (report.unreadable.length > 0) process.exitCode = ExitCode.PartialSuccess;
