@@ -198,6 +198,50 @@ export class WindowDriver {
     await sleep(300);
   }
 
+  /**
+   * Returns true when a drop-down list is shown at the combo box `name`. Qt of
+   * NodeGui 0.74.2 on X11 shows the list as an override-redirect top-level
+   * window that overlaps the box or touches its edge, and unmaps it when it closes.
+   */
+  comboListOpen(name: string): boolean {
+    const combo = this.widget(name);
+    if (!combo) return false;
+    const env = { ...process.env, DISPLAY: this.display };
+    for (const id of this.searchWindows('--onlyvisible', '--name', '')) {
+      let info: string;
+      try {
+        info = execFileSync('xwininfo', ['-id', id], { env, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+      } catch {
+        // xwininfo fails for a window that was destroyed after the search listed it.
+        continue;
+      }
+      if (!/Override Redirect State: yes/.test(info)) continue;
+      const field = (label: string) => Number(new RegExp(`${label}:\\s+(-?\\d+)`).exec(info)?.[1]);
+      const [x, y, width, height] = [field('Absolute upper-left X'), field('Absolute upper-left Y'), field('Width'), field('Height')];
+      const overlapsColumn = x < combo.x + combo.width && x + width > combo.x;
+      const touchesRow = y <= combo.y + combo.height && y + height >= combo.y;
+      if (overlapsColumn && touchesRow) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Clicks the combo box `name` and waits until its drop-down list is open.
+   * A click sometimes leaves the list closed, and then the keys that follow do
+   * not reach the list, so the helper clicks once more before it fails.
+   */
+  async openCombo(name: string, timeoutMs = 2_000): Promise<void> {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await this.click(name);
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (this.comboListOpen(name)) return;
+        await sleep(POLL_MS);
+      }
+    }
+    this.fail(name, `the drop-down list of "${name}" did not open after 2 clicks`);
+  }
+
   /** Replaces the text of a line edit by clicking it, selecting all and typing. */
   async typeInto(name: string, text: string): Promise<void> {
     await this.click(name);

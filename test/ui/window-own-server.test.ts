@@ -123,7 +123,7 @@ describeWithGui('window with its own server', () => {
 
     // "Range" is the last date choice; Return in the date field runs the search with it. A study that arrives
     // while the date list is open renders the window again, and the list keeps the row that End moves to.
-    await driver.click('left-date');
+    await driver.openCombo('left-date');
     await store(corpusStudyFiles('ct-ankle-implicit-le.dcm'));
     await driver.waitFor('right-table', (table) => table.rows === 5, 10_000, '5 rows');
     driver.key('End', 'Return');
@@ -226,4 +226,30 @@ describeWithGui('window with its own server', () => {
     expect(log).toContain(`Failed to connect to NOBODY at 127.0.0.1:${closedPort}`);
     expect(log).toMatch(/called AE title not recognized/);
   }, 90_000);
+
+  test('open theme list survives a render', async () => {
+    await driver.click('open-settings');
+    await driver.waitForActiveWindow('settings-window', 15_000);
+    await driver.focusByKey('settings-aet');
+    driver.key('ctrl+Tab');
+    await driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'text "Светлая"');
+    await driver.waitForStill('settings-theme');
+
+    // A study that arrives while the theme list is open renders the settings window again, and the list keeps
+    // the row that End moves to.
+    const rows = driver.widget('right-table')?.rows ?? 0;
+    await driver.openCombo('settings-theme');
+    await store(corpusStudyFiles('ct-jpeg2000.dcm'));
+    await driver.waitFor('right-table', (table) => table.rows === rows + 1, 10_000, `${rows + 1} rows`);
+    expect(driver.comboListOpen('settings-theme')).toBe(true);
+    driver.key('End', 'Return');
+    await driver.waitFor('settings-theme', (box) => box.text === 'Тёмная', 5_000, 'text "Тёмная"');
+
+    // The closed box has the focus, so Home switches back to the light theme.
+    driver.key('Home');
+    await driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'text "Светлая"');
+    driver.key('Escape');
+    await driver.waitForGone('settings-window');
+    await driver.waitForActiveWindow('main-window');
+  }, 60_000);
 });

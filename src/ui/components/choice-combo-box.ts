@@ -14,7 +14,8 @@ import React, { useLayoutEffect, useRef } from 'react';
 export interface ChoiceComboBoxProps {
   /** objectName of the combo box. */
   id: string;
-  sizeAdjustPolicy: SizeAdjustPolicy;
+  /** Left at Qt's default when undefined. */
+  sizeAdjustPolicy?: SizeAdjustPolicy;
   texts: string[];
   currentIndex: number;
   /** Receives the index that the user chose with the mouse or the keyboard. */
@@ -35,5 +36,7 @@ export function ChoiceComboBox(props: ChoiceComboBoxProps): React.ReactElement {
   }, [texts.join('\n')]);
 
   // Setting the index that the box already has changes nothing, so an open list keeps its current row.
-  return React.createElement(ComboBox, { id, ref: comboRef, sizeAdjustPolicy, currentIndex, on: { activated: onActivated } });
+  // react-nodegui passes a present but undefined prop on to Qt, so an unset policy is left out.
+  const policy = sizeAdjustPolicy === undefined ? {} : { sizeAdjustPolicy };
+  return React.createElement(ComboBox, { id, ref: comboRef, ...policy, currentIndex, on: { activated: onActivated } });
 }

@@ -6,14 +6,14 @@
  */
 import { QKeySequence, QShortcut } from '@nodegui/nodegui';
 import type { QWidget } from '@nodegui/nodegui';
-import { Button, ComboBox, Text, View, Window } from '@nodegui/react-nodegui';
+import { Button, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useCallback, useRef, useState } from 'react';
 
 import type { LocationEntry } from '../controllers/app-controller';
 import type { MessageKey, Translate } from '../i18n';
 
 import { trackWindow } from '../test-hooks';
-import { comboItems } from './combo-items';
+import { ChoiceComboBox } from './choice-combo-box';
 import { wrappedTextHeight } from './wrapped-text';
 
 const h = React.createElement;
@@ -114,11 +114,11 @@ export function SendDialog(props: SendDialogProps): React.ReactElement {
             View,
             { style: 'flex-direction: row;' },
             h(Text, {}, t('transfer.method')),
-            h(ComboBox, {
+            h(ChoiceComboBox, {
               id: 'send-method',
-              items: comboItems([t('transfer.get'), t('transfer.move')]),
+              texts: [t('transfer.get'), t('transfer.move')],
               currentIndex: method === 'get' ? 0 : 1,
-              on: { activated: (index: number) => index >= 0 && setMethod(index === 1 ? 'move' : 'get') },
+              onActivated: (index: number) => index >= 0 && setMethod(index === 1 ? 'move' : 'get'),
             }),
           )
         : h(View, {}),
@@ -153,11 +153,11 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
       { style: 'flex-direction: column; padding: 10px;' },
       locations.length === 0
         ? h(Text, { wordWrap: true }, t('fill.empty'))
-        : h(ComboBox, {
+        : h(ChoiceComboBox, {
             id: 'fill-locations',
-            items: comboItems(locations.map((location) => `${location.name} — ${location.description}`)),
+            texts: locations.map((location) => `${location.name} — ${location.description}`),
             currentIndex: index,
-            on: { activated: (next: number) => next >= 0 && setIndex(next) },
+            onActivated: (next: number) => next >= 0 && setIndex(next),
           }),
       h(
         View,

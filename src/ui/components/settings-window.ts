@@ -4,7 +4,7 @@
  */
 import { FileMode, QFileDialog, SizeAdjustPolicy } from '@nodegui/nodegui';
 import type { QLineEdit, QMainWindow, QTabWidget } from '@nodegui/nodegui';
-import { Button, CheckBox, ComboBox, LineEdit, TabItem, Tabs, Text, View, Window } from '@nodegui/react-nodegui';
+import { Button, CheckBox, LineEdit, TabItem, Tabs, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { MISSING_LICENSE_MESSAGE } from '../../services/license/license-service';
@@ -13,7 +13,7 @@ import type { Translate } from '../i18n';
 import { BUTTON_ROW_HEIGHT, DIALOG_GEOMETRY, useDialogWindowRef } from './dialogs';
 import { relayoutWindow } from './relayout';
 
-import { comboItems } from './combo-items';
+import { ChoiceComboBox } from './choice-combo-box';
 import { aeTitleProblem, limitAeTitleLength, parseLocation, portProblem } from './settings-input';
 import { wrappedTextHeight, wrappedTextStyle } from './wrapped-text';
 
@@ -103,23 +103,23 @@ function InterfaceTab(props: SettingsWindowProps): React.ReactElement {
     { style: 'flex-direction: column; padding: 8px;' },
     row(
       t('settings.language'),
-      h(ComboBox, {
+      h(ChoiceComboBox, {
         id: 'settings-language',
         sizeAdjustPolicy: SizeAdjustPolicy.AdjustToContents,
-        items: comboItems(['English', 'Русский']),
+        texts: ['English', 'Русский'],
         currentIndex: LANGUAGES.indexOf(interfaceSettings.language),
-        on: { activated: (index: number) => index >= 0 && LANGUAGES[index] !== interfaceSettings.language && props.onInterfaceChange({ language: LANGUAGES[index] }) },
+        onActivated: (index: number) => index >= 0 && LANGUAGES[index] !== interfaceSettings.language && props.onInterfaceChange({ language: LANGUAGES[index] }),
       }),
     ),
     row(
       t('settings.theme'),
-      h(ComboBox, {
+      h(ChoiceComboBox, {
         id: 'settings-theme',
         // Qt measures the items only when the box is first shown unless told to measure them on every change.
         sizeAdjustPolicy: SizeAdjustPolicy.AdjustToContents,
-        items: comboItems([t('settings.theme.light'), t('settings.theme.dark')]),
+        texts: [t('settings.theme.light'), t('settings.theme.dark')],
         currentIndex: THEMES.indexOf(interfaceSettings.theme),
-        on: { activated: (index: number) => index >= 0 && THEMES[index] !== interfaceSettings.theme && props.onInterfaceChange({ theme: THEMES[index] }) },
+        onActivated: (index: number) => index >= 0 && THEMES[index] !== interfaceSettings.theme && props.onInterfaceChange({ theme: THEMES[index] }),
       }),
     ),
     // `clicked` fires only on a user's toggle, not when a new `checked` value comes from the settings.
