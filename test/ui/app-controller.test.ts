@@ -120,6 +120,30 @@ describe('Local panel', () => {
     expect(controller.searchLocal(connection.archive, 'no such patient or study 5c1b')).toEqual([]);
   });
 
+  test('searchLocal matches shown columns', async () => {
+    // Иванов^Иван^Петрович, OT, 2007-04-06; the table shows the name as "Иванов Иван Петрович".
+    const cyrillic = corpusSamples((file) => file.path === 'samples/charset/cyrillic-iso-ir-192.dcm')[0];
+    const source = makeTempDir('ctl-local-cyrillic');
+    fs.copyFileSync(cyrillic.absolutePath, path.join(source, 'cyrillic.dcm'));
+    const connection = controller.connectLocal(archiveRoot);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+    await connection.archive.scanPaths([source], { import: true });
+    const uidsOf = (text: string) => controller.searchLocal(connection.archive, text).map((row) => row.studyInstanceUid);
+
+    expect(uidsOf('иванов')).toEqual([cyrillic.studyInstanceUid]);
+    expect(uidsOf('иванов иван')).toEqual([cyrillic.studyInstanceUid]);
+    expect(uidsOf('  иван   петрович ')).toEqual([cyrillic.studyInstanceUid]);
+    expect(uidsOf('иванов 2007-04-06')).toEqual([cyrillic.studyInstanceUid]);
+    expect(uidsOf('20070406')).toEqual([cyrillic.studyInstanceUid]);
+    expect(uidsOf('иванов ot')).toEqual([cyrillic.studyInstanceUid]);
+    expect(uidsOf('иванов ct')).toEqual([]);
+    expect(uidsOf('сидоров')).toEqual([]);
+
+    const ct = controller.searchLocal(connection.archive, 'ct');
+    expect(ct.length).toBeGreaterThan(0);
+    for (const row of ct) expect(`${row.patientName} ${row.studyDescription} ${row.modalities}`.toLowerCase()).toContain('ct');
+  });
+
   test('searchLocal formats dates', () => {
     const connection = controller.connectLocal(archiveRoot);
     if (connection.kind !== 'local') throw new Error('expected a local connection');

@@ -224,12 +224,19 @@ export class AppController {
     return rows;
   }
 
-  /** Lists the archive's studies; `text` matches the patient name or the study description. */
+  /**
+   * Lists the archive's studies. Each word of `text` must occur, ignoring case, in the row as the
+   * table shows it: the patient name, the study description, a modality or the study date, which
+   * matches as YYYY-MM-DD or YYYYMMDD.
+   */
   searchLocal(archive: LocalArchive, text = ''): StudyRow[] {
-    const all = archive.searchStudies({});
-    const wanted = text.trim().toLowerCase();
-    const matching = wanted === '' ? all : all.filter((study) => study.patientName.toLowerCase().includes(wanted) || study.studyDescription.toLowerCase().includes(wanted));
-    return matching.map(rowFromSummary);
+    const rows = archive.searchStudies({}).map(rowFromSummary);
+    const words = text.toLowerCase().split(/\s+/).filter((word) => word !== '');
+    if (words.length === 0) return rows;
+    return rows.filter((row) => {
+      const shown = [row.patientName, row.studyDescription, row.modalities, row.studyDate, row.studyDate.replace(/-/g, '')].join('\n').toLowerCase();
+      return words.every((word) => shown.includes(word));
+    });
   }
 
   /** Indexes the DICOM files under the archive root in place. */
