@@ -203,6 +203,8 @@ const en = {
   'network.reason.localLimit': 'local limit exceeded: the node has too many associations open',
   'network.timedOut': '{peer} did not answer within {seconds} s (timeout).',
   'network.aborted': '{peer} aborted the association.',
+  'network.noContexts':
+    '{peer} accepted none of the {count} proposed presentation contexts, so the node does not offer this service. A node that only stores images, such as a storage SCP, cannot be searched, but studies can be sent to it.',
   'server.rejected': 'The PACS server rejected an association from calling AE title "{callingAeTitle}" at {address}: {reason}',
   'server.rejected.times': 'The PACS server rejected {count} associations from calling AE title "{callingAeTitle}" at {address}, the last one: {reason}',
   'server.rejected.callingAeTitle':
@@ -414,6 +416,8 @@ const ru: Record<MessageKey, string> = {
   'network.reason.localLimit': 'превышен предел: у узла открыто слишком много ассоциаций',
   'network.timedOut': '{peer} не ответил за {seconds} с (истекло время ожидания).',
   'network.aborted': '{peer} прервал ассоциацию.',
+  'network.noContexts':
+    '{peer} не принял ни одного из предложенных контекстов представления ({count}): узел не поддерживает эту службу. Например, на узле, который только принимает снимки, искать нельзя, но отправлять на него исследования можно.',
   'server.rejected': 'Сервер PACS отклонил ассоциацию от вызывающего имени AE «{callingAeTitle}» с адреса {address}: {reason}',
   'server.rejected.times': 'Сервер PACS отклонил ассоциации от вызывающего имени AE «{callingAeTitle}» с адреса {address} (раз: {count}), последнюю: {reason}',
   'server.rejected.callingAeTitle':

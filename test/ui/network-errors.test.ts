@@ -10,7 +10,7 @@ import type { AssociationDecision } from '../../src/dicom/network';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../src/dicom/uid';
 import { describeNetworkError } from '../../src/ui/controllers/network-errors';
 import { translator } from '../../src/ui/i18n';
-import { freePort } from '../support/peers';
+import { freePort, startStorescp } from '../support/peers';
 
 const IMPLEMENTATION = { implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID, implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME };
 const en = translator('en');
@@ -138,6 +138,34 @@ describe('describeNetworkError', () => {
     const error = new Error('Timed out after 10000 ms connecting to ORTHANC at 192.0.2.1:104');
 
     expect(describeNetworkError(ru, error)).toBe(ru('network.connect.noAnswer', { peer: 'ORTHANC@192.0.2.1:104', milliseconds: 10000 }));
+  });
+
+  test('storage-only node rejects C-FIND', async () => {
+    // DCMTK storescp accepts storage classes and C-ECHO only, as a send destination does.
+    const storescp = await startStorescp({ aeTitle: 'DESTSCP' });
+    let error: unknown;
+    try {
+      const association = await connect({
+        host: '127.0.0.1',
+        port: storescp.port,
+        callingAeTitle: 'LOADER',
+        calledAeTitle: 'DESTSCP',
+        // Study Root Query/Retrieve Information Model - FIND.
+        contexts: [{ abstractSyntax: '1.2.840.10008.5.1.4.1.2.2.1', transferSyntaxes: ['1.2.840.10008.1.2'] }],
+        ...IMPLEMENTATION,
+      });
+      await association.release();
+    } catch (caught) {
+      error = caught;
+    } finally {
+      await storescp.stop();
+    }
+    const peer = `DESTSCP@127.0.0.1:${storescp.port}`;
+
+    expect(describeNetworkError(ru, error)).toBe(ru('network.noContexts', { peer, count: 1 }));
+    expect(describeNetworkError(ru, error)).toMatch(/^DESTSCP@127\.0\.0\.1:\d+ не принял ни одного из предложенных контекстов представления \(1\)/);
+    expect(describeNetworkError(ru, error)).toContain('отправлять на него исследования можно');
+    expect(describeNetworkError(en, error)).toMatch(/^DESTSCP@127\.0\.0\.1:\d+ accepted none of the 1 proposed presentation contexts/);
   });
 
   test('other errors are left alone', () => {

@@ -89,6 +89,12 @@ function describeAssociationEnd(t: Translate, message: string, reason?: string):
   return undefined;
 }
 
+/** Recognizes client.ts's error for an association in which the peer accepted no proposed presentation context. */
+function describeNoContexts(t: Translate, message: string): string | undefined {
+  const match = new RegExp(String.raw`^${PEER} accepted none of the (\d+) proposed presentation contexts`).exec(message);
+  return match ? t('network.noContexts', { peer: peerOf(match, 1), count: match[4] }) : undefined;
+}
+
 function describeListenFailure(t: Translate, message: string): string | undefined {
   const match = /port (\d+) on (\S+) is already in use \(EADDRINUSE\)/.exec(message);
   return match ? t('network.portInUse', { port: match[1], host: match[2] }) : undefined;
@@ -103,7 +109,7 @@ export function describeNetworkError(t: Translate, error: unknown): string | und
   const rejected = error instanceof AssociationRejectedError ? error.result : undefined;
   const endReason = error instanceof AssociationClosedError ? error.reason : undefined;
   for (const message of messagesOf(error)) {
-    const text = describeRejection(t, message, rejected) ?? describeConnectFailure(t, message) ?? describeAssociationEnd(t, message, endReason) ?? describeListenFailure(t, message);
+    const text = describeRejection(t, message, rejected) ?? describeConnectFailure(t, message) ?? describeAssociationEnd(t, message, endReason) ?? describeNoContexts(t, message) ?? describeListenFailure(t, message);
     if (text !== undefined) return text;
   }
   return undefined;
