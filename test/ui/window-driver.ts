@@ -247,7 +247,7 @@ export class WindowDriver {
     await this.click(name);
     await this.waitFor(name, (record) => record.focused, 5_000, 'focused');
     this.key('ctrl+a');
-    this.xdotool('type', '--delay', '15', text);
+    this.xdotool('type', '--delay', typingDelayMs(text), text);
     await this.waitFor(name, (record) => record.text === text, 5_000, `text "${text}"`);
   }
 
@@ -257,7 +257,7 @@ export class WindowDriver {
 
   /** Types text into whatever widget has the keyboard focus. */
   async type(text: string): Promise<void> {
-    this.xdotool('type', '--delay', '15', text);
+    this.xdotool('type', '--delay', typingDelayMs(text), text);
     await sleep(200);
   }
 
@@ -342,4 +342,13 @@ export class WindowDriver {
     if (window) args.push('-crop', `${window.width}x${window.height}+${window.x}+${window.y}`, '+repage');
     execFileSync('import', [...args, file], { env: { ...process.env, DISPLAY: this.display } });
   }
+}
+
+/**
+ * Milliseconds between the keys that xdotool types. Under Xvfb, xdotool
+ * remaps a spare keycode for each character outside the keyboard map, and
+ * with 15 ms Cyrillic letters were dropped, while 150 ms typed them all.
+ */
+function typingDelayMs(text: string): string {
+  return /[^\x00-\x7f]/.test(text) ? '150' : '15';
 }
