@@ -4,10 +4,10 @@
  * scan confirmation. None of them calls QDialog.exec(), which would stop
  * Node's event loop.
  */
-import { QKeySequence, QShortcut } from '@nodegui/nodegui';
+import { QKeySequence, QMainWindow, QShortcut } from '@nodegui/nodegui';
 import type { QWidget } from '@nodegui/nodegui';
 import { Button, Text, View, Window } from '@nodegui/react-nodegui';
-import React, { useCallback, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useRef, useState } from 'react';
 
 import type { LocationEntry } from '../controllers/app-controller';
 import type { MessageKey, Translate } from '../i18n';
@@ -26,6 +26,9 @@ export const DIALOG_GEOMETRY = { x: 320, y: 180, width: 480, height: 180 };
 
 /** Delay before a new dialog takes the keyboard focus, in milliseconds, so that Qt has shown it first. */
 const ACTIVATE_DELAY_MS = 50;
+
+/** Delay before a dialog is grown to fit its content, in milliseconds: after NodeGui's layout, which runs 10 ms after a change. */
+const FIT_DELAY_MS = 50;
 
 const dialogRefs = new Map<string, (window: QWidget | null) => void>();
 
@@ -63,9 +66,16 @@ export function useDialogWindowRef(id: string, onCancel: () => void): (window: Q
   cancel.current = onCancel;
   // The shortcut's wrapper is kept while the window is mounted, so its signal handler stays alive.
   const escape = useRef<QShortcut>();
+  const mounted = useRef<QWidget | null>(null);
+  // Every render may change the texts and the window's geometry prop, so the fit follows each one.
+  useEffect(() => {
+    const timer = setTimeout(() => mounted.current && fitWindowToContent(mounted.current), FIT_DELAY_MS);
+    return () => clearTimeout(timer);
+  });
   return useCallback(
     (window: QWidget | null) => {
       dialogWindowRef(id)(window);
+      mounted.current = window;
       if (!window) {
         escape.current = undefined;
         return;
@@ -78,6 +88,29 @@ export function useDialogWindowRef(id: string, onCancel: () => void): (window: Q
     },
     [id],
   );
+}
+
+/**
+ * Grows the window until its central widget shows all of its children, with
+ * the same margin below them as above them. NodeGui 0.74.2 lays the window
+ * out with Yoga at the window's own size. A computed height that is too small,
+ * such as for a wrapped label that Qt makes taller than estimated, puts the
+ * last rows below the window's bottom edge. Without a window manager nothing
+ * else grows the window. The minimum size grows too, so a resize keeps the
+ * rows shown.
+ */
+export function fitWindowToContent(window: QWidget): void {
+  if (!(window instanceof QMainWindow)) return;
+  const central = window.centralWidget();
+  const content = central.childrenRect();
+  if (content.width() === 0 || content.height() === 0) return;
+  const origin = central.pos();
+  const width = Math.max(window.width(), origin.x + content.left() + content.width() + content.left());
+  const height = Math.max(window.height(), origin.y + content.top() + content.height() + content.top());
+  if (width === window.width() && height === window.height()) return;
+  const minimum = window.minimumSize();
+  window.setMinimumSize(Math.max(minimum.width(), width), Math.max(minimum.height(), height));
+  window.resize(width, height);
 }
 
 /** Raises the window and gives it the keyboard focus. */
