@@ -1,7 +1,7 @@
 /**
  * Layout of the Russian window under Xvfb, where no window manager sizes
- * windows: dialogs must show all of their content, with their buttons
- * inside the window.
+ * windows: the license window and the Fill dialog must show all of their
+ * content, with their buttons inside the window.
  */
 import { createLoaderDirs, freePort, makeTempDir, runLoader } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
@@ -54,5 +54,22 @@ describeWithGui('window layout in Russian', () => {
       driver.key('Escape');
       await driver.waitForGone('license-window');
     }
+  }, 60_000);
+
+  test('Fill dialog says what OK does', async () => {
+    await driver.click('left-fill');
+    const window = await driver.waitForStill('fill-dialog');
+    const text = driver.widget('fill-text');
+    expect(text?.text).toBe('В списке сохранённые узлы PACS, источники SSH и локальный архив. ОК заполнит поля подключения этой панели выбранным расположением, а подключит к нему кнопка «Подключить».');
+    // Every line of the text is shown: the label is at least as high as the wrapped lines need.
+    const lineHeight = driver.widget('fill-locations')!.height / 2;
+    expect(text!.height).toBeGreaterThanOrEqual(Math.ceil(text!.textWidth! / text!.width) * lineHeight);
+    const ok = driver.widget('fill-ok')!;
+    const bottom = ok.y + ok.height;
+    expect(bottom).toBeLessThanOrEqual(window.y + window.height);
+    // The window ends below its buttons with a margin, not with rows of empty space.
+    expect(window.y + window.height - bottom).toBeLessThanOrEqual(20);
+    driver.key('Escape');
+    await driver.waitForGone('fill-dialog');
   }, 60_000);
 });

@@ -14,7 +14,7 @@ import type { MessageKey, Translate } from '../i18n';
 
 import { trackWindow } from '../test-hooks';
 import { ChoiceComboBox } from './choice-combo-box';
-import { wrappedTextHeight } from './wrapped-text';
+import { wrappedTextHeight, wrappedTextStyle } from './wrapped-text';
 
 const h = React.createElement;
 
@@ -178,14 +178,19 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
   const { t, locations } = props;
   const [index, setIndex] = useState(0);
   const ref = useDialogWindowRef('fill-dialog', props.onCancel);
+  const text = locations.length === 0 ? t('fill.empty') : t('fill.hint');
+  const width = DIALOG_TEXT_WIDTH + 20;
+  const comboHeight = locations.length === 0 ? 0 : COMBO_ROW_HEIGHT;
+  const height = wrappedTextHeight(text, DIALOG_TEXT_WIDTH) + comboHeight + BUTTON_ROW_HEIGHT;
   return h(
     Window,
-    { id: 'fill-dialog', ref, windowTitle: t('fill.title'), minSize: { width: 420, height: 140 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: 'fill-dialog', ref, windowTitle: t('fill.title'), minSize: { width, height }, styleSheet: props.styleSheet, visible: true, geometry: { x: DIALOG_GEOMETRY.x, y: DIALOG_GEOMETRY.y, width, height } },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
+      h(Text, { id: 'fill-text', wordWrap: true, style: wrappedTextStyle(text, DIALOG_TEXT_WIDTH) }, text),
       locations.length === 0
-        ? h(Text, { wordWrap: true }, t('fill.empty'))
+        ? h(View, {})
         : h(ChoiceComboBox, {
             id: 'fill-locations',
             texts: locations.map((location) => `${location.name} — ${location.description}`),
@@ -194,7 +199,7 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
           }),
       h(
         View,
-        { style: 'flex-direction: row;' },
+        { style: 'flex-direction: row; padding-top: 8px;' },
         h(View, { style: 'flex: 1;' }),
         h(Button, { id: 'fill-ok', text: t('button.ok'), enabled: locations.length > 0, on: { clicked: () => locations[index] && props.onChoose(locations[index]) } }),
         h(Button, { id: 'fill-cancel', text: t('button.cancel'), on: { clicked: props.onCancel } }),
@@ -203,8 +208,11 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
   );
 }
 
-/** Width of a confirmation dialog's text, in pixels. */
-const CONFIRM_TEXT_WIDTH = 460;
+/** Width of the text of a confirmation dialog and of the Fill dialog, in pixels. */
+const DIALOG_TEXT_WIDTH = 460;
+
+/** Height of the Fill dialog's combo box, in pixels. */
+const COMBO_ROW_HEIGHT = 26;
 
 /** Height of a dialog's button row and the padding around it, in pixels. */
 export const BUTTON_ROW_HEIGHT = 60;
@@ -231,8 +239,8 @@ export interface ConfirmDialogProps {
 /** Dialog with a question and two buttons, sized to show all of the question; Esc cancels. */
 export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
   const { t } = props;
-  const textHeight = wrappedTextHeight(props.text, CONFIRM_TEXT_WIDTH);
-  const width = CONFIRM_TEXT_WIDTH + 20;
+  const textHeight = wrappedTextHeight(props.text, DIALOG_TEXT_WIDTH);
+  const width = DIALOG_TEXT_WIDTH + 20;
   const height = textHeight + BUTTON_ROW_HEIGHT;
   const labelKey = CONFIRM_LABELS[props.id];
   const confirmText = props.confirmText ?? (labelKey === undefined ? t('button.ok') : t(labelKey));
@@ -251,7 +259,7 @@ export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
-      h(Text, { id: `${props.id}-text`, wordWrap: true, style: `width: ${CONFIRM_TEXT_WIDTH}px; min-height: ${textHeight}px;` }, props.text),
+      h(Text, { id: `${props.id}-text`, wordWrap: true, style: `width: ${DIALOG_TEXT_WIDTH}px; min-height: ${textHeight}px;` }, props.text),
       h(
         View,
         { style: 'flex-direction: row; padding-top: 8px;' },
