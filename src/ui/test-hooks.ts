@@ -43,6 +43,14 @@ export interface WidgetRecord {
   rows?: number;
   /** Indexes of the selected rows of tables, in order. */
   selectedRows?: number[];
+  /** columnWidth() of each column of tables, in pixels. */
+  columnWidths?: number[];
+  /**
+   * Width in pixels that each header section of a table needs for its text
+   * and the style's padding (QHeaderView.sectionSizeHint()). A column that is
+   * narrower cuts off its header text.
+   */
+  headerWidths?: number[];
 }
 
 export interface WidgetDump {
@@ -121,6 +129,15 @@ function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'toolTip' | 'che
   return result;
 }
 
+/** Reads the widths of the columns and the widths their header texts need, for tables. */
+function readColumns(widget: QWidget): Pick<WidgetRecord, 'columnWidths' | 'headerWidths'> {
+  const probe = widget as unknown as Partial<Pick<QTableWidget, 'columnCount' | 'columnWidth' | 'horizontalHeader'>>;
+  if (typeof probe.columnCount !== 'function' || typeof probe.columnWidth !== 'function' || typeof probe.horizontalHeader !== 'function') return {};
+  const header = probe.horizontalHeader();
+  const columns = [...Array(probe.columnCount()).keys()];
+  return { columnWidths: columns.map((column) => probe.columnWidth!(column)), headerWidths: columns.map((column) => header.sectionSizeHint(column)) };
+}
+
 /** Returns the width in pixels of a label's text in the label's font, or undefined for other widgets. */
 function labelTextWidth(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel'>, widget: QWidget, text: string | undefined): number | undefined {
   if (!(widget instanceof nodegui.QLabel) || text === undefined) return undefined;
@@ -164,6 +181,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
         enabled: widget.isEnabled(),
         focused: widget.hasFocus(),
         ...texts,
+        ...readColumns(widget),
         ...(textWidth === undefined ? {} : { textWidth }),
       });
     } catch {

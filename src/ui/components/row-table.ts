@@ -5,7 +5,7 @@
  * its row count after creation. Cells go through table-items.ts, because
  * NodeGui 0.74.2 crashes when the table deletes its own items.
  */
-import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, SelectionMode } from '@nodegui/nodegui';
+import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, SelectionMode, WidgetEventTypes } from '@nodegui/nodegui';
 import { Table } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef } from 'react';
 
@@ -65,6 +65,19 @@ function configureTable(table: QTableWidget): void {
   table.horizontalHeader().setStretchLastSection(true);
 }
 
+/**
+ * Widens each column that is narrower than its header text and the header's
+ * padding. Wider columns keep their width, so a column that the user widened
+ * stays as it is.
+ */
+function widenColumnsToHeaders(table: QTableWidget): void {
+  const header = table.horizontalHeader();
+  for (let column = 0; column < table.columnCount(); column++) {
+    const needed = header.sectionSizeHint(column);
+    if (table.columnWidth(column) < needed) header.resizeSection(column, needed);
+  }
+}
+
 export function RowTable(props: RowTableProps): React.ReactElement {
   const tableRef = useRef<QTableWidget>(null);
   const propsRef = useRef(props);
@@ -80,6 +93,20 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     table.addEventListener('cellActivated', (row: number) => propsRef.current.onActivate?.(row));
     props.tableRef?.(table);
 
+    // The first fit below runs before the main window sets the style sheet's font and header padding, and an
+    // empty table is not fitted again. Qt sends StyleChange and FontChange when a style sheet applies, and the
+    // header may be polished after the table, so the columns are widened after the event.
+    let widenTimer: NodeJS.Timeout | undefined;
+    const scheduleWiden = () => {
+      if (widenTimer !== undefined) return;
+      widenTimer = setTimeout(() => {
+        widenTimer = undefined;
+        widenColumnsToHeaders(table);
+      }, 0);
+    };
+    table.addEventListener(WidgetEventTypes.StyleChange, scheduleWiden);
+    table.addEventListener(WidgetEventTypes.FontChange, scheduleWiden);
+
     // NodeGui 0.74 exposes no selection signal of QTableWidget, so the selection is compared on a timer.
     let previous = '';
     const timer = setInterval(() => {
@@ -94,6 +121,7 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     }, SELECTION_POLL_MS);
     return () => {
       clearInterval(timer);
+      clearTimeout(widenTimer);
       props.tableRef?.(null);
       releaseTableItems(table);
     };
