@@ -51,6 +51,8 @@ export interface WidgetRecord {
    * narrower cuts off its header text.
    */
   headerWidths?: number[];
+  /** Global position and size of a table's horizontal header, in pixels, for dragging the edges of its sections. */
+  horizontalHeader?: { x: number; y: number; width: number; height: number };
 }
 
 export interface WidgetDump {
@@ -130,12 +132,18 @@ function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'toolTip' | 'che
 }
 
 /** Reads the widths of the columns and the widths their header texts need, for tables. */
-function readColumns(widget: QWidget): Pick<WidgetRecord, 'columnWidths' | 'headerWidths'> {
+function readColumns(nodegui: Pick<NodeGui, 'QPoint'>, widget: QWidget): Pick<WidgetRecord, 'columnWidths' | 'headerWidths' | 'horizontalHeader'> {
   const probe = widget as unknown as Partial<Pick<QTableWidget, 'columnCount' | 'columnWidth' | 'horizontalHeader'>>;
   if (typeof probe.columnCount !== 'function' || typeof probe.columnWidth !== 'function' || typeof probe.horizontalHeader !== 'function') return {};
   const header = probe.horizontalHeader();
   const columns = [...Array(probe.columnCount()).keys()];
-  return { columnWidths: columns.map((column) => probe.columnWidth!(column)), headerWidths: columns.map((column) => header.sectionSizeHint(column)) };
+  const origin = header.mapToGlobal(new nodegui.QPoint(0, 0));
+  const size = header.size();
+  return {
+    columnWidths: columns.map((column) => probe.columnWidth!(column)),
+    headerWidths: columns.map((column) => header.sectionSizeHint(column)),
+    horizontalHeader: { x: origin.x(), y: origin.y(), width: size.width(), height: size.height() },
+  };
 }
 
 /** Returns the width in pixels of a label's text in the label's font, or undefined for other widgets. */
@@ -181,7 +189,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
         enabled: widget.isEnabled(),
         focused: widget.hasFocus(),
         ...texts,
-        ...readColumns(widget),
+        ...readColumns(nodegui, widget),
         ...(textWidth === undefined ? {} : { textWidth }),
       });
     } catch {

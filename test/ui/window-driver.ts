@@ -199,6 +199,32 @@ export class WindowDriver {
   }
 
   /**
+   * Drags the right edge of column `column` of the table `name` by `dx` pixels
+   * (negative narrows it) with the left mouse button, as a user resizes a
+   * column. Qt starts a resize when the press is within a few pixels of a
+   * section edge, so the press is 1 pixel left of the edge. The pointer moves
+   * in steps, because Qt resizes the section on each motion event it receives.
+   */
+  async dragColumnEdge(name: string, column: number, dx: number): Promise<void> {
+    const table = await this.waitFor(name, (record) => record.horizontalHeader !== undefined && (record.columnWidths?.length ?? 0) > column, 5_000, 'a horizontal header');
+    await this.waitForActiveWindow(table.window);
+    const header = table.horizontalHeader!;
+    const edge = header.x + table.columnWidths!.slice(0, column + 1).reduce((total, width) => total + width, 0) - 1;
+    const y = header.y + Math.floor(header.height / 2);
+    const steps = 5;
+    this.xdotool('mousemove', String(edge), String(y));
+    await sleep(200);
+    this.xdotool('mousedown', '1');
+    for (let step = 1; step <= steps; step++) {
+      await sleep(50);
+      this.xdotool('mousemove', String(edge + Math.round((dx * step) / steps)), String(y));
+    }
+    await sleep(100);
+    this.xdotool('mouseup', '1');
+    await sleep(300);
+  }
+
+  /**
    * Returns true when a drop-down list is shown at the combo box `name`. Qt of
    * NodeGui 0.74.2 on X11 shows the list as an override-redirect top-level
    * window that overlaps the box or touches its edge, and unmaps it when it closes.

@@ -66,15 +66,66 @@ function configureTable(table: QTableWidget): void {
 }
 
 /**
- * Widens each column that is narrower than its header text and the header's
- * padding. Wider columns keep their width, so a column that the user widened
- * stays as it is.
+ * Column widths that the table set itself, and the columns that the user
+ * resized since. NodeGui 0.74.2 forwards no QHeaderView signal, sectionResized
+ * included. So a column whose width differs from the width that the table
+ * last set counts as resized by the user, because only a drag on a header
+ * edge, or a double-click on it, changes a column between the table's own
+ * resizes.
+ * NOTE: the last column is never taken as resized by the user, because it
+ * stretches to the table's width and so changes with the window.
  */
-function widenColumnsToHeaders(table: QTableWidget): void {
-  const header = table.horizontalHeader();
-  for (let column = 0; column < table.columnCount(); column++) {
-    const needed = header.sectionSizeHint(column);
-    if (table.columnWidth(column) < needed) header.resizeSection(column, needed);
+class ColumnWidths {
+  private setWidths: number[] = [];
+  private readonly userColumns = new Set<number>();
+
+  constructor(private readonly table: QTableWidget) {}
+
+  /** Returns true when the user has resized `column` since the table last fitted its columns anew. */
+  isUserSized(column: number): boolean {
+    return this.userColumns.has(column);
+  }
+
+  /** Marks each column whose width differs from the width the table last set as resized by the user. */
+  noteUserResizes(): void {
+    const lastColumn = this.table.columnCount() - 1;
+    for (let column = 0; column < lastColumn; column++) {
+      const width = this.setWidths[column];
+      if (width !== undefined && this.table.columnWidth(column) !== width) this.userColumns.add(column);
+    }
+  }
+
+  /**
+   * Fits each column that the user did not resize to its cells and its header
+   * text. With `forgetUserSizes`, as when the header texts change, every
+   * column is fitted.
+   */
+  fit(forgetUserSizes = false): void {
+    this.noteUserResizes();
+    if (forgetUserSizes) this.userColumns.clear();
+    for (let column = 0; column < this.table.columnCount(); column++) {
+      if (!this.isUserSized(column)) this.table.resizeColumnToContents(column);
+    }
+    this.table.horizontalHeader().setStretchLastSection(true);
+    this.recordWidths();
+  }
+
+  /**
+   * Widens each column that the user did not resize and that is narrower than
+   * its header text and the header's padding. Wider columns keep their width.
+   */
+  widenToHeaders(): void {
+    this.noteUserResizes();
+    const header = this.table.horizontalHeader();
+    for (let column = 0; column < this.table.columnCount(); column++) {
+      const needed = header.sectionSizeHint(column);
+      if (!this.isUserSized(column) && this.table.columnWidth(column) < needed) header.resizeSection(column, needed);
+    }
+    this.recordWidths();
+  }
+
+  private recordWidths(): void {
+    this.setWidths = [...Array(this.table.columnCount()).keys()].map((column) => this.table.columnWidth(column));
   }
 }
 
@@ -84,11 +135,14 @@ export function RowTable(props: RowTableProps): React.ReactElement {
   propsRef.current = props;
   // Keys of the rows in the table now; props.rowKeys may be newer until the effect below writes the rows.
   const shownKeys = useRef<string[]>([]);
+  const columnWidths = useRef<ColumnWidths>();
+  const shownHeaderKey = useRef<string>();
 
   useEffect(() => {
     const table = tableRef.current;
     if (!table) return;
     configureTable(table);
+    const widths = (columnWidths.current ??= new ColumnWidths(table));
     // Qt emits cellActivated for a double-click and for Enter on the current row.
     table.addEventListener('cellActivated', (row: number) => propsRef.current.onActivate?.(row));
     props.tableRef?.(table);
@@ -101,7 +155,7 @@ export function RowTable(props: RowTableProps): React.ReactElement {
       if (widenTimer !== undefined) return;
       widenTimer = setTimeout(() => {
         widenTimer = undefined;
-        widenColumnsToHeaders(table);
+        widths.widenToHeaders();
       }, 0);
     };
     table.addEventListener(WidgetEventTypes.StyleChange, scheduleWiden);
@@ -143,13 +197,17 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     if (selectedKeys.size > 0) selectRows(table, keep, current >= 0 ? current : undefined);
   }, [props.cells]);
 
-  // Column widths follow the cells and the header texts, which change with the language.
+  // Column widths follow the cells and the header texts, which change with the language. A column that the user
+  // resized keeps its width when the rows change, such as on the Local panel's automatic listings while the
+  // server receives instances, and is fitted again only when the header texts change.
   const headerKey = props.headers.join('\n');
   useEffect(() => {
     const table = tableRef.current;
     if (!table) return;
-    table.resizeColumnsToContents();
-    table.horizontalHeader().setStretchLastSection(true);
+    const widths = (columnWidths.current ??= new ColumnWidths(table));
+    const headersChanged = shownHeaderKey.current !== undefined && shownHeaderKey.current !== headerKey;
+    shownHeaderKey.current = headerKey;
+    widths.fit(headersChanged);
   }, [props.cells, headerKey]);
 
   return h(Table, {
