@@ -416,4 +416,29 @@ describeWithGui('viewer window', () => {
     await waitForImage();
     await closeWithEscape();
   }, 90_000);
+
+  test('Ctrl+arrows switch series', async () => {
+    // Two files of different series: a CT image and a 10-frame ultrasound clip.
+    await openViewer([corpusPath('samples/ct/ct-ankle-implicit-le.dcm').absolutePath, corpusFile('us-multiframe-rle').absolutePath]);
+    await waitForImage();
+    expect(driver.widget('viewer-series-2')).toBeDefined();
+    expect(driver.widget('viewer-series-1')?.checked).toBe(true);
+
+    driver.key('ctrl+Down');
+    await driver.waitFor('viewer-series-2', (button) => button.checked === true, 10_000, 'checked');
+    expect(driver.widget('viewer-series-1')?.checked).toBe(false);
+    await waitForImage();
+
+    // The last series stays selected, because Ctrl+Down does not wrap around.
+    driver.key('ctrl+Down');
+    await sleep(300);
+    expect(driver.widget('viewer-series-2')?.checked).toBe(true);
+
+    driver.key('ctrl+Up');
+    await driver.waitFor('viewer-series-1', (button) => button.checked === true, 10_000, 'checked');
+    // Selecting a series shows its first image.
+    const firstSeriesImageCount = /Images: (\d+)/.exec(driver.widget('viewer-series-1')?.text ?? '')?.[1];
+    await driver.waitFor('viewer-position', (label) => label.text === `1 / ${firstSeriesImageCount}`, 10_000, `1 / ${firstSeriesImageCount}`);
+    await closeWithEscape();
+  }, 90_000);
 });

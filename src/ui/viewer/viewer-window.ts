@@ -169,6 +169,8 @@ export class StudyViewerWindow {
     const help = new QLabel();
     help.setObjectName('viewer-help');
     help.setText(this.t('viewer.help'));
+    // The Russian help is wider than the default window, so it wraps to a second line instead of being cut.
+    help.setWordWrap(true);
     root.addWidget(help);
     this.keep.push(central, root, body, bodyLayout, help);
     return central;
@@ -278,6 +280,13 @@ export class StudyViewerWindow {
     }
     this.showPosition(true);
     void this.countFrames(index);
+  }
+
+  /** Selects the series `delta` places down the strip, and stays at the first or last series. */
+  private stepSeries(delta: number): void {
+    const next = Math.min(this.series.length - 1, Math.max(0, this.selected + delta));
+    if (next === this.selected || next < 0) return;
+    this.selectSeries(next);
   }
 
   /** Moves `delta` images through the selected series. */
@@ -422,6 +431,12 @@ export class StudyViewerWindow {
     const arrow = arrows[key];
     if (arrow && shift) {
       this.viewport.panBy(-arrow[0] * PAN_STEP, -arrow[1] * PAN_STEP);
+      return;
+    }
+    // The series buttons take no focus, so Ctrl+Up and Ctrl+Down select the previous and next series from the keyboard.
+    const control = (event.modifiers() & KeyboardModifier.ControlModifier) !== 0;
+    if (control && (key === Key.Key_Up || key === Key.Key_Down)) {
+      this.stepSeries(key === Key.Key_Down ? 1 : -1);
       return;
     }
     switch (key) {
