@@ -4,7 +4,7 @@
  * scan confirmation. None of them calls QDialog.exec(), which would stop
  * Node's event loop.
  */
-import { QKeySequence, QMainWindow, QShortcut } from '@nodegui/nodegui';
+import { QKeySequence, QMainWindow, QPushButton, QShortcut } from '@nodegui/nodegui';
 import type { QWidget } from '@nodegui/nodegui';
 import { Button, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useCallback, useEffect, useRef, useState } from 'react';
@@ -57,15 +57,16 @@ export function dialogWindowRef(id: string): (window: QWidget | null) => void {
 /**
  * Returns a stable ref callback for the dialog window `id` that does what
  * dialogWindowRef does and also binds Esc to the latest `onCancel`, the
- * action of the dialog's Cancel, Exit or Close button. It is stable because
- * React calls a new ref callback on every render, and the ref activates the
- * window.
+ * action of the dialog's Cancel, Exit or Close button, and Return and Enter
+ * to a click on the focused button. It is stable because React calls a new
+ * ref callback on every render, and the ref activates the window.
  */
 export function useDialogWindowRef(id: string, onCancel: () => void): (window: QWidget | null) => void {
   const cancel = useRef(onCancel);
   cancel.current = onCancel;
-  // The shortcut's wrapper is kept while the window is mounted, so its signal handler stays alive.
+  // The shortcuts' wrappers are kept while the window is mounted, so their signal handlers stay alive.
   const escape = useRef<QShortcut>();
+  const returnKeys = useRef<QShortcut[]>([]);
   const mounted = useRef<QWidget | null>(null);
   // Every render may change the texts and the window's geometry prop, so the fit follows each one.
   useEffect(() => {
@@ -78,6 +79,7 @@ export function useDialogWindowRef(id: string, onCancel: () => void): (window: Q
       mounted.current = window;
       if (!window) {
         escape.current = undefined;
+        returnKeys.current = [];
         return;
       }
       if (escape.current) return;
@@ -85,9 +87,22 @@ export function useDialogWindowRef(id: string, onCancel: () => void): (window: Q
       shortcut.setKey(new QKeySequence('Escape'));
       shortcut.addEventListener('activated', () => cancel.current());
       escape.current = shortcut;
+      // Qt clicks a QPushButton on Return only inside a QDialog, and these dialogs are plain windows.
+      returnKeys.current = ['Return', 'Enter'].map((key) => {
+        const returnKey = new QShortcut(window);
+        returnKey.setKey(new QKeySequence(key));
+        returnKey.addEventListener('activated', () => clickFocusedButton(window));
+        return returnKey;
+      });
     },
     [id],
   );
+}
+
+/** Clicks the button of `window` that has the keyboard focus, and does nothing when another widget has it. */
+function clickFocusedButton(window: QWidget): void {
+  const focused = window.focusWidget();
+  if (focused instanceof QPushButton && focused.isEnabled()) focused.click();
 }
 
 /**
