@@ -148,6 +148,28 @@ describe('viewer texts', () => {
     }
   });
 
+  test('header panel translates patient sex', async () => {
+    const pipeline = new RenderPipeline();
+    try {
+      const header = await pipeline.readHeader(corpusPath('samples/ct/ct-small.dcm').absolutePath);
+      const sexRow = (label: string, value: string) => `<td style="padding-right:8px">${label}</td><td>${value}</td>`;
+      const russian = translator('ru');
+      const cases: [code: string, english: string, russianText: string][] = [
+        ['M', 'Male', 'Мужской'],
+        ['F', 'Female', 'Женский'],
+        ['O', 'Other', 'Другой'],
+        ['X', 'X', 'X'],
+      ];
+      for (const [code, english, russianText] of cases) {
+        header.patient.sex = code;
+        expect(headerPanelHtml(header, t)).toContain(sexRow('Sex', english));
+        expect(headerPanelHtml(header, russian)).toContain(sexRow('Пол', russianText));
+      }
+    } finally {
+      await pipeline.close();
+    }
+  });
+
   test('series caption names number, modality and images', () => {
     const caption = seriesCaption({ key: '1.2', number: '3', modality: 'US', description: 'Cardiac', instances: [{ path: 'x', frames: 10 }] }, t);
     expect(caption).toBe('Series 3 · US\nCardiac\nImages: 10');

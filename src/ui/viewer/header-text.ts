@@ -21,6 +21,13 @@ export function formatPersonName(value: string | undefined): string | undefined 
   return value.split('=')[0].replace(/\^+/g, ' ').trim() || value;
 }
 
+/** Returns the word for a Patient's Sex (0010,0040) code M, F or O, and other values unchanged. */
+export function formatPatientSex(value: string | undefined, t: Translate): string | undefined {
+  const code = value?.trim().toUpperCase();
+  if (code === 'M' || code === 'F' || code === 'O') return t(`viewer.sex.${code}`);
+  return value;
+}
+
 type Field = [label: string, value: string | number | undefined];
 
 /** Adds a zero-width space after each dot of a UID, so Qt can wrap a long UID in the narrow header panel. */
@@ -44,7 +51,7 @@ export function headerPanelHtml(header: HeaderSummary, t: Translate): string {
       [t('viewer.field.name'), formatPersonName(patient.name)],
       [t('viewer.field.id'), patient.id],
       [t('viewer.field.birthDate'), formatDicomDate(patient.birthDate)],
-      [t('viewer.field.sex'), patient.sex],
+      [t('viewer.field.sex'), formatPatientSex(patient.sex, t)],
     ]),
     section(t('viewer.header.study'), [
       [t('viewer.field.description'), study.description],
