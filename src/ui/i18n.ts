@@ -35,7 +35,7 @@ const en = {
   'panel.filter': 'Patient, date, modality or description',
   'panel.clear': 'Clear',
   'panel.scan': 'Scan',
-  'panel.studies': '{count} studies, {selected} selected',
+  'panel.studies': '{count} {count|study|studies}, {selected} selected',
   'column.patientName': 'Patient name',
   'column.birthDate': 'Date of birth',
   'column.modality': 'Modality',
@@ -55,7 +55,7 @@ const en = {
   'transfer.toRight': 'Send →',
   'transfer.toLeft': '← Send',
   'transfer.title': 'Send studies',
-  'transfer.summary': '{count} studies from {source} to {target}',
+  'transfer.summary': '{count} {count|study|studies} from {source} to {target}',
   'transfer.method': 'Retrieve method',
   'transfer.get': 'C-GET',
   'transfer.move': 'C-MOVE',
@@ -97,7 +97,7 @@ const en = {
   'status.done': 'Done: {instances} instances, {failures} failures',
   'status.failed': 'Failed: {message}',
   'status.searching': 'Searching…',
-  'status.found': 'Found {count} studies',
+  'status.found': 'Found {count} {count|study|studies}',
   'failures.title': 'Failures',
   'server.switch': 'PACS On',
   'server.on': 'Server listening on {host}:{port} as {aeTitle}',
@@ -210,7 +210,7 @@ const en = {
   'network.noContexts':
     '{peer} accepted none of the {count} proposed presentation contexts, so the node does not offer this service. A node that only stores images, such as a storage SCP, cannot be searched, but studies can be sent to it.',
   'server.rejected': 'The PACS server rejected an association from calling AE title "{callingAeTitle}" at {address}: {reason}',
-  'server.rejected.times': 'The PACS server rejected {count} associations from calling AE title "{callingAeTitle}" at {address}, the last one: {reason}',
+  'server.rejected.times': 'The PACS server rejected {count} {count|association|associations} from calling AE title "{callingAeTitle}" at {address}, the last one: {reason}',
   'server.rejected.callingAeTitle':
     'this AE title is not registered. Add it as a location in Settings: Locations, or turn on "Accept any calling AE title" in Settings: PACS and switch PACS On off and on.',
   'server.rejected.calledAeTitle': 'the sender called "{calledAeTitle}", but this server is "{aeTitle}". Set the called AE title on the sender to "{aeTitle}".',
@@ -444,11 +444,21 @@ export type Translate = (key: MessageKey, parameters?: Record<string, string | n
 /** Text that is formatted when it is shown, in the language shown then, such as the status bar's. */
 export type LocalizedText = (t: Translate) => string;
 
-/** Returns a translator for the language; unknown `{name}` parameters stay as written. */
+/**
+ * Returns a translator for the language; unknown `{name}` parameters stay as written.
+ * `{name|one|other}` is the word for the number `name`: "one" where the language's
+ * plural rules call it so (1 in English), "other" otherwise. The Russian texts avoid
+ * plural forms with the "Noun: N" pattern instead.
+ */
 export function translator(language: Language): Translate {
   const dictionary = DICTIONARIES[language];
+  const plurals = new Intl.PluralRules(language);
   return (key, parameters = {}) =>
-    dictionary[key].replace(/\{(\w+)\}/g, (whole, name: string) => (name in parameters ? String(parameters[name]) : whole));
+    dictionary[key].replace(/\{(\w+)(?:\|([^|}]*)\|([^|}]*))?\}/g, (whole, name: string, one?: string, other?: string) => {
+      if (!(name in parameters)) return whole;
+      if (one === undefined || other === undefined) return String(parameters[name]);
+      return plurals.select(Number(parameters[name])) === 'one' ? one : other;
+    });
 }
 
 /** Lists the message keys; tests use it to check that both dictionaries are complete. */

@@ -191,7 +191,7 @@ describeBuilt('anonymizing pipelines', () => {
   test('ultrasound is held back and listed', async () => {
     const result = await runLoader(migrateArgs(), { dirs });
     expect(result.code).toBe(3);
-    expect(result.stdout).toMatch(/held back: 1 instances in 1 studies were not sent, so these studies are incomplete on the destination on purpose/);
+    expect(result.stdout).toMatch(/held back: 1 instance in 1 study was not sent, so this study is incomplete on the destination on purpose/);
     expect(result.stdout).toMatch(/\npartial: \d+ migrated, \d+ already present, 0 failed\n$/);
     expect(result.stdout).toContain(`held back: ${ULTRASOUND.studyInstanceUid}: ${ULTRASOUND.sopInstanceUid}: ultrasound image without Burned In Annotation (0028,0301) NO`);
 
@@ -316,7 +316,7 @@ describeBuilt('anonymizing pipelines', () => {
 
     const text = await runLoader([...args, '--job', 'held-text'], { dirs });
     expect(text.code).toBe(3);
-    expect(text.stdout).toMatch(/held back: 1 instances in 1 studies were not sent/);
+    expect(text.stdout).toMatch(/held back: 1 instance in 1 study was not sent/);
     expect(text.stdout).toMatch(/\npartial: 2 studies copied, 0 failed, 0 conflicts\n$/);
 
     // Another job name gives another secret, so the study of the Siemens MR goes to the target again under other UIDs.

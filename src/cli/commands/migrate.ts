@@ -23,7 +23,7 @@ import type { Endpoint, JobOptions, JobSelection, MigrationAnonymization, Migrat
 import type { LocalIdentity } from '../../services/query-retrieve';
 import { localIdentityFromSettings } from '../../services/query-retrieve';
 import { resolveConfigDir } from '../../services/settings/settings-store';
-import { exitCodeForOutcome, openSettings, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
+import { countOf, exitCodeForOutcome, openSettings, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
@@ -118,10 +118,13 @@ export function anonymizationFrom(flags: AnonymizeFlags): MigrationAnonymization
 export function printHeldBack(report: Pick<MigrationReport, 'heldBack' | 'pseudonymizedPatients'>, anonymized: boolean): void {
   if (!anonymized) return;
   const studies = new Set(report.heldBack.map((held) => held.studyInstanceUid));
-  process.stdout.write(`anonymized: ${report.pseudonymizedPatients} patients with pseudonyms in this job\n`);
+  process.stdout.write(`anonymized: ${countOf(report.pseudonymizedPatients, 'patient')} with pseudonyms in this job\n`);
   if (report.heldBack.length === 0) return;
+  const instances = countOf(report.heldBack.length, 'instance');
+  const verb = report.heldBack.length === 1 ? 'was' : 'were';
+  const incomplete = studies.size === 1 ? 'this study is' : 'these studies are';
   process.stdout.write(
-    `held back: ${report.heldBack.length} instances in ${studies.size} studies were not sent, so these studies are incomplete on the destination on purpose (use --allow-burned-in to send them)\n`,
+    `held back: ${instances} in ${countOf(studies.size, 'study', 'studies')} ${verb} not sent, so ${incomplete} incomplete on the destination on purpose (use --allow-burned-in to send them)\n`,
   );
   for (const held of report.heldBack) process.stdout.write(`  held back: ${held.studyInstanceUid}: ${held.sopInstanceUid}: ${held.reason}\n`);
 }
