@@ -195,6 +195,8 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     const keep = props.rowKeys.flatMap((key, index) => (selectedKeys.has(key) ? [index] : []));
     const current = currentKey === undefined || currentKey === '' ? -1 : props.rowKeys.indexOf(currentKey);
     if (selectedKeys.size > 0) selectRows(table, keep, current >= 0 ? current : undefined);
+    // Filling the rows makes the first row current, so the first Down would select the second row.
+    else table.setCurrentCell(-1, -1);
   }, [props.cells]);
 
   // Column widths follow the cells and the header texts, which change with the language. A column that the user
