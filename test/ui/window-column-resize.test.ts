@@ -4,11 +4,9 @@
  * own server stores instances. Columns the user did not touch still fit
  * their contents and stay at least as wide as their headers.
  */
-import { createLoaderDirs, freePort, makeTempDir, storeFiles } from '../support/peers';
-import type { ManagedProcess } from '../support/peers';
+import { storeFiles } from '../support/peers';
 import { describeWhenGuiAvailable } from './gui-prerequisites';
-import { corpusStudyFiles, setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
-import type { WindowDriver } from './window-driver';
+import { corpusStudyFiles, sleep, useWindowSession } from './window-driver';
 
 const describeWithGui = describeWhenGuiAvailable('test/ui/window-column-resize', ['Xvfb', 'xdotool', 'import', 'storescu']);
 
@@ -19,70 +17,51 @@ const WIDENED_COLUMN = 0;
 const NARROWED_COLUMN = 3;
 
 describeWithGui('table columns resized by the user', () => {
-  const dirs = createLoaderDirs('ui-column-resize');
-  const workDir = makeTempDir('ui-column-resize-x');
-  let driver: WindowDriver;
-  let xvfb: ManagedProcess;
-  let loader: ManagedProcess;
-  let serverPort: number;
+  const session = useWindowSession('column-resize', {
+    language: 'en',
+    startServer: true,
+    settings: { 'pacs.aeTitle': AE_TITLE, 'pacs.acceptAnyCallingAeTitle': 'on' },
+    // Debug level logs each automatic listing of the Local panel, which the test counts.
+    env: { LOADER_LOG_LEVEL: 'debug' },
+  });
 
   const refreshCount = (): number =>
-    loader
+    session.loader
       .readLog()
       .split('\n')
       .filter((line) => line.includes(REFRESH_LOG)).length;
   const store = async (files: string[]) => {
-    const result = await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, files, { callingAeTitle: 'MODALITY' });
+    const result = await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: session.serverPort }, files, { callingAeTitle: 'MODALITY' });
     expect({ code: result.code, stderr: result.stderr.slice(-500) }).toEqual({ code: 0, stderr: expect.any(String) });
   };
 
   beforeAll(async () => {
-    ({ driver, xvfb } = await startWindowDisplay(workDir));
-    serverPort = await freePort();
-    await setLoaderSettings(dirs, {
-      'pacs.port': String(serverPort),
-      'pacs.host': '127.0.0.1',
-      'pacs.aeTitle': AE_TITLE,
-      'pacs.acceptAnyCallingAeTitle': 'on',
-      'interface.trayIcon': 'off',
-      'interface.language': 'en',
-    });
-    // Debug level logs each automatic listing of the Local panel, which the test counts.
-    loader = await startLoaderWindow(driver, { name: 'loader-column-resize', dirs, workDir, env: { LOADER_LOG_LEVEL: 'debug' } });
-    await driver.waitForActiveWindow('license-window', 30_000);
-    driver.key('Escape');
-    await driver.waitForGone('license-window');
-    await driver.waitForActiveWindow('main-window');
-  }, 120_000);
-
-  afterAll(async () => {
-    await loader?.stop();
-    await xvfb?.stop();
+    await session.driver.waitForActiveWindow('main-window');
   });
 
   test('dragged widths survive refreshes', async () => {
-    await driver.waitFor('right-connection', (label) => /^Connected/.test(label.text ?? ''), 20_000, 'connected');
+    await session.driver.waitFor('right-connection', (label) => /^Connected/.test(label.text ?? ''), 20_000, 'connected');
     await store(corpusStudyFiles('ct-small.dcm'));
-    await driver.waitFor('right-table', (table) => table.rows === 1, 10_000, '1 row');
-    await driver.waitForStill('right-table');
+    await session.driver.waitFor('right-table', (table) => table.rows === 1, 10_000, '1 row');
+    await session.driver.waitForStill('right-table');
     await sleep(1_000);
-    const fitted = driver.widget('right-table')!.columnWidths!;
+    const fitted = session.driver.widget('right-table')!.columnWidths!;
 
-    await driver.dragColumnEdge('right-table', WIDENED_COLUMN, 80);
-    await driver.waitFor('right-table', (table) => table.columnWidths![WIDENED_COLUMN] >= fitted[WIDENED_COLUMN] + 70, 5_000, `column ${WIDENED_COLUMN} widened`);
-    await driver.dragColumnEdge('right-table', NARROWED_COLUMN, -30);
-    await driver.waitFor('right-table', (table) => table.columnWidths![NARROWED_COLUMN] <= fitted[NARROWED_COLUMN] - 20, 5_000, `column ${NARROWED_COLUMN} narrowed`);
+    await session.driver.dragColumnEdge('right-table', WIDENED_COLUMN, 80);
+    await session.driver.waitFor('right-table', (table) => table.columnWidths![WIDENED_COLUMN] >= fitted[WIDENED_COLUMN] + 70, 5_000, `column ${WIDENED_COLUMN} widened`);
+    await session.driver.dragColumnEdge('right-table', NARROWED_COLUMN, -30);
+    await session.driver.waitFor('right-table', (table) => table.columnWidths![NARROWED_COLUMN] <= fitted[NARROWED_COLUMN] - 20, 5_000, `column ${NARROWED_COLUMN} narrowed`);
     await sleep(500);
-    const dragged = driver.widget('right-table')!.columnWidths!;
+    const dragged = session.driver.widget('right-table')!.columnWidths!;
 
     // The server notifies the panel while it stores, and the panel lists the archive again without a click.
     const before = refreshCount();
     await store(corpusStudyFiles('mr-small-explicit-le.dcm'));
-    await driver.waitFor('right-table', (table) => table.rows === 2, 10_000, '2 rows');
+    await session.driver.waitFor('right-table', (table) => table.rows === 2, 10_000, '2 rows');
     expect(refreshCount()).toBeGreaterThan(before);
     await sleep(1_500);
 
-    const table = driver.widget('right-table')!;
+    const table = session.driver.widget('right-table')!;
     expect({ column: WIDENED_COLUMN, width: table.columnWidths![WIDENED_COLUMN] }).toEqual({ column: WIDENED_COLUMN, width: dragged[WIDENED_COLUMN] });
     expect({ column: NARROWED_COLUMN, width: table.columnWidths![NARROWED_COLUMN] }).toEqual({ column: NARROWED_COLUMN, width: dragged[NARROWED_COLUMN] });
     for (const column of [1, 2]) {

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { WidgetDump, WidgetRecord } from '../../src/ui/test-hooks';
-import { corpusSamples, LOADER_BIN, runLoader, startProcess, waitUntil } from '../support/peers';
+import { corpusSamples, createLoaderDirs, freePort, LOADER_BIN, makeTempDir, runLoader, startProcess, waitUntil } from '../support/peers';
 import type { LoaderDirs, ManagedProcess } from '../support/peers';
 
 /** Interval between reads of the geometry file, in milliseconds. */
@@ -85,6 +85,76 @@ export async function startLoaderWindow(driver: WindowDriver, options: { name: s
   driver.app = loader;
   await waitUntil(loader, 'log line "desktop window opening"', () => /desktop window opening/.test(loader.readLog()), 60_000);
   return loader;
+}
+
+/** Options of useWindowSession. */
+export interface WindowSessionOptions {
+  /** Value of interface.language, which stays unset when this is omitted. */
+  language?: string;
+  /** Whether the window starts its PACS server (pacs.startWithWindow). False by default. */
+  startServer?: boolean;
+  /** More settings, written after the ones the session sets and overriding them. */
+  settings?: Record<string, string>;
+  /** Variables added to the loader's environment. */
+  env?: Record<string, string>;
+  /** Runs in beforeAll once serverPort is set, before Xvfb starts, to fill the archive or start peers. */
+  prepare?: (session: WindowSession) => Promise<void>;
+  /** Whether beforeAll closes the license window with Escape. True by default. */
+  closeLicense?: boolean;
+}
+
+/** Processes and folders of one window under Xvfb. The fields driver, loader and serverPort are set in beforeAll. */
+export interface WindowSession {
+  dirs: LoaderDirs;
+  workDir: string;
+  driver: WindowDriver;
+  loader: ManagedProcess;
+  /** pacs.port, a free port of 127.0.0.1 where the window's server listens when it runs. */
+  serverPort: number;
+}
+
+/**
+ * Registers a beforeAll that starts Xvfb and `loader start` with fresh folders
+ * named after `name`, and an afterAll that stops them. The server listens on
+ * 127.0.0.1 at serverPort and the tray icon is off. Call it inside describe,
+ * before the file's own beforeAll, which then runs after the window opens.
+ */
+export function useWindowSession(name: string, options: WindowSessionOptions = {}): WindowSession {
+  const session = {
+    dirs: createLoaderDirs(`ui-${name}`),
+    workDir: makeTempDir(`ui-${name}-x`),
+  } as WindowSession;
+  let xvfb: ManagedProcess | undefined;
+
+  beforeAll(async () => {
+    session.serverPort = await freePort();
+    await options.prepare?.(session);
+    let driver: WindowDriver;
+    ({ driver, xvfb } = await startWindowDisplay(session.workDir));
+    session.driver = driver;
+    await setLoaderSettings(session.dirs, {
+      'pacs.port': String(session.serverPort),
+      'pacs.host': '127.0.0.1',
+      'pacs.startWithWindow': options.startServer ? 'on' : 'off',
+      'interface.trayIcon': 'off',
+      ...(options.language === undefined ? {} : { 'interface.language': options.language }),
+      ...options.settings,
+    });
+    session.loader = await startLoaderWindow(driver, { name: `loader-${name}`, dirs: session.dirs, workDir: session.workDir, env: options.env });
+    if (options.closeLicense ?? true) {
+      // Without a license the window opens the license window first, in front of the main window.
+      await driver.waitForActiveWindow('license-window', 30_000);
+      driver.key('Escape');
+      await driver.waitForGone('license-window');
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await session.loader?.stop();
+    await xvfb?.stop();
+  });
+
+  return session;
 }
 
 export class WindowDriver {

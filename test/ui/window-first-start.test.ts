@@ -6,11 +6,9 @@
  * names the calling AE title, its address and the fix.
  */
 
-import { corpusSamples, createLoaderDirs, freePort, makeTempDir, storeFiles } from '../support/peers';
-import type { ManagedProcess } from '../support/peers';
+import { corpusSamples, storeFiles } from '../support/peers';
 import { describeWhenGuiAvailable } from './gui-prerequisites';
-import { setLoaderSettings, sleep, startLoaderWindow, startWindowDisplay } from './window-driver';
-import type { WindowDriver } from './window-driver';
+import { sleep, useWindowSession } from './window-driver';
 
 const describeWithGui = describeWhenGuiAvailable('test/ui/window-first-start', ['Xvfb', 'xdotool', 'import', 'storescu']);
 
@@ -18,58 +16,41 @@ const AE_TITLE = 'LOADERNEW';
 const UNKNOWN_CALLER = 'UNKNOWNMOD';
 
 describeWithGui('window at first start', () => {
-  const dirs = createLoaderDirs('ui-first');
-  const workDir = makeTempDir('ui-first-x');
-  let driver: WindowDriver;
-  let xvfb: ManagedProcess;
-  let loader: ManagedProcess;
-  let serverPort: number;
+  const session = useWindowSession('first-start', {
+    language: 'ru',
+    startServer: true,
+    closeLicense: false,
+    // The tray icon keeps its default, as at a first start.
+    settings: { 'pacs.aeTitle': AE_TITLE, 'pacs.acceptAnyCallingAeTitle': 'off', 'interface.trayIcon': 'on' },
+  });
 
   /** Sends one CT instance from UNKNOWN_CALLER and expects the server to reject the association. */
   const storeFromUnknownCaller = async () => {
     const file = corpusSamples((sample) => sample.path.endsWith('/ct-small.dcm'))[0]?.absolutePath;
     if (!file) throw new Error('corpus sample ct-small.dcm not found; rebuild test/.corpus with npm run corpus');
-    const result = await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, [file], { callingAeTitle: UNKNOWN_CALLER });
+    const result = await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: session.serverPort }, [file], { callingAeTitle: UNKNOWN_CALLER });
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/Calling AE Title Not Recognized|rejected/i);
   };
 
-  beforeAll(async () => {
-    ({ driver, xvfb } = await startWindowDisplay(workDir));
-    serverPort = await freePort();
-    await setLoaderSettings(dirs, {
-      'pacs.port': String(serverPort),
-      'pacs.host': '127.0.0.1',
-      'pacs.aeTitle': AE_TITLE,
-      'pacs.acceptAnyCallingAeTitle': 'off',
-      'interface.language': 'ru',
-    });
-    loader = await startLoaderWindow(driver, { name: 'loader-first-start', dirs, workDir });
-  }, 120_000);
-
-  afterAll(async () => {
-    await loader?.stop();
-    await xvfb?.stop();
-  });
-
   test('Continue works without a license', async () => {
-    await driver.waitForActiveWindow('license-window', 30_000);
-    const text = await driver.waitFor('license-text');
+    await session.driver.waitForActiveWindow('license-window', 30_000);
+    const text = await session.driver.waitFor('license-text');
     expect(text.text).toContain('Загрузчик работает и без неё');
-    expect(driver.widget('license-continue')?.enabled).toBe(true);
+    expect(session.driver.widget('license-continue')?.enabled).toBe(true);
 
-    await driver.click('license-continue');
-    await driver.waitForGone('license-window');
-    await driver.waitForActiveWindow('main-window');
-    const listening = await driver.waitFor('server-state', (label) => /^Сервер принимает/.test(label.text ?? ''), 20_000, 'listening');
-    expect(listening.text).toBe(`Сервер принимает на 127.0.0.1:${serverPort} как ${AE_TITLE}`);
+    await session.driver.click('license-continue');
+    await session.driver.waitForGone('license-window');
+    await session.driver.waitForActiveWindow('main-window');
+    const listening = await session.driver.waitFor('server-state', (label) => /^Сервер принимает/.test(label.text ?? ''), 20_000, 'listening');
+    expect(listening.text).toBe(`Сервер принимает на 127.0.0.1:${session.serverPort} как ${AE_TITLE}`);
   }, 60_000);
 
   test('rejected caller gets one notice', async () => {
-    expect(driver.widget('server-notice')).toBeUndefined();
+    expect(session.driver.widget('server-notice')).toBeUndefined();
 
     await storeFromUnknownCaller();
-    const first = await driver.waitFor('server-notice', (label) => (label.text ?? '').includes(UNKNOWN_CALLER), 10_000, `text with ${UNKNOWN_CALLER}`);
+    const first = await session.driver.waitFor('server-notice', (label) => (label.text ?? '').includes(UNKNOWN_CALLER), 10_000, `text with ${UNKNOWN_CALLER}`);
     expect(first.text).toBe(
       `Сервер PACS отклонил ассоциацию от вызывающего имени AE «${UNKNOWN_CALLER}» с адреса 127.0.0.1: ` +
         'это имя AE не зарегистрировано. Добавьте его как расположение в «Настройки: Расположения» или включите ' +
@@ -79,21 +60,21 @@ describeWithGui('window at first start', () => {
     // Two more rejections within the repeat window update the same notice instead of adding lines.
     await storeFromUnknownCaller();
     await storeFromUnknownCaller();
-    const repeated = await driver.waitFor('server-notice', (label) => (label.text ?? '').includes('(раз: 3)'), 10_000, 'count 3');
+    const repeated = await session.driver.waitFor('server-notice', (label) => (label.text ?? '').includes('(раз: 3)'), 10_000, 'count 3');
     expect(repeated.text).toMatch(new RegExp(`^Сервер PACS отклонил ассоциации от вызывающего имени AE «${UNKNOWN_CALLER}» с адреса 127\\.0\\.0\\.1 \\(раз: 3\\), последнюю: это имя AE не зарегистрировано`));
-    const notices = Object.keys(driver.dump().widgets).filter((name) => name.startsWith('server-notice'));
+    const notices = Object.keys(session.driver.dump().widgets).filter((name) => name.startsWith('server-notice'));
     expect(notices.sort()).toEqual(['server-notice', 'server-notice-bar', 'server-notice-dismiss']);
 
-    await driver.click('server-notice-dismiss');
-    await driver.waitForGone('server-notice');
+    await session.driver.click('server-notice-dismiss');
+    await session.driver.waitForGone('server-notice');
     await sleep(300);
-    expect(driver.widget('server-notice-bar')).toBeUndefined();
-    expect(loader.readLog()).toContain(`calling AE title not recognized: ${UNKNOWN_CALLER} from 127.0.0.1`);
+    expect(session.driver.widget('server-notice-bar')).toBeUndefined();
+    expect(session.loader.readLog()).toContain(`calling AE title not recognized: ${UNKNOWN_CALLER} from 127.0.0.1`);
   }, 90_000);
 
   test('SIGTERM closes the window cleanly', async () => {
-    const status = await loader.stop();
-    const log = loader.readLog();
+    const status = await session.loader.stop();
+    const log = session.loader.readLog();
 
     expect(status).toEqual(expect.objectContaining({ code: 0 }));
     expect(log).toMatch(/stop requested signal=SIGTERM/);

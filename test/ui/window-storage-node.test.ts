@@ -8,85 +8,67 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { createLoaderDirs, corpusSamples, freePort, makeTempDir, runLoader, startStorescp } from '../support/peers';
-import type { ManagedProcess, StorescpHandle } from '../support/peers';
+import { corpusSamples, makeTempDir, runLoader, startStorescp } from '../support/peers';
+import type { StorescpHandle } from '../support/peers';
 import { describeWhenGuiAvailable } from './gui-prerequisites';
-import { setLoaderSettings, startLoaderWindow, startWindowDisplay } from './window-driver';
-import type { WindowDriver } from './window-driver';
+import { useWindowSession } from './window-driver';
 
 const describeWithGui = describeWhenGuiAvailable('test/ui/window-storage-node', ['Xvfb', 'xdotool', 'import', 'storescp']);
 
 describeWithGui('window with a storage-only node', () => {
-  const dirs = createLoaderDirs('ui-store-node');
-  const workDir = makeTempDir('ui-store-node-x');
-  let driver: WindowDriver;
-  let xvfb: ManagedProcess;
-  let loader: ManagedProcess;
   let storescp: StorescpHandle;
+  const session = useWindowSession('store-node', {
+    language: 'ru',
+    prepare: async ({ dirs }) => {
+      // Two studies of one file each: Иванов^Иван^Петрович (OT, 2007) and CompressedSamples^CT1 (CT, 2004).
+      const source = makeTempDir('ui-store-node-files');
+      for (const relative of ['samples/charset/cyrillic-iso-ir-192.dcm', 'samples/ct/ct-small.dcm']) {
+        const sample = corpusSamples((file) => file.path === relative)[0];
+        fs.copyFileSync(sample.absolutePath, path.join(source, path.basename(relative)));
+      }
+      const scan = await runLoader(['scan', source, '--import'], { dirs });
+      expect({ code: scan.code, stderr: scan.stderr.slice(-500) }).toEqual({ code: 0, stderr: expect.any(String) });
 
-  beforeAll(async () => {
-    // Two studies of one file each: Иванов^Иван^Петрович (OT, 2007) and CompressedSamples^CT1 (CT, 2004).
-    const source = makeTempDir('ui-store-node-files');
-    for (const relative of ['samples/charset/cyrillic-iso-ir-192.dcm', 'samples/ct/ct-small.dcm']) {
-      const sample = corpusSamples((file) => file.path === relative)[0];
-      fs.copyFileSync(sample.absolutePath, path.join(source, path.basename(relative)));
-    }
-    const scan = await runLoader(['scan', source, '--import'], { dirs });
-    expect({ code: scan.code, stderr: scan.stderr.slice(-500) }).toEqual({ code: 0, stderr: expect.any(String) });
-
-    storescp = await startStorescp({ aeTitle: 'DESTSCP' });
-    ({ driver, xvfb } = await startWindowDisplay(workDir));
-    await setLoaderSettings(dirs, {
-      'pacs.port': String(await freePort()),
-      'pacs.host': '127.0.0.1',
-      'pacs.startWithWindow': 'off',
-      'interface.trayIcon': 'off',
-      'interface.language': 'ru',
-    });
-    loader = await startLoaderWindow(driver, { name: 'loader-store-node', dirs, workDir });
-    await driver.waitForActiveWindow('license-window', 30_000);
-    driver.key('Escape');
-    await driver.waitForGone('license-window');
-  }, 120_000);
+      storescp = await startStorescp({ aeTitle: 'DESTSCP' });
+    },
+  });
 
   afterAll(async () => {
-    await loader?.stop();
-    await xvfb?.stop();
     await storescp?.stop();
   });
 
   test('search failure shown on all lines', async () => {
-    const lineHeight = (await driver.waitFor('left-connection', (label) => label.text === 'Не подключено', 10_000, 'not connected')).height;
-    await driver.typeInto('left-host', '127.0.0.1');
-    await driver.typeInto('left-port', String(storescp.port));
-    await driver.typeInto('left-aet', 'DESTSCP');
-    await driver.click('left-connect');
+    const lineHeight = (await session.driver.waitFor('left-connection', (label) => label.text === 'Не подключено', 10_000, 'not connected')).height;
+    await session.driver.typeInto('left-host', '127.0.0.1');
+    await session.driver.typeInto('left-port', String(storescp.port));
+    await session.driver.typeInto('left-aet', 'DESTSCP');
+    await session.driver.click('left-connect');
 
-    const failed = await driver.waitFor('left-connection', (label) => /не принял ни одного/.test(label.text ?? ''), 15_000, 'the search failure');
+    const failed = await session.driver.waitFor('left-connection', (label) => /не принял ни одного/.test(label.text ?? ''), 15_000, 'the search failure');
     expect(failed.text).toContain(`DESTSCP@127.0.0.1:${storescp.port} не принял ни одного из предложенных контекстов представления (1)`);
     expect(failed.text).toContain('отправлять на него исследования можно');
     expect(failed.textWidth).toBeGreaterThan(2 * failed.width);
 
     // Word wrap needs at least this many lines; a label left one line high cuts the text off at its top and bottom.
     const lines = Math.ceil(failed.textWidth! / failed.width);
-    const wrapped = await driver.waitFor('left-connection', (label) => label.height >= lines * lineHeight, 5_000, `${lines} lines of ${lineHeight} px`);
+    const wrapped = await session.driver.waitFor('left-connection', (label) => label.height >= lines * lineHeight, 5_000, `${lines} lines of ${lineHeight} px`);
     expect(wrapped.height).toBeGreaterThanOrEqual(lines * lineHeight);
-    const date = driver.widget('left-date')!;
+    const date = session.driver.widget('left-date')!;
     expect(date.y).toBeGreaterThanOrEqual(wrapped.y + wrapped.height);
   }, 60_000);
 
   test('selected studies are sent', async () => {
-    await driver.waitFor('right-table', (table) => table.rows === 2, 10_000, '2 rows');
-    await driver.click('right-table', { x: 40, y: 45 });
-    driver.key('ctrl+a');
-    await driver.waitFor('right-selection', (label) => label.text === 'Исследований: 2, выбрано: 2', 5_000, '2 selected');
+    await session.driver.waitFor('right-table', (table) => table.rows === 2, 10_000, '2 rows');
+    await session.driver.click('right-table', { x: 40, y: 45 });
+    session.driver.key('ctrl+a');
+    await session.driver.waitFor('right-selection', (label) => label.text === 'Исследований: 2, выбрано: 2', 5_000, '2 selected');
 
-    await driver.click('transfer-left');
-    const summary = await driver.waitFor('send-summary', undefined, 10_000, 'shown');
-    expect(summary.text).toBe(`Исследований: 2, из ${dirs.archiveDir} в DESTSCP@127.0.0.1:${storescp.port}`);
-    await driver.click('send-confirm');
+    await session.driver.click('transfer-left');
+    const summary = await session.driver.waitFor('send-summary', undefined, 10_000, 'shown');
+    expect(summary.text).toBe(`Исследований: 2, из ${session.dirs.archiveDir} в DESTSCP@127.0.0.1:${storescp.port}`);
+    await session.driver.click('send-confirm');
 
-    await driver.waitFor('status-text', (label) => label.text === 'Готово: снимков 2, ошибок 0', 30_000, 'send done');
+    await session.driver.waitFor('status-text', (label) => label.text === 'Готово: снимков 2, ошибок 0', 30_000, 'send done');
     expect(storescp.receivedFiles()).toHaveLength(2);
   }, 60_000);
 });
