@@ -53,6 +53,8 @@ describeWithGui('window with the server off at start', () => {
     await driver.typeInto('left-aet', ORTHANC_AE_TITLE);
     await driver.click('left-connect');
     await driver.waitFor('left-table', (table) => table.rows === 1, 30_000, '1 row');
+    // In a full test run the click once selected nothing; the table may still lay out its new row then.
+    await driver.waitForStill('left-table');
     await driver.click('left-table', { x: 40, y: 45 });
     await driver.waitFor('left-selection', (label) => /выбрано: 1$/.test(label.text ?? ''), 5_000, '1 selected');
     await driver.click('transfer-right');
