@@ -90,10 +90,15 @@ describeBuilt('loader migrate --all', () => {
     expect(result.stderr).toContain('give --all for every study');
   });
 
-  // dcmqrscp 3.6.7 forks a process per association. In a full test run, with two concurrent C-MOVEs into it, the
-  // verification after one move found none of its instances. Selecting with --all does not depend on concurrency.
+  /**
+   * Runs `migrate --all` one study at a time. dcmqrscp 3.6.7 forks a process per association, and in a full
+   * test run, with two concurrent C-MOVEs into it, the verification after one move found none of its
+   * instances. Selecting with --all does not depend on concurrency.
+   */
+  const migrateAll = () => runLoader(['migrate', 'orthanc', 'dcmqrall', '--all', '--concurrency', '1', '--json'], { dirs });
+
   test('all copies studies lacking attributes', async () => {
-    const result = await runLoader(['migrate', 'orthanc', 'dcmqrall', '--all', '--concurrency', '1', '--json'], { dirs });
+    const result = await migrateAll();
     const report = JSON.parse(result.stdout) as Report;
     expect(report.studies.filter((study) => study.state !== 'done')).toEqual([]);
     expect(result.code).toBe(0);
@@ -110,7 +115,7 @@ describeBuilt('loader migrate --all', () => {
   });
 
   test('repeated all resumes its job', async () => {
-    const result = await runLoader(['migrate', 'orthanc', 'dcmqrall', '--all', '--concurrency', '1', '--json'], { dirs });
+    const result = await migrateAll();
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.jobId).toBe(deriveJobId('orthanc', 'dcmqrall', { all: true }));

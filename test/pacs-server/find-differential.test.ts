@@ -6,10 +6,10 @@
  * the peers. Where the loader differs from both, JUDGED contains the loader's
  * expected result and the reason, based on PS3.4 section C.2.2.2.
  * Where the loader agrees with only one peer, the other peer is wrong or
- * the standard leaves the matching to the implementation, for example:
+ * the standard leaves the matching to the implementation. For example,
  * dcmqrscp matches person names case-sensitively and ignores
- * ModalitiesInStudy, and Orthanc leaves out records that lack the attribute
- * from '*' and counts empty dates and times as inside an open range.
+ * ModalitiesInStudy. Orthanc leaves out records that lack the attribute
+ * from '*', and it counts empty dates and times as inside an open range.
  */
 import * as fs from 'fs';
 import * as path from 'path';

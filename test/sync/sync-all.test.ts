@@ -96,10 +96,15 @@ describeBuilt('loader sync --all', () => {
     expect(uidsOf(report.comparison.missingOnA)).toEqual([bareOnB.studyInstanceUid]);
   });
 
-  // dcmqrscp 3.6.7 forks a process per association, and in full test runs two concurrent transfers into its
-  // storage area now and then failed a transfer. Selecting with --all does not depend on concurrency.
+  /**
+   * Runs `sync --all` one transfer at a time. dcmqrscp 3.6.7 forks a process per association, and in full
+   * test runs two concurrent transfers into its storage area now and then failed a transfer. Selecting with
+   * --all does not depend on concurrency.
+   */
+  const syncAll = () => runLoader(['sync', 'orthanc', 'dcmqrb', '--all', '--concurrency', '1', '--json'], { dirs });
+
   test('all copies both ways', async () => {
-    const result = await runLoader(['sync', 'orthanc', 'dcmqrb', '--all', '--concurrency', '1', '--json'], { dirs });
+    const result = await syncAll();
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.outcome).toBe('success');
@@ -117,7 +122,7 @@ describeBuilt('loader sync --all', () => {
   });
 
   test('repeated all has nothing to transfer', async () => {
-    const result = await runLoader(['sync', 'orthanc', 'dcmqrb', '--all', '--concurrency', '1', '--json'], { dirs });
+    const result = await syncAll();
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Report;
     expect(report.outcome).toBe('nothing-to-do');

@@ -68,10 +68,9 @@ function configureTable(table: QTableWidget): void {
 /**
  * Column widths that the table set itself, and the columns that the user
  * resized since. NodeGui 0.74.2 forwards no QHeaderView signal, sectionResized
- * included. So a column whose width differs from the width that the table
- * last set counts as resized by the user, because only a drag on a header
- * edge, or a double-click on it, changes a column between the table's own
- * resizes.
+ * included. Between the table's own resizes, only a drag on a header edge or a
+ * double-click on it changes a column. So a column whose width differs from
+ * the width that the table last set counts as resized by the user.
  * NOTE: the last column is never taken as resized by the user, because it
  * stretches to the table's width and so changes with the window.
  */
