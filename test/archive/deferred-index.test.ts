@@ -3,7 +3,7 @@
  * second link a placed file keeps until its commit, and the cleanup of
  * .incoming when an archive opens (incoming.ts).
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,7 +20,10 @@ import {
   modifiedCopy,
   removeTempDir,
   requestFor,
+  deadPid,
+  waitFor,
 } from './fixtures';
+import { incomingLeftovers } from '../support/incoming';
 
 /** SOP Instance UIDs in the index file, read through a separate connection, as another process would. */
 function committedUids(root: string): string[] {
@@ -32,14 +35,9 @@ function committedUids(root: string): string[] {
   }
 }
 
+/** Names in .incoming, without the empty files the archive creates ahead of transfers. */
 function incomingNames(root: string): string[] {
-  return fs.readdirSync(path.join(root, '.incoming'));
-}
-
-/** Returns the ID of a process that has exited. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '']);
-  return child.pid!;
+  return incomingLeftovers(root);
 }
 
 /** Renames every file in .incoming as if process `pid` had written it. */
@@ -50,13 +48,6 @@ function handIncomingTo(root: string, pid: number): void {
   }
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe("deferred index commits of 'process-crash'", () => {
   let workDir: string;

@@ -3,7 +3,7 @@
  * distinct UIDs and attribute values with DCMTK's dcmodify where needed.
  */
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import type { ReceiveRequest } from '../../src/services/archive';
 import { generateUid } from '../../src/dicom/uid';
+import { isUnusedSpare } from '../../src/services/archive/incoming';
 
 export const PYDICOM_TEST_FILES = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
 export const PYDICOM_CHARSET_FILES = '/usr/lib/python3/dist-packages/pydicom/data/charset_files';
@@ -112,9 +113,11 @@ export function listFiles(folder: string): string[] {
   return files.sort();
 }
 
-/** Lists the files below an archive root that hold instances, leaving out the index and the process markers. */
+/** Lists the files below an archive root that hold instances, leaving out the index, the process markers and unused spare files. */
 export function storedFiles(root: string): string[] {
-  return listFiles(root).filter((file) => !file.startsWith('index.sqlite') && !file.startsWith('.processes/'));
+  return listFiles(root).filter(
+    (file) => !file.startsWith('index.sqlite') && !file.startsWith('.processes/') && !isUnusedSpare(path.join(root, file)),
+  );
 }
 
 /** Implementation Class UID and Version Name of the test C-STORE SCU. */
@@ -130,4 +133,19 @@ export function requestFor(part: DatasetPart, data: Readable = chunkedStream(par
     data,
     ...TEST_IMPLEMENTATION,
   };
+}
+
+/** Returns the ID of a process that has exited. */
+export function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '']);
+  return child.pid!;
+}
+
+/** Resolves once `condition` returns true, checking every 10 ms; rejects after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
 import { ArchiveError, LocalArchive } from '../../src/services/archive';
+import { incomingLeftovers } from '../support/incoming';
 
 const CT_SMALL = '/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm';
 const hasSample = fs.existsSync(CT_SMALL);
@@ -35,7 +36,7 @@ const hasSample = fs.existsSync(CT_SMALL);
     await expect(receive).rejects.toBeInstanceOf(ArchiveError);
     await expect(receive).rejects.toThrow(/truncated/);
     expect(archive.listInstances()).toHaveLength(0);
-    expect(fs.readdirSync(path.join(root, 'archive', '.incoming'))).toHaveLength(0);
+    expect(incomingLeftovers(path.join(root, 'archive'))).toHaveLength(0);
   } finally {
     archive.close();
     fs.rmSync(root, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import {
   TEST_IMPLEMENTATION,
   requestFor,
 } from './fixtures';
+import { incomingLeftovers } from '../support/incoming';
 
 function countInstances(archive: LocalArchive): number {
   return (archive.catalog.db.prepare('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n;
@@ -83,7 +84,7 @@ describe('LocalArchive.receive', () => {
       .get(part.sopInstanceUid) as { in_place: number; source_ae_title: string };
     expect(row.in_place).toBe(0);
     expect(row.source_ae_title).toBe('MODALITY1');
-    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+    expect(incomingLeftovers(root)).toEqual([]);
   });
 
   test('same instance again is a duplicate', async () => {
@@ -99,7 +100,7 @@ describe('LocalArchive.receive', () => {
     expect(fs.statSync(first.path).mtimeMs).toBe(before.mtimeMs);
     expect(fs.statSync(first.path).ino).toBe(before.ino);
     expect(countInstances(archive)).toBe(1);
-    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+    expect(incomingLeftovers(root)).toEqual([]);
     expect(fs.readdirSync(path.join(root, '.conflicts'))).toEqual([]);
   });
 
@@ -203,7 +204,7 @@ describe('LocalArchive.receive', () => {
     await expect(archive.receive(requestFor(part, data))).rejects.toBeInstanceOf(ArchiveError);
 
     expect(fs.readFileSync(first.path).equals(original)).toBe(true);
-    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+    expect(incomingLeftovers(root)).toEqual([]);
     expect(countInstances(archive)).toBe(1);
   });
 
@@ -213,7 +214,7 @@ describe('LocalArchive.receive', () => {
 
     expect(outcomes.map((outcome) => outcome.outcome).sort()).toEqual(['duplicate', 'duplicate', 'stored']);
     expect(countInstances(archive)).toBe(1);
-    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+    expect(incomingLeftovers(root)).toEqual([]);
   });
 
   test('open removes .incoming leftovers', () => {
@@ -222,7 +223,7 @@ describe('LocalArchive.receive', () => {
 
     archive = LocalArchive.open(root);
 
-    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+    expect(incomingLeftovers(root)).toEqual([]);
     expect(logLines.some((line) => line.includes('interrupted transfer'))).toBe(true);
   });
 

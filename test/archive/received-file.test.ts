@@ -24,6 +24,7 @@ import {
   TEST_IMPLEMENTATION,
   requestFor,
 } from './fixtures';
+import { incomingLeftovers } from '../support/incoming';
 
 /**
  * Emits `bytes` in chunks of one reused buffer, as the message assembler does
@@ -457,7 +458,7 @@ describe('LocalArchive.receive header and durability', () => {
     expect(third.outcome).toBe('conflict');
     expect(path.dirname(third.path)).toBe(path.join(root, '.conflicts'));
     expect(count).toEqual({ n: 1 });
-    expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
+    expect(incomingLeftovers(root)).toEqual([]);
   });
 
   test('recreates a series folder removed meanwhile', async () => {

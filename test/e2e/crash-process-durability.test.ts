@@ -11,6 +11,7 @@ import * as path from 'path';
 
 import { LoaderServer, corpusSamples, listFiles, startLoader } from '../support/peers';
 import { storeWithOwnSyntax } from './helpers';
+import { incomingLeftovers } from '../support/incoming';
 
 const stored = corpusSamples((file) => file.kind === 'mr-volume');
 
@@ -63,7 +64,7 @@ describe("kill -9 of 'process-crash' after the last C-STORE response", () => {
   });
 
   test('incoming folder is empty', () => {
-    expect(listFiles(path.join(loader.dirs.archiveDir, '.incoming'))).toEqual([]);
+    expect(incomingLeftovers(loader.dirs.archiveDir)).toEqual([]);
     expect(fs.existsSync(path.join(loader.dirs.archiveDir, 'index.sqlite'))).toBe(true);
   });
 });

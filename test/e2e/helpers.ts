@@ -22,6 +22,7 @@ import {
   runDcmtk,
   runLoader,
 } from '../support/peers';
+import { isUnusedSpare } from '../../src/services/archive/incoming';
 
 /** The system Python, which has pydicom 2.3 and numpy; a pyenv python3 on PATH may lack them. */
 export const PYTHON = '/usr/bin/python3';
@@ -111,13 +112,14 @@ export interface FileState {
 /**
  * Records checksum, mtime and size of every file below an archive, keyed by
  * relative path. The SQLite index files are left out because reads may touch
- * them, and so are the markers of the processes using the archive.
+ * them, and so are the markers of the processes using the archive and the
+ * empty files a running archive creates ahead of transfers.
  */
 export function snapshotArchive(archiveDir: string): Map<string, FileState> {
   const snapshot = new Map<string, FileState>();
   for (const file of listFiles(archiveDir)) {
     const relative = path.relative(archiveDir, file);
-    if (relative.startsWith('index.sqlite') || relative.startsWith('.processes/')) continue;
+    if (relative.startsWith('index.sqlite') || relative.startsWith('.processes/') || isUnusedSpare(file)) continue;
     const stat = fs.statSync(file);
     snapshot.set(relative, { sha256: sha256(file), mtimeMs: stat.mtimeMs, size: stat.size });
   }

@@ -47,6 +47,7 @@ import {
   type StoreOutcome,
 } from './placement';
 import { receiveFile } from './received-file';
+import { TemporaryFilePool, type TemporaryFile } from './temporary-file-pool';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
@@ -110,6 +111,8 @@ export class LocalArchive {
   private readonly releaseUse: () => void;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
   private readonly uidLocks = new Map<string, Promise<unknown>>();
+  /** Empty files for received instances, created ahead; see temporary-file-pool.ts. */
+  private readonly temporaryFiles: TemporaryFilePool;
 
   /**
    * Opens the archive at `root`, creating the folders and the index when
@@ -136,6 +139,7 @@ export class LocalArchive {
     this.durability = durability;
     // 'process-crash' defers the rows of received files (see index-writer.ts) and commits other rows at once.
     this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, logger, { groupCommits: durability === 'full' });
+    this.temporaryFiles = new TemporaryFilePool(root, logger);
 
     const opened = openArchiveUse(root, logger, access);
     this.readOnlyReason = opened.readOnlyReason;
@@ -187,32 +191,7 @@ export class LocalArchive {
     requireValidUid(request.sopClassUid, 'Affected SOP Class UID (0000,0002)');
     requireValidUid(request.transferSyntaxUid, 'Transfer Syntax UID (0002,0010)');
 
-    const tempPath = temporaryPath(this.root, sopInstanceUid);
-    try {
-      const meta = buildFileMetaInformation({
-        mediaStorageSopClassUid: request.sopClassUid,
-        mediaStorageSopInstanceUid: sopInstanceUid,
-        transferSyntaxUid: request.transferSyntaxUid,
-        implementationClassUid: request.implementationClassUid,
-        implementationVersionName: request.implementationVersionName,
-        sourceApplicationEntityTitle: request.sourceAeTitle || undefined,
-      });
-      const written = await receiveFile(tempPath, meta, request.data, {
-        fsync: this.durability === 'full',
-        transferSyntaxUid: request.transferSyntaxUid,
-        interpret: readInstanceRecord,
-      });
-
-      const header = written.header ?? (await readHeader(tempPath));
-      const record = written.interpreted ?? readInstanceRecord(header);
-      checkCommandMatchesDataset(request, header, record);
-
-      const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };
-      return await this.withUidLock(sopInstanceUid, () =>
-        placeTemporaryFile(this.placementContext({ deferIndex: this.durability === 'process-crash' }), tempPath, header, record, source, written.size),
-      );
-    } catch (error) {
-      await removeFileQuietly(tempPath);
+    const fail = (error: unknown): ArchiveError => {
       const archiveError = toArchiveError(error, `Failed to store ${sopInstanceUid}`);
       // The C-STORE provider logs the failure with the association's AE titles.
       this.logger.debug('Failed to store received instance', {
@@ -221,7 +200,45 @@ export class LocalArchive {
         code: archiveError.code,
         error: archiveError.message,
       });
-      throw archiveError;
+      return archiveError;
+    };
+
+    let meta: Buffer;
+    let file: TemporaryFile;
+    try {
+      meta = buildFileMetaInformation({
+        mediaStorageSopClassUid: request.sopClassUid,
+        mediaStorageSopInstanceUid: sopInstanceUid,
+        transferSyntaxUid: request.transferSyntaxUid,
+        implementationClassUid: request.implementationClassUid,
+        implementationVersionName: request.implementationVersionName,
+        sourceApplicationEntityTitle: request.sourceAeTitle || undefined,
+      });
+      file = this.temporaryFiles.take(sopInstanceUid);
+    } catch (error) {
+      throw fail(error);
+    }
+
+    try {
+      // receiveFile closes the descriptor, also when it fails.
+      const written = await receiveFile(file.path, meta, request.data, {
+        fsync: this.durability === 'full',
+        fd: file.fd,
+        transferSyntaxUid: request.transferSyntaxUid,
+        interpret: readInstanceRecord,
+      });
+
+      const header = written.header ?? (await readHeader(file.path));
+      const record = written.interpreted ?? readInstanceRecord(header);
+      checkCommandMatchesDataset(request, header, record);
+
+      const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };
+      return await this.withUidLock(sopInstanceUid, () =>
+        placeTemporaryFile(this.placementContext({ deferIndex: this.durability === 'process-crash' }), file.path, header, record, source, written.size),
+      );
+    } catch (error) {
+      await removeFileQuietly(file.path);
+      throw fail(error);
     }
   }
 
@@ -357,6 +374,7 @@ export class LocalArchive {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.temporaryFiles.close();
     this.indexQueue.flush();
     this.db.close();
     this.releaseUse();

@@ -2,12 +2,14 @@
  * The .incoming folder: temporary files of transfers in progress, and the
  * second links of stored files whose index rows wait for their commit.
  *
- * A temporary file is named <SOPInstanceUID>.<pid>.<tag>.<n>.part, where pid
- * and tag identify the process that writes it. When an archive opens, it
+ * A temporary file is named <SOPInstanceUID>.<pid>.<tag>.<n>.part, or
+ * <pid>.<tag>.<n>.part when it was created before its instance was known
+ * (temporary-file-pool.ts). pid and tag identify the process that writes it. When an archive opens, it
  * leaves the files of other running processes alone and cleans up after
  * processes that stopped:
  *
- * - A file with one link is a transfer that never finished. It is deleted.
+ * - A file with one link is a transfer that never finished, or an empty
+ *   file that the pool created ahead and never used. It is deleted.
  * - A file with more than one link was placed into the layout, and the
  *   process stopped before its index commit removed this second link (see
  *   placement.ts), so the row may be missing. The file is indexed when the
@@ -38,20 +40,22 @@ let temporaryFileCount = 0;
 let lastRoot: string | undefined;
 let lastFolderPrefix = '';
 
-const TEMPORARY_NAME = /^(?<uid>[0-9.]+)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})\.\d+\.part$/;
+const TEMPORARY_NAME = /^(?:(?<uid>[0-9.]+)\.)?(?<pid>\d+)\.(?<tag>[0-9a-f]{12})\.\d+\.part$/;
 
 /**
- * Returns a fresh path in .incoming for a transfer of this UID. The process
- * ID, a random tag drawn once per process and a counter keep names of
- * concurrent transfers apart, also across processes sharing the archive.
+ * Returns a fresh path in .incoming for a transfer of this UID, or of an
+ * instance not known yet. The process ID, a random tag drawn once per process
+ * and a counter keep names of concurrent transfers apart, also across
+ * processes sharing the archive.
  */
-export function temporaryPath(root: string, sopInstanceUid: string): string {
+export function temporaryPath(root: string, sopInstanceUid?: string): string {
   temporaryFileCount += 1;
   if (root !== lastRoot) {
     lastRoot = root;
     lastFolderPrefix = incomingFolder(root) + path.sep;
   }
-  return `${lastFolderPrefix}${sopInstanceUid}.${process.pid}.${PROCESS_TAG}.${temporaryFileCount}.part`;
+  const uidPrefix = sopInstanceUid === undefined ? '' : `${sopInstanceUid}.`;
+  return `${lastFolderPrefix}${uidPrefix}${process.pid}.${PROCESS_TAG}.${temporaryFileCount}.part`;
 }
 
 export interface IncomingCleanup {
@@ -63,12 +67,14 @@ export interface IncomingCleanup {
   conflicts: number;
   /** Files of running processes left in place. */
   inUse: number;
+  /** Empty files that a temporary file pool created ahead and never used, deleted. */
+  spares: number;
 }
 
 /** Cleans up .incoming after stopped processes; see the file comment. */
 export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: Logger): IncomingCleanup {
   const folder = incomingFolder(root);
-  const cleanup: IncomingCleanup = { removed: 0, indexed: 0, conflicts: 0, inUse: 0 };
+  const cleanup: IncomingCleanup = { removed: 0, indexed: 0, conflicts: 0, inUse: 0, spares: 0 };
   for (const name of fs.readdirSync(folder)) {
     if (isOwnedByRunningProcess(name)) {
       cleanup.inUse++;
@@ -76,6 +82,10 @@ export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: L
     }
 
     const file = path.join(folder, name);
+    if (isUnusedSpare(file)) {
+      if (removeLeftover(file, logger)) cleanup.spares++;
+      continue;
+    }
     try {
       const outcome = indexSecondLink(root, file, catalog, logger);
       if (outcome === 'indexed') cleanup.indexed++;
@@ -87,12 +97,7 @@ export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: L
       });
     }
 
-    try {
-      fs.rmSync(file, { force: true, recursive: true });
-      cleanup.removed++;
-    } catch (error) {
-      logger.error('Failed to remove a leftover temporary file', { path: file, error: describeError(error) });
-    }
+    if (removeLeftover(file, logger)) cleanup.removed++;
   }
 
   if (cleanup.indexed > 0) {
@@ -103,6 +108,29 @@ export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: L
     logger.warn('Removed temporary files left by an interrupted transfer', { folder, count: leftovers });
   }
   return cleanup;
+}
+
+/** Deletes a file or folder of .incoming; returns false after logging a failure. */
+function removeLeftover(file: string, logger: Logger): boolean {
+  try {
+    fs.rmSync(file, { force: true, recursive: true });
+    return true;
+  } catch (error) {
+    logger.error('Failed to remove a leftover temporary file', { path: file, error: describeError(error) });
+    return false;
+  }
+}
+
+/** True for an empty temporary file created ahead of a transfer (temporary-file-pool.ts), whose name has no UID. */
+export function isUnusedSpare(file: string): boolean {
+  const match = TEMPORARY_NAME.exec(path.basename(file));
+  if (!match || match.groups?.uid !== undefined) return false;
+  try {
+    const stat = fs.lstatSync(file);
+    return stat.isFile() && stat.size === 0;
+  } catch {
+    return false;
+  }
 }
 
 /** Returns true when `name` is a temporary file of a process that still runs. */

@@ -82,6 +82,8 @@ export interface ReceivedFile {
 
 export interface WriteReceivedFileOptions {
   fsync: boolean;
+  /** A descriptor of the empty `file`, opened for writing by the caller; it is closed like one opened here. */
+  fd?: number;
   /**
    * Called when the head contains FIRST_HEAD_BYTES of the data set, and again at
    * HEAD_BYTES unless it returned true. True means that the head contains all
@@ -92,8 +94,8 @@ export interface WriteReceivedFileOptions {
 }
 
 /**
- * Creates `file` (it must not exist), writes `meta` and then the stream's
- * bytes, and closes it. With `fsync` the data is flushed to disk before the
+ * Creates `file` (it must not exist) unless `options.fd` is given, writes
+ * `meta` and then the stream's bytes, and closes it. With `fsync` the data is flushed to disk before the
  * file is closed.
  *
  * Each chunk is written when it arrives with a synchronous call, because a
@@ -115,7 +117,7 @@ export function writeReceivedFile(
 ): Promise<ReceivedFile> {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'wx', FILE_MODE);
+    fd = options.fd ?? fs.openSync(file, 'wx', FILE_MODE);
   } catch (error) {
     return Promise.reject(error);
   }
@@ -324,7 +326,7 @@ export async function receiveFile<T>(
   file: string,
   meta: Buffer,
   data: Readable,
-  options: { fsync: boolean; transferSyntaxUid: string; interpret: (header: DicomFileHeader) => T },
+  options: { fsync: boolean; fd?: number; transferSyntaxUid: string; interpret: (header: DicomFileHeader) => T },
 ): Promise<ParsedReceivedFile<T>> {
   let early: { partial: PartialHeader; interpreted: T } | { error: unknown } | undefined;
   let noEarlyHeader = false;
@@ -342,7 +344,7 @@ export async function receiveFile<T>(
     }
     return true;
   };
-  const written = await writeReceivedFile(file, meta, data, { fsync: options.fsync, onHeadFilled });
+  const written = await writeReceivedFile(file, meta, data, { fsync: options.fsync, fd: options.fd, onHeadFilled });
 
   // A data set of exactly HEAD_BYTES fills the head with its last chunk, and the early parse assumed more bytes.
   const earlyApplies = written.size > written.head.length;
