@@ -22,7 +22,7 @@ describe('TemporaryFilePool', () => {
     workDir = makeTempDir();
     incoming = path.join(workDir, '.incoming');
     fs.mkdirSync(incoming);
-    pool = new TemporaryFilePool(workDir, createLogger('test.pool'));
+    pool = new TemporaryFilePool(workDir, createLogger('test.pool'), { createAhead: 'always' });
   });
 
   afterEach(() => {
@@ -70,6 +70,28 @@ describe('TemporaryFilePool', () => {
     expect(names()[0].startsWith(SOP_INSTANCE_UID)).toBe(true);
   });
 
+  test('fast creation creates nothing ahead', async () => {
+    const fastPool = new TemporaryFilePool(workDir, createLogger('test.pool'), { slowCreateMs: Infinity });
+    for (let i = 0; i < 10; i++) fs.closeSync(fastPool.take(`${SOP_INSTANCE_UID}${i}`).fd);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    fastPool.close();
+
+    expect(fastPool.createsAhead).toBe(false);
+    expect(names().filter((name) => isUnusedSpare(path.join(incoming, name)))).toEqual([]);
+  });
+
+  test('slow creation starts creating ahead after 8 files', async () => {
+    const slowPool = new TemporaryFilePool(workDir, createLogger('test.pool'), { slowCreateMs: -1 });
+    for (let i = 0; i < 7; i++) fs.closeSync(slowPool.take(`${SOP_INSTANCE_UID}${i}`).fd);
+    const afterSeven = slowPool.createsAhead;
+    fs.closeSync(slowPool.take(`${SOP_INSTANCE_UID}7`).fd);
+    await waitFor(() => slowPool.readyCount === 4);
+    slowPool.close();
+
+    expect(afterSeven).toBe(false);
+    expect(slowPool.createsAhead).toBe(true);
+  });
+
   test('a missing .incoming folder is thrown by take and not retried in the background', async () => {
     fs.rmSync(incoming, { recursive: true });
 
@@ -98,10 +120,9 @@ describe('spare files and the archive', () => {
     removeTempDir(workDir);
   });
 
-  test('receives into spare files and deletes them on close', async () => {
+  test('close leaves .incoming empty', async () => {
     const archive = LocalArchive.open(root, { durability: 'process-crash' });
     const first = await archive.receive(requestFor(datasetPartOf(CT_SMALL)));
-    await waitFor(() => fs.readdirSync(path.join(root, '.incoming')).filter((name) => isUnusedSpare(path.join(root, '.incoming', name))).length === 4);
     const second = await archive.receive(requestFor(datasetPartOf(MR_SMALL)));
     archive.close();
 

@@ -1,26 +1,33 @@
 /**
  * Empty temporary files in .incoming, created ahead of the transfers that
- * will fill them.
+ * will fill them, when creating a file is slow.
  *
- * Creating a file is the costliest step of storing a received instance on
- * some file systems. On the bench machine (ext4 in a virtual machine, Linux
- * 6.18), one open with O_CREAT took 300-390 us of system time. Writing 512 KiB
- * into a file took about 155 us. The pool creates the next files in a thread
- * of its own at the lowest priority, so the creation runs when a core is
- * free instead of between a C-STORE request and its data set.
+ * Creating a file took about 15-60 us on the bench machine (ext4 without a
+ * journal in a virtual machine, Linux 6.18). It took 200-700 us of system
+ * time in a folder whose block group had many inodes freed in the last 30 s,
+ * for example after deleting earlier received copies. A network file system adds a round
+ * trip to each creation. Then the creation, on the main thread between a
+ * C-STORE request and its data set, delays every transfer. So the pool
+ * times the files it creates on the main thread. Once the median of the last
+ * CREATE_SAMPLES is above SLOW_CREATE_MS, a thread of its own at the lowest
+ * priority creates the next files, and runs when a core is free.
  *
- * Medians of 6 alternating runs of 1000 CT images from storescu (2 cores):
+ * Medians of 6 alternating runs of 1000 CT images from storescu (2 cores),
+ * with slow creation:
  * - files created on the main thread: 1.67 s in a new server process, 1.48 s
  *   for the next 1000;
  * - created by the libuv thread pool: 1.52 and 1.22 s. Its threads keep the
  *   main thread's priority and preempted the receive when they woke up;
  * - created by this thread at nice 19: 1.38 and 1.18 s, while storescp took
  *   1.16 and 1.17 s in the same runs.
+ * With fast creation, in two sets of 5 runs, the thread made no clear
+ * difference: 1.59 against 1.41 s and 1.62 against 1.59 s for the first
+ * 1000, 1.29 against 1.27 s and 1.32 against 1.38 s for the next. So the
+ * thread starts only when creation is slow.
  *
- * The pool fills only after its first use, so a process that never receives
- * creates no files. A pooled file is an empty file with one link, named like
- * every temporary file (incoming.ts), so the next archive open deletes it
- * when this process stops without closing the pool.
+ * A pooled file is an empty file with one link, named like every temporary
+ * file (incoming.ts), so the next archive open deletes it when this process
+ * stops without closing the pool.
  */
 
 import fs from 'node:fs';
@@ -28,10 +35,21 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger';
 import { describeError } from './errors';
 import { temporaryPath } from './incoming';
-import { FILE_MODE } from './layout';
+import { FILE_MODE, incomingFolder } from './layout';
 
 /** Files kept ready, enough for a few associations that store at the same moment. */
 const POOL_SIZE = 4;
+
+/** Creations on the main thread whose median decides whether the pool creates files ahead. */
+const CREATE_SAMPLES = 8;
+
+/**
+ * Median creation time above which the pool creates files ahead. The first
+ * 8 creations of a new `loader serve` that received 1000 CT images took a
+ * median of about 60 us with fast creation, and 200-700 us with slow
+ * creation.
+ */
+export const SLOW_CREATE_MS = 0.2;
 
 /**
  * The thread that creates the files: it lowers its own priority to nice 19,
@@ -80,11 +98,28 @@ export class TemporaryFilePool {
   private closed = false;
   /** Set after a failed creation, so that a full or read-only disk does not repeat it in the background. */
   private failed = false;
+  /** Durations in milliseconds of the last creations on the main thread, while the pool does not create ahead. */
+  private readonly createTimes: number[] = [];
+  private createAhead: boolean;
+  private readonly slowCreateMs: number;
 
+  /**
+   * `createAhead` 'always' creates files ahead from the first take on, for
+   * tests. `slowCreateMs` replaces SLOW_CREATE_MS.
+   */
   constructor(
     private readonly root: string,
     private readonly logger: Logger,
-  ) {}
+    options: { createAhead?: 'when-slow' | 'always'; slowCreateMs?: number } = {},
+  ) {
+    this.createAhead = options.createAhead === 'always';
+    this.slowCreateMs = options.slowCreateMs ?? SLOW_CREATE_MS;
+  }
+
+  /** True once the pool creates files ahead. */
+  get createsAhead(): boolean {
+    return this.createAhead;
+  }
 
   /** Files created ahead and ready to be taken. */
   get readyCount(): number {
@@ -94,17 +129,36 @@ export class TemporaryFilePool {
   /**
    * Returns an open, empty temporary file for the instance `sopInstanceUid`:
    * a pooled one when one is ready, or one created now, whose error is
-   * thrown. Either way the pool starts creating the next ones.
+   * thrown. When the pool creates ahead, it then starts on the next ones.
    */
   take(sopInstanceUid: string): TemporaryFile {
     let file = this.takeReady();
     if (!file) {
       const created = temporaryPath(this.root, sopInstanceUid);
+      const start = performance.now();
       file = { path: created, fd: fs.openSync(created, 'wx', FILE_MODE) };
+      this.recordCreateTime(performance.now() - start);
       this.failed = false;
     }
-    this.refill();
+    if (this.createAhead) this.refill();
     return file;
+  }
+
+  /** Starts creating ahead once the median of the last CREATE_SAMPLES creations is slow. */
+  private recordCreateTime(milliseconds: number): void {
+    if (this.createAhead) return;
+    this.createTimes.push(milliseconds);
+    if (this.createTimes.length > CREATE_SAMPLES) this.createTimes.shift();
+    if (this.createTimes.length < CREATE_SAMPLES) return;
+
+    const sorted = [...this.createTimes].sort((a, b) => a - b);
+    const median = (sorted[CREATE_SAMPLES / 2 - 1] + sorted[CREATE_SAMPLES / 2]) / 2;
+    if (median <= this.slowCreateMs) return;
+    this.createAhead = true;
+    this.logger.info('Creating a file in the archive is slow, so temporary files are now created ahead of transfers', {
+      folder: incomingFolder(this.root),
+      medianCreateMs: Number(median.toFixed(3)),
+    });
   }
 
   /** Opens the next created file; undefined when none is left that opens. */
