@@ -275,7 +275,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     )
     .option('--method <method>', 'auto: C-MOVE from source to destination, through the local archive when the source cannot; move: C-MOVE only; relay: always through the local archive', 'auto')
     .option('--concurrency <count>', 'maximum associations open at once to each node, and studies in flight', '2')
-    .option('--retries <count>', 'retries of a study after a transient failure (A7xx status, transient rejection, timeout, refused or reset connection), with back-off doubling from 1 s', '3')
+    .option('--retries <count>', 'retries of a study after a transient failure (A7xx status, transient rejection, timeout, refused or reset connection, instances missing after a successful transfer), with back-off doubling from 1 s', '3')
     .option('--job <name>', 'job name; default: derived from source, destination and selection, so the same command resumes the same job')
     .option('--dry-run', 'count the instances on both ends and show what would be transferred; nothing is sent or recorded')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)')

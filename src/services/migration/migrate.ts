@@ -6,7 +6,8 @@
  * transfer, and count again on the destination to verify. A node-to-node
  * study goes by C-MOVE straight from the source to the destination when the
  * source can do that, and otherwise through the local archive. Transient
- * failures are retried with exponential back-off. Every state change is
+ * failures, and a destination that lacks instances after a transfer that
+ * succeeded, are retried with exponential back-off. Every state change is
  * written to the job store first, so a killed run resumes where it stopped.
  *
  * An anonymizing job sends anonymized copies from the archive (send or
@@ -27,7 +28,7 @@ import type { Endpoint } from './endpoints';
 import { checkSelection, generateJobSecret } from './job-store';
 import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
 import { NodeLimiter } from './node-limiter';
-import { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, sleep } from './retry';
+import { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, sleep, VerificationError } from './retry';
 import type { BackoffOptions } from './retry';
 import { moveStudyDirect, MoveUnavailableError, retrieveStudy, sendMissingInstances } from './transfer';
 import type { StoredInstance } from '../archive';
@@ -339,9 +340,9 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
   const missing = countMissing(expected, after);
   if (missing > 0) {
     const where = run.transform ? ` under anonymized Study Instance UID ${targetStudyUid}` : '';
-    throw new MigrationError(
+    throw new VerificationError(
       `verification failed: ${describeEndpoint(destination)} has ${after.length} instances${where} and lacks ${missing} of the ${expected.length} expected from ${describeEndpoint(source)}`,
-      false,
+      method,
     );
   }
   return { state: 'done', method };
@@ -351,6 +352,8 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
 async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<void> {
   const { store, jobId, options, signal } = run.request;
   run.processed.add(studyInstanceUid);
+  // The method of an earlier attempt whose transfer the verification found incomplete.
+  let transferredBy: TransferMethod | undefined;
   for (let attempt = 1; ; attempt++) {
     if (signal?.aborted) {
       store.updateStudy(jobId, studyInstanceUid, { state: 'pending', lastError: 'cancelled before it finished' });
@@ -359,10 +362,14 @@ async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<
     store.startAttempt(jobId, studyInstanceUid);
     try {
       const outcome = await attemptStudy(run, studyInstanceUid);
-      store.updateStudy(jobId, studyInstanceUid, { state: outcome.state, method: outcome.method, lastError: null });
-      logger.info('Study finished', { job: jobId, study: studyInstanceUid, state: outcome.state, method: outcome.method, attempt });
+      // A study that an earlier attempt sent, and that the destination listed only later, was transferred by this job.
+      const state = outcome.state === 'already-present' && transferredBy ? 'done' : outcome.state;
+      const method = outcome.method ?? transferredBy;
+      store.updateStudy(jobId, studyInstanceUid, { state, method, lastError: null });
+      logger.info('Study finished', { job: jobId, study: studyInstanceUid, state, method, attempt });
       break;
     } catch (error) {
+      if (error instanceof VerificationError) transferredBy = error.method;
       const message = errorMessage(error);
       if (signal?.aborted) {
         store.updateStudy(jobId, studyInstanceUid, { state: 'pending', lastError: `cancelled: ${message}` });

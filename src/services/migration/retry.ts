@@ -3,6 +3,7 @@
  * between attempts.
  */
 import { AssociationClosedError, AssociationRejectedError, DimseStatusError } from '../../dicom/network';
+import type { TransferMethod } from './job-store';
 
 /** A failure with a known kind; `transient` failures are retried. */
 export class MigrationError extends Error {
@@ -12,6 +13,21 @@ export class MigrationError extends Error {
     readonly transient: boolean,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A transfer that ended with success, after which the destination lacked
+ * instances. It is transient: dcmqrscp lost one of two concurrent C-MOVEs
+ * into it that way, and an archive that indexes stored instances in the
+ * background lists them only later. `method` is the transfer method that ran.
+ */
+export class VerificationError extends MigrationError {
+  constructor(
+    message: string,
+    readonly method: TransferMethod,
+  ) {
+    super(message, true);
   }
 }
 
