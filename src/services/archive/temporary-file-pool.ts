@@ -57,8 +57,8 @@ export const SLOW_CREATE_MS = 0.2;
  * error. It closes the files because Node tracks the descriptors that fs
  * opens in a worker: one used on the main thread aborted the process with
  * "File descriptor opened in unmanaged mode twice". The main thread opens a
- * created file again without O_CREAT, which took about 5 us. The script is plain JavaScript, so
- * that it runs the same from the bundle and under jest.
+ * created file again without O_CREAT, which took about 5 us. The script is
+ * plain JavaScript, so that it runs the same from the bundle and under jest.
  */
 const CREATOR_SCRIPT = `
 const { parentPort, workerData } = require('node:worker_threads');
