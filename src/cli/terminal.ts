@@ -33,6 +33,23 @@ export class ProgressLine {
  */
 const WIDE_CHARACTER = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u;
 
+/** C0 controls, DEL and C1 controls, which a terminal acts on instead of drawing them. */
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/g;
+
+const NAMED_ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/**
+ * Replaces control characters with visible escapes (\n, \r, \t, or \xHH for
+ * the others), so that a value read from a file or a remote node cannot move
+ * the cursor, clear the screen or start a new table row.
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(
+    CONTROL_CHARACTER,
+    (character) => NAMED_ESCAPES[character] ?? `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 /** Returns the number of terminal columns that `text` takes. */
 export function displayWidth(text: string): number {
   let width = 0;
@@ -52,24 +69,26 @@ function cutToWidth(text: string, width: number): string {
 }
 
 /**
- * Cuts `text` to `width` terminal columns with an ellipsis, as formatTable
- * does, and pads it with spaces to exactly that width. Tables printed row by
- * row use it, because their column widths are fixed before the first row.
+ * Escapes control characters in `text` as formatTable does, cuts it to
+ * `width` terminal columns with an ellipsis, and pads it with spaces to
+ * exactly that width. Tables printed row by row use it, because their column
+ * widths are fixed before the first row.
  */
 export function fitToWidth(text: string, width: number): string {
-  const cut = cutToWidth(text, width);
+  const cut = cutToWidth(escapeControlCharacters(text), width);
   return cut + ' '.repeat(width - displayWidth(cut));
 }
 
 /**
  * Formats rows as aligned columns, measured in terminal columns, so that names
- * in CJK characters keep the table aligned. Cells wider than maxWidth are cut
- * with an ellipsis, except in `wholeColumns` (indexes), whose values must stay
- * whole for copying, such as UIDs.
+ * in CJK characters keep the table aligned. Control characters in cells are
+ * shown as escapes (see escapeControlCharacters). Cells wider than maxWidth
+ * are cut with an ellipsis, except in `wholeColumns` (indexes), whose values
+ * must stay whole for copying, such as UIDs.
  */
 export function formatTable(headers: string[], rows: string[][], maxWidth = 40, wholeColumns: readonly number[] = []): string {
   const cut = (text: string, column: number) => (wholeColumns.includes(column) ? text : cutToWidth(text, maxWidth));
-  const cells = [headers, ...rows].map((row) => row.map((cell, column) => cut(cell ?? '', column)));
+  const cells = [headers, ...rows].map((row) => row.map((cell, column) => cut(escapeControlCharacters(cell ?? ''), column)));
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => displayWidth(row[column]))));
   const pad = (cell: string, column: number) => cell + ' '.repeat(widths[column] - displayWidth(cell));
   const lines = cells.map((row) => row.map(pad).join('  ').trimEnd());

@@ -1,8 +1,9 @@
 /**
  * Table formatting of the CLI: columns line up in terminal columns, also with
- * CJK names, which a terminal draws two columns wide.
+ * CJK names, which a terminal draws two columns wide, and control characters
+ * from files are shown as escapes instead of reaching the terminal.
  */
-import { displayWidth, formatTable } from '../../src/cli/terminal';
+import { displayWidth, fitToWidth, formatTable } from '../../src/cli/terminal';
 
 describe('formatTable', () => {
   test('aligns columns after CJK names', () => {
@@ -26,6 +27,29 @@ describe('formatTable', () => {
     const table = formatTable(['UID'], [[uid]], 10, [0]);
 
     expect(table.split('\n')[2]).toBe(uid);
+  });
+
+  test('escapes control characters', () => {
+    const hostile = 'Evil\u001b[2J\u001b]0;pwned\u0007\r\nFAKE^ROW\u007f\u009b\tend';
+
+    const table = formatTable(['NAME', 'ID'], [[hostile, 'P1']], 80);
+    const lines = table.split('\n');
+
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('Evil\\x1b[2J\\x1b]0;pwned\\x07\\r\\nFAKE^ROW\\x7f\\x9b\\tend  P1');
+    expect(table.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
+  test('escapes control characters in whole columns', () => {
+    const table = formatTable(['UID'], [['1.2\u001b[31m']], 10, [0]);
+
+    expect(table.split('\n')[2]).toBe('1.2\\x1b[31m');
+  });
+});
+
+describe('fitToWidth', () => {
+  test('escapes control characters', () => {
+    expect(fitToWidth('A\u001b[2JB', 12)).toBe('A\\x1b[2JB   ');
   });
 });
 
