@@ -83,6 +83,58 @@ describeBuilt('loader anonymize', () => {
     expect(fs.readFileSync(file).equals(original)).toBe(true);
   });
 
+  test('existing output file kept without --overwrite', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'a.dcm');
+    const other = path.join(dir, 'b.dcm');
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), input);
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct-implicit-le').path), other);
+    const otherOriginal = fs.readFileSync(other);
+
+    const rejected = await runLoader(['anonymize', input, other]);
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toContain(`OUT ${other} already exists`);
+    expect(rejected.stderr).toContain('--overwrite');
+    expect(rejected.stdout).toBe('');
+    expect(fs.readFileSync(other).equals(otherOriginal)).toBe(true);
+    expect(fs.readdirSync(dir).sort()).toEqual(['a.dcm', 'b.dcm']);
+
+    const replaced = await runLoader(['anonymize', input, other, '--overwrite']);
+    expect(replaced.stderr).toBe('');
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toContain('anonymized 1 file of 1');
+    expect(readDicomFileHeaderSync(other).dataset.getString(Tags.PatientName)).toBe('ANON^0001');
+  });
+
+  test('existing files in output folder kept without --overwrite', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'in');
+    fs.mkdirSync(input);
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
+    const secretFile = path.join(dir, 'secret');
+    fs.writeFileSync(secretFile, 'a job secret of enough bytes');
+    const output = path.join(dir, 'out');
+
+    const first = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
+    expect(first.code).toBe(0);
+    const [name] = fs.readdirSync(output);
+    const written = path.join(output, name);
+    fs.writeFileSync(written, 'a file the user keeps');
+
+    // The same secret gives the same SOP Instance UID, so the second run meets the file of the first.
+    const second = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
+    expect(second.stderr).toBe('');
+    expect(second.code).toBe(1);
+    expect(second.stdout).toContain('anonymized 0 files of 1: 0 held back, 1 failed');
+    expect(second.stdout).toContain(`failed: ${path.join(input, 'a.dcm')}: output ${written} already exists; add --overwrite to replace it`);
+    expect(fs.readFileSync(written, 'utf8')).toBe('a file the user keeps');
+    expect(fs.readdirSync(output)).toEqual([name]);
+
+    const third = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile, '--overwrite']);
+    expect(third.code).toBe(0);
+    expect(readDicomFileHeaderSync(written).dataset.getString(Tags.PatientName)).toBe('ANON^0001');
+  });
+
   test('conflicting date options are a usage error', async () => {
     const result = await runLoader(['anonymize', 'in', 'out', '--keep-dates', '--shift-dates']);
     expect(result.code).toBe(2);

@@ -10,7 +10,7 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
-import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError } from '../../dicom/anonymizer';
+import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError, OutputExistsError } from '../../dicom/anonymizer';
 import type { AnonymizationOptions, DateMode } from '../../dicom/anonymizer';
 import { countOf, ExitCode, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
@@ -28,6 +28,11 @@ export interface AnonymizeFlags {
   pseudonymPrefix?: string;
   pseudonymHash?: boolean;
   jobSecretFile?: string;
+}
+
+/** Flags that only `loader anonymize` takes. */
+interface AnonymizeCommandFlags extends AnonymizeFlags {
+  overwrite?: boolean;
 }
 
 /** Returns the regular files under `dir`, sorted, without following symbolic links. */
@@ -108,7 +113,7 @@ export function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
   };
 }
 
-async function runAnonymize(input: string, output: string, flags: AnonymizeFlags): Promise<void> {
+async function runAnonymize(input: string, output: string, flags: AnonymizeCommandFlags): Promise<void> {
   let job;
   try {
     job = createAnonymizationJob(toOptions(flags));
@@ -120,6 +125,9 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeFlags
 
   const inputIsFolder = fs.statSync(input).isDirectory();
   checkOutputPath(input, output, inputIsFolder);
+  if (!inputIsFolder && !flags.overwrite && fs.existsSync(output)) {
+    throw new UsageError(`OUT ${output} already exists; give another output path, or add --overwrite to replace it`);
+  }
   const files = inputIsFolder ? listFiles(input) : [input];
   const failed: Array<{ path: string; reason: string }> = [];
   // A DICOMDIR is left out on purpose, so it is listed but does not make the run partial.
@@ -129,9 +137,12 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeFlags
       ? (uids: { sopInstanceUid: string }) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`)
       : output;
     try {
-      await job.anonymizeFile(file, target);
+      await job.anonymizeFile(file, target, { overwrite: flags.overwrite === true });
     } catch (error) {
       if (error instanceof DicomdirNotAnonymizedError) skipped.push({ path: file, reason: error.message });
+      else if (error instanceof OutputExistsError) {
+        failed.push({ path: file, reason: `output ${error.outPath} already exists; add --overwrite to replace it` });
+      }
       else failed.push({ path: file, reason: (error as Error).message });
     }
   }
@@ -170,8 +181,9 @@ export function registerAnonymize(program: Command, _globals: () => GlobalOption
     .option('--allow-burned-in', 'also write images that may show burned-in text (US, Secondary Capture, Burned In Annotation YES)')
     .option('--pseudonym-prefix <text>', "start of Patient's Name and Patient ID pseudonyms", 'ANON')
     .option('--pseudonym-hash', 'derive pseudonyms from the job secret instead of counting patients')
+    .option('--overwrite', 'replace output files that already exist; without it an existing file is left as it is and reported')
     .option('--job-secret-file <file>', 'file with the secret (at least 16 bytes) that fixes UIDs, pseudonyms and date shifts across runs; default: a random secret')
-    .action(async (input: string, output: string, flags: AnonymizeFlags) => {
+    .action(async (input: string, output: string, flags: AnonymizeCommandFlags) => {
       await runAnonymize(input, output, flags);
     });
 }

@@ -4,8 +4,9 @@ export {
   burnedInReason,
   createAnonymizationJob,
   DicomdirNotAnonymizedError,
+  OutputExistsError,
 } from './job';
-export type { AnonymizationJob, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids } from './job';
+export type { AnonymizationJob, AnonymizeFileOptions, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids } from './job';
 export type { DateMode } from './profile';
 export { AnonymizationError } from './rules';
 export { MAX_HEADER_BYTES } from './part10';

@@ -69,12 +69,17 @@ export interface AnonymizationReport {
   patients: number;
 }
 
+export interface AnonymizeFileOptions {
+  /** Whether a file that already exists at the output path is replaced (default true). When false, such a file raises OutputExistsError. */
+  overwrite?: boolean;
+}
+
 export interface AnonymizationJob {
   /**
    * Anonymizes one Part 10 file. `out` is the output path, or a function of
    * the new UIDs that returns it. A file held back is not written.
    */
-  anonymizeFile(inPath: string, out: string | ((uids: NewUids) => string)): Promise<InstanceResult>;
+  anonymizeFile(inPath: string, out: string | ((uids: NewUids) => string), fileOptions?: AnonymizeFileOptions): Promise<InstanceResult>;
   /** Anonymizes a Part 10 stream into `output`; nothing is written to `output` for an instance held back. */
   anonymizeStream(input: AsyncIterable<Buffer | string>, output: Writable, label?: string): Promise<InstanceResult>;
   report(): AnonymizationReport;
@@ -96,6 +101,36 @@ const MEDIA_STORAGE_DIRECTORY = '1.2.840.10008.1.3.10';
  */
 export class DicomdirNotAnonymizedError extends Error {
   override readonly name = 'DicomdirNotAnonymizedError';
+}
+
+/** Raised when the output path of anonymizeFile exists and the call did not allow replacing it. */
+export class OutputExistsError extends Error {
+  override readonly name = 'OutputExistsError';
+
+  constructor(readonly outPath: string) {
+    super(`${outPath} already exists`);
+  }
+}
+
+/**
+ * Moves the finished `partialPath` to `outPath` unless a file exists there.
+ * A hard link fails atomically when the name exists, so a file created by
+ * another process after any check is never replaced.
+ */
+function moveIntoPlaceWithoutReplacing(partialPath: string, outPath: string): void {
+  try {
+    fs.linkSync(partialPath, outPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new OutputExistsError(outPath);
+    // File systems without hard links (FAT, some network shares) get a check
+    // followed by a rename, which a concurrent writer could still race.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw error;
+    if (fs.existsSync(outPath)) throw new OutputExistsError(outPath);
+    fs.renameSync(partialPath, outPath);
+    return;
+  }
+  fs.rmSync(partialPath, { force: true });
 }
 
 const SECONDARY_CAPTURE_PREFIX = '1.2.840.10008.5.1.4.1.1.7';
@@ -259,12 +294,11 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     await pipeline(metaStream, output, { end: false });
     if (instance.deflated) await pipeline(body, zlib.createDeflateRaw(), output);
     else await pipeline(body, output);
-    written++;
     return { status: 'written', outPath, ...header.newUids };
   }
 
   return {
-    async anonymizeFile(inPath, out) {
+    async anonymizeFile(inPath, out, fileOptions = {}) {
       const source = fs.createReadStream(inPath, { highWaterMark: 1024 * 1024 });
       let partialPath: string | undefined;
       try {
@@ -274,7 +308,12 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
           partialPath = `${outPath}.partial-${process.pid}`;
           return { output: fs.createWriteStream(partialPath), outPath };
         });
-        if (result.status === 'written' && partialPath && result.outPath) fs.renameSync(partialPath, result.outPath);
+        if (result.status === 'written' && partialPath && result.outPath) {
+          if (fileOptions.overwrite === false) moveIntoPlaceWithoutReplacing(partialPath, result.outPath);
+          else fs.renameSync(partialPath, result.outPath);
+          // Counted only once the file is in place, so a failed rename is not reported as written.
+          written++;
+        }
         return result;
       } catch (error) {
         if (partialPath) fs.rmSync(partialPath, { force: true });
@@ -284,8 +323,10 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
       }
     },
 
-    anonymizeStream(input, output, label = 'stream') {
-      return anonymizeTo(input, label, () => ({ output }));
+    async anonymizeStream(input, output, label = 'stream') {
+      const result = await anonymizeTo(input, label, () => ({ output }));
+      if (result.status === 'written') written++;
+      return result;
     },
 
     report() {
