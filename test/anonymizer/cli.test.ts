@@ -135,6 +135,43 @@ describeBuilt('loader anonymize', () => {
     expect(readDicomFileHeaderSync(written).dataset.getString(Tags.PatientName)).toBe('ANON^0001');
   });
 
+  test('file input into existing folder', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'a.dcm');
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), input);
+    const output = path.join(dir, 'out');
+    fs.mkdirSync(output);
+
+    const result = await runLoader(['anonymize', input, output]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('anonymized 1 file of 1: 0 held back, 0 failed');
+    const written = fs.readdirSync(output);
+    expect(written).toHaveLength(1);
+    const dataset = readDicomFileHeaderSync(path.join(output, written[0])).dataset;
+    expect(written[0]).toBe(`${dataset.getString(Tags.SOPInstanceUID)}.dcm`);
+
+    // A trailing slash names a folder that does not exist yet.
+    const newFolder = path.join(dir, 'new');
+    const slashed = await runLoader(['anonymize', input, `${newFolder}/`]);
+    expect(slashed.code).toBe(0);
+    expect(fs.readdirSync(newFolder)).toHaveLength(1);
+  });
+
+  test('folder input onto existing file rejected', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'in');
+    fs.mkdirSync(input);
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
+    const output = path.join(dir, 'out.dcm');
+    fs.writeFileSync(output, 'a file the user keeps');
+
+    const result = await runLoader(['anonymize', input, output]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`OUT ${output} is a file, but IN ${input} is a folder; give a folder for OUT`);
+    expect(fs.readFileSync(output, 'utf8')).toBe('a file the user keeps');
+  });
+
   test('conflicting date options are a usage error', async () => {
     const result = await runLoader(['anonymize', 'in', 'out', '--keep-dates', '--shift-dates']);
     expect(result.code).toBe(2);

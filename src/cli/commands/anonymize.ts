@@ -60,6 +60,12 @@ function resolveThroughLinks(file: string): string {
   }
 }
 
+/** Returns whether `output` is an existing folder, or a path written with a trailing separator for a folder still to be created. */
+function isFolder(output: string): boolean {
+  if (output.endsWith(path.sep) || output.endsWith('/')) return !fs.existsSync(output) || fs.statSync(output).isDirectory();
+  return fs.existsSync(output) && fs.statSync(output).isDirectory();
+}
+
 /**
  * Rejects an OUT that is the input file itself, because the anonymized copy
  * would replace the original. Also rejects an OUT in the input folder, where
@@ -125,7 +131,11 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
 
   const inputIsFolder = fs.statSync(input).isDirectory();
   checkOutputPath(input, output, inputIsFolder);
-  if (!inputIsFolder && !flags.overwrite && fs.existsSync(output)) {
+  const outputIsFolder = isFolder(output);
+  if (inputIsFolder && fs.existsSync(output) && !outputIsFolder) {
+    throw new UsageError(`OUT ${output} is a file, but IN ${input} is a folder; give a folder for OUT`);
+  }
+  if (!inputIsFolder && !outputIsFolder && !flags.overwrite && fs.existsSync(output)) {
     throw new UsageError(`OUT ${output} already exists; give another output path, or add --overwrite to replace it`);
   }
   const files = inputIsFolder ? listFiles(input) : [input];
@@ -133,9 +143,10 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   // A DICOMDIR is left out on purpose, so it is listed but does not make the run partial.
   const skipped: Array<{ path: string; reason: string }> = [];
   for (const file of files) {
-    const target = inputIsFolder
-      ? (uids: { sopInstanceUid: string }) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`)
-      : output;
+    // A file written into a folder is named by its new SOP Instance UID, as in a folder input.
+    let target: string | ((uids: { sopInstanceUid: string }) => string) = output;
+    if (inputIsFolder) target = (uids) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`);
+    else if (outputIsFolder) target = (uids) => path.join(output, `${uids.sopInstanceUid}.dcm`);
     try {
       await job.anonymizeFile(file, target, { overwrite: flags.overwrite === true });
     } catch (error) {
@@ -170,7 +181,7 @@ export function registerAnonymize(program: Command, _globals: () => GlobalOption
         'IN and OUT are files or folders, and a folder is mirrored with files named by their new SOP Instance UID',
     )
     .argument('<in>', 'input file or folder')
-    .argument('<out>', 'output file, or folder for a folder input')
+    .argument('<out>', 'output file, or folder (required for a folder input, and used as a folder when it exists or ends with /)')
     .option('--keep-dates', 'keep dates and times unchanged (Retain Longitudinal Temporal Information with Full Dates)')
     .option('--shift-dates', 'move dates back by a per-patient number of days, 1 to 3650 (... with Modified Dates)')
     .option('--keep-patient-characteristics', "keep sex, age, size, weight and similar (Retain Patient Characteristics)")
