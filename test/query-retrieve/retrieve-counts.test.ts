@@ -120,19 +120,56 @@ describe('retrieve cancelled by the user', () => {
     }
   });
 
-  test('cancel before C-GET keeps no partial listing', async () => {
+  test('cancel before start opens no association', async () => {
     const archive = openArchive();
     const controller = new AbortController();
     controller.abort();
+    const logLines: string[] = [];
+    const sink = setLogSink((line) => logLines.push(line));
     try {
       const report = await retrieveStudies(nodeFor(dcmqrscp), localIdentity(await freePort()), archive, [studyUid], { signal: controller.signal });
       const study = report.studies[0];
 
+      expect(logLines.filter((line) => line.includes('Association established'))).toEqual([]);
       expect(study.completed).toBe(0);
       expect(study.expectedFrom).toBeUndefined();
-      expect(study.notes).toEqual(['cancelled by the user before any instance arrived']);
+      expect(study.notStarted).toBe(true);
+      expect(study.notes).toEqual(['not started: the retrieve was cancelled by the user']);
       expect(study.outcome).toBe('failure');
     } finally {
+      setLogSink(sink);
+      archive.close();
+    }
+  });
+
+  test('cancel during C-GET starts no other study', async () => {
+    const archive = openArchive();
+    const controller = new AbortController();
+    const others = ['2.25.1001', '2.25.1002'];
+    const logLines: string[] = [];
+    const sink = setLogSink((line) => logLines.push(line));
+    try {
+      const report = await retrieveStudies(nodeFor(dcmqrscp), localIdentity(await freePort()), archive, [studyUid, ...others], {
+        method: 'get',
+        signal: controller.signal,
+        onProgress: (event) => {
+          if (event.received >= 3) controller.abort();
+        },
+      });
+      const [first, ...rest] = report.studies;
+
+      // One association for the C-FIND listing and one for the C-GET.
+      expect(logLines.filter((line) => line.includes('Association established'))).toHaveLength(2);
+      expect(first.notStarted).toBeUndefined();
+      expect(first.outcome).toBe('partial');
+      expect(rest.map((study) => study.studyInstanceUid)).toEqual(others);
+      for (const study of rest) {
+        expect(study.notStarted).toBe(true);
+        expect(study.notes).toEqual(['not started: the retrieve was cancelled by the user']);
+      }
+      expect(report.outcome).toBe('partial');
+    } finally {
+      setLogSink(sink);
       archive.close();
     }
   });

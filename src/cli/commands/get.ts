@@ -22,7 +22,9 @@ interface RetrieveCommandOptions extends NodeOptions, FilterOptions {
 }
 
 function printReport(report: RetrieveReport): void {
+  const notStarted = report.studies.filter((study) => study.notStarted);
   for (const study of report.studies) {
+    if (study.notStarted) continue;
     const method = study.method === 'get' ? 'C-GET' : 'C-MOVE';
     const expected = study.expectedFrom ? ` of ${study.total}` : '';
     const foundElsewhere = study.missedDelivery ? `, ${study.missedDelivery.foundInArchive} found in the archive` : '';
@@ -31,6 +33,8 @@ function printReport(report: RetrieveReport): void {
     for (const warning of study.warnings) process.stdout.write(`  warning: ${explainNetworkErrors(warning.reason)}\n`);
     printInstanceProblems('failed', study.failures, (line) => process.stdout.write(line));
   }
+  // One line for all of them, because a cancel early in a long retrieve would otherwise print a block per study.
+  if (notStarted.length > 0) process.stdout.write(`not started: ${notStarted.length} of ${report.studies.length} studies, because the retrieve was cancelled\n`);
 }
 
 async function runRetrieve(globals: GlobalOptions, name: string | undefined, options: RetrieveCommandOptions, defaultMethod: RetrieveMethod): Promise<void> {

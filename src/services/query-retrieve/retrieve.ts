@@ -43,6 +43,8 @@ export interface StudyRetrieveReport extends TransferReport {
    * with the number of the study's instances that the archive lists (counted in `completed`).
    */
   missedDelivery?: MissedDelivery;
+  /** Set for a study that no C-GET or C-MOVE request was sent for before the user cancelled the retrieve. */
+  notStarted?: true;
   outcome: TransferOutcome;
 }
 
@@ -89,6 +91,7 @@ interface RetrievePlan {
 /** Lists the studies' instances with C-FIND, for the expected counts and the SOP classes to propose for C-GET. */
 async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: string[], notify: (message: string) => void, signal?: AbortSignal): Promise<RetrievePlan> {
   const plan: RetrievePlan = { expected: new Map(), notFound: new Set(), seenClasses: new Map(), instanceUids: new Map() };
+  if (signal?.aborted) return plan;
   let session: FindSession;
   try {
     session = await FindSession.open(node, local);
@@ -98,6 +101,7 @@ async function planRetrieve(node: RemoteNode, local: LocalIdentity, studyUids: s
   }
   try {
     for (const studyUid of studyUids) {
+      if (signal?.aborted) break;
       try {
         await listStudy(session, plan, studyUid, signal);
       } catch (error) {
@@ -158,6 +162,8 @@ interface RunContext {
   notify: (message: string) => void;
   /** The largest number of sub-operations that a C-GET or C-MOVE response reported per study (remaining, completed, failed and warning). */
   responseTotals: Map<string, number>;
+  /** Studies that a C-GET or C-MOVE request was sent for. */
+  started: Set<string>;
 }
 
 function subOperationTotal(progress: RetrieveProgress): number {
@@ -178,6 +184,9 @@ function expectedCount(run: RunContext, studyUid: string): number | undefined {
 function countOf(received: number, expected: number | undefined): string {
   return expected === undefined ? `${received}` : `${received} of ${expected}`;
 }
+
+/** Note of a study that the user cancelled the retrieve before it began. */
+const NOT_STARTED_NOTE = 'not started: the retrieve was cancelled by the user';
 
 function describeUserCancel(received: number, expected: number | undefined): string {
   if (received === 0) return 'cancelled by the user before any instance arrived';
@@ -256,6 +265,7 @@ async function runGet(run: RunContext, studyUids: string[]): Promise<Fallback[]>
   const getClass = SopClass.StudyRootQueryRetrieveGet;
   const plan = planGetContexts([{ abstractSyntax: getClass, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }], run.plan.seenClasses);
   if (plan.omittedSeenClasses.length > 0) run.notify(`${plan.omittedSeenClasses.length} SOP classes of the studies did not fit into one C-GET association`);
+  if (run.options.signal?.aborted) return [];
 
   let association: ClientAssociation;
   try {
@@ -278,6 +288,7 @@ async function runGet(run: RunContext, studyUids: string[]): Promise<Fallback[]>
       if (run.options.signal?.aborted) break;
       const failuresBefore = run.receiver.failures.length;
       let result: RetrieveResult;
+      run.started.add(studyUid);
       try {
         result = await association.get({
           contextId: context.id,
@@ -314,6 +325,7 @@ function moveDestinationContexts(): Map<string, string[]> {
 /** Runs C-MOVE to our own AE title, receiving on a temporary server; returns the studies to retry with C-GET. */
 async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]> {
   const { node, local } = run;
+  if (run.options.signal?.aborted) return [];
   const supported = moveDestinationContexts();
   const server = new DicomServer({
     aeTitle: local.aeTitle,
@@ -350,6 +362,7 @@ async function runMove(run: RunContext, studyUids: string[]): Promise<Fallback[]
         if (run.options.signal?.aborted) break;
         const failuresBefore = run.receiver.failures.length;
         let result: RetrieveResult;
+        run.started.add(studyUid);
         try {
           result = await association.move({
             contextId: context.id,
@@ -470,6 +483,19 @@ function failedStudy(run: RunContext, studyUid: string, method: RetrieveMethod, 
 }
 
 /**
+ * Returns the study's report. A study that no request was sent for before the user cancelled
+ * is marked notStarted, with the notes of an earlier service that the node rejected.
+ */
+function studyReport(run: RunContext, studyUid: string, first: RetrieveMethod): StudyRetrieveReport {
+  const report = run.reports.get(studyUid);
+  if (!run.options.signal?.aborted || run.started.has(studyUid)) {
+    // Only a cancel leaves a study without a report, because every other path records one.
+    return report ?? failedStudy(run, studyUid, first, [NOT_STARTED_NOTE]);
+  }
+  return { ...(report ?? failedStudy(run, studyUid, first, [])), notes: [...(report?.notes ?? []), NOT_STARTED_NOTE], notStarted: true };
+}
+
+/**
  * Retrieves studies into the archive. The first service is options.method,
  * C-GET by default. When the node rejects it, the study goes to the other
  * service, and the study's notes give the reason.
@@ -489,7 +515,7 @@ export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, ar
     const counters = receiver.countersFor(studyInstanceUid);
     options.onProgress?.({ studyInstanceUid, received: counters.stored + counters.duplicates + counters.conflicts, expected: plan.expected.get(studyInstanceUid)?.count });
   };
-  const run: RunContext = { node, local, archive, plan, receiver, reports: new Map(), options, notify, responseTotals: new Map() };
+  const run: RunContext = { node, local, archive, plan, receiver, reports: new Map(), options, notify, responseTotals: new Map(), started: new Set() };
 
   const first = options.method ?? 'get';
   const second: RetrieveMethod = first === 'get' ? 'move' : 'get';
@@ -500,6 +526,8 @@ export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, ar
     for (const fallback of fallbacks) {
       const message = `study ${fallback.studyUid}: ${fallback.reason}; retrying with C-${second.toUpperCase()}`;
       notify(message);
+      // The first service did not retrieve it, so a cancel before the second starts leaves it not started.
+      run.started.delete(fallback.studyUid);
       run.reports.set(fallback.studyUid, failedStudy(run, fallback.studyUid, second, [`${first === 'get' ? 'C-GET' : 'C-MOVE'} not used: ${fallback.reason}`]));
     }
     const reasons = new Map(fallbacks.map((fallback) => [fallback.studyUid, fallback.reason]));
@@ -507,7 +535,7 @@ export async function retrieveStudies(node: RemoteNode, local: LocalIdentity, ar
   }
   for (const fallback of fallbacks) run.reports.set(fallback.studyUid, failedStudy(run, fallback.studyUid, options.fallback === false ? first : second, [fallback.reason]));
 
-  const studies = uniqueUids.map((uid) => run.reports.get(uid) ?? failedStudy(run, uid, first, [describeUserCancel(0, undefined)]));
+  const studies = uniqueUids.map((uid) => studyReport(run, uid, first));
   const outcomes = new Set(studies.map((study) => study.outcome));
   const outcome: TransferOutcome = outcomes.size === 1 ? [...outcomes][0] : 'partial';
   return { studies, notes, outcome };
