@@ -23,6 +23,14 @@ function openArchive(): LocalArchive {
   return LocalArchive.open(path.join(makeTempDir('qr-archive'), 'archive'));
 }
 
+/** Returns the distinct source AE titles that the index records for a study. */
+function sourceAeTitles(archive: LocalArchive, studyInstanceUid: string): string[] {
+  const rows = archive.catalog.db
+    .prepare('SELECT DISTINCT i.source_ae_title AS aeTitle FROM instances i JOIN series s ON s.id = i.series_ref JOIN studies t ON t.id = s.study_ref WHERE t.study_instance_uid = ?')
+    .all(studyInstanceUid) as { aeTitle: string }[];
+  return rows.map((row) => row.aeTitle);
+}
+
 function orthancModality(port: number, allowGet: boolean): Record<string, unknown> {
   return { AET: LOADER_AE, Host: LOOPBACK, Port: port, AllowEcho: true, AllowFind: true, AllowMove: true, AllowGet: allowGet, AllowStore: true };
 }
@@ -63,6 +71,7 @@ describe('retrieve from Orthanc', () => {
       expect(stored).toHaveLength(1);
       // The JPEG Lossless instance arrives in its own transfer syntax, because its SOP class was proposed with the common compressed syntaxes.
       expect(stored[0].transferSyntaxUid).toBe(legacy.transferSyntaxUid);
+      expect(sourceAeTitles(archive, brain[0].studyInstanceUid!)).toEqual([orthanc.aeTitle]);
     } finally {
       archive.close();
     }
@@ -76,6 +85,7 @@ describe('retrieve from Orthanc', () => {
       expect(report.studies[0].method).toBe('move');
       expect(report.studies[0].stored).toBe(brain.length);
       expect(archive.listInstances({ studyInstanceUid: brain[0].studyInstanceUid! })).toHaveLength(brain.length);
+      expect(sourceAeTitles(archive, brain[0].studyInstanceUid!)).toEqual([orthanc.aeTitle]);
     } finally {
       archive.close();
     }

@@ -37,10 +37,21 @@ export class ArchiveReceiver {
   onReceived?: (total: number, studyInstanceUid: string) => void;
   private total = 0;
 
+  /** `nodeAeTitle` is the AE title of the node that the instances are retrieved from. */
   constructor(
     private readonly archive: LocalArchive,
-    private readonly sourceAeTitle: string,
+    private readonly nodeAeTitle: string,
   ) {}
+
+  /**
+   * Returns the AE title of the sender. On a C-GET the loader opened the association, so
+   * the node is the called AE title and the calling one is the loader's own. On a C-MOVE the
+   * node or the peer it chose opened the association, so the calling AE title is the sender.
+   */
+  private senderAeTitle(ctx: StoreRequestContext): string {
+    if (ctx.association.calledAeTitle === this.nodeAeTitle) return this.nodeAeTitle;
+    return ctx.association.callingAeTitle || this.nodeAeTitle;
+  }
 
   countersFor(studyInstanceUid: string): StudyCounters {
     let counters = this.counters.get(studyInstanceUid);
@@ -58,7 +69,7 @@ export class ArchiveReceiver {
         sopClassUid: ctx.sopClassUid,
         sopInstanceUid: ctx.sopInstanceUid,
         transferSyntaxUid: ctx.presentationContext.transferSyntax,
-        sourceAeTitle: ctx.association.callingAeTitle || this.sourceAeTitle,
+        sourceAeTitle: this.senderAeTitle(ctx),
         data: ctx.data,
         implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
         implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
