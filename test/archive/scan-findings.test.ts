@@ -274,7 +274,7 @@ describeWithLoader('loader commands on findings', () => {
     const run = await runLoader(['scan', '--import', path.join(media, 'DICOMDIR')], { dirs });
 
     expect(run.code).toBe(3);
-    expect(run.stdout).toMatch(/23 imported, .* 0 damaged, 8 missing/);
+    expect(run.stdout).toMatch(/scanned 31 files: .*23 imported, .* 0 damaged, 0 unreadable, 8 missing/);
     expect(run.stdout).toContain(`missing: ${path.join(media, '98892003', 'MR700', '4648')}: referenced by DICOMDIR`);
   });
 

@@ -24,20 +24,36 @@ function printReport(report: ScanReport, imported: boolean): void {
   const out = (line: string) => process.stdout.write(line + '\n');
   const counts = [
     `${report.indexed} indexed`,
+    `${report.updated} indexed again (changed since the last scan)`,
     `${report.imported} imported`,
     `${report.duplicates} already stored`,
     describeConflicts(report, imported),
     `${report.notDicom.length} not DICOM`,
     `${report.damaged.length} damaged`,
+    `${report.unreadable.length} unreadable`,
     `${report.missing.length} missing`,
+    `${countOf(report.skippedRecords.length, 'DICOMDIR record')} skipped`,
   ];
   out(`scanned ${countOf(report.scanned, 'file')}: ${counts.join(', ')}`);
+  if (report.otherPatient.length > 0) {
+    out(`${countOf(report.otherPatient.length, 'file')} indexed into a study of another patient`);
+  }
   if (report.skippedLinks.length > 0) out(`${countOf(report.skippedLinks.length, 'symbolic link')} not followed`);
   printProblems(out, 'not DICOM', report.notDicom);
   printProblems(out, 'damaged', report.damaged);
+  printProblems(out, 'unreadable', report.unreadable);
   printProblems(out, 'missing', report.missing);
+  printProblems(out, 'not indexed', report.notIndexed);
+  printProblems(out, 'DICOMDIR record skipped', report.skippedRecords);
+  printProblems(out, 'other patient', report.otherPatient);
   printProblems(out, 'link not followed', report.skippedLinks);
   printStudies(out, report);
+}
+
+/** Returns true when a problem list is not empty: a file was not indexed, or indexed under another patient. The exit code is then 3. */
+function hasProblems(report: ScanReport): boolean {
+  const lists = [report.notDicom, report.damaged, report.unreadable, report.missing, report.notIndexed, report.skippedRecords, report.otherPatient];
+  return lists.some((list) => list.length > 0);
 }
 
 /** Raises a UsageError when none of the given paths exist; the scan reports the missing ones when some do. */
@@ -69,7 +85,7 @@ export function registerScan(program: Command, globals: () => GlobalOptions): vo
         progress.done();
         if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
         else printReport(report, Boolean(options.import));
-        if (report.notDicom.length + report.damaged.length + report.missing.length > 0) process.exitCode = ExitCode.PartialSuccess;
+        if (hasProblems(report)) process.exitCode = ExitCode.PartialSuccess;
       } finally {
         archive.close();
       }

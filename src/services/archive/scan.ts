@@ -14,12 +14,12 @@ import { Tags } from '../../dicom/tags';
 import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
-import { IndexConflictError, type StudySummary } from './catalog';
+import { IndexConflictError, type IndexedInstance, type StudySummary } from './catalog';
 import { ArchiveError, describeError, describeReadError } from './errors';
 import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import type { StoreOutcomeKind } from './placement';
-import { FileWalker } from './walk';
+import { FileWalker, describeFileSystemError } from './walk';
 
 export interface ScanOptions {
   /** Copy files into the archive; false indexes them where they are. */
@@ -46,11 +46,27 @@ export interface FileProblem {
   reason: string;
 }
 
+/** A file indexed into a study that the index lists under another patient. */
+export interface OtherPatientFile extends FileProblem {
+  studyInstanceUid: string;
+  /** The Patient ID of the study in the index, which the study keeps. */
+  storedPatientId: string;
+  /** The Patient ID in the file. */
+  filePatientId: string;
+}
+
 export interface ScanReport {
-  /** Files examined, counted once however often the walk and DICOMDIR files reach them; DICOMDIR files excluded. */
+  /**
+   * Entries examined, counted once however often the walk and DICOMDIR files
+   * reach them: every file and every entry of the problem lists except
+   * skippedLinks and otherPatient (those files are counted as indexed or
+   * imported). DICOMDIR files are excluded.
+   */
   scanned: number;
   /** Files indexed in place. */
   indexed: number;
+  /** Files indexed in place before whose size or modification time changed since, indexed again. */
+  updated: number;
   /** Files copied into the archive. */
   imported: number;
   /** Files whose SOP Instance UID was already indexed with the same data set bytes. */
@@ -64,8 +80,16 @@ export interface ScanReport {
   /** DICOMDIR files whose references were followed. */
   dicomdirs: number;
   notDicom: FileProblem[];
-  /** DICOM files that could not be parsed or lack a valid Study, Series or SOP Instance UID, and unreadable folders. */
+  /** DICOM files that could not be parsed or lack a valid Study, Series or SOP Instance UID. */
   damaged: FileProblem[];
+  /** Files and folders that the file system failed to open or list (permission, name encoding, path length). */
+  unreadable: FileProblem[];
+  /** The conflicts above by path: files not indexed, or kept in .conflicts by an import. */
+  notIndexed: FileProblem[];
+  /** DICOMDIR records skipped because their Referenced File ID is unsafe; the path is the DICOMDIR's. */
+  skippedRecords: FileProblem[];
+  /** Files indexed into a study that the index lists under another Patient ID; the study keeps the first patient. */
+  otherPatient: OtherPatientFile[];
   /** Given paths that do not exist, and files a DICOMDIR references that do not exist. */
   missing: FileProblem[];
   /** Symbolic links that were not followed (see walk.ts for the rule); they do not count as failures. */
@@ -89,9 +113,15 @@ export async function scanPaths(archive: LocalArchive, paths: string[], options:
 }
 
 class Scan {
-  private readonly counts = { scanned: 0, indexed: 0, imported: 0, duplicates: 0, conflicts: 0, dicomdirs: 0 };
+  private readonly counts = { scanned: 0, indexed: 0, updated: 0, imported: 0, duplicates: 0, conflicts: 0, dicomdirs: 0 };
   private readonly notDicom: FileProblem[] = [];
   private readonly damaged: FileProblem[] = [];
+  private readonly unreadable: FileProblem[] = [];
+  private readonly notIndexed: FileProblem[] = [];
+  private readonly skippedRecords: FileProblem[] = [];
+  private readonly otherPatient: OtherPatientFile[] = [];
+  /** The last study_conflicts row before this scan; later rows with a file's path as source are that file's. */
+  private lastStudyConflictId = 0;
   private readonly missing: FileProblem[] = [];
   private skippedLinks: FileProblem[] = [];
   private readonly studyUids = new Set<string>();
@@ -114,6 +144,7 @@ class Scan {
     const archiveRoot = fs.realpathSync.native(this.archive.root);
     this.warnAboutPathsInArchive(existingPaths, archiveRoot);
     const walker = new FileWalker(existingPaths, { skipFolders: [archiveRoot] });
+    this.lastStudyConflictId = this.readLastStudyConflictId();
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
     try {
       for (let file = walker.next(); file !== undefined; file = walker.next()) {
@@ -125,7 +156,7 @@ class Scan {
     } finally {
       this.commitBatch();
     }
-    for (const problem of walker.problems) this.damaged.push(problem);
+    for (const problem of walker.problems) this.unreadable.push(problem);
     this.skippedLinks = walker.skippedLinks;
     for (const link of this.skippedLinks) this.logger.info('Skipped a symbolic link', { path: link.path, reason: link.reason });
     this.reportProgress();
@@ -133,7 +164,10 @@ class Scan {
       ...this.counts,
       notDicom: this.notDicom.length,
       damaged: this.damaged.length,
+      unreadable: this.unreadable.length,
       missing: this.missing.length,
+      skippedRecords: this.skippedRecords.length,
+      otherPatient: this.otherPatient.length,
       skippedLinks: this.skippedLinks.length,
     });
   }
@@ -141,8 +175,14 @@ class Scan {
   report(): ScanReport {
     return {
       ...this.counts,
+      // counts.scanned covers the files the walk returned; the entries below never reach that count.
+      scanned: this.counts.scanned + this.unreadable.length + this.missing.length + this.skippedRecords.length,
       notDicom: this.notDicom,
       damaged: this.damaged,
+      unreadable: this.unreadable,
+      notIndexed: this.notIndexed,
+      skippedRecords: this.skippedRecords,
+      otherPatient: this.otherPatient,
       missing: this.missing,
       skippedLinks: this.skippedLinks,
       studies: this.archive.summarizeStudies(this.studyUids),
@@ -197,7 +237,8 @@ class Scan {
     try {
       realPath = fs.realpathSync.native(file);
     } catch (error) {
-      this.damaged.push({ path: file, reason: describeError(error) });
+      this.unreadable.push({ path: file, reason: describeFileSystemError(file, error, 'file') });
+      this.logger.warn('Skipped an unreadable file', { path: file, error: describeError(error) });
       return undefined;
     }
     if (this.seenFiles.has(realPath)) return undefined;
@@ -229,8 +270,10 @@ class Scan {
 
     if (this.options.import) return this.importCopy(realPath, header, record).then(() => this.afterFile());
     try {
-      this.count(this.indexInPlace(realPath, header, record));
+      const outcome = this.indexInPlace(realPath, header, record);
+      this.count(outcome);
       this.studyUids.add(record.study.studyInstanceUid);
+      if (outcome === 'stored' || outcome === 'updated') this.checkOtherPatient(realPath, record);
     } catch (error) {
       this.recordFailure(realPath, error);
     }
@@ -250,7 +293,13 @@ class Scan {
     this.counts.dicomdirs++;
     try {
       const { files, missing, warnings } = await listDicomdirReferencedFiles(file);
-      for (const warning of warnings) this.logger.warn('DICOMDIR problem', { path: file, warning });
+      for (const warning of warnings) {
+        this.logger.warn('DICOMDIR problem', { path: file, warning });
+        // NOTE: dicomdir.ts returns plain strings, so a skipped record is told apart by its wording there.
+        if (warning.includes(' was skipped because ')) {
+          this.skippedRecords.push({ path: file, reason: `${warning} Check how the medium was written; the file it names was not scanned.` });
+        }
+      }
       for (const referenced of missing) {
         this.missing.push({ path: referenced, reason: `referenced by DICOMDIR ${file} but not found` });
       }
@@ -262,19 +311,35 @@ class Scan {
     }
   }
 
-  /** Indexes one file where it is, inside the open batch transaction. */
-  private indexInPlace(file: string, header: DicomFileHeader, record: InstanceRecord): StoreOutcomeKind {
+  /**
+   * Indexes one file where it is, inside the open batch transaction. A file
+   * indexed in place at this path before is indexed again when its size or
+   * modification time shows that it changed since.
+   */
+  private indexInPlace(file: string, header: DicomFileHeader, record: InstanceRecord): ScanOutcome {
     const catalog = this.archive.catalog;
     const sopInstanceUid = record.instance.sopInstanceUid;
     const indexed = catalog.findInstance(sopInstanceUid);
-    if (indexed?.path === file) return 'duplicate';
-
-    if (indexed && fs.existsSync(indexed.path)) {
+    let outcome: ScanOutcome = 'stored';
+    if (indexed?.path === file) {
+      if (!indexedFileChanged(this.archive, indexed, header.fileSize)) return 'duplicate';
+      this.beginBatch();
+      this.logger.info('File indexed in place changed since it was indexed; indexing it again', { sopInstanceUid, path: file });
+      // Removed first, so the study and patient rows of the old content do not outlive it.
+      catalog.removeInstance(sopInstanceUid);
+      outcome = 'updated';
+    } else if (indexed && fs.existsSync(indexed.path)) {
       if (sameDatasetBytesSync(indexed.path, file, header.datasetOffset)) return 'duplicate';
       this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
         sopInstanceUid,
         path: file,
         storedPath: indexed.path,
+      });
+      this.notIndexed.push({
+        path: file,
+        reason:
+          `not indexed: SOP Instance UID ${sopInstanceUid} is already indexed with the file ${indexed.path}, whose data set differs; ` +
+          'keep the right file, remove the other, and run "loader reindex"',
       });
       return 'conflict';
     }
@@ -290,27 +355,46 @@ class Scan {
     } catch (error) {
       if (!(error instanceof IndexConflictError)) throw error;
       this.logger.warn('File conflicts with the index; not indexed', { sopInstanceUid, path: file, reason: error.message });
+      this.notIndexed.push({ path: file, reason: `not indexed: ${error.message}; correct the file's UIDs or remove it, and scan again` });
       return 'conflict';
     }
     this.inBatch++;
-    return 'stored';
+    return outcome;
   }
 
   /** Copies one file into the archive and counts the outcome; never rejects. */
   private async importCopy(file: string, header: DicomFileHeader, record: InstanceRecord): Promise<void> {
     this.commitBatch();
     try {
+      const sopInstanceUid = record.instance.sopInstanceUid;
+      const indexed = this.archive.catalog.findInstance(sopInstanceUid);
+      if (indexed?.inPlace && indexed.path === file && indexedFileChanged(this.archive, indexed, header.fileSize)) {
+        // Otherwise the import would adopt this file's bytes but keep the row, and the patient, of its old content.
+        this.logger.info('File indexed in place changed since it was indexed; importing it as new', { sopInstanceUid, path: file });
+        this.archive.catalog.removeInstance(sopInstanceUid);
+      }
       const outcome = await this.archive.importCopy(file, header, record);
       this.count(outcome.outcome);
       this.studyUids.add(record.study.studyInstanceUid);
+      if (outcome.outcome === 'stored') this.checkOtherPatient(file, record);
+      if (outcome.outcome === 'conflict') {
+        this.notIndexed.push({
+          path: file,
+          reason:
+            `kept aside as ${outcome.path}, because SOP Instance UID ${sopInstanceUid} is already stored with other content ` +
+            'or its series belongs to another study; compare the two files and remove the wrong one',
+        });
+      }
     } catch (error) {
       this.recordFailure(file, error);
     }
     this.inBatch++;
   }
 
-  private count(outcome: StoreOutcomeKind): void {
-    if (outcome === 'stored') {
+  private count(outcome: ScanOutcome): void {
+    if (outcome === 'updated') {
+      this.counts.updated++;
+    } else if (outcome === 'stored') {
       if (this.options.import) this.counts.imported++;
       else this.counts.indexed++;
     } else if (outcome === 'duplicate') {
@@ -320,10 +404,43 @@ class Scan {
     }
   }
 
+  /** Lists `file` when indexing it recorded a study conflict: its Study Instance UID is indexed under another patient. */
+  private checkOtherPatient(file: string, record: InstanceRecord): void {
+    const rows = this.archive.catalog.db
+      .prepare(
+        `SELECT id, stored_patient_id AS storedPatientId, received_patient_id AS filePatientId FROM study_conflicts
+         WHERE id > ? AND source = ? AND sop_instance_uid = ? ORDER BY id`,
+      )
+      .all(this.lastStudyConflictId, file, record.instance.sopInstanceUid) as Array<{ id: number; storedPatientId: string; filePatientId: string }>;
+    for (const row of rows) {
+      const studyInstanceUid = record.study.studyInstanceUid;
+      this.otherPatient.push({
+        path: file,
+        studyInstanceUid,
+        storedPatientId: row.storedPatientId,
+        filePatientId: row.filePatientId,
+        reason:
+          `indexed under patient ${quoteId(row.storedPatientId)}, although the file is of patient ${quoteId(row.filePatientId)}: ` +
+          `Study Instance UID ${studyInstanceUid} is already indexed under ${quoteId(row.storedPatientId)}. ` +
+          'Check which patient the study belongs to; correct the Patient ID or Study Instance UID of the wrong files, then run "loader reindex"',
+      });
+    }
+  }
+
+  private readLastStudyConflictId(): number {
+    const row = this.archive.catalog.db.prepare('SELECT MAX(id) AS id FROM study_conflicts').get() as { id: number | null };
+    return row.id ?? 0;
+  }
+
   private recordFailure(file: string, error: unknown): void {
     const reason = describeFileProblem(file, error);
     if (unwrapFileError(error) instanceof NotDicomError) {
       this.notDicom.push({ path: file, reason });
+      return;
+    }
+    if (isFileSystemError(unwrapFileError(error))) {
+      this.unreadable.push({ path: file, reason: describeFileSystemError(file, unwrapFileError(error), 'file') });
+      this.logger.warn('Skipped an unreadable file', { path: file, error: describeError(error) });
       return;
     }
     this.damaged.push({ path: file, reason });
@@ -332,7 +449,7 @@ class Scan {
   }
 
   private failedCount(): number {
-    return this.notDicom.length + this.damaged.length + this.missing.length;
+    return this.notDicom.length + this.damaged.length + this.unreadable.length + this.missing.length + this.skippedRecords.length;
   }
 
   private beginBatch(): void {
@@ -356,6 +473,39 @@ class Scan {
       currentPath: this.lastPath,
     });
   }
+}
+
+/** A store outcome, or 'updated' for a file indexed in place again because it changed. */
+type ScanOutcome = StoreOutcomeKind | 'updated';
+
+/**
+ * Returns true when the file of an in-place index row differs in size from
+ * `fileSize`, or was modified after the row was written.
+ */
+function indexedFileChanged(archive: LocalArchive, indexed: IndexedInstance, fileSize: number): boolean {
+  if (indexed.size !== fileSize) return true;
+  const row = archive.catalog.db.prepare('SELECT received_at AS indexedAt FROM instances WHERE sop_instance_uid = ?').get(indexed.sopInstanceUid) as
+    | { indexedAt: string }
+    | undefined;
+  if (row === undefined) return false;
+  let modifiedAt: number;
+  try {
+    modifiedAt = fs.statSync(indexed.path).mtimeMs;
+  } catch {
+    return false;
+  }
+  // NOTE: a file copied with its original time, or changed within the same millisecond as the row, counts as unchanged.
+  return modifiedAt > Date.parse(row.indexedAt);
+}
+
+/** Returns true for a Node file-system error (it has an errno code such as EACCES or ENOENT). */
+function isFileSystemError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+function quoteId(patientId: string): string {
+  return patientId === '' ? '(no Patient ID)' : `"${patientId}"`;
 }
 
 /** Returns the parse or UID error that an 'unreadable' or 'invalid-uid' ArchiveError wraps, or `error` itself. */

@@ -30,7 +30,7 @@ export class FileWalker {
   private readonly visitedFolders = new Set<string>();
   /** Real paths of the roots that exist; a folder link is followed only into these. */
   private readonly realRoots: string[] = [];
-  /** Folders or files that could not be read, with the reason. */
+  /** Folders or files that the file system failed to open or list, with the reason and what to do. */
   readonly problems: WalkProblem[] = [];
   /** Symbolic links that were not followed, with the reason. */
   readonly skippedLinks: WalkProblem[] = [];
@@ -86,7 +86,7 @@ export class FileWalker {
       // The entry itself is gone or unreadable; that is reported below as a problem.
     }
     if (!isLink) {
-      this.problems.push({ path: entry, reason: describeError(error) });
+      this.problems.push({ path: entry, reason: describeFileSystemError(entry, error, 'file') });
     } else if (code === 'ELOOP') {
       this.skippedLinks.push({ path: entry, reason: 'symbolic link loop (ELOOP): following the links never reaches a file or folder' });
     } else if (code === 'ENOENT') {
@@ -124,7 +124,7 @@ export class FileWalker {
       try {
         if (this.options.skipFolders.includes(fs.realpathSync.native(folder))) return;
       } catch (error) {
-        this.problems.push({ path: folder, reason: describeError(error) });
+        this.problems.push({ path: folder, reason: describeFileSystemError(folder, error, 'folder') });
         return;
       }
     }
@@ -133,7 +133,7 @@ export class FileWalker {
     try {
       entries = fs.readdirSync(folder, { withFileTypes: true });
     } catch (error) {
-      this.problems.push({ path: folder, reason: describeReadError(error, 'folder') });
+      this.problems.push({ path: folder, reason: describeFileSystemError(folder, error, 'folder') });
       return;
     }
     // Pushed in reverse name order, so they are popped in name order.
@@ -143,6 +143,35 @@ export class FileWalker {
       this.pending.push(path.join(folder, entry.name));
     }
   }
+}
+
+/**
+ * Describes a file-system error on `entry` without repeating its path, with
+ * what to do, because Node's own messages ("ENOENT: no such file or directory,
+ * lstat …") give no remedy. Node decodes a name that is not valid UTF-8 with
+ * U+FFFD in place of the invalid bytes, so such a file cannot be opened by the
+ * name that readdir returns.
+ */
+export function describeFileSystemError(entry: string, error: unknown, kind: 'file' | 'folder'): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return describeReadError(error, kind);
+  if (code === 'ENOENT' && entry.includes('\uFFFD')) {
+    return (
+      `the ${kind} name is not valid UTF-8 (ENOENT), so it cannot be opened by the name the system lists; ` +
+      'mount the disc with the character set it was written in (for example the iocharset or codepage mount option), ' +
+      `or rename the ${kind} to a UTF-8 name`
+    );
+  }
+  if (code === 'ENAMETOOLONG') {
+    return (
+      `the path is too long for the file system (ENAMETOOLONG: at most 4096 bytes for a path and 255 for a name on Linux), ` +
+      `so this ${kind} cannot be opened; move or rename its folders to make the path shorter and scan again`
+    );
+  }
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return `the ${kind} was removed or renamed during the scan (${code}); scan again when the disc or folder is stable`;
+  }
+  return `the ${kind} could not be read (${describeError(error)}); check the disc or file system and scan again`;
 }
 
 function folderKey(stats: fs.Stats): string {
