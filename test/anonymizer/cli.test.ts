@@ -172,6 +172,29 @@ describeBuilt('loader anonymize', () => {
     expect(fs.readFileSync(output, 'utf8')).toBe('a file the user keeps');
   });
 
+  test('repeated SOP Instance UID skipped', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'in');
+    fs.mkdirSync(path.join(input, 'copy'), { recursive: true });
+    const ct = path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path);
+    fs.copyFileSync(ct, path.join(input, 'a.dcm'));
+    fs.copyFileSync(ct, path.join(input, 'b.dcm'));
+    fs.copyFileSync(ct, path.join(input, 'copy', 'c.dcm'));
+    const output = path.join(dir, 'out');
+
+    const result = await runLoader(['anonymize', input, output]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('anonymized 1 file of 3: 0 held back, 0 failed, 2 skipped');
+    const written = fs.readdirSync(output).filter((name) => name.endsWith('.dcm'));
+    expect(written).toHaveLength(1);
+    const writtenPath = path.join(output, written[0]);
+    const firstCopy = `same SOP Instance UID as ${path.join(input, 'a.dcm')}, which was written to ${writtenPath}`;
+    expect(result.stdout).toContain(`skipped: ${path.join(input, 'b.dcm')}: ${firstCopy}`);
+    expect(result.stdout).toContain(`skipped: ${path.join(input, 'copy', 'c.dcm')}: ${firstCopy}`);
+    expect(fs.existsSync(path.join(output, 'copy'))).toBe(false);
+  });
+
   test('conflicting date options are a usage error', async () => {
     const result = await runLoader(['anonymize', 'in', 'out', '--keep-dates', '--shift-dates']);
     expect(result.code).toBe(2);

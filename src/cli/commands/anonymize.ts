@@ -35,6 +35,13 @@ interface AnonymizeCommandFlags extends AnonymizeFlags {
   overwrite?: boolean;
 }
 
+/** Raised for an input file whose SOP Instance UID was already written in this run. */
+class DuplicateSopInstanceError extends Error {
+  constructor(earlierSource: string, earlierOutPath: string) {
+    super(`same SOP Instance UID as ${earlierSource}, which was written to ${earlierOutPath}; not written again, so that copy is kept`);
+  }
+}
+
 /** Returns the regular files under `dir`, sorted, without following symbolic links. */
 function listFiles(dir: string): string[] {
   const files: string[] = [];
@@ -140,18 +147,30 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   }
   const files = inputIsFolder ? listFiles(input) : [input];
   const failed: Array<{ path: string; reason: string }> = [];
-  // A DICOMDIR is left out on purpose, so it is listed but does not make the run partial.
+  // A DICOMDIR or a repeated SOP Instance UID is left out on purpose, so it is listed but does not make the run partial.
   const skipped: Array<{ path: string; reason: string }> = [];
+  // Input files already written, by new SOP Instance UID. A second input with the same SOP Instance UID
+  // would get the same output name and replace the first copy.
+  const writtenBySopInstanceUid = new Map<string, { source: string; outPath: string }>();
   for (const file of files) {
     // A file written into a folder is named by its new SOP Instance UID, as in a folder input.
-    let target: string | ((uids: { sopInstanceUid: string }) => string) = output;
-    if (inputIsFolder) target = (uids) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`);
-    else if (outputIsFolder) target = (uids) => path.join(output, `${uids.sopInstanceUid}.dcm`);
+    let outputName: string | ((uids: { sopInstanceUid: string }) => string) = output;
+    if (inputIsFolder) outputName = (uids) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`);
+    else if (outputIsFolder) outputName = (uids) => path.join(output, `${uids.sopInstanceUid}.dcm`);
+    const target = (uids: { sopInstanceUid: string }): string => {
+      const earlier = writtenBySopInstanceUid.get(uids.sopInstanceUid);
+      if (earlier) throw new DuplicateSopInstanceError(earlier.source, earlier.outPath);
+      return typeof outputName === 'string' ? outputName : outputName(uids);
+    };
     try {
-      await job.anonymizeFile(file, target, { overwrite: flags.overwrite === true });
+      const result = await job.anonymizeFile(file, target, { overwrite: flags.overwrite === true });
+      if (result.status === 'written' && result.outPath) {
+        writtenBySopInstanceUid.set(result.sopInstanceUid, { source: file, outPath: result.outPath });
+      }
     } catch (error) {
-      if (error instanceof DicomdirNotAnonymizedError) skipped.push({ path: file, reason: error.message });
-      else if (error instanceof OutputExistsError) {
+      if (error instanceof DicomdirNotAnonymizedError || error instanceof DuplicateSopInstanceError) {
+        skipped.push({ path: file, reason: error.message });
+      } else if (error instanceof OutputExistsError) {
         failed.push({ path: file, reason: `output ${error.outPath} already exists; add --overwrite to replace it` });
       }
       else failed.push({ path: file, reason: (error as Error).message });
