@@ -7,6 +7,7 @@
  * because iconv-lite has no stateful ISO 2022 codecs: every code element is
  * decoded through the EUC or single-byte codec that contains the same characters.
  */
+import { isUtf8 } from 'buffer';
 import type * as IconvLite from 'iconv-lite';
 
 /** VRs whose values use the Specific Character Set. All other text VRs use the default repertoire. */
@@ -385,16 +386,41 @@ function decodeWithCodeExtensions(bytes: Buffer, definitions: (CharacterSetDefin
 
 const LATIN1_FALLBACK: CodeElement = { ...ASCII, id: 'latin1-fallback' };
 
+/** Terms that declare only the default repertoire (ISO 646); '' is an empty first value. */
+const DEFAULT_REPERTOIRE_TERMS = new Set(['', 'ISO_IR 6', 'ISO 2022 IR 6']);
+
+function declaresOnlyDefaultRepertoire(characterSets: string[]): boolean {
+  return characterSets.every((term) => DEFAULT_REPERTOIRE_TERMS.has(normalizeCharacterSetTerm(term)));
+}
+
+/**
+ * Returns true when a value under the default repertoire can be read as UTF-8.
+ * ISO 646 allows no bytes above 0x7F, so such bytes that form valid UTF-8 come
+ * from equipment that writes UTF-8 without declaring it. ASCII-only values
+ * decode the same either way. A value with ESC keeps the ISO 2022 decoding
+ * of 'ISO 2022 IR 6'.
+ * NOTE: a value cut inside a UTF-8 character, as by equipment that truncates
+ * to the byte limit of the VR, is not valid UTF-8 and stays Latin-1.
+ */
+function isUndeclaredUtf8(bytes: Buffer): boolean {
+  return !bytes.includes(ESC) && isUtf8(bytes);
+}
+
 /**
  * Decodes the bytes of a text value with the Specific Character Set terms in
  * force. VRs outside SH, LO, UC, ST, LT, UT and PN use the default repertoire
- * and are read as Latin-1, so bytes are never lost. Unknown terms are read as
- * Latin-1 as well (see findUnknownCharacterSets). Never throws.
+ * and are read as Latin-1, so bytes are never lost. In SH, LO, UC, ST, LT, UT
+ * and PN, a data set without Specific Character Set or with only ISO_IR 6
+ * reads a value with valid UTF-8 above 0x7F as UTF-8, and other values as
+ * Latin-1. Unknown terms are read as Latin-1 as well (see
+ * findUnknownCharacterSets). Never throws.
  */
 export function decodeText(bytes: Buffer, characterSets: string[], vr: string): string {
   if (bytes.length === 0) return '';
+  if (!CHARACTER_SET_VRS.has(vr)) return bytes.toString('latin1');
+  if (declaresOnlyDefaultRepertoire(characterSets) && isUndeclaredUtf8(bytes)) return bytes.toString('utf8');
   // Without Specific Character Set (0008,0005), the common case, the default repertoire needs no lookup.
-  if (characterSets.length === 0 || !CHARACTER_SET_VRS.has(vr)) return bytes.toString('latin1');
+  if (characterSets.length === 0) return bytes.toString('latin1');
 
   const definitions = lookupDefinitions(characterSets);
   const codec = wholeValueCodec(definitions);

@@ -89,6 +89,61 @@ describe('decodeText single-byte', () => {
   });
 });
 
+describe('decodeText undeclared UTF-8', () => {
+  const russianName = 'Кузнецов^Олег';
+  const utf8Name = Buffer.from(russianName, 'utf8');
+
+  test.each([
+    ['no character set', [] as string[]],
+    ['ISO_IR 6', ['ISO_IR 6']],
+    ['empty first value', ['']],
+    ['ISO 2022 IR 6', ['ISO 2022 IR 6']],
+  ])('%s reads valid UTF-8 as UTF-8', (_name, characterSets) => {
+    expect(decodeText(utf8Name, characterSets, 'PN')).toBe(russianName);
+  });
+
+  test.each(['SH', 'LO', 'UC', 'ST', 'LT', 'UT', 'PN'])('%s reads valid UTF-8 as UTF-8', (vr) => {
+    expect(decodeText(Buffer.from('Рентген', 'utf8'), [], vr)).toBe('Рентген');
+  });
+
+  test('invalid UTF-8 stays Latin-1', () => {
+    // 'Смирнов' in windows-1251 is not valid UTF-8.
+    const cp1251 = bytes('\xd1\xec\xe8\xf0\xed\xee\xe2');
+    expect(decodeText(cp1251, [], 'PN')).toBe('\xd1\xec\xe8\xf0\xed\xee\xe2');
+    expect(decodeText(cp1251, ['ISO_IR 6'], 'PN')).toBe('\xd1\xec\xe8\xf0\xed\xee\xe2');
+  });
+
+  test('UTF-8 cut inside a character stays Latin-1', () => {
+    expect(decodeText(utf8Name.subarray(0, 3), [], 'PN')).toBe('\xd0\x9a\xd1');
+  });
+
+  test('value with ESC keeps ISO 2022 decoding', () => {
+    const value = Buffer.concat([Buffer.from([0x1b, 0x28, 0x42]), utf8Name]);
+    expect(decodeText(value, ['ISO 2022 IR 6'], 'PN')).toBe(`\xd0\x9a\xd1\x83\xd0\xb7\xd0\xbd\xd0\xb5\xd1\x86\xd0\xbe\xd0\xb2^\xd0\x9e\xd0\xbb\xd0\xb5\xd0\xb3`);
+    expect(decodeText(value, [], 'PN')).toBe(`${ESC}(B\xd0\x9a\xd1\x83\xd0\xb7\xd0\xbd\xd0\xb5\xd1\x86\xd0\xbe\xd0\xb2^\xd0\x9e\xd0\xbb\xd0\xb5\xd0\xb3`);
+  });
+
+  test('VR without character set stays Latin-1', () => {
+    expect(decodeText(utf8Name, [], 'CS')).toBe(utf8Name.toString('latin1'));
+    expect(decodeText(utf8Name, [], 'AE')).toBe(utf8Name.toString('latin1'));
+  });
+
+  test('declared character set decodes as before', () => {
+    // 'Ã©' in ISO_IR 100 is the byte pair C3 A9, which is also valid UTF-8 for 'é'.
+    expect(decodeText(bytes('\xc3\xa9'), ['ISO_IR 100'], 'LO')).toBe('Ã©');
+    // 'Ж' in UTF-8 is D0 96, which ISO 8859-5 reads as 'а' and the C1 control U+0096.
+    expect(decodeText(Buffer.from('Ж', 'utf8'), ['ISO_IR 144'], 'PN')).toBe('а\u0096');
+    expect(decodeText(utf8Name, ['ISO_IR 999'], 'PN')).toBe(utf8Name.toString('latin1'));
+    expect(decodeText(utf8Name, ['', 'ISO 2022 IR 87'], 'PN')).toBe(utf8Name.toString('latin1'));
+  });
+
+  test('encoding under the default repertoire is unchanged', () => {
+    expect(encodeText(russianName, [], 'PN').toString('latin1')).toBe('????????^????');
+    expect(canEncode(russianName, [])).toBe(false);
+    expect(canEncode(russianName, ['ISO_IR 6'])).toBe(false);
+  });
+});
+
 describe('decodeText ISO 2022', () => {
   test('Japanese IR 87 in PN groups', () => {
     const raw = bytes(`Yamada^Tarou=${ESC}$B;3ED${ESC}(B^${ESC}$BB@O:${ESC}(B=${ESC}$B$d$^$@${ESC}(B^${ESC}$B$?$m$&${ESC}(B`);
