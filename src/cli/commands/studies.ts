@@ -56,11 +56,11 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
   program
     .command('studies')
     .description('search studies in the archive')
-    .option('--name <text>', 'patient name, any part, case-insensitive; * and ? are wildcards')
-    .option('--patient-id <id>', 'patient ID; * and ? are wildcards')
+    .option('--name <text>', 'words of the patient name, each any part, in any order, case-insensitive, е matches ё; text with * or ? must match the whole name')
+    .option('--patient-id <id>', 'patient ID, whole value, case-sensitive; * and ? are wildcards')
     .option('--date <date>', DATE_OPTION_HELP)
     .option('--modality <codes...>', 'one or more modalities, e.g. CT MR, case-insensitive')
-    .option('--description <text>', 'study description, any part, case-insensitive')
+    .option('--description <text>', 'study description, any part, case-insensitive; text with * or ? must match the whole description')
     .option('--json', 'print JSON')
     .action((options: StudiesOptions) => {
       let date: string | undefined;

@@ -16,6 +16,9 @@ import type { QueryAttribute } from './query-attributes';
 /** SQL function name: dicom_match(pattern, value, caseInsensitive, personName) → 0 or 1. */
 export const MATCH_FUNCTION = 'dicom_match';
 
+/** SQL function name: loader_search_match(query, value, personName) → 0 or 1; see matchSearchText. */
+export const SEARCH_MATCH_FUNCTION = 'loader_search_match';
+
 /** SQL function name: dicom_time_key(time) → the time as HHMMSS.FFFFFF, or '' for ''; see timeKey. */
 export const TIME_KEY_FUNCTION = 'dicom_time_key';
 
@@ -154,21 +157,27 @@ function uidCondition(column: string, value: string): SqlCondition {
 function memberCondition(attribute: QueryAttribute, value: string): SqlCondition {
   const values = splitValues(value);
   const isPattern = (item: string) => WILDCARD_VRS.has(attribute.vr) && hasWildcard(item);
-  const exact = values.filter((item) => !isPattern(item));
-  const patterns = values.filter(isPattern);
+  return anyMemberCondition(attribute.members!, 'member', values.filter((item) => !isPattern(item)), values.filter(isPattern));
+}
 
+/**
+ * Returns the condition that some row of `members` has `memberSql` equal to
+ * one of `exact` or matching one of `patterns` (C-FIND patterns, compared
+ * case-sensitively).
+ */
+function anyMemberCondition(members: string, memberSql: string, exact: string[], patterns: string[]): SqlCondition {
   const alternatives: string[] = [];
   const parameters: unknown[] = [];
   if (exact.length > 0) {
-    alternatives.push('member IN (SELECT value FROM json_each(?))');
+    alternatives.push(`${memberSql} IN (SELECT value FROM json_each(?))`);
     parameters.push(JSON.stringify(exact));
   }
   for (const pattern of patterns) {
-    alternatives.push(`${MATCH_FUNCTION}(?, member, 0, 0)`);
+    alternatives.push(`${MATCH_FUNCTION}(?, ${memberSql}, 0, 0)`);
     parameters.push(pattern);
   }
   return {
-    sql: `EXISTS (SELECT 1 FROM (${attribute.members}) WHERE ${alternatives.join(' OR ')})`,
+    sql: `EXISTS (SELECT 1 FROM (${members}) WHERE ${alternatives.join(' OR ')})`,
     parameters,
   };
 }
@@ -371,8 +380,84 @@ export function matchValue(pattern: string, value: string | null, caseInsensitiv
   return value.split('=').some((group) => group !== '' && matchCompiled(compiled, group, caseInsensitive));
 }
 
-/** Registers MATCH_FUNCTION and TIME_KEY_FUNCTION on a connection. */
+/**
+ * Returns the condition of a free-text filter of `loader studies` (--name,
+ * --description) on the attribute's column, or undefined when `query`
+ * matches every record. See matchSearchText for how the text matches.
+ *
+ * @throws QueryError 'value-too-long' for a query longer than the VR allows.
+ */
+export function searchTextCondition(keyword: string, attribute: QueryAttribute, query: string): SqlCondition | undefined {
+  checkValueLength(keyword, attribute, query);
+  const personName = attribute.match === 'person-name';
+  const separators = personName ? /[\s^=]+/ : /\s+/;
+  if (isUniversalMatch(query.replace(new RegExp(separators, 'g'), ''))) return undefined;
+  return { sql: `${SEARCH_MATCH_FUNCTION}(?, ${attribute.column}, ?)`, parameters: [query, personName ? 1 : 0] };
+}
+
+/**
+ * Returns the condition of --modality of `loader studies`: the study has a
+ * series of any of `codes`. Unlike C-FIND matching, which compares CS values
+ * as stored, case is ignored, so a modality stored as "mr" is found by MR.
+ */
+export function searchModalityCondition(attribute: QueryAttribute, codes: string[]): SqlCondition {
+  const upperCodes = codes.map((code) => code.trim().toUpperCase()).filter((code) => code !== '');
+  if (upperCodes.length === 0) return { sql: '1', parameters: [] };
+  const exact = upperCodes.filter((code) => !hasWildcard(code));
+  return anyMemberCondition(attribute.members!, 'upper(member)', exact, upperCodes.filter(hasWildcard));
+}
+
+/** Replaces ё with е, as Russian search usually does, because many records are typed without ё. */
+function foldYo(text: string): string {
+  return text.replace(/[ёЁ]/g, (letter) => (letter === 'ё' ? 'е' : 'Е'));
+}
+
+/** Returns `text` with ё folded to е and every character case-folded, for substring comparison. */
+function foldForSearch(text: string): string {
+  return String.fromCodePoint(...toCodePoints(foldYo(text), true));
+}
+
+/**
+ * Returns the component groups of a person name as a user types them, with
+ * trailing empty components removed and components ('^') separated by single
+ * spaces. 'Иванов^Иван^Петрович' becomes ['Иванов Иван Петрович'].
+ */
+function personNameGroups(value: string): string[] {
+  return trimPersonName(value)
+    .split('=')
+    .map((group) => group.split(/[\s^]+/).filter((part) => part !== '').join(' '))
+    .filter((group) => group !== '');
+}
+
+/**
+ * Matches one value against a free-text filter of `loader studies`. Case is
+ * ignored and ё matches е. Without * or ?, every word of `query` must occur
+ * somewhere in the value, in any order, and for a person name '^' and '='
+ * in the query separate words as spaces do. With * or ?, the query is a
+ * C-FIND pattern that must match the whole value, or for a person name one
+ * whole component group. In a person name pattern, '^' and runs of spaces
+ * are compared as one space, in the query and in the name alike.
+ */
+export function matchSearchText(query: string, value: string | null, personName: boolean): boolean {
+  if (value === null || value === '') return false;
+  const candidates = personName ? personNameGroups(value) : [value];
+
+  if (hasWildcard(query)) {
+    const pattern = personName ? query.trim().split(/[\s^]+/).join(' ') : query.trim();
+    const compiled = compilePattern(foldYo(pattern), true);
+    return candidates.some((candidate) => matchCompiled(compiled, foldYo(candidate), true));
+  }
+
+  const words = personName ? query.split(/[\s^=]+/).filter((word) => word !== '') : [query.trim()];
+  const folded = foldForSearch(candidates.join(' '));
+  return words.every((word) => folded.includes(foldForSearch(word)));
+}
+
+/** Registers MATCH_FUNCTION, SEARCH_MATCH_FUNCTION and TIME_KEY_FUNCTION on a connection. */
 export function registerMatchFunctions(db: Database.Database): void {
+  db.function(SEARCH_MATCH_FUNCTION, { deterministic: true }, (query, value, personName) =>
+    matchSearchText(String(query), value === null ? null : String(value), personName === 1) ? 1 : 0,
+  );
   db.function(MATCH_FUNCTION, { deterministic: true }, (pattern, value, caseInsensitive, personName) =>
     matchValue(String(pattern), value === null ? null : String(value), caseInsensitive === 1, personName === 1) ? 1 : 0,
   );

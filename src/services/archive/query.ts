@@ -14,7 +14,14 @@ import {
   UNIQUE_KEY,
   type QueryLevel,
 } from './query-attributes';
-import { buildCondition, isUniversalMatch, registerMatchFunctions, type SqlCondition } from './query-matching';
+import {
+  buildCondition,
+  isUniversalMatch,
+  registerMatchFunctions,
+  searchModalityCondition,
+  searchTextCondition,
+  type SqlCondition,
+} from './query-matching';
 
 export type { QueryLevel } from './query-attributes';
 
@@ -33,22 +40,18 @@ export interface QueryOptions {
   caseInsensitivePersonNames?: boolean;
 }
 
+/** Filters of searchStudies. The text filters match as matchSearchText describes. */
 export interface StudySearchFilters {
-  /** Part of the patient name, case-insensitive; may contain * and ?. */
+  /** Words of the patient name in any order, or a pattern with * and ? for the whole name. */
   name?: string;
-  /** Patient ID, exact unless it contains * or ?. */
+  /** Patient ID, exact and case-sensitive unless it contains * or ?. */
   patientId?: string;
   /** 'YYYYMMDD' or a range 'A-B', 'A-', '-B'. */
   date?: string;
-  /** The study matches when it has a series of any of these modalities. */
+  /** The study matches when it has a series of any of these modalities, in any case. */
   modalities?: string[];
-  /** Part of the study description, case-insensitive. */
+  /** Part of the study description, or a pattern with * and ? for the whole description. */
   description?: string;
-}
-
-/** Keyword and value plus an override of case folding, for internal callers such as searchStudies. */
-interface MatchKey extends QueryKey {
-  caseInsensitive?: boolean;
 }
 
 export class QueryEngine {
@@ -104,34 +107,42 @@ export class QueryEngine {
   }
 
   /**
-   * Finds studies for `loader studies`. Name and description match anywhere in
-   * the value and without regard to case; date accepts the forms of StudyDate.
+   * Finds studies for `loader studies` and the Local panel of the window.
+   * Name and description match as matchSearchText describes, modalities in
+   * any case, and date accepts the forms of StudyDate.
+   *
+   * @throws QueryError naming the keyword of an invalid or too long filter.
    */
   searchStudies(filters: StudySearchFilters): StudySummary[] {
-    const keys: MatchKey[] = [];
-    if (filters.name) keys.push({ keyword: 'PatientName', value: surroundWithWildcards(filters.name), caseInsensitive: true });
+    const keys: QueryKey[] = [];
     if (filters.patientId) keys.push({ keyword: 'PatientID', value: filters.patientId });
     if (filters.date) keys.push({ keyword: 'StudyDate', value: filters.date });
-    if (filters.modalities && filters.modalities.length > 0) {
-      keys.push({ keyword: 'ModalitiesInStudy', value: filters.modalities.join('\\') });
+    const conditions = this.conditionsFor('STUDY', keys, true);
+
+    const textFilters: [string, string | undefined][] = [
+      ['PatientName', filters.name],
+      ['StudyDescription', filters.description],
+    ];
+    for (const [keyword, query] of textFilters) {
+      const condition = query ? searchTextCondition(keyword, QUERY_ATTRIBUTES[keyword], query) : undefined;
+      if (condition) conditions.push(condition);
     }
-    if (filters.description) {
-      keys.push({ keyword: 'StudyDescription', value: surroundWithWildcards(filters.description), caseInsensitive: true });
+    if (filters.modalities && filters.modalities.length > 0) {
+      conditions.push(searchModalityCondition(QUERY_ATTRIBUTES.ModalitiesInStudy, filters.modalities));
     }
 
-    const conditions = this.conditionsFor('STUDY', keys, true);
     const rows = this.db
       .prepare(`SELECT ${STUDY_SUMMARY_COLUMNS} ${LEVEL_FROM.STUDY} ${whereClause(conditions)} ORDER BY ${LEVEL_ORDER.STUDY}`)
       .all(...conditions.flatMap((condition) => condition.parameters)) as Parameters<typeof toStudySummary>[0][];
     return rows.map(toStudySummary);
   }
 
-  private conditionsFor(level: QueryLevel, keys: MatchKey[], caseInsensitivePersonNames: boolean): SqlCondition[] {
+  private conditionsFor(level: QueryLevel, keys: QueryKey[], caseInsensitivePersonNames: boolean): SqlCondition[] {
     const conditions: SqlCondition[] = [];
     for (const key of keys) {
       if (!isAvailable(key.keyword, level)) continue;
       const attribute = QUERY_ATTRIBUTES[key.keyword];
-      const caseInsensitive = key.caseInsensitive ?? (attribute.match === 'person-name' && caseInsensitivePersonNames);
+      const caseInsensitive = attribute.match === 'person-name' && caseInsensitivePersonNames;
       const condition = buildCondition(key.keyword, attribute, key.value, { caseInsensitive });
       if (condition) conditions.push(condition);
     }
@@ -183,8 +194,4 @@ function checkHierarchy(level: QueryLevel, keys: QueryKey[], model: 'PATIENT' | 
 
 function whereClause(conditions: SqlCondition[]): string {
   return conditions.length > 0 ? `WHERE ${conditions.map((condition) => `(${condition.sql})`).join(' AND ')}` : '';
-}
-
-function surroundWithWildcards(text: string): string {
-  return `*${text.trim()}*`;
 }
