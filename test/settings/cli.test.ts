@@ -84,7 +84,7 @@ describeBuilt('nodes import and export', () => {
     expect(imported.code).toBe(0);
     const again = await runLoader(['nodes', 'import', file], { dirs: target });
     expect(again.code).toBe(1);
-    expect(again.stdout).toContain('node name "pacs1" is already registered');
+    expect(again.stdout).toContain('node name "pacs1" is already registered: import with --replace to overwrite it');
     expect((await runLoader(['nodes', 'import', file, '--replace'], { dirs: target })).code).toBe(0);
 
     const listed = (await runLoader(['nodes', 'list', '--json'], { dirs: target })).json();

@@ -60,6 +60,37 @@ describe('node name rule', () => {
     expect(report.rejected).toHaveLength(1);
     expect(report.rejected[0].reason).toMatch(/LOADER_SECRET_BAD_NAME, which node bad-name uses already/);
   });
+
+  test('rejection explains the variable', () => {
+    const store = new SettingsStore({ configDir: makeTempDir('node-names') });
+    store.addPacsNode(pacsNode('bad-name', 'BAD1'));
+
+    expect(() => store.addPacsNode(pacsNode('bad_name', 'BAD2'))).toThrow(
+      "choose another name, or remove bad-name first. The variable is LOADER_SECRET_ and the name in upper case, " +
+        "with Cyrillic letters spelled in Latin and each run of characters other than A-Z and 0-9 replaced by one '_'",
+    );
+  });
+
+  test('names with own variables accepted', () => {
+    const store = new SettingsStore({ configDir: makeTempDir('node-names') });
+    store.addPacsNode(pacsNode('orth144', 'ORTH1'));
+
+    // LOADER_SECRET_ORTH144 and LOADER_SECRET_ORTH_144, as the README explains.
+    expect(store.addPacsNode(pacsNode('Orth-144', 'ORTH2')).name).toBe('Orth-144');
+    expect(() => store.addPacsNode(pacsNode('ORTH144', 'ORTH3'))).toThrow(/already registered/);
+  });
+
+  test('import names --replace for registered names', () => {
+    const store = new SettingsStore({ configDir: makeTempDir('node-names') });
+    store.addPacsNode(pacsNode('main', 'MAIN'));
+
+    const report = importLocations(store, { pacs: [pacsNode('Main', 'MAIN')], ssh: [] });
+
+    expect(report.imported).toEqual([]);
+    expect(report.rejected.map((entry) => entry.reason)).toEqual([
+      'node name "Main" is already registered: import with --replace to overwrite it, or remove the existing node first',
+    ]);
+  });
 });
 
 describe('settings file with shared variable', () => {

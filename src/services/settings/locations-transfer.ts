@@ -8,7 +8,7 @@
  */
 import type { SettingsStore } from './settings-store';
 import type { PacsNode, Settings, SshNode } from './settings-types';
-import { SettingsValidationError, validatePacsNode, validateSshNode } from './validation';
+import { quoteValue, SettingsValidationError, validatePacsNode, validateSshNode } from './validation';
 import type { NamedLocation } from './validation';
 
 export const LOCATIONS_FORMAT = 'sciberia-loader-locations';
@@ -124,6 +124,11 @@ export function importLocations(
         return;
       }
       if (SECRET_FIELDS.some((field) => field in entry)) report.passwordsIgnored.push(name);
+      if (!options.replace && [...current.pacs, ...current.ssh].some((node) => node.name.toLowerCase() === name.toLowerCase())) {
+        // Named here rather than by validation, because only an import can overwrite a node with --replace.
+        report.rejected.push({ kind, name, reason: `node name ${quoteValue(name)} is already registered: import with --replace to overwrite it, or remove the existing node first` });
+        return;
+      }
       const others = [...next.pacs, ...next.ssh];
       try {
         if (kind === 'pacs') next.pacs.push(validatePacsNode(entry as PacsNode, others));

@@ -256,7 +256,7 @@ export class SettingsStore {
       this.warn(
         `nodes ${sharing.join(' and ')} map to the same password variable ${variable}, so no password is read from ` +
           `that variable for them: use the keychain ("loader secrets set NODE"), or remove all but one with ` +
-          `"loader nodes remove NAME" and register them again under names that differ in more than case, '-', '_' and '.'`,
+          `"loader nodes remove NAME" and register them again under names that map to different variables`,
       );
     }
   }

@@ -178,7 +178,8 @@ function checkUniqueSecretVariable(field: string, name: string, others: NamedLoc
     throw new SettingsValidationError(
       field,
       `node name ${quoteValue(name)} maps to the password variable ${variable}, which node ${owner.name} uses already: ` +
-        `choose a name that differs from ${owner.name} in more than case, '-', '_' and '.', or remove ${owner.name} first`,
+        `choose another name, or remove ${owner.name} first. The variable is LOADER_SECRET_ and the name in upper case, ` +
+        `with Cyrillic letters spelled in Latin and each run of characters other than A-Z and 0-9 replaced by one '_'`,
     );
   }
 }
