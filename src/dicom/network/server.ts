@@ -147,6 +147,8 @@ export class DicomServer extends EventEmitter {
   private readonly maxPduLength: number;
   private readonly timeouts: AssociationTimeouts;
   private readonly associations = new Set<Association>();
+  /** Calling AE titles of the accepted associations, for the message that rejects one beyond maxAssociations. */
+  private readonly callingAeTitles = new WeakMap<Association, string>();
   private server?: Server;
   private nextAssociationNumber = 1;
   private closing = false;
@@ -298,6 +300,7 @@ export class DicomServer extends EventEmitter {
       return;
     }
 
+    this.callingAeTitles.set(association, request.callingAeTitle);
     const { results, accepted } = this.checkContexts(pdu, decision.contexts);
     const roleSelections = this.grantedRoles(request.roleSelections, decision.roleSelections ?? []);
     const response: AssociateAcPdu = {
@@ -344,6 +347,17 @@ export class DicomServer extends EventEmitter {
     this.emit('association', info);
   }
 
+  /** Returns "AE1=3, AE2=1" for the accepted associations that are still open, most first. */
+  private countOpenAssociationsByAeTitle(): string {
+    const counts = new Map<string, number>();
+    for (const association of this.associations) {
+      const aeTitle = this.callingAeTitles.get(association);
+      if (aeTitle === undefined) continue;
+      counts.set(aeTitle, (counts.get(aeTitle) ?? 0) + 1);
+    }
+    return [...counts].sort((a, b) => b[1] - a[1]).map(([aeTitle, count]) => `${aeTitle}=${count}`).join(', ');
+  }
+
   /** Applies the checks this layer owns, then calls the application's decide(). */
   private async decide(request: AssociateRequest, pdu: AssociateRqPdu): Promise<AssociationDecision> {
     if ((pdu.protocolVersion & 0x0001) === 0) {
@@ -364,7 +378,16 @@ export class DicomServer extends EventEmitter {
     const limit = this.options.maxAssociations;
     const negotiating = [...this.associations].filter((association) => association.state !== 'awaiting-request').length;
     if (limit !== undefined && negotiating > limit) {
-      return { accept: false, result: 2, source: 3, reason: 2, logMessage: `Limit of ${limit} simultaneous associations reached` };
+      return {
+        accept: false,
+        result: 2,
+        source: 3,
+        reason: 2,
+        logMessage:
+          `Limit of ${limit} simultaneous associations (pacs.maxAssociations) reached; ` +
+          `open associations by calling AE title: ${this.countOpenAssociationsByAeTitle()}. ` +
+          'Raise the limit with "loader config set pacs.maxAssociations N" and restart the server, or close idle associations on those hosts',
+      };
     }
     if (request.maxPduLength !== 0 && request.maxPduLength < 7) {
       return { accept: false, result: 1, source: 1, reason: 1, logMessage: `Maximum PDU length ${request.maxPduLength} is too small to carry data` };

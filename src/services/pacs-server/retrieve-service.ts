@@ -17,6 +17,7 @@ import { Tags } from '../../dicom/tags';
 import type { LocalArchive, StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { checkLevel, informationModelOf } from './find-service';
+import type { QueryLevel } from './find-service';
 import { decodeIdentifier, IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, abbreviateRequestValue } from './identifier-codec';
 import { MoveDestinationSender, openSubOperationData } from './move-destination';
 import type { PacsNode } from '../settings/settings-types';
@@ -38,12 +39,41 @@ export function isWarning(status: number): boolean {
   return status === 0x0001 || (status & 0xf000) === 0xb000;
 }
 
-/** Finds the stored instances a C-MOVE or C-GET identifier names. */
-export function resolveInstances(archive: LocalArchive, context: QueryRequestContext): StoredInstance[] {
+/** Requested UIDs listed one by one in a log line; more are logged as a count. */
+const MAX_LOGGED_UIDS = 4;
+
+/** A C-MOVE or C-GET request: its level, the instances it names and the log fields that describe it. */
+export interface RetrieveRequest {
+  level: QueryLevel;
+  instances: StoredInstance[];
+  /** Query/Retrieve Level and the requested UIDs, or their count; a Patient ID only as a count. */
+  logFields: Record<string, string | number>;
+}
+
+function uidsForLog(uids: string[]): string | number {
+  if (uids.length > MAX_LOGGED_UIDS) return uids.length;
+  return uids.map(abbreviateRequestValue).join(',');
+}
+
+/** Decodes a C-MOVE or C-GET identifier and finds the stored instances it names. */
+export function resolveRequest(archive: LocalArchive, context: QueryRequestContext): RetrieveRequest {
   const request = decodeIdentifier(context.identifier, context.presentationContext.transferSyntax);
   const model = informationModelOf(context.presentationContext.abstractSyntax);
   const level = checkLevel(request.level, model);
   const dataset = request.dataset;
+
+  const logFields: Record<string, string | number> = { level };
+  const uidKeys = [
+    [Tags.StudyInstanceUID, 'studyInstanceUid'],
+    [Tags.SeriesInstanceUID, 'seriesInstanceUid'],
+    [Tags.SOPInstanceUID, 'sopInstanceUid'],
+  ] as const;
+  for (const [tag, field] of uidKeys) {
+    const values = dataset.getStrings(tag);
+    if (values.length > 0) logFields[field] = uidsForLog(values);
+  }
+  const patientIds = dataset.getStrings(Tags.PatientID);
+  if (patientIds.length > 0) logFields.patientIds = patientIds.length;
 
   const required = (tag: number, name: string): string[] => {
     const values = dataset.getStrings(tag);
@@ -53,20 +83,26 @@ export function resolveInstances(archive: LocalArchive, context: QueryRequestCon
     return values;
   };
 
+  let instances: StoredInstance[];
   switch (level) {
     case 'PATIENT':
-      return required(Tags.PatientID, 'Patient ID').flatMap((patientId) => archive.listInstances({ patientId }));
+      instances = required(Tags.PatientID, 'Patient ID').flatMap((patientId) => archive.listInstances({ patientId }));
+      break;
     case 'STUDY':
-      return required(Tags.StudyInstanceUID, 'Study Instance UID').flatMap((studyInstanceUid) =>
+      instances = required(Tags.StudyInstanceUID, 'Study Instance UID').flatMap((studyInstanceUid) =>
         archive.listInstances({ studyInstanceUid }),
       );
+      break;
     case 'SERIES':
-      return required(Tags.SeriesInstanceUID, 'Series Instance UID').flatMap((seriesInstanceUid) =>
+      instances = required(Tags.SeriesInstanceUID, 'Series Instance UID').flatMap((seriesInstanceUid) =>
         archive.listInstances({ seriesInstanceUid }),
       );
+      break;
     case 'IMAGE':
-      return archive.listInstances({ sopInstanceUids: required(Tags.SOPInstanceUID, 'SOP Instance UID') });
+      instances = archive.listInstances({ sopInstanceUids: required(Tags.SOPInstanceUID, 'SOP Instance UID') });
+      break;
   }
+  return { level, instances, logFields };
 }
 
 type SendOne = (instance: StoredInstance) => Promise<DimseResult>;
@@ -137,23 +173,33 @@ export interface RetrieveDependencies {
 export function createMoveHandler(deps: RetrieveDependencies) {
   return async function handleMove(context: MoveRequestContext): Promise<RetrieveResult> {
     const destinationAeTitle = context.moveDestination.trim();
-    const fields = { callingAeTitle: context.association.callingAeTitle, moveDestination: abbreviateRequestValue(destinationAeTitle) };
+    const request = resolveRequest(deps.archive, context);
+    const fields = {
+      callingAeTitle: context.association.callingAeTitle,
+      moveDestination: abbreviateRequestValue(destinationAeTitle),
+      ...request.logFields,
+    };
     const destination = deps.findDestination(destinationAeTitle);
     if (!destination) {
       deps.log.warn('C-MOVE destination unknown; register it with "loader nodes add"', fields);
       throw new DimseStatusError(RetrieveStatus.MoveDestinationUnknown, `Move destination unknown: ${abbreviateRequestValue(destinationAeTitle)}`);
     }
 
-    const instances = resolveInstances(deps.archive, context);
+    const instances = request.instances;
     deps.log.info('C-MOVE started', { ...fields, instances: instances.length, host: destination.host, port: destination.port });
-    if (instances.length === 0) return emptyResult();
+    if (instances.length === 0) {
+      const result = emptyResult();
+      deps.log.info('C-MOVE finished', { ...fields, ...summarize(result) });
+      return result;
+    }
 
     const sender = new MoveDestinationSender(destination, deps.aeTitle, instances, deps.log);
     try {
       await sender.open();
     } catch (error) {
       const message = (error as Error).message;
-      deps.log.error('C-MOVE cannot reach its destination', { ...fields, error: message });
+      deps.log.error('C-MOVE cannot reach its destination', { ...fields, host: destination.host, port: destination.port, error: message });
+      deps.log.info('C-MOVE finished', { ...fields, status: statusText(RetrieveStatus.UnableToPerformSubOperations), completed: 0, failed: 0, warning: 0, notSent: instances.length });
       throw new DimseStatusError(RetrieveStatus.UnableToPerformSubOperations, message);
     }
 
@@ -170,8 +216,9 @@ export function createMoveHandler(deps: RetrieveDependencies) {
 
 export function createGetHandler(deps: RetrieveDependencies) {
   return async function handleGet(context: GetRequestContext): Promise<RetrieveResult> {
-    const fields = { callingAeTitle: context.association.callingAeTitle };
-    const instances = resolveInstances(deps.archive, context);
+    const request = resolveRequest(deps.archive, context);
+    const fields = { callingAeTitle: context.association.callingAeTitle, ...request.logFields };
+    const instances = request.instances;
     deps.log.info('C-GET started', { ...fields, instances: instances.length });
 
     const sendOne = async (instance: StoredInstance): Promise<DimseResult> => {
@@ -197,9 +244,13 @@ function emptyResult(): RetrieveResult {
   return { status: RetrieveStatus.Success, remaining: 0, completed: 0, failed: 0, warning: 0, failedSopInstanceUids: [] };
 }
 
+function statusText(status: number): string {
+  return `0x${status.toString(16).padStart(4, '0')}`;
+}
+
 function summarize(result: RetrieveResult) {
   return {
-    status: `0x${result.status.toString(16).padStart(4, '0')}`,
+    status: statusText(result.status),
     completed: result.completed,
     failed: result.failed,
     warning: result.warning,

@@ -7,7 +7,7 @@ import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { ArchiveError } from '../archive';
 import type { LocalArchive, StoreOutcome, StoreOutcomeKind } from '../archive';
 import type { Logger } from '../logger';
-import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
+import { InvalidUidError, LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
 
 /** C-STORE statuses from PS3.4 table B.2-1 and PS3.7 annex C. */
 export const StoreStatus = {
@@ -80,9 +80,10 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
         log.warn('association ended before the data set was complete; nothing stored', { ...fields, reason: ended.message });
         return { status, errorComment: message };
       }
+      const offendingElements = offendingElementsOf(error);
       log.error('C-STORE failed', { ...fields, status: `0x${status.toString(16)}`, error: message });
       // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902); the log keeps all of it.
-      return { status, errorComment: message };
+      return { status, errorComment: message, ...(offendingElements ? { offendingElements } : {}) };
     }
   };
 }
@@ -104,6 +105,20 @@ function reportReceived(onReceived: (instance: ReceivedInstance) => void, outcom
 function findAssociationEnd(error: unknown): AssociationClosedError | undefined {
   for (let current = error; current instanceof Error; current = current.cause) {
     if (current instanceof AssociationClosedError) return current;
+  }
+  return undefined;
+}
+
+/**
+ * Returns the tag of the invalid UID for Offending Element (0000,0901), which PS3.7
+ * section C.4.2.1.4 lists for status C000, read from the "(gggg,eeee)" that ends the
+ * attribute name of an InvalidUidError in the cause chain.
+ */
+function offendingElementsOf(error: unknown): number[] | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (!(current instanceof InvalidUidError)) continue;
+    const match = /\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)$/.exec(current.attributeName);
+    return match ? [parseInt(match[1] + match[2], 16)] : undefined;
   }
   return undefined;
 }
