@@ -4,8 +4,8 @@
  */
 import { echoNode, findInstances, findSeries, findStudies } from '../../src/services/query-retrieve';
 import { setLogSink } from '../../src/services/logger';
-import { LOOPBACK, corpusFile, corpusSamples, startDcmqrscp, startOrthanc, storeFiles } from '../support/peers';
-import type { DcmqrscpHandle, OrthancHandle } from '../support/peers';
+import { LOOPBACK, corpusFile, corpusSamples, startDcmqrscp, startOrthanc, startStorescp, storeFiles } from '../support/peers';
+import type { DcmqrscpHandle, OrthancHandle, StorescpHandle } from '../support/peers';
 import { LOADER_AE, collect, localIdentity, nodeFor } from './helpers';
 
 let previousSink: (line: string) => void;
@@ -103,5 +103,27 @@ describe('find on dcmqrscp', () => {
     const node = nodeFor(dcmqrscp, { characterSet: ['ISO_IR 144'] });
     const matches = await collect(findStudies(node, localIdentity(), { date: '20040101-20070405' }));
     expect(matches.map((match) => match.studyInstanceUid).sort()).toEqual([ct.studyInstanceUid, mr.studyInstanceUid, koi8.studyInstanceUid].sort());
+  });
+});
+
+describe('find on a storage-only node', () => {
+  let storescp: StorescpHandle;
+
+  beforeAll(async () => {
+    storescp = await startStorescp({ aeTitle: 'STOREONLY' });
+  });
+
+  afterAll(async () => {
+    await storescp.stop();
+  });
+
+  test('rejection names the FIND SOP class', async () => {
+    const search = collect(findStudies(nodeFor(storescp), localIdentity(), { patientName: '*' }));
+
+    await expect(search).rejects.toThrow(
+      'STOREONLY at 127.0.0.1:' +
+        `${storescp.port} accepted none of the 1 proposed presentation contexts: it does not support Study Root Query/Retrieve - FIND ` +
+        '(1.2.840.10008.5.1.4.1.2.2.1), so it may be a storage-only node. "loader send" still works with it',
+    );
   });
 });

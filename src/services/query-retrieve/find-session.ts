@@ -35,7 +35,17 @@ export class FindSession {
 
   /** Opens an association that proposes Study Root Query/Retrieve - FIND; throws when the node rejects it. */
   static async open(node: RemoteNode, local: LocalIdentity, options: FindSessionOptions = {}): Promise<FindSession> {
-    const association = await connectToNode(node, local, [{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]);
+    let association: ClientAssociation;
+    try {
+      association = await connectToNode(node, local, [{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]);
+    } catch (error) {
+      // The client reports a rejected context with this text and no error class of its own.
+      if (!/accepted none of the/.test((error as Error).message)) throw error;
+      throw new Error(
+        `${(error as Error).message}: it does not support Study Root Query/Retrieve - FIND (${SopClass.StudyRootQueryRetrieveFind}), ` +
+          `so it may be a storage-only node. "loader send" still works with it`,
+      );
+    }
     const context = association.findContext(SopClass.StudyRootQueryRetrieveFind);
     if (!context) {
       await association.release();
