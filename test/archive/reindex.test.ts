@@ -117,7 +117,7 @@ describe('archive import and reindex', () => {
     expect(report.indexed).toBe(3);
     expect(report.inPlaceInstances).toBe(1);
     expect(report.studies).toBe(4);
-    expect(report.unreadable).toEqual([]);
+    expect(report.skipped).toEqual([]);
     expect(snapshot(archive)).toEqual(before);
   });
 
@@ -148,9 +148,10 @@ describe('archive import and reindex', () => {
     const report = await archive.reindex();
 
     expect(report.indexed).toBe(3);
-    expect(report.unreadable.map((item) => item.path)).toEqual([path.join(seriesFolder, 'garbage.dcm')]);
-    expect(report.unreadable[0].reason).toContain('not a DICOM file');
-    expect(report.unreadable[0].reason).not.toContain(seriesFolder);
+    expect(report.skipped.map((item) => item.path)).toEqual([path.join(seriesFolder, 'garbage.dcm')]);
+    expect(report.skipped[0].kind).toBe('unreadable');
+    expect(report.skipped[0].reason).toContain('not a DICOM file');
+    expect(report.skipped[0].reason).not.toContain(seriesFolder);
     expect(archive.listInstances()).toHaveLength(4);
   });
 
@@ -165,9 +166,119 @@ describe('archive import and reindex', () => {
     const report = await archive.reindex();
 
     expect(report.indexed).toBe(3);
-    expect(report.unreadable.map((item) => item.path)).toEqual([stray]);
-    expect(report.unreadable[0].reason).toBe(`Series Instance UID ${received.seriesInstanceUid} is indexed under study ${received.studyInstanceUid}, not under study ${otherStudy}`);
+    expect(report.skipped.map((item) => item.path)).toEqual([stray]);
+    expect(report.skipped[0].kind).toBe('conflict');
+    expect(report.skipped[0].reason).toBe(`Series Instance UID ${received.seriesInstanceUid} is indexed under study ${received.studyInstanceUid}, not under study ${otherStudy}`);
     expect(archive.getInstancePath(sopInstanceUid)).toBeUndefined();
+  });
+
+  describe('files indexed in place', () => {
+    /** Indexes RT_PLAN in place at `folder`/DICOM/plan.dcm, as a scan of a disc does, and returns the file path. */
+    async function indexFromDisc(folder: string): Promise<string> {
+      const file = freshCopy(RT_PLAN, path.join(folder, 'DICOM', 'plan.dcm'));
+      await archive.importFile(file, { copy: false });
+      return file;
+    }
+
+    test('reindex keeps rows of an ejected disc', async () => {
+      await fillArchive();
+      const disc = path.join(workDir, 'disc');
+      const file = await indexFromDisc(disc);
+      const before = snapshot(archive);
+      fs.renameSync(disc, `${disc}.ejected`);
+
+      const report = await archive.reindex();
+
+      expect(report.unreachable).toEqual([file]);
+      expect(report.unreachableFolders).toEqual([disc]);
+      expect(report.skipped).toEqual([]);
+      expect(snapshot(archive)).toEqual(before);
+    });
+
+    test('reindex checks kept rows when the disc returns', async () => {
+      const disc = path.join(workDir, 'disc');
+      await indexFromDisc(disc);
+      const before = snapshot(archive);
+      fs.renameSync(disc, `${disc}.ejected`);
+      await archive.reindex();
+      fs.renameSync(`${disc}.ejected`, disc);
+
+      const report = await archive.reindex();
+
+      expect(report.inPlaceInstances).toBe(1);
+      expect(report.unreachable).toEqual([]);
+      expect(snapshot(archive)).toEqual(before);
+    });
+
+    test('reindex keeps rows under an empty mount point', async () => {
+      const mountPoint = path.join(workDir, 'cdrom');
+      const file = freshCopy(RT_PLAN, path.join(mountPoint, 'plan.dcm'));
+      await archive.importFile(file, { copy: false });
+      fs.rmSync(file);
+
+      const report = await archive.reindex();
+
+      expect(report.unreachable).toEqual([file]);
+      expect(report.unreachableFolders).toEqual([mountPoint]);
+      expect(archive.listInstances()).toHaveLength(1);
+    });
+
+    test('reindex drops a file deleted from its folder', async () => {
+      const disc = path.join(workDir, 'disc');
+      const file = await indexFromDisc(disc);
+      freshCopy(MR_SMALL, path.join(disc, 'DICOM', 'mr.dcm'));
+      fs.rmSync(file);
+
+      const report = await archive.reindex();
+
+      expect(report.unreachable).toEqual([]);
+      expect(report.skipped).toEqual([{ kind: 'removed', path: file, reason: `The file was deleted from ${path.dirname(file)}, which is still there` }]);
+      expect(archive.listInstances()).toEqual([]);
+    });
+
+    test('reindex drops a file that holds another instance', async () => {
+      const disc = path.join(workDir, 'disc');
+      const file = await indexFromDisc(disc);
+      const planUid = archive.listInstances()[0].sopInstanceUid;
+      freshCopy(CT_SMALL, file);
+      const ctUid = datasetPartOf(file).sopInstanceUid;
+
+      const report = await archive.reindex();
+
+      expect(report.skipped).toEqual([{ kind: 'removed', path: file, reason: `The file now contains SOP Instance UID ${ctUid} instead of ${planUid}` }]);
+      expect(report.inPlaceInstances).toBe(1);
+      expect(archive.getInstancePath(planUid)).toBeUndefined();
+      expect(archive.getInstancePath(ctUid)).toBe(file);
+    });
+
+    test('reindex with dropUnreachable drops them', async () => {
+      const disc = path.join(workDir, 'disc');
+      const file = await indexFromDisc(disc);
+      fs.renameSync(disc, `${disc}.ejected`);
+      archive.close();
+
+      const report = await reindexArchive(root, { dropUnreachable: true });
+      archive = LocalArchive.open(root);
+
+      expect(report.unreachable).toEqual([]);
+      expect(report.skipped.map((problem) => [problem.kind, problem.path])).toEqual([['removed', file]]);
+      expect(archive.listInstances()).toEqual([]);
+    });
+  });
+
+  test('reindex labels a readable copy duplicate', async () => {
+    const { received } = await fillArchive();
+    const stored = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);
+    const copy = path.join(root, 'junk', 'copy.dcm');
+    fs.mkdirSync(path.dirname(copy));
+    fs.copyFileSync(stored, copy);
+
+    const report = await archive.reindex();
+
+    expect(report.skipped).toHaveLength(1);
+    expect(report.skipped[0].path).toBe(copy);
+    expect(report.skipped[0].kind).toBe('duplicate');
+    expect(report.skipped[0].reason).toBe(`SOP Instance UID ${received.sopInstanceUid} is already indexed from ${stored}`);
   });
 
   test('importFile rejects invalid Series UID', async () => {

@@ -4,26 +4,59 @@
 import type { Command } from 'commander';
 
 import { reindexArchive } from '../../services/archive';
+import type { ReindexProblemKind, ReindexReport } from '../../services/archive/reindex';
 import { countOf, ExitCode, requireExistingArchive, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
+
+/** Folders of unreachable files named in the text report; --json lists every file. */
+const MAX_FOLDERS_LISTED = 5;
+
+/** Hints on each kind of skipped file, printed once after the files of that kind. */
+const HINTS: Record<ReindexProblemKind, string> = {
+  duplicate: 'a duplicate is a second copy of an instance that is indexed from another file; delete the copy or move it out of the archive folder',
+  unreadable: 'an unreadable file is not DICOM, is damaged or lacks a valid UID; move it out of the archive folder, or replace it with a good copy and run loader reindex again',
+  conflict: 'a conflicting file belongs to a series that is indexed under another study; check which study is right and move the other file out of the archive folder',
+  removed: 'the index no longer lists these files indexed in place; run loader scan PATH to index a folder again',
+};
 
 export function registerReindex(program: Command, globals: () => GlobalOptions): void {
   program
     .command('reindex')
-    .description('rebuild the archive index from the files in the archive folder')
+    .description('rebuild the archive index from the files in the archive folder and the files indexed in place')
+    .option('--drop-unreachable', 'drop files indexed in place whose disc or folder is missing, instead of keeping them in the index')
     .option('--json', 'print the report as JSON')
-    .action(async (options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean; dropUnreachable?: boolean }) => {
       const root = resolveArchiveRoot(globals());
       requireExistingArchive(root);
-      const report = await reindexArchive(root);
+      const report = await reindexArchive(root, { dropUnreachable: options.dropUnreachable });
       if (options.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {
-        // Files indexed in place (scan without --import) are outside the archive folder, and the index keeps their rows.
-        const inPlace = report.inPlaceInstances > 0 ? ` in the archive folder and kept ${countOf(report.inPlaceInstances, 'instance')} indexed in place outside it` : '';
-        process.stdout.write(`indexed ${countOf(report.indexed, 'instance')}${inPlace}\n`);
-        for (const failure of report.unreadable) process.stdout.write(`unreadable: ${failure.path}: ${failure.reason}\n`);
+        printReport(report, (line) => process.stdout.write(line));
       }
-      if (report.unreadable.length > 0) process.exitCode = ExitCode.PartialSuccess;
+      if (report.skipped.length > 0 || report.unreachable.length > 0) process.exitCode = ExitCode.PartialSuccess;
     });
+}
+
+function printReport(report: ReindexReport, write: (line: string) => void): void {
+  // Files indexed in place (scan without --import) are outside the archive folder, and the index keeps their rows.
+  const inPlace = report.inPlaceInstances > 0 ? ` in the archive folder and kept ${countOf(report.inPlaceInstances, 'instance')} indexed in place outside it` : '';
+  write(`indexed ${countOf(report.indexed, 'instance')}${inPlace}\n`);
+
+  if (report.unreachable.length > 0) {
+    const folders = report.unreachableFolders.slice(0, MAX_FOLDERS_LISTED).join(', ');
+    const more = report.unreachableFolders.length > MAX_FOLDERS_LISTED ? ` and ${report.unreachableFolders.length - MAX_FOLDERS_LISTED} more folders` : '';
+    write(
+      `kept ${countOf(report.unreachable.length, 'instance')} indexed in place without checking them, because their files are not reachable ` +
+        `(missing or unreadable: ${folders}${more})\n`,
+    );
+    write('  hint: insert the disc or mount the folder, then run loader reindex again to check them; loader reindex --drop-unreachable drops them from the index\n');
+  }
+
+  for (const kind of Object.keys(HINTS) as ReindexProblemKind[]) {
+    const problems = report.skipped.filter((problem) => problem.kind === kind);
+    if (problems.length === 0) continue;
+    for (const problem of problems) write(`${kind}: ${problem.path}: ${problem.reason}\n`);
+    write(`  hint: ${HINTS[kind]}\n`);
+  }
 }

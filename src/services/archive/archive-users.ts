@@ -8,6 +8,9 @@
  * start while another process has the archive open, and opening an archive
  * fails while a reindex runs.
  *
+ * A marker contains the command of its process, such as "loader scan", so a
+ * refusal can name it. Markers of older versions are empty.
+ *
  * A marker whose process no longer runs is left by a crash and is deleted
  * when it is found.
  *
@@ -26,6 +29,16 @@ import { ReadOnlyArchiveError, writeDenialReason } from './read-only';
 export const PROCESS_TAG = randomBytes(6).toString('hex');
 
 export type ArchiveUse = 'open' | 'reindex';
+
+/** A running process that uses an archive. */
+export interface ArchiveUser {
+  pid: number;
+  /** The loader command the process runs, such as "loader serve"; undefined for markers of older versions. */
+  command?: string;
+}
+
+/** Options of the loader CLI that take a value before the command name. */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--archive', '--config-dir']);
 
 const MARKER_NAME = /^(?<use>open|reindex)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})$/;
 
@@ -56,7 +69,7 @@ export function markArchiveUse(root: string, use: ArchiveUse): () => void {
   const marker = path.join(folder, `${use}.${process.pid}.${PROCESS_TAG}`);
   try {
     fs.mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
-    fs.writeFileSync(marker, '');
+    fs.writeFileSync(marker, JSON.stringify({ command: commandOfThisProcess() }));
   } catch (error) {
     const reason = writeDenialReason(error, folder);
     if (reason === undefined) throw error;
@@ -71,6 +84,11 @@ export function markArchiveUse(root: string, use: ArchiveUse): () => void {
  * process may write to the archive.
  */
 export function otherArchiveUsers(root: string, use: ArchiveUse): number[] {
+  return otherArchiveUserDetails(root, use).map((user) => user.pid);
+}
+
+/** Returns the other running processes that use the archive for `use`, with their commands, like otherArchiveUsers. */
+export function otherArchiveUserDetails(root: string, use: ArchiveUse): ArchiveUser[] {
   let names: string[];
   try {
     names = fs.readdirSync(processesFolder(root));
@@ -78,19 +96,66 @@ export function otherArchiveUsers(root: string, use: ArchiveUse): number[] {
     return [];
   }
 
-  const pids: number[] = [];
+  const users: ArchiveUser[] = [];
   for (const name of names) {
     const marker = MARKER_NAME.exec(name)?.groups;
     if (!marker) continue;
     const pid = Number(marker.pid);
+    const markerPath = path.join(processesFolder(root), name);
     if (!isRunningProcess(pid, marker.tag)) {
-      removeStaleMarker(path.join(processesFolder(root), name));
+      removeStaleMarker(markerPath);
       continue;
     }
     const self = pid === process.pid && marker.tag === PROCESS_TAG;
-    if (marker.use === use && !self) pids.push(pid);
+    if (marker.use === use && !self) users.push({ pid, command: readMarkerCommand(markerPath) });
   }
-  return pids;
+  return users;
+}
+
+/**
+ * Describes processes for a message, such as `another loader process (PID 5492) that runs "loader scan"`.
+ * A process of an older version is named by its PID only.
+ */
+export function describeArchiveUsers(users: readonly ArchiveUser[]): string {
+  if (users.length === 1) {
+    const [user] = users;
+    return `another loader process (PID ${user.pid})${user.command ? ` that runs "${user.command}"` : ''}`;
+  }
+  const described = users.map((user) => (user.command ? `PID ${user.pid} runs "${user.command}"` : `PID ${user.pid}`));
+  return `other loader processes (${described.join(', ')})`;
+}
+
+/**
+ * Returns "loader" and the command name from this process's arguments, such
+ * as "loader scan". Arguments after the command name are left out because
+ * they can contain paths with patient names. A process that is not the
+ * loader CLI, such as a test runner, is named by its script file.
+ */
+export function commandOfThisProcess(argv: readonly string[] = process.argv): string {
+  const script = path.basename(argv[1] ?? 'node');
+  if (script !== 'loader.js' && script !== 'main.js' && script !== 'main.ts') return script;
+
+  for (let i = 2; i < argv.length; i++) {
+    const argument = argv[i];
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(argument)) {
+      i++;
+      continue;
+    }
+    if (!argument.startsWith('-')) return `loader ${argument}`;
+  }
+  return 'loader';
+}
+
+/** Returns the command stored in a marker, or undefined for an empty marker of an older version or one that cannot be read. */
+function readMarkerCommand(marker: string): string | undefined {
+  try {
+    const content = fs.readFileSync(marker, 'utf8');
+    if (content === '') return undefined;
+    const command = (JSON.parse(content) as { command?: unknown }).command;
+    return typeof command === 'string' && command !== '' ? command : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Deletes the marker of a stopped process. On a read-only archive it stays, and a later writer deletes it. */

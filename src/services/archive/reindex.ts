@@ -9,11 +9,18 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { createLogger, type Logger } from '../logger';
-import { markArchiveUse, otherArchiveUsers } from './archive-users';
-import { ArchiveCatalog } from './catalog';
+import { describeArchiveUsers, markArchiveUse, otherArchiveUserDetails, otherArchiveUsers } from './archive-users';
+import { ArchiveCatalog, IndexConflictError } from './catalog';
 import { ArchiveError, describeError } from './errors';
 import { fsyncDirectorySync } from './file-ops';
-import { readInstanceRecord } from './instance-record';
+import {
+  readInstanceRecord,
+  type InstanceAttributes,
+  type InstanceRecord,
+  type PatientAttributes,
+  type SeriesAttributes,
+  type StudyAttributes,
+} from './instance-record';
 import { INDEX_FILE, indexPath, isInternalName } from './layout';
 import { openIndexDatabase } from './schema';
 import { FileWalker, type WalkProblem } from './walk';
@@ -22,18 +29,42 @@ export interface ReindexOptions {
   logger?: Logger;
   /** Files indexed per SQLite transaction (default 500). */
   batchSize?: number;
+  /** Drop the rows of files indexed in place that are not reachable, instead of keeping them (default false). */
+  dropUnreachable?: boolean;
+}
+
+/**
+ * Why reindex left a file out of the new index:
+ * - `unreadable`: not a DICOM file, damaged, or without valid UIDs;
+ * - `duplicate`: a readable second copy of an instance indexed from another file;
+ * - `conflict`: its series is indexed under another study;
+ * - `removed`: a file indexed in place that was deleted from a folder that is
+ *   still there, that now contains another instance or no DICOM data, or
+ *   that is not reachable while `dropUnreachable` is set.
+ */
+export type ReindexProblemKind = 'unreadable' | 'duplicate' | 'conflict' | 'removed';
+
+export interface ReindexProblem extends WalkProblem {
+  kind: ReindexProblemKind;
 }
 
 export interface ReindexReport {
   /** Files in the tree that were indexed. */
   indexed: number;
-  /** Files indexed in place that the old index listed and that still exist. */
+  /** Files indexed in place that the old index listed and that were read again. */
   inPlaceInstances: number;
+  /**
+   * Files indexed in place whose folder or disc is missing or cannot be read.
+   * Their rows are copied from the old index unchanged.
+   */
+  unreachable: string[];
+  /** The missing or unreadable folders of the `unreachable` files, without repeats. */
+  unreachableFolders: string[];
   studies: number;
   series: number;
   patients: number;
-  /** Files that could not be read or indexed, with the reason. */
-  unreadable: WalkProblem[];
+  /** Files that were not indexed, with the reason. */
+  skipped: ReindexProblem[];
 }
 
 /** Arrival details stored only in the old index, carried over so rebuilt rows equal the old ones. */
@@ -42,15 +73,21 @@ interface ArrivalInfo {
   sourceAeTitle: string;
   path: string;
   inPlace: number;
+  size: number;
+  /** The indexed attributes, read for files indexed in place only, so their rows can be kept while the files are unreachable. */
+  record?: InstanceRecord;
 }
 
 const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'];
 
 /**
  * Rebuilds `<root>/index.sqlite` from the files below `root`, skipping dot
- * folders. Files the old index listed as indexed in place are indexed again
- * when they still exist, and arrival times and source AE titles are carried
- * over from the old index when it can be read.
+ * folders. Files the old index listed as indexed in place are read again
+ * when they can be reached. Their rows are kept as they were when the file's
+ * folder is missing or empty (an ejected disc or unmounted share) or cannot
+ * be read, and dropped when the folder is there but the file is not.
+ * Arrival times and source AE titles are carried over from the old index
+ * when it can be read.
  *
  * No LocalArchive may have the index open meanwhile: LocalArchive.reindex()
  * closes it first. NOTE: another process holding the index open is not detected.
@@ -61,6 +98,7 @@ export async function reindexArchive(root: string, options: ReindexOptions = {})
   const livePath = indexPath(archiveRoot);
   const buildPath = `${livePath}.rebuild`;
   const batchSize = Math.max(1, options.batchSize ?? 500);
+  const dropUnreachable = options.dropUnreachable ?? false;
 
   // Another process would keep writing into the replaced index file, so its rows would be lost.
   const releaseUse = markArchiveUse(archiveRoot, 'reindex');
@@ -72,63 +110,79 @@ export async function reindexArchive(root: string, options: ReindexOptions = {})
         `The archive ${archiveRoot} is being reindexed by process ${reindexing.join(', ')}; wait until that loader reindex finishes`,
       );
     }
-    const users = otherArchiveUsers(archiveRoot, 'open');
+    const users = otherArchiveUserDetails(archiveRoot, 'open');
     if (users.length > 0) {
-      throw new ArchiveError(
-        'in-use',
-        `The archive ${archiveRoot} is open in another loader process (PID ${users.join(', ')}), such as loader serve or the desktop window. ` +
-          'Stop it, then run loader reindex again.',
-      );
+      const stop = users.length === 1 ? 'Stop it' : 'Stop them';
+      throw new ArchiveError('in-use', `The archive ${archiveRoot} is open in ${describeArchiveUsers(users)}. ${stop}, then run loader reindex again.`);
     }
-    return await rebuildIndex(archiveRoot, livePath, buildPath, batchSize, logger);
+    return await rebuildIndex(archiveRoot, livePath, buildPath, batchSize, dropUnreachable, logger);
   } finally {
     releaseUse();
   }
 }
 
-async function rebuildIndex(archiveRoot: string, livePath: string, buildPath: string, batchSize: number, logger: Logger): Promise<ReindexReport> {
+async function rebuildIndex(
+  archiveRoot: string,
+  livePath: string,
+  buildPath: string,
+  batchSize: number,
+  dropUnreachable: boolean,
+  logger: Logger,
+): Promise<ReindexReport> {
   logger.info('Reindex started', { root: archiveRoot });
 
   const arrivals = readArrivalInfo(livePath, logger);
   removeDatabaseFiles(buildPath);
   const db = openIndexDatabase(buildPath, { journalMode: 'DELETE' });
-  const failed: WalkProblem[] = [];
+  const skipped: ReindexProblem[] = [];
+  const unreachable: string[] = [];
+  const unreachableFolders = new Set<string>();
   let instances = 0;
   let inPlaceInstances = 0;
 
   try {
     const catalog = new ArchiveCatalog(db, archiveRoot, logger);
-    const indexFile = (file: string, inPlace: boolean): boolean => {
+
+    const addRow = (record: InstanceRecord, file: string, inPlace: boolean, size: number): boolean => {
+      const sopInstanceUid = record.instance.sopInstanceUid;
+      const earlier = catalog.findInstance(sopInstanceUid);
+      if (earlier) {
+        skipped.push({ kind: 'duplicate', path: file, reason: `SOP Instance UID ${sopInstanceUid} is already indexed from ${earlier.path}` });
+        return false;
+      }
+      const arrival = arrivals.get(sopInstanceUid);
       try {
-        const header = readDicomFileHeaderSync(file);
-        const record = readInstanceRecord(header);
-        const sopInstanceUid = record.instance.sopInstanceUid;
-        const earlier = catalog.findInstance(sopInstanceUid);
-        if (earlier) {
-          failed.push({ path: file, reason: `SOP Instance UID ${sopInstanceUid} is already indexed from ${earlier.path}` });
-          return false;
-        }
-        const arrival = arrivals.get(sopInstanceUid);
         catalog.addInstance(
           record,
-          {
-            path: file,
-            inPlace,
-            size: header.fileSize,
-            receivedAt: arrival?.receivedAt ?? new Date().toISOString(),
-            sourceAeTitle: arrival?.sourceAeTitle ?? '',
-          },
+          { path: file, inPlace, size, receivedAt: arrival?.receivedAt ?? new Date().toISOString(), sourceAeTitle: arrival?.sourceAeTitle ?? '' },
           file,
           // A series already indexed under another study is reported as a problem instead of merged into that study.
           { rejectConflicts: true },
         );
         return true;
       } catch (error) {
-        // The report prints the path next to the reason, and parse errors start with the path.
-        const reason = describeError(error);
-        failed.push({ path: file, reason: reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason });
+        skipped.push({ kind: error instanceof IndexConflictError ? 'conflict' : 'unreadable', path: file, reason: reasonWithoutPath(error, file) });
         return false;
       }
+    };
+
+    const indexFile = (file: string, inPlace: boolean): boolean => {
+      const read = readRecord(file);
+      if ('error' in read) {
+        skipped.push({ kind: 'unreadable', path: file, reason: reasonWithoutPath(read.error, file) });
+        return false;
+      }
+      return addRow(read.record, file, inPlace, read.size);
+    };
+
+    const keepUnreachable = (arrival: ArrivalInfo, folder: string): void => {
+      if (dropUnreachable) {
+        skipped.push({ kind: 'removed', path: arrival.path, reason: `The file is not reachable in ${folder}, and --drop-unreachable drops its row` });
+        return;
+      }
+      if (!arrival.record || !addRow(arrival.record, arrival.path, true, arrival.size)) return;
+      unreachable.push(arrival.path);
+      unreachableFolders.add(folder);
     };
 
     const walker = new FileWalker([archiveRoot], {
@@ -144,16 +198,37 @@ async function rebuildIndex(archiveRoot: string, livePath: string, buildPath: st
         inBatch = 0;
       }
     }
-    for (const arrival of arrivals.values()) {
+
+    for (const [sopInstanceUid, arrival] of arrivals) {
       if (arrival.inPlace !== 1) continue;
-      if (!fs.existsSync(arrival.path)) {
-        failed.push({ path: arrival.path, reason: 'File indexed in place no longer exists' });
+      const location = locateInPlaceFile(arrival.path);
+      if (location.state === 'unreachable') {
+        keepUnreachable(arrival, location.folder);
         continue;
       }
-      if (indexFile(arrival.path, true)) inPlaceInstances++;
+      if (location.state === 'deleted') {
+        skipped.push({ kind: 'removed', path: arrival.path, reason: `The file was deleted from ${location.folder}, which is still there` });
+        continue;
+      }
+
+      const read = readRecord(arrival.path);
+      if ('error' in read && isFileSystemError(read.error)) {
+        // A damaged disc or a lost permission can cause this, and the file may read again later.
+        keepUnreachable(arrival, path.dirname(arrival.path));
+        continue;
+      }
+      if ('error' in read) {
+        skipped.push({ kind: 'removed', path: arrival.path, reason: `The file no longer contains SOP Instance UID ${sopInstanceUid}: ${reasonWithoutPath(read.error, arrival.path)}` });
+        continue;
+      }
+      const found = read.record.instance.sopInstanceUid;
+      if (found !== sopInstanceUid) {
+        skipped.push({ kind: 'removed', path: arrival.path, reason: `The file now contains SOP Instance UID ${found} instead of ${sopInstanceUid}` });
+      }
+      if (addRow(read.record, arrival.path, true, read.size)) inPlaceInstances++;
     }
     db.exec('COMMIT');
-    failed.push(...walker.problems);
+    skipped.push(...walker.problems.map((problem): ReindexProblem => ({ kind: 'unreadable', ...problem })));
     for (const link of walker.skippedLinks) logger.warn('Reindex did not follow a symbolic link', { path: link.path, reason: link.reason });
 
     const counts = db
@@ -168,15 +243,26 @@ async function rebuildIndex(archiveRoot: string, livePath: string, buildPath: st
     fs.renameSync(buildPath, livePath);
     fsyncDirectorySync(archiveRoot);
 
-    const report: ReindexReport = { indexed: instances, inPlaceInstances, ...counts, unreadable: failed };
+    const report: ReindexReport = {
+      indexed: instances,
+      inPlaceInstances,
+      unreachable,
+      unreachableFolders: [...unreachableFolders],
+      ...counts,
+      skipped,
+    };
     logger.info('Reindex finished', {
       root: archiveRoot,
       instances,
       inPlaceInstances,
+      unreachable: unreachable.length,
       studies: counts.studies,
-      failed: failed.length,
+      skipped: skipped.length,
     });
-    for (const problem of failed) logger.warn('Reindex skipped a file', { path: problem.path, error: problem.reason });
+    if (unreachable.length > 0) {
+      logger.warn('Reindex kept instances indexed in place whose files are not reachable', { count: unreachable.length, folders: report.unreachableFolders.join(', ') });
+    }
+    for (const problem of skipped) logger.warn('Reindex skipped a file', { path: problem.path, kind: problem.kind, error: problem.reason });
     return report;
   } catch (error) {
     if (db.open) db.close();
@@ -186,7 +272,68 @@ async function rebuildIndex(archiveRoot: string, livePath: string, buildPath: st
   }
 }
 
-/** Reads arrival details per SOP Instance UID from the old index; an unreadable index yields none. */
+function readRecord(file: string): { record: InstanceRecord; size: number } | { error: unknown } {
+  try {
+    const header = readDicomFileHeaderSync(file);
+    return { record: readInstanceRecord(header), size: header.fileSize };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Returns the error's message without the leading path, because the report prints the path next to the reason. */
+function reasonWithoutPath(error: unknown, file: string): string {
+  const reason = describeError(error);
+  return reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason;
+}
+
+/** Returns true for errors of a file system call (EIO, EACCES and the like), as opposed to errors about the file's content. */
+function isFileSystemError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
+
+type InPlaceLocation = { state: 'present' } | { state: 'unreachable'; folder: string } | { state: 'deleted'; folder: string };
+
+/**
+ * Tells an unreachable file indexed in place from a deleted one. The file is
+ * unreachable when its folder is missing (the highest missing folder is
+ * returned), empty (the mount point of an ejected disc) or cannot be read.
+ * It is deleted when its folder is there with other entries.
+ */
+function locateInPlaceFile(file: string): InPlaceLocation {
+  try {
+    fs.statSync(file);
+    return { state: 'present' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return { state: 'unreachable', folder: path.dirname(file) };
+  }
+
+  let folder = path.dirname(file);
+  let missing: string | undefined;
+  while (!fs.existsSync(folder) && path.dirname(folder) !== folder) {
+    missing = folder;
+    folder = path.dirname(folder);
+  }
+  if (missing !== undefined) return { state: 'unreachable', folder: missing };
+  try {
+    if (fs.readdirSync(folder).length === 0) return { state: 'unreachable', folder };
+  } catch {
+    return { state: 'unreachable', folder };
+  }
+  return { state: 'deleted', folder };
+}
+
+/** One instance row of the old index, joined with its series, study and patient. */
+type OldIndexRow = PatientAttributes &
+  StudyAttributes &
+  SeriesAttributes &
+  InstanceAttributes & { receivedAt: string; sourceAeTitle: string; path: string; inPlace: number; size: number };
+
+/**
+ * Reads arrival details per SOP Instance UID from the old index, and the
+ * indexed attributes of files indexed in place. An unreadable index yields none.
+ */
 function readArrivalInfo(livePath: string, logger: Logger): Map<string, ArrivalInfo> {
   const arrivals = new Map<string, ArrivalInfo>();
   if (!fs.existsSync(livePath)) return arrivals;
@@ -194,10 +341,24 @@ function readArrivalInfo(livePath: string, logger: Logger): Map<string, ArrivalI
   try {
     db = new Database(livePath, { readonly: true, fileMustExist: true });
     const rows = db
-      .prepare(`SELECT sop_instance_uid AS sopInstanceUid, received_at AS receivedAt,
-        source_ae_title AS sourceAeTitle, path, in_place AS inPlace FROM instances`)
-      .all() as (ArrivalInfo & { sopInstanceUid: string })[];
-    for (const row of rows) arrivals.set(row.sopInstanceUid, row);
+      .prepare(`SELECT i.sop_instance_uid AS sopInstanceUid, i.received_at AS receivedAt, i.source_ae_title AS sourceAeTitle,
+          i.path, i.in_place AS inPlace, i.size, i.sop_class_uid AS sopClassUid, i.instance_number AS instanceNumber,
+          i.transfer_syntax_uid AS transferSyntaxUid, i.specific_character_set AS specificCharacterSet,
+          p.patient_id AS patientId, p.issuer_of_patient_id AS issuerOfPatientId, p.patient_name AS patientName,
+          p.birth_date AS birthDate, p.sex,
+          st.study_instance_uid AS studyInstanceUid, st.study_date AS studyDate, st.study_time AS studyTime,
+          st.study_description AS studyDescription, st.accession_number AS accessionNumber,
+          st.referring_physician_name AS referringPhysicianName, st.study_id AS studyId,
+          se.series_instance_uid AS seriesInstanceUid, se.modality, se.series_number AS seriesNumber,
+          se.series_description AS seriesDescription, se.body_part_examined AS bodyPartExamined,
+          se.series_date AS seriesDate, se.series_time AS seriesTime
+        FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref
+          JOIN patients p ON p.id = st.patient_ref`)
+      .all() as OldIndexRow[];
+    for (const row of rows) {
+      const { sopInstanceUid, receivedAt, sourceAeTitle, path: file, inPlace, size } = row;
+      arrivals.set(sopInstanceUid, { receivedAt, sourceAeTitle, path: file, inPlace, size, record: inPlace === 1 ? recordOf(row) : undefined });
+    }
   } catch (error) {
     logger.warn('Old index is unreadable; arrival times and in-place files are not carried over', {
       path: livePath,
@@ -207,6 +368,37 @@ function readArrivalInfo(livePath: string, logger: Logger): Map<string, ArrivalI
     db?.close();
   }
   return arrivals;
+}
+
+function recordOf(row: OldIndexRow): InstanceRecord {
+  return {
+    patient: { patientId: row.patientId, issuerOfPatientId: row.issuerOfPatientId, patientName: row.patientName, birthDate: row.birthDate, sex: row.sex },
+    study: {
+      studyInstanceUid: row.studyInstanceUid,
+      studyDate: row.studyDate,
+      studyTime: row.studyTime,
+      studyDescription: row.studyDescription,
+      accessionNumber: row.accessionNumber,
+      referringPhysicianName: row.referringPhysicianName,
+      studyId: row.studyId,
+    },
+    series: {
+      seriesInstanceUid: row.seriesInstanceUid,
+      modality: row.modality,
+      seriesNumber: row.seriesNumber,
+      seriesDescription: row.seriesDescription,
+      bodyPartExamined: row.bodyPartExamined,
+      seriesDate: row.seriesDate,
+      seriesTime: row.seriesTime,
+    },
+    instance: {
+      sopInstanceUid: row.sopInstanceUid,
+      sopClassUid: row.sopClassUid,
+      instanceNumber: row.instanceNumber,
+      transferSyntaxUid: row.transferSyntaxUid,
+      specificCharacterSet: row.specificCharacterSet,
+    },
+  };
 }
 
 function removeDatabaseFiles(file: string): void {

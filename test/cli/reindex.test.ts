@@ -1,0 +1,85 @@
+/**
+ * `loader reindex` through bin/loader: the text report labels each skipped
+ * file by its reason with a hint, keeps files indexed in place while their
+ * disc is ejected, and a refusal names the command of the process that has
+ * the archive open.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { corpusFile, loaderIsBuilt, runLoader, startLoader, type LoaderDirs } from '../support/peers';
+
+const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
+
+describeBuilt('loader reindex report', () => {
+  const ct = corpusFile('ct');
+  const mr = corpusFile('mr');
+  let workDir: string;
+  let disc: string;
+  let discFile: string;
+  let dirs: LoaderDirs;
+
+  beforeAll(async () => {
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'reindex-cli-'));
+    disc = path.join(workDir, 'disc');
+    discFile = path.join(disc, 'DICOM', 'IM1');
+    fs.mkdirSync(path.dirname(discFile), { recursive: true });
+    fs.copyFileSync(mr.absolutePath, discFile);
+
+    const imported = await runLoader(['scan', ct.absolutePath, '--import']);
+    expect(imported.code).toBe(0);
+    dirs = imported.dirs;
+    const inPlace = await runLoader(['scan', disc], { dirs });
+    expect(inPlace.code).toBe(0);
+  });
+
+  afterAll(() => {
+    fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('ejected disc kept, duplicate and unreadable labelled', async () => {
+    const junk = path.join(dirs.archiveDir, 'junk');
+    fs.mkdirSync(junk);
+    fs.copyFileSync(ct.absolutePath, path.join(junk, 'copy.dcm'));
+    fs.writeFileSync(path.join(dirs.archiveDir, 'notes.txt'), 'not DICOM\n');
+    fs.renameSync(disc, `${disc}.ejected`);
+
+    const result = await runLoader(['reindex'], { dirs });
+    fs.renameSync(`${disc}.ejected`, disc);
+    fs.rmSync(junk, { recursive: true });
+    fs.rmSync(path.join(dirs.archiveDir, 'notes.txt'));
+
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain(`kept 1 instance indexed in place without checking them, because their files are not reachable (missing or unreadable: ${disc})`);
+    expect(result.stdout).toContain('hint: insert the disc or mount the folder, then run loader reindex again to check them');
+    expect(result.stdout).toContain(`duplicate: ${path.join(junk, 'copy.dcm')}: SOP Instance UID ${ct.sopInstanceUid} is already indexed from `);
+    expect(result.stdout).toContain('hint: a duplicate is a second copy of an instance');
+    expect(result.stdout).toContain(`unreadable: ${path.join(dirs.archiveDir, 'notes.txt')}: `);
+    expect(result.stdout).not.toContain(`unreadable: ${path.join(junk, 'copy.dcm')}`);
+    expect(result.stdout).not.toContain(`: ${discFile}`);
+
+    const studies = await runLoader(['studies', '--json'], { dirs });
+    expect(studies.json<unknown[]>()).toHaveLength(2);
+  });
+
+  test('returned disc checked again', async () => {
+    const result = await runLoader(['reindex', '--json'], { dirs });
+
+    expect(result.code).toBe(0);
+    expect(result.json()).toMatchObject({ indexed: 1, inPlaceInstances: 1, unreachable: [], skipped: [] });
+  });
+
+  test('refusal names the server command', async () => {
+    const server = await startLoader([], { dirs });
+    try {
+      const result = await runLoader(['reindex'], { dirs });
+
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`is open in another loader process (PID ${server.process.pid}) that runs "loader serve"`);
+      expect(result.stderr).not.toContain('such as');
+    } finally {
+      await server.stop();
+    }
+  });
+});
