@@ -3,7 +3,9 @@
  * C-GET lines name the level and the requested UIDs, and each "started" line
  * gets a "finished" line. A rejection beyond pacs.maxAssociations names the
  * setting and the AE titles that hold the associations. A C-STORE that fails
- * on an invalid UID names the element in Offending Element (0000,0901).
+ * on an invalid UID names the element in Offending Element (0000,0901). A
+ * C-FIND with an invalid date gets the accepted forms, and one with non-ASCII
+ * keys and no Specific Character Set logs a warning that names the tag.
  */
 import * as path from 'path';
 
@@ -101,6 +103,29 @@ describe('PACS server log lines', () => {
     expect(result.stderr).toMatch(/\(0000,0901\) AT \(0000,1000\)/);
   }, 60_000);
 
+  const find = (keys: string[], callingAeTitle: string) =>
+    runDcmtk('findscu', ['-d', '-S', ...keys.flatMap((key) => ['-k', key]), '-aet', callingAeTitle, '-aec', AE_TITLE, LOOPBACK, String(port)]);
+
+  test('invalid date names accepted forms', async () => {
+    const result = await find(['QueryRetrieveLevel=STUDY', 'StudyDate=2007', 'StudyInstanceUID'], 'DATESCU');
+
+    expect(result.stderr).toMatch(/0xc000/i);
+    expect(result.stderr).toContain('Invalid StudyDate "2007"; use YYYYMMDD or a range A-B');
+    const rejected = linesWith('C-FIND rejected').filter((line) => line.includes('callingAeTitle=DATESCU'));
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toContain('Accepted forms: YYYYMMDD');
+    expect(rejected[0]).toContain('either end may be left open');
+  }, 60_000);
+
+  test('non-ASCII key without charset warns', async () => {
+    await find(['QueryRetrieveLevel=STUDY', 'PatientName=Иванов*', 'StudyInstanceUID'], 'CYRILSCU');
+
+    const warnings = linesWith('no Specific Character Set').filter((line) => line.includes('callingAeTitle=CYRILSCU'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('(0010,0010)');
+    expect(warnings[0]).not.toMatch(/Иванов|PatientName=/);
+  }, 60_000);
+
   test('association limit names setting', async () => {
     let holder: ClientAssociation | undefined;
     try {
@@ -111,6 +136,7 @@ describe('PACS server log lines', () => {
         calledAeTitle: AE_TITLE,
         contexts: [{ abstractSyntax: SopClass.Verification, transferSyntaxes: [TransferSyntax.ImplicitVRLittleEndian] }],
         implementationClassUid: '1.2.826.0.1.3680043.10.1234.99',
+        implementationVersionName: 'SERVERLOGS',
       });
       const result = await runDcmtk('echoscu', ['-aet', 'ECHOSCU', '-aec', AE_TITLE, LOOPBACK, String(port)]);
       expect(result.code).not.toBe(0);

@@ -3,6 +3,7 @@
  * (PS3.4 annex C), served from the archive's index.
  */
 import type { FindMatch, QueryRequestContext } from '../../dicom/network';
+import { formatTag } from '../../dicom/dataset';
 import { DimseStatusError, STATUS } from '../../dicom/network';
 import { SopClass } from '../../dicom/uid';
 import type { LocalArchive } from '../archive';
@@ -16,6 +17,7 @@ import {
   abbreviateRequestValue,
   UNABLE_TO_PROCESS,
 } from './identifier-codec';
+import type { RequestedKey } from './identifier-codec';
 
 const LEVELS = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'] as const;
 export type QueryLevel = (typeof LEVELS)[number];
@@ -64,6 +66,39 @@ function listForLog(names: string[]): string {
   return names.length > MAX_LOGGED_KEY_NAMES ? `${listed},...(${names.length} in all)` : listed;
 }
 
+/** Forms of a DA or TM matching key that the archive's matcher accepts (see rangeCondition in query-matching.ts). */
+const ACCEPTED_FORMS: Record<string, { comment: string; log: string }> = {
+  DA: {
+    comment: 'YYYYMMDD or a range A-B, A- or -B',
+    log: 'YYYYMMDD (also YYYY.MM.DD), or a range A-B of two such dates in which either end may be left open (A- or -B); a list of values is not accepted',
+  },
+  TM: {
+    comment: 'HHMMSS.FFFFFF or a range A-B, A- or -B',
+    log: 'HH, HHMM, HHMMSS or HHMMSS.FFFFFF (also HH:MM:SS), or a range A-B of two such times in which either end may be left open (A- or -B); a list of values is not accepted',
+  },
+};
+
+/**
+ * Explains an invalid date or time matching key: the log message gets every
+ * accepted form, and the Error Comment (at most 64 characters) the short ones.
+ * Returns undefined for other query errors.
+ */
+function explainInvalidDateOrTime(error: QueryError, keys: RequestedKey[]): { logMessage: string; comment: string } | undefined {
+  if (error.code !== 'invalid-key') return undefined;
+  const key = keys.find((candidate) => error.message.startsWith(`Invalid ${candidate.keyword} value `));
+  const forms = key && ACCEPTED_FORMS[key.vr];
+  if (!key || !forms) return undefined;
+  return {
+    logMessage: `${error.message}. Accepted forms: ${forms.log}`,
+    comment: `Invalid ${key.keyword} "${abbreviateRequestValue(key.value)}"; use ${forms.comment}`,
+  };
+}
+
+/** Returns the tags of the keys whose values have characters outside ASCII, formatted as (gggg,eeee). */
+function nonAsciiKeyTags(keys: RequestedKey[]): string[] {
+  return keys.filter((key) => /[^\x00-\x7f]/.test(key.value)).map((key) => formatTag(key.tag));
+}
+
 export function createFindHandler(archive: LocalArchive, aeTitle: string, log: Logger) {
   return async function* handleFind(context: QueryRequestContext): AsyncIterable<FindMatch> {
     const transferSyntax = context.presentationContext.transferSyntax;
@@ -82,6 +117,18 @@ export function createFindHandler(archive: LocalArchive, aeTitle: string, log: L
       ...(unsupportedKeys.length > 0 ? { unsupportedKeys: listForLog(unsupportedKeys) } : {}),
     };
 
+    if (request.characterSets.length === 0) {
+      const tags = nonAsciiKeyTags(request.keys);
+      if (tags.length > 0) {
+        // Without Specific Character Set (0008,0005) the values are outside the default repertoire (PS3.5 section 6.1.2.3),
+        // so such a key seldom matches. The values are not logged, because they may be patient names.
+        log.warn('C-FIND keys contain bytes above 0x7F but the request has no Specific Character Set (0008,0005); such keys match as decoded and may find nothing. Ask the sender to set Specific Character Set, e.g. ISO_IR 192 for UTF-8', {
+          callingAeTitle: context.association.callingAeTitle,
+          tags: listForLog(tags),
+        });
+      }
+    }
+
     let matches = 0;
     try {
       const records = archive.query(level, queryKeys, { model, caseInsensitivePersonNames: true });
@@ -96,9 +143,10 @@ export function createFindHandler(archive: LocalArchive, aeTitle: string, log: L
     } catch (error) {
       if (error instanceof QueryError) {
         const status = error.code === 'invalid-key' ? UNABLE_TO_PROCESS : IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS;
-        log.warn('C-FIND rejected', { ...fields, error: error.message });
+        const explained = explainInvalidDateOrTime(error, request.keys);
+        log.warn('C-FIND rejected', { ...fields, error: explained?.logMessage ?? error.message });
         // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902); logs keep all of it.
-        throw new DimseStatusError(status, error.message);
+        throw new DimseStatusError(status, explained?.comment ?? error.message);
       }
       throw error;
     }
