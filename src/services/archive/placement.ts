@@ -9,9 +9,14 @@
  *   file whose commit a crash prevented (incoming.ts). With `deferIndex` the
  *   row is queued (IndexWriteQueue.defer), and the store returns before the
  *   commit;
- * - the stored file has the same data set bytes: delete the temporary file;
+ * - the stored file has the same data set, in the same bytes or re-encoded in
+ *   another uncompressed transfer syntax (same-content.ts): delete the
+ *   temporary file;
  * - the stored file differs: move the temporary file to .conflicts and keep the
- *   stored file.
+ *   stored file, unless .conflicts already has a copy with the same data set
+ *   for this SOP Instance UID. Then delete the temporary file and return
+ *   'duplicate', so that a sender that repeats the instance neither fills the
+ *   disk nor fails again.
  *
  * The caller holds the per-UID lock, has flushed the temporary file's data
  * when durability is 'full', and deletes the temporary file on error.
@@ -38,6 +43,7 @@ import {
 import type { IndexWriteQueue } from './index-writer';
 import type { InstanceRecord } from './instance-record';
 import { FOLDER_MODE, conflictFileName, conflictsFolder, relativeInstancePath } from './layout';
+import { compareContent, type ContentComparison } from './same-content';
 
 export type StoreOutcomeKind = 'stored' | 'duplicate' | 'conflict';
 
@@ -46,7 +52,8 @@ export interface StoreOutcome {
   /**
    * Absolute path of the instance: the archive file ('stored'), the file
    * already stored ('duplicate'), or the file kept aside in .conflicts
-   * ('conflict'). For files indexed in place it is the file's own path.
+   * ('conflict'). For files indexed in place it is the file's own path. For a
+   * 'duplicate' of a copy kept aside earlier it is that copy in .conflicts.
    */
   path: string;
   studyInstanceUid: string;
@@ -134,9 +141,15 @@ export async function placeTemporaryFile(
         if (linked === 'linked') removeFileQuietlySync(finalPath);
         const placed = linked === 'linked' ? tempPath : finalPath;
         if (error.storedPath !== undefined) {
+          const raced = await compareContent(error.storedPath, placed, header);
+          if (raced.kind !== 'different') {
+            await removeFileQuietly(placed);
+            logDuplicate(context, uids, source, error.storedPath, raced.kind === 're-encoded' ? reEncodingFields(raced, header) : {});
+            return { outcome: 'duplicate', path: error.storedPath, size: (await fsp.stat(error.storedPath)).size, ...uids };
+          }
           return await keepDifferentContent(context, placed, header, { path: error.storedPath, indexed: true }, uids, source, fileSize);
         }
-        return await keepIndexConflict(context, placed, error, uids, source, fileSize);
+        return await keepIndexConflict(context, placed, header, error, uids, source, fileSize);
       }
       await folderFlushed;
       if (linked === 'linked') removeFileQuietlySync(tempPath);
@@ -147,7 +160,8 @@ export async function placeTemporaryFile(
     existing = { path: finalPath, indexed: false };
   }
 
-  if (await sameDatasetBytes(existing.path, tempPath, header.datasetOffset)) {
+  const comparison = await compareContent(existing.path, tempPath, header);
+  if (comparison.kind !== 'different') {
     if (existing.inPlace) return adoptInPlaceFile(context, tempPath, finalPath, record, source, fileSize, existing.path);
     await removeFileQuietly(tempPath);
     const existingSize = (await fsp.stat(existing.path)).size;
@@ -155,11 +169,7 @@ export async function placeTemporaryFile(
       // A file from an interrupted earlier store: it is complete (it was placed by link), so index it.
       await context.indexQueue.add({ record, file: fileInfo(existing.path, false, existingSize, source), source: source.description });
     }
-    logger.debug('Received duplicate instance; kept the stored file', {
-      sopInstanceUid: uids.sopInstanceUid,
-      sourceAeTitle: source.sourceAeTitle,
-      path: existing.path,
-    });
+    logDuplicate(context, uids, source, existing.path, comparison.kind === 're-encoded' ? reEncodingFields(comparison, header) : {});
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
@@ -200,24 +210,40 @@ async function adoptInPlaceFile(
   return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
 }
 
+/** Logs at debug level that the archive already has the received instance, with both transfer syntaxes when they differ. */
+function logDuplicate(context: PlacementContext, uids: ReturnType<typeof uidsOf>, source: FileSource, storedPath: string, syntaxes: Record<string, string>): void {
+  context.logger.debug('Received duplicate instance; kept the stored file', {
+    sopInstanceUid: uids.sopInstanceUid,
+    sourceAeTitle: source.sourceAeTitle,
+    path: storedPath,
+    ...syntaxes,
+  });
+}
+
+/** Returns the log fields of both transfer syntaxes of a data set that the sender re-encoded. */
+function reEncodingFields(comparison: ContentComparison, header: DicomFileHeader): Record<string, string> {
+  return transferSyntaxFields(comparison.storedTransferSyntaxUid, header.transferSyntaxUid);
+}
+
 /** Moves `file`, which the index rejected for `conflict`, to .conflicts and logs why. */
 function keepIndexConflict(
   context: PlacementContext,
   file: string,
+  header: DicomFileHeader,
   conflict: IndexConflictError,
   uids: ReturnType<typeof uidsOf>,
   source: FileSource,
   fileSize: number,
 ): Promise<StoreOutcome> {
   const message = 'Received an instance that conflicts with the index; kept it aside';
-  return keepAside(context, file, uids, source, fileSize, message, { studyInstanceUid: uids.studyInstanceUid, reason: conflict.message });
+  return keepAside(context, file, header, uids, source, fileSize, message, { studyInstanceUid: uids.studyInstanceUid, reason: conflict.message });
 }
 
 /**
  * Moves `file` (whose header is `header`), which differs from the stored file
  * of its UID, to .conflicts and logs it. The log names both transfer
- * syntaxes when they differ, because then the data set bytes differ even
- * when the sender re-encoded the same content.
+ * syntaxes when they differ, because a compressed and an uncompressed copy of
+ * the same content count as different.
  */
 function keepDifferentContent(
   context: PlacementContext,
@@ -232,7 +258,7 @@ function keepDifferentContent(
     context.indexQueue.queuedEntry(uids.sopInstanceUid)?.record.instance.transferSyntaxUid ??
     context.catalog.findInstance(uids.sopInstanceUid)?.transferSyntaxUid;
   const message = 'Received different content for a stored SOP Instance UID; kept it aside';
-  return keepAside(context, file, uids, source, fileSize, message, {
+  return keepAside(context, file, header, uids, source, fileSize, message, {
     storedPath: existing.path,
     ...transferSyntaxFields(storedSyntax, header.transferSyntaxUid),
   });
@@ -244,16 +270,35 @@ export function transferSyntaxFields(storedSyntax: string | undefined, receivedS
   return { storedTransferSyntaxUid: storedSyntax, receivedTransferSyntaxUid: receivedSyntax };
 }
 
-/** Moves `file` to .conflicts, logs `message` with `details`, and returns the 'conflict' outcome. */
+/**
+ * Moves `file` (whose header is `header`) to .conflicts, logs `message` with
+ * `details`, and returns the 'conflict' outcome. When .conflicts already has
+ * a copy of this SOP Instance UID with the same data set, it deletes `file`
+ * instead and returns 'duplicate' with that copy's path. Callers then count
+ * the instance as already archived.
+ */
 async function keepAside(
   context: PlacementContext,
   file: string,
+  header: DicomFileHeader,
   uids: ReturnType<typeof uidsOf>,
   source: FileSource,
   fileSize: number,
   message: string,
   details: Record<string, string>,
 ): Promise<StoreOutcome> {
+  const keptCopy = await findKeptCopy(context.root, file, header, uids.sopInstanceUid);
+  if (keptCopy !== undefined) {
+    await removeFileQuietly(file);
+    context.logger.info('Received content already kept aside for this SOP Instance UID; not kept again', {
+      sopInstanceUid: uids.sopInstanceUid,
+      sourceAeTitle: source.sourceAeTitle,
+      source: source.description,
+      ...details,
+      keptAt: keptCopy.path,
+    });
+    return { outcome: 'duplicate', path: keptCopy.path, size: keptCopy.size, ...uids };
+  }
   const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
   context.logger.warn(message, { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, source: source.description, ...details, conflictPath });
   return { outcome: 'conflict', path: conflictPath, size: fileSize, ...uids };
@@ -323,6 +368,32 @@ async function findIndexedFile(context: PlacementContext, sopInstanceUid: string
   if (!indexed) return undefined;
   if (await exists(indexed.path)) return { path: indexed.path, indexed: true, inPlace: indexed.inPlace };
   context.logger.warn('Indexed file is missing on disk; it will be replaced', { sopInstanceUid, path: indexed.path });
+  return undefined;
+}
+
+/** Names of kept copies after their SOP Instance UID and a dot: a conflictFileName time stamp and an optional attempt number. */
+const KEPT_COPY_SUFFIX = /^\d{8}T\d{9}Z(\.\d+)?\.dcm$/;
+
+/**
+ * Returns the copy in .conflicts of `sopInstanceUid` whose data set is the
+ * same as that of `file` (byte-identical or re-encoded, see compareContent).
+ */
+async function findKeptCopy(root: string, file: string, header: DicomFileHeader, sopInstanceUid: string): Promise<{ path: string; size: number } | undefined> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(conflictsFolder(root));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const prefix = `${sopInstanceUid}.`;
+  // NOTE: each kept copy of the UID is compared in turn, so many different copies of one UID make this slow.
+  for (const name of names.sort()) {
+    if (!name.startsWith(prefix) || !KEPT_COPY_SUFFIX.test(name.slice(prefix.length))) continue;
+    const kept = path.join(conflictsFolder(root), name);
+    if ((await compareContent(kept, file, header)).kind === 'different') continue;
+    return { path: kept, size: (await fsp.stat(kept)).size };
+  }
   return undefined;
 }
 

@@ -1,0 +1,188 @@
+/**
+ * An instance sent again in another uncompressed transfer syntax is a
+ * duplicate, not a conflict: storescu re-encodes the stored Explicit VR
+ * instance in Implicit VR and Explicit VR Big Endian, and `loader serve`
+ * keeps nothing in .conflicts. A really different data set under a stored
+ * SOP Instance UID, or an RLE copy, is kept aside once, however often it
+ * comes. `loader get` from Orthanc, which stores the Explicit VR copy of an
+ * instance that the archive stores in Implicit VR, counts it as already
+ * archived.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import {
+  LOOPBACK,
+  associationArgs,
+  corpusFile,
+  createLoaderDirs,
+  freePort,
+  loaderIsBuilt,
+  runDcmtk,
+  runLoader,
+  startLoader,
+  startOrthanc,
+} from '../support/peers';
+import type { CorpusFile, LoaderServer, OrthancHandle, RunResult } from '../support/peers';
+import { readPart10, storeWithOwnSyntax } from './helpers';
+
+const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
+
+const IMPLICIT_LE = '1.2.840.10008.1.2';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+const EXPLICIT_BE = '1.2.840.10008.1.2.2';
+const DEFLATED = '1.2.840.10008.1.2.1.99';
+const RLE_LOSSLESS = '1.2.840.10008.1.2.5';
+
+/** Sends `file` with storescu proposing only the syntax of `syntaxOption` (-xi, -xe, -xb), so storescu re-encodes it. */
+function sendAs(server: LoaderServer, syntaxOption: string, file: string): Promise<RunResult> {
+  return runDcmtk('storescu', [syntaxOption, ...associationArgs(server, 'STORESCU'), file], { timeoutMs: 120_000 });
+}
+
+function conflictCopies(archiveDir: string, sopInstanceUid: string): string[] {
+  const folder = path.join(archiveDir, '.conflicts');
+  if (!fs.existsSync(folder)) return [];
+  return fs.readdirSync(folder).filter((name) => name.startsWith(`${sopInstanceUid}.`));
+}
+
+/** Converts `file` with a DCMTK tool (dcmconv, dcmcrle) into `target`, and returns it as a corpus entry in `transferSyntaxUid`. */
+async function convertWith(tool: string, options: string[], file: CorpusFile, target: string, transferSyntaxUid: string): Promise<CorpusFile> {
+  const result = await runDcmtk(tool, [...options, file.absolutePath, target]);
+  if (result.code !== 0) throw new Error(`${tool} failed: ${result.stderr}`);
+  return { ...file, absolutePath: target, transferSyntaxUid };
+}
+
+function expectSent(result: RunResult): void {
+  expect(result.stderr).not.toMatch(/^[EF]:/m);
+  expect(result.code).toBe(0);
+}
+
+describeBuilt('instance sent again in another syntax', () => {
+  const ct = corpusFile('ct');
+  const sopInstanceUid = ct.sopInstanceUid!;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'loader-resend-'));
+  let server: LoaderServer;
+
+  beforeAll(async () => {
+    server = await startLoader([], { aeTitle: 'RESEND', env: { LOADER_LOG_LEVEL: 'debug' } });
+    expectSent(await sendAs(server, '-xe', ct.absolutePath));
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('implicit VR repeats are duplicates', async () => {
+    for (let round = 0; round < 3; round++) expectSent(await sendAs(server, '-xi', ct.absolutePath));
+
+    expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toEqual([]);
+    const log = server.readLog();
+    expect(log).not.toContain('kept it aside');
+    const duplicateLines = log.split('\n').filter((line) => line.includes('Received duplicate instance') && line.includes(sopInstanceUid));
+    expect(duplicateLines).toHaveLength(3);
+    expect(duplicateLines[0]).toContain(`storedTransferSyntaxUid=${EXPLICIT_LE}`);
+    expect(duplicateLines[0]).toContain(`receivedTransferSyntaxUid=${IMPLICIT_LE}`);
+  }, 240_000);
+
+  test('big endian repeat is duplicate', async () => {
+    const bigEndian = await convertWith('dcmconv', ['+tb'], ct, path.join(work, 'big-endian.dcm'), EXPLICIT_BE);
+    expectSent(await storeWithOwnSyntax(server, [bigEndian]));
+
+    expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toEqual([]);
+    expect(server.readLog()).toContain(`receivedTransferSyntaxUid=${EXPLICIT_BE}`);
+  }, 120_000);
+
+  test('deflated repeat is duplicate', async () => {
+    const deflated = await convertWith('dcmconv', ['+td'], ct, path.join(work, 'deflated.dcm'), DEFLATED);
+    expectSent(await storeWithOwnSyntax(server, [deflated]));
+
+    expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toEqual([]);
+    expect(server.readLog()).toContain(`receivedTransferSyntaxUid=${DEFLATED}`);
+  }, 120_000);
+
+  test('stored file stays explicit VR', () => {
+    const stored = path.join(server.dirs.archiveDir, ct.studyInstanceUid!, ct.seriesInstanceUid!, `${sopInstanceUid}.dcm`);
+    expect(readPart10(stored).transferSyntax).toBe(EXPLICIT_LE);
+    expect(readPart10(stored).dataset.equals(readPart10(ct.absolutePath).dataset)).toBe(true);
+  });
+
+  test('different content is kept aside once', async () => {
+    const changed = path.join(work, 'changed.dcm');
+    fs.copyFileSync(ct.absolutePath, changed);
+    const modify = await runDcmtk('dcmodify', ['-nb', '-i', '(0008,1030)=CHANGED CONTENT', changed]);
+    expect(modify.code).toBe(0);
+
+    expectSent(await sendAs(server, '-xe', changed));
+    expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toHaveLength(1);
+    expect(server.readLog()).toContain('Received different content for a stored SOP Instance UID; kept it aside');
+
+    expectSent(await sendAs(server, '-xe', changed));
+    expectSent(await sendAs(server, '-xi', changed));
+    expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toHaveLength(1);
+    const notKeptAgain = server.readLog().split('\n').filter((line) => line.includes('already kept aside') && line.includes(sopInstanceUid));
+    expect(notKeptAgain).toHaveLength(2);
+  }, 240_000);
+
+  test('RLE copy stays a conflict', async () => {
+    const rle = await convertWith('dcmcrle', [], ct, path.join(work, 'rle.dcm'), RLE_LOSSLESS);
+    const before = conflictCopies(server.dirs.archiveDir, sopInstanceUid).length;
+
+    expectSent(await storeWithOwnSyntax(server, [rle]));
+
+    expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toHaveLength(before + 1);
+  }, 120_000);
+});
+
+interface RetrieveJson {
+  outcome: string;
+  studies: { studyInstanceUid: string; outcome: string; completed: number; stored: number; duplicates: number; conflicts: number }[];
+}
+
+describeBuilt('get of a copy in another syntax', () => {
+  const mr = corpusFile('mr');
+  const dirs = createLoaderDirs('resend-get');
+  const callingAeTitle = 'LOADERRESEND';
+  let server: LoaderServer;
+  let orthanc: OrthancHandle;
+
+  beforeAll(async () => {
+    const movePort = await freePort();
+    orthanc = await startOrthanc({ aeTitle: 'ORTHRESEND', modalities: { loader: { aet: callingAeTitle, host: LOOPBACK, port: movePort } } });
+    await orthanc.uploadFile(mr.absolutePath);
+
+    server = await startLoader([], { aeTitle: 'RESENDGET', dirs });
+    expectSent(await sendAs(server, '-xi', mr.absolutePath));
+    await server.stop();
+    const archived = path.join(dirs.archiveDir, mr.studyInstanceUid!, mr.seriesInstanceUid!, `${mr.sopInstanceUid!}.dcm`);
+    expect(readPart10(archived).transferSyntax).toBe(IMPLICIT_LE);
+    expect(mr.transferSyntaxUid).toBe(EXPLICIT_LE);
+
+    const commands = [
+      ['nodes', 'add', 'orth', '--aet', orthanc.aeTitle, '--host', orthanc.host, '--port', String(orthanc.port)],
+      ['config', 'set', 'pacs.aeTitle', callingAeTitle],
+      ['config', 'set', 'pacs.moveScuPort', String(movePort)],
+    ];
+    for (const command of commands) {
+      const result = await runLoader(command, { dirs });
+      if (result.code !== 0) throw new Error(`loader ${command.join(' ')} failed: ${result.stderr}`);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    await orthanc?.stop();
+  });
+
+  test('get counts it as already archived', async () => {
+    const result = await runLoader(['get', 'orth', '--study-uid', mr.studyInstanceUid!, '--json'], { dirs, timeoutMs: 120_000 });
+
+    expect(result.code).toBe(0);
+    const report = result.json<RetrieveJson>();
+    expect(report.outcome).toBe('success');
+    expect(report.studies[0].duplicates).toBe(1);
+    expect(report.studies[0].conflicts).toBe(0);
+    expect(conflictCopies(dirs.archiveDir, mr.sopInstanceUid!)).toEqual([]);
+  }, 180_000);
+});
