@@ -324,6 +324,28 @@ describe('store', () => {
     expect(second.status).toBe(0);
   });
 
+  test('sender vanishing mid-data-set is logged without a response', async () => {
+    const port = await serve({ store: async (ctx) => (await readAll(ctx.data), { status: 0 }) });
+    const client = await open(port, { callingAeTitle: 'VANISHER' });
+    const contextId = client.findContext(CT_IMAGE_STORAGE)!.id;
+    const data = new Readable({
+      read() {
+        this.push(Buffer.alloc(64 * 1024));
+        this.destroy(new Error('source file unreadable'));
+      },
+    });
+
+    await expect(client.store({ contextId, sopClassUid: CT_IMAGE_STORAGE, sopInstanceUid: '1.2.3.9', data })).rejects.toThrow();
+    for (let tries = 0; tries < 100 && !logLines.some((line) => line.includes('sopInstanceUid=1.2.3.9')); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    const line = logLines.find((candidate) => candidate.includes('sopInstanceUid=1.2.3.9')) ?? '';
+    expect(line).toContain('no response was sent');
+    expect(line).toContain('callingAe=VANISHER');
+    expect(line).not.toContain('status=');
+  });
+
   test('missing handler answers 0211', async () => {
     const port = await serve({});
     const client = await open(port);

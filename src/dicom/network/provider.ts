@@ -315,8 +315,15 @@ class RequestServer {
     try {
       await this.drainRequest();
     } catch (error) {
-      // The association ended mid-message, so no response can be sent.
-      this.logFailure(resultFromError(error), { sopInstanceUid });
+      const info = this.options.info;
+      this.options.logger.warn('C-STORE-RQ data set ended early; the association ended, so no response was sent', {
+        association: info.id,
+        callingAe: info.callingAeTitle,
+        calledAe: info.calledAeTitle,
+        messageId: this.messageId,
+        sopInstanceUid,
+        error: (error as Error).message,
+      });
       return;
     }
     await this.sendFinal(result, { affectedSopInstanceUid: sopInstanceUid });
