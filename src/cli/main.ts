@@ -13,7 +13,7 @@ import { registerConfig } from './commands/config';
 import { normalizeDcmtkFlags, registerEcho } from './commands/echo';
 import { registerFind } from './commands/find';
 import { registerGet } from './commands/get';
-import { registerLicense, warnWhenUnlicensed } from './commands/license';
+import { registerLicense } from './commands/license';
 import { registerMigrate } from './commands/migrate';
 import { registerMove } from './commands/move';
 import { registerNodes } from './commands/nodes';
@@ -61,9 +61,6 @@ function buildProgram(): Command {
   registerUsers(program, globals);
   registerLicense(program, globals);
 
-  program.hook('preAction', (_program, actionCommand) => {
-    if (actionCommand.name() === 'serve' || actionCommand.name() === 'start') warnWhenUnlicensed(globals());
-  });
   return program;
 }
 

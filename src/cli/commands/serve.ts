@@ -24,6 +24,7 @@ import {
 import { openSettings, openWritableArchive, resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
 import { lowerHelperThreadPriority } from '../helper-thread-priority';
+import { warnWhenUnlicensed } from './license';
 import { checkScheduleNodes, parseSyncSchedule, runSyncSpec } from './sync';
 import type { SyncSchedule } from './sync';
 
@@ -110,6 +111,8 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
   // Schedules are checked before the server starts, so a typing error stops serve at once.
   const schedules = (options.sync ?? []).map(parseSyncSchedule);
   for (const schedule of schedules) checkScheduleNodes(globals, schedule);
+  // After the options are checked, so that a usage error is the first message.
+  warnWhenUnlicensed(globals);
 
   // Passwords are read once here, so a server that requires user identity fails at start, not at the first association.
   const accounts = pacs.requireUserIdentity ? await ServerAccounts.load(settingsStore.listServerAccounts()) : undefined;

@@ -8,6 +8,7 @@ import { createLogger } from '../../services/logger';
 import { checkGuiAvailability } from '../../ui/qt-runtime';
 import { resolveArchiveRoot } from '../context';
 import type { GlobalOptions } from '../context';
+import { warnWhenUnlicensed } from './license';
 import { runServer } from './serve';
 
 const log = createLogger('loader.cli');
@@ -29,6 +30,7 @@ export function registerStart(program: Command, globals: () => GlobalOptions): v
         await runServer(globals(), {});
         return;
       }
+      warnWhenUnlicensed(globals());
       // Loaded only here, because it loads the NodeGui addon.
       const { openWindow } = await import('../../ui/app');
       await openWindow({ paths: gui.paths, configDir: globals().configDir, archiveRoot: resolveArchiveRoot(globals()) });

@@ -81,7 +81,8 @@ export class AmbiguousSecretVariableError extends Error {
       `nodes ${nodeNames.join(' and ')} all map to the environment variable ${variable}, so the loader cannot ` +
         'tell whose password it contains and reads it for none of them: unset it and store each ' +
         'password with "loader secrets set NODE", or remove all but one of these nodes and register them again ' +
-        "under names that differ in more than case, '-', '_' and '.'",
+        "under names whose variables differ: LOADER_SECRET_ and the name in upper case, with Cyrillic letters spelled in Latin " +
+        "and each run of characters other than A-Z and 0-9 replaced by one '_'",
     );
   }
 }
