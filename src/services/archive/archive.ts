@@ -48,6 +48,7 @@ import {
 } from './placement';
 import { receiveFile } from './received-file';
 import { TemporaryFilePool, type TemporaryFile } from './temporary-file-pool';
+import { indexedFileChanged } from './changed-file';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
@@ -427,7 +428,14 @@ export class LocalArchive {
     return this.withUidLock(uids.sopInstanceUid, async () => {
       const size = (await fsp.stat(absolutePath)).size;
       const indexed = this.catalog.findInstance(uids.sopInstanceUid);
-      if (indexed?.path === absolutePath) return { outcome: 'duplicate', path: absolutePath, size, ...uids };
+      if (indexed?.path === absolutePath) {
+        if (!indexedFileChanged(this.catalog, indexed, size)) return { outcome: 'duplicate', path: absolutePath, size, ...uids };
+        // Removed first, so the study and patient rows of the old content do not outlive it.
+        this.logger.info('File indexed in place changed since it was indexed; indexing it again', { sopInstanceUid: uids.sopInstanceUid, path: absolutePath });
+        this.catalog.removeInstance(uids.sopInstanceUid);
+        this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description);
+        return { outcome: 'stored', path: absolutePath, size, ...uids };
+      }
 
       const existing = indexed && (await exists(indexed.path)) ? indexed.path : undefined;
       if (existing !== undefined) {

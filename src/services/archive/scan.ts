@@ -14,7 +14,8 @@ import { Tags } from '../../dicom/tags';
 import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
-import { IndexConflictError, type IndexedInstance, type StudySummary } from './catalog';
+import { IndexConflictError, type StudySummary } from './catalog';
+import { indexedFileChanged } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
 import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
@@ -322,7 +323,7 @@ class Scan {
     const indexed = catalog.findInstance(sopInstanceUid);
     let outcome: ScanOutcome = 'stored';
     if (indexed?.path === file) {
-      if (!indexedFileChanged(this.archive, indexed, header.fileSize)) return 'duplicate';
+      if (!indexedFileChanged(this.archive.catalog, indexed, header.fileSize)) return 'duplicate';
       this.beginBatch();
       this.logger.info('File indexed in place changed since it was indexed; indexing it again', { sopInstanceUid, path: file });
       // Removed first, so the study and patient rows of the old content do not outlive it.
@@ -368,7 +369,7 @@ class Scan {
     try {
       const sopInstanceUid = record.instance.sopInstanceUid;
       const indexed = this.archive.catalog.findInstance(sopInstanceUid);
-      if (indexed?.inPlace && indexed.path === file && indexedFileChanged(this.archive, indexed, header.fileSize)) {
+      if (indexed?.inPlace && indexed.path === file && indexedFileChanged(this.archive.catalog, indexed, header.fileSize)) {
         // Otherwise the import would adopt this file's bytes but keep the row, and the patient, of its old content.
         this.logger.info('File indexed in place changed since it was indexed; importing it as new', { sopInstanceUid, path: file });
         this.archive.catalog.removeInstance(sopInstanceUid);
@@ -478,25 +479,6 @@ class Scan {
 /** A store outcome, or 'updated' for a file indexed in place again because it changed. */
 type ScanOutcome = StoreOutcomeKind | 'updated';
 
-/**
- * Returns true when the file of an in-place index row differs in size from
- * `fileSize`, or was modified after the row was written.
- */
-function indexedFileChanged(archive: LocalArchive, indexed: IndexedInstance, fileSize: number): boolean {
-  if (indexed.size !== fileSize) return true;
-  const row = archive.catalog.db.prepare('SELECT received_at AS indexedAt FROM instances WHERE sop_instance_uid = ?').get(indexed.sopInstanceUid) as
-    | { indexedAt: string }
-    | undefined;
-  if (row === undefined) return false;
-  let modifiedAt: number;
-  try {
-    modifiedAt = fs.statSync(indexed.path).mtimeMs;
-  } catch {
-    return false;
-  }
-  // NOTE: a file copied with its original time, or changed within the same millisecond as the row, counts as unchanged.
-  return modifiedAt > Date.parse(row.indexedAt);
-}
 
 /** Returns true for a Node file-system error (it has an errno code such as EACCES or ENOENT). */
 function isFileSystemError(error: unknown): boolean {

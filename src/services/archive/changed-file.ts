@@ -1,0 +1,26 @@
+/**
+ * Whether a file indexed in place changed since its index row was written,
+ * for the scan and for importFile, which index it again when it did.
+ */
+import fs from 'node:fs';
+import type { ArchiveCatalog, IndexedInstance } from './catalog';
+
+/**
+ * Returns true when the file of an in-place index row differs in size from
+ * `fileSize`, or was modified after the row was written.
+ */
+export function indexedFileChanged(catalog: ArchiveCatalog, indexed: IndexedInstance, fileSize: number): boolean {
+  if (indexed.size !== fileSize) return true;
+  const row = catalog.db.prepare('SELECT received_at AS indexedAt FROM instances WHERE sop_instance_uid = ?').get(indexed.sopInstanceUid) as
+    | { indexedAt: string }
+    | undefined;
+  if (row === undefined) return false;
+  let modifiedAt: number;
+  try {
+    modifiedAt = fs.statSync(indexed.path).mtimeMs;
+  } catch {
+    return false;
+  }
+  // NOTE: a file copied with its original time, or changed within the same millisecond as the row, counts as unchanged.
+  return modifiedAt > Date.parse(row.indexedAt);
+}
