@@ -19,8 +19,15 @@
 import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
 import type { Readable } from 'node:stream';
 
-/** Size of each read, as Node's own default. */
-const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * Size of each read: four times Node's default of 64 KiB. For CT images of
+ * 525 KB from storescu, the larger reads cut the read calls per image from
+ * 9.8 to 3.4 and the file writes from 16 to 11 (strace). The median receive
+ * of 1000 images fell from 1.64 to 1.59 s, and of the next 1000 from 1.43 to
+ * 1.35 s, in 6 alternating runs on 2 cores: a small gain, within the noise of
+ * that machine. Each association keeps one such buffer.
+ */
+const READ_BUFFER_BYTES = 256 * 1024;
 
 type ChunkReceiver = (chunk: Buffer) => void;
 
