@@ -7,7 +7,7 @@ import path from 'node:path';
 
 import envPaths from 'env-paths';
 
-import { LocalArchive, type OpenArchiveOptions } from '../services/archive';
+import { INCOMING_FOLDER, INDEX_FILE, LocalArchive, type OpenArchiveOptions } from '../services/archive';
 import { SettingsStore } from '../services/settings/settings-store';
 
 export interface GlobalOptions {
@@ -30,13 +30,46 @@ export function requireExistingArchive(root: string): void {
   throw new UsageError(`archive folder ${root} does not exist; check --archive or LOADER_ARCHIVE`);
 }
 
+/** Quotes `text` for a POSIX shell when it contains characters such as spaces, so a suggested command can be pasted. */
+function quoteForShell(text: string): string {
+  return /^[\p{L}\p{N}_./@:+=,-]+$/u.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Checks that `root` is an archive folder: one with the loader's index, or an
+ * empty folder, which has no studies yet. Any other folder without the loader's
+ * index raises an error, because opening it as an archive would write an
+ * empty index and the archive's internal folders into it. A missing folder
+ * is a UsageError (exit code 2), the other cases are plain errors (exit code 1).
+ */
+export function checkArchiveFolder(root: string): 'archive' | 'empty' {
+  requireExistingArchive(root);
+  if (!fs.statSync(root).isDirectory()) {
+    throw new Error(`archive ${root} is a file, not a folder; give the archive folder with --archive or LOADER_ARCHIVE`);
+  }
+
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    // An unreadable folder is left to LocalArchive.open, whose message names the permission problem.
+    return 'archive';
+  }
+  if (names.includes(INDEX_FILE)) return 'archive';
+  if (names.length === 0) return 'empty';
+  if (names.includes(INCOMING_FOLDER)) {
+    throw new Error(`archive ${root} has no ${INDEX_FILE}; run \`loader reindex --archive ${quoteForShell(root)}\` to rebuild the index from its files`);
+  }
+  throw new Error(`${root} is not a loader archive (no ${INDEX_FILE}); use \`loader scan ${quoteForShell(root)}\` to load its files`);
+}
+
 /**
  * Opens the archive at `root` for a command that only reads it; see
- * requireExistingArchive. An archive that this user may not write (a DVD, a
+ * checkArchiveFolder. An archive that this user may not write (a DVD, a
  * read-only mount) opens read-only.
  */
 export function openExistingArchive(root: string): LocalArchive {
-  requireExistingArchive(root);
+  checkArchiveFolder(root);
   return LocalArchive.open(root, { access: 'read-if-not-writable' });
 }
 

@@ -117,6 +117,18 @@ describeBuilt('studies --archive check', () => {
     expect(listing(folder)).toEqual(['IM1']);
   });
 
+  test('send from a folder of DICOM files rejected', async () => {
+    const folder = path.join(dirs.root, 'cd for send');
+    fs.mkdirSync(folder);
+    fs.copyFileSync(corpusFile('ct').absolutePath, path.join(folder, 'IM1'));
+
+    const result = await runLoader(['send', '--archive', folder, '--host', '127.0.0.1', '--port', '104', '-aec', 'NODE', '--study-uid', '1.2.3'], { dirs });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${folder} is not a loader archive (no index.sqlite)`);
+    expect(listing(folder)).toEqual(['IM1']);
+  });
+
   test('file rejected', async () => {
     const file = path.join(dirs.root, 'one.dcm');
     fs.copyFileSync(corpusFile('ct').absolutePath, file);

@@ -7,14 +7,13 @@
  */
 import type { Command } from 'commander';
 
-import { LocalArchive } from '../../services/archive';
 import type { StoredInstance } from '../../services/archive';
 import { generateJobSecret } from '../../services/migration';
 import type { MigrationAnonymization } from '../../services/migration';
 import type { RemoteNode } from '../../services/query-retrieve';
 import { AnonymizingTransform, emptyReport, outcomeOf, sendInstances } from '../../services/transfers';
 import type { InstanceProblem, TransferOutcome, TransferReport, TransformResult } from '../../services/transfers';
-import { exitCodeForOutcome, resolveArchiveRoot, UsageError } from '../context';
+import { exitCodeForOutcome, openExistingArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printInstanceProblems } from '../instance-problems';
 import { ProgressLine } from '../terminal';
@@ -98,7 +97,7 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
     const anonymize = anonymizationFrom(options);
     const { node, local } = await resolveTarget(globals(), name, options);
     const filters = filtersFrom(options);
-    const archive = LocalArchive.open(resolveArchiveRoot(globals()));
+    const archive = openExistingArchive(resolveArchiveRoot(globals()));
     const interrupt = abortOnInterrupt();
     const progress = new ProgressLine();
     const transform = createTransform(anonymize);

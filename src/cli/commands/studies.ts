@@ -1,15 +1,12 @@
 /**
  * `loader studies`: searches the archive index for studies.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-
 import type { Command } from 'commander';
 
-import { INCOMING_FOLDER, INDEX_FILE, QueryError } from '../../services/archive';
+import { QueryError } from '../../services/archive';
 import type { LocalArchive, StudySearchFilters, StudySummary } from '../../services/archive';
 import { FilterError, formatDateRange, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
-import { countOf, openExistingArchive, requireExistingArchive, resolveArchiveRoot, UsageError } from '../context';
+import { checkArchiveFolder, countOf, openExistingArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
 import { DATE_OPTION_HELP } from './find';
@@ -32,39 +29,6 @@ function archiveDateRange(value: string): string {
 function modalityCodes(values: string[] | undefined): string[] | undefined {
   const codes = normalizeModalities(values);
   return codes.length > 0 ? codes : undefined;
-}
-
-/** Quotes `text` for a POSIX shell when it contains characters such as spaces, so a suggested command can be pasted. */
-function quoteForShell(text: string): string {
-  return /^[\p{L}\p{N}_./@:+=,-]+$/u.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * Checks that `root` is an archive folder: one with the loader's index, or an
- * empty folder, which has no studies yet. Any other folder without the loader's
- * index raises an error, because opening it as an archive would write an
- * empty index and the archive's internal folders into it. A missing folder
- * is a UsageError (exit code 2), the other cases are plain errors (exit code 1).
- */
-function checkArchiveFolder(root: string): 'archive' | 'empty' {
-  requireExistingArchive(root);
-  if (!fs.statSync(root).isDirectory()) {
-    throw new Error(`archive ${root} is a file, not a folder; give the archive folder with --archive or LOADER_ARCHIVE`);
-  }
-
-  let names: string[];
-  try {
-    names = fs.readdirSync(root);
-  } catch {
-    // An unreadable folder is left to LocalArchive.open, whose message names the permission problem.
-    return 'archive';
-  }
-  if (names.includes(INDEX_FILE)) return 'archive';
-  if (names.length === 0) return 'empty';
-  if (names.includes(INCOMING_FOLDER)) {
-    throw new Error(`archive ${root} has no ${INDEX_FILE}; run \`loader reindex --archive ${quoteForShell(root)}\` to rebuild the index from its files`);
-  }
-  throw new Error(`${root} is not a loader archive (no ${INDEX_FILE}); use \`loader scan ${quoteForShell(root)}\` to load its files`);
 }
 
 /** Prints the studies found as JSON or as a table with a count. */
