@@ -94,6 +94,21 @@ describe('Local panel', () => {
     await controller.close();
   });
 
+  test('scanLocal counts unreadable files as failed', async () => {
+    const { controller: scanning, archiveRoot: scanRoot } = newController('ctl-scan');
+    const folder = makeTempDir('ctl-scan-files');
+    fs.copyFileSync(samples[0].absolutePath, path.join(folder, 'good.dcm'));
+    // A name that is not valid UTF-8, as on a disc mounted without iocharset, cannot be opened by its decoded name.
+    fs.copyFileSync(samples[0].absolutePath, Buffer.concat([Buffer.from(`${folder}/bad`), Buffer.from([0xe9]), Buffer.from('.dcm')]));
+    const archive = LocalArchive.open(scanRoot);
+
+    const result = await scanning.scanLocal(archive, folder, () => undefined);
+    archive.close();
+    await scanning.close();
+
+    expect(result).toEqual({ scanned: 2, indexed: 1, failed: 1 });
+  });
+
   test('connectLocal reuses the open archive', () => {
     const first = controller.connectLocal(archiveRoot);
     const second = controller.connectLocal(archiveRoot);

@@ -242,7 +242,9 @@ export class AppController {
   /** Indexes the DICOM files under the archive root in place. */
   async scanLocal(archive: LocalArchive, root: string, onProgress: (scanned: number, indexed: number) => void): Promise<{ scanned: number; indexed: number; failed: number }> {
     const report = await archive.scanPaths([root], { import: false, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
-    return { scanned: report.scanned, indexed: report.indexed + report.duplicates, failed: report.damaged.length };
+    // Files not read or not indexed fail; non-DICOM files beside the images do not.
+    const failed = report.damaged.length + report.unreadable.length + report.notIndexed.length + report.missing.length;
+    return { scanned: report.scanned, indexed: report.indexed + report.updated + report.duplicates, failed };
   }
 
   /** Retrieves studies from a node into an archive with C-GET or C-MOVE; `signal` cancels the retrieve. */
