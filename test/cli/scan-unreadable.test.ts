@@ -51,14 +51,14 @@ describeOtherUser('scan of unreadable files', () => {
 
   test('names the fix for a locked file', () => {
     expect(result.stdout).toContain(
-      `damaged: ${lockedFile}: permission denied (EACCES): the user running the loader may not read this file; ` +
+      `unreadable: ${lockedFile}: permission denied (EACCES): the user running the loader may not read this file; ` +
         'give that user read access (chmod, chown) or run the scan as a user who has it',
     );
   });
 
   test('names the fix for a locked folder', () => {
     expect(result.stdout).toContain(
-      `damaged: ${lockedFolder}: permission denied (EACCES): the user running the loader may not list this folder; ` +
+      `unreadable: ${lockedFolder}: permission denied (EACCES): the user running the loader may not list this folder; ` +
         'give that user read access (chmod, chown) or run the scan as a user who has it',
     );
   });
