@@ -121,7 +121,7 @@ describeBuilt('instance sent again in another syntax', () => {
     expectSent(await sendAs(server, '-xe', changed));
     expectSent(await sendAs(server, '-xi', changed));
     expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toHaveLength(1);
-    const notKeptAgain = server.readLog().split('\n').filter((line) => line.includes('already kept aside') && line.includes(sopInstanceUid));
+    const notKeptAgain = server.readLog().split('\n').filter((line) => line.includes('equals a copy kept aside before') && line.includes(sopInstanceUid));
     expect(notKeptAgain).toHaveLength(2);
   }, 240_000);
 
@@ -185,4 +185,46 @@ describeBuilt('get of a copy in another syntax', () => {
     expect(report.studies[0].conflicts).toBe(0);
     expect(conflictCopies(dirs.archiveDir, mr.sopInstanceUid!)).toEqual([]);
   }, 180_000);
+});
+
+describeBuilt('get of a changed copy, twice', () => {
+  const mr = corpusFile('mr');
+  const dirs = createLoaderDirs('resend-get-changed');
+  const callingAeTitle = 'LOADERCHANGED';
+  let orthanc: OrthancHandle;
+
+  beforeAll(async () => {
+    const movePort = await freePort();
+    orthanc = await startOrthanc({ aeTitle: 'ORTHCHANGED', modalities: { loader: { aet: callingAeTitle, host: LOOPBACK, port: movePort } } });
+    const changed = path.join(dirs.root, 'changed.dcm');
+    fs.copyFileSync(mr.absolutePath, changed);
+    expect((await runDcmtk('dcmodify', ['-nb', '-i', '(0008,1030)=CHANGED ON THE PACS', changed])).code).toBe(0);
+    await orthanc.uploadFile(changed);
+
+    const commands = [
+      ['scan', '--import', mr.absolutePath],
+      ['nodes', 'add', 'orth', '--aet', orthanc.aeTitle, '--host', orthanc.host, '--port', String(orthanc.port)],
+      ['config', 'set', 'pacs.aeTitle', callingAeTitle],
+      ['config', 'set', 'pacs.moveScuPort', String(movePort)],
+    ];
+    for (const command of commands) {
+      const result = await runLoader(command, { dirs });
+      if (result.code !== 0) throw new Error(`loader ${command.join(' ')} failed: ${result.stderr}`);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await orthanc?.stop();
+  });
+
+  test('each run reports the conflict', async () => {
+    const runs = [];
+    for (let i = 0; i < 2; i++) runs.push(await runLoader(['get', 'orth', '--study-uid', mr.studyInstanceUid!, '--json'], { dirs, timeoutMs: 120_000 }));
+
+    for (const result of runs) {
+      expect(result.code).toBe(1);
+      expect(result.json<RetrieveJson>().studies[0].conflicts).toBe(1);
+    }
+    expect(conflictCopies(dirs.archiveDir, mr.sopInstanceUid!)).toHaveLength(1);
+  }, 240_000);
 });

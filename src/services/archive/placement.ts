@@ -274,8 +274,8 @@ export function transferSyntaxFields(storedSyntax: string | undefined, receivedS
  * Moves `file` (whose header is `header`) to .conflicts, logs `message` with
  * `details`, and returns the 'conflict' outcome. When .conflicts already has
  * a copy of this SOP Instance UID with the same data set, it deletes `file`
- * instead and returns 'duplicate' with that copy's path. Callers then count
- * the instance as already archived.
+ * instead and returns 'conflict' with that copy's path, so .conflicts keeps
+ * one copy of each data set and callers still report the conflict.
  */
 async function keepAside(
   context: PlacementContext,
@@ -290,14 +290,15 @@ async function keepAside(
   const keptCopy = await findKeptCopy(context.root, file, header, uids.sopInstanceUid);
   if (keptCopy !== undefined) {
     await removeFileQuietly(file);
-    context.logger.info('Received content already kept aside for this SOP Instance UID; not kept again', {
+    // Still a conflict: the archive's copy differs from the sender's, and a caller such as `loader get` must say so every time.
+    context.logger.warn('Received content that conflicts with the archive and equals a copy kept aside before; not kept again', {
       sopInstanceUid: uids.sopInstanceUid,
       sourceAeTitle: source.sourceAeTitle,
       source: source.description,
       ...details,
-      keptAt: keptCopy.path,
+      conflictPath: keptCopy.path,
     });
-    return { outcome: 'duplicate', path: keptCopy.path, size: keptCopy.size, ...uids };
+    return { outcome: 'conflict', path: keptCopy.path, size: keptCopy.size, ...uids };
   }
   const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
   context.logger.warn(message, { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, source: source.description, ...details, conflictPath });
