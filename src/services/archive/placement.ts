@@ -14,9 +14,9 @@
  *   temporary file;
  * - the stored file differs: move the temporary file to .conflicts and keep the
  *   stored file, unless .conflicts already has a copy with the same data set
- *   for this SOP Instance UID. Then delete the temporary file and return
- *   'duplicate', so that a sender that repeats the instance neither fills the
- *   disk nor fails again.
+ *   for this SOP Instance UID. Then delete the temporary file, so that a
+ *   sender that repeats the instance does not fill the disk, and still
+ *   return 'conflict' with the path of that copy.
  *
  * The caller holds the per-UID lock, has flushed the temporary file's data
  * when durability is 'full', and deletes the temporary file on error.
@@ -52,8 +52,8 @@ export interface StoreOutcome {
   /**
    * Absolute path of the instance: the archive file ('stored'), the file
    * already stored ('duplicate'), or the file kept aside in .conflicts
-   * ('conflict'). For files indexed in place it is the file's own path. For a
-   * 'duplicate' of a copy kept aside earlier it is that copy in .conflicts.
+   * ('conflict', also a copy kept aside by an earlier store). For files
+   * indexed in place it is the file's own path.
    */
   path: string;
   studyInstanceUid: string;
