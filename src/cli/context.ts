@@ -56,7 +56,8 @@ export function checkArchiveFolder(root: string): 'archive' | 'empty' {
     return 'archive';
   }
   if (names.includes(INDEX_FILE)) return 'archive';
-  if (names.length === 0) return 'empty';
+  // A new ext4 file system holds only lost+found, so such a mount point counts as empty.
+  if (names.every((name) => name === 'lost+found')) return 'empty';
   if (names.includes(INCOMING_FOLDER)) {
     throw new Error(`archive ${root} has no ${INDEX_FILE}; run \`loader reindex --archive ${quoteForShell(root)}\` to rebuild the index from its files`);
   }
@@ -65,11 +66,14 @@ export function checkArchiveFolder(root: string): 'archive' | 'empty' {
 
 /**
  * Opens the archive at `root` for a command that only reads it; see
- * checkArchiveFolder. An archive that this user may not write (a DVD, a
- * read-only mount) opens read-only.
+ * checkArchiveFolder. An empty folder raises an error too, because opening it
+ * would create an archive with nothing to read. An archive that this user may
+ * not write (a DVD, a read-only mount) opens read-only.
  */
 export function openExistingArchive(root: string): LocalArchive {
-  checkArchiveFolder(root);
+  if (checkArchiveFolder(root) === 'empty') {
+    throw new Error(`archive ${root} is empty: it has no ${INDEX_FILE} and no studies yet; receive, get or scan studies into it first`);
+  }
   return LocalArchive.open(root, { access: 'read-if-not-writable' });
 }
 

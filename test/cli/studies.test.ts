@@ -129,6 +129,19 @@ describeBuilt('studies --archive check', () => {
     expect(listing(folder)).toEqual(['IM1']);
   });
 
+  test('send from an empty folder rejected', async () => {
+    const folder = path.join(dirs.root, 'empty mount');
+    fs.mkdirSync(path.join(folder, 'lost+found'), { recursive: true });
+
+    const result = await runLoader(['send', '--archive', folder, '--host', '127.0.0.1', '--port', '104', '-aec', 'NODE', '--study-uid', '1.2.3'], { dirs });
+    const studies = await runLoader(['studies', '--archive', folder], { dirs });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`archive ${folder} is empty`);
+    expect(studies.code).toBe(0);
+    expect(listing(folder)).toEqual(['lost+found']);
+  });
+
   test('file rejected', async () => {
     const file = path.join(dirs.root, 'one.dcm');
     fs.copyFileSync(corpusFile('ct').absolutePath, file);

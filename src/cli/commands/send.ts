@@ -97,6 +97,11 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
     const anonymize = anonymizationFrom(options);
     const { node, local } = await resolveTarget(globals(), name, options);
     const filters = filtersFrom(options);
+    // Usage errors come before the archive check, so that they name the option.
+    if (options.allMatching && !hasAnyFilter(filters)) {
+      throw new UsageError('--all-matching needs at least one filter; to send every archived study, also those without Study Date, use "loader migrate local NODE --all"');
+    }
+    if (!options.allMatching && !filters.studyInstanceUids?.length) throw new UsageError('give --study-uid UID... or --all-matching with filters');
     const archive = openExistingArchive(resolveArchiveRoot(globals()));
     const interrupt = abortOnInterrupt();
     const progress = new ProgressLine();
@@ -105,12 +110,10 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
     try {
       let studyUids: string[];
       if (options.allMatching) {
-        if (!hasAnyFilter(filters)) throw new UsageError('--all-matching needs at least one filter; to send every archived study, also those without Study Date, use "loader migrate local NODE --all"');
         const studies = archive.searchStudies({ name: filters.patientName, patientId: filters.patientId, date: filters.date, modalities: filters.modalities, description: filters.studyDescription });
         studyUids = studies.map((study) => study.studyInstanceUid).filter((uid) => !filters.studyInstanceUids || filters.studyInstanceUids.includes(uid));
       } else {
-        if (!filters.studyInstanceUids?.length) throw new UsageError('give --study-uid UID... or --all-matching with filters');
-        studyUids = filters.studyInstanceUids;
+        studyUids = filters.studyInstanceUids ?? [];
       }
       const perStudy = studyUids.map((studyInstanceUid) => ({ studyInstanceUid, instances: archive.listInstances({ studyInstanceUid }) }));
       const instances: StoredInstance[] = perStudy.flatMap((study) => study.instances);
