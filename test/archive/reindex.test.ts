@@ -261,7 +261,7 @@ describe('archive import and reindex', () => {
       archive = LocalArchive.open(root);
 
       expect(report.unreachable).toEqual([]);
-      expect(report.skipped.map((problem) => [problem.kind, problem.path])).toEqual([['removed', file]]);
+      expect(report.skipped.map((problem) => [problem.kind, problem.path])).toEqual([['dropped', file]]);
       expect(archive.listInstances()).toEqual([]);
     });
   });

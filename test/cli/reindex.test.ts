@@ -51,7 +51,7 @@ describeBuilt('loader reindex report', () => {
     fs.rmSync(path.join(dirs.archiveDir, 'notes.txt'));
 
     expect(result.code).toBe(3);
-    expect(result.stdout).toContain(`kept 1 instance indexed in place without checking them, because their files are not reachable (missing or unreadable: ${disc})`);
+    expect(result.stdout).toContain(`kept 1 instance indexed in place without checking it, because its file is not reachable (missing or unreadable: ${disc})`);
     expect(result.stdout).toContain('hint: insert the disc or mount the folder, then run loader reindex again to check them');
     expect(result.stdout).toContain(`duplicate: ${path.join(junk, 'copy.dcm')}: SOP Instance UID ${ct.sopInstanceUid} is already indexed from `);
     expect(result.stdout).toContain('hint: a duplicate is a second copy of an instance');
@@ -68,6 +68,18 @@ describeBuilt('loader reindex report', () => {
 
     expect(result.code).toBe(0);
     expect(result.json()).toMatchObject({ indexed: 1, inPlaceInstances: 1, unreachable: [], skipped: [] });
+  });
+
+  test('drop-unreachable drops the ejected disc', async () => {
+    fs.renameSync(disc, `${disc}.ejected`);
+    const result = await runLoader(['reindex', '--drop-unreachable'], { dirs });
+    fs.renameSync(`${disc}.ejected`, disc);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`dropped: ${discFile}: `);
+    expect(result.stdout).toContain('hint: as --drop-unreachable requested');
+    const studies = await runLoader(['studies', '--json'], { dirs });
+    expect(studies.json<unknown[]>()).toHaveLength(1);
   });
 
   test('refusal names the server command', async () => {

@@ -17,6 +17,7 @@ const HINTS: Record<ReindexProblemKind, string> = {
   unreadable: 'an unreadable file is not DICOM, is damaged or lacks a valid UID; move it out of the archive folder, or replace it with a good copy and run loader reindex again',
   conflict: 'a conflicting file belongs to a series that is indexed under another study; check which study is right and move the other file out of the archive folder',
   removed: 'the index no longer lists these files indexed in place; run loader scan PATH to index a folder again',
+  dropped: 'as --drop-unreachable requested, the index no longer lists these unreachable files; run loader scan PATH to index them again',
 };
 
 export function registerReindex(program: Command, globals: () => GlobalOptions): void {
@@ -34,7 +35,9 @@ export function registerReindex(program: Command, globals: () => GlobalOptions):
       } else {
         printReport(report, (line) => process.stdout.write(line));
       }
-      if (report.skipped.length > 0 || report.unreachable.length > 0) process.exitCode = ExitCode.PartialSuccess;
+      // Rows dropped on request are what the user asked for, so they alone leave the exit code at 0.
+      const problems = report.skipped.filter((problem) => problem.kind !== 'dropped');
+      if (problems.length > 0 || report.unreachable.length > 0) process.exitCode = ExitCode.PartialSuccess;
     });
 }
 
@@ -47,7 +50,8 @@ function printReport(report: ReindexReport, write: (line: string) => void): void
     const folders = report.unreachableFolders.slice(0, MAX_FOLDERS_LISTED).join(', ');
     const more = report.unreachableFolders.length > MAX_FOLDERS_LISTED ? ` and ${report.unreachableFolders.length - MAX_FOLDERS_LISTED} more folders` : '';
     write(
-      `kept ${countOf(report.unreachable.length, 'instance')} indexed in place without checking them, because their files are not reachable ` +
+      `kept ${countOf(report.unreachable.length, 'instance')} indexed in place without checking ` +
+        (report.unreachable.length === 1 ? 'it, because its file is not reachable ' : 'them, because their files are not reachable ') +
         `(missing or unreadable: ${folders}${more})\n`,
     );
     write('  hint: insert the disc or mount the folder, then run loader reindex again to check them; loader reindex --drop-unreachable drops them from the index\n');

@@ -42,7 +42,7 @@ export interface ReindexOptions {
  *   still there, that now contains another instance or no DICOM data, or
  *   that is not reachable while `dropUnreachable` is set.
  */
-export type ReindexProblemKind = 'unreadable' | 'duplicate' | 'conflict' | 'removed';
+export type ReindexProblemKind = 'unreadable' | 'duplicate' | 'conflict' | 'removed' | 'dropped';
 
 export interface ReindexProblem extends WalkProblem {
   kind: ReindexProblemKind;
@@ -177,7 +177,7 @@ async function rebuildIndex(
 
     const keepUnreachable = (arrival: ArrivalInfo, folder: string): void => {
       if (dropUnreachable) {
-        skipped.push({ kind: 'removed', path: arrival.path, reason: `The file is not reachable in ${folder}, and --drop-unreachable drops its row` });
+        skipped.push({ kind: 'dropped', path: arrival.path, reason: `The file is not reachable in ${folder}, and --drop-unreachable drops its row` });
         return;
       }
       if (!arrival.record || !addRow(arrival.record, arrival.path, true, arrival.size)) return;
