@@ -105,6 +105,18 @@ describe('scan report lists', () => {
     expect(report.otherPatient.map((item) => item.path)).not.toContain(fs.realpathSync(first));
   });
 
+  test('study of another patient listed again by a rescan', async () => {
+    const studyInstanceUid = '2.25.81726355';
+    freshCopy(CT_SMALL, path.join(workDir, 'src', 'a.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-A' });
+    const second = freshCopy(CT_SMALL, path.join(workDir, 'src', 'b.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-B' });
+    await archive.scanPaths([path.join(workDir, 'src')], { import: false });
+
+    const rescan = await archive.scanPaths([path.join(workDir, 'src')], { import: false });
+
+    expect(rescan.duplicates).toBe(2);
+    expect(rescan.otherPatient.map((item) => [item.path, item.storedPatientId, item.filePatientId])).toEqual([[fs.realpathSync(second), 'P-A', 'P-B']]);
+  });
+
   test('conflicting file listed with path', async () => {
     const original = freshCopy(CT_SMALL, path.join(workDir, 'a', 'ct.dcm'));
     await archive.scanPaths([path.join(workDir, 'a')], { import: false });
