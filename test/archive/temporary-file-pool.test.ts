@@ -92,7 +92,7 @@ describe('TemporaryFilePool', () => {
     expect(slowPool.createsAhead).toBe(true);
   });
 
-  test('a missing .incoming folder is thrown by take and not retried in the background', async () => {
+  test('missing folder thrown, not retried', async () => {
     fs.rmSync(incoming, { recursive: true });
 
     expect(() => pool.take(SOP_INSTANCE_UID)).toThrow(/ENOENT/);
@@ -130,7 +130,7 @@ describe('spare files and the archive', () => {
     expect(fs.readdirSync(path.join(root, '.incoming'))).toEqual([]);
   });
 
-  test('open deletes the spare files of a stopped process without a warning', () => {
+  test('open deletes unused spares quietly', () => {
     fs.mkdirSync(path.join(root, '.incoming'), { recursive: true });
     const pid = deadPid();
     fs.writeFileSync(path.join(root, '.incoming', `${pid}.0123456789ab.7.part`), '');
@@ -141,7 +141,7 @@ describe('spare files and the archive', () => {
     expect(logLines.filter((line) => / WARN /.test(line))).toEqual([]);
   });
 
-  test('open deletes a spare file that a stopped transfer had written to, with a warning', () => {
+  test('open warns about a written spare', () => {
     fs.mkdirSync(path.join(root, '.incoming'), { recursive: true });
     fs.writeFileSync(path.join(root, '.incoming', `${deadPid()}.0123456789ab.8.part`), 'half a file');
 

@@ -140,6 +140,29 @@ interface RetrieveJson {
   studies: { studyInstanceUid: string; outcome: string; completed: number; stored: number; duplicates: number; conflicts: number }[];
 }
 
+/**
+ * Runs the `first` loader commands, then registers `orthanc` as node orth and
+ * sets the loader's AE title and C-MOVE port. Throws when a command fails.
+ */
+async function configureLoader(
+  dirs: ReturnType<typeof createLoaderDirs>,
+  orthanc: OrthancHandle,
+  callingAeTitle: string,
+  movePort: number,
+  first: string[][] = [],
+): Promise<void> {
+  const commands = [
+    ...first,
+    ['nodes', 'add', 'orth', '--aet', orthanc.aeTitle, '--host', orthanc.host, '--port', String(orthanc.port)],
+    ['config', 'set', 'pacs.aeTitle', callingAeTitle],
+    ['config', 'set', 'pacs.moveScuPort', String(movePort)],
+  ];
+  for (const command of commands) {
+    const result = await runLoader(command, { dirs });
+    if (result.code !== 0) throw new Error(`loader ${command.join(' ')} failed: ${result.stderr}`);
+  }
+}
+
 describeBuilt('get of a copy in another syntax', () => {
   const mr = corpusFile('mr');
   const dirs = createLoaderDirs('resend-get');
@@ -159,15 +182,7 @@ describeBuilt('get of a copy in another syntax', () => {
     expect(readPart10(archived).transferSyntax).toBe(IMPLICIT_LE);
     expect(mr.transferSyntaxUid).toBe(EXPLICIT_LE);
 
-    const commands = [
-      ['nodes', 'add', 'orth', '--aet', orthanc.aeTitle, '--host', orthanc.host, '--port', String(orthanc.port)],
-      ['config', 'set', 'pacs.aeTitle', callingAeTitle],
-      ['config', 'set', 'pacs.moveScuPort', String(movePort)],
-    ];
-    for (const command of commands) {
-      const result = await runLoader(command, { dirs });
-      if (result.code !== 0) throw new Error(`loader ${command.join(' ')} failed: ${result.stderr}`);
-    }
+    await configureLoader(dirs, orthanc, callingAeTitle, movePort);
   }, 180_000);
 
   afterAll(async () => {
@@ -201,16 +216,7 @@ describeBuilt('get of a changed copy, twice', () => {
     expect((await runDcmtk('dcmodify', ['-nb', '-i', '(0008,1030)=CHANGED ON THE PACS', changed])).code).toBe(0);
     await orthanc.uploadFile(changed);
 
-    const commands = [
-      ['scan', '--import', mr.absolutePath],
-      ['nodes', 'add', 'orth', '--aet', orthanc.aeTitle, '--host', orthanc.host, '--port', String(orthanc.port)],
-      ['config', 'set', 'pacs.aeTitle', callingAeTitle],
-      ['config', 'set', 'pacs.moveScuPort', String(movePort)],
-    ];
-    for (const command of commands) {
-      const result = await runLoader(command, { dirs });
-      if (result.code !== 0) throw new Error(`loader ${command.join(' ')} failed: ${result.stderr}`);
-    }
+    await configureLoader(dirs, orthanc, callingAeTitle, movePort, [['scan', '--import', mr.absolutePath]]);
   }, 180_000);
 
   afterAll(async () => {

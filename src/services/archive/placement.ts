@@ -274,8 +274,8 @@ export function transferSyntaxFields(storedSyntax: string | undefined, receivedS
  * Moves `file` (whose header is `header`) to .conflicts, logs `message` with
  * `details`, and returns the 'conflict' outcome. When .conflicts already has
  * a copy of this SOP Instance UID with the same data set, it deletes `file`
- * instead and returns 'conflict' with that copy's path, so .conflicts keeps
- * one copy of each data set and callers still report the conflict.
+ * instead and returns 'conflict' with that copy's path. So .conflicts keeps
+ * one copy of each data set, and callers still report the conflict.
  */
 async function keepAside(
   context: PlacementContext,
@@ -290,7 +290,7 @@ async function keepAside(
   const keptCopy = await findKeptCopy(context.root, file, header, uids.sopInstanceUid);
   if (keptCopy !== undefined) {
     await removeFileQuietly(file);
-    // Still a conflict: the archive's copy differs from the sender's, and a caller such as `loader get` must say so every time.
+    // Still a conflict: the archive's copy differs from the sender's, and a caller such as `loader get` reports it every time.
     context.logger.warn('Received content that conflicts with the archive and equals a copy kept aside before; not kept again', {
       sopInstanceUid: uids.sopInstanceUid,
       sourceAeTitle: source.sourceAeTitle,

@@ -300,7 +300,7 @@ class Scan {
       const { files, missing, warnings } = await listDicomdirReferencedFiles(file);
       for (const warning of warnings) {
         this.logger.warn('DICOMDIR problem', { path: file, warning });
-        // NOTE: dicomdir.ts returns plain strings, so a skipped record is told apart by its wording there.
+        // NOTE: dicomdir.ts returns plain strings, so a skipped record is recognized by its wording there.
         if (warning.includes(' was skipped because ')) {
           this.skippedRecords.push({ path: file, reason: `${warning} Check how the medium was written; the file it names was not scanned.` });
         }
