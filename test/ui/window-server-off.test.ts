@@ -60,7 +60,7 @@ describeWithGui('window with the server off at start', () => {
     await driver.click('transfer-right');
     await driver.waitFor('send-confirm');
     // "C-MOVE" is the second and last choice of the method box.
-    await driver.click('send-method');
+    await driver.openCombo('send-method');
     driver.key('End', 'Return');
     await driver.waitFor('send-method', (box) => box.text === 'C-MOVE', 5_000, 'C-MOVE');
     await driver.click('send-confirm');

@@ -147,8 +147,8 @@ describeWithGui('desktop window', () => {
     await driver.waitFor('left-table', (table) => table.rows === uploaded.length, 30_000, `${uploaded.length} rows`);
     expect(driver.widget('left-connection')?.text).toContain('ORTHANCUI');
 
-    // Date: "Range" is the last choice of the combo box, chosen with the keyboard after a click opened it.
-    await driver.click('left-date');
+    // Date: "Range" is the last choice of the combo box, chosen with the keyboard once a click opened its list.
+    await driver.openCombo('left-date');
     driver.key('End', 'Return');
     await driver.waitFor('left-date-text', (field) => field.enabled, 5_000, 'enabled');
     await driver.typeInto('left-date-text', '20030101-20041231');
