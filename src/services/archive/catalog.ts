@@ -167,6 +167,7 @@ export class ArchiveCatalog {
   ) {
     this.statements = {
       findInstance: db.prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOINS} WHERE i.sop_instance_uid = ?`),
+      instanceIndexedAt: db.prepare('SELECT received_at AS indexedAt FROM instances WHERE sop_instance_uid = ?'),
       findPatient: db.prepare(`SELECT id FROM patients WHERE identity_key = ?`),
       insertPatient: db.prepare(`
         INSERT INTO patients (identity_key, patient_id, issuer_of_patient_id, patient_name, birth_date, sex, specific_character_set)
@@ -216,6 +217,11 @@ export class ArchiveCatalog {
   findInstance(sopInstanceUid: string): IndexedInstance | undefined {
     const row = this.statements.findInstance.get(sopInstanceUid) as InstanceRow | undefined;
     return row ? this.toIndexedInstance(row) : undefined;
+  }
+
+  /** Returns when the row of an instance was written (received_at, an ISO time), or undefined when it is not indexed. */
+  instanceIndexedAt(sopInstanceUid: string): string | undefined {
+    return (this.statements.instanceIndexedAt.get(sopInstanceUid) as { indexedAt: string } | undefined)?.indexedAt;
   }
 
   /**

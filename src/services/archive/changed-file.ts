@@ -11,10 +11,8 @@ import type { ArchiveCatalog, IndexedInstance } from './catalog';
  */
 export function indexedFileChanged(catalog: ArchiveCatalog, indexed: IndexedInstance, fileSize: number): boolean {
   if (indexed.size !== fileSize) return true;
-  const row = catalog.db.prepare('SELECT received_at AS indexedAt FROM instances WHERE sop_instance_uid = ?').get(indexed.sopInstanceUid) as
-    | { indexedAt: string }
-    | undefined;
-  if (row === undefined) return false;
+  const indexedAt = catalog.instanceIndexedAt(indexed.sopInstanceUid);
+  if (indexedAt === undefined) return false;
   let modifiedAt: number;
   try {
     modifiedAt = fs.statSync(indexed.path).mtimeMs;
@@ -22,5 +20,5 @@ export function indexedFileChanged(catalog: ArchiveCatalog, indexed: IndexedInst
     return false;
   }
   // NOTE: a file copied with its original time, or changed within the same millisecond as the row, counts as unchanged.
-  return modifiedAt > Date.parse(row.indexedAt);
+  return modifiedAt > Date.parse(indexedAt);
 }

@@ -144,7 +144,7 @@ export async function placeTemporaryFile(
           const raced = await compareContent(error.storedPath, placed, header);
           if (raced.kind !== 'different') {
             await removeFileQuietly(placed);
-            logDuplicate(context, uids, source, error.storedPath, raced.kind === 're-encoded' ? reEncodingFields(raced, header) : {});
+            logDuplicate(context, uids, source, error.storedPath, raced, header);
             return { outcome: 'duplicate', path: error.storedPath, size: (await fsp.stat(error.storedPath)).size, ...uids };
           }
           return await keepDifferentContent(context, placed, header, { path: error.storedPath, indexed: true }, uids, source, fileSize);
@@ -169,7 +169,7 @@ export async function placeTemporaryFile(
       // A file from an interrupted earlier store: it is complete (it was placed by link), so index it.
       await context.indexQueue.add({ record, file: fileInfo(existing.path, false, existingSize, source), source: source.description });
     }
-    logDuplicate(context, uids, source, existing.path, comparison.kind === 're-encoded' ? reEncodingFields(comparison, header) : {});
+    logDuplicate(context, uids, source, existing.path, comparison, header);
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
@@ -210,19 +210,22 @@ async function adoptInPlaceFile(
   return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
 }
 
-/** Logs at debug level that the archive already has the received instance, with both transfer syntaxes when they differ. */
-function logDuplicate(context: PlacementContext, uids: ReturnType<typeof uidsOf>, source: FileSource, storedPath: string, syntaxes: Record<string, string>): void {
+/** Logs at debug level that the archive already has the received instance, with both transfer syntaxes when it was re-encoded. */
+function logDuplicate(
+  context: PlacementContext,
+  uids: ReturnType<typeof uidsOf>,
+  source: FileSource,
+  storedPath: string,
+  comparison: ContentComparison,
+  header: DicomFileHeader,
+): void {
+  const syntaxes = comparison.kind === 're-encoded' ? transferSyntaxFields(comparison.storedTransferSyntaxUid, header.transferSyntaxUid) : {};
   context.logger.debug('Received duplicate instance; kept the stored file', {
     sopInstanceUid: uids.sopInstanceUid,
     sourceAeTitle: source.sourceAeTitle,
     path: storedPath,
     ...syntaxes,
   });
-}
-
-/** Returns the log fields of both transfer syntaxes of a data set that the sender re-encoded. */
-function reEncodingFields(comparison: ContentComparison, header: DicomFileHeader): Record<string, string> {
-  return transferSyntaxFields(comparison.storedTransferSyntaxUid, header.transferSyntaxUid);
 }
 
 /** Moves `file`, which the index rejected for `conflict`, to .conflicts and logs why. */
