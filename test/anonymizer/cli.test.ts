@@ -124,15 +124,49 @@ describeBuilt('loader anonymize', () => {
     // The same secret gives the same SOP Instance UID, so the second run meets the file of the first.
     const second = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
     expect(second.stderr).toBe('');
-    expect(second.code).toBe(1);
-    expect(second.stdout).toContain('anonymized 0 files of 1: 0 held back, 1 failed');
-    expect(second.stdout).toContain(`failed: ${path.join(input, 'a.dcm')}: output ${written} already exists; add --overwrite to replace it`);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('anonymized 0 files of 1: 0 held back, 0 failed, 1 skipped');
+    expect(second.stdout).toContain(`skipped: ${path.join(input, 'a.dcm')}: output ${written} already exists; add --overwrite to replace it`);
+    expect(second.stdout).not.toContain('failed:');
     expect(fs.readFileSync(written, 'utf8')).toBe('a file the user keeps');
     expect(fs.readdirSync(output)).toEqual([name]);
 
     const third = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile, '--overwrite']);
     expect(third.code).toBe(0);
     expect(readDicomFileHeaderSync(written).dataset.getString(Tags.PatientName)).toBe('ANON^0001');
+  });
+
+  test('repeated run skips its own output', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'in');
+    fs.mkdirSync(input);
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct-implicit-le').path), path.join(input, 'sc.dcm'));
+    const secretFile = path.join(dir, 'secret');
+    fs.writeFileSync(secretFile, 'a job secret of enough bytes');
+    const output = path.join(dir, 'out');
+
+    const first = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
+    expect(first.code).toBe(3);
+    const [name] = fs.readdirSync(output);
+    const written = path.join(output, name);
+    const firstBytes = fs.readFileSync(written);
+
+    // The held-back image makes the run partial. The file of the first run counts as done, so the exit code is 3, not 1.
+    const second = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
+    expect(second.stderr).toBe('');
+    expect(second.code).toBe(3);
+    expect(second.stdout).toContain('anonymized 0 files of 2: 1 held back, 0 failed, 1 skipped');
+    expect(second.stdout).toContain(`skipped: ${path.join(input, 'a.dcm')}: output ${written} already exists; add --overwrite to replace it`);
+    expect(second.stdout).toContain(`held back: ${path.join(input, 'sc.dcm')}`);
+    expect(fs.readFileSync(written).equals(firstBytes)).toBe(true);
+
+    // Without the held-back image, a run that only skips existing files succeeds.
+    fs.rmSync(path.join(input, 'sc.dcm'));
+    const third = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
+    expect(third.stderr).toBe('');
+    expect(third.code).toBe(0);
+    expect(third.stdout).toContain('anonymized 0 files of 1: 0 held back, 0 failed, 1 skipped');
   });
 
   test('file input into existing folder', async () => {

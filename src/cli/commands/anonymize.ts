@@ -147,8 +147,11 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   }
   const files = inputIsFolder ? listFiles(input) : [input];
   const failed: Array<{ path: string; reason: string }> = [];
-  // A DICOMDIR or a repeated SOP Instance UID is left out on purpose, so it is listed but does not make the run partial.
+  // A DICOMDIR, a repeated SOP Instance UID or an output file that already exists is left out on purpose,
+  // so it is listed but does not make the run partial.
   const skipped: Array<{ path: string; reason: string }> = [];
+  // Inputs whose output file exists, for example from an earlier run into the same folder.
+  let alreadyPresent = 0;
   // Input files already written, by new SOP Instance UID. A second input with the same SOP Instance UID
   // would get the same output name and replace the first copy.
   const writtenBySopInstanceUid = new Map<string, { source: string; outPath: string }>();
@@ -171,9 +174,9 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
       if (error instanceof DicomdirNotAnonymizedError || error instanceof DuplicateSopInstanceError) {
         skipped.push({ path: file, reason: error.message });
       } else if (error instanceof OutputExistsError) {
-        failed.push({ path: file, reason: `output ${error.outPath} already exists; add --overwrite to replace it` });
-      }
-      else failed.push({ path: file, reason: (error as Error).message });
+        alreadyPresent++;
+        skipped.push({ path: file, reason: `output ${error.outPath} already exists; add --overwrite to replace it` });
+      } else failed.push({ path: file, reason: (error as Error).message });
     }
   }
 
@@ -187,8 +190,10 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   for (const held of report.heldBack) out(`held back: ${held.source}: ${held.reason} (use --allow-burned-in to write it)`);
   for (const problem of failed) out(`failed: ${problem.path}: ${problem.reason}`);
   for (const problem of skipped) out(`skipped: ${problem.path}: ${problem.reason}`);
+  // An output file that already exists counts as done for the choice between partial success and failure,
+  // so a repeated run that meets a held-back image again still exits with 3 and not with 1.
   if (failed.length > 0 || report.heldBack.length > 0) {
-    process.exitCode = report.written > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
+    process.exitCode = report.written + alreadyPresent > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
   }
 }
 
