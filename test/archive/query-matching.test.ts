@@ -206,3 +206,91 @@ describe('archive queries on times', () => {
     expect(studiesAt(value)).toEqual(expected.map(uidOf).sort());
   });
 });
+
+describe('archive queries on empty values and integers', () => {
+  let workDir: string;
+  let archive: LocalArchive;
+  let previousSink: (line: string) => void;
+  const SeriesNumber = '(0020,0011)';
+  const AccessionNumber = '(0008,0050)';
+  /** Attributes of each study, keyed by the last component of its Study Instance UID. */
+  const STUDIES: Record<string, Record<string, string>> = {
+    empty: { [AccessionNumber]: '', [Tag.StudyDescription]: '', [Tag.PatientName]: '', [Tag.StudyDate]: '', [Tag.StudyTime]: '', [SeriesNumber]: '' },
+    values: { [AccessionNumber]: 'ACC1', [Tag.StudyDescription]: 'Head', [Tag.PatientName]: 'Doe^John', [Tag.StudyDate]: '20240115', [Tag.StudyTime]: '1030', [SeriesNumber]: '2' },
+    delimiters: { [AccessionNumber]: 'ACC2', [Tag.StudyDescription]: 'Knee', [Tag.PatientName]: '^^', [Tag.StudyDate]: '20240116', [Tag.StudyTime]: '1100', [SeriesNumber]: '12' },
+  };
+  const uidOf = (name: string) => `1.2.826.0.1.3680043.9.7433.4.92.${Object.keys(STUDIES).indexOf(name) + 1}`;
+  const nameOf = (uid: string) => Object.keys(STUDIES).find((name) => uidOf(name) === uid) ?? uid;
+
+  beforeAll(async () => {
+    workDir = makeTempDir();
+    previousSink = setLogSink(() => undefined);
+    archive = LocalArchive.open(path.join(workDir, 'archive'));
+    for (const [name, attributes] of Object.entries(STUDIES)) {
+      const file = freshCopy(CT_SMALL, path.join(workDir, 'files', `${name}.dcm`), {
+        [Tag.StudyInstanceUID]: uidOf(name),
+        [Tag.PatientID]: `P92-${name}`,
+        ...attributes,
+      });
+      await archive.importFile(file, { copy: true });
+    }
+  });
+
+  afterAll(() => {
+    archive.close();
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  const studiesWith = (keyword: string, value: string) =>
+    [...archive.findRecords('STUDY', [{ keyword, value }, { keyword: 'StudyInstanceUID', value: '' }], { model: 'STUDY' })]
+      .map((record) => nameOf(record.StudyInstanceUID))
+      .sort();
+
+  const seriesWith = (keyword: string, value: string) => {
+    const allStudies = Object.keys(STUDIES).map(uidOf).join('\\');
+    const keys = [{ keyword: 'StudyInstanceUID', value: allStudies }, { keyword, value }];
+    return [...archive.findRecords('SERIES', keys, { model: 'STUDY' })].map((record) => nameOf(record.StudyInstanceUID)).sort();
+  };
+
+  test.each([
+    ['AccessionNumber', ['empty']],
+    ['StudyDescription', ['empty']],
+    ['StudyDate', ['empty']],
+    ['StudyTime', ['empty']],
+    ['PatientName', ['delimiters', 'empty']],
+  ])('empty value matching on %s', (keyword, expected) => {
+    expect(studiesWith(keyword, '""')).toEqual(expected);
+  });
+
+  test('empty value matching on IS', () => {
+    expect(seriesWith('SeriesNumber', '""')).toEqual(['empty']);
+  });
+
+  test('empty value matching on ModalitiesInStudy', () => {
+    expect(studiesWith('ModalitiesInStudy', '""')).toEqual([]);
+  });
+
+  test('quotation marks on UI matched literally', () => {
+    expect(studiesWith('StudyInstanceUID', '""')).toEqual([]);
+  });
+
+  test.each([
+    ['plain', '2', ['values']],
+    ['leading plus', '+2', ['values']],
+    ['leading zero', '02', ['values']],
+    ['padded with spaces', ' 2 ', ['values']],
+    ['two digits', '12', ['delimiters']],
+    ['negative', '-2', []],
+    ['not a number', 'x', []],
+    ['question mark', '?', []],
+    ['list of values', '2\\12', []],
+    ['decimal point', '2.0', []],
+  ])('SeriesNumber %s', (_case, value, expected) => {
+    expect(seriesWith('SeriesNumber', value)).toEqual(expected);
+  });
+
+  test('count keys compared as integers', () => {
+    expect(studiesWith('NumberOfStudyRelatedInstances', '+01')).toEqual(['delimiters', 'empty', 'values']);
+  });
+});

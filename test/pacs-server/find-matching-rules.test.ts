@@ -1,9 +1,10 @@
 /**
  * DCMTK findscu queries `loader serve` to check the C-FIND matching rules of
  * PS3.4 section C.2.2.2 on a few small studies. The rules covered are time
- * ranges, universal matching with '*', Modalities in Study with several
- * values, person names with trailing delimiters, and VRs on which
- * wildcards are not allowed.
+ * ranges, universal matching with '*', empty value matching with '""',
+ * Modalities in Study with several values, person names with trailing
+ * delimiters, IS keys compared as integers, and VRs on which wildcards are
+ * not allowed.
  */
 import path from 'node:path';
 import { generateUid } from '../../src/dicom/uid';
@@ -164,6 +165,24 @@ describe('C-FIND VRs without wildcards', () => {
 
   test('star alone is universal on IS', async () => {
     expect(await findSeries('petCt', 'SeriesNumber=*')).toEqual([0, 1]);
+  });
+});
+
+describe('C-FIND empty value matching', () => {
+  test.each([
+    ['empty description', 'StudyDescription=""', ['at0900']],
+    ['no empty time', 'StudyTime=""', []],
+  ])('%s', async (_case, key, expected) => {
+    expect(await findStudies(key)).toEqual(expected);
+  });
+});
+
+describe('C-FIND IS keys as integers', () => {
+  test.each([
+    ['leading plus', 'SeriesNumber=+2'],
+    ['leading zero', 'SeriesNumber=02'],
+  ])('%s', async (_case, key) => {
+    expect(await findSeries('petCt', key)).toEqual([1]);
   });
 });
 

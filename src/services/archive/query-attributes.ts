@@ -20,6 +20,8 @@ export type MatchKind =
   | 'date'
   /** Single value or range, HHMMSS[.FFFFFF]. */
   | 'time'
+  /** Single value of an IS attribute, compared as an integer, so '+2' and '02' match 2. */
+  | 'integer'
   /** A study-level set (ModalitiesInStudy, SOPClassesInStudy): matches when any member matches any listed value. */
   | 'member';
 
@@ -48,19 +50,19 @@ export const QUERY_ATTRIBUTES: Record<string, QueryAttribute> = {
   NumberOfPatientRelatedStudies: {
     level: 'PATIENT',
     vr: 'IS',
-    match: 'text',
+    match: 'integer',
     column: countAsText('SELECT COUNT(*) FROM studies s2 WHERE s2.patient_ref = p.id'),
   },
   NumberOfPatientRelatedSeries: {
     level: 'PATIENT',
     vr: 'IS',
-    match: 'text',
+    match: 'integer',
     column: countAsText('SELECT COALESCE(SUM(s2.number_of_series), 0) FROM studies s2 WHERE s2.patient_ref = p.id'),
   },
   NumberOfPatientRelatedInstances: {
     level: 'PATIENT',
     vr: 'IS',
-    match: 'text',
+    match: 'integer',
     column: countAsText('SELECT COALESCE(SUM(s2.number_of_instances), 0) FROM studies s2 WHERE s2.patient_ref = p.id'),
   },
 
@@ -88,21 +90,21 @@ export const QUERY_ATTRIBUTES: Record<string, QueryAttribute> = {
     members: `SELECT i2.sop_class_uid AS member FROM instances i2 JOIN series s2 ON s2.id = i2.series_ref
       WHERE s2.study_ref = st.id AND i2.sop_class_uid <> ''`,
   },
-  NumberOfStudyRelatedSeries: { level: 'STUDY', vr: 'IS', match: 'text', column: countAsText('st.number_of_series') },
-  NumberOfStudyRelatedInstances: { level: 'STUDY', vr: 'IS', match: 'text', column: countAsText('st.number_of_instances') },
+  NumberOfStudyRelatedSeries: { level: 'STUDY', vr: 'IS', match: 'integer', column: countAsText('st.number_of_series') },
+  NumberOfStudyRelatedInstances: { level: 'STUDY', vr: 'IS', match: 'integer', column: countAsText('st.number_of_instances') },
 
   SeriesInstanceUID: { level: 'SERIES', vr: 'UI', match: 'uid', column: 'se.series_instance_uid' },
   Modality: { level: 'SERIES', vr: 'CS', match: 'text', column: 'se.modality' },
-  SeriesNumber: { level: 'SERIES', vr: 'IS', match: 'text', column: countAsText('se.series_number') },
+  SeriesNumber: { level: 'SERIES', vr: 'IS', match: 'integer', column: countAsText('se.series_number') },
   SeriesDescription: { level: 'SERIES', vr: 'LO', match: 'text', column: 'se.series_description' },
   BodyPartExamined: { level: 'SERIES', vr: 'CS', match: 'text', column: 'se.body_part_examined' },
   SeriesDate: { level: 'SERIES', vr: 'DA', match: 'date', column: 'se.series_date' },
   SeriesTime: { level: 'SERIES', vr: 'TM', match: 'time', column: 'se.series_time' },
-  NumberOfSeriesRelatedInstances: { level: 'SERIES', vr: 'IS', match: 'text', column: countAsText('se.instance_count') },
+  NumberOfSeriesRelatedInstances: { level: 'SERIES', vr: 'IS', match: 'integer', column: countAsText('se.instance_count') },
 
   SOPInstanceUID: { level: 'IMAGE', vr: 'UI', match: 'uid', column: 'i.sop_instance_uid' },
   SOPClassUID: { level: 'IMAGE', vr: 'UI', match: 'uid', column: 'i.sop_class_uid' },
-  InstanceNumber: { level: 'IMAGE', vr: 'IS', match: 'text', column: countAsText('i.instance_number') },
+  InstanceNumber: { level: 'IMAGE', vr: 'IS', match: 'integer', column: countAsText('i.instance_number') },
   AvailableTransferSyntaxUID: { level: 'IMAGE', vr: 'UI', match: 'uid', column: 'i.transfer_syntax_uid' },
 };
 

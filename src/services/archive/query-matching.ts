@@ -35,7 +35,8 @@ export interface MatchOptions {
 /**
  * Returns the condition for one key, or undefined when the key matches every
  * record: an empty value (universal matching) or a value of only '*', which
- * also matches records whose value is empty.
+ * also matches records whose value is empty. A value of '""' selects the
+ * records whose value is empty (see EMPTY_VALUE_KEY).
  *
  * @throws QueryError 'value-too-long' for a value longer than its VR allows,
  * and 'invalid-key' for a malformed date or time range.
@@ -48,6 +49,7 @@ export function buildCondition(
 ): SqlCondition | undefined {
   checkValueLength(keyword, attribute, value);
   if (isUniversalMatch(value)) return undefined;
+  if (value === EMPTY_VALUE_KEY && attribute.vr !== 'UI') return emptyValueCondition(attribute);
 
   switch (attribute.match) {
     case 'uid':
@@ -58,6 +60,8 @@ export function buildCondition(
       return rangeCondition(keyword, `${TIME_KEY_FUNCTION}(${attribute.column})`, value, (text) => normalizeTime(text), true);
     case 'member':
       return memberCondition(attribute, value);
+    case 'integer':
+      return integerCondition(attribute.column, value);
     case 'person-name': {
       // Trailing empty components may be omitted (PS3.5 6.2.1.1), so 'Doe^John^^' is 'Doe^John', and '^^' is empty.
       const name = trimPersonName(value);
@@ -70,6 +74,50 @@ export function buildCondition(
     case 'text':
       return textCondition(attribute.column, value, options.caseInsensitive, WILDCARD_VRS.has(attribute.vr));
   }
+}
+
+/**
+ * Key value of Empty Value Matching (PS3.4 C.2.2.2.7): two QUOTATION MARK
+ * characters. It matches the entities whose attribute is empty or absent.
+ * The loader applies it to every key except UIDs, which have List of UID
+ * matching, and sequences, which the index does not match.
+ * NOTE: the loader applies it to every request, with no Extended Negotiation,
+ * because otherwise '""' would match only the literal value '""'.
+ */
+export const EMPTY_VALUE_KEY = '""';
+
+/**
+ * Returns the condition that the attribute is empty or absent. A study
+ * matches ModalitiesInStudy '""' when none of its series has a Modality, and
+ * a person name matches when it has only component and group delimiters.
+ */
+function emptyValueCondition(attribute: QueryAttribute): SqlCondition {
+  switch (attribute.match) {
+    case 'member':
+      return { sql: `NOT EXISTS (SELECT 1 FROM (${attribute.members}))`, parameters: [] };
+    case 'person-name':
+      return { sql: `rtrim(COALESCE(${attribute.column}, ''), '^= ') = ''`, parameters: [] };
+    default:
+      return { sql: `COALESCE(${attribute.column}, '') = ''`, parameters: [] };
+  }
+}
+
+/**
+ * An IS value (PS3.5 table 6.2-1): decimal digits with an optional leading
+ * '+' or '-', padded with spaces on either side.
+ */
+const INTEGER_STRING = /^ *[+-]?[0-9]+ *$/;
+
+/**
+ * Single value matching of an IS key, compared as an integer, so '+2', '02'
+ * and ' 2' all match a stored 2. PS3.4 C.2.2.2.1 leaves the comparison of IS
+ * values to the implementation. A key that is not a valid IS value, such as
+ * one with '?' or a list of values, matches nothing. The stored column is an
+ * integer or '' (see QUERY_ATTRIBUTES), so CAST never turns text into 0.
+ */
+function integerCondition(column: string, value: string): SqlCondition {
+  if (!INTEGER_STRING.test(value)) return { sql: '0', parameters: [] };
+  return { sql: `${column} <> '' AND CAST(${column} AS INTEGER) = ?`, parameters: [Number.parseInt(value.trim(), 10)] };
 }
 
 /**
