@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import type { Logger } from '../logger';
 import { IndexConflictError, type ArchiveCatalog, type IndexEntry } from './catalog';
 import { describeError } from './errors';
-import { keepConflictSync, transferSyntaxFields } from './placement';
+import { keepConflictOnce, keepConflictSync, transferSyntaxFields } from './placement';
 
 /** Maximum time in milliseconds a deferred row waits for its commit. */
 export const DEFERRED_COMMIT_DELAY_MS = 20;
@@ -182,7 +182,9 @@ export class IndexWriteQueue {
    * Handles a deferred row that the index rejected: its UID was indexed by
    * another process with another file after placement looked it up, or its
    * series belongs to another study. The new file goes to .conflicts, and
-   * the stored file stays.
+   * the stored file stays. The move and its log line happen at once, so the
+   * file is safe when this commit returns. A check that follows deletes the
+   * new copy again when .conflicts already has one with the same data set.
    */
   private keepLateConflict(entry: DeferredEntry, conflict: IndexConflictError): void {
     const sopInstanceUid = entry.record.instance.sopInstanceUid;
@@ -207,8 +209,37 @@ export class IndexWriteQueue {
         conflictPath,
         ...syntaxes,
       });
+      void this.removeRepeatedConflict(entry, this.catalog().root, conflictPath);
     } catch (error) {
       this.reportDeferredFailure(entry, error);
+    }
+  }
+
+  /**
+   * Deletes `conflictPath`, the copy of `entry` just kept aside, when
+   * .conflicts already has a copy with the same data set (keepConflictOnce).
+   * It runs after flush() has returned, because the comparison is
+   * asynchronous (it reads both files as streams) and flush() is not.
+   */
+  private async removeRepeatedConflict(entry: DeferredEntry, root: string, conflictPath: string): Promise<void> {
+    const sopInstanceUid = entry.record.instance.sopInstanceUid;
+    try {
+      const earlier = await keepConflictOnce(root, conflictPath, sopInstanceUid);
+      if (earlier === undefined) return;
+      // Still a conflict, so it stays a warning, as the repeated conflicts that placement finds on receipt.
+      this.logger.warn('Received content that conflicts with the archive and equals a copy kept aside before; removed the repeated copy', {
+        sopInstanceUid,
+        sourceAeTitle: entry.file.sourceAeTitle,
+        source: entry.source,
+        removedPath: conflictPath,
+        conflictPath: earlier.path,
+      });
+    } catch (error) {
+      this.logger.warn('Failed to compare a copy kept aside with the earlier copies of its SOP Instance UID; both stay in .conflicts', {
+        sopInstanceUid,
+        conflictPath,
+        error: describeError(error),
+      });
     }
   }
 

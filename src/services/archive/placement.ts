@@ -434,6 +434,29 @@ export function keepConflictSync(root: string, file: string, sopInstanceUid: str
   }
 }
 
+/**
+ * Deletes `keptPath`, a copy that keepConflictSync has just moved to
+ * .conflicts, when .conflicts already has a copy of `sopInstanceUid` with the
+ * same data set, and returns that copy. So conflicts found only at a deferred
+ * commit also keep one copy of each data set, as keepAside does. Returns
+ * undefined when `keptPath` stays, or when it no longer exists.
+ */
+export async function keepConflictOnce(root: string, keptPath: string, sopInstanceUid: string): Promise<{ path: string; size: number } | undefined> {
+  let header: DicomFileHeader;
+  try {
+    header = await readDicomFileHeader(keptPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  // NOTE: findKeptCopy returns the first equal copy in name order, which is the oldest, unless two copies
+  // were kept in the same millisecond: then `keptPath` (named with .1) may come first and both stay.
+  const earlier = await findKeptCopy(root, keptPath, header, sopInstanceUid);
+  if (earlier === undefined || earlier.path === keptPath) return undefined;
+  await removeFileQuietly(keptPath);
+  return earlier;
+}
+
 /** Compares the data set bytes of a stored file with those of `candidatePath`. An unreadable stored file differs. */
 export async function sameDatasetBytes(storedPath: string, candidatePath: string, candidateOffset: number): Promise<boolean> {
   let storedHeader: DicomFileHeader;
