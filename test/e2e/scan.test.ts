@@ -144,3 +144,47 @@ describe('scan of a DICOMDIR', () => {
     expect(report.indexed).toBe(expected);
   });
 });
+
+describe('rescan of an overwritten file', () => {
+  const dirs = createLoaderDirs('scan-replaced');
+  const folder = path.join(dirs.root, 'modality-export');
+  const file = path.join(folder, 'IM1');
+  const first = corpusFile('ct');
+  const second = corpusFile('mr');
+  let rescan: LoaderRunResult;
+  let studiesAfterRescan: StudyRow[];
+  let table: LoaderRunResult;
+
+  beforeAll(async () => {
+    fs.mkdirSync(folder);
+    fs.copyFileSync(first.absolutePath, file);
+    const scan = await runLoader(['scan', '--json', folder], { dirs });
+    expect(scan.json<ScanReport>().indexed).toBe(1);
+
+    // Another instance written to the same file name, as a modality or a user overwriting an export.
+    fs.copyFileSync(second.absolutePath, file);
+    rescan = await runLoader(['scan', '--json', folder], { dirs });
+    studiesAfterRescan = await listStudies(dirs);
+    // And the first instance again, for the table output.
+    fs.copyFileSync(first.absolutePath, file);
+    table = await runLoader(['scan', folder], { dirs });
+  });
+
+  test('report lists the replacement', () => {
+    expect(rescan.code).toBe(0);
+    expect(rescan.json<ScanReport & { replaced: unknown[] }>().replaced).toEqual([
+      { path: fs.realpathSync(file), previousSopInstanceUid: first.sopInstanceUid, sopInstanceUid: second.sopInstanceUid, reason: expect.stringContaining(first.sopInstanceUid!) },
+    ]);
+  });
+
+  test('table lists the replacement', () => {
+    expect(table.code).toBe(0);
+    expect(table.stdout).toContain('1 instance removed from the index: another instance overwrote its file');
+    expect(table.stdout).toContain(`replaced: ${fs.realpathSync(file)}: indexed before as SOP Instance UID ${second.sopInstanceUid}, now contains SOP Instance UID ${first.sopInstanceUid}`);
+  });
+
+  test('studies lists only the file content', async () => {
+    expect(studiesAfterRescan.map((row) => [row.studyInstanceUid, row.numberOfInstances])).toEqual([[second.studyInstanceUid, 1]]);
+    expect((await listStudies(dirs)).map((row) => [row.studyInstanceUid, row.numberOfInstances])).toEqual([[first.studyInstanceUid, 1]]);
+  });
+});

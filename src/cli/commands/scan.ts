@@ -39,6 +39,9 @@ function printReport(report: ScanReport, imported: boolean): void {
     out(`${countOf(report.otherPatient.length, 'file')} indexed into a study of another patient`);
   }
   if (report.skippedLinks.length > 0) out(`${countOf(report.skippedLinks.length, 'symbolic link')} not followed`);
+  if (report.replaced.length > 0) {
+    out(`${countOf(report.replaced.length, 'instance')} removed from the index: another instance overwrote its file`);
+  }
   printProblems(out, 'not DICOM', report.notDicom);
   printProblems(out, 'damaged', report.damaged);
   printProblems(out, 'unreadable', report.unreadable);
@@ -47,6 +50,7 @@ function printReport(report: ScanReport, imported: boolean): void {
   printProblems(out, 'DICOMDIR record skipped', report.skippedRecords);
   printProblems(out, 'other patient', report.otherPatient);
   printProblems(out, 'link not followed', report.skippedLinks);
+  printProblems(out, 'replaced', report.replaced);
   printStudies(out, report);
 }
 

@@ -48,7 +48,7 @@ import {
 } from './placement';
 import { receiveFile } from './received-file';
 import { TemporaryFilePool, type TemporaryFile } from './temporary-file-pool';
-import { indexedFileChanged } from './changed-file';
+import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
@@ -248,7 +248,8 @@ export class LocalArchive {
    * into the archive layout (temporary file, then link), with the duplicate
    * and conflict rules of receive(). Without `copy` the file is indexed where
    * it is (in_place = 1); a different file with an indexed UID is a conflict
-   * and is not indexed.
+   * and is not indexed. Without `copy`, the in-place row of another instance
+   * at this path is removed, because the file now contains this one.
    */
   async importFile(file: string, options: ImportOptions): Promise<StoreOutcome> {
     this.assertWritable();
@@ -427,6 +428,7 @@ export class LocalArchive {
     const source: FileSource = { sourceAeTitle: '', description: absolutePath };
     return this.withUidLock(uids.sopInstanceUid, async () => {
       const size = (await fsp.stat(absolutePath)).size;
+      removeReplacedInstances(this.catalog, absolutePath, uids.sopInstanceUid, this.catalog.findInPlaceInstancesAt(absolutePath), this.logger);
       const indexed = this.catalog.findInstance(uids.sopInstanceUid);
       if (indexed?.path === absolutePath) {
         if (!indexedFileChanged(this.catalog, indexed, size)) return { outcome: 'duplicate', path: absolutePath, size, ...uids };

@@ -158,6 +158,7 @@ export class ArchiveCatalog {
   private readonly statements;
   private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean) => void>;
   private readonly removeTransaction: Database.Transaction<(sopInstanceUid: string) => boolean>;
+  private inPlaceAtPathQuery: Database.Statement | undefined;
 
   constructor(
     readonly db: Database.Database,
@@ -257,6 +258,51 @@ export class ArchiveCatalog {
   /** Removes an instance row, and its series, study and patient when they become empty. */
   removeInstance(sopInstanceUid: string): boolean {
     return this.removeTransaction.immediate(sopInstanceUid);
+  }
+
+  /**
+   * Returns the SOP Instance UIDs of the rows indexed in place at each path
+   * inside `folders` (absolute real paths, files or folders), keyed by path.
+   * One range query on instances_path per folder, so a scan reads them once.
+   */
+  listInPlaceInstancesUnder(folders: readonly string[]): Map<string, string[]> {
+    const query = this.db.prepare(
+      `SELECT path, sop_instance_uid AS sopInstanceUid FROM instances
+       WHERE in_place = 1 AND (path = ? OR (path >= ? AND path < ?))`,
+    );
+    const uidsByPath = new Map<string, string[]>();
+    for (const folder of new Set(folders)) {
+      const prefix = folder.endsWith(path.sep) ? folder : folder + path.sep;
+      // SQLite compares TEXT bytewise, so [prefix, end) with end = prefix whose last character is incremented contains exactly the paths that start with prefix.
+      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      for (const row of query.iterate(folder, prefix, end) as IterableIterator<{ path: string; sopInstanceUid: string }>) {
+        const uids = uidsByPath.get(row.path);
+        if (uids === undefined) uidsByPath.set(row.path, [row.sopInstanceUid]);
+        else if (!uids.includes(row.sopInstanceUid)) uids.push(row.sopInstanceUid);
+      }
+    }
+    return uidsByPath;
+  }
+
+  /** Returns the SOP Instance UIDs of the rows indexed in place at `absolutePath`, through the instances_path index. */
+  findInPlaceInstancesAt(absolutePath: string): string[] {
+    this.inPlaceAtPathQuery ??= this.db.prepare('SELECT sop_instance_uid AS sopInstanceUid FROM instances WHERE path = ? AND in_place = 1');
+    return (this.inPlaceAtPathQuery.all(absolutePath) as Array<{ sopInstanceUid: string }>).map((row) => row.sopInstanceUid);
+  }
+
+  /**
+   * Removes the row of `sopInstanceUid`, as removeInstance does, only while it
+   * is indexed in place at `absolutePath`. Returns false when it is not, for
+   * example because it was indexed again at another path since it was read.
+   */
+  removeInPlaceInstanceAt(sopInstanceUid: string, absolutePath: string): boolean {
+    return this.db
+      .transaction(() => {
+        const indexed = this.findInstance(sopInstanceUid);
+        if (!indexed?.inPlace || indexed.path !== absolutePath) return false;
+        return this.removeInstanceRows(sopInstanceUid);
+      })
+      .immediate();
   }
 
   listInstances(filter: InstanceFilter = {}): StoredInstance[] {

@@ -16,7 +16,7 @@ import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
 import { IndexConflictError, type StudySummary } from './catalog';
-import { indexedFileChanged } from './changed-file';
+import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
 import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
@@ -55,6 +55,14 @@ export interface OtherPatientFile extends FileProblem {
   storedPatientId: string;
   /** The Patient ID in the file. */
   filePatientId: string;
+}
+
+/** A file indexed in place whose index entry named another instance than the one the file now contains. */
+export interface ReplacedFile extends FileProblem {
+  /** The SOP Instance UID whose index entry was removed. */
+  previousSopInstanceUid: string;
+  /** The SOP Instance UID in the file now. */
+  sopInstanceUid: string;
 }
 
 export interface ScanReport {
@@ -96,6 +104,12 @@ export interface ScanReport {
   missing: FileProblem[];
   /** Symbolic links that were not followed (see walk.ts for the rule); they do not count as failures. */
   skippedLinks: FileProblem[];
+  /**
+   * Files indexed in place by an earlier scan or importFile and overwritten
+   * since with another instance. The index entries of the previous instances
+   * were removed. These files do not count as failures.
+   */
+  replaced: ReplacedFile[];
   /** The studies that indexed, imported or duplicate files belong to. */
   studies: StudySummary[];
 }
@@ -127,6 +141,10 @@ class Scan {
   private studyConflictsQuery: Statement | undefined;
   private readonly missing: FileProblem[] = [];
   private skippedLinks: FileProblem[] = [];
+  private readonly replaced: ReplacedFile[] = [];
+  /** Real paths of the given paths, and the in-place rows under them by path, read once when the scan starts. */
+  private scannedRoots: string[] = [];
+  private inPlaceUidsByPath = new Map<string, string[]>();
   private readonly studyUids = new Set<string>();
   private readonly seenFiles = new Set<string>();
   private readonly batchSize: number;
@@ -148,6 +166,8 @@ class Scan {
     this.warnAboutPathsInArchive(existingPaths, archiveRoot);
     const walker = new FileWalker(existingPaths, { skipFolders: [archiveRoot] });
     this.lastStudyConflictId = this.readLastStudyConflictId();
+    this.scannedRoots = realPathsOf(existingPaths);
+    this.inPlaceUidsByPath = this.archive.catalog.listInPlaceInstancesUnder(this.scannedRoots);
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
     try {
       for (let file = walker.next(); file !== undefined; file = walker.next()) {
@@ -172,6 +192,7 @@ class Scan {
       skippedRecords: this.skippedRecords.length,
       otherPatient: this.otherPatient.length,
       skippedLinks: this.skippedLinks.length,
+      replaced: this.replaced.length,
     });
   }
 
@@ -188,6 +209,7 @@ class Scan {
       otherPatient: this.otherPatient,
       missing: this.missing,
       skippedLinks: this.skippedLinks,
+      replaced: this.replaced,
       studies: this.archive.summarizeStudies(this.studyUids),
     };
   }
@@ -324,6 +346,11 @@ class Scan {
   private indexInPlace(file: string, header: DicomFileHeader, record: InstanceRecord): ScanOutcome {
     const catalog = this.archive.catalog;
     const sopInstanceUid = record.instance.sopInstanceUid;
+    const indexedAtPath = this.inPlaceUidsAt(file);
+    if (indexedAtPath.some((uid) => uid !== sopInstanceUid)) {
+      this.beginBatch();
+      this.removeReplaced(file, sopInstanceUid, indexedAtPath);
+    }
     const indexed = catalog.findInstance(sopInstanceUid);
     let outcome: ScanOutcome = 'stored';
     if (indexed?.path === file) {
@@ -372,6 +399,8 @@ class Scan {
     this.commitBatch();
     try {
       const sopInstanceUid = record.instance.sopInstanceUid;
+      // The copy goes into the archive, but an in-place row of another instance at this path is as stale as in an in-place scan.
+      this.removeReplaced(file, sopInstanceUid, this.inPlaceUidsAt(file));
       const indexed = this.archive.catalog.findInstance(sopInstanceUid);
       if (indexed?.inPlace && indexed.path === file && indexedFileChanged(this.archive.catalog, indexed, header.fileSize)) {
         // Otherwise the import would adopt this file's bytes but keep the row, and the patient, of its old content.
@@ -394,6 +423,31 @@ class Scan {
       this.recordFailure(file, error);
     }
     this.inBatch++;
+  }
+
+  /**
+   * Returns the SOP Instance UIDs indexed in place at `file`: from the map read
+   * when the scan started for files under the given paths, or through the
+   * instances_path index for a file a symbolic link led to from outside them.
+   */
+  private inPlaceUidsAt(file: string): string[] {
+    if (this.scannedRoots.some((root) => isInsideFolder(file, root))) return this.inPlaceUidsByPath.get(file) ?? [];
+    return this.archive.catalog.findInPlaceInstancesAt(file);
+  }
+
+  /** Removes the in-place rows at `file` of instances other than `sopInstanceUid` and lists them as replaced. */
+  private removeReplaced(file: string, sopInstanceUid: string, indexedAtPath: readonly string[]): void {
+    if (indexedAtPath.every((uid) => uid === sopInstanceUid)) return;
+    for (const previousSopInstanceUid of removeReplacedInstances(this.archive.catalog, file, sopInstanceUid, indexedAtPath, this.logger)) {
+      this.replaced.push({
+        path: file,
+        previousSopInstanceUid,
+        sopInstanceUid,
+        reason:
+          `indexed before as SOP Instance UID ${previousSopInstanceUid}, now contains SOP Instance UID ${sopInstanceUid}. ` +
+          `The index entry of ${previousSopInstanceUid} was removed`,
+      });
+    }
   }
 
   private count(outcome: ScanOutcome): void {
@@ -491,6 +545,26 @@ class Scan {
 /** A store outcome, or 'updated' for a file indexed in place again because it changed. */
 type ScanOutcome = StoreOutcomeKind | 'updated';
 
+
+/** Returns the real paths of `paths`, leaving out those that cannot be resolved (the walk reports them). */
+function realPathsOf(paths: readonly string[]): string[] {
+  const realPaths: string[] = [];
+  for (const given of paths) {
+    try {
+      realPaths.push(fs.realpathSync.native(given));
+    } catch {
+      continue;
+    }
+  }
+  return realPaths;
+}
+
+/** Returns true when `file` is `folder` itself or lies below it; both are absolute real paths. */
+function isInsideFolder(file: string, folder: string): boolean {
+  if (file === folder) return true;
+  const prefix = folder.endsWith(path.sep) ? folder : folder + path.sep;
+  return file.startsWith(prefix);
+}
 
 /** Returns true for a Node file-system error (it has an errno code such as EACCES or ENOENT). */
 function isFileSystemError(error: unknown): boolean {
