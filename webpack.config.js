@@ -14,6 +14,8 @@ module.exports = {
     loader: './src/cli/main.ts',
     // The viewer starts this file in worker threads; it must sit beside loader.js.
     'render-worker': './src/services/viewer/render-worker.ts',
+    // Scans in place start this file in a worker thread to read headers ahead; it must sit beside loader.js.
+    'header-prefetch-worker': './src/services/archive/header-prefetch-worker.ts',
   },
   output: {
     path: path.resolve(__dirname, 'dist'),

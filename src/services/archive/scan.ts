@@ -21,6 +21,7 @@ import { ArchiveError, describeError, describeReadError } from './errors';
 import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import type { StoreOutcomeKind } from './placement';
+import { HeaderPrefetch, type PrefetchedHeader } from './header-prefetch';
 import { FileWalker, describeFileSystemError } from './walk';
 
 export interface ScanOptions {
@@ -122,6 +123,16 @@ const PROGRESS_INTERVAL = 100;
  * synchronously in transactions of `batchSize` files and yields to the event
  * loop between transactions, so a server in the same process keeps serving requests.
  */
+/** The header facts that indexing in place needs, from a parsed header or from the prefetch thread. */
+type HeaderFacts = Pick<DicomFileHeader, 'fileSize' | 'datasetOffset'>;
+
+/** Returns the next walked file, with its header when `prefetch` read it. */
+function nextFile(walker: FileWalker, prefetch: HeaderPrefetch | undefined): { file: string; read?: PrefetchedHeader } | undefined {
+  if (prefetch) return prefetch.next();
+  const file = walker.next();
+  return file === undefined ? undefined : { file };
+}
+
 export async function scanPaths(archive: LocalArchive, paths: string[], options: ScanOptions): Promise<ScanReport> {
   const scan = new Scan(archive, options);
   await scan.run(paths);
@@ -165,18 +176,21 @@ class Scan {
     const archiveRoot = fs.realpathSync.native(this.archive.root);
     this.warnAboutPathsInArchive(existingPaths, archiveRoot);
     const walker = new FileWalker(existingPaths, { skipFolders: [archiveRoot] });
+    // An import reads each file whole to copy it, so only a scan in place reads headers ahead.
+    const files = this.options.import ? undefined : new HeaderPrefetch(walker, this.logger);
     this.lastStudyConflictId = this.readLastStudyConflictId();
     this.scannedRoots = realPathsOf(existingPaths);
     this.inPlaceUidsByPath = this.archive.catalog.listInPlaceInstancesUnder(this.scannedRoots);
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
     try {
-      for (let file = walker.next(); file !== undefined; file = walker.next()) {
+      for (let next = nextFile(walker, files); next !== undefined; next = nextFile(walker, files)) {
         // Only steps that return a promise are awaited: awaiting every file would let other
         // promise chains (a C-STORE) run their index writes inside the open batch transaction.
-        const pending = this.visit(file, walker);
+        const pending = next.read ? this.visitPrefetched(next.read) : this.visit(next.file, walker);
         if (pending) await pending;
       }
     } finally {
+      files?.close();
       this.commitBatch();
     }
     for (const problem of walker.problems) this.unreadable.push(problem);
@@ -294,6 +308,24 @@ class Scan {
     }
 
     if (this.options.import) return this.importCopy(realPath, header, record).then(() => this.afterFile());
+    this.indexAndCount(realPath, header, record);
+    return this.afterFile();
+  }
+
+  /** Examines a file whose header the prefetch thread read. The thread leaves DICOMDIRs and files with any problem to visit(). */
+  private visitPrefetched(read: PrefetchedHeader): Promise<void> | undefined {
+    const { realPath, record } = read;
+    if (this.seenFiles.has(realPath)) return undefined;
+    this.seenFiles.add(realPath);
+    this.lastPath = realPath;
+
+    this.counts.scanned++;
+    this.indexAndCount(realPath, read, record);
+    return this.afterFile();
+  }
+
+  /** Indexes a file in place and counts the outcome; never throws. */
+  private indexAndCount(realPath: string, header: HeaderFacts, record: InstanceRecord): void {
     try {
       const outcome = this.indexInPlace(realPath, header, record);
       this.count(outcome);
@@ -304,7 +336,6 @@ class Scan {
     } catch (error) {
       this.recordFailure(realPath, error);
     }
-    return this.afterFile();
   }
 
   /** Reports progress and, after a full batch, commits it and yields to the event loop. */
@@ -343,7 +374,7 @@ class Scan {
    * indexed in place at this path before is indexed again when its size or
    * modification time shows that it changed since.
    */
-  private indexInPlace(file: string, header: DicomFileHeader, record: InstanceRecord): ScanOutcome {
+  private indexInPlace(file: string, header: HeaderFacts, record: InstanceRecord): ScanOutcome {
     const catalog = this.archive.catalog;
     const sopInstanceUid = record.instance.sopInstanceUid;
     const indexedAtPath = this.inPlaceUidsAt(file);

@@ -1,0 +1,42 @@
+/**
+ * Entry of the thread that reads file headers ahead of a scan (see
+ * header-prefetch.ts). For each file of a request it resolves the real path
+ * and reads the header and the indexed attributes. A DICOMDIR or a file with
+ * any error is sent back without a record, and the scan reads it again on its
+ * own thread, so problems are classified and reported in one place.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { readDicomFileHeaderSync } from '../../dicom/file-reader';
+import { Tags } from '../../dicom/tags';
+import { SopClass } from '../../dicom/uid';
+import type { PrefetchReply, PrefetchRequest, PrefetchResult } from './header-prefetch';
+import { readInstanceRecord } from './instance-record';
+
+function read(file: string): PrefetchResult {
+  try {
+    const realPath = fs.realpathSync.native(file);
+    if (path.basename(realPath).toUpperCase() === 'DICOMDIR') return { file };
+
+    const header = readDicomFileHeaderSync(realPath);
+    if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) return { file };
+
+    const record = readInstanceRecord(header);
+    return { file, read: { realPath, record, fileSize: header.fileSize, datasetOffset: header.datasetOffset } };
+  } catch {
+    return { file };
+  }
+}
+
+if (!parentPort) throw new Error('header-prefetch-worker must run in a worker thread; use HeaderPrefetch to start it');
+const { port, replies } = workerData as { port: import('node:worker_threads').MessagePort; replies: Int32Array };
+
+port.on('message', (request: PrefetchRequest) => {
+  const reply: PrefetchReply = { results: request.files.map(read) };
+  port.postMessage(reply);
+  // The scan may be blocked in Atomics.wait on this counter rather than listening for messages.
+  Atomics.add(replies, 0, 1);
+  Atomics.notify(replies, 0);
+});

@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
+import { LocalArchive } from '../../src/services/archive';
+import { setLogLevel, setLogSink } from '../../src/services/logger';
+import { CT_SMALL, MR_SMALL, freshCopy, makeTempDir, removeTempDir } from './fixtures';
+
+/** More files than the scan reads before it starts the header reading thread (FILES_BEFORE_THREAD). */
+const FILE_COUNT = 130;
+
+/** Writes FILE_COUNT CT files with their own SOP Instance UIDs in one series under `folder`. */
+function buildManyFiles(folder: string): string[] {
+  const first = freshCopy(CT_SMALL, path.join(folder, '000.dcm'));
+  const files = [first];
+  for (let i = 1; i < FILE_COUNT; i++) {
+    const file = path.join(folder, `${String(i).padStart(3, '0')}.dcm`);
+    fs.copyFileSync(first, file);
+    files.push(file);
+  }
+  // dcmodify -gin gives each copy a new SOP Instance UID, in the meta information too.
+  execFileSync('dcmodify', ['-nb', '-q', '-gin', ...files.slice(1)], { stdio: 'pipe' });
+  return files;
+}
+
+function sopInstanceUidOf(file: string): string {
+  return readDicomFileHeaderSync(file).dataset.getString(0x00080018)!;
+}
+
+describe('scan with headers read ahead', () => {
+  let workDir: string;
+  let previousSink: (line: string) => void;
+  let logLines: string[];
+
+  beforeEach(() => {
+    workDir = makeTempDir('scan-prefetch-');
+    logLines = [];
+    previousSink = setLogSink((line) => logLines.push(line));
+    setLogLevel('debug');
+  });
+
+  afterEach(() => {
+    setLogLevel('info');
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  test('indexes many files and reports late bad ones', async () => {
+    const source = path.join(workDir, 'source');
+    const many = buildManyFiles(path.join(source, 'a'));
+    // Folder b comes after the FILE_COUNT files of folder a in the walk, so the thread reads its files.
+    const late = path.join(source, 'b');
+    fs.mkdirSync(late, { recursive: true });
+    fs.copyFileSync(many[0], path.join(late, 'copy-of-first.dcm'));
+    fs.writeFileSync(path.join(late, 'notes.txt'), 'not DICOM\n');
+    fs.writeFileSync(path.join(late, 'truncated.dcm'), fs.readFileSync(many[1]).subarray(0, 600));
+    const media = path.join(late, 'media');
+    const referenced = freshCopy(MR_SMALL, path.join(media, 'IMAGES', 'IM1'));
+    execFileSync('dcmmkdir', ['+r', '-Pgp', '+I', 'IMAGES'], { cwd: media, stdio: 'pipe' });
+    const archive = LocalArchive.open(path.join(workDir, 'archive'));
+
+    try {
+      const report = await archive.scanPaths([source], { import: false });
+
+      expect(logLines.some((line) => line.includes('Started the header reading thread'))).toBe(true);
+
+      expect(report.indexed).toBe(FILE_COUNT + 1);
+      expect(report.duplicates).toBe(1);
+      expect(report.dicomdirs).toBe(1);
+      expect(report.notDicom.map((item) => item.path)).toEqual([fs.realpathSync(path.join(late, 'notes.txt'))]);
+      expect(report.damaged.map((item) => item.path)).toEqual([fs.realpathSync(path.join(late, 'truncated.dcm'))]);
+      for (const file of [...many, referenced]) {
+        expect(archive.getInstancePath(sopInstanceUidOf(file))).toBe(fs.realpathSync(file));
+      }
+      const studies = archive.summarizeStudies(new Set([readDicomFileHeaderSync(many[0]).dataset.getString(0x0020000d)!]));
+      expect(studies).toHaveLength(1);
+      expect(studies[0].numberOfInstances).toBe(FILE_COUNT);
+      expect(studies[0].modalitiesInStudy).toEqual(['CT']);
+    } finally {
+      archive.close();
+    }
+  });
+});
