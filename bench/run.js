@@ -445,12 +445,17 @@ async function scenarioStoreThroughput(runs) {
   // The same images under other UIDs, sent next into the same storescp or loader process.
   const secondDir = path.join(WORK_DIR, 'ct1000-second');
   buildCopies(secondDir, [ankle], 1000, `${BENCH_UID_ROOT}.1.2`);
+  const thirdDir = path.join(WORK_DIR, 'ct1000-third');
+  buildCopies(thirdDir, [ankle], 1000, `${BENCH_UID_ROOT}.1.3`);
+  const batchDirs = [dataDir, secondDir, thirdDir];
+  // Row name suffixes of the batches, in sending order.
+  const batchNames = ['', ', second', ', third'];
   const files = countFiles(dataDir);
   const megabytes = (directoryBytes(dataDir) / 1e6).toFixed(0);
   const lines = [
     `Scenario a: storescu --scan-directories sends ${files} CT instances (CT-MONO2-16-ankle copies, implicit VR little endian, ${megabytes} MB in all, one association) to each SCP. Median of ${runs} runs; each round runs storescp, Orthanc and then the loader in both modes, and every run starts with an empty output folder or archive in a new folder.`,
     '',
-    `The rows marked "second" time ${files} more instances (new UIDs) sent next to the same storescp or loader process, as a server that has been running meets them. The first send into a new Node process also pays for V8 compiling the receive path's hot functions.`,
+    `The rows marked "second" and "third" time ${files} more instances each (new UIDs) sent next to the same storescp or loader process, as a server that has been running meets them. The first send into a new Node process also pays for V8 compiling the receive path's hot functions, and some of them are compiled during the second send.`,
     '',
     '| receiver | median s | runs s | instances/s | MB/s |',
     '|---|---|---|---|---|',
@@ -464,48 +469,43 @@ async function scenarioStoreThroughput(runs) {
   if (missing) log(`a: skipping loader serve: ${missing}`);
   // storescp and the loader modes alternate within each round, so a change in machine load affects all alike.
   const modes = ['full', 'process-crash'];
-  const storescpTimes = { first: [], second: [] };
+  // times[batch][run]: storescu seconds of each batch in each run.
+  const newTimes = () => batchDirs.map(() => []);
+  const storescpTimes = newTimes();
   const orthancTimes = [];
-  const loaderTimes = { full: { first: [], second: [] }, 'process-crash': { first: [], second: [] } };
-  const record = (times, result) => {
-    times.first.push(result.first);
-    times.second.push(result.second);
-  };
+  const loaderTimes = { full: newTimes(), 'process-crash': newTimes() };
+  const record = (times, seconds) => seconds.forEach((value, batch) => times[batch].push(value));
   for (let i = 0; i < runs; i++) {
-    record(storescpTimes, await timedStorescpStore([dataDir, secondDir], files, i + 1));
+    record(storescpTimes, await timedStorescpStore(batchDirs, files, i + 1));
     orthancTimes.push(await timedOrthancStore(dataDir, files, i + 1));
     if (missing) continue;
     for (const durability of modes) {
-      record(loaderTimes[durability], await timedLoaderStore([dataDir, secondDir], files, durability, i + 1));
+      record(loaderTimes[durability], await timedLoaderStore(batchDirs, files, durability, i + 1));
     }
   }
-  lines.push(row('DCMTK storescp (TCP_NODELAY=1)', storescpTimes.first));
-  lines.push(row('DCMTK storescp, second', storescpTimes.second));
+  batchNames.forEach((suffix, batch) => lines.push(row(`DCMTK storescp (TCP_NODELAY=1)${suffix}`, storescpTimes[batch])));
   lines.push(row('Orthanc (SyncStorageArea true, its default)', orthancTimes));
   if (missing) {
     lines.push('', `loader serve: skipped, ${missing}.`);
     return lines;
   }
   for (const durability of modes) {
-    lines.push(row(`loader serve --durability ${durability}`, loaderTimes[durability].first));
-    lines.push(row(`loader serve --durability ${durability}, second`, loaderTimes[durability].second));
+    batchNames.forEach((suffix, batch) => lines.push(row(`loader serve --durability ${durability}${suffix}`, loaderTimes[durability][batch])));
   }
   lines.push('');
   const ratio = (loader, reference) => (median(loader) / median(reference)).toFixed(2);
   for (const durability of modes) {
-    lines.push(
-      `Ratio loader (${durability}) / storescp (median time): ${ratio(loaderTimes[durability].first, storescpTimes.first)}; ` +
-        `second: ${ratio(loaderTimes[durability].second, storescpTimes.second)}.`,
-    );
+    const ratios = batchNames.map((suffix, batch) => ratio(loaderTimes[durability][batch], storescpTimes[batch]));
+    lines.push(`Ratio loader (${durability}) / storescp (median time): ${ratios[0]}; second: ${ratios[1]}; third: ${ratios[2]}.`);
   }
-  lines.push(`Ratio loader (full) / Orthanc (median time): ${ratio(loaderTimes.full.first, orthancTimes)}.`);
+  lines.push(`Ratio loader (full) / Orthanc (median time): ${ratio(loaderTimes.full[0], orthancTimes)}.`);
   return lines;
 }
 
 /**
  * Sends each folder of `dataDirs` (FILES instances each) in turn to one new
- * storescp with a fresh output folder. Returns the storescu times in seconds
- * of the first and the second folder.
+ * storescp with a fresh output folder. Returns the storescu time in seconds
+ * of each folder.
  */
 async function timedStorescpStore(dataDirs, files, runNumber) {
   const outputDir = newRunDir('storescp-output');
@@ -519,7 +519,7 @@ async function timedStorescpStore(dataDirs, files, runNumber) {
       if (received !== files * (index + 1)) throw new Error(`storescp received ${received} of ${files * (index + 1)} files`);
     }
     log(`a: storescp run ${runNumber}: ${seconds.map((value) => value.toFixed(2)).join(' s, then ')} s`);
-    return { first: seconds[0], second: seconds[1] };
+    return seconds;
   } finally {
     await server.stop();
   }
@@ -573,8 +573,8 @@ async function timedOrthancStore(dataDir, files, runNumber) {
 
 /**
  * Sends each folder of `dataDirs` (FILES instances each) in turn to one new
- * `loader serve` with a fresh archive. Returns the storescu times in seconds
- * of the first and the second folder.
+ * `loader serve` with a fresh archive. Returns the storescu time in seconds
+ * of each folder.
  */
 async function timedLoaderStore(dataDirs, files, durability, runNumber) {
   const dirs = loaderDirs('store-loader');
@@ -591,7 +591,7 @@ async function timedLoaderStore(dataDirs, files, durability, runNumber) {
   const stored = await archivedInstances(dirs);
   const expected = files * dataDirs.length;
   if (stored !== expected) throw new Error(`loader archive (${durability}) contains ${stored} of ${expected} instances after run ${runNumber}`);
-  return { first: seconds[0], second: seconds[1] };
+  return seconds;
 }
 
 async function scenarioServeMemory() {
