@@ -87,6 +87,26 @@ describe('HeaderPrefetch', () => {
     expect(logLines.some((line) => line.includes('header reading thread exited'))).toBe(true);
   });
 
+  it('rereads files changed after read', async () => {
+    const folder = path.join(workDir, 'in');
+    const files = Array.from({ length: 40 }, (_, i) => freshCopy(CT_SMALL, path.join(folder, `${String(i).padStart(2, '0')}.dcm`)));
+    const prefetch = new HeaderPrefetch(new FileWalker([folder]), createLogger('test.prefetch'), { filesBeforeThread: 0 });
+
+    const results = [prefetch.next()!];
+    // The thread reads the other requested files meanwhile; its replies wait on the port.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const touched = files[30];
+    fs.utimesSync(touched, new Date(), new Date(Date.now() + 60_000));
+    const deleted = files[35];
+    fs.rmSync(deleted);
+    results.push(...drain(prefetch));
+
+    expect(results.map((result) => result.file)).toEqual(files);
+    expect(results.find((result) => result.file === touched)!.read).toBeUndefined();
+    expect(results.find((result) => result.file === deleted)!.read).toBeUndefined();
+    expect(results.filter((result) => result.read === undefined)).toHaveLength(2);
+  });
+
   it('reads first files without thread', () => {
     const folder = path.join(workDir, 'in');
     for (let i = 0; i < 5; i++) freshCopy(CT_SMALL, path.join(folder, `${i}.dcm`));

@@ -20,11 +20,13 @@ function read(file: string): PrefetchResult {
     const realPath = fs.realpathSync.native(file);
     if (path.basename(realPath).toUpperCase() === 'DICOMDIR') return { file };
 
+    // Taken before the read, so that a change during the read shows as a later modification time.
+    const { mtimeMs: modifiedMs } = fs.statSync(realPath);
     const header = readDicomFileHeaderSync(realPath);
     if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) return { file };
 
     const record = readInstanceRecord(header);
-    return { file, read: { realPath, record, fileSize: header.fileSize, datasetOffset: header.datasetOffset } };
+    return { file, read: { realPath, record, fileSize: header.fileSize, datasetOffset: header.datasetOffset, modifiedMs } };
   } catch {
     return { file };
   }

@@ -65,6 +65,8 @@ export interface PrefetchedHeader {
   record: InstanceRecord;
   fileSize: number;
   datasetOffset: number;
+  /** The file's modification time (fs.Stats.mtimeMs) before the thread read it. */
+  modifiedMs: number;
 }
 
 /** One walked file, with `read` absent when the scan must read the file itself. */
@@ -95,9 +97,25 @@ function defaultWorkerEntry(): string | undefined {
 }
 
 /**
+ * Returns true when the file still has the size and modification time it had
+ * when the thread read it. A header read can be up to MAX_AHEAD files, and
+ * any wait for the index lock, older than the scan's use of it.
+ */
+function unchangedSince(read: PrefetchedHeader): boolean {
+  try {
+    const stats = fs.statSync(read.realPath);
+    return stats.size === read.fileSize && stats.mtimeMs === read.modifiedMs;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Walk of a scan with headers read ahead. next() returns the files in the
  * walker's order. Files pushed onto the walker meanwhile (those of a
- * DICOMDIR) come after the ones already requested.
+ * DICOMDIR) come after the ones already requested. A file that changed or
+ * disappeared after the thread read it is returned without its header, so
+ * the scan reads it again (or reports it) as it finds it at that moment.
  */
 export class HeaderPrefetch {
   private worker: Worker | undefined;
@@ -166,6 +184,7 @@ export class HeaderPrefetch {
       this.ready.length = 0;
       this.readyIndex = 0;
     }
+    if (result.read && !unchangedSince(result.read)) return { file: result.file };
     return result;
   }
 
