@@ -81,3 +81,44 @@ describe('scan with headers read ahead', () => {
     }
   });
 });
+
+describe('scan cancelled by a signal', () => {
+  let workDir: string;
+  let previousSink: (line: string) => void;
+
+  beforeEach(() => {
+    workDir = makeTempDir('scan-cancel-');
+    previousSink = setLogSink(() => undefined);
+  });
+
+  afterEach(() => {
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  test('stops early and rescan completes', async () => {
+    const source = path.join(workDir, 'source');
+    const many = buildManyFiles(source);
+    const archive = LocalArchive.open(path.join(workDir, 'archive'));
+    const controller = new AbortController();
+
+    try {
+      // Progress is reported every 100 files, so the scan stops after the first 100.
+      const report = await archive.scanPaths([source], { import: false, onProgress: () => controller.abort(), signal: controller.signal });
+
+      expect(report.cancelled).toBe(true);
+      expect(report.indexed).toBe(100);
+      expect(report.scanned).toBe(100);
+      expect(archive.getInstancePath(sopInstanceUidOf(many[99]))).toBe(fs.realpathSync(many[99]));
+      expect(archive.getInstancePath(sopInstanceUidOf(many[100]))).toBeUndefined();
+
+      const again = await archive.scanPaths([source], { import: false });
+
+      expect(again.cancelled).toBe(false);
+      expect(again.indexed).toBe(FILE_COUNT - 100);
+      expect(again.duplicates).toBe(100);
+    } finally {
+      archive.close();
+    }
+  });
+});

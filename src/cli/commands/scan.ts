@@ -13,6 +13,7 @@ import type { ScanReport } from '../../services/archive';
 import { ExitCode, countOf, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printProblems, printStudies } from '../scan-report';
+import { abortOnInterrupt } from './echo';
 import { ProgressLine } from '../terminal';
 
 function describeConflicts(report: ScanReport, imported: boolean): string {
@@ -35,6 +36,9 @@ function printReport(report: ScanReport, imported: boolean): void {
     `${countOf(report.skippedRecords.length, 'DICOMDIR record')} skipped`,
   ];
   out(`scanned ${countOf(report.scanned, 'file')}: ${counts.join(', ')}`);
+  if (report.cancelled) {
+    out('scan cancelled: files after the last one counted were not examined; run the same scan again to index them (files indexed so far stay indexed)');
+  }
   if (report.otherPatient.length > 0) {
     out(`${countOf(report.otherPatient.length, 'file')} indexed into a study of another patient`);
   }
@@ -60,6 +64,19 @@ function hasProblems(report: ScanReport): boolean {
   return lists.some((list) => list.length > 0);
 }
 
+/**
+ * Returns the exit code of a scan: 3 for problems and for a cancelled scan
+ * that stored some files, and 1 for a cancelled scan that stored none (as
+ * for a cancelled `get`).
+ */
+function exitCodeOf(report: ScanReport): number {
+  if (report.cancelled) {
+    const stored = report.indexed + report.updated + report.imported + report.duplicates;
+    return stored > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
+  }
+  return hasProblems(report) ? ExitCode.PartialSuccess : ExitCode.Success;
+}
+
 /** Raises a UsageError when none of the given paths exist; the scan reports the missing ones when some do. */
 function requireAnyPathExists(paths: string[]): void {
   if (paths.some((given) => fs.existsSync(given))) return;
@@ -80,17 +97,20 @@ export function registerScan(program: Command, globals: () => GlobalOptions): vo
       requireAnyPathExists(paths);
       const archive = openWritableArchive(resolveArchiveRoot(globals()));
       const progress = new ProgressLine();
+      const interrupt = abortOnInterrupt();
       try {
         const report = await scanPaths(archive, paths, {
           import: Boolean(options.import),
+          signal: interrupt.signal,
           onProgress: (state) =>
             progress.update(`scanning: ${state.scanned} files, ${state.indexed} indexed, ${state.failed} bad — ${state.currentPath ?? ''}`),
         });
         progress.done();
         if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
         else printReport(report, Boolean(options.import));
-        if (hasProblems(report)) process.exitCode = ExitCode.PartialSuccess;
+        process.exitCode = exitCodeOf(report);
       } finally {
+        interrupt.dispose();
         archive.close();
       }
     });

@@ -31,6 +31,12 @@ export interface ScanOptions {
   onProgress?: (progress: ScanProgress) => void;
   /** Files indexed per SQLite transaction (default 500). */
   batchSize?: number;
+  /**
+   * Stops the scan before the next file once aborted, and the report then has
+   * `cancelled` set. The scan yields to the event loop only after each batch,
+   * so an abort from a signal handler takes effect within one batch.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ScanProgress {
@@ -113,6 +119,8 @@ export interface ScanReport {
   replaced: ReplacedFile[];
   /** The studies that indexed, imported or duplicate files belong to. */
   studies: StudySummary[];
+  /** True when `signal` stopped the scan before the walk ended; the files not reached are in no list. */
+  cancelled: boolean;
 }
 
 const DEFAULT_BATCH_SIZE = 500;
@@ -161,6 +169,7 @@ class Scan {
   private readonly batchSize: number;
   private inBatch = 0;
   private lastPath = '';
+  private cancelled = false;
   private readonly logger: Logger;
 
   constructor(
@@ -186,6 +195,11 @@ class Scan {
       for (let next = nextFile(walker, files); next !== undefined; next = nextFile(walker, files)) {
         // Only steps that return a promise are awaited: awaiting every file would let other
         // promise chains (a C-STORE) run their index writes inside the open batch transaction.
+        if (this.options.signal?.aborted) {
+          this.cancelled = true;
+          this.logger.info('Scan cancelled; files not reached yet are not indexed', { lastPath: this.lastPath });
+          break;
+        }
         const pending = next.read ? this.visitPrefetched(next.read) : this.visit(next.file, walker);
         if (pending) await pending;
       }
@@ -199,6 +213,7 @@ class Scan {
     this.reportProgress();
     this.logger.info('Scan finished', {
       ...this.counts,
+      cancelled: this.cancelled,
       notDicom: this.notDicom.length,
       damaged: this.damaged.length,
       unreadable: this.unreadable.length,
@@ -225,6 +240,7 @@ class Scan {
       skippedLinks: this.skippedLinks,
       replaced: this.replaced,
       studies: this.archive.summarizeStudies(this.studyUids),
+      cancelled: this.cancelled,
     };
   }
 
