@@ -46,6 +46,12 @@ export interface ReadHeaderOptions {
   stopAtTag?: Tag | null;
   /** Return the elements parsed before damage, with the damage as a warning, instead of throwing. */
   partial?: boolean;
+  /**
+   * Leave the values of readDicomFileHeaderSync's data sets in its shared read
+   * buffer instead of copying the header bytes. They are then valid only until
+   * the next call, so the caller must take what it needs at once.
+   */
+  borrowBuffer?: boolean;
 }
 
 /** The file is clearly not DICOM. */
@@ -275,9 +281,11 @@ function parseHeader(
   }
 
   // Copy only the header bytes, so the returned data sets neither pin the read buffer nor change when it is reused.
-  rebaseValues(meta, chunk, layout.metaOffset ?? 0, datasetOffset);
   const dataset = result.dataset;
-  rebaseValues(dataset, source, parseOffset, endOffset);
+  if (!options.borrowBuffer) {
+    rebaseValues(meta, chunk, layout.metaOffset ?? 0, datasetOffset);
+    rebaseValues(dataset, source, parseOffset, endOffset);
+  }
 
   return {
     path,

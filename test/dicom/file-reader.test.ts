@@ -54,6 +54,20 @@ describeWithSamples('readDicomFileHeader on samples', () => {
     expect(first.meta.getString(Tags.TransferSyntaxUID)).toBe(TransferSyntax.ExplicitVRLittleEndian);
   });
 
+  test('borrowed buffer gives same values', () => {
+    const copied = readDicomFileHeaderSync(testFile('CT_small.dcm'));
+    const borrowed = readDicomFileHeaderSync(testFile('CT_small.dcm'), { borrowBuffer: true });
+    expect([...borrowed.dataset.elements.keys()]).toEqual([...copied.dataset.elements.keys()]);
+    for (const [tag, element] of copied.dataset.elements) {
+      // Sequences have items instead of a value.
+      const borrowedValue = borrowed.dataset.get(tag)?.value;
+      if (element.value === undefined) expect(borrowedValue).toBeUndefined();
+      else expect(borrowedValue?.equals(element.value)).toBe(true);
+    }
+    expect(borrowed.meta.getString(Tags.TransferSyntaxUID)).toBe(TransferSyntax.ExplicitVRLittleEndian);
+    expect(borrowed.datasetOffset).toBe(copied.datasetOffset);
+  });
+
   test('MR_small_bigendian header', async () => {
     const header = await readDicomFileHeader(testFile('MR_small_bigendian.dcm'));
     expect(header.transferSyntaxUid).toBe(TransferSyntax.ExplicitVRBigEndian);

@@ -22,7 +22,8 @@ function read(file: string): PrefetchResult {
 
     // Taken before the read, so that a change during the read shows as a later modification time.
     const { mtimeMs: modifiedMs } = fs.statSync(realPath);
-    const header = readDicomFileHeaderSync(realPath);
+    // The record is taken before the next read reuses the buffer that the borrowed values point into.
+    const header = readDicomFileHeaderSync(realPath, { borrowBuffer: true });
     if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) return { file };
 
     const record = readInstanceRecord(header);
