@@ -9,6 +9,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { LocalArchive, reindexArchive } from '../../src/services/archive';
 import { ArchiveCatalog } from '../../src/services/archive/catalog';
+import * as placement from '../../src/services/archive/placement';
 import { setLogSink } from '../../src/services/logger';
 import { generateUid } from '../../src/dicom/uid';
 import {
@@ -232,6 +233,46 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(fs.readFileSync(path.join(root, '.conflicts', conflicts[0])).subarray(-reused.bytes.length).equals(reused.bytes)).toBe(true);
     expect(incomingNames(root)).toEqual([]);
     expect(logLines.join('\n')).toMatch(/Kept aside a stored instance whose interrupted index commit conflicts.*is indexed under study/);
+  });
+
+  test('repeated interrupted conflict kept once', async () => {
+    const part = datasetPartOf(CT_SMALL);
+    const reused = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'reused.dcm'), { [Tag.StudyInstanceUID]: generateUid(), [Tag.SOPInstanceUID]: generateUid() }));
+    const first = LocalArchive.open(root, { durability: 'process-crash' });
+    await first.receive(requestFor(part));
+    first.close();
+
+    /** Receives `reused` with a failed commit, then opens the archive as the next process would and waits for its checks for repeated copies. */
+    async function interruptAndRecover() {
+      logLines.length = 0;
+      const interrupted = LocalArchive.open(root, { durability: 'process-crash' });
+      const placed = await receiveWithFailedCommit(interrupted, reused);
+      interrupted.close();
+      handIncomingTo(root, deadPid());
+      const repeatCheck = jest.spyOn(placement, 'keepConflictOnce');
+      LocalArchive.open(root, { durability: 'process-crash' }).close();
+      await Promise.all(repeatCheck.mock.results.map((result) => result.value));
+      const checks = repeatCheck.mock.calls.length;
+      repeatCheck.mockRestore();
+      return { placed, checks };
+    }
+
+    const firstRecovery = await interruptAndRecover();
+    const firstConflicts = fs.readdirSync(path.join(root, '.conflicts'));
+    const secondRecovery = await interruptAndRecover();
+    const repeatedLog = logLines.find((line) => line.includes('interrupted index commit equals a copy kept aside before; removed the repeated copy')) ?? '';
+
+    expect(firstRecovery.placed.path).toBe(secondRecovery.placed.path);
+    expect(fs.existsSync(secondRecovery.placed.path)).toBe(false);
+    expect(firstConflicts).toHaveLength(1);
+    expect(fs.readdirSync(path.join(root, '.conflicts'))).toEqual(firstConflicts);
+    expect(firstRecovery.checks).toBe(1);
+    expect(secondRecovery.checks).toBe(1);
+    expect(committedUids(root)).toEqual([part.sopInstanceUid]);
+    expect(incomingNames(root)).toEqual([]);
+    expect(repeatedLog).toContain(`conflictPath=${path.join(root, '.conflicts', firstConflicts[0])}`);
+    expect(repeatedLog).toContain(`removedPath=${path.join(root, '.conflicts', reused.sopInstanceUid)}.`);
+    expect(repeatedLog).toContain(`sopInstanceUid=${reused.sopInstanceUid}`);
   });
 
   test('late conflict from another process', async () => {

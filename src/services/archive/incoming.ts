@@ -15,7 +15,8 @@
  *   placement.ts), so the row may be missing. The file is indexed when the
  *   index lacks its SOP Instance UID, and then the second link is deleted.
  *   When its Series Instance UID is indexed under another study, the commit
- *   would have rejected it, so it moves to .conflicts instead.
+ *   would have rejected it, so it moves to .conflicts instead, and is deleted
+ *   there again when .conflicts already has a copy with the same data set.
  *
  * NOTE: a process is recognized by its ID only, so the files of a stopped
  * process wait while an unrelated process runs with the same ID. The same
@@ -32,7 +33,7 @@ import { IndexConflictError, type ArchiveCatalog } from './catalog';
 import { describeError } from './errors';
 import { readInstanceRecord } from './instance-record';
 import { incomingFolder, relativeInstancePath } from './layout';
-import { keepConflictSync } from './placement';
+import { keepConflictOnce, keepConflictSync } from './placement';
 
 let temporaryFileCount = 0;
 
@@ -180,10 +181,37 @@ function indexSecondLink(root: string, file: string, catalog: ArchiveCatalog, lo
       keptAt: conflictPath,
       reason: error.message,
     });
+    void removeRepeatedConflict(root, conflictPath, sopInstanceUid, sourceAeTitle, logger);
     return 'conflict';
   }
   logger.info('Indexed a stored instance after an interrupted index commit', { sopInstanceUid, sourceAeTitle, path: storedPath });
   return 'indexed';
+}
+
+/**
+ * Deletes `conflictPath`, a copy just kept aside, when .conflicts already has
+ * a copy of `sopInstanceUid` with the same data set (keepConflictOnce), as
+ * receipt and deferred commits do. It runs after cleanUpIncoming has
+ * returned, because the comparison is asynchronous and opening an archive is
+ * not. A process that exits before the comparison ends keeps both copies.
+ */
+async function removeRepeatedConflict(root: string, conflictPath: string, sopInstanceUid: string, sourceAeTitle: string, logger: Logger): Promise<void> {
+  try {
+    const earlier = await keepConflictOnce(root, conflictPath, sopInstanceUid);
+    if (earlier === undefined) return;
+    logger.warn('Stored instance of an interrupted index commit equals a copy kept aside before; removed the repeated copy', {
+      sopInstanceUid,
+      sourceAeTitle,
+      removedPath: conflictPath,
+      conflictPath: earlier.path,
+    });
+  } catch (error) {
+    logger.warn('Failed to compare a copy kept aside with the earlier copies of its SOP Instance UID; both stay in .conflicts', {
+      sopInstanceUid,
+      conflictPath,
+      error: describeError(error),
+    });
+  }
 }
 
 function statOrUndefined(file: string): fs.Stats | undefined {
