@@ -156,7 +156,7 @@ describeBuilt('loader anonymize', () => {
     const second = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
     expect(second.stderr).toBe('');
     expect(second.code).toBe(3);
-    expect(second.stdout).toContain('anonymized 0 files of 2: 1 held back, 0 failed, 1 skipped');
+    expect(second.stdout).toContain('anonymized 0 files of 2: 1 held back, 0 failed, 1 skipped; 0 patients, 0 UIDs replaced');
     expect(second.stdout).toContain(`skipped: ${path.join(input, 'a.dcm')}: output ${written} already exists; add --overwrite to replace it`);
     expect(second.stdout).toContain(`held back: ${path.join(input, 'sc.dcm')}`);
     expect(fs.readFileSync(written).equals(firstBytes)).toBe(true);
@@ -166,7 +166,7 @@ describeBuilt('loader anonymize', () => {
     const third = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
     expect(third.stderr).toBe('');
     expect(third.code).toBe(0);
-    expect(third.stdout).toContain('anonymized 0 files of 1: 0 held back, 0 failed, 1 skipped');
+    expect(third.stdout).toContain('anonymized 0 files of 1: 0 held back, 0 failed, 1 skipped; 0 patients, 0 UIDs replaced');
   });
 
   test('file input into existing folder', async () => {

@@ -63,9 +63,9 @@ export interface HeldBackInstance {
 export interface AnonymizationReport {
   written: number;
   heldBack: HeldBackInstance[];
-  /** Distinct original UIDs replaced in this job. */
+  /** Distinct original UIDs replaced in the files written, not in files skipped or failed after their header was read. */
   uidMapSize: number;
-  /** Distinct patients given a pseudonym. */
+  /** Distinct patients of the files written. */
   patients: number;
 }
 
@@ -89,6 +89,12 @@ export interface NewUids {
   sopInstanceUid: string;
   studyInstanceUid: string;
   seriesInstanceUid: string;
+}
+
+/** Patient key and replacement UIDs of one anonymized instance, which the report counts once its output is written. */
+interface InstanceKeys {
+  patientKey: string;
+  replacementUids: Set<string>;
 }
 
 /** Media Storage Directory Storage, the SOP class of a DICOMDIR. */
@@ -201,9 +207,24 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
   const codes = methodCodes(profile, keptPrivateCreators.size > 0);
   const heldBack: HeldBackInstance[] = [];
   let written = 0;
+  // The UID and pseudonym tables also keep the values of files that were not written, for example because their
+  // output exists, so that later files get the same pseudonyms as in a run that wrote them. The report counts these
+  // sets instead: the replacement UIDs and the patient keys of the files written.
+  const writtenUids = new Set<string>();
+  const writtenPatients = new Set<string>();
+
+  /** Counts an instance whose output is complete. */
+  function countWritten(instanceKeys: InstanceKeys): void {
+    written++;
+    writtenPatients.add(instanceKeys.patientKey);
+    for (const uid of instanceKeys.replacementUids) writtenUids.add(uid);
+  }
 
   /** Returns the anonymized header data set and file meta information, or the reason to hold the instance back. */
-  function anonymizeHeader(instance: OpenedInstance): { held: string } | { meta: Buffer; specs: ElementSpec[]; newUids: NewUids } {
+  function anonymizeHeader(
+    instance: OpenedInstance,
+    instanceUids: RuleContext['uids'],
+  ): { held: string } | { meta: Buffer; specs: ElementSpec[]; newUids: NewUids } {
     const dataset = instance.dataset;
     const reason = options.allowBurnedIn ? undefined : burnedInReason(dataset);
     if (reason) return { held: reason };
@@ -211,7 +232,7 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     const key = patientKey(dataset);
     const context: RuleContext = {
       profile,
-      uids,
+      uids: instanceUids,
       pseudonym: pseudonyms.pseudonymFor(key),
       dateOffsetDays: profile.dates === 'shift' ? dateOffsetDays(secret, key) : 0,
       keptPrivateCreators,
@@ -241,9 +262,9 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
 
     const originalSopInstance = dataset.getString(Tags.SOPInstanceUID) || instance.meta.getString(Tags.MediaStorageSOPInstanceUID) || '';
     const newUids: NewUids = {
-      sopInstanceUid: uids.replace(originalSopInstance),
-      studyInstanceUid: uids.replace(dataset.getString(Tags.StudyInstanceUID) ?? ''),
-      seriesInstanceUid: uids.replace(dataset.getString(Tags.SeriesInstanceUID) ?? ''),
+      sopInstanceUid: instanceUids.replace(originalSopInstance),
+      studyInstanceUid: instanceUids.replace(dataset.getString(Tags.StudyInstanceUID) ?? ''),
+      seriesInstanceUid: instanceUids.replace(dataset.getString(Tags.SeriesInstanceUID) ?? ''),
     };
     const meta = buildFileMetaInformation({
       mediaStorageSopClassUid: dataset.getString(Tags.SOPClassUID) || (instance.meta.getString(Tags.MediaStorageSOPClassUID) ?? ''),
@@ -263,26 +284,39 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     if (tail.dataset) yield encodeElements(applyRules(tail.dataset, context()), instance.encoding, instance.dataset.characterSets);
   }
 
+  /**
+   * Anonymizes one instance into the output that `openOutput` opens. Returns
+   * the result and, for an instance not held back, the keys that
+   * countWritten counts once the caller has the output in place.
+   */
   async function anonymizeTo(
     input: AsyncIterable<Buffer | string>,
     label: string,
     openOutput: (uids: NewUids) => { output: Writable; outPath?: string },
-  ): Promise<InstanceResult> {
+  ): Promise<{ result: InstanceResult; instanceKeys?: InstanceKeys }> {
     const instance = await openInstance(input);
     if (instance.meta.getString(Tags.MediaStorageSOPClassUID) === MEDIA_STORAGE_DIRECTORY) {
       throw new DicomdirNotAnonymizedError(
         'a DICOMDIR is not anonymized, because its records repeat patient data and name the original files; create a new one for the output, for example with dcmmkdir',
       );
     }
-    const header = anonymizeHeader(instance);
+    const replacementUids = new Set<string>();
+    const instanceUids: RuleContext['uids'] = {
+      replace(uid) {
+        const replacement = uids.replace(uid);
+        replacementUids.add(replacement);
+        return replacement;
+      },
+    };
+    const header = anonymizeHeader(instance, instanceUids);
     if ('held' in header) {
       heldBack.push({ source: label, reason: header.held });
-      return { status: 'held', reason: header.held };
+      return { result: { status: 'held', reason: header.held } };
     }
     const key = patientKey(instance.dataset);
     const tailContext = (): RuleContext => ({
       profile,
-      uids,
+      uids: instanceUids,
       pseudonym: pseudonyms.pseudonymFor(key),
       dateOffsetDays: profile.dates === 'shift' ? dateOffsetDays(secret, key) : 0,
       keptPrivateCreators,
@@ -294,7 +328,7 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     await pipeline(metaStream, output, { end: false });
     if (instance.deflated) await pipeline(body, zlib.createDeflateRaw(), output);
     else await pipeline(body, output);
-    return { status: 'written', outPath, ...header.newUids };
+    return { result: { status: 'written', outPath, ...header.newUids }, instanceKeys: { patientKey: key, replacementUids } };
   }
 
   return {
@@ -302,17 +336,17 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
       const source = fs.createReadStream(inPath, { highWaterMark: 1024 * 1024 });
       let partialPath: string | undefined;
       try {
-        const result = await anonymizeTo(source, inPath, (newUids) => {
+        const { result, instanceKeys } = await anonymizeTo(source, inPath, (newUids) => {
           const outPath = typeof out === 'string' ? out : out(newUids);
           fs.mkdirSync(path.dirname(outPath), { recursive: true });
           partialPath = `${outPath}.partial-${process.pid}`;
           return { output: fs.createWriteStream(partialPath), outPath };
         });
-        if (result.status === 'written' && partialPath && result.outPath) {
+        if (result.status === 'written' && partialPath && result.outPath && instanceKeys) {
           if (fileOptions.overwrite === false) moveIntoPlaceWithoutReplacing(partialPath, result.outPath);
           else fs.renameSync(partialPath, result.outPath);
-          // Counted only once the file is in place, so a failed rename is not reported as written.
-          written++;
+          // Counted only once the file is in place, so a failed rename or an existing output is not reported as written.
+          countWritten(instanceKeys);
         }
         return result;
       } catch (error) {
@@ -324,13 +358,13 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     },
 
     async anonymizeStream(input, output, label = 'stream') {
-      const result = await anonymizeTo(input, label, () => ({ output }));
-      if (result.status === 'written') written++;
+      const { result, instanceKeys } = await anonymizeTo(input, label, () => ({ output }));
+      if (instanceKeys) countWritten(instanceKeys);
       return result;
     },
 
     report() {
-      return { written, heldBack: [...heldBack], uidMapSize: uids.size, patients: pseudonyms.size };
+      return { written, heldBack: [...heldBack], uidMapSize: writtenUids.size, patients: writtenPatients.size };
     },
   };
 }

@@ -18,7 +18,7 @@ export class AnonymizationError extends Error {
 /** Everything the rules need besides the element itself. */
 export interface RuleContext {
   profile: ProfileOptions;
-  uids: UidMapper;
+  uids: Pick<UidMapper, 'replace'>;
   pseudonym: Pseudonym;
   /** Days dates move with the SHIFT action; 0 when dates are not shifted. */
   dateOffsetDays: number;
