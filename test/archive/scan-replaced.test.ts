@@ -45,6 +45,30 @@ describe('overwritten file indexed in place', () => {
   });
 
   describe('rescan', () => {
+    test.each([
+      ['not DICOM', (file: string) => fs.writeFileSync(file, 'a text file now\n'), 'not a DICOM file', 'notDicom'],
+      ['damaged', (file: string) => fs.truncateSync(file, 600), 'damaged', 'damaged'],
+    ] as const)('removes entry of file now %s', async (_name, overwrite, state, list) => {
+      const folder = path.join(workDir, 'disc');
+      const file = freshCopy(CT_SMALL, path.join(folder, 'IM1'));
+      const other = freshCopy(CT_SMALL, path.join(folder, 'IM2'));
+      const old = uidsOf(file);
+      await archive.scanPaths([folder], { import: false });
+
+      overwrite(file);
+      const report = await archive.scanPaths([folder], { import: false });
+
+      const realFile = fs.realpathSync(file);
+      expect(report[list].map((problem) => problem.path)).toEqual([realFile]);
+      expect(report.replaced).toEqual([
+        { path: realFile, previousSopInstanceUid: old.sop, sopInstanceUid: '', reason: expect.stringContaining(`now ${state}`) },
+      ]);
+      expect(archive.getInstancePath(old.sop)).toBeUndefined();
+      expect(archive.getInstancePath(uidsOf(other).sop)).toBe(fs.realpathSync(other));
+      expect(archive.searchStudies({}).map((study) => study.numberOfInstances)).toEqual([1]);
+      expect(logLines.some((line) => line.includes('is now damaged or not DICOM') && line.includes(old.sop))).toBe(true);
+    });
+
     test('removes the entry of the old instance', async () => {
       const folder = path.join(workDir, 'disc');
       const file = freshCopy(CT_SMALL, path.join(folder, 'IM1'));

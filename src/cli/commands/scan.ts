@@ -43,9 +43,10 @@ function printReport(report: ScanReport, imported: boolean): void {
     out(`${countOf(report.otherPatient.length, 'file')} indexed into a study of another patient`);
   }
   if (report.skippedLinks.length > 0) out(`${countOf(report.skippedLinks.length, 'symbolic link')} not followed`);
-  if (report.replaced.length > 0) {
-    out(`${countOf(report.replaced.length, 'instance')} removed from the index: another instance overwrote its file`);
-  }
+  const overwritten = report.replaced.filter((file) => file.sopInstanceUid !== '').length;
+  if (overwritten > 0) out(`${countOf(overwritten, 'instance')} removed from the index: another instance overwrote its file`);
+  const broken = report.replaced.length - overwritten;
+  if (broken > 0) out(`${countOf(broken, 'instance')} removed from the index: its file is now damaged or not DICOM`);
   printProblems(out, 'not DICOM', report.notDicom);
   printProblems(out, 'damaged', report.damaged);
   printProblems(out, 'unreadable', report.unreadable);

@@ -31,8 +31,11 @@ export function indexedFileChanged(catalog: ArchiveCatalog, indexed: IndexedInst
  * C-MOVE and C-GET would offer them and send this file's data set. A row
  * indexed at another path meanwhile is kept. Returns the SOP Instance UIDs removed.
  *
- * NOTE: a file overwritten with damaged or non-DICOM data keeps its old row,
- * because only a readable header gives the new SOP Instance UID.
+ * A scan removes the rows of a file that is now damaged or not DICOM itself
+ * (Scan.removeRowsOfBrokenFile).
+ *
+ * NOTE: importFile without a copy (the window's load of one file) keeps the
+ * rows of a file that is now damaged or not DICOM.
  */
 export function removeReplacedInstances(
   catalog: ArchiveCatalog,

@@ -64,11 +64,11 @@ export interface OtherPatientFile extends FileProblem {
   filePatientId: string;
 }
 
-/** A file indexed in place whose index entry named another instance than the one the file now contains. */
+/** A file indexed in place whose index entry named an instance that the file no longer contains: it holds another instance, damaged data or no DICOM data. */
 export interface ReplacedFile extends FileProblem {
   /** The SOP Instance UID whose index entry was removed. */
   previousSopInstanceUid: string;
-  /** The SOP Instance UID in the file now. */
+  /** The SOP Instance UID in the file now, or '' when the file is now damaged or not DICOM. */
   sopInstanceUid: string;
 }
 
@@ -320,6 +320,7 @@ class Scan {
       record = readInstanceRecord(header);
     } catch (error) {
       this.recordFailure(realPath, error);
+      this.removeRowsOfBrokenFile(realPath, error);
       return this.afterFile();
     }
 
@@ -493,6 +494,33 @@ class Scan {
         reason:
           `indexed before as SOP Instance UID ${previousSopInstanceUid}, now contains SOP Instance UID ${sopInstanceUid}. ` +
           `The index entry of ${previousSopInstanceUid} was removed`,
+      });
+    }
+  }
+
+  /**
+   * Removes the in-place rows at `file` after its content turned out damaged or
+   * not DICOM, and lists them as replaced, because the file no longer contains
+   * the instances they name. Unreadable files keep their rows, because a read
+   * error (a scratched disc, a permission) may pass.
+   */
+  private removeRowsOfBrokenFile(file: string, error: unknown): void {
+    const problem = unwrapFileError(error);
+    if (isFileSystemError(problem)) return;
+    const state = problem instanceof NotDicomError ? 'not a DICOM file' : 'damaged';
+
+    for (const previousSopInstanceUid of this.inPlaceUidsAt(file)) {
+      this.beginBatch();
+      if (!this.archive.catalog.removeInPlaceInstanceAt(previousSopInstanceUid, file)) continue;
+      this.logger.warn('Removed the index entry of an instance whose file, indexed in place, is now damaged or not DICOM', {
+        path: file,
+        previousSopInstanceUid,
+      });
+      this.replaced.push({
+        path: file,
+        previousSopInstanceUid,
+        sopInstanceUid: '',
+        reason: `indexed before as SOP Instance UID ${previousSopInstanceUid}, now ${state}. The index entry of ${previousSopInstanceUid} was removed`,
       });
     }
   }
