@@ -64,7 +64,11 @@ export interface OtherPatientFile extends FileProblem {
   filePatientId: string;
 }
 
-/** A file indexed in place whose index entry named an instance that the file no longer contains: it holds another instance, damaged data or no DICOM data. */
+/**
+ * A file indexed in place whose index entry named an instance that the file
+ * no longer contains, because it now holds another instance, damaged data or
+ * no DICOM data.
+ */
 export interface ReplacedFile extends FileProblem {
   /** The SOP Instance UID whose index entry was removed. */
   previousSopInstanceUid: string;
