@@ -51,7 +51,7 @@ const EXITED_SLOT = 1;
 export interface PrefetchOptions {
   /** The thread's script. */
   entry?: string;
-  /** Files returned unread before the thread starts (default FILES_BEFORE_THREAD). */
+  /** Files returned unread before the thread starts (default FILES_BEFORE_THREAD). Infinity never starts it. */
   filesBeforeThread?: number;
 }
 

@@ -66,8 +66,8 @@ export interface OtherPatientFile extends FileProblem {
 
 /**
  * A file indexed in place whose index entry named an instance that the file
- * no longer contains, because it now holds another instance, damaged data or
- * no DICOM data.
+ * no longer contains, because it now contains another instance, damaged data
+ * or no DICOM data.
  */
 export interface ReplacedFile extends FileProblem {
   /** The SOP Instance UID whose index entry was removed. */
@@ -130,21 +130,14 @@ export interface ScanReport {
 const DEFAULT_BATCH_SIZE = 500;
 const PROGRESS_INTERVAL = 100;
 
+/** The header facts that indexing in place needs, from a parsed header or from the prefetch thread. */
+type HeaderFacts = Pick<DicomFileHeader, 'fileSize' | 'datasetOffset'>;
+
 /**
  * Walks `paths` and indexes or imports every DICOM file. In-place indexing runs
  * synchronously in transactions of `batchSize` files and yields to the event
  * loop between transactions, so a server in the same process keeps serving requests.
  */
-/** The header facts that indexing in place needs, from a parsed header or from the prefetch thread. */
-type HeaderFacts = Pick<DicomFileHeader, 'fileSize' | 'datasetOffset'>;
-
-/** Returns the next walked file, with its header when `prefetch` read it. */
-function nextFile(walker: FileWalker, prefetch: HeaderPrefetch | undefined): { file: string; read?: PrefetchedHeader } | undefined {
-  if (prefetch) return prefetch.next();
-  const file = walker.next();
-  return file === undefined ? undefined : { file };
-}
-
 export async function scanPaths(archive: LocalArchive, paths: string[], options: ScanOptions): Promise<ScanReport> {
   const scan = new Scan(archive, options);
   await scan.run(paths);
@@ -189,14 +182,14 @@ class Scan {
     const archiveRoot = fs.realpathSync.native(this.archive.root);
     this.warnAboutPathsInArchive(existingPaths, archiveRoot);
     const walker = new FileWalker(existingPaths, { skipFolders: [archiveRoot] });
-    // An import reads each file whole to copy it, so only a scan in place reads headers ahead.
-    const files = this.options.import ? undefined : new HeaderPrefetch(walker, this.logger);
+    // An import reads each file whole to copy it, so only a scan in place starts the header thread.
+    const files = new HeaderPrefetch(walker, this.logger, this.options.import ? { filesBeforeThread: Infinity } : {});
     this.lastStudyConflictId = this.readLastStudyConflictId();
     this.scannedRoots = realPathsOf(existingPaths);
     this.inPlaceUidsByPath = this.archive.catalog.listInPlaceInstancesUnder(this.scannedRoots);
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
     try {
-      for (let next = nextFile(walker, files); next !== undefined; next = nextFile(walker, files)) {
+      for (let next = files.next(); next !== undefined; next = files.next()) {
         // Only steps that return a promise are awaited: awaiting every file would let other
         // promise chains (a C-STORE) run their index writes inside the open batch transaction.
         if (this.options.signal?.aborted) {
@@ -208,7 +201,7 @@ class Scan {
         if (pending) await pending;
       }
     } finally {
-      files?.close();
+      files.close();
       this.commitBatch();
     }
     for (const problem of walker.problems) this.unreadable.push(problem);
@@ -345,7 +338,7 @@ class Scan {
     return this.afterFile();
   }
 
-  /** Indexes a file in place and counts the outcome; never throws. */
+  /** Indexes a file in place and counts the outcome. An error is recorded as a failure of the file, not thrown. */
   private indexAndCount(realPath: string, header: HeaderFacts, record: InstanceRecord): void {
     try {
       const outcome = this.indexInPlace(realPath, header, record);
