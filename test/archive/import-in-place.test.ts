@@ -1,7 +1,8 @@
 /**
  * importFile without copy (indexing in place) of a file that changed at the
- * same path since it was indexed.
+ * same path since it was indexed, and of a copy in another transfer syntax.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalArchive } from '../../src/services/archive';
@@ -49,5 +50,32 @@ describe('importFile in place', () => {
     const again = await archive.importFile(file, { copy: false });
 
     expect(again.outcome).toBe('duplicate');
+  });
+
+  test('re-encoded copy is duplicate', async () => {
+    const file = freshCopy(CT_SMALL, path.join(workDir, 'disc', 'IM1'));
+    await archive.importFile(file, { copy: false });
+    const bigEndian = path.join(workDir, 'export', 'IM1');
+    fs.mkdirSync(path.dirname(bigEndian));
+    execFileSync('dcmconv', ['+tb', file, bigEndian], { stdio: 'pipe' });
+
+    const copy = await archive.importFile(bigEndian, { copy: false });
+
+    expect(copy.outcome).toBe('duplicate');
+    expect(copy.path).toBe(file);
+  });
+
+  test('re-encoded changed copy conflicts', async () => {
+    const file = freshCopy(CT_SMALL, path.join(workDir, 'disc', 'IM1'));
+    await archive.importFile(file, { copy: false });
+    const implicit = path.join(workDir, 'export', 'IM1');
+    fs.mkdirSync(path.dirname(implicit));
+    execFileSync('dcmconv', ['+ti', file, implicit], { stdio: 'pipe' });
+    execFileSync('dcmodify', ['-nb', '-i', `${Tag.StudyDescription}=changed`, implicit], { stdio: 'pipe' });
+
+    const copy = await archive.importFile(implicit, { copy: false });
+
+    expect(copy.outcome).toBe('conflict');
+    expect(copy.path).toBe(implicit);
   });
 });

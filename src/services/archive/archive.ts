@@ -40,13 +40,13 @@ import {
 import {
   fileInfo,
   placeTemporaryFile,
-  sameDatasetBytes,
   uidsOf,
   type FileSource,
   type PlacementContext,
   type StoreOutcome,
 } from './placement';
 import { receiveFile } from './received-file';
+import { compareContent } from './same-content';
 import { TemporaryFilePool, type TemporaryFile } from './temporary-file-pool';
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
@@ -441,7 +441,7 @@ export class LocalArchive {
 
       const existing = indexed && (await exists(indexed.path)) ? indexed.path : undefined;
       if (existing !== undefined) {
-        if (await sameDatasetBytes(existing, absolutePath, header.datasetOffset)) {
+        if ((await compareContent(existing, absolutePath, header)).kind !== 'different') {
           return { outcome: 'duplicate', path: existing, size: indexed!.size, ...uids };
         }
         this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {

@@ -31,7 +31,6 @@ import { IndexConflictError, type ArchiveCatalog, type StoredFile } from './cata
 import type { ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import {
-  datasetBytesEqual,
   exists,
   fsyncDirectory,
   linkNoReplaceSync,
@@ -455,20 +454,6 @@ export async function keepConflictOnce(root: string, keptPath: string, sopInstan
   if (earlier === undefined || earlier.path === keptPath) return undefined;
   await removeFileQuietly(keptPath);
   return earlier;
-}
-
-/** Compares the data set bytes of a stored file with those of `candidatePath`. An unreadable stored file differs. */
-export async function sameDatasetBytes(storedPath: string, candidatePath: string, candidateOffset: number): Promise<boolean> {
-  let storedHeader: DicomFileHeader;
-  try {
-    storedHeader = await readDicomFileHeader(storedPath);
-  } catch {
-    return false;
-  }
-  return datasetBytesEqual(
-    { path: storedPath, datasetOffset: storedHeader.datasetOffset },
-    { path: candidatePath, datasetOffset: candidateOffset },
-  );
 }
 
 export function uidsOf(record: InstanceRecord) {

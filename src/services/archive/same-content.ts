@@ -1,6 +1,6 @@
 /**
- * Decides whether a received file contains the same data set as a stored
- * file of its SOP Instance UID, also when the sender encoded it in another
+ * Decides whether a received or scanned file contains the same data set as a
+ * stored file of its SOP Instance UID, also when the sender encoded it in another
  * transfer syntax. DICOM lets any sender re-encode a data set for the
  * syntax its association negotiated (PS3.5 section 10), so a modality or
  * PACS that sends an instance again in Implicit VR after an Explicit VR send
@@ -8,13 +8,13 @@
  */
 
 import type { Readable } from 'node:stream';
-import { readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
+import { readDicomFileHeader, readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
 import { canTranscode, transcodeFile } from '../../dicom/transcode';
 import { TransferSyntax } from '../../dicom/uid';
-import { datasetBytesEqual } from './file-ops';
+import { datasetBytesEqual, datasetBytesEqualSync, type DatasetLocation } from './file-ops';
 
 /**
- * Result of comparing a received file with a stored one:
+ * Result of comparing a received or scanned file with a stored one:
  * - 'identical': the data set bytes are equal;
  * - 're-encoded': the bytes differ, but both data sets contain the same elements
  *   with the same values;
@@ -36,6 +36,17 @@ export interface ContentComparison {
  */
 const CANONICAL_SYNTAX = TransferSyntax.ImplicitVRLittleEndian;
 
+/** A file's data set: where it starts in the file and its transfer syntax. */
+export interface EncodedDataset extends DatasetLocation {
+  transferSyntaxUid: string;
+}
+
+/**
+ * Result of compareBytesSync: the comparison when the bytes settle it, or
+ * 'undecided' with the stored data set to pass to compareDecodedValues.
+ */
+export type ByteComparison = ContentComparison | { kind: 'undecided'; stored: EncodedDataset };
+
 /** Compares the data set of `candidatePath`, whose header is `candidate`, with that of `storedPath`. */
 export async function compareContent(storedPath: string, candidatePath: string, candidate: DicomFileHeader): Promise<ContentComparison> {
   let stored: DicomFileHeader;
@@ -44,23 +55,63 @@ export async function compareContent(storedPath: string, candidatePath: string, 
   } catch {
     return { kind: 'different' };
   }
-  const storedTransferSyntaxUid = stored.transferSyntaxUid;
   const bytesEqual = await datasetBytesEqual(
     { path: storedPath, datasetOffset: stored.datasetOffset },
     { path: candidatePath, datasetOffset: candidate.datasetOffset },
   );
-  if (bytesEqual) return { kind: 'identical', storedTransferSyntaxUid };
+  if (bytesEqual) return { kind: 'identical', storedTransferSyntaxUid: stored.transferSyntaxUid };
 
-  // NOTE: a compressed (encapsulated) transfer syntax on either side stays 'different', also when the pixels
-  // decode to the same values, because comparing them needs a decoder and, for lossy syntaxes, a tolerance.
-  const convertible = canTranscode(storedTransferSyntaxUid, CANONICAL_SYNTAX) && canTranscode(candidate.transferSyntaxUid, CANONICAL_SYNTAX);
-  if (!convertible) return { kind: 'different', storedTransferSyntaxUid };
+  return compareDecodedValues(
+    { path: storedPath, datasetOffset: stored.datasetOffset, transferSyntaxUid: stored.transferSyntaxUid },
+    { path: candidatePath, datasetOffset: candidate.datasetOffset, transferSyntaxUid: candidate.transferSyntaxUid },
+  );
+}
+
+/**
+ * Compares the data set bytes synchronously, as the first step of
+ * compareContent does, for a scan that must not wait inside its batch
+ * transaction. When the bytes differ and both transfer syntaxes are
+ * uncompressed, only compareDecodedValues can decide, so the result is 'undecided'.
+ */
+export function compareBytesSync(storedPath: string, candidate: EncodedDataset): ByteComparison {
+  let stored: DicomFileHeader;
+  try {
+    stored = readDicomFileHeaderSync(storedPath);
+  } catch {
+    return { kind: 'different' };
+  }
+  const storedTransferSyntaxUid = stored.transferSyntaxUid;
+  if (datasetBytesEqualSync({ path: storedPath, datasetOffset: stored.datasetOffset }, candidate)) {
+    return { kind: 'identical', storedTransferSyntaxUid };
+  }
+  if (!valuesComparable(storedTransferSyntaxUid, candidate.transferSyntaxUid)) return { kind: 'different', storedTransferSyntaxUid };
+  return { kind: 'undecided', stored: { path: storedPath, datasetOffset: stored.datasetOffset, transferSyntaxUid: storedTransferSyntaxUid } };
+}
+
+/**
+ * Compares two data sets whose bytes differ by converting both to
+ * CANONICAL_SYNTAX: 're-encoded' when the results are equal, and 'different'
+ * otherwise or when either syntax is compressed.
+ */
+export async function compareDecodedValues(stored: EncodedDataset, candidate: EncodedDataset): Promise<ContentComparison> {
+  const storedTransferSyntaxUid = stored.transferSyntaxUid;
+  if (!valuesComparable(storedTransferSyntaxUid, candidate.transferSyntaxUid)) return { kind: 'different', storedTransferSyntaxUid };
 
   const same = await streamsEqual(
-    transcodeFile(storedPath, stored.datasetOffset, storedTransferSyntaxUid, CANONICAL_SYNTAX),
-    transcodeFile(candidatePath, candidate.datasetOffset, candidate.transferSyntaxUid, CANONICAL_SYNTAX),
+    transcodeFile(stored.path, stored.datasetOffset, storedTransferSyntaxUid, CANONICAL_SYNTAX),
+    transcodeFile(candidate.path, candidate.datasetOffset, candidate.transferSyntaxUid, CANONICAL_SYNTAX),
   );
   return { kind: same ? 're-encoded' : 'different', storedTransferSyntaxUid };
+}
+
+/**
+ * Returns true when the converter reads both syntaxes, so a comparison of
+ * values can find two encodings of one data set.
+ */
+function valuesComparable(storedTransferSyntaxUid: string, candidateTransferSyntaxUid: string): boolean {
+  // NOTE: a compressed (encapsulated) transfer syntax on either side stays 'different', also when the pixels
+  // decode to the same values, because comparing them needs a decoder and, for lossy syntaxes, a tolerance.
+  return canTranscode(storedTransferSyntaxUid, CANONICAL_SYNTAX) && canTranscode(candidateTransferSyntaxUid, CANONICAL_SYNTAX);
 }
 
 /**

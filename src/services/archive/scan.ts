@@ -18,10 +18,10 @@ import type { LocalArchive } from './archive';
 import { IndexConflictError, type StudySummary } from './catalog';
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
-import { datasetBytesEqualSync } from './file-ops';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import type { StoreOutcomeKind } from './placement';
 import { HeaderPrefetch, type PrefetchedHeader } from './header-prefetch';
+import { compareBytesSync, compareDecodedValues, type EncodedDataset } from './same-content';
 import { FileWalker, describeFileSystemError } from './walk';
 
 export interface ScanOptions {
@@ -90,10 +90,14 @@ export interface ScanReport {
   updated: number;
   /** Files copied into the archive. */
   imported: number;
-  /** Files whose SOP Instance UID was already indexed with the same data set bytes. */
+  /**
+   * Files whose SOP Instance UID was already indexed with the same data set:
+   * the same bytes, or the same elements and values in another uncompressed
+   * transfer syntax (see same-content.ts).
+   */
   duplicates: number;
   /**
-   * Files whose SOP Instance UID was already indexed with different bytes. An
+   * Files whose SOP Instance UID was already indexed with a different data set. An
    * import keeps them in the archive's .conflicts folder, and an in-place scan
    * leaves them unindexed.
    */
@@ -322,8 +326,8 @@ class Scan {
     }
 
     if (this.options.import) return this.importCopy(realPath, header, record).then(() => this.afterFile());
-    this.indexAndCount(realPath, header, record);
-    return this.afterFile();
+    const compared = this.indexAndCount(realPath, header, record);
+    return compared ? compared.then(() => this.afterFile()) : this.afterFile();
   }
 
   /** Examines a file whose header the prefetch thread read. The thread leaves DICOMDIRs and files with any problem to visit(). */
@@ -334,22 +338,34 @@ class Scan {
     this.lastPath = realPath;
 
     this.counts.scanned++;
-    this.indexAndCount(realPath, read, record);
-    return this.afterFile();
+    const compared = this.indexAndCount(realPath, read, record);
+    return compared ? compared.then(() => this.afterFile()) : this.afterFile();
   }
 
-  /** Indexes a file in place and counts the outcome. An error is recorded as a failure of the file, not thrown. */
-  private indexAndCount(realPath: string, header: HeaderFacts, record: InstanceRecord): void {
+  /**
+   * Indexes a file in place and counts the outcome. An error is recorded as a
+   * failure of the file, not thrown. Returns a promise only when the file's
+   * values must be compared with those of the indexed file (see indexInPlace).
+   */
+  private indexAndCount(realPath: string, header: HeaderFacts, record: InstanceRecord): Promise<void> | undefined {
     try {
       const outcome = this.indexInPlace(realPath, header, record);
-      this.count(outcome);
-      this.studyUids.add(record.study.studyInstanceUid);
-      if (outcome === 'stored' || outcome === 'updated') this.checkOtherPatient(realPath, record, this.lastStudyConflictId);
-      // A file indexed by an earlier scan keeps the conflict that scan recorded, and every scan lists it again.
-      if (outcome === 'duplicate') this.checkOtherPatient(realPath, record, 0);
+      if (outcome instanceof Promise) {
+        return outcome.then((settled) => this.countIndexed(realPath, record, settled)).catch((error: unknown) => this.recordFailure(realPath, error));
+      }
+      this.countIndexed(realPath, record, outcome);
     } catch (error) {
       this.recordFailure(realPath, error);
     }
+    return undefined;
+  }
+
+  private countIndexed(realPath: string, record: InstanceRecord, outcome: ScanOutcome): void {
+    this.count(outcome);
+    this.studyUids.add(record.study.studyInstanceUid);
+    if (outcome === 'stored' || outcome === 'updated') this.checkOtherPatient(realPath, record, this.lastStudyConflictId);
+    // A file indexed by an earlier scan keeps the conflict that scan recorded, and every scan lists it again.
+    if (outcome === 'duplicate') this.checkOtherPatient(realPath, record, 0);
   }
 
   /** Reports progress and, after a full batch, commits it and yields to the event loop. */
@@ -386,9 +402,13 @@ class Scan {
   /**
    * Indexes one file where it is, inside the open batch transaction. A file
    * indexed in place at this path before is indexed again when its size or
-   * modification time shows that it changed since.
+   * modification time shows that it changed since. A file whose SOP Instance
+   * UID is indexed with another file is a duplicate when their data set bytes
+   * are equal. When they differ in two uncompressed transfer syntaxes, it
+   * commits the batch and returns a promise of the outcome, because comparing
+   * their values streams both files.
    */
-  private indexInPlace(file: string, header: HeaderFacts, record: InstanceRecord): ScanOutcome {
+  private indexInPlace(file: string, header: HeaderFacts, record: InstanceRecord): ScanOutcome | Promise<ScanOutcome> {
     const catalog = this.archive.catalog;
     const sopInstanceUid = record.instance.sopInstanceUid;
     const indexedAtPath = this.inPlaceUidsAt(file);
@@ -406,19 +426,24 @@ class Scan {
       catalog.removeInstance(sopInstanceUid);
       outcome = 'updated';
     } else if (indexed && fs.existsSync(indexed.path)) {
-      if (sameDatasetBytesSync(indexed.path, file, header.datasetOffset)) return 'duplicate';
-      this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
-        sopInstanceUid,
-        path: file,
-        storedPath: indexed.path,
+      const candidate: EncodedDataset = { path: file, datasetOffset: header.datasetOffset, transferSyntaxUid: record.instance.transferSyntaxUid };
+      const comparison = compareBytesSync(indexed.path, candidate);
+      if (comparison.kind === 'identical') return 'duplicate';
+      if (comparison.kind !== 'undecided') return this.rejectDifferentContent(file, sopInstanceUid, indexed.path);
+
+      // Other promise chains (a C-STORE) may write to the index while this one waits, so they must not find the batch open.
+      this.commitBatch();
+      return compareDecodedValues(comparison.stored, candidate).then((decoded) => {
+        if (decoded.kind !== 're-encoded') return this.rejectDifferentContent(file, sopInstanceUid, indexed.path);
+        this.logger.debug('File contains an indexed instance in another transfer syntax; counted as a duplicate', {
+          sopInstanceUid,
+          path: file,
+          storedPath: indexed.path,
+          storedTransferSyntaxUid: comparison.stored.transferSyntaxUid,
+          fileTransferSyntaxUid: candidate.transferSyntaxUid,
+        });
+        return 'duplicate';
       });
-      this.notIndexed.push({
-        path: file,
-        reason:
-          `not indexed: SOP Instance UID ${sopInstanceUid} is already indexed with the file ${indexed.path}, whose data set differs; ` +
-          'keep the right file, remove the other, and run "loader reindex"',
-      });
-      return 'conflict';
     }
 
     this.beginBatch();
@@ -437,6 +462,22 @@ class Scan {
     }
     this.inBatch++;
     return outcome;
+  }
+
+  /** Lists `file` as not indexed, because `storedPath` contains another data set with its SOP Instance UID, and returns 'conflict'. */
+  private rejectDifferentContent(file: string, sopInstanceUid: string, storedPath: string): ScanOutcome {
+    this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
+      sopInstanceUid,
+      path: file,
+      storedPath,
+    });
+    this.notIndexed.push({
+      path: file,
+      reason:
+        `not indexed: SOP Instance UID ${sopInstanceUid} is already indexed with the file ${storedPath}, whose data set differs; ` +
+        'keep the right file, remove the other, and run "loader reindex"',
+    });
+    return 'conflict';
   }
 
   /** Copies one file into the archive and counts the outcome; never rejects. */
@@ -674,14 +715,4 @@ function describeFileProblem(file: string, error: unknown): string {
   const message = describeError(error);
   const prefix = `${file}: `;
   return message.startsWith(prefix) ? message.slice(prefix.length) : message;
-}
-
-function sameDatasetBytesSync(storedPath: string, candidatePath: string, candidateOffset: number): boolean {
-  let storedOffset: number;
-  try {
-    storedOffset = readDicomFileHeaderSync(storedPath).datasetOffset;
-  } catch {
-    return false;
-  }
-  return datasetBytesEqualSync({ path: storedPath, datasetOffset: storedOffset }, { path: candidatePath, datasetOffset: candidateOffset });
 }
