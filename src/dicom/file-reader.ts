@@ -19,6 +19,12 @@ import { describeTransferSyntax, isValidUid, TransferSyntax } from './uid';
 export interface DicomFileHeader {
   path: string;
   fileSize: number;
+  /**
+   * The file's modification time (fs.Stats.mtimeMs) from the stat that gave
+   * fileSize, taken before the first read. Set by readDicomFileHeader and
+   * readDicomFileHeaderSync, not by parseDicomFileHeader.
+   */
+  modifiedMs?: number;
   /** The file starts with the 128-byte preamble and 'DICM'. */
   hasPreamble: boolean;
   /** File meta information, group 0002; empty when the file has none. */
@@ -89,13 +95,16 @@ const NEED_MORE_BYTES = Symbol('need more bytes');
 export async function readDicomFileHeader(path: string, options: ReadHeaderOptions = {}): Promise<DicomFileHeader> {
   const handle = await fs.promises.open(path, 'r');
   try {
-    const fileSize = (await handle.stat()).size;
+    const { size: fileSize, mtimeMs } = await handle.stat();
     let chunkSize = Math.min(fileSize, INITIAL_CHUNK_SIZE);
     for (;;) {
       const chunk = Buffer.allocUnsafe(chunkSize);
       const { bytesRead } = await handle.read(chunk, 0, chunkSize, 0);
       const header = parseHeader(path, chunk.subarray(0, bytesRead), fileSize, options);
-      if (header !== NEED_MORE_BYTES) return header;
+      if (header !== NEED_MORE_BYTES) {
+        header.modifiedMs = mtimeMs;
+        return header;
+      }
       chunkSize = Math.min(fileSize, chunkSize * CHUNK_GROWTH_FACTOR);
     }
   } finally {
@@ -124,7 +133,7 @@ let scratchBuffer: Buffer | undefined;
 export function readDicomFileHeaderSync(path: string, options: ReadHeaderOptions = {}): DicomFileHeader {
   const fd = fs.openSync(path, 'r');
   try {
-    const fileSize = fs.fstatSync(fd).size;
+    const { size: fileSize, mtimeMs } = fs.fstatSync(fd);
     let chunkSize = Math.min(fileSize, INITIAL_CHUNK_SIZE);
     for (;;) {
       let chunk: Buffer;
@@ -136,7 +145,10 @@ export function readDicomFileHeaderSync(path: string, options: ReadHeaderOptions
       }
       const bytesRead = fs.readSync(fd, chunk, 0, chunkSize, 0);
       const header = parseHeader(path, chunk.subarray(0, bytesRead), fileSize, options);
-      if (header !== NEED_MORE_BYTES) return header;
+      if (header !== NEED_MORE_BYTES) {
+        header.modifiedMs = mtimeMs;
+        return header;
+      }
       chunkSize = Math.min(fileSize, chunkSize * CHUNK_GROWTH_FACTOR);
     }
   } finally {

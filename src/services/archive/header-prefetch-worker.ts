@@ -20,13 +20,13 @@ function read(file: string): PrefetchResult {
     const realPath = fs.realpathSync.native(file);
     if (path.basename(realPath).toUpperCase() === 'DICOMDIR') return { file };
 
-    // Taken before the read, so that a change during the read shows as a later modification time.
-    const { mtimeMs: modifiedMs } = fs.statSync(realPath);
     // The record is taken before the next read reuses the buffer that the borrowed values point into.
     const header = readDicomFileHeaderSync(realPath, { borrowBuffer: true });
     if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) return { file };
 
     const record = readInstanceRecord(header);
+    // The reader takes the modification time with the size before it reads, so a change during the read shows as a later time.
+    const modifiedMs = header.modifiedMs!;
     return { file, read: { realPath, record, fileSize: header.fileSize, datasetOffset: header.datasetOffset, modifiedMs } };
   } catch {
     return { file };
