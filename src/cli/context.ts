@@ -8,11 +8,15 @@ import path from 'node:path';
 import envPaths from 'env-paths';
 
 import { INCOMING_FOLDER, INDEX_FILE, LocalArchive, type OpenArchiveOptions } from '../services/archive';
+import type { LegacyCharacterSet } from '../dicom/charset';
 import { SettingsStore } from '../services/settings/settings-store';
+import { validateLegacyCharacterSet } from '../services/settings/validation';
 
 export interface GlobalOptions {
   archive?: string;
   configDir?: string;
+  /** --legacy-charset: overrides pacs.legacyCharacterSet from the settings. */
+  legacyCharset?: string;
 }
 
 export function resolveArchiveRoot(options: GlobalOptions): string {
@@ -82,8 +86,23 @@ export function openExistingArchive(root: string): LocalArchive {
  * instances in it, so that a read-only archive fails before the command
  * starts its work, with a message that names the folder and the next step.
  */
-export function openWritableArchive(root: string, options: Omit<OpenArchiveOptions, 'access'> = {}): LocalArchive {
+export function openWritableArchive(
+  root: string,
+  options: Omit<OpenArchiveOptions, 'access' | 'legacyCharacterSet'> & { legacyCharacterSet: LegacyCharacterSet },
+): LocalArchive {
   return LocalArchive.open(root, { ...options, access: 'read-write' });
+}
+
+/**
+ * Returns the character set of names and descriptions in files that declare
+ * none and are not UTF-8: --legacy-charset when given, otherwise
+ * pacs.legacyCharacterSet from `settings` (opened from the options when not given).
+ *
+ * @throws SettingsValidationError naming the value and the accepted ones.
+ */
+export function resolveLegacyCharacterSet(options: GlobalOptions, settings?: SettingsStore): LegacyCharacterSet {
+  if (options.legacyCharset !== undefined) return validateLegacyCharacterSet('--legacy-charset', options.legacyCharset);
+  return (settings ?? openSettings(options)).settings.pacs.legacyCharacterSet;
 }
 
 /** Returns "1 study" or "2 studies": the count and the noun in the matching number. */

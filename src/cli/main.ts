@@ -4,7 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 
-import { SettingsValidationError } from '../services/settings/validation';
+import { LEGACY_CHARACTER_SETS } from '../dicom/charset';
+import { SettingsValidationError, validateLegacyCharacterSet } from '../services/settings/validation';
 import { ExitCode, UsageError } from './context';
 import { explainNetworkErrors } from './instance-problems';
 import type { GlobalOptions } from './context';
@@ -36,10 +37,20 @@ function buildProgram(): Command {
     .description('Sciberia Loader: DICOM archive, PACS server and client')
     .option('--archive <dir>', 'archive folder (default: the user data folder; env LOADER_ARCHIVE)')
     .option('--config-dir <dir>', 'settings folder (default: the user config folder; env LOADER_CONFIG_DIR)')
+    .option(
+      '--legacy-charset <name>',
+      `character set of names and descriptions in files that declare none and are not UTF-8: ${LEGACY_CHARACTER_SETS.join(', ')} ` +
+        '(default: pacs.legacyCharacterSet from the settings, latin1 when unset)',
+    )
     .showHelpAfterError()
     .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  // A mistyped --legacy-charset is a usage error for every command, also for one that decodes no text.
+  program.hook('preAction', () => {
+    const { legacyCharset } = globals();
+    if (legacyCharset !== undefined) validateLegacyCharacterSet('--legacy-charset', legacyCharset);
+  });
   registerStart(program, globals);
   registerServe(program, globals);
   registerNodes(program, globals);

@@ -8,6 +8,7 @@
  * decoded through the EUC or single-byte codec that contains the same characters.
  */
 import { isUtf8 } from 'buffer';
+import { TextDecoder } from 'node:util';
 import type * as IconvLite from 'iconv-lite';
 
 /** VRs whose values use the Specific Character Set. All other text VRs use the default repertoire. */
@@ -389,6 +390,10 @@ const LATIN1_FALLBACK: CodeElement = { ...ASCII, id: 'latin1-fallback' };
 /** Terms that declare only the default repertoire (ISO 646); '' is an empty first value. */
 const DEFAULT_REPERTOIRE_TERMS = new Set(['', 'ISO_IR 6', 'ISO 2022 IR 6']);
 
+function isCodeExtensionTerm(term: string): boolean {
+  return normalizeCharacterSetTerm(term).startsWith('ISO 2022 ');
+}
+
 function declaresOnlyDefaultRepertoire(characterSets: string[]): boolean {
   return characterSets.every((term) => DEFAULT_REPERTOIRE_TERMS.has(normalizeCharacterSetTerm(term)));
 }
@@ -400,10 +405,43 @@ function declaresOnlyDefaultRepertoire(characterSets: string[]): boolean {
  * decode the same either way. A value with ESC keeps the ISO 2022 decoding
  * of 'ISO 2022 IR 6'.
  * NOTE: a value cut inside a UTF-8 character, as by equipment that truncates
- * to the byte limit of the VR, is not valid UTF-8 and stays Latin-1.
+ * to the byte limit of the VR, is not valid UTF-8 and goes to the legacy character set.
  */
 function isUndeclaredUtf8(bytes: Buffer): boolean {
   return !bytes.includes(ESC) && isUtf8(bytes);
+}
+
+/**
+ * Character sets that the loader may assume for text in a data set that
+ * declares no Specific Character Set, or only ISO_IR 6, when the text is not
+ * valid UTF-8. Names are WHATWG encoding labels, as TextDecoder takes them.
+ */
+export const LEGACY_CHARACTER_SETS = ['latin1', 'windows-1251', 'koi8-r', 'iso-8859-5'] as const;
+
+export type LegacyCharacterSet = (typeof LEGACY_CHARACTER_SETS)[number];
+
+/** ISO 8859-1, which keeps every byte as one character, so no text is lost. */
+export const DEFAULT_LEGACY_CHARACTER_SET: LegacyCharacterSet = 'latin1';
+
+export function isLegacyCharacterSet(value: unknown): value is LegacyCharacterSet {
+  return typeof value === 'string' && (LEGACY_CHARACTER_SETS as readonly string[]).includes(value);
+}
+
+const legacyDecoders = new Map<LegacyCharacterSet, TextDecoder>();
+
+/**
+ * Decodes with a legacy character set. Latin-1 goes through Buffer, because
+ * TextDecoder maps the label 'latin1' to windows-1252, which differs at 0x80-0x9F.
+ * Node 20's full ICU build has the other three in TextDecoder.
+ */
+function decodeLegacy(bytes: Buffer, legacyCharacterSet: LegacyCharacterSet): string {
+  if (legacyCharacterSet === 'latin1') return bytes.toString('latin1');
+  let decoder = legacyDecoders.get(legacyCharacterSet);
+  if (!decoder) {
+    decoder = new TextDecoder(legacyCharacterSet);
+    legacyDecoders.set(legacyCharacterSet, decoder);
+  }
+  return decoder.decode(bytes);
 }
 
 /**
@@ -411,16 +449,24 @@ function isUndeclaredUtf8(bytes: Buffer): boolean {
  * force. VRs outside SH, LO, UC, ST, LT, UT and PN use the default repertoire
  * and are read as Latin-1, so bytes are never lost. In SH, LO, UC, ST, LT, UT
  * and PN, a data set without Specific Character Set or with only ISO_IR 6
- * reads a value with valid UTF-8 above 0x7F as UTF-8, and other values as
- * Latin-1. Unknown terms are read as Latin-1 as well (see
- * findUnknownCharacterSets). Never throws.
+ * reads a value with valid UTF-8 above 0x7F as UTF-8, and other values in
+ * `legacyCharacterSet` (Latin-1 by default). A value with ESC under 'ISO 2022
+ * IR 6' keeps the ISO 2022 decoding. Unknown terms are read as Latin-1 (see
+ * findUnknownCharacterSets), whatever `legacyCharacterSet` is. Never throws.
  */
-export function decodeText(bytes: Buffer, characterSets: string[], vr: string): string {
+export function decodeText(
+  bytes: Buffer,
+  characterSets: string[],
+  vr: string,
+  legacyCharacterSet: LegacyCharacterSet = DEFAULT_LEGACY_CHARACTER_SET,
+): string {
   if (bytes.length === 0) return '';
   if (!CHARACTER_SET_VRS.has(vr)) return bytes.toString('latin1');
-  if (declaresOnlyDefaultRepertoire(characterSets) && isUndeclaredUtf8(bytes)) return bytes.toString('utf8');
-  // Without Specific Character Set (0008,0005), the common case, the default repertoire needs no lookup.
-  if (characterSets.length === 0) return bytes.toString('latin1');
+  if (declaresOnlyDefaultRepertoire(characterSets)) {
+    if (isUndeclaredUtf8(bytes)) return bytes.toString('utf8');
+    // Escape sequences under 'ISO 2022 IR 6' designate declared code elements, so the ISO 2022 decoder below reads them.
+    if (!bytes.includes(ESC) || !characterSets.some(isCodeExtensionTerm)) return decodeLegacy(bytes, legacyCharacterSet);
+  }
 
   const definitions = lookupDefinitions(characterSets);
   const codec = wholeValueCodec(definitions);

@@ -5,6 +5,7 @@
  * can be indexed or matched without re-encoding it. Text is decoded on request
  * with the data set's Specific Character Set (0008,0005).
  */
+import type { LegacyCharacterSet } from './charset';
 
 /** A tag as one unsigned 32-bit number: (group << 16 | element) >>> 0. */
 export type Tag = number;
@@ -53,7 +54,7 @@ export interface DatasetEncoding {
  * Decodes text bytes with a Specific Character Set. Injected by charset.ts so that
  * this file stays free of codec dependencies.
  */
-export type TextDecoderFn = (bytes: Buffer, characterSets: string[], vr: string) => string;
+export type TextDecoderFn = (bytes: Buffer, characterSets: string[], vr: string, legacyCharacterSet: LegacyCharacterSet) => string;
 
 export class Dataset {
   readonly elements = new Map<Tag, Element>();
@@ -63,6 +64,12 @@ export class Dataset {
    * Sequence items inherit the value of their parent unless they carry their own.
    */
   characterSets: string[] = [];
+
+  /**
+   * Character set of text that is not valid UTF-8 when characterSets declares
+   * none or only ISO_IR 6. Sequence items inherit the value of their parent.
+   */
+  legacyCharacterSet: LegacyCharacterSet = 'latin1';
 
   constructor(
     readonly encoding: DatasetEncoding,
@@ -80,11 +87,12 @@ export class Dataset {
   /**
    * Returns the decoded value of a text element with padding removed, multiple
    * values joined by backslash, or undefined when the element is absent.
+   * `legacyCharacterSet` overrides the data set's own for this value.
    */
-  getString(tag: Tag): string | undefined {
+  getString(tag: Tag, legacyCharacterSet: LegacyCharacterSet = this.legacyCharacterSet): string | undefined {
     const element = this.elements.get(tag);
     if (!element || !element.value) return element ? '' : undefined;
-    return trimPadding(this.decodeText(element.value, this.characterSets, element.vr), element.vr);
+    return trimPadding(this.decodeText(element.value, this.characterSets, element.vr, legacyCharacterSet), element.vr);
   }
 
   /** Returns every value of a multi-valued text element, each with padding removed. */

@@ -4,7 +4,7 @@
  * and undefined length, and encapsulated pixel data (PS3.5 annex A.4), whose
  * fragments are skipped.
  */
-import { decodeText, parseSpecificCharacterSet } from './charset';
+import { decodeText, parseSpecificCharacterSet, type LegacyCharacterSet } from './charset';
 import {
   Dataset,
   DatasetEncoding,
@@ -62,6 +62,8 @@ export interface ParseOptions {
   partial?: boolean;
   /** Character sets in force before the data set declares its own, e.g. those of a parent. */
   characterSets?: string[];
+  /** Character set of undeclared text that is not valid UTF-8 (see Dataset.legacyCharacterSet); default Latin-1. */
+  legacyCharacterSet?: LegacyCharacterSet;
 }
 
 export interface DatasetParseResult {
@@ -109,6 +111,7 @@ export function parseDatasetDetailed(
   };
   const dataset = new Dataset(encoding, decodeText);
   dataset.characterSets = [...(options.characterSets ?? [])];
+  if (options.legacyCharacterSet) dataset.legacyCharacterSet = options.legacyCharacterSet;
   const start = options.offset ?? 0;
   const end = Math.min(options.end ?? buffer.length, buffer.length);
   const position = { offset: start };
@@ -428,6 +431,7 @@ function parseSequence(
 
     const item = new Dataset(encoding, decodeText);
     item.characterSets = [...parent.characterSets];
+    item.legacyCharacterSet = parent.legacyCharacterSet;
     items.push(item);
     position.offset = itemOffset + 8;
 

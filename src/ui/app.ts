@@ -3,6 +3,7 @@
  * loads the qode shim and then NodeGui, which fails without a display or
  * without the native parts built by scripts/build-gui.sh.
  */
+import type { LegacyCharacterSet } from '../dicom/charset';
 import type { GuiPaths } from './qt-runtime';
 import { loadQodeShim, startEventPump } from './qt-runtime';
 import { startWidgetDump, testHooksFile } from './test-hooks';
@@ -15,6 +16,8 @@ export interface OpenWindowOptions {
   paths: GuiPaths;
   configDir?: string;
   archiveRoot: string;
+  /** --legacy-charset of `loader start`; default: pacs.legacyCharacterSet from the settings. */
+  legacyCharacterSet?: LegacyCharacterSet;
 }
 
 /** Opens the main window; resolves when the user closes it and the server and archives are closed. */
@@ -36,7 +39,11 @@ export async function openWindow(options: OpenWindowOptions): Promise<void> {
   const application = QApplication.instance();
   application.setQuitOnLastWindowClosed(false);
   const stopPump = startEventPump(() => application.processEvents());
-  const controller = new AppController({ configDir: options.configDir, archiveRoot: options.archiveRoot });
+  const controller = new AppController({
+    configDir: options.configDir,
+    archiveRoot: options.archiveRoot,
+    legacyCharacterSet: options.legacyCharacterSet,
+  });
   log.info('desktop window opening', { archive: options.archiveRoot, settings: controller.settings.path });
   const hooksFile = testHooksFile();
   const stopDump = hooksFile === undefined ? undefined : startWidgetDump(hooksFile);

@@ -180,7 +180,7 @@ describe('parseReceivedHeader', () => {
     expect(fromMemory!.transferSyntaxUid).toBe(fromFile.transferSyntaxUid);
     expect(fromMemory!.hasPixelData).toBe(fromFile.hasPixelData);
     expect(fromMemory!.pixelDataOffset).toBe(fromFile.pixelDataOffset);
-    expect(readInstanceRecord(fromMemory!)).toEqual(readInstanceRecord(fromFile));
+    expect(readInstanceRecord(fromMemory!, 'latin1')).toEqual(readInstanceRecord(fromFile, 'latin1'));
     expect([...fromMemory!.dataset.elements.keys()]).toEqual([...fromFile.dataset.elements.keys()]);
   });
 
@@ -254,7 +254,7 @@ describe('receiveFile', () => {
       transferSyntaxUid: part.transferSyntaxUid,
       interpret: (header) => {
         interpretedBeforeEnd.push(!ended);
-        return readInstanceRecord(header);
+        return readInstanceRecord(header, 'latin1');
       },
     });
     return { received, interpretedBeforeEnd };
@@ -284,7 +284,7 @@ describe('receiveFile', () => {
     const received = await receiveFile(file, meta, chunkedStream(bytes), {
       fsync: false,
       transferSyntaxUid: part.transferSyntaxUid,
-      interpret: readInstanceRecord,
+      interpret: (header) => readInstanceRecord(header, 'latin1'),
     }).catch((error: unknown) => error);
     const whole = Buffer.concat([meta, bytes]);
     const expected = (() => {
@@ -333,7 +333,7 @@ describe('receiveFile', () => {
       transferSyntaxUid: part.transferSyntaxUid,
       interpret: (header) => {
         interpretedAt.push(sent);
-        return readInstanceRecord(header);
+        return readInstanceRecord(header, 'latin1');
       },
     });
     const fromFile = fileReader.readDicomFileHeaderSync(file);
@@ -345,7 +345,7 @@ describe('receiveFile', () => {
     expect(received.head.length).toBe(meta.length + HEAD_BYTES);
     expect(received.head.equals(fs.readFileSync(file).subarray(0, received.head.length))).toBe(true);
     expect(received.header!.pixelDataOffset).toBe(fromFile.pixelDataOffset);
-    expect(received.interpreted).toEqual(readInstanceRecord(fromFile));
+    expect(received.interpreted).toEqual(readInstanceRecord(fromFile, 'latin1'));
   });
 
   test('early error thrown after the write', async () => {
@@ -373,7 +373,7 @@ describe('receiveFile', () => {
     const outcome = receiveFile(path.join(workDir, 'd.part'), meta, chunkedStream(truncated), {
       fsync: false,
       transferSyntaxUid: part.transferSyntaxUid,
-      interpret: readInstanceRecord,
+      interpret: (header) => readInstanceRecord(header, 'latin1'),
     });
 
     await expect(outcome).rejects.toThrow(/Pixel Data|exceeds|past the end|truncated/i);

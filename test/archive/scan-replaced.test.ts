@@ -171,7 +171,7 @@ describe('overwritten file indexed in place', () => {
       // The state a rescan before this fix left: both instances indexed in place at one path.
       const folder = path.join(workDir, 'disc');
       const file = freshCopy(CT_SMALL, path.join(folder, 'IM1'));
-      const oldRecord = readInstanceRecord(readDicomFileHeaderSync(file));
+      const oldRecord = readInstanceRecord(readDicomFileHeaderSync(file), 'latin1');
       const realFile = fs.realpathSync(file);
       const next = overwriteWithNextInstance(file, workDir);
       await archive.importFile(file, { copy: false });

@@ -10,10 +10,11 @@ import * as path from 'path';
 import { parseDataset } from '../../src/dicom/parser';
 import { Tags } from '../../src/dicom/tags';
 import { generateUid } from '../../src/dicom/uid';
-import { ElementSpec, buildFileMetaInformation, encodeElements } from '../../src/dicom/writer';
+import { encodeElements } from '../../src/dicom/writer';
 import { LocalArchive, type QueryKey } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { decodeIdentifier, encodeMatch } from '../../src/services/pacs-server/identifier-codec';
+import { writeSecondaryCapture } from '../support/secondary-capture';
 
 const EXPLICIT_LE = '1.2.840.10008.1.2.1';
 const EXPLICIT = { explicitVr: true, littleEndian: true };
@@ -24,30 +25,7 @@ const UTF8_DESCRIPTION = 'Рентген';
 /** 'Смирнов^Алексей' in windows-1251, which is not valid UTF-8. */
 const CP1251_NAME = Buffer.from([0xd1, 0xec, 0xe8, 0xf0, 0xed, 0xee, 0xe2, 0x5e, 0xc0, 0xeb, 0xe5, 0xea, 0xf1, 0xe5, 0xe9]);
 
-/** Writes a Secondary Capture Part 10 file whose text values are the given bytes. */
-function writeFile(file: string, studyUid: string, patientId: string, text: ElementSpec[]): void {
-  const sopInstanceUid = generateUid();
-  const meta = buildFileMetaInformation({
-    mediaStorageSopClassUid: SECONDARY_CAPTURE,
-    mediaStorageSopInstanceUid: sopInstanceUid,
-    transferSyntaxUid: EXPLICIT_LE,
-    implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
-  });
-  const dataset = encodeElements(
-    [
-      { tag: Tags.SOPClassUID, vr: 'UI', value: SECONDARY_CAPTURE },
-      { tag: Tags.SOPInstanceUID, vr: 'UI', value: sopInstanceUid },
-      { tag: Tags.StudyDate, vr: 'DA', value: '20240115' },
-      { tag: Tags.Modality, vr: 'CS', value: 'OT' },
-      { tag: Tags.PatientID, vr: 'LO', value: patientId },
-      { tag: Tags.StudyInstanceUID, vr: 'UI', value: studyUid },
-      { tag: Tags.SeriesInstanceUID, vr: 'UI', value: generateUid() },
-      ...text,
-    ],
-    EXPLICIT,
-  );
-  fs.writeFileSync(file, Buffer.concat([meta, dataset]));
-}
+const writeFile = writeSecondaryCapture;
 
 describe('archive index of undeclared UTF-8', () => {
   const utf8Study = generateUid();
@@ -125,14 +103,14 @@ describe('C-FIND SCP with undeclared UTF-8', () => {
   );
 
   test('request key decodes as UTF-8', () => {
-    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+    const request = decodeIdentifier(identifier, EXPLICIT_LE, 'latin1');
 
     expect(request.characterSets).toEqual([]);
     expect(request.keys[0]).toMatchObject({ keyword: 'PatientName', value: 'Кузнецов*' });
   });
 
   test('response declares ISO_IR 192', () => {
-    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+    const request = decodeIdentifier(identifier, EXPLICIT_LE, 'latin1');
     const response = encodeMatch(request, { PatientName: UTF8_NAME, StudyInstanceUID: '1.2.3' }, EXPLICIT_LE, 'LOADER');
     const dataset = parseDataset(response, EXPLICIT);
 
@@ -149,7 +127,7 @@ describe('C-FIND SCP with undeclared UTF-8', () => {
       ],
       EXPLICIT,
     );
-    const request = decodeIdentifier(latin1Identifier, EXPLICIT_LE);
+    const request = decodeIdentifier(latin1Identifier, EXPLICIT_LE, 'latin1');
     const response = encodeMatch(request, { PatientName: 'Buc^Jérôme', StudyInstanceUID: '1.2.3' }, EXPLICIT_LE, 'LOADER');
     const dataset = parseDataset(response, EXPLICIT);
 

@@ -24,19 +24,19 @@ describe('decodeIdentifier with UN keys', () => {
   );
 
   test('UN sequence key left out', () => {
-    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+    const request = decodeIdentifier(identifier, EXPLICIT_LE, 'latin1');
 
     expect(request.keys.map((key) => key.keyword)).toEqual(['PatientName', 'StudyInstanceUID']);
   });
 
   test('UN text key takes its dictionary VR', () => {
-    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+    const request = decodeIdentifier(identifier, EXPLICIT_LE, 'latin1');
 
     expect(request.keys[0]).toMatchObject({ keyword: 'PatientName', vr: 'PN', value: 'Smith*' });
   });
 
   test('response to a UN sequence key encodes', () => {
-    const request = decodeIdentifier(identifier, EXPLICIT_LE);
+    const request = decodeIdentifier(identifier, EXPLICIT_LE, 'latin1');
     const response = encodeMatch(request, { PatientName: 'Smith^John', StudyInstanceUID: '1.2.3' }, EXPLICIT_LE, 'LOADER');
     const dataset = parseDataset(response, EXPLICIT);
 

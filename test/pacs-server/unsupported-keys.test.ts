@@ -20,7 +20,7 @@ const REFERENCED_SOP_INSTANCE_UID = 0x00081155;
 function unsupportedKeysOf(elements: ElementSpec[], transferSyntax = EXPLICIT_LE): string[] {
   const encoding = { explicitVr: transferSyntax === EXPLICIT_LE, littleEndian: true };
   const identifier = encodeElements([LEVEL, STUDY_UID, ...elements], encoding, []);
-  return decodeIdentifier(identifier, transferSyntax).unsupportedKeys;
+  return decodeIdentifier(identifier, transferSyntax, 'latin1').unsupportedKeys;
 }
 
 describe('decodeIdentifier unsupported keys', () => {

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 
 import { describeNode, findStudies, retrieveStudies } from '../../services/query-retrieve';
 import type { RetrieveMethod, RetrieveReport } from '../../services/query-retrieve';
-import { exitCodeForOutcome, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
+import { exitCodeForOutcome, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { ProgressLine } from '../terminal';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
@@ -46,7 +46,7 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
 
   const interrupt = abortOnInterrupt();
   const progress = new ProgressLine();
-  const archive = openWritableArchive(resolveArchiveRoot(globals));
+  const archive = openWritableArchive(resolveArchiveRoot(globals), { legacyCharacterSet: resolveLegacyCharacterSet(globals) });
   try {
     let studyUids = filters.studyInstanceUids ?? [];
     const onlyUids = Object.entries(filters).every(([key, value]) => key === 'studyInstanceUids' || value === undefined);

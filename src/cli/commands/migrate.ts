@@ -23,7 +23,7 @@ import type { Endpoint, JobOptions, JobSelection, MigrationAnonymization, Migrat
 import type { LocalIdentity } from '../../services/query-retrieve';
 import { localIdentityFromSettings } from '../../services/query-retrieve';
 import { resolveConfigDir } from '../../services/settings/settings-store';
-import { countOf, exitCodeForOutcome, openSettings, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
+import { countOf, exitCodeForOutcome, openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
@@ -299,7 +299,11 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     const global = globals();
     // A read-only archive fails here, before any transfer, when the job stores into it.
     const archiveRoot = resolveArchiveRoot(global);
-    const archive = destinationName.toLowerCase() === LOCAL_ENDPOINT ? openWritableArchive(archiveRoot) : LocalArchive.open(archiveRoot);
+    const legacyCharacterSet = resolveLegacyCharacterSet(global);
+    const archive =
+      destinationName.toLowerCase() === LOCAL_ENDPOINT
+        ? openWritableArchive(archiveRoot, { legacyCharacterSet })
+        : LocalArchive.open(archiveRoot, { legacyCharacterSet });
     const store = JobStore.open(path.join(resolveConfigDir(global.configDir), JOB_DATABASE_FILE));
     const interrupt = abortOnInterrupt();
     const progressLine = new ProgressLine();

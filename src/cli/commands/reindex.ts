@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 
 import { reindexArchive } from '../../services/archive';
 import type { ReindexProblemKind, ReindexReport } from '../../services/archive/reindex';
-import { countOf, ExitCode, requireExistingArchive, resolveArchiveRoot } from '../context';
+import { countOf, ExitCode, requireExistingArchive, resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
 import type { GlobalOptions } from '../context';
 
 /** Folders of unreachable files named in the text report; --json lists every file. */
@@ -29,7 +29,10 @@ export function registerReindex(program: Command, globals: () => GlobalOptions):
     .action(async (options: { json?: boolean; dropUnreachable?: boolean }) => {
       const root = resolveArchiveRoot(globals());
       requireExistingArchive(root);
-      const report = await reindexArchive(root, { dropUnreachable: options.dropUnreachable });
+      const report = await reindexArchive(root, {
+        dropUnreachable: options.dropUnreachable,
+        legacyCharacterSet: resolveLegacyCharacterSet(globals()),
+      });
       if (options.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 
 import { scanPaths } from '../../services/archive';
 import type { ScanReport } from '../../services/archive';
-import { ExitCode, countOf, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
+import { ExitCode, countOf, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printProblems, printStudies } from '../scan-report';
 import { abortOnInterrupt } from './echo';
@@ -96,7 +96,7 @@ export function registerScan(program: Command, globals: () => GlobalOptions): vo
     .option('--json', 'print the report as JSON')
     .action(async (paths: string[], options: { import?: boolean; json?: boolean }) => {
       requireAnyPathExists(paths);
-      const archive = openWritableArchive(resolveArchiveRoot(globals()));
+      const archive = openWritableArchive(resolveArchiveRoot(globals()), { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
       const progress = new ProgressLine();
       const interrupt = abortOnInterrupt();
       try {

@@ -6,6 +6,8 @@ import path from 'node:path';
 
 import type { Command } from 'commander';
 
+import type { LegacyCharacterSet } from '../../dicom/charset';
+
 import type { LocalArchive } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import { JOB_DATABASE_FILE, JobStore } from '../../services/migration';
@@ -21,7 +23,7 @@ import {
   validatePacsSettings,
   validatePort,
 } from '../../services/settings/validation';
-import { openSettings, openWritableArchive, resolveArchiveRoot } from '../context';
+import { openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
 import type { GlobalOptions } from '../context';
 import { lowerHelperThreadPriority } from '../helper-thread-priority';
 import { warnWhenUnlicensed } from './license';
@@ -48,7 +50,7 @@ const LISTEN_ERROR_HINTS: Record<string, string> = {
 };
 
 /** Merges the command-line options into the stored settings; errors name the option and quote what was typed. */
-function serverSettings(stored: PacsSettings, options: ServeOptions): PacsSettings {
+function serverSettings(stored: PacsSettings, options: ServeOptions, legacyCharacterSet: LegacyCharacterSet): PacsSettings {
   return validatePacsSettings({
     ...stored,
     aeTitle: options.aet !== undefined ? validateAeTitle('--aet', options.aet) : stored.aeTitle,
@@ -57,6 +59,7 @@ function serverSettings(stored: PacsSettings, options: ServeOptions): PacsSettin
     acceptAnyCallingAeTitle: options.acceptAny ?? stored.acceptAnyCallingAeTitle,
     storeDurability:
       options.durability !== undefined ? validateDurability('--durability', options.durability) : stored.storeDurability,
+    legacyCharacterSet,
   });
 }
 
@@ -107,7 +110,7 @@ function startSyncSchedules(globals: GlobalOptions, schedules: SyncSchedule[], a
 
 export async function runServer(globals: GlobalOptions, options: ServeOptions): Promise<void> {
   const settingsStore = openSettings(globals);
-  const pacs = serverSettings(settingsStore.settings.pacs, options);
+  const pacs = serverSettings(settingsStore.settings.pacs, options, resolveLegacyCharacterSet(globals, settingsStore));
   // Schedules are checked before the server starts, so a typing error stops serve at once.
   const schedules = (options.sync ?? []).map(parseSyncSchedule);
   for (const schedule of schedules) checkScheduleNodes(globals, schedule);
@@ -119,8 +122,13 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
   if (accounts) log.info('server accounts loaded', { accounts: accounts.size });
 
   const archiveRoot = resolveArchiveRoot(globals);
-  const archive = openWritableArchive(archiveRoot, { durability: pacs.storeDurability });
-  log.info('archive opened', { root: archiveRoot, settings: settingsStore.path, durability: pacs.storeDurability });
+  const archive = openWritableArchive(archiveRoot, { durability: pacs.storeDurability, legacyCharacterSet: pacs.legacyCharacterSet });
+  log.info('archive opened', {
+    root: archiveRoot,
+    settings: settingsStore.path,
+    durability: pacs.storeDurability,
+    legacyCharacterSet: pacs.legacyCharacterSet,
+  });
 
   const server = new PacsServer({
     settings: pacs,

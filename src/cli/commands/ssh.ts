@@ -38,7 +38,7 @@ import {
   SshError,
 } from '../../services/ssh';
 import type { FetchReport, RemoteEntry, SshCredentials, SshSession, SshTarget } from '../../services/ssh';
-import { countOf, ExitCode, openSettings, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
+import { countOf, ExitCode, openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printProblems, printStudies } from '../scan-report';
 import { formatTable, ProgressLine } from '../terminal';
@@ -366,7 +366,7 @@ export function registerSsh(program: Command, globals: () => GlobalOptions): voi
     };
 
     const archiveRoot = options.archive !== undefined ? path.resolve(options.archive) : resolveArchiveRoot(globals());
-    const archive = openWritableArchive(archiveRoot);
+    const archive = openWritableArchive(archiveRoot, { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
     const progress = new ProgressLine();
     try {
       const report = await fetchIntoArchive(

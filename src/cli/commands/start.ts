@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 
 import { createLogger } from '../../services/logger';
 import { checkGuiAvailability } from '../../ui/qt-runtime';
-import { resolveArchiveRoot } from '../context';
+import { resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
 import type { GlobalOptions } from '../context';
 import { warnWhenUnlicensed } from './license';
 import { runServer } from './serve';
@@ -33,7 +33,9 @@ export function registerStart(program: Command, globals: () => GlobalOptions): v
       warnWhenUnlicensed(globals());
       // Loaded only here, because it loads the NodeGui addon.
       const { openWindow } = await import('../../ui/app');
-      await openWindow({ paths: gui.paths, configDir: globals().configDir, archiveRoot: resolveArchiveRoot(globals()) });
+      // Only a given --legacy-charset is passed, so that a change in the window's settings applies to archives opened later.
+      const legacyCharacterSet = globals().legacyCharset !== undefined ? resolveLegacyCharacterSet(globals()) : undefined;
+      await openWindow({ paths: gui.paths, configDir: globals().configDir, archiveRoot: resolveArchiveRoot(globals()), legacyCharacterSet });
       // Qt widgets still exist after the window closes, and a natural exit then aborts the process.
       process.exit(0);
     });

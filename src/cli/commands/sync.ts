@@ -17,7 +17,7 @@ import { resolveConfigDir } from '../../services/settings/settings-store';
 import { parseInterval, runSync, SYNC_DIRECTIONS, syncJobId } from '../../services/sync';
 import type { SyncDirection, SyncReport, SyncTransfer } from '../../services/sync';
 import type { StudyOnEndpoint } from '../../services/sync';
-import { countOf, ExitCode, openSettings, openWritableArchive, resolveArchiveRoot, UsageError } from '../context';
+import { countOf, ExitCode, openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
@@ -280,7 +280,8 @@ export function registerSync(program: Command, globals: () => GlobalOptions): vo
     // Sync copies both ways, so an end that is the local archive may store into it; a read-only archive fails here.
     const archiveRoot = resolveArchiveRoot(global);
     const storesLocally = [spec.a, spec.b].some((name) => name.toLowerCase() === LOCAL_ENDPOINT) && !options.dryRun;
-    const archive = storesLocally ? openWritableArchive(archiveRoot) : LocalArchive.open(archiveRoot);
+    const legacyCharacterSet = resolveLegacyCharacterSet(global);
+    const archive = storesLocally ? openWritableArchive(archiveRoot, { legacyCharacterSet }) : LocalArchive.open(archiveRoot, { legacyCharacterSet });
     const store = JobStore.open(path.join(resolveConfigDir(global.configDir), JOB_DATABASE_FILE));
     const interrupt = abortOnInterrupt();
     const progressLine = new ProgressLine();

@@ -8,6 +8,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
+import { DEFAULT_LEGACY_CHARACTER_SET, type LegacyCharacterSet } from '../../dicom/charset';
 import { NotDicomError, readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
 import { DicomParseError } from '../../dicom/parser';
 import { Tags } from '../../dicom/tags';
@@ -92,6 +93,11 @@ export interface OpenArchiveOptions {
    * instead, and then every method that writes raises ReadOnlyArchiveError.
    */
   access?: ArchiveAccess;
+  /**
+   * Character set of names and descriptions in files that declare no Specific
+   * Character Set (or only ISO_IR 6) and are not valid UTF-8. Default Latin-1.
+   */
+  legacyCharacterSet?: LegacyCharacterSet;
 }
 
 export type ArchiveAccess = 'read-write' | 'read-if-not-writable';
@@ -103,6 +109,8 @@ export class LocalArchive {
   private queryEngine: QueryEngine;
   private readonly logger: Logger;
   readonly durability: ArchiveDurability;
+  /** Character set in which undeclared text that is not UTF-8 is indexed; see OpenArchiveOptions. */
+  readonly legacyCharacterSet: LegacyCharacterSet;
   private readonly indexQueue: IndexWriteQueue;
   private readonly knownFolders = new Set<string>();
   private closed = false;
@@ -131,13 +139,15 @@ export class LocalArchive {
       options.logger ?? createLogger('loader.archive'),
       options.durability ?? DEFAULT_ARCHIVE_DURABILITY,
       options.access ?? 'read-if-not-writable',
+      options.legacyCharacterSet ?? DEFAULT_LEGACY_CHARACTER_SET,
     );
   }
 
-  private constructor(root: string, logger: Logger, durability: ArchiveDurability, access: ArchiveAccess) {
+  private constructor(root: string, logger: Logger, durability: ArchiveDurability, access: ArchiveAccess, legacyCharacterSet: LegacyCharacterSet) {
     this.root = root;
     this.logger = logger;
     this.durability = durability;
+    this.legacyCharacterSet = legacyCharacterSet;
     // 'process-crash' defers the rows of received files (see index-writer.ts) and commits other rows at once.
     this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, logger, { groupCommits: durability === 'full' });
     this.temporaryFiles = new TemporaryFilePool(root, logger);
@@ -161,7 +171,7 @@ export class LocalArchive {
     this.catalogInstance = new ArchiveCatalog(this.db, root, logger);
     this.queryEngine = new QueryEngine(this.db);
     if (this.readOnlyReason === undefined) {
-      cleanUpIncoming(root, this.catalogInstance, logger);
+      cleanUpIncoming(root, this.catalogInstance, logger, legacyCharacterSet);
     } else {
       logger.warn('Opened the archive read-only, so storing or indexing instances in it fails', { root, reason: this.readOnlyReason });
     }
@@ -226,11 +236,11 @@ export class LocalArchive {
         fsync: this.durability === 'full',
         fd: file.fd,
         transferSyntaxUid: request.transferSyntaxUid,
-        interpret: readInstanceRecord,
+        interpret: (header) => readInstanceRecord(header, this.legacyCharacterSet),
       });
 
       const header = written.header ?? (await readHeader(file.path));
-      const record = written.interpreted ?? readInstanceRecord(header);
+      const record = written.interpreted ?? readInstanceRecord(header, this.legacyCharacterSet);
       checkCommandMatchesDataset(request, header, record);
 
       const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };
@@ -255,7 +265,7 @@ export class LocalArchive {
     this.assertWritable();
     const absolutePath = path.resolve(file);
     const header = await readHeader(absolutePath);
-    const record = readInstanceRecord(header);
+    const record = readInstanceRecord(header, this.legacyCharacterSet);
     return options.copy ? this.importCopy(absolutePath, header, record) : this.importInPlace(absolutePath, header, record);
   }
 
@@ -327,7 +337,7 @@ export class LocalArchive {
     this.indexQueue.flush();
     this.db.close();
     try {
-      return await reindexArchive(this.root, { logger: this.logger });
+      return await reindexArchive(this.root, { logger: this.logger, legacyCharacterSet: this.legacyCharacterSet });
     } finally {
       this.db = this.openIndex();
       this.catalogInstance = new ArchiveCatalog(this.db, this.root, this.logger);

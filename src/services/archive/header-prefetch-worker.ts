@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import { SopClass } from '../../dicom/uid';
@@ -24,7 +25,7 @@ function read(file: string): PrefetchResult {
     const header = readDicomFileHeaderSync(realPath, { borrowBuffer: true });
     if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) return { file };
 
-    const record = readInstanceRecord(header);
+    const record = readInstanceRecord(header, legacyCharacterSet);
     // The reader takes the modification time with the size before it reads, so a change during the read shows as a later time.
     const modifiedMs = header.modifiedMs!;
     return { file, read: { realPath, record, fileSize: header.fileSize, datasetOffset: header.datasetOffset, modifiedMs } };
@@ -34,7 +35,11 @@ function read(file: string): PrefetchResult {
 }
 
 if (!parentPort) throw new Error('header-prefetch-worker must run in a worker thread; use HeaderPrefetch to start it');
-const { port, replies } = workerData as { port: import('node:worker_threads').MessagePort; replies: Int32Array };
+const { port, replies, legacyCharacterSet } = workerData as {
+  port: import('node:worker_threads').MessagePort;
+  replies: Int32Array;
+  legacyCharacterSet: LegacyCharacterSet;
+};
 
 port.on('message', (request: PrefetchRequest) => {
   const reply: PrefetchReply = { results: request.files.map(read) };

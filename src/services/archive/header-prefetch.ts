@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import { DEFAULT_LEGACY_CHARACTER_SET, type LegacyCharacterSet } from '../../dicom/charset';
 import type { Logger } from '../logger';
 import type { InstanceRecord } from './instance-record';
 import type { FileWalker } from './walk';
@@ -53,6 +54,8 @@ export interface PrefetchOptions {
   entry?: string;
   /** Files returned unread before the thread starts (default FILES_BEFORE_THREAD). Infinity never starts it. */
   filesBeforeThread?: number;
+  /** Character set in which the thread indexes undeclared text that is not UTF-8 (default Latin-1). */
+  legacyCharacterSet?: LegacyCharacterSet;
 }
 
 export interface PrefetchRequest {
@@ -134,6 +137,7 @@ export class HeaderPrefetch {
 
   private readonly entry: string | undefined;
   private readonly filesBeforeThread: number;
+  private readonly legacyCharacterSet: LegacyCharacterSet;
 
   constructor(
     private readonly walker: FileWalker,
@@ -142,6 +146,7 @@ export class HeaderPrefetch {
   ) {
     this.entry = options.entry ?? defaultWorkerEntry();
     this.filesBeforeThread = options.filesBeforeThread ?? FILES_BEFORE_THREAD;
+    this.legacyCharacterSet = options.legacyCharacterSet ?? DEFAULT_LEGACY_CHARACTER_SET;
   }
 
   /** Returns the next file with what the thread read from it, or undefined when the walk is done. */
@@ -208,6 +213,7 @@ export class HeaderPrefetch {
           typescriptHook: path.join(__dirname, '..', 'viewer', 'register-typescript.js'),
           port: channel.port2,
           replies: this.replies,
+          legacyCharacterSet: this.legacyCharacterSet,
         },
         transferList: [channel.port2],
       });

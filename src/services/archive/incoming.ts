@@ -25,6 +25,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import type { Logger } from '../logger';
@@ -73,7 +74,7 @@ export interface IncomingCleanup {
 }
 
 /** Cleans up .incoming after stopped processes; see the file comment. */
-export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: Logger): IncomingCleanup {
+export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: Logger, legacyCharacterSet: LegacyCharacterSet): IncomingCleanup {
   const folder = incomingFolder(root);
   const cleanup: IncomingCleanup = { removed: 0, indexed: 0, conflicts: 0, inUse: 0, spares: 0 };
   for (const name of fs.readdirSync(folder)) {
@@ -88,7 +89,7 @@ export function cleanUpIncoming(root: string, catalog: ArchiveCatalog, logger: L
       continue;
     }
     try {
-      const outcome = indexSecondLink(root, file, catalog, logger);
+      const outcome = indexSecondLink(root, file, catalog, logger, legacyCharacterSet);
       if (outcome === 'indexed') cleanup.indexed++;
       if (outcome === 'conflict') cleanup.conflicts++;
     } catch (error) {
@@ -145,12 +146,18 @@ function isOwnedByRunningProcess(name: string): boolean {
  * lacks its SOP Instance UID, or moves it to .conflicts when the index
  * rejects it. Returns what happened, or undefined when nothing needed doing.
  */
-function indexSecondLink(root: string, file: string, catalog: ArchiveCatalog, logger: Logger): 'indexed' | 'conflict' | undefined {
+function indexSecondLink(
+  root: string,
+  file: string,
+  catalog: ArchiveCatalog,
+  logger: Logger,
+  legacyCharacterSet: LegacyCharacterSet,
+): 'indexed' | 'conflict' | undefined {
   const stat = fs.lstatSync(file);
   if (!stat.isFile() || stat.nlink < 2) return undefined;
 
   const header = readDicomFileHeaderSync(file);
-  const record = readInstanceRecord(header);
+  const record = readInstanceRecord(header, legacyCharacterSet);
   const storedPath = path.join(
     root,
     relativeInstancePath({

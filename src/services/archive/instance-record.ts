@@ -2,6 +2,7 @@
  * The attributes the index stores for one instance, read from a parsed header.
  */
 
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import type { Dataset } from '../../dicom/dataset';
 import type { DicomFileHeader } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
@@ -56,12 +57,13 @@ export interface InstanceRecord {
 /**
  * Reads the indexed attributes from a file header. Study, Series and SOP
  * Instance UIDs are validated (ArchiveError 'invalid-uid' or 'missing-attribute').
- * Other attributes are indexed as found. Legacy dates such as 1999.05.24 are
- * normalized, and dates or times that cannot be read are indexed as ''.
+ * Other attributes are indexed as found, with text that declares no character
+ * set and is not UTF-8 decoded in `legacyCharacterSet`. Legacy dates such as
+ * 1999.05.24 are normalized, and dates or times that cannot be read are indexed as ''.
  */
-export function readInstanceRecord(header: DicomFileHeader): InstanceRecord {
+export function readInstanceRecord(header: DicomFileHeader, legacyCharacterSet: LegacyCharacterSet): InstanceRecord {
   const dataset = header.dataset;
-  const text = (tag: number) => dataset.getString(tag) ?? '';
+  const text = (tag: number) => dataset.getString(tag, legacyCharacterSet) ?? '';
   const sopClassUid = text(Tags.SOPClassUID) || (header.meta.getString(Tags.MediaStorageSOPClassUID) ?? '');
 
   return {

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { DEFAULT_LEGACY_CHARACTER_SET, type LegacyCharacterSet } from '../../dicom/charset';
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { createLogger, type Logger } from '../logger';
 import { describeArchiveUsers, markArchiveUse, otherArchiveUserDetails, otherArchiveUsers } from './archive-users';
@@ -31,6 +32,8 @@ export interface ReindexOptions {
   batchSize?: number;
   /** Drop the rows of files indexed in place that are not reachable, instead of keeping them (default false). */
   dropUnreachable?: boolean;
+  /** Character set of undeclared text that is not UTF-8 (see OpenArchiveOptions.legacyCharacterSet); default Latin-1. */
+  legacyCharacterSet?: LegacyCharacterSet;
 }
 
 /**
@@ -99,6 +102,7 @@ export async function reindexArchive(root: string, options: ReindexOptions = {})
   const buildPath = `${livePath}.rebuild`;
   const batchSize = Math.max(1, options.batchSize ?? 500);
   const dropUnreachable = options.dropUnreachable ?? false;
+  const legacyCharacterSet = options.legacyCharacterSet ?? DEFAULT_LEGACY_CHARACTER_SET;
 
   // Another process would keep writing into the replaced index file, so its rows would be lost.
   const releaseUse = markArchiveUse(archiveRoot, 'reindex');
@@ -115,7 +119,7 @@ export async function reindexArchive(root: string, options: ReindexOptions = {})
       const stop = users.length === 1 ? 'Stop it' : 'Stop them';
       throw new ArchiveError('in-use', `The archive ${archiveRoot} is open in ${describeArchiveUsers(users)}. ${stop}, then run loader reindex again.`);
     }
-    return await rebuildIndex(archiveRoot, livePath, buildPath, batchSize, dropUnreachable, logger);
+    return await rebuildIndex(archiveRoot, livePath, buildPath, batchSize, dropUnreachable, legacyCharacterSet, logger);
   } finally {
     releaseUse();
   }
@@ -127,6 +131,7 @@ async function rebuildIndex(
   buildPath: string,
   batchSize: number,
   dropUnreachable: boolean,
+  legacyCharacterSet: LegacyCharacterSet,
   logger: Logger,
 ): Promise<ReindexReport> {
   logger.info('Reindex started', { root: archiveRoot });
@@ -167,7 +172,7 @@ async function rebuildIndex(
     };
 
     const indexFile = (file: string, inPlace: boolean): boolean => {
-      const read = readRecord(file);
+      const read = readRecord(file, legacyCharacterSet);
       if ('error' in read) {
         skipped.push({ kind: 'unreadable', path: file, reason: reasonWithoutPath(read.error, file) });
         return false;
@@ -211,7 +216,7 @@ async function rebuildIndex(
         continue;
       }
 
-      const read = readRecord(arrival.path);
+      const read = readRecord(arrival.path, legacyCharacterSet);
       if ('error' in read && isFileSystemError(read.error)) {
         // A damaged disc or a lost permission can cause this, and the file may read again later.
         keepUnreachable(arrival, path.dirname(arrival.path));
@@ -272,10 +277,10 @@ async function rebuildIndex(
   }
 }
 
-function readRecord(file: string): { record: InstanceRecord; size: number } | { error: unknown } {
+function readRecord(file: string, legacyCharacterSet: LegacyCharacterSet): { record: InstanceRecord; size: number } | { error: unknown } {
   try {
     const header = readDicomFileHeaderSync(file);
-    return { record: readInstanceRecord(header), size: header.fileSize };
+    return { record: readInstanceRecord(header, legacyCharacterSet), size: header.fileSize };
   } catch (error) {
     return { error };
   }

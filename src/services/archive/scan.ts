@@ -187,7 +187,8 @@ class Scan {
     this.warnAboutPathsInArchive(existingPaths, archiveRoot);
     const walker = new FileWalker(existingPaths, { skipFolders: [archiveRoot] });
     // An import reads each file whole to copy it, so only a scan in place starts the header thread.
-    const files = new HeaderPrefetch(walker, this.logger, this.options.import ? { filesBeforeThread: Infinity } : {});
+    const legacyCharacterSet = this.archive.legacyCharacterSet;
+    const files = new HeaderPrefetch(walker, this.logger, this.options.import ? { filesBeforeThread: Infinity, legacyCharacterSet } : { legacyCharacterSet });
     this.lastStudyConflictId = this.readLastStudyConflictId();
     this.scannedRoots = realPathsOf(existingPaths);
     this.inPlaceUidsByPath = this.archive.catalog.listInPlaceInstancesUnder(this.scannedRoots);
@@ -318,7 +319,7 @@ class Scan {
     let record: InstanceRecord;
     try {
       if (header === undefined) throw readError;
-      record = readInstanceRecord(header);
+      record = readInstanceRecord(header, this.archive.legacyCharacterSet);
     } catch (error) {
       this.recordFailure(realPath, error);
       this.removeRowsOfBrokenFile(realPath, error);

@@ -102,7 +102,7 @@ function nonAsciiKeyTags(keys: RequestedKey[]): string[] {
 export function createFindHandler(archive: LocalArchive, aeTitle: string, log: Logger) {
   return async function* handleFind(context: QueryRequestContext): AsyncIterable<FindMatch> {
     const transferSyntax = context.presentationContext.transferSyntax;
-    const request = decodeIdentifier(context.identifier, transferSyntax);
+    const request = decodeIdentifier(context.identifier, transferSyntax, archive.legacyCharacterSet);
     const model = informationModelOf(context.presentationContext.abstractSyntax);
     const level = checkLevel(request.level, model);
     const queryKeys = request.keys.map((key) => ({ keyword: key.keyword, value: key.value }));

@@ -2,7 +2,7 @@
  * Decoding of C-FIND/C-MOVE/C-GET request identifiers and encoding of C-FIND
  * responses, in the presentation context's transfer syntax (PS3.4 C.4).
  */
-import { canEncode, findUnknownCharacterSets } from '../../dicom/charset';
+import { canEncode, findUnknownCharacterSets, type LegacyCharacterSet } from '../../dicom/charset';
 import { formatTag, tagElement } from '../../dicom/dataset';
 import type { Dataset, DatasetEncoding, Element, Tag } from '../../dicom/dataset';
 import { parseDataset } from '../../dicom/parser';
@@ -67,10 +67,15 @@ export function encodingOf(transferSyntaxUid: string): DatasetEncoding {
   return { explicitVr: syntax.explicitVr, littleEndian: syntax.littleEndian };
 }
 
-export function decodeIdentifier(bytes: Buffer, transferSyntaxUid: string): DecodedIdentifier {
+/**
+ * Decodes a C-FIND, C-MOVE or C-GET identifier. Text of an identifier that
+ * declares no Specific Character Set, or only ISO_IR 6, and is not valid UTF-8
+ * is read in `legacyCharacterSet`, as the archive indexed such text.
+ */
+export function decodeIdentifier(bytes: Buffer, transferSyntaxUid: string, legacyCharacterSet: LegacyCharacterSet): DecodedIdentifier {
   let dataset: Dataset;
   try {
-    dataset = parseDataset(bytes, encodingOf(transferSyntaxUid), { stopAtTag: 0xffffffff });
+    dataset = parseDataset(bytes, encodingOf(transferSyntaxUid), { stopAtTag: 0xffffffff, legacyCharacterSet });
   } catch (error) {
     throw new DimseStatusError(UNABLE_TO_PROCESS, `identifier cannot be parsed: ${(error as Error).message}`);
   }

@@ -57,7 +57,7 @@ function uidsForLog(uids: string[]): string | number {
 
 /** Decodes a C-MOVE or C-GET identifier and finds the stored instances it names. */
 export function resolveRequest(archive: LocalArchive, context: QueryRequestContext): RetrieveRequest {
-  const request = decodeIdentifier(context.identifier, context.presentationContext.transferSyntax);
+  const request = decodeIdentifier(context.identifier, context.presentationContext.transferSyntax, archive.legacyCharacterSet);
   const model = informationModelOf(context.presentationContext.abstractSyntax);
   const level = checkLevel(request.level, model);
   const dataset = request.dataset;

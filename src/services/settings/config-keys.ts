@@ -43,6 +43,14 @@ export const CONFIG_KEYS: Record<string, ConfigKey> = {
     kind: 'switch',
     description: 'start the server when the desktop window opens; loader serve always starts it (on|off)',
   },
+  'pacs.legacyCharacterSet': {
+    section: 'pacs',
+    field: 'legacyCharacterSet',
+    kind: 'text',
+    description:
+      'character set of names and descriptions in files that declare none and are not UTF-8: ' +
+      'latin1, windows-1251, koi8-r or iso-8859-5; run loader reindex after a change',
+  },
   'interface.language': { section: 'interface', field: 'language', kind: 'text', description: 'language of the interface: ru or en' },
   'interface.theme': { section: 'interface', field: 'theme', kind: 'text', description: 'color theme: dark or light' },
   'interface.trayIcon': { section: 'interface', field: 'trayIcon', kind: 'switch', description: 'show the tray icon (on|off)' },

@@ -3,6 +3,7 @@
  * migration in settings-store.ts whenever a stored field changes meaning.
  */
 
+import { DEFAULT_LEGACY_CHARACTER_SET, type LegacyCharacterSet } from '../../dicom/charset';
 import type { ArchiveDurability } from '../archive/durability';
 
 export const SETTINGS_SCHEMA_VERSION = 1;
@@ -41,6 +42,13 @@ export interface PacsSettings {
    * `loader serve` and a `loader start` without a display always start the server.
    */
   startWithWindow: boolean;
+  /**
+   * Character set of names and descriptions in data sets that declare no
+   * Specific Character Set (0008,0005), or only ISO_IR 6, and are not valid
+   * UTF-8. It applies wherever the loader indexes or matches such text: the
+   * server's C-STORE and C-FIND, scan, reindex, get and move.
+   */
+  legacyCharacterSet: LegacyCharacterSet;
 }
 
 export type Language = 'ru' | 'en';
@@ -125,6 +133,7 @@ export function defaultSettings(): Settings {
       storeDurability: 'full',
       requireUserIdentity: false,
       startWithWindow: true,
+      legacyCharacterSet: DEFAULT_LEGACY_CHARACTER_SET,
     },
     interface: { language: systemLanguage(), theme: 'light', trayIcon: true },
     locations: { pacs: [], ssh: [] },

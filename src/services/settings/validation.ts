@@ -4,7 +4,13 @@
  */
 import { isIP } from 'node:net';
 
-import { findUnknownCharacterSets, parseSpecificCharacterSet } from '../../dicom/charset';
+import {
+  findUnknownCharacterSets,
+  isLegacyCharacterSet,
+  LEGACY_CHARACTER_SETS,
+  parseSpecificCharacterSet,
+  type LegacyCharacterSet,
+} from '../../dicom/charset';
 import { secretEnvVarName } from '../secrets/env-secrets';
 import { ARCHIVE_DURABILITY_MODES, isArchiveDurability, type ArchiveDurability } from '../archive/durability';
 import { DEFAULT_NODE_TIMEOUTS } from './settings-types';
@@ -128,7 +134,20 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     storeDurability: validateDurability('pacs.storeDurability', pacs.storeDurability),
     requireUserIdentity: validateBoolean('pacs.requireUserIdentity', pacs.requireUserIdentity),
     startWithWindow: validateBoolean('pacs.startWithWindow', pacs.startWithWindow),
+    legacyCharacterSet: validateLegacyCharacterSet('pacs.legacyCharacterSet', pacs.legacyCharacterSet),
   };
+}
+
+/** Accepts one of LEGACY_CHARACTER_SETS in any case, and returns it in lower case. */
+export function validateLegacyCharacterSet(field: string, value: unknown): LegacyCharacterSet {
+  const name = typeof value === 'string' ? value.trim().toLowerCase() : value;
+  if (!isLegacyCharacterSet(name)) {
+    throw new SettingsValidationError(
+      field,
+      `${field} ${quoteValue(value)} is invalid: use one of ${LEGACY_CHARACTER_SETS.join(', ')}`,
+    );
+  }
+  return name;
 }
 
 export function validateDurability(field: string, value: unknown): ArchiveDurability {

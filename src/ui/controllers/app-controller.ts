@@ -8,6 +8,7 @@ import path from 'node:path';
 
 import envPaths from 'env-paths';
 
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import { LocalArchive } from '../../services/archive';
 import type { StudySummary } from '../../services/archive';
 import { LicenseError, LicenseService } from '../../services/license';
@@ -109,6 +110,8 @@ export interface AppControllerOptions {
   secretStore?: SecretStore;
   /** Time to connect and log in over SSH, in milliseconds; default: the SSH service's default. */
   sshTimeoutMs?: number;
+  /** --legacy-charset of `loader start`, which overrides pacs.legacyCharacterSet; default: the stored setting. */
+  legacyCharacterSet?: LegacyCharacterSet;
 }
 
 export class AppController {
@@ -201,7 +204,7 @@ export class AppController {
   openArchive(root: string): LocalArchive {
     let archive = this.openArchives.get(root);
     if (!archive) {
-      archive = LocalArchive.open(root);
+      archive = LocalArchive.open(root, { legacyCharacterSet: this.legacyCharacterSet() });
       this.openArchives.set(root, archive);
       log.info('archive opened for the window', { root });
     }
@@ -390,6 +393,14 @@ export class AppController {
 
   updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
     return this.settings.updateInterface(changes);
+  }
+
+  /**
+   * Returns --legacy-charset when `loader start` was given it, otherwise the
+   * stored setting. An archive that is already open keeps the value it was opened with.
+   */
+  private legacyCharacterSet(): LegacyCharacterSet {
+    return this.options.legacyCharacterSet ?? this.settings.settings.pacs.legacyCharacterSet;
   }
 
   updatePacs(changes: Partial<PacsSettings>): PacsSettings {
