@@ -104,6 +104,17 @@ describe('find on dcmqrscp', () => {
     const matches = await collect(findStudies(node, localIdentity(), { date: '20040101-20070405' }));
     expect(matches.map((match) => match.studyInstanceUid).sort()).toEqual([ct.studyInstanceUid, mr.studyInstanceUid, koi8.studyInstanceUid].sort());
   });
+
+  test('modality filter matched per series', async () => {
+    // dcmqrscp returns Modalities in Study empty, so the study-level key filters nothing there.
+    const node = nodeFor(dcmqrscp, { characterSet: ['ISO_IR 144'] });
+    const notices: string[] = [];
+    const matches = await collect(findStudies(node, localIdentity(), { modalities: ['MR'] }, { onNotice: (notice) => notices.push(notice.message) }));
+
+    expect(matches.map((match) => match.studyInstanceUid)).toEqual([mr.studyInstanceUid]);
+    expect(matches[0].modalitiesInStudy).toEqual(['MR']);
+    expect(notices).toEqual([expect.stringContaining('returned Modalities in Study empty; matching modalities per series')]);
+  });
 });
 
 describe('find on a storage-only node', () => {

@@ -189,8 +189,9 @@ export function toStudyMatch(identifier: DecodedIdentifier): StudyMatch {
  * returns exactly the node's maximum number of matches is repeated for the two
  * halves of its date range, recursively; an absent date filter counts as
  * 19000101 to today. Modalities are checked again on the client when the node
- * returns Modalities in Study, and are matched per series for nodes with the
- * 'no-modalities-in-study' quirk.
+ * returns Modalities in Study. They are matched per series for nodes with the
+ * 'no-modalities-in-study' quirk, and for each match that the node returned
+ * with Modalities in Study empty.
  */
 export async function* findStudies(node: RemoteNode, local: LocalIdentity, filters: StudyFilters, options: FindOptions = {}): AsyncGenerator<StudyMatch> {
   const notify = createNotifier(node, options);
@@ -207,6 +208,7 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
   const pending: (DateRange | undefined)[] = [baseRange];
   let subQueries = 0;
   let undeclaredCharsetNoticed = false;
+  let emptyModalitiesNoticed = false;
   try {
     while (pending.length > 0) {
       if (options.signal?.aborted) return;
@@ -225,7 +227,16 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
           if (match.studyInstanceUid === '' || seen.has(match.studyInstanceUid)) continue;
           seen.add(match.studyInstanceUid);
           if (modalities.length > 0) {
-            if (seriesModalities) {
+            // A node may ignore the key and return Modalities in Study empty (DCMTK 3.6.7 dcmqrscp does), which verifies nothing.
+            const unverified = !seriesModalities && match.modalitiesInStudy.length === 0;
+            if (unverified && !emptyModalitiesNoticed) {
+              emptyModalitiesNoticed = true;
+              notify({
+                kind: 'client-filter',
+                message: `${node.name} returned Modalities in Study empty; matching modalities per series (register the node with the ${QUIRK.noModalitiesInStudy} quirk to skip the study-level key)`,
+              });
+            }
+            if (seriesModalities || unverified) {
               seriesSession ??= await FindSession.open(node, local, sessionOptions);
               match.modalitiesInStudy = await collectSeriesModalities(seriesSession, match.studyInstanceUid, options.signal);
             }
