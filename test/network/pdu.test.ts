@@ -209,6 +209,25 @@ describe('command sets', () => {
     expect(() => decodeCommand(bytes.subarray(0, bytes.length - 3))).toThrow(/overruns|trailing/);
   });
 
+  test('bytes after the command group are skipped', () => {
+    const command = encodeCommand({ commandField: COMMAND_FIELD.C_GET_RSP, messageIdBeingRespondedTo: 1, status: 0xff00, failed: 1, hasDataset: false });
+    // Orthanc 1.10.1 appends Failed SOP Instance UID List (0008,0058), with group length (0008,0000), to pending C-GET responses.
+    const appended = Buffer.from('08000000040000001600000008005800' + '0e000000322e32352e39323932302e312e31', 'hex');
+    const { fields, trailing } = decodeCommand(Buffer.concat([command, appended]));
+
+    expect(fields).toMatchObject({ commandField: COMMAND_FIELD.C_GET_RSP, status: 0xff00, failed: 1, hasDataset: false });
+    expect(trailing).toEqual({ length: appended.length, firstTag: 0x00080000 });
+  });
+
+  test('other group inside the command group is rejected', () => {
+    const command = encodeCommand({ commandField: COMMAND_FIELD.C_ECHO_RQ, messageId: 1, hasDataset: false });
+    const inside = Buffer.from(command);
+    // The element after Command Group Length becomes (0008,0002), so it lies before the end that the group length gives.
+    inside.writeUInt16LE(0x0008, 12);
+
+    expect(() => decodeCommand(inside)).toThrow(/outside group 0000/);
+  });
+
   test('status classes', () => {
     expect(statusClass(0x0000)).toBe('success');
     expect(statusClass(0xb007)).toBe('warning');

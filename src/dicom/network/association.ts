@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 
 import type { Logger } from '../../services/logger';
-import { CommandDecodeError, CommandFields, encodeCommand } from './dimse';
+import { CommandDecodeError, CommandFields, commandName, encodeCommand, formatCommandTag } from './dimse';
 import { IncomingMessage, MessageAssembler } from './message-assembler';
 import {
   ABORT_REASON,
@@ -152,6 +152,8 @@ export class Association extends EventEmitter {
   /** Runs while a message is partly received, to abort when the peer stops sending in the middle of it. */
   private stallTimer?: NodeJS.Timeout;
   private pausedForBackPressure = false;
+  /** Set once a warning about bytes after a command set was logged; see deliver(). */
+  private trailingBytesLogged = false;
   private releaseCollision = false;
   private pendingAssociate?: { resolve(pdu: AssociateAcPdu): void; reject(error: Error): void };
   private pendingRelease?: { resolve(): void; reject(error: Error): void };
@@ -597,6 +599,18 @@ export class Association extends EventEmitter {
 
   private deliver(message: IncomingMessage): void {
     this.armIdleTimer();
+    const trailing = message.command.trailing;
+    if (trailing) {
+      // A peer that does it once does it for each response that follows, so later ones go to the debug log.
+      const level = this.trailingBytesLogged ? 'debug' : 'warn';
+      this.logger[level]('Ignored bytes after the command set, which contains only group 0000 (PS3.7 section 6.3.1)', {
+        peer: this.peerDescription,
+        command: commandName(message.command.fields.commandField),
+        ignoredBytes: trailing.length,
+        firstTag: formatCommandTag(trailing.firstTag),
+      });
+      this.trailingBytesLogged = true;
+    }
     try {
       this.emit('message', message);
     } catch (error) {

@@ -232,6 +232,11 @@ export interface DecodedCommand {
   /** Raw element values by tag, as received. */
   elements: Map<number, Buffer>;
   fields: CommandFields;
+  /**
+   * Bytes after the end of the command set that Command Group Length (0000,0000) gives,
+   * starting with an element outside group 0000, which the decoder skipped (see decodeCommand).
+   */
+  trailing?: { length: number; firstTag: number };
 }
 
 function readUs(value: Buffer, tag: number): number {
@@ -248,9 +253,26 @@ export function formatCommandTag(tag: number): string {
   return `(${hex(tag >>> 16)},${hex(tag & 0xffff)})`;
 }
 
-/** Decodes an Implicit VR Little Endian command set. Throws CommandDecodeError when it is malformed. */
+/** Returns the end offset of the command set that a leading Command Group Length (0000,0000) gives, or undefined without one. */
+function commandGroupEnd(bytes: Buffer): number | undefined {
+  if (bytes.length < 12 || bytes.readUInt32LE(0) !== COMMAND_TAG.COMMAND_GROUP_LENGTH || bytes.readUInt32LE(4) !== 4) return undefined;
+  return 12 + bytes.readUInt32LE(8);
+}
+
+/**
+ * Decodes an Implicit VR Little Endian command set. Throws CommandDecodeError when it is malformed.
+ *
+ * A command set contains only group 0000 elements (PS3.7 section 6.3.1 and annex E.1). Orthanc 1.10.1
+ * breaks this rule in the pending C-GET responses that follow a failed C-STORE sub-operation: it
+ * appends the Failed SOP Instance UID List (0008,0058), with its group length (0008,0000), to the
+ * command fragment, while Command Data Set Type (0000,0800) states that no data set follows. So
+ * elements outside group 0000 that start exactly where Command Group Length (0000,0000) ends the
+ * command set are skipped and reported in `trailing`. Such an element anywhere else still throws.
+ */
 export function decodeCommand(bytes: Buffer): DecodedCommand {
   const elements = new Map<number, Buffer>();
+  const groupEnd = commandGroupEnd(bytes);
+  let trailing: DecodedCommand['trailing'];
   let offset = 0;
   while (offset < bytes.length) {
     if (bytes.length - offset < 8) throw new CommandDecodeError(`Command set has ${bytes.length - offset} trailing bytes, too few for an element header`);
@@ -258,6 +280,10 @@ export function decodeCommand(bytes: Buffer): DecodedCommand {
     const element = bytes.readUInt16LE(offset + 2);
     const length = bytes.readUInt32LE(offset + 4);
     const tag = ((group << 16) | element) >>> 0;
+    if (group !== 0x0000 && offset === groupEnd) {
+      trailing = { length: bytes.length - offset, firstTag: tag };
+      break;
+    }
     if (group !== 0x0000) throw new CommandDecodeError(`Command set contains element ${formatCommandTag(tag)} outside group 0000`);
     if (length > bytes.length - offset - 8) throw new CommandDecodeError(`Command element ${formatCommandTag(tag)} length ${length} overruns the command set`);
     elements.set(tag, bytes.subarray(offset + 8, offset + 8 + length));
@@ -281,7 +307,7 @@ export function decodeCommand(bytes: Buffer): DecodedCommand {
       target[key] = tags;
     } else target[key] = readText(value);
   }
-  return { elements, fields };
+  return trailing ? { elements, fields, trailing } : { elements, fields };
 }
 
 export function isResponse(commandField: number): boolean {

@@ -453,7 +453,7 @@ function abortedRetrieve(run: RunContext, method: RetrieveMethod, studyUids: str
     return studyUids.map((studyUid) => ({ studyUid, reason }));
   }
 
-  const advice = `check that ${describeNode(run.node)} is running and reachable, then run the same command again: the instances already stored are kept`;
+  const advice = abortAdvice(run, service, error);
   const ended = `the association with ${run.node.name} ended during ${service} after ${countOf(received, expectedCount(run, current))} instances arrived (${error.message})`;
   run.reports.set(current, {
     ...failedStudy(run, current, method, [...previousNotes(current), `${ended}; ${advice}`]),
@@ -465,6 +465,23 @@ function abortedRetrieve(run: RunContext, method: RetrieveMethod, studyUids: str
     run.reports.set(studyUid, failedStudy(run, studyUid, method, [...previousNotes(studyUid), `not retrieved: the association with ${run.node.name} ended during ${service} of study ${current}; ${advice}`]));
   }
   return [];
+}
+
+/**
+ * Returns what to do after an association ended during a retrieve. An end for invalid data
+ * (PS3.8 section 9.3 for PDUs, PS3.7 section 6.3 for messages) usually comes back on every run, so
+ * checking the network or running the command again does not help there.
+ */
+function abortAdvice(run: RunContext, service: 'C-GET' | 'C-MOVE', error: AssociationClosedError): string {
+  const keptNote = 'the instances already stored are kept';
+  if (error.reason !== 'protocol-error') {
+    return `check that ${describeNode(run.node)} is running and reachable, then run the same command again: ${keptNote}`;
+  }
+  const other = service === 'C-GET' ? 'C-MOVE' : 'C-GET';
+  return (
+    `${run.node.name} sent data that breaks the DICOM message rules, so the loader aborted the association, and running the same command again likely ends the same way: ` +
+    `${keptNote}; retrieve the study with ${other} instead, and send the error and a log written with LOADER_LOG_LEVEL=debug to the vendor of ${run.node.name}`
+  );
 }
 
 function failedStudy(run: RunContext, studyUid: string, method: RetrieveMethod, notes: string[]): StudyRetrieveReport {
