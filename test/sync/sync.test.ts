@@ -236,7 +236,7 @@ describeBuilt('loader sync', () => {
 
     const text = await runLoader(['sync', 'orthanc', 'dcmqrb', '--job', 'pair'], { dirs });
     expect(text.code).toBe(3);
-    expect(text.stdout).toContain('nothing to transfer: orthanc and dcmqrb contain the same studies, apart from the conflicts\n');
+    expect(text.stdout).toContain('nothing to transfer: orthanc and dcmqrb contain the same studies with the same instance counts, apart from the conflicts\n');
     expect(text.stdout).toContain('partial: 0 studies copied, 0 failed, 1 conflict\n');
   });
 

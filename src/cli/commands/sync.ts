@@ -244,7 +244,8 @@ function printReport(report: SyncReport, anonymized: boolean): void {
   for (const note of report.notes) out(`  note: ${note}`);
   const { summary } = report;
   if (report.transfers.every((transfer) => transfer.studyInstanceUids.length === 0)) {
-    out(`nothing to transfer: ${a} and ${b} contain the same studies${summary.conflicts > 0 ? ', apart from the conflicts' : ''}`);
+    // Studies with equal instance counts on both ends are not compared by SOP Instance UID, so the line names what was compared.
+    out(`nothing to transfer: ${a} and ${b} contain the same studies with the same instance counts${summary.conflicts > 0 ? ', apart from the conflicts' : ''}`);
   }
   if (report.outcome === 'nothing-to-do') return;
   const counts = `${countOf(summary.transferred, 'study', 'studies')} copied, ${summary.failed} failed, ${countOf(summary.conflicts, 'conflict')}`;

@@ -63,7 +63,7 @@ export interface SyncTransfer {
   report?: MigrationReport;
 }
 
-/** 'nothing-to-do': both ends already contain the same studies. A run that finds a conflict is 'partial' or 'failure'. */
+/** 'nothing-to-do': both ends contain the same studies with the same instance counts. A run that finds a conflict is 'partial' or 'failure'. */
 export type SyncOutcome = MigrationOutcome | 'nothing-to-do';
 
 export interface SyncReport {
