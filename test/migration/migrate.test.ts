@@ -3,8 +3,8 @@
  * archive: a run killed with SIGKILL and resumed, a repeated run, relay when
  * the source cannot C-MOVE to the destination, a node that is down or stops
  * during the C-MOVE, a destination that deletes a migrated study, a
- * destination without C-FIND, and the local archive on
- * either end.
+ * destination without C-FIND, the local archive on either end, and a send
+ * cancelled part way.
  */
 import * as path from 'path';
 
@@ -376,5 +376,41 @@ describeBuilt('loader migrate', () => {
     const moveOnly = await runLoader(['migrate', 'orthanc', 'dcmqrb', '--study-uid', uid, '--anonymize', '--method', 'move'], { dirs });
     expect(moveOnly.code).toBe(2);
     expect(moveOnly.stderr).toContain('--anonymize cannot go with --method move');
+  });
+
+  test('cancelled send reports sent count', async () => {
+    const uid = studyUids[0];
+    const files = studies.get(uid)!;
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const dir = makeTempDir('migrate-cancel');
+    const archive = LocalArchive.open(path.join(dir, 'archive'));
+    const store = JobStore.open(path.join(dir, 'jobs.sqlite'));
+    const controller = new AbortController();
+    const empty = await startDcmqrscp({ aeTitle: 'DCMQRE' });
+    try {
+      for (const file of files) expect((await archive.importFile(file.absolutePath, { copy: true })).outcome).toBe('stored');
+      const report = await runMigration({
+        jobId: 'cancelled-send',
+        source: { kind: 'local', name: 'local', archive },
+        destination: { kind: 'node', name: 'dcmqre', node: nodeFor(empty) },
+        selection: { studyInstanceUids: [uid] },
+        options: { method: 'auto', concurrency: 1, retries: 0 },
+        local: localIdentity(0, LOADER_AE),
+        archive,
+        store,
+        signal: controller.signal,
+        onProgress: (progress) => {
+          if (progress.detail.includes(`sent 2 of ${files.length}`)) controller.abort();
+        },
+      });
+      const study = report.studies[0];
+      expect(study.state).toBe('pending');
+      expect(study.lastError).toBe(`cancelled after 2 of ${files.length} instances were sent to ${empty.aeTitle}`);
+      expect((await listOn(empty, uid)).length).toBe(2);
+    } finally {
+      await empty.stop();
+      store.close();
+      archive.close();
+    }
   });
 });

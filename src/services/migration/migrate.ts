@@ -28,7 +28,9 @@ import type { Endpoint } from './endpoints';
 import { checkSelection, generateJobSecret } from './job-store';
 import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
 import { NodeLimiter } from './node-limiter';
-import { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, sleep, VerificationError } from './retry';
+import { findPatientConflict, listStudyPatientIds } from './patient-check';
+import type { StudyPatientConflict } from './patient-check';
+import { backoffDelay, CancelledError, DEFAULT_BACKOFF, isTransientError, MigrationError, PatientConflictError, sleep, VerificationError } from './retry';
 import type { BackoffOptions } from './retry';
 import { moveStudyDirect, MoveUnavailableError, retrieveStudy, sendMissingInstances } from './transfer';
 import type { StoredInstance } from '../archive';
@@ -317,6 +319,37 @@ function expectedOnDestination(run: RunContext, studyInstanceUid: string, source
   return { expected, held: sourceUids.filter((uid) => held.has(uid)).length };
 }
 
+/**
+ * Throws PatientConflictError when the destination stores the study under
+ * another Patient ID than the source. Call it only when the destination lists
+ * instances of the study, because an end without the study cannot conflict.
+ * An anonymizing job is not checked, because the destination stores pseudonyms.
+ */
+async function requireSamePatient(run: RunContext, studyInstanceUid: string): Promise<void> {
+  const { source, destination, local, signal } = run.request;
+  if (run.transform) return;
+  const listOn = async (endpoint: Endpoint) => {
+    try {
+      return await withNodes(run, [endpoint], () => listStudyPatientIds(endpoint, local, studyInstanceUid, signal));
+    } catch (error) {
+      throw explainQueryRejection(endpoint, error);
+    }
+  };
+  const conflict = findPatientConflict(studyInstanceUid, await listOn(source), await listOn(destination));
+  if (conflict) throw new PatientConflictError(describePatientConflict(run, conflict), conflict);
+}
+
+/** Returns the failure reason of a study with a Patient ID conflict: both Patient IDs, never the patient names, and what to do. */
+function describePatientConflict(run: RunContext, conflict: StudyPatientConflict): string {
+  const { source, destination } = run.request;
+  const ids = (patientIds: string[]) => patientIds.map((id) => `"${id}"`).join(' and ');
+  return (
+    `Patient ID conflict: ${describeEndpoint(source)} stores study ${conflict.studyInstanceUid} under Patient ID ${ids(conflict.sourcePatientIds)}, ` +
+    `${describeEndpoint(destination)} under ${ids(conflict.destinationPatientIds)}. Nothing was sent, because one Study Instance UID cannot belong to two patients. ` +
+    `Find out which Patient ID is right, correct or delete the study on the wrong end, then run the job again`
+  );
+}
+
 /** Makes one attempt (count, skip or transfer, verify) and writes the counts to the store as they become known. */
 async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<{ state: StudyState; method?: TransferMethod }> {
   const { source, destination, store, jobId } = run.request;
@@ -327,12 +360,13 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
   store.updateStudy(jobId, studyInstanceUid, { sourceCount: sourceUids.length, destinationStudyUid: run.transform ? targetStudyUid : undefined });
 
   const before = await countOn(run, destination, targetStudyUid);
+  if (before.length > 0) await requireSamePatient(run, studyInstanceUid);
   const planned = expectedOnDestination(run, studyInstanceUid, sourceUids);
   store.updateStudy(jobId, studyInstanceUid, { destinationCount: before.length, heldBack: run.transform ? planned.held : undefined });
   if (countMissing(planned.expected, before) === 0) return { state: 'already-present' };
 
   const method = await transferStudy(run, studyInstanceUid, sourceUids.length, new Set(before));
-  if (run.request.signal?.aborted) throw new MigrationError('cancelled', false);
+  if (run.request.signal?.aborted) throw new CancelledError(`cancelled after the ${method} transfer, before ${destination.name} was checked`);
 
   const after = await countOn(run, destination, targetStudyUid);
   const { expected, held } = expectedOnDestination(run, studyInstanceUid, sourceUids);
@@ -372,7 +406,8 @@ async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<
       if (error instanceof VerificationError) transferredBy = error.method;
       const message = errorMessage(error);
       if (signal?.aborted) {
-        store.updateStudy(jobId, studyInstanceUid, { state: 'pending', lastError: `cancelled: ${message}` });
+        const reason = error instanceof CancelledError ? message : `cancelled: ${message}`;
+        store.updateStudy(jobId, studyInstanceUid, { state: 'pending', lastError: reason });
         return;
       }
       const transient = isTransientError(error);
@@ -386,7 +421,9 @@ async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<
       }
       const reason = transient ? `${message} (gave up after ${attempt} attempts)` : message;
       store.updateStudy(jobId, studyInstanceUid, { state: 'failed', lastError: reason });
-      logger.error('Study failed', { job: jobId, study: studyInstanceUid, attempt, transient, error: message });
+      // Patient IDs stay out of the log; the job store and the report returned to the caller contain them.
+      const logged = error instanceof PatientConflictError ? error.logMessage : message;
+      logger.error('Study failed', { job: jobId, study: studyInstanceUid, attempt, transient, error: logged });
       break;
     }
   }
@@ -465,6 +502,7 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
       const destinationUids = await countOn(run, run.request.destination, destinationStudyUid(run, studyInstanceUid));
       report.sourceCount = sourceUids.length;
       report.destinationCount = destinationUids.length;
+      if (report.sourceCount > 0 && destinationUids.length > 0) await requireSamePatient(run, studyInstanceUid);
       if (report.sourceCount === 0) {
         report.state = 'failed';
         report.lastError = describeStudyNotFound(describeEndpoint(run.request.source));

@@ -4,6 +4,7 @@
  */
 import { AssociationClosedError, AssociationRejectedError, DimseStatusError } from '../../dicom/network';
 import type { TransferMethod } from './job-store';
+import type { StudyPatientConflict } from './patient-check';
 
 /** A failure with a known kind; `transient` failures are retried. */
 export class MigrationError extends Error {
@@ -28,6 +29,30 @@ export class VerificationError extends MigrationError {
     readonly method: TransferMethod,
   ) {
     super(message, true);
+  }
+}
+
+/** A transfer stopped because the run was cancelled. The message starts with "cancelled" and states how far the transfer got. */
+export class CancelledError extends MigrationError {
+  constructor(message: string) {
+    super(message, false);
+  }
+}
+
+/**
+ * A study that the source and the destination store under different Patient
+ * IDs. It is permanent, so a later run fails the study again until one end is
+ * corrected. The message names both Patient IDs for the report, and
+ * `logMessage` leaves them out of the log.
+ */
+export class PatientConflictError extends MigrationError {
+  readonly logMessage = 'Patient ID conflict: the destination stores the study under another Patient ID; nothing was sent';
+
+  constructor(
+    message: string,
+    readonly conflict: StudyPatientConflict,
+  ) {
+    super(message, false);
   }
 }
 

@@ -12,7 +12,7 @@ import type { LocalIdentity, RemoteNode } from '../query-retrieve';
 import { QUERY_TRANSFER_SYNTAXES } from '../query-retrieve/identifiers';
 import { sendInstances } from '../transfers';
 import type { InstanceTransform, TransferReport, TransformResult } from '../transfers';
-import { isOutOfResourcesStatus, isTransientText, MigrationError } from './retry';
+import { CancelledError, isOutOfResourcesStatus, isTransientText, MigrationError } from './retry';
 
 /** C-MOVE failure statuses after which a relay may still work: SOP class not supported, not authorized, move destination unknown. */
 const MOVE_UNAVAILABLE_STATUSES = new Set([0x0122, 0x0124, 0xa801]);
@@ -137,7 +137,7 @@ export async function sendMissingInstances(
   const copies: StoredInstance[] = [];
   try {
     for (const instance of missing) {
-      if (options.signal?.aborted) throw new MigrationError('cancelled', false);
+      if (options.signal?.aborted) throw new CancelledError(`cancelled while anonymizing, before any instance was sent to ${destination.name}`);
       let result: TransformResult;
       try {
         result = await transform.transform(instance);
@@ -166,6 +166,8 @@ async function sendOrThrow(destination: RemoteNode, local: LocalIdentity, instan
     const text = summarizeFailures(report);
     throw new MigrationError(`sent ${report.completed} of ${report.total} instances to ${destination.name}; ${report.failures.length} failed: ${text}`, isTransientText(text));
   }
-  if (options.signal?.aborted && report.completed < report.total) throw new MigrationError('cancelled', false);
+  if (options.signal?.aborted && report.completed < report.total) {
+    throw new CancelledError(`cancelled after ${report.completed} of ${report.total} instances were sent to ${destination.name}`);
+  }
   return report.completed;
 }

@@ -7,6 +7,7 @@
  * NOTE: equal counts are taken as equal content, so two studies with the same
  * number of different instances are reported in sync.
  */
+import { patientIdsDiffer } from '../migration';
 import type { Endpoint, JobSelection } from '../migration';
 import type { LocalIdentity, QueryNotice } from '../query-retrieve';
 import { EndpointInventory } from './inventory';
@@ -156,7 +157,7 @@ export async function compareEndpoints(a: Endpoint, b: Endpoint, local: LocalIde
       const studyOnB = studiesB.get(studyOnA.studyInstanceUid);
       if (!studyOnB) continue;
       if (options.signal?.aborted) throw new Error('comparison cancelled');
-      if (studyOnA.patientId.trim() !== studyOnB.patientId.trim()) {
+      if (patientIdsDiffer(studyOnA.patientId, studyOnB.patientId)) {
         comparison.conflicts.push({
           studyInstanceUid: studyOnA.studyInstanceUid,
           patientIdA: studyOnA.patientId,
