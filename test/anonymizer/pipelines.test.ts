@@ -234,7 +234,8 @@ describeBuilt('anonymizing pipelines', () => {
   test('other options reuse rejected', async () => {
     const result = await runLoader([...migrateArgs(), '--keep-dates'], { dirs });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/job "anon" anonymizes with options .* run it with the same options, or give another --job name/);
+    expect(result.stderr).toContain('job "anon" was created with other anonymization options (dates: "remove" in the job, "keep" now)');
+    expect(result.stderr).toContain('or give another --job name with the same --job-secret-file');
     const plain = await runLoader(['migrate', 'local', 'orthanc', '--study-uid', ...studyUids, '--job', 'anon'], { dirs });
     expect(plain.stderr).toMatch(/job "anon" anonymizes; run it with --anonymize/);
   });

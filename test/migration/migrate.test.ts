@@ -300,6 +300,7 @@ describeBuilt('loader migrate', () => {
     expect(study.state).toBe('failed');
     expect(study.lastError).toContain('storeonly does not offer C-FIND');
     expect(study.lastError).toContain('use "loader send"');
+    expect(study.lastError).not.toContain('storage-only node');
     expect(storageOnly.receivedFiles()).toEqual([]);
   });
 

@@ -3,7 +3,7 @@
  * the studies a selection matches and the instances of one study on either.
  */
 import type { LocalArchive, StudySummary } from '../archive';
-import { describeNode, findInstances, findStudies, formatDateRange, parseDateFilter } from '../query-retrieve';
+import { FindNotSupportedError, describeNode, findInstances, findStudies, formatDateRange, parseDateFilter } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, RemoteNode, StudyFilters } from '../query-retrieve';
 import { studyFiltersOf } from './job-store';
 import type { JobSelection } from './job-store';
@@ -21,8 +21,10 @@ export type Endpoint = { kind: 'local'; name: typeof LOCAL_ENDPOINT; archive: Lo
  */
 export function explainQueryRejection(endpoint: Endpoint, error: unknown): unknown {
   if (endpoint.kind !== 'node' || !(error instanceof Error) || !/accepted none/.test(error.message)) return error;
+  // FindNotSupportedError's own advice is dropped, so the message suggests "loader send" once.
+  const rejection = error instanceof FindNotSupportedError ? error.rejection : error.message;
   return new Error(
-    `${error.message}: ${endpoint.name} does not offer C-FIND (Study Root Query/Retrieve), which migrate and sync need to count the instances on both ends; ` +
+    `${rejection}: ${endpoint.name} does not offer C-FIND (Study Root Query/Retrieve), which migrate and sync need to count the instances on both ends; ` +
       `to store studies on a node without C-FIND, use "loader send"`,
   );
 }

@@ -252,6 +252,16 @@ export interface JobAnonymization {
   secret: Buffer;
 }
 
+/** Lists the settings that differ, such as `allowBurnedIn: false in the job, true now`. */
+function describeSettingChanges(stored: Record<string, unknown>, requested: Record<string, unknown>): string {
+  const keys = [...new Set([...Object.keys(stored), ...Object.keys(requested)])].sort();
+  const format = (value: unknown) => (value === undefined ? 'not set' : JSON.stringify(value));
+  return keys
+    .filter((key) => JSON.stringify(stored[key]) !== JSON.stringify(requested[key]))
+    .map((key) => `${key}: ${format(stored[key])} in the job, ${format(requested[key])} now`)
+    .join('; ');
+}
+
 /** Returns the JSON of an object with its keys sorted, so equal settings compare equal. */
 function stableJson(value: Record<string, unknown>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined).sort(([a], [b]) => a.localeCompare(b))));
@@ -401,9 +411,10 @@ export class JobStore {
     if (existing.anonymization === undefined) throw new JobStoreError(`job "${id}" copies without anonymizing; give another --job name to anonymize`);
     if (anonymization === undefined) throw new JobStoreError(`job "${id}" anonymizes; run it with --anonymize and the same options, or give another --job name`);
     if (stableJson(existing.anonymization) !== stableJson(anonymization.settings)) {
+      const changes = describeSettingChanges(existing.anonymization, anonymization.settings);
       throw new JobStoreError(
-        `job "${id}" anonymizes with options ${stableJson(existing.anonymization)}, not ${stableJson(anonymization.settings)}; ` +
-          'run it with the same options, or give another --job name',
+        `job "${id}" was created with other anonymization options (${changes}); run it with the options it was created with, ` +
+          'or give another --job name with the same --job-secret-file, so that its pseudonyms and UIDs match those already sent',
       );
     }
     const stored = this.getJobSecret(id);

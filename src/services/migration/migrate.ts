@@ -604,7 +604,7 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
     .filter(inThisRun)
     .filter((study) => study.state === 'pending' || study.state === 'running' || study.state === 'failed');
   const leftRunning = todo.filter((study) => study.state === 'running').length;
-  if (leftRunning > 0) notify(run, `${leftRunning} studies were left running by an interrupted run; migrating them again`);
+  if (leftRunning > 0) notify(run, `${leftRunning === 1 ? '1 study was' : `${leftRunning} studies were`} left running by an interrupted run; migrating ${leftRunning === 1 ? 'it' : 'them'} again`);
   run.total = todo.length;
   logger.info('Migration started', {
     job: jobId,

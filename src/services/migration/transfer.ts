@@ -56,8 +56,10 @@ export async function moveStudyDirect(source: RemoteNode, local: LocalIdentity, 
       throw new MoveUnavailableError(`C-MOVE to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment} and moved nothing`);
     }
     if (kind === 'failure' || kind === 'cancel') {
+      // FE00 ends sub-operations after our own C-CANCEL (PS3.4 table C.4-2), so it is no failure of the node.
+      const ending = kind === 'cancel' ? `was cancelled (status ${formatStatus(result.status)})` : `failed with status ${formatStatus(result.status)}`;
       throw new MigrationError(
-        `C-MOVE from ${source.name} to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment}: ${result.completed} completed, ${result.failed} failed`,
+        `C-MOVE from ${source.name} to ${destinationAeTitle} ${ending}${comment}: ${result.completed} completed, ${result.failed} failed`,
         isOutOfResourcesStatus(result.status),
       );
     }

@@ -21,6 +21,18 @@ export interface FindSessionOptions {
   onUnsupportedKeys?: () => void;
 }
 
+/** Thrown when a node accepts no C-FIND presentation context, as a storage-only SCP does. */
+export class FindNotSupportedError extends Error {
+  /** @param rejection the association's message, which names the node and the contexts it rejected */
+  constructor(readonly rejection: string) {
+    super(
+      `${rejection}: it does not support Study Root Query/Retrieve - FIND (${SopClass.StudyRootQueryRetrieveFind}), ` +
+        `so it may be a storage-only node. "loader send" still works with it`,
+    );
+    this.name = 'FindNotSupportedError';
+  }
+}
+
 export class FindSession {
   private unsupportedKeysReported = false;
 
@@ -41,10 +53,7 @@ export class FindSession {
     } catch (error) {
       // The client reports a rejected context with this text and no error class of its own.
       if (!/accepted none of the/.test((error as Error).message)) throw error;
-      throw new Error(
-        `${(error as Error).message}: it does not support Study Root Query/Retrieve - FIND (${SopClass.StudyRootQueryRetrieveFind}), ` +
-          `so it may be a storage-only node. "loader send" still works with it`,
-      );
+      throw new FindNotSupportedError((error as Error).message);
     }
     const context = association.findContext(SopClass.StudyRootQueryRetrieveFind);
     if (!context) {
