@@ -46,6 +46,28 @@ test('i18n has every key in both languages', () => {
   expect(messageKeys('ru').sort()).toEqual(messageKeys('en').sort());
 });
 
+describe('legacy character set in use', () => {
+  test('stays at the start value after save', () => {
+    const { controller } = newController('ui-charset-in-use');
+    controller.updatePacs({ legacyCharacterSet: 'windows-1251' });
+    expect(controller.settings.settings.pacs.legacyCharacterSet).toBe('windows-1251');
+    expect(controller.legacyCharacterSetInUse()).toEqual({ characterSet: 'latin1', fromOption: false });
+  });
+
+  test('stored value is used at the next start', () => {
+    const { controller, configDir, archiveRoot, cacheDir } = newController('ui-charset-restart');
+    controller.updatePacs({ legacyCharacterSet: 'koi8-r' });
+    const restarted = new AppController({ configDir, archiveRoot, cacheDir, secretStore: new MemoryStore() });
+    expect(restarted.legacyCharacterSetInUse()).toEqual({ characterSet: 'koi8-r', fromOption: false });
+  });
+
+  test('--legacy-charset overrides the setting', () => {
+    const { configDir, archiveRoot, cacheDir } = newController('ui-charset-option');
+    const controller = new AppController({ configDir, archiveRoot, cacheDir, secretStore: new MemoryStore(), legacyCharacterSet: 'iso-8859-5' });
+    expect(controller.legacyCharacterSetInUse()).toEqual({ characterSet: 'iso-8859-5', fromOption: true });
+  });
+});
+
 describe('Ctrl+Enter panel choice', () => {
   const pacs = { kind: 'pacs' as const, connection: { kind: 'pacs' } as PanelConnection, selectedUids: ['1.2.3'], selectedPaths: [] };
   const local = { kind: 'local' as const, connection: { kind: 'local' } as PanelConnection, selectedUids: ['1.2.4'], selectedPaths: [] };

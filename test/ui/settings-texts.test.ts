@@ -1,6 +1,7 @@
-/** Texts of the settings window and dialogs: location parsing and wrapped label height. */
+/** Texts of the settings window and dialogs: location parsing, the saved message and wrapped label height. */
+import { LEGACY_CHARACTER_SETS } from '../../src/dicom/charset';
 import { translator } from '../../src/ui/i18n';
-import { aeTitleProblem, parseLocation, portProblem } from '../../src/ui/components/settings-input';
+import { aeTitleProblem, legacyCharacterSetChoices, pacsSavedMessage, parseLocation, portProblem } from '../../src/ui/components/settings-input';
 import { wrappedLineCount } from '../../src/ui/components/text-wrap';
 
 /** Fixed-width stand-in for the font metrics: every character is 10 pixels wide. */
@@ -91,5 +92,49 @@ describe('PACS settings checks', () => {
 
   test.each(['', 'A'.repeat(17), 'AE\\TITLE', 'ИМЯ'])('AE title "%s" is invalid', (aeTitle) => {
     expect(aeTitleProblem(ru, aeTitle)).toBe(ru('settings.invalidAeTitle', { aeTitle }));
+  });
+});
+
+describe('legacy character set choice', () => {
+  const en = translator('en');
+  const ru = translator('ru');
+
+  test('lists every value in order', () => {
+    expect(legacyCharacterSetChoices(en).map((choice) => choice.value)).toEqual([...LEGACY_CHARACTER_SETS]);
+  });
+
+  test('labels are plain words', () => {
+    expect(legacyCharacterSetChoices(en).map((choice) => choice.label)).toEqual([
+      'Latin-1 (default)',
+      'Windows-1251 (Cyrillic)',
+      'KOI8-R (Cyrillic)',
+      'ISO 8859-5 (Cyrillic)',
+    ]);
+  });
+
+  test('Russian labels differ from English', () => {
+    const english = legacyCharacterSetChoices(en).map((choice) => choice.label);
+    const russian = legacyCharacterSetChoices(ru).map((choice) => choice.label);
+    expect(new Set(russian).size).toBe(LEGACY_CHARACTER_SETS.length);
+    expect(russian[0]).toBe('Latin-1 (по умолчанию)');
+    expect(russian).not.toEqual(english);
+  });
+
+  test('unchanged value saves plainly', () => {
+    expect(pacsSavedMessage(ru, 'latin1', { characterSet: 'latin1', fromOption: false })).toBe(ru('settings.saved'));
+  });
+
+  test('changed value needs restart and reindex', () => {
+    const message = pacsSavedMessage(en, 'windows-1251', { characterSet: 'latin1', fromOption: false });
+    expect(message).toBe(en('settings.savedRestart'));
+    expect(message).toMatch(/restarts/);
+    expect(message).toMatch(/loader reindex/);
+    expect(pacsSavedMessage(ru, 'windows-1251', { characterSet: 'latin1', fromOption: false })).toMatch(/перезапуска окна.*loader reindex/);
+  });
+
+  test('--legacy-charset is named', () => {
+    const message = pacsSavedMessage(ru, 'koi8-r', { characterSet: 'windows-1251', fromOption: true });
+    expect(message).toBe(ru('settings.savedOverridden', { name: 'windows-1251' }));
+    expect(message).toContain('--legacy-charset windows-1251');
   });
 });

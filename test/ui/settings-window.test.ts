@@ -1,7 +1,8 @@
 /**
  * The settings and license windows under Xvfb, in Russian: messages show in
- * full, the Locations tab stays shown after a location is added, and the
- * Locations errors are translated. The window is driven with xdotool as in
+ * full, the Locations tab stays shown after a location is added, the
+ * Locations errors are translated, and the legacy character set is saved in
+ * both languages. The window is driven with xdotool as in
  * window.test.ts. With LOADER_UI_SCREENSHOTS=DIR the tests save screenshots there.
  */
 import * as fs from 'fs';
@@ -16,6 +17,7 @@ const SCREENSHOTS = process.env.LOADER_UI_SCREENSHOTS;
 const describeWithGui = describeWhenGuiAvailable('test/ui/settings-window', ['Xvfb', 'xdotool', 'import']);
 
 const ru = translator('ru');
+const en = translator('en');
 
 describeWithGui('settings window in Russian', () => {
   // The window starts the loader's PACS server, on the session's free port of 127.0.0.1 instead of the default 11112.
@@ -33,6 +35,18 @@ describeWithGui('settings window in Russian', () => {
     const window = widgets[label.window];
     expect(label.x + label.width).toBeLessThanOrEqual(window.x + window.width);
     expect(label.y + label.height).toBeLessThanOrEqual(window.y + window.height);
+  };
+
+  /** Checks that a label ends above the Close button, so the tab area does not clip it. */
+  const expectAboveCloseButton = async (name: string) => {
+    const label = await session.driver.waitForStill(name);
+    const close = await session.driver.waitFor('settings-close');
+    expect(label.y + label.height).toBeLessThanOrEqual(close.y);
+  };
+  /** Returns pacs.legacyCharacterSet from the session's settings file. */
+  const storedLegacyCharacterSet = () => {
+    const stored = JSON.parse(fs.readFileSync(path.join(session.dirs.configDir, 'settings.json'), 'utf8')) as { pacs: { legacyCharacterSet?: string } };
+    return stored.pacs.legacyCharacterSet;
   };
 
   beforeAll(async () => {
@@ -141,4 +155,50 @@ describeWithGui('settings window in Russian', () => {
     await session.driver.click('settings-close');
     await session.driver.waitForGone('settings-window');
   }, 60_000);
+
+  test('legacy character set saves in both languages', async () => {
+    /**
+     * Presses `key` in the legacy character set box, waits for `label`, saves,
+     * and checks the message, the settings file and that the message fits.
+     */
+    const chooseAndSave = async (key: string, label: string, message: string, stored: string, screenshotName?: string) => {
+      await session.driver.focusByKey('settings-legacy-charset');
+      session.driver.key(key);
+      await session.driver.waitFor('settings-legacy-charset', (record) => record.text === label, 5_000, label);
+      await session.driver.click('settings-save');
+      const saved = await session.driver.waitFor('settings-message', (record) => record.text === message, 5_000, message);
+      expect(saved.width).toBe(500);
+      expect(storedLegacyCharacterSet()).toBe(stored);
+      await session.driver.waitForStill('settings-message');
+      if (screenshotName !== undefined) screenshot(screenshotName, 'settings-window');
+      await expectInsideWindow('settings-message');
+      await expectAboveCloseButton('settings-message');
+    };
+
+    // The previous test leaves the interface in Russian.
+    await session.driver.click('open-settings');
+    await session.driver.waitForActiveWindow('settings-window');
+    const box = await session.driver.waitFor('settings-legacy-charset', (record) => record.text === ru('settings.legacyCharacterSet.latin1'), 5_000, 'Latin-1');
+    expect(box.toolTip).toBe(ru('settings.legacyCharacterSet.toolTip'));
+    await expectInsideWindow('settings-legacy-charset');
+    await chooseAndSave('Down', ru('settings.legacyCharacterSet.windows-1251'), ru('settings.savedRestart'), 'windows-1251', 'settings-legacy-charset-ru.png');
+
+    // Switch to English on the Interface tab. The reopened window then shows the PACS tab with the stored value.
+    await session.driver.focusByKey('settings-aet');
+    session.driver.key('ctrl+Tab');
+    await session.driver.focusByKey('settings-language');
+    session.driver.key('Home');
+    await session.driver.waitFor('settings-theme', (record) => record.text === 'Light', 5_000, 'Light');
+    await session.driver.click('settings-close');
+    await session.driver.waitForGone('settings-window');
+    await session.driver.click('open-settings');
+    await session.driver.waitForActiveWindow('settings-window');
+    await session.driver.waitFor('settings-legacy-charset', (record) => record.text === en('settings.legacyCharacterSet.windows-1251'), 5_000, 'Windows-1251 in English');
+    await chooseAndSave('Down', en('settings.legacyCharacterSet.koi8-r'), en('settings.savedRestart'), 'koi8-r', 'settings-legacy-charset-en.png');
+
+    // Back to the value the window started with, so no restart is pending.
+    await chooseAndSave('Home', en('settings.legacyCharacterSet.latin1'), en('settings.saved'), 'latin1');
+    await session.driver.click('settings-close');
+    await session.driver.waitForGone('settings-window');
+  }, 90_000);
 });

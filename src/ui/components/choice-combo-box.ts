@@ -18,13 +18,20 @@ export interface ChoiceComboBoxProps {
   sizeAdjustPolicy?: SizeAdjustPolicy;
   texts: string[];
   currentIndex: number;
+  /** Text shown when the pointer rests on the box; none when undefined. */
+  toolTip?: string;
   /** Receives the index that the user chose with the mouse or the keyboard. */
   onActivated: (index: number) => void;
 }
 
 export function ChoiceComboBox(props: ChoiceComboBoxProps): React.ReactElement {
-  const { id, sizeAdjustPolicy, texts, currentIndex, onActivated } = props;
+  const { id, sizeAdjustPolicy, texts, currentIndex, toolTip, onActivated } = props;
   const comboRef = useRef<QComboBox>(null);
+
+  // react-nodegui 0.14 has no toolTip prop, so the tooltip is set on the Qt widget.
+  useLayoutEffect(() => {
+    if (toolTip !== undefined) comboRef.current?.setToolTip(toolTip);
+  }, [toolTip]);
 
   // A language switch changes the texts, and only then are the items replaced.
   useLayoutEffect(() => {

@@ -753,6 +753,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
           pacs: controller.settings.settings.pacs,
           interfaceSettings: ui,
           nodes: controller.settings.listPacsNodes(),
+          legacyCharacterSetInUse: controller.legacyCharacterSetInUse(),
           onSavePacs: (changes) => {
             try {
               controller.updatePacs(changes);

@@ -1,13 +1,14 @@
 /**
  * Checks of values typed into the settings window and into a PACS panel's
  * connection fields, with messages in the interface language. The settings service checks the values again when it
- * stores them, for example the host.
+ * stores them, for example the host. Also the texts of the legacy character set choice and of a saved PACS tab.
  */
 import type { QLineEdit } from '@nodegui/nodegui';
 
+import { LEGACY_CHARACTER_SETS, type LegacyCharacterSet } from '../../dicom/charset';
 import type { PacsNode } from '../../services/settings/settings-types';
 import { SettingsValidationError, validateAeTitle, validateHost, validateNodeName } from '../../services/settings/validation';
-import type { Translate } from '../i18n';
+import type { MessageKey, Translate } from '../i18n';
 
 /** Maximum length of an AE title: 16 characters (PS3.5 table 6.2-1, VR AE). */
 export const AE_TITLE_MAX_LENGTH = 16;
@@ -66,4 +67,35 @@ export function parseLocation(t: Translate, name: string, address: string): Pacs
   const problem = aeTitleProblem(t, aeTitle) ?? portProblem(t, portText);
   if (problem !== undefined) return problem;
   return { name: name.trim(), aeTitle: aeTitle.trim(), host, port: Number(portText), characterSet: 'ISO_IR 192' };
+}
+
+/** Label of each pacs.legacyCharacterSet value in the settings window's choice. */
+const LEGACY_CHARACTER_SET_LABELS: Record<LegacyCharacterSet, MessageKey> = {
+  latin1: 'settings.legacyCharacterSet.latin1',
+  'windows-1251': 'settings.legacyCharacterSet.windows-1251',
+  'koi8-r': 'settings.legacyCharacterSet.koi8-r',
+  'iso-8859-5': 'settings.legacyCharacterSet.iso-8859-5',
+};
+
+/** Returns the choices of pacs.legacyCharacterSet in the order of LEGACY_CHARACTER_SETS, each with its label. */
+export function legacyCharacterSetChoices(t: Translate): { value: LegacyCharacterSet; label: string }[] {
+  return LEGACY_CHARACTER_SETS.map((value) => ({ value, label: t(LEGACY_CHARACTER_SET_LABELS[value]) }));
+}
+
+/** Legacy character set of the window's own archive and server, which the window opened them with. */
+export interface LegacyCharacterSetInUse {
+  characterSet: LegacyCharacterSet;
+  /** True when `loader start` was given --legacy-charset, which overrides the setting at every start. */
+  fromOption: boolean;
+}
+
+/**
+ * Returns the message after the PACS tab saved `saved` as pacs.legacyCharacterSet.
+ * The window opens its own archive once, when it starts, so a character set other
+ * than the one in use applies only after a restart. Studies indexed before keep
+ * their text until `loader reindex`, which refuses to run while the window has the archive open.
+ */
+export function pacsSavedMessage(t: Translate, saved: LegacyCharacterSet, inUse: LegacyCharacterSetInUse): string {
+  if (inUse.fromOption) return t('settings.savedOverridden', { name: inUse.characterSet });
+  return saved === inUse.characterSet ? t('settings.saved') : t('settings.savedRestart');
 }

@@ -8,13 +8,15 @@ import { Button, CheckBox, LineEdit, TabItem, Tabs, Text, View, Window } from '@
 import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { MISSING_LICENSE_MESSAGE } from '../../services/license/license-service';
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import type { Translate } from '../i18n';
 import { BUTTON_ROW_HEIGHT, DIALOG_GEOMETRY, useDialogWindowRef } from './dialogs';
 import { relayoutWindow } from './relayout';
 
 import { ChoiceComboBox } from './choice-combo-box';
-import { aeTitleProblem, limitAeTitleLength, parseLocation, portProblem } from './settings-input';
+import { aeTitleProblem, legacyCharacterSetChoices, limitAeTitleLength, parseLocation, pacsSavedMessage, portProblem } from './settings-input';
+import type { LegacyCharacterSetInUse } from './settings-input';
 import { wrappedTextHeight, wrappedTextStyle } from './wrapped-text';
 
 const h = React.createElement;
@@ -49,6 +51,8 @@ export interface SettingsWindowProps {
   pacs: PacsSettings;
   interfaceSettings: InterfaceSettings;
   nodes: PacsNode[];
+  /** Legacy character set that the window's own archive and server use until the window restarts. */
+  legacyCharacterSetInUse: LegacyCharacterSetInUse;
   /** Saves the PACS section; returns an error message for an invalid value. */
   onSavePacs: (changes: Partial<PacsSettings>) => string | undefined;
   /** Applies and saves a language, a theme or the tray icon switch at once. */
@@ -69,15 +73,24 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
   const [port, setPort] = useState(String(props.pacs.port));
   const [acceptAny, setAcceptAny] = useState(props.pacs.acceptAnyCallingAeTitle);
   const [startWithWindow, setStartWithWindow] = useState(props.pacs.startWithWindow);
+  const [legacyCharacterSet, setLegacyCharacterSet] = useState<LegacyCharacterSet>(props.pacs.legacyCharacterSet);
   const [message, setMessage] = useState('');
+  const characterSetChoices = legacyCharacterSetChoices(t);
   const save = () => {
     const problem = aeTitleProblem(t, aeTitle) ?? portProblem(t, port);
     if (problem !== undefined) {
       setMessage(problem);
       return;
     }
-    const error = props.onSavePacs({ aeTitle: aeTitle.trim(), host: host.trim(), port: Number(port), acceptAnyCallingAeTitle: acceptAny, startWithWindow });
-    setMessage(error === undefined ? t('settings.saved') : t('error.invalid', { message: error }));
+    const error = props.onSavePacs({
+      aeTitle: aeTitle.trim(),
+      host: host.trim(),
+      port: Number(port),
+      acceptAnyCallingAeTitle: acceptAny,
+      startWithWindow,
+      legacyCharacterSet,
+    });
+    setMessage(error === undefined ? pacsSavedMessage(t, legacyCharacterSet, props.legacyCharacterSetInUse) : t('error.invalid', { message: error }));
   };
   return h(
     View,
@@ -88,6 +101,17 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
     h(CheckBox, { id: 'settings-accept-any', text: t('settings.acceptAny'), checked: acceptAny, on: { toggled: setAcceptAny } }),
     // Only this box changes the setting; PACS On and the tray menu switch the running server and leave it as it is.
     h(CheckBox, { id: 'settings-start-with-window', text: t('settings.startWithWindow'), checked: startWithWindow, on: { toggled: setStartWithWindow } }),
+    row(
+      t('settings.legacyCharacterSet'),
+      h(ChoiceComboBox, {
+        id: 'settings-legacy-charset',
+        sizeAdjustPolicy: SizeAdjustPolicy.AdjustToContents,
+        texts: characterSetChoices.map((choice) => choice.label),
+        currentIndex: characterSetChoices.findIndex((choice) => choice.value === legacyCharacterSet),
+        toolTip: t('settings.legacyCharacterSet.toolTip'),
+        onActivated: (index: number) => index >= 0 && setLegacyCharacterSet(characterSetChoices[index].value),
+      }),
+    ),
     h(View, { style: 'flex-direction: row;' }, h(Button, { id: 'settings-save', text: t('button.save'), on: { clicked: save } })),
     messageText('settings-message', message),
   );
@@ -228,9 +252,10 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
     props.onClose();
   };
 
+  // The PACS tab's rows and a message of three lines fill the 380 pixels, so the window cannot be made lower.
   return h(
     Window,
-    { id: 'settings-window', ref, windowTitle: t('settings.title'), minSize: { width: 560, height: 340 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
+    { id: 'settings-window', ref, windowTitle: t('settings.title'), minSize: { width: 560, height: 380 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
     h(
       View,
       { style: 'flex-direction: column; padding: 8px; flex: 1;' },

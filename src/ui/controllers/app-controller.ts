@@ -128,10 +128,13 @@ export class AppController {
   /** Instances that the loader's PACS server receives, for a C-MOVE retrieve whose node sends them there. */
   private readonly serverDeliveries = new ServerDeliveries();
   private readonly openArchives = new Map<string, LocalArchive>();
+  /** legacyCharacterSet() when the controller was created, read before a Save in the settings window can change it. */
+  private readonly legacyCharacterSetAtStart: LegacyCharacterSet;
 
   constructor(readonly options: AppControllerOptions) {
     this.settings = new SettingsStore({ configDir: options.configDir });
     this.license = new LicenseService(resolveConfigDir(options.configDir));
+    this.legacyCharacterSetAtStart = this.legacyCharacterSet();
     const cacheDir = options.cacheDir ?? envPaths('sciberia-loader', { suffix: '' }).cache;
     this.ssh = new SshPanelController({
       settings: this.settings,
@@ -393,6 +396,15 @@ export class AppController {
 
   updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
     return this.settings.updateInterface(changes);
+  }
+
+  /**
+   * Returns the legacy character set of the window's own archive and server,
+   * which is legacyCharacterSet() when the window opened. The window connects a
+   * Local panel to that archive at start and keeps it open until it closes.
+   */
+  legacyCharacterSetInUse(): { characterSet: LegacyCharacterSet; fromOption: boolean } {
+    return { characterSet: this.legacyCharacterSetAtStart, fromOption: this.options.legacyCharacterSet !== undefined };
   }
 
   /**
