@@ -72,13 +72,15 @@ export function checkArchiveFolder(root: string): 'archive' | 'empty' {
  * Opens the archive at `root` for a command that only reads it; see
  * checkArchiveFolder. An empty folder raises an error too, because opening it
  * would create an archive with nothing to read. An archive that this user may
- * not write (a DVD, a read-only mount) opens read-only.
+ * not write (a DVD, a read-only mount) opens read-only. The character set is
+ * needed even so, because opening a writable archive indexes the stores that
+ * a stopped process left in .incoming.
  */
-export function openExistingArchive(root: string): LocalArchive {
+export function openExistingArchive(root: string, legacyCharacterSet: LegacyCharacterSet): LocalArchive {
   if (checkArchiveFolder(root) === 'empty') {
     throw new Error(`archive ${root} is empty: it has no ${INDEX_FILE} and no studies yet; receive, get or scan studies into it first`);
   }
-  return LocalArchive.open(root, { access: 'read-if-not-writable' });
+  return LocalArchive.open(root, { access: 'read-if-not-writable', legacyCharacterSet });
 }
 
 /**

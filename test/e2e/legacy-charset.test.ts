@@ -4,11 +4,14 @@
  * (0008,0005): `loader scan` and `loader studies` with bin/loader, DCMTK
  * findscu against `loader serve`, and the rejection of an invalid value.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
 import { generateUid } from '../../src/dicom/uid';
+import { incomingFolder, relativeInstancePath } from '../../src/services/archive/layout';
 import { createLoaderDirs, LoaderServer, makeTempDir, runLoader, startLoader, storeFiles, type LoaderDirs } from '../support/peers';
 import { writeSecondaryCapture } from '../support/secondary-capture';
 import { find, listStudies, splitPart10, writeQueryFile } from './helpers';
@@ -104,6 +107,35 @@ describe('scan with windows-1251 setting', () => {
     const back = await runLoader(['reindex'], { dirs });
     expect(back.code).toBe(0);
     expect(nameOf(await listStudies(dirs), undeclaredStudy)).toBe(CYRILLIC_NAME);
+  });
+});
+
+describe('store recovered at open', () => {
+  test('studies indexes it as Cyrillic', async () => {
+    const dirs = createLoaderDirs('legacy-charset-recovered');
+    const set = await runLoader(['config', 'set', 'pacs.legacyCharacterSet', 'windows-1251'], { dirs });
+    expect(set.code).toBe(0);
+    const firstFolder = makeTempDir('legacy-charset-first');
+    fs.copyFileSync(path.join(inputFolder, 'latin1.dcm'), path.join(firstFolder, 'latin1.dcm'));
+    const scan = await runLoader(['scan', firstFolder, '--import'], { dirs });
+    expect(scan.code).toBe(0);
+
+    // A store whose process stopped before its index commit: the file in the layout and its second link in .incoming.
+    const source = path.join(inputFolder, 'undeclared.dcm');
+    const dataset = readDicomFileHeaderSync(source).dataset;
+    const uids = {
+      studyInstanceUid: dataset.getString(Tags.StudyInstanceUID)!,
+      seriesInstanceUid: dataset.getString(Tags.SeriesInstanceUID)!,
+      sopInstanceUid: dataset.getString(Tags.SOPInstanceUID)!,
+    };
+    const stored = path.join(dirs.archiveDir, relativeInstancePath(uids));
+    fs.mkdirSync(path.dirname(stored), { recursive: true });
+    fs.copyFileSync(source, stored);
+    const stoppedPid = spawnSync('true').pid;
+    fs.linkSync(stored, path.join(incomingFolder(dirs.archiveDir), `${uids.sopInstanceUid}.${stoppedPid}.0123456789ab.1.part`));
+
+    const rows = await listStudies(dirs);
+    expect(nameOf(rows, undeclaredStudy)).toBe(CYRILLIC_NAME);
   });
 });
 

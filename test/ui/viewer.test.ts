@@ -213,10 +213,10 @@ describe('viewer series lists', () => {
     } finally {
       archive.close();
     }
-    const series = seriesFromArchive(root, brainStudy);
+    const series = seriesFromArchive(root, brainStudy, 'latin1');
     expect(series.map((entry) => entry.key).sort()).toEqual([...new Set(brainFiles.map((file) => file.seriesInstanceUid!))].sort());
     expect(series.reduce((sum, entry) => sum + entry.instances.length, 0)).toBe(brainFiles.length);
-    expect(() => seriesFromArchive(root, '1.2.3.4')).toThrow(StudyNotFoundError);
+    expect(() => seriesFromArchive(root, '1.2.3.4', 'latin1')).toThrow(StudyNotFoundError);
   });
 });
 
@@ -424,7 +424,7 @@ describeWithGui('viewer window', () => {
     } finally {
       archive.close();
     }
-    const series = seriesFromArchive(dirs.archiveDir, brainStudy);
+    const series = seriesFromArchive(dirs.archiveDir, brainStudy, 'latin1');
     expect(series.length).toBeGreaterThan(1);
 
     await openViewer([brainStudy]);

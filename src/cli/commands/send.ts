@@ -13,7 +13,7 @@ import type { MigrationAnonymization } from '../../services/migration';
 import type { RemoteNode } from '../../services/query-retrieve';
 import { AnonymizingTransform, emptyReport, outcomeOf, sendInstances } from '../../services/transfers';
 import type { InstanceProblem, TransferOutcome, TransferReport, TransformResult } from '../../services/transfers';
-import { exitCodeForOutcome, openExistingArchive, resolveArchiveRoot, UsageError } from '../context';
+import { exitCodeForOutcome, openExistingArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printInstanceProblems } from '../instance-problems';
 import { ProgressLine } from '../terminal';
@@ -102,7 +102,7 @@ export function registerSend(program: Command, globals: () => GlobalOptions): vo
       throw new UsageError('--all-matching needs at least one filter; to send every archived study, also those without Study Date, use "loader migrate local NODE --all"');
     }
     if (!options.allMatching && !filters.studyInstanceUids?.length) throw new UsageError('give --study-uid UID... or --all-matching with filters');
-    const archive = openExistingArchive(resolveArchiveRoot(globals()));
+    const archive = openExistingArchive(resolveArchiveRoot(globals()), resolveLegacyCharacterSet(globals()));
     const interrupt = abortOnInterrupt();
     const progress = new ProgressLine();
     const transform = createTransform(anonymize);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { QueryError } from '../../services/archive';
 import type { LocalArchive, StudySearchFilters, StudySummary } from '../../services/archive';
 import { FilterError, formatDateRange, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
-import { checkArchiveFolder, countOf, openExistingArchive, resolveArchiveRoot, UsageError } from '../context';
+import { checkArchiveFolder, countOf, openExistingArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { formatTable } from '../terminal';
 import { DATE_OPTION_HELP } from './find';
@@ -99,7 +99,7 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
         printStudies([], options.json);
         return;
       }
-      const archive = openExistingArchive(root);
+      const archive = openExistingArchive(root, resolveLegacyCharacterSet(globals()));
       try {
         const studies = searchOrExplain(archive, {
           name: options.name,

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 
 import type { Command } from 'commander';
 
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import { checkGuiAvailability } from '../../ui/qt-runtime';
-import { openExistingArchive, openSettings, resolveArchiveRoot, UsageError } from '../context';
+import { openExistingArchive, openSettings, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 
 /** A DICOM UID: dot-separated numbers, at most 64 characters (PS3.5 section 9.1). */
@@ -16,8 +17,8 @@ const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
 type ViewTarget = { files: string[] } | { studyInstanceUid: string };
 
 /** Raises a UsageError unless the archive contains an instance of the study. */
-function requireArchivedStudy(archiveRoot: string, studyInstanceUid: string): void {
-  const archive = openExistingArchive(archiveRoot);
+function requireArchivedStudy(archiveRoot: string, studyInstanceUid: string, legacyCharacterSet: LegacyCharacterSet): void {
+  const archive = openExistingArchive(archiveRoot, legacyCharacterSet);
   try {
     if (archive.listInstances({ studyInstanceUid }).length > 0) return;
   } finally {
@@ -48,8 +49,9 @@ export function registerView(program: Command, globals: () => GlobalOptions): vo
     .action(async (targets: string[]) => {
       const target = parseViewTargets(targets);
       const archiveRoot = resolveArchiveRoot(globals());
+      const legacyCharacterSet = resolveLegacyCharacterSet(globals());
       // The input is checked before the display, so a wrong UID is reported on any machine.
-      if ('studyInstanceUid' in target) requireArchivedStudy(archiveRoot, target.studyInstanceUid);
+      if ('studyInstanceUid' in target) requireArchivedStudy(archiveRoot, target.studyInstanceUid, legacyCharacterSet);
       const gui = checkGuiAvailability();
       if (!gui.available) throw new Error(`cannot open the viewer window: ${gui.reason}`);
       const { language, theme } = openSettings(globals()).settings.interface;
@@ -57,7 +59,7 @@ export function registerView(program: Command, globals: () => GlobalOptions): vo
       // Loaded only here, because it loads the NodeGui addon.
       const { runStudyViewer, StudyNotFoundError } = await import('../../ui/viewer');
       try {
-        await runStudyViewer(gui.paths, { ...('files' in target ? target : { archiveRoot, ...target }), language, theme });
+        await runStudyViewer(gui.paths, { ...('files' in target ? target : { archiveRoot, legacyCharacterSet, ...target }), language, theme });
       } catch (error) {
         if (error instanceof StudyNotFoundError) throw new UsageError(error.message);
         throw error;

@@ -482,7 +482,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const viewer = require('../viewer') as typeof import('../viewer');
     viewer
-      .openStudyViewer({ archiveRoot, studyInstanceUid, language: ui.language, theme: ui.theme })
+      .openStudyViewer({ archiveRoot, legacyCharacterSet: controller.legacyCharacterSetInUse().characterSet, studyInstanceUid, language: ui.language, theme: ui.theme })
       // Without a window manager nothing hands the keyboard focus back after the viewer closes.
       .then((handle) => handle.closed)
       .then(() => setTimeout(() => windowRef.current && activate(windowRef.current), REACTIVATE_DELAY_MS))

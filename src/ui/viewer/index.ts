@@ -9,6 +9,7 @@
  * This module must not import @nodegui/nodegui at the top level: importing it
  * loads the addon, which fails until the shim is loaded (see qt-runtime.ts).
  */
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import type { Language, Theme } from '../../services/settings/settings-types';
 import { createLogger } from '../../services/logger';
 import { ImageViewer } from '../../services/viewer/viewer';
@@ -25,7 +26,7 @@ const log = createLogger('loader.viewer.ui');
 const VIEWER_WORKERS = 2;
 
 /** A study of the local archive, or files given by path. */
-export type StudyViewerSource = { archiveRoot: string; studyInstanceUid: string } | { files: string[] };
+export type StudyViewerSource = { archiveRoot: string; legacyCharacterSet: LegacyCharacterSet; studyInstanceUid: string } | { files: string[] };
 
 export type StudyViewerOptions = StudyViewerSource & {
   /** Interface language, English by default. */
@@ -52,7 +53,7 @@ export async function openStudyViewer(options: StudyViewerOptions): Promise<Stud
     series =
       'files' in options
         ? await seriesFromFiles(options.files, (file) => engine.readHeader(file))
-        : seriesFromArchive(options.archiveRoot, options.studyInstanceUid);
+        : seriesFromArchive(options.archiveRoot, options.studyInstanceUid, options.legacyCharacterSet);
   } catch (error) {
     await engine.close();
     throw error;

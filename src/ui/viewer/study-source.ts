@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 
+import type { LegacyCharacterSet } from '../../dicom/charset';
 import { LocalArchive } from '../../services/archive';
 import type { HeaderSummary } from '../../services/viewer/header-summary';
 import type { StackInstance } from './slice-stack';
@@ -42,8 +43,9 @@ function compareSeries(a: ViewerSeries, b: ViewerSeries): number {
  * counts are not in the index, so every instance starts with 1 frame.
  * Throws StudyNotFoundError when the archive has no instance of the study.
  */
-export function seriesFromArchive(archiveRoot: string, studyInstanceUid: string): ViewerSeries[] {
-  const archive = LocalArchive.open(archiveRoot);
+export function seriesFromArchive(archiveRoot: string, studyInstanceUid: string, legacyCharacterSet: LegacyCharacterSet): ViewerSeries[] {
+  // The character set matters when the open indexes stores that a stopped process left in .incoming.
+  const archive = LocalArchive.open(archiveRoot, { legacyCharacterSet });
   try {
     const keys = ['SeriesInstanceUID', 'SeriesNumber', 'Modality', 'SeriesDescription'].map((keyword) => ({ keyword, value: '' }));
     const records = [...archive.query('SERIES', [{ keyword: 'StudyInstanceUID', value: studyInstanceUid }, ...keys], { model: 'STUDY' })];
