@@ -81,6 +81,8 @@ describe('checkValueLength', () => {
     expect(check('AccessionNumber', 'A'.repeat(16))).not.toThrow();
     expect(check('StudyDate', '1999.05.24-2000.01.01')).not.toThrow();
     expect(check('StudyInstanceUID', Array.from({ length: 100 }, () => '1.2.'.padEnd(64, '3')).join('\\'))).not.toThrow();
+    expect(check('PatientID', `${'A'.repeat(64)}\\${'B'.repeat(64)}`)).not.toThrow();
+    expect(check('PatientName', 'A=B=C\\D=E=F')).not.toThrow();
   });
 
   test.each([
@@ -90,6 +92,8 @@ describe('checkValueLength', () => {
     ['AccessionNumber', 'A'.repeat(17), 'AccessionNumber value has 17 characters; SH allows 16'],
     ['StudyInstanceUID', `1.2.3\\${'1'.repeat(65)}`, 'StudyInstanceUID value has 65 characters; UI allows 64'],
     ['ModalitiesInStudy', `CT\\${'M'.repeat(17)}`, 'ModalitiesInStudy value has 17 characters; CS allows 16'],
+    ['PatientID', `P1\\${'A'.repeat(65)}`, 'PatientID value has 65 characters; LO allows 64'],
+    ['PatientName', 'Doe\\A=B=C=D', 'PatientName has 4 component groups; PN allows 3'],
   ])('%s too long', (keyword, value, message) => {
     let thrown: unknown;
     try {
@@ -284,7 +288,7 @@ describe('archive queries on empty values and integers', () => {
     ['negative', '-2', []],
     ['not a number', 'x', []],
     ['question mark', '?', []],
-    ['list of values', '2\\12', []],
+    ['list of values', '2\\12', ['delimiters', 'values']],
     ['decimal point', '2.0', []],
   ])('SeriesNumber %s', (_case, value, expected) => {
     expect(seriesWith('SeriesNumber', value)).toEqual(expected);

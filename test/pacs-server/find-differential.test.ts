@@ -10,6 +10,9 @@
  * dcmqrscp matches person names case-sensitively and ignores
  * ModalitiesInStudy. Orthanc leaves out records that lack the attribute
  * from '*', and it counts empty dates and times as inside an open range.
+ * For a key with several values, such as PatientID=P1\\P2, dcmqrscp
+ * compares the whole value and finds nothing, while the loader and Orthanc
+ * match any of the values.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -127,6 +130,7 @@ judge('trailing empty PN components', {
   '-S STUDY PatientName=^': `Success: ${ALL_STUDIES}`,
   '-S STUDY PatientName=*^^': `Success: ${ALL_STUDIES}`,
   '-S STUDY PatientName=Doe^John*^': 'Success: s1 s10 s2 s9',
+  '-S STUDY PatientName=Doe^John\\Roe^Jane': 'Success: s1 s10 s3 s9',
   [`-S STUDY ${UTF8} PatientName=Сидорова^Анна`]: 'Success: s11',
   [`-S STUDY ${UTF8} PatientName=Сидорова^Анна^`]: 'Success: s11',
   '-S STUDY ISO_IR 144 PatientName=Сидорова^Анна': 'Success: s11',
@@ -175,9 +179,8 @@ judge("'*' on DA and TM", {
   '-S STUDY StudyTime=*': `Success: ${ALL_STUDIES}`,
 });
 
-// C.2.2.2.5 defines only "A-B", "-B" and "A-", so the loader rejects a list of dates and a bare '-' with C000.
-judge('DA values that are no range', {
-  '-S STUDY StudyDate=20240115\\20240301': 'Failed: UnableToProcess',
+// C.2.2.2.5 defines only "A-B", "-B" and "A-", so the loader rejects a bare '-' with C000.
+judge('DA value that is no range', {
   '-S STUDY StudyDate=-': 'Failed: UnableToProcess',
 });
 

@@ -134,6 +134,38 @@ describe('C-FIND Modalities in Study', () => {
   });
 });
 
+// PS3.4 C.2.2.2.8 leaves several values in a key undefined without Extended Negotiation, and the loader matches any of them.
+describe('C-FIND keys with several values', () => {
+  test.each([
+    ['patient IDs', 'PatientID=RULES-at1030\\RULES-petCt', ['at1030', 'petCt']],
+    ['patient names', 'PatientName=Roe^Jane\\Doe', ['at0900', 'at1031']],
+    ['name pattern and name', 'PatientName=Doe^J*\\Roe^Jane', ['at1030', 'at1031', 'petCt']],
+    ['lower case names', 'PatientName=roe^jane\\doe^john', ['at1030', 'at1031']],
+    ['study descriptions', 'StudyDescription=PET-CT\\Head', ['at1030', 'at1031', 'petCt']],
+    ['time and time range', 'StudyTime=0900\\1200-', ['at0900', 'petCt']],
+    ['star among the values', 'PatientID=NONE\\*', ALL],
+    ['no value matches', 'PatientID=NONE\\OTHER', []],
+  ])('%s', async (_case, key, expected) => {
+    expect(await findStudies(key)).toEqual(expected);
+  });
+
+  test('series numbers', async () => {
+    expect(await findSeries('petCt', 'SeriesNumber=1\\2')).toEqual([0, 1]);
+    expect(await findSeries('petCt', 'SeriesNumber=2\\9')).toEqual([1]);
+  });
+
+  test('more than 100 values rejected', async () => {
+    const ids = Array.from({ length: 101 }, (_, index) => `P${index}`).join('\\');
+    const logBefore = loader.readLog().length;
+    const { run, finalStatus, responses } = await find(loader, '-S', ['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', `PatientID=${ids}`]);
+
+    expect(run.code).toBe(0);
+    expect(responses).toEqual([]);
+    expect(finalStatus).toMatch(/UnableToProcess/);
+    expect(loader.readLog().slice(logBefore)).toMatch(/C-FIND rejected.*PatientID has 101 values; at most 100 are matched/);
+  });
+});
+
 // PS3.5 6.2.1.1 lets writers omit trailing empty components, so 'Roe^Jane^^^' and 'Roe^Jane' are one name.
 describe('C-FIND person names', () => {
   test.each([

@@ -36,7 +36,9 @@ export interface MatchOptions {
  * Returns the condition for one key, or undefined when the key matches every
  * record: an empty value (universal matching) or a value of only '*', which
  * also matches records whose value is empty. A value of '""' selects the
- * records whose value is empty (see EMPTY_VALUE_KEY).
+ * records whose value is empty (see EMPTY_VALUE_KEY). A key with several
+ * values matches a record that any of its values matches (see
+ * anyValueCondition).
  *
  * @throws QueryError 'value-too-long' for a value longer than its VR allows,
  * and 'invalid-key' for a malformed date or time range.
@@ -50,6 +52,9 @@ export function buildCondition(
   checkValueLength(keyword, attribute, value);
   if (isUniversalMatch(value)) return undefined;
   if (value === EMPTY_VALUE_KEY && attribute.vr !== 'UI') return emptyValueCondition(attribute);
+  if (value.includes('\\') && attribute.match !== 'uid' && attribute.match !== 'member') {
+    return anyValueCondition(keyword, attribute, value, options);
+  }
 
   switch (attribute.match) {
     case 'uid':
@@ -74,6 +79,49 @@ export function buildCondition(
     case 'text':
       return textCondition(attribute.column, value, options.caseInsensitive, WILDCARD_VRS.has(attribute.vr));
   }
+}
+
+/**
+ * Maximum values of one key that anyValueCondition joins with OR, because
+ * SQLite rejects an expression nested deeper than 1000 levels
+ * (SQLITE_MAX_EXPR_DEPTH) and a long list is more likely an error than a query.
+ */
+const MAX_ALTERNATIVE_VALUES = 100;
+
+/**
+ * Matches a key with several values, such as PatientID 'P1\\P2', when any of
+ * its values matches, each value by the rules of its VR.
+ *
+ * PS3.4 section C.2.2.2.8 (2024b edition), note 4: without Extended
+ * Negotiation of Multiple Value Matching, which the loader does not offer,
+ * the meaning of several values in a key is undefined. The loader reads them
+ * as alternatives, as List of UID Matching (C.2.2.2.2) does for UIDs and as
+ * Orthanc 1.10.1 does for every key. DCMTK 3.6.7 dcmqrscp compares the whole
+ * value, backslash included, so such a key there matches nothing.
+ * An empty value in the list is skipped, and a value of only '*' makes the
+ * whole key universal.
+ */
+function anyValueCondition(keyword: string, attribute: QueryAttribute, value: string, options: MatchOptions): SqlCondition | undefined {
+  const items = splitValues(value);
+  if (items.length > MAX_ALTERNATIVE_VALUES) {
+    throw new QueryError(
+      'invalid-key',
+      `${keyword} has ${items.length} values; at most ${MAX_ALTERNATIVE_VALUES} are matched, so split the query`,
+      keyword,
+    );
+  }
+
+  const alternatives: SqlCondition[] = [];
+  for (const item of items) {
+    const condition = buildCondition(keyword, attribute, item, options);
+    if (!condition) return undefined;
+    alternatives.push(condition);
+  }
+  if (alternatives.length === 0) return undefined;
+  return {
+    sql: alternatives.map((condition) => `(${condition.sql})`).join(' OR '),
+    parameters: alternatives.flatMap((condition) => condition.parameters),
+  };
 }
 
 /**
@@ -112,8 +160,8 @@ const INTEGER_STRING = /^ *[+-]?[0-9]+ *$/;
  * Single value matching of an IS key, compared as an integer, so '+2', '02'
  * and ' 2' all match a stored 2. PS3.4 C.2.2.2.1 leaves the comparison of IS
  * values to the implementation. A key that is not a valid IS value, such as
- * one with '?' or a list of values, matches nothing. The stored column is an
- * integer or '' (see QUERY_ATTRIBUTES), so CAST never turns text into 0.
+ * one with '?', matches nothing. The stored column is an integer or '' (see
+ * QUERY_ATTRIBUTES), so CAST never turns text into 0.
  */
 function integerCondition(column: string, value: string): SqlCondition {
   if (!INTEGER_STRING.test(value)) return { sql: '0', parameters: [] };
@@ -153,7 +201,8 @@ const MAX_COMPONENT_GROUPS = 3;
  * make matching slow or a message huge. '*' is not counted, because free-text
  * search surrounds a full-length value with '*' and runs of '*' are merged
  * before matching, so a pattern is still at most twice the maximum plus one
- * character. UID lists and ModalitiesInStudy are checked value by value.
+ * character. A key with several values is checked value by value, because
+ * PS3.5 table 6.2-1 limits the length of each value.
  *
  * @throws QueryError 'value-too-long'
  */
@@ -165,22 +214,24 @@ export function checkValueLength(keyword: string, attribute: QueryAttribute, val
     return count;
   };
 
-  if (attribute.vr === 'PN') {
-    const groups = value.split('=');
-    if (groups.length > MAX_COMPONENT_GROUPS) {
-      throw new QueryError('value-too-long', `${keyword} has ${groups.length} component groups; PN allows ${MAX_COMPONENT_GROUPS}`, keyword);
+  for (const item of value.split('\\')) {
+    if (attribute.vr === 'PN') {
+      checkPersonNameLength(keyword, item, maximum, counted);
+      continue;
     }
-    for (const group of groups) {
-      const count = counted(group);
-      if (count > maximum) throw new QueryError('value-too-long', `${keyword} has ${count} characters in a group; PN allows ${maximum}`, keyword);
-    }
-    return;
-  }
-
-  const values = attribute.match === 'uid' || attribute.match === 'member' ? value.split('\\') : [value];
-  for (const item of values) {
     const count = counted(item);
     if (count > maximum) throw new QueryError('value-too-long', `${keyword} value has ${count} characters; ${attribute.vr} allows ${maximum}`, keyword);
+  }
+}
+
+function checkPersonNameLength(keyword: string, value: string, maximum: number, counted: (text: string) => number): void {
+  const groups = value.split('=');
+  if (groups.length > MAX_COMPONENT_GROUPS) {
+    throw new QueryError('value-too-long', `${keyword} has ${groups.length} component groups; PN allows ${MAX_COMPONENT_GROUPS}`, keyword);
+  }
+  for (const group of groups) {
+    const count = counted(group);
+    if (count > maximum) throw new QueryError('value-too-long', `${keyword} has ${count} characters in a group; PN allows ${maximum}`, keyword);
   }
 }
 

@@ -70,11 +70,11 @@ function listForLog(names: string[]): string {
 const ACCEPTED_FORMS: Record<string, { comment: string; log: string }> = {
   DA: {
     comment: 'YYYYMMDD or a range A-B, A- or -B',
-    log: 'YYYYMMDD (also YYYY.MM.DD), or a range A-B of two such dates in which either end may be left open (A- or -B); a list of values is not accepted',
+    log: 'YYYYMMDD (also YYYY.MM.DD), or a range A-B of two such dates in which either end may be left open (A- or -B); a list of such values matches any of them',
   },
   TM: {
     comment: 'HHMMSS.FFFFFF or a range A-B, A- or -B',
-    log: 'HH, HHMM, HHMMSS or HHMMSS.FFFFFF (also HH:MM:SS), or a range A-B of two such times in which either end may be left open (A- or -B); a list of values is not accepted',
+    log: 'HH, HHMM, HHMMSS or HHMMSS.FFFFFF (also HH:MM:SS), or a range A-B of two such times in which either end may be left open (A- or -B); a list of such values matches any of them',
   },
 };
 
