@@ -341,7 +341,7 @@ describe('store', () => {
     }
 
     const line = logLines.find((candidate) => candidate.includes('sopInstanceUid=1.2.3.9')) ?? '';
-    expect(line).toContain('no response was sent');
+    expect(line).toContain('ended without its final response');
     expect(line).toContain('callingAe=VANISHER');
     expect(line).not.toContain('status=');
   });

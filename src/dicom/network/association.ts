@@ -591,7 +591,9 @@ export class Association extends EventEmitter {
 
   private onProtocolError(error: PduError | CommandDecodeError | Error): void {
     const reason = error instanceof PduError ? error.abortReason : ABORT_REASON.INVALID_PDU_PARAMETER_VALUE;
-    this.logger.warn('Aborting association: invalid data received', { peer: this.peerDescription, error: error.message });
+    // Before the A-ASSOCIATE-RQ, the server logs the end of the connection, limiting repeats (server.ts).
+    const level = this.awaitingRequest() ? 'debug' : 'warn';
+    this.logger[level]('Aborting association: invalid data received', { peer: this.peerDescription, error: error.message });
     if (this.state === 'closed') return;
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(encodeAbort(ABORT_SOURCE.SERVICE_PROVIDER, reason));
     this.finish('protocol-error', `Association with ${this.peerDescription} aborted: ${error.message}`);
@@ -636,12 +638,17 @@ export class Association extends EventEmitter {
   private startArtim(message: string): void {
     this.stopArtim();
     this.artimTimer = setTimeout(() => {
-      this.logger.warn('Association timer expired', { peer: this.peerDescription, state: this.state });
+      this.logger[this.awaitingRequest() ? 'debug' : 'warn']('Association timer expired', { peer: this.peerDescription, state: this.state });
       if (!this.socket.destroyed && this.socket.writable && this.state !== 'awaiting-request') {
         this.socket.write(encodeAbort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED));
       }
       this.finish('timeout', message);
     }, this.timeouts.associationMs);
+  }
+
+  /** True for an acceptor's connection that has not sent its A-ASSOCIATE-RQ yet. */
+  private awaitingRequest(): boolean {
+    return this.role === 'acceptor' && this.state === 'awaiting-request';
   }
 
   private stopArtim(): void {

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 
 import type { DatasetSource } from './dataset-source';
 
-import type { Logger } from '../../services/logger';
+import type { LogFields, Logger } from '../../services/logger';
 import { AcceptedContext, AssociationClosedError } from './association';
 import type { IncomingMessage } from './message-assembler';
 import { COMMAND_FIELD, CommandFields, DimseStatusError, MAX_ERROR_COMMENT_LENGTH, RESPONSE_BIT, STATUS, commandName, formatStatus, isResponse, statusClass } from './dimse';
@@ -180,7 +180,17 @@ class RequestServer {
     this.sopClassUid = this.fields.affectedSopClassUid ?? this.fields.requestedSopClassUid;
   }
 
+  /** Serves the request; when the association ends first, logs that and returns. */
   async serve(): Promise<void> {
+    try {
+      await this.dispatch();
+    } catch (error) {
+      if (this.exchange.association.isOpen) throw error;
+      this.logAssociationEnded(error as Error);
+    }
+  }
+
+  private async dispatch(): Promise<void> {
     const { commandField } = this.fields;
     if (this.fields.messageId === undefined) {
       return this.fail(STATUS.MISTYPED_ARGUMENT, `${commandName(commandField)} lacks Message ID (0000,0110)`);
@@ -238,24 +248,63 @@ class RequestServer {
     };
   }
 
-  private logFailure(result: DimseResult, extra: Record<string, string | number | undefined> = {}): void {
+  /** Fields that name the association and the request in every log line about it. */
+  private requestFields(): LogFields {
     const info = this.options.info;
-    const outcome = statusClass(result.status) === 'warning' ? 'completed with a warning' : 'failed';
-    this.options.logger.warn(`${commandName(this.fields.commandField)} ${outcome}`, {
+    return {
       association: info.id,
       callingAe: info.callingAeTitle,
       calledAe: info.calledAeTitle,
+      peer: `${info.remoteAddress}:${info.remotePort}`,
       messageId: this.messageId,
-      status: formatStatus(result.status),
-      error: result.errorComment,
-      ...extra,
+      sopClassUid: this.sopClassUid,
+      transferSyntax: this.context.transferSyntax,
+    };
+  }
+
+  /**
+   * Logs a final status other than Success, once per request. Cancel is logged at info
+   * level, because the requester asked for it. Out of Resources (A7xx) and Processing
+   * Failure (0110) are logged at error level, because the loader could not do its part.
+   * Other failures and warnings are logged at warn level.
+   */
+  private logOutcome(result: DimseResult, extra: LogFields = {}): void {
+    const command = commandName(this.fields.commandField);
+    const fields = { ...this.requestFields(), status: formatStatus(result.status), error: result.errorComment, ...extra };
+    switch (statusClass(result.status)) {
+      case 'cancel':
+        this.options.logger.info(`${command} cancelled`, fields);
+        return;
+      case 'warning':
+        this.options.logger.warn(`${command} completed with a warning`, fields);
+        return;
+      default: {
+        const localFailure = (result.status & 0xff00) === STATUS.OUT_OF_RESOURCES || result.status === STATUS.PROCESSING_FAILURE;
+        this.options.logger[localFailure ? 'error' : 'warn'](`${command} failed`, fields);
+      }
+    }
+  }
+
+  /**
+   * Logs a request that ends without its final response because the association
+   * ended: at info level when the peer released, aborted or closed the connection,
+   * since that was its choice, and at warn level otherwise.
+   */
+  private logAssociationEnded(error: Error): void {
+    const reason = this.exchange.association.endInfo?.reason;
+    const byPeer = reason === 'released' || reason === 'peer-aborted' || reason === 'connection-closed';
+    this.options.logger[byPeer ? 'info' : 'warn'](`${commandName(this.fields.commandField)} ended without its final response, because the association ended`, {
+      ...this.requestFields(),
+      sopInstanceUid: this.fields.affectedSopInstanceUid,
+      reason,
+      error: error.message,
     });
   }
 
   /** Drains any data set of the request, then sends a failure response. */
   private async fail(status: number, errorComment: string): Promise<void> {
     await this.drainRequest();
-    this.logFailure({ status, errorComment }, { sopClassUid: this.sopClassUid, sopInstanceUid: this.fields.affectedSopInstanceUid });
+    this.logOutcome({ status, errorComment }, { sopInstanceUid: this.fields.affectedSopInstanceUid });
     const extra: Partial<CommandFields> = { errorComment: toErrorComment(errorComment) };
     if (this.fields.commandField === COMMAND_FIELD.C_STORE_RQ) extra.affectedSopInstanceUid = this.fields.affectedSopInstanceUid;
     await this.exchange.respond(this.context.id, this.responseFields(status, extra));
@@ -278,9 +327,14 @@ class RequestServer {
     await this.sendFinal(result);
   }
 
+  /** Returns the fields of a response worth logging: the SOP Instance UID and the sub-operation counts. */
+  private responseLogFields(extra: Partial<CommandFields>): LogFields {
+    return { sopInstanceUid: extra.affectedSopInstanceUid, completed: extra.completed, failed: extra.failed, warning: extra.warning, remaining: extra.remaining };
+  }
+
   private async sendFinal(result: DimseResult, extra: Partial<CommandFields> = {}): Promise<void> {
     this.finalSent = true;
-    if (statusClass(result.status) !== 'success') this.logFailure(result, { sopInstanceUid: extra.affectedSopInstanceUid });
+    if (statusClass(result.status) !== 'success') this.logOutcome(result, this.responseLogFields(extra));
     await this.exchange.respond(
       this.context.id,
       this.responseFields(result.status, { errorComment: toErrorComment(result.errorComment), offendingElements: result.offendingElements, ...extra }),
@@ -312,20 +366,8 @@ class RequestServer {
     } catch (error) {
       result = resultFromError(error);
     }
-    try {
-      await this.drainRequest();
-    } catch (error) {
-      const info = this.options.info;
-      this.options.logger.warn('C-STORE-RQ data set ended early; the association ended, so no response was sent', {
-        association: info.id,
-        callingAe: info.callingAeTitle,
-        calledAe: info.calledAeTitle,
-        messageId: this.messageId,
-        sopInstanceUid,
-        error: (error as Error).message,
-      });
-      return;
-    }
+    // When the association ended before the data set's last fragment, this throws, and serve() logs it.
+    await this.drainRequest();
     await this.sendFinal(result, { affectedSopInstanceUid: sopInstanceUid });
   }
 
@@ -455,7 +497,7 @@ class RequestServer {
     if (result.failedSopInstanceUids.length > 0) {
       this.finalSent = true;
       extra.hasDataset = true;
-      if (statusClass(result.status) !== 'success') this.logFailure({ status: result.status, errorComment: result.errorComment }, { failedInstances: result.failedSopInstanceUids.length });
+      if (statusClass(result.status) !== 'success') this.logOutcome({ status: result.status, errorComment: result.errorComment }, { ...this.responseLogFields(extra), failedInstances: result.failedSopInstanceUids.length });
       const dataset = encodeFailedSopInstanceUidList(result.failedSopInstanceUids, this.context.transferSyntax);
       await this.exchange.respond(this.context.id, this.responseFields(result.status, { errorComment: toErrorComment(result.errorComment), ...extra }), dataset);
       return;

@@ -6,8 +6,8 @@
 import { EventEmitter } from 'node:events';
 import { Server, Socket, createServer } from 'node:net';
 
-import { createLogger } from '../../services/logger';
-import { AcceptedContext, Association, AssociationTimeouts, DEFAULT_TIMEOUTS } from './association';
+import { RepeatLimiter, createLogger } from '../../services/logger';
+import { AcceptedContext, Association, AssociationTimeouts, DEFAULT_TIMEOUTS, EndReason } from './association';
 import { DimseExchange } from './exchange';
 import {
   ABORT_REASON,
@@ -149,9 +149,20 @@ export class DicomServer extends EventEmitter {
   private readonly associations = new Set<Association>();
   /** Calling AE titles of the accepted associations, for the message that rejects one beyond maxAssociations. */
   private readonly callingAeTitles = new WeakMap<Association, string>();
+  /** Connections that makeRoomForConnection closed, whose end it has logged already. */
+  private readonly closedForRoom = new WeakSet<Association>();
   private server?: Server;
   private nextAssociationNumber = 1;
   private closing = false;
+  /**
+   * Log lines that a peer can repeat once per connection. Each writes its first occurrence
+   * and then one summary per minute, so a flood of connections cannot fill the disk.
+   */
+  private readonly closedForRoomLog = new RepeatLimiter(logger, 'warn', 'Closed the connection that waited longest without an A-ASSOCIATE-RQ, to make room for a new one');
+  private readonly artimExpiredLog = new RepeatLimiter(logger, 'warn', 'Closed a connection that sent no A-ASSOCIATE-RQ before the ARTIM timer expired');
+  private readonly closedByPeerLog = new RepeatLimiter(logger, 'info', 'Connection closed by the peer before an A-ASSOCIATE-RQ');
+  private readonly invalidDataLog = new RepeatLimiter(logger, 'warn', 'Closed a connection that sent invalid data before an A-ASSOCIATE-RQ');
+  private readonly rejectedLog = new RepeatLimiter(logger, 'warn', 'Association rejected');
 
   constructor(options: DicomServerOptions) {
     super();
@@ -219,6 +230,7 @@ export class DicomServer extends EventEmitter {
     for (const association of this.associations) association.socket.destroy();
     await stopped;
     this.server = undefined;
+    for (const repeats of [this.closedForRoomLog, this.artimExpiredLog, this.closedByPeerLog, this.invalidDataLog, this.rejectedLog]) repeats.flush();
     logger.info('DICOM server closed', { aeTitle: this.options.aeTitle });
   }
 
@@ -243,7 +255,9 @@ export class DicomServer extends EventEmitter {
     if (!adopted) accepted.resume();
     this.associations.add(association);
 
+    let requested = false;
     association.once('associateRequest', (pdu: AssociateRqPdu) => {
+      requested = true;
       this.onAssociateRequest(association, id, pdu, remoteAddress, remotePort).catch((error: Error) => {
         logger.error('Association negotiation failed', { association: id, peer: association.peerDescription, error: error.message });
         association.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, error.message);
@@ -251,7 +265,8 @@ export class DicomServer extends EventEmitter {
     });
     association.once('end', (end) => {
       this.associations.delete(association);
-      logger.info('Association ended', { association: id, peer: association.peerDescription, reason: end.reason, detail: end.reason === 'released' ? undefined : end.error.message });
+      if (!requested) this.logUnrequestedEnd(association, remoteAddress, end.reason, end.error);
+      else logger.info('Association ended', { association: id, peer: association.peerDescription, reason: end.reason, detail: end.reason === 'released' ? undefined : end.error.message });
       this.emit('associationEnd', { id, reason: end.reason, error: end.error });
     });
   }
@@ -261,12 +276,28 @@ export class DicomServer extends EventEmitter {
     const waiting = [...this.associations].filter((association) => association.state === 'awaiting-request');
     if (waiting.length < MAX_CONNECTIONS_AWAITING_REQUEST) return;
     const oldest = waiting[0];
-    logger.warn('Closing the connection that waited longest without an A-ASSOCIATE-RQ, to make room for a new one', {
-      aeTitle: this.options.aeTitle,
-      peer: oldest.peerDescription,
-      waiting: waiting.length,
-    });
+    this.closedForRoom.add(oldest);
+    this.closedForRoomLog.report({ aeTitle: this.options.aeTitle, peer: oldest.peerDescription, waiting: waiting.length }, oldest.socket.remoteAddress ?? 'unknown');
     oldest.socket.destroy();
+  }
+
+  /**
+   * Logs the end of a connection that never sent an A-ASSOCIATE-RQ. Any host can open
+   * such connections without limit, so these lines go through a RepeatLimiter.
+   */
+  private logUnrequestedEnd(association: Association, remoteAddress: string, reason: EndReason, error: Error): void {
+    const fields = { aeTitle: this.options.aeTitle, peer: association.peerDescription };
+    if (this.closedForRoom.delete(association)) return;
+    if (reason === 'timeout') {
+      this.artimExpiredLog.report({ ...fields, associationTimeoutMs: this.timeouts.associationMs }, remoteAddress);
+    } else if (reason === 'connection-closed' || reason === 'peer-aborted') {
+      this.closedByPeerLog.report({ ...fields, reason }, remoteAddress);
+    } else if (reason === 'protocol-error') {
+      // Keyed by the error, so each kind of invalid data gets its own first line.
+      this.invalidDataLog.report({ ...fields, error: error.message }, remoteAddress, error.message);
+    } else {
+      logger.info('Connection ended before an A-ASSOCIATE-RQ', { ...fields, reason, detail: error.message });
+    }
   }
 
   private async onAssociateRequest(association: Association, id: string, pdu: AssociateRqPdu, remoteAddress: string, remotePort: number): Promise<void> {
@@ -288,14 +319,17 @@ export class DicomServer extends EventEmitter {
     const decision = await this.decide(request, pdu);
     if (association.state !== 'awaiting-local-decision') return;
     if (!decision.accept) {
-      logger.warn('Association rejected', {
+      const rejection = describeRejection(decision.result, decision.source, decision.reason);
+      const fields = {
         association: id,
         callingAe: request.callingAeTitle,
         calledAe: request.calledAeTitle,
         peer: `${remoteAddress}:${remotePort}`,
         reason: decision.logMessage,
-        rejection: describeRejection(decision.result, decision.source, decision.reason),
-      });
+        rejection,
+      };
+      // A peer that retries after each rejection repeats the same line, so the limiter counts by AE titles and rejection.
+      this.rejectedLog.report(fields, remoteAddress, `${request.callingAeTitle}\\${request.calledAeTitle}\\${rejection}`);
       association.reject({ result: decision.result, source: decision.source, reason: decision.reason });
       return;
     }
