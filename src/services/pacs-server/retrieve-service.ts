@@ -13,11 +13,12 @@ import type {
   RetrieveResult,
 } from '../../dicom/network';
 import { DimseStatusError } from '../../dicom/network';
+import type { Dataset } from '../../dicom/dataset';
 import { Tags } from '../../dicom/tags';
 import type { LocalArchive, StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { checkLevel, informationModelOf } from './find-service';
-import type { QueryLevel } from './find-service';
+import type { InformationModel, QueryLevel } from './find-service';
 import { decodeIdentifier, IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, abbreviateRequestValue } from './identifier-codec';
 import { MoveDestinationSender, openSubOperationData } from './move-destination';
 import type { PacsNode } from '../settings/settings-types';
@@ -55,6 +56,51 @@ function uidsForLog(uids: string[]): string | number {
   return uids.map(abbreviateRequestValue).join(',');
 }
 
+/** Unique Key of each Query/Retrieve Level, with its name for Error Comments. */
+const UNIQUE_KEYS: { level: QueryLevel; tag: number; name: string }[] = [
+  { level: 'PATIENT', tag: Tags.PatientID, name: 'PatientID' },
+  { level: 'STUDY', tag: Tags.StudyInstanceUID, name: 'StudyInstanceUID' },
+  { level: 'SERIES', tag: Tags.SeriesInstanceUID, name: 'SeriesInstanceUID' },
+  { level: 'IMAGE', tag: Tags.SOPInstanceUID, name: 'SOPInstanceUID' },
+];
+
+/**
+ * Returns the values of the Unique Keys of a C-MOVE or C-GET identifier, from
+ * the top level of the information model down to `level`. The baseline
+ * (hierarchical) retrieve of PS3.4 C.4.2.2.1 (C-MOVE) and C.4.3.2.1 (C-GET)
+ * asks for a single value at each level above the retrieve level, and at the
+ * retrieve level for one value or a list of UIDs. Unique Keys take neither
+ * '*' nor '?', because a retrieve names its entities and only C-FIND matches
+ * patterns. Without these checks such a request retrieved nothing and still
+ * answered Success.
+ * NOTE: a list of Patient IDs at PATIENT level is accepted and retrieves each
+ * patient, although the baseline asks for a single value there.
+ *
+ * @throws DimseStatusError A900 (Identifier does not match SOP Class) naming the key.
+ */
+function checkUniqueKeys(dataset: Dataset, level: QueryLevel, model: InformationModel): Partial<Record<QueryLevel, string[]>> {
+  const top = model === 'STUDY' ? 1 : 0;
+  const depth = UNIQUE_KEYS.findIndex((key) => key.level === level);
+  const values: Partial<Record<QueryLevel, string[]>> = {};
+
+  for (const key of UNIQUE_KEYS.slice(top, depth + 1)) {
+    const found = dataset.getStrings(key.tag).filter((value) => value !== '');
+    const isRetrieveLevel = key.level === level;
+    if (found.length === 0) {
+      const comment = isRetrieveLevel ? `${level} retrieve needs ${key.name}` : `${level} retrieve needs ${key.name} of its ${key.level.toLowerCase()}`;
+      throw new DimseStatusError(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, comment);
+    }
+    if (found.some((value) => value.includes('*') || value.includes('?'))) {
+      throw new DimseStatusError(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, `Wildcards are not allowed in ${key.name} of a retrieve`);
+    }
+    if (!isRetrieveLevel && found.length > 1) {
+      throw new DimseStatusError(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, `${level} retrieve needs a single ${key.name}`);
+    }
+    values[key.level] = found;
+  }
+  return values;
+}
+
 /** Decodes a C-MOVE or C-GET identifier and finds the stored instances it names. */
 export function resolveRequest(archive: LocalArchive, context: QueryRequestContext): RetrieveRequest {
   const request = decodeIdentifier(context.identifier, context.presentationContext.transferSyntax, archive.legacyCharacterSet);
@@ -75,31 +121,20 @@ export function resolveRequest(archive: LocalArchive, context: QueryRequestConte
   const patientIds = dataset.getStrings(Tags.PatientID);
   if (patientIds.length > 0) logFields.patientIds = patientIds.length;
 
-  const required = (tag: number, name: string): string[] => {
-    const values = dataset.getStrings(tag);
-    if (values.length === 0) {
-      throw new DimseStatusError(IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, `${level} level retrieve needs ${name}`);
-    }
-    return values;
-  };
-
+  const keys = checkUniqueKeys(dataset, level, model);
   let instances: StoredInstance[];
   switch (level) {
     case 'PATIENT':
-      instances = required(Tags.PatientID, 'Patient ID').flatMap((patientId) => archive.listInstances({ patientId }));
+      instances = keys.PATIENT!.flatMap((patientId) => archive.listInstances({ patientId }));
       break;
     case 'STUDY':
-      instances = required(Tags.StudyInstanceUID, 'Study Instance UID').flatMap((studyInstanceUid) =>
-        archive.listInstances({ studyInstanceUid }),
-      );
+      instances = keys.STUDY!.flatMap((studyInstanceUid) => archive.listInstances({ studyInstanceUid }));
       break;
     case 'SERIES':
-      instances = required(Tags.SeriesInstanceUID, 'Series Instance UID').flatMap((seriesInstanceUid) =>
-        archive.listInstances({ seriesInstanceUid }),
-      );
+      instances = keys.SERIES!.flatMap((seriesInstanceUid) => archive.listInstances({ seriesInstanceUid }));
       break;
     case 'IMAGE':
-      instances = archive.listInstances({ sopInstanceUids: required(Tags.SOPInstanceUID, 'SOP Instance UID') });
+      instances = archive.listInstances({ sopInstanceUids: keys.IMAGE! });
       break;
   }
   return { level, instances, logFields };
