@@ -317,7 +317,7 @@ describe("deferred index commits of 'process-crash'", () => {
   test.each(['full', 'process-crash'] as const)('%s keeps series of another study aside', async (durability) => {
     const archive = LocalArchive.open(root, { durability });
     const part = datasetPartOf(CT_SMALL);
-    const reused = { [Tag.StudyInstanceUID]: generateUid(), [Tag.SOPInstanceUID]: generateUid(), '(0010,0020)': 'OTHER-PATIENT' };
+    const reused = { [Tag.StudyInstanceUID]: generateUid(), [Tag.SOPInstanceUID]: generateUid() };
     const intruder = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'intruder.dcm'), reused));
 
     await archive.receive(requestFor(part));
@@ -335,6 +335,25 @@ describe("deferred index commits of 'process-crash'", () => {
     expect(fs.existsSync(path.join(root, intruder.studyInstanceUid, intruder.seriesInstanceUid, `${intruder.sopInstanceUid}.dcm`))).toBe(false);
     expect(incomingNames(root)).toEqual([]);
     expect(logLines.join('\n')).toMatch(/conflicts with the index; kept it aside.*is indexed under study/);
+  });
+
+  test.each(['full', 'process-crash'] as const)('%s keeps another Patient ID aside at receipt', async (durability) => {
+    const archive = LocalArchive.open(root, { durability });
+    const part = datasetPartOf(CT_SMALL);
+    const otherPatient = { [Tag.SOPInstanceUID]: generateUid(), [Tag.PatientID]: 'OTHER-PATIENT' };
+    const intruder = datasetPartOf(modifiedCopy(CT_SMALL, path.join(workDir, 'intruder.dcm'), otherPatient));
+
+    await archive.receive(requestFor(part));
+    const outcome = await archive.receive(requestFor(intruder));
+    const inStudy = archive.listInstances({ studyInstanceUid: part.studyInstanceUid }).map((instance) => instance.sopInstanceUid);
+    archive.close();
+
+    expect(outcome.outcome).toBe('conflict');
+    expect(outcome.otherPatient).toEqual(expect.objectContaining({ level: 'study', receivedPatientId: 'OTHER-PATIENT' }));
+    expect(path.dirname(outcome.path)).toBe(path.join(root, '.conflicts'));
+    expect(inStudy).toEqual([part.sopInstanceUid]);
+    expect(fs.existsSync(path.join(root, part.studyInstanceUid, part.seriesInstanceUid, `${intruder.sopInstanceUid}.dcm`))).toBe(false);
+    expect(incomingNames(root)).toEqual([]);
   });
 
   test('conflict log names both transfer syntaxes', async () => {

@@ -229,8 +229,9 @@ describe('LocalArchive.receive', () => {
 
   test('counts follow add and remove', async () => {
     const studyUid = '1.2.826.0.1.3680043.9.7433.3.1';
-    const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), { [Tag.StudyInstanceUID]: studyUid }));
-    const second = datasetPartOf(freshCopy(MR_SMALL, path.join(workDir, 'b.dcm'), { [Tag.StudyInstanceUID]: studyUid }));
+    const samePatient = { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: 'PID-A' };
+    const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), samePatient));
+    const second = datasetPartOf(freshCopy(MR_SMALL, path.join(workDir, 'b.dcm'), samePatient));
     await archive.receive(requestFor(first));
     await archive.receive(requestFor(second));
     const study = () =>
@@ -249,28 +250,67 @@ describe('LocalArchive.receive', () => {
     expect(archive.catalog.db.prepare('SELECT COUNT(*) AS n FROM patients').get()).toEqual({ n: 0 });
   });
 
-  test('study under another patient is a conflict', async () => {
+  test('study under another patient kept aside', async () => {
     const studyUid = '1.2.826.0.1.3680043.9.7433.3.2';
     const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: 'PID-A' }));
     const second = datasetPartOf(freshCopy(MR_SMALL, path.join(workDir, 'b.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: 'PID-B' }));
     await archive.receive(requestFor(first));
     const outcome = await archive.receive(requestFor(second));
+    const again = await archive.receive(requestFor(second));
+
+    expect(outcome.outcome).toBe('conflict');
+    expect(outcome.otherPatient).toEqual(expect.objectContaining({ level: 'study', storedPatientId: 'PID-A', receivedPatientId: 'PID-B' }));
+    expect(again.outcome).toBe('conflict');
+    expect(again.path).toBe(outcome.path);
+    expect(fs.readdirSync(path.join(root, '.conflicts'))).toHaveLength(1);
+    expect(fs.existsSync(path.join(root, studyUid, second.seriesInstanceUid))).toBe(false);
+    expect(archive.listInstances({ studyInstanceUid: studyUid }).map((instance) => instance.sopInstanceUid)).toEqual([first.sopInstanceUid]);
+    expect(archive.listInstances({ patientId: 'PID-B' })).toHaveLength(0);
+    const warning = logLines.find((line) => line.includes('another Patient ID'));
+    expect(warning).toContain('storedPatientId=PID-A');
+    expect(warning).toContain('receivedPatientId=PID-B');
+    expect(warning).not.toContain('CompressedSamples');
+  });
+
+  test('padded Patient ID is the same patient', async () => {
+    const studyUid = '1.2.826.0.1.3680043.9.7433.3.3';
+    const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: 'PID-A' }));
+    const second = datasetPartOf(freshCopy(MR_SMALL, path.join(workDir, 'b.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: ' PID-A' }));
+    await archive.receive(requestFor(first));
+
+    const outcome = await archive.receive(requestFor(second));
 
     expect(outcome.outcome).toBe('stored');
-    expect(archive.listInstances({ patientId: 'PID-A' })).toHaveLength(2);
-    expect(archive.listInstances({ patientId: 'PID-B' })).toHaveLength(0);
-    expect(archive.listStudyConflicts(studyUid)).toEqual([
-      expect.objectContaining({
-        studyInstanceUid: studyUid,
-        storedPatientId: 'PID-A',
-        receivedPatientId: 'PID-B',
-        sopInstanceUid: second.sopInstanceUid,
-        source: 'AE MODALITY1',
-      }),
-    ]);
-    const warning = logLines.find((line) => line.includes('another patient'));
-    expect(warning).toContain('PID-A');
-    expect(warning).toContain('PID-B');
-    expect(warning).not.toContain('CompressedSamples');
+    expect(archive.listInstances({ studyInstanceUid: studyUid })).toHaveLength(2);
+  });
+
+  test('empty Patient ID differs from a stored one', async () => {
+    const studyUid = '1.2.826.0.1.3680043.9.7433.3.4';
+    const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: 'PID-A' }));
+    const second = datasetPartOf(freshCopy(MR_SMALL, path.join(workDir, 'b.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: '' }));
+    await archive.receive(requestFor(first));
+
+    const outcome = await archive.receive(requestFor(second));
+
+    expect(outcome.outcome).toBe('conflict');
+    expect(outcome.otherPatient).toEqual(expect.objectContaining({ storedPatientId: 'PID-A', receivedPatientId: '' }));
+  });
+
+  test('SOP Instance UID of another patient kept aside', async () => {
+    const firstFile = freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), { [Tag.PatientID]: 'PID-A' });
+    const first = datasetPartOf(firstFile);
+    const renamed = { [Tag.StudyInstanceUID]: '1.2.826.0.1.3680043.9.7433.3.5', [Tag.SeriesInstanceUID]: '1.2.826.0.1.3680043.9.7433.3.6', [Tag.PatientID]: 'PID-B' };
+    const second = datasetPartOf(modifiedCopy(firstFile, path.join(workDir, 'b.dcm'), renamed));
+    const samePatient = datasetPartOf(modifiedCopy(firstFile, path.join(workDir, 'c.dcm'), { [Tag.StudyDescription]: 'changed' }));
+    await archive.receive(requestFor(first));
+
+    const otherPatient = await archive.receive(requestFor(second));
+    const differentContent = await archive.receive(requestFor(samePatient));
+
+    expect(second.sopInstanceUid).toBe(first.sopInstanceUid);
+    expect(otherPatient.outcome).toBe('conflict');
+    expect(otherPatient.otherPatient).toEqual(expect.objectContaining({ level: 'instance', storedPatientId: 'PID-A', receivedPatientId: 'PID-B' }));
+    expect(differentContent.outcome).toBe('conflict');
+    expect(differentContent.otherPatient).toBeUndefined();
   });
 });

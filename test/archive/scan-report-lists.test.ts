@@ -102,10 +102,15 @@ describe('scan report lists', () => {
     expect(entry.studyInstanceUid).toBe(studyInstanceUid);
     expect(entry.reason).toContain('P-A');
     expect(entry.reason).toContain('P-B');
+    expect(entry.reason).toMatch(importCopies ? /^kept aside as .*\.conflicts/ : /^not indexed: /);
     expect(report.otherPatient.map((item) => item.path)).not.toContain(fs.realpathSync(first));
+    expect(report.conflicts).toBe(1);
+    expect(report.notIndexed).toEqual([]);
+    expect(archive.listInstances({ studyInstanceUid })).toHaveLength(1);
+    expect(archive.listInstances({ patientId: 'P-B' })).toEqual([]);
   });
 
-  test('study of another patient listed again by a rescan', async () => {
+  test('study of another patient rejected again by a rescan', async () => {
     const studyInstanceUid = '2.25.81726355';
     freshCopy(CT_SMALL, path.join(workDir, 'src', 'a.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-A' });
     const second = freshCopy(CT_SMALL, path.join(workDir, 'src', 'b.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-B' });
@@ -113,7 +118,8 @@ describe('scan report lists', () => {
 
     const rescan = await archive.scanPaths([path.join(workDir, 'src')], { import: false });
 
-    expect(rescan.duplicates).toBe(2);
+    expect(rescan.duplicates).toBe(1);
+    expect(rescan.conflicts).toBe(1);
     expect(rescan.otherPatient.map((item) => [item.path, item.storedPatientId, item.filePatientId])).toEqual([[fs.realpathSync(second), 'P-A', 'P-B']]);
   });
 

@@ -18,7 +18,7 @@ import { ProgressLine } from '../terminal';
 
 function describeConflicts(report: ScanReport, imported: boolean): string {
   if (imported) return `${countOf(report.conflicts, 'conflict')} kept aside in the archive's .conflicts folder`;
-  return `${report.conflicts} not indexed (another file with the same SOP Instance UID is indexed)`;
+  return `${report.conflicts} not indexed (another file with the same SOP Instance UID is indexed, or the study belongs to another Patient ID)`;
 }
 
 function printReport(report: ScanReport, imported: boolean): void {
@@ -40,7 +40,7 @@ function printReport(report: ScanReport, imported: boolean): void {
     out('scan cancelled: files after the last one counted were not examined; run the same scan again to index them (files indexed so far stay indexed)');
   }
   if (report.otherPatient.length > 0) {
-    out(`${countOf(report.otherPatient.length, 'file')} indexed into a study of another patient`);
+    out(`${countOf(report.otherPatient.length, 'file')} of another patient than the study or series indexed under its UIDs`);
   }
   if (report.skippedLinks.length > 0) out(`${countOf(report.skippedLinks.length, 'symbolic link')} not followed`);
   const overwritten = report.replaced.filter((file) => file.sopInstanceUid !== '').length;

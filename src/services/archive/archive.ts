@@ -18,6 +18,8 @@ import { createLogger, type Logger } from '../logger';
 import {
   ArchiveCatalog,
   IndexConflictError,
+  OtherPatientError,
+  otherPatientConflict,
   type InstanceFilter,
   type StoredInstance,
   type StudyConflict,
@@ -40,6 +42,7 @@ import {
 } from './layout';
 import {
   fileInfo,
+  otherPatientFields,
   placeTemporaryFile,
   uidsOf,
   type FileSource,
@@ -445,8 +448,7 @@ export class LocalArchive {
         // Removed first, so the study and patient rows of the old content do not outlive it.
         this.logger.info('File indexed in place changed since it was indexed; indexing it again', { sopInstanceUid: uids.sopInstanceUid, path: absolutePath });
         this.catalog.removeInstance(uids.sopInstanceUid);
-        this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description);
-        return { outcome: 'stored', path: absolutePath, size, ...uids };
+        return this.indexInPlace(record, absolutePath, size, source);
       }
 
       const existing = indexed && (await exists(indexed.path)) ? indexed.path : undefined;
@@ -454,23 +456,41 @@ export class LocalArchive {
         if ((await compareContent(existing, absolutePath, header)).kind !== 'different') {
           return { outcome: 'duplicate', path: existing, size: indexed!.size, ...uids };
         }
+        const otherPatient = otherPatientConflict('instance', indexed!.patientId, record);
         this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
           sopInstanceUid: uids.sopInstanceUid,
           path: absolutePath,
           storedPath: existing,
+          ...(otherPatient ? otherPatientFields(otherPatient) : {}),
         });
-        return { outcome: 'conflict', path: absolutePath, size, ...uids };
+        return { outcome: 'conflict', path: absolutePath, size, ...uids, ...(otherPatient ? { otherPatient } : {}) };
       }
 
-      try {
-        this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description, { rejectConflicts: true });
-      } catch (error) {
-        if (!(error instanceof IndexConflictError)) throw error;
-        this.logger.warn('File conflicts with the index; not indexed', { sopInstanceUid: uids.sopInstanceUid, path: absolutePath, reason: error.message });
-        return { outcome: 'conflict', path: absolutePath, size, ...uids };
-      }
-      return { outcome: 'stored', path: absolutePath, size, ...uids };
+      return this.indexInPlace(record, absolutePath, size, source);
     });
+  }
+
+  /**
+   * Indexes `absolutePath` where it is. A file whose UID conflicts with the
+   * index, including a study or series of another Patient ID, is not indexed
+   * and returns 'conflict'.
+   */
+  private indexInPlace(record: InstanceRecord, absolutePath: string, size: number, source: FileSource): StoreOutcome {
+    const uids = uidsOf(record);
+    try {
+      this.catalog.addInstance(record, fileInfo(absolutePath, true, size, source), source.description, { rejectConflicts: true });
+    } catch (error) {
+      if (!(error instanceof IndexConflictError)) throw error;
+      const otherPatient = error instanceof OtherPatientError ? error.conflict : undefined;
+      this.logger.warn('File conflicts with the index; not indexed', {
+        sopInstanceUid: uids.sopInstanceUid,
+        path: absolutePath,
+        reason: error.message,
+        ...(otherPatient ? otherPatientFields(otherPatient) : {}),
+      });
+      return { outcome: 'conflict', path: absolutePath, size, ...uids, ...(otherPatient ? { otherPatient } : {}) };
+    }
+    return { outcome: 'stored', path: absolutePath, size, ...uids };
   }
 }
 

@@ -45,7 +45,7 @@ export interface IndexEntry {
  * process committed after the caller looked the UID up.
  */
 export class IndexConflictError extends Error {
-  override readonly name = 'IndexConflictError';
+  override readonly name: string = 'IndexConflictError';
 
   constructor(
     readonly sopInstanceUid: string,
@@ -54,6 +54,53 @@ export class IndexConflictError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * Thrown by addInstance with `rejectConflicts` when the record's Study
+ * Instance UID or Series Instance UID is already indexed under another
+ * Patient ID (see samePatientId). One UID cannot belong to two patients, so
+ * the instance is never added to the other patient's study.
+ */
+export class OtherPatientError extends IndexConflictError {
+  override readonly name = 'OtherPatientError';
+
+  constructor(readonly conflict: OtherPatientConflict) {
+    super(conflict.sopInstanceUid, undefined, `${describeOtherPatient(conflict)}; correct the Patient ID or the UIDs of the wrong copy`);
+  }
+}
+
+/** An instance whose Study, Series or SOP Instance UID is indexed under another Patient ID. */
+export interface OtherPatientConflict {
+  /** The UID that is indexed under the other patient. */
+  level: 'study' | 'series' | 'instance';
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+  /** Patient ID (0010,0020) of the indexed rows. */
+  storedPatientId: string;
+  /** Patient ID (0010,0020) of the rejected instance. */
+  receivedPatientId: string;
+}
+
+/** Returns which UID of an OtherPatientConflict is indexed under which Patient ID, with the received Patient ID. */
+export function describeOtherPatient(conflict: OtherPatientConflict): string {
+  const uid =
+    conflict.level === 'study'
+      ? `Study Instance UID ${conflict.studyInstanceUid}`
+      : conflict.level === 'series'
+        ? `Series Instance UID ${conflict.seriesInstanceUid}`
+        : `SOP Instance UID ${conflict.sopInstanceUid}`;
+  return `${uid} is indexed under Patient ID "${conflict.storedPatientId}", not under "${conflict.receivedPatientId}"`;
+}
+
+/**
+ * True when two Patient ID (0010,0020) values name the same patient. Patient ID
+ * is LO, whose leading and trailing spaces are not significant (PS3.5 section
+ * 6.2), so they are removed first. An empty ID differs from a non-empty one.
+ */
+export function samePatientId(stored: string, received: string): boolean {
+  return stored.trim() === received.trim();
 }
 
 export interface IndexedInstance {
@@ -65,6 +112,8 @@ export interface IndexedInstance {
   path: string;
   inPlace: boolean;
   size: number;
+  /** Patient ID (0010,0020) of the instance's patient row. */
+  patientId: string;
 }
 
 export interface InstanceFilter {
@@ -134,18 +183,37 @@ interface InstanceRow {
   path: string;
   inPlace: number;
   size: number;
+  patientId: string;
 }
 
 const INSTANCE_COLUMNS = `
   i.sop_instance_uid AS sopInstanceUid, i.sop_class_uid AS sopClassUid,
   i.transfer_syntax_uid AS transferSyntaxUid, se.series_instance_uid AS seriesInstanceUid,
-  st.study_instance_uid AS studyInstanceUid, i.path AS path, i.in_place AS inPlace, i.size AS size`;
+  st.study_instance_uid AS studyInstanceUid, i.path AS path, i.in_place AS inPlace, i.size AS size,
+  p.patient_id AS patientId`;
 
 const INSTANCE_JOINS = `
   FROM instances i
   JOIN series se ON se.id = i.series_ref
   JOIN studies st ON st.id = se.study_ref
   JOIN patients p ON p.id = st.patient_ref`;
+
+/** Returns the conflict of `record` with rows of `storedPatientId` found by their `level` UID, or undefined when the Patient IDs match. */
+export function otherPatientConflict(
+  level: OtherPatientConflict['level'],
+  storedPatientId: string,
+  record: InstanceRecord,
+): OtherPatientConflict | undefined {
+  if (samePatientId(storedPatientId, record.patient.patientId)) return undefined;
+  return {
+    level,
+    studyInstanceUid: record.study.studyInstanceUid,
+    seriesInstanceUid: record.series.seriesInstanceUid,
+    sopInstanceUid: record.instance.sopInstanceUid,
+    storedPatientId,
+    receivedPatientId: record.patient.patientId,
+  };
+}
 
 /** Returns the key that identifies a patient: Patient ID and issuer, or name and birth date without an ID. */
 export function patientIdentityKey(patient: PatientAttributes): string {
@@ -189,8 +257,9 @@ export class ArchiveCatalog {
         VALUES (@studyInstanceUid, @patientRef, @studyDate, @studyTime, @studyDescription,
           @accessionNumber, @referringPhysicianName, @studyId, @specificCharacterSet)`),
       findSeries: db.prepare(`
-        SELECT se.id AS id, st.study_instance_uid AS studyInstanceUid
-        FROM series se JOIN studies st ON st.id = se.study_ref WHERE se.series_instance_uid = ?`),
+        SELECT se.id AS id, st.study_instance_uid AS studyInstanceUid, p.patient_id AS patientId
+        FROM series se JOIN studies st ON st.id = se.study_ref JOIN patients p ON p.id = st.patient_ref
+        WHERE se.series_instance_uid = ?`),
       insertSeries: db.prepare(`
         INSERT INTO series (series_instance_uid, study_ref, modality, series_number, series_description,
           body_part_examined, series_date, series_time)
@@ -226,11 +295,28 @@ export class ArchiveCatalog {
   }
 
   /**
+   * Returns the conflict when the record's Study Instance UID or Series
+   * Instance UID is indexed under another Patient ID, or undefined.
+   * addInstance with `rejectConflicts` runs the same check inside its
+   * transaction. A stored SOP Instance UID is left to the caller, which
+   * compares the files first.
+   */
+  findOtherPatient(record: InstanceRecord): OtherPatientConflict | undefined {
+    const { study, series } = record;
+    const storedStudy = this.statements.findStudy.get(study.studyInstanceUid) as { patientId: string } | undefined;
+    const studyConflict = storedStudy && otherPatientConflict('study', storedStudy.patientId, record);
+    if (studyConflict) return studyConflict;
+    const storedSeries = this.statements.findSeries.get(series.seriesInstanceUid) as { patientId: string } | undefined;
+    return storedSeries && otherPatientConflict('series', storedSeries.patientId, record);
+  }
+
+  /**
    * Indexes one instance in one transaction, replacing the row of an instance
    * with the same SOP Instance UID unless `rejectConflicts` is set. `source`
    * (AE title or path) is recorded with a study conflict.
    *
-   * @throws IndexConflictError with `rejectConflicts`, see there.
+   * @throws IndexConflictError with `rejectConflicts`, see there, and its
+   *   subclass OtherPatientError.
    */
   addInstance(record: InstanceRecord, file: StoredFile, source: string, options: { rejectConflicts?: boolean } = {}): void {
     this.addTransaction.immediate(record, file, source, options.rejectConflicts ?? false);
@@ -390,6 +476,10 @@ export class ArchiveCatalog {
     const stored = this.findInstance(instance.sopInstanceUid);
     if (rejectConflicts && stored && stored.path !== file.path && fs.existsSync(stored.path)) {
       throw new IndexConflictError(instance.sopInstanceUid, stored.path, `SOP Instance UID ${instance.sopInstanceUid} is already indexed with the file ${stored.path}`);
+    }
+    if (rejectConflicts) {
+      const otherPatient = this.findOtherPatient(record);
+      if (otherPatient) throw new OtherPatientError(otherPatient);
     }
     const studyRef = this.resolveStudy(record, source);
     const seriesRef = this.resolveSeries(record, studyRef, rejectConflicts);

@@ -14,7 +14,8 @@
  *   process stopped before its index commit removed this second link (see
  *   placement.ts), so the row may be missing. The file is indexed when the
  *   index lacks its SOP Instance UID, and then the second link is deleted.
- *   When its Series Instance UID is indexed under another study, the commit
+ *   When its Series Instance UID is indexed under another study, or its
+ *   Study or Series Instance UID under another Patient ID, the commit
  *   would have rejected it, so it moves to .conflicts instead, and is deleted
  *   there again when .conflicts already has a copy with the same data set.
  *
@@ -30,11 +31,11 @@ import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import type { Logger } from '../logger';
 import { PROCESS_TAG, isRunningProcess } from './archive-users';
-import { IndexConflictError, type ArchiveCatalog } from './catalog';
+import { IndexConflictError, OtherPatientError, type ArchiveCatalog } from './catalog';
 import { describeError } from './errors';
 import { readInstanceRecord } from './instance-record';
 import { incomingFolder, relativeInstancePath } from './layout';
-import { keepConflictOnce, keepConflictSync } from './placement';
+import { keepConflictOnce, keepConflictSync, otherPatientFields } from './placement';
 
 let temporaryFileCount = 0;
 
@@ -187,6 +188,7 @@ function indexSecondLink(
       sourceAeTitle,
       keptAt: conflictPath,
       reason: error.message,
+      ...(error instanceof OtherPatientError ? otherPatientFields(error.conflict) : {}),
     });
     void removeRepeatedConflict(root, conflictPath, sopInstanceUid, sourceAeTitle, logger);
     return 'conflict';

@@ -18,9 +18,10 @@
 
 import fs from 'node:fs';
 import type { Logger } from '../logger';
-import { IndexConflictError, type ArchiveCatalog, type IndexEntry } from './catalog';
+import { IndexConflictError, OtherPatientError, otherPatientConflict, type ArchiveCatalog, type IndexEntry, type OtherPatientConflict } from './catalog';
 import { describeError } from './errors';
-import { keepConflictOnce, keepConflictSync, transferSyntaxFields } from './placement';
+import type { InstanceRecord } from './instance-record';
+import { keepConflictOnce, keepConflictSync, otherPatientFields, transferSyntaxFields } from './placement';
 
 /** Maximum time in milliseconds a deferred row waits for its commit. */
 export const DEFERRED_COMMIT_DELAY_MS = 20;
@@ -65,7 +66,7 @@ export class IndexWriteQueue {
   add(entry: IndexEntry): Promise<void> {
     if (!this.options.groupCommits && this.pending.length === 0 && this.deferred.size === 0 && !this.catalog().db.inTransaction) {
       try {
-        this.catalog().addInstance(entry.record, entry.file, entry.source);
+        this.catalog().addInstance(entry.record, entry.file, entry.source, { rejectConflicts: entry.rejectConflicts });
       } catch (error) {
         return Promise.reject(error);
       }
@@ -103,6 +104,26 @@ export class IndexWriteQueue {
   /** Returns the queued row with this SOP Instance UID, or undefined. */
   queuedEntry(sopInstanceUid: string): IndexEntry | undefined {
     return this.deferred.get(sopInstanceUid);
+  }
+
+  /**
+   * Returns the conflict when a queued row has the record's Study Instance UID
+   * or Series Instance UID under another Patient ID, as
+   * ArchiveCatalog.findOtherPatient does for committed rows.
+   */
+  findQueuedOtherPatient(record: InstanceRecord): OtherPatientConflict | undefined {
+    for (const entry of this.deferred.values()) {
+      const queued = entry.record;
+      const level =
+        queued.study.studyInstanceUid === record.study.studyInstanceUid
+          ? 'study'
+          : queued.series.seriesInstanceUid === record.series.seriesInstanceUid
+            ? 'series'
+            : undefined;
+      const conflict = level && otherPatientConflict(level, queued.patient.patientId, record);
+      if (conflict) return conflict;
+    }
+    return undefined;
   }
 
   /** True when rows wait for a commit; readers call flush() first to see them. */
@@ -195,9 +216,11 @@ export class IndexWriteQueue {
       if (layoutFile.ino === secondLink.ino && layoutFile.dev === secondLink.dev) fs.unlinkSync(entry.file.path);
       const conflictPath = keepConflictSync(this.catalog().root, entry.secondLink, sopInstanceUid);
       const message =
-        conflict.storedPath !== undefined
-          ? 'Received different content for a stored SOP Instance UID; kept it aside'
-          : 'Received an instance that conflicts with the index; kept it aside';
+        conflict instanceof OtherPatientError
+          ? 'Received an instance of another Patient ID for a stored study or series; kept it aside'
+          : conflict.storedPath !== undefined
+            ? 'Received different content for a stored SOP Instance UID; kept it aside'
+            : 'Received an instance that conflicts with the index; kept it aside';
       const storedSyntax = this.catalog().findInstance(sopInstanceUid)?.transferSyntaxUid;
       const syntaxes = transferSyntaxFields(storedSyntax, entry.record.instance.transferSyntaxUid);
       this.logger.warn(message, {
@@ -208,6 +231,7 @@ export class IndexWriteQueue {
         reason: conflict.message,
         conflictPath,
         ...syntaxes,
+        ...(conflict instanceof OtherPatientError ? otherPatientFields(conflict.conflict) : {}),
       });
       void this.removeRepeatedConflict(entry, this.catalog().root, conflictPath);
     } catch (error) {

@@ -16,7 +16,11 @@
  *   stored file, unless .conflicts already has a copy with the same data set
  *   for this SOP Instance UID. Then delete the temporary file, so that a
  *   sender that repeats the instance does not fill the disk, and still
- *   return 'conflict' with the path of that copy.
+ *   return 'conflict' with the path of that copy;
+ * - the Study Instance UID or Series Instance UID is indexed under another
+ *   Patient ID, or the differing stored file of the SOP Instance UID is of
+ *   another Patient ID: keep the file aside as above, without linking it into
+ *   the study's folder, and return 'conflict' with `otherPatient` set.
  *
  * The caller holds the per-UID lock, has flushed the temporary file's data
  * when durability is 'full', and deletes the temporary file on error.
@@ -27,7 +31,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
 import type { Logger } from '../logger';
-import { IndexConflictError, type ArchiveCatalog, type StoredFile } from './catalog';
+import { IndexConflictError, OtherPatientError, otherPatientConflict, type ArchiveCatalog, type OtherPatientConflict, type StoredFile } from './catalog';
 import type { ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import {
@@ -60,6 +64,12 @@ export interface StoreOutcome {
   sopInstanceUid: string;
   /** Size in bytes of the file at `path`. */
   size: number;
+  /**
+   * Set with 'conflict' when the instance was kept aside because its Study,
+   * Series or SOP Instance UID is stored under another Patient ID. The C-STORE
+   * SCPs answer such an instance with a failure status.
+   */
+  otherPatient?: OtherPatientConflict;
 }
 
 export interface PlacementContext {
@@ -119,6 +129,10 @@ export async function placeTemporaryFile(
   // A file at the layout path that the index lacks is found by the link's EEXIST, not by a check first.
   let existing = await findIndexedFile(context, uids.sopInstanceUid);
   if (!existing) {
+    // Checked before the link, so the study's folder never shows the other patient's file. The index
+    // transaction checks again, for rows that another process or association committed meanwhile.
+    const otherPatient = context.catalog.findOtherPatient(record) ?? context.indexQueue.findQueuedOtherPatient(record);
+    if (otherPatient) return keepOtherPatient(context, tempPath, header, otherPatient, uids, source, fileSize);
     const linked = await linkIntoLayout(context, tempPath, finalPath);
     if (linked === 'linked' && context.deferIndex) {
       const file = fileInfo(finalPath, false, fileSize, source);
@@ -139,6 +153,7 @@ export async function placeTemporaryFile(
         // Another process indexed the UID with another file after the lookup above, or the series belongs to another study.
         if (linked === 'linked') removeFileQuietlySync(finalPath);
         const placed = linked === 'linked' ? tempPath : finalPath;
+        if (error instanceof OtherPatientError) return await keepOtherPatient(context, placed, header, error.conflict, uids, source, fileSize);
         if (error.storedPath !== undefined) {
           const raced = await compareContent(error.storedPath, placed, header);
           if (raced.kind !== 'different') {
@@ -146,7 +161,7 @@ export async function placeTemporaryFile(
             logDuplicate(context, uids, source, error.storedPath, raced, header);
             return { outcome: 'duplicate', path: error.storedPath, size: (await fsp.stat(error.storedPath)).size, ...uids };
           }
-          return await keepDifferentContent(context, placed, header, { path: error.storedPath, indexed: true }, uids, source, fileSize);
+          return await keepDifferentContent(context, placed, header, { path: error.storedPath, indexed: true }, record, source, fileSize);
         }
         return await keepIndexConflict(context, placed, header, error, uids, source, fileSize);
       }
@@ -172,7 +187,7 @@ export async function placeTemporaryFile(
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
-  return keepDifferentContent(context, tempPath, header, existing, uids, source, fileSize);
+  return keepDifferentContent(context, tempPath, header, existing, record, source, fileSize);
 }
 
 /**
@@ -252,18 +267,48 @@ function keepDifferentContent(
   file: string,
   header: DicomFileHeader,
   existing: ExistingFile,
+  record: InstanceRecord,
+  source: FileSource,
+  fileSize: number,
+): Promise<StoreOutcome> {
+  const uids = uidsOf(record);
+  const queued = context.indexQueue.queuedEntry(uids.sopInstanceUid)?.record;
+  const indexed = queued === undefined ? context.catalog.findInstance(uids.sopInstanceUid) : undefined;
+  const storedSyntax = queued?.instance.transferSyntaxUid ?? indexed?.transferSyntaxUid;
+  const storedPatientId = queued?.patient.patientId ?? indexed?.patientId;
+  const syntaxes = transferSyntaxFields(storedSyntax, header.transferSyntaxUid);
+  const otherPatient = storedPatientId === undefined ? undefined : otherPatientConflict('instance', storedPatientId, record);
+  if (otherPatient) {
+    const message = 'Received an instance of another Patient ID under a stored SOP Instance UID; kept it aside';
+    return keepAside(context, file, header, uids, source, fileSize, message, { storedPath: existing.path, ...syntaxes }, otherPatient);
+  }
+  const message = 'Received different content for a stored SOP Instance UID; kept it aside';
+  return keepAside(context, file, header, uids, source, fileSize, message, { storedPath: existing.path, ...syntaxes });
+}
+
+/** Moves `file` to .conflicts because its Study or Series Instance UID is stored under another Patient ID (`conflict`), and logs both IDs. */
+function keepOtherPatient(
+  context: PlacementContext,
+  file: string,
+  header: DicomFileHeader,
+  conflict: OtherPatientConflict,
   uids: ReturnType<typeof uidsOf>,
   source: FileSource,
   fileSize: number,
 ): Promise<StoreOutcome> {
-  const storedSyntax =
-    context.indexQueue.queuedEntry(uids.sopInstanceUid)?.record.instance.transferSyntaxUid ??
-    context.catalog.findInstance(uids.sopInstanceUid)?.transferSyntaxUid;
-  const message = 'Received different content for a stored SOP Instance UID; kept it aside';
-  return keepAside(context, file, header, uids, source, fileSize, message, {
-    storedPath: existing.path,
-    ...transferSyntaxFields(storedSyntax, header.transferSyntaxUid),
-  });
+  const message = `Received an instance of another Patient ID for a stored ${conflict.level}; kept it aside`;
+  return keepAside(context, file, header, uids, source, fileSize, message, {}, conflict);
+}
+
+/** Returns the log fields of a Patient ID conflict: the UIDs and both Patient IDs, never a patient name. */
+export function otherPatientFields(conflict: OtherPatientConflict): Record<string, string> {
+  return {
+    conflictLevel: conflict.level,
+    studyInstanceUid: conflict.studyInstanceUid,
+    seriesInstanceUid: conflict.seriesInstanceUid,
+    storedPatientId: conflict.storedPatientId,
+    receivedPatientId: conflict.receivedPatientId,
+  };
 }
 
 /** Returns the log fields of both transfer syntaxes of a conflict when they differ, and no fields otherwise. */
@@ -288,7 +333,10 @@ async function keepAside(
   fileSize: number,
   message: string,
   details: Record<string, string>,
+  otherPatient?: OtherPatientConflict,
 ): Promise<StoreOutcome> {
+  const conflictFields = { ...details, ...(otherPatient ? otherPatientFields(otherPatient) : {}) };
+  const conflictOutcome = otherPatient ? { otherPatient } : {};
   const keptCopy = await findKeptCopy(context.root, file, header, uids.sopInstanceUid);
   if (keptCopy !== undefined) {
     await removeFileQuietly(file);
@@ -297,14 +345,14 @@ async function keepAside(
       sopInstanceUid: uids.sopInstanceUid,
       sourceAeTitle: source.sourceAeTitle,
       source: source.description,
-      ...details,
+      ...conflictFields,
       conflictPath: keptCopy.path,
     });
-    return { outcome: 'conflict', path: keptCopy.path, size: keptCopy.size, ...uids };
+    return { outcome: 'conflict', path: keptCopy.path, size: keptCopy.size, ...uids, ...conflictOutcome };
   }
   const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
-  context.logger.warn(message, { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, source: source.description, ...details, conflictPath });
-  return { outcome: 'conflict', path: conflictPath, size: fileSize, ...uids };
+  context.logger.warn(message, { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, source: source.description, ...conflictFields, conflictPath });
+  return { outcome: 'conflict', path: conflictPath, size: fileSize, ...uids, ...conflictOutcome };
 }
 
 /**

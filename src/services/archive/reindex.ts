@@ -40,7 +40,8 @@ export interface ReindexOptions {
  * Why reindex left a file out of the new index:
  * - `unreadable`: not a DICOM file, damaged, or without valid UIDs;
  * - `duplicate`: a readable second copy of an instance indexed from another file;
- * - `conflict`: its series is indexed under another study;
+ * - `conflict`: its series is indexed under another study, or its study or
+ *   series under another Patient ID: the first file indexed keeps the study;
  * - `removed`: a file indexed in place that was deleted from a folder that is
  *   still there, that now contains another instance or no DICOM data, or
  *   that is not reachable while `dropUnreachable` is set.
@@ -161,7 +162,7 @@ async function rebuildIndex(
           record,
           { path: file, inPlace, size, receivedAt: arrival?.receivedAt ?? new Date().toISOString(), sourceAeTitle: arrival?.sourceAeTitle ?? '' },
           file,
-          // A series already indexed under another study is reported as a problem instead of merged into that study.
+          // A series already indexed under another study, or a study or series of another Patient ID, is reported as a problem instead of merged.
           { rejectConflicts: true },
         );
         return true;

@@ -15,11 +15,11 @@ import { Tags } from '../../dicom/tags';
 import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
-import { IndexConflictError, type StudySummary } from './catalog';
+import { IndexConflictError, OtherPatientError, describeOtherPatient, type OtherPatientConflict, type StudySummary } from './catalog';
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
-import type { StoreOutcomeKind } from './placement';
+import { otherPatientFields, type StoreOutcomeKind } from './placement';
 import { HeaderPrefetch, type PrefetchedHeader } from './header-prefetch';
 import { compareBytesSync, compareDecodedValues, type EncodedDataset } from './same-content';
 import { FileWalker, describeFileSystemError } from './walk';
@@ -55,7 +55,12 @@ export interface FileProblem {
   reason: string;
 }
 
-/** A file indexed into a study that the index lists under another patient. */
+/**
+ * A file whose Study or Series Instance UID the index lists under another
+ * Patient ID, so it was not indexed (an import keeps it in .conflicts). Also a
+ * file indexed into a study of the same Patient ID whose Issuer of Patient ID
+ * differs, or, without a Patient ID, whose patient name or birth date differs.
+ */
 export interface OtherPatientFile extends FileProblem {
   studyInstanceUid: string;
   /** The Patient ID of the study in the index, which the study keeps. */
@@ -80,8 +85,9 @@ export interface ScanReport {
   /**
    * Entries examined, counted once however often the walk and DICOMDIR files
    * reach them: every file and every entry of the problem lists except
-   * skippedLinks and otherPatient (those files are counted as indexed or
-   * imported). DICOMDIR files are excluded.
+   * skippedLinks and otherPatient (those files are counted as conflicts, or
+   * as indexed or imported when only the issuer or the name differs).
+   * DICOMDIR files are excluded.
    */
   scanned: number;
   /** Files indexed in place. */
@@ -97,7 +103,8 @@ export interface ScanReport {
    */
   duplicates: number;
   /**
-   * Files whose SOP Instance UID was already indexed with a different data set. An
+   * Files whose SOP Instance UID was already indexed with a different data set,
+   * or whose study or series the index lists under another Patient ID. An
    * import keeps them in the archive's .conflicts folder, and an in-place scan
    * leaves them unindexed.
    */
@@ -109,11 +116,11 @@ export interface ScanReport {
   damaged: FileProblem[];
   /** Files and folders that the file system failed to open or list (permission, name encoding, path length). */
   unreadable: FileProblem[];
-  /** The conflicts above by path: files not indexed, or kept in .conflicts by an import. */
+  /** The conflicts above by path, except those of another Patient ID: files not indexed, or kept in .conflicts by an import. */
   notIndexed: FileProblem[];
   /** DICOMDIR records skipped because their Referenced File ID is unsafe; the path is the DICOMDIR's. */
   skippedRecords: FileProblem[];
-  /** Files indexed into a study that the index lists under another Patient ID; the study keeps the first patient. */
+  /** Files of another patient than the study or series that the index lists under their UIDs (see OtherPatientFile). */
   otherPatient: OtherPatientFile[];
   /** Given paths that do not exist, and files a DICOMDIR references that do not exist. */
   missing: FileProblem[];
@@ -457,6 +464,11 @@ class Scan {
       );
     } catch (error) {
       if (!(error instanceof IndexConflictError)) throw error;
+      if (error instanceof OtherPatientError) {
+        this.logger.warn('File is of another Patient ID than its indexed study or series; not indexed', { path: file, ...otherPatientFields(error.conflict) });
+        this.listOtherPatient(file, error.conflict, 'not indexed');
+        return 'conflict';
+      }
       this.logger.warn('File conflicts with the index; not indexed', { sopInstanceUid, path: file, reason: error.message });
       this.notIndexed.push({ path: file, reason: `not indexed: ${error.message}; correct the file's UIDs or remove it, and scan again` });
       return 'conflict';
@@ -498,7 +510,9 @@ class Scan {
       this.count(outcome.outcome);
       this.studyUids.add(record.study.studyInstanceUid);
       if (outcome.outcome === 'stored') this.checkOtherPatient(file, record, this.lastStudyConflictId);
-      if (outcome.outcome === 'conflict') {
+      if (outcome.otherPatient) {
+        this.listOtherPatient(file, outcome.otherPatient, `kept aside as ${outcome.path}`);
+      } else if (outcome.outcome === 'conflict') {
         this.notIndexed.push({
           path: file,
           reason:
@@ -606,6 +620,19 @@ class Scan {
           'Check which patient the study belongs to; correct the Patient ID or Study Instance UID of the wrong files, then run "loader reindex"',
       });
     }
+  }
+
+  /** Lists `file`, which `what` happened to ('not indexed', 'kept aside as PATH'), because of `conflict`. */
+  private listOtherPatient(file: string, conflict: OtherPatientConflict, what: string): void {
+    this.otherPatient.push({
+      path: file,
+      studyInstanceUid: conflict.studyInstanceUid,
+      storedPatientId: conflict.storedPatientId,
+      filePatientId: conflict.receivedPatientId,
+      reason:
+        `${what}: ${describeOtherPatient(conflict)}, the Patient ID of the file. ` +
+        'Check which patient the study belongs to, correct the Patient ID or the UIDs of the wrong files, and scan them again',
+    });
   }
 
   private readLastStudyConflictId(): number {

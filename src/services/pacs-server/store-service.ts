@@ -17,6 +17,20 @@ export const StoreStatus = {
   CannotUnderstand: 0xc000,
 } as const;
 
+/**
+ * Returns the failure response for an instance that the archive kept aside
+ * because its Study, Series or SOP Instance UID is stored under another Patient
+ * ID, or undefined for any other outcome. The status is 0xC000, in the "Error:
+ * Cannot understand" range C000-CFFF of PS3.4 table B.2-1. The Error Comment
+ * (0000,0902) is LO, at most 64 characters, so it names no UID: the sender knows
+ * which instance it sent, and the log names the UIDs and both Patient IDs.
+ */
+export function otherPatientResponse(outcome: StoreOutcome): DimseResult | undefined {
+  if (outcome.otherPatient === undefined) return undefined;
+  const level = { study: 'Study', series: 'Series', instance: 'SOP Instance' }[outcome.otherPatient.level];
+  return { status: StoreStatus.CannotUnderstand, errorComment: `${level} is stored under another Patient ID; kept aside` };
+}
+
 /** An instance that the C-STORE SCP received, with what the archive did with it. */
 export interface ReceivedInstance {
   studyInstanceUid: string;
@@ -36,7 +50,8 @@ export interface ReceivedInstance {
 /**
  * Returns the C-STORE handler. `onReceived` is called after each instance that
  * the archive stored, already had or kept aside, before the response is sent,
- * and not for an instance that failed. An exception from `onReceived` is
+ * including one kept aside and answered with a failure status because its study
+ * is stored under another Patient ID, and not for an instance that failed. An exception from `onReceived` is
  * logged and does not fail the C-STORE.
  */
 export function createStoreHandler(archive: LocalArchive, log: Logger, onReceived?: (instance: ReceivedInstance) => void) {
@@ -60,7 +75,18 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
         data: context.data,
       });
 
-      if (outcome.outcome === 'conflict') {
+      const rejected = otherPatientResponse(outcome);
+      if (rejected) {
+        const { studyInstanceUid, storedPatientId, receivedPatientId } = outcome.otherPatient!;
+        log.warn('rejected an instance whose study is stored under another Patient ID; kept it aside, and the sender receives a failure status', {
+          ...fields,
+          studyInstanceUid,
+          storedPatientId,
+          receivedPatientId,
+          status: `0x${rejected.status.toString(16)}`,
+          keptAt: outcome.path,
+        });
+      } else if (outcome.outcome === 'conflict') {
         // The stored instance stays; the different copy is kept aside for review.
         log.warn('received a different instance under a stored SOP Instance UID; kept it aside', {
           ...fields,
@@ -70,7 +96,7 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
         log.debug(`instance ${outcome.outcome}`, { ...fields, studyInstanceUid: outcome.studyInstanceUid });
       }
       if (onReceived) reportReceived(onReceived, outcome, fields.callingAeTitle, log);
-      return { status: StoreStatus.Success };
+      return rejected ?? { status: StoreStatus.Success };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const status = statusForError(error);

@@ -6,6 +6,7 @@ import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
 import { ArchiveError } from '../archive';
 import type { LocalArchive } from '../archive';
+import { otherPatientResponse } from '../pacs-server/store-service';
 import type { InstanceProblem } from '../transfers/report';
 
 /** C-STORE failure statuses (PS3.4 table B.2-1). */
@@ -80,6 +81,18 @@ export class ArchiveReceiver {
       else counters.conflicts++;
       this.total++;
       this.onReceived?.(this.total, outcome.studyInstanceUid);
+      const rejected = otherPatientResponse(outcome);
+      if (rejected) {
+        const { level, storedPatientId, receivedPatientId } = outcome.otherPatient!;
+        const uid = level === 'study' ? outcome.studyInstanceUid : level === 'series' ? outcome.seriesInstanceUid : outcome.sopInstanceUid;
+        this.failures.push({
+          sopInstanceUid: ctx.sopInstanceUid,
+          reason:
+            `the archive stores ${level} ${uid} under Patient ID "${storedPatientId}", the node sent it under "${receivedPatientId}"; ` +
+            `not added to the study, the received copy is kept at ${outcome.path}. Correct the Patient ID or the UIDs on the wrong end`,
+        });
+        return rejected;
+      }
       if (outcome.outcome === 'conflict') {
         this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, reason: `the archive has other content for this SOP Instance UID; the received copy is kept at ${outcome.path}` });
       }
