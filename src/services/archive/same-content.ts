@@ -7,8 +7,11 @@
  * sends the same instance.
  */
 
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { UNDEFINED_LENGTH } from '../../dicom/dataset';
 import { readDicomFileHeader, readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
+import { lookupVr } from '../../dicom/tags';
+import { ChunkReader } from '../../dicom/transcode-reader';
 import { canTranscode, transcodeFile } from '../../dicom/transcode';
 import { TransferSyntax } from '../../dicom/uid';
 import { datasetBytesEqual, datasetBytesEqualSync, type DatasetLocation } from './file-ops';
@@ -90,18 +93,77 @@ export function compareBytesSync(storedPath: string, candidate: EncodedDataset):
 
 /**
  * Compares two data sets whose bytes differ by converting both to
- * CANONICAL_SYNTAX: 're-encoded' when the results are equal, and 'different'
- * otherwise or when either syntax is compressed.
+ * CANONICAL_SYNTAX, with UI values padded alike (normalizeUidPadding):
+ * 're-encoded' when the results are equal, and 'different' otherwise or when
+ * either syntax is compressed.
  */
 export async function compareDecodedValues(stored: EncodedDataset, candidate: EncodedDataset): Promise<ContentComparison> {
   const storedTransferSyntaxUid = stored.transferSyntaxUid;
   if (!valuesComparable(storedTransferSyntaxUid, candidate.transferSyntaxUid)) return { kind: 'different', storedTransferSyntaxUid };
 
   const same = await streamsEqual(
-    transcodeFile(stored.path, stored.datasetOffset, storedTransferSyntaxUid, CANONICAL_SYNTAX),
-    transcodeFile(candidate.path, candidate.datasetOffset, candidate.transferSyntaxUid, CANONICAL_SYNTAX),
+    normalizeUidPadding(transcodeFile(stored.path, stored.datasetOffset, storedTransferSyntaxUid, CANONICAL_SYNTAX)),
+    normalizeUidPadding(transcodeFile(candidate.path, candidate.datasetOffset, candidate.transferSyntaxUid, CANONICAL_SYNTAX)),
   );
   return { kind: same ? 're-encoded' : 'different', storedTransferSyntaxUid };
+}
+
+/** Longest UI value that normalizeUidPadding reads whole; a longer one is copied unchanged. */
+const MAX_UID_VALUE_BYTES = 64 * 1024;
+
+/** Size of the pieces that normalizeUidPadding copies other values in. */
+const COPY_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Streams a data set in CANONICAL_SYNTAX with each UI value's trailing NUL and
+ * space bytes removed and one NUL added back where the length is odd. PS3.5
+ * section 9.1 pads a UID with a single NUL, but legacy senders pad with a space,
+ * and a copy that differs only in this padding is the same instance. Closes
+ * `source` when the output stream ends or is destroyed.
+ */
+export function normalizeUidPadding(source: Readable): Readable {
+  const output = Readable.from(normalizeElements(new ChunkReader(source)), { objectMode: false });
+  output.once('close', () => source.destroy());
+  // A damaged data set fails the conversion, and the comparison then counts it as a difference.
+  source.once('error', (error) => output.destroy(error));
+  return output;
+}
+
+/**
+ * Yields the elements that `reader` reads, rewriting UI values. CANONICAL_SYNTAX
+ * gives every sequence and item an undefined length, so item and delimiter
+ * headers pass through and the elements inside them are read like top-level ones.
+ */
+async function* normalizeElements(reader: ChunkReader): AsyncGenerator<Buffer> {
+  while (!(await reader.atEnd())) {
+    const header = await reader.read(8, 'Element header');
+    const group = header.readUInt16LE(0);
+    const tag = ((group << 16) | header.readUInt16LE(2)) >>> 0;
+    const length = header.readUInt32LE(4);
+    if (group === 0xfffe || length === UNDEFINED_LENGTH) {
+      yield header;
+      continue;
+    }
+
+    if (lookupVr(tag) === 'UI' && length <= MAX_UID_VALUE_BYTES) {
+      const value = await reader.read(length, 'UI value');
+      let end = value.length;
+      while (end > 0 && (value[end - 1] === 0x00 || value[end - 1] === 0x20)) end--;
+      const padded = end % 2 === 0 ? value.subarray(0, end) : Buffer.concat([value.subarray(0, end), Buffer.from([0])]);
+      const rewritten = Buffer.from(header);
+      rewritten.writeUInt32LE(padded.length, 4);
+      yield rewritten;
+      yield padded;
+      continue;
+    }
+
+    yield header;
+    for (let remaining = length; remaining > 0; ) {
+      const piece = await reader.read(Math.min(remaining, COPY_CHUNK_BYTES), 'Value');
+      remaining -= piece.length;
+      yield piece;
+    }
+  }
 }
 
 /**
