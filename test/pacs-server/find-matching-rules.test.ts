@@ -9,7 +9,8 @@
 import path from 'node:path';
 import { generateUid } from '../../src/dicom/uid';
 import { CT_SMALL, MR_SMALL, Tag, modifiedCopy } from '../archive/fixtures';
-import { find, distinct } from '../e2e/helpers';
+import fs from 'node:fs';
+import { find, distinct, writeQueryFile } from '../e2e/helpers';
 import { LoaderServer, makeTempDir, startLoader, storeFiles } from '../support/peers';
 
 const SeriesNumber = '(0020,0011)';
@@ -230,5 +231,47 @@ describe('C-FIND unique keys of higher levels', () => {
     expect(run.code).toBe(0);
     expect(responses).toEqual([]);
     expect(finalStatus).toMatch(/DoesNotMatchSOPClass/);
+  });
+});
+
+// Values that cannot be decoded would be matched as Latin-1 or U+FFFD and find nothing, so the loader answers C000 and names the term.
+describe('C-FIND Specific Character Set the loader cannot decode', () => {
+  test('unknown term rejected', async () => {
+    const logBefore = loader.readLog().length;
+    const { run, finalStatus, responses } = await find(loader, '-S', [
+      'QueryRetrieveLevel=STUDY',
+      'StudyInstanceUID',
+      'SpecificCharacterSet=KOI8-R',
+      'PatientName=Иванов*',
+    ]);
+
+    expect(run.code).toBe(0);
+    expect(responses).toEqual([]);
+    expect(finalStatus).toMatch(/UnableToProcess/);
+    const log = loader.readLog().slice(logBefore);
+    expect(log).toMatch(/C-FIND rejected: Specific Character Set \(0008,0005\) is not supported.*callingAeTitle=FINDSCU.*calledAeTitle=LOADER.*characterSet=KOI8-R/);
+    expect(log).not.toContain('Иванов');
+  });
+
+  test('unknown term with ASCII keys answered', async () => {
+    expect(await findStudies('SpecificCharacterSet=KOI8-R', 'PatientName=Doe')).toEqual(['at0900']);
+  });
+
+  test('invalid UTF-8 under ISO_IR 192 rejected', async () => {
+    // 'Müller*' in ISO_IR 100 has the byte 0xFC, which is not valid UTF-8; the term is then relabelled in place.
+    const file = await writeQueryFile(makeTempDir('find-invalid-utf8'), 'ISO_IR 100', 'STUDY', { PatientName: 'Müller*', StudyInstanceUID: '' });
+    const bytes = fs.readFileSync(file);
+    const term = bytes.indexOf('ISO_IR 100');
+    expect(term).toBeGreaterThan(0);
+    bytes.write('ISO_IR 192', term, 'latin1');
+    fs.writeFileSync(file, bytes);
+    const logBefore = loader.readLog().length;
+
+    const { run, finalStatus, responses } = await find(loader, '-S', [], file);
+
+    expect(run.code).toBe(0);
+    expect(responses).toEqual([]);
+    expect(finalStatus).toMatch(/UnableToProcess/);
+    expect(loader.readLog().slice(logBefore)).toMatch(/C-FIND rejected: keys are not valid UTF-8.*callingAeTitle=FINDSCU.*tags=\(0010,0010\)/);
   });
 });

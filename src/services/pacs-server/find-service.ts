@@ -3,6 +3,7 @@
  * (PS3.4 annex C), served from the archive's index.
  */
 import type { FindMatch, QueryRequestContext } from '../../dicom/network';
+import { findUnknownCharacterSets } from '../../dicom/charset';
 import { formatTag } from '../../dicom/dataset';
 import { DimseStatusError, STATUS } from '../../dicom/network';
 import { SopClass } from '../../dicom/uid';
@@ -17,7 +18,7 @@ import {
   abbreviateRequestValue,
   UNABLE_TO_PROCESS,
 } from './identifier-codec';
-import type { RequestedKey } from './identifier-codec';
+import type { DecodedIdentifier, RequestedKey } from './identifier-codec';
 
 const LEVELS = ['PATIENT', 'STUDY', 'SERIES', 'IMAGE'] as const;
 export type QueryLevel = (typeof LEVELS)[number];
@@ -94,6 +95,42 @@ function explainInvalidDateOrTime(error: QueryError, keys: RequestedKey[]): { lo
   };
 }
 
+/**
+ * Rejects a request whose non-ASCII key values cannot be decoded: under a
+ * Specific Character Set term the loader does not know, such as KOI8-R, or
+ * under ISO_IR 192 with bytes that are not valid UTF-8 (decoded to U+FFFD).
+ * Such values would be matched as Latin-1 or replacement characters and find
+ * nothing, so the requester gets C000 naming the term instead of an empty
+ * Success. A request with only ASCII values is decoded the same in every
+ * supported character set and goes on. Values are not logged, because they
+ * may be patient names.
+ *
+ * @throws DimseStatusError C000 (Unable to process).
+ */
+function checkDecodable(request: DecodedIdentifier, context: QueryRequestContext, log: Logger): void {
+  const tags = nonAsciiKeyTags(request.keys);
+  if (tags.length === 0) return;
+  const fields = {
+    callingAeTitle: context.association.callingAeTitle,
+    calledAeTitle: context.association.calledAeTitle,
+    tags: listForLog(tags),
+  };
+
+  const unknown = findUnknownCharacterSets(request.characterSets);
+  if (unknown.length > 0) {
+    const term = abbreviateRequestValue(unknown.join('\\'));
+    log.warn('C-FIND rejected: Specific Character Set (0008,0005) is not supported; ask the sender to use ISO_IR 192 (UTF-8)', { ...fields, characterSet: term });
+    throw new DimseStatusError(UNABLE_TO_PROCESS, `Specific Character Set ${term} is not supported; use ISO_IR 192`);
+  }
+
+  const invalid = request.characterSets.includes('ISO_IR 192') ? request.keys.filter((key) => key.value.includes('\uFFFD')) : [];
+  if (invalid.length > 0) {
+    const invalidTags = invalid.map((key) => formatTag(key.tag));
+    log.warn('C-FIND rejected: keys are not valid UTF-8 although Specific Character Set is ISO_IR 192; ask the sender to encode them in UTF-8 or declare their character set', { ...fields, tags: listForLog(invalidTags) });
+    throw new DimseStatusError(UNABLE_TO_PROCESS, `Key ${invalidTags[0]} is not valid UTF-8 (ISO_IR 192)`);
+  }
+}
+
 /** Returns the tags of the keys whose values have characters outside ASCII, formatted as (gggg,eeee). */
 function nonAsciiKeyTags(keys: RequestedKey[]): string[] {
   return keys.filter((key) => /[^\x00-\x7f]/.test(key.value)).map((key) => formatTag(key.tag));
@@ -117,6 +154,7 @@ export function createFindHandler(archive: LocalArchive, aeTitle: string, log: L
       ...(unsupportedKeys.length > 0 ? { unsupportedKeys: listForLog(unsupportedKeys) } : {}),
     };
 
+    checkDecodable(request, context, log);
     if (request.characterSets.length === 0) {
       const tags = nonAsciiKeyTags(request.keys);
       if (tags.length > 0) {
