@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { buildFileMetaInformation } from '../../src/dicom/writer';
 import { ArchiveError, LocalArchive } from '../../src/services/archive';
+import { incomingFolder, relativeInstancePath } from '../../src/services/archive/layout';
 import { setLogSink } from '../../src/services/logger';
 import {
   CT_SMALL,
@@ -270,6 +272,29 @@ describe('LocalArchive.receive', () => {
     expect(warning).toContain('storedPatientId=PID-A');
     expect(warning).toContain('receivedPatientId=PID-B');
     expect(warning).not.toContain('CompressedSamples');
+  });
+
+  test('recovered store of another patient kept aside', async () => {
+    const studyUid = '1.2.826.0.1.3680043.9.7433.3.7';
+    const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'a.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: 'PID-A' }));
+    const otherFile = freshCopy(MR_SMALL, path.join(workDir, 'b.dcm'), { [Tag.StudyInstanceUID]: studyUid, [Tag.PatientID]: 'PID-B' });
+    const other = datasetPartOf(otherFile);
+    await archive.receive(requestFor(first));
+    archive.close();
+    // A store whose process stopped before its index commit: the file in the layout and its second link in .incoming.
+    const stored = path.join(root, relativeInstancePath(other));
+    fs.mkdirSync(path.dirname(stored), { recursive: true });
+    fs.copyFileSync(otherFile, stored);
+    fs.linkSync(stored, path.join(incomingFolder(root), `${other.sopInstanceUid}.${spawnSync('true').pid}.0123456789ab.1.part`));
+
+    archive = LocalArchive.open(root);
+
+    expect(archive.listInstances({ studyInstanceUid: studyUid }).map((instance) => instance.sopInstanceUid)).toEqual([first.sopInstanceUid]);
+    expect(fs.existsSync(stored)).toBe(false);
+    expect(fs.readdirSync(path.join(root, '.conflicts'))).toEqual([expect.stringMatching(new RegExp(`^${other.sopInstanceUid.replace(/\./g, '\\.')}\\.`))]);
+    const warning = logLines.find((line) => line.includes('interrupted index commit conflicts'));
+    expect(warning).toContain('storedPatientId=PID-A');
+    expect(warning).toContain('receivedPatientId=PID-B');
   });
 
   test('padded Patient ID is the same patient', async () => {

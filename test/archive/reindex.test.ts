@@ -172,6 +172,26 @@ describe('archive import and reindex', () => {
     expect(archive.getInstancePath(sopInstanceUid)).toBeUndefined();
   });
 
+  test('reindex reports a study of another patient', async () => {
+    const { received } = await fillArchive();
+    // A layout file of another Patient ID in the study's folder, as versions that merged such instances left one.
+    const seriesInstanceUid = `${received.seriesInstanceUid}.9`;
+    const sopInstanceUid = `${received.sopInstanceUid}.9`;
+    const stray = path.join(root, received.studyInstanceUid, seriesInstanceUid, `${sopInstanceUid}.dcm`);
+    const changes = { [Tag.StudyInstanceUID]: received.studyInstanceUid, [Tag.SeriesInstanceUID]: seriesInstanceUid, [Tag.SOPInstanceUID]: sopInstanceUid };
+    freshCopy(CT_SMALL, stray, { ...changes, [Tag.PatientID]: 'OTHER' });
+
+    const report = await archive.reindex();
+
+    expect(report.indexed).toBe(3);
+    expect(report.skipped.map((item) => item.path)).toEqual([stray]);
+    expect(report.skipped[0].kind).toBe('conflict');
+    expect(report.skipped[0].reason).toContain(`Study Instance UID ${received.studyInstanceUid} is indexed under Patient ID`);
+    expect(report.skipped[0].reason).toContain('not under "OTHER"');
+    expect(archive.getInstancePath(sopInstanceUid)).toBeUndefined();
+    expect(archive.listInstances({ studyInstanceUid: received.studyInstanceUid })).toHaveLength(1);
+  });
+
   describe('files indexed in place', () => {
     /** Indexes RT_PLAN in place at `folder`/DICOM/plan.dcm, as a scan of a disc does, and returns the file path. */
     async function indexFromDisc(folder: string): Promise<string> {

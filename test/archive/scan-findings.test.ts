@@ -400,7 +400,7 @@ describeWithLoader('loader commands on findings', () => {
     await runLoader(['scan', path.dirname(first)], { dirs });
     const run = await runLoader(['scan', path.dirname(second)], { dirs });
 
-    expect(run.stdout).toContain('1 not indexed (another file with the same SOP Instance UID is indexed)');
+    expect(run.stdout).toContain('1 not indexed (another file with the same SOP Instance UID is indexed, or the study belongs to another Patient ID)');
     expect(run.stdout).not.toContain('kept aside');
   });
 
