@@ -1,80 +1,115 @@
 /**
- * Log lines of the PACS server's C-STORE handler, as an administrator reads
- * them: a peer that leaves mid-transfer is a warning, and a failure keeps its
- * whole reason in the log even where the DIMSE Error Comment is cut.
+ * Log lines of a failed C-STORE into the PACS server, as an administrator
+ * reads them. The server writes one line per request and the C-STORE handler
+ * none. The line keeps the whole reason, also where the DIMSE Error Comment is cut.
  */
-import { PassThrough } from 'node:stream';
+import * as net from 'net';
 
-import { AssociationClosedError } from '../../src/dicom/network';
-import type { StoreRequestContext } from '../../src/dicom/network';
+import { COMMAND_FIELD, ClientAssociation, DicomServer, PDU_TYPE, connect, encodeAssociateRq, encodeCommand, encodePDataHeader } from '../../src/dicom/network';
 import { LocalArchive } from '../../src/services/archive';
-import { createLogger, setLogSink } from '../../src/services/logger';
+import { createLogger } from '../../src/services/logger';
 import { createStoreHandler } from '../../src/services/pacs-server/store-service';
+import { CT_IMAGE_STORAGE, EXPLICIT_LE, IMPLEMENTATION, sleep, startServer, waitForLogLine } from '../network/helpers';
+import { captureLogLines } from '../support/log-capture';
+import { LOOPBACK } from '../support/peers';
 import { makeTempDir } from '../support/process';
 
-const SOP_INSTANCE_UID = '1.2.826.0.1.3680043.8.498.12345';
+const logLines = captureLogLines();
 
-function storeContext(data: PassThrough): StoreRequestContext {
-  return {
-    association: {
-      id: 'LOADER-1',
+let archive: LocalArchive;
+let server: DicomServer;
+let port: number;
+const clients: ClientAssociation[] = [];
+const sockets: net.Socket[] = [];
+
+beforeAll(async () => {
+  archive = LocalArchive.open(makeTempDir('store-log'));
+  ({ server, port } = await startServer({ store: createStoreHandler(archive, createLogger('loader.server.store')) }));
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy();
+  for (const client of clients) client.abort();
+  await server.close({ timeoutMs: 500 });
+  archive.close();
+});
+
+/** Log lines of the server side (the client in this process logs without an association= field) that contain `text`. */
+function serverLinesWith(text: string): string[] {
+  return logLines.filter((line) => line.includes(text) && (line.includes('association=') || line.includes('loader.server.store')));
+}
+
+const waitForLine = (text: string) => waitForLogLine(logLines, text);
+
+describe('C-STORE failure log', () => {
+  test('failure logged once with whole reason', async () => {
+    const client = await connect({
+      host: LOOPBACK,
+      port,
       callingAeTitle: 'SENDER',
       calledAeTitle: 'LOADER',
-      remoteAddress: '127.0.0.1',
-      remotePort: 40000,
-      acceptedContexts: [],
-      roleSelections: [],
-      peerMaxPduLength: 16384,
-    },
-    presentationContext: { id: 1, abstractSyntax: '1.2.840.10008.5.1.4.1.1.7', transferSyntax: '1.2.840.10008.1.2.1' },
-    command: new Map(),
-    messageId: 1,
-    signal: new AbortController().signal,
-    sopClassUid: '1.2.840.10008.5.1.4.1.1.7',
-    sopInstanceUid: SOP_INSTANCE_UID,
-    priority: 0,
-    data,
-  };
-}
-
-async function storeAndCollectLog(feed: (data: PassThrough) => void): Promise<{ lines: string[]; errorComment?: string }> {
-  const archive = LocalArchive.open(makeTempDir('store-log'));
-  const lines: string[] = [];
-  const previousSink = setLogSink((line) => lines.push(line));
-  try {
-    const data = new PassThrough();
-    const handled = createStoreHandler(archive, createLogger('loader.server.store'))(storeContext(data));
-    feed(data);
-    const result = await handled;
-    return { lines, errorComment: result.errorComment };
-  } finally {
-    setLogSink(previousSink);
-    archive.close();
-  }
-}
-
-describe('C-STORE handler log', () => {
-  test('peer leaving mid-transfer is a warning', async () => {
-    const { lines } = await storeAndCollectLog((data) => {
-      data.write(Buffer.alloc(64));
-      data.destroy(new AssociationClosedError('Association ended before the data set was complete: peer aborted', 'aborted'));
+      contexts: [{ abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [EXPLICIT_LE] }],
+      ...IMPLEMENTATION,
     });
-    const storeLines = lines.filter((line) => line.includes('loader.server.store'));
+    clients.push(client);
+    const sopInstanceUid = '1.2.826.0.1.3680043.8.498.12345';
 
-    expect(storeLines).toHaveLength(1);
-    expect(storeLines[0]).toMatch(/ WARN  loader\.server\.store: association ended before the data set was complete; nothing stored /);
-    expect(storeLines[0]).toContain('callingAeTitle=SENDER');
-    expect(storeLines[0]).toContain('calledAeTitle=LOADER');
-    expect(storeLines[0]).toContain(`sopInstanceUid=${SOP_INSTANCE_UID}`);
+    const result = await client.store({
+      contextId: client.findContext(CT_IMAGE_STORAGE)!.id,
+      sopClassUid: CT_IMAGE_STORAGE,
+      sopInstanceUid,
+      data: Buffer.from('not a data set at all'),
+    });
+
+    expect(result.status).toBe(0xc000);
+    const lines = serverLinesWith(`sopInstanceUid=${sopInstanceUid}`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('C-STORE-RQ failed');
+    expect(lines[0]).toContain('callingAe=SENDER');
+    expect(lines[0]).toContain('calledAe=LOADER');
+    // Error Comment (0000,0902) is LO, so the response carries at most 64 characters of the reason.
+    const loggedReason = JSON.parse(/ error=(".*?[^\\]")/.exec(lines[0])![1]) as string;
+    expect(loggedReason.length).toBeGreaterThan(64);
+    expect(loggedReason.startsWith(result.errorComment!)).toBe(true);
   });
 
-  test('failure reason kept whole', async () => {
-    const { lines, errorComment } = await storeAndCollectLog((data) => data.end(Buffer.from('not a data set at all')));
-    const failure = lines.find((line) => line.includes('C-STORE failed'));
+  test('peer leaving mid-transfer logged once', async () => {
+    const sopInstanceUid = '1.2.826.0.1.3680043.8.498.67890';
+    const socket = net.connect(port, LOOPBACK);
+    socket.on('error', () => undefined);
+    sockets.push(socket);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const request = encodeAssociateRq({
+      type: PDU_TYPE.ASSOCIATE_RQ,
+      protocolVersion: 1,
+      calledAeTitle: 'LOADER',
+      callingAeTitle: 'LEAVER',
+      applicationContextName: '1.2.840.10008.3.1.1.1',
+      contexts: [{ id: 1, abstractSyntax: CT_IMAGE_STORAGE, transferSyntaxes: [EXPLICIT_LE] }],
+      userInformation: { maxPduLength: 16384, implementationClassUid: '1.2.3', roleSelections: [] },
+    });
+    socket.write(request);
+    await new Promise((resolve) => socket.once('data', resolve));
 
-    expect(failure).toBeDefined();
-    expect(errorComment).toBeDefined();
-    expect(errorComment!.length).toBeGreaterThan(64);
-    expect(failure).toContain(JSON.stringify(errorComment));
+    // The command, then a first data fragment that is not the last, then the connection closes.
+    const command = encodeCommand({
+      commandField: COMMAND_FIELD.C_STORE_RQ,
+      messageId: 3,
+      affectedSopClassUid: CT_IMAGE_STORAGE,
+      affectedSopInstanceUid: sopInstanceUid,
+      priority: 0,
+      hasDataset: true,
+    });
+    const fragment = Buffer.alloc(64);
+    socket.write(Buffer.concat([encodePDataHeader(1, true, true, command.length), command, encodePDataHeader(1, false, false, fragment.length), fragment]));
+    await sleep(100);
+    socket.end();
+
+    const line = await waitForLine('C-STORE-RQ ended without its final response');
+    expect(line).toContain('callingAe=LEAVER');
+    expect(line).toContain('messageId=3');
+    expect(line).toContain('reason=connection-closed');
+    await sleep(100);
+    expect(serverLinesWith(`sopInstanceUid=${sopInstanceUid}`).filter((text) => !text.includes('ended without its final response'))).toEqual([]);
   });
 });

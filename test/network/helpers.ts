@@ -100,6 +100,16 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Waits up to 4 s for a line of `lines` (captured log lines) that contains `text`, and returns it. */
+export async function waitForLogLine(lines: string[], text: string): Promise<string> {
+  for (let tries = 0; tries < 200; tries++) {
+    const line = lines.find((candidate) => candidate.includes(text));
+    if (line !== undefined) return line;
+    await sleep(20);
+  }
+  throw new Error(`no log line contains ${JSON.stringify(text)}`);
+}
+
 /** Lists of the servers and clients a test opens; an afterEach aborts the clients and closes the servers. */
 export function closeAfterEach(): { servers: DicomServer[]; clients: ClientAssociation[] } {
   const opened = { servers: [] as DicomServer[], clients: [] as ClientAssociation[] };

@@ -21,7 +21,7 @@ import {
 } from '../../src/dicom/network';
 import { captureLogLines } from '../support/log-capture';
 import { LOOPBACK } from '../support/peers';
-import { CT_IMAGE_STORAGE, EXPLICIT_LE, IMPLEMENTATION, IMPLICIT_LE, STUDY_ROOT_FIND, STUDY_ROOT_MOVE, VERIFICATION, encodeDataset, sleep, startServer } from './helpers';
+import { CT_IMAGE_STORAGE, EXPLICIT_LE, IMPLEMENTATION, IMPLICIT_LE, STUDY_ROOT_FIND, STUDY_ROOT_MOVE, VERIFICATION, encodeDataset, sleep, startServer, waitForLogLine } from './helpers';
 
 const logLines = captureLogLines();
 
@@ -66,14 +66,7 @@ async function openIdle(port: number): Promise<net.Socket> {
   return socket;
 }
 
-async function waitForLine(text: string): Promise<string> {
-  for (let tries = 0; tries < 200; tries++) {
-    const line = logLines.find((candidate) => candidate.includes(text));
-    if (line !== undefined) return line;
-    await sleep(20);
-  }
-  throw new Error(`no log line contains ${JSON.stringify(text)}`);
-}
+const waitForLine = (text: string) => waitForLogLine(logLines, text);
 
 const linesWith = (text: string) => logLines.filter((line) => line.includes(text));
 

@@ -101,14 +101,11 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
       const message = error instanceof Error ? error.message : String(error);
       const status = statusForError(error);
       const ended = findAssociationEnd(error);
-      if (ended !== undefined) {
-        // The peer released or aborted mid-transfer, so the response is never sent, and the archive kept nothing.
-        log.warn('association ended before the data set was complete; nothing stored', { ...fields, reason: ended.message });
-        return { status, errorComment: message };
-      }
+      // The provider logs the outcome once, with the association, the AE titles and the whole message: a failure
+      // status, or for a peer that left mid-transfer (the response is never sent, and the archive kept nothing), the end reason.
+      if (ended !== undefined) return { status, errorComment: message };
       const offendingElements = offendingElementsOf(error);
-      log.error('C-STORE failed', { ...fields, status: `0x${status.toString(16)}`, error: message });
-      // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902); the log keeps all of it.
+      // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902).
       return { status, errorComment: message, ...(offendingElements ? { offendingElements } : {}) };
     }
   };
