@@ -54,6 +54,7 @@ describe('server events for received instances', () => {
       sopInstanceUid: ct.sopInstanceUid,
       callingAeTitle: 'EVENTSCU',
       outcome: 'stored',
+      otherPatient: false,
       path: archive.getInstancePath(ct.sopInstanceUid!),
     });
   });
@@ -78,6 +79,7 @@ describe('server events for received instances', () => {
     expect(events).toHaveLength(1);
     expect(events[0].sopInstanceUid).toBe(ct.sopInstanceUid);
     expect(events[0].outcome).toBe('conflict');
+    expect(events[0].otherPatient).toBe(false);
     expect(events[0].path).toContain(`${path.sep}.conflicts${path.sep}`);
     expect(fs.existsSync(events[0].path)).toBe(true);
     // The archive keeps listing its first copy.

@@ -43,6 +43,8 @@ export interface ReceivedInstance {
    * Only 'stored' changes what the archive lists.
    */
   outcome: StoreOutcomeKind;
+  /** True for a conflict because the archive stores the study, series or SOP Instance UID under another Patient ID. */
+  otherPatient: boolean;
   /** Absolute path of the archive's copy, or of the copy kept aside for a conflict. */
   path: string;
 }
@@ -114,7 +116,7 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
 function reportReceived(onReceived: (instance: ReceivedInstance) => void, outcome: StoreOutcome, callingAeTitle: string, log: Logger): void {
   const { studyInstanceUid, seriesInstanceUid, sopInstanceUid, path } = outcome;
   try {
-    onReceived({ studyInstanceUid, seriesInstanceUid, sopInstanceUid, callingAeTitle, outcome: outcome.outcome, path });
+    onReceived({ studyInstanceUid, seriesInstanceUid, sopInstanceUid, callingAeTitle, outcome: outcome.outcome, otherPatient: outcome.otherPatient !== undefined, path });
   } catch (error) {
     log.error('received instance listener failed; the C-STORE still succeeds', {
       sopInstanceUid,

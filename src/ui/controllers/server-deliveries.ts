@@ -23,11 +23,11 @@ const log = createLogger('loader.ui');
  * An instance that the server's archive received: stored, already stored, or kept aside as a conflict.
  * A study retrieved again arrives as duplicates, and they count as received too.
  */
-export type ServerReceipt = Pick<ReceivedInstance, 'studyInstanceUid' | 'sopInstanceUid' | 'outcome'>;
+export type ServerReceipt = Pick<ReceivedInstance, 'studyInstanceUid' | 'sopInstanceUid' | 'outcome' | 'otherPatient'>;
 
 /** The instances of some studies that the server received while a retrieve ran, by Study Instance UID. */
 export class ServerDeliveryWatch {
-  readonly byStudy = new Map<string, Map<string, ServerReceipt['outcome']>>();
+  readonly byStudy = new Map<string, Map<string, ServerReceipt>>();
 
   constructor(
     private readonly studyUids: ReadonlySet<string>,
@@ -42,14 +42,14 @@ export class ServerDeliveryWatch {
       instances = new Map();
       this.byStudy.set(receipt.studyInstanceUid, instances);
     }
-    instances.set(receipt.sopInstanceUid, receipt.outcome);
+    instances.set(receipt.sopInstanceUid, receipt);
     this.onDelivered();
   }
 
   /** Returns the number of instances of the study that the server stored or already had. */
   deliveredCount(studyInstanceUid: string): number {
     let count = 0;
-    for (const outcome of this.byStudy.get(studyInstanceUid)?.values() ?? []) if (outcome !== 'conflict') count++;
+    for (const receipt of this.byStudy.get(studyInstanceUid)?.values() ?? []) if (receipt.outcome !== 'conflict') count++;
     return count;
   }
 }
@@ -113,13 +113,14 @@ export async function addServerDeliveries(report: RetrieveReport, watch: ServerD
   return { ...report, studies, outcome: combinedOutcome(studies) };
 }
 
-async function withDeliveries(study: StudyRetrieveReport, received: Map<string, ServerReceipt['outcome']>, context: DeliveryContext): Promise<StudyRetrieveReport> {
+async function withDeliveries(study: StudyRetrieveReport, received: Map<string, ServerReceipt>, context: DeliveryContext): Promise<StudyRetrieveReport> {
   const failures: InstanceProblem[] = [...study.failures];
   const copyNeeded = context.target !== context.serverArchive;
   let arrived = 0;
-  for (const [sopInstanceUid, outcome] of received) {
-    if (outcome === 'conflict') {
-      failures.push({ sopInstanceUid, reason: "arrived at the loader's PACS server, whose archive has other content for this SOP Instance UID; the received copy is kept aside" });
+  for (const [sopInstanceUid, receipt] of received) {
+    if (receipt.outcome === 'conflict') {
+      const stored = receipt.otherPatient ? 'stores this study, series or instance under another Patient ID' : 'has other content for this SOP Instance UID';
+      failures.push({ sopInstanceUid, reason: `arrived at the loader's PACS server, whose archive ${stored}; the received copy is kept aside` });
     } else if (!copyNeeded) {
       arrived++;
     } else {
@@ -153,7 +154,10 @@ async function copyFromServer(sopInstanceUid: string, context: DeliveryContext):
   if (file === undefined) return "arrived at the loader's PACS server, but its archive no longer lists it";
   try {
     const copy = await context.target.importFile(file, { copy: true });
-    if (copy.outcome === 'conflict') return `arrived at the loader's PACS server; the target archive has other content for this SOP Instance UID, so the copy is kept at ${copy.path}`;
+    if (copy.outcome === 'conflict') {
+      const stored = copy.otherPatient ? 'stores this study, series or instance under another Patient ID' : 'has other content for this SOP Instance UID';
+      return `arrived at the loader's PACS server; the target archive ${stored}, so the copy is kept at ${copy.path}`;
+    }
     return undefined;
   } catch (error) {
     return `arrived at the loader's PACS server, but copying ${file} into the target archive failed: ${error instanceof Error ? error.message : String(error)}`;
