@@ -110,6 +110,20 @@ describe('scan report lists', () => {
     expect(archive.listInstances({ patientId: 'P-B' })).toEqual([]);
   });
 
+  test('other issuer named in the listing', async () => {
+    const studyInstanceUid = '2.25.81726356';
+    freshCopy(CT_SMALL, path.join(workDir, 'src', 'a.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-A', '(0010,0021)': 'HOSP-A' });
+    const second = freshCopy(CT_SMALL, path.join(workDir, 'src', 'b.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-A', '(0010,0021)': 'HOSP-B' });
+
+    const report = await archive.scanPaths([path.join(workDir, 'src')], { import: false });
+
+    // The same Patient ID of another issuer is kept in the study, as before, but listed with what differs.
+    expect(report.otherPatient.map((item) => item.path)).toEqual([fs.realpathSync(second)]);
+    expect(report.otherPatient[0].reason).toContain('of issuer "HOSP-A", although the file names issuer "HOSP-B"');
+    expect(report.otherPatient[0].reason).toContain('Issuer of Patient ID (0010,0021)');
+    expect(archive.listInstances({ studyInstanceUid })).toHaveLength(2);
+  });
+
   test('study of another patient rejected again by a rescan', async () => {
     const studyInstanceUid = '2.25.81726355';
     freshCopy(CT_SMALL, path.join(workDir, 'src', 'a.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-A' });

@@ -518,10 +518,14 @@ export class ArchiveCatalog {
 
     if (existing) {
       if (existing.identityKey !== identityKey) {
-        this.logger.warn('Study Instance UID received under another patient; keeping the first patient', {
+        // Another Patient ID was rejected before (findOtherPatient), so the issuer differs, or, without a Patient ID, the name or birth date.
+        const difference = patient.patientId === '' ? "another Patient's Name or Birth Date and no Patient ID" : 'another Issuer of Patient ID (0010,0021)';
+        this.logger.warn(`Study Instance UID received with ${difference}; keeping the first patient`, {
           studyInstanceUid: study.studyInstanceUid,
           storedPatientId: existing.patientId,
           receivedPatientId: patient.patientId,
+          storedIssuerOfPatientId: existing.issuer,
+          receivedIssuerOfPatientId: patient.issuerOfPatientId,
           sopInstanceUid: instance.sopInstanceUid,
           source,
         });
