@@ -102,6 +102,21 @@ test('control characters in AE title escaped', async () => {
   expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
 });
 
+test('rejected association ends without info line', async () => {
+  const { port } = await serve({});
+  const request = encodeRequest('PLACEHOLDER', VERIFICATION);
+  // An ESC in the Calling-AE-title field gets the association rejected.
+  Buffer.from('BAD\x1bAE', 'latin1').copy(request, 6 + 20);
+  const socket = net.connect(port, LOOPBACK, () => socket.write(request));
+  socket.on('error', () => undefined);
+  sockets.push(socket);
+
+  await waitForLine('Association rejected');
+  await sleep(100);
+
+  expect(logLines.filter((line) => line.includes('Association ended') && line.includes('reason=rejected') && line.includes(' INFO '))).toEqual([]);
+});
+
 test('connection flood logs one line and a summary', async () => {
   const { server, port } = await serve({});
   const extra = 20;

@@ -266,7 +266,11 @@ export class DicomServer extends EventEmitter {
     association.once('end', (end) => {
       this.associations.delete(association);
       if (!requested) this.logUnrequestedEnd(association, remoteAddress, end.reason, end.error);
-      else logger.info('Association ended', { association: id, peer: association.peerDescription, reason: end.reason, detail: end.reason === 'released' ? undefined : end.error.message });
+      else {
+        // A rejection was logged already, with repeats counted, so its end adds nothing at info level.
+        const level = end.reason === 'rejected' ? 'debug' : 'info';
+        logger[level]('Association ended', { association: id, peer: association.peerDescription, reason: end.reason, detail: end.reason === 'released' ? undefined : end.error.message });
+      }
       this.emit('associationEnd', { id, reason: end.reason, error: end.error });
     });
   }
