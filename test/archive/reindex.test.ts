@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LocalArchive, reindexArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
+import { generateUid } from '../../src/dicom/uid';
 import { CHR_RUSS, CT_SMALL, MR_SMALL, RT_PLAN, Tag, chunkedStream, datasetPartOf, freshCopy, makeTempDir, removeTempDir } from './fixtures';
 
 /** Reads every indexed row, with references replaced by UIDs so two databases compare equal. */
@@ -190,6 +191,78 @@ describe('archive import and reindex', () => {
     expect(report.skipped[0].reason).toContain('not under "OTHER"');
     expect(archive.getInstancePath(sopInstanceUid)).toBeUndefined();
     expect(archive.listInstances({ studyInstanceUid: received.studyInstanceUid })).toHaveLength(1);
+  });
+
+  describe('study folder with a file of another patient', () => {
+    const hourMs = 60 * 60 * 1000;
+
+    /**
+     * Receives four CT instances of Patient ID "PA" and writes a file of
+     * Patient ID "ZZ" into their series folder, named to sort before theirs.
+     * Versions that linked such instances into the first patient's study
+     * folder left such files. Sets the files' modification times.
+     */
+    async function fillStudyWithIntruder(received: Date, intruderWritten: Date) {
+      const studyInstanceUid = generateUid();
+      const seriesInstanceUid = generateUid();
+      const receivedFiles: string[] = [];
+      for (let n = 1; n <= 4; n++) {
+        const copy = freshCopy(CT_SMALL, path.join(workDir, 'in', `ct${n}.dcm`), {
+          [Tag.StudyInstanceUID]: studyInstanceUid,
+          [Tag.SeriesInstanceUID]: seriesInstanceUid,
+          [Tag.PatientID]: 'PA',
+        });
+        const part = datasetPartOf(copy);
+        const stored = await archive.receive({
+          sopClassUid: part.sopClassUid,
+          sopInstanceUid: part.sopInstanceUid,
+          transferSyntaxUid: part.transferSyntaxUid,
+          sourceAeTitle: 'MODALITY1',
+          data: chunkedStream(part.bytes),
+          implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
+          implementationVersionName: 'TEST_SCU_1',
+        });
+        receivedFiles.push(stored.path);
+        fs.utimesSync(stored.path, received, received);
+      }
+      // generateUid() returns 2.25.… UIDs, so 1.2.9.dcm sorts before the received files.
+      const intruder = path.join(root, studyInstanceUid, seriesInstanceUid, '1.2.9.dcm');
+      freshCopy(CT_SMALL, intruder, {
+        [Tag.StudyInstanceUID]: studyInstanceUid,
+        [Tag.SeriesInstanceUID]: seriesInstanceUid,
+        [Tag.SOPInstanceUID]: '1.2.9',
+        [Tag.PatientID]: 'ZZ',
+      });
+      fs.utimesSync(intruder, intruderWritten, intruderWritten);
+      return { studyInstanceUid, receivedFiles, intruder };
+    }
+
+    test('reindex keeps the study of the oldest file', async () => {
+      const now = Date.now();
+      const { studyInstanceUid, intruder } = await fillStudyWithIntruder(new Date(now - hourMs), new Date(now));
+
+      const report = await archive.reindex();
+
+      expect(report.skipped.map((item) => item.path)).toEqual([intruder]);
+      expect(report.skipped[0].kind).toBe('conflict');
+      expect(report.skipped[0].otherPatient).toBe(true);
+      expect(report.skipped[0].reason).toContain(`Study Instance UID ${studyInstanceUid} is indexed under Patient ID "PA", not under "ZZ"`);
+      expect(archive.listInstances({ studyInstanceUid })).toHaveLength(4);
+      expect(archive.listInstances({ studyInstanceUid, patientId: 'PA' })).toHaveLength(4);
+      expect(archive.getInstancePath('1.2.9')).toBeUndefined();
+    });
+
+    test('reindex gives the study to an older intruder', async () => {
+      const now = Date.now();
+      const { studyInstanceUid, receivedFiles, intruder } = await fillStudyWithIntruder(new Date(now - hourMs), new Date(now - 2 * hourMs));
+
+      const report = await archive.reindex();
+
+      expect(report.skipped.map((item) => item.path).sort()).toEqual([...receivedFiles].sort());
+      expect(report.skipped.every((item) => item.kind === 'conflict' && item.otherPatient === true)).toBe(true);
+      expect(report.skipped[0].reason).toContain(`Study Instance UID ${studyInstanceUid} is indexed under Patient ID "ZZ", not under "PA"`);
+      expect(archive.listInstances({ studyInstanceUid }).map((item) => item.path)).toEqual([intruder]);
+    });
   });
 
   describe('files indexed in place', () => {

@@ -1,14 +1,17 @@
 /**
  * `loader reindex` through bin/loader: the text report labels each skipped
  * file by its reason with a hint, keeps files indexed in place while their
- * disc is ejected, and a refusal names the command of the process that has
- * the archive open.
+ * disc is ejected, gives a study to the patient of its oldest file with a
+ * hint on the Patient ID conflict, and a refusal names the command of the
+ * process that has the archive open.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { corpusFile, loaderIsBuilt, runLoader, startLoader, type LoaderDirs } from '../support/peers';
+import { generateUid } from '../../src/dicom/uid';
+import { CT_SMALL, Tag, freshCopy } from '../archive/fixtures';
+import { corpusFile, loaderIsBuilt, runLoader, startLoader, storeFiles, type LoaderDirs } from '../support/peers';
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
 
@@ -93,5 +96,49 @@ describeBuilt('loader reindex report', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  test('study kept by its received patient', async () => {
+    // Two instances of Patient ID PA received by C-STORE, then a file of
+    // Patient ID ZZ in their series folder whose name sorts first, as versions
+    // that linked such instances into the first patient's study folder left one.
+    const server = await startLoader();
+    const studyInstanceUid = generateUid();
+    const seriesInstanceUid = generateUid();
+    const sent = [1, 2].map((n) =>
+      freshCopy(CT_SMALL, path.join(workDir, 'pa', `ct${n}.dcm`), {
+        [Tag.StudyInstanceUID]: studyInstanceUid,
+        [Tag.SeriesInstanceUID]: seriesInstanceUid,
+        [Tag.PatientID]: 'PA',
+      }),
+    );
+    try {
+      expect((await storeFiles(server, sent)).code).toBe(0);
+    } finally {
+      await server.stop();
+    }
+    const seriesFolder = path.join(server.dirs.archiveDir, studyInstanceUid, seriesInstanceUid);
+    const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+    for (const name of fs.readdirSync(seriesFolder)) fs.utimesSync(path.join(seriesFolder, name), hourAgo, hourAgo);
+    // generateUid() returns 2.25.… UIDs, so 1.2.9.dcm sorts before the received files.
+    const intruder = freshCopy(CT_SMALL, path.join(seriesFolder, '1.2.9.dcm'), {
+      [Tag.StudyInstanceUID]: studyInstanceUid,
+      [Tag.SeriesInstanceUID]: seriesInstanceUid,
+      [Tag.SOPInstanceUID]: '1.2.9',
+      [Tag.PatientID]: 'ZZ',
+    });
+
+    const result = await runLoader(['reindex'], { dirs: server.dirs });
+
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('indexed 2 instances\n');
+    expect(result.stdout).toContain(`conflict: ${intruder}: Study Instance UID ${studyInstanceUid} is indexed under Patient ID "PA", not under "ZZ"`);
+    expect(result.stdout).toContain('hint: a conflicting file has another Patient ID than its study or series');
+    expect(result.stdout).toContain('move the files of the wrong Patient ID out of the archive folder, then run loader reindex again');
+    expect(result.stdout).not.toContain('belongs to a series that is indexed under another study');
+    const studies = await runLoader(['studies', '--json'], { dirs: server.dirs });
+    expect(studies.json<{ studyInstanceUid: string; patientId: string; numberOfInstances: number }[]>()).toEqual([
+      expect.objectContaining({ studyInstanceUid, patientId: 'PA', numberOfInstances: 2 }),
+    ]);
   });
 });

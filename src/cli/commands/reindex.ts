@@ -20,6 +20,14 @@ const HINTS: Record<ReindexProblemKind, string> = {
   dropped: 'as --drop-unreachable requested, the index no longer lists these unreachable files; run loader scan PATH to index them again',
 };
 
+/**
+ * Hint on a conflict whose study or series is indexed under another Patient ID.
+ * Reindex gives a study to its oldest file (by modification time), which may not be the right patient.
+ */
+const OTHER_PATIENT_HINT =
+  'a conflicting file has another Patient ID than its study or series, which reindex indexed under the Patient ID of its oldest file; ' +
+  'check which patient is right, move the files of the wrong Patient ID out of the archive folder, then run loader reindex again';
+
 export function registerReindex(program: Command, globals: () => GlobalOptions): void {
   program
     .command('reindex')
@@ -64,6 +72,8 @@ function printReport(report: ReindexReport, write: (line: string) => void): void
     const problems = report.skipped.filter((problem) => problem.kind === kind);
     if (problems.length === 0) continue;
     for (const problem of problems) write(`${kind}: ${problem.path}: ${problem.reason}\n`);
-    write(`  hint: ${HINTS[kind]}\n`);
+    // A conflict of Patient IDs gets its own hint, and the series hint only when a series conflict is listed too.
+    if (kind !== 'conflict' || problems.some((problem) => !problem.otherPatient)) write(`  hint: ${HINTS[kind]}\n`);
+    if (kind === 'conflict' && problems.some((problem) => problem.otherPatient)) write(`  hint: ${OTHER_PATIENT_HINT}\n`);
   }
 }

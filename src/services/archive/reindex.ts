@@ -11,7 +11,7 @@ import { DEFAULT_LEGACY_CHARACTER_SET, type LegacyCharacterSet } from '../../dic
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { createLogger, type Logger } from '../logger';
 import { describeArchiveUsers, markArchiveUse, otherArchiveUserDetails, otherArchiveUsers } from './archive-users';
-import { ArchiveCatalog, IndexConflictError } from './catalog';
+import { ArchiveCatalog, IndexConflictError, OtherPatientError } from './catalog';
 import { ArchiveError, describeError } from './errors';
 import { fsyncDirectorySync } from './file-ops';
 import {
@@ -41,7 +41,9 @@ export interface ReindexOptions {
  * - `unreadable`: not a DICOM file, damaged, or without valid UIDs;
  * - `duplicate`: a readable second copy of an instance indexed from another file;
  * - `conflict`: its series is indexed under another study, or its study or
- *   series under another Patient ID: the first file indexed keeps the study;
+ *   series under another Patient ID (`otherPatient`). The first file indexed
+ *   keeps the study, and the files of a study folder are indexed oldest
+ *   modification time first (see filesByStudyFolder);
  * - `removed`: a file indexed in place that was deleted from a folder that is
  *   still there, that now contains another instance or no DICOM data, or
  *   that is not reachable while `dropUnreachable` is set.
@@ -50,6 +52,8 @@ export type ReindexProblemKind = 'unreadable' | 'duplicate' | 'conflict' | 'remo
 
 export interface ReindexProblem extends WalkProblem {
   kind: ReindexProblemKind;
+  /** True for a `conflict` whose Study or Series Instance UID is indexed under another Patient ID (0010,0020). */
+  otherPatient?: boolean;
 }
 
 export interface ReindexReport {
@@ -167,7 +171,9 @@ async function rebuildIndex(
         );
         return true;
       } catch (error) {
-        skipped.push({ kind: error instanceof IndexConflictError ? 'conflict' : 'unreadable', path: file, reason: reasonWithoutPath(error, file) });
+        const problem: ReindexProblem = { kind: error instanceof IndexConflictError ? 'conflict' : 'unreadable', path: file, reason: reasonWithoutPath(error, file) };
+        if (error instanceof OtherPatientError) problem.otherPatient = true;
+        skipped.push(problem);
         return false;
       }
     };
@@ -196,15 +202,19 @@ async function rebuildIndex(
     });
     let inBatch = 0;
     db.exec('BEGIN');
-    for (let file = walker.next(); file !== undefined; file = walker.next()) {
-      if (indexFile(file, false)) instances++;
-      if (++inBatch >= batchSize) {
-        db.exec('COMMIT');
-        db.exec('BEGIN');
-        inBatch = 0;
+    for (const files of filesByStudyFolder(walker, archiveRoot)) {
+      for (const file of files) {
+        if (indexFile(file, false)) instances++;
+        if (++inBatch >= batchSize) {
+          db.exec('COMMIT');
+          db.exec('BEGIN');
+          inBatch = 0;
+        }
       }
     }
 
+    // Files indexed in place come after every file of the archive folder, in
+    // the old index's row order, so a layout file of the same study keeps it.
     for (const [sopInstanceUid, arrival] of arrivals) {
       if (arrival.inPlace !== 1) continue;
       const location = locateInPlaceFile(arrival.path);
@@ -275,6 +285,47 @@ async function rebuildIndex(
     removeDatabaseFiles(buildPath);
     logger.error('Reindex failed; the old index is unchanged', { root: archiveRoot, error: describeError(error) });
     throw error;
+  }
+}
+
+/**
+ * Yields the walk's files one top folder of `root` (a study folder,
+ * <root>/<StudyInstanceUID>/) at a time, sorted oldest modification time
+ * first, then by path. The first file indexed keeps the study, so the patient
+ * whose instance was received first keeps it, as at receive time, and not the
+ * file whose name sorts first. A file directly in `root` is a group of its
+ * own. The walk is depth first, so memory holds one folder's file list.
+ */
+function* filesByStudyFolder(walker: FileWalker, root: string): Generator<string[]> {
+  let folder: string | undefined;
+  let files: { path: string; modified: number }[] = [];
+  for (let file = walker.next(); file !== undefined; file = walker.next()) {
+    const top = path.relative(root, file).split(path.sep)[0];
+    if (top !== folder && files.length > 0) {
+      yield sortByModification(files);
+      files = [];
+    }
+    folder = top;
+    files.push({ path: file, modified: modificationTime(file) });
+  }
+  if (files.length > 0) yield sortByModification(files);
+}
+
+function sortByModification(files: { path: string; modified: number }[]): string[] {
+  files.sort((a, b) => {
+    if (a.modified !== b.modified) return a.modified < b.modified ? -1 : 1;
+    if (a.path === b.path) return 0;
+    return a.path < b.path ? -1 : 1;
+  });
+  return files.map((file) => file.path);
+}
+
+/** Returns the file's modification time in milliseconds, or Infinity when stat fails, so the read that reports the error comes last. */
+function modificationTime(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }
 
