@@ -116,10 +116,12 @@ export interface IndexedInstance {
   patientId: string;
 }
 
+/** Keys that every listed instance matches; absent keys match any instance. */
 export interface InstanceFilter {
   studyInstanceUid?: string;
   seriesInstanceUid?: string;
   sopInstanceUids?: string[];
+  /** Patient ID (0010,0020), compared without leading and trailing spaces as samePatientId does. */
   patientId?: string;
 }
 
@@ -409,8 +411,10 @@ export class ArchiveCatalog {
       parameters.push(JSON.stringify(filter.sopInstanceUids));
     }
     if (filter.patientId !== undefined) {
-      conditions.push('p.patient_id = ?');
-      parameters.push(filter.patientId);
+      // NOTE: SQLite trim() removes only spaces, the padding that LO allows,
+      // where samePatientId also removes other whitespace.
+      conditions.push('trim(p.patient_id) = ?');
+      parameters.push(filter.patientId.trim());
     }
     const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
     const rows = this.db

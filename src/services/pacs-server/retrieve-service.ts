@@ -15,7 +15,7 @@ import type {
 import { DimseStatusError } from '../../dicom/network';
 import type { Dataset } from '../../dicom/dataset';
 import { Tags } from '../../dicom/tags';
-import type { LocalArchive, StoredInstance } from '../archive';
+import type { InstanceFilter, LocalArchive, StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { checkLevel, informationModelOf } from './find-service';
 import type { InformationModel, QueryLevel } from './find-service';
@@ -49,6 +49,8 @@ export interface RetrieveRequest {
   instances: StoredInstance[];
   /** Query/Retrieve Level and the requested UIDs, or their count; a Patient ID only as a count. */
   logFields: Record<string, string | number>;
+  /** Parent Unique Keys that excluded instances which the retrieve-level key matched, one entry per key. */
+  unmatchedParentKeys: UnmatchedParentKey[];
 }
 
 function uidsForLog(uids: string[]): string | number {
@@ -122,22 +124,85 @@ export function resolveRequest(archive: LocalArchive, context: QueryRequestConte
   if (patientIds.length > 0) logFields.patientIds = patientIds.length;
 
   const keys = checkUniqueKeys(dataset, level, model);
-  let instances: StoredInstance[];
+  const parentKeys = parentKeysOf(keys, level);
+  let instances: StoredInstance[] = [];
+  const unmatchedParentKeys: UnmatchedParentKey[] = [];
+  for (const filter of levelFilters(keys, level)) {
+    const matched = archive.listInstances({ ...parentKeys, ...filter });
+    instances = instances.concat(matched);
+
+    const unmatched = findUnmatchedParentKey(archive, filter, parentKeys, matched.length);
+    if (!unmatched) continue;
+    const earlier = unmatchedParentKeys.find((entry) => entry.name === unmatched.name);
+    if (earlier) earlier.excluded += unmatched.excluded;
+    else unmatchedParentKeys.push(unmatched);
+  }
+  return { level, instances, logFields, unmatchedParentKeys };
+}
+
+/**
+ * Returns the Unique Keys of the levels above `level` as one filter. In the
+ * baseline (hierarchical) retrieve they identify the parent entities of the
+ * requested ones (PS3.4 C.4.2.2.1 and C.4.3.2.1), so an instance is sent only
+ * when it matches them too. A Study Instance UID of one patient with another
+ * patient's Patient ID matches nothing.
+ */
+function parentKeysOf(keys: Partial<Record<QueryLevel, string[]>>, level: QueryLevel): InstanceFilter {
+  const filter: InstanceFilter = {};
+  if (level !== 'PATIENT' && keys.PATIENT) filter.patientId = keys.PATIENT[0];
+  if ((level === 'SERIES' || level === 'IMAGE') && keys.STUDY) filter.studyInstanceUid = keys.STUDY[0];
+  if (level === 'IMAGE' && keys.SERIES) filter.seriesInstanceUid = keys.SERIES[0];
+  return filter;
+}
+
+/** Returns one filter per requested entity at `level`, or one filter with the SOP Instance UID list at IMAGE level. */
+function levelFilters(keys: Partial<Record<QueryLevel, string[]>>, level: QueryLevel): InstanceFilter[] {
   switch (level) {
     case 'PATIENT':
-      instances = keys.PATIENT!.flatMap((patientId) => archive.listInstances({ patientId }));
-      break;
+      return keys.PATIENT!.map((patientId) => ({ patientId }));
     case 'STUDY':
-      instances = keys.STUDY!.flatMap((studyInstanceUid) => archive.listInstances({ studyInstanceUid }));
-      break;
+      return keys.STUDY!.map((studyInstanceUid) => ({ studyInstanceUid }));
     case 'SERIES':
-      instances = keys.SERIES!.flatMap((seriesInstanceUid) => archive.listInstances({ seriesInstanceUid }));
-      break;
+      return keys.SERIES!.map((seriesInstanceUid) => ({ seriesInstanceUid }));
     case 'IMAGE':
-      instances = archive.listInstances({ sopInstanceUids: keys.IMAGE! });
-      break;
+      return [{ sopInstanceUids: keys.IMAGE! }];
   }
-  return { level, instances, logFields };
+}
+
+/** The parent Unique Key whose value excluded instances that the retrieve-level key matched. */
+export interface UnmatchedParentKey {
+  name: 'PatientID' | 'StudyInstanceUID' | 'SeriesInstanceUID';
+  /** Instances that match the retrieve-level key but not this key. */
+  excluded: number;
+}
+
+/**
+ * Finds which parent key of `parentKeys` excluded instances that `filter`
+ * alone matches, or returns undefined when none was excluded. The keys are
+ * added from the nearest parent upward, and the first one that lowers the
+ * count is named. Only a request with an excluded instance runs more than one
+ * extra query.
+ */
+function findUnmatchedParentKey(archive: LocalArchive, filter: InstanceFilter, parentKeys: InstanceFilter, matched: number): UnmatchedParentKey | undefined {
+  if (Object.keys(parentKeys).length === 0) return undefined;
+  const unfiltered = archive.listInstances(filter).length;
+  if (unfiltered === matched) return undefined;
+
+  const steps: [UnmatchedParentKey['name'], InstanceFilter][] = [
+    ['SeriesInstanceUID', { seriesInstanceUid: parentKeys.seriesInstanceUid }],
+    ['StudyInstanceUID', { studyInstanceUid: parentKeys.studyInstanceUid }],
+    ['PatientID', { patientId: parentKeys.patientId }],
+  ];
+  let narrowed: InstanceFilter = { ...filter };
+  let count = unfiltered;
+  for (const [name, step] of steps) {
+    if (Object.values(step)[0] === undefined) continue;
+    narrowed = { ...narrowed, ...step };
+    const stepCount = archive.listInstances(narrowed).length;
+    if (stepCount < count) return { name, excluded: unfiltered - matched };
+    count = stepCount;
+  }
+  return undefined;
 }
 
 type SendOne = (instance: StoredInstance) => Promise<DimseResult>;
@@ -222,6 +287,7 @@ export function createMoveHandler(deps: RetrieveDependencies) {
 
     const instances = request.instances;
     deps.log.info('C-MOVE started', { ...fields, instances: instances.length, host: destination.host, port: destination.port });
+    logUnmatchedParentKeys(deps.log, 'C-MOVE', request, fields);
     if (instances.length === 0) {
       const result = emptyResult();
       deps.log.info('C-MOVE finished', { ...fields, ...summarize(result) });
@@ -255,6 +321,7 @@ export function createGetHandler(deps: RetrieveDependencies) {
     const fields = { callingAeTitle: context.association.callingAeTitle, ...request.logFields };
     const instances = request.instances;
     deps.log.info('C-GET started', { ...fields, instances: instances.length });
+    logUnmatchedParentKeys(deps.log, 'C-GET', request, fields);
 
     const sendOne = async (instance: StoredInstance): Promise<DimseResult> => {
       const prepared = await openSubOperationData(instance, context.association.acceptedContexts, deps.log);
@@ -273,6 +340,22 @@ export function createGetHandler(deps: RetrieveDependencies) {
     deps.log.info('C-GET finished', { ...fields, ...summarize(result) });
     return result;
   };
+}
+
+/**
+ * Logs each parent Unique Key that excluded instances which the retrieve-level
+ * key matched. The request gets the same response as one for an unknown UID,
+ * which is Success without those instances.
+ */
+function logUnmatchedParentKeys(log: Logger, operation: 'C-MOVE' | 'C-GET', request: RetrieveRequest, fields: Record<string, string | number>): void {
+  const levelKey = UNIQUE_KEYS.find((key) => key.level === request.level)!.name;
+  for (const unmatched of request.unmatchedParentKeys) {
+    log.warn(
+      `${operation} did not send instances whose ${levelKey} matched but whose ${unmatched.name} differs from the identifier. ` +
+        `Retry with the ${unmatched.name} that C-FIND returns for them`,
+      { ...fields, unmatchedKey: unmatched.name, excludedInstances: unmatched.excluded },
+    );
+  }
 }
 
 function emptyResult(): RetrieveResult {
