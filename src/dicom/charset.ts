@@ -248,7 +248,7 @@ export function parseSpecificCharacterSet(value: string): string[] {
   return terms.length === 1 && terms[0] === '' ? [] : terms;
 }
 
-/** Returns the terms this module does not know; decodeText reads text under them as Latin-1. */
+/** Returns the terms this module does not know; decodeText reads text under them as decodeNonStandard describes. */
 export function findUnknownCharacterSets(characterSets: string[]): string[] {
   return characterSets
     .map(normalizeCharacterSetTerm)
@@ -444,6 +444,42 @@ function decodeLegacy(bytes: Buffer, legacyCharacterSet: LegacyCharacterSet): st
   return decoder.decode(bytes);
 }
 
+const namedDecoders = new Map<string, TextDecoder | null>();
+
+/** Returns a TextDecoder for an encoding label such as 'WINDOWS-1251' or 'KOI8-R', or undefined when the label names none. */
+function decoderForLabel(label: string): TextDecoder | undefined {
+  const key = label.toLowerCase();
+  if (!namedDecoders.has(key)) {
+    let decoder: TextDecoder | null = null;
+    try {
+      decoder = new TextDecoder(key);
+    } catch {
+      // Not a WHATWG encoding label.
+    }
+    namedDecoders.set(key, decoder);
+  }
+  return namedDecoders.get(key) ?? undefined;
+}
+
+/**
+ * Decodes text under a Specific Character Set that breaks PS3.5 section 6.1
+ * but is seen in real files, or returns undefined for a standard one:
+ * - ISO_IR 192 with other terms: PS3.5 allows it only alone, so the value is read as UTF-8.
+ * - Only unknown terms: one that names an encoding, such as WINDOWS-1251 or
+ *   KOI8-R, decodes with it. Other unknown terms are read as a data set without
+ *   Specific Character Set is, as UTF-8 when valid and otherwise in `legacyCharacterSet`.
+ */
+function decodeNonStandard(bytes: Buffer, characterSets: string[], legacyCharacterSet: LegacyCharacterSet): string | undefined {
+  const terms = characterSets.map(normalizeCharacterSetTerm).filter((term) => term !== '');
+  if (characterSets.length > 1 && terms.includes('ISO_IR 192') && !bytes.includes(ESC)) return bytes.toString('utf8');
+  if (terms.length === 0 || terms.some((term) => DEFINITIONS.has(term))) return undefined;
+
+  const named = terms.length === 1 ? decoderForLabel(terms[0]) : undefined;
+  if (named) return named.decode(bytes);
+  if (isUndeclaredUtf8(bytes)) return bytes.toString('utf8');
+  return decodeLegacy(bytes, legacyCharacterSet);
+}
+
 /**
  * Decodes the bytes of a text value with the Specific Character Set terms in
  * force. VRs outside SH, LO, UC, ST, LT, UT and PN use the default repertoire
@@ -451,8 +487,8 @@ function decodeLegacy(bytes: Buffer, legacyCharacterSet: LegacyCharacterSet): st
  * and PN, a data set without Specific Character Set or with only ISO_IR 6
  * reads a value with valid UTF-8 above 0x7F as UTF-8, and other values in
  * `legacyCharacterSet` (Latin-1 by default). A value with ESC under 'ISO 2022
- * IR 6' keeps the ISO 2022 decoding. Unknown terms are read as Latin-1 (see
- * findUnknownCharacterSets), whatever `legacyCharacterSet` is. Never throws.
+ * IR 6' keeps the ISO 2022 decoding. Terms that break PS3.5 are read as
+ * decodeNonStandard describes. Never throws.
  */
 export function decodeText(
   bytes: Buffer,
@@ -467,6 +503,8 @@ export function decodeText(
     // Escape sequences under 'ISO 2022 IR 6' designate declared code elements, so the ISO 2022 decoder below reads them.
     if (!bytes.includes(ESC) || !characterSets.some(isCodeExtensionTerm)) return decodeLegacy(bytes, legacyCharacterSet);
   }
+  const nonStandard = decodeNonStandard(bytes, characterSets, legacyCharacterSet);
+  if (nonStandard !== undefined) return nonStandard;
 
   const definitions = lookupDefinitions(characterSets);
   const codec = wholeValueCodec(definitions);

@@ -133,7 +133,6 @@ describe('decodeText undeclared UTF-8', () => {
     expect(decodeText(bytes('\xc3\xa9'), ['ISO_IR 100'], 'LO')).toBe('Ã©');
     // 'Ж' in UTF-8 is D0 96, which ISO 8859-5 reads as 'а' and the C1 control U+0096.
     expect(decodeText(Buffer.from('Ж', 'utf8'), ['ISO_IR 144'], 'PN')).toBe('а\u0096');
-    expect(decodeText(utf8Name, ['ISO_IR 999'], 'PN')).toBe(utf8Name.toString('latin1'));
     expect(decodeText(utf8Name, ['', 'ISO 2022 IR 87'], 'PN')).toBe(utf8Name.toString('latin1'));
   });
 
@@ -141,6 +140,33 @@ describe('decodeText undeclared UTF-8', () => {
     expect(encodeText(russianName, [], 'PN').toString('latin1')).toBe('????????^????');
     expect(canEncode(russianName, [])).toBe(false);
     expect(canEncode(russianName, ['ISO_IR 6'])).toBe(false);
+  });
+});
+
+describe('decodeText non-standard terms', () => {
+  const russianName = 'Кузнецов^Олег';
+  const windows1251Name = Buffer.from([0xca, 0xf3, 0xe7, 0xed, 0xe5, 0xf6, 0xee, 0xe2, 0x5e, 0xce, 0xeb, 0xe5, 0xe3]);
+  const koi8Name = Buffer.from([0xeb, 0xd5, 0xda, 0xce, 0xc5, 0xc3, 0xcf, 0xd7, 0x5e, 0xef, 0xcc, 0xc5, 0xc7]);
+
+  test('encoding label decodes with it', () => {
+    expect(decodeText(windows1251Name, ['WINDOWS-1251'], 'PN')).toBe(russianName);
+    expect(decodeText(windows1251Name, ['CP1251'], 'PN')).toBe(russianName);
+    expect(decodeText(koi8Name, ['KOI8-R'], 'PN')).toBe(russianName);
+  });
+
+  test('unknown term reads as undeclared', () => {
+    expect(decodeText(Buffer.from(russianName, 'utf8'), ['ISO_IR 999'], 'PN')).toBe(russianName);
+    expect(decodeText(windows1251Name, ['ISO_IR 999'], 'PN', 'windows-1251')).toBe(russianName);
+    expect(decodeText(windows1251Name, ['ISO_IR 999'], 'PN')).toBe(windows1251Name.toString('latin1'));
+  });
+
+  test('ISO_IR 192 with other terms is UTF-8', () => {
+    expect(decodeText(Buffer.from(russianName, 'utf8'), ['ISO_IR 6', 'ISO_IR 192'], 'PN')).toBe(russianName);
+    expect(decodeText(Buffer.from(russianName, 'utf8'), ['', 'ISO_IR 192'], 'LO')).toBe(russianName);
+  });
+
+  test('known term with an unknown one unchanged', () => {
+    expect(decodeText(windows1251Name, ['ISO_IR 100', 'WINDOWS-1251'], 'PN')).toBe(decodeText(windows1251Name, ['ISO_IR 100'], 'PN'));
   });
 });
 
