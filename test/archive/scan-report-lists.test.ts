@@ -110,6 +110,23 @@ describe('scan report lists', () => {
     expect(archive.listInstances({ patientId: 'P-B' })).toEqual([]);
   });
 
+  test.each([false, true])('SOP Instance UID of another patient listed (import %s)', async (importCopies) => {
+    const first = freshCopy(CT_SMALL, path.join(workDir, 'a', 'ct.dcm'), { [Tag.PatientID]: 'P-A' });
+    await archive.scanPaths([path.join(workDir, 'a')], { import: false });
+    // The same SOP Instance UID in another study of another patient.
+    const second = modifiedCopy(first, path.join(workDir, 'b', 'ct.dcm'), {
+      [Tag.PatientID]: 'P-B',
+      [Tag.StudyInstanceUID]: '2.25.81726357',
+      [Tag.SeriesInstanceUID]: '2.25.81726358',
+    });
+
+    const report = await archive.scanPaths([path.join(workDir, 'b')], { import: importCopies });
+
+    expect(report.conflicts).toBe(1);
+    expect(report.otherPatient.map((item) => [item.path, item.storedPatientId, item.filePatientId])).toEqual([[fs.realpathSync(second), 'P-A', 'P-B']]);
+    expect(report.notIndexed).toEqual([]);
+  });
+
   test('other issuer named in the listing', async () => {
     const studyInstanceUid = '2.25.81726356';
     freshCopy(CT_SMALL, path.join(workDir, 'src', 'a.dcm'), { [Tag.StudyInstanceUID]: studyInstanceUid, [Tag.PatientID]: 'P-A', '(0010,0021)': 'HOSP-A' });

@@ -15,7 +15,7 @@ import { Tags } from '../../dicom/tags';
 import { InvalidUidError, SopClass } from '../../dicom/uid';
 import { createLogger, type Logger } from '../logger';
 import type { LocalArchive } from './archive';
-import { IndexConflictError, OtherPatientError, describeOtherPatient, type OtherPatientConflict, type StudySummary } from './catalog';
+import { IndexConflictError, OtherPatientError, describeOtherPatient, otherPatientConflict, type OtherPatientConflict, type StudySummary } from './catalog';
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
@@ -437,12 +437,12 @@ class Scan {
       const candidate: EncodedDataset = { path: file, datasetOffset: header.datasetOffset, transferSyntaxUid: record.instance.transferSyntaxUid };
       const comparison = compareBytesSync(indexed.path, candidate);
       if (comparison.kind === 'identical') return 'duplicate';
-      if (comparison.kind !== 'undecided') return this.rejectDifferentContent(file, sopInstanceUid, indexed.path);
+      if (comparison.kind !== 'undecided') return this.rejectDifferentContent(file, record, indexed);
 
       // Other promise chains (a C-STORE) may write to the index while this one waits, so they must not find the batch open.
       this.commitBatch();
       return compareDecodedValues(comparison.stored, candidate).then((decoded) => {
-        if (decoded.kind !== 're-encoded') return this.rejectDifferentContent(file, sopInstanceUid, indexed.path);
+        if (decoded.kind !== 're-encoded') return this.rejectDifferentContent(file, record, indexed);
         this.logger.debug('File contains an indexed instance in another transfer syntax; counted as a duplicate', {
           sopInstanceUid,
           path: file,
@@ -477,8 +477,19 @@ class Scan {
     return outcome;
   }
 
-  /** Lists `file` as not indexed, because `storedPath` contains another data set with its SOP Instance UID, and returns 'conflict'. */
-  private rejectDifferentContent(file: string, sopInstanceUid: string, storedPath: string): ScanOutcome {
+  /**
+   * Lists `file` as not indexed, because the indexed file of its SOP Instance UID contains another data set,
+   * under "other patient" when that instance's Patient ID differs, and returns 'conflict'.
+   */
+  private rejectDifferentContent(file: string, record: InstanceRecord, indexed: { path: string; patientId: string }): ScanOutcome {
+    const sopInstanceUid = record.instance.sopInstanceUid;
+    const storedPath = indexed.path;
+    const otherPatient = otherPatientConflict('instance', indexed.patientId, record);
+    if (otherPatient) {
+      this.logger.warn('File is of another Patient ID than its indexed SOP Instance UID; not indexed', { path: file, storedPath, ...otherPatientFields(otherPatient) });
+      this.listOtherPatient(file, otherPatient, 'not indexed');
+      return 'conflict';
+    }
     this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
       sopInstanceUid,
       path: file,
