@@ -12,12 +12,23 @@ import { corpusFile, makeTempDir, REPO_ROOT, runDcmtk } from '../support/peers';
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
 
+/** Returns the paths of the regular files under `dir`, at any depth, sorted. */
+function listFilesUnder(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name))
+    .sort();
+}
+
 describeBuilt('loader anonymize', () => {
-  test('folder input is mirrored and burned-in images are held back', async () => {
+  test('folder input laid out by new UIDs', async () => {
     const dir = makeTempDir('anonymize-cli');
     const input = path.join(dir, 'in');
-    fs.mkdirSync(path.join(input, 'ct'), { recursive: true });
-    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'ct', 'a.dcm'));
+    // Workstation exports often name folders after the patient, so no input folder name may reach OUT.
+    const patientFolder = path.join(input, 'Иванов И.И', 'КТ грудь');
+    fs.mkdirSync(patientFolder, { recursive: true });
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(patientFolder, 'a.dcm'));
     fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct-implicit-le').path), path.join(input, 'sc.dcm'));
     const secretFile = path.join(dir, 'secret');
     fs.writeFileSync(secretFile, 'a job secret of enough bytes');
@@ -29,12 +40,20 @@ describeBuilt('loader anonymize', () => {
     expect(first.stdout).toContain('anonymized 1 file of 2: 1 held back, 0 failed');
     expect(first.stdout).toContain('held back:');
 
-    const written = fs.readdirSync(path.join(output, 'ct'));
+    const written = listFilesUnder(output);
     expect(written).toHaveLength(1);
-    const dataset = readDicomFileHeaderSync(path.join(output, 'ct', written[0])).dataset;
-    expect(written[0]).toBe(`${dataset.getString(Tags.SOPInstanceUID)}.dcm`);
+    const dataset = readDicomFileHeaderSync(written[0]).dataset;
+    const expectedPath = path.join(
+      output,
+      dataset.getString(Tags.StudyInstanceUID) ?? '',
+      dataset.getString(Tags.SeriesInstanceUID) ?? '',
+      `${dataset.getString(Tags.SOPInstanceUID)}.dcm`,
+    );
+    expect(written[0]).toBe(expectedPath);
+    expect(written[0]).not.toContain('Иванов');
+    expect(written[0]).not.toContain('КТ');
 
-    const again = await runLoader(['anonymize', path.join(input, 'ct', 'a.dcm'), path.join(dir, 'again.dcm'), '--shift-dates', '--job-secret-file', secretFile]);
+    const again = await runLoader(['anonymize', path.join(patientFolder, 'a.dcm'), path.join(dir, 'again.dcm'), '--shift-dates', '--job-secret-file', secretFile]);
     expect(again.code).toBe(0);
     const repeated = readDicomFileHeaderSync(path.join(dir, 'again.dcm')).dataset;
     expect(repeated.getString(Tags.SOPInstanceUID)).toBe(dataset.getString(Tags.SOPInstanceUID));
@@ -55,9 +74,11 @@ describeBuilt('loader anonymize', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('anonymized 1 file of 2: 0 held back, 0 failed, 1 skipped; 1 patient');
     expect(result.stdout).toContain(`skipped: ${path.join(input, 'DICOMDIR')}: a DICOMDIR is not anonymized`);
-    // Only the image was written, under its new SOP Instance UID; nothing was written for the DICOMDIR.
-    expect(fs.readdirSync(output)).toEqual(['DICOM']);
-    expect(fs.readdirSync(path.join(output, 'DICOM'))).toHaveLength(1);
+    // Only the image was written, under its new UIDs; nothing was written for the DICOMDIR.
+    const written = listFilesUnder(output);
+    expect(written).toHaveLength(1);
+    expect(path.basename(written[0])).not.toBe('DICOMDIR');
+    expect(written[0]).not.toContain(`${path.sep}DICOM${path.sep}`);
   });
 
   test('output onto the input rejected', async () => {
@@ -117,8 +138,7 @@ describeBuilt('loader anonymize', () => {
 
     const first = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
     expect(first.code).toBe(0);
-    const [name] = fs.readdirSync(output);
-    const written = path.join(output, name);
+    const [written] = listFilesUnder(output);
     fs.writeFileSync(written, 'a file the user keeps');
 
     // The same secret gives the same SOP Instance UID, so the second run meets the file of the first.
@@ -129,7 +149,7 @@ describeBuilt('loader anonymize', () => {
     expect(second.stdout).toContain(`skipped: ${path.join(input, 'a.dcm')}: output ${written} already exists; add --overwrite to replace it`);
     expect(second.stdout).not.toContain('failed:');
     expect(fs.readFileSync(written, 'utf8')).toBe('a file the user keeps');
-    expect(fs.readdirSync(output)).toEqual([name]);
+    expect(listFilesUnder(output)).toEqual([written]);
 
     const third = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile, '--overwrite']);
     expect(third.code).toBe(0);
@@ -148,8 +168,7 @@ describeBuilt('loader anonymize', () => {
 
     const first = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
     expect(first.code).toBe(3);
-    const [name] = fs.readdirSync(output);
-    const written = path.join(output, name);
+    const [written] = listFilesUnder(output);
     const firstBytes = fs.readFileSync(written);
 
     // The held-back image makes the run partial. The file of the first run counts as done, so the exit code is 3, not 1.
@@ -220,13 +239,14 @@ describeBuilt('loader anonymize', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('anonymized 1 file of 3: 0 held back, 0 failed, 2 skipped');
-    const written = fs.readdirSync(output).filter((name) => name.endsWith('.dcm'));
+    const written = listFilesUnder(output);
     expect(written).toHaveLength(1);
-    const writtenPath = path.join(output, written[0]);
+    const [writtenPath] = written;
     const firstCopy = `same SOP Instance UID as ${path.join(input, 'a.dcm')}, which was written to ${writtenPath}`;
     expect(result.stdout).toContain(`skipped: ${path.join(input, 'b.dcm')}: ${firstCopy}`);
     expect(result.stdout).toContain(`skipped: ${path.join(input, 'copy', 'c.dcm')}: ${firstCopy}`);
     expect(fs.existsSync(path.join(output, 'copy'))).toBe(false);
+    expect(written[0]).not.toContain(`${path.sep}copy${path.sep}`);
   });
 
   test('conflicting date options are a usage error', async () => {

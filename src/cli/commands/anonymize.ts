@@ -1,9 +1,11 @@
 /**
  * `loader anonymize IN OUT`: writes de-identified copies of DICOM files
  * following the Basic Application Level Confidentiality Profile of PS3.15
- * annex E. IN and OUT are files or folders. A folder is walked recursively
- * and its subfolders are mirrored under OUT, where each output file is named
- * by its new SOP Instance UID.
+ * annex E. IN and OUT are files or folders. A folder is walked recursively,
+ * and each output file is written to OUT/<Study Instance UID>/<Series
+ * Instance UID>/<SOP Instance UID>.dcm with the new UIDs, as in the archive.
+ * Input folder names are not reused, because exports often name them after
+ * the patient.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +13,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 
 import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError, OutputExistsError } from '../../dicom/anonymizer';
-import type { AnonymizationOptions, DateMode } from '../../dicom/anonymizer';
+import type { AnonymizationOptions, DateMode, NewUids } from '../../dicom/anonymizer';
 import { countOf, ExitCode, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 
@@ -156,11 +158,12 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   // would get the same output name and replace the first copy.
   const writtenBySopInstanceUid = new Map<string, { source: string; outPath: string }>();
   for (const file of files) {
-    // A file written into a folder is named by its new SOP Instance UID, as in a folder input.
-    let outputName: string | ((uids: { sopInstanceUid: string }) => string) = output;
-    if (inputIsFolder) outputName = (uids) => path.join(output, path.relative(input, path.dirname(file)), `${uids.sopInstanceUid}.dcm`);
+    // The new UIDs are derived from the job secret, so a repeated run with the same secret meets the same paths.
+    // A single file written into a folder is named by its new SOP Instance UID only.
+    let outputName: string | ((uids: NewUids) => string) = output;
+    if (inputIsFolder) outputName = (uids) => path.join(output, uids.studyInstanceUid, uids.seriesInstanceUid, `${uids.sopInstanceUid}.dcm`);
     else if (outputIsFolder) outputName = (uids) => path.join(output, `${uids.sopInstanceUid}.dcm`);
-    const target = (uids: { sopInstanceUid: string }): string => {
+    const target = (uids: NewUids): string => {
       const earlier = writtenBySopInstanceUid.get(uids.sopInstanceUid);
       if (earlier) throw new DuplicateSopInstanceError(earlier.source, earlier.outPath);
       return typeof outputName === 'string' ? outputName : outputName(uids);
@@ -202,7 +205,7 @@ export function registerAnonymize(program: Command, _globals: () => GlobalOption
     .command('anonymize')
     .description(
       'write de-identified copies of DICOM files (PS3.15 annex E Basic Application Level Confidentiality Profile); ' +
-        'IN and OUT are files or folders, and a folder is mirrored with files named by their new SOP Instance UID',
+        'IN and OUT are files or folders; a folder input is written as OUT/<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm with the new UIDs',
     )
     .argument('<in>', 'input file or folder')
     .argument('<out>', 'output file, or folder (required for a folder input, and used as a folder when it exists or ends with /)')

@@ -297,7 +297,8 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     const instance = await openInstance(input);
     if (instance.meta.getString(Tags.MediaStorageSOPClassUID) === MEDIA_STORAGE_DIRECTORY) {
       throw new DicomdirNotAnonymizedError(
-        'a DICOMDIR is not anonymized, because its records repeat patient data and name the original files; create a new one for the output, for example with dcmmkdir',
+        'a DICOMDIR is not anonymized, because its records repeat patient data and name the original files; ' +
+          'to make a new one, copy the output under DICOM File IDs (up to 8 characters A-Z, 0-9, _ per folder or file name) and run dcmmkdir',
       );
     }
     const replacementUids = new Set<string>();
