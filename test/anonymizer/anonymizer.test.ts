@@ -10,7 +10,7 @@ import { PassThrough } from 'stream';
 
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
-import { createAnonymizationJob, DicomdirNotAnonymizedError } from '../../src/dicom/anonymizer';
+import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError } from '../../src/dicom/anonymizer';
 import { shiftDate } from '../../src/dicom/anonymizer/rules';
 import { corpusFile, makeTempDir, REPO_ROOT, runDcmtk, startOrthanc, stopAll } from '../support/peers';
 
@@ -165,6 +165,60 @@ describe('options', () => {
     expect(occurrences(bytes, 'MRK')).toBe(0);
     const codes = readDicomFileHeaderSync(out).dataset.getItems(0x00120064).map((item) => item.getString(0x00080100));
     expect(codes).toEqual(['113100', '113111']);
+  });
+
+  test('safe private code only when kept', async () => {
+    const cases = [
+      // --keep-private without creators: the built-in list, on a file without private elements.
+      { name: 'built-in', source: path.join(REPO_ROOT, 'test', '.corpus', 'samples', 'mr', 'mr-small-explicit-le.dcm'), creators: BUILT_IN_SAFE_PRIVATE_CREATORS },
+      // A creator that none of the private blocks of the marked corpus has.
+      { name: 'unmatched', source: corpus.files[0].path, creators: ['NO SUCH CREATOR'] },
+    ];
+    for (const { name, source, creators } of cases) {
+      const out = path.join(dir, 'out-private-none', `${name}.dcm`);
+      await createAnonymizationJob({ keepPrivateCreators: creators }).anonymizeFile(source, out);
+      const dataset = readDicomFileHeaderSync(out).dataset;
+      const privateTags = [...dataset.elements.keys()].filter((tag) => (tag >>> 16) % 2 === 1);
+      expect({ name, privateTags }).toEqual({ name, privateTags: [] });
+      const codes = dataset.getItems(0x00120064).map((item) => item.getString(0x00080100));
+      expect({ name, codes }).toEqual({ name, codes: ['113100'] });
+      expect({ name, method: dataset.getString(0x00120063) }).toEqual({ name, method: 'Basic Application Confidentiality Profile' });
+    }
+  });
+
+  test('overlay groups removed whole', async () => {
+    const source = path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path);
+    const input = path.join(dir, 'overlay', 'in.dcm');
+    fs.mkdirSync(path.dirname(input), { recursive: true });
+    fs.copyFileSync(source, input);
+    const overlayData = path.join(dir, 'overlay', 'overlay.raw');
+    fs.writeFileSync(overlayData, Buffer.alloc(8, 0xff));
+    const added: string[] = [];
+    for (const group of ['6000', '6002', '601E']) {
+      added.push(
+        '-i', `(${group},0010)=4`,
+        '-i', `(${group},0011)=4`,
+        '-i', `(${group},0022)=Zzyzxovich overlay description`,
+        '-i', `(${group},0040)=G`,
+        '-i', `(${group},0050)=1\\1`,
+        '-i', `(${group},0100)=1`,
+        '-i', `(${group},0102)=0`,
+        '-i', `(${group},1500)=Zzyzxovich overlay label`,
+        '-i', `(${group},4000)=Zzyzxovich overlay comments`,
+        '-if', `(${group},3000)=${overlayData}`,
+      );
+    }
+    const modified = await runDcmtk('dcmodify', ['-nb', ...added, input]);
+    expect(modified.stderr).toBe('');
+    expect(modified.code).toBe(0);
+    const overlayTagsIn = [...readDicomFileHeaderSync(input).dataset.elements.keys()].filter((tag) => tag >>> 16 >= 0x6000 && tag >>> 16 <= 0x601e);
+    expect(overlayTagsIn).toHaveLength(30);
+
+    const out = path.join(dir, 'overlay', 'out.dcm');
+    await createAnonymizationJob().anonymizeFile(input, out);
+    const overlayTagsOut = [...readDicomFileHeaderSync(out).dataset.elements.keys()].filter((tag) => tag >>> 16 >= 0x6000 && tag >>> 16 <= 0x601e);
+    expect(overlayTagsOut).toEqual([]);
+    expect(occurrences(fs.readFileSync(out), 'Zzyzxovich')).toBe(0);
   });
 
   test('retain options keep their attributes and list their codes', async () => {

@@ -13,8 +13,8 @@ import { Readable, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
 import * as zlib from 'zlib';
 
-import { Dataset } from '../dataset';
-import { Tags } from '../tags';
+import { Dataset, tagElement } from '../dataset';
+import { isPrivateTag, Tags } from '../tags';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../uid';
 import { buildFileMetaInformation, ElementSpec, encodeElements } from '../writer';
 import { dateOffsetDays, generateJobSecret, PseudonymScheme, PseudonymTable, UidMapper } from './job-keys';
@@ -184,6 +184,22 @@ function methodCodes(options: ProfileOptions, keepsPrivate: boolean): Array<[str
   return codes;
 }
 
+/**
+ * Returns whether `specs` keep a private data element at any nesting level.
+ * Private creator elements (gggg,0010-00FF) alone do not count, because they
+ * carry no data. The Retain Safe Private option (PS3.15 E.3.10) retains safe
+ * private attributes, so its code is listed only for an instance that keeps one.
+ */
+function containsPrivateDataElement(specs: readonly ElementSpec[]): boolean {
+  for (const spec of specs) {
+    if (isPrivateTag(spec.tag) && tagElement(spec.tag) > 0x00ff) return true;
+    if (spec.vr !== 'SQ' || !Array.isArray(spec.value)) continue;
+    const items = spec.value as ElementSpec[][];
+    if (items.some((item) => containsPrivateDataElement(item))) return true;
+  }
+  return false;
+}
+
 /** Returns the key that identifies a patient within a job: Patient ID with its issuer, or the name when the ID is empty. */
 function patientKey(dataset: Dataset): string {
   const id = dataset.getString(Tags.PatientID) ?? '';
@@ -204,7 +220,6 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     cleanDescriptors: options.cleanDescriptors === true,
   };
   const keptPrivateCreators = new Set((options.keepPrivateCreators ?? []).map((creator) => creator.trim()).filter(Boolean));
-  const codes = methodCodes(profile, keptPrivateCreators.size > 0);
   const heldBack: HeldBackInstance[] = [];
   let written = 0;
   // The UID and pseudonym tables also keep the values of files that were not written, for example because their
@@ -241,6 +256,8 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     const specs = applyRules(dataset, context).filter(
       (spec) => ![PATIENT_IDENTITY_REMOVED, DEIDENTIFICATION_METHOD, DEIDENTIFICATION_METHOD_CODE_SEQUENCE, LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED].includes(spec.tag),
     );
+    // NOTE: private elements after Pixel Data are read after this header is written, so they do not count here.
+    const codes = methodCodes(profile, containsPrivateDataElement(specs));
     specs.push(
       { tag: PATIENT_IDENTITY_REMOVED, vr: 'CS', value: 'YES' },
       { tag: DEIDENTIFICATION_METHOD, vr: 'LO', value: codes.map(([, meaning]) => meaning) },

@@ -86,7 +86,20 @@ function unlistedDateTimeAction(element: Element, dates: DateMode): ResolvedActi
   return dates === 'shift' ? 'SHIFT' : 'D';
 }
 
+/**
+ * Returns true for an element of an overlay repeating group, the even groups
+ * 6000-601E of the Overlay Plane module.
+ */
+function isOverlayGroupElement(tag: Tag): boolean {
+  return (tagGroup(tag) & 0xffe1) === 0x6000;
+}
+
 function applyStandardRule(dataset: Dataset, element: Element, context: RuleContext): ElementSpec | undefined {
+  // Table E.1-1 of PS3.15 removes Overlay Data (60xx,3000) and Overlay Comments (60xx,4000) but lists no other
+  // overlay attribute. Keeping those others would leave an overlay without its data and with free text such as
+  // Overlay Description (60xx,0022) and Overlay Label (60xx,1500), so the whole group is removed. The Clean
+  // Graphics option, under which the table cleans Overlay Data instead of removing it, is not offered.
+  if (isOverlayGroupElement(element.tag)) return undefined;
   const rule = findRule(element.tag);
   if (!rule && DATE_TIME_VRS.has(element.vr)) return keepElement(dataset, element, context, unlistedDateTimeAction(element, context.profile.dates));
   if (!rule) return keepElement(dataset, element, context, isReplaceableUid(element) ? 'U' : 'K');
