@@ -16,6 +16,7 @@ import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
 import { messageKeys } from '../../src/ui/i18n';
 import { seriesFromArchive } from '../../src/ui/viewer/study-source';
+import { CT_SMALL, MR_SMALL, PYDICOM_TEST_FILES, freshCopy } from '../archive/fixtures';
 import { MemoryStore } from '../support/keyring';
 import { corpusSamples, freePort, LOOPBACK, makeTempDir, startDcmqrscp, startOrthanc, storeFiles } from '../support/peers';
 import type { OrthancHandle, PeerHandle } from '../support/peers';
@@ -463,4 +464,31 @@ describe.each(['Orthanc', 'dcmqrscp'] as const)('C-MOVE to the window server fro
       await controller.startServer();
     }
   }, 60_000);
+});
+
+describe('Local panel folder', () => {
+  test('scanLocal indexes the panel folder', async () => {
+    const { controller } = newController('ctl-scan-panel');
+    const folder = makeTempDir('ctl-scan-panel-files');
+    const inPlace = [freshCopy(CT_SMALL, path.join(folder, 'ct', 'image1.dcm')), freshCopy(MR_SMALL, path.join(folder, 'mr', 'image1.dcm'))];
+    // Its Pixel Data (7FE0,0010) declares more bytes than the file has.
+    fs.copyFileSync(path.join(PYDICOM_TEST_FILES, 'MR_truncated.dcm'), path.join(folder, 'damaged.dcm'));
+    const connection = controller.connectLocal(folder);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+    // A file that the archive stored in its own study folder, as its PACS server or an import stores it.
+    const stored = await connection.archive.importFile(freshCopy(CT_SMALL, path.join(makeTempDir('ctl-scan-panel-stored'), 'stored.dcm')), { copy: true });
+
+    try {
+      const result = await controller.scanLocal(connection.archive, folder, () => undefined);
+
+      // Two files in place, the damaged one and the stored one; index.sqlite and .processes are not scanned.
+      expect(result).toEqual({ scanned: 4, indexed: 3, failed: 1 });
+      const studyUids = controller.searchLocal(connection.archive).map((row) => row.studyInstanceUid);
+      expect(studyUids).toHaveLength(3);
+      expect(studyUids).toContain(stored.studyInstanceUid);
+      for (const file of inPlace) expect(connection.archive.listInstances({}).map((instance) => instance.path)).toContain(fs.realpathSync(file));
+    } finally {
+      await controller.close();
+    }
+  });
 });

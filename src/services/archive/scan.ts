@@ -19,10 +19,11 @@ import { IndexConflictError, OtherPatientError, describeOtherPatient, otherPatie
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
+import { INDEX_FILE, conflictsFolder, incomingFolder, processesFolder } from './layout';
 import { otherPatientFields, type StoreOutcomeKind } from './placement';
 import { HeaderPrefetch, type PrefetchedHeader } from './header-prefetch';
 import { compareBytesSync, compareDecodedValues, type EncodedDataset } from './same-content';
-import { FileWalker, describeFileSystemError } from './walk';
+import { FileWalker, describeFileSystemError, type FileWalkerOptions } from './walk';
 
 export interface ScanOptions {
   /** Copy files into the archive; false indexes them where they are. */
@@ -37,6 +38,15 @@ export interface ScanOptions {
    * so an abort from a signal handler takes effect within one batch.
    */
   signal?: AbortSignal;
+  /**
+   * Walks the archive's own folder too when a given path is inside it, as the
+   * window's Scan of a Local panel does, and skips only the archive's internal
+   * entries: the .incoming, .conflicts and .processes folders of the archive
+   * root and files named index.sqlite* (the index and its journal files) in
+   * any folder. Files the archive stored count as duplicates. Default false:
+   * `loader scan` skips the archive folder, whose files are indexed already.
+   */
+  includeArchiveFolder?: boolean;
 }
 
 export interface ScanProgress {
@@ -191,8 +201,8 @@ class Scan {
   async run(paths: string[]): Promise<void> {
     const existingPaths = paths.filter((given) => this.checkGivenPathExists(given));
     const archiveRoot = fs.realpathSync.native(this.archive.root);
-    this.warnAboutPathsInArchive(existingPaths, archiveRoot);
-    const walker = new FileWalker(existingPaths, { skipFolders: [archiveRoot] });
+    if (!this.options.includeArchiveFolder) this.warnAboutPathsInArchive(existingPaths, archiveRoot);
+    const walker = new FileWalker(existingPaths, this.options.includeArchiveFolder ? archiveInternalEntries(archiveRoot) : { skipFolders: [archiveRoot] });
     // An import reads each file whole to copy it, so only a scan in place starts the header thread.
     const legacyCharacterSet = this.archive.legacyCharacterSet;
     const files = new HeaderPrefetch(walker, this.logger, this.options.import ? { filesBeforeThread: Infinity, legacyCharacterSet } : { legacyCharacterSet });
@@ -704,6 +714,14 @@ class Scan {
 /** A store outcome, or 'updated' for a file indexed in place again because it changed. */
 type ScanOutcome = StoreOutcomeKind | 'updated';
 
+
+/** Returns the walk options that skip the archive's internal folders and index files (see ScanOptions.includeArchiveFolder). */
+function archiveInternalEntries(archiveRoot: string): FileWalkerOptions {
+  return {
+    skipFolders: [incomingFolder(archiveRoot), conflictsFolder(archiveRoot), processesFolder(archiveRoot)],
+    skipName: (name, isDirectory) => !isDirectory && name.startsWith(INDEX_FILE),
+  };
+}
 
 /** Returns the real paths of `paths`, leaving out those that cannot be resolved (the walk reports them). */
 function realPathsOf(paths: readonly string[]): string[] {

@@ -245,9 +245,12 @@ export class AppController {
     });
   }
 
-  /** Indexes the DICOM files under the archive root in place. */
+  /**
+   * Indexes the DICOM files under `root` in place. `root` may be the archive's own folder, as for a
+   * Local panel: its internal folders and index files are skipped, and the files it stored count as indexed.
+   */
   async scanLocal(archive: LocalArchive, root: string, onProgress: (scanned: number, indexed: number) => void): Promise<{ scanned: number; indexed: number; failed: number }> {
-    const report = await archive.scanPaths([root], { import: false, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
+    const report = await archive.scanPaths([root], { import: false, includeArchiveFolder: true, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
     // Files not read or not indexed fail; non-DICOM files beside the images do not.
     const failed = report.damaged.length + report.unreadable.length + report.notIndexed.length + report.missing.length;
     return { scanned: report.scanned, indexed: report.indexed + report.updated + report.duplicates, failed };
