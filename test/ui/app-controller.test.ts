@@ -9,7 +9,7 @@ import * as path from 'path';
 import { LocalArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { SettingsStore } from '../../src/services/settings/settings-store';
-import { AppController } from '../../src/ui/controllers/app-controller';
+import { AppController, LocalFolderError } from '../../src/ui/controllers/app-controller';
 import type { PanelConnection, TransferProgress } from '../../src/ui/controllers/app-controller';
 import { panelKindChange, sideToOpen } from '../../src/ui/controllers/panel-state';
 import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
@@ -490,5 +490,42 @@ describe('Local panel folder', () => {
     } finally {
       await controller.close();
     }
+  });
+
+  test('connectLocal rejects a missing folder', async () => {
+    const { controller } = newController('ctl-missing-folder');
+    const parent = makeTempDir('ctl-missing-folder-parent');
+    const missing = path.join(parent, 'no', 'such', 'folder');
+
+    expect(() => controller.connectLocal(missing)).toThrow(LocalFolderError);
+    expect(() => controller.connectLocal(missing)).toThrow(`The folder ${missing} does not exist.`);
+    expect(fs.existsSync(path.join(parent, 'no'))).toBe(false);
+
+    controller.updateInterface({ language: 'ru' });
+    expect(() => controller.connectLocal(missing)).toThrow(`Папка ${missing} не существует.`);
+    expect(fs.existsSync(path.join(parent, 'no'))).toBe(false);
+    await controller.close();
+  });
+
+  test('connectLocal rejects a file and no path', async () => {
+    const { controller } = newController('ctl-file-folder');
+    const file = path.join(makeTempDir('ctl-file-folder-parent'), 'image.dcm');
+    fs.copyFileSync(CT_SMALL, file);
+
+    expect(() => controller.connectLocal(file)).toThrow(`${file} is a file, not a folder.`);
+    expect(() => controller.connectLocal(path.join(file, 'below'))).toThrow('does not exist');
+    expect(() => controller.connectLocal('  ')).toThrow('No folder given');
+    await controller.close();
+  });
+
+  test('connectLocal creates the window archive', async () => {
+    const { controller, archiveRoot } = newController('ctl-window-archive');
+    expect(fs.existsSync(archiveRoot)).toBe(false);
+
+    const connection = controller.connectLocal(archiveRoot);
+
+    expect(connection.kind).toBe('local');
+    expect(fs.existsSync(path.join(archiveRoot, 'index.sqlite'))).toBe(true);
+    await controller.close();
   });
 });

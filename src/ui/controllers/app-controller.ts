@@ -4,6 +4,7 @@
  * loader's own PACS server. It imports nothing from Qt, so tests drive it
  * without a display.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 
 import envPaths from 'env-paths';
@@ -26,6 +27,7 @@ import type { SecretStore } from '../../services/secrets';
 import type { SshNode } from '../../services/settings/settings-types';
 import { KnownHostsFile } from '../../services/ssh';
 import { sendInstances } from '../../services/transfers';
+import { translator } from '../i18n';
 import { ArchiveChangeNotifier } from './archive-changes';
 import { RejectedCallers } from './rejected-callers';
 import { addServerDeliveries, ServerDeliveries } from './server-deliveries';
@@ -197,10 +199,34 @@ export class AppController {
     return { kind: 'pacs', node, label: `${node.aeTitle}@${node.host}:${node.port}` };
   }
 
-  /** Opens the archive at `root`, reusing an archive that another panel or the server already opened. */
+  /**
+   * Opens the archive at `root`, reusing an archive that another panel or the server already opened.
+   * The archive keeps its index in `root`. Only the window's own archive root is created when missing.
+   *
+   * @throws LocalFolderError, with a message in the interface language, when `root` is empty, missing or not a folder.
+   */
   connectLocal(root: string): PanelConnection {
+    if (path.resolve(root) !== path.resolve(this.options.archiveRoot)) this.checkLocalFolder(root);
     const archive = this.openArchive(root);
     return { kind: 'local', archive, root, label: root };
+  }
+
+  /** Throws LocalFolderError when `root` is empty or is not an existing folder; other stat errors are left to the archive. */
+  private checkLocalFolder(root: string): void {
+    const t = translator(this.settings.settings.interface.language);
+    if (root.trim() === '') throw new LocalFolderError(root, t('local.folderEmpty'));
+    let stats: fs.Stats;
+    try {
+      stats = fs.statSync(root);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return;
+      log.warn('Local panel folder does not exist; nothing created', { folder: path.resolve(root), code });
+      throw new LocalFolderError(root, t('local.folderNotFound', { folder: path.resolve(root) }));
+    }
+    if (stats.isDirectory()) return;
+    log.warn('Local panel path is not a folder', { path: path.resolve(root) });
+    throw new LocalFolderError(root, t('local.notAFolder', { folder: path.resolve(root) }));
   }
 
   /** Opens the archive at `root` once per controller; close() closes it. */
@@ -431,6 +457,17 @@ export class AppController {
       log.info('archive closed', { root });
     }
     this.openArchives.clear();
+  }
+}
+
+/** A folder that a Local panel cannot show: the message is in the interface language. */
+export class LocalFolderError extends Error {
+  constructor(
+    readonly folder: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LocalFolderError';
   }
 }
 
