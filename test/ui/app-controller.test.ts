@@ -16,7 +16,7 @@ import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
 import { messageKeys } from '../../src/ui/i18n';
 import { seriesFromArchive } from '../../src/ui/viewer/study-source';
-import { CT_SMALL, MR_SMALL, PYDICOM_TEST_FILES, freshCopy } from '../archive/fixtures';
+import { CT_SMALL, MR_SMALL, PYDICOM_TEST_FILES, Tag, freshCopy } from '../archive/fixtures';
 import { MemoryStore } from '../support/keyring';
 import { corpusSamples, freePort, LOOPBACK, makeTempDir, startDcmqrscp, startOrthanc, storeFiles } from '../support/peers';
 import type { OrthancHandle, PeerHandle } from '../support/peers';
@@ -527,5 +527,65 @@ describe('Local panel folder', () => {
     expect(connection.kind).toBe('local');
     expect(fs.existsSync(path.join(archiveRoot, 'index.sqlite'))).toBe(true);
     await controller.close();
+  });
+});
+
+describe('Local panel filter', () => {
+  const SpecificCharacterSet = '(0008,0005)';
+  const names: Record<string, string> = {
+    yolkina: 'Ёлкина^Алёна',
+    ivanov: 'Иванов^Иван^Петрович',
+    petrov: 'Петров^Пётр^Сергеевич',
+    petrova: 'ПЕТРОВА^ПЁТРА',
+    lower: 'Lower^Case',
+  };
+  const uidOf: Record<string, string> = {};
+  let controller: AppController;
+  let archive: LocalArchive;
+
+  beforeAll(async () => {
+    let archiveRoot: string;
+    ({ controller, archiveRoot } = newController('ctl-filter'));
+    const connection = controller.connectLocal(archiveRoot);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+    archive = connection.archive;
+    const files = makeTempDir('ctl-filter-files');
+    for (const [label, name] of Object.entries(names)) {
+      const source = label === 'lower' ? MR_SMALL : CT_SMALL;
+      const changes = { [SpecificCharacterSet]: 'ISO_IR 192', [Tag.PatientName]: name, [Tag.PatientID]: label.toUpperCase(), [Tag.StudyDescription]: `Study of ${label}` };
+      const outcome = await archive.importFile(freshCopy(source, path.join(files, `${label}.dcm`), changes), { copy: true });
+      uidOf[label] = outcome.studyInstanceUid;
+    }
+  });
+
+  afterAll(async () => {
+    await controller.close();
+  });
+
+  const labelsOf = (uids: string[]) =>
+    Object.keys(uidOf)
+      .filter((label) => uids.includes(uidOf[label]))
+      .sort();
+  const filterLabels = (text: string) => labelsOf(controller.searchLocal(archive, text).map((row) => row.studyInstanceUid));
+  const studiesLabels = (name: string) => labelsOf(archive.searchStudies({ name }).map((study) => study.studyInstanceUid));
+
+  test('name matches as loader studies', () => {
+    for (const text of ['Алена', 'алёна', 'иванов^иван', 'ПЁТР', 'петр^серг', 'Иван Иванов', 'lower', 'петров']) {
+      expect({ text, labels: filterLabels(text) }).toEqual({ text, labels: studiesLabels(text) });
+    }
+    expect(filterLabels('Алена')).toEqual(['yolkina']);
+    expect(filterLabels('иванов^иван')).toEqual(['ivanov']);
+    expect(filterLabels('ПЁТР')).toEqual(['ivanov', 'petrov', 'petrova']);
+  });
+
+  test('other columns match as before', () => {
+    expect(filterLabels('study of')).toEqual(Object.keys(names).sort());
+    expect(filterLabels('OF YOLKINA')).toEqual(['yolkina']);
+    expect(filterLabels('алена ct')).toEqual(['yolkina']);
+    expect(filterLabels('lower mr')).toEqual(['lower']);
+    expect(filterLabels('lower ct')).toEqual([]);
+    const date = controller.searchLocal(archive, 'алена')[0].studyDate;
+    expect(filterLabels(`алена ${date}`)).toEqual(['yolkina']);
+    expect(filterLabels(`алена ${date.replace(/-/g, '')}`)).toEqual(['yolkina']);
   });
 });

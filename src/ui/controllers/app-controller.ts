@@ -12,6 +12,7 @@ import envPaths from 'env-paths';
 import type { LegacyCharacterSet } from '../../dicom/charset';
 import { LocalArchive } from '../../services/archive';
 import type { StudySummary } from '../../services/archive';
+import { matchSearchText } from '../../services/archive/query-matching';
 import { LicenseError, LicenseService } from '../../services/license';
 import type { LicenseStatus } from '../../services/license';
 import { createLogger } from '../../services/logger';
@@ -257,18 +258,22 @@ export class AppController {
   }
 
   /**
-   * Lists the archive's studies. Each word of `text` must occur, ignoring case, in the row as the
-   * table shows it: the patient name, the study description, a modality or the study date, which
-   * matches as YYYY-MM-DD or YYYYMMDD.
+   * Lists the archive's studies. Each word of `text` (split at spaces) must match the patient name
+   * as `loader studies --name` matches it (matchSearchText: any case, е matches ё, '^' separates
+   * words). Otherwise it must occur, ignoring case, in the study description, a modality or the
+   * study date as the table shows them, and the date also matches as YYYYMMDD.
    */
   searchLocal(archive: LocalArchive, text = ''): StudyRow[] {
-    const rows = archive.searchStudies({}).map(rowFromSummary);
-    const words = text.toLowerCase().split(/\s+/).filter((word) => word !== '');
-    if (words.length === 0) return rows;
-    return rows.filter((row) => {
-      const shown = [row.patientName, row.studyDescription, row.modalities, row.studyDate, row.studyDate.replace(/-/g, '')].join('\n').toLowerCase();
-      return words.every((word) => shown.includes(word));
-    });
+    const studies = archive.searchStudies({});
+    const words = text.split(/\s+/).filter((word) => word !== '');
+    if (words.length === 0) return studies.map(rowFromSummary);
+    const rows: StudyRow[] = [];
+    for (const study of studies) {
+      const row = rowFromSummary(study);
+      const shown = [row.studyDescription, row.modalities, row.studyDate, row.studyDate.replace(/-/g, '')].join('\n').toLowerCase();
+      if (words.every((word) => matchSearchText(word, study.patientName, true) || shown.includes(word.toLowerCase()))) rows.push(row);
+    }
+    return rows;
   }
 
   /**
