@@ -4,6 +4,7 @@
  */
 import type { FileProblem, ScanReport } from '../services/archive';
 import type { RemoteProblem } from '../services/ssh';
+import { countOf } from './context';
 import { formatTable } from './terminal';
 
 /** Problem lines printed per list; --json lists them all. */
@@ -17,6 +18,33 @@ export function printProblems(out: (line: string) => void, label: string, proble
   }
   const more = problems.length - MAX_LISTED_PROBLEMS;
   if (more > 0) out(`${label}: … and ${more} more (use --json for all)`);
+}
+
+/** Prints the counts of links not followed and index entries replaced, then every problem list of a scan. */
+export function printScanProblems(out: (line: string) => void, report: ScanReport): void {
+  if (report.otherPatient.length > 0) {
+    out(`${countOf(report.otherPatient.length, 'file')} of another patient than the study or series indexed under its UIDs`);
+  }
+  if (report.skippedLinks.length > 0) out(`${countOf(report.skippedLinks.length, 'symbolic link')} not followed`);
+  const overwritten = report.replaced.filter((file) => file.sopInstanceUid !== '').length;
+  if (overwritten > 0) out(`${countOf(overwritten, 'instance')} removed from the index: another instance overwrote its file`);
+  const broken = report.replaced.length - overwritten;
+  if (broken > 0) out(`${countOf(broken, 'instance')} removed from the index: its file is now damaged or not DICOM`);
+  printProblems(out, 'not DICOM', report.notDicom);
+  printProblems(out, 'damaged', report.damaged);
+  printProblems(out, 'unreadable', report.unreadable);
+  printProblems(out, 'missing', report.missing);
+  printProblems(out, 'not indexed', report.notIndexed);
+  printProblems(out, 'DICOMDIR record skipped', report.skippedRecords);
+  printProblems(out, 'other patient', report.otherPatient);
+  printProblems(out, 'link not followed', report.skippedLinks);
+  printProblems(out, 'replaced', report.replaced);
+}
+
+/** Returns true when a problem list is not empty: a file was not indexed, or indexed under another patient. The exit code is then 3. */
+export function scanHasProblems(report: ScanReport): boolean {
+  const lists = [report.notDicom, report.damaged, report.unreadable, report.missing, report.notIndexed, report.skippedRecords, report.otherPatient];
+  return lists.some((list) => list.length > 0);
 }
 
 /** Prints a blank line and the table of studies in the report, or nothing when it has none. */

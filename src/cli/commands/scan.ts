@@ -12,7 +12,7 @@ import { scanPaths } from '../../services/archive';
 import type { ScanReport } from '../../services/archive';
 import { ExitCode, countOf, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
-import { printProblems, printStudies } from '../scan-report';
+import { printScanProblems, printStudies, scanHasProblems } from '../scan-report';
 import { abortOnInterrupt } from './echo';
 import { ProgressLine } from '../terminal';
 
@@ -39,30 +39,8 @@ function printReport(report: ScanReport, imported: boolean): void {
   if (report.cancelled) {
     out('scan cancelled: files after the last one counted were not examined; run the same scan again to index them (files indexed so far stay indexed)');
   }
-  if (report.otherPatient.length > 0) {
-    out(`${countOf(report.otherPatient.length, 'file')} of another patient than the study or series indexed under its UIDs`);
-  }
-  if (report.skippedLinks.length > 0) out(`${countOf(report.skippedLinks.length, 'symbolic link')} not followed`);
-  const overwritten = report.replaced.filter((file) => file.sopInstanceUid !== '').length;
-  if (overwritten > 0) out(`${countOf(overwritten, 'instance')} removed from the index: another instance overwrote its file`);
-  const broken = report.replaced.length - overwritten;
-  if (broken > 0) out(`${countOf(broken, 'instance')} removed from the index: its file is now damaged or not DICOM`);
-  printProblems(out, 'not DICOM', report.notDicom);
-  printProblems(out, 'damaged', report.damaged);
-  printProblems(out, 'unreadable', report.unreadable);
-  printProblems(out, 'missing', report.missing);
-  printProblems(out, 'not indexed', report.notIndexed);
-  printProblems(out, 'DICOMDIR record skipped', report.skippedRecords);
-  printProblems(out, 'other patient', report.otherPatient);
-  printProblems(out, 'link not followed', report.skippedLinks);
-  printProblems(out, 'replaced', report.replaced);
+  printScanProblems(out, report);
   printStudies(out, report);
-}
-
-/** Returns true when a problem list is not empty: a file was not indexed, or indexed under another patient. The exit code is then 3. */
-function hasProblems(report: ScanReport): boolean {
-  const lists = [report.notDicom, report.damaged, report.unreadable, report.missing, report.notIndexed, report.skippedRecords, report.otherPatient];
-  return lists.some((list) => list.length > 0);
 }
 
 /**
@@ -75,7 +53,7 @@ function exitCodeOf(report: ScanReport): number {
     const stored = report.indexed + report.updated + report.imported + report.duplicates;
     return stored > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
   }
-  return hasProblems(report) ? ExitCode.PartialSuccess : ExitCode.Success;
+  return scanHasProblems(report) ? ExitCode.PartialSuccess : ExitCode.Success;
 }
 
 /** Raises a UsageError when none of the given paths exist; the scan reports the missing ones when some do. */

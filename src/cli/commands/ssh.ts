@@ -40,7 +40,7 @@ import {
 import type { FetchReport, RemoteEntry, SshCredentials, SshSession, SshTarget } from '../../services/ssh';
 import { countOf, ExitCode, openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
-import { printProblems, printStudies } from '../scan-report';
+import { printProblems, printScanProblems, printStudies, scanHasProblems } from '../scan-report';
 import { formatTable, ProgressLine } from '../terminal';
 import { promptHidden, readSecretFromStdin } from './secrets';
 
@@ -299,12 +299,24 @@ function printFetchReport(report: FetchReport): void {
   printProblems(out, 'rejected', download.rejected);
   printProblems(out, 'failed', download.failed);
   out(
-    `imported ${countOf(scan.imported, 'file')} into the archive: ${scan.duplicates} already stored, ${scan.conflicts} conflicts, ` +
+    `imported ${countOf(scan.imported, 'file')} into the archive: ${scan.duplicates} already stored, ` +
+      `${countOf(scan.conflicts, 'conflict')} kept aside in the archive's .conflicts folder, ` +
       `${scan.notDicom.length} not DICOM, ${scan.damaged.length} damaged`,
   );
-  printProblems(out, 'not DICOM', scan.notDicom);
-  printProblems(out, 'damaged', scan.damaged);
+  printScanProblems(out, scan);
   printStudies(out, scan);
+}
+
+/**
+ * Returns the exit code of `ssh get`: rejected or failed items, and the
+ * problems for which `scan --import` exits with 3, give 3, or 1 when no file
+ * was downloaded.
+ */
+function fetchExitCode(report: FetchReport): number {
+  const { download, scan } = report;
+  const problems = download.rejected.length > 0 || download.failed.length > 0 || scanHasProblems(scan);
+  if (!problems) return ExitCode.Success;
+  return download.files.length === 0 ? ExitCode.Failure : ExitCode.PartialSuccess;
 }
 
 function addConnectionOptions(command: Command): Command {
@@ -388,9 +400,7 @@ export function registerSsh(program: Command, globals: () => GlobalOptions): voi
       progress.done();
       if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else printFetchReport(report);
-      const problems =
-        report.download.rejected.length + report.download.failed.length + report.scan.notDicom.length + report.scan.damaged.length;
-      if (problems > 0) process.exitCode = report.download.files.length === 0 ? ExitCode.Failure : ExitCode.PartialSuccess;
+      process.exitCode = fetchExitCode(report);
     } finally {
       progress.done();
       archive.close();

@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import { scanPaths } from '../archive';
 import type { FileProblem, LocalArchive, ScanProgress, ScanReport } from '../archive';
+import type { OtherPatientFile } from '../archive/scan';
 import { downloadPaths } from './download';
 import type { DownloadOptions, DownloadReport, SessionFactory } from './download';
 
@@ -25,11 +26,16 @@ export interface FetchedFileProblem extends FileProblem {
 export interface FetchReport {
   download: DownloadReport;
   /** The import of the downloaded files; its studies are the ones the files contain. */
-  scan: Omit<ScanReport, 'notDicom' | 'damaged'> & { notDicom: FetchedFileProblem[]; damaged: FetchedFileProblem[] };
+  scan: Omit<ScanReport, 'notDicom' | 'damaged' | 'notIndexed' | 'otherPatient'> & {
+    notDicom: FetchedFileProblem[];
+    damaged: FetchedFileProblem[];
+    notIndexed: FetchedFileProblem[];
+    otherPatient: Array<OtherPatientFile & FetchedFileProblem>;
+  };
 }
 
 /** Adds the remote path of each problem whose staged copy this download wrote. */
-function withRemotePaths(problems: FileProblem[], remoteOf: Map<string, string>): FetchedFileProblem[] {
+function withRemotePaths<T extends FileProblem>(problems: T[], remoteOf: Map<string, string>): Array<T & FetchedFileProblem> {
   return problems.map((problem) => {
     const remotePath = remoteOf.get(path.resolve(problem.path));
     return remotePath === undefined ? problem : { ...problem, remotePath };
@@ -71,5 +77,14 @@ export async function fetchIntoArchive(
   const scan = await scanPaths(archive, download.stagedPaths, { import: true, onProgress: options.onScanProgress });
   if (!options.keepStaging) removeStagedFiles(path.resolve(options.stagingDir), localFiles);
   const remoteOf = new Map(download.files.map((file) => [path.resolve(file.localPath), file.remotePath]));
-  return { download, scan: { ...scan, notDicom: withRemotePaths(scan.notDicom, remoteOf), damaged: withRemotePaths(scan.damaged, remoteOf) } };
+  return {
+    download,
+    scan: {
+      ...scan,
+      notDicom: withRemotePaths(scan.notDicom, remoteOf),
+      damaged: withRemotePaths(scan.damaged, remoteOf),
+      notIndexed: withRemotePaths(scan.notIndexed, remoteOf),
+      otherPatient: withRemotePaths(scan.otherPatient, remoteOf),
+    },
+  };
 }

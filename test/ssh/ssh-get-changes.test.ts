@@ -1,0 +1,100 @@
+/**
+ * `ssh get` against a real OpenSSH server (test/support/sshd.ts) when the
+ * import sets files aside as another patient's.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { generateUid } from '../../src/dicom/uid';
+import { KnownHostsFile, connect } from '../../src/services/ssh';
+import type { SshSession } from '../../src/services/ssh';
+import { createLoaderDirs, loaderIsBuilt, runLoader } from '../support/loader';
+import type { LoaderDirs } from '../support/loader';
+import { LOOPBACK, makeTempDir } from '../support/process';
+import { writeSecondaryCapture } from '../support/secondary-capture';
+import { chownTree, ensureTestUser, lockTestUser, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
+import type { TestUser } from '../support/sshd';
+
+const unavailable = sshdUnavailableReason();
+const describeWithSshd = unavailable === undefined ? describe : describe.skip;
+if (unavailable !== undefined) console.warn(`skipping the ssh get change tests: ${unavailable}`);
+
+/** A login of its own, because the other SSH test files reset the password of theirs when jest runs them at the same time. */
+const LOGIN = 'loader-ssh-get-test';
+/** A date modified well before the test, as a file written earlier on the workstation has. */
+const WRITTEN_EARLIER = new Date('2024-03-01T10:00:00Z');
+
+describeWithSshd('ssh get against OpenSSH', () => {
+  let user: TestUser;
+  let server: SshdServer;
+  let remoteRoot: string;
+  let knownHosts: KnownHostsFile;
+
+  beforeAll(async () => {
+    user = await ensureTestUser(LOGIN);
+    server = await SshdServer.start(user);
+    remoteRoot = makeRemoteDir(user, 'loader-get-test');
+    knownHosts = new KnownHostsFile(path.join(makeTempDir('ssh-config'), 'known_hosts'));
+    knownHosts.add(LOOPBACK, server.port, Buffer.from(fs.readFileSync(`${server.hostKeyFile}.pub`, 'utf8').split(' ')[1], 'base64'));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    if (user) await lockTestUser(LOGIN);
+    if (remoteRoot) fs.rmSync(remoteRoot, { recursive: true, force: true });
+  });
+
+  function open(): Promise<SshSession> {
+    return connect({ host: LOOPBACK, port: server.port, login: user.login, credentials: { password: user.password } }, { hostKeys: { knownHosts }, timeoutMs: 10_000 });
+  }
+
+  /** Creates a remote folder owned by the test user with the given files, dated WRITTEN_EARLIER. */
+  function remoteFolder(label: string, files: Record<string, Buffer>): string {
+    const folder = fs.mkdtempSync(path.join(remoteRoot, `${label}-`));
+    for (const [name, contents] of Object.entries(files)) {
+      fs.writeFileSync(path.join(folder, name), contents);
+      fs.utimesSync(path.join(folder, name), WRITTEN_EARLIER, WRITTEN_EARLIER);
+    }
+    chownTree(folder, user);
+    return folder;
+  }
+
+  describe('command line', () => {
+    const testWithBundle = loaderIsBuilt() ? test : test.skip;
+
+    /** Registers the server as SSH node "ws" and trusts its host key; returns the environment with the node's password. */
+    async function registerNode(dirs: LoaderDirs): Promise<NodeJS.ProcessEnv> {
+      const add = await runLoader(['nodes', 'add-ssh', 'ws', '--host', LOOPBACK, '--port', String(server.port), '--login', user.login], { dirs });
+      expect(add.code).toBe(0);
+      const trust = await runLoader(['ssh', 'trust', 'ws', '--accept-host-key', await server.hostKeyFingerprint()], { dirs });
+      expect(trust.code).toBe(0);
+      return { LOADER_SECRET_WS: user.password };
+    }
+
+    testWithBundle('other patient listed, exit 3', async () => {
+      const studyUid = generateUid();
+      const work = makeTempDir('ssh-other-patient');
+      writeSecondaryCapture(path.join(work, 'first.dcm'), studyUid, 'PID-FIRST', []);
+      writeSecondaryCapture(path.join(work, 'second.dcm'), studyUid, 'PID-SECOND', []);
+      const folder = remoteFolder('other-patient', {
+        'first.dcm': fs.readFileSync(path.join(work, 'first.dcm')),
+        'second.dcm': fs.readFileSync(path.join(work, 'second.dcm')),
+      });
+      const dirs = createLoaderDirs('ssh-other-patient');
+      const env = await registerNode(dirs);
+      const staging = path.join(dirs.root, 'staging');
+
+      const first = await runLoader(['ssh', 'get', 'ws', path.join(folder, 'first.dcm'), '--staging', staging], { dirs, env });
+      expect(first.code).toBe(0);
+      const second = await runLoader(['ssh', 'get', 'ws', path.join(folder, 'second.dcm'), '--staging', staging], { dirs, env });
+      expect(second.code).toBe(3);
+      expect(second.stdout).toMatch(new RegExp(`^other patient: ${path.join(folder, 'second.dcm')}: `, 'm'));
+      expect(second.stdout).toContain('1 file of another patient than the study or series indexed under its UIDs');
+      expect(second.stdout).toContain('1 conflict kept aside');
+
+      // scan --import of the same file gives the same exit code.
+      const scan = await runLoader(['scan', '--import', path.join(work, 'second.dcm')], { dirs });
+      expect(scan.code).toBe(3);
+    });
+  });
+});
