@@ -1,11 +1,15 @@
 /**
  * `ssh get` against a real OpenSSH server (test/support/sshd.ts) when the
- * import sets files aside as another patient's.
+ * workstation writes a file during the download, and when the import sets
+ * files aside as another patient's.
  */
+import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
 import { generateUid } from '../../src/dicom/uid';
+import { downloadPaths, fetchIntoArchive } from '../../src/services/ssh';
+import { LocalArchive } from '../../src/services/archive';
 import { KnownHostsFile, connect } from '../../src/services/ssh';
 import type { SshSession } from '../../src/services/ssh';
 import { createLoaderDirs, loaderIsBuilt, runLoader } from '../support/loader';
@@ -19,10 +23,15 @@ const unavailable = sshdUnavailableReason();
 const describeWithSshd = unavailable === undefined ? describe : describe.skip;
 if (unavailable !== undefined) console.warn(`skipping the ssh get change tests: ${unavailable}`);
 
+const MiB = 1024 * 1024;
 /** A login of its own, because the other SSH test files reset the password of theirs when jest runs them at the same time. */
 const LOGIN = 'loader-ssh-get-test';
 /** A date modified well before the test, as a file written earlier on the workstation has. */
 const WRITTEN_EARLIER = new Date('2024-03-01T10:00:00Z');
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
 
 describeWithSshd('ssh get against OpenSSH', () => {
   let user: TestUser;
@@ -58,6 +67,61 @@ describeWithSshd('ssh get against OpenSSH', () => {
     chownTree(folder, user);
     return folder;
   }
+
+  test('file overwritten in place downloaded again', async () => {
+    const before = randomBytes(16 * MiB);
+    const after = randomBytes(16 * MiB);
+    const folder = remoteFolder('overwrite', { 'image.bin': before });
+    const remoteFile = path.join(folder, 'image.bin');
+    let overwritten = false;
+
+    const report = await downloadPaths(() => open(), [remoteFile], {
+      stagingDir: makeTempDir('ssh-staging'),
+      onProgress: (progress) => {
+        if (overwritten || progress.bytesDone < 2 * MiB) return;
+        overwritten = true;
+        // The workstation writes the new contents into the same file while the download runs.
+        const fd = fs.openSync(remoteFile, 'r+');
+        fs.writeSync(fd, after, 0, after.length, 0);
+        fs.closeSync(fd);
+      },
+    });
+
+    expect(overwritten).toBe(true);
+    expect(report.failed).toEqual([]);
+    expect(report.files).toHaveLength(1);
+    expect(report.files[0].resumedFrom).toBe(0);
+    const staged = fs.readFileSync(report.files[0].localPath);
+    expect(staged.length).toBe(after.length);
+    expect(sha256(staged)).toBe(sha256(after));
+  });
+
+  test('file growing throughout reported failed', async () => {
+    const folder = remoteFolder('grow', { 'series.bin': randomBytes(8 * MiB), 'done.bin': randomBytes(1000) });
+    const remoteFile = path.join(folder, 'series.bin');
+    const staging = makeTempDir('ssh-staging');
+    const archive = LocalArchive.open(path.join(makeTempDir('ssh-archive'), 'archive'), { durability: 'process-crash' });
+    // The workstation appends 256 KiB every 100 ms for the whole download.
+    const writer = setInterval(() => fs.appendFileSync(remoteFile, randomBytes(256 * 1024)), 100);
+    let report;
+    try {
+      report = await fetchIntoArchive(() => open(), [folder], archive, { stagingDir: staging, keepStaging: true });
+    } finally {
+      clearInterval(writer);
+      archive.close();
+    }
+
+    expect(report.download.files.map((file) => path.basename(file.remotePath))).toEqual(['done.bin']);
+    expect(report.download.failed).toHaveLength(1);
+    expect(report.download.failed[0].remotePath).toBe(remoteFile);
+    expect(report.download.failed[0].reason).toContain('changed during the download');
+    expect(report.download.failed[0].reason).toContain('in each of 3 attempts');
+    expect(report.download.failed[0].reason).toContain('run again when the workstation has finished writing it');
+    // Neither a complete nor a partial copy of the changing file stays to be imported or resumed.
+    const everything = fs.readdirSync(staging, { recursive: true }).map(String);
+    expect(everything.filter((name) => name.includes('series.bin'))).toEqual([]);
+    expect(report.scan.scanned).toBe(1);
+  });
 
   describe('command line', () => {
     const testWithBundle = loaderIsBuilt() ? test : test.skip;

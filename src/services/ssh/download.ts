@@ -7,6 +7,11 @@
  * belong to. After a dropped connection the job reconnects with back-off and
  * continues each .part file from its size. A .part file whose remote file has
  * changed in the meantime starts again from zero.
+ *
+ * When a file's size or date modified after the copy differs from the values
+ * read before it, the workstation was writing the file, and the copy may mix
+ * old and new bytes. The file is then downloaded again from zero, and reported
+ * as failed when it keeps changing.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +34,10 @@ export const DEFAULT_RECONNECT_ATTEMPTS = 5;
 const READ_CHUNK_BYTES = 256 * 1024;
 /** Read requests in flight per file, so one file's transfer does not wait a round trip per chunk. */
 const READS_IN_FLIGHT = 4;
+/** Downloads of one file, the first included, before a file that changes during each of them is reported as failed. */
+const CHANGED_FILE_ATTEMPTS = 3;
+/** Wait before downloading a changed file again, multiplied by the attempt number, so that the writer can finish. */
+const CHANGED_FILE_WAIT_MS = 1000;
 
 export interface DownloadOptions {
   /** Local folder for files/ and partial/; created when missing. */
@@ -94,6 +103,9 @@ interface PlannedFile {
 
 /** Raised for a local write failure, which a reconnect cannot fix. */
 class LocalWriteError extends Error {}
+
+/** Raised when the remote file changed while it was copied; the message names the attributes that changed. */
+class RemoteFileChangedError extends Error {}
 
 /** Creates a new connection; called for the first connection and for every reconnect. */
 export type SessionFactory = () => Promise<SshSession>;
@@ -340,6 +352,18 @@ function checkFreeSpace(stagingDir: string, files: PlannedFile[]): void {
   }
 }
 
+/** Returns what differs between the remote file's attributes before and after a copy, or undefined when nothing does. */
+function describeChange(before: Stats, after: Stats): string | undefined {
+  // NOTE: SFTP version 3, which OpenSSH serves, sends the date modified in whole seconds, so a change
+  // that keeps the size and falls in the same second as the first attribute read goes unnoticed.
+  const changes: string[] = [];
+  if (after.size !== before.size) changes.push(`size ${before.size} then ${after.size} bytes`);
+  if (after.mtime !== before.mtime) {
+    changes.push(`date modified ${new Date(before.mtime * 1000).toISOString()} then ${new Date(after.mtime * 1000).toISOString()}`);
+  }
+  return changes.length === 0 ? undefined : changes.join(', ');
+}
+
 /** Downloads planned files with a bounded number of parallel transfers, reconnecting after a lost connection. */
 class Transfer {
   readonly done: DownloadedFile[] = [];
@@ -400,7 +424,45 @@ class Transfer {
     });
   }
 
+  /**
+   * Downloads one file, again from zero when it changed during the copy, at
+   * most CHANGED_FILE_ATTEMPTS times. Raises SshError when it changed each time.
+   */
   private async transferFile(session: SshSession, file: PlannedFile): Promise<DownloadedFile> {
+    for (let attempt = 1; ; attempt++) {
+      const counted = { bytes: 0 };
+      try {
+        return await this.transferOnce(session, file, counted);
+      } catch (error) {
+        if (!(error instanceof RemoteFileChangedError)) throw error;
+        // The bytes of the discarded copy no longer count towards the progress.
+        this.bytesDone -= counted.bytes;
+        const where = `${file.remotePath} on ${describeEndpoint(session.endpoint)}`;
+        if (attempt >= CHANGED_FILE_ATTEMPTS) {
+          log.warn('Remote file kept changing during the download; not imported', { remotePath: file.remotePath, attempts: attempt });
+          throw new SshError(
+            'failed',
+            `${where} changed during the download (${error.message}) in each of ${attempt} attempts; ` +
+              'run again when the workstation has finished writing it',
+          );
+        }
+        log.warn('Remote file changed during the download; downloading it again', {
+          remotePath: file.remotePath,
+          change: error.message,
+          attempt,
+        });
+        await sleep(CHANGED_FILE_WAIT_MS * attempt);
+      }
+    }
+  }
+
+  /**
+   * Copies one file into partial/ and moves it to files/ when complete.
+   * Raises RemoteFileChangedError, after removing the partial copy, when the
+   * remote size or date modified after the copy differs from before it.
+   * `counted.bytes` receives the bytes added to the progress.
+   */
+  private async transferOnce(session: SshSession, file: PlannedFile, counted: { bytes: number }): Promise<DownloadedFile> {
     const finalPath = localPathInside(this.filesRoot, file.localNames);
     const partPath = partialPathOf(this.partialRoot, file.localNames);
     const localStep = <T>(action: () => T): T => stagingStep(this.options.stagingDir, action);
@@ -429,10 +491,25 @@ class Transfer {
       try {
         localStep(() => fs.ftruncateSync(fd, offset));
         this.bytesDone += offset;
-        await this.copy(session, handle, fd, offset, remote.size, file.remotePath);
+        counted.bytes += offset;
+        await this.copy(session, handle, fd, offset, remote.size, file.remotePath, counted);
         localStep(() => fs.fsyncSync(fd));
+      } catch (error) {
+        if (error instanceof RemoteFileChangedError) localStep(() => fs.rmSync(statePath, { force: true }));
+        throw error;
       } finally {
         fs.closeSync(fd);
+      }
+
+      // The path, not the handle, is checked, so a file replaced by a new one (written elsewhere and renamed) counts as changed too.
+      const after = await stat(sftp, file.remotePath);
+      const change = describeChange(remote, after);
+      if (change !== undefined) {
+        localStep(() => {
+          fs.rmSync(partPath, { force: true });
+          fs.rmSync(statePath, { force: true });
+        });
+        throw new RemoteFileChangedError(change);
       }
 
       const written = fs.statSync(partPath).size;
@@ -455,7 +532,15 @@ class Transfer {
    * Copies bytes [offset, size) in batches of READS_IN_FLIGHT reads and writes
    * them in order, so the .part file is always a complete prefix of the remote file.
    */
-  private async copy(session: SshSession, handle: Buffer, fd: number, offset: number, size: number, remotePath: string): Promise<void> {
+  private async copy(
+    session: SshSession,
+    handle: Buffer,
+    fd: number,
+    offset: number,
+    size: number,
+    remotePath: string,
+    counted: { bytes: number },
+  ): Promise<void> {
     let position = offset;
     while (position < size) {
       const reads: Promise<Buffer>[] = [];
@@ -468,12 +553,11 @@ class Transfer {
       for (const result of settled) {
         if (result.status === 'rejected') throw result.reason;
         const chunk = result.value;
-        if (chunk.length === 0) {
-          throw new SshError('failed', `${remotePath} on ${describeEndpoint(session.endpoint)} became shorter during the download (${position} of ${size} bytes)`);
-        }
+        if (chunk.length === 0) throw new RemoteFileChangedError(`it became shorter: the end came after ${position} of ${size} bytes`);
         stagingStep(this.options.stagingDir, () => fs.writeSync(fd, chunk, 0, chunk.length, position));
         position += chunk.length;
         this.bytesDone += chunk.length;
+        counted.bytes += chunk.length;
         this.bytesTransferred += chunk.length;
         // A short read that is not at the end leaves a gap, so the next batch starts right after it.
         if (chunk.length < READ_CHUNK_BYTES && position < size) break;
