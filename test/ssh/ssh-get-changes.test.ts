@@ -1,18 +1,20 @@
 /**
  * `ssh get` against a real OpenSSH server (test/support/sshd.ts) when the
- * workstation writes a file during the download, and when the import sets
- * files aside as another patient's.
+ * workstation writes a file during the download, when the import sets files
+ * aside as another patient's, and when the user interrupts the download.
  */
+import { spawn } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { setTimeout as sleep } from 'timers/promises';
 
 import { generateUid } from '../../src/dicom/uid';
 import { downloadPaths, fetchIntoArchive } from '../../src/services/ssh';
 import { LocalArchive } from '../../src/services/archive';
 import { KnownHostsFile, connect } from '../../src/services/ssh';
 import type { SshSession } from '../../src/services/ssh';
-import { createLoaderDirs, loaderIsBuilt, runLoader } from '../support/loader';
+import { createLoaderDirs, LOADER_BIN, loaderIsBuilt, runLoader } from '../support/loader';
 import type { LoaderDirs } from '../support/loader';
 import { LOOPBACK, makeTempDir } from '../support/process';
 import { writeSecondaryCapture } from '../support/secondary-capture';
@@ -159,6 +161,51 @@ describeWithSshd('ssh get against OpenSSH', () => {
       // scan --import of the same file gives the same exit code.
       const scan = await runLoader(['scan', '--import', path.join(work, 'second.dcm')], { dirs });
       expect(scan.code).toBe(3);
+    });
+
+    testWithBundle('interrupt imports completed files', async () => {
+      const work = makeTempDir('ssh-interrupt');
+      const files: Record<string, Buffer> = {};
+      for (const name of ['a1.dcm', 'a2.dcm', 'a3.dcm']) {
+        writeSecondaryCapture(path.join(work, name), generateUid(), 'PID-INTERRUPT', []);
+        files[name] = fs.readFileSync(path.join(work, name));
+      }
+      files['z-large.bin'] = randomBytes(64 * MiB);
+      const folder = remoteFolder('interrupt', files);
+      const dirs = createLoaderDirs('ssh-interrupt');
+      const env = await registerNode(dirs);
+      const staging = path.join(dirs.root, 'staging');
+      const args = ['--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'ssh', 'get', 'ws', folder, '--staging', staging, '--parallel', '1'];
+      const partFile = path.join(staging, 'partial', ...folder.split('/').filter(Boolean), 'z-large.bin.part');
+
+      const child = spawn(LOADER_BIN, args, { env: { ...process.env, HOME: dirs.homeDir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // The files are transferred one at a time in name order, so the DICOM files are complete once the large file has bytes.
+      for (let waited = 0; (fs.statSync(partFile, { throwIfNoEntry: false })?.size ?? 0) < MiB; waited += 20) {
+        if (waited > 60_000) throw new Error(`no bytes of ${partFile} after 60 s; stderr: ${stderr}`);
+        await sleep(20);
+      }
+      child.kill('SIGINT');
+      const code = await exited;
+
+      expect(stderr).toContain('cancelling; press Ctrl-C again to exit at once');
+      expect(stdout).toContain('download cancelled: 1 file not downloaded');
+      expect(stdout).toContain(`not downloaded: ${path.join(folder, 'z-large.bin')}: cancelled`);
+      expect(stdout).toContain('imported 3 files into the archive');
+      expect(code).toBe(3);
+      expect(fs.statSync(partFile).size).toBeGreaterThan(0);
+
+      // The next run continues the partial file; it is not DICOM, hence exit code 3.
+      const resumed = await runLoader(['ssh', 'get', 'ws', folder, '--staging', staging, '--json'], { dirs, env });
+      const report = resumed.json<{ download: { files: Array<{ remotePath: string; resumedFrom: number; alreadyStaged: boolean }>; cancelled: boolean } }>();
+      expect(report.download.cancelled).toBe(false);
+      const large = report.download.files.find((file) => file.remotePath.endsWith('z-large.bin'));
+      expect(large?.resumedFrom).toBeGreaterThan(0);
+      expect(resumed.code).toBe(3);
     });
   });
 });

@@ -42,6 +42,7 @@ import { countOf, ExitCode, openSettings, openWritableArchive, resolveArchiveRoo
 import type { GlobalOptions } from '../context';
 import { printProblems, printScanProblems, printStudies, scanHasProblems } from '../scan-report';
 import { formatTable, ProgressLine } from '../terminal';
+import { abortOnInterrupt } from './echo';
 import { promptHidden, readSecretFromStdin } from './secrets';
 
 interface ConnectionOptions {
@@ -298,6 +299,13 @@ function printFetchReport(report: FetchReport): void {
   );
   printProblems(out, 'rejected', download.rejected);
   printProblems(out, 'failed', download.failed);
+  if (download.cancelled) {
+    out(
+      `download cancelled: ${countOf(download.notDownloaded.length, 'file')} not downloaded; run the same command again ` +
+        'with the same staging folder to download them (partial files continue where they stopped)',
+    );
+    printProblems(out, 'not downloaded', download.notDownloaded.map((remotePath) => ({ remotePath, reason: 'cancelled' })));
+  }
   out(
     `imported ${countOf(scan.imported, 'file')} into the archive: ${scan.duplicates} already stored, ` +
       `${countOf(scan.conflicts, 'conflict')} kept aside in the archive's .conflicts folder, ` +
@@ -308,12 +316,14 @@ function printFetchReport(report: FetchReport): void {
 }
 
 /**
- * Returns the exit code of `ssh get`: rejected or failed items, and the
- * problems for which `scan --import` exits with 3, give 3, or 1 when no file
- * was downloaded.
+ * Returns the exit code of `ssh get`. A cancelled download exits with 3 when
+ * the archive stores some of its files and with 1 when it stores none.
+ * Otherwise rejected or failed items, and the problems for which `scan
+ * --import` exits with 3, give 3, or 1 when no file was downloaded.
  */
 function fetchExitCode(report: FetchReport): number {
   const { download, scan } = report;
+  if (download.cancelled) return scan.imported + scan.duplicates > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
   const problems = download.rejected.length > 0 || download.failed.length > 0 || scanHasProblems(scan);
   if (!problems) return ExitCode.Success;
   return download.files.length === 0 ? ExitCode.Failure : ExitCode.PartialSuccess;
@@ -380,6 +390,8 @@ export function registerSsh(program: Command, globals: () => GlobalOptions): voi
     const archiveRoot = options.archive !== undefined ? path.resolve(options.archive) : resolveArchiveRoot(globals());
     const archive = openWritableArchive(archiveRoot, { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
     const progress = new ProgressLine();
+    // The first Ctrl-C or SIGTERM stops the download, and the files completed are still imported; a second one exits at once.
+    const interrupt = abortOnInterrupt();
     try {
       const report = await fetchIntoArchive(
         session,
@@ -390,6 +402,7 @@ export function registerSsh(program: Command, globals: () => GlobalOptions): voi
           keepStaging: Boolean(options.keepStaging),
           parallel,
           reconnectAttempts: retries,
+          signal: interrupt.signal,
           onProgress: (state) =>
             progress.update(
               `downloading: ${state.filesDone}/${state.filesTotal} files, ${formatSize(state.bytesDone)} of ${formatSize(state.bytesTotal)} — ${state.currentPath}`,
@@ -402,6 +415,7 @@ export function registerSsh(program: Command, globals: () => GlobalOptions): voi
       else printFetchReport(report);
       process.exitCode = fetchExitCode(report);
     } finally {
+      interrupt.dispose();
       progress.done();
       archive.close();
     }

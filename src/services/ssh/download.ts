@@ -51,6 +51,12 @@ export interface DownloadOptions {
   /** Upper bound of the wait between reconnects (default 30000 ms). */
   maxBackoffMs?: number;
   onProgress?: (progress: DownloadProgress) => void;
+  /**
+   * Stops the download when aborted: no new file starts, a file being
+   * transferred keeps its .part file for the next run, and the report has
+   * cancelled set.
+   */
+  signal?: AbortSignal;
 }
 
 export interface DownloadProgress {
@@ -92,6 +98,10 @@ export interface DownloadReport {
   /** Times the connection was opened again after it was lost. */
   reconnects: number;
   bytesTransferred: number;
+  /** True when options.signal stopped the download. */
+  cancelled: boolean;
+  /** Remote paths of the files that a cancelled download did not finish; partial ones continue in the next run. */
+  notDownloaded: string[];
 }
 
 /** A file to download: the remote path to read and the local path names below files/. */
@@ -104,6 +114,9 @@ interface PlannedFile {
 /** Raised for a local write failure, which a reconnect cannot fix. */
 class LocalWriteError extends Error {}
 
+/** Raised inside a transfer when options.signal is aborted. */
+class DownloadCancelled extends Error {}
+
 /** Raised when the remote file changed while it was copied; the message names the attributes that changed. */
 class RemoteFileChangedError extends Error {}
 
@@ -111,7 +124,7 @@ class RemoteFileChangedError extends Error {}
 export type SessionFactory = () => Promise<SshSession>;
 
 function isConnectionLoss(error: unknown, session: SshSession): boolean {
-  if (error instanceof LocalWriteError) return false;
+  if (error instanceof LocalWriteError || error instanceof DownloadCancelled) return false;
   if (error instanceof SshError) return error.code === 'connection-lost';
   return session.isClosed || !isRemoteFileError(error);
 }
@@ -383,20 +396,25 @@ class Transfer {
     this.partialRoot = path.join(options.stagingDir, 'partial');
   }
 
-  /** Runs the queue on one session; returns the files not finished because the connection was lost. */
+  /**
+   * Runs the queue on one session; returns the files not finished because the
+   * connection was lost or options.signal was aborted.
+   */
   async run(session: SshSession, queue: PlannedFile[]): Promise<{ remaining: PlannedFile[]; lost: boolean }> {
     const remaining: PlannedFile[] = [];
     let lost = false;
     const worker = async () => {
       for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-        if (lost) {
+        if (lost || this.options.signal?.aborted) {
           remaining.push(file);
           continue;
         }
         try {
           this.done.push(await this.transferFile(session, file));
         } catch (error) {
-          if (isConnectionLoss(error, session)) {
+          if (error instanceof DownloadCancelled) {
+            remaining.push(file);
+          } else if (isConnectionLoss(error, session)) {
             lost = true;
             remaining.push(file);
             log.warn('Connection lost during a transfer', { remotePath: file.remotePath, error: errorText(error) });
@@ -452,6 +470,7 @@ class Transfer {
           attempt,
         });
         await sleep(CHANGED_FILE_WAIT_MS * attempt);
+        if (this.options.signal?.aborted) throw new DownloadCancelled();
       }
     }
   }
@@ -543,6 +562,7 @@ class Transfer {
   ): Promise<void> {
     let position = offset;
     while (position < size) {
+      if (this.options.signal?.aborted) throw new DownloadCancelled();
       const reads: Promise<Buffer>[] = [];
       for (let index = 0; index < READS_IN_FLIGHT; index++) {
         const start = position + index * READ_CHUNK_BYTES;
@@ -614,7 +634,10 @@ export async function downloadPaths(openSession: SessionFactory, remotePaths: st
     for (;;) {
       planner = new Planner(session);
       try {
-        for (const given of remotePaths) await planner.planPath(given);
+        for (const given of remotePaths) {
+          if (options.signal?.aborted) break;
+          await planner.planPath(given);
+        }
         break;
       } catch (error) {
         if (!isConnectionLoss(error, session)) throw error;
@@ -625,15 +648,19 @@ export async function downloadPaths(openSession: SessionFactory, remotePaths: st
     const files = [...planner.files.values()];
     checkFreeSpace(options.stagingDir, files);
     const transfer = new Transfer(files, options);
-    let queue = [...files];
+    let queue = options.signal?.aborted ? [] : [...files];
     for (;;) {
       const before = transfer.bytesTransferred + transfer.done.length;
       const { remaining, lost } = await transfer.run(session, queue);
-      if (!lost) break;
-      if (transfer.bytesTransferred + transfer.done.length > before) failuresInRow = 0;
       queue = remaining;
+      if (!lost || options.signal?.aborted) break;
+      if (transfer.bytesTransferred + transfer.done.length > before) failuresInRow = 0;
       await reconnect('the connection closed during the transfer');
     }
+    const cancelled = options.signal?.aborted ?? false;
+    const finished = new Set([...transfer.done, ...transfer.failed].map((file) => file.remotePath));
+    const notDownloaded = cancelled ? files.map((file) => file.remotePath).filter((remote) => !finished.has(remote)) : [];
+    if (cancelled) log.info('Download cancelled', { filesDone: transfer.done.length, filesNotDownloaded: notDownloaded.length });
 
     const filesRoot = path.join(options.stagingDir, 'files');
     const stagedPaths = [...new Set(planner.roots.map((names) => localPathInside(filesRoot, names)))].filter((local) => fs.existsSync(local));
@@ -644,6 +671,8 @@ export async function downloadPaths(openSession: SessionFactory, remotePaths: st
       failed: [...planner.failed, ...transfer.failed],
       reconnects,
       bytesTransferred: transfer.bytesTransferred,
+      cancelled,
+      notDownloaded,
     };
   } finally {
     session.close();

@@ -25,7 +25,10 @@ export interface FetchedFileProblem extends FileProblem {
 
 export interface FetchReport {
   download: DownloadReport;
-  /** The import of the downloaded files; its studies are the ones the files contain. */
+  /**
+   * The import of the downloaded files; its studies are the ones the files
+   * contain. It runs after a cancelled download too, on the files completed.
+   */
   scan: Omit<ScanReport, 'notDicom' | 'damaged' | 'notIndexed' | 'otherPatient'> & {
     notDicom: FetchedFileProblem[];
     damaged: FetchedFileProblem[];
