@@ -3,12 +3,14 @@
  * destination, as a technician uses it: the PACS panel connects to a node
  * that only stores images, so its search fails with a Russian message that
  * says sending still works, and that message is shown on all its lines. Then
- * studies selected in the Local panel are sent to the node.
+ * studies selected in the Local panel are sent to the node. Before that, the
+ * node's address with a closed port gives a refused connection, whose message
+ * also shows on all its lines.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { corpusSamples, makeTempDir, runLoader, startStorescp } from '../support/peers';
+import { corpusSamples, freePort, makeTempDir, runLoader, startStorescp } from '../support/peers';
 import type { StorescpHandle } from '../support/peers';
 import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { useWindowSession } from './window-driver';
@@ -37,8 +39,37 @@ describeWithGui('window with a storage-only node', () => {
     await storescp?.stop();
   });
 
+  /** Height of the one-line connection label of a panel that was never connected, in pixels. */
+  let lineHeight = 0;
+
+  beforeAll(async () => {
+    lineHeight = (await session.driver.waitFor('left-connection', (label) => label.text === 'Не подключено', 10_000, 'not connected')).height;
+  });
+
+  test('refused connection shown on all lines', async () => {
+    // Nothing listens on a port that freePort just released.
+    const closedPort = await freePort();
+    await session.driver.typeInto('left-host', '127.0.0.1');
+    await session.driver.typeInto('left-port', String(closedPort));
+    await session.driver.typeInto('left-aet', 'DESTSCP');
+    await session.driver.click('left-connect');
+
+    const peer = `DESTSCP@127.0.0.1:${closedPort}`;
+    const refused = await session.driver.waitFor('left-connection', (label) => (label.text ?? '').includes(peer), 15_000, 'the refused connection');
+    expect(refused.text).toBe(`Не подключено — Не удалось подключиться к ${peer}: в соединении отказано (ECONNREFUSED). Проверьте IP-адрес и порт и что узел запущен.`);
+    expect(refused.textWidth).toBeGreaterThan(refused.width);
+
+    // No other change lays the window out after a refused connection, so the label must grow by itself, at once.
+    const lines = Math.ceil(refused.textWidth! / refused.width);
+    const wrapped = await session.driver.waitFor('left-connection', (label) => label.height >= lines * lineHeight, 2_000, `${lines} lines of ${lineHeight} px`);
+    expect(wrapped.height).toBeGreaterThanOrEqual(lines * lineHeight);
+    const port = session.driver.widget('left-port')!;
+    expect(wrapped.y).toBeGreaterThanOrEqual(port.y + port.height);
+    const date = session.driver.widget('left-date')!;
+    expect(date.y).toBeGreaterThanOrEqual(wrapped.y + wrapped.height);
+  }, 60_000);
+
   test('search failure shown on all lines', async () => {
-    const lineHeight = (await session.driver.waitFor('left-connection', (label) => label.text === 'Не подключено', 10_000, 'not connected')).height;
     await session.driver.typeInto('left-host', '127.0.0.1');
     await session.driver.typeInto('left-port', String(storescp.port));
     await session.driver.typeInto('left-aet', 'DESTSCP');

@@ -14,6 +14,7 @@ import type { RemoteRow } from '../controllers/ssh-panel-controller';
 import type { Translate } from '../i18n';
 import { RemoteFileTable } from './remote-file-table';
 import { StudyTable } from './study-table';
+import { WrappedLabel } from './wrapped-label';
 
 import { ChoiceComboBox } from './choice-combo-box';
 import { limitAeTitleLength } from './settings-input';
@@ -326,7 +327,7 @@ export function Panel(props: PanelProps): React.ReactElement {
       h(Button, { id: `${side}-connect`, text: t('panel.connect'), enabled: !state.connecting, on: { clicked: props.onConnect } }),
     ),
     fieldsOf(props, openBrowser),
-    h(Text, { id: `${side}-connection`, wordWrap: true }, state.message === '' ? status : `${status} — ${state.message}`),
+    h(WrappedLabel, { id: `${side}-connection`, text: state.message === '' ? status : `${status} — ${state.message}` }),
     filtersOf(props, filterRef),
     state.kind === 'ssh'
       ? h(RemoteFileTable, {
