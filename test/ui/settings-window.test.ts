@@ -1,9 +1,9 @@
 /**
  * The settings and license windows under Xvfb, in Russian: messages show in
- * full, the Locations tab stays shown after a location is added, the
- * Locations errors are translated, and the legacy character set is saved in
- * both languages. The window is driven with xdotool as in
- * window.test.ts. With LOADER_UI_SCREENSHOTS=DIR the tests save screenshots there.
+ * full, the Locations tab stays shown after a location is added, a location
+ * is removed only after a confirmation, the Locations errors are translated,
+ * and the legacy character set is saved in both languages. The window is
+ * driven with xdotool as in window.test.ts. With LOADER_UI_SCREENSHOTS=DIR the tests save screenshots there.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -119,6 +119,57 @@ describeWithGui('settings window in Russian', () => {
     await session.driver.click('settings-close');
     await session.driver.waitForGone('settings-window');
   });
+
+  test('location removal asks first', async () => {
+    const storedLocations = () => (JSON.parse(fs.readFileSync(path.join(session.dirs.configDir, 'settings.json'), 'utf8')) as { locations: { pacs: { name: string }[] } }).locations.pacs.map((node) => node.name);
+    /** Clicks the Remove button of the location added above and waits for the confirmation with Cancel focused. */
+    const askToRemove = async () => {
+      await session.driver.click('location-remove-orthanc');
+      await session.driver.waitForActiveWindow('location-remove-dialog');
+      const text = await session.driver.waitFor('location-remove-dialog-text');
+      expect(text.text).toBe(ru('settings.locations.removeConfirm', { name: 'orthanc', address: 'ORTHANC@127.0.0.1:4242' }));
+      expect(session.driver.widget('location-remove-dialog-ok')?.text).toBe(ru('settings.locations.remove'));
+      await session.driver.waitFor('location-remove-dialog-cancel', (button) => button.focused, 5_000, 'focused');
+    };
+    expect(storedLocations()).toContain('orthanc');
+
+    // The Save button has the focus when the PACS tab is hidden. Qt passes it on to the next widget in the chain, the first Remove button, unless the window moves it.
+    await session.driver.click('open-settings');
+    await session.driver.waitForActiveWindow('settings-window');
+    await session.driver.click('settings-save');
+    await session.driver.waitFor('settings-message', (label) => label.text === ru('settings.saved'), 5_000, 'saved');
+    session.driver.key('ctrl+Tab');
+    await session.driver.waitFor('settings-language', (box) => box.focused, 5_000, 'focused');
+    // A focused combo box takes Ctrl+Tab for itself.
+    await session.driver.focusByKey('settings-tray-icon');
+    session.driver.key('ctrl+Tab');
+    await session.driver.waitFor('location-name', (field) => field.focused, 5_000, 'focused');
+    expect(session.driver.widget('location-remove-orthanc')?.focused).toBe(false);
+    session.driver.key('Return');
+    await sleep(500);
+    expect(session.driver.widget('location-remove-dialog')).toBeUndefined();
+    expect(storedLocations()).toContain('orthanc');
+
+    // Return on the confirmation presses the focused Cancel.
+    await askToRemove();
+    screenshot('settings-location-remove-ru.png', 'location-remove-dialog');
+    session.driver.key('Return');
+    await session.driver.waitForGone('location-remove-dialog');
+    await session.driver.waitForActiveWindow('settings-window');
+    expect(storedLocations()).toContain('orthanc');
+    expect(session.driver.widget('location-message')?.text).toBe('');
+
+    await askToRemove();
+    await session.driver.click('location-remove-dialog-ok');
+    await session.driver.waitForGone('location-remove-dialog');
+    const removed = await session.driver.waitFor('location-message', (label) => label.text === ru('settings.locations.removed', { name: 'orthanc' }), 10_000, 'removed');
+    expect(removed.text).toBe('Расположение orthanc удалено');
+    expect(storedLocations()).not.toContain('orthanc');
+    expect(session.driver.widget('location-remove-orthanc')).toBeUndefined();
+    await expectInsideWindow('location-message');
+    await session.driver.click('settings-close');
+    await session.driver.waitForGone('settings-window');
+  }, 60_000);
 
   test('theme box fits after language switch', async () => {
     const openInterfaceTab = async () => {

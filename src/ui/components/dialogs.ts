@@ -237,6 +237,7 @@ const CONFIRM_LABELS: Record<string, MessageKey> = {
   'host-key-dialog': 'ssh.hostKey.accept',
   'scan-dialog': 'scan.start',
   'ssh-send-dialog': 'ssh.transfer.start',
+  'location-remove-dialog': 'settings.locations.remove',
 };
 
 export interface ConfirmDialogProps {
@@ -247,6 +248,8 @@ export interface ConfirmDialogProps {
   confirmText?: string;
   t: Translate;
   styleSheet: string;
+  /** Gives Cancel the keyboard focus instead of the confirm button, for an action that cannot be undone, so that Return cancels it. */
+  focusCancel?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
 }
@@ -254,6 +257,11 @@ export interface ConfirmDialogProps {
 /** Dialog with a question and two buttons, sized to show all of the question; Esc cancels. */
 export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
   const { t } = props;
+  const cancelRef = useRef<QPushButton | null>(null);
+  // Qt gives a widget of an inactive window the focus when the window is activated, which dialogWindowRef does after ACTIVATE_DELAY_MS.
+  useEffect(() => {
+    if (props.focusCancel) cancelRef.current?.setFocus();
+  }, [props.focusCancel]);
   const textHeight = wrappedTextHeight(props.text, DIALOG_TEXT_WIDTH);
   const width = DIALOG_TEXT_WIDTH + 20;
   const height = textHeight + BUTTON_ROW_HEIGHT;
@@ -280,7 +288,7 @@ export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
         { style: 'flex-direction: row; padding-top: 8px;' },
         h(View, { style: 'flex: 1;' }),
         h(Button, { id: `${props.id}-ok`, text: confirmText, on: { clicked: props.onConfirm } }),
-        h(Button, { id: `${props.id}-cancel`, text: t('button.cancel'), on: { clicked: props.onCancel } }),
+        h(Button, { id: `${props.id}-cancel`, ref: cancelRef, text: t('button.cancel'), on: { clicked: props.onCancel } }),
       ),
     ),
   );

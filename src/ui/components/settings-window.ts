@@ -11,7 +11,7 @@ import { MISSING_LICENSE_MESSAGE } from '../../services/license/license-service'
 import type { LegacyCharacterSet } from '../../dicom/charset';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import type { Translate } from '../i18n';
-import { BUTTON_ROW_HEIGHT, DIALOG_GEOMETRY, useDialogWindowRef } from './dialogs';
+import { activate, BUTTON_ROW_HEIGHT, ConfirmDialog, DIALOG_GEOMETRY, useDialogWindowRef } from './dialogs';
 import { relayoutWindow } from './relayout';
 
 import { ChoiceComboBox } from './choice-combo-box';
@@ -37,6 +37,12 @@ let shownTab = 0;
 /** True when a new settings window follows a change of the locations and should focus the name field. */
 let focusLocationName = false;
 
+/** Message that the Locations tab of the next settings window shows, about the change of the locations that mounted it. */
+let nextLocationMessage = '';
+
+/** Index of the Locations tab in the settings window's tabs. */
+const LOCATIONS_TAB = 2;
+
 /** Delay before the name field takes the focus, in milliseconds: after the dialog ref has activated the window. */
 const FOCUS_DELAY_MS = 150;
 
@@ -60,6 +66,12 @@ export interface SettingsWindowProps {
   onAddNode: (node: PacsNode) => string | undefined;
   onRemoveNode: (name: string) => void;
   onClose: () => void;
+}
+
+/** Props of the Locations tab: the window's props, and the confirmation that the window shows before a location is removed. */
+interface LocationsTabProps extends SettingsWindowProps {
+  nameRef: React.MutableRefObject<QLineEdit | null>;
+  onRequestRemove: (node: PacsNode) => void;
 }
 
 function row(label: string, field: React.ReactElement): React.ReactElement {
@@ -156,12 +168,15 @@ function InterfaceTab(props: SettingsWindowProps): React.ReactElement {
   );
 }
 
-function LocationsTab(props: SettingsWindowProps): React.ReactElement {
-  const { t } = props;
+function LocationsTab(props: LocationsTabProps): React.ReactElement {
+  const { t, nameRef } = props;
   const [name, setName] = useState('');
   const [address, setAddress] = useState('');
-  const [message, setMessage] = useState('');
-  const nameRef = useRef<QLineEdit | null>(null);
+  const [message, setMessage] = useState(() => {
+    const pending = nextLocationMessage;
+    nextLocationMessage = '';
+    return pending;
+  });
   useEffect(() => {
     if (!focusLocationName) return undefined;
     focusLocationName = false;
@@ -175,20 +190,15 @@ function LocationsTab(props: SettingsWindowProps): React.ReactElement {
       setMessage(parsed);
       return;
     }
+    // A saved location mounts a new settings window, which takes the focus and the message from here.
     focusLocationName = true;
+    nextLocationMessage = t('settings.saved');
     const error = props.onAddNode(parsed);
     if (error !== undefined) {
       focusLocationName = false;
+      nextLocationMessage = '';
       setMessage(t('settings.locations.rejected', { message: error }));
-      return;
     }
-    setMessage(t('settings.saved'));
-    setName('');
-    setAddress('');
-  };
-  const remove = (nodeName: string) => {
-    focusLocationName = true;
-    props.onRemoveNode(nodeName);
   };
   return h(
     View,
@@ -198,7 +208,7 @@ function LocationsTab(props: SettingsWindowProps): React.ReactElement {
         View,
         { key: node.name, style: 'flex-direction: row;' },
         h(Text, { style: 'flex: 1;' }, `${node.name} — ${node.aeTitle}@${node.host}:${node.port}`),
-        h(Button, { text: t('settings.locations.remove'), on: { clicked: () => remove(node.name) } }),
+        h(Button, { id: `location-remove-${node.name}`, text: t('settings.locations.remove'), on: { clicked: () => props.onRequestRemove(node) } }),
       ),
     ),
     h(
@@ -244,16 +254,49 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
       tabsRestored.current = false;
     };
   }, []);
-  const showTab = (index: number) => {
-    if (tabsRestored.current) shownTab = index;
-  };
   const close = () => {
     shownTab = 0;
     props.onClose();
   };
 
+  // The Locations tab's first field takes the focus whenever the tab is shown. Otherwise Qt moves the focus of
+  // the hidden tab to the next widget in the chain, the first location's Remove button, and Return would press it.
+  const locationNameRef = useRef<QLineEdit | null>(null);
+  const showTab = (index: number) => {
+    if (!tabsRestored.current) return;
+    shownTab = index;
+    if (index === LOCATIONS_TAB) locationNameRef.current?.setFocus();
+  };
+
+  // A location is removed only after a confirmation with Cancel focused, because Remove deletes it from the settings file at once.
+  const [removal, setRemoval] = useState<PacsNode>();
+  const cancelRemoval = () => {
+    setRemoval(undefined);
+    // Without a window manager no window gets the focus back when the dialog closes.
+    if (windowRef.current) activate(windowRef.current);
+  };
+  const confirmRemoval = (node: PacsNode) => {
+    focusLocationName = true;
+    nextLocationMessage = t('settings.locations.removed', { name: node.name });
+    props.onRemoveNode(node.name);
+  };
+  const removalDialog =
+    removal === undefined
+      ? null
+      : h(ConfirmDialog, {
+          key: 'location-remove',
+          id: 'location-remove-dialog',
+          title: t('settings.locations.removeTitle'),
+          text: t('settings.locations.removeConfirm', { name: removal.name, address: `${removal.aeTitle}@${removal.host}:${removal.port}` }),
+          t,
+          styleSheet: props.styleSheet,
+          focusCancel: true,
+          onConfirm: () => confirmRemoval(removal),
+          onCancel: cancelRemoval,
+        });
+
   // The PACS tab's rows and a message of three lines fill the 380 pixels, so the window cannot be made lower.
-  return h(
+  const window = h(
     Window,
     { id: 'settings-window', ref, windowTitle: t('settings.title'), minSize: { width: 560, height: 380 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
     h(
@@ -264,11 +307,12 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
         { id: 'settings-tabs', ref: tabsRef, style: 'flex: 1;', on: { currentChanged: showTab } },
         h(TabItem, { title: t('settings.tab.pacs') }, h(PacsTab, props)),
         h(TabItem, { title: t('settings.tab.interface') }, h(InterfaceTab, props)),
-        h(TabItem, { title: t('settings.tab.locations') }, h(LocationsTab, props)),
+        h(TabItem, { title: t('settings.tab.locations') }, h(LocationsTab, { ...props, nameRef: locationNameRef, onRequestRemove: setRemoval })),
       ),
       h(View, { style: 'flex-direction: row;' }, h(Button, { id: 'settings-close', text: t('button.close'), on: { clicked: close } })),
     ),
   );
+  return h(React.Fragment, {}, window, removalDialog);
 }
 
 export interface LicenseWindowProps {
