@@ -40,6 +40,9 @@ describeWithGui('Local panel on a folder', () => {
     const failed = await driver.waitFor('right-connection', (label) => /не существует/.test(label.text ?? ''), 10_000, 'the missing folder message');
     expect(failed.text).toBe(`Не подключено — Папка ${missing} не существует. Проверьте путь: панель «Локально» показывает существующую папку и не создаёт новых.`);
     expect(fs.existsSync(path.join(missingParent, 'no'))).toBe(false);
+    const logLine = driver.app!.readLog().split('\n').find((line) => line.includes('panel connection failed'));
+    expect(logLine).toContain('problem="not found"');
+    expect(logLine).not.toMatch(/[А-яЁё]/);
   }, 60_000);
 
   test('Scan indexes the panel folder', async () => {

@@ -11,6 +11,7 @@ import React, { useEffect, useRef, useState } from 'react';
 
 import { createLogger } from '../../services/logger';
 import type { InterfaceSettings } from '../../services/settings/settings-types';
+import { LocalFolderError } from '../controllers/app-controller';
 import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
@@ -292,7 +293,9 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       update(side, { connection, connecting: false, rows: [], selectedUids: [] });
       if (connection.kind === 'pacs') await search(side);
     } catch (error) {
-      log.warn('panel connection failed', { side, error: describeError(error) });
+      // A LocalFolderError's message is in the interface language, and log lines stay in English.
+      const logged = error instanceof LocalFolderError ? { folder: error.folder, problem: error.problem } : { error: describeError(error) };
+      log.warn('panel connection failed', { side, ...logged });
       update(side, { connection: undefined, connecting: false, message: errorText(t, error) });
     }
   };

@@ -215,7 +215,7 @@ export class AppController {
   /** Throws LocalFolderError when `root` is empty or is not an existing folder; other stat errors are left to the archive. */
   private checkLocalFolder(root: string): void {
     const t = translator(this.settings.settings.interface.language);
-    if (root.trim() === '') throw new LocalFolderError(root, t('local.folderEmpty'));
+    if (root.trim() === '') throw new LocalFolderError(root, 'no path', t('local.folderEmpty'));
     let stats: fs.Stats;
     try {
       stats = fs.statSync(root);
@@ -223,11 +223,11 @@ export class AppController {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') return;
       log.warn('Local panel folder does not exist; nothing created', { folder: path.resolve(root), code });
-      throw new LocalFolderError(root, t('local.folderNotFound', { folder: path.resolve(root) }));
+      throw new LocalFolderError(root, 'not found', t('local.folderNotFound', { folder: path.resolve(root) }));
     }
     if (stats.isDirectory()) return;
     log.warn('Local panel path is not a folder', { path: path.resolve(root) });
-    throw new LocalFolderError(root, t('local.notAFolder', { folder: path.resolve(root) }));
+    throw new LocalFolderError(root, 'not a folder', t('local.notAFolder', { folder: path.resolve(root) }));
   }
 
   /** Opens the archive at `root` once per controller; close() closes it. */
@@ -466,9 +466,11 @@ export class AppController {
 }
 
 /** A folder that a Local panel cannot show: the message is in the interface language. */
+/** A folder that a Local panel cannot show; the message is in the interface language, `problem` is for the log. */
 export class LocalFolderError extends Error {
   constructor(
     readonly folder: string,
+    readonly problem: 'no path' | 'not found' | 'not a folder',
     message: string,
   ) {
     super(message);
