@@ -73,10 +73,14 @@ describe('study that Orthanc splits by Patient ID', () => {
 
       expect(study.expectedFrom).toBe('image-query');
       expect(study.total).toBe(pair.length);
-      expect(study.completed).toBe(pair.length);
-      expect(study.notes.join('\n')).not.toMatch(/received \d+ of \d+/);
-      expect(study.outcome).toBe('success');
-      expect(archive.listInstances({ studyInstanceUid: studyUid })).toHaveLength(pair.length);
+      // One study cannot belong to two patients in the archive, so the instance of the second Patient ID is kept aside.
+      expect(study.completed).toBe(1);
+      expect(study.failures).toHaveLength(1);
+      expect(study.failures[0].reason).toMatch(/Patient ID/);
+      expect(study.outcome).toBe('partial');
+      const stored = archive.listInstances({ studyInstanceUid: studyUid }).map((instance) => instance.sopInstanceUid);
+      // Whichever instance arrived first keeps the study.
+      expect([...stored, study.failures[0].sopInstanceUid].sort()).toEqual(pair.map((file) => file.sopInstanceUid!).sort());
     } finally {
       archive.close();
     }
