@@ -230,6 +230,10 @@ const en = {
   'server.rejected.calledAeTitle': 'the sender called "{calledAeTitle}", but this server is "{aeTitle}". Set the called AE title on the sender to "{aeTitle}".',
   'server.rejected.other': '{message}.',
   'server.rejected.dismiss': 'Hide',
+  'server.keptAside':
+    'The PACS server kept {count} {count|instance|instances} from calling AE title "{callingAeTitle}" aside instead of adding {count|it|them} to the archive: {reason} The latest copy is {path}',
+  'server.keptAside.otherPatient': 'study {studyInstanceUid} is stored under another Patient ID, and the sender received a failure status. Check which patient is right before sending again.',
+  'server.keptAside.otherContent': 'the archive has another data set under SOP Instance UID {sopInstanceUid}. Compare the two copies and keep the right one.',
   'network.connectionLost': 'The connection to {peer} was lost.',
   'network.portInUse': 'Port {port} on {host} is already in use (EADDRINUSE): stop the program using it or choose another port in Settings.',
 } as const;
@@ -461,6 +465,10 @@ const ru: Record<MessageKey, string> = {
   'server.rejected.calledAeTitle': 'отправитель вызвал «{calledAeTitle}», а этот сервер называется «{aeTitle}». Укажите на отправителе вызываемое имя AE «{aeTitle}».',
   'server.rejected.other': '{message}.',
   'server.rejected.dismiss': 'Скрыть',
+  'server.keptAside':
+    'Сервер PACS отложил снимки от вызывающего имени AE «{callingAeTitle}» (снимков: {count}) и не добавил их в архив: {reason} Последняя копия: {path}',
+  'server.keptAside.otherPatient': 'исследование {studyInstanceUid} хранится под другим Patient ID, отправитель получил статус ошибки. Прежде чем отправлять снова, проверьте, какой пациент верен.',
+  'server.keptAside.otherContent': 'в архиве уже есть другой набор данных с SOP Instance UID {sopInstanceUid}. Сравните обе копии и оставьте верную.',
   'network.connectionLost': 'Соединение с {peer} разорвано.',
   'network.portInUse': 'Порт {port} на {host} уже занят (EADDRINUSE): остановите программу, которая его использует, или выберите другой порт в настройках.',
 };

@@ -5,9 +5,15 @@
  * a manual refresh. AE title fields take at most 16 characters, and invalid
  * connection fields get Russian messages that name the field. Return in connection and filter fields
  * connects or searches, and Esc closes the dialogs. Network errors in a
- * panel's connection line are in Russian, while the log stays English.
+ * panel's connection line are in Russian, while the log stays English. An
+ * instance that the server keeps aside because its study is stored under
+ * another Patient ID gets a notice.
  */
 
+import * as path from 'path';
+
+import { generateUid } from '../../src/dicom/uid';
+import { Tag, modifiedCopy } from '../archive/fixtures';
 import { createLoaderDirs, freePort, makeTempDir, runLoader, storeFiles } from '../support/peers';
 import type { ManagedProcess } from '../support/peers';
 import { describeWhenGuiAvailable } from './gui-prerequisites';
@@ -112,6 +118,21 @@ describeWithGui('window with its own server', () => {
     await driver.waitFor('right-table', (all) => all.rows === 4, 5_000, '4 rows');
     expect(driver.widget('right-table')?.selectedRows).toEqual([2]);
   }, 120_000);
+
+  test('instance of another patient noticed', async () => {
+    // The CT study that the previous test stored, sent again as a new instance of another Patient ID.
+    const [source] = corpusStudyFiles('ct-small.dcm');
+    const other = modifiedCopy(source, path.join(workDir, 'other-patient', 'ct.dcm'), { [Tag.PatientID]: 'OTHER-PATIENT', [Tag.SOPInstanceUID]: generateUid() });
+
+    // storescu with --no-halt prints nothing and exits 0 for a failure status; test/e2e/other-patient.test.ts checks the status.
+    await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, [other], { callingAeTitle: 'MODALITY' });
+
+    const notice = await driver.waitFor('kept-aside-notice', (label) => /хранится под другим Patient ID/.test(label.text ?? ''), 20_000, 'the kept-aside notice');
+    expect(notice.text).toMatch(/^Сервер PACS отложил снимки от вызывающего имени AE «MODALITY» \(снимков: 1\)/);
+    expect(notice.text).toContain('.conflicts');
+    await driver.click('kept-aside-notice-dismiss');
+    await driver.waitForGone('kept-aside-notice', 5_000);
+  }, 60_000);
 
   test('Return connects and searches', async () => {
     // The left panel is a PACS panel; Return in the AE title field connects it to the loader's server and searches.

@@ -17,6 +17,8 @@ import { describeSshError, parentFolder, sshProgressText } from '../controllers/
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
 import { describeNetworkError } from '../controllers/network-errors';
 import { panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
+import { describeKeptAside } from '../controllers/kept-aside';
+import type { KeptAsideNotice } from '../controllers/kept-aside';
 import { describeRejectedCaller } from '../controllers/rejected-callers';
 import type { RejectedCallerNotice } from '../controllers/rejected-callers';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
@@ -161,6 +163,8 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const [serverMessage, setServerMessage] = useState<{ text: LocalizedText } | undefined>(undefined);
   // The latest association that the server rejected; a repeat of the same calling AE title replaces it with a higher count.
   const [rejectedCaller, setRejectedCaller] = useState<RejectedCallerNotice | undefined>(undefined);
+  // The latest instances that the server kept aside in .conflicts, per sender and cause, as for rejections.
+  const [keptAside, setKeptAside] = useState<KeptAsideNotice | undefined>(undefined);
   const [settingsVersion, setSettingsVersion] = useState(0);
   // Only a change re-renders the window, so the tray menu gets its texts from the effect that runs after each render.
   const [, setTrayShown] = useState(false);
@@ -212,6 +216,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     [],
   );
   useEffect(() => controller.rejectedCallers.subscribe(setRejectedCaller), []);
+  useEffect(() => controller.keptAside.subscribe(setKeptAside), []);
   // React runs the study tables' effects before these, so the rows are already in Qt when the line is logged.
   useEffect(() => logStudyRowsShown('left', panels.left), [panels.left.rows]);
   useEffect(() => logStudyRowsShown('right', panels.right), [panels.right.rows]);
@@ -677,6 +682,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
             { id: 'server-notice-bar', style: 'flex-direction: row; padding-top: 4px;' },
             h(Text, { id: 'server-notice', wordWrap: true, style: 'flex: 1;' }, describeRejectedCaller(t, rejectedCaller, server.aeTitle ?? '')),
             h(Button, { id: 'server-notice-dismiss', text: t('server.rejected.dismiss'), on: { clicked: () => setRejectedCaller(undefined) } }),
+          ),
+      keptAside === undefined
+        ? null
+        : h(
+            View,
+            { id: 'kept-aside-notice-bar', style: 'flex-direction: row; padding-top: 4px;' },
+            h(Text, { id: 'kept-aside-notice', wordWrap: true, style: 'flex: 1;' }, describeKeptAside(t, keptAside)),
+            h(Button, { id: 'kept-aside-notice-dismiss', text: t('server.rejected.dismiss'), on: { clicked: () => setKeptAside(undefined) } }),
           ),
       status.failures.length === 0
         ? h(View, {})

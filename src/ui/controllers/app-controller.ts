@@ -30,6 +30,7 @@ import { KnownHostsFile } from '../../services/ssh';
 import { sendInstances } from '../../services/transfers';
 import { translator } from '../i18n';
 import { ArchiveChangeNotifier } from './archive-changes';
+import { KeptAsideInstances } from './kept-aside';
 import { RejectedCallers } from './rejected-callers';
 import { addServerDeliveries, ServerDeliveries } from './server-deliveries';
 import { SshPanelController } from './ssh-panel-controller';
@@ -128,6 +129,7 @@ export class AppController {
   readonly archiveChanges = new ArchiveChangeNotifier();
   /** Associations that the loader's PACS server rejected, one notice per calling AE title. */
   readonly rejectedCallers = new RejectedCallers();
+  readonly keptAside = new KeptAsideInstances();
   /** Instances that the loader's PACS server receives, for a C-MOVE retrieve whose node sends them there. */
   private readonly serverDeliveries = new ServerDeliveries();
   private readonly openArchives = new Map<string, LocalArchive>();
@@ -401,6 +403,7 @@ export class AppController {
       accounts,
       onInstanceReceived: (instance) => {
         this.serverDeliveries.received(instance);
+        this.keptAside.received(instance);
         // Duplicates and conflicts leave the archive's listing as it was, so Local panels need not list it again.
         if (instance.outcome === 'stored') this.archiveChanges.instanceStored(this.options.archiveRoot, instance.studyInstanceUid);
       },

@@ -5,50 +5,20 @@
  */
 import type { AssociationRejection } from '../../services/pacs-server/pacs-server';
 import type { Translate } from '../i18n';
-
-/**
- * Time after a rejection in which another rejection of the same calling AE
- * title updates the same notice instead of starting a new one, in milliseconds.
- */
-export const REJECTION_REPEAT_WINDOW_MS = 60_000;
+import { RepeatedNotices, type RepeatedNotice } from './repeated-notices';
 
 /** The latest rejection of one calling AE title, with the number of rejections it counts. */
-export interface RejectedCallerNotice {
-  rejection: AssociationRejection;
-  /** Rejections of this calling AE title within the repeat window, this one included. */
-  count: number;
-  /** Time of the latest rejection, in milliseconds since the epoch. */
-  lastAt: number;
-}
-
-export type RejectedCallerListener = (notice: RejectedCallerNotice) => void;
+export type RejectedCallerNotice = RepeatedNotice<AssociationRejection>;
 
 /** Collects rejections per calling AE title and notifies the listeners of each one with the updated count. */
-export class RejectedCallers {
-  private readonly notices = new Map<string, RejectedCallerNotice>();
-  private readonly listeners = new Set<RejectedCallerListener>();
-
-  constructor(
-    private readonly repeatWindowMs = REJECTION_REPEAT_WINDOW_MS,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Adds a listener; returns the function that removes it. */
-  subscribe(listener: RejectedCallerListener): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+export class RejectedCallers extends RepeatedNotices<AssociationRejection> {
+  constructor(repeatWindowMs?: number, now?: () => number) {
+    super((rejection) => rejection.callingAeTitle, repeatWindowMs, now);
   }
 
   /** Records one rejection and notifies the listeners with its notice. */
   rejected(rejection: AssociationRejection): void {
-    const now = this.now();
-    const previous = this.notices.get(rejection.callingAeTitle);
-    const repeated = previous !== undefined && now - previous.lastAt <= this.repeatWindowMs;
-    const notice = { rejection, count: repeated ? previous.count + 1 : 1, lastAt: now };
-    this.notices.set(rejection.callingAeTitle, notice);
-    for (const listener of this.listeners) listener(notice);
+    this.add(rejection);
   }
 }
 
@@ -58,7 +28,7 @@ const REASON_CALLED_AE_TITLE_NOT_RECOGNIZED = 7;
 
 /** Formats a notice in the interface language: who was rejected, from where, why and what to do. */
 export function describeRejectedCaller(t: Translate, notice: RejectedCallerNotice, serverAeTitle: string): string {
-  const { rejection, count } = notice;
+  const { event: rejection, count } = notice;
   let reason: string;
   if (rejection.reason === REASON_CALLING_AE_TITLE_NOT_RECOGNIZED && rejection.callingAeTitle !== '') {
     reason = t('server.rejected.callingAeTitle');
