@@ -3,16 +3,42 @@
  * DICOM files instead of the window's archive. A folder that does not exist
  * gets a Russian message and is not created. Scan indexes the folder's files
  * in place, and the filter matches names as `loader studies --name` does.
+ * A read-only folder is shown as such, and Scan there is refused in Russian.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
+import { LocalArchive } from '../../src/services/archive';
 import { CT_SMALL, MR_SMALL, PYDICOM_TEST_FILES, Tag, freshCopy } from '../archive/fixtures';
 import { makeTempDir } from '../support/peers';
 import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { useWindowSession } from './window-driver';
 
 const describeWithGui = describeWhenGuiAvailable('test/ui/window-local-folder', ['Xvfb', 'xdotool', 'import', 'dcmodify']);
+
+/** Makes `folder` and everything below it immutable, or writable again; returns false where chattr fails. */
+function setImmutable(folder: string, immutable: boolean): boolean {
+  return spawnSync('chattr', ['-R', immutable ? '+i' : '-i', folder], { stdio: 'ignore' }).status === 0;
+}
+
+/** An archive folder with an index and one study, made immutable, or undefined where chattr fails. */
+function makeImmutableArchive(): string | undefined {
+  // Not made by makeTempDir, whose cleanup may run before this file's afterAll and fails on an immutable folder.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'loader-test-ui-local-folder-read-only-'));
+  LocalArchive.open(root).close();
+  if (setImmutable(root, true)) return root;
+  fs.rmSync(root, { recursive: true, force: true });
+  return undefined;
+}
+
+const immutableFolder = makeImmutableArchive();
+afterAll(() => {
+  if (!immutableFolder) return;
+  setImmutable(immutableFolder, false);
+  fs.rmSync(immutableFolder, { recursive: true, force: true });
+});
 
 describeWithGui('Local panel on a folder', () => {
   const folder = makeTempDir('ui-local-folder-files');
@@ -71,5 +97,23 @@ describeWithGui('Local panel on a folder', () => {
     driver.key('Return');
     await driver.waitFor('right-table', (table) => table.rows === 1, 10_000, '1 row for иванов^иван');
     expect(driver.widget('right-table')?.rows).toBe(1);
+  }, 60_000);
+
+  // chattr +i stops writes also for root; where it fails (no ext4, no CAP_LINUX_IMMUTABLE), the test is skipped.
+  (immutableFolder ? test : test.skip)('read-only folder refuses Scan', async () => {
+    const { driver } = session;
+    const readOnly = immutableFolder!;
+    await driver.typeInto('right-path', readOnly);
+    driver.key('Return');
+    await driver.waitFor('right-connection', (label) => label.text === `Подключено, только чтение: ${readOnly}`, 10_000, 'the read-only folder connected');
+
+    await driver.click('right-scan');
+    await driver.waitForActiveWindow('scan-dialog', 15_000);
+    await driver.click('scan-dialog-ok');
+
+    const refused = await driver.waitFor('status-text', (label) => /только для чтения/.test(label.toolTip || label.text || ''), 10_000, 'the read-only message');
+    expect(refused.toolTip || refused.text).toBe(
+      `Папка ${readOnly} доступна только для чтения: сохранить или проиндексировать в ней ничего нельзя. Подключите локальную панель к папке, в которую можно писать.`,
+    );
   }, 60_000);
 });

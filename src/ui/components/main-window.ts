@@ -324,6 +324,11 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     setDialog({ type: 'none' });
     const state = panelsRef.current[side];
     if (state.connection?.kind !== 'local') return;
+    const folder = state.connection.root;
+    if (state.connection.archive.readOnlyReason !== undefined) {
+      setStatus({ text: (t) => t('local.readOnlyTarget', { folder }), percent: 0, failures: [] });
+      return;
+    }
     try {
       const report = await controller.scanLocal(state.connection.archive, state.connection.root, (scanned, indexed) => setStatus((current) => ({ ...current, text: (t) => t('scan.progress', { scanned, indexed }) })));
       setStatus({ text: (t) => t('scan.done', report), percent: 100, failures: [] });
@@ -338,6 +343,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     const target = panelsRef.current[other(from)];
     if (!source.connection || !target.connection) {
       setStatus({ text: (t) => t('transfer.needConnection'), percent: 0, failures: [] });
+    } else if (target.connection.kind === 'local' && target.connection.archive.readOnlyReason !== undefined) {
+      // Every store into it would fail, and the node would report its C-MOVE or C-GET sub-operations as failed.
+      const folder = target.connection.root;
+      setStatus({ text: (t) => t('local.readOnlyTarget', { folder }), percent: 0, failures: [] });
     } else if (source.connection.kind === 'ssh' || target.connection.kind === 'ssh') {
       if (source.connection.kind !== 'ssh' || target.connection.kind !== 'local') setStatus({ text: (t) => t('transfer.sshToLocalOnly'), percent: 0, failures: [] });
       else if (source.selectedPaths.length === 0) setStatus({ text: (t) => t('ssh.needSelection'), percent: 0, failures: [] });

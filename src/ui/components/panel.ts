@@ -303,7 +303,8 @@ export function Panel(props: PanelProps): React.ReactElement {
   };
 
   const kinds: PanelKind[] = ['pacs', 'local', 'ssh'];
-  const status = state.connection ? t('panel.connected', { name: state.connection.label }) : t('panel.notConnected');
+  const readOnly = state.connection?.kind === 'local' && state.connection.archive.readOnlyReason !== undefined;
+  const status = state.connection ? t(readOnly ? 'panel.connectedReadOnly' : 'panel.connected', { name: state.connection.label }) : t('panel.notConnected');
   return h(
     View,
     { id: `${side}-panel`, style: `${flexShare(1)} flex-direction: column; padding: 4px;` },
