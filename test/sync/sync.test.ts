@@ -193,7 +193,7 @@ describeBuilt('loader sync', () => {
     expect(result.stdout).toContain(
       `dcmqrb to orthanc: would transfer 3 studies, ${missingOnA} or more instances missing (dcmqrb does not report the instance count of 2 studies)\n`,
     );
-    expect(result.stdout).toContain('partial (dry run): 0 studies copied, 0 failed, 1 conflict\n');
+    expect(result.stdout).toContain('partial (dry run): 6 studies to transfer, 1 conflict\n');
   });
 
   test('two-way sync copies the union', async () => {

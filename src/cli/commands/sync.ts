@@ -248,8 +248,10 @@ function printReport(report: SyncReport, anonymized: boolean): void {
     out(`nothing to transfer: ${a} and ${b} contain the same studies with the same instance counts${summary.conflicts > 0 ? ', apart from the conflicts' : ''}`);
   }
   if (report.outcome === 'nothing-to-do') return;
-  const counts = `${countOf(summary.transferred, 'study', 'studies')} copied, ${summary.failed} failed, ${countOf(summary.conflicts, 'conflict')}`;
-  out(`${summaryWord(report)}: ${counts}`);
+  // A dry run copies nothing, so its line counts the studies it would transfer.
+  const planned = report.transfers.reduce((total, transfer) => total + transfer.studyInstanceUids.length, 0);
+  const done = report.dryRun ? `${countOf(planned, 'study', 'studies')} to transfer` : `${countOf(summary.transferred, 'study', 'studies')} copied, ${summary.failed} failed`;
+  out(`${summaryWord(report)}: ${done}, ${countOf(summary.conflicts, 'conflict')}`);
 }
 
 /** Returns the first word of the summary line: the outcome, which a dry run marks as planned. */
