@@ -153,7 +153,80 @@ describeBuilt('loader anonymize', () => {
 
     const third = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile, '--overwrite']);
     expect(third.code).toBe(0);
-    expect(readDicomFileHeaderSync(written).dataset.getString(Tags.PatientName)).toBe('ANON^0001');
+    expect(readDicomFileHeaderSync(written).dataset.getString(Tags.PatientName)).toMatch(/^ANON\^[0-9A-F]{10}$/);
+  });
+
+  test('job secret keeps pseudonyms across runs', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const ct = path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path);
+    const secretFile = path.join(dir, 'secret');
+    fs.writeFileSync(secretFile, 'a job secret of enough bytes');
+    const output = path.join(dir, 'out');
+
+    // Three inputs, each in its own folder and with its own SOP Instance UID: patients one, two, and one again.
+    const inputs: string[] = [];
+    for (const [name, patientId, patientName] of [
+      ['run1', 'PAT-ONE', 'ONE^PATIENT'],
+      ['run2', 'PAT-TWO', 'TWO^PATIENT'],
+      ['run3', 'PAT-ONE', 'ONE^PATIENT'],
+    ]) {
+      const input = path.join(dir, name);
+      fs.mkdirSync(input);
+      const file = path.join(input, 'a.dcm');
+      fs.copyFileSync(ct, file);
+      const modified = await runDcmtk('dcmodify', ['-nb', '-gin', '-m', `(0010,0020)=${patientId}`, '-m', `(0010,0010)=${patientName}`, file]);
+      expect(modified.code).toBe(0);
+      inputs.push(input);
+    }
+
+    // Each run writes into the same OUT, as a user adds exports to one folder day by day.
+    const pseudonyms: Array<{ patientName?: string; patientId?: string }> = [];
+    for (const input of inputs) {
+      const before = new Set(fs.existsSync(output) ? listFilesUnder(output) : []);
+      const result = await runLoader(['anonymize', input, output, '--shift-dates', '--job-secret-file', secretFile]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const added = listFilesUnder(output).filter((file) => !before.has(file));
+      expect(added).toHaveLength(1);
+      const dataset = readDicomFileHeaderSync(added[0]).dataset;
+      pseudonyms.push({ patientName: dataset.getString(Tags.PatientName), patientId: dataset.getString(Tags.PatientID) });
+    }
+
+    const [first, second, third] = pseudonyms;
+    expect(second.patientId).not.toBe(first.patientId);
+    expect(second.patientName).not.toBe(first.patientName);
+    expect(third).toEqual(first);
+    expect(first.patientId).toMatch(/^ANON[0-9A-F]{10}$/);
+    expect(first.patientName).toBe(`ANON^${first.patientId?.slice(4)}`);
+    expect(second.patientId).toMatch(/^ANON[0-9A-F]{10}$/);
+  });
+
+  test('counter pseudonyms with job secret rejected', async () => {
+    const dir = makeTempDir('anonymize-cli');
+    const input = path.join(dir, 'in');
+    fs.mkdirSync(input);
+    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
+    const secretFile = path.join(dir, 'secret');
+    fs.writeFileSync(secretFile, 'a job secret of enough bytes');
+    const output = path.join(dir, 'out');
+
+    const rejected = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile, '--pseudonym-counter']);
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toContain('--pseudonym-counter cannot be used with --job-secret-file');
+    expect(rejected.stderr).toContain('leave out --pseudonym-counter to derive pseudonyms from the secret');
+    expect(rejected.stdout).toBe('');
+    expect(fs.existsSync(output)).toBe(false);
+
+    const both = await runLoader(['anonymize', input, output, '--pseudonym-hash', '--pseudonym-counter']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--pseudonym-hash and --pseudonym-counter exclude each other');
+
+    // Without a job secret file, numbering stays the default and may be asked for by name.
+    const counted = await runLoader(['anonymize', input, output, '--pseudonym-counter']);
+    expect(counted.stderr).toBe('');
+    expect(counted.code).toBe(0);
+    const [written] = listFilesUnder(output);
+    expect(readDicomFileHeaderSync(written).dataset.getString(Tags.PatientID)).toBe('ANON0001');
   });
 
   test('repeated run skips its own output', async () => {

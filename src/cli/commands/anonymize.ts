@@ -13,11 +13,11 @@ import path from 'node:path';
 import type { Command } from 'commander';
 
 import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError, OutputExistsError } from '../../dicom/anonymizer';
-import type { AnonymizationOptions, DateMode, NewUids } from '../../dicom/anonymizer';
+import type { AnonymizationOptions, DateMode, NewUids, PseudonymScheme } from '../../dicom/anonymizer';
 import { countOf, ExitCode, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 
-/** Flags of `loader anonymize`. `loader migrate`, `loader send` and `loader sync` take them too, except --pseudonym-hash. */
+/** Flags of `loader anonymize`. `loader migrate`, `loader send` and `loader sync` take them too, except --pseudonym-hash and --pseudonym-counter. */
 export interface AnonymizeFlags {
   keepDates?: boolean;
   shiftDates?: boolean;
@@ -29,6 +29,7 @@ export interface AnonymizeFlags {
   allowBurnedIn?: boolean;
   pseudonymPrefix?: string;
   pseudonymHash?: boolean;
+  pseudonymCounter?: boolean;
   jobSecretFile?: string;
 }
 
@@ -102,8 +103,25 @@ function readJobSecret(file: string): Buffer {
   return secret;
 }
 
+/**
+ * Returns the pseudonym scheme. A job secret file selects the hash scheme, because numbering restarts at
+ * 0001 in every run, so two runs with the same secret would give different patients the same pseudonym.
+ */
+function pseudonymScheme(flags: AnonymizeFlags): PseudonymScheme {
+  if (flags.pseudonymHash && flags.pseudonymCounter) throw new UsageError('--pseudonym-hash and --pseudonym-counter exclude each other; choose one');
+  if (flags.pseudonymCounter && flags.jobSecretFile) {
+    throw new UsageError(
+      '--pseudonym-counter cannot be used with --job-secret-file: numbering restarts at 0001 in every run, ' +
+        'so runs with the same secret would give different patients the same pseudonym; ' +
+        'leave out --pseudonym-counter to derive pseudonyms from the secret, or leave out --job-secret-file for a single run',
+    );
+  }
+  return flags.pseudonymHash || flags.jobSecretFile ? 'hash' : 'counter';
+}
+
 export function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
   if (flags.keepDates && flags.shiftDates) throw new UsageError('--keep-dates and --shift-dates exclude each other; choose one');
+  const scheme = pseudonymScheme(flags);
   let dates: DateMode = 'remove';
   if (flags.keepDates) dates = 'keep';
   if (flags.shiftDates) dates = 'shift';
@@ -123,7 +141,7 @@ export function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
     keepPrivateCreators: keepPrivate,
     allowBurnedIn: flags.allowBurnedIn,
     pseudonymPrefix: flags.pseudonymPrefix,
-    pseudonymScheme: flags.pseudonymHash ? 'hash' : 'counter',
+    pseudonymScheme: scheme,
     jobSecret: flags.jobSecretFile ? readJobSecret(flags.jobSecretFile) : undefined,
   };
 }
@@ -218,7 +236,8 @@ export function registerAnonymize(program: Command, _globals: () => GlobalOption
     .option('--keep-private [creators...]', `keep the private blocks of ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')} and of the private creators named here`)
     .option('--allow-burned-in', 'also write images that may show burned-in text (US, Secondary Capture, Burned In Annotation YES)')
     .option('--pseudonym-prefix <text>', "start of Patient's Name and Patient ID pseudonyms", 'ANON')
-    .option('--pseudonym-hash', 'derive pseudonyms from the job secret instead of counting patients')
+    .option('--pseudonym-hash', 'derive pseudonyms from the job secret (10 hex digits) instead of numbering patients; the default with --job-secret-file')
+    .option('--pseudonym-counter', 'number patients in the order met (ANON^0001, ANON^0002); the default without --job-secret-file, and rejected with it')
     .option('--overwrite', 'replace output files that already exist; without it an existing file is left as it is and reported')
     .option('--job-secret-file <file>', 'file with the secret (at least 16 bytes) that fixes UIDs, pseudonyms and date shifts across runs; default: a random secret')
     .action(async (input: string, output: string, flags: AnonymizeCommandFlags) => {

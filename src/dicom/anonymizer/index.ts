@@ -8,5 +8,6 @@ export {
 } from './job';
 export type { AnonymizationJob, AnonymizeFileOptions, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids } from './job';
 export type { DateMode } from './profile';
+export type { PseudonymScheme } from './job-keys';
 export { AnonymizationError } from './rules';
 export { MAX_HEADER_BYTES } from './part10';

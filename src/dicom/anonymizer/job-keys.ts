@@ -77,8 +77,10 @@ export class PseudonymTable {
     }
     const suffixLength = scheme === 'hash' ? 10 : 4;
     if (prefix.length + suffixLength > MAX_PATIENT_ID_LENGTH) {
+      const suffixName = scheme === 'hash' ? '10 hex digits derived from the job secret' : '4-digit number';
       throw new Error(
-        `pseudonym prefix "${prefix}" is too long: at most ${MAX_PATIENT_ID_LENGTH - suffixLength} characters fit the ${scheme} scheme`,
+        `pseudonym prefix "${prefix}" is too long: at most ${MAX_PATIENT_ID_LENGTH - suffixLength} characters fit before the ${suffixName}, ` +
+          `because a Patient ID pseudonym has at most ${MAX_PATIENT_ID_LENGTH} characters; give a shorter --pseudonym-prefix`,
       );
     }
   }
