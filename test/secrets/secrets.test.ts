@@ -156,23 +156,71 @@ describeKeychain('keychain with a real Secret Service', () => {
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
 
 describeBuilt('keychain not reachable', () => {
-  test('password rejected with alternatives', async () => {
+  test('nodes add registers without password', async () => {
     const dirs = createLoaderDirs('no-keychain');
     const result = await runCommand(
       LOADER_BIN,
-      ['--config-dir', dirs.configDir, 'nodes', 'add', 'Main-PACS', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104', '--password-stdin'],
+      ['--config-dir', dirs.configDir, 'nodes', 'add', 'Main-PACS', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104', '--login', 'bob', '--password-stdin'],
       { input: SECRET, env: { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus` } },
     );
 
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('could not store the secret of pacs:Main-PACS in the OS keychain');
-    expect(result.stderr).toContain('no D-Bus session bus is reachable');
-    expect(result.stderr).toContain('environment variable LOADER_SECRET_MAIN_PACS');
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('registered Main-PACS: MAIN at 127.0.0.1:104');
+    expect(result.stderr).toContain('registered Main-PACS without its password');
+    expect(result.stderr).toContain('set LOADER_SECRET_MAIN_PACS for the loader process');
+    expect(result.stderr).toContain('run "loader secrets set Main-PACS" in that session');
+    expect(result.stderr).toContain('the OS keychain (Secret Service on D-Bus) is not available (no D-Bus session bus is reachable');
+    // The library's raw D-Bus text comes last, after what it means and what to do.
+    expect(result.stderr.indexOf('Keychain error:')).toBeGreaterThan(result.stderr.indexOf('loader secrets set'));
     expect(result.stderr).not.toContain(SECRET);
-    const settingsFile = path.join(dirs.configDir, 'settings.json');
-    const settingsText = fs.existsSync(settingsFile) ? fs.readFileSync(settingsFile, 'utf8') : '';
+    const settingsText = fs.readFileSync(path.join(dirs.configDir, 'settings.json'), 'utf8');
     expect(settingsText).not.toContain(SECRET);
-    expect(settingsText).not.toContain('Main-PACS');
+    expect(settingsText).toContain('Main-PACS');
+  });
+
+  test('secrets set explains the unavailable keychain', async () => {
+    const dirs = createLoaderDirs('no-keychain');
+    const env = { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus` };
+    const args = ['--config-dir', dirs.configDir];
+    await runCommand(LOADER_BIN, [...args, 'nodes', 'add', 'main', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104'], { env });
+
+    const result = await runCommand(LOADER_BIN, [...args, 'secrets', 'set', 'main', '--password-stdin'], { input: SECRET, env });
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('could not store the secret of pacs:main: the OS keychain (Secret Service on D-Bus) is not available');
+    expect(result.stderr).toContain('Instead, set the password in the environment variable LOADER_SECRET_MAIN');
+    expect(result.stderr).toContain('under dbus-run-session');
+    expect(result.stderr.indexOf('Keychain error:')).toBeGreaterThan(result.stderr.indexOf('Instead,'));
+    expect(result.stderr).not.toContain(SECRET);
+  });
+
+  test('users add registers without password', async () => {
+    const dirs = createLoaderDirs('no-keychain');
+    const env = { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus` };
+    const args = ['--config-dir', dirs.configDir];
+
+    const result = await runCommand(LOADER_BIN, [...args, 'users', 'add', 'alice', '--password-stdin'], { input: SECRET, env });
+
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('added server account alice\n');
+    expect(result.stderr).toContain('added server account alice without its password');
+    expect(result.stderr).toContain('set LOADER_USER_SECRET_ALICE for the server');
+    expect(result.stderr).toContain('run "loader users set-password alice" in that session');
+    expect(result.stderr).toContain('the OS keychain (Secret Service on D-Bus) is not available');
+    expect(result.stderr).not.toContain(SECRET);
+    const list = await runCommand(LOADER_BIN, [...args, 'users', 'list', '--json'], { env });
+    expect(JSON.parse(list.stdout).accounts.map((account: { name: string }) => account.name)).toEqual(['alice']);
+  });
+
+  test('users add hint names keychain condition', async () => {
+    const dirs = createLoaderDirs('no-keychain');
+    const env = { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus` };
+
+    const result = await runCommand(LOADER_BIN, ['--config-dir', dirs.configDir, 'users', 'add', 'bob'], { env });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('set LOADER_USER_SECRET_BOB for the server');
+    expect(result.stdout).toContain('where the OS keychain (Secret Service on D-Bus) runs, store one with "loader users set-password bob"');
   });
 
   test('delete explains the unreachable keychain', async () => {

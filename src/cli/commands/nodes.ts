@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 
 import { QUIRK } from '../../services/query-retrieve';
-import { KeychainSecretStore } from '../../services/secrets';
+import { KeychainSecretStore, secretEnvVarName, START_SECRET_SERVICE, SecretStoreUnavailableError } from '../../services/secrets';
 import type { LocationKind } from '../../services/secrets';
 import { exportLocations, importLocations, parseLocationsFile } from '../../services/settings/locations-transfer';
 import { DEFAULT_NODE_TIMEOUTS } from '../../services/settings/settings-types';
@@ -148,15 +148,16 @@ function explainTakenAeTitle(error: unknown, node: PacsNode, others: readonly Pa
 
 /**
  * Validates a new entry, then stores its password, then saves the entry, so
- * that neither a rejected entry leaves a password behind nor an unreachable
- * keychain leaves an entry without the password the user gave.
+ * that a rejected entry leaves no password behind. When the keychain is not
+ * available the entry is saved without its password and the keychain error is
+ * returned, so the caller can print how to give the password instead.
  */
 async function addWithSecret<T extends PacsNode | SshNode>(
   globals: GlobalOptions,
   kind: LocationKind,
   node: T,
   options: PasswordOptions,
-): Promise<T> {
+): Promise<{ added: T; keychainError?: SecretStoreUnavailableError }> {
   const settings = openSettings(globals);
   const others = [...settings.listPacsNodes(), ...settings.listSshNodes()];
   let valid: T;
@@ -167,8 +168,29 @@ async function addWithSecret<T extends PacsNode | SshNode>(
   }
   const label = kind === 'ssh' && (node as SshNode).keyFile !== undefined ? 'Key passphrase' : 'Password';
   const secret = await readPasswordOption(options, `${label} for ${valid.name}`);
-  if (secret !== undefined) await storeNodeSecret(new KeychainSecretStore(), kind, valid.name, secret);
-  return (kind === 'pacs' ? settings.addPacsNode(valid as PacsNode) : settings.addSshNode(valid as SshNode)) as T;
+  let keychainError: SecretStoreUnavailableError | undefined;
+  if (secret !== undefined) {
+    try {
+      await storeNodeSecret(new KeychainSecretStore(), kind, valid.name, secret);
+    } catch (error) {
+      if (!(error instanceof SecretStoreUnavailableError)) throw error;
+      keychainError = error;
+    }
+  }
+  const added = (kind === 'pacs' ? settings.addPacsNode(valid as PacsNode) : settings.addSshNode(valid as SshNode)) as T;
+  return { added, keychainError };
+}
+
+/**
+ * Reports on standard error that a node was registered without the password
+ * the user gave, and sets exit code 3 (partial success) so scripts notice.
+ */
+function reportPasswordNotStored(name: string, error: SecretStoreUnavailableError): void {
+  process.stderr.write(
+    `loader: registered ${name} without its password. To give the password, set ${secretEnvVarName(name)} for the loader process, ` +
+      `or ${START_SECRET_SERVICE} and run "loader secrets set ${name}" in that session. Cause: ${error.reason}\n`,
+  );
+  process.exitCode = ExitCode.PartialSuccess;
 }
 
 export function registerNodes(program: Command, globals: () => GlobalOptions): void {
@@ -201,8 +223,9 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
       if (options.quirks !== undefined) node.quirks = validateQuirkWords(options.quirks);
       const timeouts = parseTimeouts(options.timeout);
       if (timeouts !== undefined) node.timeouts = timeouts;
-      const added = await addWithSecret(globals(), 'pacs', node, options);
+      const { added, keychainError } = await addWithSecret(globals(), 'pacs', node, options);
       process.stdout.write(`registered ${added.name}: ${added.aeTitle} at ${added.host}:${added.port}\n`);
+      if (keychainError !== undefined) reportPasswordNotStored(added.name, keychainError);
     });
 
   nodes
@@ -224,8 +247,9 @@ export function registerNodes(program: Command, globals: () => GlobalOptions): v
       };
       if (options.keyFile !== undefined) node.keyFile = validateKeyFile(options.keyFile);
       if (options.folder !== undefined) node.defaultFolder = validateAbsolutePath('--folder', options.folder);
-      const added = await addWithSecret(globals(), 'ssh', node, options);
+      const { added, keychainError } = await addWithSecret(globals(), 'ssh', node, options);
       process.stdout.write(`registered SSH node ${added.name}: ${added.login}@${added.host}:${added.port}\n`);
+      if (keychainError !== undefined) reportPasswordNotStored(added.name, keychainError);
     });
 
   nodes

@@ -6,9 +6,9 @@
  */
 import type { Command } from 'commander';
 
-import { KeychainSecretStore, secretAccount, SecretStoreUnavailableError, userSecretEnvVarName } from '../../services/secrets';
+import { KeychainSecretStore, secretAccount, SecretStoreUnavailableError, START_SECRET_SERVICE, userSecretEnvVarName } from '../../services/secrets';
 import { validateServerAccount } from '../../services/settings/validation';
-import { openSettings, UsageError } from '../context';
+import { ExitCode, openSettings, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { readPasswordOption } from './secrets';
 import type { PasswordOptions } from './secrets';
@@ -34,15 +34,31 @@ export function registerUsers(program: Command, globals: () => GlobalOptions): v
       }
       const valid = validateServerAccount({ name }, settings.listServerAccounts());
       const password = await readPasswordOption(options, `Password for server account ${valid.name}`);
-      // The password is stored before the name, so an unreachable keychain leaves no account behind.
-      if (password !== undefined) await new KeychainSecretStore().set(secretAccount('user', valid.name), password);
-      const added = settings.addServerAccount(valid);
+      // An unavailable keychain does not stop the account from being added, so only the password is left to give later.
+      let keychainError: SecretStoreUnavailableError | undefined;
       if (password !== undefined) {
+        try {
+          await new KeychainSecretStore().set(secretAccount('user', valid.name), password);
+        } catch (error) {
+          if (!(error instanceof SecretStoreUnavailableError)) throw error;
+          keychainError = error;
+        }
+      }
+      const added = settings.addServerAccount(valid);
+      const variable = userSecretEnvVarName(added.name);
+      if (keychainError !== undefined) {
+        process.stdout.write(`added server account ${added.name}\n`);
+        process.stderr.write(
+          `loader: added server account ${added.name} without its password. To give the password, set ${variable} for the server, ` +
+            `or ${START_SECRET_SERVICE} and run "loader users set-password ${added.name}" in that session. Cause: ${keychainError.reason}\n`,
+        );
+        process.exitCode = ExitCode.PartialSuccess;
+      } else if (password !== undefined) {
         process.stdout.write(`added server account ${added.name}; its password is in the keychain as ${secretAccount('user', added.name)}\n`);
       } else {
         process.stdout.write(
-          `added server account ${added.name} without a password: set ${userSecretEnvVarName(added.name)} for the server, ` +
-            `or store one with "loader users set-password ${added.name}"\n`,
+          `added server account ${added.name} without a password: set ${variable} for the server, ` +
+            `or, where the OS keychain (Secret Service on D-Bus) runs, store one with "loader users set-password ${added.name}"\n`,
         );
       }
       if (!settings.settings.pacs.requireUserIdentity) {

@@ -21,32 +21,39 @@ export const KEYCHAIN_SERVICE = 'sciberia-loader';
  */
 export const KEYCHAIN_TIMEOUT_MS = 15_000;
 
+/** How to make the keychain available on Linux, for messages that suggest it. */
+export const START_SECRET_SERVICE = 'start a Secret Service such as gnome-keyring-daemon in a D-Bus session (for example under dbus-run-session)';
+
 /** Returns the text telling the user what to use instead of the keychain for one node or server account. */
 export function describeSecretAlternatives(nodeName?: string, kind?: string): string {
   if (kind === 'user') {
     const variable = nodeName === undefined ? 'LOADER_USER_SECRET_<ACCOUNT NAME>' : userSecretEnvVarName(nodeName);
     return (
       `set the password in the environment variable ${variable} for the loader process, ` +
-      `or, to use the keychain on Linux, run a Secret Service such as gnome-keyring-daemon in the D-Bus session`
+      `or, to use the keychain on Linux, ${START_SECRET_SERVICE}`
     );
   }
   const variable = nodeName === undefined ? 'LOADER_SECRET_<NODE NAME>' : secretEnvVarName(nodeName);
   return (
     `set the password in the environment variable ${variable} for the loader process ` +
     `(commands that connect to the node ask for it instead when run in a terminal), ` +
-    `or, to use the keychain on Linux, run a Secret Service such as gnome-keyring-daemon in the D-Bus session`
+    `or, to use the keychain on Linux, ${START_SECRET_SERVICE}`
   );
 }
 
-/** Adds what a terse keyring library error means for the user, where that is known. */
+/**
+ * Returns what a terse keyring library error means for the user, such as
+ * " (no D-Bus session bus is reachable, as on a headless server)", or '' when
+ * the error is not one of the known kinds.
+ */
 export function explainKeychainError(message: string): string {
   if (/failed to connect to socket|DBUS_SESSION_BUS_ADDRESS|org\.freedesktop\.DBus\.Error|no such file or directory/i.test(message)) {
-    return `${message} (no D-Bus session bus is reachable, as on a headless server)`;
+    return ' (no D-Bus session bus is reachable, as on a headless server)';
   }
   if (/no result found|ServiceUnknown|org\.freedesktop\.secrets/i.test(message)) {
-    return `${message} (no Secret Service with an unlocked default keyring answers on the D-Bus session bus)`;
+    return ' (no Secret Service with an unlocked default keyring answers on the D-Bus session bus)';
   }
-  return message;
+  return '';
 }
 
 export class KeychainSecretStore implements SecretStore {
@@ -82,16 +89,20 @@ export class KeychainSecretStore implements SecretStore {
       const entry = new KeyringEntry(this.service, account, { linux: { store: 'secret-service' } });
       return await run(entry, signal);
     } catch (error) {
-      const cause = signal.aborted
-        ? `no answer within ${this.timeoutMs / 1000} s; the keyring may be locked and waiting for an unlock prompt`
-        : explainKeychainError(error instanceof Error ? error.message : String(error));
       const separator = account.indexOf(':');
       const nodeName = separator >= 0 ? account.slice(separator + 1) : undefined;
       const kind = separator >= 0 ? account.slice(0, separator) : undefined;
+      const alternatives = describeSecretAlternatives(nodeName, kind);
+      if (signal.aborted) {
+        const cause = `no answer within ${this.timeoutMs / 1000} s; the keyring may be locked and waiting for an unlock prompt`;
+        throw new SecretStoreUnavailableError(`could not ${action} the secret of ${account} in the ${this.description}: ${cause}. Instead, ${alternatives}`, cause);
+      }
+      // The library's own text (often a raw D-Bus error) goes last, after what it means and what to do.
+      const detail = error instanceof Error ? error.message : String(error);
+      const cause = `the ${this.description} is not available${explainKeychainError(detail)}`;
       throw new SecretStoreUnavailableError(
-        `could not ${action} the secret of ${account} in the ${this.description}: ${cause}. ` +
-          `Instead, ${describeSecretAlternatives(nodeName, kind)}`,
-        cause,
+        `could not ${action} the secret of ${account}: ${cause}. Instead, ${alternatives}. Keychain error: ${detail}`,
+        `${cause}. Keychain error: ${detail}`,
       );
     }
   }
