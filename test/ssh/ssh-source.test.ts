@@ -244,6 +244,42 @@ describeWithSshd('SSH source against OpenSSH', () => {
     }
   });
 
+  test('fetch removes empty staging folders', async () => {
+    const folder = remoteFolder('patient-folder');
+    for (const modality of ['CT', 'MR']) {
+      fs.mkdirSync(path.join(folder, '2024', modality), { recursive: true });
+      writeDistinctInstances(path.join(folder, '2024', modality), 2);
+    }
+    chownTree(folder, user);
+    const staging = makeTempDir('ssh-staging');
+    // A partial copy from an unfinished earlier download, which the next run of its own command continues.
+    const remoteNames = folder.split('/').filter(Boolean);
+    const unfinished = path.join(staging, 'partial', ...remoteNames, '2024', 'XA', 'IM0000.dcm.part');
+    fs.mkdirSync(path.dirname(unfinished), { recursive: true });
+    fs.writeFileSync(unfinished, 'first bytes');
+    const archive = LocalArchive.open(path.join(makeTempDir('ssh-archive'), 'archive'), { durability: 'process-crash' });
+    try {
+      const report = await fetchIntoArchive(() => open(), [path.join(folder, '2024', 'CT'), path.join(folder, '2024', 'MR')], archive, {
+        stagingDir: staging,
+      });
+
+      expect(report.download.files).toHaveLength(4);
+      expect(report.download.failed).toEqual([]);
+      expect(fs.existsSync(path.join(staging, 'partial', ...remoteNames, '2024', 'CT'))).toBe(false);
+      expect(fs.existsSync(path.join(staging, 'partial', ...remoteNames, '2024', 'MR'))).toBe(false);
+      expect(fs.existsSync(path.join(staging, 'files'))).toBe(false);
+      expect(fs.readFileSync(unfinished, 'utf8')).toBe('first bytes');
+      fs.rmSync(path.dirname(unfinished), { recursive: true });
+
+      const second = await fetchIntoArchive(() => open(), [path.join(folder, '2024')], archive, { stagingDir: staging });
+
+      expect(second.download.files).toHaveLength(4);
+      expect(fs.readdirSync(staging)).toEqual([]);
+    } finally {
+      archive.close();
+    }
+  });
+
   test('cut connection resumes byte-identical', async () => {
     const large = randomBytes(LARGE_FILE_BYTES);
     const folder = remoteFolder('large', { 'large.bin': large, 'small.bin': 'small' });
@@ -271,7 +307,7 @@ describeWithSshd('SSH source against OpenSSH', () => {
     expect(fs.statSync(largeFile!.localPath).size).toBe(LARGE_FILE_BYTES);
     expect(sha256(largeFile!.localPath)).toBe(createHash('sha256').update(large).digest('hex'));
     expect(report.failed).toEqual([]);
-    expect(fs.readdirSync(path.join(staging, 'partial'), { recursive: true }).filter((name) => String(name).endsWith('.part'))).toEqual([]);
+    expect(fs.existsSync(path.join(staging, 'partial'))).toBe(false);
   });
 
   test('next run resumes partial file', async () => {
@@ -299,6 +335,7 @@ describeWithSshd('SSH source against OpenSSH', () => {
     expect(second.files[0].resumedFrom).toBe(partSize);
     expect(sha256(second.files[0].localPath)).toBe(createHash('sha256').update(large).digest('hex'));
     expect(fs.existsSync(partFile)).toBe(false);
+    expect(fs.existsSync(path.join(staging, 'partial'))).toBe(false);
   });
 
   test('hostile names and links rejected', async () => {
@@ -319,8 +356,8 @@ describeWithSshd('SSH source against OpenSSH', () => {
     expect(rejectedText).toMatch(/etc-link: symbolic link to "\/etc", outside/);
     expect(rejectedText).toMatch(/passwd\.dcm: symbolic link to "\/etc\/passwd", outside/);
     expect(report.rejected).toHaveLength(4);
-    // Only files/ and partial/ were created, and nothing from /etc arrived.
-    expect(fs.readdirSync(staging).sort()).toEqual(['files', 'partial']);
+    // Only files/ remains (partial/ is removed once empty), and nothing from /etc arrived.
+    expect(fs.readdirSync(staging).sort()).toEqual(['files']);
     const everything = fs.readdirSync(staging, { recursive: true }).map(String);
     expect(everything.some((name) => name.includes('passwd') || name.includes('etc-link'))).toBe(false);
   });

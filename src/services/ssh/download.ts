@@ -336,6 +336,27 @@ function partialPathOf(partialRoot: string, localNames: string[]): string {
 }
 
 /**
+ * Removes the folder of a partial copy that is gone and each empty parent up
+ * to and including partialRoot, because remote folder names often contain
+ * patient names. rmdir removes only empty folders, so a folder that still
+ * contains a .part file of another transfer stays.
+ */
+function removeEmptyPartialFolders(partialRoot: string, partPath: string): void {
+  const root = path.resolve(partialRoot);
+  for (let folder = path.dirname(path.resolve(partPath)); folder === root || folder.startsWith(root + path.sep); folder = path.dirname(folder)) {
+    try {
+      fs.rmdirSync(folder);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      // ENOTEMPTY (or EEXIST on some systems) means another transfer uses the folder, so its parents are in use as well.
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') log.warn('Removing an empty staging folder failed', { folder, error: errorText(error) });
+      return;
+    }
+  }
+}
+
+/**
  * Throws before any transfer when the staging folder's file system has less
  * free space than the planned files still need, counting complete staged
  * copies and partial files as received. When the free space cannot be read, nothing is checked.
@@ -528,6 +549,7 @@ class Transfer {
           fs.rmSync(partPath, { force: true });
           fs.rmSync(statePath, { force: true });
         });
+        removeEmptyPartialFolders(this.partialRoot, partPath);
         throw new RemoteFileChangedError(change);
       }
 
@@ -541,6 +563,8 @@ class Transfer {
         fs.utimesSync(finalPath, new Date(), new Date(remote.mtime * 1000));
         fs.rmSync(statePath, { force: true });
       });
+      // A parallel transfer creates its folder and its .part file with no await in between, so a folder in use is never empty here.
+      removeEmptyPartialFolders(this.partialRoot, partPath);
       return { remotePath: file.remotePath, localPath: finalPath, size: remote.size, resumedFrom: offset, alreadyStaged: false };
     } finally {
       if (!session.isClosed) await closeHandle(sftp, handle);
