@@ -232,6 +232,8 @@ const en = {
   'server.rejected.calledAeTitle': 'the sender called "{calledAeTitle}", but this server is "{aeTitle}". Set the called AE title on the sender to "{aeTitle}".',
   'server.rejected.other': '{message}.',
   'server.rejected.dismiss': 'Hide',
+  'server.notices.more': '{count} more {count|notice|notices} of this kind',
+  'server.notices.dismissAll': 'Hide all',
   'server.keptAside':
     'The PACS server kept {count} {count|instance|instances} from calling AE title "{callingAeTitle}" aside instead of adding {count|it|them} to the archive: {reason} The latest copy is {path}',
   'server.keptAside.otherPatient': 'study {studyInstanceUid} is stored under another Patient ID, and the sender received a failure status. Check which patient is right before sending again.',
@@ -469,6 +471,8 @@ const ru: Record<MessageKey, string> = {
   'server.rejected.calledAeTitle': 'отправитель вызвал «{calledAeTitle}», а этот сервер называется «{aeTitle}». Укажите на отправителе вызываемое имя AE «{aeTitle}».',
   'server.rejected.other': '{message}.',
   'server.rejected.dismiss': 'Скрыть',
+  'server.notices.more': 'Ещё уведомлений такого рода: {count}',
+  'server.notices.dismissAll': 'Скрыть все',
   'server.keptAside':
     'Сервер PACS отложил снимки от вызывающего имени AE «{callingAeTitle}» (снимков: {count}) и не добавил их в архив: {reason} Последняя копия: {path}',
   'server.keptAside.otherPatient': 'исследование {studyInstanceUid} хранится под другим Patient ID, отправитель получил статус ошибки. Прежде чем отправлять снова, проверьте, какой пациент верен.',

@@ -44,7 +44,7 @@ describe('kept-aside notice', () => {
   });
 
   test('other patient text in both languages', () => {
-    const notice: KeptAsideNotice = { event: instance(7, true), count: 2, lastAt: 0 };
+    const notice: KeptAsideNotice = { key: 'CT_SCANNER\u0000true', event: instance(7, true), count: 2, lastAt: 0 };
 
     expect(describeKeptAside(translator('en'), notice)).toBe(
       `The PACS server kept 2 instances from calling AE title "CT_SCANNER" aside instead of adding them to the archive: study ${STUDY_UID} is stored under another Patient ID, ` +
@@ -57,7 +57,7 @@ describe('kept-aside notice', () => {
   });
 
   test('other content text names the UID', () => {
-    const notice: KeptAsideNotice = { event: instance(8, false), count: 1, lastAt: 0 };
+    const notice: KeptAsideNotice = { key: 'CT_SCANNER\u0000false', event: instance(8, false), count: 1, lastAt: 0 };
 
     expect(describeKeptAside(translator('en'), notice)).toContain(`kept 1 instance from calling AE title "CT_SCANNER" aside instead of adding it`);
     expect(describeKeptAside(translator('en'), notice)).toContain(`another data set under SOP Instance UID ${STUDY_UID}.1.8`);

@@ -3,7 +3,8 @@
  * activated and the loader's own server accepts only registered calling AE
  * titles. Continue in the license window goes on without a license, and an
  * association that the server rejects gets one notice in the window that
- * names the calling AE title, its address and the fix.
+ * names the calling AE title, its address and the fix. Each calling AE title
+ * gets its own line, up to three, and a count line for the others.
  */
 
 import { corpusSamples, storeFiles } from '../support/peers';
@@ -24,14 +25,15 @@ describeWithGui('window at first start', () => {
     settings: { 'pacs.aeTitle': AE_TITLE, 'pacs.acceptAnyCallingAeTitle': 'off', 'interface.trayIcon': 'on' },
   });
 
-  /** Sends one CT instance from UNKNOWN_CALLER and expects the server to reject the association. */
-  const storeFromUnknownCaller = async () => {
+  /** Sends one CT instance from `callingAeTitle` to `calledAeTitle` and expects the server to reject the association. */
+  const storeFromUnknownCaller = async (callingAeTitle = UNKNOWN_CALLER, calledAeTitle = AE_TITLE) => {
     const file = corpusSamples((sample) => sample.path.endsWith('/ct-small.dcm'))[0]?.absolutePath;
     if (!file) throw new Error('corpus sample ct-small.dcm not found; rebuild test/.corpus with npm run corpus');
-    const result = await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: session.serverPort }, [file], { callingAeTitle: UNKNOWN_CALLER });
+    const result = await storeFiles({ aeTitle: calledAeTitle, host: '127.0.0.1', port: session.serverPort }, [file], { callingAeTitle });
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/Calling AE Title Not Recognized|rejected/i);
+    expect(result.stderr).toMatch(/AE Title Not Recognized|rejected/i);
   };
+  const noticeText = (id: string) => session.driver.widget(id)?.text ?? '';
 
   test('Continue works without a license', async () => {
     await session.driver.waitForActiveWindow('license-window', 30_000);
@@ -71,6 +73,45 @@ describeWithGui('window at first start', () => {
     expect(session.driver.widget('server-notice-bar')).toBeUndefined();
     expect(session.loader.readLog()).toContain(`calling AE title not recognized: ${UNKNOWN_CALLER} from 127.0.0.1`);
   }, 90_000);
+
+  test('each rejected caller gets a line', async () => {
+    // The hidden notice of UNKNOWN_CALLER returns with its next rejection, still counted.
+    await storeFromUnknownCaller();
+    await session.driver.waitFor('server-notice', (label) => (label.text ?? '').includes('(раз: 4)'), 10_000, 'count 4');
+
+    // A second calling AE title, which calls a wrong AE title too, adds a line above instead of replacing it.
+    await storeFromUnknownCaller('ORTHANC', 'WRONGAE');
+    await session.driver.waitFor('server-notice', (label) => (label.text ?? '').includes('«ORTHANC»'), 10_000, 'ORTHANC first');
+    await session.driver.waitFor('server-notice-1', (label) => (label.text ?? '').includes(`«${UNKNOWN_CALLER}»`), 10_000, `${UNKNOWN_CALLER} second`);
+    expect(noticeText('server-notice-1')).toContain('(раз: 4), последнюю: это имя AE не зарегистрировано');
+    expect(session.driver.widget('server-notice-dismiss-1')).toBeDefined();
+    expect(session.driver.widget('server-notice-more')).toBeUndefined();
+
+    // At most three lines show, and one more line counts the others.
+    await storeFromUnknownCaller('THIRDMOD');
+    await storeFromUnknownCaller('FOURTHMOD');
+    const more = await session.driver.waitFor('server-notice-more', () => true, 10_000, 'the count line');
+    expect(more.text).toBe('Ещё уведомлений такого рода: 1');
+    expect(noticeText('server-notice')).toContain('«FOURTHMOD»');
+    expect(noticeText('server-notice-1')).toContain('«THIRDMOD»');
+    expect(noticeText('server-notice-2')).toContain('«ORTHANC»');
+    expect(session.driver.widget('server-notice-3')).toBeUndefined();
+
+    // Hide closes only its own line, and the next older notice moves up.
+    await session.driver.click('server-notice-dismiss');
+    await session.driver.waitForGone('server-notice-more');
+    await session.driver.waitFor('server-notice', (label) => (label.text ?? '').includes('«THIRDMOD»'), 10_000, 'THIRDMOD first');
+    expect(noticeText('server-notice-1')).toContain('«ORTHANC»');
+    expect(noticeText('server-notice-2')).toContain(`«${UNKNOWN_CALLER}»`);
+
+    // Hide all closes the remaining lines, including those beyond the third.
+    await storeFromUnknownCaller('FIFTHMOD');
+    await session.driver.waitFor('server-notice-dismiss-all', () => true, 10_000, 'Hide all');
+    await session.driver.click('server-notice-dismiss-all');
+    await session.driver.waitForGone('server-notice');
+    await sleep(300);
+    expect(Object.keys(session.driver.dump().widgets).filter((name) => name.startsWith('server-notice'))).toEqual([]);
+  }, 120_000);
 
   test('SIGTERM closes the window cleanly', async () => {
     const status = await session.loader.stop();

@@ -130,6 +130,16 @@ describeWithGui('window with its own server', () => {
     const notice = await driver.waitFor('kept-aside-notice', (label) => /хранится под другим Patient ID/.test(label.text ?? ''), 20_000, 'the kept-aside notice');
     expect(notice.text).toMatch(/^Сервер PACS отложил снимки от вызывающего имени AE «MODALITY» \(снимков: 1\)/);
     expect(notice.text).toContain('.conflicts');
+
+    // A second sender gets its own line above the first instead of replacing it.
+    const second = modifiedCopy(source, path.join(workDir, 'other-patient', 'ct-2.dcm'), { [Tag.PatientID]: 'OTHER-PATIENT', [Tag.SOPInstanceUID]: generateUid() });
+    await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, [second], { callingAeTitle: 'WORKSTATION' });
+    await driver.waitFor('kept-aside-notice', (label) => /«WORKSTATION» \(снимков: 1\)/.test(label.text ?? ''), 20_000, 'WORKSTATION first');
+    expect(driver.widget('kept-aside-notice-1')?.text).toMatch(/^Сервер PACS отложил снимки от вызывающего имени AE «MODALITY» \(снимков: 1\)/);
+
+    await driver.click('kept-aside-notice-dismiss');
+    await driver.waitForGone('kept-aside-notice-1', 5_000);
+    expect(driver.widget('kept-aside-notice')?.text).toContain('«MODALITY»');
     await driver.click('kept-aside-notice-dismiss');
     await driver.waitForGone('kept-aside-notice', 5_000);
   }, 60_000);

@@ -10,6 +10,8 @@ import { Button, CheckBox, ProgressBar, Text, View, Window } from '@nodegui/reac
 import React, { useEffect, useRef, useState } from 'react';
 
 import { createLogger } from '../../services/logger';
+import type { AssociationRejection } from '../../services/pacs-server/pacs-server';
+import type { ReceivedInstance } from '../../services/pacs-server/store-service';
 import type { InterfaceSettings } from '../../services/settings/settings-types';
 import { LocalFolderError } from '../controllers/app-controller';
 import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
@@ -21,6 +23,7 @@ import { describeKeptAside } from '../controllers/kept-aside';
 import type { KeptAsideNotice } from '../controllers/kept-aside';
 import { describeRejectedCaller } from '../controllers/rejected-callers';
 import type { RejectedCallerNotice } from '../controllers/rejected-callers';
+import { withNotice, withoutNotice } from '../controllers/repeated-notices';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
 import type { PanelSelection } from '../controllers/study-opener';
 import { translator } from '../i18n';
@@ -29,6 +32,7 @@ import { styleSheetFor } from '../themes';
 import { trackWindow } from '../test-hooks';
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
 import { ElidedText } from './elided-text';
+import { NoticeBars } from './notice-bars';
 import { pacsFieldsProblem } from './settings-input';
 import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
@@ -161,10 +165,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const [serverBusy, setServerBusy] = useState(false);
   // An object, because React's setState would call a bare function as an updater.
   const [serverMessage, setServerMessage] = useState<{ text: LocalizedText } | undefined>(undefined);
-  // The latest association that the server rejected; a repeat of the same calling AE title replaces it with a higher count.
-  const [rejectedCaller, setRejectedCaller] = useState<RejectedCallerNotice | undefined>(undefined);
-  // The latest instances that the server kept aside in .conflicts, per sender and cause, as for rejections.
-  const [keptAside, setKeptAside] = useState<KeptAsideNotice | undefined>(undefined);
+  // Rejected associations, one notice per calling AE title, newest first. A repeat replaces its notice with a higher count.
+  const [rejectedCallers, setRejectedCallers] = useState<RejectedCallerNotice[]>([]);
+  // Instances that the server kept aside in .conflicts, one notice per sender and cause, as for rejections.
+  const [keptAside, setKeptAside] = useState<KeptAsideNotice[]>([]);
   const [settingsVersion, setSettingsVersion] = useState(0);
   // Only a change re-renders the window, so the tray menu gets its texts from the effect that runs after each render.
   const [, setTrayShown] = useState(false);
@@ -215,8 +219,8 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       }),
     [],
   );
-  useEffect(() => controller.rejectedCallers.subscribe(setRejectedCaller), []);
-  useEffect(() => controller.keptAside.subscribe(setKeptAside), []);
+  useEffect(() => controller.rejectedCallers.subscribe((notice) => setRejectedCallers((shown) => withNotice(shown, notice))), []);
+  useEffect(() => controller.keptAside.subscribe((notice) => setKeptAside((shown) => withNotice(shown, notice))), []);
   // React runs the study tables' effects before these, so the rows are already in Qt when the line is logged.
   useEffect(() => logStudyRowsShown('left', panels.left), [panels.left.rows]);
   useEffect(() => logStudyRowsShown('right', panels.right), [panels.right.rows]);
@@ -683,23 +687,22 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         h(ProgressBar, { id: 'status-progress', minimum: 0, maximum: 100, value: status.percent, style: 'width: 160px;' }),
         h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: () => setDialog({ type: 'settings' }) } }),
       ),
-      // null, not an empty View, so that React unmounts the bar and its id instead of reusing the widget.
-      rejectedCaller === undefined
-        ? null
-        : h(
-            View,
-            { id: 'server-notice-bar', style: 'flex-direction: row; padding-top: 4px;' },
-            h(Text, { id: 'server-notice', wordWrap: true, style: 'flex: 1;' }, describeRejectedCaller(t, rejectedCaller, server.aeTitle ?? '')),
-            h(Button, { id: 'server-notice-dismiss', text: t('server.rejected.dismiss'), on: { clicked: () => setRejectedCaller(undefined) } }),
-          ),
-      keptAside === undefined
-        ? null
-        : h(
-            View,
-            { id: 'kept-aside-notice-bar', style: 'flex-direction: row; padding-top: 4px;' },
-            h(Text, { id: 'kept-aside-notice', wordWrap: true, style: 'flex: 1;' }, describeKeptAside(t, keptAside)),
-            h(Button, { id: 'kept-aside-notice-dismiss', text: t('server.rejected.dismiss'), on: { clicked: () => setKeptAside(undefined) } }),
-          ),
+      h(NoticeBars<AssociationRejection>, {
+        id: 'server-notice',
+        t,
+        notices: rejectedCallers,
+        describe: (notice) => describeRejectedCaller(t, notice, server.aeTitle ?? ''),
+        onDismiss: (key) => setRejectedCallers((shown) => withoutNotice(shown, key)),
+        onDismissAll: () => setRejectedCallers([]),
+      }),
+      h(NoticeBars<ReceivedInstance>, {
+        id: 'kept-aside-notice',
+        t,
+        notices: keptAside,
+        describe: (notice) => describeKeptAside(t, notice),
+        onDismiss: (key) => setKeptAside((shown) => withoutNotice(shown, key)),
+        onDismissAll: () => setKeptAside([]),
+      }),
       status.failures.length === 0
         ? h(View, {})
         : h(Text, { id: 'status-failures', wordWrap: true }, `${t('failures.title')}:\n` + status.failures.slice(0, 10).map((failure) => `${failure.uid}: ${failure.reason}`).join('\n')),

@@ -9,6 +9,8 @@ export const NOTICE_REPEAT_WINDOW_MS = 60_000;
 
 /** The latest event of one key, with the number of events it counts. */
 export interface RepeatedNotice<T> {
+  /** The key that the events of this notice share, such as a calling AE title. */
+  key: string;
   event: T;
   /** Events of this key within the repeat window, this one included. */
   count: number;
@@ -41,8 +43,21 @@ export class RepeatedNotices<T> {
     const key = this.keyOf(event);
     const previous = this.notices.get(key);
     const repeated = previous !== undefined && now - previous.lastAt <= this.repeatWindowMs;
-    const notice = { event, count: repeated ? previous.count + 1 : 1, lastAt: now };
+    const notice = { key, event, count: repeated ? previous.count + 1 : 1, lastAt: now };
     this.notices.set(key, notice);
     for (const listener of this.listeners) listener(notice);
   }
+}
+
+/**
+ * Puts a notice at the start of a list of shown notices, newest first, in place of the earlier
+ * notice of its key. A notice that the user hid is not in the list, so a new event of its key shows it again.
+ */
+export function withNotice<T>(shownNotices: readonly RepeatedNotice<T>[], notice: RepeatedNotice<T>): RepeatedNotice<T>[] {
+  return [notice, ...shownNotices.filter((other) => other.key !== notice.key)];
+}
+
+/** Removes the notice of a key from a list of shown notices. */
+export function withoutNotice<T>(shownNotices: readonly RepeatedNotice<T>[], key: string): RepeatedNotice<T>[] {
+  return shownNotices.filter((notice) => notice.key !== key);
 }
