@@ -21,7 +21,7 @@ import { describeNetworkError } from '../controllers/network-errors';
 import { panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
 import { describeKeptAside } from '../controllers/kept-aside';
 import type { KeptAsideNotice } from '../controllers/kept-aside';
-import { describeRejectedCaller } from '../controllers/rejected-callers';
+import { describeRejectedCaller, withoutRegisteredCaller } from '../controllers/rejected-callers';
 import type { RejectedCallerNotice } from '../controllers/rejected-callers';
 import { withNotice, withoutNotice } from '../controllers/repeated-notices';
 import { openProgressText, StudyRetrieveError } from '../controllers/study-opener';
@@ -794,6 +794,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
           onAddNode: (node) => {
             try {
               controller.settings.addPacsNode(node);
+              setRejectedCallers((shown) => withoutRegisteredCaller(shown, node.aeTitle));
               setSettingsVersion((version) => version + 1);
               return undefined;
             } catch (error) {

@@ -26,6 +26,16 @@ export class RejectedCallers extends RepeatedNotices<AssociationRejection> {
 const REASON_CALLING_AE_TITLE_NOT_RECOGNIZED = 3;
 const REASON_CALLED_AE_TITLE_NOT_RECOGNIZED = 7;
 
+/**
+ * Drops the notices that registering `aeTitle` as a location resolves: rejections of that calling AE
+ * title because it was not recognized. The server reads the registered locations at each association,
+ * so the next association from that AE title is accepted. Other reasons stay.
+ */
+export function withoutRegisteredCaller(shownNotices: readonly RejectedCallerNotice[], aeTitle: string): RejectedCallerNotice[] {
+  const registered = aeTitle.trim();
+  return shownNotices.filter((notice) => notice.event.reason !== REASON_CALLING_AE_TITLE_NOT_RECOGNIZED || notice.event.callingAeTitle !== registered);
+}
+
 /** Formats a notice in the interface language: who was rejected, from where, why and what to do. */
 export function describeRejectedCaller(t: Translate, notice: RejectedCallerNotice, serverAeTitle: string): string {
   const { event: rejection, count } = notice;
