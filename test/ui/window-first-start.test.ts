@@ -97,7 +97,9 @@ describeWithGui('window at first start', () => {
     expect(noticeText('server-notice-2')).toContain('«ORTHANC»');
     expect(session.driver.widget('server-notice-3')).toBeUndefined();
 
-    // Hide closes only its own line, and the next older notice moves up.
+    // Hide closes only its own line, and the next older notice moves up. The button moves while new lines are laid
+    // out, so the click waits until it keeps its place; a click on its old place missed it on a loaded CI machine.
+    await session.driver.waitForStill('server-notice-dismiss');
     await session.driver.click('server-notice-dismiss');
     await session.driver.waitForGone('server-notice-more');
     await session.driver.waitFor('server-notice', (label) => (label.text ?? '').includes('«THIRDMOD»'), 10_000, 'THIRDMOD first');
@@ -107,6 +109,7 @@ describeWithGui('window at first start', () => {
     // Hide all closes the remaining lines, including those beyond the third.
     await storeFromUnknownCaller('FIFTHMOD');
     await session.driver.waitFor('server-notice-dismiss-all', () => true, 10_000, 'Hide all');
+    await session.driver.waitForStill('server-notice-dismiss-all');
     await session.driver.click('server-notice-dismiss-all');
     await session.driver.waitForGone('server-notice');
     await sleep(300);

@@ -137,9 +137,12 @@ describeWithGui('window with its own server', () => {
     await driver.waitFor('kept-aside-notice', (label) => /«WORKSTATION» \(снимков: 1\)/.test(label.text ?? ''), 20_000, 'WORKSTATION first');
     expect(driver.widget('kept-aside-notice-1')?.text).toMatch(/^Сервер PACS отложил снимки от вызывающего имени AE «MODALITY» \(снимков: 1\)/);
 
+    // The buttons move while lines are laid out, so each click waits until its button keeps its place.
+    await driver.waitForStill('kept-aside-notice-dismiss');
     await driver.click('kept-aside-notice-dismiss');
     await driver.waitForGone('kept-aside-notice-1', 5_000);
     expect(driver.widget('kept-aside-notice')?.text).toContain('«MODALITY»');
+    await driver.waitForStill('kept-aside-notice-dismiss');
     await driver.click('kept-aside-notice-dismiss');
     await driver.waitForGone('kept-aside-notice', 5_000);
   }, 60_000);
