@@ -85,13 +85,15 @@ export interface OtherPatientConflict {
 
 /** Returns which UID of an OtherPatientConflict is indexed under which Patient ID, with the received Patient ID. */
 export function describeOtherPatient(conflict: OtherPatientConflict): string {
-  const uid =
-    conflict.level === 'study'
-      ? `Study Instance UID ${conflict.studyInstanceUid}`
-      : conflict.level === 'series'
-        ? `Series Instance UID ${conflict.seriesInstanceUid}`
-        : `SOP Instance UID ${conflict.sopInstanceUid}`;
-  return `${uid} is indexed under Patient ID "${conflict.storedPatientId}", not under "${conflict.receivedPatientId}"`;
+  const attribute = { study: 'Study Instance UID', series: 'Series Instance UID', instance: 'SOP Instance UID' }[conflict.level];
+  return `${attribute} ${conflictingUid(conflict)} is indexed under Patient ID "${conflict.storedPatientId}", not under "${conflict.receivedPatientId}"`;
+}
+
+/** Returns the UID that is indexed under the other patient: the study's, the series' or the instance's. */
+export function conflictingUid(conflict: OtherPatientConflict): string {
+  if (conflict.level === 'study') return conflict.studyInstanceUid;
+  if (conflict.level === 'series') return conflict.seriesInstanceUid;
+  return conflict.sopInstanceUid;
 }
 
 /**

@@ -7,6 +7,7 @@ export type {
   StudyConflict,
   StudySummary,
 } from './catalog';
+export { conflictingUid } from './catalog';
 export { ArchiveError, QueryError, type ArchiveErrorCode, type QueryErrorCode } from './errors';
 export { relativeInstancePath, CONFLICTS_FOLDER, INCOMING_FOLDER, INDEX_FILE } from './layout';
 export type { StoreOutcome, StoreOutcomeKind } from './placement';

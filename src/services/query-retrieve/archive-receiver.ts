@@ -4,7 +4,7 @@
  */
 import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
-import { ArchiveError } from '../archive';
+import { ArchiveError, conflictingUid } from '../archive';
 import type { LocalArchive } from '../archive';
 import { otherPatientResponse } from '../pacs-server/store-service';
 import type { InstanceProblem } from '../transfers/report';
@@ -84,7 +84,7 @@ export class ArchiveReceiver {
       const rejected = otherPatientResponse(outcome);
       if (rejected) {
         const { level, storedPatientId, receivedPatientId } = outcome.otherPatient!;
-        const uid = level === 'study' ? outcome.studyInstanceUid : level === 'series' ? outcome.seriesInstanceUid : outcome.sopInstanceUid;
+        const uid = conflictingUid(outcome.otherPatient!);
         this.failures.push({
           sopInstanceUid: ctx.sopInstanceUid,
           reason:

@@ -303,8 +303,11 @@ export function Panel(props: PanelProps): React.ReactElement {
   };
 
   const kinds: PanelKind[] = ['pacs', 'local', 'ssh'];
-  const readOnly = state.connection?.kind === 'local' && state.connection.archive.readOnlyReason !== undefined;
-  const status = state.connection ? t(readOnly ? 'panel.connectedReadOnly' : 'panel.connected', { name: state.connection.label }) : t('panel.notConnected');
+  let status = t('panel.notConnected');
+  if (state.connection) {
+    const readOnly = state.connection.kind === 'local' && state.connection.archive.readOnlyReason !== undefined;
+    status = t(readOnly ? 'panel.connectedReadOnly' : 'panel.connected', { name: state.connection.label });
+  }
   return h(
     View,
     { id: `${side}-panel`, style: `${flexShare(1)} flex-direction: column; padding: 4px;` },
