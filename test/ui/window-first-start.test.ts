@@ -98,7 +98,7 @@ describeWithGui('window at first start', () => {
     expect(session.driver.widget('server-notice-3')).toBeUndefined();
 
     // Hide closes only its own line, and the next older notice moves up. The button moves while new lines are laid
-    // out, so the click waits until it keeps its place; a click on its old place missed it on a loaded CI machine.
+    // out, so the click waits until it keeps its place, because a click on its old place missed it on a loaded machine.
     await session.driver.waitForStill('server-notice-dismiss');
     await session.driver.click('server-notice-dismiss');
     await session.driver.waitForGone('server-notice-more');

@@ -23,7 +23,7 @@ function setImmutable(folder: string, immutable: boolean): boolean {
   return spawnSync('chattr', ['-R', immutable ? '+i' : '-i', folder], { stdio: 'ignore' }).status === 0;
 }
 
-/** An archive folder with an index and one study, made immutable, or undefined where chattr fails. */
+/** Creates an archive folder with an empty index and makes it immutable; returns undefined where chattr fails. */
 function makeImmutableArchive(): string | undefined {
   // Not made by makeTempDir, whose cleanup may run before this file's afterAll and fails on an immutable folder.
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'loader-test-ui-local-folder-read-only-'));

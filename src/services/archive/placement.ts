@@ -67,7 +67,7 @@ export interface StoreOutcome {
   /**
    * Set with 'conflict' when the instance was kept aside because its Study,
    * Series or SOP Instance UID is stored under another Patient ID. The C-STORE
-   * SCPs answer such an instance with a failure status.
+   * SCPs send a failure status for such an instance.
    */
   otherPatient?: OtherPatientConflict;
 }

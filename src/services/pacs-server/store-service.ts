@@ -51,10 +51,10 @@ export interface ReceivedInstance {
 
 /**
  * Returns the C-STORE handler. `onReceived` is called after each instance that
- * the archive stored, already had or kept aside, before the response is sent,
- * including one kept aside and answered with a failure status because its study
- * is stored under another Patient ID, and not for an instance that failed. An exception from `onReceived` is
- * logged and does not fail the C-STORE.
+ * the archive stored, already had or kept aside, before the response is sent.
+ * That includes an instance kept aside with a failure status because its study
+ * is stored under another Patient ID, but not an instance that failed. An
+ * exception from `onReceived` is logged and does not fail the C-STORE.
  */
 export function createStoreHandler(archive: LocalArchive, log: Logger, onReceived?: (instance: ReceivedInstance) => void) {
   return async function handleStore(context: StoreRequestContext): Promise<DimseResult> {
