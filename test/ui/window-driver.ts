@@ -198,14 +198,21 @@ export class WindowDriver {
 
   /** Waits until the widget exists and `ready` accepts it; the error shows the last record seen. */
   async waitFor(name: string, ready: (widget: WidgetRecord) => boolean = () => true, timeoutMs = 15_000, what = ''): Promise<WidgetRecord> {
+    const { reached, last } = await this.poll(name, ready, timeoutMs);
+    if (reached) return reached;
+    this.fail(name, `widget "${name}" did not reach ${what || 'the expected state'} within ${timeoutMs} ms; last record: ${JSON.stringify(last)}`);
+  }
+
+  /** Reads the widget until `ready` accepts it or `timeoutMs` passes; `reached` is unset on timeout. */
+  private async poll(name: string, ready: (widget: WidgetRecord) => boolean, timeoutMs: number): Promise<{ reached?: WidgetRecord; last?: WidgetRecord }> {
     const deadline = Date.now() + timeoutMs;
     let last: WidgetRecord | undefined;
     while (Date.now() < deadline) {
       last = this.widget(name);
-      if (last && ready(last)) return last;
+      if (last && ready(last)) return { reached: last, last };
       await sleep(POLL_MS);
     }
-    this.fail(name, `widget "${name}" did not reach ${what || 'the expected state'} within ${timeoutMs} ms; last record: ${JSON.stringify(last)}`);
+    return { last };
   }
 
   /**
@@ -338,10 +345,34 @@ export class WindowDriver {
     this.fail(name, `the drop-down list of "${name}" did not open after 2 clicks`);
   }
 
-  /** Replaces the text of a line edit by clicking it, selecting all and typing. */
+  /**
+   * Presses `keys` in the open drop-down list of the combo box `name` (End and
+   * Return choose the last entry) and waits until the list is closed. A Qt
+   * pop-up grabs the pointer while it is shown, so a click in that time only
+   * closes it. This is the likely cause of a line edit that did not get the
+   * focus when it was clicked right after a choice on a loaded CI machine.
+   */
+  async chooseInCombo(name: string, ...keys: string[]): Promise<void> {
+    this.key(...keys);
+    const deadline = Date.now() + 5_000;
+    while (this.comboListOpen(name)) {
+      if (Date.now() > deadline) this.fail(name, `the drop-down list of "${name}" stayed open after the keys ${keys.join(' ')}`);
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Replaces the text of a line edit by clicking it, selecting all and typing.
+   * A click that a closing pop-up swallowed leaves the focus elsewhere, so the
+   * helper clicks once more before it fails.
+   */
   async typeInto(name: string, text: string): Promise<void> {
     await this.click(name);
-    await this.waitFor(name, (record) => record.focused, 5_000, 'focused');
+    const { reached } = await this.poll(name, (record) => record.focused, 2_000);
+    if (!reached) {
+      await this.click(name);
+      await this.waitFor(name, (record) => record.focused, 5_000, 'focused');
+    }
     this.key('ctrl+a');
     this.xdotool('type', '--delay', typingDelayMs(text), text);
     await this.waitFor(name, (record) => record.text === text, 5_000, `text "${text}"`);

@@ -160,7 +160,7 @@ describeWithGui('window with its own server', () => {
     await driver.openCombo('left-date');
     await store(corpusStudyFiles('ct-ankle-implicit-le.dcm'));
     await driver.waitFor('right-table', (table) => table.rows === 5, 10_000, '5 rows');
-    driver.key('End', 'Return');
+    await driver.chooseInCombo('left-date', 'End', 'Return');
     await driver.waitFor('left-date', (combo) => combo.text === 'Диапазон', 5_000, 'text "Диапазон"');
     await driver.waitFor('left-date-text', (field) => field.enabled, 5_000, 'enabled');
     await driver.typeInto('left-date-text', '20040101-20041231');
@@ -276,7 +276,7 @@ describeWithGui('window with its own server', () => {
     await store(corpusStudyFiles('ct-jpeg2000.dcm'));
     await driver.waitFor('right-table', (table) => table.rows === rows + 1, 10_000, `${rows + 1} rows`);
     expect(driver.comboListOpen('settings-theme')).toBe(true);
-    driver.key('End', 'Return');
+    await driver.chooseInCombo('settings-theme', 'End', 'Return');
     await driver.waitFor('settings-theme', (box) => box.text === 'Тёмная', 5_000, 'text "Тёмная"');
 
     // The closed box has the focus, so Home switches back to the light theme.

@@ -61,7 +61,7 @@ describeWithGui('window with the server off at start', () => {
     await driver.waitFor('send-confirm');
     // "C-MOVE" is the second and last choice of the method box.
     await driver.openCombo('send-method');
-    driver.key('End', 'Return');
+    await driver.chooseInCombo('send-method', 'End', 'Return');
     await driver.waitFor('send-method', (box) => box.text === 'C-MOVE', 5_000, 'C-MOVE');
     await driver.click('send-confirm');
     await driver.waitForGone('send-dialog');

@@ -149,7 +149,7 @@ describeWithGui('desktop window', () => {
 
     // Date: "Range" is the last choice of the combo box, chosen with the keyboard once a click opened its list.
     await driver.openCombo('left-date');
-    driver.key('End', 'Return');
+    await driver.chooseInCombo('left-date', 'End', 'Return');
     await driver.waitFor('left-date-text', (field) => field.enabled, 5_000, 'enabled');
     await driver.typeInto('left-date-text', '20030101-20041231');
     await driver.click('left-modality-CT');
