@@ -117,6 +117,33 @@ describe('settings validation', () => {
     expect(ui.theme).toBe('light');
     expect(ui.trayIcon).toBe(true);
   });
+
+  test('unset language follows each locale', () => {
+    const saved = { LC_ALL: process.env.LC_ALL, LC_MESSAGES: process.env.LC_MESSAGES, LANG: process.env.LANG };
+    const setLocale = (lang: string) => {
+      delete process.env.LC_ALL;
+      delete process.env.LC_MESSAGES;
+      process.env.LANG = lang;
+    };
+    try {
+      setLocale('en_US.UTF-8');
+      const { store, dir, file } = openStore();
+      store.updatePacs({ port: 4242 });
+      const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { interface: Record<string, unknown> };
+      expect(stored.interface).not.toHaveProperty('language');
+
+      setLocale('ru_RU.UTF-8');
+      expect(new SettingsStore({ configDir: dir }).settings.interface.language).toBe('ru');
+
+      new SettingsStore({ configDir: dir }).updateInterface({ language: 'en' });
+      expect(new SettingsStore({ configDir: dir }).settings.interface.language).toBe('en');
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
 });
 
 describe('settings file recovery', () => {

@@ -63,6 +63,14 @@ export class SettingsStore {
   private readonly logWarnings: boolean;
 
   /**
+   * Whether interface.language was stored or set. Until then it follows the
+   * locale of each process (LANG), and save() leaves it out of the file, so a
+   * `loader config set` run from an English shell does not fix the window of a
+   * Russian desktop to English.
+   */
+  private languageChosen = false;
+
+  /**
    * Opens the settings file. With `logWarnings: false` the warnings about
    * invalid values are only collected in `warnings`, for a caller that reopens
    * the file often and logs each warning once.
@@ -99,6 +107,7 @@ export class SettingsStore {
   updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
     const settings = validateInterfaceSettings({ ...this.current.interface, ...changes });
     this.current.interface = settings;
+    if (changes.language !== undefined) this.languageChosen = true;
     for (const key of Object.keys(changes) as (keyof InterfaceSettings)[]) delete this.invalid.interface[key];
     this.save();
     return settings;
@@ -227,6 +236,7 @@ export class SettingsStore {
   private save(): void {
     const stored = structuredClone(this.current) as unknown as Record<string, unknown> & Settings;
     Object.assign(stored.pacs, structuredClone(this.invalid.pacs));
+    if (!this.languageChosen) delete (stored.interface as Partial<InterfaceSettings>).language;
     Object.assign(stored.interface, structuredClone(this.invalid.interface));
     (stored.locations.pacs as unknown[]).push(...structuredClone(this.invalid.pacsNodes));
     (stored.locations.ssh as unknown[]).push(...structuredClone(this.invalid.sshNodes));
@@ -310,6 +320,7 @@ export class SettingsStore {
     };
     for (const [key, apply] of Object.entries(interfaceFields) as [keyof InterfaceSettings, (value: unknown) => void][]) {
       if (storedInterface[key] === undefined) continue;
+      if (key === 'language') this.languageChosen = true;
       try {
         apply(storedInterface[key]);
       } catch (error) {
