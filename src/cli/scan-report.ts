@@ -38,10 +38,14 @@ export function printScanProblems(out: (line: string) => void, report: ScanRepor
   printProblems(out, 'DICOMDIR record skipped', report.skippedRecords);
   printProblems(out, 'other patient', report.otherPatient);
   printProblems(out, 'link not followed', report.skippedLinks);
+  printProblems(out, 'special file', report.specialFiles);
   printProblems(out, 'replaced', report.replaced);
 }
 
-/** Returns true when a problem list is not empty: a file was not indexed, or indexed under another patient. The exit code is then 3. */
+/**
+ * Returns true when a problem list is not empty: a file was not indexed, or indexed under another patient. The exit code is then 3.
+ * Links not followed, special files and replaced index entries are listed but do not count as problems.
+ */
 export function scanHasProblems(report: ScanReport): boolean {
   const lists = [report.notDicom, report.damaged, report.unreadable, report.missing, report.notIndexed, report.skippedRecords, report.otherPatient];
   return lists.some((list) => list.length > 0);

@@ -10,14 +10,25 @@ import { Dataset } from './dataset';
 import { readDicomFileHeader } from './file-reader';
 import { Tags } from './tags';
 
+/** A directory record whose Referenced File ID (0004,1500) names no file. */
+export interface MissingReference {
+  /** The Referenced File ID joined to the DICOMDIR folder as written. */
+  path: string;
+  /** The Referenced File ID as the DICOMDIR stores it, components separated by backslashes. */
+  referencedFileId: string;
+  /** The directory record's 1-based position in the Directory Record Sequence and its Directory Record Type, e.g. 'Directory record 4 (IMAGE)'. */
+  record: string;
+}
+
 export interface DicomdirFileList {
-  /** Absolute paths of existing referenced files, in directory record order, without duplicates. */
-  files: string[];
   /**
-   * Paths of referenced files that do not exist, each the Referenced File ID
-   * joined to the DICOMDIR folder as written. They are also in `warnings`.
+   * Absolute paths of existing referenced entries other than folders, in
+   * directory record order, without duplicates. An entry may be a FIFO,
+   * socket or device file, so a caller checks the type before opening it.
    */
-  missing: string[];
+  files: string[];
+  /** Referenced files that do not exist. They are also in `warnings`. */
+  missing: MissingReference[];
   /** Records that were skipped, each with the reason. */
   warnings: string[];
 }
@@ -39,7 +50,7 @@ export async function listDicomdirReferencedFiles(dicomdirPath: string): Promise
   const root = path.dirname(path.resolve(dicomdirPath));
   const resolver = new CaseInsensitiveResolver();
   const files: string[] = [];
-  const missing: string[] = [];
+  const missing: MissingReference[] = [];
   const seen = new Set<string>();
   const warnings = [...header.warnings];
 
@@ -62,8 +73,9 @@ export async function listDicomdirReferencedFiles(dicomdirPath: string): Promise
 
     const resolved = resolver.resolve(root, components);
     if (!resolved) {
-      missing.push(path.join(root, ...components));
-      warnings.push(`${label}: referenced file "${components.join('\\')}" was not found under ${root}.`);
+      const referencedFileId = components.join('\\');
+      missing.push({ path: path.join(root, ...components), referencedFileId, record: label });
+      warnings.push(`${label}: referenced file "${referencedFileId}" was not found under ${root}.`);
       return;
     }
     if (!seen.has(resolved)) {
@@ -98,8 +110,9 @@ class CaseInsensitiveResolver {
       if (entry === undefined) return undefined;
       current = path.join(current, entry);
     }
+    // A FIFO, socket or device file is returned too, so the scan lists it as such instead of as missing.
     try {
-      return fs.statSync(current).isFile() ? current : undefined;
+      return fs.statSync(current).isDirectory() ? undefined : current;
     } catch {
       return undefined;
     }

@@ -78,8 +78,13 @@ describe('scan findings', () => {
 
     expect(report.imported).toBe(23);
     expect(report.damaged).toEqual([]);
+    expect(report.scanned).toBe(23);
     expect(report.missing.map((item) => item.path).sort()).toEqual(removed);
-    for (const item of report.missing) expect(item.reason).toBe(`referenced by DICOMDIR ${dicomdir} but not found`);
+    for (const item of report.missing) {
+      expect(item.dicomdir).toBe(dicomdir);
+      expect(item.referencedFileId).toBe(path.relative(media, item.path).split(path.sep).join('\\'));
+      expect(item.reason).toContain(`of DICOMDIR ${dicomdir} references it as Referenced File ID "${item.referencedFileId}"`);
+    }
   });
 
   test('pydicom MR_truncated is damaged', async () => {
@@ -274,8 +279,9 @@ describeWithLoader('loader commands on findings', () => {
     const run = await runLoader(['scan', '--import', path.join(media, 'DICOMDIR')], { dirs });
 
     expect(run.code).toBe(3);
-    expect(run.stdout).toMatch(/scanned 31 files: .*23 imported, .* 0 damaged, 0 unreadable, 8 missing/);
-    expect(run.stdout).toContain(`missing: ${path.join(media, '98892003', 'MR700', '4648')}: referenced by DICOMDIR`);
+    expect(run.stdout).toMatch(/scanned 23 files: .*23 imported, .* 0 damaged, 0 unreadable,/);
+    expect(run.stdout).toContain('8 files missing: given or referenced by a DICOMDIR, but not found\n');
+    expect(run.stdout).toContain(`missing: ${path.join(media, '98892003', 'MR700', '4648')}: not found: Directory record `);
   });
 
   test('DICOMDIR gaps in JSON', async () => {

@@ -83,8 +83,9 @@ describe('listDicomdirReferencedFiles', () => {
   test('warns about missing file', async () => {
     const dicomdir = path.join(dir, 'DICOMDIR_MISSING');
     writeDicomdir(dicomdir, [record('IMAGE', ['NOFILE'])]);
-    const { files, warnings } = await listDicomdirReferencedFiles(dicomdir);
+    const { files, missing, warnings } = await listDicomdirReferencedFiles(dicomdir);
     expect(files).toEqual([]);
+    expect(missing).toEqual([{ path: path.join(dir, 'NOFILE'), referencedFileId: 'NOFILE', record: 'Directory record 1 (IMAGE)' }]);
     expect(warnings[0]).toMatch(/"NOFILE" was not found/);
   });
 });

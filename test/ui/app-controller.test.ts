@@ -3,6 +3,7 @@
  * archive, a PACS panel against Orthanc, and opening a PACS study in the
  * viewer, which retrieves it into the viewer's cache archive first.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -129,6 +130,24 @@ describe('Local panel', () => {
     archive.close();
     await scanning.close();
 
+    expect(result).toEqual({ scanned: 2, indexed: 1, failed: 1 });
+  });
+
+  test('scanLocal counts FIFO and DICOMDIR gap', async () => {
+    const { controller: scanning, archiveRoot: scanRoot } = newController('ctl-scan-special');
+    const folder = makeTempDir('ctl-scan-special-files');
+    freshCopy(CT_SMALL, path.join(folder, 'IMAGES', 'IM1'));
+    const gap = freshCopy(MR_SMALL, path.join(folder, 'IMAGES', 'IM2'));
+    execFileSync('dcmmkdir', ['+r', '-Pgp', '+I', 'IMAGES'], { cwd: folder, stdio: 'pipe' });
+    fs.rmSync(gap);
+    execFileSync('mkfifo', [path.join(folder, 'pipe')], { stdio: 'pipe' });
+    const archive = LocalArchive.open(scanRoot);
+
+    const result = await scanning.scanLocal(archive, folder, () => undefined);
+    archive.close();
+    await scanning.close();
+
+    // IM1 and the FIFO are scanned. IM2, which the DICOMDIR references, is missing, so it fails but is not scanned.
     expect(result).toEqual({ scanned: 2, indexed: 1, failed: 1 });
   });
 

@@ -32,10 +32,12 @@ function printReport(report: ScanReport, imported: boolean): void {
     `${report.notDicom.length} not DICOM`,
     `${report.damaged.length} damaged`,
     `${report.unreadable.length} unreadable`,
-    `${report.missing.length} missing`,
     `${countOf(report.skippedRecords.length, 'DICOMDIR record')} skipped`,
+    `${countOf(report.specialFiles.length, 'special file')} skipped (not a regular file)`,
   ];
   out(`scanned ${countOf(report.scanned, 'file')}: ${counts.join(', ')}`);
+  // Missing files do not exist, so they are not part of the scanned count above.
+  if (report.missing.length > 0) out(`${countOf(report.missing.length, 'file')} missing: given or referenced by a DICOMDIR, but not found`);
   if (report.cancelled) {
     out('scan cancelled: files after the last one counted were not examined; run the same scan again to index them (files indexed so far stay indexed)');
   }

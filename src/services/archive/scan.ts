@@ -91,13 +91,26 @@ export interface ReplacedFile extends FileProblem {
   sopInstanceUid: string;
 }
 
+/**
+ * A given path or a referenced file that does not exist. For a file that a
+ * DICOMDIR references, `path` is its Referenced File ID (0004,1500) joined to
+ * the DICOMDIR's folder (PS3.10 section 8 and PS3.3 section F.3).
+ */
+export interface MissingFile extends FileProblem {
+  /** The DICOMDIR whose directory record references the file; absent for a given path. */
+  dicomdir?: string;
+  /** The Referenced File ID as the DICOMDIR stores it, components separated by backslashes. */
+  referencedFileId?: string;
+}
+
 export interface ScanReport {
   /**
    * Entries examined, counted once however often the walk and DICOMDIR files
-   * reach them: every file and every entry of the problem lists except
-   * skippedLinks and otherPatient (those files are counted as conflicts, or
-   * as indexed or imported when only the issuer or the name differs).
-   * DICOMDIR files are excluded.
+   * reach them: every file, special files included, and every entry of the
+   * problem lists except skippedLinks, otherPatient and missing. Files of
+   * otherPatient are counted as conflicts, or as indexed or imported when
+   * only the issuer or the name differs. Missing files do not exist, so they
+   * are not counted. DICOMDIR files are excluded.
    */
   scanned: number;
   /** Files indexed in place. */
@@ -133,7 +146,13 @@ export interface ScanReport {
   /** Files of another patient than the study or series that the index lists under their UIDs (see OtherPatientFile). */
   otherPatient: OtherPatientFile[];
   /** Given paths that do not exist, and files a DICOMDIR references that do not exist. */
-  missing: FileProblem[];
+  missing: MissingFile[];
+  /**
+   * FIFOs (named pipes), sockets and device files that the walk or a DICOMDIR
+   * reached, by real path. They are never opened, because opening a FIFO blocks
+   * until a writer opens it, and they do not count as failures.
+   */
+  specialFiles: FileProblem[];
   /** Symbolic links that were not followed (see walk.ts for the rule); they do not count as failures. */
   skippedLinks: FileProblem[];
   /**
@@ -176,8 +195,9 @@ class Scan {
   /** The last study_conflicts row before this scan; later rows with a file's path as source are that file's. */
   private lastStudyConflictId = 0;
   private studyConflictsQuery: Statement | undefined;
-  private readonly missing: FileProblem[] = [];
+  private readonly missing: MissingFile[] = [];
   private skippedLinks: FileProblem[] = [];
+  private readonly specialFiles: FileProblem[] = [];
   private readonly replaced: ReplacedFile[] = [];
   /** Real paths of the given paths, and the in-place rows under them by path, read once when the scan starts. */
   private scannedRoots: string[] = [];
@@ -229,9 +249,11 @@ class Scan {
     for (const problem of walker.problems) this.unreadable.push(problem);
     this.skippedLinks = walker.skippedLinks;
     for (const link of this.skippedLinks) this.logger.info('Skipped a symbolic link', { path: link.path, reason: link.reason });
+    this.listSpecialFiles(walker.specialFiles);
     this.reportProgress();
     this.logger.info('Scan finished', {
       ...this.counts,
+      scanned: this.scannedCount(),
       cancelled: this.cancelled,
       notDicom: this.notDicom.length,
       damaged: this.damaged.length,
@@ -240,15 +262,39 @@ class Scan {
       skippedRecords: this.skippedRecords.length,
       otherPatient: this.otherPatient.length,
       skippedLinks: this.skippedLinks.length,
+      specialFiles: this.specialFiles.length,
       replaced: this.replaced.length,
     });
+  }
+
+  /**
+   * Lists the special files the walk skipped, once per real path, because a
+   * folder and a DICOMDIR, or two links, may reach the same FIFO.
+   */
+  private listSpecialFiles(skipped: readonly FileProblem[]): void {
+    for (const entry of skipped) {
+      let realPath = entry.path;
+      try {
+        realPath = fs.realpathSync.native(entry.path);
+      } catch {
+        // Removed since the walk saw it; the path it was found under is listed.
+      }
+      if (this.seenFiles.has(realPath)) continue;
+      this.seenFiles.add(realPath);
+      this.specialFiles.push({ path: realPath, reason: entry.reason });
+      this.logger.info('Skipped a special file', { path: realPath, reason: entry.reason });
+    }
+  }
+
+  /** Returns the report's `scanned`: the files the walk returned, and the entries listed without reaching that count. */
+  private scannedCount(): number {
+    return this.counts.scanned + this.unreadable.length + this.skippedRecords.length + this.specialFiles.length;
   }
 
   report(): ScanReport {
     return {
       ...this.counts,
-      // counts.scanned covers the files the walk returned; the entries below never reach that count.
-      scanned: this.counts.scanned + this.unreadable.length + this.missing.length + this.skippedRecords.length,
+      scanned: this.scannedCount(),
       notDicom: this.notDicom,
       damaged: this.damaged,
       unreadable: this.unreadable,
@@ -257,6 +303,7 @@ class Scan {
       otherPatient: this.otherPatient,
       missing: this.missing,
       skippedLinks: this.skippedLinks,
+      specialFiles: this.specialFiles,
       replaced: this.replaced,
       studies: this.archive.summarizeStudies(this.studyUids),
       cancelled: this.cancelled,
@@ -406,8 +453,15 @@ class Scan {
           this.skippedRecords.push({ path: file, reason: `${warning} Check how the medium was written; the file it names was not scanned.` });
         }
       }
-      for (const referenced of missing) {
-        this.missing.push({ path: referenced, reason: `referenced by DICOMDIR ${file} but not found` });
+      for (const reference of missing) {
+        this.missing.push({
+          path: reference.path,
+          dicomdir: file,
+          referencedFileId: reference.referencedFileId,
+          reason:
+            `not found: ${reference.record} of DICOMDIR ${file} references it as Referenced File ID "${reference.referencedFileId}", so it was not scanned. ` +
+            'The medium or its copy is incomplete; copy the file from the original medium and scan again',
+        });
       }
       // Reversed so the references are visited in DICOMDIR order.
       for (const referenced of [...files].reverse()) walker.push(referenced);

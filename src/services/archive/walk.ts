@@ -6,7 +6,9 @@
  * the walk has not entered that folder yet. Each real folder is entered once
  * (keyed by device and inode), so link loops end, and links that lead out of
  * the roots, back to a folder already walked, or nowhere are listed in
- * `skippedLinks` instead of being walked.
+ * `skippedLinks` instead of being walked. FIFOs, sockets and device files,
+ * reached directly or through a link, are listed in `specialFiles` and never
+ * returned, because opening a FIFO blocks until a writer opens it.
  */
 
 import fs from 'node:fs';
@@ -34,6 +36,8 @@ export class FileWalker {
   readonly problems: WalkProblem[] = [];
   /** Symbolic links that were not followed, with the reason. */
   readonly skippedLinks: WalkProblem[] = [];
+  /** Entries that are neither regular files nor folders (FIFOs, sockets, device files), with their type; they are not opened. */
+  readonly specialFiles: WalkProblem[] = [];
 
   constructor(
     roots: string[],
@@ -70,8 +74,12 @@ export class FileWalker {
         this.recordStatFailure(entry, error);
         continue;
       }
+      // NOTE: the type is checked here and not when the file is opened, so an entry replaced by a FIFO after this check still blocks the reader.
       if (stats.isFile()) return entry;
-      if (!stats.isDirectory()) continue;
+      if (!stats.isDirectory()) {
+        this.specialFiles.push({ path: entry, reason: describeSpecialFile(stats) });
+        continue;
+      }
       if (linkStats.isSymbolicLink() && !this.mayFollowFolderLink(entry, stats)) continue;
       this.enterFolder(entry, stats);
     }
@@ -172,6 +180,15 @@ export function describeFileSystemError(entry: string, error: unknown, kind: 'fi
     return `the ${kind} was removed or renamed during the scan (${code}); scan again when the disc or folder is stable`;
   }
   return `the ${kind} could not be read (${describeError(error)}); check the disc or file system and scan again`;
+}
+
+/** Returns the reason listed for an entry that is neither a regular file nor a folder: its type, and why it was not opened. */
+function describeSpecialFile(stats: fs.Stats): string {
+  if (stats.isFIFO()) return 'not a regular file but a FIFO (named pipe); it was not opened, because opening a FIFO waits for a program to write to it';
+  if (stats.isSocket()) return 'not a regular file but a socket, which contains no stored data; it was not opened';
+  if (stats.isBlockDevice()) return 'not a regular file but a block device (a disk or partition); it was not opened. Mount it and scan the mounted folder';
+  if (stats.isCharacterDevice()) return 'not a regular file but a character device; it was not opened';
+  return 'not a regular file; it was not opened';
 }
 
 function folderKey(stats: fs.Stats): string {

@@ -284,7 +284,8 @@ export class AppController {
    */
   async scanLocal(archive: LocalArchive, root: string, onProgress: (scanned: number, indexed: number) => void): Promise<{ scanned: number; indexed: number; failed: number }> {
     const report = await archive.scanPaths([root], { import: false, includeArchiveFolder: true, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
-    // Files not read or not indexed fail; non-DICOM files beside the images do not.
+    // Files not read or not indexed fail, and so do files a DICOMDIR references that are missing.
+    // Non-DICOM files and special files (FIFOs, sockets, device files) beside the images do not.
     const failed = report.damaged.length + report.unreadable.length + report.notIndexed.length + report.missing.length;
     return { scanned: report.scanned, indexed: report.indexed + report.updated + report.duplicates, failed };
   }
