@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import type { QTableWidget, QWidget } from '@nodegui/nodegui';
+import type { QTableWidget, QTableWidgetItem, QWidget } from '@nodegui/nodegui';
 
 import { selectedRowIndexes } from './components/selected-rows';
 
@@ -53,6 +53,8 @@ export interface WidgetRecord {
   headerWidths?: number[];
   /** Global position and size of a table's horizontal header, in pixels, for dragging the edges of its sections. */
   horizontalHeader?: { x: number; y: number; width: number; height: number };
+  /** Cells of a table whose tooltip is not empty, by row and then column. */
+  cellToolTips?: { row: number; column: number; toolTip: string }[];
 }
 
 export interface WidgetDump {
@@ -131,6 +133,24 @@ function readText(widget: QWidget): Pick<WidgetRecord, 'text' | 'toolTip' | 'che
   return result;
 }
 
+/**
+ * Reads the cells of a QTableWidget that have a tooltip, or returns undefined
+ * for other widgets. QTableWidget.item() is not used, because it makes a new
+ * wrapper that may delete the table's item when it is collected (see
+ * table-items.ts).
+ * NOTE: this reads the private set of item wrappers that QTableWidget keeps in NodeGui 0.74.2; check it when upgrading NodeGui.
+ */
+function readCellToolTips(nodegui: Pick<NodeGui, 'QTableWidget'>, widget: QWidget): WidgetRecord['cellToolTips'] {
+  const items = (widget as unknown as { items?: unknown }).items;
+  if (!(widget instanceof nodegui.QTableWidget) || !(items instanceof Set)) return undefined;
+  const cells: NonNullable<WidgetRecord['cellToolTips']> = [];
+  for (const item of items as Set<QTableWidgetItem>) {
+    const toolTip = item.toolTip();
+    if (toolTip !== '') cells.push({ row: item.row(), column: item.column(), toolTip });
+  }
+  return cells.sort((a, b) => a.row - b.row || a.column - b.column);
+}
+
 /** Reads the widths of the columns and the widths their header texts need, for tables. */
 function readColumns(nodegui: Pick<NodeGui, 'QPoint'>, widget: QWidget): Pick<WidgetRecord, 'columnWidths' | 'headerWidths' | 'horizontalHeader'> {
   const probe = widget as unknown as Partial<Pick<QTableWidget, 'columnCount' | 'columnWidth' | 'horizontalHeader'>>;
@@ -153,7 +173,7 @@ function labelTextWidth(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel'>, widge
 }
 
 /** Records the visible named widgets of the tracked windows. */
-export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' | 'QPoint' | 'wrapperCache'>): WidgetDump {
+export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' | 'QPoint' | 'QTableWidget' | 'wrapperCache'>): WidgetDump {
   const dump: WidgetDump = { widgets: {} };
   const add = (name: string, record: WidgetRecord) => {
     let key = name;
@@ -180,6 +200,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
       const size = widget.size();
       const texts = readText(widget);
       const textWidth = labelTextWidth(nodegui, widget, texts.text);
+      const cellToolTips = readCellToolTips(nodegui, widget);
       add(name, {
         window: windowId,
         x: origin.x(),
@@ -190,6 +211,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
         focused: widget.hasFocus(),
         ...texts,
         ...readColumns(nodegui, widget),
+        ...(cellToolTips === undefined ? {} : { cellToolTips }),
         ...(textWidth === undefined ? {} : { textWidth }),
       });
     } catch {

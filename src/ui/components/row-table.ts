@@ -9,6 +9,7 @@ import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, Selectio
 import { Table } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef } from 'react';
 
+import { ColumnWidths } from './column-widths';
 import { selectedRowIndexes } from './selected-rows';
 import { releaseTableItems, setTableTexts } from './table-items';
 
@@ -65,69 +66,6 @@ function configureTable(table: QTableWidget): void {
   table.horizontalHeader().setStretchLastSection(true);
 }
 
-/**
- * Column widths that the table set itself, and the columns that the user
- * resized since. NodeGui 0.74.2 forwards no QHeaderView signal, sectionResized
- * included. Between the table's own resizes, only a drag on a header edge or a
- * double-click on it changes a column. So a column whose width differs from
- * the width that the table last set counts as resized by the user.
- * NOTE: the last column is never taken as resized by the user, because it
- * stretches to the table's width and so changes with the window.
- */
-class ColumnWidths {
-  private setWidths: number[] = [];
-  private readonly userColumns = new Set<number>();
-
-  constructor(private readonly table: QTableWidget) {}
-
-  /** Returns true when the user has resized `column` since the table last fitted its columns anew. */
-  isUserSized(column: number): boolean {
-    return this.userColumns.has(column);
-  }
-
-  /** Marks each column whose width differs from the width the table last set as resized by the user. */
-  noteUserResizes(): void {
-    const lastColumn = this.table.columnCount() - 1;
-    for (let column = 0; column < lastColumn; column++) {
-      const width = this.setWidths[column];
-      if (width !== undefined && this.table.columnWidth(column) !== width) this.userColumns.add(column);
-    }
-  }
-
-  /**
-   * Fits each column that the user did not resize to its cells and its header
-   * text. With `forgetUserSizes`, as when the header texts change, every
-   * column is fitted.
-   */
-  fit(forgetUserSizes = false): void {
-    this.noteUserResizes();
-    if (forgetUserSizes) this.userColumns.clear();
-    for (let column = 0; column < this.table.columnCount(); column++) {
-      if (!this.isUserSized(column)) this.table.resizeColumnToContents(column);
-    }
-    this.table.horizontalHeader().setStretchLastSection(true);
-    this.recordWidths();
-  }
-
-  /**
-   * Widens each column that the user did not resize and that is narrower than
-   * its header text and the header's padding. Wider columns keep their width.
-   */
-  widenToHeaders(): void {
-    this.noteUserResizes();
-    const header = this.table.horizontalHeader();
-    for (let column = 0; column < this.table.columnCount(); column++) {
-      const needed = header.sectionSizeHint(column);
-      if (!this.isUserSized(column) && this.table.columnWidth(column) < needed) header.resizeSection(column, needed);
-    }
-    this.recordWidths();
-  }
-
-  private recordWidths(): void {
-    this.setWidths = [...Array(this.table.columnCount()).keys()].map((column) => this.table.columnWidth(column));
-  }
-}
-
 export function RowTable(props: RowTableProps): React.ReactElement {
   const tableRef = useRef<QTableWidget>(null);
   const propsRef = useRef(props);
@@ -159,6 +97,8 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     };
     table.addEventListener(WidgetEventTypes.StyleChange, scheduleWiden);
     table.addEventListener(WidgetEventTypes.FontChange, scheduleWiden);
+    // The columns share the table's width, which changes with the window and the panel layout.
+    table.addEventListener(WidgetEventTypes.Resize, () => widths.followTableWidth());
 
     // NodeGui 0.74 exposes no selection signal of QTableWidget, so the selection is compared on a timer.
     let previous = '';
@@ -189,7 +129,8 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     const selectedKeys = new Set(selectedRowIndexes(table).map((index) => previousKeys[index] ?? ''));
     selectedKeys.delete('');
     const currentKey = previousKeys[table.currentRow()];
-    setTableTexts(table, props.cells);
+    const items = setTableTexts(table, props.cells);
+    (columnWidths.current ??= new ColumnWidths(table)).setItems(items, props.cells);
     shownKeys.current = props.rowKeys;
     const keep = props.rowKeys.flatMap((key, index) => (selectedKeys.has(key) ? [index] : []));
     const current = currentKey === undefined || currentKey === '' ? -1 : props.rowKeys.indexOf(currentKey);

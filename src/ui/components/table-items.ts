@@ -27,12 +27,19 @@ export function releaseTableItems(table: QTableWidget): void {
   table.clearContents();
 }
 
-/** Replaces the table's rows with new text items, one per string; the column count stays as it is. */
-export function setTableTexts(table: QTableWidget, rows: string[][]): void {
+/**
+ * Replaces the table's rows with new text items, one per string, and returns
+ * the items by row and column. The column count stays as it is.
+ */
+export function setTableTexts(table: QTableWidget, rows: string[][]): QTableWidgetItem[][] {
   releaseTableItems(table);
   table.setRowCount(rows.length);
-  rows.forEach((texts, row) => {
-    // setItem() also keeps the wrapper referenced from the table's JavaScript object, so it outlives this call.
-    texts.forEach((text, column) => table.setItem(row, column, new QTableWidgetItem(text)));
-  });
+  return rows.map((texts, row) =>
+    texts.map((text, column) => {
+      const item = new QTableWidgetItem(text);
+      // setItem() also keeps the wrapper referenced from the table's JavaScript object, so it outlives this call.
+      table.setItem(row, column, item);
+      return item;
+    }),
+  );
 }
