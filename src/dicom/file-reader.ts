@@ -78,6 +78,19 @@ export class NotDicomError extends Error {
  * enhanced multi-frame objects, is read again with 4 times the size until it fits.
  */
 export const INITIAL_CHUNK_SIZE = 64 * 1024;
+
+/**
+ * Open flags of the header readers. O_NONBLOCK makes an open of a FIFO return
+ * at once instead of waiting for a writer, so a folder entry that became a
+ * FIFO after the walk checked its type is rejected below, not read. Reads of
+ * regular files ignore the flag.
+ */
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
+/** Throws NotDicomError unless `stats` describe a regular file. */
+function requireRegularFile(path: string, stats: fs.Stats): void {
+  if (!stats.isFile()) throw new NotDicomError(path, 'not a regular file (a FIFO, socket or device); it was not read');
+}
 const CHUNK_GROWTH_FACTOR = 4;
 
 const EXPLICIT_LITTLE_ENDIAN: DatasetEncoding = { littleEndian: true, explicitVr: true };
@@ -93,9 +106,11 @@ const NEED_MORE_BYTES = Symbol('need more bytes');
  * defined length that runs past the end of the file.
  */
 export async function readDicomFileHeader(path: string, options: ReadHeaderOptions = {}): Promise<DicomFileHeader> {
-  const handle = await fs.promises.open(path, 'r');
+  const handle = await fs.promises.open(path, OPEN_FLAGS);
   try {
-    const { size: fileSize, mtimeMs } = await handle.stat();
+    const stats = await handle.stat();
+    requireRegularFile(path, stats);
+    const { size: fileSize, mtimeMs } = stats;
     let chunkSize = Math.min(fileSize, INITIAL_CHUNK_SIZE);
     for (;;) {
       const chunk = Buffer.allocUnsafe(chunkSize);
@@ -131,9 +146,11 @@ let scratchBuffer: Buffer | undefined;
  * buffer, and the returned data sets refer to a copy of just the header bytes.
  */
 export function readDicomFileHeaderSync(path: string, options: ReadHeaderOptions = {}): DicomFileHeader {
-  const fd = fs.openSync(path, 'r');
+  const fd = fs.openSync(path, OPEN_FLAGS);
   try {
-    const { size: fileSize, mtimeMs } = fs.fstatSync(fd);
+    const stats = fs.fstatSync(fd);
+    requireRegularFile(path, stats);
+    const { size: fileSize, mtimeMs } = stats;
     let chunkSize = Math.min(fileSize, INITIAL_CHUNK_SIZE);
     for (;;) {
       let chunk: Buffer;

@@ -231,6 +231,14 @@ describeWithSamples('readDicomFileHeader errors', () => {
     expect(() => readDicomFileHeaderSync(file)).toThrow(NotDicomError);
   });
 
+  test('FIFO rejected without blocking', async () => {
+    // Without O_NONBLOCK the open waits for a writer that never comes, and the test times out.
+    const fifo = path.join(dir, 'pipe.dcm');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => readDicomFileHeaderSync(fifo)).toThrow(/pipe\.dcm: not a DICOM file: not a regular file/);
+    await expect(readDicomFileHeader(fifo)).rejects.toThrow(NotDicomError);
+  }, 10_000);
+
   test('empty file is not DICOM', async () => {
     const file = path.join(dir, 'empty.dcm');
     fs.writeFileSync(file, '');

@@ -74,7 +74,7 @@ export class FileWalker {
         this.recordStatFailure(entry, error);
         continue;
       }
-      // NOTE: the type is checked here and not when the file is opened, so an entry replaced by a FIFO after this check still blocks the reader.
+      // An entry replaced by a FIFO after this check is rejected by the header reader, which opens without blocking.
       if (stats.isFile()) return entry;
       if (!stats.isDirectory()) {
         this.specialFiles.push({ path: entry, reason: describeSpecialFile(stats) });
