@@ -44,6 +44,21 @@ describeBuilt('option errors', () => {
     expect(result.stderr).not.toContain('NaN');
     expect(result.stderr).not.toContain('no valid license');
   });
+
+  test('serve --max-associations-per-ae names the option', async () => {
+    const dirs = createLoaderDirs('messages-per-ae');
+
+    const word = await runLoader(['serve', '--max-associations-per-ae', 'many'], { dirs });
+    const tooMany = await runLoader(['serve', '--max-associations-per-ae', '33'], { dirs });
+
+    expect(word.code).toBe(2);
+    expect(word.stderr).toContain('loader: --max-associations-per-ae "many" is invalid: use a whole number of 1 or more');
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain(
+      'loader: --max-associations-per-ae 33 is more than pacs.maxAssociations 32: ' +
+        'set --max-associations-per-ae to 32 or less, or pacs.maxAssociations to 33 or more',
+    );
+  });
 });
 
 describeBuilt('duplicate AE titles', () => {

@@ -301,6 +301,64 @@ describe('config set', () => {
   });
 });
 
+describe('association limit per AE', () => {
+  const writeSettings = (pacs: Record<string, unknown>) => {
+    const dir = makeTempDir('settings');
+    fs.writeFileSync(path.join(dir, 'settings.json'), JSON.stringify({ schemaVersion: 1, pacs }));
+    return openStore(dir);
+  };
+
+  test('default is 8', () => {
+    expect(openStore().store.settings.pacs.maxAssociationsPerAe).toBe(8);
+  });
+
+  test('set through config', () => {
+    const { store, dir } = openStore();
+
+    expect(setConfigValue(store, 'pacs.maxAssociationsPerAe', '3').value).toBe(3);
+    expect(openStore(dir).store.settings.pacs.maxAssociationsPerAe).toBe(3);
+  });
+
+  test('invalid values rejected', () => {
+    const { store } = openStore();
+
+    expect(() => setConfigValue(store, 'pacs.maxAssociationsPerAe', '0')).toThrow('pacs.maxAssociationsPerAe "0" is invalid: use a whole number of 1 or more');
+    expect(() => setConfigValue(store, 'pacs.maxAssociationsPerAe', 'many')).toThrow(/pacs.maxAssociationsPerAe "many" is invalid/);
+    expect(() => setConfigValue(store, 'pacs.maxAssociationsPerAe', '33')).toThrow(
+      'pacs.maxAssociationsPerAe 33 is more than pacs.maxAssociations 32: set pacs.maxAssociationsPerAe to 32 or less, or pacs.maxAssociations to 33 or more',
+    );
+    expect(() => setConfigValue(store, 'pacs.maxAssociations', '4')).toThrow('pacs.maxAssociationsPerAe 8 is more than pacs.maxAssociations 4: set pacs.maxAssociationsPerAe to 4 or less, or pacs.maxAssociations to 8 or more');
+    expect(store.settings.pacs.maxAssociations).toBe(32);
+    expect(store.settings.pacs.maxAssociationsPerAe).toBe(8);
+  });
+
+  test('missing value follows small total', () => {
+    const { store } = writeSettings({ maxAssociations: 4 });
+
+    expect(store.warnings).toEqual([]);
+    expect(store.settings.pacs.maxAssociations).toBe(4);
+    expect(store.settings.pacs.maxAssociationsPerAe).toBe(4);
+  });
+
+  test('stored value above total falls back', () => {
+    const { store, file } = writeSettings({ maxAssociations: 4, maxAssociationsPerAe: 6 });
+
+    expect(store.settings.pacs.maxAssociations).toBe(4);
+    expect(store.settings.pacs.maxAssociationsPerAe).toBe(4);
+    expect(store.warnings.join('\n')).toMatch(/pacs.maxAssociationsPerAe 6 is more than pacs.maxAssociations 4: .*; using the default 4/);
+
+    store.updatePacs({ port: 4242 });
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).pacs.maxAssociationsPerAe).toBe(6);
+  });
+
+  test('stored value under large total kept', () => {
+    const { store } = writeSettings({ maxAssociations: 64, maxAssociationsPerAe: 40 });
+
+    expect(store.warnings).toEqual([]);
+    expect(store.settings.pacs.maxAssociationsPerAe).toBe(40);
+  });
+});
+
 describe('location import and export', () => {
   test('export round trip', () => {
     const source = openStore().store;

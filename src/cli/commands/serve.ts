@@ -17,11 +17,13 @@ import { resolveConfigDir, SettingsStore } from '../../services/settings/setting
 import { SyncScheduler } from '../../services/sync';
 import type { PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import {
+  checkAssociationLimits,
   validateAeTitle,
   validateDurability,
   validateHost,
   validatePacsSettings,
   validatePort,
+  validatePositiveInteger,
 } from '../../services/settings/validation';
 import { openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
 import type { GlobalOptions } from '../context';
@@ -37,6 +39,7 @@ interface ServeOptions {
   host?: string;
   port?: string;
   acceptAny?: boolean;
+  maxAssociationsPerAe?: string;
   durability?: string;
   sync?: string[];
 }
@@ -57,10 +60,19 @@ function serverSettings(stored: PacsSettings, options: ServeOptions, legacyChara
     host: options.host !== undefined ? validateHost('--host', options.host) : stored.host,
     port: options.port !== undefined ? validatePort('--port', options.port) : stored.port,
     acceptAnyCallingAeTitle: options.acceptAny ?? stored.acceptAnyCallingAeTitle,
+    maxAssociationsPerAe:
+      options.maxAssociationsPerAe !== undefined ? maxAssociationsPerAeOption(options.maxAssociationsPerAe, stored.maxAssociations) : stored.maxAssociationsPerAe,
     storeDurability:
       options.durability !== undefined ? validateDurability('--durability', options.durability) : stored.storeDurability,
     legacyCharacterSet,
   });
+}
+
+/** Parses and checks --max-associations-per-ae, so that its errors name the option. */
+function maxAssociationsPerAeOption(text: string, maxAssociations: number): number {
+  const limit = validatePositiveInteger('--max-associations-per-ae', /^\d+$/.test(text) ? Number(text) : text);
+  checkAssociationLimits(maxAssociations, limit, '--max-associations-per-ae');
+  return limit;
 }
 
 /**
@@ -184,6 +196,10 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
     .option('--host <address>', 'address to listen on, 0.0.0.0 for all interfaces (default from settings)')
     .option('--port <number>', 'TCP port to listen on (default from settings)')
     .option('--accept-any', 'accept calling AE titles that are not registered nodes')
+    .option(
+      '--max-associations-per-ae <count>',
+      'concurrent associations accepted from one calling AE title, at most pacs.maxAssociations (default from settings, 8)',
+    )
     .option(
       '--durability <mode>',
       'what is flushed to disk before a C-STORE is answered: full (fsync, survives power loss) or process-crash (no fsync, survives a crash of the loader); default from settings',

@@ -68,6 +68,12 @@ export interface DicomServerOptions {
    * Connections that have not sent their A-ASSOCIATE-RQ yet do not count (see MAX_CONNECTIONS_AWAITING_REQUEST).
    */
   maxAssociations?: number;
+  /**
+   * Associations from one calling AE title beyond this count are rejected the same way, so one
+   * node cannot hold every slot of maxAssociations. Counted like maxAssociations, from the
+   * A-ASSOCIATE-RQ until the association ends.
+   */
+  maxAssociationsPerAe?: number;
 }
 
 /**
@@ -110,6 +116,14 @@ export function acceptSupportedContexts(request: AssociateRequest, supported: Ma
   return { accept: true, contexts };
 }
 
+/**
+ * Builds the rejection for an association beyond a limit of this server: result rejected-transient, source
+ * DICOM UL service-provider (presentation related function), reason local-limit-exceeded (PS3.8 section 9.3.4).
+ */
+function rejectLocalLimitExceeded(logMessage: string): AssociationDecision {
+  return { accept: false, result: 2, source: 3, reason: 2, logMessage };
+}
+
 /** True when an AE title received from a peer can be sent back in the A-ASSOCIATE-AC. */
 function isEncodableAeTitle(aeTitle: string): boolean {
   try {
@@ -147,7 +161,10 @@ export class DicomServer extends EventEmitter {
   private readonly maxPduLength: number;
   private readonly timeouts: AssociationTimeouts;
   private readonly associations = new Set<Association>();
-  /** Calling AE titles of the accepted associations, for the message that rejects one beyond maxAssociations. */
+  /**
+   * Calling AE titles of the associations that sent an A-ASSOCIATE-RQ, for maxAssociationsPerAe and for
+   * the message that rejects one beyond maxAssociations. An entry counts until its association leaves `associations`.
+   */
   private readonly callingAeTitles = new WeakMap<Association, string>();
   /** Connections that makeRoomForConnection closed, whose end it has logged already. */
   private readonly closedForRoom = new WeakSet<Association>();
@@ -320,7 +337,7 @@ export class DicomServer extends EventEmitter {
     };
     association.peerDescription = `${request.callingAeTitle} at ${remoteAddress}:${remotePort}`;
 
-    const decision = await this.decide(request, pdu);
+    const decision = await this.decide(association, request, pdu);
     if (association.state !== 'awaiting-local-decision') return;
     if (!decision.accept) {
       const rejection = describeRejection(decision.result, decision.source, decision.reason);
@@ -338,7 +355,6 @@ export class DicomServer extends EventEmitter {
       return;
     }
 
-    this.callingAeTitles.set(association, request.callingAeTitle);
     const { results, accepted } = this.checkContexts(pdu, decision.contexts);
     const roleSelections = this.grantedRoles(request.roleSelections, decision.roleSelections ?? []);
     const response: AssociateAcPdu = {
@@ -385,19 +401,28 @@ export class DicomServer extends EventEmitter {
     this.emit('association', info);
   }
 
-  /** Returns "AE1=3, AE2=1" for the accepted associations that are still open, most first. */
-  private countOpenAssociationsByAeTitle(): string {
+  /** Returns "AE1=3, AE2=1" for the other associations that sent an A-ASSOCIATE-RQ and are still open, most first. */
+  private countOpenAssociationsByAeTitle(except: Association): string {
     const counts = new Map<string, number>();
     for (const association of this.associations) {
       const aeTitle = this.callingAeTitles.get(association);
-      if (aeTitle === undefined) continue;
+      if (aeTitle === undefined || association === except) continue;
       counts.set(aeTitle, (counts.get(aeTitle) ?? 0) + 1);
     }
     return [...counts].sort((a, b) => b[1] - a[1]).map(([aeTitle, count]) => `${aeTitle}=${count}`).join(', ');
   }
 
+  /** Returns the number of open associations other than `except` that `callingAeTitle` requested. */
+  private countAssociationsOfAeTitle(callingAeTitle: string, except: Association): number {
+    let count = 0;
+    for (const association of this.associations) {
+      if (association !== except && this.callingAeTitles.get(association) === callingAeTitle) count++;
+    }
+    return count;
+  }
+
   /** Applies the checks this layer owns, then calls the application's decide(). */
-  private async decide(request: AssociateRequest, pdu: AssociateRqPdu): Promise<AssociationDecision> {
+  private async decide(association: Association, request: AssociateRequest, pdu: AssociateRqPdu): Promise<AssociationDecision> {
     if ((pdu.protocolVersion & 0x0001) === 0) {
       return { accept: false, result: 1, source: 2, reason: 2, logMessage: `Protocol version 0x${pdu.protocolVersion.toString(16)} not supported` };
     }
@@ -416,17 +441,23 @@ export class DicomServer extends EventEmitter {
     const limit = this.options.maxAssociations;
     const negotiating = [...this.associations].filter((association) => association.state !== 'awaiting-request').length;
     if (limit !== undefined && negotiating > limit) {
-      return {
-        accept: false,
-        result: 2,
-        source: 3,
-        reason: 2,
-        logMessage:
-          `Limit of ${limit} simultaneous associations (pacs.maxAssociations) reached; ` +
-          `open associations by calling AE title: ${this.countOpenAssociationsByAeTitle()}. ` +
+      return rejectLocalLimitExceeded(
+        `Limit of ${limit} simultaneous associations (pacs.maxAssociations) reached; ` +
+          `open associations by calling AE title: ${this.countOpenAssociationsByAeTitle(association)}. ` +
           'Raise the limit with "loader config set pacs.maxAssociations N" and restart the server, or close idle associations on those hosts',
-      };
+      );
     }
+    const limitPerAe = this.options.maxAssociationsPerAe;
+    const openOfAeTitle = this.countAssociationsOfAeTitle(request.callingAeTitle, association);
+    if (limitPerAe !== undefined && openOfAeTitle >= limitPerAe) {
+      return rejectLocalLimitExceeded(
+        `Limit of ${limitPerAe} simultaneous associations per calling AE title (pacs.maxAssociationsPerAe) reached: ` +
+          `${request.callingAeTitle} has ${openOfAeTitle} open. Close idle associations on that node or lower its number of parallel associations, ` +
+          'or raise the limit with "loader config set pacs.maxAssociationsPerAe N" and restart the server',
+      );
+    }
+    // Counted from here, so that requests of one AE title that negotiate at the same time count against each other.
+    this.callingAeTitles.set(association, request.callingAeTitle);
     if (request.maxPduLength !== 0 && request.maxPduLength < 7) {
       return { accept: false, result: 1, source: 1, reason: 1, logMessage: `Maximum PDU length ${request.maxPduLength} is too small to carry data` };
     }

@@ -81,6 +81,7 @@ export class PacsServer {
       implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
       implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
       maxAssociations: settings.maxAssociations,
+      maxAssociationsPerAe: settings.maxAssociationsPerAe,
       decide: (request) => {
         const decision = decideAssociation(request, {
           aeTitle: settings.aeTitle,

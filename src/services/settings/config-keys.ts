@@ -25,6 +25,12 @@ export const CONFIG_KEYS: Record<string, ConfigKey> = {
   'pacs.acceptAnyCallingAeTitle': { section: 'pacs', field: 'acceptAnyCallingAeTitle', kind: 'switch', description: 'accept calling AE titles that are not registered (on|off)' },
   'pacs.checkCalledAeTitle': { section: 'pacs', field: 'checkCalledAeTitle', kind: 'switch', description: 'reject associations called with another AE title (on|off)' },
   'pacs.maxAssociations': { section: 'pacs', field: 'maxAssociations', kind: 'count', description: 'concurrent associations the server accepts' },
+  'pacs.maxAssociationsPerAe': {
+    section: 'pacs',
+    field: 'maxAssociationsPerAe',
+    kind: 'count',
+    description: 'concurrent associations the server accepts from one calling AE title',
+  },
   'pacs.storeDurability': {
     section: 'pacs',
     field: 'storeDurability',

@@ -16,7 +16,7 @@ import envPaths from 'env-paths';
 
 import { createLogger } from '../logger';
 import { findSharedSecretVariables, recordSharedSecretVariables } from '../secrets/env-secrets';
-import { defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
+import { DEFAULT_MAX_ASSOCIATIONS_PER_AE, defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
 import type { InterfaceSettings, PacsNode, PacsSettings, ServerAccount, Settings, SshNode } from './settings-types';
 import {
   followsNodeNameRule,
@@ -303,14 +303,17 @@ export class SettingsStore {
 
     const pacs = { ...defaults.pacs, ...(stored.pacs as Partial<PacsSettings> | undefined) };
     for (const key of Object.keys(defaults.pacs) as (keyof PacsSettings)[]) {
+      if (key === 'maxAssociationsPerAe') continue;
       try {
-        validatePacsSettings({ ...defaults.pacs, [key]: pacs[key] });
+        // A per-AE limit of 1 lets every valid maxAssociations pass the check against it.
+        validatePacsSettings({ ...defaults.pacs, maxAssociationsPerAe: 1, [key]: pacs[key] });
         (settings.pacs as unknown as Record<string, unknown>)[key] = pacs[key];
       } catch (error) {
         this.invalid.pacs[key] = pacs[key];
         this.warnInvalidField(error, `pacs.${key}`, defaults.pacs[key]);
       }
     }
+    this.recoverMaxAssociationsPerAe(settings.pacs, (stored.pacs as Partial<Record<keyof PacsSettings, unknown>> | undefined)?.maxAssociationsPerAe);
 
     const storedInterface = (stored.interface ?? {}) as Partial<Record<keyof InterfaceSettings, unknown>>;
     const interfaceFields = {
@@ -359,6 +362,24 @@ export class SettingsStore {
       }
     });
     return settings;
+  }
+
+  /**
+   * Sets pacs.maxAssociationsPerAe from the stored value, checked against the maxAssociations already
+   * recovered. A file without it, such as one written before the setting existed, gets
+   * DEFAULT_MAX_ASSOCIATIONS_PER_AE, lowered to maxAssociations when that is smaller.
+   */
+  private recoverMaxAssociationsPerAe(pacs: PacsSettings, stored: unknown): void {
+    const fallback = Math.min(DEFAULT_MAX_ASSOCIATIONS_PER_AE, pacs.maxAssociations);
+    pacs.maxAssociationsPerAe = fallback;
+    if (stored === undefined) return;
+    try {
+      validatePacsSettings({ ...pacs, maxAssociationsPerAe: stored as number });
+      pacs.maxAssociationsPerAe = stored as number;
+    } catch (error) {
+      this.invalid.pacs.maxAssociationsPerAe = stored;
+      this.warnInvalidField(error, 'pacs.maxAssociationsPerAe', fallback);
+    }
   }
 
   private warnInvalidField(error: unknown, key: string, defaultValue: unknown): void {

@@ -8,6 +8,13 @@ import type { ArchiveDurability } from '../archive/durability';
 
 export const SETTINGS_SCHEMA_VERSION = 1;
 
+/**
+ * Default of pacs.maxAssociationsPerAe: a quarter of the default pacs.maxAssociations (32). A node
+ * can still run up to 8 associations in parallel, and when one node uses all 8, 24 slots stay free
+ * for other nodes. A stored maxAssociations below 8 lowers it to that value.
+ */
+export const DEFAULT_MAX_ASSOCIATIONS_PER_AE = 8;
+
 /** The loader's own DICOM identity and its server options. */
 export interface PacsSettings {
   /** AE title of the loader: the called AE title of its server and the calling AE title of its client. */
@@ -26,6 +33,11 @@ export interface PacsSettings {
   checkCalledAeTitle: boolean;
   /** Concurrent associations the server accepts before rejecting with "local limit exceeded". */
   maxAssociations: number;
+  /**
+   * Concurrent associations the server accepts from one calling AE title, at most maxAssociations,
+   * so that one node cannot hold every slot. The default is DEFAULT_MAX_ASSOCIATIONS_PER_AE.
+   */
+  maxAssociationsPerAe: number;
   /**
    * What the archive flushes to disk before the server answers a C-STORE:
    * 'full' survives a power loss, 'process-crash' only a crash of the loader.
@@ -130,6 +142,7 @@ export function defaultSettings(): Settings {
       acceptAnyCallingAeTitle: false,
       checkCalledAeTitle: true,
       maxAssociations: 32,
+      maxAssociationsPerAe: DEFAULT_MAX_ASSOCIATIONS_PER_AE,
       storeDurability: 'full',
       requireUserIdentity: false,
       startWithWindow: true,

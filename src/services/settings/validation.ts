@@ -121,7 +121,7 @@ export function followsNodeNameRule(name: string): boolean {
 }
 
 export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
-  return {
+  const valid: PacsSettings = {
     ...pacs,
     aeTitle: validateAeTitle('pacs.aeTitle', pacs.aeTitle),
     host: validateHost('pacs.host', pacs.host),
@@ -129,6 +129,7 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     scuPort: validatePort('pacs.scuPort', pacs.scuPort, { allowZero: true }),
     moveScuPort: validatePort('pacs.moveScuPort', pacs.moveScuPort),
     maxAssociations: validatePositiveInteger('pacs.maxAssociations', pacs.maxAssociations),
+    maxAssociationsPerAe: validatePositiveInteger('pacs.maxAssociationsPerAe', pacs.maxAssociationsPerAe),
     acceptAnyCallingAeTitle: validateBoolean('pacs.acceptAnyCallingAeTitle', pacs.acceptAnyCallingAeTitle),
     checkCalledAeTitle: validateBoolean('pacs.checkCalledAeTitle', pacs.checkCalledAeTitle),
     storeDurability: validateDurability('pacs.storeDurability', pacs.storeDurability),
@@ -136,6 +137,21 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     startWithWindow: validateBoolean('pacs.startWithWindow', pacs.startWithWindow),
     legacyCharacterSet: validateLegacyCharacterSet('pacs.legacyCharacterSet', pacs.legacyCharacterSet),
   };
+  checkAssociationLimits(valid.maxAssociations, valid.maxAssociationsPerAe);
+  return valid;
+}
+
+/**
+ * Throws when the per-AE limit is more than pacs.maxAssociations, which it could never reach.
+ * `field` names where the per-AE limit came from, such as a command-line option.
+ */
+export function checkAssociationLimits(maxAssociations: number, maxAssociationsPerAe: number, field = 'pacs.maxAssociationsPerAe'): void {
+  if (maxAssociationsPerAe <= maxAssociations) return;
+  throw new SettingsValidationError(
+    field,
+    `${field} ${maxAssociationsPerAe} is more than pacs.maxAssociations ${maxAssociations}: ` +
+      `set ${field} to ${maxAssociations} or less, or pacs.maxAssociations to ${maxAssociationsPerAe} or more`,
+  );
 }
 
 /** Accepts one of LEGACY_CHARACTER_SETS in any case, and returns it in lower case. */
