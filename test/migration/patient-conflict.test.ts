@@ -44,13 +44,16 @@ interface Report {
 const NAME_A = 'Alpha^Anna';
 const NAME_B = 'Beta^Boris';
 
-/** Copies a one-instance sample into `dir` under the given Study Instance UID, Patient ID and name, with new Series and SOP Instance UIDs. */
-async function makeInstance(dir: string, studyInstanceUid: string, patientId: string, patientName: string): Promise<{ file: string; sopInstanceUid: string }> {
+/**
+ * Copies a one-instance sample into `dir` under the given Study Instance UID, Patient ID and name, with a new SOP
+ * Instance UID, and a new Series Instance UID unless one is given.
+ */
+async function makeInstance(dir: string, studyInstanceUid: string, patientId: string, patientName: string, seriesInstanceUid = randomUid()): Promise<{ file: string; sopInstanceUid: string }> {
   const sample = [...uncompressedStudies().values()].find((files) => files.length === 1)![0];
   const sopInstanceUid = randomUid();
   const file = path.join(dir, `${sopInstanceUid}.dcm`);
   fs.copyFileSync(sample.absolutePath, file);
-  const edits = ['-i', `(0020,000D)=${studyInstanceUid}`, '-i', `(0020,000E)=${randomUid()}`, '-i', `(0008,0018)=${sopInstanceUid}`];
+  const edits = ['-i', `(0020,000D)=${studyInstanceUid}`, '-i', `(0020,000E)=${seriesInstanceUid}`, '-i', `(0008,0018)=${sopInstanceUid}`];
   edits.push('-i', `(0010,0020)=${patientId}`, '-i', `(0010,0010)=${patientName}`);
   const result = await runDcmtk('dcmodify', ['-nb', ...edits, file]);
   if (result.code !== 0) throw new Error(`dcmodify of ${file} failed: ${result.stderr}`);
@@ -205,5 +208,123 @@ describeBuilt('migrate with Patient ID conflict', () => {
     expect(result.code).toBe(1);
     expectConflictFailure(result.json<Report>().studies[0], conflictUid);
     expect(await listOn(dcmqrscp, conflictUid)).toEqual([onDestination.sopInstanceUid]);
+  });
+});
+
+/**
+ * A study that the source stores under two Patient IDs: two instances under
+ * PAT-S and one under PAT-SX, all in one series, on Orthanc, which files them
+ * as two studies with one Study Instance UID. migrate and sync must fail it
+ * before anything is sent, even to a destination without the study, and name
+ * both Patient IDs with their instance counts.
+ */
+describeBuilt('migrate of study split on source', () => {
+  const dirs = createLoaderDirs('migrate-split-source');
+  const splitUid = randomUid();
+  const normalUid = randomUid();
+  const splitFiles: string[] = [];
+  let normal: { file: string; sopInstanceUid: string };
+  let orthanc: OrthancHandle;
+  let dcmqrscp: DcmqrscpHandle;
+
+  const listOn = async (peer: DicomNode, studyInstanceUid: string): Promise<string[]> =>
+    (await collect(findInstances(nodeFor(peer), localIdentity(0, 'CHECKER'), studyInstanceUid, undefined))).map((instance) => instance.sopInstanceUid).sort();
+
+  /** Checks the failure of the split study: state, both Patient IDs with counts, no patient name. */
+  function expectSplitFailure(study: StudyEntry | undefined): void {
+    expect(study?.state).toBe('failed');
+    expect(study?.lastError).toContain(`Patient ID conflict on the source: orthanc (ORTHANCSPL) stores study ${splitUid} under 2 Patient IDs`);
+    expect(study?.lastError).toContain('"PAT-S" (2 instances)');
+    expect(study?.lastError).toContain('"PAT-SX" (1 instance)');
+    expect(study?.lastError).toContain('Nothing was sent');
+    expect(study?.lastError).toContain('Correct the Patient ID of the wrong instances on orthanc');
+    expect(study?.lastError).not.toContain('Split^');
+  }
+
+  beforeAll(async () => {
+    const dir = makeTempDir('split-files');
+    const seriesUid = randomUid();
+    for (const patientId of ['PAT-S', 'PAT-S', 'PAT-SX']) splitFiles.push((await makeInstance(dir, splitUid, patientId, 'Split^Sam', seriesUid)).file);
+    normal = await makeInstance(dir, normalUid, 'PAT-N', 'Normal^Nina');
+
+    const movePort = await freePort();
+    dcmqrscp = await startDcmqrscp({ aeTitle: 'DCMQRSPL' });
+    orthanc = await startOrthanc({
+      aeTitle: 'ORTHANCSPL',
+      modalities: {
+        loader: orthancModality(LOADER_AE, movePort),
+        dcmqrscp: orthancModality('DCMQRSPL', dcmqrscp.port),
+      },
+    });
+    for (const file of [...splitFiles, normal.file]) await orthanc.uploadFile(file);
+
+    await registerNode(dirs, 'orthanc', orthanc);
+    await registerNode(dirs, 'dcmqrscp', dcmqrscp);
+    await configure(dirs, 'pacs.aeTitle', LOADER_AE);
+    await configure(dirs, 'pacs.moveScuPort', String(movePort));
+  });
+
+  afterAll(async () => {
+    await orthanc?.stop();
+    await dcmqrscp?.stop();
+  });
+
+  test('move fails split study', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrscp', '--study-uid', splitUid, normalUid, '--method', 'move', '--job', 'split-move', '--json'], { dirs });
+    expect(result.code).toBe(3);
+    const report = result.json<Report>();
+    expect(report.summary).toEqual({ migrated: 1, alreadyPresent: 0, failed: 1, pending: 0 });
+    expectSplitFailure(report.studies.find((study) => study.studyInstanceUid === splitUid));
+    expect(await listOn(dcmqrscp, splitUid)).toEqual([]);
+    expect(await listOn(dcmqrscp, normalUid)).toEqual([normal.sopInstanceUid]);
+    // The log names neither Patient ID.
+    expect(result.stderr).toContain('the source stores the study under more than one Patient ID');
+    expect(result.stderr).not.toContain('PAT-S');
+  });
+
+  test('relay fails before retrieving', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrscp', '--study-uid', splitUid, '--method', 'relay', '--job', 'split-relay', '--json'], { dirs });
+    expect(result.code).toBe(1);
+    expectSplitFailure(result.json<Report>().studies[0]);
+    expect(listArchived(dirs, splitUid)).toEqual([]);
+    expect(await listOn(dcmqrscp, splitUid)).toEqual([]);
+  });
+
+  test('dry run reports split study', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrscp', '--study-uid', splitUid, '--dry-run'], { dirs });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`failed: ${splitUid}: Patient ID conflict on the source`);
+    expect(result.stdout).toContain('"PAT-S" (2 instances) and "PAT-SX" (1 instance)');
+    expect(result.stdout).not.toContain('Split^');
+  });
+
+  test('sync fails split study', async () => {
+    const result = await runLoader(['sync', 'orthanc', 'dcmqrscp', '--study-uid', splitUid, '--direction', 'a-to-b', '--json'], { dirs });
+    expect(result.code).not.toBe(0);
+    const report = result.json<{ transfers: Array<{ report?: Report }> }>();
+    expectSplitFailure(report.transfers[0].report?.studies.find((study) => study.studyInstanceUid === splitUid));
+    expect(await listOn(dcmqrscp, splitUid)).toEqual([]);
+  });
+
+  test('send leaves kept-aside instance out', async () => {
+    const local = createLoaderDirs('migrate-split-send');
+    await registerNode(local, 'dcmqrscp', dcmqrscp);
+    await configure(local, 'pacs.aeTitle', LOADER_AE);
+    const archive = LocalArchive.open(local.archiveDir);
+    const outcomes: string[] = [];
+    try {
+      for (const file of splitFiles) outcomes.push((await archive.importFile(file, { copy: true })).outcome);
+    } finally {
+      archive.close();
+    }
+    // The archive files each study under one patient, so the PAT-SX instance is kept aside.
+    expect(outcomes.slice(0, 2)).toEqual(['stored', 'stored']);
+    expect(outcomes[2]).not.toBe('stored');
+    const archived = listArchived(local, splitUid);
+    expect(archived).toHaveLength(2);
+
+    const result = await runLoader(['send', 'dcmqrscp', '--study-uid', splitUid], { dirs: local });
+    expect(result.code).toBe(0);
+    expect(await listOn(dcmqrscp, splitUid)).toEqual([...archived].sort());
   });
 });

@@ -97,6 +97,41 @@ describe('migrate text report', () => {
     expect(lines.join('\n')).not.toContain('already-present');
   });
 
+  test('verification line names SOP Instance UIDs', () => {
+    const studies = [study('1.2.3.1', { state: 'done', method: 'move', attempts: 1, sourceCount: 2, destinationCount: 2 })];
+
+    const lines = formatMigrationReport(report(studies, { summary: { migrated: 1, alreadyPresent: 0, failed: 0, pending: 0 } }));
+
+    expect(lines.at(-2)).toBe(
+      'verified: that the destination lists every SOP Instance UID of the source study. ' +
+        'The content of instances was not compared, so an instance with the same SOP Instance UID and other content counts as present',
+    );
+    expect(lines.at(-1)).toBe('success: 1 migrated, 0 already present, 0 failed');
+  });
+
+  test('verification line for earlier studies', () => {
+    const studies = [study('1.2.3.1', { state: 'done', method: 'move', attempts: 1, processedThisRun: false })];
+
+    const lines = formatMigrationReport(report(studies, { summary: { migrated: 1, alreadyPresent: 0, failed: 0, pending: 0 } }));
+
+    expect(lines.at(-2)).toContain('and for studies finished by an earlier run, that it has at least as many instances as the source.');
+    expect(lines.at(-2)).toContain('The content of instances was not compared');
+  });
+
+  test('dry run verification line', () => {
+    const studies = [study('1.2.3.1', { plannedMethod: 'move', sourceCount: 4, destinationCount: 0 })];
+
+    const lines = formatMigrationReport(report(studies, { dryRun: true, summary: { migrated: 0, alreadyPresent: 0, failed: 0, pending: 1 } }));
+
+    expect(lines.at(-2)).toMatch(/^compared: the SOP Instance UIDs on both ends\. The content of instances was not compared/);
+  });
+
+  test('empty job has no verification line', () => {
+    const lines = formatMigrationReport(report([], {}));
+
+    expect(lines.join('\n')).not.toContain('verified');
+  });
+
   test('pending study without error explained', () => {
     expect(describeUnfinishedStudy(study('1.2.3.5', {}), false)).toBe('pending: 1.2.3.5: not attempted yet; run the same command again to continue');
     expect(describeUnfinishedStudy(study('1.2.3.6', { lastError: 'timed out' }), false)).toBe('pending: 1.2.3.6: timed out');

@@ -235,6 +235,20 @@ export function describeUnfinishedStudy(study: StudyReport, dryRun: boolean): st
  */
 const NO_VALUE = '-';
 
+/**
+ * Returns the line that says what the run compared on the destination. A
+ * study of this run is complete when the destination lists each of its SOP
+ * Instance UIDs. A study finished by an earlier run is only counted again.
+ */
+function describeVerification(report: MigrationReport): string {
+  const contentNote = 'The content of instances was not compared, so an instance with the same SOP Instance UID and other content counts as present';
+  if (report.dryRun) return `compared: the SOP Instance UIDs on both ends. ${contentNote}`;
+  const finished = (study: StudyReport) => study.state === 'done' || study.state === 'already-present';
+  const earlier = report.studies.some((study) => !study.processedThisRun && finished(study));
+  const earlierText = earlier ? ', and for studies finished by an earlier run, that it has at least as many instances as the source' : '';
+  return `verified: that the destination lists every SOP Instance UID of the source study${earlierText}. ${contentNote}`;
+}
+
 /** Returns the lines of the text report of a migration job, without the held-back list. */
 export function formatMigrationReport(report: MigrationReport): string[] {
   const lines = [`${report.dryRun ? 'dry run of ' : ''}job ${report.jobId}: ${report.source} to ${report.destination}`];
@@ -252,6 +266,7 @@ export function formatMigrationReport(report: MigrationReport): string[] {
     if (line !== undefined) lines.push(`  ${line}`);
   }
   for (const note of report.notes) lines.push(`  note: ${explainNetworkErrors(note)}`);
+  if (report.studies.length > 0) lines.push(describeVerification(report));
   const { migrated, alreadyPresent, failed, pending } = report.summary;
   const pendingText = pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : '';
   lines.push(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pendingText}`);

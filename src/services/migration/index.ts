@@ -6,7 +6,7 @@ export * from './migrate';
 export { NodeLimiter } from './node-limiter';
 export { findPatientConflict, listStudyPatientIds, patientIdsDiffer } from './patient-check';
 export type { StudyPatientConflict } from './patient-check';
-export { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, PatientConflictError } from './retry';
+export { backoffDelay, DEFAULT_BACKOFF, isTransientError, MigrationError, PatientConflictError, SourcePatientSplitError } from './retry';
 export type { BackoffOptions } from './retry';
 export { moveStudyDirect, MoveUnavailableError } from './transfer';
 export type { HeldBackInstance } from './transfer';

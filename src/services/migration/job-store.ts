@@ -272,7 +272,8 @@ export interface StudyUpdate {
   method?: TransferMethod;
   lastError?: string | null;
   sourceCount?: number;
-  destinationCount?: number;
+  /** null clears the count, when the destination could not be counted. */
+  destinationCount?: number | null;
   destinationStudyUid?: string;
   heldBack?: number;
 }
@@ -528,7 +529,7 @@ export class JobStore {
         update.method ?? current.method ?? null,
         update.lastError === undefined ? (current.lastError ?? null) : update.lastError,
         update.sourceCount ?? current.sourceCount ?? null,
-        update.destinationCount ?? current.destinationCount ?? null,
+        update.destinationCount === undefined ? (current.destinationCount ?? null) : update.destinationCount,
         update.destinationStudyUid ?? current.destinationStudyUid ?? null,
         update.heldBack ?? current.heldBack ?? null,
         final && update.state !== undefined ? now : (current.finishedAt ?? null),

@@ -28,9 +28,9 @@ import type { Endpoint } from './endpoints';
 import { checkSelection, generateJobSecret } from './job-store';
 import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
 import { NodeLimiter } from './node-limiter';
-import { findPatientConflict, listStudyPatientIds } from './patient-check';
+import { countInstancesPerPatientId, findPatientConflict, listStudyPatientIds } from './patient-check';
 import type { StudyPatientConflict } from './patient-check';
-import { backoffDelay, CancelledError, DEFAULT_BACKOFF, isTransientError, MigrationError, PatientConflictError, sleep, VerificationError } from './retry';
+import { backoffDelay, CancelledError, DEFAULT_BACKOFF, isTransientError, MigrationError, PatientConflictError, sleep, SourcePatientSplitError, VerificationError } from './retry';
 import type { BackoffOptions } from './retry';
 import { moveStudyDirect, MoveUnavailableError, retrieveStudy, sendMissingInstances } from './transfer';
 import type { StoredInstance } from '../archive';
@@ -319,23 +319,61 @@ function expectedOnDestination(run: RunContext, studyInstanceUid: string, source
   return { expected, held: sourceUids.filter((uid) => held.has(uid)).length };
 }
 
+async function listPatientIdsOn(run: RunContext, endpoint: Endpoint, studyInstanceUid: string): Promise<string[]> {
+  const { local, signal } = run.request;
+  try {
+    return await withNodes(run, [endpoint], () => listStudyPatientIds(endpoint, local, studyInstanceUid, signal));
+  } catch (error) {
+    throw explainQueryRejection(endpoint, error);
+  }
+}
+
+/**
+ * Returns the Patient IDs under which the source stores the study, and throws
+ * SourcePatientSplitError when there is more than one, because a copy would
+ * split the study on the destination too. Anonymizing jobs are checked as
+ * well, since each Patient ID would get its own pseudonym. The local archive
+ * files each study under one patient, so only a node fails this check.
+ */
+async function requireOnePatientOnSource(run: RunContext, studyInstanceUid: string): Promise<string[]> {
+  const { source, local, signal } = run.request;
+  // NOTE: a node that returns one STUDY level match per Study Instance UID hides a split. Orthanc 1.10 and dcmqrscp 3.6.7 return one match per Patient ID.
+  const patientIds = await listPatientIdsOn(run, source, studyInstanceUid);
+  if (patientIds.length <= 1 || source.kind !== 'node') return patientIds;
+
+  let counts: Map<string, number>;
+  try {
+    counts = await withNodes(run, [source], () => countInstancesPerPatientId(source.node, local, studyInstanceUid, signal));
+  } catch (error) {
+    throw explainQueryRejection(source, error);
+  }
+  throw new SourcePatientSplitError(describeSourceSplit(run, studyInstanceUid, patientIds, counts), counts);
+}
+
+/** Returns the failure reason of a study that the source stores under several Patient IDs: each Patient ID with its instance count, and what to do. */
+function describeSourceSplit(run: RunContext, studyInstanceUid: string, patientIds: string[], counts: Map<string, number>): string {
+  const { source } = run.request;
+  const listed = [...new Set([...patientIds, ...counts.keys()])].sort().map((id) => {
+    const count = counts.get(id);
+    return count === undefined ? `"${id}"` : `"${id}" (${count === 1 ? '1 instance' : `${count} instances`})`;
+  });
+  const joined = listed.length === 2 ? listed.join(' and ') : `${listed.slice(0, -1).join(', ')} and ${listed.at(-1)}`;
+  return (
+    `Patient ID conflict on the source: ${describeEndpoint(source)} stores study ${studyInstanceUid} under ${listed.length} Patient IDs: ${joined}. ` +
+    `Nothing was sent, because one Study Instance UID cannot belong to two patients, and a copy would split the study on the destination too. ` +
+    `Correct the Patient ID of the wrong instances on ${source.name} with its own tools, or delete them there, then run the job again`
+  );
+}
+
 /**
  * Throws PatientConflictError when the destination stores the study under
  * another Patient ID than the source. Call it only when the destination lists
  * instances of the study, because an end without the study cannot conflict.
  * An anonymizing job is not checked, because the destination stores pseudonyms.
  */
-async function requireSamePatient(run: RunContext, studyInstanceUid: string): Promise<void> {
-  const { source, destination, local, signal } = run.request;
+async function requireSamePatient(run: RunContext, studyInstanceUid: string, sourcePatientIds: string[]): Promise<void> {
   if (run.transform) return;
-  const listOn = async (endpoint: Endpoint) => {
-    try {
-      return await withNodes(run, [endpoint], () => listStudyPatientIds(endpoint, local, studyInstanceUid, signal));
-    } catch (error) {
-      throw explainQueryRejection(endpoint, error);
-    }
-  };
-  const conflict = findPatientConflict(studyInstanceUid, await listOn(source), await listOn(destination));
+  const conflict = findPatientConflict(studyInstanceUid, sourcePatientIds, await listPatientIdsOn(run, run.request.destination, studyInstanceUid));
   if (conflict) throw new PatientConflictError(describePatientConflict(run, conflict), conflict);
 }
 
@@ -358,9 +396,10 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
   if (sourceUids.length === 0) throw new MigrationError(`${describeStudyNotFound(describeEndpoint(source))}: it lists no instances of the study`, false);
   const targetStudyUid = destinationStudyUid(run, studyInstanceUid);
   store.updateStudy(jobId, studyInstanceUid, { sourceCount: sourceUids.length, destinationStudyUid: run.transform ? targetStudyUid : undefined });
+  const sourcePatientIds = await requireOnePatientOnSource(run, studyInstanceUid);
 
   const before = await countOn(run, destination, targetStudyUid);
-  if (before.length > 0) await requireSamePatient(run, studyInstanceUid);
+  if (before.length > 0) await requireSamePatient(run, studyInstanceUid, sourcePatientIds);
   const planned = expectedOnDestination(run, studyInstanceUid, sourceUids);
   store.updateStudy(jobId, studyInstanceUid, { destinationCount: before.length, heldBack: run.transform ? planned.held : undefined });
   if (countMissing(planned.expected, before) === 0) return { state: 'already-present' };
@@ -422,7 +461,7 @@ async function migrateStudy(run: RunContext, studyInstanceUid: string): Promise<
       const reason = transient ? `${message} (gave up after ${attempt} attempts)` : message;
       store.updateStudy(jobId, studyInstanceUid, { state: 'failed', lastError: reason });
       // Patient IDs stay out of the log; the job store and the report returned to the caller contain them.
-      const logged = error instanceof PatientConflictError ? error.logMessage : message;
+      const logged = error instanceof PatientConflictError || error instanceof SourcePatientSplitError ? error.logMessage : message;
       logger.error('Study failed', { job: jobId, study: studyInstanceUid, attempt, transient, error: logged });
       break;
     }
@@ -502,7 +541,10 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
       const destinationUids = await countOn(run, run.request.destination, destinationStudyUid(run, studyInstanceUid));
       report.sourceCount = sourceUids.length;
       report.destinationCount = destinationUids.length;
-      if (report.sourceCount > 0 && destinationUids.length > 0) await requireSamePatient(run, studyInstanceUid);
+      if (report.sourceCount > 0) {
+        const sourcePatientIds = await requireOnePatientOnSource(run, studyInstanceUid);
+        if (destinationUids.length > 0) await requireSamePatient(run, studyInstanceUid, sourcePatientIds);
+      }
       if (report.sourceCount === 0) {
         report.state = 'failed';
         report.lastError = describeStudyNotFound(describeEndpoint(run.request.source));

@@ -6,7 +6,7 @@
  * serve keeps the first patient), so the copy would join another patient.
  */
 import { FindSession } from '../query-retrieve';
-import type { LocalIdentity, RequestKey } from '../query-retrieve';
+import type { LocalIdentity, RemoteNode, RequestKey } from '../query-retrieve';
 import type { Endpoint } from './endpoints';
 
 /**
@@ -61,4 +61,44 @@ export interface StudyPatientConflict {
 export function findPatientConflict(studyInstanceUid: string, sourcePatientIds: string[], destinationPatientIds: string[]): StudyPatientConflict | undefined {
   const differs = sourcePatientIds.some((sourceId) => destinationPatientIds.some((destinationId) => patientIdsDiffer(sourceId, destinationId)));
   return differs ? { studyInstanceUid, sourcePatientIds, destinationPatientIds } : undefined;
+}
+
+/**
+ * Counts the instances of a study on a node under each Patient ID, trimmed.
+ * It sends a SERIES level C-FIND for the series and then an IMAGE level
+ * C-FIND of each series with PatientID (0010,0020) as a return key. Orthanc
+ * 1.10 and dcmqrscp 3.6.7 return the Patient ID of each instance, so a series
+ * whose instances came with two Patient IDs is counted right. Each SOP
+ * Instance UID counts once per Patient ID.
+ */
+export async function countInstancesPerPatientId(node: RemoteNode, local: LocalIdentity, studyInstanceUid: string, signal?: AbortSignal): Promise<Map<string, number>> {
+  const session = await FindSession.open(node, local);
+  const instancesPerPatientId = new Map<string, Set<string>>();
+  try {
+    const seriesUids = new Set<string>();
+    const seriesKeys: RequestKey[] = [
+      { keyword: 'StudyInstanceUID', value: studyInstanceUid },
+      { keyword: 'SeriesInstanceUID', value: '' },
+    ];
+    for await (const identifier of session.find('SERIES', seriesKeys, signal)) {
+      if (identifier.values.SeriesInstanceUID) seriesUids.add(identifier.values.SeriesInstanceUID);
+    }
+    for (const seriesInstanceUid of seriesUids) {
+      const imageKeys: RequestKey[] = [
+        { keyword: 'StudyInstanceUID', value: studyInstanceUid },
+        { keyword: 'SeriesInstanceUID', value: seriesInstanceUid },
+        { keyword: 'SOPInstanceUID', value: '' },
+        { keyword: 'PatientID', value: '' },
+      ];
+      for await (const identifier of session.find('IMAGE', imageKeys, signal)) {
+        const patientId = (identifier.values.PatientID ?? '').trim();
+        const uids = instancesPerPatientId.get(patientId) ?? new Set<string>();
+        uids.add(identifier.values.SOPInstanceUID ?? '');
+        instancesPerPatientId.set(patientId, uids);
+      }
+    }
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+  return new Map([...instancesPerPatientId].map(([patientId, uids]) => [patientId, uids.size]));
 }

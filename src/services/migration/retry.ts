@@ -56,6 +56,24 @@ export class PatientConflictError extends MigrationError {
   }
 }
 
+/**
+ * A study that the source stores under more than one Patient ID, so a copy
+ * would split it on the destination too. It is permanent until the source is
+ * corrected. The message names the Patient IDs for the report, and
+ * `logMessage` leaves them out of the log.
+ */
+export class SourcePatientSplitError extends MigrationError {
+  readonly logMessage = 'Patient ID conflict: the source stores the study under more than one Patient ID; nothing was sent';
+
+  constructor(
+    message: string,
+    /** Number of instances under each Patient ID on the source. */
+    readonly instancesPerPatientId: Map<string, number>,
+  ) {
+    super(message, false);
+  }
+}
+
 /** Text of failures that a later attempt may not have: out of resources, transient rejection, timeouts, refused or reset connections. */
 const TRANSIENT_TEXT = /0xA7[0-9A-F]{2}|rejected transiently|timed out|ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|Failed to connect|connection closed|connection-closed/i;
 

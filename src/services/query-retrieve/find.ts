@@ -110,10 +110,14 @@ export async function echoNode(node: RemoteNode, local: LocalIdentity): Promise<
   }
 }
 
-/** Returns a function that logs a notice at info level and passes it to options.onNotice. */
+/**
+ * Returns a function that passes a notice to options.onNotice, which shows it,
+ * and logs it at debug level, or at info level when there is no onNotice, so that it is printed once.
+ */
 function createNotifier(node: RemoteNode, options: FindOptions): (notice: QueryNotice) => void {
   return (notice) => {
-    logger.info(notice.message, { node: node.name, kind: notice.kind });
+    const log = options.onNotice ? logger.debug : logger.info;
+    log(notice.message, { node: node.name, kind: notice.kind });
     options.onNotice?.(notice);
   };
 }
