@@ -6,6 +6,7 @@
  * destination without C-FIND, the local archive on either end, and a send
  * cancelled part way.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 
 import { LocalArchive } from '../../src/services/archive';
@@ -21,6 +22,7 @@ import {
   freePort,
   loaderIsBuilt,
   makeTempDir,
+  runDcmtk,
   runLoader,
   sleep,
   startDcmqrscp,
@@ -184,6 +186,7 @@ describeBuilt('loader migrate', () => {
     const report = result.json<Report>();
     expect(report.studies.map((study) => study.method)).toEqual(['relay', 'relay']);
     expect(report.notes.join('\n')).toMatch(/orthanc cannot C-MOVE to dcmqrc .*relaying studies through the local archive/);
+    expect(result.stderr.match(/cannot C-MOVE to dcmqrc/g)).toHaveLength(1);
     for (const uid of chosen) expect((await listOn(unknownToOrthanc, uid)).sort()).toEqual(expectedUids(studies.get(uid)!));
   });
 
@@ -304,6 +307,57 @@ describeBuilt('loader migrate', () => {
     expect(storageOnly.receivedFiles()).toEqual([]);
   });
 
+  test('concurrency above maximum is a usage error', async () => {
+    const result = await runLoader(['migrate', 'orthanc', 'dcmqrb', '--study-uid', studyUids[0], '--concurrency', '1000'], { dirs });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--concurrency "1000" is invalid: give a whole number from 1 to 32');
+  });
+
+  test('instance rejected by archive is not retried', async () => {
+    // Orthanc C-GETs the study to the loader, whose archive rejects the instance with an invalid SOP Instance UID (PS3.5 section 9.1).
+    const studyUid = '2.25.80413951172231871960317042751265';
+    const dir = makeTempDir('migrate-rejected');
+    const files = [...studies.values()].find((study) => study.length >= 3)!.slice(0, 3);
+    const invalidUid = '../../evil-migrate';
+    for (const [index, file] of files.entries()) {
+      const copy = path.join(dir, `instance-${index}.dcm`);
+      fs.copyFileSync(file.absolutePath, copy);
+      const sopInstanceUid = index === 0 ? invalidUid : `${studyUid}.1.${index}`;
+      const modified = await runDcmtk('dcmodify', ['-nb', '-m', `(0020,000D)=${studyUid}`, '-m', `(0020,000E)=${studyUid}.1`, '-m', `(0008,0018)=${sopInstanceUid}`, copy]);
+      expect(modified.code).toBe(0);
+      await orthanc.uploadFile(copy);
+    }
+    const archive = LocalArchive.open(path.join(dir, 'archive'));
+    const store = JobStore.open(path.join(dir, 'jobs.sqlite'));
+    try {
+      const report = await runMigration({
+        jobId: 'rejected-instance',
+        source: { kind: 'node', name: 'orthanc', node: nodeFor(orthanc) },
+        destination: { kind: 'local', name: 'local', archive },
+        selection: { studyInstanceUids: [studyUid] },
+        options: { method: 'auto', concurrency: 1, retries: 2 },
+        backoff: { baseDelayMs: 10, maxDelayMs: 10 },
+        local: localIdentity(movePort, LOADER_AE),
+        archive,
+        store,
+      });
+      const study = report.studies[0];
+      expect(study.state).toBe('failed');
+      expect(study.attempts).toBe(1);
+      expect(study.lastError).toMatch(
+        /^retrieve from ORTHANCA into the archive: the archive rejected 1 received instances \(\.\.\/\.\.\/evil-migrate: not stored in the archive: Invalid UID /,
+      );
+      expect(study.lastError).not.toMatch(/gave up after/);
+      expect(study.sourceCount).toBe(3);
+      // The two valid instances arrived although the study failed, and the count shows them.
+      expect(study.destinationCount).toBe(2);
+      expect(archive.listInstances({ studyInstanceUid: studyUid })).toHaveLength(2);
+    } finally {
+      store.close();
+      archive.close();
+    }
+  });
+
   test('unregistered node is a usage error', async () => {
     const result = await runLoader(['migrate', 'orthanc', 'nowhere', '--study-uid', studyUids[0]], { dirs });
     expect(result.code).toBe(2);
@@ -359,6 +413,7 @@ describeBuilt('loader migrate', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`${uid.replace(/\./g, '\\.')}\\s+would move\\s`));
     expect(text.stdout).not.toContain('no reason recorded');
+    expect(text.stdout).toContain('note: "would move" is not checked: the run tries a C-MOVE from orthanc to dcmqrc and relays');
 
     expect(readStudyStates(dirs, 'dry').size).toBe(0);
     expect(await listOn(unknownToOrthanc, uid)).toEqual([]);
@@ -408,6 +463,7 @@ describeBuilt('loader migrate', () => {
       expect(study.state).toBe('pending');
       expect(study.lastError).toBe(`cancelled after 2 of ${files.length} instances were sent to ${empty.aeTitle}`);
       expect((await listOn(empty, uid)).length).toBe(2);
+      expect(study.destinationCount).toBe(2);
     } finally {
       await empty.stop();
       store.close();

@@ -77,6 +77,9 @@ describe('study that Orthanc splits by Patient ID', () => {
       expect(study.completed).toBe(1);
       expect(study.failures).toHaveLength(1);
       expect(study.failures[0].reason).toMatch(/Patient ID/);
+      expect(study.failures[0].rejectedByReceiver).toBe(true);
+      expect(study.notes).toContain('Patient ID conflict: the archive stores 1 received instances, or their study or series, under another Patient ID, so they were kept aside');
+      expect(study.notes.join('\n')).not.toMatch(/differ from the archive's copies/);
       expect(study.outcome).toBe('partial');
       const stored = archive.listInstances({ studyInstanceUid: studyUid }).map((instance) => instance.sopInstanceUid);
       // Whichever instance arrived first keeps the study.

@@ -13,8 +13,8 @@ import { outcomeOf, sendInstances } from '../../src/services/transfers';
 import { Tags } from '../../src/dicom/tags';
 import { TransferSyntax } from '../../src/dicom/uid';
 import { DAMAGED_SOP_INSTANCE_UID, damagedJpeg2000Copy, parseExplicit, readPixelImage, referenceDecode } from '../codecs/reference';
-import { corpusFile, makeTempDir, startStorescp } from '../support/peers';
-import type { CorpusFile, StorescpHandle } from '../support/peers';
+import { corpusFile, makeTempDir, startOrthanc, startStorescp } from '../support/peers';
+import type { CorpusFile, OrthancHandle, StorescpHandle } from '../support/peers';
 import { localIdentity, nodeFor } from './helpers';
 import * as fs from 'fs';
 
@@ -184,5 +184,35 @@ describe('send to storescp', () => {
     expect(report.completed).toBe(0);
     expect(report.failures[0].reason).toContain(`contains SOP Instance UID ${csa.sopInstanceUid} but the index records ${legacy.sopInstanceUid}`);
     expect(report.failures[0].reason).toContain('loader reindex');
+  });
+});
+
+describe('send to Orthanc accepting JPEG only', () => {
+  let archive: LocalArchive;
+  let orthanc: OrthancHandle;
+  const ct = corpusFile('ct');
+
+  beforeAll(async () => {
+    archive = LocalArchive.open(path.join(makeTempDir('send-jpeg-only'), 'archive'));
+    await archive.importFile(ct.absolutePath, { copy: true });
+    orthanc = await startOrthanc({ aeTitle: 'ORTHANCJPEG', extraConfig: { AcceptedTransferSyntaxes: [TransferSyntax.JPEGBaseline8Bit] } });
+  });
+
+  afterAll(async () => {
+    archive.close();
+    await orthanc.stop();
+  });
+
+  test('rejected contexts are named', async () => {
+    const instance = archive.listInstances({ sopInstanceUids: [ct.sopInstanceUid!] })[0];
+    const report = await sendInstances(nodeFor(orthanc), localIdentity(), [instance]);
+
+    expect(report.completed).toBe(0);
+    expect(report.failures).toHaveLength(1);
+    const reason = report.failures[0].reason;
+    expect(reason).toMatch(/accepted none of the 2 proposed presentation contexts; proposed CT Image Storage \(1\.2\.840\.10008\.5\.1\.4\.1\.1\.2\) in /);
+    expect(reason).toContain('Explicit VR Little Endian');
+    expect(reason).toContain('Implicit VR Little Endian');
+    expect(reason).toContain('Allow one of these transfer syntaxes for the SOP class on the node');
   });
 });

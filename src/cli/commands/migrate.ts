@@ -174,17 +174,28 @@ export function parseMethod(text: string): JobOptions['method'] {
   return method as JobOptions['method'];
 }
 
+/**
+ * Maximum of --concurrency. Each unit is one more association to each node and
+ * one more study in flight, and nodes limit associations per calling AE title
+ * (the loader's own SCP to 8 by default), so a larger value mostly gets
+ * associations rejected.
+ * NOTE: the value is a chosen bound, not measured against a particular node.
+ */
+export const MAX_CONCURRENCY = 32;
+
 /** Returns the job options of a checked method, --concurrency and --retries. Throws UsageError on an invalid count. */
 export function jobOptionsFrom(method: JobOptions['method'], options: Pick<JobCommandOptions, 'concurrency' | 'retries'>): JobOptions {
   return {
     method,
-    concurrency: parseWholeNumber('--concurrency', options.concurrency, 1),
+    concurrency: parseWholeNumber('--concurrency', options.concurrency, 1, MAX_CONCURRENCY),
     retries: parseWholeNumber('--retries', options.retries, 0),
   };
 }
 
-export function parseWholeNumber(flag: string, text: string, minimum: number): number {
-  if (!/^\d+$/.test(text) || Number(text) < minimum) throw new UsageError(`${flag} "${text}" is invalid: give a whole number, ${minimum} or more`);
+/** Returns the count given as `text`, or throws UsageError unless it is a whole number from `minimum` to `maximum`. */
+export function parseWholeNumber(flag: string, text: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
+  const range = maximum === Number.MAX_SAFE_INTEGER ? `${minimum} or more` : `from ${minimum} to ${maximum}`;
+  if (!/^\d+$/.test(text) || Number(text) < minimum || Number(text) > maximum) throw new UsageError(`${flag} "${text}" is invalid: give a whole number ${range}`);
   return Number(text);
 }
 
@@ -231,7 +242,7 @@ export function describeUnfinishedStudy(study: StudyReport, dryRun: boolean): st
 /**
  * Placeholder for a value the report lacks: the METHOD of a study that no
  * transfer was started for (already present, pending, or failed before it),
- * or a count that was never taken.
+ * or a count that was never taken or that failed after a stopped transfer.
  */
 const NO_VALUE = '-';
 
@@ -289,7 +300,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
         'Select the studies with --all or with filters. Running the same command again resumes the job and skips studies already done',
     )
     .option('--method <method>', 'auto: C-MOVE from source to destination, through the local archive when the source cannot; move: C-MOVE only; relay: always through the local archive', 'auto')
-    .option('--concurrency <count>', 'maximum associations open at once to each node, and studies in flight', '2')
+    .option('--concurrency <count>', `maximum associations open at once to each node, and studies in flight, 1 to ${MAX_CONCURRENCY}`, '2')
     .option('--retries <count>', 'retries of a study after a transient failure (A7xx status, transient rejection, timeout, refused or reset connection, instances missing after a successful transfer), with back-off doubling from 1 s', '3')
     .option('--job <name>', 'job name; default: derived from source, destination and selection, so the same command resumes the same job')
     .option('--dry-run', 'count the instances on both ends and show what would be transferred; nothing is sent or recorded')

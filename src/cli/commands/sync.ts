@@ -23,7 +23,7 @@ import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
 import { addFilterOptions } from './find';
-import { addAllOption, addAnonymizeOptions, anonymizationFrom, describeUnfinishedStudy, jobOptionsFrom, parseMethod, printHeldBack, resolveEndpoint, selectionFrom } from './migrate';
+import { addAllOption, addAnonymizeOptions, anonymizationFrom, describeUnfinishedStudy, jobOptionsFrom, MAX_CONCURRENCY, parseMethod, printHeldBack, resolveEndpoint, selectionFrom } from './migrate';
 import type { JobCommandOptions } from './migrate';
 
 interface SyncOptions extends JobCommandOptions {
@@ -48,7 +48,7 @@ function addSyncOptions(command: Command): Command {
   command
     .option('--direction <direction>', 'a-to-b: copy what B lacks; b-to-a: copy what A lacks; both: copy both ways', 'both')
     .option('--method <method>', 'auto: C-MOVE between the nodes, through the local archive when the source cannot; move: C-MOVE only; relay: always through the local archive', 'auto')
-    .option('--concurrency <count>', 'maximum associations open at once to each node, and studies in flight', '2')
+    .option('--concurrency <count>', `maximum associations open at once to each node, and studies in flight, 1 to ${MAX_CONCURRENCY}`, '2')
     .option('--retries <count>', 'retries of a study after a transient failure, with back-off doubling from 1 s', '3')
     .option('--job <name>', 'base of the job names (NAME-a-to-b, NAME-b-to-a); default: derived from both ends and the filters')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)');

@@ -146,9 +146,11 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Adds a note to the report and passes it to onNotice, which shows it. The log gets it at info level only when there is no onNotice, so it is printed once. */
 function notify(run: RunContext, message: string): void {
   run.notes.push(message);
-  logger.info(message, { job: run.request.jobId });
+  const log = run.request.onNotice ? logger.debug : logger.info;
+  log(message, { job: run.request.jobId });
   run.request.onNotice?.(message);
 }
 
@@ -196,7 +198,7 @@ async function retrieveIntoArchive(run: RunContext, studyInstanceUid: string, so
   if (archive.listInstances({ studyInstanceUid }).length === sourceCount) return;
   await run.retrieveLock.run(['move-scp'], () =>
     withNodes(run, [source], () =>
-      retrieveStudy(source.node, local, archive, studyInstanceUid, signal, (received, expected) =>
+      retrieveStudy(source.node, local, archive, studyInstanceUid, sourceCount, signal, (received, expected) =>
         progress(run, `study ${studyInstanceUid}: retrieved ${received}${expected === undefined ? '' : ` of ${expected}`} from ${source.name}`),
       ),
     ),
@@ -388,6 +390,26 @@ function describePatientConflict(run: RunContext, conflict: StudyPatientConflict
   );
 }
 
+/** Time limit of the count after a failed or cancelled transfer, which runs also when the run's signal has aborted. */
+const RECOUNT_TIMEOUT_MS = 30_000;
+
+/**
+ * Counts the destination again after a transfer that failed or was
+ * cancelled, because part of the study may have arrived. When that count
+ * fails, the stored count is cleared, so the report shows it as unknown and
+ * not as the count from before the transfer.
+ */
+async function recountDestination(run: RunContext, studyInstanceUid: string, targetStudyUid: string): Promise<void> {
+  const { destination, local, store, jobId } = run.request;
+  try {
+    const uids = await withNodes(run, [destination], () => listStudyInstances(destination, local, targetStudyUid, AbortSignal.timeout(RECOUNT_TIMEOUT_MS)));
+    store.updateStudy(jobId, studyInstanceUid, { destinationCount: uids.length });
+  } catch (error) {
+    store.updateStudy(jobId, studyInstanceUid, { destinationCount: null });
+    notify(run, `study ${studyInstanceUid}: the instances on ${describeEndpoint(destination)} were not counted after the transfer stopped (${errorMessage(error)}), so the count is unknown`);
+  }
+}
+
 /** Makes one attempt (count, skip or transfer, verify) and writes the counts to the store as they become known. */
 async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<{ state: StudyState; method?: TransferMethod }> {
   const { source, destination, store, jobId } = run.request;
@@ -404,8 +426,17 @@ async function attemptStudy(run: RunContext, studyInstanceUid: string): Promise<
   store.updateStudy(jobId, studyInstanceUid, { destinationCount: before.length, heldBack: run.transform ? planned.held : undefined });
   if (countMissing(planned.expected, before) === 0) return { state: 'already-present' };
 
-  const method = await transferStudy(run, studyInstanceUid, sourceUids.length, new Set(before));
-  if (run.request.signal?.aborted) throw new CancelledError(`cancelled after the ${method} transfer, before ${destination.name} was checked`);
+  let method: TransferMethod;
+  try {
+    method = await transferStudy(run, studyInstanceUid, sourceUids.length, new Set(before));
+  } catch (error) {
+    await recountDestination(run, studyInstanceUid, targetStudyUid);
+    throw error;
+  }
+  if (run.request.signal?.aborted) {
+    await recountDestination(run, studyInstanceUid, targetStudyUid);
+    throw new CancelledError(`cancelled after the ${method} transfer, before ${destination.name} was checked`);
+  }
 
   const after = await countOn(run, destination, targetStudyUid);
   const { expected, held } = expectedOnDestination(run, studyInstanceUid, sourceUids);
@@ -560,6 +591,15 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
     reports.push(report);
     run.finished++;
     progress(run, `study ${studyInstanceUid}: counted`);
+  }
+  const { source, destination, options } = run.request;
+  if (options.method === 'auto' && reports.some((report) => report.plannedMethod === 'move')) {
+    // Only a C-MOVE shows whether the source accepts the destination's AE title as a move destination, and a dry run sends none.
+    notify(
+      run,
+      `"would move" is not checked: the run tries a C-MOVE from ${source.name} to ${destination.name} and relays through the local archive ` +
+        `when ${source.name} rejects it, for example because it does not know ${destination.name} as a move destination`,
+    );
   }
   return reports;
 }

@@ -51,9 +51,10 @@ export async function moveStudyDirect(source: RemoteNode, local: LocalIdentity, 
     }
     const kind = statusClass(result.status);
     // Orthanc 1.10 returns C000 rather than A801 for a destination it does not know, so any
-    // failure other than A7xx that moved nothing may still leave the relay open.
+    // failure other than A7xx that reports no completed sub-operation may still leave the relay open.
+    // The count in the response may be 0 although the destination received instances, so the caller counts the destination.
     if (kind === 'failure' && result.completed === 0 && !isOutOfResourcesStatus(result.status)) {
-      throw new MoveUnavailableError(`C-MOVE to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment} and moved nothing`);
+      throw new MoveUnavailableError(`C-MOVE to ${destinationAeTitle} failed with status ${formatStatus(result.status)}${comment} and reported no completed sub-operations`);
     }
     if (kind === 'failure' || kind === 'cancel') {
       // FE00 ends sub-operations after our own C-CANCEL (PS3.4 table C.4-2), so it is no failure of the node.
@@ -78,19 +79,46 @@ function summarizeFailures(report: TransferReport, limit = 3): string {
 
 /**
  * Retrieves the study from `source` into the archive (C-GET first, C-MOVE to
- * our own AE title when the source rejects C-GET). Throws MigrationError when
- * any instance did not arrive, transient when the reasons are.
+ * our own AE title when the source rejects C-GET). `sourceCount` is the
+ * number of instances the source listed. Throws CancelledError when `signal`
+ * aborts first, and MigrationError when any instance did not arrive: permanent
+ * when the archive rejected a received instance, otherwise transient when the
+ * reasons are.
  */
-export async function retrieveStudy(source: RemoteNode, local: LocalIdentity, archive: LocalArchive, studyInstanceUid: string, signal?: AbortSignal, onProgress?: (received: number, expected?: number) => void): Promise<void> {
+export async function retrieveStudy(
+  source: RemoteNode,
+  local: LocalIdentity,
+  archive: LocalArchive,
+  studyInstanceUid: string,
+  sourceCount: number,
+  signal?: AbortSignal,
+  onProgress?: (received: number, expected?: number) => void,
+): Promise<void> {
   const report = await retrieveStudies(source, local, archive, [studyInstanceUid], {
     signal,
     onProgress: (event) => onProgress?.(event.received, event.expected),
   });
   const study = report.studies[0];
   if (study.outcome === 'success') return;
-  const reasons = [...study.notes, ...study.failures.map((failure) => `${failure.sopInstanceUid}: ${failure.reason}`)];
+  if (signal?.aborted) {
+    if (study.notStarted) throw new CancelledError(`cancelled before the retrieve from ${source.name} started; the source lists ${sourceCount} instances`);
+    throw new CancelledError(`cancelled after ${study.completed} of ${sourceCount} instances arrived from ${source.name}`);
+  }
+  const rejected = study.failures.filter((failure) => failure.rejectedByReceiver);
+  const others = study.failures.filter((failure) => !failure.rejectedByReceiver);
+  const reasons = [...study.notes, ...others.map((failure) => `${failure.sopInstanceUid}: ${failure.reason}`)];
   const text = reasons.length > 0 ? reasons.join('; ') : 'no reason given';
-  throw new MigrationError(`retrieve from ${source.name} into the archive: ${study.outcome}, ${study.completed} of ${study.total} instances (${text})`, isTransientText(text));
+  const outcome = `${study.outcome}, ${study.completed} of ${study.total} instances`;
+  if (rejected.length > 0) {
+    // The source sends the same instances again on every attempt, so a retry would be rejected the same way.
+    const causes = rejected.map((failure) => `${failure.sopInstanceUid}: ${failure.reason}`).join('; ');
+    throw new MigrationError(
+      `retrieve from ${source.name} into the archive: the archive rejected ${rejected.length} received instances (${causes}); ` +
+        `correct them on ${source.name} and run the job again. Retrieve: ${outcome} (${text})`,
+      false,
+    );
+  }
+  throw new MigrationError(`retrieve from ${source.name} into the archive: ${outcome} (${text})`, isTransientText(text));
 }
 
 /** An instance the transform held back, with the reason. */

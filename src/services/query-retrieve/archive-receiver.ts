@@ -29,6 +29,8 @@ export interface StudyCounters {
   duplicates: number;
   /** Instances whose UID the archive already had with other content; kept aside, not indexed. */
   conflicts: number;
+  /** The part of `conflicts` that the archive stores under another Patient ID. */
+  patientConflicts: number;
 }
 
 export class ArchiveReceiver {
@@ -57,7 +59,7 @@ export class ArchiveReceiver {
   countersFor(studyInstanceUid: string): StudyCounters {
     let counters = this.counters.get(studyInstanceUid);
     if (!counters) {
-      counters = { stored: 0, duplicates: 0, conflicts: 0 };
+      counters = { stored: 0, duplicates: 0, conflicts: 0, patientConflicts: 0 };
       this.counters.set(studyInstanceUid, counters);
     }
     return counters;
@@ -85,8 +87,10 @@ export class ArchiveReceiver {
       if (rejected) {
         const { level, storedPatientId, receivedPatientId } = outcome.otherPatient!;
         const uid = conflictingUid(outcome.otherPatient!);
+        counters.patientConflicts++;
         this.failures.push({
           sopInstanceUid: ctx.sopInstanceUid,
+          rejectedByReceiver: true,
           reason:
             `the archive stores ${level} ${uid} under Patient ID "${storedPatientId}", the node sent it under "${receivedPatientId}"; ` +
             `not added to the study, the received copy is kept at ${outcome.path}. Correct the Patient ID or the UIDs on the wrong end`,
@@ -94,13 +98,16 @@ export class ArchiveReceiver {
         return rejected;
       }
       if (outcome.outcome === 'conflict') {
-        this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, reason: `the archive has other content for this SOP Instance UID; the received copy is kept at ${outcome.path}` });
+        this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, rejectedByReceiver: true, reason: `the archive has other content for this SOP Instance UID; the received copy is kept at ${outcome.path}` });
       }
       return { status: 0 };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, reason: `not stored in the archive: ${message}` });
-      return { status: storeFailureStatus(error), errorComment: message };
+      const status = storeFailureStatus(error);
+      // Out of resources stands for file system and index errors of this machine, which a later attempt may not have.
+      const rejectedByReceiver = status === OUT_OF_RESOURCES ? {} : { rejectedByReceiver: true as const };
+      this.failures.push({ sopInstanceUid: ctx.sopInstanceUid, ...rejectedByReceiver, reason: `not stored in the archive: ${message}` });
+      return { status, errorComment: message };
     }
   };
 }

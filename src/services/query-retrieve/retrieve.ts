@@ -249,7 +249,11 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
   if (result.failed > 0 && result.failedSopInstanceUids.length === 0) {
     report.notes.push(`${run.node.name} reported ${result.failed} failed sub-operations without naming them`);
   }
-  if (counters.conflicts > 0) report.notes.push(`${counters.conflicts} received instances differ from the archive's copies and were kept aside`);
+  if (counters.patientConflicts > 0) {
+    report.notes.push(`Patient ID conflict: the archive stores ${counters.patientConflicts} received instances, or their study or series, under another Patient ID, so they were kept aside`);
+  }
+  const otherContent = counters.conflicts - counters.patientConflicts;
+  if (otherContent > 0) report.notes.push(`${otherContent} received instances differ from the archive's copies and were kept aside`);
   if (expected !== undefined && received !== expected.count && !cancelledByUser) {
     const source = expected.from === 'image-query' ? 'an IMAGE level C-FIND' : 'NumberOfStudyRelatedInstances';
     report.notes.push(`received ${received} of ${expected.count} instances listed by ${source}`);

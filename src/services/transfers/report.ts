@@ -5,6 +5,11 @@ export interface InstanceProblem {
   /** DIMSE status, when the peer returned one. */
   status?: number;
   reason: string;
+  /**
+   * Set when the loader's own C-STORE SCP rejected a received instance for its content (invalid UID,
+   * Patient ID conflict, other content under a stored SOP Instance UID), so sending it again fails the same way.
+   */
+  rejectedByReceiver?: true;
 }
 
 export interface TransferReport {
