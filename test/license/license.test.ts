@@ -149,6 +149,7 @@ describe('license service', () => {
     service.activate(file);
 
     expect(fs.readFileSync(path.join(configDir, 'license.json'), 'utf8')).toBe(fs.readFileSync(file, 'utf8'));
+    expect(fs.statSync(path.join(configDir, 'license.json')).mode & 0o777).toBe(0o600);
     const status = service.status();
     expect(status.state).toBe('active');
     if (status.state !== 'active') return;

@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FOLDER_MODE, processesFolder } from './layout';
+import { FILE_MODE, FOLDER_MODE, processesFolder } from './layout';
 import { ReadOnlyArchiveError, writeDenialReason } from './read-only';
 
 /** Random tag of this process, drawn once, that distinguishes it from an earlier process with the same ID. */
@@ -69,7 +69,8 @@ export function markArchiveUse(root: string, use: ArchiveUse): () => void {
   const marker = path.join(folder, `${use}.${process.pid}.${PROCESS_TAG}`);
   try {
     fs.mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
-    fs.writeFileSync(marker, JSON.stringify({ command: commandOfThisProcess() }));
+    // The command line may contain a patient name (a --name filter), so the marker is for the owner only.
+    fs.writeFileSync(marker, JSON.stringify({ command: commandOfThisProcess() }), { mode: FILE_MODE });
   } catch (error) {
     const reason = writeDenialReason(error, folder);
     if (reason === undefined) throw error;

@@ -15,6 +15,7 @@ import { Tags } from '../../dicom/tags';
 import { InvalidUidError } from '../../dicom/uid';
 import { buildFileMetaInformation } from '../../dicom/writer';
 import { createLogger, type Logger } from '../logger';
+import { OTHERS_ANY, tightenFileMode } from '../private-files';
 import {
   ArchiveCatalog,
   IndexConflictError,
@@ -404,7 +405,9 @@ export class LocalArchive {
    */
   private openIndex(): Database.Database {
     if (this.readOnlyReason !== undefined) return openReadOnlyIndexDatabase(indexPath(this.root));
-    const db = openIndexDatabase(indexPath(this.root));
+    const file = indexPath(this.root);
+    for (const part of [file, `${file}-wal`, `${file}-shm`]) tightenFileMode(part, OTHERS_ANY, this.logger);
+    const db = openIndexDatabase(file);
     if (this.durability === 'full') db.pragma('synchronous = FULL');
     return db;
   }

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { createPrivateFile } from '../private-files';
 import { ArchiveError } from './errors';
 
 type Migration = (db: Database.Database) => void;
@@ -167,6 +168,8 @@ const DAMAGED_DATABASE_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
 export function openIndexDatabase(file: string, options: OpenIndexOptions = {}): Database.Database {
   let db: Database.Database;
   try {
+    // The index contains patient names and IDs, so a new one gets mode 0600, as the archive's DICOM files do.
+    createPrivateFile(file);
     db = new Database(file);
   } catch (error) {
     throw new ArchiveError('index', `Failed to open the archive index ${file}: ${String(error)}`, { cause: error });

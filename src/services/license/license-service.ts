@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { createLogger } from '../logger';
+import { makePrivateFolder, PRIVATE_FILE_MODE } from '../private-files';
 import type { License } from './license-format';
 import { LicenseError, LicenseVerifier } from './verifier';
 import type { LicenseProblem } from './verifier';
@@ -43,9 +44,9 @@ export class LicenseService {
     const license = this.verifier.verify(text);
 
     // Written under a temporary name and renamed, so a crash never leaves half a license.
-    fs.mkdirSync(path.dirname(this.path), { recursive: true });
+    makePrivateFolder(path.dirname(this.path));
     const temporary = `${this.path}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, text);
+    fs.writeFileSync(temporary, text, { mode: PRIVATE_FILE_MODE });
     fs.renameSync(temporary, this.path);
     log.info('license activated', { licensee: license.licensee, expires: license.expires, path: this.path });
     return license;

@@ -18,7 +18,11 @@ import path from 'node:path';
 
 import Database from 'better-sqlite3';
 
+import { createLogger } from '../logger';
+import { createPrivateFile, makePrivateFolder, OTHERS_ANY, tightenFileMode } from '../private-files';
 import type { StudyFilters } from '../query-retrieve/study-filters';
+
+const log = createLogger('loader.jobs');
 
 /** File name of the job database inside the settings folder. */
 export const JOB_DATABASE_FILE = 'jobs.sqlite';
@@ -281,9 +285,16 @@ export interface StudyUpdate {
 export class JobStore {
   private constructor(private readonly db: Database.Database) {}
 
-  /** Opens or creates the job database at `file`, creating its folder when missing. */
+  /**
+   * Opens or creates the job database at `file`, creating its folder when
+   * missing. The database contains each job's secret and pseudonym table, so
+   * it is created with mode 0600, and an existing one readable by other users
+   * gets that mode.
+   */
   static open(file: string): JobStore {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    makePrivateFolder(path.dirname(file));
+    createPrivateFile(file);
+    for (const part of [file, `${file}-wal`, `${file}-shm`]) tightenFileMode(part, OTHERS_ANY, log);
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 5000');

@@ -15,6 +15,7 @@ import type Conf from 'conf';
 import envPaths from 'env-paths';
 
 import { createLogger } from '../logger';
+import { makePrivateFolder, OTHERS_WRITE, PRIVATE_FILE_MODE, tightenFileMode } from '../private-files';
 import { findSharedSecretVariables, recordSharedSecretVariables } from '../secrets/env-secrets';
 import { DEFAULT_MAX_ASSOCIATIONS_PER_AE, defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
 import type { InterfaceSettings, PacsNode, PacsSettings, ServerAccount, Settings, SshNode } from './settings-types';
@@ -471,9 +472,11 @@ class SettingsFile {
       text = fs.readFileSync(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      fs.mkdirSync(path.dirname(this.path), { recursive: true });
+      makePrivateFolder(path.dirname(this.path));
       return Object.create(null) as Record<string, unknown>;
     }
+    // conf 10 wrote the file with mode 0666 whatever the umask, so files of earlier versions may be writable by every user.
+    tightenFileMode(this.path, OTHERS_WRITE, log);
     try {
       return Object.assign(Object.create(null) as Record<string, unknown>, JSON.parse(text));
     } catch (error) {
@@ -493,7 +496,7 @@ class SettingsFile {
     if (!this.conf) {
       const { default: ConfStore } = require('conf') as typeof import('conf');
       // new Conf() reads the file again, and clearInvalidConfig keeps a file damaged since the open from blocking the write.
-      this.conf = new ConfStore<Record<string, unknown>>({ projectName: PROJECT_NAME, configName: CONFIG_NAME, cwd: this.configDir, clearInvalidConfig: true });
+      this.conf = new ConfStore<Record<string, unknown>>({ projectName: PROJECT_NAME, configName: CONFIG_NAME, cwd: this.configDir, clearInvalidConfig: true, configFileMode: PRIVATE_FILE_MODE });
     }
     this.conf.store = stored;
   }

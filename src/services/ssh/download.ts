@@ -21,6 +21,7 @@ import type { Stats } from 'ssh2';
 
 import { formatSize } from '../format-size';
 import { createLogger } from '../logger';
+import { makePrivateFolder } from '../private-files';
 import type { SshSession } from './connection';
 import { describeEndpoint, describeSftpError, errorText, isRemoteFileError, SshError } from './errors';
 import { checkLinkTarget, checkRemoteName, localPathInside, quoteRemoteName } from './remote-names';
@@ -519,7 +520,7 @@ class Transfer {
         return { remotePath: file.remotePath, localPath: finalPath, size: remote.size, resumedFrom: remote.size, alreadyStaged: true };
       }
 
-      localStep(() => fs.mkdirSync(path.dirname(partPath), { recursive: true }));
+      localStep(() => makePrivateFolder(path.dirname(partPath)));
       const state = readPartialState(statePath);
       const partSize = fs.lstatSync(partPath, { throwIfNoEntry: false })?.size ?? 0;
       const resume = state !== undefined && state.size === remote.size && state.mtime === remote.mtime && partSize <= remote.size;
@@ -558,7 +559,7 @@ class Transfer {
         throw new SshError('failed', `${file.remotePath}: received ${written} bytes but the remote file has ${remote.size}; run the download again`);
       }
       localStep(() => {
-        fs.mkdirSync(path.dirname(finalPath), { recursive: true });
+        makePrivateFolder(path.dirname(finalPath));
         fs.renameSync(partPath, finalPath);
         fs.utimesSync(finalPath, new Date(), new Date(remote.mtime * 1000));
         fs.rmSync(statePath, { force: true });
@@ -618,7 +619,8 @@ class Transfer {
  * attempts run out. Items that fail one by one are listed in the report.
  */
 export async function downloadPaths(openSession: SessionFactory, remotePaths: string[], options: DownloadOptions): Promise<DownloadReport> {
-  stagingStep(options.stagingDir, () => fs.mkdirSync(options.stagingDir, { recursive: true }));
+  // Folder names repeat the remote paths, which often contain patient names, so new folders are for the owner only.
+  stagingStep(options.stagingDir, () => makePrivateFolder(options.stagingDir));
   const attempts = options.reconnectAttempts ?? DEFAULT_RECONNECT_ATTEMPTS;
   const initialBackoff = options.initialBackoffMs ?? 1000;
   const maxBackoff = options.maxBackoffMs ?? 30_000;

@@ -9,6 +9,8 @@ import { createHash, createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { makePrivateFolder } from '../private-files';
+
 export const KNOWN_HOSTS_FILE_NAME = 'known_hosts';
 
 export interface KnownHostEntry {
@@ -93,7 +95,7 @@ export class KnownHostsFile {
   /** Appends a line for the key; the file is created with mode 0600, like ~/.ssh/known_hosts. */
   add(host: string, port: number, key: Buffer): void {
     const line = `${hostField(host, port)} ${keyTypeOf(key)} ${key.toString('base64')}\n`;
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    makePrivateFolder(path.dirname(this.file));
     const existing = fs.existsSync(this.file) ? fs.readFileSync(this.file, 'utf8') : '';
     const separator = existing === '' || existing.endsWith('\n') ? '' : '\n';
     fs.appendFileSync(this.file, separator + line, { mode: 0o600 });
