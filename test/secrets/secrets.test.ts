@@ -11,7 +11,8 @@ import { resolveNodeSecret, secretEnvVarName, SecretStoreUnavailableError } from
 import type { SecretStore } from '../../src/services/secrets';
 import { MemoryStore, missingKeychainTools, runInKeyringSession } from '../support/keyring';
 import { createLoaderDirs, LOADER_BIN, loaderIsBuilt } from '../support/loader';
-import { runCommand } from '../support/process';
+import { startStorescp } from '../support/peers';
+import { LOOPBACK, runCommand } from '../support/process';
 
 const SECRET = 'kT9#throwaway secret ü';
 
@@ -132,6 +133,27 @@ describeKeychain('keychain with a real Secret Service', () => {
     expect(result.stdout).toContain(`before=${SECRET}\n`);
     expect(result.stdout).toContain('removed nas');
     expect(result.stdout).toContain('after=\n');
+  });
+
+  test('login without stored password warns', async () => {
+    const storescp = await startStorescp({ aeTitle: 'STORESCP' });
+    try {
+      const result = await runWithKeyring(`
+        set -e
+        $LOADER nodes add main --aet ${storescp.aeTitle} --host ${LOOPBACK} --port ${storescp.port} --login bob
+        $LOADER echo main
+      `);
+
+      expect(result.code).toBe(0);
+      const warnings = result.stderr.split('\n').filter((line) => line.includes('without a password'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('sending the login of main without a password');
+      expect(warnings[0]).toContain('LOADER_SECRET_MAIN is not set and the OS keychain');
+      expect(warnings[0]).toContain('"loader secrets set main"');
+      expect(warnings[0]).toContain('set LOADER_SECRET_MAIN for the loader process');
+    } finally {
+      await storescp.stop();
+    }
   });
 
   test('secrets set replaces the password', async () => {

@@ -132,6 +132,15 @@ describe('node credentials', () => {
     expect(warnings[0]).toContain('sending the login of main without a password');
   });
 
+  test('no stored password gives a warning', async () => {
+    const warnings: string[] = [];
+    const credentials = await resolveNodeCredentials({ name: 'main', login: 'alice' }, { store: new MemoryStore(), env: {}, warn: (message) => warnings.push(message) });
+    expect(credentials!.toUserIdentity().type).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('sending the login of main without a password: LOADER_SECRET_MAIN is not set and the memory has no password for it');
+    expect(warnings[0]).toContain('"loader secrets set main"');
+  });
+
   test('node without login gets none', async () => {
     expect(await resolveNodeCredentials({ name: 'main' }, { store: new MemoryStore(), env: {} })).toBeUndefined();
   });

@@ -20,10 +20,11 @@ import type { Logger } from '../logger';
 import {
   KeychainSecretStore,
   resolveNodeSecret,
+  secretEnvVarName,
   SecretStoreUnavailableError,
   userSecretEnvVarName,
 } from '../secrets';
-import type { SecretStore } from '../secrets';
+import type { ResolvedSecret, SecretStore } from '../secrets';
 import type { ServerAccount } from '../settings/settings-types';
 
 /** User identity types (PS3.7 annex D.3.3.7) that the loader sends or checks. */
@@ -82,27 +83,45 @@ export interface CredentialOptions {
 /**
  * Finds the credentials for a node that has a login: the password comes from
  * the node's environment variable, the keychain or the prompt, in that order.
- * Returns undefined for a node without a login. When the keychain is
- * unreachable and no prompt is given, `warn` receives the keychain error and
- * the credentials carry the login only.
+ * Returns undefined for a node without a login. When no password is found
+ * (none stored, an empty one, or an unreachable keychain and no prompt),
+ * `warn` receives a message that names the node and how to give a password,
+ * and the credentials carry the login only.
  */
 export async function resolveNodeCredentials(
   node: { name: string; login?: string },
   options: CredentialOptions = {},
 ): Promise<NodeCredentials | undefined> {
   if (node.login === undefined || node.login === '') return undefined;
+  const store = options.store ?? new KeychainSecretStore();
   try {
-    const resolved = await resolveNodeSecret('pacs', node.name, options.store ?? new KeychainSecretStore(), {
+    const resolved = await resolveNodeSecret('pacs', node.name, store, {
       env: options.env,
       prompt: options.prompt,
     });
-    if (resolved === undefined || resolved.secret === '') return new NodeCredentials(node.login, undefined);
+    if (resolved === undefined || resolved.secret === '') {
+      options.warn?.(describeMissingPassword(node.name, store, resolved));
+      return new NodeCredentials(node.login, undefined);
+    }
     return new NodeCredentials(node.login, resolved.secret, resolved.origin);
   } catch (error) {
     if (!(error instanceof SecretStoreUnavailableError)) throw error;
     options.warn?.(`sending the login of ${node.name} without a password: ${error.message}`);
     return new NodeCredentials(node.login, undefined);
   }
+}
+
+/** Returns the warning for a node whose login goes without a password: why none was found, and how to give one. */
+function describeMissingPassword(nodeName: string, store: SecretStore, resolved: ResolvedSecret | undefined): string {
+  const variable = secretEnvVarName(nodeName);
+  let cause: string;
+  if (resolved === undefined) cause = `${variable} is not set and the ${store.description} has no password for it`;
+  else if (resolved.source === 'prompt') cause = 'the password typed at the prompt is empty';
+  else cause = `the password stored as ${resolved.origin} in the ${store.description} is empty`;
+  return (
+    `sending the login of ${nodeName} without a password: ${cause}. ` +
+    `Store the password with "loader secrets set ${nodeName}", or set ${variable} for the loader process`
+  );
 }
 
 /** Returns the user identity for an association to a registered node, or undefined when the node has no login. */
