@@ -11,8 +11,11 @@ import { ElementSpec, buildFileMetaInformation, encodeElements } from '../../src
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7';
 
-/** Writes a file in Explicit VR Little Endian whose study, patient and text elements are the given ones. */
-export function writeSecondaryCapture(file: string, studyUid: string, patientId: string, text: ElementSpec[]): void {
+/**
+ * Writes a file in Explicit VR Little Endian whose study, patient and text elements are the given
+ * ones, in a new series unless `options.seriesUid` is given. Returns the SOP Instance UID.
+ */
+export function writeSecondaryCapture(file: string, studyUid: string, patientId: string, text: ElementSpec[], options: { seriesUid?: string; studyDate?: string } = {}): string {
   const sopInstanceUid = generateUid();
   const meta = buildFileMetaInformation({
     mediaStorageSopClassUid: SECONDARY_CAPTURE,
@@ -24,14 +27,15 @@ export function writeSecondaryCapture(file: string, studyUid: string, patientId:
     [
       { tag: Tags.SOPClassUID, vr: 'UI', value: SECONDARY_CAPTURE },
       { tag: Tags.SOPInstanceUID, vr: 'UI', value: sopInstanceUid },
-      { tag: Tags.StudyDate, vr: 'DA', value: '20240115' },
+      { tag: Tags.StudyDate, vr: 'DA', value: options.studyDate ?? '20240115' },
       { tag: Tags.Modality, vr: 'CS', value: 'OT' },
       { tag: Tags.PatientID, vr: 'LO', value: patientId },
       { tag: Tags.StudyInstanceUID, vr: 'UI', value: studyUid },
-      { tag: Tags.SeriesInstanceUID, vr: 'UI', value: generateUid() },
+      { tag: Tags.SeriesInstanceUID, vr: 'UI', value: options.seriesUid ?? generateUid() },
       ...text,
     ],
     { explicitVr: true, littleEndian: true },
   );
   fs.writeFileSync(file, Buffer.concat([meta, dataset]));
+  return sopInstanceUid;
 }

@@ -10,7 +10,7 @@ import { decodeResponseIdentifier, encodeRequestIdentifier, QUERY_TRANSFER_SYNTA
 import type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
 import { connectToNode, explainPeerAbort } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
-import { describeStatusFailure } from './statuses';
+import { describeNode, describeStatusFailure } from './statuses';
 
 export interface FindSessionOptions {
   /**
@@ -33,12 +33,57 @@ export class FindNotSupportedError extends Error {
   }
 }
 
+/**
+ * Thrown when a node returned only part of the matches of a C-FIND. Either it ended the
+ * query with status FE00 (Cancel: matching terminated due to cancel request, PS3.4 table
+ * C.4-1) although the loader sent no C-CANCEL-RQ, or it listed fewer instances than it
+ * reported as their number.
+ */
+export class FindIncompleteError extends Error {
+  constructor(
+    readonly node: RemoteNode,
+    readonly level: QueryLevel,
+    /** Matches received before the node ended the query. */
+    readonly received: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FindIncompleteError';
+  }
+}
+
+/**
+ * Returns the message for a C-FIND that the node ended with status FE00 without a
+ * C-CANCEL. Orthanc 1.10 does this when a query has more matches than its
+ * LimitFindResults (PATIENT, STUDY and SERIES levels) or LimitFindInstances (IMAGE
+ * level) setting. `advice` replaces the default advice to raise that limit.
+ */
+export function describeCancelledFind(node: RemoteNode, level: QueryLevel, received: number, advice?: string): string {
+  const limit = level === 'IMAGE' ? 'LimitFindInstances' : 'LimitFindResults';
+  return (
+    `${describeNode(node)} ended the ${level} level C-FIND with status 0xFE00 (Cancel) after ${received} matches although the loader sent no C-CANCEL, ` +
+    `so the list is incomplete; ${advice ?? `raise the node's limit on C-FIND matches (Orthanc: ${limit}, 0 for no limit)`}`
+  );
+}
+
+/**
+ * Returns the FindIncompleteError for a series whose IMAGE level C-FIND listed fewer instances
+ * than the node reported as its Number of Series Related Instances (0020,1209), as a node
+ * that truncates its matches without status FE00 does.
+ */
+export function shortInstanceListError(node: RemoteNode, seriesInstanceUid: string, listed: number, reported: number): FindIncompleteError {
+  const message =
+    `${describeNode(node)} listed ${listed} instances of series ${seriesInstanceUid} at the IMAGE level but reported ${reported} as its Number of Series Related Instances, ` +
+    `so the instance list is incomplete; raise the node's limit on C-FIND matches (Orthanc: LimitFindInstances, 0 for no limit)`;
+  return new FindIncompleteError(node, 'IMAGE', listed, message);
+}
+
 export class FindSession {
   private unsupportedKeysReported = false;
 
   private constructor(
     private readonly association: ClientAssociation,
-    private readonly node: RemoteNode,
+    readonly node: RemoteNode,
     private readonly local: LocalIdentity,
     private readonly contextId: number,
     private readonly transferSyntax: string,
@@ -65,15 +110,20 @@ export class FindSession {
 
   /**
    * Sends one C-FIND request and yields each match as it arrives, with
-   * status FF00 or FF01. Throws DimseStatusError on a failure status.
-   * Aborting `signal`, or leaving the loop early, sends C-CANCEL-RQ and ends
-   * the iteration.
+   * status FF00 or FF01. Throws DimseStatusError on a failure status, and
+   * FindIncompleteError when the node ends with status FE00 (Cancel) without a
+   * C-CANCEL from the loader. Aborting `signal`, or leaving the loop early,
+   * sends C-CANCEL-RQ and ends the iteration.
    */
   async *find(level: QueryLevel, keys: RequestKey[], signal?: AbortSignal): AsyncGenerator<DecodedIdentifier> {
     const identifier = encodeRequestIdentifier(level, keys, this.node.characterSets, this.transferSyntax);
+    let received = 0;
     try {
       for await (const response of this.association.find({ contextId: this.contextId, identifier, signal })) {
+        // The association sends C-CANCEL-RQ only when `signal` aborts, because a loop that reaches the final response did not leave early.
+        if (statusClass(response.status) === 'cancel' && !signal?.aborted) throw new FindIncompleteError(this.node, level, received, describeCancelledFind(this.node, level, received));
         if (statusClass(response.status) !== 'pending' || !response.identifier) continue;
+        received++;
         if (response.status === STATUS.PENDING_WITH_WARNINGS && !this.unsupportedKeysReported) {
           this.unsupportedKeysReported = true;
           this.options.onUnsupportedKeys?.();
@@ -81,6 +131,7 @@ export class FindSession {
         yield decodeResponseIdentifier(response.identifier, this.transferSyntax, this.node.characterSets);
       }
     } catch (error) {
+      if (error instanceof FindIncompleteError) throw error;
       if (error instanceof DimseStatusError) throw explainFindFailure(this.node, error);
       throw explainPeerAbort(error, this.node, this.local, 'during C-FIND');
     }

@@ -7,7 +7,7 @@ import { DimseStatusError, formatStatus, statusClass } from '../../dicom/network
 import { SopClass, TransferSyntax } from '../../dicom/uid';
 import { normalizeDate } from '../../dicom/values';
 import { createLogger } from '../logger';
-import { FindSession } from './find-session';
+import { describeCancelledFind, FindIncompleteError, FindSession, shortInstanceListError } from './find-session';
 import type { FindSessionOptions } from './find-session';
 import type { DecodedIdentifier, RequestKey } from './identifiers';
 import { connectToNode, explainPeerAbort, hasQuirk, QUIRK } from './remote-node';
@@ -189,10 +189,12 @@ export function toStudyMatch(identifier: DecodedIdentifier): StudyMatch {
 
 /**
  * Searches studies and yields each match as it arrives, each Study Instance
- * UID once. A query that the node rejects as too broad (A7xx, C001) or that
+ * UID once. A query that the node rejects as too broad (A7xx, C001), ends
+ * with status FE00 (Cancel) without a C-CANCEL from the loader, or that
  * returns exactly the node's maximum number of matches is repeated for the two
  * halves of its date range, recursively; an absent date filter counts as
- * 19000101 to today. Modalities are checked again on the client when the node
+ * 19000101 to today. A one-day query that still ends with FE00 throws
+ * FindIncompleteError. Modalities are checked again on the client when the node
  * returns Modalities in Study. They are matched per series for nodes with the
  * 'no-modalities-in-study' quirk, and for each match that the node returned
  * with Modalities in Study empty.
@@ -220,6 +222,7 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
       subQueries++;
       let count = 0;
       let tooBroad: string | undefined;
+      let truncated: FindIncompleteError | undefined;
       try {
         for await (const identifier of session.find('STUDY', buildStudyKeys(node, filters, range, options.now), options.signal)) {
           count++;
@@ -250,13 +253,23 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
         }
         if (maxResults !== undefined && count >= maxResults) tooBroad = `returned ${count} matches, the node's maximum`;
       } catch (error) {
-        if (!(error instanceof DimseStatusError) || !isTooBroadStatus(error.status)) throw error;
-        tooBroad = `rejected the query with status ${formatStatus(error.status)}`;
+        if (error instanceof FindIncompleteError && error.level === 'STUDY') {
+          truncated = error;
+          tooBroad = `ended the query with status 0xFE00 (Cancel) after ${error.received} matches without a C-CANCEL from the loader`;
+        } else {
+          if (!(error instanceof DimseStatusError) || !isTooBroadStatus(error.status)) throw error;
+          tooBroad = `rejected the query with status ${formatStatus(error.status)}`;
+        }
       }
       if (tooBroad === undefined || options.signal?.aborted) continue;
 
       const described = range ? formatDateRange(range) : 'without a date';
       const halves = splitDateRange(range ?? {}, options.now);
+      if (!halves && truncated) {
+        // A node that cut the list short for a single day leaves studies unknown, so the search fails.
+        const advice = `the query for study date ${described} is one day and cannot be split; raise the node's limit on C-FIND matches (Orthanc: LimitFindResults, 0 for no limit) or narrow the filters`;
+        throw new FindIncompleteError(node, 'STUDY', truncated.received, describeCancelledFind(node, 'STUDY', truncated.received, advice));
+      }
       if (!halves) {
         notify({ kind: 'incomplete', message: `${node.name} ${tooBroad} for study date ${described}, which is one day and cannot be split; results for that day may be incomplete` });
         continue;
@@ -336,20 +349,36 @@ export async function* findInstances(
  * stores a study whose instances came with different Patient IDs as several studies
  * with one Study Instance UID, so its C-FIND lists such a series, and each of its
  * instances, once per Patient ID. A match without a SOP Instance UID is yielded as it is.
+ * Throws FindIncompleteError when the IMAGE level lists fewer instances of a series than
+ * the SERIES level reported as Number of Series Related Instances (0020,1209), because
+ * a node that truncates its matches without saying so leaves the list incomplete.
  */
 export async function* findStudyInstancesOn(session: FindSession, studyInstanceUid: string, signal?: AbortSignal): AsyncGenerator<InstanceMatch> {
-  const seriesUids = new Set<string>();
-  for await (const series of findSeriesOn(session, studyInstanceUid, signal)) seriesUids.add(series.seriesInstanceUid);
+  // Reported instances by Series Instance UID, summed over the matches of a series that Orthanc lists once per Patient ID.
+  const reportedCounts = new Map<string, number | undefined>();
+  for await (const series of findSeriesOn(session, studyInstanceUid, signal)) {
+    const count = series.numberOfSeriesRelatedInstances;
+    if (!reportedCounts.has(series.seriesInstanceUid)) {
+      reportedCounts.set(series.seriesInstanceUid, count);
+    } else {
+      const previous = reportedCounts.get(series.seriesInstanceUid);
+      reportedCounts.set(series.seriesInstanceUid, previous === undefined || count === undefined ? undefined : previous + count);
+    }
+  }
   const seenInstances = new Set<string>();
-  for (const seriesUid of seriesUids) {
+  for (const [seriesUid, reported] of reportedCounts) {
     if (signal?.aborted) return;
+    let listed = 0;
     for await (const instance of findInstancesOn(session, studyInstanceUid, seriesUid, signal)) {
+      listed++;
       if (instance.sopInstanceUid !== '') {
         if (seenInstances.has(instance.sopInstanceUid)) continue;
         seenInstances.add(instance.sopInstanceUid);
       }
       yield instance;
     }
+    if (signal?.aborted) return;
+    if (reported !== undefined && listed < reported) throw shortInstanceListError(session.node, seriesUid, listed, reported);
   }
 }
 

@@ -4,7 +4,7 @@ export * from './remote-node';
 export * from './study-filters';
 export { decodeResponseIdentifier, encodeRequestIdentifier } from './identifiers';
 export type { DecodedIdentifier, QueryLevel, RequestKey } from './identifiers';
-export { FindNotSupportedError, FindSession } from './find-session';
+export { FindIncompleteError, FindNotSupportedError, FindSession, shortInstanceListError } from './find-session';
 export * from './find';
 export { ArchiveReceiver } from './archive-receiver';
 export type { StudyCounters } from './archive-receiver';

@@ -9,6 +9,7 @@
  */
 import { patientIdsDiffer } from '../migration';
 import type { Endpoint, JobSelection } from '../migration';
+import { shortInstanceListError } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice } from '../query-retrieve';
 import { EndpointInventory } from './inventory';
 import type { SeriesOnEndpoint, StudyOnEndpoint } from './inventory';
@@ -81,6 +82,17 @@ async function countSeries(inventory: EndpointInventory, studyInstanceUid: strin
   return new Set(await inventory.listInstances(studyInstanceUid, series.seriesInstanceUid)).size;
 }
 
+/**
+ * Throws FindIncompleteError when a node listed fewer SOP Instance UIDs of a series than it
+ * reported as Number of Series Related Instances (0020,1209), because comparing such a list
+ * would take the instances it left out for instances the node lacks.
+ */
+function requireCompleteList(inventory: EndpointInventory, series: SeriesOnEndpoint, listed: number): void {
+  const endpoint = inventory.endpoint;
+  if (endpoint.kind !== 'node' || series.instances === undefined || listed >= series.instances) return;
+  throw shortInstanceListError(endpoint.node, series.seriesInstanceUid, listed, series.instances);
+}
+
 /** Compares one series present on both ends: counts first, then SOP Instance UIDs when they differ. */
 async function compareSeries(a: EndpointInventory, b: EndpointInventory, studyInstanceUid: string, onA: SeriesOnEndpoint, onB: SeriesOnEndpoint): Promise<SeriesDifference> {
   const seriesInstanceUid = onA.seriesInstanceUid;
@@ -89,6 +101,8 @@ async function compareSeries(a: EndpointInventory, b: EndpointInventory, studyIn
   }
   const uidsA = new Set(await a.listInstances(studyInstanceUid, seriesInstanceUid));
   const uidsB = new Set(await b.listInstances(studyInstanceUid, seriesInstanceUid));
+  requireCompleteList(a, onA, uidsA.size);
+  requireCompleteList(b, onB, uidsB.size);
   return {
     seriesInstanceUid,
     countA: uidsA.size,
