@@ -132,6 +132,11 @@ export class MoveDestinationSender {
     }
   }
 
+  /** False before open() and once the destination association is released, aborted or lost. */
+  get isOpen(): boolean {
+    return this.association?.isOpen ?? false;
+  }
+
   async send(instance: StoredInstance, moveOriginator: { aeTitle: string; messageId: number }): Promise<DimseResult> {
     const association = this.association;
     if (!association) throw new Error('association to the move destination is not open');
@@ -150,7 +155,8 @@ export class MoveDestinationSender {
   }
 
   async close(): Promise<void> {
-    if (!this.association) return;
+    // An association that the destination aborted or dropped has nothing left to release.
+    if (!this.association?.isOpen) return;
     try {
       await this.association.release();
     } catch (error) {

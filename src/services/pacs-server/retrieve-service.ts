@@ -12,7 +12,7 @@ import type {
   QueryRequestContext,
   RetrieveResult,
 } from '../../dicom/network';
-import { DimseStatusError } from '../../dicom/network';
+import { AssociationClosedError, DimseStatusError } from '../../dicom/network';
 import type { Dataset } from '../../dicom/dataset';
 import { Tags } from '../../dicom/tags';
 import type { InstanceFilter, LocalArchive, StoredInstance } from '../archive';
@@ -207,29 +207,46 @@ function findUnmatchedParentKey(archive: LocalArchive, filter: InstanceFilter, p
 
 type SendOne = (instance: StoredInstance) => Promise<DimseResult>;
 
+/** The result of the sub-operations, and why they stopped early when the request's association ended. */
+interface SubOperationsOutcome {
+  result: RetrieveResult;
+  /** Set when the association of the C-MOVE or C-GET request ended before the last sub-operation; no response can be sent then. */
+  associationEnded?: AssociationClosedError;
+}
+
 /**
  * Runs one C-STORE sub-operation per instance, reporting pending progress after
- * each. One failing instance never stops the others; a cancel stops before the next.
+ * each. One failing instance never stops the others, but a C-CANCEL stops
+ * before the next one, and so does the end of the request's association. When
+ * `isDestinationOpen` returns false after a failure, the instances not yet sent
+ * are counted as failed at once and logged in one line, because every further
+ * C-STORE on that association would fail the same way.
  */
 async function runSubOperations(
   instances: StoredInstance[],
   sendOne: SendOne,
   context: MoveRequestContext | GetRequestContext,
   log: Logger,
-): Promise<RetrieveResult> {
+  isDestinationOpen: () => boolean = () => true,
+): Promise<SubOperationsOutcome> {
   const progress = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
   const failedSopInstanceUids: string[] = [];
   let firstFailure: string | undefined;
 
-  for (const instance of instances) {
+  for (const [index, instance] of instances.entries()) {
     if (context.signal.aborted) {
-      return { status: RetrieveStatus.Cancel, ...progress, failedSopInstanceUids };
+      // The response with status Cancel goes out only when the association is still open.
+      const result = { status: RetrieveStatus.Cancel, ...progress, failedSopInstanceUids };
+      const reason: unknown = context.signal.reason;
+      return { result, associationEnded: reason instanceof AssociationClosedError ? reason : undefined };
     }
 
     let result: DimseResult;
     try {
       result = await sendOne(instance);
     } catch (error) {
+      // The instance in flight when the request's association ended is not counted, since its outcome is unknown.
+      if (context.signal.reason instanceof AssociationClosedError) continue;
       result = { status: 0xc000, errorComment: (error as Error).message };
     }
 
@@ -241,13 +258,27 @@ async function runSubOperations(
     } else {
       progress.failed += 1;
       failedSopInstanceUids.push(instance.sopInstanceUid);
-      firstFailure ??= result.errorComment ?? `the peer answered C-STORE with status 0x${result.status.toString(16).padStart(4, '0')} and no error comment`;
+      firstFailure ??= result.errorComment ?? `C-STORE sub-operation failed with status ${statusText(result.status)}`;
       log.warn('C-STORE sub-operation failed', {
         callingAeTitle: context.association.callingAeTitle,
         sopInstanceUid: instance.sopInstanceUid,
-        status: `0x${result.status.toString(16).padStart(4, '0')}`,
+        status: statusText(result.status),
         error: result.errorComment,
       });
+
+      if (progress.remaining > 0 && !isDestinationOpen()) {
+        const notSent = instances.slice(index + 1);
+        log.warn(`C-MOVE destination association ended; counted the ${notSent.length} instances not yet sent as failed`, {
+          callingAeTitle: context.association.callingAeTitle,
+          notSent: notSent.length,
+          error: result.errorComment,
+        });
+        progress.failed += notSent.length;
+        progress.remaining = 0;
+        failedSopInstanceUids.push(...notSent.map((unsent) => unsent.sopInstanceUid));
+        firstFailure = `Move destination association ended: ${result.errorComment ?? statusText(result.status)}`;
+        break;
+      }
     }
     if (progress.remaining > 0) context.sendPending({ ...progress });
   }
@@ -260,7 +291,30 @@ async function runSubOperations(
   } else if (progress.warning > 0) {
     status = RetrieveStatus.SubOperationsCompleteWithFailures;
   }
-  return { status, ...progress, failedSopInstanceUids, errorComment: firstFailure };
+  return { result: { status, ...progress, failedSopInstanceUids, errorComment: firstFailure } };
+}
+
+/**
+ * Logs a C-MOVE or C-GET whose own association ended before its last
+ * sub-operation, with the counts so far. Nothing is sent in reply, so the
+ * requester never learns them. The end is logged at info level when the
+ * requester released, aborted or dropped the connection, and at warn level
+ * for a timeout or a protocol error.
+ */
+function logAssociationEnded(log: Logger, operation: 'C-MOVE' | 'C-GET', ended: AssociationClosedError, result: RetrieveResult, fields: Record<string, string | number>): void {
+  const byRequester = ended.reason === 'released' || ended.reason === 'peer-aborted' || ended.reason === 'connection-closed';
+  const message = byRequester
+    ? `${operation} stopped because the requester ended the association`
+    : `${operation} stopped because its association ended`;
+  log[byRequester ? 'info' : 'warn'](message, {
+    ...fields,
+    reason: ended.reason,
+    completed: result.completed,
+    failed: result.failed,
+    warning: result.warning,
+    notSent: result.remaining,
+    error: ended.message,
+  });
 }
 
 export interface RetrieveDependencies {
@@ -300,14 +354,17 @@ export function createMoveHandler(deps: RetrieveDependencies) {
     } catch (error) {
       const message = (error as Error).message;
       deps.log.error('C-MOVE cannot reach its destination', { ...fields, host: destination.host, port: destination.port, error: message });
-      deps.log.info('C-MOVE finished', { ...fields, status: statusText(RetrieveStatus.UnableToPerformSubOperations), completed: 0, failed: 0, warning: 0, notSent: instances.length });
-      throw new DimseStatusError(RetrieveStatus.UnableToPerformSubOperations, message);
+      const result = unreachableDestinationResult(instances, destination.aeTitle, message);
+      deps.log.info('C-MOVE finished', { ...fields, ...summarize(result) });
+      return result;
     }
 
     try {
       const originator = { aeTitle: context.association.callingAeTitle, messageId: context.messageId };
-      const result = await runSubOperations(instances, (instance) => sender.send(instance, originator), context, deps.log);
-      deps.log.info('C-MOVE finished', { ...fields, ...summarize(result) });
+      const sendOne = (instance: StoredInstance) => sender.send(instance, originator);
+      const { result, associationEnded } = await runSubOperations(instances, sendOne, context, deps.log, () => sender.isOpen);
+      if (associationEnded) logAssociationEnded(deps.log, 'C-MOVE', associationEnded, result, fields);
+      else deps.log.info('C-MOVE finished', { ...fields, ...summarize(result) });
       return result;
     } finally {
       await sender.close();
@@ -336,8 +393,9 @@ export function createGetHandler(deps: RetrieveDependencies) {
       });
     };
 
-    const result = await runSubOperations(instances, sendOne, context, deps.log);
-    deps.log.info('C-GET finished', { ...fields, ...summarize(result) });
+    const { result, associationEnded } = await runSubOperations(instances, sendOne, context, deps.log);
+    if (associationEnded) logAssociationEnded(deps.log, 'C-GET', associationEnded, result, fields);
+    else deps.log.info('C-GET finished', { ...fields, ...summarize(result) });
     return result;
   };
 }
@@ -356,6 +414,29 @@ function logUnmatchedParentKeys(log: Logger, operation: 'C-MOVE' | 'C-GET', requ
       { ...fields, unmatchedKey: unmatched.name, excludedInstances: unmatched.excluded },
     );
   }
+}
+
+/**
+ * Returns the final result of a C-MOVE whose destination association could
+ * not be opened: Refused A702 with every instance counted as a failed
+ * sub-operation and listed in Failed SOP Instance UID List (0008,0058).
+ * PS3.4 C.4.2.2.1 has the final response count the failed sub-operations, and
+ * C.4.2.1.4.2 has a Refused or Failure response list their UIDs.
+ */
+function unreachableDestinationResult(instances: StoredInstance[], destinationAeTitle: string, message: string): RetrieveResult {
+  // client.ts puts the peer's address first in this message; the AE title and the reason fit the 64 characters of LO.
+  const errorComment = /accepted none of the/.test(message)
+    ? `${destinationAeTitle} accepted none of the proposed presentation contexts`
+    : message;
+  return {
+    status: RetrieveStatus.UnableToPerformSubOperations,
+    remaining: 0,
+    completed: 0,
+    failed: instances.length,
+    warning: 0,
+    failedSopInstanceUids: instances.map((instance) => instance.sopInstanceUid),
+    errorComment,
+  };
 }
 
 function emptyResult(): RetrieveResult {
