@@ -23,6 +23,7 @@ import {
   encodeReleaseRq,
   readFailedSopInstanceUidList,
   statusClass,
+  toErrorComment,
 } from '../../src/dicom/network';
 import { EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE } from './helpers';
 
@@ -236,6 +237,34 @@ describe('command sets', () => {
     expect(statusClass(0x0122)).toBe('failure');
     expect(statusClass(0xfe00)).toBe('cancel');
     expect(statusClass(0xff01)).toBe('pending');
+  });
+});
+
+describe('Error Comment', () => {
+  test.each([
+    ['short text unchanged', 'Move destination unknown: NOWHERE', 'Move destination unknown: NOWHERE'],
+    [
+      'cut at a clause boundary',
+      'Failed to connect to NOLISTEN at 127.0.0.1:34212: connect ECONNREFUSED 127.0.0.1:34212',
+      'Failed to connect to NOLISTEN at 127.0.0.1:34212',
+    ],
+    [
+      'cut at a word boundary',
+      'the destination answered C-STORE with status 0xa700 and no error comment',
+      'the destination answered C-STORE with status 0xa700 and no error',
+    ],
+    [
+      'SCP role reason kept whole',
+      'No SCP role for 1.2.840.10008.5.1.4.1.1.4: a C-GET sub-operation needs SCP/SCU role selection',
+      'No SCP role for 1.2.840.10008.5.1.4.1.1.4',
+    ],
+    ['backslash replaced', 'a\\b', 'a b'],
+    ['one long word cut at 64', 'x'.repeat(80), 'x'.repeat(64)],
+  ])('%s', (_case, text, comment) => {
+    const result = toErrorComment(text);
+
+    expect(result).toBe(comment);
+    expect(result!.length).toBeLessThanOrEqual(64);
   });
 });
 

@@ -133,6 +133,7 @@ describe('C-MOVE destination that aborts', () => {
     expect(final).toMatch(/DIMSE Status\s+: 0xa702/);
     expect(final).toMatch(new RegExp(`Failed Suboperations\\s+: ${INSTANCES}`));
     expect(failedUids(final).sort()).toEqual([...sopInstanceUids].sort());
+    expect(final).toMatch(/\(0000,0902\) LO \[Move destination association ended\]/);
     expect(log.match(/C-STORE sub-operation failed/g) ?? []).toHaveLength(1);
     expect(log).toMatch(new RegExp(`C-MOVE destination association ended; counted the ${INSTANCES - 1} instances not yet sent as failed`));
     expect(log).toMatch(new RegExp(`C-MOVE finished .*completed=0 failed=${INSTANCES}`));

@@ -131,10 +131,24 @@ export function resultFromError(error: unknown, fallback: number = STATUS.UNABLE
   return { status: fallback, errorComment: error instanceof Error ? error.message : String(error) };
 }
 
-/** Makes text fit Error Comment (0000,0902): LO, at most 64 characters, no backslash or control characters. */
-function toErrorComment(text: string | undefined): string | undefined {
+/**
+ * Makes text fit Error Comment (0000,0902), which is LO: at most 64 characters
+ * (PS3.5 section 6.2), without backslash or control characters. Longer text is
+ * cut at the last clause boundary (": ", "; ", ", ", " (") in the second half
+ * of the limit, or else at the last space, so the comment never ends
+ * mid-word. Callers put the reason first and log the full text.
+ */
+export function toErrorComment(text: string | undefined): string | undefined {
   if (!text) return undefined;
-  return text.replace(/[\\\x00-\x1f\x7f-\uffff]/g, ' ').slice(0, MAX_ERROR_COMMENT_LENGTH);
+  const clean = text.replace(/[\\\x00-\x1f\x7f-\uffff]/g, ' ').trim();
+  if (clean.length <= MAX_ERROR_COMMENT_LENGTH) return clean;
+
+  const head = clean.slice(0, MAX_ERROR_COMMENT_LENGTH + 1);
+  const clauseEnd = Math.max(...[': ', '; ', ', ', ' ('].map((separator) => head.lastIndexOf(separator)));
+  if (clauseEnd >= MAX_ERROR_COMMENT_LENGTH / 2) return head.slice(0, clauseEnd);
+  const wordEnd = head.lastIndexOf(' ');
+  if (wordEnd > 0) return head.slice(0, wordEnd).replace(/[,;:]$/, '');
+  return clean.slice(0, MAX_ERROR_COMMENT_LENGTH);
 }
 
 /** Asks a find handler's iterator to finish, without waiting: a hung handler must not delay the FE00 response. */
@@ -447,7 +461,7 @@ class RequestServer {
     }
     const role = this.options.info.roleSelections.find((selection) => selection.sopClassUid === request.sopClassUid);
     if (!role?.scpRole) {
-      throw new Error(`${this.options.info.callingAeTitle} was not granted the SCP role for ${request.sopClassUid}; a C-GET sub-operation needs SCP/SCU role selection`);
+      throw new Error(`No SCP role for ${request.sopClassUid}: a C-GET sub-operation needs SCP/SCU role selection that grants ${this.options.info.callingAeTitle} the SCP role for this SOP class`);
     }
     const response = await this.exchange.request(
       request.contextId,

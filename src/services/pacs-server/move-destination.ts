@@ -143,7 +143,7 @@ export class MoveDestinationSender {
 
     const prepared = await openSubOperationData(instance, association.acceptedContexts, this.log);
     if ('failure' in prepared) {
-      return { status: 0xa702, errorComment: `${this.destination.aeTitle}: ${prepared.failure}` };
+      return { status: 0xa702, errorComment: `${this.destination.aeTitle} accepted no context that fits ${instance.sopClassUid}; ${prepared.failure}` };
     }
     return association.store({
       contextId: prepared.contextId,

@@ -383,7 +383,9 @@ export function createGetHandler(deps: RetrieveDependencies) {
     const sendOne = async (instance: StoredInstance): Promise<DimseResult> => {
       const prepared = await openSubOperationData(instance, context.association.acceptedContexts, deps.log);
       if ('failure' in prepared) {
-        return { status: RetrieveStatus.UnableToPerformSubOperations, errorComment: prepared.failure };
+        // The short reason comes first, because Error Comment keeps only its first 64 characters.
+        const errorComment = `${context.association.callingAeTitle} accepted no context that fits ${instance.sopClassUid}; ${prepared.failure}`;
+        return { status: RetrieveStatus.UnableToPerformSubOperations, errorComment };
       }
       return context.store({
         contextId: prepared.contextId,
