@@ -365,6 +365,8 @@ export interface DatasetLocation {
   datasetOffset: number;
   /** Media Storage SOP Instance UID (0002,0003), undefined when the meta group lacks it. */
   mediaStorageSopInstanceUid?: string;
+  /** Media Storage SOP Class UID (0002,0002), undefined when the meta group lacks it. */
+  mediaStorageSopClassUid?: string;
 }
 
 /**
@@ -391,6 +393,7 @@ export function locateDataset(path: string, chunk: Buffer, fileSize: number): Da
     transferSyntaxUid,
     datasetOffset: metaResult.endOffset,
     mediaStorageSopInstanceUid: metaResult.dataset.getString(Tags.MediaStorageSOPInstanceUID) || undefined,
+    mediaStorageSopClassUid: metaResult.dataset.getString(Tags.MediaStorageSOPClassUID) || undefined,
   };
 }
 

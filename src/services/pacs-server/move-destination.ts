@@ -12,6 +12,7 @@ import type { StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { DEFAULT_NODE_TIMEOUTS } from '../settings/settings-types';
 import type { PacsNode } from '../settings/settings-types';
+import { checkStoredFile } from '../transfers/stored-file-check';
 import { chooseContext, openStoredDataset } from './stored-dataset';
 import { explainRejection, userIdentityForNode } from './user-identity';
 
@@ -73,7 +74,8 @@ export type SubOperationData = { contextId: number; data: DatasetSource } | { fa
  * and opens the data set for it, verbatim or converted as chooseContext decides.
  * Failing that, a compressed instance is decompressed when the peer accepted
  * Explicit or Implicit VR Little Endian for its SOP class. Rejects when the
- * file cannot be read or its first frame cannot be decoded.
+ * file cannot be read, differs from its index row (see checkStoredFile), or
+ * its first frame cannot be decoded.
  */
 export async function openSubOperationData(instance: StoredInstance, accepted: readonly AcceptedContext[], log: Logger): Promise<SubOperationData> {
   const choice = chooseContext(instance, accepted);
@@ -85,6 +87,7 @@ export async function openSubOperationData(instance: StoredInstance, accepted: r
     const noDecoder = describeTransferSyntax(instance.transferSyntaxUid)?.encapsulated && !canDecompress(instance.transferSyntaxUid);
     return { failure: noDecoder ? `${choice.failure}, and the loader has no decoder for it` : choice.failure };
   }
+  await checkStoredFile(instance);
   log.debug('decompressing instance for sending', {
     sopInstanceUid: instance.sopInstanceUid,
     storedTransferSyntax: instance.transferSyntaxUid,

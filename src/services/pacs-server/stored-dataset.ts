@@ -3,13 +3,12 @@
  * the bytes after its file meta information, unchanged when the peer accepted
  * the stored transfer syntax, otherwise converted to a syntax it accepted.
  */
-import { readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
 import type { AcceptedContext, DatasetSource } from '../../dicom/network';
 import { canTranscode, syntaxName, TRANSCODE_TARGET_SYNTAXES, transcodeFile } from '../../dicom/transcode';
 import type { StoredInstance } from '../archive';
 import type { Logger } from '../logger';
 import { PooledFileSource, ReadBufferPool } from '../transfers/pooled-file-source';
-import { describeMissingFile } from '../transfers/stored-file-check';
+import { checkSentFileLocation, checkStoredFile, describeUnreadableFile } from '../transfers/stored-file-check';
 
 /** Read buffers shared by the C-STORE sub-operations of every association of this process. */
 const readBuffers = new ReadBufferPool();
@@ -48,36 +47,31 @@ export function chooseContext(instance: StoredInstance, accepted: readonly Accep
 /**
  * Opens the data set of a stored instance in `transferSyntaxUid`: the file's
  * bytes as they are when that is the stored syntax, otherwise converted.
- * Rejects when the file is missing (with the next step to take), when its
- * syntax differs from the index, or for a pair the converter does not support.
+ * Rejects, with the next step to take, when the file is missing or when its
+ * size, transfer syntax, SOP Instance UID or SOP Class UID differs from the
+ * index. A file indexed in place may have been overwritten with another
+ * instance since. Rejects also for a pair the converter does not support.
  */
 export async function openStoredDataset(instance: StoredInstance, transferSyntaxUid = instance.transferSyntaxUid, log?: Logger): Promise<DatasetSource> {
   if (transferSyntaxUid === instance.transferSyntaxUid) {
-    const { source, header } = await PooledFileSource.open(instance.path, readBuffers).catch((error: unknown) => {
-      throw describeMissingFile(instance, error);
+    // The pooled source checks the size against the index, and the meta information gives the syntax and the UIDs.
+    const { source, header } = await PooledFileSource.open(instance.path, readBuffers, { indexedSize: instance.size }).catch(async (error: unknown) => {
+      throw await describeUnreadableFile(instance, error);
     });
-    if (header.transferSyntaxUid !== instance.transferSyntaxUid) {
+    try {
+      await checkSentFileLocation(instance, header);
+    } catch (error) {
       source.destroy();
-      throw new Error(describeSyntaxMismatch(instance, header.transferSyntaxUid));
+      throw error;
     }
     return source;
   }
 
-  let header: DicomFileHeader;
-  try {
-    header = readDicomFileHeaderSync(instance.path);
-  } catch (error) {
-    throw describeMissingFile(instance, error);
-  }
-  if (header.transferSyntaxUid !== instance.transferSyntaxUid) throw new Error(describeSyntaxMismatch(instance, header.transferSyntaxUid));
+  const header = await checkStoredFile(instance);
   log?.debug('converting instance for sending', {
     sopInstanceUid: instance.sopInstanceUid,
     storedTransferSyntax: instance.transferSyntaxUid,
     sentTransferSyntax: transferSyntaxUid,
   });
   return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, transferSyntaxUid);
-}
-
-function describeSyntaxMismatch(instance: StoredInstance, fileSyntax: string): string {
-  return `stored file ${instance.path} has transfer syntax ${fileSyntax}, index says ${instance.transferSyntaxUid}; run "loader reindex"`;
 }

@@ -49,6 +49,18 @@ function syncReadsAllowed(): boolean {
   return syncReadsResumeAt === 0 || performance.now() >= syncReadsResumeAt;
 }
 
+/** A file whose size differs from the size that the archive index recorded for it. */
+export class FileSizeChangedError extends Error {
+  constructor(
+    readonly path: string,
+    readonly fileSize: number,
+    readonly indexedSize: number,
+  ) {
+    super(`${path} has ${fileSize} bytes but the index records ${indexedSize}; the file changed after it was indexed, so run "loader reindex" to check it and rebuild the index from the files`);
+    this.name = 'FileSizeChangedError';
+  }
+}
+
 /** Reusable read buffers shared by the instances of one send. */
 export class ReadBufferPool {
   private readonly free: ArrayBuffer[] = [];
@@ -167,7 +179,7 @@ export class PooledFileSource implements RecyclingChunkSource {
   private async readHeaderAndFirstChunk(indexedSize: number | undefined): Promise<DatasetLocation> {
     const fileSize = (await this.stat()).size;
     if (indexedSize !== undefined && fileSize !== indexedSize) {
-      throw new Error(`${this.path} has ${fileSize} bytes but the index records ${indexedSize}; the file changed after it was indexed, so run "loader reindex" to check it and rebuild the index from the files`);
+      throw new FileSizeChangedError(this.path, fileSize, indexedSize);
     }
     const buffer = await this.pool.takeAfterReturns();
     let header: DatasetLocation | undefined;
@@ -259,5 +271,6 @@ function readSyncTimed(fd: number, buffer: Buffer, offset: number, length: numbe
 function toLocation(header: DatasetLocation | DicomFileHeader): DatasetLocation {
   if (!('meta' in header)) return header;
   const mediaStorageSopInstanceUid = header.meta.getString(Tags.MediaStorageSOPInstanceUID) || undefined;
-  return { transferSyntaxUid: header.transferSyntaxUid, datasetOffset: header.datasetOffset, mediaStorageSopInstanceUid };
+  const mediaStorageSopClassUid = header.meta.getString(Tags.MediaStorageSOPClassUID) || undefined;
+  return { transferSyntaxUid: header.transferSyntaxUid, datasetOffset: header.datasetOffset, mediaStorageSopInstanceUid, mediaStorageSopClassUid };
 }

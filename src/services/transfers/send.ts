@@ -23,7 +23,7 @@ import { createLogger } from '../logger';
 import { connectToNode } from '../query-retrieve/remote-node';
 import type { LocalIdentity, RemoteNode } from '../query-retrieve/remote-node';
 import { PooledFileSource, ReadBufferPool } from './pooled-file-source';
-import { checkPart10Prefix, checkStoredFile, checkStoredFileFacts, describeUnreadableFile } from './stored-file-check';
+import { checkSentFileLocation, checkStoredFile, describeUnreadableFile } from './stored-file-check';
 import { emptyReport } from './report';
 import type { TransferReport } from './report';
 
@@ -130,14 +130,12 @@ async function openDataset(instance: StoredInstance, pool: ReadBufferPool, conve
     if (decompress) return decompressFile(instance.path, convertTo, instance.transferSyntaxUid);
     return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   }
-  // The pooled source checks the size against the index; the meta information gives the syntax and the UID.
+  // The pooled source checks the size against the index, and the meta information gives the syntax and the UIDs.
   const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size }).catch(async (error: unknown) => {
     throw await describeUnreadableFile(instance, error);
   });
   try {
-    // A data set that starts at byte 0 has no file meta information, so the file may be a Part 10 file with its prefix overwritten.
-    if (header.datasetOffset === 0) await checkPart10Prefix(instance);
-    checkStoredFileFacts(instance, { transferSyntaxUid: header.transferSyntaxUid, sopInstanceUid: header.mediaStorageSopInstanceUid });
+    await checkSentFileLocation(instance, header);
   } catch (error) {
     source.destroy();
     throw error;

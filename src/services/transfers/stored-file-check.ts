@@ -2,16 +2,18 @@
  * Checks that an archived file is still the one its index row describes,
  * before it is sent or anonymized. A file changed, cut or replaced behind the
  * archive's back fails with the difference and a hint to run loader reindex,
- * so it never goes out under its indexed SOP Instance UID.
+ * or loader scan for a file indexed in place that now contains another
+ * instance, so it never goes out under its indexed SOP Instance UID.
  *
  * NOTE: a change that keeps the size, the transfer syntax and the SOP
  * Instance UID (an edited Patient ID, say) is not detected.
  */
 
 import fs from 'node:fs';
-import { readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
+import { readDicomFileHeader, type DatasetLocation, type DicomFileHeader } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import type { StoredInstance } from '../archive';
+import { FileSizeChangedError } from './pooled-file-source';
 
 const REINDEX_HINT = 'the file changed after it was indexed, so run "loader reindex" to check it and rebuild the index from the files';
 
@@ -21,23 +23,51 @@ export interface StoredFileFacts {
   transferSyntaxUid?: string;
   /** The data set's SOP Instance UID (0008,0018), or the meta information's (0002,0003). */
   sopInstanceUid?: string;
+  /** The data set's SOP Class UID (0008,0016), or the meta information's (0002,0002). */
+  sopClassUid?: string;
 }
 
-/** Throws when any of the given facts differs from the index row of `instance`. */
+/**
+ * Throws when any of the given facts differs from the index row of `instance`.
+ * Another SOP Instance UID is named before the other differences, because then
+ * the file is another instance, possibly of another patient.
+ */
 export function checkStoredFileFacts(instance: StoredInstance, facts: StoredFileFacts): void {
-  if (facts.size !== undefined && facts.size !== instance.size) {
-    throw new Error(`${instance.path} has ${facts.size} bytes but the index records ${instance.size}; ${REINDEX_HINT}`);
+  // Each message starts with a short clause, because a DIMSE Error Comment (0000,0902) keeps only 64 characters.
+  if (facts.size !== undefined && facts.size !== instance.size) throw describeChangedSize(instance, facts.size);
+  if (facts.sopInstanceUid !== undefined && facts.sopInstanceUid !== instance.sopInstanceUid) {
+    throw new Error(
+      `stored file now contains another instance: ${instance.path} contains SOP Instance UID ${facts.sopInstanceUid} ` +
+        `but the index records ${instance.sopInstanceUid} for it; ${changedFileHint(instance)}`,
+    );
+  }
+  if (facts.sopClassUid !== undefined && facts.sopClassUid !== instance.sopClassUid) {
+    throw new Error(
+      `stored file changed since it was indexed: ${instance.path} contains SOP Class UID ${facts.sopClassUid} ` +
+        `but the index records ${instance.sopClassUid}; ${changedFileHint(instance)}`,
+    );
   }
   if (facts.transferSyntaxUid !== undefined && facts.transferSyntaxUid !== instance.transferSyntaxUid) {
     throw new Error(
-      `${instance.path} has transfer syntax ${facts.transferSyntaxUid} but the index records ${instance.transferSyntaxUid}; ${REINDEX_HINT}`,
+      `stored file changed since it was indexed: ${instance.path} has transfer syntax ${facts.transferSyntaxUid} ` +
+        `but the index records ${instance.transferSyntaxUid}; ${changedFileHint(instance)}`,
     );
   }
-  if (facts.sopInstanceUid !== undefined && facts.sopInstanceUid !== instance.sopInstanceUid) {
-    throw new Error(
-      `${instance.path} contains SOP Instance UID ${facts.sopInstanceUid} but the index records ${instance.sopInstanceUid} for it; ${REINDEX_HINT}`,
-    );
-  }
+}
+
+/**
+ * Returns what to do about a stored file that changed since it was indexed.
+ * A scan indexes a file indexed in place again when its size changed or it was
+ * modified after its row was written, and removes the row of an instance that
+ * the file no longer contains. A reindex cannot run while `loader serve` has
+ * the archive open, so it is the hint only for files in the archive folder.
+ *
+ * NOTE: a scan counts a file copied over with its original modification time
+ * and the same size as unchanged. Only "loader reindex" reads such a file again.
+ */
+function changedFileHint(instance: StoredInstance): string {
+  if (!instance.inPlace) return REINDEX_HINT;
+  return `the file was indexed in place and was changed or overwritten since, so run "loader scan ${instance.path}" to index it again`;
 }
 
 /** Returns a clear error for a stored file that is gone (ENOENT), and `error` itself otherwise. */
@@ -91,13 +121,20 @@ export async function checkPart10Prefix(instance: StoredInstance): Promise<void>
   );
 }
 
+function describeChangedSize(instance: StoredInstance, size: number): Error {
+  return new Error(
+    `stored file changed since it was indexed: ${instance.path} has ${size} bytes but the index records ${instance.size}; ${changedFileHint(instance)}`,
+  );
+}
+
 /**
  * Returns the error to report for a stored file whose header could not be
- * read: a clear one for a deleted file or an overwritten DICM prefix, and
- * `error` itself otherwise.
+ * read: a clear one for a deleted file, a changed size or an overwritten DICM
+ * prefix, and `error` itself otherwise.
  */
 export async function describeUnreadableFile(instance: StoredInstance, error: unknown): Promise<unknown> {
   if ((error as NodeJS.ErrnoException).code === 'ENOENT') return describeMissingFile(instance, error);
+  if (error instanceof FileSizeChangedError) return describeChangedSize(instance, error.fileSize);
   try {
     await checkPart10Prefix(instance);
   } catch (prefixError) {
@@ -132,6 +169,38 @@ export async function checkStoredFile(instance: StoredInstance): Promise<DicomFi
   checkStoredFileFacts(instance, {
     transferSyntaxUid: header.transferSyntaxUid,
     sopInstanceUid: header.dataset.getString(Tags.SOPInstanceUID) ?? header.meta.getString(Tags.MediaStorageSOPInstanceUID),
+    sopClassUid: header.dataset.getString(Tags.SOPClassUID) ?? header.meta.getString(Tags.MediaStorageSOPClassUID),
   });
   return header;
+}
+
+/**
+ * Checks the header of a stored file that goes verbatim against the index row
+ * of `instance`. `location` comes from PooledFileSource.open, which parses only
+ * the file meta information. The Media Storage SOP Instance UID (0002,0003)
+ * and SOP Class UID (0002,0002) of that group (PS3.10 section 7.1) must equal
+ * the index row. A file without them, such as a bare data set without file
+ * meta information, has its header read again for the data set's SOP
+ * Instance UID (0008,0018) and SOP Class UID (0008,0016).
+ */
+export async function checkSentFileLocation(instance: StoredInstance, location: DatasetLocation): Promise<void> {
+  // A data set that starts at byte 0 has no file meta information, so the file may be a Part 10 file with its prefix overwritten.
+  if (location.datasetOffset === 0) await checkPart10Prefix(instance);
+  checkStoredFileFacts(instance, {
+    sopInstanceUid: location.mediaStorageSopInstanceUid,
+    sopClassUid: location.mediaStorageSopClassUid,
+    transferSyntaxUid: location.transferSyntaxUid,
+  });
+  if (location.mediaStorageSopInstanceUid !== undefined && location.mediaStorageSopClassUid !== undefined) return;
+
+  let header: DicomFileHeader;
+  try {
+    header = await readDicomFileHeader(instance.path);
+  } catch (error) {
+    throw await describeUnreadableFile(instance, error);
+  }
+  checkStoredFileFacts(instance, {
+    sopInstanceUid: header.dataset.getString(Tags.SOPInstanceUID),
+    sopClassUid: header.dataset.getString(Tags.SOPClassUID),
+  });
 }
