@@ -105,6 +105,18 @@ describe('findRecords study matching', () => {
     expect(() => studies([key('StudyDate', '2020-13-45')])).toThrow(QueryError);
     expect(() => studies([key('StudyDate', '-')])).toThrow(/both bounds are empty/);
   });
+
+  test('reversed ranges rejected', () => {
+    expect(() => studies([key('StudyDate', '20250103-20250101')])).toThrow(/"20250103-20250101": it starts after it ends; swap the two dates/);
+    expect(() => studies([key('StudyTime', '2300-0100')])).toThrow(/cannot cross midnight/);
+    expect(() => studies([key('StudyTime', '2300-0100')])).toThrow(QueryError);
+  });
+
+  test('ranges within one hour accepted', () => {
+    // "10" as the upper bound admits the whole hour, so 10:30 to 10 is 10:30 to 10:59:59.
+    expect(() => studies([key('StudyTime', '1030-10')])).not.toThrow();
+    expect(() => studies([key('StudyDate', '20250101-20250101')])).not.toThrow();
+  });
 });
 
 describe('findRecords returned keys', () => {

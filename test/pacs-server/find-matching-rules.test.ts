@@ -108,6 +108,20 @@ describe('C-FIND time range matching', () => {
   ])('%s', async (_case, key, expected) => {
     expect(await findStudies(key)).toEqual(expected);
   });
+
+  // PS3.4 C.2.2.2.5 defines a range from the earlier to the later value, and time ranges do not cross midnight.
+  test.each([
+    ['time range across midnight', 'StudyTime=2300-0100', /C-FIND rejected.*StudyTime range .*2300-0100.*it starts after it ends; a time range cannot cross midnight/],
+    ['reversed date range', 'StudyDate=20250103-20250101', /C-FIND rejected.*StudyDate range .*20250103-20250101.*it starts after it ends; swap the two dates/],
+  ])('%s rejected', async (_case, key, logged) => {
+    const logBefore = loader.readLog().length;
+    const { run, finalStatus, responses } = await find(loader, '-S', ['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', key]);
+
+    expect(run.code).toBe(0);
+    expect(responses).toEqual([]);
+    expect(finalStatus).toMatch(/UnableToProcess/);
+    expect(loader.readLog().slice(logBefore)).toMatch(logged);
+  });
 });
 
 describe('C-FIND universal matching with *', () => {

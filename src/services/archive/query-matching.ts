@@ -315,16 +315,26 @@ function rangeCondition(
   if (lower === '' && upper === '') {
     throw new QueryError('invalid-key', `Invalid ${keyword} range "${value}": both bounds are empty`);
   }
+  const lowerBound = lower === '' ? undefined : parseBound(lower);
+  // U+FFFF sorts after every digit and '.', so "1030\uffff" is above "103059.500000".
+  const upperBound = upper === '' ? undefined : isTime ? parse(upper) + '\uffff' : parse(upper);
+
+  // PS3.4 C.2.2.2.5 defines a range only from the earlier to the later value, and range matching of
+  // times does not cross midnight, so a reversed range is an error rather than an empty answer.
+  if (lowerBound !== undefined && upperBound !== undefined && lowerBound > upperBound) {
+    const advice = isTime ? 'a time range cannot cross midnight, so query two ranges (such as 2300-2359 and 0000-0100)' : 'swap the two dates';
+    throw new QueryError('invalid-key', `Invalid ${keyword} range "${value}": it starts after it ends; ${advice}`);
+  }
+
   const conditions = [`${column} <> ''`];
   const parameters: string[] = [];
-  if (lower !== '') {
+  if (lowerBound !== undefined) {
     conditions.push(`${column} >= ?`);
-    parameters.push(parseBound(lower));
+    parameters.push(lowerBound);
   }
-  if (upper !== '') {
+  if (upperBound !== undefined) {
     conditions.push(`${column} <= ?`);
-    // U+FFFF sorts after every digit and '.', so "1030\uffff" is above "103059.500000".
-    parameters.push(isTime ? parse(upper) + '\uffff' : parse(upper));
+    parameters.push(upperBound);
   }
   return { sql: conditions.join(' AND '), parameters };
 }
