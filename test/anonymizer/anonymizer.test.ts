@@ -22,6 +22,8 @@ interface MarkedCorpus {
   markers: string[];
   originalUids: string[];
   frameOfReference: string;
+  /** Inputs of the hold-back rules, each with the status it must get. */
+  holdBack: Array<{ path: string; expected: 'held' | 'written' }>;
 }
 
 let dir: string;
@@ -325,6 +327,33 @@ describe('burned-in annotation', () => {
 
     const allowing = createAnonymizationJob({ allowBurnedIn: true });
     expect((await allowing.anonymizeFile(path.join(dir, 'in', 'burned-yes.dcm'), path.join(dir, 'out-burned', 'yes.dcm'))).status).toBe('written');
+  });
+
+  test('encapsulated documents held back despite NO', async () => {
+    const documents = corpus.holdBack.filter((input) => /\/(pdf|cda|stl)\.dcm$/.test(input.path));
+    expect(documents).toHaveLength(3);
+    const job = createAnonymizationJob();
+    for (const input of documents) {
+      const out = path.join(dir, 'out-documents', path.basename(input.path));
+      const result = await job.anonymizeFile(input.path, out);
+      const name = path.basename(input.path);
+      expect({ name, status: result.status }).toEqual({ name, status: 'held' });
+      if (result.status === 'held') expect(result.reason).toMatch(/^Encapsulated (PDF|CDA|STL) Storage instance: the anonymizer does not de-identify the encapsulated document/);
+      expect(fs.existsSync(out)).toBe(false);
+    }
+    expect(job.report().written).toBe(0);
+  });
+
+  test('burned-in-prone classes held back without NO', async () => {
+    const images = corpus.holdBack.filter((input) => !/\/(pdf|cda|stl)\.dcm$/.test(input.path));
+    expect(images.length).toBeGreaterThan(10);
+    const job = createAnonymizationJob();
+    for (const input of images) {
+      const result = await job.anonymizeFile(input.path, path.join(dir, 'out-prone', path.basename(input.path)));
+      const name = path.basename(input.path);
+      expect({ name, status: result.status }).toEqual({ name, status: input.expected });
+      if (result.status === 'held') expect({ name, reason: result.reason }).toEqual({ name, reason: expect.stringMatching(/without Burned In Annotation \(0028,0301\) NO$/) });
+    }
   });
 });
 

@@ -8,11 +8,14 @@ level and inside sequence items three levels deep. Sequences get an item
 that carries a marked Person Name (0040,A123). Private blocks carry markers
 under the creator 'MRK CREATOR'; the block of 'SAFE CREATOR' carries no
 marker, for the Retain Safe Private test. Values are written raw, so a marker
-need not be valid for its VR. Prints a JSON summary to standard output.
+need not be valid for its VR. OUT_DIR/hold-back gets one file per SOP class
+for the hold-back rules: images without Burned In Annotation and encapsulated
+documents with Burned In Annotation NO. Prints a JSON summary to standard output.
 """
 import copy
 import warnings
 import json
+import os
 import sys
 
 import pydicom
@@ -128,6 +131,68 @@ def build(source, tags, index, series, sop_uid, study_uid, series_uid, frame_uid
     return ds, markers + [marker(0xFFFAFFFA), marker(0xFFFCFFFC)]
 
 
+# SOP classes for the hold-back test: (file name, SOP Class UID, Modality, expected status).
+HOLD_BACK_IMAGES = [
+    ("xa", "1.2.840.10008.5.1.4.1.1.12.1", "XA", "held"),
+    ("rf", "1.2.840.10008.5.1.4.1.1.12.2", "RF", "held"),
+    ("es", "1.2.840.10008.5.1.4.1.1.77.1.1", "ES", "held"),
+    ("video-es", "1.2.840.10008.5.1.4.1.1.77.1.1.1", "ES", "held"),
+    ("gm", "1.2.840.10008.5.1.4.1.1.77.1.2", "GM", "held"),
+    ("sm", "1.2.840.10008.5.1.4.1.1.77.1.3", "SM", "held"),
+    ("xc", "1.2.840.10008.5.1.4.1.1.77.1.4", "XC", "held"),
+    ("video-xc", "1.2.840.10008.5.1.4.1.1.77.1.4.1", "XC", "held"),
+    ("op", "1.2.840.10008.5.1.4.1.1.77.1.5.1", "OP", "held"),
+    ("sc-multiframe", "1.2.840.10008.5.1.4.1.1.7.4", "OT", "held"),
+    ("ct", "1.2.840.10008.5.1.4.1.1.2", "CT", "written"),
+    ("mr", "1.2.840.10008.5.1.4.1.1.4", "MR", "written"),
+    ("nm", "1.2.840.10008.5.1.4.1.1.20", "NM", "written"),
+]
+# Encapsulated Document Storage SOP classes with their MIME types and document bytes that name the patient.
+HOLD_BACK_DOCUMENTS = [
+    ("pdf", "1.2.840.10008.5.1.4.1.1.104.1", "application/pdf", b"%PDF-1.4\n1 0 obj<</Title(Zzyzxova referral)>>endobj\n%%EOF\n"),
+    ("cda", "1.2.840.10008.5.1.4.1.1.104.2", "text/XML", b"<ClinicalDocument><name>Zzyzxova</name></ClinicalDocument>"),
+    ("stl", "1.2.840.10008.5.1.4.1.1.104.3", "model/stl", b"solid Zzyzxova\nendsolid Zzyzxova\n"),
+]
+
+
+def write_hold_back_inputs(source, out_dir):
+    """Writes the hold-back inputs; returns their paths with the expected status."""
+    written = []
+    for index, (name, sop_class, modality, expected) in enumerate(HOLD_BACK_IMAGES):
+        ds = copy.deepcopy(source)
+        ds.SOPClassUID = sop_class
+        ds.file_meta.MediaStorageSOPClassUID = sop_class
+        ds.SOPInstanceUID = "%s.5.%d" % (UID_ROOT, index)
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.Modality = modality
+        if "BurnedInAnnotation" in ds:
+            del ds.BurnedInAnnotation
+        path = "%s/%s.dcm" % (out_dir, name)
+        ds.save_as(path, write_like_original=False)
+        written.append({"path": path, "expected": expected})
+    for index, (name, sop_class, mime_type, document) in enumerate(HOLD_BACK_DOCUMENTS):
+        ds = Dataset()
+        ds.file_meta = copy.deepcopy(source.file_meta)
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+        ds.file_meta.MediaStorageSOPClassUID = sop_class
+        ds.file_meta.MediaStorageSOPInstanceUID = "%s.6.%d" % (UID_ROOT, index)
+        ds.SOPClassUID = sop_class
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID = UID_ROOT + ".1"
+        ds.SeriesInstanceUID = "%s.6.%d.1" % (UID_ROOT, index)
+        ds.Modality = "DOC" if name != "stl" else "M3D"
+        ds.PatientName = "Zzyzxova^Anna"
+        ds.PatientID = "ZZ123"
+        ds.BurnedInAnnotation = "NO"
+        ds.DocumentTitle = "Referral Zzyzxova"
+        ds.MIMETypeOfEncapsulatedDocument = mime_type
+        ds.EncapsulatedDocument = document + (b"\0" if len(document) % 2 else b"")
+        path = "%s/%s.dcm" % (out_dir, name)
+        ds.save_as(path, write_like_original=False)
+        written.append({"path": path, "expected": "held"})
+    return written
+
+
 def main():
     # pydicom warns about every marker that is not valid for its VR; that is intended here.
     warnings.simplefilter("ignore")
@@ -156,6 +221,8 @@ def main():
     if "BurnedInAnnotation" in ultrasound:
         del ultrasound.BurnedInAnnotation
     ultrasound.save_as("%s/us-unset.dcm" % OUT_DIR, write_like_original=False)
+    os.makedirs("%s/hold-back" % OUT_DIR, exist_ok=True)
+    hold_back = write_hold_back_inputs(source, "%s/hold-back" % OUT_DIR)
 
     json.dump(
         {
@@ -163,6 +230,7 @@ def main():
             "markers": markers,
             "originalUids": [study, frame] + [f["sop"] for f in files] + [f["series"] for f in files],
             "frameOfReference": frame,
+            "holdBack": hold_back,
         },
         sys.stdout,
     )

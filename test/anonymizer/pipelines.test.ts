@@ -257,7 +257,7 @@ describeBuilt('anonymizing pipelines', () => {
     // Exit code 3, as `loader anonymize` gives for held-back files.
     expect(result.code).toBe(3);
     expect(result.stdout).toMatch(new RegExp(`^partial: ${sendableCount} of ${FILES.length} instances sent to STOREANON`));
-    expect(result.stdout).toContain(`\nheld back: 1 of ${FILES.length} instances were not sent because they may show burned-in text, so the studies are incomplete on STOREANON on purpose (use --allow-burned-in to send them)\n`);
+    expect(result.stdout).toContain(`\nheld back: 1 of ${FILES.length} instances were not sent because they may show burned-in text or contain an encapsulated document, so the studies are incomplete on STOREANON on purpose (use --allow-burned-in to send them)\n`);
     expect(result.stdout).toContain(`held back: ${ULTRASOUND.sopInstanceUid}: ultrasound image`);
 
     const mapper = new UidMapper(fs.readFileSync(secretFile));

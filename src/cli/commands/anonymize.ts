@@ -234,7 +234,7 @@ export function registerAnonymize(program: Command, _globals: () => GlobalOption
     .option('--keep-institution', 'keep institution names and addresses (Retain Institution Identity)')
     .option('--clean-descriptors [text]', 'keep descriptions, replaced with TEXT, or emptied without it (Clean Descriptors)')
     .option('--keep-private [creators...]', `keep the private blocks of ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')} and of the private creators named here`)
-    .option('--allow-burned-in', 'also write images that may show burned-in text (US, Secondary Capture, Burned In Annotation YES)')
+    .option('--allow-burned-in', 'also write images that may show burned-in text (Burned In Annotation YES; US, Secondary Capture, XA, RF, endoscopy, microscopy and photographs without it set to NO) and encapsulated documents (PDF, CDA, 3D models)')
     .option('--pseudonym-prefix <text>', "start of Patient's Name and Patient ID pseudonyms", 'ANON')
     .option('--pseudonym-hash', 'derive pseudonyms from the job secret (10 hex digits) instead of numbering patients; the default with --job-secret-file')
     .option('--pseudonym-counter', 'number patients in the order met (ANON^0001, ANON^0002); the default without --job-secret-file, and rejected with it')

@@ -75,9 +75,9 @@ function printSendReport(node: RemoteNode, report: SendReport, json: boolean | u
   }
   process.stdout.write(`${report.outcome}: ${report.completed} of ${report.total} instances sent to ${node.aeTitle} at ${node.host}:${node.port}\n`);
   if (report.heldBack.length > 0) {
-    // The anonymizer holds an instance back only for possible burned-in text (burnedInReason in src/dicom/anonymizer/job.ts).
+    // The anonymizer holds an instance back only for possible burned-in text or an encapsulated document (src/dicom/anonymizer/hold-back.ts).
     process.stdout.write(
-      `held back: ${report.heldBack.length} of ${report.total} instances were not sent because they may show burned-in text, ` +
+      `held back: ${report.heldBack.length} of ${report.total} instances were not sent because they may show burned-in text or contain an encapsulated document, ` +
         `so the studies are incomplete on ${node.aeTitle} on purpose (use --allow-burned-in to send them)\n`,
     );
   }

@@ -1,11 +1,11 @@
 /** DICOM PS3.15 annex E anonymizer: see job.ts. */
 export {
   BUILT_IN_SAFE_PRIVATE_CREATORS,
-  burnedInReason,
   createAnonymizationJob,
   DicomdirNotAnonymizedError,
   OutputExistsError,
 } from './job';
+export { holdBackReason } from './hold-back';
 export type { AnonymizationJob, AnonymizeFileOptions, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids } from './job';
 export type { DateMode } from './profile';
 export type { PseudonymScheme } from './job-keys';

@@ -17,6 +17,7 @@ import { Dataset, tagElement } from '../dataset';
 import { isPrivateTag, Tags } from '../tags';
 import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../uid';
 import { buildFileMetaInformation, ElementSpec, encodeElements } from '../writer';
+import { holdBackReason } from './hold-back';
 import { dateOffsetDays, generateJobSecret, PseudonymScheme, PseudonymTable, UidMapper } from './job-keys';
 import { copyPixelGroup, openInstance, OpenedInstance } from './part10';
 import type { DateMode, ProfileOptions } from './profile';
@@ -40,7 +41,7 @@ export interface AnonymizationOptions {
   descriptorReplacement?: string;
   /** Private creators whose blocks are kept (Retain Safe Private option); absent or empty removes all private elements. */
   keepPrivateCreators?: readonly string[];
-  /** Write images that may contain burned-in text instead of holding them back. */
+  /** Write images that may contain burned-in text, and encapsulated documents, instead of holding them back (see hold-back.ts). */
   allowBurnedIn?: boolean;
   /** Start of pseudonyms, default 'ANON'. */
   pseudonymPrefix?: string;
@@ -139,13 +140,9 @@ function moveIntoPlaceWithoutReplacing(partialPath: string, outPath: string): vo
   fs.rmSync(partialPath, { force: true });
 }
 
-const SECONDARY_CAPTURE_PREFIX = '1.2.840.10008.5.1.4.1.1.7';
-const ULTRASOUND_SOP_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.6.1', '1.2.840.10008.5.1.4.1.1.6.2', '1.2.840.10008.5.1.4.1.1.3.1']);
-
 const PATIENT_IDENTITY_REMOVED = 0x00120062;
 const DEIDENTIFICATION_METHOD = 0x00120063;
 const DEIDENTIFICATION_METHOD_CODE_SEQUENCE = 0x00120064;
-const BURNED_IN_ANNOTATION = 0x00280301;
 const LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED = 0x00280303;
 const ISSUER_OF_PATIENT_ID = 0x00100021;
 const CODE_VALUE = 0x00080100;
@@ -154,22 +151,6 @@ const CODE_MEANING = 0x00080104;
 
 /** Longitudinal Temporal Information Modified (0028,0303) for each date mode. */
 const LONGITUDINAL_VALUES: Record<DateMode, string> = { keep: 'UNMODIFIED', shift: 'MODIFIED', remove: 'REMOVED' };
-
-/** Returns why an instance may show burned-in text, or undefined when it is taken to have none. */
-export function burnedInReason(dataset: Dataset): string | undefined {
-  const burnedIn = (dataset.getString(BURNED_IN_ANNOTATION) ?? '').toUpperCase();
-  if (burnedIn === 'YES') return 'Burned In Annotation (0028,0301) is YES';
-  if (burnedIn === 'NO') return undefined;
-  const modality = (dataset.getString(Tags.Modality) ?? '').toUpperCase();
-  const sopClass = dataset.getString(Tags.SOPClassUID) ?? '';
-  if (modality === 'US' || ULTRASOUND_SOP_CLASSES.has(sopClass)) {
-    return 'ultrasound image without Burned In Annotation (0028,0301) NO';
-  }
-  if (sopClass === SECONDARY_CAPTURE_PREFIX || sopClass.startsWith(`${SECONDARY_CAPTURE_PREFIX}.`)) {
-    return 'Secondary Capture image without Burned In Annotation (0028,0301) NO';
-  }
-  return undefined;
-}
 
 /** CID 7050 codes of the profile and the options in use, with their meanings. */
 function methodCodes(options: ProfileOptions, keepsPrivate: boolean): Array<[string, string]> {
@@ -241,7 +222,7 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     instanceUids: RuleContext['uids'],
   ): { held: string } | { meta: Buffer; specs: ElementSpec[]; newUids: NewUids } {
     const dataset = instance.dataset;
-    const reason = options.allowBurnedIn ? undefined : burnedInReason(dataset);
+    const reason = options.allowBurnedIn ? undefined : holdBackReason(dataset);
     if (reason) return { held: reason };
 
     const key = patientKey(dataset);
