@@ -293,6 +293,33 @@ describe('options', () => {
     expect(readDicomFileHeaderSync(kept).dataset.getString(0x00080012)).toBe('20040826');
   });
 
+  test('unlisted names and free text replaced', async () => {
+    const input = path.join(dir, 'in', 'unlisted-text.dcm');
+    const before = readDicomFileHeaderSync(input).dataset;
+    expect(before.getString(0x00400400)).toContain('Зызыкова');
+    expect(before.getString(0x00142006)).toBe('Зызыков^Пётр');
+
+    const out = path.join(dir, 'out-unlisted-text', 'a.dcm');
+    expect((await createAnonymizationJob().anonymizeFile(input, out)).status).toBe('written');
+    const bytes = fs.readFileSync(out);
+    expect(occurrences(bytes, 'Zzyzx')).toBe(0);
+    expect(occurrences(bytes, 'ZZYZX')).toBe(0);
+    // ISO_IR 144 is ISO 8859-5: 'Зызык' is B7 EB D7 EB DA.
+    expect(bytes.includes(Buffer.from([0xb7, 0xeb, 0xd7, 0xeb, 0xda]))).toBe(false);
+
+    const after = readDicomFileHeaderSync(out).dataset;
+    expect(after.getString(0x00400400)).toBe('ANONYMIZED'); // Comments on the Scheduled Procedure Step
+    expect(after.getString(0x00140104)).toBe('ANONYMIZED'); // Secondary Reviewer Name
+    expect(after.getString(0x00142006)).toBe('ANONYMIZED'); // Evaluator Name
+    expect(after.getString(0x00420010)).toBe('ANONYMIZED'); // Document Title
+    expect(after.elements.has(0x00880130)).toBe(false); // Storage Media File-set ID
+    const items = after.getItems(0x00400260);
+    expect(items).toHaveLength(1);
+    expect(items[0].getString(0x00080104)).toBe('Kept code meaning');
+    expect(items[0].getString(0x00080108)).toBe('Kept extended code meaning');
+    expect(items[0].getString(0x00142006)).toBe('ANONYMIZED');
+  });
+
   test('DICOMDIR rejected, not copied', async () => {
     const media = path.join(dir, 'media');
     fs.mkdirSync(path.join(media, 'DICOM'), { recursive: true });

@@ -193,6 +193,30 @@ def write_hold_back_inputs(source, out_dir):
     return written
 
 
+def write_unlisted_text_input(source, path):
+    """Writes an image with person names and free text outside table E.1-1, in ISO_IR 144.
+
+    Every value to be replaced contains the marker Zzyzx or its Cyrillic
+    spelling; the coded text that is kept contains "Kept".
+    """
+    ds = copy.deepcopy(source)
+    ds.SpecificCharacterSet = "ISO_IR 144"
+    ds.BurnedInAnnotation = "NO"
+    ds.add_new(0x00400400, "LT", "Пациент Зызыкова, аллергия")  # Comments on the Scheduled Procedure Step
+    ds.add_new(0x00140104, "PN", "Zzyzxreviewer^Ivan")  # Secondary Reviewer Name
+    ds.add_new(0x00142006, "PN", "Зызыков^Пётр")  # Evaluator Name
+    ds.add_new(0x00880130, "SH", "ZZYZXDISC")  # Storage Media File-set ID
+    ds.add_new(0x00420010, "ST", "Referral Zzyzxova")  # Document Title
+    code = Dataset()
+    code.CodeValue = "KEPT1"
+    code.CodingSchemeDesignator = "99KEPT"
+    code.CodeMeaning = "Kept code meaning"
+    code.add_new(0x00080108, "LT", "Kept extended code meaning")  # Extended Code Meaning
+    code.add_new(0x00142006, "PN", "Zzyzxnested^Anna")  # Evaluator Name inside a sequence
+    ds.add_new(NESTING_SEQUENCE, "SQ", Sequence([code]))
+    ds.save_as(path, write_like_original=False)
+
+
 def main():
     # pydicom warns about every marker that is not valid for its VR; that is intended here.
     warnings.simplefilter("ignore")
@@ -221,6 +245,7 @@ def main():
     if "BurnedInAnnotation" in ultrasound:
         del ultrasound.BurnedInAnnotation
     ultrasound.save_as("%s/us-unset.dcm" % OUT_DIR, write_like_original=False)
+    write_unlisted_text_input(source, "%s/unlisted-text.dcm" % OUT_DIR)
     os.makedirs("%s/hold-back" % OUT_DIR, exist_ok=True)
     hold_back = write_hold_back_inputs(source, "%s/hold-back" % OUT_DIR)
 

@@ -34,6 +34,33 @@ const PATIENT_ID: Tag = 0x00100020;
 /** VRs of dates and times, which follow the date option also where table E.1-1 does not list the attribute. */
 const DATE_TIME_VRS = new Set(['DA', 'DT', 'TM']);
 
+/** VRs of person names and free text, which get a dummy value also where table E.1-1 does not list the attribute. */
+const UNLISTED_TEXT_VRS = new Set(['PN', 'LT', 'ST', 'UT']);
+
+/**
+ * Attributes with an LT, ST or UT value that table E.1-1 does not list and
+ * that are kept, because their text is coded or structural, not written
+ * about a patient. Selected from the 127 such attributes of the pydicom
+ * 2.3.1 data dictionary (PS3.6 2022); every other one gets a dummy value.
+ */
+const KEPT_UNLISTED_TEXT: ReadonlySet<Tag> = new Set([
+  0x00080108, // Extended Code Meaning
+  0x00080114, // Coding Scheme External ID
+  0x00080115, // Coding Scheme Name
+  0x00080116, // Coding Scheme Responsible Organization
+  0x0008030e, // Private Data Element Description
+  0x0008030f, // Private Data Element Encoding
+  0x00160020, // EXIF Version
+  0x20100010, // Image Display Format
+  0x300a007b, // Fraction Pattern
+  0x3010000c, // Conceptual Volume Combination Expression
+  0x3010001d, // Device Alternate Identifier Format
+  0x30100086, // Intended Start Day of Week
+]);
+
+/** Storage Media File-set ID (0088,0130), the label of the removable medium, which may name the patient. */
+const STORAGE_MEDIA_FILE_SET_ID: Tag = 0x00880130;
+
 /** VRs whose value is free text that CLEAN may replace with the fixed text. */
 const FREE_TEXT_VRS = new Set(['LO', 'SH', 'LT', 'ST', 'UT', 'UC', 'PN']);
 /** Binary VRs whose dummy value is zeros of the original length. */
@@ -87,6 +114,19 @@ function unlistedDateTimeAction(element: Element, dates: DateMode): ResolvedActi
 }
 
 /**
+ * Returns the action for a person name or free text attribute that table
+ * E.1-1 does not list, such as Comments on the Scheduled Procedure Step
+ * (0040,0400) or Evaluator Name (0014,2006). Such text may name the patient
+ * or staff, so it gets a dummy value, which also keeps a Type 1 attribute
+ * valid. Coded and structural text (KEPT_UNLISTED_TEXT) and empty values are kept.
+ */
+function unlistedTextAction(element: Element): ResolvedAction {
+  if (!element.value || element.value.length === 0) return 'K';
+  if (element.vr !== 'PN' && KEPT_UNLISTED_TEXT.has(element.tag)) return 'K';
+  return 'D';
+}
+
+/**
  * Returns true for an element of an overlay repeating group, the even groups
  * 6000-601E of the Overlay Plane module.
  */
@@ -102,6 +142,8 @@ function applyStandardRule(dataset: Dataset, element: Element, context: RuleCont
   if (isOverlayGroupElement(element.tag)) return undefined;
   const rule = findRule(element.tag);
   if (!rule && DATE_TIME_VRS.has(element.vr)) return keepElement(dataset, element, context, unlistedDateTimeAction(element, context.profile.dates));
+  if (!rule && element.tag === STORAGE_MEDIA_FILE_SET_ID) return undefined;
+  if (!rule && UNLISTED_TEXT_VRS.has(element.vr)) return keepElement(dataset, element, context, unlistedTextAction(element));
   if (!rule) return keepElement(dataset, element, context, isReplaceableUid(element) ? 'U' : 'K');
   const action = resolveAction(rule, context.profile);
   if (element.tag === PATIENT_NAME && action !== 'K') {
