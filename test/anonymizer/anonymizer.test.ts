@@ -188,6 +188,32 @@ describe('options', () => {
     }
   });
 
+  test('safe private code for block after Pixel Data', async () => {
+    const input = path.join(dir, 'in', 'tail-private.dcm');
+    const codesOf = (dataset: ReturnType<typeof readDicomFileHeaderSync>['dataset']) =>
+      dataset.getItems(0x00120064).map((item) => item.getString(0x00080100));
+
+    const kept = path.join(dir, 'out-tail-private', 'kept.dcm');
+    await createAnonymizationJob({ keepPrivateCreators: ['TAIL CREATOR'] }).anonymizeFile(input, kept);
+    expect(occurrences(fs.readFileSync(kept), 'TAILVALUE')).toBe(1);
+    expect(codesOf(readDicomFileHeaderSync(kept).dataset)).toEqual(['113100', '113111']);
+
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const streamed = await createAnonymizationJob({ keepPrivateCreators: ['TAIL CREATOR'] }).anonymizeStream(fs.createReadStream(input), sink, 'tail');
+    expect(streamed.status).toBe('written');
+    const streamedPath = path.join(dir, 'out-tail-private', 'streamed.dcm');
+    fs.writeFileSync(streamedPath, Buffer.concat(chunks));
+    expect(occurrences(Buffer.concat(chunks), 'TAILVALUE')).toBe(1);
+    expect(codesOf(readDicomFileHeaderSync(streamedPath).dataset)).toEqual(['113100', '113111']);
+
+    const removed = path.join(dir, 'out-tail-private', 'removed.dcm');
+    await createAnonymizationJob({ keepPrivateCreators: ['OTHER CREATOR'] }).anonymizeFile(input, removed);
+    expect(occurrences(fs.readFileSync(removed), 'TAILVALUE')).toBe(0);
+    expect(codesOf(readDicomFileHeaderSync(removed).dataset)).toEqual(['113100']);
+  });
+
   test('overlay groups removed whole', async () => {
     const source = path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path);
     const input = path.join(dir, 'overlay', 'in.dcm');

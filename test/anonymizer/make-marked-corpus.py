@@ -246,6 +246,12 @@ def main():
         del ultrasound.BurnedInAnnotation
     ultrasound.save_as("%s/us-unset.dcm" % OUT_DIR, write_like_original=False)
     write_unlisted_text_input(source, "%s/unlisted-text.dcm" % OUT_DIR)
+    # A private block after Pixel Data, for the Retain Safe Private code test.
+    tail = copy.deepcopy(source)
+    tail.BurnedInAnnotation = "NO"
+    tail.add_new(0x7FE10010, "LO", "TAIL CREATOR")
+    tail.add_new(0x7FE11001, "LO", "TAILVALUE")
+    tail.save_as("%s/tail-private.dcm" % OUT_DIR, write_like_original=False)
     os.makedirs("%s/hold-back" % OUT_DIR, exist_ok=True)
     hold_back = write_hold_back_inputs(source, "%s/hold-back" % OUT_DIR)
 

@@ -8,6 +8,7 @@
  * pseudonyms and date offsets the same across all the files it writes.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Readable, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
@@ -216,11 +217,33 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     for (const uid of instanceKeys.replacementUids) writtenUids.add(uid);
   }
 
-  /** Returns the anonymized header data set and file meta information, or the reason to hold the instance back. */
-  function anonymizeHeader(
+  /**
+   * Returns whether the elements after the pixel data group keep a private
+   * data element under the rules. It reads the whole input again, because a
+   * Part 10 stream gives no offset of the elements after Pixel Data. The
+   * caller runs it only when private creators are kept and the header keeps
+   * no private data element.
+   */
+  async function tailKeepsPrivateData(source: AsyncIterable<Buffer | string>, context: RuleContext): Promise<boolean> {
+    const instance = await openInstance(source);
+    const tail: { dataset?: Dataset } = {};
+    for await (const chunk of copyPixelGroup(instance, tail)) void chunk;
+    if (!tail.dataset) return false;
+    // The specs are only inspected, so UIDs are not replaced and the job's UID table does not grow.
+    const inspectContext: RuleContext = { ...context, uids: { replace: (uid) => uid } };
+    return containsPrivateDataElement(applyRules(tail.dataset, inspectContext));
+  }
+
+  /**
+   * Returns the anonymized header data set and file meta information, or the
+   * reason to hold the instance back. `reopen` returns the input again from
+   * its start, for the check of the elements after Pixel Data.
+   */
+  async function anonymizeHeader(
     instance: OpenedInstance,
     instanceUids: RuleContext['uids'],
-  ): { held: string } | { meta: Buffer; specs: ElementSpec[]; newUids: NewUids } {
+    reopen: () => AsyncIterable<Buffer | string>,
+  ): Promise<{ held: string } | { meta: Buffer; specs: ElementSpec[]; newUids: NewUids }> {
     const dataset = instance.dataset;
     const reason = options.allowBurnedIn ? undefined : holdBackReason(dataset);
     if (reason) return { held: reason };
@@ -237,8 +260,17 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     const specs = applyRules(dataset, context).filter(
       (spec) => ![PATIENT_IDENTITY_REMOVED, DEIDENTIFICATION_METHOD, DEIDENTIFICATION_METHOD_CODE_SEQUENCE, LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED].includes(spec.tag),
     );
-    // NOTE: private elements after Pixel Data are read after this header is written, so they do not count here.
-    const codes = methodCodes(profile, containsPrivateDataElement(specs));
+    // Private elements after Pixel Data are copied after this header is written, so they are checked in a first read.
+    let keepsPrivate = containsPrivateDataElement(specs);
+    if (!keepsPrivate && keptPrivateCreators.size > 0) {
+      const source = reopen();
+      try {
+        keepsPrivate = await tailKeepsPrivateData(source, context);
+      } finally {
+        if (source instanceof Readable) source.destroy();
+      }
+    }
+    const codes = methodCodes(profile, keepsPrivate);
     specs.push(
       { tag: PATIENT_IDENTITY_REMOVED, vr: 'CS', value: 'YES' },
       { tag: DEIDENTIFICATION_METHOD, vr: 'LO', value: codes.map(([, meaning]) => meaning) },
@@ -291,6 +323,7 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     input: AsyncIterable<Buffer | string>,
     label: string,
     openOutput: (uids: NewUids) => { output: Writable; outPath?: string },
+    reopen: () => AsyncIterable<Buffer | string>,
   ): Promise<{ result: InstanceResult; instanceKeys?: InstanceKeys }> {
     const instance = await openInstance(input);
     if (instance.meta.getString(Tags.MediaStorageSOPClassUID) === MEDIA_STORAGE_DIRECTORY) {
@@ -307,7 +340,7 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
         return replacement;
       },
     };
-    const header = anonymizeHeader(instance, instanceUids);
+    const header = await anonymizeHeader(instance, instanceUids, reopen);
     if ('held' in header) {
       heldBack.push({ source: label, reason: header.held });
       return { result: { status: 'held', reason: header.held } };
@@ -335,12 +368,14 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
       const source = fs.createReadStream(inPath, { highWaterMark: 1024 * 1024 });
       let partialPath: string | undefined;
       try {
-        const { result, instanceKeys } = await anonymizeTo(source, inPath, (newUids) => {
+        const openOutput = (newUids: NewUids) => {
           const outPath = typeof out === 'string' ? out : out(newUids);
           fs.mkdirSync(path.dirname(outPath), { recursive: true });
           partialPath = `${outPath}.partial-${process.pid}`;
           return { output: fs.createWriteStream(partialPath), outPath };
-        });
+        };
+        const reopen = () => fs.createReadStream(inPath, { highWaterMark: 1024 * 1024 });
+        const { result, instanceKeys } = await anonymizeTo(source, inPath, openOutput, reopen);
         if (result.status === 'written' && partialPath && result.outPath && instanceKeys) {
           if (fileOptions.overwrite === false) moveIntoPlaceWithoutReplacing(partialPath, result.outPath);
           else fs.renameSync(partialPath, result.outPath);
@@ -357,9 +392,31 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     },
 
     async anonymizeStream(input, output, label = 'stream') {
-      const { result, instanceKeys } = await anonymizeTo(input, label, () => ({ output }));
-      if (instanceKeys) countWritten(instanceKeys);
-      return result;
+      if (keptPrivateCreators.size === 0) {
+        const notReopened = (): AsyncIterable<Buffer> => {
+          throw new Error('anonymizeStream cannot read its input twice');
+        };
+        const { result, instanceKeys } = await anonymizeTo(input, label, () => ({ output }), notReopened);
+        if (instanceKeys) countWritten(instanceKeys);
+        return result;
+      }
+      // The check of private elements after Pixel Data reads the input twice, so the stream is spooled to a file first.
+      const spoolDir = fs.mkdtempSync(path.join(os.tmpdir(), 'loader-anonymize-'));
+      const spoolPath = path.join(spoolDir, 'input.dcm');
+      try {
+        await pipeline(Readable.from(input), fs.createWriteStream(spoolPath));
+        const reopen = () => fs.createReadStream(spoolPath, { highWaterMark: 1024 * 1024 });
+        const source = reopen();
+        try {
+          const { result, instanceKeys } = await anonymizeTo(source, label, () => ({ output }), reopen);
+          if (instanceKeys) countWritten(instanceKeys);
+          return result;
+        } finally {
+          source.destroy();
+        }
+      } finally {
+        fs.rmSync(spoolDir, { recursive: true, force: true });
+      }
     },
 
     report() {
