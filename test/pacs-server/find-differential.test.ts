@@ -189,6 +189,13 @@ judge('partial time as an upper bound', {
   '-S STUDY StudyTime=12-12': 'Success: s4 s5',
 });
 
+// C.2.2.2.5 defines a range from the earlier to the later value and no time range across midnight. Both peers
+// answer such a range with no matches and Success, and the loader rejects it with C000 and an Error Comment.
+judge('range that starts after it ends', {
+  '-S STUDY StudyDate=20240131-20240101': 'Failed: UnableToProcess',
+  '-S STUDY StudyTime=1200-1159': 'Failed: UnableToProcess',
+});
+
 function labelOf(query: Query): string {
   const parts = [query.model, query.level, ...query.keys];
   if (query.encoded) {

@@ -96,6 +96,17 @@ async function findSeries(study: string, ...keys: string[]): Promise<number[]> {
 
 const ALL = ['at0900', 'at1030', 'at1031', 'petCt'];
 
+/** Sends a STUDY level C-FIND with `key` and checks that it gets no match, a final status like `status` and a log line like `logged`. */
+async function expectStudyQueryRejected(key: string, status: RegExp, logged: RegExp): Promise<void> {
+  const logBefore = loader.readLog().length;
+  const { run, finalStatus, responses } = await find(loader, '-S', ['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', key]);
+
+  expect(run.code).toBe(0);
+  expect(responses).toEqual([]);
+  expect(finalStatus).toMatch(status);
+  expect(loader.readLog().slice(logBefore)).toMatch(logged);
+}
+
 describe('C-FIND time range matching', () => {
   test.each([
     ['upper bound HHMM', 'StudyTime=-1030', ['at0900', 'at1030']],
@@ -114,13 +125,7 @@ describe('C-FIND time range matching', () => {
     ['time range across midnight', 'StudyTime=2300-0100', /C-FIND rejected.*StudyTime range .*2300-0100.*it starts after it ends; a time range cannot cross midnight/],
     ['reversed date range', 'StudyDate=20250103-20250101', /C-FIND rejected.*StudyDate range .*20250103-20250101.*it starts after it ends; swap the two dates/],
   ])('%s rejected', async (_case, key, logged) => {
-    const logBefore = loader.readLog().length;
-    const { run, finalStatus, responses } = await find(loader, '-S', ['QueryRetrieveLevel=STUDY', 'StudyInstanceUID', key]);
-
-    expect(run.code).toBe(0);
-    expect(responses).toEqual([]);
-    expect(finalStatus).toMatch(/UnableToProcess/);
-    expect(loader.readLog().slice(logBefore)).toMatch(logged);
+    await expectStudyQueryRejected(key, /UnableToProcess/, logged);
   });
 });
 
@@ -146,6 +151,26 @@ describe('C-FIND Modalities in Study', () => {
     ['wildcard', 'ModalitiesInStudy=P?', ['petCt']],
   ])('%s', async (_case, key, expected) => {
     expect(await findStudies(key)).toEqual(expected);
+  });
+});
+
+// PS3.4 C.4.1.2.1: a hierarchical query matches keys of its own level and the unique keys above it.
+describe('C-FIND unique keys below the query level', () => {
+  test.each([
+    ['series UID at STUDY level', 'SeriesInstanceUID=1.2.3', /SeriesInstanceUID is the unique key of the SERIES level, but the query is at STUDY level/],
+    ['SOP Instance UID at STUDY level', 'SOPInstanceUID=1.2.3.4', /SOPInstanceUID is the unique key of the IMAGE level/],
+  ])('%s rejected', async (_case, key, logged) => {
+    // findscu 3.6.7 names status A900 (Identifier does not match SOP Class) so.
+    await expectStudyQueryRejected(key, /DataSetDoesNotMatchSOPClass/, logged);
+  });
+
+  test('Modality at STUDY level matches the studies', async () => {
+    expect(await findStudies('Modality=PT')).toEqual(['petCt']);
+    expect(await findStudies('Modality=MR')).toEqual(['at0900']);
+  });
+
+  test('empty series key at STUDY level accepted', async () => {
+    expect(await findStudies('SeriesInstanceUID')).toEqual(ALL);
   });
 });
 

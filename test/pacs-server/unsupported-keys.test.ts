@@ -103,7 +103,12 @@ describe('findUnsupportedMatchingKeys', () => {
   });
 
   test('key of a lower level listed', () => {
-    expect(findUnsupportedMatchingKeys('STUDY', [{ keyword: 'Modality', value: 'CT' }])).toEqual(['Modality']);
+    expect(findUnsupportedMatchingKeys('STUDY', [{ keyword: 'SeriesDescription', value: 'Head' }])).toEqual(['SeriesDescription']);
+  });
+
+  test('Modality at STUDY level not listed', () => {
+    // It is matched as Modalities in Study.
+    expect(findUnsupportedMatchingKeys('STUDY', [{ keyword: 'Modality', value: 'CT' }])).toEqual([]);
   });
 
   test('key of a higher level not listed', () => {

@@ -41,6 +41,8 @@ export type QueryErrorCode =
   | 'invalid-level'
   /** A key value cannot be matched, for example a malformed date range. */
   | 'invalid-key'
+  /** The unique key of a level below the query level has a value, as SeriesInstanceUID in a STUDY level query. */
+  | 'key-below-level'
   /** A key value is longer than the maximum of its VR. */
   | 'value-too-long';
 

@@ -316,11 +316,14 @@ function rangeCondition(
     throw new QueryError('invalid-key', `Invalid ${keyword} range "${value}": both bounds are empty`);
   }
   const lowerBound = lower === '' ? undefined : parseBound(lower);
-  // U+FFFF sorts after every digit and '.', so "1030\uffff" is above "103059.500000".
-  const upperBound = upper === '' ? undefined : isTime ? parse(upper) + '\uffff' : parse(upper);
+  let upperBound: string | undefined;
+  if (upper !== '') {
+    // U+FFFF sorts after every digit and '.', so "1030\uffff" is above "103059.500000".
+    upperBound = isTime ? parse(upper) + '\uffff' : parse(upper);
+  }
 
   // PS3.4 C.2.2.2.5 defines a range only from the earlier to the later value, and range matching of
-  // times does not cross midnight, so a reversed range is an error rather than an empty answer.
+  // times does not cross midnight, so a reversed range is an error rather than an empty match.
   if (lowerBound !== undefined && upperBound !== undefined && lowerBound > upperBound) {
     const advice = isTime ? 'a time range cannot cross midnight, so query two ranges (such as 2300-2359 and 0000-0100)' : 'swap the two dates';
     throw new QueryError('invalid-key', `Invalid ${keyword} range "${value}": it starts after it ends; ${advice}`);

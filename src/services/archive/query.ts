@@ -67,12 +67,15 @@ export class QueryEngine {
    * In a hierarchical query the unique keys of the levels above must be
    * present with a value other than '' or '*': StudyInstanceUID for SERIES
    * and IMAGE, SeriesInstanceUID for IMAGE, and PatientID below PATIENT in
-   * the Patient Root model. Keys of
-   * the levels above may also be matched; keys of lower levels are returned empty.
+   * the Patient Root model. Keys of the levels above may also be matched.
+   * Keys of lower levels are returned empty and not matched, a unique key of a
+   * lower level with a value is rejected, and Modality at STUDY level matches
+   * as Modalities in Study (see matchingKeysAt).
    *
-   * @throws QueryError 'invalid-level', 'missing-unique-key' or 'invalid-key'.
+   * @throws QueryError 'invalid-level', 'missing-unique-key', 'key-below-level' or 'invalid-key'.
    */
-  findRecords(level: QueryLevel, keys: QueryKey[], options: QueryOptions): IterableIterator<Record<string, string>> {
+  findRecords(level: QueryLevel, requestKeys: QueryKey[], options: QueryOptions): IterableIterator<Record<string, string>> {
+    const keys = matchingKeysAt(level, requestKeys);
     checkHierarchy(level, keys, options.model);
     const caseInsensitivePersonNames = options.caseInsensitivePersonNames ?? true;
 
@@ -157,7 +160,30 @@ export class QueryEngine {
  * are return keys and are not listed.
  */
 export function findUnsupportedMatchingKeys(level: QueryLevel, keys: QueryKey[]): string[] {
-  return keys.filter((key) => !isUniversalMatch(key.value) && !isAvailable(key.keyword, level)).map((key) => key.keyword);
+  return matchingKeysAt(level, keys)
+    .filter((key) => !isUniversalMatch(key.value) && !isAvailable(key.keyword, level))
+    .map((key) => key.keyword);
+}
+
+/**
+ * Returns `keys` with a STUDY level Modality key matched as Modalities in Study, and Modality
+ * kept as an empty return key. Modality is a SERIES level attribute, but some SCUs send it in
+ * STUDY level queries to find studies by modality (fo-dicom did until its pull request 166 of 2015).
+ */
+function matchingKeysAt(level: QueryLevel, keys: QueryKey[]): QueryKey[] {
+  const modality = keys.find((key) => key.keyword === 'Modality');
+  if (level !== 'STUDY' || modality === undefined || isUniversalMatch(modality.value)) return keys;
+
+  const withoutModality = keys.filter((key) => key.keyword !== 'Modality');
+  const modalitiesInStudy = keys.find((key) => key.keyword === 'ModalitiesInStudy');
+  if (modalitiesInStudy !== undefined && !isUniversalMatch(modalitiesInStudy.value)) {
+    throw new QueryError(
+      'key-below-level',
+      'Both Modality and Modalities in Study have a value in a STUDY level query; Modality is a SERIES level key, so leave it empty or out',
+      'Modality',
+    );
+  }
+  return [...withoutModality.filter((key) => key.keyword !== 'ModalitiesInStudy'), { keyword: 'ModalitiesInStudy', value: modality.value }, { keyword: 'Modality', value: '' }];
 }
 
 /** True when the index stores `keyword` at `level` or a level above it. */
@@ -189,6 +215,20 @@ function checkHierarchy(level: QueryLevel, keys: QueryKey[], model: 'PATIENT' | 
         `A query at ${level} level in the ${model === 'STUDY' ? 'Study' : 'Patient'} Root model requires ${keyword} with a value other than '*'`,
       );
     }
+  }
+
+  // A hierarchical query matches keys of its own level and the unique keys above it (PS3.4 C.4.1.2.1). Other keys of
+  // lower levels are ignored with warning FF01 (findUnsupportedMatchingKeys). A unique key of a lower level requests the
+  // study that holds one series or instance, and answering every record of the level would mislead, so it is rejected.
+  for (const [lowerLevel, keyword] of Object.entries(UNIQUE_KEY) as [QueryLevel, string][]) {
+    if (LEVEL_DEPTH[lowerLevel] <= LEVEL_DEPTH[level]) continue;
+    const key = keys.find((candidate) => candidate.keyword === keyword);
+    if (key === undefined || isUniversalMatch(key.value)) continue;
+    throw new QueryError(
+      'key-below-level',
+      `${keyword} is the unique key of the ${lowerLevel} level, but the query is at ${level} level; query at ${lowerLevel} level or leave the key empty`,
+      keyword,
+    );
   }
 }
 
