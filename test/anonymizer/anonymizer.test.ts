@@ -12,7 +12,7 @@ import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
 import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError } from '../../src/dicom/anonymizer';
 import { shiftDate } from '../../src/dicom/anonymizer/rules';
-import { corpusFile, makeTempDir, REPO_ROOT, runDcmtk, startOrthanc, stopAll } from '../support/peers';
+import { corpusFile, corpusSamples, makeTempDir, REPO_ROOT, runDcmtk, startOrthanc, stopAll } from '../support/peers';
 
 const PYTHON = '/usr/bin/python3';
 const TABLE = path.join(REPO_ROOT, 'scripts', 'anonymizer', 'table-e1-1.tsv');
@@ -344,6 +344,18 @@ describe('options', () => {
     expect(items[0].getString(0x00080104)).toBe('Kept code meaning');
     expect(items[0].getString(0x00080108)).toBe('Kept extended code meaning');
     expect(items[0].getString(0x00142006)).toBe('ANONYMIZED');
+  });
+
+  test('verified SR becomes unverified', async () => {
+    // The table empties Verifying Observer Sequence, and PS3.3 C.17.2 requires an item in a VERIFIED document.
+    const input = corpusSamples((sample) => sample.path.endsWith('/sr-comprehensive.dcm'))[0].absolutePath;
+    expect(readDicomFileHeaderSync(input).dataset.getString(0x0040a493)).toBe('VERIFIED');
+
+    const out = path.join(dir, 'out-verified-sr', 'a.dcm');
+    expect((await createAnonymizationJob().anonymizeFile(input, out)).status).toBe('written');
+    const after = readDicomFileHeaderSync(out).dataset;
+    expect(after.getItems(0x0040a073)).toEqual([]);
+    expect(after.getString(0x0040a493)).toBe('UNVERIFIED');
   });
 
   test('DICOMDIR rejected, not copied', async () => {

@@ -61,6 +61,11 @@ const KEPT_UNLISTED_TEXT: ReadonlySet<Tag> = new Set([
 /** Storage Media File-set ID (0088,0130), the label of the removable medium, which may name the patient. */
 const STORAGE_MEDIA_FILE_SET_ID: Tag = 0x00880130;
 
+/** Verification Flag (0040,A493) of an SR document, VERIFIED or UNVERIFIED. */
+const VERIFICATION_FLAG: Tag = 0x0040a493;
+/** Verifying Observer Sequence (0040,A073), which table E.1-1 empties (action D). */
+const VERIFYING_OBSERVER_SEQUENCE: Tag = 0x0040a073;
+
 /** VRs whose value is free text that CLEAN may replace with the fixed text. */
 const FREE_TEXT_VRS = new Set(['LO', 'SH', 'LT', 'ST', 'UT', 'UC', 'PN']);
 /** Binary VRs whose dummy value is zeros of the original length. */
@@ -143,6 +148,7 @@ function applyStandardRule(dataset: Dataset, element: Element, context: RuleCont
   const rule = findRule(element.tag);
   if (!rule && DATE_TIME_VRS.has(element.vr)) return keepElement(dataset, element, context, unlistedDateTimeAction(element, context.profile.dates));
   if (!rule && element.tag === STORAGE_MEDIA_FILE_SET_ID) return undefined;
+  if (!rule && element.tag === VERIFICATION_FLAG) return verificationFlag(dataset, element, context);
   if (!rule && UNLISTED_TEXT_VRS.has(element.vr)) return keepElement(dataset, element, context, unlistedTextAction(element));
   if (!rule) return keepElement(dataset, element, context, isReplaceableUid(element) ? 'U' : 'K');
   const action = resolveAction(rule, context.profile);
@@ -213,6 +219,19 @@ function keepElement(dataset: Dataset, element: Element, context: RuleContext, a
     case 'K':
       return { tag, vr, value: element.value ?? Buffer.alloc(0) };
   }
+}
+
+/**
+ * Returns Verification Flag as UNVERIFIED when the rules empty the Verifying Observer Sequence of a
+ * VERIFIED document. PS3.3 C.17.2 requires at least one Verifying Observer item in a VERIFIED
+ * document, and the verifier's identity is gone after de-identification.
+ */
+function verificationFlag(dataset: Dataset, element: Element, context: RuleContext): ElementSpec | undefined {
+  const observers = dataset.elements.get(VERIFYING_OBSERVER_SEQUENCE);
+  const observerRule = findRule(VERIFYING_OBSERVER_SEQUENCE);
+  const observersKept = observers?.items !== undefined && observerRule !== undefined && resolveAction(observerRule, context.profile) === 'K';
+  if (dataset.getString(element.tag)?.trim() !== 'VERIFIED' || observersKept) return keepElement(dataset, element, context, 'K');
+  return { tag: element.tag, vr: element.vr, value: 'UNVERIFIED' };
 }
 
 function dummyElement(element: Element, context: RuleContext): ElementSpec {
