@@ -297,7 +297,7 @@ describe('PACS panel against Orthanc', () => {
     expect(events.every((event) => event.source === 'pacs')).toBe(true);
 
     // The viewer reads the study from the cache archive's index; the Local panels' archive stays empty.
-    const series = seriesFromArchive(study.archiveRoot, studyUid, 'latin1');
+    const series = await seriesFromArchive(study.archiveRoot, studyUid, 'latin1');
     const instances = series.reduce((total, entry) => total + entry.instances.length, 0);
     expect(instances).toBe(samples.length);
     for (const entry of series) for (const instance of entry.instances) expect(fs.existsSync(instance.path)).toBe(true);

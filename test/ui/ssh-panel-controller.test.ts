@@ -228,7 +228,7 @@ describeWithSshd('SSH panel controller against OpenSSH', () => {
     expect(opened?.study.studyInstanceUid).toBe(study[0].studyInstanceUid);
     expect(events.every((event) => event.source === 'ssh')).toBe(true);
 
-    const series = seriesFromArchive(opened!.study.archiveRoot, opened!.study.studyInstanceUid, 'latin1');
+    const series = await seriesFromArchive(opened!.study.archiveRoot, opened!.study.studyInstanceUid, 'latin1');
     expect(series.reduce((total, entry) => total + entry.instances.length, 0)).toBe(study.length);
   });
 

@@ -213,10 +213,37 @@ describe('viewer series lists', () => {
     } finally {
       archive.close();
     }
-    const series = seriesFromArchive(root, brainStudy, 'latin1');
+    const series = await seriesFromArchive(root, brainStudy, 'latin1');
     expect(series.map((entry) => entry.key).sort()).toEqual([...new Set(brainFiles.map((file) => file.seriesInstanceUid!))].sort());
     expect(series.reduce((sum, entry) => sum + entry.instances.length, 0)).toBe(brainFiles.length);
-    expect(() => seriesFromArchive(root, '1.2.3.4', 'latin1')).toThrow(StudyNotFoundError);
+    await expect(seriesFromArchive(root, '1.2.3.4', 'latin1')).rejects.toThrow(StudyNotFoundError);
+  });
+
+  test('overwritten in-place file not shown', async () => {
+    // A file indexed in place and then overwritten with another instance, which could be another patient's.
+    const folder = makeTempDir('viewer-in-place');
+    const copies = brainFiles.slice(0, 2).map((file, index) => {
+      const copy = path.join(folder, `${index}.dcm`);
+      fs.copyFileSync(file.absolutePath, copy);
+      return copy;
+    });
+    const root = makeTempDir('viewer-in-place-archive');
+    const archive = LocalArchive.open(root);
+    try {
+      for (const copy of copies) await archive.importFile(copy, { copy: false });
+    } finally {
+      archive.close();
+    }
+    // Another instance of the same size, so that only the SOP Instance UID tells the files apart.
+    const other = brainFiles[2].absolutePath;
+    expect(fs.statSync(other).size).toBe(fs.statSync(copies[0]).size);
+    fs.copyFileSync(other, copies[0]);
+
+    const series = await seriesFromArchive(root, brainStudy, 'latin1');
+    const shown = series.filter((entry) => entry.error === undefined).flatMap((entry) => entry.instances.map((instance) => instance.path));
+    expect(shown).toEqual([copies[1]]);
+    const flagged = series.find((entry) => entry.key === `file:${copies[0]}`);
+    expect(flagged?.error).toMatch(/stored file now contains another instance: .*0\.dcm contains SOP Instance UID/);
   });
 });
 
@@ -424,7 +451,7 @@ describeWithGui('viewer window', () => {
     } finally {
       archive.close();
     }
-    const series = seriesFromArchive(dirs.archiveDir, brainStudy, 'latin1');
+    const series = await seriesFromArchive(dirs.archiveDir, brainStudy, 'latin1');
     expect(series.length).toBeGreaterThan(1);
 
     await openViewer([brainStudy]);

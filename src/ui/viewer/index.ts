@@ -53,7 +53,7 @@ export async function openStudyViewer(options: StudyViewerOptions): Promise<Stud
     series =
       'files' in options
         ? await seriesFromFiles(options.files, (file) => engine.readHeader(file))
-        : seriesFromArchive(options.archiveRoot, options.studyInstanceUid, options.legacyCharacterSet);
+        : await seriesFromArchive(options.archiveRoot, options.studyInstanceUid, options.legacyCharacterSet);
   } catch (error) {
     await engine.close();
     throw error;

@@ -6,6 +6,9 @@ import path from 'node:path';
 
 import type { LegacyCharacterSet } from '../../dicom/charset';
 import { LocalArchive } from '../../services/archive';
+import type { StoredInstance } from '../../services/archive';
+import { createLogger } from '../../services/logger';
+import { checkStoredFile } from '../../services/transfers/stored-file-check';
 import type { HeaderSummary } from '../../services/viewer/header-summary';
 import type { StackInstance } from './slice-stack';
 
@@ -37,37 +40,77 @@ function compareSeries(a: ViewerSeries, b: ViewerSeries): number {
   return seriesOrder(a) - seriesOrder(b) || a.key.localeCompare(b.key);
 }
 
+const log = createLogger('loader.viewer.ui');
+
+/** Files checked against their index rows at once when a study opens. */
+const FILE_CHECK_CONCURRENCY = 8;
+
 /**
  * Reads the series of a study from the archive index, each with its instance
  * paths in the index's order (Instance Number, then SOP Instance UID). Frame
  * counts are not in the index, so every instance starts with 1 frame.
+ *
+ * Each file is checked against its index row first, as before a send: a file
+ * indexed in place may have been overwritten with another instance, possibly
+ * of another patient, which must not be shown under this study. Such a file,
+ * and a missing or unreadable one, becomes a series of its own that carries
+ * the error and what to do.
+ *
  * Throws StudyNotFoundError when the archive has no instance of the study.
  */
-export function seriesFromArchive(archiveRoot: string, studyInstanceUid: string, legacyCharacterSet: LegacyCharacterSet): ViewerSeries[] {
+export async function seriesFromArchive(archiveRoot: string, studyInstanceUid: string, legacyCharacterSet: LegacyCharacterSet): Promise<ViewerSeries[]> {
   // The character set matters when the open indexes stores that a stopped process left in .incoming.
   const archive = LocalArchive.open(archiveRoot, { legacyCharacterSet });
+  const listed: { record: Record<string, string>; instances: StoredInstance[] }[] = [];
   try {
     const keys = ['SeriesInstanceUID', 'SeriesNumber', 'Modality', 'SeriesDescription'].map((keyword) => ({ keyword, value: '' }));
     const records = [...archive.query('SERIES', [{ keyword: 'StudyInstanceUID', value: studyInstanceUid }, ...keys], { model: 'STUDY' })];
-    const series: ViewerSeries[] = [];
     for (const record of records) {
       const instances = archive.listInstances({ studyInstanceUid, seriesInstanceUid: record.SeriesInstanceUID });
-      if (instances.length === 0) continue;
-      series.push({
-        key: record.SeriesInstanceUID,
-        number: record.SeriesNumber || undefined,
-        modality: record.Modality || undefined,
-        description: record.SeriesDescription || undefined,
-        instances: instances.map((instance) => ({ path: instance.path, frames: 1 })),
-      });
+      if (instances.length > 0) listed.push({ record, instances });
     }
-    if (series.length === 0) {
-      throw new StudyNotFoundError(`study ${studyInstanceUid} is not in the archive at ${archiveRoot}; list its studies with "loader studies"`);
-    }
-    return series.sort(compareSeries);
   } finally {
     archive.close();
   }
+  if (listed.length === 0) {
+    throw new StudyNotFoundError(`study ${studyInstanceUid} is not in the archive at ${archiveRoot}; list its studies with "loader studies"`);
+  }
+
+  const problems = await findChangedFiles(listed.flatMap((entry) => entry.instances));
+  const series: ViewerSeries[] = [];
+  for (const { record, instances } of listed) {
+    const intact = instances.filter((instance) => !problems.has(instance.path));
+    if (intact.length === 0) continue;
+    series.push({
+      key: record.SeriesInstanceUID,
+      number: record.SeriesNumber || undefined,
+      modality: record.Modality || undefined,
+      description: record.SeriesDescription || undefined,
+      instances: intact.map((instance) => ({ path: instance.path, frames: 1 })),
+    });
+  }
+  const unreadable = [...problems].map(([file, error]) => ({ key: `file:${file}`, description: path.basename(file), instances: [{ path: file, frames: 1 }], error }));
+  return [...series.sort(compareSeries), ...unreadable];
+}
+
+/** Returns the message of each instance whose file is missing, unreadable or no longer the indexed instance, by path. */
+async function findChangedFiles(instances: StoredInstance[]): Promise<Map<string, string>> {
+  const problems = new Map<string, string>();
+  let next = 0;
+  const worker = async () => {
+    while (next < instances.length) {
+      const instance = instances[next++];
+      try {
+        await checkStoredFile(instance);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        problems.set(instance.path, message);
+        log.warn('Stored file does not match its index row; shown as an error, not as an image', { sopInstanceUid: instance.sopInstanceUid, error: message });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: FILE_CHECK_CONCURRENCY }, worker));
+  return problems;
 }
 
 /**
