@@ -118,6 +118,18 @@ describe('settings validation', () => {
     expect(ui.trayIcon).toBe(true);
   });
 
+  test('change keeps what another process wrote', () => {
+    // The window keeps one store open while `loader nodes add` writes the file from another process.
+    const { store: window, dir } = openStore();
+    new SettingsStore({ configDir: dir }).addPacsNode(pacsNode('cli-node'));
+    window.updateInterface({ theme: 'dark' });
+
+    const reopened = new SettingsStore({ configDir: dir });
+    expect(reopened.listPacsNodes().map((node) => node.name)).toEqual(['cli-node']);
+    expect(reopened.settings.interface.theme).toBe('dark');
+    expect(window.listPacsNodes().map((node) => node.name)).toEqual(['cli-node']);
+  });
+
   test('unset language follows each locale', () => {
     const saved = { LC_ALL: process.env.LC_ALL, LC_MESSAGES: process.env.LC_MESSAGES, LANG: process.env.LANG };
     const setLocale = (lang: string) => {

@@ -62,6 +62,7 @@ export class SettingsStore {
   private readonly invalid: InvalidStoredValues = { pacs: {}, interface: {}, pacsNodes: [], sshNodes: [], serverAccounts: [] };
 
   private readonly logWarnings: boolean;
+  private readonly configDir: string;
 
   /**
    * Whether interface.language was stored or set. Until then it follows the
@@ -79,6 +80,7 @@ export class SettingsStore {
   constructor(options: { configDir?: string; logWarnings?: boolean } = {}) {
     this.logWarnings = options.logWarnings ?? true;
     const configDir = resolveConfigDir(options.configDir);
+    this.configDir = configDir;
     try {
       this.file = new SettingsFile(configDir);
       this.current = this.load(this.file.readOrSetAside(this.warnings));
@@ -97,7 +99,20 @@ export class SettingsStore {
     return structuredClone(this.current);
   }
 
+  /**
+   * Reads the file again before a change, so that what another process wrote
+   * since this store opened it is kept: a `loader nodes add` while the window
+   * runs, for one. Warnings about stored values were given at the first open.
+   */
+  private reload(): void {
+    const fresh = new SettingsStore({ configDir: this.configDir, logWarnings: false });
+    this.current = fresh.current;
+    Object.assign(this.invalid, fresh.invalid);
+    this.languageChosen = fresh.languageChosen;
+  }
+
   updatePacs(changes: Partial<PacsSettings>): PacsSettings {
+    this.reload();
     const pacs = validatePacsSettings({ ...this.current.pacs, ...changes });
     this.current.pacs = pacs;
     for (const key of Object.keys(changes) as (keyof PacsSettings)[]) delete this.invalid.pacs[key];
@@ -106,6 +121,7 @@ export class SettingsStore {
   }
 
   updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
+    this.reload();
     const settings = validateInterfaceSettings({ ...this.current.interface, ...changes });
     this.current.interface = settings;
     if (changes.language !== undefined) this.languageChosen = true;
@@ -129,6 +145,7 @@ export class SettingsStore {
   }
 
   addPacsNode(node: PacsNode): PacsNode {
+    this.reload();
     const valid = validatePacsNode(node, this.allLocations());
     this.current.locations.pacs.push(valid);
     // A valid entry replaces an invalid stored entry of the same name, which is how a user repairs one.
@@ -140,6 +157,7 @@ export class SettingsStore {
 
   /** Removes the node of this name, and any invalid stored entry of that name. */
   removePacsNode(name: string): boolean {
+    this.reload();
     const before = this.current.locations.pacs.length + this.invalid.pacsNodes.length;
     this.current.locations.pacs = this.current.locations.pacs.filter(
       (node) => node.name.toLowerCase() !== name.toLowerCase(),
@@ -161,6 +179,7 @@ export class SettingsStore {
   }
 
   addSshNode(node: SshNode): SshNode {
+    this.reload();
     const valid = validateSshNode(node, this.allLocations());
     this.current.locations.ssh.push(valid);
     this.invalid.sshNodes = withoutName(this.invalid.sshNodes, valid.name);
@@ -171,6 +190,7 @@ export class SettingsStore {
 
   /** Removes the SSH node of this name, and any invalid stored entry of that name. */
   removeSshNode(name: string): boolean {
+    this.reload();
     const before = this.current.locations.ssh.length + this.invalid.sshNodes.length;
     this.current.locations.ssh = this.current.locations.ssh.filter(
       (node) => node.name.toLowerCase() !== name.toLowerCase(),
@@ -193,6 +213,7 @@ export class SettingsStore {
   }
 
   addServerAccount(account: ServerAccount): ServerAccount {
+    this.reload();
     const valid = validateServerAccount(account, this.current.serverAccounts);
     this.current.serverAccounts.push(valid);
     this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, valid.name);
@@ -202,6 +223,7 @@ export class SettingsStore {
   }
 
   removeServerAccount(name: string): boolean {
+    this.reload();
     const before = this.current.serverAccounts.length + this.invalid.serverAccounts.length;
     this.current.serverAccounts = this.current.serverAccounts.filter((account) => account.name.toLowerCase() !== name.toLowerCase());
     this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, name);
@@ -216,6 +238,7 @@ export class SettingsStore {
    * validated against the ones before it, and nothing is saved when one fails.
    */
   replaceLocations(locations: Settings['locations']): void {
+    this.reload();
     const valid: Settings['locations'] = { pacs: [], ssh: [] };
     // Registered entries may have names that only an earlier version accepted; importLocations checks the new ones.
     for (const node of locations.pacs) valid.pacs.push(validatePacsNode(node, valid.pacs, 'stored'));
