@@ -36,6 +36,9 @@ function newController(label: string): { controller: AppController; configDir: s
   return { controller, configDir, archiveRoot, cacheDir };
 }
 
+/** A ScanSummary whose counts other than scanned and indexed are all zero. */
+const NO_PROBLEMS = { duplicates: 0, damaged: 0, unreadable: 0, notDicom: 0, conflicts: 0, missing: 0, specialFiles: 0 };
+
 let previousSink: (line: string) => void;
 beforeAll(() => {
   previousSink = setLogSink(() => undefined);
@@ -130,7 +133,7 @@ describe('Local panel', () => {
     archive.close();
     await scanning.close();
 
-    expect(result).toEqual({ scanned: 2, indexed: 1, failed: 1 });
+    expect(result).toEqual({ ...NO_PROBLEMS, scanned: 2, indexed: 1, unreadable: 1 });
   });
 
   test('scanLocal counts FIFO and DICOMDIR gap', async () => {
@@ -147,8 +150,23 @@ describe('Local panel', () => {
     archive.close();
     await scanning.close();
 
-    // IM1 and the FIFO are scanned. IM2, which the DICOMDIR references, is missing, so it fails but is not scanned.
-    expect(result).toEqual({ scanned: 2, indexed: 1, failed: 1 });
+    // IM1 and the FIFO are scanned. IM2, which the DICOMDIR references, is missing, so it is not scanned.
+    expect(result).toEqual({ ...NO_PROBLEMS, scanned: 2, indexed: 1, missing: 1, specialFiles: 1 });
+  });
+
+  test('scanLocal counts hard links as duplicates', async () => {
+    const { controller: scanning, archiveRoot: scanRoot } = newController('ctl-scan-links');
+    const folder = makeTempDir('ctl-scan-links-files');
+    const original = freshCopy(CT_SMALL, path.join(folder, 'IM1'));
+    fs.linkSync(original, path.join(folder, 'IM1-copy1'));
+    fs.linkSync(original, path.join(folder, 'IM1-copy2'));
+    const archive = LocalArchive.open(scanRoot);
+
+    const result = await scanning.scanLocal(archive, folder, () => undefined);
+    archive.close();
+    await scanning.close();
+
+    expect(result).toEqual({ ...NO_PROBLEMS, scanned: 3, indexed: 1, duplicates: 2 });
   });
 
   test('connectLocal reuses the open archive', () => {
@@ -313,6 +331,27 @@ describe('PACS panel against Orthanc', () => {
     await expect(controller.studyOpener.open(connection, { studyInstanceUid: missing }, () => undefined)).rejects.toThrow(missing);
     // The controller stays usable after the failure.
     expect(await controller.searchPacs(connection.node, {})).toHaveLength(1);
+  });
+
+  test('send to a stopped node stores nothing', async () => {
+    const local = controller.connectLocal(archiveRoot);
+    if (local.kind !== 'local') throw new Error('expected a local connection');
+    await local.archive.importFile(freshCopy(CT_SMALL, path.join(makeTempDir('ctl-send-stopped'), 'ct.dcm')), { copy: true });
+    const studyUids = controller.searchLocal(local.archive).map((row) => row.studyInstanceUid);
+    const stopped = await startOrthanc({ aeTitle: 'ORTHANCSTOP' });
+    const gone = await controller.connectPacs({ ...input(), port: String(stopped.port), aeTitle: 'ORTHANCSTOP' });
+    await stopped.stop();
+    if (gone.kind !== 'pacs') throw new Error('expected a PACS connection');
+    const events: TransferProgress[] = [];
+
+    const result = await controller.sendToPacs(local.archive, gone.node, studyUids, (event) => events.push(event));
+
+    expect(studyUids).toHaveLength(1);
+    expect(result.outcome).toBe('failure');
+    expect(result.instances).toBe(0);
+    expect(events.length).toBeGreaterThan(0);
+    // The progress bar shows the share of instances stored, so it stays at 0%.
+    for (const event of events) expect({ instancesDone: event.instancesDone, instancesTotal: event.instancesTotal }).toEqual({ instancesDone: 0, instancesTotal: 1 });
   });
 
   test('remote open from a stopped node fails', async () => {
@@ -501,7 +540,7 @@ describe('Local panel folder', () => {
       const result = await controller.scanLocal(connection.archive, folder, () => undefined);
 
       // Two files in place, the damaged one and the stored one; index.sqlite and .processes are not scanned.
-      expect(result).toEqual({ scanned: 4, indexed: 3, failed: 1 });
+      expect(result).toEqual({ ...NO_PROBLEMS, scanned: 4, indexed: 2, duplicates: 1, damaged: 1 });
       const studyUids = controller.searchLocal(connection.archive).map((row) => row.studyInstanceUid);
       expect(studyUids).toHaveLength(3);
       expect(studyUids).toContain(stored.studyInstanceUid);

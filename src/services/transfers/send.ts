@@ -37,6 +37,8 @@ const UNCOMPRESSED_FALLBACKS = [TransferSyntax.ExplicitVRLittleEndian, TransferS
 export interface SendProgress {
   /** Instances finished, successfully or not. */
   done: number;
+  /** Instances that the peer stored, with a success or warning status. */
+  completed: number;
   total: number;
   sopInstanceUid: string;
 }
@@ -191,7 +193,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
   let done = 0;
   const finish = (instance: StoredInstance) => {
     done++;
-    options.onProgress?.({ done, total: instances.length, sopInstanceUid: instance.sopInstanceUid });
+    options.onProgress?.({ done, completed: report.completed, total: instances.length, sopInstanceUid: instance.sopInstanceUid });
   };
 
   for (const batch of planSendBatches(instances)) {

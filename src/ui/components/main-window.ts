@@ -37,6 +37,8 @@ import { pacsFieldsProblem } from './settings-input';
 import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { relayoutWindow } from './relayout';
+import { progressText, scanDoneText, transferResultText } from './status-texts';
+import type { TransferDirection } from './status-texts';
 import { LicenseWindow, SettingsWindow } from './settings-window';
 import { TrayIcon } from './tray-icon';
 import { x11SystemTrayAvailable } from '../x11-system-tray';
@@ -140,11 +142,6 @@ function errorText(t: Translate, error: unknown): string {
 /** Returns the status fields of a progress event, with a text that follows the language shown. */
 function localizedProgress<P>(t: Translate, format: (t: Translate, progress: P) => { text: string; percent: number }, progress: P): Pick<StatusState, 'text' | 'percent'> {
   return { text: (shown) => format(shown, progress).text, percent: format(t, progress).percent };
-}
-
-function progressText(t: Translate, progress: TransferProgress): { text: string; percent: number } {
-  const percent = progress.instancesTotal ? Math.min(100, Math.round((progress.instancesDone / progress.instancesTotal) * 100)) : Math.round((progress.studiesDone / Math.max(1, progress.studiesTotal)) * 100);
-  return { text: t('status.progress', { studies: `${progress.studiesDone}/${progress.studiesTotal}`, instances: progress.instancesDone, percent }), percent };
 }
 
 export function MainWindow(props: MainWindowProps): React.ReactElement {
@@ -335,7 +332,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
     try {
       const report = await controller.scanLocal(state.connection.archive, state.connection.root, (scanned, indexed) => setStatus((current) => ({ ...current, text: (t) => t('scan.progress', { scanned, indexed }) })));
-      setStatus({ text: (t) => t('scan.done', report), percent: 100, failures: [] });
+      setStatus({ text: (t) => scanDoneText(t, report), percent: 100, failures: [] });
       refreshLocal(side);
     } catch (error) {
       setStatus({ text: (t) => t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
@@ -380,7 +377,9 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     };
     transferRef.current = transfer;
     const signal = transfer.abort.signal;
-    const onProgress = (progress: TransferProgress) => setStatus({ ...localizedProgress(t, progressText, progress), failures: [] });
+    const direction: TransferDirection = source.connection?.kind === 'local' ? 'send' : 'retrieve';
+    const format = (shown: Translate, progress: TransferProgress) => progressText(shown, direction, progress);
+    const onProgress = (progress: TransferProgress) => setStatus({ ...localizedProgress(t, format, progress), failures: [] });
     onProgress({ studiesDone: 0, studiesTotal: source.selectedUids.length, instancesDone: 0 });
     try {
       let result;
@@ -396,13 +395,12 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       } else {
         return;
       }
-      const counts = { instances: result.instances, failures: result.failures.length };
+      const text = (shown: Translate) => transferResultText(shown, direction, result);
       if (result.outcome === 'success') {
-        setStatus({ text: (t) => t('status.done', counts), percent: 100, failures: result.failures });
+        setStatus({ text, percent: 100, failures: result.failures });
       } else {
-        // The bar keeps the share of instances that arrived, which the last progress event set.
-        const key = result.outcome === 'partial' ? 'status.partial' : 'status.transferFailed';
-        setStatus((current) => ({ text: (t) => t(key, counts), percent: current.percent, failures: result.failures }));
+        // The bar keeps the share of instances that arrived or were stored, which the last progress event set.
+        setStatus((current) => ({ text, percent: current.percent, failures: result.failures }));
       }
     } catch (error) {
       log.error('transfer failed', { from, error: describeError(error) });

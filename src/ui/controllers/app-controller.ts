@@ -65,6 +65,7 @@ export type PanelConnection =
 export interface TransferProgress {
   studiesDone: number;
   studiesTotal: number;
+  /** Instances received or sent so far; failed ones are not counted. */
   instancesDone: number;
   /** Instances expected in total; undefined while unknown. */
   instancesTotal?: number;
@@ -74,6 +75,27 @@ export interface TransferFailure {
   /** Study Instance UID, or SOP Instance UID for an instance that failed. */
   uid: string;
   reason: string;
+}
+
+/** Counts of a scan of a Local panel's folder, from the archive's ScanReport. */
+export interface ScanSummary {
+  /** Files examined, special files included; missing files are not counted. */
+  scanned: number;
+  /** Files indexed now, and files indexed before that were indexed again because they changed. */
+  indexed: number;
+  /** Files whose instance the archive already had with the same data set: its own files, files indexed before, and copies of them. */
+  duplicates: number;
+  /** DICOM files that could not be parsed or lack a valid UID. */
+  damaged: number;
+  /** Files and folders that the file system failed to open or list. */
+  unreadable: number;
+  notDicom: number;
+  /** Files left unindexed because the archive has another data set under their SOP Instance UID, or their study under another Patient ID. */
+  conflicts: number;
+  /** Files that a DICOMDIR references but that do not exist. */
+  missing: number;
+  /** FIFOs, sockets and device files, which the scan does not open. */
+  specialFiles: number;
 }
 
 export interface TransferResult {
@@ -282,12 +304,19 @@ export class AppController {
    * Indexes the DICOM files under `root` in place. `root` may be the archive's own folder, as for a
    * Local panel: its internal folders and index files are skipped, and the files it stored count as indexed.
    */
-  async scanLocal(archive: LocalArchive, root: string, onProgress: (scanned: number, indexed: number) => void): Promise<{ scanned: number; indexed: number; failed: number }> {
+  async scanLocal(archive: LocalArchive, root: string, onProgress: (scanned: number, indexed: number) => void): Promise<ScanSummary> {
     const report = await archive.scanPaths([root], { import: false, includeArchiveFolder: true, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
-    // Files not read or not indexed fail, and so do files a DICOMDIR references that are missing.
-    // Non-DICOM files and special files (FIFOs, sockets, device files) beside the images do not.
-    const failed = report.damaged.length + report.unreadable.length + report.notIndexed.length + report.missing.length;
-    return { scanned: report.scanned, indexed: report.indexed + report.updated + report.duplicates, failed };
+    return {
+      scanned: report.scanned,
+      indexed: report.indexed + report.updated,
+      duplicates: report.duplicates,
+      damaged: report.damaged.length,
+      unreadable: report.unreadable.length,
+      notDicom: report.notDicom.length,
+      conflicts: report.conflicts,
+      missing: report.missing.length,
+      specialFiles: report.specialFiles.length,
+    };
   }
 
   /** Retrieves studies from a node into an archive with C-GET or C-MOVE; `signal` cancels the retrieve. */
@@ -371,7 +400,7 @@ export class AppController {
       signal,
       onProgress: (event) => {
         const studiesDone = studyEnds.filter((end) => end <= event.done).length;
-        onProgress({ studiesDone, studiesTotal: studyUids.length, instancesDone: event.done, instancesTotal: event.total });
+        onProgress({ studiesDone, studiesTotal: studyUids.length, instancesDone: event.completed, instancesTotal: event.total });
       },
     });
     const failures = report.failures.map((failure) => ({ uid: failure.sopInstanceUid, reason: failure.reason }));

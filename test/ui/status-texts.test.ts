@@ -1,0 +1,57 @@
+/**
+ * Status bar texts of sends, retrieves and scans in both languages: a send
+ * counts instances sent, and a scan names each kind of problem apart.
+ */
+import { progressText, scanDoneText, transferResultText } from '../../src/ui/components/status-texts';
+import { translator } from '../../src/ui/i18n';
+
+const en = translator('en');
+const ru = translator('ru');
+
+const FAILED_SEND = { instances: 0, failures: [{ uid: '1.2.3', reason: 'association with PACS failed: connection refused' }], outcome: 'failure' as const };
+const NO_PROBLEMS = { duplicates: 0, damaged: 0, unreadable: 0, notDicom: 0, conflicts: 0, missing: 0, specialFiles: 0 };
+
+describe('transfer texts', () => {
+  test('failed send counts instances sent', () => {
+    expect(transferResultText(ru, 'send', FAILED_SEND)).toBe('Отправка не удалась. Отправлено снимков: 0, проблем: 1; список ниже');
+    expect(transferResultText(en, 'send', FAILED_SEND)).toBe('Send failed: 0 instances sent, 1 problem; see the list below');
+  });
+
+  test('partial send counts instances sent', () => {
+    const partial = { ...FAILED_SEND, instances: 2, outcome: 'partial' as const };
+    expect(transferResultText(ru, 'send', partial)).toBe('Отправка не завершена. Отправлено снимков: 2, проблем: 1; список ниже');
+    expect(transferResultText(en, 'send', partial)).toBe('Incomplete: 2 instances sent, 1 problem; see the list below');
+  });
+
+  test('failed retrieve counts instances received', () => {
+    expect(transferResultText(ru, 'retrieve', FAILED_SEND)).toBe('Передача не удалась: получено снимков 0, проблем 1; список ниже');
+  });
+
+  test('progress names the direction', () => {
+    const progress = { studiesDone: 0, studiesTotal: 1, instancesDone: 0, instancesTotal: 1 };
+    expect(progressText(ru, 'send', progress)).toEqual({ text: 'Исследований: 0/1, отправлено снимков: 0, 0%', percent: 0 });
+    expect(progressText(ru, 'retrieve', progress)).toEqual({ text: 'Исследований: 0/1, получено снимков: 0, 0%', percent: 0 });
+    expect(progressText(en, 'retrieve', progress).text).toBe('Studies 0/1, instances received 0, 0%');
+  });
+});
+
+describe('scan texts', () => {
+  test('missing and special files apart from damaged', () => {
+    const summary = { ...NO_PROBLEMS, scanned: 3, indexed: 2, missing: 1, specialFiles: 1 };
+    expect(scanDoneText(ru, summary)).toBe('Сканирование завершено. Файлов: 3, проиндексировано: 2, отсутствует: 1, специальных файлов: 1');
+    expect(scanDoneText(en, summary)).toBe('Scan finished: 3 files, 2 indexed, 1 missing, 1 special file');
+  });
+
+  test('duplicates apart from indexed', () => {
+    const summary = { ...NO_PROBLEMS, scanned: 2300, indexed: 230, duplicates: 2070 };
+    expect(scanDoneText(ru, summary)).toBe('Сканирование завершено. Файлов: 2300, проиндексировано: 230, уже в архиве: 2070');
+    expect(scanDoneText(en, summary)).toBe('Scan finished: 2300 files, 230 indexed, 2070 already in the archive');
+  });
+
+  test('every problem kind listed', () => {
+    const summary = { scanned: 9, indexed: 1, duplicates: 1, damaged: 1, unreadable: 1, notDicom: 1, conflicts: 1, missing: 1, specialFiles: 2 };
+    expect(scanDoneText(en, summary)).toBe(
+      'Scan finished: 9 files, 1 indexed, 1 already in the archive, 1 damaged, 1 unreadable, 1 not DICOM, 1 not indexed because of a conflict, 1 missing, 2 special files',
+    );
+  });
+});
