@@ -24,6 +24,18 @@ describe('fitColumnWidths', () => {
     expect(widths).toEqual([165, 90, 80, 100, 165]);
   });
 
+  test('priority name cut after others', () => {
+    // Content widths as in the Russian study table with a long name and a 64-character description.
+    const widths = fitColumnWidths({ contentWidths: [300, 130, 113, 159, 494], headerWidths: [76, 130, 113, 159, 90], userWidths: [], availableWidth: 571, priorityColumns: [0] });
+    expect(widths).toEqual([300, 130, 113, 159, 90].map((width, column) => (column === 0 ? 571 - 130 - 113 - 159 - 90 : width)));
+    expect(widths.reduce((total, width) => total + width, 0)).toBe(571);
+  });
+
+  test('priority name keeps content width', () => {
+    const widths = fitColumnWidths({ contentWidths: [150, 90, 80, 100, 400], headerWidths: HEADERS, userWidths: [], availableWidth: 600, priorityColumns: [0] });
+    expect(widths).toEqual([150, 90, 80, 100, 180]);
+  });
+
   test('header widths are kept', () => {
     const widths = fitColumnWidths({ contentWidths: [450, 90, 80, 100, 120], headerWidths: HEADERS, userWidths: [], availableWidth: 300 });
     expect(widths).toEqual(HEADERS);

@@ -1,7 +1,7 @@
 /**
- * A study whose Patient Name is long, in a Local panel at the window's
- * minimum size. The study table keeps every column inside the panel and at
- * least as wide as its header text. The cut-off name shows in full as the
+ * A study whose Patient Name is long and one whose Study Description is
+ * long, in a Local panel at the window's minimum size. The study table keeps
+ * every column inside the panel and at least as wide as its header text. The cut-off name shows in full as the
  * cell's tooltip, and the user can still narrow a column by dragging its edge.
  */
 import * as path from 'path';
@@ -21,6 +21,9 @@ const LONG_NAME = 'Wolfeschlegelsteinhausen-Константинопольска
 /** The name as the table shows it: the components of the alphabetic group, separated by spaces. */
 const SHOWN_NAME = 'Wolfeschlegelsteinhausen-Константинопольская Александра Maria';
 const NAME_COLUMN = 0;
+/** Study Description (0008,1030) of 64 Cyrillic characters, the maximum of its VR LO (PS3.5 Table 6.2-1). */
+const LONG_DESCRIPTION = 'Компьютерная томография органов грудной клетки с контрастом (КТ)';
+const DESCRIPTION_COLUMN = 4;
 
 describeWithGui('study table with a long patient name', () => {
   const files = makeTempDir('ui-long-names-files');
@@ -28,14 +31,15 @@ describeWithGui('study table with a long patient name', () => {
     language: 'ru',
     prepare: async ({ dirs }) => {
       const file = freshCopy(CT_SMALL, path.join(files, 'long-name.dcm'), { '(0008,0005)': 'ISO_IR 192', [Tag.PatientName]: LONG_NAME, [Tag.PatientID]: 'LONGNAME' });
-      const imported = await runLoader(['scan', '--import', file], { dirs });
+      const described = freshCopy(CT_SMALL, path.join(files, 'long-description.dcm'), { '(0008,0005)': 'ISO_IR 192', [Tag.StudyDescription]: LONG_DESCRIPTION, [Tag.PatientName]: 'Иванов^Иван', [Tag.PatientID]: 'LONGDESC' });
+      const imported = await runLoader(['scan', '--import', file, described], { dirs });
       if (imported.code !== 0) throw new Error(`loader scan --import of ${file} failed: ${imported.stderr.slice(-1000)}`);
     },
   });
 
   test('columns stay inside the panel', async () => {
     const { driver } = session;
-    await driver.waitFor('right-table', (table) => table.rows === 1, 30_000, '1 row');
+    await driver.waitFor('right-table', (table) => table.rows === 2, 30_000, '2 rows');
     await driver.waitForStill('right-table');
     // The geometry file is written every 200 ms, so this reads widths that the window kept for several writes.
     await sleep(1_000);
@@ -51,7 +55,8 @@ describeWithGui('study table with a long patient name', () => {
       expect({ column, right }).toEqual({ column, right: Math.min(right, header.width) });
       expect({ column, width }).toEqual({ column, width: Math.max(width, table.headerWidths![column]) });
     });
-    expect(table.cellToolTips).toEqual([{ row: 0, column: NAME_COLUMN, toolTip: SHOWN_NAME }]);
+    expect(toolTipsByText()).toContainEqual({ column: DESCRIPTION_COLUMN, toolTip: LONG_DESCRIPTION });
+    expect(toolTipsByText()).toContainEqual({ column: NAME_COLUMN, toolTip: SHOWN_NAME });
   }, 60_000);
 
   test('user narrows the name column', async () => {
@@ -66,6 +71,16 @@ describeWithGui('study table with a long patient name', () => {
     // The table does not fit the dragged column again.
     const table = driver.widget('right-table')!;
     expect({ column: NAME_COLUMN, width: table.columnWidths![NAME_COLUMN] }).toEqual({ column: NAME_COLUMN, width: dragged[NAME_COLUMN] });
-    expect(table.cellToolTips).toEqual([{ row: 0, column: NAME_COLUMN, toolTip: SHOWN_NAME }]);
+    expect(toolTipsByText()).toContainEqual({ column: NAME_COLUMN, toolTip: SHOWN_NAME });
   }, 60_000);
+
+  /** Returns the cell tooltips of the Local panel's table without their rows, whose order follows the sort, by text. */
+  function toolTipsByText(): { column: number; toolTip: string }[] {
+    const tips = driver().widget('right-table')!.cellToolTips ?? [];
+    return tips.map(({ column, toolTip }) => ({ column, toolTip })).sort((a, b) => a.toolTip.localeCompare(b.toolTip));
+  }
+
+  function driver() {
+    return session.driver;
+  }
 });

@@ -24,7 +24,11 @@ export class ColumnWidths {
   private readonly userColumns = new Set<number>();
   private readonly toolTips: CellToolTips;
 
-  constructor(private readonly table: QTableWidget) {
+  /** `priorityColumns` are cut last when the columns do not fit, such as the patient name before the description. */
+  constructor(
+    private readonly table: QTableWidget,
+    private readonly priorityColumns: number[] = [],
+  ) {
     this.toolTips = new CellToolTips(table);
   }
 
@@ -93,7 +97,11 @@ export class ColumnWidths {
     this.toolTips.update();
   }
 
-  /** Sets each column that the user did not resize, except the last one, which stretches to fill the rest of the viewport. */
+  /**
+   * Sets each column that the user did not resize. The last column gets its
+   * fitted width too, because a stretched last section only grows to fill the
+   * viewport and would keep a width that its long cells set.
+   */
   private applyWidths(): void {
     const columns = [...Array(this.table.columnCount()).keys()];
     const header = this.table.horizontalHeader();
@@ -102,10 +110,14 @@ export class ColumnWidths {
       headerWidths: columns.map((column) => header.sectionSizeHint(column)),
       userWidths: columns.map((column) => (this.isUserSized(column) ? this.table.columnWidth(column) : undefined)),
       availableWidth: viewportWidth(this.table),
+      priorityColumns: this.priorityColumns,
     });
-    for (const column of columns.slice(0, -1)) {
+    const stretch = header.stretchLastSection();
+    header.setStretchLastSection(false);
+    for (const column of columns) {
       if (!this.isUserSized(column) && this.table.columnWidth(column) !== widths[column]) this.table.setColumnWidth(column, widths[column]);
     }
+    header.setStretchLastSection(stretch);
   }
 
   private recordWidths(): void {
@@ -115,12 +127,16 @@ export class ColumnWidths {
 
 /**
  * Returns the width that the columns can share without a horizontal scroll
- * bar. maximumViewportSize() leaves out the frame and the vertical header,
- * and the vertical scroll bar's width is always left out, because Qt shows
- * that bar only after a delayed layout once the rows no longer fit.
+ * bar: the table's width without its frame, the row numbers (the vertical
+ * header) and the vertical scroll bar. The header's size hint is used, not the
+ * viewport margins, because QTableView updates the margins in a delayed layout
+ * after the rows change. The scroll bar's width is always left out, because Qt
+ * shows that bar only after a delayed layout once the rows no longer fit.
  */
 function viewportWidth(table: QTableWidget): number {
-  return table.maximumViewportSize().width() - table.verticalScrollBar().sizeHint().width();
+  const verticalHeader = table.verticalHeader();
+  const rowNumbers = verticalHeader.isHidden() ? 0 : verticalHeader.sizeHint().width();
+  return table.width() - 2 * table.frameWidth() - rowNumbers - table.verticalScrollBar().sizeHint().width();
 }
 
 /**

@@ -31,6 +31,8 @@ export interface RowTableProps {
   onActivate?: (row: number) => void;
   /** Receives the widget, for focus and keyboard shortcuts. */
   tableRef?: (table: QTableWidget | null) => void;
+  /** Columns that keep their content width longest when the columns do not fit the table. */
+  priorityColumns?: number[];
 }
 
 /**
@@ -79,7 +81,7 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     const table = tableRef.current;
     if (!table) return;
     configureTable(table);
-    const widths = (columnWidths.current ??= new ColumnWidths(table));
+    const widths = (columnWidths.current ??= new ColumnWidths(table, props.priorityColumns));
     // Qt emits cellActivated for a double-click and for Enter on the current row.
     table.addEventListener('cellActivated', (row: number) => propsRef.current.onActivate?.(row));
     props.tableRef?.(table);
@@ -130,7 +132,7 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     selectedKeys.delete('');
     const currentKey = previousKeys[table.currentRow()];
     const items = setTableTexts(table, props.cells);
-    (columnWidths.current ??= new ColumnWidths(table)).setItems(items, props.cells);
+    (columnWidths.current ??= new ColumnWidths(table, props.priorityColumns)).setItems(items, props.cells);
     shownKeys.current = props.rowKeys;
     const keep = props.rowKeys.flatMap((key, index) => (selectedKeys.has(key) ? [index] : []));
     const current = currentKey === undefined || currentKey === '' ? -1 : props.rowKeys.indexOf(currentKey);
@@ -146,7 +148,7 @@ export function RowTable(props: RowTableProps): React.ReactElement {
   useEffect(() => {
     const table = tableRef.current;
     if (!table) return;
-    const widths = (columnWidths.current ??= new ColumnWidths(table));
+    const widths = (columnWidths.current ??= new ColumnWidths(table, props.priorityColumns));
     const headersChanged = shownHeaderKey.current !== undefined && shownHeaderKey.current !== headerKey;
     shownHeaderKey.current = headerKey;
     widths.fit(headersChanged);

@@ -38,5 +38,7 @@ export function StudyTable(props: StudyTableProps): React.ReactElement {
       if (row) props.onActivate?.(row.studyInstanceUid);
     },
     tableRef: props.tableRef,
+    // The patient name tells studies apart, so the description is cut before it.
+    priorityColumns: [0],
   });
 }
