@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import type { ReceiveRequest } from '../../src/services/archive';
+import { Tags } from '../../src/dicom/tags';
 import { generateUid } from '../../src/dicom/uid';
 import { isUnusedSpare } from '../../src/services/archive/incoming';
 
@@ -59,6 +60,16 @@ export function modifiedCopy(source: string, target: string, changes: Record<str
 }
 
 /** Copies `source` with fresh Study, Series and SOP Instance UIDs plus any other changes. */
+/** Reads the Study, Series and SOP Instance UIDs of a DICOM file. */
+export function readInstanceUids(file: string): { study: string; series: string; sop: string } {
+  const dataset = readDicomFileHeaderSync(file).dataset;
+  return {
+    study: dataset.getString(Tags.StudyInstanceUID) ?? '',
+    series: dataset.getString(Tags.SeriesInstanceUID) ?? '',
+    sop: dataset.getString(Tags.SOPInstanceUID) ?? '',
+  };
+}
+
 export function freshCopy(source: string, target: string, changes: Record<string, string> = {}): string {
   return modifiedCopy(source, target, {
     [Tag.StudyInstanceUID]: generateUid(),

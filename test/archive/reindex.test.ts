@@ -3,7 +3,7 @@ import path from 'node:path';
 import { LocalArchive, reindexArchive } from '../../src/services/archive';
 import { setLogSink } from '../../src/services/logger';
 import { generateUid } from '../../src/dicom/uid';
-import { CHR_RUSS, CT_SMALL, MR_SMALL, RT_PLAN, Tag, chunkedStream, datasetPartOf, freshCopy, makeTempDir, removeTempDir } from './fixtures';
+import { CHR_RUSS, CT_SMALL, MR_SMALL, RT_PLAN, Tag, chunkedStream, datasetPartOf, freshCopy, makeTempDir, readInstanceUids, removeTempDir } from './fixtures';
 
 /** Reads every indexed row, with references replaced by UIDs so two databases compare equal. */
 function snapshot(archive: LocalArchive) {
@@ -32,6 +32,18 @@ function snapshot(archive: LocalArchive) {
   };
 }
 
+function receiveRequest(received: ReturnType<typeof datasetPartOf>) {
+  return {
+    sopClassUid: received.sopClassUid,
+    sopInstanceUid: received.sopInstanceUid,
+    transferSyntaxUid: received.transferSyntaxUid,
+    sourceAeTitle: 'MODALITY1',
+    data: chunkedStream(received.bytes),
+    implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
+    implementationVersionName: 'TEST_SCU_1',
+  };
+}
+
 describe('archive import and reindex', () => {
   let workDir: string;
   let root: string;
@@ -53,15 +65,7 @@ describe('archive import and reindex', () => {
 
   async function fillArchive() {
     const received = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'in', 'ct.dcm')));
-    await archive.receive({
-      sopClassUid: received.sopClassUid,
-      sopInstanceUid: received.sopInstanceUid,
-      transferSyntaxUid: received.transferSyntaxUid,
-      sourceAeTitle: 'MODALITY1',
-      data: chunkedStream(received.bytes),
-      implementationClassUid: '1.2.826.0.1.3680043.9.7433.1',
-      implementationVersionName: 'TEST_SCU_1',
-    });
+    await archive.receive(receiveRequest(received));
     const copied = await archive.importFile(freshCopy(MR_SMALL, path.join(workDir, 'in', 'mr.dcm')), { copy: true });
     const inPlace = await archive.importFile(freshCopy(RT_PLAN, path.join(workDir, 'in', 'plan.dcm')), { copy: false });
     const cyrillic = await archive.importFile(CHR_RUSS, { copy: true });
@@ -359,7 +363,7 @@ describe('archive import and reindex', () => {
     });
   });
 
-  test('reindex labels a readable copy duplicate', async () => {
+  test('reindex moves a second copy aside', async () => {
     const { received } = await fillArchive();
     const stored = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);
     const copy = path.join(root, 'junk', 'copy.dcm');
@@ -370,8 +374,107 @@ describe('archive import and reindex', () => {
 
     expect(report.skipped).toHaveLength(1);
     expect(report.skipped[0].path).toBe(copy);
-    expect(report.skipped[0].kind).toBe('duplicate');
-    expect(report.skipped[0].reason).toBe(`SOP Instance UID ${received.sopInstanceUid} is already indexed from ${stored}`);
+    expect(report.skipped[0].kind).toBe('misplaced');
+    expect(report.skipped[0].reason).toContain(`its UIDs belong at ${stored}, which contains another file, so it was moved to ${path.join(root, '.conflicts', received.sopInstanceUid)}.`);
+    expect(fs.existsSync(copy)).toBe(false);
+    expect(fs.readdirSync(path.join(root, '.conflicts')).filter((name) => name.startsWith(`${received.sopInstanceUid}.`))).toHaveLength(1);
+    expect(archive.getInstancePath(received.sopInstanceUid)).toBe(stored);
+  });
+
+  describe('files whose UIDs do not match their path', () => {
+    let logLines: string[];
+
+    beforeEach(() => {
+      logLines = [];
+      setLogSink((line) => logLines.push(line));
+    });
+
+    test('reindex moves a file to its free layout path', async () => {
+      const { received } = await fillArchive();
+      const stray = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, '1.2.9.dcm');
+      freshCopy(CT_SMALL, stray, { [Tag.PatientID]: 'OTHER' });
+      const uids = readInstanceUids(stray);
+      const layoutPath = path.join(root, uids.study, uids.series, `${uids.sop}.dcm`);
+
+      const report = await archive.reindex();
+
+      expect(report.skipped).toEqual([]);
+      expect(report.moved).toEqual([{ from: stray, to: layoutPath }]);
+      expect(fs.existsSync(stray)).toBe(false);
+      expect(archive.getInstancePath(uids.sop)).toBe(layoutPath);
+      expect(report.indexed).toBe(4);
+      const warnings = logLines.filter((line) => line.includes('Reindex moved a file whose UIDs do not match its path'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(stray);
+      expect(warnings[0]).toContain(layoutPath);
+      expect(warnings[0]).toContain(uids.sop);
+    });
+
+    test('reindex keeps aside a file over another instance', async () => {
+      const { received, copied } = await fillArchive();
+      // Another instance copied over the received one, as a person restoring a backup by hand can do.
+      const receivedPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);
+      fs.copyFileSync(copied.path, receivedPath);
+
+      const report = await archive.reindex();
+
+      expect(report.skipped.map((problem) => [problem.kind, problem.path])).toEqual([['misplaced', receivedPath]]);
+      expect(fs.existsSync(receivedPath)).toBe(false);
+      expect(archive.getInstancePath(copied.sopInstanceUid)).toBe(copied.path);
+      expect(archive.getInstancePath(received.sopInstanceUid)).toBeUndefined();
+      const warnings = logLines.filter((line) => line.includes('Reindex moved a file whose UIDs do not match its path to .conflicts'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(receivedPath);
+      expect(warnings[0]).toContain(copied.path);
+
+      // The genuine instance sent again is stored and indexed at its own path.
+      const again = await archive.receive(receiveRequest(received));
+      expect(again.outcome).toBe('stored');
+      expect(archive.getInstancePath(received.sopInstanceUid)).toBe(receivedPath);
+    });
+
+    test('receive moves aside an unindexed file at its path', async () => {
+      const { received, copied } = await fillArchive();
+      const receivedPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);
+      archive.catalog.removeInstance(received.sopInstanceUid);
+      fs.copyFileSync(copied.path, receivedPath);
+
+      const outcome = await archive.receive(receiveRequest(received));
+
+      expect(outcome.outcome).toBe('stored');
+      expect(outcome.path).toBe(receivedPath);
+      expect(archive.getInstancePath(received.sopInstanceUid)).toBe(receivedPath);
+      expect(readInstanceUids(receivedPath).sop).toBe(received.sopInstanceUid);
+      const kept = fs.readdirSync(path.join(root, '.conflicts'));
+      expect(kept.filter((name) => name.startsWith(`${copied.sopInstanceUid}.`))).toHaveLength(1);
+      const warnings = logLines.filter((line) => line.includes('Moved an unindexed file with another data set out of the layout path'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(copied.sopInstanceUid);
+      expect(warnings[0]).not.toContain('Received different content for a stored SOP Instance UID');
+    });
+
+    test('receive fails when its path is indexed as another', async () => {
+      const { received, copied } = await fillArchive();
+      const receivedPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);
+      archive.catalog.removeInstance(received.sopInstanceUid);
+      fs.copyFileSync(copied.path, receivedPath);
+      // The row an older reindex wrote for such a file: the copied instance, indexed at the received one's path.
+      archive.catalog.db.prepare('UPDATE instances SET path = ? WHERE sop_instance_uid = ?').run(archive.catalog.toStoredPath(receivedPath), copied.sopInstanceUid);
+
+      await expect(archive.receive(receiveRequest(received))).rejects.toMatchObject({
+        code: 'index',
+        message: 'Path contains another indexed instance; run loader reindex',
+      });
+      expect(readInstanceUids(receivedPath).sop).toBe(copied.sopInstanceUid);
+      const warnings = logLines.filter((line) => line.includes('layout path contains a file indexed under another SOP Instance UID'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(copied.sopInstanceUid);
+
+      await archive.reindex();
+      expect(archive.getInstancePath(copied.sopInstanceUid)).toBe(copied.path);
+      expect((await archive.receive(receiveRequest(received))).outcome).toBe('stored');
+      expect(archive.getInstancePath(received.sopInstanceUid)).toBe(receivedPath);
+    });
   });
 
   test('importFile rejects invalid Series UID', async () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { generateUid } from '../../src/dicom/uid';
-import { CT_SMALL, Tag, freshCopy } from '../archive/fixtures';
+import { CT_SMALL, Tag, freshCopy, readInstanceUids } from '../archive/fixtures';
 import { corpusFile, loaderIsBuilt, runLoader, startLoader, storeFiles, type LoaderDirs } from '../support/peers';
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
@@ -56,8 +56,8 @@ describeBuilt('loader reindex report', () => {
     expect(result.code).toBe(3);
     expect(result.stdout).toContain(`kept 1 instance indexed in place without checking it, because its file is not reachable (missing or unreadable: ${disc})`);
     expect(result.stdout).toContain('hint: insert the disc or mount the folder, then run loader reindex again to check them');
-    expect(result.stdout).toContain(`duplicate: ${path.join(junk, 'copy.dcm')}: SOP Instance UID ${ct.sopInstanceUid} is already indexed from `);
-    expect(result.stdout).toContain('hint: a duplicate is a second copy of an instance');
+    expect(result.stdout).toContain(`misplaced: ${path.join(junk, 'copy.dcm')}: its UIDs belong at `);
+    expect(result.stdout).toContain('hint: a misplaced file has UIDs that do not match its path');
     expect(result.stdout).toContain(`unreadable: ${path.join(dirs.archiveDir, 'notes.txt')}: `);
     expect(result.stdout).not.toContain(`unreadable: ${path.join(junk, 'copy.dcm')}`);
     expect(result.stdout).not.toContain(`: ${discFile}`);
@@ -141,4 +141,40 @@ describeBuilt('loader reindex report', () => {
       expect.objectContaining({ studyInstanceUid, patientId: 'PA', numberOfInstances: 2 }),
     ]);
   });
+
+  test('instance copied over another stored again', async () => {
+    // X and Y are received by C-STORE; then Y is copied over X's file, and reindex runs.
+    const server = await startLoader();
+    const [xFile, yFile] = ['x', 'y'].map((name) => freshCopy(CT_SMALL, path.join(workDir, 'over', `${name}.dcm`), { [Tag.PatientID]: name.toUpperCase() }));
+    const xUids = readInstanceUids(xFile);
+    const yUids = readInstanceUids(yFile);
+    const archive = server.dirs.archiveDir;
+    const xPath = path.join(archive, xUids.study, xUids.series, `${xUids.sop}.dcm`);
+    try {
+      expect((await storeFiles(server, [xFile, yFile])).code).toBe(0);
+    } finally {
+      await server.stop();
+    }
+    fs.copyFileSync(path.join(archive, yUids.study, yUids.series, `${yUids.sop}.dcm`), xPath);
+
+    const result = await runLoader(['reindex'], { dirs: server.dirs });
+
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain('indexed 1 instance\n');
+    expect(result.stdout).toContain(`misplaced: ${xPath}: its UIDs belong at ${path.join(archive, yUids.study, yUids.series, `${yUids.sop}.dcm`)}`);
+    expect(fs.existsSync(xPath)).toBe(false);
+
+    // The genuine X sent again is stored at its path and indexed.
+    const again = await startLoader([], { dirs: server.dirs });
+    try {
+      expect((await storeFiles(again, [xFile])).code).toBe(0);
+    } finally {
+      await again.stop();
+    }
+    const studies = await runLoader(['studies', '--json'], { dirs: server.dirs });
+    const listed = studies.json<{ studyInstanceUid: string; numberOfInstances: number }[]>();
+    expect(listed).toContainEqual(expect.objectContaining({ studyInstanceUid: xUids.study, numberOfInstances: 1 }));
+    expect(readInstanceUids(xPath).sop).toBe(xUids.sop);
+  });
 });
+

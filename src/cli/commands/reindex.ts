@@ -16,6 +16,8 @@ const HINTS: Record<ReindexProblemKind, string> = {
   duplicate: 'a duplicate is a second copy of an instance that is indexed from another file; delete the copy or move it out of the archive folder',
   unreadable: 'an unreadable file is not DICOM, is damaged or lacks a valid UID; move it out of the archive folder, or replace it with a good copy and run loader reindex again',
   conflict: 'a conflicting file belongs to a series that is indexed under another study; check which study is right and move the other file out of the archive folder',
+  misplaced:
+    'a misplaced file has UIDs that do not match its path, and the path of its UIDs contains another file; compare the two files and delete the copy in .conflicts that is not needed',
   removed: 'the index no longer lists these files indexed in place; run loader scan PATH to index a folder again',
   dropped: 'as --drop-unreachable requested, the index no longer lists these unreachable files; run loader scan PATH to index them again',
 };
@@ -48,7 +50,9 @@ export function registerReindex(program: Command, globals: () => GlobalOptions):
       }
       // Rows dropped on request are what the user asked for, so they alone leave the exit code at 0.
       const problems = report.skipped.filter((problem) => problem.kind !== 'dropped');
-      if (problems.length > 0 || report.unreachable.length > 0) process.exitCode = ExitCode.PartialSuccess;
+      if (problems.length > 0 || report.unreachable.length > 0 || report.moved.length > 0 || report.unreadable.length > 0) {
+        process.exitCode = ExitCode.PartialSuccess;
+      }
     });
 }
 
@@ -66,6 +70,19 @@ function printReport(report: ReindexReport, write: (line: string) => void): void
         `(missing or unreadable: ${folders}${more})\n`,
     );
     write('  hint: insert the disc or mount the folder, then run loader reindex again to check them; loader reindex --drop-unreachable drops them from the index\n');
+  }
+
+  for (const moved of report.moved) write(`moved: ${moved.from}: its UIDs do not match its path; moved to ${moved.to} and indexed there\n`);
+  if (report.moved.length > 0) write('  hint: the archive keeps each instance at <archive>/<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm; do not copy files into the archive folder by hand\n');
+
+  for (const entry of report.unreadable) {
+    write(`unreadable: ${entry.path}: ${entry.reason}; kept ${countOf(entry.keptInstances, 'instance')} indexed as before without checking\n`);
+  }
+  if (report.unreadable.some((entry) => entry.permission)) {
+    write("  hint: give the user running loader reindex read access to these folders and files (chmod, chown), or run loader reindex as the archive's owner, then run loader reindex again to check them\n");
+  }
+  if (report.unreadable.some((entry) => !entry.permission)) {
+    write('  hint: check the disc or file system of these folders and files, then run loader reindex again to check them\n');
   }
 
   for (const kind of Object.keys(HINTS) as ReindexProblemKind[]) {

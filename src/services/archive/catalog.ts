@@ -231,6 +231,7 @@ export class ArchiveCatalog {
   private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean) => void>;
   private readonly removeTransaction: Database.Transaction<(sopInstanceUid: string) => boolean>;
   private inPlaceAtPathQuery: Database.Statement | undefined;
+  private atPathQuery: Database.Statement | undefined;
 
   constructor(
     readonly db: Database.Database,
@@ -372,6 +373,12 @@ export class ArchiveCatalog {
       }
     }
     return uidsByPath;
+  }
+
+  /** Returns the SOP Instance UIDs of every row at `absolutePath`, in place or not, through the instances_path index. */
+  findInstancesAt(absolutePath: string): string[] {
+    this.atPathQuery ??= this.db.prepare('SELECT sop_instance_uid AS sopInstanceUid FROM instances WHERE path = ?');
+    return (this.atPathQuery.all(this.toStoredPath(absolutePath)) as Array<{ sopInstanceUid: string }>).map((row) => row.sopInstanceUid);
   }
 
   /** Returns the SOP Instance UIDs of the rows indexed in place at `absolutePath`, through the instances_path index. */

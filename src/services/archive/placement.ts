@@ -30,6 +30,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { readDicomFileHeader, type DicomFileHeader } from '../../dicom/file-reader';
+import { Tags } from '../../dicom/tags';
 import type { Logger } from '../logger';
 import { IndexConflictError, OtherPatientError, otherPatientConflict, type ArchiveCatalog, type OtherPatientConflict, type StoredFile } from './catalog';
 import type { ArchiveDurability } from './durability';
@@ -45,8 +46,9 @@ import {
 } from './file-ops';
 import type { IndexWriteQueue } from './index-writer';
 import type { InstanceRecord } from './instance-record';
-import { FOLDER_MODE, conflictFileName, conflictsFolder, relativeInstancePath } from './layout';
+import { FOLDER_MODE, conflictFileName, conflictsFolder, indexPath, relativeInstancePath } from './layout';
 import { compareContent, type ContentComparison } from './same-content';
+import { describeIndexWriteFailure } from './storage-errors';
 
 export type StoreOutcomeKind = 'stored' | 'duplicate' | 'conflict';
 
@@ -134,7 +136,8 @@ export async function placeTemporaryFile(
     const otherPatient = context.catalog.findOtherPatient(record) ?? context.indexQueue.findQueuedOtherPatient(record);
     if (otherPatient) return keepOtherPatient(context, tempPath, header, otherPatient, uids, source, fileSize);
     const linked = await linkIntoLayout(context, tempPath, finalPath);
-    if (linked === 'linked' && context.deferIndex) {
+    // While deferred commits fail, the row is committed before the store returns, as in 'full' durability.
+    if (linked === 'linked' && context.deferIndex && !context.indexQueue.commitsFailing) {
       const file = fileInfo(finalPath, false, fileSize, source);
       context.indexQueue.defer({ record, file, source: source.description, rejectConflicts: true }, tempPath);
       logger.debug('Stored instance; index row queued', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
@@ -187,7 +190,83 @@ export async function placeTemporaryFile(
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
+  if (!existing.indexed) return replaceLayoutOccupant(context, tempPath, header, record, source, fileSize, finalPath);
   return keepDifferentContent(context, tempPath, header, existing, record, source, fileSize);
+}
+
+/**
+ * Stores the received instance at its layout path `finalPath`, which contains a
+ * file with another data set that the index does not list under the received
+ * SOP Instance UID: a file copied there by hand, the remains of an earlier
+ * store, or a file of other UIDs that an older `loader reindex`
+ * indexed at this path. Keeping the received copy aside would answer Success
+ * for an instance that no query finds, and a sender that deletes its copy
+ * after Success would leave the archive without it. Of the two ways that lose
+ * nothing, the choice depends on the index:
+ * - no row lists the occupant: it moves to .conflicts with a warning, and the
+ *   received instance is stored as usual;
+ * - a row lists the occupant under another SOP Instance UID: moving it would
+ *   leave that row without its file, so it stays, and the sender receives a
+ *   failure status and keeps its copy. `loader reindex` moves the occupant to
+ *   the layout path of its own UIDs, and the sender can then send again.
+ */
+async function replaceLayoutOccupant(
+  context: PlacementContext,
+  tempPath: string,
+  header: DicomFileHeader,
+  record: InstanceRecord,
+  source: FileSource,
+  fileSize: number,
+  finalPath: string,
+): Promise<StoreOutcome> {
+  const uids = uidsOf(record);
+  const occupantUids = await readOccupantUids(finalPath);
+  const clash = {
+    sopInstanceUid: uids.sopInstanceUid,
+    studyInstanceUid: uids.studyInstanceUid,
+    seriesInstanceUid: uids.seriesInstanceUid,
+    sourceAeTitle: source.sourceAeTitle,
+    path: finalPath,
+    ...occupantUids,
+  };
+  const indexedAs = context.catalog.findInstancesAt(finalPath);
+  if (indexedAs.length > 0) {
+    context.logger.warn('Received an instance whose layout path contains a file indexed under another SOP Instance UID; sent a failure status', {
+      ...clash,
+      indexedSopInstanceUid: indexedAs.join(', '),
+    });
+    throw new ArchiveError('index', 'Path contains another indexed instance; run loader reindex');
+  }
+
+  const conflictPath = await keepConflict(context.root, finalPath, occupantUids.occupantSopInstanceUid ?? uids.sopInstanceUid, context.durability);
+  context.logger.warn('Moved an unindexed file with another data set out of the layout path of a received instance', { ...clash, conflictPath });
+  const linked = await linkIntoLayout(context, tempPath, finalPath);
+  if (linked === 'exists') {
+    // Another process placed a file at this path after the move, so the comparison starts again.
+    return placeTemporaryFile(context, tempPath, header, record, source, fileSize);
+  }
+  if (context.durability === 'full') await fsyncDirectory(path.dirname(finalPath));
+  try {
+    await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
+  } finally {
+    if (linked === 'linked') await removeFileQuietly(tempPath);
+  }
+  context.logger.debug('Stored instance', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
+  return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
+}
+
+/** Returns the Study, Series and SOP Instance UIDs of the file at `file` as log fields, or none when it cannot be read as DICOM. */
+async function readOccupantUids(file: string): Promise<{ occupantStudyInstanceUid?: string; occupantSeriesInstanceUid?: string; occupantSopInstanceUid?: string }> {
+  try {
+    const dataset = (await readDicomFileHeader(file)).dataset;
+    return {
+      occupantStudyInstanceUid: dataset.getString(Tags.StudyInstanceUID) ?? '',
+      occupantSeriesInstanceUid: dataset.getString(Tags.SeriesInstanceUID) ?? '',
+      occupantSopInstanceUid: dataset.getString(Tags.SOPInstanceUID) ?? '',
+    };
+  } catch {
+    return {};
+  }
 }
 
 /**
@@ -405,8 +484,10 @@ async function indexPlacedFile(context: PlacementContext, record: InstanceRecord
     if (error instanceof IndexConflictError) throw error;
     // Keep the tree and the index consistent: a file that is not indexed is removed again.
     await removeFileQuietly(file.path);
-    throw new ArchiveError('index', `Failed to index ${record.instance.sopInstanceUid}: ${describeError(error)}`, {
+    const failure = describeIndexWriteFailure(error, indexPath(context.root));
+    throw new ArchiveError('index', `Failed to index ${record.instance.sopInstanceUid}: ${failure?.detail ?? describeError(error)}`, {
       cause: error,
+      summary: failure?.comment,
     });
   }
 }

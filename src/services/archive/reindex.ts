@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../logger';
 import { describeArchiveUsers, markArchiveUse, otherArchiveUserDetails, otherArchiveUsers } from './archive-users';
 import { ArchiveCatalog, IndexConflictError, OtherPatientError } from './catalog';
 import { ArchiveError, describeError } from './errors';
-import { fsyncDirectorySync } from './file-ops';
+import { fsyncDirectorySync, linkNoReplaceSync } from './file-ops';
 import {
   readInstanceRecord,
   type InstanceAttributes,
@@ -22,7 +22,8 @@ import {
   type SeriesAttributes,
   type StudyAttributes,
 } from './instance-record';
-import { INDEX_FILE, indexPath, isInternalName } from './layout';
+import { FOLDER_MODE, INDEX_FILE, indexPath, isInternalName, relativeInstancePath } from './layout';
+import { keepConflictSync, uidsOf } from './placement';
 import { openIndexDatabase } from './schema';
 import { FileWalker, type WalkProblem } from './walk';
 
@@ -44,11 +45,14 @@ export interface ReindexOptions {
  *   series under another Patient ID (`otherPatient`). The first file indexed
  *   keeps the study, and the files of a study folder are indexed oldest
  *   modification time first (see filesByStudyFolder);
+ * - `misplaced`: a file in the archive folder whose Study, Series or SOP
+ *   Instance UID differs from its path, whose layout path contains another
+ *   file. It was moved to .conflicts;
  * - `removed`: a file indexed in place that was deleted from a folder that is
  *   still there, that now contains another instance or no DICOM data, or
  *   that is not reachable while `dropUnreachable` is set.
  */
-export type ReindexProblemKind = 'unreadable' | 'duplicate' | 'conflict' | 'removed' | 'dropped';
+export type ReindexProblemKind = 'unreadable' | 'duplicate' | 'conflict' | 'misplaced' | 'removed' | 'dropped';
 
 export interface ReindexProblem extends WalkProblem {
   kind: ReindexProblemKind;
@@ -73,6 +77,31 @@ export interface ReindexReport {
   patients: number;
   /** Files that were not indexed, with the reason. */
   skipped: ReindexProblem[];
+  /** Files whose UIDs did not match their path, moved to the free layout path of their UIDs and indexed there. */
+  moved: MovedFile[];
+  /**
+   * Folders and files in the archive folder that could not be read, such as
+   * a folder of mode 000. The old index's rows of the files inside are kept
+   * unchanged, so a wrong permission does not drop studies.
+   */
+  unreadable: UnreadableEntry[];
+}
+
+/** A file that reindex moved to the layout path <root>/<Study>/<Series>/<SOP>.dcm of its own UIDs. */
+export interface MovedFile {
+  from: string;
+  to: string;
+}
+
+/** A folder or file of the archive folder that the file system refused to list or read. */
+export interface UnreadableEntry {
+  path: string;
+  /** The error code (EACCES, EIO and the like) and what to do. */
+  reason: string;
+  /** True for a permission error (EACCES, EPERM). */
+  permission: boolean;
+  /** Rows of the old index at or below `path` that were kept unchanged. */
+  keptInstances: number;
 }
 
 /** Arrival details stored only in the old index, carried over so rebuilt rows equal the old ones. */
@@ -147,6 +176,10 @@ async function rebuildIndex(
   const skipped: ReindexProblem[] = [];
   const unreachable: string[] = [];
   const unreachableFolders = new Set<string>();
+  const movedFiles: MovedFile[] = [];
+  /** Layout paths of moved files, which the walk may still reach and must not index twice. */
+  const movedTargets = new Set<string>();
+  const unreadableEntries: UnreadableEntry[] = [];
   let instances = 0;
   let inPlaceInstances = 0;
 
@@ -178,13 +211,27 @@ async function rebuildIndex(
       }
     };
 
-    const indexFile = (file: string, inPlace: boolean): boolean => {
+    const indexFile = (file: string): boolean => {
       const read = readRecord(file, legacyCharacterSet);
       if ('error' in read) {
-        skipped.push({ kind: 'unreadable', path: file, reason: reasonWithoutPath(read.error, file) });
+        const code = errorCode(read.error);
+        if (isFileSystemError(read.error) && code !== 'ENOENT' && code !== 'ENOTDIR') unreadableEntries.push(unreadableEntry(file, code ?? 'EIO', false));
+        else skipped.push({ kind: 'unreadable', path: file, reason: reasonWithoutPath(read.error, file) });
         return false;
       }
-      return addRow(read.record, file, inPlace, read.size);
+      const layoutPath = layoutPathOf(archiveRoot, read.record);
+      if (layoutPath === undefined || layoutPath === file) return addRow(read.record, file, false, read.size);
+
+      // A file whose UIDs belong elsewhere would be found by queries at a path that another instance's store
+      // then takes, so it moves to its own layout path, or aside when that path contains a file.
+      const placed = moveToLayoutPath(archiveRoot, file, layoutPath, read.record, logger);
+      if (placed.movedTo !== undefined) {
+        movedFiles.push({ from: file, to: placed.movedTo });
+        movedTargets.add(placed.movedTo);
+        return addRow(read.record, placed.movedTo, false, read.size);
+      }
+      skipped.push({ kind: 'misplaced', path: file, reason: placed.reason });
+      return false;
     };
 
     const keepUnreachable = (arrival: ArrivalInfo, folder: string): void => {
@@ -204,13 +251,33 @@ async function rebuildIndex(
     db.exec('BEGIN');
     for (const files of filesByStudyFolder(walker, archiveRoot)) {
       for (const file of files) {
-        if (indexFile(file, false)) instances++;
+        if (movedTargets.has(file)) continue;
+        if (indexFile(file)) instances++;
         if (++inBatch >= batchSize) {
           db.exec('COMMIT');
           db.exec('BEGIN');
           inBatch = 0;
         }
       }
+    }
+
+    for (const problem of walker.problems) {
+      if (problem.code === undefined || problem.code === 'ENOENT' || problem.code === 'ENOTDIR') {
+        skipped.push({ kind: 'unreadable', path: problem.path, reason: problem.reason });
+      } else {
+        unreadableEntries.push(unreadableEntry(problem.path, problem.code, problem.isFolder === true));
+      }
+    }
+    // A folder that cannot be listed keeps the rows of its files, as an unreachable disc keeps those indexed in place.
+    for (const entry of unreadableEntries) {
+      for (const row of readOldRowsAt(archiveRoot, livePath, entry.path, logger)) {
+        if (addRow(recordOf(row), row.path, false, row.size)) entry.keptInstances++;
+      }
+      logger.warn('Reindex kept the old rows of an archive folder or file that cannot be read', {
+        path: entry.path,
+        reason: entry.reason,
+        keptInstances: entry.keptInstances,
+      });
     }
 
     // Files indexed in place come after every file of the archive folder, in
@@ -244,7 +311,6 @@ async function rebuildIndex(
       if (addRow(read.record, arrival.path, true, read.size)) inPlaceInstances++;
     }
     db.exec('COMMIT');
-    skipped.push(...walker.problems.map((problem): ReindexProblem => ({ kind: 'unreadable', ...problem })));
     for (const link of walker.skippedLinks) logger.warn('Reindex did not follow a symbolic link', { path: link.path, reason: link.reason });
 
     const counts = db
@@ -266,6 +332,8 @@ async function rebuildIndex(
       unreachableFolders: [...unreachableFolders],
       ...counts,
       skipped,
+      moved: movedFiles,
+      unreadable: unreadableEntries,
     };
     logger.info('Reindex finished', {
       root: archiveRoot,
@@ -278,7 +346,10 @@ async function rebuildIndex(
     if (unreachable.length > 0) {
       logger.warn('Reindex kept instances indexed in place whose files are not reachable', { count: unreachable.length, folders: report.unreachableFolders.join(', ') });
     }
-    for (const problem of skipped) logger.warn('Reindex skipped a file', { path: problem.path, kind: problem.kind, error: problem.reason });
+    // A misplaced file was logged with its UIDs when it was moved aside.
+    for (const problem of skipped) {
+      if (problem.kind !== 'misplaced') logger.warn('Reindex skipped a file', { path: problem.path, kind: problem.kind, error: problem.reason });
+    }
     return report;
   } catch (error) {
     if (db.open) db.close();
@@ -344,6 +415,59 @@ function reasonWithoutPath(error: unknown, file: string): string {
   return reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason;
 }
 
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * Describes a folder or file of the archive folder that the file system
+ * refused, with a remedy that fits reindex. Moving the folder out, as for a
+ * damaged file, would drop its studies.
+ */
+function unreadableEntry(entry: string, code: string, isFolder: boolean): UnreadableEntry {
+  const kind = isFolder ? 'folder' : 'file';
+  const permission = code === 'EACCES' || code === 'EPERM';
+  const reason = permission
+    ? `permission denied (${code}): the user running loader reindex may not ${isFolder ? 'list this folder' : 'read this file'}`
+    : `the ${kind} could not be read (${code})`;
+  return { path: entry, reason, permission, keptInstances: 0 };
+}
+
+/** Returns the layout path <root>/<Study>/<Series>/<SOP>.dcm of the record's UIDs, or undefined when a UID is invalid (addRow reports that). */
+function layoutPathOf(root: string, record: InstanceRecord): string | undefined {
+  try {
+    return path.join(root, relativeInstancePath(uidsOf(record)));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Moves `file`, whose UIDs belong at `layoutPath`, to that path when it is
+ * free, and to .conflicts otherwise. Logs one warning with both paths and the
+ * UIDs. Returns the new layout path, or the reason the file was moved aside.
+ */
+function moveToLayoutPath(root: string, file: string, layoutPath: string, record: InstanceRecord, logger: Logger): { movedTo?: string; reason: string } {
+  const uids = uidsOf(record);
+  fs.mkdirSync(path.dirname(layoutPath), { recursive: true, mode: FOLDER_MODE });
+  if (linkNoReplaceSync(file, layoutPath, { keepSource: false }) !== 'exists') {
+    fsyncDirectorySync(path.dirname(layoutPath));
+    fsyncDirectorySync(path.dirname(file));
+    logger.warn('Reindex moved a file whose UIDs do not match its path to the layout path of its UIDs', { path: file, layoutPath, ...uids });
+    return { movedTo: layoutPath, reason: '' };
+  }
+  const conflictPath = keepConflictSync(root, file, uids.sopInstanceUid);
+  fsyncDirectorySync(path.dirname(conflictPath));
+  fsyncDirectorySync(path.dirname(file));
+  logger.warn('Reindex moved a file whose UIDs do not match its path to .conflicts, because the layout path of its UIDs contains another file', {
+    path: file,
+    layoutPath,
+    conflictPath,
+    ...uids,
+  });
+  return { reason: `its UIDs belong at ${layoutPath}, which contains another file, so it was moved to ${conflictPath} and not indexed` };
+}
+
 /** Returns true for errors of a file system call (EIO, EACCES and the like), as opposed to errors about the file's content. */
 function isFileSystemError(error: unknown): boolean {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
@@ -387,6 +511,46 @@ type OldIndexRow = PatientAttributes &
   SeriesAttributes &
   InstanceAttributes & { receivedAt: string; sourceAeTitle: string; path: string; inPlace: number; size: number };
 
+const OLD_ROW_QUERY = `SELECT i.sop_instance_uid AS sopInstanceUid, i.received_at AS receivedAt, i.source_ae_title AS sourceAeTitle,
+    i.path, i.in_place AS inPlace, i.size, i.sop_class_uid AS sopClassUid, i.instance_number AS instanceNumber,
+    i.transfer_syntax_uid AS transferSyntaxUid, i.specific_character_set AS specificCharacterSet,
+    p.patient_id AS patientId, p.issuer_of_patient_id AS issuerOfPatientId, p.patient_name AS patientName,
+    p.birth_date AS birthDate, p.sex,
+    st.study_instance_uid AS studyInstanceUid, st.study_date AS studyDate, st.study_time AS studyTime,
+    st.study_description AS studyDescription, st.accession_number AS accessionNumber,
+    st.referring_physician_name AS referringPhysicianName, st.study_id AS studyId,
+    se.series_instance_uid AS seriesInstanceUid, se.modality, se.series_number AS seriesNumber,
+    se.series_description AS seriesDescription, se.body_part_examined AS bodyPartExamined,
+    se.series_date AS seriesDate, se.series_time AS seriesTime
+  FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref
+    JOIN patients p ON p.id = st.patient_ref`;
+
+/**
+ * Returns the old index's rows of files in the archive folder at `entry` or
+ * below it, or none when the old index cannot be read.
+ */
+function readOldRowsAt(archiveRoot: string, livePath: string, entry: string, logger: Logger): OldIndexRow[] {
+  if (!fs.existsSync(livePath)) return [];
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(livePath, { readonly: true, fileMustExist: true });
+    // The index stores the paths of files in the archive folder relative to it (ArchiveCatalog.toStoredPath).
+    const stored = path.relative(archiveRoot, entry);
+    const prefix = stored + path.sep;
+    // SQLite compares TEXT bytewise, so [prefix, end) contains exactly the paths that start with prefix.
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    const rows = db
+      .prepare(`${OLD_ROW_QUERY} WHERE i.in_place = 0 AND (i.path = ? OR (i.path >= ? AND i.path < ?)) ORDER BY i.rowid`)
+      .all(stored, prefix, end) as OldIndexRow[];
+    return rows.map((row) => ({ ...row, path: path.resolve(archiveRoot, row.path) }));
+  } catch (error) {
+    logger.warn('Old index is unreadable; the rows of an unreadable archive folder are not kept', { path: livePath, folder: entry, error: describeError(error) });
+    return [];
+  } finally {
+    db?.close();
+  }
+}
+
 /**
  * Reads arrival details per SOP Instance UID from the old index, and the
  * indexed attributes of files indexed in place. An unreadable index yields none.
@@ -398,19 +562,7 @@ function readArrivalInfo(livePath: string, logger: Logger): Map<string, ArrivalI
   try {
     db = new Database(livePath, { readonly: true, fileMustExist: true });
     const rows = db
-      .prepare(`SELECT i.sop_instance_uid AS sopInstanceUid, i.received_at AS receivedAt, i.source_ae_title AS sourceAeTitle,
-          i.path, i.in_place AS inPlace, i.size, i.sop_class_uid AS sopClassUid, i.instance_number AS instanceNumber,
-          i.transfer_syntax_uid AS transferSyntaxUid, i.specific_character_set AS specificCharacterSet,
-          p.patient_id AS patientId, p.issuer_of_patient_id AS issuerOfPatientId, p.patient_name AS patientName,
-          p.birth_date AS birthDate, p.sex,
-          st.study_instance_uid AS studyInstanceUid, st.study_date AS studyDate, st.study_time AS studyTime,
-          st.study_description AS studyDescription, st.accession_number AS accessionNumber,
-          st.referring_physician_name AS referringPhysicianName, st.study_id AS studyId,
-          se.series_instance_uid AS seriesInstanceUid, se.modality, se.series_number AS seriesNumber,
-          se.series_description AS seriesDescription, se.body_part_examined AS bodyPartExamined,
-          se.series_date AS seriesDate, se.series_time AS seriesTime
-        FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref
-          JOIN patients p ON p.id = st.patient_ref`)
+      .prepare(OLD_ROW_QUERY)
       .all() as OldIndexRow[];
     for (const row of rows) {
       const { sopInstanceUid, receivedAt, sourceAeTitle, path: file, inPlace, size } = row;

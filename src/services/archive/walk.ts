@@ -18,6 +18,10 @@ import { describeError, describeReadError } from './errors';
 export interface WalkProblem {
   path: string;
   reason: string;
+  /** The file system's error code, such as EACCES, for an entry that could not be opened or listed. */
+  code?: string;
+  /** True when `path` is a folder that could not be listed. */
+  isFolder?: boolean;
 }
 
 export interface FileWalkerOptions {
@@ -94,7 +98,7 @@ export class FileWalker {
       // The entry itself is gone or unreadable; that is reported below as a problem.
     }
     if (!isLink) {
-      this.problems.push({ path: entry, reason: describeFileSystemError(entry, error, 'file') });
+      this.problems.push({ path: entry, reason: describeFileSystemError(entry, error, 'file'), code });
     } else if (code === 'ELOOP') {
       this.skippedLinks.push({ path: entry, reason: 'symbolic link loop (ELOOP): following the links never reaches a file or folder' });
     } else if (code === 'ENOENT') {
@@ -132,7 +136,7 @@ export class FileWalker {
       try {
         if (this.options.skipFolders.includes(fs.realpathSync.native(folder))) return;
       } catch (error) {
-        this.problems.push({ path: folder, reason: describeFileSystemError(folder, error, 'folder') });
+        this.problems.push({ path: folder, reason: describeFileSystemError(folder, error, 'folder'), code: errorCode(error), isFolder: true });
         return;
       }
     }
@@ -141,7 +145,7 @@ export class FileWalker {
     try {
       entries = fs.readdirSync(folder, { withFileTypes: true });
     } catch (error) {
-      this.problems.push({ path: folder, reason: describeFileSystemError(folder, error, 'folder') });
+      this.problems.push({ path: folder, reason: describeFileSystemError(folder, error, 'folder'), code: errorCode(error), isFolder: true });
       return;
     }
     // Pushed in reverse name order, so they are popped in name order.
@@ -189,6 +193,10 @@ function describeSpecialFile(stats: fs.Stats): string {
   if (stats.isBlockDevice()) return 'not a regular file but a block device (a disk or partition); it was not opened. Mount it and scan the mounted folder';
   if (stats.isCharacterDevice()) return 'not a regular file but a character device; it was not opened';
   return 'not a regular file; it was not opened';
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function folderKey(stats: fs.Stats): string {
