@@ -125,8 +125,11 @@ export class RepeatLimiter {
     private readonly intervalMs = 60_000,
   ) {}
 
-  /** Writes or counts one occurrence. `key` separates occurrences that differ, such as the calling AE title. */
-  report(fields: LogFields, peerAddress: string, key = ''): void {
+  /**
+   * Writes or counts one occurrence. `key` separates occurrences that differ, such as the calling AE title.
+   * Without `peerAddress` (a local failure), the summary counts no addresses.
+   */
+  report(fields: LogFields, peerAddress?: string, key = ''): void {
     if (!this.counts.has(key) && this.counts.size >= MAX_TRACKED_KEYS) {
       key = OVERFLOW_KEY;
       if (!this.counts.has(key)) this.counts.set(key, { count: 0, addresses: new Set(), fields });
@@ -134,7 +137,7 @@ export class RepeatLimiter {
     const counted = this.counts.get(key);
     if (counted) {
       counted.count++;
-      if (counted.addresses.size < MAX_COUNTED_ADDRESSES) counted.addresses.add(peerAddress);
+      if (peerAddress !== undefined && counted.addresses.size < MAX_COUNTED_ADDRESSES) counted.addresses.add(peerAddress);
       counted.fields = fields;
       return;
     }
@@ -176,7 +179,7 @@ export class RepeatLimiter {
       this.logger[this.level](`${this.message} (repeated ${counted.count} more times in the last ${seconds} s)`, {
         ...counted.fields,
         repeats: counted.count,
-        peerAddresses: addresses < MAX_COUNTED_ADDRESSES ? addresses : `${addresses} or more`,
+        peerAddresses: addresses === 0 ? undefined : addresses < MAX_COUNTED_ADDRESSES ? addresses : `${addresses} or more`,
       });
     }
   }

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 
 import type { DatasetSource } from './dataset-source';
 
-import type { LogFields, Logger } from '../../services/logger';
+import type { LogFields, Logger, RepeatLimiter } from '../../services/logger';
 import { AcceptedContext, AssociationClosedError } from './association';
 import type { IncomingMessage } from './message-assembler';
 import { COMMAND_FIELD, CommandFields, DimseStatusError, MAX_ERROR_COMMENT_LENGTH, RESPONSE_BIT, STATUS, commandName, formatStatus, isResponse, statusClass } from './dimse';
@@ -56,6 +56,8 @@ export interface StoreRequestContext extends RequestContext {
 export interface DimseResult {
   status: number;
   errorComment?: string;
+  /** The whole failure text for the log, when `errorComment` is a shorter form of it. */
+  errorDetail?: string;
   offendingElements?: number[];
   dataset?: Buffer;
 }
@@ -165,6 +167,8 @@ interface ProviderOptions {
   info: AssociationInfo;
   handlers: DimseHandlers;
   logger: Logger;
+  /** Limits the lines of C-STORE requests that fail for a local reason (A7xx, 0110); without it each is logged. */
+  storeFailureLog?: RepeatLimiter;
 }
 
 /** Builds the request handler that serves one association with `handlers`. */
@@ -284,7 +288,7 @@ class RequestServer {
    */
   private logOutcome(result: DimseResult, extra: LogFields = {}): void {
     const command = commandName(this.fields.commandField);
-    const fields = { ...this.requestFields(), status: formatStatus(result.status), error: result.errorComment, ...extra };
+    const fields = { ...this.requestFields(), status: formatStatus(result.status), error: result.errorDetail ?? result.errorComment, ...extra };
     switch (statusClass(result.status)) {
       case 'cancel':
         this.options.logger.info(`${command} cancelled`, fields);
@@ -294,6 +298,11 @@ class RequestServer {
         return;
       default: {
         const localFailure = (result.status & 0xff00) === STATUS.OUT_OF_RESOURCES || result.status === STATUS.PROCESSING_FAILURE;
+        const repeats = this.options.storeFailureLog;
+        if (localFailure && repeats && this.fields.commandField === COMMAND_FIELD.C_STORE_RQ) {
+          repeats.report(fields, this.options.info.remoteAddress, `${fields.status} ${result.errorComment ?? ''}`);
+          return;
+        }
         this.options.logger[localFailure ? 'error' : 'warn'](`${command} failed`, fields);
       }
     }

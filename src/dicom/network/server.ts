@@ -180,6 +180,11 @@ export class DicomServer extends EventEmitter {
   private readonly closedByPeerLog = new RepeatLimiter(logger, 'info', 'Connection closed by the peer before an A-ASSOCIATE-RQ');
   private readonly invalidDataLog = new RepeatLimiter(logger, 'warn', 'Closed a connection that sent invalid data before an A-ASSOCIATE-RQ');
   private readonly rejectedLog = new RepeatLimiter(logger, 'warn', 'Association rejected');
+  /**
+   * C-STORE failures of this server (status A7xx or 0110). When the archive cannot write, every
+   * instance fails with the same Error Comment, so the first is logged whole and the rest are counted.
+   */
+  private readonly storeFailureLog = new RepeatLimiter(logger, 'error', 'C-STORE-RQ failed');
 
   constructor(options: DicomServerOptions) {
     super();
@@ -247,7 +252,9 @@ export class DicomServer extends EventEmitter {
     for (const association of this.associations) association.socket.destroy();
     await stopped;
     this.server = undefined;
-    for (const repeats of [this.closedForRoomLog, this.artimExpiredLog, this.closedByPeerLog, this.invalidDataLog, this.rejectedLog]) repeats.flush();
+    for (const repeats of [this.closedForRoomLog, this.artimExpiredLog, this.closedByPeerLog, this.invalidDataLog, this.rejectedLog, this.storeFailureLog]) {
+      repeats.flush();
+    }
     logger.info('DICOM server closed', { aeTitle: this.options.aeTitle });
   }
 
@@ -386,7 +393,7 @@ export class DicomServer extends EventEmitter {
       userIdentity: request.userIdentity,
     };
     const exchange = new DimseExchange(association, this.timeouts.dimseMs, logger);
-    exchange.requestHandler = createRequestHandler({ exchange, info, handlers: this.options.handlers, logger });
+    exchange.requestHandler = createRequestHandler({ exchange, info, handlers: this.options.handlers, logger, storeFailureLog: this.storeFailureLog });
     association.accept(response, accepted, request.maxPduLength);
 
     logger.info('Association accepted', {

@@ -58,6 +58,7 @@ import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type St
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
 import { describeWriteError, findReadOnlyReason, ReadOnlyArchiveError } from './read-only';
+import { describeStorageFailure } from './storage-errors';
 import { openIndexDatabase, openReadOnlyIndexDatabase } from './schema';
 
 export type { StoreOutcome } from './placement';
@@ -206,8 +207,8 @@ export class LocalArchive {
     requireValidUid(request.sopClassUid, 'Affected SOP Class UID (0000,0002)');
     requireValidUid(request.transferSyntaxUid, 'Transfer Syntax UID (0002,0010)');
 
-    const fail = (error: unknown): ArchiveError => {
-      const archiveError = toArchiveError(error, `Failed to store ${sopInstanceUid}`);
+    const fail = (error: unknown, file?: string): ArchiveError => {
+      const archiveError = toArchiveError(error, `Failed to store ${sopInstanceUid}`, file);
       // The C-STORE provider logs the failure with the association's AE titles.
       this.logger.debug('Failed to store received instance', {
         sopInstanceUid,
@@ -253,7 +254,7 @@ export class LocalArchive {
       );
     } catch (error) {
       await removeFileQuietly(file.path);
-      throw fail(error);
+      throw fail(error, file.path);
     }
   }
 
@@ -392,6 +393,7 @@ export class LocalArchive {
     this.closed = true;
     this.temporaryFiles.close();
     this.indexQueue.flush();
+    this.indexQueue.flushLog();
     this.db.close();
     this.releaseUse();
     this.logger.debug('Closed archive', { root: this.root });
@@ -584,8 +586,13 @@ function checkCommandMatchesDataset(request: ReceiveRequest, header: DicomFileHe
   }
 }
 
-/** Wraps any failure into an ArchiveError, keeping codes of ArchiveErrors. */
-export function toArchiveError(error: unknown, context: string): ArchiveError {
+/**
+ * Wraps any failure into an ArchiveError, keeping codes of ArchiveErrors. A
+ * full disk, a file size limit, a denied or read-only folder gets its cause
+ * and remedy (storage-errors.ts); `file` is the file being written, for errors
+ * that name no path.
+ */
+export function toArchiveError(error: unknown, context: string, file?: string): ArchiveError {
   if (error instanceof ArchiveError) return error;
   if (error instanceof InvalidUidError) {
     return new ArchiveError('invalid-uid', `${context}: ${error.message}`, { cause: error });
@@ -593,5 +600,7 @@ export function toArchiveError(error: unknown, context: string): ArchiveError {
   if (error instanceof NotDicomError || error instanceof DicomParseError) {
     return new ArchiveError('unreadable', `${context}: ${error.message}`, { cause: error });
   }
+  const failure = describeStorageFailure(error, file);
+  if (failure !== undefined) return new ArchiveError('io', `${context}: ${failure.detail}`, { cause: error, summary: failure.comment });
   return new ArchiveError('io', `${context}: ${describeError(error)}`, { cause: error });
 }

@@ -23,13 +23,19 @@ export type ArchiveErrorCode =
 
 export class ArchiveError extends Error {
   override readonly name = 'ArchiveError';
+  /**
+   * The reason in at most 64 characters, for Error Comment (0000,0902), when
+   * the message is longer. The message keeps the path and what to do.
+   */
+  readonly summary: string | undefined;
 
   constructor(
     readonly code: ArchiveErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; summary?: string },
   ) {
     super(message, options);
+    this.summary = options?.summary;
   }
 }
 

@@ -17,11 +17,13 @@
  */
 
 import fs from 'node:fs';
-import type { Logger } from '../logger';
+import { RepeatLimiter, type Logger } from '../logger';
 import { IndexConflictError, OtherPatientError, otherPatientConflict, type ArchiveCatalog, type IndexEntry, type OtherPatientConflict } from './catalog';
 import { describeError } from './errors';
 import type { InstanceRecord } from './instance-record';
+import { indexPath } from './layout';
 import { keepConflictOnce, keepConflictSync, otherPatientFields, transferSyntaxFields } from './placement';
+import { describeIndexWriteFailure } from './storage-errors';
 
 /** Maximum time in milliseconds a deferred row waits for its commit. */
 export const DEFERRED_COMMIT_DELAY_MS = 20;
@@ -36,6 +38,13 @@ const MAX_DEFERRED_ROWS = 200;
  */
 const LOCKED_RETRY_DELAY_MS = 1000;
 const MAX_COMMIT_TRIES = 5;
+
+/**
+ * Rows whose deferred commit failed that the queue keeps, to commit them
+ * again once a commit succeeds. Rows beyond it are indexed by the next
+ * archive open from their second links.
+ */
+const MAX_FAILED_ROWS = 10_000;
 
 interface PendingEntry extends IndexEntry {
   resolve: () => void;
@@ -54,13 +63,46 @@ export class IndexWriteQueue {
   private deferred = new Map<string, DeferredEntry>();
   private scheduled: NodeJS.Immediate | undefined;
   private deferredTimer: NodeJS.Timeout | undefined;
+  /** Deferred rows whose commit failed, committed again after the next commit that succeeds. */
+  private readonly failedRows = new Map<string, DeferredEntry>();
+  /** The error of the last failed deferred commit, until a commit succeeds again. */
+  private commitFailure: string | undefined;
+  /** One line per distinct error of deferred rows, then a count of the repeats per minute. */
+  private readonly failureLog: RepeatLimiter;
+  /**
+   * The switches between deferred and synchronous commits. A small commit can succeed while
+   * the retry of many rows fails again, so both switches may repeat, and they are counted too.
+   */
+  private readonly failingLog: RepeatLimiter;
+  private readonly recoveredLog: RepeatLimiter;
 
   /** `catalog` is a getter because reindex replaces the archive's catalog. */
   constructor(
     private readonly catalog: () => ArchiveCatalog,
     private readonly logger: Logger,
     private readonly options: { groupCommits: boolean } = { groupCommits: true },
-  ) {}
+  ) {
+    this.failureLog = new RepeatLimiter(
+      logger,
+      'error',
+      'Failed to index a stored instance; its file stays in the archive, and the next successful commit or archive open indexes it',
+    );
+    this.failingLog = new RepeatLimiter(
+      logger,
+      'warn',
+      'Deferred index commits fail, so each store now waits for its own index commit and fails while that fails too, until a commit succeeds',
+    );
+    this.recoveredLog = new RepeatLimiter(logger, 'info', 'Index commits succeed again, so stores return before their index commit again');
+  }
+
+  /**
+   * True after a deferred commit failed and until a commit succeeds again.
+   * Placement then adds rows with add() instead of defer(), so a store
+   * reports success only when its row is committed.
+   */
+  get commitsFailing(): boolean {
+    return this.commitFailure !== undefined;
+  }
 
   /** Commits or queues one row; resolves after it is committed, rejects with the error of its insert or of the commit. */
   add(entry: IndexEntry): Promise<void> {
@@ -70,6 +112,7 @@ export class IndexWriteQueue {
       } catch (error) {
         return Promise.reject(error);
       }
+      this.commitSucceeded();
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
@@ -151,6 +194,7 @@ export class IndexWriteQueue {
       this.retryOrReport(deferred, error);
       return;
     }
+    if (errors.some((error) => error === undefined)) this.commitSucceeded();
     waiting.forEach((entry, index) => {
       if (errors[index] === undefined) entry.resolve();
       else entry.reject(errors[index]);
@@ -280,13 +324,47 @@ export class IndexWriteQueue {
     }
   }
 
+  /** Writes the summaries of repeated failures; the archive calls it when it closes. */
+  flushLog(): void {
+    for (const repeats of [this.failureLog, this.failingLog, this.recoveredLog]) repeats.flush();
+  }
+
+  /**
+   * Logs a deferred row that failed to commit and keeps it for the next
+   * commit that succeeds. The first failure also switches placement to
+   * add() (see commitsFailing). Repeats of one error are counted, because
+   * every row of a failed commit fails with the same error.
+   */
   private reportDeferredFailure(entry: DeferredEntry, error: unknown): void {
-    this.logger.error('Failed to index a stored instance; the next archive open indexes it again', {
-      sopInstanceUid: entry.record.instance.sopInstanceUid,
-      path: entry.file.path,
-      secondLink: entry.secondLink,
-      error: describeError(error),
-    });
+    const sopInstanceUid = entry.record.instance.sopInstanceUid;
+    const root = this.catalog().root;
+    const failure = describeIndexWriteFailure(error, indexPath(root));
+    const reason = failure?.detail ?? describeError(error);
+    if (this.commitFailure === undefined) this.failingLog.report({ root, error: reason });
+    this.commitFailure = reason;
+    if (this.failedRows.size < MAX_FAILED_ROWS) this.failedRows.set(sopInstanceUid, entry);
+    this.failureLog.report(
+      { sopInstanceUid, path: entry.file.path, secondLink: entry.secondLink, sourceAeTitle: entry.file.sourceAeTitle, error: reason },
+      undefined,
+      // Keyed by the short reason, because the detail names file sizes that change from one failure to the next.
+      failure?.comment ?? reason,
+    );
+  }
+
+  /** Ends the failure state after a commit succeeded, and queues the rows whose deferred commit failed again. */
+  private commitSucceeded(): void {
+    if (this.commitFailure === undefined) return;
+    this.commitFailure = undefined;
+    let requeued = 0;
+    for (const [sopInstanceUid, entry] of this.failedRows) {
+      // A later store of the UID may have indexed it, and the open of another process may have taken the second link.
+      if (this.deferred.has(sopInstanceUid) || !fs.existsSync(entry.secondLink)) continue;
+      this.deferred.set(sopInstanceUid, { ...entry, lockedTries: 0 });
+      requeued++;
+    }
+    this.failedRows.clear();
+    this.recoveredLog.report({ root: this.catalog().root, requeuedRows: requeued });
+    if (requeued > 0) this.scheduled ??= setImmediate(() => this.flushScheduled());
   }
 }
 

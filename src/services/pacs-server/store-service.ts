@@ -107,8 +107,10 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
       // status, or for a peer that left mid-transfer (the response is never sent, and the archive kept nothing), the end reason.
       if (ended !== undefined) return { status, errorComment: message };
       const offendingElements = offendingElementsOf(error);
-      // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902).
-      return { status, errorComment: message, ...(offendingElements ? { offendingElements } : {}) };
+      // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902), so a long
+      // message goes to the log whole and to the sender as its summary, when the archive gave one.
+      const errorComment = error instanceof ArchiveError && error.summary !== undefined ? error.summary : message;
+      return { status, errorComment, errorDetail: message, ...(offendingElements ? { offendingElements } : {}) };
     }
   };
 }
