@@ -51,7 +51,7 @@ describe('kept-aside notice', () => {
         `and the sender received a failure status. Check which patient is right before sending again. The latest copy is /archive/.conflicts/${STUDY_UID}.1.7.dcm`,
     );
     expect(describeKeptAside(translator('ru'), notice)).toBe(
-      `Сервер PACS отложил снимки от вызывающего имени AE «CT_SCANNER» (снимков: 2) и не добавил их в архив: исследование ${STUDY_UID} хранится под другим Patient ID, ` +
+      `Сервер PACS не добавил в архив и отложил снимки от вызывающего имени AE «CT_SCANNER». Снимков: 2. Причина: исследование ${STUDY_UID} хранится под другим Patient ID, ` +
         `отправитель получил статус ошибки. Прежде чем отправлять снова, проверьте, какой пациент верен. Последняя копия: /archive/.conflicts/${STUDY_UID}.1.7.dcm`,
     );
   });

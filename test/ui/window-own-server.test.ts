@@ -128,14 +128,14 @@ describeWithGui('window with its own server', () => {
     await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, [other], { callingAeTitle: 'MODALITY' });
 
     const notice = await driver.waitFor('kept-aside-notice', (label) => /хранится под другим Patient ID/.test(label.text ?? ''), 20_000, 'the kept-aside notice');
-    expect(notice.text).toMatch(/^Сервер PACS отложил снимки от вызывающего имени AE «MODALITY» \(снимков: 1\)/);
+    expect(notice.text).toMatch(/^Сервер PACS не добавил в архив и отложил снимки от вызывающего имени AE «MODALITY»\. Снимков: 1\./);
     expect(notice.text).toContain('.conflicts');
 
     // A second sender gets its own line above the first instead of replacing it.
     const second = modifiedCopy(source, path.join(workDir, 'other-patient', 'ct-2.dcm'), { [Tag.PatientID]: 'OTHER-PATIENT', [Tag.SOPInstanceUID]: generateUid() });
     await storeFiles({ aeTitle: AE_TITLE, host: '127.0.0.1', port: serverPort }, [second], { callingAeTitle: 'WORKSTATION' });
-    await driver.waitFor('kept-aside-notice', (label) => /«WORKSTATION» \(снимков: 1\)/.test(label.text ?? ''), 20_000, 'WORKSTATION first');
-    expect(driver.widget('kept-aside-notice-1')?.text).toMatch(/^Сервер PACS отложил снимки от вызывающего имени AE «MODALITY» \(снимков: 1\)/);
+    await driver.waitFor('kept-aside-notice', (label) => /«WORKSTATION»\. Снимков: 1\./.test(label.text ?? ''), 20_000, 'WORKSTATION first');
+    expect(driver.widget('kept-aside-notice-1')?.text).toMatch(/^Сервер PACS не добавил в архив и отложил снимки от вызывающего имени AE «MODALITY»\. Снимков: 1\./);
 
     // The buttons move while lines are laid out, so each click waits until its button keeps its place.
     await driver.waitForStill('kept-aside-notice-dismiss');
