@@ -453,6 +453,24 @@ describe('archive import and reindex', () => {
       expect(warnings[0]).not.toContain('Received different content for a stored SOP Instance UID');
     });
 
+    test('concurrent stores of one UID keep the indexed copy', async () => {
+      // The second store finds the first one's file linked but its row not yet committed (full durability flushes first).
+      const first = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'in', 'race.dcm')));
+      const changed = Buffer.from(first.bytes);
+      changed[changed.length - 1] ^= 0xff;
+      const second = { ...first, bytes: changed };
+
+      const outcomes = await Promise.all([archive.receive(receiveRequest(first)), archive.receive(receiveRequest(second))]);
+
+      // Either store may link its file first; the other copy is kept aside, and the index lists the file at the layout path.
+      expect(outcomes.map((outcome) => outcome.outcome).sort()).toEqual(['conflict', 'stored']);
+      const stored = outcomes[0].outcome === 'stored' ? first : second;
+      const layoutPath = path.join(root, first.studyInstanceUid, first.seriesInstanceUid, `${first.sopInstanceUid}.dcm`);
+      expect(archive.getInstancePath(first.sopInstanceUid)).toBe(layoutPath);
+      expect(fs.readFileSync(layoutPath).subarray(-first.bytes.length)).toEqual(stored.bytes);
+      expect(logLines.filter((line) => line.includes('Moved an unindexed file'))).toEqual([]);
+    });
+
     test('receive fails when its path is indexed as another', async () => {
       const { received, copied } = await fillArchive();
       const receivedPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);

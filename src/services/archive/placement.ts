@@ -115,6 +115,14 @@ interface ExistingFile {
  * Places `tempPath` (whose header is `header`) into the layout; see the file
  * comment. `size` is the temporary file's size when the caller knows it.
  */
+/**
+ * Layout paths whose file this process has linked and whose index row it is
+ * committing now. Another store of the same SOP Instance UID with other content
+ * that arrives in that time finds the file but no row, and must treat it as the
+ * indexed copy rather than as a stray file to move aside.
+ */
+const pathsBeingIndexed = new Set<string>();
+
 export async function placeTemporaryFile(
   context: PlacementContext,
   tempPath: string,
@@ -149,6 +157,7 @@ export async function placeTemporaryFile(
       // replaces, or a file without its row, which the next store of the UID indexes as a duplicate.
       const folderFlushed = context.durability === 'full' ? fsyncDirectory(path.dirname(finalPath)) : undefined;
       folderFlushed?.catch(() => undefined);
+      if (linked === 'linked') pathsBeingIndexed.add(finalPath);
       try {
         await indexPlacedFile(context, record, fileInfo(finalPath, false, fileSize, source), source);
       } catch (error) {
@@ -167,6 +176,8 @@ export async function placeTemporaryFile(
           return await keepDifferentContent(context, placed, header, { path: error.storedPath, indexed: true }, record, source, fileSize);
         }
         return await keepIndexConflict(context, placed, header, error, uids, source, fileSize);
+      } finally {
+        pathsBeingIndexed.delete(finalPath);
       }
       await folderFlushed;
       if (linked === 'linked') removeFileQuietlySync(tempPath);
@@ -190,7 +201,7 @@ export async function placeTemporaryFile(
     return { outcome: 'duplicate', path: existing.path, size: existingSize, ...uids };
   }
 
-  if (!existing.indexed) return replaceLayoutOccupant(context, tempPath, header, record, source, fileSize, finalPath);
+  if (!existing.indexed && !pathsBeingIndexed.has(existing.path)) return replaceLayoutOccupant(context, tempPath, header, record, source, fileSize, finalPath);
   return keepDifferentContent(context, tempPath, header, existing, record, source, fileSize);
 }
 
