@@ -83,7 +83,7 @@ describeWithGui('Local panel on a folder', () => {
 
     // The status bar shortens a long text with "…" and shows it in full in its tooltip.
     const finished = await driver.waitFor('status-text', (label) => /^Сканирование завершено/.test(label.text ?? ''), 30_000, 'scan finished');
-    expect(finished.toolTip || finished.text).toBe('Сканирование завершено: файлов 3, проиндексировано 2, повреждено 1');
+    expect(finished.toolTip || finished.text).toBe('Сканирование завершено. Файлов: 3, проиндексировано: 2, повреждено: 1');
     await driver.waitFor('right-table', (table) => table.rows === 2, 10_000, '2 rows');
   }, 60_000);
 
