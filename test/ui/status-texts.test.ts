@@ -1,8 +1,9 @@
 /**
  * Status bar texts of sends, retrieves and scans in both languages: a send
- * counts instances sent, and a scan names each kind of problem apart.
+ * counts instances sent, and a scan names each kind of problem apart. The
+ * send dialog names the patients of the selected studies.
  */
-import { progressText, scanDoneText, transferResultText } from '../../src/ui/components/status-texts';
+import { progressText, scanDoneText, selectedPatientsText, transferResultText } from '../../src/ui/components/status-texts';
 import { translator } from '../../src/ui/i18n';
 
 const en = translator('en');
@@ -53,5 +54,43 @@ describe('scan texts', () => {
     expect(scanDoneText(en, summary)).toBe(
       'Scan finished: 9 files, 1 indexed, 1 already in the archive, 1 damaged, 1 unreadable, 1 not DICOM, 1 not indexed because of a conflict, 1 missing, 2 special files',
     );
+  });
+});
+
+describe('send dialog patients', () => {
+  const row = (uid: string, patientName: string, patientId: string) => ({ studyInstanceUid: uid, patientName, patientId });
+  const rows = [
+    row('1.1', 'Иванов Иван Петрович', 'LDR-0027'),
+    row('1.2', 'Иванов Иван Петрович', 'LDR-0027'),
+    row('1.3', 'Petrov Petr', 'P-2'),
+    row('1.4', 'Sidorov', 'P-3'),
+    row('1.5', 'Smith John', 'P-4'),
+    row('1.6', 'Doe Jane', 'P-5'),
+    row('1.7', '', ''),
+  ];
+
+  test('one patient of two studies', () => {
+    expect(selectedPatientsText(ru, rows, ['1.1', '1.2'])).toBe('Пациенты:\nИванов Иван Петрович, ID пациента LDR-0027');
+    expect(selectedPatientsText(en, rows, ['1.1', '1.2'])).toBe('Patients:\nИванов Иван Петрович, Patient ID LDR-0027');
+  });
+
+  test('three patients in selection order', () => {
+    expect(selectedPatientsText(en, rows, ['1.4', '1.1', '1.3'])).toBe('Patients:\nSidorov, Patient ID P-3\nИванов Иван Петрович, Patient ID LDR-0027\nPetrov Petr, Patient ID P-2');
+  });
+
+  test('patients after the third are counted', () => {
+    const uids = ['1.1', '1.2', '1.3', '1.4', '1.5', '1.6'];
+    expect(selectedPatientsText(ru, rows, uids)).toBe('Пациенты:\nИванов Иван Петрович, ID пациента LDR-0027\nPetrov Petr, ID пациента P-2\nSidorov, ID пациента P-3\nи ещё пациентов: 2');
+    expect(selectedPatientsText(en, rows, uids)).toBe('Patients:\nИванов Иван Петрович, Patient ID LDR-0027\nPetrov Petr, Patient ID P-2\nSidorov, Patient ID P-3\nand 2 more patients');
+    expect(selectedPatientsText(en, rows, uids.slice(0, 5))).toMatch(/\nand 1 more patient$/);
+  });
+
+  test('empty name and Patient ID are named', () => {
+    expect(selectedPatientsText(ru, rows, ['1.7'])).toBe('Пациенты:\n(без имени), ID пациента (пусто)');
+    expect(selectedPatientsText(en, rows, ['1.7'])).toBe('Patients:\n(no name), Patient ID (empty)');
+  });
+
+  test('unknown UIDs give no text', () => {
+    expect(selectedPatientsText(en, rows, ['9.9'])).toBe('');
   });
 });

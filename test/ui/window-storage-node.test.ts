@@ -3,7 +3,8 @@
  * destination, as a technician uses it: the PACS panel connects to a node
  * that only stores images, so its search fails with a Russian message that
  * says sending still works, and that message is shown on all its lines. Then
- * studies selected in the Local panel are sent to the node. Before that, the
+ * studies selected in the Local panel are sent to the node, after a dialog
+ * that names their patients. Before that, the
  * node's address with a closed port gives a refused connection, whose message
  * also shows on all its lines.
  */
@@ -16,6 +17,12 @@ import { describeWhenGuiAvailable } from './gui-prerequisites';
 import { useWindowSession } from './window-driver';
 
 const describeWithGui = describeWhenGuiAvailable('test/ui/window-storage-node', ['Xvfb', 'xdotool', 'import', 'storescp']);
+
+/**
+ * MAIN_WINDOW_MIN_SIZE of main-window.ts, the size the window opens at
+ * without a window manager. The tests import no module that loads NodeGui.
+ */
+const MAIN_WINDOW_MIN_SIZE = { width: 1360, height: 680 };
 
 describeWithGui('window with a storage-only node', () => {
   let storescp: StorescpHandle;
@@ -97,6 +104,24 @@ describeWithGui('window with a storage-only node', () => {
     await session.driver.click('transfer-left');
     const summary = await session.driver.waitFor('send-summary', undefined, 10_000, 'shown');
     expect(summary.text).toBe(`Исследований: 2, из ${session.dirs.archiveDir} в DESTSCP@127.0.0.1:${storescp.port}`);
+
+    // The dialog names each patient with the Patient ID, so that a wrong selection shows before the send.
+    const patients = (await session.driver.waitFor('send-patients', undefined, 10_000, 'shown')).text!.split('\n');
+    expect(patients[0]).toBe('Пациенты:');
+    expect(patients.slice(1).sort()).toEqual(['CompressedSamples CT1, ID пациента LDR-0001', 'Иванов Иван Петрович, ID пациента LDR-0027']);
+
+    // Every line shows, and the buttons stay inside the dialog, which stays inside the main window at its minimum size.
+    const dialog = await session.driver.waitForStill('send-dialog');
+    const patientsLabel = session.driver.widget('send-patients')!;
+    const lineHeight = session.driver.widget('right-selection')!.height;
+    expect(patientsLabel.height).toBeGreaterThanOrEqual(patients.length * (lineHeight - 2));
+    const confirm = session.driver.widget('send-confirm')!;
+    expect(confirm.y).toBeGreaterThanOrEqual(patientsLabel.y + patientsLabel.height);
+    expect(confirm.y + confirm.height).toBeLessThanOrEqual(dialog.y + dialog.height);
+    const main = session.driver.widget('main-window')!;
+    expect({ width: main.width, height: main.height }).toEqual(MAIN_WINDOW_MIN_SIZE);
+    expect(dialog.x + dialog.width).toBeLessThanOrEqual(main.x + main.width);
+    expect(dialog.y + dialog.height).toBeLessThanOrEqual(main.y + main.height);
     await session.driver.click('send-confirm');
 
     await session.driver.waitFor('status-text', (label) => label.text === 'Готово: снимков 2, ошибок 0', 30_000, 'send done');

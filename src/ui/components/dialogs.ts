@@ -140,6 +140,8 @@ export interface SendDialogProps {
   count: number;
   source: string;
   target: string;
+  /** Lines that name the patients of the selected studies (selectedPatientsText); empty hides them. */
+  patients: string;
   /** True for a retrieve from a PACS, where GET or MOVE is chosen. */
   chooseMethod: boolean;
   onSend: (method: 'get' | 'move') => void;
@@ -150,13 +152,21 @@ export function SendDialog(props: SendDialogProps): React.ReactElement {
   const { t } = props;
   const [method, setMethod] = useState<'get' | 'move'>('get');
   const ref = useDialogWindowRef('send-dialog', props.onExit);
+  const summary = t('transfer.summary', { count: props.count, source: props.source, target: props.target });
+  const width = DIALOG_TEXT_WIDTH + 20;
+  const patientsHeight = props.patients === '' ? 0 : wrappedTextHeight(props.patients, DIALOG_TEXT_WIDTH) + PARAGRAPH_GAP;
+  const methodHeight = props.chooseMethod ? COMBO_ROW_HEIGHT : 0;
+  const height = wrappedTextHeight(summary, DIALOG_TEXT_WIDTH) + patientsHeight + methodHeight + BUTTON_ROW_HEIGHT;
   return h(
     Window,
-    { id: 'send-dialog', ref, windowTitle: t('transfer.title'), minSize: { width: 460, height: 170 }, styleSheet: props.styleSheet, visible: true, geometry: DIALOG_GEOMETRY },
+    { id: 'send-dialog', ref, windowTitle: t('transfer.title'), minSize: { width, height }, styleSheet: props.styleSheet, visible: true, geometry: { x: DIALOG_GEOMETRY.x, y: DIALOG_GEOMETRY.y, width, height } },
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
-      h(Text, { id: 'send-summary', wordWrap: true }, t('transfer.summary', { count: props.count, source: props.source, target: props.target })),
+      h(Text, { id: 'send-summary', wordWrap: true, style: wrappedTextStyle(summary, DIALOG_TEXT_WIDTH) }, summary),
+      props.patients === ''
+        ? h(View, {})
+        : h(Text, { id: 'send-patients', wordWrap: true, style: `${wrappedTextStyle(props.patients, DIALOG_TEXT_WIDTH)} margin-top: ${PARAGRAPH_GAP}px;` }, props.patients),
       props.chooseMethod
         ? h(
             View,
@@ -172,7 +182,7 @@ export function SendDialog(props: SendDialogProps): React.ReactElement {
         : h(View, {}),
       h(
         View,
-        { style: 'flex-direction: row;' },
+        { style: 'flex-direction: row; padding-top: 8px;' },
         h(View, { style: 'flex: 1;' }),
         h(Button, { id: 'send-confirm', text: t('transfer.send'), on: { clicked: () => props.onSend(method) } }),
         h(Button, { id: 'send-exit', text: t('button.cancel'), on: { clicked: props.onExit } }),
@@ -226,8 +236,11 @@ export function FillDialog(props: FillDialogProps): React.ReactElement {
 /** Width of the text of a confirmation dialog and of the Fill dialog, in pixels. */
 const DIALOG_TEXT_WIDTH = 460;
 
-/** Height of the Fill dialog's combo box, in pixels. */
+/** Height of the combo box row of the Fill and send dialogs, in pixels. */
 const COMBO_ROW_HEIGHT = 26;
+
+/** Space between two blocks of text in a dialog, in pixels. */
+const PARAGRAPH_GAP = 6;
 
 /** Height of a dialog's button row and the padding around it, in pixels. */
 export const BUTTON_ROW_HEIGHT = 60;

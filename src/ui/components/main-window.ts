@@ -37,7 +37,7 @@ import { pacsFieldsProblem } from './settings-input';
 import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { relayoutWindow } from './relayout';
-import { progressText, scanDoneText, transferResultText } from './status-texts';
+import { progressText, scanDoneText, selectedPatientsText, transferResultText } from './status-texts';
 import type { TransferDirection } from './status-texts';
 import { LicenseWindow, SettingsWindow } from './settings-window';
 import { TrayIcon } from './tray-icon';
@@ -723,6 +723,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
           count: source.selectedUids.length,
           source: source.connection?.label ?? '',
           target: target.connection?.label ?? '',
+          patients: selectedPatientsText(t, source.rows, source.selectedUids),
           chooseMethod: source.connection?.kind === 'pacs',
           onSend: (method) => void runTransfer(dialog.from, method),
           onExit: () => setDialog({ type: 'none' }),

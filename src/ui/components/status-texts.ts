@@ -2,7 +2,7 @@
  * Status bar texts of transfers and scans. This module does not import
  * NodeGui, so the texts can be tested without a window.
  */
-import type { ScanSummary, TransferProgress, TransferResult } from '../controllers/app-controller';
+import type { ScanSummary, StudyRow, TransferProgress, TransferResult } from '../controllers/app-controller';
 import type { MessageKey, Translate } from '../i18n';
 
 /** Direction of a transfer between the panels: a send with C-STORE, or a retrieve (C-GET, C-MOVE or an SSH copy). */
@@ -41,4 +41,30 @@ export function scanDoneText(t: Translate, summary: ScanSummary): string {
     if (summary[field] > 0) parts.push(t(key, { count: summary[field] }));
   }
   return parts.join(', ');
+}
+
+/** Number of patients that the send dialog names before it counts the rest. */
+export const SHOWN_PATIENTS = 3;
+
+/**
+ * Returns the lines of the send dialog that name the patients of the selected
+ * studies: a heading, then "name, Patient ID id" for each distinct pair, in
+ * the order of the selection, up to SHOWN_PATIENTS, then the number of the others.
+ * Selected UIDs without a row are skipped, and the text is empty when none has one.
+ */
+export function selectedPatientsText(t: Translate, rows: Pick<StudyRow, 'studyInstanceUid' | 'patientName' | 'patientId'>[], selectedUids: string[]): string {
+  const rowsByUid = new Map(rows.map((row) => [row.studyInstanceUid, row]));
+  const patients = new Map<string, string>();
+  for (const uid of selectedUids) {
+    const row = rowsByUid.get(uid);
+    if (!row) continue;
+    const name = row.patientName.trim() === '' ? t('transfer.noPatientName') : row.patientName;
+    const id = row.patientId.trim() === '' ? t('transfer.noPatientId') : row.patientId;
+    patients.set(`${row.patientName}\u0000${row.patientId}`, t('transfer.patient', { name, id }));
+  }
+  const patientLines = [...patients.values()];
+  if (patientLines.length === 0) return '';
+  const lines = [t('transfer.patients'), ...patientLines.slice(0, SHOWN_PATIENTS)];
+  if (patientLines.length > SHOWN_PATIENTS) lines.push(t('transfer.patientsMore', { count: patientLines.length - SHOWN_PATIENTS }));
+  return lines.join('\n');
 }

@@ -43,6 +43,8 @@ const log = createLogger('loader.ui');
 export interface StudyRow {
   studyInstanceUid: string;
   patientName: string;
+  /** Patient ID (0010,0020) as stored or returned by C-FIND, which may be empty. */
+  patientId: string;
   patientBirthDate: string;
   modalities: string;
   studyDate: string;
@@ -271,6 +273,7 @@ export class AppController {
       rows.push({
         studyInstanceUid: match.studyInstanceUid,
         patientName: formatPersonName(match.patientName),
+        patientId: match.patientId,
         patientBirthDate: formatDate(match.patientBirthDate),
         modalities: match.modalitiesInStudy.join(', '),
         studyDate: formatDate(match.studyDate),
@@ -538,6 +541,7 @@ function rowFromSummary(study: StudySummary): StudyRow {
   return {
     studyInstanceUid: study.studyInstanceUid,
     patientName: formatPersonName(study.patientName),
+    patientId: study.patientId,
     patientBirthDate: formatDate(study.patientBirthDate),
     modalities: study.modalitiesInStudy.join(', '),
     studyDate: formatDate(study.studyDate),
