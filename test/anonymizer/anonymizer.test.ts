@@ -24,6 +24,8 @@ interface MarkedCorpus {
   frameOfReference: string;
   /** Inputs of the hold-back rules, each with the status it must get. */
   holdBack: Array<{ path: string; expected: 'held' | 'written' }>;
+  /** VL Whole Slide Microscopy images with Burned In Annotation NO, each with the status it must get. */
+  wholeSlide: Array<{ path: string; expected: 'held' | 'written' }>;
 }
 
 let dir: string;
@@ -418,6 +420,33 @@ describe('burned-in annotation', () => {
       const name = path.basename(input.path);
       expect({ name, status: result.status }).toEqual({ name, status: input.expected });
       if (result.status === 'held') expect({ name, reason: result.reason }).toEqual({ name, reason: expect.stringMatching(/without Burned In Annotation \(0028,0301\) NO$/) });
+    }
+  });
+
+  test('slide label images held back despite NO', async () => {
+    expect(corpus.wholeSlide.length).toBe(5);
+    const job = createAnonymizationJob();
+    const reasons: Record<string, RegExp> = {
+      'wsi-label.dcm': /Image Type \(0008,0008\) LABEL: the image shows the slide label/,
+      'wsi-overview.dcm': /Image Type \(0008,0008\) OVERVIEW: the image shows the slide label/,
+      'wsi-volume-with-label.dcm': /Specimen Label in Image \(0048,0010\) YES/,
+    };
+    for (const input of corpus.wholeSlide) {
+      const name = path.basename(input.path);
+      const result = await job.anonymizeFile(input.path, path.join(dir, 'out-whole-slide', name));
+      expect({ name, status: result.status }).toEqual({ name, status: input.expected });
+      if (result.status === 'held') {
+        expect({ name, reason: result.reason }).toEqual({ name, reason: expect.stringMatching(reasons[name]) });
+      }
+    }
+  });
+
+  test('allowBurnedIn writes slide label images', async () => {
+    const job = createAnonymizationJob({ allowBurnedIn: true });
+    for (const input of corpus.wholeSlide) {
+      const name = path.basename(input.path);
+      const result = await job.anonymizeFile(input.path, path.join(dir, 'out-whole-slide-allowed', name));
+      expect({ name, status: result.status }).toEqual({ name, status: 'written' });
     }
   });
 });

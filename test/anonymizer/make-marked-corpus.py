@@ -10,7 +10,9 @@ under the creator 'MRK CREATOR'; the block of 'SAFE CREATOR' carries no
 marker, for the Retain Safe Private test. Values are written raw, so a marker
 need not be valid for its VR. OUT_DIR/hold-back gets one file per SOP class
 for the hold-back rules: images without Burned In Annotation and encapsulated
-documents with Burned In Annotation NO. Prints a JSON summary to standard output.
+documents with Burned In Annotation NO. OUT_DIR/whole-slide gets VL Whole Slide
+Microscopy images with Burned In Annotation NO, some of which show the slide
+label. Prints a JSON summary to standard output.
 """
 import copy
 import warnings
@@ -142,10 +144,29 @@ HOLD_BACK_IMAGES = [
     ("xc", "1.2.840.10008.5.1.4.1.1.77.1.4", "XC", "held"),
     ("video-xc", "1.2.840.10008.5.1.4.1.1.77.1.4.1", "XC", "held"),
     ("op", "1.2.840.10008.5.1.4.1.1.77.1.5.1", "OP", "held"),
+    ("op-wide-field-stereographic", "1.2.840.10008.5.1.4.1.1.77.1.5.5", "OP", "held"),
+    ("op-wide-field-3d", "1.2.840.10008.5.1.4.1.1.77.1.5.6", "OP", "held"),
+    ("wsi", "1.2.840.10008.5.1.4.1.1.77.1.6", "SM", "held"),
+    ("dermoscopy", "1.2.840.10008.5.1.4.1.1.77.1.7", "XC", "held"),
+    ("confocal", "1.2.840.10008.5.1.4.1.1.77.1.8", "OT", "held"),
+    ("confocal-tiled", "1.2.840.10008.5.1.4.1.1.77.1.9", "OT", "held"),
+    ("vl-trial", "1.2.840.10008.5.1.4.1.1.77.1", "OT", "held"),
+    ("vl-multiframe-trial", "1.2.840.10008.5.1.4.1.1.77.2", "OT", "held"),
+    ("photoacoustic", "1.2.840.10008.5.1.4.1.1.6.3", "PA", "held"),
     ("sc-multiframe", "1.2.840.10008.5.1.4.1.1.7.4", "OT", "held"),
     ("ct", "1.2.840.10008.5.1.4.1.1.2", "CT", "written"),
     ("mr", "1.2.840.10008.5.1.4.1.1.4", "MR", "written"),
     ("nm", "1.2.840.10008.5.1.4.1.1.20", "NM", "written"),
+]
+# VL Whole Slide Microscopy images with Burned In Annotation NO: (file name,
+# Image Type, Specimen Label in Image, expected status). LABEL and OVERVIEW
+# images show the slide label (PS3.3 C.8.12.4.1.1).
+WHOLE_SLIDE_IMAGES = [
+    ("wsi-label", ["ORIGINAL", "PRIMARY", "LABEL", "NONE"], "NO", "held"),
+    ("wsi-overview", ["ORIGINAL", "PRIMARY", "OVERVIEW", "NONE"], "NO", "held"),
+    ("wsi-volume-with-label", ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"], "YES", "held"),
+    ("wsi-volume", ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"], "NO", "written"),
+    ("wsi-thumbnail", ["DERIVED", "PRIMARY", "THUMBNAIL", "RESAMPLED"], "NO", "written"),
 ]
 # Encapsulated Document Storage SOP classes with their MIME types and document bytes that name the patient.
 HOLD_BACK_DOCUMENTS = [
@@ -190,6 +211,25 @@ def write_hold_back_inputs(source, out_dir):
         path = "%s/%s.dcm" % (out_dir, name)
         ds.save_as(path, write_like_original=False)
         written.append({"path": path, "expected": "held"})
+    return written
+
+
+def write_whole_slide_inputs(source, out_dir):
+    """Writes the whole slide images; returns their paths with the expected status."""
+    written = []
+    for index, (name, image_type, specimen_label, expected) in enumerate(WHOLE_SLIDE_IMAGES):
+        ds = copy.deepcopy(source)
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.77.1.6"
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.SOPInstanceUID = "%s.7.%d" % (UID_ROOT, index)
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.Modality = "SM"
+        ds.ImageType = image_type
+        ds.BurnedInAnnotation = "NO"
+        ds.SpecimenLabelInImage = specimen_label
+        path = "%s/%s.dcm" % (out_dir, name)
+        ds.save_as(path, write_like_original=False)
+        written.append({"path": path, "expected": expected})
     return written
 
 
@@ -254,6 +294,8 @@ def main():
     tail.save_as("%s/tail-private.dcm" % OUT_DIR, write_like_original=False)
     os.makedirs("%s/hold-back" % OUT_DIR, exist_ok=True)
     hold_back = write_hold_back_inputs(source, "%s/hold-back" % OUT_DIR)
+    os.makedirs("%s/whole-slide" % OUT_DIR, exist_ok=True)
+    whole_slide = write_whole_slide_inputs(source, "%s/whole-slide" % OUT_DIR)
 
     json.dump(
         {
@@ -262,6 +304,7 @@ def main():
             "originalUids": [study, frame] + [f["sop"] for f in files] + [f["series"] for f in files],
             "frameOfReference": frame,
             "holdBack": hold_back,
+            "wholeSlide": whole_slide,
         },
         sys.stdout,
     )
