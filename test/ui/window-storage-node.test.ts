@@ -53,6 +53,15 @@ describeWithGui('window with a storage-only node', () => {
     lineHeight = (await session.driver.waitFor('left-connection', (label) => label.text === 'Не подключено', 10_000, 'not connected')).height;
   });
 
+  test('one-line connection lines equally high', async () => {
+    // The Local panel connects to the window's archive at start, with a longer one-line text than "Не подключено".
+    const connected = await session.driver.waitFor('right-connection', (label) => (label.text ?? '').startsWith('Подключено'), 15_000, 'connected');
+    expect(connected.textWidth).toBeLessThan(connected.width);
+    expect(connected.textWidth).toBeGreaterThan(session.driver.widget('left-connection')!.textWidth!);
+    // A one-line text of any length gets one line's height, so the controls below it stay in place between connects.
+    expect(connected.height).toBe(lineHeight);
+  }, 60_000);
+
   test('refused connection shown on all lines', async () => {
     // Nothing listens on a port that freePort just released.
     const closedPort = await freePort();

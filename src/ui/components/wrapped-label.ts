@@ -3,9 +3,12 @@
  * connection status. NodeGui 0.74.2 gives a wrapped label the height of its
  * first size hint and lays it out again only when something else changes the
  * layout (see wrapped-text.ts). A longer text then stayed one line high, and
- * the rows around it covered the rest. This label sets its minimum height to
+ * the rows around it covered the rest. This label sets its height to
  * QLabel's own height for its current width, after every text change and
- * every resize.
+ * every resize. A minimum height alone let Yoga take the taller height of
+ * QLabel's size hint, which Qt computes for a width of its own choosing, not the
+ * label's own. A one-line text then got one to three lines of height
+ * depending on its length, and the controls below moved between connects.
  */
 import { WidgetEventTypes } from '@nodegui/nodegui';
 import type { QLabel } from '@nodegui/nodegui';
@@ -21,14 +24,14 @@ export interface WrappedLabelProps {
 
 export function WrappedLabel(props: WrappedLabelProps): React.ReactElement {
   const labelRef = useRef<QLabel | null>(null);
-  // The height stays 0 until the label has a width. A new minimum height does not change the width of a label in a column.
-  const [minHeight, setMinHeight] = useState(0);
+  // The height stays 0 until the label has a width. A new height does not change the width of a label in a column.
+  const [height, setHeight] = useState(0);
   const fitHeight = useCallback(() => {
     const label = labelRef.current;
-    if (label && label.width() > 0) setMinHeight(label.heightForWidth(label.width()));
+    if (label && label.width() > 0) setHeight(label.heightForWidth(label.width()));
   }, []);
   // The effect runs after React has given the label its new text, so Qt measures that text.
   useEffect(fitHeight, [props.text, fitHeight]);
-  const style = minHeight > 0 ? `min-height: ${minHeight}px;` : '';
+  const style = height > 0 ? `min-height: ${height}px; max-height: ${height}px;` : '';
   return h(Text, { id: props.id, ref: labelRef, wordWrap: true, style, on: { [WidgetEventTypes.Resize]: fitHeight } }, props.text);
 }
