@@ -19,6 +19,7 @@ import { formatDicomDate, formatPersonName, headerPanelHtml, seriesCaption } fro
 import { SliceStack } from '../../src/ui/viewer/slice-stack';
 import { seriesFromArchive, seriesFromFiles, StudyNotFoundError } from '../../src/ui/viewer/study-source';
 import { clampPan, displaySize, MAX_ZOOM, MIN_ZOOM, renderSize, visiblePart, windowAfterDrag, zoomBy } from '../../src/ui/viewer/view-geometry';
+import { modifiedCopy, Tag } from '../archive/fixtures';
 import { damagedJpeg2000Copy } from '../codecs/reference';
 import { corpusFile, corpusPath, corpusSamples } from '../support/corpus';
 import { createLoaderDirs, LOADER_BIN, makeTempDir, startProcess, waitUntil } from '../support/peers';
@@ -363,6 +364,27 @@ describeWithGui('viewer window', () => {
     await driver.waitFor('viewer-preset-file', (button) => button.checked === true, 10_000, 'checked');
     driver.key('plus');
     await driver.waitFor('viewer-zoom', (label) => label.text === 'Zoom 125%', 10_000, 'Zoom 125%');
+    await closeWithEscape();
+  }, 90_000);
+
+  test('long UIDs wrap in header', async () => {
+    // UIDs of the maximum 64 characters (PS3.5 section 9.1), one with a component of 59 digits.
+    const studyUid = `2.25.${'1234567890'.repeat(5)}123456789`;
+    const seriesUid = `1.2.826.0.1.3680043.8.498.${'9876543210'.repeat(3)}98765432`;
+    const file = modifiedCopy(corpusPath('samples/ct/ct-small.dcm').absolutePath, path.join(workDir, 'long-uids', 'ct.dcm'), {
+      [Tag.StudyInstanceUID]: studyUid,
+      [Tag.SeriesInstanceUID]: seriesUid,
+      [Tag.SOPInstanceUID]: `${seriesUid.slice(0, -2)}.1`,
+    });
+    await openViewer([file]);
+    await waitForImage();
+    const header = await driver.waitFor('viewer-header', (label) => (label.text ?? '').includes('Transfer syntax'), 10_000, 'the header');
+    expect(header.text!.replace(/\u200b/g, '')).toContain(studyUid);
+    expect(header.text!.replace(/\u200b/g, '')).toContain(seriesUid);
+    // A label wider than the panel's viewport is cut off at the right, because the panel has no horizontal scroll bar.
+    const panel = driver.widget('viewer-header-panel')!;
+    expect(header.width).toBeLessThanOrEqual(panel.width);
+    expect(header.x + header.width).toBeLessThanOrEqual(panel.x + panel.width);
     await closeWithEscape();
   }, 90_000);
 

@@ -30,9 +30,22 @@ export function formatPatientSex(value: string | undefined, t: Translate): strin
 
 type Field = [label: string, value: string | number | undefined];
 
-/** Adds a zero-width space after each dot of a UID, so Qt can wrap a long UID in the narrow header panel. */
+/** Digits of a UID component between two places where Qt may wrap it. */
+const UID_DIGITS_PER_BREAK = 8;
+
+/**
+ * Adds a zero-width space after each dot of a UID and after every
+ * UID_DIGITS_PER_BREAK digits of a component, so Qt can wrap a long UID in the
+ * narrow header panel. A component may have up to 62 digits (a UID has at most
+ * 64 characters, PS3.5 section 9.1), wider than the panel in one piece.
+ */
 function breakableUid(value: string): string {
-  return /^[0-9]+(\.[0-9]+)+$/.test(value) ? value.replace(/\./g, '.\u200b') : value;
+  if (!/^[0-9]+(\.[0-9]+)+$/.test(value)) return value;
+  const digitRun = new RegExp(`([0-9]{${UID_DIGITS_PER_BREAK}})(?=[0-9])`, 'g');
+  return value
+    .split('.')
+    .map((component) => component.replace(digitRun, '$1\u200b'))
+    .join('.\u200b');
 }
 
 function section(title: string, fields: Field[]): string {
