@@ -61,13 +61,22 @@ export function tightenFileMode(file: string, trigger: number, log: Logger): voi
 
   const oldMode = formatMode(stats.mode);
   const newMode = stats.mode & 0o7700;
+  const exposure = describeExposure(stats.mode);
   try {
     fs.chmodSync(file, newMode);
   } catch (error) {
-    log.warn(`${file} has mode ${oldMode}, so other users may change or read it, and changing its mode failed; run "chmod go-rwx ${file}" as its owner`, {
+    log.warn(`${file} has mode ${oldMode}, so other users may ${exposure} it, and changing its mode failed; run "chmod go-rwx ${file}" as its owner`, {
       error: (error as Error).message,
     });
     return;
   }
-  log.warn(`${file} had mode ${oldMode}, so other users could change or read it; changed its mode to ${formatMode(newMode)}`);
+  log.warn(`${file} had mode ${oldMode}, so other users could ${exposure} it; changed its mode to ${formatMode(newMode)}`);
+}
+
+/** Returns what the group and other bits of `mode` let other users do: "read", "change" or "read and change". */
+function describeExposure(mode: number): string {
+  const read = (mode & 0o044) !== 0;
+  const write = (mode & 0o022) !== 0;
+  if (read && write) return 'read and change';
+  return write ? 'change' : 'read';
 }

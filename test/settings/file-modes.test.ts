@@ -52,7 +52,7 @@ describe('settings file mode', () => {
     expect(modeOf(file)).toBe('0600');
     const lines = logLines.filter((line) => line.includes(file));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('had mode 0666');
+    expect(lines[0]).toContain('had mode 0666, so other users could read and change it');
     expect(lines[0]).toContain('changed its mode to 0600');
   });
 
@@ -94,7 +94,7 @@ describe('job database mode', () => {
     expect(modeOf(file)).toBe('0600');
     const lines = logLines.filter((line) => line.includes(file));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('had mode 0644');
+    expect(lines[0]).toContain('had mode 0644, so other users could read it;');
   });
 });
 
