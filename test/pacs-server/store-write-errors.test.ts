@@ -28,6 +28,8 @@ import { generateUid } from '../../src/dicom/uid';
 const AE_TITLE = 'LOADERERR';
 const CALLING_AE_TITLE = 'ERRSCU';
 const EFBIG_COMMENT = 'File size limit reached (EFBIG); check ulimit -f of the loader';
+/** The comment when the index or its write-ahead log reaches the limit. */
+const INDEX_EFBIG_COMMENT = 'Index file size limit reached (EFBIG); check ulimit -f';
 
 interface Server {
   process: ManagedProcess;
@@ -136,7 +138,7 @@ describeBuilt('store write errors', () => {
 
     const retry = await sendFileDebug(server, files[files.length - 1]);
     expect(retry.status).toBe('0xa700');
-    expect(retry.errorComment).toBe(EFBIG_COMMENT);
+    expect(retry.errorComment).toBe(INDEX_EFBIG_COMMENT);
 
     await server.process.stop();
     const log = server.readLog();

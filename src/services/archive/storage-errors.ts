@@ -101,7 +101,8 @@ export function describeIndexWriteFailure(error: unknown, indexFile: string): St
   const largest = Math.max(fileSize(indexFile), fileSize(`${indexFile}-wal`));
   if (limit !== undefined && largest + LIMIT_MARGIN_BYTES >= limit) {
     return {
-      comment: 'File size limit reached (EFBIG); check ulimit -f of the loader',
+      // Another comment than a received file's, so that the server's repeat counter does not fold index failures into file failures.
+      comment: 'Index file size limit reached (EFBIG); check ulimit -f',
       detail:
         `File size limit reached (EFBIG) writing the archive index ${indexFile} or its write-ahead log ${indexFile}-wal ` +
         `(${code}, ${describeError(error)}): the larger of them has ${formatSize(largest)}. ${describeFileSizeLimit()}`,
