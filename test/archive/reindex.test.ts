@@ -433,6 +433,65 @@ describe('archive import and reindex', () => {
       expect(archive.getInstancePath(received.sopInstanceUid)).toBe(receivedPath);
     });
 
+    test('reindex moves other patient file aside', async () => {
+      const { received } = await fillArchive();
+      // An instance of another Patient ID under the received study's UIDs, copied into that study's folder by hand.
+      const stray = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, 'foo.dcm');
+      freshCopy(CT_SMALL, stray, { [Tag.PatientID]: 'PATB', [Tag.StudyInstanceUID]: received.studyInstanceUid, [Tag.SeriesInstanceUID]: received.seriesInstanceUid });
+      const uids = readInstanceUids(stray);
+      const layoutPath = path.join(root, uids.study, uids.series, `${uids.sop}.dcm`);
+
+      const report = await archive.reindex();
+
+      expect(report.moved).toEqual([]);
+      expect(report.skipped.map((problem) => [problem.kind, problem.path, problem.otherPatient])).toEqual([['conflict', stray, true]]);
+      expect(report.skipped[0].reason).toContain('.conflicts');
+      expect(fs.existsSync(stray)).toBe(false);
+      expect(fs.existsSync(layoutPath)).toBe(false);
+      const kept = fs.readdirSync(path.join(root, '.conflicts'));
+      expect(kept.filter((name) => name.startsWith(`${uids.sop}.`))).toHaveLength(1);
+      expect(archive.getInstancePath(uids.sop)).toBeUndefined();
+      expect(archive.getInstancePath(received.sopInstanceUid)).toBeDefined();
+    });
+
+    test('reindex lists a moved in-place file once', async () => {
+      const { received } = await fillArchive();
+      // The row an older `loader scan` wrote for a file inside the archive folder: indexed in place at another instance's layout path.
+      const otherLayoutPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${generateUid()}.dcm`);
+      freshCopy(CT_SMALL, otherLayoutPath, { [Tag.StudyInstanceUID]: received.studyInstanceUid, [Tag.SeriesInstanceUID]: received.seriesInstanceUid });
+      const uids = readInstanceUids(otherLayoutPath);
+      const layoutPath = path.join(root, uids.study, uids.series, `${uids.sop}.dcm`);
+      expect((await archive.importFile(otherLayoutPath, { copy: false })).outcome).toBe('stored');
+
+      const report = await archive.reindex();
+
+      expect(report.moved).toEqual([{ from: otherLayoutPath, to: layoutPath }]);
+      expect(report.skipped).toEqual([]);
+      expect(archive.getInstancePath(uids.sop)).toBe(layoutPath);
+    });
+
+    test('receive moves aside a symbolic link at its path', async () => {
+      const received = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'in', 'ct.dcm')));
+      const external = path.join(workDir, 'external', 'ct.dcm');
+      fs.mkdirSync(path.dirname(external));
+      fs.copyFileSync(path.join(workDir, 'in', 'ct.dcm'), external);
+      const layoutPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);
+      fs.mkdirSync(path.dirname(layoutPath), { recursive: true });
+      // A link to a file with the same data set, which must not count as the stored copy.
+      fs.symlinkSync(external, layoutPath);
+
+      const outcome = await archive.receive(receiveRequest(received));
+
+      expect(outcome.outcome).toBe('stored');
+      expect(outcome.path).toBe(layoutPath);
+      expect(fs.lstatSync(layoutPath).isFile()).toBe(true);
+      fs.rmSync(external);
+      expect(fs.readFileSync(layoutPath).subarray(-received.bytes.length)).toEqual(received.bytes);
+      expect(archive.getInstancePath(received.sopInstanceUid)).toBe(layoutPath);
+      const kept = fs.readdirSync(path.join(root, '.conflicts'));
+      expect(kept.filter((name) => fs.lstatSync(path.join(root, '.conflicts', name)).isSymbolicLink())).toHaveLength(1);
+    });
+
     test('receive moves aside an unindexed file at its path', async () => {
       const { received, copied } = await fillArchive();
       const receivedPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);

@@ -142,6 +142,38 @@ describeBuilt('loader reindex report', () => {
     ]);
   });
 
+  test('misplaced file of another patient kept aside', async () => {
+    const server = await startLoader();
+    const studyInstanceUid = generateUid();
+    const seriesInstanceUid = generateUid();
+    const sent = freshCopy(CT_SMALL, path.join(workDir, 'pata', 'ct.dcm'), {
+      [Tag.StudyInstanceUID]: studyInstanceUid,
+      [Tag.SeriesInstanceUID]: seriesInstanceUid,
+      [Tag.PatientID]: 'PATA',
+    });
+    try {
+      expect((await storeFiles(server, [sent])).code).toBe(0);
+    } finally {
+      await server.stop();
+    }
+    const seriesFolder = path.join(server.dirs.archiveDir, studyInstanceUid, seriesInstanceUid);
+    // An instance of Patient ID PATB under PATA's study, copied into that study's folder by hand.
+    const intruder = freshCopy(CT_SMALL, path.join(seriesFolder, 'foo.dcm'), {
+      [Tag.StudyInstanceUID]: studyInstanceUid,
+      [Tag.SeriesInstanceUID]: seriesInstanceUid,
+      [Tag.PatientID]: 'PATB',
+    });
+    const intruderSop = readInstanceUids(intruder).sop;
+
+    const result = await runLoader(['reindex'], { dirs: server.dirs });
+
+    expect(result.code).toBe(3);
+    expect(result.stdout).toContain(`conflict: ${intruder}: Study Instance UID ${studyInstanceUid} is indexed under Patient ID "PATA", not under "PATB"; the file was moved to ${path.join(server.dirs.archiveDir, '.conflicts', intruderSop)}.`);
+    expect(result.stdout).not.toContain('moved: ');
+    expect(result.stdout.split(intruder)).toHaveLength(2);
+    expect(fs.existsSync(path.join(seriesFolder, `${intruderSop}.dcm`))).toBe(false);
+  });
+
   test('instance copied over another stored again', async () => {
     // X and Y are received by C-STORE; then Y is copied over X's file, and reindex runs.
     const server = await startLoader();

@@ -2,8 +2,12 @@
  * `loader scan` of the archive folder itself, or of a folder inside it. The
  * scan skips the archive, so it warns and names `loader reindex`.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
+import { generateUid } from '../../src/dicom/uid';
+import { CT_SMALL, freshCopy, readInstanceUids } from '../archive/fixtures';
 import { corpusFile, loaderIsBuilt, runLoader, type LoaderDirs } from '../support/peers';
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
@@ -33,6 +37,34 @@ describeBuilt('scan of the archive folder', () => {
     const result = await runLoader(['scan', path.join(dirs.archiveDir, ct.studyInstanceUid!)], { dirs });
 
     expect(result.stderr).toContain(WARNING);
+  });
+
+  test('file inside the archive is not indexed', async () => {
+    // A file copied by hand into a series folder under another instance's name: scan skips it, and reindex moves it once.
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'scan-archive-folder-'));
+    try {
+      const external = freshCopy(CT_SMALL, path.join(workDir, 'x.dcm'));
+      const uids = readInstanceUids(external);
+      const seriesFolder = path.join(dirs.archiveDir, uids.study, uids.series);
+      const copy = path.join(seriesFolder, `${generateUid()}.dcm`);
+      fs.mkdirSync(seriesFolder, { recursive: true });
+      fs.copyFileSync(external, copy);
+
+      const scanned = await runLoader(['scan', copy], { dirs });
+
+      expect(scanned.stderr).toContain(WARNING);
+      expect(scanned.stdout).toContain('scanned 0 files');
+      const find = await runLoader(['studies', '--json'], { dirs });
+      expect(find.json<{ studyInstanceUid: string }[]>().map((study) => study.studyInstanceUid)).not.toContain(uids.study);
+
+      const reindexed = await runLoader(['reindex'], { dirs });
+
+      const layoutPath = path.join(seriesFolder, `${uids.sop}.dcm`);
+      expect(reindexed.stdout).toContain(`moved: ${copy}: its UIDs do not match its path; moved to ${layoutPath} and indexed there`);
+      expect(reindexed.stdout).not.toContain('duplicate:');
+    } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
   });
 
   test('other folder does not warn', async () => {

@@ -186,6 +186,12 @@ export async function placeTemporaryFile(
     }
     // A file from an interrupted earlier store, or another writer placed the file after the index lookup.
     existing = { path: finalPath, indexed: false };
+    // A symbolic link, FIFO or folder at the layout path is no stored copy, even when a link leads to the
+    // same data set: the index would list the link, and removing its target would lose the instance.
+    const occupant = await layoutOccupantType(finalPath);
+    // Another writer removed the occupant since the link failed, so placement starts again.
+    if (occupant === 'none') return placeTemporaryFile(context, tempPath, header, record, source, fileSize);
+    if (occupant === 'other') return replaceLayoutOccupant(context, tempPath, header, record, source, fileSize, finalPath);
   }
 
   const comparison = await compareContent(existing.path, tempPath, header);
@@ -210,7 +216,9 @@ export async function placeTemporaryFile(
  * file with another data set that the index does not list under the received
  * SOP Instance UID: a file copied there by hand, the remains of an earlier
  * store, or a file of other UIDs that an older `loader reindex`
- * indexed at this path. Keeping the received copy aside would answer Success
+ * indexed at this path. A symbolic link (whatever it leads to), a FIFO or a
+ * folder at `finalPath` is handled the same way, so the stored instance is
+ * always a regular file of the archive. Keeping the received copy aside would answer Success
  * for an instance that no query finds, and a sender that deletes its copy
  * after Success would leave the archive without it. Of the two ways that lose
  * nothing, the choice depends on the index:
@@ -264,6 +272,16 @@ async function replaceLayoutOccupant(
   }
   context.logger.debug('Stored instance', { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, path: finalPath, size: fileSize });
   return { outcome: 'stored', path: finalPath, size: fileSize, ...uids };
+}
+
+/** Returns whether `file` is a regular file itself ('file'), a symbolic link or another type ('other'), or gone ('none'). */
+async function layoutOccupantType(file: string): Promise<'file' | 'other' | 'none'> {
+  try {
+    return (await fsp.lstat(file)).isFile() ? 'file' : 'other';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw error;
+  }
 }
 
 /** Returns the Study, Series and SOP Instance UIDs of the file at `file` as log fields, or none when it cannot be read as DICOM. */

@@ -11,7 +11,7 @@ import { DEFAULT_LEGACY_CHARACTER_SET, type LegacyCharacterSet } from '../../dic
 import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { createLogger, type Logger } from '../logger';
 import { describeArchiveUsers, markArchiveUse, otherArchiveUserDetails, otherArchiveUsers } from './archive-users';
-import { ArchiveCatalog, IndexConflictError, OtherPatientError } from './catalog';
+import { ArchiveCatalog, IndexConflictError, OtherPatientError, describeOtherPatient, type OtherPatientConflict } from './catalog';
 import { ArchiveError, describeError } from './errors';
 import { fsyncDirectorySync, linkNoReplaceSync } from './file-ops';
 import {
@@ -23,7 +23,7 @@ import {
   type StudyAttributes,
 } from './instance-record';
 import { FOLDER_MODE, INDEX_FILE, indexPath, isInternalName, relativeInstancePath } from './layout';
-import { keepConflictSync, uidsOf } from './placement';
+import { keepConflictSync, otherPatientFields, uidsOf } from './placement';
 import { openIndexDatabase } from './schema';
 import { FileWalker, type WalkProblem } from './walk';
 
@@ -44,7 +44,8 @@ export interface ReindexOptions {
  * - `conflict`: its series is indexed under another study, or its study or
  *   series under another Patient ID (`otherPatient`). The first file indexed
  *   keeps the study, and the files of a study folder are indexed oldest
- *   modification time first (see filesByStudyFolder);
+ *   modification time first (see filesByStudyFolder). A file of another
+ *   Patient ID whose UIDs do not match its path is moved to .conflicts;
  * - `misplaced`: a file in the archive folder whose Study, Series or SOP
  *   Instance UID differs from its path, whose layout path contains another
  *   file. It was moved to .conflicts;
@@ -222,15 +223,34 @@ async function rebuildIndex(
       const layoutPath = layoutPathOf(archiveRoot, read.record);
       if (layoutPath === undefined || layoutPath === file) return addRow(read.record, file, false, read.size);
 
+      // A misplaced file of another Patient ID goes to .conflicts, never into the folder of the study that the index keeps for its patient.
+      const otherPatient = catalog.findOtherPatient(read.record);
+      if (otherPatient) {
+        const conflictPath = moveAsideOtherPatient(archiveRoot, file, read.record, otherPatient, logger);
+        skipped.push({
+          kind: 'conflict',
+          otherPatient: true,
+          path: file,
+          reason: `${describeOtherPatient(otherPatient)}; the file was moved to ${conflictPath} and not indexed`,
+        });
+        return false;
+      }
+
       // A file whose UIDs belong elsewhere would be found by queries at a path that another instance's store
       // then takes, so it moves to its own layout path, or aside when that path contains a file.
       const placed = moveToLayoutPath(archiveRoot, file, layoutPath, read.record, logger);
-      if (placed.movedTo !== undefined) {
-        movedFiles.push({ from: file, to: placed.movedTo });
-        movedTargets.add(placed.movedTo);
-        return addRow(read.record, placed.movedTo, false, read.size);
+      if (placed.movedTo === undefined) {
+        skipped.push({ kind: 'misplaced', path: file, reason: placed.reason });
+        return false;
       }
-      skipped.push({ kind: 'misplaced', path: file, reason: placed.reason });
+      movedTargets.add(placed.movedTo);
+      if (addRow(read.record, placed.movedTo, false, read.size)) {
+        movedFiles.push({ from: file, to: placed.movedTo });
+        return true;
+      }
+      // addRow listed why the moved file is not indexed; the entry names the original path and where the file is now.
+      const problem = skipped[skipped.length - 1];
+      problem.reason = `${problem.reason}; the file was moved to ${placed.movedTo}, the layout path of its UIDs, and not indexed`;
       return false;
     };
 
@@ -468,6 +488,24 @@ function moveToLayoutPath(root: string, file: string, layoutPath: string, record
   return { reason: `its UIDs belong at ${layoutPath}, which contains another file, so it was moved to ${conflictPath} and not indexed` };
 }
 
+/**
+ * Moves `file`, a misplaced file whose Study or Series Instance UID the new
+ * index lists under another Patient ID (`conflict`), to .conflicts and logs
+ * one warning with both Patient IDs. Returns the path in .conflicts.
+ */
+function moveAsideOtherPatient(root: string, file: string, record: InstanceRecord, conflict: OtherPatientConflict, logger: Logger): string {
+  const conflictPath = keepConflictSync(root, file, record.instance.sopInstanceUid);
+  fsyncDirectorySync(path.dirname(conflictPath));
+  fsyncDirectorySync(path.dirname(file));
+  logger.warn('Reindex moved a file of another Patient ID whose UIDs do not match its path to .conflicts', {
+    path: file,
+    conflictPath,
+    sopInstanceUid: record.instance.sopInstanceUid,
+    ...otherPatientFields(conflict),
+  });
+  return conflictPath;
+}
+
 /** Returns true for errors of a file system call (EIO, EACCES and the like), as opposed to errors about the file's content. */
 function isFileSystemError(error: unknown): boolean {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
@@ -565,7 +603,10 @@ function readArrivalInfo(livePath: string, logger: Logger): Map<string, ArrivalI
       .prepare(OLD_ROW_QUERY)
       .all() as OldIndexRow[];
     for (const row of rows) {
-      const { sopInstanceUid, receivedAt, sourceAeTitle, path: file, inPlace, size } = row;
+      const { sopInstanceUid, receivedAt, sourceAeTitle, path: file, size } = row;
+      // The index stores paths inside the archive folder relative to it. A file there that an older scan
+      // indexed in place was read by the walk already, so its row is not read again as a file indexed in place.
+      const inPlace = path.isAbsolute(file) ? row.inPlace : 0;
       arrivals.set(sopInstanceUid, { receivedAt, sourceAeTitle, path: file, inPlace, size, record: inPlace === 1 ? recordOf(row) : undefined });
     }
   } catch (error) {

@@ -219,9 +219,9 @@ class Scan {
   }
 
   async run(paths: string[]): Promise<void> {
-    const existingPaths = paths.filter((given) => this.checkGivenPathExists(given));
     const archiveRoot = fs.realpathSync.native(this.archive.root);
-    if (!this.options.includeArchiveFolder) this.warnAboutPathsInArchive(existingPaths, archiveRoot);
+    let existingPaths = paths.filter((given) => this.checkGivenPathExists(given));
+    if (!this.options.includeArchiveFolder) existingPaths = this.skipPathsInArchive(existingPaths, archiveRoot);
     const walker = new FileWalker(existingPaths, this.options.includeArchiveFolder ? archiveInternalEntries(archiveRoot) : { skipFolders: [archiveRoot] });
     // An import reads each file whole to copy it, so only a scan in place starts the header thread.
     const legacyCharacterSet = this.archive.legacyCharacterSet;
@@ -311,25 +311,28 @@ class Scan {
   }
 
   /**
-   * Logs a warning for each given path inside the archive folder, because the
-   * walk skips that folder and the report would otherwise show 0 files with no reason.
+   * Returns the given paths outside the archive folder, and logs a warning for
+   * each path inside it. The walk skips only the archive root itself, so a
+   * study folder or file of the archive given by name would otherwise be
+   * indexed in place, and its row would then block a store of the instance
+   * whose layout path the file occupies.
    */
-  private warnAboutPathsInArchive(paths: string[], archiveRoot: string): void {
-    for (const given of paths) {
+  private skipPathsInArchive(paths: string[], archiveRoot: string): string[] {
+    return paths.filter((given) => {
       let realPath: string;
       try {
         realPath = fs.realpathSync.native(given);
       } catch {
-        continue;
+        return true;
       }
-      const relative = path.relative(archiveRoot, realPath);
-      if (relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative)) continue;
+      if (!isInsideFolder(realPath, archiveRoot)) return true;
       this.logger.warn(
         'A given path is inside the archive folder, which scan skips because its files are indexed already; ' +
-          'run "loader reindex" to rebuild the index from the archive\'s files',
+          'run "loader reindex" to index the files of the archive folder and move misplaced ones to their layout paths',
         { path: path.resolve(given), archive: archiveRoot },
       );
-    }
+      return false;
+    });
   }
 
   /** Returns true when a given path exists, and lists it as missing otherwise. */
