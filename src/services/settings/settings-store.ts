@@ -17,6 +17,7 @@ import envPaths from 'env-paths';
 import { createLogger } from '../logger';
 import { makePrivateFolder, OTHERS_WRITE, PRIVATE_FILE_MODE, tightenFileMode } from '../private-files';
 import { findSharedSecretVariables, recordSharedSecretVariables } from '../secrets/env-secrets';
+import { SETTINGS_LOCK_TIMEOUT_MS, settingsLockPath, withSettingsLock } from './settings-lock';
 import { DEFAULT_MAX_ASSOCIATIONS_PER_AE, defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
 import type { InterfaceSettings, PacsNode, PacsSettings, ServerAccount, Settings, SshNode } from './settings-types';
 import {
@@ -63,6 +64,7 @@ export class SettingsStore {
 
   private readonly logWarnings: boolean;
   private readonly configDir: string;
+  private readonly lockTimeoutMs: number;
 
   /**
    * Whether interface.language was stored or set. Until then it follows the
@@ -75,10 +77,12 @@ export class SettingsStore {
   /**
    * Opens the settings file. With `logWarnings: false` the warnings about
    * invalid values are only collected in `warnings`, for a caller that reopens
-   * the file often and logs each warning once.
+   * the file often and logs each warning once. `lockTimeoutMs` is the maximum
+   * wait of a change for the settings lock that another process holds.
    */
-  constructor(options: { configDir?: string; logWarnings?: boolean } = {}) {
+  constructor(options: { configDir?: string; logWarnings?: boolean; lockTimeoutMs?: number } = {}) {
     this.logWarnings = options.logWarnings ?? true;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? SETTINGS_LOCK_TIMEOUT_MS;
     const configDir = resolveConfigDir(options.configDir);
     this.configDir = configDir;
     try {
@@ -100,10 +104,21 @@ export class SettingsStore {
   }
 
   /**
-   * Reads the file again before a change, so that what another process wrote
-   * since this store opened it is kept: a `loader nodes add` while the window
-   * runs, for one. Warnings about stored values were given at the first open.
+   * Runs a change under the settings lock (see settings-lock.ts): reads the
+   * file again, applies `apply`, which ends with save(), and releases the lock.
+   * So what another process writes before or during this change is kept: a
+   * `loader nodes add` while the window runs, or several at once.
+   *
+   * @throws SettingsLockTimeoutError when another process holds the lock for longer than lockTimeoutMs.
    */
+  private change<T>(apply: () => T): T {
+    return withSettingsLock(settingsLockPath(this.file.path), this.lockTimeoutMs, () => {
+      this.reload();
+      return apply();
+    });
+  }
+
+  /** Reads the file again. Warnings about stored values were given at the first open. */
   private reload(): void {
     const fresh = new SettingsStore({ configDir: this.configDir, logWarnings: false });
     this.current = fresh.current;
@@ -112,22 +127,24 @@ export class SettingsStore {
   }
 
   updatePacs(changes: Partial<PacsSettings>): PacsSettings {
-    this.reload();
-    const pacs = validatePacsSettings({ ...this.current.pacs, ...changes });
-    this.current.pacs = pacs;
-    for (const key of Object.keys(changes) as (keyof PacsSettings)[]) delete this.invalid.pacs[key];
-    this.save();
-    return pacs;
+    return this.change(() => {
+      const pacs = validatePacsSettings({ ...this.current.pacs, ...changes });
+      this.current.pacs = pacs;
+      for (const key of Object.keys(changes) as (keyof PacsSettings)[]) delete this.invalid.pacs[key];
+      this.save();
+      return pacs;
+    });
   }
 
   updateInterface(changes: Partial<InterfaceSettings>): InterfaceSettings {
-    this.reload();
-    const settings = validateInterfaceSettings({ ...this.current.interface, ...changes });
-    this.current.interface = settings;
-    if (changes.language !== undefined) this.languageChosen = true;
-    for (const key of Object.keys(changes) as (keyof InterfaceSettings)[]) delete this.invalid.interface[key];
-    this.save();
-    return settings;
+    return this.change(() => {
+      const settings = validateInterfaceSettings({ ...this.current.interface, ...changes });
+      this.current.interface = settings;
+      if (changes.language !== undefined) this.languageChosen = true;
+      for (const key of Object.keys(changes) as (keyof InterfaceSettings)[]) delete this.invalid.interface[key];
+      this.save();
+      return settings;
+    });
   }
 
   listPacsNodes(): PacsNode[] {
@@ -145,28 +162,30 @@ export class SettingsStore {
   }
 
   addPacsNode(node: PacsNode): PacsNode {
-    this.reload();
-    const valid = validatePacsNode(node, this.allLocations());
-    this.current.locations.pacs.push(valid);
-    // A valid entry replaces an invalid stored entry of the same name, which is how a user repairs one.
-    this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, valid.name);
-    this.save();
-    log.info('registered node', { name: valid.name, aeTitle: valid.aeTitle, host: valid.host, port: valid.port });
-    return valid;
+    return this.change(() => {
+      const valid = validatePacsNode(node, this.allLocations());
+      this.current.locations.pacs.push(valid);
+      // A valid entry replaces an invalid stored entry of the same name, which is how a user repairs one.
+      this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, valid.name);
+      this.save();
+      log.info('registered node', { name: valid.name, aeTitle: valid.aeTitle, host: valid.host, port: valid.port });
+      return valid;
+    });
   }
 
   /** Removes the node of this name, and any invalid stored entry of that name. */
   removePacsNode(name: string): boolean {
-    this.reload();
-    const before = this.current.locations.pacs.length + this.invalid.pacsNodes.length;
-    this.current.locations.pacs = this.current.locations.pacs.filter(
-      (node) => node.name.toLowerCase() !== name.toLowerCase(),
-    );
-    this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, name);
-    if (this.current.locations.pacs.length + this.invalid.pacsNodes.length === before) return false;
-    this.save();
-    log.info('removed node', { name });
-    return true;
+    return this.change(() => {
+      const before = this.current.locations.pacs.length + this.invalid.pacsNodes.length;
+      this.current.locations.pacs = this.current.locations.pacs.filter(
+        (node) => node.name.toLowerCase() !== name.toLowerCase(),
+      );
+      this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, name);
+      if (this.current.locations.pacs.length + this.invalid.pacsNodes.length === before) return false;
+      this.save();
+      log.info('removed node', { name });
+      return true;
+    });
   }
 
   listSshNodes(): SshNode[] {
@@ -179,27 +198,29 @@ export class SettingsStore {
   }
 
   addSshNode(node: SshNode): SshNode {
-    this.reload();
-    const valid = validateSshNode(node, this.allLocations());
-    this.current.locations.ssh.push(valid);
-    this.invalid.sshNodes = withoutName(this.invalid.sshNodes, valid.name);
-    this.save();
-    log.info('registered SSH node', { name: valid.name, host: valid.host, port: valid.port });
-    return valid;
+    return this.change(() => {
+      const valid = validateSshNode(node, this.allLocations());
+      this.current.locations.ssh.push(valid);
+      this.invalid.sshNodes = withoutName(this.invalid.sshNodes, valid.name);
+      this.save();
+      log.info('registered SSH node', { name: valid.name, host: valid.host, port: valid.port });
+      return valid;
+    });
   }
 
   /** Removes the SSH node of this name, and any invalid stored entry of that name. */
   removeSshNode(name: string): boolean {
-    this.reload();
-    const before = this.current.locations.ssh.length + this.invalid.sshNodes.length;
-    this.current.locations.ssh = this.current.locations.ssh.filter(
-      (node) => node.name.toLowerCase() !== name.toLowerCase(),
-    );
-    this.invalid.sshNodes = withoutName(this.invalid.sshNodes, name);
-    if (this.current.locations.ssh.length + this.invalid.sshNodes.length === before) return false;
-    this.save();
-    log.info('removed SSH node', { name });
-    return true;
+    return this.change(() => {
+      const before = this.current.locations.ssh.length + this.invalid.sshNodes.length;
+      this.current.locations.ssh = this.current.locations.ssh.filter(
+        (node) => node.name.toLowerCase() !== name.toLowerCase(),
+      );
+      this.invalid.sshNodes = withoutName(this.invalid.sshNodes, name);
+      if (this.current.locations.ssh.length + this.invalid.sshNodes.length === before) return false;
+      this.save();
+      log.info('removed SSH node', { name });
+      return true;
+    });
   }
 
   listServerAccounts(): ServerAccount[] {
@@ -213,24 +234,26 @@ export class SettingsStore {
   }
 
   addServerAccount(account: ServerAccount): ServerAccount {
-    this.reload();
-    const valid = validateServerAccount(account, this.current.serverAccounts);
-    this.current.serverAccounts.push(valid);
-    this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, valid.name);
-    this.save();
-    log.info('added server account', { name: valid.name });
-    return valid;
+    return this.change(() => {
+      const valid = validateServerAccount(account, this.current.serverAccounts);
+      this.current.serverAccounts.push(valid);
+      this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, valid.name);
+      this.save();
+      log.info('added server account', { name: valid.name });
+      return valid;
+    });
   }
 
   removeServerAccount(name: string): boolean {
-    this.reload();
-    const before = this.current.serverAccounts.length + this.invalid.serverAccounts.length;
-    this.current.serverAccounts = this.current.serverAccounts.filter((account) => account.name.toLowerCase() !== name.toLowerCase());
-    this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, name);
-    if (this.current.serverAccounts.length + this.invalid.serverAccounts.length === before) return false;
-    this.save();
-    log.info('removed server account', { name });
-    return true;
+    return this.change(() => {
+      const before = this.current.serverAccounts.length + this.invalid.serverAccounts.length;
+      this.current.serverAccounts = this.current.serverAccounts.filter((account) => account.name.toLowerCase() !== name.toLowerCase());
+      this.invalid.serverAccounts = withoutName(this.invalid.serverAccounts, name);
+      if (this.current.serverAccounts.length + this.invalid.serverAccounts.length === before) return false;
+      this.save();
+      log.info('removed server account', { name });
+      return true;
+    });
   }
 
   /**
@@ -238,18 +261,19 @@ export class SettingsStore {
    * validated against the ones before it, and nothing is saved when one fails.
    */
   replaceLocations(locations: Settings['locations']): void {
-    this.reload();
-    const valid: Settings['locations'] = { pacs: [], ssh: [] };
-    // Registered entries may have names that only an earlier version accepted; importLocations checks the new ones.
-    for (const node of locations.pacs) valid.pacs.push(validatePacsNode(node, valid.pacs, 'stored'));
-    for (const node of locations.ssh) valid.ssh.push(validateSshNode(node, [...valid.pacs, ...valid.ssh], 'stored'));
-    this.current.locations = valid;
-    for (const node of [...valid.pacs, ...valid.ssh]) {
-      this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, node.name);
-      this.invalid.sshNodes = withoutName(this.invalid.sshNodes, node.name);
-    }
-    this.save();
-    log.info('replaced locations', { pacs: valid.pacs.length, ssh: valid.ssh.length });
+    this.change(() => {
+      const valid: Settings['locations'] = { pacs: [], ssh: [] };
+      // Registered entries may have names that only an earlier version accepted; importLocations checks the new ones.
+      for (const node of locations.pacs) valid.pacs.push(validatePacsNode(node, valid.pacs, 'stored'));
+      for (const node of locations.ssh) valid.ssh.push(validateSshNode(node, [...valid.pacs, ...valid.ssh], 'stored'));
+      this.current.locations = valid;
+      for (const node of [...valid.pacs, ...valid.ssh]) {
+        this.invalid.pacsNodes = withoutName(this.invalid.pacsNodes, node.name);
+        this.invalid.sshNodes = withoutName(this.invalid.sshNodes, node.name);
+      }
+      this.save();
+      log.info('replaced locations', { pacs: valid.pacs.length, ssh: valid.ssh.length });
+    });
   }
 
   private allLocations(): NamedLocation[] {
