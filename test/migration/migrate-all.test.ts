@@ -1,11 +1,10 @@
 /**
  * `loader migrate --all` from Orthanc to dcmqrscp: the source stores a study
  * without Study Date, one without Patient Name and one with both, and --all
- * copies every one of them. Also the usage errors of --all, its job id, and
- * the warning that a query split by Study Date may miss undated studies.
+ * copies every one of them. Also the usage errors of --all and its job id.
  */
 import { setLogSink } from '../../src/services/logger';
-import { deriveJobId, warnOfDateSplits } from '../../src/services/migration';
+import { deriveJobId } from '../../src/services/migration';
 import { findInstances } from '../../src/services/query-retrieve';
 import { createLoaderDirs, freePort, loaderIsBuilt, runLoader, startDcmqrscp, startOrthanc } from '../support/peers';
 import type { DcmqrscpHandle, OrthancHandle } from '../support/peers';
@@ -125,24 +124,5 @@ describeBuilt('loader migrate --all', () => {
     const otherSelection = await runLoader(['migrate', 'orthanc', 'dcmqrall', '--name', '*', '--job', report.jobId], { dirs });
     expect(otherSelection.code).toBe(2);
     expect(otherSelection.stderr).toContain('give another --job name');
-  });
-});
-
-describe('date split warning', () => {
-  const endpoint = { kind: 'node' as const, name: 'pacs', node: nodeFor({ aeTitle: 'PACS', host: '127.0.0.1', port: 104 }) };
-  const split = { kind: 'split' as const, message: 'pacs returned 100 matches, the node\'s maximum' };
-
-  test('all studies warns once of undated studies', () => {
-    const notices: Array<{ kind: string; message: string }> = [];
-    const onNotice = warnOfDateSplits(endpoint, { all: true }, (notice) => notices.push(notice));
-    onNotice!(split);
-    onNotice!(split);
-    expect(notices.map((notice) => notice.kind)).toEqual(['split', 'incomplete', 'split']);
-    expect(notices[1].message).toContain('which do not match studies without Study Date; such studies on pacs may be missing');
-  });
-
-  test('filters pass notices unchanged', () => {
-    const handler = (): void => undefined;
-    expect(warnOfDateSplits(endpoint, { date: '2024' }, handler)).toBe(handler);
   });
 });

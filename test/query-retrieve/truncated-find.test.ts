@@ -13,7 +13,7 @@ import { setLogSink } from '../../src/services/logger';
 import { JobStore, runMigration } from '../../src/services/migration';
 import { FindIncompleteError, findInstances, findStudies } from '../../src/services/query-retrieve';
 import type { QueryNotice } from '../../src/services/query-retrieve';
-import { compareEndpoints } from '../../src/services/sync';
+import { compareEndpoints, runSync } from '../../src/services/sync';
 import { createLoaderDirs, freePort, loaderIsBuilt, makeTempDir, runDcmtk, runLoader, startOrthanc } from '../support/peers';
 import type { OrthancHandle } from '../support/peers';
 import { writeSecondaryCapture } from '../support/secondary-capture';
@@ -182,5 +182,113 @@ describe('C-FIND cut short by the node', () => {
       expect(result.stderr).toMatch(/limited \(ORTHANCTRUNC\) ended the IMAGE level C-FIND with status 0xFE00 \(Cancel\) after 5 matches/);
       expect(result.stderr).not.toMatch(/^5 instances$/m);
     });
+  });
+});
+
+describe('study search split without a date filter', () => {
+  let orthanc: OrthancHandle;
+  let movePort: number;
+  const dated = Array.from({ length: 3 }, (_, index) => ({ uid: generateUid(), date: `2015010${index + 1}`, patientId: `SPLIT-${index + 1}` }));
+  /** Dated after the loader's today, so only an open-ended last range matches it. */
+  const future = { uid: generateUid(), date: '20300101', patientId: 'SPLIT-FUTURE' };
+  /** Without Study Date, so no Study Date range matches it. */
+  const undated = { uid: generateUid(), date: '', patientId: 'SPLIT-UNDATED' };
+  const all = [...dated, future, undated].map((study) => study.uid).sort();
+  /** The studies that closed ranges list: the quirk closes the open end at today, which leaves out the future date. */
+  const listable = dated.map((study) => study.uid).sort();
+
+  beforeAll(async () => {
+    movePort = await freePort();
+    orthanc = await startOrthanc({
+      aeTitle: 'ORTHANCSPLIT',
+      modalities: { loader: { aet: LOADER_AE, host: '127.0.0.1', port: movePort } },
+      extraConfig: { LimitFindInstances: LIMIT_FIND_INSTANCES, LimitFindResults: LIMIT_FIND_RESULTS },
+    });
+    const dir = makeTempDir('split-undated');
+    for (const study of [...dated, future, undated]) await orthanc.uploadFile(writeInstance(dir, study, generateUid(), 1).file);
+  }, 120_000);
+
+  afterAll(async () => {
+    await orthanc?.stop();
+  });
+
+  const node = () => nodeFor(orthanc);
+  /** Closed date ranges (19000101-B and A-today), which match no study without Study Date on Orthanc. */
+  const closedRangeNode = () => nodeFor(orthanc, { quirks: ['no-wildcard-in-dates'] });
+
+  test('open ends list undated and future', async () => {
+    // Orthanc 1.10 compares dates as text, so the first range "-B" matches the empty Study Date.
+    const notices: QueryNotice[] = [];
+    const matches = await collect(findStudies(node(), localIdentity(0, LOADER_AE), {}, { onNotice: (notice) => notices.push(notice) }));
+    expect(matches.map((match) => match.studyInstanceUid).sort()).toEqual(all);
+    expect(notices.some((notice) => notice.kind === 'split')).toBe(true);
+    expect(notices.some((notice) => notice.kind === 'undated-not-listed')).toBe(false);
+  }, 120_000);
+
+  test('closed ranges send undated notice', async () => {
+    const notices: QueryNotice[] = [];
+    const matches = await collect(findStudies(closedRangeNode(), localIdentity(0, LOADER_AE), {}, { onNotice: (notice) => notices.push(notice) }));
+    expect(matches.map((match) => match.studyInstanceUid).sort()).toEqual(listable);
+    const undatedNotices = notices.filter((notice) => notice.kind === 'undated-not-listed');
+    expect(undatedNotices).toHaveLength(1);
+    expect(undatedNotices[0].message).toMatch(/studies without Study Date on .*ORTHANCSPLIT.* are not listed/);
+    expect(undatedNotices[0].message).toMatch(/LimitFindResults/);
+  }, 120_000);
+
+  test('date filter sends no undated notice', async () => {
+    const notices: QueryNotice[] = [];
+    const matches = await collect(findStudies(closedRangeNode(), localIdentity(0, LOADER_AE), { date: '20150101-' }, { onNotice: (notice) => notices.push(notice) }));
+    expect(matches.map((match) => match.studyInstanceUid).sort()).toEqual(listable);
+    expect(notices.some((notice) => notice.kind === 'split')).toBe(true);
+    expect(notices.some((notice) => notice.kind === 'undated-not-listed')).toBe(false);
+  }, 120_000);
+
+  test('migrate and sync all are partial', async () => {
+    const dir = makeTempDir('split-undated-migrate');
+    const archive = LocalArchive.open(path.join(dir, 'archive'));
+    const store = JobStore.open(path.join(dir, 'jobs.sqlite'));
+    const source = { kind: 'node' as const, name: 'orthanc', node: closedRangeNode() };
+    const destination = { kind: 'local' as const, name: 'local' as const, archive };
+    const options = { method: 'auto' as const, concurrency: 1, retries: 0 };
+    try {
+      const migration = await runMigration({
+        jobId: 'split-undated',
+        source,
+        destination,
+        selection: { all: true },
+        options,
+        local: localIdentity(movePort, LOADER_AE),
+        archive,
+        store,
+      });
+      expect(migration.studies.map((study) => study.studyInstanceUid).sort()).toEqual(listable);
+      expect(migration.summary.failed).toBe(0);
+      expect(migration.outcome).toBe('partial');
+      expect(migration.notes.some((note) => /studies without Study Date .* are not listed/.test(note))).toBe(true);
+
+      // The archive now contains every listed study, which sync used to report as the same studies on both ends.
+      const sync = await runSync({ a: source, b: destination, selection: { all: true }, direction: 'a-to-b', options, local: localIdentity(movePort, LOADER_AE), archive, store });
+      expect(sync.transfers[0].studyInstanceUids).toEqual([]);
+      expect(sync.undatedNotListed).toBe(true);
+      expect(sync.outcome).toBe('partial');
+      expect(sync.notes.some((note) => /LimitFindResults/.test(note))).toBe(true);
+    } finally {
+      store.close();
+      archive.close();
+    }
+  }, 180_000);
+
+  describeBuilt('loader find', () => {
+    test('split without date exits partial', async () => {
+      const dirs = createLoaderDirs('split-undated-cli');
+      const added = await runLoader(['nodes', 'add', 'limited', '--aet', orthanc.aeTitle, '--host', orthanc.host, '--port', String(orthanc.port), '--quirks', 'no-wildcard-in-dates'], { dirs });
+      expect(added.code).toBe(0);
+      await configure(dirs, 'pacs.aeTitle', LOADER_AE);
+      const result = await runLoader(['find', 'limited'], { dirs });
+      expect(result.code).toBe(3);
+      expect(result.stderr).toMatch(/warning: studies without Study Date on limited \(ORTHANCSPLIT\) are not listed/);
+      expect(result.stderr).toMatch(/^3 studies with a Study Date; studies without Study Date are not listed/m);
+      expect(result.stdout).not.toContain(undated.uid);
+    }, 120_000);
   });
 });

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 
 import { FilterError, findInstances, findSeries, findStudies, normalizeModalities, parseDateFilter, validateUids } from '../../services/query-retrieve';
 import type { QueryNotice, StudyFilters, StudyMatch } from '../../services/query-retrieve';
-import { countOf, UsageError } from '../context';
+import { countOf, ExitCode, UsageError } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import type { GlobalOptions } from '../context';
 import { fitToWidth } from '../terminal';
@@ -145,8 +145,10 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
       else process.stdout.write(`${count === 1 ? `${HEADINGS[level]}\n` : ''}${line}\n`);
     };
     let count = 0;
+    let undatedNotListed = false;
     const onNotice = (notice: QueryNotice) => {
-      const prefix = notice.kind === 'unsupported-keys' ? 'warning: ' : '';
+      if (notice.kind === 'undated-not-listed') undatedNotListed = true;
+      const prefix = notice.kind === 'unsupported-keys' || notice.kind === 'undated-not-listed' ? 'warning: ' : '';
       process.stderr.write(`loader: ${prefix}${explainNetworkErrors(notice.message)}\n`);
     };
     try {
@@ -176,6 +178,8 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
       interrupt.dispose();
     }
     if (options.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
-    else process.stderr.write(`${countOf(count, ...MATCH_NOUNS[level])}${signal.aborted ? ' (cancelled)' : ''}\n`);
+    else process.stderr.write(`${countOf(count, ...MATCH_NOUNS[level])}${signal.aborted ? ' (cancelled)' : ''}${undatedNotListed ? ' with a Study Date; studies without Study Date are not listed (see the warning above)' : ''}\n`);
+    // The list lacks the studies without Study Date, so it is a partial result.
+    if (undatedNotListed) process.exitCode = ExitCode.PartialSuccess;
   });
 }

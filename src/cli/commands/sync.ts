@@ -245,7 +245,8 @@ function printReport(report: SyncReport, anonymized: boolean): void {
   const { summary } = report;
   if (report.transfers.every((transfer) => transfer.studyInstanceUids.length === 0)) {
     // Studies with equal instance counts on both ends are not compared by SOP Instance UID, so the line names what was compared.
-    out(`nothing to transfer: ${a} and ${b} contain the same studies with the same instance counts${summary.conflicts > 0 ? ', apart from the conflicts' : ''}`);
+    const compared = report.undatedNotListed ? 'the studies with a Study Date that were compared' : 'the same studies';
+    out(`nothing to transfer: ${a} and ${b} contain ${compared} with the same instance counts${summary.conflicts > 0 ? ', apart from the conflicts' : ''}`);
   }
   if (report.outcome === 'nothing-to-do') return;
   // A dry run copies nothing, so its line counts the studies it would transfer.

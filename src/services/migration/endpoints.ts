@@ -53,9 +53,8 @@ export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, se
   if (endpoint.kind === 'node') {
     const found: string[] = [];
     const filters: StudyFilters = studyFiltersOf(selection);
-    const onNotice = warnOfDateSplits(endpoint, selection, options.onNotice);
     try {
-      for await (const match of findStudies(endpoint.node, local, filters, { signal: options.signal, onNotice })) found.push(match.studyInstanceUid);
+      for await (const match of findStudies(endpoint.node, local, filters, { signal: options.signal, onNotice: options.onNotice })) found.push(match.studyInstanceUid);
     } catch (error) {
       throw explainQueryRejection(endpoint, error);
     }
@@ -63,26 +62,6 @@ export async function selectStudies(endpoint: Endpoint, local: LocalIdentity, se
   }
 
   return searchArchiveStudies(endpoint.archive, selection).map((study) => study.studyInstanceUid);
-}
-
-/**
- * Returns a notice handler that passes every notice on and, for a selection of
- * all studies, adds one warning at the first date split. findStudies splits a
- * query the node rejects as too broad, or truncates, into Study Date ranges,
- * and those ranges no longer match studies without Study Date.
- */
-export function warnOfDateSplits(endpoint: Endpoint, selection: JobSelection, onNotice?: (notice: QueryNotice) => void): ((notice: QueryNotice) => void) | undefined {
-  if (selection.all !== true || onNotice === undefined) return onNotice;
-  let warned = false;
-  return (notice) => {
-    onNotice(notice);
-    if (notice.kind !== 'split' || warned) return;
-    warned = true;
-    onNotice({
-      kind: 'incomplete',
-      message: `${endpoint.name} rejected or truncated the query for all studies, so it is split into Study Date ranges, which do not match studies without Study Date; such studies on ${endpoint.name} may be missing from this run`,
-    });
-  };
 }
 
 /** Lists the archived studies that match every filter of the selection, with their patient and instance counts. */

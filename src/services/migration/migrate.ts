@@ -114,7 +114,8 @@ export interface MigrationReport {
   /**
    * success: every study is migrated or already present and no instance was
    * held back. failure: no study reached the destination, where a study held
-   * back whole counts as not reached. partial otherwise.
+   * back whole counts as not reached. partial otherwise, and also when the
+   * source could not list its studies without Study Date (see the notes).
    */
   outcome: MigrationOutcome;
   /** Instances held back by the anonymizer in the studies of this report. Such studies count as migrated but are incomplete on purpose, so the outcome is not success. */
@@ -137,6 +138,8 @@ interface RunContext {
   /** The anonymizer of an anonymizing job. */
   transform?: AnonymizingTransform;
   notes: string[];
+  /** True when the search on the source was split by Study Date, so studies without Study Date were not selected. */
+  undatedNotListed: boolean;
   processed: Set<string>;
   finished: number;
   total: number;
@@ -618,6 +621,7 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
     limiter: new NodeLimiter(request.options.concurrency),
     retrieveLock: new NodeLimiter(1),
     notes: [],
+    undatedNotListed: false,
     processed: new Set(),
     finished: 0,
     total: 0,
@@ -661,7 +665,10 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
     progress(run, `selecting studies on ${source.name}`);
     selected = await selectStudies(source, request.local, request.selection, {
       signal: request.signal,
-      onNotice: (notice) => notify(run, notice.message),
+      onNotice: (notice) => {
+        if (notice.kind === 'undated-not-listed') run.undatedNotListed = true;
+        notify(run, notice.message);
+      },
     });
   }
   const inThisRun = (study: StudyRecord) => chosen === undefined || chosen.has(study.studyInstanceUid);
@@ -672,7 +679,7 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
     const studies = await dryRun(run, selected);
     const summary = summarize(studies);
     // Pending studies are the ones a real run would transfer, so only failures count against a dry run.
-    let outcome: MigrationOutcome = 'success';
+    let outcome: MigrationOutcome = run.undatedNotListed ? 'partial' : 'success';
     if (summary.failed > 0) outcome = summary.failed === studies.length ? 'failure' : 'partial';
     return { ...base, dryRun: true, studies, summary, outcome, heldBack: [], pseudonymizedPatients: 0 };
   }
@@ -712,7 +719,9 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
   const studies: StudyReport[] = store.listStudies(jobId).filter(inThisRun).map((study) => ({ ...study, processedThisRun: run.processed.has(study.studyInstanceUid) }));
   const summary = summarize(studies);
   const heldBack = listHeldBack(run, studies);
-  const outcome = outcomeOf(studies, heldBack);
+  let outcome = outcomeOf(studies, heldBack);
+  // Studies the source could not list are not migrated, so a run that missed them does not count as complete.
+  if (run.undatedNotListed && outcome === 'success') outcome = 'partial';
   const jobState: JobState = request.signal?.aborted ? 'interrupted' : outcome === 'success' ? 'done' : outcome === 'partial' ? 'partial' : 'failed';
   store.setJobState(jobId, jobState);
   logger.info('Migration finished', { job: jobId, state: jobState, ...summary, heldBack: heldBack.length });

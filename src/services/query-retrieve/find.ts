@@ -58,8 +58,12 @@ export interface InstanceMatch {
 
 /** Something the caller should know about a query that still produced results. */
 export interface QueryNotice {
-  /** Kind of notice. 'unsupported-keys' comes once per search, when the node sent matches with status FF01. */
-  kind: 'split' | 'incomplete' | 'client-filter' | 'undeclared-charset' | 'unsupported-keys';
+  /**
+   * Kind of notice. 'unsupported-keys' comes once per search, when the node sent matches with status FF01.
+   * 'undated-not-listed' comes when a search without a date filter had to be split into Study Date ranges,
+   * so the results lack the studies without Study Date and are known to be incomplete.
+   */
+  kind: 'split' | 'incomplete' | 'client-filter' | 'undeclared-charset' | 'unsupported-keys' | 'undated-not-listed';
   message: string;
 }
 
@@ -193,7 +197,10 @@ export function toStudyMatch(identifier: DecodedIdentifier): StudyMatch {
  * with status FE00 (Cancel) without a C-CANCEL from the loader, or that
  * returns exactly the node's maximum number of matches is repeated for the two
  * halves of its date range, recursively; an absent date filter counts as
- * 19000101 to today. A one-day query that still ends with FE00 throws
+ * 19000101 to today for the first split, and the first and last halves keep
+ * their open ends. Study Date ranges may not match studies without Study Date,
+ * so a split search without a date filter that received no such study sends an
+ * 'undated-not-listed' notice at the end. A one-day query that still ends with FE00 throws
  * FindIncompleteError. Modalities are checked again on the client when the node
  * returns Modalities in Study. They are matched per series for nodes with the
  * 'no-modalities-in-study' quirk, and for each match that the node returned
@@ -215,6 +222,8 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
   let subQueries = 0;
   let undeclaredCharsetNoticed = false;
   let emptyModalitiesNoticed = false;
+  let splitWithoutDate = false;
+  let undatedMatched = false;
   try {
     while (pending.length > 0) {
       if (options.signal?.aborted) return;
@@ -231,6 +240,7 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
             notify({ kind: 'undeclared-charset', message: `${node.name} sent non-ASCII text without Specific Character Set; decoded it as ${node.characterSets.join('\\')}` });
           }
           const match = toStudyMatch(identifier);
+          if (match.studyDate === '') undatedMatched = true;
           if (match.studyInstanceUid === '' || seen.has(match.studyInstanceUid)) continue;
           seen.add(match.studyInstanceUid);
           if (modalities.length > 0) {
@@ -278,12 +288,30 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
         throw new Error(`${node.name} ${tooBroad} for study date ${described} after ${subQueries} split queries; narrow the filters`);
       }
       notify({ kind: 'split', message: `${node.name} ${tooBroad} for study date ${described}; querying ${formatDateRange(halves[0])} and ${formatDateRange(halves[1])} separately` });
+      if (range === undefined) splitWithoutDate = true;
       pending.unshift(...halves);
     }
+    // Orthanc 1.10 compares dates as text, so its open-start range "-B" matches an empty Study Date too.
+    // A node that returned such a match lists them, so only a split search without one sends the notice.
+    if (splitWithoutDate && !undatedMatched && !options.signal?.aborted) notify({ kind: 'undated-not-listed', message: describeUndatedNotListed(node) });
   } finally {
     await seriesSession?.close().catch(() => undefined);
     await session.close();
   }
+}
+
+/**
+ * Returns the note for a search without a date filter that was split into
+ * Study Date ranges. Range matching (PS3.4 C.2.2.2.5) does not match a study
+ * without Study Date. A key of "" that would match only empty values returns
+ * no studies from Orthanc 1.10.1 or dcmqrscp 3.6.7, so the loader cannot ask
+ * for such studies.
+ */
+function describeUndatedNotListed(node: RemoteNode): string {
+  return (
+    `studies without Study Date on ${describeNode(node)} are not listed: the search for all study dates was split into Study Date ranges, which match no study without Study Date. ` +
+    `Raise the node's limit on C-FIND matches (Orthanc: LimitFindResults, 0 for no limit) so that one query lists all studies, or list the studies without Study Date on the node itself`
+  );
 }
 
 async function collectSeriesModalities(session: FindSession, studyInstanceUid: string, signal?: AbortSignal): Promise<string[]> {

@@ -98,6 +98,7 @@ export function parseDateFilter(text: string, now: Date = new Date(), label = 'D
  * Formats a range as a DA matching key (PS3.4 C.2.2.2.5). With `closeOpenEnds`
  * an open start becomes 19000101 and an open end becomes today, for nodes that
  * mishandle open ranges.
+ * NOTE: closing the end at today leaves out studies dated after today, also in the last half of a split.
  */
 export function formatDateRange(range: DateRange, closeOpenEnds = false, now: Date = new Date()): string {
   const from = range.from ?? (closeOpenEnds ? '19000101' : '');
@@ -108,18 +109,21 @@ export function formatDateRange(range: DateRange, closeOpenEnds = false, now: Da
 
 /**
  * Splits a range into two halves that share no day, for a query the node
- * truncated or rejected. Open ends are closed first (19000101, today).
- * Returns undefined for a single day, which cannot be split.
+ * truncated or rejected. An open start is taken as 19000101 and an open end as
+ * today, or as 99991231 when the range starts after today, to find the middle.
+ * The halves keep the open ends, so the last half still matches study dates
+ * after today. Returns undefined for a single day, which cannot be split.
  */
 export function splitDateRange(range: DateRange, now: Date = new Date()): [DateRange, DateRange] | undefined {
   const from = range.from ?? '19000101';
-  const to = range.to ?? formatDicomDate(now);
+  const today = formatDicomDate(now);
+  const to = range.to ?? (from < today ? today : '99991231');
   const days = Math.round((parseDicomDate(to).getTime() - parseDicomDate(from).getTime()) / 86_400_000);
   if (days < 1) return undefined;
   const middle = addDays(from, Math.floor(days / 2));
   return [
-    { from, to: middle },
-    { from: addDays(middle, 1), to },
+    { from: range.from, to: middle },
+    { from: addDays(middle, 1), to: range.to },
   ];
 }
 

@@ -6,7 +6,7 @@
  */
 import { FindSession, findInstancesOn, findSeriesOn, findStudies } from '../query-retrieve';
 import type { LocalIdentity, QueryNotice, StudyFilters } from '../query-retrieve';
-import { explainQueryRejection, searchArchiveStudies, studyFiltersOf, warnOfDateSplits } from '../migration';
+import { explainQueryRejection, searchArchiveStudies, studyFiltersOf } from '../migration';
 import type { Endpoint, JobSelection } from '../migration';
 
 export interface StudyOnEndpoint {
@@ -57,8 +57,7 @@ export class EndpointInventory {
     }
 
     const filters: StudyFilters = studyFiltersOf(selection);
-    const onNotice = warnOfDateSplits(this.endpoint, selection, this.options.onNotice);
-    const matches = findStudies(this.endpoint.node, this.local, filters, { signal: this.options.signal, onNotice });
+    const matches = findStudies(this.endpoint.node, this.local, filters, { signal: this.options.signal, onNotice: this.options.onNotice });
     try {
       for await (const match of matches) {
         studies.set(match.studyInstanceUid, {

@@ -16,7 +16,7 @@ import { createLogger } from '../logger';
 import { UidMapper } from '../../dicom/anonymizer/job-keys';
 import { canonicalSelection, checkSelection, generateJobSecret, runMigration, validateJobName } from '../migration';
 import type { BackoffOptions, Endpoint, JobOptions, JobSelection, JobStore, MigrationAnonymization, MigrationOutcome, MigrationReport } from '../migration';
-import type { LocalIdentity } from '../query-retrieve';
+import type { LocalIdentity, QueryNotice } from '../query-retrieve';
 import { compareAnonymized, compareEndpoints } from './compare';
 import type { SyncComparison } from './compare';
 
@@ -87,9 +87,13 @@ export interface SyncReport {
    * so it turns 'success' and 'nothing-to-do' into 'partial', which matches
    * exit code 3. Instances held back by --anonymize make a run 'partial' as
    * well, or 'failure' when no study reached the destination. A dry run
-   * counts planned transfers as 'success'.
+   * counts planned transfers as 'success'. An end that could not list its
+   * studies without Study Date (undatedNotListed) turns 'success' and
+   * 'nothing-to-do' into 'partial' too, because such studies were not compared.
    */
   outcome: SyncOutcome;
+  /** True when the study search on A or B was split by Study Date, so studies without Study Date were not compared. */
+  undatedNotListed: boolean;
   notes: string[];
 }
 
@@ -138,9 +142,9 @@ function summarize(comparison: SyncComparison, transfers: SyncTransfer[]): SyncR
   return summary;
 }
 
-function outcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary'], dryRun: boolean): SyncOutcome {
+function outcomeOf(transfers: SyncTransfer[], summary: SyncReport['summary'], dryRun: boolean, undatedNotListed: boolean): SyncOutcome {
   const transferOutcome = transferOutcomeOf(transfers, summary, dryRun);
-  if (summary.conflicts > 0 && transferOutcome !== 'failure') return 'partial';
+  if ((summary.conflicts > 0 || undatedNotListed) && transferOutcome !== 'failure') return 'partial';
   return transferOutcome;
 }
 
@@ -184,7 +188,12 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
   }
 
   const started = Date.now();
-  const compareOptions = { signal: request.signal, onNotice: (queryNotice: { message: string }) => notice(queryNotice.message), onProgress: request.onProgress };
+  let undatedNotListed = false;
+  const onQueryNotice = (queryNotice: QueryNotice) => {
+    if (queryNotice.kind === 'undated-not-listed') undatedNotListed = true;
+    notice(queryNotice.message);
+  };
+  const compareOptions = { signal: request.signal, onNotice: onQueryNotice, onProgress: request.onProgress };
   const comparison = anonymize?.jobSecret
     ? await compareAnonymized(a, b, request.local, request.selection, new UidMapper(anonymize.jobSecret), compareOptions)
     : await compareEndpoints(a, b, request.local, request.selection, compareOptions);
@@ -220,7 +229,7 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
   }
 
   const summary = summarize(comparison, transfers);
-  const outcome = outcomeOf(transfers, summary, request.dryRun === true);
+  const outcome = outcomeOf(transfers, summary, request.dryRun === true, undatedNotListed);
   logger.info('Sync finished', {
     a: a.name,
     b: b.name,
@@ -233,7 +242,8 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
     mismatched: comparison.mismatched.length,
     ...summary,
     outcome,
+    undatedNotListed,
     durationMs: Date.now() - started,
   });
-  return { a: a.name, b: b.name, direction, dryRun: request.dryRun === true, comparison, transfers, summary, outcome, notes };
+  return { a: a.name, b: b.name, direction, dryRun: request.dryRun === true, comparison, transfers, summary, outcome, undatedNotListed, notes };
 }
