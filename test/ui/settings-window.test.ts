@@ -186,16 +186,12 @@ describeWithGui('settings window in Russian', () => {
     const russianWidth = (await session.driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'Светлая')).width;
 
     // A box first shown in English was sized for "Light" and cut "Светлая" after the switch.
-    await session.driver.focusByKey('settings-language');
-    session.driver.key('Home');
-    await session.driver.waitFor('settings-theme', (box) => box.text === 'Light', 5_000, 'Light');
+    await session.driver.pressOn('settings-language', 'Home', 'settings-theme', (box) => box.text === 'Light', 'Light');
     await session.driver.click('settings-close');
     await session.driver.waitForGone('settings-window');
     await openInterfaceTab();
     const englishWidth = (await session.driver.waitFor('settings-theme', (box) => box.text === 'Light', 5_000, 'Light')).width;
-    await session.driver.focusByKey('settings-language');
-    session.driver.key('End');
-    await session.driver.waitFor('settings-theme', (box) => box.text === 'Светлая', 5_000, 'Светлая');
+    await session.driver.pressOn('settings-language', 'End', 'settings-theme', (box) => box.text === 'Светлая', 'Светлая');
     await sleep(300);
     screenshot('settings-interface-ru.png', 'settings-window');
 
@@ -237,9 +233,7 @@ describeWithGui('settings window in Russian', () => {
     // Switch to English on the Interface tab. The reopened window then shows the PACS tab with the stored value.
     await session.driver.focusByKey('settings-aet');
     session.driver.key('ctrl+Tab');
-    await session.driver.focusByKey('settings-language');
-    session.driver.key('Home');
-    await session.driver.waitFor('settings-theme', (record) => record.text === 'Light', 5_000, 'Light');
+    await session.driver.pressOn('settings-language', 'Home', 'settings-theme', (record) => record.text === 'Light', 'Light');
     await session.driver.click('settings-close');
     await session.driver.waitForGone('settings-window');
     await session.driver.click('open-settings');

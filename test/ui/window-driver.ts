@@ -378,6 +378,25 @@ export class WindowDriver {
     await this.waitFor(name, (record) => record.text === text, 5_000, `text "${text}"`);
   }
 
+  /**
+   * Gives `name` the keyboard focus, presses `key` and waits until the widget
+   * `watched` passes `ready`. The focus is checked again after a pause,
+   * because the geometry record lags behind the window after a tab switch,
+   * and the key is pressed once more when the first press changed nothing:
+   * on a loaded CI machine a language switch by Home once never happened.
+   */
+  async pressOn(name: string, key: string, watched: string, ready: (widget: WidgetRecord) => boolean, what: string): Promise<WidgetRecord> {
+    await this.focusByKey(name);
+    await sleep(500);
+    await this.focusByKey(name);
+    this.key(key);
+    const { reached } = await this.poll(watched, ready, 5_000);
+    if (reached) return reached;
+    await this.focusByKey(name);
+    this.key(key);
+    return this.waitFor(watched, ready, 10_000, what);
+  }
+
   key(...keys: string[]): void {
     this.xdotool('key', '--delay', '60', ...keys);
   }

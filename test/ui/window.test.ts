@@ -323,9 +323,8 @@ describeWithGui('desktop window', () => {
       driver.key('ctrl+Tab');
       await driver.waitFor('settings-language');
       if (variant.language !== current.language) {
-        await driver.focusByKey('settings-language');
-        driver.key(variant.language === 'en' ? 'Home' : 'End');
-        await driver.waitFor('open-settings', (button) => button.text === variant.settingsButton, 5_000, `text ${variant.settingsButton}`);
+        const key = variant.language === 'en' ? 'Home' : 'End';
+        await driver.pressOn('settings-language', key, 'open-settings', (button) => button.text === variant.settingsButton, `text ${variant.settingsButton}`);
       }
       if (variant.theme !== current.theme) {
         await driver.focusByKey('settings-theme');
