@@ -7,21 +7,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { corpusFile, createLoaderDirs, LOADER_BIN, loaderIsBuilt, runCommand, type LoaderDirs, type RunResult } from '../support/peers';
-
-const NOBODY_ID = '65534';
-
-const runsAsRoot = process.getuid?.() === 0 && spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
-const describeOtherUser = loaderIsBuilt() && runsAsRoot ? describe : describe.skip;
-
-/** Runs the loader as the user `nobody`, who owns the archive. */
-function runAsNobody(dirs: LoaderDirs, args: string[]): Promise<RunResult> {
-  return runCommand(
-    'setpriv',
-    ['--reuid', NOBODY_ID, '--regid', NOBODY_ID, '--clear-groups', LOADER_BIN, '--archive', dirs.archiveDir, '--config-dir', dirs.configDir, ...args],
-    { env: { HOME: dirs.homeDir } },
-  );
-}
+import { corpusFile, createLoaderDirs, type RunResult } from '../support/peers';
+import { describeOtherUser, NOBODY_ID, runAsNobody } from '../support/other-user';
 
 describeOtherUser('reindex of an unreadable study folder', () => {
   const dirs = createLoaderDirs('reindex-unreadable');
