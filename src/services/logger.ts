@@ -176,10 +176,13 @@ export class RepeatLimiter {
     for (const counted of this.counts.values()) {
       if (counted.count === 0) continue;
       const addresses = counted.addresses.size;
+      let peerAddresses: number | string | undefined;
+      if (addresses >= MAX_COUNTED_ADDRESSES) peerAddresses = `${addresses} or more`;
+      else if (addresses > 0) peerAddresses = addresses;
       this.logger[this.level](`${this.message} (repeated ${counted.count} more times in the last ${seconds} s)`, {
         ...counted.fields,
         repeats: counted.count,
-        peerAddresses: addresses === 0 ? undefined : addresses < MAX_COUNTED_ADDRESSES ? addresses : `${addresses} or more`,
+        peerAddresses,
       });
     }
   }

@@ -21,6 +21,17 @@ function listFilesUnder(dir: string): string[] {
     .sort();
 }
 
+/** Creates a temporary folder with an input folder of one CT file and a job secret file, and returns their paths and an output path. */
+function prepareCtJob(): { input: string; secretFile: string; output: string } {
+  const dir = makeTempDir('anonymize-cli');
+  const input = path.join(dir, 'in');
+  fs.mkdirSync(input);
+  fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
+  const secretFile = path.join(dir, 'secret');
+  fs.writeFileSync(secretFile, 'a job secret of enough bytes');
+  return { input, secretFile, output: path.join(dir, 'out') };
+}
+
 describeBuilt('loader anonymize', () => {
   test('folder input laid out by new UIDs', async () => {
     const dir = makeTempDir('anonymize-cli');
@@ -128,13 +139,7 @@ describeBuilt('loader anonymize', () => {
   });
 
   test('existing files in output folder kept without --overwrite', async () => {
-    const dir = makeTempDir('anonymize-cli');
-    const input = path.join(dir, 'in');
-    fs.mkdirSync(input);
-    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
-    const secretFile = path.join(dir, 'secret');
-    fs.writeFileSync(secretFile, 'a job secret of enough bytes');
-    const output = path.join(dir, 'out');
+    const { input, secretFile, output } = prepareCtJob();
 
     const first = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
     expect(first.code).toBe(0);
@@ -202,13 +207,7 @@ describeBuilt('loader anonymize', () => {
   });
 
   test('counter pseudonyms with job secret rejected', async () => {
-    const dir = makeTempDir('anonymize-cli');
-    const input = path.join(dir, 'in');
-    fs.mkdirSync(input);
-    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
-    const secretFile = path.join(dir, 'secret');
-    fs.writeFileSync(secretFile, 'a job secret of enough bytes');
-    const output = path.join(dir, 'out');
+    const { input, secretFile, output } = prepareCtJob();
 
     const rejected = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile, '--pseudonym-counter']);
     expect(rejected.code).toBe(2);
@@ -230,14 +229,8 @@ describeBuilt('loader anonymize', () => {
   });
 
   test('repeated run skips its own output', async () => {
-    const dir = makeTempDir('anonymize-cli');
-    const input = path.join(dir, 'in');
-    fs.mkdirSync(input);
-    fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct').path), path.join(input, 'a.dcm'));
+    const { input, secretFile, output } = prepareCtJob();
     fs.copyFileSync(path.join(REPO_ROOT, 'test', '.corpus', corpusFile('ct-implicit-le').path), path.join(input, 'sc.dcm'));
-    const secretFile = path.join(dir, 'secret');
-    fs.writeFileSync(secretFile, 'a job secret of enough bytes');
-    const output = path.join(dir, 'out');
 
     const first = await runLoader(['anonymize', input, output, '--job-secret-file', secretFile]);
     expect(first.code).toBe(3);
