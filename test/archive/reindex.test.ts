@@ -492,6 +492,29 @@ describe('archive import and reindex', () => {
       expect(kept.filter((name) => fs.lstatSync(path.join(root, '.conflicts', name)).isSymbolicLink())).toHaveLength(1);
     });
 
+    test.each(['full', 'process-crash'] as const)('receive replaces a row naming a link (%s)', async (durability) => {
+      archive.close();
+      archive = LocalArchive.open(root, { durability });
+      const received = datasetPartOf(freshCopy(CT_SMALL, path.join(workDir, 'in', 'ct.dcm')));
+      const layoutPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);
+      expect((await archive.receive(receiveRequest(received))).outcome).toBe('stored');
+      // The row that an older version wrote: it names a symbolic link elsewhere in the archive folder.
+      const external = path.join(workDir, 'external', 'ct.dcm');
+      const link = path.join(path.dirname(layoutPath), 'linked.dcm');
+      fs.mkdirSync(path.dirname(external));
+      fs.renameSync(layoutPath, external);
+      fs.symlinkSync(external, link);
+      archive.catalog.db.prepare('UPDATE instances SET path = ? WHERE sop_instance_uid = ?').run(path.relative(root, link), received.sopInstanceUid);
+
+      const outcome = await archive.receive(receiveRequest(received));
+
+      expect(outcome.outcome).toBe('stored');
+      expect(outcome.path).toBe(layoutPath);
+      expect(fs.lstatSync(layoutPath).isFile()).toBe(true);
+      expect(archive.getInstancePath(received.sopInstanceUid)).toBe(layoutPath);
+      expect(logLines.filter((line) => line.includes('Indexed file is a symbolic link'))).toHaveLength(1);
+    });
+
     test('receive moves aside an unindexed file at its path', async () => {
       const { received, copied } = await fillArchive();
       const receivedPath = path.join(root, received.studyInstanceUid, received.seriesInstanceUid, `${received.sopInstanceUid}.dcm`);

@@ -226,6 +226,21 @@ export function patientIdentityKey(patient: PatientAttributes): string {
   return `name:${patient.patientName}\u0000${patient.birthDate}`;
 }
 
+/**
+ * Returns true when the file of a row still exists and counts as its stored
+ * copy: any file for a row indexed in place, but only a regular file for a row
+ * of the archive folder, where a symbolic link is no stored copy (see
+ * findIndexedFile in placement.ts).
+ */
+function storedCopyExists(stored: IndexedInstance): boolean {
+  if (stored.inPlace) return fs.existsSync(stored.path);
+  try {
+    return fs.lstatSync(stored.path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export class ArchiveCatalog {
   private readonly statements;
   private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean) => void>;
@@ -487,7 +502,7 @@ export class ArchiveCatalog {
   private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean): void {
     const { patient, study, series, instance } = record;
     const stored = this.findInstance(instance.sopInstanceUid);
-    if (rejectConflicts && stored && stored.path !== file.path && fs.existsSync(stored.path)) {
+    if (rejectConflicts && stored && stored.path !== file.path && storedCopyExists(stored)) {
       throw new IndexConflictError(instance.sopInstanceUid, stored.path, `SOP Instance UID ${instance.sopInstanceUid} is already indexed with the file ${stored.path}`);
     }
     if (rejectConflicts) {

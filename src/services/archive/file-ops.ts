@@ -46,6 +46,24 @@ export function fsyncDirectorySync(directory: string): void {
   }
 }
 
+/** Returns the target that the symbolic link `link` names, as it names it, or '(unreadable)'. */
+export function readLinkTarget(link: string): string {
+  try {
+    return fs.readlinkSync(link);
+  } catch {
+    return '(unreadable)';
+  }
+}
+
+/** Returns true when `file` is a symbolic link itself, and false when it is anything else or cannot be examined. */
+export function isSymbolicLinkSync(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** Deletes a file, ignoring a file that is already gone. */
 export async function removeFileQuietly(file: string): Promise<void> {
   await fsp.rm(file, { force: true });

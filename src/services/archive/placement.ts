@@ -248,7 +248,11 @@ async function replaceLayoutOccupant(
     path: finalPath,
     ...occupantUids,
   };
-  const indexedAs = context.catalog.findInstancesAt(finalPath);
+  const rowsAtPath = context.catalog.findInstancesAt(finalPath);
+  // A row of the received UID names this occupant only when it is a symbolic link or another non-regular file
+  // (findIndexedFile returned no stored copy), so the row is replaced with the received instance's.
+  const listedAsReceived = rowsAtPath.includes(uids.sopInstanceUid);
+  const indexedAs = rowsAtPath.filter((uid) => uid !== uids.sopInstanceUid);
   if (indexedAs.length > 0) {
     context.logger.warn('Received an instance whose layout path contains a file indexed under another SOP Instance UID; sent a failure status', {
       ...clash,
@@ -258,7 +262,10 @@ async function replaceLayoutOccupant(
   }
 
   const conflictPath = await keepConflict(context.root, finalPath, occupantUids.occupantSopInstanceUid ?? uids.sopInstanceUid, context.durability);
-  context.logger.warn('Moved an unindexed file with another data set out of the layout path of a received instance', { ...clash, conflictPath });
+  const moved = listedAsReceived
+    ? 'Moved a symbolic link or other non-regular file that the index listed as the stored copy out of the layout path of a received instance'
+    : 'Moved an unindexed file with another data set out of the layout path of a received instance';
+  context.logger.warn(moved, { ...clash, conflictPath });
   const linked = await linkIntoLayout(context, tempPath, finalPath);
   if (linked === 'exists') {
     // Another process placed a file at this path after the move, so the comparison starts again.
@@ -521,13 +528,34 @@ async function indexPlacedFile(context: PlacementContext, record: InstanceRecord
   }
 }
 
-/** Returns the indexed file of this SOP Instance UID when it still exists on disk. */
+/**
+ * Returns the indexed file of this SOP Instance UID when it still exists on
+ * disk. A row of the archive folder counts only when its path is a regular
+ * file. Versions before the check of the layout path (layoutOccupantType)
+ * indexed a symbolic link there as the stored copy, and a link's target may
+ * be deleted or changed behind the archive's back. Such a row is replaced by
+ * the received instance. The lstat runs only when a row exists, so storing a
+ * new instance costs no extra call.
+ */
 async function findIndexedFile(context: PlacementContext, sopInstanceUid: string): Promise<ExistingFile | undefined> {
   const queued = context.indexQueue.queuedEntry(sopInstanceUid);
   if (queued !== undefined) return { path: queued.file.path, indexed: true, inPlace: queued.file.inPlace };
   const indexed = context.catalog.findInstance(sopInstanceUid);
   if (!indexed) return undefined;
-  if (await exists(indexed.path)) return { path: indexed.path, indexed: true, inPlace: indexed.inPlace };
+  if (indexed.inPlace) {
+    if (await exists(indexed.path)) return { path: indexed.path, indexed: true, inPlace: true };
+  } else {
+    const stats = await fsp.lstat(indexed.path).catch(() => undefined);
+    if (stats?.isFile()) return { path: indexed.path, indexed: true, inPlace: false };
+    if (stats !== undefined) {
+      const kind = stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
+      context.logger.warn(`Indexed file is ${kind}, so it is no stored copy; storing the received instance at its layout path`, {
+        sopInstanceUid,
+        path: indexed.path,
+      });
+      return undefined;
+    }
+  }
   context.logger.warn('Indexed file is missing on disk; it will be replaced', { sopInstanceUid, path: indexed.path });
   return undefined;
 }

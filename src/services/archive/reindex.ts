@@ -12,8 +12,9 @@ import { readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { createLogger, type Logger } from '../logger';
 import { describeArchiveUsers, markArchiveUse, otherArchiveUserDetails, otherArchiveUsers } from './archive-users';
 import { ArchiveCatalog, IndexConflictError, OtherPatientError, describeOtherPatient, type OtherPatientConflict } from './catalog';
+import { finishInterruptedDeletions } from './deletion';
 import { ArchiveError, describeError } from './errors';
-import { fsyncDirectorySync, linkNoReplaceSync } from './file-ops';
+import { fsyncDirectorySync, fsyncFileSync, isSymbolicLinkSync, linkNoReplaceSync, readLinkTarget } from './file-ops';
 import {
   readInstanceRecord,
   type InstanceAttributes,
@@ -22,7 +23,8 @@ import {
   type SeriesAttributes,
   type StudyAttributes,
 } from './instance-record';
-import { FOLDER_MODE, INDEX_FILE, indexPath, isInternalName, relativeInstancePath } from './layout';
+import { FILE_MODE, FOLDER_MODE, INDEX_FILE, indexPath, isInternalName, relativeInstancePath } from './layout';
+import { temporaryPath } from './incoming';
 import { keepConflictSync, otherPatientFields, uidsOf } from './placement';
 import { openIndexDatabase } from './schema';
 import { FileWalker, type WalkProblem } from './walk';
@@ -172,6 +174,8 @@ async function rebuildIndex(
   logger.info('Reindex started', { root: archiveRoot });
 
   const arrivals = readArrivalInfo(livePath, logger);
+  // NOTE: an old index that cannot be read lists no UID, so an interrupted deletion is finished even where its index transaction never committed.
+  finishInterruptedDeletions(archiveRoot, (sopInstanceUid) => arrivals.has(sopInstanceUid), logger);
   removeDatabaseFiles(buildPath);
   const db = openIndexDatabase(buildPath, { journalMode: 'DELETE' });
   const skipped: ReindexProblem[] = [];
@@ -186,6 +190,9 @@ async function rebuildIndex(
 
   try {
     const catalog = new ArchiveCatalog(db, archiveRoot, logger);
+    const walker = new FileWalker([archiveRoot], {
+      skipName: (name, isDirectory) => isInternalName(name) || (!isDirectory && name.startsWith(INDEX_FILE)),
+    });
 
     const addRow = (record: InstanceRecord, file: string, inPlace: boolean, size: number): boolean => {
       const sopInstanceUid = record.instance.sopInstanceUid;
@@ -213,6 +220,14 @@ async function rebuildIndex(
     };
 
     const indexFile = (file: string): boolean => {
+      // The walk follows symbolic links to files, so one lstat per file finds them.
+      if (isSymbolicLinkSync(file)) {
+        const failure = replaceLinkWithCopy(archiveRoot, file, logger);
+        if (failure !== undefined) {
+          skipped.push({ kind: 'unreadable', path: file, reason: failure });
+          return false;
+        }
+      }
       const read = readRecord(file, legacyCharacterSet);
       if ('error' in read) {
         const code = errorCode(read.error);
@@ -264,9 +279,6 @@ async function rebuildIndex(
       unreachableFolders.add(folder);
     };
 
-    const walker = new FileWalker([archiveRoot], {
-      skipName: (name, isDirectory) => isInternalName(name) || (!isDirectory && name.startsWith(INDEX_FILE)),
-    });
     let inBatch = 0;
     db.exec('BEGIN');
     for (const files of filesByStudyFolder(walker, archiveRoot)) {
@@ -486,6 +498,36 @@ function moveToLayoutPath(root: string, file: string, layoutPath: string, record
     ...uids,
   });
   return { reason: `its UIDs belong at ${layoutPath}, which contains another file, so it was moved to ${conflictPath} and not indexed` };
+}
+
+/**
+ * Replaces the symbolic link `link` in the archive folder with a copy of the
+ * file it leads to, because the archive keeps each instance as a regular file
+ * of its own: a C-STORE and a retrieve take no link as a stored copy (see
+ * findIndexedFile in placement.ts). The copy is written to .incoming and
+ * renamed over the link, so a failed copy leaves the link as it was. Returns
+ * the reason when the copy failed.
+ *
+ * NOTE: a link to a misplaced file of the archive folder that the walk moves
+ * first is broken by that move, and is then listed as unreadable.
+ */
+function replaceLinkWithCopy(archiveRoot: string, link: string, logger: Logger): string | undefined {
+  const target = readLinkTarget(link);
+  const copyPath = temporaryPath(archiveRoot);
+  try {
+    fs.mkdirSync(path.dirname(copyPath), { recursive: true, mode: FOLDER_MODE });
+    fs.copyFileSync(link, copyPath, fs.constants.COPYFILE_EXCL);
+    fs.chmodSync(copyPath, FILE_MODE);
+    fsyncFileSync(copyPath);
+    fs.renameSync(copyPath, link);
+    fsyncDirectorySync(path.dirname(link));
+  } catch (error) {
+    fs.rmSync(copyPath, { force: true });
+    logger.warn('Reindex failed to replace a symbolic link in the archive folder with a copy of its file', { path: link, target, error: describeError(error) });
+    return `symbolic link to ${target}, which could not be replaced with a copy of that file (${describeError(error)}); copy the file to this path and run loader reindex again`;
+  }
+  logger.warn('Reindex replaced a symbolic link in the archive folder with a copy of the file it leads to', { path: link, target });
+  return undefined;
 }
 
 /**

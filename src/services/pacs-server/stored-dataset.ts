@@ -55,7 +55,7 @@ export function chooseContext(instance: StoredInstance, accepted: readonly Accep
 export async function openStoredDataset(instance: StoredInstance, transferSyntaxUid = instance.transferSyntaxUid, log?: Logger): Promise<DatasetSource> {
   if (transferSyntaxUid === instance.transferSyntaxUid) {
     // The pooled source checks the size against the index, and the meta information gives the syntax and the UIDs.
-    const { source, header } = await PooledFileSource.open(instance.path, readBuffers, { indexedSize: instance.size }).catch(async (error: unknown) => {
+    const { source, header } = await PooledFileSource.open(instance.path, readBuffers, { indexedSize: instance.size, noFollow: !instance.inPlace }).catch(async (error: unknown) => {
       throw await describeUnreadableFile(instance, error);
     });
     try {

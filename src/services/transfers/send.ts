@@ -133,7 +133,7 @@ async function openDataset(instance: StoredInstance, pool: ReadBufferPool, conve
     return transcodeFile(instance.path, header.datasetOffset, instance.transferSyntaxUid, convertTo);
   }
   // The pooled source checks the size against the index, and the meta information gives the syntax and the UIDs.
-  const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size }).catch(async (error: unknown) => {
+  const { source, header } = await PooledFileSource.open(instance.path, pool, { indexedSize: instance.size, noFollow: !instance.inPlace }).catch(async (error: unknown) => {
     throw await describeUnreadableFile(instance, error);
   });
   try {

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { readDicomFileHeader, type DatasetLocation, type DicomFileHeader } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import type { StoredInstance } from '../archive';
+import { isSymbolicLinkSync, readLinkTarget } from '../archive/file-ops';
 import { FileSizeChangedError } from './pooled-file-source';
 
 const REINDEX_HINT = 'the file changed after it was indexed, so run "loader reindex" to check it and rebuild the index from the files';
@@ -68,6 +69,20 @@ export function checkStoredFileFacts(instance: StoredInstance, facts: StoredFile
 function changedFileHint(instance: StoredInstance): string {
   if (!instance.inPlace) return REINDEX_HINT;
   return `the file was indexed in place and was changed or overwritten since, so run "loader scan ${instance.path}" to index it again`;
+}
+
+/**
+ * Returns the error for a row of the archive folder whose path is a symbolic
+ * link. Versions before the layout-path check of a C-STORE indexed such links
+ * as stored copies. The archive sends only its own regular files, because the
+ * link's target may change or go without the archive noticing.
+ */
+function describeLinkedFile(instance: StoredInstance): Error {
+  const target = readLinkTarget(instance.path);
+  return new Error(
+    `stored file is a symbolic link: ${instance.path} leads to ${target}, and the archive sends only its own files; ` +
+      'run "loader reindex" to replace the link with a copy of the file it leads to',
+  );
 }
 
 /** Returns a clear error for a stored file that is gone (ENOENT), and `error` itself otherwise. */
@@ -134,6 +149,8 @@ function describeChangedSize(instance: StoredInstance, size: number): Error {
  */
 export async function describeUnreadableFile(instance: StoredInstance, error: unknown): Promise<unknown> {
   if ((error as NodeJS.ErrnoException).code === 'ENOENT') return describeMissingFile(instance, error);
+  // PooledFileSource.open with noFollow fails with ELOOP on a symbolic link.
+  if ((error as NodeJS.ErrnoException).code === 'ELOOP' && !instance.inPlace && isSymbolicLinkSync(instance.path)) return describeLinkedFile(instance);
   if (error instanceof FileSizeChangedError) return describeChangedSize(instance, error.fileSize);
   try {
     await checkPart10Prefix(instance);
@@ -152,7 +169,10 @@ export async function describeUnreadableFile(instance: StoredInstance, error: un
 export async function checkStoredFile(instance: StoredInstance): Promise<DicomFileHeader> {
   let size: number;
   try {
-    size = (await fs.promises.stat(instance.path)).size;
+    // A row of the archive folder must name a regular file (see describeLinkedFile), and lstat costs no more than stat.
+    const stats = instance.inPlace ? await fs.promises.stat(instance.path) : await fs.promises.lstat(instance.path);
+    if (stats.isSymbolicLink()) throw describeLinkedFile(instance);
+    size = stats.size;
   } catch (error) {
     throw describeMissingFile(instance, error);
   }
