@@ -17,6 +17,7 @@ import path from 'node:path';
 
 import type { QTableWidget, QTableWidgetItem, QWidget } from '@nodegui/nodegui';
 
+import { headerSectionWidths } from './components/header-widths';
 import { selectedRowIndexes } from './components/selected-rows';
 
 /** Interval of the geometry check, in milliseconds. NodeGui 0.74 exposes no layout signal to follow instead. */
@@ -47,14 +48,18 @@ export interface WidgetRecord {
   columnWidths?: number[];
   /**
    * Width in pixels that each header section of a table needs for its text
-   * and the style's padding (QHeaderView.sectionSizeHint()). A column that is
-   * narrower cuts off its header text.
+   * and the style's padding, and in the sorted section also for the sort
+   * indicator (headerSectionWidths()). A column that is narrower cuts off its header text.
    */
   headerWidths?: number[];
   /** Global position and size of a table's horizontal header, in pixels, for dragging the edges of its sections. */
   horizontalHeader?: { x: number; y: number; width: number; height: number };
   /** Cells of a table whose tooltip is not empty, by row and then column. */
   cellToolTips?: { row: number; column: number; toolTip: string }[];
+  /** Text of each cell of a table, one array per row in the order shown. */
+  cellTexts?: string[][];
+  /** Column and direction of a table's sort indicator, when the header shows one. */
+  sortIndicator?: { column: number; order: 'ascending' | 'descending' };
 }
 
 export interface WidgetDump {
@@ -151,18 +156,40 @@ function readCellToolTips(nodegui: Pick<NodeGui, 'QTableWidget'>, widget: QWidge
   return cells.sort((a, b) => a.row - b.row || a.column - b.column);
 }
 
+/** Reads the text of every cell of a QTableWidget by row, or returns undefined for other widgets, from the same wrappers as readCellToolTips(). */
+function readCellTexts(nodegui: Pick<NodeGui, 'QTableWidget'>, widget: QWidget): WidgetRecord['cellTexts'] {
+  const items = (widget as unknown as { items?: unknown }).items;
+  if (!(widget instanceof nodegui.QTableWidget) || !(items instanceof Set)) return undefined;
+  const rows: string[][] = [...Array(widget.rowCount())].map(() => []);
+  for (const item of items as Set<QTableWidgetItem>) {
+    const row = rows[item.row()];
+    if (row) row[item.column()] = item.text();
+  }
+  return rows;
+}
+
+/** Reads the column and direction of a table header's sort indicator, or undefined when it shows none. */
+function readSortIndicator(header: ReturnType<QTableWidget['horizontalHeader']>): WidgetRecord['sortIndicator'] {
+  const column = header.sortIndicatorSection();
+  if (!header.isSortIndicatorShown() || column < 0 || column >= header.count()) return undefined;
+  // Qt::DescendingOrder is 1. The enum is not imported, because this module loads before Qt.
+  return { column, order: header.sortIndicatorOrder() === 1 ? 'descending' : 'ascending' };
+}
+
 /** Reads the widths of the columns and the widths their header texts need, for tables. */
-function readColumns(nodegui: Pick<NodeGui, 'QPoint'>, widget: QWidget): Pick<WidgetRecord, 'columnWidths' | 'headerWidths' | 'horizontalHeader'> {
+function readColumns(nodegui: Pick<NodeGui, 'QPoint'>, widget: QWidget): Pick<WidgetRecord, 'columnWidths' | 'headerWidths' | 'horizontalHeader' | 'sortIndicator'> {
   const probe = widget as unknown as Partial<Pick<QTableWidget, 'columnCount' | 'columnWidth' | 'horizontalHeader'>>;
   if (typeof probe.columnCount !== 'function' || typeof probe.columnWidth !== 'function' || typeof probe.horizontalHeader !== 'function') return {};
   const header = probe.horizontalHeader();
   const columns = [...Array(probe.columnCount()).keys()];
   const origin = header.mapToGlobal(new nodegui.QPoint(0, 0));
   const size = header.size();
+  const sortIndicator = readSortIndicator(header);
   return {
     columnWidths: columns.map((column) => probe.columnWidth!(column)),
-    headerWidths: columns.map((column) => header.sectionSizeHint(column)),
+    headerWidths: headerSectionWidths(header),
     horizontalHeader: { x: origin.x(), y: origin.y(), width: size.width(), height: size.height() },
+    ...(sortIndicator === undefined ? {} : { sortIndicator }),
   };
 }
 
@@ -201,6 +228,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
       const texts = readText(widget);
       const textWidth = labelTextWidth(nodegui, widget, texts.text);
       const cellToolTips = readCellToolTips(nodegui, widget);
+      const cellTexts = readCellTexts(nodegui, widget);
       add(name, {
         window: windowId,
         x: origin.x(),
@@ -212,6 +240,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
         ...texts,
         ...readColumns(nodegui, widget),
         ...(cellToolTips === undefined ? {} : { cellToolTips }),
+        ...(cellTexts === undefined ? {} : { cellTexts }),
         ...(textWidth === undefined ? {} : { textWidth }),
       });
     } catch {

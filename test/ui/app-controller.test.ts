@@ -219,6 +219,20 @@ describe('Local panel', () => {
     for (const row of ct) expect(`${row.patientName} ${row.studyDescription} ${row.modalities}`.toLowerCase()).toContain('ct');
   });
 
+  test('searchLocal counts study images', () => {
+    const connection = controller.connectLocal(archiveRoot);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+    const counts = new Map<string, number>();
+    for (const sample of samples) counts.set(sample.studyInstanceUid!, (counts.get(sample.studyInstanceUid!) ?? 0) + 1);
+    // The archive also contains the studies that the tests above imported, which are not counted here.
+    const rows = controller.searchLocal(connection.archive).filter((row) => counts.has(row.studyInstanceUid));
+    expect(rows).toHaveLength(counts.size);
+    for (const row of rows) {
+      // A failure shows the study next to its count.
+      expect({ study: row.studyInstanceUid, images: row.numberOfInstances }).toEqual({ study: row.studyInstanceUid, images: counts.get(row.studyInstanceUid) });
+    }
+  });
+
   test('searchLocal formats dates', () => {
     const connection = controller.connectLocal(archiveRoot);
     if (connection.kind !== 'local') throw new Error('expected a local connection');
@@ -299,6 +313,8 @@ describe('PACS panel against Orthanc', () => {
     const rows = await controller.searchPacs(connection.node, {});
     expect(rows.map((row) => row.studyInstanceUid)).toEqual([studyUid]);
     expect(rows[0].modalities).toBe('MR');
+    // Number of Study Related Instances, which the image count column shows and sorts by.
+    expect(rows[0].numberOfInstances).toBe(samples.length);
   });
 
   test('remote open retrieves into the cache archive', async () => {

@@ -301,6 +301,14 @@ export class WindowDriver {
     await sleep(300);
   }
 
+  /** Clicks the middle of the header section of column `column` of the table `name`, as a user sorts by that column. */
+  async clickColumnHeader(name: string, column: number): Promise<void> {
+    const table = await this.waitFor(name, (record) => record.horizontalHeader !== undefined && (record.columnWidths?.length ?? 0) > column, 5_000, 'a horizontal header');
+    const header = table.horizontalHeader!;
+    const left = header.x - table.x + table.columnWidths!.slice(0, column).reduce((total, width) => total + width, 0);
+    await this.click(name, { x: left + Math.floor(table.columnWidths![column] / 2), y: header.y - table.y + Math.floor(header.height / 2) });
+  }
+
   /**
    * Returns true when a drop-down list is shown at the combo box `name`. Qt of
    * NodeGui 0.74.2 on X11 shows the list as an override-redirect top-level

@@ -7,6 +7,7 @@ import { QFontMetrics, QStylePixelMetric } from '@nodegui/nodegui';
 import type { QTableWidget, QTableWidgetItem } from '@nodegui/nodegui';
 
 import { fitColumnWidths } from './column-fit';
+import { headerSectionWidths, withSortIndicatorHidden } from './header-widths';
 
 /**
  * Column widths that the table set itself, and the columns that the user
@@ -60,13 +61,17 @@ export class ColumnWidths {
     this.noteUserResizes();
     if (forgetUserSizes) this.userColumns.clear();
     const header = this.table.horizontalHeader();
+    const headerWidths = headerSectionWidths(header);
     // A stretched last section ignores resizeColumnToContents(), so it is measured without the stretch.
     header.setStretchLastSection(false);
-    for (let column = 0; column < this.table.columnCount(); column++) {
-      if (this.isUserSized(column)) continue;
-      this.table.resizeColumnToContents(column);
-      this.contentWidths[column] = this.table.columnWidth(column);
-    }
+    // resizeColumnToContents() would give every column the sort indicator's room, which only the sorted column needs.
+    withSortIndicatorHidden(header, () => {
+      for (let column = 0; column < this.table.columnCount(); column++) {
+        if (this.isUserSized(column)) continue;
+        this.table.resizeColumnToContents(column);
+        this.contentWidths[column] = Math.max(this.table.columnWidth(column), headerWidths[column] ?? 0);
+      }
+    });
     this.applyWidths();
     header.setStretchLastSection(true);
     this.recordWidths();
@@ -75,14 +80,14 @@ export class ColumnWidths {
 
   /**
    * Widens each column that the user did not resize and that is narrower than
-   * its header text and the header's padding, within the table's visible
-   * width. Wider columns keep their width.
+   * its header text and the header's padding (and the sort indicator, in the
+   * sorted column), within the table's visible width. Wider columns keep their width.
    */
   widenToHeaders(): void {
     this.noteUserResizes();
-    const header = this.table.horizontalHeader();
+    const headerWidths = headerSectionWidths(this.table.horizontalHeader());
     for (let column = 0; column < this.table.columnCount(); column++) {
-      this.contentWidths[column] = Math.max(this.contentWidths[column] ?? 0, header.sectionSizeHint(column));
+      this.contentWidths[column] = Math.max(this.contentWidths[column] ?? 0, headerWidths[column] ?? 0);
     }
     this.applyWidths();
     this.recordWidths();
@@ -105,9 +110,10 @@ export class ColumnWidths {
   private applyWidths(): void {
     const columns = [...Array(this.table.columnCount()).keys()];
     const header = this.table.horizontalHeader();
+    const headerWidths = headerSectionWidths(header);
     const widths = fitColumnWidths({
       contentWidths: columns.map((column) => this.contentWidths[column] ?? this.table.columnWidth(column)),
-      headerWidths: columns.map((column) => header.sectionSizeHint(column)),
+      headerWidths: columns.map((column) => headerWidths[column] ?? 0),
       userWidths: columns.map((column) => (this.isUserSized(column) ? this.table.columnWidth(column) : undefined)),
       availableWidth: viewportWidth(this.table),
       priorityColumns: this.priorityColumns,

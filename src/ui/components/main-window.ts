@@ -611,6 +611,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     side,
     state: panels[side],
     t,
+    language: ui.language,
     update: (changes: Partial<PanelState>) => {
       lastUsedSide.current = side;
       update(side, changes);

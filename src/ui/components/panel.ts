@@ -113,6 +113,8 @@ export interface PanelProps {
   side: 'left' | 'right';
   state: PanelState;
   t: Translate;
+  /** Language of the interface, for the study table's sort. */
+  language: string;
   update: (changes: Partial<PanelState>) => void;
   /** Connect, or Return in a connection field. */
   onConnect: () => void;
@@ -349,6 +351,7 @@ export function Panel(props: PanelProps): React.ReactElement {
           id: `${side}-table`,
           rows: state.rows,
           t,
+          language: props.language,
           onSelectionChange: (selectedUids) => update({ selectedUids }),
           onActivate: props.onOpenStudy,
           tableRef: (table) => props.widgetRefs({ table, filter: filterRef.current }),

@@ -7,11 +7,14 @@
  */
 import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, SelectionMode, WidgetEventTypes } from '@nodegui/nodegui';
 import { Table } from '@nodegui/react-nodegui';
-import React, { useEffect, useRef } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { ColumnWidths } from './column-widths';
+import { HeaderSort } from './header-sort';
 import { selectedRowIndexes } from './selected-rows';
 import { releaseTableItems, setTableTexts } from './table-items';
+import { sortedRowOrder } from './table-sort';
+import type { ColumnKind, SortState, SortValue } from './table-sort';
 
 const h = React.createElement;
 
@@ -33,6 +36,19 @@ export interface RowTableProps {
   tableRef?: (table: QTableWidget | null) => void;
   /** Columns that keep their content width longest when the columns do not fit the table. */
   priorityColumns?: number[];
+  /** Sorting by a click on a column header. Without it the header does not sort and the rows keep the order of `cells`. */
+  sorting?: RowTableSorting;
+}
+
+export interface RowTableSorting {
+  /** Comparison kind of each column, in the order of `headers`. */
+  kinds: ColumnKind[];
+  /** Sort value of each cell, one array per row, in the order of `cells`. */
+  values: SortValue[][];
+  /** Columns that order the rows that tie in the sorted column. */
+  tieBreakColumns?: number[];
+  /** Language of the interface, whose collation orders the text columns. */
+  language: string;
 }
 
 /**
@@ -74,8 +90,20 @@ export function RowTable(props: RowTableProps): React.ReactElement {
   propsRef.current = props;
   // Keys of the rows in the table now; props.rowKeys may be newer until the effect below writes the rows.
   const shownKeys = useRef<string[]>([]);
+  // Index in props.cells of each row in the table now, for onActivate.
+  const shownOrder = useRef<number[]>([]);
   const columnWidths = useRef<ColumnWidths>();
   const shownHeaderKey = useRef<string>();
+  const [sort, setSort] = useState<SortState>();
+
+  // The rows in the order of the sort. The sort stays when the rows change, such as when a study arrives.
+  const { sorting } = props;
+  const order = useMemo(() => {
+    const identity = props.cells.map((_, index) => index);
+    if (!sorting || !sort) return identity;
+    return sortedRowOrder({ values: sorting.values, rowKeys: props.rowKeys, kinds: sorting.kinds, sort, tieBreakColumns: sorting.tieBreakColumns, language: sorting.language });
+  }, [props.cells, props.rowKeys, sorting?.values, sorting?.language, sort]);
+  const cells = useMemo(() => order.map((index) => props.cells[index]), [order]);
 
   useEffect(() => {
     const table = tableRef.current;
@@ -83,8 +111,12 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     configureTable(table);
     const widths = (columnWidths.current ??= new ColumnWidths(table, props.priorityColumns));
     // Qt emits cellActivated for a double-click and for Enter on the current row.
-    table.addEventListener('cellActivated', (row: number) => propsRef.current.onActivate?.(row));
+    table.addEventListener('cellActivated', (row: number) => {
+      const index = shownOrder.current[row];
+      if (index !== undefined) propsRef.current.onActivate?.(index);
+    });
     props.tableRef?.(table);
+    const headerSort = props.sorting ? new HeaderSort(table, (column) => propsRef.current.sorting?.kinds[column] ?? 'text') : undefined;
 
     // The first fit below runs before the main window sets the style sheet's font and header padding, and an
     // empty table is not fitted again. Qt sends StyleChange and FontChange when a style sheet applies, and the
@@ -105,6 +137,8 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     // NodeGui 0.74 exposes no selection signal of QTableWidget, so the selection is compared on a timer.
     let previous = '';
     const timer = setInterval(() => {
+      const clicked = headerSort?.poll();
+      if (clicked) setSort(clicked);
       const keys = shownKeys.current;
       const selected = selectedRowIndexes(table)
         .map((index) => keys[index] ?? '')
@@ -122,8 +156,8 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     };
   }, []);
 
-  // New rows keep the selection and the current row by key, so a refreshed list with a study inserted above
-  // still selects the studies the user chose, and a selected study that is no longer listed is deselected.
+  // New rows keep the selection and the current row by key, so a refreshed or sorted list still selects the
+  // studies the user chose, and a selected study that is no longer listed is deselected.
   useEffect(() => {
     const table = tableRef.current;
     if (!table) return;
@@ -131,15 +165,17 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     const selectedKeys = new Set(selectedRowIndexes(table).map((index) => previousKeys[index] ?? ''));
     selectedKeys.delete('');
     const currentKey = previousKeys[table.currentRow()];
-    const items = setTableTexts(table, props.cells);
-    (columnWidths.current ??= new ColumnWidths(table, props.priorityColumns)).setItems(items, props.cells);
-    shownKeys.current = props.rowKeys;
-    const keep = props.rowKeys.flatMap((key, index) => (selectedKeys.has(key) ? [index] : []));
-    const current = currentKey === undefined || currentKey === '' ? -1 : props.rowKeys.indexOf(currentKey);
+    const rowKeys = order.map((index) => props.rowKeys[index]);
+    const items = setTableTexts(table, cells);
+    (columnWidths.current ??= new ColumnWidths(table, props.priorityColumns)).setItems(items, cells);
+    shownKeys.current = rowKeys;
+    shownOrder.current = order;
+    const keep = rowKeys.flatMap((key, index) => (selectedKeys.has(key) ? [index] : []));
+    const current = currentKey === undefined || currentKey === '' ? -1 : rowKeys.indexOf(currentKey);
     if (selectedKeys.size > 0) selectRows(table, keep, current >= 0 ? current : undefined);
     // Filling the rows makes the first row current, so the first Down would select the second row.
     else table.setCurrentCell(-1, -1);
-  }, [props.cells]);
+  }, [cells]);
 
   // Column widths follow the cells and the header texts, which change with the language. A column that the user
   // resized keeps its width when the rows change, such as on the Local panel's automatic listings while the
@@ -152,7 +188,7 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     const headersChanged = shownHeaderKey.current !== undefined && shownHeaderKey.current !== headerKey;
     shownHeaderKey.current = headerKey;
     widths.fit(headersChanged);
-  }, [props.cells, headerKey]);
+  }, [cells, headerKey]);
 
   return h(Table, {
     id: props.id,

@@ -47,7 +47,12 @@ export interface StudyRow {
   patientId: string;
   patientBirthDate: string;
   modalities: string;
+  /** Study Date as the table shows it: YYYY-MM-DD, or the stored text when it is not a DA value. */
   studyDate: string;
+  /** Study Time (0008,0030) as a TM value, which may be empty; it orders the studies of one date. */
+  studyTime: string;
+  /** Number of Study Related Instances; undefined when a node did not return it. */
+  numberOfInstances?: number;
   studyDescription: string;
 }
 
@@ -277,6 +282,8 @@ export class AppController {
         patientBirthDate: formatDate(match.patientBirthDate),
         modalities: match.modalitiesInStudy.join(', '),
         studyDate: formatDate(match.studyDate),
+        studyTime: match.studyTime,
+        numberOfInstances: match.numberOfStudyRelatedInstances,
         studyDescription: match.studyDescription,
       });
     }
@@ -545,6 +552,8 @@ function rowFromSummary(study: StudySummary): StudyRow {
     patientBirthDate: formatDate(study.patientBirthDate),
     modalities: study.modalitiesInStudy.join(', '),
     studyDate: formatDate(study.studyDate),
+    studyTime: study.studyTime,
+    numberOfInstances: study.numberOfInstances,
     studyDescription: study.studyDescription,
   };
 }
