@@ -5,6 +5,7 @@
  *   <root>/.incoming/   temporary files of transfers in progress
  *   <root>/.conflicts/  received files whose UID is stored with other content
  *   <root>/.processes/  markers of the processes using the archive (archive-users.ts)
+ *   <root>/.trash/      files of a `loader delete` in progress (deletion.ts)
  *   <root>/index.sqlite the SQLite index
  *
  * Folders whose name starts with a dot are internal and skipped by reindex.
@@ -17,6 +18,7 @@ import { ArchiveError, describeError } from './errors';
 export const INCOMING_FOLDER = '.incoming';
 export const CONFLICTS_FOLDER = '.conflicts';
 export const PROCESSES_FOLDER = '.processes';
+export const TRASH_FOLDER = '.trash';
 export const INDEX_FILE = 'index.sqlite';
 export const INSTANCE_EXTENSION = '.dcm';
 
@@ -66,6 +68,10 @@ export function processesFolder(root: string): string {
   return path.join(root, PROCESSES_FOLDER);
 }
 
+export function trashFolder(root: string): string {
+  return path.join(root, TRASH_FOLDER);
+}
+
 export function indexPath(root: string): string {
   return path.join(root, INDEX_FILE);
 }
@@ -74,6 +80,13 @@ export function indexPath(root: string): string {
 export function conflictFileName(sopInstanceUid: string, now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('.', '');
   return `${sopInstanceUid}.${stamp}${INSTANCE_EXTENSION}`;
+}
+
+const CONFLICT_FILE_NAME = /^(?<uid>[0-9.]+?)\.\d{8}T\d{9}Z(?:\.\d+)?\.dcm$/;
+
+/** Returns the SOP Instance UID that a conflictFileName (with an optional attempt number) starts with, or undefined for other names. */
+export function conflictFileUid(name: string): string | undefined {
+  return CONFLICT_FILE_NAME.exec(name)?.groups?.uid;
 }
 
 /** Returns true for folder names reindex and scans of the archive skip. */
