@@ -159,7 +159,8 @@ describeBuilt('loader find with status FF01', () => {
     const result = await runLoader(['find', ...peerArgs(), '--name', 'Smith'], { dirs });
 
     expect(result.code).toBe(0);
-    expect(result.stdout.trim().split('\n')).toHaveLength(1 + STUDY_UIDS.length);
+    // A heading line, a dash line and one line per study.
+    expect(result.stdout.trim().split('\n')).toHaveLength(2 + STUDY_UIDS.length);
     expect(result.stderr).toMatch(warning);
     expect(result.stderr.match(/^loader: warning:/gm)).toHaveLength(1);
     expect(result.stderr).toMatch(/^3 studies$/m);

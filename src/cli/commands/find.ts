@@ -10,12 +10,26 @@ import type { QueryNotice, StudyFilters, StudyMatch } from '../../services/query
 import { countOf, ExitCode, UsageError } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import type { GlobalOptions } from '../context';
-import { fitToWidth } from '../terminal';
+import { formatStudyTable, rowFromMatch, sortNewestFirst } from '../study-table';
+import { fitToWidth, ProgressLine } from '../terminal';
 import { abortOnInterrupt, addNodeOptions, resolveTarget } from './echo';
 import type { NodeOptions } from './echo';
 
 /** Help text of --date, shared by every command that filters studies by date. */
 export const DATE_OPTION_HELP = 'study date: YYYYMMDD, YYYYMMDD-YYYYMMDD (either end may be left out), today, yesterday, last-7-days or last-30-days';
+
+/** Help text of --name where the archive index is searched: `loader studies` and `loader send`. */
+export const NAME_OPTION_HELP =
+  'patient name: words in any order, each matching any part of the name, case-insensitive, е matches ё ("иван петров" finds Петров^Иван); ' +
+  'text with * or ? is a pattern for the whole name, e.g. "Петров^Ив*"';
+
+/** Help text of --name where a node may be queried; patientNameKey in study-filters.ts builds the key. */
+const NODE_NAME_OPTION_HELP =
+  `${NAME_OPTION_HELP}. On a node, a pattern is sent as given; otherwise the node gets the longest word as *word*, and the loader keeps the matches that have every word, ` +
+  'so a node that matches names case-sensitively finds that word only in the case typed';
+
+/** Help text of --accession, shared by every command that filters studies. */
+export const ACCESSION_OPTION_HELP = 'accession number, whole value, case-sensitive; * and ? are wildcards';
 
 export interface FilterOptions {
   name?: string;
@@ -27,15 +41,19 @@ export interface FilterOptions {
   studyUid?: string[];
 }
 
-/** Adds the study filter options. */
-export function addFilterOptions(command: Command): Command {
+/**
+ * Adds the study filter options. `searched` is 'archive' when the filters
+ * match only the archive index (send), and 'node', the default, when they
+ * may go to a node in a C-FIND (find, get, move, and migrate and sync).
+ */
+export function addFilterOptions(command: Command, searched: 'node' | 'archive' = 'node'): Command {
   return command
-    .option('--name <text>', "patient name; free text matches any part ('иван' is sent as '*иван*'), * and ? are wildcards")
-    .option('--patient-id <id>', 'patient ID; * and ? are wildcards')
+    .option('--name <text>', searched === 'node' ? NODE_NAME_OPTION_HELP : NAME_OPTION_HELP)
+    .option('--patient-id <id>', 'patient ID, whole value, case-sensitive; * and ? are wildcards')
     .option('--date <date>', DATE_OPTION_HELP)
     .option('--modality <codes...>', 'modalities in study, e.g. CT MR; a study matches when it has any of them')
     .option('--description <text>', 'study description; free text matches any part')
-    .option('--accession <number>', 'accession number')
+    .option('--accession <number>', ACCESSION_OPTION_HELP)
     .option('--study-uid <uids...>', 'Study Instance UIDs');
 }
 
@@ -87,24 +105,6 @@ interface FindOptions extends NodeOptions, FilterOptions {
   maxResults?: string;
 }
 
-/**
- * Formats one match. Matches are printed as they arrive, so the columns have
- * fixed widths, and a longer value is cut with an ellipsis. UIDs stay whole,
- * and so does every value in --json output.
- */
-function studyLine(match: StudyMatch): string {
-  const cells = [
-    fitToWidth(match.patientName, 28),
-    fitToWidth(match.patientId, 14),
-    match.studyDate.padEnd(8),
-    fitToWidth(match.modalitiesInStudy.join('\\'), 8),
-    fitToWidth(match.studyDescription, 28),
-    String(match.numberOfStudyRelatedInstances ?? '').padStart(6),
-    match.studyInstanceUid,
-  ];
-  return cells.join('  ').trimEnd();
-}
-
 function seriesLine(series: { seriesNumber: string; modality: string; seriesDescription: string; numberOfSeriesRelatedInstances?: number; seriesInstanceUid: string }): string {
   return [series.seriesNumber.padStart(6), series.modality.padEnd(8), fitToWidth(series.seriesDescription, 32), String(series.numberOfSeriesRelatedInstances ?? '').padStart(6), series.seriesInstanceUid].join('  ');
 }
@@ -113,9 +113,13 @@ function instanceLine(instance: { instanceNumber: string; sopClassUid: string; s
   return [instance.instanceNumber.padStart(6), instance.sopClassUid.padEnd(30), instance.sopInstanceUid].join('  ');
 }
 
-/** Column headings of the text output, printed before the first match and padded to the widths of its columns. */
+/**
+ * Column headings of the series and instance lists, printed before the first
+ * match and padded to the widths of its columns. These lists are printed as
+ * the matches arrive, so a longer value is cut with an ellipsis. UIDs stay
+ * whole, and so does every value in --json output.
+ */
 const HEADINGS: Record<string, string> = {
-  STUDY: ['PATIENT NAME'.padEnd(28), 'PATIENT ID'.padEnd(14), 'DATE'.padEnd(8), 'MODALITY', 'DESCRIPTION'.padEnd(28), 'IMAGES', 'STUDY INSTANCE UID'].join('  '),
   SERIES: ['NUMBER', 'MODALITY', 'DESCRIPTION'.padEnd(32), 'IMAGES', 'SERIES INSTANCE UID'].join('  '),
   IMAGE: ['NUMBER', 'SOP CLASS UID'.padEnd(30), 'SOP INSTANCE UID'].join('  '),
 };
@@ -123,7 +127,7 @@ const HEADINGS: Record<string, string> = {
 export function registerFind(program: Command, globals: () => GlobalOptions): void {
   const command = program
     .command('find [node]')
-    .description('query a node with C-FIND: studies by filters, or the series and instances of one study')
+    .description('query a node with C-FIND: studies by filters (newest first), or the series and instances of one study')
     .option('--level <level>', 'STUDY, SERIES or IMAGE; SERIES and IMAGE need one --study-uid', 'STUDY')
     .option('--series-uid <uid>', 'Series Instance UID for --level IMAGE (default: every series of the study)')
     .option('--max-results <count>', "matches at which the node truncates a query; such queries are split by date (default: the node's max-results-N quirk)");
@@ -153,9 +157,20 @@ export function registerFind(program: Command, globals: () => GlobalOptions): vo
     };
     try {
       if (level === 'STUDY') {
-        for await (const match of findStudies(node, local, filters, { signal, onNotice, maxResults })) {
-          count++;
-          emit(match, studyLine(match));
+        // Studies are listed newest first, so the list is printed when the search ends.
+        const studies: StudyMatch[] = [];
+        const progress = new ProgressLine();
+        try {
+          for await (const match of findStudies(node, local, filters, { signal, onNotice, maxResults })) {
+            studies.push(match);
+            progress.update(`found ${countOf(studies.length, 'study', 'studies')}`);
+          }
+        } finally {
+          progress.done();
+          count = studies.length;
+          const sorted = sortNewestFirst(studies);
+          if (options.json) json.push(...sorted);
+          else if (sorted.length > 0) process.stdout.write(`${formatStudyTable(sorted.map(rowFromMatch))}\n`);
         }
       } else if (level === 'SERIES' || level === 'IMAGE') {
         if (filters.studyInstanceUids?.length !== 1) throw new UsageError(`--level ${level} needs exactly one --study-uid`);

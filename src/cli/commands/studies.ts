@@ -4,12 +4,12 @@
 import type { Command } from 'commander';
 
 import { QueryError } from '../../services/archive';
-import type { LocalArchive, StudySearchFilters, StudySummary } from '../../services/archive';
+import type { StudySearchFilters, StudySummary } from '../../services/archive';
 import { FilterError, formatDateRange, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
 import { checkArchiveFolder, countOf, openExistingArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
-import { formatTable } from '../terminal';
-import { DATE_OPTION_HELP } from './find';
+import { formatStudyTable, sortNewestFirst } from '../study-table';
+import { ACCESSION_OPTION_HELP, DATE_OPTION_HELP, NAME_OPTION_HELP } from './find';
 
 interface StudiesOptions {
   name?: string;
@@ -17,6 +17,7 @@ interface StudiesOptions {
   date?: string;
   modality?: string[];
   description?: string;
+  accession?: string;
   json?: boolean;
 }
 
@@ -31,26 +32,14 @@ function modalityCodes(values: string[] | undefined): string[] | undefined {
   return codes.length > 0 ? codes : undefined;
 }
 
-/** Prints the studies found as JSON or as a table with a count. */
-function printStudies(studies: StudySummary[], json: boolean | undefined): void {
+/** Prints the studies found, newest first, as JSON or as a table with a count. */
+function printStudies(found: StudySummary[], json: boolean | undefined): void {
+  const studies = sortNewestFirst(found);
   if (json) {
     process.stdout.write(JSON.stringify(studies, null, 2) + '\n');
     return;
   }
-  const rows = studies.map((study) => [
-    study.patientName ?? '',
-    study.patientId ?? '',
-    study.patientBirthDate ?? '',
-    (study.modalitiesInStudy ?? []).join('\\'),
-    study.studyDate ?? '',
-    study.studyDescription ?? '',
-    String(study.numberOfInstances ?? ''),
-    study.studyInstanceUid,
-  ]);
-  process.stdout.write(
-    formatTable(['PATIENT NAME', 'PATIENT ID', 'BIRTH DATE', 'MODALITY', 'STUDY DATE', 'DESCRIPTION', 'INSTANCES', 'STUDY INSTANCE UID'], rows, undefined, [7]) +
-      `\n${countOf(studies.length, 'study', 'studies')}\n`,
-  );
+  process.stdout.write(`${formatStudyTable(studies)}\n${countOf(studies.length, 'study', 'studies')}\n`);
 }
 
 /** The option of `loader studies` that sets each key of the study search. */
@@ -60,12 +49,17 @@ const OPTION_OF_KEY: Record<string, string> = {
   StudyDate: '--date',
   ModalitiesInStudy: '--modality',
   StudyDescription: '--description',
+  AccessionNumber: '--accession',
 };
 
-/** Runs the search; a filter value the query engine rejects becomes a UsageError naming its option. */
-function searchOrExplain(archive: LocalArchive, filters: StudySearchFilters): StudySummary[] {
+/**
+ * Runs an archive search and turns a filter value that the query engine
+ * rejects into a UsageError naming its option. `loader send --all-matching`
+ * uses it too.
+ */
+export function searchOrExplain(search: () => StudySummary[]): StudySummary[] {
   try {
-    return archive.searchStudies(filters);
+    return search();
   } catch (error) {
     if (!(error instanceof QueryError)) throw error;
     const option = error.keyword === undefined ? undefined : OPTION_OF_KEY[error.keyword];
@@ -78,12 +72,13 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
   program
     .command('studies')
     .description('search studies in the archive')
-    .option('--name <text>', 'words of the patient name, each any part, in any order, case-insensitive, е matches ё; text with * or ? must match the whole name')
+    .option('--name <text>', NAME_OPTION_HELP)
     .option('--patient-id <id>', 'patient ID, whole value, case-sensitive; * and ? are wildcards')
     .option('--date <date>', DATE_OPTION_HELP)
     .option('--modality <codes...>', 'one or more modalities, e.g. CT MR, case-insensitive')
     .option('--description <text>', 'study description, any part, case-insensitive; text with * or ? must match the whole description')
-    .option('--json', 'print JSON')
+    .option('--accession <number>', ACCESSION_OPTION_HELP)
+    .option('--json', 'print JSON, newest study first')
     .action((options: StudiesOptions) => {
       let date: string | undefined;
       let modalities: string[] | undefined;
@@ -101,13 +96,15 @@ export function registerStudies(program: Command, globals: () => GlobalOptions):
       }
       const archive = openExistingArchive(root, resolveLegacyCharacterSet(globals()));
       try {
-        const studies = searchOrExplain(archive, {
+        const filters: StudySearchFilters = {
           name: options.name,
           patientId: options.patientId,
           date,
           modalities,
           description: options.description,
-        });
+          accessionNumber: options.accession,
+        };
+        const studies = searchOrExplain(() => archive.searchStudies(filters));
         printStudies(studies, options.json);
       } finally {
         archive.close();

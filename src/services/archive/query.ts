@@ -52,6 +52,8 @@ export interface StudySearchFilters {
   modalities?: string[];
   /** Part of the study description, or a pattern with * and ? for the whole description. */
   description?: string;
+  /** Accession Number, exact and case-sensitive unless it contains * or ?. */
+  accessionNumber?: string;
 }
 
 export class QueryEngine {
@@ -112,7 +114,8 @@ export class QueryEngine {
   /**
    * Finds studies for `loader studies` and the Local panel of the window.
    * Name and description match as matchSearchText describes, modalities in
-   * any case, and date accepts the forms of StudyDate.
+   * any case, Patient ID and Accession Number as C-FIND matches them, and
+   * date accepts the forms of StudyDate.
    *
    * @throws QueryError naming the keyword of an invalid or too long filter.
    */
@@ -120,6 +123,7 @@ export class QueryEngine {
     const keys: QueryKey[] = [];
     if (filters.patientId) keys.push({ keyword: 'PatientID', value: filters.patientId });
     if (filters.date) keys.push({ keyword: 'StudyDate', value: filters.date });
+    if (filters.accessionNumber) keys.push({ keyword: 'AccessionNumber', value: filters.accessionNumber });
     const conditions = this.conditionsFor('STUDY', keys, true);
 
     const textFilters: [string, string | undefined][] = [

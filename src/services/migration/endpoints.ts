@@ -74,10 +74,9 @@ export function searchArchiveStudies(archive: LocalArchive, selection: JobSelect
     date,
     modalities: selection.modalities,
     description: selection.studyDescription,
+    accessionNumber: selection.accessionNumber,
   });
-  return studies
-    .filter((study) => selection.accessionNumber === undefined || study.accessionNumber === selection.accessionNumber)
-    .filter((study) => explicit.length === 0 || explicit.includes(study.studyInstanceUid));
+  return studies.filter((study) => explicit.length === 0 || explicit.includes(study.studyInstanceUid));
 }
 
 /**

@@ -7,7 +7,10 @@
 import { describeUidProblem } from '../../dicom/uid';
 
 export interface StudyFilters {
-  /** Patient name; free text gets '*' on both sides unless it already has a wildcard. */
+  /**
+   * Patient name: words that must all occur in the name, in any order, or a
+   * pattern with * or ? for the whole name. See patientNameKey.
+   */
   patientName?: string;
   patientId?: string;
   /** 'YYYYMMDD', a range 'A-B' ('A-' and '-B' are open), or a preset: today, yesterday, last-7-days, last-30-days. */
@@ -137,6 +140,36 @@ export function surroundWithWildcards(text: string): string {
   const trimmed = text.trim();
   if (trimmed === '' || hasWildcard(trimmed)) return trimmed;
   return `*${trimmed}*`;
+}
+
+/** Separators of the words of a patient name search: spaces, and the '^' and '=' delimiters of a PN value. */
+const NAME_WORD_SEPARATORS = /[\s^=]+/;
+
+/** Returns the words of a patient name search, or none for text with * or ?, which is a pattern. */
+export function patientNameWords(text: string): string[] {
+  if (hasWildcard(text)) return [];
+  return text.split(NAME_WORD_SEPARATORS).filter((word) => word !== '');
+}
+
+/**
+ * Returns the Patient's Name matching key sent to a node for a patient name
+ * search. Text with * or ? is a pattern for the whole name and is sent as
+ * given. Otherwise every word must occur in the name, in any order and in any
+ * component, as in `loader studies`. One C-FIND key cannot express that, because
+ * a key such as *Иван*Иванов* fixes the order of the words. So the longest
+ * word is sent as *word* (Wild Card Matching, PS3.4 C.2.2.2.4), and
+ * findStudies keeps only the matches whose name has every word. One word
+ * alone is left to the node, as a pattern is.
+ * NOTE: the node matches that word as it was typed, so a node that matches
+ * names case-sensitively, or tells е from ё, misses names spelled otherwise
+ * that `loader studies` finds in the archive.
+ */
+export function patientNameKey(text: string): string {
+  if (hasWildcard(text)) return text.trim();
+  const words = patientNameWords(text);
+  if (words.length === 0) return '';
+  const longest = words.reduce((best, word) => ([...word].length > [...best].length ? word : best));
+  return `*${longest}*`;
 }
 
 /** Splits modality arguments given as "CT MR", "CT,MR" or "CT\\MR" into upper-case codes without duplicates. */
