@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline/promises';
 
 import type { Command } from 'commander';
 import envPaths from 'env-paths';
@@ -41,6 +40,7 @@ import type { FetchReport, RemoteEntry, SshCredentials, SshSession, SshTarget } 
 import { countOf, ExitCode, openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printProblems, printScanProblems, printStudies, scanHasProblems } from '../scan-report';
+import { askYesNo } from '../prompt';
 import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
 import { promptHidden, readSecretFromStdin } from './secrets';
@@ -175,15 +175,6 @@ async function readCredentials(target: ResolvedTarget, options: ConnectionOption
 
 function knownHostsOf(globals: GlobalOptions): KnownHostsFile {
   return KnownHostsFile.inConfigDir(resolveConfigDir(globals.configDir));
-}
-
-async function askYesNo(question: string): Promise<boolean> {
-  const prompt = readline.createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^(y|yes)$/i.test((await prompt.question(question)).trim());
-  } finally {
-    prompt.close();
-  }
 }
 
 /**

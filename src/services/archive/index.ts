@@ -8,8 +8,9 @@ export type {
   StudySummary,
 } from './catalog';
 export { conflictingUid } from './catalog';
+export type { DeletedStudy, DeletionFailure, DeletionPlan, DeletionReport, DeletionSelection, KeptCopy, SeriesToDelete, StudyToDelete } from './deletion';
 export { ArchiveError, QueryError, type ArchiveErrorCode, type QueryErrorCode } from './errors';
-export { relativeInstancePath, CONFLICTS_FOLDER, INCOMING_FOLDER, INDEX_FILE } from './layout';
+export { relativeInstancePath, CONFLICTS_FOLDER, INCOMING_FOLDER, INDEX_FILE, TRASH_FOLDER } from './layout';
 export type { StoreOutcome, StoreOutcomeKind } from './placement';
 export { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 export { reindexArchive, type ReindexOptions, type ReindexReport } from './reindex';
