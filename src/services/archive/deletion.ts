@@ -204,7 +204,14 @@ export async function deleteFromArchive(context: DeletionContext, plan: Deletion
   }
   const batch = createBatch(context, manifest);
 
-  const removed = removeRows(catalog, rows);
+  let removed: Set<string>;
+  try {
+    removed = removeRows(catalog, rows);
+  } catch (error) {
+    // The transaction rolled back, so no file goes, and the batch would only wait for the next open.
+    fs.rmSync(batch, { recursive: true, force: true });
+    throw error;
+  }
   const report: DeletionReport = { studies: [], instances: removed.size, files: 0, bytes: 0, inPlaceInstances: 0, keptCopies: 0, keptCopyBytes: 0, failures: [] };
   const removedBytes = new Map<string, number>();
   const studyOf = new Map(rows.map((row) => [row.sopInstanceUid, row.studyInstanceUid]));
