@@ -176,8 +176,8 @@ describeBuilt('anonymizing pipelines', () => {
   test('destination holds pseudonyms only', async () => {
     const studies = await orthanc.listStudies();
     for (const study of studies) {
-      expect(study.PatientMainDicomTags.PatientName).toMatch(/^ANON\^[0-9A-F]{10}$/);
-      expect(study.PatientMainDicomTags.PatientID).toMatch(/^ANON[0-9A-F]{10}$/);
+      expect(study.PatientMainDicomTags.PatientName).toMatch(/^ANON\^[0-9A-F]{20}$/);
+      expect(study.PatientMainDicomTags.PatientID).toMatch(/^ANON[0-9A-F]{20}$/);
     }
     const originals = [...ORIGINAL_IDENTIFIERS, ...studyUids, ...FILES.map((file) => file.sopInstanceUid!)];
     const instances = await orthanc.listInstances();

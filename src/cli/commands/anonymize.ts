@@ -13,7 +13,13 @@ import path from 'node:path';
 import type { Command } from 'commander';
 
 import { BUILT_IN_SAFE_PRIVATE_CREATORS, createAnonymizationJob, DicomdirNotAnonymizedError, OutputExistsError } from '../../dicom/anonymizer';
-import type { AnonymizationOptions, DateMode, NewUids, PseudonymScheme } from '../../dicom/anonymizer';
+import type { AnonymizationOptions, DateMode, NewUids, PseudonymScheme, WrittenPatient } from '../../dicom/anonymizer';
+import { readDicomFileHeaderSync } from '../../dicom/file-reader';
+import { Tags } from '../../dicom/tags';
+import { generateJobSecret, HASH_PSEUDONYM_HEX_DIGITS } from '../../dicom/anonymizer/job-keys';
+import { KeychainSecretStore, loadInstallationSecret } from '../../services/secrets';
+import type { SecretStore } from '../../services/secrets';
+import { resolveConfigDir } from '../../services/settings/settings-store';
 import { countOf, ExitCode, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 
@@ -31,11 +37,14 @@ export interface AnonymizeFlags {
   pseudonymHash?: boolean;
   pseudonymCounter?: boolean;
   jobSecretFile?: string;
+  /** --one-off-secret: a random secret for this run only (`loader anonymize` and `loader send`). */
+  oneOffSecret?: boolean;
 }
 
 /** Flags that only `loader anonymize` takes. */
 interface AnonymizeCommandFlags extends AnonymizeFlags {
   overwrite?: boolean;
+  json?: boolean;
 }
 
 /** Raised for an input file whose SOP Instance UID was already written in this run. */
@@ -104,8 +113,9 @@ function readJobSecret(file: string): Buffer {
 }
 
 /**
- * Returns the pseudonym scheme. A job secret file selects the hash scheme, because numbering restarts at
- * 0001 in every run, so two runs with the same secret would give different patients the same pseudonym.
+ * Returns the pseudonym scheme: hash unless --pseudonym-counter is given. The counter scheme is rejected
+ * with a job secret file, because numbering restarts at 0001 in every run, so two runs with the same
+ * secret would give different patients the same pseudonym.
  */
 function pseudonymScheme(flags: AnonymizeFlags): PseudonymScheme {
   if (flags.pseudonymHash && flags.pseudonymCounter) throw new UsageError('--pseudonym-hash and --pseudonym-counter exclude each other; choose one');
@@ -116,7 +126,29 @@ function pseudonymScheme(flags: AnonymizeFlags): PseudonymScheme {
         'leave out --pseudonym-counter to derive pseudonyms from the secret, or leave out --job-secret-file for a single run',
     );
   }
-  return flags.pseudonymHash || flags.jobSecretFile ? 'hash' : 'counter';
+  return flags.pseudonymCounter ? 'counter' : 'hash';
+}
+
+/** Source of the secret of an anonymizing run. */
+export type AnonymizationSecretSource = 'job-secret-file' | 'installation' | 'one-off';
+
+/**
+ * Returns the secret of an anonymizing run and its source. --job-secret-file wins. --one-off-secret and
+ * --pseudonym-counter get a random secret for this run only. A counter pseudonym names a patient only
+ * within one run, so UIDs that stay the same across runs would put one study under two pseudonyms on a
+ * PACS that receives both runs. Otherwise the installation secret is loaded, or created with one notice
+ * on stderr that names where it is kept.
+ */
+export async function resolveAnonymizationSecret(
+  flags: AnonymizeFlags,
+  configDir: string | undefined,
+  store: SecretStore = new KeychainSecretStore(),
+): Promise<{ secret: Buffer; source: AnonymizationSecretSource }> {
+  if (flags.oneOffSecret && flags.jobSecretFile) throw new UsageError('--one-off-secret and --job-secret-file exclude each other; choose one');
+  if (flags.jobSecretFile) return { secret: readJobSecret(flags.jobSecretFile), source: 'job-secret-file' };
+  if (flags.oneOffSecret || flags.pseudonymCounter) return { secret: generateJobSecret(), source: 'one-off' };
+  const installation = await loadInstallationSecret(resolveConfigDir(configDir), store, (message) => process.stderr.write(`loader: ${message}\n`));
+  return { secret: installation.secret, source: 'installation' };
 }
 
 export function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
@@ -146,10 +178,80 @@ export function toOptions(flags: AnonymizeFlags): AnonymizationOptions {
   };
 }
 
-async function runAnonymize(input: string, output: string, flags: AnonymizeCommandFlags): Promise<void> {
-  let job;
+/** Digits a counter pseudonym can have: 4 up to more than any run numbers, but fewer than the 20 hex digits of a derived one. */
+const COUNTER_SUFFIX = '\\d{4,19}';
+
+/**
+ * Returns the files that receive a run's output besides OUT itself: all files under a folder OUT, or the
+ * other files in the folder of a file OUT.
+ */
+function filesBesideOutput(output: string, outputIsFolder: boolean): string[] {
+  if (outputIsFolder) return fs.existsSync(output) ? listFiles(output) : [];
+  const folder = path.dirname(path.resolve(output));
+  if (!fs.existsSync(folder)) return [];
+  return fs
+    .readdirSync(folder, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && path.join(folder, entry.name) !== path.resolve(output))
+    .map((entry) => path.join(folder, entry.name));
+}
+
+/**
+ * Rejects a --pseudonym-counter run when the output folder already contains DICOM files whose Patient ID
+ * is a counter pseudonym of the same prefix. Numbering starts at 0001 in every run, so this run would give
+ * its patients pseudonyms that belong to other patients of an earlier run. Continuing the numbering is not
+ * safe either, because the earlier patients are not known: a patient met again would get a second number.
+ */
+function rejectCounterCollision(output: string, outputIsFolder: boolean, prefix: string): void {
+  const counterPseudonym = new RegExp(`^${prefix}${COUNTER_SUFFIX}$`);
+  for (const file of filesBesideOutput(output, outputIsFolder)) {
+    let patientId: string;
+    try {
+      patientId = (readDicomFileHeaderSync(file).dataset.getString(Tags.PatientID) ?? '').trim();
+    } catch {
+      continue; // Not a DICOM file, so it contains no pseudonym.
+    }
+    if (!counterPseudonym.test(patientId)) continue;
+    const where = outputIsFolder ? `OUT ${output}` : `the folder of OUT ${output}`;
+    throw new UsageError(
+      `${where} already contains anonymized files with counter pseudonyms (Patient ID ${patientId} in ${file}), ` +
+        `and this run numbers patients from ${prefix}0001 again, so two patients would share one pseudonym; ` +
+        'write to an empty folder, give another --pseudonym-prefix, or leave out --pseudonym-counter to use pseudonyms derived from the installation secret, which stay the same in every run',
+    );
+  }
+}
+
+/** A study in the output: its new Study Instance UID, the pseudonym of its patient and the files written. */
+interface StudyWritten extends WrittenPatient {
+  studyInstanceUid: string;
+  files: number;
+}
+
+/** Counts a written instance into the list of studies written, keyed by the new Study Instance UID. */
+function countStudy(studies: Map<string, StudyWritten>, uids: NewUids, patient: WrittenPatient): void {
+  const known = studies.get(uids.studyInstanceUid);
+  if (known) known.files++;
+  else studies.set(uids.studyInstanceUid, { studyInstanceUid: uids.studyInstanceUid, ...patient, files: 1 });
+}
+
+/**
+ * Formats the line that shows the technician what the recipient finds for one study. It contains the
+ * original Patient's Name, so it goes to stdout only, never to a log.
+ */
+export function describeStudyWritten(study: StudyWritten, verb: string): string {
+  const original = study.originalPatientName === '' ? 'patient without a name' : study.originalPatientName;
+  return (
+    `study ${study.originalStudyInstanceUid} of ${original} ${verb} as Patient's Name ${study.pseudonym.patientName}, Patient ID ${study.pseudonym.patientId}, ` +
+    `Study Instance UID ${study.studyInstanceUid} (${countOf(study.files, 'file')})`
+  );
+}
+
+async function runAnonymize(input: string, output: string, flags: AnonymizeCommandFlags, configDir: string | undefined): Promise<void> {
+  if (flags.oneOffSecret && flags.jobSecretFile) throw new UsageError('--one-off-secret and --job-secret-file exclude each other; choose one');
+  let options: AnonymizationOptions;
   try {
-    job = createAnonymizationJob(toOptions(flags));
+    options = toOptions(flags);
+    // Checks the prefix before a secret is loaded or created.
+    createAnonymizationJob(options);
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError((error as Error).message);
@@ -165,7 +267,11 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   if (!inputIsFolder && !outputIsFolder && !flags.overwrite && fs.existsSync(output)) {
     throw new UsageError(`OUT ${output} already exists; give another output path, or add --overwrite to replace it`);
   }
+  if (options.pseudonymScheme === 'counter') rejectCounterCollision(output, outputIsFolder, options.pseudonymPrefix ?? 'ANON');
+  const { secret, source: secretSource } = await resolveAnonymizationSecret(flags, configDir);
+  const job = createAnonymizationJob({ ...options, jobSecret: secret });
   const files = inputIsFolder ? listFiles(input) : [input];
+  const studies = new Map<string, StudyWritten>();
   const failed: Array<{ path: string; reason: string }> = [];
   // A DICOMDIR, a repeated SOP Instance UID or an output file that already exists is left out on purpose,
   // so it is listed but does not make the run partial.
@@ -190,6 +296,7 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
       const result = await job.anonymizeFile(file, target, { overwrite: flags.overwrite === true });
       if (result.status === 'written' && result.outPath) {
         writtenBySopInstanceUid.set(result.sopInstanceUid, { source: file, outPath: result.outPath });
+        countStudy(studies, result, result);
       }
     } catch (error) {
       if (error instanceof DicomdirNotAnonymizedError || error instanceof DuplicateSopInstanceError) {
@@ -202,6 +309,33 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   }
 
   const report = job.report();
+  // An output file that already exists counts as done for the choice between partial success and failure,
+  // so a repeated run that meets a held-back image again still exits with 3 and not with 1.
+  if (failed.length > 0 || report.heldBack.length > 0) {
+    process.exitCode = report.written + alreadyPresent > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
+  }
+  if (flags.json) {
+    const json = {
+      written: report.written,
+      files: files.length,
+      patients: report.patients,
+      uidsReplaced: report.uidMapSize,
+      secret: secretSource,
+      studies: [...studies.values()].map((study) => ({
+        studyInstanceUid: study.studyInstanceUid,
+        patientName: study.pseudonym.patientName,
+        patientId: study.pseudonym.patientId,
+        originalStudyInstanceUid: study.originalStudyInstanceUid,
+        originalPatientName: study.originalPatientName,
+        files: study.files,
+      })),
+      heldBack: report.heldBack,
+      failed,
+      skipped,
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    return;
+  }
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(
     `anonymized ${countOf(report.written, 'file')} of ${files.length}: ${report.heldBack.length} held back, ${failed.length} failed` +
@@ -211,14 +345,13 @@ async function runAnonymize(input: string, output: string, flags: AnonymizeComma
   for (const held of report.heldBack) out(`held back: ${held.source}: ${held.reason} (use --allow-burned-in to write it)`);
   for (const problem of failed) out(`failed: ${problem.path}: ${problem.reason}`);
   for (const problem of skipped) out(`skipped: ${problem.path}: ${problem.reason}`);
-  // An output file that already exists counts as done for the choice between partial success and failure,
-  // so a repeated run that meets a held-back image again still exits with 3 and not with 1.
-  if (failed.length > 0 || report.heldBack.length > 0) {
-    process.exitCode = report.written + alreadyPresent > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
+  for (const study of studies.values()) out(describeStudyWritten(study, 'written'));
+  if (secretSource === 'one-off' && report.written > 0) {
+    out('note: anonymized with a one-off random secret, so another run gives the same patients and studies other pseudonyms and UIDs');
   }
 }
 
-export function registerAnonymize(program: Command, _globals: () => GlobalOptions): void {
+export function registerAnonymize(program: Command, globals: () => GlobalOptions): void {
   program
     .command('anonymize')
     .description(
@@ -236,11 +369,21 @@ export function registerAnonymize(program: Command, _globals: () => GlobalOption
     .option('--keep-private [creators...]', `keep the private blocks of ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')} and of the private creators named here`)
     .option('--allow-burned-in', 'also write images that may show burned-in text (Burned In Annotation YES; US, Secondary Capture, XA, RF, endoscopy, microscopy and photographs without it set to NO) and encapsulated documents (PDF, CDA, 3D models)')
     .option('--pseudonym-prefix <text>', "start of Patient's Name and Patient ID pseudonyms", 'ANON')
-    .option('--pseudonym-hash', 'derive pseudonyms from the job secret (10 hex digits) instead of numbering patients; the default with --job-secret-file')
-    .option('--pseudonym-counter', 'number patients in the order met (ANON^0001, ANON^0002); the default without --job-secret-file, and rejected with it')
+    .option('--pseudonym-hash', `derive pseudonyms from the secret (${HASH_PSEUDONYM_HEX_DIGITS} hex digits, as in ANON^<digits>); the default`)
+    .option(
+      '--pseudonym-counter',
+      'number patients in the order met (ANON^0001, ANON^0002) with a one-off random secret; numbers name a patient only within one run, ' +
+        'so OUT must not contain counter pseudonyms of the same prefix; rejected with --job-secret-file',
+    )
     .option('--overwrite', 'replace output files that already exist; without it an existing file is left as it is and reported')
-    .option('--job-secret-file <file>', 'file with the secret (at least 16 bytes) that fixes UIDs, pseudonyms and date shifts across runs; default: a random secret')
+    .option(
+      '--job-secret-file <file>',
+      'file with the secret (at least 16 bytes) that fixes UIDs, pseudonyms and date shifts across runs; ' +
+        'default: the installation secret, created on first use in the OS keychain or, without one, in a 0600 file in the settings folder',
+    )
+    .option('--one-off-secret', 'use a random secret for this run only, so its copies cannot be linked to other runs, and another run gives the same studies other UIDs and pseudonyms')
+    .option('--json', 'print the report as JSON')
     .action(async (input: string, output: string, flags: AnonymizeCommandFlags) => {
-      await runAnonymize(input, output, flags);
+      await runAnonymize(input, output, flags, globals().configDir);
     });
 }

@@ -6,8 +6,8 @@ export {
   OutputExistsError,
 } from './job';
 export { holdBackReason } from './hold-back';
-export type { AnonymizationJob, AnonymizeFileOptions, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids } from './job';
+export type { AnonymizationJob, AnonymizeFileOptions, AnonymizationOptions, AnonymizationReport, HeldBackInstance, InstanceResult, NewUids, WrittenPatient } from './job';
 export type { DateMode } from './profile';
-export type { PseudonymScheme } from './job-keys';
+export type { Pseudonym, PseudonymScheme } from './job-keys';
 export { AnonymizationError } from './rules';
 export { MAX_HEADER_BYTES } from './part10';

@@ -55,14 +55,28 @@ export interface Pseudonym {
   patientId: string;
 }
 
-/** Maximum pseudonym length. Patient ID (LO) allows 64 characters, but 16 also fits SH attributes. */
-const MAX_PATIENT_ID_LENGTH = 16;
+/** Maximum length of a Patient ID pseudonym: the 64 characters of an LO value, which also fit a PN component (64 at most). */
+const MAX_PATIENT_ID_LENGTH = 64;
+
+/**
+ * Hex digits of a derived (hash scheme) pseudonym: 20 digits, 80 bits. By the
+ * birthday bound, n patients share a pseudonym with probability about
+ * n^2 / 2^81, so 10 million patients (a large hospital over decades) give
+ * about 4e-11. The 10 digits used before gave about 0.5% at 100 000 patients.
+ */
+export const HASH_PSEUDONYM_HEX_DIGITS = 20;
+
+/** Hex digits of the derived pseudonyms written before HASH_PSEUDONYM_HEX_DIGITS; migration jobs started then keep them. */
+export const LEGACY_HASH_PSEUDONYM_HEX_DIGITS = 10;
+
+/** Digits of a counter pseudonym; numbers above 9999 get more digits. */
+export const COUNTER_PSEUDONYM_DIGITS = 4;
 
 /**
  * Assigns each patient of a job one pseudonym. The counter scheme numbers
  * patients in the order they are first seen ('ANON^0001' and 'ANON0001').
- * The hash scheme uses 10 hex digits of HMAC-SHA256(secret, patient key), so
- * it gives the same pseudonym in every job that uses the same secret.
+ * The hash scheme uses `hexDigits` hex digits of HMAC-SHA256(secret, patient
+ * key), so it gives the same pseudonym in every job that uses the same secret.
  */
 export class PseudonymTable {
   private readonly byPatient = new Map<string, Pseudonym>();
@@ -71,13 +85,17 @@ export class PseudonymTable {
     private readonly secret: Buffer,
     private readonly prefix: string,
     private readonly scheme: PseudonymScheme,
+    private readonly hexDigits = HASH_PSEUDONYM_HEX_DIGITS,
   ) {
     if (!/^[A-Za-z0-9_-]*$/.test(prefix)) {
       throw new Error(`invalid pseudonym prefix "${prefix}": use letters, digits, '_' and '-' only`);
     }
-    const suffixLength = scheme === 'hash' ? 10 : 4;
+    if (!Number.isInteger(hexDigits) || hexDigits < LEGACY_HASH_PSEUDONYM_HEX_DIGITS || hexDigits > 64) {
+      throw new Error(`invalid number of pseudonym hex digits ${hexDigits}: use ${LEGACY_HASH_PSEUDONYM_HEX_DIGITS} to 64`);
+    }
+    const suffixLength = scheme === 'hash' ? hexDigits : COUNTER_PSEUDONYM_DIGITS;
     if (prefix.length + suffixLength > MAX_PATIENT_ID_LENGTH) {
-      const suffixName = scheme === 'hash' ? '10 hex digits derived from the job secret' : '4-digit number';
+      const suffixName = scheme === 'hash' ? `${hexDigits} hex digits derived from the secret` : `${COUNTER_PSEUDONYM_DIGITS}-digit number`;
       throw new Error(
         `pseudonym prefix "${prefix}" is too long: at most ${MAX_PATIENT_ID_LENGTH - suffixLength} characters fit before the ${suffixName}, ` +
           `because a Patient ID pseudonym has at most ${MAX_PATIENT_ID_LENGTH} characters; give a shorter --pseudonym-prefix`,
@@ -91,8 +109,8 @@ export class PseudonymTable {
     if (known) return known;
     const suffix =
       this.scheme === 'hash'
-        ? hmac(this.secret, 'patient', patientKey).toString('hex').slice(0, 10).toUpperCase()
-        : String(this.byPatient.size + 1).padStart(4, '0');
+        ? hmac(this.secret, 'patient', patientKey).toString('hex').slice(0, this.hexDigits).toUpperCase()
+        : String(this.byPatient.size + 1).padStart(COUNTER_PSEUDONYM_DIGITS, '0');
     const pseudonym = { patientName: `${this.prefix}^${suffix}`, patientId: `${this.prefix}${suffix}` };
     this.byPatient.set(patientKey, pseudonym);
     return pseudonym;

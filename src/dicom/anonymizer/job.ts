@@ -20,6 +20,7 @@ import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } f
 import { buildFileMetaInformation, ElementSpec, encodeElements } from '../writer';
 import { holdBackReason } from './hold-back';
 import { dateOffsetDays, generateJobSecret, PseudonymScheme, PseudonymTable, UidMapper } from './job-keys';
+import type { Pseudonym } from './job-keys';
 import { copyPixelGroup, openInstance, OpenedInstance } from './part10';
 import type { DateMode, ProfileOptions } from './profile';
 import { applyRules, RuleContext } from './rules';
@@ -47,14 +48,27 @@ export interface AnonymizationOptions {
   /** Start of pseudonyms, default 'ANON'. */
   pseudonymPrefix?: string;
   pseudonymScheme?: PseudonymScheme;
+  /** Hex digits of hash scheme pseudonyms; default HASH_PSEUDONYM_HEX_DIGITS. */
+  pseudonymHexDigits?: number;
   /** Secret for UIDs, pseudonyms and date offsets; a random one is generated when absent. */
   jobSecret?: Buffer;
 }
 
 /** Outcome of one instance. */
 export type InstanceResult =
-  | { status: 'written'; outPath?: string; sopInstanceUid: string; studyInstanceUid: string; seriesInstanceUid: string }
+  | ({ status: 'written'; outPath?: string } & NewUids & WrittenPatient)
   | { status: 'held'; reason: string };
+
+/**
+ * Pseudonym and original identity of the patient of a written instance, so a
+ * caller can tell which study became which. The original values are
+ * identifying: print them to the user only, never to a log.
+ */
+export interface WrittenPatient {
+  pseudonym: Pseudonym;
+  originalPatientName: string;
+  originalStudyInstanceUid: string;
+}
 
 export interface HeldBackInstance {
   /** Input path, or the label given to anonymizeStream. */
@@ -193,7 +207,7 @@ function patientKey(dataset: Dataset): string {
 export function createAnonymizationJob(options: AnonymizationOptions = {}): AnonymizationJob {
   const secret = options.jobSecret ?? generateJobSecret();
   const uids = new UidMapper(secret);
-  const pseudonyms = new PseudonymTable(secret, options.pseudonymPrefix ?? 'ANON', options.pseudonymScheme ?? 'counter');
+  const pseudonyms = new PseudonymTable(secret, options.pseudonymPrefix ?? 'ANON', options.pseudonymScheme ?? 'counter', options.pseudonymHexDigits);
   const profile: ProfileOptions = {
     dates: options.dates ?? 'remove',
     keepPatientCharacteristics: options.keepPatientCharacteristics === true,
@@ -360,7 +374,12 @@ export function createAnonymizationJob(options: AnonymizationOptions = {}): Anon
     await pipeline(metaStream, output, { end: false });
     if (instance.deflated) await pipeline(body, zlib.createDeflateRaw(), output);
     else await pipeline(body, output);
-    return { result: { status: 'written', outPath, ...header.newUids }, instanceKeys: { patientKey: key, replacementUids } };
+    const patient: WrittenPatient = {
+      pseudonym: pseudonyms.pseudonymFor(key),
+      originalPatientName: instance.dataset.getString(Tags.PatientName) ?? '',
+      originalStudyInstanceUid: instance.dataset.getString(Tags.StudyInstanceUID) ?? '',
+    };
+    return { result: { status: 'written', outPath, ...header.newUids, ...patient }, instanceKeys: { patientKey: key, replacementUids } };
   }
 
   return {

@@ -17,6 +17,7 @@
  * checks, so such a study is done although the destination lacks them.
  */
 import type { AnonymizationOptions } from '../../dicom/anonymizer';
+import { LEGACY_HASH_PSEUDONYM_HEX_DIGITS } from '../../dicom/anonymizer/job-keys';
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import { AnonymizingTransform } from '../transfers';
@@ -81,7 +82,7 @@ export interface MigrationRequest {
 /** Anonymization of a migration job. */
 export interface MigrationAnonymization {
   /** Anonymizer options; the job records them, and every later run of the job must give the same ones. */
-  options: Omit<AnonymizationOptions, 'jobSecret' | 'pseudonymScheme'>;
+  options: Omit<AnonymizationOptions, 'jobSecret' | 'pseudonymScheme' | 'pseudonymHexDigits'>;
   /** Secret from --job-secret-file; default: the secret stored with the job, or a new random one for a new job. */
   jobSecret?: Buffer;
   /** Folder for the temporary anonymized copies; default: a new folder under the system's temporary folder. */
@@ -637,6 +638,17 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
   }
 }
 
+/**
+ * Returns the hex digits of the pseudonyms a job has recorded, so that a job started before pseudonyms
+ * got HASH_PSEUDONYM_HEX_DIGITS digits keeps giving its patients the shorter ones, or undefined for the default.
+ */
+function recordedPseudonymHexDigits(store: JobStore, jobId: string, prefix: string): number | undefined {
+  const [first] = store.listPseudonyms(jobId).values();
+  if (first === undefined || !first.patientId.startsWith(prefix)) return undefined;
+  const digits = first.patientId.length - prefix.length;
+  return digits === LEGACY_HASH_PSEUDONYM_HEX_DIGITS ? digits : undefined;
+}
+
 /** Creates the anonymizer of the run with the job's secret: the given one, the stored one, or a new one for a new job or a dry run. */
 function startAnonymizer(run: RunContext): Buffer | undefined {
   const { anonymize, store, jobId } = run.request;
@@ -644,6 +656,7 @@ function startAnonymizer(run: RunContext): Buffer | undefined {
   const secret = anonymize.jobSecret ?? store.getJobSecret(jobId) ?? generateJobSecret();
   run.transform = new AnonymizingTransform({
     ...anonymize.options,
+    pseudonymHexDigits: recordedPseudonymHexDigits(store, jobId, anonymize.options.pseudonymPrefix ?? 'ANON'),
     jobSecret: secret,
     tempDir: anonymize.tempDir,
     onPseudonym: run.request.dryRun ? undefined : (entry) => store.recordPseudonym(jobId, entry.patientKeyHash, entry.patientName, entry.patientId),

@@ -15,7 +15,7 @@ import path from 'node:path';
 
 import { readDicomFileHeader } from '../../dicom/file-reader';
 import { createAnonymizationJob } from '../../dicom/anonymizer';
-import type { AnonymizationJob, AnonymizationOptions } from '../../dicom/anonymizer';
+import type { AnonymizationJob, AnonymizationOptions, WrittenPatient } from '../../dicom/anonymizer';
 import { PseudonymTable, UidMapper } from '../../dicom/anonymizer/job-keys';
 import { Tags } from '../../dicom/tags';
 import type { StoredInstance } from '../archive';
@@ -44,13 +44,13 @@ function trackTempDir(dir: string): void {
 
 /** Outcome of transforming one archived instance before it is sent. */
 export type TransformResult =
-  | {
+  | ({
       status: 'transformed';
       /** The copy to send in place of the archived instance. */
       instance: StoredInstance;
       studyInstanceUid: string;
       sopInstanceUid: string;
-    }
+    } & WrittenPatient)
   | { status: 'held'; reason: string };
 
 /** A patient's pseudonym, keyed by an HMAC of the patient key so the table stores no Patient ID or name. */
@@ -102,7 +102,7 @@ export class AnonymizingTransform implements InstanceTransform {
     const { tempDir, onPseudonym: _onPseudonym, ...anonymization } = options;
     this.job = createAnonymizationJob({ ...anonymization, pseudonymScheme: 'hash' });
     this.uids = new UidMapper(options.jobSecret);
-    this.pseudonyms = new PseudonymTable(options.jobSecret, options.pseudonymPrefix ?? 'ANON', 'hash');
+    this.pseudonyms = new PseudonymTable(options.jobSecret, options.pseudonymPrefix ?? 'ANON', 'hash', options.pseudonymHexDigits);
     this.ownsTempDir = tempDir === undefined;
     this.tempDir = tempDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'loader-anonymized-'));
     if (this.ownsTempDir) trackTempDir(this.tempDir);
@@ -128,7 +128,15 @@ export class AnonymizingTransform implements InstanceTransform {
       path: outPath,
       size: fs.statSync(outPath).size,
     };
-    return { status: 'transformed', instance: copy, studyInstanceUid: result.studyInstanceUid, sopInstanceUid: result.sopInstanceUid };
+    return {
+      status: 'transformed',
+      instance: copy,
+      studyInstanceUid: result.studyInstanceUid,
+      sopInstanceUid: result.sopInstanceUid,
+      pseudonym: result.pseudonym,
+      originalPatientName: result.originalPatientName,
+      originalStudyInstanceUid: result.originalStudyInstanceUid,
+    };
   }
 
   discard(result: TransformResult): void {
