@@ -265,7 +265,7 @@ describeBuilt('keychain not reachable', () => {
     const dirs = createLoaderDirs('no-keychain');
     const env = { HOME: dirs.homeDir, DBUS_SESSION_BUS_ADDRESS: `unix:path=${dirs.root}/no-bus`, LOADER_SECRET_MAIN: SECRET };
     const args = ['--config-dir', dirs.configDir];
-    await runCommand(LOADER_BIN, [...args, 'nodes', 'add', 'main', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104'], { env });
+    await runCommand(LOADER_BIN, [...args, 'nodes', 'add', 'main', '--aet', 'MAIN', '--host', '127.0.0.1', '--port', '104', '--login', 'tech'], { env });
 
     const result = await runCommand(LOADER_BIN, [...args, 'secrets', 'status', 'main', '--json'], { env });
 

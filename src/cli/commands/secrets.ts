@@ -20,7 +20,7 @@ import {
 } from '../../services/secrets';
 import type { LocationKind, SecretStore } from '../../services/secrets';
 import type { SettingsStore } from '../../services/settings/settings-store';
-import { openSettings, UsageError } from '../context';
+import { ExitCode, openSettings, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 
 const log = createLogger('loader.secrets');
@@ -95,6 +95,18 @@ export async function deleteNodeSecret(store: SecretStore, kind: LocationKind, n
   }
 }
 
+/** Prints the status of a PACS node that has no login: it uses no password, so the keychain is not asked. */
+function printNoLogin(name: string, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ node: name, login: null, usesPassword: false }, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(
+    `node: ${name}\nno login: this node is called without user identity, so it uses no password; ` +
+      `to add one, remove the node with "loader nodes remove ${name}" and add it again with --login\n`,
+  );
+}
+
 export function registerSecrets(program: Command, globals: () => GlobalOptions): void {
   const secrets = program
     .command('secrets')
@@ -139,7 +151,13 @@ export function registerSecrets(program: Command, globals: () => GlobalOptions):
     .description('show where the password of a node comes from, without printing it')
     .option('--json', 'print JSON')
     .action(async (nodeName: string, options: { json?: boolean }) => {
-      const node = findLocationKind(openSettings(globals()), nodeName);
+      const settings = openSettings(globals());
+      const node = findLocationKind(settings, nodeName);
+      // A PACS node without a login sends no user identity, so no password of it is ever read.
+      if (node.kind === 'pacs' && !settings.findPacsNode(node.name)?.login) {
+        printNoLogin(node.name, options.json === true);
+        return;
+      }
       const variable = secretEnvVarName(node.name);
       const sharing = nodesSharingSecretVariable(node.name);
       const status: Record<string, string | boolean | string[]> = { node: node.name, account: secretAccount(node.kind, node.name), environmentVariable: variable };
@@ -149,14 +167,20 @@ export function registerSecrets(program: Command, globals: () => GlobalOptions):
         status.inKeychain = (await new KeychainSecretStore().get(secretAccount(node.kind, node.name))) !== null;
       } catch (error) {
         if (!(error instanceof SecretStoreUnavailableError)) throw error;
-        status.keychainError = error.message;
+        status.keychainError = error.summary;
+        // Where the password comes from is unknown unless the environment variable provides it.
+        if (!status.inEnvironment) process.exitCode = ExitCode.Failure;
       }
       if (options.json) {
         process.stdout.write(JSON.stringify(status, null, 2) + '\n');
         return;
       }
       const keychain =
-        status.keychainError !== undefined ? `not reachable: ${status.keychainError}` : status.inKeychain ? 'stored' : 'none stored';
+        status.keychainError !== undefined
+          ? `not reachable: ${status.keychainError}; set ${variable} instead, or start a Secret Service such as gnome-keyring-daemon`
+          : status.inKeychain
+            ? 'stored'
+            : 'none stored';
       let environment = status.inEnvironment ? 'set (overrides the keychain)' : 'not set';
       if (sharing.length > 1) {
         const others = sharing.filter((name) => name !== node.name).join(', ');

@@ -95,14 +95,16 @@ export class KeychainSecretStore implements SecretStore {
       const alternatives = describeSecretAlternatives(nodeName, kind);
       if (signal.aborted) {
         const cause = `no answer within ${this.timeoutMs / 1000} s; the keyring may be locked and waiting for an unlock prompt`;
-        throw new SecretStoreUnavailableError(`could not ${action} the secret of ${account} in the ${this.description}: ${cause}. Instead, ${alternatives}`, cause);
+        throw new SecretStoreUnavailableError(`could not ${action} the secret of ${account} in the ${this.description}: ${cause}. Instead, ${alternatives}`, cause, cause);
       }
       // The library's own text (often a raw D-Bus error) goes last, after what it means and what to do.
       const detail = error instanceof Error ? error.message : String(error);
-      const cause = `the ${this.description} is not available${explainKeychainError(detail)}`;
+      const explanation = explainKeychainError(detail);
+      const cause = `the ${this.description} is not available${explanation}`;
       throw new SecretStoreUnavailableError(
         `could not ${action} the secret of ${account}: ${cause}. Instead, ${alternatives}. Keychain error: ${detail}`,
         `${cause}. Keychain error: ${detail}`,
+        explanation === '' ? cause : explanation.slice(2, -1),
       );
     }
   }

@@ -31,6 +31,8 @@ export class SecretStoreUnavailableError extends Error {
     message: string,
     /** The store's own error text, without the alternatives. */
     readonly reason: string,
+    /** Short description of the failure, without the library's error text, for one-line status output. */
+    readonly summary: string = reason,
   ) {
     super(message);
     this.name = 'SecretStoreUnavailableError';
