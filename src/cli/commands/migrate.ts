@@ -63,7 +63,11 @@ export function addAnonymizeOptions(command: Command): Command {
     .option('--keep-private [creators...]', `with --anonymize: keep the private blocks of ${BUILT_IN_SAFE_PRIVATE_CREATORS.join(', ')} and of the private creators named here`)
     .option('--allow-burned-in', 'with --anonymize: also send images that may show burned-in text (Burned In Annotation YES; US, Secondary Capture, XA, RF, endoscopy, microscopy and photographs without it set to NO) and encapsulated documents (PDF, CDA, 3D models); by default they are held back')
     .option('--pseudonym-prefix <text>', "with --anonymize: start of Patient's Name and Patient ID pseudonyms (default: ANON)")
-    .option('--job-secret-file <file>', 'with --anonymize: file with the secret (at least 16 bytes) that fixes UIDs and pseudonyms; default: a random secret per job');
+    .option(
+      '--job-secret-file <file>',
+      'with --anonymize: file with the secret (at least 16 bytes) that fixes UIDs and pseudonyms; ' +
+        'default: send uses the installation secret, and migrate and sync a random secret stored with the job',
+    );
 }
 
 const ANONYMIZATION_FLAGS: Array<[keyof AnonymizeFlags, string]> = [
