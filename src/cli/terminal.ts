@@ -17,12 +17,21 @@ export class ProgressLine {
     const now = Date.now();
     if (now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    const width = this.stream.columns ?? 80;
+    const width = this.width();
     this.stream.write('\r' + text.slice(0, width - 1).padEnd(width - 1));
   }
 
   done(): void {
-    if (this.enabled) this.stream.write('\r' + ' '.repeat((this.stream.columns ?? 80) - 1) + '\r');
+    if (this.enabled) this.stream.write('\r' + ' '.repeat(this.width() - 1) + '\r');
+  }
+
+  /**
+   * Returns the terminal's width in columns, or 80 when it reports none. A
+   * pseudo-terminal without a size, such as the one script(1) opens when its
+   * output is not a terminal, reports 0.
+   */
+  private width(): number {
+    return this.stream.columns || 80;
   }
 }
 

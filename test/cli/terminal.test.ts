@@ -3,7 +3,7 @@
  * CJK names, which a terminal draws two columns wide, and control characters
  * from files are shown as escapes instead of reaching the terminal.
  */
-import { displayWidth, fitToWidth, formatTable } from '../../src/cli/terminal';
+import { ProgressLine, displayWidth, fitToWidth, formatTable } from '../../src/cli/terminal';
 
 describe('formatTable', () => {
   test('aligns columns after CJK names', () => {
@@ -59,5 +59,34 @@ describe('displayWidth', () => {
     expect(displayWidth('Иванов')).toBe(6);
     expect(displayWidth('山田')).toBe(4);
     expect(displayWidth('홍길동')).toBe(6);
+  });
+});
+
+describe('ProgressLine', () => {
+  /** Returns a terminal stream of `columns` columns that collects what is written. */
+  function terminalStream(columns: number): { stream: NodeJS.WriteStream; written: string[] } {
+    const written: string[] = [];
+    const stream = { isTTY: true, columns, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+    return { stream, written };
+  }
+
+  test('terminal of 0 columns', () => {
+    // script(1) opens a pseudo-terminal of 0 columns when its own output is not a terminal.
+    const { stream, written } = terminalStream(0);
+    const progress = new ProgressLine(stream);
+
+    progress.update('sent 1 of 2 instances');
+    progress.done();
+
+    expect(written).toEqual([`\r${'sent 1 of 2 instances'.padEnd(79)}`, `\r${' '.repeat(79)}\r`]);
+  });
+
+  test('line cut to terminal width', () => {
+    const { stream, written } = terminalStream(10);
+    const progress = new ProgressLine(stream);
+
+    progress.update('received 100 instances');
+
+    expect(written).toEqual(['\rreceived ']);
   });
 });
