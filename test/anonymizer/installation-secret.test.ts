@@ -10,8 +10,9 @@ import * as path from 'path';
 
 import { readDicomFileHeaderSync } from '../../src/dicom/file-reader';
 import { Tags } from '../../src/dicom/tags';
-import { INSTALLATION_SECRET_FILE, INSTALLATION_SECRET_MARKER } from '../../src/services/secrets';
-import { missingKeychainTools, runInKeyringSession } from '../support/keyring';
+import { INSTALLATION_SECRET_FILE, INSTALLATION_SECRET_MARKER, loadInstallationSecret, SecretStoreUnavailableError } from '../../src/services/secrets';
+import type { SecretStore } from '../../src/services/secrets';
+import { MemoryStore, missingKeychainTools, runInKeyringSession } from '../support/keyring';
 import { createLoaderDirs, LOADER_BIN, loaderIsBuilt, runLoader } from '../support/loader';
 import { corpusFile, makeTempDir, REPO_ROOT, runDcmtk } from '../support/peers';
 
@@ -68,6 +69,41 @@ interface AnonymizeJson {
   secret: string;
   studies: Array<{ studyInstanceUid: string; patientName: string; patientId: string; originalStudyInstanceUid: string; originalPatientName: string; files: number }>;
 }
+
+/** SecretStore whose every call fails as a keychain without a D-Bus session does. */
+class UnreachableStore implements SecretStore {
+  readonly description = 'unreachable keychain';
+  private fail(): never {
+    throw new SecretStoreUnavailableError('keychain is not reachable', 'no D-Bus session');
+  }
+  async get(): Promise<string | null> {
+    this.fail();
+  }
+  async set(): Promise<void> {
+    this.fail();
+  }
+  async delete(): Promise<boolean> {
+    this.fail();
+  }
+}
+
+describe('concurrent first use', () => {
+  test.each([
+    ['keychain', () => new MemoryStore()],
+    ['file', () => new UnreachableStore()],
+  ])('one secret created in %s', async (_kind, makeStore) => {
+    const configDir = path.join(makeTempDir('installation-secret'), 'config');
+    const store = makeStore();
+    const notices: string[] = [];
+
+    const loaded = await Promise.all(Array.from({ length: 4 }, () => loadInstallationSecret(configDir, store, (message) => notices.push(message))));
+
+    expect(loaded.map((entry) => entry.secret.toString('hex'))).toEqual(Array(4).fill(loaded[0].secret.toString('hex')));
+    expect(loaded[0].secret).toHaveLength(32);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).not.toContain(loaded[0].secret.toString('hex'));
+  });
+});
 
 describeBuilt('installation secret in loader anonymize', () => {
   let root: string;
