@@ -131,13 +131,7 @@ describe('settings validation', () => {
   });
 
   test('unset language follows each locale', () => {
-    const saved = { LC_ALL: process.env.LC_ALL, LC_MESSAGES: process.env.LC_MESSAGES, LANG: process.env.LANG };
-    const setLocale = (lang: string) => {
-      delete process.env.LC_ALL;
-      delete process.env.LC_MESSAGES;
-      process.env.LANG = lang;
-    };
-    try {
+    withLocale((setLocale) => {
       setLocale('en_US.UTF-8');
       const { store, dir, file } = openStore();
       store.updatePacs({ port: 4242 });
@@ -149,14 +143,51 @@ describe('settings validation', () => {
 
       new SettingsStore({ configDir: dir }).updateInterface({ language: 'en' });
       expect(new SettingsStore({ configDir: dir }).settings.interface.language).toBe('en');
-    } finally {
-      for (const [name, value] of Object.entries(saved)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-    }
+    });
+  });
+
+  test('unset legacy character set follows locale', () => {
+    withLocale((setLocale) => {
+      setLocale('en_US.UTF-8');
+      const { store, dir, file } = openStore();
+      expect(store.settings.pacs.legacyCharacterSet).toBe('latin1');
+      expect(store.describeLegacyCharacterSetSource()).toBe('default for the non-Russian interface language (locale LANG=en_US.UTF-8)');
+      store.updatePacs({ port: 4242, legacyCharacterSet: 'latin1' });
+      const stored = JSON.parse(fs.readFileSync(file, 'utf8')) as { pacs: Record<string, unknown> };
+      expect(stored.pacs).not.toHaveProperty('legacyCharacterSet');
+
+      setLocale('ru_RU.UTF-8');
+      const russian = new SettingsStore({ configDir: dir });
+      expect(russian.settings.pacs.legacyCharacterSet).toBe('windows-1251');
+      expect(russian.describeLegacyCharacterSetSource()).toBe('default for the Russian interface language (locale LANG=ru_RU.UTF-8)');
+
+      russian.updateInterface({ language: 'en' });
+      expect(new SettingsStore({ configDir: dir }).settings.pacs.legacyCharacterSet).toBe('latin1');
+      russian.updatePacs({ legacyCharacterSet: 'koi8-r' });
+      const chosen = new SettingsStore({ configDir: dir });
+      expect(chosen.settings.pacs.legacyCharacterSet).toBe('koi8-r');
+      expect(chosen.describeLegacyCharacterSetSource()).toBe(`set in ${file}`);
+    });
   });
 });
+
+/** Runs `run` with a setLocale() that sets LANG and clears LC_ALL and LC_MESSAGES, and restores the three afterwards. */
+function withLocale(run: (setLocale: (lang: string) => void) => void): void {
+  const saved = { LC_ALL: process.env.LC_ALL, LC_MESSAGES: process.env.LC_MESSAGES, LANG: process.env.LANG };
+  const setLocale = (lang: string) => {
+    delete process.env.LC_ALL;
+    delete process.env.LC_MESSAGES;
+    process.env.LANG = lang;
+  };
+  try {
+    run(setLocale);
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
 
 describe('settings file recovery', () => {
   test('invalid JSON moved aside', () => {

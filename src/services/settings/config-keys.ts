@@ -55,7 +55,8 @@ export const CONFIG_KEYS: Record<string, ConfigKey> = {
     kind: 'text',
     description:
       'character set of names and descriptions in files that declare none and are not UTF-8: ' +
-      'latin1, windows-1251, koi8-r or iso-8859-5; run loader reindex after a change',
+      'latin1, windows-1251, koi8-r or iso-8859-5; until set, windows-1251 for the Russian interface language ' +
+      'and latin1 otherwise; run loader reindex after a change',
   },
   'interface.language': { section: 'interface', field: 'language', kind: 'text', description: 'language of the interface: ru or en' },
   'interface.theme': { section: 'interface', field: 'theme', kind: 'text', description: 'color theme: dark or light' },

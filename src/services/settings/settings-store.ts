@@ -18,7 +18,7 @@ import { createLogger } from '../logger';
 import { makePrivateFolder, OTHERS_WRITE, PRIVATE_FILE_MODE, tightenFileMode } from '../private-files';
 import { findSharedSecretVariables, recordSharedSecretVariables } from '../secrets/env-secrets';
 import { SETTINGS_LOCK_TIMEOUT_MS, settingsLockPath, withSettingsLock } from './settings-lock';
-import { DEFAULT_MAX_ASSOCIATIONS_PER_AE, defaultSettings, SETTINGS_SCHEMA_VERSION } from './settings-types';
+import { DEFAULT_MAX_ASSOCIATIONS_PER_AE, defaultLegacyCharacterSet, defaultSettings, localeVariable, SETTINGS_SCHEMA_VERSION } from './settings-types';
 import type { InterfaceSettings, PacsNode, PacsSettings, ServerAccount, Settings, SshNode } from './settings-types';
 import {
   followsNodeNameRule,
@@ -75,6 +75,13 @@ export class SettingsStore {
   private languageChosen = false;
 
   /**
+   * Whether pacs.legacyCharacterSet was stored or set to another value. Until
+   * then it follows the interface language (defaultLegacyCharacterSet), and
+   * save() leaves it out of the file, as it does interface.language.
+   */
+  private legacyCharacterSetChosen = false;
+
+  /**
    * Opens the settings file. With `logWarnings: false` the warnings about
    * invalid values are only collected in `warnings`, for a caller that reopens
    * the file often and logs each warning once. `lockTimeoutMs` is the maximum
@@ -124,11 +131,28 @@ export class SettingsStore {
     this.current = fresh.current;
     Object.assign(this.invalid, fresh.invalid);
     this.languageChosen = fresh.languageChosen;
+    this.legacyCharacterSetChosen = fresh.legacyCharacterSetChosen;
+  }
+
+  /**
+   * Returns where pacs.legacyCharacterSet comes from, for `loader config show`:
+   * the settings file, or the default for the interface language and the
+   * setting or locale variable that chose that language.
+   */
+  describeLegacyCharacterSetSource(): string {
+    if (this.legacyCharacterSetChosen) return `set in ${this.file.path}`;
+    const language = this.current.interface.language;
+    const languageSource = this.languageChosen ? `interface.language ${language}` : `locale ${localeVariable() ?? 'not set'}`;
+    return `default for the ${language === 'ru' ? 'Russian' : 'non-Russian'} interface language (${languageSource})`;
   }
 
   updatePacs(changes: Partial<PacsSettings>): PacsSettings {
     return this.change(() => {
       const pacs = validatePacsSettings({ ...this.current.pacs, ...changes });
+      // The settings window saves every PACS field, so only a different value fixes the character set.
+      if (changes.legacyCharacterSet !== undefined && changes.legacyCharacterSet !== this.current.pacs.legacyCharacterSet) {
+        this.legacyCharacterSetChosen = true;
+      }
       this.current.pacs = pacs;
       for (const key of Object.keys(changes) as (keyof PacsSettings)[]) delete this.invalid.pacs[key];
       this.save();
@@ -141,6 +165,7 @@ export class SettingsStore {
       const settings = validateInterfaceSettings({ ...this.current.interface, ...changes });
       this.current.interface = settings;
       if (changes.language !== undefined) this.languageChosen = true;
+      if (!this.legacyCharacterSetChosen) this.current.pacs.legacyCharacterSet = defaultLegacyCharacterSet(settings.language);
       for (const key of Object.keys(changes) as (keyof InterfaceSettings)[]) delete this.invalid.interface[key];
       this.save();
       return settings;
@@ -285,6 +310,7 @@ export class SettingsStore {
     const stored = structuredClone(this.current) as unknown as Record<string, unknown> & Settings;
     Object.assign(stored.pacs, structuredClone(this.invalid.pacs));
     if (!this.languageChosen) delete (stored.interface as Partial<InterfaceSettings>).language;
+    if (!this.legacyCharacterSetChosen) delete (stored.pacs as Partial<PacsSettings>).legacyCharacterSet;
     Object.assign(stored.interface, structuredClone(this.invalid.interface));
     (stored.locations.pacs as unknown[]).push(...structuredClone(this.invalid.pacsNodes));
     (stored.locations.ssh as unknown[]).push(...structuredClone(this.invalid.sshNodes));
@@ -379,6 +405,9 @@ export class SettingsStore {
         this.warnInvalidField(error, `interface.${key}`, defaults.interface[key]);
       }
     }
+
+    if ((stored.pacs as Partial<PacsSettings> | undefined)?.legacyCharacterSet !== undefined) this.legacyCharacterSetChosen = true;
+    else settings.pacs.legacyCharacterSet = defaultLegacyCharacterSet(settings.interface.language);
 
     const locations = stored.locations as Partial<Settings['locations']> | undefined;
     // Entries are checked in file order, so of two nodes with one name or AE title the first is kept.

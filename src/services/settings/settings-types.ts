@@ -58,7 +58,8 @@ export interface PacsSettings {
    * Character set of names and descriptions in data sets that declare no
    * Specific Character Set (0008,0005), or only ISO_IR 6, and are not valid
    * UTF-8. It applies wherever the loader indexes or matches such text: the
-   * server's C-STORE and C-FIND, scan, reindex, get and move.
+   * server's C-STORE and C-FIND, scan, reindex, get and move. Until it is set,
+   * it follows the interface language (defaultLegacyCharacterSet).
    */
   legacyCharacterSet: LegacyCharacterSet;
 }
@@ -125,12 +126,28 @@ export const DEFAULT_NODE_TIMEOUTS: NodeTimeouts = {
   idleSeconds: 300,
 };
 
+/** Returns the locale variable that systemLanguage() reads, as "LANG=ru_RU.UTF-8", or undefined when none is set. */
+export function localeVariable(): string | undefined {
+  const name = ['LC_ALL', 'LC_MESSAGES', 'LANG'].find((variable) => process.env[variable]);
+  return name === undefined ? undefined : `${name}=${process.env[name]}`;
+}
+
 function systemLanguage(): Language {
   const locale = process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG || '';
   return locale.toLowerCase().startsWith('ru') ? 'ru' : 'en';
 }
 
+/**
+ * Returns pacs.legacyCharacterSet for an installation that never set it:
+ * windows-1251 for the Russian interface language, because older equipment
+ * in Russian-speaking countries writes names in it, and Latin-1 otherwise.
+ */
+export function defaultLegacyCharacterSet(language: Language): LegacyCharacterSet {
+  return language === 'ru' ? 'windows-1251' : DEFAULT_LEGACY_CHARACTER_SET;
+}
+
 export function defaultSettings(): Settings {
+  const language = systemLanguage();
   return {
     schemaVersion: SETTINGS_SCHEMA_VERSION,
     pacs: {
@@ -146,9 +163,9 @@ export function defaultSettings(): Settings {
       storeDurability: 'full',
       requireUserIdentity: false,
       startWithWindow: true,
-      legacyCharacterSet: DEFAULT_LEGACY_CHARACTER_SET,
+      legacyCharacterSet: defaultLegacyCharacterSet(language),
     },
-    interface: { language: systemLanguage(), theme: 'light', trayIcon: true },
+    interface: { language, theme: 'light', trayIcon: true },
     locations: { pacs: [], ssh: [] },
     serverAccounts: [],
   };
