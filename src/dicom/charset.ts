@@ -412,6 +412,19 @@ function isUndeclaredUtf8(bytes: Buffer): boolean {
 }
 
 /**
+ * Returns true when decodeText reads this value in the legacy character set,
+ * so its decoded text depends on pacs.legacyCharacterSet. Such a value is SH,
+ * LO, UC, ST, LT, UT or PN, has bytes above 0x7F that are not valid UTF-8, and
+ * is read under no Specific Character Set or only ISO_IR 6. Values under
+ * unknown terms (see decodeNonStandard) are not counted.
+ */
+export function isLegacyCharacterSetText(bytes: Buffer, characterSets: string[], vr: string): boolean {
+  if (!CHARACTER_SET_VRS.has(vr) || !bytes.some((byte) => byte >= 0x80)) return false;
+  if (!declaresOnlyDefaultRepertoire(characterSets) || isUndeclaredUtf8(bytes)) return false;
+  return !bytes.includes(ESC) || !characterSets.some(isCodeExtensionTerm);
+}
+
+/**
  * Character sets that the loader may assume for text in a data set that
  * declares no Specific Character Set, or only ISO_IR 6, when the text is not
  * valid UTF-8. Names are WHATWG encoding labels, as TextDecoder takes them.

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { connect } from '../../src/dicom/network';
+import { generateUid } from '../../src/dicom/uid';
 import { encodeElements } from '../../src/dicom/writer';
 
 import {
@@ -138,6 +139,18 @@ export async function runPydicom(args: string[], timeoutMs = 60_000): Promise<st
     throw new Error(`pydicom-tool.py ${args.slice(0, 2).join(' ')} failed with code ${result.code}: ${result.stderr.slice(-2000)}`);
   }
   return result.stdout;
+}
+
+/**
+ * Writes `count` CT instances of one new study with pydicom, named in
+ * windows-1251 without Specific Character Set; returns the folder, the files
+ * and the Study Instance UID.
+ */
+export async function writeCp1251Series(count: number): Promise<{ folder: string; files: string[]; studyInstanceUid: string }> {
+  const folder = makeTempDir('cp1251-series');
+  const studyInstanceUid = generateUid();
+  await runPydicom(['cp1251', folder, String(count), studyInstanceUid]);
+  return { folder, files: fs.readdirSync(folder).sort().map((name) => path.join(folder, name)), studyInstanceUid };
 }
 
 /** Reads files with pydicom and returns their main attributes, decoded with their character sets. */

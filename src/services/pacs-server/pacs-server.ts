@@ -9,7 +9,9 @@ import { LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } f
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import type { PacsNode, PacsSettings } from '../settings/settings-types';
-import { decideAssociation } from './association-policy';
+import { decideAssociation, rejectCallingAeTitle } from './association-policy';
+import { checkCallingHost } from './calling-host';
+import { AssociationReceipts } from './association-receipts';
 import { createFindHandler } from './find-service';
 import { createGetHandler, createMoveHandler } from './retrieve-service';
 import { createStoreHandler } from './store-service';
@@ -76,14 +78,15 @@ export class PacsServer {
       }
     };
 
+    const receipts = new AssociationReceipts(log, archive.legacyCharacterSet);
     this.server = new DicomServer({
       aeTitle: settings.aeTitle,
       implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
       implementationVersionName: LOADER_IMPLEMENTATION_VERSION_NAME,
       maxAssociations: settings.maxAssociations,
       maxAssociationsPerAe: settings.maxAssociationsPerAe,
-      decide: (request) => {
-        const decision = decideAssociation(request, {
+      decide: async (request) => {
+        let decision = decideAssociation(request, {
           aeTitle: settings.aeTitle,
           acceptAnyCallingAeTitle: settings.acceptAnyCallingAeTitle,
           checkCalledAeTitle: settings.checkCalledAeTitle,
@@ -96,13 +99,14 @@ export class PacsServer {
               }
             : undefined,
         });
+        const callingAeTitle = request.callingAeTitle.trim();
+        const callingNodes = decision.accept && settings.checkCallingAeHost ? options.listNodes().filter((node) => node.aeTitle === callingAeTitle) : [];
+        if (callingNodes.length > 0) {
+          const check = await checkCallingHost(callingAeTitle, request.remoteAddress, callingNodes);
+          if (!check.accepted) decision = rejectCallingAeTitle(check.logMessage);
+        }
+        // The network layer logs the rejection with both AE titles, the address and the reason, and counts repeats.
         if (!decision.accept) {
-          log.warn('association rejected', {
-            callingAeTitle: request.callingAeTitle,
-            calledAeTitle: request.calledAeTitle,
-            peer: `${request.remoteAddress}:${request.remotePort}`,
-            reason: decision.logMessage,
-          });
           notifyRejected({
             callingAeTitle: request.callingAeTitle.trim(),
             calledAeTitle: request.calledAeTitle.trim(),
@@ -119,12 +123,13 @@ export class PacsServer {
           log.info('C-ECHO', { callingAeTitle: context.association.callingAeTitle });
           return { status: 0x0000 };
         },
-        store: createStoreHandler(archive, log.child('store'), options.onInstanceReceived),
+        store: createStoreHandler(archive, log.child('store'), options.onInstanceReceived, receipts),
         find: createFindHandler(archive, settings.aeTitle, log.child('find')),
         move: createMoveHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('move') }),
         get: createGetHandler({ archive, aeTitle: settings.aeTitle, findDestination: findNodeByAeTitle, log: log.child('get') }),
       },
     });
+    this.server.on('associationEnd', (end: { id: string; reason: string }) => receipts.end(end.id, end.reason));
   }
 
   async start(): Promise<{ host: string; port: number }> {

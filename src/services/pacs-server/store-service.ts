@@ -7,6 +7,7 @@ import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { ArchiveError } from '../archive';
 import type { LocalArchive, StoreOutcome, StoreOutcomeKind } from '../archive';
 import type { Logger } from '../logger';
+import type { AssociationReceipts, ReceiptOutcome } from './association-receipts';
 import { InvalidUidError, LOADER_IMPLEMENTATION_CLASS_UID, LOADER_IMPLEMENTATION_VERSION_NAME } from '../../dicom/uid';
 
 /** C-STORE statuses from PS3.4 table B.2-1 and PS3.7 annex C. */
@@ -49,14 +50,22 @@ export interface ReceivedInstance {
   path: string;
 }
 
+/** Maps an archive outcome to the count of the association summary. */
+function receiptOutcome(outcome: StoreOutcomeKind): ReceiptOutcome {
+  if (outcome === 'duplicate') return 'already-present';
+  return outcome === 'conflict' ? 'kept-aside' : 'stored';
+}
+
 /**
  * Returns the C-STORE handler. `onReceived` is called after each instance that
  * the archive stored, already had or kept aside, before the response is sent.
  * That includes an instance kept aside with a failure status because its study
  * is stored under another Patient ID, but not an instance that failed. An
  * exception from `onReceived` is logged and does not fail the C-STORE.
+ * `receipts` counts every request, failed ones included, for the summary line
+ * at the end of the association.
  */
-export function createStoreHandler(archive: LocalArchive, log: Logger, onReceived?: (instance: ReceivedInstance) => void) {
+export function createStoreHandler(archive: LocalArchive, log: Logger, onReceived?: (instance: ReceivedInstance) => void, receipts?: AssociationReceipts) {
   return async function handleStore(context: StoreRequestContext): Promise<DimseResult> {
     const fields = {
       callingAeTitle: context.association.callingAeTitle,
@@ -66,6 +75,7 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
       transferSyntax: context.presentationContext.transferSyntax,
     };
 
+    receipts?.begin(context.association);
     try {
       const outcome = await archive.receive({
         sopClassUid: context.sopClassUid,
@@ -97,9 +107,11 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
       } else {
         log.debug(`instance ${outcome.outcome}`, { ...fields, studyInstanceUid: outcome.studyInstanceUid });
       }
+      receipts?.count(context.association, receiptOutcome(outcome.outcome), outcome);
       if (onReceived) reportReceived(onReceived, outcome, fields.callingAeTitle, log);
       return rejected ?? { status: StoreStatus.Success };
     } catch (error) {
+      receipts?.count(context.association, 'failed');
       const message = error instanceof Error ? error.message : String(error);
       const status = statusForError(error);
       const ended = findAssociationEnd(error);
