@@ -135,6 +135,10 @@ export class Association extends EventEmitter {
   peerMaxPduLength = 0;
   /** Time of the last bytes received from the peer (ms since epoch); the DIMSE timeout counts from here. */
   lastReceiveAt = Date.now();
+  /** Bytes received from the peer on this connection, for log lines. */
+  bytesReceived = 0;
+  /** AE titles from the A-ASSOCIATE-RQ, set by the acceptor for log lines. */
+  aeTitles?: { calling: string; called: string };
   /** Operations in progress (requests being served or awaiting responses); set by exchange.ts. */
   activeOperations = 0;
   endInfo?: AssociationEnd;
@@ -149,8 +153,10 @@ export class Association extends EventEmitter {
   private idleTimer?: NodeJS.Timeout;
   /** Date.now() of the last message sent or delivered, for the idle timeout. */
   private lastActivityAt = 0;
-  /** Runs while a message is partly received, to abort when the peer stops sending in the middle of it. */
+  /** Runs while a message or a PDU is partly received, to abort when the peer stops sending in the middle of it. */
   private stallTimer?: NodeJS.Timeout;
+  /** Date.now() when reading resumed after back pressure. The stall timer does not count the time before it. */
+  private resumedAt = 0;
   private pausedForBackPressure = false;
   /** Set once a warning about bytes after a command set was logged; see deliver(). */
   private trailingBytesLogged = false;
@@ -202,7 +208,10 @@ export class Association extends EventEmitter {
     this.socket.setNoDelay(true);
     const receive = (chunk: Buffer) => {
       this.lastReceiveAt = Date.now();
+      this.bytesReceived += chunk.length;
       this.reader.push(chunk);
+      // A PDU cut between messages, such as a header sent byte by byte, is timed as well as one inside a message.
+      if (this.stallTimer === undefined && this.isOpen && !this.reader.atPduBoundary) this.armStallTimer(this.timeouts.dimseMs);
     };
     if (this.readBuffer) {
       this.readBuffer.setReceiver(receive);
@@ -629,6 +638,7 @@ export class Association extends EventEmitter {
   private resumeAfterBackPressure(): void {
     if (!this.pausedForBackPressure) return;
     this.pausedForBackPressure = false;
+    this.resumedAt = Date.now();
     if (!this.socket.destroyed) this.socket.resume();
   }
 
@@ -683,21 +693,42 @@ export class Association extends EventEmitter {
   }
 
   /**
-   * Aborts when a message stays incomplete with no bytes from the peer for dimseMs.
-   * Time spent paused because our own consumer is slow does not count.
+   * Aborts when a PDU is not received whole within dimseMs of its first byte, or
+   * when a message stays incomplete for dimseMs after its last whole PDU. Progress
+   * counts in whole PDUs (PduReader.pduBoundaryAt), not in bytes, so a peer
+   * that sends one byte every few seconds cannot hold the association. At our
+   * default maximum PDU length of 256 KiB and dimseMs of 60 s, a link must carry
+   * about 4.4 KB/s. Time spent paused because our own consumer is slow does not count.
+   * NOTE: a peer that sends a tiny whole PDU (7 bytes) every dimseMs still
+   * makes progress by this rule, so it keeps the association open.
    */
   private armStallTimer(delayMs: number): void {
     this.stallTimer = setTimeout(() => {
       this.stallTimer = undefined;
-      if (!this.assembler.busy || this.state === 'closed') return;
+      if (this.state === 'closed' || (!this.assembler.busy && this.reader.atPduBoundary)) return;
       if (this.pausedForBackPressure) return this.armStallTimer(this.timeouts.dimseMs);
-      const remaining = this.lastReceiveAt + this.timeouts.dimseMs - Date.now();
+      const remaining = Math.max(this.reader.pduBoundaryAt, this.resumedAt) + this.timeouts.dimseMs - Date.now();
       if (remaining > 0) return this.armStallTimer(remaining);
-      const message = `DIMSE timeout: ${this.peerDescription} sent nothing for ${this.timeouts.dimseMs} ms in the middle of a message`;
-      this.logger.warn('Aborting association: message stalled', { peer: this.peerDescription, dimseMs: this.timeouts.dimseMs });
-      this.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, message);
+      this.abortStalled();
     }, delayMs);
     this.stallTimer.unref();
+  }
+
+  private abortStalled(): void {
+    const progress = this.reader.pduProgress();
+    const rule = `each PDU must arrive whole, and each next PDU of a message must start, within ${this.timeouts.dimseMs} ms (dimseMs)`;
+    const where = progress ? `after ${progress.received} of ${progress.length ?? 'at least 6'} bytes of a PDU` : 'between the PDUs of a message';
+    const message = `DIMSE timeout: ${this.peerDescription} stalled ${where}: ${rule}`;
+    this.logger.warn('Aborting association: message stalled', {
+      peer: this.peerDescription,
+      callingAe: this.aeTitles?.calling,
+      calledAe: this.aeTitles?.called,
+      bytesReceived: this.bytesReceived,
+      pduBytesReceived: progress?.received,
+      pduLength: progress?.length,
+      rule,
+    });
+    this.abort(ABORT_SOURCE.SERVICE_PROVIDER, ABORT_REASON.NOT_SPECIFIED, message);
   }
 
   private clearIdleTimer(): void {

@@ -50,6 +50,15 @@ export class PduReader {
   private pending: Buffer[] = [];
   private pendingLength = 0;
   private stopped = false;
+  /** Length field of the PDU being received, for pduProgress. */
+  private pduLength = 0;
+  /**
+   * Date.now() when the PDU being received started, or when the last PDU ended
+   * while the stream is between PDUs. The stall timer of association.ts
+   * measures progress from here, in whole PDUs, because a peer that sends one
+   * byte at a time would restart a timer that counts bytes.
+   */
+  pduBoundaryAt = Date.now();
 
   /**
    * @param maxPDataLength maximum P-DATA-TF body length we accept, which is the maximum PDU
@@ -69,6 +78,25 @@ export class PduReader {
   /** True when the stream is between PDUs, so a socket end here is not a truncation. */
   get atPduBoundary(): boolean {
     return this.state.kind === 'header' && this.pendingLength === 0;
+  }
+
+  /**
+   * Returns the bytes received of the PDU in progress and its length including the
+   * 6-byte header (undefined until the header is complete), or undefined between PDUs.
+   */
+  pduProgress(): { received: number; length?: number } | undefined {
+    const state = this.state;
+    switch (state.kind) {
+      case 'header':
+        return this.pendingLength === 0 ? undefined : { received: this.pendingLength };
+      case 'control':
+        return { received: PDU_HEADER_LENGTH + this.pendingLength, length: PDU_HEADER_LENGTH + state.length };
+      case 'pdv-header':
+      case 'pdv-data': {
+        const received = PDU_HEADER_LENGTH + this.pduLength - state.pduRemaining + (state.kind === 'pdv-header' ? this.pendingLength : 0);
+        return { received, length: PDU_HEADER_LENGTH + this.pduLength };
+      }
+    }
   }
 
   push(chunk: Buffer): void {
@@ -106,6 +134,8 @@ export class PduReader {
     const state = this.state;
     switch (state.kind) {
       case 'header': {
+        // Once per PDU, so the receive path reads the clock per PDU and not per chunk.
+        if (this.pendingLength === 0) this.pduBoundaryAt = Date.now();
         const { bytes, offset: next } = this.collect(chunk, offset, PDU_HEADER_LENGTH);
         if (bytes) this.startPdu(bytes);
         return next;
@@ -114,6 +144,7 @@ export class PduReader {
         const { bytes, offset: next } = this.collect(chunk, offset, state.length);
         if (bytes) {
           this.state = { kind: 'header' };
+          this.pduBoundaryAt = Date.now();
           // Copy so that the decoded PDU does not keep the whole socket chunk alive.
           this.events.onControlPdu(decodeControlPdu(state.type, Buffer.from(bytes)));
         }
@@ -145,6 +176,7 @@ export class PduReader {
         throw new PduError(`P-DATA-TF PDU of ${length} bytes exceeds the maximum PDU length of ${this.maxPDataLength} bytes we advertised`);
       }
       if (length < PDV_HEADER_LENGTH) throw new PduError(`P-DATA-TF PDU of ${length} bytes is too short to hold a PDV`);
+      this.pduLength = length;
       this.state = { kind: 'pdv-header', pduRemaining: length };
       return;
     }
@@ -179,6 +211,7 @@ export class PduReader {
 
   private endPdv(state: Extract<State, { kind: 'pdv-data' }>): void {
     this.state = state.pduRemaining === 0 ? { kind: 'header' } : { kind: 'pdv-header', pduRemaining: state.pduRemaining };
+    if (state.pduRemaining === 0) this.pduBoundaryAt = Date.now();
     if (state.pduRemaining > 0 && state.pduRemaining < PDV_HEADER_LENGTH) {
       throw new PduError(`P-DATA-TF PDU has ${state.pduRemaining} trailing bytes after its last PDV`);
     }

@@ -343,6 +343,7 @@ export class DicomServer extends EventEmitter {
       remotePort,
     };
     association.peerDescription = `${request.callingAeTitle} at ${remoteAddress}:${remotePort}`;
+    association.aeTitles = { calling: request.callingAeTitle, called: request.calledAeTitle };
 
     const decision = await this.decide(association, request, pdu);
     if (association.state !== 'awaiting-local-decision') return;
