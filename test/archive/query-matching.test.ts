@@ -57,6 +57,25 @@ describe('matchValue wildcards', () => {
     expect(matchValue('straße', 'STRASSE', true, false)).toBe(false);
   });
 
+  test.each([
+    ['Yamada^Tarou=山田^太郎', true],
+    ['=山田^太郎', true],
+    ['Yamada^Tarou==やまだ^たろう', true],
+    ['*=山田*', true],
+    ['=山田^太郎^^', true],
+    ['==やま*', true],
+    ['Yamada^Tarou=山田^花子', false],
+    ['=山田', false],
+    ['Yamada^Hanako=山田^太郎', false],
+  ])('person name key %s with component groups', (pattern, expected) => {
+    expect(matchValue(pattern, 'Yamada^Tarou=山田^太郎=やまだ^たろう', false, true)).toBe(expected);
+  });
+
+  test('key group against missing value group', () => {
+    expect(matchValue('=山田^太郎', 'Yamada^Tarou', false, true)).toBe(false);
+    expect(matchValue('Yamada^Tarou=', 'Yamada^Tarou', false, true)).toBe(true);
+  });
+
   test('person name component group', () => {
     expect(matchValue('ivanov*', 'Ivanov^Ivan=Иванов^Иван', true, true)).toBe(true);
     expect(matchValue('иванов*', 'Ivanov^Ivan=Иванов^Иван', true, true)).toBe(true);

@@ -66,10 +66,12 @@ function buildQueries(manifest: Manifest): Query[] {
     'Иванов*', 'иванов*', 'ИВАНОВ^ИВАН', 'Петров^Пётр', 'петров*', 'Сидорова^Анна', 'Сидорова^Анна^', 'Ив?нов*',
     '山田*', '山田^太郎', '*太郎', 'やまだ^たろう', 'Yamada^Tarou=山田^太郎', 'Yamada^Tarou=山田^太郎=やまだ^たろう', '=山田^太郎',
     '山田^花子', '山?^花子', 'yamada^hanako', 'Müller^Jürgen', 'müller*', 'MÜLLER^JÜRGEN', 'M?ller*',
+    '*=山田*', '=山田^次郎', 'Yamada^Tarou==やまだ^たろう', 'Yamada^Tarou=山田^花子',
   ];
   for (const name of unicodeNames) queries.push(study(UTF8, `PatientName=${name}`));
   for (const name of ['Иванов*', 'иванов*', 'Петров^Пётр', 'Сидорова^Анна']) queries.push(encoded('ISO_IR 144', { PatientName: name }));
-  for (const name of ['山田*', 'やまだ*', '山田^花子', '山?^花子', 'Yamada^Hanako=山田^花子']) queries.push(encoded('\\ISO 2022 IR 87', { PatientName: name }));
+  const iso2022Names = ['山田*', 'やまだ*', '山田^花子', '山?^花子', 'Yamada^Hanako=山田^花子', 'Yamada^Tarou=山田^太郎', '=山田^太郎', '*=山田*', '=山田^花子'];
+  for (const name of iso2022Names) queries.push(encoded('\\ISO 2022 IR 87', { PatientName: name }));
   queries.push(encoded('ISO_IR 144', { StudyDescription: 'Мозг' }));
   queries.push(encoded('\\ISO 2022 IR 144', { PatientName: 'Иванов*' }));
   queries.push(encoded('ISO_IR 100', { PatientName: 'mÜller*' }));
@@ -154,6 +156,17 @@ judge('PN component groups matched one by one', {
   '-S STUDY \\ISO 2022 IR 87 PatientName=山田^花子': 'Success: s12',
   '-S STUDY \\ISO 2022 IR 87 PatientName=山?^花子': 'Success: s12',
   '-S STUDY GB18030 PatientName=山田*': 'Success: s12 s6',
+});
+
+// A key with component groups is matched group by group, and a group that the key leaves empty or omits matches
+// any value (PS3.5 section 6.2 lets groups be absent). dcmqrscp and Orthanc compare the whole value, so they find nothing.
+judge('PN key with component groups', {
+  [`-S STUDY ${UTF8} PatientName=Yamada^Tarou=山田^太郎`]: 'Success: s6',
+  [`-S STUDY ${UTF8} PatientName==山田^太郎`]: 'Success: s6',
+  [`-S STUDY ${UTF8} PatientName=Yamada^Tarou==やまだ^たろう`]: 'Success: s6',
+  '-S STUDY \\ISO 2022 IR 87 PatientName=Yamada^Tarou=山田^太郎': 'Success: s6',
+  '-S STUDY \\ISO 2022 IR 87 PatientName==山田^太郎': 'Success: s6',
+  '-S STUDY \\ISO 2022 IR 87 PatientName==山田^花子': 'Success: s12',
 });
 
 // C.2.2.2.4 says that '?' matches any single character, but neither peer matches it to one Cyrillic or accented letter.

@@ -480,16 +480,41 @@ function foldCase(character: string): number {
 /**
  * Matches one value. An empty value never matches here, because buildCondition
  * has already turned '*' into "no condition". A person name is compared
- * without trailing empty components, and it also matches when one of its
- * component groups (alphabetic, ideographic, phonetic, separated by '=') matches.
+ * without trailing empty components. A person name key without '=' also
+ * matches when one of the value's component groups (alphabetic, ideographic,
+ * phonetic) matches. A key with '=' is matched group by group (see
+ * matchComponentGroups).
  */
 export function matchValue(pattern: string, value: string | null, caseInsensitive: boolean, personName: boolean): boolean {
   if (value === null || value === '') return false;
   if (personName) value = trimPersonName(value);
+  if (personName && pattern.includes('=')) return matchComponentGroups(pattern, value, caseInsensitive);
   const compiled = compilePattern(pattern, caseInsensitive);
   if (matchCompiled(compiled, value, caseInsensitive)) return true;
   if (!personName || !value.includes('=')) return false;
   return value.split('=').some((group) => group !== '' && matchCompiled(compiled, group, caseInsensitive));
+}
+
+/**
+ * Matches a person name key that has component groups against a value, each
+ * group against the value's group at the same position. A group that the key
+ * leaves empty or omits matches any value, so 'Yamada^Tarou=山田^太郎' and
+ * '=山田^太郎' match 'Yamada^Tarou=山田^太郎=やまだ^たろう'. PS3.5 section
+ * 6.2 (PN) lets any component group be absent and trailing groups be omitted,
+ * and PS3.4 section C.2.2.2.4 leaves wild card matching of PN to the
+ * implementation. A key group that is not empty does not match an empty or
+ * missing value group, as a key that is not empty does not match an empty value.
+ */
+function matchComponentGroups(pattern: string, value: string, caseInsensitive: boolean): boolean {
+  const keyGroups = pattern.split('=');
+  const valueGroups = value.split('=');
+  for (let i = 0; i < keyGroups.length; i++) {
+    const keyGroup = keyGroups[i].replace(/\^+$/, '');
+    if (keyGroup === '' || /^\*+$/.test(keyGroup)) continue;
+    const valueGroup = valueGroups[i] ?? '';
+    if (valueGroup === '' || !matchCompiled(compilePattern(keyGroup, caseInsensitive), valueGroup, caseInsensitive)) return false;
+  }
+  return true;
 }
 
 /**
