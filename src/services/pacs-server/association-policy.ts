@@ -1,7 +1,8 @@
 /**
  * Decides which associations and presentation contexts the PACS server accepts.
  *
- * Calling AE titles must be registered nodes unless accept-any is set. Every
+ * Calling AE titles must be registered nodes unless accept-any is set, and
+ * calling-host.ts checks the host of a registered one. Every
  * storage SOP class is accepted, private ones included. A context for incoming
  * C-STORE gets the first transfer syntax the caller proposes that the loader
  * can read, so that the data set is stored exactly as the caller has it. A
@@ -156,6 +157,11 @@ function acceptRoleSelections(proposed: RoleSelection[]): RoleSelection[] {
   return proposed
     .filter((selection) => isAcceptedAsStorage(selection.sopClassUid))
     .map((selection) => ({ sopClassUid: selection.sopClassUid, scuRole: selection.scuRole, scpRole: selection.scpRole }));
+}
+
+/** Returns the rejection "calling AE title not recognized" (PS3.8 table 9-21, reason 3) with `logMessage` for the log. */
+export function rejectCallingAeTitle(logMessage: string): AssociationDecision {
+  return reject(REASON_CALLING_AE_NOT_RECOGNIZED, logMessage);
 }
 
 function reject(reason: number, logMessage: string): AssociationDecision {

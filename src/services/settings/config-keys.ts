@@ -22,8 +22,20 @@ export const CONFIG_KEYS: Record<string, ConfigKey> = {
   'pacs.port': { section: 'pacs', field: 'port', kind: 'port', description: 'TCP port of the server' },
   'pacs.scuPort': { section: 'pacs', field: 'scuPort', kind: 'port', description: 'local port of outgoing associations; 0 lets the system choose' },
   'pacs.moveScuPort': { section: 'pacs', field: 'moveScuPort', kind: 'port', description: 'port that receives the C-STORE sub-operations of our C-MOVE requests' },
-  'pacs.acceptAnyCallingAeTitle': { section: 'pacs', field: 'acceptAnyCallingAeTitle', kind: 'switch', description: 'accept calling AE titles that are not registered (on|off)' },
+  'pacs.acceptAnyCallingAeTitle': {
+    section: 'pacs',
+    field: 'acceptAnyCallingAeTitle',
+    kind: 'switch',
+    description: 'accept calling AE titles that are not registered; AE titles are not authentication (on|off)',
+  },
   'pacs.checkCalledAeTitle': { section: 'pacs', field: 'checkCalledAeTitle', kind: 'switch', description: 'reject associations called with another AE title (on|off)' },
+  'pacs.checkCallingAeHost': {
+    section: 'pacs',
+    field: 'checkCallingAeHost',
+    kind: 'switch',
+    description:
+      'accept a registered calling AE title only from the host of its node, because any program can send any AE title (on|off)',
+  },
   'pacs.maxAssociations': { section: 'pacs', field: 'maxAssociations', kind: 'count', description: 'concurrent associations the server accepts' },
   'pacs.maxAssociationsPerAe': {
     section: 'pacs',

@@ -31,6 +31,14 @@ export interface PacsSettings {
   acceptAnyCallingAeTitle: boolean;
   /** Reject associations whose called AE title is not ours. */
   checkCalledAeTitle: boolean;
+  /**
+   * Accept a registered calling AE title only from the host its node is
+   * registered with. AE titles are not authentication, because any program
+   * can send any AE title, so this keeps another machine from using a node's
+   * title. On by default; a node that sends from another address than it is
+   * registered with needs its host changed or this setting off.
+   */
+  checkCallingAeHost: boolean;
   /** Concurrent associations the server accepts before rejecting with "local limit exceeded". */
   maxAssociations: number;
   /**
@@ -158,6 +166,7 @@ export function defaultSettings(): Settings {
       moveScuPort: 11113,
       acceptAnyCallingAeTitle: false,
       checkCalledAeTitle: true,
+      checkCallingAeHost: true,
       maxAssociations: 32,
       maxAssociationsPerAe: DEFAULT_MAX_ASSOCIATIONS_PER_AE,
       storeDurability: 'full',

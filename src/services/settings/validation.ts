@@ -132,6 +132,7 @@ export function validatePacsSettings(pacs: PacsSettings): PacsSettings {
     maxAssociationsPerAe: validatePositiveInteger('pacs.maxAssociationsPerAe', pacs.maxAssociationsPerAe),
     acceptAnyCallingAeTitle: validateBoolean('pacs.acceptAnyCallingAeTitle', pacs.acceptAnyCallingAeTitle),
     checkCalledAeTitle: validateBoolean('pacs.checkCalledAeTitle', pacs.checkCalledAeTitle),
+    checkCallingAeHost: validateBoolean('pacs.checkCallingAeHost', pacs.checkCallingAeHost),
     storeDurability: validateDurability('pacs.storeDurability', pacs.storeDurability),
     requireUserIdentity: validateBoolean('pacs.requireUserIdentity', pacs.requireUserIdentity),
     startWithWindow: validateBoolean('pacs.startWithWindow', pacs.startWithWindow),
