@@ -15,9 +15,10 @@ import { PacsServer } from '../../services/pacs-server/pacs-server';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
 import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
 import { SyncScheduler } from '../../services/sync';
-import type { PacsNode, PacsSettings } from '../../services/settings/settings-types';
+import { defaultSettings, type PacsNode, type PacsSettings } from '../../services/settings/settings-types';
 import {
   checkAssociationLimits,
+  SettingsValidationError,
   validateAeTitle,
   validateDurability,
   validateHost,
@@ -51,6 +52,49 @@ const LISTEN_ERROR_HINTS: Record<string, string> = {
   EADDRNOTAVAIL: ' with --host or "loader config set pacs.host ADDRESS"',
   ENOTFOUND: ' with --host or "loader config set pacs.host ADDRESS"',
 };
+
+/**
+ * Stored server settings whose default would let in more than the invalid
+ * value was meant to, with the serve option that replaces each. The default
+ * host 0.0.0.0 listens on every interface, the default port may be open in
+ * the firewall where the chosen one is not, requireUserIdentity defaults to
+ * off, and the default association limits may be higher than intended.
+ */
+const SETTINGS_WITHOUT_SAFE_DEFAULT: readonly { field: keyof PacsSettings; option?: keyof ServeOptions; flag?: string }[] = [
+  { field: 'host', option: 'host', flag: '--host' },
+  { field: 'port', option: 'port', flag: '--port' },
+  { field: 'requireUserIdentity' },
+  { field: 'maxAssociations' },
+  { field: 'maxAssociationsPerAe', option: 'maxAssociationsPerAe', flag: '--max-associations-per-ae' },
+];
+
+/**
+ * Raises SettingsValidationError (exit code 2) when one of
+ * SETTINGS_WITHOUT_SAFE_DEFAULT is invalid in the settings file and no
+ * option replaces it. Other commands go on with the default and a warning,
+ * but a server started with it could accept associations the setting was
+ * meant to keep out.
+ */
+function rejectInvalidAccessSettings(store: SettingsStore, options: ServeOptions): void {
+  const invalid = store.invalidPacsValues;
+  for (const { field, option, flag } of SETTINGS_WITHOUT_SAFE_DEFAULT) {
+    if (!(field in invalid) || (option !== undefined && options[option] !== undefined)) continue;
+    const value = invalid[field];
+    let rule = `pacs.${field} ${JSON.stringify(value)} is invalid`;
+    try {
+      validatePacsSettings({ ...store.settings.pacs, [field]: value });
+    } catch (error) {
+      if (error instanceof SettingsValidationError) rule = error.message;
+    }
+    const defaultValue = (defaultSettings().pacs as unknown as Record<string, unknown>)[field];
+    throw new SettingsValidationError(
+      `pacs.${field}`,
+      `${rule} (in ${store.path}). loader serve does not start with the default ${JSON.stringify(defaultValue)} instead, ` +
+        `because the server could then accept connections that the setting was meant to keep out. ` +
+        `Fix it with "loader config set pacs.${field} VALUE" or in that file${flag ? `, or give ${flag}` : ''}.`,
+    );
+  }
+}
 
 /** Merges the command-line options into the stored settings; errors name the option and quote what was typed. */
 function serverSettings(stored: PacsSettings, options: ServeOptions, legacyCharacterSet: LegacyCharacterSet): PacsSettings {
@@ -122,6 +166,7 @@ function startSyncSchedules(globals: GlobalOptions, schedules: SyncSchedule[], a
 
 export async function runServer(globals: GlobalOptions, options: ServeOptions): Promise<void> {
   const settingsStore = openSettings(globals);
+  rejectInvalidAccessSettings(settingsStore, options);
   const pacs = serverSettings(settingsStore.settings.pacs, options, resolveLegacyCharacterSet(globals, settingsStore));
   // Schedules are checked before the server starts, so a typing error stops serve at once.
   const schedules = (options.sync ?? []).map(parseSyncSchedule);
@@ -209,6 +254,12 @@ export function registerServe(program: Command, globals: () => GlobalOptions): v
       'repeat a sync while serving: "A B every 15m [options of loader sync]", interval in s, m or h (10s or more); ' +
         'runs at start, then every interval, one run at a time; repeat the option for more schedules',
       (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .addHelpText(
+      'after',
+      '\nAE titles are not authentication: any program can send any AE title. The server accepts the calling AE titles of ' +
+        'registered nodes ("loader nodes add"), and with pacs.checkCallingAeHost on (the default) only from the host each ' +
+        'node is registered with. To require a username and password, turn on pacs.requireUserIdentity (see "loader users").\n',
     )
     .action((options: ServeOptions) => runServer(globals(), options));
 }

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
+import { trimPersonName } from '../../dicom/values';
 import type { Logger } from '../logger';
 import type { InstanceRecord, PatientAttributes } from './instance-record';
 
@@ -246,6 +247,14 @@ export class ArchiveCatalog {
   private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean) => void>;
   private readonly removeTransaction: Database.Transaction<(sopInstanceUid: string) => boolean>;
   private inPlaceAtPathQuery: Database.Statement | undefined;
+  /** Set by resolvePatient when the instance being added starts a study whose Patient's Name differs from the patient record. */
+  private otherPatientNameInAdd = false;
+  /**
+   * Studies indexed by this catalog whose first instance carries another
+   * Patient's Name than the patient record of the same Patient ID. `loader scan`
+   * reports how many its run added.
+   */
+  studiesWithOtherPatientName = 0;
   private atPathQuery: Database.Statement | undefined;
 
   constructor(
@@ -257,11 +266,12 @@ export class ArchiveCatalog {
     this.statements = {
       findInstance: db.prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOINS} WHERE i.sop_instance_uid = ?`),
       instanceIndexedAt: db.prepare('SELECT received_at AS indexedAt FROM instances WHERE sop_instance_uid = ?'),
-      findPatient: db.prepare(`SELECT id FROM patients WHERE identity_key = ?`),
+      findPatient: db.prepare(`SELECT id, patient_name AS patientName FROM patients WHERE identity_key = ?`),
       insertPatient: db.prepare(`
         INSERT INTO patients (identity_key, patient_id, issuer_of_patient_id, patient_name, birth_date, sex, specific_character_set)
         VALUES (@identityKey, @patientId, @issuerOfPatientId, @patientName, @birthDate, @sex, @specificCharacterSet)`),
-      // The first instance's values win; later instances only fill values that are still empty.
+      // Birth date and sex of the first instance win, and later instances only fill values that are still empty.
+      // Patient's Name also keeps the first value, unless keepEarliestPatientName replaces it.
       fillPatient: db.prepare(`
         UPDATE patients SET
           patient_name = CASE WHEN patient_name = '' THEN @patientName ELSE patient_name END,
@@ -297,6 +307,11 @@ export class ArchiveCatalog {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       pruneSeries: db.prepare(`DELETE FROM series WHERE id = ? AND instance_count <= 0 RETURNING study_ref AS studyRef`),
       pruneStudy: db.prepare(`DELETE FROM studies WHERE id = ? AND number_of_series <= 0 RETURNING patient_ref AS patientRef`),
+      earliestReceiveOfPatient: db.prepare(`
+        SELECT MIN(i.received_at) AS receivedAt FROM instances i
+        JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref
+        WHERE st.patient_ref = ?`),
+      setPatientName: db.prepare(`UPDATE patients SET patient_name = ? WHERE id = ?`),
       prunePatient: db.prepare(`DELETE FROM patients WHERE id = ? AND NOT EXISTS (SELECT 1 FROM studies WHERE patient_ref = ?)`),
     };
     this.addTransaction = db.transaction((record, file, source, rejectConflicts) => this.addInstanceRows(record, file, source, rejectConflicts));
@@ -501,6 +516,7 @@ export class ArchiveCatalog {
 
   private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean): void {
     const { patient, study, series, instance } = record;
+    this.otherPatientNameInAdd = false;
     const stored = this.findInstance(instance.sopInstanceUid);
     if (rejectConflicts && stored && stored.path !== file.path && storedCopyExists(stored)) {
       throw new IndexConflictError(instance.sopInstanceUid, stored.path, `SOP Instance UID ${instance.sopInstanceUid} is already indexed with the file ${stored.path}`);
@@ -509,7 +525,7 @@ export class ArchiveCatalog {
       const otherPatient = this.findOtherPatient(record);
       if (otherPatient) throw new OtherPatientError(otherPatient);
     }
-    const studyRef = this.resolveStudy(record, source);
+    const studyRef = this.resolveStudy(record, file, source);
     const seriesRef = this.resolveSeries(record, studyRef, rejectConflicts);
 
     // A new UID, the common case, needs no delete.
@@ -534,10 +550,27 @@ export class ArchiveCatalog {
       patientId: patient.patientId,
       path: file.path,
     });
+    if (this.otherPatientNameInAdd) this.reportOtherPatientName(record, source);
+  }
+
+  /**
+   * Logs a study whose Patient's Name differs from the patient record of its
+   * Patient ID, once per study. One Patient ID shared by two people is a known
+   * clinical case, so the line names the IDs and never the names.
+   */
+  private reportOtherPatientName(record: InstanceRecord, source: string): void {
+    this.studiesWithOtherPatientName++;
+    this.logger.warn("Study carries another Patient's Name than the patient record of its Patient ID, whose name C-FIND matches", {
+      patientId: record.patient.patientId,
+      issuerOfPatientId: record.patient.issuerOfPatientId,
+      studyInstanceUid: record.study.studyInstanceUid,
+      sopInstanceUid: record.instance.sopInstanceUid,
+      source,
+    });
   }
 
   /** Returns the study row id, inserting the patient and study when they are new. */
-  private resolveStudy(record: InstanceRecord, source: string): number {
+  private resolveStudy(record: InstanceRecord, file: StoredFile, source: string): number {
     const { patient, study, instance } = record;
     const identityKey = patientIdentityKey(patient);
     const existing = this.statements.findStudy.get(study.studyInstanceUid) as
@@ -571,7 +604,7 @@ export class ArchiveCatalog {
       return existing.id;
     }
 
-    const patientRef = this.resolvePatient(record, identityKey);
+    const patientRef = this.resolvePatient(record, identityKey, file);
     const result = this.statements.insertStudy.run({
       ...study,
       patientRef,
@@ -580,11 +613,15 @@ export class ArchiveCatalog {
     return Number(result.lastInsertRowid);
   }
 
-  private resolvePatient(record: InstanceRecord, identityKey: string): number {
+  private resolvePatient(record: InstanceRecord, identityKey: string, file: StoredFile): number {
     const { patient, instance } = record;
-    const existing = this.statements.findPatient.get(identityKey) as { id: number } | undefined;
+    const existing = this.statements.findPatient.get(identityKey) as { id: number; patientName: string } | undefined;
     if (existing) {
       this.statements.fillPatient.run({ ...patient, id: existing.id });
+      if (existing.patientName !== '' && patient.patientName !== '' && trimPersonName(existing.patientName) !== trimPersonName(patient.patientName)) {
+        this.otherPatientNameInAdd = true;
+        this.keepEarliestPatientName(existing.id, existing.patientName, patient.patientName, file.receivedAt);
+      }
       return existing.id;
     }
     const result = this.statements.insertPatient.run({
@@ -593,6 +630,25 @@ export class ArchiveCatalog {
       specificCharacterSet: instance.specificCharacterSet,
     });
     return Number(result.lastInsertRowid);
+  }
+
+  /**
+   * Gives the patient record the Patient's Name of its earliest received
+   * instance, so that the name does not depend on the order in which reindex
+   * or scan reads the files. Received instances come after the stored ones,
+   * so on receive the stored name stays. Reindex keeps each instance's
+   * received_at, so it ends with the same name. Of two names received in the
+   * same millisecond, the smaller string wins. The comparison runs once per
+   * new study, only when the names differ.
+   * NOTE: only the instance that starts a study is compared, so a study whose
+   * instances carry several names counts with the name of the one read first.
+   * When reindex replaces the name, the warning names the study that brought
+   * the earlier name, not the studies that differ from it from then on.
+   */
+  private keepEarliestPatientName(patientRef: number, storedName: string, receivedName: string, receivedAt: string): void {
+    const earliest = (this.statements.earliestReceiveOfPatient.get(patientRef) as { receivedAt: string | null }).receivedAt;
+    const isEarlier = earliest === null || receivedAt < earliest || (receivedAt === earliest && receivedName < storedName);
+    if (isEarlier) this.statements.setPatientName.run(receivedName, patientRef);
   }
 
   /**

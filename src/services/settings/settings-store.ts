@@ -33,6 +33,7 @@ import {
   validateTheme,
 } from './validation';
 import type { NamedLocation } from './validation';
+import { copyKeptUnknownKeys, describeUnknownKey, findUnknownKeys } from './unknown-keys';
 
 const log = createLogger('loader.settings');
 
@@ -81,6 +82,9 @@ export class SettingsStore {
    */
   private legacyCharacterSetChosen = false;
 
+  /** The settings file as loaded, whose unknown keys save() writes back (unknown-keys.ts). */
+  private loadedFile: Record<string, unknown> = {};
+
   /**
    * Opens the settings file. With `logWarnings: false` the warnings about
    * invalid values are only collected in `warnings`, for a caller that reopens
@@ -110,6 +114,11 @@ export class SettingsStore {
     return structuredClone(this.current);
   }
 
+  /** Returns the stored PACS values that failed validation, which `settings` replaces with defaults, by field. */
+  get invalidPacsValues(): Partial<Record<keyof PacsSettings, unknown>> {
+    return structuredClone(this.invalid.pacs);
+  }
+
   /**
    * Runs a change under the settings lock (see settings-lock.ts): reads the
    * file again, applies `apply`, which ends with save(), and releases the lock.
@@ -132,6 +141,7 @@ export class SettingsStore {
     Object.assign(this.invalid, fresh.invalid);
     this.languageChosen = fresh.languageChosen;
     this.legacyCharacterSetChosen = fresh.legacyCharacterSetChosen;
+    this.loadedFile = fresh.loadedFile;
   }
 
   /**
@@ -315,6 +325,7 @@ export class SettingsStore {
     (stored.locations.pacs as unknown[]).push(...structuredClone(this.invalid.pacsNodes));
     (stored.locations.ssh as unknown[]).push(...structuredClone(this.invalid.sshNodes));
     (stored.serverAccounts as unknown[]).push(...structuredClone(this.invalid.serverAccounts));
+    copyKeptUnknownKeys(this.loadedFile, stored);
     this.file.write(stored);
     this.recordSharedSecretVariables();
   }
@@ -364,6 +375,11 @@ export class SettingsStore {
 
     const settings = this.recoverFields(stored, defaults);
     settings.schemaVersion = SETTINGS_SCHEMA_VERSION;
+    this.loadedFile = stored;
+    // A newer version's fields were announced by the warning above as a group.
+    if (version <= SETTINGS_SCHEMA_VERSION) {
+      for (const key of findUnknownKeys(stored, defaults)) this.warn(describeUnknownKey(key, this.file.path));
+    }
     return settings;
   }
 
