@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FILE_MODE, FOLDER_MODE, processesFolder } from './layout';
-import { ReadOnlyArchiveError, writeDenialReason } from './read-only';
+import { diskFullReason, ReadOnlyArchiveError, writeDenialReason } from './read-only';
 
 /** Random tag of this process, drawn once, that distinguishes it from an earlier process with the same ID. */
 export const PROCESS_TAG = randomBytes(6).toString('hex');
@@ -60,9 +60,10 @@ export function isRunningProcess(pid: number, tag: string): boolean {
 
 /**
  * Creates this process's marker for `use` and returns a function that removes it.
+ * A failed write removes the marker, which a full file system leaves empty.
  *
- * @throws ReadOnlyArchiveError when the file system is read-only or this user
- *   may not write to the .processes folder.
+ * @throws ReadOnlyArchiveError when the file system is read-only or full,
+ *   or this user may not write to the .processes folder.
  */
 export function markArchiveUse(root: string, use: ArchiveUse): () => void {
   const folder = processesFolder(root);
@@ -72,11 +73,23 @@ export function markArchiveUse(root: string, use: ArchiveUse): () => void {
     // The command line may contain a patient name (a --name filter), so the marker is for the owner only.
     fs.writeFileSync(marker, JSON.stringify({ command: commandOfThisProcess() }), { mode: FILE_MODE });
   } catch (error) {
+    removeFailedMarker(marker);
+    const fullReason = diskFullReason(error, root);
+    if (fullReason !== undefined) throw new ReadOnlyArchiveError(root, fullReason, { cause: error, diskFull: true });
     const reason = writeDenialReason(error, folder);
     if (reason === undefined) throw error;
     throw new ReadOnlyArchiveError(root, reason, { cause: error });
   }
   return () => fs.rmSync(marker, { force: true });
+}
+
+/** Removes a marker whose write failed. Removing a file needs no free space, so only a denied removal leaves it behind. */
+function removeFailedMarker(marker: string): void {
+  try {
+    fs.rmSync(marker, { force: true });
+  } catch {
+    // A marker that stays behind is deleted as stale once this process has stopped (otherArchiveUserDetails).
+  }
 }
 
 /**

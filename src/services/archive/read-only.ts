@@ -1,29 +1,60 @@
 /**
  * Detection of archives that this process may read but not write: a folder
- * on a read-only file system (a DVD, a read-only mount) or one this user has
- * no write permission on. LocalArchive opens such an archive read-only, and
- * every write to it fails with ReadOnlyArchiveError.
+ * on a read-only file system (a DVD, a read-only mount), one this user has
+ * no write permission on, or one on a full file system. LocalArchive opens
+ * such an archive read-only, and every write to it fails with
+ * ReadOnlyArchiveError.
  */
 
 import fs from 'node:fs';
+import { formatSize } from '../format-size';
 import { ArchiveError, describeError } from './errors';
 import { incomingFolder, indexPath, processesFolder } from './layout';
 
 /** Raised when an operation needs to write to an archive that this process may only read. */
 export class ReadOnlyArchiveError extends ArchiveError {
+  /** True when the archive is read-only because its file system is full or the user's disk quota is used up. */
+  readonly diskFull: boolean;
+
   constructor(
     readonly root: string,
     /** Reason the archive is read-only, for example "the file system is read-only". */
     readonly reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; diskFull?: boolean },
   ) {
+    const diskFull = options?.diskFull === true;
     super(
       'io',
-      `The archive folder ${root} is read-only (${reason}), and this command writes to it. ` +
-        `Choose a writable archive folder with --archive or LOADER_ARCHIVE, or make ${root} writable for this user.`,
-      options,
+      diskFull
+        ? `The archive folder ${root} is full (${reason}), so nothing can be written to it. ` +
+            `Free space on that file system and run the command again (restart loader serve), or choose another archive folder with --archive or LOADER_ARCHIVE.`
+        : `The archive folder ${root} is read-only (${reason}), and this command writes to it. ` +
+            `Choose a writable archive folder with --archive or LOADER_ARCHIVE, or make ${root} writable for this user.`,
+      // Error Comment (0000,0902) of a rejected C-STORE has at most 64 characters.
+      { cause: options?.cause, summary: diskFull ? 'Archive disk full; free space and restart the loader server' : undefined },
     );
+    this.diskFull = diskFull;
   }
+}
+
+/**
+ * Returns why `error` means that the file system of `folder` is full
+ * (ENOSPC) or this user's disk quota is used up (EDQUOT), with the free
+ * space, or undefined for any other failure.
+ */
+export function diskFullReason(error: unknown, folder: string): string | undefined {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  let free = 'free space unknown';
+  try {
+    const stats = fs.statfsSync(folder);
+    free = `${formatSize(stats.bavail * stats.bsize)} free, ${stats.ffree} free inodes`;
+  } catch {
+    // The reason is still right without the numbers.
+  }
+  return code === 'ENOSPC'
+    ? `no space left on the file system of ${folder} (${free})`
+    : `the disk quota of this user on the file system of ${folder} is used up (${free})`;
 }
 
 /**

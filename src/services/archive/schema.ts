@@ -237,7 +237,9 @@ export function openReadOnlyIndexDatabase(file: string): Database.Database {
  * read-only folder does not allow after the last writer closed the index.
  * It then reports SQLITE_CANTOPEN (seen on a read-only file system) or
  * SQLITE_READONLY_DIRECTORY (seen on a folder without write permission),
- * and the index is read into memory instead.
+ * and the index is read into memory instead. On a full file system SQLite
+ * creates the -shm file but cannot size it and reports SQLITE_IOERR_SHMSIZE
+ * (seen on a full tmpfs), which falls back to the copy in memory too.
  */
 function openReadOnlyConnection(file: string): Database.Database {
   let db: Database.Database | undefined;
@@ -249,7 +251,7 @@ function openReadOnlyConnection(file: string): Database.Database {
   } catch (error) {
     db?.close();
     const code = (error as { code?: unknown }).code;
-    if (code !== 'SQLITE_CANTOPEN' && code !== 'SQLITE_READONLY_DIRECTORY') throw error;
+    if (code !== 'SQLITE_CANTOPEN' && code !== 'SQLITE_READONLY_DIRECTORY' && code !== 'SQLITE_IOERR_SHMSIZE') throw error;
     return openIndexCopyInMemory(file);
   }
 }
