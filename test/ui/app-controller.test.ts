@@ -663,3 +663,23 @@ describe('Local panel filter', () => {
     expect(filterLabels(`алена ${date.replace(/-/g, '')}`)).toEqual(['yolkina']);
   });
 });
+
+describe('window server with invalid host', () => {
+  test('start rejected until fixed', async () => {
+    const root = makeTempDir('ui-invalid-host');
+    const configDir = path.join(root, 'config');
+    const port = await freePort();
+    fs.mkdirSync(configDir, { recursive: true });
+    fs.writeFileSync(path.join(configDir, 'settings.json'), JSON.stringify({ pacs: { aeTitle: LOADER_AE, host: '999.1.1.1', port } }));
+    const controller = new AppController({ configDir, archiveRoot: path.join(root, 'archive'), cacheDir: path.join(root, 'cache'), secretStore: new MemoryStore() });
+    try {
+      await expect(controller.startServer()).rejects.toThrow(/^pacs\.host "999\.1\.1\.1" is invalid.*The server does not start with the default "0\.0\.0\.0"/s);
+      expect(controller.serverState().running).toBe(false);
+
+      controller.updatePacs({ host: LOOPBACK });
+      expect(await controller.startServer()).toMatchObject({ running: true, host: LOOPBACK, port });
+    } finally {
+      await controller.close();
+    }
+  });
+});

@@ -15,10 +15,10 @@ import { PacsServer } from '../../services/pacs-server/pacs-server';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
 import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
 import { SyncScheduler } from '../../services/sync';
-import { defaultSettings, type PacsNode, type PacsSettings } from '../../services/settings/settings-types';
+import type { PacsNode, PacsSettings } from '../../services/settings/settings-types';
+import { rejectInvalidAccessSettings } from '../../services/settings/access-settings';
 import {
   checkAssociationLimits,
-  SettingsValidationError,
   validateAeTitle,
   validateDurability,
   validateHost,
@@ -53,47 +53,23 @@ const LISTEN_ERROR_HINTS: Record<string, string> = {
   ENOTFOUND: ' with --host or "loader config set pacs.host ADDRESS"',
 };
 
-/**
- * Stored server settings whose default would let in more than the invalid
- * value was meant to, with the serve option that replaces each. The default
- * host 0.0.0.0 listens on every interface, the default port may be open in
- * the firewall where the chosen one is not, requireUserIdentity defaults to
- * off, and the default association limits may be higher than intended.
- */
-const SETTINGS_WITHOUT_SAFE_DEFAULT: readonly { field: keyof PacsSettings; option?: keyof ServeOptions; flag?: string }[] = [
-  { field: 'host', option: 'host', flag: '--host' },
-  { field: 'port', option: 'port', flag: '--port' },
-  { field: 'requireUserIdentity' },
-  { field: 'maxAssociations' },
-  { field: 'maxAssociationsPerAe', option: 'maxAssociationsPerAe', flag: '--max-associations-per-ae' },
-];
+/** Options of serve that replace a stored setting, so an invalid stored value does not matter when they are given. */
+const OPTION_FOR_SETTING: Partial<Record<keyof PacsSettings, { option: keyof ServeOptions; flag: string }>> = {
+  host: { option: 'host', flag: '--host' },
+  port: { option: 'port', flag: '--port' },
+  maxAssociationsPerAe: { option: 'maxAssociationsPerAe', flag: '--max-associations-per-ae' },
+};
 
-/**
- * Raises SettingsValidationError (exit code 2) when one of
- * SETTINGS_WITHOUT_SAFE_DEFAULT is invalid in the settings file and no
- * option replaces it. Other commands go on with the default and a warning,
- * but a server started with it could accept associations the setting was
- * meant to keep out.
- */
-function rejectInvalidAccessSettings(store: SettingsStore, options: ServeOptions): void {
-  const invalid = store.invalidPacsValues;
-  for (const { field, option, flag } of SETTINGS_WITHOUT_SAFE_DEFAULT) {
-    if (!(field in invalid) || (option !== undefined && options[option] !== undefined)) continue;
-    const value = invalid[field];
-    let rule = `pacs.${field} ${JSON.stringify(value)} is invalid`;
-    try {
-      validatePacsSettings({ ...store.settings.pacs, [field]: value });
-    } catch (error) {
-      if (error instanceof SettingsValidationError) rule = error.message;
-    }
-    const defaultValue = (defaultSettings().pacs as unknown as Record<string, unknown>)[field];
-    throw new SettingsValidationError(
-      `pacs.${field}`,
-      `${rule} (in ${store.path}). loader serve does not start with the default ${JSON.stringify(defaultValue)} instead, ` +
-        `because the server could then accept connections that the setting was meant to keep out. ` +
-        `Fix it with "loader config set pacs.${field} VALUE" or in that file${flag ? `, or give ${flag}` : ''}.`,
-    );
-  }
+/** Raises SettingsValidationError (exit code 2) for an invalid stored setting that has no safe default; see access-settings.ts. */
+function checkAccessSettings(store: SettingsStore, options: ServeOptions): void {
+  const replaced = new Set(
+    (Object.keys(OPTION_FOR_SETTING) as (keyof PacsSettings)[]).filter((field) => options[OPTION_FOR_SETTING[field]!.option] !== undefined),
+  );
+  const fix = (field: keyof PacsSettings) => {
+    const flag = OPTION_FOR_SETTING[field]?.flag;
+    return `Fix it with "loader config set pacs.${field} VALUE" or in that file${flag ? `, or give ${flag}` : ''}.`;
+  };
+  rejectInvalidAccessSettings(store, fix, replaced);
 }
 
 /** Merges the command-line options into the stored settings; errors name the option and quote what was typed. */
@@ -166,7 +142,7 @@ function startSyncSchedules(globals: GlobalOptions, schedules: SyncSchedule[], a
 
 export async function runServer(globals: GlobalOptions, options: ServeOptions): Promise<void> {
   const settingsStore = openSettings(globals);
-  rejectInvalidAccessSettings(settingsStore, options);
+  checkAccessSettings(settingsStore, options);
   const pacs = serverSettings(settingsStore.settings.pacs, options, resolveLegacyCharacterSet(globals, settingsStore));
   // Schedules are checked before the server starts, so a typing error stops serve at once.
   const schedules = (options.sync ?? []).map(parseSyncSchedule);

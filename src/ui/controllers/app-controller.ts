@@ -22,6 +22,7 @@ import { echoNode, findStudies, localIdentityFromSettings, remoteNodeFromAddress
 import type { LocalIdentity, RemoteNode, RetrieveMethod, RetrieveReport, StudyFilters, StudyRetrieveReport } from '../../services/query-retrieve';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
 import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
+import { rejectInvalidAccessSettings } from '../../services/settings/access-settings';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
 import { KeychainSecretStore } from '../../services/secrets';
 import type { SecretStore } from '../../services/secrets';
@@ -433,6 +434,7 @@ export class AppController {
   /** Starts the loader's PACS server on the archive at archiveRoot with the stored settings. */
   async startServer(): Promise<ServerState> {
     if (this.server) return this.serverState();
+    rejectInvalidAccessSettings(this.settings, (field) => `Fix pacs.${field} in the PACS settings or with "loader config set pacs.${field} VALUE".`);
     const pacs: PacsSettings = this.settings.settings.pacs;
     const accounts = pacs.requireUserIdentity ? await ServerAccounts.load(this.settings.listServerAccounts()) : undefined;
     const archive = this.openArchive(this.options.archiveRoot);
