@@ -105,7 +105,7 @@ describe('legacy character set choice', () => {
 
   test('labels are plain words', () => {
     expect(legacyCharacterSetChoices(en).map((choice) => choice.label)).toEqual([
-      'Latin-1 (default)',
+      'Latin-1 (Western European)',
       'Windows-1251 (Cyrillic)',
       'KOI8-R (Cyrillic)',
       'ISO 8859-5 (Cyrillic)',
@@ -116,7 +116,7 @@ describe('legacy character set choice', () => {
     const english = legacyCharacterSetChoices(en).map((choice) => choice.label);
     const russian = legacyCharacterSetChoices(ru).map((choice) => choice.label);
     expect(new Set(russian).size).toBe(LEGACY_CHARACTER_SETS.length);
-    expect(russian[0]).toBe('Latin-1 (по умолчанию)');
+    expect(russian[0]).toBe('Latin-1 (западноевропейская)');
     expect(russian).not.toEqual(english);
   });
 
