@@ -17,6 +17,8 @@ export interface GlobalOptions {
   configDir?: string;
   /** --legacy-charset: overrides pacs.legacyCharacterSet from the settings. */
   legacyCharset?: string;
+  /** --verbose: INFO log lines also where a command shows only warnings and errors by default (see log-level.ts). */
+  verbose?: boolean;
 }
 
 export function resolveArchiveRoot(options: GlobalOptions): string {

@@ -8,9 +8,11 @@ import { LEGACY_CHARACTER_SETS } from '../dicom/charset';
 import { SettingsValidationError, validateLegacyCharacterSet } from '../services/settings/validation';
 import { ExitCode, UsageError } from './context';
 import { explainNetworkErrors } from './instance-problems';
+import { applyLogLevel } from './log-level';
 import type { GlobalOptions } from './context';
 import { registerAnonymize } from './commands/anonymize';
 import { registerConfig } from './commands/config';
+import { registerDelete } from './commands/delete';
 import { normalizeDcmtkFlags, registerEcho } from './commands/echo';
 import { registerFind } from './commands/find';
 import { registerGet } from './commands/get';
@@ -40,16 +42,25 @@ function buildProgram(): Command {
     .option(
       '--legacy-charset <name>',
       `character set of names and descriptions in files that declare none and are not UTF-8: ${LEGACY_CHARACTER_SETS.join(', ')} ` +
-        '(default: pacs.legacyCharacterSet from the settings, latin1 when unset)',
+        '(default: pacs.legacyCharacterSet from the settings; until set, windows-1251 for the Russian interface language and latin1 otherwise)',
+    )
+    .option(
+      '--verbose',
+      'log INFO lines, such as each association, also for echo, find, send, get and move on a terminal, ' +
+        'which show only warnings and errors there by default (env LOADER_LOG_LEVEL: debug, info, warn or error)',
     )
     .showHelpAfterError()
     .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   // A mistyped --legacy-charset is a usage error for every command, also for one that decodes no text.
-  program.hook('preAction', () => {
-    const { legacyCharset } = globals();
+  program.hook('preAction', (_program, actionCommand) => {
+    const { legacyCharset, verbose } = globals();
     if (legacyCharset !== undefined) validateLegacyCharacterSet('--legacy-charset', legacyCharset);
+    // The top-level command, so that `loader ssh get` is not taken for `loader get`.
+    let topCommand = actionCommand;
+    while (topCommand.parent && topCommand.parent !== program) topCommand = topCommand.parent;
+    applyLogLevel(topCommand.name(), verbose === true);
   });
   registerStart(program, globals);
   registerServe(program, globals);
@@ -57,6 +68,7 @@ function buildProgram(): Command {
   registerScan(program, globals);
   registerReindex(program, globals);
   registerStudies(program, globals);
+  registerDelete(program, globals);
   registerView(program, globals);
   registerEcho(program, globals);
   registerFind(program, globals);

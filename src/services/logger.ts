@@ -32,7 +32,7 @@ function parseLevel(text: string | undefined): LogLevel {
   return level in LEVEL_RANK ? (level as LogLevel) : 'info';
 }
 
-/** Sets the minimum level written; used by the CLI's --verbose and --quiet flags. */
+/** Sets the minimum level written; the CLI sets it from --verbose and the command (see src/cli/log-level.ts). */
 export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }

@@ -383,15 +383,18 @@ describeWithLoader('loader commands on findings', () => {
   test('many bad files listed up to 20', async () => {
     const folder = path.join(dirs.root, 'junk');
     fs.mkdirSync(folder);
-    for (let i = 0; i < 1000; i++) fs.writeFileSync(path.join(folder, `f${String(i).padStart(4, '0')}.bin`), `not DICOM ${i}\n`);
+    // A DICM prefix followed by text: damaged DICOM, which is listed file by file, unlike non-DICOM files.
+    for (let i = 0; i < 1000; i++) {
+      fs.writeFileSync(path.join(folder, `f${String(i).padStart(4, '0')}.dcm`), Buffer.concat([Buffer.alloc(128), Buffer.from(`DICM damaged ${i}\n`)]));
+    }
 
     const run = await runLoader(['scan', folder], { dirs, timeoutMs: 60_000 });
-    const lines = run.stdout.split('\n').filter((line) => line.startsWith('not DICOM: '));
+    const lines = run.stdout.split('\n').filter((line) => line.startsWith('damaged: '));
 
     expect(run.code).toBe(3);
     expect(lines).toHaveLength(21);
-    expect(lines[0]).toBe(`not DICOM: ${path.join(folder, 'f0000.bin')}: no DICM prefix (the file has only 12 bytes) and no plausible data set at its start`);
-    expect(lines[20]).toBe('not DICOM: … and 980 more (use --json for all)');
+    expect(lines[0]).toMatch(new RegExp(`^damaged: ${path.join(folder, 'f0000.dcm')}: `));
+    expect(lines[20]).toBe('damaged: … and 980 more (use --json for all)');
   });
 
   test('in-place conflict wording', async () => {

@@ -82,6 +82,51 @@ describe('scan with headers read ahead', () => {
   });
 });
 
+describe('scan of a link read ahead', () => {
+  let workDir: string;
+  let previousSink: (line: string) => void;
+  let logLines: string[];
+
+  beforeEach(() => {
+    workDir = makeTempDir('scan-prefetch-link-');
+    logLines = [];
+    previousSink = setLogSink((line) => logLines.push(line));
+  });
+
+  afterEach(() => {
+    setLogSink(previousSink);
+    removeTempDir(workDir);
+  });
+
+  test('skips a link into the archive', async () => {
+    const archiveRoot = path.join(workDir, 'archive');
+    const archive = LocalArchive.open(archiveRoot);
+    // A file in the archive folder that no row lists, such as one copied there by hand.
+    const archived = freshCopy(MR_SMALL, path.join(archiveRoot, 'copied', 'mr.dcm'));
+    const source = path.join(workDir, 'source');
+    buildManyFiles(path.join(source, 'a'));
+    // Folder b comes after the FILE_COUNT files of folder a in the walk, so the thread reads the link's file.
+    const link = path.join(source, 'b', 'mr-link.dcm');
+    fs.mkdirSync(path.dirname(link));
+    fs.symlinkSync(archived, link);
+
+    try {
+      const report = await archive.scanPaths([source], { import: false });
+
+      expect(report.indexed).toBe(FILE_COUNT);
+      expect(report.scanned).toBe(FILE_COUNT);
+      expect(report.skippedLinks.map((item) => item.path)).toEqual([link]);
+      expect(report.skippedLinks[0].reason).toContain(`symbolic link to ${fs.realpathSync(archived)}, inside the archive folder`);
+      expect(archive.getInstancePath(sopInstanceUidOf(archived))).toBeUndefined();
+      const warnings = logLines.filter((line) => line.includes('A symbolic link leads into the archive folder'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(link);
+    } finally {
+      archive.close();
+    }
+  });
+});
+
 describe('scan cancelled by a signal', () => {
   let workDir: string;
   let previousSink: (line: string) => void;

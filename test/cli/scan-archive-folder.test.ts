@@ -1,6 +1,7 @@
 /**
- * `loader scan` of the archive folder itself, or of a folder inside it. The
- * scan skips the archive, so it warns and names `loader reindex`.
+ * `loader scan` of the archive folder itself, of a folder inside it, or of a
+ * folder outside it that holds symbolic links into it. The scan skips the
+ * archive, so it warns and names `loader reindex`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { corpusFile, loaderIsBuilt, runLoader, type LoaderDirs } from '../suppor
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
 
 const WARNING = 'A given path is inside the archive folder, which scan skips because its files are indexed already';
+const LINK_WARNING = 'A symbolic link leads into the archive folder, which scan skips because its files are indexed already';
 
 describeBuilt('scan of the archive folder', () => {
   const ct = corpusFile('ct');
@@ -71,5 +73,72 @@ describeBuilt('scan of the archive folder', () => {
     const result = await runLoader(['scan', path.dirname(ct.absolutePath)], { dirs });
 
     expect(result.stderr).not.toContain(WARNING);
+  });
+});
+
+describeBuilt('scan of links into the archive folder', () => {
+  const ct = corpusFile('ct');
+  let dirs: LoaderDirs;
+  let workDir: string;
+  /** A file copied by hand into a series folder of the archive, which no row lists. */
+  let unindexed: string;
+  let unindexedUids: { study: string; series: string; sop: string };
+
+  beforeAll(async () => {
+    const imported = await runLoader(['scan', ct.absolutePath, '--import']);
+    expect(imported.code).toBe(0);
+    dirs = imported.dirs;
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'scan-archive-links-'));
+    const external = freshCopy(CT_SMALL, path.join(workDir, 'x.dcm'));
+    unindexedUids = readInstanceUids(external);
+    unindexed = path.join(dirs.archiveDir, unindexedUids.study, unindexedUids.series, `${generateUid()}.dcm`);
+    fs.mkdirSync(path.dirname(unindexed), { recursive: true });
+    fs.renameSync(external, unindexed);
+  });
+
+  afterAll(() => {
+    fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  async function studyUids(): Promise<string[]> {
+    const find = await runLoader(['studies', '--json'], { dirs });
+    return find.json<{ studyInstanceUid: string }[]>().map((study) => study.studyInstanceUid);
+  }
+
+  test('link to a file is skipped', async () => {
+    const folder = path.join(workDir, 'file-link');
+    const link = path.join(folder, 'IM1');
+    fs.mkdirSync(folder);
+    fs.symlinkSync(unindexed, link);
+
+    const result = await runLoader(['scan', folder], { dirs });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('scanned 0 files');
+    expect(result.stderr).toContain(LINK_WARNING);
+    expect(result.stderr).toContain(link);
+    expect(result.stderr).toContain(unindexed);
+    expect(result.stderr).toContain('run "loader reindex"');
+    expect(await studyUids()).not.toContain(unindexedUids.study);
+  });
+
+  test('link to a folder is skipped', async () => {
+    // The archive is inside the scanned folder, so the walk would follow a link to one of its study folders.
+    const link = path.join(dirs.root, 'study-link');
+    const studyFolder = path.join(dirs.archiveDir, unindexedUids.study);
+    fs.symlinkSync(studyFolder, link);
+    try {
+      const result = await runLoader(['scan', dirs.root], { dirs });
+
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('scanned 0 files');
+      expect(result.stdout).toContain(`link not followed: ${link}: symbolic link to ${studyFolder}, inside the archive folder`);
+      expect(result.stderr).toContain(LINK_WARNING);
+      expect(result.stderr).toContain(link);
+      expect(result.stderr).toContain(studyFolder);
+      expect(await studyUids()).not.toContain(unindexedUids.study);
+    } finally {
+      fs.rmSync(link);
+    }
   });
 });

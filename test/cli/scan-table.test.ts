@@ -13,10 +13,10 @@ describeBuilt('scan study table', () => {
 
     const result = await runLoader(['scan', file.absolutePath], { dirs });
     const lines = result.stdout.split('\n');
-    const heading = lines.find((line) => line.startsWith('STUDY DATE'));
+    const heading = lines.find((line) => line.startsWith('PATIENT NAME'));
 
     expect(result.code).toBe(0);
-    expect(heading).toMatch(/^STUDY DATE +PATIENT NAME +PATIENT ID +MODALITIES +DESCRIPTION +INSTANCES +STUDY INSTANCE UID$/);
+    expect(heading).toMatch(/^PATIENT NAME +PATIENT ID +BIRTH DATE +STUDY DATE +MODALITIES +DESCRIPTION +INSTANCES +STUDY INSTANCE UID$/);
     const row = lines.find((line) => line.includes(file.studyInstanceUid!));
     expect(row).toContain(file.patientName!);
   });

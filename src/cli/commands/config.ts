@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { CONFIG_KEYS, setConfigValue } from '../../services/settings/config-keys';
 import { openSettings } from '../context';
 import type { GlobalOptions } from '../context';
+import { describeServerRestart } from '../serve-restart';
 import { formatTable } from '../terminal';
 
 function formatValue(value: unknown): string {
@@ -22,7 +23,8 @@ export function registerConfig(program: Command, globals: () => GlobalOptions): 
     .description('print the settings; locations are listed by "loader nodes list"')
     .option('--json', 'print the whole settings file content as JSON')
     .action((options: { json?: boolean }) => {
-      const settings = openSettings(globals()).settings;
+      const store = openSettings(globals());
+      const settings = store.settings;
       if (options.json) {
         process.stdout.write(JSON.stringify(settings, null, 2) + '\n');
         return;
@@ -33,7 +35,10 @@ export function registerConfig(program: Command, globals: () => GlobalOptions): 
         formatValue(sections[section][field]),
         description,
       ]);
-      process.stdout.write(formatTable(['KEY', 'VALUE', 'MEANING'], rows, 80) + '\n');
+      // A terminal gets cells cut to 80 columns. A pipe or a file gets them whole, so every explanation can be read.
+      const maxWidth = process.stdout.isTTY ? 80 : Infinity;
+      process.stdout.write(formatTable(['KEY', 'VALUE', 'MEANING'], rows, maxWidth) + '\n');
+      process.stdout.write(`\npacs.legacyCharacterSet ${settings.pacs.legacyCharacterSet}: ${store.describeLegacyCharacterSetSource()}\n`);
       process.stdout.write(
         `\n${settings.locations.pacs.length} PACS nodes and ${settings.locations.ssh.length} SSH nodes registered\n`,
       );
@@ -45,6 +50,9 @@ export function registerConfig(program: Command, globals: () => GlobalOptions): 
     .action((key: string, value: string) => {
       const saved = setConfigValue(openSettings(globals()), key, value);
       process.stdout.write(`${saved.key} = ${formatValue(saved.value)}\n`);
+      const restart = describeServerRestart(saved.key, globals());
+      // On stderr, so that stdout stays the one "key = value" line that scripts read.
+      if (restart !== undefined) process.stderr.write(`${restart}\n`);
     });
 
   config

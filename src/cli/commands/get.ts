@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 
 import { describeNode, findStudies, retrieveStudies } from '../../services/query-retrieve';
-import type { RetrieveMethod, RetrieveReport } from '../../services/query-retrieve';
+import type { RetrieveMethod, RetrieveReport, StudyMatch } from '../../services/query-retrieve';
 import { exitCodeForOutcome, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { ProgressLine } from '../terminal';
@@ -15,13 +15,15 @@ import type { NodeOptions } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
 import type { FilterOptions } from './find';
 import { explainNetworkErrors, printInstanceProblems } from '../instance-problems';
+import { formatRetrievedStudies, identifyRetrievedStudies } from '../transferred-studies';
+import type { RetrievedStudy } from '../transferred-studies';
 
 interface RetrieveCommandOptions extends NodeOptions, FilterOptions {
   method: string;
   fallback: boolean;
 }
 
-function printReport(report: RetrieveReport): void {
+function printReport(report: RetrieveReport, studies: readonly RetrievedStudy[]): void {
   const notStarted = report.studies.filter((study) => study.notStarted);
   for (const study of report.studies) {
     if (study.notStarted) continue;
@@ -35,6 +37,9 @@ function printReport(report: RetrieveReport): void {
   }
   // One line for all of them, because a cancel early in a long retrieve would otherwise print a block per study.
   if (notStarted.length > 0) process.stdout.write(`not started: ${notStarted.length} of ${report.studies.length} studies, because the retrieve was cancelled\n`);
+  // Studies not started are left out for the same reason; --json lists them.
+  const started = studies.filter((study) => !study.notStarted);
+  if (started.length > 0) process.stdout.write(`\n${formatRetrievedStudies(started)}\n`);
 }
 
 async function runRetrieve(globals: GlobalOptions, name: string | undefined, options: RetrieveCommandOptions, defaultMethod: RetrieveMethod): Promise<void> {
@@ -49,11 +54,14 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
   const archive = openWritableArchive(resolveArchiveRoot(globals), { legacyCharacterSet: resolveLegacyCharacterSet(globals) });
   try {
     let studyUids = filters.studyInstanceUids ?? [];
+    // The C-FIND matches by Study Instance UID, for the patient of a study of which nothing arrives.
+    const matches = new Map<string, StudyMatch>();
     const onlyUids = Object.entries(filters).every(([key, value]) => key === 'studyInstanceUids' || value === undefined);
     if (!onlyUids) {
       studyUids = [];
       for await (const match of findStudies(node, local, filters, { signal: interrupt.signal, onNotice: (notice) => process.stderr.write(`loader: ${explainNetworkErrors(notice.message)}\n`) })) {
         studyUids.push(match.studyInstanceUid);
+        matches.set(match.studyInstanceUid, match);
         progress.update(`found ${studyUids.length} studies`);
       }
       progress.done();
@@ -81,8 +89,9 @@ async function runRetrieve(globals: GlobalOptions, name: string | undefined, opt
       },
     });
     progress.done();
-    if (options.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    else printReport(report);
+    const studies = identifyRetrievedStudies(archive, report, matches);
+    if (options.json) process.stdout.write(JSON.stringify({ ...report, studies }, null, 2) + '\n');
+    else printReport(report, studies);
     if (interrupt.signal.aborted) {
       const arrived = report.studies.reduce((sum, study) => sum + study.completed, 0);
       process.stderr.write(`loader: retrieve cancelled by the user after ${arrived} instances arrived; run the same command again for the rest: the instances already stored are kept\n`);

@@ -41,22 +41,40 @@ function printReport(report: ScanReport, imported: boolean): void {
   if (report.cancelled) {
     out('scan cancelled: files after the last one counted were not examined; run the same scan again to index them (files indexed so far stay indexed)');
   }
-  printScanProblems(out, report);
+  printScanProblems(out, report, true);
   printStudies(out, report);
 }
 
 /**
  * Returns the exit code of a scan: 3 for problems and for a cancelled scan
  * that stored some files, and 1 for a cancelled scan that stored none (as
- * for a cancelled `get`).
+ * for a cancelled `get`). Non-DICOM files are no problem (see EXIT_CODE_HELP).
  */
 function exitCodeOf(report: ScanReport): number {
   if (report.cancelled) {
     const stored = report.indexed + report.updated + report.imported + report.duplicates;
     return stored > 0 ? ExitCode.PartialSuccess : ExitCode.Failure;
   }
-  return scanHasProblems(report) ? ExitCode.PartialSuccess : ExitCode.Success;
+  return scanHasProblems(report, false) ? ExitCode.PartialSuccess : ExitCode.Success;
 }
+
+const EXIT_CODE_HELP = `
+A folder that contains a DICOMDIR is read as DICOM media: only the files that
+its directory records reference are scanned. The other files there (a viewer
+program, AUTORUN.INF) are counted, and those that start with DICM are listed.
+
+Exit codes:
+  0  every file found was indexed or imported, or was already stored, or is
+     not DICOM (no DICM prefix and no data set at its start): non-DICOM files
+     are counted and summarized but do not change the exit code
+  1  failure, such as an archive that cannot be opened, or a scan cancelled
+     before any file was stored
+  2  wrong usage, such as none of the given paths exists
+  3  partial success: some files are damaged DICOM or unreadable, a given
+     path or a file that a DICOMDIR references does not exist, DICOMDIR
+     records with unsafe paths were skipped, files were not indexed because
+     of a conflict or another Patient ID, or the scan was cancelled after
+     some files were stored`;
 
 /** Raises a UsageError when none of the given paths exist; the scan reports the missing ones when some do. */
 function requireAnyPathExists(paths: string[]): void {
@@ -74,6 +92,7 @@ export function registerScan(program: Command, globals: () => GlobalOptions): vo
     )
     .option('--import', 'copy files into the archive instead of indexing them where they are')
     .option('--json', 'print the report as JSON')
+    .addHelpText('after', EXIT_CODE_HELP)
     .action(async (paths: string[], options: { import?: boolean; json?: boolean }) => {
       requireAnyPathExists(paths);
       const archive = openWritableArchive(resolveArchiveRoot(globals()), { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 
 import type { LegacyCharacterSet } from '../../dicom/charset';
 
-import type { LocalArchive } from '../../services/archive';
+import { LocalArchive } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import { JOB_DATABASE_FILE, JobStore } from '../../services/migration';
 import { PacsServer } from '../../services/pacs-server/pacs-server';
@@ -26,7 +26,7 @@ import {
   validatePort,
   validatePositiveInteger,
 } from '../../services/settings/validation';
-import { openSettings, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
+import { openSettings, resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
 import type { GlobalOptions } from '../context';
 import { lowerHelperThreadPriority } from '../helper-thread-priority';
 import { warnWhenUnlicensed } from './license';
@@ -155,7 +155,12 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
   if (accounts) log.info('server accounts loaded', { accounts: accounts.size });
 
   const archiveRoot = resolveArchiveRoot(globals);
-  const archive = openWritableArchive(archiveRoot, { durability: pacs.storeDurability, legacyCharacterSet: pacs.legacyCharacterSet });
+  // On a full disk the server still starts, so that studies can be queried and moved off, and it rejects C-STORE with A700.
+  const archive = LocalArchive.open(archiveRoot, {
+    durability: pacs.storeDurability,
+    legacyCharacterSet: pacs.legacyCharacterSet,
+    access: 'read-if-disk-full',
+  });
   log.info('archive opened', {
     root: archiveRoot,
     settings: settingsStore.path,

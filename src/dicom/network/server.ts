@@ -357,8 +357,11 @@ export class DicomServer extends EventEmitter {
         reason: decision.logMessage,
         rejection,
       };
-      // A peer that retries after each rejection repeats the same line, so the limiter counts by AE titles and rejection.
-      this.rejectedLog.report(fields, remoteAddress, `${request.callingAeTitle}\\${request.calledAeTitle}\\${rejection}`);
+      // A peer that retries after each rejection repeats the same line, so the limiter counts by AE titles, rejection and cause.
+      // One rejection code covers several causes (a wrong passcode, no passcode), so the cause is in the key, except for
+      // the provider's limits (source 3), whose messages carry counts that change with every attempt.
+      const cause = decision.source === 3 ? '' : decision.logMessage;
+      this.rejectedLog.report(fields, remoteAddress, `${request.callingAeTitle}\\${request.calledAeTitle}\\${rejection}\\${cause}`);
       association.reject({ result: decision.result, source: decision.source, reason: decision.reason });
       return;
     }

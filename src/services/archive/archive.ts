@@ -31,6 +31,15 @@ import { ArchiveError, describeError } from './errors';
 import { fsyncFile, removeFileQuietly, exists } from './file-ops';
 import { markArchiveUse, otherArchiveUsers } from './archive-users';
 import { cleanUpIncoming, temporaryPath } from './incoming';
+import {
+  deleteFromArchive,
+  finishInterruptedDeletions,
+  planDeletion,
+  type DeletionContext,
+  type DeletionPlan,
+  type DeletionReport,
+  type DeletionSelection,
+} from './deletion';
 import { IndexWriteQueue } from './index-writer';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
 import {
@@ -62,6 +71,12 @@ import { describeStorageFailure } from './storage-errors';
 import { openIndexDatabase, openReadOnlyIndexDatabase } from './schema';
 
 export type { StoreOutcome } from './placement';
+
+/** Outcome of receive() for one instance. */
+export interface ReceiveOutcome extends StoreOutcome {
+  /** True when a text value was decoded in the legacy character set; see InstanceRecord.hasLegacyCharacterSetText. */
+  hasLegacyCharacterSetText: boolean;
+}
 
 /** One instance received by the C-STORE SCP. */
 export interface ReceiveRequest {
@@ -96,6 +111,8 @@ export interface OpenArchiveOptions {
    * may not write to the archive, for callers that store instances.
    * 'read-if-not-writable' (the default) opens such an archive read-only
    * instead, and then every method that writes raises ReadOnlyArchiveError.
+   * 'read-if-disk-full' opens it read-only only when its file system is
+   * full, for the server, which can still serve queries and retrievals.
    */
   access?: ArchiveAccess;
   /**
@@ -105,7 +122,7 @@ export interface OpenArchiveOptions {
   legacyCharacterSet?: LegacyCharacterSet;
 }
 
-export type ArchiveAccess = 'read-write' | 'read-if-not-writable';
+export type ArchiveAccess = 'read-write' | 'read-if-disk-full' | 'read-if-not-writable';
 
 export class LocalArchive {
   readonly root: string;
@@ -121,6 +138,8 @@ export class LocalArchive {
   private closed = false;
   /** Reason this process may only read the archive, or undefined when it may write. */
   readonly readOnlyReason: string | undefined;
+  /** True when the archive is read-only because its file system is full or the disk quota is used up. */
+  readonly diskFull: boolean;
   /** Removes this process's 'open' marker (archive-users.ts); a no-op for a read-only archive, which has no marker. */
   private readonly releaseUse: () => void;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
@@ -159,6 +178,7 @@ export class LocalArchive {
 
     const opened = openArchiveUse(root, logger, access);
     this.readOnlyReason = opened.readOnlyReason;
+    this.diskFull = opened.diskFull === true;
     this.releaseUse = opened.release;
     try {
       const reindexing = otherArchiveUsers(root, 'reindex');
@@ -177,6 +197,9 @@ export class LocalArchive {
     this.queryEngine = new QueryEngine(this.db);
     if (this.readOnlyReason === undefined) {
       cleanUpIncoming(root, this.catalogInstance, logger, legacyCharacterSet);
+      finishInterruptedDeletions(root, (sopInstanceUid) => this.catalogInstance.findInstance(sopInstanceUid) !== undefined, logger);
+    } else if (this.diskFull) {
+      logger.warn('Opened the archive read-only because its disk is full, so storing or indexing instances fails until space is freed and the archive is opened again', { root, reason: this.readOnlyReason });
     } else {
       logger.warn('Opened the archive read-only, so storing or indexing instances in it fails', { root, reason: this.readOnlyReason });
     }
@@ -201,7 +224,7 @@ export class LocalArchive {
    * @throws ArchiveError with code 'invalid-uid', 'missing-attribute',
    *   'uid-mismatch', 'unreadable', 'io' or 'index'.
    */
-  async receive(request: ReceiveRequest): Promise<StoreOutcome> {
+  async receive(request: ReceiveRequest): Promise<ReceiveOutcome> {
     this.assertWritable();
     const sopInstanceUid = requireValidUid(request.sopInstanceUid, 'Affected SOP Instance UID (0000,1000)');
     requireValidUid(request.sopClassUid, 'Affected SOP Class UID (0000,0002)');
@@ -249,9 +272,10 @@ export class LocalArchive {
       checkCommandMatchesDataset(request, header, record);
 
       const source: FileSource = { sourceAeTitle: request.sourceAeTitle, description: `AE ${request.sourceAeTitle}` };
-      return await this.withUidLock(sopInstanceUid, () =>
+      const outcome = await this.withUidLock(sopInstanceUid, () =>
         placeTemporaryFile(this.placementContext({ deferIndex: this.durability === 'process-crash' }), file.path, header, record, source, written.size),
       );
+      return { ...outcome, hasLegacyCharacterSetText: record.hasLegacyCharacterSetText === true };
     } catch (error) {
       await removeFileQuietly(file.path);
       throw fail(error, file.path);
@@ -298,6 +322,25 @@ export class LocalArchive {
       this.logger.info('Removed instance', { sopInstanceUid, path: indexed.path, inPlace: indexed.inPlace });
       return true;
     });
+  }
+
+  /** Returns what deleteStudies would delete now for `selection`, for a preview; see deletion.ts. */
+  planDeletion(selection: DeletionSelection): Promise<DeletionPlan> {
+    return planDeletion(this.deletionContext(), selection);
+  }
+
+  /**
+   * Deletes the studies and series of `plan` from the index, the archive
+   * folder and .conflicts. deletion.ts describes the steps, and what a crash
+   * or a concurrent store leaves.
+   */
+  deleteStudies(plan: DeletionPlan): Promise<DeletionReport> {
+    this.assertWritable();
+    return deleteFromArchive(this.deletionContext(), plan);
+  }
+
+  private deletionContext(): DeletionContext {
+    return { root: this.root, catalog: this.catalog, logger: this.logger, durability: this.durability };
   }
 
   listStudyConflicts(studyInstanceUid?: string): StudyConflict[] {
@@ -420,7 +463,7 @@ export class LocalArchive {
 
   private assertWritable(): void {
     this.assertOpen();
-    if (this.readOnlyReason !== undefined) throw new ReadOnlyArchiveError(this.root, this.readOnlyReason);
+    if (this.readOnlyReason !== undefined) throw new ReadOnlyArchiveError(this.root, this.readOnlyReason, { diskFull: this.diskFull });
   }
 
   /** Copies a file whose header the caller has already read; used by importFile and the scan. */
@@ -504,10 +547,12 @@ export class LocalArchive {
  * creates the folders and this process's marker (archive-users.ts). An
  * existing archive that this process may not write gets neither, and the
  * returned reason explains it. With `access` 'read-write' such an archive
- * raises ReadOnlyArchiveError instead.
+ * raises ReadOnlyArchiveError instead, and so does 'read-if-disk-full'
+ * unless the file system is full.
  */
-function openArchiveUse(root: string, logger: Logger, access: ArchiveAccess): { readOnlyReason?: string; release: () => void } {
+function openArchiveUse(root: string, logger: Logger, access: ArchiveAccess): { readOnlyReason?: string; diskFull?: boolean; release: () => void } {
   let readOnlyReason = findReadOnlyReason(root);
+  let diskFull = false;
   if (readOnlyReason === undefined) {
     const existed = fs.existsSync(root);
     try {
@@ -518,10 +563,11 @@ function openArchiveUse(root: string, logger: Logger, access: ArchiveAccess): { 
       // access(2) in findReadOnlyReason can pass where the write itself is denied, so a denied write also means read-only.
       if (!(error instanceof ReadOnlyArchiveError) || !existed) throw error;
       readOnlyReason = error.reason;
+      diskFull = error.diskFull;
     }
   }
-  if (access === 'read-write') throw new ReadOnlyArchiveError(root, readOnlyReason);
-  return { readOnlyReason, release: () => undefined };
+  if (access === 'read-write' || (access === 'read-if-disk-full' && !diskFull)) throw new ReadOnlyArchiveError(root, readOnlyReason, { diskFull });
+  return { readOnlyReason, diskFull, release: () => undefined };
 }
 
 /**

@@ -18,12 +18,15 @@ import type { LocalArchive } from './archive';
 import { IndexConflictError, OtherPatientError, describeOtherPatient, otherPatientConflict, type OtherPatientConflict, type StudySummary } from './catalog';
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
-import { readInstanceRecord, type InstanceRecord } from './instance-record';
-import { INDEX_FILE, conflictsFolder, incomingFolder, processesFolder } from './layout';
+import { legacyCharacterSetWarning, readInstanceRecord, type InstanceRecord } from './instance-record';
+import { INDEX_FILE, conflictsFolder, incomingFolder, processesFolder, trashFolder } from './layout';
 import { otherPatientFields, type StoreOutcomeKind } from './placement';
 import { HeaderPrefetch, type PrefetchedHeader } from './header-prefetch';
 import { compareBytesSync, compareDecodedValues, type EncodedDataset } from './same-content';
-import { FileWalker, describeFileSystemError, type FileWalkerOptions } from './walk';
+import { listUnreferencedFiles, type UnreferencedFiles } from './unreferenced-files';
+import { FileWalker, describeFileSystemError, type FileWalkerOptions, type WalkProblem } from './walk';
+
+export type { UnreferencedFiles } from './unreferenced-files';
 
 export interface ScanOptions {
   /** Copy files into the archive; false indexes them where they are. */
@@ -41,7 +44,7 @@ export interface ScanOptions {
   /**
    * Walks the archive's own folder too when a given path is inside it, as the
    * window's Scan of a Local panel does, and skips only the archive's internal
-   * entries: the .incoming, .conflicts and .processes folders of the archive
+   * entries: the .incoming, .conflicts, .processes and .trash folders of the archive
    * root and files named index.sqlite* (the index and its journal files) in
    * any folder. Files the archive stored count as duplicates. Default false:
    * `loader scan` skips the archive folder, whose files are indexed already.
@@ -134,6 +137,15 @@ export interface ScanReport {
   conflicts: number;
   /** DICOMDIR files whose references were followed. */
   dicomdirs: number;
+  /**
+   * Per DICOMDIR that was read, the files in its folder tree that none of its
+   * records reference. The scan does not read them, and they are not counted
+   * in `scanned`. A folder that contains a DICOMDIR is DICOM media, so only
+   * the referenced files are read, and the viewer program on a patient CD is
+   * not reported as non-DICOM files.
+   */
+  unreferenced: UnreferencedFiles[];
+  /** Files with no DICM prefix that do not parse as a data set either. */
   notDicom: FileProblem[];
   /** DICOM files that could not be parsed or lack a valid Study, Series or SOP Instance UID. */
   damaged: FileProblem[];
@@ -153,7 +165,11 @@ export interface ScanReport {
    * until a writer opens it, and they do not count as failures.
    */
   specialFiles: FileProblem[];
-  /** Symbolic links that were not followed (see walk.ts for the rule); they do not count as failures. */
+  /**
+   * Symbolic links that were not followed (see walk.ts for the rule), and files
+   * whose real path a symbolic link put inside the archive folder, which scan
+   * skips unless includeArchiveFolder is set. They do not count as failures.
+   */
   skippedLinks: FileProblem[];
   /**
    * Files indexed in place by an earlier scan or importFile and overwritten
@@ -161,6 +177,12 @@ export interface ScanReport {
    * were removed. These files do not count as failures.
    */
   replaced: ReplacedFile[];
+  /**
+   * Studies that this scan added whose first file carries another Patient's
+   * Name than the patient record of the same Patient ID (see
+   * ArchiveCatalog.studiesWithOtherPatientName).
+   */
+  studiesWithOtherPatientName: number;
   /** The studies that indexed, imported or duplicate files belong to. */
   studies: StudySummary[];
   /** True when `signal` stopped the scan before the walk ended; the files not reached are in no list. */
@@ -191,18 +213,31 @@ class Scan {
   private readonly unreadable: FileProblem[] = [];
   private readonly notIndexed: FileProblem[] = [];
   private readonly skippedRecords: FileProblem[] = [];
+  private readonly unreferenced: UnreferencedFiles[] = [];
+  /** The options of the scan's walk, also used to look for files that a DICOMDIR does not reference. */
+  private walkOptions: FileWalkerOptions = {};
+  /** The given paths, resolved: a DICOMDIR given by path has its folder checked for unreferenced files too. */
+  private givenPaths = new Set<string>();
   private readonly otherPatient: OtherPatientFile[] = [];
   /** The last study_conflicts row before this scan; later rows with a file's path as source are that file's. */
   private lastStudyConflictId = 0;
+  /** ArchiveCatalog.studiesWithOtherPatientName when the scan started. */
+  private otherPatientNameBefore = 0;
   private studyConflictsQuery: Statement | undefined;
   private readonly missing: MissingFile[] = [];
   private skippedLinks: FileProblem[] = [];
+  /** Files that the walk reached through a symbolic link into the archive folder, which were not read. */
+  private readonly linksIntoArchive: FileProblem[] = [];
+  /** The archive folder's real path, set when the scan starts. */
+  private archiveRoot = '';
   private readonly specialFiles: FileProblem[] = [];
   private readonly replaced: ReplacedFile[] = [];
   /** Real paths of the given paths, and the in-place rows under them by path, read once when the scan starts. */
   private scannedRoots: string[] = [];
   private inPlaceUidsByPath = new Map<string, string[]>();
   private readonly studyUids = new Set<string>();
+  /** Files with text decoded in the legacy character set (InstanceRecord.hasLegacyCharacterSetText). */
+  private legacyCharacterSetFiles = 0;
   private readonly seenFiles = new Set<string>();
   private readonly batchSize: number;
   private inBatch = 0;
@@ -220,13 +255,17 @@ class Scan {
 
   async run(paths: string[]): Promise<void> {
     const archiveRoot = fs.realpathSync.native(this.archive.root);
+    this.archiveRoot = archiveRoot;
     let existingPaths = paths.filter((given) => this.checkGivenPathExists(given));
     if (!this.options.includeArchiveFolder) existingPaths = this.skipPathsInArchive(existingPaths, archiveRoot);
-    const walker = new FileWalker(existingPaths, this.options.includeArchiveFolder ? archiveInternalEntries(archiveRoot) : { skipFolders: [archiveRoot] });
+    this.walkOptions = this.options.includeArchiveFolder ? archiveInternalEntries(archiveRoot) : { skipFolders: [archiveRoot] };
+    this.givenPaths = new Set(existingPaths.map((given) => path.resolve(given)));
+    const walker = new FileWalker(existingPaths, { ...this.walkOptions, holdBackMediaFolders: true });
     // An import reads each file whole to copy it, so only a scan in place starts the header thread.
     const legacyCharacterSet = this.archive.legacyCharacterSet;
     const files = new HeaderPrefetch(walker, this.logger, this.options.import ? { filesBeforeThread: Infinity, legacyCharacterSet } : { legacyCharacterSet });
     this.lastStudyConflictId = this.readLastStudyConflictId();
+    this.otherPatientNameBefore = this.archive.catalog.studiesWithOtherPatientName;
     this.scannedRoots = realPathsOf(existingPaths);
     this.inPlaceUidsByPath = this.archive.catalog.listInPlaceInstancesUnder(this.scannedRoots);
     this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
@@ -239,7 +278,7 @@ class Scan {
           this.logger.info('Scan cancelled; files not reached yet are not indexed', { lastPath: this.lastPath });
           break;
         }
-        const pending = next.read ? this.visitPrefetched(next.read) : this.visit(next.file, walker);
+        const pending = next.read ? this.visitPrefetched(next.file, next.read) : this.visit(next.file, walker);
         if (pending) await pending;
       }
     } finally {
@@ -247,8 +286,7 @@ class Scan {
       this.commitBatch();
     }
     for (const problem of walker.problems) this.unreadable.push(problem);
-    this.skippedLinks = walker.skippedLinks;
-    for (const link of this.skippedLinks) this.logger.info('Skipped a symbolic link', { path: link.path, reason: link.reason });
+    this.skippedLinks = [...this.listSkippedLinks(walker.skippedLinks), ...this.linksIntoArchive];
     this.listSpecialFiles(walker.specialFiles);
     this.reportProgress();
     this.logger.info('Scan finished', {
@@ -260,11 +298,49 @@ class Scan {
       unreadable: this.unreadable.length,
       missing: this.missing.length,
       skippedRecords: this.skippedRecords.length,
+      unreferenced: this.unreferenced.reduce((sum, entry) => sum + entry.count, 0),
       otherPatient: this.otherPatient.length,
       skippedLinks: this.skippedLinks.length,
       specialFiles: this.specialFiles.length,
       replaced: this.replaced.length,
     });
+    if (this.legacyCharacterSetFiles > 0) {
+      this.logger.warn(legacyCharacterSetWarning('Scanned files', this.archive.legacyCharacterSet, false), {
+        files: this.legacyCharacterSetFiles,
+        legacyCharacterSet: this.archive.legacyCharacterSet,
+      });
+    }
+  }
+
+  /**
+   * Returns the symbolic links the walk did not follow, and logs each. A link
+   * into the archive folder gets a warning, as a given path inside it does.
+   */
+  private listSkippedLinks(skipped: readonly WalkProblem[]): FileProblem[] {
+    return skipped.map((link) => {
+      if (link.skippedFolder === this.archiveRoot && link.target !== undefined && !this.options.includeArchiveFolder) {
+        return this.skipLinkIntoArchive(link.path, link.target);
+      }
+      this.logger.info('Skipped a symbolic link', { path: link.path, reason: link.reason });
+      return { path: link.path, reason: link.reason };
+    });
+  }
+
+  /**
+   * Logs a warning for `file`, which the walk reached and whose real path
+   * `realPath` is inside the archive folder, and returns its report entry.
+   * Indexing it would list an archive file as a file indexed in place.
+   */
+  private skipLinkIntoArchive(file: string, realPath: string): FileProblem {
+    this.logger.warn(
+      'A symbolic link leads into the archive folder, which scan skips because its files are indexed already; ' +
+        'run "loader reindex" to index the files of the archive folder and move misplaced ones to their layout paths',
+      { path: file, realPath, archive: this.archiveRoot },
+    );
+    return {
+      path: file,
+      reason: `symbolic link to ${realPath}, inside the archive folder, whose files scan does not index; run "loader reindex" to index them`,
+    };
   }
 
   /**
@@ -300,11 +376,13 @@ class Scan {
       unreadable: this.unreadable,
       notIndexed: this.notIndexed,
       skippedRecords: this.skippedRecords,
+      unreferenced: this.unreferenced,
       otherPatient: this.otherPatient,
       missing: this.missing,
       skippedLinks: this.skippedLinks,
       specialFiles: this.specialFiles,
       replaced: this.replaced,
+      studiesWithOtherPatientName: this.archive.catalog.studiesWithOtherPatientName - this.otherPatientNameBefore,
       studies: this.archive.summarizeStudies(this.studyUids),
       cancelled: this.cancelled,
     };
@@ -367,9 +445,10 @@ class Scan {
     }
     if (this.seenFiles.has(realPath)) return undefined;
     this.seenFiles.add(realPath);
+    if (this.isLinkedFromOutsideArchive(file, realPath)) return undefined;
     this.lastPath = realPath;
 
-    if (path.basename(realPath).toUpperCase() === 'DICOMDIR') return this.followDicomdir(realPath, walker);
+    if (path.basename(realPath).toUpperCase() === 'DICOMDIR') return this.followDicomdir(file, realPath, walker);
 
     let header: DicomFileHeader | undefined;
     let readError: unknown;
@@ -379,7 +458,7 @@ class Scan {
       readError = error;
     }
     if (header?.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) {
-      return this.followDicomdir(realPath, walker);
+      return this.followDicomdir(file, realPath, walker);
     }
 
     this.counts.scanned++;
@@ -399,15 +478,27 @@ class Scan {
   }
 
   /** Examines a file whose header the prefetch thread read. The thread leaves DICOMDIRs and files with any problem to visit(). */
-  private visitPrefetched(read: PrefetchedHeader): Promise<void> | undefined {
+  private visitPrefetched(file: string, read: PrefetchedHeader): Promise<void> | undefined {
     const { realPath, record } = read;
     if (this.seenFiles.has(realPath)) return undefined;
     this.seenFiles.add(realPath);
+    if (this.isLinkedFromOutsideArchive(file, realPath)) return undefined;
     this.lastPath = realPath;
 
     this.counts.scanned++;
     const compared = this.indexAndCount(realPath, read, record);
     return compared ? compared.then(() => this.afterFile()) : this.afterFile();
+  }
+
+  /**
+   * Returns true, and lists the file, when `realPath` is inside the archive
+   * folder although the scan skips it: the walk reached `file` through a
+   * symbolic link. Given paths inside the archive were dropped before the walk.
+   */
+  private isLinkedFromOutsideArchive(file: string, realPath: string): boolean {
+    if (this.options.includeArchiveFolder || !isInsideFolder(realPath, this.archiveRoot)) return false;
+    this.linksIntoArchive.push(this.skipLinkIntoArchive(file, realPath));
+    return true;
   }
 
   /**
@@ -431,6 +522,7 @@ class Scan {
   private countIndexed(realPath: string, record: InstanceRecord, outcome: ScanOutcome): void {
     this.count(outcome);
     this.studyUids.add(record.study.studyInstanceUid);
+    if (record.hasLegacyCharacterSetText) this.legacyCharacterSetFiles++;
     if (outcome === 'stored' || outcome === 'updated') this.checkOtherPatient(realPath, record, this.lastStudyConflictId);
     // A file indexed by an earlier scan keeps the conflict that scan recorded, and every scan lists it again.
     if (outcome === 'duplicate') this.checkOtherPatient(realPath, record, 0);
@@ -444,11 +536,19 @@ class Scan {
     return nextTick().then(() => undefined);
   }
 
-  private async followDicomdir(file: string, walker: FileWalker): Promise<void> {
+  /**
+   * Reads the DICOMDIR `file` (at `walked`, the path the walk returned) and
+   * queues the files it references. The walk held back the other entries of
+   * its folder (see FileWalkerOptions.holdBackMediaFolders), and they are only
+   * checked for a DICM prefix, unless the DICOMDIR cannot be read: then they
+   * are walked as in any other folder.
+   */
+  private async followDicomdir(walked: string, file: string, walker: FileWalker): Promise<void> {
     this.commitBatch();
     this.counts.dicomdirs++;
     try {
       const { files, missing, warnings } = await listDicomdirReferencedFiles(file);
+      this.listUnreferenced(walked, file, walker.takeHeldBackEntries(walked), files);
       for (const warning of warnings) {
         this.logger.warn('DICOMDIR problem', { path: file, warning });
         // NOTE: dicomdir.ts returns plain strings, so a skipped record is recognized by its wording there.
@@ -471,7 +571,38 @@ class Scan {
     } catch (error) {
       this.damaged.push({ path: file, reason: describeFileProblem(file, error) });
       this.logger.warn('Failed to read a DICOMDIR; its folder is still walked', { path: file, error: describeError(error) });
+      walker.walkHeldBackEntries(walked);
     }
+  }
+
+  /**
+   * Lists the files beside the DICOMDIR `file` that none of its records
+   * reference: the entries the walk held back, or for a DICOMDIR given by
+   * path, the other entries of its folder.
+   */
+  private listUnreferenced(walked: string, file: string, heldBack: string[], referencedFiles: readonly string[]): void {
+    let entries = heldBack;
+    if (entries.length === 0 && this.givenPaths.has(walked)) {
+      const folder = path.dirname(file);
+      try {
+        entries = fs.readdirSync(folder).map((name) => path.join(folder, name));
+      } catch (error) {
+        // The referenced files were found in this folder, so a failure here is rare, and those files are still scanned.
+        this.logger.warn('Failed to list the folder of a DICOMDIR to look for files it does not reference', { path: folder, error: describeError(error) });
+      }
+    }
+    if (entries.length === 0) return;
+
+    const { files: unreferenced, specialFiles } = listUnreferencedFiles(file, entries, referencedFiles, this.walkOptions);
+    // Listed as special files, as the walk of any folder lists them, so a FIFO beside a DICOMDIR is still reported.
+    this.listSpecialFiles(specialFiles);
+    if (unreferenced.count === 0) return;
+    this.unreferenced.push(unreferenced);
+    this.logger.info('Files that the DICOMDIR does not reference were not scanned', {
+      path: file,
+      files: unreferenced.count,
+      withDicmPrefix: unreferenced.dicomLike.length,
+    });
   }
 
   /**
@@ -587,6 +718,7 @@ class Scan {
       const outcome = await this.archive.importCopy(file, header, record);
       this.count(outcome.outcome);
       this.studyUids.add(record.study.studyInstanceUid);
+      if (record.hasLegacyCharacterSetText) this.legacyCharacterSetFiles++;
       if (outcome.outcome === 'stored') this.checkOtherPatient(file, record, this.lastStudyConflictId);
       if (outcome.otherPatient) {
         this.listOtherPatient(file, outcome.otherPatient, `kept aside as ${outcome.path}`);
@@ -775,7 +907,7 @@ type ScanOutcome = StoreOutcomeKind | 'updated';
 /** Returns the walk options that skip the archive's internal folders and index files (see ScanOptions.includeArchiveFolder). */
 function archiveInternalEntries(archiveRoot: string): FileWalkerOptions {
   return {
-    skipFolders: [incomingFolder(archiveRoot), conflictsFolder(archiveRoot), processesFolder(archiveRoot)],
+    skipFolders: [incomingFolder(archiveRoot), conflictsFolder(archiveRoot), processesFolder(archiveRoot), trashFolder(archiveRoot)],
     skipName: (name, isDirectory) => !isDirectory && name.startsWith(INDEX_FILE),
   };
 }

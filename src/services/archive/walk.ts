@@ -3,12 +3,14 @@
  *
  * Symbolic links to files are followed. A symbolic link to a folder is
  * followed only when the folder's real path is inside one of the roots and
- * the walk has not entered that folder yet. Each real folder is entered once
+ * outside the skipped folders, and the walk has not entered that folder yet. Each real folder is entered once
  * (keyed by device and inode), so link loops end, and links that lead out of
  * the roots, back to a folder already walked, or nowhere are listed in
  * `skippedLinks` instead of being walked. FIFOs, sockets and device files,
  * reached directly or through a link, are listed in `specialFiles` and never
- * returned, because opening a FIFO blocks until a writer opens it.
+ * returned, because opening a FIFO blocks until a writer opens it. With
+ * holdBackMediaFolders, a folder that contains a DICOMDIR yields only the
+ * DICOMDIR until the caller asks for the rest.
  */
 
 import fs from 'node:fs';
@@ -22,13 +24,23 @@ export interface WalkProblem {
   code?: string;
   /** True when `path` is a folder that could not be listed. */
   isFolder?: boolean;
+  /** For a symbolic link not followed because it leads into a folder of FileWalkerOptions.skipFolders: that folder. */
+  skippedFolder?: string;
+  /** For a symbolic link not followed because it leads into a skipped folder: the real path it leads to. */
+  target?: string;
 }
 
 export interface FileWalkerOptions {
   /** Returns true for folder or file names to skip, e.g. dot folders. */
   skipName?: (name: string, isDirectory: boolean) => boolean;
-  /** Absolute real paths of folders not to enter. */
+  /** Absolute real paths of folders not to enter, also through a symbolic link to them or to a folder inside them. */
   skipFolders?: string[];
+  /**
+   * Treats a folder that contains a file named DICOMDIR as DICOM media (PS3.10
+   * section 8): the walk returns only the DICOMDIR and holds the folder's other
+   * entries back until walkHeldBackEntries() is called for the folder.
+   */
+  holdBackMediaFolders?: boolean;
 }
 
 export class FileWalker {
@@ -42,6 +54,8 @@ export class FileWalker {
   readonly skippedLinks: WalkProblem[] = [];
   /** Entries that are neither regular files nor folders (FIFOs, sockets, device files), with their type; they are not opened. */
   readonly specialFiles: WalkProblem[] = [];
+  /** Entries held back from folders that contain a DICOMDIR, by the DICOMDIR path that next() returned. */
+  private readonly heldBack = new Map<string, string[]>();
 
   constructor(
     roots: string[],
@@ -61,6 +75,23 @@ export class FileWalker {
   /** Adds a file or folder to visit, e.g. a file a DICOMDIR references. */
   push(entry: string): void {
     this.pending.push(entry);
+  }
+
+  /**
+   * Returns the entries held back beside `dicomdir` (see holdBackMediaFolders)
+   * and forgets them: none when `dicomdir` is not a path that next() returned
+   * from such a folder.
+   */
+  takeHeldBackEntries(dicomdir: string): string[] {
+    const entries = this.heldBack.get(dicomdir) ?? [];
+    this.heldBack.delete(dicomdir);
+    return entries;
+  }
+
+  /** Walks the entries held back beside `dicomdir`, for a DICOMDIR that could not be read. */
+  walkHeldBackEntries(dicomdir: string): void {
+    // Reversed so they are popped in name order.
+    for (const entry of this.takeHeldBackEntries(dicomdir).reverse()) this.pending.push(entry);
   }
 
   /** Returns the next file path, or undefined when the walk is done. */
@@ -117,6 +148,11 @@ export class FileWalker {
       this.skippedLinks.push({ path: link, reason: `symbolic link cannot be resolved: ${describeError(error)}` });
       return false;
     }
+    const skippedFolder = this.options.skipFolders?.find((folder) => isInsideFolder(target, folder));
+    if (skippedFolder !== undefined) {
+      this.skippedLinks.push({ path: link, reason: `symbolic link to ${target}, inside ${skippedFolder}, which the walk skips`, skippedFolder, target });
+      return false;
+    }
     if (!this.realRoots.some((root) => isInsideFolder(target, root))) {
       this.skippedLinks.push({ path: link, reason: `symbolic link to ${target}, which is outside the scanned folders` });
       return false;
@@ -150,10 +186,15 @@ export class FileWalker {
     }
     // Pushed in reverse name order, so they are popped in name order.
     entries.sort((a, b) => (a.name < b.name ? 1 : -1));
-    for (const entry of entries) {
-      if (this.options.skipName?.(entry.name, entry.isDirectory())) continue;
-      this.pending.push(path.join(folder, entry.name));
+    const kept = entries.filter((entry) => !this.options.skipName?.(entry.name, entry.isDirectory()));
+    const dicomdir = this.options.holdBackMediaFolders ? kept.find((entry) => isDicomdirEntry(entry)) : undefined;
+    if (dicomdir !== undefined) {
+      const dicomdirPath = path.join(folder, dicomdir.name);
+      this.heldBack.set(dicomdirPath, kept.filter((entry) => entry !== dicomdir).map((entry) => path.join(folder, entry.name)).reverse());
+      this.pending.push(dicomdirPath);
+      return;
     }
+    for (const entry of kept) this.pending.push(path.join(folder, entry.name));
   }
 }
 
@@ -193,6 +234,11 @@ function describeSpecialFile(stats: fs.Stats): string {
   if (stats.isBlockDevice()) return 'not a regular file but a block device (a disk or partition); it was not opened. Mount it and scan the mounted folder';
   if (stats.isCharacterDevice()) return 'not a regular file but a character device; it was not opened';
   return 'not a regular file; it was not opened';
+}
+
+/** Returns true for a file, or a symbolic link, named DICOMDIR in any case. */
+function isDicomdirEntry(entry: fs.Dirent): boolean {
+  return entry.name.toUpperCase() === 'DICOMDIR' && (entry.isFile() || entry.isSymbolicLink());
 }
 
 function errorCode(error: unknown): string | undefined {

@@ -1,0 +1,254 @@
+/**
+ * `loader delete`: deletes studies or series from the archive, from the index,
+ * the archive folder and the copies kept aside in .conflicts. See
+ * src/services/archive/deletion.ts for the steps and their crash safety.
+ */
+import type { Command } from 'commander';
+
+import { describeUidProblem } from '../../dicom/uid';
+import { QueryError } from '../../services/archive';
+import type { DeletionPlan, DeletionReport, LocalArchive, StudySearchFilters, StudyToDelete } from '../../services/archive';
+import { formatSize } from '../../services/format-size';
+import { FilterError, formatDateRange, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
+import { checkArchiveFolder, countOf, ExitCode, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
+import type { GlobalOptions } from '../context';
+import { askYesNo } from '../prompt';
+import { formatTable } from '../terminal';
+import { DATE_OPTION_HELP } from './find';
+
+interface DeleteOptions {
+  studyUid?: string[];
+  seriesUid?: string[];
+  name?: string;
+  patientId?: string;
+  date?: string;
+  modality?: string[];
+  description?: string;
+  allMatching?: boolean;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** The studies and series to delete: given by UID, or found by a search of the index. */
+type Selection =
+  | { kind: 'uids'; studyInstanceUids: string[]; seriesInstanceUids: string[] }
+  | { kind: 'search'; filters: StudySearchFilters };
+
+export function registerDelete(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('delete')
+    .description(
+      'delete studies or series from the archive: its index rows, its files and the copies kept aside in .conflicts for their UIDs. ' +
+        'Shows what will be deleted and asks first unless --yes is given',
+    )
+    .option('--study-uid <uids...>', 'Study Instance UIDs of the studies to delete')
+    .option('--series-uid <uids...>', 'Series Instance UIDs of the series to delete; a study without series left is deleted too')
+    .option('--patient-id <id>', 'delete every study of this Patient ID (whole value, case-sensitive); with * or ? it is a search and needs --all-matching')
+    .option('--name <text>', 'with --all-matching: patient name, matched as `loader studies --name` matches it')
+    .option('--date <date>', `with --all-matching: ${DATE_OPTION_HELP}`)
+    .option('--modality <codes...>', 'with --all-matching: one or more modalities, e.g. CT MR; a study matches when it has any of them')
+    .option('--description <text>', 'with --all-matching: study description, matched as `loader studies --description` matches it')
+    .option('--all-matching', 'delete every study that `loader studies` lists for the same filters')
+    .option('--yes', 'delete without asking; needed when stdin is not a terminal')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: DeleteOptions) => {
+      const selection = selectionOf(options);
+      if (!options.yes && !process.stdin.isTTY) {
+        throw new UsageError('stdin is not a terminal, so the deletion cannot be confirmed; add --yes to delete without asking');
+      }
+      const root = resolveArchiveRoot(globals());
+      if (checkArchiveFolder(root) === 'empty') {
+        finishWithoutMatches(selection, options.json);
+        return;
+      }
+      const archive = openWritableArchive(root, { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
+      try {
+        await deleteSelection(archive, selection, options);
+      } finally {
+        archive.close();
+      }
+    });
+}
+
+/**
+ * Returns the selection of the options.
+ *
+ * @throws UsageError when no selection is given, UIDs and filters are mixed,
+ *   a UID is invalid, or filters other than one plain --patient-id lack --all-matching.
+ */
+function selectionOf(options: DeleteOptions): Selection {
+  const studyInstanceUids = options.studyUid ?? [];
+  const seriesInstanceUids = options.seriesUid ?? [];
+  for (const [option, uids] of [['--study-uid', studyInstanceUids], ['--series-uid', seriesInstanceUids]] as const) {
+    for (const uid of uids) {
+      const problem = describeUidProblem(uid);
+      if (problem !== undefined) throw new UsageError(`${option} ${uid} is not a valid UID: it ${problem}`);
+    }
+  }
+
+  const filters = searchFiltersOf(options);
+  const searching = Object.values(filters).some((value) => value !== undefined);
+  const byUid = studyInstanceUids.length > 0 || seriesInstanceUids.length > 0;
+  if (byUid && searching) throw new UsageError('give either --study-uid and --series-uid, or --patient-id and the search filters, not both');
+  if (byUid) {
+    if (options.allMatching) throw new UsageError('--all-matching goes with search filters, not with --study-uid or --series-uid');
+    return { kind: 'uids', studyInstanceUids, seriesInstanceUids };
+  }
+  if (!searching) {
+    throw new UsageError('give the studies to delete: --study-uid UID..., --series-uid UID..., --patient-id ID, or search filters with --all-matching');
+  }
+  const onePatient = Object.keys(filters).every((key) => key === 'patientId' || filters[key as keyof StudySearchFilters] === undefined) && !/[*?]/.test(filters.patientId ?? '');
+  if (!onePatient && !options.allMatching) {
+    throw new UsageError('a search may match many studies; add --all-matching to delete every study that `loader studies` lists for the same filters');
+  }
+  return { kind: 'search', filters };
+}
+
+/** Converts the search options as `loader studies` does; --date becomes a DA range and --modality upper-case codes. */
+function searchFiltersOf(options: DeleteOptions): StudySearchFilters {
+  try {
+    const modalities = normalizeModalities(options.modality);
+    return {
+      name: emptyToUndefined(options.name),
+      patientId: emptyToUndefined(options.patientId),
+      date: options.date === undefined ? undefined : formatDateRange(parseDateFilter(options.date, new Date(), '--date')),
+      modalities: modalities.length > 0 ? modalities : undefined,
+      description: emptyToUndefined(options.description),
+    };
+  } catch (error) {
+    if (error instanceof FilterError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+async function deleteSelection(archive: LocalArchive, selection: Selection, options: DeleteOptions): Promise<void> {
+  const plan = await archive.planDeletion(
+    selection.kind === 'uids'
+      ? { studyInstanceUids: selection.studyInstanceUids, seriesInstanceUids: selection.seriesInstanceUids }
+      : { studyInstanceUids: searchStudies(archive, selection.filters) },
+  );
+  for (const uid of plan.missingStudyInstanceUids) process.stderr.write(`loader: study ${uid} is not in the archive\n`);
+  for (const uid of plan.missingSeriesInstanceUids) process.stderr.write(`loader: series ${uid} is not in the archive\n`);
+  if (plan.studies.length === 0) {
+    finishWithoutMatches(selection, options.json);
+    return;
+  }
+
+  if (!options.yes) {
+    process.stderr.write(describePlan(plan));
+    if (!(await askYesNo(`Delete ${describeTotals(plan)}? [y/N] `))) {
+      process.stderr.write('Nothing was deleted.\n');
+      process.exitCode = ExitCode.Failure;
+      return;
+    }
+  }
+
+  const report = await archive.deleteStudies(plan);
+  printReport(plan, report, options.json);
+  const missing = plan.missingStudyInstanceUids.length + plan.missingSeriesInstanceUids.length;
+  if (report.instances === 0) process.exitCode = ExitCode.Failure;
+  else if (report.failures.length > 0 || missing > 0) process.exitCode = ExitCode.PartialSuccess;
+}
+
+/** Returns the Study Instance UIDs that `loader studies` lists for `filters`; a value the query engine rejects becomes a UsageError. */
+function searchStudies(archive: LocalArchive, filters: StudySearchFilters): string[] {
+  try {
+    return archive.searchStudies(filters).map((study) => study.studyInstanceUid);
+  } catch (error) {
+    if (error instanceof QueryError) throw new UsageError(`invalid filter: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * Reports that nothing matched. Given UIDs that are not in the archive are a
+ * failure (exit code 1). A search that finds no study is not, as for
+ * `loader studies`, so a script that deletes old studies every day succeeds
+ * on a day without any.
+ */
+function finishWithoutMatches(selection: Selection, json: boolean | undefined): void {
+  if (json) process.stdout.write(JSON.stringify(emptyJsonReport(), null, 2) + '\n');
+  if (selection.kind === 'uids') {
+    process.stderr.write('loader: no given study or series is in the archive; nothing was deleted\n');
+    process.exitCode = ExitCode.Failure;
+    return;
+  }
+  if (!json) process.stdout.write('No study matches the filters; nothing was deleted.\n');
+}
+
+/** Returns the table of the studies and series in `plan` and its totals, for the confirmation. */
+function describePlan(plan: DeletionPlan): string {
+  const rows = plan.studies.map((study) => [
+    study.study.patientName,
+    study.study.patientId,
+    study.study.studyDate,
+    describeStudyPart(study),
+    String(study.series.length),
+    String(study.instances),
+    formatSize(study.bytes),
+    study.study.studyInstanceUid,
+  ]);
+  const lines = [formatTable(['PATIENT NAME', 'PATIENT ID', 'STUDY DATE', 'DESCRIPTION', 'SERIES', 'INSTANCES', 'SIZE', 'STUDY INSTANCE UID'], rows, undefined, [7])];
+  for (const study of plan.studies.filter((candidate) => !candidate.wholeStudy)) {
+    for (const series of study.series) {
+      const label = [series.modality, series.seriesNumber ?? '', series.seriesDescription].filter((part) => part !== '').join(' ');
+      lines.push(`  series ${series.seriesInstanceUid} (${label || 'no description'}, ${countOf(series.instances, 'instance')}) of study ${study.study.studyInstanceUid}`);
+    }
+  }
+  if (plan.inPlaceInstances > 0) {
+    lines.push(
+      `${countOf(plan.inPlaceInstances, 'instance is', 'instances are')} indexed in place: their index rows are removed and their files outside the archive folder stay, ` +
+        'so a later `loader scan` of their folder indexes them again',
+    );
+  }
+  if (plan.keptCopies.length > 0) {
+    const keptBytes = plan.keptCopies.reduce((total, copy) => total + copy.size, 0);
+    const verb = plan.keptCopies.length === 1 ? 'is' : 'are';
+    lines.push(`${countOf(plan.keptCopies.length, 'copy', 'copies')} kept aside in .conflicts for these UIDs (${formatSize(keptBytes)}) ${verb} deleted too`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Describes what of a study goes: the whole study with its description, or the number of its series. */
+function describeStudyPart(study: StudyToDelete): string {
+  if (study.wholeStudy) return study.study.studyDescription;
+  return `${countOf(study.series.length, 'series', 'series')} of ${study.study.numberOfSeries}: ${study.study.studyDescription}`;
+}
+
+function describeTotals(plan: DeletionPlan): string {
+  const series = plan.studies.reduce((total, study) => total + study.series.length, 0);
+  return `${countOf(plan.studies.length, 'study', 'studies')}, ${countOf(series, 'series', 'series')}, ${countOf(plan.instances, 'instance')} (${formatSize(plan.bytes)})`;
+}
+
+function emptyJsonReport(): Record<string, unknown> {
+  return { studies: [], instances: 0, files: 0, bytes: 0, inPlaceInstances: 0, keptCopies: 0, keptCopyBytes: 0, failures: [], missingStudyInstanceUids: [], missingSeriesInstanceUids: [] };
+}
+
+function printReport(plan: DeletionPlan, report: DeletionReport, json: boolean | undefined): void {
+  if (json) {
+    const output = { ...report, missingStudyInstanceUids: plan.missingStudyInstanceUids, missingSeriesInstanceUids: plan.missingSeriesInstanceUids };
+    process.stdout.write(JSON.stringify(output, null, 2) + '\n');
+    return;
+  }
+  const whole = report.studies.filter((study) => study.wholeStudy).length;
+  const partial = report.studies.length - whole;
+  const parts = [countOf(whole, 'study', 'studies')];
+  if (partial > 0) parts.push(`series of ${countOf(partial, 'other study', 'other studies')}`);
+  process.stdout.write(`Deleted ${parts.join(' and ')}: ${countOf(report.instances, 'instance')}, ${formatSize(report.bytes)} freed.\n`);
+  if (report.keptCopies > 0) {
+    process.stdout.write(`Removed ${countOf(report.keptCopies, 'copy', 'copies')} kept aside in .conflicts for the deleted UIDs (${formatSize(report.keptCopyBytes)}).\n`);
+  }
+  if (report.inPlaceInstances > 0) {
+    process.stdout.write(`${countOf(report.inPlaceInstances, 'instance was', 'instances were')} indexed in place: the index no longer lists them, and their files stay where they are.\n`);
+  }
+  for (const study of report.studies.filter((candidate) => candidate.remainingInstances > 0)) {
+    process.stdout.write(`Study ${study.studyInstanceUid} still has ${countOf(study.remainingInstances, 'instance')}, stored while it was deleted.\n`);
+  }
+  for (const failure of report.failures) {
+    process.stderr.write(`loader: failed to remove ${failure.path}: ${failure.error}; the next start of the loader on this archive tries again\n`);
+  }
+}
