@@ -248,6 +248,35 @@ describeBuilt('loader delete selections', () => {
     expect(fs.existsSync(path.join(dirs.archiveDir, studyUid, `${ct.seriesInstanceUid}.2`))).toBe(false);
   }, 120_000);
 
+  test('series report names series, not studies', async () => {
+    const dirs = await archiveWithStudies('series-text');
+    const result = await runLoader(['delete', '--series-uid', `${ct.seriesInstanceUid}.2`, '--yes'], { dirs });
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Deleted 1 series of 1 study: 1 instance');
+    // The other series was there before; it was not stored while the series was deleted.
+    expect(result.stdout).not.toContain('stored while it was deleted');
+  }, 120_000);
+
+  test('name without letters is refused', async () => {
+    const dirs = await archiveWithStudies('universal-name');
+    for (const name of ['^', '^^', '=', '*']) {
+      const result = await runLoader(['delete', '--all-matching', '--name', name, '--yes'], { dirs });
+
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('has no letter or digit, so it matches every study');
+    }
+    expect(await studyCounts(dirs)).toEqual({ [studyUid]: 2, [`${studyUid}.3`]: 1 });
+  }, 120_000);
+
+  test('JSON lists UIDs not in the archive', async () => {
+    const dirs = await archiveWithStudies('missing-json');
+    const result = await runLoader(['delete', '--study-uid', `${studyUid}.404`, '--yes', '--json'], { dirs });
+
+    expect(result.code).toBe(1);
+    expect(result.json<DeleteJson>().missingStudyInstanceUids).toEqual([`${studyUid}.404`]);
+  }, 120_000);
+
   test('patient ID deletes its studies', async () => {
     const dirs = await archiveWithStudies('patient');
     const result = await runLoader(['delete', '--patient-id', 'OTHER', '--yes'], { dirs });

@@ -58,7 +58,9 @@ export function registerDelete(program: Command, globals: () => GlobalOptions): 
       }
       const root = resolveArchiveRoot(globals());
       if (checkArchiveFolder(root) === 'empty') {
-        finishWithoutMatches(selection, options.json);
+        // An empty archive holds none of the given UIDs.
+        const missing = selection.kind === 'uids' ? selection : { studyInstanceUids: [], seriesInstanceUids: [] };
+        finishWithoutMatches(selection, { missingStudyInstanceUids: missing.studyInstanceUids, missingSeriesInstanceUids: missing.seriesInstanceUids }, options.json);
         return;
       }
       const archive = openWritableArchive(root, { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
@@ -109,16 +111,26 @@ function searchFiltersOf(options: DeleteOptions): StudySearchFilters {
   try {
     const modalities = normalizeModalities(options.modality);
     return {
-      name: emptyToUndefined(options.name),
-      patientId: emptyToUndefined(options.patientId),
+      name: emptyToUndefined(checkNotUniversal('--name', options.name)),
+      patientId: emptyToUndefined(checkNotUniversal('--patient-id', options.patientId)),
       date: options.date === undefined ? undefined : formatDateRange(parseDateFilter(options.date, new Date(), '--date')),
       modalities: modalities.length > 0 ? modalities : undefined,
-      description: emptyToUndefined(options.description),
+      description: emptyToUndefined(checkNotUniversal('--description', options.description)),
     };
   } catch (error) {
     if (error instanceof FilterError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/**
+ * Rejects a filter value that has text but no letter or digit, such as '^', '*' or '=':
+ * it matches every study, so a script that builds "$LAST^$FIRST" from empty variables
+ * would delete the whole archive.
+ */
+function checkNotUniversal(option: string, value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '' || /[\p{L}\p{N}]/u.test(value)) return value;
+  throw new UsageError(`${option} ${JSON.stringify(value)} has no letter or digit, so it matches every study; give a value to match, or leave the option out`);
 }
 
 function emptyToUndefined(value: string | undefined): string | undefined {
@@ -134,7 +146,7 @@ async function deleteSelection(archive: LocalArchive, selection: Selection, opti
   for (const uid of plan.missingStudyInstanceUids) process.stderr.write(`loader: study ${uid} is not in the archive\n`);
   for (const uid of plan.missingSeriesInstanceUids) process.stderr.write(`loader: series ${uid} is not in the archive\n`);
   if (plan.studies.length === 0) {
-    finishWithoutMatches(selection, options.json);
+    finishWithoutMatches(selection, plan, options.json);
     return;
   }
 
@@ -170,8 +182,8 @@ function searchStudies(archive: LocalArchive, filters: StudySearchFilters): stri
  * `loader studies`, so a script that deletes old studies every day succeeds
  * on a day without any.
  */
-function finishWithoutMatches(selection: Selection, json: boolean | undefined): void {
-  if (json) process.stdout.write(JSON.stringify(emptyJsonReport(), null, 2) + '\n');
+function finishWithoutMatches(selection: Selection, missing: MissingUids, json: boolean | undefined): void {
+  if (json) process.stdout.write(JSON.stringify(emptyJsonReport(missing), null, 2) + '\n');
   if (selection.kind === 'uids') {
     process.stderr.write('loader: no given study or series is in the archive; nothing was deleted\n');
     process.exitCode = ExitCode.Failure;
@@ -224,8 +236,21 @@ function describeTotals(plan: DeletionPlan): string {
   return `${countOf(plan.studies.length, 'study', 'studies')}, ${countOf(series, 'series', 'series')}, ${countOf(plan.instances, 'instance')} (${formatSize(plan.bytes)})`;
 }
 
-function emptyJsonReport(): Record<string, unknown> {
-  return { studies: [], instances: 0, files: 0, bytes: 0, inPlaceInstances: 0, keptCopies: 0, keptCopyBytes: 0, failures: [], missingStudyInstanceUids: [], missingSeriesInstanceUids: [] };
+type MissingUids = Pick<DeletionPlan, 'missingStudyInstanceUids' | 'missingSeriesInstanceUids'>;
+
+function emptyJsonReport(missing: MissingUids): Record<string, unknown> {
+  return {
+    studies: [],
+    instances: 0,
+    files: 0,
+    bytes: 0,
+    inPlaceInstances: 0,
+    keptCopies: 0,
+    keptCopyBytes: 0,
+    failures: [],
+    missingStudyInstanceUids: missing.missingStudyInstanceUids,
+    missingSeriesInstanceUids: missing.missingSeriesInstanceUids,
+  };
 }
 
 function printReport(plan: DeletionPlan, report: DeletionReport, json: boolean | undefined): void {
@@ -234,21 +259,29 @@ function printReport(plan: DeletionPlan, report: DeletionReport, json: boolean |
     process.stdout.write(JSON.stringify(output, null, 2) + '\n');
     return;
   }
-  const whole = report.studies.filter((study) => study.wholeStudy).length;
-  const partial = report.studies.length - whole;
-  const parts = [countOf(whole, 'study', 'studies')];
-  if (partial > 0) parts.push(`series of ${countOf(partial, 'other study', 'other studies')}`);
-  process.stdout.write(`Deleted ${parts.join(' and ')}: ${countOf(report.instances, 'instance')}, ${formatSize(report.bytes)} freed.\n`);
+  process.stdout.write(`Deleted ${describeDeleted(report)}: ${countOf(report.instances, 'instance')}, ${formatSize(report.bytes)} freed.\n`);
   if (report.keptCopies > 0) {
     process.stdout.write(`Removed ${countOf(report.keptCopies, 'copy', 'copies')} kept aside in .conflicts for the deleted UIDs (${formatSize(report.keptCopyBytes)}).\n`);
   }
   if (report.inPlaceInstances > 0) {
     process.stdout.write(`${countOf(report.inPlaceInstances, 'instance was', 'instances were')} indexed in place: the index no longer lists them, and their files stay where they are.\n`);
   }
-  for (const study of report.studies.filter((candidate) => candidate.remainingInstances > 0)) {
+  // Only a whole study should be empty afterwards; a study that lost some series keeps the others.
+  for (const study of report.studies.filter((candidate) => candidate.wholeStudy && candidate.remainingInstances > 0)) {
     process.stdout.write(`Study ${study.studyInstanceUid} still has ${countOf(study.remainingInstances, 'instance')}, stored while it was deleted.\n`);
   }
   for (const failure of report.failures) {
     process.stderr.write(`loader: failed to remove ${failure.path}: ${failure.error}; the next start of the loader on this archive tries again\n`);
   }
+}
+
+/** Names what went: "2 studies", "3 series of 1 study", or "1 study and 2 series of 1 other study". */
+function describeDeleted(report: DeletionReport): string {
+  const whole = report.studies.filter((study) => study.wholeStudy).length;
+  const partial = report.studies.filter((study) => !study.wholeStudy);
+  if (partial.length === 0) return countOf(whole, 'study', 'studies');
+  const series = partial.reduce((total, study) => total + study.seriesInstanceUids.length, 0);
+  const seriesText = countOf(series, 'series', 'series');
+  if (whole === 0) return `${seriesText} of ${countOf(partial.length, 'study', 'studies')}`;
+  return `${countOf(whole, 'study', 'studies')} and ${seriesText} of ${countOf(partial.length, 'other study', 'other studies')}`;
 }
