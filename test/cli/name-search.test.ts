@@ -35,6 +35,13 @@ describe('patientNameKey', () => {
     expect(patientNameKey('Иван?в')).toBe('Иван?в');
   });
 
+  test('sends * for е and ё', () => {
+    expect(patientNameKey('Семенов')).toBe('*С*м*нов*');
+    expect(patientNameKey('Пётр Семенов')).toBe('*С*м*нов*');
+    expect(patientNameKey('ЁЛКИНА')).toBe('*ЛКИНА*');
+    expect(patientNameKey('Семёнов^П*')).toBe('С*м*нов^П*');
+  });
+
   test('separators only is universal', () => {
     expect(patientNameKey(' ^ ')).toBe('');
   });

@@ -25,8 +25,8 @@ export const NAME_OPTION_HELP =
 
 /** Help text of --name where a node may be queried; patientNameKey in study-filters.ts builds the key. */
 const NODE_NAME_OPTION_HELP =
-  `${NAME_OPTION_HELP}. On a node, a pattern is sent as given; otherwise the node gets the longest word as *word*, and the loader keeps the matches that have every word, ` +
-  'so a node that matches names case-sensitively finds that word only in the case typed';
+  `${NAME_OPTION_HELP}. On a node, a pattern is sent as given and a search of words sends the longest word as *word*, both with * in place of е and ё; ` +
+  'the loader keeps the matches that have every word, so a node that matches names case-sensitively finds that word only in the case typed';
 
 /** Help text of --accession, shared by every command that filters studies. */
 export const ACCESSION_OPTION_HELP = 'accession number, whole value, case-sensitive; * and ? are wildcards';

@@ -14,7 +14,7 @@ import type { DecodedIdentifier, RequestKey } from './identifiers';
 import { connectToNode, explainPeerAbort, hasQuirk, QUIRK } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { describeNode } from './statuses';
-import { formatDateRange, normalizeModalities, parseDateFilter, patientNameKey, patientNameWords, splitDateRange, surroundWithWildcards } from './study-filters';
+import { formatDateRange, needsLocalNameCheck, normalizeModalities, parseDateFilter, patientNameKey, splitDateRange, surroundWithWildcards } from './study-filters';
 import type { DateRange, StudyFilters } from './study-filters';
 
 const logger = createLogger('loader.query');
@@ -205,9 +205,9 @@ export function toStudyMatch(identifier: DecodedIdentifier): StudyMatch {
  * FindIncompleteError. Modalities are checked again on the client when the node
  * returns Modalities in Study. They are matched per series for nodes with the
  * 'no-modalities-in-study' quirk, and for each match that the node returned
- * with Modalities in Study empty. A patient name search of several words
- * yields only the matches whose Patient's Name has every word (see
- * patientNameKey).
+ * with Modalities in Study empty. A patient name search of several words,
+ * or with е or ё, yields only the matches that `loader studies` would list
+ * (see patientNameKey).
  */
 export async function* findStudies(node: RemoteNode, local: LocalIdentity, filters: StudyFilters, options: FindOptions = {}): AsyncGenerator<StudyMatch> {
   const notify = createNotifier(node, options);
@@ -215,8 +215,7 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
   const modalities = normalizeModalities(filters.modalities);
   const maxResults = options.maxResults ?? node.maxResults;
   const baseRange = filters.date ? parseDateFilter(filters.date, options.now) : undefined;
-  // One word is what the node matched already, so only a search of several words is checked here.
-  const nameWordsQuery = filters.patientName !== undefined && patientNameWords(filters.patientName).length > 1 ? filters.patientName : undefined;
+  const nameQuery = filters.patientName !== undefined && needsLocalNameCheck(filters.patientName) ? filters.patientName : undefined;
   const seriesModalities = modalities.length > 0 && hasQuirk(node, QUIRK.noModalitiesInStudy);
   if (seriesModalities) notify({ kind: 'client-filter', message: `${node.name} does not support Modalities in Study; matching modalities per series` });
 
@@ -248,8 +247,8 @@ export async function* findStudies(node: RemoteNode, local: LocalIdentity, filte
           if (match.studyDate === '') undatedMatched = true;
           if (match.studyInstanceUid === '' || seen.has(match.studyInstanceUid)) continue;
           seen.add(match.studyInstanceUid);
-          // The node matched the longest word of the name (see patientNameKey), so every word is checked here.
-          if (nameWordsQuery !== undefined && !matchSearchText(nameWordsQuery, match.patientName, true)) continue;
+          // The node matched a wider key than the search (see patientNameKey), so the whole search is checked here.
+          if (nameQuery !== undefined && !matchSearchText(nameQuery, match.patientName, true)) continue;
           if (modalities.length > 0) {
             // A node may ignore the key and return Modalities in Study empty (DCMTK 3.6.7 dcmqrscp does), which verifies nothing.
             const unverified = !seriesModalities && match.modalitiesInStudy.length === 0;

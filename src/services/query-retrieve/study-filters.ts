@@ -151,25 +151,48 @@ export function patientNameWords(text: string): string[] {
   return text.split(NAME_WORD_SEPARATORS).filter((word) => word !== '');
 }
 
+/** The letters е and ё in both cases: a name may be stored with either, because many records are typed without ё. */
+const YO_LETTERS = /[еёЕЁ]/g;
+
+/**
+ * Replaces е, ё, Е and Ё with '*', so that a node finds the name spelled with
+ * either letter. '?' would not do, because DCMTK 3.6.7 dcmqrscp matches it
+ * against one byte, and each of these letters is two bytes in UTF-8
+ * (ISO_IR 192). '*' is ASCII, so it is valid in every character set the
+ * loader sends, such as ISO_IR 192 and ISO_IR 144.
+ */
+function widenYoLetters(key: string): string {
+  return key.replace(YO_LETTERS, '*').replace(/\*{2,}/g, '*');
+}
+
 /**
  * Returns the Patient's Name matching key sent to a node for a patient name
- * search. Text with * or ? is a pattern for the whole name and is sent as
- * given. Otherwise every word must occur in the name, in any order and in any
- * component, as in `loader studies`. One C-FIND key cannot express that, because
- * a key such as *Иван*Иванов* fixes the order of the words. So the longest
- * word is sent as *word* (Wild Card Matching, PS3.4 C.2.2.2.4), and
- * findStudies keeps only the matches whose name has every word. One word
- * alone is left to the node, as a pattern is.
- * NOTE: the node matches that word as it was typed, so a node that matches
- * names case-sensitively, or tells е from ё, misses names spelled otherwise
- * that `loader studies` finds in the archive.
+ * search. Text with * or ? is a pattern for the whole name. Otherwise every
+ * word must occur in the name, in any order and in any component, as in
+ * `loader studies`. One C-FIND key cannot express that, because a key such as
+ * *Иван*Иванов* fixes the order of the words. So the longest word is sent as
+ * *word* (Wild Card Matching, PS3.4 C.2.2.2.4). In the key, '*' replaces each
+ * е and ё, so the node also returns names spelled with the other letter (see
+ * widenYoLetters). findStudies then keeps only the matches that
+ * `loader studies` would list (see needsLocalNameCheck).
+ * NOTE: a node that matches names case-sensitively misses names written in
+ * another case than typed, which `loader studies` finds in the archive.
  */
 export function patientNameKey(text: string): string {
-  if (hasWildcard(text)) return text.trim();
+  if (hasWildcard(text)) return widenYoLetters(text.trim());
   const words = patientNameWords(text);
   if (words.length === 0) return '';
   const longest = words.reduce((best, word) => ([...word].length > [...best].length ? word : best));
-  return `*${longest}*`;
+  return widenYoLetters(`*${longest}*`);
+}
+
+/**
+ * True when the matches of patientNameKey(text) must be checked on the client:
+ * for several words, because the key has only the longest one, and for text
+ * with е or ё, because the key has '*' in place of those letters.
+ */
+export function needsLocalNameCheck(text: string): boolean {
+  return patientNameWords(text).length > 1 || /[еёЕЁ]/.test(text);
 }
 
 /** Splits modality arguments given as "CT MR", "CT,MR" or "CT\\MR" into upper-case codes without duplicates. */
