@@ -320,8 +320,8 @@ describeBuilt('anonymizing pipelines', () => {
     expect(text.stdout).toMatch(/held back: 1 instance in 1 study was not sent/);
     expect(text.stdout).toMatch(/\npartial: 2 studies copied, 0 failed, 0 conflicts\n$/);
 
-    // Another job name gives another secret, so the study of the Siemens MR goes to the target again under other UIDs.
-    const json = await runLoader([...args, '--job', 'held-json', '--json'], { dirs });
+    // --one-off-secret gives the new job another secret, so the study of the Siemens MR goes to the target again under other UIDs.
+    const json = await runLoader([...args, '--job', 'held-json', '--one-off-secret', '--json'], { dirs });
     expect(json.code).toBe(3);
     const report = json.json<{ outcome: string; transfers: { report?: { outcome: string; heldBack: { sopInstanceUid: string }[] } }[] }>();
     expect(report.outcome).toBe('partial');

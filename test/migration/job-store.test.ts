@@ -1,6 +1,8 @@
 /** The migration job store, job ids, failure classification and back-off. */
 import * as path from 'path';
 
+import Database from 'better-sqlite3';
+
 import { AssociationRejectedError, DimseStatusError } from '../../src/dicom/network';
 import { backoffDelay, canonicalSelection, deriveJobId, isTransientError, JobStore, JobStoreError, MigrationError, NodeLimiter, validateJobName } from '../../src/services/migration';
 import { syncJobId } from '../../src/services/sync';
@@ -80,6 +82,36 @@ describe('job store', () => {
     store.openJob('job', 'a', 'b', { studyInstanceUids: ['1.1'] }, OPTIONS);
     expect(() => store.openJob('job', 'a', 'c', { studyInstanceUids: ['1.1'] }, OPTIONS)).toThrow(/job "job" migrates a to b/);
     expect(() => store.openJob('job', 'a', 'b', { studyInstanceUids: ['1.3'] }, OPTIONS)).toThrow(JobStoreError);
+  });
+
+  test('secret origin recorded per job', () => {
+    const secret = Buffer.alloc(32, 7);
+    store.openJob('shared', 'local', 'pacs', { all: true }, OPTIONS, { settings: { pseudonymPrefix: 'ANON' }, secret, secretSource: 'installation' });
+    store.openJob('plain', 'local', 'pacs', { all: true }, OPTIONS);
+
+    expect(store.getJobSecretSource('shared')).toBe('installation');
+    expect(store.getJobSecret('shared')).toEqual(secret);
+    expect(store.getJobSecretSource('plain')).toBeUndefined();
+    expect(store.getJobSecretSource('missing')).toBeUndefined();
+  });
+
+  test('version 2 database gains the origin column', () => {
+    const file = path.join(makeTempDir('jobs-v2'), 'jobs.sqlite');
+    const created = JobStore.open(file);
+    created.openJob('old', 'local', 'pacs', { all: true }, OPTIONS, { settings: { pseudonymPrefix: 'ANON' }, secret: Buffer.alloc(32, 1) });
+    created.close();
+    // Turns the file back into the schema of a loader that did not record where a secret came from.
+    const db = new Database(file);
+    db.exec('ALTER TABLE jobs DROP COLUMN secret_source; PRAGMA user_version = 2;');
+    db.close();
+
+    const upgraded = JobStore.open(file);
+    try {
+      expect(upgraded.getJobSecret('old')).toEqual(Buffer.alloc(32, 1));
+      expect(upgraded.getJobSecretSource('old')).toBeUndefined();
+    } finally {
+      upgraded.close();
+    }
   });
 });
 

@@ -27,7 +27,7 @@ import { countOf, exitCodeForOutcome, openSettings, openWritableArchive, resolve
 import type { GlobalOptions } from '../context';
 import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
-import { toOptions } from './anonymize';
+import { resolveAnonymizationSecret, toOptions } from './anonymize';
 import type { AnonymizeFlags as AnonymizerFlags } from './anonymize';
 import { abortOnInterrupt, resolveTarget } from './echo';
 import { addFilterOptions, filtersFrom, hasAnyFilter } from './find';
@@ -66,8 +66,54 @@ export function addAnonymizeOptions(command: Command): Command {
     .option(
       '--job-secret-file <file>',
       'with --anonymize: file with the secret (at least 16 bytes) that fixes UIDs and pseudonyms; ' +
-        'default: send uses the installation secret, and migrate and sync a random secret stored with the job',
+        'default: the installation secret, except that a migrate or sync job that exists keeps the secret it recorded',
     );
+}
+
+/** Adds --one-off-secret to `loader migrate` and `loader sync`; `loader send` has its own text. */
+export function addJobOneOffSecretOption(command: Command): Command {
+  return command.option(
+    '--one-off-secret',
+    'with --anonymize: give a new job a random secret, recorded with the job, so its copies cannot be linked to other jobs and sends; ' +
+      'default: the installation secret, which gives a patient the same pseudonym and UIDs in every job and send',
+  );
+}
+
+/** Words for the origin of a job's secret in the text report. */
+const SECRET_SOURCE_TEXT: Record<NonNullable<MigrationReport['secretSource']>, string> = {
+  installation: 'the installation secret, as loader send --anonymize and other jobs use it',
+  'job-secret-file': 'the secret from --job-secret-file',
+  'one-off': 'a random secret of this job only (--one-off-secret)',
+  recorded: 'the secret recorded with the job when it was created',
+};
+
+/** Returns the report line that names the secret of an anonymizing job. */
+export function describeSecretSource(source: NonNullable<MigrationReport['secretSource']>): string {
+  return `anonymized with: ${SECRET_SOURCE_TEXT[source]}`;
+}
+
+/**
+ * Returns `anonymize` with the secret of job `jobId` and its origin. A job that exists keeps the secret
+ * it recorded: --job-secret-file must match it when the job opens, and --one-off-secret is rejected.
+ * A new job gets the secret of --job-secret-file or --one-off-secret, or else the installation secret,
+ * so that two jobs give one patient one pseudonym and one study one Study Instance UID on the destination.
+ */
+export async function settleJobSecret(
+  anonymize: MigrationAnonymization,
+  oneOffSecret: boolean,
+  store: JobStore,
+  jobId: string,
+  configDir: string | undefined,
+): Promise<MigrationAnonymization> {
+  const recorded = store.getJobSecret(jobId);
+  if (recorded !== undefined) {
+    if (oneOffSecret) throw new UsageError(`job "${jobId}" already has a recorded secret; drop --one-off-secret or give another --job name`);
+    return anonymize.jobSecret === undefined ? { ...anonymize, jobSecret: recorded } : anonymize;
+  }
+  // anonymizationFrom read --job-secret-file into jobSecret already.
+  if (anonymize.jobSecret !== undefined) return { ...anonymize, secretSource: 'job-secret-file' };
+  const { secret, source } = await resolveAnonymizationSecret({ oneOffSecret }, configDir);
+  return { ...anonymize, jobSecret: secret, secretSource: source };
 }
 
 const ANONYMIZATION_FLAGS: Array<[keyof AnonymizeFlags, string]> = [
@@ -81,6 +127,7 @@ const ANONYMIZATION_FLAGS: Array<[keyof AnonymizeFlags, string]> = [
   ['allowBurnedIn', '--allow-burned-in'],
   ['pseudonymPrefix', '--pseudonym-prefix'],
   ['jobSecretFile', '--job-secret-file'],
+  ['oneOffSecret', '--one-off-secret'],
 ];
 
 /**
@@ -95,6 +142,7 @@ export function anonymizationFrom(flags: AnonymizeFlags): MigrationAnonymization
     if (given) throw new UsageError(`${given[1]} needs --anonymize`);
     return undefined;
   }
+  if (flags.oneOffSecret && flags.jobSecretFile) throw new UsageError('--one-off-secret and --job-secret-file exclude each other; choose one');
   const options = toOptions({ ...flags, pseudonymHash: true });
   const pseudonymPrefix = options.pseudonymPrefix ?? 'ANON';
   try {
@@ -292,6 +340,7 @@ function printReport(report: MigrationReport, anonymized: boolean): void {
   const lines = formatMigrationReport(report);
   const summary = lines.pop()!;
   for (const line of lines) process.stdout.write(`${line}\n`);
+  if (report.secretSource !== undefined) process.stdout.write(`${describeSecretSource(report.secretSource)}\n`);
   if (!report.dryRun) printHeldBack(report, anonymized);
   process.stdout.write(`${summary}\n`);
 }
@@ -310,8 +359,8 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
     .option('--dry-run', 'count the instances on both ends and show what would be transferred; nothing is sent or recorded')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)')
     .option('--json', 'print the report as JSON');
-  addAnonymizeOptions(addAllOption(addFilterOptions(command), 'on the source')).action(async (sourceName: string, destinationName: string, options: JobCommandOptions) => {
-    const anonymize = anonymizationFrom(options);
+  addJobOneOffSecretOption(addAnonymizeOptions(addAllOption(addFilterOptions(command), 'on the source'))).action(async (sourceName: string, destinationName: string, options: JobCommandOptions) => {
+    let anonymize = anonymizationFrom(options);
     if (anonymize && destinationName.toLowerCase() === LOCAL_ENDPOINT) throw new UsageError('--anonymize needs a node as destination: the local archive keeps the original instances');
     if (anonymize && options.method.toLowerCase() === 'move') throw new UsageError('--anonymize cannot go with --method move: anonymized copies are sent from the local archive; use auto or relay');
     const method = parseMethod(options.method);
@@ -342,6 +391,7 @@ export function registerMigrate(program: Command, globals: () => GlobalOptions):
       const destination = await resolveEndpoint(global, destinationName, archive, options.aet);
       if (source.kind === 'local' && destination.kind === 'local') throw new UsageError('source and destination are both the local archive');
       const local: LocalIdentity = localIdentityFromSettings(openSettings(global), options.aet);
+      if (anonymize) anonymize = await settleJobSecret(anonymize, options.oneOffSecret === true, store, jobId, global.configDir);
 
       let report: MigrationReport;
       try {

@@ -23,7 +23,21 @@ import { explainNetworkErrors } from '../instance-problems';
 import { formatTable, ProgressLine } from '../terminal';
 import { abortOnInterrupt } from './echo';
 import { addFilterOptions } from './find';
-import { addAllOption, addAnonymizeOptions, anonymizationFrom, describeUnfinishedStudy, jobOptionsFrom, MAX_CONCURRENCY, parseMethod, printHeldBack, resolveEndpoint, selectionFrom } from './migrate';
+import {
+  addAllOption,
+  addAnonymizeOptions,
+  addJobOneOffSecretOption,
+  anonymizationFrom,
+  describeSecretSource,
+  describeUnfinishedStudy,
+  jobOptionsFrom,
+  MAX_CONCURRENCY,
+  parseMethod,
+  printHeldBack,
+  resolveEndpoint,
+  selectionFrom,
+  settleJobSecret,
+} from './migrate';
 import type { JobCommandOptions } from './migrate';
 
 interface SyncOptions extends JobCommandOptions {
@@ -41,6 +55,8 @@ export interface SyncSpec {
   aet?: string;
   /** Anonymization of what goes from A to B, with --anonymize. */
   anonymize?: MigrationAnonymization;
+  /** --one-off-secret: a new anonymizing job gets a random secret instead of the installation secret. */
+  oneOffSecret?: boolean;
 }
 
 /** Adds the options shared by `loader sync` and the schedules of `serve --sync`. */
@@ -52,7 +68,7 @@ function addSyncOptions(command: Command): Command {
     .option('--retries <count>', 'retries of a study after a transient failure, with back-off doubling from 1 s', '3')
     .option('--job <name>', 'base of the job names (NAME-a-to-b, NAME-b-to-a); default: derived from both ends and the filters')
     .option('--aet <title>', 'calling AE title (default: pacs.aeTitle from the settings)');
-  return addAnonymizeOptions(addAllOption(addFilterOptions(command), 'on both ends'));
+  return addJobOneOffSecretOption(addAnonymizeOptions(addAllOption(addFilterOptions(command), 'on both ends')));
 }
 
 /** Checks the options and returns the sync they describe; throws UsageError naming the invalid value. */
@@ -76,6 +92,7 @@ function toSyncSpec(a: string, b: string, options: SyncOptions): SyncSpec {
     options: jobOptionsFrom(method, options),
     aet: options.aet,
     anonymize,
+    oneOffSecret: options.oneOffSecret,
   };
   try {
     syncJobId(a, b, selection, 'a-to-b', spec.jobName, anonymize !== undefined);
@@ -162,6 +179,11 @@ export async function runSyncSpec(spec: SyncSpec, context: SyncContext): Promise
   const a = await resolveEndpoint(context.globals, spec.a, context.archive, spec.aet);
   const b = await resolveEndpoint(context.globals, spec.b, context.archive, spec.aet);
   const local: LocalIdentity = localIdentityFromSettings(openSettings(context.globals), spec.aet);
+  let anonymize = spec.anonymize;
+  if (anonymize !== undefined) {
+    const jobId = syncJobId(spec.a, spec.b, spec.selection, 'a-to-b', spec.jobName, true);
+    anonymize = await settleJobSecret(anonymize, spec.oneOffSecret === true, context.store, jobId, context.globals.configDir);
+  }
   try {
     return await runSync({
       a,
@@ -174,7 +196,7 @@ export async function runSyncSpec(spec: SyncSpec, context: SyncContext): Promise
       local,
       archive: context.archive,
       store: context.store,
-      anonymize: spec.anonymize,
+      anonymize,
       signal: context.signal,
       onProgress: context.onProgress,
       onNotice: context.onNotice,
@@ -242,6 +264,7 @@ function printReport(report: SyncReport, anonymized: boolean): void {
     if (transfer.report) printHeldBack(transfer.report, anonymized);
   }
   for (const note of report.notes) out(`  note: ${note}`);
+  if (report.secretSource !== undefined) out(describeSecretSource(report.secretSource));
   const { summary } = report;
   if (report.transfers.every((transfer) => transfer.studyInstanceUids.length === 0)) {
     // Studies with equal instance counts on both ends are not compared by SOP Instance UID, so the line names what was compared.

@@ -27,7 +27,7 @@ const log = createLogger('loader.jobs');
 /** File name of the job database inside the settings folder. */
 export const JOB_DATABASE_FILE = 'jobs.sqlite';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 /** Bytes of a job secret generated at job creation. */
 export const JOB_SECRET_BYTES = 32;
@@ -250,10 +250,17 @@ export interface InstanceRecord {
   heldReason?: string;
 }
 
-/** Anonymization of a job as openJob records it: the options without the secret, and the secret. */
+/**
+ * Origin of the secret of an anonymizing job. installation: the installation secret, which `loader send
+ * --anonymize` and other jobs use too. job-secret-file: --job-secret-file. one-off: random, for this job only.
+ */
+export type JobSecretSource = 'installation' | 'job-secret-file' | 'one-off';
+
+/** Anonymization of a job as openJob records it: the options without the secret, the secret and its origin. */
 export interface JobAnonymization {
   settings: Record<string, unknown>;
   secret: Buffer;
+  secretSource?: JobSecretSource;
 }
 
 /** Lists the settings that differ, such as `allowBurnedIn: false in the job, true now`. */
@@ -357,7 +364,14 @@ export class JobStore {
           created_at TEXT NOT NULL,
           PRIMARY KEY (job_id, patient_key_hash)
         );
-        PRAGMA user_version = ${SCHEMA_VERSION};
+        PRAGMA user_version = 2;
+      `);
+    }
+    if (version < 3) {
+      // NULL in jobs created before version 3: their secret is a random one or one from --job-secret-file.
+      db.exec(`
+        ALTER TABLE jobs ADD COLUMN secret_source TEXT;
+        PRAGMA user_version = 3;
       `);
     }
     return new JobStore(db);
@@ -366,6 +380,12 @@ export class JobStore {
   getJob(id: string): JobRecord | undefined {
     const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row ? toJobRecord(row) : undefined;
+  }
+
+  /** Returns the recorded origin of a job's secret, or undefined for a job created before it was recorded, a plain job or a job that does not exist. */
+  getJobSecretSource(id: string): JobSecretSource | undefined {
+    const row = this.db.prepare('SELECT secret_source FROM jobs WHERE id = ?').get(id) as { secret_source: JobSecretSource | null } | undefined;
+    return row?.secret_source ?? undefined;
   }
 
   /** Returns the secret of an anonymizing job, or undefined for a plain job or a job that does not exist. */
@@ -399,7 +419,9 @@ export class JobStore {
       this.db.prepare('UPDATE jobs SET options = ?, state = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(options), 'running', now, id);
     } else {
       this.db
-        .prepare('INSERT INTO jobs (id, source, destination, selection, options, state, anonymization, job_secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO jobs (id, source, destination, selection, options, state, anonymization, job_secret, secret_source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(
           id,
           source,
@@ -409,6 +431,7 @@ export class JobStore {
           'running',
           anonymization ? stableJson(anonymization.settings) : null,
           anonymization ? anonymization.secret : null,
+          anonymization?.secretSource ?? null,
           now,
           now,
         );

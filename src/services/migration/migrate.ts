@@ -27,7 +27,7 @@ import type { LocalIdentity } from '../query-retrieve';
 import { describeEndpoint, explainQueryRejection, listStudyInstances, selectStudies } from './endpoints';
 import type { Endpoint } from './endpoints';
 import { checkSelection, generateJobSecret } from './job-store';
-import type { JobOptions, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
+import type { JobOptions, JobSecretSource, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
 import { NodeLimiter } from './node-limiter';
 import { countInstancesPerPatientId, findPatientConflict, listStudyPatientIds } from './patient-check';
 import type { StudyPatientConflict } from './patient-check';
@@ -83,8 +83,13 @@ export interface MigrationRequest {
 export interface MigrationAnonymization {
   /** Anonymizer options; the job records them, and every later run of the job must give the same ones. */
   options: Omit<AnonymizationOptions, 'jobSecret' | 'pseudonymScheme' | 'pseudonymHexDigits'>;
-  /** Secret from --job-secret-file; default: the secret stored with the job, or a new random one for a new job. */
+  /**
+   * Secret of the job. The CLI gives the recorded one for a job that exists, and for a new job the installation
+   * secret, --job-secret-file or a one-off secret. Default: the secret stored with the job, or a new random one for a new job.
+   */
   jobSecret?: Buffer;
+  /** Origin of jobSecret, recorded with a new job; default: job-secret-file when jobSecret is given, otherwise one-off. */
+  secretSource?: JobSecretSource;
   /** Folder for the temporary anonymized copies; default: a new folder under the system's temporary folder. */
   tempDir?: string;
 }
@@ -123,6 +128,8 @@ export interface MigrationReport {
   heldBack: HeldBackReport[];
   /** Patients given a pseudonym by the job so far; 0 without anonymization. */
   pseudonymizedPatients: number;
+  /** Origin of the job's secret: see JobSecretSource, or 'recorded' for a job created before origins were recorded. Undefined without anonymization. */
+  secretSource?: JobSecretSource | 'recorded';
   notes: string[];
 }
 
@@ -665,9 +672,17 @@ function startAnonymizer(run: RunContext): Buffer | undefined {
   return secret;
 }
 
+/** Returns the origin of the job's secret: the recorded one for a job that exists, otherwise the one `anonymize` gives. */
+export function jobSecretSource(anonymize: MigrationAnonymization | undefined, store: JobStore, jobId: string): JobSecretSource | 'recorded' | undefined {
+  if (anonymize === undefined) return undefined;
+  if (store.getJobSecret(jobId) !== undefined) return store.getJobSecretSource(jobId) ?? 'recorded';
+  return anonymize.secretSource ?? (anonymize.jobSecret ? 'job-secret-file' : 'one-off');
+}
+
 async function runJob(run: RunContext): Promise<MigrationReport> {
   const request = run.request;
   const { source, destination, store, jobId, options } = request;
+  const secretSource = jobSecretSource(request.anonymize, store, jobId);
   const secret = startAnonymizer(run);
 
   const chosen = request.studyInstanceUids === undefined ? undefined : new Set(request.studyInstanceUids);
@@ -685,7 +700,7 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
     });
   }
   const inThisRun = (study: StudyRecord) => chosen === undefined || chosen.has(study.studyInstanceUid);
-  const base = { jobId, source: source.name, destination: destination.name, notes: run.notes };
+  const base = { jobId, source: source.name, destination: destination.name, notes: run.notes, secretSource };
 
   if (request.dryRun) {
     run.total = selected.length;
@@ -697,7 +712,9 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
     return { ...base, dryRun: true, studies, summary, outcome, heldBack: [], pseudonymizedPatients: 0 };
   }
 
-  const anonymization = request.anonymize && secret ? { settings: { ...request.anonymize.options }, secret } : undefined;
+  // openJob records secretSource only for a new job, and a job that exists has a recorded origin or none.
+  const anonymization =
+    request.anonymize && secret ? { settings: { ...request.anonymize.options }, secret, secretSource: secretSource === 'recorded' ? undefined : secretSource } : undefined;
   store.openJob(jobId, source.name, destination.name, request.selection, options, anonymization);
   if (chosen === undefined) store.addStudies(jobId, selected);
   else store.requeueStudies(jobId, selected);

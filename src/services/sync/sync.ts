@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import { UidMapper } from '../../dicom/anonymizer/job-keys';
-import { canonicalSelection, checkSelection, generateJobSecret, runMigration, validateJobName } from '../migration';
+import { canonicalSelection, checkSelection, generateJobSecret, jobSecretSource, runMigration, validateJobName } from '../migration';
 import type { BackoffOptions, Endpoint, JobOptions, JobSelection, JobStore, MigrationAnonymization, MigrationOutcome, MigrationReport } from '../migration';
 import type { LocalIdentity, QueryNotice } from '../query-retrieve';
 import { compareAnonymized, compareEndpoints } from './compare';
@@ -94,6 +94,8 @@ export interface SyncReport {
   outcome: SyncOutcome;
   /** True when the study search on A or B was split by Study Date, so studies without Study Date were not compared. */
   undatedNotListed: boolean;
+  /** Origin of the secret of the anonymizing job from A to B (see MigrationReport.secretSource); undefined without --anonymize. */
+  secretSource?: MigrationReport['secretSource'];
   notes: string[];
 }
 
@@ -180,11 +182,15 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
   };
 
   let anonymize = request.anonymize;
+  let secretSource: SyncReport['secretSource'];
   if (anonymize !== undefined && direction !== 'a-to-b') throw new Error(`an anonymizing sync copies from A to B only: give --direction a-to-b, not ${direction}`);
   if (anonymize !== undefined) {
     // The comparison needs the anonymized UIDs before the job runs, so the secret is settled here and handed to the job.
     const jobId = syncJobId(a.name, b.name, request.selection, 'a-to-b', request.jobName, true);
-    anonymize = { ...anonymize, jobSecret: anonymize.jobSecret ?? request.store.getJobSecret(jobId) ?? generateJobSecret() };
+    const recorded = request.store.getJobSecret(jobId);
+    if (anonymize.jobSecret === undefined && recorded !== undefined) anonymize = { ...anonymize, jobSecret: recorded };
+    else if (anonymize.jobSecret === undefined) anonymize = { ...anonymize, jobSecret: generateJobSecret(), secretSource: 'one-off' };
+    secretSource = jobSecretSource(anonymize, request.store, jobId);
   }
 
   const started = Date.now();
@@ -245,5 +251,5 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
     undatedNotListed,
     durationMs: Date.now() - started,
   });
-  return { a: a.name, b: b.name, direction, dryRun: request.dryRun === true, comparison, transfers, summary, outcome, undatedNotListed, notes };
+  return { a: a.name, b: b.name, direction, dryRun: request.dryRun === true, comparison, transfers, summary, outcome, undatedNotListed, secretSource, notes };
 }
