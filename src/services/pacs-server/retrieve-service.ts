@@ -21,6 +21,7 @@ import { checkLevel, informationModelOf } from './find-service';
 import type { InformationModel, QueryLevel } from './find-service';
 import { decodeIdentifier, IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, abbreviateRequestValue } from './identifier-codec';
 import { MoveDestinationSender, openSubOperationData } from './move-destination';
+import { StoredFileMissingError } from '../transfers/stored-file-check';
 import type { PacsNode } from '../settings/settings-types';
 
 /** Statuses of PS3.4 tables C.4-2 and C.4-3. */
@@ -207,6 +208,17 @@ function findUnmatchedParentKey(archive: LocalArchive, filter: InstanceFilter, p
 
 type SendOne = (instance: StoredInstance) => Promise<DimseResult>;
 
+/** Error Comment (0000,0902) of a sub-operation whose instance `loader delete` removed after the request listed it; at most 64 characters. */
+const DELETED_DURING_RETRIEVE = 'Instance deleted from the archive during this retrieve';
+
+interface SubOperationsOptions {
+  operation: 'C-MOVE' | 'C-GET';
+  /** Returns true when the index still lists the SOP Instance UID. */
+  isIndexed: (sopInstanceUid: string) => boolean;
+  /** Returns false once the C-MOVE destination association has ended; C-GET sends on the request's own association. */
+  isDestinationOpen?: () => boolean;
+}
+
 /** The result of the sub-operations, and why they stopped early when the request's association ended. */
 interface SubOperationsOutcome {
   result: RetrieveResult;
@@ -220,15 +232,41 @@ interface SubOperationsOutcome {
  * before the next one, and so does the end of the request's association. When
  * `isDestinationOpen` returns false after a failure, the instances not yet sent
  * are counted as failed at once and logged in one line, because every further
- * C-STORE on that association would fail the same way.
+ * C-STORE on that association would fail the same way. Instances whose file
+ * and index row a deletion removed after the request listed them fail
+ * without a line each, and one line per request gives their count.
  */
 async function runSubOperations(
   instances: StoredInstance[],
   sendOne: SendOne,
   context: MoveRequestContext | GetRequestContext,
   log: Logger,
-  isDestinationOpen: () => boolean = () => true,
+  options: SubOperationsOptions,
 ): Promise<SubOperationsOutcome> {
+  const deleted: string[] = [];
+  try {
+    return await runEachSubOperation(instances, sendOne, context, log, options, deleted);
+  } finally {
+    if (deleted.length > 0) {
+      log.warn(`${options.operation}: ${deleted.length} instances were deleted from the archive after the request listed them; counted them as failed`, {
+        callingAeTitle: context.association.callingAeTitle,
+        deletedInstances: deleted.length,
+        firstSopInstanceUid: deleted[0],
+      });
+    }
+  }
+}
+
+/** Runs the sub-operations for runSubOperations and collects in `deleted` the SOP Instance UIDs that a deletion removed meanwhile. */
+async function runEachSubOperation(
+  instances: StoredInstance[],
+  sendOne: SendOne,
+  context: MoveRequestContext | GetRequestContext,
+  log: Logger,
+  options: SubOperationsOptions,
+  deleted: string[],
+): Promise<SubOperationsOutcome> {
+  const isDestinationOpen = options.isDestinationOpen ?? (() => true);
   const progress = { remaining: instances.length, completed: 0, failed: 0, warning: 0 };
   const failedSopInstanceUids: string[] = [];
   let firstFailure: string | undefined;
@@ -242,12 +280,15 @@ async function runSubOperations(
     }
 
     let result: DimseResult;
+    let deletedMeanwhile = false;
     try {
       result = await sendOne(instance);
     } catch (error) {
       // The instance in flight when the request's association ended is not counted, since its outcome is unknown.
       if (context.signal.reason instanceof AssociationClosedError) continue;
-      result = { status: 0xc000, errorComment: (error as Error).message };
+      // A missing file whose row is gone was deleted on purpose, so the hint to reindex in the error does not apply.
+      deletedMeanwhile = error instanceof StoredFileMissingError && !options.isIndexed(error.sopInstanceUid);
+      result = { status: 0xc000, errorComment: deletedMeanwhile ? DELETED_DURING_RETRIEVE : (error as Error).message };
     }
 
     progress.remaining -= 1;
@@ -259,12 +300,16 @@ async function runSubOperations(
       progress.failed += 1;
       failedSopInstanceUids.push(instance.sopInstanceUid);
       firstFailure ??= result.errorComment ?? `C-STORE sub-operation failed with status ${statusText(result.status)}`;
-      log.warn('C-STORE sub-operation failed', {
-        callingAeTitle: context.association.callingAeTitle,
-        sopInstanceUid: instance.sopInstanceUid,
-        status: statusText(result.status),
-        error: result.errorComment,
-      });
+      if (deletedMeanwhile) {
+        deleted.push(instance.sopInstanceUid);
+      } else {
+        log.warn('C-STORE sub-operation failed', {
+          callingAeTitle: context.association.callingAeTitle,
+          sopInstanceUid: instance.sopInstanceUid,
+          status: statusText(result.status),
+          error: result.errorComment,
+        });
+      }
 
       if (progress.remaining > 0 && !isDestinationOpen()) {
         const notSent = instances.slice(index + 1);
@@ -362,7 +407,11 @@ export function createMoveHandler(deps: RetrieveDependencies) {
     try {
       const originator = { aeTitle: context.association.callingAeTitle, messageId: context.messageId };
       const sendOne = (instance: StoredInstance) => sender.send(instance, originator);
-      const { result, associationEnded } = await runSubOperations(instances, sendOne, context, deps.log, () => sender.isOpen);
+      const { result, associationEnded } = await runSubOperations(instances, sendOne, context, deps.log, {
+        operation: 'C-MOVE',
+        isIndexed: (sopInstanceUid) => deps.archive.getInstancePath(sopInstanceUid) !== undefined,
+        isDestinationOpen: () => sender.isOpen,
+      });
       if (associationEnded) logAssociationEnded(deps.log, 'C-MOVE', associationEnded, result, fields);
       else deps.log.info('C-MOVE finished', { ...fields, ...summarize(result) });
       return result;
@@ -395,7 +444,10 @@ export function createGetHandler(deps: RetrieveDependencies) {
       });
     };
 
-    const { result, associationEnded } = await runSubOperations(instances, sendOne, context, deps.log);
+    const { result, associationEnded } = await runSubOperations(instances, sendOne, context, deps.log, {
+      operation: 'C-GET',
+      isIndexed: (sopInstanceUid) => deps.archive.getInstancePath(sopInstanceUid) !== undefined,
+    });
     if (associationEnded) logAssociationEnded(deps.log, 'C-GET', associationEnded, result, fields);
     else deps.log.info('C-GET finished', { ...fields, ...summarize(result) });
     return result;

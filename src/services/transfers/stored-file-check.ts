@@ -85,6 +85,23 @@ function describeLinkedFile(instance: StoredInstance): Error {
   );
 }
 
+/**
+ * A file of the archive folder that is gone although its index row was read.
+ * A deletion removes the row before the file, so when the index no longer
+ * lists sopInstanceUid, the instance was deleted on purpose meanwhile and the
+ * hint to reindex in the message does not apply.
+ */
+export class StoredFileMissingError extends Error {
+  override readonly name = 'StoredFileMissingError';
+
+  constructor(
+    readonly sopInstanceUid: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Returns a clear error for a stored file that is gone (ENOENT), and `error` itself otherwise. */
 export function describeMissingFile(instance: StoredInstance, error: unknown): unknown {
   if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error;
@@ -95,7 +112,10 @@ export function describeMissingFile(instance: StoredInstance, error: unknown): u
         'Put it back, and run "loader scan --import" on it to keep a copy in the archive',
     );
   }
-  return new Error(`${instance.path} is missing; it was deleted after it was indexed, so run "loader reindex" to rebuild the index from the files`);
+  return new StoredFileMissingError(
+    instance.sopInstanceUid,
+    `${instance.path} is missing; it was deleted after it was indexed, so run "loader reindex" to rebuild the index from the files`,
+  );
 }
 
 /** Offset of the "DICM" prefix in a Part 10 file, after the 128-byte preamble (PS3.10 section 7.1). */
