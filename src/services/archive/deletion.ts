@@ -27,6 +27,13 @@
  *
  * Rows of files indexed in place (outside the archive folder) are removed,
  * and the files stay where they are.
+ *
+ * Steps 1 and 2 need free space, for the manifest and the index's
+ * write-ahead log. When less than SPACE_RESERVE_BYTES are free, the deletion
+ * first removes the archive's space reserve (space-reserve.ts), and it
+ * creates the reserve again at the end where there is room. A deletion that
+ * still finds the disk full raises ReadOnlyArchiveError with the free space,
+ * and changes nothing.
  */
 
 import fs from 'node:fs';
@@ -39,8 +46,11 @@ import type { ArchiveCatalog, StudySummary } from './catalog';
 import type { ArchiveDurability } from './durability';
 import { describeError } from './errors';
 import { fsyncDirectorySync, fsyncFileSync, linkNoReplaceSync } from './file-ops';
-import { FILE_MODE, FOLDER_MODE, conflictFileUid, conflictsFolder, trashFolder } from './layout';
+import { FILE_MODE, FOLDER_MODE, conflictFileUid, conflictsFolder, indexPath, trashFolder } from './layout';
 import { keepConflictSync } from './placement';
+import { describeFullFileSystem, diskFullReason, ReadOnlyArchiveError } from './read-only';
+import { isIndexDiskFull } from './storage-errors';
+import { ensureSpaceReserve, freeBytesOf, releaseSpaceReserve, SPACE_RESERVE_BYTES } from './space-reserve';
 
 /** The studies and series to delete, by UID. */
 export interface DeletionSelection {
@@ -189,8 +199,22 @@ export async function planDeletion(context: DeletionContext, selection: Deletion
  * Deletes the studies and series of `plan` as they are indexed now, in the
  * steps of the file comment. A whole study of the plan is deleted by its
  * Study Instance UID, so its series that arrived after the plan go too.
+ *
+ * @throws ReadOnlyArchiveError when the disk is too full for the manifest or
+ *   the index transaction; nothing is deleted then.
  */
 export async function deleteFromArchive(context: DeletionContext, plan: DeletionPlan): Promise<DeletionReport> {
+  const { root, logger } = context;
+  const free = freeBytesOf(root);
+  if (free !== undefined && free < SPACE_RESERVE_BYTES) releaseSpaceReserve(root, logger);
+  try {
+    return await deleteWithSpace(context, plan);
+  } finally {
+    ensureSpaceReserve(root, logger);
+  }
+}
+
+async function deleteWithSpace(context: DeletionContext, plan: DeletionPlan): Promise<DeletionReport> {
   const { root, catalog, logger } = context;
   const studyUids = plan.studies.filter((study) => study.wholeStudy).map((study) => study.study.studyInstanceUid);
   const seriesUids = plan.studies.filter((study) => !study.wholeStudy).flatMap((study) => study.series.map((series) => series.seriesInstanceUid));
@@ -210,7 +234,7 @@ export async function deleteFromArchive(context: DeletionContext, plan: Deletion
   } catch (error) {
     // The transaction rolled back, so no file goes, and the batch would only wait for the next open.
     fs.rmSync(batch, { recursive: true, force: true });
-    throw error;
+    throw diskFullError(root, error);
   }
   const report: DeletionReport = { studies: [], instances: removed.size, files: 0, bytes: 0, inPlaceInstances: 0, keptCopies: 0, keptCopyBytes: 0, failures: [] };
   const removedBytes = new Map<string, number>();
@@ -366,20 +390,32 @@ function fileIdentity(file: string): { dev: string; ino: string } | undefined {
 /** Creates a batch folder in .trash with the manifest of `entries`, flushed to disk in 'full' durability, and returns its path. */
 function createBatch(context: DeletionContext, entries: readonly ManifestEntry[]): string {
   const trash = trashFolder(context.root);
-  fs.mkdirSync(trash, { recursive: true, mode: FOLDER_MODE });
   batchCount++;
   const batch = path.join(trash, `${process.pid}.${PROCESS_TAG}.${batchCount}`);
-  fs.mkdirSync(batch, { mode: FOLDER_MODE });
-  // Written under another name and renamed, so a batch never has half a manifest.
-  const partial = path.join(batch, `${MANIFEST_FILE}.part`);
-  fs.writeFileSync(partial, JSON.stringify({ version: 1, entries }), { mode: FILE_MODE });
-  if (context.durability === 'full') fsyncFileSync(partial);
-  fs.renameSync(partial, path.join(batch, MANIFEST_FILE));
-  if (context.durability === 'full') {
-    fsyncDirectorySync(batch);
-    fsyncDirectorySync(trash);
+  try {
+    fs.mkdirSync(trash, { recursive: true, mode: FOLDER_MODE });
+    fs.mkdirSync(batch, { mode: FOLDER_MODE });
+    // Written under another name and renamed, so a batch never has half a manifest.
+    const partial = path.join(batch, `${MANIFEST_FILE}.part`);
+    fs.writeFileSync(partial, JSON.stringify({ version: 1, entries }), { mode: FILE_MODE });
+    if (context.durability === 'full') fsyncFileSync(partial);
+    fs.renameSync(partial, path.join(batch, MANIFEST_FILE));
+    if (context.durability === 'full') {
+      fsyncDirectorySync(batch);
+      fsyncDirectorySync(trash);
+    }
+  } catch (error) {
+    // No row is removed yet, so the batch and its partial manifest can go at once.
+    fs.rmSync(batch, { recursive: true, force: true });
+    throw diskFullError(context.root, error);
   }
   return batch;
+}
+
+/** Returns ReadOnlyArchiveError for a full disk (ENOSPC, EDQUOT, SQLITE_FULL, see isIndexDiskFull), and `error` itself otherwise. */
+function diskFullError(root: string, error: unknown): unknown {
+  const reason = diskFullReason(error, root) ?? (isIndexDiskFull(error, indexPath(root)) ? describeFullFileSystem(root, 'space') : undefined);
+  return reason === undefined ? error : new ReadOnlyArchiveError(root, reason, { cause: error, diskFull: true });
 }
 
 /** Returns the entries of a batch's manifest; a batch without one (its process stopped while writing it) has none. */

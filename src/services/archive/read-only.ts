@@ -39,12 +39,17 @@ export class ReadOnlyArchiveError extends ArchiveError {
 
 /**
  * Returns why `error` means that the file system of `folder` is full
- * (ENOSPC) or this user's disk quota is used up (EDQUOT), with the free
- * space, or undefined for any other failure.
+ * (ENOSPC, or SQLITE_FULL from a write of the index) or this user's disk
+ * quota is used up (EDQUOT), with the free space, or undefined for any other failure.
  */
 export function diskFullReason(error: unknown, folder: string): string | undefined {
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT' && code !== 'SQLITE_FULL') return undefined;
+  return describeFullFileSystem(folder, code === 'EDQUOT' ? 'quota' : 'space');
+}
+
+/** Describes the file system of `folder` as out of space or out of this user's disk quota, with the free space. */
+export function describeFullFileSystem(folder: string, exhausted: 'space' | 'quota'): string {
   let free = 'free space unknown';
   try {
     const stats = fs.statfsSync(folder);
@@ -52,7 +57,7 @@ export function diskFullReason(error: unknown, folder: string): string | undefin
   } catch {
     // The reason is still right without the numbers.
   }
-  return code === 'ENOSPC'
+  return exhausted === 'space'
     ? `no space left on the file system of ${folder} (${free})`
     : `the disk quota of this user on the file system of ${folder} is used up (${free})`;
 }

@@ -34,8 +34,9 @@ const LIMIT_MARGIN_BYTES = 64 * 1024;
 
 /**
  * Describes a file system error of a store (EFBIG, ENOSPC, EDQUOT, EACCES,
- * EPERM, EROFS), or returns undefined for other errors. `file` is the file
- * being written, used when the error names no path (a write to a descriptor).
+ * EPERM, EROFS) or a full disk under the index (SQLITE_FULL), or returns
+ * undefined for other errors. `file` is the file being written, used when
+ * the error names no path (a write to a descriptor).
  */
 export function describeStorageFailure(error: unknown, file?: string): StorageFailure | undefined {
   const errno = error as NodeJS.ErrnoException | null;
@@ -47,6 +48,12 @@ export function describeStorageFailure(error: unknown, file?: string): StorageFa
       return {
         comment: 'File size limit reached (EFBIG); check ulimit -f of the loader',
         detail: `File size limit reached (EFBIG) writing ${target ?? 'a file'}. ${describeFileSizeLimit()}`,
+      };
+    case 'SQLITE_FULL':
+      // better-sqlite3's message "database or disk is full" names neither the file nor the remedy.
+      return {
+        comment: 'Disk full (SQLITE_FULL) in the archive; free space, then retry',
+        detail: `Disk full (SQLITE_FULL) writing the archive index: ${describeFreeSpace(target)}`,
       };
     case 'ENOSPC':
       return {
@@ -122,6 +129,19 @@ export function describeIndexWriteFailure(error: unknown, indexFile: string): St
       `Check the kernel log for disk errors (journalctl -k), the free space of ${path.dirname(indexFile)} ` +
       `and the file size limit of the loader process (ulimit -f).`,
   };
+}
+
+/**
+ * Returns true when a failed write of the SQLite index `indexFile` means a
+ * full file system: SQLITE_FULL, or an I/O error (as SQLite reports a failed
+ * write of its write-ahead log or shared memory file) while less than
+ * LOW_FREE_BYTES are free and no file size limit explains it.
+ */
+export function isIndexDiskFull(error: unknown, indexFile: string): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_FULL') return true;
+  const failure = typeof code === 'string' && code.startsWith('SQLITE_IOERR') ? describeIndexWriteFailure(error, indexFile) : undefined;
+  return failure?.comment.startsWith('Disk full') === true;
 }
 
 /** Returns the soft RLIMIT_FSIZE of this process in bytes from /proc/self/limits, or undefined when unlimited or unknown. */
