@@ -9,6 +9,7 @@ import envPaths from 'env-paths';
 
 import { INCOMING_FOLDER, INDEX_FILE, LocalArchive, type OpenArchiveOptions } from '../services/archive';
 import type { LegacyCharacterSet } from '../dicom/charset';
+import type { LegacyCharacterSetSource } from '../services/archive/legacy-charset-notice';
 import { SettingsStore } from '../services/settings/settings-store';
 import { validateLegacyCharacterSet } from '../services/settings/validation';
 
@@ -107,6 +108,16 @@ export function openWritableArchive(
 export function resolveLegacyCharacterSet(options: GlobalOptions, settings?: SettingsStore): LegacyCharacterSet {
   if (options.legacyCharset !== undefined) return validateLegacyCharacterSet('--legacy-charset', options.legacyCharset);
   return (settings ?? openSettings(options)).settings.pacs.legacyCharacterSet;
+}
+
+/** Returns resolveLegacyCharacterSet() with its origin, for the log line about text decoded in it. */
+export function resolveLegacyCharacterSetWithSource(
+  options: GlobalOptions,
+  settings: SettingsStore = openSettings(options),
+): { legacyCharacterSet: LegacyCharacterSet; legacyCharacterSetSource: LegacyCharacterSetSource } {
+  const legacyCharacterSet = resolveLegacyCharacterSet(options, settings);
+  const legacyCharacterSetSource = options.legacyCharset !== undefined ? { chosen: true, description: 'given with --legacy-charset' } : settings.legacyCharacterSetSource();
+  return { legacyCharacterSet, legacyCharacterSetSource };
 }
 
 /** Returns "1 study" or "2 studies": the count and the noun in the matching number. */

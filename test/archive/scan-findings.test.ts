@@ -19,6 +19,9 @@ import { CT_SMALL, PYDICOM_TEST_FILES, freshCopy, makeTempDir, removeTempDir } f
 const DICOMDIR_TESTS = path.join(PYDICOM_TEST_FILES, 'dicomdirtests');
 const MR_TRUNCATED = path.join(PYDICOM_TEST_FILES, 'MR_truncated.dcm');
 
+/** Files of the disc TINY_ALPHA, a subfolder of pydicom's dicomdirtests with its own DICOMDIR, which the scan reads as media too. */
+const TINY_ALPHA_FILES = 50;
+
 /** Files of pydicom's dicomdirtests that the tests delete: all of MR2 and one file of MR700. */
 function removeReferencedFiles(media: string): string[] {
   const mr2 = path.join(media, '98892003', 'MR2');
@@ -76,9 +79,10 @@ describe('scan findings', () => {
 
     const report = await archive.scanPaths([dicomdir], { import: true });
 
-    expect(report.imported).toBe(23);
+    expect(report.imported).toBe(23 + TINY_ALPHA_FILES);
     expect(report.damaged).toEqual([]);
-    expect(report.scanned).toBe(23);
+    expect(report.scanned).toBe(23 + TINY_ALPHA_FILES);
+    expect(report.dicomdirs).toBe(2);
     expect(report.missing.map((item) => item.path).sort()).toEqual(removed);
     for (const item of report.missing) {
       expect(item.dicomdir).toBe(dicomdir);
@@ -279,7 +283,7 @@ describeWithLoader('loader commands on findings', () => {
     const run = await runLoader(['scan', '--import', path.join(media, 'DICOMDIR')], { dirs });
 
     expect(run.code).toBe(3);
-    expect(run.stdout).toMatch(/scanned 23 files: .*23 imported, .* 0 damaged, 0 unreadable,/);
+    expect(run.stdout).toMatch(new RegExp(`scanned ${23 + TINY_ALPHA_FILES} files: .*${23 + TINY_ALPHA_FILES} imported, .* 0 damaged, 0 unreadable,`));
     expect(run.stdout).toContain('8 files missing: given or referenced by a DICOMDIR, but not found\n');
     expect(run.stdout).toContain(`missing: ${path.join(media, '98892003', 'MR700', '4648')}: not found: Directory record `);
   });

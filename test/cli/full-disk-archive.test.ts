@@ -144,4 +144,19 @@ describeFullDisk('archive on a full file system', () => {
       expect(/\(0000,0902\) LO \[([^\]]*)\]/.exec(response)?.[1]).toBe('Archive disk full; free space and restart the loader server');
     });
   });
+
+  // Last in this file, because it frees space. The server of the serve tests still runs, as it would when a technician frees space.
+  test('delete frees space on the full disk', async () => {
+    const studyUid = ctFiles[0].studyInstanceUid!;
+    const before = fs.statfsSync(mountPoint);
+
+    const result = await runLoader(['delete', '--study-uid', studyUid, '--yes'], { dirs });
+
+    expect(result.stderr).toContain('Removed the space reserve of the archive, because its disk is full');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Deleted 1 study: /m);
+    const studies = (await runLoader(['studies', '--json'], { dirs })).json<{ studyInstanceUid: string }[]>();
+    expect(studies.map((study) => study.studyInstanceUid)).not.toContain(studyUid);
+    expect(fs.statfsSync(mountPoint).bavail).toBeGreaterThan(before.bavail);
+  }, 60_000);
 });

@@ -2,7 +2,9 @@
  * `loader scan` of a patient CD copied to a folder: a DICOMDIR written by
  * DCMTK's dcmmkdir, AUTORUN.INF and a viewer program of many DLL files. Only
  * the referenced files are read, and the viewer does not make the exit code
- * partial. Non-DICOM files in a plain folder are summarized in one line.
+ * partial. A disc copied into a subfolder of another, with its own DICOMDIR,
+ * is scanned as media too. Non-DICOM files in a plain folder are summarized in
+ * one line.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,6 +35,11 @@ function writePatientCd(folder: string): PatientCd {
   fs.mkdirSync(path.join(folder, 'VIEWER'));
   for (let i = 0; i < VIEWER_FILES; i++) fs.writeFileSync(path.join(folder, 'VIEWER', `LIB${String(i).padStart(3, '0')}.DLL`), program);
   return { folder, dicomdir: path.join(folder, 'DICOMDIR'), images };
+}
+
+/** Overwrites `file` with a preamble, DICM and an element cut off in its header, so the DICOMDIR cannot be read. */
+function writeUnreadableDicomdir(file: string): void {
+  fs.writeFileSync(file, Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04])]));
 }
 
 describeBuilt('scan of a patient CD', () => {
@@ -125,7 +132,7 @@ describeBuilt('scan of a patient CD', () => {
   });
 
   test('unreadable DICOMDIR walks folder', async () => {
-    fs.writeFileSync(cd.dicomdir, Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.from([0x02, 0x00, 0x00, 0x00, 0x55, 0x4c, 0x04])]));
+    writeUnreadableDicomdir(cd.dicomdir);
 
     const run = await runLoader(['scan', '--json', cd.folder], { dirs });
     const report = run.json<ScanReport>();
@@ -135,6 +142,57 @@ describeBuilt('scan of a patient CD', () => {
     expect(report.indexed).toBe(2);
     expect(report.notDicom).toHaveLength(VIEWER_FILES + 2);
     expect(report.unreferenced).toEqual([]);
+  });
+
+  test('nested disc scanned as media', async () => {
+    const inner = writePatientCd(path.join(cd.folder, 'INNER'));
+
+    const run = await runLoader(['scan', '--json', cd.folder], { dirs });
+    const report = run.json<ScanReport>();
+
+    expect(run.code).toBe(0);
+    expect(report.scanned).toBe(4);
+    expect(report.indexed).toBe(4);
+    expect(report.dicomdirs).toBe(2);
+    expect(report.notDicom).toEqual([]);
+    expect(report.unreferenced).toEqual([
+      { dicomdir: cd.dicomdir, count: VIEWER_FILES + 2, dicomLike: [] },
+      { dicomdir: inner.dicomdir, count: VIEWER_FILES + 2, dicomLike: [] },
+    ]);
+  });
+
+  test('nested disc in text report', async () => {
+    writePatientCd(path.join(cd.folder, 'INNER'));
+
+    const run = await runLoader(['scan', cd.folder], { dirs });
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^scanned 4 files: 4 indexed, /m);
+    expect(run.stdout).not.toContain('starts with DICM');
+  });
+
+  test('given DICOMDIR scans nested disc', async () => {
+    writePatientCd(path.join(cd.folder, 'INNER'));
+
+    const run = await runLoader(['scan', '--json', cd.dicomdir], { dirs });
+    const report = run.json<ScanReport>();
+
+    expect(run.code).toBe(0);
+    expect(report.indexed).toBe(4);
+    expect(report.dicomdirs).toBe(2);
+  });
+
+  test('unreadable nested DICOMDIR walks folder', async () => {
+    const inner = writePatientCd(path.join(cd.folder, 'INNER'));
+    writeUnreadableDicomdir(inner.dicomdir);
+
+    const run = await runLoader(['scan', '--json', cd.folder], { dirs });
+    const report = run.json<ScanReport>();
+
+    expect(run.code).toBe(3);
+    expect(report.damaged.map((item) => item.path)).toEqual([inner.dicomdir]);
+    expect(report.indexed).toBe(4);
+    expect(report.notDicom).toHaveLength(VIEWER_FILES + 2);
   });
 });
 

@@ -11,6 +11,7 @@ import { PYTHON, StudyRow, archivePathOf, listStudies, readPart10 } from './help
 
 const SCAN_PATHS = [path.join(CORPUS_DIR, 'samples'), path.join(CORPUS_DIR, 'hostile')];
 const PYDICOM_DICOMDIR = '/usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests/DICOMDIR';
+const PYDICOM_NESTED_DICOMDIR = '/usr/lib/python3/dist-packages/pydicom/data/test_files/dicomdirtests/TINY_ALPHA/DICOMDIR';
 
 interface ScanReport {
   scanned: number;
@@ -123,15 +124,19 @@ describe.each([
 
 describe('scan of a DICOMDIR', () => {
   test('referenced files indexed', async () => {
-    // pydicom counts the records that reference an existing file.
+    // pydicom counts the records that reference an existing file, in the DICOMDIR and in the disc copied into its folder.
     const count = await runCommand(PYTHON, [
       '-c',
       'import os, sys, pydicom\n' +
-        'd = pydicom.dcmread(sys.argv[1])\n' +
-        'base = os.path.dirname(sys.argv[1])\n' +
-        'refs = [r.ReferencedFileID for r in d.DirectoryRecordSequence if "ReferencedFileID" in r]\n' +
-        'print(sum(os.path.exists(os.path.join(base, *([f] if isinstance(f, str) else f))) for f in refs))\n',
+        'total = 0\n' +
+        'for path in sys.argv[1:]:\n' +
+        '    d = pydicom.dcmread(path)\n' +
+        '    base = os.path.dirname(path)\n' +
+        '    refs = [r.ReferencedFileID for r in d.DirectoryRecordSequence if "ReferencedFileID" in r]\n' +
+        '    total += sum(os.path.exists(os.path.join(base, *([f] if isinstance(f, str) else f))) for f in refs)\n' +
+        'print(total)\n',
       PYDICOM_DICOMDIR,
+      PYDICOM_NESTED_DICOMDIR,
     ]);
     const expected = Number(count.stdout.trim());
 
@@ -140,7 +145,8 @@ describe('scan of a DICOMDIR', () => {
 
     expect(expected).toBeGreaterThan(0);
     expect(run.code).toBe(0);
-    expect(report.dicomdirs).toBe(1);
+    // TINY_ALPHA, beside the DICOMDIR, has a DICOMDIR of its own, so it is scanned as media too.
+    expect(report.dicomdirs).toBe(2);
     expect(report.indexed).toBe(expected);
   });
 });

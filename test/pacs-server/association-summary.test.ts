@@ -94,3 +94,71 @@ describe('association summary lines', () => {
     expect(rejections[0]).toMatch(/reason=/);
   }, 60_000);
 });
+
+describe('legacy character set line', () => {
+  /** Starts a server whose archive decodes undeclared text as windows-1251 from `source`. */
+  async function startServer(name: string, source: { chosen: boolean; description: string }) {
+    const archive = LocalArchive.open(path.join(makeTempDir(name), 'archive'), { legacyCharacterSet: 'windows-1251', legacyCharacterSetSource: source });
+    const server = new PacsServer({
+      settings: { ...defaultSettings().pacs, aeTitle: AE_TITLE, host: LOOPBACK, port: 0, acceptAnyCallingAeTitle: true, legacyCharacterSet: 'windows-1251' },
+      archive,
+      listNodes: () => [],
+    });
+    const { port } = await server.start();
+    const stop = async () => {
+      await server.stop();
+      archive.close();
+    };
+    return { called: { aeTitle: AE_TITLE, host: LOOPBACK, port }, stop };
+  }
+
+  /** Sends `files` from `callingAeTitle` and waits for the summary line of that association. */
+  async function send(called: { aeTitle: string; host: string; port: number }, files: string[], callingAeTitle: string, summariesBefore: number) {
+    const result = await storeFiles(called, files, { callingAeTitle });
+    expect(result.code).toBe(0);
+    await waitForLines((line) => line.includes('Instances received in association') && line.includes(`callingAeTitle=${callingAeTitle} `), summariesBefore + 1);
+  }
+
+  const legacyLines = (callingAeTitle: string) =>
+    lines.filter((line) => line.includes('pacs.legacyCharacterSet windows-1251') && line.includes(`callingAeTitle=${callingAeTitle} `));
+
+  test('default warns once per calling AE', async () => {
+    const series = await writeCp1251Series(2);
+    const server = await startServer('legacy-default', { chosen: false, description: 'default for the Russian interface language (locale LANG=ru_RU.UTF-8)' });
+    try {
+      await send(server.called, series.files, 'OLD_CT', 0);
+      await send(server.called, series.files, 'OLD_CT', 1);
+      await send(server.called, series.files, 'OLD_MR', 0);
+    } finally {
+      await server.stop();
+    }
+
+    const oldCt = legacyLines('OLD_CT');
+    expect(oldCt).toHaveLength(1);
+    expect(oldCt[0]).toMatch(/^\S+ WARN /);
+    expect(oldCt[0]).toContain('windows-1251, default for the Russian interface language (locale LANG=ru_RU.UTF-8).');
+    expect(oldCt[0]).toContain('loader config set pacs.legacyCharacterSet VALUE');
+    expect(oldCt[0]).toContain('loader config set pacs.legacyCharacterSet windows-1251');
+    expect(oldCt[0]).toContain('restart the server');
+    expect(oldCt[0]).toContain('loader reindex');
+    expect(oldCt[0]).toContain('instances=2');
+    expect(legacyLines('OLD_MR')).toHaveLength(1);
+  }, 90_000);
+
+  test('chosen value logs INFO once', async () => {
+    const series = await writeCp1251Series(2);
+    const server = await startServer('legacy-chosen', { chosen: true, description: 'set in /etc/loader/settings.json' });
+    try {
+      await send(server.called, series.files, 'SET_CT', 0);
+      await send(server.called, series.files, 'SET_CT', 1);
+    } finally {
+      await server.stop();
+    }
+
+    const setCt = legacyLines('SET_CT');
+    expect(setCt).toHaveLength(1);
+    expect(setCt[0]).toMatch(/^\S+ INFO /);
+    expect(setCt[0]).toContain('windows-1251, set in /etc/loader/settings.json.');
+    expect(setCt[0]).toContain('loader reindex');
+  }, 90_000);
+});

@@ -12,7 +12,7 @@ import { setLogSink } from '../../src/services/logger';
 import { SettingsStore } from '../../src/services/settings/settings-store';
 import { AppController, LocalFolderError } from '../../src/ui/controllers/app-controller';
 import type { PanelConnection, TransferProgress } from '../../src/ui/controllers/app-controller';
-import { panelKindChange, sideToOpen } from '../../src/ui/controllers/panel-state';
+import { keptSelection, panelKindChange, sideToOpen } from '../../src/ui/controllers/panel-state';
 import { StudyRetrieveError } from '../../src/ui/controllers/study-opener';
 import type { OpenProgress } from '../../src/ui/controllers/study-opener';
 import { messageKeys } from '../../src/ui/i18n';
@@ -37,7 +37,7 @@ function newController(label: string): { controller: AppController; configDir: s
 }
 
 /** A ScanSummary whose counts other than scanned and indexed are all zero. */
-const NO_PROBLEMS = { duplicates: 0, damaged: 0, unreadable: 0, notDicom: 0, conflicts: 0, missing: 0, specialFiles: 0 };
+const NO_PROBLEMS = { duplicates: 0, damaged: 0, unreadable: 0, notDicom: 0, conflicts: 0, missing: 0, specialFiles: 0, unreferenced: 0, unreferencedDicomLike: 0 };
 
 let previousSink: (line: string) => void;
 beforeAll(() => {
@@ -152,6 +152,24 @@ describe('Local panel', () => {
 
     // IM1 and the FIFO are scanned. IM2, which the DICOMDIR references, is missing, so it is not scanned.
     expect(result).toEqual({ ...NO_PROBLEMS, scanned: 2, indexed: 1, missing: 1, specialFiles: 1 });
+  });
+
+  test('scanLocal counts files a DICOMDIR omits', async () => {
+    const { controller: scanning, archiveRoot: scanRoot } = newController('ctl-scan-unreferenced');
+    const folder = makeTempDir('ctl-scan-unreferenced-files');
+    freshCopy(CT_SMALL, path.join(folder, 'IMAGES', 'IM1'));
+    freshCopy(MR_SMALL, path.join(folder, 'IMAGES', 'IM2'));
+    execFileSync('dcmmkdir', ['+r', '-Pgp', '+I', 'IMAGES'], { cwd: folder, stdio: 'pipe' });
+    // Written after the DICOMDIR, so none of its records references them: a DICOM file and a viewer's text file.
+    freshCopy(CT_SMALL, path.join(folder, 'IMAGES', 'IM3'));
+    fs.writeFileSync(path.join(folder, 'README.TXT'), 'Open the images with the viewer on this disc.\n');
+    const archive = LocalArchive.open(scanRoot);
+
+    const result = await scanning.scanLocal(archive, folder, () => undefined);
+    archive.close();
+    await scanning.close();
+
+    expect(result).toEqual({ ...NO_PROBLEMS, scanned: 2, indexed: 2, unreferenced: 2, unreferencedDicomLike: 1 });
   });
 
   test('scanLocal counts hard links as duplicates', async () => {
@@ -661,6 +679,67 @@ describe('Local panel filter', () => {
     const date = controller.searchLocal(archive, 'алена')[0].studyDate;
     expect(filterLabels(`алена ${date}`)).toEqual(['yolkina']);
     expect(filterLabels(`алена ${date.replace(/-/g, '')}`)).toEqual(['yolkina']);
+  });
+});
+
+describe('Local panel deletion', () => {
+  test('deletes only the selected study', async () => {
+    const { controller, archiveRoot } = newController('ctl-delete');
+    const source = makeTempDir('ctl-delete-files');
+    const keep = freshCopy(CT_SMALL, path.join(source, 'keep.dcm'));
+    const remove = freshCopy(MR_SMALL, path.join(source, 'remove.dcm'));
+    const connection = controller.connectLocal(archiveRoot);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+    const keptStudy = await connection.archive.importFile(keep, { copy: true });
+    const deletedStudy = await connection.archive.importFile(remove, { copy: true });
+    const deletedPath = connection.archive.listInstances({ studyInstanceUid: deletedStudy.studyInstanceUid })[0].path;
+
+    try {
+      const plan = await controller.planDeletion(connection.archive, [deletedStudy.studyInstanceUid]);
+      expect(plan.studies.map((study) => study.study.studyInstanceUid)).toEqual([deletedStudy.studyInstanceUid]);
+      expect(plan.instances).toBe(1);
+      expect(plan.bytes).toBe(fs.statSync(deletedPath).size);
+      expect(plan.inPlaceInstances).toBe(0);
+
+      const report = await controller.deleteStudies(connection.archive, plan);
+
+      expect(report.instances).toBe(1);
+      expect(report.failures).toEqual([]);
+      expect(fs.existsSync(deletedPath)).toBe(false);
+      expect(controller.searchLocal(connection.archive).map((row) => row.studyInstanceUid)).toEqual([keptStudy.studyInstanceUid]);
+    } finally {
+      await controller.close();
+    }
+  });
+
+  test('keeps files indexed in place', async () => {
+    const { controller } = newController('ctl-delete-in-place');
+    const folder = makeTempDir('ctl-delete-in-place-files');
+    const file = freshCopy(CT_SMALL, path.join(folder, 'ct', 'image1.dcm'));
+    const connection = controller.connectLocal(folder);
+    if (connection.kind !== 'local') throw new Error('expected a local connection');
+
+    try {
+      await controller.scanLocal(connection.archive, folder, () => undefined);
+      const [row] = controller.searchLocal(connection.archive);
+      const plan = await controller.planDeletion(connection.archive, [row.studyInstanceUid]);
+      expect(plan.inPlaceInstances).toBe(1);
+      expect(plan.bytes).toBe(0);
+
+      const report = await controller.deleteStudies(connection.archive, plan);
+
+      expect(report.inPlaceInstances).toBe(1);
+      expect(fs.existsSync(file)).toBe(true);
+      expect(controller.searchLocal(connection.archive)).toEqual([]);
+    } finally {
+      await controller.close();
+    }
+  });
+
+  test('selection keeps listed studies only', () => {
+    const rows = [{ studyInstanceUid: '1.1' }, { studyInstanceUid: '1.3' }];
+    expect(keptSelection(['1.1', '1.2', '1.3'], rows)).toEqual(['1.1', '1.3']);
+    expect(keptSelection(['1.2'], rows)).toEqual([]);
   });
 });
 

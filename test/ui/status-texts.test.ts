@@ -4,13 +4,16 @@
  * send dialog names the patients of the selected studies.
  */
 import { progressText, scanDoneText, selectedPatientsText, transferResultText } from '../../src/ui/components/status-texts';
+import { deletionConfirmText, deletionFailures, deletionResultText } from '../../src/ui/components/deletion-texts';
+import type { DeletionPlan, DeletionReport, StudyToDelete } from '../../src/services/archive';
+import type { StudySummary } from '../../src/services/archive/catalog';
 import { translator } from '../../src/ui/i18n';
 
 const en = translator('en');
 const ru = translator('ru');
 
 const FAILED_SEND = { instances: 0, failures: [{ uid: '1.2.3', reason: 'association with PACS failed: connection refused' }], outcome: 'failure' as const };
-const NO_PROBLEMS = { duplicates: 0, damaged: 0, unreadable: 0, notDicom: 0, conflicts: 0, missing: 0, specialFiles: 0 };
+const NO_PROBLEMS = { duplicates: 0, damaged: 0, unreadable: 0, notDicom: 0, conflicts: 0, missing: 0, specialFiles: 0, unreferenced: 0, unreferencedDicomLike: 0 };
 
 describe('transfer texts', () => {
   test('failed send counts instances sent', () => {
@@ -50,10 +53,23 @@ describe('scan texts', () => {
   });
 
   test('every problem kind listed', () => {
-    const summary = { scanned: 9, indexed: 1, duplicates: 1, damaged: 1, unreadable: 1, notDicom: 1, conflicts: 1, missing: 1, specialFiles: 2 };
+    const summary = { scanned: 9, indexed: 1, duplicates: 1, damaged: 1, unreadable: 1, notDicom: 1, conflicts: 1, missing: 1, specialFiles: 2, unreferenced: 3, unreferencedDicomLike: 1 };
     expect(scanDoneText(en, summary)).toBe(
-      'Scan finished: 9 files, 1 indexed, 1 already in the archive, 1 damaged, 1 unreadable, 1 not DICOM, 1 not indexed because of a conflict, 1 missing, 2 special files',
+      'Scan finished: 9 files, 1 indexed, 1 already in the archive, 1 damaged, 1 unreadable, 1 not DICOM, 1 not indexed because of a conflict, 1 missing, ' +
+        '3 files that no DICOMDIR record references, not scanned, 1 of them starts with DICM, so the DICOMDIR may lack its record, 2 special files',
     );
+  });
+
+  test('DICOMDIR gap counted in both languages', () => {
+    const summary = { ...NO_PROBLEMS, scanned: 4, indexed: 4, unreferenced: 5, unreferencedDicomLike: 2 };
+    expect(scanDoneText(ru, summary)).toBe(
+      'Сканирование завершено. Файлов: 4, проиндексировано: 4, не сканировано файлов, на которые не ссылается ни одна запись DICOMDIR: 5, ' +
+        'из них начинаются с DICM, и в DICOMDIR может не хватать их записей: 2',
+    );
+    expect(scanDoneText(en, summary)).toBe(
+      'Scan finished: 4 files, 4 indexed, 5 files that no DICOMDIR record references, not scanned, 2 of them start with DICM, so the DICOMDIR may lack their records',
+    );
+    expect(scanDoneText(en, { ...summary, unreferencedDicomLike: 0 })).toBe('Scan finished: 4 files, 4 indexed, 5 files that no DICOMDIR record references, not scanned');
   });
 });
 
@@ -92,5 +108,80 @@ describe('send dialog patients', () => {
 
   test('unknown UIDs give no text', () => {
     expect(selectedPatientsText(en, rows, ['9.9'])).toBe('');
+  });
+});
+
+describe('deletion texts', () => {
+  const study = (uid: string, patientName: string, patientId: string, instances: number): StudyToDelete => ({
+    study: { studyInstanceUid: uid, patientName, patientId } as StudySummary,
+    wholeStudy: true,
+    series: [],
+    instances,
+    bytes: instances * 1024 * 1024,
+    inPlaceInstances: 0,
+  });
+  const plan = (studies: StudyToDelete[], changes: Partial<DeletionPlan> = {}): DeletionPlan => ({
+    studies,
+    missingStudyInstanceUids: [],
+    missingSeriesInstanceUids: [],
+    instances: studies.reduce((total, entry) => total + entry.instances, 0),
+    bytes: studies.reduce((total, entry) => total + entry.bytes, 0),
+    inPlaceInstances: 0,
+    keptCopies: [],
+    ...changes,
+  });
+  const fourPatients = [study('1.1', 'Иванов^Иван', 'LDR-1', 2), study('1.2', 'Petrov^Petr', 'P-2', 1), study('1.3', 'Sidorov', 'P-3', 1), study('1.4', 'Smith^John', 'P-4', 1)];
+
+  test('confirmation names three patients', () => {
+    expect(deletionConfirmText(en, plan(fourPatients), '/data/archive')).toBe(
+      'Delete 4 studies, 5 instances (5.0 MiB), from /data/archive?\n' +
+        'Patients:\nИванов Иван, Patient ID LDR-1\nPetrov Petr, Patient ID P-2\nSidorov, Patient ID P-3\nand 1 more patient\n' +
+        'The deletion cannot be undone.',
+    );
+    expect(deletionConfirmText(ru, plan(fourPatients.slice(0, 1)), '/data/archive')).toBe(
+      'Удалить из /data/archive исследования? Исследований: 1, снимков: 2, объём: 2.0 MiB.\nПациенты:\nИванов Иван, ID пациента LDR-1\nОтменить удаление нельзя.',
+    );
+  });
+
+  test('confirmation names in-place files and copies', () => {
+    const withFiles = plan(fourPatients.slice(1, 2), { inPlaceInstances: 1, keptCopies: [{ path: '/data/archive/.conflicts/x.dcm', size: 2048 }] });
+    const english = deletionConfirmText(en, withFiles, '/data/folder');
+    expect(english).toContain('\n1 instance is indexed in place: the index no longer lists it, and its file outside the archive folder stays. A later scan of the folder indexes it again.\n');
+    expect(english).toContain('\n1 copy kept aside in .conflicts for these UIDs (2.0 KiB) is deleted too.\n');
+    const russian = deletionConfirmText(ru, withFiles, '/data/folder');
+    expect(russian).toContain('\nСнимков, проиндексированных на месте: 1.');
+    expect(russian).toContain('\nКопии, отложенные в .conflicts для этих UID, тоже удаляются. Копий: 1, объём: 2.0 KiB.\n');
+  });
+
+  const report = (changes: Partial<DeletionReport> = {}): DeletionReport => ({
+    studies: [{ studyInstanceUid: '1.1', wholeStudy: true, seriesInstanceUids: ['1.1.1'], instances: 2, bytes: 3 * 1024 * 1024, remainingInstances: 0 }],
+    instances: 2,
+    files: 2,
+    bytes: 3 * 1024 * 1024,
+    inPlaceInstances: 0,
+    keptCopies: 0,
+    keptCopyBytes: 0,
+    failures: [],
+    ...changes,
+  });
+
+  test('outcome counts what was removed', () => {
+    expect(deletionResultText(en, report())).toBe('Deleted 1 study: 2 instances, 3.0 MiB freed');
+    expect(deletionResultText(ru, report())).toBe('Удалено исследований: 1, снимков: 2, освобождено: 3.0 MiB');
+  });
+
+  test('outcome lists every other count', () => {
+    const studies = [{ ...report().studies[0], remainingInstances: 1 }];
+    const failures = [{ path: '/data/archive/1.1/1.1.1/a.dcm', error: 'EACCES: permission denied' }];
+    const partial = report({ studies, inPlaceInstances: 1, keptCopies: 2, failures });
+    expect(deletionResultText(en, partial)).toBe(
+      'Deleted 1 study: 2 instances, 3.0 MiB freed, 1 indexed in place, whose files stay, 2 kept copies removed from .conflicts, ' +
+        '1 study received new instances during the deletion and stays listed, 1 file not removed, retried when the archive is next opened; see the list below',
+    );
+    expect(deletionResultText(ru, partial)).toBe(
+      'Удалено исследований: 1, снимков: 2, освобождено: 3.0 MiB, проиндексировано на месте, файлы остались: 1, удалено отложенных копий из .conflicts: 2, ' +
+        'исследований, получивших новые снимки во время удаления и оставшихся в списке: 1, не удалено файлов (повтор при следующем открытии архива): 1; список ниже',
+    );
+    expect(deletionFailures(partial)).toEqual([{ uid: '/data/archive/1.1/1.1.1/a.dcm', reason: 'EACCES: permission denied' }]);
   });
 });

@@ -149,6 +149,7 @@ describeWithGui('window with its own server', () => {
 
   test('Return connects and searches', async () => {
     // The left panel is a PACS panel; Return in the AE title field connects it to the loader's server and searches.
+    await driver.typeInto('left-host', '127.0.0.1');
     await driver.typeInto('left-port', String(serverPort));
     await driver.typeInto('left-aet', AE_TITLE);
     driver.key('Return');

@@ -49,6 +49,7 @@ describeWithGui('window with the server off at start', () => {
 
   /** Connects the left panel to Orthanc, selects its study and retrieves it into the right Local panel by C-MOVE. */
   const retrieveByMove = async () => {
+    await driver.typeInto('left-host', '127.0.0.1');
     await driver.typeInto('left-port', String(orthanc.port));
     await driver.typeInto('left-aet', ORTHANC_AE_TITLE);
     await driver.click('left-connect');

@@ -176,6 +176,7 @@ describeWithGui('study table sorting', () => {
     expect(driver.widget('right-selection')?.text).toBe('Исследований: 5, выбрано: 1');
 
     // The left PACS panel connects to dcmqrscp, and the send goes from the right Local panel to it.
+    await driver.typeInto('left-host', '127.0.0.1');
     await driver.typeInto('left-port', String(dcmqrscp.port));
     await driver.typeInto('left-aet', dcmqrscp.aeTitle);
     await driver.click('left-connect');

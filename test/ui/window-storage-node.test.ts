@@ -39,6 +39,9 @@ describeWithGui('window with a storage-only node', () => {
       expect({ code: scan.code, stderr: scan.stderr.slice(-500) }).toEqual({ code: 0, stderr: expect.any(String) });
 
       storescp = await startStorescp({ aeTitle: 'DESTSCP' });
+      // A registered node fills the PACS panel at start, which then shows no hint about registering one.
+      const added = await runLoader(['nodes', 'add', 'destscp', '--aet', 'DESTSCP', '--host', '127.0.0.1', '--port', String(storescp.port)], { dirs });
+      expect({ code: added.code, stderr: added.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     },
   });
 

@@ -141,6 +141,7 @@ describeWithGui('desktop window', () => {
     await driver.waitForGone('license-window');
     await driver.waitForActiveWindow('main-window');
 
+    await driver.typeInto('left-host', '127.0.0.1');
     await driver.typeInto('left-port', String(orthanc.port));
     await driver.typeInto('left-aet', 'ORTHANCUI');
     await driver.click('left-connect');
@@ -379,6 +380,7 @@ describeWithGui('desktop window', () => {
       shown[side] = kind;
       if (kind === 'ssh') return;
       if (kind === 'pacs') {
+        await driver.typeInto(`${side}-host`, '127.0.0.1');
         await driver.typeInto(`${side}-port`, String(orthanc.port));
         await driver.typeInto(`${side}-aet`, 'ORTHANCUI');
       }
@@ -440,6 +442,7 @@ describeWithGui('closing during a transfer', () => {
     // Opening a study of a node that stopped after the search fails with a long message in the status bar.
     const gone = await startOrthanc({ aeTitle: 'ORTHANCGONE', modalities: { LOADERCLOSE: { aet: 'LOADERCLOSE', host: '127.0.0.1', port: await freePort() } } });
     await gone.uploadFile(study.absolutePath);
+    await driver.typeInto('left-host', '127.0.0.1');
     await driver.typeInto('left-port', String(gone.port));
     await driver.typeInto('left-aet', 'ORTHANCGONE');
     await driver.click('left-connect');
@@ -460,6 +463,7 @@ describeWithGui('closing during a transfer', () => {
   }, 90_000);
 
   test('close asks and cancels the retrieve', async () => {
+    await driver.typeInto('left-host', '127.0.0.1');
     await driver.typeInto('left-port', String(orthanc.port));
     await driver.typeInto('left-aet', 'ORTHANCCLOSE');
     await driver.click('left-connect');

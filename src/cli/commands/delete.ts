@@ -6,11 +6,11 @@
 import type { Command } from 'commander';
 
 import { describeUidProblem } from '../../dicom/uid';
-import { QueryError } from '../../services/archive';
-import type { DeletionPlan, DeletionReport, LocalArchive, StudySearchFilters, StudyToDelete } from '../../services/archive';
+import { LocalArchive, QueryError } from '../../services/archive';
+import type { DeletionPlan, DeletionReport, StudySearchFilters, StudyToDelete } from '../../services/archive';
 import { formatSize } from '../../services/format-size';
 import { FilterError, formatDateRange, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
-import { checkArchiveFolder, countOf, ExitCode, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
+import { checkArchiveFolder, countOf, ExitCode, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { askYesNo } from '../prompt';
 import { formatTable } from '../terminal';
@@ -63,7 +63,8 @@ export function registerDelete(program: Command, globals: () => GlobalOptions): 
         finishWithoutMatches(selection, { missingStudyInstanceUids: missing.studyInstanceUids, missingSeriesInstanceUids: missing.seriesInstanceUids }, options.json);
         return;
       }
-      const archive = openWritableArchive(root, { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
+      // Access 'delete' opens an archive on a full disk too, by releasing its space reserve, because deleting is how space is freed.
+      const archive = LocalArchive.open(root, { legacyCharacterSet: resolveLegacyCharacterSet(globals()), access: 'delete' });
       try {
         await deleteSelection(archive, selection, options);
       } finally {

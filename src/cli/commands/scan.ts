@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 
 import { scanPaths } from '../../services/archive';
 import type { ScanReport } from '../../services/archive';
-import { ExitCode, countOf, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
+import { ExitCode, countOf, openWritableArchive, resolveArchiveRoot, resolveLegacyCharacterSetWithSource, UsageError } from '../context';
 import type { GlobalOptions } from '../context';
 import { printScanProblems, printStudies, scanHasProblems } from '../scan-report';
 import { abortOnInterrupt } from './echo';
@@ -95,7 +95,7 @@ export function registerScan(program: Command, globals: () => GlobalOptions): vo
     .addHelpText('after', EXIT_CODE_HELP)
     .action(async (paths: string[], options: { import?: boolean; json?: boolean }) => {
       requireAnyPathExists(paths);
-      const archive = openWritableArchive(resolveArchiveRoot(globals()), { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
+      const archive = openWritableArchive(resolveArchiveRoot(globals()), resolveLegacyCharacterSetWithSource(globals()));
       const progress = new ProgressLine();
       const interrupt = abortOnInterrupt();
       try {

@@ -26,7 +26,7 @@ import {
   validatePort,
   validatePositiveInteger,
 } from '../../services/settings/validation';
-import { openSettings, resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
+import { openSettings, resolveArchiveRoot, resolveLegacyCharacterSetWithSource } from '../context';
 import type { GlobalOptions } from '../context';
 import { lowerHelperThreadPriority } from '../helper-thread-priority';
 import { warnWhenUnlicensed } from './license';
@@ -143,7 +143,8 @@ function startSyncSchedules(globals: GlobalOptions, schedules: SyncSchedule[], a
 export async function runServer(globals: GlobalOptions, options: ServeOptions): Promise<void> {
   const settingsStore = openSettings(globals);
   checkAccessSettings(settingsStore, options);
-  const pacs = serverSettings(settingsStore.settings.pacs, options, resolveLegacyCharacterSet(globals, settingsStore));
+  const { legacyCharacterSet, legacyCharacterSetSource } = resolveLegacyCharacterSetWithSource(globals, settingsStore);
+  const pacs = serverSettings(settingsStore.settings.pacs, options, legacyCharacterSet);
   // Schedules are checked before the server starts, so a typing error stops serve at once.
   const schedules = (options.sync ?? []).map(parseSyncSchedule);
   for (const schedule of schedules) checkScheduleNodes(globals, schedule);
@@ -159,6 +160,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
   const archive = LocalArchive.open(archiveRoot, {
     durability: pacs.storeDurability,
     legacyCharacterSet: pacs.legacyCharacterSet,
+    legacyCharacterSetSource,
     access: 'read-if-disk-full',
   });
   log.info('archive opened', {
@@ -166,6 +168,7 @@ export async function runServer(globals: GlobalOptions, options: ServeOptions): 
     settings: settingsStore.path,
     durability: pacs.storeDurability,
     legacyCharacterSet: pacs.legacyCharacterSet,
+    legacyCharacterSetSource: legacyCharacterSetSource.description,
   });
 
   const server = new PacsServer({

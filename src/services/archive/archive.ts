@@ -42,6 +42,7 @@ import {
 } from './deletion';
 import { IndexWriteQueue } from './index-writer';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
+import { UNKNOWN_LEGACY_CHARACTER_SET_SOURCE, type LegacyCharacterSetSource } from './legacy-charset-notice';
 import {
   FILE_MODE,
   FOLDER_MODE,
@@ -66,8 +67,9 @@ import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { QueryEngine, type QueryKey, type QueryLevel, type QueryOptions, type StudySearchFilters } from './query';
 import { reindexArchive, type ReindexReport } from './reindex';
 import { scanPaths, type ScanOptions, type ScanReport } from './scan';
-import { describeWriteError, findReadOnlyReason, ReadOnlyArchiveError } from './read-only';
-import { describeStorageFailure } from './storage-errors';
+import { ensureSpaceReserve, freeBytesOf, releaseSpaceReserve, SPACE_RESERVE_BYTES } from './space-reserve';
+import { describeFullFileSystem, describeWriteError, findReadOnlyReason, ReadOnlyArchiveError } from './read-only';
+import { describeStorageFailure, isIndexDiskFull } from './storage-errors';
 import { openIndexDatabase, openReadOnlyIndexDatabase } from './schema';
 
 export type { StoreOutcome } from './placement';
@@ -113,6 +115,11 @@ export interface OpenArchiveOptions {
    * instead, and then every method that writes raises ReadOnlyArchiveError.
    * 'read-if-disk-full' opens it read-only only when its file system is
    * full, for the server, which can still serve queries and retrievals.
+   * 'delete' is 'read-write' for a deletion: when the file system is nearly
+   * full, it removes the archive's space reserve (space-reserve.ts) to open,
+   * and close() creates the reserve again where there is room. When the file
+   * system was full, only deleteStudies writes, and other writes raise
+   * ReadOnlyArchiveError for the full disk.
    */
   access?: ArchiveAccess;
   /**
@@ -120,9 +127,11 @@ export interface OpenArchiveOptions {
    * Character Set (or only ISO_IR 6) and are not valid UTF-8. Default Latin-1.
    */
   legacyCharacterSet?: LegacyCharacterSet;
+  /** Origin of legacyCharacterSet, which decides the level of the line about such text; default: the untouched default. */
+  legacyCharacterSetSource?: LegacyCharacterSetSource;
 }
 
-export type ArchiveAccess = 'read-write' | 'read-if-disk-full' | 'read-if-not-writable';
+export type ArchiveAccess = 'read-write' | 'read-if-disk-full' | 'read-if-not-writable' | 'delete';
 
 export class LocalArchive {
   readonly root: string;
@@ -133,6 +142,7 @@ export class LocalArchive {
   readonly durability: ArchiveDurability;
   /** Character set in which undeclared text that is not UTF-8 is indexed; see OpenArchiveOptions. */
   readonly legacyCharacterSet: LegacyCharacterSet;
+  readonly legacyCharacterSetSource: LegacyCharacterSetSource;
   private readonly indexQueue: IndexWriteQueue;
   private readonly knownFolders = new Set<string>();
   private closed = false;
@@ -140,6 +150,10 @@ export class LocalArchive {
   readonly readOnlyReason: string | undefined;
   /** True when the archive is read-only because its file system is full or the disk quota is used up. */
   readonly diskFull: boolean;
+  /** Reason that only deleteStudies may write: the file system was full when the archive opened with access 'delete'. */
+  private readonly deleteOnlyReason: string | undefined;
+  /** True when the open removed the space reserve, so that close() creates it again. */
+  private readonly releasedSpaceReserve: boolean;
   /** Removes this process's 'open' marker (archive-users.ts); a no-op for a read-only archive, which has no marker. */
   private readonly releaseUse: () => void;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
@@ -164,14 +178,23 @@ export class LocalArchive {
       options.durability ?? DEFAULT_ARCHIVE_DURABILITY,
       options.access ?? 'read-if-not-writable',
       options.legacyCharacterSet ?? DEFAULT_LEGACY_CHARACTER_SET,
+      options.legacyCharacterSetSource ?? UNKNOWN_LEGACY_CHARACTER_SET_SOURCE,
     );
   }
 
-  private constructor(root: string, logger: Logger, durability: ArchiveDurability, access: ArchiveAccess, legacyCharacterSet: LegacyCharacterSet) {
+  private constructor(
+    root: string,
+    logger: Logger,
+    durability: ArchiveDurability,
+    access: ArchiveAccess,
+    legacyCharacterSet: LegacyCharacterSet,
+    legacyCharacterSetSource: LegacyCharacterSetSource,
+  ) {
     this.root = root;
     this.logger = logger;
     this.durability = durability;
     this.legacyCharacterSet = legacyCharacterSet;
+    this.legacyCharacterSetSource = legacyCharacterSetSource;
     // 'process-crash' defers the rows of received files (see index-writer.ts) and commits other rows at once.
     this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, logger, { groupCommits: durability === 'full' });
     this.temporaryFiles = new TemporaryFilePool(root, logger);
@@ -179,6 +202,8 @@ export class LocalArchive {
     const opened = openArchiveUse(root, logger, access);
     this.readOnlyReason = opened.readOnlyReason;
     this.diskFull = opened.diskFull === true;
+    this.deleteOnlyReason = opened.deleteOnlyReason;
+    this.releasedSpaceReserve = opened.releasedSpaceReserve === true;
     this.releaseUse = opened.release;
     try {
       const reindexing = otherArchiveUsers(root, 'reindex');
@@ -198,6 +223,7 @@ export class LocalArchive {
     if (this.readOnlyReason === undefined) {
       cleanUpIncoming(root, this.catalogInstance, logger, legacyCharacterSet);
       finishInterruptedDeletions(root, (sopInstanceUid) => this.catalogInstance.findInstance(sopInstanceUid) !== undefined, logger);
+      if (!this.releasedSpaceReserve) ensureSpaceReserve(root, logger);
     } else if (this.diskFull) {
       logger.warn('Opened the archive read-only because its disk is full, so storing or indexing instances fails until space is freed and the archive is opened again', { root, reason: this.readOnlyReason });
     } else {
@@ -335,7 +361,8 @@ export class LocalArchive {
    * or a concurrent store leaves.
    */
   deleteStudies(plan: DeletionPlan): Promise<DeletionReport> {
-    this.assertWritable();
+    this.assertOpen();
+    if (this.readOnlyReason !== undefined) throw new ReadOnlyArchiveError(this.root, this.readOnlyReason, { diskFull: this.diskFull });
     return deleteFromArchive(this.deletionContext(), plan);
   }
 
@@ -438,6 +465,8 @@ export class LocalArchive {
     this.indexQueue.flush();
     this.indexQueue.flushLog();
     this.db.close();
+    // The reserve removed at open comes back where the space allows, also after a command that deleted nothing.
+    if (this.releasedSpaceReserve) ensureSpaceReserve(this.root, this.logger);
     this.releaseUse();
     this.logger.debug('Closed archive', { root: this.root });
   }
@@ -452,7 +481,14 @@ export class LocalArchive {
     if (this.readOnlyReason !== undefined) return openReadOnlyIndexDatabase(indexPath(this.root));
     const file = indexPath(this.root);
     for (const part of [file, `${file}-wal`, `${file}-shm`]) tightenFileMode(part, OTHERS_ANY, this.logger);
-    const db = openIndexDatabase(file);
+    let db: Database.Database;
+    try {
+      db = openIndexDatabase(file);
+    } catch (error) {
+      // Opening writes the write-ahead log and its shared memory file, which fails on a full disk with "disk I/O error".
+      if (isIndexDiskFull(error, file)) throw new ReadOnlyArchiveError(this.root, describeFullFileSystem(this.root, 'space'), { cause: error, diskFull: true });
+      throw error;
+    }
     if (this.durability === 'full') db.pragma('synchronous = FULL');
     return db;
   }
@@ -464,6 +500,7 @@ export class LocalArchive {
   private assertWritable(): void {
     this.assertOpen();
     if (this.readOnlyReason !== undefined) throw new ReadOnlyArchiveError(this.root, this.readOnlyReason, { diskFull: this.diskFull });
+    if (this.deleteOnlyReason !== undefined) throw new ReadOnlyArchiveError(this.root, this.deleteOnlyReason, { diskFull: true });
   }
 
   /** Copies a file whose header the caller has already read; used by importFile and the scan. */
@@ -548,9 +585,15 @@ export class LocalArchive {
  * existing archive that this process may not write gets neither, and the
  * returned reason explains it. With `access` 'read-write' such an archive
  * raises ReadOnlyArchiveError instead, and so does 'read-if-disk-full'
- * unless the file system is full.
+ * unless the file system is full. With 'delete', a file system with less
+ * than SPACE_RESERVE_BYTES free costs the archive its space reserve. When
+ * the file system was full, the returned deleteOnlyReason says so.
  */
-function openArchiveUse(root: string, logger: Logger, access: ArchiveAccess): { readOnlyReason?: string; diskFull?: boolean; release: () => void } {
+function openArchiveUse(
+  root: string,
+  logger: Logger,
+  access: ArchiveAccess,
+): { readOnlyReason?: string; diskFull?: boolean; deleteOnlyReason?: string; releasedSpaceReserve?: boolean; release: () => void } {
   let readOnlyReason = findReadOnlyReason(root);
   let diskFull = false;
   if (readOnlyReason === undefined) {
@@ -558,7 +601,11 @@ function openArchiveUse(root: string, logger: Logger, access: ArchiveAccess): { 
     try {
       createArchiveFolders(root, logger);
       // The marker comes first, so a reindex that starts meanwhile finds it and refuses.
-      return { release: markArchiveUse(root, 'open') };
+      const release = markArchiveUse(root, 'open');
+      // Opening the index writes its shared memory file, which fails when the disk is nearly full.
+      const free = access === 'delete' ? freeBytesOf(root) : undefined;
+      const releasedSpaceReserve = free !== undefined && free < SPACE_RESERVE_BYTES && releaseSpaceReserve(root, logger);
+      return { releasedSpaceReserve, release };
     } catch (error) {
       // access(2) in findReadOnlyReason can pass where the write itself is denied, so a denied write also means read-only.
       if (!(error instanceof ReadOnlyArchiveError) || !existed) throw error;
@@ -566,7 +613,15 @@ function openArchiveUse(root: string, logger: Logger, access: ArchiveAccess): { 
       diskFull = error.diskFull;
     }
   }
-  if (access === 'read-write' || (access === 'read-if-disk-full' && !diskFull)) throw new ReadOnlyArchiveError(root, readOnlyReason, { diskFull });
+  if (access === 'delete' && diskFull && releaseSpaceReserve(root, logger)) {
+    try {
+      return { deleteOnlyReason: readOnlyReason, releasedSpaceReserve: true, release: markArchiveUse(root, 'open') };
+    } catch (error) {
+      ensureSpaceReserve(root, logger);
+      throw error;
+    }
+  }
+  if (access === 'read-write' || access === 'delete' || (access === 'read-if-disk-full' && !diskFull)) throw new ReadOnlyArchiveError(root, readOnlyReason, { diskFull });
   return { readOnlyReason, diskFull, release: () => undefined };
 }
 

@@ -432,6 +432,18 @@ export class ArchiveCatalog {
       .immediate();
   }
 
+  /**
+   * Lists the distinct transfer syntaxes of the indexed instances of one SOP class.
+   * NOTE: the index on sop_class_uid finds the rows, but the query still reads
+   * every instance of the class, because no index covers transfer_syntax_uid.
+   */
+  listTransferSyntaxes(sopClassUid: string): string[] {
+    return this.db
+      .prepare('SELECT DISTINCT transfer_syntax_uid FROM instances WHERE sop_class_uid = ?')
+      .pluck()
+      .all(sopClassUid) as string[];
+  }
+
   listInstances(filter: InstanceFilter = {}): StoredInstance[] {
     const conditions: string[] = [];
     const parameters: string[] = [];

@@ -2,7 +2,7 @@
  * The attributes the index stores for one instance, read from a parsed header.
  */
 
-import { isLegacyCharacterSetText, LEGACY_CHARACTER_SETS, type LegacyCharacterSet } from '../../dicom/charset';
+import { isLegacyCharacterSetText, type LegacyCharacterSet } from '../../dicom/charset';
 import type { Dataset } from '../../dicom/dataset';
 import type { DicomFileHeader } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
@@ -107,21 +107,6 @@ export function readInstanceRecord(header: DicomFileHeader, legacyCharacterSet: 
     },
     hasLegacyCharacterSetText: containsLegacyCharacterSetText(dataset),
   };
-}
-
-/**
- * Returns the warning for `subject` ("Received data sets", "Scanned files")
- * whose text was decoded in the legacy character set, with the commands that
- * change pacs.legacyCharacterSet and index the archive again. A running
- * server reads the setting at its start, so `restartServer` adds that step.
- */
-export function legacyCharacterSetWarning(subject: string, legacyCharacterSet: LegacyCharacterSet, restartServer: boolean): string {
-  return (
-    `${subject} without Specific Character Set (0008,0005) have names or descriptions with bytes that are not ASCII or UTF-8; ` +
-    `they were indexed as pacs.legacyCharacterSet ${legacyCharacterSet}. If names look garbled, set the character set of this equipment ` +
-    `with "loader config set pacs.legacyCharacterSet VALUE" (one of ${LEGACY_CHARACTER_SETS.join(', ')})` +
-    `${restartServer ? ', restart the server,' : ''} and run "loader reindex"`
-  );
 }
 
 /** Returns true when a text value of the data set or of its sequence items is read in the legacy character set. */

@@ -18,7 +18,8 @@ import type { LocalArchive } from './archive';
 import { IndexConflictError, OtherPatientError, describeOtherPatient, otherPatientConflict, type OtherPatientConflict, type StudySummary } from './catalog';
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
-import { legacyCharacterSetWarning, readInstanceRecord, type InstanceRecord } from './instance-record';
+import { readInstanceRecord, type InstanceRecord } from './instance-record';
+import { logLegacyCharacterSetText } from './legacy-charset-notice';
 import { INDEX_FILE, conflictsFolder, incomingFolder, processesFolder, trashFolder } from './layout';
 import { otherPatientFields, type StoreOutcomeKind } from './placement';
 import { HeaderPrefetch, type PrefetchedHeader } from './header-prefetch';
@@ -305,10 +306,8 @@ class Scan {
       replaced: this.replaced.length,
     });
     if (this.legacyCharacterSetFiles > 0) {
-      this.logger.warn(legacyCharacterSetWarning('Scanned files', this.archive.legacyCharacterSet, false), {
-        files: this.legacyCharacterSetFiles,
-        legacyCharacterSet: this.archive.legacyCharacterSet,
-      });
+      const { legacyCharacterSet, legacyCharacterSetSource } = this.archive;
+      logLegacyCharacterSetText(this.logger, 'Scanned files', legacyCharacterSet, legacyCharacterSetSource, false, { files: this.legacyCharacterSetFiles });
     }
   }
 
@@ -548,7 +547,7 @@ class Scan {
     this.counts.dicomdirs++;
     try {
       const { files, missing, warnings } = await listDicomdirReferencedFiles(file);
-      this.listUnreferenced(walked, file, walker.takeHeldBackEntries(walked), files);
+      const mediaFolders = this.listUnreferenced(walked, file, walker.takeHeldBackEntries(walked), files);
       for (const warning of warnings) {
         this.logger.warn('DICOMDIR problem', { path: file, warning });
         // NOTE: dicomdir.ts returns plain strings, so a skipped record is recognized by its wording there.
@@ -566,7 +565,8 @@ class Scan {
             'The medium or its copy is incomplete; copy the file from the original medium and scan again',
         });
       }
-      // Reversed so the references are visited in DICOMDIR order.
+      // A subfolder with its own DICOMDIR is walked as media after the references, which are visited in DICOMDIR order.
+      for (const folder of [...mediaFolders].reverse()) walker.push(folder);
       for (const referenced of [...files].reverse()) walker.push(referenced);
     } catch (error) {
       this.damaged.push({ path: file, reason: describeFileProblem(file, error) });
@@ -578,9 +578,10 @@ class Scan {
   /**
    * Lists the files beside the DICOMDIR `file` that none of its records
    * reference: the entries the walk held back, or for a DICOMDIR given by
-   * path, the other entries of its folder.
+   * path, the other entries of its folder. Returns the subfolders among them
+   * that contain a DICOMDIR of their own, which the caller walks as media.
    */
-  private listUnreferenced(walked: string, file: string, heldBack: string[], referencedFiles: readonly string[]): void {
+  private listUnreferenced(walked: string, file: string, heldBack: string[], referencedFiles: readonly string[]): string[] {
     let entries = heldBack;
     if (entries.length === 0 && this.givenPaths.has(walked)) {
       const folder = path.dirname(file);
@@ -591,18 +592,20 @@ class Scan {
         this.logger.warn('Failed to list the folder of a DICOMDIR to look for files it does not reference', { path: folder, error: describeError(error) });
       }
     }
-    if (entries.length === 0) return;
+    if (entries.length === 0) return [];
 
-    const { files: unreferenced, specialFiles } = listUnreferencedFiles(file, entries, referencedFiles, this.walkOptions);
+    const { files: unreferenced, specialFiles, mediaFolders } = listUnreferencedFiles(file, entries, referencedFiles, this.walkOptions);
     // Listed as special files, as the walk of any folder lists them, so a FIFO beside a DICOMDIR is still reported.
     this.listSpecialFiles(specialFiles);
-    if (unreferenced.count === 0) return;
-    this.unreferenced.push(unreferenced);
-    this.logger.info('Files that the DICOMDIR does not reference were not scanned', {
-      path: file,
-      files: unreferenced.count,
-      withDicmPrefix: unreferenced.dicomLike.length,
-    });
+    if (unreferenced.count > 0) {
+      this.unreferenced.push(unreferenced);
+      this.logger.info('Files that the DICOMDIR does not reference were not scanned', {
+        path: file,
+        files: unreferenced.count,
+        withDicmPrefix: unreferenced.dicomLike.length,
+      });
+    }
+    return mediaFolders;
   }
 
   /**

@@ -88,6 +88,11 @@ export class FileWalker {
     return entries;
   }
 
+  /** True when next() returned `file` as the DICOMDIR of a folder whose other entries are still held back. */
+  holdsBackEntriesBeside(file: string): boolean {
+    return this.heldBack.has(file);
+  }
+
   /** Walks the entries held back beside `dicomdir`, for a DICOMDIR that could not be read. */
   walkHeldBackEntries(dicomdir: string): void {
     // Reversed so they are popped in name order.

@@ -7,12 +7,14 @@
  * C-STORE gets the first transfer syntax the caller proposes that the loader
  * can read, so that the data set is stored exactly as the caller has it. A
  * context for C-GET sub-operations, one whose SOP class the requester asks the
- * SCP role for, gets an uncompressed syntax the loader can convert stored
- * instances to (see chooseRetrievalSyntax). When a user identity check is
- * given, an association that fails it is rejected (see user-identity.ts).
+ * SCP role for, gets a syntax that every stored instance of that class can be
+ * sent in, verbatim where possible (see chooseRetrievalSyntax). When a user
+ * identity check is given, an association that fails it is rejected (see
+ * user-identity.ts).
  */
+import { canDecompress, DECOMPRESSION_TARGET_SYNTAXES } from '../../dicom/decompress';
 import type { AssociateRequest, AssociationDecision, RoleSelection, UserIdentity } from '../../dicom/network';
-import { TRANSCODE_TARGET_SYNTAXES } from '../../dicom/transcode';
+import { canTranscode, TRANSCODE_TARGET_SYNTAXES } from '../../dicom/transcode';
 import { describeTransferSyntax, isStorageSopClass, SopClass, TransferSyntax } from '../../dicom/uid';
 
 /** PS3.8 table 9-18: results of a presentation context negotiation. */
@@ -55,6 +57,13 @@ export interface AssociationPolicyOptions {
   isRegisteredAeTitle(aeTitle: string): boolean;
   /** Checks the user identity of every association; absent when pacs.requireUserIdentity is off. */
   checkUserIdentity?(identity: UserIdentity | undefined): { accepted: true } | { accepted: false; reason: string };
+  /**
+   * Lists the transfer syntaxes that the archive stores instances of a SOP class in, or returns
+   * undefined when they are unknown. Called at most once per SOP class of an association, for a
+   * C-GET context that proposes a compressed syntax first and an uncompressed one after it.
+   * Without this function the stored syntaxes count as unknown.
+   */
+  listStoredTransferSyntaxes?(sopClassUid: string): readonly string[] | undefined;
 }
 
 /**
@@ -102,11 +111,18 @@ export function decideAssociation(request: AssociateRequest, options: Associatio
   const retrievalSopClasses = new Set(
     request.roleSelections.filter((selection) => selection.scpRole).map((selection) => selection.sopClassUid),
   );
+  const storedSyntaxesBySopClass = new Map<string, readonly string[] | undefined>();
+  const listStoredSyntaxes = (sopClassUid: string): readonly string[] | undefined => {
+    if (!storedSyntaxesBySopClass.has(sopClassUid)) {
+      storedSyntaxesBySopClass.set(sopClassUid, options.listStoredTransferSyntaxes?.(sopClassUid));
+    }
+    return storedSyntaxesBySopClass.get(sopClassUid);
+  };
   const contexts = request.contexts.map((context) => {
     const transferSyntax = chooseTransferSyntax(
       context.abstractSyntax,
       context.transferSyntaxes,
-      retrievalSopClasses.has(context.abstractSyntax),
+      retrievalSopClasses.has(context.abstractSyntax) ? () => listStoredSyntaxes(context.abstractSyntax) : undefined,
     );
     if (transferSyntax === null) return { id: context.id, result: ABSTRACT_SYNTAX_NOT_SUPPORTED as 3 };
     if (transferSyntax === undefined) return { id: context.id, result: TRANSFER_SYNTAXES_NOT_SUPPORTED as 4 };
@@ -119,34 +135,61 @@ export function decideAssociation(request: AssociateRequest, options: Associatio
 /**
  * Picks the transfer syntax for one proposed context: null when the abstract
  * syntax is not served, undefined when no proposed syntax is usable.
- * `forRetrieval` marks a storage context for C-GET sub-operations.
+ * `listStoredSyntaxes` is given for a storage context for C-GET sub-operations.
  */
-function chooseTransferSyntax(abstractSyntax: string, proposed: string[], forRetrieval: boolean): string | null | undefined {
+function chooseTransferSyntax(
+  abstractSyntax: string,
+  proposed: string[],
+  listStoredSyntaxes: (() => readonly string[] | undefined) | undefined,
+): string | null | undefined {
   if (SERVICE_SOP_CLASSES.has(abstractSyntax)) {
     return SERVICE_TRANSFER_SYNTAXES.find((syntax) => proposed.includes(syntax));
   }
   if (!isAcceptedAsStorage(abstractSyntax)) return null;
 
   const readable = proposed.filter((syntax) => describeTransferSyntax(syntax) !== undefined);
-  if (forRetrieval) return chooseRetrievalSyntax(readable);
+  if (listStoredSyntaxes) return chooseRetrievalSyntax(readable, listStoredSyntaxes);
   // The caller lists its preferred syntax first; storing it keeps the data set unchanged.
   return readable[0];
 }
 
 /**
- * Picks the syntax of a C-GET storage context. The converter produces
+ * Picks the syntax of a C-GET storage context. The SCP accepts one syntax per
+ * context (PS3.8 section 9.3.2.2), and every instance of the context's SOP
+ * class that a later C-GET names must go in it. The converter produces
  * Explicit VR Little Endian, Implicit VR Little Endian and Explicit VR Big
  * Endian from any uncompressed or deflated stored syntax. The decompressor
  * produces the two little endian ones from most compressed syntaxes. Nothing
  * compresses, so one of those, in that order, lets the most instances through.
- * An exception: when the requester lists a compressed (encapsulated) syntax
- * first, it gets that syntax, so that instances stored in it arrive unchanged
- * instead of decompressed. Instances stored in any other syntax then fail.
+ *
+ * When the requester lists a compressed (encapsulated) syntax first, the
+ * syntaxes the archive stores the class in decide, because the requested study
+ * is not known yet:
+ * - when every stored instance of the class is in one proposed syntax, that
+ *   syntax, so that they all arrive unchanged;
+ * - otherwise the first uncompressed syntax above that is proposed and that
+ *   every stored syntax converts or decompresses to, which includes a class
+ *   the archive stores no instance of;
+ * - otherwise the first proposed syntax. Instances stored in any other syntax then fail.
+ * A context that proposes only compressed syntaxes gets its first one.
  */
-function chooseRetrievalSyntax(proposed: string[]): string | undefined {
+function chooseRetrievalSyntax(proposed: string[], listStoredSyntaxes: () => readonly string[] | undefined): string | undefined {
   const first = proposed[0];
-  if (first !== undefined && describeTransferSyntax(first)?.encapsulated) return first;
-  return TRANSCODE_TARGET_SYNTAXES.find((syntax) => proposed.includes(syntax)) ?? first;
+  const uncompressed = TRANSCODE_TARGET_SYNTAXES.filter((syntax) => proposed.includes(syntax));
+  if (first === undefined || !describeTransferSyntax(first)?.encapsulated) return uncompressed[0] ?? first;
+  if (uncompressed.length === 0) return first;
+
+  // NOTE: unknown stored syntaxes count as none, so the uncompressed syntax is chosen.
+  const stored = listStoredSyntaxes() ?? [];
+  if (stored.length === 1 && proposed.includes(stored[0])) return stored[0];
+  const sendsEveryStored = (target: string) => stored.every((syntax) => syntax === target || canConvert(syntax, target));
+  return uncompressed.find(sendsEveryStored) ?? first;
+}
+
+/** Returns true when an instance stored in `stored` can be sent in the uncompressed syntax `target` (see openSubOperationData). */
+function canConvert(stored: string, target: string): boolean {
+  if (canTranscode(stored, target)) return true;
+  return DECOMPRESSION_TARGET_SYNTAXES.includes(target) && canDecompress(stored);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { LegacyCharacterSet } from '../../dicom/charset';
 import type { AssociationInfo } from '../../dicom/network';
-import { legacyCharacterSetWarning } from '../archive/instance-record';
+import { logLegacyCharacterSetText, type LegacyCharacterSetSource } from '../archive/legacy-charset-notice';
 import type { Logger } from '../logger';
 
 /** Study Instance UIDs that the summary line lists; the rest are counted as "and N more". */
@@ -42,10 +42,16 @@ export function listUidsForLog(uids: Iterable<string>, max = MAX_LOGGED_STUDY_UI
 
 export class AssociationReceipts {
   private readonly receipts = new Map<string, Receipt>();
+  /**
+   * Calling AE titles whose data sets already got the legacy character set line. Equipment
+   * keeps its character set, so one line per sender and server start is enough.
+   */
+  private readonly legacyCharacterSetNoticed = new Set<string>();
 
   constructor(
     private readonly log: Logger,
     private readonly legacyCharacterSet: LegacyCharacterSet,
+    private readonly legacyCharacterSetSource: LegacyCharacterSetSource,
   ) {}
 
   /**
@@ -91,7 +97,7 @@ export class AssociationReceipts {
     if (receipt.pending <= 0) this.logSummary(associationId, receipt);
   }
 
-  /** Logs the summary line, and the legacy character set warning when a data set of the association needed it. */
+  /** Logs the summary line, and the legacy character set line when a data set of the association needed it. */
   private logSummary(associationId: string, receipt: Receipt): void {
     this.receipts.delete(associationId);
 
@@ -108,18 +114,19 @@ export class AssociationReceipts {
       studyInstanceUids: listUidsForLog(receipt.studyInstanceUids) || undefined,
       reason: receipt.endReason,
     });
-    if (receipt.legacyCharacterSetInstances > 0) this.warnLegacyCharacterSet(associationId, receipt);
+    if (receipt.legacyCharacterSetInstances > 0) this.noteLegacyCharacterSet(associationId, receipt);
   }
 
-  private warnLegacyCharacterSet(associationId: string, receipt: Receipt): void {
-    this.log.warn(
-      legacyCharacterSetWarning('Received data sets', this.legacyCharacterSet, true),
-      {
-        association: associationId,
-        callingAeTitle: receipt.callingAeTitle,
-        instances: receipt.legacyCharacterSetInstances,
-        legacyCharacterSet: this.legacyCharacterSet,
-      },
-    );
+  /** Logs the legacy character set line for the first association of each calling AE title whose data sets needed it. */
+  private noteLegacyCharacterSet(associationId: string, receipt: Receipt): void {
+    if (this.legacyCharacterSetNoticed.has(receipt.callingAeTitle)) return;
+    this.legacyCharacterSetNoticed.add(receipt.callingAeTitle);
+
+    logLegacyCharacterSetText(this.log, 'Received data sets', this.legacyCharacterSet, this.legacyCharacterSetSource, true, {
+      association: associationId,
+      callingAeTitle: receipt.callingAeTitle,
+      instances: receipt.legacyCharacterSetInstances,
+      repeats: 'not logged again for this calling AE title until the server restarts',
+    });
   }
 }

@@ -78,7 +78,7 @@ export class PacsServer {
       }
     };
 
-    const receipts = new AssociationReceipts(log, archive.legacyCharacterSet);
+    const receipts = new AssociationReceipts(log, archive.legacyCharacterSet, archive.legacyCharacterSetSource);
     this.server = new DicomServer({
       aeTitle: settings.aeTitle,
       implementationClassUid: LOADER_IMPLEMENTATION_CLASS_UID,
@@ -91,6 +91,7 @@ export class PacsServer {
           acceptAnyCallingAeTitle: settings.acceptAnyCallingAeTitle,
           checkCalledAeTitle: settings.checkCalledAeTitle,
           isRegisteredAeTitle: (aeTitle) => findNodeByAeTitle(aeTitle) !== undefined,
+          listStoredTransferSyntaxes: (sopClassUid) => listStoredTransferSyntaxes(archive, sopClassUid, request.callingAeTitle.trim()),
           checkUserIdentity: accounts
             ? (identity) => {
                 const check = accounts.check(identity);
@@ -150,5 +151,23 @@ export class PacsServer {
     log.info('stopping: no new associations; waiting for in-flight operations', { timeoutMs });
     await this.server.close({ timeoutMs });
     log.info('stopped');
+  }
+}
+
+/**
+ * Lists the transfer syntaxes the archive stores instances of `sopClassUid` in,
+ * for choosing the syntax of a C-GET context. Returns undefined, and logs why,
+ * when the index cannot be read, so that the context gets an uncompressed syntax.
+ */
+function listStoredTransferSyntaxes(archive: LocalArchive, sopClassUid: string, callingAeTitle: string): string[] | undefined {
+  try {
+    return archive.catalog.listTransferSyntaxes(sopClassUid);
+  } catch (error) {
+    log.warn('listing the stored transfer syntaxes of a SOP class failed, so its C-GET context gets an uncompressed syntax where proposed', {
+      callingAeTitle,
+      sopClassUid,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
   }
 }

@@ -115,7 +115,7 @@ export function setConfigValue(store: SettingsStore, key: string, text: string):
   const value = parseValue(canonical, kind, text);
   const saved =
     section === 'pacs'
-      ? store.updatePacs({ [field]: value } as Partial<PacsSettings>)
+      ? store.updatePacs({ [field]: value } as Partial<PacsSettings>, { typed: true })
       : store.updateInterface({ [field]: value } as Partial<InterfaceSettings>);
   return { key: canonical, value: (saved as unknown as Record<string, unknown>)[field] };
 }

@@ -20,6 +20,7 @@ import { findSharedSecretVariables, recordSharedSecretVariables } from '../secre
 import { SETTINGS_LOCK_TIMEOUT_MS, settingsLockPath, withSettingsLock } from './settings-lock';
 import { DEFAULT_MAX_ASSOCIATIONS_PER_AE, defaultLegacyCharacterSet, defaultSettings, localeVariable, SETTINGS_SCHEMA_VERSION } from './settings-types';
 import type { InterfaceSettings, PacsNode, PacsSettings, ServerAccount, Settings, SshNode } from './settings-types';
+import type { LegacyCharacterSetSource } from '../archive/legacy-charset-notice';
 import {
   followsNodeNameRule,
   SettingsValidationError,
@@ -156,11 +157,20 @@ export class SettingsStore {
     return `default for the ${language === 'ru' ? 'Russian' : 'non-Russian'} interface language (${languageSource})`;
   }
 
-  updatePacs(changes: Partial<PacsSettings>): PacsSettings {
+  /** Returns where pacs.legacyCharacterSet comes from, and whether it was set rather than defaulted. */
+  legacyCharacterSetSource(): LegacyCharacterSetSource {
+    return { chosen: this.legacyCharacterSetChosen, description: this.describeLegacyCharacterSetSource() };
+  }
+
+  /**
+   * Saves `changes` to the PACS settings. `typed` marks changes that an operator typed field by field
+   * (`loader config set`), so a pacs.legacyCharacterSet equal to the default is stored as set.
+   */
+  updatePacs(changes: Partial<PacsSettings>, options: { typed?: boolean } = {}): PacsSettings {
     return this.change(() => {
       const pacs = validatePacsSettings({ ...this.current.pacs, ...changes });
-      // The settings window saves every PACS field, so only a different value fixes the character set.
-      if (changes.legacyCharacterSet !== undefined && changes.legacyCharacterSet !== this.current.pacs.legacyCharacterSet) {
+      // The settings window saves every PACS field, so there only a different value fixes the character set.
+      if (changes.legacyCharacterSet !== undefined && (options.typed || changes.legacyCharacterSet !== this.current.pacs.legacyCharacterSet)) {
         this.legacyCharacterSetChosen = true;
       }
       this.current.pacs = pacs;

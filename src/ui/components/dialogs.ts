@@ -249,6 +249,7 @@ export const BUTTON_ROW_HEIGHT = 60;
 const CONFIRM_LABELS: Record<string, MessageKey> = {
   'host-key-dialog': 'ssh.hostKey.accept',
   'scan-dialog': 'scan.start',
+  'delete-dialog': 'delete.start',
   'ssh-send-dialog': 'ssh.transfer.start',
   'location-remove-dialog': 'settings.locations.remove',
 };

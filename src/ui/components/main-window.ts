@@ -9,6 +9,7 @@ import type { NativeRawPointer } from '@nodegui/nodegui/dist/lib/core/Component'
 import { Button, CheckBox, ProgressBar, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef, useState } from 'react';
 
+import type { DeletionPlan } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import type { AssociationRejection } from '../../services/pacs-server/pacs-server';
 import type { ReceivedInstance } from '../../services/pacs-server/store-service';
@@ -18,7 +19,7 @@ import type { AppController, LocationEntry, ServerState, TransferFailure, Transf
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
 import { describeNetworkError } from '../controllers/network-errors';
-import { panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
+import { keptSelection, panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
 import { describeKeptAside } from '../controllers/kept-aside';
 import type { KeptAsideNotice } from '../controllers/kept-aside';
 import { describeRejectedCaller, withoutRegisteredCaller } from '../controllers/rejected-callers';
@@ -30,6 +31,7 @@ import { translator } from '../i18n';
 import type { LocalizedText, Translate } from '../i18n';
 import { styleSheetFor } from '../themes';
 import { trackWindow } from '../test-hooks';
+import { deletionConfirmText, deletionFailures, deletionResultText } from './deletion-texts';
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
 import { ElidedText } from './elided-text';
 import { NoticeBars } from './notice-bars';
@@ -64,15 +66,17 @@ export const MAIN_WINDOW_MIN_SIZE = { width: 1360, height: 680 } as const;
 
 /**
  * Keys of the window's shortcuts: F5 sends from the left panel to the right one, Shift+F5 back.
- * Ctrl+W closes the window, which hides it when the tray icon is shown.
+ * Ctrl+W closes the window, which hides it when the tray icon is shown. Delete deletes the selected
+ * studies of the Local panel whose table has the keyboard focus; a text field keeps Delete for itself.
  */
-export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F', openStudy: 'Ctrl+Return', closeWindow: 'Ctrl+W' } as const;
+export const SHORTCUTS = { sendRight: 'F5', sendLeft: 'Shift+F5', focusFilter: 'Ctrl+F', openStudy: 'Ctrl+Return', closeWindow: 'Ctrl+W', deleteStudies: 'Delete' } as const;
 
 type Dialog =
   | { type: 'none' }
   | { type: 'send'; from: Side }
   | { type: 'fill'; side: Side }
   | { type: 'scan'; side: Side }
+  | { type: 'delete'; side: Side; plan: DeletionPlan }
   | { type: 'hostKey'; side: Side; prompt: HostKeyPrompt }
   | { type: 'sshSend'; from: Side }
   | { type: 'settings' }
@@ -149,9 +153,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   const [ui, setUi] = useState<InterfaceSettings>(controller.settings.settings.interface);
   const t = translator(ui.language);
   const styleSheet = styleSheetFor(ui.theme);
-  const [panels, setPanels] = useState<Record<Side, PanelState>>({
-    left: initialPanelState('pacs', controller.options.archiveRoot),
-    right: initialPanelState('local', controller.options.archiveRoot),
+  const [panels, setPanels] = useState<Record<Side, PanelState>>(() => {
+    // The PACS fields start with the first registered node, or empty with a hint when none is registered.
+    const firstNode = controller.settings.listPacsNodes()[0];
+    const left = initialPanelState('pacs', controller.options.archiveRoot, firstNode);
+    return {
+      left: firstNode === undefined ? { ...left, message: t('panel.noPacsNodes') } : left,
+      right: initialPanelState('local', controller.options.archiveRoot, firstNode),
+    };
   });
   const [dialog, setDialog] = useState<Dialog>(() => {
     const status = controller.licenseStatus();
@@ -175,6 +184,8 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   panelsRef.current = panels;
   const trayRef = useRef<TrayIcon>();
   const transferRef = useRef<RunningTransfer>();
+  // True while a deletion runs, so that neither a second deletion nor a transfer starts before it ends.
+  const deletingRef = useRef(false);
   // The panel whose fields or selection the user changed last, for Ctrl+Enter.
   const lastUsedSide = useRef<Side>();
 
@@ -339,11 +350,93 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
   };
 
+  /** Checks the selected studies of a Local panel and opens the confirmation dialog with what `loader delete` would delete. */
+  const requestDelete = async (side: Side) => {
+    const state = panelsRef.current[side];
+    if (state.kind !== 'local' || state.connection?.kind !== 'local') return;
+    const { archive, root } = state.connection;
+    if (state.selectedUids.length === 0) {
+      setStatus({ text: (t) => t('delete.needSelection'), percent: 0, failures: [] });
+      return;
+    }
+    if (archive.readOnlyReason !== undefined) {
+      setStatus({ text: (t) => t('delete.readOnly', { folder: root }), percent: 0, failures: [] });
+      return;
+    }
+    if (transferRef.current || deletingRef.current) {
+      setStatus({ text: (t) => t('delete.busy'), percent: 0, failures: [] });
+      return;
+    }
+    let plan: DeletionPlan;
+    try {
+      plan = await controller.planDeletion(archive, state.selectedUids);
+    } catch (error) {
+      log.warn('deletion preview failed', { side, error: describeError(error) });
+      setStatus({ text: (t) => t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+      return;
+    }
+    if (plan.studies.length === 0) {
+      // Another process, such as `loader delete`, deleted them after the last listing.
+      setStatus({ text: (t) => t('delete.notListed'), percent: 0, failures: [] });
+      listAfterDeletion(root);
+      return;
+    }
+    setDialog({ type: 'delete', side, plan });
+  };
+
+  /** Deletes the confirmed studies, lists every panel on the same archive again and shows the outcome in the status bar. */
+  const runDelete = async (side: Side, plan: DeletionPlan) => {
+    setDialog({ type: 'none' });
+    const connection = panelsRef.current[side].connection;
+    if (connection?.kind !== 'local') return;
+    // The dialog does not block the window, so a transfer may have started while it was open.
+    if (deletingRef.current || transferRef.current) {
+      setStatus({ text: (t) => t('delete.busy'), percent: 0, failures: [] });
+      return;
+    }
+    deletingRef.current = true;
+    const count = plan.studies.length;
+    setStatus({ text: (t) => t('delete.running', { count }), percent: 0, failures: [] });
+    try {
+      const report = await controller.deleteStudies(connection.archive, plan);
+      setStatus({ text: (t) => deletionResultText(t, report), percent: 100, failures: deletionFailures(report) });
+    } catch (error) {
+      log.error('deletion failed', { side, root: connection.root, error: describeError(error) });
+      setStatus({ text: (t) => t('status.failed', { message: describeError(error) }), percent: 0, failures: [] });
+    } finally {
+      deletingRef.current = false;
+      listAfterDeletion(connection.root);
+    }
+  };
+
+  /** Lists each Local panel on the archive at `root` again, and keeps the selected studies that are still listed. */
+  const listAfterDeletion = (root: string) => {
+    for (const side of sidesShowingArchive(panelsRef.current, root)) {
+      const state = panelsRef.current[side];
+      if (state.connection?.kind !== 'local') continue;
+      try {
+        const rows = controller.searchLocal(state.connection.archive, state.filterText);
+        update(side, { rows, selectedUids: keptSelection(state.selectedUids, rows) });
+      } catch (error) {
+        update(side, { message: describeError(error) });
+      }
+    }
+  };
+
+  /** Delete: deletes from the Local panel whose study table has the keyboard focus, and does nothing elsewhere. */
+  const deleteFromFocusedTable = () => {
+    const sides: Side[] = ['left', 'right'];
+    const side = sides.find((candidate) => panelsRef.current[candidate].kind === 'local' && widgets.current[candidate].table?.hasFocus() === true);
+    if (side) void requestDelete(side);
+  };
+
   const requestTransfer = (from: Side) => {
     const source = panelsRef.current[from];
     const target = panelsRef.current[other(from)];
     if (!source.connection || !target.connection) {
       setStatus({ text: (t) => t('transfer.needConnection'), percent: 0, failures: [] });
+    } else if (deletingRef.current) {
+      setStatus({ text: (t) => t('delete.busy'), percent: 0, failures: [] });
     } else if (target.connection.kind === 'local' && target.connection.archive.readOnlyReason !== undefined) {
       // Every store into it would fail, and the node would report its C-MOVE or C-GET sub-operations as failed.
       const folder = target.connection.root;
@@ -512,9 +605,10 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
   };
 
   // Shortcuts and the tray menu call the latest closures through this ref, because they are created once.
-  const actions = useRef({ requestTransfer, openSelectedStudy, toggleServer, showWindow, quit, focusFilter: () => undefined as void });
+  const actions = useRef({ requestTransfer, openSelectedStudy, deleteFromFocusedTable, toggleServer, showWindow, quit, focusFilter: () => undefined as void });
   actions.current = {
     requestTransfer,
+    deleteFromFocusedTable,
     openSelectedStudy,
     toggleServer,
     showWindow,
@@ -538,6 +632,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     bind(SHORTCUTS.sendLeft, () => actions.current.requestTransfer('right'));
     bind(SHORTCUTS.focusFilter, () => actions.current.focusFilter());
     bind(SHORTCUTS.openStudy, () => actions.current.openSelectedStudy());
+    bind(SHORTCUTS.deleteStudies, () => actions.current.deleteFromFocusedTable());
     bind(SHORTCUTS.closeWindow, () => windowRef.current?.close());
     trackWindow('main-window')(window);
     log.info('main window shown', { processUptimeMs: Math.round(process.uptime() * 1000) });
@@ -620,6 +715,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     onSearch: () => void search(side),
     onFill: () => setDialog({ type: 'fill', side }),
     onScan: () => setDialog({ type: 'scan', side }),
+    onDelete: () => void requestDelete(side),
     // A folder is entered, a file opens in the viewer and the ".." row goes up.
     onActivateEntry: (row: RemoteRow | undefined) => {
       if (row === undefined) void listSsh(side, parentFolder(panelsRef.current[side].sshFolder));
@@ -736,6 +832,22 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         const state = panels[dialog.side];
         const root = state.connection?.kind === 'local' ? state.connection.root : state.path;
         return h(ConfirmDialog, { key: 'scan', id: 'scan-dialog', title: t('scan.title'), text: t('scan.confirm', { path: root }), t, styleSheet, onConfirm: () => void scan(dialog.side), onCancel: () => setDialog({ type: 'none' }) });
+      }
+      case 'delete': {
+        const { side, plan } = dialog;
+        const archive = panels[side].connection?.label ?? '';
+        return h(ConfirmDialog, {
+          key: 'delete',
+          id: 'delete-dialog',
+          title: t('delete.title'),
+          text: deletionConfirmText(t, plan, archive),
+          t,
+          styleSheet,
+          // A deletion cannot be undone, so Return cancels it.
+          focusCancel: true,
+          onConfirm: () => void runDelete(side, plan),
+          onCancel: () => setDialog({ type: 'none' }),
+        });
       }
       case 'hostKey': {
         const { side, prompt } = dialog;

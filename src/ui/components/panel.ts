@@ -8,6 +8,7 @@ import { FileMode, QFileDialog, QLineEdit, QTableWidget, SizeAdjustPolicy } from
 import { Button, CheckBox, LineEdit, Text, View } from '@nodegui/react-nodegui';
 import React, { useRef } from 'react';
 
+import type { PacsNode } from '../../services/settings/settings-types';
 import type { PanelConnection, StudyRow } from '../controllers/app-controller';
 import { panelKindChange } from '../controllers/panel-state';
 import type { RemoteRow } from '../controllers/ssh-panel-controller';
@@ -77,13 +78,17 @@ export interface PanelState {
   message: string;
 }
 
-export function initialPanelState(kind: PanelKind, path: string): PanelState {
+/**
+ * Returns the state of a new panel. Its PACS fields show `node`, the first
+ * registered PACS node, as Fill would, and stay empty without one.
+ */
+export function initialPanelState(kind: PanelKind, path: string, node?: PacsNode): PanelState {
   return {
     kind,
-    host: '127.0.0.1',
-    port: '4242',
-    aeTitle: 'ORTHANC',
-    login: '',
+    host: node?.host ?? '',
+    port: node === undefined ? '' : String(node.port),
+    aeTitle: node?.aeTitle ?? '',
+    login: node?.login ?? '',
     password: '',
     path,
     name: '',
@@ -122,6 +127,8 @@ export interface PanelProps {
   onSearch: () => void;
   onFill: () => void;
   onScan: () => void;
+  /** Local: delete the selected studies, after a confirmation. */
+  onDelete: () => void;
   /** SSH: a double-click or Enter on a row; undefined for the ".." row. */
   onActivateEntry: (row: RemoteRow | undefined) => void;
   /** SSH: go up to the parent folder. */
@@ -273,6 +280,7 @@ function localFilters(props: PanelProps, filterRef: React.RefObject<QLineEdit>):
     }),
     h(Button, { id: `${side}-clear`, text: t('panel.clear'), on: { clicked: () => update({ filterText: '' }) } }),
     h(Button, { id: `${side}-scan`, text: t('panel.scan'), enabled: state.connection !== undefined, on: { clicked: props.onScan } }),
+    h(Button, { id: `${side}-delete`, text: t('panel.delete'), enabled: state.connection !== undefined && state.selectedUids.length > 0, on: { clicked: props.onDelete } }),
   );
 }
 

@@ -31,6 +31,9 @@ const SCAN_COUNTS: [keyof ScanSummary, MessageKey][] = [
   ['notDicom', 'scan.done.notDicom'],
   ['conflicts', 'scan.done.conflicts'],
   ['missing', 'scan.done.missing'],
+  // The DICM count follows the unreferenced count, because its text says "of them".
+  ['unreferenced', 'scan.done.unreferenced'],
+  ['unreferencedDicomLike', 'scan.done.unreferencedDicomLike'],
   ['specialFiles', 'scan.done.specialFiles'],
 ];
 

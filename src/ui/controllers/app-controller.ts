@@ -11,7 +11,7 @@ import envPaths from 'env-paths';
 
 import type { LegacyCharacterSet } from '../../dicom/charset';
 import { LocalArchive } from '../../services/archive';
-import type { StudySummary } from '../../services/archive';
+import type { DeletionPlan, DeletionReport, StudySummary } from '../../services/archive';
 import { matchSearchText } from '../../services/archive/query-matching';
 import { LicenseError, LicenseService } from '../../services/license';
 import type { LicenseStatus } from '../../services/license';
@@ -21,6 +21,7 @@ import { NodeCredentials } from '../../services/pacs-server/user-identity';
 import { echoNode, findStudies, localIdentityFromSettings, remoteNodeFromAddress, remoteNodeFromSettings, retrieveStudies } from '../../services/query-retrieve';
 import type { LocalIdentity, RemoteNode, RetrieveMethod, RetrieveReport, StudyFilters, StudyRetrieveReport } from '../../services/query-retrieve';
 import { ServerAccounts } from '../../services/pacs-server/user-identity';
+import type { LegacyCharacterSetSource } from '../../services/archive/legacy-charset-notice';
 import { resolveConfigDir, SettingsStore } from '../../services/settings/settings-store';
 import { rejectInvalidAccessSettings } from '../../services/settings/access-settings';
 import type { InterfaceSettings, PacsNode, PacsSettings } from '../../services/settings/settings-types';
@@ -80,7 +81,7 @@ export interface TransferProgress {
 }
 
 export interface TransferFailure {
-  /** Study Instance UID, or SOP Instance UID for an instance that failed. */
+  /** Study Instance UID, SOP Instance UID for an instance that failed, or the path of a file that a deletion did not remove. */
   uid: string;
   reason: string;
 }
@@ -104,6 +105,10 @@ export interface ScanSummary {
   missing: number;
   /** FIFOs, sockets and device files, which the scan does not open. */
   specialFiles: number;
+  /** Files in the folder of a DICOMDIR that none of its records reference; the scan does not read them. */
+  unreferenced: number;
+  /** Those of the unreferenced files that start with a DICM prefix, so the DICOMDIR may lack their records. */
+  unreferencedDicomLike: number;
 }
 
 export interface TransferResult {
@@ -266,7 +271,7 @@ export class AppController {
   openArchive(root: string): LocalArchive {
     let archive = this.openArchives.get(root);
     if (!archive) {
-      archive = LocalArchive.open(root, { legacyCharacterSet: this.legacyCharacterSet() });
+      archive = LocalArchive.open(root, { legacyCharacterSet: this.legacyCharacterSet(), legacyCharacterSetSource: this.legacyCharacterSetSource() });
       this.openArchives.set(root, archive);
       log.info('archive opened for the window', { root });
     }
@@ -327,7 +332,27 @@ export class AppController {
       conflicts: report.conflicts,
       missing: report.missing.length,
       specialFiles: report.specialFiles.length,
+      unreferenced: sum(report.unreferenced.map((entry) => entry.count)),
+      unreferencedDicomLike: sum(report.unreferenced.map((entry) => entry.dicomLike.length)),
     };
+  }
+
+  /** Returns what deleteStudies would delete for the selected studies of a Local panel, as `loader delete` previews it. */
+  planDeletion(archive: LocalArchive, studyInstanceUids: string[]): Promise<DeletionPlan> {
+    return archive.planDeletion({ studyInstanceUids });
+  }
+
+  /**
+   * Deletes the studies of `plan` from the archive: index rows, files in the
+   * archive folder and copies kept aside in .conflicts, as `loader delete` does.
+   * Files indexed in place stay where they are.
+   */
+  async deleteStudies(archive: LocalArchive, plan: DeletionPlan): Promise<DeletionReport> {
+    const report = await archive.deleteStudies(plan);
+    const fields = { root: archive.root, studies: report.studies.length, instances: report.instances, bytes: report.bytes, inPlaceInstances: report.inPlaceInstances, keptCopies: report.keptCopies };
+    if (report.failures.length === 0) log.info('studies deleted from the window', fields);
+    else log.warn('studies deleted from the window; some files were not removed and stay in .trash until the next open of the archive', { ...fields, failures: report.failures.length });
+    return report;
   }
 
   /** Retrieves studies from a node into an archive with C-GET or C-MOVE; `signal` cancels the retrieve. */
@@ -492,6 +517,10 @@ export class AppController {
    */
   private legacyCharacterSet(): LegacyCharacterSet {
     return this.options.legacyCharacterSet ?? this.settings.settings.pacs.legacyCharacterSet;
+  }
+
+  private legacyCharacterSetSource(): LegacyCharacterSetSource {
+    return this.options.legacyCharacterSet !== undefined ? { chosen: true, description: 'given with --legacy-charset' } : this.settings.legacyCharacterSetSource();
   }
 
   updatePacs(changes: Partial<PacsSettings>): PacsSettings {

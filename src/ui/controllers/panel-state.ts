@@ -6,6 +6,7 @@ import path from 'node:path';
 
 import { HostKeyError } from '../../services/ssh';
 import type { PanelKind, PanelState } from '../components/panel';
+import type { StudyRow } from './app-controller';
 
 /**
  * Returns the changes that switch a panel to another connection type. The
@@ -40,6 +41,16 @@ export function sidesShowingArchive(panels: Record<PanelSide, Pick<PanelState, '
     const connection = panels[side].connection;
     return connection?.kind === 'local' && path.resolve(connection.root) === path.resolve(root);
   });
+}
+
+/**
+ * Returns the selected studies that `rows` still lists, for a panel listed
+ * again after a deletion. Deleted studies leave the selection, and no other
+ * study joins it, so a second Delete never reaches a study the user did not choose.
+ */
+export function keptSelection(selectedUids: readonly string[], rows: readonly Pick<StudyRow, 'studyInstanceUid'>[]): string[] {
+  const listed = new Set(rows.map((row) => row.studyInstanceUid));
+  return selectedUids.filter((uid) => listed.has(uid));
 }
 
 /** True when the panel is connected and has a study or, for SSH, a file selected. */
