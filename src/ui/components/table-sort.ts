@@ -3,7 +3,7 @@
  * NodeGui, so its rules can be tested without a window.
  */
 
-/** How a column's values compare. */
+/** Kind of a column's values, which sets how they compare. */
 export type ColumnKind = 'text' | 'date' | 'number';
 
 export type SortOrder = 'ascending' | 'descending';
@@ -83,11 +83,15 @@ export function sortedRowOrder(input: SortInput): number[] {
     const kind = kinds[column] ?? 'text';
     const left = comparable(kind, values[a]?.[column]);
     const right = comparable(kind, values[b]?.[column]);
-    if (left === undefined || right === undefined) return left === right ? 0 : left === undefined ? 1 : -1;
+    // Empty values come last in both directions, so they are placed before the order is applied.
+    if (left === undefined && right === undefined) return 0;
+    if (left === undefined) return 1;
+    if (right === undefined) return -1;
+
     let result: number;
     if (kind === 'text') result = collator.compare(left as string, right as string);
     else if (kind === 'number') result = (left as number) - (right as number);
-    else result = left < right ? -1 : left > right ? 1 : 0;
+    else result = compareValues(left, right);
     return order === 'ascending' ? result : -result;
   };
 
@@ -100,8 +104,15 @@ export function sortedRowOrder(input: SortInput): number[] {
       const result = compareColumn(a, b, column, firstClickOrder(kinds[column] ?? 'text'));
       if (result !== 0) return result;
     }
-    const leftKey = input.rowKeys[a] ?? '';
-    const rightKey = input.rowKeys[b] ?? '';
-    return leftKey < rightKey ? -1 : leftKey > rightKey ? 1 : a - b;
+    const byKey = compareValues(input.rowKeys[a] ?? '', input.rowKeys[b] ?? '');
+    if (byKey !== 0) return byKey;
+    return a - b;
   });
+}
+
+/** Returns -1, 0 or 1 as `left` sorts before, with or after `right` by the < operator. */
+function compareValues<T extends string | number>(left: T, right: T): number {
+  if (left < right) return -1;
+  if (left > right) return 1;
+  return 0;
 }
