@@ -11,7 +11,8 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { LocalArchive } from '../../src/services/archive';
-import { associationArgs, corpusFile, createLoaderDirs, loaderIsBuilt, runDcmtk, runLoader, startLoader } from '../support/peers';
+import { LOADER_BIN, associationArgs, corpusFile, createLoaderDirs, loaderIsBuilt, runCommand, runDcmtk, runLoader, startLoader } from '../support/peers';
+import { writeStudyCopies } from '../support/study-copies';
 import type { LoaderDirs, LoaderServer, RunResult } from '../support/peers';
 
 const describeBuilt = loaderIsBuilt() ? describe : describe.skip;
@@ -323,6 +324,92 @@ describeBuilt('loader delete selections', () => {
     } finally {
       archive.close();
     }
+  }, 120_000);
+});
+
+describeBuilt('loader delete --name', () => {
+  /** Four patients whose names start alike; a deletion must not take Иванова for Иванов. */
+  const PATIENTS = {
+    ivanovIvan: 'Иванов^Иван',
+    ivanovaAnna: 'Иванова^Анна',
+    ivanovIvanIvanovich: 'ИВАНОВ^ИВАН^ИВАНОВИЧ',
+    ivanovPetr: 'Иванов^Пётр',
+  } as const;
+  type Label = keyof typeof PATIENTS;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'loader-delete-name-'));
+
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  /** Returns an archive with one study of each patient, and the labels of its studies by Study Instance UID. */
+  async function archiveWithPatients(label: string): Promise<{ dirs: LoaderDirs; labelOf: Map<string, Label> }> {
+    const dirs = createLoaderDirs(label);
+    const attributes = {} as Record<Label, Record<string, string>>;
+    for (const [patient, name] of Object.entries(PATIENTS) as [Label, string][]) {
+      attributes[patient] = { '(0010,0010)': name, '(0010,0020)': `NAME-${patient}` };
+    }
+    const copies = await writeStudyCopies(path.join(work, label), attributes);
+    expect((await runLoader(['scan', '--import', ...copies.files], { dirs })).code).toBe(0);
+    const labelOf = new Map((Object.entries(copies.uidOf) as [Label, string][]).map(([patient, uid]) => [uid, patient]));
+    return { dirs, labelOf };
+  }
+
+  async function remainingPatients(dirs: LoaderDirs, labelOf: Map<string, Label>): Promise<string[]> {
+    const result = await runLoader(['studies', '--json'], { dirs });
+    return result.json<Array<{ studyInstanceUid: string }>>().map((study) => labelOf.get(study.studyInstanceUid) ?? study.studyInstanceUid).sort();
+  }
+
+  test('name words select whole words only', async () => {
+    const { dirs, labelOf } = await archiveWithPatients('whole-words');
+    const result = await runLoader(['delete', '--name', 'иванов иван', '--all-matching', '--yes', '--json'], { dirs });
+    const report = result.json<DeleteJson>();
+
+    expect(result.code).toBe(0);
+    expect(report.studies.map((study) => labelOf.get(study.studyInstanceUid)).sort()).toEqual(['ivanovIvan', 'ivanovIvanIvanovich']);
+    expect(await remainingPatients(dirs, labelOf)).toEqual(['ivanovPetr', 'ivanovaAnna']);
+  }, 120_000);
+
+  test('wildcard selects every Иванов*', async () => {
+    const { dirs, labelOf } = await archiveWithPatients('wildcard');
+    const result = await runLoader(['delete', '--name', 'иванов*', '--all-matching', '--yes', '--json'], { dirs });
+
+    expect(result.code).toBe(0);
+    expect(result.json<DeleteJson>().studies).toHaveLength(4);
+    expect(await remainingPatients(dirs, labelOf)).toEqual([]);
+  }, 120_000);
+
+  test('studies still lists Иванова', async () => {
+    const { dirs, labelOf } = await archiveWithPatients('studies-contained');
+    const result = await runLoader(['studies', '--name', 'иванов иван', '--json'], { dirs });
+
+    expect(result.code).toBe(0);
+    const listed = result.json<Array<{ studyInstanceUid: string }>>().map((study) => labelOf.get(study.studyInstanceUid)).sort();
+    expect(listed).toEqual(['ivanovIvan', 'ivanovIvanIvanovich', 'ivanovPetr', 'ivanovaAnna']);
+  }, 120_000);
+
+  test('confirmation names the rule', async () => {
+    const { dirs, labelOf } = await archiveWithPatients('confirmation');
+    const command = [LOADER_BIN, '--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'delete', '--name', 'иванов иван', '--all-matching']
+      .map((word) => `'${word.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
+    // script(1) gives the loader a terminal, so it asks; 'n' declines.
+    const result = await runCommand('script', ['-qefc', command, '/dev/null'], { env: { HOME: dirs.homeDir, LOADER_LOG_LEVEL: '' }, input: 'n\n' });
+
+    expect(result.stdout).toContain('Patient name "иванов иван": each word must equal a whole word of the name');
+    expect(result.stdout).toContain('Иванов^Иван');
+    expect(result.stdout).toContain('ИВАНОВ^ИВАН^ИВАНОВИЧ');
+    expect(result.stdout).not.toContain('Иванова^Анна');
+    expect(result.stdout).not.toContain('Иванов^Пётр');
+    expect(result.stdout).toContain('Delete 2 studies');
+    expect(result.stdout).toContain('Nothing was deleted.');
+    expect(await remainingPatients(dirs, labelOf)).toHaveLength(4);
+  }, 120_000);
+
+  test('help names the rule', async () => {
+    const result = await runLoader(['delete', '--help']);
+
+    expect(result.code).toBe(0);
+    // Commander wraps the help text, so the check ignores line breaks.
+    expect(result.stdout.replace(/\s+/g, ' ')).toContain('each equal to a whole word of the name');
   }, 120_000);
 });
 

@@ -44,11 +44,15 @@ export function registerDelete(program: Command, globals: () => GlobalOptions): 
     .option('--study-uid <uids...>', 'Study Instance UIDs of the studies to delete')
     .option('--series-uid <uids...>', 'Series Instance UIDs of the series to delete; a study without series left is deleted too')
     .option('--patient-id <id>', 'delete every study of this Patient ID (whole value, case-sensitive); with * or ? it is a search and needs --all-matching')
-    .option('--name <text>', 'with --all-matching: patient name, matched as `loader studies --name` matches it')
+    .option(
+      '--name <text>',
+      'with --all-matching: patient name words in any order, each equal to a whole word of the name (case and ё/е ignored), ' +
+        'so "ivanov ivan" selects IVANOV^IVAN but not IVANOVA^ANNA; with * or ? a pattern for the whole name, as `loader studies --name` matches it',
+    )
     .option('--date <date>', `with --all-matching: ${DATE_OPTION_HELP}`)
     .option('--modality <codes...>', 'with --all-matching: one or more modalities, e.g. CT MR; a study matches when it has any of them')
     .option('--description <text>', 'with --all-matching: study description, matched as `loader studies --description` matches it')
-    .option('--all-matching', 'delete every study that `loader studies` lists for the same filters')
+    .option('--all-matching', 'delete every study that `loader studies` lists for the same filters, except that --name words must equal whole words of the name')
     .option('--yes', 'delete without asking; needed when stdin is not a terminal')
     .option('--json', 'print the result as JSON')
     .action(async (options: DeleteOptions) => {
@@ -90,7 +94,7 @@ function selectionOf(options: DeleteOptions): Selection {
   }
 
   const filters = searchFiltersOf(options);
-  const searching = Object.values(filters).some((value) => value !== undefined);
+  const searching = Object.values(filterValues(filters)).some((value) => value !== undefined);
   const byUid = studyInstanceUids.length > 0 || seriesInstanceUids.length > 0;
   if (byUid && searching) throw new UsageError('give either --study-uid and --series-uid, or --patient-id and the search filters, not both');
   if (byUid) {
@@ -100,9 +104,11 @@ function selectionOf(options: DeleteOptions): Selection {
   if (!searching) {
     throw new UsageError('give the studies to delete: --study-uid UID..., --series-uid UID..., --patient-id ID, or search filters with --all-matching');
   }
-  const onePatient = Object.keys(filters).every((key) => key === 'patientId' || filters[key as keyof StudySearchFilters] === undefined) && !/[*?]/.test(filters.patientId ?? '');
+  const onePatient = Object.entries(filterValues(filters)).every(([key, value]) => key === 'patientId' || value === undefined) && !/[*?]/.test(filters.patientId ?? '');
   if (!onePatient && !options.allMatching) {
-    throw new UsageError('a search may match many studies; add --all-matching to delete every study that `loader studies` lists for the same filters');
+    throw new UsageError(
+      'a search may match many studies; add --all-matching to delete every study that `loader studies` lists for the same filters, except that --name words must equal whole words of the name',
+    );
   }
   return { kind: 'search', filters };
 }
@@ -113,6 +119,8 @@ function searchFiltersOf(options: DeleteOptions): StudySearchFilters {
     const modalities = normalizeModalities(options.modality);
     return {
       name: emptyToUndefined(checkNotUniversal('--name', options.name)),
+      // A deletion selects by whole name words, so 'ivanov' does not also delete IVANOVA; see describeNameRule.
+      nameWordMatching: 'whole',
       patientId: emptyToUndefined(checkNotUniversal('--patient-id', options.patientId)),
       date: options.date === undefined ? undefined : formatDateRange(parseDateFilter(options.date, new Date(), '--date')),
       modalities: modalities.length > 0 ? modalities : undefined,
@@ -134,6 +142,12 @@ function checkNotUniversal(option: string, value: string | undefined): string | 
   throw new UsageError(`${option} ${JSON.stringify(value)} has no letter or digit, so it matches every study; give a value to match, or leave the option out`);
 }
 
+/** Returns the filters that select studies, without nameWordMatching, which only sets how --name matches. */
+function filterValues(filters: StudySearchFilters): Omit<StudySearchFilters, 'nameWordMatching'> {
+  const { nameWordMatching: _nameWordMatching, ...values } = filters;
+  return values;
+}
+
 function emptyToUndefined(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
@@ -152,6 +166,7 @@ async function deleteSelection(archive: LocalArchive, selection: Selection, opti
   }
 
   if (!options.yes) {
+    if (selection.kind === 'search' && selection.filters.name !== undefined) process.stderr.write(describeNameRule(selection.filters.name));
     process.stderr.write(describePlan(plan));
     if (!(await askYesNo(`Delete ${describeTotals(plan)}? [y/N] `))) {
       process.stderr.write('Nothing was deleted.\n');
@@ -191,6 +206,14 @@ function finishWithoutMatches(selection: Selection, missing: MissingUids, json: 
     return;
   }
   if (!json) process.stdout.write('No study matches the filters; nothing was deleted.\n');
+}
+
+/** Returns the confirmation line that names the rule by which --name selected the studies. */
+function describeNameRule(name: string): string {
+  if (/[*?]/.test(name)) {
+    return `Patient name ${JSON.stringify(name)} is a pattern with * or ?: it matches the whole name, or one whole component group, case and ё/е ignored.\n`;
+  }
+  return `Patient name ${JSON.stringify(name)}: each word must equal a whole word of the name, in any order, case and ё/е ignored; a name word that only starts with a typed word is not selected (add * for that).\n`;
 }
 
 /** Returns the table of the studies and series in `plan` and its totals, for the confirmation. */

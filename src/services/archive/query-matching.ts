@@ -16,7 +16,7 @@ import type { QueryAttribute } from './query-attributes';
 /** SQL function name: dicom_match(pattern, value, caseInsensitive, personName) → 0 or 1. */
 export const MATCH_FUNCTION = 'dicom_match';
 
-/** SQL function name: loader_search_match(query, value, personName) → 0 or 1; see matchSearchText. */
+/** SQL function name: loader_search_match(query, value, personName, wholeWords) → 0 or 1; see matchSearchText. */
 export const SEARCH_MATCH_FUNCTION = 'loader_search_match';
 
 /** SQL function name: dicom_time_key(time) → the time as HHMMSS.FFFFFF, or '' for ''; see timeKey. */
@@ -520,16 +520,17 @@ function matchComponentGroups(pattern: string, value: string, caseInsensitive: b
 /**
  * Returns the condition of a free-text filter of `loader studies` (--name,
  * --description) on the attribute's column, or undefined when `query`
- * matches every record. See matchSearchText for how the text matches.
+ * matches every record. See matchSearchText for how the text matches, and
+ * for `wordMatching`, which applies to person names only.
  *
  * @throws QueryError 'value-too-long' for a query longer than the VR allows.
  */
-export function searchTextCondition(keyword: string, attribute: QueryAttribute, query: string): SqlCondition | undefined {
+export function searchTextCondition(keyword: string, attribute: QueryAttribute, query: string, wordMatching: SearchWordMatching = 'contained'): SqlCondition | undefined {
   checkValueLength(keyword, attribute, query);
   const personName = attribute.match === 'person-name';
   const separators = personName ? /[\s^=]+/ : /\s+/;
   if (isUniversalMatch(query.replace(new RegExp(separators, 'g'), ''))) return undefined;
-  return { sql: `${SEARCH_MATCH_FUNCTION}(?, ${attribute.column}, ?)`, parameters: [query, personName ? 1 : 0] };
+  return { sql: `${SEARCH_MATCH_FUNCTION}(?, ${attribute.column}, ?, ?)`, parameters: [query, personName ? 1 : 0, wordMatching === 'whole' ? 1 : 0] };
 }
 
 /**
@@ -567,15 +568,25 @@ function personNameGroups(value: string): string[] {
 }
 
 /**
+ * Word matching of a person name filter without * or ?. With 'contained',
+ * each word occurs anywhere in the name, so 'иванов' also finds
+ * Иванова^Анна. With 'whole', each word equals a whole word of the name, as
+ * `loader delete --name` selects.
+ */
+export type SearchWordMatching = 'contained' | 'whole';
+
+/**
  * Matches one value against a free-text filter of `loader studies`. Case is
  * ignored and ё matches е. Without * or ?, every word of `query` must occur
  * somewhere in the value, in any order, and for a person name '^' and '='
- * in the query separate words as spaces do. With * or ?, the query is a
- * C-FIND pattern that must match the whole value, or for a person name one
- * whole component group. In a person name pattern, '^' and runs of spaces
- * are compared as one space, in the query and in the name alike.
+ * in the query separate words as spaces do. With `wordMatching` 'whole', each
+ * word of a person name query must instead equal its own word of one
+ * component group of the name. With * or ?, the query is a C-FIND pattern
+ * that must match the whole value, or for a person name one whole component
+ * group. In a person name pattern, '^' and runs of spaces are compared as
+ * one space, in the query and in the name alike.
  */
-export function matchSearchText(query: string, value: string | null, personName: boolean): boolean {
+export function matchSearchText(query: string, value: string | null, personName: boolean, wordMatching: SearchWordMatching = 'contained'): boolean {
   if (value === null || value === '') return false;
   const candidates = personName ? personNameGroups(value) : [value];
 
@@ -586,14 +597,32 @@ export function matchSearchText(query: string, value: string | null, personName:
   }
 
   const words = personName ? query.split(/[\s^=]+/).filter((word) => word !== '') : [query.trim()];
+  if (personName && wordMatching === 'whole') {
+    return candidates.some((candidate) => containsWholeWords(candidate.split(' '), words));
+  }
   const folded = foldForSearch(candidates.join(' '));
   return words.every((word) => folded.includes(foldForSearch(word)));
 }
 
+/**
+ * Returns true when each word of `queryWords` equals a word of `nameWords`,
+ * ignoring case and ё, and no two query words take the same name word, so
+ * 'иван иван' matches Иван^Иван but not Иванов^Иван.
+ */
+function containsWholeWords(nameWords: string[], queryWords: string[]): boolean {
+  const remaining = nameWords.map(foldForSearch);
+  for (const word of queryWords) {
+    const index = remaining.indexOf(foldForSearch(word));
+    if (index < 0) return false;
+    remaining.splice(index, 1);
+  }
+  return true;
+}
+
 /** Registers MATCH_FUNCTION, SEARCH_MATCH_FUNCTION and TIME_KEY_FUNCTION on a connection. */
 export function registerMatchFunctions(db: Database.Database): void {
-  db.function(SEARCH_MATCH_FUNCTION, { deterministic: true }, (query, value, personName) =>
-    matchSearchText(String(query), value === null ? null : String(value), personName === 1) ? 1 : 0,
+  db.function(SEARCH_MATCH_FUNCTION, { deterministic: true }, (query, value, personName, wholeWords) =>
+    matchSearchText(String(query), value === null ? null : String(value), personName === 1, wholeWords === 1 ? 'whole' : 'contained') ? 1 : 0,
   );
   db.function(MATCH_FUNCTION, { deterministic: true }, (pattern, value, caseInsensitive, personName) =>
     matchValue(String(pattern), value === null ? null : String(value), caseInsensitive === 1, personName === 1) ? 1 : 0,

@@ -20,6 +20,7 @@ import {
   registerMatchFunctions,
   searchModalityCondition,
   searchTextCondition,
+  type SearchWordMatching,
   type SqlCondition,
 } from './query-matching';
 
@@ -44,6 +45,8 @@ export interface QueryOptions {
 export interface StudySearchFilters {
   /** Words of the patient name in any order, or a pattern with * and ? for the whole name. */
   name?: string;
+  /** Word matching of `name` against the patient name, 'contained' by default; see SearchWordMatching. */
+  nameWordMatching?: SearchWordMatching;
   /** Patient ID, exact and case-sensitive unless it contains * or ?. */
   patientId?: string;
   /** 'YYYYMMDD' or a range 'A-B', 'A-', '-B'. */
@@ -126,12 +129,12 @@ export class QueryEngine {
     if (filters.accessionNumber) keys.push({ keyword: 'AccessionNumber', value: filters.accessionNumber });
     const conditions = this.conditionsFor('STUDY', keys, true);
 
-    const textFilters: [string, string | undefined][] = [
-      ['PatientName', filters.name],
-      ['StudyDescription', filters.description],
+    const textFilters: [string, string | undefined, SearchWordMatching | undefined][] = [
+      ['PatientName', filters.name, filters.nameWordMatching],
+      ['StudyDescription', filters.description, undefined],
     ];
-    for (const [keyword, query] of textFilters) {
-      const condition = query ? searchTextCondition(keyword, QUERY_ATTRIBUTES[keyword], query) : undefined;
+    for (const [keyword, query, wordMatching] of textFilters) {
+      const condition = query ? searchTextCondition(keyword, QUERY_ATTRIBUTES[keyword], query, wordMatching) : undefined;
       if (condition) conditions.push(condition);
     }
     if (filters.modalities && filters.modalities.length > 0) {
