@@ -6,8 +6,8 @@
 import type { Command } from 'commander';
 
 import { describeUidProblem } from '../../dicom/uid';
-import { LocalArchive, QueryError } from '../../services/archive';
-import type { DeletionPlan, DeletionReport, StudySearchFilters, StudyToDelete } from '../../services/archive';
+import { openArchiveForDeletion, QueryError } from '../../services/archive';
+import type { DeletionPlan, DeletionReport, LocalArchive, StudySearchFilters, StudyToDelete } from '../../services/archive';
 import { formatSize } from '../../services/format-size';
 import { FilterError, formatDateRange, normalizeModalities, parseDateFilter } from '../../services/query-retrieve';
 import { checkArchiveFolder, countOf, ExitCode, resolveArchiveRoot, resolveLegacyCharacterSet, UsageError } from '../context';
@@ -68,7 +68,7 @@ export function registerDelete(program: Command, globals: () => GlobalOptions): 
         return;
       }
       // Access 'delete' opens an archive on a full disk too, by releasing its space reserve, because deleting is how space is freed.
-      const archive = LocalArchive.open(root, { legacyCharacterSet: resolveLegacyCharacterSet(globals()), access: 'delete' });
+      const archive = openArchiveForDeletion(root, { legacyCharacterSet: resolveLegacyCharacterSet(globals()) });
       try {
         await deleteSelection(archive, selection, options);
       } finally {

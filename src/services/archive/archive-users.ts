@@ -59,8 +59,18 @@ export function isRunningProcess(pid: number, tag: string): boolean {
 }
 
 /**
- * Creates this process's marker for `use` and returns a function that removes it.
- * A failed write removes the marker, which a full file system leaves empty.
+ * Number of uses of each marker of this process that are not released yet. One
+ * process may open an archive twice, as the window does for a deletion while
+ * its Local panel keeps the archive open, and the marker must stay until the
+ * last use ends.
+ */
+const markerUses = new Map<string, number>();
+
+/**
+ * Creates this process's marker for `use`, unless this process already has
+ * it, and returns a function that releases this use. The marker is removed
+ * when its last use is released. A failed write removes the marker, which a
+ * full file system leaves empty.
  *
  * @throws ReadOnlyArchiveError when the file system is read-only or full,
  *   or this user may not write to the .processes folder.
@@ -68,6 +78,25 @@ export function isRunningProcess(pid: number, tag: string): boolean {
 export function markArchiveUse(root: string, use: ArchiveUse): () => void {
   const folder = processesFolder(root);
   const marker = path.join(folder, `${use}.${process.pid}.${PROCESS_TAG}`);
+  const uses = markerUses.get(marker) ?? 0;
+  if (uses === 0) writeMarker(root, folder, marker);
+  markerUses.set(marker, uses + 1);
+
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const remaining = (markerUses.get(marker) ?? 1) - 1;
+    if (remaining > 0) {
+      markerUses.set(marker, remaining);
+      return;
+    }
+    markerUses.delete(marker);
+    fs.rmSync(marker, { force: true });
+  };
+}
+
+function writeMarker(root: string, folder: string, marker: string): void {
   try {
     fs.mkdirSync(folder, { recursive: true, mode: FOLDER_MODE });
     // The command line may contain a patient name (a --name filter), so the marker is for the owner only.
@@ -80,7 +109,6 @@ export function markArchiveUse(root: string, use: ArchiveUse): () => void {
     if (reason === undefined) throw error;
     throw new ReadOnlyArchiveError(root, reason, { cause: error });
   }
-  return () => fs.rmSync(marker, { force: true });
 }
 
 /** Removes a marker whose write failed. Removing a file needs no free space, so only a denied removal leaves it behind. */

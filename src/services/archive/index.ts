@@ -9,6 +9,7 @@ export type {
 } from './catalog';
 export { conflictingUid } from './catalog';
 export type { DeletedStudy, DeletionFailure, DeletionPlan, DeletionReport, DeletionSelection, KeptCopy, SeriesToDelete, StudyToDelete } from './deletion';
+export { deleteStudiesWithDeleteAccess, openArchiveForDeletion, type DeletionOpenOptions } from './delete-access';
 export { ArchiveError, QueryError, type ArchiveErrorCode, type QueryErrorCode } from './errors';
 export { relativeInstancePath, CONFLICTS_FOLDER, INCOMING_FOLDER, INDEX_FILE, TRASH_FOLDER } from './layout';
 export type { StoreOutcome, StoreOutcomeKind } from './placement';

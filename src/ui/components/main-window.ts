@@ -359,7 +359,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       setStatus({ text: (t) => t('delete.needSelection'), percent: 0, failures: [] });
       return;
     }
-    if (archive.readOnlyReason !== undefined) {
+    if (!controller.canDelete(archive)) {
       setStatus({ text: (t) => t('delete.readOnly', { folder: root }), percent: 0, failures: [] });
       return;
     }
@@ -409,14 +409,19 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
   };
 
-  /** Lists each Local panel on the archive at `root` again, and keeps the selected studies that are still listed. */
+  /**
+   * Lists each Local panel on the archive at `root` again, and keeps the selected studies that are still listed.
+   * The connection is renewed, because the controller closes a read-only archive after a deletion.
+   */
   const listAfterDeletion = (root: string) => {
     for (const side of sidesShowingArchive(panelsRef.current, root)) {
       const state = panelsRef.current[side];
       if (state.connection?.kind !== 'local') continue;
       try {
-        const rows = controller.searchLocal(state.connection.archive, state.filterText);
-        update(side, { rows, selectedUids: keptSelection(state.selectedUids, rows) });
+        const connection = controller.connectLocal(state.connection.root);
+        if (connection.kind !== 'local') continue;
+        const rows = controller.searchLocal(connection.archive, state.filterText);
+        update(side, { connection, rows, selectedUids: keptSelection(state.selectedUids, rows) });
       } catch (error) {
         update(side, { message: describeError(error) });
       }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import envPaths from 'env-paths';
 
 import type { LegacyCharacterSet } from '../../dicom/charset';
-import { LocalArchive } from '../../services/archive';
+import { deleteStudiesWithDeleteAccess, LocalArchive } from '../../services/archive';
 import type { DeletionPlan, DeletionReport, StudySummary } from '../../services/archive';
 import { matchSearchText } from '../../services/archive/query-matching';
 import { LicenseError, LicenseService } from '../../services/license';
@@ -337,6 +337,15 @@ export class AppController {
     };
   }
 
+  /**
+   * Returns true when studies can be deleted from a Local panel's archive:
+   * when it is writable, or read-only only because its disk is full, because
+   * deleteStudies then opens it with access 'delete' as `loader delete` does.
+   */
+  canDelete(archive: LocalArchive): boolean {
+    return archive.readOnlyReason === undefined || archive.diskFull;
+  }
+
   /** Returns what deleteStudies would delete for the selected studies of a Local panel, as `loader delete` previews it. */
   planDeletion(archive: LocalArchive, studyInstanceUids: string[]): Promise<DeletionPlan> {
     return archive.planDeletion({ studyInstanceUids });
@@ -345,14 +354,41 @@ export class AppController {
   /**
    * Deletes the studies of `plan` from the archive: index rows, files in the
    * archive folder and copies kept aside in .conflicts, as `loader delete` does.
-   * Files indexed in place stay where they are.
+   * Files indexed in place stay where they are. The deletion opens the archive
+   * once more with access 'delete', as `loader delete` does, so that it also
+   * works on a full disk, where `archive` may be read-only. A read-only
+   * `archive` is closed afterwards (see closeStaleArchive), so panels get a
+   * new one from connectLocal.
    */
   async deleteStudies(archive: LocalArchive, plan: DeletionPlan): Promise<DeletionReport> {
-    const report = await archive.deleteStudies(plan);
+    const report = await deleteStudiesWithDeleteAccess(archive.root, plan, {
+      legacyCharacterSet: archive.legacyCharacterSet,
+      legacyCharacterSetSource: archive.legacyCharacterSetSource,
+    });
     const fields = { root: archive.root, studies: report.studies.length, instances: report.instances, bytes: report.bytes, inPlaceInstances: report.inPlaceInstances, keptCopies: report.keptCopies };
     if (report.failures.length === 0) log.info('studies deleted from the window', fields);
     else log.warn('studies deleted from the window; some files were not removed and stay in .trash until the next open of the archive', { ...fields, failures: report.failures.length });
+    this.closeStaleArchive(archive);
     return report;
+  }
+
+  /**
+   * Closes a read-only `archive` after a deletion through another open of it,
+   * so that the next openArchive opens it again. A read-only index may be a
+   * copy in memory (openReadOnlyIndexDatabase) that still lists the deleted
+   * studies, and the deletion may have freed the space that the archive needs
+   * to open for writing.
+   * NOTE: the archive of a running server stays open, so its C-FIND may still
+   * find the deleted studies until the server is switched off and on again.
+   */
+  private closeStaleArchive(archive: LocalArchive): void {
+    if (archive.readOnlyReason === undefined || archive === this.serverArchive) return;
+    for (const [root, open] of this.openArchives) {
+      if (open !== archive) continue;
+      this.openArchives.delete(root);
+      archive.close();
+      log.info('read-only archive closed after a deletion, to open it again', { root });
+    }
   }
 
   /** Retrieves studies from a node into an archive with C-GET or C-MOVE; `signal` cancels the retrieve. */
