@@ -266,6 +266,7 @@ describe('searchStudies', () => {
         patientId: 'P2',
         patientName: 'Smith^Anna',
         patientBirthDate: expect.any(String),
+        patientSex: expect.any(String),
         studyDate: '20210601',
         studyTime: '083000',
         studyDescription: '',

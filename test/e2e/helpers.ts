@@ -48,6 +48,8 @@ export interface DicomAttributes {
   QueryRetrieveLevel?: string;
   PatientName?: string;
   PatientID?: string;
+  PatientBirthDate?: string;
+  PatientSex?: string;
   StudyInstanceUID?: string;
   SeriesInstanceUID?: string;
   SOPInstanceUID?: string;

@@ -19,6 +19,7 @@ ATTRIBUTES = [
     "SpecificCharacterSet", "QueryRetrieveLevel", "PatientName", "PatientID", "StudyInstanceUID",
     "SeriesInstanceUID", "SOPInstanceUID", "StudyDate", "ModalitiesInStudy", "Modality",
     "NumberOfStudyRelatedInstances", "NumberOfSeriesRelatedInstances", "RetrieveAETitle",
+    "PatientBirthDate", "PatientSex",
 ]
 
 

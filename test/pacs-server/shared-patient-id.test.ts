@@ -1,7 +1,8 @@
 /**
  * One Patient ID shared by studies with different Patient's Names, a known
- * clinical case. The index keeps one patient record per Patient ID, so C-FIND
- * matches the record's name. That name is the one of the earliest received
+ * clinical case. The index keeps one patient record per Patient ID, which the
+ * Patient Root PATIENT level returns, while a STUDY level C-FIND matches each
+ * study's own name. The record's name is the one of the earliest received
  * instance, so storescu order decides it on receive, and `loader reindex`,
  * which reads the files in folder order, keeps it. Each study with another
  * name is logged once, with the IDs and never the names.
@@ -32,6 +33,14 @@ async function findStudies(loader: LoaderServer, name: string): Promise<string[]
   return distinct(responses.map((response) => String(response.StudyInstanceUID)));
 }
 
+/** Returns the Patient's Name of each Patient Root PATIENT level response for PATIENT_ID. */
+async function findPatientNames(loader: LoaderServer): Promise<string[]> {
+  const { run, finalStatus, responses } = await find(loader, '-P', ['QueryRetrieveLevel=PATIENT', `PatientID=${PATIENT_ID}`, 'PatientName']);
+  expect(run.code).toBe(0);
+  expect(finalStatus).toBe('Success');
+  return responses.map((response) => String(response.PatientName));
+}
+
 test('shared Patient ID keeps the name', async () => {
   const filesDir = makeTempDir('shared-patient-id');
   // Test^Patient0 goes to the largest UID and is sent first.
@@ -49,7 +58,9 @@ test('shared Patient ID keeps the name', async () => {
   try {
     expect((await storeFiles(loader, files, { callingAeTitle: 'MODALITY1' })).code).toBe(0);
 
-    expect(await findStudies(loader, 'Test^Patient0')).toEqual([...studyUids].sort());
+    expect(await findPatientNames(loader)).toEqual(['Test^Patient0']);
+    expect(await findStudies(loader, 'Test^Patient0')).toEqual([studyUids[STUDY_COUNT - 1]]);
+    expect(await findStudies(loader, 'Test^Patient4')).toEqual([studyUids[0]]);
     const warnings = loader.readLog().split('\n').filter((line) => line.includes("another Patient's Name"));
     expect(warnings).toHaveLength(STUDY_COUNT - 1);
     for (const line of warnings) {
@@ -69,8 +80,9 @@ test('shared Patient ID keeps the name', async () => {
 
   loader = await startLoader([], { aeTitle: 'SHAREDPID', dirs });
   try {
-    expect(await findStudies(loader, 'Test^Patient0')).toEqual([...studyUids].sort());
-    expect(await findStudies(loader, 'Test^Patient4')).toEqual([]);
+    expect(await findPatientNames(loader)).toEqual(['Test^Patient0']);
+    expect(await findStudies(loader, 'Test^Patient0')).toEqual([studyUids[STUDY_COUNT - 1]]);
+    expect(await findStudies(loader, 'Test^Patient4')).toEqual([studyUids[0]]);
   } finally {
     await loader.stop();
   }

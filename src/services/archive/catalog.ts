@@ -151,11 +151,13 @@ export interface StudyConflict {
   detectedAt: string;
 }
 
+/** One study of `loader studies` and the window. Patient's Name, Birth Date and Sex are the study's own values. */
 export interface StudySummary {
   studyInstanceUid: string;
   patientId: string;
   patientName: string;
   patientBirthDate: string;
+  patientSex: string;
   studyDate: string;
   studyTime: string;
   studyDescription: string;
@@ -167,7 +169,7 @@ export interface StudySummary {
 
 export const STUDY_SUMMARY_COLUMNS = `
   st.study_instance_uid AS studyInstanceUid, p.patient_id AS patientId,
-  p.patient_name AS patientName, p.birth_date AS patientBirthDate,
+  st.patient_name AS patientName, st.patient_birth_date AS patientBirthDate, st.patient_sex AS patientSex,
   st.study_date AS studyDate, st.study_time AS studyTime,
   st.study_description AS studyDescription, st.accession_number AS accessionNumber,
   st.modalities_in_study AS modalitiesInStudy, st.number_of_series AS numberOfSeries,
@@ -228,6 +230,46 @@ export function patientIdentityKey(patient: PatientAttributes): string {
 }
 
 /**
+ * Returns an UPDATE of the row `@id` of `table` that sets each of the
+ * columns of Patient's Name, Birth Date and Sex that is still empty to the
+ * parameter @patientName, @birthDate or @sex.
+ */
+function fillEmptyPatientColumns(table: 'patients' | 'studies', [name, birthDate, sex]: [string, string, string]): string {
+  return `
+    UPDATE ${table} SET
+      ${name} = CASE WHEN ${name} = '' THEN @patientName ELSE ${name} END,
+      ${birthDate} = CASE WHEN ${birthDate} = '' THEN @birthDate ELSE ${birthDate} END,
+      ${sex} = CASE WHEN ${sex} = '' THEN @sex ELSE ${sex} END
+    WHERE id = @id AND (${name} = '' OR ${birthDate} = '' OR ${sex} = '')`;
+}
+
+/** Patient's Name, Birth Date and Sex of a patient record. */
+interface PatientRecordRow {
+  id: number;
+  patientName: string;
+  birthDate: string;
+  sex: string;
+}
+
+/**
+ * Returns the keywords of the attributes that both the patient record and the
+ * received instance carry with different values. An empty value on either
+ * side is no difference, because fillPatient fills an empty stored value and
+ * ignores an empty received one.
+ */
+function differentPatientAttributes(stored: PatientRecordRow, received: PatientAttributes): string[] {
+  const attributes: string[] = [];
+  if (differentValues(stored.patientName, received.patientName, trimPersonName)) attributes.push('PatientName');
+  if (differentValues(stored.birthDate, received.birthDate, (value) => value.trim())) attributes.push('PatientBirthDate');
+  if (differentValues(stored.sex, received.sex, (value) => value.trim())) attributes.push('PatientSex');
+  return attributes;
+}
+
+function differentValues(stored: string, received: string, normalize: (value: string) => string): boolean {
+  return stored !== '' && received !== '' && normalize(stored) !== normalize(received);
+}
+
+/**
  * Returns true when the file of a row still exists and counts as its stored
  * copy: any file for a row indexed in place, but only a regular file for a row
  * of the archive folder, where a symbolic link is no stored copy (see
@@ -247,8 +289,11 @@ export class ArchiveCatalog {
   private readonly addTransaction: Database.Transaction<(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean) => void>;
   private readonly removeTransaction: Database.Transaction<(sopInstanceUid: string) => boolean>;
   private inPlaceAtPathQuery: Database.Statement | undefined;
-  /** Set by resolvePatient when the instance being added starts a study whose Patient's Name differs from the patient record. */
-  private otherPatientNameInAdd = false;
+  /**
+   * Keywords of the patient attributes in which the instance being added
+   * differs from the patient record, set by resolvePatient when the instance starts a study.
+   */
+  private otherPatientAttributesInAdd: string[] = [];
   /**
    * Studies indexed by this catalog whose first instance carries another
    * Patient's Name than the patient record of the same Patient ID. `loader scan`
@@ -266,26 +311,25 @@ export class ArchiveCatalog {
     this.statements = {
       findInstance: db.prepare(`SELECT ${INSTANCE_COLUMNS} ${INSTANCE_JOINS} WHERE i.sop_instance_uid = ?`),
       instanceIndexedAt: db.prepare('SELECT received_at AS indexedAt FROM instances WHERE sop_instance_uid = ?'),
-      findPatient: db.prepare(`SELECT id, patient_name AS patientName FROM patients WHERE identity_key = ?`),
+      findPatient: db.prepare(`SELECT id, patient_name AS patientName, birth_date AS birthDate, sex FROM patients WHERE identity_key = ?`),
       insertPatient: db.prepare(`
         INSERT INTO patients (identity_key, patient_id, issuer_of_patient_id, patient_name, birth_date, sex, specific_character_set)
         VALUES (@identityKey, @patientId, @issuerOfPatientId, @patientName, @birthDate, @sex, @specificCharacterSet)`),
       // Birth date and sex of the first instance win, and later instances only fill values that are still empty.
       // Patient's Name also keeps the first value, unless keepEarliestPatientName replaces it.
-      fillPatient: db.prepare(`
-        UPDATE patients SET
-          patient_name = CASE WHEN patient_name = '' THEN @patientName ELSE patient_name END,
-          birth_date = CASE WHEN birth_date = '' THEN @birthDate ELSE birth_date END,
-          sex = CASE WHEN sex = '' THEN @sex ELSE sex END
-        WHERE id = @id AND (patient_name = '' OR birth_date = '' OR sex = '')`),
+      fillPatient: db.prepare(fillEmptyPatientColumns('patients', ['patient_name', 'birth_date', 'sex'])),
       findStudy: db.prepare(`
         SELECT st.id AS id, p.identity_key AS identityKey, p.patient_id AS patientId, p.issuer_of_patient_id AS issuer
         FROM studies st JOIN patients p ON p.id = st.patient_ref WHERE st.study_instance_uid = ?`),
       insertStudy: db.prepare(`
         INSERT INTO studies (study_instance_uid, patient_ref, study_date, study_time, study_description,
-          accession_number, referring_physician_name, study_id, specific_character_set)
+          accession_number, referring_physician_name, study_id, specific_character_set,
+          patient_name, patient_birth_date, patient_sex)
         VALUES (@studyInstanceUid, @patientRef, @studyDate, @studyTime, @studyDescription,
-          @accessionNumber, @referringPhysicianName, @studyId, @specificCharacterSet)`),
+          @accessionNumber, @referringPhysicianName, @studyId, @specificCharacterSet,
+          @patientName, @birthDate, @sex)`),
+      // The study's Patient's Name, Birth Date and Sex are those of its first instance, and later instances only fill empty values.
+      fillStudy: db.prepare(fillEmptyPatientColumns('studies', ['patient_name', 'patient_birth_date', 'patient_sex'])),
       findSeries: db.prepare(`
         SELECT se.id AS id, st.study_instance_uid AS studyInstanceUid, p.patient_id AS patientId
         FROM series se JOIN studies st ON st.id = se.study_ref JOIN patients p ON p.id = st.patient_ref
@@ -528,7 +572,7 @@ export class ArchiveCatalog {
 
   private addInstanceRows(record: InstanceRecord, file: StoredFile, source: string, rejectConflicts: boolean): void {
     const { patient, study, series, instance } = record;
-    this.otherPatientNameInAdd = false;
+    this.otherPatientAttributesInAdd = [];
     const stored = this.findInstance(instance.sopInstanceUid);
     if (rejectConflicts && stored && stored.path !== file.path && storedCopyExists(stored)) {
       throw new IndexConflictError(instance.sopInstanceUid, stored.path, `SOP Instance UID ${instance.sopInstanceUid} is already indexed with the file ${stored.path}`);
@@ -562,17 +606,19 @@ export class ArchiveCatalog {
       patientId: patient.patientId,
       path: file.path,
     });
-    if (this.otherPatientNameInAdd) this.reportOtherPatientName(record, source);
+    if (this.otherPatientAttributesInAdd.length > 0) this.reportOtherPatientAttributes(record, source, this.otherPatientAttributesInAdd);
   }
 
   /**
-   * Logs a study whose Patient's Name differs from the patient record of its
-   * Patient ID, once per study. One Patient ID shared by two people is a known
-   * clinical case, so the line names the IDs and never the names.
+   * Logs a study whose Patient's Name, Birth Date or Sex differs from the
+   * patient record of its Patient ID, once per study. One Patient ID shared by
+   * two people is a known clinical case, so the line names the IDs and the
+   * differing attributes, never their values.
    */
-  private reportOtherPatientName(record: InstanceRecord, source: string): void {
-    this.studiesWithOtherPatientName++;
-    this.logger.warn("Study carries another Patient's Name than the patient record of its Patient ID, whose name C-FIND matches", {
+  private reportOtherPatientAttributes(record: InstanceRecord, source: string, attributes: string[]): void {
+    if (attributes.includes('PatientName')) this.studiesWithOtherPatientName++;
+    this.logger.warn("Study carries another Patient's Name, Birth Date or Sex than the patient record of its Patient ID, which only a PATIENT level C-FIND returns", {
+      differentAttributes: attributes.join(','),
       patientId: record.patient.patientId,
       issuerOfPatientId: record.patient.issuerOfPatientId,
       studyInstanceUid: record.study.studyInstanceUid,
@@ -612,6 +658,8 @@ export class ArchiveCatalog {
           source,
           new Date().toISOString(),
         );
+      } else {
+        this.statements.fillStudy.run({ ...patient, id: existing.id });
       }
       return existing.id;
     }
@@ -619,6 +667,9 @@ export class ArchiveCatalog {
     const patientRef = this.resolvePatient(record, identityKey, file);
     const result = this.statements.insertStudy.run({
       ...study,
+      patientName: patient.patientName,
+      birthDate: patient.birthDate,
+      sex: patient.sex,
       patientRef,
       specificCharacterSet: instance.specificCharacterSet,
     });
@@ -627,11 +678,11 @@ export class ArchiveCatalog {
 
   private resolvePatient(record: InstanceRecord, identityKey: string, file: StoredFile): number {
     const { patient, instance } = record;
-    const existing = this.statements.findPatient.get(identityKey) as { id: number; patientName: string } | undefined;
+    const existing = this.statements.findPatient.get(identityKey) as PatientRecordRow | undefined;
     if (existing) {
       this.statements.fillPatient.run({ ...patient, id: existing.id });
-      if (existing.patientName !== '' && patient.patientName !== '' && trimPersonName(existing.patientName) !== trimPersonName(patient.patientName)) {
-        this.otherPatientNameInAdd = true;
+      this.otherPatientAttributesInAdd = differentPatientAttributes(existing, patient);
+      if (this.otherPatientAttributesInAdd.includes('PatientName')) {
         this.keepEarliestPatientName(existing.id, existing.patientName, patient.patientName, file.receivedAt);
       }
       return existing.id;

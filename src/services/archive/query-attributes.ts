@@ -33,6 +33,11 @@ export interface QueryAttribute {
   /** SQL expression returning the value as text, '' when absent. */
   column: string;
   /**
+   * SQL expression that replaces `column` in queries at STUDY level and
+   * below, for the patient attributes that each study stores itself.
+   */
+  studyColumn?: string;
+  /**
    * For 'member' keys: SQL returning the rows of the set, with the member
    * column named `member`, correlated to the current study `st`.
    */
@@ -42,11 +47,14 @@ export interface QueryAttribute {
 const countAsText = (expression: string) => `COALESCE(CAST((${expression}) AS TEXT), '')`;
 
 export const QUERY_ATTRIBUTES: Record<string, QueryAttribute> = {
-  PatientName: { level: 'PATIENT', vr: 'PN', match: 'person-name', column: 'p.patient_name' },
+  // Patient's Name, Birth Date and Sex are keys of the STUDY level in the Study Root model (PS3.4 C.6.2.1), and a
+  // response carries the matching study's values (PS3.4 C.4.1.2.1). Studies of one Patient ID may carry other values
+  // than its patient record (a corrected name, a reused ID), so levels below PATIENT read the study's own columns.
+  PatientName: { level: 'PATIENT', vr: 'PN', match: 'person-name', column: 'p.patient_name', studyColumn: 'st.patient_name' },
   PatientID: { level: 'PATIENT', vr: 'LO', match: 'text', column: 'p.patient_id' },
   IssuerOfPatientID: { level: 'PATIENT', vr: 'LO', match: 'text', column: 'p.issuer_of_patient_id' },
-  PatientBirthDate: { level: 'PATIENT', vr: 'DA', match: 'date', column: 'p.birth_date' },
-  PatientSex: { level: 'PATIENT', vr: 'CS', match: 'text', column: 'p.sex' },
+  PatientBirthDate: { level: 'PATIENT', vr: 'DA', match: 'date', column: 'p.birth_date', studyColumn: 'st.patient_birth_date' },
+  PatientSex: { level: 'PATIENT', vr: 'CS', match: 'text', column: 'p.sex', studyColumn: 'st.patient_sex' },
   NumberOfPatientRelatedStudies: {
     level: 'PATIENT',
     vr: 'IS',
@@ -107,6 +115,16 @@ export const QUERY_ATTRIBUTES: Record<string, QueryAttribute> = {
   InstanceNumber: { level: 'IMAGE', vr: 'IS', match: 'integer', column: countAsText('i.instance_number') },
   AvailableTransferSyntaxUID: { level: 'IMAGE', vr: 'UI', match: 'uid', column: 'i.transfer_syntax_uid' },
 };
+
+/**
+ * Returns the attribute of `keyword` as a query at `level` reads it: with
+ * its `studyColumn` in place of `column` at STUDY level and below.
+ */
+export function queryAttributeAt(keyword: string, level: QueryLevel): QueryAttribute {
+  const attribute = QUERY_ATTRIBUTES[keyword];
+  if (attribute.studyColumn === undefined || level === 'PATIENT') return attribute;
+  return { ...attribute, column: attribute.studyColumn };
+}
 
 /** Unique key of each level (PS3.4 section C.6). */
 export const UNIQUE_KEY: Record<QueryLevel, string> = {

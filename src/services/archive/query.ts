@@ -12,6 +12,7 @@ import {
   LEVEL_ORDER,
   QUERY_ATTRIBUTES,
   UNIQUE_KEY,
+  queryAttributeAt,
   type QueryLevel,
 } from './query-attributes';
 import {
@@ -89,7 +90,7 @@ export class QueryEngine {
     const uniqueReturned = [...new Set(returned)];
 
     const selectable = uniqueReturned.filter((keyword) => isAvailable(keyword, level));
-    const columns = selectable.map((keyword, index) => `${QUERY_ATTRIBUTES[keyword].column} AS c${index}`);
+    const columns = selectable.map((keyword, index) => `${queryAttributeAt(keyword, level).column} AS c${index}`);
     const conditions = this.conditionsFor(level, keys, caseInsensitivePersonNames);
 
     const sql = `SELECT ${columns.length > 0 ? columns.join(', ') : '1'} ${LEVEL_FROM[level]}
@@ -134,7 +135,7 @@ export class QueryEngine {
       ['StudyDescription', filters.description, undefined],
     ];
     for (const [keyword, query, wordMatching] of textFilters) {
-      const condition = query ? searchTextCondition(keyword, QUERY_ATTRIBUTES[keyword], query, wordMatching) : undefined;
+      const condition = query ? searchTextCondition(keyword, queryAttributeAt(keyword, 'STUDY'), query, wordMatching) : undefined;
       if (condition) conditions.push(condition);
     }
     if (filters.modalities && filters.modalities.length > 0) {
@@ -151,7 +152,7 @@ export class QueryEngine {
     const conditions: SqlCondition[] = [];
     for (const key of keys) {
       if (!isAvailable(key.keyword, level)) continue;
-      const attribute = QUERY_ATTRIBUTES[key.keyword];
+      const attribute = queryAttributeAt(key.keyword, level);
       const caseInsensitive = attribute.match === 'person-name' && caseInsensitivePersonNames;
       const condition = buildCondition(key.keyword, attribute, key.value, { caseInsensitive });
       if (condition) conditions.push(condition);

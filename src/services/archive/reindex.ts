@@ -591,11 +591,20 @@ type OldIndexRow = PatientAttributes &
   SeriesAttributes &
   InstanceAttributes & { receivedAt: string; sourceAeTitle: string; path: string; inPlace: number; size: number };
 
-const OLD_ROW_QUERY = `SELECT i.sop_instance_uid AS sopInstanceUid, i.received_at AS receivedAt, i.source_ae_title AS sourceAeTitle,
+/**
+ * Returns the query of the old index's instance rows. Patient's Name, Birth
+ * Date and Sex are the study's own values when the old index stores them
+ * (schema version 2 and later), and the patient record's values before.
+ */
+function oldRowQuery(db: Database.Database): string {
+  const studyColumns = (db.pragma('table_info(studies)') as Array<{ name: string }>).map((column) => column.name);
+  const patientColumns = studyColumns.includes('patient_sex')
+    ? 'st.patient_name AS patientName, st.patient_birth_date AS birthDate, st.patient_sex AS sex'
+    : 'p.patient_name AS patientName, p.birth_date AS birthDate, p.sex';
+  return `SELECT i.sop_instance_uid AS sopInstanceUid, i.received_at AS receivedAt, i.source_ae_title AS sourceAeTitle,
     i.path, i.in_place AS inPlace, i.size, i.sop_class_uid AS sopClassUid, i.instance_number AS instanceNumber,
     i.transfer_syntax_uid AS transferSyntaxUid, i.specific_character_set AS specificCharacterSet,
-    p.patient_id AS patientId, p.issuer_of_patient_id AS issuerOfPatientId, p.patient_name AS patientName,
-    p.birth_date AS birthDate, p.sex,
+    p.patient_id AS patientId, p.issuer_of_patient_id AS issuerOfPatientId, ${patientColumns},
     st.study_instance_uid AS studyInstanceUid, st.study_date AS studyDate, st.study_time AS studyTime,
     st.study_description AS studyDescription, st.accession_number AS accessionNumber,
     st.referring_physician_name AS referringPhysicianName, st.study_id AS studyId,
@@ -604,6 +613,7 @@ const OLD_ROW_QUERY = `SELECT i.sop_instance_uid AS sopInstanceUid, i.received_a
     se.series_date AS seriesDate, se.series_time AS seriesTime
   FROM instances i JOIN series se ON se.id = i.series_ref JOIN studies st ON st.id = se.study_ref
     JOIN patients p ON p.id = st.patient_ref`;
+}
 
 /**
  * Returns the old index's rows of files in the archive folder at `entry` or
@@ -620,7 +630,7 @@ function readOldRowsAt(archiveRoot: string, livePath: string, entry: string, log
     // SQLite compares TEXT bytewise, so [prefix, end) contains exactly the paths that start with prefix.
     const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
     const rows = db
-      .prepare(`${OLD_ROW_QUERY} WHERE i.in_place = 0 AND (i.path = ? OR (i.path >= ? AND i.path < ?)) ORDER BY i.rowid`)
+      .prepare(`${oldRowQuery(db)} WHERE i.in_place = 0 AND (i.path = ? OR (i.path >= ? AND i.path < ?)) ORDER BY i.rowid`)
       .all(stored, prefix, end) as OldIndexRow[];
     return rows.map((row) => ({ ...row, path: path.resolve(archiveRoot, row.path) }));
   } catch (error) {
@@ -642,7 +652,7 @@ function readArrivalInfo(livePath: string, logger: Logger): Map<string, ArrivalI
   try {
     db = new Database(livePath, { readonly: true, fileMustExist: true });
     const rows = db
-      .prepare(OLD_ROW_QUERY)
+      .prepare(oldRowQuery(db))
       .all() as OldIndexRow[];
     for (const row of rows) {
       const { sopInstanceUid, receivedAt, sourceAeTitle, path: file, size } = row;

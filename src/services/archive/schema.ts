@@ -23,7 +23,8 @@ const modalitiesOfStudy = (ref: string) => `(
   FROM (SELECT DISTINCT modality FROM series WHERE study_ref = ${ref} AND modality <> '' ORDER BY modality)
 )`;
 
-const MIGRATIONS: Migration[] = [
+/** Migrations in order, exported for tests that build an index of an earlier schema version. */
+export const MIGRATIONS: readonly Migration[] = [
   (db) => {
     db.exec(`
       CREATE TABLE patients (
@@ -143,6 +144,22 @@ const MIGRATIONS: Migration[] = [
         UPDATE studies SET modalities_in_study = ${modalitiesOfStudy('NEW.study_ref')}
           WHERE id = NEW.study_ref;
       END;
+    `);
+  },
+  (db) => {
+    // Patient's Name, Birth Date and Sex of each study, which C-FIND matches at STUDY level and below. The patient
+    // record keeps the values of its first study, which may differ (a corrected name, a reused Patient ID).
+    // NOTE: existing studies get their patient record's values here. Only `loader reindex` reads them from the files.
+    db.exec(`
+      ALTER TABLE studies ADD COLUMN patient_name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE studies ADD COLUMN patient_birth_date TEXT NOT NULL DEFAULT '';
+      ALTER TABLE studies ADD COLUMN patient_sex TEXT NOT NULL DEFAULT '';
+      UPDATE studies SET
+        patient_name = (SELECT p.patient_name FROM patients p WHERE p.id = studies.patient_ref),
+        patient_birth_date = (SELECT p.birth_date FROM patients p WHERE p.id = studies.patient_ref),
+        patient_sex = (SELECT p.sex FROM patients p WHERE p.id = studies.patient_ref);
+      CREATE INDEX studies_patient_name ON studies(patient_name);
+      CREATE INDEX studies_patient_birth_date ON studies(patient_birth_date);
     `);
   },
 ];
