@@ -8,15 +8,20 @@ import type { FileProblem, ScanReport } from '../services/archive';
 import type { RemoteProblem } from '../services/ssh';
 import { countOf } from './context';
 import { formatStudyTable, sortNewestFirst } from './study-table';
+import { escapeControlCharacters } from './terminal';
 
 /** Problem lines printed per list; --json lists them all. */
 export const MAX_LISTED_PROBLEMS = 20;
 
-/** Prints up to MAX_LISTED_PROBLEMS lines of `label: path: reason`, then a count of the rest. */
+/**
+ * Prints up to MAX_LISTED_PROBLEMS lines of `label: path: reason`, then a count
+ * of the rest. Control characters in paths and reasons are shown as escapes, so
+ * a file name with a newline cannot print a line of its own.
+ */
 export function printProblems(out: (line: string) => void, label: string, problems: Array<RemoteProblem | FileProblem>): void {
   for (const item of problems.slice(0, MAX_LISTED_PROBLEMS)) {
     const where = 'remotePath' in item ? item.remotePath : item.path;
-    out(`${label}: ${where}: ${item.reason}`);
+    out(`${label}: ${escapeControlCharacters(where)}: ${escapeControlCharacters(item.reason)}`);
   }
   const more = problems.length - MAX_LISTED_PROBLEMS;
   if (more > 0) out(`${label}: … and ${more} more (use --json for all)`);
@@ -61,11 +66,12 @@ export function printScanProblems(out: (line: string) => void, report: ScanRepor
 /** Prints one line per DICOMDIR whose folder contains files that it does not reference, and one for those among them that start with DICM. */
 function printUnreferenced(out: (line: string) => void, unreferenced: ScanReport['unreferenced']): void {
   for (const entry of unreferenced) {
-    out(`DICOMDIR ${entry.dicomdir}: ${countOf(entry.count, 'file')} in its folder that no directory record references, not scanned`);
+    const dicomdir = escapeControlCharacters(entry.dicomdir);
+    out(`DICOMDIR ${dicomdir}: ${countOf(entry.count, 'file')} in its folder that no directory record references, not scanned`);
     const dicomLike = entry.dicomLike;
     if (dicomLike.length === 0) continue;
     out(
-      `DICOMDIR ${entry.dicomdir}: ${dicomLike.length} of them ${dicomLike.length === 1 ? 'starts' : 'start'} with DICM, so the DICOMDIR may lack their records: ` +
+      `DICOMDIR ${dicomdir}: ${dicomLike.length} of them ${dicomLike.length === 1 ? 'starts' : 'start'} with DICM, so the DICOMDIR may lack their records: ` +
         `${listSome(dicomLike)}. Give their paths to "loader scan" to index them`,
     );
   }
@@ -84,9 +90,9 @@ function printNotDicomSummary(out: (line: string) => void, notDicom: readonly Fi
   out(`not DICOM: ${countOf(notDicom.length, 'file')} (${shownCounts.join(', ')}), such as ${listSome(notDicom.map((file) => file.path))}; --json lists each with the reason`);
 }
 
-/** Joins up to MAX_SUMMARY_ITEMS paths and counts the rest. */
+/** Joins up to MAX_SUMMARY_ITEMS paths, control characters escaped, and counts the rest. */
 function listSome(paths: readonly string[]): string {
-  const shownPaths = paths.slice(0, MAX_SUMMARY_ITEMS).join(', ');
+  const shownPaths = paths.slice(0, MAX_SUMMARY_ITEMS).map(escapeControlCharacters).join(', ');
   const more = paths.length - MAX_SUMMARY_ITEMS;
   return more > 0 ? `${shownPaths} and ${more} more` : shownPaths;
 }

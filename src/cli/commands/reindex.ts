@@ -7,6 +7,7 @@ import { reindexArchive } from '../../services/archive';
 import type { ReindexProblemKind, ReindexReport } from '../../services/archive/reindex';
 import { countOf, ExitCode, requireExistingArchive, resolveArchiveRoot, resolveLegacyCharacterSet } from '../context';
 import type { GlobalOptions } from '../context';
+import { escapeControlCharacters } from '../terminal';
 
 /** Folders of unreachable files named in the text report; --json lists every file. */
 const MAX_FOLDERS_LISTED = 5;
@@ -62,7 +63,7 @@ function printReport(report: ReindexReport, write: (line: string) => void): void
   write(`indexed ${countOf(report.indexed, 'instance')}${inPlace}\n`);
 
   if (report.unreachable.length > 0) {
-    const folders = report.unreachableFolders.slice(0, MAX_FOLDERS_LISTED).join(', ');
+    const folders = report.unreachableFolders.slice(0, MAX_FOLDERS_LISTED).map(escapeControlCharacters).join(', ');
     const more = report.unreachableFolders.length > MAX_FOLDERS_LISTED ? ` and ${report.unreachableFolders.length - MAX_FOLDERS_LISTED} more folders` : '';
     write(
       `kept ${countOf(report.unreachable.length, 'instance')} indexed in place without checking ` +
@@ -72,11 +73,11 @@ function printReport(report: ReindexReport, write: (line: string) => void): void
     write('  hint: insert the disc or mount the folder, then run loader reindex again to check them; loader reindex --drop-unreachable drops them from the index\n');
   }
 
-  for (const moved of report.moved) write(`moved: ${moved.from}: its UIDs do not match its path; moved to ${moved.to} and indexed there\n`);
+  for (const moved of report.moved) write(`moved: ${escapeControlCharacters(moved.from)}: its UIDs do not match its path; moved to ${moved.to} and indexed there\n`);
   if (report.moved.length > 0) write('  hint: the archive keeps each instance at <archive>/<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm; do not copy files into the archive folder by hand\n');
 
   for (const entry of report.unreadable) {
-    write(`unreadable: ${entry.path}: ${entry.reason}; kept ${countOf(entry.keptInstances, 'instance')} indexed as before without checking\n`);
+    write(`unreadable: ${escapeControlCharacters(entry.path)}: ${escapeControlCharacters(entry.reason)}; kept ${countOf(entry.keptInstances, 'instance')} indexed as before without checking\n`);
   }
   if (report.unreadable.some((entry) => entry.permission)) {
     write("  hint: give the user running loader reindex read access to these folders and files (chmod, chown), or run loader reindex as the archive's owner, then run loader reindex again to check them\n");
