@@ -232,7 +232,9 @@ export function patientIdentityKey(patient: PatientAttributes): string {
 /**
  * Returns an UPDATE of the row `@id` of `table` that sets each of the
  * columns of Patient's Name, Birth Date and Sex that is still empty to the
- * parameter @patientName, @birthDate or @sex.
+ * parameter @patientName, @birthDate or @sex. The row is written only when a
+ * parameter fills an empty column, so instances that bring nothing new cost
+ * one lookup.
  */
 function fillEmptyPatientColumns(table: 'patients' | 'studies', [name, birthDate, sex]: [string, string, string]): string {
   return `
@@ -240,7 +242,7 @@ function fillEmptyPatientColumns(table: 'patients' | 'studies', [name, birthDate
       ${name} = CASE WHEN ${name} = '' THEN @patientName ELSE ${name} END,
       ${birthDate} = CASE WHEN ${birthDate} = '' THEN @birthDate ELSE ${birthDate} END,
       ${sex} = CASE WHEN ${sex} = '' THEN @sex ELSE ${sex} END
-    WHERE id = @id AND (${name} = '' OR ${birthDate} = '' OR ${sex} = '')`;
+    WHERE id = @id AND ((${name} = '' AND @patientName <> '') OR (${birthDate} = '' AND @birthDate <> '') OR (${sex} = '' AND @sex <> ''))`;
 }
 
 /** Patient's Name, Birth Date and Sex of a patient record. */
