@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { finished, type Readable } from 'node:stream';
 import type { DatasetEncoding } from '../../dicom/dataset';
 import { tagGroup } from '../../dicom/dataset';
+import { DatasetStructureWalker } from '../../dicom/dataset-structure';
 import { describeStopElementOverrun } from '../../dicom/file-reader';
 import type { DicomFileHeader } from '../../dicom/file-reader';
 import { DicomParseError, parseDatasetDetailed } from '../../dicom/parser';
@@ -91,6 +92,11 @@ export interface WriteReceivedFileOptions {
    * it, the head collects HEAD_BYTES.
    */
   onHeadFilled?: (head: Buffer) => boolean;
+  /**
+   * Called with each data set chunk in order, before it is written. The chunk
+   * may share the socket's read buffer, so it is valid only during the call.
+   */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 /**
@@ -217,6 +223,7 @@ export function writeReceivedFile(
     };
 
     const onData = (chunk: Buffer) => {
+      options.onChunk?.(chunk);
       if (collectingHead) collectHead(chunk);
       size += chunk.length;
       queuedBytes += chunk.length;
@@ -321,6 +328,13 @@ export interface ParsedReceivedFile<T> extends ReceivedFile {
  * header is longer, while the sender still sends the rest. So they do not add
  * to the time the sender waits for the C-STORE response. An error of the parse or of
  * `interpret` is thrown after the file is complete, as at the end.
+ *
+ * Each chunk also goes through a DatasetStructureWalker in the transfer
+ * syntax, so a data set that is not well formed in it to its last byte throws
+ * DatasetStructureError. An error of the header parse comes first. Deflated
+ * and unknown transfer syntaxes are not walked, because the bytes are not
+ * inflated here. A caller that reads the header from the file, because
+ * `header` is undefined, gets the walker's error before that read.
  */
 export async function receiveFile<T>(
   file: string,
@@ -344,18 +358,34 @@ export async function receiveFile<T>(
     }
     return true;
   };
-  const written = await writeReceivedFile(file, meta, data, { fsync: options.fsync, fd: options.fd, onHeadFilled });
+  const structure = createStructureWalker(options.transferSyntaxUid);
+  const onChunk = structure && ((chunk: Buffer) => structure.write(chunk));
+  const written = await writeReceivedFile(file, meta, data, { fsync: options.fsync, fd: options.fd, onHeadFilled, onChunk });
 
-  // A data set of exactly HEAD_BYTES fills the head with its last chunk, and the early parse assumed more bytes.
-  const earlyApplies = written.size > written.head.length;
-  if (earlyApplies && early !== undefined) {
-    if ('error' in early) throw early.error;
-    return { ...written, header: completeHeader(file, written.head, early.partial, written.size), interpreted: early.interpreted };
-  }
-  if (earlyApplies && noEarlyHeader) return { ...written, header: undefined, interpreted: undefined };
+  const parseHeader = (): ParsedReceivedFile<T> => {
+    // A data set of exactly HEAD_BYTES fills the head with its last chunk, and the early parse assumed more bytes.
+    const earlyApplies = written.size > written.head.length;
+    if (earlyApplies && early !== undefined) {
+      if ('error' in early) throw early.error;
+      return { ...written, header: completeHeader(file, written.head, early.partial, written.size), interpreted: early.interpreted };
+    }
+    if (earlyApplies && noEarlyHeader) return { ...written, header: undefined, interpreted: undefined };
 
-  const header = parseReceivedHeader(file, written.head, meta.length, written.size, options.transferSyntaxUid);
-  return { ...written, header, interpreted: header && options.interpret(header) };
+    const header = parseReceivedHeader(file, written.head, meta.length, written.size, options.transferSyntaxUid);
+    return { ...written, header, interpreted: header && options.interpret(header) };
+  };
+  const parsed = parseHeader();
+
+  const structureError = structure?.end();
+  if (structureError !== undefined) throw structureError;
+  return parsed;
+}
+
+/** Returns a walker for data sets in `transferSyntaxUid`, or undefined for a deflated or unknown transfer syntax. */
+function createStructureWalker(transferSyntaxUid: string): DatasetStructureWalker | undefined {
+  const syntax = describeTransferSyntax(transferSyntaxUid);
+  if (!syntax || syntax.deflated) return undefined;
+  return new DatasetStructureWalker({ littleEndian: syntax.littleEndian, explicitVr: syntax.explicitVr });
 }
 
 /** A header parsed from the first bytes of a file whose size may not be known yet; completeHeader finishes it. */

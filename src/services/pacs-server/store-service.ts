@@ -2,7 +2,9 @@
  * C-STORE SCP (PS3.4 annex B): streams each received data set into the local
  * archive exactly as received, and maps archive outcomes to DIMSE statuses.
  */
+import { DatasetStructureError } from '../../dicom/dataset-structure';
 import { AssociationClosedError } from '../../dicom/network';
+import { DicomParseError } from '../../dicom/parser';
 import type { DimseResult, StoreRequestContext } from '../../dicom/network';
 import { ArchiveError } from '../archive';
 import type { LocalArchive, StoreOutcome, StoreOutcomeKind } from '../archive';
@@ -120,8 +122,8 @@ export function createStoreHandler(archive: LocalArchive, log: Logger, onReceive
       if (ended !== undefined) return { status, errorComment: message };
       const offendingElements = offendingElementsOf(error);
       // The network layer cuts the comment to the 64 characters of Error Comment (0000,0902), so a long
-      // message goes to the log whole and to the sender as its summary, when the archive gave one.
-      const errorComment = error instanceof ArchiveError && error.summary !== undefined ? error.summary : message;
+      // message goes to the log whole and to the sender as its summary, when there is one.
+      const errorComment = summaryOf(error) ?? message;
       return { status, errorComment, errorDetail: message, ...(offendingElements ? { offendingElements } : {}) };
     }
   };
@@ -138,6 +140,21 @@ function reportReceived(onReceived: (instance: ReceivedInstance) => void, outcom
       error: error instanceof Error ? error.message : String(error),
     });
   }
+}
+
+/**
+ * Returns the reason of a failure without the UID and path that its message
+ * starts with, for Error Comment (0000,0902): the summary of an ArchiveError
+ * or a DatasetStructureError, or the reason of a DicomParseError in the cause
+ * chain. Undefined when the chain has none.
+ */
+function summaryOf(error: unknown): string | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (current instanceof ArchiveError && current.summary !== undefined) return current.summary;
+    if (current instanceof DatasetStructureError) return current.summary;
+    if (current instanceof DicomParseError) return current.reason;
+  }
+  return undefined;
 }
 
 /** Returns the AssociationClosedError in the cause chain of `error`, when the association ended during the transfer. */
