@@ -43,7 +43,10 @@ export class DatasetStructureError extends DicomParseError {
   }
 }
 
-/** VR classes by the VR's two bytes as one 16-bit number: 0 not a VR, 1 a 16-bit length, 2 a 32-bit length. */
+/**
+ * VR classes by the VR's two bytes as one 16-bit number: 0 not a VR, 1 a 16-bit length, 2 a 32-bit length.
+ * NOTE: a VR that PS3.5 adds after KNOWN_VRS is rejected here, while parser.ts reads it as UN.
+ */
 const NOT_A_VR = 0;
 const SHORT_LENGTH_VR = 1;
 const LONG_LENGTH_VR = 2;
