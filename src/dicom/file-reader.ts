@@ -293,6 +293,8 @@ function parseHeader(
     warnings.push(describeParseError(result.error, path, fileSize, 'data set', deflated).message);
   }
   warnings.push(...result.warnings);
+  const fileMetaTags = listFileMetaElements(result.dataset);
+  if (fileMetaTags.length > 0) warnings.push(describeFileMetaElementsInDataset(fileMetaTags));
 
   const hasPixelData = result.stoppedAtTag !== undefined && tagGroup(result.stoppedAtTag) === 0x7fe0;
   const endOffset = result.endOffset;
@@ -346,8 +348,9 @@ function parseMetaGroup(
   if (!metaEncoding.explicitVr) {
     warnings.push('The file meta information is encoded in implicit VR; PS3.10 section 7.1 requires explicit VR little endian.');
   }
+  let walk: DatasetParseResult;
   try {
-    return parseDatasetDetailed(chunk, metaEncoding, {
+    walk = parseDatasetDetailed(chunk, metaEncoding, {
       offset: metaOffset,
       stopAtTag: null,
       stopWhen: (tag) => tagGroup(tag) !== 0x0002,
@@ -356,6 +359,77 @@ function parseMetaGroup(
     if (error instanceof DicomParseError && error.truncated && chunk.length < fileSize) return NEED_MORE_BYTES;
     throw describeParseError(error, path, fileSize, 'file meta information');
   }
+  return parseToStatedGroupEnd(chunk, metaOffset, metaEncoding, walk) ?? walk;
+}
+
+/** Bytes of a File Meta Information Group Length (0002,0000) element: tag, VR or length field, and the 4-byte UL value. */
+const GROUP_LENGTH_ELEMENT_BYTES = 12;
+
+/**
+ * Parses the file meta information again up to the end that File Meta
+ * Information Group Length (0002,0000) states, when that end lies inside the
+ * group 0002 elements that `walk` read, on an element boundary. PS3.10 section
+ * 7.1 allows group 0002 only in the file meta information. So the group 0002
+ * elements after that end belong to the data set, and they must not override
+ * the Transfer Syntax UID or the Media Storage UIDs of the file.
+ *
+ * Returns undefined, so that the caller uses the walk to the first element of
+ * another group, when the file meta information does not start with the group
+ * length, when the stated end lies at or past the end of the walk (a length
+ * that is too long), inside an element (a length that is too short), or when
+ * the elements before it lack a Transfer Syntax UID (0002,0010) that the walk
+ * found. checkGroupLength then warns about the wrong length.
+ */
+function parseToStatedGroupEnd(
+  chunk: Buffer,
+  metaOffset: number,
+  encoding: DatasetEncoding,
+  walk: DatasetParseResult,
+): DatasetParseResult | undefined {
+  // The group length is read from the first element only. A second (0002,0000) further on replaces it in
+  // walk.dataset, and that one may come from the data set.
+  if (metaOffset + GROUP_LENGTH_ELEMENT_BYTES > walk.endOffset) return undefined;
+  if (chunk.readUInt16LE(metaOffset) !== 0x0002 || chunk.readUInt16LE(metaOffset + 2) !== 0x0000) return undefined;
+  if (encoding.explicitVr && chunk.toString('latin1', metaOffset + 4, metaOffset + 6) !== 'UL') return undefined;
+  const valueLength = encoding.explicitVr ? chunk.readUInt16LE(metaOffset + 6) : chunk.readUInt32LE(metaOffset + 4);
+  if (valueLength !== 4) return undefined;
+
+  const statedEnd = metaOffset + GROUP_LENGTH_ELEMENT_BYTES + chunk.readUInt32LE(metaOffset + 8);
+  if (statedEnd >= walk.endOffset) return undefined;
+
+  const stated = parseDatasetDetailed(chunk, encoding, {
+    offset: metaOffset,
+    end: statedEnd,
+    stopAtTag: null,
+    stopWhen: (tag) => tagGroup(tag) !== 0x0002,
+    partial: true,
+  });
+  if (stated.error || stated.endOffset !== statedEnd) return undefined;
+  if (walk.dataset.has(Tags.TransferSyntaxUID) && !stated.dataset.has(Tags.TransferSyntaxUID)) return undefined;
+  return stated;
+}
+
+/**
+ * Lists the top-level group 0002 elements of a data set. PS3.10 section 7.1
+ * allows them only in the file meta information, so the header readers keep
+ * them as data set elements and never take the transfer syntax or the SOP
+ * Class and SOP Instance UIDs from them.
+ */
+export function listFileMetaElements(dataset: Dataset): Tag[] {
+  const tags: Tag[] = [];
+  for (const tag of dataset.elements.keys()) {
+    if (tagGroup(tag) === 0x0002) tags.push(tag);
+  }
+  return tags;
+}
+
+/** Returns the header warning for the group 0002 elements `tags` found in a data set. */
+function describeFileMetaElementsInDataset(tags: Tag[]): string {
+  return (
+    `The data set contains the File Meta Information elements ${tags.map(formatTag).join(', ')}, which belong only in ` +
+    'the file meta information (PS3.10 section 7.1); they were kept as data set elements, and they set neither the ' +
+    'transfer syntax nor the SOP Class and SOP Instance UIDs.'
+  );
 }
 
 /** Start offset of the data set of a Part 10 file, and the transfer syntax its meta information declares. */

@@ -5,6 +5,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { Readable } from 'stream';
 
 import { connect } from '../../src/dicom/network';
 import { generateUid } from '../../src/dicom/uid';
@@ -288,4 +289,37 @@ export async function loaderClientFindStatuses(server: DicomNode, callingAeTitle
     await association.release();
   }
   return statuses;
+}
+
+/**
+ * Sends `dataset` unchanged in one C-STORE from the loader's own client, which
+ * does not check the bytes, and returns the status. storescu parses a file
+ * before it sends it, so it cannot send damaged or unusual data sets as they are.
+ */
+export async function storeRawDataset(
+  server: DicomNode,
+  callingAeTitle: string,
+  request: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; dataset: Buffer },
+): Promise<number> {
+  const { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset } = request;
+  const association = await connect({
+    host: server.host,
+    port: server.port,
+    callingAeTitle,
+    calledAeTitle: server.aeTitle,
+    contexts: [{ abstractSyntax: sopClassUid, transferSyntaxes: [transferSyntaxUid] }],
+    implementationClassUid: '1.2.826.0.1.3680043.10.1234.99',
+    implementationVersionName: 'E2E_TEST',
+  });
+  try {
+    const result = await association.store({
+      contextId: association.findContext(sopClassUid, transferSyntaxUid)!.id,
+      sopClassUid,
+      sopInstanceUid,
+      data: Readable.from([dataset]),
+    });
+    return result.status;
+  } finally {
+    await association.release();
+  }
 }

@@ -8,9 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Readable } from 'stream';
 
-import { connect } from '../../src/dicom/network';
 import { setLogSink } from '../../src/services/logger';
 import {
   LoaderServer,
@@ -23,7 +21,7 @@ import {
   startLoader,
   storeFiles,
 } from '../support/peers';
-import { FileState, echo, readPart10, snapshotArchive, snapshotObject, storeWithOwnSyntax } from './helpers';
+import { FileState, echo, readPart10, snapshotArchive, snapshotObject, storeRawDataset, storeWithOwnSyntax } from './helpers';
 import { incomingLeftovers } from '../support/incoming';
 
 const stored = corpusSamples((file) => file.kind === 'mr-volume' || file.kind === 'ct');
@@ -65,27 +63,8 @@ describe('hostile C-STORE', () => {
   });
 
   /** Sends raw data set bytes with the loader's own client, which does not check them, and returns the C-STORE status. */
-  async function sendRaw(sopClassUid: string, sopInstanceUid: string, transferSyntaxUid: string, dataset: Buffer): Promise<number> {
-    const association = await connect({
-      host: loader.host,
-      port: loader.port,
-      callingAeTitle: 'SENDER',
-      calledAeTitle: loader.aeTitle,
-      contexts: [{ abstractSyntax: sopClassUid, transferSyntaxes: [transferSyntaxUid] }],
-      implementationClassUid: '1.2.826.0.1.3680043.10.1234.99',
-      implementationVersionName: 'E2E_TEST',
-    });
-    try {
-      const result = await association.store({
-        contextId: association.findContext(sopClassUid, transferSyntaxUid)!.id,
-        sopClassUid,
-        sopInstanceUid,
-        data: Readable.from([dataset]),
-      });
-      return result.status;
-    } finally {
-      await association.release();
-    }
+  function sendRaw(sopClassUid: string, sopInstanceUid: string, transferSyntaxUid: string, dataset: Buffer): Promise<number> {
+    return storeRawDataset(loader, 'SENDER', { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset });
   }
 
   test('traversal UID in data set only', async () => {

@@ -58,7 +58,13 @@ async function* inflate(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   await feeding;
 }
 
-/** Reads the file meta information (PS3.10 section 7.1), with or without the 128-byte preamble. */
+/**
+ * Reads the file meta information (PS3.10 section 7.1), with or without the
+ * 128-byte preamble. It ends where File Meta Information Group Length
+ * (0002,0000) states when that end is an element boundary after the Transfer
+ * Syntax UID, so group 0002 elements of the data set stay in the data set, as
+ * readDicomFileHeader reads them. Otherwise it reads until the group changes.
+ */
 async function readMeta(reader: ChunkReader): Promise<Dataset> {
   const start = await reader.peek(132);
   if (start && start.toString('latin1', 128, 132) === 'DICM') {
@@ -70,7 +76,11 @@ async function readMeta(reader: ChunkReader): Promise<Dataset> {
     }
   }
   const parts: Buffer[] = [];
+  let metaBytes = 0;
+  let statedEnd: number | undefined;
+  let hasTransferSyntax = false;
   for (;;) {
+    if (metaBytes === statedEnd && hasTransferSyntax) break;
     const head = await reader.peek(8);
     if (!head || head.readUInt16LE(0) !== 0x0002) break;
     const vr = head.toString('latin1', 4, 6);
@@ -83,7 +93,14 @@ async function readMeta(reader: ChunkReader): Promise<Dataset> {
       header = Buffer.from(await reader.read(8, 'File meta element header'));
       length = header.readUInt16LE(6);
     }
-    parts.push(header, Buffer.from(await reader.read(length, `File meta element ${formatTag(header.readUInt16LE(0) * 0x10000 + header.readUInt16LE(2))}`)));
+    const element = header.readUInt16LE(2);
+    const value = Buffer.from(await reader.read(length, `File meta element ${formatTag(0x00020000 + element)}`));
+    parts.push(header, value);
+
+    // Only a group length in the first element counts, because the data set may contain another one.
+    if (metaBytes === 0 && element === 0x0000 && vr === 'UL' && length === 4) statedEnd = header.length + length + value.readUInt32LE(0);
+    if (element === 0x0010) hasTransferSyntax = true;
+    metaBytes += header.length + length;
   }
   return parseDataset(Buffer.concat(parts), EXPLICIT_LITTLE_ENDIAN, { stopAtTag: null });
 }

@@ -29,6 +29,7 @@ import {
 import { DEFAULT_ARCHIVE_DURABILITY, type ArchiveDurability } from './durability';
 import { ArchiveError, describeError } from './errors';
 import { fsyncFile, removeFileQuietly, exists } from './file-ops';
+import { warnFileMetaElementsInDataset } from './file-meta-notice';
 import { markArchiveUse, otherArchiveUsers } from './archive-users';
 import { cleanUpIncoming, temporaryPath } from './incoming';
 import {
@@ -301,6 +302,7 @@ export class LocalArchive {
       const outcome = await this.withUidLock(sopInstanceUid, () =>
         placeTemporaryFile(this.placementContext({ deferIndex: this.durability === 'process-crash' }), file.path, header, record, source, written.size),
       );
+      warnFileMetaElementsInDataset(this.logger, header, { callingAeTitle: request.sourceAeTitle, sopInstanceUid, path: outcome.path });
       return { ...outcome, hasLegacyCharacterSetText: record.hasLegacyCharacterSetText === true };
     } catch (error) {
       await removeFileQuietly(file.path);

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LegacyCharacterSet } from '../../dicom/charset';
-import { readDicomFileHeaderSync } from '../../dicom/file-reader';
+import { listFileMetaElements, readDicomFileHeaderSync } from '../../dicom/file-reader';
 import { Tags } from '../../dicom/tags';
 import { SopClass } from '../../dicom/uid';
 import type { PrefetchReply, PrefetchRequest, PrefetchResult } from './header-prefetch';
@@ -24,6 +24,8 @@ function read(file: string): PrefetchResult {
     // The record is taken before the next read reuses the buffer that the borrowed values point into.
     const header = readDicomFileHeaderSync(realPath, { borrowBuffer: true });
     if (header.meta.getString(Tags.MediaStorageSOPClassUID) === SopClass.MediaStorageDirectoryStorage) return { file };
+    // The scan logs the group 0002 elements of a data set, so it reads such a file itself.
+    if (listFileMetaElements(header.dataset).length > 0) return { file };
 
     const record = readInstanceRecord(header, legacyCharacterSet);
     // The reader takes the modification time with the size before it reads, so a change during the read shows as a later time.

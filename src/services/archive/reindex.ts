@@ -15,6 +15,7 @@ import { ArchiveCatalog, IndexConflictError, OtherPatientError, describeOtherPat
 import { finishInterruptedDeletions } from './deletion';
 import { ArchiveError, describeError } from './errors';
 import { fsyncDirectorySync, fsyncFileSync, isSymbolicLinkSync, linkNoReplaceSync, readLinkTarget } from './file-ops';
+import { warnFileMetaElementsInDataset } from './file-meta-notice';
 import {
   readInstanceRecord,
   type InstanceAttributes,
@@ -228,7 +229,7 @@ async function rebuildIndex(
           return false;
         }
       }
-      const read = readRecord(file, legacyCharacterSet);
+      const read = readRecord(file, legacyCharacterSet, logger);
       if ('error' in read) {
         const code = errorCode(read.error);
         if (isFileSystemError(read.error) && code !== 'ENOENT' && code !== 'ENOTDIR') unreadableEntries.push(unreadableEntry(file, code ?? 'EIO', false));
@@ -326,7 +327,7 @@ async function rebuildIndex(
         continue;
       }
 
-      const read = readRecord(arrival.path, legacyCharacterSet);
+      const read = readRecord(arrival.path, legacyCharacterSet, logger);
       if ('error' in read && isFileSystemError(read.error)) {
         // A damaged disc or a lost permission can cause this, and the file may read again later.
         keepUnreachable(arrival, path.dirname(arrival.path));
@@ -432,9 +433,10 @@ function modificationTime(file: string): number {
   }
 }
 
-function readRecord(file: string, legacyCharacterSet: LegacyCharacterSet): { record: InstanceRecord; size: number } | { error: unknown } {
+function readRecord(file: string, legacyCharacterSet: LegacyCharacterSet, logger: Logger): { record: InstanceRecord; size: number } | { error: unknown } {
   try {
     const header = readDicomFileHeaderSync(file);
+    warnFileMetaElementsInDataset(logger, header, { path: file });
     return { record: readInstanceRecord(header, legacyCharacterSet), size: header.fileSize };
   } catch (error) {
     return { error };

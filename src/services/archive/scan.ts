@@ -19,6 +19,7 @@ import { IndexConflictError, OtherPatientError, describeOtherPatient, otherPatie
 import { indexedFileChanged, removeReplacedInstances } from './changed-file';
 import { ArchiveError, describeError, describeReadError } from './errors';
 import { readInstanceRecord, type InstanceRecord } from './instance-record';
+import { warnFileMetaElementsInDataset } from './file-meta-notice';
 import { logLegacyCharacterSetText } from './legacy-charset-notice';
 import { INDEX_FILE, conflictsFolder, incomingFolder, processesFolder, trashFolder } from './layout';
 import { otherPatientFields, type StoreOutcomeKind } from './placement';
@@ -461,6 +462,7 @@ class Scan {
     }
 
     this.counts.scanned++;
+    if (header !== undefined) warnFileMetaElementsInDataset(this.logger, header, { path: realPath });
     let record: InstanceRecord;
     try {
       if (header === undefined) throw readError;
