@@ -45,7 +45,9 @@ export class DatasetStructureError extends DicomParseError {
 
 /**
  * VR classes by the VR's two bytes as one 16-bit number: 0 not a VR, 1 a 16-bit length, 2 a 32-bit length.
- * NOTE: a VR that PS3.5 adds after KNOWN_VRS is rejected here, while parser.ts reads it as UN.
+ * Two upper-case letters that are not in KNOWN_VRS get the 32-bit length form, as parser.ts reads them, so a
+ * data set with a VR newer than this code is stored rather than rejected.
+ * NOTE: a future VR with a 16-bit length would fail here as it fails in parser.ts.
  */
 const NOT_A_VR = 0;
 const SHORT_LENGTH_VR = 1;
@@ -54,6 +56,10 @@ const VR_CLASSES = buildVrClasses();
 
 function buildVrClasses(): Uint8Array {
   const classes = new Uint8Array(0x10000);
+  const letterA = 'A'.charCodeAt(0);
+  for (let first = letterA; first < letterA + 26; first++) {
+    for (let second = letterA; second < letterA + 26; second++) classes[(first << 8) | second] = LONG_LENGTH_VR;
+  }
   for (const vr of KNOWN_VRS) {
     classes[(vr.charCodeAt(0) << 8) | vr.charCodeAt(1)] = LONG_LENGTH_VRS.has(vr) ? LONG_LENGTH_VR : SHORT_LENGTH_VR;
   }

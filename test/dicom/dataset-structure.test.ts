@@ -143,6 +143,14 @@ describe('well-formed data sets pass', () => {
   });
 });
 
+test('a VR newer than this code is read with the 32-bit length form, as parser.ts reads it', () => {
+  const value = Buffer.from('ABCD', 'latin1');
+  const unknownVr = Buffer.concat([tagBytes(0x00091011, true), Buffer.from('ZZ', 'latin1'), Buffer.alloc(2), uint32(value.length, true), value]);
+  const bytes = Buffer.concat([encodeElements(headElements, EXPLICIT_LE), unknownVr, nativePixelData(EXPLICIT_LE)]);
+
+  for (const chunkSize of CHUNK_SIZES) expect(walk(bytes, EXPLICIT_LE, chunkSize)).toBeUndefined();
+});
+
 describe('damaged data sets fail', () => {
   test('explicit VR bytes on implicit VR', () => {
     const error = walk(wellFormed(EXPLICIT_LE), IMPLICIT_LE);
