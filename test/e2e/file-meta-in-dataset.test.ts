@@ -71,12 +71,12 @@ describe('C-STORE of group 0002 in the data set', () => {
     // The test's own client logs through the loader's logger; keep jest's output clean.
     setLogSink(() => undefined);
     loader = await startLoader([], { aeTitle: 'LOADER', port: LOADER_PORT });
-    status = await storeRawDataset(loader, 'SENDER', {
+    ({ status } = await storeRawDataset(loader, 'SENDER', {
       sopClassUid: SECONDARY_CAPTURE,
       sopInstanceUid: FILE_META_TEST_UIDS.sopInstance,
       transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
       dataset: GROUP_0002_DATASET,
-    });
+    }));
     await loader.stop();
     storeLog = loader.readLog();
 

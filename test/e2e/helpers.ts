@@ -293,14 +293,14 @@ export async function loaderClientFindStatuses(server: DicomNode, callingAeTitle
 
 /**
  * Sends `dataset` unchanged in one C-STORE from the loader's own client, which
- * does not check the bytes, and returns the status. storescu parses a file
+ * does not check the bytes, and returns the status and Error Comment. storescu parses a file
  * before it sends it, so it cannot send damaged or unusual data sets as they are.
  */
 export async function storeRawDataset(
   server: DicomNode,
   callingAeTitle: string,
   request: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; dataset: Buffer },
-): Promise<number> {
+): Promise<{ status: number; errorComment?: string }> {
   const { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset } = request;
   const association = await connect({
     host: server.host,
@@ -318,7 +318,7 @@ export async function storeRawDataset(
       sopInstanceUid,
       data: Readable.from([dataset]),
     });
-    return result.status;
+    return { status: result.status, errorComment: result.errorComment };
   } finally {
     await association.release();
   }

@@ -63,8 +63,8 @@ describe('hostile C-STORE', () => {
   });
 
   /** Sends raw data set bytes with the loader's own client, which does not check them, and returns the C-STORE status. */
-  function sendRaw(sopClassUid: string, sopInstanceUid: string, transferSyntaxUid: string, dataset: Buffer): Promise<number> {
-    return storeRawDataset(loader, 'SENDER', { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset });
+  async function sendRaw(sopClassUid: string, sopInstanceUid: string, transferSyntaxUid: string, dataset: Buffer): Promise<number> {
+    return (await storeRawDataset(loader, 'SENDER', { sopClassUid, sopInstanceUid, transferSyntaxUid, dataset })).status;
   }
 
   test('traversal UID in data set only', async () => {

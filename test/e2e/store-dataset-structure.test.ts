@@ -9,16 +9,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Readable } from 'stream';
 
-import { connect } from '../../src/dicom/network';
 import { Tags } from '../../src/dicom/tags';
 import { generateUid } from '../../src/dicom/uid';
 import { encodeElements, type ElementSpec } from '../../src/dicom/writer';
 import { setLogSink } from '../../src/services/logger';
 import { incomingLeftovers } from '../support/incoming';
 import { LoaderServer, corpusSamples, startLoader, storeFiles } from '../support/peers';
-import { archivePathOf, echo, listStudies, readPart10 } from './helpers';
+import { archivePathOf, echo, listStudies, readPart10, storeRawDataset } from './helpers';
 
 const SECONDARY_CAPTURE = '1.2.840.10008.5.1.4.1.1.7';
 const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
@@ -76,28 +74,14 @@ afterAll(async () => {
   await loader?.stop();
 });
 
-/** Sends data set bytes unchanged with the loader's own client, which does not check them. */
-async function sendRaw(transferSyntaxUid: string, instance: Instance): Promise<{ status: number; errorComment?: string }> {
-  const association = await connect({
-    host: loader.host,
-    port: loader.port,
-    callingAeTitle: 'SENDER',
-    calledAeTitle: loader.aeTitle,
-    contexts: [{ abstractSyntax: SECONDARY_CAPTURE, transferSyntaxes: [transferSyntaxUid] }],
-    implementationClassUid: '1.2.826.0.1.3680043.10.1234.99',
-    implementationVersionName: 'E2E_TEST',
+/** Sends the instance's data set bytes unchanged as SENDER. */
+function sendRaw(transferSyntaxUid: string, instance: Instance): Promise<{ status: number; errorComment?: string }> {
+  return storeRawDataset(loader, 'SENDER', {
+    sopClassUid: SECONDARY_CAPTURE,
+    sopInstanceUid: instance.sopInstanceUid,
+    transferSyntaxUid,
+    dataset: instance.dataset,
   });
-  try {
-    const result = await association.store({
-      contextId: association.findContext(SECONDARY_CAPTURE, transferSyntaxUid)!.id,
-      sopClassUid: SECONDARY_CAPTURE,
-      sopInstanceUid: instance.sopInstanceUid,
-      data: Readable.from([instance.dataset]),
-    });
-    return { status: result.status, errorComment: result.errorComment };
-  } finally {
-    await association.release();
-  }
 }
 
 describe('C-STORE of a malformed data set', () => {
