@@ -92,13 +92,13 @@ export class SshdServer {
     return path.join(this.dir, 'authorized_keys');
   }
 
-  /** Starts sshd on a free port with a new host key. */
-  static async start(user: TestUser): Promise<SshdServer> {
+  /** Starts sshd with a new host key on `port`, or on a free port when it is not given. */
+  static async start(user: TestUser, port?: number): Promise<SshdServer> {
     const dir = makeTempDir('sshd');
     // sshd reads authorized_keys as the test user, so the folder must be searchable by it.
     fs.chmodSync(dir, 0o755);
     fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-    const server = new SshdServer(dir, await freePort(), user);
+    const server = new SshdServer(dir, port ?? (await freePort()), user);
     fs.writeFileSync(server.authorizedKeysFile, '', { mode: 0o644 });
     await generateKey(dir, 'ssh_host_ed25519_key');
     await server.launch();

@@ -52,6 +52,12 @@ export interface ScanOptions {
    * `loader scan` skips the archive folder, whose files are indexed already.
    */
   includeArchiveFolder?: boolean;
+  /**
+   * Rewrites a path, or a message that contains paths, for the scan's log
+   * lines; by default they show paths as they are. `loader ssh get` replaces
+   * staged paths, which repeat remote paths and so often patient names.
+   */
+  redactLogText?: (text: string) => string;
 }
 
 export interface ScanProgress {
@@ -255,6 +261,10 @@ class Scan {
     this.logger = createLogger('loader.archive').child('scan');
   }
 
+  private forLog(text: string): string {
+    return this.options.redactLogText?.(text) ?? text;
+  }
+
   async run(paths: string[]): Promise<void> {
     const archiveRoot = fs.realpathSync.native(this.archive.root);
     this.archiveRoot = archiveRoot;
@@ -270,14 +280,14 @@ class Scan {
     this.otherPatientNameBefore = this.archive.catalog.studiesWithOtherPatientName;
     this.scannedRoots = realPathsOf(existingPaths);
     this.inPlaceUidsByPath = this.archive.catalog.listInPlaceInstancesUnder(this.scannedRoots);
-    this.logger.info('Scan started', { paths: paths.join(','), import: this.options.import });
+    this.logger.info('Scan started', { paths: this.forLog(paths.join(',')), import: this.options.import });
     try {
       for (let next = files.next(); next !== undefined; next = files.next()) {
         // Only steps that return a promise are awaited: awaiting every file would let other
         // promise chains (a C-STORE) run their index writes inside the open batch transaction.
         if (this.options.signal?.aborted) {
           this.cancelled = true;
-          this.logger.info('Scan cancelled; files not reached yet are not indexed', { lastPath: this.lastPath });
+          this.logger.info('Scan cancelled; files not reached yet are not indexed', { lastPath: this.forLog(this.lastPath) });
           break;
         }
         const pending = next.read ? this.visitPrefetched(next.file, next.read) : this.visit(next.file, walker);
@@ -321,7 +331,7 @@ class Scan {
       if (link.skippedFolder === this.archiveRoot && link.target !== undefined && !this.options.includeArchiveFolder) {
         return this.skipLinkIntoArchive(link.path, link.target);
       }
-      this.logger.info('Skipped a symbolic link', { path: link.path, reason: link.reason });
+      this.logger.info('Skipped a symbolic link', { path: this.forLog(link.path), reason: link.reason });
       return { path: link.path, reason: link.reason };
     });
   }
@@ -335,7 +345,7 @@ class Scan {
     this.logger.warn(
       'A symbolic link leads into the archive folder, which scan skips because its files are indexed already; ' +
         'run "loader reindex" to index the files of the archive folder and move misplaced ones to their layout paths',
-      { path: file, realPath, archive: this.archiveRoot },
+      { path: this.forLog(file), realPath: this.forLog(realPath), archive: this.archiveRoot },
     );
     return {
       path: file,
@@ -358,7 +368,7 @@ class Scan {
       if (this.seenFiles.has(realPath)) continue;
       this.seenFiles.add(realPath);
       this.specialFiles.push({ path: realPath, reason: entry.reason });
-      this.logger.info('Skipped a special file', { path: realPath, reason: entry.reason });
+      this.logger.info('Skipped a special file', { path: this.forLog(realPath), reason: entry.reason });
     }
   }
 
@@ -424,7 +434,7 @@ class Scan {
       // Other failures, such as EACCES or ELOOP, are reported by the walk.
       if (code !== 'ENOENT' && code !== 'ENOTDIR') return true;
       this.missing.push({ path: absolutePath, reason: `the given path does not exist (${code})` });
-      this.logger.warn('A given path does not exist', { path: absolutePath });
+      this.logger.warn('A given path does not exist', { path: this.forLog(absolutePath) });
       return false;
     }
   }
@@ -440,7 +450,7 @@ class Scan {
       realPath = fs.realpathSync.native(file);
     } catch (error) {
       this.unreadable.push({ path: file, reason: describeFileSystemError(file, error, 'file') });
-      this.logger.warn('Skipped an unreadable file', { path: file, error: describeError(error) });
+      this.logger.warn('Skipped an unreadable file', { path: this.forLog(file), error: this.forLog(describeError(error)) });
       return undefined;
     }
     if (this.seenFiles.has(realPath)) return undefined;
@@ -551,7 +561,7 @@ class Scan {
       const { files, missing, warnings } = await listDicomdirReferencedFiles(file);
       const mediaFolders = this.listUnreferenced(walked, file, walker.takeHeldBackEntries(walked), files);
       for (const warning of warnings) {
-        this.logger.warn('DICOMDIR problem', { path: file, warning });
+        this.logger.warn('DICOMDIR problem', { path: this.forLog(file), warning: this.forLog(warning) });
         // NOTE: dicomdir.ts returns plain strings, so a skipped record is recognized by its wording there.
         if (warning.includes(' was skipped because ')) {
           this.skippedRecords.push({ path: file, reason: `${warning} Check how the medium was written; the file it names was not scanned.` });
@@ -572,7 +582,7 @@ class Scan {
       for (const referenced of [...files].reverse()) walker.push(referenced);
     } catch (error) {
       this.damaged.push({ path: file, reason: describeFileProblem(file, error) });
-      this.logger.warn('Failed to read a DICOMDIR; its folder is still walked', { path: file, error: describeError(error) });
+      this.logger.warn('Failed to read a DICOMDIR; its folder is still walked', { path: this.forLog(file), error: this.forLog(describeError(error)) });
       walker.walkHeldBackEntries(walked);
     }
   }
@@ -591,7 +601,7 @@ class Scan {
         entries = fs.readdirSync(folder).map((name) => path.join(folder, name));
       } catch (error) {
         // The referenced files were found in this folder, so a failure here is rare, and those files are still scanned.
-        this.logger.warn('Failed to list the folder of a DICOMDIR to look for files it does not reference', { path: folder, error: describeError(error) });
+        this.logger.warn('Failed to list the folder of a DICOMDIR to look for files it does not reference', { path: this.forLog(folder), error: this.forLog(describeError(error)) });
       }
     }
     if (entries.length === 0) return [];
@@ -602,7 +612,7 @@ class Scan {
     if (unreferenced.count > 0) {
       this.unreferenced.push(unreferenced);
       this.logger.info('Files that the DICOMDIR does not reference were not scanned', {
-        path: file,
+        path: this.forLog(file),
         files: unreferenced.count,
         withDicmPrefix: unreferenced.dicomLike.length,
       });
@@ -632,7 +642,7 @@ class Scan {
     if (indexed?.path === file) {
       if (!indexedFileChanged(this.archive.catalog, indexed, header.fileSize)) return 'duplicate';
       this.beginBatch();
-      this.logger.info('File indexed in place changed since it was indexed; indexing it again', { sopInstanceUid, path: file });
+      this.logger.info('File indexed in place changed since it was indexed; indexing it again', { sopInstanceUid, path: this.forLog(file) });
       // Removed first, so the study and patient rows of the old content do not outlive it.
       catalog.removeInstance(sopInstanceUid);
       outcome = 'updated';
@@ -648,7 +658,7 @@ class Scan {
         if (decoded.kind !== 're-encoded') return this.rejectDifferentContent(file, record, indexed);
         this.logger.debug('File contains an indexed instance in another transfer syntax; counted as a duplicate', {
           sopInstanceUid,
-          path: file,
+          path: this.forLog(file),
           storedPath: indexed.path,
           storedTransferSyntaxUid: comparison.stored.transferSyntaxUid,
           fileTransferSyntaxUid: candidate.transferSyntaxUid,
@@ -668,11 +678,11 @@ class Scan {
     } catch (error) {
       if (!(error instanceof IndexConflictError)) throw error;
       if (error instanceof OtherPatientError) {
-        this.logger.warn('File is of another Patient ID than its indexed study or series; not indexed', { path: file, ...otherPatientFields(error.conflict) });
+        this.logger.warn('File is of another Patient ID than its indexed study or series; not indexed', { path: this.forLog(file), ...otherPatientFields(error.conflict) });
         this.listOtherPatient(file, error.conflict, 'not indexed');
         return 'conflict';
       }
-      this.logger.warn('File conflicts with the index; not indexed', { sopInstanceUid, path: file, reason: error.message });
+      this.logger.warn('File conflicts with the index; not indexed', { sopInstanceUid, path: this.forLog(file), reason: this.forLog(error.message) });
       this.notIndexed.push({ path: file, reason: `not indexed: ${error.message}; correct the file's UIDs or remove it, and scan again` });
       return 'conflict';
     }
@@ -689,13 +699,13 @@ class Scan {
     const storedPath = indexed.path;
     const otherPatient = otherPatientConflict('instance', indexed.patientId, record);
     if (otherPatient) {
-      this.logger.warn('File is of another Patient ID than its indexed SOP Instance UID; not indexed', { path: file, storedPath, ...otherPatientFields(otherPatient) });
+      this.logger.warn('File is of another Patient ID than its indexed SOP Instance UID; not indexed', { path: this.forLog(file), storedPath, ...otherPatientFields(otherPatient) });
       this.listOtherPatient(file, otherPatient, 'not indexed');
       return 'conflict';
     }
     this.logger.warn('File has different content for an indexed SOP Instance UID; not indexed', {
       sopInstanceUid,
-      path: file,
+      path: this.forLog(file),
       storedPath,
     });
     this.notIndexed.push({
@@ -717,7 +727,7 @@ class Scan {
       const indexed = this.archive.catalog.findInstance(sopInstanceUid);
       if (indexed?.inPlace && indexed.path === file && indexedFileChanged(this.archive.catalog, indexed, header.fileSize)) {
         // Otherwise the import would adopt this file's bytes but keep the row, and the patient, of its old content.
-        this.logger.info('File indexed in place changed since it was indexed; importing it as new', { sopInstanceUid, path: file });
+        this.logger.info('File indexed in place changed since it was indexed; importing it as new', { sopInstanceUid, path: this.forLog(file) });
         this.archive.catalog.removeInstance(sopInstanceUid);
       }
       const outcome = await this.archive.importCopy(file, header, record);
@@ -781,7 +791,7 @@ class Scan {
       this.beginBatch();
       if (!this.archive.catalog.removeInPlaceInstanceAt(previousSopInstanceUid, file)) continue;
       this.logger.warn('Removed the index entry of an instance whose file, indexed in place, is now damaged or not DICOM', {
-        path: file,
+        path: this.forLog(file),
         previousSopInstanceUid,
       });
       this.replaced.push({
@@ -870,12 +880,12 @@ class Scan {
     }
     if (isFileSystemError(unwrapFileError(error))) {
       this.unreadable.push({ path: file, reason: describeFileSystemError(file, unwrapFileError(error), 'file') });
-      this.logger.warn('Skipped an unreadable file', { path: file, error: describeError(error) });
+      this.logger.warn('Skipped an unreadable file', { path: this.forLog(file), error: this.forLog(describeError(error)) });
       return;
     }
     this.damaged.push({ path: file, reason });
     const code = error instanceof ArchiveError ? error.code : undefined;
-    this.logger.warn('Skipped a damaged file', { path: file, code, error: describeError(error) });
+    this.logger.warn('Skipped a damaged file', { path: this.forLog(file), code, error: this.forLog(describeError(error)) });
   }
 
   private failedCount(): number {

@@ -24,6 +24,7 @@ import { createLogger } from '../logger';
 import { makePrivateFolder } from '../private-files';
 import type { SshSession } from './connection';
 import { describeEndpoint, describeSftpError, errorText, isRemoteFileError, SshError } from './errors';
+import { endpointFields, remoteFileFields, remotePathHash } from './log-fields';
 import { checkLinkTarget, checkRemoteName, localPathInside, quoteRemoteName } from './remote-names';
 import { closeHandle, fstat, lstat, openForReading, readAt, readdir, realpath, stat } from './sftp';
 
@@ -239,7 +240,7 @@ class Planner {
       const unsafe = checkRemoteName(name);
       if (unsafe !== undefined) {
         this.rejected.push({ remotePath: `${folder}/${quoteRemoteName(name)}`, reason: `unsafe name: ${unsafe}` });
-        log.warn('Rejected an unsafe remote name', { folder, name: quoteRemoteName(name), reason: unsafe });
+        log.warn('Rejected an unsafe remote name', { ...endpointFields(this.session.endpoint), folderHash: remotePathHash(folder), reason: unsafe });
         continue;
       }
       const names = [...localNames, name];
@@ -269,7 +270,11 @@ class Planner {
     }
     if (checkLinkTarget(root, real) !== undefined) {
       this.rejected.push({ remotePath: link, reason: `symbolic link to ${quoteRemoteName(real)}, outside the chosen folder ${quoteRemoteName(root)}` });
-      log.warn('Did not follow a symbolic link out of the chosen folder', { link, target: real, root });
+      log.warn('Did not follow a symbolic link out of the chosen folder', {
+        ...endpointFields(this.session.endpoint),
+        linkHash: remotePathHash(link),
+        rootHash: remotePathHash(root),
+      });
       return;
     }
     if (target.isDirectory() && this.visitedFolders.has(real)) {
@@ -351,7 +356,10 @@ function removeEmptyPartialFolders(partialRoot: string, partPath: string): void 
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') continue;
       // ENOTEMPTY (or EEXIST on some systems) means another transfer uses the folder, so its parents are in use as well.
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') log.warn('Removing an empty staging folder failed', { folder, error: errorText(error) });
+      // The folder's path and the error message repeat remote names, so the line names the remote folder by its hash and the error by its code.
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') {
+        log.warn('Removing an empty staging folder failed', { partialRoot: root, folderHash: remotePathHash(`/${path.relative(root, folder)}`), code });
+      }
       return;
     }
   }
@@ -439,7 +447,7 @@ class Transfer {
           } else if (isConnectionLoss(error, session)) {
             lost = true;
             remaining.push(file);
-            log.warn('Connection lost during a transfer', { remotePath: file.remotePath, error: errorText(error) });
+            log.warn('Connection lost during a transfer', { ...this.fileFields(session, file), error: errorText(error) });
           } else if (error instanceof LocalWriteError) {
             throw error;
           } else {
@@ -452,6 +460,11 @@ class Transfer {
     const parallel = Math.max(1, this.options.parallel ?? DEFAULT_PARALLEL_TRANSFERS);
     await Promise.all(Array.from({ length: Math.min(parallel, Math.max(1, queue.length)) }, worker));
     return { remaining, lost };
+  }
+
+  /** Identifies a file in log lines by its position in this run and a hash of its path, never by its path. */
+  private fileFields(session: SshSession, file: PlannedFile) {
+    return remoteFileFields(session.endpoint, file.remotePath, this.files.indexOf(file) + 1, this.files.length);
   }
 
   private report(currentPath: string): void {
@@ -479,7 +492,7 @@ class Transfer {
         this.bytesDone -= counted.bytes;
         const where = `${file.remotePath} on ${describeEndpoint(session.endpoint)}`;
         if (attempt >= CHANGED_FILE_ATTEMPTS) {
-          log.warn('Remote file kept changing during the download; not imported', { remotePath: file.remotePath, attempts: attempt });
+          log.warn('Remote file kept changing during the download; not imported', { ...this.fileFields(session, file), attempts: attempt });
           throw new SshError(
             'failed',
             `${where} changed during the download (${error.message}) in each of ${attempt} attempts; ` +
@@ -487,7 +500,7 @@ class Transfer {
           );
         }
         log.warn('Remote file changed during the download; downloading it again', {
-          remotePath: file.remotePath,
+          ...this.fileFields(session, file),
           change: error.message,
           attempt,
         });
@@ -526,7 +539,7 @@ class Transfer {
       const resume = state !== undefined && state.size === remote.size && state.mtime === remote.mtime && partSize <= remote.size;
       const offset = resume ? partSize : 0;
       if (!resume) localStep(() => fs.writeFileSync(statePath, JSON.stringify({ size: remote.size, mtime: remote.mtime }), { mode: 0o600 }));
-      if (offset > 0) log.info('Resuming a partial transfer', { remotePath: file.remotePath, offset, size: remote.size });
+      if (offset > 0) log.info('Resuming a partial transfer', { ...this.fileFields(session, file), offset, size: remote.size });
 
       const fd = localStep(() => openLocalForWriting(partPath, offset === 0));
       try {

@@ -10,6 +10,7 @@ import type { FileProblem, LocalArchive, ScanProgress, ScanReport } from '../arc
 import type { OtherPatientFile } from '../archive/scan';
 import { downloadPaths } from './download';
 import type { DownloadOptions, DownloadReport, SessionFactory } from './download';
+import { stagedPathRedactor } from './log-fields';
 
 export interface FetchOptions extends DownloadOptions {
   /** Keep the downloaded copies in the staging folder after the import (default false). */
@@ -77,7 +78,11 @@ export async function fetchIntoArchive(
   const localFiles = download.files.map((file) => file.localPath);
   // NOTE: a staged folder may also contain complete files left by an earlier run with a failed import or keepStaging.
   // The scan imports them too, and those already in the archive count as duplicates.
-  const scan = await scanPaths(archive, download.stagedPaths, { import: true, onProgress: options.onScanProgress });
+  const scan = await scanPaths(archive, download.stagedPaths, {
+    import: true,
+    onProgress: options.onScanProgress,
+    redactLogText: stagedPathRedactor(path.join(options.stagingDir, 'files'), download.files),
+  });
   if (!options.keepStaging) removeStagedFiles(path.resolve(options.stagingDir), localFiles);
   const remoteOf = new Map(download.files.map((file) => [path.resolve(file.localPath), file.remotePath]));
   return {

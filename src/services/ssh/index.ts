@@ -35,5 +35,6 @@ export {
   type HostKeyCheck,
   type KnownHostEntry,
 } from './known-hosts';
+export { remotePathHash } from './log-fields';
 export { listFolder, sortEntries, type RemoteEntry, type RemoteEntryType, type RemoteListing } from './listing';
 export { checkRemoteName, isInsideRemoteFolder, localPathInside, quoteRemoteName } from './remote-names';

@@ -21,7 +21,7 @@ import type { SecretStore } from '../../services/secrets';
 import type { SettingsStore } from '../../services/settings/settings-store';
 import type { SshNode } from '../../services/settings/settings-types';
 import { SettingsValidationError, validateHost, validateLogin, validatePort } from '../../services/settings/validation';
-import { connect, fetchIntoArchive, hostField, HostKeyError, listFolder } from '../../services/ssh';
+import { connect, fetchIntoArchive, hostField, HostKeyError, listFolder, remotePathHash } from '../../services/ssh';
 import type { DownloadProgress, FetchReport, KnownHostsFile, RemoteEntry, SshCredentials, SshEndpoint, SshSession } from '../../services/ssh';
 import type { Translate } from '../i18n';
 import type { TransferFailure, TransferResult } from './app-controller';
@@ -149,7 +149,8 @@ export class SshPanelController {
     const folder = input.folder.trim() || node?.defaultFolder || '.';
     try {
       const listing = await this.list(connection, folder);
-      log.info('SSH panel connected', { host: endpoint.host, port: endpoint.port, login: endpoint.login, folder: listing.path });
+      // The folder's path may contain a patient name, so the line names it by its hash.
+      log.info('SSH panel connected', { host: endpoint.host, port: endpoint.port, login: endpoint.login, folderHash: remotePathHash(listing.path) });
       return { status: 'connected', connection, listing };
     } catch (error) {
       this.disconnect(connection);
