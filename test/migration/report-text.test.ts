@@ -132,6 +132,22 @@ describe('migrate text report', () => {
     expect(lines.join('\n')).not.toContain('verified');
   });
 
+  test('no verification line when all failed', () => {
+    const studies = [study('1.2.3.1', { state: 'failed', attempts: 4, sourceCount: 2, lastError: 'association with qr failed: connection refused' })];
+
+    const lines = formatMigrationReport(report(studies, { outcome: 'failure', summary: { migrated: 0, alreadyPresent: 0, failed: 1, pending: 0 } }));
+
+    expect(lines.join('\n')).not.toContain('verified:');
+  });
+
+  test('no comparison line when dry run failed', () => {
+    const studies = [study('1.2.3.1', { state: 'failed', lastError: 'association with qr failed: connection refused' })];
+
+    const lines = formatMigrationReport(report(studies, { dryRun: true, outcome: 'failure', summary: { migrated: 0, alreadyPresent: 0, failed: 1, pending: 0 } }));
+
+    expect(lines.join('\n')).not.toContain('compared:');
+  });
+
   test('pending study without error explained', () => {
     expect(describeUnfinishedStudy(study('1.2.3.5', {}), false)).toBe('pending: 1.2.3.5: not attempted yet; run the same command again to continue');
     expect(describeUnfinishedStudy(study('1.2.3.6', { lastError: 'timed out' }), false)).toBe('pending: 1.2.3.6: timed out');

@@ -312,6 +312,12 @@ function describeVerification(report: MigrationReport): string {
   return `verified: that the destination lists every SOP Instance UID of the source study${earlierText}. ${contentNote}`;
 }
 
+/** True when the study was counted on the destination: done or already present, or in a dry run counted on both ends. */
+function isChecked(study: StudyReport, dryRun: boolean): boolean {
+  if (dryRun) return study.state !== 'failed' && study.destinationCount !== undefined;
+  return study.state === 'done' || study.state === 'already-present';
+}
+
 /** Returns the lines of the text report of a migration job, without the held-back list. */
 export function formatMigrationReport(report: MigrationReport): string[] {
   const lines = [`${report.dryRun ? 'dry run of ' : ''}job ${report.jobId}: ${report.source} to ${report.destination}`];
@@ -329,7 +335,8 @@ export function formatMigrationReport(report: MigrationReport): string[] {
     if (line !== undefined) lines.push(`  ${line}`);
   }
   for (const note of report.notes) lines.push(`  note: ${explainNetworkErrors(note)}`);
-  if (report.studies.length > 0) lines.push(describeVerification(report));
+  // A run in which every study failed or stayed pending verified nothing, so the line would claim a check that did not happen.
+  if (report.studies.some((study) => isChecked(study, report.dryRun))) lines.push(describeVerification(report));
   const { migrated, alreadyPresent, failed, pending } = report.summary;
   const pendingText = pending > 0 ? `, ${pending} ${report.dryRun ? 'to transfer' : 'pending'}` : '';
   lines.push(`${report.outcome}: ${migrated} migrated, ${alreadyPresent} already present, ${failed} failed${pendingText}`);

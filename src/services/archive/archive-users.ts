@@ -45,16 +45,41 @@ const MARKER_NAME = /^(?<use>open|reindex)\.(?<pid>\d+)\.(?<tag>[0-9a-f]{12})$/;
 /**
  * Returns true when the process `pid` runs: another process with that ID, or
  * this process when `tag` is its tag. A file with this process's ID and
- * another tag is from an earlier process that had the same ID.
+ * another tag is from an earlier process that had the same ID. With
+ * `startIdentity` (see processStartIdentity), another process with that ID
+ * that started at another time is a later process that reuses the ID, so it
+ * does not count.
  */
-export function isRunningProcess(pid: number, tag: string): boolean {
+export function isRunningProcess(pid: number, tag: string, startIdentity?: string): boolean {
   if (pid === process.pid) return tag === PROCESS_TAG;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (startIdentity === undefined) return true;
+  const current = processStartIdentity(pid);
+  return current === undefined || current === startIdentity;
+}
+
+/**
+ * Returns when the process `pid` started, as "<boot id>:<start time>": the
+ * kernel's boot ID and field 22 of /proc/<pid>/stat (clock ticks after boot).
+ * A later process with the same ID gets another value, also after a reboot,
+ * unless it starts within the same clock tick.
+ * Returns undefined where /proc is missing (not Linux) or the process is gone.
+ */
+export function processStartIdentity(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name in field 2 is in brackets and may contain spaces, so fields are counted after its closing bracket.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = fields[19];
+    const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return startTicks === undefined ? undefined : `${bootId}:${startTicks}`;
+  } catch {
+    return undefined;
   }
 }
 

@@ -11,13 +11,19 @@
  * pseudonym table. The secret lets a later run write the same UIDs and
  * pseudonyms, so anyone who can read this file can link anonymized studies
  * back to the originals in the local archive.
+ *
+ * The table job_owners names the process that runs each job (claimJob), so a
+ * second run of a job fails while the first runs, and a run resumes the
+ * studies left in state running only when their owner has stopped.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import Database from 'better-sqlite3';
 
+import { isRunningProcess, PROCESS_TAG, processStartIdentity } from '../archive/archive-users';
 import { createLogger } from '../logger';
 import { createPrivateFile, makePrivateFolder, OTHERS_ANY, tightenFileMode } from '../private-files';
 import type { StudyFilters } from '../query-retrieve/study-filters';
@@ -27,7 +33,7 @@ const log = createLogger('loader.jobs');
 /** File name of the job database inside the settings folder. */
 export const JOB_DATABASE_FILE = 'jobs.sqlite';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 /** Bytes of a job secret generated at job creation. */
 export const JOB_SECRET_BYTES = 32;
@@ -142,6 +148,77 @@ export class JobStoreError extends Error {
   override readonly name = 'JobStoreError';
 }
 
+/** The process that runs a job, as recorded in job_owners. */
+export interface JobOwner {
+  pid: number;
+  /** Host name of the machine the process runs on (os.hostname()). */
+  host: string;
+  /** processStartIdentity() of the process, or undefined where it cannot be read. */
+  startIdentity?: string;
+  /** Random tag of the process (PROCESS_TAG), which distinguishes this process from an earlier one with the same ID. */
+  tag: string;
+  /** When the process claimed the job, as an ISO 8601 timestamp. */
+  claimedAt: string;
+}
+
+/** Raised when another run of the job is in progress; the CLI exits with 1. */
+export class JobRunningError extends Error {
+  override readonly name = 'JobRunningError';
+
+  constructor(
+    readonly jobId: string,
+    readonly owner: JobOwner,
+    databaseFile: string,
+  ) {
+    super(describeRunningJob(jobId, owner, databaseFile));
+  }
+}
+
+function describeRunningJob(jobId: string, owner: JobOwner, databaseFile: string): string {
+  const since = `since ${owner.claimedAt}`;
+  if (owner.pid === process.pid && owner.tag === PROCESS_TAG) return `job "${jobId}" is already running in this process (${since}); wait until that run finishes`;
+  if (owner.host !== os.hostname()) {
+    return (
+      `job "${jobId}" is running in loader process ${owner.pid} on host ${owner.host} (${since}), which this host cannot check; ` +
+      `wait until it finishes, or if that process has stopped, run the command on ${owner.host}, ` +
+      `or delete the job's row from table job_owners in ${databaseFile}`
+    );
+  }
+  return `job "${jobId}" is already running in loader process ${owner.pid} (${since}); wait until it finishes, or stop that process and run the command again`;
+}
+
+/** Returns this process as a job owner. */
+function currentOwner(): JobOwner {
+  return { pid: process.pid, host: os.hostname(), startIdentity: processStartIdentity(process.pid), tag: PROCESS_TAG, claimedAt: new Date().toISOString() };
+}
+
+/**
+ * True while the owner runs. A process on another host cannot be checked,
+ * so it counts as running.
+ * NOTE: a config folder that moves to a machine or container with another
+ * host name keeps its claims until the job_owners row is deleted by hand.
+ */
+function isOwnerRunning(owner: JobOwner): boolean {
+  if (owner.host !== os.hostname()) return true;
+  return isRunningProcess(owner.pid, owner.tag, owner.startIdentity);
+}
+
+/** A job claimed by this process; release() ends the claim. */
+export interface JobClaim {
+  jobId: string;
+  /** The earlier owner, which had stopped without releasing the job; undefined when the job had no owner. */
+  stoppedOwner?: JobOwner;
+  release(): void;
+}
+
+interface OwnerRow {
+  pid: number;
+  host: string;
+  start_identity: string | null;
+  tag: string;
+  claimed_at: string;
+}
+
 /** Checks a job name given by the user; throws JobStoreError naming the allowed characters. */
 export function validateJobName(name: string): string {
   if (!JOB_NAME.test(name)) {
@@ -228,6 +305,10 @@ function toStudyRecord(row: StudyRow): StudyRecord {
   };
 }
 
+function toJobOwner(row: OwnerRow): JobOwner {
+  return { pid: row.pid, host: row.host, startIdentity: row.start_identity ?? undefined, tag: row.tag, claimedAt: row.claimed_at };
+}
+
 function toJobRecord(row: JobRow): JobRecord {
   return {
     id: row.id,
@@ -290,7 +371,11 @@ export interface StudyUpdate {
 }
 
 export class JobStore {
-  private constructor(private readonly db: Database.Database) {}
+  private constructor(
+    private readonly db: Database.Database,
+    /** Path of the database file, for messages. */
+    readonly file: string,
+  ) {}
 
   /**
    * Opens or creates the job database at `file`, creating its folder when
@@ -374,7 +459,58 @@ export class JobStore {
         PRAGMA user_version = 3;
       `);
     }
-    return new JobStore(db);
+    if (version < 4) {
+      // No foreign key to jobs, so a run claims its job before openJob creates it.
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS job_owners (
+          job_id TEXT PRIMARY KEY,
+          pid INTEGER NOT NULL,
+          host TEXT NOT NULL,
+          start_identity TEXT,
+          tag TEXT NOT NULL,
+          claimed_at TEXT NOT NULL
+        );
+        PRAGMA user_version = 4;
+      `);
+    }
+    return new JobStore(db, file);
+  }
+
+  /**
+   * Records this process as the owner of the job, and returns the claim. An
+   * owner that has stopped (see isOwnerRunning) is replaced, and the claim
+   * names it. The check and the write are one IMMEDIATE transaction, so of two
+   * processes that claim a job at once, one gets it.
+   *
+   * @throws JobRunningError when another process, or another run in this process, owns the job.
+   */
+  claimJob(jobId: string): JobClaim {
+    const self = currentOwner();
+    const claim = this.db.transaction((): JobOwner | undefined => {
+      const row = this.db.prepare('SELECT pid, host, start_identity, tag, claimed_at FROM job_owners WHERE job_id = ?').get(jobId) as OwnerRow | undefined;
+      const previous = row === undefined ? undefined : toJobOwner(row);
+      if (previous !== undefined && isOwnerRunning(previous)) throw new JobRunningError(jobId, previous, this.file);
+      this.db
+        .prepare(
+          `INSERT INTO job_owners (job_id, pid, host, start_identity, tag, claimed_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (job_id) DO UPDATE SET pid = excluded.pid, host = excluded.host, start_identity = excluded.start_identity,
+             tag = excluded.tag, claimed_at = excluded.claimed_at`,
+        )
+        .run(jobId, self.pid, self.host, self.startIdentity ?? null, self.tag, self.claimedAt);
+      return previous;
+    });
+    const stoppedOwner = claim.immediate();
+    if (stoppedOwner !== undefined) log.warn('Job was left by a process that stopped; this run takes it over', { job: jobId, pid: stoppedOwner.pid, since: stoppedOwner.claimedAt });
+    let released = false;
+    return {
+      jobId,
+      stoppedOwner,
+      release: () => {
+        if (released || !this.db.open) return;
+        released = true;
+        this.db.prepare('DELETE FROM job_owners WHERE job_id = ? AND pid = ? AND tag = ? AND claimed_at = ?').run(jobId, self.pid, self.tag, self.claimedAt);
+      },
+    };
   }
 
   getJob(id: string): JobRecord | undefined {

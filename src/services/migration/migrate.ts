@@ -9,6 +9,8 @@
  * failures, and a destination that lacks instances after a transfer that
  * succeeded, are retried with exponential back-off. Every state change is
  * written to the job store first, so a killed run resumes where it stopped.
+ * A run claims its job in the store first, so a second run of the same job
+ * fails while the first one runs.
  *
  * An anonymizing job sends anonymized copies from the archive (send or
  * relay, never a direct C-MOVE) and checks the destination under the
@@ -21,13 +23,13 @@ import { LEGACY_HASH_PSEUDONYM_HEX_DIGITS } from '../../dicom/anonymizer/job-key
 import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import { AnonymizingTransform } from '../transfers';
-import type { TransformResult } from '../transfers';
+import type { DecompressedInstances, TransformResult } from '../transfers';
 import { describeStudyNotFound, echoNode } from '../query-retrieve';
 import type { LocalIdentity } from '../query-retrieve';
 import { describeEndpoint, explainQueryRejection, listStudyInstances, selectStudies } from './endpoints';
 import type { Endpoint } from './endpoints';
 import { checkSelection, generateJobSecret } from './job-store';
-import type { JobOptions, JobSecretSource, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
+import type { JobClaim, JobOptions, JobSecretSource, JobSelection, JobState, JobStore, StudyRecord, StudyState, TransferMethod } from './job-store';
 import { NodeLimiter } from './node-limiter';
 import { countInstancesPerPatientId, findPatientConflict, listStudyPatientIds } from './patient-check';
 import type { StudyPatientConflict } from './patient-check';
@@ -65,6 +67,12 @@ export interface MigrationRequest {
   archive: LocalArchive;
   /** Persistent store of the job; a dry run reads nothing from it and writes nothing. */
   store: JobStore;
+  /**
+   * The caller's claim of the job (JobStore.claimJob), which runSync takes
+   * before it compares the ends. Without it a run that is no dry run claims
+   * the job itself and releases it at the end.
+   */
+  claim?: JobClaim;
   /** Count on both ends and report what would be transferred, without transferring or persisting anything. */
   dryRun?: boolean;
   backoff?: BackoffOptions;
@@ -148,6 +156,10 @@ interface RunContext {
   notes: string[];
   /** True when the search on the source was split by Study Date, so studies without Study Date were not selected. */
   undatedNotListed: boolean;
+  /** This run's claim of the job; undefined in a dry run. */
+  claim?: JobClaim;
+  /** Instances this run sent decompressed, over all studies. */
+  decompressed: DecompressedInstances;
   processed: Set<string>;
   finished: number;
   total: number;
@@ -163,6 +175,15 @@ function notify(run: RunContext, message: string): void {
   const log = run.request.onNotice ? logger.debug : logger.info;
   log(message, { job: run.request.jobId });
   run.request.onNotice?.(message);
+}
+
+/**
+ * Adds a note to the report without passing it to onNotice. It is for notes
+ * made just before the report is returned, so the CLI prints them once, with the report.
+ */
+function addReportNote(run: RunContext, message: string): void {
+  run.notes.push(message);
+  logger.debug(message, { job: run.request.jobId });
 }
 
 function progress(run: RunContext, detail: string): void {
@@ -237,7 +258,7 @@ function heldInstances(run: RunContext, studyInstanceUid: string): Set<string> {
 async function sendFromArchive(run: RunContext, studyInstanceUid: string, present: Set<string>): Promise<void> {
   const { destination, archive, local, signal } = run.request;
   if (destination.kind !== 'node') return;
-  await withNodes(run, [destination], () =>
+  const result = await withNodes(run, [destination], () =>
     sendMissingInstances(destination.node, local, archive, studyInstanceUid, present, {
       transform: run.transform,
       knownHeld: heldInstances(run, studyInstanceUid),
@@ -245,6 +266,34 @@ async function sendFromArchive(run: RunContext, studyInstanceUid: string, presen
       signal,
       onProgress: (done, total) => progress(run, `study ${studyInstanceUid}: sent ${done} of ${total} to ${destination.name}`),
     }),
+  );
+  recordDecompressed(run, studyInstanceUid, result.decompressed);
+}
+
+/** Logs the instances of a study that went decompressed, and adds them to the run's count for the report note. */
+function recordDecompressed(run: RunContext, studyInstanceUid: string, decompressed: DecompressedInstances): void {
+  if (decompressed.count === 0) return;
+  const total = run.decompressed;
+  total.count += decompressed.count;
+  for (const name of decompressed.storedSyntaxes) if (!total.storedSyntaxes.includes(name)) total.storedSyntaxes.push(name);
+  for (const name of decompressed.acceptedSyntaxes) if (!total.acceptedSyntaxes.includes(name)) total.acceptedSyntaxes.push(name);
+  logger.info('Instances sent decompressed because the destination did not accept their stored transfer syntax', {
+    job: run.request.jobId,
+    study: studyInstanceUid,
+    destination: run.request.destination.name,
+    instances: decompressed.count,
+    stored: decompressed.storedSyntaxes.join(', '),
+    accepted: decompressed.acceptedSyntaxes.join(', '),
+  });
+}
+
+/** Returns the report note on the instances this run sent decompressed. */
+function describeDecompressed(run: RunContext): string {
+  const { count, storedSyntaxes, acceptedSyntaxes } = run.decompressed;
+  const instances = count === 1 ? '1 instance was' : `${count} instances were`;
+  return (
+    `${instances} sent decompressed, because ${run.request.destination.name} did not accept ${storedSyntaxes.join(', ')}, ` +
+    `the transfer syntax they are stored in, and accepted ${acceptedSyntaxes.join(', ')} for them`
   );
 }
 
@@ -606,7 +655,7 @@ async function dryRun(run: RunContext, studyUids: string[]): Promise<StudyReport
   const { source, destination, options } = run.request;
   if (options.method === 'auto' && reports.some((report) => report.plannedMethod === 'move')) {
     // Only a C-MOVE shows whether the source accepts the destination's AE title as a move destination, and a dry run sends none.
-    notify(
+    addReportNote(
       run,
       `"would move" is not checked: the run tries a C-MOVE from ${source.name} to ${destination.name} and relays through the local archive ` +
         `when ${source.name} rejects it, for example because it does not know ${destination.name} as a move destination`,
@@ -633,15 +682,20 @@ export async function runMigration(request: MigrationRequest): Promise<Migration
     processed: new Set(),
     finished: 0,
     total: 0,
+    decompressed: { count: 0, storedSyntaxes: [], acceptedSyntaxes: [] },
   };
   checkSelection(request.selection);
   if (request.anonymize !== undefined && request.destination.kind !== 'node') {
     throw new MigrationError('anonymization needs a node as destination: the local archive keeps the original instances', false);
   }
+  // Claimed before the source is searched, so a second run of the job fails at once.
+  const ownClaim = request.dryRun || request.claim !== undefined ? undefined : request.store.claimJob(request.jobId);
+  run.claim = request.claim ?? ownClaim;
   try {
     return await runJob(run);
   } finally {
     run.transform?.close();
+    ownClaim?.release();
   }
 }
 
@@ -722,8 +776,13 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
     .listStudies(jobId)
     .filter(inThisRun)
     .filter((study) => study.state === 'pending' || study.state === 'running' || study.state === 'failed');
+  // This run owns the job, so a study in state running was left by a run that stopped.
   const leftRunning = todo.filter((study) => study.state === 'running').length;
-  if (leftRunning > 0) notify(run, `${leftRunning === 1 ? '1 study was' : `${leftRunning} studies were`} left running by an interrupted run; migrating ${leftRunning === 1 ? 'it' : 'them'} again`);
+  if (leftRunning > 0) {
+    const stopped = run.claim?.stoppedOwner;
+    const by = stopped === undefined ? 'an interrupted run' : `an interrupted run (loader process ${stopped.pid}, which has stopped)`;
+    notify(run, `${leftRunning === 1 ? '1 study was' : `${leftRunning} studies were`} left running by ${by}; migrating ${leftRunning === 1 ? 'it' : 'them'} again`);
+  }
   run.total = todo.length;
   logger.info('Migration started', {
     job: jobId,
@@ -745,6 +804,7 @@ async function runJob(run: RunContext): Promise<MigrationReport> {
   // as Orthanc does when it recycles its oldest patients to stay within MaximumStorageSize or MaximumPatientCount.
   // NOTE: this repeats the IMAGE level C-FIND of every study the run finished.
   await verifyFinishedStudies(run, (study) => chosen === undefined || run.processed.has(study.studyInstanceUid));
+  if (run.decompressed.count > 0) addReportNote(run, describeDecompressed(run));
 
   const studies: StudyReport[] = store.listStudies(jobId).filter(inThisRun).map((study) => ({ ...study, processedThisRun: run.processed.has(study.studyInstanceUid) }));
   const summary = summarize(studies);

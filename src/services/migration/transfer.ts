@@ -11,7 +11,7 @@ import { connectToNode, encodeRequestIdentifier, retrieveStudies } from '../quer
 import type { LocalIdentity, RemoteNode } from '../query-retrieve';
 import { QUERY_TRANSFER_SYNTAXES } from '../query-retrieve/identifiers';
 import { sendInstances } from '../transfers';
-import type { InstanceTransform, TransferReport, TransformResult } from '../transfers';
+import type { DecompressedInstances, InstanceTransform, TransferReport, TransformResult } from '../transfers';
 import { CancelledError, isOutOfResourcesStatus, isTransientText, MigrationError } from './retry';
 
 /** C-MOVE failure statuses after which a relay may still work: SOP class not supported, not authorized, move destination unknown. */
@@ -82,8 +82,9 @@ function summarizeFailures(report: TransferReport, limit = 3): string {
  * our own AE title when the source rejects C-GET). `sourceCount` is the
  * number of instances the source listed. Throws CancelledError when `signal`
  * aborts first, and MigrationError when any instance did not arrive: permanent
- * when the archive rejected a received instance, otherwise transient when the
- * reasons are.
+ * when the archive rejected a received instance or the source listed the
+ * instances it could not send (isListedSubOperationFailure), otherwise
+ * transient when the reasons are.
  */
 export async function retrieveStudy(
   source: RemoteNode,
@@ -118,7 +119,9 @@ export async function retrieveStudy(
       false,
     );
   }
-  throw new MigrationError(`retrieve from ${source.name} into the archive: ${outcome} (${text})`, isTransientText(text));
+  // The text of a listed sub-operation failure contains its A7xx status, which alone would count as transient.
+  const transient = study.listedSubOperationFailure === undefined && isTransientText(text);
+  throw new MigrationError(`retrieve from ${source.name} into the archive: ${outcome} (${text})`, transient);
 }
 
 /** An instance the transform held back, with the reason. */
@@ -138,6 +141,15 @@ export interface SendMissingOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Result of sendMissingInstances: the count of instances sent, those of them sent decompressed, and the instances held back. */
+export interface SendMissingResult {
+  sent: number;
+  decompressed: DecompressedInstances;
+  heldBack: HeldBackInstance[];
+}
+
+const NONE_DECOMPRESSED: DecompressedInstances = { count: 0, storedSyntaxes: [], acceptedSyntaxes: [] };
+
 /**
  * Sends the archived instances of the study that the destination does not
  * list yet. With a transform, `presentOnDestination` contains destination
@@ -152,14 +164,14 @@ export async function sendMissingInstances(
   studyInstanceUid: string,
   presentOnDestination: Set<string>,
   options: SendMissingOptions = {},
-): Promise<{ sent: number; heldBack: HeldBackInstance[] }> {
+): Promise<SendMissingResult> {
   const { transform } = options;
   const archived = archive.listInstances({ studyInstanceUid });
   if (archived.length === 0) throw new MigrationError(`the local archive has no instances of study ${studyInstanceUid}`, false);
   const destinationUid = (uid: string) => (transform ? transform.destinationUid(uid) : uid);
   const missing = archived.filter((instance) => !presentOnDestination.has(destinationUid(instance.sopInstanceUid)) && !options.knownHeld?.has(instance.sopInstanceUid));
-  if (missing.length === 0) return { sent: 0, heldBack: [] };
-  if (!transform) return { sent: await sendOrThrow(destination, local, missing, options), heldBack: [] };
+  if (missing.length === 0) return { sent: 0, decompressed: NONE_DECOMPRESSED, heldBack: [] };
+  if (!transform) return { ...(await sendOrThrow(destination, local, missing, options)), heldBack: [] };
 
   // NOTE: the copies of the whole missing part of the study are written before sending, so the temporary folder needs room for them.
   const results: TransformResult[] = [];
@@ -179,15 +191,23 @@ export async function sendMissingInstances(
       if (result.status === 'held') heldBack.push({ sopInstanceUid: instance.sopInstanceUid, reason: result.reason });
       else copies.push(result.instance);
     }
-    const sent = copies.length === 0 ? 0 : await sendOrThrow(destination, local, copies, options);
-    return { sent, heldBack };
+    const sent = copies.length === 0 ? { sent: 0, decompressed: NONE_DECOMPRESSED } : await sendOrThrow(destination, local, copies, options);
+    return { ...sent, heldBack };
   } finally {
     for (const result of results) transform.discard(result);
   }
 }
 
-/** Sends the instances; throws MigrationError when any send fails or the run is cancelled before all are sent. */
-async function sendOrThrow(destination: RemoteNode, local: LocalIdentity, instances: StoredInstance[], options: SendMissingOptions): Promise<number> {
+/**
+ * Sends the instances and returns how many were sent, and sent decompressed. Throws MigrationError when any send
+ * fails or the run is cancelled before all are sent.
+ */
+async function sendOrThrow(
+  destination: RemoteNode,
+  local: LocalIdentity,
+  instances: StoredInstance[],
+  options: SendMissingOptions,
+): Promise<Omit<SendMissingResult, 'heldBack'>> {
   const report = await sendInstances(destination, local, instances, {
     signal: options.signal,
     onProgress: (progress) => options.onProgress?.(progress.done, progress.total),
@@ -199,5 +219,5 @@ async function sendOrThrow(destination: RemoteNode, local: LocalIdentity, instan
   if (options.signal?.aborted && report.completed < report.total) {
     throw new CancelledError(`cancelled after ${report.completed} of ${report.total} instances were sent to ${destination.name}`);
   }
-  return report.completed;
+  return { sent: report.completed, decompressed: report.decompressed };
 }

@@ -20,7 +20,7 @@ import type { MissedDelivery } from './move-deliveries';
 import { connectToNode } from './remote-node';
 import type { LocalIdentity, RemoteNode } from './remote-node';
 import { planGetContexts } from './storage-contexts';
-import { describeNode, describeStatusFailure, describeStatusMeaning, describeStudyNotFound } from './statuses';
+import { describeListedSubOperationFailure, describeNode, describeStatusFailure, describeStatusMeaning, describeStudyNotFound, isListedSubOperationFailure } from './statuses';
 import type { MoveDestination } from './statuses';
 
 const logger = createLogger('loader.retrieve');
@@ -45,6 +45,11 @@ export interface StudyRetrieveReport extends TransferReport {
   missedDelivery?: MissedDelivery;
   /** Set for a study that no C-GET or C-MOVE request was sent for before the user cancelled the retrieve. */
   notStarted?: true;
+  /**
+   * Set when the final C-GET response matched isListedSubOperationFailure: the
+   * node could not send the instances it listed, so retrying fails the same way.
+   */
+  listedSubOperationFailure?: true;
   outcome: TransferOutcome;
 }
 
@@ -233,6 +238,9 @@ function recordResult(run: RunContext, studyUid: string, method: RetrieveMethod,
     const meaning = describeStatusMeaning(result.status);
     const comment = result.errorComment ? `: ${result.errorComment}` : '';
     report.notes.push(`${service} on ${describeNode(run.node)} finished with warning status ${formatStatus(result.status)}${meaning ? ` (${meaning})` : ''}${comment}; ${result.completed} completed, ${result.failed} failed, ${result.warning} with warnings`);
+  } else if (kind === 'failure' && method === 'get' && isListedSubOperationFailure(result)) {
+    report.listedSubOperationFailure = true;
+    report.notes.push(describeListedSubOperationFailure(run.node, result.status, result.failedSopInstanceUids.length, result.completed, result.errorComment));
   } else if (kind === 'failure') {
     report.notes.push(describeStatusFailure(service, run.node, result.status, result.errorComment, method === 'move' ? moveDestinationOf(run.local) : undefined));
   }

@@ -75,6 +75,36 @@ function likelyCause(service: QueryRetrieveService, status: number, destination?
 }
 
 /**
+ * True for a final C-GET response with an out of resources status (A7xx) that
+ * lists instances in Failed SOP Instance UID List (0008,0058) and has no
+ * sub-operation left: none completed or none remaining. The node then tried to
+ * send those instances and could not, so it is not short of resources.
+ * dcmqrscp 3.6.7 returns such a response when it cannot convert an instance to a
+ * transfer syntax the retrieving side accepted, such as RLE Lossless to an
+ * uncompressed one.
+ */
+export function isListedSubOperationFailure(result: { status: number; completed: number; remaining: number; failedSopInstanceUids: readonly string[] }): boolean {
+  if ((result.status & 0xff00) !== 0xa700 || result.failedSopInstanceUids.length === 0) return false;
+  return result.completed === 0 || result.remaining === 0;
+}
+
+/**
+ * Returns the message of a C-GET that isListedSubOperationFailure matches,
+ * such as "C-GET on main (MAIN) failed with status 0xA702 (…): the node could
+ * not send 3 instances that it lists in Failed SOP Instance UID List …".
+ */
+export function describeListedSubOperationFailure(node: Pick<RemoteNode, 'name' | 'aeTitle'>, status: number, failed: number, completed: number, errorComment?: string): string {
+  const meaning = describeStatusMeaning(status);
+  const comment = errorComment ? `: ${errorComment}` : '';
+  const instances = failed === 1 ? '1 instance' : `${failed} instances`;
+  return (
+    `C-GET on ${describeNode(node)} failed with status ${formatStatus(status)}${meaning ? ` (${meaning})` : ''}${comment}: ` +
+    `the node could not send ${instances} that it lists in Failed SOP Instance UID List (0008,0058), and sent ${completed}. ` +
+    `The node's own log gives the reason, for example a transfer syntax that it cannot convert to one that the loader accepted`
+  );
+}
+
+/**
  * Returns a message such as "C-FIND on main (MAIN) failed with status 0xC000
  * (unable to process): <error comment>; likely cause: …". `destination` is
  * where a C-MOVE sends its sub-operations, named in the hint for status A702.

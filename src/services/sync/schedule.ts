@@ -3,10 +3,11 @@
  * start and then every interval, measured from the start of its previous
  * run. Runs of all schedules go one at a time, because a relay retrieves
  * through the single pacs.moveScuPort. A run that is due while another runs
- * waits for it.
+ * waits for it. A run whose job another process runs, such as a `loader sync`
+ * of the same ends started by hand, is skipped until the next interval.
  */
 import { createLogger } from '../logger';
-import { NodeLimiter } from '../migration';
+import { JobRunningError, NodeLimiter } from '../migration';
 import type { SyncReport } from './sync';
 
 const logger = createLogger('loader.sync');
@@ -94,6 +95,10 @@ export class SyncScheduler {
         const report = await schedule.run(this.abort.signal);
         logRun(schedule.label, report, Date.now() - started);
       } catch (error) {
+        if (error instanceof JobRunningError) {
+          logger.warn('Scheduled sync run skipped: another run has its job', { schedule: schedule.label, job: error.jobId, pid: error.owner.pid, host: error.owner.host });
+          return;
+        }
         logger.error('Scheduled sync run failed', { schedule: schedule.label, error: error instanceof Error ? error.message : String(error) });
       }
     });

@@ -15,7 +15,7 @@ import type { LocalArchive } from '../archive';
 import { createLogger } from '../logger';
 import { UidMapper } from '../../dicom/anonymizer/job-keys';
 import { canonicalSelection, checkSelection, generateJobSecret, jobSecretSource, runMigration, validateJobName } from '../migration';
-import type { BackoffOptions, Endpoint, JobOptions, JobSelection, JobStore, MigrationAnonymization, MigrationOutcome, MigrationReport } from '../migration';
+import type { BackoffOptions, Endpoint, JobClaim, JobOptions, JobSelection, JobStore, MigrationAnonymization, MigrationOutcome, MigrationReport } from '../migration';
 import type { LocalIdentity, QueryNotice } from '../query-retrieve';
 import { compareAnonymized, compareEndpoints } from './compare';
 import type { SyncComparison } from './compare';
@@ -169,12 +169,43 @@ function transferOutcomeOf(transfers: SyncTransfer[], summary: SyncReport['summa
  * the missing studies in the requested directions: A to B first, then B to A.
  * Only the studies the comparison lists are handed to the engine, so a run
  * with nothing new transfers nothing. Throws JobStoreError when the selection
- * is all studies together with filters.
+ * is all studies together with filters, and JobRunningError when another run
+ * has the job of a direction.
  */
 export async function runSync(request: SyncRequest): Promise<SyncReport> {
   const { a, b, direction } = request;
   if (a.name.toLowerCase() === b.name.toLowerCase()) throw new Error(`both ends are "${a.name}": give two different ends`);
   checkSelection(request.selection);
+  const claims = request.dryRun ? new Map<string, JobClaim>() : claimDirectionJobs(request);
+  try {
+    return await compareAndCopy(request, claims);
+  } finally {
+    for (const claim of claims.values()) claim.release();
+  }
+}
+
+/**
+ * Claims the job of each direction before the comparison, so a second sync of
+ * the same ends fails at once and not after comparing them. Releases the
+ * claims already taken when one fails.
+ */
+function claimDirectionJobs(request: SyncRequest): Map<string, JobClaim> {
+  const directions: Array<'a-to-b' | 'b-to-a'> = request.direction === 'both' ? ['a-to-b', 'b-to-a'] : [request.direction];
+  const claims = new Map<string, JobClaim>();
+  try {
+    for (const way of directions) {
+      const jobId = syncJobId(request.a.name, request.b.name, request.selection, way, request.jobName, request.anonymize !== undefined);
+      claims.set(jobId, request.store.claimJob(jobId));
+    }
+  } catch (error) {
+    for (const claim of claims.values()) claim.release();
+    throw error;
+  }
+  return claims;
+}
+
+async function compareAndCopy(request: SyncRequest, claims: Map<string, JobClaim>): Promise<SyncReport> {
+  const { a, b, direction } = request;
   const notes: string[] = [];
   const notice = (message: string) => {
     notes.push(message);
@@ -225,6 +256,7 @@ export async function runSync(request: SyncRequest): Promise<SyncReport> {
         local: request.local,
         archive: request.archive,
         store: request.store,
+        claim: claims.get(transfer.jobId),
         anonymize,
         backoff: request.backoff,
         signal: request.signal,

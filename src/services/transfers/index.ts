@@ -2,6 +2,6 @@
 
 export * from './report';
 export { planSendBatches, sendInstances } from './send';
-export type { SendOptions, SendProgress } from './send';
+export type { DecompressedInstances, SendOptions, SendProgress, SendReport } from './send';
 export { AnonymizingTransform } from './anonymize';
 export type { AnonymizingTransformOptions, InstanceTransform, PseudonymEntry, TransformResult } from './anonymize';

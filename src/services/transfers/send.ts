@@ -43,6 +43,19 @@ export interface SendProgress {
   sopInstanceUid: string;
 }
 
+/** Instances that went decompressed because the node accepted none of their stored transfer syntaxes. */
+export interface DecompressedInstances {
+  count: number;
+  /** Names of the transfer syntaxes the instances are stored in. */
+  storedSyntaxes: string[];
+  /** Names of the transfer syntaxes the node accepted for their SOP classes. */
+  acceptedSyntaxes: string[];
+}
+
+export interface SendReport extends TransferReport {
+  decompressed: DecompressedInstances;
+}
+
 export interface SendOptions {
   /** Aborting stops after the instance in flight; the report's notes count the instances not sent. */
   signal?: AbortSignal;
@@ -172,6 +185,18 @@ function describeStoreFailure(peer: string, status: number, comment: string): st
   return `${failure} (out of resources)${comment}. The destination is out of resources, for example a full disk: check its storage and try again`;
 }
 
+/** Counts an instance that the node stored decompressed, with its stored syntax and the syntaxes the node accepted for its SOP class. */
+function countDecompressed(decompressed: DecompressedInstances, association: ClientAssociation, instance: StoredInstance): void {
+  decompressed.count++;
+  const add = (names: string[], name: string) => {
+    if (!names.includes(name)) names.push(name);
+  };
+  add(decompressed.storedSyntaxes, syntaxName(instance.transferSyntaxUid));
+  for (const context of association.acceptedContexts) {
+    if (context.abstractSyntax === instance.sopClassUid) add(decompressed.acceptedSyntaxes, syntaxName(context.transferSyntax));
+  }
+}
+
 /** Releases the data set of a prepared instance that will not be sent on its association. */
 function discardPrepared(prepared: PreparedInstance | undefined): void {
   void prepared?.data?.then(
@@ -187,8 +212,8 @@ function discardPrepared(prepared: PreparedInstance | undefined): void {
  * Associations are released at the end; a lost association is reopened once
  * per batch for the instances still to send.
  */
-export async function sendInstances(node: RemoteNode, local: LocalIdentity, instances: StoredInstance[], options: SendOptions = {}): Promise<TransferReport> {
-  const report = emptyReport(instances.length);
+export async function sendInstances(node: RemoteNode, local: LocalIdentity, instances: StoredInstance[], options: SendOptions = {}): Promise<SendReport> {
+  const report: SendReport = { ...emptyReport(instances.length), decompressed: { count: 0, storedSyntaxes: [], acceptedSyntaxes: [] } };
   const pool = new ReadBufferPool();
   let done = 0;
   const finish = (instance: StoredInstance) => {
@@ -237,6 +262,7 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
           const kind = statusClass(result.status);
           const comment = result.errorComment ? `: ${result.errorComment}` : '';
           if (kind === 'success' || kind === 'warning') report.completed++;
+          if ((kind === 'success' || kind === 'warning') && choice.decompress) countDecompressed(report.decompressed, association, instance);
           if (kind === 'warning') report.warnings.push({ sopInstanceUid: instance.sopInstanceUid, status: result.status, reason: `warning status ${formatStatus(result.status)}${comment}` });
           if (kind === 'failure') report.failures.push({ sopInstanceUid: instance.sopInstanceUid, status: result.status, reason: describeStoreFailure(node.name, result.status, comment) });
         } catch (error) {
