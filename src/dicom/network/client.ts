@@ -8,6 +8,7 @@ import { Socket, connect as netConnect } from 'node:net';
 
 import { createLogger } from '../../services/logger';
 import { AcceptedContext, Association, AssociationClosedError, AssociationRejectedError, AssociationTimeouts, DEFAULT_TIMEOUTS } from './association';
+import { PresentationContextsRejectedError, rejectedContexts } from './context-rejection';
 import { COMMAND_FIELD, DimseStatusError, PRIORITY, commandName, formatStatus, statusClass } from './dimse';
 import { DimseExchange, ResponseMessage } from './exchange';
 import { readFailedSopInstanceUidList } from './failed-uid-list';
@@ -18,6 +19,7 @@ import type { DatasetSource } from './dataset-source';
 import { SocketReadBuffer } from './socket-read-buffer';
 
 export { AssociationRejectedError };
+export { CONTEXT_RESULT, PresentationContextsRejectedError, type RejectedContext } from './context-rejection';
 
 const logger = createLogger('loader.network');
 
@@ -124,8 +126,13 @@ export async function connect(options: ConnectOptions): Promise<ClientAssociatio
     accepted.push({ id: result.id, abstractSyntax: proposal.abstractSyntax, transferSyntax: result.transferSyntax });
   }
   const peerMaxPduLength = response.userInformation.maxPduLength;
-  if (accepted.length === 0 || (peerMaxPduLength !== 0 && peerMaxPduLength < 7)) {
-    const message = accepted.length === 0 ? `${peer} accepted none of the ${proposals.length} proposed presentation contexts` : `${peer} announced an unusable maximum PDU length of ${peerMaxPduLength}`;
+  if (accepted.length === 0) {
+    const error = new PresentationContextsRejectedError(peer, rejectedContexts(proposals, response.contexts), response.userInformation.implementationVersionName);
+    association.abort(ABORT_SOURCE.SERVICE_USER, ABORT_REASON.NOT_SPECIFIED, error.summary);
+    throw error;
+  }
+  if (peerMaxPduLength !== 0 && peerMaxPduLength < 7) {
+    const message = `${peer} announced an unusable maximum PDU length of ${peerMaxPduLength}`;
     association.abort(ABORT_SOURCE.SERVICE_USER, ABORT_REASON.NOT_SPECIFIED, message);
     throw new Error(message);
   }

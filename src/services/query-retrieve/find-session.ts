@@ -2,7 +2,7 @@
  * One association for C-FIND requests (Study Root information model, PS3.4
  * C.6.2) that runs queries one after another.
  */
-import { DimseStatusError, STATUS, statusClass } from '../../dicom/network';
+import { CONTEXT_RESULT, DimseStatusError, PresentationContextsRejectedError, STATUS, statusClass } from '../../dicom/network';
 import { lookupKeyword } from '../../dicom/tags';
 import type { ClientAssociation } from '../../dicom/network';
 import { SopClass } from '../../dicom/uid';
@@ -96,9 +96,10 @@ export class FindSession {
     try {
       association = await connectToNode(node, local, [{ abstractSyntax: SopClass.StudyRootQueryRetrieveFind, transferSyntaxes: [...QUERY_TRANSFER_SYNTAXES] }]);
     } catch (error) {
-      // The client reports a rejected context with this text and no error class of its own.
-      if (!/accepted none of the/.test((error as Error).message)) throw error;
-      throw new FindNotSupportedError((error as Error).message);
+      if (!(error instanceof PresentationContextsRejectedError)) throw error;
+      // For result 3 the text of FindNotSupportedError repeats the client's explanation, so only the summary goes in.
+      const notSupported = error.rejected.some((context) => context.result === CONTEXT_RESULT.ABSTRACT_SYNTAX_NOT_SUPPORTED);
+      throw new FindNotSupportedError(notSupported ? error.summary : error.message);
     }
     const context = association.findContext(SopClass.StudyRootQueryRetrieveFind);
     if (!context) {

@@ -73,21 +73,6 @@ function proposalsFor(sopClassUid: string, storedSyntaxes: Set<string>): Context
   return [...syntaxes, ...UNCOMPRESSED_FALLBACKS].map((uid) => ({ abstractSyntax: sopClassUid, transferSyntaxes: [uid] }));
 }
 
-/** Names the SOP classes and transfer syntaxes of proposals that a node rejected, so the user sees what the node would have to accept. */
-function describeProposals(proposals: ContextProposal[]): string {
-  const syntaxesByClass = new Map<string, string[]>();
-  for (const proposal of proposals) {
-    const syntaxes = syntaxesByClass.get(proposal.abstractSyntax) ?? [];
-    syntaxes.push(...proposal.transferSyntaxes.map(syntaxName));
-    syntaxesByClass.set(proposal.abstractSyntax, syntaxes);
-  }
-  const classes = [...syntaxesByClass].map(([uid, syntaxes]) => {
-    const name = describeStorageSopClass(uid)?.name;
-    return `${name ? `${name} (${uid})` : uid} in ${syntaxes.join(', ')}`;
-  });
-  return `proposed ${classes.join('; ')}. Allow one of these transfer syntaxes for the SOP class on the node, for example in Orthanc's AcceptedTransferSyntaxes`;
-}
-
 /** Groups instances into batches whose proposals fit into one association each. */
 export function planSendBatches(instances: StoredInstance[]): { proposals: ContextProposal[]; instances: StoredInstance[] }[] {
   const byClass = new Map<string, StoredInstance[]>();
@@ -230,10 +215,8 @@ export async function sendInstances(node: RemoteNode, local: LocalIdentity, inst
       try {
         association = await connectToNode(node, local, batch.proposals);
       } catch (error) {
-        const message = (error as Error).message;
-        // The client reports rejected contexts with this text and no error class of its own.
-        const proposed = /accepted none of the/.test(message) ? `; ${describeProposals(batch.proposals)}` : '';
-        const reason = `association with ${node.name} failed: ${message}${proposed}`;
+        // A PresentationContextsRejectedError already names each proposed SOP class, its transfer syntaxes and the peer's result.
+        const reason = `association with ${node.name} failed: ${(error as Error).message}`;
         for (const instance of remaining.splice(0)) {
           report.failures.push({ sopInstanceUid: instance.sopInstanceUid, reason });
           finish(instance);
