@@ -1,7 +1,9 @@
 /** Texts of the settings window and dialogs: location parsing, the saved message and wrapped label height. */
 import { LEGACY_CHARACTER_SETS } from '../../src/dicom/charset';
 import { translator } from '../../src/ui/i18n';
-import { aeTitleProblem, legacyCharacterSetChoices, pacsSavedMessage, parseLocation, portProblem } from '../../src/ui/components/settings-input';
+import type { PacsNode } from '../../src/services/settings/settings-types';
+import { validatePacsNode } from '../../src/services/settings/validation';
+import { aeTitleProblem, legacyCharacterSetChoices, pacsSavedMessage, parseLocation, portProblem, settingsErrorText } from '../../src/ui/components/settings-input';
 import { wrappedLineCount } from '../../src/ui/components/text-wrap';
 
 /** Fixed-width stand-in for the font metrics: every character is 10 pixels wide. */
@@ -136,5 +138,79 @@ describe('legacy character set choice', () => {
     const message = pacsSavedMessage(ru, 'koi8-r', { characterSet: 'windows-1251', fromOption: true });
     expect(message).toBe(ru('settings.savedOverridden', { name: 'windows-1251' }));
     expect(message).toContain('--legacy-charset windows-1251');
+  });
+});
+
+describe('settingsErrorText', () => {
+  const ru = translator('ru');
+  const en = translator('en');
+  const registered = [{ name: 'MODALITY', aeTitle: 'MODALITY', host: '127.0.0.1', port: 104, characterSet: 'ISO_IR 192' }];
+  const node = (changes: Partial<PacsNode>): PacsNode => ({ name: 'NEW', aeTitle: 'NEWAE', host: '127.0.0.1', port: 4242, characterSet: 'ISO_IR 192', ...changes });
+  /** Returns the error that validatePacsNode throws for `changes` to a valid new node. */
+  const rejection = (changes: Partial<PacsNode>): unknown => {
+    try {
+      validatePacsNode(node(changes), registered);
+    } catch (error) {
+      return error;
+    }
+    throw new Error(`validatePacsNode accepted ${JSON.stringify(changes)}`);
+  };
+
+  const cases: { rule: string; changes: Partial<PacsNode>; russian: string; english: RegExp }[] = [
+    {
+      rule: 'host',
+      changes: { host: '10.999.1.1' },
+      russian: 'Неверный IP-адрес «10.999.1.1»: введите адрес IPv4, например 192.168.1.10, адрес IPv6 или имя узла',
+      english: /^locations\.pacs\["NEW"\]\.host "10\.999\.1\.1" is invalid: give an IPv4 address/,
+    },
+    {
+      rule: 'nameTaken',
+      changes: { name: 'modality', aeTitle: 'OTHER' },
+      russian: 'Название «modality» уже занято другим расположением: выберите другое название или сначала удалите то расположение',
+      english: /^node name "modality" is already registered: choose another name or remove the existing node first$/,
+    },
+    {
+      rule: 'aeTitleTaken',
+      changes: { aeTitle: 'MODALITY' },
+      russian: ru('settings.aeTitleTaken', { aeTitle: 'MODALITY', owner: 'MODALITY', host: '127.0.0.1', port: 104 }),
+      english: /^AE title MODALITY is already used by node MODALITY at 127\.0\.0\.1:104/,
+    },
+    {
+      rule: 'aeTitleLength',
+      changes: { aeTitle: '   ' },
+      russian: ru('settings.invalidAeTitle', { aeTitle: '   ' }),
+      english: /is invalid: an AE title has 1 to 16 characters$/,
+    },
+    {
+      rule: 'aeTitleCharacters',
+      changes: { aeTitle: 'КТ' },
+      russian: 'Неверное имя AE «КТ»: от 1 до 16 печатных символов ASCII без обратной косой черты',
+      english: /is invalid: use printable ASCII/,
+    },
+    { rule: 'port', changes: { port: 70000 }, russian: 'Неверный порт «70000»: введите число от 1 до 65535', english: /is invalid: a port is a whole number from 1 to 65535$/ },
+    { rule: 'nodeName', changes: { name: 'bad name' }, russian: ru('settings.locations.invalidName', { name: 'bad name' }), english: /is invalid: a node name has 1 to 64 letters/ },
+  ];
+
+  test.each(cases)('$rule in Russian', ({ changes, russian, english }) => {
+    const error = rejection(changes);
+    expect((error as Error).message).toMatch(english);
+    expect(settingsErrorText(ru, error)).toBe(russian);
+    expect(settingsErrorText(en, error)).not.toMatch(/locations\.pacs|node name/);
+  });
+
+  test('password variable in use named', () => {
+    let error: unknown;
+    try {
+      validatePacsNode(node({ name: 'bad-name' }), [{ name: 'bad_name' }]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(settingsErrorText(ru, error)).toBe(
+      'Название «bad-name» даёт переменную пароля LOADER_SECRET_BAD_NAME, которую уже использует расположение bad_name: выберите другое название или сначала удалите bad_name',
+    );
+  });
+
+  test('other errors keep their message', () => {
+    expect(settingsErrorText(ru, new Error('settings lock timed out'))).toBe('settings lock timed out');
   });
 });

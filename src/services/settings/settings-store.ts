@@ -135,8 +135,11 @@ export class SettingsStore {
     });
   }
 
-  /** Reads the file again. Warnings about stored values were given at the first open. */
-  private reload(): void {
+  /**
+   * Reads the file again, for a process that keeps the store open while another one may change the file, such as
+   * the window while `loader nodes add` runs. Warnings about stored values were given at the first open.
+   */
+  reload(): void {
     const fresh = new SettingsStore({ configDir: this.configDir, logWarnings: false });
     this.current = fresh.current;
     Object.assign(this.invalid, fresh.invalid);

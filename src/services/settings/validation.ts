@@ -16,10 +16,26 @@ import { ARCHIVE_DURABILITY_MODES, isArchiveDurability, type ArchiveDurability }
 import { DEFAULT_NODE_TIMEOUTS } from './settings-types';
 import type { InterfaceSettings, NodeTimeouts, PacsNode, PacsSettings, ServerAccount, SshNode } from './settings-types';
 
+/**
+ * The broken rule of a settings value, for an interface that shows the error
+ * in its own language in place of the English message. Values are as given.
+ */
+export type SettingsRule =
+  | { rule: 'aeTitleLength'; value: string }
+  | { rule: 'aeTitleCharacters'; value: string }
+  | { rule: 'host'; value: string }
+  | { rule: 'port'; value: string; minimum: number }
+  | { rule: 'nodeName'; value: string }
+  | { rule: 'nameTaken'; name: string }
+  | { rule: 'secretVariableTaken'; name: string; variable: string; owner: string }
+  | { rule: 'aeTitleTaken'; aeTitle: string; owner: string; host: string; port: number };
+
 export class SettingsValidationError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    /** The broken rule of an error that the settings window translates, or undefined for other errors. */
+    readonly broken?: SettingsRule,
   ) {
     super(message);
     this.name = 'SettingsValidationError';
@@ -44,12 +60,14 @@ export function validateAeTitle(field: string, value: unknown): string {
     throw new SettingsValidationError(
       field,
       `${field} ${quoteValue(value)} is invalid: an AE title has 1 to 16 characters`,
+      { rule: 'aeTitleLength', value },
     );
   }
   if (/[\\\x00-\x1f\x7f]/.test(value) || /[^\x20-\x7e]/.test(value)) {
     throw new SettingsValidationError(
       field,
       `${field} ${quoteValue(value)} is invalid: use printable ASCII without backslash or control characters`,
+      { rule: 'aeTitleCharacters', value },
     );
   }
   return trimmed;
@@ -62,6 +80,7 @@ export function validatePort(field: string, value: unknown, options: { allowZero
     throw new SettingsValidationError(
       field,
       `${field} ${quoteValue(value)} is invalid: a port is a whole number from ${minimum} to 65535`,
+      { rule: 'port', value: String(value), minimum },
     );
   }
   return port;
@@ -82,6 +101,7 @@ export function validateHost(field: string, value: unknown): string {
       field,
       `${field} ${quoteValue(value)} is invalid: give an IPv4 address (four numbers from 0 to 255, such as 10.0.0.5), ` +
         "an IPv6 address, or a host name of letters, digits, '-' and '.' whose last part is not all digits",
+      { rule: 'host', value: String(value) },
     );
   }
   return host;
@@ -110,7 +130,7 @@ const NODE_NAME_RULE = "a node name has 1 to 64 letters, digits, '-', '_' or '.'
 export function validateNodeName(field: string, value: unknown): string {
   const name = typeof value === 'string' ? value.trim() : '';
   if (!NODE_NAME_PATTERN.test(name)) {
-    throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: ${NODE_NAME_RULE}`);
+    throw new SettingsValidationError(field, `${field} ${quoteValue(value)} is invalid: ${NODE_NAME_RULE}`, { rule: 'nodeName', value: String(value) });
   }
   return name;
 }
@@ -199,6 +219,7 @@ function checkUniqueName(field: string, name: string, others: NamedLocation[]): 
     throw new SettingsValidationError(
       field,
       `node name ${quoteValue(name)} is already registered: choose another name or remove the existing node first`,
+      { rule: 'nameTaken', name },
     );
   }
 }
@@ -216,6 +237,7 @@ function checkUniqueSecretVariable(field: string, name: string, others: NamedLoc
       `node name ${quoteValue(name)} maps to the password variable ${variable}, which node ${owner.name} uses already: ` +
         `choose another name, or remove ${owner.name} first. The variable is LOADER_SECRET_ and the name in upper case, ` +
         `with Cyrillic letters spelled in Latin and each run of characters other than A-Z and 0-9 replaced by one '_'`,
+      { rule: 'secretVariableTaken', name, variable, owner: owner.name },
     );
   }
 }
@@ -254,6 +276,7 @@ function checkUniqueAeTitle(field: string, node: Pick<PacsNode, 'aeTitle' | 'hos
       field,
       `AE title ${node.aeTitle} is already used by node ${owner.name} at ${owner.host}:${owner.port}: ` +
         'an AE title must identify one node, because it is the C-MOVE destination',
+      { rule: 'aeTitleTaken', aeTitle: node.aeTitle, owner: owner.name ?? '', host: owner.host ?? '', port: owner.port ?? 0 },
     );
   }
 }

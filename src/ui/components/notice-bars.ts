@@ -1,27 +1,23 @@
 /**
- * The notice lines under the status bar for one kind of server event, such as
- * rejected associations: one line per key with its own Hide button, newest
- * first. At most NOTICE_LINES_SHOWN lines show, and a last line counts the
- * others, so many senders do not push the panels out of the window.
+ * The notice bar under the status bar for one kind of server event, such as
+ * rejected associations. The bar shows the newest notice with its Hide button,
+ * and a count of the other notices of its kind with a Hide all button. So many
+ * senders take one bar, and the study tables keep most of the window's height.
+ * Hiding the newest notice shows the next one in its place.
  */
 import { Button, Text, View } from '@nodegui/react-nodegui';
 import React from 'react';
 
 import type { RepeatedNotice } from '../controllers/repeated-notices';
 import type { Translate } from '../i18n';
+import { WrappedLabel } from './wrapped-label';
 
 const h = React.createElement;
 
-/**
- * Maximum number of notice lines of one kind that the window shows at once. In Russian at 1340 x 670 pixels,
- * three wrapped lines and the count line take about 260 pixels, and the study tables keep about 160.
- */
-export const NOTICE_LINES_SHOWN = 3;
-
 export interface NoticeBarsProps<T> {
   /**
-   * Prefix of the widget ids. The first line keeps the plain ids (`server-notice-bar`, `server-notice`,
-   * `server-notice-dismiss`), line n + 1 appends `-n`, and the count line is `{id}-more`.
+   * Prefix of the widget ids: `{id}-bar` is the bar, `{id}` the newest notice's text, `{id}-dismiss` its Hide
+   * button, `{id}-more` the count of the other notices and `{id}-dismiss-all` the Hide all button.
    */
   id: string;
   t: Translate;
@@ -35,34 +31,27 @@ export interface NoticeBarsProps<T> {
 }
 
 /**
- * Renders the notice lines, or null when there is none, so that React unmounts the bars and their ids. Lines are
- * keyed by the notice's key, so a new notice gets a new label instead of a reused one measured for another text.
+ * Renders the bar, or null when there is no notice, so that React unmounts the bar and its ids. The text is a
+ * WrappedLabel, which is exactly as high as its wrapped lines: a plain word-wrapped label got the height that Qt's
+ * size hint computes for another width, up to twice the lines it shows. The label is keyed by the notice's key, so a
+ * new notice gets a new label.
  */
 export function NoticeBars<T>(props: NoticeBarsProps<T>): React.ReactElement | null {
   const { id, t, notices } = props;
   if (notices.length === 0) return null;
 
-  const lines = notices.slice(0, NOTICE_LINES_SHOWN).map((notice, index) => {
-    const suffix = index === 0 ? '' : `-${index}`;
-    return h(
+  const newest = notices[0];
+  const others = notices.length - 1;
+  return h(
+    View,
+    { id: `${id}-bar`, style: 'flex-direction: row; align-items: center; padding-top: 4px;' },
+    h(
       View,
-      { key: notice.key, id: `${id}-bar${suffix}`, style: 'flex-direction: row; padding-top: 4px;' },
-      h(Text, { id: `${id}${suffix}`, wordWrap: true, style: 'flex: 1;' }, props.describe(notice)),
-      h(Button, { id: `${id}-dismiss${suffix}`, text: t('server.rejected.dismiss'), on: { clicked: () => props.onDismiss(notice.key) } }),
-    );
-  });
-
-  const more = notices.length - NOTICE_LINES_SHOWN;
-  if (more > 0) {
-    lines.push(
-      h(
-        View,
-        { key: '\u0000more', id: `${id}-more-bar`, style: 'flex-direction: row; padding-top: 4px;' },
-        h(Text, { id: `${id}-more`, style: 'flex: 1;' }, t('server.notices.more', { count: more })),
-        h(Button, { id: `${id}-dismiss-all`, text: t('server.notices.dismissAll'), on: { clicked: props.onDismissAll } }),
-      ),
-    );
-  }
-  // A fragment adds no widget, so the lines are direct children of the window's column, as the single notice was.
-  return h(React.Fragment, {}, ...lines);
+      { style: 'flex-direction: column; flex: 1;' },
+      h(WrappedLabel, { key: newest.key, id, text: props.describe(newest) }),
+      others > 0 ? h(Text, { id: `${id}-more` }, t('server.notices.more', { count: others })) : null,
+    ),
+    h(Button, { id: `${id}-dismiss`, text: t('server.rejected.dismiss'), on: { clicked: () => props.onDismiss(newest.key) } }),
+    others > 0 ? h(Button, { id: `${id}-dismiss-all`, text: t('server.notices.dismissAll'), on: { clicked: props.onDismissAll } }) : null,
+  );
 }

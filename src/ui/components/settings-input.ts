@@ -69,6 +69,33 @@ export function parseLocation(t: Translate, name: string, address: string): Pacs
   return { name: name.trim(), aeTitle: aeTitle.trim(), host, port: Number(portText), characterSet: 'ISO_IR 192' };
 }
 
+/**
+ * Returns the window's text for an error of the settings service, such as a host or a duplicate name that only the
+ * service checks, in the language of `t`. The service's messages name the settings file's fields in English for the
+ * CLI, so the rules that the PACS and Locations tabs can break get texts of their own. Other errors keep their message.
+ */
+export function settingsErrorText(t: Translate, error: unknown): string {
+  if (!(error instanceof SettingsValidationError) || error.broken === undefined) return error instanceof Error ? error.message : String(error);
+  const broken = error.broken;
+  switch (broken.rule) {
+    case 'aeTitleLength':
+    case 'aeTitleCharacters':
+      return t('settings.invalidAeTitle', { aeTitle: broken.value });
+    case 'host':
+      return t('panel.invalidHost', { host: broken.value.trim() });
+    case 'port':
+      return t('settings.invalidPort', { port: broken.value });
+    case 'nodeName':
+      return t('settings.locations.invalidName', { name: broken.value.trim() });
+    case 'nameTaken':
+      return t('settings.nameTaken', { name: broken.name });
+    case 'secretVariableTaken':
+      return t('settings.secretVariableTaken', { name: broken.name, variable: broken.variable, owner: broken.owner });
+    case 'aeTitleTaken':
+      return t('settings.aeTitleTaken', { aeTitle: broken.aeTitle, owner: broken.owner, host: broken.host, port: broken.port });
+  }
+}
+
 /** Label of each pacs.legacyCharacterSet value in the settings window's choice. */
 const LEGACY_CHARACTER_SET_LABELS: Record<LegacyCharacterSet, MessageKey> = {
   latin1: 'settings.legacyCharacterSet.latin1',

@@ -2,9 +2,9 @@
  * Settings window with three tabs (PACS, Interface, Locations) and the
  * license activation window shown at start when no valid license is active.
  */
-import { FileMode, QFileDialog, SizeAdjustPolicy } from '@nodegui/nodegui';
-import type { QLineEdit, QMainWindow, QTabWidget } from '@nodegui/nodegui';
-import { Button, CheckBox, LineEdit, TabItem, Tabs, Text, View, Window } from '@nodegui/react-nodegui';
+import { FileMode, QApplication, QFileDialog, ScrollBarPolicy, SizeAdjustPolicy, WidgetEventTypes } from '@nodegui/nodegui';
+import type { QLineEdit, QMainWindow, QScrollArea, QTabWidget, QWidget } from '@nodegui/nodegui';
+import { Button, CheckBox, LineEdit, ScrollArea, TabItem, Tabs, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { MISSING_LICENSE_MESSAGE } from '../../services/license/license-service';
@@ -45,6 +45,31 @@ const LOCATIONS_TAB = 2;
 
 /** Delay before the name field takes the focus, in milliseconds: after the dialog ref has activated the window. */
 const FOCUS_DELAY_MS = 150;
+
+/** Position and size of the settings window when the list of locations fits, in pixels. */
+const WINDOW_GEOMETRY = { x: 260, y: 120, width: 620, height: 380 };
+
+/** Height of one row of the list of locations, in pixels: a Remove button and its margins. */
+const LOCATION_ROW_HEIGHT = 34;
+
+/** Rows of the list of locations that the window of WINDOW_GEOMETRY.height shows without scrolling. */
+const LOCATION_ROWS_IN_BASE_HEIGHT = 5;
+
+/** Space kept free under the window's top edge for a window manager's title bar, in pixels. */
+const TITLE_BAR_ALLOWANCE = 40;
+
+/**
+ * Returns the window's height: tall enough for `nodeCount` rows of locations, but never past the bottom of the
+ * screen's available area. The list scrolls for the rows that do not fit, so the fields to add a location and the
+ * Close button stay on the screen.
+ */
+export function settingsWindowHeight(nodeCount: number): number {
+  const fullHeight = WINDOW_GEOMETRY.height + Math.max(0, nodeCount - LOCATION_ROWS_IN_BASE_HEIGHT) * LOCATION_ROW_HEIGHT;
+  const available = QApplication.primaryScreen()?.availableGeometry();
+  if (!available) return fullHeight;
+  const maximum = available.top() + available.height() - WINDOW_GEOMETRY.y - TITLE_BAR_ALLOWANCE;
+  return Math.max(WINDOW_GEOMETRY.height, Math.min(fullHeight, maximum));
+}
 
 /** Label for a message that wraps and is as high as the whole message. */
 function messageText(id: string, message: string): React.ReactElement {
@@ -102,7 +127,7 @@ function PacsTab(props: SettingsWindowProps): React.ReactElement {
       startWithWindow,
       legacyCharacterSet,
     });
-    setMessage(error === undefined ? pacsSavedMessage(t, legacyCharacterSet, props.legacyCharacterSetInUse) : t('error.invalid', { message: error }));
+    setMessage(error ?? pacsSavedMessage(t, legacyCharacterSet, props.legacyCharacterSetInUse));
   };
   return h(
     View,
@@ -168,6 +193,10 @@ function InterfaceTab(props: SettingsWindowProps): React.ReactElement {
   );
 }
 
+function hideHorizontalScrollBar(area: QScrollArea | null): void {
+  area?.setHorizontalScrollBarPolicy(ScrollBarPolicy.ScrollBarAlwaysOff);
+}
+
 function LocationsTab(props: LocationsTabProps): React.ReactElement {
   const { t, nameRef } = props;
   const [name, setName] = useState('');
@@ -200,16 +229,35 @@ function LocationsTab(props: LocationsTabProps): React.ReactElement {
       setMessage(t('settings.locations.rejected', { message: error }));
     }
   };
+  // Yoga's sizes do not reach Qt's size hints, so the list's QWidget minimum height sets how far the scroll area
+  // scrolls. The scroll area sets the list's width, but Yoga lays each row out for its content's width. So the rows
+  // get the list's width, and the Remove buttons line up on the right instead of following each name.
+  const listRef = useRef<QWidget | null>(null);
+  const [listWidth, setListWidth] = useState(0);
+  const fitRowsToList = () => {
+    if (listRef.current) setListWidth(listRef.current.width());
+  };
+  useEffect(() => {
+    listRef.current?.setMinimumHeight(props.nodes.length * LOCATION_ROW_HEIGHT);
+  }, [props.nodes.length]);
+  const rowHeight = `min-height: ${LOCATION_ROW_HEIGHT}px; max-height: ${LOCATION_ROW_HEIGHT}px;`;
+  const rowStyle = `flex-direction: row; align-items: center; ${rowHeight}` + (listWidth > 0 ? ` width: ${listWidth}px;` : '');
+  const rows = props.nodes.map((node) =>
+    h(
+      View,
+      { key: node.name, style: rowStyle },
+      h(Text, { style: 'flex: 1;' }, `${node.name} — ${node.aeTitle}@${node.host}:${node.port}`),
+      h(Button, { id: `location-remove-${node.name}`, text: t('settings.locations.remove'), on: { clicked: () => props.onRequestRemove(node) } }),
+    ),
+  );
   return h(
     View,
     { style: 'flex-direction: column; padding: 8px;' },
-    ...props.nodes.map((node) =>
-      h(
-        View,
-        { key: node.name, style: 'flex-direction: row;' },
-        h(Text, { style: 'flex: 1;' }, `${node.name} — ${node.aeTitle}@${node.host}:${node.port}`),
-        h(Button, { id: `location-remove-${node.name}`, text: t('settings.locations.remove'), on: { clicked: () => props.onRequestRemove(node) } }),
-      ),
+    // The list takes the height that the fields and the message leave, and scrolls, so they stay in the window.
+    h(
+      ScrollArea,
+      { id: 'location-list', ref: hideHorizontalScrollBar, widgetResizable: true, style: 'flex: 1;' },
+      h(View, { id: 'location-rows', ref: listRef, style: 'flex-direction: column;', on: { [WidgetEventTypes.Resize]: fitRowsToList } }, ...rows),
     ),
     h(
       View,
@@ -298,7 +346,15 @@ export function SettingsWindow(props: SettingsWindowProps): React.ReactElement {
   // The PACS tab's rows and a message of three lines fill the 380 pixels, so the window cannot be made lower.
   const window = h(
     Window,
-    { id: 'settings-window', ref, windowTitle: t('settings.title'), minSize: { width: 560, height: 380 }, styleSheet: props.styleSheet, visible: true, geometry: { x: 260, y: 120, width: 620, height: 380 } },
+    {
+      id: 'settings-window',
+      ref,
+      windowTitle: t('settings.title'),
+      minSize: { width: 560, height: WINDOW_GEOMETRY.height },
+      styleSheet: props.styleSheet,
+      visible: true,
+      geometry: { ...WINDOW_GEOMETRY, height: settingsWindowHeight(props.nodes.length) },
+    },
     h(
       View,
       { style: 'flex-direction: column; padding: 8px; flex: 1;' },

@@ -28,7 +28,11 @@ export function WrappedLabel(props: WrappedLabelProps): React.ReactElement {
   const [height, setHeight] = useState(0);
   const fitHeight = useCallback(() => {
     const label = labelRef.current;
-    if (label && label.width() > 0) setHeight(label.heightForWidth(label.width()));
+    if (!label || label.width() <= 0) return;
+    // QLabel's heightForWidth is never less than the minimum height that the style below sets, so without this reset
+    // the height could only grow: a label first measured at Qt's default width of 640 pixels kept four lines of height.
+    label.setMinimumHeight(0);
+    setHeight(label.heightForWidth(label.width()));
   }, []);
   // The effect runs after React has given the label its new text, so Qt measures that text.
   useEffect(fitHeight, [props.text, fitHeight]);
