@@ -2,6 +2,9 @@
  * Terminal output helpers: a progress line that redraws in place on a TTY
  * and stays silent otherwise, and plain text tables.
  */
+import { escapeControlCharacters } from '../services/control-characters';
+
+export { escapeControlCharacters };
 
 export class ProgressLine {
   private lastDraw = 0;
@@ -41,23 +44,6 @@ export class ProgressLine {
  * blocks of Unicode's East Asian Width property, in outline).
  */
 const WIDE_CHARACTER = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]/u;
-
-/** C0 controls, DEL and C1 controls, which a terminal acts on instead of drawing them. */
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/g;
-
-const NAMED_ESCAPES: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
-
-/**
- * Replaces control characters with visible escapes (\n, \r, \t, or \xHH for
- * the others), so that a value read from a file or a remote node cannot move
- * the cursor, clear the screen or start a new table row.
- */
-export function escapeControlCharacters(text: string): string {
-  return text.replace(
-    CONTROL_CHARACTER,
-    (character) => NAMED_ESCAPES[character] ?? `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-}
 
 /** Returns the number of terminal columns that `text` takes. */
 export function displayWidth(text: string): number {

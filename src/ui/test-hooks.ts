@@ -39,6 +39,8 @@ export interface WidgetRecord {
   toolTip?: string;
   /** Width of a label's text in its font, in pixels. Qt cuts off a text that is wider than its label. */
   textWidth?: number;
+  /** textFormat() of labels: 'auto' lets Qt show a text as HTML when Qt::mightBeRichText() guesses so. */
+  textFormat?: 'plain' | 'rich' | 'auto' | 'markdown';
   checked?: boolean;
   /** rowCount() of tables. */
   rows?: number;
@@ -199,6 +201,14 @@ function labelTextWidth(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel'>, widge
   return new nodegui.QFontMetrics(widget.font()).horizontalAdvance(text);
 }
 
+/** Qt::TextFormat by value. The enum is not imported, because this module loads before Qt. */
+const TEXT_FORMATS: NonNullable<WidgetRecord['textFormat']>[] = ['plain', 'rich', 'auto', 'markdown'];
+
+/** Returns the text format of a label, or undefined for other widgets. */
+function labelTextFormat(nodegui: Pick<NodeGui, 'QLabel'>, widget: QWidget): WidgetRecord['textFormat'] {
+  return widget instanceof nodegui.QLabel ? TEXT_FORMATS[widget.textFormat()] : undefined;
+}
+
 /** Records the visible named widgets of the tracked windows. */
 export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' | 'QPoint' | 'QTableWidget' | 'wrapperCache'>): WidgetDump {
   const dump: WidgetDump = { widgets: {} };
@@ -227,6 +237,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
       const size = widget.size();
       const texts = readText(widget);
       const textWidth = labelTextWidth(nodegui, widget, texts.text);
+      const textFormat = labelTextFormat(nodegui, widget);
       const cellToolTips = readCellToolTips(nodegui, widget);
       const cellTexts = readCellTexts(nodegui, widget);
       add(name, {
@@ -242,6 +253,7 @@ export function collectWidgets(nodegui: Pick<NodeGui, 'QFontMetrics' | 'QLabel' 
         ...(cellToolTips === undefined ? {} : { cellToolTips }),
         ...(cellTexts === undefined ? {} : { cellTexts }),
         ...(textWidth === undefined ? {} : { textWidth }),
+        ...(textFormat === undefined ? {} : { textFormat }),
       });
     } catch {
       // A widget whose native object was deleted a moment ago; it is no longer shown.

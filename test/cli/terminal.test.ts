@@ -40,6 +40,13 @@ describe('formatTable', () => {
     expect(table.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 
+  test('escapes bidirectional overrides', () => {
+    // U+202E would show the rest of the row from right to left, and U+2066 would isolate it from the columns.
+    const table = formatTable(['DESCRIPTION', 'ID'], [['\u202eCT head\u2066x\u2069', 'P1']], 80);
+
+    expect(table.split('\n')[2]).toBe('\\u202eCT head\\u2066x\\u2069  P1');
+  });
+
   test('escapes control characters in whole columns', () => {
     const table = formatTable(['UID'], [['1.2\u001b[31m']], 10, [0]);
 

@@ -12,9 +12,9 @@ const describeWithGui = describeWhenGuiAvailable('test/ui/window-column-resize',
 
 const AE_TITLE = 'LOADERCOLS';
 const REFRESH_LOG = 'local panel listed again after the server stored instances';
-/** Columns of the study table: patient name, birth date, modality, study date and description, which stretches. */
+/** Columns of the study table: patient name, Patient ID, birth date, modality, study date, images and description, which stretches. */
 const WIDENED_COLUMN = 0;
-const NARROWED_COLUMN = 3;
+const NARROWED_COLUMN = 4;
 
 describeWithGui('table columns resized by the user', () => {
   const session = useWindowSession('column-resize', {

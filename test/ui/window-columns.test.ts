@@ -18,8 +18,8 @@ describeWithGui.each(['ru', 'en'])('table columns in language %s', (language) =>
     await sleep(1_000);
     const table = session.driver.widget(name)!;
     expect(table.rows).toBe(0);
-    expect(table.headerWidths).toHaveLength(6);
-    expect(table.columnWidths).toHaveLength(6);
+    expect(table.headerWidths).toHaveLength(7);
+    expect(table.columnWidths).toHaveLength(7);
     table.headerWidths!.forEach((headerWidth, column) => {
       const width = table.columnWidths![column];
       // A failure shows the column and its width next to the width its header text needs.

@@ -23,7 +23,7 @@ const SHOWN_NAME = 'Wolfeschlegelsteinhausen-Константинопольск�
 const NAME_COLUMN = 0;
 /** Study Description (0008,1030) of 64 Cyrillic characters, the maximum of its VR LO (PS3.5 Table 6.2-1). */
 const LONG_DESCRIPTION = 'Компьютерная томография органов грудной клетки с контрастом (КТ)';
-const DESCRIPTION_COLUMN = 5;
+const DESCRIPTION_COLUMN = 6;
 
 describeWithGui('study table with a long patient name', () => {
   const files = makeTempDir('ui-long-names-files');

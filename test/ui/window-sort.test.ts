@@ -21,8 +21,8 @@ const describeWithGui = describeWhenGuiAvailable('test/ui/window-sort', ['Xvfb',
 const AE_TITLE = 'LOADERSORT';
 const TABLE = 'right-table';
 const NAME_COLUMN = 0;
-const STUDY_DATE_COLUMN = 3;
-const IMAGES_COLUMN = 4;
+const STUDY_DATE_COLUMN = 4;
+const IMAGES_COLUMN = 5;
 
 interface TestStudy {
   /** Patient Name (0010,0010) as stored. */

@@ -8,6 +8,7 @@ import type { QTableWidget, QTableWidgetItem } from '@nodegui/nodegui';
 
 import { fitColumnWidths } from './column-fit';
 import { headerSectionWidths, withSortIndicatorHidden } from './header-widths';
+import { plainToolTip } from './plain-text';
 
 /**
  * Column widths that the table set itself, and the columns that the user
@@ -179,7 +180,7 @@ class CellToolTips {
         const cut = this.textWidths![rowIndex][column] + margin > columnWidths[column];
         if (cut === this.hasToolTip[rowIndex][column]) return;
         this.hasToolTip[rowIndex][column] = cut;
-        item.setToolTip(cut ? this.texts[rowIndex][column] : '');
+        item.setToolTip(cut ? plainToolTip(this.texts[rowIndex][column]) : '');
       });
     });
   }

@@ -4,8 +4,8 @@
  * scan confirmation. None of them calls QDialog.exec(), which would stop
  * Node's event loop.
  */
-import { QKeySequence, QMainWindow, QPushButton, QShortcut } from '@nodegui/nodegui';
-import type { QWidget } from '@nodegui/nodegui';
+import { QKeySequence, QMainWindow, QPushButton, QShortcut, TextFormat } from '@nodegui/nodegui';
+import type { QLabel, QWidget } from '@nodegui/nodegui';
 import { Button, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useCallback, useEffect, useRef, useState } from 'react';
 
@@ -128,6 +128,15 @@ export function fitWindowToContent(window: QWidget): void {
   window.resize(width, height);
 }
 
+/**
+ * Ref of a dialog label whose text contains stored values, such as patient
+ * names or paths: the label shows its text as plain text, because in Qt's
+ * default AutoText format a name such as "<b>Name</b>" would show as HTML.
+ */
+function plainTextLabelRef(label: QLabel | null): void {
+  label?.setTextFormat(TextFormat.PlainText);
+}
+
 /** Raises the window and gives it the keyboard focus. */
 export function activate(window: QWidget): void {
   window.raise();
@@ -163,10 +172,10 @@ export function SendDialog(props: SendDialogProps): React.ReactElement {
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
-      h(Text, { id: 'send-summary', wordWrap: true, style: wrappedTextStyle(summary, DIALOG_TEXT_WIDTH) }, summary),
+      h(Text, { id: 'send-summary', ref: plainTextLabelRef, wordWrap: true, style: wrappedTextStyle(summary, DIALOG_TEXT_WIDTH) }, summary),
       props.patients === ''
         ? h(View, {})
-        : h(Text, { id: 'send-patients', wordWrap: true, style: `${wrappedTextStyle(props.patients, DIALOG_TEXT_WIDTH)} margin-top: ${PARAGRAPH_GAP}px;` }, props.patients),
+        : h(Text, { id: 'send-patients', ref: plainTextLabelRef, wordWrap: true, style: `${wrappedTextStyle(props.patients, DIALOG_TEXT_WIDTH)} margin-top: ${PARAGRAPH_GAP}px;` }, props.patients),
       props.chooseMethod
         ? h(
             View,
@@ -296,7 +305,7 @@ export function ConfirmDialog(props: ConfirmDialogProps): React.ReactElement {
     h(
       View,
       { style: 'flex-direction: column; padding: 10px;' },
-      h(Text, { id: `${props.id}-text`, wordWrap: true, style: `width: ${DIALOG_TEXT_WIDTH}px; min-height: ${textHeight}px;` }, props.text),
+      h(Text, { id: `${props.id}-text`, ref: plainTextLabelRef, wordWrap: true, style: `width: ${DIALOG_TEXT_WIDTH}px; min-height: ${textHeight}px;` }, props.text),
       h(
         View,
         { style: 'flex-direction: row; padding-top: 8px;' },

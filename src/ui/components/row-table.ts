@@ -5,10 +5,12 @@
  * its row count after creation. Cells go through table-items.ts, because
  * NodeGui 0.74.2 crashes when the table deletes its own items.
  */
-import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, SelectionMode, WidgetEventTypes } from '@nodegui/nodegui';
+import { EditTrigger, QAbstractItemViewSelectionBehavior, QTableWidget, SelectionFlag, SelectionMode, WidgetEventTypes } from '@nodegui/nodegui';
+import type { QModelIndex } from '@nodegui/nodegui';
 import { Table } from '@nodegui/react-nodegui';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
+import { escapeControlCharacters } from '../../services/control-characters';
 import { ColumnWidths } from './column-widths';
 import { HeaderSort } from './header-sort';
 import { selectedRowIndexes } from './selected-rows';
@@ -52,25 +54,37 @@ export interface RowTableSorting {
 }
 
 /**
- * Selects exactly the rows at `indexes`. `current`, when it is one of them,
- * is selected last, so it becomes the current row. In ExtendedSelection mode
- * Qt's selectRow() reads the keyboard modifiers to decide whether to clear
- * the selection. In MultiSelection mode it toggles the row, so the rows are
- * selected in that mode after the selection is cleared.
- * NOTE: a current row that is not selected is not restored, because NodeGui
- * 0.74.2's QItemSelectionModel.currentIndex() and indexAt() return no usable
- * QModelIndex to set it with.
+ * Selects exactly the rows at `indexes`, which are ascending, and makes
+ * `current` the current row when it is defined. The rows are selected through
+ * the selection model with one call per row that differs from "all rows
+ * selected" or from "no row selected", whichever is closer. So a filtered
+ * or sorted list whose rows all stay selected needs no call per row.
+ * selectRow() is not used. In ExtendedSelection mode it reads the keyboard
+ * modifiers to decide whether to clear the selection. In MultiSelection mode
+ * its time grew with the cube of the row count: 1000 rows took 8 s and 2000
+ * rows about a minute (NodeGui 0.74.2 under Xvfb, 2-core machine).
  */
 function selectRows(table: QTableWidget, indexes: number[], current: number | undefined): void {
   table.clearSelection();
-  if (indexes.length === 0) return;
-  const ordered = current !== undefined && indexes.includes(current) ? [...indexes.filter((index) => index !== current), current] : indexes;
-  table.setSelectionMode(SelectionMode.MultiSelection);
-  try {
-    for (const row of ordered) table.selectRow(row);
-  } finally {
-    table.setSelectionMode(SelectionMode.ExtendedSelection);
+  if (indexes.length === 0 && current === undefined) return;
+  const model = table.selectionModel();
+  // NodeGui 0.74.2 offers no index() of the table's model, and its currentIndex() and indexAt() return unusable
+  // QModelIndex objects. Those of selectedRows() work, so every row is selected first to get one per row.
+  table.selectAll();
+  const rowIndexes: QModelIndex[] = [];
+  for (const index of model.selectedRows(0)) rowIndexes[index.row()] = index;
+  const rowCount = table.rowCount();
+  if (indexes.length * 2 >= rowCount) {
+    const selected = new Set(indexes);
+    for (let row = 0; row < rowCount; row++) {
+      if (!selected.has(row)) model.select(rowIndexes[row], SelectionFlag.Deselect | SelectionFlag.Rows);
+    }
+  } else {
+    table.clearSelection();
+    for (const row of indexes) model.select(rowIndexes[row], SelectionFlag.Select | SelectionFlag.Rows);
   }
+  const currentIndex = current === undefined ? undefined : rowIndexes[current];
+  if (currentIndex !== undefined) model.setCurrentIndex(currentIndex, SelectionFlag.NoUpdate);
 }
 
 /** Sets the behaviour that both tables share: whole rows, several at a time, no editing. */
@@ -103,7 +117,22 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     if (!sorting || !sort) return identity;
     return sortedRowOrder({ values: sorting.values, rowKeys: props.rowKeys, kinds: sorting.kinds, sort, tieBreakColumns: sorting.tieBreakColumns, language: sorting.language });
   }, [props.cells, props.rowKeys, sorting?.values, sorting?.language, sort]);
-  const cells = useMemo(() => order.map((index) => props.cells[index]), [order]);
+  // Control characters show as escapes, so a stored value cannot split a row's text or reverse it.
+  const cells = useMemo(() => order.map((index) => props.cells[index].map(escapeControlCharacters)), [order]);
+  // Keys last passed to onSelectionChange, joined by newlines.
+  const reportedSelection = useRef('');
+
+  /** Passes the keys of the selected rows to onSelectionChange when they differ from the keys passed last. */
+  const reportSelection = (table: QTableWidget) => {
+    const keys = shownKeys.current;
+    const selected = selectedRowIndexes(table)
+      .map((index) => keys[index] ?? '')
+      .filter((key) => key !== '');
+    const joined = selected.join('\n');
+    if (joined === reportedSelection.current) return;
+    reportedSelection.current = joined;
+    propsRef.current.onSelectionChange(selected);
+  };
 
   useEffect(() => {
     const table = tableRef.current;
@@ -135,18 +164,10 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     table.addEventListener(WidgetEventTypes.Resize, () => widths.followTableWidth());
 
     // NodeGui 0.74 exposes no selection signal of QTableWidget, so the selection is compared on a timer.
-    let previous = '';
     const timer = setInterval(() => {
       const clicked = headerSort?.poll();
       if (clicked) setSort(clicked);
-      const keys = shownKeys.current;
-      const selected = selectedRowIndexes(table)
-        .map((index) => keys[index] ?? '')
-        .filter((key) => key !== '');
-      const joined = selected.join('\n');
-      if (joined === previous) return;
-      previous = joined;
-      propsRef.current.onSelectionChange(selected);
+      reportSelection(table);
     }, SELECTION_POLL_MS);
     return () => {
       clearInterval(timer);
@@ -172,9 +193,15 @@ export function RowTable(props: RowTableProps): React.ReactElement {
     shownOrder.current = order;
     const keep = rowKeys.flatMap((key, index) => (selectedKeys.has(key) ? [index] : []));
     const current = currentKey === undefined || currentKey === '' ? -1 : rowKeys.indexOf(currentKey);
-    if (selectedKeys.size > 0) selectRows(table, keep, current >= 0 ? current : undefined);
-    // Filling the rows makes the first row current, so the first Down would select the second row.
-    else table.setCurrentCell(-1, -1);
+    if (keep.length > 0) {
+      selectRows(table, keep, current >= 0 ? current : undefined);
+    } else {
+      table.clearSelection();
+      // Filling the rows makes the first row current, so the first Down would select the second row.
+      table.setCurrentCell(-1, -1);
+    }
+    // Reported now, not at the next poll, so the panel never counts more selected studies than it lists.
+    reportSelection(table);
   }, [cells]);
 
   // Column widths follow the cells and the header texts, which change with the language. A column that the user

@@ -24,18 +24,19 @@ export interface StudyTableProps {
 }
 
 /** Comparison kind of each column, in the order of cellsOf(). */
-const COLUMN_KINDS: ColumnKind[] = ['text', 'date', 'text', 'date', 'number', 'text'];
-const STUDY_DATE_COLUMN = 3;
+const COLUMN_KINDS: ColumnKind[] = ['text', 'text', 'date', 'text', 'date', 'number', 'text'];
+const STUDY_DATE_COLUMN = 4;
 const PATIENT_NAME_COLUMN = 0;
+const PATIENT_ID_COLUMN = 1;
 
 function cellsOf(row: StudyRow): string[] {
   const images = row.numberOfInstances === undefined ? '' : String(row.numberOfInstances);
-  return [row.patientName, row.patientBirthDate, row.modalities, row.studyDate, images, row.studyDescription];
+  return [row.patientName, row.patientId, row.patientBirthDate, row.modalities, row.studyDate, images, row.studyDescription];
 }
 
 /** Returns the sort values of a row: the Study Time orders the studies of one Study Date. */
 function sortValuesOf(row: StudyRow): SortValue[] {
-  return [row.patientName, row.patientBirthDate, row.modalities, `${row.studyDate} ${row.studyTime}`, row.numberOfInstances, row.studyDescription];
+  return [row.patientName, row.patientId, row.patientBirthDate, row.modalities, `${row.studyDate} ${row.studyTime}`, row.numberOfInstances, row.studyDescription];
 }
 
 export function StudyTable(props: StudyTableProps): React.ReactElement {
@@ -46,6 +47,7 @@ export function StudyTable(props: StudyTableProps): React.ReactElement {
   const sorting: RowTableSorting = { kinds: COLUMN_KINDS, values: sortValues, tieBreakColumns: [STUDY_DATE_COLUMN, PATIENT_NAME_COLUMN], language: props.language };
   const headers = [
     props.t('column.patientName'),
+    props.t('column.patientId'),
     props.t('column.birthDate'),
     props.t('column.modality'),
     props.t('column.studyDate'),
@@ -63,8 +65,8 @@ export function StudyTable(props: StudyTableProps): React.ReactElement {
       if (row) props.onActivate?.(row.studyInstanceUid);
     },
     tableRef: props.tableRef,
-    // The patient name tells studies apart, so the description is cut before it.
-    priorityColumns: [PATIENT_NAME_COLUMN],
+    // The patient name and Patient ID tell studies apart, so the description is cut before them.
+    priorityColumns: [PATIENT_NAME_COLUMN, PATIENT_ID_COLUMN],
     sorting,
   });
 }
