@@ -136,23 +136,20 @@ describeWithGui('window scan of DICOM media', () => {
     },
   });
 
+  // A folder with a DICOMDIR and no index is media: the panel reads it into an index in memory and writes nothing to it.
   test('status counts unreferenced files', async () => {
     const { driver } = session;
     await driver.waitFor('right-connection', (label) => /^Подключено/.test(label.text ?? ''), 30_000, 'the window archive connected');
     await driver.typeInto('right-path', folder);
     driver.key('Return');
-    await driver.waitFor('right-connection', (label) => label.text === `Подключено: ${folder}`, 10_000, 'the folder connected');
+    await driver.waitFor('right-connection', (label) => label.text === `Подключено, только чтение: ${folder}`, 10_000, 'the folder connected');
 
-    await driver.waitForStill('right-scan');
-    await driver.click('right-scan');
-    await driver.waitForActiveWindow('scan-dialog', 15_000);
-    await driver.click('scan-dialog-ok');
-
-    const finished = await driver.waitFor('status-text', (label) => /^Сканирование завершено/.test(label.toolTip || label.text || ''), 30_000, 'scan finished');
+    const finished = await driver.waitFor('status-text', (label) => /^Диск прочитан/.test(label.toolTip || label.text || ''), 30_000, 'disc read');
     expect(finished.toolTip || finished.text).toBe(
-      'Сканирование завершено. Файлов: 1, проиндексировано: 1, не сканировано файлов, на которые не ссылается ни одна запись DICOMDIR: 2, ' +
-        'из них начинаются с DICM, и в DICOMDIR может не хватать их записей: 1',
+      'Диск прочитан, на него ничего не записано. Файлов: 1, снимков: 1, не сканировано файлов, на которые не ссылается ни одна запись DICOMDIR: 2, ' +
+        'из них начинаются с DICM, и в DICOMDIR может не хватать их записей: 1. Выберите исследования и отправьте их в панель архива или нажмите «Загрузить с диска…»',
     );
+    expect(fs.readdirSync(folder).sort()).toEqual(['DICOMDIR', 'IMAGES', 'README.TXT']);
   }, 60_000);
 });
 

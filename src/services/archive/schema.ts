@@ -249,6 +249,18 @@ export function openReadOnlyIndexDatabase(file: string): Database.Database {
 }
 
 /**
+ * Creates an empty index in memory with the current schema, for media that
+ * the window browses without writing to them (LocalArchive access
+ * 'in-memory-index'). Its rows are lost when the database is closed.
+ */
+export function openMemoryIndexDatabase(): Database.Database {
+  const db = new Database(':memory:');
+  db.pragma('foreign_keys = ON');
+  migrate(db, ':memory:');
+  return db;
+}
+
+/**
  * Opens `file` with SQLite's read-only flag. SQLite opens an index in WAL
  * mode read-only only when its -shm file exists or can be created, which a
  * read-only folder does not allow after the last writer closed the index.

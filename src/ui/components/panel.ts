@@ -127,6 +127,8 @@ export interface PanelProps {
   onSearch: () => void;
   onFill: () => void;
   onScan: () => void;
+  /** Local: copy the DICOM files of the folder field's folder into the window's archive, after a confirmation. */
+  onImport: () => void;
   /** Local: delete the selected studies, after a confirmation. */
   onDelete: () => void;
   /** SSH: a double-click or Enter on a row; undefined for the ".." row. */
@@ -280,6 +282,7 @@ function localFilters(props: PanelProps, filterRef: React.RefObject<QLineEdit>):
     }),
     h(Button, { id: `${side}-clear`, text: t('panel.clear'), on: { clicked: () => update({ filterText: '' }) } }),
     h(Button, { id: `${side}-scan`, text: t('panel.scan'), enabled: state.connection !== undefined, on: { clicked: props.onScan } }),
+    h(Button, { id: `${side}-import`, text: t('panel.import'), enabled: state.path.trim() !== '', on: { clicked: props.onImport } }),
     h(Button, { id: `${side}-delete`, text: t('panel.delete'), enabled: state.connection !== undefined && state.selectedUids.length > 0, on: { clicked: props.onDelete } }),
   );
 }

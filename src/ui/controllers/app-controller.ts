@@ -34,6 +34,7 @@ import { translator } from '../i18n';
 import { ArchiveChangeNotifier } from './archive-changes';
 import { KeptAsideInstances } from './kept-aside';
 import { RejectedCallers } from './rejected-callers';
+import { copyStudies, importFolder, isMediaFolder, sum, summarizeScan, type ImportSummary } from './media-import';
 import { addServerDeliveries, ServerDeliveries } from './server-deliveries';
 import { SshPanelController } from './ssh-panel-controller';
 import type { SshConnection } from './ssh-panel-controller';
@@ -168,6 +169,10 @@ export class AppController {
   /** Instances that the loader's PACS server receives, for a C-MOVE retrieve whose node sends them there. */
   private readonly serverDeliveries = new ServerDeliveries();
   private readonly openArchives = new Map<string, LocalArchive>();
+  /** Archives that a scan, import, transfer or deletion uses now, with the number of such operations. */
+  private readonly busyArchives = new Map<LocalArchive, number>();
+  /** Archives that no panel shows any more, closed when the last operation on them ends (see releaseArchive). */
+  private readonly releasePending = new Set<LocalArchive>();
   /** legacyCharacterSet() when the controller was created, read before a Save in the settings window can change it. */
   private readonly legacyCharacterSetAtStart: LegacyCharacterSet;
 
@@ -270,6 +275,7 @@ export class AppController {
   /** Opens the archive at `root` once per controller; close() closes it. */
   openArchive(root: string): LocalArchive {
     let archive = this.openArchives.get(root);
+    if (archive) this.releasePending.delete(archive);
     if (!archive) {
       archive = LocalArchive.open(root, { legacyCharacterSet: this.legacyCharacterSet(), legacyCharacterSetSource: this.legacyCharacterSetSource() });
       this.openArchives.set(root, archive);
@@ -321,20 +327,104 @@ export class AppController {
    * Local panel: its internal folders and index files are skipped, and the files it stored count as indexed.
    */
   async scanLocal(archive: LocalArchive, root: string, onProgress: (scanned: number, indexed: number) => void): Promise<ScanSummary> {
-    const report = await archive.scanPaths([root], { import: false, includeArchiveFolder: true, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
-    return {
-      scanned: report.scanned,
-      indexed: report.indexed + report.updated,
-      duplicates: report.duplicates,
-      damaged: report.damaged.length,
-      unreadable: report.unreadable.length,
-      notDicom: report.notDicom.length,
-      conflicts: report.conflicts,
-      missing: report.missing.length,
-      specialFiles: report.specialFiles.length,
-      unreferenced: sum(report.unreferenced.map((entry) => entry.count)),
-      unreferencedDicomLike: sum(report.unreferenced.map((entry) => entry.dicomLike.length)),
-    };
+    const report = await this.whileUsing([archive], () =>
+      archive.scanPaths([root], { import: false, includeArchiveFolder: true, onProgress: (progress) => onProgress(progress.scanned, progress.indexed) }),
+    );
+    return summarizeScan(report);
+  }
+
+  /** Returns true when a Local panel shows `root` from an index in memory (see isMediaFolder). The window's own archive never is. */
+  isMediaFolder(root: string): boolean {
+    if (path.resolve(root) === path.resolve(this.options.archiveRoot)) return false;
+    this.checkLocalFolder(root);
+    return isMediaFolder(root);
+  }
+
+  /**
+   * Connects a Local panel to a disc or USB folder without writing to it: its
+   * DICOM files are indexed in an index in memory, from DICOMDIR files and
+   * headers. An open media folder is reused and not read again.
+   *
+   * @throws LocalFolderError when `root` is empty, missing or not a folder.
+   */
+  async connectMedia(root: string, onProgress: (scanned: number, indexed: number) => void): Promise<{ connection: PanelConnection; summary?: ScanSummary }> {
+    this.checkLocalFolder(root);
+    const opened = this.openArchives.get(root);
+    if (opened) {
+      this.releasePending.delete(opened);
+      return { connection: { kind: 'local', archive: opened, root, label: root } };
+    }
+
+    const archive = LocalArchive.open(root, { access: 'in-memory-index', legacyCharacterSet: this.legacyCharacterSet(), legacyCharacterSetSource: this.legacyCharacterSetSource() });
+    try {
+      const report = await archive.indexMediaInMemory({ onProgress: (progress) => onProgress(progress.scanned, progress.indexed) });
+      this.openArchives.set(root, archive);
+      log.info('media folder read into an index in memory', { root, studies: report.studies.length, files: report.scanned });
+      return { connection: { kind: 'local', archive, root, label: root }, summary: summarizeScan(report) };
+    } catch (error) {
+      archive.close();
+      throw error;
+    }
+  }
+
+  /** Copies the DICOM files under `folder` into the window's own archive, as `loader scan --import` does. Nothing is written to `folder`. */
+  async importIntoArchive(folder: string, onProgress: (scanned: number, copied: number) => void): Promise<ImportSummary> {
+    this.checkLocalFolder(folder);
+    const archive = this.openArchive(this.options.archiveRoot);
+    const result = await this.whileUsing([archive], () => importFolder(archive, folder, onProgress));
+    log.info('folder imported into the archive from the window', { folder: path.resolve(folder), root: archive.root, ...result.summary });
+    return result;
+  }
+
+  /** Copies the selected studies of one Local panel's archive into another's, as an import of their files. */
+  async copyStudies(source: LocalArchive, target: LocalArchive, studyUids: string[], onProgress: (progress: TransferProgress) => void): Promise<TransferResult> {
+    const result = await this.whileUsing([source, target], () => copyStudies(source, target, studyUids, onProgress));
+    log.info('studies copied between archives', { source: source.root, target: target.root, studies: studyUids.length, instances: result.instances, failures: result.failures.length, outcome: result.outcome });
+    return result;
+  }
+
+  /**
+   * Closes `archive` when neither the server nor an archive of `stillShown`
+   * uses it, so that a folder a panel no longer shows, such as a disc, can be
+   * unmounted. openArchive opens it again when a panel shows it later.
+   */
+  releaseArchive(archive: LocalArchive, stillShown: readonly LocalArchive[]): void {
+    if (archive === this.serverArchive || stillShown.includes(archive)) return;
+    if (this.busyArchives.has(archive)) {
+      this.releasePending.add(archive);
+      return;
+    }
+    this.closeUnshownArchive(archive);
+  }
+
+  /**
+   * Runs `operation`, during which releaseArchive keeps `archives` open. An
+   * archive released meanwhile is closed when the last such operation ends.
+   */
+  async whileUsing<T>(archives: readonly LocalArchive[], operation: () => Promise<T>): Promise<T> {
+    for (const archive of archives) this.busyArchives.set(archive, (this.busyArchives.get(archive) ?? 0) + 1);
+    try {
+      return await operation();
+    } finally {
+      for (const archive of archives) {
+        const count = (this.busyArchives.get(archive) ?? 1) - 1;
+        if (count > 0) {
+          this.busyArchives.set(archive, count);
+          continue;
+        }
+        this.busyArchives.delete(archive);
+        if (this.releasePending.delete(archive) && archive !== this.serverArchive) this.closeUnshownArchive(archive);
+      }
+    }
+  }
+
+  private closeUnshownArchive(archive: LocalArchive): void {
+    for (const [root, open] of this.openArchives) {
+      if (open !== archive) continue;
+      this.openArchives.delete(root);
+      archive.close();
+      log.info('archive closed because no panel shows it', { root });
+    }
   }
 
   /**
@@ -361,10 +451,12 @@ export class AppController {
    * new one from connectLocal.
    */
   async deleteStudies(archive: LocalArchive, plan: DeletionPlan): Promise<DeletionReport> {
-    const report = await deleteStudiesWithDeleteAccess(archive.root, plan, {
-      legacyCharacterSet: archive.legacyCharacterSet,
-      legacyCharacterSetSource: archive.legacyCharacterSetSource,
-    });
+    const report = await this.whileUsing([archive], () =>
+      deleteStudiesWithDeleteAccess(archive.root, plan, {
+        legacyCharacterSet: archive.legacyCharacterSet,
+        legacyCharacterSetSource: archive.legacyCharacterSetSource,
+      }),
+    );
     const fields = { root: archive.root, studies: report.studies.length, instances: report.instances, bytes: report.bytes, inPlaceInstances: report.inPlaceInstances, keptCopies: report.keptCopies };
     if (report.failures.length === 0) log.info('studies deleted from the window', fields);
     else log.warn('studies deleted from the window; some files were not removed and stay in .trash until the next open of the archive', { ...fields, failures: report.failures.length });
@@ -419,7 +511,7 @@ export class AppController {
     const deliveries = serverArchive && this.state.aeTitle === local.aeTitle ? this.serverDeliveries.watch(studyUids, reportProgress) : undefined;
     let report: RetrieveReport;
     try {
-      report = await retrieveStudies(node, local, archive, studyUids, {
+      report = await this.whileUsing([archive], () => retrieveStudies(node, local, archive, studyUids, {
         method,
         signal,
         onProgress: (event) => {
@@ -427,12 +519,13 @@ export class AppController {
           if (event.expected !== undefined) expected.set(event.studyInstanceUid, event.expected);
           reportProgress();
         },
-      });
+      }));
     } finally {
       deliveries?.stop();
     }
     if (deliveries && serverArchive && serverPort !== undefined) {
-      report = await addServerDeliveries(report, deliveries, { serverArchive, target: archive, nodeName: node.name, aeTitle: local.aeTitle, serverPort, moveScuPort: local.moveScuPort });
+      const retrieved = report;
+      report = await this.whileUsing([archive], () => addServerDeliveries(retrieved, deliveries, { serverArchive, target: archive, nodeName: node.name, aeTitle: local.aeTitle, serverPort, moveScuPort: local.moveScuPort }));
     }
     const failures: TransferFailure[] = [];
     for (const study of report.studies) {
@@ -468,13 +561,15 @@ export class AppController {
       offset += study.instances.length;
       studyEnds.push(offset);
     }
-    const report = await sendInstances(node, this.localIdentity, instances, {
-      signal,
-      onProgress: (event) => {
-        const studiesDone = studyEnds.filter((end) => end <= event.done).length;
-        onProgress({ studiesDone, studiesTotal: studyUids.length, instancesDone: event.completed, instancesTotal: event.total });
-      },
-    });
+    const report = await this.whileUsing([archive], () =>
+      sendInstances(node, this.localIdentity, instances, {
+        signal,
+        onProgress: (event) => {
+          const studiesDone = studyEnds.filter((end) => end <= event.done).length;
+          onProgress({ studiesDone, studiesTotal: studyUids.length, instancesDone: event.completed, instancesTotal: event.total });
+        },
+      }),
+    );
     const failures = report.failures.map((failure) => ({ uid: failure.sopInstanceUid, reason: failure.reason }));
     for (const note of report.notes) failures.push({ uid: '', reason: note });
     let outcome: 'success' | 'partial' | 'failure' = 'failure';
@@ -563,6 +658,34 @@ export class AppController {
     return this.settings.updatePacs(changes);
   }
 
+  /**
+   * Returns true when saving `changes` changes a setting that the running
+   * server uses, so applyServerSettings restarts it. pacs.startWithWindow
+   * matters only at the window's start, and the legacy character set only
+   * after the window restarts (legacyCharacterSetInUse).
+   */
+  serverSettingsChange(changes: Partial<PacsSettings>): boolean {
+    if (!this.server) return false;
+    const current = this.settings.settings.pacs;
+    return (Object.keys(changes) as (keyof PacsSettings)[]).some(
+      (key) => key !== 'startWithWindow' && key !== 'legacyCharacterSet' && JSON.stringify(changes[key]) !== JSON.stringify(current[key]),
+    );
+  }
+
+  /**
+   * Restarts the running server with the stored settings: stopServer waits up
+   * to 5 seconds for associations in progress, as `loader serve` does on
+   * SIGTERM, then startServer listens with the new AE title, port and access rules.
+   */
+  async applyServerSettings(): Promise<ServerState> {
+    if (!this.server) return this.serverState();
+    const before = this.serverState();
+    await this.stopServer();
+    const after = await this.startServer();
+    log.info('server restarted with the saved settings', { aeTitle: after.aeTitle, port: after.port, previousAeTitle: before.aeTitle, previousPort: before.port });
+    return after;
+  }
+
   async close(): Promise<void> {
     this.ssh.closeAll();
     await this.stopServer().catch((error: Error) => log.error('server stop failed while closing the window', { error: error.message }));
@@ -595,11 +718,6 @@ function describeIncompleteStudy(study: StudyRetrieveReport): string {
   return notes.length === 0 ? `incomplete: ${counts}` : `incomplete: ${counts}; ${notes.join('; ')}`;
 }
 
-function sum(values: Iterable<number>): number {
-  let total = 0;
-  for (const value of values) total += value;
-  return total;
-}
 
 /** Formats YYYYMMDD as YYYY-MM-DD; other text is returned unchanged. */
 export function formatDate(value: string): string {

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 
+import type { LocalArchive } from '../../services/archive';
 import { HostKeyError } from '../../services/ssh';
 import type { PanelKind, PanelState } from '../components/panel';
 import type { StudyRow } from './app-controller';
@@ -41,6 +42,16 @@ export function sidesShowingArchive(panels: Record<PanelSide, Pick<PanelState, '
     const connection = panels[side].connection;
     return connection?.kind === 'local' && path.resolve(connection.root) === path.resolve(root);
   });
+}
+
+/** Returns the archives that the Local panels show now. */
+export function localArchivesShown(panels: Record<PanelSide, Pick<PanelState, 'connection'>>): LocalArchive[] {
+  const archives: LocalArchive[] = [];
+  for (const side of ['left', 'right'] as PanelSide[]) {
+    const connection = panels[side].connection;
+    if (connection?.kind === 'local') archives.push(connection.archive);
+  }
+  return archives;
 }
 
 /**

@@ -10,6 +10,7 @@ import { createLogger } from '../../services/logger';
 import type { RemoteNode, RetrieveMethod } from '../../services/query-retrieve';
 import type { Translate } from '../i18n';
 import type { PanelConnection, TransferFailure, TransferProgress, TransferResult } from './app-controller';
+import { copyStudies } from './media-import';
 import { sshProgressText } from './ssh-panel-controller';
 import type { SshConnection, SshFetchProgress, SshFetchResult } from './ssh-panel-controller';
 
@@ -96,9 +97,26 @@ export class StudyOpener {
     }
     const studyInstanceUid = selection.studyInstanceUid;
     if (studyInstanceUid === undefined) return undefined;
+    if (connection.kind === 'local' && connection.archive.inMemoryIndex) return { study: await this.fromMedia(connection.archive, studyInstanceUid), studiesFound: 1 };
     if (connection.kind === 'local') return { study: { archiveRoot: connection.root, studyInstanceUid, failures: [] }, studiesFound: 1 };
     const study = await this.fromPacs(connection.node, studyInstanceUid, 'get', (progress) => onProgress({ source: 'pacs', progress }));
     return { study, studiesFound: 1 };
+  }
+
+  /**
+   * Copies a study of a disc or USB folder, whose index is only in memory,
+   * into the cache archive, because the viewer opens the archive at a folder
+   * again and must not write an index to the media.
+   * Raises StudyRetrieveError when the cache contains no instance of the study afterwards.
+   */
+  async fromMedia(media: LocalArchive, studyInstanceUid: string): Promise<LocalStudy> {
+    const archive = this.services.openArchive(this.cacheRoot);
+    const result = await copyStudies(media, archive, [studyInstanceUid], () => undefined);
+    if (archive.listInstances({ studyInstanceUid }).length === 0) {
+      log.warn('study copy from a disc for the viewer failed', { folder: media.root, study: studyInstanceUid, failures: result.failures.length });
+      throw new StudyRetrieveError(`copying study ${studyInstanceUid} from ${media.root} failed: ${summarize(result.failures)}`, result.failures);
+    }
+    return { archiveRoot: this.cacheRoot, studyInstanceUid, failures: result.failures };
   }
 
   /**
