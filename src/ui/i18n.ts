@@ -38,6 +38,7 @@ const en = {
   'panel.scan': 'Scan',
   'panel.studies': '{count} {count|study|studies}, {selected} selected',
   'column.patientName': 'Patient name',
+  'column.patientId': 'ID',
   'column.birthDate': 'Date of birth',
   'column.modality': 'Modality',
   'column.studyDate': 'Study date',
@@ -241,6 +242,12 @@ const en = {
   'settings.locations.removeTitle': 'Remove location',
   'settings.locations.removeConfirm': 'Remove the location {name} ({address}) from the settings? Studies already received from it stay in the archive.',
   'settings.locations.removed': 'Location {name} removed',
+  // Settings errors that the service raises when it stores a value; see settingsErrorText in components/settings-input.ts.
+  'settings.nameTaken': 'The name "{name}" is already used by another location: choose another name or remove that location first',
+  'settings.secretVariableTaken':
+    'The name "{name}" gives the password variable {variable}, which the location {owner} uses already: choose another name or remove {owner} first',
+  'settings.aeTitleTaken':
+    'The AE title "{aeTitle}" is already used by the location {owner} at {host}:{port}. An AE title must name one location, because C-MOVE sends to it: enter another AE title or remove {owner} first',
   // Window texts of network errors; see controllers/network-errors.ts. {peer} is AE@host:port, {code} a socket error code.
   'network.connect.refused': 'Cannot connect to {peer}: the connection was refused ({code}). Check the IP address and port, and that the node is running.',
   'network.connect.hostNotFound': 'Cannot connect to {peer}: the host name was not found ({code}). Check the IP address or host name.',
@@ -277,6 +284,17 @@ const en = {
   'server.keptAside.otherContent': 'the archive has another data set under SOP Instance UID {sopInstanceUid}. Compare the two copies and keep the right one.',
   'network.connectionLost': 'The connection to {peer} was lost.',
   'network.portInUse': 'Port {port} on {host} is already in use (EADDRINUSE): stop the program using it or choose another port in Settings.',
+  // Discs and USB sticks (controllers/media-import.ts), and the server restart after saved settings.
+  'panel.import': 'Import from disc…',
+  'import.title': 'Import from disc',
+  'import.confirm': 'Copy every DICOM file under {folder} into the archive {archive}? Nothing is written to {folder}.',
+  'import.progress': 'Importing: {scanned} files, {copied} copied into the archive',
+  'import.done': 'Import finished: {scanned} files, {copied} copied into the archive',
+  'media.reading': 'Reading the disc: {scanned} files, {indexed} listed',
+  'media.read': 'Disc read without writing to it: {scanned} files, {indexed} listed',
+  'media.readHint': 'Select studies and send them to the archive panel, or press Import from disc…',
+  'transfer.sameFolder': 'Both panels show the same folder: connect one of them to another folder',
+  'server.restarting': 'Restarting the server with the saved settings…',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -315,6 +333,7 @@ const ru: Record<MessageKey, string> = {
   'panel.scan': 'Сканировать',
   'panel.studies': 'Исследований: {count}, выбрано: {selected}',
   'column.patientName': 'Пациент',
+  'column.patientId': 'ID',
   'column.birthDate': 'Дата рожд.',
   'column.modality': 'Модальн.',
   'column.studyDate': 'Дата иссл.',
@@ -518,6 +537,11 @@ const ru: Record<MessageKey, string> = {
   'settings.locations.removeTitle': 'Удаление расположения',
   'settings.locations.removeConfirm': 'Удалить расположение {name} ({address}) из настроек? Уже полученные с него исследования останутся в архиве.',
   'settings.locations.removed': 'Расположение {name} удалено',
+  'settings.nameTaken': 'Название «{name}» уже занято другим расположением: выберите другое название или сначала удалите то расположение',
+  'settings.secretVariableTaken':
+    'Название «{name}» даёт переменную пароля {variable}, которую уже использует расположение {owner}: выберите другое название или сначала удалите {owner}',
+  'settings.aeTitleTaken':
+    'Имя AE «{aeTitle}» уже использует расположение {owner} ({host}:{port}). Имя AE должно указывать на одно расположение, потому что по нему C-MOVE находит получателя: введите другое имя AE или сначала удалите {owner}',
   'network.connect.refused': 'Не удалось подключиться к {peer}: в соединении отказано ({code}). Проверьте IP-адрес и порт и что узел запущен.',
   'network.connect.hostNotFound': 'Не удалось подключиться к {peer}: имя хоста не найдено ({code}). Проверьте IP-адрес или имя хоста.',
   'network.connect.unreachable': 'Не удалось подключиться к {peer}: сеть или хост недоступны ({code}). Проверьте IP-адрес и подключение к сети.',
@@ -553,6 +577,16 @@ const ru: Record<MessageKey, string> = {
   'server.keptAside.otherContent': 'в архиве уже есть другой набор данных с SOP Instance UID {sopInstanceUid}. Сравните обе копии и оставьте верную.',
   'network.connectionLost': 'Соединение с {peer} разорвано.',
   'network.portInUse': 'Порт {port} на {host} уже занят (EADDRINUSE): остановите программу, которая его использует, или выберите другой порт в настройках.',
+  'panel.import': 'Загрузить с диска…',
+  'import.title': 'Загрузка с диска',
+  'import.confirm': 'Скопировать все файлы DICOM из {folder} в архив {archive}? В {folder} ничего не записывается.',
+  'import.progress': 'Загрузка: файлов {scanned}, скопировано в архив {copied}',
+  'import.done': 'Загрузка завершена. Файлов: {scanned}, скопировано в архив: {copied}',
+  'media.reading': 'Чтение диска: файлов {scanned}, найдено снимков {indexed}',
+  'media.read': 'Диск прочитан, на него ничего не записано. Файлов: {scanned}, снимков: {indexed}',
+  'media.readHint': 'Выберите исследования и отправьте их в панель архива или нажмите «Загрузить с диска…»',
+  'transfer.sameFolder': 'Обе панели показывают одну и ту же папку: подключите одну из них к другой папке',
+  'server.restarting': 'Перезапуск сервера с сохранёнными настройками…',
 };
 
 const DICTIONARIES: Record<Language, Record<MessageKey, string>> = { en, ru };

@@ -71,7 +71,7 @@ import { scanPaths, type ScanOptions, type ScanReport } from './scan';
 import { ensureSpaceReserve, freeBytesOf, releaseSpaceReserve, SPACE_RESERVE_BYTES } from './space-reserve';
 import { describeFullFileSystem, describeWriteError, findReadOnlyReason, ReadOnlyArchiveError } from './read-only';
 import { describeStorageFailure, isIndexDiskFull } from './storage-errors';
-import { openIndexDatabase, openReadOnlyIndexDatabase } from './schema';
+import { openIndexDatabase, openMemoryIndexDatabase, openReadOnlyIndexDatabase } from './schema';
 
 export type { StoreOutcome } from './placement';
 
@@ -121,6 +121,9 @@ export interface OpenArchiveOptions {
    * and close() creates the reserve again where there is room. When the file
    * system was full, only deleteStudies writes, and other writes raise
    * ReadOnlyArchiveError for the full disk.
+   * 'in-memory-index' writes nothing to the folder, for a disc or USB stick:
+   * the index is a new database in memory that indexMediaInMemory fills,
+   * and every store raises ReadOnlyArchiveError.
    */
   access?: ArchiveAccess;
   /**
@@ -132,7 +135,10 @@ export interface OpenArchiveOptions {
   legacyCharacterSetSource?: LegacyCharacterSetSource;
 }
 
-export type ArchiveAccess = 'read-write' | 'read-if-disk-full' | 'read-if-not-writable' | 'delete';
+export type ArchiveAccess = 'read-write' | 'read-if-disk-full' | 'read-if-not-writable' | 'delete' | 'in-memory-index';
+
+/** readOnlyReason of an archive opened with access 'in-memory-index'. */
+export const IN_MEMORY_INDEX_REASON = 'the folder is read from an index in memory, and nothing is written to it';
 
 export class LocalArchive {
   readonly root: string;
@@ -155,6 +161,8 @@ export class LocalArchive {
   private readonly deleteOnlyReason: string | undefined;
   /** True when the open removed the space reserve, so that close() creates it again. */
   private readonly releasedSpaceReserve: boolean;
+  /** True for access 'in-memory-index': the index lives in memory and the folder is never written. */
+  readonly inMemoryIndex: boolean;
   /** Removes this process's 'open' marker (archive-users.ts); a no-op for a read-only archive, which has no marker. */
   private readonly releaseUse: () => void;
   /** Tail of the chain of operations per SOP Instance UID, so two stores of one UID never interleave. */
@@ -200,7 +208,8 @@ export class LocalArchive {
     this.indexQueue = new IndexWriteQueue(() => this.catalogInstance, logger, { groupCommits: durability === 'full' });
     this.temporaryFiles = new TemporaryFilePool(root, logger);
 
-    const opened = openArchiveUse(root, logger, access);
+    this.inMemoryIndex = access === 'in-memory-index';
+    const opened = this.inMemoryIndex ? { readOnlyReason: IN_MEMORY_INDEX_REASON, release: () => undefined } : openArchiveUse(root, logger, access);
     this.readOnlyReason = opened.readOnlyReason;
     this.diskFull = opened.diskFull === true;
     this.deleteOnlyReason = opened.deleteOnlyReason;
@@ -225,6 +234,8 @@ export class LocalArchive {
       cleanUpIncoming(root, this.catalogInstance, logger, legacyCharacterSet);
       finishInterruptedDeletions(root, (sopInstanceUid) => this.catalogInstance.findInstance(sopInstanceUid) !== undefined, logger);
       if (!this.releasedSpaceReserve) ensureSpaceReserve(root, logger);
+    } else if (this.inMemoryIndex) {
+      logger.info('Opened the folder with an index in memory; nothing is written to it', { root });
     } else if (this.diskFull) {
       logger.warn('Opened the archive read-only because its disk is full, so storing or indexing instances fails until space is freed and the archive is opened again', { root, reason: this.readOnlyReason });
     } else {
@@ -406,6 +417,17 @@ export class LocalArchive {
   }
 
   /**
+   * Indexes the DICOM files under the folder of an archive opened with access
+   * 'in-memory-index' into its index in memory, in place, reading DICOMDIR
+   * files and headers only, so nothing is written to the folder.
+   */
+  async indexMediaInMemory(options: Pick<ScanOptions, 'onProgress' | 'signal'> = {}): Promise<ScanReport> {
+    this.assertOpen();
+    if (!this.inMemoryIndex) throw new ArchiveError('io', `The archive ${this.root} keeps its index in the folder; use scanPaths to index it`);
+    return scanPaths(this, [this.root], { ...options, import: false, includeArchiveFolder: true });
+  }
+
+  /**
    * Rebuilds the index from the folder tree; see reindex.ts. The database is
    * closed during the rebuild, so no other call may run meanwhile.
    */
@@ -480,6 +502,7 @@ export class LocalArchive {
    * not a power loss.
    */
   private openIndex(): Database.Database {
+    if (this.inMemoryIndex) return openMemoryIndexDatabase();
     if (this.readOnlyReason !== undefined) return openReadOnlyIndexDatabase(indexPath(this.root));
     const file = indexPath(this.root);
     for (const part of [file, `${file}-wal`, `${file}-shm`]) tightenFileMode(part, OTHERS_ANY, this.logger);

@@ -9,17 +9,17 @@ import type { NativeRawPointer } from '@nodegui/nodegui/dist/lib/core/Component'
 import { Button, CheckBox, ProgressBar, Text, View, Window } from '@nodegui/react-nodegui';
 import React, { useEffect, useRef, useState } from 'react';
 
-import type { DeletionPlan } from '../../services/archive';
+import type { DeletionPlan, LocalArchive } from '../../services/archive';
 import { createLogger } from '../../services/logger';
 import type { AssociationRejection } from '../../services/pacs-server/pacs-server';
 import type { ReceivedInstance } from '../../services/pacs-server/store-service';
 import type { InterfaceSettings } from '../../services/settings/settings-types';
 import { LocalFolderError } from '../controllers/app-controller';
-import type { AppController, LocationEntry, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
+import type { AppController, LocationEntry, PanelConnection, ServerState, TransferFailure, TransferProgress } from '../controllers/app-controller';
 import { describeSshError, parentFolder, sshProgressText } from '../controllers/ssh-panel-controller';
 import type { HostKeyPrompt, RemoteRow, SshFetchProgress } from '../controllers/ssh-panel-controller';
 import { describeNetworkError } from '../controllers/network-errors';
-import { keptSelection, panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
+import { keptSelection, localArchivesShown, panelKindChange, sidesShowingArchive, sideToOpen, sshListingFailure } from '../controllers/panel-state';
 import { describeKeptAside } from '../controllers/kept-aside';
 import type { KeptAsideNotice } from '../controllers/kept-aside';
 import { describeRejectedCaller, withoutRegisteredCaller } from '../controllers/rejected-callers';
@@ -35,11 +35,11 @@ import { deletionConfirmText, deletionFailures, deletionResultText } from './del
 import { activate, ConfirmDialog, FillDialog, SendDialog } from './dialogs';
 import { ElidedText } from './elided-text';
 import { NoticeBars } from './notice-bars';
-import { pacsFieldsProblem } from './settings-input';
+import { pacsFieldsProblem, settingsErrorText } from './settings-input';
 import { dateFilterOf, initialPanelState, Panel } from './panel';
 import type { PanelState } from './panel';
 import { relayoutWindow } from './relayout';
-import { progressText, scanDoneText, selectedPatientsText, transferResultText } from './status-texts';
+import { importDoneText, mediaReadText, progressText, scanDoneText, selectedPatientsText, transferResultText } from './status-texts';
 import type { TransferDirection } from './status-texts';
 import { LicenseWindow, SettingsWindow } from './settings-window';
 import { TrayIcon } from './tray-icon';
@@ -76,6 +76,7 @@ type Dialog =
   | { type: 'send'; from: Side }
   | { type: 'fill'; side: Side }
   | { type: 'scan'; side: Side }
+  | { type: 'import'; side: Side }
   | { type: 'delete'; side: Side; plan: DeletionPlan }
   | { type: 'hostKey'; side: Side; prompt: HostKeyPrompt }
   | { type: 'sshSend'; from: Side }
@@ -212,6 +213,14 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
   };
 
+  // A folder that no panel shows any more is closed, so a disc can be unmounted. One in use closes when its operation ends.
+  const shownArchives = useRef<LocalArchive[]>([]);
+  useEffect(() => {
+    const shown = localArchivesShown(panels);
+    for (const archive of shownArchives.current) controller.releaseArchive(archive, shown);
+    shownArchives.current = shown;
+  }, [panels.left.connection, panels.right.connection]);
+
   // The local filter applies as the user types: the archive index answers from SQLite in milliseconds.
   useEffect(() => refreshLocal('left'), [panels.left.connection, panels.left.filterText]);
   useEffect(() => refreshLocal('right'), [panels.right.connection, panels.right.filterText]);
@@ -306,7 +315,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     }
     update(side, { connecting: true, message: '' });
     try {
-      const connection = state.kind === 'pacs' ? await controller.connectPacs(state) : controller.connectLocal(state.path.trim());
+      const connection = state.kind === 'pacs' ? await controller.connectPacs(state) : await connectLocalOrMedia(state.path.trim());
       update(side, { connection, connecting: false, rows: [], selectedUids: [] });
       if (connection.kind === 'pacs') await search(side);
     } catch (error) {
@@ -315,6 +324,33 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       log.warn('panel connection failed', { side, ...logged });
       update(side, { connection: undefined, connecting: false, message: errorText(t, error) });
     }
+  };
+
+  /** Connects a Local panel: a disc or USB folder is read into an index in memory (with progress), any other folder opens as an archive. */
+  const connectLocalOrMedia = async (folder: string): Promise<PanelConnection> => {
+    if (!controller.isMediaFolder(folder)) return controller.connectLocal(folder);
+    const { connection, summary } = await controller.connectMedia(folder, (scanned, indexed) => setStatus({ text: (t) => t('media.reading', { scanned, indexed }), percent: 0, failures: [] }));
+    if (summary) setStatus({ text: (t) => mediaReadText(t, summary), percent: 100, failures: [] });
+    return connection;
+  };
+
+  /** Copies the DICOM files of the folder in a Local panel's folder field into the window's archive, and lists the panels that show it again. */
+  const runImport = async (side: Side) => {
+    setDialog({ type: 'none' });
+    const folder = panelsRef.current[side].path.trim();
+    if (transferRef.current || deletingRef.current) {
+      setStatus({ text: (t) => t('delete.busy'), percent: 0, failures: [] });
+      return;
+    }
+    setStatus({ text: (t) => t('import.progress', { scanned: 0, copied: 0 }), percent: 0, failures: [] });
+    try {
+      const result = await controller.importIntoArchive(folder, (scanned, copied) => setStatus({ text: (t) => t('import.progress', { scanned, copied }), percent: 0, failures: [] }));
+      setStatus({ text: (t) => importDoneText(t, result.summary), percent: 100, failures: result.problems });
+    } catch (error) {
+      log.warn('import into the archive failed', { side, error: describeError(error) });
+      setStatus({ text: (t) => t('status.failed', { message: errorText(t, error) }), percent: 0, failures: [] });
+    }
+    for (const shown of sidesShowingArchive(panelsRef.current, controller.options.archiveRoot)) refreshLocal(shown);
   };
 
   const fill = (side: Side, location: LocationEntry) => {
@@ -450,6 +486,11 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       if (source.connection.kind !== 'ssh' || target.connection.kind !== 'local') setStatus({ text: (t) => t('transfer.sshToLocalOnly'), percent: 0, failures: [] });
       else if (source.selectedPaths.length === 0) setStatus({ text: (t) => t('ssh.needSelection'), percent: 0, failures: [] });
       else setDialog({ type: 'sshSend', from });
+    } else if (source.connection.kind === 'local' && target.connection.kind === 'local') {
+      // A disc or another folder is copied into the archive of the other Local panel.
+      if (source.connection.archive === target.connection.archive) setStatus({ text: (t) => t('transfer.sameFolder'), percent: 0, failures: [] });
+      else if (source.selectedUids.length === 0) setStatus({ text: (t) => t('transfer.needSelection'), percent: 0, failures: [] });
+      else setDialog({ type: 'send', from });
     } else if (source.connection.kind === target.connection.kind) {
       setStatus({ text: (t) => t('transfer.samePanelType'), percent: 0, failures: [] });
     } else if (source.selectedUids.length === 0) {
@@ -475,7 +516,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     };
     transferRef.current = transfer;
     const signal = transfer.abort.signal;
-    const direction: TransferDirection = source.connection?.kind === 'local' ? 'send' : 'retrieve';
+    const direction: TransferDirection = source.connection?.kind === 'local' && target.connection?.kind !== 'local' ? 'send' : 'retrieve';
     const format = (shown: Translate, progress: TransferProgress) => progressText(shown, direction, progress);
     const onProgress = (progress: TransferProgress) => setStatus({ ...localizedProgress(t, format, progress), failures: [] });
     onProgress({ studiesDone: 0, studiesTotal: source.selectedUids.length, instancesDone: 0 });
@@ -484,11 +525,16 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       if (source.connection?.kind === 'pacs' && target.connection?.kind === 'local') {
         result = await controller.retrieveToLocal(source.connection.node, target.connection.archive, source.selectedUids, method, onProgress, signal);
         refreshLocal(targetSide);
+      } else if (source.connection?.kind === 'local' && target.connection?.kind === 'local') {
+        result = await controller.copyStudies(source.connection.archive, target.connection.archive, source.selectedUids, onProgress);
+        refreshLocal(targetSide);
       } else if (source.connection?.kind === 'local' && target.connection?.kind === 'pacs') {
         result = await controller.sendToPacs(source.connection.archive, target.connection.node, source.selectedUids, onProgress, signal);
       } else if (source.connection?.kind === 'ssh' && target.connection?.kind === 'local') {
         const onSshProgress = (progress: SshFetchProgress) => setStatus({ ...localizedProgress(t, sshProgressText, progress), failures: [] });
-        result = await controller.ssh.fetchIntoArchive(source.connection.ssh, source.selectedPaths, target.connection.archive, onSshProgress);
+        const { ssh } = source.connection;
+        const { archive } = target.connection;
+        result = await controller.whileUsing([archive], () => controller.ssh.fetchIntoArchive(ssh, source.selectedPaths, archive, onSshProgress));
         refreshLocal(targetSide);
       } else {
         return;
@@ -537,6 +583,26 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
       setServerMessage(undefined);
     } catch (error) {
       log.error('PACS server switch failed', { on, error: describeError(error) });
+      setServer(controller.serverState());
+      setServerMessage({ text: (t) => t('server.failed', { message: errorText(t, error) }) });
+    } finally {
+      setServerBusy(false);
+    }
+  };
+
+  /**
+   * Restarts the running server after its settings were saved, so it listens with the new AE title and port.
+   * A running transfer may retrieve by C-MOVE into this server, so the restart waits until it has finished.
+   */
+  const restartServer = async () => {
+    setServerBusy(true);
+    setServerMessage({ text: (t) => t('server.restarting') });
+    try {
+      await transferRef.current?.finished;
+      setServer(await controller.applyServerSettings());
+      setServerMessage(undefined);
+    } catch (error) {
+      log.error('PACS server restart with the saved settings failed', { error: describeError(error) });
       setServer(controller.serverState());
       setServerMessage({ text: (t) => t('server.failed', { message: errorText(t, error) }) });
     } finally {
@@ -699,6 +765,16 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     trayRef.current?.update({ t, serverRunning: server.running, serverBusy, toolTip });
   });
 
+  // `loader nodes add` or `loader config set` may have changed the settings file since the window last read it.
+  const openSettings = () => {
+    try {
+      controller.settings.reload();
+    } catch (error) {
+      log.warn('settings file not read again; the settings window shows the values read before', { error: describeError(error) });
+    }
+    setDialog({ type: 'settings' });
+  };
+
   const changeInterface = (changes: Partial<InterfaceSettings>) => {
     try {
       setUi(controller.updateInterface(changes));
@@ -720,6 +796,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
     onSearch: () => void search(side),
     onFill: () => setDialog({ type: 'fill', side }),
     onScan: () => setDialog({ type: 'scan', side }),
+    onImport: () => setDialog({ type: 'import', side }),
     onDelete: () => void requestDelete(side),
     // A folder is entered, a file opens in the viewer and the ".." row goes up.
     onActivateEntry: (row: RemoteRow | undefined) => {
@@ -785,7 +862,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         h(ElidedText, { id: 'server-state', text: serverMessage === undefined ? serverText : serverMessage.text(t), grow: 0, minWidth: STATUS_TEXT_MIN_WIDTH }),
         h(ElidedText, { id: 'status-text', text: statusText, grow: 1, minWidth: STATUS_TEXT_MIN_WIDTH }),
         h(ProgressBar, { id: 'status-progress', minimum: 0, maximum: 100, value: status.percent, style: 'width: 160px;' }),
-        h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: () => setDialog({ type: 'settings' }) } }),
+        h(Button, { id: 'open-settings', text: t('menu.settings'), on: { clicked: openSettings } }),
       ),
       h(NoticeBars<AssociationRejection>, {
         id: 'server-notice',
@@ -837,6 +914,11 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
         const state = panels[dialog.side];
         const root = state.connection?.kind === 'local' ? state.connection.root : state.path;
         return h(ConfirmDialog, { key: 'scan', id: 'scan-dialog', title: t('scan.title'), text: t('scan.confirm', { path: root }), t, styleSheet, onConfirm: () => void scan(dialog.side), onCancel: () => setDialog({ type: 'none' }) });
+      }
+      case 'import': {
+        const folder = panels[dialog.side].path.trim();
+        const text = t('import.confirm', { folder, archive: controller.options.archiveRoot });
+        return h(ConfirmDialog, { key: 'import', id: 'import-dialog', title: t('import.title'), text, t, styleSheet, onConfirm: () => void runImport(dialog.side), onCancel: () => setDialog({ type: 'none' }) });
       }
       case 'delete': {
         const { side, plan } = dialog;
@@ -901,10 +983,12 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
           legacyCharacterSetInUse: controller.legacyCharacterSetInUse(),
           onSavePacs: (changes) => {
             try {
+              const restart = controller.serverSettingsChange(changes);
               controller.updatePacs(changes);
+              if (restart) void restartServer();
               return undefined;
             } catch (error) {
-              return describeError(error);
+              return settingsErrorText(t, error);
             }
           },
           onInterfaceChange: changeInterface,
@@ -915,7 +999,7 @@ export function MainWindow(props: MainWindowProps): React.ReactElement {
               setSettingsVersion((version) => version + 1);
               return undefined;
             } catch (error) {
-              return describeError(error);
+              return settingsErrorText(t, error);
             }
           },
           onRemoveNode: (name) => {

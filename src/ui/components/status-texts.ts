@@ -2,6 +2,7 @@
  * Status bar texts of transfers and scans. This module does not import
  * NodeGui, so the texts can be tested without a window.
  */
+import { escapeControlCharacters } from '../../services/control-characters';
 import type { ScanSummary, StudyRow, TransferProgress, TransferResult } from '../controllers/app-controller';
 import type { MessageKey, Translate } from '../i18n';
 
@@ -39,7 +40,21 @@ const SCAN_COUNTS: [keyof ScanSummary, MessageKey][] = [
 
 /** Returns the text of a finished scan: files scanned and indexed, then each other count that is not zero. */
 export function scanDoneText(t: Translate, summary: ScanSummary): string {
-  const parts = [t('scan.done', { scanned: summary.scanned, indexed: summary.indexed })];
+  return countsText(t('scan.done', { scanned: summary.scanned, indexed: summary.indexed }), t, summary);
+}
+
+/** Returns the text of a finished import into the archive: files scanned and copied, then each other count that is not zero. */
+export function importDoneText(t: Translate, summary: ScanSummary): string {
+  return countsText(t('import.done', { scanned: summary.scanned, copied: summary.indexed }), t, summary);
+}
+
+/** Returns the text of a disc or USB folder read into an index in memory: files scanned and listed, each other count that is not zero, then the next steps. */
+export function mediaReadText(t: Translate, summary: ScanSummary): string {
+  return `${countsText(t('media.read', { scanned: summary.scanned, indexed: summary.indexed }), t, summary)}. ${t('media.readHint')}`;
+}
+
+function countsText(head: string, t: Translate, summary: ScanSummary): string {
+  const parts = [head];
   for (const [field, key] of SCAN_COUNTS) {
     if (summary[field] > 0) parts.push(t(key, { count: summary[field] }));
   }
@@ -61,8 +76,9 @@ export function selectedPatientsText(t: Translate, rows: Pick<StudyRow, 'studyIn
   for (const uid of selectedUids) {
     const row = rowsByUid.get(uid);
     if (!row) continue;
-    const name = row.patientName.trim() === '' ? t('transfer.noPatientName') : row.patientName;
-    const id = row.patientId.trim() === '' ? t('transfer.noPatientId') : row.patientId;
+    // Control characters show as escapes, so a newline in a name cannot split the patient's line in two.
+    const name = row.patientName.trim() === '' ? t('transfer.noPatientName') : escapeControlCharacters(row.patientName);
+    const id = row.patientId.trim() === '' ? t('transfer.noPatientId') : escapeControlCharacters(row.patientId);
     patients.set(`${row.patientName}\u0000${row.patientId}`, t('transfer.patient', { name, id }));
   }
   const patientLines = [...patients.values()];
