@@ -232,9 +232,18 @@ describe('Local panel', () => {
     expect(uidsOf('иванов ct')).toEqual([]);
     expect(uidsOf('сидоров')).toEqual([]);
 
+    const summaries = new Map(connection.archive.searchStudies({}).map((study) => [study.studyInstanceUid, study]));
     const ct = controller.searchLocal(connection.archive, 'ct');
     expect(ct.length).toBeGreaterThan(0);
-    for (const row of ct) expect(`${row.patientName} ${row.studyDescription} ${row.modalities}`.toLowerCase()).toContain('ct');
+    for (const row of ct) {
+      const study = summaries.get(row.studyInstanceUid)!;
+      expect(`${row.patientName} ${row.studyDescription} ${row.modalities} ${study.patientId} ${study.accessionNumber}`.toLowerCase()).toContain('ct');
+    }
+
+    const cyrillicStudy = summaries.get(cyrillic.studyInstanceUid)!;
+    expect(cyrillicStudy.patientId).not.toBe('');
+    expect(uidsOf(cyrillicStudy.patientId.toLowerCase())).toContain(cyrillic.studyInstanceUid);
+    if (cyrillicStudy.accessionNumber !== '') expect(uidsOf(cyrillicStudy.accessionNumber)).toContain(cyrillic.studyInstanceUid);
   });
 
   test('searchLocal counts study images', () => {

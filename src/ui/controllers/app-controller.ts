@@ -306,8 +306,8 @@ export class AppController {
   /**
    * Lists the archive's studies. Each word of `text` (split at spaces) must match the patient name
    * as `loader studies --name` matches it (matchSearchText: any case, е matches ё, '^' separates
-   * words). Otherwise it must occur, ignoring case, in the study description, a modality or the
-   * study date as the table shows them, and the date also matches as YYYYMMDD.
+   * words). Otherwise it must occur, ignoring case, in the study description, a modality, the
+   * study date as the table shows it (also as YYYYMMDD), the Patient ID or the Accession Number.
    */
   searchLocal(archive: LocalArchive, text = ''): StudyRow[] {
     const studies = archive.searchStudies({});
@@ -316,7 +316,9 @@ export class AppController {
     const rows: StudyRow[] = [];
     for (const study of studies) {
       const row = rowFromSummary(study);
-      const shown = [row.studyDescription, row.modalities, row.studyDate, row.studyDate.replace(/-/g, '')].join('\n').toLowerCase();
+      const shown = [row.studyDescription, row.modalities, row.studyDate, row.studyDate.replace(/-/g, ''), study.patientId, study.accessionNumber]
+        .join('\n')
+        .toLowerCase();
       if (words.every((word) => matchSearchText(word, study.patientName, true) || shown.includes(word.toLowerCase()))) rows.push(row);
     }
     return rows;
