@@ -240,7 +240,7 @@ describe('Local panel', () => {
       expect(`${row.patientName} ${row.studyDescription} ${row.modalities} ${study.patientId} ${study.accessionNumber}`.toLowerCase()).toContain('ct');
     }
 
-    const cyrillicStudy = summaries.get(cyrillic.studyInstanceUid)!;
+    const cyrillicStudy = summaries.get(cyrillic.studyInstanceUid!)!;
     expect(cyrillicStudy.patientId).not.toBe('');
     expect(uidsOf(cyrillicStudy.patientId.toLowerCase())).toContain(cyrillic.studyInstanceUid);
     if (cyrillicStudy.accessionNumber !== '') expect(uidsOf(cyrillicStudy.accessionNumber)).toContain(cyrillic.studyInstanceUid);
