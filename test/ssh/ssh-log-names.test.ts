@@ -11,7 +11,10 @@ import * as path from 'path';
 import { setTimeout as sleep } from 'timers/promises';
 
 import { generateUid } from '../../src/dicom/uid';
+import { LocalArchive } from '../../src/services/archive';
+import { connect, fetchIntoArchive, KnownHostsFile } from '../../src/services/ssh';
 import { createLoaderDirs, LOADER_BIN, loaderIsBuilt, runLoader } from '../support/loader';
+import { captureLogLines } from '../support/log-capture';
 import { LOOPBACK, makeTempDir } from '../support/process';
 import { writeSecondaryCapture } from '../support/secondary-capture';
 import { chownTree, ensureTestUser, lockTestUser, makeRemoteDir, sshdUnavailableReason, SshdServer } from '../support/sshd';
@@ -36,6 +39,7 @@ function pathHash(remotePath: string): string {
 }
 
 describeWithSshd('ssh get log lines', () => {
+  const capturedLines = captureLogLines();
   let user: TestUser;
   let server: SshdServer;
   let remoteRoot: string;
@@ -118,4 +122,30 @@ describeWithSshd('ssh get log lines', () => {
     expect(stdout).toContain('1 reconnect');
     expect(code).toBe(3);
   }, 180_000);
+
+  test('file kept aside without name', async () => {
+    const folder = path.join(remoteRoot, `${PATIENT_FOLDER} 2`);
+    fs.mkdirSync(folder);
+    const studyUid = generateUid();
+    writeSecondaryCapture(path.join(folder, 'first.dcm'), studyUid, 'PID-FIRST', []);
+    writeSecondaryCapture(path.join(folder, 'second.dcm'), studyUid, 'PID-SECOND', []);
+    chownTree(folder, user);
+    const knownHosts = new KnownHostsFile(path.join(makeTempDir('ssh-config'), 'known_hosts'));
+    knownHosts.add(LOOPBACK, server.port, Buffer.from(fs.readFileSync(`${server.hostKeyFile}.pub`, 'utf8').split(' ')[1], 'base64'));
+    const open = () => connect({ host: LOOPBACK, port: server.port, login: user.login, credentials: { password: user.password } }, { hostKeys: { knownHosts }, timeoutMs: 10_000 });
+    const archive = LocalArchive.open(path.join(makeTempDir('ssh-archive'), 'archive'), { durability: 'process-crash' });
+    const firstLine = capturedLines.length;
+    let report;
+    try {
+      report = await fetchIntoArchive(open, [folder], archive, { stagingDir: makeTempDir('ssh-staging') });
+    } finally {
+      archive.close();
+    }
+
+    // The second file is of another Patient ID than the study indexed from the first, so the archive keeps it aside.
+    expect(report.scan.otherPatient.map((file) => file.remotePath)).toEqual([path.join(folder, 'second.dcm')]);
+    const lines = capturedLines.slice(firstLine);
+    expect(lines.some((line) => line.includes('kept it aside'))).toBe(true);
+    expect(lines.filter((line) => line.includes(SURNAME))).toEqual([]);
+  });
 });

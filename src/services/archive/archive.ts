@@ -528,9 +528,12 @@ export class LocalArchive {
     if (this.deleteOnlyReason !== undefined) throw new ReadOnlyArchiveError(this.root, this.deleteOnlyReason, { diskFull: true });
   }
 
-  /** Copies a file whose header the caller has already read; used by importFile and the scan. */
-  async importCopy(absolutePath: string, header: DicomFileHeader, record: InstanceRecord): Promise<StoreOutcome> {
-    const source: FileSource = { sourceAeTitle: '', description: absolutePath };
+  /**
+   * Copies a file whose header the caller has already read; used by importFile and the scan.
+   * `logDescription` replaces the path in log lines, for a path that repeats a patient's name.
+   */
+  async importCopy(absolutePath: string, header: DicomFileHeader, record: InstanceRecord, logDescription?: string): Promise<StoreOutcome> {
+    const source: FileSource = { sourceAeTitle: '', description: absolutePath, logDescription };
     const sopInstanceUid = record.instance.sopInstanceUid;
     const tempPath = this.temporaryPath(sopInstanceUid);
     try {

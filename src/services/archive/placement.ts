@@ -101,6 +101,8 @@ export interface FileSource {
   sourceAeTitle: string;
   /** AE title or original path, for logs and study conflicts. */
   description: string;
+  /** The description that log lines show, when it differs from `description` (a path that repeats a patient's name). */
+  logDescription?: string;
 }
 
 /** An already indexed or stored file with the same SOP Instance UID. */
@@ -459,14 +461,20 @@ async function keepAside(
     context.logger.warn('Received content that conflicts with the archive and equals a copy kept aside before; not kept again', {
       sopInstanceUid: uids.sopInstanceUid,
       sourceAeTitle: source.sourceAeTitle,
-      source: source.description,
+      source: source.logDescription ?? source.description,
       ...conflictFields,
       conflictPath: keptCopy.path,
     });
     return { outcome: 'conflict', path: keptCopy.path, size: keptCopy.size, ...uids, ...conflictOutcome };
   }
   const conflictPath = await keepConflict(context.root, file, uids.sopInstanceUid, context.durability);
-  context.logger.warn(message, { sopInstanceUid: uids.sopInstanceUid, sourceAeTitle: source.sourceAeTitle, source: source.description, ...conflictFields, conflictPath });
+  context.logger.warn(message, {
+    sopInstanceUid: uids.sopInstanceUid,
+    sourceAeTitle: source.sourceAeTitle,
+    source: source.logDescription ?? source.description,
+    ...conflictFields,
+    conflictPath,
+  });
   return { outcome: 'conflict', path: conflictPath, size: fileSize, ...uids, ...conflictOutcome };
 }
 

@@ -730,7 +730,7 @@ class Scan {
         this.logger.info('File indexed in place changed since it was indexed; importing it as new', { sopInstanceUid, path: this.forLog(file) });
         this.archive.catalog.removeInstance(sopInstanceUid);
       }
-      const outcome = await this.archive.importCopy(file, header, record);
+      const outcome = await this.archive.importCopy(file, header, record, this.options.redactLogText?.(file));
       this.count(outcome.outcome);
       this.studyUids.add(record.study.studyInstanceUid);
       if (record.hasLegacyCharacterSetText) this.legacyCharacterSetFiles++;
