@@ -81,6 +81,13 @@ const enum Frame {
 /** Open structures at most: the top level, a sequence and an item per nesting level, and one fragment list. */
 const MAX_FRAMES = 2 + 2 * MAX_SEQUENCE_DEPTH;
 
+/**
+ * Highest group of a first element that names the other VR encoding as the cause. A data set starts with
+ * a low group, mostly (0008,xxxx), while text or other bytes sent in place of a data set give groups such
+ * as 0x6F6E ("no"), which are only reported as damage.
+ */
+const MAX_FIRST_ELEMENT_GROUP = 0x00ff;
+
 const IMPLICIT_VR_HEADER_LENGTH = 8;
 const LONG_EXPLICIT_VR_HEADER_LENGTH = 12;
 
@@ -226,7 +233,9 @@ export class DatasetStructureWalker {
     let headerLength = IMPLICIT_VR_HEADER_LENGTH;
     const vrClass = VR_CLASSES[(this.vrByte0 << 8) | this.vrByte1];
     const explicitVr = this.frameExplicitVr[index] === 1;
-    if (index === 0 && this.topLevelElements === 0) this.otherVrEncoding = explicitVr === (vrClass === NOT_A_VR);
+    if (index === 0 && this.topLevelElements === 0) {
+      this.otherVrEncoding = explicitVr === (vrClass === NOT_A_VR) && tagGroup(tag) <= MAX_FIRST_ELEMENT_GROUP;
+    }
     if (explicitVr) {
       if (vrClass === NOT_A_VR) {
         this.failInvalidVr(tag);
