@@ -87,6 +87,26 @@ export async function transcodeBuffer(dataset: Buffer, from: string, to: string)
   return Buffer.concat(parts);
 }
 
+/**
+ * Converts `value`, the value of a sequence of defined length whose items are
+ * encoded in `input`, and returns the element `tag` as a sequence of undefined
+ * length in `output`, header included. Throws TranscodeError or
+ * DicomParseError when `value` is not a series of items that ends exactly at
+ * its end, or when items nest more than MAX_SEQUENCE_DEPTH levels below `depth`.
+ */
+export async function transcodeSequenceValue(
+  tag: Tag,
+  value: Buffer,
+  input: DatasetEncoding,
+  output: DatasetEncoding,
+  depth = 0,
+): Promise<Buffer> {
+  const converter = new Converter(new ChunkReader(Readable.from([value], { objectMode: false })));
+  const parts: Buffer[] = [];
+  for await (const part of converter.convertSequence(tag, 'SQ', input, output, value.length, depth)) parts.push(part);
+  return Buffer.concat(parts);
+}
+
 /** Throws TranscodeError naming both syntaxes when canTranscode(from, to) is false. */
 export function assertConvertible(from: string, to: string): void {
   if (canTranscode(from, to)) return;
@@ -325,7 +345,7 @@ class Converter {
    * `headerEncoding` is the encoding of the sequence's own header when it
    * differs from `output`, as for a UN sequence whose items stay implicit VR.
    */
-  private async *convertSequence(
+  async *convertSequence(
     tag: Tag,
     outputVr: string,
     input: DatasetEncoding,

@@ -4,7 +4,8 @@
  * instance in Implicit VR and Explicit VR Big Endian, and `loader serve`
  * keeps nothing in .conflicts. A really different data set under a stored
  * SOP Instance UID, or an RLE copy, is kept aside once, however often it
- * comes. `loader get` from Orthanc, which stores the Explicit VR copy of an
+ * comes. A private sequence of defined length, which storescu writes in
+ * Implicit VR as a value of an unknown tag, makes no conflict either. `loader get` from Orthanc, which stores the Explicit VR copy of an
  * instance that the archive stores in Implicit VR, counts it as already
  * archived.
  */
@@ -58,6 +59,20 @@ function expectSent(result: RunResult): void {
   expect(result.code).toBe(0);
 }
 
+/**
+ * Checks that `server` kept nothing aside for `sopInstanceUid` and logged `count`
+ * duplicates of an Implicit VR copy of an instance stored in Explicit VR.
+ */
+function expectImplicitDuplicates(server: LoaderServer, sopInstanceUid: string, count: number): void {
+  expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toEqual([]);
+  const log = server.readLog();
+  expect(log).not.toContain('kept it aside');
+  const duplicateLines = log.split('\n').filter((line) => line.includes('Received duplicate instance') && line.includes(sopInstanceUid));
+  expect(duplicateLines).toHaveLength(count);
+  expect(duplicateLines[0]).toContain(`storedTransferSyntaxUid=${EXPLICIT_LE}`);
+  expect(duplicateLines[0]).toContain(`receivedTransferSyntaxUid=${IMPLICIT_LE}`);
+}
+
 describeBuilt('instance sent again in another syntax', () => {
   const ct = corpusFile('ct');
   const sopInstanceUid = ct.sopInstanceUid!;
@@ -77,13 +92,7 @@ describeBuilt('instance sent again in another syntax', () => {
   test('implicit VR repeats are duplicates', async () => {
     for (let round = 0; round < 3; round++) expectSent(await sendAs(server, '-xi', ct.absolutePath));
 
-    expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toEqual([]);
-    const log = server.readLog();
-    expect(log).not.toContain('kept it aside');
-    const duplicateLines = log.split('\n').filter((line) => line.includes('Received duplicate instance') && line.includes(sopInstanceUid));
-    expect(duplicateLines).toHaveLength(3);
-    expect(duplicateLines[0]).toContain(`storedTransferSyntaxUid=${EXPLICIT_LE}`);
-    expect(duplicateLines[0]).toContain(`receivedTransferSyntaxUid=${IMPLICIT_LE}`);
+    expectImplicitDuplicates(server, sopInstanceUid, 3);
   }, 240_000);
 
   test('big endian repeat is duplicate', async () => {
@@ -133,6 +142,49 @@ describeBuilt('instance sent again in another syntax', () => {
 
     expect(conflictCopies(server.dirs.archiveDir, sopInstanceUid)).toHaveLength(before + 1);
   }, 120_000);
+});
+
+/** Dump of a data set with a private sequence of defined length, as dump2dcm writes by default. */
+const PRIVATE_SEQUENCE_DUMP = [
+  '(0008,0016) UI =SecondaryCaptureImageStorage',
+  '(0008,0018) UI [1.2.826.0.1.3680043.2.1143.7002.1]',
+  '(0010,0020) LO [SQRESEND]',
+  '(0020,000d) UI [1.2.826.0.1.3680043.2.1143.7002.2]',
+  '(0020,000e) UI [1.2.826.0.1.3680043.2.1143.7002.3]',
+  '(0029,0010) LO [ACME]',
+  '(0029,1000) SQ (Sequence with explicit length #=1)',
+  '(fffe,e000) na (Item with explicit length #=2)',
+  '(0029,0010) LO [ACME]',
+  '(0029,1001) US 5\\5',
+  '(fffe,e00d) na (ItemDelimitationItem)',
+  '(fffe,e0dd) na (SequenceDelimitationItem)',
+  '',
+].join('\n');
+
+describeBuilt('private sequence sent again in implicit VR', () => {
+  const sopInstanceUid = '1.2.826.0.1.3680043.2.1143.7002.1';
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'loader-resend-sq-'));
+  const file = path.join(work, 'private-sequence.dcm');
+  let server: LoaderServer;
+
+  beforeAll(async () => {
+    fs.writeFileSync(path.join(work, 'private-sequence.dump'), PRIVATE_SEQUENCE_DUMP);
+    const written = await runDcmtk('dump2dcm', ['--write-xfer-little', path.join(work, 'private-sequence.dump'), file]);
+    if (written.code !== 0) throw new Error(`dump2dcm failed: ${written.stderr}`);
+    server = await startLoader([], { aeTitle: 'RESENDSQ', env: { LOADER_LOG_LEVEL: 'debug' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('implicit repeat is duplicate', async () => {
+    expectSent(await sendAs(server, '-xe', file));
+    expectSent(await sendAs(server, '-xi', file));
+
+    expectImplicitDuplicates(server, sopInstanceUid, 1);
+  }, 240_000);
 });
 
 interface RetrieveJson {

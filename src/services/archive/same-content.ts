@@ -8,11 +8,12 @@
  */
 
 import { Readable } from 'node:stream';
-import { UNDEFINED_LENGTH } from '../../dicom/dataset';
+import { UNDEFINED_LENGTH, type DatasetEncoding, type Tag } from '../../dicom/dataset';
 import { readDicomFileHeader, readDicomFileHeaderSync, type DicomFileHeader } from '../../dicom/file-reader';
+import { DicomParseError, MAX_SEQUENCE_DEPTH } from '../../dicom/parser';
 import { lookupVr } from '../../dicom/tags';
 import { ChunkReader } from '../../dicom/transcode-reader';
-import { canTranscode, transcodeFile } from '../../dicom/transcode';
+import { canTranscode, transcodeFile, transcodeSequenceValue, TranscodeError } from '../../dicom/transcode';
 import { TransferSyntax } from '../../dicom/uid';
 import { datasetBytesEqual, datasetBytesEqualSync, type DatasetLocation } from './file-ops';
 
@@ -35,7 +36,9 @@ export interface ContentComparison {
  * no VR field, so the comparison covers tags and values but not VRs, which
  * implicit VR data sets take from the dictionary. The converter also writes
  * every sequence and item with undefined length and drops group lengths, so
- * the length form that a sender chose makes no difference either.
+ * the length form that a sender chose makes no difference either. The
+ * converter copies a private sequence of defined length read in implicit VR
+ * as a UN value, so normalizeUnknownValue converts that value afterwards.
  */
 const CANONICAL_SYNTAX = TransferSyntax.ImplicitVRLittleEndian;
 
@@ -111,6 +114,19 @@ export async function compareDecodedValues(stored: EncodedDataset, candidate: En
 /** Longest UI value that normalizeUidPadding reads whole; a longer one is copied unchanged. */
 const MAX_UID_VALUE_BYTES = 64 * 1024;
 
+/**
+ * Maximum length of a UN value that normalizeElements reads whole to try it as
+ * a sequence. NOTE: a longer private sequence received in implicit VR is copied
+ * unchanged, so it still differs from the same sequence stored as SQ.
+ */
+const MAX_UNKNOWN_SEQUENCE_BYTES = 16 * 1024 * 1024;
+
+/** Encoding of CANONICAL_SYNTAX and of the items of a UN sequence (PS3.5 section 6.2.2). */
+const IMPLICIT_LITTLE_ENDIAN: DatasetEncoding = { explicitVr: false, littleEndian: true };
+
+/** Tag (FFFE,E000) of an item, as its first 4 bytes read in little endian. */
+const ITEM_TAG_LITTLE_ENDIAN = 0xe000fffe;
+
 /** Size of the pieces that normalizeUidPadding copies other values in. */
 const COPY_CHUNK_BYTES = 1024 * 1024;
 
@@ -130,11 +146,13 @@ export function normalizeUidPadding(source: Readable): Readable {
 }
 
 /**
- * Yields the elements that `reader` reads, rewriting UI values. CANONICAL_SYNTAX
- * gives every sequence and item an undefined length, so item and delimiter
- * headers pass through and the elements inside them are read like top-level ones.
+ * Yields the elements that `reader` reads, rewriting UI values and the UN
+ * values that normalizeUnknownValue reads as sequences. CANONICAL_SYNTAX gives
+ * every sequence and item an undefined length, so item and delimiter headers
+ * pass through and the elements inside them are read like top-level ones.
+ * `depth` counts the UN values converted around the elements.
  */
-async function* normalizeElements(reader: ChunkReader): AsyncGenerator<Buffer> {
+async function* normalizeElements(reader: ChunkReader, depth = 0): AsyncGenerator<Buffer> {
   while (!(await reader.atEnd())) {
     const header = await reader.read(8, 'Element header');
     const group = header.readUInt16LE(0);
@@ -157,6 +175,12 @@ async function* normalizeElements(reader: ChunkReader): AsyncGenerator<Buffer> {
       continue;
     }
 
+    if (await mayBeUnknownSequence(reader, tag, length, depth)) {
+      const value = await reader.read(length, 'UN value');
+      yield* normalizeUnknownValue(tag, header, value, depth);
+      continue;
+    }
+
     yield header;
     for (let remaining = length; remaining > 0; ) {
       const piece = await reader.read(Math.min(remaining, COPY_CHUNK_BYTES), 'Value');
@@ -164,6 +188,39 @@ async function* normalizeElements(reader: ChunkReader): AsyncGenerator<Buffer> {
       yield piece;
     }
   }
+}
+
+/**
+ * Returns true when the next value, of `length` bytes, may be a sequence of
+ * defined length from an implicit VR sender. Its tag is unknown to the
+ * dictionary (VR UN), and the value starts with an item tag.
+ */
+async function mayBeUnknownSequence(reader: ChunkReader, tag: Tag, length: number, depth: number): Promise<boolean> {
+  if (lookupVr(tag) !== 'UN' || length < 8 || length > MAX_UNKNOWN_SEQUENCE_BYTES || depth >= MAX_SEQUENCE_DEPTH) return false;
+  const first = await reader.peek(4);
+  return first !== undefined && first.readUInt32LE(0) === ITEM_TAG_LITTLE_ENDIAN;
+}
+
+/**
+ * Yields a UN value that reads as implicit VR little endian items as the
+ * sequence of undefined length that CANONICAL_SYNTAX gives an SQ element, and
+ * any other value unchanged. An implicit VR data set does not carry the VR of
+ * a private sequence. So when a sender re-encodes an explicit VR SQ of defined
+ * length in implicit VR, as DCMTK 3.6.7 storescu -xi does, the converter cannot
+ * tell its items from a binary value.
+ */
+async function* normalizeUnknownValue(tag: Tag, header: Buffer, value: Buffer, depth: number): AsyncGenerator<Buffer> {
+  let sequence: Buffer;
+  try {
+    sequence = await transcodeSequenceValue(tag, value, IMPLICIT_LITTLE_ENDIAN, IMPLICIT_LITTLE_ENDIAN, depth);
+  } catch (error) {
+    if (!(error instanceof TranscodeError || error instanceof DicomParseError)) throw error;
+    // A value that is not a series of items stays a plain UN value, which differs from any SQ element.
+    yield header;
+    yield value;
+    return;
+  }
+  yield* normalizeElements(new ChunkReader(Readable.from([sequence], { objectMode: false })), depth + 1);
 }
 
 /**
