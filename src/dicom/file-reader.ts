@@ -373,12 +373,13 @@ const GROUP_LENGTH_ELEMENT_BYTES = 12;
  * elements after that end belong to the data set, and they must not override
  * the Transfer Syntax UID or the Media Storage UIDs of the file.
  *
- * Returns undefined, so that the caller uses the walk to the first element of
- * another group, when the file meta information does not start with the group
- * length, when the stated end lies at or past the end of the walk (a length
- * that is too long), inside an element (a length that is too short), or when
- * the elements before it lack a Transfer Syntax UID (0002,0010) that the walk
- * found. checkGroupLength then warns about the wrong length.
+ * Returns undefined when the stated end cannot be used, and the caller then
+ * uses the walk to the first element of another group. That is the case when
+ * the file meta information does not start with the group length, when the
+ * stated end lies at or past the end of the walk (a length that is too long)
+ * or inside an element (too short), and when the elements before it lack a
+ * Transfer Syntax UID (0002,0010) that the walk found. checkGroupLength then
+ * warns about the wrong length.
  */
 function parseToStatedGroupEnd(
   chunk: Buffer,

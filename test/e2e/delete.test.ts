@@ -391,7 +391,7 @@ describeBuilt('loader delete --name', () => {
     const command = [LOADER_BIN, '--archive', dirs.archiveDir, '--config-dir', dirs.configDir, 'delete', '--name', 'иванов иван', '--all-matching']
       .map((word) => `'${word.replace(/'/g, `'\\''`)}'`)
       .join(' ');
-    // script(1) gives the loader a terminal, so it asks; 'n' declines.
+    // script(1) gives the loader a terminal, so it prompts for confirmation, and 'n' declines.
     const result = await runCommand('script', ['-qefc', command, '/dev/null'], { env: { HOME: dirs.homeDir, LOADER_LOG_LEVEL: '' }, input: 'n\n' });
 
     expect(result.stdout).toContain('Patient name "иванов иван": each word must equal a whole word of the name');

@@ -36,9 +36,9 @@ const FILTER_TEXT = 'head';
 
 /**
  * Time that one change of the list may take until the count shows it, in
- * milliseconds. It is a wide margin that only guards against the freeze of
- * about a minute: the fixed window takes well under a second on a 2-core
- * machine, but a timed check in a GUI test must allow for a loaded machine.
+ * milliseconds. The wide margin only guards against the freeze of about a
+ * minute. The fixed window takes well under a second on a 2-core machine, and
+ * a timed check in a GUI test must allow for a loaded machine.
  */
 const UPDATE_BOUND_MS = 15_000;
 

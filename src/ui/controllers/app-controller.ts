@@ -316,10 +316,10 @@ export class AppController {
     const rows: StudyRow[] = [];
     for (const study of studies) {
       const row = rowFromSummary(study);
-      const shown = [row.studyDescription, row.modalities, row.studyDate, row.studyDate.replace(/-/g, ''), study.patientId, study.accessionNumber]
+      const otherFields = [row.studyDescription, row.modalities, row.studyDate, row.studyDate.replace(/-/g, ''), study.patientId, study.accessionNumber]
         .join('\n')
         .toLowerCase();
-      if (words.every((word) => matchSearchText(word, study.patientName, true) || shown.includes(word.toLowerCase()))) rows.push(row);
+      if (words.every((word) => matchSearchText(word, study.patientName, true) || otherFields.includes(word.toLowerCase()))) rows.push(row);
     }
     return rows;
   }
